@@ -1,0 +1,55 @@
+// Errors as values. Every layer has its own error enum with a std::error_category; an Error pairs
+// that code (for programs to branch on) with a message that names the problem (for people).
+// Functions that can fail return Result<T>; exceptions never cross a layer boundary.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace ipsx {
+
+// A failure: a machine-readable code and a human-readable message. Cheap to move.
+class Error {
+ public:
+  Error(std::error_code code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  const std::error_code& code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+  // Returns a copy whose message is prefixed with `context: ` (e.g. the JSON path of a field).
+  Error with_context(std::string_view context) const;
+
+ private:
+  std::error_code code_;
+  std::string message_;
+};
+
+template <class T>
+using Result = std::expected<T, Error>;
+
+// The core layer's error codes.
+enum class CoreErrc {
+  invalid_argument = 1,
+  parse_error,
+  overflow,
+  underflow,
+  division_by_zero,
+  bad_checksum,
+  io_error,
+};
+
+const std::error_category& core_category();
+inline std::error_code make_error_code(CoreErrc e) { return {static_cast<int>(e), core_category()}; }
+
+// Builds the unexpected value for a Result: `return fail(CoreErrc::overflow, "amount overflows");`
+template <class Code>
+std::unexpected<Error> fail(Code code, std::string message) {
+  return std::unexpected<Error>(Error(make_error_code(code), std::move(message)));
+}
+
+}  // namespace ipsx
+
+template <>
+struct std::is_error_code_enum<ipsx::CoreErrc> : std::true_type {};
