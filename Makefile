@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 60
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
-.PHONY: all deps configure build test test-fast sanitize demo bench fuzz format check-format clean
+.PHONY: all deps configure build test test-fast sanitize sanitize-build demo bench fuzz format check-format clean
 
 all: build
 
@@ -29,9 +29,11 @@ test: test-fast sanitize
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-sanitize: deps
+sanitize-build: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIPSX_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+sanitize: sanitize-build
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE bench
 
 demo: build
@@ -43,9 +45,10 @@ bench: build
 	$(BUILD)/bin/ipsx-bench-crypto --results $(BUILD)/bench/results.json
 	@echo "results: $(BUILD)/bench/results.json" && cat $(BUILD)/bench/results.json
 
-# Mutation fuzzing of the parsers that take outside input, FUZZ_SECONDS per target.
-fuzz: build
-	$(BUILD)/bin/ipsx-fuzz --seconds $(FUZZ_SECONDS) --all
+# Mutation fuzzing of the parsers that take outside input, FUZZ_SECONDS per target, under
+# ASan/UBSan. A crashing input is left in $(ASAN_BUILD)/ipsx-fuzz-crash.bin.
+fuzz: sanitize-build
+	cd $(ASAN_BUILD) && bin/ipsx-fuzz --seconds $(FUZZ_SECONDS) --all
 
 format:
 	find src apps bench -name '*.h' -o -name '*.cc' | xargs clang-format -i

@@ -36,9 +36,9 @@ Result<Address> Address::parse(std::string_view text) {
     has_upper |= (c >= 'A' && c <= 'F');
   }
   if (has_lower && has_upper && a.to_string().substr(2) != digits) {
-    return fail(CoreErrc::bad_checksum,
-                fmt::format("address {} has a wrong EIP-55 checksum (expected {})", text,
-                            a.to_string()));
+    return fail(
+        CoreErrc::bad_checksum,
+        fmt::format("address {} has a wrong EIP-55 checksum (expected {})", text, a.to_string()));
   }
   return a;
 }

@@ -26,9 +26,8 @@ Result<Amount> Amount::parse(std::string_view text) {
                 fmt::format("amount '{}' needs digits on both sides of the decimal point", text));
   }
   if (frac.size() > kDecimals) {
-    return fail(CoreErrc::parse_error,
-                fmt::format("amount '{}' has {} decimal places; IPSX has {}", text, frac.size(),
-                            kDecimals));
+    return fail(CoreErrc::parse_error, fmt::format("amount '{}' has {} decimal places; IPSX has {}",
+                                                   text, frac.size(), kDecimals));
   }
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
@@ -41,7 +40,8 @@ Result<Amount> Amount::parse(std::string_view text) {
   digits += frac;
   digits.append(kDecimals - frac.size(), '0');
   auto v = U256::from_dec(digits);
-  if (!v) return fail(CoreErrc::overflow, fmt::format("amount '{}' exceeds 2^256-1 base units", text));
+  if (!v)
+    return fail(CoreErrc::overflow, fmt::format("amount '{}' exceeds 2^256-1 base units", text));
   return Amount(*v);
 }
 
@@ -63,7 +63,8 @@ std::string Amount::to_string() const {
 
 Result<Amount> Amount::add(const Amount& o) const {
   auto v = base_.checked_add(o.base_);
-  if (!v) return fail(CoreErrc::overflow, fmt::format("{} + {} overflows", to_string(), o.to_string()));
+  if (!v)
+    return fail(CoreErrc::overflow, fmt::format("{} + {} overflows", to_string(), o.to_string()));
   return Amount(*v);
 }
 

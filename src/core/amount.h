@@ -45,7 +45,9 @@ class Amount {
   Result<Amount> mul_div(const U256& numerator, const U256& denominator) const;
 
   friend constexpr bool operator==(const Amount&, const Amount&) = default;
-  friend constexpr auto operator<=>(const Amount& a, const Amount& b) { return a.base_ <=> b.base_; }
+  friend constexpr auto operator<=>(const Amount& a, const Amount& b) {
+    return a.base_ <=> b.base_;
+  }
 
  private:
   constexpr explicit Amount(U256 b) : base_(b) {}

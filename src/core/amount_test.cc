@@ -19,8 +19,8 @@ TEST(Amount, ParsesAndFormatsExactly) {
 }
 
 TEST(Amount, RejectsMalformedTextWithAReason) {
-  for (const char* bad : {"", "-1", "1.", ".5", "1.2.3", "1e18", " 1", "1,000", "0x10",
-                          "1.0000000000000000001"}) {
+  for (const char* bad :
+       {"", "-1", "1.", ".5", "1.2.3", "1e18", " 1", "1,000", "0x10", "1.0000000000000000001"}) {
     auto r = Amount::parse(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_FALSE(r.error().message().empty());
@@ -56,7 +56,7 @@ TEST(Amount, ArithmeticIsCheckedNeverWraps) {
 
 TEST(Amount, MulDivComputesBasisPointFees) {
   Amount price = Amount::parse("123.456").value();
-  EXPECT_EQ(price.mul_div(250, 10000)->to_string(), "3.0864");  // 2.5%
+  EXPECT_EQ(price.mul_div(250, 10000)->to_string(), "3.0864");            // 2.5%
   EXPECT_EQ(Amount::from_base(9999).mul_div(1, 10000)->base(), U256(0));  // rounds down
   EXPECT_FALSE(price.mul_div(1, 0));
 }

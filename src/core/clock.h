@@ -11,8 +11,12 @@ namespace ipsx {
 using Millis = std::chrono::milliseconds;
 using Timestamp = std::chrono::time_point<std::chrono::system_clock, Millis>;
 
-inline Timestamp from_unix_ms(int64_t ms) { return Timestamp(Millis(ms)); }
-inline int64_t to_unix_ms(Timestamp t) { return t.time_since_epoch().count(); }
+inline Timestamp from_unix_ms(int64_t ms) {
+  return Timestamp(Millis(ms));
+}
+inline int64_t to_unix_ms(Timestamp t) {
+  return t.time_since_epoch().count();
+}
 inline int64_t to_unix_seconds(Timestamp t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }

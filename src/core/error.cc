@@ -16,13 +16,20 @@ class CoreCategory final : public std::error_category {
   const char* name() const noexcept override { return "ipsx.core"; }
   std::string message(int c) const override {
     switch (static_cast<CoreErrc>(c)) {
-      case CoreErrc::invalid_argument: return "invalid argument";
-      case CoreErrc::parse_error: return "parse error";
-      case CoreErrc::overflow: return "arithmetic overflow";
-      case CoreErrc::underflow: return "arithmetic underflow";
-      case CoreErrc::division_by_zero: return "division by zero";
-      case CoreErrc::bad_checksum: return "bad checksum";
-      case CoreErrc::io_error: return "I/O error";
+      case CoreErrc::invalid_argument:
+        return "invalid argument";
+      case CoreErrc::parse_error:
+        return "parse error";
+      case CoreErrc::overflow:
+        return "arithmetic overflow";
+      case CoreErrc::underflow:
+        return "arithmetic underflow";
+      case CoreErrc::division_by_zero:
+        return "division by zero";
+      case CoreErrc::bad_checksum:
+        return "bad checksum";
+      case CoreErrc::io_error:
+        return "I/O error";
     }
     return "unknown core error";
   }

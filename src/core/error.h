@@ -21,6 +21,8 @@ class Error {
   // Returns a copy whose message is prefixed with `context: ` (e.g. the JSON path of a field).
   Error with_context(std::string_view context) const;
 
+  friend bool operator==(const Error&, const Error&) = default;
+
  private:
   std::error_code code_;
   std::string message_;
@@ -41,7 +43,9 @@ enum class CoreErrc {
 };
 
 const std::error_category& core_category();
-inline std::error_code make_error_code(CoreErrc e) { return {static_cast<int>(e), core_category()}; }
+inline std::error_code make_error_code(CoreErrc e) {
+  return {static_cast<int>(e), core_category()};
+}
 
 // Builds the unexpected value for a Result: `return fail(CoreErrc::overflow, "amount overflows");`
 template <class Code>

@@ -22,7 +22,7 @@ Result<void> decode_into(std::string_view digits, size_t offset, uint8_t* out) {
       size_t bad = hi < 0 ? i : i + 1;
       unsigned char c = static_cast<unsigned char>(digits[bad]);
       std::string shown = (c >= 0x20 && c < 0x7f) ? fmt::format("'{}'", static_cast<char>(c))
-                                                   : fmt::format("byte 0x{:02x}", c);
+                                                  : fmt::format("byte 0x{:02x}", c);
       return fail(CoreErrc::parse_error,
                   fmt::format("invalid hex character {} at position {}", shown, bad + offset));
     }
@@ -71,8 +71,9 @@ Result<Bytes> from_hex(std::string_view text, size_t max_bytes) {
 Result<void> from_hex_exact(std::string_view text, std::span<uint8_t> out) {
   std::string_view digits = strip_hex_prefix(text);
   if (digits.size() != out.size() * 2) {
-    return fail(CoreErrc::parse_error, fmt::format("expected {} bytes ({} hex digits), got {} digits",
-                                                   out.size(), out.size() * 2, digits.size()));
+    return fail(CoreErrc::parse_error,
+                fmt::format("expected {} bytes ({} hex digits), got {} digits", out.size(),
+                            out.size() * 2, digits.size()));
   }
   return decode_into(digits, text.size() - digits.size(), out.data());
 }

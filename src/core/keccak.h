@@ -12,7 +12,9 @@
 namespace ipsx {
 
 Hash keccak256(ByteView data);
-inline Hash keccak256(std::string_view text) { return keccak256(as_bytes(text)); }
+inline Hash keccak256(std::string_view text) {
+  return keccak256(as_bytes(text));
+}
 
 // Incremental keccak-256 for data that arrives in pieces. Not copyable.
 class Keccak256 {

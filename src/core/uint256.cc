@@ -1,8 +1,8 @@
 #include "core/uint256.h"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cctype>
-#include <fmt/format.h>
 
 #include "core/hex.h"
 
@@ -60,8 +60,8 @@ std::array<uint8_t, 32> U256::to_be_bytes() const {
 Result<U256> U256::from_dec(std::string_view text) {
   if (text.empty()) return fail(CoreErrc::parse_error, "empty number");
   if (text.size() > 78) {
-    return fail(CoreErrc::overflow, fmt::format("number has {} digits, more than 2^256-1 allows",
-                                                text.size()));
+    return fail(CoreErrc::overflow,
+                fmt::format("number has {} digits, more than 2^256-1 allows", text.size()));
   }
   U256 r;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -80,7 +80,8 @@ Result<U256> U256::from_dec(std::string_view text) {
 
 Result<U256> U256::from_hex(std::string_view text) {
   std::string_view digits = strip_hex_prefix(text);
-  if (digits.size() == text.size()) return fail(CoreErrc::parse_error, "hex number lacks 0x prefix");
+  if (digits.size() == text.size())
+    return fail(CoreErrc::parse_error, "hex number lacks 0x prefix");
   if (digits.empty()) return fail(CoreErrc::parse_error, "hex number has no digits");
   for (size_t i = 0; i < digits.size(); ++i) {
     if (!std::isxdigit(static_cast<unsigned char>(digits[i]))) {
@@ -146,7 +147,9 @@ U256 U256::wrapping_add(const U256& o) const {
   return r;
 }
 
-U256 U256::wrapping_sub(const U256& o) const { return wrapping_add(o.wrapping_neg()); }
+U256 U256::wrapping_sub(const U256& o) const {
+  return wrapping_add(o.wrapping_neg());
+}
 
 std::optional<U256> U256::checked_add(const U256& o) const {
   U256 r;
@@ -247,7 +250,8 @@ U256 U256::operator>>(unsigned n) const {
   unsigned limb_shift = n / 64, bit_shift = n % 64;
   for (unsigned i = 0; i + limb_shift < 4; ++i) {
     uint64_t v = limbs_[i + limb_shift] >> bit_shift;
-    if (bit_shift != 0 && i + limb_shift + 1 < 4) v |= limbs_[i + limb_shift + 1] << (64 - bit_shift);
+    if (bit_shift != 0 && i + limb_shift + 1 < 4)
+      v |= limbs_[i + limb_shift + 1] << (64 - bit_shift);
     r.limbs_[i] = v;
   }
   return r;

@@ -5,12 +5,15 @@
 namespace ipsx {
 namespace {
 
-U256 dec(std::string_view s) { return U256::from_dec(s).value(); }
+U256 dec(std::string_view s) {
+  return U256::from_dec(s).value();
+}
 
 TEST(U256, DecimalRoundTripAtTheExtremes) {
   EXPECT_EQ(U256().to_dec(), "0");
   EXPECT_EQ(dec("1").to_dec(), "1");
-  const char* max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+  const char* max =
+      "115792089237316195423570985008687907853269984665640564039457584007913129639935";
   EXPECT_EQ(U256::max().to_dec(), max);
   EXPECT_EQ(dec(max), U256::max());
   EXPECT_EQ(dec("10000000000000000000").to_dec(), "10000000000000000000");  // 10^19 chunk edge

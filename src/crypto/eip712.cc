@@ -16,7 +16,9 @@ using json = nlohmann::json;
 
 bool is_identifier(std::string_view s) {
   if (s.empty() || s.size() > 256) return false;
-  auto head = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$'; };
+  auto head = [](char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$';
+  };
   if (!head(s[0])) return false;
   for (char c : s) {
     if (!head(c) && !std::isdigit(static_cast<unsigned char>(c))) return false;
@@ -84,7 +86,9 @@ std::string describe(const json& v) {
 
 }  // namespace
 
-Hash type_hash(std::string_view encoded_type) { return keccak256(encoded_type); }
+Hash type_hash(std::string_view encoded_type) {
+  return keccak256(encoded_type);
+}
 
 Hash digest(const Hash& domain_separator, const Hash& struct_hash) {
   std::array<uint8_t, 66> buf;
@@ -124,9 +128,15 @@ StructHasher& StructHasher::add_address(const Address& a) {
   return *this;
 }
 
-StructHasher& StructHasher::add_bytes(ByteView b) { return add_word(keccak256(b)); }
-StructHasher& StructHasher::add_string(std::string_view s) { return add_word(keccak256(s)); }
-Hash StructHasher::finish() const { return keccak256(ByteView(buf_)); }
+StructHasher& StructHasher::add_bytes(ByteView b) {
+  return add_word(keccak256(b));
+}
+StructHasher& StructHasher::add_string(std::string_view s) {
+  return add_word(keccak256(s));
+}
+Hash StructHasher::finish() const {
+  return keccak256(ByteView(buf_));
+}
 
 std::string Domain::encoded_type() const {
   std::vector<std::string> fields;
@@ -160,9 +170,8 @@ struct TypedData::Encoder {
                   fmt::format("{}: nested deeper than {} levels", path, td.limits_.max_depth));
     }
     if (!value.is_object()) {
-      return fail(CryptoErrc::bad_value,
-                  fmt::format("{}: expected an object of type {}, got {}", path, type,
-                              describe(value)));
+      return fail(CryptoErrc::bad_value, fmt::format("{}: expected an object of type {}, got {}",
+                                                     path, type, describe(value)));
     }
     auto it = td.types_.find(type);
     StructHasher h(td.type_hashes_.find(type)->second);
@@ -190,9 +199,8 @@ struct TypedData::Encoder {
   Result<Hash> word(std::string_view type, const json& value, const std::string& path,
                     size_t depth) {
     if (++values > td.limits_.max_values) {
-      return fail(CryptoErrc::limit_exceeded,
-                  fmt::format("{}: more than {} values in the document", path,
-                              td.limits_.max_values));
+      return fail(CryptoErrc::limit_exceeded, fmt::format("{}: more than {} values in the document",
+                                                          path, td.limits_.max_values));
     }
     std::string_view element, dim;
     if (split_array(type, &element, &dim)) {
@@ -201,8 +209,8 @@ struct TypedData::Encoder {
                     fmt::format("{}: nested deeper than {} levels", path, td.limits_.max_depth));
       }
       if (!value.is_array()) {
-        return fail(CryptoErrc::bad_value,
-                    fmt::format("{}: expected an array for {}, got {}", path, type, describe(value)));
+        return fail(CryptoErrc::bad_value, fmt::format("{}: expected an array for {}, got {}", path,
+                                                       type, describe(value)));
       }
       if (!dim.empty() && std::to_string(value.size()) != dim) {
         return fail(CryptoErrc::bad_value, fmt::format("{}: {} needs exactly {} elements, got {}",
@@ -287,7 +295,8 @@ struct TypedData::Encoder {
     } else if (v.is_number_integer()) {
       int64_t i = v.get<int64_t>();
       negative = i < 0;
-      magnitude = negative ? U256(static_cast<uint64_t>(-(i + 1)) + 1) : U256(static_cast<uint64_t>(i));
+      magnitude =
+          negative ? U256(static_cast<uint64_t>(-(i + 1)) + 1) : U256(static_cast<uint64_t>(i));
     } else if (v.is_number_float()) {
       double d = v.get<double>();
       if (d != std::floor(d) || std::fabs(d) > 9007199254740992.0) {
@@ -346,8 +355,8 @@ Result<TypedData> TypedData::from_json(const json& doc, const Limits& limits) {
   const json& types = doc["types"];
   if (!types.is_object()) return bad("'types' must be an object");
   if (types.size() > limits.max_types) {
-    return fail(CryptoErrc::limit_exceeded,
-                fmt::format("'types' declares {} types, more than {}", types.size(), limits.max_types));
+    return fail(CryptoErrc::limit_exceeded, fmt::format("'types' declares {} types, more than {}",
+                                                        types.size(), limits.max_types));
   }
   if (!doc["primaryType"].is_string()) return bad("'primaryType' must be a string");
   if (!doc["domain"].is_object()) return bad("'domain' must be an object");
@@ -357,7 +366,8 @@ Result<TypedData> TypedData::from_json(const json& doc, const Limits& limits) {
   td.limits_ = limits;
   for (const auto& [name, fields] : types.items()) {
     std::string where = fmt::format("types.{}", name);
-    if (!is_identifier(name)) return bad(fmt::format("{}: '{}' is not a valid type name", where, name));
+    if (!is_identifier(name))
+      return bad(fmt::format("{}: '{}' is not a valid type name", where, name));
     if (atom_of(name).kind != Atom::none) {
       return bad(fmt::format("{}: a struct cannot take the name of atomic type '{}'", where, name));
     }
@@ -392,8 +402,9 @@ Result<TypedData> TypedData::from_json(const json& doc, const Limits& limits) {
     for (const Field& f : fields) {
       std::string_view t = f.type, element, dim;
       while (split_array(t, &element, &dim)) {
-        bool digits_ok = dim.empty() || (dim.size() <= 6 && dim[0] != '0' &&
-                                         dim.find_first_not_of("0123456789") == std::string_view::npos);
+        bool digits_ok =
+            dim.empty() || (dim.size() <= 6 && dim[0] != '0' &&
+                            dim.find_first_not_of("0123456789") == std::string_view::npos);
         if (!digits_ok) {
           return bad(fmt::format("types.{}.{}: bad array dimension in '{}'", name, f.name, f.type));
         }
@@ -449,14 +460,17 @@ Result<Hash> TypedData::hash_struct(std::string_view type, const json& value) co
     return fail(CryptoErrc::unknown_type, fmt::format("unknown type '{}'", type));
   }
   Encoder enc{*this};
-  return enc.struct_hash(type, value, std::string(type == "EIP712Domain" ? "domain" : "message"), 0);
+  return enc.struct_hash(type, value, std::string(type == "EIP712Domain" ? "domain" : "message"),
+                         0);
 }
 
 Result<Hash> TypedData::domain_separator() const {
   return hash_struct("EIP712Domain", (*doc_)["domain"]);
 }
 
-Result<Hash> TypedData::message_hash() const { return hash_struct(primary_, (*doc_)["message"]); }
+Result<Hash> TypedData::message_hash() const {
+  return hash_struct(primary_, (*doc_)["message"]);
+}
 
 Result<Hash> TypedData::digest() const {
   auto domain = domain_separator();

@@ -17,7 +17,9 @@ std::string testdata(const char* name) {
   return read_small_file(std::string(IPSX_CRYPTO_TESTDATA) + "/" + name, 1 << 20).value();
 }
 
-PrivateKey cow() { return PrivateKey::from_bytes(keccak256(std::string_view("cow")).view()).value(); }
+PrivateKey cow() {
+  return PrivateKey::from_bytes(keccak256(std::string_view("cow")).view()).value();
+}
 
 // The example of the EIP-712 specification, every intermediate value.
 TEST(Eip712, SpecificationMailExample) {
@@ -55,7 +57,10 @@ TEST(Eip712, StructHasherAndDomainAgreeWithTheJsonPath) {
   EXPECT_EQ(d.separator(), td.domain_separator().value());
   Hash person = type_hash("Person(string name,address wallet)");
   auto person_hash = [&](const char* name, const char* wallet) {
-    return StructHasher(person).add_string(name).add_address(Address::parse(wallet).value()).finish();
+    return StructHasher(person)
+        .add_string(name)
+        .add_address(Address::parse(wallet).value())
+        .finish();
   };
   Hash mail = StructHasher(type_hash(td.encode_type("Mail").value()))
                   .add_word(person_hash("Cow", "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"))
@@ -68,13 +73,14 @@ TEST(Eip712, StructHasherAndDomainAgreeWithTheJsonPath) {
 
 TEST(Eip712, StructHasherEncodesNegativeIntsAsTwosComplement) {
   Hash th = type_hash("T(int64 v)");
-  EXPECT_EQ(StructHasher(th).add_int(-1).finish(),
-            StructHasher(th).add_uint(U256::max()).finish());
+  EXPECT_EQ(StructHasher(th).add_int(-1).finish(), StructHasher(th).add_uint(U256::max()).finish());
   EXPECT_EQ(StructHasher(th).add_int(INT64_MIN).finish(),
             StructHasher(th).add_uint(U256(1ull << 63).wrapping_neg()).finish());
 }
 
-json mail_doc() { return json::parse(testdata("mail.json")); }
+json mail_doc() {
+  return json::parse(testdata("mail.json"));
+}
 
 TEST(Eip712, RecursiveTypesEncodeEachTypeOnce) {
   json doc = mail_doc();
@@ -111,15 +117,18 @@ TEST(Eip712, MalformedDocumentsGiveErrorsThatNameTheProblem) {
   std::vector<BadCase> cases = {
       {"missing types", [](json& d) { d.erase("types"); }, "'types'"},
       {"no domain type", [](json& d) { d["types"].erase("EIP712Domain"); }, "EIP712Domain"},
-      {"unknown field type",
-       [](json& d) { d["types"]["Mail"][2]["type"] = "Strng"; }, "unknown type 'Strng'"},
+      {"unknown field type", [](json& d) { d["types"]["Mail"][2]["type"] = "Strng"; },
+       "unknown type 'Strng'"},
       {"unknown primary", [](json& d) { d["primaryType"] = "Letter"; }, "Letter"},
-      {"duplicate field",
-       [](json& d) { d["types"]["Person"][1]["name"] = "name"; }, "declared twice"},
+      {"duplicate field", [](json& d) { d["types"]["Person"][1]["name"] = "name"; },
+       "declared twice"},
       {"bad type name", [](json& d) { d["types"]["9x"] = json::array(); }, "not a valid type name"},
-      {"field not object", [](json& d) { d["types"]["Person"][0] = "string name"; }, "types.Person[0]"},
-      {"bad array dim", [](json& d) { d["types"]["Mail"][2]["type"] = "string[x]"; }, "array dimension"},
-      {"uint without width", [](json& d) { d["types"]["Mail"][2]["type"] = "uint"; }, "unknown type 'uint'"},
+      {"field not object", [](json& d) { d["types"]["Person"][0] = "string name"; },
+       "types.Person[0]"},
+      {"bad array dim", [](json& d) { d["types"]["Mail"][2]["type"] = "string[x]"; },
+       "array dimension"},
+      {"uint without width", [](json& d) { d["types"]["Mail"][2]["type"] = "uint"; },
+       "unknown type 'uint'"},
       {"domain not object", [](json& d) { d["domain"] = 5; }, "'domain'"},
   };
   for (const auto& c : cases) {
@@ -148,19 +157,35 @@ TEST(Eip712, ValuesAreCheckedAgainstTheirTypes) {
     json value;
     bool ok;
   } cases[] = {
-      {"uint8", 255, true},          {"uint8", 256, false},        {"uint8", -1, false},
-      {"uint8", "0x100", false},     {"uint256", "0x" + std::string(64, 'f'), true},
-      {"int8", -128, true},          {"int8", -129, false},        {"int8", 127, true},
-      {"int8", 128, false},          {"int256", "-0x8000000000000000000000000000000000000000000000000000000000000000", true},
+      {"uint8", 255, true},
+      {"uint8", 256, false},
+      {"uint8", -1, false},
+      {"uint8", "0x100", false},
+      {"uint256", "0x" + std::string(64, 'f'), true},
+      {"int8", -128, true},
+      {"int8", -129, false},
+      {"int8", 127, true},
+      {"int8", 128, false},
+      {"int256", "-0x8000000000000000000000000000000000000000000000000000000000000000", true},
       {"int256", "-0x8000000000000000000000000000000000000000000000000000000000000001", false},
-      {"uint64", 1.5, false},        {"uint64", 1e300, false},     {"uint64", "12abc", false},
-      {"uint64", true, false},       {"bool", true, true},         {"bool", 1, false},
+      {"uint64", 1.5, false},
+      {"uint64", 1e300, false},
+      {"uint64", "12abc", false},
+      {"uint64", true, false},
+      {"bool", true, true},
+      {"bool", 1, false},
       {"address", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", true},
       {"address", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", false},
-      {"address", 12, false},        {"bytes4", "0xdeadbeef", true}, {"bytes4", "0xdead", false},
-      {"bytes4", "deadbeef", false}, {"bytes", "0x", true},        {"bytes", "not hex", true},
-      {"string", 5, false},          {"string[2]", json::array({"a", "b"}), true},
-      {"string[2]", json::array({"a"}), false}, {"string[]", "a", false},
+      {"address", 12, false},
+      {"bytes4", "0xdeadbeef", true},
+      {"bytes4", "0xdead", false},
+      {"bytes4", "deadbeef", false},
+      {"bytes", "0x", true},
+      {"bytes", "not hex", true},
+      {"string", 5, false},
+      {"string[2]", json::array({"a", "b"}), true},
+      {"string[2]", json::array({"a"}), false},
+      {"string[]", "a", false},
       {"uint8[][]", json::array({json::array({1, 2}), json::array()}), true},
   };
   for (const auto& c : cases) {
@@ -182,7 +207,8 @@ TEST(Eip712, ValuesAreCheckedAgainstTheirTypes) {
 TEST(Eip712, LimitsStopHugeAndDeepDocuments) {
   Limits small;
   small.max_json_bytes = 100;
-  EXPECT_EQ(TypedData::parse(testdata("mail.json"), small).error().code(), CryptoErrc::limit_exceeded);
+  EXPECT_EQ(TypedData::parse(testdata("mail.json"), small).error().code(),
+            CryptoErrc::limit_exceeded);
 
   json deep = json::array();
   for (int i = 0; i < 100; ++i) deep = json::array({deep});

@@ -30,18 +30,18 @@ Result<SecretBytes> scrypt(std::string_view password, ByteView salt, uint64_t n,
   if (r == 0 || p == 0) return fail(CryptoErrc::bad_keystore, "scrypt r and p must be positive");
   // 128 * N * r bytes for V, plus 128 * r * p for B; checked without overflowing.
   if (n > max_memory_bytes / 128 / r || 128ull * r * p > max_memory_bytes - 128ull * r * n) {
-    return fail(CryptoErrc::limit_exceeded,
-                "scrypt parameters need more than " + std::to_string(max_memory_bytes >> 20) +
-                    " MiB of memory");
+    return fail(CryptoErrc::limit_exceeded, "scrypt parameters need more than " +
+                                                std::to_string(max_memory_bytes >> 20) +
+                                                " MiB of memory");
   }
   // libsodium's scrypt, not OpenSSL's: OpenSSL (like Crypto++) enforces RFC 7914's N < 2^(16r),
   // which the keystore format does not, and which the Web3 Secret Storage test vector itself
   // (N = 2^18, r = 1) breaks. geth and MetaMask accept such files, so we must too.
   if (sodium_init() < 0) return fail(CryptoErrc::primitive_failure, "libsodium failed to start");
   SecretBytes out(dklen);
-  if (crypto_pwhash_scryptsalsa208sha256_ll(
-          reinterpret_cast<const uint8_t*>(password.data()), password.size(), salt.data(),
-          salt.size(), n, r, p, out.data(), out.size()) != 0) {
+  if (crypto_pwhash_scryptsalsa208sha256_ll(reinterpret_cast<const uint8_t*>(password.data()),
+                                            password.size(), salt.data(), salt.size(), n, r, p,
+                                            out.data(), out.size()) != 0) {
     return fail(CryptoErrc::primitive_failure, "scrypt failed (out of memory?)");
   }
   return out;
@@ -69,7 +69,8 @@ Result<void> aes128_ctr(ByteView key, ByteView iv, ByteView in, std::span<uint8_
   std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
                                                                       EVP_CIPHER_CTX_free);
   int len = 0, tail = 0;
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, key.data(), iv.data()) != 1 ||
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, key.data(), iv.data()) != 1 ||
       EVP_EncryptUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &tail) != 1) {
     return openssl_failure("aes-128-ctr");

@@ -93,7 +93,9 @@ Result<PrivateKey> PrivateKey::generate() {
   return fail(CryptoErrc::random_failure, "random source produced no valid key");
 }
 
-PrivateKey::PrivateKey(PrivateKey&& o) noexcept : secret_(o.secret_) { secure_zero(o.secret_); }
+PrivateKey::PrivateKey(PrivateKey&& o) noexcept : secret_(o.secret_) {
+  secure_zero(o.secret_);
+}
 
 PrivateKey& PrivateKey::operator=(PrivateKey&& o) noexcept {
   if (this != &o) {
@@ -103,7 +105,9 @@ PrivateKey& PrivateKey::operator=(PrivateKey&& o) noexcept {
   return *this;
 }
 
-PrivateKey::~PrivateKey() { secure_zero(secret_); }
+PrivateKey::~PrivateKey() {
+  secure_zero(secret_);
+}
 
 PrivateKey PrivateKey::clone() const {
   PrivateKey k;
@@ -155,7 +159,9 @@ std::array<uint8_t, 65> Signature::to_bytes() const {
   return out;
 }
 
-std::string Signature::to_hex() const { return ipsx::to_hex(to_bytes()); }
+std::string Signature::to_hex() const {
+  return ipsx::to_hex(to_bytes());
+}
 
 bool Signature::is_low_s() const {
   return std::lexicographical_compare_three_way(s_.bytes().begin(), s_.bytes().end(),

@@ -59,7 +59,8 @@ class PrivateKey {
 class Signature {
  public:
   Signature() = default;
-  Signature(const Hash& r, const Hash& s, uint8_t recovery_id) : r_(r), s_(s), recid_(recovery_id) {}
+  Signature(const Hash& r, const Hash& s, uint8_t recovery_id)
+      : r_(r), s_(s), recid_(recovery_id) {}
 
   // Parses 65 bytes r || s || v. v may be 27/28 (as wallets print it) or 0/1.
   static Result<Signature> from_bytes(ByteView bytes);

@@ -9,11 +9,12 @@ namespace ipsx::crypto {
 namespace {
 
 // secp256k1's group order n, big-endian.
-const U256 kOrder = U256::from_hex(
-                        "0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
-                        .value();
+const U256 kOrder =
+    U256::from_hex("0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141").value();
 
-PrivateKey cow() { return PrivateKey::from_bytes(keccak256(std::string_view("cow")).view()).value(); }
+PrivateKey cow() {
+  return PrivateKey::from_bytes(keccak256(std::string_view("cow")).view()).value();
+}
 
 TEST(Keys, AddressOfTheEip712ExampleKey) {
   EXPECT_EQ(cow().address().to_string(), "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826");
@@ -44,7 +45,8 @@ TEST(Keys, HighSSignatureIsRejected) {
   Signature sig = sign(cow(), digest).value();
   // (r, n - s, 1 - recid) is the same signature mirrored: valid for ECDSA, forbidden by EIP-2.
   U256 high_s = kOrder.wrapping_sub(U256::from_be_bytes(sig.s().bytes()));
-  Signature mirrored(sig.r(), Hash(high_s.to_be_bytes()), static_cast<uint8_t>(1 - sig.recovery_id()));
+  Signature mirrored(sig.r(), Hash(high_s.to_be_bytes()),
+                     static_cast<uint8_t>(1 - sig.recovery_id()));
   EXPECT_FALSE(mirrored.is_low_s());
   auto r = recover(digest, mirrored);
   ASSERT_FALSE(r);

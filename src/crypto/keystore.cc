@@ -82,8 +82,11 @@ Result<std::string> encrypt_keystore(const PrivateKey& key, std::string_view pas
   Result<SecretBytes> dk = std::unexpected(Error({}, ""));
   if (options.kdf == Kdf::scrypt) {
     dk = scrypt(password, salt, options.scrypt_n, options.scrypt_r, options.scrypt_p, 32);
-    kdfparams = {{"dklen", 32},         {"n", options.scrypt_n}, {"p", options.scrypt_p},
-                 {"r", options.scrypt_r}, {"salt", to_hex(salt, false)}};
+    kdfparams = {{"dklen", 32},
+                 {"n", options.scrypt_n},
+                 {"p", options.scrypt_p},
+                 {"r", options.scrypt_r},
+                 {"salt", to_hex(salt, false)}};
   } else {
     dk = pbkdf2_sha256(password, salt, options.pbkdf2_iterations, 32);
     kdfparams = {{"c", options.pbkdf2_iterations},
@@ -245,10 +248,12 @@ Result<std::optional<Address>> inspect_keystore(std::string_view json_text) {
 Result<std::string> read_small_file(const std::filesystem::path& path, size_t max_bytes) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
-  if (ec) return fail(CryptoErrc::io_error, fmt::format("cannot read {}: {}", path.string(), ec.message()));
+  if (ec)
+    return fail(CryptoErrc::io_error,
+                fmt::format("cannot read {}: {}", path.string(), ec.message()));
   if (size > max_bytes) {
-    return fail(CryptoErrc::limit_exceeded,
-                fmt::format("{} is {} bytes, more than the limit of {}", path.string(), size, max_bytes));
+    return fail(CryptoErrc::limit_exceeded, fmt::format("{} is {} bytes, more than the limit of {}",
+                                                        path.string(), size, max_bytes));
   }
   std::ifstream in(path, std::ios::binary);
   std::string data(size, '\0');
@@ -289,11 +294,12 @@ Result<KeystoreDir::Entry> KeystoreDir::find(const Address& address) const {
     if (!e.address) ++anonymous;
   }
   std::string hint = anonymous == 0 ? ""
-                                    : fmt::format(" ({} keystore file(s) there record no address; "
-                                                  "name the file itself to use one)",
-                                                  anonymous);
-  return fail(CryptoErrc::not_found, fmt::format("no keystore for {} in {}{}", address.to_string(),
-                                                 dir_.string(), hint));
+                                    : fmt::format(
+                                          " ({} keystore file(s) there record no address; "
+                                          "name the file itself to use one)",
+                                          anonymous);
+  return fail(CryptoErrc::not_found,
+              fmt::format("no keystore for {} in {}{}", address.to_string(), dir_.string(), hint));
 }
 
 Result<std::filesystem::path> KeystoreDir::store(const Address& address,
@@ -309,16 +315,16 @@ Result<std::filesystem::path> KeystoreDir::store(const Address& address,
   std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  std::string name = fmt::format("UTC--{:04}-{:02}-{:02}T{:02}-{:02}-{:02}.{:09}Z--{}",
-                                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                 tm.tm_min, tm.tm_sec, ns % 1'000'000'000,
-                                 address.to_lower_hex().substr(2));
+  std::string name =
+      fmt::format("UTC--{:04}-{:02}-{:02}T{:02}-{:02}-{:02}.{:09}Z--{}", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns % 1'000'000'000,
+                  address.to_lower_hex().substr(2));
   std::filesystem::path final_path = dir_ / name;
   std::filesystem::path tmp = dir_ / ("." + name + ".tmp");
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return fail(CryptoErrc::io_error, fmt::format("cannot create {}: {}", tmp.string(),
-                                                  std::strerror(errno)));
+    return fail(CryptoErrc::io_error,
+                fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
   }
   const char* p = json_text.data();
   size_t left = json_text.size();

@@ -78,10 +78,12 @@ TEST(Keystore, WrongPasswordIsReportedAsSuch) {
 TEST(Keystore, TamperedMacOrCiphertextIsRejected) {
   json doc = json::parse(kPbkdf2Vector);
   doc["crypto"]["mac"] = "617ead924a9d0dc3124507e3393d175ce3ff7c1e96529c6c555ce9e51205e9b2";
-  EXPECT_EQ(decrypt_keystore(doc.dump(), "testpassword").error().code(), CryptoErrc::wrong_password);
+  EXPECT_EQ(decrypt_keystore(doc.dump(), "testpassword").error().code(),
+            CryptoErrc::wrong_password);
   doc = json::parse(kPbkdf2Vector);
   doc["crypto"]["ciphertext"] = "6318b4d5bcd28de64ee5559e671353e16f075ecae9f99c7a79a38af5f869aa46";
-  EXPECT_EQ(decrypt_keystore(doc.dump(), "testpassword").error().code(), CryptoErrc::wrong_password);
+  EXPECT_EQ(decrypt_keystore(doc.dump(), "testpassword").error().code(),
+            CryptoErrc::wrong_password);
 }
 
 TEST(Keystore, TruncatedOrMalformedFilesSayWhatIsWrong) {
@@ -165,7 +167,7 @@ TEST(KeystoreDir, StoresListsFindsAndUnlocks) {
                              dir / "cast-made");
   std::ofstream(dir / "notes.txt") << "not a keystore";
 
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(pa->c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_TRUE(pa->filename().string().starts_with("UTC--"));

@@ -1,0 +1,30 @@
+// Small helpers shared by the `ipsx` subcommands: reporting errors, reading secrets.
+#pragma once
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "core/error.h"
+
+namespace ipsx::cli {
+
+// Thrown inside a subcommand to end it with a message and exit code 1. Only the CLI throws.
+class CommandError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Returns the value of `r` or throws CommandError with `context: message`.
+template <class T>
+T unwrap(Result<T> r, const std::string& context = "") {
+  if (!r)
+    throw CommandError(context.empty() ? r.error().message()
+                                       : context + ": " + r.error().message());
+  if constexpr (!std::is_void_v<T>) return std::move(*r);
+}
+
+// Reads a password file: its first line, without the line ending (as geth does).
+std::string read_password_file(const std::filesystem::path& path);
+
+}  // namespace ipsx::cli

@@ -1,0 +1,24 @@
+// ipsx: the one command-line program of the exchange. Each area is a subcommand.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli_util.h"
+#include "wallet_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ipsx: an exchange for leasing IP addresses, paid in the IPSX token"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ipsx ") + IPSX_VERSION);
+  ipsx::cli::add_wallet_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const ipsx::cli::CommandError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

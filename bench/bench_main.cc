@@ -1,0 +1,85 @@
+#include "bench_main.h"
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+namespace ipsx::bench {
+namespace {
+
+// Collects the median items_per_second of each benchmark while printing as usual.
+class CollectingReporter : public benchmark::ConsoleReporter {
+ public:
+  std::map<std::string, double> medians;
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      bool aggregate = r.run_type == Run::RT_Aggregate;
+      if (aggregate && r.aggregate_name != "median") continue;
+      auto it = r.counters.find("items_per_second");
+      if (it == r.counters.end()) continue;
+      std::string name = r.run_name.function_name;
+      // A median overrides a single run's figure; single runs fill in when there is no median.
+      if (aggregate || !medians.contains(name)) medians[name] = it->second.value;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+}  // namespace
+
+int run(int argc, char** argv, const std::vector<Figure>& figures,
+        const std::vector<Derived>& derived) {
+  std::string results;
+  bool smoke = false;
+  static char no_color[] = "--benchmark_color=false";
+  std::vector<char*> rest{argv[0], no_color};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--results" && i + 1 < argc) {
+      results = argv[++i];
+    } else if (a == "--smoke") {
+      smoke = true;
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  int n = static_cast<int>(rest.size());
+  benchmark::Initialize(&n, rest.data());
+  for (const Figure& f : figures) {
+    auto* b = benchmark::RegisterBenchmark(f.figure.c_str(), f.body);
+    if (f.threads > 1) b->Threads(f.threads)->UseRealTime();
+    if (smoke) {
+      b->Iterations(1);
+    } else {
+      b->MinTime(0.5)->Repetitions(3)->ReportAggregatesOnly(true);
+    }
+  }
+  CollectingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  if (smoke) return 0;  // one iteration measures nothing worth keeping
+
+  std::map<std::string, double> measured;
+  for (const auto& [name, value] : reporter.medians) {
+    // Names carry suffixes such as "/threads:2/real_time"; the figure is the part before.
+    measured[name.substr(0, name.find('/'))] = value;
+  }
+  for (const Derived& d : derived) {
+    if (auto v = d.compute(measured)) measured[d.figure] = *v;
+  }
+  for (const auto& [k, v] : measured) std::cout << k << " = " << v << "\n";
+  if (results.empty()) return 0;
+
+  nlohmann::json out = nlohmann::json::object();
+  if (std::ifstream in(results); in) {
+    out = nlohmann::json::parse(in, nullptr, false);
+    if (!out.is_object()) out = nlohmann::json::object();
+  }
+  for (const auto& [k, v] : measured) out[k] = v;
+  std::ofstream(results) << out.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace ipsx::bench

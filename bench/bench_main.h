@@ -1,0 +1,37 @@
+// A shared main for the benchmark programs. Each program registers named figures such as
+// "crypto.sign_per_s"; the run writes every figure it measured into one flat JSON object,
+// merged into the --results file (so several programs fill one results.json). With --smoke each
+// benchmark runs one iteration, which is how ctest keeps them from rotting.
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ipsx::bench {
+
+// One benchmark whose items_per_second is reported under `figure`.
+struct Figure {
+  std::string figure;
+  std::function<void(benchmark::State&)> body;
+  int threads = 1;
+};
+
+// A figure computed after the run from measured ones (e.g. a ratio); `compute` sees every
+// measured figure and returns the value, or nothing if an input is missing.
+struct Derived {
+  std::string figure;
+  std::function<std::optional<double>(const std::map<std::string, double>&)> compute;
+};
+
+// Parses --results FILE, --smoke and Google Benchmark's own flags; runs `figures` (median of
+// repetitions); merges measured and derived figures into FILE; prints them. Returns the
+// process exit code.
+int run(int argc, char** argv, const std::vector<Figure>& figures,
+        const std::vector<Derived>& derived = {});
+
+}  // namespace ipsx::bench

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The demo: what exists today, end to end, with the real `ipsx` binary.
+# This is an early demo: the wallet layer (keys, signatures, EIP-712 orders). The market, the
+# ledger and the traffic-carrying gateway and exit are not built yet.
+set -euo pipefail
+IPSX=${1:-build/bin/ipsx}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*" >&2; "$@"; }
+
+echo "IPSX early demo: wallets and signatures only (market, ledger and data plane come later)."
+printf 'demo-password\n' >"$work/password"
+ks=$work/keystore
+
+step "A provider and a requester each create a wallet (Ethereum keystore v3, scrypt)"
+provider=$(run "$IPSX" wallet new --keystore "$ks" --password-file "$work/password")
+echo "$provider"
+requester=$(run "$IPSX" wallet new --keystore "$ks" --password-file "$work/password" --kdf pbkdf2)
+echo "$requester"
+run "$IPSX" wallet list --keystore "$ks"
+
+step "The provider signs an offer as EIP-712 typed data (what MetaMask's eth_signTypedData_v4 signs)"
+sed "s/PROVIDER/$provider/" "$here/demo/offer.json" >"$work/offer.json"
+run "$IPSX" wallet hash-typed-data "$work/offer.json"
+sig=$(run "$IPSX" wallet sign-typed-data --keystore "$ks" --address "$provider" \
+  --password-file "$work/password" "$work/offer.json")
+echo "$sig"
+
+step "Anyone recovers the signer from the offer and its signature"
+signer=$(run "$IPSX" wallet recover --typed-data "$work/offer.json" --signature "$sig")
+echo "$signer"
+[[ $signer == "$provider" ]] && echo "-> the offer was signed by the provider"
+
+step "A tampered offer no longer recovers to the provider"
+sed 's/"DE"/"US"/' "$work/offer.json" >"$work/tampered.json"
+tampered=$(run "$IPSX" wallet recover --typed-data "$work/tampered.json" --signature "$sig")
+echo "$tampered"
+[[ $tampered != "$provider" ]] && echo "-> a different address: the change is detected"
+
+step "The requester signs a plain message (EIP-191 personal_sign) and it is verified"
+msig=$(run "$IPSX" wallet sign-message --keystore "$ks" --address "$requester" \
+  --password-file "$work/password" "I accept offer 1")
+echo "$msig"
+run "$IPSX" wallet recover --message "I accept offer 1" --signature "$msig"
+
+step "Bad input gets a clear error"
+printf 'not-the-password\n' >"$work/wrong"
+run "$IPSX" wallet sign-message --keystore "$ks" --address "$requester" \
+  --password-file "$work/wrong" "hi" || true
+run "$IPSX" wallet recover --message hi --signature 0x1234 || true
+
+echo
+echo "Demo complete."
