@@ -1,0 +1,451 @@
+#include "ledger/embedded_ledger.h"
+
+#include <fmt/format.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "core/keccak.h"
+#include "ledger/tx_codec.h"
+
+namespace ipsx::ledger {
+namespace {
+
+constexpr const char* kFormat = "ipsx-ledger-1";
+
+std::unexpected<Error> corrupt(uint64_t block, const std::string& what) {
+  return fail(LedgerErrc::storage, fmt::format("store is corrupted at block {}: {}", block, what));
+}
+
+// Re-executes every stored block on `state` (fresh from genesis), checking the chain. With
+// `thorough`, also every signature, the from-scratch state digest and the invariants.
+Result<ReplayReport> replay(Store& store, State& state, BlockView* head, bool thorough) {
+  ReplayReport report;
+  uint64_t expected = 0;
+  Hash prev;
+  auto r = store.for_each_block([&](const StoredBlock& sb) -> Result<void> {
+    const BlockView& h = sb.header;
+    if (h.number != expected) return corrupt(expected, "block missing");
+    if (h.parent != prev) return corrupt(h.number, "parent hash does not match the previous block");
+    if (h.number == 0 && !sb.tx_bodies.empty())
+      return corrupt(0, "the genesis block has transactions");
+    for (size_t i = 0; i < sb.tx_bodies.size(); ++i) {
+      auto j = nlohmann::json::parse(sb.tx_bodies[i], nullptr, false);
+      if (j.is_discarded()) return corrupt(h.number, fmt::format("transaction {} is not JSON", i));
+      auto tx = signed_tx_from_json(j, state.domain_separator());
+      if (!tx) return corrupt(h.number, fmt::format("transaction {}: {}", i, tx.error().message()));
+      if (tx->id() != h.txs[i])
+        return corrupt(h.number, fmt::format("transaction {} has the wrong id", i));
+      if (thorough) {
+        auto signer = crypto::recover(tx->tx.digest, tx->signature);
+        if (!signer || *signer != tx->tx.from) {
+          return corrupt(h.number, fmt::format("transaction {} is not signed by its sender", i));
+        }
+        ++report.signatures_checked;
+      }
+      auto applied = state.apply(tx->tx, h.timestamp_ms);
+      if (!applied) {
+        return corrupt(h.number, fmt::format("transaction {} does not apply: {}", i,
+                                             applied.error().message()));
+      }
+      ++report.transactions;
+    }
+    if (tx_root(h.txs) != h.tx_root) return corrupt(h.number, "transaction root does not match");
+    if (state.digest() != h.state_digest) return corrupt(h.number, "state digest does not match");
+    if (thorough && state.recompute_digest() != state.digest()) {
+      return corrupt(h.number, "incremental and recomputed state digests differ");
+    }
+    if (block_hash(h) != h.hash) return corrupt(h.number, "block hash does not match its header");
+    if (thorough) {
+      if (auto inv = state.check_invariants(); !inv)
+        return corrupt(h.number, inv.error().message());
+    }
+    prev = h.hash;
+    if (head) *head = h;
+    ++expected;
+    ++report.blocks;
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
+  if (expected == 0) return fail(LedgerErrc::storage, "store has no genesis block");
+  return report;
+}
+
+}  // namespace
+
+Hash tx_root(const std::vector<Hash>& ids) {
+  if (ids.empty()) return keccak256(std::string_view(""));
+  std::vector<Hash> level = ids;
+  while (level.size() > 1) {
+    std::vector<Hash> next;
+    for (size_t i = 0; i < level.size(); i += 2) {
+      if (i + 1 == level.size()) {
+        next.push_back(level[i]);
+        continue;
+      }
+      std::array<uint8_t, 64> pair;
+      std::copy(level[i].bytes().begin(), level[i].bytes().end(), pair.begin());
+      std::copy(level[i + 1].bytes().begin(), level[i + 1].bytes().end(), pair.begin() + 32);
+      next.push_back(keccak256(ByteView(pair)));
+    }
+    level = std::move(next);
+  }
+  return level[0];
+}
+
+Hash block_hash(const BlockView& b) {
+  std::array<uint8_t, 8 + 32 + 8 + 32 + 32> buf{};
+  auto put64 = [&](size_t at, uint64_t v) {
+    for (int i = 0; i < 8; ++i) buf[at + i] = static_cast<uint8_t>(v >> (56 - 8 * i));
+  };
+  put64(0, b.number);
+  std::copy(b.parent.bytes().begin(), b.parent.bytes().end(), buf.begin() + 8);
+  put64(40, static_cast<uint64_t>(b.timestamp_ms));
+  std::copy(b.tx_root.bytes().begin(), b.tx_root.bytes().end(), buf.begin() + 48);
+  std::copy(b.state_digest.bytes().begin(), b.state_digest.bytes().end(), buf.begin() + 80);
+  return keccak256(ByteView(buf));
+}
+
+Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(const EmbeddedOptions& options,
+                                                             const GenesisConfig* genesis,
+                                                             const Clock& clock) {
+  auto store = Store::open(options.data_dir);
+  if (!store) return std::unexpected(store.error());
+  auto stored = (*store)->meta("genesis");
+  if (!stored) return std::unexpected(stored.error());
+  BlockView head;
+  if (!stored->has_value()) {
+    if (!genesis) {
+      return fail(LedgerErrc::invalid_argument,
+                  fmt::format("no ledger in {}: create one from a genesis file",
+                              options.data_dir.string()));
+    }
+    auto state = State::genesis(*genesis);
+    if (!state) return std::unexpected(state.error());
+    head.number = 0;
+    head.timestamp_ms = to_unix_ms(genesis->time);
+    head.tx_root = tx_root({});
+    head.state_digest = state->digest();
+    head.hash = block_hash(head);
+    if (auto r = (*store)->set_meta("format", kFormat); !r) return std::unexpected(r.error());
+    if (auto r = (*store)->set_meta("genesis", genesis->to_toml()); !r)
+      return std::unexpected(r.error());
+    if (auto r = (*store)->append(head, {}, {}, {}); !r) return std::unexpected(r.error());
+    return std::unique_ptr<EmbeddedLedger>(
+        new EmbeddedLedger(options, clock, std::move(*state), std::move(*store), head));
+  }
+  auto format = (*store)->meta("format");
+  if (!format || *format != std::optional<std::string>(kFormat)) {
+    return fail(LedgerErrc::storage, "the store's format is not " + std::string(kFormat));
+  }
+  auto g = GenesisConfig::from_toml(**stored);
+  if (!g) return fail(LedgerErrc::storage, "stored genesis: " + g.error().message());
+  if (genesis && genesis->to_toml() != g->to_toml()) {
+    return fail(
+        LedgerErrc::invalid_argument,
+        fmt::format("{} holds a ledger with a different genesis", options.data_dir.string()));
+  }
+  auto state = State::genesis(*g);
+  if (!state) return std::unexpected(state.error());
+  auto report = replay(**store, *state, &head, false);
+  if (!report) return std::unexpected(report.error());
+  return std::unique_ptr<EmbeddedLedger>(
+      new EmbeddedLedger(options, clock, std::move(*state), std::move(*store), head));
+}
+
+Result<ReplayReport> EmbeddedLedger::verify(const std::filesystem::path& data_dir) {
+  if (!std::filesystem::exists(data_dir / "ledger.db")) {
+    return fail(LedgerErrc::invalid_argument, "no ledger in " + data_dir.string());
+  }
+  auto store = Store::open(data_dir);
+  if (!store) return std::unexpected(store.error());
+  auto stored = (*store)->meta("genesis");
+  if (!stored) return std::unexpected(stored.error());
+  if (!stored->has_value()) return fail(LedgerErrc::storage, "the store has no genesis");
+  auto g = GenesisConfig::from_toml(**stored);
+  if (!g) return fail(LedgerErrc::storage, "stored genesis: " + g.error().message());
+  auto state = State::genesis(*g);
+  if (!state) return std::unexpected(state.error());
+  if (auto inv = state->check_invariants(); !inv) return std::unexpected(inv.error());
+  return replay(**store, *state, nullptr, true);
+}
+
+EmbeddedLedger::EmbeddedLedger(const EmbeddedOptions& o, const Clock& clock, State state,
+                               std::unique_ptr<Store> store, BlockView head)
+    : clock_(clock),
+      options_(o),
+      chain_id_(state.chain_id()),
+      domain_(state.domain()),
+      domain_separator_(state.domain_separator()),
+      state_(std::move(state)),
+      store_(std::move(store)),
+      head_(std::move(head)) {
+  size_t n = options_.verify_threads ? options_.verify_threads
+                                     : std::max<size_t>(1, std::thread::hardware_concurrency());
+  for (size_t i = 0; i < n; ++i) verifiers_.emplace_back([this] { verify_loop(); });
+  sequencer_ = std::thread([this] { sequence_loop(); });
+}
+
+EmbeddedLedger::~EmbeddedLedger() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  verify_cv_.notify_all();
+  sequence_cv_.notify_all();
+  for (auto& t : verifiers_) t.join();
+  sequence_cv_.notify_all();
+  sequencer_.join();
+}
+
+Result<UnsignedTx> EmbeddedLedger::prepare(const Address& from, Op op,
+                                           std::optional<uint64_t> nonce) const {
+  UnsignedTx tx;
+  tx.chain_id = chain_id_;
+  tx.from = from;
+  if (nonce) {
+    tx.nonce = *nonce;
+  } else {
+    std::shared_lock lock(state_mu_);
+    tx.nonce = state_.nonce_of(from);
+  }
+  tx.digest = tx_digest(domain_separator_, tx.nonce, op);
+  tx.op = std::move(op);
+  return tx;
+}
+
+Result<Receipt> EmbeddedLedger::submit(const SignedTx& tx) {
+  std::promise<Result<Receipt>> p;
+  auto f = p.get_future();
+  submit_async(tx, [&p](Result<Receipt> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+void EmbeddedLedger::submit_async(SignedTx tx, std::function<void(Result<Receipt>)> done) {
+  if (tx.tx.chain_id != chain_id_) {
+    done(fail(LedgerErrc::wrong_chain,
+              fmt::format("transaction is for chain {}, this ledger is chain {}", tx.tx.chain_id,
+                          chain_id_)));
+    return;
+  }
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) {
+      done(fail(LedgerErrc::shutting_down, "the ledger is shutting down"));
+      return;
+    }
+    to_verify_.push_back(Job{next_seq_++, std::move(tx), std::move(done), std::nullopt});
+  }
+  verify_cv_.notify_one();
+}
+
+void EmbeddedLedger::verify_loop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(queue_mu_);
+      verify_cv_.wait(lock, [&] { return stopping_ || !to_verify_.empty(); });
+      if (to_verify_.empty()) return;  // stopping, and nothing left
+      job = std::move(to_verify_.front());
+      to_verify_.pop_front();
+    }
+    // Never trust a digest from outside: recompute it from the fields.
+    job.tx.tx.digest = tx_digest(domain_separator_, job.tx.tx.nonce, job.tx.tx.op);
+    auto signer = crypto::recover(job.tx.tx.digest, job.tx.signature);
+    if (!signer) {
+      job.error = Error(make_error_code(LedgerErrc::bad_signature), signer.error().message());
+    } else if (*signer != job.tx.tx.from) {
+      job.error = Error(make_error_code(LedgerErrc::bad_signature),
+                        fmt::format("signed by {}, not by the sender {}", signer->to_string(),
+                                    job.tx.tx.from.to_string()));
+    }
+    {
+      std::lock_guard lock(queue_mu_);
+      uint64_t seq = job.seq;
+      verified_.emplace(seq, std::move(job));
+    }
+    sequence_cv_.notify_one();
+  }
+}
+
+void EmbeddedLedger::sequence_loop() {
+  for (;;) {
+    std::vector<Job> batch;
+    {
+      std::unique_lock lock(queue_mu_);
+      sequence_cv_.wait(lock, [&] {
+        bool ready = !verified_.empty() && verified_.begin()->first == next_to_apply_;
+        bool drained = stopping_ && next_to_apply_ == next_seq_;
+        return ready || drained;
+      });
+      while (!verified_.empty() && verified_.begin()->first == next_to_apply_ &&
+             batch.size() < options_.max_block_txs) {
+        batch.push_back(std::move(verified_.begin()->second));
+        verified_.erase(verified_.begin());
+        ++next_to_apply_;
+      }
+      if (batch.empty()) return;  // stopping and drained
+    }
+    commit_batch(batch);
+  }
+}
+
+void EmbeddedLedger::commit_batch(std::vector<Job>& batch) {
+  std::vector<std::pair<size_t, Result<Receipt>>> replies;
+  std::vector<size_t> accepted;
+  std::vector<SignedTx> txs;
+  std::vector<Event> events;
+  std::vector<std::optional<Hash>> deal_ids;
+  BlockView block;
+  {
+    std::unique_lock lock(state_mu_);
+    int64_t now = std::max(to_unix_ms(clock_.now()), head_.timestamp_ms);
+    block.number = head_.number + 1;
+    block.parent = head_.hash;
+    block.timestamp_ms = now;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Job& job = batch[i];
+      if (job.error) {
+        replies.emplace_back(i, std::unexpected(*job.error));
+        continue;
+      }
+      if (failed_) {
+        replies.emplace_back(i, std::unexpected(*failed_));
+        continue;
+      }
+      std::optional<Hash> deal;
+      auto ev = state_.apply(job.tx.tx, now, &deal);
+      if (!ev) {
+        replies.emplace_back(i, std::unexpected(ev.error()));
+        continue;
+      }
+      uint32_t index = static_cast<uint32_t>(accepted.size());
+      Hash id = job.tx.id();
+      for (Event& e : *ev) {
+        e.block = block.number;
+        e.tx_index = index;
+        e.tx_id = id;
+        events.push_back(std::move(e));
+      }
+      block.txs.push_back(id);
+      accepted.push_back(i);
+      txs.push_back(job.tx);
+      deal_ids.push_back(deal);
+    }
+    block.tx_root = tx_root(block.txs);
+    block.state_digest = state_.digest();
+    block.hash = block_hash(block);
+  }
+  if (!accepted.empty()) {
+    std::vector<std::string> bodies;
+    bodies.reserve(txs.size());
+    for (const SignedTx& t : txs) bodies.push_back(to_json(t).dump());
+    Result<void> written;
+    {
+      std::lock_guard lock(store_mu_);
+      written = store_->append(block, txs, bodies, events);
+      if (written) head_ = block;
+    }
+    if (!written) {
+      // The state in memory is now ahead of the disk: stop accepting anything; a restart
+      // replays what is durable.
+      std::unique_lock lock(state_mu_);
+      failed_ = written.error();
+    }
+    size_t e = 0;
+    for (size_t k = 0; k < accepted.size(); ++k) {
+      if (!written) {
+        replies.emplace_back(accepted[k], std::unexpected(written.error()));
+        continue;
+      }
+      Receipt r;
+      r.tx_id = block.txs[k];
+      r.block = block.number;
+      r.index = static_cast<uint32_t>(k);
+      r.deal_id = deal_ids[k];
+      while (e < events.size() && events[e].tx_index == k) r.events.push_back(events[e++]);
+      replies.emplace_back(accepted[k], std::move(r));
+    }
+  }
+  for (auto& [i, result] : replies) batch[i].done(std::move(result));
+}
+
+// ---- queries ----------------------------------------------------------------------------------
+
+#define IPSX_READ_STATE(expr)       \
+  std::shared_lock lock(state_mu_); \
+  return expr
+
+Result<Amount> EmbeddedLedger::total_supply() const {
+  IPSX_READ_STATE(state_.supply().total);
+}
+Result<Amount> EmbeddedLedger::balance_of(const Address& a) const {
+  IPSX_READ_STATE(state_.balance_of(a));
+}
+Result<Amount> EmbeddedLedger::allowance(const Address& o, const Address& s) const {
+  IPSX_READ_STATE(state_.allowance(o, s));
+}
+Result<Amount> EmbeddedLedger::native_balance(const Address& a) const {
+  IPSX_READ_STATE(state_.native_balance(a));
+}
+Result<uint64_t> EmbeddedLedger::nonce_of(const Address& a) const {
+  IPSX_READ_STATE(state_.nonce_of(a));
+}
+Result<WalletView> EmbeddedLedger::wallet(const Address& a) const {
+  IPSX_READ_STATE(state_.wallet(a));
+}
+Result<Amount> EmbeddedLedger::bought(const Address& a) const {
+  IPSX_READ_STATE(state_.bought(a));
+}
+Result<SaleView> EmbeddedLedger::sale() const {
+  IPSX_READ_STATE(state_.sale());
+}
+Result<RatingView> EmbeddedLedger::rating(const Address& a) const {
+  IPSX_READ_STATE(state_.rating(a));
+}
+Result<SupplyView> EmbeddedLedger::supply() const {
+  IPSX_READ_STATE(state_.supply());
+}
+Result<bool> EmbeddedLedger::order_cancelled(const Address& o, const Hash& h) const {
+  IPSX_READ_STATE(state_.order_cancelled(o, h));
+}
+
+Result<DealView> EmbeddedLedger::deal(const Hash& id) const {
+  std::shared_lock lock(state_mu_);
+  auto d = state_.deal(id);
+  if (!d) return fail(LedgerErrc::unknown_deal, "no deal " + id.hex());
+  return *d;
+}
+
+void EmbeddedLedger::with_state(const std::function<void(const State&)>& f) const {
+  std::shared_lock lock(state_mu_);
+  f(state_);
+}
+
+Result<uint64_t> EmbeddedLedger::height() const {
+  std::lock_guard lock(store_mu_);
+  return head_.number;
+}
+
+Result<BlockView> EmbeddedLedger::block(uint64_t number) const {
+  std::lock_guard lock(store_mu_);
+  return store_->block(number);
+}
+
+Result<std::vector<TxRecord>> EmbeddedLedger::transactions_of(const Address& a,
+                                                              size_t limit) const {
+  std::lock_guard lock(store_mu_);
+  return store_->transactions_of(a, limit);
+}
+
+Result<std::vector<Event>> EmbeddedLedger::events_of_deal(const Hash& id) const {
+  std::lock_guard lock(store_mu_);
+  return store_->events_of_deal(id);
+}
+
+Result<std::vector<Event>> EmbeddedLedger::events_of_account(const Address& a, size_t limit) const {
+  std::lock_guard lock(store_mu_);
+  return store_->events_of_account(a, limit);
+}
+
+}  // namespace ipsx::ledger

@@ -1,0 +1,123 @@
+// The embedded ledger: the Ledger interface inside the node, persisted in SQLite, nothing else
+// to install. Transactions flow through three stages:
+//   submit -> signature recovery on worker threads -> the sequencer applies them to the State in
+//   submission order, groups them into a block, writes the block in one durable SQLite
+//   transaction (group commit), and only then answers the submitters.
+// Opening an existing store re-executes every block from genesis and checks the hash chain,
+// transaction roots and state digests; a mismatch refuses to open (never a silent repair).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include "ledger/genesis.h"
+#include "ledger/ledger.h"
+#include "ledger/state.h"
+#include "ledger/store.h"
+
+namespace ipsx::ledger {
+
+struct EmbeddedOptions {
+  std::filesystem::path data_dir;
+  size_t verify_threads = 0;  // 0 = one per core
+  size_t max_block_txs = 10'000;
+};
+
+// What opening or verifying a store found.
+struct ReplayReport {
+  uint64_t blocks = 0;
+  uint64_t transactions = 0;
+  uint64_t signatures_checked = 0;
+};
+
+class EmbeddedLedger final : public Ledger {
+ public:
+  // Creates a new ledger in `options.data_dir` from `genesis`, or reopens the one there (then
+  // `genesis`, if given, must be the one it was created with). `clock` must outlive the ledger.
+  static Result<std::unique_ptr<EmbeddedLedger>> open(const EmbeddedOptions& options,
+                                                      const GenesisConfig* genesis,
+                                                      const Clock& clock);
+  // Re-executes a store from genesis without opening it for writing: checks every signature,
+  // the hash chain, transaction roots, state digests and the invariants after every block.
+  static Result<ReplayReport> verify(const std::filesystem::path& data_dir);
+
+  ~EmbeddedLedger() override;  // stops accepting, finishes what is queued, joins threads
+
+  uint64_t chain_id() const override { return chain_id_; }
+  crypto::eip712::Domain domain() const override { return domain_; }
+  Result<UnsignedTx> prepare(const Address& from, Op op,
+                             std::optional<uint64_t> nonce = std::nullopt) const override;
+  Result<Receipt> submit(const SignedTx& tx) override;
+  void submit_async(SignedTx tx, std::function<void(Result<Receipt>)> done) override;
+
+  Result<Amount> total_supply() const override;
+  Result<Amount> balance_of(const Address& a) const override;
+  Result<Amount> allowance(const Address& owner, const Address& spender) const override;
+  Result<Amount> native_balance(const Address& a) const override;
+  Result<uint64_t> nonce_of(const Address& a) const override;
+  Result<WalletView> wallet(const Address& a) const override;
+  Result<Amount> bought(const Address& a) const override;
+  Result<SaleView> sale() const override;
+  Result<DealView> deal(const Hash& id) const override;
+  Result<RatingView> rating(const Address& a) const override;
+  Result<SupplyView> supply() const override;
+  Result<bool> order_cancelled(const Address& owner, const Hash& order_hash) const override;
+  Result<uint64_t> height() const override;
+  Result<BlockView> block(uint64_t number) const override;
+  Result<std::vector<TxRecord>> transactions_of(const Address& a, size_t limit) const override;
+  Result<std::vector<Event>> events_of_deal(const Hash& deal_id) const override;
+  Result<std::vector<Event>> events_of_account(const Address& a, size_t limit) const override;
+
+  // A consistent read of the whole state (for `ipsx ledger show`). `f` runs under the lock.
+  void with_state(const std::function<void(const State&)>& f) const;
+
+ private:
+  struct Job {
+    uint64_t seq = 0;
+    SignedTx tx;
+    std::function<void(Result<Receipt>)> done;
+    std::optional<Error> error;  // set by verification
+  };
+
+  EmbeddedLedger(const EmbeddedOptions& o, const Clock& clock, State state,
+                 std::unique_ptr<Store> store, BlockView head);
+  void verify_loop();
+  void sequence_loop();
+  void commit_batch(std::vector<Job>& batch);
+
+  const Clock& clock_;
+  EmbeddedOptions options_;
+  uint64_t chain_id_;
+  crypto::eip712::Domain domain_;
+  Hash domain_separator_;
+
+  mutable std::shared_mutex state_mu_;  // guards state_
+  State state_;
+  mutable std::mutex store_mu_;  // guards store_ and head_
+  std::unique_ptr<Store> store_;
+  BlockView head_;
+  std::optional<Error> failed_;  // a storage failure stops the ledger
+
+  std::mutex queue_mu_;
+  std::condition_variable verify_cv_;
+  std::condition_variable sequence_cv_;
+  std::deque<Job> to_verify_;
+  std::map<uint64_t, Job> verified_;  // by submission sequence
+  uint64_t next_seq_ = 0;
+  uint64_t next_to_apply_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> verifiers_;
+  std::thread sequencer_;
+};
+
+// The Merkle root of transaction ids (docs/ledger.md) and a block's hash.
+Hash tx_root(const std::vector<Hash>& ids);
+Hash block_hash(const BlockView& b);
+
+}  // namespace ipsx::ledger

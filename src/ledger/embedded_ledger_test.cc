@@ -1,0 +1,325 @@
+// The embedded backend: registration for the conformance suite, and what only it has —
+// persistence, reopening, verification, corruption detection, group commit, concurrency and
+// crash safety.
+#include "ledger/embedded_ledger.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <future>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "core/keccak.h"
+#include "ledger/test_util.h"
+
+namespace ipsx::ledger {
+
+std::vector<ConformanceBackend> conformance_backends() {
+  return {{"embedded", [](const GenesisConfig& g) -> std::unique_ptr<LedgerHarness> {
+             return std::make_unique<testing::EmbeddedHarness>(g);
+           }}};
+}
+
+namespace {
+
+using testing::sign_tx;
+using testing::TempDir;
+
+crypto::PrivateKey key(const char* name) {
+  return crypto::PrivateKey::from_bytes(keccak256(std::string_view(name)).view()).value();
+}
+
+// A genesis whose sale ends one second after genesis, so tests can finalize at once.
+GenesisConfig quick_genesis() {
+  GenesisConfig g;
+  g.chain_id = 31337;
+  g.time = from_unix_ms(1'767'225'600'000);
+  g.early_adopters = key("early").address();
+  g.bounty = key("bounty").address();
+  g.team = key("team").address();
+  g.sale.rate = U256(10'000);
+  g.sale.hard_cap = Amount::from_tokens(1000).value();
+  g.sale.start = g.time;
+  g.sale.end = g.time + Millis(1000);
+  g.sale.treasury = key("treasury").address();
+  g.native = {{key("buyer").address(), Amount::from_tokens(100).value()}};
+  return g;
+}
+
+Receipt exec(Ledger& l, const crypto::PrivateKey& k, Op op) {
+  auto tx = l.prepare(k.address(), std::move(op)).value();
+  auto r = l.submit(sign_tx(k, tx));
+  EXPECT_TRUE(r) << r.error().message();
+  return r.value_or(Receipt{});
+}
+
+// Opens a fresh ledger, finalizes the sale, returns it ready for transfers.
+std::unique_ptr<EmbeddedLedger> open_finalized(const std::filesystem::path& dir, ManualClock& clock,
+                                               const GenesisConfig& g) {
+  EmbeddedOptions o;
+  o.data_dir = dir;
+  auto l = EmbeddedLedger::open(o, &g, clock).value();
+  clock.advance(Millis(2000));
+  exec(*l, key("team"), FinalizeSale{});
+  return l;
+}
+
+TEST(EmbeddedLedger, StateSurvivesCloseAndReopen) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock clock(g.time);
+  Hash digest;
+  uint64_t height = 0;
+  {
+    auto l = open_finalized(dir.path(), clock, g);
+    exec(*l, key("early"), Transfer{key("alice").address(), Amount::from_tokens(5).value()});
+    exec(*l, key("alice"), Deposit{Amount::from_tokens(2).value()});
+    height = l->height().value();
+    digest = l->block(height)->state_digest;
+  }
+  EmbeddedOptions o;
+  o.data_dir = dir.path();
+  auto l = EmbeddedLedger::open(o, nullptr, clock).value();
+  EXPECT_EQ(l->height().value(), height);
+  EXPECT_EQ(l->block(height)->state_digest, digest);
+  EXPECT_EQ(l->balance_of(key("alice").address())->to_string(), "3");
+  EXPECT_EQ(l->wallet(key("alice").address())->balance.to_string(), "2");
+  EXPECT_EQ(l->nonce_of(key("early").address()).value(), 1u);
+  auto report = EmbeddedLedger::verify(dir.path());
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(report->transactions, 3u);
+  EXPECT_EQ(report->signatures_checked, 3u);
+}
+
+TEST(EmbeddedLedger, OpeningWithoutGenesisOrWithAnotherGenesisIsRefused) {
+  TempDir dir;
+  ManualClock clock;
+  EmbeddedOptions o;
+  o.data_dir = dir.path();
+  auto none = EmbeddedLedger::open(o, nullptr, clock);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message().find("genesis"), std::string::npos);
+  GenesisConfig g = quick_genesis();
+  { ASSERT_TRUE(EmbeddedLedger::open(o, &g, clock)); }
+  GenesisConfig other = g;
+  other.chain_id = 7;
+  auto r = EmbeddedLedger::open(o, &other, clock);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("different genesis"), std::string::npos);
+}
+
+TEST(EmbeddedLedger, BlocksFormAHashChainWithTransactionRoots) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock clock(g.time);
+  auto l = open_finalized(dir.path(), clock, g);
+  auto r = exec(*l, key("early"), Transfer{key("bob").address(), Amount::from_tokens(1).value()});
+  BlockView b = l->block(r.block).value();
+  EXPECT_EQ(b.parent, l->block(r.block - 1)->hash);
+  EXPECT_EQ(b.hash, block_hash(b));
+  EXPECT_EQ(b.tx_root, tx_root(b.txs));
+  EXPECT_EQ(b.txs.at(r.index), r.tx_id);
+  BlockView genesis = l->block(0).value();
+  EXPECT_TRUE(genesis.parent.is_zero());
+  EXPECT_TRUE(genesis.txs.empty());
+}
+
+TEST(EmbeddedLedger, MerkleRootCarriesAnOddNodeUp) {
+  Hash a = keccak256(std::string_view("a")), b = keccak256(std::string_view("b")),
+       c = keccak256(std::string_view("c"));
+  auto pair = [](const Hash& x, const Hash& y) {
+    std::array<uint8_t, 64> buf;
+    std::copy(x.bytes().begin(), x.bytes().end(), buf.begin());
+    std::copy(y.bytes().begin(), y.bytes().end(), buf.begin() + 32);
+    return keccak256(ByteView(buf));
+  };
+  EXPECT_EQ(tx_root({a}), a);
+  EXPECT_EQ(tx_root({a, b}), pair(a, b));
+  EXPECT_EQ(tx_root({a, b, c}), pair(pair(a, b), c));
+  EXPECT_EQ(tx_root({}), keccak256(std::string_view("")));
+}
+
+// Changes one byte of the store behind the ledger's back; the next open must refuse, naming
+// the block, and verify() must fail too.
+void tamper(const std::filesystem::path& dir, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "ledger.db").c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_close(db);
+}
+
+TEST(EmbeddedLedger, CorruptedStoreStopsTheStartWithAClearError) {
+  const char* tamperings[] = {
+      "UPDATE txs SET body = replace(body, '\"amount\":\"1000000000000000000\"', "
+      "'\"amount\":\"2000000000000000000\"') WHERE block = 2",
+      "UPDATE blocks SET state_digest = zeroblob(32) WHERE number = 2",
+      "UPDATE blocks SET parent = zeroblob(32) WHERE number = 2",
+      "DELETE FROM blocks WHERE number = 1",
+      "UPDATE txs SET body = 'garbage' WHERE block = 2",
+  };
+  for (const char* sql : tamperings) {
+    TempDir dir;
+    GenesisConfig g = quick_genesis();
+    ManualClock clock(g.time);
+    {
+      auto l = open_finalized(dir.path(), clock, g);  // block 1
+      exec(*l, key("early"),
+           Transfer{key("bob").address(), Amount::from_tokens(1).value()});  // block 2
+      exec(*l, key("early"),
+           Transfer{key("bob").address(), Amount::from_tokens(1).value()});  // block 3
+    }
+    tamper(dir.path(), sql);
+    EmbeddedOptions o;
+    o.data_dir = dir.path();
+    auto r = EmbeddedLedger::open(o, nullptr, clock);
+    ASSERT_FALSE(r) << sql;
+    EXPECT_EQ(r.error().code(), LedgerErrc::storage) << sql;
+    EXPECT_NE(r.error().message().find("corrupted at block"), std::string::npos)
+        << r.error().message();
+    EXPECT_FALSE(EmbeddedLedger::verify(dir.path())) << sql;
+  }
+}
+
+TEST(EmbeddedLedger, ConcurrentSubmittersAreGroupCommittedInFewerBlocks) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock clock(g.time);
+  auto l = open_finalized(dir.path(), clock, g);
+  const char* senders[] = {"early", "bounty", "team"};
+  uint64_t before = l->height().value();
+  constexpr int kPerSender = 200;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (const char* s : senders) {
+    threads.emplace_back([&, s] {
+      crypto::PrivateKey k = key(s);
+      // Pipelined: every transaction in flight at once, nonces in submission order.
+      std::vector<std::future<Result<Receipt>>> pending;
+      uint64_t n0 = l->nonce_of(k.address()).value();
+      std::vector<std::shared_ptr<std::promise<Result<Receipt>>>> promises;
+      for (int i = 0; i < kPerSender; ++i) {
+        auto p = std::make_shared<std::promise<Result<Receipt>>>();
+        pending.push_back(p->get_future());
+        auto tx =
+            l->prepare(k.address(), Transfer{key("sink").address(), Amount::from_base(1)}, n0 + i)
+                .value();
+        l->submit_async(sign_tx(k, tx), [p](Result<Receipt> r) { p->set_value(std::move(r)); });
+      }
+      for (auto& f : pending) ok += f.get().has_value() ? 1 : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 3 * kPerSender);
+  EXPECT_EQ(l->balance_of(key("sink").address())->base(), U256(3 * kPerSender));
+  uint64_t blocks = l->height().value() - before;
+  EXPECT_LT(blocks, static_cast<uint64_t>(3 * kPerSender)) << "no group commit happened";
+  EXPECT_TRUE(l->supply()->conserved());
+}
+
+TEST(EmbeddedLedger, RejectedTransactionsAreAnsweredAndNotStored) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock clock(g.time);
+  auto l = open_finalized(dir.path(), clock, g);
+  uint64_t h = l->height().value();
+  auto tx =
+      l->prepare(key("nobody").address(), Transfer{key("bob").address(), Amount::from_base(1)})
+          .value();
+  auto r = l->submit(sign_tx(key("nobody"), tx));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), LedgerErrc::insufficient_funds);
+  EXPECT_EQ(l->height().value(), h);
+  EXPECT_TRUE(l->transactions_of(key("nobody").address(), 10)->empty());
+}
+
+// The crash test: a child process applies transactions and reports each acknowledged one; it is
+// killed with SIGKILL at a random moment, 20 times. After every kill the store reopens, every
+// acknowledged transaction is there, nothing is half applied, and verification passes.
+TEST(EmbeddedLedger, AcknowledgedTransactionsSurviveSigkill) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock setup_clock(g.time);
+  { auto l = open_finalized(dir.path(), setup_clock, g); }
+  std::mt19937_64 rng(2026);
+  std::set<std::string> acknowledged;
+  const char* senders[] = {"early", "bounty", "team"};
+  for (int round = 0; round < 20; ++round) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(fds[0]);
+      ManualClock clock(setup_clock.now() + Millis(round * 1000));
+      EmbeddedOptions o;
+      o.data_dir = dir.path();
+      auto l = EmbeddedLedger::open(o, nullptr, clock);
+      if (!l) _exit(3);
+      for (uint64_t i = 0;; ++i) {
+        std::vector<std::future<Result<Receipt>>> wave;
+        for (const char* s : senders) {
+          crypto::PrivateKey k = key(s);
+          auto p = std::make_shared<std::promise<Result<Receipt>>>();
+          wave.push_back(p->get_future());
+          auto tx =
+              (*l)->prepare(k.address(), Transfer{key("sink").address(), Amount::from_base(1)})
+                  .value();
+          (*l)->submit_async(sign_tx(k, tx),
+                             [p](Result<Receipt> r) { p->set_value(std::move(r)); });
+        }
+        for (auto& f : wave) {
+          auto r = f.get();
+          if (!r) _exit(4);
+          std::string line = r->tx_id.hex() + "\n";
+          if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+            _exit(5);
+        }
+      }
+    }
+    close(fds[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 250));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the child ended by itself with status " << status;
+    std::string data;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    for (size_t pos = 0; (pos = data.find('\n')) != std::string::npos;) {
+      acknowledged.insert(data.substr(0, pos));
+      data.erase(0, pos + 1);
+    }
+    ManualClock clock(setup_clock.now() + Millis(round * 1000 + 500));
+    EmbeddedOptions o;
+    o.data_dir = dir.path();
+    auto l = EmbeddedLedger::open(o, nullptr, clock);
+    ASSERT_TRUE(l) << "round " << round << ": " << l.error().message();
+    std::set<std::string> stored;
+    uint64_t total = 0;
+    for (const char* s : senders) {
+      auto txs = (*l)->transactions_of(key(s).address(), 1'000'000).value();
+      // Nothing half applied: an account's nonce is exactly its number of stored transactions.
+      EXPECT_EQ((*l)->nonce_of(key(s).address()).value(), txs.size());
+      for (const auto& t : txs) {
+        stored.insert(t.id.hex());
+        if (t.op == "transfer") ++total;
+      }
+    }
+    EXPECT_EQ((*l)->balance_of(key("sink").address())->base(), U256(total));
+    for (const auto& id : acknowledged) EXPECT_TRUE(stored.contains(id)) << "lost " << id;
+  }
+  EXPECT_GT(acknowledged.size(), 20u);
+  auto report = EmbeddedLedger::verify(dir.path());
+  ASSERT_TRUE(report) << report.error().message();
+}
+
+}  // namespace
+}  // namespace ipsx::ledger

@@ -1,0 +1,139 @@
+// The signed orders of the exchange (R5, R6) and the proofs of payment (R9), as EIP-712 typed
+// data. These exact types are what wallets sign, what the ledger (both backends) verifies before
+// it moves money, and what the market indexes; docs/orders.md lists them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/address.h"
+#include "core/amount.h"
+#include "core/hash.h"
+#include "crypto/eip712.h"
+#include "crypto/keys.h"
+
+namespace ipsx::ledger {
+
+// Rentals last from 5 seconds to 30 days (R6).
+inline constexpr uint64_t kMinDurationSeconds = 5;
+inline constexpr uint64_t kMaxDurationSeconds = 30ull * 24 * 3600;
+inline constexpr uint16_t kMaxFeeBps = 10'000;
+inline constexpr uint16_t kMaxRating = 500;  // ratings in hundredths: 1.00 .. 5.00
+
+enum class IpType : uint8_t { residential = 1, datacenter = 2, mobile = 3 };
+
+// Bits of Offer::protocols and Request::protocols.
+namespace protocol {
+inline constexpr uint32_t http = 1, https_connect = 2, socks5 = 4, smtp = 8, vpn = 16;
+inline constexpr uint32_t all = 31;
+}  // namespace protocol
+
+// Bits of Offer::scopes and the single bit of Request::scope: what the IP may be used for.
+namespace scope {
+inline constexpr uint32_t crawling = 1, streaming = 2, email = 4, general = 8, vpn = 16;
+inline constexpr uint32_t all = 31;
+}  // namespace scope
+
+using CountryCode = std::array<char, 2>;
+
+// A provider's offer of one IP (the offer order list, R5).
+struct Offer {
+  Address provider;
+  std::array<uint8_t, 16> ip{};  // IPv6, or IPv4 mapped as ::ffff:a.b.c.d
+  CountryCode country{};
+  std::string region;  // region or city, free text, may be empty
+  uint32_t asn = 0;
+  IpType ip_type = IpType::residential;
+  uint32_t protocols = 0;  // protocol:: bits served
+  uint32_t scopes = 0;     // scope:: bits allowed
+  uint32_t bandwidth_kbps = 0;
+  uint32_t capacity = 1;         // 1 = exclusive; k = up to k requesters at once
+  uint64_t available_from = 0;   // unix seconds
+  uint64_t available_until = 0;  // unix seconds; 0 = no end
+  uint64_t min_duration = kMinDurationSeconds;
+  uint64_t max_duration = kMaxDurationSeconds;
+  U256 price_per_second;  // IPSX base units per IP-second
+  Address market;
+  uint16_t fee_bps = 0;
+  uint16_t min_requester_rating = 0;  // hundredths; 0 = anyone
+  uint64_t expiry = 0;                // unix seconds
+  uint64_t nonce = 0;
+
+  static const std::string& encoded_type();
+  Hash struct_hash() const;
+};
+
+// A requester's request for IPs (the request order list, R5).
+struct Request {
+  Address requester;
+  uint32_t count = 1;
+  std::vector<CountryCode> countries;  // empty = any
+  std::string region;                  // empty = any
+  uint32_t asn = 0;                    // 0 = any
+  uint8_t ip_types = 0;                // bit (1 << IpType); 0 = any
+  uint32_t protocols = 0;              // all of these must be served
+  uint32_t scope = 0;                  // exactly one scope:: bit
+  uint16_t min_provider_rating = 0;
+  uint32_t min_bandwidth_kbps = 0;
+  bool exclusive = false;         // no other requester on the IP meanwhile
+  bool distinct_subnets = false;  // the IPs of one request in distinct /24 (/48 for v6)
+  uint64_t start = 0;             // unix seconds; 0 = now
+  uint64_t duration = 0;          // seconds
+  U256 max_price_per_second;
+  U256 budget;  // total over all IPs of the request
+  bool all_or_none = false;
+  Address market;
+  uint16_t fee_bps = 0;
+  uint64_t expiry = 0;
+  uint64_t nonce = 0;
+
+  static const std::string& encoded_type();
+  Hash struct_hash() const;
+};
+
+// The requester's promise to pay `amount` (cumulative, ever-increasing) for a deal (R9).
+struct BalanceProof {
+  Hash deal_id;
+  U256 amount;
+  static const std::string& encoded_type();
+  Hash struct_hash() const;
+};
+
+// The provider's consent to close a deal at `amount` (for a cooperative close).
+struct ClosingConsent {
+  Hash deal_id;
+  U256 amount;
+  static const std::string& encoded_type();
+  Hash struct_hash() const;
+};
+
+// The EIP-712 domain every ledger signature uses: name "IPSX", version "1", the chain id and the
+// verifying contract (the Centralizer's address on Ethereum; the zero address when embedded).
+crypto::eip712::Domain ledger_domain(uint64_t chain_id, const Address& verifying_contract);
+
+// Checks every field of an order; the error names the field (e.g. "offer.maxDuration: ...").
+Result<void> validate(const Offer& o);
+Result<void> validate(const Request& r);
+
+// Checks that a deal at `price_per_second` between `offer` and `request`, opened at unix second
+// `now`, fits both signed orders: same market and fee, price between the offer's and the
+// request's maximum, duration inside the offer's bounds, protocols, scope, country, region, ASN,
+// type and bandwidth filters, availability, expiry. (Ratings and subnet diversity need the
+// market's context and are the market's to check.) Errors are LedgerErrc::terms_mismatch or
+// bad_order and name the clause.
+Result<void> check_fit(const Offer& offer, const Request& request, const U256& price_per_second,
+                       uint64_t now);
+
+// The cost of one IP of `request` at `price_per_second`: price * duration, checked.
+Result<Amount> deal_cost(const Request& request, const U256& price_per_second);
+
+// Parses "1.2.3.4" or an IPv6 literal into the 16-byte form; formats it back.
+Result<std::array<uint8_t, 16>> parse_ip(std::string_view text);
+std::string format_ip(const std::array<uint8_t, 16>& ip);
+// "DE" -> {'D','E'}; fails unless an assigned ISO 3166-1 alpha-2 code.
+Result<CountryCode> parse_country(std::string_view text);
+
+}  // namespace ipsx::ledger

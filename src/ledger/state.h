@@ -1,0 +1,125 @@
+// The ledger's deterministic state machine: genesis, then transactions applied one at a time.
+// Pure: no I/O, no clock (each apply gets the block's time), no threads. Signatures are checked
+// before apply() by the caller; apply() does the chain, nonce and operation checks of
+// docs/ledger.md and either changes nothing (an error) or applies the whole transaction.
+#pragma once
+
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "ledger/genesis.h"
+#include "ledger/ledger.h"
+
+namespace ipsx::ledger {
+
+class State {
+ public:
+  static Result<State> genesis(const GenesisConfig& g);
+
+  // Applies `tx` (whose signature recovers to tx.from) at block time `now_ms`. On success returns
+  // the events (block, tx_index and tx_id left for the caller to fill) and sets `*deal_id` for an
+  // openDeal. On error nothing changed.
+  Result<std::vector<Event>> apply(const UnsignedTx& tx, int64_t now_ms,
+                                   std::optional<Hash>* deal_id = nullptr);
+
+  // The incremental state digest (docs/ledger.md), and the same recomputed from every entry.
+  const Hash& digest() const { return digest_; }
+  Hash recompute_digest() const;
+
+  uint64_t chain_id() const { return chain_id_; }
+  const crypto::eip712::Domain& domain() const { return domain_; }
+  const Hash& domain_separator() const { return domain_separator_; }
+
+  Amount balance_of(const Address& a) const;
+  Amount allowance(const Address& owner, const Address& spender) const;
+  Amount native_balance(const Address& a) const;
+  uint64_t nonce_of(const Address& a) const;
+  WalletView wallet(const Address& a) const;
+  Amount bought(const Address& a) const;
+  SaleView sale() const;
+  std::optional<DealView> deal(const Hash& id) const;
+  RatingView rating(const Address& a) const;
+  SupplyView supply() const;
+  Amount native_total() const;
+  bool order_cancelled(const Address& owner, const Hash& order) const;
+  // Every account with any state, and every deal, for `ipsx ledger show`.
+  std::vector<Address> accounts() const;
+  std::vector<DealView> deals() const;
+  // Checks the conservation invariants (tokens and native coin, and reserves equal the open
+  // deals' remaining deposits); the error says which part is off.
+  Result<void> check_invariants() const;
+
+ private:
+  struct Account {
+    Amount tokens, native, wallet_balance, wallet_reserved, bought;
+    uint64_t nonce = 0;
+    bool claimed_unsold = false;
+    bool empty() const;
+  };
+  struct Sale {
+    U256 rate;
+    Amount hard_cap, raised, sold, pool, unclaimed, unsold_at_finalize;
+    int64_t start_ms = 0, end_ms = 0;
+    bool finalized = false;
+    Address treasury;
+  };
+  struct OrderUse {
+    uint64_t fills = 0;  // deals opened (requests)
+    Amount spent;        // budget used (requests)
+    uint32_t open = 0;   // deals not closed (offers)
+    bool exclusive_open = false;
+    bool empty() const { return fills == 0 && spent.is_zero() && open == 0 && !exclusive_open; }
+  };
+  struct AddressPairHash {
+    size_t operator()(const std::pair<Address, Address>& p) const {
+      return std::hash<Address>{}(p.first) * 31 + std::hash<Address>{}(p.second);
+    }
+  };
+
+  State() = default;
+  // Each put_* replaces an entry and updates the digest by its old and new contributions.
+  void put_account(const Address& a, const Account& v);
+  void put_allowance(const Address& owner, const Address& spender, const Amount& v);
+  void put_sale(const Sale& v);
+  void put_deal(const DealView& d);
+  void put_order_use(const Hash& order, const OrderUse& v);
+  void put_cancelled(const Address& owner, const Hash& order);
+  void put_rating(const Address& a, const RatingView& r);
+  void digest_add(const Hash& h);
+  void digest_sub(const Hash& h);
+  Account account(const Address& a) const;
+  OrderUse order_use(const Hash& h) const;
+
+  // Moves `delta` of a deal's deposit to the provider (less commission) and the market.
+  Result<std::vector<Event>> pay(DealView& d, const Amount& delta, std::vector<Event>& events);
+  Result<void> finish_deal(DealView& d, const std::string& how, CloseReason reason,
+                           std::vector<Event>& events);
+  Result<void> verify_proof(const DealView& d, const Amount& amount,
+                            const crypto::Signature& requester_sig) const;
+
+  Result<std::vector<Event>> apply_op(const Address& from, const Op& op, int64_t now_ms,
+                                      std::optional<Hash>* deal_id);
+
+  uint64_t chain_id_ = 0;
+  crypto::eip712::Domain domain_;
+  Hash domain_separator_;
+  int64_t challenge_ms_ = 0;
+  Amount total_supply_;
+  Amount native_total_;
+  Address early_, bounty_, team_;
+  std::unordered_map<Address, Account> accounts_;
+  std::unordered_map<std::pair<Address, Address>, Amount, AddressPairHash> allowances_;
+  Sale sale_;
+  std::unordered_map<Hash, DealView> deals_;
+  std::unordered_map<Hash, OrderUse> orders_;
+  std::set<std::pair<Address, Hash>> cancelled_;
+  std::unordered_map<Address, RatingView> ratings_;
+  U256 digest_sum_;
+  Hash digest_;
+
+  friend struct StateOps;
+};
+
+}  // namespace ipsx::ledger

@@ -1,0 +1,54 @@
+// The embedded ledger's persistence: SQLite in WAL mode. One SQLite transaction per block (the
+// block, its transactions, its events), committed with synchronous=FULL, so a block is either
+// wholly durable or absent after a crash. Not thread-safe: the owner serializes access (one
+// writer; reads through the owner's lock).
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ledger/ledger.h"
+
+struct sqlite3;
+
+namespace ipsx::ledger {
+
+struct StoredBlock {
+  BlockView header;
+  std::vector<std::string> tx_bodies;  // JSON of each SignedTx, in order
+};
+
+class Store {
+ public:
+  // Opens (creating if absent) the database `dir`/ledger.db.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  Result<std::optional<std::string>> meta(const std::string& key);
+  Result<void> set_meta(const std::string& key, const std::string& value);
+
+  // Writes a block with its transactions and events atomically and durably.
+  Result<void> append(const BlockView& block, const std::vector<SignedTx>& txs,
+                      const std::vector<std::string>& tx_bodies, const std::vector<Event>& events);
+
+  // Calls `visit` for every block in order; stops at the first error it returns.
+  Result<void> for_each_block(const std::function<Result<void>(const StoredBlock&)>& visit);
+
+  Result<uint64_t> height();  // -1 as UINT64_MAX when empty
+  Result<BlockView> block(uint64_t number);
+  Result<std::vector<TxRecord>> transactions_of(const Address& a, size_t limit);
+  Result<std::vector<Event>> events_of_deal(const Hash& deal);
+  Result<std::vector<Event>> events_of_account(const Address& a, size_t limit);
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  Result<void> exec(const char* sql);
+  sqlite3* db_;
+};
+
+}  // namespace ipsx::ledger
