@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "crypto/keys.h"
 
 namespace ipsx::cli {
 
@@ -26,5 +27,10 @@ T unwrap(Result<T> r, const std::string& context = "") {
 
 // Reads a password file: its first line, without the line ending (as geth does).
 std::string read_password_file(const std::filesystem::path& path);
+
+// Unlocks the key named by `keystore` (a directory, or one keystore file) and `address` (needed
+// for a directory; checked against the file's key otherwise) with the password file's password.
+crypto::PrivateKey unlock_key(const std::string& keystore, const std::string& address,
+                              const std::string& password_file);
 
 }  // namespace ipsx::cli

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli_util.h"
+#include "ledger_command.h"
 #include "wallet_command.h"
 
 int main(int argc, char** argv) {
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ipsx ") + IPSX_VERSION);
   ipsx::cli::add_wallet_command(app);
+  ipsx::cli::add_ledger_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -29,25 +29,8 @@ struct WalletOptions {
   std::string signature;
 };
 
-Address parse_address(const std::string& text) {
-  return unwrap(Address::parse(text), "--address");
-}
-
-// The key named by --keystore (a directory or one file) and --address, unlocked.
-PrivateKey unlock(const WalletOptions& o) {
-  std::string password = read_password_file(o.password_file);
-  std::error_code ec;
-  if (fs::is_regular_file(o.keystore, ec)) {
-    std::string text = unwrap(crypto::read_small_file(o.keystore, 64 << 10), o.keystore);
-    PrivateKey key = unwrap(crypto::decrypt_keystore(text, password), o.keystore);
-    if (!o.address.empty() && key.address() != parse_address(o.address)) {
-      throw CommandError(fmt::format("{} holds the key of {}, not {}", o.keystore,
-                                     key.address().to_string(), o.address));
-    }
-    return key;
-  }
-  if (o.address.empty()) throw CommandError("--address is required when --keystore is a directory");
-  return unwrap(KeystoreDir(o.keystore).unlock(parse_address(o.address), password));
+crypto::PrivateKey unlock(const WalletOptions& o) {
+  return unlock_key(o.keystore, o.address, o.password_file);
 }
 
 Bytes message_bytes(const std::string& text, bool hex) {

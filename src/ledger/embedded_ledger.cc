@@ -157,7 +157,7 @@ Result<ReplayReport> EmbeddedLedger::verify(const std::filesystem::path& data_di
   if (!std::filesystem::exists(data_dir / "ledger.db")) {
     return fail(LedgerErrc::invalid_argument, "no ledger in " + data_dir.string());
   }
-  auto store = Store::open(data_dir);
+  auto store = Store::open(data_dir, /*writer=*/false);
   if (!store) return std::unexpected(store.error());
   auto stored = (*store)->meta("genesis");
   if (!stored) return std::unexpected(stored.error());

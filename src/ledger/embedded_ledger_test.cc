@@ -113,6 +113,22 @@ TEST(EmbeddedLedger, OpeningWithoutGenesisOrWithAnotherGenesisIsRefused) {
   EXPECT_NE(r.error().message().find("different genesis"), std::string::npos);
 }
 
+TEST(EmbeddedLedger, OneStoreHasOneWriterAtATime) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock clock(g.time);
+  EmbeddedOptions o;
+  o.data_dir = dir.path();
+  auto first = EmbeddedLedger::open(o, &g, clock);
+  ASSERT_TRUE(first);
+  auto second = EmbeddedLedger::open(o, &g, clock);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message().find("in use"), std::string::npos);
+  EXPECT_TRUE(EmbeddedLedger::verify(dir.path())) << "a reader needs no lock";
+  first->reset();
+  EXPECT_TRUE(EmbeddedLedger::open(o, &g, clock));
+}
+
 TEST(EmbeddedLedger, BlocksFormAHashChainWithTransactionRoots) {
   TempDir dir;
   GenesisConfig g = quick_genesis();
@@ -260,7 +276,10 @@ TEST(EmbeddedLedger, AcknowledgedTransactionsSurviveSigkill) {
       EmbeddedOptions o;
       o.data_dir = dir.path();
       auto l = EmbeddedLedger::open(o, nullptr, clock);
-      if (!l) _exit(3);
+      if (!l) {
+        fprintf(stderr, "child: %s\n", l.error().message().c_str());
+        _exit(3);
+      }
       for (uint64_t i = 0;; ++i) {
         std::vector<std::future<Result<Receipt>>> wave;
         for (const char* s : senders) {

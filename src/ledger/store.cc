@@ -1,7 +1,10 @@
 #include "ledger/store.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -103,12 +106,27 @@ Result<Event> event_from_json(const std::string& body) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir) {
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, bool writer) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec)
+  if (ec) {
     return fail(LedgerErrc::storage,
                 fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  }
+  int lock_fd = -1;
+  if (writer) {
+    std::string lock_path = (dir / "LOCK").string();
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0) {
+      return fail(LedgerErrc::storage,
+                  fmt::format("cannot open {}: {}", lock_path, std::strerror(errno)));
+    }
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(lock_fd);
+      return fail(LedgerErrc::storage,
+                  fmt::format("{} is in use by another process (a running node?)", dir.string()));
+    }
+  }
   sqlite3* db = nullptr;
   std::string path = (dir / "ledger.db").string();
   if (sqlite3_open_v2(path.c_str(), &db,
@@ -116,9 +134,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir) {
                       nullptr) != SQLITE_OK) {
     auto err = db_error(db, "cannot open " + path);
     sqlite3_close(db);
+    if (lock_fd >= 0) ::close(lock_fd);
     return err;
   }
-  std::unique_ptr<Store> s(new Store(db));
+  std::unique_ptr<Store> s(new Store(db, lock_fd));
   const char* schema = R"(
     PRAGMA journal_mode=WAL;
     PRAGMA synchronous=FULL;
@@ -144,6 +163,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir) {
 
 Store::~Store() {
   sqlite3_close(db_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
 }
 
 Result<void> Store::exec(const char* sql) {

@@ -23,8 +23,10 @@ struct StoredBlock {
 
 class Store {
  public:
-  // Opens (creating if absent) the database `dir`/ledger.db.
-  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir);
+  // Opens (creating if absent) the database `dir`/ledger.db. A writer (`writer` = true) holds
+  // an exclusive lock on `dir`/LOCK for its lifetime, so two processes never append to one
+  // store; readers (verification) take no lock.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, bool writer = true);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -46,9 +48,10 @@ class Store {
   Result<std::vector<Event>> events_of_account(const Address& a, size_t limit);
 
  private:
-  explicit Store(sqlite3* db) : db_(db) {}
+  Store(sqlite3* db, int lock_fd) : db_(db), lock_fd_(lock_fd) {}
   Result<void> exec(const char* sql);
   sqlite3* db_;
+  int lock_fd_ = -1;
 };
 
 }  // namespace ipsx::ledger
