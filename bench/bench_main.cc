@@ -11,17 +11,19 @@ namespace {
 // Collects the median items_per_second of each benchmark while printing as usual.
 class CollectingReporter : public benchmark::ConsoleReporter {
  public:
-  std::map<std::string, double> medians;
+  // benchmark name -> counter name -> median value
+  std::map<std::string, std::map<std::string, double>> medians;
 
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
       bool aggregate = r.run_type == Run::RT_Aggregate;
       if (aggregate && r.aggregate_name != "median") continue;
-      auto it = r.counters.find("items_per_second");
-      if (it == r.counters.end()) continue;
       std::string name = r.run_name.function_name;
-      // A median overrides a single run's figure; single runs fill in when there is no median.
-      if (aggregate || !medians.contains(name)) medians[name] = it->second.value;
+      for (const auto& [counter, value] : r.counters) {
+        // A median overrides a single run's figure; single runs fill in when there is no median.
+        auto& slot = medians[name];
+        if (aggregate || !slot.contains(counter)) slot[counter] = value.value;
+      }
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -50,10 +52,11 @@ int run(int argc, char** argv, const std::vector<Figure>& figures,
   for (const Figure& f : figures) {
     auto* b = benchmark::RegisterBenchmark(f.figure.c_str(), f.body);
     if (f.threads > 1) b->Threads(f.threads)->UseRealTime();
+    if (f.real_time) b->UseRealTime();
     if (smoke) {
       b->Iterations(1);
     } else {
-      b->MinTime(0.5)->Repetitions(3)->ReportAggregatesOnly(true);
+      b->MinTime(0.5)->Repetitions(f.repetitions)->ReportAggregatesOnly(true);
     }
   }
   CollectingReporter reporter;
@@ -62,9 +65,16 @@ int run(int argc, char** argv, const std::vector<Figure>& figures,
   if (smoke) return 0;  // one iteration measures nothing worth keeping
 
   std::map<std::string, double> measured;
-  for (const auto& [name, value] : reporter.medians) {
-    // Names carry suffixes such as "/threads:2/real_time"; the figure is the part before.
-    measured[name.substr(0, name.find('/'))] = value;
+  for (const Figure& f : figures) {
+    for (const auto& [name, counters] : reporter.medians) {
+      // Names carry suffixes such as "/threads:2/real_time"; the figure is the part before.
+      if (name.substr(0, name.find('/')) != f.figure) continue;
+      if (auto it = counters.find("items_per_second"); it != counters.end())
+        measured[f.figure] = it->second;
+      for (const auto& [counter, figure] : f.counters) {
+        if (auto it = counters.find(counter); it != counters.end()) measured[figure] = it->second;
+      }
+    }
   }
   for (const Derived& d : derived) {
     if (auto v = d.compute(measured)) measured[d.figure] = *v;

@@ -14,11 +14,16 @@
 
 namespace ipsx::bench {
 
-// One benchmark whose items_per_second is reported under `figure`.
+// One benchmark whose items_per_second is reported under `figure`. A body may also set
+// user counters (state.counters["p99_us"] = ...); `counters` maps such a counter's name to the
+// figure it is reported as.
 struct Figure {
   std::string figure;
   std::function<void(benchmark::State&)> body;
   int threads = 1;
+  std::map<std::string, std::string> counters = {};
+  int repetitions = 3;
+  bool real_time = false;  // measure wall-clock time (work done on other threads counts)
 };
 
 // A figure computed after the run from measured ones (e.g. a ratio); `compute` sees every

@@ -343,8 +343,13 @@ void EmbeddedLedger::commit_batch(std::vector<Job>& batch) {
     Result<void> written;
     {
       std::lock_guard lock(store_mu_);
+      auto t0 = std::chrono::steady_clock::now();
       written = store_->append(block, txs, bodies, events);
       if (written) head_ = block;
+      if (written && options_.on_commit) {
+        options_.on_commit(block, std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::steady_clock::now() - t0));
+      }
     }
     if (!written) {
       // The state in memory is now ahead of the disk: stop accepting anything; a restart

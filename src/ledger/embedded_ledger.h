@@ -27,6 +27,9 @@ struct EmbeddedOptions {
   std::filesystem::path data_dir;
   size_t verify_threads = 0;  // 0 = one per core
   size_t max_block_txs = 10'000;
+  // Called on the sequencer thread after each block is durable, with the time its write took
+  // (for metrics and benchmarks). Must be quick and must not call back into the ledger.
+  std::function<void(const BlockView&, std::chrono::microseconds)> on_commit;
 };
 
 // What opening or verifying a store found.

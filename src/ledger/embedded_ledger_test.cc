@@ -173,11 +173,11 @@ void tamper(const std::filesystem::path& dir, const char* sql) {
 TEST(EmbeddedLedger, CorruptedStoreStopsTheStartWithAClearError) {
   const char* tamperings[] = {
       "UPDATE txs SET body = replace(body, '\"amount\":\"1000000000000000000\"', "
-      "'\"amount\":\"2000000000000000000\"') WHERE block = 2",
+      "'\"amount\":\"2000000000000000000\"') WHERE pos >> 20 = 2",
       "UPDATE blocks SET state_digest = zeroblob(32) WHERE number = 2",
       "UPDATE blocks SET parent = zeroblob(32) WHERE number = 2",
       "DELETE FROM blocks WHERE number = 1",
-      "UPDATE txs SET body = 'garbage' WHERE block = 2",
+      "UPDATE txs SET body = 'garbage' WHERE pos >> 20 = 2",
   };
   for (const char* sql : tamperings) {
     TempDir dir;

@@ -482,9 +482,9 @@ Result<std::vector<Event>> State::pay(DealView& d, const Amount& delta,
   mkt.wallet_balance = mkt_balance;
   put_account(d.market, mkt);
   d.claimed = claimed;
-  events.push_back(
-      make_event(EventKind::claimed, {d.provider, d.requester, d.market},
-                 {{"amount", dec(claimed)}, {"paid", dec(to_provider)}, {"fee", dec(fee)}}, d.id));
+  events.push_back(make_event(EventKind::claimed, {d.provider, d.requester, d.market},
+                              {{"amount", dec(claimed)}, {"paid", dec(delta)}, {"fee", dec(fee)}},
+                              d.id));
   return events;
 }
 

@@ -64,9 +64,8 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
-Result<Event> event_from_json(const std::string& body) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded()) return fail(LedgerErrc::storage, "stored event is not JSON");
+Result<Event> event_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return fail(LedgerErrc::storage, "stored event is not a JSON object");
   Event e;
   static const EventKind kinds[] = {
       EventKind::transfer,       EventKind::approval,        EventKind::purchase,
@@ -146,16 +145,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, boo
     CREATE TABLE IF NOT EXISTS blocks(number INTEGER PRIMARY KEY, hash BLOB NOT NULL,
       parent BLOB NOT NULL, timestamp_ms INTEGER NOT NULL, tx_root BLOB NOT NULL,
       state_digest BLOB NOT NULL);
-    CREATE TABLE IF NOT EXISTS txs(block INTEGER NOT NULL, idx INTEGER NOT NULL, id BLOB NOT NULL,
+    -- pos = block << 20 | index in block: one integer key, rows appended in order.
+    CREATE TABLE IF NOT EXISTS txs(pos INTEGER PRIMARY KEY, id BLOB NOT NULL,
       sender BLOB NOT NULL, nonce INTEGER NOT NULL, op TEXT NOT NULL, body TEXT NOT NULL,
-      PRIMARY KEY(block, idx));
-    CREATE INDEX IF NOT EXISTS txs_sender ON txs(sender, block, idx);
-    CREATE TABLE IF NOT EXISTS events(block INTEGER NOT NULL, tx_idx INTEGER NOT NULL,
-      seq INTEGER NOT NULL, deal BLOB, body TEXT NOT NULL, PRIMARY KEY(block, tx_idx, seq));
-    CREATE INDEX IF NOT EXISTS events_deal ON events(deal) WHERE deal IS NOT NULL;
-    CREATE TABLE IF NOT EXISTS event_accounts(account BLOB NOT NULL, block INTEGER NOT NULL,
-      tx_idx INTEGER NOT NULL, seq INTEGER NOT NULL);
-    CREATE INDEX IF NOT EXISTS event_accounts_account ON event_accounts(account, block, tx_idx, seq);
+      events TEXT NOT NULL);
+    -- Which transactions concern an account (20-byte key) or a deal (32-byte key).
+    CREATE TABLE IF NOT EXISTS tx_index(key BLOB NOT NULL, pos INTEGER NOT NULL,
+      PRIMARY KEY(key, pos)) WITHOUT ROWID;
   )";
   if (auto r = s->exec(schema); !r) return std::unexpected(r.error());
   return s;
@@ -216,44 +212,35 @@ Result<void> Store::append(const BlockView& block, const std::vector<SignedTx>& 
     b.bind_blob(6, block.state_digest.view());
     if (b.step() != SQLITE_DONE) return rollback(db_error(db_, "insert block"));
 
-    Stmt t(db_, "INSERT INTO txs(block, idx, id, sender, nonce, op, body) VALUES(?,?,?,?,?,?,?)");
-    if (!t.ok()) return rollback(db_error(db_, "insert tx"));
+    Stmt t(db_, "INSERT INTO txs(pos, id, sender, nonce, op, body, events) VALUES(?,?,?,?,?,?,?)");
+    Stmt x(db_, "INSERT OR IGNORE INTO tx_index(key, pos) VALUES(?,?)");
+    if (!t.ok() || !x.ok()) return rollback(db_error(db_, "insert tx"));
+    size_t e = 0;
+    std::vector<ByteView> keys;
     for (size_t i = 0; i < txs.size(); ++i) {
+      int64_t pos = static_cast<int64_t>(block.number << 20 | i);
+      nlohmann::json evs = nlohmann::json::array();
+      keys.clear();
+      keys.push_back(txs[i].tx.from.view());
+      for (; e < events.size() && events[e].tx_index == i; ++e) {
+        evs.push_back(to_json(events[e]));
+        for (const Address& a : events[e].accounts) keys.push_back(a.view());
+        if (events[e].deal) keys.push_back(events[e].deal->view());
+      }
       t.reset();
-      t.bind_int(1, static_cast<int64_t>(block.number));
-      t.bind_int(2, static_cast<int64_t>(i));
-      t.bind_blob(3, block.txs[i].view());
-      t.bind_blob(4, txs[i].tx.from.view());
-      t.bind_int(5, static_cast<int64_t>(txs[i].tx.nonce));
-      t.bind_text(6, op_name(txs[i].tx.op));
-      t.bind_text(7, tx_bodies[i]);
+      t.bind_int(1, pos);
+      t.bind_blob(2, block.txs[i].view());
+      t.bind_blob(3, txs[i].tx.from.view());
+      t.bind_int(4, static_cast<int64_t>(txs[i].tx.nonce));
+      t.bind_text(5, op_name(txs[i].tx.op));
+      t.bind_text(6, tx_bodies[i]);
+      t.bind_text(7, evs.dump());
       if (t.step() != SQLITE_DONE) return rollback(db_error(db_, "insert tx"));
-    }
-
-    Stmt e(db_, "INSERT INTO events(block, tx_idx, seq, deal, body) VALUES(?,?,?,?,?)");
-    Stmt ea(db_, "INSERT INTO event_accounts(account, block, tx_idx, seq) VALUES(?,?,?,?)");
-    if (!e.ok() || !ea.ok()) return rollback(db_error(db_, "insert event"));
-    for (size_t i = 0; i < events.size(); ++i) {
-      const Event& ev = events[i];
-      e.reset();
-      e.bind_int(1, static_cast<int64_t>(ev.block));
-      e.bind_int(2, ev.tx_index);
-      e.bind_int(3, static_cast<int64_t>(i));
-      if (ev.deal) e.bind_blob(4, ev.deal->view());
-      e.bind_text(5, to_json(ev).dump());
-      if (e.step() != SQLITE_DONE) return rollback(db_error(db_, "insert event"));
-      for (size_t k = 0; k < ev.accounts.size(); ++k) {
-        const Address& a = ev.accounts[k];
-        if (std::find(ev.accounts.begin(), ev.accounts.begin() + static_cast<long>(k), a) !=
-            ev.accounts.begin() + static_cast<long>(k)) {
-          continue;  // an account named twice (a transfer to oneself) is indexed once
-        }
-        ea.reset();
-        ea.bind_blob(1, a.view());
-        ea.bind_int(2, static_cast<int64_t>(ev.block));
-        ea.bind_int(3, ev.tx_index);
-        ea.bind_int(4, static_cast<int64_t>(i));
-        if (ea.step() != SQLITE_DONE) return rollback(db_error(db_, "insert event account"));
+      for (ByteView k : keys) {
+        x.reset();
+        x.bind_blob(1, k);
+        x.bind_int(2, pos);
+        if (x.step() != SQLITE_DONE) return rollback(db_error(db_, "insert tx index"));
       }
     }
   }
@@ -265,7 +252,7 @@ Result<void> Store::for_each_block(const std::function<Result<void>(const Stored
   Stmt b(db_,
          "SELECT number, hash, parent, timestamp_ms, tx_root, state_digest FROM blocks ORDER BY "
          "number");
-  Stmt t(db_, "SELECT id, body FROM txs WHERE block = ? ORDER BY idx");
+  Stmt t(db_, "SELECT id, body FROM txs WHERE pos >= ? AND pos < ? ORDER BY pos");
   if (!b.ok() || !t.ok()) return db_error(db_, "read blocks");
   int rc;
   while ((rc = b.step()) == SQLITE_ROW) {
@@ -277,7 +264,8 @@ Result<void> Store::for_each_block(const std::function<Result<void>(const Stored
     sb.header.tx_root = b.col_hash(4);
     sb.header.state_digest = b.col_hash(5);
     t.reset();
-    t.bind_int(1, static_cast<int64_t>(sb.header.number));
+    t.bind_int(1, static_cast<int64_t>(sb.header.number << 20));
+    t.bind_int(2, static_cast<int64_t>((sb.header.number + 1) << 20));
     while ((rc = t.step()) == SQLITE_ROW) {
       sb.header.txs.push_back(t.col_hash(0));
       sb.tx_bodies.push_back(t.col_text(1));
@@ -300,7 +288,7 @@ Result<BlockView> Store::block(uint64_t number) {
   Stmt b(db_,
          "SELECT number, hash, parent, timestamp_ms, tx_root, state_digest FROM blocks WHERE "
          "number = ?");
-  Stmt t(db_, "SELECT id FROM txs WHERE block = ? ORDER BY idx");
+  Stmt t(db_, "SELECT id FROM txs WHERE pos >= ? AND pos < ? ORDER BY pos");
   if (!b.ok() || !t.ok()) return db_error(db_, "read block");
   b.bind_int(1, static_cast<int64_t>(number));
   int rc = b.step();
@@ -314,58 +302,64 @@ Result<BlockView> Store::block(uint64_t number) {
   v.timestamp_ms = b.col_int(3);
   v.tx_root = b.col_hash(4);
   v.state_digest = b.col_hash(5);
-  t.bind_int(1, static_cast<int64_t>(number));
+  t.bind_int(1, static_cast<int64_t>(number << 20));
+  t.bind_int(2, static_cast<int64_t>((number + 1) << 20));
   while (t.step() == SQLITE_ROW) v.txs.push_back(t.col_hash(0));
   return v;
 }
 
 Result<std::vector<TxRecord>> Store::transactions_of(const Address& a, size_t limit) {
-  // The newest `limit`, returned oldest first.
+  // The newest `limit` sent by `a`, returned oldest first.
   Stmt s(db_,
-         "SELECT id, block, idx, sender, nonce, op FROM txs WHERE sender = ? "
-         "ORDER BY block DESC, idx DESC LIMIT ?");
+         "SELECT t.id, t.pos, t.sender, t.nonce, t.op FROM tx_index x JOIN txs t ON t.pos = x.pos "
+         "WHERE x.key = ?1 AND t.sender = ?1 ORDER BY x.pos DESC LIMIT ?2");
   if (!s.ok()) return db_error(db_, "transactions");
   s.bind_blob(1, a.view());
   s.bind_int(2, static_cast<int64_t>(limit));
   std::vector<TxRecord> out;
   while (s.step() == SQLITE_ROW) {
-    out.push_back({s.col_hash(0), static_cast<uint64_t>(s.col_int(1)),
-                   static_cast<uint32_t>(s.col_int(2)), s.col_address(3),
-                   static_cast<uint64_t>(s.col_int(4)), s.col_text(5)});
+    uint64_t pos = static_cast<uint64_t>(s.col_int(1));
+    out.push_back({s.col_hash(0), pos >> 20, static_cast<uint32_t>(pos & 0xfffff), s.col_address(2),
+                   static_cast<uint64_t>(s.col_int(3)), s.col_text(4)});
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+// The events of the transactions indexed under `key` that `keep` accepts, oldest first; at most
+// `limit` (the newest).
+Result<std::vector<Event>> Store::indexed_events(ByteView key, size_t limit,
+                                                 const std::function<bool(const Event&)>& keep) {
+  Stmt s(db_,
+         "SELECT t.events FROM tx_index x JOIN txs t ON t.pos = x.pos WHERE x.key = ? "
+         "ORDER BY x.pos DESC");
+  if (!s.ok()) return db_error(db_, "events");
+  s.bind_blob(1, key);
+  std::vector<Event> out;
+  while (out.size() < limit && s.step() == SQLITE_ROW) {
+    auto evs = nlohmann::json::parse(s.col_text(0), nullptr, false);
+    if (!evs.is_array()) return fail(LedgerErrc::storage, "stored events are not a JSON array");
+    std::vector<Event> of_tx;
+    for (const auto& ej : evs) {
+      auto ev = event_from_json(ej);
+      if (!ev) return std::unexpected(ev.error());
+      if (keep(*ev)) of_tx.push_back(std::move(*ev));
+    }
+    for (auto it = of_tx.rbegin(); it != of_tx.rend() && out.size() < limit; ++it)
+      out.push_back(*it);
   }
   std::reverse(out.begin(), out.end());
   return out;
 }
 
 Result<std::vector<Event>> Store::events_of_deal(const Hash& deal) {
-  Stmt s(db_, "SELECT body FROM events WHERE deal = ? ORDER BY block, tx_idx, seq");
-  if (!s.ok()) return db_error(db_, "events");
-  s.bind_blob(1, deal.view());
-  std::vector<Event> out;
-  while (s.step() == SQLITE_ROW) {
-    auto e = event_from_json(s.col_text(0));
-    if (!e) return std::unexpected(e.error());
-    out.push_back(std::move(*e));
-  }
-  return out;
+  return indexed_events(deal.view(), SIZE_MAX, [&](const Event& e) { return e.deal == deal; });
 }
 
 Result<std::vector<Event>> Store::events_of_account(const Address& a, size_t limit) {
-  Stmt s(db_,
-         "SELECT e.body FROM event_accounts ea JOIN events e ON e.block = ea.block AND "
-         "e.tx_idx = ea.tx_idx AND e.seq = ea.seq WHERE ea.account = ? "
-         "ORDER BY ea.block DESC, ea.tx_idx DESC, ea.seq DESC LIMIT ?");
-  if (!s.ok()) return db_error(db_, "events");
-  s.bind_blob(1, a.view());
-  s.bind_int(2, static_cast<int64_t>(limit));
-  std::vector<Event> out;
-  while (s.step() == SQLITE_ROW) {
-    auto e = event_from_json(s.col_text(0));
-    if (!e) return std::unexpected(e.error());
-    out.push_back(std::move(*e));
-  }
-  std::reverse(out.begin(), out.end());
-  return out;
+  return indexed_events(a.view(), limit, [&](const Event& e) {
+    return std::find(e.accounts.begin(), e.accounts.end(), a) != e.accounts.end();
+  });
 }
 
 }  // namespace ipsx::ledger

@@ -50,6 +50,8 @@ class Store {
  private:
   Store(sqlite3* db, int lock_fd) : db_(db), lock_fd_(lock_fd) {}
   Result<void> exec(const char* sql);
+  Result<std::vector<Event>> indexed_events(ByteView key, size_t limit,
+                                            const std::function<bool(const Event&)>& keep);
   sqlite3* db_;
   int lock_fd_ = -1;
 };
