@@ -182,8 +182,10 @@ EmbeddedLedger::EmbeddedLedger(const EmbeddedOptions& o, const Clock& clock, Sta
       head_(std::move(head)) {
   size_t n = options_.verify_threads ? options_.verify_threads
                                      : std::max<size_t>(1, std::thread::hardware_concurrency());
+  applied_head_ = head_;
   for (size_t i = 0; i < n; ++i) verifiers_.emplace_back([this] { verify_loop(); });
   sequencer_ = std::thread([this] { sequence_loop(); });
+  writer_ = std::thread([this] { write_loop(); });
 }
 
 EmbeddedLedger::~EmbeddedLedger() {
@@ -196,6 +198,12 @@ EmbeddedLedger::~EmbeddedLedger() {
   for (auto& t : verifiers_) t.join();
   sequence_cv_.notify_all();
   sequencer_.join();
+  {
+    std::lock_guard lock(write_mu_);
+    sequencer_done_ = true;
+  }
+  write_cv_.notify_all();
+  writer_.join();
 }
 
 Result<UnsignedTx> EmbeddedLedger::prepare(const Address& from, Op op,
@@ -286,93 +294,120 @@ void EmbeddedLedger::sequence_loop() {
       }
       if (batch.empty()) return;  // stopping and drained
     }
-    commit_batch(batch);
+    apply_batch(batch);
   }
 }
 
-void EmbeddedLedger::commit_batch(std::vector<Job>& batch) {
-  std::vector<std::pair<size_t, Result<Receipt>>> replies;
-  std::vector<size_t> accepted;
-  std::vector<SignedTx> txs;
-  std::vector<Event> events;
-  std::vector<std::optional<Hash>> deal_ids;
-  BlockView block;
+constexpr size_t kMaxPendingBlocks = 2;
+
+void EmbeddedLedger::apply_batch(std::vector<Job>& batch) {
+  std::vector<std::pair<size_t, Error>> rejected;
+  PendingBlock p;
   {
     std::unique_lock lock(state_mu_);
-    int64_t now = std::max(to_unix_ms(clock_.now()), head_.timestamp_ms);
-    block.number = head_.number + 1;
-    block.parent = head_.hash;
-    block.timestamp_ms = now;
+    int64_t now = std::max(to_unix_ms(clock_.now()), applied_head_.timestamp_ms);
+    p.block.number = applied_head_.number + 1;
+    p.block.parent = applied_head_.hash;
+    p.block.timestamp_ms = now;
     for (size_t i = 0; i < batch.size(); ++i) {
       Job& job = batch[i];
       if (job.error) {
-        replies.emplace_back(i, std::unexpected(*job.error));
+        rejected.emplace_back(i, *job.error);
         continue;
       }
       if (failed_) {
-        replies.emplace_back(i, std::unexpected(*failed_));
+        rejected.emplace_back(i, *failed_);
         continue;
       }
       std::optional<Hash> deal;
       auto ev = state_.apply(job.tx.tx, now, &deal);
       if (!ev) {
-        replies.emplace_back(i, std::unexpected(ev.error()));
+        rejected.emplace_back(i, ev.error());
         continue;
       }
-      uint32_t index = static_cast<uint32_t>(accepted.size());
+      uint32_t index = static_cast<uint32_t>(p.txs.size());
       Hash id = job.tx.id();
       for (Event& e : *ev) {
-        e.block = block.number;
+        e.block = p.block.number;
         e.tx_index = index;
         e.tx_id = id;
-        events.push_back(std::move(e));
+        p.events.push_back(std::move(e));
       }
-      block.txs.push_back(id);
-      accepted.push_back(i);
-      txs.push_back(job.tx);
-      deal_ids.push_back(deal);
+      p.block.txs.push_back(id);
+      p.txs.push_back(std::move(job.tx));
+      p.deal_ids.push_back(deal);
+      p.done.push_back(std::move(job.done));
     }
-    block.tx_root = tx_root(block.txs);
-    block.state_digest = state_.digest();
-    block.hash = block_hash(block);
+    if (!p.txs.empty()) {
+      p.block.tx_root = tx_root(p.block.txs);
+      p.block.state_digest = state_.digest();
+      p.block.hash = block_hash(p.block);
+      applied_head_ = p.block;
+    }
   }
-  if (!accepted.empty()) {
-    std::vector<std::string> bodies;
-    bodies.reserve(txs.size());
-    for (const SignedTx& t : txs) bodies.push_back(to_json(t).dump());
-    Result<void> written;
+  // A rejection changed nothing, so it can be answered before earlier blocks are durable.
+  for (auto& [i, err] : rejected) batch[i].done(std::unexpected(std::move(err)));
+  if (p.txs.empty()) return;
+  std::unique_lock lock(write_mu_);
+  write_cv_.wait(lock, [&] { return to_write_.size() < kMaxPendingBlocks; });
+  to_write_.push_back(std::move(p));
+  write_cv_.notify_all();
+}
+
+void EmbeddedLedger::write_loop() {
+  for (;;) {
+    PendingBlock p;
     {
-      std::lock_guard lock(store_mu_);
-      auto t0 = std::chrono::steady_clock::now();
-      written = store_->append(block, txs, bodies, events);
-      if (written) head_ = block;
-      if (written && options_.on_commit) {
-        options_.on_commit(block, std::chrono::duration_cast<std::chrono::microseconds>(
+      std::unique_lock lock(write_mu_);
+      write_cv_.wait(lock, [&] { return !to_write_.empty() || sequencer_done_; });
+      if (to_write_.empty()) return;  // the sequencer is done and everything is written
+      p = std::move(to_write_.front());
+      to_write_.pop_front();
+    }
+    write_cv_.notify_all();  // room for the sequencer
+    write_block(p);
+  }
+}
+
+void EmbeddedLedger::write_block(PendingBlock& p) {
+  Result<void> written;
+  {
+    std::shared_lock lock(state_mu_);
+    if (failed_) written = std::unexpected(*failed_);  // never write past a failed block
+  }
+  if (written) {
+    std::vector<std::string> bodies;
+    bodies.reserve(p.txs.size());
+    for (const SignedTx& t : p.txs) bodies.push_back(to_json(t).dump());
+    std::lock_guard lock(store_mu_);
+    auto t0 = std::chrono::steady_clock::now();
+    written = store_->append(p.block, p.txs, bodies, p.events);
+    if (written) head_ = p.block;
+    if (written && options_.on_commit) {
+      options_.on_commit(p.block, std::chrono::duration_cast<std::chrono::microseconds>(
                                       std::chrono::steady_clock::now() - t0));
-      }
-    }
-    if (!written) {
-      // The state in memory is now ahead of the disk: stop accepting anything; a restart
-      // replays what is durable.
-      std::unique_lock lock(state_mu_);
-      failed_ = written.error();
-    }
-    size_t e = 0;
-    for (size_t k = 0; k < accepted.size(); ++k) {
-      if (!written) {
-        replies.emplace_back(accepted[k], std::unexpected(written.error()));
-        continue;
-      }
-      Receipt r;
-      r.tx_id = block.txs[k];
-      r.block = block.number;
-      r.index = static_cast<uint32_t>(k);
-      r.deal_id = deal_ids[k];
-      while (e < events.size() && events[e].tx_index == k) r.events.push_back(events[e++]);
-      replies.emplace_back(accepted[k], std::move(r));
     }
   }
-  for (auto& [i, result] : replies) batch[i].done(std::move(result));
+  if (!written) {
+    // The state in memory is now ahead of the disk: accept nothing more; a restart replays
+    // what is durable.
+    std::unique_lock lock(state_mu_);
+    if (!failed_) failed_ = written.error();
+  }
+  size_t e = 0;
+  for (size_t k = 0; k < p.txs.size(); ++k) {
+    if (!written) {
+      p.done[k](std::unexpected(written.error()));
+      continue;
+    }
+    Receipt r;
+    r.tx_id = p.block.txs[k];
+    r.block = p.block.number;
+    r.index = static_cast<uint32_t>(k);
+    r.deal_id = p.deal_ids[k];
+    while (e < p.events.size() && p.events[e].tx_index == k) r.events.push_back(p.events[e++]);
+    p.done[k](std::move(r));
+  }
 }
 
 // ---- queries ----------------------------------------------------------------------------------

@@ -92,7 +92,17 @@ class EmbeddedLedger final : public Ledger {
                  std::unique_ptr<Store> store, BlockView head);
   void verify_loop();
   void sequence_loop();
-  void commit_batch(std::vector<Job>& batch);
+  // A block applied to the state and waiting for the writer to make it durable.
+  struct PendingBlock {
+    BlockView block;
+    std::vector<SignedTx> txs;
+    std::vector<Event> events;
+    std::vector<std::optional<Hash>> deal_ids;
+    std::vector<std::function<void(Result<Receipt>)>> done;
+  };
+  void apply_batch(std::vector<Job>& batch);
+  void write_loop();
+  void write_block(PendingBlock& p);
 
   const Clock& clock_;
   EmbeddedOptions options_;
@@ -102,9 +112,10 @@ class EmbeddedLedger final : public Ledger {
 
   mutable std::shared_mutex state_mu_;  // guards state_
   State state_;
-  mutable std::mutex store_mu_;  // guards store_ and head_
+  mutable std::mutex store_mu_;  // guards store_ and head_ (the last durable block)
   std::unique_ptr<Store> store_;
   BlockView head_;
+  BlockView applied_head_;  // the last block applied to state_; sequencer thread only
   std::optional<Error> failed_;  // a storage failure stops the ledger
 
   std::mutex queue_mu_;
@@ -117,6 +128,14 @@ class EmbeddedLedger final : public Ledger {
   bool stopping_ = false;
   std::vector<std::thread> verifiers_;
   std::thread sequencer_;
+
+  // Sequencer -> writer: blocks applied in memory, written in order by one thread, so the next
+  // block is applied while the previous one is being made durable. Bounded.
+  std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  std::deque<PendingBlock> to_write_;
+  bool sequencer_done_ = false;
+  std::thread writer_;
 };
 
 // The Merkle root of transaction ids (docs/ledger.md) and a block's hash.
