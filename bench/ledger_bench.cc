@@ -149,24 +149,25 @@ void raw_recover(benchmark::State& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return ipsx::bench::run(argc, argv,
-                          {{"ledger.raw_recover_per_s", raw_recover},
+  return ipsx::bench::run(
+      argc, argv,
+      {{"ledger.raw_recover_per_s", raw_recover},
        {"ledger.raw_recover_all_threads_per_s", raw_recover, static_cast<int>(verify_threads())},
-                           {"ledger.transfers_per_s",
-                            transfers,
-                            1,
-                            {{"p50_us", "ledger.block_commit_p50_us"},
-                             {"p99_us", "ledger.block_commit_p99_us"},
-                             {"txs_per_block", "ledger.txs_per_block"}},
-                            3,
-                            true}},
-                          {{"ledger.recover_limit_per_s",
-                            [](const auto& m) -> std::optional<double> {
-                              auto it = m.find("ledger.raw_recover_per_s");
-                              if (it == m.end()) return std::nullopt;
-                              return it->second * static_cast<double>(verify_threads());
-                            }},
-                           {"ledger.transfers_ratio_measured",
+       {"ledger.transfers_per_s",
+        transfers,
+        1,
+        {{"p50_us", "ledger.block_commit_p50_us"},
+         {"p99_us", "ledger.block_commit_p99_us"},
+         {"txs_per_block", "ledger.txs_per_block"}},
+        3,
+        true}},
+      {{"ledger.recover_limit_per_s",
+        [](const auto& m) -> std::optional<double> {
+          auto it = m.find("ledger.raw_recover_per_s");
+          if (it == m.end()) return std::nullopt;
+          return it->second * static_cast<double>(verify_threads());
+        }},
+       {"ledger.transfers_ratio_measured",
         [](const auto& m) -> std::optional<double> {
           auto t = m.find("ledger.transfers_per_s");
           auto r = m.find("ledger.raw_recover_all_threads_per_s");
@@ -174,10 +175,9 @@ int main(int argc, char** argv) {
           return t->second / r->second;
         }},
        {"ledger.transfers_ratio", [](const auto& m) -> std::optional<double> {
-                              auto t = m.find("ledger.transfers_per_s");
-                              auto r = m.find("ledger.raw_recover_per_s");
-                              if (t == m.end() || r == m.end()) return std::nullopt;
-                              return t->second /
-                                     (r->second * static_cast<double>(verify_threads()));
-                            }}});
+          auto t = m.find("ledger.transfers_per_s");
+          auto r = m.find("ledger.raw_recover_per_s");
+          if (t == m.end() || r == m.end()) return std::nullopt;
+          return t->second / (r->second * static_cast<double>(verify_threads()));
+        }}});
 }

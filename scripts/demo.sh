@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: what exists today, end to end, with the real `ipsx` binary.
-# This is an early demo: the wallet layer (keys, signatures, EIP-712 orders). The market, the
-# ledger and the traffic-carrying gateway and exit are not built yet.
+# This is an early demo: wallets and signatures, and the embedded ledger (token, crowd sale,
+# Centralizer wallets, blocks). The market, the deals' data plane (gateway and exit) and the
+# node's API are not built yet.
 set -euo pipefail
 IPSX=${1:-build/bin/ipsx}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
-echo "IPSX early demo: wallets and signatures only (market, ledger and data plane come later)."
+echo "IPSX early demo: wallets, signatures and the embedded ledger (market, gateway and exit come later)."
 printf 'demo-password\n' >"$work/password"
 ks=$work/keystore
 
@@ -51,6 +52,34 @@ printf 'not-the-password\n' >"$work/wrong"
 run "$IPSX" wallet sign-message --keystore "$ks" --address "$requester" \
   --password-file "$work/wrong" "hi" || true
 run "$IPSX" wallet recover --message hi --signature 0x1234 || true
+
+step "The exchange's ledger is created: 1.8 billion IPSX at genesis, half of it for the crowd sale"
+for who in early bounty team treasury; do
+  eval "$who=\$(\"$IPSX\" wallet new --keystore \"$ks\" --password-file \"$work/password\" --light 2>/dev/null)"
+done
+run "$IPSX" ledger genesis --out "$work/genesis.toml" --early-adopters "$early" --bounty "$bounty" \
+  --team "$team" --treasury "$treasury" --native "$provider=10" --native "$requester=10" \
+  --sale-seconds 3 --hard-cap 1000 --challenge-seconds 60
+run "$IPSX" ledger init --data "$work/ledger" --genesis "$work/genesis.toml"
+send() { run "$IPSX" ledger send --data "$work/ledger" --keystore "$ks" --password-file "$work/password" "$@"; }
+
+step "The requester and the provider buy IPSX in the crowd sale (transfers stay locked until it ends)"
+send --address "$requester" buy --value 2
+send --address "$provider" buy --value 1
+send --address "$requester" transfer --to "$provider" --amount 1 || true
+echo "-> waiting for the 3-second sale window to close"
+sleep 3
+send --address "$team" finalize-sale
+send --address "$requester" claim-unsold
+
+step "The requester deposits IPSX into its Centralizer wallet, ready to back requests"
+send --address "$requester" deposit --amount 15000
+send --address "$requester" transfer --to "$provider" --amount 1.5
+
+step "Every transaction is in a hash-chained block; the whole ledger re-verifies from genesis"
+run "$IPSX" ledger show --data "$work/ledger"
+run "$IPSX" ledger events --data "$work/ledger" --account "$requester"
+run "$IPSX" ledger verify --data "$work/ledger"
 
 echo
 echo "Demo complete."

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -246,19 +247,22 @@ Result<std::optional<Address>> inspect_keystore(std::string_view json_text) {
 }
 
 Result<std::string> read_small_file(const std::filesystem::path& path, size_t max_bytes) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec)
-    return fail(CryptoErrc::io_error,
-                fmt::format("cannot read {}: {}", path.string(), ec.message()));
-  if (size > max_bytes) {
-    return fail(CryptoErrc::limit_exceeded, fmt::format("{} is {} bytes, more than the limit of {}",
-                                                        path.string(), size, max_bytes));
-  }
+  // Reads up to one byte past the limit, so pipes and process substitutions (which have no size)
+  // work as well as regular files.
   std::ifstream in(path, std::ios::binary);
-  std::string data(size, '\0');
-  if (!in.read(data.data(), static_cast<std::streamsize>(size))) {
-    return fail(CryptoErrc::io_error, fmt::format("cannot read {}", path.string()));
+  if (!in) {
+    return fail(CryptoErrc::io_error,
+                fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
+  }
+  std::string data;
+  char buf[4096];
+  while (data.size() <= max_bytes && in.read(buf, sizeof buf).gcount() > 0) {
+    data.append(buf, static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return fail(CryptoErrc::io_error, fmt::format("cannot read {}", path.string()));
+  if (data.size() > max_bytes) {
+    return fail(CryptoErrc::limit_exceeded,
+                fmt::format("{} is more than the limit of {} bytes", path.string(), max_bytes));
   }
   return data;
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# End to end: `ipsx ledger` driven as a user would: genesis, init, a crowd sale, transfers,
+# wallets, queries, verification, and bad input (a clear error, a non-zero exit, nothing changed).
+# usage: ledger_e2e.sh IPSX
+set -uo pipefail
+IPSX=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+checks=0
+ok() { checks=$((checks + 1)); echo "ok   $1"; }
+bad() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL $1"; }
+expect_out() {  # NAME PATTERN CMD...: succeeds and prints PATTERN
+  local name=$1 pattern=$2 out
+  shift 2
+  if out=$("$@" 2>&1) && grep -qE -- "$pattern" <<<"$out"; then ok "$name"; else bad "$name: $out"; fi
+}
+expect_error() {  # NAME PATTERN CMD...: fails and prints PATTERN
+  local name=$1 pattern=$2 out
+  shift 2
+  if out=$("$@" 2>&1); then bad "$name: succeeded: $out"
+  elif grep -qiE -- "$pattern" <<<"$out"; then ok "$name"
+  else bad "$name: '$out' lacks '$pattern'"; fi
+}
+
+echo pw >"$work/pw"
+ks=$work/ks
+new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
+early=$(new) bounty=$(new) team=$(new) treasury=$(new) alice=$(new) bob=$(new)
+data=$work/data
+send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@"; }
+
+expect_out "genesis file" 'rate = "10000"' "$IPSX" ledger genesis --out - --early-adopters "$early" \
+  --bounty "$bounty" --team "$team" --treasury "$treasury" --native "$alice=5" --sale-seconds 2
+"$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" --team "$team" \
+  --treasury "$treasury" --native "$alice=5" --sale-seconds 2 2>/dev/null
+expect_error "genesis over the pool" "900,000,000" "$IPSX" ledger genesis --early-adopters "$early" \
+  --bounty "$bounty" --team "$team" --treasury "$treasury" --hard-cap 100000000
+expect_error "genesis with a bad address" "checksum|address" "$IPSX" ledger genesis \
+  --early-adopters 0x123 --bounty "$bounty" --team "$team" --treasury "$treasury"
+expect_out "init" "genesis block 0x" "$IPSX" ledger init --data "$data" --genesis "$work/g.toml"
+expect_error "init twice with another genesis" "different genesis" bash -c \
+  "sed 's/chain_id = 1337/chain_id = 7/' '$work/g.toml' >'$work/g2.toml' && '$IPSX' ledger init --data '$data' --genesis '$work/g2.toml'"
+
+expect_out "buy in the sale" "purchase buyer=$alice value=1500000000000000000 tokens=15000000000000000000000" \
+  send --address "$alice" buy --value 1.5
+expect_error "transfer before finalize" "after the sale is finalized" send --address "$alice" transfer --to "$bob" --amount 1
+expect_error "buy more native coin than held" "native balance is 3.5" send --address "$alice" buy --value 4
+expect_error "finalize too early" "still open" send --address "$team" finalize-sale
+sleep 2
+expect_out "finalize" "sale_finalized" send --address "$team" finalize-sale
+expect_out "claim unsold" "unsold_claimed" send --address "$alice" claim-unsold
+expect_error "claim unsold twice" "already claimed" send --address "$alice" claim-unsold
+expect_out "deposit" "deposit account=$alice" send --address "$alice" deposit --amount 100
+expect_out "transfer" "transfer from=$alice to=$bob amount=2500000000000000000" \
+  send --address "$alice" transfer --to "$bob" --amount 2.5
+expect_out "json operation" "withdrawal" send --address "$alice" json --json '{"op":"withdraw","amount":"1000000000000000000"}'
+expect_error "unknown json operation" "unknown operation 'mint'" send --address "$alice" json --json '{"op":"mint"}'
+expect_error "bad amount text" "decimal places" send --address "$alice" transfer --to "$bob" --amount 0.0000000000000000001
+expect_error "wrong password" "wrong password" "$IPSX" ledger send --data "$data" --keystore "$ks" \
+  --password-file <(echo nope) --address "$alice" deposit --amount 1
+expect_out "show" "wallet 99 " "$IPSX" ledger show --data "$data"
+expect_out "show conserved" "\\(conserved\\)" "$IPSX" ledger show --data "$data"
+expect_out "events of an account" "#[0-9]+\\.0 transfer from=$alice" "$IPSX" ledger events --data "$data" --account "$alice"
+expect_out "block" "parent 0x" "$IPSX" ledger block --data "$data" 1
+expect_out "verify" "^ok: [0-9]+ blocks, 6 transactions, 6 signatures checked" "$IPSX" ledger verify --data "$data"
+
+# Tampering with the store is detected on the next start and by verify.
+sqlite3_bin=$(command -v sqlite3 || true)
+if [[ -n $sqlite3_bin ]]; then
+  cp -r "$data" "$work/tampered"
+  "$sqlite3_bin" "$work/tampered/ledger.db" "UPDATE blocks SET state_digest = zeroblob(32) WHERE number = 3"
+  expect_error "tampered store refuses to open" "corrupted at block 3" "$IPSX" ledger show --data "$work/tampered"
+  expect_error "tampered store fails verify" "corrupted at block 3" "$IPSX" ledger verify --data "$work/tampered"
+fi
+expect_error "no ledger" "no ledger" "$IPSX" ledger show --data "$work/nothing"
+
+echo "$((checks - failures)) passed, $failures failed"
+[[ $failures == 0 ]]
