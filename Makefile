@@ -44,6 +44,7 @@ bench: build
 	rm -rf $(BUILD)/bench && mkdir -p $(BUILD)/bench
 	$(BUILD)/bin/ipsx-bench-crypto --results $(BUILD)/bench/results.json
 	$(BUILD)/bin/ipsx-bench-ledger --results $(BUILD)/bench/results.json
+	$(BUILD)/bin/ipsx-bench-market --results $(BUILD)/bench/results.json
 	@echo "results: $(BUILD)/bench/results.json" && cat $(BUILD)/bench/results.json
 
 # Mutation fuzzing of the parsers that take outside input, FUZZ_SECONDS per target, under

@@ -1,0 +1,139 @@
+// The order book (R5) and the matcher (R7): the offer order list and the request order list,
+// indexed so that matching stays fast over millions of resting offers, and continuous
+// price-time-priority matching on every new order. Pure and single-threaded: no I/O, no clock
+// (every call gets `now`), no signatures (orders are verified before they reach the book).
+// Deterministic: the same calls in the same order give the same fills.
+//
+// An offer is one IP. It rests in a bucket keyed by (country, IP type), ordered by price then
+// arrival; protocols and scopes are bitmasks checked in the walk. A request rests in the list of
+// each country it accepts (or the "any country" list), ordered by its maximum price (highest
+// first) then arrival. The book keeps compact copies of the fields matching needs; the signed
+// originals live with the caller, under the same OrderId.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/address.h"
+#include "ledger/orders.h"
+
+namespace ipsx::market {
+
+// Assigned by the book in arrival order: also the time priority.
+using OrderId = uint64_t;
+
+// One IP of a request filled by one offer, at the resting order's price.
+struct Fill {
+  OrderId offer = 0;
+  OrderId request = 0;
+  U256 price_per_second;
+  uint64_t fill_index = 0;  // the request's n-th fill (0-based), as the ledger's deal id counts
+};
+
+// Ratings the matcher checks (hundredths, 0..500), from the caller's profiles.
+using RatingOf = std::function<uint16_t(const Address&)>;
+
+class OrderBook {
+ public:
+  explicit OrderBook(RatingOf rating_of = nullptr);
+
+  // Adds a (verified) offer and matches it against resting requests at their prices. Returns
+  // its id and the fills made; whatever capacity is left rests in the book.
+  OrderId place_offer(const ledger::Offer& offer, uint64_t now, std::vector<Fill>* fills);
+  // Adds a (verified) request and matches it against resting offers at their prices, cheapest
+  // first; the rest of its count rests in the book (an all-or-none request fills whole or not).
+  OrderId place_request(const ledger::Request& request, uint64_t now, std::vector<Fill>* fills);
+
+  // Removes an order; false if it is not in the book (unknown, filled, expired or cancelled).
+  bool cancel(OrderId id);
+  // Removes every order whose expiry is before `now`; returns how many left.
+  size_t expire(uint64_t now);
+  // A deal made from `offer` ended: its place returns to the book if the offer is still live.
+  // Resting requests that now fit are matched; their fills are appended.
+  void release(OrderId offer, bool exclusive, uint64_t now, std::vector<Fill>* fills);
+
+  size_t offers() const { return live_offers_; }
+  size_t requests() const { return live_requests_; }
+  // True iff the order rests in the book and can match now (an offer whose every place is in
+  // use is live but not contained until a deal ends).
+  bool contains(OrderId id) const;
+
+ private:
+  struct OfferEntry {
+    U256 price;
+    OrderId id = 0;
+    uint64_t expiry = 0, available_from = 0, available_until = 0;
+    uint32_t min_duration = 0, max_duration = 0;
+    uint32_t asn = 0, bandwidth_kbps = 0;
+    uint32_t capacity = 0, open = 0;
+    uint32_t provider = 0, region = 0, market = 0;
+    uint16_t fee_bps = 0, min_requester_rating = 0;
+    uint16_t bucket = 0;
+    uint8_t protocols = 0, scopes = 0;
+    bool exclusive_open = false, live = false, listed = false;
+    std::array<uint8_t, 16> ip{};
+  };
+  struct RequestEntry {
+    U256 max_price;
+    U256 budget_left;
+    OrderId id = 0;
+    uint64_t expiry = 0, start = 0, duration = 0;
+    uint64_t filled = 0;
+    uint32_t count = 0, asn = 0, min_bandwidth_kbps = 0;
+    uint32_t requester = 0, region = 0, market = 0;
+    uint16_t fee_bps = 0, min_provider_rating = 0;
+    uint8_t ip_types = 0, protocols = 0, scope = 0;
+    bool exclusive = false, distinct_subnets = false, all_or_none = false, live = false;
+    bool listed = false;
+    std::vector<uint16_t> countries;              // country indexes; empty = any
+    std::vector<std::array<uint8_t, 6>> subnets;  // of its fills, when distinct_subnets
+    std::vector<OrderId> used_offers;             // one IP is never filled twice for a request
+  };
+
+  uint32_t intern(const Address& a);
+  uint32_t intern(const std::string& s);
+  bool offer_available(const OfferEntry& o) const;
+  bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;
+  void list_offer(uint32_t slot);
+  void unlist_offer(uint32_t slot);
+  void list_request(uint32_t slot);
+  void unlist_request(uint32_t slot);
+  void drop_request(uint32_t slot);
+  // Fills as much of request `slot` as the resting offers allow; all or nothing for AON.
+  void match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fills);
+  void take(uint32_t offer_slot, uint32_t request_slot, const U256& price,
+            std::vector<Fill>* fills);
+  void match_offer(uint32_t slot, uint64_t now, std::vector<Fill>* fills);
+
+  RatingOf rating_of_;
+  std::vector<OfferEntry> offer_slab_;
+  std::vector<uint32_t> free_offers_;
+  std::vector<RequestEntry> request_slab_;
+  std::vector<uint32_t> free_requests_;
+  std::unordered_map<OrderId, uint32_t> offer_slot_;
+  std::unordered_map<OrderId, uint32_t> request_slot_;
+  // Offer buckets: index = country * 4 + ipType; each sorted by (price, id).
+  std::vector<std::vector<uint32_t>> buckets_;
+  // Request lists: index = country, plus one "any country" list at the end; each sorted by
+  // (max price descending, id).
+  std::vector<std::vector<uint32_t>> request_lists_;
+  // (expiry, id, is_offer) min-heap for expiry.
+  std::vector<std::tuple<uint64_t, OrderId, bool>> expiries_;
+  std::vector<Address> addresses_;
+  std::unordered_map<Address, uint32_t> address_ids_;
+  std::vector<std::string> strings_;
+  std::unordered_map<std::string, uint32_t> string_ids_;
+  OrderId next_id_ = 1;
+  size_t live_offers_ = 0;
+  size_t live_requests_ = 0;
+};
+
+// The index of an ISO country code among the 249 assigned ones; nullopt if unassigned.
+std::optional<uint16_t> country_index(const ledger::CountryCode& c);
+
+}  // namespace ipsx::market

@@ -1,0 +1,365 @@
+#include "market/order_book.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "core/keccak.h"
+
+namespace ipsx::market {
+namespace {
+
+using ledger::IpType;
+using ledger::Offer;
+using ledger::Request;
+
+Address addr(const std::string& seed) {
+  Address a;
+  Hash h = keccak256(seed);
+  std::copy(h.bytes().begin(), h.bytes().begin() + 20, a.bytes().begin());
+  return a;
+}
+
+const uint64_t kNow = 1'800'000'000;
+
+Offer offer(const char* country, uint64_t price, int provider = 0,
+            IpType type = IpType::residential, uint32_t capacity = 1, uint8_t ip_last = 2) {
+  Offer o;
+  o.provider = addr("provider" + std::to_string(provider));
+  o.ip = ledger::parse_ip("127.0.0." + std::to_string(ip_last)).value();
+  o.country = ledger::parse_country(country).value();
+  o.ip_type = type;
+  o.protocols = ledger::protocol::http | ledger::protocol::socks5;
+  o.scopes = ledger::scope::crawling | ledger::scope::general;
+  o.bandwidth_kbps = 10'000;
+  o.capacity = capacity;
+  o.min_duration = 5;
+  o.max_duration = 86'400;
+  o.price_per_second = U256(price);
+  o.market = addr("market");
+  o.expiry = kNow + 3600;
+  return o;
+}
+
+Request request(std::vector<const char*> countries, uint64_t max_price, uint32_t count = 1,
+                int requester = 0) {
+  Request r;
+  r.requester = addr("requester" + std::to_string(requester));
+  r.count = count;
+  for (const char* c : countries) r.countries.push_back(ledger::parse_country(c).value());
+  r.protocols = ledger::protocol::http;
+  r.scope = ledger::scope::crawling;
+  r.duration = 60;
+  r.max_price_per_second = U256(max_price);
+  r.budget = U256(max_price * 60 * count);
+  r.market = addr("market");
+  r.expiry = kNow + 3600;
+  return r;
+}
+
+TEST(OrderBook, RequestTakesTheCheapestFittingOfferAtItsPrice) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  OrderId expensive = book.place_offer(offer("DE", 30), kNow, &fills);
+  OrderId cheap = book.place_offer(offer("DE", 10, 1), kNow, &fills);
+  book.place_offer(offer("FR", 1, 2), kNow, &fills);  // cheapest, but the wrong country
+  EXPECT_TRUE(fills.empty());
+  OrderId r = book.place_request(request({"DE"}, 50), kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, cheap);
+  EXPECT_EQ(fills[0].request, r);
+  EXPECT_EQ(fills[0].price_per_second, U256(10));  // the resting offer's price
+  EXPECT_FALSE(book.contains(cheap));              // capacity 1: taken
+  EXPECT_TRUE(book.contains(expensive));
+  EXPECT_FALSE(book.contains(r));  // filled
+}
+
+TEST(OrderBook, EqualPricesGoByArrival) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  OrderId first = book.place_offer(offer("DE", 10, 1), kNow, &fills);
+  book.place_offer(offer("DE", 10, 2), kNow, &fills);
+  book.place_request(request({"DE"}, 10), kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, first);
+}
+
+TEST(OrderBook, OfferArrivingMatchesTheBestRestingRequestAtTheRequestsPrice) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  book.place_request(request({"DE"}, 20, 1, 1), kNow, &fills);
+  OrderId best = book.place_request(request({}, 40, 1, 2), kNow, &fills);  // any country
+  book.place_request(request({"DE"}, 40, 1, 3), kNow, &fills);             // same price, later
+  EXPECT_TRUE(fills.empty());
+  EXPECT_EQ(book.requests(), 3u);
+  book.place_offer(offer("DE", 15), kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].request, best);
+  EXPECT_EQ(fills[0].price_per_second, U256(40));
+}
+
+TEST(OrderBook, OneRequestIsFilledFromSeveralProvidersAndRestsForTheRest) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  for (int p = 0; p < 3; ++p)
+    book.place_offer(offer("US", 10 + p, p, IpType::residential, 1, 10 + p), kNow, &fills);
+  OrderId r = book.place_request(request({"US"}, 100, 5), kNow, &fills);
+  ASSERT_EQ(fills.size(), 3u);
+  EXPECT_EQ(fills[2].fill_index, 2u);
+  EXPECT_TRUE(book.contains(r));  // two more IPs wanted
+  book.place_offer(offer("US", 50, 7, IpType::residential, 1, 30), kNow, &fills);
+  ASSERT_EQ(fills.size(), 4u);
+  EXPECT_EQ(fills[3].request, r);
+  EXPECT_EQ(fills[3].fill_index, 3u);
+}
+
+TEST(OrderBook, AllOrNoneFillsWholeOrWaits) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  book.place_offer(offer("JP", 10, 1, IpType::residential, 1, 2), kNow, &fills);
+  Request r = request({"JP"}, 100, 2);
+  r.all_or_none = true;
+  OrderId id = book.place_request(r, kNow, &fills);
+  EXPECT_TRUE(fills.empty());
+  EXPECT_EQ(book.offers(), 1u);
+  book.place_offer(offer("JP", 20, 2, IpType::residential, 1, 3), kNow, &fills);
+  ASSERT_EQ(fills.size(), 2u);
+  EXPECT_EQ(fills[0].request, id);
+  EXPECT_EQ(fills[1].request, id);
+}
+
+TEST(OrderBook, CapacityAndExclusivityAreRespected) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  OrderId shared = book.place_offer(offer("DE", 10, 1, IpType::datacenter, 2), kNow, &fills);
+  book.place_request(request({"DE"}, 50, 1, 1), kNow, &fills);
+  book.place_request(request({"DE"}, 50, 1, 2), kNow, &fills);
+  EXPECT_EQ(fills.size(), 2u);
+  EXPECT_FALSE(book.contains(shared) && book.offers() > 0 && fills.size() > 2);
+  Request third = request({"DE"}, 50, 1, 3);
+  book.place_request(third, kNow, &fills);
+  EXPECT_EQ(fills.size(), 2u);  // capacity 2 is used up
+  book.release(shared, false, kNow, &fills);
+  ASSERT_EQ(fills.size(), 3u);  // the freed place goes to the waiting request
+  // An exclusive request needs an offer nobody uses, and then nobody else gets it.
+  OrderBook b2;
+  fills.clear();
+  OrderId o = b2.place_offer(offer("DE", 10, 1, IpType::residential, 3), kNow, &fills);
+  Request ex = request({"DE"}, 50, 1, 1);
+  ex.exclusive = true;
+  b2.place_request(ex, kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  b2.place_request(request({"DE"}, 50, 1, 2), kNow, &fills);
+  EXPECT_EQ(fills.size(), 1u);
+  b2.release(o, true, kNow, &fills);
+  EXPECT_EQ(fills.size(), 2u);
+}
+
+TEST(OrderBook, DistinctSubnetsSkipSameSlash24) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  book.place_offer(offer("DE", 10, 1, IpType::residential, 1, 2), kNow, &fills);
+  book.place_offer(offer("DE", 11, 2, IpType::residential, 1, 3), kNow, &fills);  // same /24
+  Offer other = offer("DE", 12, 3);
+  other.ip = ledger::parse_ip("127.0.1.2").value();
+  OrderId far = book.place_offer(other, kNow, &fills);
+  Request r = request({"DE"}, 100, 2);
+  r.distinct_subnets = true;
+  book.place_request(r, kNow, &fills);
+  ASSERT_EQ(fills.size(), 2u);
+  EXPECT_EQ(fills[1].offer, far);
+}
+
+TEST(OrderBook, BudgetStopsTheFill) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  for (int p = 0; p < 3; ++p)
+    book.place_offer(offer("DE", 10, p, IpType::residential, 1, 2 + p), kNow, &fills);
+  Request r = request({"DE"}, 100, 3);
+  r.budget = U256(10 * 60 * 2);  // enough for two IPs at 10/s for 60 s
+  book.place_request(r, kNow, &fills);
+  EXPECT_EQ(fills.size(), 2u);
+}
+
+TEST(OrderBook, FiltersOnBothSidesHold) {
+  OrderBook book([](const Address& a) -> uint16_t { return a == addr("provider1") ? 450 : 200; });
+  std::vector<Fill> fills;
+  Offer smtp_only = offer("DE", 1, 9);
+  smtp_only.protocols = ledger::protocol::smtp;
+  book.place_offer(smtp_only, kNow, &fills);
+  Offer picky = offer("DE", 2, 8);
+  picky.min_requester_rating = 300;  // requesters here are rated 200
+  book.place_offer(picky, kNow, &fills);
+  Offer short_only = offer("DE", 3, 7);
+  short_only.max_duration = 30;
+  book.place_offer(short_only, kNow, &fills);
+  OrderId good = book.place_offer(offer("DE", 4, 1), kNow, &fills);
+  book.place_offer(offer("DE", 5, 2), kNow, &fills);  // rated 200
+  Request r = request({"DE"}, 100);
+  r.min_provider_rating = 400;
+  book.place_request(r, kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, good);
+}
+
+TEST(OrderBook, ExpiredAndCancelledOrdersLeave) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  Offer soon = offer("DE", 1);
+  soon.expiry = kNow + 10;
+  OrderId a = book.place_offer(soon, kNow, &fills);
+  OrderId b = book.place_offer(offer("DE", 2, 1), kNow, &fills);
+  EXPECT_EQ(book.expire(kNow + 11), 1u);
+  EXPECT_FALSE(book.contains(a));
+  EXPECT_TRUE(book.cancel(b));
+  EXPECT_FALSE(book.cancel(b));
+  book.place_request(request({"DE"}, 100), kNow + 11, &fills);
+  EXPECT_TRUE(fills.empty());
+  EXPECT_EQ(book.offers(), 0u);
+}
+
+// ---- property test against a brute-force reference ----------------------------------------------
+
+// A matcher written the obvious way: every live order in a plain list, everything re-sorted on
+// every event. Same rules, no indexes.
+class ReferenceBook {
+ public:
+  struct O {
+    Offer o;
+    OrderId id;
+    uint32_t open = 0;
+    bool live = true;
+  };
+  struct R {
+    Request r;
+    OrderId id;
+    uint64_t filled = 0;
+    U256 budget_left;
+    std::vector<OrderId> used;
+    bool live = true;
+  };
+
+  OrderId place_offer(const Offer& o, uint64_t now, std::vector<Fill>* fills) {
+    offers_.push_back({o, next_++, 0, true});
+    match_offer(offers_.size() - 1, now, fills);
+    return offers_.back().id;
+  }
+  OrderId place_request(const Request& r, uint64_t now, std::vector<Fill>* fills) {
+    requests_.push_back({r, next_++, 0, r.budget, {}, true});
+    match_request(requests_.size() - 1, now, fills);
+    return requests_.back().id;
+  }
+
+ private:
+  bool available(const O& o) const { return o.live && o.open < o.o.capacity; }
+  bool fits(const O& o, const R& r, uint64_t) const {
+    if (!available(o) || !r.live || o.o.price_per_second > r.r.max_price_per_second) return false;
+    if (!r.r.countries.empty() &&
+        std::find(r.r.countries.begin(), r.r.countries.end(), o.o.country) == r.r.countries.end()) {
+      return false;
+    }
+    if (r.r.ip_types && !(r.r.ip_types & (1u << static_cast<int>(o.o.ip_type)))) return false;
+    if ((r.r.protocols & ~o.o.protocols) || !(r.r.scope & o.o.scopes)) return false;
+    if (r.r.duration < o.o.min_duration || r.r.duration > o.o.max_duration) return false;
+    if (o.o.provider == r.r.requester) return false;
+    return std::find(r.used.begin(), r.used.end(), o.id) == r.used.end();
+  }
+  void take(O& o, R& r, const U256& price, std::vector<Fill>* fills) {
+    o.open++;
+    r.budget_left = *r.budget_left.checked_sub(*price.checked_mul(r.r.duration));
+    r.used.push_back(o.id);
+    fills->push_back({o.id, r.id, price, r.filled++});
+    if (r.filled == r.r.count) r.live = false;
+  }
+  void match_request(size_t ri, uint64_t now, std::vector<Fill>* fills) {
+    R& r = requests_[ri];
+    std::vector<O*> sorted;
+    for (O& o : offers_) sorted.push_back(&o);
+    std::stable_sort(sorted.begin(), sorted.end(), [](O* a, O* b) {
+      return a->o.price_per_second < b->o.price_per_second ||
+             (a->o.price_per_second == b->o.price_per_second && a->id < b->id);
+    });
+    std::vector<O*> chosen;
+    U256 spent;
+    for (O* o : sorted) {
+      if (chosen.size() >= r.r.count - r.filled) break;
+      if (o->o.price_per_second > r.r.max_price_per_second) break;
+      if (!fits(*o, r, now)) continue;
+      U256 total = *spent.checked_add(*o->o.price_per_second.checked_mul(r.r.duration));
+      if (total > r.budget_left) break;
+      spent = total;
+      chosen.push_back(o);
+    }
+    if (r.r.all_or_none && chosen.size() < r.r.count - r.filled) return;
+    for (O* o : chosen) take(*o, r, o->o.price_per_second, fills);
+  }
+  void match_offer(size_t oi, uint64_t now, std::vector<Fill>* fills) {
+    std::vector<size_t> order;
+    for (size_t i = 0; i < requests_.size(); ++i) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const R& x = requests_[a];
+      const R& y = requests_[b];
+      return x.r.max_price_per_second > y.r.max_price_per_second ||
+             (x.r.max_price_per_second == y.r.max_price_per_second && x.id < y.id);
+    });
+    for (size_t ri : order) {
+      O& o = offers_[oi];
+      if (!available(o)) break;
+      R& r = requests_[ri];
+      if (!r.live || r.r.max_price_per_second < o.o.price_per_second || !fits(o, r, now)) continue;
+      if (r.r.all_or_none) {
+        match_request(ri, now, fills);
+        continue;
+      }
+      if (*r.r.max_price_per_second.checked_mul(r.r.duration) > r.budget_left) continue;
+      take(o, r, r.r.max_price_per_second, fills);
+    }
+  }
+
+  std::vector<O> offers_;
+  std::vector<R> requests_;
+  OrderId next_ = 1;
+};
+
+TEST(OrderBook, RandomStreamsMatchTheBruteForceReference) {
+  const char* countries[] = {"DE", "FR", "US", "JP"};
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    OrderBook book;
+    ReferenceBook ref;
+    std::vector<Fill> got, want;
+    for (int step = 0; step < 400; ++step) {
+      if (rng() % 2 == 0) {
+        Offer o = offer(countries[rng() % 4], 1 + rng() % 50, static_cast<int>(rng() % 6),
+                        static_cast<IpType>(1 + rng() % 3), 1 + static_cast<uint32_t>(rng() % 3),
+                        static_cast<uint8_t>(2 + rng() % 200));
+        if (rng() % 4 == 0) o.protocols = ledger::protocol::smtp;
+        if (rng() % 5 == 0) o.max_duration = 30;
+        EXPECT_EQ(book.place_offer(o, kNow, &got), ref.place_offer(o, kNow, &want));
+      } else {
+        std::vector<const char*> cs;
+        if (rng() % 3) cs.push_back(countries[rng() % 4]);
+        if (rng() % 3 == 0) cs.push_back(countries[rng() % 4]);
+        Request r = request(cs, 1 + rng() % 60, 1 + static_cast<uint32_t>(rng() % 4),
+                            static_cast<int>(rng() % 6));
+        if (rng() % 4 == 0) r.ip_types = static_cast<uint8_t>(1u << (1 + rng() % 3));
+        if (rng() % 5 == 0) r.all_or_none = true;
+        if (rng() % 5 == 0) r.budget = U256(r.budget.low64() / 2);
+        EXPECT_EQ(book.place_request(r, kNow, &got), ref.place_request(r, kNow, &want));
+      }
+      ASSERT_EQ(got.size(), want.size()) << "seed " << seed << " step " << step;
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].offer, want[i].offer) << "seed " << seed << " fill " << i;
+      EXPECT_EQ(got[i].request, want[i].request) << "seed " << seed << " fill " << i;
+      EXPECT_EQ(got[i].price_per_second, want[i].price_per_second);
+      EXPECT_EQ(got[i].fill_index, want[i].fill_index);
+    }
+    EXPECT_GT(got.size(), 50u) << "the stream should make plenty of deals";
+  }
+}
+
+}  // namespace
+}  // namespace ipsx::market
