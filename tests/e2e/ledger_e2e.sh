@@ -4,24 +4,9 @@
 # usage: ledger_e2e.sh IPSX
 set -uo pipefail
 IPSX=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-checks=0
-ok() { checks=$((checks + 1)); echo "ok   $1"; }
-bad() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL $1"; }
-expect_out() {  # NAME PATTERN CMD...: succeeds and prints PATTERN
-  local name=$1 pattern=$2 out
-  shift 2
-  if out=$("$@" 2>&1) && grep -qE -- "$pattern" <<<"$out"; then ok "$name"; else bad "$name: $out"; fi
-}
-expect_error() {  # NAME PATTERN CMD...: fails and prints PATTERN
-  local name=$1 pattern=$2 out
-  shift 2
-  if out=$("$@" 2>&1); then bad "$name: succeeded: $out"
-  elif grep -qiE -- "$pattern" <<<"$out"; then ok "$name"
-  else bad "$name: '$out' lacks '$pattern'"; fi
-}
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 echo pw >"$work/pw"
 ks=$work/ks
@@ -75,5 +60,4 @@ if [[ -n $sqlite3_bin ]]; then
 fi
 expect_error "no ledger" "no ledger" "$IPSX" ledger show --data "$work/nothing"
 
-echo "$((checks - failures)) passed, $failures failed"
-[[ $failures == 0 ]]
+finish

@@ -7,27 +7,8 @@ set -uo pipefail
 IPSX=$1
 CAST=$2
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-checks=0
-
-ok() { checks=$((checks + 1)); echo "ok   $1"; }
-bad() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL $1"; }
-expect_eq() { if [[ "$2" == "$3" ]]; then ok "$1"; else bad "$1: expected '$3', got '$2'"; fi; }
-# expect_error NAME PATTERN CMD...: the command must fail and print PATTERN on stderr.
-expect_error() {
-  local name=$1 pattern=$2
-  shift 2
-  local err
-  if err=$("$@" 2>&1 >/dev/null); then
-    bad "$name: succeeded"
-  elif grep -qiE -- "$pattern" <<<"$err"; then
-    ok "$name"
-  else
-    bad "$name: error '$err' lacks '$pattern'"
-  fi
-}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 echo "correct horse" >"$work/pw"
 echo "wrong" >"$work/wrong"
@@ -95,5 +76,4 @@ for c in "" wallet "wallet new" "wallet list" "wallet sign-message" "wallet sign
   if "$IPSX" $c --help | grep -q Usage; then ok "ipsx $c --help"; else bad "ipsx $c --help"; fi
 done
 
-echo "$((checks - failures)) passed, $failures failed"
-[[ $failures == 0 ]]
+finish
