@@ -83,14 +83,21 @@ bool OrderBook::fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) c
 
 // ---- indexes ------------------------------------------------------------------------------------
 
+bool OrderBook::bucket_less(const BucketEntry& a, const BucketEntry& b) const {
+  if (a.key != b.key) return a.key < b.key;
+  const OfferEntry& x = offer_slab_[a.slot];
+  const OfferEntry& y = offer_slab_[b.slot];
+  return x.price < y.price || (x.price == y.price && x.id < y.id);
+}
+
 void OrderBook::list_offer(uint32_t slot) {
   OfferEntry& o = offer_slab_[slot];
   auto& b = buckets_[o.bucket];
-  auto it = std::lower_bound(b.begin(), b.end(), slot, [&](uint32_t a, uint32_t) {
-    const OfferEntry& x = offer_slab_[a];
-    return x.price < o.price || (x.price == o.price && x.id < o.id);
-  });
-  b.insert(it, slot);
+  BucketEntry e{price_key(o.price), slot};
+  b.insert(std::lower_bound(
+               b.begin(), b.end(), e,
+               [&](const BucketEntry& x, const BucketEntry& y) { return bucket_less(x, y); }),
+           e);
   o.listed = true;
 }
 
@@ -98,11 +105,11 @@ void OrderBook::unlist_offer(uint32_t slot) {
   OfferEntry& o = offer_slab_[slot];
   if (!o.listed) return;
   auto& b = buckets_[o.bucket];
-  auto it = std::lower_bound(b.begin(), b.end(), slot, [&](uint32_t a, uint32_t) {
-    const OfferEntry& x = offer_slab_[a];
-    return x.price < o.price || (x.price == o.price && x.id < o.id);
-  });
-  if (it != b.end() && *it == slot) b.erase(it);
+  BucketEntry e{price_key(o.price), slot};
+  auto it = std::lower_bound(
+      b.begin(), b.end(), e,
+      [&](const BucketEntry& x, const BucketEntry& y) { return bucket_less(x, y); });
+  if (it != b.end() && it->slot == slot) b.erase(it);
   o.listed = false;
 }
 
@@ -189,7 +196,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   OrderId id = o.id;
   offer_slot_[id] = slot;
   ++live_offers_;
-  expiries_.emplace_back(offer.expiry, id, true);
+  expiries_.emplace_back(offer.expiry, id);
   std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
   list_offer(slot);
   match_offer(slot, now, fills);
@@ -237,7 +244,7 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
   OrderId id = r.id;
   request_slot_[id] = slot;
   ++live_requests_;
-  expiries_.emplace_back(request.expiry, id, false);
+  expiries_.emplace_back(request.expiry, id);
   std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
   match_request(slot, now, fills);
   if (request_slab_[slot].live && request_slab_[slot].id == id) list_request(slot);
@@ -278,16 +285,14 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     uint32_t pos;
   };
   auto worse = [&](const Head& a, const Head& b) {
-    const OfferEntry& x = offer_slab_[buckets_[a.bucket][a.pos]];
-    const OfferEntry& y = offer_slab_[buckets_[b.bucket][b.pos]];
-    return y.price < x.price || (y.price == x.price && y.id < x.id);
+    return bucket_less(buckets_[b.bucket][b.pos], buckets_[a.bucket][a.pos]);
   };
   std::priority_queue<Head, std::vector<Head>, decltype(worse)> heap(worse);
   for (uint16_t c : countries) {
     for (uint32_t t = 1; t <= 3; ++t) {
       if (r.ip_types != 0 && (r.ip_types & (1u << t)) == 0) continue;
       uint32_t b = c * 4u + t;
-      if (!buckets_[b].empty() && !(offer_slab_[buckets_[b][0]].price > r.max_price))
+      if (!buckets_[b].empty() && !(offer_slab_[buckets_[b][0].slot].price > r.max_price))
         heap.push({b, 0});
     }
   }
@@ -297,7 +302,7 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
   while (!heap.empty() && chosen.size() < wanted) {
     Head h = heap.top();
     heap.pop();
-    uint32_t offer_slot = buckets_[h.bucket][h.pos];
+    uint32_t offer_slot = buckets_[h.bucket][h.pos].slot;
     const OfferEntry& o = offer_slab_[offer_slot];
     if (o.price > r.max_price) break;  // every other head is at least as expensive
     if (h.pos + 1 < buckets_[h.bucket].size()) heap.push({h.bucket, h.pos + 1});
@@ -411,12 +416,10 @@ bool OrderBook::cancel(OrderId id) {
 
 size_t OrderBook::expire(uint64_t now) {
   size_t n = 0;
-  while (!expiries_.empty() && std::get<0>(expiries_.front()) < now) {
-    auto [expiry, id, is_offer] = expiries_.front();
+  while (!expiries_.empty() && expiries_.front().first < now) {
+    OrderId id = expiries_.front().second;
     std::pop_heap(expiries_.begin(), expiries_.end(), std::greater<>());
     expiries_.pop_back();
-    (void)expiry;
-    (void)is_offer;
     // cancel() is false for orders already gone (filled, cancelled); an offer whose every place
     // is in use is still live and leaves too, so it does not return when its deals end.
     if (cancel(id)) ++n;

@@ -117,13 +117,21 @@ class OrderBook {
   std::vector<uint32_t> free_requests_;
   std::unordered_map<OrderId, uint32_t> offer_slot_;
   std::unordered_map<OrderId, uint32_t> request_slot_;
+  // An offer in a bucket: its slab slot and its price as a 64-bit key (saturated), so the
+  // binary searches compare without touching the slab except on equal keys.
+  struct BucketEntry {
+    uint64_t key;
+    uint32_t slot;
+  };
+  static uint64_t price_key(const U256& p) { return p.fits_u64() ? p.low64() : UINT64_MAX; }
+  bool bucket_less(const BucketEntry& a, const BucketEntry& b) const;
   // Offer buckets: index = country * 4 + ipType; each sorted by (price, id).
-  std::vector<std::vector<uint32_t>> buckets_;
+  std::vector<std::vector<BucketEntry>> buckets_;
   // Request lists: index = country, plus one "any country" list at the end; each sorted by
   // (max price descending, id).
   std::vector<std::vector<uint32_t>> request_lists_;
-  // (expiry, id, is_offer) min-heap for expiry.
-  std::vector<std::tuple<uint64_t, OrderId, bool>> expiries_;
+  // (expiry, id) min-heap of every order placed, for expiry.
+  std::vector<std::pair<uint64_t, OrderId>> expiries_;
   std::vector<Address> addresses_;
   std::unordered_map<Address, uint32_t> address_ids_;
   std::vector<std::string> strings_;
