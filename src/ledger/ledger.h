@@ -277,7 +277,8 @@ class Ledger {
   // Applies a signed transaction; returns once its block is durable, or the rejection. A
   // rejected transaction changes nothing (not even the nonce).
   virtual Result<Receipt> submit(const SignedTx& tx) = 0;
-  // The same without waiting: `done` runs on a ledger thread when the outcome is known.
+  // The same without waiting: `done` runs on a ledger thread when the outcome is known. It must
+  // be quick and must not wait on the ledger (calling submit() from it would deadlock).
   virtual void submit_async(SignedTx tx, std::function<void(Result<Receipt>)> done) = 0;
 
   virtual Result<Amount> total_supply() const = 0;
