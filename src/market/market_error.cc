@@ -26,6 +26,16 @@ class MarketCategory final : public std::error_category {
         return "event for another deal";
       case MarketErrc::invalid_argument:
         return "invalid argument";
+      case MarketErrc::bad_order:
+        return "order not for this market";
+      case MarketErrc::duplicate_order:
+        return "order placed before";
+      case MarketErrc::unknown_order:
+        return "unknown order";
+      case MarketErrc::not_owner:
+        return "not the order's owner";
+      case MarketErrc::unknown_deal:
+        return "unknown deal";
     }
     return "unknown market error";
   }

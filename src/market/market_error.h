@@ -17,6 +17,11 @@ enum class MarketErrc {
   bad_sequence,      // a party's sequence number replayed (too low) or skipped (too high)
   wrong_deal,        // the event names another deal
   invalid_argument,  // e.g. a zero or negative timeout
+  bad_order,         // an order names another market or fee, or is expired
+  duplicate_order,   // an order (same EIP-712 hash) was placed before
+  unknown_order,     // no such order in the book
+  not_owner,         // a cancel not signed by the order's owner
+  unknown_deal,      // no such deal in the deal book
 };
 
 const std::error_category& market_category();

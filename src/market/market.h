@@ -1,0 +1,118 @@
+// The market: what a market node does with signed orders and status events (R5-R8). It verifies
+// each order (fields, the owner's EIP-712 signature, this market and fee, expiry, never placed
+// before), places it in the OrderBook, opens a deal on the Ledger for every fill (signed by the
+// market operator: the ledger re-checks both orders' signatures, so the market relays but cannot
+// steal), and keeps the deal book: each deal's protocol state, driven by the parties' signed
+// status events and by the clock. When a deal is closed on the ledger (the parties close it there
+// once the protocol says it is over), its offer's place returns to the book.
+//
+// Not thread-safe: one caller at a time (the node serializes commands). Time comes from `clock`.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/clock.h"
+#include "ledger/ledger.h"
+#include "market/deal_protocol.h"
+#include "market/market_error.h"
+#include "market/order_book.h"
+
+namespace ipsx::market {
+
+struct MarketConfig {
+  uint16_t fee_bps = 0;  // the commission every order placed here must name
+  ProtocolTimeouts timeouts;
+};
+
+// A deal the market opened, and where it stands.
+struct DealRecord {
+  Hash deal_id;
+  OrderId offer = 0;
+  OrderId request = 0;
+  bool exclusive = false;
+  DealProgress progress;
+  bool released = false;  // closed on the ledger; its place returned to the book
+};
+
+// The outcome of placing an order: its book id and the deals opened because of it; fills the
+// ledger refused are listed with the reason (the order that caused the refusal leaves the book).
+struct PlaceResult {
+  OrderId id = 0;
+  std::vector<Hash> deals;
+  std::vector<std::pair<Fill, Error>> refused;
+};
+
+// An owner's signed request to withdraw an order from the book:
+//   CancelOrder(bytes32 orderHash,uint64 nonce)  -- the same struct the ledger's cancelOrder uses
+// (nonce 0 here: the market only needs the owner's word, not an account nonce). Cancelling on the
+// ledger too (Ledger::cancelOrder) is what protects an owner from a market that ignores this.
+struct SignedCancel {
+  Hash order_hash;
+  crypto::Signature signature;
+};
+
+class Market {
+ public:
+  // `ledger` and `clock` must outlive the market; `operator_key` is the market's own wallet (the
+  // address orders name as `market`).
+  Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Clock& clock,
+         MarketConfig config = {});
+
+  const Address& address() const { return address_; }
+
+  // Verifies and places an order; see PlaceResult. Errors: the ledger's bad_order (fields; the
+  // message names the field), MarketErrc::bad_signature, bad_order (another market, or expired),
+  // duplicate_order. A rejected order changes nothing.
+  Result<PlaceResult> place_offer(const ledger::Offer& offer, const crypto::Signature& sig);
+  Result<PlaceResult> place_request(const ledger::Request& request, const crypto::Signature& sig);
+  // Withdraws an order if `c` is signed by its owner (unknown_order, not_owner).
+  Result<void> cancel(const SignedCancel& c);
+
+  // A party's signed status event for a deal this market opened (unknown_deal, and the
+  // protocol's errors). Returns the deal's status after it.
+  Result<DealStatus> status_event(const SignedStatusEvent& e);
+  // Drives the clock's side: expires orders, and frees the places of deals closed on the ledger
+  // (which may open new deals: returned). Call it at the time next_deadline() gives, and
+  // periodically (a ledger close is not an event the market hears of otherwise).
+  std::vector<Hash> tick();
+  // The earliest moment tick() has work to do for a deal, if any.
+  std::optional<Timestamp> next_deadline() const;
+
+  Result<DealStatus> deal_status(const Hash& deal_id) const;
+  const DealRecord* deal(const Hash& deal_id) const;
+  const OrderBook& book() const { return book_; }
+
+ private:
+  struct Signed {
+    bool is_offer = false;
+    ledger::Offer offer;
+    ledger::Request request;
+    crypto::Signature signature;
+    Hash hash;
+    Address owner;
+  };
+
+  Result<void> check_signed(const Hash& struct_hash, const crypto::Signature& sig,
+                            const Address& owner, const char* what) const;
+  // Opens a deal on the ledger for each fill; refused fills undo their book effects.
+  void execute(std::vector<Fill>& fills, PlaceResult* result);
+  void release_if_closed(DealRecord& d, Timestamp now, std::vector<Fill>* fills);
+
+  ledger::Ledger& ledger_;
+  crypto::PrivateKey key_;
+  Address address_;
+  const Clock& clock_;
+  MarketConfig config_;
+  Hash domain_separator_;
+  OrderBook book_;
+  std::unordered_map<OrderId, Signed> orders_;  // signed originals of orders in the book
+  std::unordered_map<Hash, OrderId> by_hash_;
+  std::unordered_set<Hash> seen_;  // every order hash ever placed
+  std::map<Hash, DealRecord> deals_;
+};
+
+}  // namespace ipsx::market

@@ -1,0 +1,238 @@
+// The market with a real embedded ledger: signed orders in, deals opened on the ledger, status
+// events driving each deal, places returning to the book when deals close.
+#include "market/market.h"
+
+#include <gtest/gtest.h>
+
+#include "core/keccak.h"
+#include "ledger/test_util.h"
+
+namespace ipsx::market {
+namespace {
+
+using ledger::testing::sign_tx;
+using ledger::testing::TempDir;
+
+crypto::PrivateKey key(const std::string& name) {
+  return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
+}
+
+class MarketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    g_.chain_id = 1337;
+    g_.time = clock_.now();
+    g_.challenge_period = Millis(10'000);
+    g_.early_adopters = key("early").address();
+    g_.bounty = key("bounty").address();
+    g_.team = key("team").address();
+    g_.sale = {U256(10'000), Amount::from_tokens(1000).value(), g_.time, g_.time + Millis(1000),
+               key("treasury").address()};
+    ledger::EmbeddedOptions o;
+    o.data_dir = dir_.path();
+    o.verify_threads = 1;
+    ledger_ = ledger::EmbeddedLedger::open(o, &g_, clock_).value();
+    clock_.advance(Millis(2000));
+    exec(key("team"), ledger::FinalizeSale{});
+    // The requester has 1,000 IPSX in its Centralizer wallet.
+    exec(key("early"), ledger::Transfer{requester_.address(), Amount::from_tokens(1000).value()});
+    exec(requester_, ledger::Deposit{Amount::from_tokens(1000).value()});
+    market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, MarketConfig{100, {}});
+  }
+
+  void exec(const crypto::PrivateKey& k, ledger::Op op) {
+    auto tx = ledger_->prepare(k.address(), std::move(op)).value();
+    ASSERT_TRUE(ledger_->submit(sign_tx(k, tx)));
+  }
+  uint64_t now_s() const { return static_cast<uint64_t>(to_unix_seconds(clock_.now())); }
+  Hash sep() const { return ledger_->domain().separator(); }
+  crypto::Signature sign_order(const crypto::PrivateKey& k, const Hash& struct_hash) {
+    return crypto::sign(k, crypto::eip712::digest(sep(), struct_hash)).value();
+  }
+
+  ledger::Offer offer(uint64_t price, uint8_t ip_last = 2, uint64_t nonce = 1) {
+    ledger::Offer o;
+    o.provider = provider_.address();
+    o.ip = ledger::parse_ip("127.0.0." + std::to_string(ip_last)).value();
+    o.country = ledger::parse_country("DE").value();
+    o.ip_type = ledger::IpType::residential;
+    o.protocols = ledger::protocol::http;
+    o.scopes = ledger::scope::crawling;
+    o.capacity = 1;
+    o.min_duration = 5;
+    o.max_duration = 3600;
+    o.price_per_second = U256(price);
+    o.market = market_->address();
+    o.fee_bps = 100;
+    o.expiry = now_s() + 3600;
+    o.nonce = nonce;
+    return o;
+  }
+  ledger::Request request(uint64_t max_price, uint32_t count = 1, uint64_t nonce = 1) {
+    ledger::Request r;
+    r.requester = requester_.address();
+    r.count = count;
+    r.countries = {ledger::parse_country("DE").value()};
+    r.protocols = ledger::protocol::http;
+    r.scope = ledger::scope::crawling;
+    r.duration = 60;
+    r.max_price_per_second = U256(max_price);
+    r.budget = U256(max_price * 60 * count);
+    r.market = market_->address();
+    r.fee_bps = 100;
+    r.expiry = now_s() + 3600;
+    r.nonce = nonce;
+    return r;
+  }
+  Result<PlaceResult> place(const ledger::Offer& o) {
+    return market_->place_offer(o, sign_order(provider_, o.struct_hash()));
+  }
+  Result<PlaceResult> place(const ledger::Request& r, const crypto::PrivateKey* k = nullptr) {
+    return market_->place_request(r, sign_order(k ? *k : requester_, r.struct_hash()));
+  }
+  SignedStatusEvent event(const Hash& deal, Party party, PartyState state, uint64_t seq) {
+    StatusEvent e{deal, party, state, clock_.now(), seq};
+    return sign_event(party == Party::provider ? provider_ : requester_, e, sep()).value();
+  }
+
+  TempDir dir_;
+  ManualClock clock_{from_unix_ms(1'767'225'600'000)};
+  ledger::GenesisConfig g_;
+  std::unique_ptr<ledger::EmbeddedLedger> ledger_;
+  std::unique_ptr<Market> market_;
+  crypto::PrivateKey provider_ = key("provider");
+  crypto::PrivateKey requester_ = key("requester");
+};
+
+TEST_F(MarketTest, AMatchOpensADealOnTheLedgerAtTheRestingPrice) {
+  auto o = place(offer(1'000'000));
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_TRUE(o->deals.empty());
+  auto r = place(request(2'000'000));
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->deals.size(), 1u);
+  auto d = ledger_->deal(r->deals[0]).value();
+  EXPECT_EQ(d.provider, provider_.address());
+  EXPECT_EQ(d.requester, requester_.address());
+  EXPECT_EQ(d.market, market_->address());
+  EXPECT_EQ(d.price_per_second, U256(1'000'000));
+  EXPECT_EQ(d.deposit.base(), U256(60'000'000));
+  EXPECT_EQ(ledger_->wallet(requester_.address())->reserved.base(), U256(60'000'000));
+  EXPECT_EQ(market_->deal_status(r->deals[0])->phase, DealPhase::pending);
+  EXPECT_FALSE(market_->book().contains(o->id));
+}
+
+TEST_F(MarketTest, BadOrdersAreRejectedWithTheirReasonAndChangeNothing) {
+  ledger::Offer other = offer(10);
+  other.market = key("other market").address();
+  EXPECT_EQ(place(other).error().code(), MarketErrc::bad_order);
+  ledger::Offer fee = offer(10);
+  fee.fee_bps = 5;
+  EXPECT_NE(place(fee).error().message().find("offer.feeBps"), std::string::npos);
+  ledger::Offer bad_field = offer(10);
+  bad_field.max_duration = 2;
+  EXPECT_NE(place(bad_field).error().message().find("offer.maxDuration"), std::string::npos);
+  ledger::Offer o = offer(10);
+  auto forged = market_->place_offer(o, sign_order(key("mallory"), o.struct_hash()));
+  EXPECT_EQ(forged.error().code(), MarketErrc::bad_signature);
+  ASSERT_TRUE(place(o));
+  EXPECT_EQ(place(o).error().code(), MarketErrc::duplicate_order);
+  ledger::Offer old = offer(10, 3, 2);
+  old.expiry = now_s() - 1;
+  EXPECT_EQ(place(old).error().code(), MarketErrc::bad_order);
+  EXPECT_EQ(market_->book().offers(), 1u);
+}
+
+TEST_F(MarketTest, ARequesterWhoCannotPayLosesTheRequestAndTheOfferStays) {
+  auto o = place(offer(1'000'000'000'000'000ull));  // 0.001 IPSX/s: 60 s cost 0.06 IPSX
+  ASSERT_TRUE(o);
+  crypto::PrivateKey poor = key("poor");
+  ledger::Request r = request(2'000'000'000'000'000ull);
+  r.requester = poor.address();
+  auto placed = place(r, &poor);
+  ASSERT_TRUE(placed) << placed.error().message();
+  EXPECT_TRUE(placed->deals.empty());
+  ASSERT_EQ(placed->refused.size(), 1u);
+  EXPECT_EQ(placed->refused[0].second.code(), ledger::LedgerErrc::insufficient_funds);
+  EXPECT_FALSE(market_->book().contains(placed->id));
+  EXPECT_TRUE(market_->book().contains(o->id));
+}
+
+TEST_F(MarketTest, StatusEventsDriveTheDealAndAClosedDealFreesItsPlace) {
+  auto o = place(offer(1'000'000));
+  auto first = place(request(2'000'000, 1, 1));
+  ASSERT_EQ(first->deals.size(), 1u);
+  Hash deal = first->deals[0];
+  auto waiting = place(request(2'000'000, 1, 2));  // the offer's one place is taken: rests
+  ASSERT_TRUE(waiting);
+  EXPECT_TRUE(waiting->deals.empty());
+  clock_.advance(Millis(1000));
+  EXPECT_EQ(market_->status_event(event(deal, Party::provider, PartyState::ready, 1))->phase,
+            DealPhase::ready);
+  EXPECT_EQ(market_->status_event(event(deal, Party::requester, PartyState::connected, 1))->phase,
+            DealPhase::active);
+  auto wrong = market_->status_event(event(deal, Party::requester, PartyState::ready, 2));
+  EXPECT_EQ(wrong.error().code(), MarketErrc::wrong_party);
+  clock_.advance(Millis(1000));
+  auto closed = market_->status_event(event(deal, Party::requester, PartyState::closed, 2));
+  ASSERT_TRUE(closed) << closed.error().message();
+  EXPECT_EQ(closed->phase, DealPhase::closed);
+  EXPECT_EQ(closed->reason, ledger::CloseReason::requester_closed);
+  ASSERT_TRUE(market_->next_deadline());
+  clock_.set(*market_->next_deadline());
+  EXPECT_TRUE(market_->deal_status(deal)->final);
+  EXPECT_TRUE(market_->tick().empty()) << "still open on the ledger: the place stays taken";
+  // The provider closes it on the ledger with the requester's last balance proof.
+  Amount paid = Amount::from_base(U256(2'000'000));
+  auto proof = crypto::sign(
+      requester_,
+      crypto::eip712::digest(sep(), ledger::BalanceProof{deal, paid.base()}.struct_hash()));
+  exec(provider_, ledger::CloseDeal{deal, paid, *proof, ledger::CloseReason::requester_closed});
+  auto opened = market_->tick();
+  ASSERT_EQ(opened.size(), 1u) << "the freed place goes to the waiting request";
+  EXPECT_EQ(market_->deal(opened[0])->request, waiting->id);
+}
+
+TEST_F(MarketTest, AnExitThatNeverGetsReadyIsClosedByTheClock) {
+  auto o = place(offer(1'000'000));
+  auto r = place(request(2'000'000));
+  Hash deal = r->deals.at(0);
+  clock_.advance(Millis(29'000));
+  market_->tick();
+  EXPECT_NE(market_->deal_status(deal)->phase, DealPhase::closed);
+  clock_.advance(Millis(60'000));
+  market_->tick();
+  DealStatus s = market_->deal_status(deal).value();
+  EXPECT_EQ(s.phase, DealPhase::closed);
+  EXPECT_EQ(s.reason, ledger::CloseReason::provider_failed);
+  EXPECT_FALSE(market_->deal(deal)->released);
+  // The requester takes its money back the only way it can alone: an uncooperative close
+  // admitting nothing, then settle after the challenge period.
+  exec(requester_,
+       ledger::UncooperativeClose{deal, Amount(), ledger::CloseReason::provider_failed});
+  clock_.advance(g_.challenge_period);
+  exec(requester_, ledger::Settle{deal});
+  EXPECT_EQ(ledger_->wallet(requester_.address())->reserved, Amount());
+  market_->tick();
+  EXPECT_TRUE(market_->deal(deal)->released);
+  EXPECT_TRUE(market_->book().contains(o->id));
+}
+
+TEST_F(MarketTest, OnlyTheOwnerCancels) {
+  ledger::Offer o = offer(10);
+  auto placed = place(o);
+  Hash h = crypto::eip712::StructHasher(
+               crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)"))
+               .add_word(o.struct_hash())
+               .add_uint(0)
+               .finish();
+  SignedCancel by_stranger{o.struct_hash(), sign_order(key("mallory"), h)};
+  EXPECT_EQ(market_->cancel(by_stranger).error().code(), MarketErrc::not_owner);
+  SignedCancel by_owner{o.struct_hash(), sign_order(provider_, h)};
+  ASSERT_TRUE(market_->cancel(by_owner));
+  EXPECT_FALSE(market_->book().contains(placed->id));
+  EXPECT_EQ(market_->cancel(by_owner).error().code(), MarketErrc::unknown_order);
+}
+
+}  // namespace
+}  // namespace ipsx::market
