@@ -19,7 +19,9 @@ Market::Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Cl
       address_(key_.address()),
       clock_(clock),
       config_(config),
-      domain_separator_(ledger.domain().separator()) {}
+      domain_separator_(ledger.domain().separator()),
+      profiles_(ledger),
+      book_([this](const Address& a) { return profiles_.rating(a); }) {}
 
 Result<void> Market::check_signed(const Hash& struct_hash, const crypto::Signature& sig,
                                   const Address& owner, const char* what) const {
@@ -141,6 +143,9 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
     rec.exclusive = r->second.request.exclusive;
     if (view) rec.progress = DealProgress::open(*view, opened);
     deals_[id] = std::move(rec);
+    prints_.push_back(
+        {id, f.price_per_second, o->second.offer.country, o->second.offer.ip_type, opened});
+    if (prints_.size() > 1000) prints_.pop_front();
     if (result) result->deals.push_back(id);
   }
 }
@@ -171,6 +176,12 @@ void Market::release_if_closed(DealRecord& d, Timestamp now, std::vector<Fill>* 
   auto view = ledger_.deal(d.deal_id);
   if (!view || view->state != ledger::DealState::closed) return;
   d.released = true;
+  // The reason: the one recorded on the ledger, or the protocol's when the closer gave none.
+  ledger::CloseReason reason = view->reason;
+  if (reason == ledger::CloseReason::unspecified)
+    reason = d.progress.status(now, config_.timeouts).reason;
+  profiles_.record_outcome(view->provider, view->requester, reason,
+                           d.progress.requester_status.live_since.has_value());
   book_.release(d.offer, d.exclusive, static_cast<uint64_t>(to_unix_seconds(now)), fills);
 }
 
@@ -212,6 +223,17 @@ Result<DealStatus> Market::deal_status(const Hash& deal_id) const {
   auto it = deals_.find(deal_id);
   if (it == deals_.end()) return fail(MarketErrc::unknown_deal, "no deal " + deal_id.hex());
   return it->second.progress.status(clock_.now(), config_.timeouts);
+}
+
+std::vector<DealPrint> Market::recent_deals(size_t n) const {
+  size_t from = prints_.size() > n ? prints_.size() - n : 0;
+  return {prints_.begin() + static_cast<long>(from), prints_.end()};
+}
+
+size_t Market::open_deals() const {
+  size_t n = 0;
+  for (const auto& [id, d] : deals_) n += d.released ? 0 : 1;
+  return n;
 }
 
 const DealRecord* Market::deal(const Hash& deal_id) const {

@@ -9,6 +9,7 @@
 // Not thread-safe: one caller at a time (the node serializes commands). Time comes from `clock`.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -20,6 +21,7 @@
 #include "market/deal_protocol.h"
 #include "market/market_error.h"
 #include "market/order_book.h"
+#include "market/profiles.h"
 
 namespace ipsx::market {
 
@@ -50,6 +52,15 @@ struct PlaceResult {
 //   CancelOrder(bytes32 orderHash,uint64 nonce)  -- the same struct the ledger's cancelOrder uses
 // (nonce 0 here: the market only needs the owner's word, not an account nonce). Cancelling on the
 // ledger too (Ledger::cancelOrder) is what protects an owner from a market that ignores this.
+// A deal as market data: what was paid for what kind of IP, and when.
+struct DealPrint {
+  Hash deal_id;
+  U256 price_per_second;
+  ledger::CountryCode country{};
+  ledger::IpType ip_type = ledger::IpType::residential;
+  Timestamp at{};
+};
+
 struct SignedCancel {
   Hash order_hash;
   crypto::Signature signature;
@@ -85,6 +96,11 @@ class Market {
   Result<DealStatus> deal_status(const Hash& deal_id) const;
   const DealRecord* deal(const Hash& deal_id) const;
   const OrderBook& book() const { return book_; }
+  // The most recent deals, newest last (at most the last 1,000 are kept).
+  std::vector<DealPrint> recent_deals(size_t n) const;
+  size_t open_deals() const;
+  const Profiles& profiles() const { return profiles_; }
+  Profiles& profiles() { return profiles_; }
 
  private:
   struct Signed {
@@ -108,11 +124,13 @@ class Market {
   const Clock& clock_;
   MarketConfig config_;
   Hash domain_separator_;
+  Profiles profiles_;  // before book_: the book's rating filters read it
   OrderBook book_;
   std::unordered_map<OrderId, Signed> orders_;  // signed originals of orders in the book
   std::unordered_map<Hash, OrderId> by_hash_;
   std::unordered_set<Hash> seen_;  // every order hash ever placed
   std::map<Hash, DealRecord> deals_;
+  std::deque<DealPrint> prints_;
 };
 
 }  // namespace ipsx::market

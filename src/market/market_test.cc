@@ -119,6 +119,10 @@ TEST_F(MarketTest, AMatchOpensADealOnTheLedgerAtTheRestingPrice) {
   EXPECT_EQ(d.deposit.base(), U256(60'000'000));
   EXPECT_EQ(ledger_->wallet(requester_.address())->reserved.base(), U256(60'000'000));
   EXPECT_EQ(market_->deal_status(r->deals[0])->phase, DealPhase::pending);
+  auto prints = market_->recent_deals(10);
+  ASSERT_EQ(prints.size(), 1u);
+  EXPECT_EQ(prints[0].price_per_second, U256(1'000'000));
+  EXPECT_EQ(market_->open_deals(), 1u);
   EXPECT_FALSE(market_->book().contains(o->id));
 }
 
@@ -190,6 +194,14 @@ TEST_F(MarketTest, StatusEventsDriveTheDealAndAClosedDealFreesItsPlace) {
   exec(provider_, ledger::CloseDeal{deal, paid, *proof, ledger::CloseReason::requester_closed});
   auto opened = market_->tick();
   ASSERT_EQ(opened.size(), 1u) << "the freed place goes to the waiting request";
+  Profile p = market_->profiles().get(provider_.address());
+  EXPECT_EQ(p.provided, 1u);
+  EXPECT_EQ(p.provided_active, 1u);
+  EXPECT_EQ(p.closed_by_reason[static_cast<size_t>(ledger::CloseReason::requester_closed)], 1u);
+  // Each party rates the other on the ledger; the profile's rating follows, Bayesian-averaged.
+  exec(requester_, ledger::Rate{deal, 5});
+  EXPECT_EQ(market_->profiles().get(provider_.address()).rating, 333);
+  EXPECT_EQ(market_->profiles().rating(requester_.address()), 300);
   EXPECT_EQ(market_->deal(opened[0])->request, waiting->id);
 }
 

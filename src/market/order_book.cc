@@ -384,6 +384,48 @@ void OrderBook::match_offer(uint32_t slot, uint64_t now, std::vector<Fill>* fill
   }
 }
 
+// ---- market data --------------------------------------------------------------------------------
+
+std::vector<DepthLevel> OrderBook::offer_depth(const ledger::CountryCode& country,
+                                               ledger::IpType type, size_t levels) const {
+  std::vector<DepthLevel> out;
+  auto c = country_index(country);
+  if (!c) return out;
+  for (const BucketEntry& e : buckets_[*c * 4u + static_cast<uint8_t>(type)]) {
+    const OfferEntry& o = offer_slab_[e.slot];
+    if (out.empty() || out.back().price != o.price) {
+      if (out.size() == levels) break;
+      out.push_back({o.price, 0, 0});
+    }
+    out.back().orders += 1;
+    out.back().ips += o.capacity - o.open;
+  }
+  return out;
+}
+
+std::vector<DepthLevel> OrderBook::request_depth(const ledger::CountryCode& country,
+                                                 size_t levels) const {
+  std::vector<DepthLevel> out;
+  auto c = country_index(country);
+  if (!c) return out;
+  // Merge the country's list and the "any country" list, both sorted by price descending.
+  std::vector<uint32_t> all(request_lists_[*c]);
+  all.insert(all.end(), request_lists_[kAnyCountry].begin(), request_lists_[kAnyCountry].end());
+  std::stable_sort(all.begin(), all.end(), [&](uint32_t a, uint32_t b) {
+    return request_slab_[a].max_price > request_slab_[b].max_price;
+  });
+  for (uint32_t slot : all) {
+    const RequestEntry& r = request_slab_[slot];
+    if (out.empty() || out.back().price != r.max_price) {
+      if (out.size() == levels) break;
+      out.push_back({r.max_price, 0, 0});
+    }
+    out.back().orders += 1;
+    out.back().ips += r.count - r.filled;
+  }
+  return out;
+}
+
 // ---- leaving ----------------------------------------------------------------------------------
 
 bool OrderBook::contains(OrderId id) const {

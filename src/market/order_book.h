@@ -35,6 +35,13 @@ struct Fill {
   uint64_t fill_index = 0;  // the request's n-th fill (0-based), as the ledger's deal id counts
 };
 
+// Market data: how much rests at one price.
+struct DepthLevel {
+  U256 price;
+  uint64_t orders = 0;  // offers (IPs available) or requests
+  uint64_t ips = 0;     // offers: places free (capacity - open); requests: IPs still wanted
+};
+
 // Ratings the matcher checks (hundredths, 0..500), from the caller's profiles.
 using RatingOf = std::function<uint16_t(const Address&)>;
 
@@ -56,6 +63,13 @@ class OrderBook {
   // A deal made from `offer` ended: its place returns to the book if the offer is still live.
   // Resting requests that now fit are matched; their fills are appended.
   void release(OrderId offer, bool exclusive, uint64_t now, std::vector<Fill>* fills);
+
+  // The offer side of one (country, IP type): up to `levels` price levels, cheapest first.
+  std::vector<DepthLevel> offer_depth(const ledger::CountryCode& country, ledger::IpType type,
+                                      size_t levels) const;
+  // The request side for one country (requests naming it, and those accepting any country): up
+  // to `levels` levels of maximum price, highest first.
+  std::vector<DepthLevel> request_depth(const ledger::CountryCode& country, size_t levels) const;
 
   size_t offers() const { return live_offers_; }
   size_t requests() const { return live_requests_; }

@@ -220,6 +220,29 @@ TEST(OrderBook, ExpiredAndCancelledOrdersLeave) {
   EXPECT_EQ(book.offers(), 0u);
 }
 
+TEST(OrderBook, DepthAggregatesByPriceLevel) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  book.place_offer(offer("DE", 10, 1, IpType::residential, 2, 2), kNow, &fills);
+  book.place_offer(offer("DE", 10, 2, IpType::residential, 1, 3), kNow, &fills);
+  book.place_offer(offer("DE", 12, 3, IpType::residential, 1, 4), kNow, &fills);
+  book.place_offer(offer("DE", 9, 4, IpType::mobile, 1, 5), kNow, &fills);
+  auto d = book.offer_depth(ledger::parse_country("DE").value(), IpType::residential, 10);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].price, U256(10));
+  EXPECT_EQ(d[0].orders, 2u);
+  EXPECT_EQ(d[0].ips, 3u);
+  EXPECT_EQ(d[1].price, U256(12));
+  EXPECT_EQ(book.offer_depth(ledger::parse_country("DE").value(), IpType::residential, 1).size(),
+            1u);
+  book.place_request(request({"FR"}, 7, 2, 1), kNow, &fills);
+  book.place_request(request({}, 8, 1, 2), kNow, &fills);
+  auto r = book.request_depth(ledger::parse_country("FR").value(), 10);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].price, U256(8));
+  EXPECT_EQ(r[1].ips, 2u);
+}
+
 // ---- property test against a brute-force reference ----------------------------------------------
 
 // A matcher written the obvious way: every live order in a plain list, everything re-sorted on
