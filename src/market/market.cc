@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
+#include "ledger/tx_codec.h"
+
 namespace ipsx::market {
 namespace {
 
@@ -13,7 +17,7 @@ const Hash& cancel_type_hash() {
 }  // namespace
 
 Market::Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Clock& clock,
-               MarketConfig config)
+               MarketConfig config, Journal* journal)
     : ledger_(ledger),
       key_(std::move(operator_key)),
       address_(key_.address()),
@@ -21,7 +25,15 @@ Market::Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Cl
       config_(config),
       domain_separator_(ledger.domain().separator()),
       profiles_(ledger),
-      book_([this](const Address& a) { return profiles_.rating(a); }) {}
+      book_([this](const Address& a) { return profiles_.rating(a); }),
+      journal_(journal) {}
+
+Result<void> Market::journal(std::string_view kind, const std::string& body) {
+  if (!journal_ || replay_now_) return {};
+  auto r = journal_->append(kind, body, now());
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
 
 Result<void> Market::check_signed(const Hash& struct_hash, const crypto::Signature& sig,
                                   const Address& owner, const char* what) const {
@@ -46,17 +58,21 @@ Result<PlaceResult> Market::place_offer(const ledger::Offer& offer, const crypto
     return fail(MarketErrc::bad_order, fmt::format("offer.feeBps: {} bps, this market charges {}",
                                                    offer.fee_bps, config_.fee_bps));
   }
-  uint64_t now = static_cast<uint64_t>(to_unix_seconds(clock_.now()));
-  if (now > offer.expiry) return fail(MarketErrc::bad_order, "offer.expiry: the offer has expired");
+  uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
+  if (now_s > offer.expiry)
+    return fail(MarketErrc::bad_order, "offer.expiry: the offer has expired");
   Hash hash = offer.struct_hash();
   if (seen_.contains(hash))
     return fail(MarketErrc::duplicate_order, "this offer was placed before (reuse its nonce?)");
-  if (auto s = check_signed(hash, sig, offer.provider, "offer"); !s)
+  if (auto s = check_signed(hash, sig, offer.provider, "offer"); !s) {
     return std::unexpected(s.error());
+  }
+  nlohmann::json body = {{"offer", ledger::to_json(offer)}, {"signature", sig.to_hex()}};
+  if (auto j = journal("offer", body.dump()); !j) return std::unexpected(j.error());
   seen_.insert(hash);
   std::vector<Fill> fills;
   PlaceResult result;
-  result.id = book_.place_offer(offer, now, &fills);
+  result.id = book_.place_offer(offer, now_s, &fills);
   // Registered before the fills are executed: they refer to it.
   orders_[result.id] = Signed{true, offer, {}, sig, hash, offer.provider};
   by_hash_[hash] = result.id;
@@ -76,18 +92,21 @@ Result<PlaceResult> Market::place_request(const ledger::Request& request,
     return fail(MarketErrc::bad_order, fmt::format("request.feeBps: {} bps, this market charges {}",
                                                    request.fee_bps, config_.fee_bps));
   }
-  uint64_t now = static_cast<uint64_t>(to_unix_seconds(clock_.now()));
-  if (now > request.expiry)
+  uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
+  if (now_s > request.expiry)
     return fail(MarketErrc::bad_order, "request.expiry: the request has expired");
   Hash hash = request.struct_hash();
   if (seen_.contains(hash))
     return fail(MarketErrc::duplicate_order, "this request was placed before (reuse its nonce?)");
-  if (auto s = check_signed(hash, sig, request.requester, "request"); !s)
+  if (auto s = check_signed(hash, sig, request.requester, "request"); !s) {
     return std::unexpected(s.error());
+  }
+  nlohmann::json body = {{"request", ledger::to_json(request)}, {"signature", sig.to_hex()}};
+  if (auto j = journal("request", body.dump()); !j) return std::unexpected(j.error());
   seen_.insert(hash);
   std::vector<Fill> fills;
   PlaceResult result;
-  result.id = book_.place_request(request, now, &fills);
+  result.id = book_.place_request(request, now_s, &fills);
   // Registered before the fills are executed: they refer to it.
   orders_[result.id] = Signed{false, {}, request, sig, hash, request.requester};
   by_hash_[hash] = result.id;
@@ -103,6 +122,27 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
     auto r = orders_.find(f.request);
     if (o == orders_.end() || r == orders_.end())
       continue;  // cannot happen: every order is registered
+    uint64_t& ledger_fill = ledger_fills_[r->second.hash];
+    if (replay_now_) {
+      // Replaying: the deal may already be on the ledger (deal ids are deterministic).
+      Hash id = ledger::deal_id_for(o->second.hash, r->second.hash, ledger_fill);
+      auto existing = ledger_.deal(id);
+      if (existing && existing->offer_hash == o->second.hash) {
+        ++ledger_fill;
+        DealRecord rec;
+        rec.deal_id = id;
+        rec.offer = f.offer;
+        rec.request = f.request;
+        rec.exclusive = r->second.request.exclusive;
+        rec.progress = DealProgress::open(*existing, now());
+        deals_[id] = std::move(rec);
+        prints_.push_back(
+            {id, f.price_per_second, o->second.offer.country, o->second.offer.ip_type, now()});
+        if (prints_.size() > 1000) prints_.pop_front();
+        if (result) result->deals.push_back(id);
+        continue;
+      }
+    }
     ledger::OpenDeal op{o->second.offer, o->second.signature, r->second.request,
                         r->second.signature, f.price_per_second};
     auto tx = ledger_.prepare(address_, std::move(op));
@@ -114,7 +154,7 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
     } else {
       receipt = std::unexpected(tx.error());
     }
-    uint64_t now = static_cast<uint64_t>(to_unix_seconds(clock_.now()));
+    uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
     if (!receipt || !receipt->deal_id) {
       Error err = receipt ? Error(make_error_code(MarketErrc::invalid_argument), "no deal id")
                           : receipt.error();
@@ -125,17 +165,18 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
       bool offer_at_fault = err.message().starts_with("offer");
       if (offer_at_fault) {
         book_.cancel(f.offer);
-        book_.release(f.offer, r->second.request.exclusive, now, nullptr);  // frees its slot
+        book_.release(f.offer, r->second.request.exclusive, now_s, nullptr);  // frees its slot
       } else {
         book_.cancel(f.request);
-        book_.release(f.offer, r->second.request.exclusive, now, &fills);
+        book_.release(f.offer, r->second.request.exclusive, now_s, &fills);
       }
       continue;
     }
     const Hash& id = *receipt->deal_id;
+    ++ledger_fill;
     auto view = ledger_.deal(id);
     auto block = ledger_.block(receipt->block);
-    Timestamp opened = block ? from_unix_ms(block->timestamp_ms) : clock_.now();
+    Timestamp opened = block ? from_unix_ms(block->timestamp_ms) : now();
     DealRecord rec;
     rec.deal_id = id;
     rec.offer = f.offer;
@@ -161,6 +202,12 @@ Result<void> Market::cancel(const SignedCancel& c) {
   if (!signer || *signer != s.owner) {
     return fail(MarketErrc::not_owner, "the cancel is not signed by the order's owner");
   }
+  if (!book_.contains(it->second)) {
+    return fail(MarketErrc::unknown_order,
+                "the order is no longer in the book (filled or expired)");
+  }
+  nlohmann::json body = {{"order", c.order_hash.hex()}, {"signature", c.signature.to_hex()}};
+  if (auto j = journal("cancel", body.dump()); !j) return std::unexpected(j.error());
   if (!book_.cancel(it->second)) {
     return fail(MarketErrc::unknown_order,
                 "the order is no longer in the book (filled or expired)");
@@ -168,40 +215,59 @@ Result<void> Market::cancel(const SignedCancel& c) {
   return {};
 }
 
-void Market::release_if_closed(DealRecord& d, Timestamp now, std::vector<Fill>* fills) {
+void Market::release_if_closed(DealRecord& d, Timestamp t, std::vector<Fill>* fills) {
   if (d.released) return;
   // The ledger decides when a place is free again: it counts an offer's deals until they are
   // closed there (by the provider's closeDeal, a cooperative close, or a settle), whatever the
   // protocol status says. The protocol's close tells the parties to do so.
   auto view = ledger_.deal(d.deal_id);
   if (!view || view->state != ledger::DealState::closed) return;
+  nlohmann::json body = {{"deal", d.deal_id.hex()}};
+  if (!journal("release", body.dump())) return;  // retried on the next tick
+  release(d, *view, t, fills);
+}
+
+void Market::release(DealRecord& d, const ledger::DealView& view, Timestamp t,
+                     std::vector<Fill>* fills) {
   d.released = true;
   // The reason: the one recorded on the ledger, or the protocol's when the closer gave none.
-  ledger::CloseReason reason = view->reason;
+  ledger::CloseReason reason = view.reason;
   if (reason == ledger::CloseReason::unspecified)
-    reason = d.progress.status(now, config_.timeouts).reason;
-  profiles_.record_outcome(view->provider, view->requester, reason,
+    reason = d.progress.status(t, config_.timeouts).reason;
+  profiles_.record_outcome(view.provider, view.requester, reason,
                            d.progress.requester_status.live_since.has_value());
-  book_.release(d.offer, d.exclusive, static_cast<uint64_t>(to_unix_seconds(now)), fills);
+  book_.release(d.offer, d.exclusive, static_cast<uint64_t>(to_unix_seconds(t)), fills);
 }
 
 Result<DealStatus> Market::status_event(const SignedStatusEvent& e) {
   auto it = deals_.find(e.event.deal_id);
   if (it == deals_.end()) return fail(MarketErrc::unknown_deal, "no deal " + e.event.deal_id.hex());
-  Timestamp now = clock_.now();
-  auto s = accept_event(it->second.progress, e, domain_separator_, now, config_.timeouts);
+  Timestamp t = now();
+  DealProgress& p = it->second.progress;
+  const Address& signer = e.event.party == Party::provider ? p.provider : p.requester;
+  if (auto v = verify_event(e, signer, domain_separator_); !v) return std::unexpected(v.error());
+  if (auto c = check_transition(p, e.event, t, config_.timeouts); !c)
+    return std::unexpected(c.error());
+  nlohmann::json body = {{"deal", e.event.deal_id.hex()},
+                         {"party", static_cast<int>(e.event.party)},
+                         {"state", static_cast<int>(e.event.state)},
+                         {"at", to_unix_ms(e.event.at)},
+                         {"seq", e.event.seq},
+                         {"signature", e.signature.to_hex()}};
+  if (auto j = journal("event", body.dump()); !j) return std::unexpected(j.error());
+  auto s = apply_event(p, e.event, t, config_.timeouts);
   if (!s) return s;
   std::vector<Fill> fills;
-  release_if_closed(it->second, now, &fills);
+  release_if_closed(it->second, t, &fills);
   execute(fills, nullptr);
   return s;
 }
 
 std::vector<Hash> Market::tick() {
-  Timestamp now = clock_.now();
-  book_.expire(static_cast<uint64_t>(to_unix_seconds(now)));
+  Timestamp t = now();
+  book_.expire(static_cast<uint64_t>(to_unix_seconds(t)));
   std::vector<Fill> fills;
-  for (auto& [id, d] : deals_) release_if_closed(d, now, &fills);
+  for (auto& [id, d] : deals_) release_if_closed(d, t, &fills);
   PlaceResult opened;
   execute(fills, &opened);
   return opened.deals;
@@ -209,12 +275,12 @@ std::vector<Hash> Market::tick() {
 
 std::optional<Timestamp> Market::next_deadline() const {
   std::optional<Timestamp> best;
-  Timestamp now = clock_.now();
+  Timestamp t = now();
   for (const auto& [id, d] : deals_) {
     if (d.released) continue;
-    auto t = market::next_deadline(d.progress.times, d.progress.provider_status,
-                                   d.progress.requester_status, now, config_.timeouts);
-    if (t && (!best || *t < *best)) best = t;
+    auto next = market::next_deadline(d.progress.times, d.progress.provider_status,
+                                      d.progress.requester_status, t, config_.timeouts);
+    if (next && (!best || *next < *best)) best = next;
   }
   return best;
 }
@@ -222,7 +288,87 @@ std::optional<Timestamp> Market::next_deadline() const {
 Result<DealStatus> Market::deal_status(const Hash& deal_id) const {
   auto it = deals_.find(deal_id);
   if (it == deals_.end()) return fail(MarketErrc::unknown_deal, "no deal " + deal_id.hex());
-  return it->second.progress.status(clock_.now(), config_.timeouts);
+  return it->second.progress.status(now(), config_.timeouts);
+}
+
+Result<size_t> Market::recover() {
+  if (!journal_) return size_t{0};
+  size_t n = 0;
+  auto r = journal_->for_each([&](const JournalEntry& e) -> Result<void> {
+    replay_now_ = e.at;
+    auto done = replay(e);
+    replay_now_.reset();
+    if (!done) {
+      return fail(MarketErrc::storage, fmt::format("journal entry {} ({}) does not replay: {}",
+                                                   e.seq, e.kind, done.error().message()));
+    }
+    ++n;
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
+  return n;
+}
+
+Result<void> Market::replay(const JournalEntry& e) {
+  auto j = nlohmann::json::parse(e.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(MarketErrc::storage, "not JSON");
+  auto sig_of = [&](const char* key) -> Result<crypto::Signature> {
+    if (!j.contains(key) || !j[key].is_string())
+      return fail(MarketErrc::storage, std::string("no ") + key);
+    return crypto::Signature::from_hex(j[key].get<std::string>());
+  };
+  auto hash_of = [&](const char* key) -> Result<Hash> {
+    if (!j.contains(key) || !j[key].is_string())
+      return fail(MarketErrc::storage, std::string("no ") + key);
+    return Hash::from_hex(j[key].get<std::string>());
+  };
+  if (e.kind == "offer" || e.kind == "request") {
+    auto sig = sig_of("signature");
+    if (!sig) return std::unexpected(sig.error());
+    if (e.kind == "offer") {
+      auto o = ledger::offer_from_json(j["offer"]);
+      if (!o) return std::unexpected(o.error());
+      auto placed = place_offer(*o, *sig);
+      if (!placed) return std::unexpected(placed.error());
+    } else {
+      auto q = ledger::request_from_json(j["request"]);
+      if (!q) return std::unexpected(q.error());
+      auto placed = place_request(*q, *sig);
+      if (!placed) return std::unexpected(placed.error());
+    }
+    return {};
+  }
+  if (e.kind == "cancel") {
+    auto h = hash_of("order");
+    auto sig = sig_of("signature");
+    if (!h || !sig) return fail(MarketErrc::storage, "malformed cancel");
+    return cancel(SignedCancel{*h, *sig});
+  }
+  if (e.kind == "event") {
+    auto h = hash_of("deal");
+    auto sig = sig_of("signature");
+    if (!h || !sig) return fail(MarketErrc::storage, "malformed event");
+    StatusEvent ev{*h, static_cast<Party>(j.value("party", 0)),
+                   static_cast<PartyState>(j.value("state", 0)),
+                   from_unix_ms(j.value("at", int64_t{0})), j.value("seq", uint64_t{0})};
+    auto s = status_event(SignedStatusEvent{ev, *sig});
+    if (!s) return std::unexpected(s.error());
+    return {};
+  }
+  if (e.kind == "release") {
+    auto h = hash_of("deal");
+    if (!h) return std::unexpected(h.error());
+    auto it = deals_.find(*h);
+    if (it == deals_.end()) return fail(MarketErrc::unknown_deal, "release of an unknown deal");
+    auto view = ledger_.deal(*h);
+    if (!view) return std::unexpected(view.error());
+    if (it->second.released) return {};
+    std::vector<Fill> fills;
+    release(it->second, *view, now(), &fills);
+    execute(fills, nullptr);
+    return {};
+  }
+  return fail(MarketErrc::storage, "unknown journal entry kind " + e.kind);
 }
 
 std::vector<DealPrint> Market::recent_deals(size_t n) const {

@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "ledger/ledger.h"
 #include "market/deal_protocol.h"
+#include "market/journal.h"
 #include "market/market_error.h"
 #include "market/order_book.h"
 #include "market/profiles.h"
@@ -68,10 +69,16 @@ struct SignedCancel {
 
 class Market {
  public:
-  // `ledger` and `clock` must outlive the market; `operator_key` is the market's own wallet (the
-  // address orders name as `market`).
+  // `ledger`, `clock` and `journal` (if any) must outlive the market; `operator_key` is the
+  // market's own wallet (the address orders name as `market`). With a journal, every accepted
+  // command is made durable before it takes effect; call recover() once before anything else.
   Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Clock& clock,
-         MarketConfig config = {});
+         MarketConfig config = {}, Journal* journal = nullptr);
+
+  // Replays the journal: every command again, at its recorded time, in order. Deals the ledger
+  // already has are adopted (deal ids are deterministic), fills whose deals the ledger lacks (a
+  // crash in between) are opened now. Returns the number of entries replayed.
+  Result<size_t> recover();
 
   const Address& address() const { return address_; }
 
@@ -94,6 +101,8 @@ class Market {
   std::optional<Timestamp> next_deadline() const;
 
   Result<DealStatus> deal_status(const Hash& deal_id) const;
+  // Whether an order with this EIP-712 hash was ever accepted here.
+  bool knows(const Hash& order_hash) const { return seen_.contains(order_hash); }
   const DealRecord* deal(const Hash& deal_id) const;
   const OrderBook& book() const { return book_; }
   // The most recent deals, newest last (at most the last 1,000 are kept).
@@ -117,6 +126,12 @@ class Market {
   // Opens a deal on the ledger for each fill; refused fills undo their book effects.
   void execute(std::vector<Fill>& fills, PlaceResult* result);
   void release_if_closed(DealRecord& d, Timestamp now, std::vector<Fill>* fills);
+  void release(DealRecord& d, const ledger::DealView& view, Timestamp now,
+               std::vector<Fill>* fills);
+  Timestamp now() const { return replay_now_ ? *replay_now_ : clock_.now(); }
+  // Journals a command (not while replaying); a failure rejects the command.
+  Result<void> journal(std::string_view kind, const std::string& body);
+  Result<void> replay(const JournalEntry& e);
 
   ledger::Ledger& ledger_;
   crypto::PrivateKey key_;
@@ -131,6 +146,9 @@ class Market {
   std::unordered_set<Hash> seen_;  // every order hash ever placed
   std::map<Hash, DealRecord> deals_;
   std::deque<DealPrint> prints_;
+  std::unordered_map<Hash, uint64_t> ledger_fills_;  // deals opened per request hash
+  Journal* journal_ = nullptr;
+  std::optional<Timestamp> replay_now_;
 };
 
 }  // namespace ipsx::market

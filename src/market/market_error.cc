@@ -36,6 +36,8 @@ class MarketCategory final : public std::error_category {
         return "not the order's owner";
       case MarketErrc::unknown_deal:
         return "unknown deal";
+      case MarketErrc::storage:
+        return "journal failure";
     }
     return "unknown market error";
   }

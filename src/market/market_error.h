@@ -22,6 +22,7 @@ enum class MarketErrc {
   unknown_order,     // no such order in the book
   not_owner,         // a cancel not signed by the order's owner
   unknown_deal,      // no such deal in the deal book
+  storage,           // the journal failed or is corrupted
 };
 
 const std::error_category& market_category();

@@ -3,6 +3,13 @@
 #include "market/market.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <random>
+#include <set>
+#include <thread>
 
 #include "core/keccak.h"
 #include "ledger/test_util.h"
@@ -244,6 +251,195 @@ TEST_F(MarketTest, OnlyTheOwnerCancels) {
   ASSERT_TRUE(market_->cancel(by_owner));
   EXPECT_FALSE(market_->book().contains(placed->id));
   EXPECT_EQ(market_->cancel(by_owner).error().code(), MarketErrc::unknown_order);
+}
+
+class JournaledMarketTest : public MarketTest {
+ protected:
+  void SetUp() override {
+    MarketTest::SetUp();
+    journal_ = Journal::open(journal_dir_.path()).value();
+    market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, MarketConfig{100, {}},
+                                       journal_.get());
+    ASSERT_EQ(market_->recover().value(), 0u);
+  }
+  void restart() {
+    market_.reset();
+    journal_.reset();
+    journal_ = Journal::open(journal_dir_.path()).value();
+    market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, MarketConfig{100, {}},
+                                       journal_.get());
+    auto n = market_->recover();
+    ASSERT_TRUE(n) << n.error().message();
+  }
+  TempDir journal_dir_;
+  std::unique_ptr<Journal> journal_;
+};
+
+TEST_F(JournaledMarketTest, ARestartedMarketIsWhereItWas) {
+  ledger::Offer first = offer(1'000'000, 2, 1);
+  auto o1 = place(first);
+  auto o2 = place(offer(3'000'000, 3, 2));
+  auto r1 = place(request(2'000'000, 1, 1));
+  ASSERT_EQ(r1->deals.size(), 1u);
+  Hash deal = r1->deals[0];
+  auto r2 = place(request(2'000'000, 1, 2));  // o2 is too dear for it: rests
+  clock_.advance(Millis(1000));
+  ASSERT_TRUE(market_->status_event(event(deal, Party::provider, PartyState::ready, 1)));
+  ASSERT_TRUE(market_->status_event(event(deal, Party::requester, PartyState::connected, 1)));
+  DealStatus before = market_->deal_status(deal).value();
+
+  restart();
+  EXPECT_EQ(market_->deal_status(deal).value(), before);
+  EXPECT_TRUE(market_->book().contains(o2->id));
+  EXPECT_TRUE(market_->book().contains(r2->id));
+  EXPECT_FALSE(market_->book().contains(o1->id));
+  EXPECT_EQ(market_->open_deals(), 1u);
+  auto again = place(first);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), MarketErrc::duplicate_order);
+  // Replayed events are not accepted twice; the next ones go on from where they were.
+  EXPECT_EQ(
+      market_->status_event(event(deal, Party::provider, PartyState::ready, 1)).error().code(),
+      MarketErrc::bad_sequence);
+  ASSERT_TRUE(market_->status_event(event(deal, Party::provider, PartyState::ready, 2)));
+  EXPECT_EQ(ledger_->events_of_account(market_->address(), 100)->size(), 1u)
+      << "no deal opened twice";
+}
+
+// The crash test: a child process runs a market (with its own ledger) and reports every order
+// it acknowledged; it is killed with SIGKILL at a random moment, 20 times. After each restart
+// every acknowledged order is known, every deal the ledger holds for the market is in its deal
+// book, and no deal was opened twice.
+TEST(MarketCrash, AcknowledgedOrdersSurviveSigkill) {
+  TempDir ledger_dir, journal_dir;
+  ledger::GenesisConfig g;
+  ManualClock setup(from_unix_ms(1'767'225'600'000));
+  g.time = setup.now();
+  g.challenge_period = Millis(10'000);
+  g.early_adopters = key("early").address();
+  g.bounty = key("bounty").address();
+  g.team = key("team").address();
+  g.sale = {U256(10'000), Amount::from_tokens(1000).value(), g.time, g.time + Millis(1000),
+            key("treasury").address()};
+  crypto::PrivateKey provider = key("provider"), requester = key("requester"),
+                     market_key = key("market");
+  {
+    ledger::EmbeddedOptions o;
+    o.data_dir = ledger_dir.path();
+    auto l = ledger::EmbeddedLedger::open(o, &g, setup).value();
+    setup.advance(Millis(2000));
+    auto run = [&](const crypto::PrivateKey& k, ledger::Op op) {
+      auto tx = l->prepare(k.address(), std::move(op)).value();
+      ASSERT_TRUE(l->submit(sign_tx(k, tx)));
+    };
+    run(key("team"), ledger::FinalizeSale{});
+    run(key("early"),
+        ledger::Transfer{requester.address(), Amount::from_tokens(1'000'000).value()});
+    run(requester, ledger::Deposit{Amount::from_tokens(1'000'000).value()});
+  }
+  auto open_all = [&](Clock& clock, std::unique_ptr<ledger::EmbeddedLedger>& l,
+                      std::unique_ptr<Journal>& j, std::unique_ptr<Market>& m) -> Result<size_t> {
+    ledger::EmbeddedOptions o;
+    o.data_dir = ledger_dir.path();
+    o.verify_threads = 1;
+    auto lr = ledger::EmbeddedLedger::open(o, nullptr, clock);
+    if (!lr) return std::unexpected(lr.error());
+    l = std::move(*lr);
+    auto jr = Journal::open(journal_dir.path());
+    if (!jr) return std::unexpected(jr.error());
+    j = std::move(*jr);
+    m = std::make_unique<Market>(*l, key("market"), clock, MarketConfig{0, {}}, j.get());
+    return m->recover();
+  };
+  std::mt19937_64 rng(7);
+  std::set<std::string> acknowledged;
+  uint64_t nonce_base = 0;
+  for (int round = 0; round < 20; ++round) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    nonce_base += 1'000'000;
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      close(fds[0]);
+      ManualClock clock(setup.now() + Millis(round * 1000));
+      std::unique_ptr<ledger::EmbeddedLedger> l;
+      std::unique_ptr<Journal> j;
+      std::unique_ptr<Market> m;
+      if (!open_all(clock, l, j, m)) _exit(3);
+      Hash sep = l->domain().separator();
+      uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(clock.now()));
+      for (uint64_t i = 0;; ++i) {
+        Hash h;
+        bool ok;
+        if (i % 2 == 0) {
+          ledger::Offer o;
+          o.provider = provider.address();
+          o.ip = ledger::parse_ip("127.0." + std::to_string((i / 2) % 250) + ".2").value();
+          o.country = ledger::parse_country("DE").value();
+          o.protocols = ledger::protocol::http;
+          o.scopes = ledger::scope::crawling;
+          o.max_duration = 3600;
+          o.price_per_second = U256(1000 + i % 7);
+          o.market = market_key.address();
+          o.expiry = now_s + 100'000;
+          o.nonce = nonce_base + i;
+          h = o.struct_hash();
+          ok = m->place_offer(o, crypto::sign(provider, crypto::eip712::digest(sep, h)).value())
+                   .has_value();
+        } else {
+          ledger::Request r;
+          r.requester = requester.address();
+          r.protocols = ledger::protocol::http;
+          r.scope = ledger::scope::crawling;
+          r.duration = 60;
+          r.max_price_per_second = U256(1003);
+          r.budget = U256(1003 * 60);
+          r.market = market_key.address();
+          r.expiry = now_s + 100'000;
+          r.nonce = nonce_base + i;
+          h = r.struct_hash();
+          ok = m->place_request(r, crypto::sign(requester, crypto::eip712::digest(sep, h)).value())
+                   .has_value();
+        }
+        if (!ok) _exit(4);
+        std::string line = h.hex() + "\n";
+        if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(5);
+        clock.advance(Millis(1));
+      }
+    }
+    close(fds[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 250));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the child ended by itself with status " << status;
+    std::string data;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    for (size_t pos; (pos = data.find('\n')) != std::string::npos;) {
+      acknowledged.insert(data.substr(0, pos));
+      data.erase(0, pos + 1);
+    }
+    ManualClock clock(setup.now() + Millis(round * 1000 + 900));
+    std::unique_ptr<ledger::EmbeddedLedger> l;
+    std::unique_ptr<Journal> j;
+    std::unique_ptr<Market> m;
+    auto replayed = open_all(clock, l, j, m);
+    ASSERT_TRUE(replayed) << "round " << round << ": " << replayed.error().message();
+    for (const auto& hex : acknowledged)
+      EXPECT_TRUE(m->knows(Hash::from_hex(hex).value())) << "lost order " << hex;
+    auto events = l->events_of_account(market_key.address(), 1'000'000).value();
+    std::set<Hash> opened;
+    for (const auto& e : events) {
+      if (e.kind != ledger::EventKind::deal_opened) continue;
+      EXPECT_TRUE(opened.insert(*e.deal).second) << "deal opened twice";
+      EXPECT_NE(m->deal(*e.deal), nullptr) << "the deal book lost a deal the ledger holds";
+    }
+  }
+  EXPECT_GT(acknowledged.size(), 20u);
 }
 
 }  // namespace
