@@ -206,15 +206,12 @@ void signed_ops(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   return ipsx::bench::run(argc, argv,
-                          {
-  {"market.core_ops_per_s",
-   core_ops,
-   1,
-   {{"p99_ns", "market.p99_ns"},
-    {"bytes_per_offer", "market.bytes_per_offer"},
-    {"fills_per_op", "market.fills_per_op"}},
-   1},
-  {
-    "market.signed_ops_per_s", signed_ops
-  }}});
+                          {{"market.core_ops_per_s",
+                            core_ops,
+                            1,
+                            {{"p99_ns", "market.p99_ns"},
+                             {"bytes_per_offer", "market.bytes_per_offer"},
+                             {"fills_per_op", "market.fills_per_op"}},
+                            1},
+                           {"market.signed_ops_per_s", signed_ops}});
 }
