@@ -17,11 +17,15 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/address.h"
 #include "core/amount.h"
 #include "core/hex.h"
 #include "crypto/eip712.h"
 #include "crypto/keystore.h"
+#include "ledger/genesis.h"
+#include "ledger/tx_codec.h"
 #include "mutator.h"
 
 namespace {
@@ -113,6 +117,36 @@ std::map<std::string, Target> targets() {
                        property_failed("keystore", "opened to a different key", in);
                      }
                    }};
+  // Ledger transactions as the store, the CLI and the API take them.
+  t["ledger_tx"] = {
+      {R"({"chainId":1337,"from":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","nonce":3,"op":{"op":"transfer","to":"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359","amount":"1500000000000000000"},"signature":"0x4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d07299936d304c153f6443dfa05f40ff007d72911b6f72307f996231605b915621c"})",
+       R"({"chainId":1,"from":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","nonce":0,"op":{"op":"closeDeal","dealId":"0x0101010101010101010101010101010101010101010101010101010101010101","amount":"7","requesterSignature":"","reason":1},"signature":"0x4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d07299936d304c153f6443dfa05f40ff007d72911b6f72307f996231605b915621c"})"},
+      6,
+      [](const std::string& in) {
+        static const Hash sep = ledger::ledger_domain(1337, Address()).separator();
+        auto j = nlohmann::json::parse(in, nullptr, false);
+        if (j.is_discarded()) return;
+        auto tx = ledger::signed_tx_from_json(j, sep);
+        if (!tx) return;
+        // What parses must serialize and parse back to the same transaction.
+        auto again = ledger::signed_tx_from_json(ledger::to_json(*tx), sep);
+        if (!again || again->id() != tx->id())
+          property_failed("ledger_tx", "JSON round trip differs", in);
+      }};
+  t["genesis"] = {
+      {"chain_id = 1337\ntime = 1000\nchallenge_period_ms = 5000\n[allocations]\n"
+       "early_adopters = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n"
+       "bounty = \"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359\"\n"
+       "team = \"0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB\"\n[sale]\nrate = \"10000\"\n"
+       "hard_cap = \"1000\"\nstart = 1000\nend = 2000\n"
+       "treasury = \"0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb\"\n"},
+      4,
+      [](const std::string& in) {
+        auto g = ledger::GenesisConfig::from_toml(in);
+        if (g && !ledger::GenesisConfig::from_toml(g->to_toml())) {
+          property_failed("genesis", "a valid genesis does not round trip", in);
+        }
+      }};
   return t;
 }
 

@@ -246,6 +246,27 @@ TEST(TxCodec, EveryOperationRoundTripsThroughJsonWithTheSameDigest) {
             tx_digest(ledger_domain(6, Address()).separator(), 3, ops[0]));
 }
 
+// Regression: found by `make fuzz`. to_json() built numbers as signed integers, which the reader
+// (expecting unsigned) refused, so a transaction converted to JSON in memory did not read back.
+TEST(TxCodec, InMemoryJsonReadsBackWithoutATextRoundTrip) {
+  Hash sep = ledger_domain(5, Address()).separator();
+  auto k = crypto::PrivateKey::from_bytes(keccak256(std::string_view("k")).view()).value();
+  crypto::Signature sig = crypto::sign(k, keccak256(std::string_view("x"))).value();
+  Op op = CloseDeal{keccak256(std::string_view("d")), Amount::from_base(7), std::nullopt,
+                    CloseReason::completed};
+  SignedTx tx{{5, addr("a"), 0, op, tx_digest(sep, 0, op)}, sig};
+  auto back = signed_tx_from_json(to_json(tx), sep);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->id(), tx.id());
+  auto offer = offer_from_json(to_json(sample_offer()));
+  ASSERT_TRUE(offer) << offer.error().message();
+  EXPECT_EQ(offer->struct_hash(), sample_offer().struct_hash());
+  json negative = to_json(tx);
+  negative["nonce"] = -1;
+  EXPECT_NE(signed_tx_from_json(negative, sep).error().message().find("negative"),
+            std::string::npos);
+}
+
 TEST(TxCodec, MalformedJsonNamesTheMember) {
   Hash sep = ledger_domain(5, Address()).separator();
   auto r = signed_tx_from_json(json::parse(R"({"chainId": 5, "from": "0x12", "nonce": 0,

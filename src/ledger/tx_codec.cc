@@ -54,6 +54,11 @@ struct Reader {
     uint64_t out = 0;
     if ((*v)->is_number_unsigned()) {
       out = (*v)->get<uint64_t>();
+    } else if ((*v)->is_number_integer()) {
+      // A JSON document built in memory holds small numbers as signed integers.
+      int64_t i = (*v)->get<int64_t>();
+      if (i < 0) return bad(path + "." + key, "must not be negative");
+      out = static_cast<uint64_t>(i);
     } else if ((*v)->is_string()) {
       auto p = U256::from_dec((*v)->get<std::string>());
       if (!p || !p->fits_u64()) return bad(path + "." + key, "not an unsigned integer");
@@ -263,7 +268,7 @@ json to_json(const Offer& o) {
           {"country", country_str(o.country)},
           {"region", o.region},
           {"asn", o.asn},
-          {"ipType", static_cast<int>(o.ip_type)},
+          {"ipType", static_cast<unsigned>(o.ip_type)},
           {"protocols", o.protocols},
           {"scopes", o.scopes},
           {"bandwidthKbps", o.bandwidth_kbps},
@@ -448,19 +453,19 @@ json to_json(const Op& op) {
                    j["amount"] = c.amount.base().to_dec();
                    j["requesterSignature"] =
                        c.requester_signature ? c.requester_signature->to_hex() : "";
-                   j["reason"] = static_cast<int>(c.reason);
+                   j["reason"] = static_cast<unsigned>(c.reason);
                  },
                  [&](const CooperativeClose& c) {
                    j["dealId"] = c.deal_id.hex();
                    j["amount"] = c.amount.base().to_dec();
                    j["requesterSignature"] = c.requester_signature.to_hex();
                    j["providerSignature"] = c.provider_signature.to_hex();
-                   j["reason"] = static_cast<int>(c.reason);
+                   j["reason"] = static_cast<unsigned>(c.reason);
                  },
                  [&](const UncooperativeClose& c) {
                    j["dealId"] = c.deal_id.hex();
                    j["amount"] = c.amount.base().to_dec();
-                   j["reason"] = static_cast<int>(c.reason);
+                   j["reason"] = static_cast<unsigned>(c.reason);
                  },
                  [&](const Settle& s) { j["dealId"] = s.deal_id.hex(); },
                  [&](const Rate& r) {
