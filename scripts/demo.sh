@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The demo: what exists today, end to end, with the real `ipsx` binary.
-# This is an early demo: wallets and signatures, and the embedded ledger (token, crowd sale,
-# Centralizer wallets, blocks). The market, the deals' data plane (gateway and exit) and the
-# node's API are not built yet.
+# This is an early demo: wallets and signatures, the embedded ledger (token, crowd sale,
+# Centralizer wallets, blocks) and the market (signed orders matched into deals on the ledger).
+# The data plane that carries traffic (gateway and exit) and the node's API are not built yet.
 set -euo pipefail
 IPSX=${1:-build/bin/ipsx}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
-echo "IPSX early demo: wallets, signatures and the embedded ledger (market, gateway and exit come later)."
+echo "IPSX early demo: wallets, signatures, the embedded ledger and the market (gateway and exit come later)."
 printf 'demo-password\n' >"$work/password"
 ks=$work/keystore
 
@@ -75,6 +75,24 @@ send --address "$requester" claim-unsold
 step "The requester deposits IPSX into its Centralizer wallet, ready to back requests"
 send --address "$requester" deposit --amount 15000
 send --address "$requester" transfer --to "$provider" --amount 1.5
+
+step "The provider offers two IPs, signed; the requester asks for one in Germany, signed"
+market=$("$IPSX" wallet new --keystore "$ks" --password-file "$work/password" --light 2>/dev/null)
+order() { run "$IPSX" order "$@" --keystore "$ks" --password-file "$work/password" --market "$market"; }
+order offer --address "$provider" --ip 127.0.0.2 --country DE --type residential --price 0.0001 \
+  --out "$work/offer-de.json" 2>/dev/null
+order offer --address "$provider" --ip 127.0.0.3 --country FR --type datacenter --price 0.00005 \
+  --out "$work/offer-fr.json" 2>/dev/null
+order request --address "$requester" --countries DE --duration 600 --max-price 0.0002 \
+  --out "$work/request.json" 2>/dev/null
+cat "$work/offer-de.json"
+
+step "The market verifies and matches them: a deal opens on the ledger, funds reserved"
+mk() { run "$IPSX" market "$1" --data "$work/ledger" --journal "$work/market" --keystore "$ks" \
+  --address "$market" --password-file "$work/password" "${@:2}"; }
+mk place "$work/offer-de.json" "$work/offer-fr.json"
+mk place "$work/request.json"
+mk show
 
 step "Every transaction is in a hash-chained block; the whole ledger re-verifies from genesis"
 run "$IPSX" ledger show --data "$work/ledger"

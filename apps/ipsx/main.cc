@@ -5,6 +5,7 @@
 
 #include "cli_util.h"
 #include "ledger_command.h"
+#include "market_command.h"
 #include "wallet_command.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("ipsx ") + IPSX_VERSION);
   ipsx::cli::add_wallet_command(app);
   ipsx::cli::add_ledger_command(app);
+  ipsx::cli::add_order_command(app);
+  ipsx::cli::add_market_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,302 @@
+#include "market_command.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli_util.h"
+#include "crypto/keystore.h"
+#include "ledger/embedded_ledger.h"
+#include "ledger/tx_codec.h"
+#include "market/market.h"
+
+namespace ipsx::cli {
+namespace {
+
+using json = nlohmann::json;
+
+struct OrderOptions {
+  std::string keystore, address, password_file, out;
+  std::string market, data;
+  uint16_t fee_bps = 0;
+  uint64_t chain_id = 1337;
+  uint64_t nonce = 0;
+  uint64_t expiry_seconds = 86'400;
+  // offer
+  std::string ip, country = "DE", type = "residential", protocols = "http,socks5",
+                  scopes = "crawling,general", price;
+  uint32_t capacity = 1, bandwidth = 10'000;
+  uint64_t min_seconds = 5, max_seconds = 86'400;
+  // request
+  std::string countries, types, scope = "crawling", max_price, budget;
+  uint32_t count = 1;
+  uint64_t duration = 60;
+  bool exclusive = false, aon = false, distinct = false;
+};
+
+uint32_t bits(const std::string& list, const std::map<std::string, uint32_t>& names,
+              const char* option) {
+  uint32_t out = 0;
+  std::stringstream ss(list);
+  for (std::string item; std::getline(ss, item, ',');) {
+    auto it = names.find(item);
+    if (it == names.end()) throw CommandError(fmt::format("{}: unknown value '{}'", option, item));
+    out |= it->second;
+  }
+  return out;
+}
+
+const std::map<std::string, uint32_t> kProtocols = {
+    {"http", ledger::protocol::http},
+    {"https-connect", ledger::protocol::https_connect},
+    {"socks5", ledger::protocol::socks5},
+    {"smtp", ledger::protocol::smtp},
+    {"vpn", ledger::protocol::vpn}};
+const std::map<std::string, uint32_t> kScopes = {{"crawling", ledger::scope::crawling},
+                                                 {"streaming", ledger::scope::streaming},
+                                                 {"email", ledger::scope::email},
+                                                 {"general", ledger::scope::general},
+                                                 {"vpn", ledger::scope::vpn}};
+const std::map<std::string, uint32_t> kTypes = {
+    {"residential", 1}, {"datacenter", 2}, {"mobile", 3}};
+
+Hash domain_separator(uint64_t chain_id) {
+  return ledger::ledger_domain(chain_id, Address()).separator();
+}
+
+uint64_t now_s() {
+  return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
+}
+
+void write_out(const std::string& path, const json& j) {
+  if (path.empty() || path == "-") {
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::ofstream(path) << j.dump(2) << "\n";
+    std::cerr << "written to " << path << "\n";
+  }
+}
+
+void run_offer(const OrderOptions& o) {
+  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
+  ledger::Offer offer;
+  offer.provider = key.address();
+  offer.ip = unwrap(ledger::parse_ip(o.ip), "--ip");
+  offer.country = unwrap(ledger::parse_country(o.country), "--country");
+  offer.ip_type = static_cast<ledger::IpType>(bits(o.type, kTypes, "--type"));
+  offer.protocols = bits(o.protocols, kProtocols, "--protocols");
+  offer.scopes = bits(o.scopes, kScopes, "--scopes");
+  offer.bandwidth_kbps = o.bandwidth;
+  offer.capacity = o.capacity;
+  offer.min_duration = o.min_seconds;
+  offer.max_duration = o.max_seconds;
+  offer.price_per_second = unwrap(Amount::parse(o.price), "--price").base();
+  offer.market = unwrap(Address::parse(o.market), "--market");
+  offer.fee_bps = o.fee_bps;
+  offer.expiry = now_s() + o.expiry_seconds;
+  offer.nonce = o.nonce ? o.nonce : static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
+  unwrap(ledger::validate(offer));
+  auto sig = unwrap(
+      crypto::sign(key, crypto::eip712::digest(domain_separator(o.chain_id), offer.struct_hash())));
+  write_out(o.out, {{"offer", ledger::to_json(offer)}, {"signature", sig.to_hex()}});
+}
+
+void run_request(const OrderOptions& o) {
+  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
+  ledger::Request r;
+  r.requester = key.address();
+  r.count = o.count;
+  std::stringstream cs(o.countries);
+  for (std::string c; std::getline(cs, c, ',');)
+    r.countries.push_back(unwrap(ledger::parse_country(c), "--countries"));
+  if (!o.types.empty()) {
+    std::stringstream ts(o.types);
+    for (std::string t; std::getline(ts, t, ',');)
+      r.ip_types |= static_cast<uint8_t>(1u << bits(t, kTypes, "--types"));
+  }
+  r.protocols = bits(o.protocols, kProtocols, "--protocols");
+  r.scope = bits(o.scope, kScopes, "--scope");
+  r.exclusive = o.exclusive;
+  r.distinct_subnets = o.distinct;
+  r.all_or_none = o.aon;
+  r.duration = o.duration;
+  r.max_price_per_second = unwrap(Amount::parse(o.max_price), "--max-price").base();
+  if (o.budget.empty()) {
+    auto b = r.max_price_per_second.checked_mul(r.duration).and_then([&](const U256& v) {
+      return v.checked_mul(r.count);
+    });
+    if (!b) throw CommandError("--max-price * --duration * --count overflows");
+    r.budget = *b;
+  } else {
+    r.budget = unwrap(Amount::parse(o.budget), "--budget").base();
+  }
+  r.market = unwrap(Address::parse(o.market), "--market");
+  r.fee_bps = o.fee_bps;
+  r.expiry = now_s() + o.expiry_seconds;
+  r.nonce = o.nonce ? o.nonce : static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
+  unwrap(ledger::validate(r));
+  auto sig = unwrap(
+      crypto::sign(key, crypto::eip712::digest(domain_separator(o.chain_id), r.struct_hash())));
+  write_out(o.out, {{"request", ledger::to_json(r)}, {"signature", sig.to_hex()}});
+}
+
+struct MarketOptions {
+  std::string data, journal, keystore, address, password_file;
+  uint16_t fee_bps = 0;
+  std::vector<std::string> files;
+};
+
+// Opens the ledger, the journal and the market (replaying the journal). Members in dependency
+// order so they are destroyed in reverse.
+struct OpenMarket {
+  SystemClock clock;
+  std::unique_ptr<ledger::EmbeddedLedger> ledger;
+  std::unique_ptr<market::Journal> journal;
+  std::unique_ptr<market::Market> market;
+
+  explicit OpenMarket(const MarketOptions& o) {
+    crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
+    ledger::EmbeddedOptions lo;
+    lo.data_dir = o.data;
+    lo.verify_threads = 1;
+    ledger = unwrap(ledger::EmbeddedLedger::open(lo, nullptr, clock), o.data);
+    journal = unwrap(market::Journal::open(o.journal), o.journal);
+    market = std::make_unique<market::Market>(*ledger, std::move(key), clock,
+                                              market::MarketConfig{o.fee_bps, {}}, journal.get());
+    unwrap(market->recover(), "replaying the journal");
+    market->tick();
+  }
+};
+
+void run_place(const MarketOptions& o) {
+  OpenMarket m(o);
+  for (const std::string& file : o.files) {
+    std::string text = unwrap(crypto::read_small_file(file, 1 << 20), file);
+    json j = json::parse(text, nullptr, false);
+    if (!j.is_object() || !j.contains("signature") || !j["signature"].is_string()) {
+      throw CommandError(
+          file + ": not a signed order (want {\"offer\"|\"request\": ..., \"signature\": ...})");
+    }
+    auto sig = unwrap(crypto::Signature::from_hex(j["signature"].get<std::string>()), file);
+    Result<market::PlaceResult> placed = std::unexpected(Error({}, ""));
+    if (j.contains("offer")) {
+      placed = m.market->place_offer(unwrap(ledger::offer_from_json(j["offer"]), file), sig);
+    } else if (j.contains("request")) {
+      placed = m.market->place_request(unwrap(ledger::request_from_json(j["request"]), file), sig);
+    } else {
+      throw CommandError(file + ": neither \"offer\" nor \"request\"");
+    }
+    auto result = unwrap(std::move(placed), file);
+    std::cout << fmt::format("{}: order {} placed\n", file, result.id);
+    for (const Hash& d : result.deals) {
+      auto view = unwrap(m.ledger->deal(d));
+      std::cout << fmt::format(
+          "  deal {} opened: provider {} requester {} price {} base units/s for {} s, "
+          "deposit {} IPSX\n",
+          d.hex(), view.provider.to_string(), view.requester.to_string(),
+          view.price_per_second.to_dec(), view.duration, view.deposit.to_string());
+    }
+    for (const auto& [fill, err] : result.refused) {
+      std::cout << fmt::format("  fill of offer {} for request {} refused by the ledger: {}\n",
+                               fill.offer, fill.request, err.message());
+    }
+  }
+}
+
+void run_show(const MarketOptions& o) {
+  OpenMarket m(o);
+  const auto& book = m.market->book();
+  std::cout << fmt::format("market {}: {} offers live, {} requests resting, {} deals open\n",
+                           m.market->address().to_string(), book.offers(), book.requests(),
+                           m.market->open_deals());
+  for (const auto& p : m.market->recent_deals(20)) {
+    auto status = m.market->deal_status(p.deal_id);
+    static const char* kTypeNames[] = {"?", "residential", "datacenter", "mobile"};
+    std::cout << fmt::format(
+        "  deal {} {} {} at {} base units/s: {}\n", p.deal_id.hex(),
+        std::string(p.country.data(), 2), kTypeNames[static_cast<int>(p.ip_type) & 3],
+        p.price_per_second.to_dec(), status ? market::to_string(status->phase) : "?");
+  }
+}
+
+}  // namespace
+
+void add_order_command(CLI::App& app) {
+  auto o = std::make_shared<OrderOptions>();
+  CLI::App* order = app.add_subcommand("order", "Sign offers and requests (EIP-712) with a wallet");
+  order->require_subcommand(1);
+  auto common = [&](CLI::App* c) {
+    c->add_option("--keystore", o->keystore, "Keystore directory or file")->required();
+    c->add_option("--address", o->address, "The signing wallet");
+    c->add_option("--password-file", o->password_file, "File whose first line is the password")
+        ->required()
+        ->check(CLI::ExistingFile);
+    c->add_option("--market", o->market, "The market's address")->required();
+    c->add_option("--fee-bps", o->fee_bps, "The market's commission in basis points (default 0)");
+    c->add_option("--chain-id", o->chain_id, "The ledger's chain id (default 1337)");
+    c->add_option("--nonce", o->nonce, "Order nonce (default: the current time in ms)");
+    c->add_option("--expiry-seconds", o->expiry_seconds, "Valid for this long (default 86400)");
+    c->add_option("--protocols", o->protocols, "Comma list: http,https-connect,socks5,smtp,vpn");
+    c->add_option("--out", o->out, "File to write the signed order to (default: standard output)");
+  };
+  CLI::App* cmd = order->add_subcommand("offer", "Sign an offer of one IP");
+  common(cmd);
+  cmd->add_option("--ip", o->ip, "The IP offered")->required();
+  cmd->add_option("--country", o->country, "ISO 3166-1 alpha-2 (default DE)");
+  cmd->add_option("--type", o->type, "residential | datacenter | mobile");
+  cmd->add_option("--scopes", o->scopes, "Comma list: crawling,streaming,email,general,vpn");
+  cmd->add_option("--capacity", o->capacity, "Requesters at once (1 = exclusive)");
+  cmd->add_option("--bandwidth-kbps", o->bandwidth, "Bandwidth offered");
+  cmd->add_option("--min-seconds", o->min_seconds, "Shortest rental (default 5)");
+  cmd->add_option("--max-seconds", o->max_seconds, "Longest rental (default 86400)");
+  cmd->add_option("--price", o->price, "IPSX per second, decimal (\"0.0001\")")->required();
+  cmd->callback([o] { run_offer(*o); });
+
+  cmd = order->add_subcommand("request", "Sign a request for IPs");
+  common(cmd);
+  cmd->add_option("--countries", o->countries, "Comma list of acceptable countries (default any)");
+  cmd->add_option("--types", o->types, "Comma list of acceptable types (default any)");
+  cmd->add_option("--count", o->count, "Number of IPs (default 1)");
+  cmd->add_option("--scope", o->scope, "The use: crawling | streaming | email | general | vpn");
+  cmd->add_option("--duration", o->duration, "Seconds per IP (default 60)");
+  cmd->add_option("--max-price", o->max_price, "Maximum IPSX per second, decimal")->required();
+  cmd->add_option("--budget", o->budget, "Total IPSX (default max-price x duration x count)");
+  cmd->add_flag("--exclusive", o->exclusive, "No other requester on the IPs meanwhile");
+  cmd->add_flag("--all-or-none", o->aon, "Fill every IP at once or none");
+  cmd->add_flag("--distinct-subnets", o->distinct, "IPs in distinct /24s");
+  cmd->callback([o] { run_request(*o); });
+}
+
+void add_market_command(CLI::App& app) {
+  auto o = std::make_shared<MarketOptions>();
+  CLI::App* market =
+      app.add_subcommand("market", "Run the market on a ledger data directory and a journal");
+  market->require_subcommand(1);
+  auto common = [&](CLI::App* c) {
+    c->add_option("--data", o->data, "Ledger data directory")->required();
+    c->add_option("--journal", o->journal, "Market journal directory (created if missing)")
+        ->required();
+    c->add_option("--keystore", o->keystore, "Keystore of the market operator's wallet")
+        ->required();
+    c->add_option("--address", o->address, "The market operator's address");
+    c->add_option("--password-file", o->password_file, "File whose first line is the password")
+        ->required()
+        ->check(CLI::ExistingFile);
+    c->add_option("--fee-bps", o->fee_bps, "Commission every order must name (default 0)");
+  };
+  CLI::App* cmd =
+      market->add_subcommand("place", "Verify and place signed orders; open a deal per match");
+  common(cmd);
+  cmd->add_option("FILE", o->files, "Signed order files (from `ipsx order`)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->callback([o] { run_place(*o); });
+  cmd = market->add_subcommand("show", "The book's size and the recent deals with their status");
+  common(cmd);
+  cmd->callback([o] { run_show(*o); });
+}
+
+}  // namespace ipsx::cli
