@@ -92,25 +92,45 @@ bool OrderBook::bucket_less(const BucketEntry& a, const BucketEntry& b) const {
 
 void OrderBook::list_offer(uint32_t slot) {
   OfferEntry& o = offer_slab_[slot];
-  auto& b = buckets_[o.bucket];
+  auto& chunks = buckets_[o.bucket].chunks;
   BucketEntry e{price_key(o.price), slot};
-  b.insert(std::lower_bound(
-               b.begin(), b.end(), e,
-               [&](const BucketEntry& x, const BucketEntry& y) { return bucket_less(x, y); }),
-           e);
+  auto less = [&](const BucketEntry& x, const BucketEntry& y) { return bucket_less(x, y); };
   o.listed = true;
+  if (chunks.empty()) {
+    chunks.emplace_back().push_back(e);
+    return;
+  }
+  // The first chunk whose last entry is not before `e` (or the last chunk) takes it.
+  auto c = std::lower_bound(chunks.begin(), chunks.end(), e,
+                            [&](const std::vector<BucketEntry>& ch, const BucketEntry& v) {
+                              return bucket_less(ch.back(), v);
+                            });
+  if (c == chunks.end()) c = std::prev(chunks.end());
+  c->insert(std::lower_bound(c->begin(), c->end(), e, less), e);
+  if (c->size() > kChunk) {
+    std::vector<BucketEntry> tail(c->begin() + kChunk / 2, c->end());
+    c->resize(kChunk / 2);
+    chunks.insert(std::next(c), std::move(tail));
+  }
 }
 
 void OrderBook::unlist_offer(uint32_t slot) {
   OfferEntry& o = offer_slab_[slot];
   if (!o.listed) return;
-  auto& b = buckets_[o.bucket];
-  BucketEntry e{price_key(o.price), slot};
-  auto it = std::lower_bound(
-      b.begin(), b.end(), e,
-      [&](const BucketEntry& x, const BucketEntry& y) { return bucket_less(x, y); });
-  if (it != b.end() && it->slot == slot) b.erase(it);
   o.listed = false;
+  auto& chunks = buckets_[o.bucket].chunks;
+  BucketEntry e{price_key(o.price), slot};
+  auto c = std::lower_bound(chunks.begin(), chunks.end(), e,
+                            [&](const std::vector<BucketEntry>& ch, const BucketEntry& v) {
+                              return bucket_less(ch.back(), v);
+                            });
+  if (c == chunks.end()) return;
+  auto it = std::lower_bound(
+      c->begin(), c->end(), e,
+      [&](const BucketEntry& x, const BucketEntry& y) { return bucket_less(x, y); });
+  if (it == c->end() || it->slot != slot) return;
+  c->erase(it);
+  if (c->empty()) chunks.erase(c);
 }
 
 void OrderBook::list_request(uint32_t slot) {
@@ -282,18 +302,22 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
   // A k-way merge of the buckets by (price, id): the cheapest, then earliest, offer first.
   struct Head {
     uint32_t bucket;
+    uint32_t chunk;
     uint32_t pos;
   };
-  auto worse = [&](const Head& a, const Head& b) {
-    return bucket_less(buckets_[b.bucket][b.pos], buckets_[a.bucket][a.pos]);
+  auto at = [&](const Head& h) -> const BucketEntry& {
+    return buckets_[h.bucket].chunks[h.chunk][h.pos];
   };
+  auto worse = [&](const Head& a, const Head& b) { return bucket_less(at(b), at(a)); };
   std::priority_queue<Head, std::vector<Head>, decltype(worse)> heap(worse);
   for (uint16_t c : countries) {
     for (uint32_t t = 1; t <= 3; ++t) {
       if (r.ip_types != 0 && (r.ip_types & (1u << t)) == 0) continue;
       uint32_t b = c * 4u + t;
-      if (!buckets_[b].empty() && !(offer_slab_[buckets_[b][0].slot].price > r.max_price))
-        heap.push({b, 0});
+      const auto& chunks = buckets_[b].chunks;
+      if (!chunks.empty() && !(offer_slab_[chunks[0][0].slot].price > r.max_price)) {
+        heap.push({b, 0, 0});
+      }
     }
   }
   std::vector<uint32_t> chosen;
@@ -302,10 +326,15 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
   while (!heap.empty() && chosen.size() < wanted) {
     Head h = heap.top();
     heap.pop();
-    uint32_t offer_slot = buckets_[h.bucket][h.pos].slot;
+    uint32_t offer_slot = at(h).slot;
     const OfferEntry& o = offer_slab_[offer_slot];
     if (o.price > r.max_price) break;  // every other head is at least as expensive
-    if (h.pos + 1 < buckets_[h.bucket].size()) heap.push({h.bucket, h.pos + 1});
+    const auto& chunks = buckets_[h.bucket].chunks;
+    if (h.pos + 1 < chunks[h.chunk].size()) {
+      heap.push({h.bucket, h.chunk, h.pos + 1});
+    } else if (h.chunk + 1 < chunks.size()) {
+      heap.push({h.bucket, h.chunk + 1, 0});
+    }
     if (!fits(o, r, now)) continue;
     if (std::find(r.used_offers.begin(), r.used_offers.end(), o.id) != r.used_offers.end())
       continue;
@@ -391,14 +420,16 @@ std::vector<DepthLevel> OrderBook::offer_depth(const ledger::CountryCode& countr
   std::vector<DepthLevel> out;
   auto c = country_index(country);
   if (!c) return out;
-  for (const BucketEntry& e : buckets_[*c * 4u + static_cast<uint8_t>(type)]) {
-    const OfferEntry& o = offer_slab_[e.slot];
-    if (out.empty() || out.back().price != o.price) {
-      if (out.size() == levels) break;
-      out.push_back({o.price, 0, 0});
+  for (const auto& chunk : buckets_[*c * 4u + static_cast<uint8_t>(type)].chunks) {
+    for (const BucketEntry& e : chunk) {
+      const OfferEntry& o = offer_slab_[e.slot];
+      if (out.empty() || out.back().price != o.price) {
+        if (out.size() == levels) return out;
+        out.push_back({o.price, 0, 0});
+      }
+      out.back().orders += 1;
+      out.back().ips += o.capacity - o.open;
     }
-    out.back().orders += 1;
-    out.back().ips += o.capacity - o.open;
   }
   return out;
 }

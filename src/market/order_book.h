@@ -139,8 +139,13 @@ class OrderBook {
   };
   static uint64_t price_key(const U256& p) { return p.fits_u64() ? p.low64() : UINT64_MAX; }
   bool bucket_less(const BucketEntry& a, const BucketEntry& b) const;
-  // Offer buckets: index = country * 4 + ipType; each sorted by (price, id).
-  std::vector<std::vector<BucketEntry>> buckets_;
+  // Offer buckets: index = country * 4 + ipType; each sorted by (price, id), held in chunks of
+  // at most kChunk entries so that an insert or erase moves at most one chunk's entries.
+  static constexpr size_t kChunk = 128;
+  struct Bucket {
+    std::vector<std::vector<BucketEntry>> chunks;  // each sorted and non-empty; in order
+  };
+  std::vector<Bucket> buckets_;
   // Request lists: index = country, plus one "any country" list at the end; each sorted by
   // (max price descending, id).
   std::vector<std::vector<uint32_t>> request_lists_;
