@@ -27,6 +27,7 @@
 #include "ledger/genesis.h"
 #include "ledger/tx_codec.h"
 #include "mutator.h"
+#include "net/fuzz_targets.h"
 
 namespace {
 
@@ -147,6 +148,21 @@ std::map<std::string, Target> targets() {
           property_failed("genesis", "a valid genesis does not round trip", in);
         }
       }};
+  // The proxy protocols (SOCKS5, HTTP proxying, the gateway's username grammar).
+  t["socks5"] = {net::socks5_fuzz_seeds(), 4, [](const std::string& in) {
+                   net::fuzz_socks5(in, [&](std::string_view w) {
+                     property_failed("socks5", std::string(w), in);
+                   });
+                 }};
+  t["http"] = {net::http_fuzz_seeds(), 4, [](const std::string& in) {
+                 net::fuzz_http(
+                     in, [&](std::string_view w) { property_failed("http", std::string(w), in); });
+               }};
+  t["username"] = {net::username_fuzz_seeds(), 4, [](const std::string& in) {
+                     net::fuzz_username(in, [&](std::string_view w) {
+                       property_failed("username", std::string(w), in);
+                     });
+                   }};
   return t;
 }
 

@@ -1,0 +1,231 @@
+#include "net/fuzz_targets.h"
+
+#include <algorithm>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "net/http_proxy.h"
+#include "net/http_text.h"
+#include "net/proxy_username.h"
+#include "net/socks5.h"
+
+namespace ipsx::net {
+namespace {
+
+// A heap copy of exactly the input's bytes, so a read past the end is a sanitizer error even when
+// the caller's buffer (a std::string, a larger read buffer) is longer.
+class Exact {
+ public:
+  explicit Exact(std::string_view s) : size_(s.size()), data_(std::make_unique<char[]>(s.size())) {
+    std::copy(s.begin(), s.end(), data_.get());
+  }
+  std::string_view text() const { return {data_.get(), size_}; }
+  ByteView bytes() const { return {reinterpret_cast<const uint8_t*>(data_.get()), size_}; }
+
+ private:
+  size_t size_;
+  std::unique_ptr<char[]> data_;
+};
+
+class Checker {
+ public:
+  Checker(std::string_view target, const FuzzViolation& report)
+      : target_(target), report_(report) {}
+
+  void violated(std::string_view what) {
+    ok_ = false;
+    if (report_) report_(fmt::format("{}: {}", target_, what));
+  }
+  void expect(bool property, std::string_view what) {
+    if (!property) violated(what);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  std::string_view target_;
+  const FuzzViolation& report_;
+  bool ok_ = true;
+};
+
+// One incremental SOCKS5 parser: a parsed message writes back to exactly the consumed bytes, and
+// each shorter prefix asks for more without overshooting what the message still needed.
+template <class Parse, class Write>
+void check_incremental(Checker& c, std::string_view name, ByteView in, Parse parse, Write write) {
+  auto r = parse(in);
+  if (!r) {
+    c.expect(!r.error().message().empty(), fmt::format("{}: error without a message", name));
+    return;
+  }
+  if (!r->complete()) {
+    c.expect(r->need > 0, fmt::format("{}: incomplete but needs 0 bytes", name));
+    return;
+  }
+  size_t n = r->consumed;
+  if (n == 0 || n > in.size())
+    return c.violated(fmt::format("{}: consumed {} of {}", name, n, in.size()));
+  Result<Bytes> bytes = write(*r->message);
+  if (!bytes || !std::equal(bytes->begin(), bytes->end(), in.begin(), in.begin() + n) ||
+      bytes->size() != n) {
+    return c.violated(fmt::format("{}: write(parse(x)) differs from x", name));
+  }
+  for (size_t k = 0; k < n; ++k) {
+    Exact prefix(std::string_view(reinterpret_cast<const char*>(in.data()), k));
+    auto p = parse(prefix.bytes());
+    if (!p || p->complete() || p->need == 0 || k + p->need > n) {
+      return c.violated(
+          fmt::format("{}: prefix of {} bytes not answered 'need more' (<= {})", name, k, n - k));
+    }
+  }
+}
+
+bool is_hop_by_hop(std::string_view name) {
+  for (std::string_view h :
+       {"proxy-authorization", "proxy-connection", "keep-alive", "te", "trailer", "upgrade"}) {
+    if (iequals(name, h)) return true;
+  }
+  return false;
+}
+
+void check_forward(Checker& c, const HttpRequestHead& head) {
+  auto text = write_forward_head(head, head.keep_alive);
+  if (!text) return c.violated("write_forward_head failed on a parsed head");
+  HttpParseOptions origin;
+  origin.allow_origin_form = true;
+  origin.max_head_bytes = 1 << 20;
+  origin.max_headers = 1 << 10;
+  auto r = parse_request_head(*text, origin);
+  if (!r || !r->complete() || r->consumed != text->size()) {
+    return c.violated("the forwarded head does not parse");
+  }
+  const HttpRequestHead& f = *r->message;
+  c.expect(f.form == TargetForm::origin && f.method == head.method && f.path == head.path &&
+               f.target == head.target && f.minor_version == head.minor_version,
+           "the forwarded request line or target differs");
+  c.expect(f.framing == head.framing && f.content_length == head.content_length,
+           "the forwarded body framing differs");
+  c.expect(f.keep_alive == head.keep_alive, "the forwarded persistence differs");
+  size_t hosts = 0, connections = 0;
+  for (const HttpHeader& h : f.headers) {
+    c.expect(!is_hop_by_hop(h.name), "a hop-by-hop header was forwarded");
+    if (iequals(h.name, "host")) hosts += h.value == head.authority ? 1 : 100;
+    if (iequals(h.name, "connection")) {
+      ++connections;
+      c.expect(h.value == "close" || h.value == "keep-alive", "a client Connection was forwarded");
+    }
+  }
+  c.expect(hosts == 1 && connections <= 1, "forwarded Host or Connection headers are wrong");
+}
+
+}  // namespace
+
+bool fuzz_socks5(std::string_view input, const FuzzViolation& on_violation) {
+  Checker c("socks5", on_violation);
+  Exact exact(input);
+  ByteView in = exact.bytes();
+  check_incremental(c, "greeting", in, parse_greeting,
+                    [](const Socks5Greeting& g) { return write_greeting(g); });
+  check_incremental(c, "userpass", in, parse_userpass,
+                    [](const Socks5UserPass& u) { return write_userpass(u); });
+  check_incremental(c, "request", in, parse_request,
+                    [](const Socks5Request& r) { return write_request(r); });
+  check_incremental(c, "reply", in, parse_reply,
+                    [](const Socks5Response& r) { return write_reply(r.reply, r.bound); });
+  auto udp = parse_udp_header(in);
+  if (udp) {
+    auto bytes = write_udp_header(udp->destination);
+    c.expect(bytes && bytes->size() == udp->header_size &&
+                 std::equal(bytes->begin(), bytes->end(), in.begin()),
+             "udp: write(parse(x)) differs from x");
+  } else {
+    c.expect(!udp.error().message().empty(), "udp: error without a message");
+  }
+  return c.ok();
+}
+
+bool fuzz_http(std::string_view input, const FuzzViolation& on_violation) {
+  Checker c("http", on_violation);
+  Exact exact(input);
+  input = exact.text();
+  auto r = parse_request_head(input);
+  if (!r) {
+    c.expect(!r.error().message().empty(), "error without a message");
+    return c.ok();
+  }
+  if (!r->complete()) {
+    c.expect(r->need > 0, "incomplete but needs 0 bytes");
+    return c.ok();
+  }
+  const HttpRequestHead& head = *r->message;
+  size_t n = r->consumed;
+  std::string text = write_proxy_request_head(head);
+  auto again = parse_request_head(text);
+  c.expect(again && again->complete() && again->consumed == text.size() && *again->message == head,
+           "write_proxy_request_head does not parse back equal");
+  for (size_t k : {n - 1, n / 2}) {
+    Exact prefix(input.substr(0, k));
+    auto p = parse_request_head(prefix.text());
+    c.expect(p && !p->complete() && p->need > 0 && k + p->need <= n,
+             fmt::format("a prefix of {} bytes is not answered 'need more'", k));
+  }
+  if (head.form != TargetForm::authority) check_forward(c, head);
+  if (auto creds = proxy_credentials(head); creds && *creds) {
+    auto value = write_basic_credentials(**creds);
+    auto back = value ? parse_basic_credentials(*value) : std::unexpected(value.error());
+    c.expect(back && *back == **creds, "Basic credentials do not round trip");
+  }
+  return c.ok();
+}
+
+bool fuzz_username(std::string_view input, const FuzzViolation& on_violation) {
+  Checker c("username", on_violation);
+  Exact exact(input);
+  auto f = parse_proxy_username(exact.text());
+  if (!f) {
+    c.expect(!f.error().message().empty(), "error without a message");
+    return c.ok();
+  }
+  auto text = to_string(*f);
+  if (!text) {
+    c.violated("to_string fails on parsed filters: " + text.error().message());
+    return c.ok();
+  }
+  auto back = parse_proxy_username(*text);
+  c.expect(back && *back == *f, fmt::format("{} does not parse back equal", *text));
+  return c.ok();
+}
+
+std::vector<std::string> socks5_fuzz_seeds() {
+  using namespace std::string_literals;
+  return {
+      "\x05\x02\x00\x02"s,                          // greeting
+      "\x01\x05alice\x06secret"s,                   // RFC 1929
+      "\x05\x01\x00\x01\xc0\x00\x02\x01\x00\x50"s,  // CONNECT 192.0.2.1:80
+      "\x05\x01\x00\x03\x0b"
+      "example.com\x01\xbb"s,                                        // CONNECT example.com:443
+      "\x05\x03\x00\x04" + std::string(15, '\0') + "\x01\x00\x00"s,  // UDP ASSOCIATE [::1]:0
+      "\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38"s,                   // reply succeeded
+      "\x00\x00\x00\x01\x08\x08\x08\x08\x00\x35payload"s,            // UDP datagram
+  };
+}
+
+std::vector<std::string> http_fuzz_seeds() {
+  return {
+      "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"
+      "Proxy-Authorization: Basic Y291bnRyeS1kZTpzZWNyZXQ=\r\n\r\n",
+      "GET http://example.com/a?b=c HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n"
+      "Connection: keep-alive, X-Trace\r\nX-Trace: 1\r\nTE: trailers\r\n\r\n",
+      "POST http://[2001:db8::1]:8080/form HTTP/1.1\r\nHost: [2001:db8::1]:8080\r\n"
+      "Content-Length: 5\r\n\r\nhello",
+      "PUT http://10.0.0.1/up HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      "GET http://example.org HTTP/1.0\r\nProxy-Connection: Keep-Alive\r\n\r\n",
+  };
+}
+
+std::vector<std::string> username_fuzz_seeds() {
+  return {"country-de-type-residential-session-abc-ttl-600",
+          "user-acme_1-country-US-city-new_york-asn-7922-exclusive",
+          "customer-bob-region-bavaria-type-mobile", "session-Zz9_-ttl-5", ""};
+}
+
+}  // namespace ipsx::net

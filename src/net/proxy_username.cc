@@ -1,0 +1,212 @@
+#include "net/proxy_username.h"
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/country.h"
+#include "net/http_text.h"
+#include "net/net_error.h"
+
+namespace ipsx::net {
+namespace {
+
+constexpr std::array<std::string_view, 8> kKeys = {"country", "region",  "city", "asn",
+                                                   "type",    "session", "ttl",  "exclusive"};
+
+bool is_name_char(char c) {
+  return is_alpha(c) || is_digit(c) || c == '_';
+}
+
+// True iff `s` is 1..kMaxProxyNameBytes characters, each accepted by `ok`.
+template <class Pred>
+bool is_name(std::string_view s, Pred ok) {
+  return !s.empty() && s.size() <= kMaxProxyNameBytes && std::all_of(s.begin(), s.end(), ok);
+}
+
+std::unexpected<Error> bad_value(std::string_view key, std::string_view value,
+                                 std::string_view why) {
+  return fail(NetErrc::bad_value,
+              fmt::format("bad value {} for '{}': {}", quoted(value), key, why));
+}
+
+// A decimal number of 1..10 digits (fits in uint64_t).
+std::optional<uint64_t> parse_number(std::string_view s) {
+  if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), is_digit)) {
+    return std::nullopt;
+  }
+  uint64_t v = 0;
+  for (char c : s) v = v * 10 + static_cast<uint64_t>(c - '0');
+  return v;
+}
+
+const char* type_name(ledger::IpType t) {
+  switch (t) {
+    case ledger::IpType::residential:
+      return "residential";
+    case ledger::IpType::datacenter:
+      return "datacenter";
+    case ledger::IpType::mobile:
+      return "mobile";
+  }
+  return nullptr;
+}
+
+// Sets one key's field from its value; the key is known, lower case, and not seen before.
+Result<void> apply(ProxyFilters& f, std::string_view key, std::string_view value) {
+  const char* names = "1..64 letters, digits and '_'";
+  if (key == "country") {
+    std::string code = {value.size() == 2 ? static_cast<char>(value[0] & ~0x20) : '\0',
+                        value.size() == 2 ? static_cast<char>(value[1] & ~0x20) : '\0'};
+    if (value.size() != 2 || !is_alpha(value[0]) || !is_alpha(value[1]) || !is_country_code(code)) {
+      return bad_value(key, value, "not an ISO 3166-1 alpha-2 country code");
+    }
+    f.country = ledger::CountryCode{code[0], code[1]};
+  } else if (key == "region" || key == "city") {
+    if (!is_name(value, is_name_char)) return bad_value(key, value, names);
+    std::string text(value);
+    std::replace(text.begin(), text.end(), '_', ' ');
+    (key == "city" ? f.city : f.region) = std::move(text);
+  } else if (key == "asn") {
+    auto n = parse_number(value);
+    if (!n || *n == 0 || *n > UINT32_MAX)
+      return bad_value(key, value, "not a number in 1..4294967295");
+    f.asn = static_cast<uint32_t>(*n);
+  } else if (key == "type") {
+    std::string t = lower(value);
+    if (t == "residential") {
+      f.type = ledger::IpType::residential;
+    } else if (t == "datacenter") {
+      f.type = ledger::IpType::datacenter;
+    } else if (t == "mobile") {
+      f.type = ledger::IpType::mobile;
+    } else {
+      return bad_value(key, value, "not residential, datacenter or mobile");
+    }
+  } else if (key == "session") {
+    if (!is_name(value, is_name_char)) return bad_value(key, value, names);
+    f.session = std::string(value);
+  } else if (key == "ttl") {
+    auto n = parse_number(value);
+    if (!n || *n < kMinSessionTtl || *n > kMaxSessionTtl) {
+      return bad_value(
+          key, value,
+          fmt::format("not a number of seconds in {}..{}", kMinSessionTtl, kMaxSessionTtl));
+    }
+    f.ttl_seconds = *n;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<ProxyFilters> parse_proxy_username(std::string_view username) {
+  ProxyFilters f;
+  if (username.size() > kMaxProxyUsernameBytes) {
+    return fail(NetErrc::too_large, fmt::format("username of {} bytes is longer than {}",
+                                                username.size(), kMaxProxyUsernameBytes));
+  }
+  if (username.empty()) return f;
+  std::vector<std::string_view> tokens;
+  for (size_t start = 0;;) {
+    size_t dash = username.find('-', start);
+    tokens.push_back(username.substr(start, dash - start));
+    if (tokens.back().empty()) {
+      return fail(NetErrc::empty_token,
+                  fmt::format("empty token {} in {}: a leading, trailing or doubled '-'",
+                              tokens.size(), quoted(username)));
+    }
+    if (dash == std::string_view::npos) break;
+    start = dash + 1;
+  }
+  std::vector<std::string> seen;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    std::string key = lower(tokens[i]);
+    if (key == "user" || key == "customer") {
+      if (i != 0) {
+        return fail(NetErrc::bad_value,
+                    fmt::format("key {} must be the first token", quoted(tokens[i])));
+      }
+      if (tokens.size() < 2)
+        return fail(NetErrc::bad_value, fmt::format("key '{}' needs a value", key));
+      if (!is_name(tokens[1], is_name_char)) {
+        return bad_value(key, tokens[1], "1..64 letters, digits and '_'");
+      }
+      f.account = std::string(tokens[1]);
+      ++i;
+      continue;
+    }
+    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+      return fail(NetErrc::unknown_key, fmt::format("unknown key {}", quoted(tokens[i])));
+    }
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      return fail(NetErrc::duplicate_key, fmt::format("duplicate key {}", quoted(tokens[i])));
+    }
+    seen.push_back(key);
+    if (key == "exclusive") {
+      f.exclusive = true;
+      continue;
+    }
+    if (i + 1 == tokens.size()) {
+      return fail(NetErrc::bad_value, fmt::format("key '{}' needs a value", key));
+    }
+    if (auto ok = apply(f, key, tokens[++i]); !ok) return std::unexpected(ok.error());
+  }
+  if (f.ttl_seconds && !f.session) {
+    return fail(NetErrc::missing_session, "ttl requires a session (session-ID)");
+  }
+  return f;
+}
+
+Result<std::string> to_string(const ProxyFilters& f) {
+  auto bad = [](std::string_view field) {
+    return fail(NetErrc::invalid_argument,
+                fmt::format("filters.{} cannot be written as a username", field));
+  };
+  auto is_place_char = [](char c) { return is_alpha(c) || is_digit(c) || c == ' '; };
+  std::vector<std::string> parts;
+  if (f.account) {
+    if (!is_name(*f.account, is_name_char)) return bad("account");
+    parts.push_back("user-" + *f.account);
+  }
+  if (f.country) {
+    if (!is_country_code(std::string_view(f.country->data(), 2))) return bad("country");
+    parts.push_back(fmt::format("country-{}", lower(std::string_view(f.country->data(), 2))));
+  }
+  for (auto [key, value] : {std::pair{"region", &f.region}, std::pair{"city", &f.city}}) {
+    if (!*value) continue;
+    if (!is_name(**value, is_place_char)) return bad(key);
+    std::string text = **value;
+    std::replace(text.begin(), text.end(), ' ', '_');
+    parts.push_back(fmt::format("{}-{}", key, text));
+  }
+  if (f.asn) {
+    if (*f.asn == 0) return bad("asn");
+    parts.push_back(fmt::format("asn-{}", *f.asn));
+  }
+  if (f.type) {
+    const char* name = type_name(*f.type);
+    if (name == nullptr) return bad("type");
+    parts.push_back(fmt::format("type-{}", name));
+  }
+  if (f.session) {
+    if (!is_name(*f.session, is_name_char)) return bad("session");
+    parts.push_back("session-" + *f.session);
+  }
+  if (f.ttl_seconds) {
+    if (!f.session || *f.ttl_seconds < kMinSessionTtl || *f.ttl_seconds > kMaxSessionTtl) {
+      return bad("ttl_seconds");
+    }
+    parts.push_back(fmt::format("ttl-{}", *f.ttl_seconds));
+  }
+  if (f.exclusive) parts.push_back("exclusive");
+  std::string out = fmt::format("{}", fmt::join(parts, "-"));
+  if (out.size() > kMaxProxyUsernameBytes) {
+    return fail(NetErrc::invalid_argument, "filters make a username longer than 255 bytes");
+  }
+  return out;
+}
+
+}  // namespace ipsx::net
