@@ -302,20 +302,10 @@ TEST(EmbeddedLedger, AcknowledgedTransactionsSurviveSigkill) {
       }
     }
     close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 250));
-    kill(pid, SIGKILL);
     int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the child ended by itself with status " << status;
-    std::string data;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-    close(fds[0]);
-    for (size_t pos = 0; (pos = data.find('\n')) != std::string::npos;) {
-      acknowledged.insert(data.substr(0, pos));
-      data.erase(0, pos + 1);
-    }
+    ASSERT_TRUE(testing::kill_and_collect(pid, fds[0], std::chrono::milliseconds(30 + rng() % 250),
+                                          acknowledged, &status))
+        << "the child ended by itself with status " << status;
     ManualClock clock(setup_clock.now() + Millis(round * 1000 + 500));
     EmbeddedOptions o;
     o.data_dir = dir.path();

@@ -2,11 +2,17 @@
 // signing helpers. For tests only.
 #pragma once
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "crypto/keys.h"
 #include "ledger/conformance.h"
@@ -56,6 +62,28 @@ class EmbeddedHarness final : public LedgerHarness {
   ManualClock clock_;
   std::unique_ptr<EmbeddedLedger> ledger_;
 };
+
+// For crash tests: a child reports each acknowledged item as one line on a pipe. This waits
+// `delay`, kills the child with SIGKILL, reaps it, and adds every complete line it wrote to
+// `lines` (closing `read_fd`). Returns false if the child had ended by itself (status in
+// `*status`).
+inline bool kill_and_collect(pid_t pid, int read_fd, std::chrono::milliseconds delay,
+                             std::set<std::string>& lines, int* status) {
+  std::this_thread::sleep_for(delay);
+  kill(pid, SIGKILL);
+  *status = 0;
+  waitpid(pid, status, 0);
+  std::string data;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(read_fd, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
+  close(read_fd);
+  for (size_t pos; (pos = data.find('\n')) != std::string::npos;) {
+    lines.insert(data.substr(0, pos));
+    data.erase(0, pos + 1);
+  }
+  return WIFSIGNALED(*status);
+}
 
 // Signs `tx` with `key` and returns it ready to submit.
 inline SignedTx sign_tx(const crypto::PrivateKey& key, const UnsignedTx& tx) {

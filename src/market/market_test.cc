@@ -409,20 +409,10 @@ TEST(MarketCrash, AcknowledgedOrdersSurviveSigkill) {
       }
     }
     close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 250));
-    kill(pid, SIGKILL);
     int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the child ended by itself with status " << status;
-    std::string data;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
-    close(fds[0]);
-    for (size_t pos; (pos = data.find('\n')) != std::string::npos;) {
-      acknowledged.insert(data.substr(0, pos));
-      data.erase(0, pos + 1);
-    }
+    ASSERT_TRUE(ledger::testing::kill_and_collect(
+        pid, fds[0], std::chrono::milliseconds(50 + rng() % 250), acknowledged, &status))
+        << "the child ended by itself with status " << status;
     ManualClock clock(setup.now() + Millis(round * 1000 + 900));
     std::unique_ptr<ledger::EmbeddedLedger> l;
     std::unique_ptr<Journal> j;
