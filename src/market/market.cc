@@ -77,6 +77,7 @@ Result<PlaceResult> Market::place_offer(const ledger::Offer& offer, const crypto
   orders_[result.id] = Signed{true, offer, {}, sig, hash, offer.provider};
   by_hash_[hash] = result.id;
   execute(fills, &result);
+  forget_dead_orders();
   return result;
 }
 
@@ -111,6 +112,7 @@ Result<PlaceResult> Market::place_request(const ledger::Request& request,
   orders_[result.id] = Signed{false, {}, request, sig, hash, request.requester};
   by_hash_[hash] = result.id;
   execute(fills, &result);
+  forget_dead_orders();
   return result;
 }
 
@@ -263,6 +265,19 @@ Result<DealStatus> Market::status_event(const SignedStatusEvent& e) {
   return s;
 }
 
+void Market::forget_dead_orders() {
+  size_t live = book_.offers() + book_.requests();
+  if (orders_.size() < 2 * live + 1024) return;
+  for (auto it = orders_.begin(); it != orders_.end();) {
+    if (book_.is_live(it->first)) {
+      ++it;
+      continue;
+    }
+    by_hash_.erase(it->second.hash);  // seen_ keeps the hash: it is never placed again
+    it = orders_.erase(it);
+  }
+}
+
 std::vector<Hash> Market::tick() {
   Timestamp t = now();
   book_.expire(static_cast<uint64_t>(to_unix_seconds(t)));
@@ -270,6 +285,7 @@ std::vector<Hash> Market::tick() {
   for (auto& [id, d] : deals_) release_if_closed(d, t, &fills);
   PlaceResult opened;
   execute(fills, &opened);
+  forget_dead_orders();
   return opened.deals;
 }
 

@@ -105,6 +105,8 @@ class Market {
   bool knows(const Hash& order_hash) const { return seen_.contains(order_hash); }
   const DealRecord* deal(const Hash& deal_id) const;
   const OrderBook& book() const { return book_; }
+  // Signed originals kept (orders that can still fill, plus not yet forgotten dead ones).
+  size_t orders_kept() const { return orders_.size(); }
   // The most recent deals, newest last (at most the last 1,000 are kept).
   std::vector<DealPrint> recent_deals(size_t n) const;
   size_t open_deals() const;
@@ -128,6 +130,9 @@ class Market {
   void release_if_closed(DealRecord& d, Timestamp now, std::vector<Fill>* fills);
   void release(DealRecord& d, const ledger::DealView& view, Timestamp now,
                std::vector<Fill>* fills);
+  // Forgets the signed originals of orders that can no longer fill (filled, cancelled, expired),
+  // once they are at least half of those kept: amortized constant work per order.
+  void forget_dead_orders();
   Timestamp now() const { return replay_now_ ? *replay_now_ : clock_.now(); }
   // Journals a command (not while replaying); a failure rejects the command.
   Result<void> journal(std::string_view kind, const std::string& body);

@@ -253,6 +253,31 @@ TEST_F(MarketTest, OnlyTheOwnerCancels) {
   EXPECT_EQ(market_->cancel(by_owner).error().code(), MarketErrc::unknown_order);
 }
 
+TEST_F(MarketTest, SignedOriginalsOfDeadOrdersAreForgotten) {
+  Hash cancel_type = crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)");
+  ledger::Offer first;
+  for (uint64_t i = 0; i < 1100; ++i) {
+    ledger::Offer o = offer(10, static_cast<uint8_t>(2 + i % 200), 100 + i);
+    if (i == 0) first = o;
+    ASSERT_TRUE(place(o));
+    Hash h =
+        crypto::eip712::StructHasher(cancel_type).add_word(o.struct_hash()).add_uint(0).finish();
+    ASSERT_TRUE(market_->cancel(SignedCancel{o.struct_hash(), sign_order(provider_, h)}));
+  }
+  ledger::Offer kept = offer(10, 250, 5000);
+  ASSERT_TRUE(place(kept));
+  market_->tick();
+  // 1,101 placed, 1 live: the dead ones were swept once they reached 1,024 (+ twice the live).
+  EXPECT_LT(market_->orders_kept(), 1024u);
+  // The live offer's original is kept: a request still opens a deal from it.
+  auto r = place(request(20));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->deals.size(), 1u);
+  auto again = place(first);
+  ASSERT_FALSE(again) << "a forgotten order still cannot be placed again";
+  EXPECT_EQ(again.error().code(), MarketErrc::duplicate_order);
+}
+
 class JournaledMarketTest : public MarketTest {
  protected:
   void SetUp() override {

@@ -466,6 +466,11 @@ bool OrderBook::contains(OrderId id) const {
   return request_slot_.contains(id);
 }
 
+bool OrderBook::is_live(OrderId id) const {
+  if (auto it = offer_slot_.find(id); it != offer_slot_.end()) return offer_slab_[it->second].live;
+  return request_slot_.contains(id);
+}
+
 bool OrderBook::cancel(OrderId id) {
   if (auto it = offer_slot_.find(id); it != offer_slot_.end()) {
     uint32_t slot = it->second;

@@ -76,6 +76,9 @@ class OrderBook {
   // True iff the order rests in the book and can match now (an offer whose every place is in
   // use is live but not contained until a deal ends).
   bool contains(OrderId id) const;
+  // True iff the order can still take part in a fill: a request in the book, or a live offer
+  // (resting, or with every place in use and due back when a deal ends).
+  bool is_live(OrderId id) const;
 
  private:
   struct OfferEntry {
