@@ -40,6 +40,28 @@ class NetCategory final : public std::error_category {
         return "ttl without session";
       case NetErrc::empty_token:
         return "empty username token";
+      case NetErrc::forbidden_destination:
+        return "destination forbidden";
+      case NetErrc::not_permitted:
+        return "not permitted by the deal";
+      case NetErrc::unauthorized:
+        return "unauthorized";
+      case NetErrc::unpaid:
+        return "unpaid";
+      case NetErrc::deal_ended:
+        return "deal not live";
+      case NetErrc::no_lease:
+        return "no leased IP fits";
+      case NetErrc::exit_failed:
+        return "exit failed";
+      case NetErrc::timed_out:
+        return "timed out";
+      case NetErrc::channel_closed:
+        return "channel closed";
+      case NetErrc::tls:
+        return "TLS failure";
+      case NetErrc::overloaded:
+        return "overloaded";
       case NetErrc::invalid_argument:
         return "invalid argument";
     }

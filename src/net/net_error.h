@@ -29,6 +29,18 @@ enum class NetErrc {
   missing_session,           // proxy username: ttl without session
   empty_token,               // proxy username: "--", or a leading or trailing '-'
   invalid_argument,          // a writer was given a value it cannot encode
+  // The data plane (exit, gateway, pair channel):
+  forbidden_destination,  // the exit's policy refuses the destination (private, denied range)
+  not_permitted,          // the deal does not allow it (protocol, scope, mail port)
+  unauthorized,           // wrong password, credentials, signature, or no such live deal
+  unpaid,                 // the exit stopped serving: unpaid use passed the credit limit
+  deal_ended,             // the deal is over, cut, or not yet started
+  no_lease,               // the gateway has no leased IP that fits and the market found none
+  exit_failed,            // the exit could not be reached or could not connect
+  timed_out,              // a connect, handshake, read or write deadline passed
+  channel_closed,         // the pair channel or the stream went away
+  tls,                    // a TLS or certificate failure
+  overloaded,             // a bound on connections, streams or queued bytes
 };
 
 const std::error_category& net_category();

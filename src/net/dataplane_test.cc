@@ -1,0 +1,459 @@
+// Integration tests of the data plane on loopback: real exits leaving from 127.0.0.2, .3, .4,
+// a real gateway, a destination that answers with the caller's address, and curl as the client
+// (a separate process, driven as a user would).
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <set>
+
+#include "crypto/eip712.h"
+#include "net/dataplane_test_util.h"
+#include "net/net_error.h"
+
+namespace ipsx::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::EchoServer;
+using testing::IoThread;
+using testing::make_deal;
+using testing::run;
+using testing::StaticDeals;
+using testing::TestDeal;
+
+constexpr uint64_t kNow = 1'800'000'000;  // the tests' clock, unix seconds
+constexpr const char* kPassword = "s3cret";
+
+crypto::PrivateKey key() {
+  return *crypto::PrivateKey::generate();
+}
+
+size_t open_fds() {
+  size_t n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// Waits (up to 10 s) for `cond`.
+template <class F>
+bool eventually(F cond) {
+  for (int i = 0; i < 1000; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return cond();
+}
+
+// A market of exits and one gateway on loopback.
+class DataPlane : public ::testing::Test {
+ protected:
+  DataPlane() : clock_(from_unix_ms(int64_t{kNow} * 1000)) {}
+
+  struct ExitNode {
+    crypto::PrivateKey provider = key();
+    StaticDeals deals;
+    std::unique_ptr<IoThread> thread = std::make_unique<IoThread>();
+    std::unique_ptr<Exit> exit;
+  };
+
+  ExitNode& add_exit(bool allow_loopback = true, bool front = false) {
+    auto& e = *exits_.emplace_back(std::make_unique<ExitNode>());
+    ExitConfig cfg;
+    if (allow_loopback) cfg.policy.allow.push_back(*parse_cidr("127.0.0.0/8"));
+    if (front) cfg.proxy_listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
+    cfg.invoice_interval = 50ms;
+    cfg.credit_seconds = 30;
+    cfg.connect_timeout = 2s;
+    e.exit = std::make_unique<Exit>(e.thread->io(), cfg, e.deals, e.provider, clock_);
+    EXPECT_TRUE(e.exit->start());
+    return e;
+  }
+
+  // A deal on `exit` for `ip` in `country`, known to the exit; the lease is returned.
+  TestDeal deal(ExitNode& e, const std::string& ip, const char* country, uint64_t seconds = 3600,
+                uint32_t protocols = 7, uint32_t scope = 1) {
+    TestDeal d = make_deal(e.provider, requester_, ip, country, e.exit->pair_port(), kNow - 1,
+                           seconds, 10, protocols, scope);
+    e.deals.add(d.exit);
+    return d;
+  }
+
+  void start_gateway(GatewayMarket* market = nullptr) {
+    GatewayConfig cfg;
+    cfg.password = kPassword;
+    cfg.acquire_timeout = 2s;
+    cfg.connect_timeout = 2s;
+    gateway_ = std::make_unique<Gateway>(gw_thread_.io(), cfg, requester_.clone(), market, clock_);
+    gateway_->on_lease_event = [this](const Hash& d, LeaseEvent e, const std::string& why) {
+      std::lock_guard lock(events_mu_);
+      events_.push_back({d, e, why});
+    };
+    ASSERT_TRUE(gateway_->start());
+  }
+
+  std::string gw() const { return fmt::format("127.0.0.1:{}", gateway_->port()); }
+
+  // curl through the gateway; prints the body, then the HTTP status on its own line.
+  testing::Run curl(const std::string& proxy, const std::string& url,
+                    const std::string& extra = "") {
+    return run(fmt::format("curl -sS --max-time 20 -w '\\n%{{http_code}}' -x '{}' {} '{}'", proxy,
+                           extra, url));
+  }
+
+  void TearDown() override {
+    if (gateway_) gateway_->stop();
+    for (auto& e : exits_) e->exit->stop();
+    std::this_thread::sleep_for(20ms);
+    gw_thread_.stop();
+    for (auto& e : exits_) e->thread->stop();
+  }
+
+  struct Event {
+    Hash deal;
+    LeaseEvent event;
+    std::string reason;
+  };
+  std::vector<Event> events() {
+    std::lock_guard lock(events_mu_);
+    return events_;
+  }
+
+  ManualClock clock_;
+  crypto::PrivateKey requester_ = key();
+  std::vector<std::unique_ptr<ExitNode>> exits_;
+  IoThread gw_thread_;
+  std::unique_ptr<Gateway> gateway_;
+  std::mutex events_mu_;
+  std::vector<Event> events_;
+  EchoServer echo_;
+};
+
+TEST_F(DataPlane, CurlThroughTheGatewayLeavesFromTheLeasedIp) {
+  auto& de = add_exit();
+  auto& us = add_exit();
+  TestDeal d1 = deal(de, "127.0.0.2", "DE");
+  TestDeal d2 = deal(us, "127.0.0.3", "US");
+  start_gateway();
+  gateway_->add_lease(d1.lease);
+  gateway_->add_lease(d2.lease);
+  std::string url = fmt::format("http://localhost:{}/", echo_.port());
+
+  // SOCKS5 with the name resolved at the exit (socks5h), by country.
+  auto r = curl(fmt::format("socks5h://country-de:{}@{}", kPassword, gw()), url);
+  EXPECT_EQ(r.output, "127.0.0.2\n\n200") << r.output;
+  r = curl(fmt::format("socks5h://country-us:{}@{}", kPassword, gw()), url);
+  EXPECT_EQ(r.output, "127.0.0.3\n\n200") << r.output;
+  // Plain HTTP forwarding (absolute-URI).
+  r = curl(fmt::format("http://country-us:{}@{}", kPassword, gw()),
+           fmt::format("http://127.0.0.1:{}/", echo_.port()));
+  EXPECT_EQ(r.output, "127.0.0.3\n\n200") << r.output;
+
+  EXPECT_TRUE(eventually([&] { return de.exit->stats(d1.exit.id).bytes_down > 0; }));
+  auto gs = gateway_->stats(d1.exit.id);
+  EXPECT_TRUE(gs.connected);
+  EXPECT_EQ(gs.connections, 1u);
+  auto ev = events();
+  ASSERT_GE(ev.size(), 2u);
+  EXPECT_EQ(ev[0].event, LeaseEvent::connected);
+}
+
+TEST_F(DataPlane, HttpsThroughConnectTunnelWithATestCa) {
+  std::string dir = ::testing::TempDir() + "/ipsx-ca-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  auto ca = testing::make_test_ca(dir);
+  EchoServer tls_echo(&ca);
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.4", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  auto r =
+      curl(fmt::format("http://{}", gw()), fmt::format("https://localhost:{}/", tls_echo.port()),
+           fmt::format("--cacert '{}' -U 'type-residential:{}'", ca.ca_file, kPassword));
+  EXPECT_EQ(r.output, "127.0.0.4\n\n200") << r.output;
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(DataPlane, SessionsStickAndNewOnesRotate) {
+  auto& a = add_exit();
+  auto& b = add_exit();
+  TestDeal d1 = deal(a, "127.0.0.2", "DE");
+  TestDeal d2 = deal(b, "127.0.0.5", "DE");
+  start_gateway();
+  gateway_->add_lease(d1.lease);
+  gateway_->add_lease(d2.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  std::string first;
+  for (int i = 0; i < 4; ++i) {
+    auto r =
+        curl(fmt::format("socks5h://country-de-session-abc-ttl-60:{}@{}", kPassword, gw()), url);
+    if (i == 0) first = r.output;
+    EXPECT_EQ(r.output, first) << "session abc moved";
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i)
+    seen.insert(curl(fmt::format("socks5h://country-de:{}@{}", kPassword, gw()), url).output);
+  EXPECT_EQ(seen, (std::set<std::string>{"127.0.0.2\n\n200", "127.0.0.5\n\n200"}));
+  // Another session may land elsewhere, and then sticks there too.
+  auto other = curl(fmt::format("socks5h://session-xyz:{}@{}", kPassword, gw()), url).output;
+  EXPECT_EQ(curl(fmt::format("socks5h://session-xyz:{}@{}", kPassword, gw()), url).output, other);
+}
+
+TEST_F(DataPlane, UnauthenticatedClientsAndBadUsernamesGetNothing) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  auto r = curl(fmt::format("http://country-de:wrong@{}", gw()), url);
+  EXPECT_TRUE(r.output.ends_with("407")) << r.output;
+  r = curl(fmt::format("http://{}", gw()), url);
+  EXPECT_TRUE(r.output.ends_with("407")) << r.output;
+  r = curl(fmt::format("http://colour-red:{}@{}", kPassword, gw()), url, "-i");
+  EXPECT_TRUE(r.output.ends_with("400")) << r.output;
+  EXPECT_NE(r.output.find("unknown key 'colour'"), std::string::npos) << r.output;
+  r = curl(fmt::format("socks5h://country-de:wrong@{}", gw()), url);
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(de.exit->stats(d.exit.id).connections, 0u);
+}
+
+TEST_F(DataPlane, NothingFitsIs503AndSocksGeneralFailure) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  auto r = curl(fmt::format("http://country-fr:{}@{}", kPassword, gw()), url, "-i");
+  EXPECT_TRUE(r.output.ends_with("503")) << r.output;
+  EXPECT_NE(r.output.find("X-IPSX-Reason: no leased IP fits country-fr"), std::string::npos)
+      << r.output;
+  r = curl(fmt::format("socks5h://country-fr:{}@{}", kPassword, gw()), url, "-v");
+  EXPECT_NE(r.status, 0);
+}
+
+TEST_F(DataPlane, PrivateDestinationsAreRefusedByDefault) {
+  auto& strict = add_exit(/*allow_loopback=*/false);
+  TestDeal d = deal(strict, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  auto r = curl(fmt::format("http://{}", gw()), fmt::format("http://127.0.0.1:{}/", echo_.port()),
+                fmt::format("-i -U 'country-de:{}'", kPassword));
+  EXPECT_TRUE(r.output.ends_with("403")) << r.output;
+  EXPECT_NE(r.output.find("destination 127.0.0.1 is loopback"), std::string::npos) << r.output;
+  r = curl(fmt::format("http://{}", gw()), "http://10.1.2.3/",
+           fmt::format("-i -U 'country-de:{}'", kPassword));
+  EXPECT_NE(r.output.find("destination 10.1.2.3 is private"), std::string::npos) << r.output;
+  EXPECT_EQ(strict.exit->stats(d.exit.id).refused, 2u);
+}
+
+TEST_F(DataPlane, MailPortsNeedAnEmailDeal) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  auto r = curl(fmt::format("http://{}", gw()), "http://127.0.0.1:25/",
+                fmt::format("-i -U 'country-de:{}'", kPassword));
+  EXPECT_TRUE(r.output.ends_with("403")) << r.output;
+  EXPECT_NE(r.output.find("port 25 needs a deal for email"), std::string::npos) << r.output;
+}
+
+TEST_F(DataPlane, AnExitThatIsGoneIs504AndTheDealIsReportedFailed) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  d.lease.exit.port(1);  // nothing listens there
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  auto r = curl(fmt::format("http://country-de:{}@{}", kPassword, gw()),
+                fmt::format("http://127.0.0.1:{}/", echo_.port()), "-i");
+  EXPECT_TRUE(r.output.ends_with("504")) << r.output;
+  auto ev = events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].event, LeaseEvent::failed);
+  EXPECT_EQ(ev[0].deal, d.exit.id);
+}
+
+TEST_F(DataPlane, TheExitRefusesAnyoneButTheDealsRequester) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  d.exit.requester = key().address();  // the exit knows another requester for this deal
+  de.deals.add(d.exit);
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  auto r = curl(fmt::format("http://country-de:{}@{}", kPassword, gw()),
+                fmt::format("http://127.0.0.1:{}/", echo_.port()), "-i");
+  EXPECT_TRUE(r.output.ends_with("403")) << r.output;
+  EXPECT_NE(r.output.find("not the deal's requester"), std::string::npos) << r.output;
+}
+
+TEST_F(DataPlane, TheGatewayRefusesAnExitTheProviderDidNotCertify) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  d.lease.provider = key().address();  // the deal says another provider
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  auto r = curl(fmt::format("http://country-de:{}@{}", kPassword, gw()),
+                fmt::format("http://127.0.0.1:{}/", echo_.port()), "-i");
+  EXPECT_TRUE(r.output.ends_with("504")) << r.output;
+  EXPECT_NE(r.output.find("the exit speaks for"), std::string::npos) << r.output;
+}
+
+TEST_F(DataPlane, TheGatewayPaysInvoicesWithProofsTheExitCanClaim) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE", 3600);
+  std::mutex mu;
+  std::vector<ExitPayment> payments;
+  de.exit->on_payment = [&](const ExitPayment& p) {
+    std::lock_guard lock(mu);
+    payments.push_back(p);
+  };
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  auto r = curl(fmt::format("http://country-de:{}@{}", kPassword, gw()),
+                fmt::format("http://127.0.0.1:{}/", echo_.port()));
+  EXPECT_EQ(r.output, "127.0.0.2\n\n200");
+  // Time passes in steps shorter than the credit limit (30 s); the gateway keeps up with each
+  // invoice. The deal started 1 s before kNow, at 10 per second.
+  for (int step = 1; step <= 10; ++step) {
+    clock_.advance(10s);
+    U256 due(10 * (1 + 10 * step));
+    ASSERT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).paid == due; }))
+        << "step " << step << ": paid " << de.exit->stats(d.exit.id).paid.to_dec();
+  }
+  EXPECT_FALSE(de.exit->stats(d.exit.id).cut_reason);
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(payments.empty());
+  const ExitPayment& last = payments.back();
+  ledger::BalanceProof bp{d.exit.id, last.amount};
+  EXPECT_TRUE(crypto::verify(crypto::eip712::digest(d.exit.domain_separator, bp.struct_hash()),
+                             last.signature, requester_.address()));
+  EXPECT_EQ(gateway_->stats(d.exit.id).paid, U256(1010));
+  EXPECT_EQ(last.amount, U256(1010));
+}
+
+TEST_F(DataPlane, TheExitsFrontServesDealCredentialsAndCutsWhenUnpaid) {
+  auto& de = add_exit(true, /*front=*/true);
+  TestDeal d = deal(de, "127.0.0.3", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  // Pairing hands the gateway per-deal credentials: the leased IP as ip:port:user:pass.
+  ASSERT_EQ(curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url).output,
+            "127.0.0.3\n\n200");
+  auto creds = gateway_->stats(d.exit.id);
+  ASSERT_EQ(creds.proxy_port, de.exit->proxy_port());
+  ASSERT_FALSE(creds.proxy_username.empty());
+  std::string front = fmt::format("{}:{}@127.0.0.1:{}", creds.proxy_username, creds.proxy_password,
+                                  creds.proxy_port);
+  EXPECT_EQ(curl("socks5h://" + front, url).output, "127.0.0.3\n\n200");
+  EXPECT_EQ(curl("http://" + front, url).output, "127.0.0.3\n\n200");
+  // A wrong password gets nothing.
+  auto r = curl(
+      fmt::format("socks5h://{}:nope@127.0.0.1:{}", creds.proxy_username, creds.proxy_port), url);
+  EXPECT_NE(r.status, 0);
+  r = curl(fmt::format("http://{}:nope@127.0.0.1:{}", creds.proxy_username, creds.proxy_port), url);
+  EXPECT_TRUE(r.output.ends_with("407")) << r.output;
+  // The gateway goes away: nobody pays any more, while the credentials still work...
+  gateway_->stop();
+  gw_thread_.stop();
+  gateway_.reset();
+  EXPECT_EQ(curl("socks5h://" + front, url).output, "127.0.0.3\n\n200");
+  // ...until unpaid use passes the credit limit (30 s at 10 per second): the exit cuts the deal.
+  clock_.advance(60s);
+  ASSERT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).cut_reason.has_value(); }));
+  EXPECT_EQ(de.exit->stats(d.exit.id).cut_reason->rfind("unpaid: owes 610", 0), 0u)
+      << *de.exit->stats(d.exit.id).cut_reason;
+  r = curl("http://" + front, url, "-i");
+  EXPECT_TRUE(r.output.ends_with("403")) << r.output;
+  EXPECT_NE(r.output.find("is cut: unpaid"), std::string::npos) << r.output;
+  EXPECT_NE(curl("socks5h://" + front, url).status, 0);
+}
+
+class SlowMarket final : public GatewayMarket {
+ public:
+  explicit SlowMarket(std::vector<Lease> leases) : leases_(std::move(leases)) {}
+  void acquire(const ProxyFilters& f, std::function<void(Result<Lease>)> done) override {
+    // Answers from another thread, a little later, as a real market client would.
+    std::thread([this, f, done = std::move(done)] {
+      std::this_thread::sleep_for(50ms);
+      std::lock_guard lock(mu_);
+      ++asked_;
+      for (auto it = leases_.begin(); it != leases_.end(); ++it)
+        if (lease_fits(*it, f)) {
+          Lease l = *it;
+          leases_.erase(it);
+          return done(l);
+        }
+      done(fail(NetErrc::no_lease, "no offer matches"));
+    }).detach();
+  }
+  int asked() {
+    std::lock_guard lock(mu_);
+    return asked_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Lease> leases_;
+  int asked_ = 0;
+};
+
+TEST_F(DataPlane, TheGatewayAsksTheMarketWhenNothingFits) {
+  auto& jp = add_exit();
+  TestDeal d = deal(jp, "127.0.0.6", "JP");
+  SlowMarket market({d.lease});
+  start_gateway(&market);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  auto r = curl(fmt::format("http://country-jp:{}@{}", kPassword, gw()), url);
+  EXPECT_EQ(r.output, "127.0.0.6\n\n200");
+  r = curl(fmt::format("http://country-jp:{}@{}", kPassword, gw()), url);
+  EXPECT_EQ(r.output, "127.0.0.6\n\n200");
+  EXPECT_EQ(market.asked(), 1);  // the second request used the lease it already had
+  r = curl(fmt::format("http://country-br:{}@{}", kPassword, gw()), url, "-i");
+  EXPECT_TRUE(r.output.ends_with("503")) << r.output;
+  EXPECT_NE(r.output.find("the market: no offer matches"), std::string::npos) << r.output;
+}
+
+TEST_F(DataPlane, LargeBodiesFlowWithBoundedWindows) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  auto r = run(fmt::format(
+      "curl -sS --max-time 30 -o /dev/null -w '%{{size_download}}' -x 'socks5h://country-de:{}@{}' "
+      "http://127.0.0.1:{}/bytes/8388608",
+      kPassword, gw(), echo_.port()));
+  EXPECT_EQ(r.output, "8388608");
+}
+
+TEST_F(DataPlane, ConnectionChurnLeavesNoDescriptorsBehind) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  ASSERT_EQ(curl(fmt::format("socks5h://country-de:{}@{}", kPassword, gw()), url).output,
+            "127.0.0.2\n\n200");
+  ASSERT_TRUE(eventually([&] { return gateway_->open_clients() == 0; }));
+  size_t before = open_fds();
+  // 200 connections from one curl process (one -x, many URLs): each is a stream on one channel.
+  std::string urls, expected;
+  for (int i = 0; i < 200; ++i) {
+    urls += " -o /dev/null " + url;
+    expected += "200";
+  }
+  auto r =
+      run(fmt::format("curl -sS --max-time 60 -H 'Connection: close' -w '%{{http_code}}' -x "
+                      "'socks5h://country-de:{}@{}' {}",
+                      kPassword, gw(), urls));
+  EXPECT_EQ(r.output, expected);
+  EXPECT_TRUE(eventually([&] { return gateway_->open_clients() == 0; }));
+  EXPECT_TRUE(eventually([&] { return de.exit->open_connections() == 1; }))  // the channel
+      << de.exit->open_connections();
+  EXPECT_TRUE(eventually([&] { return open_fds() <= before; })) << open_fds() << " > " << before;
+  EXPECT_EQ(de.exit->stats(d.exit.id).connections, 201u);
+}
+
+}  // namespace
+}  // namespace ipsx::net

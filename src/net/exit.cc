@@ -1,0 +1,551 @@
+#include "net/exit.h"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <vector>
+
+#include "crypto/eip191.h"
+#include "crypto/eip712.h"
+#include "ledger/orders.h"
+#include "net/io_util.h"
+#include "net/mux.h"
+#include "net/net_error.h"
+#include "net/pair_auth.h"
+#include "net/pair_messages.h"
+#include "net/proxy_front.h"
+#include "net/tls.h"
+
+namespace ipsx::net {
+namespace {
+
+Bytes random_bytes(size_t n) {
+  Bytes out(n);
+  if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) std::abort();  // no entropy: cannot run
+  return out;
+}
+
+bool equal_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+struct Exit::Impl : std::enable_shared_from_this<Impl> {
+  // One deal as this exit serves it.
+  struct Session {
+    ExitDeal deal;
+    std::string username;
+    std::string password;
+    std::vector<std::weak_ptr<MuxChannel>> channels;
+    std::vector<std::weak_ptr<SpliceControl>> front;  // front connections, to cut them
+    std::optional<ExitPayment> best;
+    bool cut = false;
+  };
+
+  Impl(asio::io_context& io, ExitConfig c, const ExitDealDirectory& d, const Clock& clk)
+      : io(io),
+        cfg(std::move(c)),
+        deals(d),
+        clock(clk),
+        pair_acceptor(io),
+        proxy_acceptor(io),
+        invoice_timer(io) {}
+
+  asio::io_context& io;
+  ExitConfig cfg;
+  const ExitDealDirectory& deals;
+  const Clock& clock;
+  Address provider;
+  TlsIdentity tls;
+  std::shared_ptr<asio::ssl::context> ssl_ctx;
+  crypto::Signature key_signature;
+  uint64_t key_valid_until = 0;
+  tcp::acceptor pair_acceptor;
+  tcp::acceptor proxy_acceptor;
+  asio::steady_timer invoice_timer;
+  std::atomic<uint16_t> pair_port{0};
+  std::atomic<uint16_t> proxy_port{0};
+  std::atomic<size_t> connections{0};
+  bool stopping = false;
+
+  std::unordered_map<Hash, std::shared_ptr<Session>, FixedBytesHasher> sessions;
+  std::unordered_map<std::string, std::shared_ptr<Session>> by_username;
+  mutable std::mutex stats_mu;  // guards `stats` only: read from other threads
+  std::unordered_map<Hash, ExitDealStats, FixedBytesHasher> stats;
+
+  uint64_t now_s() const { return static_cast<uint64_t>(to_unix_seconds(clock.now())); }
+
+  template <class F>
+  void with_stats(const Hash& id, F&& f) {
+    std::lock_guard lock(stats_mu);
+    f(stats[id]);
+  }
+
+  // ---- Deal state ------------------------------------------------------------------------------
+
+  // Why the deal cannot be served now, if it cannot.
+  std::optional<Error> unservable(const Session& s) const {
+    if (s.cut) {
+      std::lock_guard lock(stats_mu);
+      auto it = stats.find(s.deal.id);
+      std::string why =
+          it != stats.end() && it->second.cut_reason ? *it->second.cut_reason : std::string("cut");
+      bool unpaid = why.rfind("unpaid", 0) == 0;
+      return Error(unpaid ? NetErrc::unpaid : NetErrc::deal_ended,
+                   fmt::format("deal {} is cut: {}", s.deal.id.hex(), why));
+    }
+    uint64_t t = now_s();
+    if (t < s.deal.start)
+      return Error(NetErrc::deal_ended,
+                   fmt::format("deal {} starts at {}", s.deal.id.hex(), s.deal.start));
+    if (t >= s.deal.end)
+      return Error(NetErrc::deal_ended,
+                   fmt::format("deal {} ended at {}", s.deal.id.hex(), s.deal.end));
+    return std::nullopt;
+  }
+
+  std::shared_ptr<Session> session_for(const ExitDeal& deal) {
+    auto it = sessions.find(deal.id);
+    if (it != sessions.end()) return it->second;
+    auto s = std::make_shared<Session>();
+    s->deal = deal;
+    s->username = "deal-" + deal.id.hex().substr(2, 24);
+    s->password = to_hex(random_bytes(16), false);
+    sessions[deal.id] = s;
+    by_username[s->username] = s;
+    with_stats(deal.id, [](ExitDealStats&) {});
+    return s;
+  }
+
+  U256 owed(const Session& s) const {
+    uint64_t t = std::min(now_s(), s.deal.end);
+    uint64_t secs = t > s.deal.start ? t - s.deal.start : 0;
+    auto v = s.deal.price_per_second.checked_mul(U256(secs));
+    U256 amount = v ? *v : U256::max();
+    return amount < s.deal.max_amount ? amount : s.deal.max_amount;
+  }
+
+  U256 credit_limit(const Session& s) const {
+    auto v = s.deal.price_per_second.checked_mul(U256(cfg.credit_seconds));
+    return v ? *v : U256::max();
+  }
+
+  void cut(Session& s, const Error& why) {
+    if (s.cut) return;
+    s.cut = true;
+    with_stats(s.deal.id, [&](ExitDealStats& st) { st.cut_reason = why.message(); });
+    for (auto& w : s.channels)
+      if (auto ch = w.lock()) {
+        ch->send_control(FrameType::cut, error_payload(why));
+        // Let the CUT frame leave before the channel goes.
+        auto t = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(200));
+        t->async_wait([t, ch, why](const boost::system::error_code&) { ch->close(why); });
+      }
+    for (auto& w : s.front)
+      if (auto c = w.lock())
+        if (c->abort) c->abort();
+    s.channels.clear();
+    s.front.clear();
+  }
+
+  // Every interval: bill each deal, cut what is unpaid or over.
+  awaitable<void> billing() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      invoice_timer.expires_after(cfg.invoice_interval);
+      boost::system::error_code ec;
+      co_await invoice_timer.async_wait(use_ec(ec));
+      if (stopping) break;
+      for (auto& [id, s] : sessions) {
+        if (s->cut) continue;
+        U256 due = owed(*s);
+        ExitDealStats st;
+        with_stats(id, [&](ExitDealStats& x) {
+          x.owed = due;
+          st = x;
+        });
+        U256 unpaid = due > st.paid ? *due.checked_sub(st.paid) : U256{};
+        if (unpaid > credit_limit(*s)) {
+          cut(*s, Error(NetErrc::unpaid,
+                        fmt::format("unpaid: owes {}, paid {}, credit limit {}", due.to_dec(),
+                                    st.paid.to_dec(), credit_limit(*s).to_dec())));
+          continue;
+        }
+        InvoiceMessage inv{id, due,
+                           std::min(now_s(), s->deal.end) - std::min(now_s(), s->deal.start),
+                           st.bytes_up, st.bytes_down};
+        Bytes payload = to_payload(inv);
+        std::erase_if(s->channels, [](auto& w) { return w.expired(); });
+        for (auto& w : s->channels)
+          if (auto ch = w.lock()) ch->send_control(FrameType::invoice, payload);
+        if (now_s() >= s->deal.end) cut(*s, Error(NetErrc::deal_ended, "the deal's time is over"));
+      }
+    }
+  }
+
+  void on_proof(Session& s, MuxChannel& ch, const Frame& f) {
+    auto p = parse_proof(f.payload);
+    auto reject = [&](std::string why) {
+      ch.close(Error(NetErrc::unauthorized, "balance proof refused: " + why));
+    };
+    if (!p) return reject(p.error().message());
+    if (p->deal_id != s.deal.id) return reject("for another deal");
+    if (p->amount > s.deal.max_amount) return reject("above the deal's deposit");
+    ledger::BalanceProof bp{p->deal_id, p->amount};
+    Hash digest = crypto::eip712::digest(s.deal.domain_separator, bp.struct_hash());
+    auto signer = crypto::recover(digest, p->signature);
+    if (!signer || *signer != s.deal.requester) return reject("not signed by the requester");
+    if (s.best && p->amount <= s.best->amount) return;  // stale or repeated: harmless
+    s.best = ExitPayment{p->deal_id, p->amount, p->signature};
+    with_stats(s.deal.id, [&](ExitDealStats& st) { st.paid = p->amount; });
+    if (on_payment) on_payment(*s.best);
+  }
+  std::function<void(const ExitPayment&)> on_payment;
+
+  // ---- Outbound connections --------------------------------------------------------------------
+
+  // Checks the request against the deal and the policy, resolves, and connects from the leased IP.
+  awaitable<Result<tcp::socket>> connect_out(const Session& s, const Endpoint& to,
+                                             uint32_t protocol) {
+    if (protocol != ledger::protocol::socks5 && protocol != ledger::protocol::http &&
+        protocol != ledger::protocol::https_connect)
+      co_return fail(NetErrc::not_permitted, fmt::format("unknown protocol {}", protocol));
+    if ((s.deal.protocols & protocol) == 0)
+      co_return fail(NetErrc::not_permitted,
+                     fmt::format("the deal's offer does not serve {}",
+                                 protocol == ledger::protocol::socks5 ? "socks5"
+                                 : protocol == ledger::protocol::http ? "http"
+                                                                      : "https-connect"));
+    if (is_mail_port(to.port) && !((s.deal.protocols & ledger::protocol::smtp) &&
+                                   s.deal.request_scope == ledger::scope::email))
+      co_return fail(
+          NetErrc::not_permitted,
+          fmt::format("port {} needs a deal for email (smtp protocol, email scope)", to.port));
+    if (connections >= cfg.max_connections)
+      co_return fail(NetErrc::overloaded, "the exit is at its connection limit");
+    asio::ip::address from = to_asio(s.deal.leased_ip);
+    std::vector<asio::ip::address> candidates;
+    if (auto* a4 = std::get_if<Ipv4>(&to.host)) {
+      candidates.push_back(asio::ip::address_v4(*a4));
+    } else if (auto* a6 = std::get_if<Ipv6>(&to.host)) {
+      candidates.push_back(to_asio(*a6));
+    } else {
+      tcp::resolver resolver(io);
+      boost::system::error_code ec;
+      auto results = co_await resolver.async_resolve(std::get<std::string>(to.host),
+                                                     std::to_string(to.port), use_ec(ec));
+      if (ec)
+        co_return fail(NetErrc::exit_failed,
+                       fmt::format("resolving {}: {}", format_host(to.host), ec.message()));
+      for (const auto& r : results) candidates.push_back(r.endpoint().address());
+    }
+    std::optional<Error> first;
+    for (const auto& addr : candidates) {
+      if (addr.is_v4() != from.is_v4()) continue;  // leave from the leased IP's family only
+      if (auto ok = cfg.policy.check(from_asio(addr)); !ok) {
+        if (!first) first = ok.error();
+        continue;
+      }
+      asio::any_io_executor ex = io.get_executor();
+      tcp::endpoint target(addr, to.port);
+      auto sock = co_await dial(ex, target, from, cfg.connect_timeout);
+      if (sock) co_return std::move(*sock);
+      if (!first) first = sock.error();
+    }
+    if (first) co_return std::unexpected(*first);
+    co_return fail(NetErrc::exit_failed, fmt::format("{} has no {} address", format_host(to.host),
+                                                     from.is_v4() ? "IPv4" : "IPv6"));
+  }
+
+  std::function<void(uint64_t, uint64_t)> meter(const Hash& id) {
+    return [this, id](uint64_t up, uint64_t down) {
+      with_stats(id, [&](ExitDealStats& st) {
+        st.bytes_up += up;
+        st.bytes_down += down;
+      });
+    };
+  }
+
+  // ---- Pair channel ----------------------------------------------------------------------------
+
+  awaitable<void> accept_pairs() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      boost::system::error_code ec;
+      tcp::socket sock = co_await pair_acceptor.async_accept(use_ec(ec));
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) break;
+        continue;  // e.g. EMFILE: keep serving the connections we have
+      }
+      if (connections >= cfg.max_connections) continue;  // closes it
+      asio::co_spawn(io, handle_pair(std::move(sock)), asio::detached);
+    }
+  }
+
+  awaitable<void> handle_pair(tcp::socket sock) {
+    auto self = shared_from_this();
+    ++connections;
+    boost::system::error_code ec;
+    sock.set_option(tcp::no_delay(true), ec);
+    auto stream = std::make_unique<SslStream>(std::move(sock), *ssl_ctx);
+    auto result = co_await pair_handshake(*stream);
+    if (!result) {
+      boost::system::error_code ignored;
+      stream->next_layer().close(ignored);
+      --connections;
+      co_return;
+    }
+    auto [session, leftover] = std::move(*result);
+    auto ch = std::make_shared<MuxChannel>(std::move(*stream), false, std::move(leftover));
+    ch->max_streams = cfg.max_streams_per_channel;
+    std::weak_ptr<MuxChannel> weak = ch;
+    ch->on_open = [this, session, weak](std::shared_ptr<MuxStream> st, Bytes payload) {
+      asio::co_spawn(io, serve_stream(session, weak, std::move(st), std::move(payload)),
+                     asio::detached);
+    };
+    ch->on_control = [this, session, weak](const Frame& f) {
+      if (f.type != FrameType::proof) return;
+      if (auto c = weak.lock()) on_proof(*session, *c, f);
+    };
+    ch->on_closed = [this](const Error&) { --connections; };
+    session->channels.push_back(ch);
+    ch->start();
+  }
+
+  // TLS, HELLO, AUTH, WELCOME. The session served and the bytes read past AUTH.
+  awaitable<Result<std::pair<std::shared_ptr<Session>, Bytes>>> pair_handshake(SslStream& s) {
+    boost::system::error_code ec;
+    bool expired;
+    {
+      Deadline deadline(s.next_layer(), cfg.handshake_timeout);
+      co_await s.async_handshake(asio::ssl::stream_base::server, use_ec(ec));
+      expired = deadline.expired();
+    }
+    if (ec)
+      co_return fail(expired ? NetErrc::timed_out : NetErrc::tls, "TLS handshake: " + ec.message());
+
+    HelloMessage hello{provider, tls.key_sha256, key_valid_until, key_signature,
+                       random_bytes(kChallengeBytes)};
+    Frame hello_frame{FrameType::hello, 0, to_payload(hello)};
+    auto sent = co_await write_one_frame(s, hello_frame, cfg.handshake_timeout);
+    if (!sent) co_return std::unexpected(sent.error());
+    Bytes buffer;
+    auto frame = co_await read_one_frame(s, buffer, cfg.handshake_timeout);
+    if (!frame) co_return std::unexpected(frame.error());
+    // Checks AUTH; the error is sent back as REFUSED before the connection closes.
+    std::shared_ptr<Session> session;
+    std::optional<Error> refusal = [&]() -> std::optional<Error> {
+      if (frame->type != FrameType::auth) return Error(NetErrc::malformed, "expected auth");
+      auto auth = parse_auth(frame->payload);
+      if (!auth) return auth.error();
+      auto binding = channel_binding(s.native_handle());
+      if (!binding) return binding.error();
+      auto deal = deals.find(auth->deal_id);
+      if (!deal)
+        return Error(NetErrc::unauthorized, fmt::format("no deal {} here", auth->deal_id.hex()));
+      Hash digest = crypto::personal_message_hash(
+          pair_auth_message(auth->deal_id, hello.challenge, *binding));
+      auto signer = crypto::recover(digest, auth->signature);
+      if (!signer || *signer != deal->requester)
+        return Error(NetErrc::unauthorized, "the signature is not the deal's requester's");
+      session = session_for(*deal);
+      return unservable(*session);
+    }();
+    if (refusal) {
+      Frame refused{FrameType::refused, 0, error_payload(*refusal)};
+      co_await write_one_frame(s, refused, cfg.handshake_timeout);
+      co_return std::unexpected(*refusal);
+    }
+    WelcomeMessage welcome{session->username, session->password, proxy_port.load(),
+                           static_cast<uint64_t>(cfg.invoice_interval.count()),
+                           credit_limit(*session)};
+    Frame welcome_frame{FrameType::welcome, 0, to_payload(welcome)};
+    auto ok = co_await write_one_frame(s, welcome_frame, cfg.handshake_timeout);
+    if (!ok) co_return std::unexpected(ok.error());
+    co_return std::pair{session, std::move(buffer)};
+  }
+
+  awaitable<void> serve_stream(std::shared_ptr<Session> s, std::weak_ptr<MuxChannel> weak,
+                               std::shared_ptr<MuxStream> st, Bytes payload) {
+    auto self = shared_from_this();
+    auto refuse = [&](const Error& e) {
+      with_stats(s->deal.id, [](ExitDealStats& x) { ++x.refused; });
+      if (auto ch = weak.lock()) ch->refuse_open(st->id(), error_payload(e));
+    };
+    auto open = parse_open(payload);
+    if (!open) co_return refuse(open.error());
+    if (auto why = unservable(*s)) co_return refuse(*why);
+    auto sock = co_await connect_out(*s, open->destination, open->protocol);
+    if (!sock) co_return refuse(sock.error());
+    auto ch = weak.lock();
+    if (!ch || st->closed()) co_return;
+    ch->accept_open(st->id());
+    ch.reset();
+    ++connections;
+    with_stats(s->deal.id, [](ExitDealStats& x) { ++x.connections; });
+    auto on_bytes = meter(s->deal.id);
+    co_await splice(std::move(*sock), st, cfg.idle_timeout, false, on_bytes);
+    --connections;
+  }
+
+  // ---- Proxy front -----------------------------------------------------------------------------
+
+  awaitable<void> accept_front() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      boost::system::error_code ec;
+      tcp::socket sock = co_await proxy_acceptor.async_accept(use_ec(ec));
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) break;
+        continue;
+      }
+      if (connections >= cfg.max_connections) continue;
+      asio::co_spawn(io, handle_front(std::move(sock)), asio::detached);
+    }
+  }
+
+  awaitable<void> handle_front(tcp::socket client) {
+    auto self = shared_from_this();
+    ++connections;
+    boost::system::error_code ec;
+    client.set_option(tcp::no_delay(true), ec);
+    std::shared_ptr<Session> session;
+    FrontAuthenticate authenticate = [&](const std::string& user,
+                                         const std::string& pass) -> Result<void> {
+      auto it = by_username.find(user);
+      if (it == by_username.end() || !equal_secret(pass, it->second->password))
+        return fail(NetErrc::unauthorized, "unknown deal credentials");
+      session = it->second;
+      return {};
+    };
+    auto req = co_await read_front_request(client, cfg.handshake_timeout, authenticate);
+    if (req) {
+      std::optional<Error> why = unservable(*session);
+      Result<tcp::socket> out = std::unexpected(Error(NetErrc::deal_ended, ""));
+      if (why)
+        out = std::unexpected(*why);
+      else
+        out = co_await connect_out(*session, req->destination, req->protocol);
+      if (!out) {
+        with_stats(session->deal.id, [](ExitDealStats& x) { ++x.refused; });
+        co_await answer_failure(client, *req, out.error(), cfg.handshake_timeout);
+      } else {
+        tcp::endpoint local = out->local_endpoint(ec);
+        Endpoint bound{from_asio(local.address()), local.port()};
+        auto prefix = forward_prefix(*req);
+        bool ok = static_cast<bool>(prefix);
+        if (ok) {
+          auto answered = co_await answer_success(client, *req, bound, cfg.handshake_timeout);
+          ok = static_cast<bool>(answered);
+        }
+        if (ok && !prefix->empty()) {
+          auto written = co_await write_all_for(*out, asio::buffer(*prefix), cfg.handshake_timeout);
+          ok = static_cast<bool>(written);
+        }
+        if (ok) {
+          with_stats(session->deal.id, [&](ExitDealStats& x) {
+            ++x.connections;
+            x.bytes_up += prefix->size();
+          });
+          auto control = std::make_shared<SpliceControl>();
+          session->front.push_back(control);
+          ++connections;
+          auto on_bytes = meter(session->deal.id);
+          co_await splice(std::move(client), std::move(*out), cfg.idle_timeout, on_bytes, control);
+          --connections;
+          std::erase_if(session->front, [](auto& w) { return w.expired(); });
+        }
+      }
+    }
+    boost::system::error_code ignored;
+    client.close(ignored);
+    --connections;
+  }
+
+  void stop_now() {
+    stopping = true;
+    boost::system::error_code ec;
+    pair_acceptor.close(ec);
+    proxy_acceptor.close(ec);
+    invoice_timer.cancel();
+    for (auto& [id, s] : sessions) {
+      for (auto& w : s->channels)
+        if (auto ch = w.lock()) ch->close(Error(NetErrc::channel_closed, "the exit is stopping"));
+      for (auto& w : s->front)
+        if (auto c = w.lock())
+          if (c->abort) c->abort();
+    }
+  }
+};
+
+Exit::Exit(asio::io_context& io, ExitConfig config, const ExitDealDirectory& deals,
+           const crypto::PrivateKey& provider_key, const Clock& clock)
+    : impl_(std::make_shared<Impl>(io, std::move(config), deals, clock)) {
+  impl_->provider = provider_key.address();
+  // The TLS identity and the wallet's certificate of it are made here, on the caller's thread.
+  auto id = generate_tls_identity();
+  if (id) {
+    impl_->tls = std::move(*id);
+    impl_->key_valid_until = impl_->now_s() + impl_->cfg.key_validity_seconds;
+    auto sig = crypto::sign(provider_key,
+                            crypto::personal_message_hash(exit_key_message(
+                                impl_->provider, impl_->tls.key_sha256, impl_->key_valid_until)));
+    if (sig) impl_->key_signature = *sig;
+  }
+}
+
+Exit::~Exit() {
+  if (impl_) impl_->on_payment = nullptr;
+}
+
+Result<void> Exit::start() {
+  auto& m = *impl_;
+  if (m.tls.certificate_pem.empty()) return fail(NetErrc::tls, "no TLS identity");
+  auto ctx = make_server_context(m.tls);
+  if (!ctx) return std::unexpected(ctx.error());
+  m.ssl_ctx = *ctx;
+  auto pp = listen_on(m.pair_acceptor, m.cfg.pair_listen);
+  if (!pp) return std::unexpected(pp.error());
+  m.pair_port = *pp;
+  if (m.cfg.proxy_listen) {
+    auto fp = listen_on(m.proxy_acceptor, *m.cfg.proxy_listen);
+    if (!fp) return std::unexpected(fp.error());
+    m.proxy_port = *fp;
+    asio::co_spawn(m.io, m.accept_front(), asio::detached);
+  }
+  m.on_payment = [this](const ExitPayment& p) {
+    if (on_payment) on_payment(p);
+  };
+  asio::co_spawn(m.io, m.accept_pairs(), asio::detached);
+  asio::co_spawn(m.io, m.billing(), asio::detached);
+  return {};
+}
+
+void Exit::stop() {
+  asio::post(impl_->io, [impl = impl_] { impl->stop_now(); });
+}
+
+uint16_t Exit::pair_port() const {
+  return impl_->pair_port;
+}
+uint16_t Exit::proxy_port() const {
+  return impl_->proxy_port;
+}
+const Address& Exit::provider() const {
+  return impl_->provider;
+}
+
+ExitDealStats Exit::stats(const Hash& deal_id) const {
+  std::lock_guard lock(impl_->stats_mu);
+  auto it = impl_->stats.find(deal_id);
+  return it == impl_->stats.end() ? ExitDealStats{} : it->second;
+}
+
+size_t Exit::open_connections() const {
+  return impl_->connections;
+}
+
+}  // namespace ipsx::net

@@ -1,0 +1,125 @@
+// The exit: the provider's side of the data plane. It serves deals only:
+//
+// - Pair channel (TLS 1.3, pair_auth.h, mux.h): a gateway proves it holds the requester's wallet
+//   of a live deal; then each stream it opens is connected to its destination from the deal's
+//   leased IP, within the deal's protocols and scopes and the exit's destination policy.
+// - Proxy front (optional): ordinary SOCKS5 and HTTP proxy connections authenticated by the
+//   per-deal credentials the exit hands the requester over the pair channel, so a leased IP
+//   works as the `ip:port:user:pass` proxy every proxy seller hands out.
+// - Metering and billing: bytes and connections per deal; time is billed from the deal's start
+//   at its price per second. Every invoice interval the exit sends each paired gateway what the
+//   deal owes; the gateway answers with a balance proof, which the exit verifies and keeps (the
+//   provider claims it on the ledger). When unpaid use passes the credit limit, or the deal's time
+//   is over, the exit cuts the deal: every stream and front connection of it is closed and new
+//   ones are refused.
+//
+// Single-threaded: run the io_context it is given on one thread. Thread-safe: stats(), the
+// directory (called on the exit's thread), stop() (posts).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "core/address.h"
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/uint256.h"
+#include "crypto/keys.h"
+#include "net/address_policy.h"
+#include "net/asio.h"
+#include "net/endpoint.h"
+
+namespace ipsx::net {
+
+// What the exit needs to know about a deal it serves (from the market's deal book and the
+// provider's own offer).
+struct ExitDeal {
+  Hash id;
+  Address requester;
+  Ipv6 leased_ip{};            // outbound connections leave from here (IPv4 mapped)
+  uint32_t protocols = 0;      // ledger::protocol bits of the offer
+  uint32_t request_scope = 0;  // the request's ledger::scope bit
+  U256 price_per_second;
+  U256 max_amount;        // the deal's deposit: no proof may go above it
+  uint64_t start = 0;     // unix seconds
+  uint64_t end = 0;       // unix seconds
+  Hash domain_separator;  // of the ledger's EIP-712 domain, for balance proofs
+};
+
+// Where the exit learns about deals. The node's market implements it; a provider's config can
+// list deals too. Called on the exit's thread; must not block for long.
+class ExitDealDirectory {
+ public:
+  virtual ~ExitDealDirectory() = default;
+  virtual std::optional<ExitDeal> find(const Hash& deal_id) const = 0;
+};
+
+struct ExitConfig {
+  tcp::endpoint pair_listen{asio::ip::make_address("127.0.0.1"), 0};
+  std::optional<tcp::endpoint> proxy_listen;  // the SOCKS5/HTTP front, if any
+  DestinationPolicy policy;
+  Millis handshake_timeout{10'000};
+  Millis connect_timeout{10'000};
+  Millis idle_timeout{300'000};
+  Millis invoice_interval{1'000};
+  uint64_t credit_seconds = 30;            // unpaid use tolerated: price * credit_seconds
+  uint64_t key_validity_seconds = 86'400;  // of the wallet's certificate of the TLS key
+  size_t max_connections = 20'000;         // pair channels + front connections + destinations
+  size_t max_streams_per_channel = 4'096;
+};
+
+// What the exit has metered for one deal.
+struct ExitDealStats {
+  uint64_t bytes_up = 0;    // requester -> destinations
+  uint64_t bytes_down = 0;  // destinations -> requester
+  uint64_t connections = 0;
+  uint64_t refused = 0;
+  U256 owed;  // at the last invoice
+  U256 paid;  // the best balance proof so far
+  std::optional<std::string> cut_reason;
+  bool operator==(const ExitDealStats&) const = default;
+};
+
+// A verified balance proof: what the provider claims on the ledger.
+struct ExitPayment {
+  Hash deal_id;
+  U256 amount;
+  crypto::Signature signature;
+};
+
+class Exit {
+ public:
+  // `provider_key` certifies the exit's fresh TLS key; it is used only at start.
+  Exit(asio::io_context& io, ExitConfig config, const ExitDealDirectory& deals,
+       const crypto::PrivateKey& provider_key, const Clock& clock);
+  ~Exit();
+  Exit(const Exit&) = delete;
+  Exit& operator=(const Exit&) = delete;
+
+  // Binds the listeners and starts accepting. Errors: the address in use, the TLS setup.
+  Result<void> start();
+  // Stops accepting and closes every connection (posted to the exit's thread; returns at once).
+  void stop();
+
+  uint16_t pair_port() const;
+  uint16_t proxy_port() const;  // 0 without a front
+  const Address& provider() const;
+
+  // Called on the exit's thread for each new best balance proof.
+  std::function<void(const ExitPayment&)> on_payment;
+
+  ExitDealStats stats(const Hash& deal_id) const;
+  size_t open_connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace ipsx::net

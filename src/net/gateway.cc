@@ -1,0 +1,485 @@
+#include "net/gateway.h"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "crypto/eip191.h"
+#include "crypto/eip712.h"
+#include "net/http_text.h"
+#include "net/io_util.h"
+#include "net/mux.h"
+#include "net/net_error.h"
+#include "net/pair_auth.h"
+#include "net/pair_messages.h"
+#include "net/proxy_front.h"
+#include "net/tls.h"
+
+namespace ipsx::net {
+
+bool lease_fits(const Lease& lease, const ProxyFilters& f) {
+  if (f.country && *f.country != lease.country) return false;
+  if (f.region && !iequals(*f.region, lease.region)) return false;
+  if (f.city && !iequals(*f.city, lease.region)) return false;
+  if (f.asn && *f.asn != lease.asn) return false;
+  if (f.type && *f.type != lease.type) return false;
+  if (f.exclusive && !lease.exclusive) return false;
+  return true;
+}
+
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+std::string describe(const ProxyFilters& f) {
+  auto s = to_string(f);
+  return s && !s->empty() ? *s : std::string("any IP");
+}
+
+}  // namespace
+
+struct Gateway::Impl : std::enable_shared_from_this<Impl> {
+  // One leased IP and its pair channel.
+  struct Link {
+    explicit Link(asio::any_io_executor ex) : ready(ex) {}
+    enum class State { idle, connecting, up, dead };
+    Lease lease;
+    State state = State::idle;
+    std::shared_ptr<MuxChannel> channel;
+    std::optional<Error> dead_reason;
+    asio::steady_timer ready;  // wakes the connections waiting for `connecting` to end
+    WelcomeMessage welcome;
+    U256 paid;
+    bool reported_connected = false;
+  };
+
+  struct Sticky {
+    Hash deal;
+    Steady::time_point until;
+  };
+
+  Impl(asio::io_context& io, GatewayConfig c, crypto::PrivateKey key, GatewayMarket* m,
+       const Clock& clk)
+      : io(io),
+        cfg(std::move(c)),
+        requester(std::move(key)),
+        market(m),
+        clock(clk),
+        acceptor(io),
+        client_ctx(make_client_context()) {}
+
+  asio::io_context& io;
+  GatewayConfig cfg;
+  crypto::PrivateKey requester;
+  GatewayMarket* market;
+  const Clock& clock;
+  tcp::acceptor acceptor;
+  std::shared_ptr<asio::ssl::context> client_ctx;
+  std::atomic<uint16_t> port{0};
+  std::atomic<size_t> clients{0};
+  bool stopping = false;
+  std::vector<std::shared_ptr<Link>> links;
+  std::unordered_map<std::string, Sticky> sticky;
+  size_t rotate = 0;
+  std::function<void(const Hash&, LeaseEvent, const std::string&)> on_event;
+  mutable std::mutex stats_mu;
+  std::unordered_map<Hash, GatewayLeaseStats, FixedBytesHasher> stats;
+
+  uint64_t now_s() const { return static_cast<uint64_t>(to_unix_seconds(clock.now())); }
+
+  template <class F>
+  void with_stats(const Hash& id, F&& f) {
+    std::lock_guard lock(stats_mu);
+    f(stats[id]);
+  }
+
+  void event(Link& l, LeaseEvent e, const std::string& reason) {
+    if (on_event) on_event(l.lease.deal_id, e, reason);
+  }
+
+  void add(Lease lease) {
+    for (auto& l : links)
+      if (l->lease.deal_id == lease.deal_id) return;
+    auto l = std::make_shared<Link>(io.get_executor());
+    l->lease = std::move(lease);
+    with_stats(l->lease.deal_id, [](GatewayLeaseStats&) {});
+    links.push_back(std::move(l));
+  }
+
+  bool usable(const Link& l) const {
+    return l.state != Link::State::dead && now_s() >= l.lease.start && now_s() < l.lease.end;
+  }
+
+  void drop(Link& l, const Error& why, LeaseEvent e) {
+    if (l.state == Link::State::dead) return;
+    l.state = Link::State::dead;
+    l.dead_reason = why;
+    with_stats(l.lease.deal_id, [&](GatewayLeaseStats& s) {
+      s.failed = why.message();
+      s.connected = false;
+    });
+    if (l.channel) l.channel->close(why);
+    l.channel.reset();
+    l.ready.cancel();
+    event(l, e, why.message());
+  }
+
+  // ---- Choosing a lease ------------------------------------------------------------------------
+
+  std::shared_ptr<Link> find(const Hash& deal) {
+    for (auto& l : links)
+      if (l->lease.deal_id == deal) return l;
+    return nullptr;
+  }
+
+  awaitable<Result<std::shared_ptr<Link>>> choose(const ProxyFilters& f) {
+    std::string key;
+    if (f.session) {
+      key = f.account.value_or("") + "\x1f" + *f.session;
+      auto it = sticky.find(key);
+      if (it != sticky.end() && Steady::now() < it->second.until) {
+        auto l = find(it->second.deal);
+        if (l && usable(*l) && lease_fits(l->lease, f)) co_return l;
+      }
+      sticky.erase(key);
+    }
+    std::vector<std::shared_ptr<Link>> fit;
+    for (auto& l : links)
+      if (usable(*l) && lease_fits(l->lease, f)) fit.push_back(l);
+    std::shared_ptr<Link> chosen;
+    if (!fit.empty()) {
+      chosen = fit[rotate++ % fit.size()];
+    } else {
+      auto got = co_await acquire(f);
+      if (!got) co_return std::unexpected(got.error());
+      chosen = *got;
+    }
+    if (f.session) {
+      uint64_t ttl = f.ttl_seconds.value_or(cfg.default_session_ttl);
+      sticky[key] = Sticky{chosen->lease.deal_id, Steady::now() + std::chrono::seconds(ttl)};
+    }
+    co_return chosen;
+  }
+
+  awaitable<Result<std::shared_ptr<Link>>> acquire(const ProxyFilters& f) {
+    if (!market)
+      co_return fail(NetErrc::no_lease,
+                     fmt::format("no leased IP fits {} and no market is configured", describe(f)));
+    struct Wait {
+      explicit Wait(asio::any_io_executor ex) : timer(ex) {}
+      asio::steady_timer timer;
+      std::optional<Result<Lease>> result;
+    };
+    auto w = std::make_shared<Wait>(io.get_executor());
+    auto self = shared_from_this();
+    market->acquire(f, [w, self](Result<Lease> r) {
+      asio::post(self->io, [w, r = std::move(r)]() mutable {
+        w->result = std::move(r);
+        w->timer.cancel();
+      });
+    });
+    w->timer.expires_after(cfg.acquire_timeout);
+    boost::system::error_code ec;
+    co_await w->timer.async_wait(use_ec(ec));
+    if (!w->result)
+      co_return fail(NetErrc::no_lease,
+                     fmt::format("no leased IP fits {} and the market found none within {} ms",
+                                 describe(f), cfg.acquire_timeout.count()));
+    if (!*w->result) {
+      const Error& e = w->result->error();
+      co_return fail(NetErrc::no_lease,
+                     fmt::format("no leased IP fits {}: the market: {}", describe(f), e.message()));
+    }
+    Lease lease = std::move(**w->result);
+    if (!lease_fits(lease, f))
+      co_return fail(NetErrc::no_lease, fmt::format("the market's lease {} does not fit {}",
+                                                    lease.deal_id.hex(), describe(f)));
+    add(lease);
+    auto l = find(lease.deal_id);
+    if (!l || !usable(*l))
+      co_return fail(NetErrc::no_lease, "the market's lease is not usable now");
+    co_return l;
+  }
+
+  // ---- The pair channel ------------------------------------------------------------------------
+
+  awaitable<Result<std::shared_ptr<MuxChannel>>> channel_of(std::shared_ptr<Link> l) {
+    auto deadline = Steady::now() + cfg.connect_timeout;
+    for (;;) {
+      if (l->state == Link::State::dead)
+        co_return std::unexpected(l->dead_reason.value_or(Error(NetErrc::exit_failed, "dead")));
+      if (l->state == Link::State::up && l->channel && l->channel->is_open()) co_return l->channel;
+      if (l->state == Link::State::connecting) {
+        if (Steady::now() >= deadline)
+          co_return fail(NetErrc::timed_out, "the pair channel is still connecting");
+        l->ready.expires_at(deadline);
+        boost::system::error_code ec;
+        co_await l->ready.async_wait(use_ec(ec));
+        continue;
+      }
+      l->state = Link::State::connecting;
+      auto ch = co_await connect(*l);
+      if (l->state == Link::State::dead) co_return fail(NetErrc::exit_failed, "lease dropped");
+      if (!ch) {
+        drop(*l, ch.error(), LeaseEvent::failed);
+        co_return std::unexpected(ch.error());
+      }
+      l->channel = *ch;
+      l->state = Link::State::up;
+      l->ready.cancel();
+      with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { s.connected = true; });
+      if (!l->reported_connected) {
+        l->reported_connected = true;
+        event(*l, LeaseEvent::connected, "");
+      }
+      co_return l->channel;
+    }
+  }
+
+  awaitable<Result<std::shared_ptr<MuxChannel>>> connect(Link& l) {
+    asio::any_io_executor ex = io.get_executor();
+    auto sock = co_await dial(ex, l.lease.exit, std::nullopt, cfg.connect_timeout);
+    if (!sock) co_return std::unexpected(sock.error().with_context("the exit's pair channel"));
+    auto stream = std::make_unique<SslStream>(std::move(*sock), *client_ctx);
+    boost::system::error_code ec;
+    bool expired;
+    {
+      Deadline deadline(stream->next_layer(), cfg.connect_timeout);
+      co_await stream->async_handshake(asio::ssl::stream_base::client, use_ec(ec));
+      expired = deadline.expired();
+    }
+    if (ec)
+      co_return fail(expired ? NetErrc::timed_out : NetErrc::tls,
+                     "TLS handshake with the exit: " + ec.message());
+    Bytes buffer;
+    auto hello_frame = co_await read_one_frame(*stream, buffer, cfg.connect_timeout);
+    if (!hello_frame) co_return std::unexpected(hello_frame.error());
+    if (hello_frame->type != FrameType::hello)
+      co_return fail(NetErrc::malformed, "the exit did not say hello");
+    auto hello = parse_hello(hello_frame->payload);
+    if (!hello) co_return std::unexpected(hello.error());
+    // The TLS key must be the one the provider's wallet certified.
+    auto key = peer_key_sha256(stream->native_handle());
+    if (!key) co_return std::unexpected(key.error());
+    if (hello->provider != l.lease.provider)
+      co_return fail(NetErrc::tls,
+                     fmt::format("the exit speaks for {}, the deal's provider is {}",
+                                 hello->provider.to_string(), l.lease.provider.to_string()));
+    if (*key != hello->key_sha256)
+      co_return fail(NetErrc::tls, "the exit's TLS key is not the certified one");
+    if (hello->valid_until < now_s())
+      co_return fail(NetErrc::tls, "the exit's key certificate has expired");
+    Hash cert_digest = crypto::personal_message_hash(
+        exit_key_message(hello->provider, hello->key_sha256, hello->valid_until));
+    if (!crypto::verify(cert_digest, hello->key_signature, l.lease.provider))
+      co_return fail(NetErrc::tls, "the exit's key is not certified by the provider's wallet");
+    auto binding = channel_binding(stream->native_handle());
+    if (!binding) co_return std::unexpected(binding.error());
+    auto sig = crypto::sign(requester, crypto::personal_message_hash(pair_auth_message(
+                                           l.lease.deal_id, hello->challenge, *binding)));
+    if (!sig) co_return std::unexpected(sig.error());
+    Frame auth{FrameType::auth, 0, to_payload(AuthMessage{l.lease.deal_id, *sig})};
+    auto sent = co_await write_one_frame(*stream, auth, cfg.connect_timeout);
+    if (!sent) co_return std::unexpected(sent.error());
+    auto answer = co_await read_one_frame(*stream, buffer, cfg.connect_timeout);
+    if (!answer) co_return std::unexpected(answer.error());
+    if (answer->type == FrameType::refused) {
+      Error why = parse_error_payload(answer->payload);
+      co_return std::unexpected(why.with_context("the exit refused the deal"));
+    }
+    if (answer->type != FrameType::welcome)
+      co_return fail(NetErrc::malformed, "the exit answered neither welcome nor refused");
+    auto welcome = parse_welcome(answer->payload);
+    if (!welcome) co_return std::unexpected(welcome.error());
+    l.welcome = *welcome;
+    with_stats(l.lease.deal_id, [&](GatewayLeaseStats& s) {
+      s.proxy_username = welcome->proxy_username;
+      s.proxy_password = welcome->proxy_password;
+      s.proxy_port = welcome->proxy_port;
+    });
+
+    auto ch = std::make_shared<MuxChannel>(std::move(*stream), true, std::move(buffer));
+    std::weak_ptr<Link> weak = find(l.lease.deal_id);
+    ch->on_control = [this, weak](const Frame& f) {
+      auto link = weak.lock();
+      if (!link) return;
+      if (f.type == FrameType::invoice) pay(*link, f);
+      if (f.type == FrameType::cut) drop(*link, parse_error_payload(f.payload), LeaseEvent::cut);
+    };
+    ch->on_closed = [this, weak](const Error&) {
+      auto link = weak.lock();
+      if (!link || link->state == Link::State::dead) return;
+      link->state = Link::State::idle;  // reconnects on the next client
+      link->channel.reset();
+      with_stats(link->lease.deal_id, [](GatewayLeaseStats& s) { s.connected = false; });
+    };
+    ch->start();
+    co_return ch;
+  }
+
+  void pay(Link& l, const Frame& f) {
+    auto inv = parse_invoice(f.payload);
+    if (!inv || inv->deal_id != l.lease.deal_id || !l.channel) return;
+    // Never more than the deal's time so far, by our clock, and never above the deposit.
+    uint64_t t = std::min(now_s() + cfg.pay_slack_seconds, l.lease.end);
+    uint64_t secs = t > l.lease.start ? t - l.lease.start : 0;
+    auto bound = l.lease.price_per_second.checked_mul(U256(secs));
+    U256 limit = bound ? *bound : U256::max();
+    if (l.lease.max_amount < limit) limit = l.lease.max_amount;
+    U256 amount = inv->amount_due < limit ? inv->amount_due : limit;
+    if (amount <= l.paid) return;
+    ledger::BalanceProof bp{l.lease.deal_id, amount};
+    auto sig =
+        crypto::sign(requester, crypto::eip712::digest(l.lease.domain_separator, bp.struct_hash()));
+    if (!sig) return;
+    l.paid = amount;
+    with_stats(l.lease.deal_id, [&](GatewayLeaseStats& s) { s.paid = amount; });
+    l.channel->send_control(FrameType::proof,
+                            to_payload(ProofMessage{l.lease.deal_id, amount, *sig}));
+  }
+
+  // ---- Clients ---------------------------------------------------------------------------------
+
+  awaitable<void> accept_clients() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      boost::system::error_code ec;
+      tcp::socket sock = co_await acceptor.async_accept(use_ec(ec));
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) break;
+        continue;
+      }
+      if (clients >= cfg.max_clients) continue;
+      asio::co_spawn(io, handle_client(std::move(sock)), asio::detached);
+    }
+  }
+
+  awaitable<void> handle_client(tcp::socket client) {
+    auto self = shared_from_this();
+    ++clients;
+    boost::system::error_code ec;
+    client.set_option(tcp::no_delay(true), ec);
+    ProxyFilters filters;
+    FrontAuthenticate authenticate = [&](const std::string& user,
+                                         const std::string& pass) -> Result<void> {
+      if (cfg.password.empty() || pass.size() != cfg.password.size() ||
+          CRYPTO_memcmp(pass.data(), cfg.password.data(), pass.size()) != 0)
+        return fail(NetErrc::unauthorized, "wrong gateway password");
+      auto f = parse_proxy_username(user);
+      if (!f) return std::unexpected(f.error().with_context("username"));
+      filters = *f;
+      return {};
+    };
+    auto req = co_await read_front_request(client, cfg.client_timeout, authenticate);
+    if (req) co_await serve(client, *req, filters);
+    boost::system::error_code ignored;
+    client.close(ignored);
+    --clients;
+  }
+
+  awaitable<void> serve(tcp::socket& client, const FrontRequest& req, const ProxyFilters& f) {
+    auto link = co_await choose(f);
+    if (!link) {
+      co_await answer_failure(client, req, link.error(), cfg.client_timeout);
+      co_return;
+    }
+    auto l = *link;
+    auto ch = co_await channel_of(l);
+    if (!ch) {
+      with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.failures; });
+      co_await answer_failure(client, req, ch.error(), cfg.client_timeout);
+      co_return;
+    }
+    auto stream = (*ch)->open(to_payload(OpenMessage{req.destination, req.protocol}));
+    if (!stream) {
+      co_await answer_failure(client, req, stream.error(), cfg.client_timeout);
+      co_return;
+    }
+    auto st = *stream;
+    auto opened = co_await st->wait_opened(cfg.connect_timeout);
+    if (!opened) {
+      with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.failures; });
+      co_await answer_failure(client, req, opened.error(), cfg.client_timeout);
+      co_return;
+    }
+    with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.connections; });
+    auto prefix = forward_prefix(req);
+    Endpoint bound{l->lease.ip, 0};
+    bool ok = static_cast<bool>(prefix);
+    if (ok) {
+      auto answered = co_await answer_success(client, req, bound, cfg.client_timeout);
+      ok = static_cast<bool>(answered);
+    }
+    if (!ok) {
+      st->reset();
+      co_return;
+    }
+    if (!prefix->empty()) {
+      auto w = co_await st->write(*prefix);
+      if (!w) co_return;
+    }
+    Hash id = l->lease.deal_id;
+    std::function<void(uint64_t, uint64_t)> on_bytes = [this, id](uint64_t up, uint64_t down) {
+      with_stats(id, [&](GatewayLeaseStats& s) {
+        s.bytes_up += up;
+        s.bytes_down += down;
+      });
+    };
+    co_await splice(std::move(client), st, cfg.idle_timeout, true, on_bytes);
+  }
+
+  void stop_now() {
+    stopping = true;
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    for (auto& l : links)
+      if (l->channel) l->channel->close(Error(NetErrc::channel_closed, "the gateway is stopping"));
+  }
+};
+
+Gateway::Gateway(asio::io_context& io, GatewayConfig config, crypto::PrivateKey requester_key,
+                 GatewayMarket* market, const Clock& clock)
+    : impl_(
+          std::make_shared<Impl>(io, std::move(config), std::move(requester_key), market, clock)) {}
+
+Gateway::~Gateway() = default;
+
+Result<void> Gateway::start() {
+  auto& m = *impl_;
+  auto port = listen_on(m.acceptor, m.cfg.listen);
+  if (!port) return std::unexpected(port.error());
+  m.port = *port;
+  m.on_event = [this](const Hash& d, LeaseEvent e, const std::string& r) {
+    if (on_lease_event) on_lease_event(d, e, r);
+  };
+  asio::co_spawn(m.io, m.accept_clients(), asio::detached);
+  return {};
+}
+
+void Gateway::stop() {
+  asio::post(impl_->io, [impl = impl_] { impl->stop_now(); });
+}
+
+uint16_t Gateway::port() const {
+  return impl_->port;
+}
+
+void Gateway::add_lease(Lease lease) {
+  asio::post(impl_->io,
+             [impl = impl_, lease = std::move(lease)]() mutable { impl->add(std::move(lease)); });
+}
+
+GatewayLeaseStats Gateway::stats(const Hash& deal_id) const {
+  std::lock_guard lock(impl_->stats_mu);
+  auto it = impl_->stats.find(deal_id);
+  return it == impl_->stats.end() ? GatewayLeaseStats{} : it->second;
+}
+
+size_t Gateway::open_clients() const {
+  return impl_->clients;
+}
+
+}  // namespace ipsx::net

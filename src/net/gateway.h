@@ -1,0 +1,124 @@
+// The gateway: the requester's side of the data plane. A local SOCKS5 and HTTP proxy (one port,
+// both protocols) that crawlers, browsers and VPN apps use unchanged:
+//
+// - The client's username carries filters (proxy_username.h: country-de-type-residential-
+//   session-abc-ttl-600); the password is the gateway's own. Each client connection is mapped to a
+//   leased IP whose attributes fit the filters: the same IP for a session id until its ttl ends,
+//   the next fitting IP in turn otherwise.
+// - When no leased IP fits, the gateway asks the market (GatewayMarket) for one and waits a
+//   bounded time; nothing found is HTTP 503 / SOCKS5 general failure with the reason.
+// - Each lease's exit is reached over one pair channel (TLS 1.3, the provider-certified key, the
+//   requester's signature) that carries every client connection to that exit as a stream. An
+//   exit that fails is HTTP 504 / SOCKS5 host unreachable, and the deal is reported failed.
+// - It pays the exits' invoices with balance proofs signed by the requester's wallet, never more
+//   than the deal's time so far (by its own clock) and never above the deal's deposit.
+//
+// Single-threaded like the exit: run its io_context on one thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/address.h"
+#include "core/clock.h"
+#include "core/hash.h"
+#include "core/uint256.h"
+#include "crypto/keys.h"
+#include "ledger/orders.h"
+#include "net/asio.h"
+#include "net/endpoint.h"
+#include "net/proxy_username.h"
+
+namespace ipsx::net {
+
+// One leased IP: the deal and where its exit listens.
+struct Lease {
+  Hash deal_id;
+  Address provider;
+  tcp::endpoint exit;  // the exit's pair-channel address
+  Ipv6 ip{};           // the leased IP (IPv4 mapped)
+  ledger::CountryCode country{};
+  std::string region;  // region or city, as the offer has it
+  uint32_t asn = 0;
+  ledger::IpType type = ledger::IpType::residential;
+  bool exclusive = false;
+  U256 price_per_second;
+  U256 max_amount;  // the deal's deposit
+  uint64_t start = 0;
+  uint64_t end = 0;
+  Hash domain_separator;  // of the ledger's EIP-712 domain, for balance proofs
+};
+
+// True iff `lease` has what `filters` ask for (country, region or city, ASN, type, exclusive).
+bool lease_fits(const Lease& lease, const ProxyFilters& filters);
+
+// Where the gateway gets new leases: the node's market client places a signed request and waits
+// for the deal (the node issue); tests give leases of deals they made. `acquire` may answer on
+// any thread, once.
+class GatewayMarket {
+ public:
+  virtual ~GatewayMarket() = default;
+  virtual void acquire(const ProxyFilters& filters, std::function<void(Result<Lease>)> done) = 0;
+};
+
+struct GatewayConfig {
+  tcp::endpoint listen{asio::ip::make_address("127.0.0.1"), 0};
+  std::string password;            // every client must give it; empty refuses everyone
+  Millis client_timeout{30'000};   // reading a client's request
+  Millis connect_timeout{10'000};  // pair channel to an exit, and an exit's answer to OPEN
+  Millis acquire_timeout{10'000};  // waiting for the market
+  Millis idle_timeout{300'000};
+  uint64_t default_session_ttl = 600;  // seconds a sticky session lasts without ttl-
+  uint64_t pay_slack_seconds = 2;      // clock skew the gateway accepts in an invoice
+  size_t max_clients = 20'000;
+};
+
+// What the gateway did with one deal.
+struct GatewayLeaseStats {
+  uint64_t connections = 0;
+  uint64_t failures = 0;
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+  U256 paid;  // the last balance proof sent
+  bool connected = false;
+  // The exit's per-deal proxy credentials, once paired: the leased IP as an ordinary
+  // ip:port:user:pass proxy (port 0 when the exit runs no front).
+  std::string proxy_username;
+  std::string proxy_password;
+  uint16_t proxy_port = 0;
+  std::optional<std::string> failed;  // why the lease was dropped
+};
+
+// Deal status reports for the deal protocol: connected, or failed with the reason.
+enum class LeaseEvent { connected, failed, cut };
+
+class Gateway {
+ public:
+  Gateway(asio::io_context& io, GatewayConfig config, crypto::PrivateKey requester_key,
+          GatewayMarket* market, const Clock& clock);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  Result<void> start();
+  void stop();
+  uint16_t port() const;
+
+  // Adds a lease (thread-safe: posted to the gateway's thread).
+  void add_lease(Lease lease);
+
+  // Called on the gateway's thread.
+  std::function<void(const Hash& deal, LeaseEvent, const std::string& reason)> on_lease_event;
+
+  GatewayLeaseStats stats(const Hash& deal_id) const;
+  size_t open_clients() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace ipsx::net

@@ -1,0 +1,272 @@
+#include "net/io_util.h"
+
+#include <fmt/format.h>
+
+#include "net/net_error.h"
+
+namespace ipsx::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kChunk = 16 * 1024;
+
+// What both directions of one splice share.
+struct SpliceState {
+  explicit SpliceState(asio::any_io_executor ex) : wake(ex) {}
+  asio::steady_timer wake;
+  Clock::time_point last = Clock::now();
+  int running = 2;
+  bool aborted = false;
+  std::function<void(uint64_t, uint64_t)> on_bytes;
+  std::function<void()> abort_all;
+
+  void finished() {
+    --running;
+    wake.cancel();
+  }
+  void abort() {
+    if (aborted) return;
+    aborted = true;
+    if (abort_all) abort_all();
+    wake.cancel();
+  }
+  bool stopped() const { return aborted; }
+  void count(bool up, uint64_t n) {
+    last = Clock::now();
+    if (on_bytes) on_bytes(up ? n : 0, up ? 0 : n);
+  }
+};
+
+awaitable<void> watch(std::shared_ptr<SpliceState> st, Millis idle) {
+  while (st->running > 0) {
+    st->wake.expires_at(st->last + idle);
+    boost::system::error_code ec;
+    co_await st->wake.async_wait(use_ec(ec));
+    if (st->running == 0) break;
+    if (st->stopped() || Clock::now() >= st->last + idle) {
+      st->abort();
+      // The pumps see their operations cancelled and finish; wait for them.
+      while (st->running > 0) {
+        st->wake.expires_after(std::chrono::seconds(1));
+        co_await st->wake.async_wait(use_ec(ec));
+      }
+    }
+  }
+}
+
+awaitable<void> socket_to_stream(std::shared_ptr<SpliceState> st, tcp::socket& s,
+                                 std::shared_ptr<MuxStream> stream, bool up) {
+  std::vector<uint8_t> buf(kChunk);
+  for (;;) {
+    boost::system::error_code ec;
+    size_t n = co_await s.async_read_some(asio::buffer(buf), use_ec(ec));
+    if (ec == asio::error::eof) {
+      stream->finish();
+      break;
+    }
+    if (ec || st->stopped()) {
+      st->abort();
+      break;
+    }
+    st->count(up, n);
+    auto w = co_await stream->write(ByteView(buf.data(), n));
+    if (!w) {
+      st->abort();
+      break;
+    }
+  }
+  st->finished();
+}
+
+awaitable<void> stream_to_socket(std::shared_ptr<SpliceState> st, std::shared_ptr<MuxStream> stream,
+                                 tcp::socket& s, bool up) {
+  std::vector<uint8_t> buf(kChunk);
+  for (;;) {
+    auto r = co_await stream->read_some(buf);
+    if (!r || st->stopped()) {
+      st->abort();
+      break;
+    }
+    if (*r == 0) {
+      boost::system::error_code ignored;
+      s.shutdown(tcp::socket::shutdown_send, ignored);
+      break;
+    }
+    st->count(up, *r);
+    boost::system::error_code ec;
+    co_await asio::async_write(s, asio::buffer(buf.data(), *r), use_ec(ec));
+    if (ec) {
+      st->abort();
+      break;
+    }
+  }
+  st->finished();
+}
+
+awaitable<void> socket_to_socket(std::shared_ptr<SpliceState> st, tcp::socket& from,
+                                 tcp::socket& to, bool up) {
+  std::vector<uint8_t> buf(kChunk);
+  for (;;) {
+    boost::system::error_code ec;
+    size_t n = co_await from.async_read_some(asio::buffer(buf), use_ec(ec));
+    if (ec == asio::error::eof) {
+      boost::system::error_code ignored;
+      to.shutdown(tcp::socket::shutdown_send, ignored);
+      break;
+    }
+    if (ec || st->stopped()) {
+      st->abort();
+      break;
+    }
+    st->count(up, n);
+    co_await asio::async_write(to, asio::buffer(buf.data(), n), use_ec(ec));
+    if (ec) {
+      st->abort();
+      break;
+    }
+  }
+  st->finished();
+}
+
+}  // namespace
+
+Deadline::Deadline(tcp::socket& socket, Millis timeout)
+    : timer_(socket.get_executor()), expired_(std::make_shared<bool>(false)) {
+  timer_.expires_after(timeout);
+  timer_.async_wait([&socket, expired = expired_](const boost::system::error_code& ec) {
+    if (ec) return;
+    *expired = true;
+    boost::system::error_code ignored;
+    socket.cancel(ignored);
+  });
+}
+
+Deadline::~Deadline() {
+  timer_.cancel();
+}
+
+Result<uint16_t> listen_on(tcp::acceptor& a, const tcp::endpoint& ep) {
+  boost::system::error_code ec;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return fail(
+        NetErrc::exit_failed,
+        fmt::format("listening on {}:{}: {}", ep.address().to_string(), ep.port(), ec.message()));
+  return a.local_endpoint().port();
+}
+
+asio::ip::address to_asio(const Ipv6& a) {
+  asio::ip::address_v6 v6(a);
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6);
+  return v6;
+}
+
+Ipv6 from_asio(const asio::ip::address& a) {
+  if (a.is_v4()) return asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()).to_bytes();
+  return a.to_v6().to_bytes();
+}
+
+awaitable<Result<tcp::socket>> dial(asio::any_io_executor ex, tcp::endpoint to,
+                                    std::optional<asio::ip::address> from, Millis timeout) {
+  tcp::socket s(ex);
+  boost::system::error_code ec;
+  s.open(to.protocol(), ec);
+  if (!ec && from) s.bind(tcp::endpoint(*from, 0), ec);
+  if (ec)
+    co_return fail(NetErrc::exit_failed,
+                   fmt::format("cannot leave from {}: {}",
+                               from ? from->to_string() : std::string("any"), ec.message()));
+  bool expired;
+  {
+    Deadline deadline(s, timeout);
+    co_await s.async_connect(to, use_ec(ec));
+    expired = deadline.expired();
+  }
+  if (expired)
+    co_return fail(NetErrc::timed_out,
+                   fmt::format("connecting to {}:{} took over {} ms", to.address().to_string(),
+                               to.port(), timeout.count()));
+  if (ec)
+    co_return fail(
+        NetErrc::exit_failed,
+        fmt::format("connecting to {}:{}: {}", to.address().to_string(), to.port(), ec.message()));
+  s.set_option(tcp::no_delay(true), ec);
+  co_return std::move(s);
+}
+
+awaitable<Result<size_t>> read_some_for(tcp::socket& s, asio::mutable_buffer buf, Millis timeout) {
+  Deadline deadline(s, timeout);
+  boost::system::error_code ec;
+  size_t n = co_await s.async_read_some(buf, use_ec(ec));
+  if (deadline.expired()) co_return fail(NetErrc::timed_out, "read timed out");
+  if (ec == asio::error::eof) co_return size_t{0};
+  if (ec) co_return fail(NetErrc::channel_closed, ec.message());
+  co_return n;
+}
+
+awaitable<Result<void>> write_all_for(tcp::socket& s, asio::const_buffer buf, Millis timeout) {
+  Deadline deadline(s, timeout);
+  boost::system::error_code ec;
+  co_await asio::async_write(s, buf, use_ec(ec));
+  if (deadline.expired()) co_return fail(NetErrc::timed_out, "write timed out");
+  if (ec) co_return fail(NetErrc::channel_closed, ec.message());
+  co_return Result<void>{};
+}
+
+awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream, Millis idle,
+                       bool socket_is_client, std::function<void(uint64_t, uint64_t)> on_bytes,
+                       std::shared_ptr<SpliceControl> control) {
+  auto ex = socket.get_executor();
+  auto st = std::make_shared<SpliceState>(ex);
+  st->on_bytes = std::move(on_bytes);
+  tcp::socket s = std::move(socket);
+  st->abort_all = [&s, stream] {
+    boost::system::error_code ignored;
+    s.close(ignored);
+    stream->reset();
+  };
+  asio::co_spawn(ex, socket_to_stream(st, s, stream, socket_is_client), asio::detached);
+  asio::co_spawn(ex, stream_to_socket(st, stream, s, !socket_is_client), asio::detached);
+  if (control)
+    control->abort = [w = std::weak_ptr<SpliceState>(st)] {
+      if (auto s = w.lock()) s->abort();
+    };
+  co_await watch(st, idle);
+  if (control) control->abort = nullptr;
+  st->abort_all = nullptr;
+  boost::system::error_code ignored;
+  s.close(ignored);
+  if (!stream->closed()) stream->finish();
+}
+
+awaitable<void> splice(tcp::socket client, tcp::socket destination, Millis idle,
+                       std::function<void(uint64_t, uint64_t)> on_bytes,
+                       std::shared_ptr<SpliceControl> control) {
+  auto ex = client.get_executor();
+  auto st = std::make_shared<SpliceState>(ex);
+  st->on_bytes = std::move(on_bytes);
+  tcp::socket a = std::move(client);
+  tcp::socket b = std::move(destination);
+  st->abort_all = [&a, &b] {
+    boost::system::error_code ignored;
+    a.close(ignored);
+    b.close(ignored);
+  };
+  asio::co_spawn(ex, socket_to_socket(st, a, b, true), asio::detached);
+  asio::co_spawn(ex, socket_to_socket(st, b, a, false), asio::detached);
+  if (control)
+    control->abort = [w = std::weak_ptr<SpliceState>(st)] {
+      if (auto s = w.lock()) s->abort();
+    };
+  co_await watch(st, idle);
+  if (control) control->abort = nullptr;
+  st->abort_all = nullptr;
+  boost::system::error_code ignored;
+  a.close(ignored);
+  b.close(ignored);
+}
+
+}  // namespace ipsx::net

@@ -1,0 +1,68 @@
+// Socket plumbing shared by the exit and the gateway: connecting with a deadline (and from a
+// given local address: the exit's leased IP), reading and writing with deadlines, and splicing
+// two byte streams together until both ends finish, with byte counters and an idle deadline.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "core/error.h"
+#include "net/asio.h"
+#include "net/endpoint.h"
+#include "net/mux.h"
+
+namespace ipsx::net {
+
+// Cancels the socket's pending operations once `timeout` has passed; expired() tells whether
+// that is why they ended. Disarmed on destruction.
+class Deadline {
+ public:
+  Deadline(tcp::socket& socket, Millis timeout);
+  ~Deadline();
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  bool expired() const { return *expired_; }
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> expired_;
+};
+
+// Opens, binds and listens; the port bound. Errors name the address.
+Result<uint16_t> listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint);
+
+asio::ip::address to_asio(const Ipv6& mapped_or_v6);
+Ipv6 from_asio(const asio::ip::address& a);
+
+// Connects to `to`, from `from` when set (bind before connect), within `timeout`.
+// Errors: timed_out, exit_failed (refused, unreachable...), with the address in the message.
+awaitable<Result<tcp::socket>> dial(asio::any_io_executor ex, tcp::endpoint to,
+                                    std::optional<asio::ip::address> from, Millis timeout);
+
+// Reads at least one byte into `buf` within `timeout`: 0 means EOF. Errors: timed_out,
+// channel_closed.
+awaitable<Result<size_t>> read_some_for(tcp::socket& s, asio::mutable_buffer buf, Millis timeout);
+awaitable<Result<void>> write_all_for(tcp::socket& s, asio::const_buffer buf, Millis timeout);
+
+// Lets an owner end a running splice from outside (a cut deal, a stopping server): abort() is
+// set while the splice runs and closes both ends.
+struct SpliceControl {
+  std::function<void()> abort;
+};
+
+// Copies both ways between a socket and a mux stream until both directions finished, one side
+// failed, nothing moved for `idle`, or `control->abort()` was called. Bytes read
+// from the socket count as `up` when `socket_is_client`, else as `down`. `on_bytes` (optional)
+// is called with (up, down) increments as they pass, for metering.
+awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream, Millis idle,
+                       bool socket_is_client, std::function<void(uint64_t, uint64_t)> on_bytes,
+                       std::shared_ptr<SpliceControl> control = nullptr);
+
+// The same between two sockets (client first).
+awaitable<void> splice(tcp::socket client, tcp::socket destination, Millis idle,
+                       std::function<void(uint64_t, uint64_t)> on_bytes,
+                       std::shared_ptr<SpliceControl> control = nullptr);
+
+}  // namespace ipsx::net

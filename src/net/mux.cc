@@ -1,0 +1,418 @@
+#include "net/mux.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "net/io_util.h"
+#include "net/net_error.h"
+#include "net/pair_messages.h"
+
+namespace ipsx::net {
+namespace {
+
+// The channel's writer queue: above the high mark, streams wait before queueing more data.
+constexpr size_t kQueueHighBytes = 1024 * 1024;
+constexpr size_t kWriteBatchBytes = 256 * 1024;
+constexpr size_t kReadChunkBytes = 64 * 1024;
+
+Bytes be32(uint32_t v) {
+  return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
+          static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+}
+
+void park(asio::steady_timer& t) {
+  t.expires_at(asio::steady_timer::time_point::max());
+}
+
+}  // namespace
+
+// ---- MuxStream ---------------------------------------------------------------------------------
+
+MuxStream::MuxStream(asio::any_io_executor ex, std::weak_ptr<MuxChannel> channel, uint32_t id)
+    : channel_(std::move(channel)), id_(id), read_wake_(ex), write_wake_(ex) {}
+
+void MuxStream::wake_reader() {
+  read_wake_.cancel();
+}
+void MuxStream::wake_writer() {
+  write_wake_.cancel();
+}
+
+awaitable<Result<size_t>> MuxStream::read_some(std::span<uint8_t> buf) {
+  for (;;) {
+    if (inbound_bytes_ > 0) {
+      size_t n = 0;
+      while (n < buf.size() && !inbound_.empty()) {
+        Bytes& front = inbound_.front();
+        size_t take = std::min(buf.size() - n, front.size() - front_offset_);
+        std::memcpy(buf.data() + n, front.data() + front_offset_, take);
+        n += take;
+        front_offset_ += take;
+        if (front_offset_ == front.size()) {
+          inbound_.pop_front();
+          front_offset_ = 0;
+        }
+      }
+      inbound_bytes_ -= n;
+      consumed_uncredited_ += n;
+      if (consumed_uncredited_ >= kStreamWindow / 4 && !reset_) {
+        if (auto ch = channel_.lock())
+          ch->send(FrameType::credit, id_, be32(static_cast<uint32_t>(consumed_uncredited_)));
+        consumed_uncredited_ = 0;
+      }
+      co_return n;
+    }
+    if (reset_)
+      co_return std::unexpected(
+          reset_reason_.value_or(Error(NetErrc::channel_closed, "stream reset")));
+    if (peer_fin_) co_return size_t{0};
+    park(read_wake_);
+    boost::system::error_code ec;
+    co_await read_wake_.async_wait(use_ec(ec));
+  }
+}
+
+awaitable<Result<void>> MuxStream::write(ByteView data) {
+  while (!data.empty()) {
+    if (reset_)
+      co_return std::unexpected(
+          reset_reason_.value_or(Error(NetErrc::channel_closed, "stream reset")));
+    auto ch = channel_.lock();
+    if (!ch || !ch->is_open()) co_return fail(NetErrc::channel_closed, "pair channel closed");
+    if (local_fin_) co_return fail(NetErrc::invalid_argument, "write after finish");
+    if (send_credit_ == 0 || ch->out_bytes_ > kQueueHighBytes) {
+      park(write_wake_);
+      boost::system::error_code ec;
+      ch.reset();
+      co_await write_wake_.async_wait(use_ec(ec));
+      continue;
+    }
+    size_t n = std::min({data.size(), kMaxDataPayload, static_cast<size_t>(send_credit_)});
+    ch->send(FrameType::data, id_, Bytes(data.begin(), data.begin() + static_cast<long>(n)));
+    send_credit_ -= n;
+    data = data.subspan(n);
+  }
+  co_return Result<void>{};
+}
+
+void MuxStream::finish() {
+  if (local_fin_ || reset_) return;
+  local_fin_ = true;
+  if (auto ch = channel_.lock()) {
+    ch->send(FrameType::fin, id_, {});
+    if (peer_fin_) ch->forget(id_);
+  }
+}
+
+void MuxStream::reset() {
+  if (reset_) return;
+  reset_ = true;
+  reset_reason_ = Error(NetErrc::channel_closed, "stream reset");
+  if (auto ch = channel_.lock()) {
+    if (ch->is_open()) ch->send(FrameType::reset, id_, {});
+    ch->forget(id_);
+  }
+  wake_reader();
+  wake_writer();
+}
+
+awaitable<Result<void>> MuxStream::wait_opened(Millis timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!open_result_) {
+    if (reset_)
+      co_return std::unexpected(
+          reset_reason_.value_or(Error(NetErrc::channel_closed, "stream reset")));
+    if (std::chrono::steady_clock::now() >= deadline) {
+      reset();
+      co_return fail(NetErrc::timed_out,
+                     fmt::format("the exit did not answer within {} ms", timeout.count()));
+    }
+    read_wake_.expires_at(deadline);
+    boost::system::error_code ec;
+    co_await read_wake_.async_wait(use_ec(ec));
+  }
+  co_return *open_result_;
+}
+
+void MuxStream::on_data(Bytes bytes) {
+  inbound_bytes_ += bytes.size();
+  inbound_.push_back(std::move(bytes));
+  wake_reader();
+}
+
+void MuxStream::on_fin() {
+  peer_fin_ = true;
+  wake_reader();
+}
+
+void MuxStream::on_reset(const Error& why) {
+  if (reset_) return;
+  reset_ = true;
+  reset_reason_ = why;
+  wake_reader();
+  wake_writer();
+}
+
+void MuxStream::on_credit(uint32_t n) {
+  send_credit_ += n;
+  wake_writer();
+}
+
+void MuxStream::on_open_result(Result<void> r) {
+  open_result_ = std::move(r);
+  if (!*open_result_) on_reset(open_result_->error());
+  wake_reader();
+}
+
+// ---- MuxChannel --------------------------------------------------------------------------------
+
+MuxChannel::MuxChannel(SslStream stream, bool opener, Bytes leftover)
+    : stream_(std::move(stream)),
+      opener_(opener),
+      in_(std::move(leftover)),
+      out_wake_(stream_.get_executor()) {}
+
+MuxChannel::~MuxChannel() = default;
+
+void MuxChannel::start() {
+  auto self = shared_from_this();
+  asio::co_spawn(
+      stream_.get_executor(), [self]() { return self->reader(); }, asio::detached);
+  asio::co_spawn(
+      stream_.get_executor(), [self]() { return self->writer(); }, asio::detached);
+}
+
+Result<std::shared_ptr<MuxStream>> MuxChannel::open(Bytes payload) {
+  if (!open_) return fail(NetErrc::channel_closed, "pair channel closed");
+  if (!opener_) return fail(NetErrc::invalid_argument, "only the gateway opens streams");
+  if (streams_.size() >= max_streams)
+    return fail(NetErrc::overloaded,
+                fmt::format("the pair channel already carries {} streams", streams_.size()));
+  uint32_t id = next_id_;
+  next_id_ = next_id_ == 0x7fffffff ? 1 : next_id_ + 1;
+  auto s = std::make_shared<MuxStream>(stream_.get_executor(), weak_from_this(), id);
+  streams_[id] = s;
+  send(FrameType::open, id, std::move(payload));
+  return s;
+}
+
+void MuxChannel::accept_open(uint32_t id) {
+  if (open_ && streams_.contains(id)) send(FrameType::opened, id, {});
+}
+
+void MuxChannel::refuse_open(uint32_t id, Bytes payload) {
+  if (!open_) return;
+  send(FrameType::open_failed, id, std::move(payload));
+  auto it = streams_.find(id);
+  if (it != streams_.end()) {
+    it->second->on_reset(Error(NetErrc::channel_closed, "open refused"));
+    streams_.erase(it);
+  }
+}
+
+void MuxChannel::send_control(FrameType type, Bytes payload) {
+  send(type, 0, std::move(payload));
+}
+
+void MuxChannel::send(FrameType type, uint32_t stream, Bytes payload) {
+  if (!open_) return;
+  Bytes bytes;
+  bytes.reserve(kFrameHeaderBytes + payload.size());
+  if (auto ok = write_frame(Frame{type, stream, std::move(payload)}, bytes); !ok) {
+    close(ok.error());
+    return;
+  }
+  send_raw(std::move(bytes));
+}
+
+void MuxChannel::send_raw(Bytes bytes) {
+  out_bytes_ += bytes.size();
+  out_.push_back(std::move(bytes));
+  out_wake_.cancel();
+}
+
+void MuxChannel::forget(uint32_t id) {
+  streams_.erase(id);
+}
+
+void MuxChannel::close(const Error& why) {
+  if (!open_) return;
+  open_ = false;
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, s] : streams) s->on_reset(why);
+  out_.clear();
+  out_bytes_ = 0;
+  out_wake_.cancel();
+  boost::system::error_code ec;
+  stream_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.next_layer().close(ec);
+  if (on_closed) {
+    auto cb = std::move(on_closed);
+    on_closed = nullptr;
+    cb(why);
+  }
+  on_open = nullptr;
+  on_control = nullptr;
+}
+
+awaitable<void> MuxChannel::reader() {
+  auto self = shared_from_this();
+  std::vector<uint8_t> chunk(kReadChunkBytes);
+  while (open_) {
+    size_t off = 0;
+    while (open_) {
+      auto r = parse_frame(ByteView(in_).subspan(off));
+      if (!r) {
+        close(r.error().with_context("pair channel"));
+        co_return;
+      }
+      if (!r->complete()) break;
+      off += r->consumed;
+      dispatch(std::move(*r->message));
+    }
+    if (!open_) co_return;
+    in_.erase(in_.begin(), in_.begin() + static_cast<long>(off));
+    boost::system::error_code ec;
+    size_t n = co_await stream_.async_read_some(asio::buffer(chunk), use_ec(ec));
+    if (ec) {
+      close(Error(NetErrc::channel_closed, "pair channel: " + ec.message()));
+      co_return;
+    }
+    in_.insert(in_.end(), chunk.begin(), chunk.begin() + static_cast<long>(n));
+  }
+}
+
+awaitable<void> MuxChannel::writer() {
+  auto self = shared_from_this();
+  Bytes batch;
+  while (open_) {
+    if (out_.empty()) {
+      park(out_wake_);
+      boost::system::error_code ec;
+      co_await out_wake_.async_wait(use_ec(ec));
+      continue;
+    }
+    batch.clear();
+    while (!out_.empty() && batch.size() < kWriteBatchBytes) {
+      batch.insert(batch.end(), out_.front().begin(), out_.front().end());
+      out_.pop_front();
+    }
+    boost::system::error_code ec;
+    co_await asio::async_write(stream_, asio::buffer(batch), use_ec(ec));
+    out_bytes_ -= std::min(out_bytes_, batch.size());
+    if (ec) {
+      close(Error(NetErrc::channel_closed, "pair channel: " + ec.message()));
+      co_return;
+    }
+    if (out_bytes_ <= kQueueHighBytes / 2)
+      for (auto& [id, s] : streams_) s->wake_writer();
+  }
+}
+
+void MuxChannel::dispatch(Frame f) {
+  auto violation = [&](std::string what) {
+    close(Error(NetErrc::malformed, "pair channel: " + what));
+  };
+  if (is_control(f.type)) {
+    if (f.type == FrameType::ping) {
+      send(FrameType::pong, 0, std::move(f.payload));
+      return;
+    }
+    if (on_control) on_control(f);
+    return;
+  }
+  auto it = streams_.find(f.stream);
+  switch (f.type) {
+    case FrameType::open: {
+      if (opener_) return violation("the exit may not open streams");
+      if (it != streams_.end()) return violation(fmt::format("stream {} opened twice", f.stream));
+      if (streams_.size() >= max_streams) {
+        send(FrameType::open_failed, f.stream,
+             error_payload(Error(NetErrc::overloaded, "too many streams on this channel")));
+        return;
+      }
+      auto s = std::make_shared<MuxStream>(stream_.get_executor(), weak_from_this(), f.stream);
+      streams_[f.stream] = s;
+      if (on_open)
+        on_open(s, std::move(f.payload));
+      else
+        refuse_open(f.stream, error_payload(Error(NetErrc::exit_failed, "not serving")));
+      return;
+    }
+    case FrameType::opened:
+      if (it != streams_.end()) it->second->on_open_result(Result<void>{});
+      return;
+    case FrameType::open_failed:
+      if (it != streams_.end()) {
+        auto s = it->second;
+        streams_.erase(it);
+        s->on_open_result(std::unexpected(parse_error_payload(f.payload)));
+      }
+      return;
+    case FrameType::data:
+      if (it == streams_.end()) return;  // reset here meanwhile: drop
+      if (it->second->inbound_bytes_ + f.payload.size() > kStreamWindow)
+        return violation(fmt::format("stream {} overran its window", f.stream));
+      it->second->on_data(std::move(f.payload));
+      return;
+    case FrameType::fin:
+      if (it != streams_.end()) {
+        auto s = it->second;
+        s->on_fin();
+        if (s->local_fin_) streams_.erase(f.stream);
+      }
+      return;
+    case FrameType::reset:
+      if (it != streams_.end()) {
+        auto s = it->second;
+        streams_.erase(it);
+        s->on_reset(Error(NetErrc::channel_closed, "stream reset by the peer"));
+      }
+      return;
+    case FrameType::credit:
+      if (it != streams_.end()) {
+        uint32_t n = (uint32_t{f.payload[0]} << 24) | (uint32_t{f.payload[1]} << 16) |
+                     (uint32_t{f.payload[2]} << 8) | f.payload[3];
+        it->second->on_credit(n);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+// ---- Handshake helpers -------------------------------------------------------------------------
+
+awaitable<Result<Frame>> read_one_frame(SslStream& stream, Bytes& buffer, Millis timeout) {
+  Deadline deadline(stream.next_layer(), timeout);
+  std::vector<uint8_t> chunk(4096);
+  for (;;) {
+    auto r = parse_frame(buffer);
+    if (!r) co_return std::unexpected(r.error());
+    if (r->complete()) {
+      buffer.erase(buffer.begin(), buffer.begin() + static_cast<long>(r->consumed));
+      co_return std::move(*r->message);
+    }
+    boost::system::error_code ec;
+    size_t n = co_await stream.async_read_some(asio::buffer(chunk), use_ec(ec));
+    if (deadline.expired()) co_return fail(NetErrc::timed_out, "pair channel handshake timed out");
+    if (ec) co_return fail(NetErrc::channel_closed, "pair channel: " + ec.message());
+    buffer.insert(buffer.end(), chunk.begin(), chunk.begin() + static_cast<long>(n));
+  }
+}
+
+awaitable<Result<void>> write_one_frame(SslStream& stream, const Frame& frame, Millis timeout) {
+  auto bytes = write_frame(frame);
+  if (!bytes) co_return std::unexpected(bytes.error());
+  Deadline deadline(stream.next_layer(), timeout);
+  boost::system::error_code ec;
+  co_await asio::async_write(stream, asio::buffer(*bytes), use_ec(ec));
+  if (deadline.expired()) co_return fail(NetErrc::timed_out, "pair channel handshake timed out");
+  if (ec) co_return fail(NetErrc::channel_closed, "pair channel: " + ec.message());
+  co_return Result<void>{};
+}
+
+}  // namespace ipsx::net

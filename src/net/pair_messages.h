@@ -1,0 +1,85 @@
+// The payloads of the pair channel's control frames and of OPEN (JSON objects; docs/pair-channel.md
+// has each field), and the "code + reason" payload of OPEN_FAILED, REFUSED and CUT. Parsers
+// refuse (NetErrc::malformed) anything missing, mistyped or out of range, naming the field.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/address.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/hex.h"
+#include "core/uint256.h"
+#include "crypto/keys.h"
+#include "net/endpoint.h"
+
+namespace ipsx::net {
+
+// exit -> gateway, first frame: who the exit is and a fresh challenge.
+struct HelloMessage {
+  Address provider;
+  Hash key_sha256;                  // of the exit's TLS public key
+  uint64_t valid_until = 0;         // unix seconds: the key certificate's end
+  crypto::Signature key_signature;  // provider's EIP-191 signature of exit_key_message
+  Bytes challenge;                  // kChallengeBytes
+};
+
+// gateway -> exit: the deal, and the requester's signature of pair_auth_message.
+struct AuthMessage {
+  Hash deal_id;
+  crypto::Signature signature;
+};
+
+// exit -> gateway: the deal is served on this channel.
+struct WelcomeMessage {
+  std::string proxy_username;  // per-deal credentials for the exit's SOCKS5/HTTP front
+  std::string proxy_password;
+  uint16_t proxy_port = 0;  // 0: the exit runs no front
+  uint64_t invoice_interval_ms = 0;
+  U256 credit_limit;  // unpaid base units the exit tolerates before it cuts the deal
+};
+
+// gateway -> exit, with OPEN: where the stream goes and which protocol the client speaks
+// (a ledger::protocol bit: socks5, http or https_connect).
+struct OpenMessage {
+  Endpoint destination;
+  uint32_t protocol = 0;
+};
+
+// exit -> gateway: what the deal owes so far (cumulative, like the balance proof answering it).
+struct InvoiceMessage {
+  Hash deal_id;
+  U256 amount_due;
+  uint64_t seconds = 0;  // billed seconds since the deal's start
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+};
+
+// gateway -> exit: a balance proof (ledger::BalanceProof signed by the requester).
+struct ProofMessage {
+  Hash deal_id;
+  U256 amount;
+  crypto::Signature signature;
+};
+
+Bytes to_payload(const HelloMessage& m);
+Bytes to_payload(const AuthMessage& m);
+Bytes to_payload(const WelcomeMessage& m);
+Bytes to_payload(const OpenMessage& m);
+Bytes to_payload(const InvoiceMessage& m);
+Bytes to_payload(const ProofMessage& m);
+
+Result<HelloMessage> parse_hello(ByteView payload);
+Result<AuthMessage> parse_auth(ByteView payload);
+Result<WelcomeMessage> parse_welcome(ByteView payload);
+Result<OpenMessage> parse_open(ByteView payload);
+Result<InvoiceMessage> parse_invoice(ByteView payload);
+Result<ProofMessage> parse_proof(ByteView payload);
+
+// An error on the wire: one byte of NetErrc (exit_failed for codes of other layers) and the
+// message. The parse never fails: an unknown or empty payload reads as exit_failed.
+Bytes error_payload(const Error& e);
+Error parse_error_payload(ByteView payload);
+
+}  // namespace ipsx::net

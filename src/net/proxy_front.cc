@@ -1,0 +1,233 @@
+#include "net/proxy_front.h"
+
+#include <fmt/format.h>
+
+#include "ledger/orders.h"
+#include "net/io_util.h"
+#include "net/net_error.h"
+#include "net/socks5.h"
+
+namespace ipsx::net {
+namespace {
+
+constexpr size_t kMaxRequestBytes = 16 * 1024;
+
+Socks5Reply socks_reply_for(const Error& e) {
+  if (e.code().category() != net_category()) return Socks5Reply::general_failure;
+  switch (static_cast<NetErrc>(e.code().value())) {
+    case NetErrc::exit_failed:
+    case NetErrc::timed_out:
+    case NetErrc::channel_closed:
+    case NetErrc::tls:
+      return Socks5Reply::host_unreachable;
+    case NetErrc::forbidden_destination:
+    case NetErrc::not_permitted:
+    case NetErrc::unpaid:
+    case NetErrc::deal_ended:
+    case NetErrc::unauthorized:
+      return Socks5Reply::not_allowed;
+    default:
+      return Socks5Reply::general_failure;
+  }
+}
+
+ProxyStatus http_status_for(const Error& e) {
+  if (e.code().category() != net_category()) return ProxyStatus::bad_gateway;
+  switch (static_cast<NetErrc>(e.code().value())) {
+    case NetErrc::no_lease:
+    case NetErrc::overloaded:
+      return ProxyStatus::service_unavailable;
+    case NetErrc::exit_failed:
+    case NetErrc::timed_out:
+    case NetErrc::channel_closed:
+    case NetErrc::tls:
+      return ProxyStatus::gateway_timeout;
+    case NetErrc::forbidden_destination:
+    case NetErrc::not_permitted:
+    case NetErrc::unpaid:
+    case NetErrc::deal_ended:
+    case NetErrc::unauthorized:
+      return ProxyStatus::forbidden;
+    default:
+      return ProxyStatus::bad_gateway;
+  }
+}
+
+// Reads into `buf` until `parse` completes; answers nothing itself.
+template <class T, class Parse>
+awaitable<Result<T>> read_message(tcp::socket& s, Bytes& buf, Millis timeout, Parse parse) {
+  std::array<uint8_t, 4096> chunk;
+  for (;;) {
+    auto r = parse(ByteView(buf));
+    if (!r) co_return std::unexpected(r.error());
+    if (r->complete()) {
+      T msg = std::move(*r->message);
+      buf.erase(buf.begin(), buf.begin() + static_cast<long>(r->consumed));
+      co_return msg;
+    }
+    if (buf.size() >= kMaxRequestBytes) co_return fail(NetErrc::too_large, "request too large");
+    auto n = co_await read_some_for(s, asio::buffer(chunk), timeout);
+    if (!n) co_return std::unexpected(n.error());
+    if (*n == 0) co_return fail(NetErrc::channel_closed, "the client closed the connection");
+    buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<long>(*n));
+  }
+}
+
+awaitable<void> send(tcp::socket& s, ByteView bytes, Millis timeout) {
+  co_await write_all_for(s, asio::buffer(bytes.data(), bytes.size()), timeout);
+}
+
+awaitable<Result<FrontRequest>> read_socks(tcp::socket& s, Bytes& buf, Millis timeout,
+                                           const FrontAuthenticate& authenticate) {
+  FrontRequest req;
+  req.socks = true;
+  req.protocol = ledger::protocol::socks5;
+  auto greeting = co_await read_message<Socks5Greeting>(s, buf, timeout, parse_greeting);
+  if (!greeting) co_return std::unexpected(greeting.error());
+  if (!greeting->offers(socks5_method::username_password)) {
+    {
+      Bytes msg = write_method_selection(socks5_method::no_acceptable);
+      co_await send(s, msg, timeout);
+    }
+    co_return fail(NetErrc::unauthorized, "the client offered no username/password method");
+  }
+  {
+    Bytes msg = write_method_selection(socks5_method::username_password);
+    co_await send(s, msg, timeout);
+  }
+  auto up = co_await read_message<Socks5UserPass>(s, buf, timeout, parse_userpass);
+  if (!up) co_return std::unexpected(up.error());
+  req.username = up->username;
+  req.password = up->password;
+  if (auto ok = authenticate(req.username, req.password); !ok) {
+    {
+      Bytes msg = write_userpass_status(false);
+      co_await send(s, msg, timeout);
+    }
+    co_return std::unexpected(ok.error());
+  }
+  {
+    Bytes msg = write_userpass_status(true);
+    co_await send(s, msg, timeout);
+  }
+  auto request = co_await read_message<Socks5Request>(s, buf, timeout, parse_request);
+  if (!request) {
+    {
+      Bytes msg = write_reply(reply_for(request.error()));
+      co_await send(s, msg, timeout);
+    }
+    co_return std::unexpected(request.error());
+  }
+  if (request->command != Socks5Command::connect) {
+    {
+      Bytes msg = write_reply(Socks5Reply::command_not_supported);
+      co_await send(s, msg, timeout);
+    }
+    co_return fail(NetErrc::unsupported_command, "only CONNECT is served");
+  }
+  if (request->destination.port == 0) {
+    {
+      Bytes msg = write_reply(Socks5Reply::not_allowed);
+      co_await send(s, msg, timeout);
+    }
+    co_return fail(NetErrc::bad_address, "destination port 0");
+  }
+  req.destination = request->destination;
+  req.leftover = std::move(buf);
+  co_return req;
+}
+
+awaitable<Result<FrontRequest>> read_http(tcp::socket& s, Bytes& buf, Millis timeout,
+                                          const FrontAuthenticate& authenticate) {
+  FrontRequest req;
+  auto head = co_await read_message<HttpRequestHead>(s, buf, timeout, [](ByteView in) {
+    return parse_request_head(
+        std::string_view(reinterpret_cast<const char*>(in.data()), in.size()));
+  });
+  if (!head) {
+    if (head.error().code() != NetErrc::channel_closed &&
+        head.error().code() != NetErrc::timed_out) {
+      std::string resp = write_error_response(status_for(head.error()), head.error().message());
+      co_await send(s, as_bytes(resp), timeout);
+    }
+    co_return std::unexpected(head.error());
+  }
+  auto creds = proxy_credentials(*head);
+  if (!creds || !*creds) {
+    std::string resp = write_proxy_auth_required("ipsx", false);
+    co_await send(s, as_bytes(resp), timeout);
+    co_return fail(NetErrc::unauthorized,
+                   creds ? "no Proxy-Authorization" : creds.error().message());
+  }
+  req.username = (*creds)->username;
+  req.password = (*creds)->password;
+  if (auto ok = authenticate(req.username, req.password); !ok) {
+    // A wrong password asks for credentials again; a username the grammar refuses says why.
+    std::string resp = ok.error().code() == NetErrc::unauthorized
+                           ? write_proxy_auth_required("ipsx", false)
+                           : write_error_response(ProxyStatus::bad_request, ok.error().message());
+    co_await send(s, as_bytes(resp), timeout);
+    co_return std::unexpected(ok.error());
+  }
+  req.destination = head->target;
+  if (head->method == "CONNECT") {
+    req.protocol = ledger::protocol::https_connect;
+  } else {
+    req.protocol = ledger::protocol::http;
+    req.http = std::move(*head);
+  }
+  req.leftover = std::move(buf);
+  co_return req;
+}
+
+}  // namespace
+
+awaitable<Result<FrontRequest>> read_front_request(tcp::socket& s, Millis timeout,
+                                                   const FrontAuthenticate& authenticate) {
+  Bytes buf;
+  std::array<uint8_t, 4096> chunk;
+  auto n = co_await read_some_for(s, asio::buffer(chunk), timeout);
+  if (!n) co_return std::unexpected(n.error());
+  if (*n == 0) co_return fail(NetErrc::channel_closed, "the client closed the connection");
+  buf.assign(chunk.begin(), chunk.begin() + static_cast<long>(*n));
+  if (buf[0] == kSocks5Version) co_return co_await read_socks(s, buf, timeout, authenticate);
+  co_return co_await read_http(s, buf, timeout, authenticate);
+}
+
+awaitable<Result<void>> answer_success(tcp::socket& s, const FrontRequest& r, const Endpoint& bound,
+                                       Millis timeout) {
+  if (r.socks) {
+    auto reply = write_reply(Socks5Reply::succeeded, bound);
+    if (!reply) co_return std::unexpected(reply.error());
+    co_return co_await write_all_for(s, asio::buffer(*reply), timeout);
+  }
+  if (!r.http) {
+    std::string ok = write_connect_established();
+    co_return co_await write_all_for(s, asio::buffer(ok), timeout);
+  }
+  co_return Result<void>{};
+}
+
+awaitable<void> answer_failure(tcp::socket& s, const FrontRequest& r, const Error& why,
+                               Millis timeout) {
+  if (r.socks) {
+    {
+      Bytes msg = write_reply(socks_reply_for(why));
+      co_await send(s, msg, timeout);
+    }
+  } else {
+    std::string resp = write_error_response(http_status_for(why), why.message());
+    co_await send(s, as_bytes(resp), timeout);
+  }
+}
+
+Result<Bytes> forward_prefix(const FrontRequest& r) {
+  if (!r.http) return Bytes(r.leftover);
+  auto head = write_forward_head(*r.http, false);
+  if (!head) return std::unexpected(head.error());
+  Bytes out(head->begin(), head->end());
+  out.insert(out.end(), r.leftover.begin(), r.leftover.end());
+  return out;
+}
+
+}  // namespace ipsx::net

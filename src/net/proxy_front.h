@@ -1,0 +1,54 @@
+// The client-facing half of a proxy, shared by the gateway and the exit's front: one listening
+// port that speaks both SOCKS5 (first byte 0x05) and HTTP proxying, reads the client's request
+// and credentials with deadlines and size limits, asks the owner to authenticate, and answers
+// success or failure in the client's protocol. What happens between (which IP, which route) is
+// the owner's.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+#include "core/hex.h"
+#include "net/asio.h"
+#include "net/endpoint.h"
+#include "net/http_proxy.h"
+
+namespace ipsx::net {
+
+struct FrontRequest {
+  bool socks = false;
+  Endpoint destination;
+  uint32_t protocol = 0;  // ledger::protocol::socks5, https_connect or http
+  std::string username;
+  std::string password;
+  std::optional<HttpRequestHead> http;  // plain HTTP forwarding: the client's request head
+  Bytes leftover;  // bytes the client sent past its request (HTTP body start, early tunnel data)
+};
+
+// Checks credentials; an error is answered as "unauthorized" in the client's protocol.
+using FrontAuthenticate =
+    std::function<Result<void>(const std::string& username, const std::string& password)>;
+
+// Reads one proxy request from `s`. Protocol errors and failed authentication are answered to the
+// client here (SOCKS5 method/status/reply, HTTP 400/407/431) and returned; the caller just closes.
+// Only CONNECT is served over SOCKS5 (UDP ASSOCIATE and BIND get command_not_supported).
+awaitable<Result<FrontRequest>> read_front_request(tcp::socket& s, Millis timeout,
+                                                   const FrontAuthenticate& authenticate);
+
+// Tells the client its request is connected: SOCKS5 success with `bound`, HTTP "200 Connection
+// established" for CONNECT, nothing for plain HTTP (the origin's response follows).
+awaitable<Result<void>> answer_success(tcp::socket& s, const FrontRequest& r, const Endpoint& bound,
+                                       Millis timeout);
+
+// Tells the client why not, in its protocol (docs/proxy-protocols.md, "Errors"): no_lease and
+// overloaded -> 503 / general failure; exit_failed, timed_out, channel_closed -> 504 / host
+// unreachable; forbidden_destination, not_permitted, unpaid, deal_ended -> 403 / not allowed.
+awaitable<void> answer_failure(tcp::socket& s, const FrontRequest& r, const Error& why,
+                               Millis timeout);
+
+// For plain HTTP: what to send the origin first (the forwarded head, then the leftover bytes).
+Result<Bytes> forward_prefix(const FrontRequest& r);
+
+}  // namespace ipsx::net
