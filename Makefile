@@ -41,10 +41,12 @@ demo: build
 
 # Benchmarks: figures go to $(BUILD)/bench/results.json (one flat object, all measured in this run).
 bench: build
+	@scripts/install-deps.sh --bench
 	rm -rf $(BUILD)/bench && mkdir -p $(BUILD)/bench
 	$(BUILD)/bin/ipsx-bench-crypto --results $(BUILD)/bench/results.json
 	$(BUILD)/bin/ipsx-bench-ledger --results $(BUILD)/bench/results.json
 	$(BUILD)/bin/ipsx-bench-market --results $(BUILD)/bench/results.json
+	$(BUILD)/bin/ipsx-bench-proxy --results $(BUILD)/bench/results.json
 	@echo "results: $(BUILD)/bench/results.json" && cat $(BUILD)/bench/results.json
 
 # Mutation fuzzing of the parsers that take outside input, FUZZ_SECONDS per target, under

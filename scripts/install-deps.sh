@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on a fresh Debian 12 machine, and nothing that is
 # already there. Debian packages through apt-get; the pinned npm tools through `npm ci`.
+# With --bench, also the peer proxies the benchmarks compare against (dante, microsocks,
+# tinyproxy), without starting their system services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bench=0
+[[ ${1:-} == --bench ]] && bench=1
 
 apt_packages=(
   g++ cmake ninja-build pkg-config make git ca-certificates
@@ -11,6 +15,9 @@ apt_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm curl sqlite3 jq
 )
+
+bench_packages=(dante-server microsocks tinyproxy)
+((bench)) && apt_packages+=("${bench_packages[@]}")
 
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -30,7 +37,16 @@ if ((${#missing[@]})); then
   sudo=""
   [[ $(id -u) == 0 ]] || sudo="sudo"
   $sudo apt-get update -qq
+  # The peer proxies come with system services; the benchmark starts its own instances, so keep
+  # the package scripts from starting them (policy-rc.d answers "not now").
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee $policy >/dev/null && $sudo chmod +x $policy
+    own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  ((own_policy)) && $sudo rm -f $policy
 fi
 
 # npm tools, pinned by package-lock.json; reinstalled only when the lock file changed.

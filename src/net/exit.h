@@ -71,7 +71,7 @@ struct ExitConfig {
   uint64_t credit_seconds = 30;            // unpaid use tolerated: price * credit_seconds
   uint64_t key_validity_seconds = 86'400;  // of the wallet's certificate of the TLS key
   size_t max_connections = 20'000;         // pair channels + front connections + destinations
-  size_t max_streams_per_channel = 4'096;
+  size_t max_streams_per_channel = 16'384;
 };
 
 // What the exit has metered for one deal.

@@ -8,7 +8,7 @@ namespace ipsx::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kChunk = 16 * 1024;
+constexpr size_t kScratchBytes = 64 * 1024;
 
 // What both directions of one splice share.
 struct SpliceState {
@@ -54,22 +54,40 @@ awaitable<void> watch(std::shared_ptr<SpliceState> st, Millis idle) {
   }
 }
 
+// Reads what `s` has into a fresh buffer of exactly that size, waiting until it is readable
+// only when nothing is there yet (one read per chunk under load). The read goes through a
+// per-thread scratch buffer, so an idle connection holds no buffer (bytes_per_idle_conn).
+// 0 bytes: EOF.
+awaitable<Result<Bytes>> read_available(tcp::socket& s) {
+  thread_local std::vector<uint8_t> scratch(kScratchBytes);
+  boost::system::error_code ec;
+  for (;;) {
+    size_t n = s.read_some(asio::buffer(scratch), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      co_await s.async_wait(tcp::socket::wait_read, use_ec(ec));
+      if (ec) co_return fail(NetErrc::channel_closed, ec.message());
+      continue;
+    }
+    if (ec == asio::error::eof) co_return Bytes{};
+    if (ec) co_return fail(NetErrc::channel_closed, ec.message());
+    co_return Bytes(scratch.begin(), scratch.begin() + static_cast<long>(n));
+  }
+}
+
 awaitable<void> socket_to_stream(std::shared_ptr<SpliceState> st, tcp::socket& s,
                                  std::shared_ptr<MuxStream> stream, bool up) {
-  std::vector<uint8_t> buf(kChunk);
   for (;;) {
-    boost::system::error_code ec;
-    size_t n = co_await s.async_read_some(asio::buffer(buf), use_ec(ec));
-    if (ec == asio::error::eof) {
-      stream->finish();
-      break;
-    }
-    if (ec || st->stopped()) {
+    auto chunk = co_await read_available(s);
+    if (!chunk || st->stopped()) {
       st->abort();
       break;
     }
-    st->count(up, n);
-    auto w = co_await stream->write(ByteView(buf.data(), n));
+    if (chunk->empty()) {
+      stream->finish();
+      break;
+    }
+    st->count(up, chunk->size());
+    auto w = co_await stream->write(*chunk);
     if (!w) {
       st->abort();
       break;
@@ -80,21 +98,20 @@ awaitable<void> socket_to_stream(std::shared_ptr<SpliceState> st, tcp::socket& s
 
 awaitable<void> stream_to_socket(std::shared_ptr<SpliceState> st, std::shared_ptr<MuxStream> stream,
                                  tcp::socket& s, bool up) {
-  std::vector<uint8_t> buf(kChunk);
   for (;;) {
-    auto r = co_await stream->read_some(buf);
-    if (!r || st->stopped()) {
+    auto chunk = co_await stream->read_chunk();
+    if (!chunk || st->stopped()) {
       st->abort();
       break;
     }
-    if (*r == 0) {
+    if (chunk->empty()) {
       boost::system::error_code ignored;
       s.shutdown(tcp::socket::shutdown_send, ignored);
       break;
     }
-    st->count(up, *r);
+    st->count(up, chunk->size());
     boost::system::error_code ec;
-    co_await asio::async_write(s, asio::buffer(buf.data(), *r), use_ec(ec));
+    co_await asio::async_write(s, asio::buffer(*chunk), use_ec(ec));
     if (ec) {
       st->abort();
       break;
@@ -105,21 +122,20 @@ awaitable<void> stream_to_socket(std::shared_ptr<SpliceState> st, std::shared_pt
 
 awaitable<void> socket_to_socket(std::shared_ptr<SpliceState> st, tcp::socket& from,
                                  tcp::socket& to, bool up) {
-  std::vector<uint8_t> buf(kChunk);
   for (;;) {
-    boost::system::error_code ec;
-    size_t n = co_await from.async_read_some(asio::buffer(buf), use_ec(ec));
-    if (ec == asio::error::eof) {
+    auto chunk = co_await read_available(from);
+    if (!chunk || st->stopped()) {
+      st->abort();
+      break;
+    }
+    if (chunk->empty()) {
       boost::system::error_code ignored;
       to.shutdown(tcp::socket::shutdown_send, ignored);
       break;
     }
-    if (ec || st->stopped()) {
-      st->abort();
-      break;
-    }
-    st->count(up, n);
-    co_await asio::async_write(to, asio::buffer(buf.data(), n), use_ec(ec));
+    st->count(up, chunk->size());
+    boost::system::error_code ec;
+    co_await asio::async_write(to, asio::buffer(*chunk), use_ec(ec));
     if (ec) {
       st->abort();
       break;
@@ -223,6 +239,8 @@ awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream, Mi
   auto st = std::make_shared<SpliceState>(ex);
   st->on_bytes = std::move(on_bytes);
   tcp::socket s = std::move(socket);
+  boost::system::error_code nb;
+  s.non_blocking(true, nb);
   st->abort_all = [&s, stream] {
     boost::system::error_code ignored;
     s.close(ignored);
@@ -250,6 +268,9 @@ awaitable<void> splice(tcp::socket client, tcp::socket destination, Millis idle,
   st->on_bytes = std::move(on_bytes);
   tcp::socket a = std::move(client);
   tcp::socket b = std::move(destination);
+  boost::system::error_code nb;
+  a.non_blocking(true, nb);
+  b.non_blocking(true, nb);
   st->abort_all = [&a, &b] {
     boost::system::error_code ignored;
     a.close(ignored);

@@ -14,7 +14,6 @@ namespace {
 
 // The channel's writer queue: above the high mark, streams wait before queueing more data.
 constexpr size_t kQueueHighBytes = 1024 * 1024;
-constexpr size_t kWriteBatchBytes = 256 * 1024;
 constexpr size_t kReadChunkBytes = 64 * 1024;
 
 Bytes be32(uint32_t v) {
@@ -74,6 +73,34 @@ awaitable<Result<size_t>> MuxStream::read_some(std::span<uint8_t> buf) {
   }
 }
 
+awaitable<Result<Bytes>> MuxStream::read_chunk() {
+  for (;;) {
+    if (inbound_bytes_ > 0) {
+      Bytes chunk = std::move(inbound_.front());
+      inbound_.pop_front();
+      if (front_offset_ > 0) {
+        chunk.erase(chunk.begin(), chunk.begin() + static_cast<long>(front_offset_));
+        front_offset_ = 0;
+      }
+      inbound_bytes_ -= chunk.size();
+      consumed_uncredited_ += chunk.size();
+      if (consumed_uncredited_ >= kStreamWindow / 4 && !reset_) {
+        if (auto ch = channel_.lock())
+          ch->send(FrameType::credit, id_, be32(static_cast<uint32_t>(consumed_uncredited_)));
+        consumed_uncredited_ = 0;
+      }
+      co_return chunk;
+    }
+    if (reset_)
+      co_return std::unexpected(
+          reset_reason_.value_or(Error(NetErrc::channel_closed, "stream reset")));
+    if (peer_fin_) co_return Bytes{};
+    park(read_wake_);
+    boost::system::error_code ec;
+    co_await read_wake_.async_wait(use_ec(ec));
+  }
+}
+
 awaitable<Result<void>> MuxStream::write(ByteView data) {
   while (!data.empty()) {
     if (reset_)
@@ -83,6 +110,7 @@ awaitable<Result<void>> MuxStream::write(ByteView data) {
     if (!ch || !ch->is_open()) co_return fail(NetErrc::channel_closed, "pair channel closed");
     if (local_fin_) co_return fail(NetErrc::invalid_argument, "write after finish");
     if (send_credit_ == 0 || ch->out_bytes_ > kQueueHighBytes) {
+      if (send_credit_ != 0) ch->blocked_.push_back(id_);  // woken when the queue drains
       park(write_wake_);
       boost::system::error_code ec;
       ch.reset();
@@ -137,6 +165,7 @@ awaitable<Result<void>> MuxStream::wait_opened(Millis timeout) {
 }
 
 void MuxStream::on_data(Bytes bytes) {
+  if (bytes.empty()) return;
   inbound_bytes_ += bytes.size();
   inbound_.push_back(std::move(bytes));
   wake_reader();
@@ -218,18 +247,15 @@ void MuxChannel::send_control(FrameType type, Bytes payload) {
 
 void MuxChannel::send(FrameType type, uint32_t stream, Bytes payload) {
   if (!open_) return;
-  Bytes bytes;
-  bytes.reserve(kFrameHeaderBytes + payload.size());
-  if (auto ok = write_frame(Frame{type, stream, std::move(payload)}, bytes); !ok) {
+  // Frames are written straight into the pending output: one copy from the caller's bytes to the
+  // socket's buffer.
+  size_t before = out_.size();
+  if (auto ok = write_frame(Frame{type, stream, std::move(payload)}, out_); !ok) {
+    out_.resize(before);
     close(ok.error());
     return;
   }
-  send_raw(std::move(bytes));
-}
-
-void MuxChannel::send_raw(Bytes bytes) {
-  out_bytes_ += bytes.size();
-  out_.push_back(std::move(bytes));
+  out_bytes_ = out_.size();
   out_wake_.cancel();
 }
 
@@ -244,6 +270,7 @@ void MuxChannel::close(const Error& why) {
   streams_.clear();
   for (auto& [id, s] : streams) s->on_reset(why);
   out_.clear();
+  out_.shrink_to_fit();
   out_bytes_ = 0;
   out_wake_.cancel();
   boost::system::error_code ec;
@@ -295,20 +322,21 @@ awaitable<void> MuxChannel::writer() {
       co_await out_wake_.async_wait(use_ec(ec));
       continue;
     }
+    // Whatever is pending goes out in one write; new frames collect meanwhile.
     batch.clear();
-    while (!out_.empty() && batch.size() < kWriteBatchBytes) {
-      batch.insert(batch.end(), out_.front().begin(), out_.front().end());
-      out_.pop_front();
-    }
+    std::swap(batch, out_);
+    out_bytes_ = 0;
     boost::system::error_code ec;
     co_await asio::async_write(stream_, asio::buffer(batch), use_ec(ec));
-    out_bytes_ -= std::min(out_bytes_, batch.size());
     if (ec) {
       close(Error(NetErrc::channel_closed, "pair channel: " + ec.message()));
       co_return;
     }
-    if (out_bytes_ <= kQueueHighBytes / 2)
-      for (auto& [id, s] : streams_) s->wake_writer();
+    if (batch.capacity() > 4 * kQueueHighBytes) Bytes().swap(batch);  // don't keep a burst's size
+    auto blocked = std::move(blocked_);
+    blocked_.clear();
+    for (uint32_t id : blocked)
+      if (auto it = streams_.find(id); it != streams_.end()) it->second->wake_writer();
   }
 }
 

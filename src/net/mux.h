@@ -22,6 +22,7 @@
 namespace ipsx::net {
 
 inline constexpr size_t kStreamWindow = 256 * 1024;
+inline constexpr size_t kDefaultMaxStreams = 16384;
 
 class MuxChannel;
 
@@ -33,6 +34,9 @@ class MuxStream {
   // Waits for bytes and copies up to buf.size() of them. 0 means the peer finished (FIN);
   // channel_closed means the stream was reset or the channel went down.
   awaitable<Result<size_t>> read_some(std::span<uint8_t> buf);
+  // Waits for bytes and takes the next chunk as it arrived (no copy, no buffer while idle). An
+  // empty chunk means the peer finished; errors as read_some.
+  awaitable<Result<Bytes>> read_chunk();
   // Sends all of `data`, waiting for credit as needed.
   awaitable<Result<void>> write(ByteView data);
   // No more data from this side (once; later calls do nothing).
@@ -98,13 +102,12 @@ class MuxChannel : public std::enable_shared_from_this<MuxChannel> {
   void close(const Error& why);
   bool is_open() const { return open_; }
   size_t stream_count() const { return streams_.size(); }
-  size_t max_streams = 4096;
+  size_t max_streams = kDefaultMaxStreams;
   SslStream& ssl() { return stream_; }
 
  private:
   friend class MuxStream;
   void send(FrameType type, uint32_t stream, Bytes payload);
-  void send_raw(Bytes bytes);
   void forget(uint32_t id);
   awaitable<void> reader();
   awaitable<void> writer();
@@ -114,7 +117,8 @@ class MuxChannel : public std::enable_shared_from_this<MuxChannel> {
   bool opener_;
   bool open_ = true;
   Bytes in_;
-  std::deque<Bytes> out_;
+  Bytes out_;                      // frames not yet handed to the socket
+  std::vector<uint32_t> blocked_;  // streams waiting for out_ to drain
   size_t out_bytes_ = 0;
   asio::steady_timer out_wake_;
   std::unordered_map<uint32_t, std::shared_ptr<MuxStream>> streams_;
