@@ -8,6 +8,10 @@
 #include "market_command.h"
 #include "wallet_command.h"
 
+namespace ipsx::cli {
+void add_eth_command(CLI::App& app);  // eth_command.cc
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"ipsx: an exchange for leasing IP addresses, paid in the IPSX token"};
   app.require_subcommand(1);
@@ -16,6 +20,7 @@ int main(int argc, char** argv) {
   ipsx::cli::add_ledger_command(app);
   ipsx::cli::add_order_command(app);
   ipsx::cli::add_market_command(app);
+  ipsx::cli::add_eth_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -36,6 +36,16 @@ class EthCategory final : public std::error_category {
         return "bad transaction signature";
       case EthErrc::unknown_selector:
         return "unknown selector";
+      case EthErrc::rpc_error:
+        return "JSON-RPC error";
+      case EthErrc::unavailable:
+        return "RPC node unavailable";
+      case EthErrc::timeout:
+        return "timed out";
+      case EthErrc::bad_response:
+        return "bad JSON-RPC response";
+      case EthErrc::reverted:
+        return "reverted";
     }
     return "unknown eth error";
   }

@@ -273,6 +273,13 @@ Result<SignedTransaction> sign_transaction(const Transaction& tx, const crypto::
   return SignedTransaction(tx, *sig, key.address());
 }
 
+Result<SignedTransaction> attach_signature(const Transaction& tx, const crypto::Signature& sig) {
+  if (!sig.is_low_s()) return fail(EthErrc::bad_signature, "transaction: s is not low (EIP-2)");
+  auto decoded = decode_transaction(encode_signed(tx, sig));
+  if (!decoded) return std::unexpected(decoded.error());
+  return decoded;
+}
+
 Result<SignedTransaction> decode_transaction(ByteView raw) {
   if (raw.empty()) return fail(EthErrc::truncated, "transaction: empty input");
   if (raw.size() > kMaxRawTransaction) {

@@ -83,6 +83,7 @@ class SignedTransaction {
  private:
   friend Result<SignedTransaction> sign_transaction(const Transaction&, const crypto::PrivateKey&);
   friend Result<SignedTransaction> decode_transaction(ByteView);
+  friend Result<SignedTransaction> attach_signature(const Transaction&, const crypto::Signature&);
   SignedTransaction(Transaction tx, crypto::Signature sig, Address sender);
 
   Transaction tx_;
@@ -93,6 +94,11 @@ class SignedTransaction {
 
 // Signs `tx` with `key` (RFC 6979, low s). Fails only if the key cannot sign.
 Result<SignedTransaction> sign_transaction(const Transaction& tx, const crypto::PrivateKey& key);
+
+// Combines `tx` with a signature made elsewhere over signing_hash(tx) (a user's own wallet) and
+// checks it as decode_transaction would: low s, and some sender recovers. The sender is whoever
+// recovers; callers compare it with the account they expect.
+Result<SignedTransaction> attach_signature(const Transaction& tx, const crypto::Signature& sig);
 
 // Decodes raw signed bytes (legacy or type 0x02) and recovers the sender. Fails with
 // unsupported_type for other EIP-2718 types, bad_transaction for a wrong field count or shape,

@@ -1,0 +1,77 @@
+// `ipsx eth deploy`: deploys the IPSX contracts on an Ethereum node from a genesis file and
+// writes their addresses to a TOML file (docs/eth.md, docs/contracts.md).
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+
+#include "cli_util.h"
+#include "eth/contracts.h"
+#include "ledger/genesis.h"
+
+namespace ipsx::cli {
+namespace {
+
+struct EthOptions {
+  std::string rpc, keystore, address, password_file, genesis, contracts, out;
+  int64_t timeout_s = 60;
+};
+
+void run_deploy(const EthOptions& o) {
+  auto g = unwrap(ledger::GenesisConfig::load(o.genesis), o.genesis);
+  auto key = unlock_key(o.keystore, o.address, o.password_file);
+  auto contracts = unwrap(eth::ContractSet::load(o.contracts), o.contracts);
+  eth::RpcOptions ro;
+  ro.timeout = Millis(o.timeout_s * 1000);
+  auto rpc = unwrap(eth::RpcClient::connect(o.rpc, ro), "--rpc");
+  eth::DeployParams p;
+  p.early_adopters = g.early_adopters;
+  p.bounty = g.bounty;
+  p.team = g.team;
+  p.rate = g.sale.rate;
+  p.hard_cap = g.sale.hard_cap.base();
+  p.sale_start = static_cast<uint64_t>(to_unix_seconds(g.sale.start));
+  p.sale_end = static_cast<uint64_t>(to_unix_seconds(g.sale.end));
+  p.treasury = g.sale.treasury;
+  p.challenge_period = static_cast<uint64_t>(g.challenge_period.count() / 1000);
+  eth::SendOptions send;
+  send.receipt_timeout = Millis(o.timeout_s * 1000);
+  auto d = unwrap(eth::deploy_contracts(*rpc, key, contracts, p, eth::FeePolicy{}, send), "deploy");
+  std::string toml = fmt::format(
+      "# IPSX contracts, deployed by {} from {}\nrpc = \"{}\"\nchain_id = {}\n"
+      "token = \"{}\"\ncentralizer = \"{}\"\nblock = {}\n",
+      key.address().to_string(), o.genesis, o.rpc, d.chain_id, d.token.to_string(),
+      d.centralizer.to_string(), d.block);
+  std::ofstream out(o.out, std::ios::trunc);
+  out << toml;
+  if (!out.flush()) throw CommandError(fmt::format("{}: cannot write", o.out));
+  std::cout << toml;
+}
+
+}  // namespace
+
+void add_eth_command(CLI::App& app) {
+  CLI::App* eth = app.add_subcommand("eth", "The Ethereum backend: deploy the IPSX contracts");
+  eth->require_subcommand(1);
+  auto o = std::make_shared<EthOptions>();
+  o->contracts = IPSX_DEFAULT_CONTRACTS_DIR;
+  CLI::App* cmd =
+      eth->add_subcommand("deploy", "Deploy IPSXToken and the Centralizer; write their addresses");
+  cmd->add_option("--rpc", o->rpc, "JSON-RPC URL of the node (http://host:port)")->required();
+  cmd->add_option("--keystore", o->keystore, "Keystore file or directory of the deployer")
+      ->required();
+  cmd->add_option("--address", o->address, "The deployer's address (with a keystore directory)");
+  cmd->add_option("--password-file", o->password_file, "File holding the keystore password")
+      ->required();
+  cmd->add_option("--genesis", o->genesis, "Genesis TOML: allocations, sale, challenge period")
+      ->required();
+  cmd->add_option("--contracts", o->contracts, "Directory of the build's contract JSON")
+      ->capture_default_str();
+  cmd->add_option("--out", o->out, "Where to write the addresses (TOML)")->required();
+  cmd->add_option("--timeout", o->timeout_s, "Seconds to wait for each request and receipt")
+      ->capture_default_str();
+  cmd->callback([o] { run_deploy(*o); });
+}
+
+}  // namespace ipsx::cli

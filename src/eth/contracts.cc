@@ -1,0 +1,262 @@
+#include "eth/contracts.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/keccak.h"
+#include "eth/rlp.h"
+#include "ledger/ledger_error.h"
+
+namespace ipsx::eth {
+
+using json = nlohmann::json;
+
+namespace {
+
+Result<std::string> read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return fail(CoreErrc::io_error, fmt::format("cannot read {}", p.string()));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Result<Bytes> read_bytecode(const std::filesystem::path& p) {
+  auto text = read_text(p);
+  if (!text) return std::unexpected(text.error());
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("bytecode") || !j["bytecode"].is_string()) {
+    return fail(CoreErrc::parse_error, fmt::format("{}: no bytecode", p.string()));
+  }
+  auto b = from_hex(j["bytecode"].get<std::string>(), 1 << 20);
+  if (!b || b->empty())
+    return fail(CoreErrc::parse_error, fmt::format("{}: bad bytecode", p.string()));
+  return std::move(*b);
+}
+
+bool contains(const std::string& text, std::string_view what) {
+  std::string lower = text;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find(what) != std::string::npos;
+}
+
+}  // namespace
+
+Result<ContractErrors> ContractErrors::parse(std::string_view json_text) {
+  json j = json::parse(json_text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return fail(CoreErrc::parse_error, "ledger-errors.json: not a JSON object");
+  }
+  ContractErrors out;
+  for (const auto& [sel, e] : j.items()) {
+    auto b = from_hex(sel, 4);
+    if (!b || b->size() != 4 || !e.is_object() || !e.contains("name")) {
+      return fail(CoreErrc::parse_error, fmt::format("ledger-errors.json: bad entry '{}'", sel));
+    }
+    abi::Selector s{};
+    std::copy(b->begin(), b->end(), s.begin());
+    Entry entry;
+    entry.name = e["name"].get<std::string>();
+    if (e.contains("code") && e["code"].is_number_integer()) entry.code = e["code"].get<int>();
+    out.by_selector_[s] = std::move(entry);
+  }
+  return out;
+}
+
+Error ContractErrors::to_error(ByteView data, std::string_view context) const {
+  if (data.size() >= 4) {
+    abi::Selector s{};
+    std::copy(data.begin(), data.begin() + 4, s.begin());
+    auto it = by_selector_.find(s);
+    if (it != by_selector_.end()) {
+      std::string reason = it->second.name;
+      auto args = abi::decode({abi::Type::string()}, data.subspan(4));
+      if (args && !args->empty()) {
+        if (const auto* text = (*args)[0].get_if<std::string>()) reason = *text;
+      }
+      std::error_code code =
+          it->second.code > 0
+              ? ledger::make_error_code(static_cast<ledger::LedgerErrc>(it->second.code))
+              : make_error_code(EthErrc::reverted);
+      return Error(code, fmt::format("{}: {} ({})", context, reason, it->second.name));
+    }
+  }
+  auto r = abi::decode_revert(data);
+  std::string text = r ? r->to_string() : fmt::format("reverted with {}", to_hex(data));
+  return Error(make_error_code(EthErrc::reverted), fmt::format("{}: {}", context, text));
+}
+
+Result<ContractSet> ContractSet::load(const std::filesystem::path& dir) {
+  ContractSet s;
+  auto t = read_bytecode(dir / "IPSXToken.json");
+  if (!t) return std::unexpected(t.error());
+  auto c = read_bytecode(dir / "Centralizer.json");
+  if (!c) return std::unexpected(c.error());
+  auto e = read_text(dir / "ledger-errors.json");
+  if (!e) return std::unexpected(e.error());
+  auto errors = ContractErrors::parse(*e);
+  if (!errors) return std::unexpected(errors.error());
+  s.token_bytecode = std::move(*t);
+  s.centralizer_bytecode = std::move(*c);
+  s.errors = std::move(*errors);
+  return s;
+}
+
+Result<Fees> choose_fees(RpcClient& rpc, const FeePolicy& policy) {
+  Fees f;
+  if (policy.max_priority_fee_per_gas) {
+    f.max_priority_fee_per_gas = *policy.max_priority_fee_per_gas;
+  } else {
+    auto tip = rpc.max_priority_fee();
+    f.max_priority_fee_per_gas = tip ? *tip : U256(1'000'000'000);
+  }
+  if (policy.max_fee_per_gas) {
+    f.max_fee_per_gas = *policy.max_fee_per_gas;
+  } else {
+    auto h = rpc.fee_history(1, 50);
+    if (!h) return std::unexpected(h.error());
+    U256 base = h->base_fees.empty() ? U256() : h->base_fees.back();
+    auto cap = (base << 1).checked_add(f.max_priority_fee_per_gas);
+    if (!cap) return fail(CoreErrc::overflow, "max fee per gas overflows");
+    f.max_fee_per_gas = *cap;
+  }
+  if (f.max_priority_fee_per_gas > f.max_fee_per_gas) {
+    f.max_priority_fee_per_gas = f.max_fee_per_gas;
+  }
+  return f;
+}
+
+Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
+                                   const SendOptions& o, RpcErrorObject* error_object,
+                                   bool already_sent) {
+  const Hash hash = tx.hash();
+  auto deadline = std::chrono::steady_clock::now() + o.receipt_timeout;
+  bool sent = already_sent;
+  std::string last;
+  for (int attempt = 0; !sent && attempt < std::max(1, o.send_attempts); ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(Millis(100 * attempt));
+    RpcErrorObject err;
+    auto r = rpc.send_raw_transaction(tx.raw(), &err);
+    if (r) {
+      if (*r != hash) {
+        return fail(EthErrc::bad_response,
+                    fmt::format("the node named {} for transaction {}", r->hex(), hash.hex()));
+      }
+      sent = true;
+      break;
+    }
+    last = r.error().message();
+    if (r.error().code() != make_error_code(EthErrc::rpc_error)) continue;  // not reached: retry
+    if (contains(err.message, "already known") || contains(err.message, "already imported") ||
+        contains(err.message, "known transaction")) {
+      sent = true;
+      break;
+    }
+    // After an ambiguous attempt the first may have gone through and been mined.
+    if (attempt > 0 && contains(err.message, "nonce too low")) {
+      auto rc = rpc.receipt(hash);
+      if (rc && *rc) return std::move(**rc);
+    }
+    if (error_object) *error_object = err;
+    return std::unexpected(r.error());
+  }
+  if (!sent) {
+    return fail(EthErrc::unavailable,
+                fmt::format("transaction {} could not be sent: {}", hash.hex(), last));
+  }
+  auto last_send = std::chrono::steady_clock::now();
+  for (;;) {
+    auto r = rpc.receipt(hash);
+    if (r && *r) return std::move(**r);
+    if (!r) last = r.error().message();
+    auto now = std::chrono::steady_clock::now();
+    if (now + o.poll > deadline) {
+      return fail(EthErrc::timeout,
+                  fmt::format("no receipt for transaction {} by the deadline ({}); it may still "
+                              "be mined",
+                              hash.hex(), last.empty() ? "pending" : last));
+    }
+    if (now - last_send > o.resend_every) {
+      (void)rpc.send_raw_transaction(tx.raw());  // same bytes: at most one is ever mined
+      last_send = now;
+    }
+    std::this_thread::sleep_for(o.poll);
+  }
+}
+
+Address create_address(const Address& sender, uint64_t nonce) {
+  Bytes payload;
+  rlp::append_string(payload, sender.view());
+  rlp::append_uint(payload, U256(nonce));
+  Hash h = keccak256(ByteView(rlp::wrap_list(payload)));
+  return Address(std::span<const uint8_t, 20>(h.bytes().data() + 12, 20));
+}
+
+Result<Deployment> deploy_contracts(RpcClient& rpc, const crypto::PrivateKey& deployer,
+                                    const ContractSet& contracts, const DeployParams& p,
+                                    const FeePolicy& policy, const SendOptions& send,
+                                    const std::function<void()>& before_send) {
+  auto chain = rpc.chain_id();
+  if (!chain) return std::unexpected(chain.error());
+  auto nonce = rpc.transaction_count(deployer.address(), "pending");
+  if (!nonce) return std::unexpected(nonce.error());
+  auto fees = choose_fees(rpc, policy);
+  if (!fees) return std::unexpected(fees.error());
+  Deployment d;
+  d.chain_id = *chain;
+  Address centralizer = create_address(deployer.address(), *nonce + 1);
+
+  auto ctor = abi::encode(
+      {abi::Type::address(), abi::Type::address(), abi::Type::address(), abi::Type::uint(),
+       abi::Type::uint(), abi::Type::uint(64), abi::Type::uint(64), abi::Type::address(),
+       abi::Type::address()},
+      {abi::Value::address(p.early_adopters), abi::Value::address(p.bounty),
+       abi::Value::address(p.team), abi::Value::uint(p.rate), abi::Value::uint(p.hard_cap),
+       abi::Value::uint(U256(p.sale_start)), abi::Value::uint(U256(p.sale_end)),
+       abi::Value::address(p.treasury), abi::Value::address(centralizer)});
+  if (!ctor) return std::unexpected(ctor.error());
+
+  auto create = [&](Bytes code, uint64_t n, uint64_t gas, const char* what) -> Result<TxReceipt> {
+    DynamicFeeTx tx;
+    tx.chain_id = *chain;
+    tx.nonce = n;
+    tx.max_fee_per_gas = fees->max_fee_per_gas;
+    tx.max_priority_fee_per_gas = fees->max_priority_fee_per_gas;
+    tx.gas_limit = gas;
+    tx.data = std::move(code);
+    auto stx = sign_transaction(tx, deployer);
+    if (!stx) return std::unexpected(stx.error());
+    if (before_send) before_send();
+    auto r = send_transaction(rpc, *stx, send);
+    if (!r) return std::unexpected(r.error().with_context(what));
+    if (!r->success || !r->contract_address) {
+      return fail(EthErrc::reverted, fmt::format("{}: the deployment reverted", what));
+    }
+    return r;
+  };
+  Bytes token_code = contracts.token_bytecode;
+  token_code.insert(token_code.end(), ctor->begin(), ctor->end());
+  auto t = create(std::move(token_code), *nonce, 3'000'000, "deploying IPSXToken");
+  if (!t) return std::unexpected(t.error());
+  d.token = *t->contract_address;
+  d.block = t->block;
+
+  auto cargs =
+      abi::encode({abi::Type::address(), abi::Type::uint(64)},
+                  {abi::Value::address(d.token), abi::Value::uint(U256(p.challenge_period))});
+  if (!cargs) return std::unexpected(cargs.error());
+  Bytes c_code = contracts.centralizer_bytecode;
+  c_code.insert(c_code.end(), cargs->begin(), cargs->end());
+  auto c = create(std::move(c_code), *nonce + 1, 8'000'000, "deploying Centralizer");
+  if (!c) return std::unexpected(c.error());
+  if (*c->contract_address != centralizer) {
+    return fail(EthErrc::bad_response, "the Centralizer is not at its precomputed address");
+  }
+  d.centralizer = centralizer;
+  return d;
+}
+
+}  // namespace ipsx::eth

@@ -1,0 +1,32 @@
+// The IPSX contracts' functions and events as the C++ side calls and reads them (the ABIs of
+// contracts/IPSXToken.sol and contracts/Centralizer.sol, written out). Parsed once; immutable.
+#pragma once
+
+#include "eth/abi.h"
+#include "ledger/orders.h"
+
+namespace ipsx::eth::ipsx_abi {
+
+struct Functions {
+  // IPSXToken
+  abi::Function transfer, approve, transfer_from, buy, finalize_sale, claim_unsold;
+  abi::Function total_supply, balance_of, allowance, bought, sale;
+  // Centralizer
+  abi::Function deposit, withdraw, cancel_order, open_deal, claim, close_deal, cooperative_close,
+      uncooperative_close, settle, rate;
+  abi::Function wallet, deal, rating, supply, order_cancelled;
+};
+struct Events {
+  abi::Event transfer, approval, purchase, sale_finalized, unsold_claimed;
+  abi::Event deposit, withdrawal, order_cancelled, deal_opened, claimed, deal_closing, deal_closed,
+      rated;
+};
+
+const Functions& functions();
+const Events& events();
+
+// An order as the contracts' Offer / Request tuple.
+abi::Value offer_value(const ledger::Offer& o);
+abi::Value request_value(const ledger::Request& r);
+
+}  // namespace ipsx::eth::ipsx_abi

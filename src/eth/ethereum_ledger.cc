@@ -1,0 +1,597 @@
+#include "eth/ethereum_ledger.h"
+
+#include <fmt/format.h>
+
+#include <future>
+
+#include "core/keccak.h"
+#include "eth/ethereum_abi.h"
+
+namespace ipsx::eth {
+
+using json = nlohmann::json;
+using ledger::LedgerErrc;
+namespace L = ipsx::ledger;
+
+namespace {
+
+abi::Value sig_value(const crypto::Signature& s) {
+  auto b = s.to_bytes();
+  return abi::Value::bytes(Bytes(b.begin(), b.end()));
+}
+abi::Value word(const Hash& h) {
+  return abi::Value::bytes(Bytes(h.bytes().begin(), h.bytes().end()));
+}
+abi::Value amount(const Amount& a) {
+  return abi::Value::uint(a.base());
+}
+abi::Value small(uint64_t v) {
+  return abi::Value::uint(U256(v));
+}
+
+bool has(const std::string& text, std::string_view what) {
+  std::string lower = text;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find(what) != std::string::npos;
+}
+
+// A refusal of the node (eth_sendRawTransaction, eth_call) as the ledger's error, where one fits.
+Error node_error(const Error& e, const RpcErrorObject& obj) {
+  const std::string& m = obj.message;
+  auto as = [&](LedgerErrc c) { return Error(L::make_error_code(c), e.message()); };
+  if (has(m, "nonce too low") || has(m, "nonce too high") || has(m, "nonce")) {
+    return as(LedgerErrc::bad_nonce);
+  }
+  if (has(m, "insufficient funds")) return as(LedgerErrc::insufficient_funds);
+  if (has(m, "chain id") || has(m, "chainid")) return as(LedgerErrc::wrong_chain);
+  if (has(m, "signature")) return as(LedgerErrc::bad_signature);
+  return e;
+}
+
+const U256& as_uint(const abi::Value& v) {
+  return v.get<U256>();
+}
+uint64_t as_u64(const abi::Value& v) {
+  return v.get<U256>().low64();
+}
+Amount as_amount(const abi::Value& v) {
+  return Amount::from_base(v.get<U256>());
+}
+Hash as_hash(const abi::Value& v) {
+  const Bytes& b = v.get<Bytes>();
+  return Hash(std::span<const uint8_t, 32>(b.data(), 32));
+}
+
+}  // namespace
+
+EthereumLedger::EthereumLedger(std::shared_ptr<RpcClient> rpc, EthereumLedgerOptions options)
+    : rpc_(std::move(rpc)), options_(std::move(options)) {
+  scanned_to_ = options_.deployment.block;
+  sequencer_ = std::thread([this] { sequencer_loop(); });
+  for (size_t i = 0; i < std::max<size_t>(1, options_.receipt_threads); ++i) {
+    waiters_.emplace_back([this] { waiter_loop(); });
+  }
+}
+
+EthereumLedger::~EthereumLedger() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  sequencer_.join();
+  for (auto& t : waiters_) t.join();
+}
+
+Result<std::unique_ptr<EthereumLedger>> EthereumLedger::open(std::shared_ptr<RpcClient> rpc,
+                                                             EthereumLedgerOptions options) {
+  auto chain = rpc->chain_id();
+  if (!chain) return std::unexpected(chain.error());
+  if (*chain != options.deployment.chain_id) {
+    return fail(LedgerErrc::wrong_chain,
+                fmt::format("the node at {} runs chain {}, the deployment is on chain {}",
+                            rpc->endpoint(), *chain, options.deployment.chain_id));
+  }
+  for (const Address& a : {options.deployment.token, options.deployment.centralizer}) {
+    auto code = rpc->request("eth_getCode", json::array({a.to_lower_hex(), "latest"}));
+    if (!code) return std::unexpected(code.error());
+    if (!code->is_string() || code->get<std::string>().size() <= 2) {
+      return fail(CoreErrc::invalid_argument,
+                  fmt::format("no contract at {} on {}", a.to_string(), rpc->endpoint()));
+    }
+  }
+  return std::unique_ptr<EthereumLedger>(new EthereumLedger(std::move(rpc), std::move(options)));
+}
+
+crypto::eip712::Domain EthereumLedger::domain() const {
+  return L::ledger_domain(chain_id(), options_.deployment.centralizer);
+}
+
+// ---- Operations as contract calls ---------------------------------------------------------------
+
+Result<EthereumLedger::Call> EthereumLedger::encode(const L::Op& op) const {
+  const auto& f = ipsx_abi::functions();
+  const Address& token = options_.deployment.token;
+  const Address& cz = options_.deployment.centralizer;
+  auto make = [](const Address& to, const abi::Function& fn, std::vector<abi::Value> args,
+                 U256 value = U256()) -> Result<Call> {
+    auto data = fn.encode_call(args);
+    if (!data) return std::unexpected(data.error());
+    return Call{to, value, std::move(*data)};
+  };
+  return std::visit(
+      [&](const auto& o) -> Result<Call> {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, L::Transfer>) {
+          return make(token, f.transfer, {abi::Value::address(o.to), amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::Approve>) {
+          return make(token, f.approve, {abi::Value::address(o.spender), amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::TransferFrom>) {
+          return make(token, f.transfer_from,
+                      {abi::Value::address(o.owner), abi::Value::address(o.to), amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::Buy>) {
+          return make(token, f.buy, {}, o.value.base());
+        } else if constexpr (std::is_same_v<T, L::FinalizeSale>) {
+          return make(token, f.finalize_sale, {});
+        } else if constexpr (std::is_same_v<T, L::ClaimUnsold>) {
+          return make(token, f.claim_unsold, {});
+        } else if constexpr (std::is_same_v<T, L::Deposit>) {
+          return make(cz, f.deposit, {amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::Withdraw>) {
+          return make(cz, f.withdraw, {amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::CancelOrder>) {
+          return make(cz, f.cancel_order, {word(o.order_hash)});
+        } else if constexpr (std::is_same_v<T, L::OpenDeal>) {
+          return make(cz, f.open_deal,
+                      {ipsx_abi::offer_value(o.offer), sig_value(o.offer_signature),
+                       ipsx_abi::request_value(o.request), sig_value(o.request_signature),
+                       abi::Value::uint(o.price_per_second)});
+        } else if constexpr (std::is_same_v<T, L::Claim>) {
+          return make(cz, f.claim,
+                      {word(o.deal_id), amount(o.amount), sig_value(o.requester_signature)});
+        } else if constexpr (std::is_same_v<T, L::CloseDeal>) {
+          abi::Value sig = o.requester_signature ? sig_value(*o.requester_signature)
+                                                 : abi::Value::bytes(Bytes{});
+          return make(
+              cz, f.close_deal,
+              {word(o.deal_id), amount(o.amount), sig, small(static_cast<uint8_t>(o.reason))});
+        } else if constexpr (std::is_same_v<T, L::CooperativeClose>) {
+          return make(cz, f.cooperative_close,
+                      {word(o.deal_id), amount(o.amount), sig_value(o.requester_signature),
+                       sig_value(o.provider_signature), small(static_cast<uint8_t>(o.reason))});
+        } else if constexpr (std::is_same_v<T, L::UncooperativeClose>) {
+          return make(cz, f.uncooperative_close,
+                      {word(o.deal_id), amount(o.amount), small(static_cast<uint8_t>(o.reason))});
+        } else if constexpr (std::is_same_v<T, L::Settle>) {
+          return make(cz, f.settle, {word(o.deal_id)});
+        } else {
+          static_assert(std::is_same_v<T, L::Rate>);
+          return make(cz, f.rate, {word(o.deal_id), small(o.score)});
+        }
+      },
+      op);
+}
+
+Result<uint64_t> EthereumLedger::expected_nonce(const Address& a) const {
+  auto pending = rpc_->transaction_count(a, "pending");
+  if (!pending) return std::unexpected(pending.error());
+  std::lock_guard lock(nonce_mu_);
+  auto it = next_nonce_.find(a);
+  return it == next_nonce_.end() ? *pending : std::max(*pending, it->second);
+}
+
+Result<L::UnsignedTx> EthereumLedger::prepare(const Address& from, L::Op op,
+                                              std::optional<uint64_t> nonce) const {
+  auto call = encode(op);
+  if (!call) return std::unexpected(call.error());
+  if (!nonce) {
+    auto n = expected_nonce(from);
+    if (!n) return std::unexpected(n.error());
+    nonce = *n;
+  }
+  auto fees = choose_fees(*rpc_, options_.fees);
+  if (!fees) return std::unexpected(fees.error());
+  uint64_t gas = options_.fallback_gas;
+  if (auto est = rpc_->estimate_gas({from, call->to, call->value, call->data, std::nullopt})) {
+    gas = std::min<uint64_t>(*est + *est / 4 + 25'000, 15'000'000);
+  }
+  DynamicFeeTx tx;
+  tx.chain_id = chain_id();
+  tx.nonce = *nonce;
+  tx.max_fee_per_gas = fees->max_fee_per_gas;
+  tx.max_priority_fee_per_gas = fees->max_priority_fee_per_gas;
+  tx.gas_limit = gas;
+  tx.to = call->to;
+  tx.value = call->value;
+  tx.data = std::move(call->data);
+  L::UnsignedTx out;
+  out.chain_id = chain_id();
+  out.from = from;
+  out.nonce = *nonce;
+  out.op = std::move(op);
+  out.digest = signing_hash(tx);
+  std::lock_guard lock(prepared_mu_);
+  if (prepared_.emplace(out.digest, std::move(tx)).second) prepared_order_.push_back(out.digest);
+  while (prepared_order_.size() > options_.max_prepared) {
+    prepared_.erase(prepared_order_.front());
+    prepared_order_.pop_front();
+  }
+  return out;
+}
+
+void EthereumLedger::pin_time() const {
+  if (!options_.dev_clock) return;
+  auto s = to_unix_seconds(options_.dev_clock->now());
+  (void)rpc_->request("evm_setNextBlockTimestamp", json::array({quantity(uint64_t(s))}));
+}
+
+Result<void> EthereumLedger::simulate(const Address& from, const Call& call) const {
+  json block_override = nullptr;
+  if (options_.dev_clock) {
+    block_override = {{"time", quantity(uint64_t(to_unix_seconds(options_.dev_clock->now())))}};
+  }
+  CallRequest req{from, call.to, call.value, call.data, std::nullopt};
+  json state_override = nullptr;
+  bool short_of_native = false;
+  if (!call.value.is_zero()) {
+    // Ethereum checks the native balance before the contract runs; the spec checks it after
+    // the sale window and the value. Simulate as if the sender had the value, and report the
+    // balance in the spec's place.
+    auto bal = rpc_->balance(from);
+    if (!bal) return std::unexpected(bal.error());
+    if (*bal < call.value) {
+      short_of_native = true;
+      state_override = {{from.to_lower_hex(), {{"balance", quantity(call.value)}}}};
+    }
+  }
+  auto r = rpc_->call(req, "latest", state_override, block_override);
+  if (!r) return std::unexpected(r.error());
+  if (r->reverted) {
+    Error e = options_.errors.to_error(r->data, "rejected");
+    if (!short_of_native || e.code() == L::make_error_code(LedgerErrc::sale_not_open) ||
+        e.code() == L::make_error_code(LedgerErrc::invalid_argument)) {
+      return std::unexpected(e);
+    }
+  }
+  if (short_of_native) {
+    return fail(LedgerErrc::insufficient_funds, "native balance is below the value");
+  }
+  return {};
+}
+
+// ---- Submission
+// ----------------------------------------------------------------------------------
+
+Result<L::Receipt> EthereumLedger::submit(const L::SignedTx& tx) {
+  std::promise<Result<L::Receipt>> p;
+  auto f = p.get_future();
+  submit_async(tx, [&p](Result<L::Receipt> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+void EthereumLedger::submit_async(L::SignedTx tx, std::function<void(Result<L::Receipt>)> done) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_) {
+      incoming_.push_back(Pending{std::move(tx), std::move(done)});
+      queue_cv_.notify_all();
+      return;
+    }
+  }
+  done(fail(LedgerErrc::shutting_down, "the ledger is closing"));
+}
+
+void EthereumLedger::sequencer_loop() {
+  for (;;) {
+    Pending p;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !incoming_.empty(); });
+      if (incoming_.empty()) return;
+      p = std::move(incoming_.front());
+      incoming_.pop_front();
+    }
+    auto w = check_and_send(p);
+    if (!w) continue;  // answered already
+    std::lock_guard lock(queue_mu_);
+    waiting_.push_back(std::move(*w));
+    queue_cv_.notify_all();
+  }
+}
+
+void EthereumLedger::waiter_loop() {
+  for (;;) {
+    std::optional<Waiting> w;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return !waiting_.empty() || (stopping_ && incoming_.empty()); });
+      if (waiting_.empty()) return;
+      w = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    auto r = finish(*w);
+    w->done(std::move(r));
+  }
+}
+
+std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p) {
+  const L::UnsignedTx& u = p.tx.tx;
+  auto reject = [&](Error e) {
+    p.done(std::unexpected(std::move(e)));
+    return std::nullopt;
+  };
+  // 1. Chain.
+  if (u.chain_id != chain_id()) {
+    return reject(
+        Error(L::make_error_code(LedgerErrc::wrong_chain),
+              fmt::format("transaction for chain {}, this is chain {}", u.chain_id, chain_id())));
+  }
+  // 2. Signature: the digest must be the signing hash of the transaction prepared for exactly
+  // this sender's operation and nonce, and the signature must recover to the sender.
+  std::optional<DynamicFeeTx> etx;
+  {
+    std::lock_guard lock(prepared_mu_);
+    auto it = prepared_.find(u.digest);
+    if (it != prepared_.end()) etx = it->second;
+  }
+  auto bad_sig = [&](std::string why) {
+    return reject(Error(L::make_error_code(LedgerErrc::bad_signature), std::move(why)));
+  };
+  if (!etx) return bad_sig("the digest is not that of a transaction this ledger prepared");
+  auto call = encode(u.op);
+  if (!call) return reject(call.error());
+  if (etx->nonce != u.nonce || etx->chain_id != u.chain_id || etx->to != call->to ||
+      etx->value != call->value || etx->data != call->data) {
+    return bad_sig("the digest does not commit to this operation and nonce");
+  }
+  if (!p.tx.signature.is_low_s()) return bad_sig("signature s is not low (EIP-2)");
+  auto who = crypto::recover(u.digest, p.tx.signature);
+  if (!who || *who != u.from) return bad_sig("the signature is not the sender's");
+  auto stx = attach_signature(*etx, p.tx.signature);
+  if (!stx || stx->sender() != u.from) return bad_sig("the signed transaction does not recover");
+  // 3. Nonce: exactly the next one (the node would park a gapped one in its pool).
+  auto expected = expected_nonce(u.from);
+  if (!expected) return reject(expected.error());
+  if (u.nonce != *expected) {
+    return reject(
+        Error(L::make_error_code(LedgerErrc::bad_nonce),
+              fmt::format("nonce {} for {}, expected {}", u.nonce, u.from.to_string(), *expected)));
+  }
+  // 4. The operation: simulated; a rejection is answered without sending anything.
+  if (auto s = simulate(u.from, *call); !s) return reject(s.error());
+  // Send (the same bytes may be resent: see send_transaction). The nonce is taken as soon as
+  // the node may have the transaction.
+  {
+    std::lock_guard lock(nonce_mu_);
+    next_nonce_[u.from] = u.nonce + 1;
+  }
+  {
+    std::lock_guard lock(cache_mu_);
+    tx_info_[stx->hash()] =
+        TxInfo{p.tx.id(), u.from, call->to, Bytes(call->data.begin(), call->data.begin() + 4)};
+  }
+  pin_time();
+  RpcErrorObject err;
+  auto sent = rpc_->send_raw_transaction(stx->raw(), &err);
+  bool taken = sent.has_value();
+  if (!sent) {
+    taken = has(err.message, "already known") || has(err.message, "known transaction");
+    if (!taken) {
+      // Not reached, or refused: the node's pending count decides the next nonce.
+      std::lock_guard lock(nonce_mu_);
+      next_nonce_.erase(u.from);
+      if (sent.error().code() == make_error_code(EthErrc::rpc_error)) {
+        return reject(node_error(sent.error(), err));
+      }
+      // Unreachable: retried with the same bytes by the waiter (idempotent).
+    }
+  }
+  return Waiting{p.tx, std::move(*stx), taken, std::move(p.done)};
+}
+
+Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
+  RpcErrorObject err;
+  auto r = send_transaction(*rpc_, w.eth_tx, options_.send, &err, w.sent);
+  if (!r) {
+    if (r.error().code() == make_error_code(EthErrc::rpc_error)) {
+      std::lock_guard lock(nonce_mu_);
+      next_nonce_.erase(w.tx.tx.from);
+      return std::unexpected(node_error(r.error(), err));
+    }
+    return std::unexpected(r.error());
+  }
+  if (!r->success) {
+    // Mined but reverted (the state changed between simulation and inclusion): the nonce and
+    // the gas are spent, the state change is undone. Say why if the call still reverts.
+    auto call = encode(w.tx.tx.op);
+    if (call) {
+      if (auto s = simulate(w.tx.tx.from, *call); !s) {
+        return std::unexpected(s.error().with_context(
+            fmt::format("transaction {} reverted in block {}", r->tx_hash.hex(), r->block)));
+      }
+    }
+    return fail(EthErrc::reverted,
+                fmt::format("transaction {} reverted in block {}", r->tx_hash.hex(), r->block));
+  }
+  L::Receipt out;
+  out.tx_id = w.tx.id();
+  out.block = r->block;
+  out.index = r->index;
+  auto events = to_events(r->logs);
+  if (!events) return std::unexpected(events.error());
+  out.events = std::move(*events);
+  for (const L::Event& e : out.events) {
+    if (e.kind == L::EventKind::deal_opened && e.deal) out.deal_id = e.deal;
+  }
+  return out;
+}
+
+// ---- Queries
+// -------------------------------------------------------------------------------------
+
+Result<Bytes> EthereumLedger::view(const Address& to, const abi::Function& f,
+                                   const std::vector<abi::Value>& args) const {
+  auto data = f.encode_call(args);
+  if (!data) return std::unexpected(data.error());
+  auto r = rpc_->call({std::nullopt, to, U256(), std::move(*data), std::nullopt});
+  if (!r) return std::unexpected(r.error());
+  if (r->reverted) return std::unexpected(options_.errors.to_error(r->data, f.name()));
+  return std::move(r->data);
+}
+
+Result<std::vector<abi::Value>> EthereumLedger::view_decoded(
+    const Address& to, const abi::Function& f, const std::vector<abi::Value>& args) const {
+  auto raw = view(to, f, args);
+  if (!raw) return std::unexpected(raw.error());
+  auto v = f.decode_output(*raw);
+  if (!v) return std::unexpected(v.error().with_context(f.name()));
+  return v;
+}
+
+Result<Amount> EthereumLedger::total_supply() const {
+  auto v = view_decoded(options_.deployment.token, ipsx_abi::functions().total_supply, {});
+  if (!v) return std::unexpected(v.error());
+  return as_amount((*v)[0]);
+}
+
+Result<Amount> EthereumLedger::balance_of(const Address& a) const {
+  auto v = view_decoded(options_.deployment.token, ipsx_abi::functions().balance_of,
+                        {abi::Value::address(a)});
+  if (!v) return std::unexpected(v.error());
+  return as_amount((*v)[0]);
+}
+
+Result<Amount> EthereumLedger::allowance(const Address& owner, const Address& spender) const {
+  auto v = view_decoded(options_.deployment.token, ipsx_abi::functions().allowance,
+                        {abi::Value::address(owner), abi::Value::address(spender)});
+  if (!v) return std::unexpected(v.error());
+  return as_amount((*v)[0]);
+}
+
+Result<Amount> EthereumLedger::native_balance(const Address& a) const {
+  auto b = rpc_->balance(a);
+  if (!b) return std::unexpected(b.error());
+  return Amount::from_base(*b);
+}
+
+Result<uint64_t> EthereumLedger::nonce_of(const Address& a) const {
+  return rpc_->transaction_count(a, "latest");
+}
+
+Result<L::WalletView> EthereumLedger::wallet(const Address& a) const {
+  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().wallet,
+                        {abi::Value::address(a)});
+  if (!v) return std::unexpected(v.error());
+  return L::WalletView{as_amount((*v)[0]), as_amount((*v)[1])};
+}
+
+Result<Amount> EthereumLedger::bought(const Address& a) const {
+  auto v = view_decoded(options_.deployment.token, ipsx_abi::functions().bought,
+                        {abi::Value::address(a)});
+  if (!v) return std::unexpected(v.error());
+  return as_amount((*v)[0]);
+}
+
+Result<L::SaleView> EthereumLedger::sale() const {
+  auto v = view_decoded(options_.deployment.token, ipsx_abi::functions().sale, {});
+  if (!v) return std::unexpected(v.error());
+  const auto& x = *v;
+  L::SaleView s;
+  s.rate = as_uint(x[0]);
+  s.hard_cap = as_amount(x[1]);
+  s.raised = as_amount(x[2]);
+  s.sold = as_amount(x[3]);
+  s.pool = as_amount(x[4]);
+  s.unclaimed = as_amount(x[5]);
+  s.start_ms = static_cast<int64_t>(as_u64(x[6])) * 1000;
+  s.end_ms = static_cast<int64_t>(as_u64(x[7])) * 1000;
+  s.finalized = x[8].get<bool>();
+  s.treasury = x[9].get<Address>();
+  return s;
+}
+
+Result<L::DealView> EthereumLedger::deal(const Hash& id) const {
+  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().deal, {word(id)});
+  if (!v) return std::unexpected(v.error());
+  const auto& x = (*v)[0].get<abi::Value::List>();
+  uint64_t status = as_u64(x[3]);
+  if (status == 0 || status > 3) return fail(LedgerErrc::unknown_deal, "no deal " + id.hex());
+  L::DealView d;
+  d.id = id;
+  d.provider = x[0].get<Address>();
+  d.fee_bps = static_cast<uint16_t>(as_u64(x[1]));
+  d.start = as_u64(x[2]);
+  d.state = static_cast<L::DealState>(status - 1);
+  d.reason = static_cast<L::CloseReason>(as_u64(x[4]));
+  d.requester = x[5].get<Address>();
+  d.duration = as_u64(x[6]);
+  d.rated_by_provider = x[7].get<bool>();
+  d.rated_by_requester = x[8].get<bool>();
+  d.market = x[9].get<Address>();
+  d.challenge_ends_ms = static_cast<int64_t>(as_u64(x[10])) * 1000;
+  d.offer_hash = as_hash(x[11]);
+  d.request_hash = as_hash(x[12]);
+  d.price_per_second = as_uint(x[13]);
+  d.deposit = as_amount(x[14]);
+  d.claimed = as_amount(x[15]);
+  d.admitted = as_amount(x[16]);
+  return d;
+}
+
+Result<L::RatingView> EthereumLedger::rating(const Address& a) const {
+  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().rating,
+                        {abi::Value::address(a)});
+  if (!v) return std::unexpected(v.error());
+  return L::RatingView{as_u64((*v)[0]), as_u64((*v)[1])};
+}
+
+Result<L::SupplyView> EthereumLedger::supply() const {
+  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().supply, {});
+  if (!v) return std::unexpected(v.error());
+  const auto& x = *v;
+  L::SupplyView s;
+  s.accounts = as_amount(x[0]);
+  s.wallet_balances = as_amount(x[1]);
+  s.wallet_reserved = as_amount(x[2]);
+  s.sale_pool = as_amount(x[3]);
+  s.unclaimed = as_amount(x[4]);
+  s.total = as_amount(x[5]);
+  return s;
+}
+
+Result<bool> EthereumLedger::order_cancelled(const Address& owner, const Hash& order_hash) const {
+  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().order_cancelled,
+                        {abi::Value::address(owner), word(order_hash)});
+  if (!v) return std::unexpected(v.error());
+  return (*v)[0].get<bool>();
+}
+
+Result<uint64_t> EthereumLedger::height() const {
+  return rpc_->block_number();
+}
+
+Result<L::BlockView> EthereumLedger::block(uint64_t number) const {
+  auto b = rpc_->block(number, true);
+  if (!b) return std::unexpected(b.error());
+  if (!*b) return fail(CoreErrc::invalid_argument, fmt::format("no block {}", number));
+  L::BlockView v;
+  v.number = (*b)->number;
+  v.hash = (*b)->hash;
+  v.parent = (*b)->parent;
+  v.timestamp_ms = static_cast<int64_t>((*b)->timestamp) * 1000;
+  v.tx_root = (*b)->tx_root;
+  v.state_digest = (*b)->state_root;
+  for (const ChainTx& t : (*b)->txs) v.txs.push_back(ledger_tx_id(t.tx, t.signature));
+  return v;
+}
+
+Hash EthereumLedger::ledger_tx_id(const Transaction& tx, const crypto::Signature& sig) {
+  std::array<uint8_t, 97> buf;
+  Hash h = signing_hash(tx);
+  std::copy(h.bytes().begin(), h.bytes().end(), buf.begin());
+  auto b = sig.to_bytes();
+  std::copy(b.begin(), b.end(), buf.begin() + 32);
+  return keccak256(ByteView(buf));
+}
+
+}  // namespace ipsx::eth

@@ -1,0 +1,165 @@
+// The Ledger of docs/ledger.md on an EVM chain: the IPSXToken and Centralizer contracts
+// (contracts/, docs/contracts.md) driven over JSON-RPC.
+//
+// Transactions. Each user account sends its own Ethereum transaction, signed with its own key:
+// prepare() builds the EIP-1559 transaction that calls the operation's contract function (nonce,
+// gas from eth_estimateGas, fees from the FeePolicy) and returns its Ethereum signing hash as
+// the digest; the user signs that digest (the ledger never holds a key); submit() attaches the
+// signature, checks chain, signature and nonce in the spec's order, simulates the call
+// (eth_call: a rejection is answered with the contract's error and nothing is sent, so a
+// rejected transaction changes nothing, nonce included), then sends the raw transaction and
+// waits for its receipt. The transaction's ledger id is keccak256(digest || signature) as on
+// the embedded ledger. docs/ledger.md ("Backend differences") lists what Ethereum changes.
+//
+// Thread-safe. Submissions pass one sequencer thread in submission order (chain, signature and
+// nonce checks, simulation, send), so one account's transactions with consecutive nonces may be
+// submitted concurrently; receipts are awaited on a small pool of threads.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "eth/contracts.h"
+#include "eth/rpc.h"
+#include "ledger/ledger.h"
+
+namespace ipsx::eth {
+
+struct EthereumLedgerOptions {
+  Deployment deployment;  // chain id, contract addresses, first block
+  ContractErrors errors;  // from ledger-errors.json
+  FeePolicy fees;
+  SendOptions send;
+  uint64_t fallback_gas = 1'500'000;  // when eth_estimateGas fails (the call would revert now)
+  // Development chains only (anvil): the ledger's time. Before each transaction the next block's
+  // timestamp is pinned to it (evm_setNextBlockTimestamp) and simulations run at it.
+  const Clock* dev_clock = nullptr;
+  size_t receipt_threads = 4;
+  size_t max_prepared = 100'000;  // prepared-but-unsubmitted transactions remembered
+};
+
+class EthereumLedger final : public ledger::Ledger {
+ public:
+  // Checks that the node's chain id is the deployment's and that the contracts are there.
+  static Result<std::unique_ptr<EthereumLedger>> open(std::shared_ptr<RpcClient> rpc,
+                                                      EthereumLedgerOptions options);
+  ~EthereumLedger() override;
+
+  uint64_t chain_id() const override { return options_.deployment.chain_id; }
+  crypto::eip712::Domain domain() const override;
+  Result<ledger::UnsignedTx> prepare(const Address& from, ledger::Op op,
+                                     std::optional<uint64_t> nonce) const override;
+  Result<ledger::Receipt> submit(const ledger::SignedTx& tx) override;
+  void submit_async(ledger::SignedTx tx,
+                    std::function<void(Result<ledger::Receipt>)> done) override;
+
+  Result<Amount> total_supply() const override;
+  Result<Amount> balance_of(const Address& a) const override;
+  Result<Amount> allowance(const Address& owner, const Address& spender) const override;
+  Result<Amount> native_balance(const Address& a) const override;
+  Result<uint64_t> nonce_of(const Address& a) const override;
+  Result<ledger::WalletView> wallet(const Address& a) const override;
+  Result<Amount> bought(const Address& a) const override;
+  Result<ledger::SaleView> sale() const override;
+  Result<ledger::DealView> deal(const Hash& id) const override;
+  Result<ledger::RatingView> rating(const Address& a) const override;
+  Result<ledger::SupplyView> supply() const override;
+  Result<bool> order_cancelled(const Address& owner, const Hash& order_hash) const override;
+
+  Result<uint64_t> height() const override;
+  Result<ledger::BlockView> block(uint64_t number) const override;
+  Result<std::vector<ledger::TxRecord>> transactions_of(const Address& a,
+                                                        size_t limit) const override;
+  Result<std::vector<ledger::Event>> events_of_deal(const Hash& deal_id) const override;
+  Result<std::vector<ledger::Event>> events_of_account(const Address& a,
+                                                       size_t limit) const override;
+
+  // The ledger id of a transaction on chain: keccak256(signing hash || r || s || 27 + y).
+  static Hash ledger_tx_id(const Transaction& tx, const crypto::Signature& sig);
+
+  const Deployment& deployment() const { return options_.deployment; }
+  RpcClient& rpc() const { return *rpc_; }
+
+  // What a transaction on chain is to the ledger (cached by transaction hash).
+  struct TxInfo {
+    Hash ledger_id;
+    Address from;
+    std::optional<Address> to;
+    Bytes selector;
+  };
+
+ private:
+  EthereumLedger(std::shared_ptr<RpcClient> rpc, EthereumLedgerOptions options);
+
+  struct Call {
+    Address to;
+    U256 value;
+    Bytes data;
+  };
+  struct Pending {
+    ledger::SignedTx tx;
+    std::function<void(Result<ledger::Receipt>)> done;
+  };
+  struct Waiting {
+    ledger::SignedTx tx;
+    SignedTransaction eth_tx;
+    bool sent = false;  // the node took it (else the waiter sends it)
+    std::function<void(Result<ledger::Receipt>)> done;
+  };
+
+  Result<Call> encode(const ledger::Op& op) const;
+  Result<Bytes> view(const Address& to, const abi::Function& f,
+                     const std::vector<abi::Value>& args) const;
+  Result<std::vector<abi::Value>> view_decoded(const Address& to, const abi::Function& f,
+                                               const std::vector<abi::Value>& args) const;
+  Result<uint64_t> expected_nonce(const Address& a) const;
+  Result<void> simulate(const Address& from, const Call& call) const;
+  void pin_time() const;
+
+  // Stage 1 (sequencer thread): checks, simulation, send. Stage 2 (pool): receipt.
+  void sequencer_loop();
+  void waiter_loop();
+  std::optional<Waiting> check_and_send(Pending& p);
+  Result<ledger::Receipt> finish(const Waiting& w);
+
+  // Events and history (ethereum_ledger_events.cc).
+  Result<TxInfo> tx_info(const Hash& tx_hash) const;
+  Result<std::optional<ledger::Event>> to_event(const Log& log, const TxInfo& info) const;
+  Result<std::vector<ledger::Event>> to_events(const std::vector<Log>& logs) const;
+  Result<std::array<Address, 3>> deal_parties(const Hash& deal_id) const;
+  Result<void> scan_history() const;
+
+  std::shared_ptr<RpcClient> rpc_;
+  EthereumLedgerOptions options_;
+
+  mutable std::mutex prepared_mu_;
+  mutable std::unordered_map<Hash, DynamicFeeTx> prepared_;  // by signing hash
+  mutable std::deque<Hash> prepared_order_;
+
+  mutable std::mutex nonce_mu_;
+  mutable std::unordered_map<Address, uint64_t> next_nonce_;  // after our sent transactions
+
+  mutable std::mutex cache_mu_;
+  mutable std::unordered_map<Hash, TxInfo> tx_info_;
+  mutable std::unordered_map<Hash, std::array<Address, 3>> deal_parties_;
+  mutable std::optional<Address> treasury_;
+
+  mutable std::mutex history_mu_;
+  mutable uint64_t scanned_to_ = 0;  // blocks below this are indexed
+  mutable std::unordered_map<Address, std::vector<ledger::TxRecord>> history_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> incoming_;
+  std::deque<Waiting> waiting_;
+  bool stopping_ = false;
+  std::thread sequencer_;
+  std::vector<std::thread> waiters_;
+};
+
+}  // namespace ipsx::eth

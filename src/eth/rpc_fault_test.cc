@@ -1,0 +1,204 @@
+// Faults between the Ethereum backend and its node: an unreachable node, a node that never
+// answers, JSON-RPC error objects, reverts decoded to ledger errors, a transaction that passes
+// simulation but reverts on chain, and the node going away mid-run and coming back (with its
+// state) — each a clear error, nothing lost, nothing applied twice.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+
+#include "eth/anvil_harness.h"
+#include "eth/ethereum_abi.h"
+
+namespace ipsx::eth {
+namespace {
+
+using ledger::LedgerErrc;
+using testing::AnvilHarness;
+
+crypto::PrivateKey key() {
+  return crypto::PrivateKey::generate().value();
+}
+
+ledger::GenesisConfig genesis(const crypto::PrivateKey& early, const crypto::PrivateKey& bounty,
+                              const crypto::PrivateKey& team, const Address& treasury) {
+  ledger::GenesisConfig g;
+  g.chain_id = 1337;
+  g.time = from_unix_ms(1'767'225'600'000);
+  g.early_adopters = early.address();
+  g.bounty = bounty.address();
+  g.team = team.address();
+  g.sale.rate = U256(10'000);
+  g.sale.hard_cap = Amount::from_tokens(50).value();
+  g.sale.start = g.time;
+  g.sale.end = g.time + Millis(86'400'000);
+  g.sale.treasury = treasury;
+  g.challenge_period = Millis(10'000);
+  return g;
+}
+
+ledger::SignedTx sign(const crypto::PrivateKey& k, const ledger::UnsignedTx& tx) {
+  return ledger::SignedTx{tx, crypto::sign(k, tx.digest).value()};
+}
+
+TEST(RpcFaults, UnreachableNodeIsAClearUnavailableError) {
+  int port = testing::free_loopback_port().value();
+  RpcOptions o;
+  o.timeout = Millis(500);
+  o.read_attempts = 2;
+  o.retry_backoff = Millis(10);
+  auto rpc = RpcClient::connect("http://127.0.0.1:" + std::to_string(port) + "/", o).value();
+  auto r = rpc->chain_id();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), make_error_code(EthErrc::unavailable));
+  EXPECT_NE(r.error().message().find(std::to_string(port)), std::string::npos)
+      << r.error().message();
+  EXPECT_NE(r.error().message().find("eth_chainId"), std::string::npos) << r.error().message();
+}
+
+TEST(RpcFaults, SilentNodeTimesOutAtTheDeadline) {
+  // A listening socket nobody accepts from: connects (the kernel's backlog), never answers.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  RpcOptions o;
+  o.timeout = Millis(300);
+  o.read_attempts = 1;
+  auto rpc =
+      RpcClient::connect("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", o).value();
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = rpc->block_number();
+  auto took = std::chrono::steady_clock::now() - t0;
+  ::close(fd);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), make_error_code(EthErrc::timeout)) << r.error().message();
+  EXPECT_GE(took, std::chrono::milliseconds(250));
+  EXPECT_LT(took, std::chrono::milliseconds(2'000));
+}
+
+class EthFaults : public ::testing::Test {
+ protected:
+  void SetUp() override { make({}); }
+  void make(std::vector<std::string> extra) {
+    h_.reset();
+    auto h = AnvilHarness::create(genesis(early_, bounty_, team_, treasury_.address()),
+                                  std::move(extra));
+    ASSERT_TRUE(h) << h.error().message();
+    h_ = std::move(*h);
+  }
+  ledger::Ledger& L() { return h_->ledger(); }
+  ledger::SignedTx tx(const crypto::PrivateKey& k, ledger::Op op) {
+    return sign(k, L().prepare(k.address(), std::move(op)).value());
+  }
+
+  crypto::PrivateKey early_ = key(), bounty_ = key(), team_ = key(), treasury_ = key();
+  crypto::PrivateKey p_ = key(), r_ = key();
+  std::unique_ptr<AnvilHarness> h_;
+};
+
+TEST_F(EthFaults, JsonRpcErrorObjectsAndRevertsAreDecoded) {
+  RpcClient& rpc = *h_->rpc();
+  auto r = rpc.request("eth_noSuchMethod", nlohmann::json::array());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), make_error_code(EthErrc::rpc_error));
+  EXPECT_NE(r.error().message().find("eth_noSuchMethod"), std::string::npos);
+  // A transfer before the sale is finalized reverts with TransfersLocked: the ledger's code.
+  auto data =
+      ipsx_abi::functions()
+          .transfer.encode_call({abi::Value::address(p_.address()), abi::Value::uint(U256(1))})
+          .value();
+  auto c = rpc.call({early_.address(), h_->eth_ledger().deployment().token, U256(), data, {}});
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_TRUE(c->reverted);
+  auto contracts = ContractSet::load(IPSX_CONTRACTS_DIR).value();
+  Error e = contracts.errors.to_error(c->data, "transfer");
+  EXPECT_EQ(e.code(), ledger::make_error_code(LedgerErrc::transfers_locked)) << e.message();
+  EXPECT_NE(e.message().find("finalized"), std::string::npos) << e.message();
+}
+
+TEST_F(EthFaults, ATransactionThatRevertsOnChainSpendsItsNonceAndSaysWhy) {
+  RpcClient& rpc = *h_->rpc();
+  for (const auto* k : {&p_, &r_}) {
+    ASSERT_TRUE(rpc.request("anvil_setBalance",
+                            nlohmann::json::array({k->address().to_lower_hex(),
+                                                   quantity(Amount::from_tokens(100)->base())})));
+  }
+  // Both simulate against a chain without the other; mined together, the second passes the cap.
+  ASSERT_TRUE(rpc.request("evm_setAutomine", nlohmann::json::array({false})));
+  auto a = tx(p_, ledger::Buy{Amount::from_tokens(30).value()});
+  auto b = tx(r_, ledger::Buy{Amount::from_tokens(30).value()});
+  std::promise<Result<ledger::Receipt>> pa, pb;
+  L().submit_async(a, [&](Result<ledger::Receipt> r) { pa.set_value(std::move(r)); });
+  L().submit_async(b, [&](Result<ledger::Receipt> r) { pb.set_value(std::move(r)); });
+  // Wait until both are in the pool, then mine them in one block.
+  for (int i = 0; i < 200; ++i) {
+    auto n = rpc.transaction_count(r_.address(), "pending");
+    if (n && *n == 1) break;
+    std::this_thread::sleep_for(Millis(10));
+  }
+  ASSERT_TRUE(rpc.request("evm_mine", nlohmann::json::array()));
+  auto ra = pa.get_future().get();
+  auto rb = pb.get_future().get();
+  ASSERT_TRUE(ra) << ra.error().message();
+  ASSERT_FALSE(rb);
+  EXPECT_EQ(rb.error().code(), ledger::make_error_code(LedgerErrc::hard_cap_exceeded))
+      << rb.error().message();
+  EXPECT_NE(rb.error().message().find("reverted in block"), std::string::npos);
+  // Ethereum: the reverted transaction is mined, its nonce is spent; nothing else changed.
+  EXPECT_EQ(L().nonce_of(r_.address()).value(), 1u);
+  EXPECT_TRUE(L().bought(r_.address()).value().is_zero());
+  EXPECT_TRUE(L().transactions_of(r_.address(), 10).value().empty());
+  ASSERT_TRUE(rpc.request("evm_setAutomine", nlohmann::json::array({true})));
+}
+
+TEST_F(EthFaults, NodeGoneMidRunIsAClearErrorAndBackWithItsStateLosesAndRepeatsNothing) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("ipsx-anvil-state-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  make({"--state", (dir / "state.json").string()});
+  auto t0 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(1).value()});
+  ASSERT_TRUE(L().submit(t0));
+  auto t1 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(2).value()});
+
+  h_->anvil().stop();  // dumps its state
+  auto gone = L().submit(t1);
+  ASSERT_FALSE(gone);
+  EXPECT_TRUE(gone.error().code() == make_error_code(EthErrc::unavailable) ||
+              gone.error().code() == make_error_code(EthErrc::timeout))
+      << gone.error().message();
+  EXPECT_NE(gone.error().message().find("127.0.0.1"), std::string::npos) << gone.error().message();
+  EXPECT_FALSE(L().nonce_of(p_.address()));
+
+  ASSERT_TRUE(h_->restart_node());
+  EXPECT_EQ(L().nonce_of(p_.address()).value(), 1u);  // t0 survived the restart
+  auto back = L().submit(t1);                         // the very same signed transaction
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->tx_id, t1.id());
+  // Sent again: refused as a replay, applied once.
+  auto again = L().submit(t1);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ledger::make_error_code(LedgerErrc::bad_nonce));
+  EXPECT_EQ(L().nonce_of(p_.address()).value(), 2u);
+  EXPECT_EQ(L().allowance(p_.address(), r_.address()).value().base(),
+            Amount::from_tokens(2)->base());
+  auto txs = L().transactions_of(p_.address(), 10).value();
+  ASSERT_EQ(txs.size(), 2u);
+  EXPECT_EQ(txs[0].id, t0.id());
+  EXPECT_EQ(txs[1].id, t1.id());
+  h_.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ipsx::eth
