@@ -6,6 +6,12 @@
 //   market.signed_ops_per_s the same placements with each order's EIP-712 signature recovered and
 //                           checked first (what a market node does per order); compare with
 //                           crypto.raw_recover_per_s from the same `make bench` run
+//   market.restart_ms_full      a market node's restart (Market::recover) replaying a journal of
+//                               100,000 entries (signed orders, ~1% of them matching into deals
+//                               on an embedded ledger) from the start
+//   market.restart_ms_snapshot  the same restart from a snapshot taken at entry 95,000 plus the
+//                               5,000 entries after it
+//   market.restart_entries_per_s  entries the full replay goes through per second
 #include <malloc.h>
 
 #include <algorithm>
@@ -17,6 +23,8 @@
 #include "core/keccak.h"
 #include "crypto/eip712.h"
 #include "crypto/keys.h"
+#include "ledger/test_util.h"
+#include "market/market.h"
 #include "market/order_book.h"
 
 namespace {
@@ -202,9 +210,138 @@ void signed_ops(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(ops));
 }
 
+// ---- Restart: full replay versus snapshot + tail ---------------------------------------------
+
+size_t g_restart_entries = 100'000;  // 2,000 with --smoke
+
+crypto::PrivateKey key_of(const std::string& name) {
+  return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
+}
+
+void restart(benchmark::State& state) {
+  using ledger::testing::TempDir;
+  const size_t entries = g_restart_entries;
+  const size_t snapshot_at = entries - entries / 20;
+  TempDir ledger_dir, journal_dir, full_dir, snap_dir;
+  ManualClock clock(from_unix_ms(1'767'225'600'000));
+  ledger::GenesisConfig g;
+  g.time = clock.now();
+  g.challenge_period = Millis(10'000);
+  g.early_adopters = key_of("early").address();
+  g.bounty = key_of("bounty").address();
+  g.team = key_of("team").address();
+  g.sale = {U256(10'000), Amount::from_tokens(1000).value(), g.time, g.time + Millis(1000),
+            key_of("treasury").address()};
+  ledger::EmbeddedOptions lo;
+  lo.data_dir = ledger_dir.path();
+  lo.verify_threads = 1;
+  auto ledger = ledger::EmbeddedLedger::open(lo, &g, clock).value();
+  clock.advance(Millis(2000));
+  crypto::PrivateKey provider = key_of("provider"), requester = key_of("requester");
+  crypto::PrivateKey market_key = key_of("market");
+  auto run = [&](const crypto::PrivateKey& k, ledger::Op op) {
+    auto tx = ledger->prepare(k.address(), std::move(op)).value();
+    if (!ledger->submit(ledger::testing::sign_tx(k, tx))) state.SkipWithError("ledger setup");
+  };
+  run(key_of("team"), ledger::FinalizeSale{});
+  run(key_of("early"),
+      ledger::Transfer{requester.address(), Amount::from_tokens(1'000'000).value()});
+  run(requester, ledger::Deposit{Amount::from_tokens(1'000'000).value()});
+  Hash sep = ledger->domain().separator();
+
+  // The journal: offers at 1,000..1,999 and requests bidding up to 1,009, so about 1% match.
+  MarketConfig config{0, {}, 0, false};
+  {
+    auto journal = Journal::open(journal_dir.path(), JournalOptions{false}).value();
+    Market m(*ledger, key_of("market"), clock, config, journal.get());
+    (void)m.recover();
+    std::mt19937_64 rng(5);
+    uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(clock.now()));
+    for (size_t i = 0; i < entries; ++i) {
+      if (i == snapshot_at) {
+        // Taken here by hand (snapshot_every is 0, so the full replay below has no snapshot).
+        if (!m.write_snapshot()) state.SkipWithError("snapshot");
+      }
+      if (i % 2 == 0) {
+        ledger::Offer o;
+        o.provider = provider.address();
+        o.ip = ledger::parse_ip("10." + std::to_string(i / 65536 % 256) + "." +
+                                std::to_string(i / 256 % 256) + "." + std::to_string(i % 256))
+                   .value();
+        o.country = ledger::parse_country(rng() % 2 ? "DE" : "FR").value();
+        o.protocols = ledger::protocol::http;
+        o.scopes = ledger::scope::crawling;
+        o.capacity = 1 + static_cast<uint32_t>(rng() % 2);
+        o.max_duration = 3600;
+        o.price_per_second = U256(1000 + rng() % 1000);
+        o.market = market_key.address();
+        o.expiry = now_s + 10 * 86'400;
+        o.nonce = i;
+        auto sig = crypto::sign(provider, crypto::eip712::digest(sep, o.struct_hash())).value();
+        if (!m.place_offer(o, sig)) state.SkipWithError("offer");
+      } else {
+        ledger::Request r;
+        r.requester = requester.address();
+        r.countries = {ledger::parse_country(rng() % 2 ? "DE" : "FR").value()};
+        r.protocols = ledger::protocol::http;
+        r.scope = ledger::scope::crawling;
+        r.duration = 60;
+        r.max_price_per_second = U256(500 + rng() % 510);
+        r.budget = *r.max_price_per_second.checked_mul(60);
+        r.market = market_key.address();
+        r.expiry = now_s + 10 * 86'400;
+        r.nonce = i;
+        auto sig = crypto::sign(requester, crypto::eip712::digest(sep, r.struct_hash())).value();
+        if (!m.place_request(r, sig)) state.SkipWithError("request");
+      }
+      if (i % 100 == 0) clock.advance(Millis(1000));
+    }
+    state.counters["deals"] = static_cast<double>(m.open_deals());
+  }
+  for (const auto* to : {&full_dir, &snap_dir}) {
+    std::filesystem::copy(journal_dir.path(), to->path(),
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
+  }
+  (void)Journal::open(full_dir.path()).value()->drop_snapshot();
+  auto ms_since = [](std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  double full_ms = 0, snapshot_ms = 0;
+  size_t rounds = 0;
+  for (auto _ : state) {
+    // Only the full replay is timed by the framework (entries per second); both by hand.
+    auto t0 = std::chrono::steady_clock::now();
+    {
+      auto journal = Journal::open(full_dir.path()).value();
+      Market m(*ledger, key_of("market"), clock, config, journal.get());
+      auto n = m.recover();
+      if (!n || *n != entries) state.SkipWithError("full replay");
+    }
+    full_ms += ms_since(t0);
+    state.PauseTiming();
+    t0 = std::chrono::steady_clock::now();
+    {
+      auto journal = Journal::open(snap_dir.path()).value();
+      Market m(*ledger, key_of("market"), clock, config, journal.get());
+      auto n = m.recover();
+      if (!n || *n != entries - snapshot_at) state.SkipWithError("snapshot restart");
+    }
+    snapshot_ms += ms_since(t0);
+    state.ResumeTiming();
+    ++rounds;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(rounds * entries));
+  state.counters["restart_ms_full"] = full_ms / static_cast<double>(rounds);
+  state.counters["restart_ms_snapshot"] = snapshot_ms / static_cast<double>(rounds);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--smoke") g_restart_entries = 2'000;
+  }
   return ipsx::bench::run(argc, argv,
                           {{"market.core_ops_per_s",
                             core_ops,
@@ -213,5 +350,11 @@ int main(int argc, char** argv) {
                              {"bytes_per_offer", "market.bytes_per_offer"},
                              {"fills_per_op", "market.fills_per_op"}},
                             1},
-                           {"market.signed_ops_per_s", signed_ops}});
+                           {"market.signed_ops_per_s", signed_ops},
+                           {"market.restart_entries_per_s",
+                            restart,
+                            1,
+                            {{"restart_ms_full", "market.restart_ms_full"},
+                             {"restart_ms_snapshot", "market.restart_ms_snapshot"}},
+                            1}});
 }

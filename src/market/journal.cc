@@ -18,9 +18,31 @@ std::unexpected<Error> db_error(sqlite3* db, std::string_view what) {
               fmt::format("journal: {}: {}", what, db ? sqlite3_errmsg(db) : "no database"));
 }
 
+// The snapshot tables: `snapshot` holds at most one row; `snapshot_staging` is where a new one is
+// written before it is swapped in (both in one transaction).
+constexpr const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
+    " kind TEXT NOT NULL, body TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS snapshot(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT"
+    " NULL, body BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS snapshot_staging(id INTEGER PRIMARY KEY, seq INTEGER NOT NULL,"
+    " body BLOB NOT NULL);";
+
+// Runs `sql` (no results); the message names `what`.
+Result<void> exec(sqlite3* db, const char* sql, std::string_view what) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown";
+    sqlite3_free(err);
+    return fail(MarketErrc::storage, fmt::format("journal: {}: {}", what, msg));
+  }
+  return {};
+}
+
 }  // namespace
 
-Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& dir) {
+Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& dir,
+                                               JournalOptions options) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
@@ -47,17 +69,9 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& dir)
     return err;
   }
   std::unique_ptr<Journal> j(new Journal(db, lock_fd));
-  char* err = nullptr;
-  if (sqlite3_exec(
-          db,
-          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-          "CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
-          " kind TEXT NOT NULL, body TEXT NOT NULL);",
-          nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown";
-    sqlite3_free(err);
-    return fail(MarketErrc::storage, "journal: " + msg);
-  }
+  std::string setup = options.durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                      : "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;";
+  if (auto r = exec(db, (setup + kSchema).c_str(), "open"); !r) return std::unexpected(r.error());
   return j;
 }
 
@@ -81,12 +95,15 @@ Result<uint64_t> Journal::append(std::string_view kind, std::string_view body, T
   return static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
 }
 
-Result<void> Journal::for_each(const std::function<Result<void>(const JournalEntry&)>& visit) {
+Result<void> Journal::for_each(const std::function<Result<void>(const JournalEntry&)>& visit,
+                               uint64_t after) {
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT seq, at_ms, kind, body FROM journal ORDER BY seq", -1, &s,
-                         nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT seq, at_ms, kind, body FROM journal WHERE seq > ? ORDER BY seq",
+                         -1, &s, nullptr) != SQLITE_OK) {
     return db_error(db_, "read");
   }
+  sqlite3_bind_int64(s, 1, static_cast<int64_t>(after));
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     JournalEntry e;
@@ -112,6 +129,83 @@ Result<uint64_t> Journal::size() {
       sqlite3_step(s) == SQLITE_ROW ? static_cast<uint64_t>(sqlite3_column_int64(s, 0)) : 0;
   sqlite3_finalize(s);
   return n;
+}
+
+Result<uint64_t> Journal::last_seq() {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT MAX(m) FROM (SELECT MAX(seq) AS m FROM journal UNION ALL"
+                         " SELECT MAX(seq) FROM snapshot)",
+                         -1, &s, nullptr) != SQLITE_OK)
+    return db_error(db_, "last_seq");
+  uint64_t n =
+      sqlite3_step(s) == SQLITE_ROW ? static_cast<uint64_t>(sqlite3_column_int64(s, 0)) : 0;
+  sqlite3_finalize(s);
+  return n;
+}
+
+Result<void> Journal::write_snapshot(const Snapshot& snap, bool prune) {
+  if (auto b = exec(db_, "BEGIN IMMEDIATE", "snapshot"); !b) return b;
+  auto rollback = [&](Result<void> r) {
+    (void)exec(db_, "ROLLBACK", "snapshot");
+    return r;
+  };
+  auto run = [&](const char* sql, bool with_seq, bool with_body) -> Result<void> {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
+      return db_error(db_, "snapshot");
+    int i = 1;
+    if (with_seq) sqlite3_bind_int64(s, i++, static_cast<int64_t>(snap.seq));
+    if (with_body) {
+      sqlite3_bind_blob(s, i++, snap.body.data(), static_cast<int>(snap.body.size()),
+                        SQLITE_STATIC);
+    }
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return db_error(db_, "snapshot");
+    return {};
+  };
+  // Staged, then swapped in: the old snapshot is replaced only by a complete new one.
+  if (auto r = run("DELETE FROM snapshot_staging", false, false); !r) return rollback(r);
+  if (auto r = run("INSERT INTO snapshot_staging(id, seq, body) VALUES(1, ?, ?)", true, true); !r)
+    return rollback(r);
+  if (auto r = run("DELETE FROM snapshot", false, false); !r) return rollback(r);
+  if (auto r = run("INSERT INTO snapshot(id, seq, body) SELECT id, seq, body FROM snapshot_staging",
+                   false, false);
+      !r)
+    return rollback(r);
+  if (auto r = run("DELETE FROM snapshot_staging", false, false); !r) return rollback(r);
+  if (prune) {
+    if (auto p = run("DELETE FROM journal WHERE seq < ?", true, false); !p) return rollback(p);
+  }
+  if (auto c = exec(db_, "COMMIT", "snapshot"); !c) return rollback(c);
+  return {};
+}
+
+Result<void> Journal::drop_snapshot() {
+  return exec(db_, "DELETE FROM snapshot", "drop snapshot");
+}
+
+Result<std::optional<Snapshot>> Journal::load_snapshot() {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT seq, body FROM snapshot WHERE id = 1", -1, &s, nullptr) !=
+      SQLITE_OK)
+    return db_error(db_, "load snapshot");
+  std::optional<Snapshot> out;
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    Snapshot snap;
+    snap.seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+    const void* data = sqlite3_column_blob(s, 1);
+    int n = sqlite3_column_bytes(s, 1);
+    if (data && n > 0) snap.body.assign(static_cast<const char*>(data), static_cast<size_t>(n));
+    out = std::move(snap);
+  } else if (rc != SQLITE_DONE) {
+    sqlite3_finalize(s);
+    return db_error(db_, "load snapshot");
+  }
+  sqlite3_finalize(s);
+  return out;
 }
 
 }  // namespace ipsx::market

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ledger/tx_codec.h"
+#include "market/snapshot.h"
 
 namespace ipsx::market {
 namespace {
@@ -28,11 +29,39 @@ Market::Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Cl
       book_([this](const Address& a) { return profiles_.rating(a); }),
       journal_(journal) {}
 
+Market::~Market() {
+  if (journal_ && recovered_ && config_.snapshot_every > 0 && since_snapshot_ > 0) {
+    (void)write_snapshot();
+  }
+}
+
 Result<void> Market::journal(std::string_view kind, const std::string& body) {
   if (!journal_ || replay_now_) return {};
   auto r = journal_->append(kind, body, now());
   if (!r) return std::unexpected(r.error());
+  last_seq_ = *r;
+  ++since_snapshot_;
+  // Expiry is not journaled: each journaled command expires the book at its own time, and replay
+  // does the same (replay()), so that a replayed market, one restored from a snapshot and the
+  // one that ran hold the same orders after every entry.
+  book_.expire(static_cast<uint64_t>(to_unix_seconds(now())));
   return {};
+}
+
+Result<void> Market::write_snapshot() {
+  if (!journal_ || !recovered_) {
+    return fail(MarketErrc::storage, "snapshot: no journal, or not recovered yet");
+  }
+  Snapshot snap{last_seq_, SnapshotCodec::encode(*this)};
+  if (auto w = journal_->write_snapshot(snap, config_.prune_journal); !w) return w;
+  since_snapshot_ = 0;
+  return {};
+}
+
+void Market::maybe_snapshot() {
+  if (!journal_ || !recovered_ || replay_now_ || config_.snapshot_every == 0) return;
+  if (since_snapshot_ < config_.snapshot_every) return;
+  (void)write_snapshot();  // on failure, retried after the next command
 }
 
 Result<void> Market::check_signed(const Hash& struct_hash, const crypto::Signature& sig,
@@ -78,6 +107,7 @@ Result<PlaceResult> Market::place_offer(const ledger::Offer& offer, const crypto
   by_hash_[hash] = result.id;
   execute(fills, &result);
   forget_dead_orders();
+  maybe_snapshot();
   return result;
 }
 
@@ -113,6 +143,7 @@ Result<PlaceResult> Market::place_request(const ledger::Request& request,
   by_hash_[hash] = result.id;
   execute(fills, &result);
   forget_dead_orders();
+  maybe_snapshot();
   return result;
 }
 
@@ -161,17 +192,13 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
       Error err = receipt ? Error(make_error_code(MarketErrc::invalid_argument), "no deal id")
                           : receipt.error();
       if (result) result->refused.emplace_back(f, err);
-      // The ledger is the judge: the order it objects to leaves the book; the other side's
-      // place returns. A requester who cannot pay (or whose request the ledger counts as used)
-      // loses its request; an offer the ledger refuses loses the offer.
+      // The ledger is the judge: the order it objects to leaves the book; the other side is
+      // made whole and matched again at once. A requester who cannot pay (or whose request the
+      // ledger counts as used) loses its request and the offer's place returns; an offer the
+      // ledger refuses (cancelled or expired there, at capacity) leaves, and the request keeps
+      // its full count and budget and takes the next offer.
       bool offer_at_fault = err.message().starts_with("offer");
-      if (offer_at_fault) {
-        book_.cancel(f.offer);
-        book_.release(f.offer, r->second.request.exclusive, now_s, nullptr);  // frees its slot
-      } else {
-        book_.cancel(f.request);
-        book_.release(f.offer, r->second.request.exclusive, now_s, &fills);
-      }
+      book_.refuse(f, offer_at_fault, r->second.request.exclusive, now_s, &fills);
       continue;
     }
     const Hash& id = *receipt->deal_id;
@@ -214,6 +241,7 @@ Result<void> Market::cancel(const SignedCancel& c) {
     return fail(MarketErrc::unknown_order,
                 "the order is no longer in the book (filled or expired)");
   }
+  maybe_snapshot();
   return {};
 }
 
@@ -262,6 +290,7 @@ Result<DealStatus> Market::status_event(const SignedStatusEvent& e) {
   std::vector<Fill> fills;
   release_if_closed(it->second, t, &fills);
   execute(fills, nullptr);
+  maybe_snapshot();
   return s;
 }
 
@@ -280,18 +309,62 @@ void Market::forget_dead_orders() {
 
 std::vector<Hash> Market::tick() {
   Timestamp t = now();
-  book_.expire(static_cast<uint64_t>(to_unix_seconds(t)));
-  std::vector<Fill> fills;
-  for (auto& [id, d] : deals_) release_if_closed(d, t, &fills);
+  uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(t));
+  book_.expire(now_s);
   PlaceResult opened;
+  std::vector<Fill> fills;
+  // Windows that opened: journaled first, like every command that can fill.
+  if (auto at = book_.next_opening(); at && *at <= now_s) {
+    if (journal("advance", "{}")) advance_book(t, &fills);
+  }
   execute(fills, &opened);
+  // Ratings: only worth reading when a resting order has a minimum rating. The owners of live
+  // orders, in id order (deterministic); a change (or a first look) re-matches its orders.
+  if (book_.has_rating_filters()) {
+    std::map<OrderId, Address> owners;
+    for (const auto& [id, s] : orders_) {
+      if (book_.is_live(id)) owners.emplace(id, s.owner);
+    }
+    std::unordered_set<Address> looked;
+    for (const auto& [id, owner] : owners) {
+      if (!looked.insert(owner).second) continue;
+      uint16_t rating = profiles_.rating(owner);
+      auto seen = ratings_seen_.find(owner);
+      if (seen != ratings_seen_.end() && seen->second == rating) continue;
+      nlohmann::json body = {{"party", owner.to_string()}, {"rating", rating}};
+      if (!journal("rating", body.dump())) continue;  // retried on the next tick
+      ratings_seen_[owner] = rating;
+      fills.clear();
+      rating_changed(owner, t, &fills);
+      execute(fills, &opened);
+    }
+  }
+  // Each release's fills are executed before the next release is journaled: journaling expires
+  // the book, which also lets go of the requests filled so far (see OrderBook::refuse).
+  for (auto& [id, d] : deals_) {
+    fills.clear();
+    release_if_closed(d, t, &fills);
+    execute(fills, &opened);  // may add deals: std::map insertion keeps the iteration valid
+  }
   forget_dead_orders();
+  maybe_snapshot();
   return opened.deals;
+}
+
+void Market::advance_book(Timestamp t, std::vector<Fill>* fills) {
+  book_.advance(static_cast<uint64_t>(to_unix_seconds(t)), fills);
+}
+
+void Market::rating_changed(const Address& who, Timestamp t, std::vector<Fill>* fills) {
+  book_.rating_changed(who, static_cast<uint64_t>(to_unix_seconds(t)), fills);
 }
 
 std::optional<Timestamp> Market::next_deadline() const {
   std::optional<Timestamp> best;
   Timestamp t = now();
+  if (auto at = book_.next_opening()) {
+    best = std::max(t, from_unix_ms(static_cast<int64_t>(*at) * 1000));
+  }
   for (const auto& [id, d] : deals_) {
     if (d.released) continue;
     auto next = market::next_deadline(d.progress.times, d.progress.provider_status,
@@ -308,24 +381,45 @@ Result<DealStatus> Market::deal_status(const Hash& deal_id) const {
 }
 
 Result<size_t> Market::recover() {
-  if (!journal_) return size_t{0};
-  size_t n = 0;
-  auto r = journal_->for_each([&](const JournalEntry& e) -> Result<void> {
-    replay_now_ = e.at;
-    auto done = replay(e);
-    replay_now_.reset();
-    if (!done) {
-      return fail(MarketErrc::storage, fmt::format("journal entry {} ({}) does not replay: {}",
-                                                   e.seq, e.kind, done.error().message()));
+  if (!journal_) {
+    recovered_ = true;
+    return size_t{0};
+  }
+  auto snap = journal_->load_snapshot();
+  if (!snap) return std::unexpected(snap.error());
+  uint64_t after = 0;
+  if (*snap) {
+    if (auto d = SnapshotCodec::decode(*this, (*snap)->body); !d) {
+      return fail(MarketErrc::storage, fmt::format("the snapshot at entry {} does not load: {}",
+                                                   (*snap)->seq, d.error().message()));
     }
-    ++n;
-    return {};
-  });
+    after = (*snap)->seq;
+  }
+  size_t n = 0;
+  auto r = journal_->for_each(
+      [&](const JournalEntry& e) -> Result<void> {
+        replay_now_ = e.at;
+        auto done = replay(e);
+        replay_now_.reset();
+        if (!done) {
+          return fail(MarketErrc::storage, fmt::format("journal entry {} ({}) does not replay: {}",
+                                                       e.seq, e.kind, done.error().message()));
+        }
+        ++n;
+        return {};
+      },
+      after);
   if (!r) return std::unexpected(r.error());
+  auto last = journal_->last_seq();
+  if (!last) return std::unexpected(last.error());
+  last_seq_ = std::max(*last, after);
+  since_snapshot_ = n;
+  recovered_ = true;
   return n;
 }
 
 Result<void> Market::replay(const JournalEntry& e) {
+  book_.expire(static_cast<uint64_t>(to_unix_seconds(now())));  // as journal() did
   auto j = nlohmann::json::parse(e.body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail(MarketErrc::storage, "not JSON");
   auto sig_of = [&](const char* key) -> Result<crypto::Signature> {
@@ -381,6 +475,23 @@ Result<void> Market::replay(const JournalEntry& e) {
     if (it->second.released) return {};
     std::vector<Fill> fills;
     release(it->second, *view, now(), &fills);
+    execute(fills, nullptr);
+    return {};
+  }
+  if (e.kind == "advance") {
+    std::vector<Fill> fills;
+    advance_book(now(), &fills);
+    execute(fills, nullptr);
+    return {};
+  }
+  if (e.kind == "rating") {
+    if (!j.contains("party") || !j["party"].is_string())
+      return fail(MarketErrc::storage, "malformed rating");
+    auto who = Address::parse(j["party"].get<std::string>());
+    if (!who) return std::unexpected(who.error());
+    ratings_seen_[*who] = j.value("rating", uint16_t{0});
+    std::vector<Fill> fills;
+    rating_changed(*who, now(), &fills);
     execute(fills, nullptr);
     return {};
   }

@@ -29,6 +29,13 @@ namespace ipsx::market {
 struct MarketConfig {
   uint16_t fee_bps = 0;  // the commission every order placed here must name
   ProtocolTimeouts timeouts;
+  // With a journal: the state is snapshotted after every `snapshot_every` journal entries (at the
+  // end of the command that reaches the count) and on clean shutdown, and the entries before the
+  // snapshot are pruned. 0: never (a restart replays the whole journal).
+  uint64_t snapshot_every = 10'000;
+  // Whether a snapshot prunes the entries before it (false keeps the whole journal: an audit
+  // trail, and what lets a test compare a full replay with snapshot + tail).
+  bool prune_journal = true;
 };
 
 // A deal the market opened, and where it stands.
@@ -74,11 +81,21 @@ class Market {
   // command is made durable before it takes effect; call recover() once before anything else.
   Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Clock& clock,
          MarketConfig config = {}, Journal* journal = nullptr);
+  // Clean shutdown: with a journal (recovered, snapshots enabled), writes a snapshot if entries
+  // were journaled since the last one, so that the next start replays nothing. Errors are
+  // ignored: the journal still holds every entry.
+  ~Market();
+  Market(const Market&) = delete;
+  Market& operator=(const Market&) = delete;
 
-  // Replays the journal: every command again, at its recorded time, in order. Deals the ledger
-  // already has are adopted (deal ids are deterministic), fills whose deals the ledger lacks (a
-  // crash in between) are opened now. Returns the number of entries replayed.
+  // Loads the journal's snapshot, if any, then replays the entries after it: every command
+  // again, at its recorded time, in order. Deals the ledger already has are adopted (deal ids are
+  // deterministic), fills whose deals the ledger lacks (a crash in between) are opened now.
+  // Returns the number of entries replayed (not counting those the snapshot covers).
   Result<size_t> recover();
+  // Writes a snapshot of the whole state as of the last journal entry (needs a journal and a
+  // completed recover()). Called by itself every `snapshot_every` entries and on shutdown.
+  Result<void> write_snapshot();
 
   const Address& address() const { return address_; }
 
@@ -93,11 +110,15 @@ class Market {
   // A party's signed status event for a deal this market opened (unknown_deal, and the
   // protocol's errors). Returns the deal's status after it.
   Result<DealStatus> status_event(const SignedStatusEvent& e);
-  // Drives the clock's side: expires orders, and frees the places of deals closed on the ledger
-  // (which may open new deals: returned). Call it at the time next_deadline() gives, and
-  // periodically (a ledger close is not an event the market hears of otherwise).
+  // Drives the clock's side: expires orders; re-matches the offers whose availability window has
+  // opened (OrderBook::advance) and, when resting orders have minimum ratings, the orders of
+  // parties whose rating on the ledger changed since the last tick (OrderBook::rating_changed);
+  // and frees the places of deals closed on the ledger. Each re-match is journaled (it may open
+  // deals, which replay must repeat). Returns the deals opened. Call it at the time
+  // next_deadline() gives, and periodically (a ledger close or a rating is not an event the
+  // market hears of otherwise).
   std::vector<Hash> tick();
-  // The earliest moment tick() has work to do for a deal, if any.
+  // The earliest moment tick() has work to do for a deal or a window opening, if any.
   std::optional<Timestamp> next_deadline() const;
 
   Result<DealStatus> deal_status(const Hash& deal_id) const;
@@ -114,6 +135,8 @@ class Market {
   Profiles& profiles() { return profiles_; }
 
  private:
+  friend struct SnapshotCodec;  // snapshot.cc: writes and restores the state
+
   struct Signed {
     bool is_offer = false;
     ledger::Offer offer;
@@ -137,6 +160,12 @@ class Market {
   // Journals a command (not while replaying); a failure rejects the command.
   Result<void> journal(std::string_view kind, const std::string& body);
   Result<void> replay(const JournalEntry& e);
+  // Writes a snapshot if `snapshot_every` entries were journaled since the last one. Called at
+  // the end of each command, when the state is consistent.
+  void maybe_snapshot();
+  // Re-matching (journaled, and replayed): window openings up to now; a party's rating changed.
+  void advance_book(Timestamp t, std::vector<Fill>* fills);
+  void rating_changed(const Address& who, Timestamp t, std::vector<Fill>* fills);
 
   ledger::Ledger& ledger_;
   crypto::PrivateKey key_;
@@ -152,8 +181,13 @@ class Market {
   std::map<Hash, DealRecord> deals_;
   std::deque<DealPrint> prints_;
   std::unordered_map<Hash, uint64_t> ledger_fills_;  // deals opened per request hash
+  // The ratings tick() last saw for owners of live orders (to notice changes).
+  std::unordered_map<Address, uint16_t> ratings_seen_;
   Journal* journal_ = nullptr;
   std::optional<Timestamp> replay_now_;
+  bool recovered_ = false;       // recover() completed: the state is the journal's
+  uint64_t last_seq_ = 0;        // the last journal entry appended or replayed
+  uint64_t since_snapshot_ = 0;  // entries journaled since the last snapshot
 };
 
 }  // namespace ipsx::market

@@ -2,6 +2,7 @@
 // events driving each deal, places returning to the book when deals close.
 #include "market/market.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,8 +12,12 @@
 #include <set>
 #include <thread>
 
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
 #include "core/keccak.h"
 #include "ledger/test_util.h"
+#include "market/snapshot.h"
 
 namespace ipsx::market {
 namespace {
@@ -169,6 +174,43 @@ TEST_F(MarketTest, ARequesterWhoCannotPayLosesTheRequestAndTheOfferStays) {
   EXPECT_TRUE(market_->book().contains(o->id));
 }
 
+// Regression: "offer-at-fault ledger refusal consumes one of request's count". An offer the
+// ledger refused (here: cancelled there) was dropped, but the request kept the fill as if made:
+// a request of one lost everything, a request of two got one IP. The request keeps its full count
+// and budget and takes the next offers.
+TEST_F(MarketTest, AnOfferTheLedgerRefusesDoesNotConsumeTheRequestsCount) {
+  ledger::Offer cancelled = offer(1'000'000, 2, 1);
+  auto bad = place(cancelled);
+  ASSERT_TRUE(bad);
+  exec(provider_, ledger::CancelOrder{cancelled.struct_hash()});  // on the ledger only
+  auto o2 = place(offer(1'500'000, 3, 2));
+  auto o3 = place(offer(1'800'000, 4, 3));
+  auto r = place(request(2'000'000, 2, 1));
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_EQ(r->refused.size(), 1u);
+  EXPECT_EQ(r->refused[0].first.offer, bad->id);
+  EXPECT_EQ(r->deals.size(), 2u) << "the request takes o2 and o3";
+  EXPECT_FALSE(market_->book().is_live(bad->id)) << "the refused offer left the book";
+  EXPECT_FALSE(market_->book().contains(r->id)) << "filled";
+  for (const Hash& id : r->deals) {
+    const DealRecord* d = market_->deal(id);
+    ASSERT_NE(d, nullptr);
+    EXPECT_TRUE(d->offer == o2->id || d->offer == o3->id);
+  }
+  // A request of one whose only match is refused waits, whole, for the next offer.
+  ledger::Offer cancelled2 = offer(1'000'000, 5, 4);
+  auto bad2 = place(cancelled2);
+  exec(provider_, ledger::CancelOrder{cancelled2.struct_hash()});
+  auto r2 = place(request(2'000'000, 1, 2));
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->refused.size(), 1u);
+  EXPECT_TRUE(r2->deals.empty());
+  EXPECT_TRUE(market_->book().contains(r2->id)) << "the request rests with its count";
+  auto o6 = place(offer(1'200'000, 6, 5));
+  ASSERT_EQ(o6->deals.size(), 1u);
+  EXPECT_EQ(market_->deal(o6->deals[0])->request, r2->id);
+}
+
 TEST_F(MarketTest, StatusEventsDriveTheDealAndAClosedDealFreesItsPlace) {
   auto o = place(offer(1'000'000));
   auto first = place(request(2'000'000, 1, 1));
@@ -283,19 +325,26 @@ class JournaledMarketTest : public MarketTest {
   void SetUp() override {
     MarketTest::SetUp();
     journal_ = Journal::open(journal_dir_.path()).value();
-    market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, MarketConfig{100, {}},
-                                       journal_.get());
+    market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, config_, journal_.get());
     ASSERT_EQ(market_->recover().value(), 0u);
   }
-  void restart() {
+  // The market (the base's member) goes first: it snapshots into the journal on shutdown.
+  void TearDown() override { market_.reset(); }
+  // A clean restart: the market snapshots on shutdown, the new one loads the snapshot. With
+  // `journal_only`, the snapshot is dropped first: the whole journal is replayed (the fixture
+  // never prunes it).
+  void restart(bool journal_only = false) {
     market_.reset();
+    if (journal_only) {
+      ASSERT_TRUE(journal_->drop_snapshot());
+    }
     journal_.reset();
     journal_ = Journal::open(journal_dir_.path()).value();
-    market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, MarketConfig{100, {}},
-                                       journal_.get());
+    market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, config_, journal_.get());
     auto n = market_->recover();
     ASSERT_TRUE(n) << n.error().message();
   }
+  MarketConfig config_{100, {}, 10'000, false};
   TempDir journal_dir_;
   std::unique_ptr<Journal> journal_;
 };
@@ -313,7 +362,7 @@ TEST_F(JournaledMarketTest, ARestartedMarketIsWhereItWas) {
   ASSERT_TRUE(market_->status_event(event(deal, Party::requester, PartyState::connected, 1)));
   DealStatus before = market_->deal_status(deal).value();
 
-  restart();
+  restart(true);
   EXPECT_EQ(market_->deal_status(deal).value(), before);
   EXPECT_TRUE(market_->book().contains(o2->id));
   EXPECT_TRUE(market_->book().contains(r2->id));
@@ -331,11 +380,196 @@ TEST_F(JournaledMarketTest, ARestartedMarketIsWhereItWas) {
       << "no deal opened twice";
 }
 
+TEST_F(JournaledMarketTest, ATickMatchesAnOfferWhenItsWindowOpensAndReplayRepeatsIt) {
+  ledger::Offer later = offer(1'000'000);
+  later.available_from = now_s() + 60;
+  auto o = place(later);
+  auto r = place(request(2'000'000));
+  ASSERT_TRUE(o && r);
+  EXPECT_TRUE(r->deals.empty()) << "the window is not open yet";
+  EXPECT_EQ(market_->next_deadline(),
+            from_unix_ms(static_cast<int64_t>(later.available_from) * 1000));
+  clock_.advance(Millis(59'000));
+  EXPECT_TRUE(market_->tick().empty());
+  clock_.advance(Millis(1'000));
+  auto opened = market_->tick();
+  ASSERT_EQ(opened.size(), 1u);
+  EXPECT_EQ(market_->deal(opened[0])->offer, o->id);
+  EXPECT_EQ(market_->deal(opened[0])->request, r->id);
+  EXPECT_TRUE(market_->tick().empty());
+
+  restart();  // from the snapshot written on shutdown
+  EXPECT_NE(market_->deal(opened[0]), nullptr);
+  restart(true);  // from the journal alone: the journaled tick is replayed
+  EXPECT_NE(market_->deal(opened[0]), nullptr);
+  EXPECT_FALSE(market_->book().contains(r->id));
+  EXPECT_EQ(ledger_->events_of_account(market_->address(), 100)->size(), 1u)
+      << "no deal opened twice";
+}
+
+// Everything a restart must restore, as comparable values.
+struct Observed {
+  std::string encoded;  // the whole state, less the expiry heap (see below)
+  size_t open_deals = 0, offers = 0, requests = 0, kept = 0;
+  std::vector<std::string> prints, depth, statuses, profiles;
+};
+
+Observed observe(const Market& m, const Address& provider, const Address& requester) {
+  Observed o;
+  std::string body = SnapshotCodec::encode(m);
+  nlohmann::json j = nlohmann::json::from_cbor(body.begin(), body.end());
+  // tick() expires orders without journaling it, so a market that ran has popped expired
+  // orders from its heap that a replayed one still holds (they are dead either way).
+  j["book"].erase("expiries");
+  o.encoded = j.dump();
+  o.open_deals = m.open_deals();
+  o.offers = m.book().offers();
+  o.requests = m.book().requests();
+  o.kept = m.orders_kept();
+  for (const auto& p : m.recent_deals(1000)) {
+    o.prints.push_back(p.deal_id.hex() + " " + p.price_per_second.to_dec() + " " +
+                       std::to_string(to_unix_ms(p.at)));
+    auto st = m.deal_status(p.deal_id).value();
+    o.statuses.push_back(
+        fmt::format("{} {} {}", static_cast<int>(st.phase), static_cast<int>(st.reason), st.final));
+  }
+  for (const char* c : {"DE", "FR"}) {
+    auto cc = ledger::parse_country(c).value();
+    for (auto t : {ledger::IpType::residential, ledger::IpType::datacenter}) {
+      for (const auto& l : m.book().offer_depth(cc, t, 1000))
+        o.depth.push_back(fmt::format("o {} {} {} {}", c, l.price.to_dec(), l.orders, l.ips));
+    }
+    for (const auto& l : m.book().request_depth(cc, 1000))
+      o.depth.push_back(fmt::format("r {} {} {} {}", c, l.price.to_dec(), l.orders, l.ips));
+  }
+  for (const auto& a : {provider, requester}) {
+    Profile p = m.profiles().get(a);
+    o.profiles.push_back(fmt::format("{} {} {} {} {}", p.rating, p.provided, p.provided_active,
+                                     p.requested, p.closed_by_reason[0]));
+  }
+  return o;
+}
+
+// Restarting from the latest snapshot and the journal's tail gives exactly the state a replay
+// of the whole journal gives: same deals and their status, book, depth, prints, profiles, and
+// the same encoded state, after a random stream of 2,500 orders, cancels and ticks (windows
+// opening, orders expiring) with a snapshot every 700 entries.
+TEST_F(MarketTest, RestartFromSnapshotAndTailEqualsAFullReplay) {
+  TempDir run_dir, image_dir, full_dir;
+  MarketConfig config{100, {}, 700, false};  // keep every entry: the full replay needs them
+  const Hash cancel_type = crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)");
+  std::mt19937_64 rng(11);
+  {
+    auto j = Journal::open(run_dir.path(), JournalOptions{false}).value();
+    Market m(*ledger_, key("market"), clock_, config, j.get());
+    ASSERT_EQ(m.recover().value(), 0u);
+    std::vector<Hash> hashes;
+    auto countries = [&] { return ledger::parse_country(rng() % 3 == 0 ? "FR" : "DE").value(); };
+    for (uint64_t i = 0; i < 2500; ++i) {
+      uint64_t x = rng() % 100;
+      if (x < 45) {
+        ledger::Offer o =
+            offer(1'000'000 + rng() % 40 * 50'000, static_cast<uint8_t>(1 + i % 250), 100 + i);
+        o.market = m.address();
+        o.country = countries();
+        o.ip_type = rng() % 2 ? ledger::IpType::residential : ledger::IpType::datacenter;
+        o.capacity = 1 + static_cast<uint32_t>(rng() % 3);
+        if (rng() % 5 == 0) o.available_from = now_s() + rng() % 600;
+        auto r = m.place_offer(o, sign_order(provider_, o.struct_hash()));
+        ASSERT_TRUE(r) << r.error().message();
+        hashes.push_back(o.struct_hash());
+      } else if (x < 90) {
+        uint32_t count = 1 + static_cast<uint32_t>(rng() % 3);
+        ledger::Request q = request(200'000 + rng() % 20 * 50'000, count, 100 + i);
+        q.market = m.address();
+        q.countries = {countries()};
+        q.exclusive = rng() % 6 == 0;
+        q.all_or_none = rng() % 6 == 0;
+        auto r = m.place_request(q, sign_order(requester_, q.struct_hash()));
+        ASSERT_TRUE(r) << r.error().message();
+        hashes.push_back(q.struct_hash());
+      } else if (x < 95 && !hashes.empty()) {
+        const Hash& h = hashes[rng() % hashes.size()];
+        Hash sh = crypto::eip712::StructHasher(cancel_type).add_word(h).add_uint(0).finish();
+        // Signed by whichever owner it is: one of the two is rejected as not_owner.
+        for (const auto* k : {&provider_, &requester_}) {
+          (void)m.cancel(SignedCancel{h, sign_order(*k, sh)});
+        }
+      } else {
+        clock_.advance(Millis(1000 * (1 + rng() % 120)));
+        m.tick();
+      }
+    }
+    EXPECT_GT(m.open_deals(), 50u) << "the stream should make deals";
+    // A crash image: the files as they are while the market runs.
+    std::filesystem::copy(run_dir.path(), image_dir.path(),
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy(run_dir.path(), full_dir.path(),
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
+  }
+  auto full_journal = Journal::open(full_dir.path()).value();
+  ASSERT_TRUE(full_journal->drop_snapshot());
+  MarketConfig quiet = config;
+  quiet.snapshot_every = 0;  // no snapshot on shutdown
+  Market full(*ledger_, key("market"), clock_, quiet, full_journal.get());
+  auto n_full = full.recover();
+  ASSERT_TRUE(n_full) << n_full.error().message();
+
+  auto image_journal = Journal::open(image_dir.path()).value();
+  ASSERT_TRUE(image_journal->load_snapshot().value().has_value());
+  Market restarted(*ledger_, key("market"), clock_, quiet, image_journal.get());
+  auto n_tail = restarted.recover();
+  ASSERT_TRUE(n_tail) << n_tail.error().message();
+  EXPECT_GT(*n_full, 2000u);
+  EXPECT_GT(*n_tail, 0u);
+  EXPECT_LT(*n_tail, 700u);
+
+  Observed a = observe(full, provider_.address(), requester_.address());
+  Observed b = observe(restarted, provider_.address(), requester_.address());
+  EXPECT_EQ(a.open_deals, b.open_deals);
+  EXPECT_EQ(a.offers, b.offers);
+  EXPECT_EQ(a.requests, b.requests);
+  EXPECT_EQ(a.kept, b.kept);
+  EXPECT_EQ(a.prints, b.prints);
+  EXPECT_EQ(a.statuses, b.statuses);
+  EXPECT_EQ(a.depth, b.depth);
+  EXPECT_EQ(a.profiles, b.profiles);
+  EXPECT_TRUE(a.encoded == b.encoded) << "the encoded states differ";
+  EXPECT_GT(a.depth.size(), 10u);
+}
+
+TEST(JournalSnapshot, AFailedSnapshotLeavesTheOldOneAndEveryEntry) {
+  TempDir dir;
+  auto j = Journal::open(dir.path()).value();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(j->append("offer", "{}", from_unix_ms(1000 * i)));
+  ASSERT_TRUE(j->write_snapshot({3, "first"}));
+  EXPECT_EQ(j->size().value(), 3u) << "entries 1 and 2 pruned, 3 kept";
+  EXPECT_EQ(j->load_snapshot().value()->body, "first");
+  ASSERT_TRUE(j->append("offer", "{}", from_unix_ms(6000)));
+  EXPECT_EQ(j->last_seq().value(), 6u) << "sequence numbers never restart";
+  std::vector<uint64_t> after;
+  ASSERT_TRUE(j->for_each(
+      [&](const JournalEntry& e) -> Result<void> {
+        after.push_back(e.seq);
+        return {};
+      },
+      3));
+  EXPECT_EQ(after, (std::vector<uint64_t>{4, 5, 6}));
+  // Everything pruned but the last entry: the next one still follows it.
+  ASSERT_TRUE(j->write_snapshot({6, "second"}));
+  EXPECT_EQ(j->size().value(), 1u);
+  EXPECT_EQ(j->append("offer", "{}", from_unix_ms(7000)).value(), 7u);
+  EXPECT_EQ(j->load_snapshot().value()->seq, 6u);
+}
+
 // The crash test: a child process runs a market (with its own ledger) and reports every order
 // it acknowledged; it is killed with SIGKILL at a random moment, 20 times. After each restart
 // every acknowledged order is known, every deal the ledger holds for the market is in its deal
-// book, and no deal was opened twice.
-TEST(MarketCrash, AcknowledgedOrdersSurviveSigkill) {
+// book, and no deal was opened twice. With `snapshot_every` > 0 snapshots are written (and the
+// journal pruned) every few entries, so kills also land while a snapshot is being written.
+void crash_rounds(uint64_t snapshot_every) {
   TempDir ledger_dir, journal_dir;
   ledger::GenesisConfig g;
   ManualClock setup(from_unix_ms(1'767'225'600'000));
@@ -373,7 +607,8 @@ TEST(MarketCrash, AcknowledgedOrdersSurviveSigkill) {
     auto jr = Journal::open(journal_dir.path());
     if (!jr) return std::unexpected(jr.error());
     j = std::move(*jr);
-    m = std::make_unique<Market>(*l, key("market"), clock, MarketConfig{0, {}}, j.get());
+    m = std::make_unique<Market>(*l, key("market"), clock, MarketConfig{0, {}, snapshot_every},
+                                 j.get());
     return m->recover();
   };
   std::mt19937_64 rng(7);
@@ -455,6 +690,14 @@ TEST(MarketCrash, AcknowledgedOrdersSurviveSigkill) {
     }
   }
   EXPECT_GT(acknowledged.size(), 20u);
+}
+
+TEST(MarketCrash, AcknowledgedOrdersSurviveSigkill) {
+  crash_rounds(0);
+}
+
+TEST(MarketCrash, AcknowledgedOrdersSurviveSigkillWithSnapshotsEveryFewEntries) {
+  crash_rounds(16);
 }
 
 }  // namespace

@@ -174,14 +174,47 @@ void OrderBook::drop_request(uint32_t slot) {
   unlist_request(slot);
   r.live = false;
   --live_requests_;
+  if (rating_filtered_request(r)) --rated_orders_;
   request_slot_.erase(r.id);
   r = RequestEntry{};
   free_requests_.push_back(slot);
 }
 
+void OrderBook::retire_request(uint32_t slot) {
+  RequestEntry& r = request_slab_[slot];
+  if (!r.live) return;
+  unlist_request(slot);
+  r.live = false;
+  r.done = true;
+  --live_requests_;
+  if (rating_filtered_request(r)) --rated_orders_;
+  done_requests_.push_back(slot);
+}
+
+void OrderBook::flush_done() {
+  for (uint32_t slot : done_requests_) {
+    RequestEntry& r = request_slab_[slot];
+    if (!r.done) continue;  // brought back by refuse()
+    request_slot_.erase(r.id);
+    r = RequestEntry{};
+    free_requests_.push_back(slot);
+  }
+  done_requests_.clear();
+}
+
+void OrderBook::add_owned(uint32_t owner, OrderId id) {
+  auto& ids = owned_[owner];
+  ids.push_back(id);
+  // Amortized: compact whenever the list reaches a power of two (at least 32).
+  if (ids.size() >= 32 && (ids.size() & (ids.size() - 1)) == 0) {
+    std::erase_if(ids, [&](OrderId x) { return !is_live(x); });
+  }
+}
+
 // ---- placing ----------------------------------------------------------------------------------
 
 OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::vector<Fill>* fills) {
+  flush_done();
   uint32_t slot;
   if (!free_offers_.empty()) {
     slot = free_offers_.back();
@@ -218,6 +251,12 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   ++live_offers_;
   expiries_.emplace_back(offer.expiry, id);
   std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
+  if (offer.available_from > now) {
+    openings_.emplace_back(offer.available_from, id);
+    std::push_heap(openings_.begin(), openings_.end(), std::greater<>());
+  }
+  if (rating_filtered_offer(o)) ++rated_orders_;
+  add_owned(o.provider, id);
   list_offer(slot);
   match_offer(slot, now, fills);
   return id;
@@ -225,6 +264,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
 
 OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
                                  std::vector<Fill>* fills) {
+  flush_done();
   uint32_t slot;
   if (!free_requests_.empty()) {
     slot = free_requests_.back();
@@ -266,6 +306,8 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
   ++live_requests_;
   expiries_.emplace_back(request.expiry, id);
   std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
+  if (rating_filtered_request(r)) ++rated_orders_;
+  add_owned(r.requester, id);
   match_request(slot, now, fills);
   if (request_slab_[slot].live && request_slab_[slot].id == id) list_request(slot);
   return id;
@@ -287,7 +329,7 @@ void OrderBook::take(uint32_t offer_slot, uint32_t request_slot, const U256& pri
   if (r.distinct_subnets) r.subnets.push_back(subnet_of(o.ip));
   r.used_offers.push_back(o.id);
   if (fills) fills->push_back(Fill{o.id, r.id, price, index});
-  if (r.filled >= r.count) drop_request(request_slot);
+  if (r.filled >= r.count) retire_request(request_slot);
 }
 
 void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fills) {
@@ -463,12 +505,13 @@ bool OrderBook::contains(OrderId id) const {
   if (auto it = offer_slot_.find(id); it != offer_slot_.end()) {
     return offer_slab_[it->second].live && offer_slab_[it->second].listed;
   }
-  return request_slot_.contains(id);
+  auto it = request_slot_.find(id);
+  return it != request_slot_.end() && request_slab_[it->second].live;
 }
 
 bool OrderBook::is_live(OrderId id) const {
   if (auto it = offer_slot_.find(id); it != offer_slot_.end()) return offer_slab_[it->second].live;
-  return request_slot_.contains(id);
+  return contains(id);
 }
 
 bool OrderBook::cancel(OrderId id) {
@@ -479,6 +522,7 @@ bool OrderBook::cancel(OrderId id) {
     unlist_offer(slot);
     o.live = false;
     --live_offers_;
+    if (rating_filtered_offer(o)) --rated_orders_;
     if (o.open == 0) {
       offer_slot_.erase(it);
       free_offers_.push_back(slot);
@@ -486,6 +530,7 @@ bool OrderBook::cancel(OrderId id) {
     return true;
   }
   if (auto it = request_slot_.find(id); it != request_slot_.end()) {
+    if (!request_slab_[it->second].live) return false;  // filled (retired)
     drop_request(it->second);
     return true;
   }
@@ -493,6 +538,7 @@ bool OrderBook::cancel(OrderId id) {
 }
 
 size_t OrderBook::expire(uint64_t now) {
+  flush_done();
   size_t n = 0;
   while (!expiries_.empty() && expiries_.front().first < now) {
     OrderId id = expiries_.front().second;
@@ -521,6 +567,114 @@ void OrderBook::release(OrderId offer, bool exclusive, uint64_t now, std::vector
   }
   if (offer_available(o) && !o.listed) list_offer(slot);
   if (offer_available(o)) match_offer(slot, now, fills);
+}
+
+}  // namespace ipsx::market
+
+namespace ipsx::market {
+
+// ---- refusals and re-matching -------------------------------------------------------------------
+
+void OrderBook::refuse(const Fill& fill, bool offer_at_fault, bool exclusive, uint64_t now,
+                       std::vector<Fill>* fills) {
+  if (!offer_at_fault) {
+    cancel(fill.request);  // false if the fill completed it: it is retired already
+    release(fill.offer, exclusive, now, fills);
+    return;
+  }
+  std::array<uint8_t, 16> ip{};
+  if (auto it = offer_slot_.find(fill.offer); it != offer_slot_.end()) {
+    ip = offer_slab_[it->second].ip;
+  }
+  cancel(fill.offer);
+  release(fill.offer, exclusive, now, nullptr);  // gives back the place; the entry is freed
+  auto it = request_slot_.find(fill.request);
+  if (it == request_slot_.end()) return;
+  uint32_t slot = it->second;
+  RequestEntry& r = request_slab_[slot];
+  if (r.done) {
+    r.done = false;  // flush_done() skips it
+    r.live = true;
+    ++live_requests_;
+    if (rating_filtered_request(r)) ++rated_orders_;
+  }
+  if (!r.live || r.filled == 0) return;
+  r.filled -= 1;
+  U256 cost = fill.price_per_second.checked_mul(r.duration).value_or(U256());
+  r.budget_left = r.budget_left.checked_add(cost).value_or(r.budget_left);
+  if (r.distinct_subnets) {
+    auto net = std::find(r.subnets.begin(), r.subnets.end(), subnet_of(ip));
+    if (net != r.subnets.end()) r.subnets.erase(net);
+  }
+  // The offer's id stays in used_offers: it has left the book anyway.
+  match_request(slot, now, fills);
+  RequestEntry& after = request_slab_[slot];
+  if (after.live && after.id == fill.request && !after.listed) list_request(slot);
+}
+
+void OrderBook::advance(uint64_t now, std::vector<Fill>* fills) {
+  flush_done();
+  std::vector<uint32_t> opened;
+  while (!openings_.empty() && openings_.front().first <= now) {
+    OrderId id = openings_.front().second;
+    std::pop_heap(openings_.begin(), openings_.end(), std::greater<>());
+    openings_.pop_back();
+    auto it = offer_slot_.find(id);
+    if (it != offer_slot_.end() && offer_slab_[it->second].live) opened.push_back(it->second);
+  }
+  // Price-time priority among the offers opening together: cheapest first, then earliest.
+  std::sort(opened.begin(), opened.end(), [&](uint32_t a, uint32_t b) {
+    const OfferEntry& x = offer_slab_[a];
+    const OfferEntry& y = offer_slab_[b];
+    return x.price < y.price || (x.price == y.price && x.id < y.id);
+  });
+  for (uint32_t slot : opened) {
+    if (offer_available(offer_slab_[slot])) match_offer(slot, now, fills);
+  }
+}
+
+std::optional<uint64_t> OrderBook::next_opening() const {
+  if (openings_.empty()) return std::nullopt;
+  return openings_.front().first;
+}
+
+void OrderBook::rating_changed(const Address& who, uint64_t now, std::vector<Fill>* fills) {
+  auto a = address_ids_.find(who);
+  if (a == address_ids_.end()) return;
+  auto owned = owned_.find(a->second);
+  if (owned == owned_.end()) return;
+  std::vector<uint32_t> offers, requests;
+  for (OrderId id : owned->second) {
+    if (auto o = offer_slot_.find(id); o != offer_slot_.end()) {
+      if (offer_slab_[o->second].live) offers.push_back(o->second);
+    } else if (auto r = request_slot_.find(id); r != request_slot_.end()) {
+      if (request_slab_[r->second].live) requests.push_back(r->second);
+    }
+  }
+  std::sort(offers.begin(), offers.end(), [&](uint32_t x, uint32_t y) {
+    const OfferEntry& p = offer_slab_[x];
+    const OfferEntry& q = offer_slab_[y];
+    return p.price < q.price || (p.price == q.price && p.id < q.id);
+  });
+  std::sort(requests.begin(), requests.end(), [&](uint32_t x, uint32_t y) {
+    const RequestEntry& p = request_slab_[x];
+    const RequestEntry& q = request_slab_[y];
+    return p.max_price > q.max_price || (p.max_price == q.max_price && p.id < q.id);
+  });
+  for (uint32_t slot : offers) {
+    if (offer_available(offer_slab_[slot])) match_offer(slot, now, fills);
+  }
+  for (uint32_t slot : requests) {
+    RequestEntry& r = request_slab_[slot];
+    if (!r.live) continue;
+    OrderId id = r.id;
+    match_request(slot, now, fills);
+    RequestEntry& after = request_slab_[slot];
+    if (after.live && after.id == id && !after.listed) list_request(slot);
+  }
+  // What is left of the owner's list: its orders still live.
+  owned = owned_.find(a->second);
+  if (owned != owned_.end()) std::erase_if(owned->second, [&](OrderId x) { return !is_live(x); });
 }
 
 }  // namespace ipsx::market

@@ -47,6 +47,8 @@ using RatingOf = std::function<uint16_t(const Address&)>;
 
 class OrderBook {
  public:
+  friend struct SnapshotCodec;  // snapshot.cc: writes and restores the whole book
+
   explicit OrderBook(RatingOf rating_of = nullptr);
 
   // Adds a (verified) offer and matches it against resting requests at their prices. Returns
@@ -63,6 +65,29 @@ class OrderBook {
   // A deal made from `offer` ended: its place returns to the book if the offer is still live.
   // Resting requests that now fit are matched; their fills are appended.
   void release(OrderId offer, bool exclusive, uint64_t now, std::vector<Fill>* fills);
+  // Undoes `fill` (one of the fills the last place_*, release, advance or rating_changed call
+  // returned) that the ledger refused. `offer_at_fault`: the offer leaves the book (the place the
+  // fill took is given back so it can be freed) and the request gets its count and budget back
+  // and looks for the next offer at once (a request the fill had completed returns to the
+  // book). Otherwise the request leaves and the offer's place returns, matched again at once.
+  // New fills are appended. `exclusive` is the request's.
+  void refuse(const Fill& fill, bool offer_at_fault, bool exclusive, uint64_t now,
+              std::vector<Fill>* fills);
+
+  // Re-matching as time passes: offers whose availability window has opened by `now` (it was
+  // still closed when they were placed) are matched against the resting requests as if they
+  // arrived now, cheapest first then earliest (at each request's price, like a returning place).
+  // Requests waiting for a window, or whose later start kept them out of it, take them now.
+  void advance(uint64_t now, std::vector<Fill>* fills);
+  // The earliest window opening advance() has still to process, if any (it may belong to an
+  // order that has left since: advance() then only drops it).
+  std::optional<uint64_t> next_opening() const;
+  // Re-matching after the rating of `who` changed: its resting offers (cheapest first, then
+  // earliest) are matched as if they arrived now, then its resting requests (highest bid first,
+  // then earliest), so requests and offers whose minimum rating it now meets take them.
+  void rating_changed(const Address& who, uint64_t now, std::vector<Fill>* fills);
+  // True iff a resting order has a minimum rating (so rating changes can matter).
+  bool has_rating_filters() const { return rated_orders_ > 0; }
 
   // The offer side of one (country, IP type): up to `levels` price levels, cheapest first.
   std::vector<DepthLevel> offer_depth(const ledger::CountryCode& country, ledger::IpType type,
@@ -107,7 +132,8 @@ class OrderBook {
     uint8_t ip_types = 0, protocols = 0, scope = 0;
     bool exclusive = false, distinct_subnets = false, all_or_none = false, live = false;
     bool listed = false;
-    std::vector<uint16_t> countries;              // country indexes; empty = any
+    bool done = false;                // filled: out of the book, its slot kept until flush_done()
+    std::vector<uint16_t> countries;  // country indexes; empty = any
     std::vector<std::array<uint8_t, 6>> subnets;  // of its fills, when distinct_subnets
     std::vector<OrderId> used_offers;             // one IP is never filled twice for a request
   };
@@ -121,6 +147,13 @@ class OrderBook {
   void list_request(uint32_t slot);
   void unlist_request(uint32_t slot);
   void drop_request(uint32_t slot);
+  // A request filled to its count leaves the book, but its entry is kept until the next
+  // placement, expire or advance, so that refuse() can bring it back.
+  void retire_request(uint32_t slot);
+  void flush_done();
+  void add_owned(uint32_t owner, OrderId id);
+  bool rating_filtered_offer(const OfferEntry& o) const { return o.min_requester_rating > 0; }
+  bool rating_filtered_request(const RequestEntry& r) const { return r.min_provider_rating > 0; }
   // Fills as much of request `slot` as the resting offers allow; all or nothing for AON.
   void match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fills);
   void take(uint32_t offer_slot, uint32_t request_slot, const U256& price,
@@ -154,6 +187,13 @@ class OrderBook {
   std::vector<std::vector<uint32_t>> request_lists_;
   // (expiry, id) min-heap of every order placed, for expiry.
   std::vector<std::pair<uint64_t, OrderId>> expiries_;
+  // (available from, id) min-heap of the offers placed before their window opened.
+  std::vector<std::pair<uint64_t, OrderId>> openings_;
+  // Orders by owner (interned address), for rating_changed(); ids of orders gone are dropped
+  // lazily (when the list doubles, and when it is walked).
+  std::unordered_map<uint32_t, std::vector<OrderId>> owned_;
+  std::vector<uint32_t> done_requests_;  // slots of retired requests, see retire_request()
+  size_t rated_orders_ = 0;              // live orders with a minimum rating
   std::vector<Address> addresses_;
   std::unordered_map<Address, uint32_t> address_ids_;
   std::vector<std::string> strings_;

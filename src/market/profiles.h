@@ -59,6 +59,7 @@ class Profiles {
   bool set_preference(const Address& a, const std::string& key, const std::string& value);
 
  private:
+  friend struct SnapshotCodec;  // snapshot.cc: writes and restores the history
   const ledger::Ledger& ledger_;
   std::unordered_map<Address, Profile> history_;
 };

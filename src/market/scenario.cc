@@ -679,12 +679,12 @@ Result<Action> Parser::line(Words& w) {
   if (cmd == "offer") return offer(w, false);
   if (cmd == "request") return request(w, false);
   if (cmd == "expect") return expect(w);
-  if (cmd == "rating") {
+  if (cmd == "rating" || cmd == "rerate") {
     TRY(p, w.next("party"));
     TRY(v, w.next("rating"));
     TRY(n, number(v, "rating"));
     if (n > ledger::kMaxRating) return bad(fmt::format("rating {} is above 500", n));
-    return SetRating{scenario_party(p), static_cast<uint16_t>(n)};
+    return SetRating{scenario_party(p), static_cast<uint16_t>(n), cmd == "rerate"};
   }
   if (cmd == "cancel" || cmd == "release") {
     TRY(s, w.next("an order"));
@@ -707,6 +707,7 @@ Result<Action> Parser::line(Words& w) {
     return SetClock{to};
   }
   if (cmd == "expire") return Expire{};
+  if (cmd == "tick") return Tick{};
   if (cmd == "timeouts") {
     ProtocolTimeouts t;
     while (!w.done()) {
@@ -730,8 +731,8 @@ Result<Action> Parser::line(Words& w) {
     return e;
   }
   return bad(fmt::format(
-      "unknown command '{}' (known: offer, request, cancel, release, expire, advance, time, "
-      "rating, timeouts, deal, event, expect)",
+      "unknown command '{}' (known: offer, request, cancel, release, expire, tick, advance, "
+      "time, rating, rerate, timeouts, deal, event, expect)",
       cmd));
 }
 
@@ -749,6 +750,11 @@ class Runner {
 
   Result<void> operator()(const SetRating& c) {
     ratings_[c.party] = c.rating;
+    if (c.notify) book_.rating_changed(c.party, seconds(), &fills_);
+    return {};
+  }
+  Result<void> operator()(const Tick&) {
+    book_.advance(seconds(), &fills_);
     return {};
   }
   Result<void> operator()(const PlaceOffer& c) { return place(c.name, c.offer, c.expect_invalid); }

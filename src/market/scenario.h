@@ -5,6 +5,7 @@
 //
 // The book (`[...]` optional, defaults in parentheses):
 //   rating P N            the rating (0..500) the book's RatingOf reports for party P (else 0)
+//   rerate P N            the same, then OrderBook::rating_changed(P): P's orders re-match
 //   offer O by P [country CC (DE)] [type residential|datacenter|mobile (residential)]
 //       [price N (10)] [capacity N (1)] [ip IP (10.x.y.1, a /24 of its own)]
 //       [protocols http,https-connect,socks5,smtp,vpn (http,socks5)]
@@ -20,6 +21,7 @@
 //                         number instead of a name is a raw OrderId
 //   release O [exclusive] a deal made from offer O ended
 //   expire                OrderBook::expire(now)
+//   tick                  OrderBook::advance(now): offers whose window has opened re-match
 //   advance D | time T    move the scenario clock forward (by D, or to T)
 // The deal protocol:
 //   timeouts [ready D] [connect D] [liveness D] [skew D]    (ProtocolTimeouts' defaults)
@@ -96,7 +98,9 @@ struct OrderRef {
 struct SetRating {
   Address party;
   uint16_t rating = 0;
+  bool notify = false;  // `rerate`: tell the book
 };
+struct Tick {};
 // `expect_invalid` set: ledger::validate must reject the order with a message containing it.
 struct PlaceOffer {
   std::string name;
@@ -170,7 +174,7 @@ struct ExpectDeadline {
 };
 
 using Action =
-    std::variant<SetRating, PlaceOffer, PlaceRequest, Cancel, SetClock, Expire, Release,
+    std::variant<SetRating, Tick, PlaceOffer, PlaceRequest, Cancel, SetClock, Expire, Release,
                  SetTimeouts, OpenDeal, SendEvent, ExpectFill, ExpectNoFill, ExpectResting,
                  ExpectCount, ExpectExpired, ExpectStatus, ExpectDeadline>;
 

@@ -71,7 +71,8 @@ std::string run_error(std::string_view text) {
 TEST(ScenarioParser, UnknownCommandNamesTheLine) {
   EXPECT_EQ(parse_error("# a comment\n\noffer o1 by p1\nfrobnicate o1 now\n"),
             "t.txt:4: `frobnicate o1 now`: unknown command 'frobnicate' (known: offer, request, "
-            "cancel, release, expire, advance, time, rating, timeouts, deal, event, expect)");
+            "cancel, release, expire, tick, advance, time, rating, rerate, timeouts, deal, event, "
+            "expect)");
 }
 
 TEST(ScenarioParser, BadNumberNamesTheField) {

@@ -1,0 +1,37 @@
+// Snapshots of the market's state, so that a restart replays only the journal entries after the
+// last one (journal.h keeps it). A snapshot holds everything the journal's replay would rebuild:
+// the order book (every resting order's fields as the matcher keeps them, the remaining capacity
+// and open places of each offer, the expiry and window-opening heaps, the interned addresses and
+// strings, the next order id), the signed originals and the hashes of every order ever placed,
+// the deal book with each deal's protocol state, the recent prints, the deals opened per
+// request, the profiles' history and the ratings last seen. Indexes (the offer buckets, the
+// request lists, orders by owner) are rebuilt on load: they are sorted by (price, id), so the
+// matcher walks them in the same order whatever slots the entries land in.
+//
+// The body is CBOR (nlohmann::json::to_cbor), versioned. It is the market's own file: it is not
+// verified again on load (signatures were checked when the orders were placed).
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace ipsx::market {
+
+class Market;
+class OrderBook;
+
+struct SnapshotCodec {
+  // The whole state of `m` (which must not be in the middle of a command).
+  static std::string encode(const Market& m);
+  // Restores `m`, a freshly constructed market that has done nothing yet, from `body`. Fails
+  // with MarketErrc::storage if the body is not a snapshot of this version.
+  static Result<void> decode(Market& m, std::string_view body);
+
+  static nlohmann::json book_to_json(const OrderBook& b);
+  static Result<void> book_from_json(OrderBook& b, const nlohmann::json& j);
+};
+
+}  // namespace ipsx::market
