@@ -52,7 +52,8 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
         clock(clk),
         pair_acceptor(io),
         proxy_acceptor(io),
-        invoice_timer(io) {}
+        invoice_timer(io),
+        splices(std::make_shared<SpliceRegistry>(io.get_executor(), cfg.idle_timeout)) {}
 
   asio::io_context& io;
   ExitConfig cfg;
@@ -66,6 +67,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   tcp::acceptor pair_acceptor;
   tcp::acceptor proxy_acceptor;
   asio::steady_timer invoice_timer;
+  std::shared_ptr<SpliceRegistry> splices;
   std::atomic<uint16_t> pair_port{0};
   std::atomic<uint16_t> proxy_port{0};
   std::atomic<size_t> connections{0};
@@ -387,7 +389,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     ++connections;
     with_stats(s->deal.id, [](ExitDealStats& x) { ++x.connections; });
     auto on_bytes = meter(s->deal.id);
-    co_await splice(std::move(*sock), st, cfg.idle_timeout, false, on_bytes);
+    co_await splice(std::move(*sock), st, *splices, false, on_bytes);
     --connections;
   }
 
@@ -454,7 +456,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
           session->front.push_back(control);
           ++connections;
           auto on_bytes = meter(session->deal.id);
-          co_await splice(std::move(client), std::move(*out), cfg.idle_timeout, on_bytes, control);
+          co_await splice(std::move(client), std::move(*out), *splices, on_bytes, control);
           --connections;
           std::erase_if(session->front, [](auto& w) { return w.expired(); });
         }
@@ -471,6 +473,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     pair_acceptor.close(ec);
     proxy_acceptor.close(ec);
     invoice_timer.cancel();
+    splices->close();
     for (auto& [id, s] : sessions) {
       for (auto& w : s->channels)
         if (auto ch = w.lock()) ch->close(Error(NetErrc::channel_closed, "the exit is stopping"));
@@ -519,6 +522,7 @@ Result<void> Exit::start() {
   m.on_payment = [this](const ExitPayment& p) {
     if (on_payment) on_payment(p);
   };
+  m.splices->start();
   asio::co_spawn(m.io, m.accept_pairs(), asio::detached);
   asio::co_spawn(m.io, m.billing(), asio::detached);
   return {};

@@ -69,7 +69,8 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
         market(m),
         clock(clk),
         acceptor(io),
-        client_ctx(make_client_context()) {}
+        client_ctx(make_client_context()),
+        splices(std::make_shared<SpliceRegistry>(io.get_executor(), cfg.idle_timeout)) {}
 
   asio::io_context& io;
   GatewayConfig cfg;
@@ -78,6 +79,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   const Clock& clock;
   tcp::acceptor acceptor;
   std::shared_ptr<asio::ssl::context> client_ctx;
+  std::shared_ptr<SpliceRegistry> splices;
   std::atomic<uint16_t> port{0};
   std::atomic<size_t> clients{0};
   bool stopping = false;
@@ -428,13 +430,14 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
         s.bytes_down += down;
       });
     };
-    co_await splice(std::move(client), st, cfg.idle_timeout, true, on_bytes);
+    co_await splice(std::move(client), st, *splices, true, on_bytes);
   }
 
   void stop_now() {
     stopping = true;
     boost::system::error_code ec;
     acceptor.close(ec);
+    splices->close();
     for (auto& l : links)
       if (l->channel) l->channel->close(Error(NetErrc::channel_closed, "the gateway is stopping"));
   }
@@ -455,6 +458,7 @@ Result<void> Gateway::start() {
   m.on_event = [this](const Hash& d, LeaseEvent e, const std::string& r) {
     if (on_lease_event) on_lease_event(d, e, r);
   };
+  m.splices->start();
   asio::co_spawn(m.io, m.accept_clients(), asio::detached);
   return {};
 }

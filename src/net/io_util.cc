@@ -10,25 +10,27 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr size_t kScratchBytes = 64 * 1024;
 
+}  // namespace
+
 // What both directions of one splice share.
 struct SpliceState {
   explicit SpliceState(asio::any_io_executor ex) : wake(ex) {}
-  asio::steady_timer wake;
+  asio::steady_timer wake;  // only for waiting on the second direction at the end
   Clock::time_point last = Clock::now();
   int running = 2;
   bool aborted = false;
+  bool waiting = false;
   std::function<void(uint64_t, uint64_t)> on_bytes;
   std::function<void()> abort_all;
 
   void finished() {
     --running;
-    wake.cancel();
+    if (waiting) wake.cancel();
   }
   void abort() {
     if (aborted) return;
     aborted = true;
     if (abort_all) abort_all();
-    wake.cancel();
   }
   bool stopped() const { return aborted; }
   void count(bool up, uint64_t n) {
@@ -37,20 +39,61 @@ struct SpliceState {
   }
 };
 
-awaitable<void> watch(std::shared_ptr<SpliceState> st, Millis idle) {
+SpliceRegistry::SpliceRegistry(asio::any_io_executor ex, Millis idle) : timer_(ex), idle_(idle) {}
+
+void SpliceRegistry::start() {
+  asio::co_spawn(timer_.get_executor(), sweep(), asio::detached);
+}
+
+awaitable<void> SpliceRegistry::sweep() {
+  auto self = shared_from_this();
+  while (!closed_) {
+    timer_.expires_after(std::chrono::seconds(1));
+    boost::system::error_code ec;
+    co_await timer_.async_wait(use_ec(ec));
+    if (closed_) break;
+    auto now = Clock::now();
+    std::erase_if(live_, [&](std::weak_ptr<SpliceState>& w) {
+      auto st = w.lock();
+      if (!st || st->running == 0) return true;
+      if (now - st->last >= idle_) st->abort();
+      return false;
+    });
+  }
+}
+
+void SpliceRegistry::close() {
+  closed_ = true;
+  timer_.cancel();
+  auto live = std::move(live_);
+  live_.clear();
+  for (auto& w : live)
+    if (auto st = w.lock()) st->abort();
+}
+
+size_t SpliceRegistry::running() const {
+  size_t n = 0;
+  for (auto& w : live_)
+    if (auto st = w.lock(); st && st->running > 0) ++n;
+  return n;
+}
+
+// Registers a splice for the idle sweep (or ends it at once if the registry is closed).
+void register_splice(const std::shared_ptr<SpliceState>& st, SpliceRegistry& registry) {
+  if (registry.closed_) st->abort();
+  registry.live_.push_back(st);
+}
+
+namespace {
+
+// Waits until both directions have finished.
+awaitable<void> wait_done(std::shared_ptr<SpliceState> st) {
   while (st->running > 0) {
-    st->wake.expires_at(st->last + idle);
+    st->waiting = true;
+    st->wake.expires_at(asio::steady_timer::time_point::max());
     boost::system::error_code ec;
     co_await st->wake.async_wait(use_ec(ec));
-    if (st->running == 0) break;
-    if (st->stopped() || Clock::now() >= st->last + idle) {
-      st->abort();
-      // The pumps see their operations cancelled and finish; wait for them.
-      while (st->running > 0) {
-        st->wake.expires_after(std::chrono::seconds(1));
-        co_await st->wake.async_wait(use_ec(ec));
-      }
-    }
+    st->waiting = false;
   }
 }
 
@@ -232,8 +275,9 @@ awaitable<Result<void>> write_all_for(tcp::socket& s, asio::const_buffer buf, Mi
   co_return Result<void>{};
 }
 
-awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream, Millis idle,
-                       bool socket_is_client, std::function<void(uint64_t, uint64_t)> on_bytes,
+awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream,
+                       SpliceRegistry& registry, bool socket_is_client,
+                       std::function<void(uint64_t, uint64_t)> on_bytes,
                        std::shared_ptr<SpliceControl> control) {
   auto ex = socket.get_executor();
   auto st = std::make_shared<SpliceState>(ex);
@@ -246,13 +290,14 @@ awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream, Mi
     s.close(ignored);
     stream->reset();
   };
-  asio::co_spawn(ex, socket_to_stream(st, s, stream, socket_is_client), asio::detached);
-  asio::co_spawn(ex, stream_to_socket(st, stream, s, !socket_is_client), asio::detached);
   if (control)
     control->abort = [w = std::weak_ptr<SpliceState>(st)] {
       if (auto s = w.lock()) s->abort();
     };
-  co_await watch(st, idle);
+  register_splice(st, registry);
+  asio::co_spawn(ex, stream_to_socket(st, stream, s, !socket_is_client), asio::detached);
+  co_await socket_to_stream(st, s, stream, socket_is_client);
+  co_await wait_done(st);
   if (control) control->abort = nullptr;
   st->abort_all = nullptr;
   boost::system::error_code ignored;
@@ -260,7 +305,7 @@ awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream, Mi
   if (!stream->closed()) stream->finish();
 }
 
-awaitable<void> splice(tcp::socket client, tcp::socket destination, Millis idle,
+awaitable<void> splice(tcp::socket client, tcp::socket destination, SpliceRegistry& registry,
                        std::function<void(uint64_t, uint64_t)> on_bytes,
                        std::shared_ptr<SpliceControl> control) {
   auto ex = client.get_executor();
@@ -276,13 +321,14 @@ awaitable<void> splice(tcp::socket client, tcp::socket destination, Millis idle,
     a.close(ignored);
     b.close(ignored);
   };
-  asio::co_spawn(ex, socket_to_socket(st, a, b, true), asio::detached);
-  asio::co_spawn(ex, socket_to_socket(st, b, a, false), asio::detached);
   if (control)
     control->abort = [w = std::weak_ptr<SpliceState>(st)] {
       if (auto s = w.lock()) s->abort();
     };
-  co_await watch(st, idle);
+  register_splice(st, registry);
+  asio::co_spawn(ex, socket_to_socket(st, b, a, false), asio::detached);
+  co_await socket_to_socket(st, a, b, true);
+  co_await wait_done(st);
   if (control) control->abort = nullptr;
   st->abort_all = nullptr;
   boost::system::error_code ignored;

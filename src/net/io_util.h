@@ -52,16 +52,39 @@ struct SpliceControl {
   std::function<void()> abort;
 };
 
+struct SpliceState;
+
+// The running splices of one component (an exit, a gateway). Instead of a timer per connection,
+// one sweep a second ends the splices idle for longer than `idle`; close() ends them all.
+// Single-threaded, like its component.
+class SpliceRegistry : public std::enable_shared_from_this<SpliceRegistry> {
+ public:
+  SpliceRegistry(asio::any_io_executor ex, Millis idle);
+  void start();
+  void close();
+  Millis idle() const { return idle_; }
+  size_t running() const;
+
+ private:
+  friend void register_splice(const std::shared_ptr<SpliceState>&, SpliceRegistry&);
+  awaitable<void> sweep();
+  asio::steady_timer timer_;
+  Millis idle_;
+  bool closed_ = false;
+  std::vector<std::weak_ptr<SpliceState>> live_;
+};
+
 // Copies both ways between a socket and a mux stream until both directions finished, one side
-// failed, nothing moved for `idle`, or `control->abort()` was called. Bytes read
-// from the socket count as `up` when `socket_is_client`, else as `down`. `on_bytes` (optional)
-// is called with (up, down) increments as they pass, for metering.
-awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream, Millis idle,
-                       bool socket_is_client, std::function<void(uint64_t, uint64_t)> on_bytes,
+// failed, nothing moved for the registry's idle time, or `control->abort()` was called. Bytes
+// read from the socket count as `up` when `socket_is_client`, else as `down`. `on_bytes`
+// (optional) is called with (up, down) increments as they pass, for metering.
+awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream,
+                       SpliceRegistry& registry, bool socket_is_client,
+                       std::function<void(uint64_t, uint64_t)> on_bytes,
                        std::shared_ptr<SpliceControl> control = nullptr);
 
 // The same between two sockets (client first).
-awaitable<void> splice(tcp::socket client, tcp::socket destination, Millis idle,
+awaitable<void> splice(tcp::socket client, tcp::socket destination, SpliceRegistry& registry,
                        std::function<void(uint64_t, uint64_t)> on_bytes,
                        std::shared_ptr<SpliceControl> control = nullptr);
 

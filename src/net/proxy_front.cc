@@ -53,9 +53,10 @@ ProxyStatus http_status_for(const Error& e) {
   }
 }
 
-// Reads into `buf` until `parse` completes; answers nothing itself.
+// Reads into `buf` until `parse` completes; answers nothing itself. No deadline of its own: the
+// whole request is read under one (read_front_request's), so a request costs one timer.
 template <class T, class Parse>
-awaitable<Result<T>> read_message(tcp::socket& s, Bytes& buf, Millis timeout, Parse parse) {
+awaitable<Result<T>> read_message(tcp::socket& s, Bytes& buf, Millis, Parse parse) {
   std::array<uint8_t, 4096> chunk;
   for (;;) {
     auto r = parse(ByteView(buf));
@@ -66,15 +67,18 @@ awaitable<Result<T>> read_message(tcp::socket& s, Bytes& buf, Millis timeout, Pa
       co_return msg;
     }
     if (buf.size() >= kMaxRequestBytes) co_return fail(NetErrc::too_large, "request too large");
-    auto n = co_await read_some_for(s, asio::buffer(chunk), timeout);
-    if (!n) co_return std::unexpected(n.error());
-    if (*n == 0) co_return fail(NetErrc::channel_closed, "the client closed the connection");
-    buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<long>(*n));
+    boost::system::error_code ec;
+    size_t n = co_await s.async_read_some(asio::buffer(chunk), use_ec(ec));
+    if (ec == asio::error::eof)
+      co_return fail(NetErrc::channel_closed, "the client closed the connection");
+    if (ec) co_return fail(NetErrc::channel_closed, ec.message());
+    buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<long>(n));
   }
 }
 
-awaitable<void> send(tcp::socket& s, ByteView bytes, Millis timeout) {
-  co_await write_all_for(s, asio::buffer(bytes.data(), bytes.size()), timeout);
+awaitable<void> send(tcp::socket& s, ByteView bytes, Millis) {
+  boost::system::error_code ec;
+  co_await asio::async_write(s, asio::buffer(bytes.data(), bytes.size()), use_ec(ec));
 }
 
 awaitable<Result<FrontRequest>> read_socks(tcp::socket& s, Bytes& buf, Millis timeout,
@@ -184,14 +188,24 @@ awaitable<Result<FrontRequest>> read_http(tcp::socket& s, Bytes& buf, Millis tim
 
 awaitable<Result<FrontRequest>> read_front_request(tcp::socket& s, Millis timeout,
                                                    const FrontAuthenticate& authenticate) {
+  Deadline deadline(s, timeout);
   Bytes buf;
   std::array<uint8_t, 4096> chunk;
-  auto n = co_await read_some_for(s, asio::buffer(chunk), timeout);
-  if (!n) co_return std::unexpected(n.error());
-  if (*n == 0) co_return fail(NetErrc::channel_closed, "the client closed the connection");
-  buf.assign(chunk.begin(), chunk.begin() + static_cast<long>(*n));
-  if (buf[0] == kSocks5Version) co_return co_await read_socks(s, buf, timeout, authenticate);
-  co_return co_await read_http(s, buf, timeout, authenticate);
+  boost::system::error_code ec;
+  size_t n = co_await s.async_read_some(asio::buffer(chunk), use_ec(ec));
+  if (ec)
+    co_return fail(deadline.expired() ? NetErrc::timed_out : NetErrc::channel_closed,
+                   "the client sent no request");
+  buf.assign(chunk.begin(), chunk.begin() + static_cast<long>(n));
+  Result<FrontRequest> r = fail(NetErrc::malformed, "unread");
+  if (buf[0] == kSocks5Version)
+    r = co_await read_socks(s, buf, timeout, authenticate);
+  else
+    r = co_await read_http(s, buf, timeout, authenticate);
+  if (!r && deadline.expired())
+    co_return fail(NetErrc::timed_out,
+                   fmt::format("the client's request took over {} ms", timeout.count()));
+  co_return r;
 }
 
 awaitable<Result<void>> answer_success(tcp::socket& s, const FrontRequest& r, const Endpoint& bound,
