@@ -163,6 +163,11 @@ std::map<std::string, Target> targets() {
                        property_failed("username", std::string(w), in);
                      });
                    }};
+  // The pair channel between a gateway and an exit (frames, control messages), and ranges.
+  t["pair"] = {net::pair_fuzz_seeds(), 4, [](const std::string& in) {
+                 net::fuzz_pair(
+                     in, [&](std::string_view w) { property_failed("pair", std::string(w), in); });
+               }};
   return t;
 }
 

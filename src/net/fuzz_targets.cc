@@ -5,8 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "net/address_policy.h"
 #include "net/http_proxy.h"
 #include "net/http_text.h"
+#include "net/pair_frame.h"
+#include "net/pair_messages.h"
 #include "net/proxy_username.h"
 #include "net/socks5.h"
 
@@ -193,6 +196,116 @@ bool fuzz_username(std::string_view input, const FuzzViolation& on_violation) {
   auto back = parse_proxy_username(*text);
   c.expect(back && *back == *f, fmt::format("{} does not parse back equal", *text));
   return c.ok();
+}
+
+namespace {
+
+// A message parser and writer pair: parse(write(parse(p))) == parse(p).
+template <class Parse>
+void check_message(Checker& c, std::string_view name, ByteView payload, Parse parse) {
+  auto m = parse(payload);
+  if (!m) {
+    c.expect(!m.error().message().empty(), fmt::format("{}: error without a message", name));
+    return;
+  }
+  Bytes again = to_payload(*m);
+  auto back = parse(again);
+  if (!back) {
+    c.violated(fmt::format("{}: written message does not parse: {}", name, back.error().message()));
+    return;
+  }
+  c.expect(to_payload(*back) == again, fmt::format("{}: not stable through write and parse", name));
+}
+
+}  // namespace
+
+bool fuzz_pair(std::string_view input, const FuzzViolation& on_violation) {
+  Checker c("pair", on_violation);
+  Exact exact(input);
+  ByteView in = exact.bytes();
+  while (!in.empty()) {
+    auto r = parse_frame(in);
+    if (!r) {
+      c.expect(!r.error().message().empty(), "frame: error without a message");
+      break;
+    }
+    if (!r->complete()) {
+      c.expect(r->need >= 1, "frame: incomplete but needs nothing");
+      break;
+    }
+    const Frame& f = *r->message;
+    auto written = write_frame(f);
+    c.expect(written && *written == Bytes(in.begin(), in.begin() + static_cast<long>(r->consumed)),
+             "frame: write(parse(x)) != x");
+    for (size_t n = 0; n < r->consumed; ++n) {
+      auto p = parse_frame(in.first(n));
+      c.expect(p && !p->complete() && p->need <= r->consumed - n,
+               fmt::format("frame: prefix of {} bytes does not ask for the rest", n));
+    }
+    switch (f.type) {
+      case FrameType::hello:
+        check_message(c, "hello", f.payload, parse_hello);
+        break;
+      case FrameType::auth:
+        check_message(c, "auth", f.payload, parse_auth);
+        break;
+      case FrameType::welcome:
+        check_message(c, "welcome", f.payload, parse_welcome);
+        break;
+      case FrameType::open:
+        check_message(c, "open", f.payload, parse_open);
+        break;
+      case FrameType::invoice:
+        check_message(c, "invoice", f.payload, parse_invoice);
+        break;
+      case FrameType::proof:
+        check_message(c, "proof", f.payload, parse_proof);
+        break;
+      case FrameType::open_failed:
+      case FrameType::refused:
+      case FrameType::cut: {
+        Error e = parse_error_payload(f.payload);
+        Error back = parse_error_payload(error_payload(e));
+        c.expect(back == e, "error payload: not stable through write and parse");
+        break;
+      }
+      default:
+        break;
+    }
+    in = in.subspan(r->consumed);
+  }
+  if (auto range = parse_cidr(exact.text())) {
+    auto back = parse_cidr(to_string(*range));
+    c.expect(back && *back == *range,
+             fmt::format("range {} does not print back", to_string(*range)));
+  }
+  return c.ok();
+}
+
+std::vector<std::string> pair_fuzz_seeds() {
+  auto frame = [](FrameType t, uint32_t stream, std::string_view payload) {
+    Bytes b = *write_frame(Frame{t, stream, Bytes(payload.begin(), payload.end())});
+    return std::string(b.begin(), b.end());
+  };
+  std::string deal = "0x" + std::string(64, 'a');
+  std::string sig = "0x" + std::string(128, '1') + "1b";
+  return {
+      frame(FrameType::open, 1, R"({"host":"example.com","port":443,"protocol":2})") +
+          frame(FrameType::data, 1, "GET / HTTP/1.1\r\n\r\n"),
+      frame(FrameType::auth, 0, R"({"deal":")" + deal + R"(","signature":")" + sig + R"("})"),
+      frame(FrameType::invoice, 0,
+            R"({"deal":")" + deal +
+                R"(","amountDue":"1000","seconds":10,"bytesUp":5,"bytesDown":7})"),
+      frame(FrameType::proof, 0,
+            R"({"deal":")" + deal + R"(","amount":"990","signature":")" + sig + R"("})"),
+      frame(FrameType::welcome, 0,
+            R"({"proxyUsername":"deal-ab","proxyPassword":"x","proxyPort":1080,)"
+            R"("invoiceIntervalMs":1000,"creditLimit":"300"})"),
+      frame(FrameType::credit, 3, std::string("\0\0\1\0", 4)) + frame(FrameType::fin, 3, ""),
+      frame(FrameType::cut, 0, "\x13unpaid: owes 10"),
+      "10.0.0.0/8",
+      "fd00::/8",
+  };
 }
 
 std::vector<std::string> socks5_fuzz_seeds() {

@@ -29,9 +29,17 @@ bool fuzz_http(std::string_view input, const FuzzViolation& on_violation = {});
 // Parses `input` as a proxy username. When it parses, to_string succeeds and parses back equal.
 bool fuzz_username(std::string_view input, const FuzzViolation& on_violation = {});
 
+// Parses `input` as pair-channel bytes: every frame parse_frame accepts writes back to exactly
+// the bytes it consumed, and shorter prefixes ask for more; each frame's payload is run through
+// the message parser of its type (hello, auth, welcome, open, invoice, proof, error payloads),
+// and a message that parses writes back to a payload that parses equal. The same input is also
+// read as an address range (parse_cidr), which must print back to a range that parses equal.
+bool fuzz_pair(std::string_view input, const FuzzViolation& on_violation = {});
+
 // Valid inputs to start mutating from, one list per target.
 std::vector<std::string> socks5_fuzz_seeds();
 std::vector<std::string> http_fuzz_seeds();
 std::vector<std::string> username_fuzz_seeds();
+std::vector<std::string> pair_fuzz_seeds();
 
 }  // namespace ipsx::net

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "net/fuzz_targets.h"
 #include "net/net_error.h"
 #include "net/pair_auth.h"
 #include "net/pair_messages.h"
@@ -96,6 +99,36 @@ TEST(PairAuth, MessagesAreReadableAndBindEverything) {
   EXPECT_NE(m, pair_auth_message(deal, challenge, binding));
   std::string k = exit_key_message(Address{}, deal, 99);
   EXPECT_NE(k.find("valid until: 99"), std::string::npos);
+}
+
+TEST(PairFuzz, SeedsAndMutationsKeepTheRoundTrips) {
+  std::mt19937_64 rng(4242);
+  size_t parsed_frames = 0;
+  for (const std::string& seed : pair_fuzz_seeds()) {
+    EXPECT_TRUE(fuzz_pair(seed, [&](std::string_view w) { ADD_FAILURE() << w; }));
+    if (auto r = parse_frame(as_bytes(seed)); r && r->complete()) ++parsed_frames;
+  }
+  EXPECT_GE(parsed_frames, 7u);
+  auto seeds = pair_fuzz_seeds();
+  for (int i = 0; i < 5000; ++i) {
+    std::string in = seeds[i % seeds.size()];
+    for (int k = 0; k < 3; ++k) {
+      if (in.empty()) break;
+      size_t at = rng() % in.size();
+      switch (rng() % 3) {
+        case 0:
+          in[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          in.erase(at, 1);
+          break;
+        default:
+          in.insert(at, 1, static_cast<char>(rng()));
+          break;
+      }
+    }
+    EXPECT_TRUE(fuzz_pair(in, [&](std::string_view w) { ADD_FAILURE() << w; }));
+  }
 }
 
 }  // namespace
