@@ -3,8 +3,9 @@
 // SOCKS5 do), throughput for 1 MiB bodies, memory per idle proxied connection and how many
 // concurrent connections the gateway and exit hold.
 //
-// Our exit and gateway run in a child process (this program with --serve-chain), like dante,
-// microsocks and tinyproxy run in theirs; the load generator and the destination run here. The
+// Our exit and our gateway each run in a child process (this program with --serve-exit and
+// --serve-gateway), like dante, microsocks and tinyproxy run in theirs, and so does the
+// destination (--serve-echo); the load generator runs here. The
 // figures go into --results (merged into the flat JSON object of `make bench`).
 //
 //   ipsx-bench-proxy --results build/bench/results.json [--seconds 3] [--idle 10000] [--smoke]
@@ -46,7 +47,11 @@ using Steady = std::chrono::steady_clock;
 
 constexpr const char* kPassword = "bench-pass";
 
+// Ask for 65,536 descriptors (a privileged process may raise the hard limit), else take the
+// hard limit.
 void raise_fd_limit() {
+  rlimit want{65'536, 65'536};
+  if (setrlimit(RLIMIT_NOFILE, &want) == 0) return;
   rlimit r{};
   getrlimit(RLIMIT_NOFILE, &r);
   r.rlim_cur = r.rlim_max;
@@ -163,6 +168,8 @@ awaitable<bool> write_all(tcp::socket& s, ByteView b) {
   co_return !ec;
 }
 
+int last_socks_reply = 0;  // the REP of the last refused CONNECT, for the report
+
 // SOCKS5 CONNECT to 127.0.0.1:dest_port through an open connection to the proxy.
 awaitable<bool> socks_connect(tcp::socket& s, const Target& t, uint16_t dest_port) {
   bool auth = !t.user.empty();
@@ -178,8 +185,11 @@ awaitable<bool> socks_connect(tcp::socket& s, const Target& t, uint16_t dest_por
   Bytes req = *net::write_request(net::Socks5Request{
       net::Socks5Command::connect, net::Endpoint{net::Ipv4{127, 0, 0, 1}, dest_port}});
   uint8_t head[4];
-  if (!co_await write_all(s, req) || !co_await read_exact(s, head, 4) || head[1] != 0)
+  if (!co_await write_all(s, req) || !co_await read_exact(s, head, 4)) co_return false;
+  if (head[1] != 0) {
+    last_socks_reply = head[1];
     co_return false;
+  }
   size_t rest = head[3] == 1 ? 6 : head[3] == 4 ? 18 : 0;
   if (head[3] == 3) {
     uint8_t len;
@@ -255,6 +265,7 @@ struct Idle {
   size_t opened = 0;
   size_t held = 0;
 };
+std::map<std::string, size_t> failures;  // why idle tunnels did not open
 Idle hold_idle(const Target& t, uint16_t dest_port, size_t n, std::vector<tcp::socket>& keep,
                asio::io_context& io) {
   size_t in_flight_limit = 256, started = 0, done = 0;
@@ -269,7 +280,15 @@ Idle hold_idle(const Target& t, uint16_t dest_port, size_t n, std::vector<tcp::s
           boost::system::error_code ec;
           co_await s.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), t.port),
                                    use_ec(ec));
-          if (!ec && co_await socks_connect(s, t, dest_port)) keep.push_back(std::move(s));
+          if (ec) {
+            ++failures[std::string("connect: ") + ec.message()];
+          } else if (co_await socks_connect(s, t, dest_port)) {
+            keep.push_back(std::move(s));
+          } else {
+            ++failures[last_socks_reply ? fmt::format("SOCKS5 reply {}", last_socks_reply)
+                                        : std::string("socks handshake")];
+            last_socks_reply = 0;
+          }
           ++done;
           start_one();
         },
@@ -288,54 +307,92 @@ Idle hold_idle(const Target& t, uint16_t dest_port, size_t n, std::vector<tcp::s
   return r;
 }
 
-// ---- The chain's own process ----------------------------------------------------------------
+// ---- The children ----------------------------------------------------------------
 
-int serve_chain(uint16_t echo_port) {
+// The deal both children serve: the same keys, id and times on both sides.
+struct DealArgs {
+  std::string provider_key, requester_key, deal_id;
+  uint64_t start = 0;
+  uint16_t exit_port = 0;
+};
+
+net::testing::TestDeal deal_of(const DealArgs& a) {
+  auto provider = *crypto::PrivateKey::from_hex(a.provider_key);
+  auto requester = *crypto::PrivateKey::from_hex(a.requester_key);
+  auto d = net::testing::make_deal(provider, requester, "127.0.0.2", "DE", a.exit_port, a.start,
+                                   86'400, 1);
+  d.exit.id = d.lease.deal_id = *Hash::from_hex(a.deal_id);
+  return d;
+}
+
+void wait_for_stdin_eof() {
+  char ch;
+  while (::read(0, &ch, 1) > 0) {
+  }
+}
+
+// Each part runs in its own process, as it would in use: 10,000 proxied connections are 10,000
+// descriptors in each, under a per-process limit we may not raise.
+int serve_echo() {
+  raise_fd_limit();
+  net::testing::EchoServer echo;
+  std::cout << fmt::format("READY {}", echo.port()) << std::endl;
+  wait_for_stdin_eof();
+  return 0;
+}
+
+int serve_exit(DealArgs a) {
   raise_fd_limit();
   SystemClock clock;
-  auto provider = *crypto::PrivateKey::generate();
-  auto requester = *crypto::PrivateKey::generate();
+  auto provider = *crypto::PrivateKey::from_hex(a.provider_key);
   net::testing::StaticDeals deals;
-  net::testing::IoThread exit_io, gw_io;
+  net::testing::IoThread io;
   net::ExitConfig ec;
   ec.proxy_listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
   ec.policy.allow.push_back(*net::parse_cidr("127.0.0.0/8"));
   ec.max_connections = 60'000;
   ec.max_streams_per_channel = 30'000;
-  net::Exit exit(exit_io.io(), ec, deals, provider, clock);
+  net::Exit exit(io.io(), ec, deals, provider, clock);
   if (!exit.start()) return 1;
-  uint64_t now = static_cast<uint64_t>(to_unix_seconds(clock.now()));
-  auto d = net::testing::make_deal(provider, requester, "127.0.0.2", "DE", exit.pair_port(),
-                                   now - 1, 86'400, 1);
-  deals.add(d.exit);
+  a.exit_port = exit.pair_port();
+  deals.add(deal_of(a).exit);
+  std::cout << fmt::format("READY {} {}", exit.pair_port(), exit.proxy_port()) << std::endl;
+  wait_for_stdin_eof();
+  exit.stop();
+  return 0;
+}
+
+int serve_gateway(const DealArgs& a, uint16_t echo_port) {
+  raise_fd_limit();
+  SystemClock clock;
+  auto requester = *crypto::PrivateKey::from_hex(a.requester_key);
+  net::testing::IoThread io;
   net::GatewayConfig gc;
   gc.password = kPassword;
   gc.max_clients = 60'000;
-  net::Gateway gateway(gw_io.io(), gc, requester.clone(), nullptr, clock);
+  net::Gateway gateway(io.io(), gc, requester.clone(), nullptr, clock);
   if (!gateway.start()) return 1;
+  auto d = deal_of(a);
   gateway.add_lease(d.lease);
   // One request pairs the gateway with the exit, which hands over the front's credentials.
   Target warm{Via::socks, gateway.port(), "country-de", kPassword};
   std::vector<uint8_t> buf(64 * 1024);
-  asio::io_context io;
+  asio::io_context client;
   bool ok = false;
   asio::co_spawn(
-      io,
+      client,
       [&]() -> awaitable<void> {
         ok = (co_await one_request(warm, echo_port, "/", buf)).has_value();
       },
       asio::detached);
-  io.run();
-  auto stats = gateway.stats(d.exit.id);
+  client.run();
+  auto stats = gateway.stats(d.lease.deal_id);
   if (!ok || stats.proxy_username.empty()) return 1;
-  std::cout << fmt::format("READY {} {} {} {}", gateway.port(), exit.proxy_port(),
-                           stats.proxy_username, stats.proxy_password)
+  std::cout << fmt::format("READY {} {} {}", gateway.port(), stats.proxy_username,
+                           stats.proxy_password)
             << std::endl;
-  char ch;
-  while (::read(0, &ch, 1) > 0) {
-  }
+  wait_for_stdin_eof();
   gateway.stop();
-  exit.stop();
   return 0;
 }
 
@@ -407,6 +464,7 @@ int bench_main(int argc, char** argv) {
   bool smoke = false;
   double seconds = 3;
   size_t idle = 10'000;
+  bool idle_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--results" && i + 1 < argc)
@@ -417,8 +475,12 @@ int bench_main(int argc, char** argv) {
       seconds = std::stod(argv[++i]);
     else if (a == "--idle" && i + 1 < argc)
       idle = std::stoul(argv[++i]);
+    else if (a == "--idle-only")
+      idle_only = true;
     else {
-      std::cerr << "usage: ipsx-bench-proxy [--results FILE] [--seconds S] [--idle N] [--smoke]\n";
+      std::cerr
+          << "usage: ipsx-bench-proxy [--results FILE] [--seconds S] [--idle N] [--idle-only] "
+             "[--smoke]\n";
       return 2;
     }
   }
@@ -432,23 +494,42 @@ int bench_main(int argc, char** argv) {
   std::string dir =
       std::filesystem::temp_directory_path() / fmt::format("ipsx-bench-proxy-{}", getpid());
   std::filesystem::create_directories(dir);
-  net::testing::EchoServer echo;
-  uint16_t dest = echo.port();
+  auto fail_start = [](const std::string& what, const std::string& line) {
+    std::cerr << "cannot start the " << what << " process: '" << line << "'\n";
+    return 1;
+  };
+  std::string self = "/proc/self/exe";
+  auto echo = Child::spawn({self, "--serve-echo"}, true);
+  if (!echo) return fail_start("echo", "");
+  unsigned echo_port = 0;
+  std::string line = echo->read_line();
+  if (std::sscanf(line.c_str(), "READY %u", &echo_port) != 1) return fail_start("echo", line);
+  uint16_t dest = static_cast<uint16_t>(echo_port);
 
-  auto chain = Child::spawn({"/proc/self/exe", "--serve-chain", std::to_string(dest)}, true);
-  if (!chain) {
-    std::cerr << "cannot start the chain process\n";
-    return 1;
-  }
-  std::string ready = chain->read_line();
-  unsigned gw_port = 0, front_port = 0;
+  auto provider = *crypto::PrivateKey::generate();
+  auto requester = *crypto::PrivateKey::generate();
+  Hash deal_id;
+  deal_id.bytes()[0] = 0x1d;
+  deal_id.bytes()[31] = static_cast<uint8_t>(getpid());
+  uint64_t start = static_cast<uint64_t>(to_unix_seconds(SystemClock().now())) - 1;
+  std::string pk = to_hex(provider.secret(), false), rk = to_hex(requester.secret(), false);
+  auto exit_proc =
+      Child::spawn({self, "--serve-exit", pk, rk, deal_id.hex(), std::to_string(start)}, true);
+  if (!exit_proc) return fail_start("exit", "");
+  unsigned pair_port = 0, front_port = 0;
+  line = exit_proc->read_line();
+  if (std::sscanf(line.c_str(), "READY %u %u", &pair_port, &front_port) != 2)
+    return fail_start("exit", line);
+  auto gw_proc =
+      Child::spawn({self, "--serve-gateway", pk, rk, deal_id.hex(), std::to_string(start),
+                    std::to_string(pair_port), std::to_string(dest)},
+                   true);
+  if (!gw_proc) return fail_start("gateway", "");
+  unsigned gw_port = 0;
   char user[128] = {}, pass[128] = {};
-  if (std::sscanf(ready.c_str(), "READY %u %u %127s %127s", &gw_port, &front_port, user, pass) !=
-      4) {
-    std::cerr << "the chain process did not start: '" << ready << "'\n";
-    chain->stop();
-    return 1;
-  }
+  line = gw_proc->read_line();
+  if (std::sscanf(line.c_str(), "READY %u %127s %127s", &gw_port, user, pass) != 3)
+    return fail_start("gateway", line);
   Target direct{Via::direct, dest, "", ""};
   Target chain_t{Via::socks, static_cast<uint16_t>(gw_port), "country-de", kPassword};
   Target exit_t{Via::socks, static_cast<uint16_t>(front_port), user, pass};
@@ -467,6 +548,7 @@ int bench_main(int argc, char** argv) {
     if (l.requests > 0) fig[name] = v;
   };
 
+  if (idle_only) window = std::chrono::milliseconds(0);
   rps("proxy.rps_direct", direct);
   rps("proxy.rps_exit", exit_t);
   rps("proxy.rps_chain", chain_t);
@@ -485,11 +567,13 @@ int bench_main(int argc, char** argv) {
     asio::io_context io;
     std::vector<tcp::socket> keep;
     std::this_thread::sleep_for(500ms);
-    uint64_t before = rss_bytes(chain->pid);
+    uint64_t before = rss_bytes(gw_proc->pid) + rss_bytes(exit_proc->pid);
     Idle r = hold_idle(chain_t, dest, idle, keep, io);
-    uint64_t after = rss_bytes(chain->pid);
-    std::cout << fmt::format("idle tunnels: {} opened, {} held; chain RSS {} -> {} bytes\n",
-                             r.opened, r.held, before, after);
+    uint64_t after = rss_bytes(gw_proc->pid) + rss_bytes(exit_proc->pid);
+    std::cout << fmt::format(
+        "idle tunnels: {} opened, {} held; gateway + exit RSS {} -> {} bytes\n", r.opened, r.held,
+        before, after);
+    for (auto& [why, n] : failures) std::cout << fmt::format("  not opened: {} x {}\n", n, why);
     if (r.held > 0) {
       fig["proxy.conns_held"] = static_cast<double>(r.held);
       fig["proxy.bytes_per_idle_conn"] =
@@ -497,7 +581,9 @@ int bench_main(int argc, char** argv) {
     }
     keep.clear();
   }
-  chain->stop();
+  gw_proc->stop();
+  exit_proc->stop();
+  echo->stop();
 
   auto ratio = [&](const std::string& name, const std::string& a, const std::string& b) {
     if (fig.contains(a) && fig.contains(b) && fig[b] > 0) fig[name] = fig[a] / fig[b];
@@ -519,7 +605,14 @@ int bench_main(int argc, char** argv) {
 }  // namespace ipsx::bench
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::string(argv[1]) == "--serve-chain")
-    return ipsx::bench::serve_chain(static_cast<uint16_t>(std::stoul(argv[2])));
-  return ipsx::bench::bench_main(argc, argv);
+  using namespace ipsx::bench;
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "--serve-echo") return serve_echo();
+  if (mode == "--serve-exit" && argc == 6)
+    return serve_exit(DealArgs{argv[2], argv[3], argv[4], std::stoull(argv[5]), 0});
+  if (mode == "--serve-gateway" && argc == 8)
+    return serve_gateway(DealArgs{argv[2], argv[3], argv[4], std::stoull(argv[5]),
+                                  static_cast<uint16_t>(std::stoul(argv[6]))},
+                         static_cast<uint16_t>(std::stoul(argv[7])));
+  return bench_main(argc, argv);
 }
