@@ -1,0 +1,52 @@
+#include "geo/geo_error.h"
+
+#include <fmt/format.h>
+
+namespace ipsx::geo {
+namespace {
+
+class GeoCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "ipsx.geo"; }
+  std::string message(int c) const override {
+    switch (static_cast<GeoErrc>(c)) {
+      case GeoErrc::not_found:
+        return "address not found";
+      case GeoErrc::bad_database:
+        return "bad database";
+      case GeoErrc::bad_table:
+        return "bad static table";
+      case GeoErrc::bad_address:
+        return "bad address";
+      case GeoErrc::io_error:
+        return "I/O error";
+      case GeoErrc::location_mismatch:
+        return "location mismatch";
+    }
+    return "unknown geo error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& geo_category() {
+  static const GeoCategory category;
+  return category;
+}
+
+std::string quoted(std::string_view text, size_t max_bytes) {
+  std::string out = "'";
+  for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  out += '\'';
+  if (text.size() > max_bytes) out += "...";
+  return out;
+}
+
+}  // namespace ipsx::geo
