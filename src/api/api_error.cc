@@ -1,0 +1,103 @@
+#include "api/api_error.h"
+
+#include <fmt/format.h>
+
+#include "ledger/ledger_error.h"
+#include "market/market_error.h"
+
+namespace ipsx::api {
+
+nlohmann::json ApiError::to_json() const {
+  nlohmann::json e = {{"code", code}, {"message", message}};
+  if (!field.empty()) e["field"] = field;
+  return {{"error", e}};
+}
+
+ApiError ApiError::malformed_json(std::string message) {
+  return {400, "malformed_json", std::move(message), ""};
+}
+ApiError ApiError::invalid_field(std::string field, std::string message) {
+  return {400, "invalid_field", std::move(message), std::move(field)};
+}
+ApiError ApiError::not_found(const std::string& path) {
+  return {404, "not_found", fmt::format("no route {}", path), ""};
+}
+ApiError ApiError::method_not_allowed(const std::string& method, const std::string& path) {
+  return {405, "method_not_allowed", fmt::format("{} is not allowed on {}", method, path), ""};
+}
+ApiError ApiError::payload_too_large(size_t limit) {
+  return {413, "payload_too_large", fmt::format("the body is over the limit of {} bytes", limit),
+          ""};
+}
+ApiError ApiError::bad_request(std::string message) {
+  return {400, "bad_request", std::move(message), ""};
+}
+ApiError ApiError::internal(std::string message) {
+  return {500, "internal", std::move(message), ""};
+}
+
+std::string field_of(const std::string& message) {
+  size_t colon = message.find(": ");
+  if (colon == std::string::npos || colon == 0) return "";
+  for (size_t i = 0; i < colon; ++i) {
+    char c = message[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && ((c >= '0' && c <= '9') || c == '.' || c == '[' || c == ']'));
+    if (!ok) return "";
+  }
+  return message.substr(0, colon);
+}
+
+ApiError from_error(const Error& e) {
+  const std::error_code& c = e.code();
+  auto with = [&](int status, const char* code) {
+    return ApiError{status, code, e.message(), field_of(e.message())};
+  };
+  if (c.category() == market::market_category()) {
+    switch (static_cast<market::MarketErrc>(c.value())) {
+      case market::MarketErrc::bad_signature:
+        return with(422, "bad_signature");
+      case market::MarketErrc::bad_order:
+        return with(422, "invalid_order");
+      case market::MarketErrc::duplicate_order:
+        return with(409, "duplicate_order");
+      case market::MarketErrc::unknown_order:
+        return with(404, "unknown_order");
+      case market::MarketErrc::unknown_deal:
+        return with(404, "unknown_deal");
+      case market::MarketErrc::not_owner:
+        return with(403, "not_owner");
+      case market::MarketErrc::storage:
+        return with(503, "storage_unavailable");
+      default:
+        return with(422, "rejected");
+    }
+  }
+  if (c.category() == ledger::ledger_category()) {
+    switch (static_cast<ledger::LedgerErrc>(c.value())) {
+      case ledger::LedgerErrc::invalid_argument:
+        return with(400, "invalid_field");
+      case ledger::LedgerErrc::bad_order:
+      case ledger::LedgerErrc::overflow:
+        return with(422, "invalid_order");
+      case ledger::LedgerErrc::bad_signature:
+        return with(422, "bad_signature");
+      case ledger::LedgerErrc::storage:
+      case ledger::LedgerErrc::shutting_down:
+        return with(503, "storage_unavailable");
+      default:
+        return with(422, "rejected");
+    }
+  }
+  if (c.category() == core_category()) {
+    switch (static_cast<CoreErrc>(c.value())) {
+      case CoreErrc::io_error:
+        return with(503, "storage_unavailable");
+      default:
+        return with(400, "invalid_field");
+    }
+  }
+  return with(500, "internal");
+}
+
+}  // namespace ipsx::api

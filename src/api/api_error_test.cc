@@ -1,0 +1,60 @@
+#include "api/api_error.h"
+
+#include <gtest/gtest.h>
+
+#include "ledger/ledger_error.h"
+#include "market/market_error.h"
+
+namespace ipsx::api {
+namespace {
+
+TEST(ApiErrorTest, FieldIsTheLeadingJsonPathOfTheMessage) {
+  EXPECT_EQ(field_of("offer.market: names 0xabc, this market is 0xdef"), "offer.market");
+  EXPECT_EQ(field_of("request.countries[1]: not a country"), "request.countries[1]");
+  EXPECT_EQ(field_of("this offer was placed before (reuse its nonce?)"), "");
+  EXPECT_EQ(field_of("no colon here"), "");
+  EXPECT_EQ(field_of(": leading"), "");
+}
+
+TEST(ApiErrorTest, MarketErrorsMapToStableCodesAndStatuses) {
+  ApiError e = from_error(Error(market::MarketErrc::bad_order, "offer.market: names 0x1"));
+  EXPECT_EQ(e.status, 422);
+  EXPECT_EQ(e.code, "invalid_order");
+  EXPECT_EQ(e.field, "offer.market");
+  e = from_error(Error(market::MarketErrc::duplicate_order, "this offer was placed before"));
+  EXPECT_EQ(e.status, 409);
+  EXPECT_EQ(e.code, "duplicate_order");
+  EXPECT_EQ(e.field, "");
+  e = from_error(Error(market::MarketErrc::bad_signature, "offer: signed by 0x1, not 0x2"));
+  EXPECT_EQ(e.status, 422);
+  EXPECT_EQ(e.code, "bad_signature");
+  EXPECT_EQ(from_error(Error(market::MarketErrc::storage, "disk")).status, 503);
+}
+
+TEST(ApiErrorTest, LedgerFieldErrorsAre400AndNameTheField) {
+  ApiError e = from_error(Error(ledger::LedgerErrc::invalid_argument, "offer.capacity: missing"));
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.code, "invalid_field");
+  EXPECT_EQ(e.field, "offer.capacity");
+  e = from_error(Error(ledger::LedgerErrc::bad_order, "offer.country: unknown"));
+  EXPECT_EQ(e.status, 422);
+  EXPECT_EQ(e.code, "invalid_order");
+}
+
+TEST(ApiErrorTest, UnknownCategoriesAreInternal) {
+  ApiError e = from_error(Error(std::make_error_code(std::errc::io_error), "boom"));
+  EXPECT_EQ(e.status, 500);
+  EXPECT_EQ(e.code, "internal");
+}
+
+TEST(ApiErrorTest, JsonBodyLeavesOutAnEmptyField) {
+  nlohmann::json j = ApiError::not_found("/x").to_json();
+  EXPECT_EQ(j["error"]["code"], "not_found");
+  EXPECT_FALSE(j["error"].contains("field"));
+  j = ApiError::invalid_field("signature", "missing").to_json();
+  EXPECT_EQ(j["error"]["field"], "signature");
+  EXPECT_EQ(j["error"]["message"], "missing");
+}
+
+}  // namespace
+}  // namespace ipsx::api

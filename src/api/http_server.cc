@@ -1,0 +1,203 @@
+// The one file with Boost.Beast in it (it is slow to compile). Asio's own definitions are
+// compiled once in the net layer (src/net/asio_impl.cc).
+#include "api/http_server.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <csignal>
+
+#include "net/asio.h"
+
+namespace ipsx::api {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = net::asio;
+using net::awaitable;
+using net::tcp;
+using net::use_ec;
+
+using Response = http::response<http::string_body>;
+
+Response to_beast(const HttpResponse& r, unsigned version, bool keep_alive) {
+  Response res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "ipsx");
+  res.set(http::field::content_type, r.content_type);
+  for (const auto& [name, value] : r.headers) res.set(name, value);
+  res.body() = r.body;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  const Router& router;
+  ServerOptions options;
+  size_t connections = 0;  // before io: sessions destroyed with io count themselves out
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  asio::signal_set signals{io};
+
+  Impl(const Router& r, ServerOptions o) : router(r), options(o) {}
+
+  awaitable<void> accept_loop() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(use_ec(ec));
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) continue;  // e.g. too many open files: try the next one
+      if (connections >= options.max_connections) {
+        socket.close(ec);
+        continue;
+      }
+      ++connections;
+      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  awaitable<void> tick_loop() {
+    asio::steady_timer timer(io);
+    for (;;) {
+      timer.expires_after(options.tick_every);
+      boost::system::error_code ec;
+      co_await timer.async_wait(use_ec(ec));
+      if (ec) co_return;
+      options.on_tick();
+    }
+  }
+
+  // Writes an error for a request that could not be read, then closes gracefully: stops sending,
+  // and reads (and discards) what the client still sends for a moment, so that the client reads
+  // the answer before the close rather than a reset.
+  awaitable<void> fail_and_close(beast::tcp_stream& stream, const ApiError& e) {
+    boost::system::error_code ec;
+    Response res = to_beast(error_response(e), 11, false);
+    stream.expires_after(options.write_timeout);
+    co_await http::async_write(stream, res, use_ec(ec));
+    if (ec) co_return;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16 * 1024> sink;
+    size_t drained = 0;
+    while (drained < 16 * options.body_limit + (1u << 20)) {
+      size_t n = co_await stream.async_read_some(asio::buffer(sink), use_ec(ec));
+      if (ec) break;
+      drained += n;
+    }
+  }
+
+  awaitable<void> session(tcp::socket socket) {
+    struct Count {
+      size_t& n;
+      ~Count() { --n; }
+    } count{connections};
+    boost::system::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+      parser.body_limit(options.body_limit);
+      stream.expires_after(options.read_timeout);
+      co_await http::async_read_header(stream, buffer, parser, use_ec(ec));
+      if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        // curl asks before sending a larger body; answer at once rather than make it wait.
+        http::response<http::empty_body> go{http::status::continue_, parser.get().version()};
+        co_await http::async_write(stream, go, use_ec(ec));
+      }
+      if (!ec) co_await http::async_read(stream, buffer, parser, use_ec(ec));
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+          ec == asio::error::operation_aborted) {
+        break;
+      }
+      if (ec == http::error::body_limit) {
+        co_await fail_and_close(stream, ApiError::payload_too_large(options.body_limit));
+        break;
+      }
+      if (ec == http::error::header_limit) {
+        ApiError e{431, "headers_too_large",
+                   fmt::format("the headers are over the limit of {} bytes", options.header_limit),
+                   ""};
+        co_await fail_and_close(stream, e);
+        break;
+      }
+      if (ec) {
+        if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+          co_await fail_and_close(stream,
+                                  ApiError::bad_request("malformed HTTP request: " + ec.message()));
+        }
+        break;
+      }
+      const auto& req = parser.get();
+      HttpRequest request;
+      request.method = std::string(req.method_string());
+      request.target = std::string(req.target());
+      request.body = req.body();
+      HttpResponse response = router.dispatch(request);
+      bool keep_alive = req.keep_alive();
+      Response res = to_beast(response, req.version(), keep_alive);
+      stream.expires_after(options.write_timeout);
+      co_await http::async_write(stream, res, use_ec(ec));
+      if (ec || !keep_alive) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  }
+};
+
+HttpServer::HttpServer(const Router& router, ServerOptions options)
+    : impl_(std::make_unique<Impl>(router, options)) {}
+
+HttpServer::~HttpServer() = default;
+
+Result<std::string> HttpServer::listen(const std::string& host, uint16_t port) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return fail(CoreErrc::invalid_argument, fmt::format("{}: not an IP address", host));
+  tcp::endpoint endpoint(address, port);
+  auto& a = impl_->acceptor;
+  a.open(endpoint.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.bind(endpoint, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return fail(CoreErrc::io_error, fmt::format("listen on {}:{}: {}", host, port, ec.message()));
+  }
+  if (impl_->options.stop_on_signals) {
+    // From here on a SIGTERM is held for run() rather than killing the process.
+    impl_->signals.add(SIGINT, ec);
+    impl_->signals.add(SIGTERM, ec);
+  }
+  auto bound = a.local_endpoint(ec);
+  if (ec) return fail(CoreErrc::io_error, ec.message());
+  return fmt::format("{}:{}", bound.address().to_string(), bound.port());
+}
+
+void HttpServer::run() {
+  Impl& s = *impl_;
+  if (s.options.stop_on_signals) {
+    s.signals.async_wait([this](const boost::system::error_code& ec, int) {
+      if (!ec) stop();
+    });
+  }
+  asio::co_spawn(s.io, s.accept_loop(), asio::detached);
+  if (s.options.on_tick) asio::co_spawn(s.io, s.tick_loop(), asio::detached);
+  s.io.run();
+}
+
+void HttpServer::stop() {
+  asio::post(impl_->io, [s = impl_.get()] {
+    boost::system::error_code ec;
+    s->acceptor.close(ec);
+    s->signals.cancel(ec);
+    s->io.stop();
+  });
+}
+
+}  // namespace ipsx::api

@@ -1,0 +1,58 @@
+// The API's HTTP/1.1 server (Boost.Beast; this header keeps Beast and Asio out of its users).
+// One thread runs everything: accepting, reading, the router's handlers and writing, so the
+// handlers (and the market they drive) are never called concurrently.
+//
+// Limits: a request's header and body sizes (a body over the limit is answered 413 and the
+// connection closed), a read deadline per request (a client that sends nothing, or too slowly,
+// is disconnected), a write deadline, and a maximum of concurrent connections (those over it are
+// closed at once). Keep-alive as the client asks (HTTP/1.1 default on, HTTP/1.0 off).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/router.h"
+#include "core/error.h"
+
+namespace ipsx::api {
+
+struct ServerOptions {
+  size_t body_limit = 64 * 1024;
+  size_t header_limit = 8 * 1024;
+  std::chrono::milliseconds read_timeout{10'000};  // from the start of a request to its end
+  std::chrono::milliseconds write_timeout{10'000};
+  size_t max_connections = 256;
+  bool stop_on_signals = true;  // SIGINT and SIGTERM end run()
+  // Called every `tick_every` on the server's thread, between requests (the node ticks the
+  // market there: deadlines, window openings). Empty: none.
+  std::function<void()> on_tick;
+  std::chrono::milliseconds tick_every{1'000};
+};
+
+class HttpServer {
+ public:
+  // `router` must outlive the server.
+  explicit HttpServer(const Router& router, ServerOptions options = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens on `host:port` (port 0: any free port). Returns the bound address as
+  // "host:port". Call once, before run(). With stop_on_signals, SIGINT and SIGTERM are caught from
+  // here on and end run() (even one received before run() starts).
+  Result<std::string> listen(const std::string& host, uint16_t port);
+  // Serves until stop() or, with stop_on_signals, SIGINT/SIGTERM. Returns once no handler runs;
+  // open connections are dropped.
+  void run();
+  // Ends run(). Thread-safe; may be called before run() starts.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ipsx::api
