@@ -203,6 +203,7 @@ void OrderBook::flush_done() {
 }
 
 void OrderBook::add_owned(uint32_t owner, OrderId id) {
+  if (owner >= owned_.size()) owned_.resize(owner + 1);
   auto& ids = owned_[owner];
   ids.push_back(id);
   // Amortized: compact whenever the list reaches a power of two (at least 32).
@@ -641,10 +642,9 @@ std::optional<uint64_t> OrderBook::next_opening() const {
 void OrderBook::rating_changed(const Address& who, uint64_t now, std::vector<Fill>* fills) {
   auto a = address_ids_.find(who);
   if (a == address_ids_.end()) return;
-  auto owned = owned_.find(a->second);
-  if (owned == owned_.end()) return;
+  if (a->second >= owned_.size()) return;
   std::vector<uint32_t> offers, requests;
-  for (OrderId id : owned->second) {
+  for (OrderId id : owned_[a->second]) {
     if (auto o = offer_slot_.find(id); o != offer_slot_.end()) {
       if (offer_slab_[o->second].live) offers.push_back(o->second);
     } else if (auto r = request_slot_.find(id); r != request_slot_.end()) {
@@ -673,8 +673,7 @@ void OrderBook::rating_changed(const Address& who, uint64_t now, std::vector<Fil
     if (after.live && after.id == id && !after.listed) list_request(slot);
   }
   // What is left of the owner's list: its orders still live.
-  owned = owned_.find(a->second);
-  if (owned != owned_.end()) std::erase_if(owned->second, [&](OrderId x) { return !is_live(x); });
+  std::erase_if(owned_[a->second], [&](OrderId x) { return !is_live(x); });
 }
 
 }  // namespace ipsx::market

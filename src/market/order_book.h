@@ -191,7 +191,7 @@ class OrderBook {
   std::vector<std::pair<uint64_t, OrderId>> openings_;
   // Orders by owner (interned address), for rating_changed(); ids of orders gone are dropped
   // lazily (when the list doubles, and when it is walked).
-  std::unordered_map<uint32_t, std::vector<OrderId>> owned_;
+  std::vector<std::vector<OrderId>> owned_;  // indexed by owner (interned address id)
   std::vector<uint32_t> done_requests_;  // slots of retired requests, see retire_request()
   size_t rated_orders_ = 0;              // live orders with a minimum rating
   std::vector<Address> addresses_;

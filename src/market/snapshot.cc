@@ -273,7 +273,10 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
     b.list_request(slot);
   }
   std::sort(owned.begin(), owned.end());
-  for (const auto& [id, who] : owned) b.owned_[who].push_back(id);
+  for (const auto& [id, who] : owned) {
+    if (who >= b.owned_.size()) b.owned_.resize(who + 1);
+    b.owned_[who].push_back(id);
+  }
   b.expiries_ = j.at("expiries").get<std::vector<std::pair<uint64_t, OrderId>>>();
   b.openings_ = j.at("openings").get<std::vector<std::pair<uint64_t, OrderId>>>();
   // Sorted ascending: a valid min-heap for std::greater.
