@@ -46,6 +46,8 @@ class EthCategory final : public std::error_category {
         return "bad JSON-RPC response";
       case EthErrc::reverted:
         return "reverted";
+      case EthErrc::reorg_too_deep:
+        return "reorganisation deeper than the blocks remembered";
     }
     return "unknown eth error";
   }

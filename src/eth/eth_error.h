@@ -24,11 +24,12 @@ enum class EthErrc {
   bad_signature,     // a transaction signature's v, r or s is out of range
   unknown_selector,  // revert data or calldata whose 4-byte selector is not known
   // JSON-RPC (rpc.h) and the Ethereum ledger backend:
-  rpc_error,     // the node answered with a JSON-RPC error object (code and message in the text)
-  unavailable,   // the node could not be reached, or the connection broke mid-request
-  timeout,       // no answer (or no receipt) within the deadline
-  bad_response,  // the node's answer is not the JSON-RPC or value shape expected
-  reverted,      // a transaction or call reverted with data no known error decodes
+  rpc_error,       // the node answered with a JSON-RPC error object (code and message in the text)
+  unavailable,     // the node could not be reached, or the connection broke mid-request
+  timeout,         // no answer (or no receipt) within the deadline
+  bad_response,    // the node's answer is not the JSON-RPC or value shape expected
+  reverted,        // a transaction or call reverted with data no known error decodes
+  reorg_too_deep,  // the chain reorganised below the blocks a log reader remembers
 };
 
 const std::error_category& eth_category();

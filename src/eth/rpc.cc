@@ -42,6 +42,9 @@ Result<Log> parse_log(const json& j) {
   if (!d) return std::unexpected(d.error());
   l.data = std::move(*d);
   auto b = parse_u64(j.value("blockNumber", json()), "log.blockNumber");
+  auto bh = parse_hash(j.value("blockHash", json()), "log.blockHash");
+  if (!bh) return std::unexpected(bh.error());
+  l.block_hash = *bh;
   auto th = parse_hash(j.value("transactionHash", json()), "log.transactionHash");
   auto ti = parse_u64(j.value("transactionIndex", json()), "log.transactionIndex");
   auto li = parse_u64(j.value("logIndex", json()), "log.logIndex");

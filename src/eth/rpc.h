@@ -59,6 +59,7 @@ struct Log {
   std::vector<Hash> topics;
   Bytes data;
   uint64_t block = 0;
+  Hash block_hash;  // of the block the node had when it answered (a reorganisation may drop it)
   Hash tx_hash;
   uint32_t tx_index = 0;
   uint32_t log_index = 0;
