@@ -257,7 +257,9 @@ Result<void> check_fit(const Offer& offer, const Request& request, const U256& p
   uint64_t start = std::max(now, request.start);
   if (start < offer.available_from)
     return mismatch("the rental starts before the offer is available");
-  if (offer.available_until != 0 && start + request.duration > offer.available_until) {
+  // start + duration > until, without wrapping for a start near 2^64.
+  if (offer.available_until != 0 &&
+      (start > offer.available_until || request.duration > offer.available_until - start)) {
     return mismatch("the rental ends after the offer's availability");
   }
   return {};

@@ -187,6 +187,12 @@ TEST(Orders, FitChecksEveryClause) {
       {[](Offer& o, Request&, U256&) { o.fee_bps = 1; }, "fees"},
       {[](Offer& o, Request&, U256&) { o.available_until = 1'800'000'100; }, "availability"},
       {[](Offer& o, Request&, U256&) { o.available_from = 1'900'000'000; }, "available"},
+      // start + duration would wrap past 2^64 and look early: still after the availability.
+      {[](Offer& o, Request& r, U256&) {
+         o.available_until = 1'900'000'000;
+         r.start = UINT64_MAX - 10;
+       },
+       "availability"},
   };
   for (const auto& c : cases) {
     Offer o = sample_offer();
