@@ -17,8 +17,13 @@ send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$w
 
 expect_out "genesis file" 'rate = "10000"' "$IPSX" ledger genesis --out - --early-adopters "$early" \
   --bounty "$bounty" --team "$team" --treasury "$treasury" --native "$alice=5" --sale-seconds 2
+# The sale lasts 12 s from now: long enough for the steps inside it on a loaded machine (the
+# sanitizer run), and the test waits for its end before finalizing.
+sale_start_ms=$(($(date +%s%3N)))
+sale_seconds=12
 "$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" --team "$team" \
-  --treasury "$treasury" --native "$alice=5" --sale-seconds 2 2>/dev/null
+  --treasury "$treasury" --native "$alice=5" --sale-start-ms "$sale_start_ms" \
+  --sale-seconds "$sale_seconds" 2>/dev/null
 expect_error "genesis over the pool" "900,000,000" "$IPSX" ledger genesis --early-adopters "$early" \
   --bounty "$bounty" --team "$team" --treasury "$treasury" --hard-cap 100000000
 expect_error "genesis with a bad address" "checksum|address" "$IPSX" ledger genesis \
@@ -32,7 +37,9 @@ expect_out "buy in the sale" "purchase buyer=$alice value=1500000000000000000 to
 expect_error "transfer before finalize" "after the sale is finalized" send --address "$alice" transfer --to "$bob" --amount 1
 expect_error "buy more native coin than held" "native balance is 3.5" send --address "$alice" buy --value 4
 expect_error "finalize too early" "still open" send --address "$team" finalize-sale
-sleep 2
+# Wait for the sale's end (plus a margin).
+wait_ms=$((sale_start_ms + sale_seconds * 1000 + 500 - $(date +%s%3N)))
+((wait_ms > 0)) && sleep "$((wait_ms / 1000)).$(printf '%03d' $((wait_ms % 1000)))"
 expect_out "finalize" "sale_finalized" send --address "$team" finalize-sale
 expect_out "claim unsold" "unsold_claimed" send --address "$alice" claim-unsold
 expect_error "claim unsold twice" "already claimed" send --address "$alice" claim-unsold
