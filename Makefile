@@ -34,7 +34,7 @@ sanitize-build: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 sanitize: sanitize-build
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE bench
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE "bench|anvil"
 
 demo: build
 	scripts/demo.sh $(BUILD)/bin/ipsx
