@@ -13,8 +13,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kTypeNames[] = {"?", "residential", "datacenter", "mobile"};
-
 json deal_json(const ledger::DealView& v) {
   return {{"id", v.id.hex()},
           {"provider", v.provider.to_string()},
@@ -92,21 +90,19 @@ HttpResponse depth(NodeContext& node, const HttpRequest& req) {
     if (ec != std::errc() || end != t.data() + t.size() || levels == 0 || levels > 100)
       return error_response(ApiError::invalid_field("levels", "an integer from 1 to 100"));
   }
-  std::vector<int> types = {1, 2, 3};
+  std::vector<ledger::IpType> types = {ledger::IpType::residential, ledger::IpType::datacenter,
+                                       ledger::IpType::mobile};
   if (auto t = q.find("type"); t != q.end()) {
-    types.clear();
-    for (int i = 1; i <= 3; ++i)
-      if (t->second == kTypeNames[i]) types.push_back(i);
-    if (types.empty())
+    auto type = ledger::parse_ip_type(t->second);
+    if (!type)
       return error_response(
           ApiError::invalid_field("type", "one of residential, datacenter, mobile"));
+    types = {*type};
   }
   node.market.tick();
   json offers = json::object();
-  for (int t : types) {
-    offers[kTypeNames[t]] = levels_json(
-        node.market.book().offer_depth(*country, static_cast<ledger::IpType>(t), levels));
-  }
+  for (ledger::IpType t : types)
+    offers[ledger::to_string(t)] = levels_json(node.market.book().offer_depth(*country, t, levels));
   const auto& book = node.market.book();
   return json_response(200, {{"country", c->second},
                              {"offers", offers},

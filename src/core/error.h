@@ -5,6 +5,7 @@
 
 #include <expected>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -46,6 +47,11 @@ const std::error_category& core_category();
 inline std::error_code make_error_code(CoreErrc e) {
   return {static_cast<int>(e), core_category()};
 }
+
+// Quotes untrusted text for an error message: in single quotes, at most `max_bytes` of it (then
+// "..."), bytes outside printable ASCII and the quote and backslash themselves as \xNN. The
+// result never holds a control character, so messages are safe to log and to put in a header.
+std::string quoted(std::string_view text, size_t max_bytes = 64);
 
 // Builds the unexpected value for a Result: `return fail(CoreErrc::overflow, "amount overflows");`
 template <class Code>

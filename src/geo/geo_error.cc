@@ -34,19 +34,4 @@ const std::error_category& geo_category() {
   return category;
 }
 
-std::string quoted(std::string_view text, size_t max_bytes) {
-  std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-    }
-  }
-  out += '\'';
-  if (text.size() > max_bytes) out += "...";
-  return out;
-}
-
 }  // namespace ipsx::geo

@@ -25,10 +25,6 @@ inline std::error_code make_error_code(GeoErrc e) {
   return {static_cast<int>(e), geo_category()};
 }
 
-// Quotes untrusted text for an error message: single quotes, at most `max_bytes` of it (then
-// "..."), anything outside printable ASCII (and the quote, the backslash) as \xNN.
-std::string quoted(std::string_view text, size_t max_bytes = 64);
-
 }  // namespace ipsx::geo
 
 template <>

@@ -34,18 +34,6 @@ std::string_view next_word(std::string_view& rest) {
 
 }  // namespace
 
-const char* to_string(ledger::IpType type) {
-  switch (type) {
-    case ledger::IpType::residential:
-      return "residential";
-    case ledger::IpType::datacenter:
-      return "datacenter";
-    case ledger::IpType::mobile:
-      return "mobile";
-  }
-  return "unknown";
-}
-
 Result<StaticTable> StaticTable::parse(std::string_view text, std::string_view name) {
   StaticTable table;
   std::map<std::pair<Ip, uint8_t>, size_t> first_line;  // range -> the line that lists it
@@ -84,15 +72,10 @@ Result<StaticTable> StaticTable::parse(std::string_view text, std::string_view n
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), e.asn);
     if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size() || e.asn == 0)
       return bad(fmt::format("ASN {} is not a number in 1..4294967295", quoted(asn_text)));
-    if (type == "residential") {
-      e.ip_type = ledger::IpType::residential;
-    } else if (type == "datacenter") {
-      e.ip_type = ledger::IpType::datacenter;
-    } else if (type == "mobile") {
-      e.ip_type = ledger::IpType::mobile;
-    } else {
+    auto ip_type = ledger::parse_ip_type(type);
+    if (!ip_type)
       return bad(fmt::format("type {} is not residential, datacenter or mobile", quoted(type)));
-    }
+    e.ip_type = *ip_type;
     while (!rest.empty() && is_blank(rest.front())) rest.remove_prefix(1);
     while (!rest.empty() && is_blank(rest.back())) rest.remove_suffix(1);
     e.organisation = std::string(rest);

@@ -48,7 +48,4 @@ class StaticTable {
   std::vector<StaticEntry> entries_;  // longest prefix first
 };
 
-// "residential", "datacenter", "mobile".
-const char* to_string(ledger::IpType type);
-
 }  // namespace ipsx::geo

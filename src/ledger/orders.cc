@@ -265,6 +265,24 @@ Result<void> check_fit(const Offer& offer, const Request& request, const U256& p
   return {};
 }
 
+const char* to_string(IpType type) {
+  switch (type) {
+    case IpType::residential:
+      return "residential";
+    case IpType::datacenter:
+      return "datacenter";
+    case IpType::mobile:
+      return "mobile";
+  }
+  return "unknown";
+}
+
+std::optional<IpType> parse_ip_type(std::string_view text) {
+  for (IpType t : {IpType::residential, IpType::datacenter, IpType::mobile})
+    if (text == to_string(t)) return t;
+  return std::nullopt;
+}
+
 Result<std::array<uint8_t, 16>> parse_ip(std::string_view text) {
   std::string s(text);
   std::array<uint8_t, 16> out{};

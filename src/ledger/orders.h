@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/address.h"
@@ -24,6 +25,9 @@ inline constexpr uint16_t kMaxFeeBps = 10'000;
 inline constexpr uint16_t kMaxRating = 500;  // ratings in hundredths: 1.00 .. 5.00
 
 enum class IpType : uint8_t { residential = 1, datacenter = 2, mobile = 3 };
+// "residential", "datacenter", "mobile"; and back (exactly these, lower case).
+const char* to_string(IpType type);
+std::optional<IpType> parse_ip_type(std::string_view text);
 
 // Bits of Offer::protocols and Request::protocols.
 namespace protocol {

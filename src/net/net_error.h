@@ -48,11 +48,6 @@ inline std::error_code make_error_code(NetErrc e) {
   return {static_cast<int>(e), net_category()};
 }
 
-// Quotes untrusted text for an error message: in single quotes, at most `max_bytes` of it (then
-// "..."), bytes outside printable ASCII and the quote itself as \xNN. The result never holds a
-// control character, so messages are safe to log and to put in a response header.
-std::string quoted(std::string_view text, size_t max_bytes = 64);
-
 }  // namespace ipsx::net
 
 template <>

@@ -42,18 +42,6 @@ std::optional<uint64_t> parse_number(std::string_view s) {
   return v;
 }
 
-const char* type_name(ledger::IpType t) {
-  switch (t) {
-    case ledger::IpType::residential:
-      return "residential";
-    case ledger::IpType::datacenter:
-      return "datacenter";
-    case ledger::IpType::mobile:
-      return "mobile";
-  }
-  return nullptr;
-}
-
 // Sets one key's field from its value; the key is known, lower case, and not seen before.
 Result<void> apply(ProxyFilters& f, std::string_view key, std::string_view value) {
   const char* names = "1..64 letters, digits and '_'";
@@ -75,16 +63,9 @@ Result<void> apply(ProxyFilters& f, std::string_view key, std::string_view value
       return bad_value(key, value, "not a number in 1..4294967295");
     f.asn = static_cast<uint32_t>(*n);
   } else if (key == "type") {
-    std::string t = lower(value);
-    if (t == "residential") {
-      f.type = ledger::IpType::residential;
-    } else if (t == "datacenter") {
-      f.type = ledger::IpType::datacenter;
-    } else if (t == "mobile") {
-      f.type = ledger::IpType::mobile;
-    } else {
-      return bad_value(key, value, "not residential, datacenter or mobile");
-    }
+    auto t = ledger::parse_ip_type(lower(value));
+    if (!t) return bad_value(key, value, "not residential, datacenter or mobile");
+    f.type = *t;
   } else if (key == "session") {
     if (!is_name(value, is_name_char)) return bad_value(key, value, names);
     f.session = std::string(value);
@@ -187,8 +168,8 @@ Result<std::string> to_string(const ProxyFilters& f) {
     parts.push_back(fmt::format("asn-{}", *f.asn));
   }
   if (f.type) {
-    const char* name = type_name(*f.type);
-    if (name == nullptr) return bad("type");
+    const char* name = ledger::to_string(*f.type);
+    if (!ledger::parse_ip_type(name)) return bad("type");
     parts.push_back(fmt::format("type-{}", name));
   }
   if (f.session) {
