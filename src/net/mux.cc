@@ -39,40 +39,6 @@ void MuxStream::wake_writer() {
   write_wake_.cancel();
 }
 
-awaitable<Result<size_t>> MuxStream::read_some(std::span<uint8_t> buf) {
-  for (;;) {
-    if (inbound_bytes_ > 0) {
-      size_t n = 0;
-      while (n < buf.size() && !inbound_.empty()) {
-        Bytes& front = inbound_.front();
-        size_t take = std::min(buf.size() - n, front.size() - front_offset_);
-        std::memcpy(buf.data() + n, front.data() + front_offset_, take);
-        n += take;
-        front_offset_ += take;
-        if (front_offset_ == front.size()) {
-          inbound_.pop_front();
-          front_offset_ = 0;
-        }
-      }
-      inbound_bytes_ -= n;
-      consumed_uncredited_ += n;
-      if (consumed_uncredited_ >= kStreamWindow / 4 && !reset_) {
-        if (auto ch = channel_.lock())
-          ch->send(FrameType::credit, id_, be32(static_cast<uint32_t>(consumed_uncredited_)));
-        consumed_uncredited_ = 0;
-      }
-      co_return n;
-    }
-    if (reset_)
-      co_return std::unexpected(
-          reset_reason_.value_or(Error(NetErrc::channel_closed, "stream reset")));
-    if (peer_fin_) co_return size_t{0};
-    park(read_wake_);
-    boost::system::error_code ec;
-    co_await read_wake_.async_wait(use_ec(ec));
-  }
-}
-
 awaitable<Result<Bytes>> MuxStream::read_chunk() {
   for (;;) {
     if (inbound_bytes_ > 0) {

@@ -31,11 +31,9 @@ class MuxStream {
   MuxStream(asio::any_io_executor ex, std::weak_ptr<MuxChannel> channel, uint32_t id);
   uint32_t id() const { return id_; }
 
-  // Waits for bytes and copies up to buf.size() of them. 0 means the peer finished (FIN);
-  // channel_closed means the stream was reset or the channel went down.
-  awaitable<Result<size_t>> read_some(std::span<uint8_t> buf);
   // Waits for bytes and takes the next chunk as it arrived (no copy, no buffer while idle). An
-  // empty chunk means the peer finished; errors as read_some.
+  // empty chunk means the peer finished (FIN); channel_closed means the stream was reset or the
+  // channel went down.
   awaitable<Result<Bytes>> read_chunk();
   // Sends all of `data`, waiting for credit as needed.
   awaitable<Result<void>> write(ByteView data);
