@@ -9,6 +9,7 @@
 #include "cli_util.h"
 #include "ledger/embedded_ledger.h"
 #include "ledger/tx_codec.h"
+#include "open_market.h"
 
 namespace ipsx::cli {
 namespace {
@@ -38,14 +39,6 @@ struct LedgerOptions {
   size_t limit = 50;
   uint64_t block = 0;
 };
-
-std::unique_ptr<EmbeddedLedger> open_ledger(const std::string& dir, const GenesisConfig* genesis,
-                                            const Clock& clock) {
-  EmbeddedOptions o;
-  o.data_dir = dir;
-  o.verify_threads = 1;
-  return unwrap(EmbeddedLedger::open(o, genesis, clock), dir);
-}
 
 Amount tokens(const std::string& text, const char* option) {
   return unwrap(Amount::parse(text), option);

@@ -12,6 +12,7 @@
 #include "ledger/embedded_ledger.h"
 #include "ledger/tx_codec.h"
 #include "market/market.h"
+#include "open_market.h"
 
 namespace ipsx::cli {
 namespace {
@@ -149,30 +150,8 @@ struct MarketOptions {
   std::vector<std::string> files;
 };
 
-// Opens the ledger, the journal and the market (replaying the journal). Members in dependency
-// order so they are destroyed in reverse.
-struct OpenMarket {
-  SystemClock clock;
-  std::unique_ptr<ledger::EmbeddedLedger> ledger;
-  std::unique_ptr<market::Journal> journal;
-  std::unique_ptr<market::Market> market;
-
-  explicit OpenMarket(const MarketOptions& o) {
-    crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-    ledger::EmbeddedOptions lo;
-    lo.data_dir = o.data;
-    lo.verify_threads = 1;
-    ledger = unwrap(ledger::EmbeddedLedger::open(lo, nullptr, clock), o.data);
-    journal = unwrap(market::Journal::open(o.journal), o.journal);
-    market = std::make_unique<market::Market>(*ledger, std::move(key), clock,
-                                              market::MarketConfig{o.fee_bps, {}}, journal.get());
-    unwrap(market->recover(), "replaying the journal");
-    market->tick();
-  }
-};
-
 void run_place(const MarketOptions& o) {
-  OpenMarket m(o);
+  OpenMarket m(o.data, o.journal, o.keystore, o.address, o.password_file, o.fee_bps);
   for (const std::string& file : o.files) {
     std::string text = unwrap(crypto::read_small_file(file, 1 << 20), file);
     json j = json::parse(text, nullptr, false);
@@ -207,7 +186,7 @@ void run_place(const MarketOptions& o) {
 }
 
 void run_show(const MarketOptions& o) {
-  OpenMarket m(o);
+  OpenMarket m(o.data, o.journal, o.keystore, o.address, o.password_file, o.fee_bps);
   const auto& book = m.market->book();
   std::cout << fmt::format("market {}: {} offers live, {} requests resting, {} deals open\n",
                            m.market->address().to_string(), book.offers(), book.requests(),

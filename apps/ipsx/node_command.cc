@@ -12,6 +12,7 @@
 #include "cli_util.h"
 #include "ledger/embedded_ledger.h"
 #include "market/market.h"
+#include "open_market.h"
 
 namespace ipsx::cli {
 namespace {
@@ -45,19 +46,9 @@ std::pair<std::string, uint16_t> split_listen(const std::string& text) {
 void run_node(const NodeOptions& o) {
   auto [host, port] = split_listen(o.listen);
   const std::string journal_dir = o.journal.empty() ? o.data + "/market" : o.journal;
-  // In dependency order, destroyed in reverse: the market (its shutdown snapshot) before the
-  // journal, the journal before the ledger.
-  SystemClock clock;
-  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  ledger::EmbeddedOptions lo;
-  lo.data_dir = o.data;
-  lo.verify_threads = 1;
-  auto ledger = unwrap(ledger::EmbeddedLedger::open(lo, nullptr, clock), o.data);
-  auto journal = unwrap(market::Journal::open(journal_dir), journal_dir);
-  auto market = std::make_unique<market::Market>(
-      *ledger, std::move(key), clock, market::MarketConfig{o.fee_bps, {}}, journal.get());
-  unwrap(market->recover(), "replaying the journal");
-  market->tick();
+  OpenMarket m(o.data, journal_dir, o.keystore, o.address, o.password_file, o.fee_bps);
+  auto& market = m.market;
+  auto& ledger = m.ledger;
 
   api::NodeContext node{*market, *ledger, api::openapi_yaml()};
   api::Router router;
