@@ -1,0 +1,145 @@
+#include "sdk/node_client.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <utility>
+
+#include "http/http_client.h"
+
+namespace ipsx::sdk {
+namespace {
+
+struct CodeName {
+  SdkErrc code;
+  std::string_view name;
+};
+constexpr std::array kCodes{
+    CodeName{SdkErrc::malformed_json, "malformed_json"},
+    CodeName{SdkErrc::invalid_field, "invalid_field"},
+    CodeName{SdkErrc::bad_request, "bad_request"},
+    CodeName{SdkErrc::not_found, "not_found"},
+    CodeName{SdkErrc::method_not_allowed, "method_not_allowed"},
+    CodeName{SdkErrc::payload_too_large, "payload_too_large"},
+    CodeName{SdkErrc::headers_too_large, "headers_too_large"},
+    CodeName{SdkErrc::invalid_order, "invalid_order"},
+    CodeName{SdkErrc::bad_signature, "bad_signature"},
+    CodeName{SdkErrc::duplicate_order, "duplicate_order"},
+    CodeName{SdkErrc::rate_limited, "rate_limited"},
+    CodeName{SdkErrc::storage_unavailable, "storage_unavailable"},
+    CodeName{SdkErrc::internal, "internal"},
+    CodeName{SdkErrc::other_api_error, "other_api_error"},
+    CodeName{SdkErrc::bad_response, "bad_response"},
+};
+
+class SdkCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "ipsx.sdk"; }
+  std::string message(int c) const override {
+    for (const auto& [code, name] : kCodes)
+      if (static_cast<int>(code) == c) return std::string(name);
+    return "unknown SDK error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& sdk_category() {
+  static const SdkCategory category;
+  return category;
+}
+
+SdkErrc sdk_errc_from_api_code(std::string_view code) {
+  for (const auto& [c, name] : kCodes)
+    if (name == code && c != SdkErrc::bad_response) return c;
+  return SdkErrc::other_api_error;
+}
+
+std::string url_encode(std::string_view value) {
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+NodeClient::NodeClient(std::unique_ptr<http::HttpClient> http, ClientOptions options)
+    : http_(std::move(http)), options_(options) {}
+
+NodeClient::~NodeClient() = default;
+
+Result<std::unique_ptr<NodeClient>> NodeClient::connect(std::string_view url,
+                                                        ClientOptions options) {
+  auto http = http::HttpClient::create(url, options.max_answer);
+  if (!http) return std::unexpected(http.error());
+  return std::unique_ptr<NodeClient>(new NodeClient(std::move(*http), options));
+}
+
+std::string NodeClient::endpoint() const {
+  return http_->endpoint();
+}
+
+Result<nlohmann::json> NodeClient::call(std::string_view method, std::string_view target,
+                                        std::string_view body) {
+  // Only reads are resent after a lost connection: a placement the node may have received is
+  // not (resending a signed order is harmless, but its answer would be duplicate_order).
+  bool idempotent = method == "GET" || method == "HEAD";
+  auto reply =
+      http_->request(method, target, body, "application/json", options_.timeout, idempotent);
+  if (!reply) return std::unexpected(reply.error());
+  std::string where = fmt::format("{} {}", method, target);
+  nlohmann::json doc = nlohmann::json::parse(reply->body, nullptr, false);
+  if (reply->status >= 200 && reply->status < 300) {
+    if (doc.is_discarded())
+      return fail(SdkErrc::bad_response, fmt::format("{}: HTTP {} answer is not JSON: {}", where,
+                                                     reply->status, quoted(reply->body, 120)));
+    return doc;
+  }
+  // An error answer: {"error":{"code","message","field"}}.
+  const nlohmann::json* err = nullptr;
+  if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) err = &doc["error"];
+  if (!err || !err->contains("code") || !(*err)["code"].is_string()) {
+    return fail(SdkErrc::bad_response, fmt::format("{}: HTTP {} without an API error: {}", where,
+                                                   reply->status, quoted(reply->body, 120)));
+  }
+  std::string code = (*err)["code"].get<std::string>();
+  std::string message = err->value("message", "");
+  std::string text = fmt::format("{}: HTTP {} {}: {}", where, reply->status, code, message);
+  if (err->contains("field") && (*err)["field"].is_string())
+    text += fmt::format(" (field {})", (*err)["field"].get<std::string>());
+  if (!reply->retry_after.empty()) text += fmt::format(" (retry after {} s)", reply->retry_after);
+  return fail(sdk_errc_from_api_code(code), std::move(text));
+}
+
+Result<nlohmann::json> NodeClient::get(std::string_view target) {
+  return call("GET", target, {});
+}
+
+Result<nlohmann::json> NodeClient::post(std::string_view target, const nlohmann::json& body) {
+  return call("POST", target, body.dump());
+}
+
+Result<nlohmann::json> NodeClient::health() {
+  return get("/v1/health");
+}
+
+Result<nlohmann::json> NodeClient::place_order(const nlohmann::json& signed_order) {
+  return post("/v1/orders", signed_order);
+}
+
+Result<nlohmann::json> NodeClient::depth(std::string_view country, std::string_view type,
+                                         unsigned levels) {
+  std::string target =
+      fmt::format("/v1/market/depth?country={}&levels={}", url_encode(country), levels);
+  if (!type.empty()) target += "&type=" + url_encode(type);
+  return get(target);
+}
+
+Result<nlohmann::json> NodeClient::latest_block() {
+  return get("/v1/ledger/blocks/latest");
+}
+
+}  // namespace ipsx::sdk

@@ -1,0 +1,279 @@
+// The SDK against a real node: the node's router and HTTP server over an embedded ledger and a
+// market, serving on a loopback port from a thread of this process; the SDK (C++ and C) talks to
+// it over real sockets. Signed orders become a deal; each kind of failure keeps its code.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "api/http_server.h"
+#include "api/node_routes.h"
+#include "core/hex.h"
+#include "core/keccak.h"
+#include "crypto/eip712.h"
+#include "http/http_client.h"
+#include "ledger/embedded_ledger.h"
+#include "ledger/test_util.h"
+#include "ledger/tx_codec.h"
+#include "market/market.h"
+#include "sdk/ipsx.h"
+#include "sdk/node_client.h"
+#include "sdk/signer.h"
+
+namespace ipsx::sdk {
+namespace {
+
+using json = nlohmann::json;
+
+crypto::PrivateKey key(const std::string& name) {
+  return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
+}
+
+class SdkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    g_.chain_id = 1337;
+    g_.time = clock_.now();
+    g_.early_adopters = key("early").address();
+    g_.bounty = key("bounty").address();
+    g_.team = key("team").address();
+    g_.sale = {U256(10'000), Amount::from_tokens(1000).value(), g_.time, g_.time + Millis(1000),
+               key("treasury").address()};
+    ledger::EmbeddedOptions o;
+    o.data_dir = dir_.path();
+    o.verify_threads = 1;
+    ledger_ = ledger::EmbeddedLedger::open(o, &g_, clock_).value();
+    clock_.advance(Millis(2000));
+    exec(key("team"), ledger::FinalizeSale{});
+    exec(key("early"),
+         ledger::Transfer{key("requester").address(), Amount::from_tokens(100).value()});
+    exec(key("requester"), ledger::Deposit{Amount::from_tokens(100).value()});
+    market_ = std::make_unique<market::Market>(*ledger_, key("market"), clock_);
+    context_ =
+        std::make_unique<api::NodeContext>(api::NodeContext{*market_, *ledger_, "openapi: 3\n"});
+    api::add_node_routes(router_, *context_);
+    api::ServerOptions so;
+    so.stop_on_signals = false;
+    server_ = std::make_unique<api::HttpServer>(router_, so);
+    url_ = "http://" + server_->listen("127.0.0.1", 0).value();
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  void TearDown() override {
+    server_->stop();
+    thread_.join();
+  }
+  void exec(const crypto::PrivateKey& k, ledger::Op op) {
+    auto tx = ledger_->prepare(k.address(), std::move(op)).value();
+    ASSERT_TRUE(ledger_->submit(ledger::testing::sign_tx(k, tx)));
+  }
+  uint64_t now_s() const { return static_cast<uint64_t>(to_unix_seconds(clock_.now())); }
+
+  ledger::Offer offer(uint64_t price) const {
+    ledger::Offer o;
+    o.ip = ledger::parse_ip("127.0.0.2").value();
+    o.country = ledger::parse_country("DE").value();
+    o.protocols = ledger::protocol::http;
+    o.scopes = ledger::scope::crawling;
+    o.min_duration = 5;
+    o.max_duration = 3600;
+    o.price_per_second = U256(price);
+    o.market = market_->address();
+    o.expiry = now_s() + 3600;
+    o.nonce = 1;
+    return o;
+  }
+  ledger::Request request(uint64_t max_price) const {
+    ledger::Request r;
+    r.countries = {ledger::parse_country("DE").value()};
+    r.protocols = ledger::protocol::http;
+    r.scope = ledger::scope::crawling;
+    r.duration = 60;
+    r.max_price_per_second = U256(max_price);
+    r.budget = U256(max_price * 60);
+    r.market = market_->address();
+    r.expiry = now_s() + 3600;
+    r.nonce = 1;
+    return r;
+  }
+  Signer signer(const std::string& name) const {
+    return Signer(key(name), ledger_->domain().separator());
+  }
+
+  ledger::testing::TempDir dir_;
+  ManualClock clock_{Timestamp(Millis(1'700'000'000'000))};
+  ledger::GenesisConfig g_;
+  std::unique_ptr<ledger::EmbeddedLedger> ledger_;
+  std::unique_ptr<market::Market> market_;
+  std::unique_ptr<api::NodeContext> context_;
+  api::Router router_;
+  std::unique_ptr<api::HttpServer> server_;
+  std::thread thread_;
+  std::string url_;
+};
+
+TEST_F(SdkTest, SignedOrdersBecomeADeal) {
+  auto node = NodeClient::connect(url_).value();
+  auto health = node->health();
+  ASSERT_TRUE(health) << health.error().message();
+  EXPECT_EQ((*health)["market"], market_->address().to_string());
+
+  auto placed_offer = node->place_order(signer("provider").offer(offer(10)).value());
+  ASSERT_TRUE(placed_offer) << placed_offer.error().message();
+  EXPECT_TRUE((*placed_offer)["accepted"].get<bool>());
+
+  auto depth = node->depth("DE", "residential", 5);
+  ASSERT_TRUE(depth) << depth.error().message();
+  EXPECT_EQ((*depth)["offers"]["residential"].size(), 1u) << depth->dump();
+
+  auto placed_request = node->place_order(signer("requester").request(request(12)).value());
+  ASSERT_TRUE(placed_request) << placed_request.error().message();
+  ASSERT_EQ((*placed_request)["deals"].size(), 1u) << placed_request->dump();
+
+  auto block = node->latest_block();
+  ASSERT_TRUE(block) << block.error().message();
+  EXPECT_TRUE(block->is_object());
+}
+
+TEST_F(SdkTest, ApiErrorsKeepTheirCodeAndField) {
+  auto node = NodeClient::connect(url_).value();
+  // Signed by one wallet, claimed by another: bad_signature.
+  json forged = signer("provider").offer(offer(10)).value();
+  forged["offer"]["provider"] = key("someone").address().to_string();
+  auto r = node->place_order(forged);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), SdkErrc::bad_signature) << r.error().message();
+
+  // Placed twice: duplicate_order.
+  json good = signer("provider").offer(offer(10)).value();
+  ASSERT_TRUE(node->place_order(good));
+  r = node->place_order(good);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), SdkErrc::duplicate_order) << r.error().message();
+
+  // A field the node refuses names it.
+  r = node->get("/v1/market/depth?country=ZZZ");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("country"), std::string::npos) << r.error().message();
+
+  r = node->get("/v1/no/such/route");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), SdkErrc::not_found);
+
+  r = node->call("POST", "/v1/orders", "{not json");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), SdkErrc::malformed_json);
+
+  // The connection survives error answers.
+  EXPECT_TRUE(node->health());
+}
+
+TEST_F(SdkTest, SignerChecksFieldsBeforeSigning) {
+  ledger::Offer o = offer(10);
+  o.max_duration = 31 * 86'400;  // over 30 days
+  auto s = signer("provider").offer(o);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("maxDuration"), std::string::npos) << s.error().message();
+}
+
+TEST(SdkClient, TransportFailuresAreTheirOwn) {
+  EXPECT_EQ(NodeClient::connect("https://127.0.0.1:1").error().code(), http::HttpErrc::bad_url);
+  EXPECT_EQ(NodeClient::connect("http://127.0.0.1:99999").error().code(), http::HttpErrc::bad_url);
+  EXPECT_EQ(NodeClient::connect("http://:80").error().code(), http::HttpErrc::bad_url);
+  // A port nobody listens on (bound, then closed).
+  auto node = NodeClient::connect("http://127.0.0.1:1").value();
+  auto r = node->health();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), http::HttpErrc::unavailable) << r.error().message();
+}
+
+TEST(SdkClient, ParsesUrls) {
+  auto u = http::parse_http_url("http://[::1]:8080/rpc").value();
+  EXPECT_EQ(u.host, "::1");
+  EXPECT_EQ(u.port, "8080");
+  EXPECT_EQ(u.path, "/rpc");
+  EXPECT_EQ(u.to_string(), "http://[::1]:8080/rpc");
+  u = http::parse_http_url("http://node.example").value();
+  EXPECT_EQ(u.port, "80");
+  EXPECT_EQ(u.path, "/");
+  EXPECT_FALSE(http::parse_http_url("http://a:b"));
+  EXPECT_FALSE(http::parse_http_url("http://u@host/"));
+  EXPECT_EQ(url_encode("a b/ü"), "a%20b%2F%C3%BC");
+}
+
+extern "C" int ipsx_c_header_check(void);
+
+TEST(SdkC, HeaderCompilesAsC) {
+  EXPECT_EQ(ipsx_c_header_check(), 0);
+}
+
+// The same flow through the C interface, as a binding would drive it.
+TEST_F(SdkTest, CInterface) {
+  char* error = nullptr;
+  ipsx_client* client = nullptr;
+  ASSERT_EQ(ipsx_client_open(url_.c_str(), 5000, &client, &error), IPSX_OK) << error;
+
+  auto pk = key("provider");
+  std::string hex = to_hex(ByteView(pk.secret().data(), pk.secret().size()));
+  ipsx_signer* provider = nullptr;
+  ASSERT_EQ(ipsx_signer_open(hex.c_str(), 1337, nullptr, &provider, &error), IPSX_OK) << error;
+  char* address = nullptr;
+  ASSERT_EQ(ipsx_signer_address(provider, &address, &error), IPSX_OK);
+  EXPECT_EQ(std::string(address), key("provider").address().to_string());
+  ipsx_free(address);
+
+  json offer_doc = ledger::to_json(offer(10));
+  offer_doc.erase("provider");  // filled in from the signer
+  char* signed_offer = nullptr;
+  ASSERT_EQ(ipsx_sign_offer(provider, offer_doc.dump().c_str(), &signed_offer, &error), IPSX_OK)
+      << error;
+  char* answer = nullptr;
+  char* code = nullptr;
+  ASSERT_EQ(ipsx_client_call(client, "POST", "/v1/orders", signed_offer, &answer, &code, &error),
+            IPSX_OK)
+      << error;
+  EXPECT_TRUE(json::parse(answer)["accepted"].get<bool>());
+  ipsx_free(answer);
+
+  // Again: the node's duplicate_order comes back as IPSX_E_API with its code.
+  EXPECT_EQ(ipsx_client_call(client, "POST", "/v1/orders", signed_offer, &answer, &code, &error),
+            IPSX_E_API);
+  EXPECT_STREQ(code, "duplicate_order");
+  EXPECT_NE(std::string(error).find("409"), std::string::npos) << error;
+  ipsx_free(code);
+  ipsx_free(error);
+  error = nullptr;
+  ipsx_free(signed_offer);
+
+  // Bad input at the C boundary.
+  EXPECT_EQ(ipsx_sign_offer(provider, "{oops", &signed_offer, &error), IPSX_E_INVALID_ARGUMENT);
+  ipsx_free(error);
+  EXPECT_EQ(ipsx_sign_offer(provider, "{}", &signed_offer, &error), IPSX_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(error).find("offer"), std::string::npos) << error;
+  ipsx_free(error);
+  EXPECT_EQ(ipsx_signer_open("0x12", 1337, nullptr, &provider, &error), IPSX_E_INVALID_ARGUMENT);
+  ipsx_free(error);
+  EXPECT_EQ(ipsx_client_call(nullptr, "GET", "/", nullptr, &answer, nullptr, &error),
+            IPSX_E_INVALID_ARGUMENT);
+  ipsx_free(error);
+
+  // A balance proof verifies as the requester's.
+  auto rk = key("requester");
+  std::string rhex = to_hex(ByteView(rk.secret().data(), rk.secret().size()));
+  ipsx_signer* requester = nullptr;
+  ASSERT_EQ(ipsx_signer_open(rhex.c_str(), 1337, nullptr, &requester, &error), IPSX_OK);
+  Hash deal = keccak256(std::string("deal"));
+  char* sig = nullptr;
+  ASSERT_EQ(ipsx_sign_balance_proof(requester, deal.hex().c_str(), "12345", &sig, &error), IPSX_OK)
+      << error;
+  auto parsed = crypto::Signature::from_hex(sig).value();
+  Hash digest = crypto::eip712::digest(ledger_->domain().separator(),
+                                       ledger::BalanceProof{deal, U256(12345)}.struct_hash());
+  EXPECT_TRUE(crypto::verify(digest, parsed, rk.address()));
+  ipsx_free(sig);
+
+  ipsx_signer_close(requester);
+  ipsx_signer_close(provider);
+  ipsx_client_close(client);
+}
+
+}  // namespace
+}  // namespace ipsx::sdk

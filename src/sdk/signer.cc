@@ -1,0 +1,50 @@
+#include "sdk/signer.h"
+
+#include "crypto/eip712.h"
+#include "ledger/tx_codec.h"
+#include "market/market.h"
+
+namespace ipsx::sdk {
+
+Signer::Signer(crypto::PrivateKey key, const Hash& domain_separator)
+    : key_(std::move(key)), address_(key_.address()), domain_(domain_separator) {}
+
+Signer Signer::for_chain(crypto::PrivateKey key, uint64_t chain_id,
+                         const Address& verifying_contract) {
+  Hash domain = ledger::ledger_domain(chain_id, verifying_contract).separator();
+  return Signer(std::move(key), domain);
+}
+
+Result<crypto::Signature> Signer::sign(const Hash& struct_hash) const {
+  return crypto::sign(key_, crypto::eip712::digest(domain_, struct_hash));
+}
+
+Result<nlohmann::json> Signer::offer(ledger::Offer offer) const {
+  offer.provider = address_;
+  if (auto v = ledger::validate(offer); !v) return std::unexpected(v.error());
+  auto sig = sign(offer.struct_hash());
+  if (!sig) return std::unexpected(sig.error());
+  return nlohmann::json{{"offer", ledger::to_json(offer)}, {"signature", sig->to_hex()}};
+}
+
+Result<nlohmann::json> Signer::request(ledger::Request request) const {
+  request.requester = address_;
+  if (auto v = ledger::validate(request); !v) return std::unexpected(v.error());
+  auto sig = sign(request.struct_hash());
+  if (!sig) return std::unexpected(sig.error());
+  return nlohmann::json{{"request", ledger::to_json(request)}, {"signature", sig->to_hex()}};
+}
+
+Result<crypto::Signature> Signer::cancel(const Hash& order_hash) const {
+  return sign(market::cancel_struct_hash(order_hash));
+}
+
+Result<market::SignedStatusEvent> Signer::status(const market::StatusEvent& event) const {
+  return market::sign_event(key_, event, domain_);
+}
+
+Result<crypto::Signature> Signer::balance_proof(const Hash& deal_id, const U256& amount) const {
+  return sign(ledger::BalanceProof{deal_id, amount}.struct_hash());
+}
+
+}  // namespace ipsx::sdk
