@@ -11,7 +11,9 @@
 
 #include "crypto/eip712.h"
 #include "net/dataplane_test_util.h"
+#include "net/http_proxy.h"
 #include "net/net_error.h"
+#include "net/socks5.h"
 
 namespace ipsx::net {
 namespace {
@@ -453,6 +455,325 @@ TEST_F(DataPlane, ConnectionChurnLeavesNoDescriptorsBehind) {
       << de.exit->open_connections();
   EXPECT_TRUE(eventually([&] { return open_fds() <= before; })) << open_fds() << " > " << before;
   EXPECT_EQ(de.exit->stats(d.exit.id).connections, 201u);
+}
+
+// Writes `bytes` to 127.0.0.1:`port` at once and reads until the server closes (10 s at most).
+std::string raw_exchange(uint16_t port, const std::string& bytes) {
+  asio::io_context io;
+  tcp::socket s(io);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  timeval tv{10, 0};
+  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  asio::write(s, asio::buffer(bytes));
+  std::string out;
+  std::array<char, 4096> buf;
+  boost::system::error_code ec;
+  for (;;) {
+    size_t n = s.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    out.append(buf.data(), n);
+  }
+  return out;
+}
+
+struct RawResponse {
+  HttpResponseHead head;
+  std::string body;
+};
+
+// Splits what a proxy answered into responses, by their framing, for requests with `methods`.
+std::vector<RawResponse> split_responses(std::string_view in,
+                                         const std::vector<std::string>& methods) {
+  std::vector<RawResponse> out;
+  for (const std::string& method : methods) {
+    auto r = parse_response_head(in, method);
+    if (!r || !r->complete()) break;
+    RawResponse resp{*r->message, {}};
+    in.remove_prefix(r->consumed);
+    auto scanner = HttpBodyScanner::for_response(resp.head);
+    auto n = scanner.scan(in);
+    if (!n) break;
+    resp.body = std::string(in.substr(0, *n));
+    in.remove_prefix(*n);
+    out.push_back(std::move(resp));
+  }
+  return out;
+}
+
+TEST_F(DataPlane, PlainHttpReusesTheClientConnectionAndTheUpstream) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}", echo_.port());
+  auto r = run(fmt::format("curl -sS -v --max-time 20 -x 'http://country-de:{}@{}' {}/ {}/bytes/3",
+                           kPassword, gw(), url, url));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Re-using existing connection"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("127.0.0.2\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("xxx"), std::string::npos) << r.output;
+  // One client connection, one stream, one connection from the leased IP for both requests.
+  EXPECT_EQ(gateway_->stats(d.exit.id).connections, 1u);
+  EXPECT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).connections == 1; }))
+      << de.exit->stats(d.exit.id).connections;
+  EXPECT_TRUE(eventually([&] { return gateway_->open_clients() == 0; }));
+  EXPECT_TRUE(eventually([&] { return de.exit->open_connections() == 1; }))  // the channel
+      << de.exit->open_connections();
+}
+
+TEST_F(DataPlane, PipelinedRequestsOfEveryFramingAreAnsweredInOrder) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string auth =
+      "Proxy-Authorization: " + *write_basic_credentials({"country-de", kPassword}) + "\r\n";
+  auto get = [&](std::string method, std::string host, std::string path, std::string extra = "") {
+    return fmt::format("{} http://{}:{}{} HTTP/1.1\r\nHost: {}:{}\r\n{}{}\r\n", method, host,
+                       echo_.port(), path, host, echo_.port(), auth, extra);
+  };
+  // Sent at once: chunked, HEAD, a body to another host, 204, then a close-delimited body.
+  std::string requests =
+      get("GET", "127.0.0.1", "/chunked/2500") + get("HEAD", "127.0.0.1", "/chunked/10") +
+      get("POST", "localhost", "/echo", "Content-Length: 5\r\n") + "hello" +
+      get("GET", "127.0.0.1", "/status/204") + get("GET", "127.0.0.1", "/close/7");
+  std::string answer = raw_exchange(gateway_->port(), requests);
+  auto responses = split_responses(answer, {"GET", "HEAD", "POST", "GET", "GET"});
+  ASSERT_EQ(responses.size(), 5u) << answer;
+  EXPECT_EQ(responses[0].head.framing, ResponseFraming::chunked);
+  EXPECT_NE(responses[0].body.find(std::string(1000, 'c')), std::string::npos);
+  EXPECT_NE(responses[0].body.find("X-Trailer: t\r\n\r\n"), std::string::npos);
+  EXPECT_EQ(responses[1].body, "");
+  EXPECT_EQ(responses[1].head.header("Transfer-Encoding"), "chunked");
+  EXPECT_EQ(responses[2].body, "hello");
+  EXPECT_EQ(responses[3].head.status, 204);
+  EXPECT_FALSE(responses[4].head.keep_alive);
+  EXPECT_EQ(responses[4].body, "zzzzzzz");
+  for (const auto& resp : responses) {
+    EXPECT_FALSE(resp.head.header("Keep-Alive"));
+    EXPECT_FALSE(resp.head.header("Proxy-Connection"));
+  }
+  // 127.0.0.1, then localhost (a new upstream), then 127.0.0.1 again (another), kept for the last.
+  EXPECT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).connections == 3; }))
+      << de.exit->stats(d.exit.id).connections;
+  EXPECT_TRUE(eventually([&] { return gateway_->open_clients() == 0; }));
+}
+
+TEST_F(DataPlane, TheExitsFrontKeepsPlainHttpConnectionsToo) {
+  auto& de = add_exit(true, /*front=*/true);
+  TestDeal d = deal(de, "127.0.0.3", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}", echo_.port());
+  ASSERT_EQ(curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url + "/").output,
+            "127.0.0.3\n\n200");
+  auto creds = gateway_->stats(d.exit.id);
+  std::string front = fmt::format("{}:{}@127.0.0.1:{}", creds.proxy_username, creds.proxy_password,
+                                  creds.proxy_port);
+  uint64_t before = de.exit->stats(d.exit.id).connections;
+  auto r = run(
+      fmt::format("curl -sS -v --max-time 20 -x 'http://{}' {}/chunked/3000 {}/", front, url, url));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Re-using existing connection"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("127.0.0.3\n"), std::string::npos) << r.output;
+  EXPECT_EQ(de.exit->stats(d.exit.id).connections, before + 1);
+  EXPECT_TRUE(eventually([&] { return de.exit->open_connections() == 1; }))  // the channel
+      << de.exit->open_connections();
+}
+
+// A UDP destination on 127.0.0.1 that answers each datagram with the sender's address.
+class UdpEcho {
+ public:
+  UdpEcho() : socket_(io_, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    timeval tv{0, 100'000};
+    setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    thread_ = std::thread([this] {
+      std::array<char, 2048> buf;
+      while (!stop_) {
+        asio::ip::udp::endpoint from;
+        socklen_t from_size = static_cast<socklen_t>(from.capacity());
+        if (::recvfrom(socket_.native_handle(), buf.data(), buf.size(), 0, from.data(),
+                       &from_size) < 0)
+          continue;  // SO_RCVTIMEO: look at stop_ again
+        from.resize(from_size);
+        boost::system::error_code ec;
+        std::string reply = from.address().to_string();
+        socket_.send_to(asio::buffer(reply), from, 0, ec);
+      }
+    });
+  }
+  ~UdpEcho() {
+    stop_ = true;
+    thread_.join();
+  }
+  uint16_t port() const { return socket_.local_endpoint().port(); }
+
+ private:
+  asio::io_context io_;
+  asio::ip::udp::socket socket_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// A SOCKS5 client's UDP association: the control connection and the relay's address.
+struct UdpClient {
+  asio::io_context io;
+  tcp::socket control{io};
+  asio::ip::udp::socket udp{io};
+  asio::ip::udp::endpoint relay;
+  Socks5Reply reply = Socks5Reply::general_failure;
+
+  // Authenticates with user:pass at 127.0.0.1:`port` and asks for UDP ASSOCIATE; the UDP socket
+  // is bound to `from`.
+  UdpClient(uint16_t port, const std::string& user, const std::string& pass,
+            const std::string& from = "127.0.0.1") {
+    control.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    timeval tv{5, 0};
+    setsockopt(control.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::array<uint8_t, 2> two;
+    asio::write(control, asio::buffer(*write_greeting({{socks5_method::username_password}})));
+    asio::read(control, asio::buffer(two));
+    asio::write(control, asio::buffer(*write_userpass({user, pass})));
+    asio::read(control, asio::buffer(two));
+    if (two[1] != 0) return;
+    asio::write(control, asio::buffer(*write_request(
+                             {Socks5Command::udp_associate, Endpoint{Ipv4{0, 0, 0, 0}, 0}})));
+    Bytes in;
+    std::array<uint8_t, 64> buf;
+    for (;;) {
+      boost::system::error_code ec;
+      size_t n = control.read_some(asio::buffer(buf), ec);
+      if (ec) return;
+      in.insert(in.end(), buf.begin(), buf.begin() + static_cast<long>(n));
+      auto r = parse_reply(in);
+      if (!r) return;
+      if (!r->complete()) continue;
+      reply = r->message->reply;
+      if (auto* a = std::get_if<Ipv4>(&r->message->bound.host))
+        relay = asio::ip::udp::endpoint(asio::ip::address_v4(*a), r->message->bound.port);
+      break;
+    }
+    udp.open(asio::ip::udp::v4());
+    udp.bind(asio::ip::udp::endpoint(asio::ip::make_address(from), 0));
+    timeval short_wait{0, 400'000};
+    setsockopt(udp.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &short_wait, sizeof short_wait);
+  }
+
+  // Sends `payload` to `to` through the relay (with `frag` as FRAG); the answer's source and
+  // payload, or nullopt when none came within 400 ms.
+  std::optional<std::pair<Endpoint, std::string>> ask(const Endpoint& to,
+                                                      const std::string& payload,
+                                                      uint8_t frag = 0) {
+    Bytes datagram = *write_udp_header(to);
+    datagram[2] = frag;
+    datagram.insert(datagram.end(), payload.begin(), payload.end());
+    udp.send_to(asio::buffer(datagram), relay);
+    std::array<uint8_t, 2048> buf;
+    // recvfrom itself, so that SO_RCVTIMEO bounds the wait (Asio's would poll without end).
+    asio::ip::udp::endpoint from;
+    socklen_t from_size = static_cast<socklen_t>(from.capacity());
+    ssize_t got =
+        ::recvfrom(udp.native_handle(), buf.data(), buf.size(), 0, from.data(), &from_size);
+    if (got < 0) return std::nullopt;
+    from.resize(from_size);
+    size_t n = static_cast<size_t>(got);
+    if (from != relay) return std::nullopt;
+    auto header = parse_udp_header(ByteView(buf.data(), n));
+    if (!header) return std::nullopt;
+    return std::pair{header->destination,
+                     std::string(buf.begin() + static_cast<long>(header->header_size),
+                                 buf.begin() + static_cast<long>(n))};
+  }
+};
+
+TEST_F(DataPlane, UdpAssociateAtTheFrontLeavesFromTheLeasedIp) {
+  UdpEcho echo;
+  auto& de = add_exit(true, /*front=*/true);
+  auto& strict = add_exit(/*allow_loopback=*/false, /*front=*/true);
+  TestDeal d = deal(de, "127.0.0.3", "DE");
+  TestDeal ds = deal(strict, "127.0.0.4", "US");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  gateway_->add_lease(ds.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  // Pairing hands the gateway each deal's front credentials (the strict exit refuses loopback).
+  ASSERT_EQ(curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url).output,
+            "127.0.0.3\n\n200");
+  curl(fmt::format("http://country-us:{}@{}", kPassword, gw()), url);
+  auto creds = gateway_->stats(d.exit.id);
+  auto strict_creds = gateway_->stats(ds.exit.id);
+  ASSERT_FALSE(creds.proxy_username.empty());
+  ASSERT_FALSE(strict_creds.proxy_username.empty());
+  Endpoint dest{Ipv4{127, 0, 0, 1}, echo.port()};
+  size_t base = de.exit->open_connections();
+  {
+    UdpClient client(de.exit->proxy_port(), creds.proxy_username, creds.proxy_password);
+    ASSERT_EQ(client.reply, Socks5Reply::succeeded);
+    EXPECT_EQ(client.relay.address().to_string(), "127.0.0.1");  // where the client connected
+    auto answer = client.ask(dest, "ping");
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->first, dest);          // the header names the source
+    EXPECT_EQ(answer->second, "127.0.0.3");  // the destination saw the leased IP
+    // A name is resolved at the exit.
+    answer = client.ask(Endpoint{std::string("localhost"), echo.port()}, "ping");
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->second, "127.0.0.3");
+    // Fragments are dropped; so are datagrams from another address than the client's.
+    EXPECT_FALSE(client.ask(dest, "fragment", 1));
+    UdpClient stranger(de.exit->proxy_port(), creds.proxy_username, creds.proxy_password);
+    stranger.udp.close();
+    stranger.udp.open(asio::ip::udp::v4());
+    stranger.udp.bind(asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.9"), 0));
+    timeval tv{0, 400'000};
+    setsockopt(stranger.udp.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    stranger.relay = client.relay;  // someone else's association
+    EXPECT_FALSE(stranger.ask(dest, "ping"));
+    EXPECT_TRUE(client.ask(dest, "still mine"));
+    auto st = de.exit->stats(d.exit.id);
+    EXPECT_GE(st.bytes_up, 4u + 4u + 10u);
+    EXPECT_GE(st.bytes_down, 3u * 9u);
+    // A wrong password gets no association.
+    UdpClient wrong(de.exit->proxy_port(), creds.proxy_username, "nope");
+    EXPECT_NE(wrong.reply, Socks5Reply::succeeded);
+  }
+  // The control connections closed: the associations end.
+  EXPECT_TRUE(eventually([&] { return de.exit->open_connections() == base; }))
+      << de.exit->open_connections() << " != " << base;
+  // The destination policy applies to datagrams too: loopback is refused by default.
+  UdpClient refused(strict.exit->proxy_port(), strict_creds.proxy_username,
+                    strict_creds.proxy_password);
+  ASSERT_EQ(refused.reply, Socks5Reply::succeeded);
+  EXPECT_FALSE(refused.ask(dest, "ping"));
+}
+
+TEST_F(DataPlane, UdpAssociateThroughTheGatewayCrossesThePairChannel) {
+  UdpEcho echo;
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  Endpoint dest{Ipv4{127, 0, 0, 1}, echo.port()};
+  {
+    UdpClient client(gateway_->port(), "country-de", kPassword);
+    ASSERT_EQ(client.reply, Socks5Reply::succeeded);
+    EXPECT_EQ(client.relay.address().to_string(), "127.0.0.1");
+    auto answer = client.ask(dest, "ping");
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->first, dest);
+    EXPECT_EQ(answer->second, "127.0.0.2");  // sent from the leased IP by the exit
+    answer = client.ask(Endpoint{std::string("localhost"), echo.port()}, "again");
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->second, "127.0.0.2");
+    EXPECT_FALSE(client.ask(dest, "fragment", 1));
+    EXPECT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).bytes_up >= 9; }));
+    EXPECT_GE(gateway_->stats(d.exit.id).bytes_down, 18u);
+    UdpClient wrong(gateway_->port(), "country-de", "nope");
+    EXPECT_NE(wrong.reply, Socks5Reply::succeeded);
+  }
+  // The control connection closed: the gateway's client and the exit's stream end.
+  EXPECT_TRUE(eventually([&] { return gateway_->open_clients() == 0; }));
+  EXPECT_TRUE(eventually([&] { return de.exit->open_connections() == 1; }))  // the channel
+      << de.exit->open_connections();
 }
 
 }  // namespace

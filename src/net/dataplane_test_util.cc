@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <cctype>
 #include <stdexcept>
 
 namespace ipsx::net::testing {
@@ -137,13 +138,49 @@ awaitable<void> EchoServer::serve(Stream& s, std::string peer) {
     in.erase(0, end + 4);
     std::string body = peer + "\n";
     auto sp1 = head.find(' '), sp2 = head.find(' ', sp1 + 1);
+    std::string method = head.substr(0, sp1);
     std::string path = head.substr(sp1 + 1, sp2 - sp1 - 1);
+    std::string lower_head = head;
+    for (char& c : lower_head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // A request body (Content-Length only) is read; "/echo" answers with it.
+    size_t cl = lower_head.find("\r\ncontent-length:");
+    size_t request_body = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 17));
+    while (in.size() < request_body) {
+      boost::system::error_code ec;
+      size_t n = co_await s.async_read_some(asio::buffer(buf), use_ec(ec));
+      if (ec) co_return;
+      in.append(buf.data(), n);
+    }
+    std::string received = in.substr(0, request_body);
+    in.erase(0, request_body);
+    if (path == "/echo") body = received;
     if (path.rfind("/bytes/", 0) == 0) body.assign(std::stoul(path.substr(7)), 'x');
-    bool close = head.find("Connection: close") != std::string::npos ||
-                 head.find("connection: close") != std::string::npos;
-    std::string resp =
-        fmt::format("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}\r\n{}",
-                    body.size(), close ? "Connection: close\r\n" : "", body);
+    bool close = lower_head.find("connection: close") != std::string::npos;
+    std::string resp;
+    if (path.rfind("/chunked/", 0) == 0) {
+      // The body in chunks of at most 1000 bytes, with an extension and a trailer.
+      size_t n = std::stoul(path.substr(9));
+      resp = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n";
+      if (close) resp += "Connection: close\r\n";
+      resp += "\r\n";
+      if (method != "HEAD") {
+        for (size_t sent = 0; sent < n; sent += 1000)
+          resp += fmt::format("{:x};i=1\r\n{}\r\n", std::min<size_t>(1000, n - sent),
+                              std::string(std::min<size_t>(1000, n - sent), 'c'));
+        resp += "0\r\nX-Trailer: t\r\n\r\n";
+      }
+    } else if (path.rfind("/close/", 0) == 0) {
+      // No length: the body ends when this server closes the connection.
+      resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" +
+             std::string(std::stoul(path.substr(7)), 'z');
+      close = true;
+    } else if (path == "/status/204") {
+      resp = "HTTP/1.1 204 No Content\r\n\r\n";
+    } else {
+      resp = fmt::format(
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}\r\n{}",
+          body.size(), close ? "Connection: close\r\n" : "", method == "HEAD" ? "" : body);
+    }
     boost::system::error_code ec;
     co_await asio::async_write(s, asio::buffer(resp), use_ec(ec));
     if (ec || close) co_return;

@@ -51,7 +51,10 @@ struct TestCa {
 TestCa make_test_ca(const std::string& dir);
 
 // The destination: answers every request with the caller's address and a newline, or with N
-// bytes for "GET /bytes/N". Plain HTTP, or HTTPS with the test CA's server certificate.
+// bytes for "GET /bytes/N", the request body for "/echo" (Content-Length bodies), N bytes in
+// chunks for "/chunked/N", N bytes ended by closing the connection for "/close/N", and 204 for
+// "/status/204"; HEAD gets no body. Keep-alive unless "Connection: close". Plain HTTP, or HTTPS
+// with the test CA's server certificate.
 class EchoServer {
  public:
   explicit EchoServer(const TestCa* tls = nullptr, const std::string& address = "127.0.0.1");

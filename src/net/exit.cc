@@ -10,6 +10,7 @@
 #include "crypto/eip191.h"
 #include "crypto/eip712.h"
 #include "ledger/orders.h"
+#include "net/http_forward.h"
 #include "net/io_util.h"
 #include "net/mux.h"
 #include "net/net_error.h"
@@ -17,6 +18,7 @@
 #include "net/pair_messages.h"
 #include "net/proxy_front.h"
 #include "net/tls.h"
+#include "net/udp_relay.h"
 
 namespace ipsx::net {
 namespace {
@@ -380,6 +382,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     auto open = parse_open(payload);
     if (!open) co_return refuse(open.error());
     if (auto why = unservable(*s)) co_return refuse(*why);
+    if (open->udp) co_return co_await serve_udp_stream(s, weak, st, *open);
     auto sock = co_await connect_out(*s, open->destination, open->protocol);
     if (!sock) co_return refuse(sock.error());
     auto ch = weak.lock();
@@ -391,6 +394,37 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     auto on_bytes = meter(s->deal.id);
     co_await splice(std::move(*sock), st, *splices, false, on_bytes);
     --connections;
+  }
+
+  // A UDP stream from a gateway's UDP ASSOCIATE: datagrams leave from the leased IP.
+  awaitable<void> serve_udp_stream(std::shared_ptr<Session> s, std::weak_ptr<MuxChannel> weak,
+                                   std::shared_ptr<MuxStream> st, const OpenMessage& open) {
+    auto up = udp_upstream(*s, open.protocol);
+    auto ch = weak.lock();
+    if (!up) {
+      with_stats(s->deal.id, [](ExitDealStats& x) { ++x.refused; });
+      if (ch) ch->refuse_open(st->id(), error_payload(up.error()));
+      co_return;
+    }
+    if (!ch || st->closed()) co_return;
+    ch->accept_open(st->id());
+    ch.reset();
+    ++connections;
+    with_stats(s->deal.id, [](ExitDealStats& x) { ++x.connections; });
+    co_await relay_udp_stream(st, std::move(*up), *splices);
+    --connections;
+  }
+
+  // A UDP socket on the leased IP for a deal that serves SOCKS5, under the destination policy.
+  Result<std::unique_ptr<UdpUpstream>> udp_upstream(const Session& s, uint32_t protocol) {
+    if (protocol != ledger::protocol::socks5 || (s.deal.protocols & protocol) == 0)
+      return fail(NetErrc::not_permitted, "UDP ASSOCIATE needs a deal whose offer serves socks5");
+    if (connections >= cfg.max_connections)
+      return fail(NetErrc::overloaded, "the exit is at its connection limit");
+    return exit_udp_upstream(
+        io.get_executor(), to_asio(s.deal.leased_ip),
+        [this](const asio::ip::address& a) { return cfg.policy.check(from_asio(a)); },
+        meter(s.deal.id));
   }
 
   // ---- Proxy front -----------------------------------------------------------------------------
@@ -423,48 +457,112 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
       session = it->second;
       return {};
     };
-    auto req = co_await read_front_request(client, cfg.handshake_timeout, authenticate);
-    if (req) {
-      std::optional<Error> why = unservable(*session);
-      Result<tcp::socket> out = std::unexpected(Error(NetErrc::deal_ended, ""));
-      if (why)
-        out = std::unexpected(*why);
-      else
-        out = co_await connect_out(*session, req->destination, req->protocol);
-      if (!out) {
-        with_stats(session->deal.id, [](ExitDealStats& x) { ++x.refused; });
-        co_await answer_failure(client, *req, out.error(), cfg.handshake_timeout);
-      } else {
-        tcp::endpoint local = out->local_endpoint(ec);
-        Endpoint bound{from_asio(local.address()), local.port()};
-        auto prefix = forward_prefix(*req);
-        bool ok = static_cast<bool>(prefix);
-        if (ok) {
-          auto answered = co_await answer_success(client, *req, bound, cfg.handshake_timeout);
-          ok = static_cast<bool>(answered);
-        }
-        if (ok && !prefix->empty()) {
-          auto written = co_await write_all_for(*out, asio::buffer(*prefix), cfg.handshake_timeout);
-          ok = static_cast<bool>(written);
-        }
-        if (ok) {
-          with_stats(session->deal.id, [&](ExitDealStats& x) {
-            ++x.connections;
-            x.bytes_up += prefix->size();
-          });
-          auto control = std::make_shared<SpliceControl>();
-          session->front.push_back(control);
-          ++connections;
-          auto on_bytes = meter(session->deal.id);
-          co_await splice(std::move(client), std::move(*out), *splices, on_bytes, control);
-          --connections;
-          std::erase_if(session->front, [](auto& w) { return w.expired(); });
-        }
+    auto first = co_await read_front_request(client, cfg.handshake_timeout, authenticate, {}, false,
+                                             /*udp_associate=*/true);
+    std::optional<FrontRequest> req;
+    if (first) req = std::move(*first);
+    auto control = std::make_shared<SpliceControl>();
+    while (req) {
+      if (req->udp) {
+        co_await associate(client, *req, session, control);
+        break;
       }
+      if (!req->http) {
+        co_await tunnel(client, *req, session, control);
+        break;
+      }
+      // Plain HTTP: request after request on this connection; a CONNECT among them comes back.
+      HttpForwarder forwarder;
+      forwarder.request_timeout = cfg.handshake_timeout;
+      forwarder.authenticate = authenticate;
+      forwarder.control = control;
+      forwarder.connect = [this, &session,
+                           control](const FrontRequest& r) -> awaitable<Result<HttpHop>> {
+        auto out = co_await connect_front(*session, r, control);
+        if (!out) co_return std::unexpected(out.error());
+        auto self = shared_from_this();
+        co_return HttpHop{socket_upstream(std::move(*out), [self] { --self->connections; }),
+                          meter(session->deal.id)};
+      };
+      req = co_await forward_http(client, std::move(*req), forwarder, *splices);
+      std::erase_if(session->front, [](auto& w) { return w.expired(); });
     }
     boost::system::error_code ignored;
     client.close(ignored);
     --connections;
+  }
+
+  // For a front request of `s`: the deal must be live; a connection from the leased IP, counted
+  // (the caller decrements `connections` when it closes). Refusals are counted too.
+  awaitable<Result<tcp::socket>> connect_front(Session& s, const FrontRequest& req,
+                                               const std::shared_ptr<SpliceControl>& control) {
+    Result<tcp::socket> out = std::unexpected(Error(NetErrc::deal_ended, ""));
+    if (auto why = unservable(s))
+      out = std::unexpected(*why);
+    else
+      out = co_await connect_out(s, req.destination, req.protocol);
+    if (!out) {
+      with_stats(s.deal.id, [](ExitDealStats& x) { ++x.refused; });
+      co_return out;
+    }
+    ++connections;
+    with_stats(s.deal.id, [](ExitDealStats& x) { ++x.connections; });
+    bool known = false;
+    for (auto& w : s.front) known = known || w.lock() == control;
+    if (!known) s.front.push_back(control);
+    co_return out;
+  }
+
+  // A SOCKS5 UDP ASSOCIATE at the front: datagrams leave from the leased IP, under the same
+  // policy, metered to the deal, while the control connection lasts.
+  awaitable<void> associate(tcp::socket& client, const FrontRequest& req,
+                            std::shared_ptr<Session> session,
+                            std::shared_ptr<SpliceControl> control) {
+    Session& s = *session;
+    std::optional<Error> why = unservable(s);
+    Result<std::unique_ptr<UdpUpstream>> up = std::unexpected(Error(NetErrc::exit_failed, ""));
+    if (!why) {
+      up = udp_upstream(s, req.protocol);
+      if (!up) why = up.error();
+    }
+    if (why) {
+      with_stats(s.deal.id, [](ExitDealStats& x) { ++x.refused; });
+      co_await answer_failure(client, req, *why, cfg.handshake_timeout);
+      co_return;
+    }
+    ++connections;
+    with_stats(s.deal.id, [](ExitDealStats& x) { ++x.connections; });
+    s.front.push_back(control);
+    co_await serve_udp_associate(client, req, std::move(*up), *splices, control,
+                                 cfg.handshake_timeout);
+    --connections;
+    std::erase_if(session->front, [](auto& w) { return w.expired(); });
+  }
+
+  // A SOCKS5 CONNECT or an HTTP CONNECT at the front: a tunnel from the leased IP.
+  awaitable<void> tunnel(tcp::socket& client, const FrontRequest& req,
+                         std::shared_ptr<Session> session, std::shared_ptr<SpliceControl> control) {
+    auto out = co_await connect_front(*session, req, control);
+    if (!out) {
+      co_await answer_failure(client, req, out.error(), cfg.handshake_timeout);
+      co_return;
+    }
+    boost::system::error_code ec;
+    tcp::endpoint local = out->local_endpoint(ec);
+    Endpoint bound{from_asio(local.address()), local.port()};
+    bool ok = static_cast<bool>(co_await answer_success(client, req, bound, cfg.handshake_timeout));
+    if (ok && !req.leftover.empty()) {
+      auto written =
+          co_await write_all_for(*out, asio::buffer(req.leftover), cfg.handshake_timeout);
+      ok = static_cast<bool>(written);
+    }
+    if (ok) {
+      with_stats(session->deal.id, [&](ExitDealStats& x) { x.bytes_up += req.leftover.size(); });
+      std::function<void(uint64_t, uint64_t)> on_bytes = meter(session->deal.id);
+      co_await splice(std::move(client), std::move(*out), *splices, on_bytes, control);
+    }
+    --connections;
+    std::erase_if(session->front, [](auto& w) { return w.expired(); });
   }
 
   void stop_now() {

@@ -120,7 +120,94 @@ void check_forward(Checker& c, const HttpRequestHead& head) {
   c.expect(hosts == 1 && connections <= 1, "forwarded Host or Connection headers are wrong");
 }
 
+// Scanning `in` whole and in two pieces split at each of a few points gives the same answers.
+void check_body(Checker& c, std::string_view name, const HttpBodyScanner& start, ByteView in) {
+  HttpBodyScanner whole = start;
+  auto all = whole.scan(in);
+  if (all) {
+    c.expect(*all <= in.size(), fmt::format("{}: scanned past the input", name));
+    c.expect(whole.done() || *all == in.size(),
+             fmt::format("{}: stopped before the end without finishing", name));
+  } else {
+    c.expect(!all.error().message().empty(), fmt::format("{}: error without a message", name));
+  }
+  size_t n = in.size();
+  for (size_t k : {size_t{1}, n / 3, n / 2, n - 1}) {
+    if (k == 0 || k >= n) continue;
+    HttpBodyScanner split = start;
+    Exact first(std::string_view(reinterpret_cast<const char*>(in.data()), k));
+    auto a = split.scan(first.bytes());
+    Result<size_t> total = a;
+    if (a && *a == k && !split.done()) {
+      auto b = split.scan(in.subspan(k));
+      total = b ? Result<size_t>(k + *b) : std::unexpected(b.error());
+    }
+    bool same = static_cast<bool>(total) == static_cast<bool>(all) &&
+                (!total || (*total == *all && split.done() == whole.done()));
+    if (!same)
+      return c.violated(fmt::format("{}: a split at {} of {} answers differently", name, k, n));
+  }
+}
+
+void check_response(Checker& c, std::string_view input, std::string_view method) {
+  auto r = parse_response_head(input, method);
+  if (!r) {
+    c.expect(!r.error().message().empty(), "response: error without a message");
+    return;
+  }
+  if (!r->complete()) {
+    c.expect(r->need > 0, "response: incomplete but needs 0 bytes");
+    return;
+  }
+  const HttpResponseHead& head = *r->message;
+  size_t n = r->consumed;
+  for (size_t k : {n - 1, n / 2}) {
+    Exact prefix(input.substr(0, k));
+    auto p = parse_response_head(prefix.text(), method);
+    c.expect(p && !p->complete() && p->need > 0 && k + p->need <= n,
+             fmt::format("response: a prefix of {} bytes is not answered 'need more'", k));
+  }
+  HttpParseOptions roomy = kResponseHeadOptions;
+  roomy.max_head_bytes = 1 << 20;
+  roomy.max_headers = 1 << 10;
+  for (bool keep : {true, false}) {
+    std::string text = write_response_head(head, keep, 1);
+    auto back = parse_response_head(text, method, roomy);
+    if (!back || !back->complete() || back->consumed != text.size()) {
+      c.violated("response: the written head does not parse");
+      continue;
+    }
+    const HttpResponseHead& b = *back->message;
+    c.expect(b.status == head.status && b.reason == head.reason && b.minor_version == 1,
+             "response: the written status line differs");
+    c.expect(b.framing == head.framing && b.content_length == head.content_length,
+             "response: the written framing differs");
+    c.expect(b.keep_alive == (keep && head.framing != ResponseFraming::close_delimited),
+             "response: the written persistence differs");
+    for (const HttpHeader& h : b.headers) {
+      bool ours = iequals(h.name, "connection") && h.value == "close" && !keep;
+      bool hop = false;
+      for (std::string_view name :
+           {"connection", "proxy-connection", "keep-alive", "te", "upgrade"})
+        hop = hop || iequals(h.name, name);
+      c.expect(ours || !hop, "response: a hop-by-hop header was written");
+      c.expect(ours || std::find(head.headers.begin(), head.headers.end(), h) != head.headers.end(),
+               "response: a header the origin did not send was written");
+    }
+  }
+  check_body(c, "response body", HttpBodyScanner::for_response(head), as_bytes(input.substr(n)));
+}
+
 }  // namespace
+
+bool fuzz_http_response(std::string_view input, const FuzzViolation& on_violation) {
+  Checker c("http response", on_violation);
+  Exact exact(input);
+  check_response(c, exact.text(), "GET");
+  check_response(c, exact.text(), "HEAD");
+  check_body(c, "chunked body", HttpBodyScanner::chunked(), exact.bytes());
+  return c.ok();
+}
 
 bool fuzz_socks5(std::string_view input, const FuzzViolation& on_violation) {
   Checker c("socks5", on_violation);
@@ -150,6 +237,12 @@ bool fuzz_http(std::string_view input, const FuzzViolation& on_violation) {
   Checker c("http", on_violation);
   Exact exact(input);
   input = exact.text();
+  // The same bytes as an origin's response, and their header lines behind a status line.
+  if (!fuzz_http_response(input, on_violation)) c.violated("the response checks failed");
+  size_t eol = input.find("\r\n");
+  if (eol != std::string_view::npos &&
+      !fuzz_http_response("HTTP/1.1 200 OK" + std::string(input.substr(eol)), on_violation))
+    c.violated("the response checks failed");
   auto r = parse_request_head(input);
   if (!r) {
     c.expect(!r.error().message().empty(), "error without a message");
@@ -274,6 +367,30 @@ bool fuzz_pair(std::string_view input, const FuzzViolation& on_violation) {
     }
     in = in.subspan(r->consumed);
   }
+  // The same bytes as a UDP stream's datagram records: each writes back to the bytes it took,
+  // and every shorter prefix asks for more, never for more than the rest.
+  for (ByteView rest = exact.bytes(); !rest.empty();) {
+    auto r = parse_datagram_record(rest);
+    if (!r) {
+      c.expect(!r.error().message().empty(), "datagram record: error without a message");
+      break;
+    }
+    if (!r->complete()) {
+      c.expect(r->need >= 1, "datagram record: incomplete but needs nothing");
+      break;
+    }
+    auto written = write_datagram_record(r->message->peer, r->message->payload);
+    c.expect(
+        written && *written == Bytes(rest.begin(), rest.begin() + static_cast<long>(r->consumed)),
+        "datagram record: write(parse(x)) != x");
+    for (size_t k : {size_t{0}, size_t{1}, r->consumed / 2, r->consumed - 1}) {
+      if (k >= r->consumed) continue;
+      auto p = parse_datagram_record(rest.first(k));
+      c.expect(p && !p->complete() && p->need >= 1 && k + p->need <= r->consumed,
+               fmt::format("datagram record: prefix of {} bytes does not ask for the rest", k));
+    }
+    rest = rest.subspan(r->consumed);
+  }
   if (auto range = parse_cidr(exact.text())) {
     auto back = parse_cidr(to_string(*range));
     c.expect(back && *back == *range,
@@ -303,6 +420,9 @@ std::vector<std::string> pair_fuzz_seeds() {
             R"("invoiceIntervalMs":1000,"creditLimit":"300"})"),
       frame(FrameType::credit, 3, std::string("\0\0\1\0", 4)) + frame(FrameType::fin, 3, ""),
       frame(FrameType::cut, 0, "\x13unpaid: owes 10"),
+      frame(FrameType::open, 5, R"({"host":"0.0.0.0","port":0,"protocol":4,"udp":true})"),
+      std::string("\x00\x0e\x00\x00\x00\x01\x7f\x00\x00\x01\x00\x35ping", 16) +
+          std::string("\x00\x12\x00\x00\x00\x03\x09localhost\x1f\x90hi", 20),
       "10.0.0.0/8",
       "fd00::/8",
   };
@@ -332,6 +452,20 @@ std::vector<std::string> http_fuzz_seeds() {
       "Content-Length: 5\r\n\r\nhello",
       "PUT http://10.0.0.1/up HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
       "GET http://example.org HTTP/1.0\r\nProxy-Connection: Keep-Alive\r\n\r\n",
+  };
+}
+
+std::vector<std::string> http_response_fuzz_seeds() {
+  return {
+      "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+      "Keep-Alive: timeout=5\r\n\r\nhello",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: T\r\n\r\n"
+      "5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nT: b\r\n\r\nHTTP/1.1",
+      "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nuntil the origin closes",
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+      "HTTP/1.1 304 Not Modified\r\nETag: \"a\"\r\nContent-Length: 10\r\n\r\n",
+      "HTTP/1.0 404 Not Found\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+      "4\r\nWiki\r\n0;last\r\n\r\n",
   };
 }
 

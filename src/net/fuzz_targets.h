@@ -26,6 +26,15 @@ bool fuzz_socks5(std::string_view input, const FuzzViolation& on_violation = {})
 // to the same credentials. When it fails, the error has a message.
 bool fuzz_http(std::string_view input, const FuzzViolation& on_violation = {});
 
+// Parses `input` as an origin's response head (answering GET, and HEAD) with the body after it,
+// and reads `input` itself as a chunked body. A parsed head: every shorter prefix asks for more;
+// the head written for the client (write_response_head) parses back with the same status,
+// reason, framing and length, the persistence asked for, no hop-by-hop header and no header the
+// origin did not send. Body scanning: any split of the same bytes gives the same count, end and
+// error as scanning them whole. fuzz_http runs this too, on `input` and on `input` behind a
+// status line, so the http target of the fuzz runner covers responses.
+bool fuzz_http_response(std::string_view input, const FuzzViolation& on_violation = {});
+
 // Parses `input` as a proxy username. When it parses, to_string succeeds and parses back equal.
 bool fuzz_username(std::string_view input, const FuzzViolation& on_violation = {});
 
@@ -33,12 +42,14 @@ bool fuzz_username(std::string_view input, const FuzzViolation& on_violation = {
 // the bytes it consumed, and shorter prefixes ask for more; each frame's payload is run through
 // the message parser of its type (hello, auth, welcome, open, invoice, proof, error payloads),
 // and a message that parses writes back to a payload that parses equal. The same input is also
-// read as an address range (parse_cidr), which must print back to a range that parses equal.
+// read as an address range (parse_cidr), which must print back to a range that parses equal, and
+// as a UDP stream's datagram records, which must write back to the bytes they took.
 bool fuzz_pair(std::string_view input, const FuzzViolation& on_violation = {});
 
 // Valid inputs to start mutating from, one list per target.
 std::vector<std::string> socks5_fuzz_seeds();
 std::vector<std::string> http_fuzz_seeds();
+std::vector<std::string> http_response_fuzz_seeds();
 std::vector<std::string> username_fuzz_seeds();
 std::vector<std::string> pair_fuzz_seeds();
 

@@ -9,6 +9,7 @@
 
 #include "crypto/eip191.h"
 #include "crypto/eip712.h"
+#include "net/http_forward.h"
 #include "net/http_text.h"
 #include "net/io_util.h"
 #include "net/mux.h"
@@ -17,6 +18,7 @@
 #include "net/pair_messages.h"
 #include "net/proxy_front.h"
 #include "net/tls.h"
+#include "net/udp_relay.h"
 
 namespace ipsx::net {
 
@@ -375,61 +377,99 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       filters = *f;
       return {};
     };
-    auto req = co_await read_front_request(client, cfg.client_timeout, authenticate);
-    if (req) co_await serve(client, *req, filters);
+    auto first = co_await read_front_request(client, cfg.client_timeout, authenticate, {}, false,
+                                             /*udp_associate=*/true);
+    std::optional<FrontRequest> req;
+    if (first) req = std::move(*first);
+    while (req) {
+      if (req->udp) {
+        co_await associate(client, *req, filters);
+        break;
+      }
+      if (!req->http) {
+        co_await serve(client, *req, filters);
+        break;
+      }
+      // Plain HTTP: request after request on this connection; a CONNECT among them comes back.
+      HttpForwarder forwarder;
+      forwarder.request_timeout = cfg.client_timeout;
+      forwarder.authenticate = authenticate;
+      forwarder.connect = [this, &filters](const FrontRequest& r) -> awaitable<Result<HttpHop>> {
+        auto opened = co_await open_stream(r, filters);
+        if (!opened) co_return std::unexpected(opened.error());
+        co_return HttpHop{stream_upstream(opened->second), meter(opened->first->lease.deal_id)};
+      };
+      req = co_await forward_http(client, std::move(*req), forwarder, *splices);
+    }
     boost::system::error_code ignored;
     client.close(ignored);
     --clients;
   }
 
-  awaitable<void> serve(tcp::socket& client, const FrontRequest& req, const ProxyFilters& f) {
-    auto link = co_await choose(f);
-    if (!link) {
-      co_await answer_failure(client, req, link.error(), cfg.client_timeout);
-      co_return;
-    }
-    auto l = *link;
-    auto ch = co_await channel_of(l);
-    if (!ch) {
-      with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.failures; });
-      co_await answer_failure(client, req, ch.error(), cfg.client_timeout);
-      co_return;
-    }
-    auto stream = (*ch)->open(to_payload(OpenMessage{req.destination, req.protocol}));
-    if (!stream) {
-      co_await answer_failure(client, req, stream.error(), cfg.client_timeout);
-      co_return;
-    }
-    auto st = *stream;
-    auto opened = co_await st->wait_opened(cfg.connect_timeout);
-    if (!opened) {
-      with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.failures; });
-      co_await answer_failure(client, req, opened.error(), cfg.client_timeout);
-      co_return;
-    }
-    with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.connections; });
-    auto prefix = forward_prefix(req);
-    Endpoint bound{l->lease.ip, 0};
-    bool ok = static_cast<bool>(prefix);
-    if (ok) {
-      auto answered = co_await answer_success(client, req, bound, cfg.client_timeout);
-      ok = static_cast<bool>(answered);
-    }
-    if (!ok) {
-      st->reset();
-      co_return;
-    }
-    if (!prefix->empty()) {
-      auto w = co_await st->write(*prefix);
-      if (!w) co_return;
-    }
-    Hash id = l->lease.deal_id;
-    std::function<void(uint64_t, uint64_t)> on_bytes = [this, id](uint64_t up, uint64_t down) {
+  std::function<void(uint64_t, uint64_t)> meter(const Hash& id) {
+    return [this, id](uint64_t up, uint64_t down) {
       with_stats(id, [&](GatewayLeaseStats& s) {
         s.bytes_up += up;
         s.bytes_down += down;
       });
     };
+  }
+
+  // A lease that fits, its pair channel, and a stream the exit has connected to the destination.
+  awaitable<Result<std::pair<std::shared_ptr<Link>, std::shared_ptr<MuxStream>>>> open_stream(
+      const FrontRequest& req, const ProxyFilters& f) {
+    auto link = co_await choose(f);
+    if (!link) co_return std::unexpected(link.error());
+    auto l = *link;
+    auto ch = co_await channel_of(l);
+    if (!ch) {
+      with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.failures; });
+      co_return std::unexpected(ch.error());
+    }
+    auto stream = (*ch)->open(to_payload(OpenMessage{req.destination, req.protocol, req.udp}));
+    if (!stream) co_return std::unexpected(stream.error());
+    auto st = *stream;
+    auto opened = co_await st->wait_opened(cfg.connect_timeout);
+    if (!opened) {
+      with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.failures; });
+      co_return std::unexpected(opened.error());
+    }
+    with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.connections; });
+    co_return std::pair{l, st};
+  }
+
+  // A SOCKS5 UDP ASSOCIATE: the relay is here, the datagrams go over a UDP stream to the exit,
+  // which sends them from the leased IP.
+  awaitable<void> associate(tcp::socket& client, const FrontRequest& req, const ProxyFilters& f) {
+    auto opened = co_await open_stream(req, f);
+    if (!opened) {
+      co_await answer_failure(client, req, opened.error(), cfg.client_timeout);
+      co_return;
+    }
+    auto [l, st] = *opened;
+    auto up = stream_udp_upstream(st, meter(l->lease.deal_id));
+    co_await serve_udp_associate(client, req, std::move(up), *splices, nullptr, cfg.client_timeout);
+  }
+
+  // A SOCKS5 CONNECT or an HTTP CONNECT: a tunnel.
+  awaitable<void> serve(tcp::socket& client, const FrontRequest& req, const ProxyFilters& f) {
+    auto opened = co_await open_stream(req, f);
+    if (!opened) {
+      co_await answer_failure(client, req, opened.error(), cfg.client_timeout);
+      co_return;
+    }
+    auto [l, st] = *opened;
+    Endpoint bound{l->lease.ip, 0};
+    auto answered = co_await answer_success(client, req, bound, cfg.client_timeout);
+    if (!answered) {
+      st->reset();
+      co_return;
+    }
+    if (!req.leftover.empty()) {
+      auto w = co_await st->write(req.leftover);
+      if (!w) co_return;
+    }
+    std::function<void(uint64_t, uint64_t)> on_bytes = meter(l->lease.deal_id);
     co_await splice(std::move(client), st, *splices, true, on_bytes);
   }
 

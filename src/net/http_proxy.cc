@@ -98,7 +98,7 @@ Result<void> parse_request_line(std::string_view line, const HttpParseOptions& o
   return {};
 }
 
-Result<void> parse_header_line(std::string_view line, HttpRequestHead& head) {
+Result<void> parse_header_line(std::string_view line, std::vector<HttpHeader>& headers) {
   if (line.front() == ' ' || line.front() == '\t') {
     return fail(NetErrc::bad_header,
                 fmt::format("header line {} starts with whitespace: obs-fold is not allowed",
@@ -127,7 +127,7 @@ Result<void> parse_header_line(std::string_view line, HttpRequestHead& head) {
                   fmt::format("header {} has control byte 0x{:02x}", quoted(name), c));
     }
   }
-  head.headers.push_back({std::string(name), std::string(value)});
+  headers.push_back({std::string(name), std::string(value)});
   return {};
 }
 
@@ -215,23 +215,19 @@ Result<void> finish_head(HttpRequestHead& head) {
   return {};
 }
 
-}  // namespace
-
-std::optional<std::string_view> HttpRequestHead::header(std::string_view name) const {
-  for (const HttpHeader& h : headers) {
-    if (iequals(h.name, name)) return h.value;
-  }
-  return std::nullopt;
-}
-
-ParseResult<HttpRequestHead> parse_request_head(std::string_view in,
-                                                const HttpParseOptions& options) {
-  using Step = ParseStep<HttpRequestHead>;
-  HttpRequestHead head;
-  bool have_request_line = false;
+// The line structure shared by request and response heads: an optional run of empty lines
+// (requests only), the first line, header lines, the blank line. `first_line` and `finish` fill
+// the head; `what` names it in errors.
+template <class Head, class FirstLine, class Finish>
+ParseResult<Head> parse_head(std::string_view in, const HttpParseOptions& options,
+                             std::string_view what, bool skip_empty_lines, FirstLine first_line,
+                             Finish finish) {
+  using Step = ParseStep<Head>;
+  Head head;
+  bool have_first_line = false;
   auto too_large = [&] {
     return fail(NetErrc::too_large,
-                fmt::format("request head is longer than {} bytes", options.max_head_bytes));
+                fmt::format("{} head is longer than {} bytes", what, options.max_head_bytes));
   };
   size_t pos = 0;
   while (true) {
@@ -240,16 +236,16 @@ ParseResult<HttpRequestHead> parse_request_head(std::string_view in,
     if (length > options.max_line_bytes) {
       return fail(NetErrc::too_large,
                   fmt::format("{} is longer than {} bytes",
-                              have_request_line ? "a header line" : "the request line",
+                              have_first_line ? "a header line" : fmt::format("the {} line", what),
                               options.max_line_bytes));
     }
     size_t need = 0;  // > 0 when the buffer ends inside the head
     if (eol == in.size()) {
-      need = length > 0 ? 4 : have_request_line ? 2 : 1;  // this line's CRLF, then a blank line
+      need = length > 0 ? 4 : have_first_line ? 2 : 1;  // this line's CRLF, then a blank line
     } else if (in[eol] == '\n') {
       return fail(NetErrc::malformed, fmt::format("bare LF at offset {}: lines end in CRLF", eol));
     } else if (eol + 1 == in.size()) {
-      need = length > 0 || !have_request_line ? 3 : 1;
+      need = length > 0 || !have_first_line ? 3 : 1;
     } else if (in[eol + 1] != '\n') {
       return fail(NetErrc::malformed, fmt::format("bare CR at offset {}: lines end in CRLF", eol));
     }
@@ -261,23 +257,179 @@ ParseResult<HttpRequestHead> parse_request_head(std::string_view in,
     pos = eol + 2;
     if (pos > options.max_head_bytes) return too_large();
     if (line.empty()) {
-      if (!have_request_line) continue;  // empty lines before the request line are skipped
-      if (auto ok = finish_head(head); !ok) return std::unexpected(ok.error());
+      if (!have_first_line) {
+        if (skip_empty_lines) continue;  // empty lines before a request line are skipped
+        return fail(NetErrc::malformed, fmt::format("empty line before the {} line", what));
+      }
+      if (auto ok = finish(head); !ok) return std::unexpected(ok.error());
       return Step::done(std::move(head), pos);
     }
-    if (!have_request_line) {
-      if (auto ok = parse_request_line(line, options, head); !ok) {
-        return std::unexpected(ok.error());
-      }
-      have_request_line = true;
+    if (!have_first_line) {
+      if (auto ok = first_line(line, head); !ok) return std::unexpected(ok.error());
+      have_first_line = true;
       continue;
     }
     if (head.headers.size() == options.max_headers) {
       return fail(NetErrc::too_large,
                   fmt::format("more than {} header lines", options.max_headers));
     }
-    if (auto ok = parse_header_line(line, head); !ok) return std::unexpected(ok.error());
+    if (auto ok = parse_header_line(line, head.headers); !ok) return std::unexpected(ok.error());
   }
+}
+
+Result<void> parse_status_line(std::string_view line, HttpResponseHead& head) {
+  if (!line.starts_with("HTTP/")) {
+    return fail(NetErrc::malformed, fmt::format("status line {} is not HTTP/1.x", quoted(line)));
+  }
+  std::string_view version = line.substr(0, std::min(line.find(' '), line.size()));
+  if (version == "HTTP/1.1" || version == "HTTP/1.0") {
+    head.minor_version = version.back() - '0';
+  } else {
+    return fail(NetErrc::bad_version,
+                fmt::format("{} is not supported: HTTP/1.0 or HTTP/1.1 only", quoted(version)));
+  }
+  std::string_view rest = line.substr(version.size());
+  if (rest.size() < 4 || rest[0] != ' ' || !is_digit(rest[1]) || !is_digit(rest[2]) ||
+      !is_digit(rest[3]) || rest[1] < '1' || rest[1] > '5' || (rest.size() > 4 && rest[4] != ' ')) {
+    return fail(
+        NetErrc::malformed,
+        fmt::format("status line {} is not HTTP-version SP 3DIGIT SP reason", quoted(line)));
+  }
+  head.status = (rest[1] - '0') * 100 + (rest[2] - '0') * 10 + (rest[3] - '0');
+  std::string_view reason = rest.size() > 4 ? rest.substr(5) : std::string_view();
+  for (char ch : reason) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return fail(NetErrc::malformed, fmt::format("reason phrase has control byte 0x{:02x}", c));
+    }
+  }
+  head.reason = std::string(reason);
+  return {};
+}
+
+Result<void> finish_response(HttpResponseHead& head, std::string_view request_method) {
+  std::optional<uint64_t> content_length;
+  bool has_te = false;
+  std::vector<std::string> codings;
+  std::vector<std::string> connection;
+  for (const HttpHeader& h : head.headers) {
+    std::string name = lower(h.name);
+    if (name == "content-length") {
+      auto v = parse_content_length(h.value);
+      if (!v) return std::unexpected(v.error());
+      if (content_length && *content_length != *v) {
+        return fail(NetErrc::bad_header, fmt::format("conflicting Content-Length values {} and {}",
+                                                     *content_length, *v));
+      }
+      content_length = *v;
+    } else if (name == "transfer-encoding") {
+      has_te = true;
+      for (auto item : split_list(h.value)) codings.push_back(lower(item));
+    } else if (name == "connection" || name == "proxy-connection") {
+      for (auto item : split_list(h.value)) connection.push_back(lower(item));
+    }
+  }
+  if (head.status == 101) {
+    return fail(NetErrc::bad_header, "101 Switching Protocols to a request without Upgrade");
+  }
+  if (has_te) {
+    if (head.minor_version == 0) {
+      return fail(NetErrc::bad_header, "Transfer-Encoding in an HTTP/1.0 response");
+    }
+    if (content_length) {
+      return fail(NetErrc::bad_header, "both Content-Length and Transfer-Encoding");
+    }
+    if (std::count(codings.begin(), codings.end(), "chunked") > 1) {
+      return fail(NetErrc::bad_header, "Transfer-Encoding applies chunked twice");
+    }
+  }
+  auto has = [&](std::string_view token) {
+    return std::find(connection.begin(), connection.end(), token) != connection.end();
+  };
+  head.keep_alive = head.minor_version == 1 ? !has("close") : has("keep-alive") && !has("close");
+  head.content_length = 0;
+  if (request_method == "HEAD" || head.status < 200 || head.status == 204 || head.status == 304) {
+    head.framing = ResponseFraming::none;
+  } else if (has_te) {
+    head.framing = !codings.empty() && codings.back() == "chunked"
+                       ? ResponseFraming::chunked
+                       : ResponseFraming::close_delimited;
+  } else if (content_length) {
+    head.framing = ResponseFraming::content_length;
+    head.content_length = *content_length;
+  } else {
+    head.framing = ResponseFraming::close_delimited;
+  }
+  if (head.framing == ResponseFraming::close_delimited) head.keep_alive = false;
+  return {};
+}
+
+// The hop-by-hop header names of a message: the fixed ones and those its Connection (or
+// Proxy-Connection) lists, except Host and the framing headers, which must not be stripped.
+std::vector<std::string> hop_by_hop(const std::vector<HttpHeader>& headers,
+                                    std::vector<std::string> fixed) {
+  for (const HttpHeader& h : headers) {
+    std::string name = lower(h.name);
+    if (name != "connection" && name != "proxy-connection") continue;
+    for (auto item : split_list(h.value)) {
+      std::string token = lower(item);
+      // Listing a framing header or Host must not strip it: that would desynchronize the peer.
+      if (token != "host" && token != "content-length" && token != "transfer-encoding") {
+        fixed.push_back(std::move(token));
+      }
+    }
+  }
+  return fixed;
+}
+
+}  // namespace
+
+std::optional<std::string_view> HttpRequestHead::header(std::string_view name) const {
+  for (const HttpHeader& h : headers) {
+    if (iequals(h.name, name)) return h.value;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> HttpResponseHead::header(std::string_view name) const {
+  for (const HttpHeader& h : headers) {
+    if (iequals(h.name, name)) return h.value;
+  }
+  return std::nullopt;
+}
+
+ParseResult<HttpRequestHead> parse_request_head(std::string_view in,
+                                                const HttpParseOptions& options) {
+  return parse_head<HttpRequestHead>(
+      in, options, "request", true,
+      [&](std::string_view line, HttpRequestHead& head) {
+        return parse_request_line(line, options, head);
+      },
+      [](HttpRequestHead& head) { return finish_head(head); });
+}
+
+ParseResult<HttpResponseHead> parse_response_head(std::string_view in,
+                                                  std::string_view request_method,
+                                                  const HttpParseOptions& options) {
+  return parse_head<HttpResponseHead>(
+      in, options, "response", false, parse_status_line,
+      [&](HttpResponseHead& head) { return finish_response(head, request_method); });
+}
+
+std::string write_response_head(const HttpResponseHead& head, bool keep_alive,
+                                int client_minor_version) {
+  std::vector<std::string> drop =
+      hop_by_hop(head.headers, {"connection", "proxy-connection", "keep-alive", "te", "upgrade"});
+  std::string out = fmt::format("HTTP/1.1 {:03d} {}\r\n", head.status, head.reason);
+  for (const HttpHeader& h : head.headers) {
+    if (std::find(drop.begin(), drop.end(), lower(h.name)) == drop.end()) {
+      out += h.name + ": " + h.value + "\r\n";
+    }
+  }
+  if (!keep_alive) out += "Connection: close\r\n";
+  if (keep_alive && client_minor_version == 0) out += "Connection: keep-alive\r\n";
+  out += "\r\n";
+  return out;
 }
 
 std::string write_proxy_request_head(const HttpRequestHead& head) {
@@ -303,24 +455,9 @@ Result<std::string> write_forward_head(const HttpRequestHead& head, bool keep_al
   if (head.form == TargetForm::authority) {
     return fail(NetErrc::invalid_argument, "a CONNECT request is tunnelled, not forwarded");
   }
-  std::vector<std::string> drop = {"proxy-authorization",
-                                   "proxy-connection",
-                                   "connection",
-                                   "keep-alive",
-                                   "te",
-                                   "trailer",
-                                   "upgrade"};
-  for (const HttpHeader& h : head.headers) {
-    std::string name = lower(h.name);
-    if (name != "connection" && name != "proxy-connection") continue;
-    for (auto item : split_list(h.value)) {
-      std::string token = lower(item);
-      // Listing a framing header or Host must not strip it: that would desynchronize the origin.
-      if (token != "host" && token != "content-length" && token != "transfer-encoding") {
-        drop.push_back(std::move(token));
-      }
-    }
-  }
+  std::vector<std::string> drop =
+      hop_by_hop(head.headers, {"proxy-authorization", "proxy-connection", "connection",
+                                "keep-alive", "te", "trailer", "upgrade"});
   std::string line = fmt::format("{} {} HTTP/1.{}\r\n", head.method, head.path, head.minor_version);
   std::string host = "Host: " + head.authority + "\r\n";
   std::string out = line;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/hex.h"
 #include "net/endpoint.h"
 #include "net/parse_step.h"
 
@@ -110,6 +111,109 @@ std::string write_proxy_request_head(const HttpRequestHead& head);
 // "Connection: keep-alive" (for 1.0). No Via header: the gateway does not announce itself.
 // Fails (invalid_argument) for a CONNECT head, which is tunnelled, not forwarded.
 Result<std::string> write_forward_head(const HttpRequestHead& head, bool keep_alive_upstream);
+
+// --- Responses from the origin, and message bodies (RFC 9112 §4, §6, §7). ---
+
+// How a response body ends (RFC 9112 §6.3): no body (HEAD, 1xx, 204, 304), after content_length
+// bytes, with the last chunk, or when the origin closes the connection.
+enum class ResponseFraming : uint8_t { none, content_length, chunked, close_delimited };
+
+// Bounds on a response head; origins send longer heads than clients (cookies, CSPs).
+inline constexpr HttpParseOptions kResponseHeadOptions{64 * 1024, 16 * 1024, 200, false};
+
+// A parsed response head from the origin.
+struct HttpResponseHead {
+  int minor_version = 1;  // HTTP/1.0 or HTTP/1.1
+  int status = 200;       // 100..599
+  std::string reason;     // the reason phrase as received (may be empty)
+  std::vector<HttpHeader> headers;
+  bool keep_alive = true;  // the origin keeps its connection after this response
+  ResponseFraming framing = ResponseFraming::none;
+  uint64_t content_length = 0;  // when framing is content_length
+
+  // 1xx: another response head follows on the same connection.
+  bool interim() const { return status < 200; }
+  std::optional<std::string_view> header(std::string_view name) const;
+  friend bool operator==(const HttpResponseHead&, const HttpResponseHead&) = default;
+};
+
+// Parses a response head from the front of `in`, answering the request with `request_method`
+// (HEAD has no response body). Lines end in CRLF; the same header rules as requests; a status
+// line "HTTP/1.x SP 3DIGIT [SP reason]". Framing by RFC 9112 §6.3: no body for HEAD, 1xx, 204 and
+// 304; Transfer-Encoding ending in chunked; Content-Length; else close-delimited (also for a
+// Transfer-Encoding that does not end in chunked). Refused (bad_header): Transfer-Encoding beside
+// Content-Length, in HTTP/1.0, or chunked twice; disagreeing Content-Length values; 101 Switching
+// Protocols (the proxy never forwards Upgrade, so an origin may not switch). keep_alive: 1.1
+// unless Connection lists close, 1.0 only with keep-alive; never for close-delimited bodies.
+ParseResult<HttpResponseHead> parse_response_head(
+    std::string_view in, std::string_view request_method,
+    const HttpParseOptions& options = kResponseHeadOptions);
+
+// The response head to send the client: "HTTP/1.1 <status> <reason>" (the proxy's own version),
+// the headers in order without the hop-by-hop ones (Connection and the names it lists,
+// Proxy-Connection, Keep-Alive, TE, Upgrade; never Content-Length or Transfer-Encoding), then
+// "Connection: close" when `keep_alive` is false, "Connection: keep-alive" when it is true and
+// the client speaks HTTP/1.0 (`client_minor_version` 0).
+std::string write_response_head(const HttpResponseHead& head, bool keep_alive,
+                                int client_minor_version);
+
+// Finds where a message body ends in bytes that arrive piecewise, without decoding it: the proxy
+// relays the body as it is (chunks, extensions and trailers included) and needs to know only
+// where the next message starts. Pure and incremental: any split of the same bytes gives the same
+// answers. Chunked bodies (RFC 9112 §7.1) are checked strictly: 1..16 hex digits of size,
+// extensions and trailer lines of visible text (HTAB allowed), CRLF only; a size line over
+// kMaxChunkLineBytes or trailers over kMaxTrailerBytes are too_large.
+class HttpBodyScanner {
+ public:
+  static constexpr size_t kMaxChunkLineBytes = 4096;
+  static constexpr size_t kMaxTrailerBytes = 16 * 1024;
+
+  static HttpBodyScanner none() { return HttpBodyScanner(Kind::length, 0); }
+  static HttpBodyScanner length(uint64_t n) { return HttpBodyScanner(Kind::length, n); }
+  static HttpBodyScanner chunked() { return HttpBodyScanner(Kind::chunked, 0); }
+  // Ends only when the connection does: every byte is body, done() never turns true.
+  static HttpBodyScanner until_close() { return HttpBodyScanner(Kind::until_close, 0); }
+  static HttpBodyScanner for_request(const HttpRequestHead& head);
+  static HttpBodyScanner for_response(const HttpResponseHead& head);
+
+  // Takes the bytes that follow those scanned so far; returns how many of them belong to the
+  // body (all of them unless it ends inside `in`). Errors (malformed, too_large) are final.
+  Result<size_t> scan(ByteView in);
+  Result<size_t> scan(std::string_view in) {
+    return scan(ByteView(reinterpret_cast<const uint8_t*>(in.data()), in.size()));
+  }
+  // The whole body has been scanned.
+  bool done() const { return state_ == State::done; }
+  // The body ends only when the connection closes.
+  bool ends_at_close() const { return kind_ == Kind::until_close; }
+  uint64_t scanned() const { return scanned_; }
+
+ private:
+  enum class Kind : uint8_t { length, chunked, until_close };
+  enum class State : uint8_t {
+    size,       // hex digits of the chunk size
+    extension,  // after the size: BWS ; ext, up to CR
+    size_lf,    // the LF of the size line
+    data,       // `remaining_` bytes of chunk data (or the whole length body)
+    data_cr,    // CRLF after chunk data
+    data_lf,
+    trailer,  // a trailer line (or the final empty line) starts
+    trailer_line,
+    trailer_lf,
+    final_lf,  // the LF of the empty line that ends the body
+    done,
+    failed,
+  };
+  HttpBodyScanner(Kind kind, uint64_t length);
+
+  Kind kind_;
+  State state_;
+  uint64_t remaining_ = 0;
+  uint64_t scanned_ = 0;
+  size_t digits_ = 0;
+  size_t line_bytes_ = 0;
+  size_t trailer_bytes_ = 0;
+};
 
 // --- The proxy's own responses. ---
 

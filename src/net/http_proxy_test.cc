@@ -411,5 +411,208 @@ TEST(HttpFuzz, RandomBytesNeverCrash) {
   }
 }
 
+ParseResult<HttpResponseHead> parse_response(const std::string& text,
+                                             std::string_view method = "GET") {
+  return parse_response_head(ExactCopy(text).text(), method);
+}
+
+HttpResponseHead response_of(const std::string& text, std::string_view method = "GET") {
+  auto r = parse_response(text, method);
+  EXPECT_TRUE(r) << (r ? "" : r.error().message());
+  EXPECT_TRUE(r && r->complete()) << text;
+  return r && r->complete() ? *r->message : HttpResponseHead{};
+}
+
+TEST(HttpResponseHead, FramingFollowsRfc9112Section6_3) {
+  auto h = response_of("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.reason, "OK");
+  EXPECT_EQ(h.framing, ResponseFraming::content_length);
+  EXPECT_EQ(h.content_length, 12u);
+  EXPECT_TRUE(h.keep_alive);
+  h = response_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+  EXPECT_EQ(h.framing, ResponseFraming::chunked);
+  h = response_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+  EXPECT_EQ(h.framing, ResponseFraming::close_delimited);
+  EXPECT_FALSE(h.keep_alive);
+  h = response_of("HTTP/1.1 200 OK\r\nServer: x\r\n\r\n");
+  EXPECT_EQ(h.framing, ResponseFraming::close_delimited);
+  EXPECT_FALSE(h.keep_alive);
+  // No body, whatever the headers say.
+  EXPECT_EQ(response_of("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", "HEAD").framing,
+            ResponseFraming::none);
+  EXPECT_EQ(response_of("HTTP/1.1 204 No Content\r\n\r\n").framing, ResponseFraming::none);
+  EXPECT_EQ(response_of("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n").framing,
+            ResponseFraming::none);
+  h = response_of("HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_TRUE(h.interim());
+  EXPECT_EQ(h.framing, ResponseFraming::none);
+  // Persistence.
+  EXPECT_FALSE(
+      response_of("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").keep_alive);
+  EXPECT_FALSE(response_of("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").keep_alive);
+  EXPECT_TRUE(response_of("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n")
+                  .keep_alive);
+  // A status line without a reason, with an empty one.
+  EXPECT_EQ(response_of("HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n").status, 404);
+  EXPECT_EQ(response_of("HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n").reason, "");
+}
+
+TEST(HttpResponseHead, RefusesWhatCouldDesynchronizeTheClient) {
+  auto code = [](const std::string& text) {
+    auto r = parse_response(text);
+    EXPECT_FALSE(r) << text;
+    return r ? NetErrc::invalid_argument : static_cast<NetErrc>(r.error().code().value());
+  };
+  EXPECT_EQ(code("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            NetErrc::bad_header);
+  EXPECT_EQ(code("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            NetErrc::bad_header);
+  EXPECT_EQ(code("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), NetErrc::bad_header);
+  EXPECT_EQ(code("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+            NetErrc::bad_header);
+  EXPECT_EQ(code("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"),
+            NetErrc::bad_header);
+  EXPECT_EQ(code("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n"), NetErrc::malformed);
+  EXPECT_EQ(code("HTTP/1.1 20 OK\r\n\r\n"), NetErrc::malformed);
+  EXPECT_EQ(code("HTTP/1.1 600 Nope\r\n\r\n"), NetErrc::malformed);
+  EXPECT_EQ(code("HTTP/2 200 OK\r\n\r\n"), NetErrc::bad_version);
+  EXPECT_EQ(code("ICY 200 OK\r\n\r\n"), NetErrc::malformed);
+  EXPECT_EQ(code("HTTP/1.1 200 OK\r\n folded\r\n\r\n"), NetErrc::bad_header);
+  EXPECT_EQ(code("HTTP/1.1 200 OK\r\n" + std::string(70 * 1024, 'a') + "\r\n\r\n"),
+            NetErrc::too_large);
+}
+
+TEST(HttpResponseHead, EveryPrefixAsksForMore) {
+  std::string text = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX: y\r\n\r\n";
+  for (size_t k = 0; k < text.size(); ++k) {
+    auto r = parse_response(text.substr(0, k));
+    ASSERT_TRUE(r) << k;
+    EXPECT_FALSE(r->complete());
+    EXPECT_LE(r->need, text.size() - k);
+  }
+  auto r = parse_response(text + "abc");
+  ASSERT_TRUE(r && r->complete());
+  EXPECT_EQ(r->consumed, text.size());
+}
+
+TEST(HttpResponseHead, WrittenForTheClientWithoutHopByHopHeaders) {
+  auto h = response_of(
+      "HTTP/1.0 200 Fine\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n"
+      "Content-Length: 2\r\nProxy-Connection: keep-alive\r\nSet-Cookie: a=b\r\n\r\n");
+  EXPECT_EQ(write_response_head(h, true, 1),
+            "HTTP/1.1 200 Fine\r\nContent-Length: 2\r\nSet-Cookie: a=b\r\n\r\n");
+  EXPECT_EQ(
+      write_response_head(h, false, 1),
+      "HTTP/1.1 200 Fine\r\nContent-Length: 2\r\nSet-Cookie: a=b\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(write_response_head(h, true, 0),
+            "HTTP/1.1 200 Fine\r\nContent-Length: 2\r\nSet-Cookie: a=b\r\n"
+            "Connection: keep-alive\r\n\r\n");
+  // Listing a framing header in Connection does not strip it.
+  h = response_of(
+      "HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(write_response_head(h, true, 1),
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+}
+
+// Scans `text` in pieces of `step` bytes; the bytes taken, or the error.
+Result<size_t> scan_in_steps(HttpBodyScanner s, const std::string& text, size_t step,
+                             bool* done = nullptr) {
+  size_t total = 0;
+  for (size_t at = 0; at < text.size(); at += step) {
+    ExactCopy piece(std::string_view(text).substr(at, step));
+    auto n = s.scan(piece.bytes());
+    if (!n) return n;
+    total += *n;
+    if (s.done()) break;
+  }
+  if (done) *done = s.done();
+  return total;
+}
+
+TEST(HttpBody, ChunkedBodiesEndWhereTheyEndAtEverySplit) {
+  std::string body =
+      "5;name=value\r\nhello\r\n1A \t; x\r\nabcdefghijklmnopqrstuvwxyz\r\n000\r\n"
+      "Trailer-A: b\r\nTrailer-B:\tc\r\n\r\n";
+  for (size_t step = 1; step <= body.size(); ++step) {
+    bool done = false;
+    auto n =
+        scan_in_steps(HttpBodyScanner::chunked(), body + "GET http://next/ HTTP/1.1", step, &done);
+    ASSERT_TRUE(n) << step << ": " << n.error().message();
+    EXPECT_EQ(*n, body.size()) << step;
+    EXPECT_TRUE(done);
+  }
+  bool done = true;
+  auto n = scan_in_steps(HttpBodyScanner::chunked(), "5\r\nhel", 2, &done);
+  EXPECT_EQ(*n, 6u);
+  EXPECT_FALSE(done);
+}
+
+TEST(HttpBody, RefusesChunkedBodiesThatAreNot) {
+  auto error = [](const std::string& text) {
+    auto n = scan_in_steps(HttpBodyScanner::chunked(), text, text.size());
+    EXPECT_FALSE(n) << text;
+    return n ? NetErrc::invalid_argument : static_cast<NetErrc>(n.error().code().value());
+  };
+  EXPECT_EQ(error("x\r\n"), NetErrc::malformed);
+  EXPECT_EQ(error("5\nhello\r\n"), NetErrc::malformed);
+  EXPECT_EQ(error("5\r\nhelloX\r\n"), NetErrc::malformed);
+  EXPECT_EQ(error("5;\x01\r\n"), NetErrc::malformed);
+  EXPECT_EQ(error("0\r\n folded: no\r\n\r\n"), NetErrc::malformed);
+  EXPECT_EQ(error("0\r\nA: b\rX"), NetErrc::malformed);
+  EXPECT_EQ(error("-5\r\n"), NetErrc::malformed);
+  EXPECT_EQ(error("10000000000000000\r\n"), NetErrc::too_large);  // 17 hex digits
+  EXPECT_EQ(error("1;" + std::string(5000, 'e') + "\r\n"), NetErrc::too_large);
+  EXPECT_EQ(error("0\r\n" + std::string(20000, 'T') + "\r\n\r\n"), NetErrc::too_large);
+}
+
+TEST(HttpBody, LengthsAndCloseDelimitedBodies) {
+  bool done = false;
+  EXPECT_EQ(*scan_in_steps(HttpBodyScanner::length(5), "helloGET", 3, &done), 5u);
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(HttpBodyScanner::none().done());
+  HttpBodyScanner close = HttpBodyScanner::until_close();
+  EXPECT_EQ(*close.scan(std::string_view("anything at all")), 15u);
+  EXPECT_FALSE(close.done());
+  EXPECT_TRUE(close.ends_at_close());
+  EXPECT_EQ(HttpBodyScanner::for_request(head_of("POST http://a/ HTTP/1.1\r\nContent-Length: "
+                                                 "3\r\n\r\n"))
+                .scan(std::string_view("abcdef"))
+                .value(),
+            3u);
+}
+
+TEST(HttpFuzz, MutatedResponsesNeverCrashOrBreakTheProperties) {
+  std::mt19937_64 rng(9113);
+  std::vector<std::string> seeds = http_response_fuzz_seeds();
+  std::vector<std::string> tokens = {"\r\n",
+                                     " ",
+                                     ":",
+                                     ",",
+                                     ";",
+                                     "0\r\n",
+                                     "\r\n\r\n",
+                                     "chunked",
+                                     "close",
+                                     "Connection: ",
+                                     "Content-Length: 1\r\n",
+                                     "Transfer-Encoding: chunked\r\n",
+                                     "HTTP/1.0",
+                                     "HEAD",
+                                     "\n"};
+  for (const auto& s : seeds)
+    EXPECT_TRUE(fuzz_http_response(s, [](std::string_view w) { ADD_FAILURE() << w; }));
+  size_t complete = 0;
+  for (int i = 0; i < 4000; ++i) {
+    std::string in = test_util::mutate_many(seeds[i % seeds.size()], rng, 4, tokens);
+    EXPECT_TRUE(
+        fuzz_http_response(in, [&](std::string_view w) { ADD_FAILURE() << w << " on " << in; }));
+    auto r = parse_response(in);
+    if (r && r->complete()) ++complete;
+  }
+  EXPECT_GT(complete, 400u);
+}
+
 }  // namespace
 }  // namespace ipsx::net

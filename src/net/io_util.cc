@@ -97,26 +97,6 @@ awaitable<void> wait_done(std::shared_ptr<SpliceState> st) {
   }
 }
 
-// Reads what `s` has into a fresh buffer of exactly that size, waiting until it is readable
-// only when nothing is there yet (one read per chunk under load). The read goes through a
-// per-thread scratch buffer, so an idle connection holds no buffer (bytes_per_idle_conn).
-// 0 bytes: EOF.
-awaitable<Result<Bytes>> read_available(tcp::socket& s) {
-  thread_local std::vector<uint8_t> scratch(kScratchBytes);
-  boost::system::error_code ec;
-  for (;;) {
-    size_t n = s.read_some(asio::buffer(scratch), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      co_await s.async_wait(tcp::socket::wait_read, use_ec(ec));
-      if (ec) co_return fail(NetErrc::channel_closed, ec.message());
-      continue;
-    }
-    if (ec == asio::error::eof) co_return Bytes{};
-    if (ec) co_return fail(NetErrc::channel_closed, ec.message());
-    co_return Bytes(scratch.begin(), scratch.begin() + static_cast<long>(n));
-  }
-}
-
 awaitable<void> socket_to_stream(std::shared_ptr<SpliceState> st, tcp::socket& s,
                                  std::shared_ptr<MuxStream> stream, bool up) {
   for (;;) {
@@ -188,6 +168,51 @@ awaitable<void> socket_to_socket(std::shared_ptr<SpliceState> st, tcp::socket& f
 }
 
 }  // namespace
+
+// Reads into a fresh buffer of exactly the size read (one read per chunk under load), through a
+// per-thread scratch buffer, so an idle connection holds no buffer (bytes_per_idle_conn).
+awaitable<Result<Bytes>> read_available(tcp::socket& s) {
+  thread_local std::vector<uint8_t> scratch(kScratchBytes);
+  boost::system::error_code ec;
+  for (;;) {
+    size_t n = s.read_some(asio::buffer(scratch), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      co_await s.async_wait(tcp::socket::wait_read, use_ec(ec));
+      if (ec) co_return fail(NetErrc::channel_closed, ec.message());
+      continue;
+    }
+    if (ec == asio::error::eof) co_return Bytes{};
+    if (ec) co_return fail(NetErrc::channel_closed, ec.message());
+    co_return Bytes(scratch.begin(), scratch.begin() + static_cast<long>(n));
+  }
+}
+
+RelayWatch::RelayWatch(SpliceRegistry& registry, std::function<void()> abort,
+                       std::shared_ptr<SpliceControl> control)
+    : state_(std::make_shared<SpliceState>(registry.timer_.get_executor())),
+      control_(std::move(control)) {
+  state_->running = 1;
+  state_->abort_all = std::move(abort);
+  if (control_)
+    control_->abort = [w = std::weak_ptr<SpliceState>(state_)] {
+      if (auto s = w.lock()) s->abort();
+    };
+  register_splice(state_, registry);
+}
+
+RelayWatch::~RelayWatch() {
+  state_->running = 0;
+  state_->abort_all = nullptr;
+  if (control_) control_->abort = nullptr;
+}
+
+void RelayWatch::touch() {
+  state_->last = Clock::now();
+}
+
+bool RelayWatch::aborted() const {
+  return state_->aborted;
+}
 
 Deadline::Deadline(tcp::socket& socket, Millis timeout)
     : timer_(socket.get_executor()), expired_(std::make_shared<bool>(false)) {

@@ -67,11 +67,36 @@ class SpliceRegistry : public std::enable_shared_from_this<SpliceRegistry> {
 
  private:
   friend void register_splice(const std::shared_ptr<SpliceState>&, SpliceRegistry&);
+  friend class RelayWatch;
   awaitable<void> sweep();
   asio::steady_timer timer_;
   Millis idle_;
   bool closed_ = false;
   std::vector<std::weak_ptr<SpliceState>> live_;
+};
+
+// Reads what `s` (non-blocking) has, waiting until it is readable only when nothing is there
+// yet, through a per-thread scratch buffer: an idle connection holds no buffer. Empty: EOF.
+// Errors: channel_closed.
+awaitable<Result<Bytes>> read_available(tcp::socket& s);
+
+// A relay that is not a splice (plain-HTTP forwarding, a UDP association) in a registry's idle
+// sweep and close(): `abort` is called when nothing moved for the registry's idle time, when the
+// registry closes, or through `control->abort()`. touch() on every transfer. Leaves the sweep on
+// destruction.
+class RelayWatch {
+ public:
+  RelayWatch(SpliceRegistry& registry, std::function<void()> abort,
+             std::shared_ptr<SpliceControl> control = nullptr);
+  ~RelayWatch();
+  RelayWatch(const RelayWatch&) = delete;
+  RelayWatch& operator=(const RelayWatch&) = delete;
+  void touch();
+  bool aborted() const;
+
+ private:
+  std::shared_ptr<SpliceState> state_;
+  std::shared_ptr<SpliceControl> control_;
 };
 
 // Copies both ways between a socket and a mux stream until both directions finished, one side

@@ -91,6 +91,20 @@ awaitable<Result<void>> MuxStream::write(ByteView data) {
   co_return Result<void>{};
 }
 
+bool MuxStream::try_write(ByteView data) {
+  if (reset_ || local_fin_) return false;
+  auto ch = channel_.lock();
+  if (!ch || !ch->is_open() || data.size() > send_credit_ || ch->out_bytes_ > kQueueHighBytes)
+    return false;
+  while (!data.empty()) {
+    size_t n = std::min(data.size(), kMaxDataPayload);
+    ch->send(FrameType::data, id_, Bytes(data.begin(), data.begin() + static_cast<long>(n)));
+    send_credit_ -= n;
+    data = data.subspan(n);
+  }
+  return true;
+}
+
 void MuxStream::finish() {
   if (local_fin_ || reset_) return;
   local_fin_ = true;

@@ -37,6 +37,9 @@ class MuxStream {
   awaitable<Result<Bytes>> read_chunk();
   // Sends all of `data`, waiting for credit as needed.
   awaitable<Result<void>> write(ByteView data);
+  // Sends all of `data` now, or nothing (false) when the stream's credit or the channel's queue
+  // cannot take it: for datagrams, which are dropped rather than queued.
+  bool try_write(ByteView data);
   // No more data from this side (once; later calls do nothing).
   void finish();
   // Aborts the stream both ways and tells the peer.

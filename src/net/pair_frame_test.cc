@@ -131,5 +131,39 @@ TEST(PairFuzz, SeedsAndMutationsKeepTheRoundTrips) {
   }
 }
 
+TEST(PairMessages, UdpOpenAndDatagramRecords) {
+  OpenMessage open{Endpoint{Ipv4{0, 0, 0, 0}, 0}, 4, true};
+  auto back = parse_open(to_payload(open));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_TRUE(back->udp);
+  EXPECT_EQ(back->destination, open.destination);
+  // Port 0 only for UDP.
+  EXPECT_FALSE(parse_open(to_payload(OpenMessage{Endpoint{Ipv4{1, 2, 3, 4}, 0}, 4, false})));
+  std::string text = R"({"host":"a.example","port":1,"protocol":4,"udp":"yes"})";
+  EXPECT_FALSE(parse_open(Bytes(text.begin(), text.end())));
+
+  Bytes payload = {'p', 'i', 'n', 'g'};
+  auto record = write_datagram_record(Endpoint{Ipv4{127, 0, 0, 1}, 53}, payload);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(to_hex(*record, false), "000e000000017f0000010035" + to_hex(payload, false));
+  for (size_t k = 0; k < record->size(); ++k) {
+    auto r = parse_datagram_record(ByteView(*record).first(k));
+    ASSERT_TRUE(r && !r->complete());
+    EXPECT_LE(k + r->need, record->size());
+  }
+  Bytes two = *record;
+  two.insert(two.end(), record->begin(), record->end());
+  auto r = parse_datagram_record(two);
+  ASSERT_TRUE(r && r->complete());
+  EXPECT_EQ(r->consumed, record->size());
+  EXPECT_EQ(r->message->payload, payload);
+  // A fragment in a record is an error: the stream is out of step.
+  Bytes frag = *record;
+  frag[4] = 1;
+  EXPECT_EQ(parse_datagram_record(frag).error().code(), NetErrc::fragmented);
+  EXPECT_EQ(write_datagram_record(Endpoint{Ipv4{1, 1, 1, 1}, 1}, Bytes(65530, 0)).error().code(),
+            NetErrc::too_large);
+}
+
 }  // namespace
 }  // namespace ipsx::net

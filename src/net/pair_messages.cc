@@ -6,6 +6,7 @@
 
 #include "net/net_error.h"
 #include "net/pair_auth.h"
+#include "net/socks5.h"
 
 namespace ipsx::net {
 namespace {
@@ -30,6 +31,7 @@ class Reader {
       error_ = Error(NetErrc::malformed, fmt::format("{}: not a JSON object", name));
   }
   const std::optional<Error>& error() const { return error_; }
+  const json& object() const { return j_; }
 
   const json* field(const char* f) {
     if (error_) return nullptr;
@@ -129,9 +131,37 @@ Bytes to_payload(const WelcomeMessage& m) {
 }
 
 Bytes to_payload(const OpenMessage& m) {
-  return dump({{"host", format_host(m.destination.host)},
-               {"port", m.destination.port},
-               {"protocol", m.protocol}});
+  json j = {{"host", format_host(m.destination.host)},
+            {"port", m.destination.port},
+            {"protocol", m.protocol}};
+  if (m.udp) j["udp"] = true;
+  return dump(j);
+}
+
+Result<Bytes> write_datagram_record(const Endpoint& peer, ByteView payload) {
+  auto header = write_udp_header(peer);
+  if (!header) return std::unexpected(header.error());
+  size_t n = header->size() + payload.size();
+  if (n > kMaxUdpDatagramBytes)
+    return fail(NetErrc::too_large, fmt::format("a datagram of {} bytes with its header", n));
+  Bytes out{static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)};
+  out.insert(out.end(), header->begin(), header->end());
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+ParseResult<DatagramRecord> parse_datagram_record(ByteView in) {
+  using Step = ParseStep<DatagramRecord>;
+  if (in.size() < 2) return Step::more(2 - in.size());
+  size_t n = (size_t{in[0]} << 8) | in[1];
+  if (in.size() < 2 + n) return Step::more(2 + n - in.size());
+  ByteView datagram = in.subspan(2, n);
+  auto header = parse_udp_header(datagram);
+  if (!header) return std::unexpected(header.error().with_context("datagram record"));
+  DatagramRecord r{
+      header->destination,
+      Bytes(datagram.begin() + static_cast<long>(header->header_size), datagram.end())};
+  return Step::done(std::move(r), 2 + n);
 }
 
 Bytes to_payload(const InvoiceMessage& m) {
@@ -189,10 +219,17 @@ Result<OpenMessage> parse_open(ByteView payload) {
   uint64_t port = r.u64("port");
   m.protocol = static_cast<uint32_t>(r.u64("protocol"));
   if (r.error()) return std::unexpected(*r.error());
-  if (port == 0 || port > 65535) return std::unexpected(bad("open", "port", "not 1..65535"));
-  auto ep = parse_authority(host, static_cast<uint16_t>(port));
+  if (auto it = r.object().find("udp"); it != r.object().end()) {
+    if (!it->is_boolean()) return std::unexpected(bad("open", "udp", "not a boolean"));
+    m.udp = it->get<bool>();
+  }
+  // A UDP stream names where the client sends from, port 0 when it does not know yet.
+  if ((port == 0 && !m.udp) || port > 65535)
+    return std::unexpected(bad("open", "port", "not 1..65535"));
+  auto ep = parse_authority(host, port == 0 ? 1 : static_cast<uint16_t>(port));
   if (!ep) return std::unexpected(bad("open", "host", ep.error().message()));
   m.destination = *ep;
+  if (port == 0) m.destination.port = 0;
   return m;
 }
 

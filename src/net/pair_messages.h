@@ -13,6 +13,7 @@
 #include "core/uint256.h"
 #include "crypto/keys.h"
 #include "net/endpoint.h"
+#include "net/parse_step.h"
 
 namespace ipsx::net {
 
@@ -43,9 +44,29 @@ struct WelcomeMessage {
 // gateway -> exit, with OPEN: where the stream goes and which protocol the client speaks
 // (a ledger::protocol bit: socks5, http or https_connect).
 struct OpenMessage {
-  Endpoint destination;
+  Endpoint destination;  // for a UDP stream: where the client says it sends from (port may be 0)
   uint32_t protocol = 0;
+  // A UDP ASSOCIATE: the stream carries datagram records (write_datagram_record) both ways; the
+  // exit sends each from the leased IP to the destination the record names.
+  bool udp = false;
 };
+
+// One datagram on a UDP stream: its peer (the destination going to the exit, the source coming
+// back) and payload.
+struct DatagramRecord {
+  Endpoint peer;
+  Bytes payload;
+  friend bool operator==(const DatagramRecord&, const DatagramRecord&) = default;
+};
+
+// A datagram as stream bytes: a 2-byte big-endian length, then the SOCKS5 UDP header of `peer`
+// (RFC 1928 §7, FRAG 0) and the payload. Fails (invalid_argument, too_large) for a domain name
+// check_domain refuses or a header and payload over 65535 bytes.
+Result<Bytes> write_datagram_record(const Endpoint& peer, ByteView payload);
+// The record at the front of `in` (need more until it is whole). The header is read by
+// parse_udp_header: a fragment, an unknown ATYP, a truncated header are errors (final: the
+// stream is out of step).
+ParseResult<DatagramRecord> parse_datagram_record(ByteView in);
 
 // exit -> gateway: what the deal owes so far (cumulative, like the balance proof answering it).
 struct InvoiceMessage {

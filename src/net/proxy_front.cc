@@ -82,7 +82,8 @@ awaitable<void> send(tcp::socket& s, ByteView bytes, Millis) {
 }
 
 awaitable<Result<FrontRequest>> read_socks(tcp::socket& s, Bytes& buf, Millis timeout,
-                                           const FrontAuthenticate& authenticate) {
+                                           const FrontAuthenticate& authenticate,
+                                           bool udp_associate) {
   FrontRequest req;
   req.socks = true;
   req.protocol = ledger::protocol::socks5;
@@ -122,12 +123,20 @@ awaitable<Result<FrontRequest>> read_socks(tcp::socket& s, Bytes& buf, Millis ti
     }
     co_return std::unexpected(request.error());
   }
+  if (request->command == Socks5Command::udp_associate && udp_associate) {
+    req.udp = true;
+    req.destination = request->destination;
+    req.leftover = std::move(buf);
+    co_return req;
+  }
   if (request->command != Socks5Command::connect) {
     {
       Bytes msg = write_reply(Socks5Reply::command_not_supported);
       co_await send(s, msg, timeout);
     }
-    co_return fail(NetErrc::unsupported_command, "only CONNECT is served");
+    co_return fail(NetErrc::unsupported_command, udp_associate
+                                                     ? "only CONNECT and UDP ASSOCIATE are served"
+                                                     : "only CONNECT is served");
   }
   if (request->destination.port == 0) {
     {
@@ -187,19 +196,23 @@ awaitable<Result<FrontRequest>> read_http(tcp::socket& s, Bytes& buf, Millis tim
 }  // namespace
 
 awaitable<Result<FrontRequest>> read_front_request(tcp::socket& s, Millis timeout,
-                                                   const FrontAuthenticate& authenticate) {
+                                                   const FrontAuthenticate& authenticate,
+                                                   Bytes already, bool http_only,
+                                                   bool udp_associate) {
   Deadline deadline(s, timeout);
-  Bytes buf;
-  std::array<uint8_t, 4096> chunk;
-  boost::system::error_code ec;
-  size_t n = co_await s.async_read_some(asio::buffer(chunk), use_ec(ec));
-  if (ec)
-    co_return fail(deadline.expired() ? NetErrc::timed_out : NetErrc::channel_closed,
-                   "the client sent no request");
-  buf.assign(chunk.begin(), chunk.begin() + static_cast<long>(n));
+  Bytes buf = std::move(already);
+  if (buf.empty()) {
+    std::array<uint8_t, 4096> chunk;
+    boost::system::error_code ec;
+    size_t n = co_await s.async_read_some(asio::buffer(chunk), use_ec(ec));
+    if (ec)
+      co_return fail(deadline.expired() ? NetErrc::timed_out : NetErrc::channel_closed,
+                     "the client sent no request");
+    buf.assign(chunk.begin(), chunk.begin() + static_cast<long>(n));
+  }
   Result<FrontRequest> r = fail(NetErrc::malformed, "unread");
-  if (buf[0] == kSocks5Version)
-    r = co_await read_socks(s, buf, timeout, authenticate);
+  if (buf[0] == kSocks5Version && !http_only)
+    r = co_await read_socks(s, buf, timeout, authenticate, udp_associate);
   else
     r = co_await read_http(s, buf, timeout, authenticate);
   if (!r && deadline.expired())

@@ -24,18 +24,25 @@ struct FrontRequest {
   std::string username;
   std::string password;
   std::optional<HttpRequestHead> http;  // plain HTTP forwarding: the client's request head
-  Bytes leftover;  // bytes the client sent past its request (HTTP body start, early tunnel data)
+  bool udp = false;  // SOCKS5 UDP ASSOCIATE: `destination` is where the client says it sends from
+  Bytes leftover;    // bytes the client sent past its request (HTTP body start, early tunnel data)
 };
 
 // Checks credentials; an error is answered as "unauthorized" in the client's protocol.
 using FrontAuthenticate =
     std::function<Result<void>(const std::string& username, const std::string& password)>;
 
-// Reads one proxy request from `s`. Protocol errors and failed authentication are answered to the
-// client here (SOCKS5 method/status/reply, HTTP 400/407/431) and returned; the caller just closes.
-// Only CONNECT is served over SOCKS5 (UDP ASSOCIATE and BIND get command_not_supported).
+// Reads one proxy request from `s`, within `timeout`. Protocol errors and failed authentication
+// are answered to the client here (SOCKS5 method/status/reply, HTTP 400/407/431) and returned;
+// the caller just closes. `already`: bytes of the request read before (a keep-alive
+// connection's pipelined bytes); `http_only`: a later request on a plain-HTTP connection, where
+// SOCKS5 is not taken. Only CONNECT is served over SOCKS5 (UDP ASSOCIATE and BIND get
+// command_not_supported) unless `udp_associate` is set, when the request is returned with
+// `udp` true for the caller to serve.
 awaitable<Result<FrontRequest>> read_front_request(tcp::socket& s, Millis timeout,
-                                                   const FrontAuthenticate& authenticate);
+                                                   const FrontAuthenticate& authenticate,
+                                                   Bytes already = {}, bool http_only = false,
+                                                   bool udp_associate = false);
 
 // Tells the client its request is connected: SOCKS5 success with `bound`, HTTP "200 Connection
 // established" for CONNECT, nothing for plain HTTP (the origin's response follows).
