@@ -8,6 +8,7 @@
 
 #include "cli_util.h"
 #include "eth/contracts.h"
+#include "eth/deployment_file.h"
 #include "ledger/genesis.h"
 
 namespace ipsx::cli {
@@ -38,11 +39,9 @@ void run_deploy(const EthOptions& o) {
   eth::SendOptions send;
   send.receipt_timeout = Millis(o.timeout_s * 1000);
   auto d = unwrap(eth::deploy_contracts(*rpc, key, contracts, p, eth::FeePolicy{}, send), "deploy");
-  std::string toml = fmt::format(
-      "# IPSX contracts, deployed by {} from {}\nrpc = \"{}\"\nchain_id = {}\n"
-      "token = \"{}\"\ncentralizer = \"{}\"\nblock = {}\n",
-      key.address().to_string(), o.genesis, o.rpc, d.chain_id, d.token.to_string(),
-      d.centralizer.to_string(), d.block);
+  eth::DeploymentFile file{o.rpc, d};
+  std::string toml = file.to_toml(
+      fmt::format("IPSX contracts, deployed by {} from {}", key.address().to_string(), o.genesis));
   std::ofstream out(o.out, std::ios::trunc);
   out << toml;
   if (!out.flush()) throw CommandError(fmt::format("{}: cannot write", o.out));

@@ -9,6 +9,7 @@
 
 #include "cli_util.h"
 #include "crypto/keystore.h"
+#include "eth/deployment_file.h"
 #include "ledger/embedded_ledger.h"
 #include "ledger/tx_codec.h"
 #include "market/market.h"
@@ -24,6 +25,7 @@ struct OrderOptions {
   std::string market, data;
   uint16_t fee_bps = 0;
   uint64_t chain_id = 1337;
+  std::string deployment;  // an Ethereum deployment file: its chain id and verifying contract
   uint64_t nonce = 0;
   uint64_t expiry_seconds = 86'400;
   // offer
@@ -68,6 +70,15 @@ Hash domain_separator(uint64_t chain_id) {
   return ledger::ledger_domain(chain_id, Address()).separator();
 }
 
+// The domain orders, cancels and status events are signed under: the embedded ledger's
+// (`chain_id`, no verifying contract) or, with a deployment file from `ipsx eth deploy`, the
+// Ethereum ledger's (its chain id, the Centralizer as verifying contract).
+Hash signing_domain(uint64_t chain_id, const std::string& deployment) {
+  if (deployment.empty()) return domain_separator(chain_id);
+  auto f = unwrap(eth::DeploymentFile::load(deployment), "--deployment");
+  return ledger::ledger_domain(f.deployment.chain_id, f.deployment.centralizer).separator();
+}
+
 uint64_t now_s() {
   return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
 }
@@ -100,8 +111,8 @@ void run_offer(const OrderOptions& o) {
   offer.expiry = now_s() + o.expiry_seconds;
   offer.nonce = o.nonce ? o.nonce : static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
   unwrap(ledger::validate(offer));
-  auto sig = unwrap(
-      crypto::sign(key, crypto::eip712::digest(domain_separator(o.chain_id), offer.struct_hash())));
+  auto sig = unwrap(crypto::sign(
+      key, crypto::eip712::digest(signing_domain(o.chain_id, o.deployment), offer.struct_hash())));
   write_out(o.out, {{"offer", ledger::to_json(offer)}, {"signature", sig.to_hex()}});
 }
 
@@ -139,9 +150,78 @@ void run_request(const OrderOptions& o) {
   r.expiry = now_s() + o.expiry_seconds;
   r.nonce = o.nonce ? o.nonce : static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
   unwrap(ledger::validate(r));
-  auto sig = unwrap(
-      crypto::sign(key, crypto::eip712::digest(domain_separator(o.chain_id), r.struct_hash())));
+  auto sig = unwrap(crypto::sign(
+      key, crypto::eip712::digest(signing_domain(o.chain_id, o.deployment), r.struct_hash())));
   write_out(o.out, {{"request", ledger::to_json(r)}, {"signature", sig.to_hex()}});
+}
+
+// `ipsx order cancel` and `ipsx order event`: the owner's signed cancel of an order, and a deal
+// party's signed status event, in the JSON the node's API takes (docs/api.md).
+struct SignOptions {
+  std::string keystore, address, password_file, out;
+  uint64_t chain_id = 1337;
+  std::string deployment;  // as OrderOptions::deployment
+  // cancel
+  std::string order_file, order_hash;
+  // event
+  std::string deal, party, status;
+  uint64_t seq = 0;
+  int64_t at_ms = -1;
+};
+
+Hash order_hash_of(const SignOptions& o) {
+  if (!o.order_hash.empty()) return unwrap(Hash::from_hex(o.order_hash), "--order-hash");
+  if (o.order_file.empty()) throw CommandError("give --order FILE or --order-hash HASH");
+  std::string text = unwrap(crypto::read_small_file(o.order_file, 1 << 20), o.order_file);
+  json j = json::parse(text, nullptr, false);
+  if (j.is_object() && j.contains("offer"))
+    return unwrap(ledger::offer_from_json(j["offer"]), o.order_file).struct_hash();
+  if (j.is_object() && j.contains("request"))
+    return unwrap(ledger::request_from_json(j["request"]), o.order_file).struct_hash();
+  throw CommandError(o.order_file + ": not a signed order from `ipsx order offer|request`");
+}
+
+void run_cancel(const SignOptions& o) {
+  Hash hash = order_hash_of(o);
+  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
+  auto sig =
+      unwrap(crypto::sign(key, crypto::eip712::digest(signing_domain(o.chain_id, o.deployment),
+                                                      market::cancel_struct_hash(hash))));
+  write_out(o.out,
+            {{"cancel", {{"orderHash", hash.hex()}, {"nonce", 0}}}, {"signature", sig.to_hex()}});
+}
+
+void run_event(const SignOptions& o) {
+  market::StatusEvent e;
+  e.deal_id = unwrap(Hash::from_hex(o.deal), "--deal");
+  if (o.party == "provider") {
+    e.party = market::Party::provider;
+  } else if (o.party == "requester") {
+    e.party = market::Party::requester;
+  } else {
+    throw CommandError("--party: provider or requester");
+  }
+  static const std::map<std::string, market::PartyState> kStates = {
+      {"ready", market::PartyState::ready},
+      {"connected", market::PartyState::connected},
+      {"closed", market::PartyState::closed},
+      {"failed", market::PartyState::failed},
+      {"unpaid", market::PartyState::unpaid}};
+  auto st = kStates.find(o.status);
+  if (st == kStates.end())
+    throw CommandError("--status: ready, connected, closed, failed or unpaid");
+  e.state = st->second;
+  e.at = o.at_ms >= 0 ? from_unix_ms(o.at_ms) : SystemClock().now();
+  e.seq = o.seq;
+  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
+  auto signed_event = unwrap(market::sign_event(key, e, signing_domain(o.chain_id, o.deployment)));
+  write_out(o.out, {{"event",
+                     {{"dealId", e.deal_id.hex()},
+                      {"party", static_cast<int>(e.party)},
+                      {"status", static_cast<int>(e.state)},
+                      {"at", to_unix_ms(e.at)},
+                      {"seq", e.seq}}},
+                    {"signature", signed_event.signature.to_hex()}});
 }
 
 struct MarketOptions {
@@ -215,7 +295,11 @@ void add_order_command(CLI::App& app) {
         ->check(CLI::ExistingFile);
     c->add_option("--market", o->market, "The market's address")->required();
     c->add_option("--fee-bps", o->fee_bps, "The market's commission in basis points (default 0)");
-    c->add_option("--chain-id", o->chain_id, "The ledger's chain id (default 1337)");
+    auto* chain = c->add_option("--chain-id", o->chain_id, "The ledger's chain id (default 1337)");
+    c->add_option("--deployment", o->deployment,
+                  "For the Ethereum ledger: the file `ipsx eth deploy --out` wrote (chain id and "
+                  "Centralizer, the EIP-712 domain)")
+        ->excludes(chain);
     c->add_option("--nonce", o->nonce, "Order nonce (default: the current time in ms)");
     c->add_option("--expiry-seconds", o->expiry_seconds, "Valid for this long (default 86400)");
     c->add_option("--protocols", o->protocols, "Comma list: http,https-connect,socks5,smtp,vpn");
@@ -247,6 +331,36 @@ void add_order_command(CLI::App& app) {
   cmd->add_flag("--all-or-none", o->aon, "Fill every IP at once or none");
   cmd->add_flag("--distinct-subnets", o->distinct, "IPs in distinct /24s");
   cmd->callback([o] { run_request(*o); });
+
+  auto so = std::make_shared<SignOptions>();
+  auto signer = [&](CLI::App* c) {
+    c->add_option("--keystore", so->keystore, "Keystore directory or file")->required();
+    c->add_option("--address", so->address, "The signing wallet");
+    c->add_option("--password-file", so->password_file, "File whose first line is the password")
+        ->required()
+        ->check(CLI::ExistingFile);
+    auto* chain = c->add_option("--chain-id", so->chain_id, "The ledger's chain id (default 1337)");
+    c->add_option("--deployment", so->deployment,
+                  "For the Ethereum ledger: the file `ipsx eth deploy --out` wrote")
+        ->excludes(chain);
+    c->add_option("--out", so->out, "File to write to (default: standard output)");
+  };
+  cmd = order->add_subcommand("cancel", "Sign the cancel of an order (its owner's wallet)");
+  signer(cmd);
+  cmd->add_option("--order", so->order_file, "The signed order file (from `ipsx order`)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--order-hash", so->order_hash, "Or the order's EIP-712 hash");
+  cmd->callback([so] { run_cancel(*so); });
+
+  cmd = order->add_subcommand("event", "Sign a deal status event (docs/protocol.md) as a party");
+  signer(cmd);
+  cmd->add_option("--deal", so->deal, "The deal id")->required();
+  cmd->add_option("--party", so->party, "provider | requester")->required();
+  cmd->add_option("--status", so->status, "ready | connected | closed | failed | unpaid")
+      ->required();
+  cmd->add_option("--seq", so->seq, "The party's report counter: 1, 2, ...")->required();
+  cmd->add_option("--at-ms", so->at_ms, "When it happened, unix ms (default now)");
+  cmd->callback([so] { run_event(*so); });
 }
 
 void add_market_command(CLI::App& app) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "eth/eth_error.h"  // the EthErrc values only
 #include "ledger/ledger_error.h"
 #include "market/market_error.h"
 
@@ -34,6 +35,12 @@ ApiError ApiError::bad_request(std::string message) {
 }
 ApiError ApiError::internal(std::string message) {
   return {500, "internal", std::move(message), ""};
+}
+ApiError ApiError::rate_limited(std::string message) {
+  return {429, "rate_limited", std::move(message), ""};
+}
+ApiError ApiError::unknown(std::string code, std::string field, std::string message) {
+  return {404, std::move(code), std::move(message), std::move(field)};
 }
 
 std::string field_of(const std::string& message) {
@@ -69,6 +76,19 @@ ApiError from_error(const Error& e) {
         return with(403, "not_owner");
       case market::MarketErrc::storage:
         return with(503, "storage_unavailable");
+      // The deal protocol's refusals of a status event (docs/protocol.md).
+      case market::MarketErrc::wrong_party:
+        return with(403, "wrong_party");
+      case market::MarketErrc::bad_sequence:
+        return with(409, "bad_sequence");
+      case market::MarketErrc::bad_transition:
+        return with(409, "bad_transition");
+      case market::MarketErrc::deal_closed:
+        return with(409, "deal_closed");
+      case market::MarketErrc::bad_time:
+        return with(422, "bad_time");
+      case market::MarketErrc::wrong_deal:
+        return with(400, "wrong_deal");
       default:
         return with(422, "rejected");
     }
@@ -82,6 +102,8 @@ ApiError from_error(const Error& e) {
         return with(422, "invalid_order");
       case ledger::LedgerErrc::bad_signature:
         return with(422, "bad_signature");
+      case ledger::LedgerErrc::unknown_deal:
+        return with(404, "unknown_deal");
       case ledger::LedgerErrc::storage:
       case ledger::LedgerErrc::shutting_down:
         return with(503, "storage_unavailable");
@@ -89,6 +111,12 @@ ApiError from_error(const Error& e) {
         return with(422, "rejected");
     }
   }
+  // The Ethereum ledger's node out of reach (recognised by the category's name, so that this
+  // layer does not link the eth layer).
+  if (std::string_view(c.category().name()) == "ipsx.eth" &&
+      (c.value() == static_cast<int>(eth::EthErrc::unavailable) ||
+       c.value() == static_cast<int>(eth::EthErrc::timeout)))
+    return with(503, "ledger_unavailable");
   if (c.category() == core_category()) {
     switch (static_cast<CoreErrc>(c.value())) {
       case CoreErrc::io_error:

@@ -28,6 +28,10 @@ struct ApiError {
   static ApiError payload_too_large(size_t limit);
   static ApiError bad_request(std::string message);
   static ApiError internal(std::string message);
+  // 429: over a rate limit (the answer carries Retry-After).
+  static ApiError rate_limited(std::string message);
+  // 404 for a resource named in the path: `code` e.g. "unknown_order", `field` the parameter.
+  static ApiError unknown(std::string code, std::string field, std::string message);
 };
 
 // Maps an error from the layers below (ledger, market, core) to its API error: the status and

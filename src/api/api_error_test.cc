@@ -47,6 +47,31 @@ TEST(ApiErrorTest, UnknownCategoriesAreInternal) {
   EXPECT_EQ(e.code, "internal");
 }
 
+TEST(ApiErrorTest, DealProtocolRefusalsHaveTheirOwnCodes) {
+  using market::MarketErrc;
+  struct Case {
+    MarketErrc errc;
+    int status;
+    const char* code;
+  };
+  for (const Case& c : {Case{MarketErrc::wrong_party, 403, "wrong_party"},
+                        Case{MarketErrc::bad_sequence, 409, "bad_sequence"},
+                        Case{MarketErrc::bad_transition, 409, "bad_transition"},
+                        Case{MarketErrc::deal_closed, 409, "deal_closed"},
+                        Case{MarketErrc::bad_time, 422, "bad_time"},
+                        Case{MarketErrc::wrong_deal, 400, "wrong_deal"},
+                        Case{MarketErrc::unknown_deal, 404, "unknown_deal"},
+                        Case{MarketErrc::not_owner, 403, "not_owner"}}) {
+    ApiError e = from_error(Error(c.errc, "x"));
+    EXPECT_EQ(e.status, c.status) << c.code;
+    EXPECT_EQ(e.code, c.code);
+  }
+  EXPECT_EQ(from_error(Error(ledger::LedgerErrc::unknown_deal, "no deal")).code, "unknown_deal");
+  ApiError limited = ApiError::rate_limited("slow down");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.code, "rate_limited");
+}
+
 TEST(ApiErrorTest, JsonBodyLeavesOutAnEmptyField) {
   nlohmann::json j = ApiError::not_found("/x").to_json();
   EXPECT_EQ(j["error"]["code"], "not_found");

@@ -7,7 +7,10 @@
 #include <array>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <csignal>
+#include <deque>
+#include <set>
 
 #include "net/asio.h"
 
@@ -16,6 +19,7 @@ namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 namespace asio = net::asio;
 using net::awaitable;
 using net::tcp;
@@ -40,11 +44,80 @@ struct HttpServer::Impl {
   const Router& router;
   ServerOptions options;
   size_t connections = 0;  // before io: sessions destroyed with io count themselves out
+  // WebSocket subscriptions still open: dropped (by ~Impl) before the io_context goes.
+  std::set<uint64_t> subscriptions;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io};
 
   Impl(const Router& r, ServerOptions o) : router(r), options(o) {}
+  ~Impl() {
+    if (options.events)
+      for (uint64_t id : subscriptions) options.events->unsubscribe(id);
+  }
+
+  // One WebSocket client of the event stream: a queue of messages to send, written by
+  // ws_session(); ws_reader() notices the client's close.
+  struct Subscriber {
+    websocket::stream<beast::tcp_stream> ws;
+    std::deque<EventStream::Message> queue;
+    asio::steady_timer wake;
+    bool closed = false;
+    Subscriber(beast::tcp_stream s, asio::io_context& io) : ws(std::move(s)), wake(io) {}
+  };
+
+  static awaitable<void> ws_reader(std::shared_ptr<Subscriber> sub) {
+    beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    for (;;) {
+      buffer.clear();
+      co_await sub->ws.async_read(buffer, use_ec(ec));
+      if (ec) break;
+    }
+    sub->closed = true;
+    sub->wake.cancel();
+  }
+
+  awaitable<void> ws_session(beast::tcp_stream stream, http::request<http::string_body> req) {
+    auto sub = std::make_shared<Subscriber>(std::move(stream), io);
+    boost::system::error_code ec;
+    beast::get_lowest_layer(sub->ws).expires_never();
+    sub->ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    sub->ws.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "ipsx"); }));
+    co_await sub->ws.async_accept(req, use_ec(ec));
+    if (ec) co_return;
+    sub->ws.text(true);
+    const size_t limit = options.events_queue;
+    uint64_t id = options.events->subscribe([sub, limit](const EventStream::Message& m) {
+      if (sub->closed) return;
+      if (sub->queue.size() >= limit) {
+        sub->closed = true;  // too far behind: dropped
+      } else {
+        sub->queue.push_back(m);
+      }
+      sub->wake.cancel();
+    });
+    subscriptions.insert(id);
+    asio::co_spawn(io, ws_reader(sub), asio::detached);
+    while (!sub->closed) {
+      if (sub->queue.empty()) {
+        sub->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await sub->wake.async_wait(use_ec(ec));
+        continue;
+      }
+      EventStream::Message m = sub->queue.front();
+      sub->queue.pop_front();
+      co_await sub->ws.async_write(asio::buffer(*m), use_ec(ec));
+      if (ec) break;
+    }
+    subscriptions.erase(id);
+    options.events->unsubscribe(id);
+    sub->closed = true;
+    if (sub->ws.is_open()) {
+      co_await sub->ws.async_close(websocket::close_code::normal, use_ec(ec));
+    }
+  }
 
   awaitable<void> accept_loop() {
     for (;;) {
@@ -99,6 +172,8 @@ struct HttpServer::Impl {
     } count{connections};
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
+    std::string remote;
+    if (auto ep = socket.remote_endpoint(ec); !ec) remote = ep.address().to_string();
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
@@ -136,10 +211,16 @@ struct HttpServer::Impl {
         break;
       }
       const auto& req = parser.get();
+      if (options.events && websocket::is_upgrade(req) &&
+          req.target().substr(0, req.target().find('?')) == options.events_path) {
+        co_await ws_session(std::move(stream), parser.release());
+        co_return;
+      }
       HttpRequest request;
       request.method = std::string(req.method_string());
       request.target = std::string(req.target());
       request.body = req.body();
+      request.remote = remote;
       HttpResponse response = router.dispatch(request);
       bool keep_alive = req.keep_alive();
       Response res = to_beast(response, req.version(), keep_alive);

@@ -5,7 +5,8 @@
 // Limits: a request's header and body sizes (a body over the limit is answered 413 and the
 // connection closed), a read deadline per request (a client that sends nothing, or too slowly,
 // is disconnected), a write deadline, and a maximum of concurrent connections (those over it are
-// closed at once). Keep-alive as the client asks (HTTP/1.1 default on, HTTP/1.0 off).
+// closed at once). Keep-alive as the client asks (HTTP/1.1 default on, HTTP/1.0 off). Optionally
+// a WebSocket event stream (see ServerOptions::events).
 #pragma once
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "api/event_stream.h"
 #include "api/router.h"
 #include "core/error.h"
 
@@ -30,6 +32,13 @@ struct ServerOptions {
   // market there: deadlines, window openings). Empty: none.
   std::function<void()> on_tick;
   std::chrono::milliseconds tick_every{1'000};
+  // WebSocket: an upgrade request for `events_path` subscribes the connection to `events` (which
+  // must outlive the server); every message published is sent to it as a text frame, and what
+  // the client sends is ignored. A client more than `events_queue` messages behind is
+  // disconnected. Null: no WebSocket (the request goes to the router like any other).
+  EventStream* events = nullptr;
+  std::string events_path = "/v1/events";
+  size_t events_queue = 1024;
 };
 
 class HttpServer {

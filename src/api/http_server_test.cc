@@ -1,10 +1,12 @@
 // The Beast server over loopback, driven by a plain blocking client: keep-alive, the body limit,
-// malformed HTTP and the read deadline.
+// malformed HTTP, the read deadline, the client's address, and the WebSocket event stream.
 #include "api/http_server.h"
 
 #include <gtest/gtest.h>
 
 #include <array>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 #include <thread>
 
 #include "net/asio.h"
@@ -24,7 +26,26 @@ class HttpServerTest : public ::testing::Test {
       r.body = req.body;
       return r;
     });
+    router_.add("POST", "/publish", [this](const HttpRequest& req) {
+      events_.publish("test", {{"body", req.body}}, 7);
+      HttpResponse r;
+      r.body = "{}";
+      return r;
+    });
+    router_.add("GET", "/subscribers", [this](const HttpRequest&) {
+      HttpResponse r;
+      r.content_type = "text/plain";
+      r.body = "subscribers=" + std::to_string(events_.subscribers()) + ";";
+      return r;
+    });
+    router_.add("GET", "/remote", [](const HttpRequest& req) {
+      HttpResponse r;
+      r.content_type = "text/plain";
+      r.body = "remote=" + req.remote;
+      return r;
+    });
     ServerOptions o;
+    o.events = &events_;
     o.body_limit = 1024;
     o.read_timeout = std::chrono::milliseconds(300);
     o.stop_on_signals = false;
@@ -56,12 +77,21 @@ class HttpServerTest : public ::testing::Test {
     }
     return out;
   }
+  // The number of event stream subscribers, asked of the server's thread.
+  size_t subscribers() {
+    tcp::socket s = connect();
+    asio::write(s, asio::buffer(std::string("GET /subscribers HTTP/1.1\r\nHost: x\r\n\r\n")));
+    std::string out = read_until(s, ";");
+    size_t at = out.find("subscribers=");
+    return at == std::string::npos ? 0 : std::stoul(out.substr(at + 12));
+  }
   static std::string post(const std::string& body) {
     return "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
            "\r\n\r\n" + body;
   }
 
   Router router_;
+  EventStream events_;
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
   uint16_t port_ = 0;
@@ -100,6 +130,53 @@ TEST_F(HttpServerTest, SlowClientIsDisconnectedAfterTheReadDeadline) {
   auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_GE(waited, std::chrono::milliseconds(250));
   EXPECT_LT(waited, std::chrono::seconds(5));
+}
+
+TEST_F(HttpServerTest, HandlersSeeTheClientsAddress) {
+  tcp::socket s = connect();
+  asio::write(s, asio::buffer(std::string("GET /remote HTTP/1.1\r\nHost: x\r\n\r\n")));
+  EXPECT_NE(read_until(s, "remote=127.0.0.1").find("remote=127.0.0.1"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, TheEventStreamPushesEachPublishedMessageToWebSocketClients) {
+  namespace websocket = boost::beast::websocket;
+  std::vector<std::unique_ptr<websocket::stream<tcp::socket>>> clients;
+  for (int i = 0; i < 2; ++i) {
+    auto ws = std::make_unique<websocket::stream<tcp::socket>>(connect());
+    ws->handshake("127.0.0.1", "/v1/events");
+    clients.push_back(std::move(ws));
+  }
+  // The subscriptions are made on the server's thread just after the handshake.
+  auto publish = [&](const std::string& body) {
+    tcp::socket s = connect();
+    asio::write(s, asio::buffer(post(body).replace(5, 5, "/publish")));
+    read_until(s, "{}");
+  };
+  for (int i = 0; i < 50 && subscribers() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(subscribers(), 2u);
+  publish("one");
+  publish("two");
+  for (auto& ws : clients) {
+    boost::beast::flat_buffer b;
+    ws->read(b);
+    EXPECT_TRUE(ws->got_text());
+    auto m = nlohmann::json::parse(boost::beast::buffers_to_string(b.data()));
+    EXPECT_EQ(m["seq"], 1);
+    EXPECT_EQ(m["type"], "test");
+    EXPECT_EQ(m["atMs"], 7);
+    EXPECT_EQ(m["data"]["body"], "one");
+    b.clear();
+    ws->read(b);
+    EXPECT_EQ(nlohmann::json::parse(boost::beast::buffers_to_string(b.data()))["seq"], 2);
+  }
+  // A client that leaves is unsubscribed.
+  clients[0]->close(websocket::close_code::normal);
+  for (int i = 0; i < 100 && subscribers() > 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(subscribers(), 1u);
 }
 
 }  // namespace

@@ -1,9 +1,17 @@
-// The node's routes (docs/api.md, docs/api/openapi.yaml): health, placing signed orders through
-// the Market, the market's depth, the ledger's latest block, and the OpenAPI document itself.
+// The node's routes (docs/api.md, docs/api/openapi.yaml): health; signed orders placed, listed,
+// read and cancelled through the Market; the deals it opened, listed and read, and the parties'
+// signed status events; profiles; market data (depth, recent trades); the ledger's accounts,
+// blocks, deals and events; Prometheus metrics; the OpenAPI document itself; and GET /v1/events,
+// which answers 426 unless the server upgrades it to the WebSocket event stream. Every state
+// change carries the signature of the wallet it concerns: the node never holds users' keys.
+//
+// add_node_routes() also installs the router's guard (per-IP rate limit) and observer (metrics).
 #pragma once
 
 #include <string>
 
+#include "api/event_stream.h"
+#include "api/rate_limit.h"
 #include "api/router.h"
 #include "ledger/ledger.h"
 #include "market/market.h"
@@ -16,11 +24,25 @@ struct NodeContext {
   market::Market& market;
   ledger::Ledger& ledger;
   std::string openapi_yaml;
+  // Where the routes publish what changed (orders, cancels, deals, status events); none if null.
+  EventStream* events = nullptr;
 };
 
-// Adds GET /v1/health, POST /v1/orders, GET /v1/market/depth, GET /v1/ledger/blocks/latest and
-// GET /v1/openapi.yaml to `router`.
-void add_node_routes(Router& router, NodeContext& node);
+// Rate limits (token buckets, rate 0 = none). `per_ip`: every request, by the client's IP.
+// `per_address`: signed state changes (orders, cancels, status events) by the wallet that signed
+// them, counted once the signature is known to be that wallet's (so nobody can spend another's).
+struct NodeLimits {
+  RateLimit per_ip{50, 100};
+  RateLimit per_address{5, 20};
+  size_t max_keys = 100'000;  // buckets kept per limiter
+};
+
+// Adds every route of docs/api/openapi.yaml to `router`, with its guard and observer.
+void add_node_routes(Router& router, NodeContext& node, NodeLimits limits = {});
+
+// The market's tick (deadlines, window openings, freed places), publishing the deals it opens.
+// The node runs it every second; the routes run it before each signed change.
+void tick(NodeContext& node);
 
 // The OpenAPI document checked in as docs/api/openapi.yaml (embedded at build time).
 const std::string& openapi_yaml();

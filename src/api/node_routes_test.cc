@@ -1,102 +1,14 @@
 // The node's routes over a real embedded ledger and market, through the router (no sockets):
 // signed orders placed into a deal, and each kind of bad input mapped to its status, code and
 // field.
-#include "api/node_routes.h"
-
-#include <gtest/gtest.h>
-
-#include "core/keccak.h"
-#include "ledger/test_util.h"
-#include "ledger/tx_codec.h"
+#include "api/node_routes_fixture.h"
 
 namespace ipsx::api {
 namespace {
 
-using json = nlohmann::json;
-using ledger::testing::sign_tx;
-
-crypto::PrivateKey key(const std::string& name) {
-  return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
-}
-
-class NodeRoutesTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    g_.chain_id = 1337;
-    g_.time = clock_.now();
-    g_.early_adopters = key("early").address();
-    g_.bounty = key("bounty").address();
-    g_.team = key("team").address();
-    g_.sale = {U256(10'000), Amount::from_tokens(1000).value(), g_.time, g_.time + Millis(1000),
-               key("treasury").address()};
-    ledger::EmbeddedOptions o;
-    o.data_dir = dir_.path();
-    o.verify_threads = 1;
-    ledger_ = ledger::EmbeddedLedger::open(o, &g_, clock_).value();
-    clock_.advance(Millis(2000));
-    exec(key("team"), ledger::FinalizeSale{});
-    exec(key("early"), ledger::Transfer{requester_.address(), Amount::from_tokens(100).value()});
-    exec(requester_, ledger::Deposit{Amount::from_tokens(100).value()});
-    market_ = std::make_unique<market::Market>(*ledger_, key("market"), clock_);
-    node_ = std::make_unique<NodeContext>(NodeContext{*market_, *ledger_, "openapi: 3.0.3\n"});
-    add_node_routes(router_, *node_);
-  }
-  void exec(const crypto::PrivateKey& k, ledger::Op op) {
-    auto tx = ledger_->prepare(k.address(), std::move(op)).value();
-    ASSERT_TRUE(ledger_->submit(sign_tx(k, tx)));
-  }
-  uint64_t now_s() const { return static_cast<uint64_t>(to_unix_seconds(clock_.now())); }
-  std::string sign(const crypto::PrivateKey& k, const Hash& struct_hash) {
-    return crypto::sign(k, crypto::eip712::digest(ledger_->domain().separator(), struct_hash))
-        .value()
-        .to_hex();
-  }
-  json offer(uint64_t price) {
-    ledger::Offer o;
-    o.provider = provider_.address();
-    o.ip = ledger::parse_ip("127.0.0.2").value();
-    o.country = ledger::parse_country("DE").value();
-    o.protocols = ledger::protocol::http;
-    o.scopes = ledger::scope::crawling;
-    o.capacity = 1;
-    o.min_duration = 5;
-    o.max_duration = 3600;
-    o.price_per_second = U256(price);
-    o.market = market_->address();
-    o.expiry = now_s() + 3600;
-    o.nonce = 1;
-    return {{"offer", ledger::to_json(o)}, {"signature", sign(provider_, o.struct_hash())}};
-  }
-  json request(uint64_t max_price) {
-    ledger::Request r;
-    r.requester = requester_.address();
-    r.countries = {ledger::parse_country("DE").value()};
-    r.protocols = ledger::protocol::http;
-    r.scope = ledger::scope::crawling;
-    r.duration = 60;
-    r.max_price_per_second = U256(max_price);
-    r.budget = U256(max_price * 60);
-    r.market = market_->address();
-    r.expiry = now_s() + 3600;
-    r.nonce = 1;
-    return {{"request", ledger::to_json(r)}, {"signature", sign(requester_, r.struct_hash())}};
-  }
-  std::pair<int, json> call(const std::string& method, const std::string& target,
-                            const std::string& body = "") {
-    HttpResponse r = router_.dispatch({method, target, body});
-    return {r.status, json::parse(r.body)};
-  }
-
-  ledger::testing::TempDir dir_;
-  ManualClock clock_{from_unix_ms(1'767'225'600'000)};
-  ledger::GenesisConfig g_;
-  std::unique_ptr<ledger::EmbeddedLedger> ledger_;
-  std::unique_ptr<market::Market> market_;
-  std::unique_ptr<NodeContext> node_;
-  Router router_;
-  crypto::PrivateKey provider_ = key("provider");
-  crypto::PrivateKey requester_ = key("requester");
-};
+using testing::json;
+using testing::key;
+using testing::NodeRoutesTest;
 
 TEST_F(NodeRoutesTest, AnOfferAndAMatchingRequestOpenADeal) {
   auto [s1, b1] = call("POST", "/v1/orders", offer(1'000).dump());
@@ -181,6 +93,352 @@ TEST_F(NodeRoutesTest, HealthAndOpenApi) {
   HttpResponse r = router_.dispatch({"GET", "/v1/openapi.yaml", ""});
   EXPECT_EQ(r.content_type, "application/yaml");
   EXPECT_EQ(r.body.rfind("openapi: 3", 0), 0u);
+}
+
+TEST_F(NodeRoutesTest, OrdersAreListedFilteredPagedAndReadByIdOrHash) {
+  auto [s1, b1] = call("POST", "/v1/orders", offer(1'000, 1, "127.0.0.2").dump());
+  ASSERT_EQ(s1, 201) << b1;
+  ASSERT_EQ(call("POST", "/v1/orders", offer(3'000, 2, "127.0.0.3").dump()).first, 201);
+  ASSERT_EQ(call("POST", "/v1/orders", request(500).dump()).first, 201);  // rests: too low
+
+  auto [s, b] = call("GET", "/v1/orders");
+  ASSERT_EQ(s, 200) << b;
+  ASSERT_EQ(b["orders"].size(), 3u);
+  EXPECT_TRUE(b["next"].is_null());
+  EXPECT_EQ(b["orders"][0]["kind"], "offer");
+  EXPECT_EQ(b["orders"][0]["state"], "resting");
+  EXPECT_EQ(b["orders"][0]["owner"], provider_.address().to_string());
+  EXPECT_EQ(b["orders"][0]["hash"], b1["hash"]);
+  EXPECT_EQ(b["orders"][2]["kind"], "request");
+  EXPECT_EQ(b["orders"][2]["request"]["requester"], requester_.address().to_string());
+
+  EXPECT_EQ(call("GET", "/v1/orders?side=request").second["orders"].size(), 1u);
+  EXPECT_EQ(
+      call("GET", "/v1/orders?owner=" + provider_.address().to_string()).second["orders"].size(),
+      2u);
+  EXPECT_EQ(call("GET", "/v1/orders?country=DE&type=residential").second["orders"].size(), 3u);
+  EXPECT_EQ(call("GET", "/v1/orders?country=FR").second["orders"].size(), 0u);
+  EXPECT_EQ(call("GET", "/v1/orders?type=mobile&side=offer").second["orders"].size(), 0u);
+  EXPECT_EQ(call("GET", "/v1/orders?state=closed").second["orders"].size(), 0u);
+
+  auto [ps, page] = call("GET", "/v1/orders?limit=2");
+  ASSERT_EQ(page["orders"].size(), 2u);
+  ASSERT_TRUE(page["next"].is_string());
+  auto page2 = call("GET", "/v1/orders?limit=2&after=" + page["next"].get<std::string>()).second;
+  ASSERT_EQ(page2["orders"].size(), 1u);
+  EXPECT_EQ(page2["orders"][0]["kind"], "request");
+  EXPECT_TRUE(page2["next"].is_null());
+
+  auto [g1, o1] = call("GET", "/v1/orders/" + std::to_string(b1["id"].get<uint64_t>()));
+  EXPECT_EQ(g1, 200) << o1;
+  EXPECT_EQ(o1["offer"]["pricePerSecond"], "1000");
+  auto [g2, o2] = call("GET", "/v1/orders/" + b1["hash"].get<std::string>());
+  EXPECT_EQ(g2, 200) << o2;
+  EXPECT_EQ(o2["id"], b1["id"]);
+}
+
+TEST_F(NodeRoutesTest, OrderQueriesRejectBadInput) {
+  for (const char* q : {"owner=0x12", "side=both", "country=ZZZ", "type=cave", "state=odd",
+                        "after=-1", "limit=0", "limit=501", "limit=x"}) {
+    auto [s, b] = call("GET", std::string("/v1/orders?") + q);
+    EXPECT_EQ(s, 400) << q;
+    EXPECT_EQ(b["error"]["code"], "invalid_field") << q;
+  }
+  EXPECT_EQ(call("GET", "/v1/orders?limit=0").second["error"]["field"], "limit");
+  auto [s1, b1] = call("GET", "/v1/orders/77");
+  EXPECT_EQ(s1, 404);
+  EXPECT_EQ(b1["error"]["code"], "unknown_order");
+  EXPECT_EQ(call("GET", "/v1/orders/0x1234").second["error"]["field"], "order");
+  EXPECT_EQ(call("GET", "/v1/orders/" + std::string("0x") + std::string(64, 'a')).first, 404);
+  EXPECT_EQ(call("GET", "/v1/orders/abc").first, 400);
+}
+
+TEST_F(NodeRoutesTest, ASignedCancelWithdrawsTheOrderAndOnlyTheOwnersCounts) {
+  auto [s1, b1] = call("POST", "/v1/orders", offer(1'000).dump());
+  ASSERT_EQ(s1, 201);
+  const std::string hash = b1["hash"];
+  const std::string path = "/v1/orders/" + hash + "/cancel";
+
+  auto [s2, b2] = call("POST", path, cancel(requester_, hash).dump());
+  EXPECT_EQ(s2, 403) << b2;
+  EXPECT_EQ(b2["error"]["code"], "not_owner");
+
+  json other = cancel(provider_, std::string("0x") + std::string(64, 'b'));
+  auto [s3, b3] = call("POST", path, other.dump());
+  EXPECT_EQ(s3, 400) << b3;
+  EXPECT_EQ(b3["error"]["field"], "cancel.orderHash");
+
+  json bad = cancel(provider_, hash);
+  bad["signature"] = "0x1234";
+  EXPECT_EQ(call("POST", path, bad.dump()).second["error"]["field"], "signature");
+  EXPECT_EQ(call("POST", path, "[1]").second["error"]["code"], "invalid_field");
+  EXPECT_EQ(call("POST", path, "{nope").second["error"]["code"], "malformed_json");
+
+  auto [s4, b4] = call("POST", path, cancel(provider_, hash).dump());
+  EXPECT_EQ(s4, 200) << b4;
+  EXPECT_EQ(b4["cancelled"], true);
+  EXPECT_EQ(b4["state"], "closed");
+  EXPECT_EQ(call("GET", "/v1/orders/" + hash).second["state"], "closed");
+  EXPECT_EQ(call("GET", "/v1/market/depth?country=DE").second["liveOffers"], 0);
+
+  auto [s5, b5] = call("POST", path, cancel(provider_, hash).dump());
+  EXPECT_EQ(s5, 404) << b5;
+  EXPECT_EQ(b5["error"]["code"], "unknown_order");
+  // The path may name the order by its book id; the body then need not repeat the hash.
+  auto [s6, b6] = call("POST", "/v1/orders/999/cancel", cancel(provider_, hash).dump());
+  EXPECT_EQ(s6, 404) << b6;
+}
+
+TEST_F(NodeRoutesTest, DealsAreListedAndReadWithTheirStatusAndParties) {
+  const std::string deal = open_deal();
+  ASSERT_FALSE(deal.empty());
+  auto [s, b] = call("GET", "/v1/deals");
+  ASSERT_EQ(s, 200) << b;
+  ASSERT_EQ(b["deals"].size(), 1u);
+  const json& d = b["deals"][0];
+  EXPECT_EQ(d["id"], deal);
+  EXPECT_EQ(d["provider"], provider_.address().to_string());
+  EXPECT_EQ(d["requester"], requester_.address().to_string());
+  EXPECT_EQ(d["pricePerSecond"], "1000");
+  EXPECT_EQ(d["status"]["phase"], "pending");
+  EXPECT_EQ(d["parties"]["provider"]["state"], "none");
+  EXPECT_EQ(d["times"]["durationMs"], 60'000);
+  EXPECT_EQ(d["ledger"]["state"], "open");
+
+  EXPECT_EQ(
+      call("GET", "/v1/deals?party=" + provider_.address().to_string()).second["deals"].size(), 1u);
+  EXPECT_EQ(call("GET", "/v1/deals?party=" + key("x").address().to_string()).second["deals"].size(),
+            0u);
+  EXPECT_EQ(call("GET", "/v1/deals?status=pending").second["deals"].size(), 1u);
+  EXPECT_EQ(call("GET", "/v1/deals?status=active").second["deals"].size(), 0u);
+  EXPECT_EQ(call("GET", "/v1/deals?after=" + deal).second["deals"].size(), 0u);
+  EXPECT_EQ(call("GET", "/v1/deals?status=gone").first, 400);
+  EXPECT_EQ(call("GET", "/v1/deals?party=bob").second["error"]["field"], "party");
+  EXPECT_EQ(call("GET", "/v1/deals?limit=1000").second["error"]["field"], "limit");
+
+  auto [g, one] = call("GET", "/v1/deals/" + deal);
+  EXPECT_EQ(g, 200) << one;
+  EXPECT_EQ(one["id"], deal);
+  auto [u, unknown] = call("GET", "/v1/deals/0x" + std::string(64, 'c'));
+  EXPECT_EQ(u, 404);
+  EXPECT_EQ(unknown["error"]["code"], "unknown_deal");
+  EXPECT_EQ(call("GET", "/v1/deals/xyz").first, 400);
+}
+
+TEST_F(NodeRoutesTest, StatusEventsDriveTheDealAndEachRefusalHasItsCode) {
+  using market::Party;
+  using market::PartyState;
+  const std::string deal = open_deal();
+  ASSERT_FALSE(deal.empty());
+  const std::string path = "/v1/deals/" + deal + "/events";
+
+  auto [s1, b1] =
+      call("POST", path, event(provider_, deal, Party::provider, PartyState::ready, 1).dump());
+  EXPECT_EQ(s1, 200) << b1;
+  EXPECT_EQ(b1["status"]["phase"], "ready");
+  EXPECT_EQ(b1["deal"]["parties"]["provider"]["state"], "ready");
+
+  // A replay: the same event again.
+  auto [s2, b2] =
+      call("POST", path, event(provider_, deal, Party::provider, PartyState::ready, 1).dump());
+  EXPECT_EQ(s2, 409) << b2;
+  EXPECT_EQ(b2["error"]["code"], "bad_sequence");
+  // The requester may not report ready.
+  auto [s3, b3] =
+      call("POST", path, event(requester_, deal, Party::requester, PartyState::ready, 1).dump());
+  EXPECT_EQ(s3, 403) << b3;
+  EXPECT_EQ(b3["error"]["code"], "wrong_party");
+  // Speaking as the provider, signed by the requester.
+  auto [s4, b4] =
+      call("POST", path, event(requester_, deal, Party::provider, PartyState::ready, 2).dump());
+  EXPECT_EQ(s4, 422) << b4;
+  EXPECT_EQ(b4["error"]["code"], "bad_signature");
+  // The provider cannot go back to none.
+  auto [s5, b5] =
+      call("POST", path, event(provider_, deal, Party::provider, PartyState::none, 2).dump());
+  EXPECT_EQ(s5, 409) << b5;
+  EXPECT_EQ(b5["error"]["code"], "bad_transition");
+
+  auto [s6, b6] = call("POST", path,
+                       event(requester_, deal, Party::requester, PartyState::connected, 1).dump());
+  EXPECT_EQ(s6, 200) << b6;
+  EXPECT_EQ(b6["status"]["phase"], "active");
+  EXPECT_EQ(call("GET", "/v1/deals?status=active").second["deals"].size(), 1u);
+
+  clock_.advance(Millis(1000));
+  auto [s7, b7] =
+      call("POST", path, event(requester_, deal, Party::requester, PartyState::closed, 2).dump());
+  EXPECT_EQ(s7, 200) << b7;
+  EXPECT_EQ(b7["status"]["phase"], "closed");
+  EXPECT_EQ(b7["status"]["reason"], "requester_closed");
+  clock_.advance(Millis(10'000));
+  auto [s8, b8] =
+      call("POST", path, event(provider_, deal, Party::provider, PartyState::ready, 2).dump());
+  EXPECT_EQ(s8, 409) << b8;
+  EXPECT_EQ(b8["error"]["code"], "deal_closed");
+  auto [g, d] = call("GET", "/v1/deals/" + deal);
+  EXPECT_EQ(d["status"]["phase"], "closed");
+  EXPECT_EQ(d["status"]["final"], true);
+}
+
+TEST_F(NodeRoutesTest, StatusEventsRejectBadInput) {
+  using market::Party;
+  using market::PartyState;
+  const std::string deal = open_deal();
+  ASSERT_FALSE(deal.empty());
+  const std::string path = "/v1/deals/" + deal + "/events";
+  json good = event(provider_, deal, Party::provider, PartyState::ready, 1);
+  auto with = [&](const std::string& field, const json& v) {
+    json j = good;
+    j["event"][field] = v;
+    return call("POST", path, j.dump());
+  };
+  EXPECT_EQ(with("party", 3).second["error"]["field"], "event.party");
+  EXPECT_EQ(with("status", "sleeping").second["error"]["field"], "event.status");
+  EXPECT_EQ(with("at", "now").second["error"]["field"], "event.at");
+  EXPECT_EQ(with("at", -5).second["error"]["field"], "event.at");
+  EXPECT_EQ(with("seq", 1.5).second["error"]["field"], "event.seq");
+  auto [s1, b1] = with("dealId", "0x" + std::string(64, 'd'));
+  EXPECT_EQ(s1, 400);
+  EXPECT_EQ(b1["error"]["code"], "wrong_deal");
+  // A changed field breaks the signature; names work as well as numbers.
+  EXPECT_EQ(with("status", "connected").second["error"]["code"], "bad_signature");
+  EXPECT_EQ(with("party", "provider").first, 200);
+  EXPECT_EQ(with("seq", 1u).second["error"]["code"], "bad_sequence");
+  EXPECT_EQ(call("POST", path, "{").second["error"]["code"], "malformed_json");
+  EXPECT_EQ(call("POST", path, "{\"signature\": \"0x00\"}").second["error"]["field"], "signature");
+  json no_event = good;
+  no_event.erase("event");
+  EXPECT_EQ(call("POST", path, no_event.dump()).second["error"]["field"], "event");
+  auto [s2, b2] = call("POST", "/v1/deals/0x" + std::string(64, 'e') + "/events", good.dump());
+  EXPECT_EQ(s2, 404);
+  EXPECT_EQ(b2["error"]["code"], "unknown_deal");
+}
+
+TEST_F(NodeRoutesTest, ProfilesTradesAndTheLedger) {
+  const std::string deal = open_deal();
+  ASSERT_FALSE(deal.empty());
+  auto [s1, p] = call("GET", "/v1/profiles/" + provider_.address().to_string());
+  EXPECT_EQ(s1, 200) << p;
+  EXPECT_EQ(p["rating"]["x100"], 300);
+  EXPECT_EQ(p["rating"]["count"], 0);
+  EXPECT_TRUE(p["history"].contains("provided"));
+  EXPECT_EQ(call("GET", "/v1/profiles/nobody").second["error"]["field"], "address");
+
+  auto [s2, t] = call("GET", "/v1/market/trades?country=DE");
+  EXPECT_EQ(s2, 200) << t;
+  ASSERT_EQ(t["trades"].size(), 1u);
+  EXPECT_EQ(t["trades"][0]["deal"], deal);
+  EXPECT_EQ(t["trades"][0]["pricePerSecond"], "1000");
+  EXPECT_EQ(t["summary"]["count"], 1);
+  EXPECT_EQ(t["summary"]["lastPricePerSecond"], "1000");
+  EXPECT_EQ(t["dealsByStatus"]["pending"], 1);
+  EXPECT_EQ(call("GET", "/v1/market/trades?country=FR").second["summary"]["count"], 0);
+  EXPECT_EQ(call("GET", "/v1/market/trades?type=x").first, 400);
+
+  auto [s3, a] = call("GET", "/v1/ledger/accounts/" + requester_.address().to_string());
+  EXPECT_EQ(s3, 200) << a;
+  EXPECT_EQ(a["balance"], "0");  // all 100 IPSX deposited
+  EXPECT_EQ(a["nonce"], 1);
+  EXPECT_NE(a["wallet"]["reserved"], "0");
+  auto [s4, txs] = call(
+      "GET", "/v1/ledger/accounts/" + requester_.address().to_string() + "/transactions?limit=10");
+  EXPECT_EQ(s4, 200) << txs;
+  EXPECT_EQ(txs["transactions"].size(), 1u);  // the deposit
+  EXPECT_EQ(txs["transactions"][0]["op"], "deposit");
+  auto [s5, ev] =
+      call("GET", "/v1/ledger/accounts/" + requester_.address().to_string() + "/events");
+  EXPECT_EQ(s5, 200) << ev;
+  EXPECT_GE(ev["events"].size(), 2u);
+
+  auto [s6, latest] = call("GET", "/v1/ledger/blocks/latest");
+  auto [s7, same] =
+      call("GET", "/v1/ledger/blocks/" + std::to_string(latest["number"].get<uint64_t>()));
+  EXPECT_EQ(s7, 200) << same;
+  EXPECT_EQ(same, latest);
+  auto [s8, none] = call("GET", "/v1/ledger/blocks/99999");
+  EXPECT_EQ(s8, 404);
+  EXPECT_EQ(none["error"]["code"], "unknown_block");
+  EXPECT_EQ(call("GET", "/v1/ledger/blocks/minus").first, 400);
+
+  auto [s9, ld] = call("GET", "/v1/ledger/deals/" + deal);
+  EXPECT_EQ(s9, 200) << ld;
+  EXPECT_EQ(ld["state"], "open");
+  auto [s10, de] = call("GET", "/v1/ledger/deals/" + deal + "/events");
+  EXPECT_EQ(s10, 200) << de;
+  ASSERT_EQ(de["events"].size(), 1u);
+  EXPECT_EQ(call("GET", "/v1/ledger/deals/0x" + std::string(64, 'f')).second["error"]["code"],
+            "unknown_deal");
+  auto [s11, sup] = call("GET", "/v1/ledger/supply");
+  EXPECT_EQ(s11, 200) << sup;
+  EXPECT_EQ(sup["conserved"], true);
+}
+
+TEST_F(NodeRoutesTest, MetricsCountRequestsByRouteAndStatus) {
+  call("GET", "/v1/health");
+  call("GET", "/v1/health");
+  call("GET", "/v1/orders/12345");
+  call("GET", "/v1/nowhere");
+  ASSERT_EQ(call("POST", "/v1/orders", offer(1'000).dump()).first, 201);
+  auto [s, b] = call("GET", "/metrics");
+  EXPECT_EQ(s, 200);
+  EXPECT_EQ(last_.content_type.rfind("text/plain; version=0.0.4", 0), 0u);
+  const std::string& m = last_.body;
+  EXPECT_NE(
+      m.find("ipsx_http_requests_total{method=\"GET\",route=\"/v1/health\",status=\"200\"} 2"),
+      std::string::npos)
+      << m;
+  EXPECT_NE(
+      m.find(
+          "ipsx_http_requests_total{method=\"GET\",route=\"/v1/orders/{order}\",status=\"404\"} 1"),
+      std::string::npos);
+  EXPECT_NE(m.find("route=\"unmatched\",status=\"404\"} 1"), std::string::npos);
+  EXPECT_NE(
+      m.find("ipsx_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/orders\"} 1"),
+      std::string::npos);
+  EXPECT_NE(m.find("le=\"+Inf\"} 2"), std::string::npos);
+  EXPECT_NE(m.find("ipsx_book_offers 1\n"), std::string::npos);
+  EXPECT_NE(m.find("ipsx_deals{status=\"pending\"} 0\n"), std::string::npos);
+  EXPECT_NE(m.find("ipsx_ledger_height "), std::string::npos);
+}
+
+class RateLimitedRoutesTest : public NodeRoutesTest {
+ protected:
+  NodeLimits limits() const override {
+    NodeLimits l;
+    l.per_ip = {0.001, 3};
+    l.per_address = {0.001, 1};
+    return l;
+  }
+};
+
+TEST_F(RateLimitedRoutesTest, EachIpGetsItsBurstThen429WithRetryAfter) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(call("GET", "/v1/health", "", "10.0.0.1").first, 200);
+  auto [s, b] = call("GET", "/v1/health", "", "10.0.0.1");
+  EXPECT_EQ(s, 429);
+  EXPECT_EQ(b["error"]["code"], "rate_limited");
+  ASSERT_EQ(last_.headers.size(), 1u);
+  EXPECT_EQ(last_.headers[0].first, "Retry-After");
+  EXPECT_GE(std::stol(last_.headers[0].second), 1);
+  EXPECT_EQ(call("GET", "/v1/health", "", "10.0.0.2").first, 200);
+  EXPECT_EQ(call("GET", "/v1/nowhere", "", "10.0.0.1").first, 404);  // unknown: not limited
+  call("GET", "/metrics");
+  EXPECT_NE(last_.body.find("ipsx_rate_limited_total{limit=\"ip\"} 1"), std::string::npos);
+}
+
+TEST_F(RateLimitedRoutesTest, SignedChangesAreLimitedPerSigningAddress) {
+  EXPECT_EQ(call("POST", "/v1/orders", offer(1'000, 1).dump()).first, 201);
+  // Someone else's signature over the provider's offer does not spend the provider's tokens ...
+  json forged = offer(1'000, 7);
+  forged["signature"] = request(1'000, 7)["signature"];
+  EXPECT_EQ(call("POST", "/v1/orders", forged.dump()).second["error"]["code"], "bad_signature");
+  // ... but the provider's own second order is over its limit.
+  auto [s, b] = call("POST", "/v1/orders", offer(1'000, 2, "127.0.0.9").dump());
+  EXPECT_EQ(s, 429) << b;
+  EXPECT_EQ(b["error"]["code"], "rate_limited");
+  EXPECT_EQ(last_.headers.at(0).first, "Retry-After");
+  // Another wallet has its own bucket.
+  EXPECT_EQ(call("POST", "/v1/orders", request(500).dump()).first, 201);
 }
 
 }  // namespace

@@ -2,9 +2,33 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <exception>
 
 namespace ipsx::api {
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t end = path.find('/', i);
+    if (end == std::string_view::npos) end = path.size();
+    out.emplace_back(path.substr(i, end - i));
+    i = end;
+  }
+  return out;
+}
+
+bool is_param(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+}  // namespace
 
 std::string HttpRequest::path() const {
   return target.substr(0, target.find('?'));
@@ -42,26 +66,91 @@ HttpResponse error_response(const ApiError& e) {
 }
 
 void Router::add(const std::string& method, const std::string& path, Handler handler) {
-  routes_[path][method] = std::move(handler);
+  for (Route& r : routes_) {
+    if (r.pattern == path) {
+      r.methods[method] = std::move(handler);
+      return;
+    }
+  }
+  Route r;
+  r.pattern = path;
+  r.segments = split_path(path);
+  r.methods[method] = std::move(handler);
+  routes_.push_back(std::move(r));
 }
 
-HttpResponse Router::dispatch(const HttpRequest& request) const {
+const Router::Route* Router::match(const std::string& path,
+                                   std::map<std::string, std::string>* params) const {
+  const std::vector<std::string> parts = split_path(path);
+  const Route* best = nullptr;
+  for (const Route& r : routes_) {
+    if (r.segments.size() != parts.size()) continue;
+    bool ok = true;
+    for (size_t i = 0; ok && i < parts.size(); ++i)
+      ok = is_param(r.segments[i]) || r.segments[i] == parts[i];
+    if (!ok) continue;
+    if (best) {
+      // The first segment where they differ decides: a literal beats a parameter.
+      bool better = false;
+      for (size_t i = 0; i < parts.size(); ++i) {
+        bool a = is_param(r.segments[i]), b = is_param(best->segments[i]);
+        if (a != b) {
+          better = !a;
+          break;
+        }
+      }
+      if (!better) continue;
+    }
+    best = &r;
+  }
+  if (best && params) {
+    params->clear();
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const std::string& s = best->segments[i];
+      if (is_param(s)) (*params)[s.substr(1, s.size() - 2)] = parts[i];
+    }
+  }
+  return best;
+}
+
+HttpResponse Router::route(HttpRequest& request, std::string* pattern) const {
   const std::string path = request.path();
-  auto p = routes_.find(path);
-  if (p == routes_.end()) return error_response(ApiError::not_found(path));
-  auto m = p->second.find(request.method);
-  if (m == p->second.end()) {
-    HttpResponse r = error_response(ApiError::method_not_allowed(request.method, path));
+  const Route* r = match(path, &request.params);
+  if (!r) return error_response(ApiError::not_found(path));
+  *pattern = r->pattern;
+  if (guard_) {
+    if (auto answer = guard_(request, r->pattern)) return *answer;
+  }
+  auto m = r->methods.find(request.method);
+  if (m == r->methods.end()) {
+    HttpResponse res = error_response(ApiError::method_not_allowed(request.method, path));
     std::string allow;
-    for (const auto& [method, _] : p->second) allow += (allow.empty() ? "" : ", ") + method;
-    r.headers.emplace_back("Allow", allow);
-    return r;
+    for (const auto& [method, _] : r->methods) allow += (allow.empty() ? "" : ", ") + method;
+    res.headers.emplace_back("Allow", allow);
+    return res;
   }
   try {
     return m->second(request);
   } catch (const std::exception& e) {
     return error_response(ApiError::internal(e.what()));
   }
+}
+
+HttpResponse Router::dispatch(const HttpRequest& request) const {
+  auto start = std::chrono::steady_clock::now();
+  HttpRequest req = request;
+  std::string pattern;
+  HttpResponse res = route(req, &pattern);
+  if (observer_) observer_(req, pattern, res, std::chrono::steady_clock::now() - start);
+  return res;
+}
+
+std::vector<std::pair<std::string, std::string>> Router::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Route& r : routes_)
+    for (const auto& [method, _] : r.methods) out.emplace_back(method, r.pattern);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::expected<nlohmann::json, ApiError> parse_json_object(const std::string& body) {

@@ -1,12 +1,19 @@
 // The API's routing, free of any HTTP library: a request (method, path, query, body) in, a
-// response (status, content type, body) out. Routes match the path exactly; a path that exists
-// under another method answers 405 with an Allow header, any other 404, both as JSON errors.
-// Handlers' exceptions become 500s. Not thread-safe to modify; dispatch() is const.
+// response (status, content type, body) out. A route's path is literal segments and `{name}`
+// parameters, each matching one non-empty segment (`/v1/orders/{order}`); a literal segment wins
+// over a parameter at the same place. A path that exists under another method answers 405 with an
+// Allow header, any other 404, both as JSON errors. Handlers' exceptions become 500s.
+//
+// Two hooks around the handlers: a guard that may answer instead of the route (rate limits), and
+// an observer that sees every answer with its route and duration (metrics). Not thread-safe to
+// modify; dispatch() is const.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +25,8 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as sent: path and query
   std::string body;
+  std::string remote = {};                         // the client's IP ("" when unknown)
+  std::map<std::string, std::string> params = {};  // the route's `{name}` parameters (dispatch)
 
   // The target's path (before '?') and its query parameters (not percent-decoded: the API's
   // parameters are plain words).
@@ -38,14 +47,37 @@ HttpResponse error_response(const ApiError& e);
 class Router {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  // Runs before the route's handler (once the route is known: `route` is its path pattern, ""
+  // for none); an answer it gives is sent instead of the handler's.
+  using Guard =
+      std::function<std::optional<HttpResponse>(const HttpRequest&, const std::string& route)>;
+  // Sees every answer dispatch() gives: the route's pattern ("" for 404s), and the time taken.
+  using Observer = std::function<void(const HttpRequest&, const std::string& route,
+                                      const HttpResponse&, std::chrono::nanoseconds)>;
 
   // Adds a route; a later route for the same method and path replaces the earlier.
   void add(const std::string& method, const std::string& path, Handler handler);
+  void set_guard(Guard guard) { guard_ = std::move(guard); }
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
   // Runs the matching route's handler, or answers 404 / 405.
   HttpResponse dispatch(const HttpRequest& request) const;
+  // Every (method, path pattern) served, sorted.
+  std::vector<std::pair<std::string, std::string>> routes() const;
 
  private:
-  std::map<std::string, std::map<std::string, Handler>> routes_;  // path -> method -> handler
+  struct Route {
+    std::string pattern;
+    std::vector<std::string> segments;
+    std::map<std::string, Handler> methods;
+  };
+  // The best route for `path` (literal segments before parameters, left to right), with its
+  // parameters; nullptr if none matches.
+  const Route* match(const std::string& path, std::map<std::string, std::string>* params) const;
+  HttpResponse route(HttpRequest& request, std::string* pattern) const;
+
+  std::vector<Route> routes_;
+  Guard guard_;
+  Observer observer_;
 };
 
 // Parses a request body as a JSON object: malformed_json (400) if it is not JSON,

@@ -83,5 +83,49 @@ TEST(RouterTest, AHandlerExceptionIs500Internal) {
   EXPECT_EQ(body_of(res)["error"]["code"], "internal");
 }
 
+TEST(RouterTest, PathParametersMatchOneSegmentAndLiteralsWin) {
+  Router r;
+  auto echo = [](const std::string& tag) {
+    return [tag](const HttpRequest& req) {
+      json j = {{"tag", tag}};
+      for (const auto& [k, v] : req.params) j[k] = v;
+      return json_response(200, j);
+    };
+  };
+  r.add("GET", "/v1/blocks/{number}", echo("param"));
+  r.add("GET", "/v1/blocks/latest", echo("literal"));
+  r.add("POST", "/v1/orders/{order}/cancel", echo("cancel"));
+  EXPECT_EQ(body_of(r.dispatch({"GET", "/v1/blocks/7", ""}))["number"], "7");
+  EXPECT_EQ(body_of(r.dispatch({"GET", "/v1/blocks/latest", ""}))["tag"], "literal");
+  json c = body_of(r.dispatch({"POST", "/v1/orders/0xab/cancel?x=1", ""}));
+  EXPECT_EQ(c["tag"], "cancel");
+  EXPECT_EQ(c["order"], "0xab");
+  EXPECT_EQ(r.dispatch({"GET", "/v1/orders/0xab/cancel", ""}).status, 405);
+  EXPECT_EQ(r.dispatch({"GET", "/v1/orders/0xab", ""}).status, 404);
+  EXPECT_EQ(r.dispatch({"GET", "/v1/blocks/1/2", ""}).status, 404);
+  auto routes = r.routes();
+  ASSERT_EQ(routes.size(), 3u);
+  EXPECT_EQ(routes[0], (std::pair<std::string, std::string>{"GET", "/v1/blocks/latest"}));
+}
+
+TEST(RouterTest, TheGuardMayAnswerAndTheObserverSeesEveryAnswer) {
+  Router r = make_router();
+  std::vector<std::string> seen;
+  r.set_guard([](const HttpRequest& req, const std::string& route) -> std::optional<HttpResponse> {
+    if (req.remote == "10.0.0.9") return json_response(429, {{"route", route}});
+    return std::nullopt;
+  });
+  r.set_observer([&](const HttpRequest&, const std::string& route, const HttpResponse& res,
+                     std::chrono::nanoseconds took) {
+    EXPECT_GE(took.count(), 0);
+    seen.push_back(route + " " + std::to_string(res.status));
+  });
+  EXPECT_EQ(r.dispatch({"GET", "/v1/health", "", "10.0.0.9", {}}).status, 429);
+  EXPECT_EQ(r.dispatch({"GET", "/v1/health", "", "10.0.0.1", {}}).status, 200);
+  EXPECT_EQ(r.dispatch({"GET", "/v1/none", "", "10.0.0.9", {}}).status, 404);
+  std::vector<std::string> want = {"/v1/health 429", "/v1/health 200", " 404"};
+  EXPECT_EQ(seen, want);
+}
+
 }  // namespace
 }  // namespace ipsx::api

@@ -144,6 +144,16 @@ Result<uint64_t> Journal::last_seq() {
   return n;
 }
 
+Result<uint64_t> Journal::first_seq() {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT MIN(seq) FROM journal", -1, &s, nullptr) != SQLITE_OK)
+    return db_error(db_, "first_seq");
+  uint64_t n =
+      sqlite3_step(s) == SQLITE_ROW ? static_cast<uint64_t>(sqlite3_column_int64(s, 0)) : 0;
+  sqlite3_finalize(s);
+  return n;
+}
+
 Result<void> Journal::write_snapshot(const Snapshot& snap, bool prune) {
   if (auto b = exec(db_, "BEGIN IMMEDIATE", "snapshot"); !b) return b;
   auto rollback = [&](Result<void> r) {

@@ -57,6 +57,8 @@ class Journal {
   Result<uint64_t> size();
   // The sequence number of the last entry appended (0 if none ever was).
   Result<uint64_t> last_seq();
+  // The sequence number of the first entry kept (0 if none is): 1 iff no entry was ever pruned.
+  Result<uint64_t> first_seq();
 
   // Replaces the snapshot, in one transaction: the new one is written to a staging table, then
   // swapped in; with `prune`, the entries before `s.seq` are deleted in the same transaction (the

@@ -52,7 +52,7 @@ Result<void> Market::write_snapshot() {
   if (!journal_ || !recovered_) {
     return fail(MarketErrc::storage, "snapshot: no journal, or not recovered yet");
   }
-  Snapshot snap{last_seq_, SnapshotCodec::encode(*this)};
+  Snapshot snap{last_seq_, SnapshotCodec::seal(SnapshotCodec::encode(*this))};
   if (auto w = journal_->write_snapshot(snap, config_.prune_journal); !w) return w;
   since_snapshot_ = 0;
   return {};
@@ -388,12 +388,28 @@ Result<size_t> Market::recover() {
   auto snap = journal_->load_snapshot();
   if (!snap) return std::unexpected(snap.error());
   uint64_t after = 0;
+  snapshot_rejected_.reset();
   if (*snap) {
-    if (auto d = SnapshotCodec::decode(*this, (*snap)->body); !d) {
-      return fail(MarketErrc::storage, fmt::format("the snapshot at entry {} does not load: {}",
-                                                   (*snap)->seq, d.error().message()));
+    auto body = SnapshotCodec::unseal((*snap)->body);
+    Result<void> d = body ? SnapshotCodec::decode(*this, *body) : std::unexpected(body.error());
+    if (d) {
+      after = (*snap)->seq;
+    } else {
+      // A bad snapshot is never used. The journal replaces it if it still holds every entry
+      // (snapshots did not prune it); otherwise the entries it covered are gone.
+      std::string why = fmt::format("the snapshot at entry {} is rejected: {}", (*snap)->seq,
+                                    d.error().message());
+      auto first = journal_->first_seq();
+      if (!first) return std::unexpected(first.error());
+      if (*first != 1) {
+        return fail(MarketErrc::storage,
+                    fmt::format("{}; the journal was pruned before it (its first entry is {}), so "
+                                "it cannot be replayed instead",
+                                why, *first));
+      }
+      SnapshotCodec::reset(*this);
+      snapshot_rejected_ = why + "; replaying the whole journal instead";
     }
-    after = (*snap)->seq;
   }
   size_t n = 0;
   auto r = journal_->for_each(

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -73,6 +74,22 @@ struct SignedCancel {
   Hash order_hash;
   crypto::Signature signature;
 };
+// The EIP-712 struct hash an owner signs to cancel: CancelOrder(orderHash, nonce 0).
+Hash cancel_struct_hash(const Hash& order_hash);
+
+// A signed order the market keeps, as the node's API lists it (market_queries.cc). The pointers
+// are into the market and valid until its next command.
+struct OrderInfo {
+  OrderId id = 0;
+  bool is_offer = false;
+  const ledger::Offer* offer = nullptr;      // iff is_offer
+  const ledger::Request* request = nullptr;  // iff !is_offer
+  Hash hash;
+  Address owner;
+  crypto::Signature signature;
+  bool resting = false;  // in the book and able to match now
+  bool live = false;     // can still fill (resting, or an offer with every place in use)
+};
 
 class Market {
  public:
@@ -92,7 +109,12 @@ class Market {
   // again, at its recorded time, in order. Deals the ledger already has are adopted (deal ids are
   // deterministic), fills whose deals the ledger lacks (a crash in between) are opened now.
   // Returns the number of entries replayed (not counting those the snapshot covers).
+  // A snapshot that fails its checks (header, version, checksum) or does not decode is rejected:
+  // if the journal still holds every entry, the whole journal is replayed instead and
+  // snapshot_rejected() says why; otherwise recover() fails with that reason.
   Result<size_t> recover();
+  // Why the last recover() did not use the journal's snapshot, if it rejected one.
+  const std::optional<std::string>& snapshot_rejected() const { return snapshot_rejected_; }
   // Writes a snapshot of the whole state as of the last journal entry (needs a journal and a
   // completed recover()). Called by itself every `snapshot_every` entries and on shutdown.
   Result<void> write_snapshot();
@@ -133,6 +155,18 @@ class Market {
   size_t open_deals() const;
   const Profiles& profiles() const { return profiles_; }
   Profiles& profiles() { return profiles_; }
+
+  // ---- Queries for the node's API (market_queries.cc) ----
+  // Every signed order kept (see orders_kept()), in no particular order.
+  void for_each_order(const std::function<void(const OrderInfo&)>& f) const;
+  // The order with this book id or EIP-712 hash, if kept.
+  std::optional<OrderInfo> order(OrderId id) const;
+  std::optional<OrderInfo> order(const Hash& order_hash) const;
+  // Every deal this market opened, by deal id.
+  void for_each_deal(const std::function<void(const DealRecord&)>& f) const;
+  // The deal's status at the market's current time (for a record from for_each_deal()).
+  DealStatus status_of(const DealRecord& d) const;
+  const MarketConfig& config() const { return config_; }
 
  private:
   friend struct SnapshotCodec;  // snapshot.cc: writes and restores the state
@@ -188,6 +222,7 @@ class Market {
   bool recovered_ = false;       // recover() completed: the state is the journal's
   uint64_t last_seq_ = 0;        // the last journal entry appended or replayed
   uint64_t since_snapshot_ = 0;  // entries journaled since the last snapshot
+  std::optional<std::string> snapshot_rejected_;
 };
 
 }  // namespace ipsx::market

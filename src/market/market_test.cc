@@ -407,6 +407,59 @@ TEST_F(JournaledMarketTest, ATickMatchesAnOfferWhenItsWindowOpensAndReplayRepeat
       << "no deal opened twice";
 }
 
+// A damaged snapshot is detected (checksum) and never used: with the whole journal kept, the
+// market replays it instead and says why; with the journal pruned before the snapshot, recovery
+// fails with that reason.
+TEST_F(JournaledMarketTest, ADamagedSnapshotIsRejectedAndTheJournalReplayedInstead) {
+  auto o1 = place(offer(1'000'000, 2, 1));
+  auto o2 = place(offer(3'000'000, 3, 2));
+  auto r1 = place(request(2'000'000, 1, 1));
+  ASSERT_TRUE(o1 && o2 && r1);
+  ASSERT_EQ(r1->deals.size(), 1u);
+  auto damage = [&](bool prune) {
+    market_.reset();  // snapshots on shutdown
+    Snapshot snap = journal_->load_snapshot().value().value();
+    snap.body[snap.body.size() / 2] ^= 0x01;
+    ASSERT_TRUE(journal_->write_snapshot(snap, prune));
+  };
+  damage(false);
+  market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, config_, journal_.get());
+  auto n = market_->recover();
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(*n, 3u) << "every entry replayed";
+  ASSERT_TRUE(market_->snapshot_rejected().has_value());
+  EXPECT_NE(market_->snapshot_rejected()->find("checksum"), std::string::npos)
+      << *market_->snapshot_rejected();
+  EXPECT_TRUE(market_->book().contains(o2->id));
+  EXPECT_FALSE(market_->book().contains(o1->id));
+  EXPECT_NE(market_->deal(r1->deals[0]), nullptr);
+
+  damage(true);
+  market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, config_, journal_.get());
+  auto pruned = market_->recover();
+  ASSERT_FALSE(pruned);
+  EXPECT_EQ(pruned.error().code(), MarketErrc::storage);
+  EXPECT_NE(pruned.error().message().find("rejected"), std::string::npos);
+  EXPECT_NE(pruned.error().message().find("pruned"), std::string::npos);
+  market_.reset();  // not recovered: writes nothing on shutdown
+}
+
+// A snapshot in another format (here the bare CBOR of format 1) is rejected before decoding.
+TEST(SnapshotSeal, RejectsForeignDamagedAndTruncatedBodies) {
+  std::string sealed = SnapshotCodec::seal("body");
+  EXPECT_EQ(SnapshotCodec::unseal(sealed).value(), "body");
+  EXPECT_FALSE(SnapshotCodec::unseal("\xa1gversion\x01"));
+  EXPECT_FALSE(SnapshotCodec::unseal(sealed.substr(0, sealed.size() - 1)));
+  std::string flipped = sealed;
+  flipped.back() ^= 0x20;
+  auto bad = SnapshotCodec::unseal(flipped);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("checksum"), std::string::npos);
+  std::string other = sealed;
+  other[8] = 9;  // the format version
+  EXPECT_NE(SnapshotCodec::unseal(other).error().message().find("format 9"), std::string::npos);
+}
+
 // Everything a restart must restore, as comparable values.
 struct Observed {
   std::string encoded;  // the whole state, less the expiry heap (see below)

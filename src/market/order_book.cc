@@ -1,7 +1,7 @@
 #include "market/order_book.h"
 
 #include <algorithm>
-#include <queue>
+#include <cstring>
 
 #include "core/country.h"
 
@@ -27,10 +27,22 @@ std::array<uint8_t, 6> subnet_of(const std::array<uint8_t, 16>& ip) {
 }  // namespace
 
 std::optional<uint16_t> country_index(const ledger::CountryCode& c) {
-  const auto& all = country_codes();
-  auto it = std::lower_bound(all.begin(), all.end(), std::array<char, 2>{c[0], c[1]});
-  if (it == all.end() || *it != std::array<char, 2>{c[0], c[1]}) return std::nullopt;
-  return static_cast<uint16_t>(it - all.begin());
+  // A 26 x 26 table of the assigned codes' indexes, built once (kNone: unassigned).
+  static constexpr uint16_t kNone = UINT16_MAX;
+  static const std::array<uint16_t, 26 * 26> table = [] {
+    std::array<uint16_t, 26 * 26> t;
+    t.fill(kNone);
+    const auto& all = country_codes();
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (all[i][0] >= 'A' && all[i][0] <= 'Z' && all[i][1] >= 'A' && all[i][1] <= 'Z')
+        t[(all[i][0] - 'A') * 26 + (all[i][1] - 'A')] = static_cast<uint16_t>(i);
+    }
+    return t;
+  }();
+  if (c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z') return std::nullopt;
+  uint16_t i = table[(c[0] - 'A') * 26 + (c[1] - 'A')];
+  if (i == kNone) return std::nullopt;
+  return i;
 }
 
 OrderBook::OrderBook(RatingOf rating_of)
@@ -39,10 +51,66 @@ OrderBook::OrderBook(RatingOf rating_of)
   string_ids_[""] = 0;
 }
 
-uint32_t OrderBook::intern(const Address& a) {
-  auto [it, inserted] = address_ids_.try_emplace(a, static_cast<uint32_t>(addresses_.size()));
-  if (inserted) addresses_.push_back(a);
-  return it->second;
+// ---- interning ----------------------------------------------------------------------------------
+
+namespace {
+
+uint64_t address_hash(const Address& a) {
+  uint64_t w[3] = {0, 0, 0};
+  std::memcpy(w, a.data(), 20);
+  uint64_t h = (w[0] ^ (w[1] * 0x9E3779B97F4A7C15ull) ^ (w[2] * 0xC2B2AE3D27D4EB4Full));
+  h ^= h >> 32;
+  h *= 0xD6E8FEB86659FD93ull;
+  h ^= h >> 32;
+  return h;
+}
+
+// Equality of two addresses without a call to memcmp.
+bool same_address(const Address& a, const Address& b) {
+  uint64_t x[3] = {0, 0, 0}, y[3] = {0, 0, 0};
+  std::memcpy(x, a.data(), 20);
+  std::memcpy(y, b.data(), 20);
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
+}
+
+}  // namespace
+
+uint32_t OrderBook::find_address(const Address& a) const {
+  if (address_table_.empty()) return kNil;
+  size_t mask = address_table_.size() - 1;
+  for (size_t i = address_hash(a) & mask;; i = (i + 1) & mask) {
+    uint32_t cell = address_table_[i];
+    if (cell == 0) return kNil;
+    if (same_address(addresses_[cell - 1], a)) return cell - 1;
+  }
+}
+
+void OrderBook::index_address(uint32_t id) {
+  auto put = [&](uint32_t i) {
+    size_t mask = address_table_.size() - 1;
+    size_t at = address_hash(addresses_[i]) & mask;
+    while (address_table_[at] != 0) at = (at + 1) & mask;
+    address_table_[at] = i + 1;
+  };
+  if (addresses_.size() * 2 > address_table_.size()) {
+    // Grow (at most half full) and re-insert every address, `id` included.
+    address_table_.assign(std::max<size_t>(64, address_table_.size() * 2), 0);
+    for (uint32_t i = 0; i < addresses_.size(); ++i) put(i);
+    return;
+  }
+  put(id);
+}
+
+uint32_t OrderBook::intern(const Address& a, uint32_t& cache) {
+  if (cache != kNil && same_address(addresses_[cache], a)) return cache;
+  uint32_t id = find_address(a);
+  if (id == kNil) {
+    id = static_cast<uint32_t>(addresses_.size());
+    addresses_.push_back(a);
+    index_address(id);
+  }
+  cache = id;
+  return id;
 }
 
 uint32_t OrderBook::intern(const std::string& s) {
@@ -50,6 +118,152 @@ uint32_t OrderBook::intern(const std::string& s) {
   auto [it, inserted] = string_ids_.try_emplace(s, static_cast<uint32_t>(strings_.size()));
   if (inserted) strings_.push_back(s);
   return it->second;
+}
+
+// ---- the id index and the slabs -----------------------------------------------------------------
+
+namespace {
+
+size_t id_home(uint32_t id_low, size_t mask) {
+  return static_cast<size_t>((uint64_t{id_low} * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+}  // namespace
+
+OrderId OrderBook::id_of(uint32_t ref) const {
+  return ref & kRequestRef ? request_slab_[ref & ~kRequestRef].id : offer_slab_[ref].id;
+}
+
+uint32_t OrderBook::find_ref(OrderId id) const {
+  if (ids_.empty() || id == 0) return kNil;
+  size_t mask = ids_.size() - 1;
+  auto low = static_cast<uint32_t>(id);
+  for (size_t i = id_home(low, mask);; i = (i + 1) & mask) {
+    const IdCell& c = ids_[i];
+    if (c.ref == kNil) return kNil;
+    if (c.id_low == low && id_of(c.ref) == id) return c.ref;
+  }
+}
+
+void OrderBook::index_id(OrderId id, uint32_t ref) {
+  if ((ids_used_ + 1) * 4 > ids_.size() * 3) {
+    std::vector<IdCell> old(std::max<size_t>(64, ids_.size() * 2));
+    old.swap(ids_);
+    size_t mask = ids_.size() - 1;
+    for (const IdCell& c : old) {
+      if (c.ref == kNil) continue;
+      size_t i = id_home(c.id_low, mask);
+      while (ids_[i].ref != kNil) i = (i + 1) & mask;
+      ids_[i] = c;
+    }
+  }
+  size_t mask = ids_.size() - 1;
+  auto low = static_cast<uint32_t>(id);
+  size_t i = id_home(low, mask);
+  while (ids_[i].ref != kNil) i = (i + 1) & mask;
+  ids_[i] = IdCell{low, ref};
+  ++ids_used_;
+}
+
+void OrderBook::unindex_id(OrderId id) {
+  if (ids_.empty()) return;
+  size_t mask = ids_.size() - 1;
+  auto low = static_cast<uint32_t>(id);
+  size_t i = id_home(low, mask);
+  for (;; i = (i + 1) & mask) {
+    if (ids_[i].ref == kNil) return;
+    if (ids_[i].id_low == low && id_of(ids_[i].ref) == id) break;
+  }
+  // Backward shift: move each later cell of the cluster into the hole if its home allows.
+  size_t hole = i;
+  for (size_t j = (i + 1) & mask; ids_[j].ref != kNil; j = (j + 1) & mask) {
+    size_t home = id_home(ids_[j].id_low, mask);
+    // The cell at j may move to the hole iff its home is not in (hole, j] (cyclically).
+    bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (!stays) {
+      ids_[hole] = ids_[j];
+      hole = j;
+    }
+  }
+  ids_[hole] = IdCell{};
+  --ids_used_;
+}
+
+uint32_t& OrderBook::owner_next(uint32_t ref) {
+  return ref & kRequestRef ? request_slab_[ref & ~kRequestRef].owner_next
+                           : offer_slab_[ref].owner_next;
+}
+
+uint32_t& OrderBook::owner_prev(uint32_t ref) {
+  return ref & kRequestRef ? request_slab_[ref & ~kRequestRef].owner_prev
+                           : offer_slab_[ref].owner_prev;
+}
+
+void OrderBook::link_owner(uint32_t owner, uint32_t ref) {
+  if (owner >= owner_head_.size()) owner_head_.resize(owner + 1, kNil);
+  uint32_t head = owner_head_[owner];
+  owner_next(ref) = head;
+  owner_prev(ref) = kNil;
+  if (head != kNil) owner_prev(head) = ref;
+  owner_head_[owner] = ref;
+}
+
+void OrderBook::unlink_owner(uint32_t owner, uint32_t ref) {
+  uint32_t next = owner_next(ref), prev = owner_prev(ref);
+  if (prev == kNil) {
+    owner_head_[owner] = next;
+  } else {
+    owner_next(prev) = next;
+  }
+  if (next != kNil) owner_prev(next) = prev;
+  owner_next(ref) = kNil;
+  owner_prev(ref) = kNil;
+}
+
+uint32_t OrderBook::new_offer_slot() {
+  if (!free_offers_.empty()) {
+    uint32_t slot = free_offers_.back();
+    free_offers_.pop_back();
+    return slot;
+  }
+  offer_slab_.emplace_back();
+  return static_cast<uint32_t>(offer_slab_.size() - 1);
+}
+
+uint32_t OrderBook::new_request_slot() {
+  if (!free_requests_.empty()) {
+    uint32_t slot = free_requests_.back();
+    free_requests_.pop_back();
+    return slot;
+  }
+  request_slab_.emplace_back();
+  return static_cast<uint32_t>(request_slab_.size() - 1);
+}
+
+void OrderBook::free_offer_slot(uint32_t slot) {
+  OfferEntry& o = offer_slab_[slot];
+  unindex_id(o.id);
+  unlink_owner(o.provider, slot);
+  o = OfferEntry{};
+  free_offers_.push_back(slot);
+}
+
+void OrderBook::free_request_slot(uint32_t slot) {
+  RequestEntry& r = request_slab_[slot];
+  unindex_id(r.id);
+  unlink_owner(r.requester, slot | kRequestRef);
+  // Reset, keeping the vectors' storage for the next request in this slot.
+  auto countries = std::move(r.countries);
+  auto subnets = std::move(r.subnets);
+  auto used = std::move(r.used_offers);
+  r = RequestEntry{};
+  countries.clear();
+  subnets.clear();
+  used.clear();
+  r.countries = std::move(countries);
+  r.subnets = std::move(subnets);
+  r.used_offers = std::move(used);
+  free_requests_.push_back(slot);
 }
 
 bool OrderBook::offer_available(const OfferEntry& o) const {
@@ -83,54 +297,132 @@ bool OrderBook::fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) c
 
 // ---- indexes ------------------------------------------------------------------------------------
 
-bool OrderBook::bucket_less(const BucketEntry& a, const BucketEntry& b) const {
-  if (a.key != b.key) return a.key < b.key;
-  const OfferEntry& x = offer_slab_[a.slot];
-  const OfferEntry& y = offer_slab_[b.slot];
+bool OrderBook::bucket_tie_less(uint32_t a, uint32_t b) const {
+  const OfferEntry& x = offer_slab_[a];
+  const OfferEntry& y = offer_slab_[b];
   return x.price < y.price || (x.price == y.price && x.id < y.id);
 }
 
-void OrderBook::list_offer(uint32_t slot) {
+size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
+  return static_cast<size_t>(std::lower_bound(b.last.begin(), b.last.end(), e,
+                                              [&](const BucketEntry& x, const BucketEntry& y) {
+                                                return bucket_less(x, y);
+                                              }) -
+                             b.last.begin());
+}
+
+uint32_t OrderBook::position_in(const Chunk& c, const BucketEntry& e) const {
+  // By key first (no slab reads), then past the entries of an equal key that come before.
+  auto pos = static_cast<uint32_t>(std::lower_bound(c.keys.begin(), c.keys.begin() + c.n, e.key) -
+                                   c.keys.begin());
+  while (pos < c.n && c.keys[pos] == e.key && bucket_less(c.at(pos), e)) ++pos;
+  return pos;
+}
+
+void OrderBook::list_offer(uint32_t slot, bool newest) {
   OfferEntry& o = offer_slab_[slot];
-  auto& chunks = buckets_[o.bucket].chunks;
+  Bucket& b = buckets_[o.bucket];
   BucketEntry e{price_key(o.price), slot};
-  auto less = [&](const BucketEntry& x, const BucketEntry& y) { return bucket_less(x, y); };
   o.listed = true;
-  if (chunks.empty()) {
-    chunks.emplace_back().push_back(e);
+  if (b.chunks.empty()) {
+    b.chunks.push_back(std::make_unique<Chunk>());
+    b.last.push_back(e);
+    b.chunks[0]->n = 1;
+    b.chunks[0]->keys[0] = e.key;
+    b.chunks[0]->slots[0] = e.slot;
+    b.first = e;
     return;
   }
+  // The newest order comes after every entry of its price: with an exact (unsaturated) key its
+  // place is found from the keys alone, without reading the slab.
+  bool by_key = newest && e.key != UINT64_MAX;
+  auto chunk_for = [&] {
+    if (!by_key) return chunk_of(b, e);
+    return static_cast<size_t>(
+        std::upper_bound(b.last.begin(), b.last.end(), e.key,
+                         [](uint64_t k, const BucketEntry& x) { return k < x.key; }) -
+        b.last.begin());
+  };
   // The first chunk whose last entry is not before `e` (or the last chunk) takes it.
-  auto c = std::lower_bound(chunks.begin(), chunks.end(), e,
-                            [&](const std::vector<BucketEntry>& ch, const BucketEntry& v) {
-                              return bucket_less(ch.back(), v);
-                            });
-  if (c == chunks.end()) c = std::prev(chunks.end());
-  c->insert(std::lower_bound(c->begin(), c->end(), e, less), e);
-  if (c->size() > kChunk) {
-    std::vector<BucketEntry> tail(c->begin() + kChunk / 2, c->end());
-    c->resize(kChunk / 2);
-    chunks.insert(std::next(c), std::move(tail));
+  size_t ci = std::min(chunk_for(), b.chunks.size() - 1);
+  if (b.chunks[ci]->n == kChunk) {
+    // Full: its upper half moves to a new chunk after it.
+    auto tail = std::make_unique<Chunk>();
+    Chunk& c = *b.chunks[ci];
+    constexpr uint32_t kHalf = kChunk / 2;
+    tail->n = kChunk - kHalf;
+    std::copy(c.keys.begin() + kHalf, c.keys.end(), tail->keys.begin());
+    std::copy(c.slots.begin() + kHalf, c.slots.end(), tail->slots.begin());
+    c.n = kHalf;
+    b.last.insert(b.last.begin() + static_cast<ptrdiff_t>(ci), c.at(kHalf - 1));
+    b.chunks.insert(b.chunks.begin() + static_cast<ptrdiff_t>(ci) + 1, std::move(tail));
+    if (by_key ? b.last[ci].key <= e.key : bucket_less(b.last[ci], e)) ++ci;
   }
+  Chunk& c = *b.chunks[ci];
+  uint32_t pos =
+      by_key ? static_cast<uint32_t>(std::upper_bound(c.keys.begin(), c.keys.begin() + c.n, e.key) -
+                                     c.keys.begin())
+             : position_in(c, e);
+  std::copy_backward(c.keys.begin() + pos, c.keys.begin() + c.n, c.keys.begin() + c.n + 1);
+  std::copy_backward(c.slots.begin() + pos, c.slots.begin() + c.n, c.slots.begin() + c.n + 1);
+  c.keys[pos] = e.key;
+  c.slots[pos] = e.slot;
+  ++c.n;
+  if (pos + 1 == c.n) b.last[ci] = e;
+  if (ci == 0 && pos == 0) b.first = e;
 }
 
 void OrderBook::unlist_offer(uint32_t slot) {
   OfferEntry& o = offer_slab_[slot];
   if (!o.listed) return;
   o.listed = false;
-  auto& chunks = buckets_[o.bucket].chunks;
-  BucketEntry e{price_key(o.price), slot};
-  auto c = std::lower_bound(chunks.begin(), chunks.end(), e,
-                            [&](const std::vector<BucketEntry>& ch, const BucketEntry& v) {
-                              return bucket_less(ch.back(), v);
-                            });
-  if (c == chunks.end()) return;
-  auto it = std::lower_bound(
-      c->begin(), c->end(), e,
-      [&](const BucketEntry& x, const BucketEntry& y) { return bucket_less(x, y); });
-  if (it == c->end() || it->slot != slot) return;
-  c->erase(it);
-  if (c->empty()) chunks.erase(c);
+  Bucket& b = buckets_[o.bucket];
+  uint64_t key = price_key(o.price);
+  // The entries of this key, from the first chunk that may hold one, compared by slot: no slab
+  // reads.
+  auto ci = static_cast<size_t>(
+      std::lower_bound(b.last.begin(), b.last.end(), key,
+                       [](const BucketEntry& x, uint64_t k) { return x.key < k; }) -
+      b.last.begin());
+  uint32_t pos = 0;
+  for (;; ++ci) {
+    if (ci == b.chunks.size()) return;
+    const Chunk& c = *b.chunks[ci];
+    pos = static_cast<uint32_t>(std::lower_bound(c.keys.begin(), c.keys.begin() + c.n, key) -
+                                c.keys.begin());
+    while (pos < c.n && c.keys[pos] == key && c.slots[pos] != slot) ++pos;
+    if (pos < c.n) {
+      if (c.keys[pos] != key) return;  // past its key: not listed
+      break;
+    }
+    // The key's entries may go on in the next chunk.
+  }
+  Chunk& c = *b.chunks[ci];
+  std::copy(c.keys.begin() + pos + 1, c.keys.begin() + c.n, c.keys.begin() + pos);
+  std::copy(c.slots.begin() + pos + 1, c.slots.begin() + c.n, c.slots.begin() + pos);
+  --c.n;
+  if (c.n == 0) {
+    b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
+    b.last.erase(b.last.begin() + static_cast<ptrdiff_t>(ci));
+    if (ci == 0) refresh_first(b);
+    return;
+  }
+  if (pos == c.n) b.last[ci] = c.at(c.n - 1);
+  if (ci == 0 && pos == 0) b.first = c.at(0);
+  // A chunk down to a quarter merges into its successor when both fit in three quarters, so
+  // that erasures cannot leave many nearly empty chunks.
+  if (c.n < kChunk / 4 && ci + 1 < b.chunks.size() && c.n + b.chunks[ci + 1]->n <= kChunk * 3 / 4) {
+    Chunk& next = *b.chunks[ci + 1];
+    std::copy_backward(next.keys.begin(), next.keys.begin() + next.n,
+                       next.keys.begin() + next.n + c.n);
+    std::copy_backward(next.slots.begin(), next.slots.begin() + next.n,
+                       next.slots.begin() + next.n + c.n);
+    std::copy(c.keys.begin(), c.keys.begin() + c.n, next.keys.begin());
+    std::copy(c.slots.begin(), c.slots.begin() + c.n, next.slots.begin());
+    next.n += c.n;
+    b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
+    b.last.erase(b.last.begin() + static_cast<ptrdiff_t>(ci));
+  }
 }
 
 void OrderBook::list_request(uint32_t slot) {
@@ -175,9 +467,7 @@ void OrderBook::drop_request(uint32_t slot) {
   r.live = false;
   --live_requests_;
   if (rating_filtered_request(r)) --rated_orders_;
-  request_slot_.erase(r.id);
-  r = RequestEntry{};
-  free_requests_.push_back(slot);
+  free_request_slot(slot);
 }
 
 void OrderBook::retire_request(uint32_t slot) {
@@ -193,37 +483,17 @@ void OrderBook::retire_request(uint32_t slot) {
 
 void OrderBook::flush_done() {
   for (uint32_t slot : done_requests_) {
-    RequestEntry& r = request_slab_[slot];
-    if (!r.done) continue;  // brought back by refuse()
-    request_slot_.erase(r.id);
-    r = RequestEntry{};
-    free_requests_.push_back(slot);
+    if (!request_slab_[slot].done) continue;  // brought back by refuse()
+    free_request_slot(slot);
   }
   done_requests_.clear();
-}
-
-void OrderBook::add_owned(uint32_t owner, OrderId id) {
-  if (owner >= owned_.size()) owned_.resize(owner + 1);
-  auto& ids = owned_[owner];
-  ids.push_back(id);
-  // Amortized: compact whenever the list reaches a power of two (at least 32).
-  if (ids.size() >= 32 && (ids.size() & (ids.size() - 1)) == 0) {
-    std::erase_if(ids, [&](OrderId x) { return !is_live(x); });
-  }
 }
 
 // ---- placing ----------------------------------------------------------------------------------
 
 OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::vector<Fill>* fills) {
   flush_done();
-  uint32_t slot;
-  if (!free_offers_.empty()) {
-    slot = free_offers_.back();
-    free_offers_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(offer_slab_.size());
-    offer_slab_.emplace_back();
-  }
+  uint32_t slot = new_offer_slot();
   OfferEntry& o = offer_slab_[slot];
   o = OfferEntry{};
   o.id = next_id_++;
@@ -236,9 +506,9 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   o.asn = offer.asn;
   o.bandwidth_kbps = offer.bandwidth_kbps;
   o.capacity = offer.capacity;
-  o.provider = intern(offer.provider);
+  o.provider = intern(offer.provider, last_owner_);
   o.region = intern(offer.region);
-  o.market = intern(offer.market);
+  o.market = intern(offer.market, last_market_);
   o.fee_bps = offer.fee_bps;
   o.min_requester_rating = offer.min_requester_rating;
   o.bucket = static_cast<uint16_t>(country_index(offer.country).value_or(0) * 4 +
@@ -248,7 +518,8 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   o.ip = offer.ip;
   o.live = true;
   OrderId id = o.id;
-  offer_slot_[id] = slot;
+  index_id(id, slot);
+  link_owner(o.provider, slot);
   ++live_offers_;
   expiries_.emplace_back(offer.expiry, id);
   std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
@@ -256,9 +527,8 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
     openings_.emplace_back(offer.available_from, id);
     std::push_heap(openings_.begin(), openings_.end(), std::greater<>());
   }
-  if (rating_filtered_offer(o)) ++rated_orders_;
-  add_owned(o.provider, id);
-  list_offer(slot);
+  if (rating_filtered_offer(offer_slab_[slot])) ++rated_orders_;
+  list_offer(slot, /*newest=*/true);
   match_offer(slot, now, fills);
   return id;
 }
@@ -266,16 +536,8 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
 OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
                                  std::vector<Fill>* fills) {
   flush_done();
-  uint32_t slot;
-  if (!free_requests_.empty()) {
-    slot = free_requests_.back();
-    free_requests_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(request_slab_.size());
-    request_slab_.emplace_back();
-  }
-  RequestEntry& r = request_slab_[slot];
-  r = RequestEntry{};
+  uint32_t slot = new_request_slot();
+  RequestEntry& r = request_slab_[slot];  // reset when its slot was freed
   r.id = next_id_++;
   r.max_price = request.max_price_per_second;
   r.budget_left = request.budget;
@@ -285,9 +547,9 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
   r.count = request.count;
   r.asn = request.asn;
   r.min_bandwidth_kbps = request.min_bandwidth_kbps;
-  r.requester = intern(request.requester);
+  r.requester = intern(request.requester, last_owner_);
   r.region = intern(request.region);
-  r.market = intern(request.market);
+  r.market = intern(request.market, last_market_);
   r.fee_bps = request.fee_bps;
   r.min_provider_rating = request.min_provider_rating;
   r.ip_types = request.ip_types;
@@ -299,16 +561,18 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
   for (const auto& c : request.countries) {
     if (auto i = country_index(c)) r.countries.push_back(*i);
   }
-  std::sort(r.countries.begin(), r.countries.end());
-  r.countries.erase(std::unique(r.countries.begin(), r.countries.end()), r.countries.end());
+  if (r.countries.size() > 1) {
+    std::sort(r.countries.begin(), r.countries.end());
+    r.countries.erase(std::unique(r.countries.begin(), r.countries.end()), r.countries.end());
+  }
   r.live = true;
   OrderId id = r.id;
-  request_slot_[id] = slot;
+  index_id(id, slot | kRequestRef);
+  link_owner(r.requester, slot | kRequestRef);
   ++live_requests_;
   expiries_.emplace_back(request.expiry, id);
   std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
   if (rating_filtered_request(r)) ++rated_orders_;
-  add_owned(r.requester, id);
   match_request(slot, now, fills);
   if (request_slab_[slot].live && request_slab_[slot].id == id) list_request(slot);
   return id;
@@ -336,47 +600,43 @@ void OrderBook::take(uint32_t offer_slot, uint32_t request_slot, const U256& pri
 void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fills) {
   const RequestEntry& r = request_slab_[slot];
   uint64_t wanted = r.count - r.filled;
-  // The buckets the request can take from: its countries (or all) x its types (or all).
-  std::vector<uint16_t> countries = r.countries;
-  if (countries.empty()) {
-    countries.resize(kCountries);
-    for (size_t i = 0; i < kCountries; ++i) countries[i] = static_cast<uint16_t>(i);
-  }
-  // A k-way merge of the buckets by (price, id): the cheapest, then earliest, offer first.
-  struct Head {
-    uint32_t bucket;
-    uint32_t chunk;
-    uint32_t pos;
-  };
-  auto at = [&](const Head& h) -> const BucketEntry& {
-    return buckets_[h.bucket].chunks[h.chunk][h.pos];
-  };
-  auto worse = [&](const Head& a, const Head& b) { return bucket_less(at(b), at(a)); };
-  std::priority_queue<Head, std::vector<Head>, decltype(worse)> heap(worse);
-  for (uint16_t c : countries) {
+  // A k-way merge of the buckets by (price, id): the cheapest, then earliest, offer first. The
+  // buckets the request can take from: its countries (or all) x its types (or all).
+  auto worse = [&](const Head& a, const Head& b) { return bucket_less(b.e, a.e); };
+  heads_.clear();
+  auto add_country = [&](uint32_t c) {
     for (uint32_t t = 1; t <= 3; ++t) {
       if (r.ip_types != 0 && (r.ip_types & (1u << t)) == 0) continue;
       uint32_t b = c * 4u + t;
-      const auto& chunks = buckets_[b].chunks;
-      if (!chunks.empty() && !(offer_slab_[chunks[0][0].slot].price > r.max_price)) {
-        heap.push({b, 0, 0});
-      }
+      const BucketEntry& first = buckets_[b].first;
+      if (first.slot != kNil && !dearer(first, r.max_price)) heads_.push_back({first, b, 0, 0});
     }
+  };
+  if (r.countries.empty()) {
+    for (uint32_t c = 0; c < kCountries; ++c) add_country(c);
+  } else {
+    for (uint16_t c : r.countries) add_country(c);
   }
-  std::vector<uint32_t> chosen;
-  std::vector<std::array<uint8_t, 6>> subnets = r.subnets;
+  std::make_heap(heads_.begin(), heads_.end(), worse);
+  chosen_.clear();
+  std::vector<std::array<uint8_t, 6>> subnets;
+  if (r.distinct_subnets) subnets = r.subnets;
   U256 spent;
-  while (!heap.empty() && chosen.size() < wanted) {
-    Head h = heap.top();
-    heap.pop();
-    uint32_t offer_slot = at(h).slot;
+  while (!heads_.empty() && chosen_.size() < wanted) {
+    std::pop_heap(heads_.begin(), heads_.end(), worse);
+    Head h = heads_.back();
+    heads_.pop_back();
+    uint32_t offer_slot = h.e.slot;
     const OfferEntry& o = offer_slab_[offer_slot];
     if (o.price > r.max_price) break;  // every other head is at least as expensive
-    const auto& chunks = buckets_[h.bucket].chunks;
-    if (h.pos + 1 < chunks[h.chunk].size()) {
-      heap.push({h.bucket, h.chunk, h.pos + 1});
-    } else if (h.chunk + 1 < chunks.size()) {
-      heap.push({h.bucket, h.chunk + 1, 0});
+    const Bucket& bucket = buckets_[h.bucket];
+    const Chunk* chunk = bucket.chunks[h.chunk].get();
+    if (h.pos + 1 < chunk->n) {
+      heads_.push_back({chunk->at(h.pos + 1), h.bucket, h.chunk, h.pos + 1});
+      std::push_heap(heads_.begin(), heads_.end(), worse);
+    } else if (h.chunk + 1 < bucket.chunks.size()) {
+      heads_.push_back({bucket.chunks[h.chunk + 1]->at(0), h.bucket, h.chunk + 1, 0});
+      std::push_heap(heads_.begin(), heads_.end(), worse);
     }
     if (!fits(o, r, now)) continue;
     if (std::find(r.used_offers.begin(), r.used_offers.end(), o.id) != r.used_offers.end())
@@ -391,11 +651,11 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     // Offers come cheapest first: one the budget cannot pay, no later one can.
     if (!total || *total > r.budget_left) break;
     spent = *total;
-    chosen.push_back(offer_slot);
+    chosen_.push_back(offer_slot);
     if (r.distinct_subnets) subnets.push_back(net);
   }
-  if (r.all_or_none && chosen.size() < wanted) return;
-  for (uint32_t offer_slot : chosen) {
+  if (r.all_or_none && chosen_.size() < wanted) return;
+  for (uint32_t offer_slot : chosen_) {
     if (!request_slab_[slot].live) break;
     take(offer_slot, slot, offer_slab_[offer_slot].price, fills);
   }
@@ -464,8 +724,8 @@ std::vector<DepthLevel> OrderBook::offer_depth(const ledger::CountryCode& countr
   auto c = country_index(country);
   if (!c) return out;
   for (const auto& chunk : buckets_[*c * 4u + static_cast<uint8_t>(type)].chunks) {
-    for (const BucketEntry& e : chunk) {
-      const OfferEntry& o = offer_slab_[e.slot];
+    for (uint32_t i = 0; i < chunk->n; ++i) {
+      const OfferEntry& o = offer_slab_[chunk->slots[i]];
       if (out.empty() || out.back().price != o.price) {
         if (out.size() == levels) return out;
         out.push_back({o.price, 0, 0});
@@ -503,39 +763,36 @@ std::vector<DepthLevel> OrderBook::request_depth(const ledger::CountryCode& coun
 // ---- leaving ----------------------------------------------------------------------------------
 
 bool OrderBook::contains(OrderId id) const {
-  if (auto it = offer_slot_.find(id); it != offer_slot_.end()) {
-    return offer_slab_[it->second].live && offer_slab_[it->second].listed;
-  }
-  auto it = request_slot_.find(id);
-  return it != request_slot_.end() && request_slab_[it->second].live;
+  uint32_t ref = find_ref(id);
+  if (ref == kNil) return false;
+  if (ref & kRequestRef) return request_slab_[ref & ~kRequestRef].live;
+  return offer_slab_[ref].live && offer_slab_[ref].listed;
 }
 
 bool OrderBook::is_live(OrderId id) const {
-  if (auto it = offer_slot_.find(id); it != offer_slot_.end()) return offer_slab_[it->second].live;
-  return contains(id);
+  uint32_t ref = find_ref(id);
+  if (ref == kNil) return false;
+  if (ref & kRequestRef) return request_slab_[ref & ~kRequestRef].live;
+  return offer_slab_[ref].live;
 }
 
 bool OrderBook::cancel(OrderId id) {
-  if (auto it = offer_slot_.find(id); it != offer_slot_.end()) {
-    uint32_t slot = it->second;
-    OfferEntry& o = offer_slab_[slot];
-    if (!o.live) return false;
-    unlist_offer(slot);
-    o.live = false;
-    --live_offers_;
-    if (rating_filtered_offer(o)) --rated_orders_;
-    if (o.open == 0) {
-      offer_slot_.erase(it);
-      free_offers_.push_back(slot);
-    }
+  uint32_t ref = find_ref(id);
+  if (ref == kNil) return false;
+  if (ref & kRequestRef) {
+    uint32_t slot = ref & ~kRequestRef;
+    if (!request_slab_[slot].live) return false;  // filled (retired)
+    drop_request(slot);
     return true;
   }
-  if (auto it = request_slot_.find(id); it != request_slot_.end()) {
-    if (!request_slab_[it->second].live) return false;  // filled (retired)
-    drop_request(it->second);
-    return true;
-  }
-  return false;
+  OfferEntry& o = offer_slab_[ref];
+  if (!o.live) return false;
+  unlist_offer(ref);
+  o.live = false;
+  --live_offers_;
+  if (rating_filtered_offer(o)) --rated_orders_;
+  if (o.open == 0) free_offer_slot(ref);
+  return true;
 }
 
 size_t OrderBook::expire(uint64_t now) {
@@ -553,17 +810,13 @@ size_t OrderBook::expire(uint64_t now) {
 }
 
 void OrderBook::release(OrderId offer, bool exclusive, uint64_t now, std::vector<Fill>* fills) {
-  auto it = offer_slot_.find(offer);
-  if (it == offer_slot_.end()) return;
-  uint32_t slot = it->second;
+  uint32_t slot = find_ref(offer);
+  if (slot == kNil || (slot & kRequestRef)) return;
   OfferEntry& o = offer_slab_[slot];
   if (o.open > 0) --o.open;
   if (exclusive) o.exclusive_open = false;
   if (!o.live) {
-    if (o.open == 0) {
-      offer_slot_.erase(it);
-      free_offers_.push_back(slot);
-    }
+    if (o.open == 0) free_offer_slot(slot);
     return;
   }
   if (offer_available(o) && !o.listed) list_offer(slot);
@@ -584,14 +837,12 @@ void OrderBook::refuse(const Fill& fill, bool offer_at_fault, bool exclusive, ui
     return;
   }
   std::array<uint8_t, 16> ip{};
-  if (auto it = offer_slot_.find(fill.offer); it != offer_slot_.end()) {
-    ip = offer_slab_[it->second].ip;
-  }
+  if (uint32_t o = find_ref(fill.offer); o != kNil && !(o & kRequestRef)) ip = offer_slab_[o].ip;
   cancel(fill.offer);
   release(fill.offer, exclusive, now, nullptr);  // gives back the place; the entry is freed
-  auto it = request_slot_.find(fill.request);
-  if (it == request_slot_.end()) return;
-  uint32_t slot = it->second;
+  uint32_t ref = find_ref(fill.request);
+  if (ref == kNil || !(ref & kRequestRef)) return;
+  uint32_t slot = ref & ~kRequestRef;
   RequestEntry& r = request_slab_[slot];
   if (r.done) {
     r.done = false;  // flush_done() skips it
@@ -620,8 +871,8 @@ void OrderBook::advance(uint64_t now, std::vector<Fill>* fills) {
     OrderId id = openings_.front().second;
     std::pop_heap(openings_.begin(), openings_.end(), std::greater<>());
     openings_.pop_back();
-    auto it = offer_slot_.find(id);
-    if (it != offer_slot_.end() && offer_slab_[it->second].live) opened.push_back(it->second);
+    uint32_t ref = find_ref(id);
+    if (ref != kNil && !(ref & kRequestRef) && offer_slab_[ref].live) opened.push_back(ref);
   }
   // Price-time priority among the offers opening together: cheapest first, then earliest.
   std::sort(opened.begin(), opened.end(), [&](uint32_t a, uint32_t b) {
@@ -640,15 +891,14 @@ std::optional<uint64_t> OrderBook::next_opening() const {
 }
 
 void OrderBook::rating_changed(const Address& who, uint64_t now, std::vector<Fill>* fills) {
-  auto a = address_ids_.find(who);
-  if (a == address_ids_.end()) return;
-  if (a->second >= owned_.size()) return;
+  uint32_t owner = find_address(who);
+  if (owner == kNil || owner >= owner_head_.size()) return;
   std::vector<uint32_t> offers, requests;
-  for (OrderId id : owned_[a->second]) {
-    if (auto o = offer_slot_.find(id); o != offer_slot_.end()) {
-      if (offer_slab_[o->second].live) offers.push_back(o->second);
-    } else if (auto r = request_slot_.find(id); r != request_slot_.end()) {
-      if (request_slab_[r->second].live) requests.push_back(r->second);
+  for (uint32_t ref = owner_head_[owner]; ref != kNil; ref = owner_next(ref)) {
+    if (ref & kRequestRef) {
+      if (request_slab_[ref & ~kRequestRef].live) requests.push_back(ref & ~kRequestRef);
+    } else if (offer_slab_[ref].live) {
+      offers.push_back(ref);
     }
   }
   std::sort(offers.begin(), offers.end(), [&](uint32_t x, uint32_t y) {
@@ -672,8 +922,6 @@ void OrderBook::rating_changed(const Address& who, uint64_t now, std::vector<Fil
     RequestEntry& after = request_slab_[slot];
     if (after.live && after.id == id && !after.listed) list_request(slot);
   }
-  // What is left of the owner's list: its orders still live.
-  std::erase_if(owned_[a->second], [&](OrderId x) { return !is_live(x); });
 }
 
 }  // namespace ipsx::market

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -106,14 +107,20 @@ class OrderBook {
   bool is_live(OrderId id) const;
 
  private:
+  // A reference to an order's entry: its slot in the offer slab, or its slot in the request slab
+  // with kRequestRef set. kNil is no entry.
+  static constexpr uint32_t kRequestRef = 1u << 31;
+  static constexpr uint32_t kNil = UINT32_MAX;
+
   struct OfferEntry {
     U256 price;
-    OrderId id = 0;
+    OrderId id = 0;  // 0: the slot is free
     uint64_t expiry = 0, available_from = 0, available_until = 0;
     uint32_t min_duration = 0, max_duration = 0;
     uint32_t asn = 0, bandwidth_kbps = 0;
     uint32_t capacity = 0, open = 0;
     uint32_t provider = 0, region = 0, market = 0;
+    uint32_t owner_next = kNil, owner_prev = kNil;  // the provider's list of orders (refs)
     uint16_t fee_bps = 0, min_requester_rating = 0;
     uint16_t bucket = 0;
     uint8_t protocols = 0, scopes = 0;
@@ -123,11 +130,12 @@ class OrderBook {
   struct RequestEntry {
     U256 max_price;
     U256 budget_left;
-    OrderId id = 0;
+    OrderId id = 0;  // 0: the slot is free
     uint64_t expiry = 0, start = 0, duration = 0;
     uint64_t filled = 0;
     uint32_t count = 0, asn = 0, min_bandwidth_kbps = 0;
     uint32_t requester = 0, region = 0, market = 0;
+    uint32_t owner_next = kNil, owner_prev = kNil;  // the requester's list of orders (refs)
     uint16_t fee_bps = 0, min_provider_rating = 0;
     uint8_t ip_types = 0, protocols = 0, scope = 0;
     bool exclusive = false, distinct_subnets = false, all_or_none = false, live = false;
@@ -138,11 +146,17 @@ class OrderBook {
     std::vector<OrderId> used_offers;             // one IP is never filled twice for a request
   };
 
-  uint32_t intern(const Address& a);
+  // Interns `a`; `cache` is the id this call site interned last (checked first).
+  uint32_t intern(const Address& a, uint32_t& cache);
   uint32_t intern(const std::string& s);
+  // The interned id of `a`, or kNil.
+  uint32_t find_address(const Address& a) const;
+  void index_address(uint32_t id);
   bool offer_available(const OfferEntry& o) const;
   bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;
-  void list_offer(uint32_t slot);
+  // `newest`: the offer was placed last (its id is the greatest), so it goes after every entry
+  // of its price.
+  void list_offer(uint32_t slot, bool newest = false);
   void unlist_offer(uint32_t slot);
   void list_request(uint32_t slot);
   void unlist_request(uint32_t slot);
@@ -151,7 +165,21 @@ class OrderBook {
   // placement, expire or advance, so that refuse() can bring it back.
   void retire_request(uint32_t slot);
   void flush_done();
-  void add_owned(uint32_t owner, OrderId id);
+  // Slots: taken for a new order (linked into its owner's list and the id index), and freed.
+  uint32_t new_offer_slot();
+  uint32_t new_request_slot();
+  void free_offer_slot(uint32_t slot);
+  void free_request_slot(uint32_t slot);
+  // Owners' lists of orders (intrusive, doubly linked through the entries), for rating_changed().
+  uint32_t& owner_next(uint32_t ref);
+  uint32_t& owner_prev(uint32_t ref);
+  void link_owner(uint32_t owner, uint32_t ref);
+  void unlink_owner(uint32_t owner, uint32_t ref);
+  // The id index: OrderId -> ref, open addressing over the slabs (see ids_).
+  OrderId id_of(uint32_t ref) const;
+  uint32_t find_ref(OrderId id) const;
+  void index_id(OrderId id, uint32_t ref);
+  void unindex_id(OrderId id);
   bool rating_filtered_offer(const OfferEntry& o) const { return o.min_requester_rating > 0; }
   bool rating_filtered_request(const RequestEntry& r) const { return r.min_provider_rating > 0; }
   // Fills as much of request `slot` as the resting offers allow; all or nothing for AON.
@@ -165,8 +193,15 @@ class OrderBook {
   std::vector<uint32_t> free_offers_;
   std::vector<RequestEntry> request_slab_;
   std::vector<uint32_t> free_requests_;
-  std::unordered_map<OrderId, uint32_t> offer_slot_;
-  std::unordered_map<OrderId, uint32_t> request_slot_;
+  // The id index: open addressing with linear probing (power-of-two size, at most 3/4 full),
+  // homed by the id's low 32 bits. Each cell holds those bits and the entry's ref; the full id
+  // is read from the slab on a match. Erasing shifts the cluster back (no tombstones).
+  struct IdCell {
+    uint32_t id_low = 0;
+    uint32_t ref = kNil;  // kNil: empty
+  };
+  std::vector<IdCell> ids_;
+  size_t ids_used_ = 0;
   // An offer in a bucket: its slab slot and its price as a 64-bit key (saturated), so the
   // binary searches compare without touching the slab except on equal keys.
   struct BucketEntry {
@@ -174,14 +209,48 @@ class OrderBook {
     uint32_t slot;
   };
   static uint64_t price_key(const U256& p) { return p.fits_u64() ? p.low64() : UINT64_MAX; }
-  bool bucket_less(const BucketEntry& a, const BucketEntry& b) const;
-  // Offer buckets: index = country * 4 + ipType; each sorted by (price, id), held in chunks of
-  // at most kChunk entries so that an insert or erase moves at most one chunk's entries.
-  static constexpr size_t kChunk = 128;
-  struct Bucket {
-    std::vector<std::vector<BucketEntry>> chunks;  // each sorted and non-empty; in order
+  bool bucket_less(const BucketEntry& a, const BucketEntry& b) const {
+    return a.key != b.key ? a.key < b.key : bucket_tie_less(a.slot, b.slot);
+  }
+  // Equal keys: by the full price, then id (reads the slab).
+  bool bucket_tie_less(uint32_t a, uint32_t b) const;
+  // Whether the offer of bucket entry `e` is dearer than `max` (reads the slab only for a
+  // saturated key).
+  bool dearer(const BucketEntry& e, const U256& max) const {
+    if (e.key != UINT64_MAX) return !max.fits_u64() ? false : e.key > max.low64();
+    return offer_slab_[e.slot].price > max;
+  }
+  // Offer buckets: index = country * 4 + ipType; each sorted by (price, id), held in fixed-size
+  // chunks of at most kChunk entries (keys and slots in separate arrays, so a search reads only
+  // keys), so that an insert or erase moves at most one chunk's entries. `last` holds each
+  // chunk's last entry, so finding the chunk reads one contiguous array.
+  static constexpr uint32_t kChunk = 128;
+  struct Chunk {
+    uint32_t n = 0;
+    std::array<uint64_t, kChunk> keys;
+    std::array<uint32_t, kChunk> slots;
+    BucketEntry at(uint32_t i) const { return {keys[i], slots[i]}; }
   };
+  struct Bucket {
+    BucketEntry first{UINT64_MAX, kNil};         // the cheapest entry (slot kNil: empty)
+    std::vector<BucketEntry> last;               // chunks[i]'s last entry
+    std::vector<std::unique_ptr<Chunk>> chunks;  // each sorted and non-empty; in order
+  };
+  static void refresh_first(Bucket& b) {
+    b.first = b.chunks.empty() ? BucketEntry{UINT64_MAX, kNil} : b.chunks[0]->at(0);
+  }
+  // The chunk of `b` that holds `e`, or would take it (b.chunks.size() if every entry is less).
+  size_t chunk_of(const Bucket& b, const BucketEntry& e) const;
+  // The position in `c` of the first entry not less than `e`.
+  uint32_t position_in(const Chunk& c, const BucketEntry& e) const;
   std::vector<Bucket> buckets_;
+  // The k-way merge of match_request (scratch space kept between calls).
+  struct Head {
+    BucketEntry e;
+    uint32_t bucket, chunk, pos;
+  };
+  std::vector<Head> heads_;
+  std::vector<uint32_t> chosen_;
   // Request lists: index = country, plus one "any country" list at the end; each sorted by
   // (max price descending, id).
   std::vector<std::vector<uint32_t>> request_lists_;
@@ -189,13 +258,15 @@ class OrderBook {
   std::vector<std::pair<uint64_t, OrderId>> expiries_;
   // (available from, id) min-heap of the offers placed before their window opened.
   std::vector<std::pair<uint64_t, OrderId>> openings_;
-  // Orders by owner (interned address), for rating_changed(); ids of orders gone are dropped
-  // lazily (when the list doubles, and when it is walked).
-  std::vector<std::vector<OrderId>> owned_;  // indexed by owner (interned address id)
+  // The first order (ref) of each owner's list, indexed by interned address id (kNil: none).
+  std::vector<uint32_t> owner_head_;
   std::vector<uint32_t> done_requests_;  // slots of retired requests, see retire_request()
   size_t rated_orders_ = 0;              // live orders with a minimum rating
   std::vector<Address> addresses_;
-  std::unordered_map<Address, uint32_t> address_ids_;
+  // Interned addresses: open addressing over addresses_ (id + 1 per cell, 0 empty), at most
+  // half full. The ids interned last as an owner and as a market are checked first.
+  std::vector<uint32_t> address_table_;
+  uint32_t last_owner_ = kNil, last_market_ = kNil;
   std::vector<std::string> strings_;
   std::unordered_map<std::string, uint32_t> string_ids_;
   OrderId next_id_ = 1;

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <stdexcept>
 
 #include "core/hex.h"
@@ -15,7 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kVersion = 1;
+// 1: every section as JSON values inside CBOR. 2: the large sections as packed binary records.
+constexpr int kVersion = 2;
 
 // Conversions throw (Bad, or json::exception) on bad input: decode() turns it into an error
 // value, so nothing is thrown across the layer.
@@ -94,88 +97,332 @@ std::vector<T> sorted(std::vector<T> v) {
   return v;
 }
 
+// The large sections (the book's orders, the signed originals, the hashes seen) are packed
+// binary records inside CBOR byte strings: fixed-width little-endian integers, amounts as 32
+// big-endian bytes, addresses and hashes as their bytes, strings and lists length-prefixed.
+class Writer {
+ public:
+  void u8(uint8_t v) { out_.push_back(v); }
+  void u16(uint16_t v) { le(v, 2); }
+  void u32(uint32_t v) { le(v, 4); }
+  void u64(uint64_t v) { le(v, 8); }
+  void bytes(std::span<const uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  void u256(const U256& v) { bytes(v.to_be_bytes()); }
+  void str(const std::string& v) {
+    u32(static_cast<uint32_t>(v.size()));
+    out_.insert(out_.end(), v.begin(), v.end());
+  }
+  json binary() { return json::binary(std::move(out_)); }
+
+ private:
+  void le(uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  std::vector<uint8_t> out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(const json& j) : data_(j.get_binary()) {}
+  bool done() const { return at_ == data_.size(); }
+  uint8_t u8() { return static_cast<uint8_t>(le(1)); }
+  uint16_t u16() { return static_cast<uint16_t>(le(2)); }
+  uint32_t u32() { return static_cast<uint32_t>(le(4)); }
+  uint64_t u64() { return le(8); }
+  bool flag() {
+    uint8_t v = u8();
+    if (v > 1) throw Bad("bad flag");
+    return v == 1;
+  }
+  template <size_t N>
+  void bytes(std::span<uint8_t, N> out) {
+    need(N);
+    std::copy_n(data_.begin() + static_cast<ptrdiff_t>(at_), N, out.begin());
+    at_ += N;
+  }
+  U256 u256() {
+    std::array<uint8_t, 32> b;
+    bytes(std::span<uint8_t, 32>(b));
+    return U256::from_be_bytes(b);
+  }
+  Address address() {
+    Address a;
+    bytes(std::span<uint8_t, 20>(a.bytes()));
+    return a;
+  }
+  Hash hash() {
+    Hash h;
+    bytes(std::span<uint8_t, 32>(h.bytes()));
+    return h;
+  }
+  std::string str() {
+    uint32_t n = u32();
+    need(n);
+    std::string v(data_.begin() + static_cast<ptrdiff_t>(at_),
+                  data_.begin() + static_cast<ptrdiff_t>(at_ + n));
+    at_ += n;
+    return v;
+  }
+  // A list length, checked against the bytes left (each element takes at least `min_size`).
+  uint32_t count(size_t min_size) {
+    uint32_t n = u32();
+    need(static_cast<size_t>(n) * min_size);
+    return n;
+  }
+
+ private:
+  void need(size_t n) const {
+    if (data_.size() - at_ < n) throw Bad("truncated section");
+  }
+  uint64_t le(int n) {
+    need(static_cast<size_t>(n));
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= uint64_t{data_[at_ + static_cast<size_t>(i)]} << (8 * i);
+    at_ += static_cast<size_t>(n);
+    return v;
+  }
+  const std::vector<uint8_t>& data_;
+  size_t at_ = 0;
+};
+
+void put_offer(Writer& w, const ledger::Offer& o) {
+  w.bytes(o.provider.bytes());
+  w.bytes(o.ip);
+  w.u8(static_cast<uint8_t>(o.country[0]));
+  w.u8(static_cast<uint8_t>(o.country[1]));
+  w.str(o.region);
+  w.u32(o.asn);
+  w.u8(static_cast<uint8_t>(o.ip_type));
+  w.u32(o.protocols);
+  w.u32(o.scopes);
+  w.u32(o.bandwidth_kbps);
+  w.u32(o.capacity);
+  w.u64(o.available_from);
+  w.u64(o.available_until);
+  w.u64(o.min_duration);
+  w.u64(o.max_duration);
+  w.u256(o.price_per_second);
+  w.bytes(o.market.bytes());
+  w.u16(o.fee_bps);
+  w.u16(o.min_requester_rating);
+  w.u64(o.expiry);
+  w.u64(o.nonce);
+}
+
+ledger::Offer get_offer(Reader& r) {
+  ledger::Offer o;
+  o.provider = r.address();
+  r.bytes(std::span<uint8_t, 16>(o.ip));
+  o.country[0] = static_cast<char>(r.u8());
+  o.country[1] = static_cast<char>(r.u8());
+  o.region = r.str();
+  o.asn = r.u32();
+  uint8_t type = r.u8();
+  if (type > 3) throw Bad("bad ip type");
+  o.ip_type = static_cast<ledger::IpType>(type);
+  o.protocols = r.u32();
+  o.scopes = r.u32();
+  o.bandwidth_kbps = r.u32();
+  o.capacity = r.u32();
+  o.available_from = r.u64();
+  o.available_until = r.u64();
+  o.min_duration = r.u64();
+  o.max_duration = r.u64();
+  o.price_per_second = r.u256();
+  o.market = r.address();
+  o.fee_bps = r.u16();
+  o.min_requester_rating = r.u16();
+  o.expiry = r.u64();
+  o.nonce = r.u64();
+  return o;
+}
+
+void put_request(Writer& w, const ledger::Request& q) {
+  w.bytes(q.requester.bytes());
+  w.u32(q.count);
+  w.u32(static_cast<uint32_t>(q.countries.size()));
+  for (const auto& c : q.countries) {
+    w.u8(static_cast<uint8_t>(c[0]));
+    w.u8(static_cast<uint8_t>(c[1]));
+  }
+  w.str(q.region);
+  w.u32(q.asn);
+  w.u8(q.ip_types);
+  w.u32(q.protocols);
+  w.u32(q.scope);
+  w.u16(q.min_provider_rating);
+  w.u32(q.min_bandwidth_kbps);
+  w.u8(q.exclusive);
+  w.u8(q.distinct_subnets);
+  w.u64(q.start);
+  w.u64(q.duration);
+  w.u256(q.max_price_per_second);
+  w.u256(q.budget);
+  w.u8(q.all_or_none);
+  w.bytes(q.market.bytes());
+  w.u16(q.fee_bps);
+  w.u64(q.expiry);
+  w.u64(q.nonce);
+}
+
+ledger::Request get_request(Reader& r) {
+  ledger::Request q;
+  q.requester = r.address();
+  q.count = r.u32();
+  q.countries.resize(r.count(2));
+  for (auto& c : q.countries) {
+    c[0] = static_cast<char>(r.u8());
+    c[1] = static_cast<char>(r.u8());
+  }
+  q.region = r.str();
+  q.asn = r.u32();
+  q.ip_types = r.u8();
+  q.protocols = r.u32();
+  q.scope = r.u32();
+  q.min_provider_rating = r.u16();
+  q.min_bandwidth_kbps = r.u32();
+  q.exclusive = r.flag();
+  q.distinct_subnets = r.flag();
+  q.start = r.u64();
+  q.duration = r.u64();
+  q.max_price_per_second = r.u256();
+  q.budget = r.u256();
+  q.all_or_none = r.flag();
+  q.market = r.address();
+  q.fee_bps = r.u16();
+  q.expiry = r.u64();
+  q.nonce = r.u64();
+  return q;
+}
+
+json heap_section(std::vector<std::pair<uint64_t, OrderId>> heap) {
+  std::sort(heap.begin(), heap.end());
+  Writer w;
+  w.u32(static_cast<uint32_t>(heap.size()));
+  for (const auto& [t, id] : heap) {
+    w.u64(t);
+    w.u64(id);
+  }
+  return w.binary();
+}
+
+// Sorted ascending: a valid min-heap for std::greater.
+std::vector<std::pair<uint64_t, OrderId>> heap_from(const json& j) {
+  Reader r(j);
+  std::vector<std::pair<uint64_t, OrderId>> heap(r.count(16));
+  for (auto& [t, id] : heap) {
+    t = r.u64();
+    id = r.u64();
+  }
+  if (!r.done()) throw Bad("trailing bytes in a heap");
+  if (!std::is_sorted(heap.begin(), heap.end())) throw Bad("heap out of order");
+  return heap;
+}
+
+// The checksum of a sealed snapshot: 64-bit, four multiply-rotate lanes over 8-byte words (the
+// snapshot is the market's own file: this detects damage, it does not authenticate).
+uint64_t checksum(std::string_view data) {
+  constexpr uint64_t k1 = 0x9E3779B185EBCA87ull, k2 = 0xC2B2AE3D27D4EB4Full;
+  uint64_t lanes[4] = {k1 + k2, k2, 0, 0 - k1};
+  auto round = [&](uint64_t acc, uint64_t word) {
+    acc += word * k2;
+    acc = (acc << 31) | (acc >> 33);
+    return acc * k1;
+  };
+  size_t i = 0;
+  for (; i + 32 <= data.size(); i += 32) {
+    for (int l = 0; l < 4; ++l) {
+      uint64_t word;
+      std::memcpy(&word, data.data() + i + 8 * static_cast<size_t>(l), 8);
+      lanes[l] = round(lanes[l], word);
+    }
+  }
+  uint64_t h = data.size();
+  for (uint64_t lane : lanes) h = round(h ^ lane, lane);
+  for (; i < data.size(); ++i) h = round(h, static_cast<uint8_t>(data[i]));
+  h ^= h >> 29;
+  h *= k1;
+  h ^= h >> 32;
+  return h;
+}
+
 }  // namespace
 
 // ---- The order book ---------------------------------------------------------------------------
 
 json SnapshotCodec::book_to_json(const OrderBook& b) {
-  json offers = json::array();
   // In id order: a canonical form whatever the slots (two equal books encode equally).
-  std::vector<std::pair<OrderId, uint32_t>> offer_slots(b.offer_slot_.begin(), b.offer_slot_.end());
+  std::vector<std::pair<OrderId, uint32_t>> offer_slots;
+  for (uint32_t slot = 0; slot < b.offer_slab_.size(); ++slot) {
+    if (b.offer_slab_[slot].id != 0) offer_slots.emplace_back(b.offer_slab_[slot].id, slot);
+  }
   std::sort(offer_slots.begin(), offer_slots.end());
+  Writer offers;
+  offers.u32(static_cast<uint32_t>(offer_slots.size()));
   for (const auto& [id, slot] : offer_slots) {
     const OrderBook::OfferEntry& o = b.offer_slab_[slot];
-    offers.push_back({u256(o.price),
-                      o.id,
-                      o.expiry,
-                      o.available_from,
-                      o.available_until,
-                      o.min_duration,
-                      o.max_duration,
-                      o.asn,
-                      o.bandwidth_kbps,
-                      o.capacity,
-                      o.open,
-                      o.provider,
-                      o.region,
-                      o.market,
-                      o.fee_bps,
-                      o.min_requester_rating,
-                      o.bucket,
-                      o.protocols,
-                      o.scopes,
-                      o.exclusive_open,
-                      o.live,
-                      to_hex(o.ip, false)});
+    offers.u256(o.price);
+    offers.u64(o.id);
+    offers.u64(o.expiry);
+    offers.u64(o.available_from);
+    offers.u64(o.available_until);
+    for (uint32_t v : {o.min_duration, o.max_duration, o.asn, o.bandwidth_kbps, o.capacity, o.open,
+                       o.provider, o.region, o.market})
+      offers.u32(v);
+    offers.u16(o.fee_bps);
+    offers.u16(o.min_requester_rating);
+    offers.u16(o.bucket);
+    offers.u8(o.protocols);
+    offers.u8(o.scopes);
+    offers.u8(o.exclusive_open);
+    offers.u8(o.live);
+    offers.bytes(o.ip);
   }
-  json requests = json::array();
   std::vector<std::pair<OrderId, uint32_t>> request_slots;
-  for (const auto& [id, slot] : b.request_slot_) {
-    if (b.request_slab_[slot].live) request_slots.emplace_back(id, slot);  // not retired ones
+  for (uint32_t slot = 0; slot < b.request_slab_.size(); ++slot) {
+    const OrderBook::RequestEntry& r = b.request_slab_[slot];
+    if (r.id != 0 && r.live) request_slots.emplace_back(r.id, slot);  // not retired ones
   }
   std::sort(request_slots.begin(), request_slots.end());
+  Writer requests;
+  requests.u32(static_cast<uint32_t>(request_slots.size()));
   for (const auto& [id, slot] : request_slots) {
     const OrderBook::RequestEntry& r = b.request_slab_[slot];
-    json subnets = json::array();
-    for (const auto& s : r.subnets) subnets.push_back(to_hex(s, false));
-    requests.push_back({u256(r.max_price),
-                        u256(r.budget_left),
-                        r.id,
-                        r.expiry,
-                        r.start,
-                        r.duration,
-                        r.filled,
-                        r.count,
-                        r.asn,
-                        r.min_bandwidth_kbps,
-                        r.requester,
-                        r.region,
-                        r.market,
-                        r.fee_bps,
-                        r.min_provider_rating,
-                        r.ip_types,
-                        r.protocols,
-                        r.scope,
-                        r.exclusive,
-                        r.distinct_subnets,
-                        r.all_or_none,
-                        r.countries,
-                        subnets,
-                        r.used_offers});
+    requests.u256(r.max_price);
+    requests.u256(r.budget_left);
+    for (uint64_t v : {r.id, r.expiry, r.start, r.duration, r.filled}) requests.u64(v);
+    for (uint32_t v : {r.count, r.asn, r.min_bandwidth_kbps, r.requester, r.region, r.market})
+      requests.u32(v);
+    requests.u16(r.fee_bps);
+    requests.u16(r.min_provider_rating);
+    for (uint8_t v : {r.ip_types, r.protocols, r.scope}) requests.u8(v);
+    for (bool v : {r.exclusive, r.distinct_subnets, r.all_or_none}) requests.u8(v);
+    requests.u32(static_cast<uint32_t>(r.countries.size()));
+    for (uint16_t c : r.countries) requests.u16(c);
+    requests.u32(static_cast<uint32_t>(r.subnets.size()));
+    for (const auto& net : r.subnets) requests.bytes(net);
+    requests.u32(static_cast<uint32_t>(r.used_offers.size()));
+    for (OrderId id : r.used_offers) requests.u64(id);
   }
-  json addresses = json::array();
-  for (const auto& a : b.addresses_) addresses.push_back(addr(a));
-  return {{"next_id", b.next_id_},          {"addresses", addresses},
-          {"strings", b.strings_},          {"offers", offers},
-          {"requests", requests},           {"expiries", sorted(b.expiries_)},
-          {"openings", sorted(b.openings_)}};
+  Writer addresses;
+  for (const auto& a : b.addresses_) addresses.bytes(a.bytes());
+  return {{"next_id", b.next_id_},
+          {"addresses", addresses.binary()},
+          {"strings", b.strings_},
+          {"offers", offers.binary()},
+          {"requests", requests.binary()},
+          {"expiries", heap_section(b.expiries_)},
+          {"openings", heap_section(b.openings_)}};
 }
 
 Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
   b.next_id_ = j.at("next_id").get<OrderId>();
-  for (const auto& a : j.at("addresses")) {
-    b.address_ids_.emplace(addr(a), static_cast<uint32_t>(b.addresses_.size()));
-    b.addresses_.push_back(addr(a));
+  {
+    Reader r(j.at("addresses"));
+    while (!r.done()) {
+      b.addresses_.push_back(r.address());
+      b.index_address(static_cast<uint32_t>(b.addresses_.size() - 1));
+    }
   }
   b.strings_.clear();
   b.string_ids_.clear();
@@ -189,76 +436,65 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
       throw Bad("an order names an unknown address or string");
     }
   };
-  // Owners in id order, as placement builds them.
-  std::vector<std::pair<OrderId, uint32_t>> owned;
-  for (const auto& e : j.at("offers")) {
+  Reader offers(j.at("offers"));
+  uint32_t n_offers = offers.count(110);
+  b.offer_slab_.reserve(n_offers);
+  for (uint32_t i = 0; i < n_offers; ++i) {
     OrderBook::OfferEntry o;
-    o.price = u256(e.at(0));
-    o.id = e.at(1).get<OrderId>();
-    o.expiry = e.at(2).get<uint64_t>();
-    o.available_from = e.at(3).get<uint64_t>();
-    o.available_until = e.at(4).get<uint64_t>();
-    o.min_duration = e.at(5).get<uint32_t>();
-    o.max_duration = e.at(6).get<uint32_t>();
-    o.asn = e.at(7).get<uint32_t>();
-    o.bandwidth_kbps = e.at(8).get<uint32_t>();
-    o.capacity = e.at(9).get<uint32_t>();
-    o.open = e.at(10).get<uint32_t>();
-    o.provider = e.at(11).get<uint32_t>();
-    o.region = e.at(12).get<uint32_t>();
-    o.market = e.at(13).get<uint32_t>();
-    o.fee_bps = e.at(14).get<uint16_t>();
-    o.min_requester_rating = e.at(15).get<uint16_t>();
-    o.bucket = e.at(16).get<uint16_t>();
-    o.protocols = e.at(17).get<uint8_t>();
-    o.scopes = e.at(18).get<uint8_t>();
-    o.exclusive_open = e.at(19).get<bool>();
-    o.live = e.at(20).get<bool>();
-    if (!from_hex_exact(e.at(21).get<std::string>(), o.ip)) throw Bad("bad ip");
+    o.price = offers.u256();
+    o.id = offers.u64();
+    o.expiry = offers.u64();
+    o.available_from = offers.u64();
+    o.available_until = offers.u64();
+    for (uint32_t* v : {&o.min_duration, &o.max_duration, &o.asn, &o.bandwidth_kbps, &o.capacity,
+                        &o.open, &o.provider, &o.region, &o.market})
+      *v = offers.u32();
+    o.fee_bps = offers.u16();
+    o.min_requester_rating = offers.u16();
+    o.bucket = offers.u16();
+    o.protocols = offers.u8();
+    o.scopes = offers.u8();
+    o.exclusive_open = offers.flag();
+    o.live = offers.flag();
+    offers.bytes(std::span<uint8_t, 16>(o.ip));
     check_interned(o.provider, o.region, o.market);
+    if (o.id == 0 || b.find_ref(o.id) != OrderBook::kNil) throw Bad("bad or repeated order id");
     if (o.bucket >= b.buckets_.size()) throw Bad("bad bucket");
     auto slot = static_cast<uint32_t>(b.offer_slab_.size());
     b.offer_slab_.push_back(o);
-    b.offer_slot_[o.id] = slot;
+    b.index_id(o.id, slot);
+    b.link_owner(o.provider, slot);
     if (o.live) {
       ++b.live_offers_;
       if (b.rating_filtered_offer(o)) ++b.rated_orders_;
-      owned.emplace_back(o.id, o.provider);
       if (b.offer_available(o)) b.list_offer(slot);
     }
   }
-  for (const auto& e : j.at("requests")) {
+  if (!offers.done()) throw Bad("trailing bytes after the offers");
+  Reader requests(j.at("requests"));
+  uint32_t n_requests = requests.count(140);
+  b.request_slab_.reserve(n_requests);
+  for (uint32_t i = 0; i < n_requests; ++i) {
     OrderBook::RequestEntry r;
-    r.max_price = u256(e.at(0));
-    r.budget_left = u256(e.at(1));
-    r.id = e.at(2).get<OrderId>();
-    r.expiry = e.at(3).get<uint64_t>();
-    r.start = e.at(4).get<uint64_t>();
-    r.duration = e.at(5).get<uint64_t>();
-    r.filled = e.at(6).get<uint64_t>();
-    r.count = e.at(7).get<uint32_t>();
-    r.asn = e.at(8).get<uint32_t>();
-    r.min_bandwidth_kbps = e.at(9).get<uint32_t>();
-    r.requester = e.at(10).get<uint32_t>();
-    r.region = e.at(11).get<uint32_t>();
-    r.market = e.at(12).get<uint32_t>();
-    r.fee_bps = e.at(13).get<uint16_t>();
-    r.min_provider_rating = e.at(14).get<uint16_t>();
-    r.ip_types = e.at(15).get<uint8_t>();
-    r.protocols = e.at(16).get<uint8_t>();
-    r.scope = e.at(17).get<uint8_t>();
-    r.exclusive = e.at(18).get<bool>();
-    r.distinct_subnets = e.at(19).get<bool>();
-    r.all_or_none = e.at(20).get<bool>();
-    r.countries = e.at(21).get<std::vector<uint16_t>>();
-    for (const auto& s : e.at(22)) {
-      std::array<uint8_t, 6> net{};
-      if (!from_hex_exact(s.get<std::string>(), net)) throw Bad("bad subnet");
-      r.subnets.push_back(net);
-    }
-    r.used_offers = e.at(23).get<std::vector<OrderId>>();
+    r.max_price = requests.u256();
+    r.budget_left = requests.u256();
+    for (uint64_t* v : {&r.id, &r.expiry, &r.start, &r.duration, &r.filled}) *v = requests.u64();
+    for (uint32_t* v :
+         {&r.count, &r.asn, &r.min_bandwidth_kbps, &r.requester, &r.region, &r.market})
+      *v = requests.u32();
+    r.fee_bps = requests.u16();
+    r.min_provider_rating = requests.u16();
+    for (uint8_t* v : {&r.ip_types, &r.protocols, &r.scope}) *v = requests.u8();
+    for (bool* v : {&r.exclusive, &r.distinct_subnets, &r.all_or_none}) *v = requests.flag();
+    r.countries.resize(requests.count(2));
+    for (uint16_t& c : r.countries) c = requests.u16();
+    r.subnets.resize(requests.count(6));
+    for (auto& net : r.subnets) requests.bytes(std::span<uint8_t, 6>(net));
+    r.used_offers.resize(requests.count(8));
+    for (OrderId& id : r.used_offers) id = requests.u64();
     r.live = true;
     check_interned(r.requester, r.region, r.market);
+    if (r.id == 0 || b.find_ref(r.id) != OrderBook::kNil) throw Bad("bad or repeated order id");
     if (std::any_of(r.countries.begin(), r.countries.end(),
                     [&](uint16_t c) { return c + 1u >= b.request_lists_.size(); })) {
       throw Bad("bad country");
@@ -266,41 +502,108 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
     auto slot = static_cast<uint32_t>(b.request_slab_.size());
     b.request_slab_.push_back(std::move(r));
     const OrderBook::RequestEntry& placed = b.request_slab_[slot];
-    b.request_slot_[placed.id] = slot;
+    b.index_id(placed.id, slot | OrderBook::kRequestRef);
+    b.link_owner(placed.requester, slot | OrderBook::kRequestRef);
     ++b.live_requests_;
     if (b.rating_filtered_request(placed)) ++b.rated_orders_;
-    owned.emplace_back(placed.id, placed.requester);
     b.list_request(slot);
   }
-  std::sort(owned.begin(), owned.end());
-  for (const auto& [id, who] : owned) {
-    if (who >= b.owned_.size()) b.owned_.resize(who + 1);
-    b.owned_[who].push_back(id);
-  }
-  b.expiries_ = j.at("expiries").get<std::vector<std::pair<uint64_t, OrderId>>>();
-  b.openings_ = j.at("openings").get<std::vector<std::pair<uint64_t, OrderId>>>();
-  // Sorted ascending: a valid min-heap for std::greater.
+  if (!requests.done()) throw Bad("trailing bytes after the requests");
+  b.expiries_ = heap_from(j.at("expiries"));
+  b.openings_ = heap_from(j.at("openings"));
   return {};
+}
+
+// ---- The sealed form ---------------------------------------------------------------------------
+
+namespace {
+constexpr std::string_view kMagic = "IPSXSNAP";
+constexpr uint32_t kFormat = 2;
+constexpr size_t kHeader = 8 + 4 + 8 + 8;
+
+uint64_t load_le(std::string_view s, size_t at, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i)
+    v |= uint64_t{static_cast<uint8_t>(s[at + static_cast<size_t>(i)])} << (8 * i);
+  return v;
+}
+void store_le(std::string& s, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) s.push_back(static_cast<char>(v >> (8 * i)));
+}
+}  // namespace
+
+std::string SnapshotCodec::seal(std::string_view body) {
+  std::string out;
+  out.reserve(kHeader + body.size());
+  out.append(kMagic);
+  store_le(out, kFormat, 4);
+  store_le(out, body.size(), 8);
+  store_le(out, checksum(body), 8);
+  out.append(body);
+  return out;
+}
+
+Result<std::string_view> SnapshotCodec::unseal(std::string_view stored) {
+  if (stored.size() < kHeader || stored.substr(0, kMagic.size()) != kMagic) {
+    return fail(MarketErrc::storage,
+                "not a sealed snapshot (no IPSXSNAP header: damaged, or written by an older "
+                "build in format 1)");
+  }
+  auto format = static_cast<uint32_t>(load_le(stored, 8, 4));
+  if (format != kFormat) {
+    return fail(MarketErrc::storage,
+                fmt::format("snapshot format {}, this build reads {}", format, kFormat));
+  }
+  uint64_t size = load_le(stored, 12, 8);
+  if (size != stored.size() - kHeader) {
+    return fail(MarketErrc::storage, fmt::format("snapshot truncated or padded: {} bytes, the "
+                                                 "header says {}",
+                                                 stored.size() - kHeader, size));
+  }
+  std::string_view body = stored.substr(kHeader);
+  if (checksum(body) != load_le(stored, 20, 8)) {
+    return fail(MarketErrc::storage, "snapshot checksum mismatch (the stored body is damaged)");
+  }
+  return body;
+}
+
+void SnapshotCodec::reset(Market& m) {
+  m.book_ = OrderBook([&m](const Address& a) { return m.profiles_.rating(a); });
+  m.orders_.clear();
+  m.by_hash_.clear();
+  m.seen_.clear();
+  m.deals_.clear();
+  m.prints_.clear();
+  m.ledger_fills_.clear();
+  m.ratings_seen_.clear();
+  m.profiles_.history_.clear();
 }
 
 // ---- The market -------------------------------------------------------------------------------
 
 std::string SnapshotCodec::encode(const Market& m) {
-  json orders = json::array();
   std::vector<OrderId> ids;
   ids.reserve(m.orders_.size());
   for (const auto& [id, s] : m.orders_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
+  Writer orders;
+  orders.u32(static_cast<uint32_t>(ids.size()));
   for (OrderId id : ids) {
     const Market::Signed& s = m.orders_.at(id);
-    orders.push_back({id, s.is_offer,
-                      s.is_offer ? ledger::to_json(s.offer) : ledger::to_json(s.request),
-                      s.signature.to_hex(), s.hash.hex()});
+    orders.u64(id);
+    orders.u8(s.is_offer);
+    if (s.is_offer) {
+      put_offer(orders, s.offer);
+    } else {
+      put_request(orders, s.request);
+    }
+    orders.bytes(s.signature.to_bytes());
+    orders.bytes(s.hash.bytes());
   }
-  std::vector<std::string> seen;
-  seen.reserve(m.seen_.size());
-  for (const auto& h : m.seen_) seen.push_back(h.hex());
-  std::sort(seen.begin(), seen.end());
+  std::vector<Hash> seen_hashes(m.seen_.begin(), m.seen_.end());
+  std::sort(seen_hashes.begin(), seen_hashes.end());
+  Writer seen;
+  for (const auto& h : seen_hashes) seen.bytes(h.bytes());
   json deals = json::array();
   for (const auto& [id, d] : m.deals_) {
     deals.push_back(
@@ -324,10 +627,14 @@ std::string SnapshotCodec::encode(const Market& m) {
         {addr(a), p.provided, p.provided_active, p.requested, p.closed_by_reason, p.preferences});
   }
   std::sort(profiles.begin(), profiles.end());
-  json j = {{"version", kVersion},   {"book", book_to_json(m.book_)},
-            {"orders", orders},      {"seen", seen},
-            {"deals", deals},        {"prints", prints},
-            {"ledger_fills", fills}, {"ratings_seen", ratings},
+  json j = {{"version", kVersion},
+            {"book", book_to_json(m.book_)},
+            {"orders", orders.binary()},
+            {"seen", seen.binary()},
+            {"deals", deals},
+            {"prints", prints},
+            {"ledger_fills", fills},
+            {"ratings_seen", ratings},
             {"profiles", profiles}};
   std::vector<uint8_t> cbor = json::to_cbor(j);
   return std::string(cbor.begin(), cbor.end());
@@ -341,29 +648,34 @@ Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {
                                                    j.at("version").dump(), kVersion));
     }
     if (auto b = book_from_json(m.book_, j.at("book")); !b) return b;
-    for (const auto& e : j.at("orders")) {
+    Reader orders(j.at("orders"));
+    uint32_t n_orders = orders.count(100);
+    m.orders_.reserve(n_orders);
+    m.by_hash_.reserve(n_orders);
+    for (uint32_t i = 0; i < n_orders; ++i) {
       Market::Signed s;
-      OrderId id = e.at(0).get<OrderId>();
-      s.is_offer = e.at(1).get<bool>();
+      OrderId id = orders.u64();
+      s.is_offer = orders.flag();
       if (s.is_offer) {
-        auto o = ledger::offer_from_json(e.at(2));
-        if (!o) return std::unexpected(o.error());
-        s.offer = *o;
-        s.owner = o->provider;
+        s.offer = get_offer(orders);
+        s.owner = s.offer.provider;
       } else {
-        auto r = ledger::request_from_json(e.at(2));
-        if (!r) return std::unexpected(r.error());
-        s.request = *r;
-        s.owner = r->requester;
+        s.request = get_request(orders);
+        s.owner = s.request.requester;
       }
-      auto sig = crypto::Signature::from_hex(e.at(3).get<std::string>());
+      std::array<uint8_t, 65> sig_bytes;
+      orders.bytes(std::span<uint8_t, 65>(sig_bytes));
+      auto sig = crypto::Signature::from_bytes(sig_bytes);
       if (!sig) return std::unexpected(sig.error());
       s.signature = *sig;
-      s.hash = hash(e.at(4));
+      s.hash = orders.hash();
       m.by_hash_[s.hash] = id;
       m.orders_[id] = std::move(s);
     }
-    for (const auto& h : j.at("seen")) m.seen_.insert(hash(h));
+    if (!orders.done()) throw Bad("trailing bytes after the orders");
+    Reader seen(j.at("seen"));
+    m.seen_.reserve(j.at("seen").get_binary().size() / 32);
+    while (!seen.done()) m.seen_.insert(seen.hash());
     for (const auto& e : j.at("deals")) {
       DealRecord d;
       d.deal_id = hash(e.at(0));

@@ -8,8 +8,13 @@
 // request lists, orders by owner) are rebuilt on load: they are sorted by (price, id), so the
 // matcher walks them in the same order whatever slots the entries land in.
 //
-// The body is CBOR (nlohmann::json::to_cbor), versioned. It is the market's own file: it is not
-// verified again on load (signatures were checked when the orders were placed).
+// The body is a CBOR map (nlohmann::json::to_cbor), versioned, whose large sections (the book's
+// orders, the signed originals, the hashes seen, the heaps, the interned addresses) are packed
+// binary records in CBOR byte strings, so loading decodes no JSON and computes no checksummed
+// address. It is stored sealed: a header with a magic, the format version, the body's length and
+// a 64-bit checksum, so a damaged or foreign snapshot is rejected before anything is decoded. It
+// is the market's own file: it is not verified again on load (signatures were checked when the
+// orders were placed).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -29,6 +34,15 @@ struct SnapshotCodec {
   // Restores `m`, a freshly constructed market that has done nothing yet, from `body`. Fails
   // with MarketErrc::storage if the body is not a snapshot of this version.
   static Result<void> decode(Market& m, std::string_view body);
+
+  // The stored form: "IPSXSNAP", the format version (u32), the body's length and checksum (u64
+  // each, little-endian), then the body.
+  static std::string seal(std::string_view body);
+  // The body of a stored snapshot. Fails with MarketErrc::storage, saying why, unless it is
+  // sealed in this format with a length and checksum that match.
+  static Result<std::string_view> unseal(std::string_view stored);
+  // Empties the state of `m` (a decode that failed half-way leaves it partly restored).
+  static void reset(Market& m);
 
   static nlohmann::json book_to_json(const OrderBook& b);
   static Result<void> book_from_json(OrderBook& b, const nlohmann::json& j);

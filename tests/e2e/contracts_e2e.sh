@@ -26,19 +26,7 @@ have_ipsx=1
 
 # Nothing leaves the machine: anvil listens on 127.0.0.1 only, and any HTTP(S) a tool might try
 # elsewhere (e.g. a selector lookup) goes to a closed local port instead.
-export http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 all_proxy=http://127.0.0.1:9
-export HTTP_PROXY=$http_proxy HTTPS_PROXY=$https_proxy ALL_PROXY=$all_proxy
-export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
-
-anvil_pid=
-cleanup() {
-  if [[ -n $anvil_pid ]]; then
-    kill "$anvil_pid" 2>/dev/null
-    wait "$anvil_pid" 2>/dev/null
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+keep_traffic_local
 
 # ---- compile -----------------------------------------------------------------------------------
 art=$work/art
@@ -50,28 +38,8 @@ fi
 errors_json=$art/ledger-errors.json
 
 # ---- anvil on a free loopback port ------------------------------------------------------------
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();})'; }
-RPC=
-for _ in 1 2 3 4 5; do
-  port=$(free_port)
-  "$ANVIL" --host 127.0.0.1 --port "$port" --silent >"$work/anvil.log" 2>&1 &
-  anvil_pid=$!
-  for _ in $(seq 50); do
-    if "$CAST" chain-id --rpc-url "http://127.0.0.1:$port" >/dev/null 2>&1; then RPC=http://127.0.0.1:$port; break; fi
-    kill -0 "$anvil_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ -n $RPC ]] && break
-  kill "$anvil_pid" 2>/dev/null
-  wait "$anvil_pid" 2>/dev/null
-  anvil_pid=
-done
-if [[ -z $RPC ]]; then
-  bad "anvil did not start: $(cat "$work/anvil.log")"
-  finish
-  exit 1
-fi
-ok "anvil $("$ANVIL" --version | head -1 | awk '{print $3}') on $RPC"
+# shellcheck disable=SC2119  # no anvil arguments here
+start_anvil || { finish; exit 1; }
 chain_id=$("$CAST" chain-id --rpc-url "$RPC")
 
 # Accounts: anvil's well-known development mnemonic.

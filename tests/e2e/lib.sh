@@ -1,8 +1,16 @@
+# shellcheck shell=bash
 # Shared by the end-to-end scripts: a scratch directory removed on exit, and checks that count
 # and report. Each script ends with `finish`, which prints "N passed, M failed" and fails if any
 # check did.
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# On exit: the script's own `on_exit` function if it defines one, then anvil if start_anvil
+# started it, then the scratch directory. (A script may still set its own EXIT trap instead.)
+lib_exit() {
+  declare -F on_exit >/dev/null && on_exit
+  stop_anvil
+  rm -rf "$work"
+}
+trap lib_exit EXIT
 failures=0
 checks=0
 
@@ -31,4 +39,48 @@ expect_error() {
 finish() {
   echo "$((checks - failures)) passed, $failures failed"
   [[ $failures == 0 ]]
+}
+
+# ---- the local Ethereum node (foundry's anvil, from npm ci) ------------------------------------
+# keep_traffic_local: any HTTP a tool might try goes to a closed local port, except 127.0.0.1.
+keep_traffic_local() {
+  export http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 all_proxy=http://127.0.0.1:9
+  export HTTP_PROXY=$http_proxy HTTPS_PROXY=$https_proxy ALL_PROXY=$all_proxy
+  export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+}
+# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();})'; }
+# start_anvil [ARGS...]: starts $ANVIL on a free 127.0.0.1 port with ARGS (e.g. --chain-id 1337)
+# and waits until it answers $CAST chain-id (five ports, ten seconds each). Sets RPC (its URL)
+# and anvil_pid; the log is $work/anvil.log. Reports ok or FAIL; returns 1 if it did not start.
+anvil_pid=
+RPC=
+start_anvil() {
+  local port
+  RPC=
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    "$ANVIL" --host 127.0.0.1 --port "$port" --silent "$@" >"$work/anvil.log" 2>&1 &
+    anvil_pid=$!
+    for _ in $(seq 100); do
+      if "$CAST" chain-id --rpc-url "http://127.0.0.1:$port" >/dev/null 2>&1; then
+        RPC=http://127.0.0.1:$port
+        ok "anvil $("$ANVIL" --version | head -1 | awk '{print $3}') on $RPC"
+        return 0
+      fi
+      kill -0 "$anvil_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    stop_anvil
+  done
+  bad "anvil did not start: $(cat "$work/anvil.log")"
+  return 1
+}
+# stop_anvil: SIGTERM and wait (nothing if it is not running).
+stop_anvil() {
+  if [[ -n ${anvil_pid:-} ]]; then
+    kill "$anvil_pid" 2>/dev/null
+    wait "$anvil_pid" 2>/dev/null
+    anvil_pid=
+  fi
 }

@@ -1,0 +1,58 @@
+// The market's read-only queries for the node's API: its signed orders and its deals. Kept apart
+// from market.cc (the commands) so that they stay small and never change the state.
+#include "market/market.h"
+
+namespace ipsx::market {
+
+Hash cancel_struct_hash(const Hash& order_hash) {
+  static const Hash type = crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)");
+  return crypto::eip712::StructHasher(type).add_word(order_hash).add_uint(0).finish();
+}
+
+namespace {
+
+OrderInfo info_of(OrderId id, bool is_offer, const ledger::Offer& offer,
+                  const ledger::Request& request, const Hash& hash, const Address& owner,
+                  const crypto::Signature& sig, const OrderBook& book) {
+  OrderInfo i;
+  i.id = id;
+  i.is_offer = is_offer;
+  i.offer = is_offer ? &offer : nullptr;
+  i.request = is_offer ? nullptr : &request;
+  i.hash = hash;
+  i.owner = owner;
+  i.signature = sig;
+  i.resting = book.contains(id);
+  i.live = book.is_live(id);
+  return i;
+}
+
+}  // namespace
+
+void Market::for_each_order(const std::function<void(const OrderInfo&)>& f) const {
+  for (const auto& [id, s] : orders_)
+    f(info_of(id, s.is_offer, s.offer, s.request, s.hash, s.owner, s.signature, book_));
+}
+
+std::optional<OrderInfo> Market::order(OrderId id) const {
+  auto it = orders_.find(id);
+  if (it == orders_.end()) return std::nullopt;
+  const Signed& s = it->second;
+  return info_of(id, s.is_offer, s.offer, s.request, s.hash, s.owner, s.signature, book_);
+}
+
+std::optional<OrderInfo> Market::order(const Hash& order_hash) const {
+  auto it = by_hash_.find(order_hash);
+  if (it == by_hash_.end()) return std::nullopt;
+  return order(it->second);
+}
+
+void Market::for_each_deal(const std::function<void(const DealRecord&)>& f) const {
+  for (const auto& [id, d] : deals_) f(d);
+}
+
+DealStatus Market::status_of(const DealRecord& d) const {
+  return d.progress.status(now(), config_.timeouts);
+}
+
+}  // namespace ipsx::market
