@@ -9,8 +9,9 @@
 #include "wallet_command.h"
 
 namespace ipsx::cli {
-void add_eth_command(CLI::App& app);   // eth_command.cc
-void add_node_command(CLI::App& app);  // node_command.cc
+void add_eth_command(CLI::App& app);         // eth_command.cc
+void add_node_command(CLI::App& app);        // node_command.cc
+void add_dataplane_commands(CLI::App& app);  // dataplane_commands.cc: gateway, provide
 }  // namespace ipsx::cli
 
 int main(int argc, char** argv) {
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   ipsx::cli::add_market_command(app);
   ipsx::cli::add_eth_command(app);
   ipsx::cli::add_node_command(app);
+  ipsx::cli::add_dataplane_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <span>
 
 #include "core/country.h"
 #include "core/keccak.h"
@@ -281,6 +282,55 @@ std::optional<IpType> parse_ip_type(std::string_view text) {
   for (IpType t : {IpType::residential, IpType::datacenter, IpType::mobile})
     if (text == to_string(t)) return t;
   return std::nullopt;
+}
+
+namespace {
+
+struct BitName {
+  std::string_view name;
+  uint32_t bit;
+};
+
+Result<uint32_t> parse_bits(std::string_view names, std::span<const BitName> table,
+                            std::string_view what) {
+  uint32_t out = 0;
+  size_t pos = 0;
+  while (pos <= names.size()) {
+    size_t comma = std::min(names.find(',', pos), names.size());
+    std::string_view item = names.substr(pos, comma - pos);
+    auto it =
+        std::find_if(table.begin(), table.end(), [&](const BitName& b) { return b.name == item; });
+    if (it == table.end()) {
+      std::string known;
+      for (const BitName& b : table) known += (known.empty() ? "" : ", ") + std::string(b.name);
+      return fail(LedgerErrc::bad_order,
+                  fmt::format("unknown {} {} (known: {})", what, quoted(item), known));
+    }
+    out |= it->bit;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+constexpr BitName kProtocolNames[] = {{"http", protocol::http},
+                                      {"https-connect", protocol::https_connect},
+                                      {"socks5", protocol::socks5},
+                                      {"smtp", protocol::smtp},
+                                      {"vpn", protocol::vpn}};
+constexpr BitName kScopeNames[] = {{"crawling", scope::crawling},
+                                   {"streaming", scope::streaming},
+                                   {"email", scope::email},
+                                   {"general", scope::general},
+                                   {"vpn", scope::vpn}};
+
+}  // namespace
+
+Result<uint32_t> parse_protocols(std::string_view names) {
+  return parse_bits(names, kProtocolNames, "protocol");
+}
+
+Result<uint32_t> parse_scopes(std::string_view names) {
+  return parse_bits(names, kScopeNames, "scope");
 }
 
 Result<std::array<uint8_t, 16>> parse_ip(std::string_view text) {

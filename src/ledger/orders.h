@@ -28,6 +28,10 @@ enum class IpType : uint8_t { residential = 1, datacenter = 2, mobile = 3 };
 // "residential", "datacenter", "mobile"; and back (exactly these, lower case).
 const char* to_string(IpType type);
 std::optional<IpType> parse_ip_type(std::string_view text);
+// Comma-separated names to bits: "http,https-connect,socks5,smtp,vpn" (protocol::) and
+// "crawling,streaming,email,general,vpn" (scope::). The error names the unknown value.
+Result<uint32_t> parse_protocols(std::string_view names);
+Result<uint32_t> parse_scopes(std::string_view names);
 
 // Bits of Offer::protocols and Request::protocols.
 namespace protocol {

@@ -327,3 +327,22 @@ TEST(Genesis, TomlRoundTripsAndBadKeysAreNamed) {
 
 }  // namespace
 }  // namespace ipsx::ledger
+
+namespace ipsx::ledger {
+namespace {
+
+TEST(OrderNames, ProtocolsAndScopesFromNames) {
+  EXPECT_EQ(parse_protocols("http,https-connect,socks5").value(),
+            protocol::http | protocol::https_connect | protocol::socks5);
+  EXPECT_EQ(parse_scopes("crawling").value(), scope::crawling);
+  EXPECT_EQ(parse_scopes("crawling,general,vpn").value(),
+            scope::crawling | scope::general | scope::vpn);
+  auto bad = parse_protocols("http,gopher");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("'gopher'"), std::string::npos) << bad.error().message();
+  EXPECT_FALSE(parse_scopes(""));
+  EXPECT_FALSE(parse_scopes("crawling,"));
+}
+
+}  // namespace
+}  // namespace ipsx::ledger

@@ -1,6 +1,10 @@
 // The SDK against a real node: the node's router and HTTP server over an embedded ledger and a
 // market, serving on a loopback port from a thread of this process; the SDK (C++ and C) talks to
-// it over real sockets. Signed orders become a deal; each kind of failure keeps its code.
+// it over real sockets. Signed orders become a deal; each kind of failure keeps its code. And the
+// data plane over it: a gateway that leases through the node, a provider's exit that learns its
+// deals from the node, curl through them. The clock is the system's, as the exit's and the
+// gateway's are.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -15,6 +19,8 @@
 #include "ledger/test_util.h"
 #include "ledger/tx_codec.h"
 #include "market/market.h"
+#include "net/dataplane_test_util.h"
+#include "sdk/dataplane.h"
 #include "sdk/ipsx.h"
 #include "sdk/node_client.h"
 #include "sdk/signer.h"
@@ -32,7 +38,7 @@ class SdkTest : public ::testing::Test {
  protected:
   void SetUp() override {
     g_.chain_id = 1337;
-    g_.time = clock_.now();
+    g_.time = clock_.now() - Millis(10'000);  // the crowd sale is over already
     g_.early_adopters = key("early").address();
     g_.bounty = key("bounty").address();
     g_.team = key("team").address();
@@ -42,7 +48,6 @@ class SdkTest : public ::testing::Test {
     o.data_dir = dir_.path();
     o.verify_threads = 1;
     ledger_ = ledger::EmbeddedLedger::open(o, &g_, clock_).value();
-    clock_.advance(Millis(2000));
     exec(key("team"), ledger::FinalizeSale{});
     exec(key("early"),
          ledger::Transfer{key("requester").address(), Amount::from_tokens(100).value()});
@@ -99,7 +104,7 @@ class SdkTest : public ::testing::Test {
   }
 
   ledger::testing::TempDir dir_;
-  ManualClock clock_{Timestamp(Millis(1'700'000'000'000))};
+  SystemClock clock_;
   ledger::GenesisConfig g_;
   std::unique_ptr<ledger::EmbeddedLedger> ledger_;
   std::unique_ptr<market::Market> market_;
@@ -197,6 +202,87 @@ TEST(SdkClient, ParsesUrls) {
   EXPECT_FALSE(http::parse_http_url("http://a:b"));
   EXPECT_FALSE(http::parse_http_url("http://u@host/"));
   EXPECT_EQ(url_encode("a b/ü"), "a%20b%2F%C3%BC");
+}
+
+// A gateway that leases through the node and a provider's exit that learns its deals from the
+// node: curl's request leaves from the leased IP, the requester's `connected` reaches the node,
+// and filters nothing fits get a 503 with the order withdrawn.
+TEST_F(SdkTest, GatewayLeasesThroughTheNode) {
+  net::testing::EchoServer echo;
+  auto node = NodeClient::connect(url_).value();
+
+  // The provider: an offer for 127.0.0.2, an exit that finds its deals at the node, announced.
+  crypto::PrivateKey provider_key = key("provider");
+  Signer provider = signer("provider");
+  ledger::Offer o = offer(10);
+  o.protocols = ledger::protocol::http | ledger::protocol::https_connect;
+  ASSERT_TRUE(node->place_order(provider.offer(o).value()));
+  NodeDeals deals(url_, provider.address(), provider.domain_separator(),
+                  {ledger::parse_ip("127.0.0.2").value()});
+  net::ExitConfig ec;
+  ec.policy.allow.push_back(net::parse_cidr("127.0.0.0/8").value());
+  net::testing::IoThread exit_io;
+  net::Exit exit(exit_io.io(), ec, deals, provider_key, clock_);
+  ASSERT_TRUE(exit.start());
+  ASSERT_TRUE(announce_exit(*node, provider, fmt::format("127.0.0.1:{}", exit.pair_port()),
+                            now_s() + 300, 1));
+  EXPECT_EQ(fetch_exit(*node, provider.address()).value(),
+            fmt::format("127.0.0.1:{}", exit.pair_port()));
+
+  // The requester's gateway.
+  Signer requester = signer("requester");
+  LeasePolicy policy;
+  policy.duration_seconds = 60;
+  policy.max_price_per_second = U256(12);
+  policy.protocols = ledger::protocol::http;
+  policy.scope = ledger::scope::crawling;
+  policy.market = market_->address();
+  NodeLeases leases(url_, requester, policy);
+  net::GatewayConfig gc;
+  gc.password = "pw";
+  net::testing::IoThread gateway_io;
+  net::Gateway gateway(gateway_io.io(), gc, key("requester"), &leases, clock_);
+  gateway.on_lease_event = [&](const Hash& d, net::LeaseEvent e, const std::string& why) {
+    leases.on_lease_event(d, e, why);
+  };
+  ASSERT_TRUE(gateway.start());
+
+  auto curl = [&](const std::string& user) {
+    return net::testing::run(
+        fmt::format("curl -sS --max-time 20 -w '\n%{{http_code}}' -x 'http://{}:pw@127.0.0.1:{}' "
+                    "'http://127.0.0.1:{}/'",
+                    user, gateway.port(), echo.port()));
+  };
+  auto r = curl("country-de");
+  EXPECT_EQ(r.output, "127.0.0.2\n\n200") << r.output;
+  EXPECT_EQ(leases.totals().leases, 1u);
+
+  // The deal, as the node has it: the requester's gateway reported `connected`.
+  auto list = node->get("/v1/deals?party=" + requester.address().to_string()).value();
+  ASSERT_EQ(list["deals"].size(), 1u) << list.dump();
+  Hash deal = Hash::from_hex(list["deals"][0]["id"].get<std::string>()).value();
+  std::string state;
+  for (int i = 0; i < 100 && state != "connected"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto d = node->get("/v1/deals/" + deal.hex()).value();
+    state = d["parties"]["requester"].value("state", "");
+  }
+  EXPECT_EQ(state, "connected");
+  // The provider reports ready through its reporter, as `ipsx provide` does.
+  StatusReporter reporter(*node, provider, market::Party::provider);
+  ASSERT_TRUE(reporter.report(deal, market::PartyState::ready));
+  EXPECT_EQ(fetch_deal(*node, deal).value().phase, "active");
+
+  // Nothing fits: 503, and the request that matched nothing does not rest in the book.
+  r = curl("country-fr");
+  EXPECT_TRUE(r.output.ends_with("\n503")) << r.output;
+  auto resting =
+      node->get("/v1/orders?owner=" + requester.address().to_string() + "&state=resting").value();
+  EXPECT_TRUE(resting["orders"].empty()) << resting.dump();
+  EXPECT_EQ(leases.totals().nothing_fits, 1u);
+
+  gateway.stop();
+  exit.stop();
 }
 
 extern "C" int ipsx_c_header_check(void);

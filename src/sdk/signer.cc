@@ -43,6 +43,10 @@ Result<market::SignedStatusEvent> Signer::status(const market::StatusEvent& even
   return market::sign_event(key_, event, domain_);
 }
 
+Result<crypto::Signature> Signer::exit_announcement(const market::ExitAnnouncement& a) const {
+  return sign(a.struct_hash());
+}
+
 Result<crypto::Signature> Signer::balance_proof(const Hash& deal_id, const U256& amount) const {
   return sign(ledger::BalanceProof{deal_id, amount}.struct_hash());
 }

@@ -10,6 +10,7 @@
 #include "crypto/keys.h"
 #include "ledger/orders.h"
 #include "market/deal_protocol.h"
+#include "market/exit_directory.h"
 
 namespace ipsx::sdk {
 
@@ -34,6 +35,8 @@ class Signer {
   Result<crypto::Signature> cancel(const Hash& order_hash) const;
   // A deal status report by this wallet's side.
   Result<market::SignedStatusEvent> status(const market::StatusEvent& event) const;
+  // The provider's announcement of where its exit listens (market/exit_directory.h).
+  Result<crypto::Signature> exit_announcement(const market::ExitAnnouncement& a) const;
   // The requester's balance proof: it owes `amount` (cumulative) for the deal.
   Result<crypto::Signature> balance_proof(const Hash& deal_id, const U256& amount) const;
 

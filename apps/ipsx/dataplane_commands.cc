@@ -1,0 +1,395 @@
+// `ipsx gateway` and `ipsx provide`: the two ends of the data plane, talking to a node through
+// the SDK (docs/sdk.md, docs/data-plane.md).
+//
+// - `ipsx gateway`: a local SOCKS5 + HTTP proxy for crawlers and browsers. A client's username
+//   filters (country-de-type-residential-session-x) choose a leased IP; when none fits, the
+//   gateway signs a request for one, places it at the node, and connects to the provider's exit
+//   of the deal. It reports the requester's status (connected, failed, closed) and pays the
+//   exits' invoices with balance proofs.
+// - `ipsx provide`: the provider's exit and its offers. Places a signed offer per IP of its
+//   config, announces where the exit listens, reports `ready` for each new deal (and re-sends it
+//   as the heartbeat), serves the deals from the leased IPs, and keeps the balance proofs.
+#include <fmt/format.h>
+#include <toml++/toml.h>
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "cli_util.h"
+#include "ledger/orders.h"
+#include "net/address_policy.h"
+#include "net/exit.h"
+#include "net/gateway.h"
+#include "sdk/dataplane.h"
+#include "sdk/node_client.h"
+#include "sdk/signer.h"
+
+namespace ipsx::cli {
+namespace {
+
+using json = nlohmann::json;
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) {
+  g_stop = true;
+}
+
+// Waits for SIGINT or SIGTERM, calling `every_second` meanwhile.
+void run_until_signal(const std::function<void()>& every_second) {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  auto next = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::chrono::steady_clock::now() >= next) {
+      every_second();
+      next += std::chrono::seconds(1);
+    }
+  }
+}
+
+uint64_t now_s() {
+  return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
+}
+
+net::tcp::endpoint parse_listen(const std::string& text, const char* option) {
+  auto e = net::parse_authority(text, std::nullopt);
+  if (!e || std::holds_alternative<std::string>(e->host))
+    throw CommandError(
+        fmt::format("{}: want IP:PORT (port 0: any free port), not '{}'", option, text));
+  // parse_authority refuses port 0; a free port is asked for with :0.
+  net::asio::ip::address a =
+      std::holds_alternative<net::Ipv4>(e->host)
+          ? net::asio::ip::address(net::asio::ip::address_v4(std::get<net::Ipv4>(e->host)))
+          : net::asio::ip::address(net::asio::ip::address_v6(std::get<net::Ipv6>(e->host)));
+  return {a, e->port};
+}
+
+net::tcp::endpoint parse_listen_any_port(const std::string& text, const char* option) {
+  if (text.ends_with(":0")) {
+    auto e = parse_listen(text.substr(0, text.size() - 2) + ":1", option);
+    e.port(0);
+    return e;
+  }
+  return parse_listen(text, option);
+}
+
+std::string endpoint_text(const net::tcp::endpoint& e) {
+  return e.address().is_v6() ? fmt::format("[{}]:{}", e.address().to_string(), e.port())
+                             : fmt::format("{}:{}", e.address().to_string(), e.port());
+}
+
+// The node's market address and a signer under the right domain.
+struct NodeSession {
+  std::unique_ptr<sdk::NodeClient> node;
+  Address market;
+};
+
+NodeSession open_node(const std::string& url) {
+  NodeSession s;
+  s.node = unwrap(sdk::NodeClient::connect(url), "--node");
+  json health = unwrap(s.node->health(), "--node " + url);
+  s.market = unwrap(Address::parse(health.value("market", "")), "the node's market address");
+  return s;
+}
+
+// ---- ipsx gateway -----------------------------------------------------------------------------
+
+struct GatewayOptions {
+  std::string node, keystore, address, password_file, proxy_password_file;
+  std::string listen = "127.0.0.1:1080";
+  std::string max_price, budget, protocols = "http,https-connect,socks5", scope = "crawling";
+  uint64_t duration = 600, chain_id = 1337;
+  uint16_t fee_bps = 0;
+  uint64_t acquire_timeout_ms = 10'000;
+};
+
+void run_gateway(const GatewayOptions& o) {
+  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
+  NodeSession s = open_node(o.node);
+  sdk::Signer signer = sdk::Signer::for_chain(key.clone(), o.chain_id);
+
+  sdk::LeasePolicy policy;
+  policy.duration_seconds = o.duration;
+  policy.max_price_per_second = unwrap(Amount::parse(o.max_price), "--max-price").base();
+  policy.protocols = unwrap(ledger::parse_protocols(o.protocols), "--protocols");
+  policy.scope = unwrap(ledger::parse_scopes(o.scope), "--scope");
+  if (std::popcount(policy.scope) != 1) throw CommandError("--scope: name exactly one use");
+  policy.market = s.market;
+  policy.fee_bps = o.fee_bps;
+  if (!o.budget.empty()) policy.budget = unwrap(Amount::parse(o.budget), "--budget").base();
+  sdk::NodeLeases leases(o.node, signer, policy);
+
+  net::GatewayConfig config;
+  config.listen = parse_listen_any_port(o.listen, "--listen");
+  config.password = read_password_file(o.proxy_password_file);
+  if (config.password.empty()) throw CommandError("--proxy-password-file: the password is empty");
+  config.acquire_timeout = Millis(o.acquire_timeout_ms);
+
+  net::asio::io_context io;
+  SystemClock clock;
+  net::Gateway gateway(io, config, key.clone(), &leases, clock);
+  gateway.on_lease_event = [&](const Hash& deal, net::LeaseEvent e, const std::string& why) {
+    const char* name = e == net::LeaseEvent::connected ? "connected"
+                       : e == net::LeaseEvent::failed  ? "failed"
+                                                       : "cut";
+    std::cout << fmt::format("ipsx gateway: deal {} {}{}\n", deal.hex(), name,
+                             why.empty() ? "" : ": " + why)
+              << std::flush;
+    leases.on_lease_event(deal, e, why);
+  };
+  unwrap(gateway.start(), "--listen");
+  std::thread io_thread([&io] { io.run(); });
+  std::cout << fmt::format(
+                   "ipsx gateway: requester {} on market {}; SOCKS5 and HTTP proxy on {}:{}\n",
+                   signer.address().to_string(), s.market.to_string(),
+                   config.listen.address().to_string(), gateway.port())
+            << std::flush;
+  sdk::NodeLeases::Totals last;
+  run_until_signal([&] {
+    auto t = leases.totals();
+    if (t.requests != last.requests) {
+      std::cout << fmt::format(
+                       "ipsx gateway: {} lease(s) ordered, {} found nothing fitting, {} IPSX "
+                       "committed\n",
+                       t.leases, t.nothing_fits, Amount::from_base(t.committed).to_string())
+                << std::flush;
+      last = t;
+    }
+  });
+  std::cout << "ipsx gateway: shutting down\n" << std::flush;
+  gateway.stop();
+  io.stop();
+  io_thread.join();
+}
+
+// ---- ipsx provide -----------------------------------------------------------------------------
+
+struct ProvideOptions {
+  std::string node, keystore, address, password_file, config;
+};
+
+struct ProvideConfig {
+  std::string pair_listen = "127.0.0.1:0";
+  std::optional<std::string> proxy_listen;
+  net::DestinationPolicy policy;
+  uint64_t chain_id = 1337;
+  uint16_t fee_bps = 0;
+  uint64_t offer_seconds = 86'400;
+  std::vector<ledger::Offer> offers;  // without provider, market, expiry, nonce
+};
+
+template <class T, class View>
+T toml_value(const View& n, const std::string& where, T fallback) {
+  if (!n) return fallback;
+  auto v = n.template value<T>();
+  if (!v) throw CommandError(fmt::format("{}: wrong type", where));
+  return *v;
+}
+
+ProvideConfig load_provide_config(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw CommandError(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
+  }
+  ProvideConfig c;
+  c.pair_listen = toml_value<std::string>(t["pair_listen"], path + ": pair_listen", c.pair_listen);
+  if (t["proxy_listen"])
+    c.proxy_listen = toml_value<std::string>(t["proxy_listen"], path + ": proxy_listen", "");
+  c.chain_id = toml_value<int64_t>(t["chain_id"], path + ": chain_id", 1337);
+  c.fee_bps = static_cast<uint16_t>(toml_value<int64_t>(t["fee_bps"], path + ": fee_bps", 0));
+  c.offer_seconds = toml_value<int64_t>(t["offer_seconds"], path + ": offer_seconds", 86'400);
+  if (const auto* allow = t["allow"].as_array()) {
+    for (const auto& a : *allow) {
+      auto text = a.value<std::string>();
+      if (!text) throw CommandError(path + ": allow: want CIDR strings");
+      c.policy.allow.push_back(unwrap(net::parse_cidr(*text), path + ": allow"));
+    }
+  }
+  const auto* ips = t["ip"].as_array();
+  if (!ips || ips->empty()) throw CommandError(path + ": no [[ip]] to offer");
+  size_t i = 0;
+  for (const auto& n : *ips) {
+    const auto* ip = n.as_table();
+    std::string where = fmt::format("{}: ip[{}]", path, i++);
+    if (!ip) throw CommandError(where + ": want a table");
+    toml::node_view<const toml::node> v{ip};
+    ledger::Offer o;
+    o.ip = unwrap(ledger::parse_ip(toml_value<std::string>(v["address"], where + ".address", "")),
+                  where + ".address");
+    o.country = unwrap(ledger::parse_country(toml_value<std::string>(v["country"], where, "")),
+                       where + ".country");
+    o.region = toml_value<std::string>(v["region"], where + ".region", "");
+    o.asn = static_cast<uint32_t>(toml_value<int64_t>(v["asn"], where + ".asn", 0));
+    auto type = ledger::parse_ip_type(toml_value<std::string>(v["type"], where, "residential"));
+    if (!type) throw CommandError(where + ".type: residential, datacenter or mobile");
+    o.ip_type = *type;
+    o.protocols = unwrap(ledger::parse_protocols(toml_value<std::string>(
+                             v["protocols"], where, "http,https-connect,socks5")),
+                         where + ".protocols");
+    o.scopes = unwrap(
+        ledger::parse_scopes(toml_value<std::string>(v["scopes"], where, "crawling,general")),
+        where + ".scopes");
+    o.bandwidth_kbps =
+        static_cast<uint32_t>(toml_value<int64_t>(v["bandwidth_kbps"], where, 100'000));
+    o.capacity = static_cast<uint32_t>(toml_value<int64_t>(v["capacity"], where, 1));
+    o.min_duration = toml_value<int64_t>(v["min_seconds"], where, ledger::kMinDurationSeconds);
+    o.max_duration = toml_value<int64_t>(v["max_seconds"], where, ledger::kMaxDurationSeconds);
+    o.price_per_second =
+        unwrap(Amount::parse(toml_value<std::string>(v["price"], where + ".price", "")),
+               where + ".price (IPSX per second)")
+            .base();
+    c.offers.push_back(o);
+  }
+  return c;
+}
+
+void run_provide(const ProvideOptions& o) {
+  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
+  ProvideConfig c = load_provide_config(o.config);
+  NodeSession s = open_node(o.node);
+  sdk::Signer signer = sdk::Signer::for_chain(key.clone(), c.chain_id);
+
+  std::set<net::Ipv6> ips;
+  for (const auto& offer : c.offers) ips.insert(offer.ip);
+  sdk::NodeDeals deals(o.node, signer.address(), signer.domain_separator(), ips);
+
+  net::ExitConfig config;
+  config.pair_listen = parse_listen_any_port(c.pair_listen, "pair_listen");
+  if (c.proxy_listen) config.proxy_listen = parse_listen_any_port(*c.proxy_listen, "proxy_listen");
+  config.policy = c.policy;
+  net::asio::io_context io;
+  SystemClock clock;
+  net::Exit exit(io, config, deals, key, clock);
+  std::mutex paid_mu;
+  std::map<Hash, net::ExitPayment> paid;  // the best balance proof of each deal
+  exit.on_payment = [&](const net::ExitPayment& p) {
+    std::lock_guard lock(paid_mu);
+    paid[p.deal_id] = p;
+  };
+  unwrap(exit.start(), "pair_listen");
+  std::thread io_thread([&io] { io.run(); });
+  net::tcp::endpoint pair{config.pair_listen.address(), exit.pair_port()};
+  std::cout << fmt::format("ipsx provide: provider {}; exit's pair channel on {}{}\n",
+                           signer.address().to_string(), endpoint_text(pair),
+                           exit.proxy_port()
+                               ? fmt::format(", proxy front on port {}", exit.proxy_port())
+                               : "")
+            << std::flush;
+
+  // Offers: one per IP, signed here, placed at the node.
+  uint64_t nonce = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
+  for (ledger::Offer offer : c.offers) {
+    offer.market = s.market;
+    offer.fee_bps = c.fee_bps;
+    offer.expiry = now_s() + c.offer_seconds;
+    offer.nonce = ++nonce;
+    json placed = unwrap(s.node->place_order(unwrap(signer.offer(offer), "offer")),
+                         "placing the offer of " + ledger::format_ip(offer.ip));
+    std::cout << fmt::format("ipsx provide: offer {} for {} ({}) placed\n",
+                             placed.value("id", json()).dump(), ledger::format_ip(offer.ip),
+                             std::string(offer.country.begin(), offer.country.end()))
+              << std::flush;
+  }
+
+  sdk::StatusReporter reporter(*s.node, signer, market::Party::provider);
+  std::set<Hash> known;
+  uint64_t announced_at = 0, seq = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
+  const Millis heartbeat = market::heartbeat_interval(market::ProtocolTimeouts{});
+  std::map<Hash, U256> reported_paid;
+  run_until_signal([&] {
+    if (now_s() >= announced_at + 60) {
+      auto a = sdk::announce_exit(*s.node, signer, endpoint_text(pair), now_s() + 300, ++seq);
+      if (a)
+        announced_at = now_s();
+      else
+        std::cerr << "ipsx provide: announcing the exit: " << a.error().message() << "\n";
+    }
+    // New deals: fetch, serve, report ready.
+    auto pending = s.node->get("/v1/deals?party=" + signer.address().to_string() +
+                               "&status=pending&limit=200");
+    if (!pending)
+      std::cerr << "ipsx provide: listing new deals: " << pending.error().message() << "\n";
+    if (pending && (*pending)["deals"].is_array()) {
+      for (const json& d : (*pending)["deals"]) {
+        auto id = Hash::from_hex(d.value("id", ""));
+        if (!id || known.contains(*id)) continue;
+        auto info = sdk::fetch_deal(*s.node, *id);
+        if (!info || !deals.add(*info)) continue;
+        known.insert(*id);
+        auto r = reporter.report(*id, market::PartyState::ready);
+        std::cout << fmt::format("ipsx provide: deal {} for {} with {}: {}\n", id->hex(),
+                                 ledger::format_ip(info->offer.ip), info->requester.to_string(),
+                                 r ? "ready" : "could not report ready: " + r.error().message())
+                  << std::flush;
+      }
+    }
+    reporter.heartbeat(heartbeat);
+    std::lock_guard lock(paid_mu);
+    for (const auto& [deal, p] : paid) {
+      if (reported_paid[deal] == p.amount) continue;
+      reported_paid[deal] = p.amount;
+      std::cout << fmt::format("ipsx provide: deal {} paid {} IPSX (balance proof {})\n",
+                               deal.hex(), Amount::from_base(p.amount).to_string(),
+                               p.signature.to_hex().substr(0, 18) + "...")
+                << std::flush;
+    }
+  });
+  std::cout << "ipsx provide: shutting down\n" << std::flush;
+  exit.stop();
+  io.stop();
+  io_thread.join();
+}
+
+}  // namespace
+
+void add_dataplane_commands(CLI::App& app) {
+  auto g = std::make_shared<GatewayOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "gateway", "A local SOCKS5 and HTTP proxy that leases IPs from a node as clients need them");
+  cmd->add_option("--node", g->node, "The node's URL, http://HOST:PORT")->required();
+  cmd->add_option("--keystore", g->keystore, "Keystore of the requester's wallet")->required();
+  cmd->add_option("--address", g->address, "The requester's address (keystore directory)");
+  cmd->add_option("--password-file", g->password_file, "The wallet's password file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--proxy-password-file", g->proxy_password_file,
+                  "File whose first line is the password proxy clients must give")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--listen", g->listen, "IP:PORT of the proxy (default 127.0.0.1:1080)");
+  cmd->add_option("--max-price", g->max_price, "The most to pay per IP-second, in IPSX")
+      ->required();
+  cmd->add_option("--duration", g->duration, "Seconds each lease lasts (default 600)")
+      ->check(CLI::Range(ledger::kMinDurationSeconds, ledger::kMaxDurationSeconds));
+  cmd->add_option("--budget", g->budget, "The most all leases together may cost, in IPSX");
+  cmd->add_option("--protocols", g->protocols, "Protocols every leased IP must serve");
+  cmd->add_option("--scope", g->scope, "The use: crawling, streaming, email, general or vpn");
+  cmd->add_option("--chain-id", g->chain_id, "The ledger's chain id (default 1337)");
+  cmd->add_option("--fee-bps", g->fee_bps, "The market's commission (default 0)");
+  cmd->add_option("--acquire-timeout-ms", g->acquire_timeout_ms,
+                  "How long a client waits for a new lease (default 10000)");
+  cmd->callback([g] { run_gateway(*g); });
+
+  auto p = std::make_shared<ProvideOptions>();
+  cmd = app.add_subcommand("provide",
+                           "Offer IPs at a node and serve their deals from this machine's exit");
+  cmd->add_option("--node", p->node, "The node's URL, http://HOST:PORT")->required();
+  cmd->add_option("--keystore", p->keystore, "Keystore of the provider's wallet")->required();
+  cmd->add_option("--address", p->address, "The provider's address (keystore directory)");
+  cmd->add_option("--password-file", p->password_file, "The wallet's password file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--config", p->config, "The provider's TOML config (docs/sdk.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->callback([p] { run_provide(*p); });
+}
+
+}  // namespace ipsx::cli

@@ -1,0 +1,388 @@
+#include "sdk/dataplane.h"
+
+#include <fmt/format.h>
+
+#include "ledger/tx_codec.h"
+#include "market/exit_directory.h"
+#include "market/market_error.h"
+#include "net/net_error.h"
+
+namespace ipsx::sdk {
+namespace {
+
+using json = nlohmann::json;
+
+uint64_t now_s() {
+  return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
+}
+
+Result<Hash> hash_field(const json& j, const char* name) {
+  if (!j.contains(name) || !j[name].is_string())
+    return fail(SdkErrc::bad_response, fmt::format("the node's answer has no '{}'", name));
+  return Hash::from_hex(j[name].get<std::string>());
+}
+
+// Reads a signed order's document (GET /v1/orders/{id}): its "offer" or "request".
+Result<json> order_doc(NodeClient& node, const json& id, const char* kind) {
+  std::string text = id.is_string() ? id.get<std::string>() : id.dump();
+  auto o = node.get("/v1/orders/" + url_encode(text));
+  if (!o) return std::unexpected(o.error());
+  if (!o->contains(kind) || !(*o)[kind].is_object())
+    return fail(SdkErrc::bad_response, fmt::format("order {} has no '{}'", text, kind));
+  return (*o)[kind];
+}
+
+}  // namespace
+
+Result<DealInfo> fetch_deal(NodeClient& node, const Hash& deal_id) {
+  auto d = node.get("/v1/deals/" + deal_id.hex());
+  if (!d) return std::unexpected(d.error());
+  try {
+    DealInfo info;
+    info.id = deal_id;
+    info.provider = Address::parse((*d)["provider"].get<std::string>()).value();
+    info.requester = Address::parse((*d)["requester"].get<std::string>()).value();
+    info.exclusive = d->value("exclusive", false);
+    info.phase = (*d)["status"]["phase"].get<std::string>();
+    info.start = (*d)["times"]["startMs"].get<uint64_t>() / 1000;
+    info.end = (*d)["times"]["endMs"].get<uint64_t>() / 1000;
+    auto offer = order_doc(node, (*d)["offer"], "offer");
+    if (!offer) return std::unexpected(offer.error());
+    auto request = order_doc(node, (*d)["request"], "request");
+    if (!request) return std::unexpected(request.error());
+    auto o = ledger::offer_from_json(*offer);
+    if (!o) return std::unexpected(o.error());
+    auto r = ledger::request_from_json(*request);
+    if (!r) return std::unexpected(r.error());
+    info.offer = *o;
+    info.request = *r;
+    if (d->contains("pricePerSecond")) {
+      auto p = U256::from_dec((*d)["pricePerSecond"].get<std::string>());
+      if (!p) return std::unexpected(p.error());
+      info.price_per_second = *p;
+    } else {
+      info.price_per_second = info.offer.price_per_second;
+    }
+    return info;
+  } catch (const std::exception& e) {
+    return fail(SdkErrc::bad_response,
+                fmt::format("deal {}: unexpected answer ({})", deal_id.hex(), e.what()));
+  }
+}
+
+Result<std::string> fetch_exit(NodeClient& node, const Address& provider) {
+  auto e = node.get("/v1/exits/" + provider.to_string());
+  if (!e) return std::unexpected(e.error());
+  if (!e->contains("exit") || !(*e)["exit"].is_object() || !(*e)["exit"].contains("endpoint") ||
+      !(*e)["exit"]["endpoint"].is_string())
+    return fail(SdkErrc::bad_response, "exit answer without exit.endpoint");
+  return (*e)["exit"]["endpoint"].get<std::string>();
+}
+
+Result<void> announce_exit(NodeClient& node, const Signer& provider, const std::string& endpoint,
+                           uint64_t expiry, uint64_t seq) {
+  market::ExitAnnouncement a{provider.address(), endpoint, expiry, seq};
+  auto sig = provider.exit_announcement(a);
+  if (!sig) return std::unexpected(sig.error());
+  json body = {{"exit",
+                {{"provider", a.provider.to_string()},
+                 {"endpoint", a.endpoint},
+                 {"expiry", a.expiry},
+                 {"seq", a.seq}}},
+               {"signature", sig->to_hex()}};
+  auto r = node.post("/v1/exits", body);
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+// ---- StatusReporter ---------------------------------------------------------------------------
+
+StatusReporter::StatusReporter(NodeClient& node, const Signer& signer, market::Party party)
+    : node_(node), signer_(signer), party_(party) {}
+
+Result<void> StatusReporter::send(const Hash& deal, market::PartyState state) {
+  uint64_t seq;
+  {
+    std::lock_guard lock(mu_);
+    seq = ++seq_[deal];
+  }
+  market::StatusEvent e{deal, party_, state, SystemClock().now(), seq};
+  auto se = signer_.status(e);
+  if (!se) return std::unexpected(se.error());
+  json body = {{"event",
+                {{"dealId", deal.hex()},
+                 {"party", static_cast<int>(party_)},
+                 {"status", static_cast<int>(state)},
+                 {"at", to_unix_ms(e.at)},
+                 {"seq", seq}}},
+               {"signature", se->signature.to_hex()}};
+  auto r = node_.post("/v1/deals/" + deal.hex() + "/events", body);
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+Result<void> StatusReporter::report(const Hash& deal, market::PartyState state) {
+  auto r = send(deal, state);
+  if (!r && r.error().message().find("bad_sequence") != std::string::npos) {
+    // This program restarted, or another one reports for the same wallet: take the party's
+    // last seq from the node and send once more.
+    auto d = node_.get("/v1/deals/" + deal.hex());
+    if (!d) return std::unexpected(d.error());
+    const char* side = party_ == market::Party::provider ? "provider" : "requester";
+    uint64_t last = (*d)["parties"][side].value("seq", uint64_t{0});
+    {
+      std::lock_guard lock(mu_);
+      seq_[deal] = last;
+    }
+    r = send(deal, state);
+  }
+  std::lock_guard lock(mu_);
+  bool live = state == market::PartyState::ready || state == market::PartyState::connected;
+  if (r && live) {
+    live_[deal] = {state, SystemClock().now()};
+  } else if (!live) {
+    live_.erase(deal);
+  }
+  return r;
+}
+
+std::vector<Hash> StatusReporter::heartbeat(Millis interval) {
+  std::vector<std::pair<Hash, market::PartyState>> due;
+  Timestamp now = SystemClock().now();
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [deal, l] : live_)
+      if (now - l.sent >= interval) due.emplace_back(deal, l.state);
+  }
+  std::vector<Hash> closed;
+  for (const auto& [deal, state] : due) {
+    auto r = report(deal, state);
+    if (!r && (r.error().message().find("deal_closed") != std::string::npos ||
+               r.error().code() == SdkErrc::not_found)) {
+      std::lock_guard lock(mu_);
+      live_.erase(deal);
+      seq_.erase(deal);
+      closed.push_back(deal);
+    }
+  }
+  return closed;
+}
+
+size_t StatusReporter::live() const {
+  std::lock_guard lock(mu_);
+  return live_.size();
+}
+
+// ---- NodeLeases -------------------------------------------------------------------------------
+
+NodeLeases::NodeLeases(std::string node_url, const Signer& requester, LeasePolicy policy)
+    : node_(NodeClient::connect(node_url).value()),
+      requester_(requester),
+      policy_(std::move(policy)),
+      reporter_(*node_, requester, market::Party::requester),
+      nonce_(static_cast<uint64_t>(to_unix_ms(SystemClock().now()))),
+      worker_([this] { run(); }) {}
+
+NodeLeases::~NodeLeases() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+void NodeLeases::post(std::function<void()> job) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void NodeLeases::run() {
+  const Millis heartbeat = market::heartbeat_interval(market::ProtocolTimeouts{});
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, Millis(1000), [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      if (!jobs_.empty()) {
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+    }
+    if (job) job();
+    reporter_.heartbeat(heartbeat);
+  }
+}
+
+void NodeLeases::acquire(const net::ProxyFilters& filters,
+                         std::function<void(Result<net::Lease>)> done) {
+  post([this, filters, done = std::move(done)] { done(lease_for(filters)); });
+}
+
+void NodeLeases::on_lease_event(const Hash& deal, net::LeaseEvent event, const std::string&) {
+  market::PartyState state = event == net::LeaseEvent::connected ? market::PartyState::connected
+                             : event == net::LeaseEvent::failed  ? market::PartyState::failed
+                                                                 : market::PartyState::closed;
+  post([this, deal, state] { (void)reporter_.report(deal, state); });
+}
+
+NodeLeases::Totals NodeLeases::totals() const {
+  std::lock_guard lock(mu_);
+  return totals_;
+}
+
+Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
+  ledger::Request r;
+  r.count = 1;
+  if (f.country) r.countries = {*f.country};
+  if (f.city) r.region = *f.city;
+  if (f.region) r.region = *f.region;
+  if (f.asn) r.asn = *f.asn;
+  if (f.type) r.ip_types = static_cast<uint8_t>(1u << static_cast<unsigned>(*f.type));
+  r.protocols = policy_.protocols;
+  r.scope = policy_.scope;
+  r.exclusive = f.exclusive;
+  r.duration = policy_.duration_seconds;
+  r.max_price_per_second = policy_.max_price_per_second;
+  auto cost = ledger::deal_cost(r, policy_.max_price_per_second);
+  if (!cost) return std::unexpected(cost.error());
+  r.budget = cost->base();
+  U256 committed;
+  {
+    std::lock_guard lock(mu_);
+    committed = totals_.committed;
+    ++totals_.requests;
+  }
+  auto after = committed.checked_add(r.budget);
+  if (!policy_.budget.is_zero() && (!after || *after > policy_.budget)) {
+    return fail(net::NetErrc::no_lease,
+                fmt::format("the gateway's budget is spent ({} of {} base units committed)",
+                            committed.to_dec(), policy_.budget.to_dec()));
+  }
+  r.market = policy_.market;
+  r.fee_bps = policy_.fee_bps;
+  r.expiry = now_s() + 60;
+  {
+    std::lock_guard lock(mu_);
+    r.nonce = ++nonce_;
+  }
+  auto signed_request = requester_.request(r);
+  if (!signed_request) return std::unexpected(signed_request.error());
+  auto placed = node_->place_order(*signed_request);
+  if (!placed) return std::unexpected(placed.error());
+  const json& deals = (*placed)["deals"];
+  if (!deals.is_array() || deals.empty()) {
+    // Nothing fits now: withdraw the request so it cannot match later, unattended.
+    if (auto h = hash_field(*placed, "hash")) {
+      if (auto sig = requester_.cancel(*h)) {
+        (void)node_->post("/v1/orders/" + h->hex() + "/cancel", json{{"signature", sig->to_hex()}});
+      }
+    }
+    std::lock_guard lock(mu_);
+    ++totals_.nothing_fits;
+    return fail(net::NetErrc::no_lease, "no offer on the market fits these filters");
+  }
+  const json& first = deals[0];
+  auto id = first.is_string() ? Hash::from_hex(first.get<std::string>()) : hash_field(first, "id");
+  if (!id) return std::unexpected(id.error());
+  auto info = fetch_deal(*node_, *id);
+  if (!info) return std::unexpected(info.error());
+  auto endpoint_text = fetch_exit(*node_, info->provider);
+  if (!endpoint_text) {
+    (void)reporter_.report(*id, market::PartyState::failed);
+    return fail(net::NetErrc::exit_failed,
+                fmt::format("the provider {} announces no exit: {}", info->provider.to_string(),
+                            endpoint_text.error().message()));
+  }
+  auto endpoint = net::parse_authority(*endpoint_text, std::nullopt);
+  if (!endpoint || std::holds_alternative<std::string>(endpoint->host)) {
+    (void)reporter_.report(*id, market::PartyState::failed);
+    return fail(net::NetErrc::exit_failed,
+                fmt::format("exit endpoint {} is not an IP address and port", *endpoint_text));
+  }
+  net::Lease lease;
+  lease.deal_id = *id;
+  lease.provider = info->provider;
+  net::asio::ip::address address =
+      std::holds_alternative<net::Ipv4>(endpoint->host)
+          ? net::asio::ip::address(net::asio::ip::address_v4(std::get<net::Ipv4>(endpoint->host)))
+          : net::asio::ip::address(net::asio::ip::address_v6(std::get<net::Ipv6>(endpoint->host)));
+  lease.exit = net::tcp::endpoint(address, endpoint->port);
+  lease.ip = info->offer.ip;
+  lease.country = info->offer.country;
+  lease.region = info->offer.region;
+  lease.asn = info->offer.asn;
+  lease.type = info->offer.ip_type;
+  lease.exclusive = info->exclusive;
+  lease.price_per_second = info->price_per_second;
+  lease.max_amount =
+      info->price_per_second.checked_mul(U256(info->end - info->start)).value_or(U256::max());
+  lease.start = info->start;
+  lease.end = info->end;
+  lease.domain_separator = requester_.domain_separator();
+  std::lock_guard lock(mu_);
+  ++totals_.leases;
+  totals_.committed = totals_.committed.checked_add(lease.max_amount).value_or(U256::max());
+  return lease;
+}
+
+// ---- NodeDeals --------------------------------------------------------------------------------
+
+NodeDeals::NodeDeals(std::string node_url, Address provider, Hash domain_separator,
+                     std::set<net::Ipv6> ips)
+    : node_(NodeClient::connect(node_url, ClientOptions{Millis(2'000)}).value()),
+      provider_(provider),
+      domain_(domain_separator),
+      ips_(std::move(ips)) {}
+
+std::optional<net::ExitDeal> NodeDeals::to_exit_deal(const DealInfo& info) const {
+  if (info.provider != provider_ || !ips_.contains(info.offer.ip)) return std::nullopt;
+  net::ExitDeal d;
+  d.id = info.id;
+  d.requester = info.requester;
+  d.leased_ip = info.offer.ip;
+  d.protocols = info.offer.protocols;
+  d.request_scope = info.request.scope;
+  d.price_per_second = info.price_per_second;
+  d.max_amount =
+      info.price_per_second.checked_mul(U256(info.end - info.start)).value_or(U256::max());
+  d.start = info.start;
+  d.end = info.end;
+  d.domain_separator = domain_;
+  return d;
+}
+
+std::optional<net::ExitDeal> NodeDeals::add(const DealInfo& info) const {
+  auto d = to_exit_deal(info);
+  if (!d) return std::nullopt;
+  std::lock_guard lock(mu_);
+  deals_[d->id] = *d;
+  return d;
+}
+
+std::optional<net::ExitDeal> NodeDeals::find(const Hash& deal_id) const {
+  Timestamp now = SystemClock().now();
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = deals_.find(deal_id); it != deals_.end()) return it->second;
+    if (auto it = misses_.find(deal_id); it != misses_.end() && now - it->second < Millis(1000))
+      return std::nullopt;
+  }
+  // A deal matched a moment ago may reach the exit before the provider's polling sees it.
+  auto info = fetch_deal(*node_, deal_id);
+  std::lock_guard lock(mu_);
+  if (!info) {
+    if (misses_.size() > 4096) misses_.clear();
+    misses_[deal_id] = now;
+    return std::nullopt;
+  }
+  auto d = to_exit_deal(*info);
+  if (d) deals_[deal_id] = *d;
+  return d;
+}
+
+}  // namespace ipsx::sdk

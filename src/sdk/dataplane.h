@@ -1,0 +1,149 @@
+// The data plane's market side over a node (docs/sdk.md): what `ipsx gateway` and
+// `ipsx provide` use to turn the node's deals into leases and served deals.
+//
+// - NodeLeases is the gateway's GatewayMarket: for a client whose filters no lease fits, it signs
+//   a request for one IP that fits, places it, and turns the deal into a Lease (the deal, its
+//   offer, and the exit the provider announced). A request that matches nothing is cancelled at
+//   once and the client gets "nothing fits".
+// - NodeDeals is the exit's ExitDealDirectory: deals of this provider for its IPs, fetched from
+//   the node on first sight and cached.
+// - StatusReporter sends one party's signed status reports for its deals, keeps each deal's seq,
+//   and re-sends live states as heartbeats (docs/protocol.md).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "market/deal_protocol.h"
+#include "net/exit.h"
+#include "net/gateway.h"
+#include "sdk/node_client.h"
+#include "sdk/signer.h"
+
+namespace ipsx::sdk {
+
+// One deal as both ends need it: the deal, its signed offer and request.
+struct DealInfo {
+  Hash id;
+  Address provider;
+  Address requester;
+  ledger::Offer offer;
+  ledger::Request request;
+  U256 price_per_second;
+  uint64_t start = 0;  // unix seconds
+  uint64_t end = 0;
+  bool exclusive = false;
+  std::string phase;  // the protocol status: pending, ready, active, closed
+};
+
+Result<DealInfo> fetch_deal(NodeClient& node, const Hash& deal_id);
+// The provider's announced exit (HOST:PORT); not_found if none is live.
+Result<std::string> fetch_exit(NodeClient& node, const Address& provider);
+// Announces this provider's exit at `endpoint` until `expiry` (unix seconds); `seq` must grow.
+Result<void> announce_exit(NodeClient& node, const Signer& provider, const std::string& endpoint,
+                           uint64_t expiry, uint64_t seq);
+
+// Sends one party's signed status reports. Thread-safe.
+class StatusReporter {
+ public:
+  StatusReporter(NodeClient& node, const Signer& signer, market::Party party);
+  // Reports `state` for the deal now. A live state (ready, connected) is then re-sent by
+  // heartbeat() until a terminal one is reported. If the node says the seq is off (a restart
+  // of this program), the party's last seq is read from the node and the report sent again.
+  Result<void> report(const Hash& deal, market::PartyState state);
+  // Re-sends each live state last sent `interval` ago or more; returns the deals whose report
+  // the node refused because the deal is closed (they are forgotten).
+  std::vector<Hash> heartbeat(Millis interval);
+  size_t live() const;
+
+ private:
+  Result<void> send(const Hash& deal, market::PartyState state);
+  NodeClient& node_;
+  const Signer& signer_;
+  market::Party party_;
+  mutable std::mutex mu_;
+  struct Live {
+    market::PartyState state;
+    Timestamp sent;
+  };
+  std::unordered_map<Hash, uint64_t> seq_;
+  std::unordered_map<Hash, Live> live_;
+};
+
+// What a gateway orders: one IP per lease, for `duration_seconds`, at most `max_price_per_second`.
+struct LeasePolicy {
+  uint64_t duration_seconds = 600;
+  U256 max_price_per_second;
+  uint32_t protocols = 0;  // ledger::protocol bits every leased IP must serve
+  uint32_t scope = 0;      // the one ledger::scope bit of the use
+  Address market;          // the node's market (from /v1/health)
+  uint16_t fee_bps = 0;
+  U256 budget;  // the most all leases together may cost; 0 = no limit beyond each lease's cost
+};
+
+class NodeLeases final : public net::GatewayMarket {
+ public:
+  // `node_url` is the node's base URL; `requester` signs requests, cancels and balance proofs.
+  NodeLeases(std::string node_url, const Signer& requester, LeasePolicy policy);
+  ~NodeLeases() override;
+
+  // Runs on the worker thread: place, match, find the exit, answer `done`.
+  void acquire(const net::ProxyFilters& filters,
+               std::function<void(Result<net::Lease>)> done) override;
+  // The gateway's lease events, reported as the requester's status (connected, failed, closed).
+  void on_lease_event(const Hash& deal, net::LeaseEvent event, const std::string& reason);
+
+  // What was ordered so far (for status lines).
+  struct Totals {
+    uint64_t requests = 0, leases = 0, nothing_fits = 0;
+    U256 committed;  // the cost of every lease ordered
+  };
+  Totals totals() const;
+
+ private:
+  Result<net::Lease> lease_for(const net::ProxyFilters& filters);
+  void post(std::function<void()> job);
+  void run();
+
+  std::unique_ptr<NodeClient> node_;
+  const Signer& requester_;
+  LeasePolicy policy_;
+  StatusReporter reporter_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  Totals totals_;
+  uint64_t nonce_;
+  std::thread worker_;  // last: started once everything else is constructed
+};
+
+class NodeDeals final : public net::ExitDealDirectory {
+ public:
+  // Deals of `provider` whose offer leases one of `ips`.
+  NodeDeals(std::string node_url, Address provider, Hash domain_separator, std::set<net::Ipv6> ips);
+  // Cached, or fetched from the node (at most once per second per unknown deal, within 2 s).
+  std::optional<net::ExitDeal> find(const Hash& deal_id) const override;
+  // Adds a deal already fetched (from the provider's own polling).
+  std::optional<net::ExitDeal> add(const DealInfo& info) const;
+
+ private:
+  std::optional<net::ExitDeal> to_exit_deal(const DealInfo& info) const;
+  std::unique_ptr<NodeClient> node_;
+  Address provider_;
+  Hash domain_;
+  std::set<net::Ipv6> ips_;
+  mutable std::mutex mu_;
+  mutable std::unordered_map<Hash, net::ExitDeal> deals_;
+  mutable std::unordered_map<Hash, Timestamp> misses_;
+};
+
+}  // namespace ipsx::sdk

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# End to end: the whole exchange on loopback, each part its own process, as the README runs it:
+# `ipsx node` (the market on the embedded ledger), two providers (`ipsx provide`) whose exits
+# leave from 127.0.0.2 (DE) and 127.0.0.3 (US), a requester's `ipsx gateway`, and a destination
+# that answers with the caller's address. curl through the gateway by country: the gateway
+# orders a lease at the node, the provider reports its deal ready, the gateway connects, and the
+# destination sees the leased IP. Filters nothing fits get a 503; bad configs a clear error.
+# usage: dataplane_e2e.sh IPSX
+set -uo pipefail
+IPSX=$1
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+pids=()
+on_exit() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
+
+echo pw >"$work/pw"
+echo proxy-secret >"$work/proxy-pw"
+ks=$work/ks
+new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
+early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new)
+de=$(new) us=$(new) requester=$(new)
+data=$work/ledger
+"$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
+  --team "$team" --treasury "$treasury" --sale-seconds 1 2>/dev/null
+"$IPSX" ledger init --data "$data" --genesis "$work/g.toml" >/dev/null
+sleep 1
+send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@" >/dev/null; }
+send --address "$team" finalize-sale
+send --address "$early" transfer --to "$requester" --amount 1000
+send --address "$requester" deposit --amount 100
+
+# wait_for FILE PATTERN: until FILE has a line matching PATTERN (10 s); prints the match.
+wait_for() {
+  for _ in $(seq 100); do
+    grep -oE "$2" "$1" 2>/dev/null | head -1 | grep . && return 0
+    sleep 0.1
+  done
+  return 1
+}
+start() { # start NAME CMD...: runs CMD in the background, output in $work/NAME.out
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>&1 &
+  pids+=($!)
+}
+
+start node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
+  --password-file "$work/pw" --listen 127.0.0.1:0
+url=$(wait_for "$work/node.out" 'http://127\.0\.0\.1:[0-9]+') && ok "the node listens at $url" ||
+  bad "the node starts: $(cat "$work/node.out")"
+
+start whoami python3 "$here/whoami_server.py"
+dest_port=$(wait_for "$work/whoami.out" '^[0-9]+$') && ok "the destination listens" ||
+  bad "the destination starts"
+
+# provider_config IP COUNTRY PRICE: a provider's config with one IP.
+provider_config() {
+  cat <<TOML
+pair_listen = "127.0.0.1:0"
+allow = ["127.0.0.0/8"]   # the destination is on loopback; an operator would not allow it
+[[ip]]
+address = "$1"
+country = "$2"
+type = "residential"
+price = "$3"
+protocols = "http,https-connect,socks5"
+scopes = "crawling,general"
+TOML
+}
+provider_config 127.0.0.2 DE 0.001 >"$work/de.toml"
+provider_config 127.0.0.3 US 0.002 >"$work/us.toml"
+provide() { "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" "$@"; }
+# (The binary itself, not the shell function: SIGTERM must reach ipsx, not a subshell.)
+start de "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$de" --config "$work/de.toml"
+start us "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$us" --config "$work/us.toml"
+wait_for "$work/de.out" 'offer .* for 127\.0\.0\.2 \(DE\) placed' >/dev/null &&
+  ok "the DE provider places its offer" || bad "DE provider: $(cat "$work/de.out")"
+wait_for "$work/us.out" 'offer .* for 127\.0\.0\.3 \(US\) placed' >/dev/null &&
+  ok "the US provider places its offer" || bad "US provider: $(cat "$work/us.out")"
+for _ in $(seq 50); do curl -sf "$url/v1/exits/$de" >/dev/null && break; sleep 0.1; done
+expect_out "the node serves the DE provider's exit" '"endpoint":"127\.0\.0\.1:[0-9]+"' \
+  curl -sf "$url/v1/exits/$de"
+
+start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
+  --max-price 0.0025 --duration 120 --budget 1
+gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$') &&
+  ok "the gateway listens on $gw" || bad "the gateway starts: $(cat "$work/gateway.out")"
+
+# through USER [SCHEME]: curl via the gateway to the destination; prints the body and status.
+through() {
+  curl -sS --max-time 20 -w '%{http_code}' -x "${2:-http}://$1:proxy-secret@$gw" \
+    "http://127.0.0.1:$dest_port/" 2>&1 | tr '\n' ' '
+}
+expect_eq "country-de leaves from the DE provider's IP" "$(through country-de)" "127.0.0.2 200"
+expect_eq "country-us leaves from the US provider's IP (SOCKS5)" "$(through country-us socks5h)" \
+  "127.0.0.3 200"
+expect_eq "a sticky session keeps its IP" "$(through country-us-session-a1)" "127.0.0.3 200"
+expect_out "nothing in France: 503 with the reason" 'no offer on the market fits.* 503$' through country-fr
+expect_eq "a wrong proxy password: 407" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -x "http://country-de:nope@$gw" "http://127.0.0.1:$dest_port/")" "407"
+
+wait_for "$work/de.out" 'deal 0x[0-9a-f]+ for 127\.0\.0\.2 .*: ready' >/dev/null &&
+  ok "the DE provider reports its deal ready" || bad "DE deal ready: $(cat "$work/de.out")"
+wait_for "$work/gateway.out" 'deal 0x[0-9a-f]+ connected' >/dev/null &&
+  ok "the gateway reports connected" || bad "gateway connected: $(cat "$work/gateway.out")"
+phases() { curl -s "$url/v1/deals?party=$requester" | grep -oE '"phase":"[a-z]+"' | sort | uniq -c | tr -s ' '; }
+for _ in $(seq 50); do phases | grep -q ' 2 "phase":"active"' && break; sleep 0.2; done
+expect_out "both deals are active at the node" ' 2 "phase":"active"' phases
+
+# Bad input: a clear error, nothing started.
+printf 'pair_listen = "127.0.0.1:0"\n' >"$work/empty.toml"
+expect_error "a provider config without IPs" 'no \[\[ip\]\] to offer' \
+  provide --address "$de" --config "$work/empty.toml"
+provider_config 127.0.0.2 XX 0.001 >"$work/bad-country.toml"
+expect_error "an unknown country" 'ip\[0\]\.country' provide --address "$de" --config "$work/bad-country.toml"
+expect_error "a node that is not there" 'connect|refused' \
+  "$IPSX" gateway --node http://127.0.0.1:9 --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --max-price 0.001
+expect_error "an unknown protocol" "unknown protocol 'gopher'" \
+  "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --max-price 0.001 --protocols gopher
+
+# Clean shutdown: SIGTERM ends each process with status 0.
+for p in "${pids[@]:2}"; do kill -TERM "$p"; done
+rc=0
+for p in "${pids[@]:2}"; do wait "$p" || { rc=$?; echo "process $p: status $rc"; }; done
+expect_eq "the providers and the gateway stop cleanly on SIGTERM" "$rc" 0
+finish

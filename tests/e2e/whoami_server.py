@@ -1,0 +1,25 @@
+"""A destination for the end-to-end tests: answers every GET with the caller's IP address and a
+newline, so a test sees which address its traffic left from. Prints its port once listening.
+usage: whoami_server.py [HOST]  (default 127.0.0.1; port chosen by the system)"""
+import http.server
+import sys
+
+
+class WhoAmI(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = (self.client_address[0] + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer((sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1", 0), WhoAmI)
+print(server.server_address[1], flush=True)
+server.serve_forever()
