@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: what exists today, end to end, with the real `ipsx` binary.
-# This is an early demo: wallets and signatures, the embedded ledger (token, crowd sale,
-# Centralizer wallets, blocks) and the market (signed orders matched into deals on the ledger).
-# The data plane that carries traffic (gateway and exit) and the node's API are not built yet.
+# Wallets and signatures, the embedded ledger (token, crowd sale, Centralizer wallets, blocks),
+# the market (signed orders matched into deals on the ledger), then the exchange at work: a
+# node, four providers in four countries and a requester's gateway, each its own process, with
+# curl through the gateway by country. Exits 0 only if every check held.
 set -euo pipefail
 IPSX=${1:-build/bin/ipsx}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
-echo "IPSX early demo: wallets, signatures, the embedded ledger and the market (gateway and exit come later)."
+echo "IPSX demo: wallets, signatures, the embedded ledger, the market, and the exchange at work on loopback."
 printf 'demo-password\n' >"$work/password"
 ks=$work/keystore
 
@@ -99,5 +100,104 @@ run "$IPSX" ledger show --data "$work/ledger"
 run "$IPSX" ledger events --data "$work/ledger" --account "$requester"
 run "$IPSX" ledger verify --data "$work/ledger"
 
+step "The exchange at work: a node, four providers in four countries, a requester's gateway"
+# Each part is its own process, as on separate machines; all traffic stays on loopback, the
+# providers' exits leaving from 127.0.0.2 .. 127.0.0.5.
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
+failures=0
+check() { if "${@:2}"; then echo "   ok: $1"; else echo "   FAILED: $1"; failures=$((failures + 1)); fi; }
+wait_for() { # wait_for FILE PATTERN: prints the first match within 10 s
+  for _ in $(seq 100); do
+    grep -oE "$2" "$1" 2>/dev/null | head -1 | grep . && return 0
+    sleep 0.1
+  done
+  return 1
+}
+"$IPSX" node --data "$work/ledger" --journal "$work/node-market" --keystore "$ks" \
+  --address "$market" --password-file "$work/password" --listen 127.0.0.1:0 >"$work/node.out" 2>&1 &
+pids+=($!)
+node=$(wait_for "$work/node.out" 'http://127\.0\.0\.1:[0-9]+')
+echo "-> node: market $market at $node"
+python3 "$here/../tests/e2e/whoami_server.py" >"$work/whoami.out" 2>&1 &
+pids+=($!)
+dest=127.0.0.1:$(wait_for "$work/whoami.out" '^[0-9]+$')
+echo "-> destination: http://$dest/ answers with the caller's address"
+
+i=2
+for spec in DE:0.0010 US:0.0012 JP:0.0015 BR:0.0008; do
+  country=${spec%%:*} price=${spec##*:} ip=127.0.0.$i
+  who=$("$IPSX" wallet new --keystore "$ks" --password-file "$work/password" --light 2>/dev/null)
+  cat >"$work/provide-$country.toml" <<TOML
+pair_listen = "127.0.0.1:0"
+allow = ["127.0.0.0/8"]   # the demo's destination is on loopback
+[[ip]]
+address = "$ip"
+country = "$country"
+type = "residential"
+price = "$price"
+TOML
+  "$IPSX" provide --node "$node" --keystore "$ks" --address "$who" --password-file "$work/password" \
+    --config "$work/provide-$country.toml" >"$work/provide-$country.out" 2>&1 &
+  pids+=($!)
+  wait_for "$work/provide-$country.out" 'offer .* placed' >/dev/null
+  echo "-> provider $who offers $ip in $country at $price IPSX/s"
+  i=$((i + 1))
+done
+printf 'proxy-secret\n' >"$work/proxy-password"
+"$IPSX" gateway --node "$node" --keystore "$ks" --address "$requester" --password-file "$work/password" \
+  --proxy-password-file "$work/proxy-password" --listen 127.0.0.1:0 --max-price 0.002 --duration 60 \
+  --budget 1 >"$work/gateway.out" 2>&1 &
+pids+=($!)
+gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$')
+echo "-> the requester's gateway: SOCKS5 and HTTP on $gw (password-protected)"
+
+step "A crawler asks the gateway for pages by country; each leaves from that country's IP"
+i=2
+for country in de us jp br; do
+  echo "\$ curl -x http://country-$country:***@$gw http://$dest/"
+  got=$(curl -sS --max-time 20 -x "http://country-$country:proxy-secret@$gw" "http://$dest/")
+  echo "$got"
+  check "country-$country left from 127.0.0.$i" test "$got" = "127.0.0.$i"
+  i=$((i + 1))
+done
+echo "\$ curl -x socks5h://country-de-session-s1:***@$gw http://$dest/   (SOCKS5, a sticky session)"
+got=$(curl -sS --max-time 20 -x "socks5h://country-de-session-s1:proxy-secret@$gw" "http://$dest/")
+echo "$got"
+check "the SOCKS5 client in a DE session left from 127.0.0.2" test "$got" = "127.0.0.2"
+echo "\$ curl -x http://country-fr:***@$gw http://$dest/   (nobody offers France)"
+curl -sS --max-time 20 -o /dev/null -w '%{http_code} %header{x-ipsx-reason}\n' \
+  -x "http://country-fr:proxy-secret@$gw" "http://$dest/" | tee "$work/fr.out"
+check "France: 503 with the reason" grep -q '^503' "$work/fr.out"
+
+step "Behind it: four deals at the node, the providers ready, the gateway connected and paying"
+sleep 3  # a few invoices and balance proofs go by
+for _ in $(seq 50); do
+  [[ $(curl -s "$node/v1/deals?party=$requester&status=active" | jq '.deals | length') == 4 ]] && break
+  sleep 0.2
+done
+curl -s "$node/v1/deals?party=$requester" |
+  jq -r '.deals[] | "deal \(.id[0:18])...  \(.status.phase)  provider \(.provider[0:10])...  \(.pricePerSecond) base units/s"'
+check "four deals are active" test "$(curl -s "$node/v1/deals?party=$requester&status=active" | jq '.deals | length')" = 4
+grep -h 'ready\|paid' "$work"/provide-*.out | head -8
+check "the providers hold balance proofs" grep -q 'paid' "$work/provide-DE.out"
+grep -h 'connected' "$work/gateway.out" | head -4
+
+step "Market data and the ledger, from the node's API"
+curl -s "$node/v1/market/trades?limit=4" | jq -c '.summary // .'
+echo "-> the requester's account: IPSX held, and its Centralizer wallet (free and reserved for deals)"
+curl -s "$node/v1/ledger/accounts/$requester" | jq -c '{address, balance, wallet}'
+echo "-> the latest block, with the deals the market opened"
+curl -s "$node/v1/ledger/blocks/latest" | jq -c '{number, hash, transactions: (.txs | length)}'
+
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+wait 2>/dev/null
+pids=()
 echo
-echo "Demo complete."
+if [[ $failures == 0 ]]; then
+  echo "Demo complete: every check held."
+else
+  echo "Demo finished with $failures failed check(s)."
+  exit 1
+fi
