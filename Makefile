@@ -48,6 +48,7 @@ bench: build
 	$(BUILD)/bin/ipsx-bench-market --results $(BUILD)/bench/results.json
 	$(BUILD)/bin/ipsx-bench-proxy --results $(BUILD)/bench/results.json
 	$(BUILD)/bin/ipsx-bench-eth --results $(BUILD)/bench/results.json
+	$(BUILD)/bin/ipsx-bench-node --results $(BUILD)/bench/results.json
 	@echo "results: $(BUILD)/bench/results.json" && cat $(BUILD)/bench/results.json
 
 # Mutation fuzzing of the parsers that take outside input, FUZZ_SECONDS per target, under

@@ -82,14 +82,18 @@ int run(int argc, char** argv, const std::vector<Figure>& figures,
   for (const auto& [k, v] : measured) std::cout << k << " = " << v << "\n";
   if (results.empty()) return 0;
 
+  merge_results(results, measured);
+  return 0;
+}
+
+void merge_results(const std::string& file, const std::map<std::string, double>& figures) {
   nlohmann::json out = nlohmann::json::object();
-  if (std::ifstream in(results); in) {
+  if (std::ifstream in(file); in) {
     out = nlohmann::json::parse(in, nullptr, false);
     if (!out.is_object()) out = nlohmann::json::object();
   }
-  for (const auto& [k, v] : measured) out[k] = v;
-  std::ofstream(results) << out.dump(2) << "\n";
-  return 0;
+  for (const auto& [k, v] : figures) out[k] = v;
+  std::ofstream(file) << out.dump(2) << "\n";
 }
 
 }  // namespace ipsx::bench

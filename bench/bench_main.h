@@ -39,4 +39,8 @@ struct Derived {
 int run(int argc, char** argv, const std::vector<Figure>& figures,
         const std::vector<Derived>& derived = {});
 
+// Merges `figures` into the flat JSON object in `file` (created if missing), for programs that
+// measure without Google Benchmark (fixed-duration loads, latency percentiles).
+void merge_results(const std::string& file, const std::map<std::string, double>& figures);
+
 }  // namespace ipsx::bench

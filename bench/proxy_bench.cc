@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_main.h"
 #include "net/dataplane_test_util.h"
 #include "net/socks5.h"
 
@@ -448,16 +449,6 @@ std::optional<Peer> start_tinyproxy(const std::string& dir) {
 }
 
 // ---- Main ---------------------------------------------------------------------------------
-
-void merge_results(const std::string& file, const std::map<std::string, double>& figures) {
-  nlohmann::json j = nlohmann::json::object();
-  if (std::ifstream in(file); in) {
-    auto parsed = nlohmann::json::parse(in, nullptr, false);
-    if (parsed.is_object()) j = parsed;
-  }
-  for (auto& [k, v] : figures) j[k] = v;
-  std::ofstream(file) << j.dump(2) << "\n";
-}
 
 int bench_main(int argc, char** argv) {
   std::string results;

@@ -1,0 +1,266 @@
+// The node's figures:
+// - api.orders_per_s: signed offers placed over HTTP (POST /v1/orders, kept-alive connections,
+//   4 clients), each verified, journalled and put in the book by the node; signatures made
+//   beforehand.
+// - deal.first_byte_p50_ms / _p99_ms: from a client's request to a gateway that holds no lease
+//   to the first byte of the answer through the newly matched deal: the gateway signs and places
+//   a request at the node, the deal opens on the embedded ledger, the gateway reads the deal and
+//   the exit's announcement, opens the pair channel (TLS 1.3, wallet signatures), and the exit
+//   connects to the destination from 127.0.0.2. A fresh gateway per sample, so every sample
+//   orders a new lease.
+// Node, exit, gateway and destination run in this process on their own threads over loopback.
+//   ipsx-bench-node --results build/bench/results.json [--orders N] [--leases N] [--smoke]
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "api/http_server.h"
+#include "api/node_routes.h"
+#include "bench_main.h"
+#include "core/keccak.h"
+#include "ledger/embedded_ledger.h"
+#include "ledger/test_util.h"
+#include "market/market.h"
+#include "net/base64.h"
+#include "net/dataplane_test_util.h"
+#include "sdk/dataplane.h"
+#include "sdk/node_client.h"
+#include "sdk/signer.h"
+
+namespace ipsx::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+crypto::PrivateKey key(const std::string& name) {
+  return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
+}
+
+uint64_t now_s() {
+  return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
+}
+
+// A node on the embedded ledger, serving on a loopback port from its own thread.
+class Node {
+ public:
+  Node() {
+    g_.chain_id = 1337;
+    g_.time = clock_.now() - Millis(10'000);
+    g_.early_adopters = key("early").address();
+    g_.bounty = key("bounty").address();
+    g_.team = key("team").address();
+    g_.sale = {U256(10'000), Amount::from_tokens(1000).value(), g_.time, g_.time + Millis(1000),
+               key("treasury").address()};
+    ledger::EmbeddedOptions o;
+    o.data_dir = dir_.path();
+    ledger_ = ledger::EmbeddedLedger::open(o, &g_, clock_).value();
+    exec(key("team"), ledger::FinalizeSale{});
+    exec(key("early"),
+         ledger::Transfer{key("requester").address(), Amount::from_tokens(1'000'000).value()});
+    exec(key("requester"), ledger::Deposit{Amount::from_tokens(1'000'000).value()});
+    // As `ipsx node` runs it: every accepted order is journalled (durable) before it is answered.
+    journal_ = market::Journal::open(dir_.path() / "market").value();
+    market_ = std::make_unique<market::Market>(*ledger_, key("market"), clock_,
+                                               market::MarketConfig{}, journal_.get());
+    market_->recover().value();
+    context_ =
+        std::make_unique<api::NodeContext>(api::NodeContext{*market_, *ledger_, "openapi: 3\n"});
+    api::NodeLimits limits;
+    limits.per_ip = {0, 0};
+    limits.per_address = {0, 0};
+    api::add_node_routes(router_, *context_, limits);
+    api::ServerOptions so;
+    so.stop_on_signals = false;
+    so.on_tick = [this] { api::tick(*context_); };
+    server_ = std::make_unique<api::HttpServer>(router_, so);
+    url_ = "http://" + server_->listen("127.0.0.1", 0).value();
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  ~Node() {
+    server_->stop();
+    thread_.join();
+  }
+  const std::string& url() const { return url_; }
+  Address market() const { return market_->address(); }
+  Hash domain() const { return ledger_->domain().separator(); }
+
+ private:
+  void exec(const crypto::PrivateKey& k, ledger::Op op) {
+    auto tx = ledger_->prepare(k.address(), std::move(op)).value();
+    if (!ledger_->submit(ledger::testing::sign_tx(k, tx))) throw std::runtime_error("setup tx");
+  }
+  ledger::testing::TempDir dir_;
+  SystemClock clock_;
+  ledger::GenesisConfig g_;
+  std::unique_ptr<ledger::EmbeddedLedger> ledger_;
+  std::unique_ptr<market::Journal> journal_;
+  std::unique_ptr<market::Market> market_;
+  std::unique_ptr<api::NodeContext> context_;
+  api::Router router_;
+  std::unique_ptr<api::HttpServer> server_;
+  std::thread thread_;
+  std::string url_;
+};
+
+ledger::Offer offer_for(const Node& node, const std::string& ip, uint32_t capacity,
+                        uint64_t nonce) {
+  ledger::Offer o;
+  o.ip = ledger::parse_ip(ip).value();
+  o.country = ledger::parse_country("DE").value();
+  o.protocols = ledger::protocol::http | ledger::protocol::https_connect;
+  o.scopes = ledger::scope::crawling;
+  o.capacity = capacity;
+  o.min_duration = 5;
+  o.max_duration = 3600;
+  o.price_per_second = U256(10);
+  o.market = node.market();
+  o.expiry = now_s() + 3600;
+  o.nonce = nonce;
+  return o;
+}
+
+// Signed offers placed by 4 clients, each on its own kept-alive connection.
+double orders_per_s(const Node& node, size_t count) {
+  const size_t clients = 4;
+  sdk::Signer provider(key("orders-provider"), node.domain());
+  std::vector<std::string> bodies;
+  for (size_t i = 0; i < count; ++i) {
+    auto ip = fmt::format("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    bodies.push_back(provider.offer(offer_for(node, ip, 1, 1'000'000 + i)).value().dump());
+  }
+  std::vector<std::thread> threads;
+  std::atomic<size_t> next{0}, failed{0};
+  auto t0 = Clock::now();
+  for (size_t c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      auto client = sdk::NodeClient::connect(node.url()).value();
+      for (size_t i = next++; i < count; i = next++)
+        if (!client->call("POST", "/v1/orders", bodies[i])) ++failed;
+    });
+  }
+  for (auto& t : threads) t.join();
+  double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (failed) std::cerr << failed << " placements failed\n";
+  return static_cast<double>(count - failed) / seconds;
+}
+
+// Milliseconds from the request to a lease-less gateway to the answer's first byte.
+std::vector<double> first_bytes(const Node& node, size_t samples) {
+  net::testing::EchoServer echo;
+  auto client = sdk::NodeClient::connect(node.url()).value();
+  sdk::Signer provider(key("provider"), node.domain());
+  client->place_order(provider.offer(offer_for(node, "127.0.0.2", 100'000, 1)).value()).value();
+  sdk::NodeDeals deals(node.url(), provider.address(), provider.domain_separator(),
+                       {ledger::parse_ip("127.0.0.2").value()});
+  net::ExitConfig ec;
+  ec.policy.allow.push_back(net::parse_cidr("127.0.0.0/8").value());
+  SystemClock clock;
+  net::testing::IoThread exit_io;
+  crypto::PrivateKey provider_key = key("provider");
+  net::Exit exit(exit_io.io(), ec, deals, provider_key, clock);
+  exit.start().value();
+  sdk::announce_exit(*client, provider, fmt::format("127.0.0.1:{}", exit.pair_port()),
+                     now_s() + 3600, 1)
+      .value();
+
+  sdk::Signer requester(key("requester"), node.domain());
+  sdk::LeasePolicy policy;
+  policy.duration_seconds = 5;
+  policy.max_price_per_second = U256(10);
+  policy.protocols = ledger::protocol::http;
+  policy.scope = ledger::scope::crawling;
+  policy.market = node.market();
+  sdk::NodeLeases leases(node.url(), requester, policy);
+  net::testing::IoThread gateway_io;
+  const std::string request = fmt::format(
+      "GET http://127.0.0.1:{}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Proxy-Authorization: Basic {}\r\nConnection: close\r\n\r\n",
+      echo.port(), net::base64_encode("country-de:pw"));
+  std::vector<double> ms;
+  for (size_t i = 0; i < samples; ++i) {
+    net::GatewayConfig gc;
+    gc.password = "pw";
+    net::Gateway gateway(gateway_io.io(), gc, key("requester"), &leases, clock);
+    gateway.start().value();
+    net::asio::io_context io;
+    net::tcp::socket s(io);
+    auto t0 = Clock::now();
+    s.connect({net::asio::ip::make_address("127.0.0.1"), gateway.port()});
+    net::asio::write(s, net::asio::buffer(request));
+    char byte;
+    boost::system::error_code e;
+    size_t got = s.read_some(net::asio::buffer(&byte, 1), e);
+    double took = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    std::string rest;
+    if (got == 1) {
+      rest.push_back(byte);
+      char buf[4096];
+      while (size_t n = s.read_some(net::asio::buffer(buf), e)) rest.append(buf, n);
+    }
+    if (rest.find("127.0.0.2") == std::string::npos) {
+      std::cerr << "sample " << i << ": unexpected answer: " << rest.substr(0, 200) << "\n";
+      gateway.stop();
+      continue;
+    }
+    ms.push_back(took);
+    gateway.stop();
+  }
+  exit.stop();
+  return ms;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+int bench_main(int argc, char** argv) {
+  std::string results;
+  size_t orders = 5'000, samples = 200;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--results" && i + 1 < argc) {
+      results = argv[++i];
+    } else if (a == "--orders" && i + 1 < argc) {
+      orders = std::stoul(argv[++i]);
+    } else if (a == "--leases" && i + 1 < argc) {
+      samples = std::stoul(argv[++i]);
+    } else if (a == "--smoke") {
+      orders = 20;
+      samples = 3;
+    } else {
+      std::cerr << "usage: ipsx-bench-node [--results FILE] [--orders N] [--leases N] [--smoke]\n";
+      return 2;
+    }
+  }
+  std::map<std::string, double> fig;
+  {
+    Node node;
+    fig["api.orders_per_s"] = orders_per_s(node, orders);
+  }
+  {
+    Node node;
+    auto ms = first_bytes(node, samples);
+    if (ms.size() < samples) {
+      std::cerr << "only " << ms.size() << " of " << samples << " leases worked\n";
+      return 1;
+    }
+    fig["deal.first_byte_p50_ms"] = percentile(ms, 0.50);
+    fig["deal.first_byte_p99_ms"] = percentile(ms, 0.99);
+  }
+  for (const auto& [k, v] : fig) std::cout << fmt::format("{:<28} {:.3f}\n", k, v);
+  if (!results.empty()) merge_results(results, fig);
+  return 0;
+}
+
+}  // namespace
+}  // namespace ipsx::bench
+
+int main(int argc, char** argv) {
+  return ipsx::bench::bench_main(argc, argv);
+}
