@@ -52,17 +52,6 @@ uint32_t bits(const std::string& list, const std::map<std::string, uint32_t>& na
   return out;
 }
 
-const std::map<std::string, uint32_t> kProtocols = {
-    {"http", ledger::protocol::http},
-    {"https-connect", ledger::protocol::https_connect},
-    {"socks5", ledger::protocol::socks5},
-    {"smtp", ledger::protocol::smtp},
-    {"vpn", ledger::protocol::vpn}};
-const std::map<std::string, uint32_t> kScopes = {{"crawling", ledger::scope::crawling},
-                                                 {"streaming", ledger::scope::streaming},
-                                                 {"email", ledger::scope::email},
-                                                 {"general", ledger::scope::general},
-                                                 {"vpn", ledger::scope::vpn}};
 const std::map<std::string, uint32_t> kTypes = {
     {"residential", 1}, {"datacenter", 2}, {"mobile", 3}};
 
@@ -99,8 +88,8 @@ void run_offer(const OrderOptions& o) {
   offer.ip = unwrap(ledger::parse_ip(o.ip), "--ip");
   offer.country = unwrap(ledger::parse_country(o.country), "--country");
   offer.ip_type = static_cast<ledger::IpType>(bits(o.type, kTypes, "--type"));
-  offer.protocols = bits(o.protocols, kProtocols, "--protocols");
-  offer.scopes = bits(o.scopes, kScopes, "--scopes");
+  offer.protocols = unwrap(ledger::parse_protocols(o.protocols), "--protocols");
+  offer.scopes = unwrap(ledger::parse_scopes(o.scopes), "--scopes");
   offer.bandwidth_kbps = o.bandwidth;
   offer.capacity = o.capacity;
   offer.min_duration = o.min_seconds;
@@ -129,8 +118,8 @@ void run_request(const OrderOptions& o) {
     for (std::string t; std::getline(ts, t, ',');)
       r.ip_types |= static_cast<uint8_t>(1u << bits(t, kTypes, "--types"));
   }
-  r.protocols = bits(o.protocols, kProtocols, "--protocols");
-  r.scope = bits(o.scope, kScopes, "--scope");
+  r.protocols = unwrap(ledger::parse_protocols(o.protocols), "--protocols");
+  r.scope = unwrap(ledger::parse_scopes(o.scope), "--scope");
   r.exclusive = o.exclusive;
   r.distinct_subnets = o.distinct;
   r.all_or_none = o.aon;

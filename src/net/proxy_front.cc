@@ -248,13 +248,4 @@ awaitable<void> answer_failure(tcp::socket& s, const FrontRequest& r, const Erro
   }
 }
 
-Result<Bytes> forward_prefix(const FrontRequest& r) {
-  if (!r.http) return Bytes(r.leftover);
-  auto head = write_forward_head(*r.http, false);
-  if (!head) return std::unexpected(head.error());
-  Bytes out(head->begin(), head->end());
-  out.insert(out.end(), r.leftover.begin(), r.leftover.end());
-  return out;
-}
-
 }  // namespace ipsx::net

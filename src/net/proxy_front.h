@@ -55,7 +55,4 @@ awaitable<Result<void>> answer_success(tcp::socket& s, const FrontRequest& r, co
 awaitable<void> answer_failure(tcp::socket& s, const FrontRequest& r, const Error& why,
                                Millis timeout);
 
-// For plain HTTP: what to send the origin first (the forwarded head, then the leftover bytes).
-Result<Bytes> forward_prefix(const FrontRequest& r);
-
 }  // namespace ipsx::net

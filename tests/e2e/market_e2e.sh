@@ -45,7 +45,7 @@ expect_error "a tampered order" "signed by 0x" mk place "$work/tampered.json"
 expect_error "an order for another market" "offer.market" mk place "$work/foreign.json"
 expect_error "an order with a bad field" "--country" "$IPSX" order offer --address "$provider" --ip 127.0.0.5 \
   --country XX --price 1 --keystore "$ks" --password-file "$work/pw" --market "$market"
-expect_error "an unknown protocol" "unknown value 'gopher'" "$IPSX" order offer --address "$provider" \
+expect_error "an unknown protocol" "unknown protocol 'gopher'" "$IPSX" order offer --address "$provider" \
   --ip 127.0.0.5 --protocols gopher --price 1 --keystore "$ks" --password-file "$work/pw" --market "$market"
 echo '{"nothing": 1}' >"$work/junk.json"
 expect_error "not a signed order" "not a signed order" mk place "$work/junk.json"
