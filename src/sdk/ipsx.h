@@ -9,6 +9,8 @@
  *  - Strings returned through `char**` are allocated by the library: release them with
  *    ipsx_free(). Handles are released with their own _close function. NULL is accepted by
  *    both and does nothing.
+ *  - Output parameters (`out`, and the strings) are set to NULL first and stay NULL on an error:
+ *    never pass the address of a live handle, it would be lost.
  *  - A handle may be used from one thread at a time; different handles are independent.
  */
 #ifndef IPSX_SDK_IPSX_H

@@ -335,7 +335,9 @@ TEST_F(SdkTest, CInterface) {
   EXPECT_EQ(ipsx_sign_offer(provider, "{}", &signed_offer, &error), IPSX_E_INVALID_ARGUMENT);
   EXPECT_NE(std::string(error).find("offer"), std::string::npos) << error;
   ipsx_free(error);
-  EXPECT_EQ(ipsx_signer_open("0x12", 1337, nullptr, &provider, &error), IPSX_E_INVALID_ARGUMENT);
+  ipsx_signer* bad = nullptr;  // a failed open leaves *out NULL (so never pass a live handle)
+  EXPECT_EQ(ipsx_signer_open("0x12", 1337, nullptr, &bad, &error), IPSX_E_INVALID_ARGUMENT);
+  EXPECT_EQ(bad, nullptr);
   ipsx_free(error);
   EXPECT_EQ(ipsx_client_call(nullptr, "GET", "/", nullptr, &answer, nullptr, &error),
             IPSX_E_INVALID_ARGUMENT);
