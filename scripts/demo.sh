@@ -116,15 +116,17 @@ wait_for() { # wait_for FILE PATTERN: prints the first match within 10 s
   return 1
 }
 "$IPSX" node --data "$work/ledger" --journal "$work/node-market" --keystore "$ks" \
-  --address "$market" --password-file "$work/password" --listen 127.0.0.1:0 >"$work/node.out" 2>&1 &
+  --address "$market" --password-file "$work/password" --listen 127.0.0.1:0 --fee-bps 250 \
+  >"$work/node.out" 2>&1 &
 pids+=($!)
 node=$(wait_for "$work/node.out" 'http://127\.0\.0\.1:[0-9]+')
-echo "-> node: market $market at $node"
+echo "-> node: market $market at $node, commission 2.5 %"
 python3 "$here/../tests/e2e/whoami_server.py" >"$work/whoami.out" 2>&1 &
 pids+=($!)
 dest=127.0.0.1:$(wait_for "$work/whoami.out" '^[0-9]+$')
 echo "-> destination: http://$dest/ answers with the caller's address"
 
+providers=()
 i=2
 for spec in DE:0.0010 US:0.0012 JP:0.0015 BR:0.0008; do
   country=${spec%%:*} price=${spec##*:} ip=127.0.0.$i
@@ -141,17 +143,19 @@ TOML
   "$IPSX" provide --node "$node" --keystore "$ks" --address "$who" --password-file "$work/password" \
     --config "$work/provide-$country.toml" >"$work/provide-$country.out" 2>&1 &
   pids+=($!)
+  providers+=("$country:$who")
   wait_for "$work/provide-$country.out" 'offer .* placed' >/dev/null
   echo "-> provider $who offers $ip in $country at $price IPSX/s"
   i=$((i + 1))
 done
+reserved_before=$(curl -s "$node/v1/ledger/accounts/$requester" | jq -r '.wallet.reserved')
 printf 'proxy-secret\n' >"$work/proxy-password"
 "$IPSX" gateway --node "$node" --keystore "$ks" --address "$requester" --password-file "$work/password" \
-  --proxy-password-file "$work/proxy-password" --listen 127.0.0.1:0 --max-price 0.002 --duration 60 \
+  --proxy-password-file "$work/proxy-password" --listen 127.0.0.1:0 --max-price 0.002 --duration 20 \
   --budget 1 >"$work/gateway.out" 2>&1 &
 pids+=($!)
 gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$')
-echo "-> the requester's gateway: SOCKS5 and HTTP on $gw (password-protected)"
+echo "-> the requester's gateway: SOCKS5 and HTTP on $gw (password-protected), 20-second leases"
 
 step "A crawler asks the gateway for pages by country; each leaves from that country's IP"
 i=2
@@ -191,9 +195,40 @@ curl -s "$node/v1/ledger/accounts/$requester" | jq -c '{address, balance, wallet
 echo "-> the latest block, with the deals the market opened"
 curl -s "$node/v1/ledger/blocks/latest" | jq -c '{number, hash, transactions: (.txs | length)}'
 
+step "The leases end: each provider settles on the ledger with its best balance proof, both sides rate"
+echo "-> waiting for the 20-second deals to end and their closes to become final"
+settled() { [[ $(cat "$work"/provide-*.out | grep -c 'settled on the ledger') -ge 4 &&
+  $(grep -c 'rated the provider' "$work/gateway.out") -ge 4 ]]; }
+for _ in $(seq 120); do settled && break; sleep 0.5; done
+grep -h 'settled on the ledger\|rated the requester' "$work"/provide-*.out
+grep -h 'rated the provider' "$work/gateway.out"
+check "the four deals settled on the ledger and were rated by both sides" settled
+for entry in "${providers[@]}"; do
+  country=${entry%%:*} who=${entry##*:}
+  curl -s "$node/v1/ledger/accounts/$who" |
+    jq -r --arg c "$country" '"provider in \($c): earned \(.wallet.balance) IPSX; rating \(.rating.sum / .rating.count)/5 from \(.rating.count) vote(s)"'
+done
+de=${providers[0]##*:}
+check "the DE provider was paid" test "$(curl -s "$node/v1/ledger/accounts/$de" | jq -r '.wallet.balance')" != 0
+echo "-> the market's commission (2.5 % of every payment), in its Centralizer wallet:"
+curl -s "$node/v1/ledger/accounts/$market" | jq -c '{address, commission: .wallet.balance}'
+check "the market earned its commission" test "$(curl -s "$node/v1/ledger/accounts/$market" | jq -r '.wallet.balance')" != 0
+echo "-> the requester's final balances: the gateway's deposits are no longer reserved, the unspent part came back"
+echo "   (the $reserved_before IPSX still reserved backs the 10-minute deal of the first market, above)"
+curl -s "$node/v1/ledger/accounts/$requester" | jq -c '{balance, wallet, rated: .rating}'
+check "the gateway's deals hold nothing reserved any more" test "$(curl -s "$node/v1/ledger/accounts/$requester" | jq -r '.wallet.reserved')" = "$reserved_before"
+echo "-> the provider's profile at the market: rating and history"
+curl -s "$node/v1/profiles/$de" | jq -c '{rating, history}'
+echo "-> every token is accounted for:"
+curl -s "$node/v1/ledger/supply" | jq -c .
+check "the supply is conserved" test "$(curl -s "$node/v1/ledger/supply" | jq -r .conserved)" = true
+curl -s "$node/v1/ledger/blocks/latest" | jq -c '{latest_block: .number, hash, transactions: (.txs | length)}'
+
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 wait 2>/dev/null
 pids=()
+step "The node is stopped; the ledger it kept re-verifies from genesis (hash chain, every signature)"
+run "$IPSX" ledger verify --data "$work/ledger"
 echo
 if [[ $failures == 0 ]]; then
   echo "Demo complete: every check held."

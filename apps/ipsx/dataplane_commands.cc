@@ -8,7 +8,9 @@
 //   exits' invoices with balance proofs.
 // - `ipsx provide`: the provider's exit and its offers. Places a signed offer per IP of its
 //   config, announces where the exit listens, reports `ready` for each new deal (and re-sends it
-//   as the heartbeat), serves the deals from the leased IPs, and keeps the balance proofs.
+//   as the heartbeat), serves the deals from the leased IPs, and keeps the balance proofs; when
+//   a deal ends it closes it on the ledger with the best proof (payment, commission, refund)
+//   and rates the requester (sdk/settlement.h). The gateway rates the provider.
 #include <fmt/format.h>
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
@@ -16,6 +18,8 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -26,6 +30,7 @@
 #include "net/gateway.h"
 #include "sdk/dataplane.h"
 #include "sdk/node_client.h"
+#include "sdk/settlement.h"
 #include "sdk/signer.h"
 
 namespace ipsx::cli {
@@ -83,10 +88,13 @@ std::string endpoint_text(const net::tcp::endpoint& e) {
                              : fmt::format("{}:{}", e.address().to_string(), e.port());
 }
 
-// The node's market address and a signer under the right domain.
+// The node and what orders and signatures must name there: the market, its commission, the
+// ledger's chain id.
 struct NodeSession {
   std::unique_ptr<sdk::NodeClient> node;
   Address market;
+  uint16_t fee_bps = 0;
+  uint64_t chain_id = 0;
 };
 
 NodeSession open_node(const std::string& url) {
@@ -94,7 +102,22 @@ NodeSession open_node(const std::string& url) {
   s.node = unwrap(sdk::NodeClient::connect(url), "--node");
   json health = unwrap(s.node->health(), "--node " + url);
   s.market = unwrap(Address::parse(health.value("market", "")), "the node's market address");
+  s.fee_bps = health.value("feeBps", uint16_t{0});
+  s.chain_id = health.value("chainId", uint64_t{1337});
   return s;
+}
+
+// A setting the node also states: the node's unless given, and then it must agree.
+template <class T>
+T agree(const std::optional<T>& given, T node_value, const char* what) {
+  if (given && *given != node_value)
+    throw CommandError(fmt::format("{}: {} given, but the node's is {}", what, *given, node_value));
+  return node_value;
+}
+
+void print_lines(const char* who, const std::vector<std::string>& lines) {
+  for (const auto& l : lines) std::cout << who << ": " << l << "\n";
+  if (!lines.empty()) std::cout << std::flush;
 }
 
 // ---- ipsx gateway -----------------------------------------------------------------------------
@@ -103,15 +126,17 @@ struct GatewayOptions {
   std::string node, keystore, address, password_file, proxy_password_file;
   std::string listen = "127.0.0.1:1080";
   std::string max_price, budget, protocols = "http,https-connect,socks5", scope = "crawling";
-  uint64_t duration = 600, chain_id = 1337;
-  uint16_t fee_bps = 0;
+  uint64_t duration = 600;
+  std::optional<uint64_t> chain_id;
+  std::optional<uint16_t> fee_bps;
   uint64_t acquire_timeout_ms = 10'000;
 };
 
 void run_gateway(const GatewayOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   NodeSession s = open_node(o.node);
-  sdk::Signer signer = sdk::Signer::for_chain(key.clone(), o.chain_id);
+  sdk::Signer signer =
+      sdk::Signer::for_chain(key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"));
 
   sdk::LeasePolicy policy;
   policy.duration_seconds = o.duration;
@@ -120,7 +145,7 @@ void run_gateway(const GatewayOptions& o) {
   policy.scope = unwrap(ledger::parse_scopes(o.scope), "--scope");
   if (std::popcount(policy.scope) != 1) throw CommandError("--scope: name exactly one use");
   policy.market = s.market;
-  policy.fee_bps = o.fee_bps;
+  policy.fee_bps = agree(o.fee_bps, s.fee_bps, "--fee-bps");
   if (!o.budget.empty()) policy.budget = unwrap(Amount::parse(o.budget), "--budget").base();
   sdk::NodeLeases leases(o.node, signer, policy);
 
@@ -133,7 +158,13 @@ void run_gateway(const GatewayOptions& o) {
   net::asio::io_context io;
   SystemClock clock;
   net::Gateway gateway(io, config, key.clone(), &leases, clock);
+  std::mutex connected_mu;
+  std::vector<Hash> connected;  // deals to settle, handed from the io thread to the loop
   gateway.on_lease_event = [&](const Hash& deal, net::LeaseEvent e, const std::string& why) {
+    if (e == net::LeaseEvent::connected) {
+      std::lock_guard lock(connected_mu);
+      connected.push_back(deal);
+    }
     const char* name = e == net::LeaseEvent::connected ? "connected"
                        : e == net::LeaseEvent::failed  ? "failed"
                                                        : "cut";
@@ -150,7 +181,14 @@ void run_gateway(const GatewayOptions& o) {
                    config.listen.address().to_string(), gateway.port())
             << std::flush;
   sdk::NodeLeases::Totals last;
+  sdk::RequesterSettlement settlement(*s.node, signer);
   run_until_signal([&] {
+    {
+      std::lock_guard lock(connected_mu);
+      for (const Hash& d : connected) settlement.watch(d);
+      connected.clear();
+    }
+    print_lines("ipsx gateway", settlement.poll(SystemClock().now()));
     auto t = leases.totals();
     if (t.requests != last.requests) {
       std::cout << fmt::format(
@@ -177,9 +215,10 @@ struct ProvideConfig {
   std::string pair_listen = "127.0.0.1:0";
   std::optional<std::string> proxy_listen;
   net::DestinationPolicy policy;
-  uint64_t chain_id = 1337;
-  uint16_t fee_bps = 0;
+  std::optional<uint64_t> chain_id;  // the node's unless given
+  std::optional<uint16_t> fee_bps;
   uint64_t offer_seconds = 86'400;
+  uint64_t claim_every_seconds = 600;
   std::vector<ledger::Offer> offers;  // without provider, market, expiry, nonce
 };
 
@@ -202,9 +241,16 @@ ProvideConfig load_provide_config(const std::string& path) {
   c.pair_listen = toml_value<std::string>(t["pair_listen"], path + ": pair_listen", c.pair_listen);
   if (t["proxy_listen"])
     c.proxy_listen = toml_value<std::string>(t["proxy_listen"], path + ": proxy_listen", "");
-  c.chain_id = toml_value<int64_t>(t["chain_id"], path + ": chain_id", 1337);
-  c.fee_bps = static_cast<uint16_t>(toml_value<int64_t>(t["fee_bps"], path + ": fee_bps", 0));
+  if (t["chain_id"]) c.chain_id = toml_value<int64_t>(t["chain_id"], path + ": chain_id", 0);
+  if (t["fee_bps"]) {
+    int64_t fee = toml_value<int64_t>(t["fee_bps"], path + ": fee_bps", 0);
+    if (fee < 0 || fee > 10'000) throw CommandError(path + ": fee_bps: from 0 to 10000");
+    c.fee_bps = static_cast<uint16_t>(fee);
+  }
   c.offer_seconds = toml_value<int64_t>(t["offer_seconds"], path + ": offer_seconds", 86'400);
+  c.claim_every_seconds =
+      toml_value<int64_t>(t["claim_every_seconds"], path + ": claim_every_seconds", 600);
+  if (c.claim_every_seconds == 0) throw CommandError(path + ": claim_every_seconds: at least 1");
   if (const auto* allow = t["allow"].as_array()) {
     for (const auto& a : *allow) {
       auto text = a.value<std::string>();
@@ -254,7 +300,9 @@ void run_provide(const ProvideOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   ProvideConfig c = load_provide_config(o.config);
   NodeSession s = open_node(o.node);
-  sdk::Signer signer = sdk::Signer::for_chain(key.clone(), c.chain_id);
+  sdk::Signer signer =
+      sdk::Signer::for_chain(key.clone(), agree(c.chain_id, s.chain_id, "chain_id"));
+  const uint16_t fee_bps = agree(c.fee_bps, s.fee_bps, "fee_bps");
 
   std::set<net::Ipv6> ips;
   for (const auto& offer : c.offers) ips.insert(offer.ip);
@@ -287,7 +335,7 @@ void run_provide(const ProvideOptions& o) {
   uint64_t nonce = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
   for (ledger::Offer offer : c.offers) {
     offer.market = s.market;
-    offer.fee_bps = c.fee_bps;
+    offer.fee_bps = fee_bps;
     offer.expiry = now_s() + c.offer_seconds;
     offer.nonce = ++nonce;
     json placed = unwrap(s.node->place_order(unwrap(signer.offer(offer), "offer")),
@@ -303,6 +351,9 @@ void run_provide(const ProvideOptions& o) {
   uint64_t announced_at = 0, seq = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
   const Millis heartbeat = market::heartbeat_interval(market::ProtocolTimeouts{});
   std::map<Hash, U256> reported_paid;
+  sdk::SettlementOptions settle_options;
+  settle_options.claim_every = Millis(c.claim_every_seconds * 1000);
+  sdk::ProviderSettlement settlement(*s.node, signer, settle_options);
   run_until_signal([&] {
     if (now_s() >= announced_at + 60) {
       auto a = sdk::announce_exit(*s.node, signer, endpoint_text(pair), now_s() + 300, ++seq);
@@ -323,6 +374,7 @@ void run_provide(const ProvideOptions& o) {
         auto info = sdk::fetch_deal(*s.node, *id);
         if (!info || !deals.add(*info)) continue;
         known.insert(*id);
+        settlement.watch(*id);
         auto r = reporter.report(*id, market::PartyState::ready);
         std::cout << fmt::format("ipsx provide: deal {} for {} with {}: {}\n", id->hex(),
                                  ledger::format_ip(info->offer.ip), info->requester.to_string(),
@@ -331,15 +383,19 @@ void run_provide(const ProvideOptions& o) {
       }
     }
     reporter.heartbeat(heartbeat);
-    std::lock_guard lock(paid_mu);
-    for (const auto& [deal, p] : paid) {
-      if (reported_paid[deal] == p.amount) continue;
-      reported_paid[deal] = p.amount;
-      std::cout << fmt::format("ipsx provide: deal {} paid {} IPSX (balance proof {})\n",
-                               deal.hex(), Amount::from_base(p.amount).to_string(),
-                               p.signature.to_hex().substr(0, 18) + "...")
-                << std::flush;
+    {
+      std::lock_guard lock(paid_mu);
+      for (const auto& [deal, p] : paid) {
+        if (reported_paid[deal] == p.amount) continue;
+        reported_paid[deal] = p.amount;
+        settlement.on_payment(deal, p.amount, p.signature);
+        std::cout << fmt::format("ipsx provide: deal {} paid {} IPSX (balance proof {})\n",
+                                 deal.hex(), Amount::from_base(p.amount).to_string(),
+                                 p.signature.to_hex().substr(0, 18) + "...")
+                  << std::flush;
+      }
     }
+    print_lines("ipsx provide", settlement.poll(SystemClock().now()));
   });
   std::cout << "ipsx provide: shutting down\n" << std::flush;
   exit.stop();
@@ -371,8 +427,8 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_option("--budget", g->budget, "The most all leases together may cost, in IPSX");
   cmd->add_option("--protocols", g->protocols, "Protocols every leased IP must serve");
   cmd->add_option("--scope", g->scope, "The use: crawling, streaming, email, general or vpn");
-  cmd->add_option("--chain-id", g->chain_id, "The ledger's chain id (default 1337)");
-  cmd->add_option("--fee-bps", g->fee_bps, "The market's commission (default 0)");
+  cmd->add_option("--chain-id", g->chain_id, "The ledger's chain id (default: the node's)");
+  cmd->add_option("--fee-bps", g->fee_bps, "The market's commission (default: the node's)");
   cmd->add_option("--acquire-timeout-ms", g->acquire_timeout_ms,
                   "How long a client waits for a new lease (default 10000)");
   cmd->callback([g] { run_gateway(*g); });

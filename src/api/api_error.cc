@@ -104,6 +104,24 @@ ApiError from_error(const Error& e) {
         return with(422, "bad_signature");
       case ledger::LedgerErrc::unknown_deal:
         return with(404, "unknown_deal");
+      case ledger::LedgerErrc::wrong_chain:
+        return with(400, "wrong_chain");
+      case ledger::LedgerErrc::bad_nonce:
+        return with(409, "bad_nonce");
+      case ledger::LedgerErrc::insufficient_funds:
+        return with(422, "insufficient_funds");
+      case ledger::LedgerErrc::not_a_party:
+        return with(403, "not_a_party");
+      case ledger::LedgerErrc::deal_state:
+        return with(409, "deal_state");
+      case ledger::LedgerErrc::bad_balance_proof:
+        return with(422, "bad_balance_proof");
+      case ledger::LedgerErrc::challenge_period:
+        return with(409, "challenge_period");
+      case ledger::LedgerErrc::already_rated:
+        return with(409, "already_rated");
+      case ledger::LedgerErrc::bad_rating:
+        return with(400, "bad_rating");
       case ledger::LedgerErrc::storage:
       case ledger::LedgerErrc::shutting_down:
         return with(503, "storage_unavailable");

@@ -96,6 +96,12 @@ Parsed<uint64_t> uint_field(const json& obj, const std::string& name, const std:
   return it->get<uint64_t>();
 }
 
+// Which backend keeps the ledger: "embedded" (the node's own) or "ethereum" (contracts).
+const char* ledger_kind(NodeContext& node) {
+  const auto& contract = node.ledger.domain().verifying_contract;
+  return !contract || contract->is_zero() ? "embedded" : "ethereum";
+}
+
 // The signer of `struct_hash` under the ledger's domain, if the signature recovers.
 std::optional<Address> signer_of(NodeContext& node, const Hash& struct_hash,
                                  const crypto::Signature& sig) {
@@ -901,6 +907,114 @@ HttpResponse supply(NodeContext& node) {
                              {"conserved", s->conserved()}});
 }
 
+// ---- Ledger transactions --------------------------------------------------------------------
+
+// The sender, nonce and operation of a transaction body ({"chainId"?, "from", "nonce", "op"}).
+struct TxFields {
+  Address from;
+  std::optional<uint64_t> nonce;
+  ledger::Op op;
+};
+
+Parsed<TxFields> tx_fields(NodeContext& node, const json& j, bool nonce_required) {
+  if (auto c = j.find("chainId"); c != j.end()) {
+    if (!c->is_number_unsigned() || c->get<uint64_t>() != node.ledger.chain_id())
+      return std::unexpected(ApiError::invalid_field(
+          "chainId", fmt::format("is not this ledger's chain id {}", node.ledger.chain_id())));
+  }
+  auto f = j.find("from");
+  if (f == j.end() || !f->is_string())
+    return std::unexpected(ApiError::invalid_field("from", "missing, or not a string"));
+  auto from = parse_address(f->get<std::string>(), "from");
+  if (!from) return std::unexpected(from.error());
+  TxFields t{*from, std::nullopt, {}};
+  if (j.contains("nonce") || nonce_required) {
+    auto n = uint_field(j, "nonce", "nonce");
+    if (!n) return std::unexpected(n.error());
+    t.nonce = *n;
+  }
+  auto o = j.find("op");
+  if (o == j.end() || !o->is_object())
+    return std::unexpected(ApiError::invalid_field("op", "missing, or not an object"));
+  auto op = ledger::op_from_json(*o);
+  if (!op) return std::unexpected(from_error(op.error()));
+  t.op = std::move(*op);
+  return t;
+}
+
+json unsigned_tx_json(NodeContext& node, const ledger::UnsignedTx& u) {
+  return {{"chainId", u.chain_id},    {"from", u.from.to_string()},
+          {"nonce", u.nonce},         {"op", ledger::to_json(u.op)},
+          {"digest", u.digest.hex()}, {"ledger", ledger_kind(node)}};
+}
+
+// POST /v1/ledger/transactions/prepare: the transaction the sender must sign, with its next nonce
+// unless one is given. Nothing changes.
+HttpResponse prepare_tx(NodeState& s, const HttpRequest& req) {
+  auto body = parse_json_object(req.body);
+  if (!body) return error_response(body.error());
+  auto t = tx_fields(s.node, *body, false);
+  if (!t) return error_response(t.error());
+  auto u = s.node.ledger.prepare(t->from, std::move(t->op), t->nonce);
+  if (!u) return error_response(from_error(u.error()));
+  return json_response(200, unsigned_tx_json(s.node, *u));
+}
+
+// POST /v1/ledger/transactions: a signed transaction, applied by the ledger; 201 with its receipt.
+// On the embedded ledger the digest is recomputed from the fields (a given one must agree); on
+// Ethereum it names the transaction prepare built.
+HttpResponse send_tx(NodeState& s, const HttpRequest& req) {
+  NodeContext& node = s.node;
+  auto body = parse_json_object(req.body);
+  if (!body) return error_response(body.error());
+  const json& j = *body;
+  auto t = tx_fields(node, j, true);
+  if (!t) return error_response(t.error());
+  auto sig = parse_signature(j);
+  if (!sig) return error_response(sig.error());
+  std::optional<Hash> given;
+  if (auto d = j.find("digest"); d != j.end()) {
+    if (!d->is_string()) return error_response(ApiError::invalid_field("digest", "not a string"));
+    auto h = parse_hash(d->get<std::string>(), "digest");
+    if (!h) return error_response(h.error());
+    given = *h;
+  }
+  ledger::UnsignedTx u;
+  if (std::string_view(ledger_kind(node)) == "embedded") {
+    auto p = node.ledger.prepare(t->from, t->op, t->nonce);
+    if (!p) return error_response(from_error(p.error()));
+    u = std::move(*p);
+    if (given && *given != u.digest)
+      return error_response(ApiError::invalid_field(
+          "digest", "is not the digest of these fields (POST /v1/ledger/transactions/prepare)"));
+  } else {
+    if (!given)
+      return error_response(ApiError::invalid_field(
+          "digest", "missing: on Ethereum, send the digest POST .../prepare answered"));
+    u = ledger::UnsignedTx{node.ledger.chain_id(), t->from, *t->nonce, t->op, *given};
+  }
+  std::optional<Address> signer;
+  if (auto a = crypto::recover(u.digest, *sig)) signer = *a;
+  if (auto r = limit_address(s, signer, t->from)) return *r;
+  tick(node);
+  const std::string op = ledger::op_name(u.op);
+  auto receipt = node.ledger.submit(ledger::SignedTx{std::move(u), *sig});
+  if (!receipt) return error_response(from_error(receipt.error()));
+  tick(node);  // a close frees its place in the book, a rating may re-match orders
+  json events = json::array();
+  for (const auto& e : receipt->events) events.push_back(ledger::to_json(e));
+  json out = {{"id", receipt->tx_id.hex()},
+              {"block", receipt->block},
+              {"index", receipt->index},
+              {"from", t->from.to_string()},
+              {"op", op},
+              {"events", events}};
+  if (receipt->deal_id) out["dealId"] = receipt->deal_id->hex();
+  publish(node, "transaction",
+          {{"id", out["id"]}, {"block", out["block"]}, {"from", out["from"]}, {"op", op}});
+  return json_response(201, out);
+}
+
 // ---- Metrics --------------------------------------------------------------------------------
 
 HttpResponse metrics(NodeState& s) {
@@ -961,7 +1075,11 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
     router.add("GET", path, [&node, f](const HttpRequest& req) { return f(node, req); });
   };
   router.add("GET", "/v1/health", [&node](const HttpRequest&) {
-    return json_response(200, {{"status", "ok"}, {"market", node.market.address().to_string()}});
+    return json_response(200, {{"status", "ok"},
+                               {"market", node.market.address().to_string()},
+                               {"feeBps", node.market.config().fee_bps},
+                               {"chainId", node.ledger.chain_id()},
+                               {"ledger", ledger_kind(node)}});
   });
   router.add("POST", "/v1/orders", [s](const HttpRequest& req) { return place_order(*s, req); });
   get("/v1/orders", list_orders);
@@ -987,6 +1105,10 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
   get("/v1/ledger/deals/{deal}", ledger_deal);
   get("/v1/ledger/deals/{deal}/events", ledger_deal_events);
   router.add("GET", "/v1/ledger/supply", [&node](const HttpRequest&) { return supply(node); });
+  router.add("POST", "/v1/ledger/transactions/prepare",
+             [s](const HttpRequest& req) { return prepare_tx(*s, req); });
+  router.add("POST", "/v1/ledger/transactions",
+             [s](const HttpRequest& req) { return send_tx(*s, req); });
   router.add("GET", "/v1/events", [](const HttpRequest&) {
     HttpResponse r =
         error_response({426, "upgrade_required",

@@ -95,6 +95,20 @@ Result<void> announce_exit(NodeClient& node, const Signer& provider, const std::
   return {};
 }
 
+Result<json> send_transaction(NodeClient& node, const Signer& signer, const ledger::Op& op) {
+  for (int attempt = 0;; ++attempt) {
+    auto prepared =
+        node.post("/v1/ledger/transactions/prepare",
+                  {{"from", signer.address().to_string()}, {"op", ledger::to_json(op)}});
+    if (!prepared) return std::unexpected(prepared.error());
+    auto body = signer.transaction(*prepared, op);
+    if (!body) return std::unexpected(body.error());
+    auto sent = node.post("/v1/ledger/transactions", *body);
+    if (sent || attempt > 0 || sent.error().code() != make_error_code(SdkErrc::bad_nonce))
+      return sent;
+  }
+}
+
 // ---- StatusReporter ---------------------------------------------------------------------------
 
 StatusReporter::StatusReporter(NodeClient& node, const Signer& signer, market::Party party)

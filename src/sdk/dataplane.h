@@ -51,6 +51,12 @@ Result<std::string> fetch_exit(NodeClient& node, const Address& provider);
 Result<void> announce_exit(NodeClient& node, const Signer& provider, const std::string& endpoint,
                            uint64_t expiry, uint64_t seq);
 
+// Sends a ledger transaction through the node: prepare (the next nonce and the digest), sign here
+// (Signer::transaction checks the node's digest), send. The answer is the receipt (id, block,
+// events). A bad_nonce (another transaction of this wallet got in between) is retried once.
+Result<nlohmann::json> send_transaction(NodeClient& node, const Signer& signer,
+                                        const ledger::Op& op);
+
 // Sends one party's signed status reports. Thread-safe.
 class StatusReporter {
  public:

@@ -28,6 +28,13 @@ constexpr std::array kCodes{
     CodeName{SdkErrc::rate_limited, "rate_limited"},
     CodeName{SdkErrc::storage_unavailable, "storage_unavailable"},
     CodeName{SdkErrc::internal, "internal"},
+    CodeName{SdkErrc::unknown_deal, "unknown_deal"},
+    CodeName{SdkErrc::bad_nonce, "bad_nonce"},
+    CodeName{SdkErrc::insufficient_funds, "insufficient_funds"},
+    CodeName{SdkErrc::not_a_party, "not_a_party"},
+    CodeName{SdkErrc::deal_state, "deal_state"},
+    CodeName{SdkErrc::bad_balance_proof, "bad_balance_proof"},
+    CodeName{SdkErrc::already_rated, "already_rated"},
     CodeName{SdkErrc::other_api_error, "other_api_error"},
     CodeName{SdkErrc::bad_response, "bad_response"},
 };

@@ -38,6 +38,13 @@ enum class SdkErrc {
   rate_limited,
   storage_unavailable,
   internal,
+  unknown_deal,
+  bad_nonce,
+  insufficient_funds,
+  not_a_party,
+  deal_state,
+  bad_balance_proof,
+  already_rated,
   other_api_error,  // a code this SDK does not know (a newer node): see the message
   bad_response,     // the node's answer is not the JSON the API documents
 };

@@ -23,6 +23,7 @@
 #include "sdk/dataplane.h"
 #include "sdk/ipsx.h"
 #include "sdk/node_client.h"
+#include "sdk/settlement.h"
 #include "sdk/signer.h"
 
 namespace ipsx::sdk {
@@ -52,7 +53,7 @@ class SdkTest : public ::testing::Test {
     exec(key("early"),
          ledger::Transfer{key("requester").address(), Amount::from_tokens(100).value()});
     exec(key("requester"), ledger::Deposit{Amount::from_tokens(100).value()});
-    market_ = std::make_unique<market::Market>(*ledger_, key("market"), clock_);
+    market_ = std::make_unique<market::Market>(*ledger_, key("market"), clock_, config_);
     context_ =
         std::make_unique<api::NodeContext>(api::NodeContext{*market_, *ledger_, "openapi: 3\n"});
     api::add_node_routes(router_, *context_);
@@ -103,6 +104,7 @@ class SdkTest : public ::testing::Test {
     return Signer(key(name), ledger_->domain().separator());
   }
 
+  market::MarketConfig config_;
   ledger::testing::TempDir dir_;
   SystemClock clock_;
   ledger::GenesisConfig g_;
@@ -177,6 +179,177 @@ TEST_F(SdkTest, SignerChecksFieldsBeforeSigning) {
   auto s = signer("provider").offer(o);
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message().find("maxDuration"), std::string::npos) << s.error().message();
+}
+
+TEST_F(SdkTest, LedgerTransactionsGoThroughTheNode) {
+  auto node = NodeClient::connect(url_).value();
+  Signer requester = signer("requester");
+  const Address to = key("friend").address();
+  ledger::Op op = ledger::Withdraw{Amount::from_tokens(3).value()};
+  auto sent = send_transaction(*node, requester, op);
+  ASSERT_TRUE(sent) << sent.error().message();
+  EXPECT_EQ((*sent)["op"], "withdraw");
+  EXPECT_GT((*sent)["block"].get<uint64_t>(), 0u);
+  EXPECT_EQ(ledger_->wallet(requester.address()).value().balance, Amount::from_tokens(97).value());
+
+  // The signer refuses a prepared transaction that is not what it was asked to sign.
+  json prepared = node->post("/v1/ledger/transactions/prepare",
+                             {{"from", requester.address().to_string()},
+                              {"op", ledger::to_json(ledger::Op(
+                                         ledger::Transfer{to, Amount::from_tokens(2).value()}))}})
+                      .value();
+  EXPECT_EQ(prepared["ledger"], "embedded");
+  EXPECT_EQ(prepared["nonce"], 2u);
+  ledger::Op asked = ledger::Transfer{to, Amount::from_tokens(1).value()};
+  EXPECT_FALSE(requester.transaction(prepared, asked));  // another amount
+  json tampered = prepared;
+  tampered["digest"] = Hash{}.hex();
+  ledger::Op transfer2 = ledger::Transfer{to, Amount::from_tokens(2).value()};
+  EXPECT_FALSE(requester.transaction(tampered, transfer2));          // a digest not of its fields
+  EXPECT_FALSE(signer("someone").transaction(prepared, transfer2));  // another wallet's
+
+  // Transfers are open (the sale is over): sent once, then the same body is a replay.
+  json body = requester.transaction(prepared, transfer2).value();
+  auto r = node->post("/v1/ledger/transactions", body);
+  ASSERT_TRUE(r) << r.error().message();
+  r = node->post("/v1/ledger/transactions", body);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), SdkErrc::bad_nonce) << r.error().message();
+  EXPECT_EQ(ledger_->balance_of(to).value(), Amount::from_tokens(2).value());
+
+  // Signed by one wallet, sent as another's: bad_signature, nothing changes.
+  json forged = signer("someone")
+                    .transaction(node->post("/v1/ledger/transactions/prepare",
+                                            {{"from", key("someone").address().to_string()},
+                                             {"op", ledger::to_json(transfer2)}})
+                                     .value(),
+                                 transfer2)
+                    .value();
+  forged["from"] = requester.address().to_string();
+  forged["nonce"] = 3;
+  forged.erase("digest");  // a given digest must be of the fields (invalid_field otherwise)
+  r = node->post("/v1/ledger/transactions", forged);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), SdkErrc::bad_signature) << r.error().message();
+  // The ledger's own refusals keep their reason.
+  r = node->post(
+      "/v1/ledger/transactions",
+      requester
+          .transaction(
+              node->post("/v1/ledger/transactions/prepare",
+                         {{"from", requester.address().to_string()},
+                          {"op", {{"op", "rate"}, {"dealId", Hash{}.hex()}, {"score", 5}}}})
+                  .value(),
+              ledger::Rate{Hash{}, 5})
+          .value());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), SdkErrc::unknown_deal) << r.error().message();
+  r = node->post("/v1/ledger/transactions/prepare",
+                 {{"from", requester.address().to_string()}, {"op", {{"op", "mint"}}}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), SdkErrc::invalid_field) << r.error().message();
+  EXPECT_EQ(ledger_->nonce_of(requester.address()).value(), 3u);  // deposit, withdraw, transfer
+}
+
+// Settlement with short protocol timeouts, so that a close becomes final at once.
+class SdkSettlementTest : public SdkTest {
+ protected:
+  SdkSettlementTest() {
+    config_.timeouts.clock_skew = Millis(50);
+    config_.timeouts.ready_timeout = Millis(1500);  // a deal starts on a whole second
+    g_.challenge_period = Millis(500);
+  }
+  void SetUp() override {
+    SdkTest::SetUp();
+    node_ = NodeClient::connect(url_).value();
+    ASSERT_TRUE(node_->place_order(signer("provider").offer(offer(10)).value()));
+    auto placed = node_->place_order(signer("requester").request(request(12)).value());
+    ASSERT_TRUE(placed) << placed.error().message();
+    ASSERT_EQ((*placed)["deals"].size(), 1u) << placed->dump();
+    deal_ = Hash::from_hex((*placed)["deals"][0]["id"].get<std::string>()).value();
+  }
+  // Polls `s` until it has said `want` (or 10 s passed); every line said is kept in `said`.
+  template <class S>
+  bool poll_until(S& s, const std::string& want) {
+    for (int i = 0; i < 200; ++i) {
+      for (auto& l : s.poll(clock_.now())) said_ += l + "\n";
+      if (said_.find(want) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  std::unique_ptr<NodeClient> node_;
+  Hash deal_;
+  std::string said_;
+};
+
+TEST_F(SdkSettlementTest, TheProviderClosesWithItsBestProofAndBothSidesRate) {
+  Signer provider = signer("provider"), requester = signer("requester");
+  StatusReporter provider_reports(*node_, provider, market::Party::provider);
+  StatusReporter requester_reports(*node_, requester, market::Party::requester);
+  auto ready = provider_reports.report(deal_, market::PartyState::ready);
+  ASSERT_TRUE(ready) << ready.error().message();
+  auto connected = requester_reports.report(deal_, market::PartyState::connected);
+  ASSERT_TRUE(connected) << connected.error().message();
+
+  SettlementOptions fast;
+  fast.check_every = Millis(0);
+  ProviderSettlement provider_side(*node_, provider, fast);
+  RequesterSettlement requester_side(*node_, requester, fast);
+  provider_side.watch(deal_);
+  requester_side.watch(deal_);
+  // Two proofs arrive; only the higher counts. The lower one arriving late changes nothing.
+  provider_side.on_payment(deal_, U256(300), requester.balance_proof(deal_, U256(300)).value());
+  provider_side.on_payment(deal_, U256(100), requester.balance_proof(deal_, U256(100)).value());
+  for (auto& l : provider_side.poll(clock_.now())) said_ += l + "\n";
+  EXPECT_EQ(said_, "");  // the deal is still running
+  EXPECT_EQ(ledger_->deal(deal_).value().state, ledger::DealState::open);
+
+  ASSERT_TRUE(requester_reports.report(deal_, market::PartyState::closed));
+  ASSERT_TRUE(poll_until(provider_side, "rated the requester 5/5")) << said_;
+  EXPECT_NE(said_.find("settled on the ledger (requester_closed)"), std::string::npos) << said_;
+  EXPECT_EQ(provider_side.pending(), 0u);
+  auto d = ledger_->deal(deal_).value();
+  EXPECT_EQ(d.state, ledger::DealState::closed);
+  EXPECT_EQ(d.claimed, Amount::from_base(U256(300)));
+  EXPECT_TRUE(d.rated_by_provider);
+  EXPECT_EQ(ledger_->wallet(provider.address()).value().balance, Amount::from_base(U256(300)));
+  // The requester got the rest of its deposit (60 s at 10) back.
+  EXPECT_EQ(ledger_->wallet(requester.address()).value().reserved, Amount());
+
+  ASSERT_TRUE(poll_until(requester_side, "rated the provider 5/5")) << said_;
+  EXPECT_EQ(ledger_->rating(provider.address()).value().count, 1u);
+  EXPECT_EQ(ledger_->rating(requester.address()).value().count, 1u);
+  EXPECT_EQ(requester_side.pending(), 0u);
+}
+
+TEST_F(SdkSettlementTest, TheRequesterGetsItsDepositBackFromAProviderThatNeverCame) {
+  // The provider never reports ready: the market closes the deal (provider_failed), and the
+  // provider never closes it on the ledger either.
+  SettlementOptions fast;
+  fast.check_every = Millis(0);
+  fast.provider_grace = Millis(0);
+  Signer requester = signer("requester");
+  RequesterSettlement requester_side(*node_, requester, fast);
+  requester_side.watch(deal_);
+  ASSERT_TRUE(poll_until(requester_side, "uncooperative close started")) << said_;
+  EXPECT_EQ(ledger_->deal(deal_).value().state, ledger::DealState::closing);
+  ASSERT_TRUE(poll_until(requester_side, "rated the provider 1/5")) << said_;
+  EXPECT_NE(said_.find("settled after the challenge period"), std::string::npos) << said_;
+  auto d = ledger_->deal(deal_).value();
+  EXPECT_EQ(d.state, ledger::DealState::closed);
+  EXPECT_EQ(d.reason, ledger::CloseReason::provider_failed);
+  EXPECT_EQ(ledger_->wallet(requester.address()).value().reserved, Amount());
+  EXPECT_EQ(ledger_->wallet(requester.address()).value().balance, Amount::from_tokens(100).value());
+}
+
+TEST(SdkSettlement, ScoresFollowWhoIsToBlame) {
+  EXPECT_EQ(provider_score_for(ledger::CloseReason::completed), 5);
+  EXPECT_EQ(provider_score_for(ledger::CloseReason::provider_failed), 1);
+  EXPECT_EQ(requester_score_for(ledger::CloseReason::unpaid), 1);
+  EXPECT_EQ(requester_score_for(ledger::CloseReason::requester_closed), 5);
+  EXPECT_EQ(close_reason_from_string("provider_failed"), ledger::CloseReason::provider_failed);
+  EXPECT_FALSE(close_reason_from_string("nope"));
 }
 
 TEST(SdkClient, TransportFailuresAreTheirOwn) {

@@ -51,4 +51,34 @@ Result<crypto::Signature> Signer::balance_proof(const Hash& deal_id, const U256&
   return sign(ledger::BalanceProof{deal_id, amount}.struct_hash());
 }
 
+Result<nlohmann::json> Signer::transaction(const nlohmann::json& prepared,
+                                           const ledger::Op& expected) const {
+  auto refuse = [](std::string why) -> Result<nlohmann::json> {
+    return std::unexpected(Error(CoreErrc::invalid_argument, "the prepared transaction " + why));
+  };
+  if (!prepared.is_object()) return refuse("is not an object");
+  auto from = Address::parse(prepared.value("from", ""));
+  if (!from || *from != address_) return refuse("is not from this wallet");
+  auto nonce = prepared.find("nonce");
+  if (nonce == prepared.end() || !nonce->is_number_unsigned()) return refuse("has no nonce");
+  auto op = prepared.contains("op") ? ledger::op_from_json(prepared["op"])
+                                    : Result<ledger::Op>(std::unexpected(Error({}, "")));
+  if (!op || ledger::to_json(*op) != ledger::to_json(expected))
+    return refuse("is not the operation asked for");
+  auto digest = Hash::from_hex(prepared.value("digest", ""));
+  if (!digest) return refuse("has no digest");
+  const uint64_t n = nonce->get<uint64_t>();
+  if (prepared.value("ledger", "") != "ethereum" && *digest != ledger::tx_digest(domain_, n, *op))
+    return refuse(
+        "has a digest that is not its fields' (refused: the node's digest must be "
+        "the transaction's own)");
+  auto sig = crypto::sign(key_, *digest);
+  if (!sig) return std::unexpected(sig.error());
+  return nlohmann::json{{"from", address_.to_string()},
+                        {"nonce", n},
+                        {"op", prepared["op"]},
+                        {"digest", digest->hex()},
+                        {"signature", sig->to_hex()}};
+}
+
 }  // namespace ipsx::sdk

@@ -39,6 +39,13 @@ class Signer {
   Result<crypto::Signature> exit_announcement(const market::ExitAnnouncement& a) const;
   // The requester's balance proof: it owes `amount` (cumulative) for the deal.
   Result<crypto::Signature> balance_proof(const Hash& deal_id, const U256& amount) const;
+  // Signs a ledger transaction the node prepared (POST /v1/ledger/transactions/prepare's
+  // answer) and returns the body of POST /v1/ledger/transactions. It must be this wallet's and
+  // carry `expected` (the operation asked for). On the embedded ledger the digest is recomputed
+  // here and a node's digest that differs is refused; on Ethereum (`"ledger":"ethereum"`) it is
+  // the signing hash of the contract call the node built, signed as given.
+  Result<nlohmann::json> transaction(const nlohmann::json& prepared,
+                                     const ledger::Op& expected) const;
 
  private:
   Result<crypto::Signature> sign(const Hash& struct_hash) const;

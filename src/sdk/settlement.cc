@@ -1,0 +1,277 @@
+#include "sdk/settlement.h"
+
+#include <fmt/format.h>
+
+#include "core/amount.h"
+#include "sdk/dataplane.h"
+
+namespace ipsx::sdk {
+namespace {
+
+using json = nlohmann::json;
+
+std::string short_id(const Hash& id) {
+  return id.hex().substr(0, 18) + "...";
+}
+
+// An amount field of the ledger's JSON (IPSX, "1.5"), zero if absent.
+U256 amount_of(const json& j, const char* name) {
+  if (!j.is_object() || !j.contains(name) || !j[name].is_string()) return U256();
+  auto a = Amount::parse(j[name].get<std::string>());
+  return a ? a->base() : U256();
+}
+
+// The value of `name` in a recorded event's fields ([[name, value], ...]), "" if absent.
+std::string event_field(const json& e, std::string_view name) {
+  if (!e.contains("fields") || !e["fields"].is_array()) return "";
+  for (const json& f : e["fields"])
+    if (f.is_array() && f.size() == 2 && f[0] == name && f[1].is_string()) return f[1];
+  return "";
+}
+
+// An amount recorded in base units, shown in IPSX.
+std::string ipsx_text(const std::string& base_units) {
+  auto v = U256::parse(base_units);
+  return v ? Amount::from_base(*v).to_string() : base_units;
+}
+
+// "paid P IPSX (commission C), refunded R" from a close's receipt.
+std::string close_summary(const json& receipt) {
+  U256 fee;
+  std::string paid, refunded;
+  for (const json& e : receipt.value("events", json::array())) {
+    if (e.value("kind", "") == "claimed") {
+      if (auto f = U256::parse(event_field(e, "fee"))) {
+        if (auto sum = fee.checked_add(*f)) fee = *sum;
+      }
+    } else if (e.value("kind", "") == "deal_closed") {
+      paid = event_field(e, "paid");
+      refunded = event_field(e, "refunded");
+    }
+  }
+  return fmt::format(
+      "paid {} IPSX in all (the market's commission on this payment {}), refunded {} IPSX",
+      ipsx_text(paid), Amount::from_base(fee).to_string(), ipsx_text(refunded));
+}
+
+// The deal at the node; `gone` when the node does not know it.
+struct DealRead {
+  json deal;
+  bool gone = false;
+};
+
+Result<DealRead> read_deal(NodeClient& node, const Hash& id) {
+  auto j = node.get("/v1/deals/" + id.hex());
+  if (!j) {
+    if (j.error().code() == make_error_code(SdkErrc::unknown_deal)) return DealRead{{}, true};
+    return std::unexpected(j.error());
+  }
+  return DealRead{std::move(*j), false};
+}
+
+// The market's verdict, once final: the reason the deal closed.
+std::optional<ledger::CloseReason> final_close(const json& deal) {
+  const json& st = deal.value("status", json::object());
+  if (st.value("phase", "") != "closed" || !st.value("final", false)) return std::nullopt;
+  return close_reason_from_string(st.value("reason", ""))
+      .value_or(ledger::CloseReason::unspecified);
+}
+
+// Keeps the first report of a failure that repeats, so a broken node does not flood the output.
+void note_error(std::vector<std::string>& out, std::string& last, const std::string& what) {
+  if (what != last) out.push_back(what);
+  last = what;
+}
+
+}  // namespace
+
+uint8_t provider_score_for(ledger::CloseReason reason) {
+  switch (reason) {
+    case ledger::CloseReason::provider_failed:
+      return 1;
+    case ledger::CloseReason::provider_closed:
+      return 3;  // ended early, but said so
+    default:
+      return 5;
+  }
+}
+
+uint8_t requester_score_for(ledger::CloseReason reason) {
+  switch (reason) {
+    case ledger::CloseReason::unpaid:
+      return 1;
+    case ledger::CloseReason::expired:
+      return 3;  // ordered and never came
+    default:
+      return 5;
+  }
+}
+
+std::optional<ledger::CloseReason> close_reason_from_string(std::string_view name) {
+  for (uint8_t r = 0; r <= static_cast<uint8_t>(ledger::CloseReason::expired); ++r) {
+    auto reason = static_cast<ledger::CloseReason>(r);
+    if (name == ledger::to_string(reason)) return reason;
+  }
+  return std::nullopt;
+}
+
+// ---- ProviderSettlement -----------------------------------------------------------------------
+
+ProviderSettlement::ProviderSettlement(NodeClient& node, const Signer& provider,
+                                       SettlementOptions options)
+    : SettlementSide(node, provider, options) {}
+
+void ProviderSettlement::watch(const Hash& deal) {
+  deals_.try_emplace(deal);
+}
+
+void ProviderSettlement::on_payment(const Hash& deal, const U256& amount,
+                                    const crypto::Signature& signature) {
+  Deal& d = deals_[deal];
+  if (!d.best || d.best->first < amount) d.best = {amount, signature};
+}
+
+std::vector<std::string> ProviderSettlement::poll(Timestamp now) {
+  return poll_deals(deals_, now, [&](const Hash& id, Deal& d) { return settle(id, d, now); });
+}
+
+std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Timestamp now) {
+  std::vector<std::string> out;
+  auto read = read_deal(node_, id);
+  if (!read) {
+    note_error(out, d.last_error,
+               fmt::format("deal {}: reading it: {}", short_id(id), read.error().message()));
+    return out;
+  }
+  if (read->gone) {
+    d.done = true;
+    return out;
+  }
+  const json& ledger_view = read->deal.value("ledger", json::object());
+  const std::string state = ledger_view.value("state", "");
+  d.claimed = amount_of(ledger_view, "claimed");
+  if (d.last_claim == Timestamp{}) d.last_claim = now;
+  auto proof = [&]() -> std::optional<std::pair<U256, crypto::Signature>> {
+    if (d.best && d.claimed < d.best->first) return d.best;
+    return std::nullopt;
+  };
+
+  auto reason = final_close(read->deal);
+  if (!reason) {
+    // Still running: claim the best proof now and then, so a long deal does not leave the
+    // provider's earnings at the requester's mercy until the end.
+    auto p = proof();
+    if (state == "open" && p && now >= d.last_claim + options_.claim_every) {
+      auto r = send_transaction(node_, signer_,
+                                ledger::Claim{id, Amount::from_base(p->first), p->second});
+      if (!r) {
+        note_error(out, d.last_error,
+                   fmt::format("deal {}: claiming: {}", short_id(id), r.error().message()));
+        return out;
+      }
+      d.last_claim = now;
+      out.push_back(fmt::format("deal {}: claimed {} IPSX on the ledger (block {})", short_id(id),
+                                Amount::from_base(p->first).to_string(),
+                                r->value("block", uint64_t{0})));
+    }
+    return out;
+  }
+
+  if (state != "closed") {
+    auto p = proof();
+    ledger::CloseDeal close{id, Amount::from_base(p ? p->first : d.claimed),
+                            p ? std::optional(p->second) : std::nullopt, *reason};
+    auto r = send_transaction(node_, signer_, close);
+    if (!r) {
+      note_error(
+          out, d.last_error,
+          fmt::format("deal {}: closing it on the ledger: {}", short_id(id), r.error().message()));
+      return out;
+    }
+    out.push_back(fmt::format("deal {} settled on the ledger ({}): {} (block {})", short_id(id),
+                              ledger::to_string(*reason), close_summary(*r),
+                              r->value("block", uint64_t{0})));
+  }
+  if (!ledger_view.value("ratedByProvider", false)) {
+    uint8_t score = requester_score_for(*reason);
+    auto r = send_transaction(node_, signer_, ledger::Rate{id, score});
+    if (!r && r.error().code() != make_error_code(SdkErrc::already_rated)) {
+      note_error(
+          out, d.last_error,
+          fmt::format("deal {}: rating the requester: {}", short_id(id), r.error().message()));
+      return out;
+    }
+    if (r) out.push_back(fmt::format("deal {}: rated the requester {}/5", short_id(id), score));
+  }
+  d.done = true;
+  return out;
+}
+
+// ---- RequesterSettlement ----------------------------------------------------------------------
+
+RequesterSettlement::RequesterSettlement(NodeClient& node, const Signer& requester,
+                                         SettlementOptions options)
+    : SettlementSide(node, requester, options) {}
+
+void RequesterSettlement::watch(const Hash& deal) {
+  deals_.try_emplace(deal);
+}
+
+std::vector<std::string> RequesterSettlement::poll(Timestamp now) {
+  return poll_deals(deals_, now, [&](const Hash& id, Deal& d) { return settle(id, d, now); });
+}
+
+std::vector<std::string> RequesterSettlement::settle(const Hash& id, Deal& d, Timestamp now) {
+  std::vector<std::string> out;
+  auto fail = [&](const char* doing, const Error& e) {
+    note_error(out, d.last_error, fmt::format("deal {}: {}: {}", short_id(id), doing, e.message()));
+    return out;
+  };
+  auto read = read_deal(node_, id);
+  if (!read) return fail("reading it", read.error());
+  if (read->gone) {
+    d.done = true;
+    return out;
+  }
+  const json& l = read->deal.value("ledger", json::object());
+  const std::string state = l.value("state", "");
+  if (state == "closed") {
+    if (!l.value("ratedByRequester", false)) {
+      auto reason = close_reason_from_string(l.value("reason", ""))
+                        .value_or(ledger::CloseReason::unspecified);
+      uint8_t score = provider_score_for(reason);
+      auto r = send_transaction(node_, signer_, ledger::Rate{id, score});
+      if (!r && r.error().code() != make_error_code(SdkErrc::already_rated))
+        return fail("rating the provider", r.error());
+      out.push_back(fmt::format("deal {} closed ({}): rated the provider {}/5", short_id(id),
+                                ledger::to_string(reason), score));
+    }
+    d.done = true;
+    return out;
+  }
+  if (state == "closing") {
+    if (to_unix_ms(now) < l.value("challengeEndsMs", int64_t{0})) return out;
+    auto r = send_transaction(node_, signer_, ledger::Settle{id});
+    if (!r) return fail("settling", r.error());
+    out.push_back(fmt::format("deal {}: settled after the challenge period: {}", short_id(id),
+                              close_summary(*r)));
+    return out;  // rated at the next poll, once closed
+  }
+  // Open on the ledger: if the market closed it a while ago and the provider has not closed it
+  // (it failed or vanished), start the uncooperative close so the deposit can come back.
+  auto reason = final_close(read->deal);
+  if (!reason || d.closing) return out;
+  int64_t closed_ms = read->deal["status"].value("sinceMs", int64_t{0});
+  if (to_unix_ms(now) < closed_ms + options_.provider_grace.count()) return out;
+  Amount admitted = Amount::from_base(amount_of(l, "claimed"));
+  auto r = send_transaction(node_, signer_, ledger::UncooperativeClose{id, admitted, *reason});
+  if (!r) return fail("starting an uncooperative close", r.error());
+  d.closing = true;
+  out.push_back(fmt::format(
+      "deal {}: the provider did not close it ({}); uncooperative close started, admitting the "
+      "{} IPSX already claimed",
+      short_id(id), ledger::to_string(*reason), admitted.to_string()));
+  return out;
+}
+
+}  // namespace ipsx::sdk
