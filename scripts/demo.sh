@@ -115,12 +115,18 @@ wait_for() { # wait_for FILE PATTERN: prints the first match within 10 s
   done
   return 1
 }
+# The node checks each offer's IP: its claimed location against the geo data (this static table
+# for the loopback addresses, ip-location-db for the internet) and a probe that must arrive from
+# the IP itself.
+geo_data=()
+[[ -d $here/../node_modules/@ip-location-db ]] && geo_data=(--geo-data "$here/../node_modules/@ip-location-db")
 "$IPSX" node --data "$work/ledger" --journal "$work/node-market" --keystore "$ks" \
   --address "$market" --password-file "$work/password" --listen 127.0.0.1:0 --fee-bps 250 \
-  >"$work/node.out" 2>&1 &
+  --geo-static "$here/demo/geo-static.txt" "${geo_data[@]}" >"$work/node.out" 2>&1 &
 pids+=($!)
 node=$(wait_for "$work/node.out" 'http://127\.0\.0\.1:[0-9]+')
 echo "-> node: market $market at $node, commission 2.5 %"
+grep -h 'checked\|probes' "$work/node.out"
 python3 "$here/../tests/e2e/whoami_server.py" >"$work/whoami.out" 2>&1 &
 pids+=($!)
 dest=127.0.0.1:$(wait_for "$work/whoami.out" '^[0-9]+$')
@@ -145,7 +151,7 @@ TOML
   pids+=($!)
   providers+=("$country:$who")
   wait_for "$work/provide-$country.out" 'offer .* placed' >/dev/null
-  echo "-> provider $who offers $ip in $country at $price IPSX/s"
+  echo "-> provider $who proved it sends from $ip, offers it in $country at $price IPSX/s"
   i=$((i + 1))
 done
 reserved_before=$(curl -s "$node/v1/ledger/accounts/$requester" | jq -r '.wallet.reserved')

@@ -95,6 +95,7 @@ struct NodeSession {
   Address market;
   uint16_t fee_bps = 0;
   uint64_t chain_id = 0;
+  bool proves_ownership = false;  // the node wants a probe from an IP before offers for it
 };
 
 NodeSession open_node(const std::string& url) {
@@ -104,6 +105,8 @@ NodeSession open_node(const std::string& url) {
   s.market = unwrap(Address::parse(health.value("market", "")), "the node's market address");
   s.fee_bps = health.value("feeBps", uint16_t{0});
   s.chain_id = health.value("chainId", uint64_t{1337});
+  for (const json& c : health.value("offerChecks", json::array()))
+    if (c == "ownership") s.proves_ownership = true;
   return s;
 }
 
@@ -248,6 +251,8 @@ ProvideConfig load_provide_config(const std::string& path) {
     c.fee_bps = static_cast<uint16_t>(fee);
   }
   c.offer_seconds = toml_value<int64_t>(t["offer_seconds"], path + ": offer_seconds", 86'400);
+  if (c.offer_seconds < 120 || c.offer_seconds > 30 * 86'400)
+    throw CommandError(path + ": offer_seconds: from 120 to 2592000 (30 days)");
   c.claim_every_seconds =
       toml_value<int64_t>(t["claim_every_seconds"], path + ": claim_every_seconds", 600);
   if (c.claim_every_seconds == 0) throw CommandError(path + ": claim_every_seconds: at least 1");
@@ -331,19 +336,55 @@ void run_provide(const ProvideOptions& o) {
                                : "")
             << std::flush;
 
-  // Offers: one per IP, signed here, placed at the node.
+  // Offers: one per IP, signed here, placed at the node. Each sells only the time until its own
+  // expiry (available_until), and its successor, placed ahead of time, sells from there on, so
+  // the IP is always on offer and never sold twice for the same moment. If the node checks IP
+  // ownership, the exit's machine first proves it can send from the IP.
   uint64_t nonce = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
-  for (ledger::Offer offer : c.offers) {
-    offer.market = s.market;
-    offer.fee_bps = fee_bps;
-    offer.expiry = now_s() + c.offer_seconds;
-    offer.nonce = ++nonce;
-    json placed = unwrap(s.node->place_order(unwrap(signer.offer(offer), "offer")),
-                         "placing the offer of " + ledger::format_ip(offer.ip));
-    std::cout << fmt::format("ipsx provide: offer {} for {} ({}) placed\n",
-                             placed.value("id", json()).dump(), ledger::format_ip(offer.ip),
-                             std::string(offer.country.begin(), offer.country.end()))
-              << std::flush;
+  std::vector<uint64_t> until(c.offers.size(), 0);  // the end of each IP's last offer
+  const uint64_t renew_ahead = std::min<uint64_t>(600, c.offer_seconds / 2);
+  auto place_offers = [&](bool first) {
+    for (size_t i = 0; i < c.offers.size(); ++i) {
+      if (!first && now_s() + renew_ahead < until[i]) continue;
+      ledger::Offer offer = c.offers[i];
+      const std::string ip = ledger::format_ip(offer.ip);
+      if (s.proves_ownership) {
+        if (auto p = sdk::prove_ip(*s.node, signer.address(), ip); !p) {
+          if (first) throw CommandError(p.error().message());
+          std::cerr << "ipsx provide: " << p.error().message() << "\n";
+          continue;
+        }
+        if (first)
+          std::cout << fmt::format("ipsx provide: proved to the node that it sends from {}\n", ip);
+      }
+      offer.market = s.market;
+      offer.fee_bps = fee_bps;
+      offer.available_from = first ? 0 : until[i];
+      offer.available_until = (first ? now_s() : until[i]) + c.offer_seconds;
+      offer.expiry = offer.available_until;
+      offer.nonce = ++nonce;
+      auto placed = s.node->place_order(unwrap(signer.offer(offer), "offer"));
+      if (!placed) {
+        if (first) unwrap(placed, "placing the offer of " + ip);
+        std::cerr << "ipsx provide: placing the offer of " << ip
+                  << " again: " << placed.error().message() << "\n";
+        continue;
+      }
+      until[i] = offer.available_until;
+      std::cout << fmt::format("ipsx provide: offer {} for {} ({}) placed{}\n",
+                               placed->value("id", json()).dump(), ip,
+                               std::string(offer.country.begin(), offer.country.end()),
+                               first ? "" : ", to follow the last one when it expires")
+                << std::flush;
+    }
+  };
+  try {
+    place_offers(true);
+  } catch (...) {  // stop the exit's thread before the error ends the command
+    exit.stop();
+    io.stop();
+    io_thread.join();
+    throw;
   }
 
   sdk::StatusReporter reporter(*s.node, signer, market::Party::provider);
@@ -355,6 +396,7 @@ void run_provide(const ProvideOptions& o) {
   settle_options.claim_every = Millis(c.claim_every_seconds * 1000);
   sdk::ProviderSettlement settlement(*s.node, signer, settle_options);
   run_until_signal([&] {
+    place_offers(false);
     if (now_s() >= announced_at + 60) {
       auto a = sdk::announce_exit(*s.node, signer, endpoint_text(pair), now_s() + 300, ++seq);
       if (a)
@@ -406,6 +448,26 @@ void run_provide(const ProvideOptions& o) {
 }  // namespace
 
 void add_dataplane_commands(CLI::App& app) {
+  struct ProbeOptions {
+    std::string node, provider, ip;
+  };
+  auto pr = std::make_shared<ProbeOptions>();
+  CLI::App* probe = app.add_subcommand(
+      "probe", "Prove to a node that this machine can send from an IP (before offering it)");
+  probe->add_option("--node", pr->node, "The node's URL, http://HOST:PORT")->required();
+  probe->add_option("--provider", pr->provider, "The provider's address the proof is for")
+      ->required();
+  probe->add_option("--ip", pr->ip, "The IP to send from (must be this machine's)")->required();
+  probe->callback([pr] {
+    auto node = unwrap(sdk::NodeClient::connect(pr->node), "--node");
+    Address provider = unwrap(Address::parse(pr->provider), "--provider");
+    unwrap(sdk::prove_ip(*node, provider, pr->ip), "--ip " + pr->ip);
+    std::cout << fmt::format(
+        "proved: the node saw {} connect from {}; its offers for {} are "
+        "accepted for a day\n",
+        provider.to_string(), pr->ip, pr->ip);
+  });
+
   auto g = std::make_shared<GatewayOptions>();
   CLI::App* cmd = app.add_subcommand(
       "gateway", "A local SOCKS5 and HTTP proxy that leases IPs from a node as clients need them");

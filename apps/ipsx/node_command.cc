@@ -9,11 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <set>
 
 #include "api/http_server.h"
 #include "api/node_routes.h"
 #include "cli_util.h"
 #include "eth/deployment_file.h"
+#include "geo/geo.h"
 #include "ledger/embedded_ledger.h"
 #include "market/market.h"
 #include "open_market.h"
@@ -29,7 +32,48 @@ struct NodeOptions {
   std::string ledger = "embedded";  // or "ethereum"
   EthereumEndpoint eth;
   api::NodeLimits limits;
+  // Offer checks (docs/api.md "Offer checks"): location, ownership, both, or none.
+  std::string offer_checks = "location,ownership";
+  std::string probe_listen;  // default: --listen's host, any free port
+  std::string geo_data;    // the @ip-location-db directory; default ./node_modules/@ip-location-db
+  std::string geo_static;  // the operator's static table (docs/geo.md)
 };
+
+std::set<std::string> parse_offer_checks(const std::string& text) {
+  std::set<std::string> out;
+  if (text == "none") return out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    std::string name = text.substr(start, comma - start);
+    if (name != "location" && name != "ownership")
+      throw CommandError("--offer-checks: '" + name + "': want location, ownership (or none)");
+    out.insert(name);
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The geo data for the location check: the ip-location-db packages and the static table.
+geo::GeoDatabase open_geo(const NodeOptions& o) {
+  namespace fs = std::filesystem;
+  fs::path dir = o.geo_data;
+  if (dir.empty() && fs::exists("node_modules/@ip-location-db"))
+    dir = "node_modules/@ip-location-db";
+  if (dir.empty() && o.geo_static.empty()) {
+    throw CommandError(
+        "--offer-checks location needs the geo data: --geo-data DIR (the @ip-location-db "
+        "packages `make` installs into node_modules) and/or --geo-static FILE (docs/geo.md)");
+  }
+  geo::GeoPaths paths;
+  if (!dir.empty()) {
+    paths.country_mmdb = dir / "geo-whois-asn-country-mmdb" / "geo-whois-asn-country.mmdb";
+    paths.asn_v4_csv = dir / "asn" / "asn-ipv4.csv";
+    paths.asn_v6_csv = dir / "asn" / "asn-ipv6.csv";
+  }
+  paths.static_table = o.geo_static;
+  return unwrap(geo::GeoDatabase::open(paths), "--geo-data / --geo-static");
+}
 
 std::pair<std::string, uint16_t> split_listen(const std::string& text) {
   size_t colon = text.rfind(':');
@@ -116,6 +160,24 @@ void run_node(const NodeOptions& o) {
 
   api::EventStream events;
   api::NodeContext node{*market, *ledger, api::openapi_yaml(), &events};
+
+  const std::set<std::string> checks = parse_offer_checks(o.offer_checks);
+  std::optional<geo::GeoDatabase> geo_db;
+  if (checks.contains("location")) {
+    geo_db.emplace(open_geo(o));
+    node.checks.location = &*geo_db;
+  }
+  SystemClock clock;
+  std::optional<api::IpProofs> proofs;
+  std::optional<api::ProbeServer> probes;
+  if (checks.contains("ownership")) {
+    proofs.emplace(api::ProbeOptions{}, clock);
+    probes.emplace(*proofs);
+    auto [probe_host, probe_port] =
+        o.probe_listen.empty() ? std::pair{host, uint16_t{0}} : split_listen(o.probe_listen);
+    node.checks.ownership = &*proofs;
+    node.checks.probe_endpoint = unwrap(probes->start(probe_host, probe_port), "--probe-listen");
+  }
   api::Router router;
   api::add_node_routes(router, node, o.limits);
   api::ServerOptions so;
@@ -131,8 +193,19 @@ void run_node(const NodeOptions& o) {
                      eth->deployment().centralizer.to_string());
   }
   std::cout << fmt::format("ipsx node: market {}{} listening on http://{}\n",
-                           market->address().to_string(), on, bound)
-            << std::flush;
+                           market->address().to_string(), on, bound);
+  if (geo_db) {
+    std::cout << fmt::format(
+        "ipsx node: offers' locations checked against {}{}\n",
+        geo_db->country_database_path().empty() ? "" : geo_db->country_database_path() + ", ",
+        o.geo_static.empty() ? "the ASN data"
+                             : "the ASN data and the static table " + o.geo_static);
+  }
+  if (probes)
+    std::cout << fmt::format("ipsx node: IP-ownership probes on {}\n", node.checks.probe_endpoint);
+  if (checks.empty())
+    std::cout << "ipsx node: warning: offers are not checked (--offer-checks none)\n";
+  std::cout << std::flush;
   server.run();
   std::cout << "ipsx node: shutting down\n" << std::flush;
 }
@@ -184,6 +257,18 @@ void add_node_command(CLI::App& app) {
                   "Signed orders, cancels and status events per second per wallet (default 5)");
   cmd->add_option("--order-rate-burst", o->limits.per_address.burst,
                   "Burst of signed changes per wallet (default 20)");
+  cmd->add_option("--offer-checks", o->offer_checks,
+                  "What the node checks of an offer's IP: location, ownership, both "
+                  "(default location,ownership) or none (docs/api.md)");
+  cmd->add_option("--probe-listen", o->probe_listen,
+                  "HOST:PORT of the IP-ownership probe listener (default: --listen's host, any "
+                  "port)");
+  cmd->add_option("--geo-data", o->geo_data,
+                  "The @ip-location-db directory (country .mmdb and ASN CSVs; default "
+                  "./node_modules/@ip-location-db)");
+  cmd->add_option("--geo-static", o->geo_static,
+                  "The operator's static table of ranges (docs/geo.md), consulted first")
+      ->check(CLI::ExistingFile);
   cmd->callback([o] { run_node(*o); });
 }
 

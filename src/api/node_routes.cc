@@ -8,6 +8,8 @@
 
 #include "api/metrics.h"
 #include "core/clock.h"
+#include "geo/geo.h"
+#include "geo/geo_error.h"
 #include "ledger/orders.h"
 #include "ledger/tx_codec.h"
 #include "market/exit_directory.h"
@@ -175,6 +177,32 @@ json order_json(const OrderInfo& o) {
   return j;
 }
 
+// The node's own checks of an offer signed by its provider (OfferChecks), before the market's.
+std::optional<ApiError> check_offer(NodeContext& node, const ledger::Offer& offer) {
+  const OfferChecks& c = node.checks;
+  if (c.location) {
+    auto found = geo::check_offer_location(*c.location, offer);
+    if (!found) {
+      const Error& e = found.error();
+      std::string field = field_of(e.message());
+      field = field.empty() ? "offer.ip" : "offer." + field;
+      if (e.code() == make_error_code(geo::GeoErrc::location_mismatch))
+        return ApiError{422, "location_mismatch", e.message(), field};
+      if (e.code() == make_error_code(geo::GeoErrc::not_found))
+        return ApiError{422, "location_unknown", e.message(), field};
+      return ApiError::internal("the geo data: " + e.message());
+    }
+  }
+  if (c.ownership && !c.ownership->proven(offer.provider, offer.ip)) {
+    return ApiError{403, "ip_not_proven",
+                    fmt::format("no probe has proved that {} can send from {}: POST /v1/probes, "
+                                "then connect from that address (docs/api.md, \"Offer checks\")",
+                                offer.provider.to_string(), ledger::format_ip(offer.ip)),
+                    "offer.ip"};
+  }
+  return std::nullopt;
+}
+
 HttpResponse place_order(NodeState& s, const HttpRequest& req) {
   NodeContext& node = s.node;
   auto body = parse_json_object(req.body);
@@ -196,7 +224,11 @@ HttpResponse place_order(NodeState& s, const HttpRequest& req) {
     if (!offer) return error_response(from_error(offer.error()));
     hash = offer->struct_hash();
     owner = offer->provider;
-    if (auto r = limit_address(s, signer_of(node, hash, *sig), owner)) return *r;
+    auto signer = signer_of(node, hash, *sig);
+    if (auto r = limit_address(s, signer, owner)) return *r;
+    if (signer == owner) {  // a forged offer is the market's bad_signature, not a check's
+      if (auto refused = check_offer(node, *offer)) return error_response(*refused);
+    }
     placed = node.market.place_offer(*offer, *sig);
   } else {
     auto request = ledger::request_from_json(j["request"]);
@@ -1015,6 +1047,42 @@ HttpResponse send_tx(NodeState& s, const HttpRequest& req) {
   return json_response(201, out);
 }
 
+// ---- Offer checks: the ownership probe ---------------------------------------------------------
+
+// POST /v1/probes {"provider", "ip"}: a challenge to present from that IP at the probe listener.
+HttpResponse issue_probe(NodeState& s, const HttpRequest& req) {
+  const OfferChecks& c = s.node.checks;
+  if (!c.ownership)
+    return error_response(ApiError::unknown(
+        "probes_off", "", "this node does not check IP ownership: offers need no probe"));
+  auto body = parse_json_object(req.body);
+  if (!body) return error_response(body.error());
+  auto p = body->find("provider");
+  if (p == body->end() || !p->is_string())
+    return error_response(ApiError::invalid_field("provider", "missing, or not a string"));
+  auto provider = parse_address(p->get<std::string>(), "provider");
+  if (!provider) return error_response(provider.error());
+  auto i = body->find("ip");
+  if (i == body->end() || !i->is_string())
+    return error_response(ApiError::invalid_field("ip", "missing, or not a string"));
+  auto ip = ledger::parse_ip(i->get<std::string>());
+  if (!ip) return error_response(ApiError::invalid_field("ip", ip.error().message()));
+  Hash challenge = c.ownership->issue(*provider, *ip);
+  return json_response(201, {{"challenge", challenge.hex()},
+                             {"endpoint", c.probe_endpoint},
+                             {"line", probe_line(challenge)},
+                             {"expiresMs", now_ms() + c.ownership->options().challenge_ttl.count()},
+                             {"ip", ledger::format_ip(*ip)},
+                             {"provider", provider->to_string()}});
+}
+
+json offer_checks_json(const OfferChecks& c) {
+  json out = json::array();
+  if (c.location) out.push_back("location");
+  if (c.ownership) out.push_back("ownership");
+  return out;
+}
+
 // ---- Metrics --------------------------------------------------------------------------------
 
 HttpResponse metrics(NodeState& s) {
@@ -1079,7 +1147,8 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
                                {"market", node.market.address().to_string()},
                                {"feeBps", node.market.config().fee_bps},
                                {"chainId", node.ledger.chain_id()},
-                               {"ledger", ledger_kind(node)}});
+                               {"ledger", ledger_kind(node)},
+                               {"offerChecks", offer_checks_json(node.checks)}});
   });
   router.add("POST", "/v1/orders", [s](const HttpRequest& req) { return place_order(*s, req); });
   get("/v1/orders", list_orders);
@@ -1092,6 +1161,7 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
              [s](const HttpRequest& req) { return post_event(*s, req); });
   get("/v1/profiles/{address}", get_profile);
   router.add("POST", "/v1/exits", [s](const HttpRequest& req) { return announce_exit(*s, req); });
+  router.add("POST", "/v1/probes", [s](const HttpRequest& req) { return issue_probe(*s, req); });
   router.add("GET", "/v1/exits/{provider}",
              [s](const HttpRequest& req) { return get_exit(*s, req); });
   get("/v1/market/depth", depth);

@@ -11,12 +11,27 @@
 #include <string>
 
 #include "api/event_stream.h"
+#include "api/ip_probe.h"
 #include "api/rate_limit.h"
 #include "api/router.h"
 #include "ledger/ledger.h"
 #include "market/market.h"
 
+namespace ipsx::geo {
+class GeoDatabase;
+}
+
 namespace ipsx::api {
+
+// Checks of an offer before the market sees it (docs/api.md "Offer checks"). A null member turns
+// that check off.
+struct OfferChecks {
+  // The offer's country, ASN and type must agree with what the geo data says of its IP.
+  const geo::GeoDatabase* location = nullptr;
+  // A probe (ip_probe.h) must have proved that the provider can send from the IP.
+  IpProofs* ownership = nullptr;
+  std::string probe_endpoint;  // where probe connections go, "host:port"
+};
 
 // What the routes serve. `market` and `ledger` must outlive the router; the routes call the
 // market from the server's one thread only (the Market is not thread-safe).
@@ -26,6 +41,7 @@ struct NodeContext {
   std::string openapi_yaml;
   // Where the routes publish what changed (orders, cancels, deals, status events); none if null.
   EventStream* events = nullptr;
+  OfferChecks checks = {};
 };
 
 // Rate limits (token buckets, rate 0 = none). `per_ip`: every request, by the client's IP.

@@ -2,6 +2,8 @@
 // signed orders placed into a deal, and each kind of bad input mapped to its status, code and
 // field.
 #include "api/node_routes_fixture.h"
+#include "geo/geo.h"
+#include "net/asio.h"
 
 namespace ipsx::api {
 namespace {
@@ -439,6 +441,155 @@ TEST_F(RateLimitedRoutesTest, SignedChangesAreLimitedPerSigningAddress) {
   EXPECT_EQ(last_.headers.at(0).first, "Retry-After");
   // Another wallet has its own bucket.
   EXPECT_EQ(call("POST", "/v1/orders", request(500).dump()).first, 201);
+}
+
+// ---- Offer checks ----------------------------------------------------------------------------
+
+class OfferChecksTest : public testing::NodeRoutesTest {
+ protected:
+  void SetUp() override {
+    NodeRoutesTest::SetUp();
+    auto table = geo::StaticTable::parse(
+        "127.0.0.2/32 DE AS64501 residential\n127.0.0.3/32 US AS64502 datacenter\n", "test");
+    ASSERT_TRUE(table) << table.error().message();
+    geo_.emplace(std::move(*table), geo::AsnTable());
+    node_->checks.location = &*geo_;
+    node_->checks.ownership = &proofs_;
+    node_->checks.probe_endpoint = "127.0.0.1:9";
+  }
+  ledger::Offer claims(const std::string& ip, const std::string& country) {
+    ledger::Offer o = ledger::offer_from_json(offer(1'000, 7, ip)["offer"]).value();
+    o.country = ledger::parse_country(country).value();
+    return o;
+  }
+  std::string signed_offer(const ledger::Offer& o) {
+    return json{{"offer", ledger::to_json(o)}, {"signature", sign(provider_, o.struct_hash())}}
+        .dump();
+  }
+  // What a probe connection from `from` presenting the challenge issued for `ip` gets.
+  Result<IpBytes> probe(const std::string& ip, const std::string& from) {
+    auto [s, b] = call("POST", "/v1/probes",
+                       json{{"provider", provider_.address().to_string()}, {"ip", ip}}.dump());
+    EXPECT_EQ(s, 201) << b;
+    EXPECT_EQ(b["endpoint"], "127.0.0.1:9");
+    EXPECT_EQ(b["line"], "IPSX-PROBE " + b["challenge"].get<std::string>() + "\n");
+    return proofs_.present(Hash::from_hex(b["challenge"].get<std::string>()).value(),
+                           ledger::parse_ip(from).value());
+  }
+  std::optional<geo::GeoDatabase> geo_;
+  IpProofs proofs_{ProbeOptions{}, clock_};
+};
+
+TEST_F(OfferChecksTest, AnOfferNeedsAProbeFromItsIpAndTheRightLocation) {
+  auto [s, b] = call("GET", "/v1/health");
+  EXPECT_EQ(b["offerChecks"], json::array({"location", "ownership"}));
+
+  std::tie(s, b) = call("POST", "/v1/orders", signed_offer(claims("127.0.0.2", "DE")));
+  EXPECT_EQ(s, 403) << b;
+  EXPECT_EQ(b["error"]["code"], "ip_not_proven");
+  EXPECT_EQ(b["error"]["field"], "offer.ip");
+
+  // A probe from another address proves nothing, and spends the challenge.
+  auto wrong = probe("127.0.0.2", "127.0.0.1");
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message().find("from 127.0.0.1"), std::string::npos);
+  EXPECT_EQ(call("POST", "/v1/orders", signed_offer(claims("127.0.0.2", "DE"))).first, 403);
+
+  ASSERT_TRUE(probe("127.0.0.2", "127.0.0.2"));
+  std::tie(s, b) = call("POST", "/v1/orders", signed_offer(claims("127.0.0.2", "DE")));
+  EXPECT_EQ(s, 201) << b;
+
+  // The location is checked first: a wrong country names the field; an unknown IP says so.
+  ASSERT_TRUE(probe("127.0.0.3", "127.0.0.3"));
+  std::tie(s, b) = call("POST", "/v1/orders", signed_offer(claims("127.0.0.3", "DE")));
+  EXPECT_EQ(s, 422) << b;
+  EXPECT_EQ(b["error"]["code"], "location_mismatch");
+  EXPECT_EQ(b["error"]["field"], "offer.country");
+  std::tie(s, b) = call("POST", "/v1/orders", signed_offer(claims("127.0.0.9", "DE")));
+  EXPECT_EQ(s, 422) << b;
+  EXPECT_EQ(b["error"]["code"], "location_unknown");
+
+  // A forged offer is the market's bad_signature, whatever the checks would say.
+  json forged = json::parse(signed_offer(claims("127.0.0.9", "DE")));
+  forged["offer"]["nonce"] = 8;
+  std::tie(s, b) = call("POST", "/v1/orders", forged.dump());
+  EXPECT_EQ(b["error"]["code"], "bad_signature") << b;
+
+  // The proof lasts proof_ttl.
+  clock_.advance(proofs_.options().proof_ttl);
+  ledger::Offer again = claims("127.0.0.2", "DE");
+  again.nonce = 9;
+  again.expiry = now_s() + 3600;
+  EXPECT_EQ(call("POST", "/v1/orders", signed_offer(again)).first, 403);
+}
+
+TEST_F(OfferChecksTest, ProbeRequestsAreChecked) {
+  auto [s, b] = call("POST", "/v1/probes", R"({"provider":"0x12","ip":"127.0.0.2"})");
+  EXPECT_EQ(s, 400);
+  EXPECT_EQ(b["error"]["field"], "provider");
+  std::tie(s, b) = call("POST", "/v1/probes",
+                        json{{"provider", provider_.address().to_string()}, {"ip", "nope"}}.dump());
+  EXPECT_EQ(s, 400);
+  EXPECT_EQ(b["error"]["field"], "ip");
+  node_->checks.ownership = nullptr;
+  std::tie(s, b) =
+      call("POST", "/v1/probes",
+           json{{"provider", provider_.address().to_string()}, {"ip", "127.0.0.2"}}.dump());
+  EXPECT_EQ(s, 404);
+  EXPECT_EQ(b["error"]["code"], "probes_off");
+}
+
+TEST(IpProofs, ChallengesAreSingleUseAndExpire) {
+  ManualClock clock(from_unix_ms(1'000'000));
+  IpProofs proofs(ProbeOptions{}, clock);
+  Address p = Address::parse("0x00000000000000000000000000000000000000aa").value();
+  IpBytes ip = ledger::parse_ip("127.0.0.2").value();
+  Hash c = proofs.issue(p, ip);
+  EXPECT_NE(c, proofs.issue(p, ip));  // fresh each time
+  ASSERT_TRUE(proofs.present(c, ip));
+  EXPECT_TRUE(proofs.proven(p, ip));
+  EXPECT_FALSE(proofs.present(c, ip));  // used
+  EXPECT_FALSE(proofs.proven(Address(), ip));
+
+  Hash late = proofs.issue(p, ip);
+  clock.advance(proofs.options().challenge_ttl);
+  EXPECT_FALSE(proofs.present(late, ip));  // expired
+  EXPECT_FALSE(proofs.present(Hash{}, ip));
+}
+
+TEST(ProbeServer, SeesWhereAConnectionComesFrom) {
+  SystemClock clock;
+  IpProofs proofs(ProbeOptions{}, clock);
+  ProbeServer server(proofs);
+  auto endpoint = server.start("127.0.0.1", 0);
+  ASSERT_TRUE(endpoint) << endpoint.error().message();
+  uint16_t port = static_cast<uint16_t>(std::stoul(endpoint->substr(endpoint->rfind(':') + 1)));
+  Address p = Address::parse("0x00000000000000000000000000000000000000aa").value();
+  // One probe: connect from `from`, send `line`, read the answer.
+  auto ask = [&](const std::string& from, const std::string& line) {
+    namespace asio = net::asio;
+    asio::io_context io;
+    net::tcp::socket s(io);
+    s.open(net::tcp::v4());
+    s.bind({asio::ip::make_address(from), 0});
+    s.connect({asio::ip::make_address("127.0.0.1"), port});
+    asio::write(s, asio::buffer(line));
+    std::string answer;
+    boost::system::error_code ec;
+    asio::read_until(s, asio::dynamic_buffer(answer), '\n', ec);
+    return answer;
+  };
+  IpBytes ip = ledger::parse_ip("127.0.0.2").value();
+  EXPECT_EQ(ask("127.0.0.2", probe_line(proofs.issue(p, ip))), "OK 127.0.0.2\n");
+  EXPECT_TRUE(proofs.proven(p, ip));
+  IpBytes other = ledger::parse_ip("127.0.0.3").value();
+  EXPECT_TRUE(
+      ask("127.0.0.1", probe_line(proofs.issue(p, other))).starts_with("ERR the challenge"));
+  EXPECT_FALSE(proofs.proven(p, other));
+  EXPECT_TRUE(ask("127.0.0.3", "HELLO\n").starts_with("ERR want one line"));
+  EXPECT_EQ(server.probes_ok(), 1u);
+  EXPECT_EQ(server.probes_refused(), 2u);
+  server.stop();
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "ledger/tx_codec.h"
 #include "market/exit_directory.h"
 #include "market/market_error.h"
+#include "net/asio.h"
 #include "net/net_error.h"
 
 namespace ipsx::sdk {
@@ -107,6 +108,59 @@ Result<json> send_transaction(NodeClient& node, const Signer& signer, const ledg
     if (sent || attempt > 0 || sent.error().code() != make_error_code(SdkErrc::bad_nonce))
       return sent;
   }
+}
+
+Result<void> prove_ip(NodeClient& node, const Address& provider, const std::string& ip,
+                      Millis timeout) {
+  auto issued = node.post("/v1/probes", {{"provider", provider.to_string()}, {"ip", ip}});
+  if (!issued) return std::unexpected(issued.error());
+  const std::string endpoint = issued->value("endpoint", ""), line = issued->value("line", "");
+  auto fail = [&](const std::string& why) -> Result<void> {
+    return std::unexpected(
+        Error(CoreErrc::io_error,
+              fmt::format("proving {} to the node's probe listener {}: {}", ip, endpoint, why)));
+  };
+  namespace asio = net::asio;
+  boost::system::error_code ec;
+  auto source = asio::ip::make_address(ip, ec);
+  size_t colon = endpoint.rfind(':');
+  if (ec || colon == std::string::npos || line.empty()) return fail("a bad address or answer");
+  std::string host = endpoint.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  auto dest_addr = asio::ip::make_address(host, ec);
+  if (ec) return fail("a bad endpoint");
+  uint16_t port = static_cast<uint16_t>(std::strtoul(endpoint.c_str() + colon + 1, nullptr, 10));
+  net::tcp::endpoint dest(dest_addr, port);
+  if (source.is_v4() && dest_addr.is_v6())
+    source = asio::ip::make_address_v6(asio::ip::v4_mapped, source.to_v4());
+
+  asio::io_context io;
+  net::tcp::socket socket(io);
+  socket.open(dest.protocol(), ec);
+  if (!ec) socket.bind(net::tcp::endpoint(source, 0), ec);
+  if (ec) return fail("cannot send from this address here: " + ec.message());
+  std::string answer;
+  boost::system::error_code result = asio::error::timed_out;
+  socket.async_connect(dest, [&](boost::system::error_code e) {
+    if (e) {
+      result = e;
+      return;
+    }
+    asio::async_write(socket, asio::buffer(line), [&](boost::system::error_code e2, size_t) {
+      if (e2) {
+        result = e2;
+        return;
+      }
+      asio::async_read_until(socket, asio::dynamic_buffer(answer, 1024), '\n',
+                             [&](boost::system::error_code e3, size_t) { result = e3; });
+    });
+  });
+  io.run_for(timeout);
+  if (result) return fail(result.message());
+  answer.erase(answer.find('\n'));
+  if (!answer.starts_with("OK"))
+    return fail(answer.starts_with("ERR ") ? answer.substr(4) : answer);
+  return {};
 }
 
 // ---- StatusReporter ---------------------------------------------------------------------------

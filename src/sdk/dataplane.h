@@ -57,6 +57,13 @@ Result<void> announce_exit(NodeClient& node, const Signer& provider, const std::
 Result<nlohmann::json> send_transaction(NodeClient& node, const Signer& signer,
                                         const ledger::Op& op);
 
+// Proves to the node that this machine can send from `ip` (the node's IP-ownership probe,
+// api/ip_probe.h): asks POST /v1/probes for a challenge, connects to the node's probe listener
+// with the socket bound to `ip`, and presents it. Errors: the node's, a connection that cannot be
+// made from that address (CoreErrc::io_error), or the listener's refusal with its reason.
+Result<void> prove_ip(NodeClient& node, const Address& provider, const std::string& ip,
+                      Millis timeout = Millis(5'000));
+
 // Sends one party's signed status reports. Thread-safe.
 class StatusReporter {
  public:

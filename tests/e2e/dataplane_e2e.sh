@@ -46,8 +46,17 @@ start() { # start NAME CMD...: runs CMD in the background, output in $work/NAME.
   pids+=($!)
 }
 
+# The node checks every offer's IP: its location against the geo data (a static table for the
+# loopback addresses, then ip-location-db), and a probe that must arrive from it.
+cat >"$work/geo.txt" <<'TABLE'
+127.0.0.2/32  DE  AS64501  residential  Loopback DE
+127.0.0.3/32  US  AS64502  residential  Loopback US
+127.0.0.4/32  DE  AS64503  residential  Loopback DE, never probed
+TABLE
+geo_data=()
+[[ -d $here/../../node_modules/@ip-location-db ]] && geo_data=(--geo-data "$here/../../node_modules/@ip-location-db")
 start node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
-  --password-file "$work/pw" --listen 127.0.0.1:0
+  --password-file "$work/pw" --listen 127.0.0.1:0 --geo-static "$work/geo.txt" "${geo_data[@]}"
 url=$(wait_for "$work/node.out" 'http://127\.0\.0\.1:[0-9]+') && ok "the node listens at $url" ||
   bad "the node starts: $(cat "$work/node.out")"
 
@@ -77,6 +86,8 @@ start de "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/p
   --address "$de" --config "$work/de.toml"
 start us "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
   --address "$us" --config "$work/us.toml"
+wait_for "$work/de.out" 'proved to the node that it sends from 127\.0\.0\.2' >/dev/null &&
+  ok "the DE provider proves it sends from 127.0.0.2" || bad "DE probe: $(cat "$work/de.out")"
 wait_for "$work/de.out" 'offer .* for 127\.0\.0\.2 \(DE\) placed' >/dev/null &&
   ok "the DE provider places its offer" || bad "DE provider: $(cat "$work/de.out")"
 wait_for "$work/us.out" 'offer .* for 127\.0\.0\.3 \(US\) placed' >/dev/null &&
@@ -118,6 +129,23 @@ expect_error "a provider config without IPs" 'no \[\[ip\]\] to offer' \
   provide --address "$de" --config "$work/empty.toml"
 provider_config 127.0.0.2 XX 0.001 >"$work/bad-country.toml"
 expect_error "an unknown country" 'ip\[0\]\.country' provide --address "$de" --config "$work/bad-country.toml"
+provider_config 127.0.0.3 DE 0.001 >"$work/wrong-country.toml"
+expect_error "an IP claimed in the wrong country" 'location_mismatch.*claims DE; the static table says US' \
+  provide --address "$de" --config "$work/wrong-country.toml"
+provider_config 192.0.2.1 DE 0.001 >"$work/not-mine.toml"
+expect_error "an IP this machine cannot send from" 'proving 192\.0\.2\.1.*cannot send from this address' \
+  provide --address "$de" --config "$work/not-mine.toml"
+"$IPSX" order offer --keystore "$ks" --password-file "$work/pw" --address "$de" --market "$market" \
+  --ip 127.0.0.4 --country DE --price 0.001 --out "$work/unproven.json" 2>/dev/null
+post_order() { # the status, then the answer, on one line
+  curl -s -o "$work/answer" -w '%{http_code} ' -X POST --data-binary @"$1" "$url/v1/orders"
+  cat "$work/answer"
+}
+expect_out "an offer for an IP never probed: 403 ip_not_proven" '^403 .*"code":"ip_not_proven"' \
+  post_order "$work/unproven.json"
+expect_out "ipsx probe proves it by hand" 'proved: the node saw .* connect from 127\.0\.0\.4' \
+  "$IPSX" probe --node "$url" --provider "$de" --ip 127.0.0.4
+expect_out "then the same offer is accepted" '^201 .*"accepted":true' post_order "$work/unproven.json"
 expect_error "a node that is not there" 'connect|refused' \
   "$IPSX" gateway --node http://127.0.0.1:9 --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --max-price 0.001
