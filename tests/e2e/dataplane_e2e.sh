@@ -5,9 +5,11 @@
 # that answers with the caller's address. curl through the gateway by country: the gateway
 # orders a lease at the node, the provider reports its deal ready, the gateway connects, and the
 # destination sees the leased IP. Filters nothing fits get a 503; bad configs a clear error.
-# usage: dataplane_e2e.sh IPSX
+# Last, the SDK's example program (examples/lease_and_fetch.cc) leases a JP IP and fetches a page.
+# usage: dataplane_e2e.sh IPSX [LEASE_AND_FETCH]
 set -uo pipefail
 IPSX=$1
+EXAMPLE=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
@@ -52,6 +54,7 @@ cat >"$work/geo.txt" <<'TABLE'
 127.0.0.2/32  DE  AS64501  residential  Loopback DE
 127.0.0.3/32  US  AS64502  residential  Loopback US
 127.0.0.4/32  DE  AS64503  residential  Loopback DE, never probed
+127.0.0.5/32  JP  AS64504  residential  Loopback JP, for the example program
 TABLE
 geo_data=()
 [[ -d $here/../../node_modules/@ip-location-db ]] && geo_data=(--geo-data "$here/../../node_modules/@ip-location-db")
@@ -152,6 +155,25 @@ expect_error "a node that is not there" 'connect|refused' \
 expect_error "an unknown protocol" "unknown protocol 'gopher'" \
   "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --max-price 0.001 --protocols gopher
+
+# The SDK's example program: its own in-process gateway leases the JP provider's IP and fetches
+# the destination's page through it.
+if [[ -n $EXAMPLE ]]; then
+  jp=$(new)
+  provider_config 127.0.0.5 JP 0.001 >"$work/jp.toml"
+  start jp "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+    --address "$jp" --config "$work/jp.toml"
+  wait_for "$work/jp.out" 'offer .* for 127\.0\.0\.5 \(JP\) placed' >/dev/null ||
+    bad "JP provider: $(cat "$work/jp.out")"
+  keyfile=$(ls "$ks"/*"$(tr 'A-F' 'a-f' <<<"${requester#0x}")")
+  expect_eq "the example program leases a JP IP and fetches the page from it" \
+    "$("$EXAMPLE" "$url" "$keyfile" "$work/pw" jp 0.002 "http://127.0.0.1:$dest_port/" 2>"$work/example.err")" \
+    "127.0.0.5"
+  grep -q 'leased: deal 0x' "$work/example.err" && ok "the example reports its deal" ||
+    bad "example: $(cat "$work/example.err")"
+  expect_error "the example names a bad node URL" 'node URL' \
+    "$EXAMPLE" "ftp://x" "$keyfile" "$work/pw" jp 0.002 "http://127.0.0.1:$dest_port/"
+fi
 
 # Clean shutdown: SIGTERM ends each process with status 0.
 for p in "${pids[@]:2}"; do kill -TERM "$p"; done
