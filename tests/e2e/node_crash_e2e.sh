@@ -66,13 +66,14 @@ start_node() {
   return 1
 }
 
-# ---- The trader (a background job) --------------------------------------------------------------
+# ---- The trader (a background job) ---------------------------------------------------------------
 # post PATH FILE: POSTs FILE until a node answers (it may be down, or die with the request in
-# flight); prints the status, the body is left in $work/t.body. $work/posting exists while a
-# request is on its way (the killer aims at it); a request cut off in flight is logged.
+# flight), for half a minute at most; prints the status, the body is left in $work/t.body.
+# $work/posting exists while a request is on its way (the killer aims at it); a request cut off
+# in flight is logged.
 post() {
-  local code rc
-  while true; do
+  local code rc tries
+  for ((tries = 0; tries < 400; tries++)); do
     touch "$work/posting"
     rc=0
     code=$(curl -s -m 5 -o "$work/t.body" -w '%{http_code}' -X POST \
@@ -83,9 +84,12 @@ post() {
       return 0
     fi
     # 52 (empty reply) and 56 (reset): the node died while handling it; 7: no node listening.
-    if [[ $rc != 7 ]]; then echo "$(now) $(basename "$2"): cut off in flight (curl $rc)" >>"$work/trader.log"; fi
+    if [[ $rc != 7 ]]; then
+      echo "$(now) $(basename "$2"): cut off in flight (curl $rc)" >>"$work/trader.log"
+    fi
     sleep 0.05
   done
+  echo 000 # no node for half a minute: the checks will say what is missing
 }
 now() { date +%T.%N | cut -c1-12; }
 # event DEAL ADDRESS PARTY STATUS SEQ: signs and posts a status event; records it if acknowledged.
@@ -189,7 +193,7 @@ all_deals() {
   done
 }
 
-# ---- Nothing acknowledged is lost -----------------------------------------------------------------
+# ---- Nothing acknowledged is lost ----------------------------------------------------------------
 missing=0
 n=0
 while read -r kind id _; do
@@ -222,7 +226,7 @@ while read -r kind id party seq; do
 done <"$work/acked"
 expect_eq "every acknowledged status event ($n) is reflected in its party's seq" "$missing" 0
 
-# ---- Nothing is doubled -------------------------------------------------------------------------
+# ---- Nothing is doubled --------------------------------------------------------------------------
 all_deals | jq -r '"\(.id) \(.offer) \(.request) \(.requester)"' >"$work/deals"
 deals=$(wc -l <"$work/deals")
 expect_eq "no deal is listed twice" "$(cut -d' ' -f1 "$work/deals" | sort -u | wc -l)" "$deals"
@@ -271,5 +275,7 @@ echo "$kills kills ($(grep -c 'cut off in flight' "$work/trader.log" || true) re
 if ((failures > 0)) || [[ -n ${CRASH_LOG:-} ]]; then
   echo "---- trader log"
   cat "$work/trader.log"
+  echo "---- the last node's output"
+  cat "$work/node-$starts.out"
 fi
 finish
