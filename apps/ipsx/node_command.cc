@@ -3,14 +3,24 @@
 // with its journal, and serves them over the HTTP API (src/api, docs/api.md) until SIGTERM or
 // SIGINT, then shuts down cleanly: the market writes its snapshot, the journal and the ledger
 // close.
+//
+// Every setting is both an option (--read-timeout-ms) and a key of the --config TOML file
+// (read_timeout_ms) with the same meaning; an option on the command line wins over the file.
+// Unknown keys, wrong types and values out of range are errors naming the file, line and key.
+// --print-config prints the effective settings as a config file (docs/node.md).
 #include <fmt/format.h>
+#include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "api/http_server.h"
 #include "api/node_routes.h"
@@ -18,6 +28,7 @@
 #include "eth/deployment_file.h"
 #include "geo/geo.h"
 #include "ledger/embedded_ledger.h"
+#include "ledger/orders.h"
 #include "market/market.h"
 #include "open_market.h"
 
@@ -34,51 +45,297 @@ struct NodeOptions {
   api::NodeLimits limits;
   // Offer checks (docs/api.md "Offer checks"): location, ownership, both, or none.
   std::string offer_checks = "location,ownership";
-  std::string probe_listen;  // default: --listen's host, any free port
+  std::string probe_listen;    // default: --listen's host, any free port
+  std::string probe_endpoint;  // what providers are told to connect to; default: the bound one
   std::string geo_data;    // the @ip-location-db directory; default ./node_modules/@ip-location-db
   std::string geo_static;  // the operator's static table (docs/geo.md)
+
+  std::string config;  // the --config file, if given
+  bool print_config = false;
+  // "FILE: key" for each setting the config file gave (and no option overrode).
+  std::map<std::string, std::string> from_file;
+
+  // How to name a setting in an error: "FILE: key" if the file gave it, else its option.
+  std::string where(const std::string& key) const {
+    auto it = from_file.find(key);
+    if (it != from_file.end()) return it->second;
+    std::string option = "--" + key;
+    std::replace(option.begin(), option.end(), '_', '-');
+    return option;
+  }
 };
 
-std::set<std::string> parse_offer_checks(const std::string& text) {
-  std::set<std::string> out;
-  if (text == "none") return out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = std::min(text.find(',', start), text.size());
-    std::string name = text.substr(start, comma - start);
-    if (name != "location" && name != "ownership")
-      throw CommandError("--offer-checks: '" + name + "': want location, ownership (or none)");
-    out.insert(name);
-    start = comma + 1;
+const char* toml_type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    default:
+      return "a date or time";
   }
-  return out;
 }
 
-// The geo data for the location check: the ip-location-db packages and the static table.
-geo::GeoDatabase open_geo(const NodeOptions& o) {
-  namespace fs = std::filesystem;
-  fs::path dir = o.geo_data;
-  if (dir.empty() && fs::exists("node_modules/@ip-location-db"))
-    dir = "node_modules/@ip-location-db";
-  if (dir.empty() && o.geo_static.empty()) {
-    throw CommandError(
-        "--offer-checks location needs the geo data: --geo-data DIR (the @ip-location-db "
-        "packages `make` installs into node_modules) and/or --geo-static FILE (docs/geo.md)");
+// Edit distance, to suggest the key a typo meant.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
   }
-  geo::GeoPaths paths;
-  if (!dir.empty()) {
-    paths.country_mmdb = dir / "geo-whois-asn-country-mmdb" / "geo-whois-asn-country.mmdb";
-    paths.asn_v4_csv = dir / "asn" / "asn-ipv4.csv";
-    paths.asn_v6_csv = dir / "asn" / "asn-ipv6.csv";
-  }
-  paths.static_table = o.geo_static;
-  return unwrap(geo::GeoDatabase::open(paths), "--geo-data / --geo-static");
+  return row[b.size()];
 }
 
-std::pair<std::string, uint16_t> split_listen(const std::string& text) {
+// The settings of `ipsx node`, each an option of `cmd` and a key of the config file bound to one
+// field of a NodeOptions. The option of key `read_timeout_ms` is `--read-timeout-ms`. Fields are
+// held by reference: the NodeOptions must outlive this. Not thread-safe.
+class NodeSettings {
+ public:
+  NodeSettings(CLI::App* cmd, NodeOptions& o) : cmd_(cmd), o_(o) {}
+
+  // A string setting; `required` is checked by check_required() (after the file is read).
+  CLI::Option* text(const std::string& key, std::string& field, const std::string& help,
+                    bool required = false) {
+    return add(
+        key, help, Kind::text, required, field,
+        [&field](const toml::node& n, const std::string& where) { field = string_of(n, where); });
+  }
+  // A file or directory: relative paths in the config file are relative to the file's
+  // directory; --print-config prints absolute paths.
+  CLI::Option* path(const std::string& key, std::string& field, const std::string& help,
+                    bool required = false) {
+    return add(key, help, Kind::path, required, field,
+               [this, &field](const toml::node& n, const std::string& where) {
+                 field = string_of(n, where);
+                 if (!field.empty() && std::filesystem::path(field).is_relative())
+                   field = (std::filesystem::path(file_).parent_path() / field).string();
+               });
+  }
+  // A string that must be one of `choices`.
+  CLI::Option* choice(const std::string& key, std::string& field, const std::string& help,
+                      std::vector<std::string> choices) {
+    CLI::Option* opt = add(key, help, Kind::text, false, field,
+                           [&field, choices](const toml::node& n, const std::string& where) {
+                             std::string v = string_of(n, where);
+                             if (std::find(choices.begin(), choices.end(), v) == choices.end()) {
+                               throw CommandError(fmt::format("{}: '{}' is not one of {}", where, v,
+                                                              fmt::join(choices, ", ")));
+                             }
+                             field = v;
+                           });
+    return opt->check(CLI::IsMember(choices));
+  }
+  // An integer from `lo` to `hi`.
+  template <class T>
+  CLI::Option* integer(const std::string& key, T& field, const std::string& help, T lo, T hi) {
+    CLI::Option* opt = add(
+        key, help, Kind::integer, false, field,
+        [&field, lo, hi](const toml::node& n, const std::string& where) {
+          auto v = n.value_exact<int64_t>();
+          if (!v) {
+            throw CommandError(
+                fmt::format("{}: want an integer, not {}", where, toml_type_name(n)));
+          }
+          if (std::cmp_less(*v, lo) || std::cmp_greater(*v, hi)) {
+            throw CommandError(fmt::format("{}: {} is out of range ({} to {})", where, *v, lo, hi));
+          }
+          field = static_cast<T>(*v);
+        });
+    return opt->check(CLI::Range(lo, hi));
+  }
+  // A number (an integer or a float in the file) from `lo` to `hi`.
+  CLI::Option* number(const std::string& key, double& field, const std::string& help, double lo,
+                      double hi) {
+    CLI::Option* opt = add(
+        key, help, Kind::number, false, field,
+        [&field, lo, hi](const toml::node& n, const std::string& where) {
+          if (!n.is_number()) {
+            throw CommandError(fmt::format("{}: want a number, not {}", where, toml_type_name(n)));
+          }
+          double v = n.value<double>().value_or(0);
+          if (!(v >= lo && v <= hi)) {
+            throw CommandError(fmt::format("{}: {} is out of range ({} to {})", where, v, lo, hi));
+          }
+          field = v;
+        });
+    return opt->check(CLI::Range(lo, hi));
+  }
+
+  // Reads the config file `file`: each key sets its setting unless its option was given on the
+  // command line. Throws CommandError naming the file, line and key for a file that does not
+  // parse, an unknown key, a wrong type or a value out of range.
+  void load(const std::string& file) {
+    file_ = file;
+    toml::table t;
+    try {
+      t = toml::parse_file(file);
+    } catch (const toml::parse_error& e) {
+      throw CommandError(fmt::format("{}:{}: {}", file, e.source().begin.line, e.description()));
+    }
+    if (t.contains("centralizer") || t.contains("token")) {
+      throw CommandError(
+          fmt::format("{}: this looks like a deployment file (`ipsx eth deploy --out`); give it as "
+                      "--deployment FILE (or `deployment = \"FILE\"` in the node's --config file)",
+                      file));
+    }
+    for (const auto& [key, value] : t) {
+      const Setting* s = find(key.str());
+      std::string where = fmt::format("{}:{}: {}", file, value.source().begin.line, key.str());
+      if (!s) throw CommandError(fmt::format("{}: unknown key{}", where, suggestion(key.str())));
+      if (s->option->count() > 0) continue;  // the command line wins
+      s->read(value, where);
+      o_.from_file[s->key] = fmt::format("{}: {}", file, s->key);
+    }
+  }
+
+  // Throws CommandError for a required setting neither the command line nor the file gave.
+  void check_required() const {
+    for (const Setting& s : settings_) {
+      if (s.required && s.show().empty()) {
+        throw CommandError(fmt::format("{} is required (or `{}` in the --config file)",
+                                       s.option->get_name(), s.key));
+      }
+    }
+  }
+
+  // The effective settings as a config file: every key with its help as a comment; a string
+  // that is not set is commented out.
+  std::string to_toml() const {
+    std::string out =
+        "# `ipsx node` settings (docs/node.md): use with `ipsx node --config FILE`; an option on\n"
+        "# the command line overrides the file's key of the same name.\n";
+    for (const Setting& s : settings_) {
+      out += "\n" + comment(s.help + (s.required ? " (required)" : ""));
+      std::string value = s.show();
+      out += value.empty() ? fmt::format("# {} = \"\"\n", s.key)
+                           : fmt::format("{} = {}\n", s.key, value);
+    }
+    return out;
+  }
+
+ private:
+  enum class Kind { text, path, integer, number };
+  struct Setting {
+    std::string key;
+    std::string help;
+    Kind kind;
+    bool required;
+    CLI::Option* option;
+    std::function<void(const toml::node&, const std::string& where)> read;
+    std::function<std::string()> show;  // the value as TOML, "" for an unset string
+  };
+
+  template <class T, class Read>
+  CLI::Option* add(const std::string& key, const std::string& help, Kind kind, bool required,
+                   T& field, Read read) {
+    std::string option = "--" + key;
+    std::replace(option.begin(), option.end(), '_', '-');
+    CLI::Option* opt = cmd_->add_option(option, field, help);
+    settings_.push_back(
+        {key, help, kind, required, opt, read, [&field, kind] { return show_value(field, kind); }});
+    return opt;
+  }
+
+  static std::string string_of(const toml::node& n, const std::string& where) {
+    auto v = n.value_exact<std::string>();
+    if (!v) throw CommandError(fmt::format("{}: want a string, not {}", where, toml_type_name(n)));
+    return *v;
+  }
+
+  template <class T>
+  static std::string show_value(const T& v, Kind kind) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (v.empty()) return "";
+      return quoted(kind == Kind::path ? std::filesystem::absolute(v).lexically_normal().string()
+                                       : v);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      std::string s = fmt::format("{}", v);
+      return s.find_first_of(".e") == std::string::npos ? s + ".0" : s;
+    } else {
+      return fmt::format("{}", v);
+    }
+  }
+
+  // A TOML basic string: "..." with backslash, quote and control characters escaped.
+  static std::string quoted(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        out += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
+      } else {
+        out += c;
+      }
+    }
+    return out + '"';
+  }
+
+  // `text` as comment lines of at most about 100 columns.
+  static std::string comment(std::string_view text) {
+    std::string out, line = "#";
+    size_t at = 0;
+    while (at < text.size()) {
+      size_t end = text.find(' ', at);
+      if (end == std::string_view::npos) end = text.size();
+      std::string_view word = text.substr(at, end - at);
+      if (line.size() > 1 && line.size() + 1 + word.size() > 98) {
+        out += line + "\n";
+        line = "#";
+      }
+      line += " ";
+      line += word;
+      at = end + 1;
+    }
+    return out + line + "\n";
+  }
+
+  const Setting* find(std::string_view key) const {
+    for (const Setting& s : settings_) {
+      if (s.key == key) return &s;
+    }
+    return nullptr;
+  }
+
+  std::string suggestion(std::string_view key) const {
+    const Setting* best = nullptr;
+    size_t best_distance = 3;  // farther is no typo
+    for (const Setting& s : settings_) {
+      size_t d = edit_distance(key, s.key);
+      if (d < best_distance) best = &s, best_distance = d;
+    }
+    if (best) return fmt::format(" (did you mean '{}'?)", best->key);
+    std::vector<std::string> keys;
+    for (const Setting& s : settings_) keys.push_back(s.key);
+    return fmt::format(" (the keys are {})", fmt::join(keys, ", "));
+  }
+
+  CLI::App* cmd_;
+  NodeOptions& o_;
+  std::string file_;
+  std::vector<Setting> settings_;
+};
+
+// HOST:PORT (IPv6 in brackets); `where` names the setting in errors.
+std::pair<std::string, uint16_t> split_listen(const std::string& text, const std::string& where) {
   size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0)
-    throw CommandError("--listen: want HOST:PORT, e.g. 127.0.0.1:8080");
+    throw CommandError(where + ": want HOST:PORT, e.g. 127.0.0.1:8080");
   std::string host = text.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
@@ -88,9 +345,9 @@ std::pair<std::string, uint16_t> split_listen(const std::string& text) {
     port = std::stoul(text.substr(colon + 1), &used);
     if (used != text.size() - colon - 1) throw std::invalid_argument("");
   } catch (const std::exception&) {
-    throw CommandError("--listen: bad port in '" + text + "'");
+    throw CommandError(where + ": bad port in '" + text + "'");
   }
-  if (port > 65535) throw CommandError("--listen: port over 65535");
+  if (port > 65535) throw CommandError(where + ": port over 65535");
   return {host, static_cast<uint16_t>(port)};
 }
 
@@ -150,8 +407,46 @@ std::unique_ptr<OpenMarket> open_market(const NodeOptions& o, const std::string&
   return std::make_unique<OpenMarket>(std::move(l), std::move(key), journal_dir, o.fee_bps);
 }
 
+std::set<std::string> parse_offer_checks(const NodeOptions& o) {
+  std::set<std::string> out;
+  if (o.offer_checks == "none") return out;
+  size_t start = 0;
+  while (start <= o.offer_checks.size()) {
+    size_t comma = std::min(o.offer_checks.find(',', start), o.offer_checks.size());
+    std::string name = o.offer_checks.substr(start, comma - start);
+    if (name != "location" && name != "ownership") {
+      throw CommandError(fmt::format("{}: '{}': want location, ownership (or none)",
+                                     o.where("offer_checks"), name));
+    }
+    out.insert(name);
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The geo data for the location check: the ip-location-db packages and the static table.
+geo::GeoDatabase open_geo(const NodeOptions& o) {
+  namespace fs = std::filesystem;
+  fs::path dir = o.geo_data;
+  if (dir.empty() && fs::exists("node_modules/@ip-location-db"))
+    dir = "node_modules/@ip-location-db";
+  if (dir.empty() && o.geo_static.empty()) {
+    throw CommandError(
+        "--offer-checks location needs the geo data: --geo-data DIR (the @ip-location-db "
+        "packages `make` installs into node_modules) and/or --geo-static FILE (docs/geo.md)");
+  }
+  geo::GeoPaths paths;
+  if (!dir.empty()) {
+    paths.country_mmdb = dir / "geo-whois-asn-country-mmdb" / "geo-whois-asn-country.mmdb";
+    paths.asn_v4_csv = dir / "asn" / "asn-ipv4.csv";
+    paths.asn_v6_csv = dir / "asn" / "asn-ipv6.csv";
+  }
+  paths.static_table = o.geo_static;
+  return unwrap(geo::GeoDatabase::open(paths), o.where("geo_data") + " / " + o.where("geo_static"));
+}
+
 void run_node(const NodeOptions& o) {
-  auto [host, port] = split_listen(o.listen);
+  auto [host, port] = split_listen(o.listen, o.where("listen"));
   const std::string journal_dir = o.journal.empty() ? o.data + "/market" : o.journal;
   std::unique_ptr<OpenMarket> opened = open_market(o, journal_dir);
   OpenMarket& m = *opened;
@@ -161,7 +456,7 @@ void run_node(const NodeOptions& o) {
   api::EventStream events;
   api::NodeContext node{*market, *ledger, api::openapi_yaml(), &events};
 
-  const std::set<std::string> checks = parse_offer_checks(o.offer_checks);
+  const std::set<std::string> checks = parse_offer_checks(o);
   std::optional<geo::GeoDatabase> geo_db;
   if (checks.contains("location")) {
     geo_db.emplace(open_geo(o));
@@ -173,10 +468,20 @@ void run_node(const NodeOptions& o) {
   if (checks.contains("ownership")) {
     proofs.emplace(api::ProbeOptions{}, clock);
     probes.emplace(*proofs);
-    auto [probe_host, probe_port] =
-        o.probe_listen.empty() ? std::pair{host, uint16_t{0}} : split_listen(o.probe_listen);
+    auto [probe_host, probe_port] = o.probe_listen.empty()
+                                        ? std::pair{host, uint16_t{0}}
+                                        : split_listen(o.probe_listen, o.where("probe_listen"));
     node.checks.ownership = &*proofs;
-    node.checks.probe_endpoint = unwrap(probes->start(probe_host, probe_port), "--probe-listen");
+    std::string bound_probe =
+        unwrap(probes->start(probe_host, probe_port), o.where("probe_listen"));
+    node.checks.probe_endpoint = o.probe_endpoint.empty() ? bound_probe : o.probe_endpoint;
+    if (o.probe_endpoint.empty() &&
+        (bound_probe.starts_with("0.0.0.0:") || bound_probe.starts_with("[::]:"))) {
+      throw CommandError(fmt::format(
+          "{}: the probe listener is on every address ({}); set {} to the HOST:PORT providers "
+          "reach it at",
+          o.where("probe_listen"), bound_probe, o.where("probe_endpoint")));
+    }
   }
   api::Router router;
   api::add_node_routes(router, node, o.limits);
@@ -186,7 +491,7 @@ void run_node(const NodeOptions& o) {
   so.on_tick = [&node] { api::tick(node); };
   so.events = &events;
   api::HttpServer server(router, so);
-  std::string bound = unwrap(server.listen(host, port), "--listen");
+  std::string bound = unwrap(server.listen(host, port), o.where("listen"));
   std::string on;
   if (const auto* eth = dynamic_cast<const eth::EthereumLedger*>(ledger.get())) {
     on = fmt::format(" on the Ethereum ledger (chain {}, centralizer {})", eth->chain_id(),
@@ -204,7 +509,7 @@ void run_node(const NodeOptions& o) {
   if (probes)
     std::cout << fmt::format("ipsx node: IP-ownership probes on {}\n", node.checks.probe_endpoint);
   if (checks.empty())
-    std::cout << "ipsx node: warning: offers are not checked (--offer-checks none)\n";
+    std::cout << "ipsx node: warning: offers are not checked (offer checks: none)\n";
   std::cout << std::flush;
   server.run();
   std::cout << "ipsx node: shutting down\n" << std::flush;
@@ -216,60 +521,82 @@ void add_node_command(CLI::App& app) {
   auto o = std::make_shared<NodeOptions>();
   CLI::App* cmd =
       app.add_subcommand("node", "Serve the market and the ledger over the HTTP API (docs/api.md)");
-  cmd->add_option("--data", o->data,
-                  "Data directory: the embedded ledger (from `ipsx ledger init`) and the market "
-                  "journal; with --ledger ethereum the market journal only")
-      ->required();
-  cmd->add_option("--journal", o->journal, "Market journal directory (default DATA/market)");
-  cmd->add_option("--ledger", o->ledger, "embedded (default) or ethereum (docs/eth.md)")
-      ->check(CLI::IsMember({"embedded", "ethereum"}));
-  cmd->add_option("--deployment,--config", o->eth.deployment,
-                  "With --ledger ethereum: the file `ipsx eth deploy --out` wrote (chain id, "
-                  "contract addresses, RPC URL)");
-  cmd->add_option("--rpc", o->eth.rpc,
-                  "With --ledger ethereum: the node's JSON-RPC URL (default: the deployment "
-                  "file's rpc)");
+  cmd->add_option("--config", o->config,
+                  "A TOML file of these settings, keyed by option name (read_timeout_ms for "
+                  "--read-timeout-ms); options given here override it (docs/node.md)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--print-config", o->print_config,
+                "Print the effective settings (defaults, the --config file, these options) as a "
+                "config file, and exit");
+  auto s = std::make_shared<NodeSettings>(cmd, *o);
+  s->path("data", o->data,
+          "Data directory: the embedded ledger (from `ipsx ledger init`) and the market journal; "
+          "with --ledger ethereum the market journal only",
+          true);
+  s->path("journal", o->journal, "Market journal directory (default DATA/market)");
+  s->choice("ledger", o->ledger, "embedded (default) or ethereum (docs/eth.md)",
+            {"embedded", "ethereum"});
+  s->path("deployment", o->eth.deployment,
+          "With --ledger ethereum: the file `ipsx eth deploy --out` wrote (chain id, contract "
+          "addresses, RPC URL)");
+  s->text("rpc", o->eth.rpc,
+          "With --ledger ethereum: the node's JSON-RPC URL (default: the deployment file's rpc)");
   o->eth.contracts = IPSX_DEFAULT_CONTRACTS_DIR;
-  cmd->add_option("--contracts", o->eth.contracts,
-                  "With --ledger ethereum: the build's contract JSON (for ledger-errors.json)")
+  s->path("contracts", o->eth.contracts,
+          "With --ledger ethereum: the build's contract JSON (for ledger-errors.json)")
       ->capture_default_str();
-  cmd->add_option("--rpc-timeout", o->eth.timeout_s,
-                  "With --ledger ethereum: seconds to wait for each RPC answer and receipt")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{3600}));
-  cmd->add_option("--listen", o->listen, "HOST:PORT to serve on (port 0: any free port)");
-  cmd->add_option("--keystore", o->keystore, "Keystore of the market operator's wallet")
-      ->required();
-  cmd->add_option("--address", o->address, "The market operator's address");
-  cmd->add_option("--password-file", o->password_file, "File whose first line is the password")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--fee-bps", o->fee_bps, "Commission every order must name (default 0)");
-  cmd->add_option("--max-body", o->max_body, "Largest request body in bytes (default 65536)");
-  cmd->add_option("--read-timeout-ms", o->read_timeout_ms,
-                  "Deadline for a whole request to arrive; slower clients are disconnected "
-                  "(default 10000)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{3'600'000}));
-  cmd->add_option("--rate-limit", o->limits.per_ip.rate,
-                  "Requests per second per client IP (default 50; 0: no limit)");
-  cmd->add_option("--rate-burst", o->limits.per_ip.burst, "Burst per client IP (default 100)");
-  cmd->add_option("--order-rate-limit", o->limits.per_address.rate,
-                  "Signed orders, cancels and status events per second per wallet (default 5)");
-  cmd->add_option("--order-rate-burst", o->limits.per_address.burst,
-                  "Burst of signed changes per wallet (default 20)");
-  cmd->add_option("--offer-checks", o->offer_checks,
-                  "What the node checks of an offer's IP: location, ownership, both "
-                  "(default location,ownership) or none (docs/api.md)");
-  cmd->add_option("--probe-listen", o->probe_listen,
-                  "HOST:PORT of the IP-ownership probe listener (default: --listen's host, any "
-                  "port)");
-  cmd->add_option("--geo-data", o->geo_data,
-                  "The @ip-location-db directory (country .mmdb and ASN CSVs; default "
-                  "./node_modules/@ip-location-db)");
-  cmd->add_option("--geo-static", o->geo_static,
-                  "The operator's static table of ranges (docs/geo.md), consulted first")
-      ->check(CLI::ExistingFile);
-  cmd->callback([o] { run_node(*o); });
+  s->integer("rpc_timeout", o->eth.timeout_s,
+             "With --ledger ethereum: seconds to wait for each RPC answer and receipt (default 30)",
+             int64_t{1}, int64_t{3600});
+  s->text("listen", o->listen,
+          "HOST:PORT to serve on (default 127.0.0.1:8545; port 0: any free port)");
+  s->path("keystore", o->keystore, "Keystore of the market operator's wallet", true);
+  s->text("address", o->address,
+          "The market operator's address (needed when the keystore is a directory)");
+  s->path("password_file", o->password_file, "File whose first line is the keystore's password",
+          true);
+  s->integer("fee_bps", o->fee_bps, "Commission every order must name, in basis points (default 0)",
+             uint16_t{0}, ledger::kMaxFeeBps);
+  s->integer("max_body", o->max_body, "Largest request body in bytes (default 65536)", size_t{1024},
+             size_t{64} << 20);
+  s->integer("read_timeout_ms", o->read_timeout_ms,
+             "Deadline for a whole request to arrive; slower clients are disconnected (default "
+             "10000)",
+             uint64_t{1}, uint64_t{3'600'000});
+  s->number("rate_limit", o->limits.per_ip.rate,
+            "Requests per second per client IP (default 50; 0: no limit)", 0, 1e9);
+  s->number("rate_burst", o->limits.per_ip.burst, "Burst per client IP (default 100)", 1, 1e9);
+  s->number("order_rate_limit", o->limits.per_address.rate,
+            "Signed orders, cancels and status events per second per wallet (default 5; 0: no "
+            "limit)",
+            0, 1e9);
+  s->number("order_rate_burst", o->limits.per_address.burst,
+            "Burst of signed changes per wallet (default 20)", 1, 1e9);
+  s->text("offer_checks", o->offer_checks,
+          "What the node checks of an offer's IP: location, ownership, both (default "
+          "location,ownership) or none (docs/api.md, \"Offer checks\")");
+  s->text("probe_listen", o->probe_listen,
+          "HOST:PORT of the IP-ownership probe listener (default: --listen's host, any port)");
+  s->text("probe_endpoint", o->probe_endpoint,
+          "HOST:PORT providers are told to connect to for probes (default: where the listener "
+          "is bound; needed when it binds every address)");
+  s->path("geo_data", o->geo_data,
+          "The @ip-location-db directory: country .mmdb and ASN CSVs (default "
+          "./node_modules/@ip-location-db)");
+  s->path("geo_static", o->geo_static,
+          "The operator's static table of ranges (docs/geo.md), consulted before the public data");
+  cmd->callback([o, s] {
+    if (!o->config.empty()) s->load(o->config);
+    if (o->print_config) {
+      std::cout << s->to_toml() << std::flush;
+      return;
+    }
+    s->check_required();
+    if (!std::filesystem::is_regular_file(o->password_file))
+      throw CommandError(
+          fmt::format("{}: no file {}", o->where("password_file"), o->password_file));
+    run_node(*o);
+  });
 }
 
 }  // namespace ipsx::cli
