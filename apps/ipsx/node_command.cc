@@ -488,7 +488,7 @@ void run_node(const NodeOptions& o) {
   api::ServerOptions so;
   so.body_limit = o.max_body;
   so.read_timeout = std::chrono::milliseconds(o.read_timeout_ms);
-  so.on_tick = [&node] { api::tick(node); };
+  so.on_tick = [&node] { api::tick(node, true); };
   so.events = &events;
   api::HttpServer server(router, so);
   std::string bound = unwrap(server.listen(host, port), o.where("listen"));

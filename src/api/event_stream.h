@@ -1,5 +1,6 @@
 // The node's event stream: what changed in the market, as JSON messages
-//   {"seq": N, "type": "order" | "cancel" | "deal" | "status", "atMs": ..., "data": {...}}
+//   {"seq": N, "type": "order" | "cancel" | "deal" | "status" | "deal_status" | "transaction",
+//    "atMs": ..., "data": {...}}
 // pushed to every subscriber (the WebSocket clients of /v1/events, docs/api.md). `seq` counts
 // the messages from 1 since the node started, so a client sees whether it missed any.
 // Single-threaded, like the server that drives it: publish() calls the subscribers at once.

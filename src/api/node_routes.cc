@@ -149,12 +149,35 @@ void publish(NodeContext& node, const std::string& type, json data) {
   if (node.events) node.events->publish(type, std::move(data), now_ms());
 }
 
-// Publishes a "deal" event per deal opened.
+// Publishes a "deal" event per deal opened, and watches its status from then on.
 void publish_deals(NodeContext& node, const std::vector<Hash>& deals) {
   if (!node.events) return;
   for (const Hash& d : deals) {
     auto view = node.ledger.deal(d);
     publish(node, "deal", view ? deal_json(*view) : json{{"id", d.hex()}});
+    if (auto st = node.market.deal_status(d)) node.watched[d] = *st;
+  }
+}
+
+json status_json(const market::DealStatus& st);
+
+// Publishes a "deal_status" event for each watched deal whose status changed since the stream
+// last said it (a timeout, the deal's end, a close becoming final); a final close ends the watch.
+// Run by the periodic tick only (it reads every watched deal).
+void publish_status_changes(NodeContext& node) {
+  if (!node.events) return;
+  for (auto it = node.watched.begin(); it != node.watched.end();) {
+    auto st = node.market.deal_status(it->first);
+    if (!st) {
+      it = node.watched.erase(it);
+      continue;
+    }
+    if (!(*st == it->second)) {
+      publish(node, "deal_status", {{"deal", it->first.hex()}, {"status", status_json(*st)}});
+      it->second = *st;
+    }
+    bool done = st->phase == market::DealPhase::closed && st->final;
+    it = done ? node.watched.erase(it) : std::next(it);
   }
 }
 
@@ -609,6 +632,8 @@ HttpResponse post_event(NodeState& s, const HttpRequest& req) {
   tick(node);
   auto status = node.market.status_event(se);
   if (!status) return error_response(from_error(status.error()));
+  if (auto w = node.watched.find(se.event.deal_id); w != node.watched.end())
+    w->second = *status;  // said by the "status" event below
   publish(node, "status",
           {{"deal", se.event.deal_id.hex()},
            {"party", market::to_string(se.event.party)},
@@ -1117,8 +1142,9 @@ HttpResponse metrics(NodeState& s) {
 
 }  // namespace
 
-void tick(NodeContext& node) {
+void tick(NodeContext& node, bool periodic) {
   publish_deals(node, node.market.tick());
+  if (periodic) publish_status_changes(node);
 }
 
 void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {

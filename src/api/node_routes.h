@@ -8,6 +8,7 @@
 // add_node_routes() also installs the router's guard (per-IP rate limit) and observer (metrics).
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "api/event_stream.h"
@@ -42,6 +43,9 @@ struct NodeContext {
   // Where the routes publish what changed (orders, cancels, deals, status events); none if null.
   EventStream* events = nullptr;
   OfferChecks checks = {};
+  // With `events`: the deals whose status the stream last published, until their close is
+  // final, so that changes the clock makes (timeouts, the end) are published too ("deal_status").
+  std::map<Hash, market::DealStatus> watched = {};
 };
 
 // Rate limits (token buckets, rate 0 = none). `per_ip`: every request, by the client's IP.
@@ -57,8 +61,9 @@ struct NodeLimits {
 void add_node_routes(Router& router, NodeContext& node, NodeLimits limits = {});
 
 // The market's tick (deadlines, window openings, freed places), publishing the deals it opens.
-// The node runs it every second; the routes run it before each signed change.
-void tick(NodeContext& node);
+// The node runs it every second (`periodic`: also publishes the status changes the clock made,
+// "deal_status"); the routes run it before each signed change.
+void tick(NodeContext& node, bool periodic = false);
 
 // The OpenAPI document checked in as docs/api/openapi.yaml (embedded at build time).
 const std::string& openapi_yaml();

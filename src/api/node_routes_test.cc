@@ -443,6 +443,43 @@ TEST_F(RateLimitedRoutesTest, SignedChangesAreLimitedPerSigningAddress) {
   EXPECT_EQ(call("POST", "/v1/orders", request(500).dump()).first, 201);
 }
 
+TEST_F(NodeRoutesTest, TheStreamPublishesTheClosesTheClockMakes) {
+  EventStream events;
+  std::vector<json> said;
+  events.subscribe([&](const EventStream::Message& m) { said.push_back(json::parse(*m)); });
+  node_->events = &events;
+  std::string deal = open_deal();
+  ASSERT_FALSE(deal.empty());
+  ASSERT_EQ(node_->watched.size(), 1u);
+  auto types = [&] {
+    std::vector<std::string> t;
+    for (const json& m : said) t.push_back(m["type"]);
+    return t;
+  };
+  EXPECT_EQ(types(), (std::vector<std::string>{"order", "order", "deal"}));
+  tick(*node_, true);  // nothing changed
+  EXPECT_EQ(said.size(), 3u);
+
+  // The provider never reports ready: the ready timeout closes the deal, and the close becomes
+  // final a clock skew later; each is published once, and then the watch ends.
+  clock_.advance(market::ProtocolTimeouts{}.ready_timeout + Millis(1000));
+  tick(*node_, true);
+  ASSERT_EQ(said.size(), 4u);
+  EXPECT_EQ(said[3]["type"], "deal_status");
+  EXPECT_EQ(said[3]["data"]["deal"], deal);
+  EXPECT_EQ(said[3]["data"]["status"]["phase"], "closed");
+  EXPECT_EQ(said[3]["data"]["status"]["reason"], "provider_failed");
+  EXPECT_FALSE(said[3]["data"]["status"]["final"].get<bool>());
+  clock_.advance(market::ProtocolTimeouts{}.clock_skew);
+  tick(*node_, true);
+  ASSERT_EQ(said.size(), 5u);
+  EXPECT_TRUE(said[4]["data"]["status"]["final"].get<bool>());
+  EXPECT_TRUE(node_->watched.empty());
+  tick(*node_, true);
+  EXPECT_EQ(said.size(), 5u);
+  node_->events = nullptr;
+}
+
 // ---- Offer checks ----------------------------------------------------------------------------
 
 class OfferChecksTest : public testing::NodeRoutesTest {
