@@ -906,6 +906,23 @@ HttpResponse events_json(const Result<std::vector<ledger::Event>>& events) {
   return json_response(200, {{"events", out}});
 }
 
+json tx_record_json(const ledger::TxRecord& t) {
+  return {{"id", t.id.hex()},           {"block", t.block}, {"index", t.index},
+          {"from", t.from.to_string()}, {"nonce", t.nonce}, {"op", t.op}};
+}
+
+// GET /v1/ledger/transactions/{id}: one transaction by its id, with its block's number.
+HttpResponse transaction_by_id(NodeContext& node, const HttpRequest& req) {
+  auto id = parse_hash(req.params.at("id"), "id");
+  if (!id) return error_response(id.error());
+  auto t = node.ledger.transaction(*id);
+  if (!t) return error_response(from_error(t.error()));
+  if (!*t)
+    return error_response(ApiError::unknown("unknown_transaction", "id",
+                                            "no transaction " + id->hex() + " in a durable block"));
+  return json_response(200, tx_record_json(**t));
+}
+
 HttpResponse account_transactions(NodeContext& node, const HttpRequest& req) {
   auto a = parse_address(req.params.at("address"), "address");
   if (!a) return error_response(a.error());
@@ -914,14 +931,7 @@ HttpResponse account_transactions(NodeContext& node, const HttpRequest& req) {
   auto txs = node.ledger.transactions_of(*a, *limit);
   if (!txs) return error_response(from_error(txs.error()));
   json out = json::array();
-  for (const auto& t : *txs) {
-    out.push_back({{"id", t.id.hex()},
-                   {"block", t.block},
-                   {"index", t.index},
-                   {"from", t.from.to_string()},
-                   {"nonce", t.nonce},
-                   {"op", t.op}});
-  }
+  for (const auto& t : *txs) out.push_back(tx_record_json(t));
   return json_response(200, {{"transactions", out}});
 }
 
@@ -1203,6 +1213,7 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
   router.add("GET", "/v1/ledger/supply", [&node](const HttpRequest&) { return supply(node); });
   router.add("POST", "/v1/ledger/transactions/prepare",
              [s](const HttpRequest& req) { return prepare_tx(*s, req); });
+  get("/v1/ledger/transactions/{id}", transaction_by_id);
   router.add("POST", "/v1/ledger/transactions",
              [s](const HttpRequest& req) { return send_tx(*s, req); });
   router.add("GET", "/v1/events", [](const HttpRequest&) {

@@ -443,6 +443,25 @@ TEST_F(RateLimitedRoutesTest, SignedChangesAreLimitedPerSigningAddress) {
   EXPECT_EQ(call("POST", "/v1/orders", request(500).dump()).first, 201);
 }
 
+TEST_F(NodeRoutesTest, ATransactionIsFoundByItsId) {
+  ASSERT_FALSE(open_deal().empty());
+  auto [s1, block] = call("GET", "/v1/ledger/blocks/latest");
+  ASSERT_EQ(s1, 200);
+  ASSERT_FALSE(block["txs"].empty()) << block;
+  std::string id = block["txs"][0];
+  auto [s2, tx] = call("GET", "/v1/ledger/transactions/" + id);
+  EXPECT_EQ(s2, 200) << tx;
+  EXPECT_EQ(tx["id"], id);
+  EXPECT_EQ(tx["op"], "openDeal");
+  EXPECT_EQ(tx["block"], block["number"]);
+  auto [s3, none] = call("GET", "/v1/ledger/transactions/0x" + std::string(64, '0'));
+  EXPECT_EQ(s3, 404);
+  EXPECT_EQ(none["error"]["code"], "unknown_transaction");
+  auto [s4, bad] = call("GET", "/v1/ledger/transactions/12");
+  EXPECT_EQ(s4, 400);
+  EXPECT_EQ(bad["error"]["field"], "id");
+}
+
 TEST_F(NodeRoutesTest, TheStreamPublishesTheClosesTheClockMakes) {
   EventStream events;
   std::vector<json> said;

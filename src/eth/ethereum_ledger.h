@@ -75,6 +75,7 @@ class EthereumLedger final : public ledger::Ledger {
   Result<ledger::BlockView> block(uint64_t number) const override;
   Result<std::vector<ledger::TxRecord>> transactions_of(const Address& a,
                                                         size_t limit) const override;
+  Result<std::optional<ledger::TxRecord>> transaction(const Hash& id) const override;
   Result<std::vector<ledger::Event>> events_of_deal(const Hash& deal_id) const override;
   Result<std::vector<ledger::Event>> events_of_account(const Address& a,
                                                        size_t limit) const override;
@@ -152,6 +153,7 @@ class EthereumLedger final : public ledger::Ledger {
   mutable std::mutex history_mu_;
   mutable uint64_t scanned_to_ = 0;  // blocks below this are indexed
   mutable std::unordered_map<Address, std::vector<ledger::TxRecord>> history_;
+  mutable std::unordered_map<Hash, ledger::TxRecord> history_by_id_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

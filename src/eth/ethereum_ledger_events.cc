@@ -342,8 +342,9 @@ Result<void> EthereumLedger::scan_history() const {
       if (!r) return std::unexpected(r.error());
       if (!*r || !(*r)->success) continue;  // reverted: not a ledger transaction
       uint64_t nonce = std::visit([](const auto& x) { return x.nonce; }, t.tx);
-      history_[t.from].push_back(
-          L::TxRecord{ledger_tx_id(t.tx, t.signature), (*b)->number, t.index, t.from, nonce, op});
+      L::TxRecord record{ledger_tx_id(t.tx, t.signature), (*b)->number, t.index, t.from, nonce, op};
+      history_by_id_[record.id] = record;
+      history_[t.from].push_back(std::move(record));
     }
     scanned_to_ = n + 1;
   }
@@ -359,6 +360,14 @@ Result<std::vector<L::TxRecord>> EthereumLedger::transactions_of(const Address& 
   const auto& all = it->second;
   size_t skip = all.size() > limit ? all.size() - limit : 0;
   return std::vector<L::TxRecord>(all.begin() + static_cast<ptrdiff_t>(skip), all.end());
+}
+
+Result<std::optional<L::TxRecord>> EthereumLedger::transaction(const Hash& id) const {
+  if (auto s = scan_history(); !s) return std::unexpected(s.error());
+  std::lock_guard lock(history_mu_);
+  auto it = history_by_id_.find(id);
+  if (it == history_by_id_.end()) return std::optional<L::TxRecord>();
+  return std::optional<L::TxRecord>(it->second);
 }
 
 }  // namespace ipsx::eth

@@ -1244,6 +1244,21 @@ TEST_P(LedgerConformance, QueryTransactionsOfAnAccountListItsAcceptedTransaction
   EXPECT_TRUE(must(L().transactions_of(R().address(), kAll)).empty());
 }
 
+TEST_P(LedgerConformance, QueryATransactionByItsId) {
+  Receipt r = exec(P(), approve_op(R().address(), 7));
+  auto found = must(L().transaction(r.tx_id));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, r.tx_id);
+  EXPECT_EQ(found->block, r.block);
+  EXPECT_EQ(found->index, r.index);
+  EXPECT_EQ(found->from, P().address());
+  EXPECT_EQ(found->op, "approve");
+  // The block lists it.
+  auto b = must(L().block(r.block));
+  EXPECT_NE(std::find(b.txs.begin(), b.txs.end(), r.tx_id), b.txs.end());
+  EXPECT_FALSE(must(L().transaction(Hash{})).has_value());
+}
+
 TEST_P(LedgerConformance, QueryEventsOfAnAccountNewestLast) {
   finalize_and_fund();
   Receipt r1 = exec(P(), Transfer{R2().address(), units(11)});

@@ -478,6 +478,11 @@ Result<std::vector<TxRecord>> EmbeddedLedger::transactions_of(const Address& a,
   return store_->transactions_of(a, limit);
 }
 
+Result<std::optional<TxRecord>> EmbeddedLedger::transaction(const Hash& id) const {
+  std::lock_guard lock(store_mu_);
+  return store_->transaction(id);
+}
+
 Result<std::vector<Event>> EmbeddedLedger::events_of_deal(const Hash& id) const {
   std::lock_guard lock(store_mu_);
   return store_->events_of_deal(id);

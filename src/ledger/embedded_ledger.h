@@ -74,6 +74,7 @@ class EmbeddedLedger final : public Ledger {
   Result<uint64_t> height() const override;
   Result<BlockView> block(uint64_t number) const override;
   Result<std::vector<TxRecord>> transactions_of(const Address& a, size_t limit) const override;
+  Result<std::optional<TxRecord>> transaction(const Hash& id) const override;
   Result<std::vector<Event>> events_of_deal(const Hash& deal_id) const override;
   Result<std::vector<Event>> events_of_account(const Address& a, size_t limit) const override;
 
@@ -115,7 +116,7 @@ class EmbeddedLedger final : public Ledger {
   mutable std::mutex store_mu_;  // guards store_ and head_ (the last durable block)
   std::unique_ptr<Store> store_;
   BlockView head_;
-  BlockView applied_head_;  // the last block applied to state_; sequencer thread only
+  BlockView applied_head_;       // the last block applied to state_; sequencer thread only
   std::optional<Error> failed_;  // a storage failure stops the ledger
 
   std::mutex queue_mu_;

@@ -298,6 +298,8 @@ class Ledger {
   virtual Result<uint64_t> height() const = 0;  // number of the last block
   virtual Result<BlockView> block(uint64_t number) const = 0;
   virtual Result<std::vector<TxRecord>> transactions_of(const Address& a, size_t limit) const = 0;
+  // The transaction with this id (Receipt::tx_id, BlockView::txs), if it is in a durable block.
+  virtual Result<std::optional<TxRecord>> transaction(const Hash& id) const = 0;
   virtual Result<std::vector<Event>> events_of_deal(const Hash& deal_id) const = 0;
   virtual Result<std::vector<Event>> events_of_account(const Address& a, size_t limit) const = 0;
 };

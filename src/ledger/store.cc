@@ -152,6 +152,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, boo
     -- Which transactions concern an account (20-byte key) or a deal (32-byte key).
     CREATE TABLE IF NOT EXISTS tx_index(key BLOB NOT NULL, pos INTEGER NOT NULL,
       PRIMARY KEY(key, pos)) WITHOUT ROWID;
+    -- Transactions by id (added after format 1's first release: built on first open).
+    CREATE INDEX IF NOT EXISTS txs_by_id ON txs(id);
   )";
   if (auto r = s->exec(schema); !r) return std::unexpected(r.error());
   return s;
@@ -324,6 +326,17 @@ Result<std::vector<TxRecord>> Store::transactions_of(const Address& a, size_t li
   }
   std::reverse(out.begin(), out.end());
   return out;
+}
+
+Result<std::optional<TxRecord>> Store::transaction(const Hash& id) {
+  Stmt s(db_, "SELECT t.id, t.pos, t.sender, t.nonce, t.op FROM txs t WHERE t.id = ?1");
+  if (!s.ok()) return db_error(db_, "transaction");
+  s.bind_blob(1, id.view());
+  if (s.step() != SQLITE_ROW) return std::optional<TxRecord>();
+  uint64_t pos = static_cast<uint64_t>(s.col_int(1));
+  return std::optional<TxRecord>(TxRecord{s.col_hash(0), pos >> 20,
+                                          static_cast<uint32_t>(pos & 0xfffff), s.col_address(2),
+                                          static_cast<uint64_t>(s.col_int(3)), s.col_text(4)});
 }
 
 // The events of the transactions indexed under `key` that `keep` accepts, oldest first; at most

@@ -44,6 +44,7 @@ class Store {
   Result<uint64_t> height();  // -1 as UINT64_MAX when empty
   Result<BlockView> block(uint64_t number);
   Result<std::vector<TxRecord>> transactions_of(const Address& a, size_t limit);
+  Result<std::optional<TxRecord>> transaction(const Hash& id);
   Result<std::vector<Event>> events_of_deal(const Hash& deal);
   Result<std::vector<Event>> events_of_account(const Address& a, size_t limit);
 
