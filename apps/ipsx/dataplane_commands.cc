@@ -28,6 +28,7 @@
 #include "net/address_policy.h"
 #include "net/exit.h"
 #include "net/gateway.h"
+#include "node_session.h"
 #include "sdk/dataplane.h"
 #include "sdk/node_client.h"
 #include "sdk/settlement.h"
@@ -86,25 +87,6 @@ net::tcp::endpoint parse_listen_any_port(const std::string& text, const char* op
 std::string endpoint_text(const net::tcp::endpoint& e) {
   return e.address().is_v6() ? fmt::format("[{}]:{}", e.address().to_string(), e.port())
                              : fmt::format("{}:{}", e.address().to_string(), e.port());
-}
-
-// The node and what orders and signatures must name there: the market, its commission, the
-// ledger's chain id.
-struct NodeSession {
-  std::unique_ptr<sdk::NodeClient> node;
-  Address market;
-  uint16_t fee_bps = 0;
-  uint64_t chain_id = 0;
-};
-
-NodeSession open_node(const std::string& url) {
-  NodeSession s;
-  s.node = unwrap(sdk::NodeClient::connect(url), "--node");
-  json health = unwrap(s.node->health(), "--node " + url);
-  s.market = unwrap(Address::parse(health.value("market", "")), "the node's market address");
-  s.fee_bps = health.value("feeBps", uint16_t{0});
-  s.chain_id = health.value("chainId", uint64_t{1337});
-  return s;
 }
 
 // A setting the node also states: the node's unless given, and then it must agree.

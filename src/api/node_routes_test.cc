@@ -374,6 +374,23 @@ TEST_F(NodeRoutesTest, ProfilesTradesAndTheLedger) {
   EXPECT_EQ(sup["conserved"], true);
 }
 
+TEST_F(NodeRoutesTest, TheSaleRouteAnswersTheLedgersSaleTermsAndProgress) {
+  auto [status, sale] = call("GET", "/v1/ledger/sale");
+  ASSERT_EQ(status, 200) << sale;
+  EXPECT_EQ(sale["rate"], "10000");
+  EXPECT_EQ(sale["hardCap"], "1000");
+  EXPECT_EQ(sale["raised"], "0");
+  EXPECT_EQ(sale["sold"], "0");
+  EXPECT_EQ(sale["startMs"], to_unix_ms(g_.time));
+  EXPECT_EQ(sale["endMs"], to_unix_ms(g_.time) + 1000);
+  EXPECT_EQ(sale["finalized"], true);  // the fixture's team finalized it
+  EXPECT_EQ(sale["treasury"], key("treasury").address().to_string());
+  auto supply = ledger_->supply().value();
+  EXPECT_EQ(sale["pool"], supply.sale_pool.to_string());
+  EXPECT_EQ(sale["unclaimed"], supply.unclaimed.to_string());
+  EXPECT_EQ(call("POST", "/v1/ledger/sale", "{}").first, 405);
+}
+
 TEST_F(NodeRoutesTest, MetricsCountRequestsByRouteAndStatus) {
   call("GET", "/v1/health");
   call("GET", "/v1/health");
