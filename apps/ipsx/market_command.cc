@@ -251,8 +251,8 @@ void add_market_command(CLI::App& app) {
   auto o = std::make_shared<MarketOptions>();
   CLI::App* market =
       app.add_subcommand("market",
-                         "The market: run it on local directories (place, show) or read a node's "
-                         "book and trades (depth, trades)");
+                         "The market: run on local directories (place, show), or a node's book "
+                         "(depth, trades)");
   market->require_subcommand(1);
   auto common = [&](CLI::App* c) {
     c->add_option("--data", o->data, "Ledger data directory")->required();
