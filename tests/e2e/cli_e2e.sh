@@ -51,8 +51,10 @@ json_of() {
   shift 3
   if ! out=$("$@" --json 2>"$work/stderr"); then
     bad "$name: failed: $(cat "$work/stderr")"
+  elif [[ $(jq -s length <<<"$out" 2>/dev/null) != 1 ]]; then
+    bad "$name: not one JSON document: $out"
   elif ! got=$(jq -r "$filter" <<<"$out" 2>&1); then
-    bad "$name: not JSON: $out"
+    bad "$name: $got"
   else
     expect_eq "$name" "$got" "$want"
   fi
@@ -108,6 +110,8 @@ expect_out "--node overrides IPSX_NODE" "^$requester: 901 IPSX" \
 
 # ---- Bad input ----
 fails "a malformed address" "ADDRESS" "$IPSX" token balance 0xnope
+json_of "an address the ledger never saw holds nothing" '"\(.balance) \(.nonce)"' "0 0" \
+  "$IPSX" token balance 0x00000000000000000000000000000000000000ff
 fails "a bad amount" "--amount" as "$early" token transfer --to "$requester" --amount 1.2.3
 fails "a bad recipient" "--to" as "$early" token transfer --to bob --amount 1
 fails "a wrong password" "password|decrypt|mac" \
