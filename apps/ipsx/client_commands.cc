@@ -17,6 +17,7 @@
 
 #include "cli_util.h"
 #include "ledger/tx_codec.h"
+#include "node_answers.h"
 #include "node_session.h"
 #include "order_options.h"
 #include "sdk/dataplane.h"
@@ -74,27 +75,6 @@ void print(const ClientOptions& o, const json& answer,
   }
 }
 
-// The value at `pointer` ("/wallet/balance") as text; "" if absent.
-std::string text(const json& j, const std::string& pointer) {
-  json::json_pointer p(pointer);
-  if (!j.contains(p) || j.at(p).is_null()) return "";
-  const json& v = j.at(p);
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
-// A count of base units (as the API writes prices) as IPSX.
-std::string ipsx(const json& j, const std::string& pointer) {
-  auto a = Amount::parse_base(text(j, pointer));
-  return a ? a->to_string() : text(j, pointer);
-}
-
-// The array at `key`; empty if absent.
-const json& list(const json& j, const char* key) {
-  static const json empty = json::array();
-  auto it = j.find(key);
-  return it != j.end() && it->is_array() ? *it : empty;
-}
-
 Amount tokens(const std::string& value, const char* option) {
   return unwrap(Amount::parse(value), option);
 }
@@ -115,87 +95,6 @@ std::string query(std::initializer_list<std::pair<const char*, std::string>> par
 
 // ---- Reads ------------------------------------------------------------------------------------
 
-void show_account(const json& a) {
-  std::cout << fmt::format(
-      "{}: {} IPSX; wallet {} IPSX ({} reserved); native {}; nonce {}; rated {} times\n",
-      text(a, "/address"), text(a, "/balance"), text(a, "/wallet/balance"),
-      text(a, "/wallet/reserved"), text(a, "/nativeBalance"), text(a, "/nonce"),
-      text(a, "/rating/count"));
-}
-
-void show_sale(const json& s) {
-  std::cout << fmt::format(
-      "sale: {} raised of a {} cap, {} IPSX sold, {} left in the pool, {} unclaimed; {}\n",
-      text(s, "/raised"), text(s, "/hardCap"), text(s, "/sold"), text(s, "/pool"),
-      text(s, "/unclaimed"), s.value("finalized", false) ? "finalized" : "not finalized");
-  std::cout << fmt::format("  rate {} IPSX base units per native base unit; treasury {}\n",
-                           text(s, "/rate"), text(s, "/treasury"));
-  std::cout << fmt::format("  from {} to {} (unix ms)\n", text(s, "/startMs"), text(s, "/endMs"));
-}
-
-void show_orders(const json& answer) {
-  for (const json& o : list(answer, "orders")) {
-    std::cout << fmt::format("{:>4}  {:<7}  {:<7}  {}  owner {}\n", text(o, "/id"),
-                             text(o, "/kind"), text(o, "/state"), text(o, "/hash"),
-                             text(o, "/owner"));
-  }
-  if (list(answer, "orders").empty()) std::cout << "no orders\n";
-}
-
-void show_deal_line(const json& d) {
-  std::cout << fmt::format("{}  {:<7}  provider {}  requester {}  {} IPSX/s\n", text(d, "/id"),
-                           text(d, "/status/phase"), text(d, "/provider"), text(d, "/requester"),
-                           ipsx(d, "/pricePerSecond"));
-}
-
-void show_deals(const json& answer) {
-  for (const json& d : list(answer, "deals")) show_deal_line(d);
-  if (list(answer, "deals").empty()) std::cout << "no deals\n";
-}
-
-void show_deal(const json& d) {
-  show_deal_line(d);
-  std::string reason = text(d, "/status/reason");
-  std::cout << fmt::format("  status {}{} since {} ms\n", text(d, "/status/phase"),
-                           reason.empty() ? "" : " (" + reason + ")", text(d, "/status/sinceMs"));
-  for (const char* side : {"provider", "requester"}) {
-    std::string at = fmt::format("/parties/{}/", side);
-    std::cout << fmt::format("  {} reported {} (seq {})\n", side, text(d, at + "state"),
-                             text(d, at + "seq"));
-  }
-  if (d.contains("ledger")) {
-    std::cout << fmt::format("  ledger: {}, deposit {} IPSX, claimed {} IPSX, reason {}\n",
-                             text(d, "/ledger/state"), text(d, "/ledger/deposit"),
-                             text(d, "/ledger/claimed"), text(d, "/ledger/reason"));
-  }
-}
-
-void show_levels(const char* side, const json& levels) {
-  for (const json& l : levels) {
-    std::cout << fmt::format("  {:<22} {} IPSX/s: {} IP(s) in {} order(s)\n", side,
-                             ipsx(l, "/pricePerSecond"), text(l, "/ips"), text(l, "/orders"));
-  }
-}
-
-void show_depth(const json& d) {
-  std::cout << fmt::format("{}: {} live offers, {} resting requests, {} open deals\n",
-                           text(d, "/country"), text(d, "/liveOffers"), text(d, "/restingRequests"),
-                           text(d, "/openDeals"));
-  const json offers = d.value("offers", json::object());
-  for (const auto& [type, levels] : offers.items()) show_levels(("offers " + type).c_str(), levels);
-  show_levels("requests", list(d, "requests"));
-}
-
-void show_trades(const json& t) {
-  for (const json& x : list(t, "trades")) {
-    std::cout << fmt::format("{}  {} {:<11}  {} IPSX/s  at {} ms\n", text(x, "/deal"),
-                             text(x, "/country"), text(x, "/ipType"), ipsx(x, "/pricePerSecond"),
-                             text(x, "/atMs"));
-  }
-  std::cout << fmt::format("{} trade(s); {} open deal(s)\n", text(t, "/summary/count"),
-                           text(t, "/openDeals"));
-}
-
 // GET `target` and print it.
 void get_and_print(const ClientOptions& o, const std::string& target, void (*show)(const json&)) {
   auto node = unwrap(sdk::NodeClient::connect(node_url(o)), "--node");
@@ -203,17 +102,6 @@ void get_and_print(const ClientOptions& o, const std::string& target, void (*sho
 }
 
 // ---- Signed changes ---------------------------------------------------------------------------
-
-void show_receipt(const json& r) {
-  std::cout << fmt::format("{} {} in block {}\n", text(r, "/op"), text(r, "/id"),
-                           text(r, "/block"));
-  for (const json& e : list(r, "events")) {
-    std::string fields;
-    for (const json& f : list(e, "fields"))
-      fields += fmt::format(" {}={}", text(f, "/0"), text(f, "/1"));
-    std::cout << "  " << text(e, "/kind") << fields << "\n";
-  }
-}
 
 // Signs `op`, sends it through the node and prints the receipt; the wait is told on stderr.
 void send_op(const ClientOptions& o, const ledger::Op& op) {
@@ -223,21 +111,6 @@ void send_op(const ClientOptions& o, const ledger::Op& op) {
   auto r = sdk::send_transaction(*w.session.node, w.signer, op);
   std::cerr << (r ? fmt::format("included in block {}\n", text(*r, "/block")) : "failed\n");
   print(o, unwrap(std::move(r), name), show_receipt);
-}
-
-void show_placed(const json& p) {
-  std::cout << fmt::format("{} {} placed: {}\n", text(p, "/kind"), text(p, "/id"),
-                           text(p, "/hash"));
-  for (const json& d : list(p, "deals")) {
-    std::cout << fmt::format(
-        "  deal {} opened: provider {} requester {} at {} IPSX/s for {} s, deposit {} IPSX\n",
-        text(d, "/id"), text(d, "/provider"), text(d, "/requester"), ipsx(d, "/pricePerSecond"),
-        text(d, "/duration"), text(d, "/deposit"));
-  }
-  for (const json& r : list(p, "refused")) {
-    std::cout << fmt::format("  fill of offer {} for request {} refused: {}\n", text(r, "/offer"),
-                             text(r, "/request"), text(r, "/message"));
-  }
 }
 
 void place(const ClientOptions& o, bool is_offer) {
