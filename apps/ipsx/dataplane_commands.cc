@@ -28,6 +28,7 @@
 #include "net/address_policy.h"
 #include "net/exit.h"
 #include "net/gateway.h"
+#include "node_session.h"
 #include "sdk/dataplane.h"
 #include "sdk/node_client.h"
 #include "sdk/settlement.h"
@@ -88,28 +89,6 @@ std::string endpoint_text(const net::tcp::endpoint& e) {
                              : fmt::format("{}:{}", e.address().to_string(), e.port());
 }
 
-// The node and what orders and signatures must name there: the market, its commission, the
-// ledger's chain id.
-struct NodeSession {
-  std::unique_ptr<sdk::NodeClient> node;
-  Address market;
-  uint16_t fee_bps = 0;
-  uint64_t chain_id = 0;
-  bool proves_ownership = false;  // the node wants a probe from an IP before offers for it
-};
-
-NodeSession open_node(const std::string& url) {
-  NodeSession s;
-  s.node = unwrap(sdk::NodeClient::connect(url), "--node");
-  json health = unwrap(s.node->health(), "--node " + url);
-  s.market = unwrap(Address::parse(health.value("market", "")), "the node's market address");
-  s.fee_bps = health.value("feeBps", uint16_t{0});
-  s.chain_id = health.value("chainId", uint64_t{1337});
-  for (const json& c : health.value("offerChecks", json::array()))
-    if (c == "ownership") s.proves_ownership = true;
-  return s;
-}
-
 // A setting the node also states: the node's unless given, and then it must agree.
 template <class T>
 T agree(const std::optional<T>& given, T node_value, const char* what) {
@@ -138,8 +117,8 @@ struct GatewayOptions {
 void run_gateway(const GatewayOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   NodeSession s = open_node(o.node);
-  sdk::Signer signer =
-      sdk::Signer::for_chain(key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"));
+  sdk::Signer signer = sdk::Signer::for_chain(
+      key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"), s.verifying_contract);
 
   sdk::LeasePolicy policy;
   policy.duration_seconds = o.duration;
@@ -305,8 +284,8 @@ void run_provide(const ProvideOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   ProvideConfig c = load_provide_config(o.config);
   NodeSession s = open_node(o.node);
-  sdk::Signer signer =
-      sdk::Signer::for_chain(key.clone(), agree(c.chain_id, s.chain_id, "chain_id"));
+  sdk::Signer signer = sdk::Signer::for_chain(
+      key.clone(), agree(c.chain_id, s.chain_id, "chain_id"), s.verifying_contract);
   const uint16_t fee_bps = agree(c.fee_bps, s.fee_bps, "fee_bps");
 
   std::set<net::Ipv6> ips;

@@ -5,7 +5,6 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli_util.h"
 #include "crypto/keystore.h"
@@ -14,46 +13,22 @@
 #include "ledger/tx_codec.h"
 #include "market/market.h"
 #include "open_market.h"
+#include "order_options.h"
 
 namespace ipsx::cli {
 namespace {
 
 using json = nlohmann::json;
 
+// `ipsx order offer|request`: the order's fields, and where and how it is signed.
 struct OrderOptions {
   std::string keystore, address, password_file, out;
-  std::string market, data;
+  std::string market;
   uint16_t fee_bps = 0;
   uint64_t chain_id = 1337;
   std::string deployment;  // an Ethereum deployment file: its chain id and verifying contract
-  uint64_t nonce = 0;
-  uint64_t expiry_seconds = 86'400;
-  // offer
-  std::string ip, country = "DE", type = "residential", protocols = "http,socks5",
-                  scopes = "crawling,general", price;
-  uint32_t capacity = 1, bandwidth = 10'000;
-  uint64_t min_seconds = 5, max_seconds = 86'400;
-  // request
-  std::string countries, types, scope = "crawling", max_price, budget;
-  uint32_t count = 1;
-  uint64_t duration = 60;
-  bool exclusive = false, aon = false, distinct = false;
+  OrderFields fields;
 };
-
-uint32_t bits(const std::string& list, const std::map<std::string, uint32_t>& names,
-              const char* option) {
-  uint32_t out = 0;
-  std::stringstream ss(list);
-  for (std::string item; std::getline(ss, item, ',');) {
-    auto it = names.find(item);
-    if (it == names.end()) throw CommandError(fmt::format("{}: unknown value '{}'", option, item));
-    out |= it->second;
-  }
-  return out;
-}
-
-const std::map<std::string, uint32_t> kTypes = {
-    {"residential", 1}, {"datacenter", 2}, {"mobile", 3}};
 
 Hash domain_separator(uint64_t chain_id) {
   return ledger::ledger_domain(chain_id, Address()).separator();
@@ -68,10 +43,6 @@ Hash signing_domain(uint64_t chain_id, const std::string& deployment) {
   return ledger::ledger_domain(f.deployment.chain_id, f.deployment.centralizer).separator();
 }
 
-uint64_t now_s() {
-  return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
-}
-
 void write_out(const std::string& path, const json& j) {
   if (path.empty() || path == "-") {
     std::cout << j.dump(2) << "\n";
@@ -83,22 +54,9 @@ void write_out(const std::string& path, const json& j) {
 
 void run_offer(const OrderOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  ledger::Offer offer;
+  ledger::Offer offer =
+      make_offer(o.fields, unwrap(Address::parse(o.market), "--market"), o.fee_bps);
   offer.provider = key.address();
-  offer.ip = unwrap(ledger::parse_ip(o.ip), "--ip");
-  offer.country = unwrap(ledger::parse_country(o.country), "--country");
-  offer.ip_type = static_cast<ledger::IpType>(bits(o.type, kTypes, "--type"));
-  offer.protocols = unwrap(ledger::parse_protocols(o.protocols), "--protocols");
-  offer.scopes = unwrap(ledger::parse_scopes(o.scopes), "--scopes");
-  offer.bandwidth_kbps = o.bandwidth;
-  offer.capacity = o.capacity;
-  offer.min_duration = o.min_seconds;
-  offer.max_duration = o.max_seconds;
-  offer.price_per_second = unwrap(Amount::parse(o.price), "--price").base();
-  offer.market = unwrap(Address::parse(o.market), "--market");
-  offer.fee_bps = o.fee_bps;
-  offer.expiry = now_s() + o.expiry_seconds;
-  offer.nonce = o.nonce ? o.nonce : static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
   unwrap(ledger::validate(offer));
   auto sig = unwrap(crypto::sign(
       key, crypto::eip712::digest(signing_domain(o.chain_id, o.deployment), offer.struct_hash())));
@@ -107,37 +65,9 @@ void run_offer(const OrderOptions& o) {
 
 void run_request(const OrderOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  ledger::Request r;
+  ledger::Request r =
+      make_request(o.fields, unwrap(Address::parse(o.market), "--market"), o.fee_bps);
   r.requester = key.address();
-  r.count = o.count;
-  std::stringstream cs(o.countries);
-  for (std::string c; std::getline(cs, c, ',');)
-    r.countries.push_back(unwrap(ledger::parse_country(c), "--countries"));
-  if (!o.types.empty()) {
-    std::stringstream ts(o.types);
-    for (std::string t; std::getline(ts, t, ',');)
-      r.ip_types |= static_cast<uint8_t>(1u << bits(t, kTypes, "--types"));
-  }
-  r.protocols = unwrap(ledger::parse_protocols(o.protocols), "--protocols");
-  r.scope = unwrap(ledger::parse_scopes(o.scope), "--scope");
-  r.exclusive = o.exclusive;
-  r.distinct_subnets = o.distinct;
-  r.all_or_none = o.aon;
-  r.duration = o.duration;
-  r.max_price_per_second = unwrap(Amount::parse(o.max_price), "--max-price").base();
-  if (o.budget.empty()) {
-    auto b = r.max_price_per_second.checked_mul(r.duration).and_then([&](const U256& v) {
-      return v.checked_mul(r.count);
-    });
-    if (!b) throw CommandError("--max-price * --duration * --count overflows");
-    r.budget = *b;
-  } else {
-    r.budget = unwrap(Amount::parse(o.budget), "--budget").base();
-  }
-  r.market = unwrap(Address::parse(o.market), "--market");
-  r.fee_bps = o.fee_bps;
-  r.expiry = now_s() + o.expiry_seconds;
-  r.nonce = o.nonce ? o.nonce : static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
   unwrap(ledger::validate(r));
   auto sig = unwrap(crypto::sign(
       key, crypto::eip712::digest(signing_domain(o.chain_id, o.deployment), r.struct_hash())));
@@ -183,23 +113,8 @@ void run_cancel(const SignOptions& o) {
 void run_event(const SignOptions& o) {
   market::StatusEvent e;
   e.deal_id = unwrap(Hash::from_hex(o.deal), "--deal");
-  if (o.party == "provider") {
-    e.party = market::Party::provider;
-  } else if (o.party == "requester") {
-    e.party = market::Party::requester;
-  } else {
-    throw CommandError("--party: provider or requester");
-  }
-  static const std::map<std::string, market::PartyState> kStates = {
-      {"ready", market::PartyState::ready},
-      {"connected", market::PartyState::connected},
-      {"closed", market::PartyState::closed},
-      {"failed", market::PartyState::failed},
-      {"unpaid", market::PartyState::unpaid}};
-  auto st = kStates.find(o.status);
-  if (st == kStates.end())
-    throw CommandError("--status: ready, connected, closed, failed or unpaid");
-  e.state = st->second;
+  e.party = parse_party(o.party, "--party");
+  e.state = parse_party_state(o.status, "--status");
   e.at = o.at_ms >= 0 ? from_unix_ms(o.at_ms) : SystemClock().now();
   e.seq = o.seq;
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
@@ -289,36 +204,16 @@ void add_order_command(CLI::App& app) {
                   "For the Ethereum ledger: the file `ipsx eth deploy --out` wrote (chain id and "
                   "Centralizer, the EIP-712 domain)")
         ->excludes(chain);
-    c->add_option("--nonce", o->nonce, "Order nonce (default: the current time in ms)");
-    c->add_option("--expiry-seconds", o->expiry_seconds, "Valid for this long (default 86400)");
-    c->add_option("--protocols", o->protocols, "Comma list: http,https-connect,socks5,smtp,vpn");
     c->add_option("--out", o->out, "File to write the signed order to (default: standard output)");
   };
   CLI::App* cmd = order->add_subcommand("offer", "Sign an offer of one IP");
   common(cmd);
-  cmd->add_option("--ip", o->ip, "The IP offered")->required();
-  cmd->add_option("--country", o->country, "ISO 3166-1 alpha-2 (default DE)");
-  cmd->add_option("--type", o->type, "residential | datacenter | mobile");
-  cmd->add_option("--scopes", o->scopes, "Comma list: crawling,streaming,email,general,vpn");
-  cmd->add_option("--capacity", o->capacity, "Requesters at once (1 = exclusive)");
-  cmd->add_option("--bandwidth-kbps", o->bandwidth, "Bandwidth offered");
-  cmd->add_option("--min-seconds", o->min_seconds, "Shortest rental (default 5)");
-  cmd->add_option("--max-seconds", o->max_seconds, "Longest rental (default 86400)");
-  cmd->add_option("--price", o->price, "IPSX per second, decimal (\"0.0001\")")->required();
+  add_offer_options(cmd, o->fields);
   cmd->callback([o] { run_offer(*o); });
 
   cmd = order->add_subcommand("request", "Sign a request for IPs");
   common(cmd);
-  cmd->add_option("--countries", o->countries, "Comma list of acceptable countries (default any)");
-  cmd->add_option("--types", o->types, "Comma list of acceptable types (default any)");
-  cmd->add_option("--count", o->count, "Number of IPs (default 1)");
-  cmd->add_option("--scope", o->scope, "The use: crawling | streaming | email | general | vpn");
-  cmd->add_option("--duration", o->duration, "Seconds per IP (default 60)");
-  cmd->add_option("--max-price", o->max_price, "Maximum IPSX per second, decimal")->required();
-  cmd->add_option("--budget", o->budget, "Total IPSX (default max-price x duration x count)");
-  cmd->add_flag("--exclusive", o->exclusive, "No other requester on the IPs meanwhile");
-  cmd->add_flag("--all-or-none", o->aon, "Fill every IP at once or none");
-  cmd->add_flag("--distinct-subnets", o->distinct, "IPs in distinct /24s");
+  add_request_options(cmd, o->fields);
   cmd->callback([o] { run_request(*o); });
 
   auto so = std::make_shared<SignOptions>();
@@ -355,7 +250,9 @@ void add_order_command(CLI::App& app) {
 void add_market_command(CLI::App& app) {
   auto o = std::make_shared<MarketOptions>();
   CLI::App* market =
-      app.add_subcommand("market", "Run the market on a ledger data directory and a journal");
+      app.add_subcommand("market",
+                         "The market: run on local directories (place, show), or a node's book "
+                         "(depth, trades)");
   market->require_subcommand(1);
   auto common = [&](CLI::App* c) {
     c->add_option("--data", o->data, "Ledger data directory")->required();

@@ -974,6 +974,23 @@ HttpResponse supply(NodeContext& node) {
                              {"conserved", s->conserved()}});
 }
 
+// The crowd sale: its terms, and how far it got. Amounts in IPSX (`sold`, `pool`, `unclaimed`)
+// or in the native coin (`hardCap`, `raised`); `rate` in IPSX base units per native base unit.
+HttpResponse sale(NodeContext& node) {
+  auto s = node.ledger.sale();
+  if (!s) return error_response(from_error(s.error()));
+  return json_response(200, {{"rate", s->rate.to_dec()},
+                             {"hardCap", s->hard_cap.to_string()},
+                             {"raised", s->raised.to_string()},
+                             {"sold", s->sold.to_string()},
+                             {"pool", s->pool.to_string()},
+                             {"unclaimed", s->unclaimed.to_string()},
+                             {"startMs", s->start_ms},
+                             {"endMs", s->end_ms},
+                             {"finalized", s->finalized},
+                             {"treasury", s->treasury.to_string()}});
+}
+
 // ---- Ledger transactions --------------------------------------------------------------------
 
 // The sender, nonce and operation of a transaction body ({"chainId"?, "from", "nonce", "op"}).
@@ -1179,12 +1196,16 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
     router.add("GET", path, [&node, f](const HttpRequest& req) { return f(node, req); });
   };
   router.add("GET", "/v1/health", [&node](const HttpRequest&) {
-    return json_response(200, {{"status", "ok"},
-                               {"market", node.market.address().to_string()},
-                               {"feeBps", node.market.config().fee_bps},
-                               {"chainId", node.ledger.chain_id()},
-                               {"ledger", ledger_kind(node)},
-                               {"offerChecks", offer_checks_json(node.checks)}});
+    json j = {{"status", "ok"},
+              {"market", node.market.address().to_string()},
+              {"feeBps", node.market.config().fee_bps},
+              {"chainId", node.ledger.chain_id()},
+              {"ledger", ledger_kind(node)},
+              {"offerChecks", offer_checks_json(node.checks)}};
+    if (const auto& contract = node.ledger.domain().verifying_contract;
+        contract && !contract->is_zero())
+      j["verifyingContract"] = contract->to_string();
+    return json_response(200, j);
   });
   router.add("POST", "/v1/orders", [s](const HttpRequest& req) { return place_order(*s, req); });
   get("/v1/orders", list_orders);
@@ -1211,6 +1232,7 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
   get("/v1/ledger/deals/{deal}", ledger_deal);
   get("/v1/ledger/deals/{deal}/events", ledger_deal_events);
   router.add("GET", "/v1/ledger/supply", [&node](const HttpRequest&) { return supply(node); });
+  router.add("GET", "/v1/ledger/sale", [&node](const HttpRequest&) { return sale(node); });
   router.add("POST", "/v1/ledger/transactions/prepare",
              [s](const HttpRequest& req) { return prepare_tx(*s, req); });
   get("/v1/ledger/transactions/{id}", transaction_by_id);

@@ -92,6 +92,7 @@ TEST_F(NodeRoutesTest, HealthAndOpenApi) {
   auto [s, b] = call("GET", "/v1/health");
   EXPECT_EQ(s, 200);
   EXPECT_EQ(b["market"], market_->address().to_string());
+  EXPECT_FALSE(b.contains("verifyingContract"));  // the embedded ledger's domain has none
   HttpResponse r = router_.dispatch({"GET", "/v1/openapi.yaml", ""});
   EXPECT_EQ(r.content_type, "application/yaml");
   EXPECT_EQ(r.body.rfind("openapi: 3", 0), 0u);
@@ -374,6 +375,23 @@ TEST_F(NodeRoutesTest, ProfilesTradesAndTheLedger) {
   auto [s11, sup] = call("GET", "/v1/ledger/supply");
   EXPECT_EQ(s11, 200) << sup;
   EXPECT_EQ(sup["conserved"], true);
+}
+
+TEST_F(NodeRoutesTest, TheSaleRouteAnswersTheLedgersSaleTermsAndProgress) {
+  auto [status, sale] = call("GET", "/v1/ledger/sale");
+  ASSERT_EQ(status, 200) << sale;
+  EXPECT_EQ(sale["rate"], "10000");
+  EXPECT_EQ(sale["hardCap"], "1000");
+  EXPECT_EQ(sale["raised"], "0");
+  EXPECT_EQ(sale["sold"], "0");
+  EXPECT_EQ(sale["startMs"], to_unix_ms(g_.time));
+  EXPECT_EQ(sale["endMs"], to_unix_ms(g_.time) + 1000);
+  EXPECT_EQ(sale["finalized"], true);  // the fixture's team finalized it
+  EXPECT_EQ(sale["treasury"], key("treasury").address().to_string());
+  auto supply = ledger_->supply().value();
+  EXPECT_EQ(sale["pool"], supply.sale_pool.to_string());
+  EXPECT_EQ(sale["unclaimed"], supply.unclaimed.to_string());
+  EXPECT_EQ(call("POST", "/v1/ledger/sale", "{}").first, 405);
 }
 
 TEST_F(NodeRoutesTest, MetricsCountRequestsByRouteAndStatus) {

@@ -163,6 +163,19 @@ Result<void> prove_ip(NodeClient& node, const Address& provider, const std::stri
   return {};
 }
 
+Result<json> send_status(NodeClient& node, const Signer& signer, const market::StatusEvent& e) {
+  auto se = signer.status(e);
+  if (!se) return std::unexpected(se.error());
+  json body = {{"event",
+                {{"dealId", e.deal_id.hex()},
+                 {"party", static_cast<int>(e.party)},
+                 {"status", static_cast<int>(e.state)},
+                 {"at", to_unix_ms(e.at)},
+                 {"seq", e.seq}}},
+               {"signature", se->signature.to_hex()}};
+  return node.post("/v1/deals/" + e.deal_id.hex() + "/events", body);
+}
+
 // ---- StatusReporter ---------------------------------------------------------------------------
 
 StatusReporter::StatusReporter(NodeClient& node, const Signer& signer, market::Party party)
@@ -174,17 +187,7 @@ Result<void> StatusReporter::send(const Hash& deal, market::PartyState state) {
     std::lock_guard lock(mu_);
     seq = ++seq_[deal];
   }
-  market::StatusEvent e{deal, party_, state, SystemClock().now(), seq};
-  auto se = signer_.status(e);
-  if (!se) return std::unexpected(se.error());
-  json body = {{"event",
-                {{"dealId", deal.hex()},
-                 {"party", static_cast<int>(party_)},
-                 {"status", static_cast<int>(state)},
-                 {"at", to_unix_ms(e.at)},
-                 {"seq", seq}}},
-               {"signature", se->signature.to_hex()}};
-  auto r = node_.post("/v1/deals/" + deal.hex() + "/events", body);
+  auto r = send_status(node_, signer_, {deal, party_, state, SystemClock().now(), seq});
   if (!r) return std::unexpected(r.error());
   return {};
 }

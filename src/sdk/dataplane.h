@@ -64,6 +64,11 @@ Result<nlohmann::json> send_transaction(NodeClient& node, const Signer& signer,
 Result<void> prove_ip(NodeClient& node, const Address& provider, const std::string& ip,
                       Millis timeout = Millis(5'000));
 
+// Signs a status report as `signer` (the wallet of `event.party` in the deal) and sends it: POST
+// /v1/deals/{id}/events. The answer is the node's (`status`: the deal's after it; `deal`).
+Result<nlohmann::json> send_status(NodeClient& node, const Signer& signer,
+                                   const market::StatusEvent& event);
+
 // Sends one party's signed status reports. Thread-safe.
 class StatusReporter {
  public:

@@ -130,6 +130,8 @@ expect_out "it names the chain and the Centralizer" "on the Ethereum ledger \(ch
   cat "$work/node.out"
 expect_out "health" '^200 .*"status":"ok"' req GET /v1/health
 expect_out "health names the market" "\"market\":\"$market\"" req GET /v1/health
+expect_out "health names the Centralizer as the verifying contract" \
+  "\"verifyingContract\":\"$cent\"" req GET /v1/health
 expect_out "the cheap offer is accepted" '^201 .*"accepted":true.*"kind":"offer"' post "$work/o1.json"
 expect_out "the dear offer is accepted" '^201 .*"deals":\[\]' post "$work/o2.json"
 expect_out "an order signed for the embedded ledger's domain is refused" '^422 .*"code":"bad_signature"' \
@@ -163,6 +165,13 @@ expect_out "blocks/latest is the chain's latest block (number $num)" "^200 .*\"n
 expect_out "blocks/latest has the chain's hash" "\"hash\":\"$hash\"" echo "$latest"
 expect_out "blocks/latest lists the openDeal transaction" '"txs":\["0x[0-9a-f]{64}"\]' echo "$latest"
 expect_out "an order placed twice is 409" '^409 .*"code":"duplicate_order"' post "$work/o1.json"
+# The client commands sign under the domain the node states (its chain and Centralizer).
+out=$("$IPSX" offer place --node "$url" --keystore "$ks" --address "$provider" \
+  --password-file "$work/pw" --ip 127.0.0.9 --country FR --price 0.01 --json 2>&1)
+expect_out "ipsx offer place signs under the Ethereum domain" '"accepted":true' echo "$out"
+expect_out "ipsx orders cancel too" '"cancelled":true' "$IPSX" orders cancel --node "$url" \
+  --keystore "$ks" --address "$provider" --password-file "$work/pw" \
+  --order "$(jq -r .hash <<<"$out" 2>/dev/null)" --json
 
 if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
 if grep -q "shutting down" "$work/node.out"; then ok "clean shutdown reported"; else bad "no shutdown line"; fi

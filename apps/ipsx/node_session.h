@@ -1,0 +1,27 @@
+// A connection to a node and what signatures and orders must name there, from GET /v1/health:
+// shared by the commands that talk to a node (`ipsx gateway`, `ipsx provide`, and the client
+// commands of client_commands.cc).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/address.h"
+#include "sdk/node_client.h"
+
+namespace ipsx::cli {
+
+struct NodeSession {
+  std::unique_ptr<sdk::NodeClient> node;
+  Address market;  // the market operator orders must name
+  uint16_t fee_bps = 0;
+  uint64_t chain_id = 0;
+  Address verifying_contract;     // the EIP-712 domain's: zero on the embedded ledger
+  bool proves_ownership = false;  // the node wants a probe from an IP before offers for it
+};
+
+// Connects to the node at `url` and reads its health. Throws CommandError naming the URL if the
+// node does not answer or the answer lacks the market's address.
+NodeSession open_node(const std::string& url);
+
+}  // namespace ipsx::cli
