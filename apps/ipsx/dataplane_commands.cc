@@ -17,7 +17,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -280,6 +282,59 @@ ProvideConfig load_provide_config(const std::string& path) {
   return c;
 }
 
+// Every page of GET `route` (which takes &after=), calling `each` for each item of `member`.
+void for_each_listed(sdk::NodeClient& node, const std::string& route, const char* member,
+                     const std::function<void(const json&)>& each) {
+  std::string after;
+  for (;;) {
+    auto page = node.get(route + (after.empty() ? "" : "&after=" + after));
+    if (!page) throw CommandError(fmt::format("reading {}: {}", route, page.error().message()));
+    for (const json& item : page->value(member, json::array())) each(item);
+    const json& next = page->value("next", json());
+    if (!next.is_string()) return;
+    after = next.get<std::string>();
+  }
+}
+
+// The offers this provider left live at the node for the IPs of `offers` (an earlier run of
+// `ipsx provide`, or offers placed by hand) are withdrawn, and for each IP the moment its live
+// deals under them end is returned (unix seconds, 0 if none): the new offers sell only from
+// then on, so a restart never sells an IP twice for the same moment.
+std::vector<uint64_t> withdraw_earlier_offers(sdk::NodeClient& node, const sdk::Signer& signer,
+                                              const std::vector<ledger::Offer>& offers) {
+  std::vector<uint64_t> busy_until(offers.size(), 0);
+  std::map<std::string, size_t> by_ip;
+  for (size_t i = 0; i < offers.size(); ++i) by_ip[ledger::format_ip(offers[i].ip)] = i;
+  const std::string me = signer.address().to_string();
+  std::map<uint64_t, size_t> busy;  // book id -> the IP's index
+  for_each_listed(node, "/v1/orders?owner=" + me + "&side=offer&limit=500", "orders",
+                  [&](const json& o) {
+                    const std::string state = o.value("state", "closed");
+                    auto ip = by_ip.find(o.value("offer", json::object()).value("ip", ""));
+                    if (state == "closed" || ip == by_ip.end()) return;
+                    auto hash = unwrap(Hash::from_hex(o.value("hash", "")), "an order's hash");
+                    const std::string what = "withdrawing the earlier offer " + hash.hex();
+                    if (state == "resting") {  // the market's signed cancel takes it off the book
+                      json body = {{"cancel", {{"orderHash", hash.hex()}, {"nonce", 0}}},
+                                   {"signature", unwrap(signer.cancel(hash), "cancel").to_hex()}};
+                      unwrap(node.post("/v1/orders/" + hash.hex() + "/cancel", body), what);
+                    } else {  // filled: cancelled on the ledger, it can never open a deal again
+                      unwrap(sdk::send_transaction(node, signer, ledger::CancelOrder{hash}), what);
+                    }
+                    if (state == "busy") busy[o.value("id", uint64_t{0})] = ip->second;
+                    std::cout << fmt::format("ipsx provide: withdrew the earlier offer {} for {}\n",
+                                             o.value("id", uint64_t{0}), ip->first);
+                  });
+  if (busy.empty()) return busy_until;
+  for_each_listed(node, "/v1/deals?party=" + me + "&limit=200", "deals", [&](const json& d) {
+    auto it = busy.find(d.value("offer", uint64_t{0}));
+    if (it == busy.end() || d["status"].value("phase", "") == "closed") return;
+    uint64_t end_s = (d["times"].value("endMs", uint64_t{0}) + 999) / 1000;
+    busy_until[it->second] = std::max(busy_until[it->second], end_s);
+  });
+  return busy_until;
+}
+
 void run_provide(const ProvideOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   ProvideConfig c = load_provide_config(o.config);
@@ -338,8 +393,8 @@ void run_provide(const ProvideOptions& o) {
       }
       offer.market = s.market;
       offer.fee_bps = fee_bps;
-      offer.available_from = first ? 0 : until[i];
-      offer.available_until = (first ? now_s() : until[i]) + c.offer_seconds;
+      offer.available_from = until[i];  // 0 at first, unless earlier offers' deals still run
+      offer.available_until = std::max(now_s(), until[i]) + c.offer_seconds;
       offer.expiry = offer.available_until;
       offer.nonce = ++nonce;
       auto placed = s.node->place_order(unwrap(signer.offer(offer), "offer"));
@@ -358,6 +413,7 @@ void run_provide(const ProvideOptions& o) {
     }
   };
   try {
+    until = withdraw_earlier_offers(*s.node, signer, c.offers);
     place_offers(true);
   } catch (...) {  // stop the exit's thread before the error ends the command
     exit.stop();

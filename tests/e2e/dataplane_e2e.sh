@@ -180,4 +180,18 @@ for p in "${pids[@]:2}"; do kill -TERM "$p"; done
 rc=0
 for p in "${pids[@]:2}"; do wait "$p" || { rc=$?; echo "process $p: status $rc"; }; done
 expect_eq "the providers and the gateway stop cleanly on SIGTERM" "$rc" 0
+
+# A restarted provider withdraws the offer its last run left live, and its new offer sells the IP
+# only from the end of the deal still running under the old one: never twice for one moment.
+pids=("${pids[@]:0:2}")
+start de2 "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$de" --config "$work/de.toml"
+wait_for "$work/de2.out" 'withdrew the earlier offer [0-9]+ for 127\.0\.0\.2' >/dev/null &&
+  ok "a restarted provider withdraws its earlier offer" || bad "restart: $(cat "$work/de2.out")"
+wait_for "$work/de2.out" 'offer .* for 127\.0\.0\.2 \(DE\) placed' >/dev/null ||
+  bad "restart places: $(cat "$work/de2.out")"
+deal_end=$(curl -s "$url/v1/deals?party=$de" | jq '[.deals[] | select(.status.phase != "closed") | .times.endMs] | max / 1000 | ceil')
+from=$(curl -s "$url/v1/orders?owner=$de&side=offer&state=resting" |
+  jq '[.orders[] | select(.offer.ip == "127.0.0.2") | .offer.availableFrom] | max')
+expect_eq "the new offer sells from the end of the running deal" "$([[ $from -ge $deal_end && $deal_end -gt 0 ]] && echo yes || echo "no: from $from, deal ends $deal_end")" yes
 finish
