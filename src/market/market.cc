@@ -246,7 +246,10 @@ Result<void> Market::cancel(const SignedCancel& c) {
 }
 
 void Market::release_if_closed(DealRecord& d, Timestamp t, std::vector<Fill>* fills) {
-  if (d.released) return;
+  // While replaying, only the journaled "release" entries free places, where the run freed them:
+  // the ledger is read as it is now, and a close it holds may have come after the entry being
+  // replayed (freeing the place here would match orders the run left resting).
+  if (d.released || replay_now_) return;
   // The ledger decides when a place is free again: it counts an offer's deals until they are
   // closed there (by the provider's closeDeal, a cooperative close, or a settle), whatever the
   // protocol status says. The protocol's close tells the parties to do so.

@@ -380,6 +380,41 @@ TEST_F(JournaledMarketTest, ARestartedMarketIsWhereItWas) {
       << "no deal opened twice";
 }
 
+// A deal closed on the ledger frees its place when the market journals its release, and replay
+// frees it there too, not earlier: replaying a status event must not look at the ledger as it is
+// now (closed) and free the place before orders the original run matched with it still busy.
+TEST_F(JournaledMarketTest, ReplayFreesAClosedDealsPlaceWhereTheRunDidNotEarlier) {
+  auto o = place(offer(1'000'000));
+  auto first = place(request(2'000'000, 1, 1));
+  ASSERT_EQ(first->deals.size(), 1u);
+  Hash deal = first->deals[0];
+  clock_.advance(Millis(1000));
+  ASSERT_TRUE(market_->status_event(event(deal, Party::provider, PartyState::ready, 1)));
+  // The provider closes the deal on the ledger; the market has not ticked since.
+  exec(provider_,
+       ledger::CloseDeal{deal, Amount(), std::nullopt, ledger::CloseReason::provider_closed});
+  auto waiting = place(request(2'000'000, 1, 2));  // no release journaled yet: the place is busy
+  ASSERT_TRUE(waiting);
+  EXPECT_TRUE(waiting->deals.empty());
+
+  auto deals_opened = [&] {
+    auto events = ledger_->events_of_account(market_->address(), 100).value();
+    return std::count_if(events.begin(), events.end(), [](const ledger::Event& e) {
+      return e.kind == ledger::EventKind::deal_opened;
+    });
+  };
+  restart(true);  // the whole journal replayed, the ledger already closed
+  EXPECT_TRUE(market_->book().contains(waiting->id)) << "replay matched what the run did not";
+  EXPECT_EQ(deals_opened(), 1) << "replay opened a deal the run never opened";
+  // The next tick sees the close, journals the release, and the waiting request gets the place.
+  auto opened = market_->tick();
+  ASSERT_EQ(opened.size(), 1u);
+  EXPECT_EQ(market_->deal(opened[0])->request, waiting->id);
+  restart(true);
+  EXPECT_NE(market_->deal(opened[0]), nullptr);
+  EXPECT_EQ(deals_opened(), 2);
+}
+
 TEST_F(JournaledMarketTest, ATickMatchesAnOfferWhenItsWindowOpensAndReplayRepeatsIt) {
   ledger::Offer later = offer(1'000'000);
   later.available_from = now_s() + 60;
