@@ -65,6 +65,28 @@ Parsed<size_t> parse_limit(const std::map<std::string, std::string>& q, size_t f
   return static_cast<size_t>(*v);
 }
 
+// The optional `country` and `type` filters of a query.
+struct PlaceFilter {
+  std::optional<ledger::CountryCode> country;
+  std::optional<ledger::IpType> type;
+};
+
+Parsed<PlaceFilter> parse_place_filter(const std::map<std::string, std::string>& q) {
+  PlaceFilter f;
+  if (auto it = q.find("country"); it != q.end()) {
+    auto c = ledger::parse_country(it->second);
+    if (!c) return std::unexpected(ApiError::invalid_field("country", "not a country code"));
+    f.country = *c;
+  }
+  if (auto it = q.find("type"); it != q.end()) {
+    f.type = ledger::parse_ip_type(it->second);
+    if (!f.type)
+      return std::unexpected(
+          ApiError::invalid_field("type", "one of residential, datacenter, mobile"));
+  }
+  return f;
+}
+
 Parsed<Address> parse_address(const std::string& text, const std::string& field) {
   auto a = Address::parse(text);
   if (!a) return std::unexpected(ApiError::invalid_field(field, "not an address (0x + 40 hex)"));
@@ -329,17 +351,10 @@ HttpResponse list_orders(NodeContext& node, const HttpRequest& req) {
       return error_response(ApiError::invalid_field("side", "offer or request"));
     offers = it->second == "offer";
   }
-  if (auto it = q.find("country"); it != q.end()) {
-    auto c = ledger::parse_country(it->second);
-    if (!c) return error_response(ApiError::invalid_field("country", "not a country code"));
-    country = *c;
-  }
-  if (auto it = q.find("type"); it != q.end()) {
-    type = ledger::parse_ip_type(it->second);
-    if (!type)
-      return error_response(
-          ApiError::invalid_field("type", "one of residential, datacenter, mobile"));
-  }
+  auto filter = parse_place_filter(q);
+  if (!filter) return error_response(filter.error());
+  country = filter->country;
+  type = filter->type;
   if (auto it = q.find("state"); it != q.end()) {
     state = it->second;
     if (state != "resting" && state != "busy" && state != "closed")
@@ -753,8 +768,9 @@ HttpResponse depth(NodeContext& node, const HttpRequest& req) {
   auto q = req.query();
   auto c = q.find("country");
   if (c == q.end()) return error_response(ApiError::invalid_field("country", "missing"));
-  auto country = ledger::parse_country(c->second);
-  if (!country) return error_response(ApiError::invalid_field("country", "not a country code"));
+  auto filter = parse_place_filter(q);
+  if (!filter) return error_response(filter.error());
+  const auto& country = filter->country;  // present: checked above
   size_t levels = 10;
   if (auto l = q.find("levels"); l != q.end()) {
     const std::string& t = l->second;
@@ -764,13 +780,7 @@ HttpResponse depth(NodeContext& node, const HttpRequest& req) {
   }
   std::vector<ledger::IpType> types = {ledger::IpType::residential, ledger::IpType::datacenter,
                                        ledger::IpType::mobile};
-  if (auto t = q.find("type"); t != q.end()) {
-    auto type = ledger::parse_ip_type(t->second);
-    if (!type)
-      return error_response(
-          ApiError::invalid_field("type", "one of residential, datacenter, mobile"));
-    types = {*type};
-  }
+  if (filter->type) types = {*filter->type};
   tick(node);
   json offers = json::object();
   for (ledger::IpType t : types)
@@ -797,17 +807,10 @@ HttpResponse trades(NodeContext& node, const HttpRequest& req) {
   auto q = req.query();
   std::optional<ledger::CountryCode> country;
   std::optional<ledger::IpType> type;
-  if (auto it = q.find("country"); it != q.end()) {
-    auto c = ledger::parse_country(it->second);
-    if (!c) return error_response(ApiError::invalid_field("country", "not a country code"));
-    country = *c;
-  }
-  if (auto it = q.find("type"); it != q.end()) {
-    type = ledger::parse_ip_type(it->second);
-    if (!type)
-      return error_response(
-          ApiError::invalid_field("type", "one of residential, datacenter, mobile"));
-  }
+  auto filter = parse_place_filter(q);
+  if (!filter) return error_response(filter.error());
+  country = filter->country;
+  type = filter->type;
   auto limit = parse_limit(q, 50, 1000);
   if (!limit) return error_response(limit.error());
   auto prints = node.market.recent_deals(1000);
