@@ -50,16 +50,6 @@ struct Named {
   const char* name;
   E value;
 };
-constexpr Named<uint32_t> kProtocols[] = {{"http", ledger::protocol::http},
-                                          {"https-connect", ledger::protocol::https_connect},
-                                          {"socks5", ledger::protocol::socks5},
-                                          {"smtp", ledger::protocol::smtp},
-                                          {"vpn", ledger::protocol::vpn}};
-constexpr Named<uint32_t> kScopes[] = {{"crawling", ledger::scope::crawling},
-                                       {"streaming", ledger::scope::streaming},
-                                       {"email", ledger::scope::email},
-                                       {"general", ledger::scope::general},
-                                       {"vpn", ledger::scope::vpn}};
 constexpr Named<ledger::IpType> kTypes[] = {{"residential", ledger::IpType::residential},
                                             {"datacenter", ledger::IpType::datacenter},
                                             {"mobile", ledger::IpType::mobile}};
@@ -108,21 +98,6 @@ Result<E> named(const Named<E> (&table)[N], std::string_view word, std::string_v
   std::string known;
   for (const auto& n : table) known += fmt::format("{}{}", known.empty() ? "" : ", ", n.name);
   return bad(fmt::format("unknown {} '{}' (known: {})", what, word, known));
-}
-
-// A comma-separated list of names, OR-ed as bits.
-Result<uint32_t> bits(const Named<uint32_t> (&table)[5], std::string_view list,
-                      std::string_view what) {
-  uint32_t out = 0;
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t comma = std::min(list.find(',', pos), list.size());
-    auto b = named(table, list.substr(pos, comma - pos), what);
-    if (!b) return std::unexpected(b.error());
-    out |= *b;
-    pos = comma + 1;
-  }
-  return out;
 }
 
 // "+31s" / "-2s" / "+30999ms": a time relative to the scenario's epoch.
@@ -378,10 +353,10 @@ Result<Action> Parser::offer(Words& w, bool invalid) {
       if (!ip) return bad(ip.error().message());
       o.ip = *ip;
     } else if (key == "protocols") {
-      TRY(b, bits(kProtocols, v, "protocol"));
+      TRY(b, ledger::parse_protocols(v));
       o.protocols = b;
     } else if (key == "scopes") {
-      TRY(b, bits(kScopes, v, "scope"));
+      TRY(b, ledger::parse_scopes(v));
       o.scopes = b;
     } else if (key == "duration" || key == "available") {
       size_t dots = v.find("..");
@@ -480,10 +455,10 @@ Result<Action> Parser::request(Words& w, bool invalid) {
       TRY(s, whole_seconds(d, key));
       r.duration = s;
     } else if (key == "scope") {
-      TRY(b, bits(kScopes, v, "scope"));
+      TRY(b, ledger::parse_scopes(v));
       r.scope = b;
     } else if (key == "protocols") {
-      TRY(b, bits(kProtocols, v, "protocol"));
+      TRY(b, ledger::parse_protocols(v));
       r.protocols = b;
     } else if (key == "start" || key == "expiry") {
       TRY(t, v == "now" && key == "start" ? Result<uint64_t>(0) : seconds_at(v, key));
