@@ -13,6 +13,17 @@ namespace {
 
 using json = nlohmann::json;
 
+// An announced "IP:PORT" ("[v6]:PORT") as a socket endpoint; a name is refused.
+std::optional<net::tcp::endpoint> ip_endpoint(std::string_view text) {
+  auto e = net::parse_authority(text, std::nullopt);
+  if (!e || std::holds_alternative<std::string>(e->host)) return std::nullopt;
+  net::asio::ip::address address =
+      std::holds_alternative<net::Ipv4>(e->host)
+          ? net::asio::ip::address(net::asio::ip::address_v4(std::get<net::Ipv4>(e->host)))
+          : net::asio::ip::address(net::asio::ip::address_v6(std::get<net::Ipv6>(e->host)));
+  return net::tcp::endpoint(address, e->port);
+}
+
 uint64_t now_s() {
   return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
 }
@@ -123,15 +134,11 @@ Result<void> prove_ip(NodeClient& node, const Address& provider, const std::stri
   namespace asio = net::asio;
   boost::system::error_code ec;
   auto source = asio::ip::make_address(ip, ec);
-  size_t colon = endpoint.rfind(':');
-  if (ec || colon == std::string::npos || line.empty()) return fail("a bad address or answer");
-  std::string host = endpoint.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  auto dest_addr = asio::ip::make_address(host, ec);
-  if (ec) return fail("a bad endpoint");
-  uint16_t port = static_cast<uint16_t>(std::strtoul(endpoint.c_str() + colon + 1, nullptr, 10));
-  net::tcp::endpoint dest(dest_addr, port);
-  if (source.is_v4() && dest_addr.is_v6())
+  if (ec) return fail("not an IP address");
+  auto found = ip_endpoint(endpoint);
+  if (!found || line.empty()) return fail("the node's answer is not an IP:PORT and a line");
+  const net::tcp::endpoint dest = *found;
+  if (source.is_v4() && dest.address().is_v6())
     source = asio::ip::make_address_v6(asio::ip::v4_mapped, source.to_v4());
 
   asio::io_context io;
@@ -369,8 +376,8 @@ Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
                 fmt::format("the provider {} announces no exit: {}", info->provider.to_string(),
                             endpoint_text.error().message()));
   }
-  auto endpoint = net::parse_authority(*endpoint_text, std::nullopt);
-  if (!endpoint || std::holds_alternative<std::string>(endpoint->host)) {
+  auto exit_endpoint = ip_endpoint(*endpoint_text);
+  if (!exit_endpoint) {
     (void)reporter_.report(*id, market::PartyState::failed);
     return fail(net::NetErrc::exit_failed,
                 fmt::format("exit endpoint {} is not an IP address and port", *endpoint_text));
@@ -378,11 +385,7 @@ Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
   net::Lease lease;
   lease.deal_id = *id;
   lease.provider = info->provider;
-  net::asio::ip::address address =
-      std::holds_alternative<net::Ipv4>(endpoint->host)
-          ? net::asio::ip::address(net::asio::ip::address_v4(std::get<net::Ipv4>(endpoint->host)))
-          : net::asio::ip::address(net::asio::ip::address_v6(std::get<net::Ipv6>(endpoint->host)));
-  lease.exit = net::tcp::endpoint(address, endpoint->port);
+  lease.exit = *exit_endpoint;
   lease.ip = info->offer.ip;
   lease.country = info->offer.country;
   lease.region = info->offer.region;
