@@ -120,10 +120,16 @@ Parsed<uint64_t> uint_field(const json& obj, const std::string& name, const std:
   return it->get<uint64_t>();
 }
 
+// The ledger's contract on Ethereum (its EIP-712 verifying contract); none on the embedded one.
+std::optional<Address> ledger_contract(NodeContext& node) {
+  const auto& contract = node.ledger.domain().verifying_contract;
+  if (!contract || contract->is_zero()) return std::nullopt;
+  return *contract;
+}
+
 // Which backend keeps the ledger: "embedded" (the node's own) or "ethereum" (contracts).
 const char* ledger_kind(NodeContext& node) {
-  const auto& contract = node.ledger.domain().verifying_contract;
-  return !contract || contract->is_zero() ? "embedded" : "ethereum";
+  return ledger_contract(node) ? "ethereum" : "embedded";
 }
 
 // The signer of `struct_hash` under the ledger's domain, if the signature recovers.
@@ -1067,7 +1073,7 @@ HttpResponse send_tx(NodeState& s, const HttpRequest& req) {
     given = *h;
   }
   ledger::UnsignedTx u;
-  if (std::string_view(ledger_kind(node)) == "embedded") {
+  if (!ledger_contract(node)) {  // embedded: the digest is the fields'; recompute it
     auto p = node.ledger.prepare(t->from, t->op, t->nonce);
     if (!p) return error_response(from_error(p.error()));
     u = std::move(*p);
@@ -1205,9 +1211,7 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
               {"chainId", node.ledger.chain_id()},
               {"ledger", ledger_kind(node)},
               {"offerChecks", offer_checks_json(node.checks)}};
-    if (const auto& contract = node.ledger.domain().verifying_contract;
-        contract && !contract->is_zero())
-      j["verifyingContract"] = contract->to_string();
+    if (auto contract = ledger_contract(node)) j["verifyingContract"] = contract->to_string();
     return json_response(200, j);
   });
   router.add("POST", "/v1/orders", [s](const HttpRequest& req) { return place_order(*s, req); });
