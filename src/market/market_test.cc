@@ -415,6 +415,43 @@ TEST_F(JournaledMarketTest, ReplayFreesAClosedDealsPlaceWhereTheRunDidNotEarlier
   EXPECT_EQ(deals_opened(), 2);
 }
 
+// An offer its provider cancelled on the ledger while its deal ran leaves the book when the deal
+// ends (the ledger refuses its next match), and the waiting request keeps waiting. One whose
+// deal ended before the cancel returned to the book, and replay returns it too, although the
+// ledger now says cancelled.
+TEST_F(JournaledMarketTest, AnOfferCancelledOnTheLedgerLeavesWhenItsDealEnds) {
+  ledger::Offer busy = offer(1'000'000, 2, 1);
+  auto o = place(busy);
+  auto first = place(request(2'000'000, 1, 1));
+  ASSERT_EQ(first->deals.size(), 1u);
+  Hash deal = first->deals[0];
+  auto waiting = place(request(2'000'000, 1, 2));
+  ASSERT_TRUE(waiting->deals.empty());
+  exec(provider_, ledger::CancelOrder{busy.struct_hash()});
+  exec(provider_,
+       ledger::CloseDeal{deal, Amount(), std::nullopt, ledger::CloseReason::provider_closed});
+  EXPECT_TRUE(market_->tick().empty()) << "a deal opened on a cancelled offer";
+  EXPECT_FALSE(market_->book().is_live(o->id));
+  EXPECT_TRUE(market_->book().contains(waiting->id));
+
+  // A second offer whose deal ended before its provider cancelled it on the ledger: its place
+  // returned, and replay must return it too (the ledger now says cancelled).
+  ledger::Offer later = offer(3'000'000, 3, 2);
+  auto o2 = place(later);
+  auto r3 = place(request(4'000'000, 1, 3));
+  ASSERT_EQ(r3->deals.size(), 1u);
+  exec(provider_, ledger::CloseDeal{r3->deals[0], Amount(), std::nullopt,
+                                    ledger::CloseReason::provider_closed});
+  EXPECT_TRUE(market_->tick().empty()) << "the waiting request bids less than the offer asks";
+  EXPECT_TRUE(market_->book().contains(o2->id)) << "the place returned";
+  exec(provider_, ledger::CancelOrder{later.struct_hash()});
+
+  restart(true);
+  EXPECT_FALSE(market_->book().is_live(o->id));
+  EXPECT_TRUE(market_->book().contains(o2->id)) << "replay returned the place where the run did";
+  EXPECT_TRUE(market_->book().contains(waiting->id));
+}
+
 TEST_F(JournaledMarketTest, ATickMatchesAnOfferWhenItsWindowOpensAndReplayRepeatsIt) {
   ledger::Offer later = offer(1'000'000);
   later.available_from = now_s() + 60;
