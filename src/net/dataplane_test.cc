@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <future>
 #include <set>
 
 #include "crypto/eip712.h"
@@ -287,6 +288,29 @@ TEST_F(DataPlane, TheExitRefusesAnyoneButTheDealsRequester) {
                 fmt::format("http://127.0.0.1:{}/", echo_.port()), "-i");
   EXPECT_TRUE(r.output.ends_with("403")) << r.output;
   EXPECT_NE(r.output.find("not the deal's requester"), std::string::npos) << r.output;
+}
+
+// The exit asks its directory about a deal on a thread of its own: a lookup that blocks (a slow
+// node) does not stall the deals it is already serving.
+TEST_F(DataPlane, ASlowDealLookupDoesNotStallTheExit) {
+  auto& e = add_exit();
+  TestDeal de = deal(e, "127.0.0.2", "DE");
+  TestDeal us = deal(e, "127.0.0.3", "US");
+  start_gateway();
+  gateway_->add_lease(de.lease);
+  gateway_->add_lease(us.lease);
+  std::string url = fmt::format("http://localhost:{}/", echo_.port());
+  auto via = [&](const char* country) {
+    return curl(fmt::format("socks5h://country-{}:{}@{}", country, kPassword, gw()), url);
+  };
+  EXPECT_EQ(via("de").output, "127.0.0.2\n\n200");
+
+  e.deals.hold(us.exit.id);
+  auto waiting = std::async(std::launch::async, [&] { return via("us"); });
+  ASSERT_TRUE(eventually([&] { return e.deals.holding(); }));
+  EXPECT_EQ(via("de").output, "127.0.0.2\n\n200") << "the exit served nothing while it looked up";
+  e.deals.lift();
+  EXPECT_EQ(waiting.get().output, "127.0.0.3\n\n200");
 }
 
 TEST_F(DataPlane, TheGatewayRefusesAnExitTheProviderDidNotCertify) {

@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 #include <sys/wait.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -78,15 +79,33 @@ struct Run {
 };
 Run run(const std::string& command);
 
-// Deals that an exit serves, shared with the test (thread-safe).
+// Deals that an exit serves, shared with the test (thread-safe). A held deal's lookup blocks
+// until the hold is lifted, as a directory that asks a slow node does.
 class StaticDeals final : public ExitDealDirectory {
  public:
   void add(ExitDeal d) {
     std::lock_guard lock(mu_);
     deals_[d.id] = d;
   }
-  std::optional<ExitDeal> find(const Hash& id) const override {
+  void hold(const Hash& id) {
     std::lock_guard lock(mu_);
+    held_ = id;
+  }
+  void lift() {
+    std::lock_guard lock(mu_);
+    held_.reset();
+    changed_.notify_all();
+  }
+  // True while a lookup waits on the hold.
+  bool holding() const {
+    std::lock_guard lock(mu_);
+    return waiting_ > 0;
+  }
+  std::optional<ExitDeal> find(const Hash& id) const override {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    changed_.wait(lock, [&] { return held_ != id; });
+    --waiting_;
     auto it = deals_.find(id);
     if (it == deals_.end()) return std::nullopt;
     return it->second;
@@ -94,6 +113,9 @@ class StaticDeals final : public ExitDealDirectory {
 
  private:
   mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  mutable int waiting_ = 0;
+  std::optional<Hash> held_;
   std::unordered_map<Hash, ExitDeal, FixedBytesHasher> deals_;
 };
 

@@ -60,6 +60,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   ExitConfig cfg;
   const ExitDealDirectory& deals;
+  asio::thread_pool lookups{1};  // where `deals` is asked (see find_deal)
   const Clock& clock;
   Address provider;
   TlsIdentity tls;
@@ -319,6 +320,14 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     ch->start();
   }
 
+  // The directory may block (the node's directory asks the node about a deal it has not seen
+  // yet), so it is asked on the lookup thread while this thread serves everything else.
+  awaitable<std::optional<ExitDeal>> find_deal(const Hash& id) {
+    co_return co_await asio::co_spawn(
+        lookups, [this, id]() -> awaitable<std::optional<ExitDeal>> { co_return deals.find(id); },
+        asio::use_awaitable);
+  }
+
   // TLS, HELLO, AUTH, WELCOME. The session served and the bytes read past AUTH.
   awaitable<Result<std::pair<std::shared_ptr<Session>, Bytes>>> pair_handshake(SslStream& s) {
     boost::system::error_code ec;
@@ -340,14 +349,16 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     auto frame = co_await read_one_frame(s, buffer, cfg.handshake_timeout);
     if (!frame) co_return std::unexpected(frame.error());
     // Checks AUTH; the error is sent back as REFUSED before the connection closes.
+    Result<AuthMessage> auth = frame->type == FrameType::auth
+                                   ? parse_auth(frame->payload)
+                                   : fail(NetErrc::malformed, "expected auth");
+    std::optional<ExitDeal> deal;
+    if (auth) deal = co_await find_deal(auth->deal_id);
     std::shared_ptr<Session> session;
     std::optional<Error> refusal = [&]() -> std::optional<Error> {
-      if (frame->type != FrameType::auth) return Error(NetErrc::malformed, "expected auth");
-      auto auth = parse_auth(frame->payload);
       if (!auth) return auth.error();
       auto binding = channel_binding(s.native_handle());
       if (!binding) return binding.error();
-      auto deal = deals.find(auth->deal_id);
       if (!deal)
         return Error(NetErrc::unauthorized, fmt::format("no deal {} here", auth->deal_id.hex()));
       Hash digest = crypto::personal_message_hash(

@@ -53,7 +53,9 @@ struct ExitDeal {
 };
 
 // Where the exit learns about deals. The node's market implements it; a provider's config can
-// list deals too. Called on the exit's thread; must not block for long.
+// list deals too. The exit calls find() on a lookup thread of its own, one call at a time, so it
+// may block (on a request to the node, say) without stalling the connections being served; it
+// must be safe to call while other threads use the directory.
 class ExitDealDirectory {
  public:
   virtual ~ExitDealDirectory() = default;
