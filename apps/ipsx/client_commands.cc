@@ -57,7 +57,8 @@ struct Wallet {
 Wallet open_wallet(const ClientOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   NodeSession s = open_node(node_url(o));
-  sdk::Signer signer = sdk::Signer::for_chain(std::move(key), s.chain_id, s.verifying_contract);
+  sdk::Signer signer =
+      sdk::Signer::for_chain(std::move(key), s.chain_id, s.verifying_contract, s.token_contract);
   return {std::move(s), std::move(signer)};
 }
 

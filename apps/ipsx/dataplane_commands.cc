@@ -119,8 +119,9 @@ struct GatewayOptions {
 void run_gateway(const GatewayOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   NodeSession s = open_node(o.node);
-  sdk::Signer signer = sdk::Signer::for_chain(
-      key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"), s.verifying_contract);
+  sdk::Signer signer =
+      sdk::Signer::for_chain(key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"),
+                             s.verifying_contract, s.token_contract);
 
   sdk::LeasePolicy policy;
   policy.duration_seconds = o.duration;
@@ -339,8 +340,9 @@ void run_provide(const ProvideOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   ProvideConfig c = load_provide_config(o.config);
   NodeSession s = open_node(o.node);
-  sdk::Signer signer = sdk::Signer::for_chain(
-      key.clone(), agree(c.chain_id, s.chain_id, "chain_id"), s.verifying_contract);
+  sdk::Signer signer =
+      sdk::Signer::for_chain(key.clone(), agree(c.chain_id, s.chain_id, "chain_id"),
+                             s.verifying_contract, s.token_contract);
   const uint16_t fee_bps = agree(c.fee_bps, s.fee_bps, "fee_bps");
 
   std::set<net::Ipv6> ips;

@@ -455,6 +455,8 @@ void run_node(const NodeOptions& o) {
 
   api::EventStream events;
   api::NodeContext node{*market, *ledger, api::openapi_yaml(), &events};
+  if (const auto* eth = dynamic_cast<const eth::EthereumLedger*>(ledger.get()))
+    node.token_contract = eth->deployment().token;
 
   const std::set<std::string> checks = parse_offer_checks(o);
   std::optional<geo::GeoDatabase> geo_db;

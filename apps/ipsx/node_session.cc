@@ -14,6 +14,9 @@ NodeSession open_node(const std::string& url) {
   if (health.contains("verifyingContract"))
     s.verifying_contract = unwrap(Address::parse(health.value("verifyingContract", "")),
                                   "the node's verifying contract");
+  if (health.contains("tokenContract"))
+    s.token_contract =
+        unwrap(Address::parse(health.value("tokenContract", "")), "the node's token contract");
   for (const nlohmann::json& c : health.value("offerChecks", nlohmann::json::array()))
     if (c == "ownership") s.proves_ownership = true;
   return s;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/address.h"
@@ -16,8 +17,9 @@ struct NodeSession {
   Address market;  // the market operator orders must name
   uint16_t fee_bps = 0;
   uint64_t chain_id = 0;
-  Address verifying_contract;     // the EIP-712 domain's: zero on the embedded ledger
-  bool proves_ownership = false;  // the node wants a probe from an IP before offers for it
+  Address verifying_contract;             // the EIP-712 domain's: zero on the embedded ledger
+  std::optional<Address> token_contract;  // on Ethereum: the IPSX token
+  bool proves_ownership = false;          // the node wants a probe from an IP before offers for it
 };
 
 // Connects to the node at `url` and reads its health. Throws CommandError naming the URL if the

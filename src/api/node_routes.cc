@@ -1036,9 +1036,11 @@ Parsed<TxFields> tx_fields(NodeContext& node, const json& j, bool nonce_required
 }
 
 json unsigned_tx_json(NodeContext& node, const ledger::UnsignedTx& u) {
-  return {{"chainId", u.chain_id},    {"from", u.from.to_string()},
-          {"nonce", u.nonce},         {"op", ledger::to_json(u.op)},
-          {"digest", u.digest.hex()}, {"ledger", ledger_kind(node)}};
+  json j = {{"chainId", u.chain_id},    {"from", u.from.to_string()},
+            {"nonce", u.nonce},         {"op", ledger::to_json(u.op)},
+            {"digest", u.digest.hex()}, {"ledger", ledger_kind(node)}};
+  if (!u.signing_payload.empty()) j["signingPayload"] = to_hex(u.signing_payload);
+  return j;
 }
 
 // POST /v1/ledger/transactions/prepare: the transaction the sender must sign, with its next nonce
@@ -1212,6 +1214,7 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
               {"ledger", ledger_kind(node)},
               {"offerChecks", offer_checks_json(node.checks)}};
     if (auto contract = ledger_contract(node)) j["verifyingContract"] = contract->to_string();
+    if (node.token_contract) j["tokenContract"] = node.token_contract->to_string();
     return json_response(200, j);
   });
   router.add("POST", "/v1/orders", [s](const HttpRequest& req) { return place_order(*s, req); });

@@ -46,6 +46,9 @@ struct NodeContext {
   // With `events`: the deals whose status the stream last published, until their close is
   // final, so that changes the clock makes (timeouts, the end) are published too ("deal_status").
   std::map<Hash, market::DealStatus> watched = {};
+  // On Ethereum: the token contract (health's `tokenContract`), for wallets that check the
+  // transactions prepared for them.
+  std::optional<Address> token_contract = std::nullopt;
 };
 
 // Rate limits (token buckets, rate 0 = none). `per_ip`: every request, by the client's IP.

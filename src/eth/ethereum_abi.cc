@@ -27,6 +27,17 @@ abi::Event ev(const std::string& sig, std::vector<bool> indexed) {
   return *e;
 }
 
+abi::Value sig_value(const crypto::Signature& s) {
+  auto b = s.to_bytes();
+  return abi::Value::bytes(Bytes(b.begin(), b.end()));
+}
+abi::Value amount(const Amount& a) {
+  return abi::Value::uint(a.base());
+}
+abi::Value small(uint64_t v) {
+  return abi::Value::uint(U256(v));
+}
+
 abi::Value u(uint64_t v) {
   return abi::Value::uint(U256(v));
 }
@@ -143,6 +154,72 @@ abi::Value request_value(const ledger::Request& r) {
       u(r.expiry),
       u(r.nonce),
   });
+}
+
+abi::Value word(const Hash& h) {
+  return abi::Value::bytes(Bytes(h.bytes().begin(), h.bytes().end()));
+}
+
+namespace L = ipsx::ledger;
+
+Result<ContractCall> ledger_call(const Address& token, const Address& cz, const L::Op& op) {
+  const auto& f = functions();
+  auto make = [](const Address& to, const abi::Function& fn, std::vector<abi::Value> args,
+                 U256 value = U256()) -> Result<ContractCall> {
+    auto data = fn.encode_call(args);
+    if (!data) return std::unexpected(data.error());
+    return ContractCall{to, value, std::move(*data)};
+  };
+  return std::visit(
+      [&](const auto& o) -> Result<ContractCall> {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, L::Transfer>) {
+          return make(token, f.transfer, {abi::Value::address(o.to), amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::Approve>) {
+          return make(token, f.approve, {abi::Value::address(o.spender), amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::TransferFrom>) {
+          return make(token, f.transfer_from,
+                      {abi::Value::address(o.owner), abi::Value::address(o.to), amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::Buy>) {
+          return make(token, f.buy, {}, o.value.base());
+        } else if constexpr (std::is_same_v<T, L::FinalizeSale>) {
+          return make(token, f.finalize_sale, {});
+        } else if constexpr (std::is_same_v<T, L::ClaimUnsold>) {
+          return make(token, f.claim_unsold, {});
+        } else if constexpr (std::is_same_v<T, L::Deposit>) {
+          return make(cz, f.deposit, {amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::Withdraw>) {
+          return make(cz, f.withdraw, {amount(o.amount)});
+        } else if constexpr (std::is_same_v<T, L::CancelOrder>) {
+          return make(cz, f.cancel_order, {word(o.order_hash)});
+        } else if constexpr (std::is_same_v<T, L::OpenDeal>) {
+          return make(cz, f.open_deal,
+                      {offer_value(o.offer), sig_value(o.offer_signature), request_value(o.request),
+                       sig_value(o.request_signature), abi::Value::uint(o.price_per_second)});
+        } else if constexpr (std::is_same_v<T, L::Claim>) {
+          return make(cz, f.claim,
+                      {word(o.deal_id), amount(o.amount), sig_value(o.requester_signature)});
+        } else if constexpr (std::is_same_v<T, L::CloseDeal>) {
+          abi::Value sig = o.requester_signature ? sig_value(*o.requester_signature)
+                                                 : abi::Value::bytes(Bytes{});
+          return make(
+              cz, f.close_deal,
+              {word(o.deal_id), amount(o.amount), sig, small(static_cast<uint8_t>(o.reason))});
+        } else if constexpr (std::is_same_v<T, L::CooperativeClose>) {
+          return make(cz, f.cooperative_close,
+                      {word(o.deal_id), amount(o.amount), sig_value(o.requester_signature),
+                       sig_value(o.provider_signature), small(static_cast<uint8_t>(o.reason))});
+        } else if constexpr (std::is_same_v<T, L::UncooperativeClose>) {
+          return make(cz, f.uncooperative_close,
+                      {word(o.deal_id), amount(o.amount), small(static_cast<uint8_t>(o.reason))});
+        } else if constexpr (std::is_same_v<T, L::Settle>) {
+          return make(cz, f.settle, {word(o.deal_id)});
+        } else {
+          static_assert(std::is_same_v<T, L::Rate>);
+          return make(cz, f.rate, {word(o.deal_id), small(o.score)});
+        }
+      },
+      op);
 }
 
 }  // namespace ipsx::eth::ipsx_abi

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "eth/abi.h"
+#include "ledger/ledger.h"
 #include "ledger/orders.h"
 
 namespace ipsx::eth::ipsx_abi {
@@ -28,5 +29,17 @@ const Events& events();
 // An order as the contracts' Offer / Request tuple.
 abi::Value offer_value(const ledger::Offer& o);
 abi::Value request_value(const ledger::Request& r);
+// A bytes32 argument.
+abi::Value word(const Hash& h);
+
+// One ledger operation as the contract call that performs it: the contract (the token's
+// functions go to `token`, the rest to `centralizer`), the ether sent and the call data.
+struct ContractCall {
+  Address to;
+  U256 value;
+  Bytes data;
+};
+Result<ContractCall> ledger_call(const Address& token, const Address& centralizer,
+                                 const ledger::Op& op);
 
 }  // namespace ipsx::eth::ipsx_abi

@@ -15,20 +15,6 @@ namespace L = ipsx::ledger;
 
 namespace {
 
-abi::Value sig_value(const crypto::Signature& s) {
-  auto b = s.to_bytes();
-  return abi::Value::bytes(Bytes(b.begin(), b.end()));
-}
-abi::Value word(const Hash& h) {
-  return abi::Value::bytes(Bytes(h.bytes().begin(), h.bytes().end()));
-}
-abi::Value amount(const Amount& a) {
-  return abi::Value::uint(a.base());
-}
-abi::Value small(uint64_t v) {
-  return abi::Value::uint(U256(v));
-}
-
 bool has(const std::string& text, std::string_view what) {
   std::string lower = text;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -110,66 +96,7 @@ crypto::eip712::Domain EthereumLedger::domain() const {
 // ---- Operations as contract calls ---------------------------------------------------------------
 
 Result<EthereumLedger::Call> EthereumLedger::encode(const L::Op& op) const {
-  const auto& f = ipsx_abi::functions();
-  const Address& token = options_.deployment.token;
-  const Address& cz = options_.deployment.centralizer;
-  auto make = [](const Address& to, const abi::Function& fn, std::vector<abi::Value> args,
-                 U256 value = U256()) -> Result<Call> {
-    auto data = fn.encode_call(args);
-    if (!data) return std::unexpected(data.error());
-    return Call{to, value, std::move(*data)};
-  };
-  return std::visit(
-      [&](const auto& o) -> Result<Call> {
-        using T = std::decay_t<decltype(o)>;
-        if constexpr (std::is_same_v<T, L::Transfer>) {
-          return make(token, f.transfer, {abi::Value::address(o.to), amount(o.amount)});
-        } else if constexpr (std::is_same_v<T, L::Approve>) {
-          return make(token, f.approve, {abi::Value::address(o.spender), amount(o.amount)});
-        } else if constexpr (std::is_same_v<T, L::TransferFrom>) {
-          return make(token, f.transfer_from,
-                      {abi::Value::address(o.owner), abi::Value::address(o.to), amount(o.amount)});
-        } else if constexpr (std::is_same_v<T, L::Buy>) {
-          return make(token, f.buy, {}, o.value.base());
-        } else if constexpr (std::is_same_v<T, L::FinalizeSale>) {
-          return make(token, f.finalize_sale, {});
-        } else if constexpr (std::is_same_v<T, L::ClaimUnsold>) {
-          return make(token, f.claim_unsold, {});
-        } else if constexpr (std::is_same_v<T, L::Deposit>) {
-          return make(cz, f.deposit, {amount(o.amount)});
-        } else if constexpr (std::is_same_v<T, L::Withdraw>) {
-          return make(cz, f.withdraw, {amount(o.amount)});
-        } else if constexpr (std::is_same_v<T, L::CancelOrder>) {
-          return make(cz, f.cancel_order, {word(o.order_hash)});
-        } else if constexpr (std::is_same_v<T, L::OpenDeal>) {
-          return make(cz, f.open_deal,
-                      {ipsx_abi::offer_value(o.offer), sig_value(o.offer_signature),
-                       ipsx_abi::request_value(o.request), sig_value(o.request_signature),
-                       abi::Value::uint(o.price_per_second)});
-        } else if constexpr (std::is_same_v<T, L::Claim>) {
-          return make(cz, f.claim,
-                      {word(o.deal_id), amount(o.amount), sig_value(o.requester_signature)});
-        } else if constexpr (std::is_same_v<T, L::CloseDeal>) {
-          abi::Value sig = o.requester_signature ? sig_value(*o.requester_signature)
-                                                 : abi::Value::bytes(Bytes{});
-          return make(
-              cz, f.close_deal,
-              {word(o.deal_id), amount(o.amount), sig, small(static_cast<uint8_t>(o.reason))});
-        } else if constexpr (std::is_same_v<T, L::CooperativeClose>) {
-          return make(cz, f.cooperative_close,
-                      {word(o.deal_id), amount(o.amount), sig_value(o.requester_signature),
-                       sig_value(o.provider_signature), small(static_cast<uint8_t>(o.reason))});
-        } else if constexpr (std::is_same_v<T, L::UncooperativeClose>) {
-          return make(cz, f.uncooperative_close,
-                      {word(o.deal_id), amount(o.amount), small(static_cast<uint8_t>(o.reason))});
-        } else if constexpr (std::is_same_v<T, L::Settle>) {
-          return make(cz, f.settle, {word(o.deal_id)});
-        } else {
-          static_assert(std::is_same_v<T, L::Rate>);
-          return make(cz, f.rate, {word(o.deal_id), small(o.score)});
-        }
-      },
-      op);
+  return ipsx_abi::ledger_call(options_.deployment.token, options_.deployment.centralizer, op);
 }
 
 Result<uint64_t> EthereumLedger::expected_nonce(const Address& a) const {
@@ -209,7 +136,8 @@ Result<L::UnsignedTx> EthereumLedger::prepare(const Address& from, L::Op op,
   out.from = from;
   out.nonce = *nonce;
   out.op = std::move(op);
-  out.digest = signing_hash(tx);
+  out.signing_payload = signing_payload(tx);
+  out.digest = keccak256(out.signing_payload);
   std::lock_guard lock(prepared_mu_);
   if (prepared_.emplace(out.digest, std::move(tx)).second) prepared_order_.push_back(out.digest);
   while (prepared_order_.size() > options_.max_prepared) {
@@ -511,7 +439,8 @@ Result<L::SaleView> EthereumLedger::sale() const {
 }
 
 Result<L::DealView> EthereumLedger::deal(const Hash& id) const {
-  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().deal, {word(id)});
+  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().deal,
+                        {ipsx_abi::word(id)});
   if (!v) return std::unexpected(v.error());
   const auto& x = (*v)[0].get<abi::Value::List>();
   uint64_t status = as_u64(x[3]);
@@ -561,7 +490,7 @@ Result<L::SupplyView> EthereumLedger::supply() const {
 
 Result<bool> EthereumLedger::order_cancelled(const Address& owner, const Hash& order_hash) const {
   auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().order_cancelled,
-                        {abi::Value::address(owner), word(order_hash)});
+                        {abi::Value::address(owner), ipsx_abi::word(order_hash)});
   if (!v) return std::unexpected(v.error());
   return (*v)[0].get<bool>();
 }

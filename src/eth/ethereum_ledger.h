@@ -25,6 +25,7 @@
 #include <unordered_map>
 
 #include "eth/contracts.h"
+#include "eth/ethereum_abi.h"
 #include "eth/rpc.h"
 #include "ledger/ledger.h"
 
@@ -97,11 +98,7 @@ class EthereumLedger final : public ledger::Ledger {
  private:
   EthereumLedger(std::shared_ptr<RpcClient> rpc, EthereumLedgerOptions options);
 
-  struct Call {
-    Address to;
-    U256 value;
-    Bytes data;
-  };
+  using Call = ipsx_abi::ContractCall;
   struct Pending {
     ledger::SignedTx tx;
     std::function<void(Result<ledger::Receipt>)> done;

@@ -198,9 +198,11 @@ Result<Transaction> read_legacy(const rlp::Item::List& f, uint8_t* recid) {
   return tx;
 }
 
-Result<Transaction> read_dynamic_fee(const rlp::Item::List& f, uint8_t* recid) {
-  if (f.size() != 12) {
-    return bad(fmt::format("EIP-1559 transaction has {} fields, expected 12", f.size()));
+// The fields of an EIP-1559 transaction: the 9 it signs, then (with `recid`) the signature's 3.
+Result<DynamicFeeTx> read_dynamic_fee(const rlp::Item::List& f, uint8_t* recid) {
+  const size_t fields = recid ? 12 : 9;
+  if (f.size() != fields) {
+    return bad(fmt::format("EIP-1559 transaction has {} fields, expected {}", f.size(), fields));
   }
   DynamicFeeTx tx;
   std::optional<Error> err;
@@ -209,7 +211,7 @@ Result<Transaction> read_dynamic_fee(const rlp::Item::List& f, uint8_t* recid) {
       !read_int(f[2], "max priority fee per gas", tx.max_priority_fee_per_gas, err) ||
       !read_int(f[3], "max fee per gas", tx.max_fee_per_gas, err) ||
       !read_int(f[4], "gas limit", tx.gas_limit, err) || !read_int(f[6], "value", tx.value, err) ||
-      !read_int(f[9], "y parity", parity, err)) {
+      (recid && !read_int(f[9], "y parity", parity, err))) {
     return std::unexpected(*err);
   }
   auto to = read_to(f[5]);
@@ -221,6 +223,7 @@ Result<Transaction> read_dynamic_fee(const rlp::Item::List& f, uint8_t* recid) {
   auto access = read_access_list(f[8]);
   if (!access) return std::unexpected(access.error());
   tx.access_list = std::move(*access);
+  if (!recid) return tx;
   if (parity > U256(1)) {
     return fail(EthErrc::bad_signature,
                 fmt::format("transaction: y parity {} is not 0 or 1", parity.to_dec()));
@@ -299,7 +302,7 @@ Result<SignedTransaction> decode_transaction(ByteView raw) {
   if (!item->is_list()) return bad("typed transaction payload is not an RLP list");
   const rlp::Item::List& f = item->items();
   uint8_t recid = 0;
-  auto tx = typed ? read_dynamic_fee(f, &recid) : read_legacy(f, &recid);
+  auto tx = typed ? Result<Transaction>(read_dynamic_fee(f, &recid)) : read_legacy(f, &recid);
   if (!tx) return std::unexpected(tx.error());
   auto r = read_scalar(f[f.size() - 2], "r");
   if (!r) return std::unexpected(r.error());
@@ -314,6 +317,23 @@ Result<SignedTransaction> decode_transaction(ByteView raw) {
     return fail(EthErrc::non_canonical, "transaction: raw bytes are not the canonical encoding");
   }
   return out;
+}
+
+Result<DynamicFeeTx> decode_signing_payload(ByteView payload) {
+  if (payload.empty() || payload[0] != kDynamicFeeType)
+    return fail(EthErrc::unsupported_type, "signing payload: not an EIP-1559 (0x02) transaction");
+  if (payload.size() > kMaxRawTransaction) {
+    return fail(EthErrc::too_large, fmt::format("signing payload: {} bytes (max {})",
+                                                payload.size(), kMaxRawTransaction));
+  }
+  auto item = rlp::decode(payload.subspan(1), 4);
+  if (!item) return std::unexpected(item.error().with_context("signing payload"));
+  if (!item->is_list()) return bad("signing payload is not an RLP list");
+  auto tx = read_dynamic_fee(item->items(), nullptr);
+  if (!tx) return tx;
+  if (signing_payload(*tx) != Bytes(payload.begin(), payload.end()))
+    return fail(EthErrc::non_canonical, "signing payload: not the canonical encoding");
+  return tx;
 }
 
 }  // namespace ipsx::eth

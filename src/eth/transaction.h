@@ -106,4 +106,10 @@ Result<SignedTransaction> attach_signature(const Transaction& tx, const crypto::
 // crypto errors if no sender recovers (including high s).
 Result<SignedTransaction> decode_transaction(ByteView raw);
 
+// Decodes the bytes an EIP-1559 transaction's sender signs (0x02 || RLP of its 9 fields,
+// signing_payload's output): what a wallet checks before it signs a transaction built elsewhere.
+// Fails as decode_transaction does, and with non_canonical for bytes that are not exactly
+// signing_payload of the fields read.
+Result<DynamicFeeTx> decode_signing_payload(ByteView payload);
+
 }  // namespace ipsx::eth

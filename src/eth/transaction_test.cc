@@ -265,5 +265,34 @@ TEST(Transaction, RefusesMalformedTypedTransactions) {
                  "chain id: expected an integer");
 }
 
+// What a wallet reads before signing a transaction built elsewhere: the fields, exactly, from
+// the bytes whose hash it signs.
+TEST(Transaction, SigningPayloadsDecodeToTheirFields) {
+  testing::Rng rng(1559);
+  for (int i = 0; i < 200; ++i) {
+    DynamicFeeTx tx = random_dynamic(rng);
+    Bytes payload = signing_payload(tx);
+    auto back = decode_signing_payload(payload);
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(*back, tx);
+  }
+  DynamicFeeTx tx = random_dynamic(rng);
+  Bytes payload = signing_payload(tx);
+  auto refused = [](const Bytes& b, EthErrc code, std::string_view what) {
+    auto r = decode_signing_payload(b);
+    ASSERT_FALSE(r) << what;
+    EXPECT_EQ(r.error().code(), code) << r.error().message();
+    EXPECT_NE(r.error().message().find(what), std::string::npos) << r.error().message();
+  };
+  refused(Bytes{}, EthErrc::unsupported_type, "EIP-1559");
+  refused(signing_payload(eip155_example()), EthErrc::unsupported_type, "EIP-1559");
+  refused(sign_transaction(tx, key46()).value().raw(), EthErrc::bad_transaction,
+          "12 fields, expected 9");
+  refused(Bytes(payload.begin(), payload.end() - 1), EthErrc::truncated, "signing payload");
+  Bytes longer = payload;
+  longer.push_back(0x80);
+  EXPECT_FALSE(decode_signing_payload(longer)) << "trailing bytes";
+}
+
 }  // namespace
 }  // namespace ipsx::eth

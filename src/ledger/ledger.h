@@ -133,6 +133,10 @@ struct UnsignedTx {
   uint64_t nonce = 0;
   Op op;
   Hash digest;
+  // The bytes whose keccak-256 is `digest`, when the wallet cannot rebuild them from the fields
+  // alone: on Ethereum, the EIP-1559 transaction (0x02 || RLP) with the gas and fees the backend
+  // chose. Empty on the embedded ledger, whose digest is the fields' EIP-712 hash.
+  Bytes signing_payload = {};
 };
 
 struct SignedTx {

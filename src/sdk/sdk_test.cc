@@ -14,6 +14,8 @@
 #include "core/hex.h"
 #include "core/keccak.h"
 #include "crypto/eip712.h"
+#include "eth/ethereum_abi.h"
+#include "eth/transaction.h"
 #include "http/http_client.h"
 #include "ledger/embedded_ledger.h"
 #include "ledger/test_util.h"
@@ -179,6 +181,93 @@ TEST_F(SdkTest, SignerChecksFieldsBeforeSigning) {
   auto s = signer("provider").offer(o);
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message().find("maxDuration"), std::string::npos) << s.error().message();
+}
+
+// On Ethereum the node builds the transaction (gas, fees, the contract call); the wallet decodes
+// what it is asked to sign and refuses anything but this operation on this chain's contracts.
+TEST(SdkSigner, ChecksAnEthereumTransactionBeforeSigningIt) {
+  const uint64_t chain = 31337;
+  const Address token = key("token").address();
+  const Address centralizer = key("centralizer").address();
+  Signer wallet = Signer::for_chain(key("requester"), chain, centralizer, token);
+  const ledger::Op transfer =
+      ledger::Transfer{key("friend").address(), Amount::from_tokens(2).value()};
+  const ledger::Op deposit = ledger::Deposit{Amount::from_tokens(5).value()};
+  // What an honest node prepares: the call that performs `op`, with sane fees.
+  auto honest = [&](const ledger::Op& op) {
+    auto call = eth::ipsx_abi::ledger_call(token, centralizer, op).value();
+    eth::DynamicFeeTx tx;
+    tx.chain_id = chain;
+    tx.nonce = 7;
+    tx.max_priority_fee_per_gas = U256(1'000'000'000);
+    tx.max_fee_per_gas = U256(30'000'000'000ULL);
+    tx.gas_limit = 120'000;
+    tx.to = call.to;
+    tx.value = call.value;
+    tx.data = call.data;
+    return tx;
+  };
+  auto prepared = [&](const eth::DynamicFeeTx& tx, const ledger::Op& op) {
+    Bytes payload = eth::signing_payload(tx);
+    return json{{"chainId", chain},
+                {"from", wallet.address().to_string()},
+                {"nonce", uint64_t{7}},
+                {"op", ledger::to_json(op)},
+                {"digest", keccak256(payload).hex()},
+                {"ledger", "ethereum"},
+                {"signingPayload", to_hex(payload)}};
+  };
+  auto refusal = [&](const json& p, const ledger::Op& op, const Signer& s) {
+    auto r = s.transaction(p, op);
+    return r ? std::string("signed") : r.error().message();
+  };
+
+  for (const ledger::Op& op : {transfer, deposit}) {
+    json p = prepared(honest(op), op);
+    auto body = wallet.transaction(p, op);
+    ASSERT_TRUE(body) << body.error().message();
+    auto sig = crypto::Signature::from_hex((*body)["signature"].get<std::string>()).value();
+    EXPECT_EQ(crypto::recover(Hash::from_hex(p["digest"].get<std::string>()).value(), sig).value(),
+              wallet.address());
+  }
+
+  auto changed = [&](auto edit) {
+    eth::DynamicFeeTx tx = honest(transfer);
+    edit(tx);
+    return refusal(prepared(tx, transfer), transfer, wallet);
+  };
+  EXPECT_NE(changed([](auto& tx) { tx.chain_id = 1; }).find("chain 1"), std::string::npos);
+  EXPECT_NE(changed([](auto& tx) { tx.nonce = 8; }).find("nonce 8"), std::string::npos);
+  EXPECT_NE(changed([&](auto& tx) { tx.to = centralizer; }).find("not the"), std::string::npos);
+  EXPECT_NE(changed([](auto& tx) { tx.data.back() ^= 1; }).find("call data"), std::string::npos);
+  EXPECT_NE(changed([](auto& tx) { tx.value = U256(1); }).find("sends 1 wei"), std::string::npos);
+  EXPECT_NE(changed([](auto& tx) { tx.access_list.push_back({}); }).find("access list"),
+            std::string::npos);
+  EXPECT_NE(changed([](auto& tx) {
+              tx.max_fee_per_gas = U256(1'000'000'000'000ULL);
+            }).find("above this wallet's limit"),
+            std::string::npos);
+  // Another operation than the one asked for (the fields say deposit, the payload transfers).
+  json swapped = prepared(honest(transfer), deposit);
+  EXPECT_NE(refusal(swapped, deposit, wallet).find("not the"), std::string::npos);
+  // A digest that is not the payload's, or no payload at all.
+  json p = prepared(honest(transfer), transfer);
+  json bad_digest = p;
+  bad_digest["digest"] = Hash{}.hex();
+  EXPECT_NE(refusal(bad_digest, transfer, wallet).find("not its payload's"), std::string::npos);
+  json bare = p;
+  bare.erase("signingPayload");
+  EXPECT_NE(refusal(bare, transfer, wallet).find("no signingPayload"), std::string::npos);
+  // A wallet that was not told the token refuses token calls; one with no chain refuses all.
+  Signer no_token = Signer::for_chain(key("requester"), chain, centralizer);
+  EXPECT_NE(refusal(p, transfer, no_token).find("not told its address"), std::string::npos);
+  EXPECT_EQ(refusal(prepared(honest(deposit), deposit), deposit, no_token), "signed");
+  Signer bare_domain(key("requester"), ledger::ledger_domain(chain, centralizer).separator());
+  EXPECT_NE(refusal(p, transfer, bare_domain).find("contracts"), std::string::npos);
+  // The fee limit is the wallet's to set.
+  Signer frugal = Signer::for_chain(key("requester"), chain, centralizer, token);
+  frugal.limit_fee(U256(1'000'000));
+  EXPECT_NE(refusal(p, transfer, frugal).find("limit of 1000000 wei"), std::string::npos);
 }
 
 TEST_F(SdkTest, LedgerTransactionsGoThroughTheNode) {

@@ -1,6 +1,12 @@
 #include "sdk/signer.h"
 
+#include <fmt/format.h>
+
+#include "core/hex.h"
+#include "core/keccak.h"
 #include "crypto/eip712.h"
+#include "eth/ethereum_abi.h"
+#include "eth/transaction.h"
 #include "ledger/tx_codec.h"
 #include "market/market.h"
 
@@ -10,9 +16,11 @@ Signer::Signer(crypto::PrivateKey key, const Hash& domain_separator)
     : key_(std::move(key)), address_(key_.address()), domain_(domain_separator) {}
 
 Signer Signer::for_chain(crypto::PrivateKey key, uint64_t chain_id,
-                         const Address& verifying_contract) {
+                         const Address& verifying_contract, std::optional<Address> token_contract) {
   Hash domain = ledger::ledger_domain(chain_id, verifying_contract).separator();
-  return Signer(std::move(key), domain);
+  Signer s(std::move(key), domain);
+  s.chain_ = Chain{chain_id, verifying_contract, token_contract};
+  return s;
 }
 
 Result<crypto::Signature> Signer::sign(const Hash& struct_hash) const {
@@ -68,10 +76,13 @@ Result<nlohmann::json> Signer::transaction(const nlohmann::json& prepared,
   auto digest = Hash::from_hex(prepared.value("digest", ""));
   if (!digest) return refuse("has no digest");
   const uint64_t n = nonce->get<uint64_t>();
-  if (prepared.value("ledger", "") != "ethereum" && *digest != ledger::tx_digest(domain_, n, *op))
+  if (prepared.value("ledger", "") == "ethereum") {
+    if (auto c = check_ethereum(prepared, n, *op, *digest); !c) return std::unexpected(c.error());
+  } else if (*digest != ledger::tx_digest(domain_, n, *op)) {
     return refuse(
         "has a digest that is not its fields' (refused: the node's digest must be "
         "the transaction's own)");
+  }
   auto sig = crypto::sign(key_, *digest);
   if (!sig) return std::unexpected(sig.error());
   return nlohmann::json{{"from", address_.to_string()},
@@ -79,6 +90,51 @@ Result<nlohmann::json> Signer::transaction(const nlohmann::json& prepared,
                         {"op", prepared["op"]},
                         {"digest", digest->hex()},
                         {"signature", sig->to_hex()}};
+}
+
+Result<void> Signer::check_ethereum(const nlohmann::json& prepared, uint64_t nonce,
+                                    const ledger::Op& op, const Hash& digest) const {
+  auto refuse = [](std::string why) -> Result<void> {
+    return std::unexpected(Error(CoreErrc::invalid_argument, "the prepared transaction " + why));
+  };
+  if (!chain_ || chain_->centralizer.is_zero())
+    return refuse("is for Ethereum, and this wallet was not given its chain's contracts");
+  auto payload = prepared.contains("signingPayload") && prepared["signingPayload"].is_string()
+                     ? from_hex(prepared["signingPayload"].get<std::string>())
+                     : Result<Bytes>(std::unexpected(Error({}, "")));
+  if (!payload) return refuse("has no signingPayload: nothing to check the digest against");
+  if (keccak256(*payload) != digest) return refuse("has a digest that is not its payload's");
+  auto tx = eth::decode_signing_payload(*payload);
+  if (!tx) return refuse("has a payload that does not decode: " + tx.error().message());
+  if (tx->chain_id != chain_->id)
+    return refuse(
+        fmt::format("is for chain {}, this wallet signs for chain {}", tx->chain_id, chain_->id));
+  if (tx->nonce != nonce)
+    return refuse(
+        fmt::format("has nonce {} in its payload and {} in its fields", tx->nonce, nonce));
+  // A token operation of a wallet that does not know the token goes "to" the zero address.
+  auto call =
+      eth::ipsx_abi::ledger_call(chain_->token.value_or(Address()), chain_->centralizer, op);
+  if (!call) return refuse("has an operation with no contract call: " + call.error().message());
+  if (call->to.is_zero())
+    return refuse("goes to the token contract, and this wallet was not told its address");
+  if (!tx->to || *tx->to != call->to)
+    return refuse(fmt::format("calls {}, not the {} contract",
+                              tx->to ? tx->to->to_string() : "nothing (a contract creation)",
+                              call->to.to_string()));
+  if (tx->data != call->data) return refuse("has call data that is not the operation's");
+  if (tx->value != call->value)
+    return refuse(
+        fmt::format("sends {} wei, the operation {}", tx->value.to_dec(), call->value.to_dec()));
+  if (!tx->access_list.empty()) return refuse("has an access list it does not need");
+  auto fee = U256(tx->gas_limit).checked_mul(tx->max_fee_per_gas);
+  if (!fee || *fee > max_fee_wei_)
+    return refuse(
+        fmt::format("may cost up to {} wei in fees (gas {} x {} wei), above this "
+                    "wallet's limit of {} wei",
+                    fee ? fee->to_dec() : std::string("more than 2^256"), tx->gas_limit,
+                    tx->max_fee_per_gas.to_dec(), max_fee_wei_.to_dec()));
+  return {};
 }
 
 }  // namespace ipsx::sdk

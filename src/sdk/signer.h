@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 #include "core/address.h"
 #include "core/hash.h"
 #include "crypto/keys.h"
@@ -14,13 +16,23 @@
 
 namespace ipsx::sdk {
 
+// The most a wallet lets one Ethereum transaction cost in fees (gas limit x max fee per gas)
+// unless told otherwise: 0.05 ETH.
+inline const U256 kDefaultMaxFeeWei = U256(50'000'000'000'000'000ULL);
+
 class Signer {
  public:
-  // `domain_separator` is ledger::ledger_domain(chain_id, verifying_contract).separator().
+  // `domain_separator` is ledger::ledger_domain(chain_id, verifying_contract).separator(). Such
+  // a signer does not know the chain's contracts and refuses Ethereum transactions.
   Signer(crypto::PrivateKey key, const Hash& domain_separator);
-  // The embedded ledger's domain (verifying contract: the zero address) or an Ethereum one.
+  // The embedded ledger's domain (verifying contract: the zero address) or an Ethereum one,
+  // whose Centralizer is `verifying_contract`; `token_contract` is the IPSX token's address there
+  // (the node's health states both), without which token transactions are refused.
   static Signer for_chain(crypto::PrivateKey key, uint64_t chain_id,
-                          const Address& verifying_contract = Address());
+                          const Address& verifying_contract = Address(),
+                          std::optional<Address> token_contract = std::nullopt);
+  // The most one Ethereum transaction may cost in fees (default kDefaultMaxFeeWei).
+  void limit_fee(const U256& max_wei) { max_fee_wei_ = max_wei; }
 
   const Address& address() const { return address_; }
   const Hash& domain_separator() const { return domain_; }
@@ -42,16 +54,27 @@ class Signer {
   // Signs a ledger transaction the node prepared (POST /v1/ledger/transactions/prepare's
   // answer) and returns the body of POST /v1/ledger/transactions. It must be this wallet's and
   // carry `expected` (the operation asked for). On the embedded ledger the digest is recomputed
-  // here and a node's digest that differs is refused; on Ethereum (`"ledger":"ethereum"`) it is
-  // the signing hash of the contract call the node built, signed as given.
+  // here and a node's digest that differs is refused. On Ethereum (`"ledger":"ethereum"`) the
+  // digest must be the hash of `signingPayload`, the EIP-1559 transaction the node built, which
+  // is decoded and checked before signing: this chain, the nonce, the contract the operation
+  // goes to, its call data and ether exactly, no access list, and fees within limit_fee.
   Result<nlohmann::json> transaction(const nlohmann::json& prepared,
                                      const ledger::Op& expected) const;
 
  private:
+  struct Chain {
+    uint64_t id = 0;
+    Address centralizer;
+    std::optional<Address> token;
+  };
   Result<crypto::Signature> sign(const Hash& struct_hash) const;
+  Result<void> check_ethereum(const nlohmann::json& prepared, uint64_t nonce, const ledger::Op& op,
+                              const Hash& digest) const;
   crypto::PrivateKey key_;
   Address address_;
   Hash domain_;
+  std::optional<Chain> chain_;
+  U256 max_fee_wei_ = kDefaultMaxFeeWei;
 };
 
 }  // namespace ipsx::sdk

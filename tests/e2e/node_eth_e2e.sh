@@ -172,6 +172,14 @@ expect_out "ipsx offer place signs under the Ethereum domain" '"accepted":true' 
 expect_out "ipsx orders cancel too" '"cancelled":true' "$IPSX" orders cancel --node "$url" \
   --keystore "$ks" --address "$provider" --password-file "$work/pw" \
   --order "$(jq -r .hash <<<"$out" 2>/dev/null)" --json
+expect_out "health names the token contract" "\"tokenContract\":\"$token\"" req GET /v1/health
+# A ledger transaction through the node: it builds the EIP-1559 transaction, and the wallet
+# decodes and checks it (contract, call data, nonce, chain, fees) before signing it.
+expect_out "ipsx token transfer through the node: checked, signed and mined" '"op":"transfer"' \
+  "$IPSX" token transfer --node "$url" --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --to "$provider" --amount 0.5 --json
+expect_eq "on chain: the provider holds the 0.5 IPSX" \
+  "$(call "$token" "balanceOf(address)(uint256)" "$provider")" 500000000000000000
 
 if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
 if grep -q "shutting down" "$work/node.out"; then ok "clean shutdown reported"; else bad "no shutdown line"; fi
