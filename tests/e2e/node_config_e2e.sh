@@ -42,7 +42,7 @@ EOF
 start_node() {
   (cd / && exec "$IPSX" node "$@" --offer-checks none) >"$work/node.out" 2>&1 &  # takes no offers
   node_pid=$!
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do  # 30 s: a loaded machine unlocks the keystore slowly
     url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$work/node.out" | head -1 || true)
     [[ -n $url ]] && return 0
     kill -0 "$node_pid" 2>/dev/null || break

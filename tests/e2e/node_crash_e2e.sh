@@ -51,7 +51,7 @@ start_node() {
     --listen 127.0.0.1:0 --rate-limit 0 --order-rate-limit 0 --offer-checks none >"$out" 2>&1 &
   node_pid=$!
   local url=
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do  # 30 s on a loaded machine
     url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$out" | head -1 || true)
     if [[ -n $url ]]; then
       echo "$url" >"$work/url.new"
