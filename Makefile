@@ -5,10 +5,12 @@ ASAN_BUILD  ?= build-asan
 BUILD_TYPE  ?= RelWithDebInfo
 JOBS        ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 300
+SOAK_KILLS   ?= 40
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
-.PHONY: all deps configure build test test-fast sanitize sanitize-build demo bench fuzz format check-format clean
+.PHONY: all deps configure build test test-fast sanitize sanitize-build demo bench fuzz soak format check-format clean
 
 all: build
 
@@ -55,6 +57,13 @@ bench: build
 # ASan/UBSan. A crashing input is left in $(ASAN_BUILD)/ipsx-fuzz-crash.bin.
 fuzz: sanitize-build
 	cd $(ASAN_BUILD) && bin/ipsx-fuzz --seconds $(FUZZ_SECONDS) --all
+
+# Long runs, bounded: SOAK_SECONDS of connection churn through a gateway and an exit (descriptors
+# and memory must stay flat), then the node killed SOAK_KILLS times mid-trading (every
+# acknowledged order, deal and status must survive).
+soak: build
+	IPSX_SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/bin/net_tests --gtest_filter='DataPlane.Soak*'
+	tests/e2e/node_crash_e2e.sh $(BUILD)/bin/ipsx $(SOAK_KILLS)
 
 format:
 	find src apps bench -name '*.h' -o -name '*.cc' | xargs clang-format -i

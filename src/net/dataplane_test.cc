@@ -3,10 +3,12 @@
 // (a separate process, driven as a user would).
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <set>
 
@@ -479,6 +481,62 @@ TEST_F(DataPlane, ConnectionChurnLeavesNoDescriptorsBehind) {
       << de.exit->open_connections();
   EXPECT_TRUE(eventually([&] { return open_fds() <= before; })) << open_fds() << " > " << before;
   EXPECT_EQ(de.exit->stats(d.exit.id).connections, 201u);
+}
+
+// Resident memory of this process, bytes.
+size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// `make soak`: connection churn through gateway and exit for IPSX_SOAK_SECONDS (skipped
+// without it). After a warm-up, neither descriptors nor memory may grow with the connections.
+TEST_F(DataPlane, SoakChurnKeepsDescriptorsAndMemoryFlat) {
+  const char* env = std::getenv("IPSX_SOAK_SECONDS");
+  if (!env) GTEST_SKIP() << "set IPSX_SOAK_SECONDS (make soak)";
+  const auto seconds = std::chrono::seconds(std::strtoul(env, nullptr, 10));
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE", 86'400);
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  std::string urls, expected;
+  for (int i = 0; i < 200; ++i) {
+    urls += " -o /dev/null " + url;
+    expected += "200";
+  }
+  auto round = [&] {
+    auto r =
+        run(fmt::format("curl -sS --max-time 60 -H 'Connection: close' -w '%{{http_code}}' -x "
+                        "'socks5h://country-de:{}@{}' {}",
+                        kPassword, gw(), urls));
+    EXPECT_EQ(r.output, expected);
+    EXPECT_TRUE(eventually([&] { return gateway_->open_clients() == 0; }));
+  };
+  for (int i = 0; i < 5; ++i) round();  // warm-up: buffers, allocator arenas, the channel
+  const size_t fds_before = open_fds();
+  const size_t rss_before = resident_bytes();
+  size_t connections = 0;
+  const auto end = std::chrono::steady_clock::now() + seconds;
+  while (std::chrono::steady_clock::now() < end && !HasFailure()) {
+    round();
+    connections += 200;
+  }
+  EXPECT_TRUE(eventually([&] { return open_fds() <= fds_before; }))
+      << open_fds() << " > " << fds_before;
+  const size_t rss_after = resident_bytes();
+  const double growth = rss_after > rss_before ? static_cast<double>(rss_after - rss_before) : 0.0;
+  std::printf(
+      "soak: %zu connections in %lld s; descriptors %zu -> %zu; resident %.1f -> %.1f MiB "
+      "(%.1f B per connection)\n",
+      connections, static_cast<long long>(seconds.count()), fds_before, open_fds(),
+      static_cast<double>(rss_before) / (1 << 20), static_cast<double>(rss_after) / (1 << 20),
+      connections ? growth / static_cast<double>(connections) : 0.0);
+  // Allocator noise aside (4 MiB), a leak of even 64 B per connection shows over the soak.
+  EXPECT_TRUE(growth <= 4.0 * (1 << 20) || growth <= 64.0 * static_cast<double>(connections))
+      << "resident memory grew by " << growth << " B over " << connections << " connections";
 }
 
 // Writes `bytes` to 127.0.0.1:`port` at once and reads until the server closes (10 s at most).
