@@ -36,7 +36,7 @@ namespace ipsx::cli {
 namespace {
 
 struct NodeOptions {
-  std::string data, journal, keystore, address, password_file, listen = "127.0.0.1:8545";
+  std::string data, journal, keystore, address, password_file, listen = "127.0.0.1:8080";
   uint16_t fee_bps = 0;
   size_t max_body = 64 * 1024;
   uint64_t read_timeout_ms = 10'000;
@@ -551,7 +551,8 @@ void add_node_command(CLI::App& app) {
              "With --ledger ethereum: seconds to wait for each RPC answer and receipt (default 30)",
              int64_t{1}, int64_t{3600});
   s->text("listen", o->listen,
-          "HOST:PORT to serve on (default 127.0.0.1:8545; port 0: any free port)");
+          "HOST:PORT to serve on (default 127.0.0.1:8080, where the client commands look; port 0: "
+          "any free port)");
   s->path("keystore", o->keystore, "Keystore of the market operator's wallet", true);
   s->text("address", o->address,
           "The market operator's address (needed when the keystore is a directory)");

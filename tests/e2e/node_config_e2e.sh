@@ -22,7 +22,7 @@ early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new)
 "$IPSX" ledger init --data "$work/ledger" --genesis "$work/g.toml" >/dev/null
 
 # The defaults, printed with no file and no option.
-expect_out "--print-config prints the defaults" '^listen = "127.0.0.1:8545"$' "$IPSX" node --print-config
+expect_out "--print-config prints the defaults" '^listen = "127.0.0.1:8080"$' "$IPSX" node --print-config
 expect_out "... numbers as TOML" '^rate_limit = 50.0$' "$IPSX" node --print-config
 expect_out "... an unset setting commented out" '^# data = ""$' "$IPSX" node --print-config
 
