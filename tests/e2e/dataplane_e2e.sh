@@ -13,7 +13,6 @@ EXAMPLE=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-pids=()
 on_exit() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
 
@@ -32,21 +31,6 @@ send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$w
 send --address "$team" finalize-sale
 send --address "$early" transfer --to "$requester" --amount 1000
 send --address "$requester" deposit --amount 100
-
-# wait_for FILE PATTERN: until FILE has a line matching PATTERN (10 s); prints the match.
-wait_for() {
-  for _ in $(seq 100); do
-    grep -oE "$2" "$1" 2>/dev/null | head -1 | grep . && return 0
-    sleep 0.1
-  done
-  return 1
-}
-start() { # start NAME CMD...: runs CMD in the background, output in $work/NAME.out
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>&1 &
-  pids+=($!)
-}
 
 # The node checks every offer's IP: its location against the geo data (a static table for the
 # loopback addresses, then ip-location-db), and a probe that must arrive from it.

@@ -15,15 +15,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-CAST=$root/node_modules/.bin/cast
-ANVIL=$root/node_modules/.bin/anvil
-for t in "$CAST" "$ANVIL"; do
-  [[ -x $t ]] || { echo "missing $t: run 'npm ci' in $root"; exit 1; }
-done
+use_foundry
 for t in curl jq python3; do command -v $t >/dev/null || { echo "$t is required"; exit 1; }; done
 contracts_opt=()
 [[ -n $CONTRACTS ]] && contracts_opt=(--contracts "$CONTRACTS")
-pids=()
 # (Waits for these processes only: anvil, stopped after this, is a child too.)
 on_exit() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait "${pids[@]}" 2>/dev/null; }
 
@@ -56,21 +51,8 @@ else
   finish
   exit 1
 fi
-toml() { sed -nE "s/^$1 = \"?([^\"]*)\"?$/\1/p" "$2"; }
 token=$(toml token "$dep")
 cent=$(toml centralizer "$dep")
-keyfile() { ls "$ks"/*--"$(tr 'A-F' 'a-f' <<<"${1#0x}")"; }
-as() { # as ADDRESS CONTRACT SIG ARGS...: a transaction from ADDRESS that must succeed
-  local from=$1 out
-  shift
-  if out=$("$CAST" send --json --rpc-url "$RPC" --keystore "$(keyfile "$from")" \
-    --password-file "$work/pw" "$@" 2>&1) && [[ $(jq -r .status <<<"$out" 2>/dev/null) == 0x1 ]]; then
-    return 0
-  fi
-  echo "$out"
-  return 1
-}
-call() { "$CAST" call --rpc-url "$RPC" "$@" 2>&1 | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//'; }
 expect_out "the sale is finalized" "" as "$early" "$token" "finalizeSale()"
 expect_out "the requester gets 1000 IPSX" "" \
   as "$early" "$token" "transfer(address,uint256)" "$requester" 1000000000000000000000
@@ -78,19 +60,6 @@ expect_out "the requester deposits 100 IPSX into its Centralizer wallet" "" \
   as "$requester" "$cent" "deposit(uint256)" 100000000000000000000
 
 # ---- the node, the destination, the provider, the gateway: each its own process ----------------
-wait_for() { # wait_for FILE PATTERN [SECONDS]: prints the first match (default 10 s)
-  for _ in $(seq $((${3:-10} * 10))); do
-    grep -oE "$2" "$1" 2>/dev/null | head -1 | grep . && return 0
-    sleep 0.1
-  done
-  return 1
-}
-start() { # start NAME CMD...: runs CMD in the background, output in $work/NAME.out
-  local name=$1
-  shift
-  "$@" >"$work/$name.out" 2>&1 &
-  pids+=($!)
-}
 printf '127.0.0.2/32  DE  AS64501  residential  Loopback DE\n' >"$work/geo.txt"
 geo_data=()
 [[ -d $root/node_modules/@ip-location-db ]] && geo_data=(--geo-data "$root/node_modules/@ip-location-db")

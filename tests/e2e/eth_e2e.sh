@@ -10,14 +10,9 @@ set -uo pipefail
 IPSX=$1
 CONTRACTS=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-CAST=$root/node_modules/.bin/cast
-ANVIL=$root/node_modules/.bin/anvil
-for t in "$CAST" "$ANVIL"; do
-  [[ -x $t ]] || { echo "missing $t: run 'npm ci' in $root"; exit 1; }
-done
+use_foundry
 contracts_opt=()
 [[ -n $CONTRACTS ]] && contracts_opt=(--contracts "$CONTRACTS")
 

@@ -41,7 +41,55 @@ finish() {
   [[ $failures == 0 ]]
 }
 
+# ---- processes in the background --------------------------------------------------------------
+# start NAME CMD...: runs CMD in the background, output in $work/NAME.out, its pid added to `pids`.
+pids=()
+start() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.out" 2>&1 &
+  pids+=($!)
+}
+# wait_for FILE PATTERN [SECONDS]: prints the first match of PATTERN in FILE, waiting for it up to
+# SECONDS (default 10); returns 1 if it never came.
+wait_for() {
+  for _ in $(seq $((${3:-10} * 10))); do
+    grep -oE "$2" "$1" 2>/dev/null | head -1 | grep . && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # ---- the local Ethereum node (foundry's anvil, from npm ci) ------------------------------------
+# use_foundry: CAST and ANVIL, the pinned tools `npm ci` installed; exits if they are missing.
+use_foundry() {
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  CAST=$root/node_modules/.bin/cast
+  ANVIL=$root/node_modules/.bin/anvil
+  for t in "$CAST" "$ANVIL"; do
+    [[ -x $t ]] || { echo "missing $t: run 'npm ci' in $root"; exit 1; }
+  done
+}
+# toml KEY FILE: a top-level value of a TOML file such as `ipsx eth deploy --out`'s.
+toml() { sed -nE "s/^$1 = \"?([^\"]*)\"?$/\1/p" "$2"; }
+# The parties sign with cast from their own keystore files in $ks (ipsx's format is cast's),
+# password in $work/pw. keyfile ADDRESS: the file.
+keyfile() { ls "$ks"/*--"$(tr 'A-F' 'a-f' <<<"${1#0x}")"; }
+# as ADDRESS CONTRACT SIG ARGS...: a transaction from ADDRESS that must succeed (cast's answer is
+# printed if it does not).
+as() {
+  local from=$1 out
+  shift
+  if out=$("$CAST" send --json --rpc-url "$RPC" --keystore "$(keyfile "$from")" \
+    --password-file "$work/pw" "$@" 2>&1) && [[ $(jq -r .status <<<"$out" 2>/dev/null) == 0x1 ]]; then
+    return 0
+  fi
+  echo "$out"
+  return 1
+}
+# call CONTRACT SIG ARGS...: a view call's results on one line, separated by spaces.
+call() { "$CAST" call --rpc-url "$RPC" "$@" 2>&1 | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//'; }
 # keep_traffic_local: any HTTP a tool might try goes to a closed local port, except 127.0.0.1.
 keep_traffic_local() {
   export http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 all_proxy=http://127.0.0.1:9

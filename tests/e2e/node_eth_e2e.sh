@@ -16,14 +16,9 @@ set -uo pipefail
 IPSX=$1
 CONTRACTS=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-CAST=$root/node_modules/.bin/cast
-ANVIL=$root/node_modules/.bin/anvil
-for t in "$CAST" "$ANVIL"; do
-  [[ -x $t ]] || { echo "missing $t: run 'npm ci' in $root"; exit 1; }
-done
+use_foundry
 for t in curl jq; do command -v $t >/dev/null || { echo "$t is required"; exit 1; }; done
 contracts_opt=()
 [[ -n $CONTRACTS ]] && contracts_opt=(--contracts "$CONTRACTS")
@@ -59,23 +54,9 @@ deploy() {
     --genesis "$work/g.toml" "${contracts_opt[@]}" --timeout 30 --out "$1" 2>&1
 }
 if out=$(deploy "$dep"); then ok "eth deploy"; else bad "eth deploy: $out"; finish; exit 1; fi
-toml() { sed -nE "s/^$1 = \"?([^\"]*)\"?$/\1/p" "$2"; }
 token=$(toml token "$dep")
 cent=$(toml centralizer "$dep")
 
-# cast signs with the parties' own keystore files (interchangeable with ipsx's).
-keyfile() { ls "$ks"/*--"$(tr 'A-F' 'a-f' <<<"${1#0x}")"; }
-as() { # as ADDRESS CONTRACT SIG ARGS...: a transaction from ADDRESS that must succeed
-  local from=$1 out
-  shift
-  if out=$("$CAST" send --json --rpc-url "$RPC" --keystore "$(keyfile "$from")" \
-    --password-file "$work/pw" "$@" 2>&1) && [[ $(jq -r .status <<<"$out" 2>/dev/null) == 0x1 ]]; then
-    return 0
-  fi
-  echo "$out"
-  return 1
-}
-call() { "$CAST" call --rpc-url "$RPC" "$@" 2>&1 | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//'; }
 expect_out "finalize the sale (anyone may, once it is over)" "" as "$early" "$token" "finalizeSale()"
 expect_out "early adopters send the requester 1000 IPSX" "" \
   as "$early" "$token" "transfer(address,uint256)" "$requester" 1000000000000000000000
