@@ -425,13 +425,17 @@ void OrderBook::unlist_offer(uint32_t slot) {
   }
 }
 
+bool OrderBook::request_before(uint32_t a, uint32_t b) const {
+  const RequestEntry& x = request_slab_[a];
+  const RequestEntry& y = request_slab_[b];
+  return x.max_price > y.max_price || (x.max_price == y.max_price && x.id < y.id);
+}
+
 void OrderBook::list_request(uint32_t slot) {
   RequestEntry& r = request_slab_[slot];
   auto insert = [&](std::vector<uint32_t>& list) {
-    auto it = std::lower_bound(list.begin(), list.end(), slot, [&](uint32_t a, uint32_t) {
-      const RequestEntry& x = request_slab_[a];
-      return x.max_price > r.max_price || (x.max_price == r.max_price && x.id < r.id);
-    });
+    auto it = std::lower_bound(list.begin(), list.end(), slot,
+                               [&](uint32_t a, uint32_t b) { return request_before(a, b); });
     list.insert(it, slot);
   };
   if (r.countries.empty()) {
@@ -442,14 +446,31 @@ void OrderBook::list_request(uint32_t slot) {
   r.listed = true;
 }
 
+void OrderBook::list_live_requests() {
+  // Appended, then each list sorted once: inserting one by one would move half a list each time.
+  for (auto& list : request_lists_) list.clear();
+  for (uint32_t slot = 0; slot < request_slab_.size(); ++slot) {
+    RequestEntry& r = request_slab_[slot];
+    if (!r.live) continue;
+    if (r.countries.empty()) {
+      request_lists_[kAnyCountry].push_back(slot);
+    } else {
+      for (uint16_t c : r.countries) request_lists_[c].push_back(slot);
+    }
+    r.listed = true;
+  }
+  for (auto& list : request_lists_) {
+    std::sort(list.begin(), list.end(),
+              [&](uint32_t a, uint32_t b) { return request_before(a, b); });
+  }
+}
+
 void OrderBook::unlist_request(uint32_t slot) {
   RequestEntry& r = request_slab_[slot];
   if (!r.listed) return;
   auto erase = [&](std::vector<uint32_t>& list) {
-    auto it = std::lower_bound(list.begin(), list.end(), slot, [&](uint32_t a, uint32_t) {
-      const RequestEntry& x = request_slab_[a];
-      return x.max_price > r.max_price || (x.max_price == r.max_price && x.id < r.id);
-    });
+    auto it = std::lower_bound(list.begin(), list.end(), slot,
+                               [&](uint32_t a, uint32_t b) { return request_before(a, b); });
     if (it != list.end() && *it == slot) list.erase(it);
   };
   if (r.countries.empty()) {

@@ -159,6 +159,10 @@ class OrderBook {
   void list_offer(uint32_t slot, bool newest = false);
   void unlist_offer(uint32_t slot);
   void list_request(uint32_t slot);
+  // Lists every live request afresh, in n log n (a book restored from a snapshot).
+  void list_live_requests();
+  // The request lists' order: highest maximum price first, then earliest.
+  bool request_before(uint32_t a, uint32_t b) const;
   void unlist_request(uint32_t slot);
   void drop_request(uint32_t slot);
   // A request filled to its count leaves the book, but its entry is kept until the next
