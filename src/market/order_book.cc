@@ -79,9 +79,9 @@ uint32_t OrderBook::find_address(const Address& a) const {
   if (address_table_.empty()) return kNil;
   size_t mask = address_table_.size() - 1;
   for (size_t i = address_hash(a) & mask;; i = (i + 1) & mask) {
-    uint32_t cell = address_table_[i];
-    if (cell == 0) return kNil;
-    if (same_address(addresses_[cell - 1], a)) return cell - 1;
+    const InternedAddress& cell = address_table_[i];
+    if (cell.id == kNil) return kNil;
+    if (same_address(cell.address, a)) return cell.id;
   }
 }
 
@@ -89,27 +89,27 @@ void OrderBook::index_address(uint32_t id) {
   auto put = [&](uint32_t i) {
     size_t mask = address_table_.size() - 1;
     size_t at = address_hash(addresses_[i]) & mask;
-    while (address_table_[at] != 0) at = (at + 1) & mask;
-    address_table_[at] = i + 1;
+    while (address_table_[at].id != kNil) at = (at + 1) & mask;
+    address_table_[at] = {addresses_[i], i};
   };
   if (addresses_.size() * 2 > address_table_.size()) {
     // Grow (at most half full) and re-insert every address, `id` included.
-    address_table_.assign(std::max<size_t>(64, address_table_.size() * 2), 0);
+    address_table_.assign(std::max<size_t>(64, address_table_.size() * 2), InternedAddress{});
     for (uint32_t i = 0; i < addresses_.size(); ++i) put(i);
     return;
   }
   put(id);
 }
 
-uint32_t OrderBook::intern(const Address& a, uint32_t& cache) {
-  if (cache != kNil && same_address(addresses_[cache], a)) return cache;
+uint32_t OrderBook::intern(const Address& a, InternedAddress& last) {
+  if (last.id != kNil && same_address(last.address, a)) return last.id;
   uint32_t id = find_address(a);
   if (id == kNil) {
     id = static_cast<uint32_t>(addresses_.size());
     addresses_.push_back(a);
     index_address(id);
   }
-  cache = id;
+  last = {a, id};
   return id;
 }
 
@@ -297,10 +297,10 @@ bool OrderBook::fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) c
 
 // ---- indexes ------------------------------------------------------------------------------------
 
-bool OrderBook::bucket_tie_less(uint32_t a, uint32_t b) const {
-  const OfferEntry& x = offer_slab_[a];
-  const OfferEntry& y = offer_slab_[b];
-  return x.price < y.price || (x.price == y.price && x.id < y.id);
+bool OrderBook::wide_price_less(const BucketEntry& a, const BucketEntry& b) const {
+  const U256& x = offer_slab_[a.slot].price;
+  const U256& y = offer_slab_[b.slot].price;
+  return x < y || (x == y && a.id < b.id);
 }
 
 size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
@@ -312,39 +312,29 @@ size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
 }
 
 uint32_t OrderBook::position_in(const Chunk& c, const BucketEntry& e) const {
-  // By key first (no slab reads), then past the entries of an equal key that come before.
+  // By key first, then past the entries of an equal key that come before (by id, or for a
+  // saturated key by the full price).
   auto pos = static_cast<uint32_t>(std::lower_bound(c.keys.begin(), c.keys.begin() + c.n, e.key) -
                                    c.keys.begin());
   while (pos < c.n && c.keys[pos] == e.key && bucket_less(c.at(pos), e)) ++pos;
   return pos;
 }
 
-void OrderBook::list_offer(uint32_t slot, bool newest) {
+void OrderBook::list_offer(uint32_t slot) {
   OfferEntry& o = offer_slab_[slot];
   Bucket& b = buckets_[o.bucket];
-  BucketEntry e{price_key(o.price), slot};
+  BucketEntry e{price_key(o.price), o.id, slot};
   o.listed = true;
   if (b.chunks.empty()) {
     b.chunks.push_back(std::make_unique<Chunk>());
     b.last.push_back(e);
     b.chunks[0]->n = 1;
-    b.chunks[0]->keys[0] = e.key;
-    b.chunks[0]->slots[0] = e.slot;
+    b.chunks[0]->set(0, e);
     b.first = e;
     return;
   }
-  // The newest order comes after every entry of its price: with an exact (unsaturated) key its
-  // place is found from the keys alone, without reading the slab.
-  bool by_key = newest && e.key != UINT64_MAX;
-  auto chunk_for = [&] {
-    if (!by_key) return chunk_of(b, e);
-    return static_cast<size_t>(
-        std::upper_bound(b.last.begin(), b.last.end(), e.key,
-                         [](uint64_t k, const BucketEntry& x) { return k < x.key; }) -
-        b.last.begin());
-  };
   // The first chunk whose last entry is not before `e` (or the last chunk) takes it.
-  size_t ci = std::min(chunk_for(), b.chunks.size() - 1);
+  size_t ci = std::min(chunk_of(b, e), b.chunks.size() - 1);
   if (b.chunks[ci]->n == kChunk) {
     // Full: its upper half moves to a new chunk after it.
     auto tail = std::make_unique<Chunk>();
@@ -352,21 +342,19 @@ void OrderBook::list_offer(uint32_t slot, bool newest) {
     constexpr uint32_t kHalf = kChunk / 2;
     tail->n = kChunk - kHalf;
     std::copy(c.keys.begin() + kHalf, c.keys.end(), tail->keys.begin());
+    std::copy(c.ids.begin() + kHalf, c.ids.end(), tail->ids.begin());
     std::copy(c.slots.begin() + kHalf, c.slots.end(), tail->slots.begin());
     c.n = kHalf;
     b.last.insert(b.last.begin() + static_cast<ptrdiff_t>(ci), c.at(kHalf - 1));
     b.chunks.insert(b.chunks.begin() + static_cast<ptrdiff_t>(ci) + 1, std::move(tail));
-    if (by_key ? b.last[ci].key <= e.key : bucket_less(b.last[ci], e)) ++ci;
+    if (bucket_less(b.last[ci], e)) ++ci;
   }
   Chunk& c = *b.chunks[ci];
-  uint32_t pos =
-      by_key ? static_cast<uint32_t>(std::upper_bound(c.keys.begin(), c.keys.begin() + c.n, e.key) -
-                                     c.keys.begin())
-             : position_in(c, e);
+  uint32_t pos = position_in(c, e);
   std::copy_backward(c.keys.begin() + pos, c.keys.begin() + c.n, c.keys.begin() + c.n + 1);
+  std::copy_backward(c.ids.begin() + pos, c.ids.begin() + c.n, c.ids.begin() + c.n + 1);
   std::copy_backward(c.slots.begin() + pos, c.slots.begin() + c.n, c.slots.begin() + c.n + 1);
-  c.keys[pos] = e.key;
-  c.slots[pos] = e.slot;
+  c.set(pos, e);
   ++c.n;
   if (pos + 1 == c.n) b.last[ci] = e;
   if (ci == 0 && pos == 0) b.first = e;
@@ -377,28 +365,14 @@ void OrderBook::unlist_offer(uint32_t slot) {
   if (!o.listed) return;
   o.listed = false;
   Bucket& b = buckets_[o.bucket];
-  uint64_t key = price_key(o.price);
-  // The entries of this key, from the first chunk that may hold one, compared by slot: no slab
-  // reads.
-  auto ci = static_cast<size_t>(
-      std::lower_bound(b.last.begin(), b.last.end(), key,
-                       [](const BucketEntry& x, uint64_t k) { return x.key < k; }) -
-      b.last.begin());
-  uint32_t pos = 0;
-  for (;; ++ci) {
-    if (ci == b.chunks.size()) return;
-    const Chunk& c = *b.chunks[ci];
-    pos = static_cast<uint32_t>(std::lower_bound(c.keys.begin(), c.keys.begin() + c.n, key) -
-                                c.keys.begin());
-    while (pos < c.n && c.keys[pos] == key && c.slots[pos] != slot) ++pos;
-    if (pos < c.n) {
-      if (c.keys[pos] != key) return;  // past its key: not listed
-      break;
-    }
-    // The key's entries may go on in the next chunk.
-  }
+  BucketEntry e{price_key(o.price), o.id, slot};
+  size_t ci = chunk_of(b, e);
+  if (ci == b.chunks.size()) return;
+  uint32_t pos = position_in(*b.chunks[ci], e);
+  if (pos == b.chunks[ci]->n || b.chunks[ci]->slots[pos] != slot) return;  // not listed
   Chunk& c = *b.chunks[ci];
   std::copy(c.keys.begin() + pos + 1, c.keys.begin() + c.n, c.keys.begin() + pos);
+  std::copy(c.ids.begin() + pos + 1, c.ids.begin() + c.n, c.ids.begin() + pos);
   std::copy(c.slots.begin() + pos + 1, c.slots.begin() + c.n, c.slots.begin() + pos);
   --c.n;
   if (c.n == 0) {
@@ -415,9 +389,12 @@ void OrderBook::unlist_offer(uint32_t slot) {
     Chunk& next = *b.chunks[ci + 1];
     std::copy_backward(next.keys.begin(), next.keys.begin() + next.n,
                        next.keys.begin() + next.n + c.n);
+    std::copy_backward(next.ids.begin(), next.ids.begin() + next.n,
+                       next.ids.begin() + next.n + c.n);
     std::copy_backward(next.slots.begin(), next.slots.begin() + next.n,
                        next.slots.begin() + next.n + c.n);
     std::copy(c.keys.begin(), c.keys.begin() + c.n, next.keys.begin());
+    std::copy(c.ids.begin(), c.ids.begin() + c.n, next.ids.begin());
     std::copy(c.slots.begin(), c.slots.begin() + c.n, next.slots.begin());
     next.n += c.n;
     b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
@@ -549,7 +526,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
     std::push_heap(openings_.begin(), openings_.end(), std::greater<>());
   }
   if (rating_filtered_offer(offer_slab_[slot])) ++rated_orders_;
-  list_offer(slot, /*newest=*/true);
+  list_offer(slot);
   match_offer(slot, now, fills);
   return id;
 }

@@ -146,17 +146,21 @@ class OrderBook {
     std::vector<OrderId> used_offers;             // one IP is never filled twice for a request
   };
 
-  // Interns `a`; `cache` is the id this call site interned last (checked first).
-  uint32_t intern(const Address& a, uint32_t& cache);
+  // An address with its interned id: the table's cells, and each call site's last one.
+  struct InternedAddress {
+    Address address;
+    uint32_t id = kNil;  // kNil: an empty cell
+  };
+  // Interns `a`; `last` is the one this call site interned last (checked first, without a read
+  // of the table).
+  uint32_t intern(const Address& a, InternedAddress& last);
   uint32_t intern(const std::string& s);
   // The interned id of `a`, or kNil.
   uint32_t find_address(const Address& a) const;
   void index_address(uint32_t id);
   bool offer_available(const OfferEntry& o) const;
   bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;
-  // `newest`: the offer was placed last (its id is the greatest), so it goes after every entry
-  // of its price.
-  void list_offer(uint32_t slot, bool newest = false);
+  void list_offer(uint32_t slot);
   void unlist_offer(uint32_t slot);
   void list_request(uint32_t slot);
   // Lists every live request afresh, in n log n (a book restored from a snapshot).
@@ -206,18 +210,21 @@ class OrderBook {
   };
   std::vector<IdCell> ids_;
   size_t ids_used_ = 0;
-  // An offer in a bucket: its slab slot and its price as a 64-bit key (saturated), so the
-  // binary searches compare without touching the slab except on equal keys.
+  // An offer in a bucket: its price as a 64-bit key (saturated), its id and its slab slot, so
+  // that ordering entries reads the slab only for two saturated keys (prices of 2^64 and more).
   struct BucketEntry {
     uint64_t key;
+    OrderId id;
     uint32_t slot;
   };
   static uint64_t price_key(const U256& p) { return p.fits_u64() ? p.low64() : UINT64_MAX; }
   bool bucket_less(const BucketEntry& a, const BucketEntry& b) const {
-    return a.key != b.key ? a.key < b.key : bucket_tie_less(a.slot, b.slot);
+    if (a.key != b.key) return a.key < b.key;
+    if (a.key == UINT64_MAX) return wide_price_less(a, b);
+    return a.id < b.id;
   }
-  // Equal keys: by the full price, then id (reads the slab).
-  bool bucket_tie_less(uint32_t a, uint32_t b) const;
+  // Two saturated keys: by the full price, then id (reads the slab).
+  bool wide_price_less(const BucketEntry& a, const BucketEntry& b) const;
   // Whether the offer of bucket entry `e` is dearer than `max` (reads the slab only for a
   // saturated key).
   bool dearer(const BucketEntry& e, const U256& max) const {
@@ -225,23 +232,31 @@ class OrderBook {
     return offer_slab_[e.slot].price > max;
   }
   // Offer buckets: index = country * 4 + ipType; each sorted by (price, id), held in fixed-size
-  // chunks of at most kChunk entries (keys and slots in separate arrays, so a search reads only
-  // keys), so that an insert or erase moves at most one chunk's entries. `last` holds each
-  // chunk's last entry, so finding the chunk reads one contiguous array.
-  static constexpr uint32_t kChunk = 128;
+  // chunks of at most kChunk entries (keys, ids and slots in separate arrays, so a search reads
+  // keys, and ids only among equal keys), so that an insert or erase moves at most one chunk's
+  // entries. `last` holds each chunk's last entry, so finding the chunk reads one contiguous
+  // array.
+  static constexpr uint32_t kChunk = 64;
   struct Chunk {
     uint32_t n = 0;
     std::array<uint64_t, kChunk> keys;
+    std::array<OrderId, kChunk> ids;
     std::array<uint32_t, kChunk> slots;
-    BucketEntry at(uint32_t i) const { return {keys[i], slots[i]}; }
+    BucketEntry at(uint32_t i) const { return {keys[i], ids[i], slots[i]}; }
+    void set(uint32_t i, const BucketEntry& e) {
+      keys[i] = e.key;
+      ids[i] = e.id;
+      slots[i] = e.slot;
+    }
   };
+  static constexpr BucketEntry kNoEntry{UINT64_MAX, 0, kNil};
   struct Bucket {
-    BucketEntry first{UINT64_MAX, kNil};         // the cheapest entry (slot kNil: empty)
+    BucketEntry first = kNoEntry;                // the cheapest entry (slot kNil: empty)
     std::vector<BucketEntry> last;               // chunks[i]'s last entry
     std::vector<std::unique_ptr<Chunk>> chunks;  // each sorted and non-empty; in order
   };
   static void refresh_first(Bucket& b) {
-    b.first = b.chunks.empty() ? BucketEntry{UINT64_MAX, kNil} : b.chunks[0]->at(0);
+    b.first = b.chunks.empty() ? kNoEntry : b.chunks[0]->at(0);
   }
   // The chunk of `b` that holds `e`, or would take it (b.chunks.size() if every entry is less).
   size_t chunk_of(const Bucket& b, const BucketEntry& e) const;
@@ -267,10 +282,11 @@ class OrderBook {
   std::vector<uint32_t> done_requests_;  // slots of retired requests, see retire_request()
   size_t rated_orders_ = 0;              // live orders with a minimum rating
   std::vector<Address> addresses_;
-  // Interned addresses: open addressing over addresses_ (id + 1 per cell, 0 empty), at most
-  // half full. The ids interned last as an owner and as a market are checked first.
-  std::vector<uint32_t> address_table_;
-  uint32_t last_owner_ = kNil, last_market_ = kNil;
+  // Interned addresses: open addressing with linear probing, at most half full; each cell holds
+  // the address itself, so a lookup compares without reading addresses_. The addresses interned
+  // last as an owner and as a market are checked first.
+  std::vector<InternedAddress> address_table_;
+  InternedAddress last_owner_, last_market_;
   std::vector<std::string> strings_;
   std::unordered_map<std::string, uint32_t> string_ids_;
   OrderId next_id_ = 1;
