@@ -189,35 +189,26 @@ void OrderBook::unindex_id(OrderId id) {
   --ids_used_;
 }
 
-uint32_t& OrderBook::owner_next(uint32_t ref) {
-  return ref & kRequestRef ? request_slab_[ref & ~kRequestRef].owner_next
-                           : offer_slab_[ref].owner_next;
-}
-
-uint32_t& OrderBook::owner_prev(uint32_t ref) {
-  return ref & kRequestRef ? request_slab_[ref & ~kRequestRef].owner_prev
-                           : offer_slab_[ref].owner_prev;
-}
-
 void OrderBook::link_owner(uint32_t owner, uint32_t ref) {
   if (owner >= owner_head_.size()) owner_head_.resize(owner + 1, kNil);
+  // The links grow with the slabs (a restored book fills its slabs directly).
+  offer_owner_links_.resize(offer_slab_.size());
+  request_owner_links_.resize(request_slab_.size());
   uint32_t head = owner_head_[owner];
-  owner_next(ref) = head;
-  owner_prev(ref) = kNil;
-  if (head != kNil) owner_prev(head) = ref;
+  owner_link(ref) = {head, kNil};
+  if (head != kNil) owner_link(head).prev = ref;
   owner_head_[owner] = ref;
 }
 
 void OrderBook::unlink_owner(uint32_t owner, uint32_t ref) {
-  uint32_t next = owner_next(ref), prev = owner_prev(ref);
+  auto [next, prev] = owner_link(ref);
   if (prev == kNil) {
     owner_head_[owner] = next;
   } else {
-    owner_next(prev) = next;
+    owner_link(prev).next = next;
   }
-  if (next != kNil) owner_prev(next) = prev;
-  owner_next(ref) = kNil;
-  owner_prev(ref) = kNil;
+  if (next != kNil) owner_link(next).prev = prev;
+  owner_link(ref) = {};
 }
 
 uint32_t OrderBook::new_offer_slot() {
@@ -624,9 +615,10 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     std::pop_heap(heads_.begin(), heads_.end(), worse);
     Head h = heads_.back();
     heads_.pop_back();
+    // Every other head is at least as expensive (the key tells without reading the entry).
+    if (dearer(h.e, r.max_price)) break;
     uint32_t offer_slot = h.e.slot;
     const OfferEntry& o = offer_slab_[offer_slot];
-    if (o.price > r.max_price) break;  // every other head is at least as expensive
     const Bucket& bucket = buckets_[h.bucket];
     const Chunk* chunk = bucket.chunks[h.chunk].get();
     if (h.pos + 1 < chunk->n) {
@@ -892,7 +884,7 @@ void OrderBook::rating_changed(const Address& who, uint64_t now, std::vector<Fil
   uint32_t owner = find_address(who);
   if (owner == kNil || owner >= owner_head_.size()) return;
   std::vector<uint32_t> offers, requests;
-  for (uint32_t ref = owner_head_[owner]; ref != kNil; ref = owner_next(ref)) {
+  for (uint32_t ref = owner_head_[owner]; ref != kNil; ref = owner_link(ref).next) {
     if (ref & kRequestRef) {
       if (request_slab_[ref & ~kRequestRef].live) requests.push_back(ref & ~kRequestRef);
     } else if (offer_slab_[ref].live) {

@@ -112,21 +112,25 @@ class OrderBook {
   static constexpr uint32_t kRequestRef = 1u << 31;
   static constexpr uint32_t kNil = UINT32_MAX;
 
-  struct OfferEntry {
+  // Two cache lines: the first holds all that a cancel or a fill reads and writes (so those
+  // touch one line), the second the rest of what fits() checks.
+  struct alignas(64) OfferEntry {
     U256 price;
     OrderId id = 0;  // 0: the slot is free
+    uint32_t capacity = 0, open = 0;
+    uint32_t provider = 0, market = 0;
+    uint16_t bucket = 0, min_requester_rating = 0;
+    bool exclusive_open = false, live = false, listed = false;
+    // second line
     uint64_t expiry = 0, available_from = 0, available_until = 0;
     uint32_t min_duration = 0, max_duration = 0;
     uint32_t asn = 0, bandwidth_kbps = 0;
-    uint32_t capacity = 0, open = 0;
-    uint32_t provider = 0, region = 0, market = 0;
-    uint32_t owner_next = kNil, owner_prev = kNil;  // the provider's list of orders (refs)
-    uint16_t fee_bps = 0, min_requester_rating = 0;
-    uint16_t bucket = 0;
+    uint32_t region = 0;
+    uint16_t fee_bps = 0;
     uint8_t protocols = 0, scopes = 0;
-    bool exclusive_open = false, live = false, listed = false;
     std::array<uint8_t, 16> ip{};
   };
+  static_assert(sizeof(OfferEntry) == 128);
   struct RequestEntry {
     U256 max_price;
     U256 budget_left;
@@ -135,7 +139,6 @@ class OrderBook {
     uint64_t filled = 0;
     uint32_t count = 0, asn = 0, min_bandwidth_kbps = 0;
     uint32_t requester = 0, region = 0, market = 0;
-    uint32_t owner_next = kNil, owner_prev = kNil;  // the requester's list of orders (refs)
     uint16_t fee_bps = 0, min_provider_rating = 0;
     uint8_t ip_types = 0, protocols = 0, scope = 0;
     bool exclusive = false, distinct_subnets = false, all_or_none = false, live = false;
@@ -178,9 +181,13 @@ class OrderBook {
   uint32_t new_request_slot();
   void free_offer_slot(uint32_t slot);
   void free_request_slot(uint32_t slot);
-  // Owners' lists of orders (intrusive, doubly linked through the entries), for rating_changed().
-  uint32_t& owner_next(uint32_t ref);
-  uint32_t& owner_prev(uint32_t ref);
+  // Owners' lists of orders (doubly linked through owner_links_), for rating_changed().
+  struct OwnerLink {
+    uint32_t next = kNil, prev = kNil;  // refs
+  };
+  OwnerLink& owner_link(uint32_t ref) {
+    return ref & kRequestRef ? request_owner_links_[ref & ~kRequestRef] : offer_owner_links_[ref];
+  }
   void link_owner(uint32_t owner, uint32_t ref);
   void unlink_owner(uint32_t owner, uint32_t ref);
   // The id index: OrderId -> ref, open addressing over the slabs (see ids_).
@@ -201,6 +208,9 @@ class OrderBook {
   std::vector<uint32_t> free_offers_;
   std::vector<RequestEntry> request_slab_;
   std::vector<uint32_t> free_requests_;
+  // Each slot's links in its owner's list, beside the slabs rather than in the entries: linking
+  // and unlinking touch the neighbours' links, which are far denser here than in the slabs.
+  std::vector<OwnerLink> offer_owner_links_, request_owner_links_;
   // The id index: open addressing with linear probing (power-of-two size, at most 3/4 full),
   // homed by the id's low 32 bits. Each cell holds those bits and the entry's ref; the full id
   // is read from the slab on a match. Erasing shifts the cluster back (no tombstones).
