@@ -24,6 +24,17 @@ std::array<uint8_t, 6> subnet_of(const std::array<uint8_t, 16>& ip) {
   return k;
 }
 
+// Starts loading the cache lines of [p, p + bytes) without waiting for them. The book is far
+// larger than the caches, so most of an operation's time is misses; where the lines it will read
+// are known early (a small array about to be binary searched, the table cells of a placement),
+// loading them together overlaps the misses instead of taking them one after another.
+void prefetch(const void* p, size_t bytes = 1) {
+  constexpr uintptr_t kLine = 64;
+  auto at = reinterpret_cast<uintptr_t>(p) & ~(kLine - 1);
+  for (auto end = reinterpret_cast<uintptr_t>(p) + bytes; at < end; at += kLine)
+    __builtin_prefetch(reinterpret_cast<const void*>(at));
+}
+
 }  // namespace
 
 std::optional<uint16_t> country_index(const ledger::CountryCode& c) {
@@ -295,6 +306,7 @@ bool OrderBook::wide_price_less(const BucketEntry& a, const BucketEntry& b) cons
 }
 
 size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
+  prefetch(b.last.data(), b.last.size() * sizeof(BucketEntry));
   return static_cast<size_t>(std::lower_bound(b.last.begin(), b.last.end(), e,
                                               [&](const BucketEntry& x, const BucketEntry& y) {
                                                 return bucket_less(x, y);
@@ -304,7 +316,11 @@ size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
 
 uint32_t OrderBook::position_in(const Chunk& c, const BucketEntry& e) const {
   // By key first, then past the entries of an equal key that come before (by id, or for a
-  // saturated key by the full price).
+  // saturated key by the full price). The ids and slots are read next by the caller's insert or
+  // erase.
+  prefetch(c.keys.data(), c.n * sizeof(uint64_t));
+  prefetch(c.ids.data(), c.n * sizeof(OrderId));
+  prefetch(c.slots.data(), c.n * sizeof(uint32_t));
   auto pos = static_cast<uint32_t>(std::lower_bound(c.keys.begin(), c.keys.begin() + c.n, e.key) -
                                    c.keys.begin());
   while (pos < c.n && c.keys[pos] == e.key && bucket_less(c.at(pos), e)) ++pos;
@@ -481,6 +497,10 @@ void OrderBook::flush_done() {
 // ---- placing ----------------------------------------------------------------------------------
 
 OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::vector<Fill>* fills) {
+  // The provider's cell and the new id's cell are independent misses: start both.
+  if (!address_table_.empty())
+    prefetch(&address_table_[address_hash(offer.provider) & (address_table_.size() - 1)]);
+  if (!ids_.empty()) prefetch(&ids_[id_home(static_cast<uint32_t>(next_id_), ids_.size() - 1)]);
   flush_done();
   uint32_t slot = new_offer_slot();
   OfferEntry& o = offer_slab_[slot];
@@ -619,6 +639,7 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     if (dearer(h.e, r.max_price)) break;
     uint32_t offer_slot = h.e.slot;
     const OfferEntry& o = offer_slab_[offer_slot];
+    prefetch(&o, sizeof(OfferEntry));
     const Bucket& bucket = buckets_[h.bucket];
     const Chunk* chunk = bucket.chunks[h.chunk].get();
     if (h.pos + 1 < chunk->n) {
@@ -628,6 +649,9 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
       heads_.push_back({bucket.chunks[h.chunk + 1]->at(0), h.bucket, h.chunk + 1, 0});
       std::push_heap(heads_.begin(), heads_.end(), worse);
     }
+    // The next candidate's entry loads while this one is checked.
+    if (chosen_.size() + 1 < wanted && !heads_.empty() && !dearer(heads_.front().e, r.max_price))
+      prefetch(&offer_slab_[heads_.front().e.slot], sizeof(OfferEntry));
     if (!fits(o, r, now)) continue;
     if (std::find(r.used_offers.begin(), r.used_offers.end(), o.id) != r.used_offers.end())
       continue;
@@ -777,6 +801,7 @@ bool OrderBook::cancel(OrderId id) {
   }
   OfferEntry& o = offer_slab_[ref];
   if (!o.live) return false;
+  prefetch(&offer_owner_links_[ref]);  // read when the slot is freed
   unlist_offer(ref);
   o.live = false;
   --live_offers_;
