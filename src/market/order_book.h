@@ -22,6 +22,7 @@
 
 #include "core/address.h"
 #include "ledger/orders.h"
+#include "market/slab.h"
 
 namespace ipsx::market {
 
@@ -204,9 +205,11 @@ class OrderBook {
   void match_offer(uint32_t slot, uint64_t now, std::vector<Fill>* fills);
 
   RatingOf rating_of_;
-  std::vector<OfferEntry> offer_slab_;
+  // The entries, in pages of 4,096 offers (512 KiB) and of 1,024 requests that never move as
+  // the book grows.
+  Slab<OfferEntry, 4096> offer_slab_;
   std::vector<uint32_t> free_offers_;
-  std::vector<RequestEntry> request_slab_;
+  Slab<RequestEntry, 1024> request_slab_;
   std::vector<uint32_t> free_requests_;
   // Each slot's links in its owner's list, beside the slabs rather than in the entries: linking
   // and unlinking touch the neighbours' links, which are far denser here than in the slabs.
