@@ -307,6 +307,7 @@ bool OrderBook::wide_price_less(const BucketEntry& a, const BucketEntry& b) cons
 
 size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
   prefetch(b.last.data(), b.last.size() * sizeof(BucketEntry));
+  prefetch(b.chunks.data(), b.chunks.size() * sizeof(b.chunks[0]));  // the chunk found is read next
   return static_cast<size_t>(std::lower_bound(b.last.begin(), b.last.end(), e,
                                               [&](const BucketEntry& x, const BucketEntry& y) {
                                                 return bucket_less(x, y);
@@ -316,11 +317,9 @@ size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
 
 uint32_t OrderBook::position_in(const Chunk& c, const BucketEntry& e) const {
   // By key first, then past the entries of an equal key that come before (by id, or for a
-  // saturated key by the full price). The ids and slots are read next by the caller's insert or
-  // erase.
-  prefetch(c.keys.data(), c.n * sizeof(uint64_t));
-  prefetch(c.ids.data(), c.n * sizeof(OrderId));
-  prefetch(c.slots.data(), c.n * sizeof(uint32_t));
+  // saturated key by the full price). The whole chunk is loaded at once, without waiting for its
+  // count: the search reads keys, the caller's insert or erase moves keys, ids and slots.
+  prefetch(&c, sizeof(Chunk));
   auto pos = static_cast<uint32_t>(std::lower_bound(c.keys.begin(), c.keys.begin() + c.n, e.key) -
                                    c.keys.begin());
   while (pos < c.n && c.keys[pos] == e.key && bucket_less(c.at(pos), e)) ++pos;
