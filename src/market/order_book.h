@@ -249,7 +249,7 @@ class OrderBook {
   // keys, and ids only among equal keys), so that an insert or erase moves at most one chunk's
   // entries. `last` holds each chunk's last entry, so finding the chunk reads one contiguous
   // array.
-  static constexpr uint32_t kChunk = 64;
+  static constexpr uint32_t kChunk = 32;
   struct Chunk {
     uint32_t n = 0;
     std::array<uint64_t, kChunk> keys;
