@@ -182,7 +182,8 @@ class OrderBook {
   uint32_t new_request_slot();
   void free_offer_slot(uint32_t slot);
   void free_request_slot(uint32_t slot);
-  // Owners' lists of orders (doubly linked through owner_links_), for rating_changed().
+  // Owners' lists of orders (doubly linked through offer_owner_links_ and
+  // request_owner_links_), for rating_changed().
   struct OwnerLink {
     uint32_t next = kNil, prev = kNil;  // refs
   };
