@@ -24,6 +24,17 @@ std::array<uint8_t, 6> subnet_of(const std::array<uint8_t, 16>& ip) {
   return k;
 }
 
+// Starts loading the cache lines of [p, p + bytes) without waiting for them. The book is far
+// larger than the caches, so most of an operation's time is misses; where the lines it will read
+// are known early (a small array about to be binary searched, the table cells of a placement),
+// loading them together overlaps the misses instead of taking them one after another.
+void prefetch(const void* p, size_t bytes = 1) {
+  constexpr uintptr_t kLine = 64;
+  auto at = reinterpret_cast<uintptr_t>(p) & ~(kLine - 1);
+  for (auto end = reinterpret_cast<uintptr_t>(p) + bytes; at < end; at += kLine)
+    __builtin_prefetch(reinterpret_cast<const void*>(at));
+}
+
 }  // namespace
 
 std::optional<uint16_t> country_index(const ledger::CountryCode& c) {
@@ -79,9 +90,9 @@ uint32_t OrderBook::find_address(const Address& a) const {
   if (address_table_.empty()) return kNil;
   size_t mask = address_table_.size() - 1;
   for (size_t i = address_hash(a) & mask;; i = (i + 1) & mask) {
-    uint32_t cell = address_table_[i];
-    if (cell == 0) return kNil;
-    if (same_address(addresses_[cell - 1], a)) return cell - 1;
+    const InternedAddress& cell = address_table_[i];
+    if (cell.id == kNil) return kNil;
+    if (same_address(cell.address, a)) return cell.id;
   }
 }
 
@@ -89,27 +100,27 @@ void OrderBook::index_address(uint32_t id) {
   auto put = [&](uint32_t i) {
     size_t mask = address_table_.size() - 1;
     size_t at = address_hash(addresses_[i]) & mask;
-    while (address_table_[at] != 0) at = (at + 1) & mask;
-    address_table_[at] = i + 1;
+    while (address_table_[at].id != kNil) at = (at + 1) & mask;
+    address_table_[at] = {addresses_[i], i};
   };
   if (addresses_.size() * 2 > address_table_.size()) {
     // Grow (at most half full) and re-insert every address, `id` included.
-    address_table_.assign(std::max<size_t>(64, address_table_.size() * 2), 0);
+    address_table_.assign(std::max<size_t>(64, address_table_.size() * 2), InternedAddress{});
     for (uint32_t i = 0; i < addresses_.size(); ++i) put(i);
     return;
   }
   put(id);
 }
 
-uint32_t OrderBook::intern(const Address& a, uint32_t& cache) {
-  if (cache != kNil && same_address(addresses_[cache], a)) return cache;
+uint32_t OrderBook::intern(const Address& a, InternedAddress& last) {
+  if (last.id != kNil && same_address(last.address, a)) return last.id;
   uint32_t id = find_address(a);
   if (id == kNil) {
     id = static_cast<uint32_t>(addresses_.size());
     addresses_.push_back(a);
     index_address(id);
   }
-  cache = id;
+  last = {a, id};
   return id;
 }
 
@@ -189,35 +200,26 @@ void OrderBook::unindex_id(OrderId id) {
   --ids_used_;
 }
 
-uint32_t& OrderBook::owner_next(uint32_t ref) {
-  return ref & kRequestRef ? request_slab_[ref & ~kRequestRef].owner_next
-                           : offer_slab_[ref].owner_next;
-}
-
-uint32_t& OrderBook::owner_prev(uint32_t ref) {
-  return ref & kRequestRef ? request_slab_[ref & ~kRequestRef].owner_prev
-                           : offer_slab_[ref].owner_prev;
-}
-
 void OrderBook::link_owner(uint32_t owner, uint32_t ref) {
   if (owner >= owner_head_.size()) owner_head_.resize(owner + 1, kNil);
+  // The links grow with the slabs (a restored book fills its slabs directly).
+  offer_owner_links_.resize(offer_slab_.size());
+  request_owner_links_.resize(request_slab_.size());
   uint32_t head = owner_head_[owner];
-  owner_next(ref) = head;
-  owner_prev(ref) = kNil;
-  if (head != kNil) owner_prev(head) = ref;
+  owner_link(ref) = {head, kNil};
+  if (head != kNil) owner_link(head).prev = ref;
   owner_head_[owner] = ref;
 }
 
 void OrderBook::unlink_owner(uint32_t owner, uint32_t ref) {
-  uint32_t next = owner_next(ref), prev = owner_prev(ref);
+  auto [next, prev] = owner_link(ref);
   if (prev == kNil) {
     owner_head_[owner] = next;
   } else {
-    owner_next(prev) = next;
+    owner_link(prev).next = next;
   }
-  if (next != kNil) owner_prev(next) = prev;
-  owner_next(ref) = kNil;
-  owner_prev(ref) = kNil;
+  if (next != kNil) owner_link(next).prev = prev;
+  owner_link(ref) = {};
 }
 
 uint32_t OrderBook::new_offer_slot() {
@@ -297,13 +299,15 @@ bool OrderBook::fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) c
 
 // ---- indexes ------------------------------------------------------------------------------------
 
-bool OrderBook::bucket_tie_less(uint32_t a, uint32_t b) const {
-  const OfferEntry& x = offer_slab_[a];
-  const OfferEntry& y = offer_slab_[b];
-  return x.price < y.price || (x.price == y.price && x.id < y.id);
+bool OrderBook::wide_price_less(const BucketEntry& a, const BucketEntry& b) const {
+  const U256& x = offer_slab_[a.slot].price;
+  const U256& y = offer_slab_[b.slot].price;
+  return x < y || (x == y && a.id < b.id);
 }
 
 size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
+  prefetch(b.last.data(), b.last.size() * sizeof(BucketEntry));
+  prefetch(b.chunks.data(), b.chunks.size() * sizeof(b.chunks[0]));  // the chunk found is read next
   return static_cast<size_t>(std::lower_bound(b.last.begin(), b.last.end(), e,
                                               [&](const BucketEntry& x, const BucketEntry& y) {
                                                 return bucket_less(x, y);
@@ -312,39 +316,31 @@ size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
 }
 
 uint32_t OrderBook::position_in(const Chunk& c, const BucketEntry& e) const {
-  // By key first (no slab reads), then past the entries of an equal key that come before.
+  // By key first, then past the entries of an equal key that come before (by id, or for a
+  // saturated key by the full price). The whole chunk is loaded at once, without waiting for its
+  // count: the search reads keys, the caller's insert or erase moves keys, ids and slots.
+  prefetch(&c, sizeof(Chunk));
   auto pos = static_cast<uint32_t>(std::lower_bound(c.keys.begin(), c.keys.begin() + c.n, e.key) -
                                    c.keys.begin());
   while (pos < c.n && c.keys[pos] == e.key && bucket_less(c.at(pos), e)) ++pos;
   return pos;
 }
 
-void OrderBook::list_offer(uint32_t slot, bool newest) {
+void OrderBook::list_offer(uint32_t slot) {
   OfferEntry& o = offer_slab_[slot];
   Bucket& b = buckets_[o.bucket];
-  BucketEntry e{price_key(o.price), slot};
+  BucketEntry e{price_key(o.price), o.id, slot};
   o.listed = true;
   if (b.chunks.empty()) {
     b.chunks.push_back(std::make_unique<Chunk>());
     b.last.push_back(e);
     b.chunks[0]->n = 1;
-    b.chunks[0]->keys[0] = e.key;
-    b.chunks[0]->slots[0] = e.slot;
+    b.chunks[0]->set(0, e);
     b.first = e;
     return;
   }
-  // The newest order comes after every entry of its price: with an exact (unsaturated) key its
-  // place is found from the keys alone, without reading the slab.
-  bool by_key = newest && e.key != UINT64_MAX;
-  auto chunk_for = [&] {
-    if (!by_key) return chunk_of(b, e);
-    return static_cast<size_t>(
-        std::upper_bound(b.last.begin(), b.last.end(), e.key,
-                         [](uint64_t k, const BucketEntry& x) { return k < x.key; }) -
-        b.last.begin());
-  };
   // The first chunk whose last entry is not before `e` (or the last chunk) takes it.
-  size_t ci = std::min(chunk_for(), b.chunks.size() - 1);
+  size_t ci = std::min(chunk_of(b, e), b.chunks.size() - 1);
   if (b.chunks[ci]->n == kChunk) {
     // Full: its upper half moves to a new chunk after it.
     auto tail = std::make_unique<Chunk>();
@@ -352,21 +348,19 @@ void OrderBook::list_offer(uint32_t slot, bool newest) {
     constexpr uint32_t kHalf = kChunk / 2;
     tail->n = kChunk - kHalf;
     std::copy(c.keys.begin() + kHalf, c.keys.end(), tail->keys.begin());
+    std::copy(c.ids.begin() + kHalf, c.ids.end(), tail->ids.begin());
     std::copy(c.slots.begin() + kHalf, c.slots.end(), tail->slots.begin());
     c.n = kHalf;
     b.last.insert(b.last.begin() + static_cast<ptrdiff_t>(ci), c.at(kHalf - 1));
     b.chunks.insert(b.chunks.begin() + static_cast<ptrdiff_t>(ci) + 1, std::move(tail));
-    if (by_key ? b.last[ci].key <= e.key : bucket_less(b.last[ci], e)) ++ci;
+    if (bucket_less(b.last[ci], e)) ++ci;
   }
   Chunk& c = *b.chunks[ci];
-  uint32_t pos =
-      by_key ? static_cast<uint32_t>(std::upper_bound(c.keys.begin(), c.keys.begin() + c.n, e.key) -
-                                     c.keys.begin())
-             : position_in(c, e);
+  uint32_t pos = position_in(c, e);
   std::copy_backward(c.keys.begin() + pos, c.keys.begin() + c.n, c.keys.begin() + c.n + 1);
+  std::copy_backward(c.ids.begin() + pos, c.ids.begin() + c.n, c.ids.begin() + c.n + 1);
   std::copy_backward(c.slots.begin() + pos, c.slots.begin() + c.n, c.slots.begin() + c.n + 1);
-  c.keys[pos] = e.key;
-  c.slots[pos] = e.slot;
+  c.set(pos, e);
   ++c.n;
   if (pos + 1 == c.n) b.last[ci] = e;
   if (ci == 0 && pos == 0) b.first = e;
@@ -377,28 +371,14 @@ void OrderBook::unlist_offer(uint32_t slot) {
   if (!o.listed) return;
   o.listed = false;
   Bucket& b = buckets_[o.bucket];
-  uint64_t key = price_key(o.price);
-  // The entries of this key, from the first chunk that may hold one, compared by slot: no slab
-  // reads.
-  auto ci = static_cast<size_t>(
-      std::lower_bound(b.last.begin(), b.last.end(), key,
-                       [](const BucketEntry& x, uint64_t k) { return x.key < k; }) -
-      b.last.begin());
-  uint32_t pos = 0;
-  for (;; ++ci) {
-    if (ci == b.chunks.size()) return;
-    const Chunk& c = *b.chunks[ci];
-    pos = static_cast<uint32_t>(std::lower_bound(c.keys.begin(), c.keys.begin() + c.n, key) -
-                                c.keys.begin());
-    while (pos < c.n && c.keys[pos] == key && c.slots[pos] != slot) ++pos;
-    if (pos < c.n) {
-      if (c.keys[pos] != key) return;  // past its key: not listed
-      break;
-    }
-    // The key's entries may go on in the next chunk.
-  }
+  BucketEntry e{price_key(o.price), o.id, slot};
+  size_t ci = chunk_of(b, e);
+  if (ci == b.chunks.size()) return;
+  uint32_t pos = position_in(*b.chunks[ci], e);
+  if (pos == b.chunks[ci]->n || b.chunks[ci]->slots[pos] != slot) return;  // not listed
   Chunk& c = *b.chunks[ci];
   std::copy(c.keys.begin() + pos + 1, c.keys.begin() + c.n, c.keys.begin() + pos);
+  std::copy(c.ids.begin() + pos + 1, c.ids.begin() + c.n, c.ids.begin() + pos);
   std::copy(c.slots.begin() + pos + 1, c.slots.begin() + c.n, c.slots.begin() + pos);
   --c.n;
   if (c.n == 0) {
@@ -415,9 +395,12 @@ void OrderBook::unlist_offer(uint32_t slot) {
     Chunk& next = *b.chunks[ci + 1];
     std::copy_backward(next.keys.begin(), next.keys.begin() + next.n,
                        next.keys.begin() + next.n + c.n);
+    std::copy_backward(next.ids.begin(), next.ids.begin() + next.n,
+                       next.ids.begin() + next.n + c.n);
     std::copy_backward(next.slots.begin(), next.slots.begin() + next.n,
                        next.slots.begin() + next.n + c.n);
     std::copy(c.keys.begin(), c.keys.begin() + c.n, next.keys.begin());
+    std::copy(c.ids.begin(), c.ids.begin() + c.n, next.ids.begin());
     std::copy(c.slots.begin(), c.slots.begin() + c.n, next.slots.begin());
     next.n += c.n;
     b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
@@ -425,13 +408,17 @@ void OrderBook::unlist_offer(uint32_t slot) {
   }
 }
 
+bool OrderBook::request_before(uint32_t a, uint32_t b) const {
+  const RequestEntry& x = request_slab_[a];
+  const RequestEntry& y = request_slab_[b];
+  return x.max_price > y.max_price || (x.max_price == y.max_price && x.id < y.id);
+}
+
 void OrderBook::list_request(uint32_t slot) {
   RequestEntry& r = request_slab_[slot];
   auto insert = [&](std::vector<uint32_t>& list) {
-    auto it = std::lower_bound(list.begin(), list.end(), slot, [&](uint32_t a, uint32_t) {
-      const RequestEntry& x = request_slab_[a];
-      return x.max_price > r.max_price || (x.max_price == r.max_price && x.id < r.id);
-    });
+    auto it = std::lower_bound(list.begin(), list.end(), slot,
+                               [&](uint32_t a, uint32_t b) { return request_before(a, b); });
     list.insert(it, slot);
   };
   if (r.countries.empty()) {
@@ -442,14 +429,31 @@ void OrderBook::list_request(uint32_t slot) {
   r.listed = true;
 }
 
+void OrderBook::list_live_requests() {
+  // Appended, then each list sorted once: inserting one by one would move half a list each time.
+  for (auto& list : request_lists_) list.clear();
+  for (uint32_t slot = 0; slot < request_slab_.size(); ++slot) {
+    RequestEntry& r = request_slab_[slot];
+    if (!r.live) continue;
+    if (r.countries.empty()) {
+      request_lists_[kAnyCountry].push_back(slot);
+    } else {
+      for (uint16_t c : r.countries) request_lists_[c].push_back(slot);
+    }
+    r.listed = true;
+  }
+  for (auto& list : request_lists_) {
+    std::sort(list.begin(), list.end(),
+              [&](uint32_t a, uint32_t b) { return request_before(a, b); });
+  }
+}
+
 void OrderBook::unlist_request(uint32_t slot) {
   RequestEntry& r = request_slab_[slot];
   if (!r.listed) return;
   auto erase = [&](std::vector<uint32_t>& list) {
-    auto it = std::lower_bound(list.begin(), list.end(), slot, [&](uint32_t a, uint32_t) {
-      const RequestEntry& x = request_slab_[a];
-      return x.max_price > r.max_price || (x.max_price == r.max_price && x.id < r.id);
-    });
+    auto it = std::lower_bound(list.begin(), list.end(), slot,
+                               [&](uint32_t a, uint32_t b) { return request_before(a, b); });
     if (it != list.end() && *it == slot) list.erase(it);
   };
   if (r.countries.empty()) {
@@ -492,6 +496,10 @@ void OrderBook::flush_done() {
 // ---- placing ----------------------------------------------------------------------------------
 
 OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::vector<Fill>* fills) {
+  // The provider's cell and the new id's cell are independent misses: start both.
+  if (!address_table_.empty())
+    prefetch(&address_table_[address_hash(offer.provider) & (address_table_.size() - 1)]);
+  if (!ids_.empty()) prefetch(&ids_[id_home(static_cast<uint32_t>(next_id_), ids_.size() - 1)]);
   flush_done();
   uint32_t slot = new_offer_slot();
   OfferEntry& o = offer_slab_[slot];
@@ -528,7 +536,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
     std::push_heap(openings_.begin(), openings_.end(), std::greater<>());
   }
   if (rating_filtered_offer(offer_slab_[slot])) ++rated_orders_;
-  list_offer(slot, /*newest=*/true);
+  list_offer(slot);
   match_offer(slot, now, fills);
   return id;
 }
@@ -626,9 +634,11 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     std::pop_heap(heads_.begin(), heads_.end(), worse);
     Head h = heads_.back();
     heads_.pop_back();
+    // Every other head is at least as expensive (the key tells without reading the entry).
+    if (dearer(h.e, r.max_price)) break;
     uint32_t offer_slot = h.e.slot;
     const OfferEntry& o = offer_slab_[offer_slot];
-    if (o.price > r.max_price) break;  // every other head is at least as expensive
+    prefetch(&o, sizeof(OfferEntry));
     const Bucket& bucket = buckets_[h.bucket];
     const Chunk* chunk = bucket.chunks[h.chunk].get();
     if (h.pos + 1 < chunk->n) {
@@ -638,6 +648,9 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
       heads_.push_back({bucket.chunks[h.chunk + 1]->at(0), h.bucket, h.chunk + 1, 0});
       std::push_heap(heads_.begin(), heads_.end(), worse);
     }
+    // The next candidate's entry loads while this one is checked.
+    if (chosen_.size() + 1 < wanted && !heads_.empty() && !dearer(heads_.front().e, r.max_price))
+      prefetch(&offer_slab_[heads_.front().e.slot], sizeof(OfferEntry));
     if (!fits(o, r, now)) continue;
     if (std::find(r.used_offers.begin(), r.used_offers.end(), o.id) != r.used_offers.end())
       continue;
@@ -787,6 +800,7 @@ bool OrderBook::cancel(OrderId id) {
   }
   OfferEntry& o = offer_slab_[ref];
   if (!o.live) return false;
+  prefetch(&offer_owner_links_[ref]);  // read when the slot is freed
   unlist_offer(ref);
   o.live = false;
   --live_offers_;
@@ -894,7 +908,7 @@ void OrderBook::rating_changed(const Address& who, uint64_t now, std::vector<Fil
   uint32_t owner = find_address(who);
   if (owner == kNil || owner >= owner_head_.size()) return;
   std::vector<uint32_t> offers, requests;
-  for (uint32_t ref = owner_head_[owner]; ref != kNil; ref = owner_next(ref)) {
+  for (uint32_t ref = owner_head_[owner]; ref != kNil; ref = owner_link(ref).next) {
     if (ref & kRequestRef) {
       if (request_slab_[ref & ~kRequestRef].live) requests.push_back(ref & ~kRequestRef);
     } else if (offer_slab_[ref].live) {

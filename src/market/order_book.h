@@ -22,6 +22,7 @@
 
 #include "core/address.h"
 #include "ledger/orders.h"
+#include "market/slab.h"
 
 namespace ipsx::market {
 
@@ -112,21 +113,25 @@ class OrderBook {
   static constexpr uint32_t kRequestRef = 1u << 31;
   static constexpr uint32_t kNil = UINT32_MAX;
 
-  struct OfferEntry {
+  // Two cache lines: the first holds all that a cancel or a fill reads and writes (so those
+  // touch one line), the second the rest of what fits() checks.
+  struct alignas(64) OfferEntry {
     U256 price;
     OrderId id = 0;  // 0: the slot is free
+    uint32_t capacity = 0, open = 0;
+    uint32_t provider = 0, market = 0;
+    uint16_t bucket = 0, min_requester_rating = 0;
+    bool exclusive_open = false, live = false, listed = false;
+    // second line
     uint64_t expiry = 0, available_from = 0, available_until = 0;
     uint32_t min_duration = 0, max_duration = 0;
     uint32_t asn = 0, bandwidth_kbps = 0;
-    uint32_t capacity = 0, open = 0;
-    uint32_t provider = 0, region = 0, market = 0;
-    uint32_t owner_next = kNil, owner_prev = kNil;  // the provider's list of orders (refs)
-    uint16_t fee_bps = 0, min_requester_rating = 0;
-    uint16_t bucket = 0;
+    uint32_t region = 0;
+    uint16_t fee_bps = 0;
     uint8_t protocols = 0, scopes = 0;
-    bool exclusive_open = false, live = false, listed = false;
     std::array<uint8_t, 16> ip{};
   };
+  static_assert(sizeof(OfferEntry) == 128);
   struct RequestEntry {
     U256 max_price;
     U256 budget_left;
@@ -135,7 +140,6 @@ class OrderBook {
     uint64_t filled = 0;
     uint32_t count = 0, asn = 0, min_bandwidth_kbps = 0;
     uint32_t requester = 0, region = 0, market = 0;
-    uint32_t owner_next = kNil, owner_prev = kNil;  // the requester's list of orders (refs)
     uint16_t fee_bps = 0, min_provider_rating = 0;
     uint8_t ip_types = 0, protocols = 0, scope = 0;
     bool exclusive = false, distinct_subnets = false, all_or_none = false, live = false;
@@ -146,19 +150,27 @@ class OrderBook {
     std::vector<OrderId> used_offers;             // one IP is never filled twice for a request
   };
 
-  // Interns `a`; `cache` is the id this call site interned last (checked first).
-  uint32_t intern(const Address& a, uint32_t& cache);
+  // An address with its interned id: the table's cells, and each call site's last one.
+  struct InternedAddress {
+    Address address;
+    uint32_t id = kNil;  // kNil: an empty cell
+  };
+  // Interns `a`; `last` is the one this call site interned last (checked first, without a read
+  // of the table).
+  uint32_t intern(const Address& a, InternedAddress& last);
   uint32_t intern(const std::string& s);
   // The interned id of `a`, or kNil.
   uint32_t find_address(const Address& a) const;
   void index_address(uint32_t id);
   bool offer_available(const OfferEntry& o) const;
   bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;
-  // `newest`: the offer was placed last (its id is the greatest), so it goes after every entry
-  // of its price.
-  void list_offer(uint32_t slot, bool newest = false);
+  void list_offer(uint32_t slot);
   void unlist_offer(uint32_t slot);
   void list_request(uint32_t slot);
+  // Lists every live request afresh, in n log n (a book restored from a snapshot).
+  void list_live_requests();
+  // The request lists' order: highest maximum price first, then earliest.
+  bool request_before(uint32_t a, uint32_t b) const;
   void unlist_request(uint32_t slot);
   void drop_request(uint32_t slot);
   // A request filled to its count leaves the book, but its entry is kept until the next
@@ -170,9 +182,14 @@ class OrderBook {
   uint32_t new_request_slot();
   void free_offer_slot(uint32_t slot);
   void free_request_slot(uint32_t slot);
-  // Owners' lists of orders (intrusive, doubly linked through the entries), for rating_changed().
-  uint32_t& owner_next(uint32_t ref);
-  uint32_t& owner_prev(uint32_t ref);
+  // Owners' lists of orders (doubly linked through offer_owner_links_ and
+  // request_owner_links_), for rating_changed().
+  struct OwnerLink {
+    uint32_t next = kNil, prev = kNil;  // refs
+  };
+  OwnerLink& owner_link(uint32_t ref) {
+    return ref & kRequestRef ? request_owner_links_[ref & ~kRequestRef] : offer_owner_links_[ref];
+  }
   void link_owner(uint32_t owner, uint32_t ref);
   void unlink_owner(uint32_t owner, uint32_t ref);
   // The id index: OrderId -> ref, open addressing over the slabs (see ids_).
@@ -189,10 +206,15 @@ class OrderBook {
   void match_offer(uint32_t slot, uint64_t now, std::vector<Fill>* fills);
 
   RatingOf rating_of_;
-  std::vector<OfferEntry> offer_slab_;
+  // The entries, in pages of 4,096 offers (512 KiB) and of 1,024 requests that never move as
+  // the book grows.
+  Slab<OfferEntry, 4096> offer_slab_;
   std::vector<uint32_t> free_offers_;
-  std::vector<RequestEntry> request_slab_;
+  Slab<RequestEntry, 1024> request_slab_;
   std::vector<uint32_t> free_requests_;
+  // Each slot's links in its owner's list, beside the slabs rather than in the entries: linking
+  // and unlinking touch the neighbours' links, which are far denser here than in the slabs.
+  std::vector<OwnerLink> offer_owner_links_, request_owner_links_;
   // The id index: open addressing with linear probing (power-of-two size, at most 3/4 full),
   // homed by the id's low 32 bits. Each cell holds those bits and the entry's ref; the full id
   // is read from the slab on a match. Erasing shifts the cluster back (no tombstones).
@@ -202,18 +224,21 @@ class OrderBook {
   };
   std::vector<IdCell> ids_;
   size_t ids_used_ = 0;
-  // An offer in a bucket: its slab slot and its price as a 64-bit key (saturated), so the
-  // binary searches compare without touching the slab except on equal keys.
+  // An offer in a bucket: its price as a 64-bit key (saturated), its id and its slab slot, so
+  // that ordering entries reads the slab only for two saturated keys (prices of 2^64 and more).
   struct BucketEntry {
     uint64_t key;
+    OrderId id;
     uint32_t slot;
   };
   static uint64_t price_key(const U256& p) { return p.fits_u64() ? p.low64() : UINT64_MAX; }
   bool bucket_less(const BucketEntry& a, const BucketEntry& b) const {
-    return a.key != b.key ? a.key < b.key : bucket_tie_less(a.slot, b.slot);
+    if (a.key != b.key) return a.key < b.key;
+    if (a.key == UINT64_MAX) return wide_price_less(a, b);
+    return a.id < b.id;
   }
-  // Equal keys: by the full price, then id (reads the slab).
-  bool bucket_tie_less(uint32_t a, uint32_t b) const;
+  // Two saturated keys: by the full price, then id (reads the slab).
+  bool wide_price_less(const BucketEntry& a, const BucketEntry& b) const;
   // Whether the offer of bucket entry `e` is dearer than `max` (reads the slab only for a
   // saturated key).
   bool dearer(const BucketEntry& e, const U256& max) const {
@@ -221,23 +246,31 @@ class OrderBook {
     return offer_slab_[e.slot].price > max;
   }
   // Offer buckets: index = country * 4 + ipType; each sorted by (price, id), held in fixed-size
-  // chunks of at most kChunk entries (keys and slots in separate arrays, so a search reads only
-  // keys), so that an insert or erase moves at most one chunk's entries. `last` holds each
-  // chunk's last entry, so finding the chunk reads one contiguous array.
-  static constexpr uint32_t kChunk = 128;
+  // chunks of at most kChunk entries (keys, ids and slots in separate arrays, so a search reads
+  // keys, and ids only among equal keys), so that an insert or erase moves at most one chunk's
+  // entries. `last` holds each chunk's last entry, so finding the chunk reads one contiguous
+  // array.
+  static constexpr uint32_t kChunk = 32;
   struct Chunk {
     uint32_t n = 0;
     std::array<uint64_t, kChunk> keys;
+    std::array<OrderId, kChunk> ids;
     std::array<uint32_t, kChunk> slots;
-    BucketEntry at(uint32_t i) const { return {keys[i], slots[i]}; }
+    BucketEntry at(uint32_t i) const { return {keys[i], ids[i], slots[i]}; }
+    void set(uint32_t i, const BucketEntry& e) {
+      keys[i] = e.key;
+      ids[i] = e.id;
+      slots[i] = e.slot;
+    }
   };
+  static constexpr BucketEntry kNoEntry{UINT64_MAX, 0, kNil};
   struct Bucket {
-    BucketEntry first{UINT64_MAX, kNil};         // the cheapest entry (slot kNil: empty)
+    BucketEntry first = kNoEntry;                // the cheapest entry (slot kNil: empty)
     std::vector<BucketEntry> last;               // chunks[i]'s last entry
     std::vector<std::unique_ptr<Chunk>> chunks;  // each sorted and non-empty; in order
   };
   static void refresh_first(Bucket& b) {
-    b.first = b.chunks.empty() ? BucketEntry{UINT64_MAX, kNil} : b.chunks[0]->at(0);
+    b.first = b.chunks.empty() ? kNoEntry : b.chunks[0]->at(0);
   }
   // The chunk of `b` that holds `e`, or would take it (b.chunks.size() if every entry is less).
   size_t chunk_of(const Bucket& b, const BucketEntry& e) const;
@@ -263,10 +296,11 @@ class OrderBook {
   std::vector<uint32_t> done_requests_;  // slots of retired requests, see retire_request()
   size_t rated_orders_ = 0;              // live orders with a minimum rating
   std::vector<Address> addresses_;
-  // Interned addresses: open addressing over addresses_ (id + 1 per cell, 0 empty), at most
-  // half full. The ids interned last as an owner and as a market are checked first.
-  std::vector<uint32_t> address_table_;
-  uint32_t last_owner_ = kNil, last_market_ = kNil;
+  // Interned addresses: open addressing with linear probing, at most half full; each cell holds
+  // the address itself, so a lookup compares without reading addresses_. The addresses interned
+  // last as an owner and as a market are checked first.
+  std::vector<InternedAddress> address_table_;
+  InternedAddress last_owner_, last_market_;
   std::vector<std::string> strings_;
   std::unordered_map<std::string, uint32_t> string_ids_;
   OrderId next_id_ = 1;

@@ -6,7 +6,10 @@
 #include <map>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include "core/keccak.h"
+#include "market/snapshot.h"
 
 namespace ipsx::market {
 namespace {
@@ -381,6 +384,55 @@ TEST(OrderBook, RandomStreamsMatchTheBruteForceReference) {
       EXPECT_EQ(got[i].fill_index, want[i].fill_index);
     }
     EXPECT_GT(got.size(), 50u) << "the stream should make plenty of deals";
+  }
+}
+
+// Regression (snapshot load re-inserted each resting request into its sorted list one by one,
+// quadratic in the requests of a country): the lists are now filled, then sorted once. A book
+// restored from a snapshot taken mid-stream, with many resting requests at equal and different
+// prices, makes exactly the fills the original makes from there on.
+TEST(OrderBook, ABookRestoredFromItsSnapshotMatchesLikeTheOriginal) {
+  const char* countries[] = {"DE", "FR"};
+  std::mt19937_64 rng(7);
+  OrderBook original;
+  std::vector<Fill> fills;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<const char*> cs;
+    if (rng() % 4) cs.push_back(countries[rng() % 2]);
+    if (rng() % 4 == 0) cs.push_back(countries[rng() % 2]);
+    original.place_request(request(cs, 1 + rng() % 20, 1 + static_cast<uint32_t>(rng() % 3),
+                                   static_cast<int>(rng() % 5)),
+                           kNow, &fills);
+  }
+  ASSERT_TRUE(fills.empty()) << "no offers yet";
+  OrderBook restored;
+  ASSERT_TRUE(SnapshotCodec::book_from_json(restored, SnapshotCodec::book_to_json(original)));
+  ASSERT_EQ(restored.requests(), original.requests());
+  for (const char* c : countries) {
+    auto country = ledger::parse_country(c).value();
+    auto want = original.request_depth(country, 100);
+    auto got = restored.request_depth(country, 100);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].price, want[i].price);
+      EXPECT_EQ(got[i].orders, want[i].orders);
+      EXPECT_EQ(got[i].ips, want[i].ips);
+    }
+  }
+  std::vector<Fill> want, got;
+  for (int i = 0; i < 400; ++i) {
+    Offer o = offer(countries[rng() % 2], 1 + rng() % 25, static_cast<int>(rng() % 5),
+                    IpType::residential, 1 + static_cast<uint32_t>(rng() % 2),
+                    static_cast<uint8_t>(2 + rng() % 200));
+    EXPECT_EQ(restored.place_offer(o, kNow, &got), original.place_offer(o, kNow, &want));
+  }
+  ASSERT_EQ(got.size(), want.size());
+  ASSERT_GT(got.size(), 100u) << "the offers should fill plenty of the resting requests";
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].offer, want[i].offer) << "fill " << i;
+    EXPECT_EQ(got[i].request, want[i].request) << "fill " << i;
+    EXPECT_EQ(got[i].price_per_second, want[i].price_per_second) << "fill " << i;
+    EXPECT_EQ(got[i].fill_index, want[i].fill_index) << "fill " << i;
   }
 }
 

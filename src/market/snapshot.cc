@@ -506,9 +506,9 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
     b.link_owner(placed.requester, slot | OrderBook::kRequestRef);
     ++b.live_requests_;
     if (b.rating_filtered_request(placed)) ++b.rated_orders_;
-    b.list_request(slot);
   }
   if (!requests.done()) throw Bad("trailing bytes after the requests");
+  b.list_live_requests();
   b.expiries_ = heap_from(j.at("expiries"));
   b.openings_ = heap_from(j.at("openings"));
   return {};
