@@ -2,7 +2,7 @@
 // crawler's thousands of short requests share one TLS session instead of paying a handshake
 // each. Frames are pair_frame.h's; each stream has credit-based flow control (a receiver grants
 // the sender at most kStreamWindow unconsumed bytes), so a slow client or destination holds back
-// only its own stream and memory stays bounded: streams * window.
+// only its own stream and memory stays bounded: streams * (window + what read_chunks takes).
 //
 // Single-threaded: a channel and its streams live on one io_context thread, like everything of
 // the exit and the gateway.
