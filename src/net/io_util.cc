@@ -1,7 +1,6 @@
 #include "net/io_util.h"
 
 #include <fmt/format.h>
-#include <netinet/in.h>
 
 #include "net/net_error.h"
 
@@ -279,14 +278,7 @@ awaitable<Result<tcp::socket>> dial(asio::any_io_executor ex, tcp::endpoint to,
   tcp::socket s(ex);
   boost::system::error_code ec;
   s.open(to.protocol(), ec);
-  if (!ec && from) {
-    // The port is then chosen by connect() for this destination, as without bind(): cheaper, and
-    // the leased IP's ephemeral ports are not spent one per outgoing connection whatever the
-    // destination. Only an optimization: a kernel without it binds as before.
-    int one = 1;
-    ::setsockopt(s.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    s.bind(tcp::endpoint(*from, 0), ec);
-  }
+  if (!ec && from) s.bind(tcp::endpoint(*from, 0), ec);
   if (ec)
     co_return fail(NetErrc::exit_failed,
                    fmt::format("cannot leave from {}: {}",
