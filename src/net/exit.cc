@@ -18,6 +18,7 @@
 #include "net/pair_messages.h"
 #include "net/proxy_front.h"
 #include "net/tls.h"
+#include "net/tls_stream.h"
 #include "net/udp_relay.h"
 
 namespace ipsx::net {
@@ -295,7 +296,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     ++connections;
     boost::system::error_code ec;
     sock.set_option(tcp::no_delay(true), ec);
-    auto stream = std::make_unique<SslStream>(std::move(sock), *ssl_ctx);
+    auto stream = std::make_unique<TlsStream>(std::move(sock), *ssl_ctx);
     auto result = co_await pair_handshake(*stream);
     if (!result) {
       boost::system::error_code ignored;
@@ -304,7 +305,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
     auto [session, leftover] = std::move(*result);
-    auto ch = std::make_shared<MuxChannel>(std::move(*stream), false, std::move(leftover));
+    auto ch = std::make_shared<MuxChannel>(std::move(stream), false, std::move(leftover));
     ch->max_streams = cfg.max_streams_per_channel;
     std::weak_ptr<MuxChannel> weak = ch;
     ch->on_open = [this, session, weak](std::shared_ptr<MuxStream> st, Bytes payload) {
@@ -329,12 +330,12 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // TLS, HELLO, AUTH, WELCOME. The session served and the bytes read past AUTH.
-  awaitable<Result<std::pair<std::shared_ptr<Session>, Bytes>>> pair_handshake(SslStream& s) {
+  awaitable<Result<std::pair<std::shared_ptr<Session>, Bytes>>> pair_handshake(TlsStream& s) {
     boost::system::error_code ec;
     bool expired;
     {
       Deadline deadline(s.next_layer(), cfg.handshake_timeout);
-      co_await s.async_handshake(asio::ssl::stream_base::server, use_ec(ec));
+      ec = co_await s.handshake(TlsStream::Role::server);
       expired = deadline.expired();
     }
     if (ec)

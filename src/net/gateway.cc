@@ -18,6 +18,7 @@
 #include "net/pair_messages.h"
 #include "net/proxy_front.h"
 #include "net/tls.h"
+#include "net/tls_stream.h"
 #include "net/udp_relay.h"
 
 namespace ipsx::net {
@@ -247,12 +248,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     asio::any_io_executor ex = io.get_executor();
     auto sock = co_await dial(ex, l.lease.exit, std::nullopt, cfg.connect_timeout);
     if (!sock) co_return std::unexpected(sock.error().with_context("the exit's pair channel"));
-    auto stream = std::make_unique<SslStream>(std::move(*sock), *client_ctx);
+    auto stream = std::make_unique<TlsStream>(std::move(*sock), *client_ctx);
     boost::system::error_code ec;
     bool expired;
     {
       Deadline deadline(stream->next_layer(), cfg.connect_timeout);
-      co_await stream->async_handshake(asio::ssl::stream_base::client, use_ec(ec));
+      ec = co_await stream->handshake(TlsStream::Role::client);
       expired = deadline.expired();
     }
     if (ec)
@@ -305,7 +306,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       s.proxy_port = welcome->proxy_port;
     });
 
-    auto ch = std::make_shared<MuxChannel>(std::move(*stream), true, std::move(buffer));
+    auto ch = std::make_shared<MuxChannel>(std::move(stream), true, std::move(buffer));
     std::weak_ptr<Link> weak = find(l.lease.deal_id);
     ch->on_control = [this, weak](const Frame& f) {
       auto link = weak.lock();

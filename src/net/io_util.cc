@@ -100,7 +100,7 @@ awaitable<void> wait_done(std::shared_ptr<SpliceState> st) {
 awaitable<void> socket_to_stream(std::shared_ptr<SpliceState> st, tcp::socket& s,
                                  std::shared_ptr<MuxStream> stream, bool up) {
   for (;;) {
-    auto chunk = co_await read_available(s);
+    auto chunk = co_await read_available_view(s);
     if (!chunk || st->stopped()) {
       st->abort();
       break;
@@ -110,7 +110,12 @@ awaitable<void> socket_to_stream(std::shared_ptr<SpliceState> st, tcp::socket& s
       break;
     }
     st->count(up, chunk->size());
-    auto w = co_await stream->write(*chunk);
+    // Straight from the scratch buffer into the channel's output while credit lasts; what waits
+    // for credit is copied first (the scratch buffer is the thread's, not this splice's).
+    size_t sent = stream->write_some(*chunk);
+    if (sent == chunk->size()) continue;
+    Bytes rest(chunk->begin() + static_cast<long>(sent), chunk->end());
+    auto w = co_await stream->write(rest);
     if (!w) {
       st->abort();
       break;
@@ -121,20 +126,28 @@ awaitable<void> socket_to_stream(std::shared_ptr<SpliceState> st, tcp::socket& s
 
 awaitable<void> stream_to_socket(std::shared_ptr<SpliceState> st, std::shared_ptr<MuxStream> stream,
                                  tcp::socket& s, bool up) {
+  std::vector<asio::const_buffer> buffers;
   for (;;) {
-    auto chunk = co_await stream->read_chunk();
-    if (!chunk || st->stopped()) {
+    // What has arrived goes out in one gathered write.
+    auto chunks = co_await stream->read_chunks(kScratchBytes);
+    if (!chunks || st->stopped()) {
       st->abort();
       break;
     }
-    if (chunk->empty()) {
+    if (chunks->empty()) {
       boost::system::error_code ignored;
       s.shutdown(tcp::socket::shutdown_send, ignored);
       break;
     }
-    st->count(up, chunk->size());
+    buffers.clear();
+    size_t n = 0;
+    for (const Bytes& c : *chunks) {
+      buffers.push_back(asio::buffer(c));
+      n += c.size();
+    }
+    st->count(up, n);
     boost::system::error_code ec;
-    co_await asio::async_write(s, asio::buffer(*chunk), use_ec(ec));
+    co_await asio::async_write(s, buffers, use_ec(ec));
     if (ec) {
       st->abort();
       break;
@@ -169,9 +182,9 @@ awaitable<void> socket_to_socket(std::shared_ptr<SpliceState> st, tcp::socket& f
 
 }  // namespace
 
-// Reads into a fresh buffer of exactly the size read (one read per chunk under load), through a
-// per-thread scratch buffer, so an idle connection holds no buffer (bytes_per_idle_conn).
-awaitable<Result<Bytes>> read_available(tcp::socket& s) {
+// Reads through a per-thread scratch buffer, so an idle connection holds no buffer
+// (bytes_per_idle_conn); one read per chunk under load.
+awaitable<Result<ByteView>> read_available_view(tcp::socket& s) {
   thread_local std::vector<uint8_t> scratch(kScratchBytes);
   boost::system::error_code ec;
   for (;;) {
@@ -181,10 +194,17 @@ awaitable<Result<Bytes>> read_available(tcp::socket& s) {
       if (ec) co_return fail(NetErrc::channel_closed, ec.message());
       continue;
     }
-    if (ec == asio::error::eof) co_return Bytes{};
+    if (ec == asio::error::eof) co_return ByteView{};
     if (ec) co_return fail(NetErrc::channel_closed, ec.message());
-    co_return Bytes(scratch.begin(), scratch.begin() + static_cast<long>(n));
+    co_return ByteView(scratch.data(), n);
   }
+}
+
+// A fresh buffer of exactly the size read.
+awaitable<Result<Bytes>> read_available(tcp::socket& s) {
+  auto got = co_await read_available_view(s);
+  if (!got) co_return std::unexpected(got.error());
+  co_return Bytes(got->begin(), got->end());
 }
 
 RelayWatch::RelayWatch(SpliceRegistry& registry, std::function<void()> abort,

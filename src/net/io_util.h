@@ -79,6 +79,9 @@ class SpliceRegistry : public std::enable_shared_from_this<SpliceRegistry> {
 // yet, through a per-thread scratch buffer: an idle connection holds no buffer. Empty: EOF.
 // Errors: channel_closed.
 awaitable<Result<Bytes>> read_available(tcp::socket& s);
+// The same without the copy: the bytes stay in the per-thread scratch buffer, and the view is
+// valid only until the caller next suspends (any co_await).
+awaitable<Result<ByteView>> read_available_view(tcp::socket& s);
 
 // A relay that is not a splice (plain-HTTP forwarding, a UDP association) in a registry's idle
 // sweep and close(): `abort` is called when nothing moved for the registry's idle time, when the

@@ -14,7 +14,9 @@ namespace {
 
 // The channel's writer queue: above the high mark, streams wait before queueing more data.
 constexpr size_t kQueueHighBytes = 1024 * 1024;
-constexpr size_t kReadChunkBytes = 64 * 1024;
+// The reader's buffer: room for the largest frame, and for many records' plaintext per read.
+constexpr size_t kReadBufferBytes = 128 * 1024;
+static_assert(kReadBufferBytes >= kFrameHeaderBytes + kMaxFramePayload);
 
 Bytes be32(uint32_t v) {
   return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
@@ -39,24 +41,46 @@ void MuxStream::wake_writer() {
   write_wake_.cancel();
 }
 
-awaitable<Result<Bytes>> MuxStream::read_chunk() {
+// The oldest queued chunk (there is one), credited back to the sender.
+Bytes MuxStream::take_front() {
+  Bytes chunk = std::move(inbound_.front());
+  inbound_.pop_front();
+  inbound_bytes_ -= chunk.size();
+  consumed_uncredited_ += chunk.size();
+  if (consumed_uncredited_ >= kStreamWindow / 4 && !reset_) {
+    if (auto ch = channel_.lock())
+      ch->send(FrameType::credit, id_, be32(static_cast<uint32_t>(consumed_uncredited_)));
+    consumed_uncredited_ = 0;
+  }
+  return chunk;
+}
+
+// Waits as read_chunk does, in its own frame rather than by awaiting read_chunk: an idle
+// stream's reader then holds one coroutine frame fewer (bytes_per_idle_conn).
+awaitable<Result<std::vector<Bytes>>> MuxStream::read_chunks(size_t max_bytes) {
   for (;;) {
     if (inbound_bytes_ > 0) {
-      Bytes chunk = std::move(inbound_.front());
-      inbound_.pop_front();
-      if (front_offset_ > 0) {
-        chunk.erase(chunk.begin(), chunk.begin() + static_cast<long>(front_offset_));
-        front_offset_ = 0;
-      }
-      inbound_bytes_ -= chunk.size();
-      consumed_uncredited_ += chunk.size();
-      if (consumed_uncredited_ >= kStreamWindow / 4 && !reset_) {
-        if (auto ch = channel_.lock())
-          ch->send(FrameType::credit, id_, be32(static_cast<uint32_t>(consumed_uncredited_)));
-        consumed_uncredited_ = 0;
-      }
-      co_return chunk;
+      std::vector<Bytes> chunks;
+      size_t total = 0;
+      do {
+        total += inbound_.front().size();
+        chunks.push_back(take_front());
+      } while (inbound_bytes_ > 0 && total + inbound_.front().size() <= max_bytes);
+      co_return chunks;
     }
+    if (reset_)
+      co_return std::unexpected(
+          reset_reason_.value_or(Error(NetErrc::channel_closed, "stream reset")));
+    if (peer_fin_) co_return std::vector<Bytes>{};
+    park(read_wake_);
+    boost::system::error_code ec;
+    co_await read_wake_.async_wait(use_ec(ec));
+  }
+}
+
+awaitable<Result<Bytes>> MuxStream::read_chunk() {
+  for (;;) {
+    if (inbound_bytes_ > 0) co_return take_front();
     if (reset_)
       co_return std::unexpected(
           reset_reason_.value_or(Error(NetErrc::channel_closed, "stream reset")));
@@ -68,27 +92,37 @@ awaitable<Result<Bytes>> MuxStream::read_chunk() {
 }
 
 awaitable<Result<void>> MuxStream::write(ByteView data) {
-  while (!data.empty()) {
+  for (;;) {
     if (reset_)
       co_return std::unexpected(
           reset_reason_.value_or(Error(NetErrc::channel_closed, "stream reset")));
     auto ch = channel_.lock();
     if (!ch || !ch->is_open()) co_return fail(NetErrc::channel_closed, "pair channel closed");
     if (local_fin_) co_return fail(NetErrc::invalid_argument, "write after finish");
-    if (send_credit_ == 0 || ch->out_bytes_ > kQueueHighBytes) {
-      if (send_credit_ != 0) ch->blocked_.push_back(id_);  // woken when the queue drains
-      park(write_wake_);
-      boost::system::error_code ec;
-      ch.reset();
-      co_await write_wake_.async_wait(use_ec(ec));
-      continue;
-    }
-    size_t n = std::min({data.size(), kMaxDataPayload, static_cast<size_t>(send_credit_)});
-    ch->send(FrameType::data, id_, Bytes(data.begin(), data.begin() + static_cast<long>(n)));
-    send_credit_ -= n;
-    data = data.subspan(n);
+    data = data.subspan(write_some(data));
+    if (data.empty()) co_return Result<void>{};
+    if (!ch->is_open()) continue;
+    // Out of credit (woken by CREDIT), or the channel's queue is full (woken when it drains).
+    if (send_credit_ != 0) ch->blocked_.push_back(id_);
+    park(write_wake_);
+    boost::system::error_code ec;
+    ch.reset();
+    co_await write_wake_.async_wait(use_ec(ec));
   }
-  co_return Result<void>{};
+}
+
+size_t MuxStream::write_some(ByteView data) {
+  if (reset_ || local_fin_) return 0;
+  auto ch = channel_.lock();
+  size_t sent = 0;
+  while (ch && ch->is_open() && sent < data.size() && send_credit_ > 0 &&
+         ch->out_bytes_ <= kQueueHighBytes) {
+    size_t n = std::min({data.size() - sent, kMaxDataPayload, static_cast<size_t>(send_credit_)});
+    ch->send(FrameType::data, id_, data.subspan(sent, n));
+    send_credit_ -= n;
+    sent += n;
+  }
+  return sent;
 }
 
 bool MuxStream::try_write(ByteView data) {
@@ -98,7 +132,7 @@ bool MuxStream::try_write(ByteView data) {
     return false;
   while (!data.empty()) {
     size_t n = std::min(data.size(), kMaxDataPayload);
-    ch->send(FrameType::data, id_, Bytes(data.begin(), data.begin() + static_cast<long>(n)));
+    ch->send(FrameType::data, id_, data.first(n));
     send_credit_ -= n;
     data = data.subspan(n);
   }
@@ -177,20 +211,24 @@ void MuxStream::on_open_result(Result<void> r) {
 
 // ---- MuxChannel --------------------------------------------------------------------------------
 
-MuxChannel::MuxChannel(SslStream stream, bool opener, Bytes leftover)
+MuxChannel::MuxChannel(std::unique_ptr<TlsStream> stream, bool opener, Bytes leftover)
     : stream_(std::move(stream)),
       opener_(opener),
-      in_(std::move(leftover)),
-      out_wake_(stream_.get_executor()) {}
+      in_capacity_(std::max(kReadBufferBytes, leftover.size())),
+      in_size_(leftover.size()),
+      out_wake_(stream_->get_executor()) {
+  in_ = std::make_unique_for_overwrite<uint8_t[]>(in_capacity_);
+  std::copy(leftover.begin(), leftover.end(), in_.get());
+}
 
 MuxChannel::~MuxChannel() = default;
 
 void MuxChannel::start() {
   auto self = shared_from_this();
   asio::co_spawn(
-      stream_.get_executor(), [self]() { return self->reader(); }, asio::detached);
+      stream_->get_executor(), [self]() { return self->reader(); }, asio::detached);
   asio::co_spawn(
-      stream_.get_executor(), [self]() { return self->writer(); }, asio::detached);
+      stream_->get_executor(), [self]() { return self->writer(); }, asio::detached);
 }
 
 Result<std::shared_ptr<MuxStream>> MuxChannel::open(Bytes payload) {
@@ -201,9 +239,9 @@ Result<std::shared_ptr<MuxStream>> MuxChannel::open(Bytes payload) {
                 fmt::format("the pair channel already carries {} streams", streams_.size()));
   uint32_t id = next_id_;
   next_id_ = next_id_ == 0x7fffffff ? 1 : next_id_ + 1;
-  auto s = std::make_shared<MuxStream>(stream_.get_executor(), weak_from_this(), id);
+  auto s = std::make_shared<MuxStream>(stream_->get_executor(), weak_from_this(), id);
   streams_[id] = s;
-  send(FrameType::open, id, std::move(payload));
+  send(FrameType::open, id, payload);
   return s;
 }
 
@@ -213,7 +251,7 @@ void MuxChannel::accept_open(uint32_t id) {
 
 void MuxChannel::refuse_open(uint32_t id, Bytes payload) {
   if (!open_) return;
-  send(FrameType::open_failed, id, std::move(payload));
+  send(FrameType::open_failed, id, payload);
   auto it = streams_.find(id);
   if (it != streams_.end()) {
     it->second->on_reset(Error(NetErrc::channel_closed, "open refused"));
@@ -222,15 +260,14 @@ void MuxChannel::refuse_open(uint32_t id, Bytes payload) {
 }
 
 void MuxChannel::send_control(FrameType type, Bytes payload) {
-  send(type, 0, std::move(payload));
+  send(type, 0, payload);
 }
 
-void MuxChannel::send(FrameType type, uint32_t stream, Bytes payload) {
+void MuxChannel::send(FrameType type, uint32_t stream, ByteView payload) {
   if (!open_) return;
-  // Frames are written straight into the pending output: one copy from the caller's bytes to the
-  // socket's buffer.
+  // Frames are written straight into the pending output: one copy from the caller's bytes.
   size_t before = out_.size();
-  if (auto ok = write_frame(Frame{type, stream, std::move(payload)}, out_); !ok) {
+  if (auto ok = write_frame(type, stream, payload, out_); !ok) {
     out_.resize(before);
     close(ok.error());
     return;
@@ -254,8 +291,8 @@ void MuxChannel::close(const Error& why) {
   out_bytes_ = 0;
   out_wake_.cancel();
   boost::system::error_code ec;
-  stream_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.next_layer().close(ec);
+  stream_->next_layer().shutdown(tcp::socket::shutdown_both, ec);
+  stream_->next_layer().close(ec);
   if (on_closed) {
     auto cb = std::move(on_closed);
     on_closed = nullptr;
@@ -267,11 +304,10 @@ void MuxChannel::close(const Error& why) {
 
 awaitable<void> MuxChannel::reader() {
   auto self = shared_from_this();
-  std::vector<uint8_t> chunk(kReadChunkBytes);
   while (open_) {
     size_t off = 0;
     while (open_) {
-      auto r = parse_frame(ByteView(in_).subspan(off));
+      auto r = parse_frame(ByteView(in_.get() + off, in_size_ - off));
       if (!r) {
         close(r.error().with_context("pair channel"));
         co_return;
@@ -281,14 +317,17 @@ awaitable<void> MuxChannel::reader() {
       dispatch(std::move(*r->message));
     }
     if (!open_) co_return;
-    in_.erase(in_.begin(), in_.begin() + static_cast<long>(off));
+    // The partial frame left moves to the front, so the rest of the buffer has room for it.
+    std::memmove(in_.get(), in_.get() + off, in_size_ - off);
+    in_size_ -= off;
     boost::system::error_code ec;
-    size_t n = co_await stream_.async_read_some(asio::buffer(chunk), use_ec(ec));
+    size_t n = co_await stream_->read_some(
+        asio::buffer(in_.get() + in_size_, in_capacity_ - in_size_), ec);
     if (ec) {
       close(Error(NetErrc::channel_closed, "pair channel: " + ec.message()));
       co_return;
     }
-    in_.insert(in_.end(), chunk.begin(), chunk.begin() + static_cast<long>(n));
+    in_size_ += n;
   }
 }
 
@@ -306,8 +345,7 @@ awaitable<void> MuxChannel::writer() {
     batch.clear();
     std::swap(batch, out_);
     out_bytes_ = 0;
-    boost::system::error_code ec;
-    co_await asio::async_write(stream_, asio::buffer(batch), use_ec(ec));
+    auto ec = co_await stream_->write(batch);
     if (ec) {
       close(Error(NetErrc::channel_closed, "pair channel: " + ec.message()));
       co_return;
@@ -326,7 +364,7 @@ void MuxChannel::dispatch(Frame f) {
   };
   if (is_control(f.type)) {
     if (f.type == FrameType::ping) {
-      send(FrameType::pong, 0, std::move(f.payload));
+      send(FrameType::pong, 0, f.payload);
       return;
     }
     if (on_control) on_control(f);
@@ -342,7 +380,7 @@ void MuxChannel::dispatch(Frame f) {
              error_payload(Error(NetErrc::overloaded, "too many streams on this channel")));
         return;
       }
-      auto s = std::make_shared<MuxStream>(stream_.get_executor(), weak_from_this(), f.stream);
+      auto s = std::make_shared<MuxStream>(stream_->get_executor(), weak_from_this(), f.stream);
       streams_[f.stream] = s;
       if (on_open)
         on_open(s, std::move(f.payload));
@@ -394,7 +432,7 @@ void MuxChannel::dispatch(Frame f) {
 
 // ---- Handshake helpers -------------------------------------------------------------------------
 
-awaitable<Result<Frame>> read_one_frame(SslStream& stream, Bytes& buffer, Millis timeout) {
+awaitable<Result<Frame>> read_one_frame(TlsStream& stream, Bytes& buffer, Millis timeout) {
   Deadline deadline(stream.next_layer(), timeout);
   std::vector<uint8_t> chunk(4096);
   for (;;) {
@@ -405,19 +443,18 @@ awaitable<Result<Frame>> read_one_frame(SslStream& stream, Bytes& buffer, Millis
       co_return std::move(*r->message);
     }
     boost::system::error_code ec;
-    size_t n = co_await stream.async_read_some(asio::buffer(chunk), use_ec(ec));
+    size_t n = co_await stream.read_some(asio::buffer(chunk), ec);
     if (deadline.expired()) co_return fail(NetErrc::timed_out, "pair channel handshake timed out");
     if (ec) co_return fail(NetErrc::channel_closed, "pair channel: " + ec.message());
     buffer.insert(buffer.end(), chunk.begin(), chunk.begin() + static_cast<long>(n));
   }
 }
 
-awaitable<Result<void>> write_one_frame(SslStream& stream, const Frame& frame, Millis timeout) {
+awaitable<Result<void>> write_one_frame(TlsStream& stream, const Frame& frame, Millis timeout) {
   auto bytes = write_frame(frame);
   if (!bytes) co_return std::unexpected(bytes.error());
   Deadline deadline(stream.next_layer(), timeout);
-  boost::system::error_code ec;
-  co_await asio::async_write(stream, asio::buffer(*bytes), use_ec(ec));
+  auto ec = co_await stream.write(*bytes);
   if (deadline.expired()) co_return fail(NetErrc::timed_out, "pair channel handshake timed out");
   if (ec) co_return fail(NetErrc::channel_closed, "pair channel: " + ec.message());
   co_return Result<void>{};

@@ -2,7 +2,7 @@
 // crawler's thousands of short requests share one TLS session instead of paying a handshake
 // each. Frames are pair_frame.h's; each stream has credit-based flow control (a receiver grants
 // the sender at most kStreamWindow unconsumed bytes), so a slow client or destination holds back
-// only its own stream and memory stays bounded: streams * window.
+// only its own stream and memory stays bounded: streams * (window + what read_chunks takes).
 //
 // Single-threaded: a channel and its streams live on one io_context thread, like everything of
 // the exit and the gateway.
@@ -14,10 +14,12 @@
 #include <optional>
 #include <span>
 #include <unordered_map>
+#include <vector>
 
 #include "core/error.h"
 #include "net/asio.h"
 #include "net/pair_frame.h"
+#include "net/tls_stream.h"
 
 namespace ipsx::net {
 
@@ -35,8 +37,14 @@ class MuxStream {
   // empty chunk means the peer finished (FIN); channel_closed means the stream was reset or the
   // channel went down.
   awaitable<Result<Bytes>> read_chunk();
+  // The same for as many chunks as are queued, up to `max_bytes` (at least one chunk): one
+  // gathered write for the caller. Empty: FIN.
+  awaitable<Result<std::vector<Bytes>>> read_chunks(size_t max_bytes);
   // Sends all of `data`, waiting for credit as needed.
   awaitable<Result<void>> write(ByteView data);
+  // Sends what the stream's credit and the channel's queue take now, without waiting, straight
+  // from `data` into the channel's output; returns how many bytes (0 once reset or finished).
+  size_t write_some(ByteView data);
   // Sends all of `data` now, or nothing (false) when the stream's credit or the channel's queue
   // cannot take it: for datagrams, which are dropped rather than queued.
   bool try_write(ByteView data);
@@ -56,13 +64,13 @@ class MuxStream {
   void on_reset(const Error& why);
   void on_credit(uint32_t n);
   void on_open_result(Result<void> r);
+  Bytes take_front();
   void wake_reader();
   void wake_writer();
 
   std::weak_ptr<MuxChannel> channel_;
   uint32_t id_;
   std::deque<Bytes> inbound_;
-  size_t front_offset_ = 0;
   size_t inbound_bytes_ = 0;
   size_t consumed_uncredited_ = 0;
   uint64_t send_credit_ = kStreamWindow;
@@ -79,7 +87,7 @@ class MuxChannel : public std::enable_shared_from_this<MuxChannel> {
  public:
   // `opener`: the side that opens streams (the gateway). `leftover`: bytes already read past the
   // handshake frames.
-  MuxChannel(SslStream stream, bool opener, Bytes leftover = {});
+  MuxChannel(std::unique_ptr<TlsStream> stream, bool opener, Bytes leftover = {});
   ~MuxChannel();
 
   // Starts the reader and the writer.
@@ -104,20 +112,22 @@ class MuxChannel : public std::enable_shared_from_this<MuxChannel> {
   bool is_open() const { return open_; }
   size_t stream_count() const { return streams_.size(); }
   size_t max_streams = kDefaultMaxStreams;
-  SslStream& ssl() { return stream_; }
+  TlsStream& tls() { return *stream_; }
 
  private:
   friend class MuxStream;
-  void send(FrameType type, uint32_t stream, Bytes payload);
+  void send(FrameType type, uint32_t stream, ByteView payload);
   void forget(uint32_t id);
   awaitable<void> reader();
   awaitable<void> writer();
   void dispatch(Frame f);
 
-  SslStream stream_;
+  std::unique_ptr<TlsStream> stream_;
   bool opener_;
   bool open_ = true;
-  Bytes in_;
+  std::unique_ptr<uint8_t[]> in_;  // plaintext read, frames parsed from the front
+  size_t in_capacity_ = 0;
+  size_t in_size_ = 0;
   Bytes out_;                      // frames not yet handed to the socket
   std::vector<uint32_t> blocked_;  // streams waiting for out_ to drain
   size_t out_bytes_ = 0;
@@ -128,7 +138,7 @@ class MuxChannel : public std::enable_shared_from_this<MuxChannel> {
 
 // Reads one whole frame from `stream`, keeping bytes past it in `buffer`; for the handshake
 // before a MuxChannel takes over. Errors: the parse error, channel_closed, timed_out.
-awaitable<Result<Frame>> read_one_frame(SslStream& stream, Bytes& buffer, Millis timeout);
-awaitable<Result<void>> write_one_frame(SslStream& stream, const Frame& frame, Millis timeout);
+awaitable<Result<Frame>> read_one_frame(TlsStream& stream, Bytes& buffer, Millis timeout);
+awaitable<Result<void>> write_one_frame(TlsStream& stream, const Frame& frame, Millis timeout);
 
 }  // namespace ipsx::net

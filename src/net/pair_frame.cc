@@ -120,20 +120,23 @@ ParseResult<Frame> parse_frame(ByteView in) {
   return ParseStep<Frame>::done(std::move(f), kFrameHeaderBytes + len);
 }
 
-Result<void> write_frame(const Frame& f, Bytes& out) {
-  if (!known(static_cast<uint8_t>(f.type)))
+Result<void> write_frame(FrameType type, uint32_t stream, ByteView payload, Bytes& out) {
+  if (!known(static_cast<uint8_t>(type)))
     return fail(NetErrc::invalid_argument, "unknown frame type");
-  if (auto ok = check(f.type, f.stream, f.payload.size(), NetErrc::invalid_argument); !ok)
-    return ok;
-  size_t len = f.payload.size();
+  if (auto ok = check(type, stream, payload.size(), NetErrc::invalid_argument); !ok) return ok;
+  size_t len = payload.size();
   uint8_t head[kFrameHeaderBytes] = {
-      static_cast<uint8_t>(f.type),         0,
-      static_cast<uint8_t>(len >> 8),       static_cast<uint8_t>(len),
-      static_cast<uint8_t>(f.stream >> 24), static_cast<uint8_t>(f.stream >> 16),
-      static_cast<uint8_t>(f.stream >> 8),  static_cast<uint8_t>(f.stream)};
+      static_cast<uint8_t>(type),         0,
+      static_cast<uint8_t>(len >> 8),     static_cast<uint8_t>(len),
+      static_cast<uint8_t>(stream >> 24), static_cast<uint8_t>(stream >> 16),
+      static_cast<uint8_t>(stream >> 8),  static_cast<uint8_t>(stream)};
   out.insert(out.end(), head, head + kFrameHeaderBytes);
-  out.insert(out.end(), f.payload.begin(), f.payload.end());
+  out.insert(out.end(), payload.begin(), payload.end());
   return {};
+}
+
+Result<void> write_frame(const Frame& f, Bytes& out) {
+  return write_frame(f.type, f.stream, f.payload, out);
 }
 
 Result<Bytes> write_frame(const Frame& frame) {

@@ -56,6 +56,8 @@ ParseResult<Frame> parse_frame(ByteView in);
 
 // Appends the frame's bytes to `out`. Fails (invalid_argument) for what parse_frame refuses.
 Result<void> write_frame(const Frame& frame, Bytes& out);
+// The same from a payload the caller holds (no Frame to build: one copy, into `out`).
+Result<void> write_frame(FrameType type, uint32_t stream, ByteView payload, Bytes& out);
 Result<Bytes> write_frame(const Frame& frame);
 
 // True iff frames of `type` travel on stream 0.
