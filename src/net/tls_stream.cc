@@ -79,7 +79,7 @@ constexpr size_t kKeepSendingBytes = 4 * 1024 * 1024;
 TlsStream::TlsStream(tcp::socket socket, asio::ssl::context& ctx)
     : socket_(std::move(socket)),
       ssl_(SSL_new(ctx.native_handle()), SSL_free),
-      in_(std::make_unique_for_overwrite<uint8_t[]>(kTlsReadBytes)),
+      in_(std::make_unique_for_overwrite<uint8_t[]>(kTlsHandshakeReadBytes)),
       flushed_(socket_.get_executor()) {
   BIO* bio = BIO_new(TlsBio::method());
   if (!ssl_ || bio == nullptr) throw std::bad_alloc();
@@ -118,6 +118,7 @@ awaitable<boost::system::error_code> TlsStream::handshake(Role role) {
     // Our flight (or the alert that says why we failed) goes out before we wait or give up.
     auto ec = co_await flush(true);
     if (failed) co_return failed;
+    if (!ec && r == 1) grow_input();
     if (ec || r == 1) co_return ec;
     if (auto read = co_await fill()) co_return read;
   }
@@ -158,17 +159,26 @@ awaitable<boost::system::error_code> TlsStream::write(ByteView data) {
   co_return co_await flush(true);
 }
 
+void TlsStream::grow_input() {
+  auto bigger = std::make_unique_for_overwrite<uint8_t[]>(kTlsReadBytes);
+  std::memcpy(bigger.get(), in_.get() + in_begin_, in_end_ - in_begin_);
+  in_end_ -= in_begin_;
+  in_begin_ = 0;
+  in_ = std::move(bigger);
+  in_size_ = kTlsReadBytes;
+}
+
 awaitable<boost::system::error_code> TlsStream::fill() {
   if (in_begin_ == in_end_) {
     in_begin_ = in_end_ = 0;
-  } else if (in_end_ == kTlsReadBytes) {
+  } else if (in_end_ == in_size_) {
     std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
     in_end_ -= in_begin_;
     in_begin_ = 0;
   }
   boost::system::error_code ec;
-  size_t n = co_await socket_.async_read_some(
-      asio::buffer(in_.get() + in_end_, kTlsReadBytes - in_end_), use_ec(ec));
+  size_t n = co_await socket_.async_read_some(asio::buffer(in_.get() + in_end_, in_size_ - in_end_),
+                                              use_ec(ec));
   in_end_ += n;
   co_return ec;
 }

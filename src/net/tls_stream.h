@@ -19,8 +19,11 @@
 
 namespace ipsx::net {
 
-// How much ciphertext one read takes from the socket at most (the read buffer's size).
+// How much ciphertext one read takes from the socket at most (the read buffer's size), once the
+// handshake is done. Until then the buffer holds one record at most (TLS 1.3: 2^14 + 256 + 5
+// bytes), so that connections nobody has authenticated yet cost little memory.
 inline constexpr size_t kTlsReadBytes = 128 * 1024;
+inline constexpr size_t kTlsHandshakeReadBytes = 17 * 1024;
 
 class TlsStream {
  public:
@@ -58,7 +61,11 @@ class TlsStream {
 
   tcp::socket socket_;
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl_;
+  // Grows the read buffer to kTlsReadBytes, keeping what is unread.
+  void grow_input();
+
   std::unique_ptr<uint8_t[]> in_;  // ciphertext from the socket: [in_begin_, in_end_) unread
+  size_t in_size_ = kTlsHandshakeReadBytes;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
   Bytes out_;      // ciphertext from OpenSSL, not yet handed to the socket
