@@ -44,7 +44,9 @@ demo: build
 # Benchmarks: figures go to $(BUILD)/bench/results.json (one flat object, all measured in this run).
 bench: build
 	@scripts/install-deps.sh --bench
-	rm -rf $(BUILD)/bench && mkdir -p $(BUILD)/bench
+	@# Only this run's figures: the old results go (not the directory, which holds the bench
+	@# programs' objects; each program clears its own data directory).
+	rm -f $(BUILD)/bench/results.json && mkdir -p $(BUILD)/bench
 	$(BUILD)/bin/ipsx-bench-crypto --results $(BUILD)/bench/results.json
 	$(BUILD)/bin/ipsx-bench-ledger --results $(BUILD)/bench/results.json
 	$(BUILD)/bin/ipsx-bench-market --results $(BUILD)/bench/results.json
