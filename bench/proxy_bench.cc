@@ -8,24 +8,34 @@
 // destination (--serve-echo); the load generator runs here. The
 // figures go into --results (merged into the flat JSON object of `make bench`).
 //
-//   ipsx-bench-proxy --results build/bench/results.json [--seconds 3] [--idle 10000] [--smoke]
+// Each figure is the median of --rounds rounds, every target once per round.
+//
+//   ipsx-bench-proxy --results build/bench/results.json [--seconds 3] [--rounds 3]
+//                    [--idle 10000] [--smoke]
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +94,20 @@ uint64_t rss_bytes(pid_t pid) {
   while (std::getline(f, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
   return 0;
+}
+
+// User + system CPU time a process has used so far, in seconds.
+double cpu_seconds(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/stat", pid));
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = all.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(all.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)  // fields 14 and 15: utime, stime
+    if (i >= 14) ticks += std::stod(field);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // ---- A child process ------------------------------------------------------------------------
@@ -397,6 +421,163 @@ int serve_gateway(const DealArgs& a, uint16_t echo_port) {
   return 0;
 }
 
+// ---- The bare relay: the floor of any two-hop design --------------------------------------
+//
+// A relay that does nothing but accept, connect to the next hop and copy bytes both ways: one
+// thread, edge-triggered epoll, non-blocking sockets, no protocol, no authentication, no
+// encryption, no metering. Two in a row (client -> relay -> relay -> destination) make the
+// system calls and TCP connections that any gateway + exit pair must make per request at the
+// least, so their figures against direct bound what any two-process chain reaches on this
+// machine.
+class BareRelay {
+ public:
+  explicit BareRelay(uint16_t next_port) : next_port_(next_port) {}
+
+  // Listens on 127.0.0.1 (any port); the port, or 0.
+  uint16_t listen() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a = loopback(0);
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listener_, 4096) != 0)
+      return 0;
+    socklen_t len = sizeof a;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{EPOLLIN, {.ptr = nullptr}};
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, listener_, &ev);
+    return ntohs(a.sin_port);
+  }
+
+  [[noreturn]] void run() {
+    std::vector<epoll_event> events(256);
+    for (;;) {
+      int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), -1);
+      for (int i = 0; i < n; ++i) {
+        auto* side = static_cast<Side*>(events[i].data.ptr);
+        if (side == nullptr)
+          accept_all();
+        else if (!side->conn->dead)
+          serve(*side->conn, side->next_hop, events[i].events);
+      }
+      dead_.clear();  // freed only after the batch: its later events may name them
+    }
+  }
+
+ private:
+  struct Conn;
+  struct Side {
+    Conn* conn;
+    bool next_hop;
+  };
+  struct Pipe {
+    std::unique_ptr<char[]> buf{new char[kSize]};  // not zeroed: a connection costs no memset
+    static constexpr size_t kSize = 64 * 1024;
+    size_t head = 0, tail = 0;
+    bool eof = false, shut = false;
+  };
+  struct Conn {
+    int client = -1, next = -1;
+    bool connected = false, dead = false;
+    Side client_side{this, false}, next_side{this, true};
+    Pipe up, down;
+  };
+
+  static sockaddr_in loopback(uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+  }
+
+  void accept_all() {
+    for (;;) {
+      int c = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c < 0) return;
+      int one = 1;
+      setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      int x = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      setsockopt(x, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      sockaddr_in to = loopback(next_port_);
+      if (x < 0 || (::connect(x, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 &&
+                    errno != EINPROGRESS)) {
+        ::close(c);
+        if (x >= 0) ::close(x);
+        continue;
+      }
+      auto* conn = new Conn;
+      conn->client = c;
+      conn->next = x;
+      epoll_event ev{EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, {.ptr = &conn->client_side}};
+      epoll_ctl(epoll_, EPOLL_CTL_ADD, c, &ev);
+      ev.data.ptr = &conn->next_side;
+      epoll_ctl(epoll_, EPOLL_CTL_ADD, x, &ev);
+    }
+  }
+
+  // Moves what it can from `from` to `to`; false on an error.
+  static bool pump(int from, int to, Pipe& p) {
+    for (;;) {
+      if (p.head < p.tail) {
+        ssize_t n = ::send(to, p.buf.get() + p.head, p.tail - p.head, MSG_NOSIGNAL);
+        if (n < 0) return errno == EAGAIN;
+        p.head += static_cast<size_t>(n);
+        continue;
+      }
+      if (p.eof) {
+        if (!p.shut) ::shutdown(to, SHUT_WR);
+        p.shut = true;
+        return true;
+      }
+      p.head = p.tail = 0;
+      ssize_t n = ::recv(from, p.buf.get(), Pipe::kSize, 0);
+      if (n > 0)
+        p.tail = static_cast<size_t>(n);
+      else if (n == 0)
+        p.eof = true;
+      else
+        return errno == EAGAIN;
+    }
+  }
+
+  void serve(Conn& c, bool next_hop, uint32_t events) {
+    if (!c.connected) {
+      if (!next_hop || (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(c.next, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) return finish(c);
+      c.connected = true;
+    }
+    bool ok = pump(c.client, c.next, c.up) && pump(c.next, c.client, c.down);
+    if (!ok || (c.up.shut && c.down.shut)) finish(c);
+  }
+
+  void finish(Conn& c) {
+    ::close(c.client);
+    ::close(c.next);
+    c.dead = true;
+    dead_.emplace_back(&c);
+  }
+
+  uint16_t next_port_;
+  int listener_ = -1, epoll_ = -1;
+  std::vector<std::unique_ptr<Conn>> dead_;
+};
+
+int serve_relay(uint16_t next_port) {
+  raise_fd_limit();
+  BareRelay relay(next_port);
+  uint16_t port = relay.listen();
+  if (port == 0) return 1;
+  std::thread([&relay] { relay.run(); }).detach();
+  std::cout << fmt::format("READY {}", port) << std::endl;
+  wait_for_stdin_eof();
+  return 0;
+}
+
 // ---- Peers ------------------------------------------------------------------------------------
 
 struct Peer {
@@ -456,6 +637,7 @@ int bench_main(int argc, char** argv) {
   double seconds = 3;
   size_t idle = 10'000;
   bool idle_only = false;
+  int rounds = 3;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--results" && i + 1 < argc)
@@ -466,18 +648,21 @@ int bench_main(int argc, char** argv) {
       seconds = std::stod(argv[++i]);
     else if (a == "--idle" && i + 1 < argc)
       idle = std::stoul(argv[++i]);
+    else if (a == "--rounds" && i + 1 < argc)
+      rounds = std::max(1, std::stoi(argv[++i]));
     else if (a == "--idle-only")
       idle_only = true;
     else {
-      std::cerr
-          << "usage: ipsx-bench-proxy [--results FILE] [--seconds S] [--idle N] [--idle-only] "
-             "[--smoke]\n";
+      std::cerr << "usage: ipsx-bench-proxy [--results FILE] [--seconds S] [--rounds N] [--idle N] "
+                   "[--idle-only] "
+                   "[--smoke]\n";
       return 2;
     }
   }
   if (smoke) {
     seconds = 0.3;
     idle = 50;
+    rounds = 1;
   }
   raise_fd_limit();
   signal(SIGPIPE, SIG_IGN);
@@ -521,38 +706,82 @@ int bench_main(int argc, char** argv) {
   line = gw_proc->read_line();
   if (std::sscanf(line.c_str(), "READY %u %127s %127s", &gw_port, user, pass) != 3)
     return fail_start("gateway", line);
+  // Two bare relays in a row in front of the destination (see BareRelay).
+  auto relay_at = [&](uint16_t next) -> std::optional<std::pair<Child, uint16_t>> {
+    auto c = Child::spawn({self, "--serve-relay", std::to_string(next)}, true);
+    unsigned port = 0;
+    if (!c || std::sscanf(c->read_line().c_str(), "READY %u", &port) != 1) return std::nullopt;
+    return std::pair{*c, static_cast<uint16_t>(port)};
+  };
+  auto relay2 = relay_at(dest);
+  if (!relay2) return fail_start("relay", "");
+  auto relay1 = relay_at(relay2->second);
+  if (!relay1) return fail_start("relay", "");
+
   Target direct{Via::direct, dest, "", ""};
   Target chain_t{Via::socks, static_cast<uint16_t>(gw_port), "country-de", kPassword};
   Target exit_t{Via::socks, static_cast<uint16_t>(front_port), user, pass};
-
-  std::map<std::string, double> fig;
-  auto rps = [&](const std::string& name, const Target& t) {
-    Load l = run_load(t, dest, "/bytes/1024", 32, window);
-    double v = static_cast<double>(l.requests) / seconds;
-    std::cout << fmt::format("{:<22} {:>10.0f} req/s  ({} failed)\n", name, v, l.failures);
-    if (l.requests > 0) fig[name] = v;
-  };
-  auto mbps = [&](const std::string& name, const Target& t) {
-    Load l = run_load(t, dest, "/bytes/1048576", 4, window);
-    double v = static_cast<double>(l.bytes) * 8 / 1e6 / seconds;
-    std::cout << fmt::format("{:<22} {:>10.0f} Mbit/s ({} failed)\n", name, v, l.failures);
-    if (l.requests > 0) fig[name] = v;
-  };
-
-  if (idle_only) window = std::chrono::milliseconds(0);
-  rps("proxy.rps_direct", direct);
-  rps("proxy.rps_exit", exit_t);
-  rps("proxy.rps_chain", chain_t);
+  Target bare_t{Via::direct, relay1->second, "", ""};
   std::vector<Peer> peers;
   if (auto p = start_dante(dir)) peers.push_back(*p);
   if (auto p = start_microsocks()) peers.push_back(*p);
   if (auto p = start_tinyproxy(dir)) peers.push_back(*p);
-  for (auto& p : peers) {
-    rps("proxy.rps_" + p.name, p.target);
-    p.child.stop();
+
+  // Every target runs once per round, the rounds one after another, and each figure is the
+  // median of its rounds: a slow patch of a shared machine then lands on every target alike
+  // instead of on whichever ran during it. CPU per request is the user + system time of our own
+  // processes (exit; gateway + exit; both relays) over the requests they served.
+  std::map<std::string, std::vector<double>> runs;
+  auto record = [&](const std::string& name, double v) { runs[name].push_back(v); };
+  auto cpu_of = [](const std::vector<pid_t>& pids) {
+    double t = 0;
+    for (pid_t p : pids) t += cpu_seconds(p);
+    return t;
+  };
+  auto rps = [&](const std::string& name, const Target& t, const std::vector<pid_t>& ours = {}) {
+    double cpu0 = cpu_of(ours);
+    Load l = run_load(t, dest, "/bytes/1024", 32, window);
+    double cpu = cpu_of(ours) - cpu0;
+    double v = static_cast<double>(l.requests) / seconds;
+    std::cout << fmt::format("{:<26} {:>10.0f} req/s  ({} failed)", name, v, l.failures);
+    if (l.requests > 0) {
+      record(name, v);
+      if (!ours.empty()) {
+        std::string cpu_name = name.substr(0, name.find("rps_")) +
+                               name.substr(name.find("rps_") + 4) + "_cpu_us_per_req";
+        record(cpu_name, cpu * 1e6 / static_cast<double>(l.requests));
+        std::cout << fmt::format("  {:.0f} us CPU each", runs[cpu_name].back());
+      }
+    }
+    std::cout << "\n";
+  };
+  auto mbps = [&](const std::string& name, const Target& t) {
+    Load l = run_load(t, dest, "/bytes/1048576", 4, window);
+    double v = static_cast<double>(l.bytes) * 8 / 1e6 / seconds;
+    std::cout << fmt::format("{:<26} {:>10.0f} Mbit/s ({} failed)\n", name, v, l.failures);
+    if (l.requests > 0) record(name, v);
+  };
+
+  if (idle_only) window = std::chrono::milliseconds(0);
+  for (int round = 0; round < rounds && window.count() > 0; ++round) {
+    std::cout << fmt::format("-- round {} of {}\n", round + 1, rounds);
+    rps("proxy.rps_direct", direct);
+    rps("proxy.rps_exit", exit_t, {exit_proc->pid});
+    rps("proxy.rps_chain", chain_t, {gw_proc->pid, exit_proc->pid});
+    rps("proxy.rps_bare_chain", bare_t, {relay1->first.pid, relay2->first.pid});
+    for (auto& p : peers) rps("proxy.rps_" + p.name, p.target);
+    mbps("proxy.mbps_direct", direct);
+    mbps("proxy.mbps_chain", chain_t);
+    mbps("proxy.mbps_bare_chain", bare_t);
   }
-  mbps("proxy.mbps_direct", direct);
-  mbps("proxy.mbps_chain", chain_t);
+  for (auto& p : peers) p.child.stop();
+  relay1->first.stop();
+  relay2->first.stop();
+  std::map<std::string, double> fig;
+  for (auto& [name, v] : runs) {
+    std::sort(v.begin(), v.end());
+    fig[name] = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  }
 
   {
     asio::io_context io;
@@ -581,6 +810,10 @@ int bench_main(int argc, char** argv) {
   };
   ratio("proxy.chain_vs_direct_rps", "proxy.rps_chain", "proxy.rps_direct");
   ratio("proxy.chain_vs_direct_mbps", "proxy.mbps_chain", "proxy.mbps_direct");
+  ratio("proxy.bare_chain_vs_direct_rps", "proxy.rps_bare_chain", "proxy.rps_direct");
+  ratio("proxy.bare_chain_vs_direct_mbps", "proxy.mbps_bare_chain", "proxy.mbps_direct");
+  ratio("proxy.chain_vs_bare_chain_rps", "proxy.rps_chain", "proxy.rps_bare_chain");
+  ratio("proxy.chain_vs_bare_chain_mbps", "proxy.mbps_chain", "proxy.mbps_bare_chain");
   ratio("proxy.exit_vs_dante", "proxy.rps_exit", "proxy.rps_dante");
   ratio("proxy.exit_vs_microsocks", "proxy.rps_exit", "proxy.rps_microsocks");
   ratio("proxy.exit_vs_tinyproxy", "proxy.rps_exit", "proxy.rps_tinyproxy");
@@ -599,6 +832,8 @@ int main(int argc, char** argv) {
   using namespace ipsx::bench;
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "--serve-echo") return serve_echo();
+  if (mode == "--serve-relay" && argc == 3)
+    return serve_relay(static_cast<uint16_t>(std::stoul(argv[2])));
   if (mode == "--serve-exit" && argc == 6)
     return serve_exit(DealArgs{argv[2], argv[3], argv[4], std::stoull(argv[5]), 0});
   if (mode == "--serve-gateway" && argc == 8)

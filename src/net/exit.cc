@@ -460,6 +460,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     ++connections;
     boost::system::error_code ec;
     client.set_option(tcp::no_delay(true), ec);
+    make_non_blocking(client);
     std::shared_ptr<Session> session;
     FrontAuthenticate authenticate = [&](const std::string& user,
                                          const std::string& pass) -> Result<void> {

@@ -367,6 +367,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     ++clients;
     boost::system::error_code ec;
     client.set_option(tcp::no_delay(true), ec);
+    make_non_blocking(client);
     ProxyFilters filters;
     FrontAuthenticate authenticate = [&](const std::string& user,
                                          const std::string& pass) -> Result<void> {

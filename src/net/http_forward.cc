@@ -15,8 +15,7 @@ class SocketUpstream final : public HttpUpstream {
  public:
   SocketUpstream(tcp::socket s, std::function<void()> on_close)
       : s_(std::move(s)), on_close_(std::move(on_close)) {
-    boost::system::error_code ec;
-    s_.non_blocking(true, ec);
+    make_non_blocking(s_);
   }
   ~SocketUpstream() override {
     boost::system::error_code ec;
@@ -291,7 +290,7 @@ awaitable<std::optional<FrontRequest>> forward_http(tcp::socket& client, FrontRe
                                                     const HttpForwarder& forwarder,
                                                     SpliceRegistry& registry) {
   boost::system::error_code ec;
-  client.non_blocking(true, ec);
+  make_non_blocking(client);
   Relay r(client, forwarder);
   RelayWatch watch(
       registry, [&r] { r.abort_all(); }, forwarder.control);

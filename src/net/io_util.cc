@@ -1,6 +1,7 @@
 #include "net/io_util.h"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
 
 #include "net/net_error.h"
 
@@ -136,7 +137,7 @@ awaitable<void> stream_to_socket(std::shared_ptr<SpliceState> st, std::shared_pt
     }
     if (chunks->empty()) {
       boost::system::error_code ignored;
-      s.shutdown(tcp::socket::shutdown_send, ignored);
+      if (st->running > 1) s.shutdown(tcp::socket::shutdown_send, ignored);
       break;
     }
     buffers.clear();
@@ -159,19 +160,30 @@ awaitable<void> stream_to_socket(std::shared_ptr<SpliceState> st, std::shared_pt
 awaitable<void> socket_to_socket(std::shared_ptr<SpliceState> st, tcp::socket& from,
                                  tcp::socket& to, bool up) {
   for (;;) {
-    auto chunk = co_await read_available(from);
+    auto chunk = co_await read_available_view(from);
     if (!chunk || st->stopped()) {
       st->abort();
       break;
     }
     if (chunk->empty()) {
+      // When the other direction is done too, the close right after sends the FIN.
       boost::system::error_code ignored;
-      to.shutdown(tcp::socket::shutdown_send, ignored);
+      if (st->running > 1) to.shutdown(tcp::socket::shutdown_send, ignored);
       break;
     }
     st->count(up, chunk->size());
+    // Straight from the scratch buffer while the socket takes it; what it does not take yet is
+    // copied (the scratch buffer is the thread's) and waits.
     boost::system::error_code ec;
-    co_await asio::async_write(to, asio::buffer(*chunk), use_ec(ec));
+    size_t sent = to.write_some(asio::buffer(chunk->data(), chunk->size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      sent = 0;
+      ec = {};
+    }
+    if (!ec && sent < chunk->size()) {
+      Bytes rest(chunk->begin() + static_cast<long>(sent), chunk->end());
+      co_await asio::async_write(to, asio::buffer(rest), use_ec(ec));
+    }
     if (ec) {
       st->abort();
       break;
@@ -249,6 +261,12 @@ Deadline::~Deadline() {
   timer_.cancel();
 }
 
+void make_non_blocking(tcp::socket& s) {
+  if (s.non_blocking()) return;
+  boost::system::error_code ignored;
+  s.non_blocking(true, ignored);
+}
+
 Result<uint16_t> listen_on(tcp::acceptor& a, const tcp::endpoint& ep) {
   boost::system::error_code ec;
   a.open(ep.protocol(), ec);
@@ -278,6 +296,16 @@ awaitable<Result<tcp::socket>> dial(asio::any_io_executor ex, tcp::endpoint to,
   tcp::socket s(ex);
   boost::system::error_code ec;
   s.open(to.protocol(), ec);
+  if (!ec) make_non_blocking(s);
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  // The local port is chosen at connect(), for the whole four-tuple, instead of at bind() for
+  // the address alone: a leased IP's ports are then shared among destinations rather than one
+  // per outbound connection (about 28,000 with the default ephemeral range).
+  if (!ec && from) {
+    int one = 1;
+    ::setsockopt(s.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  }
+#endif
   if (!ec && from) s.bind(tcp::endpoint(*from, 0), ec);
   if (ec)
     co_return fail(NetErrc::exit_failed,
@@ -328,8 +356,7 @@ awaitable<void> splice(tcp::socket socket, std::shared_ptr<MuxStream> stream,
   auto st = std::make_shared<SpliceState>(ex);
   st->on_bytes = std::move(on_bytes);
   tcp::socket s = std::move(socket);
-  boost::system::error_code nb;
-  s.non_blocking(true, nb);
+  make_non_blocking(s);
   st->abort_all = [&s, stream] {
     boost::system::error_code ignored;
     s.close(ignored);
@@ -358,9 +385,8 @@ awaitable<void> splice(tcp::socket client, tcp::socket destination, SpliceRegist
   st->on_bytes = std::move(on_bytes);
   tcp::socket a = std::move(client);
   tcp::socket b = std::move(destination);
-  boost::system::error_code nb;
-  a.non_blocking(true, nb);
-  b.non_blocking(true, nb);
+  make_non_blocking(a);
+  make_non_blocking(b);
   st->abort_all = [&a, &b] {
     boost::system::error_code ignored;
     a.close(ignored);

@@ -30,6 +30,11 @@ class Deadline {
   std::shared_ptr<bool> expired_;
 };
 
+// Puts a socket in non-blocking mode once, as soon as it exists: asio would otherwise set it
+// again, one system call each time, on its first asynchronous operation and on every
+// non_blocking(true).
+void make_non_blocking(tcp::socket& s);
+
 // Opens, binds and listens; the port bound. Errors name the address.
 Result<uint16_t> listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint);
 
