@@ -64,9 +64,11 @@ class DataPlane : public ::testing::Test {
     std::unique_ptr<Exit> exit;
   };
 
-  ExitNode& add_exit(bool allow_loopback = true, bool front = false) {
+  ExitNode& add_exit(bool allow_loopback = true, bool front = false,
+                     size_t lookups_per_address = 2) {
     auto& e = *exits_.emplace_back(std::make_unique<ExitNode>());
     ExitConfig cfg;
+    cfg.max_lookups_per_address = lookups_per_address;
     if (allow_loopback) cfg.policy.allow.push_back(*parse_cidr("127.0.0.0/8"));
     if (front) cfg.proxy_listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
     cfg.invoice_interval = 50ms;
@@ -309,10 +311,55 @@ TEST_F(DataPlane, ASlowDealLookupDoesNotStallTheExit) {
 
   e.deals.hold(us.exit.id);
   auto waiting = std::async(std::launch::async, [&] { return via("us"); });
-  ASSERT_TRUE(eventually([&] { return e.deals.holding(); }));
+  ASSERT_TRUE(eventually([&] { return e.deals.holding() > 0; }));
   EXPECT_EQ(via("de").output, "127.0.0.2\n\n200") << "the exit served nothing while it looked up";
   e.deals.lift();
   EXPECT_EQ(waiting.get().output, "127.0.0.3\n\n200");
+}
+
+// Lookups run side by side: a new deal's channel is served while another deal's lookup hangs.
+TEST_F(DataPlane, DealLookupsRunSideBySide) {
+  auto& e = add_exit();
+  TestDeal de = deal(e, "127.0.0.2", "DE");
+  TestDeal us = deal(e, "127.0.0.3", "US");
+  start_gateway();
+  gateway_->add_lease(de.lease);
+  gateway_->add_lease(us.lease);
+  std::string url = fmt::format("http://localhost:{}/", echo_.port());
+  auto via = [&](const char* country) {
+    return curl(fmt::format("socks5h://country-{}:{}@{}", country, kPassword, gw()), url);
+  };
+  e.deals.hold(us.exit.id);
+  auto waiting = std::async(std::launch::async, [&] { return via("us"); });
+  ASSERT_TRUE(eventually([&] { return e.deals.holding() == 1; }));
+  EXPECT_EQ(via("de").output, "127.0.0.2\n\n200") << "a new deal waited for another's lookup";
+  e.deals.lift();
+  EXPECT_EQ(waiting.get().output, "127.0.0.3\n\n200");
+}
+
+// One source address gets at most max_lookups_per_address lookups at once (here 1); the next
+// waits for its turn and is then served.
+TEST_F(DataPlane, OneAddressTakesTurnsAtDealLookups) {
+  auto& e = add_exit(true, false, 1);
+  TestDeal de = deal(e, "127.0.0.2", "DE");
+  TestDeal us = deal(e, "127.0.0.3", "US");
+  start_gateway();
+  gateway_->add_lease(de.lease);
+  gateway_->add_lease(us.lease);
+  std::string url = fmt::format("http://localhost:{}/", echo_.port());
+  auto via = [&](const char* country) {
+    return curl(fmt::format("socks5h://country-{}:{}@{}", country, kPassword, gw()), url);
+  };
+  e.deals.hold(us.exit.id);
+  auto first = std::async(std::launch::async, [&] { return via("us"); });
+  ASSERT_TRUE(eventually([&] { return e.deals.holding() == 1; }));
+  auto second = std::async(std::launch::async, [&] { return via("de"); });
+  ASSERT_TRUE(eventually([&] { return e.exit->lookups_waiting() == 1; }));
+  EXPECT_EQ(e.deals.holding(), 1) << "the second lookup ran beside the first";
+  e.deals.lift();
+  EXPECT_EQ(first.get().output, "127.0.0.3\n\n200");
+  EXPECT_EQ(second.get().output, "127.0.0.2\n\n200");
+  EXPECT_EQ(e.exit->lookups_waiting(), 0u);
 }
 
 TEST_F(DataPlane, TheGatewayRefusesAnExitTheProviderDidNotCertify) {

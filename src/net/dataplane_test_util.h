@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "core/clock.h"
 #include "crypto/keys.h"
@@ -89,22 +90,23 @@ class StaticDeals final : public ExitDealDirectory {
   }
   void hold(const Hash& id) {
     std::lock_guard lock(mu_);
-    held_ = id;
+    held_.insert(id);
   }
+  // Lifts every hold.
   void lift() {
     std::lock_guard lock(mu_);
-    held_.reset();
+    held_.clear();
     changed_.notify_all();
   }
-  // True while a lookup waits on the hold.
-  bool holding() const {
+  // How many lookups wait on a hold.
+  int holding() const {
     std::lock_guard lock(mu_);
-    return waiting_ > 0;
+    return waiting_;
   }
   std::optional<ExitDeal> find(const Hash& id) const override {
     std::unique_lock lock(mu_);
     ++waiting_;
-    changed_.wait(lock, [&] { return held_ != id; });
+    changed_.wait(lock, [&] { return !held_.contains(id); });
     --waiting_;
     auto it = deals_.find(id);
     if (it == deals_.end()) return std::nullopt;
@@ -115,7 +117,7 @@ class StaticDeals final : public ExitDealDirectory {
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   mutable int waiting_ = 0;
-  std::optional<Hash> held_;
+  std::unordered_set<Hash, FixedBytesHasher> held_;
   std::unordered_map<Hash, ExitDeal, FixedBytesHasher> deals_;
 };
 

@@ -4,7 +4,11 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <atomic>
+#include <deque>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "crypto/eip191.h"
@@ -61,7 +65,16 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   ExitConfig cfg;
   const ExitDealDirectory& deals;
-  asio::thread_pool lookups{1};  // where `deals` is asked (see find_deal)
+  static constexpr size_t kLookupThreads = 4;
+  asio::thread_pool lookups{kLookupThreads};  // where `deals` is asked (see find_deal)
+  // Per source address: lookups running, and the handshakes waiting for a turn (a waiter's timer
+  // is cancelled to hand it the slot of a lookup that finished).
+  struct LookupGate {
+    size_t running = 0;
+    std::deque<std::shared_ptr<asio::steady_timer>> waiting;
+  };
+  std::unordered_map<std::string, LookupGate> lookup_gates;
+  std::atomic<size_t> lookups_waiting{0};
   const Clock& clock;
   Address provider;
   TlsIdentity tls;
@@ -323,10 +336,31 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
 
   // The directory may block (the node's directory asks the node about a deal it has not seen
   // yet), so it is asked on the lookup thread while this thread serves everything else.
-  awaitable<std::optional<ExitDeal>> find_deal(const Hash& id) {
-    co_return co_await asio::co_spawn(
+  // At most cfg.max_lookups_per_address run at once for one source; the others wait in order.
+  awaitable<std::optional<ExitDeal>> find_deal(std::string source, Hash id) {
+    auto self = shared_from_this();
+    LookupGate& gate = lookup_gates[source];  // elements of an unordered_map never move
+    if (gate.running < std::max<size_t>(1, cfg.max_lookups_per_address)) {
+      ++gate.running;
+    } else {
+      auto turn = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+      gate.waiting.push_back(turn);
+      ++lookups_waiting;
+      boost::system::error_code ec;
+      co_await turn->async_wait(use_ec(ec));  // cancelled: a finished lookup's slot is ours
+      --lookups_waiting;
+    }
+    auto deal = co_await asio::co_spawn(
         lookups, [this, id]() -> awaitable<std::optional<ExitDeal>> { co_return deals.find(id); },
         asio::use_awaitable);
+    LookupGate& after = lookup_gates[source];
+    if (!after.waiting.empty()) {
+      after.waiting.front()->cancel();
+      after.waiting.pop_front();
+    } else if (--after.running == 0) {
+      lookup_gates.erase(source);
+    }
+    co_return deal;
   }
 
   // TLS, HELLO, AUTH, WELCOME. The session served and the bytes read past AUTH.
@@ -353,8 +387,19 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     Result<AuthMessage> auth = frame->type == FrameType::auth
                                    ? parse_auth(frame->payload)
                                    : fail(NetErrc::malformed, "expected auth");
+    // A deal with a session here (another channel of the same requester) needs no lookup.
     std::optional<ExitDeal> deal;
-    if (auth) deal = co_await find_deal(auth->deal_id);
+    if (auth) {
+      if (auto it = sessions.find(auth->deal_id); it != sessions.end()) {
+        deal = it->second->deal;
+      } else {
+        boost::system::error_code peer_ec;
+        auto peer = s.next_layer().remote_endpoint(peer_ec);
+        std::string source;  // a named local: gcc 12 destroys a conditional's temporary twice
+        if (!peer_ec) source = peer.address().to_string();
+        deal = co_await find_deal(source, auth->deal_id);
+      }
+    }
     std::shared_ptr<Session> session;
     std::optional<Error> refusal = [&]() -> std::optional<Error> {
       if (!auth) return auth.error();
@@ -661,6 +706,10 @@ ExitDealStats Exit::stats(const Hash& deal_id) const {
 
 size_t Exit::open_connections() const {
   return impl_->connections;
+}
+
+size_t Exit::lookups_waiting() const {
+  return impl_->lookups_waiting;
 }
 
 }  // namespace ipsx::net

@@ -53,9 +53,9 @@ struct ExitDeal {
 };
 
 // Where the exit learns about deals. The node's market implements it; a provider's config can
-// list deals too. The exit calls find() on a lookup thread of its own, one call at a time, so it
-// may block (on a request to the node, say) without stalling the connections being served; it
-// must be safe to call while other threads use the directory.
+// list deals too. The exit calls find() on lookup threads of its own (several calls may run at
+// once), so it may block (on a request to the node, say) without stalling the connections being
+// served; it must be safe to call from several threads at once.
 class ExitDealDirectory {
  public:
   virtual ~ExitDealDirectory() = default;
@@ -74,6 +74,10 @@ struct ExitConfig {
   uint64_t key_validity_seconds = 86'400;  // of the wallet's certificate of the TLS key
   size_t max_connections = 20'000;         // pair channels + front connections + destinations
   size_t max_streams_per_channel = 16'384;
+  // Directory lookups (deals this exit has no session for) running at once for one source
+  // address; more wait their turn. One address asking about made-up deals from a slow directory
+  // then holds at most this many of the lookup threads, and the others serve everyone else.
+  size_t max_lookups_per_address = 2;
 };
 
 // What the exit has metered for one deal.
@@ -118,6 +122,8 @@ class Exit {
 
   ExitDealStats stats(const Hash& deal_id) const;
   size_t open_connections() const;
+  // Pair handshakes waiting for their turn at a directory lookup (see max_lookups_per_address).
+  size_t lookups_waiting() const;
 
  private:
   struct Impl;
