@@ -252,4 +252,49 @@ ipsx_status ipsx_sign_balance_proof(const ipsx_signer* signer, const char* deal_
   });
 }
 
+ipsx_status ipsx_signer_set_token(ipsx_signer* signer, const char* token_contract, char** error) {
+  return guarded(error, [&] {
+    if (!signer) return missing(error, "signer");
+    if (!token_contract) return missing(error, "token_contract");
+    auto token = ipsx::Address::parse(token_contract);
+    if (!token)
+      return report(error, IPSX_E_INVALID_ARGUMENT, "token_contract: " + token.error().message());
+    signer->signer.use_token_contract(*token);
+    return IPSX_OK;
+  });
+}
+
+ipsx_status ipsx_signer_limit_fee(ipsx_signer* signer, const char* max_wei, char** error) {
+  return guarded(error, [&] {
+    if (!signer) return missing(error, "signer");
+    if (!max_wei) return missing(error, "max_wei");
+    auto value = ipsx::U256::from_dec(max_wei);
+    if (!value)
+      return report(error, IPSX_E_INVALID_ARGUMENT, "max_wei: " + value.error().message());
+    signer->signer.limit_fee(*value);
+    return IPSX_OK;
+  });
+}
+
+ipsx_status ipsx_sign_transaction(const ipsx_signer* signer, const char* prepared_json,
+                                  const char* op_json, char** body_json, char** error) {
+  return guarded(error, [&] {
+    if (!signer) return missing(error, "signer");
+    if (!prepared_json) return missing(error, "prepared_json");
+    if (!op_json) return missing(error, "op_json");
+    if (!body_json) return missing(error, "body_json");
+    *body_json = nullptr;
+    json prepared, op_doc;
+    if (auto s = parse_json(prepared_json, "prepared_json", prepared, error); s != IPSX_OK)
+      return s;
+    if (auto s = parse_json(op_json, "op_json", op_doc, error); s != IPSX_OK) return s;
+    auto op = ipsx::ledger::op_from_json(op_doc);
+    if (!op) return report(error, IPSX_E_INVALID_ARGUMENT, "op_json: " + op.error().message());
+    auto body = signer->signer.transaction(prepared, *op);
+    if (!body) return report(error, IPSX_E_REFUSED, body.error().message());
+    *body_json = copy_out(body->dump());
+    return IPSX_OK;
+  });
+}
+
 }  // extern "C"

@@ -29,7 +29,8 @@ typedef enum ipsx_status {
   IPSX_E_TIMEOUT = 3,          /* no whole answer within the client's timeout */
   IPSX_E_API = 4,              /* the node answered with an API error (its code in the message) */
   IPSX_E_BAD_RESPONSE = 5,     /* the node's answer is not the JSON the API documents */
-  IPSX_E_INTERNAL = 6
+  IPSX_E_INTERNAL = 6,
+  IPSX_E_REFUSED = 7 /* the signer refused: the node's transaction is not the one asked for */
 } ipsx_status;
 
 typedef struct ipsx_client ipsx_client;
@@ -64,6 +65,13 @@ ipsx_status ipsx_signer_open_keystore(const char* keystore_path, const char* pas
                                       ipsx_signer** out, char** error);
 void ipsx_signer_close(ipsx_signer* signer);
 
+/* On Ethereum: the IPSX token's contract ("0x..."; GET /v1/health states it as tokenContract),
+ * without which the signer refuses token transactions (transfers, approvals, deposits). */
+ipsx_status ipsx_signer_set_token(ipsx_signer* signer, const char* token_contract, char** error);
+/* On Ethereum: the most one transaction may cost in fees (gas limit x max fee per gas), in wei
+ * as a decimal string. The default is 0.05 ETH (50000000000000000). */
+ipsx_status ipsx_signer_limit_fee(ipsx_signer* signer, const char* max_wei, char** error);
+
 /* The wallet's address, "0x" and 40 hex digits (EIP-55 checksummed). */
 ipsx_status ipsx_signer_address(const ipsx_signer* signer, char** address, char** error);
 
@@ -80,6 +88,17 @@ ipsx_status ipsx_sign_request(const ipsx_signer* signer, const char* request_jso
  * 65-byte signature as 0x-hex. */
 ipsx_status ipsx_sign_balance_proof(const ipsx_signer* signer, const char* deal_id_hex,
                                     const char* amount, char** signature_hex, char** error);
+
+/* Signs a ledger transaction in the node's two steps. `prepared_json` is the answer of
+ * POST /v1/ledger/transactions/prepare, `op_json` the operation that was asked for, as sent to it
+ * (e.g. {"op":"rate","dealId":"0x..","score":5}). The signer checks the node's transaction
+ * before it signs: on the embedded ledger it recomputes the digest; on Ethereum it decodes the
+ * transaction and checks the chain, the nonce, the contract, the call data and ether of exactly
+ * that operation, no access list, and the fees within ipsx_signer_limit_fee. Anything else is
+ * IPSX_E_REFUSED, with the reason. On IPSX_OK, *body_json receives the body of
+ * POST /v1/ledger/transactions. */
+ipsx_status ipsx_sign_transaction(const ipsx_signer* signer, const char* prepared_json,
+                                  const char* op_json, char** body_json, char** error);
 
 #ifdef __cplusplus
 }

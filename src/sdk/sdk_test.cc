@@ -620,6 +620,49 @@ TEST_F(SdkTest, CInterface) {
   EXPECT_TRUE(crypto::verify(digest, parsed, rk.address()));
   ipsx_free(sig);
 
+  // A ledger transaction in the node's two steps: prepared, checked and signed, sent.
+  std::string op = R"({"op":"withdraw","amount":"2000000000000000000"})";
+  std::string prepare = fmt::format(R"({{"from":"{}","op":{}}})", rk.address().to_string(), op);
+  char* prepared = nullptr;
+  ASSERT_EQ(ipsx_client_call(client, "POST", "/v1/ledger/transactions/prepare", prepare.c_str(),
+                             &prepared, nullptr, &error),
+            IPSX_OK)
+      << error;
+  char* body = nullptr;
+  // Not what was asked (another amount): refused, with the reason.
+  EXPECT_EQ(
+      ipsx_sign_transaction(requester, prepared,
+                            R"({"op":"withdraw","amount":"1000000000000000000"})", &body, &error),
+      IPSX_E_REFUSED);
+  EXPECT_EQ(body, nullptr);
+  ASSERT_NE(error, nullptr);
+  EXPECT_NE(std::string(error).find("not the operation asked for"), std::string::npos) << error;
+  ipsx_free(error);
+  error = nullptr;
+  EXPECT_EQ(ipsx_sign_transaction(requester, prepared, R"({"op":"fly"})", &body, &error),
+            IPSX_E_INVALID_ARGUMENT);
+  ipsx_free(error);
+  error = nullptr;
+  ASSERT_EQ(ipsx_sign_transaction(requester, prepared, op.c_str(), &body, &error), IPSX_OK)
+      << error;
+  char* sent = nullptr;
+  ASSERT_EQ(
+      ipsx_client_call(client, "POST", "/v1/ledger/transactions", body, &sent, nullptr, &error),
+      IPSX_OK)
+      << error;
+  EXPECT_EQ(json::parse(sent)["op"], "withdraw");
+  EXPECT_EQ(ledger_->wallet(rk.address()).value().balance, Amount::from_tokens(98).value());
+  ipsx_free(sent);
+  ipsx_free(body);
+  ipsx_free(prepared);
+  EXPECT_EQ(ipsx_signer_limit_fee(requester, "12x", &error), IPSX_E_INVALID_ARGUMENT);
+  ipsx_free(error);
+  error = nullptr;
+  EXPECT_EQ(ipsx_signer_set_token(requester, "0x12", &error), IPSX_E_INVALID_ARGUMENT);
+  ipsx_free(error);
+  error = nullptr;
+  EXPECT_EQ(ipsx_signer_limit_fee(requester, "1000", &error), IPSX_OK);
+
   ipsx_signer_close(requester);
   ipsx_signer_close(provider);
   ipsx_client_close(client);

@@ -33,6 +33,10 @@ class Signer {
                           std::optional<Address> token_contract = std::nullopt);
   // The most one Ethereum transaction may cost in fees (default kDefaultMaxFeeWei).
   void limit_fee(const U256& max_wei) { max_fee_wei_ = max_wei; }
+  // The IPSX token's contract, for a signer made by for_chain without it.
+  void use_token_contract(const Address& token) {
+    if (chain_) chain_->token = token;
+  }
 
   const Address& address() const { return address_; }
   const Hash& domain_separator() const { return domain_; }
