@@ -13,6 +13,7 @@
 #include <set>
 
 #include "net/asio.h"
+#include "net/io_util.h"
 
 namespace ipsx::api {
 namespace {
@@ -124,7 +125,10 @@ struct HttpServer::Impl {
       boost::system::error_code ec;
       tcp::socket socket = co_await acceptor.async_accept(use_ec(ec));
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      if (ec) continue;  // e.g. too many open files: try the next one
+      if (ec) {
+        co_await net::pause_after_accept_error(ec);  // e.g. too many open files
+        continue;
+      }
       if (connections >= options.max_connections) {
         socket.close(ec);
         continue;

@@ -7,6 +7,7 @@
 
 #include "ledger/orders.h"
 #include "net/asio.h"
+#include "net/io_util.h"
 
 namespace ipsx::api {
 namespace {
@@ -148,6 +149,7 @@ struct ProbeServer::Impl {
       tcp::socket s = co_await acceptor.async_accept(net::use_ec(ec));
       if (ec) {
         if (!acceptor.is_open()) co_return;
+        co_await net::pause_after_accept_error(ec);
         continue;
       }
       if (open >= kMaxOpen) continue;  // dropped: s closes here

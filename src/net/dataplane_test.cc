@@ -3,6 +3,7 @@
 // (a separate process, driven as a user would).
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -540,6 +541,50 @@ size_t resident_bytes() {
 
 // `make soak`: connection churn through gateway and exit for IPSX_SOAK_SECONDS (skipped
 // without it). After a warm-up, neither descriptors nor memory may grow with the connections.
+// Out of descriptors, an accept fails at once while the connection waits in the backlog: the
+// gateway pauses before it accepts again instead of retrying on a whole core, and takes the
+// connection once descriptors are back.
+TEST_F(DataPlane, OutOfDescriptorsTheGatewayPausesInsteadOfSpinning) {
+  auto& e = add_exit();
+  TestDeal d = deal(e, "127.0.0.2", "DE");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  asio::io_context io;
+  tcp::socket client(io);
+  client.open(tcp::v4());
+  // No descriptor number is free below the soft limit from here on.
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  boost::system::error_code ec;
+  client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), gateway_->port()), ec);
+  std::this_thread::sleep_for(500ms);
+  setrlimit(RLIMIT_NOFILE, &saved);
+  getrusage(RUSAGE_SELF, &after);
+  ASSERT_FALSE(ec) << ec.message();
+  auto cpu = [](const rusage& r) {
+    return std::chrono::seconds(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           std::chrono::microseconds(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+  };
+  // A loop retrying at once burns the whole half second; pausing, a few accept attempts.
+  EXPECT_LT(cpu(after) - cpu(before), 250ms) << "the accept loop spun while out of descriptors";
+  // The waiting connection is served: a SOCKS5 greeting is answered.
+  uint8_t greeting[] = {5, 1, 2}, answer[2] = {};
+  asio::write(client, asio::buffer(greeting), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  asio::read(client, asio::buffer(answer), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(answer[0], 5);
+  EXPECT_EQ(answer[1], 2);
+}
+
 TEST_F(DataPlane, SoakChurnKeepsDescriptorsAndMemoryFlat) {
   const char* env = std::getenv("IPSX_SOAK_SECONDS");
   if (!env) GTEST_SKIP() << "set IPSX_SOAK_SECONDS (make soak)";

@@ -297,7 +297,8 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
       tcp::socket sock = co_await pair_acceptor.async_accept(use_ec(ec));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) break;
-        continue;  // e.g. EMFILE: keep serving the connections we have
+        co_await pause_after_accept_error(ec);  // e.g. EMFILE: serve the connections we have
+        continue;
       }
       if (connections >= cfg.max_connections) continue;  // closes it
       asio::co_spawn(io, handle_pair(std::move(sock)), asio::detached);
@@ -493,6 +494,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
       tcp::socket sock = co_await proxy_acceptor.async_accept(use_ec(ec));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) break;
+        co_await pause_after_accept_error(ec);
         continue;
       }
       if (connections >= cfg.max_connections) continue;

@@ -355,6 +355,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       tcp::socket sock = co_await acceptor.async_accept(use_ec(ec));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) break;
+        co_await pause_after_accept_error(ec);  // e.g. EMFILE: serve the clients we have
         continue;
       }
       if (clients >= cfg.max_clients) continue;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <netinet/in.h>
+#include <cerrno>
 
 #include "net/net_error.h"
 
@@ -259,6 +260,26 @@ Deadline::Deadline(tcp::socket& socket, Millis timeout)
 
 Deadline::~Deadline() {
   timer_.cancel();
+}
+
+bool accept_error_persists(const boost::system::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  switch (ec.value()) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+awaitable<void> pause_after_accept_error(const boost::system::error_code& ec, Millis pause) {
+  if (!accept_error_persists(ec)) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor, pause);
+  boost::system::error_code ignored;
+  co_await timer.async_wait(use_ec(ignored));
 }
 
 void make_non_blocking(tcp::socket& s) {

@@ -35,6 +35,16 @@ class Deadline {
 // non_blocking(true).
 void make_non_blocking(tcp::socket& s);
 
+// True for the accept errors that come back at once while the connection keeps waiting in the
+// backlog: out of descriptors (EMFILE, ENFILE) or of memory (ENOBUFS, ENOMEM). An accept loop
+// that retries at once then spins on a whole core.
+bool accept_error_persists(const boost::system::error_code& ec);
+// What an accept loop does after an error: for one that persists, waits `pause` (descriptors
+// come back as connections close) before accepting again; for others (a connection reset before
+// it was accepted), nothing.
+awaitable<void> pause_after_accept_error(const boost::system::error_code& ec,
+                                         Millis pause = Millis(100));
+
 // Opens, binds and listens; the port bound. Errors name the address.
 Result<uint16_t> listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint);
 
