@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/keccak.h"
+#include "market/huge_pages.h"
+#include "market/slab.h"
 #include "market/snapshot.h"
 
 namespace ipsx::market {
@@ -434,6 +436,36 @@ TEST(OrderBook, ABookRestoredFromItsSnapshotMatchesLikeTheOriginal) {
     EXPECT_EQ(got[i].price_per_second, want[i].price_per_second) << "fill " << i;
     EXPECT_EQ(got[i].fill_index, want[i].fill_index) << "fill " << i;
   }
+}
+
+// The book's large arrays: 2 MiB regions aligned to 2 MiB, zeroed, counted while mapped; a slab
+// of such pages keeps its entries in place as it grows and when it is moved.
+TEST(HugePages, RegionsAreAlignedZeroedAndCounted) {
+  size_t before = huge_bytes_in_use();
+  void* p = huge_alloc(kHugePage + 1);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kHugePage, 0u);
+  EXPECT_EQ(huge_bytes_in_use() - before, 2 * kHugePage);
+  const auto* bytes = static_cast<const uint8_t*>(p);
+  EXPECT_TRUE(std::all_of(bytes, bytes + 2 * kHugePage, [](uint8_t b) { return b == 0; }));
+  huge_free(p, kHugePage + 1);
+  EXPECT_EQ(huge_bytes_in_use(), before);
+
+  HugeVector<uint64_t> small(16, 7), large(kHugePage / 8, 9);  // operator new, then a region
+  EXPECT_EQ(huge_bytes_in_use() - before, kHugePage);
+  EXPECT_EQ(small[15] + large.back(), 16u);
+  large = HugeVector<uint64_t>();
+  EXPECT_EQ(huge_bytes_in_use(), before);
+
+  Slab<uint64_t, kHugePage / 8> slab;
+  for (uint64_t i = 0; i < kHugePage / 8 + 10; ++i) slab.push_back(i);
+  const uint64_t* first = &slab[0];
+  EXPECT_EQ(huge_bytes_in_use() - before, 2 * kHugePage);
+  Slab<uint64_t, kHugePage / 8> moved(std::move(slab));
+  EXPECT_EQ(&moved[0], first);
+  EXPECT_EQ(moved.size(), kHugePage / 8 + 10);
+  EXPECT_EQ(moved[kHugePage / 8 + 9], kHugePage / 8 + 9);
+  moved = Slab<uint64_t, kHugePage / 8>();
+  EXPECT_EQ(huge_bytes_in_use(), before);
 }
 
 }  // namespace
