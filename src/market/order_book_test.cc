@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -279,6 +280,15 @@ class ReferenceBook {
     match_request(requests_.size() - 1, now, fills);
     return requests_.back().id;
   }
+  bool cancel(OrderId id) {
+    for (O& o : offers_) {
+      if (o.id == id) return std::exchange(o.live, false);
+    }
+    for (R& r : requests_) {
+      if (r.id == id) return std::exchange(r.live, false);
+    }
+    return false;
+  }
 
  private:
   bool available(const O& o) const { return o.live && o.open < o.o.capacity; }
@@ -387,6 +397,77 @@ TEST(OrderBook, RandomStreamsMatchTheBruteForceReference) {
     }
     EXPECT_GT(got.size(), 50u) << "the stream should make plenty of deals";
   }
+}
+
+// The same streams with cancels of random earlier orders (offers and requests, live, filled or
+// cancelled already) make the reference's fills.
+TEST(OrderBook, RandomStreamsWithCancelsMatchTheBruteForceReference) {
+  const char* countries[] = {"DE", "FR", "US"};
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed * 7919);
+    OrderBook book;
+    ReferenceBook ref;
+    std::vector<Fill> got, want;
+    std::vector<OrderId> ids;
+    size_t cancelled = 0;
+    for (int step = 0; step < 600; ++step) {
+      uint64_t kind = rng() % 10;
+      if (kind < 3 && !ids.empty()) {
+        OrderId id = ids[rng() % ids.size()];
+        bool b = book.cancel(id);
+        EXPECT_EQ(b, ref.cancel(id)) << "seed " << seed << " step " << step;
+        cancelled += b;
+      } else if (kind < 7) {
+        Offer o = offer(countries[rng() % 3], 1 + rng() % 40, static_cast<int>(rng() % 6),
+                        static_cast<IpType>(1 + rng() % 3), 1 + static_cast<uint32_t>(rng() % 3),
+                        static_cast<uint8_t>(2 + rng() % 200));
+        if (rng() % 5 == 0) o.max_duration = 30;
+        OrderId id = book.place_offer(o, kNow, &got);
+        EXPECT_EQ(id, ref.place_offer(o, kNow, &want));
+        ids.push_back(id);
+      } else {
+        std::vector<const char*> cs;
+        if (rng() % 3) cs.push_back(countries[rng() % 3]);
+        Request r = request(cs, 1 + rng() % 50, 1 + static_cast<uint32_t>(rng() % 4),
+                            static_cast<int>(rng() % 6));
+        if (rng() % 4 == 0) r.ip_types = static_cast<uint8_t>(1u << (1 + rng() % 3));
+        if (rng() % 5 == 0) r.all_or_none = true;
+        OrderId id = book.place_request(r, kNow, &got);
+        EXPECT_EQ(id, ref.place_request(r, kNow, &want));
+        ids.push_back(id);
+      }
+      ASSERT_EQ(got.size(), want.size()) << "seed " << seed << " step " << step;
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].offer, want[i].offer) << "seed " << seed << " fill " << i;
+      EXPECT_EQ(got[i].request, want[i].request) << "seed " << seed << " fill " << i;
+      EXPECT_EQ(got[i].price_per_second, want[i].price_per_second);
+      EXPECT_EQ(got[i].fill_index, want[i].fill_index);
+    }
+    EXPECT_GT(got.size(), 50u) << "the stream should make plenty of deals";
+    EXPECT_GT(cancelled, 50u) << "the stream should cancel plenty of orders";
+  }
+}
+
+TEST(OrderBook, ACancelledOfferIsNeverMatchedEvenWhenItsSlotIsReused) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  auto de = ledger::parse_country("DE").value();
+  OrderId cheap = book.place_offer(offer("DE", 1, 1), kNow, &fills);
+  OrderId dear = book.place_offer(offer("DE", 5, 2), kNow, &fills);
+  EXPECT_TRUE(book.cancel(cheap));
+  EXPECT_EQ(book.offer_depth(de, IpType::residential, 10).size(), 1u);
+  // The freed slot now holds an offer of another country.
+  OrderId fr = book.place_offer(offer("FR", 1, 3), kNow, &fills);
+  book.place_request(request({"DE"}, 100), kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, dear);
+  fills.clear();
+  book.place_request(request({"DE"}, 100), kNow, &fills);
+  EXPECT_TRUE(fills.empty());
+  book.place_request(request({"FR"}, 100), kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, fr);
 }
 
 // Regression (snapshot load re-inserted each resting request into its sorted list one by one,
