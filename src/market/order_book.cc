@@ -158,7 +158,7 @@ uint32_t OrderBook::find_ref(OrderId id) const {
 
 void OrderBook::index_id(OrderId id, uint32_t ref) {
   if ((ids_used_ + 1) * 4 > ids_.size() * 3) {
-    std::vector<IdCell> old(std::max<size_t>(64, ids_.size() * 2));
+    HugeVector<IdCell> old(std::max<size_t>(64, ids_.size() * 2));
     old.swap(ids_);
     size_t mask = ids_.size() - 1;
     for (const IdCell& c : old) {
@@ -332,7 +332,7 @@ void OrderBook::list_offer(uint32_t slot) {
   BucketEntry e{price_key(o.price), o.id, slot};
   o.listed = true;
   if (b.chunks.empty()) {
-    b.chunks.push_back(std::make_unique<Chunk>());
+    b.chunks.push_back(new_chunk());
     b.last.push_back(e);
     b.chunks[0]->n = 1;
     b.chunks[0]->set(0, e);
@@ -343,7 +343,7 @@ void OrderBook::list_offer(uint32_t slot) {
   size_t ci = std::min(chunk_of(b, e), b.chunks.size() - 1);
   if (b.chunks[ci]->n == kChunk) {
     // Full: its upper half moves to a new chunk after it.
-    auto tail = std::make_unique<Chunk>();
+    Chunk* tail = new_chunk();
     Chunk& c = *b.chunks[ci];
     constexpr uint32_t kHalf = kChunk / 2;
     tail->n = kChunk - kHalf;
@@ -352,7 +352,7 @@ void OrderBook::list_offer(uint32_t slot) {
     std::copy(c.slots.begin() + kHalf, c.slots.end(), tail->slots.begin());
     c.n = kHalf;
     b.last.insert(b.last.begin() + static_cast<ptrdiff_t>(ci), c.at(kHalf - 1));
-    b.chunks.insert(b.chunks.begin() + static_cast<ptrdiff_t>(ci) + 1, std::move(tail));
+    b.chunks.insert(b.chunks.begin() + static_cast<ptrdiff_t>(ci) + 1, tail);
     if (bucket_less(b.last[ci], e)) ++ci;
   }
   Chunk& c = *b.chunks[ci];
@@ -382,6 +382,7 @@ void OrderBook::unlist_offer(uint32_t slot) {
   std::copy(c.slots.begin() + pos + 1, c.slots.begin() + c.n, c.slots.begin() + pos);
   --c.n;
   if (c.n == 0) {
+    free_chunk(&c);
     b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
     b.last.erase(b.last.begin() + static_cast<ptrdiff_t>(ci));
     if (ci == 0) refresh_first(b);
@@ -403,9 +404,22 @@ void OrderBook::unlist_offer(uint32_t slot) {
     std::copy(c.ids.begin(), c.ids.begin() + c.n, next.ids.begin());
     std::copy(c.slots.begin(), c.slots.begin() + c.n, next.slots.begin());
     next.n += c.n;
+    free_chunk(&c);
     b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
     b.last.erase(b.last.begin() + static_cast<ptrdiff_t>(ci));
   }
+}
+
+OrderBook::Chunk* OrderBook::new_chunk() {
+  Chunk* c;
+  if (!free_chunks_.empty()) {
+    c = free_chunks_.back();
+    free_chunks_.pop_back();
+  } else {
+    c = &chunk_slab_.emplace_back();
+  }
+  c->n = 0;
+  return c;
 }
 
 bool OrderBook::request_before(uint32_t a, uint32_t b) const {
@@ -640,7 +654,7 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     const OfferEntry& o = offer_slab_[offer_slot];
     prefetch(&o, sizeof(OfferEntry));
     const Bucket& bucket = buckets_[h.bucket];
-    const Chunk* chunk = bucket.chunks[h.chunk].get();
+    const Chunk* chunk = bucket.chunks[h.chunk];
     if (h.pos + 1 < chunk->n) {
       heads_.push_back({chunk->at(h.pos + 1), h.bucket, h.chunk, h.pos + 1});
       std::push_heap(heads_.begin(), heads_.end(), worse);

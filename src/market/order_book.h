@@ -22,6 +22,7 @@
 
 #include "core/address.h"
 #include "ledger/orders.h"
+#include "market/huge_pages.h"
 #include "market/slab.h"
 
 namespace ipsx::market {
@@ -206,15 +207,15 @@ class OrderBook {
   void match_offer(uint32_t slot, uint64_t now, std::vector<Fill>* fills);
 
   RatingOf rating_of_;
-  // The entries, in pages of 4,096 offers (512 KiB) and of 1,024 requests that never move as
-  // the book grows.
-  Slab<OfferEntry, 4096> offer_slab_;
+  // The entries, in pages of 16,384 offers (2 MiB, a huge page) and of 1,024 requests that never
+  // move as the book grows.
+  Slab<OfferEntry, kHugePage / sizeof(OfferEntry)> offer_slab_;
   std::vector<uint32_t> free_offers_;
   Slab<RequestEntry, 1024> request_slab_;
   std::vector<uint32_t> free_requests_;
   // Each slot's links in its owner's list, beside the slabs rather than in the entries: linking
   // and unlinking touch the neighbours' links, which are far denser here than in the slabs.
-  std::vector<OwnerLink> offer_owner_links_, request_owner_links_;
+  HugeVector<OwnerLink> offer_owner_links_, request_owner_links_;
   // The id index: open addressing with linear probing (power-of-two size, at most 3/4 full),
   // homed by the id's low 32 bits. Each cell holds those bits and the entry's ref; the full id
   // is read from the slab on a match. Erasing shifts the cluster back (no tombstones).
@@ -222,7 +223,7 @@ class OrderBook {
     uint32_t id_low = 0;
     uint32_t ref = kNil;  // kNil: empty
   };
-  std::vector<IdCell> ids_;
+  HugeVector<IdCell> ids_;
   size_t ids_used_ = 0;
   // An offer in a bucket: its price as a 64-bit key (saturated), its id and its slab slot, so
   // that ordering entries reads the slab only for two saturated keys (prices of 2^64 and more).
@@ -265,9 +266,9 @@ class OrderBook {
   };
   static constexpr BucketEntry kNoEntry{UINT64_MAX, 0, kNil};
   struct Bucket {
-    BucketEntry first = kNoEntry;                // the cheapest entry (slot kNil: empty)
-    std::vector<BucketEntry> last;               // chunks[i]'s last entry
-    std::vector<std::unique_ptr<Chunk>> chunks;  // each sorted and non-empty; in order
+    BucketEntry first = kNoEntry;   // the cheapest entry (slot kNil: empty)
+    std::vector<BucketEntry> last;  // chunks[i]'s last entry
+    std::vector<Chunk*> chunks;     // each sorted and non-empty; in order (in chunk_slab_)
   };
   static void refresh_first(Bucket& b) {
     b.first = b.chunks.empty() ? kNoEntry : b.chunks[0]->at(0);
@@ -277,6 +278,11 @@ class OrderBook {
   // The position in `c` of the first entry not less than `e`.
   uint32_t position_in(const Chunk& c, const BucketEntry& e) const;
   std::vector<Bucket> buckets_;
+  // The chunks, in pages of 2 MiB, and those freed (reused first).
+  Slab<Chunk, kHugePage / sizeof(Chunk)> chunk_slab_;
+  std::vector<Chunk*> free_chunks_;
+  Chunk* new_chunk();
+  void free_chunk(Chunk* c) { free_chunks_.push_back(c); }
   // The k-way merge of match_request (scratch space kept between calls).
   struct Head {
     BucketEntry e;
@@ -288,9 +294,9 @@ class OrderBook {
   // (max price descending, id).
   std::vector<std::vector<uint32_t>> request_lists_;
   // (expiry, id) min-heap of every order placed, for expiry.
-  std::vector<std::pair<uint64_t, OrderId>> expiries_;
+  HugeVector<std::pair<uint64_t, OrderId>> expiries_;
   // (available from, id) min-heap of the offers placed before their window opened.
-  std::vector<std::pair<uint64_t, OrderId>> openings_;
+  HugeVector<std::pair<uint64_t, OrderId>> openings_;
   // The first order (ref) of each owner's list, indexed by interned address id (kNil: none).
   std::vector<uint32_t> owner_head_;
   std::vector<uint32_t> done_requests_;  // slots of retired requests, see retire_request()
@@ -299,7 +305,7 @@ class OrderBook {
   // Interned addresses: open addressing with linear probing, at most half full; each cell holds
   // the address itself, so a lookup compares without reading addresses_. The addresses interned
   // last as an owner and as a market are checked first.
-  std::vector<InternedAddress> address_table_;
+  HugeVector<InternedAddress> address_table_;
   InternedAddress last_owner_, last_market_;
   std::vector<std::string> strings_;
   std::unordered_map<std::string, uint32_t> string_ids_;

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "core/keccak.h"
+#include "market/huge_pages.h"
+#include "market/slab.h"
 #include "market/snapshot.h"
 
 namespace ipsx::market {
@@ -277,6 +280,15 @@ class ReferenceBook {
     match_request(requests_.size() - 1, now, fills);
     return requests_.back().id;
   }
+  bool cancel(OrderId id) {
+    for (O& o : offers_) {
+      if (o.id == id) return std::exchange(o.live, false);
+    }
+    for (R& r : requests_) {
+      if (r.id == id) return std::exchange(r.live, false);
+    }
+    return false;
+  }
 
  private:
   bool available(const O& o) const { return o.live && o.open < o.o.capacity; }
@@ -387,6 +399,77 @@ TEST(OrderBook, RandomStreamsMatchTheBruteForceReference) {
   }
 }
 
+// The same streams with cancels of random earlier orders (offers and requests, live, filled or
+// cancelled already) make the reference's fills.
+TEST(OrderBook, RandomStreamsWithCancelsMatchTheBruteForceReference) {
+  const char* countries[] = {"DE", "FR", "US"};
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed * 7919);
+    OrderBook book;
+    ReferenceBook ref;
+    std::vector<Fill> got, want;
+    std::vector<OrderId> ids;
+    size_t cancelled = 0;
+    for (int step = 0; step < 600; ++step) {
+      uint64_t kind = rng() % 10;
+      if (kind < 3 && !ids.empty()) {
+        OrderId id = ids[rng() % ids.size()];
+        bool b = book.cancel(id);
+        EXPECT_EQ(b, ref.cancel(id)) << "seed " << seed << " step " << step;
+        cancelled += b;
+      } else if (kind < 7) {
+        Offer o = offer(countries[rng() % 3], 1 + rng() % 40, static_cast<int>(rng() % 6),
+                        static_cast<IpType>(1 + rng() % 3), 1 + static_cast<uint32_t>(rng() % 3),
+                        static_cast<uint8_t>(2 + rng() % 200));
+        if (rng() % 5 == 0) o.max_duration = 30;
+        OrderId id = book.place_offer(o, kNow, &got);
+        EXPECT_EQ(id, ref.place_offer(o, kNow, &want));
+        ids.push_back(id);
+      } else {
+        std::vector<const char*> cs;
+        if (rng() % 3) cs.push_back(countries[rng() % 3]);
+        Request r = request(cs, 1 + rng() % 50, 1 + static_cast<uint32_t>(rng() % 4),
+                            static_cast<int>(rng() % 6));
+        if (rng() % 4 == 0) r.ip_types = static_cast<uint8_t>(1u << (1 + rng() % 3));
+        if (rng() % 5 == 0) r.all_or_none = true;
+        OrderId id = book.place_request(r, kNow, &got);
+        EXPECT_EQ(id, ref.place_request(r, kNow, &want));
+        ids.push_back(id);
+      }
+      ASSERT_EQ(got.size(), want.size()) << "seed " << seed << " step " << step;
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].offer, want[i].offer) << "seed " << seed << " fill " << i;
+      EXPECT_EQ(got[i].request, want[i].request) << "seed " << seed << " fill " << i;
+      EXPECT_EQ(got[i].price_per_second, want[i].price_per_second);
+      EXPECT_EQ(got[i].fill_index, want[i].fill_index);
+    }
+    EXPECT_GT(got.size(), 50u) << "the stream should make plenty of deals";
+    EXPECT_GT(cancelled, 50u) << "the stream should cancel plenty of orders";
+  }
+}
+
+TEST(OrderBook, ACancelledOfferIsNeverMatchedEvenWhenItsSlotIsReused) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  auto de = ledger::parse_country("DE").value();
+  OrderId cheap = book.place_offer(offer("DE", 1, 1), kNow, &fills);
+  OrderId dear = book.place_offer(offer("DE", 5, 2), kNow, &fills);
+  EXPECT_TRUE(book.cancel(cheap));
+  EXPECT_EQ(book.offer_depth(de, IpType::residential, 10).size(), 1u);
+  // The freed slot now holds an offer of another country.
+  OrderId fr = book.place_offer(offer("FR", 1, 3), kNow, &fills);
+  book.place_request(request({"DE"}, 100), kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, dear);
+  fills.clear();
+  book.place_request(request({"DE"}, 100), kNow, &fills);
+  EXPECT_TRUE(fills.empty());
+  book.place_request(request({"FR"}, 100), kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, fr);
+}
+
 // Regression (snapshot load re-inserted each resting request into its sorted list one by one,
 // quadratic in the requests of a country): the lists are now filled, then sorted once. A book
 // restored from a snapshot taken mid-stream, with many resting requests at equal and different
@@ -434,6 +517,36 @@ TEST(OrderBook, ABookRestoredFromItsSnapshotMatchesLikeTheOriginal) {
     EXPECT_EQ(got[i].price_per_second, want[i].price_per_second) << "fill " << i;
     EXPECT_EQ(got[i].fill_index, want[i].fill_index) << "fill " << i;
   }
+}
+
+// The book's large arrays: 2 MiB regions aligned to 2 MiB, zeroed, counted while mapped; a slab
+// of such pages keeps its entries in place as it grows and when it is moved.
+TEST(HugePages, RegionsAreAlignedZeroedAndCounted) {
+  size_t before = huge_bytes_in_use();
+  void* p = huge_alloc(kHugePage + 1);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kHugePage, 0u);
+  EXPECT_EQ(huge_bytes_in_use() - before, 2 * kHugePage);
+  const auto* bytes = static_cast<const uint8_t*>(p);
+  EXPECT_TRUE(std::all_of(bytes, bytes + 2 * kHugePage, [](uint8_t b) { return b == 0; }));
+  huge_free(p, kHugePage + 1);
+  EXPECT_EQ(huge_bytes_in_use(), before);
+
+  HugeVector<uint64_t> small(16, 7), large(kHugePage / 8, 9);  // operator new, then a region
+  EXPECT_EQ(huge_bytes_in_use() - before, kHugePage);
+  EXPECT_EQ(small[15] + large.back(), 16u);
+  large = HugeVector<uint64_t>();
+  EXPECT_EQ(huge_bytes_in_use(), before);
+
+  Slab<uint64_t, kHugePage / 8> slab;
+  for (uint64_t i = 0; i < kHugePage / 8 + 10; ++i) slab.push_back(i);
+  const uint64_t* first = &slab[0];
+  EXPECT_EQ(huge_bytes_in_use() - before, 2 * kHugePage);
+  Slab<uint64_t, kHugePage / 8> moved(std::move(slab));
+  EXPECT_EQ(&moved[0], first);
+  EXPECT_EQ(moved.size(), kHugePage / 8 + 10);
+  EXPECT_EQ(moved[kHugePage / 8 + 9], kHugePage / 8 + 9);
+  moved = Slab<uint64_t, kHugePage / 8>();
+  EXPECT_EQ(huge_bytes_in_use(), before);
 }
 
 }  // namespace

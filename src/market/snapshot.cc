@@ -411,8 +411,8 @@ json SnapshotCodec::book_to_json(const OrderBook& b) {
           {"strings", b.strings_},
           {"offers", offers.binary()},
           {"requests", requests.binary()},
-          {"expiries", heap_section(b.expiries_)},
-          {"openings", heap_section(b.openings_)}};
+          {"expiries", heap_section({b.expiries_.begin(), b.expiries_.end()})},
+          {"openings", heap_section({b.openings_.begin(), b.openings_.end()})}};
 }
 
 Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
@@ -509,8 +509,10 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
   }
   if (!requests.done()) throw Bad("trailing bytes after the requests");
   b.list_live_requests();
-  b.expiries_ = heap_from(j.at("expiries"));
-  b.openings_ = heap_from(j.at("openings"));
+  auto expiries = heap_from(j.at("expiries"));
+  auto openings = heap_from(j.at("openings"));
+  b.expiries_.assign(expiries.begin(), expiries.end());
+  b.openings_.assign(openings.begin(), openings.end());
   return {};
 }
 
