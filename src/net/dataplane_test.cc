@@ -363,6 +363,24 @@ TEST_F(DataPlane, OneAddressTakesTurnsAtDealLookups) {
   EXPECT_EQ(e.exit->lookups_waiting(), 0u);
 }
 
+// A directory that throws is a deal not found, and the lookup's turn comes back to its address.
+TEST_F(DataPlane, ADirectoryThatThrowsGivesTheLookupTurnBack) {
+  auto& e = add_exit(true, false, 1);
+  TestDeal de = deal(e, "127.0.0.2", "DE");
+  TestDeal us = deal(e, "127.0.0.3", "US");
+  e.deals.fail(us.exit.id);
+  start_gateway();
+  gateway_->add_lease(de.lease);
+  gateway_->add_lease(us.lease);
+  std::string url = fmt::format("http://localhost:{}/", echo_.port());
+  auto via = [&](const char* country) {
+    return curl(fmt::format("socks5h://country-{}:{}@{}", country, kPassword, gw()), url);
+  };
+  EXPECT_NE(via("us").output, "127.0.0.3\n\n200");
+  EXPECT_EQ(via("de").output, "127.0.0.2\n\n200");
+  EXPECT_EQ(e.exit->lookups_waiting(), 0u);
+}
+
 TEST_F(DataPlane, TheGatewayRefusesAnExitTheProviderDidNotCertify) {
   auto& de = add_exit();
   TestDeal d = deal(de, "127.0.0.2", "DE");

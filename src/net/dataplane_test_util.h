@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -92,6 +93,11 @@ class StaticDeals final : public ExitDealDirectory {
     std::lock_guard lock(mu_);
     held_.insert(id);
   }
+  // find() throws for this deal, as a directory whose source breaks.
+  void fail(const Hash& id) {
+    std::lock_guard lock(mu_);
+    failing_.insert(id);
+  }
   // Lifts every hold.
   void lift() {
     std::lock_guard lock(mu_);
@@ -108,6 +114,7 @@ class StaticDeals final : public ExitDealDirectory {
     ++waiting_;
     changed_.wait(lock, [&] { return !held_.contains(id); });
     --waiting_;
+    if (failing_.contains(id)) throw std::runtime_error("the directory broke");
     auto it = deals_.find(id);
     if (it == deals_.end()) return std::nullopt;
     return it->second;
@@ -117,7 +124,7 @@ class StaticDeals final : public ExitDealDirectory {
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   mutable int waiting_ = 0;
-  std::unordered_set<Hash, FixedBytesHasher> held_;
+  std::unordered_set<Hash, FixedBytesHasher> held_, failing_;
   std::unordered_map<Hash, ExitDeal, FixedBytesHasher> deals_;
 };
 

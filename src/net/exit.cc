@@ -351,8 +351,17 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
       co_await turn->async_wait(use_ec(ec));  // cancelled: a finished lookup's slot is ours
       --lookups_waiting;
     }
+    // A directory that throws is a deal not found: the slot must come back either way.
     auto deal = co_await asio::co_spawn(
-        lookups, [this, id]() -> awaitable<std::optional<ExitDeal>> { co_return deals.find(id); },
+        lookups,
+        [this, id]() -> awaitable<std::optional<ExitDeal>> {
+          std::optional<ExitDeal> found;
+          try {
+            found = deals.find(id);
+          } catch (const std::exception&) {
+          }
+          co_return found;
+        },
         asio::use_awaitable);
     LookupGate& after = lookup_gates[source];
     if (!after.waiting.empty()) {
