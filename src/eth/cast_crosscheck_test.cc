@@ -246,6 +246,15 @@ TEST_F(CastCrossCheck, SignedTransactionsMatchCastMktx) {
     ASSERT_TRUE(ours) << what << ": " << ours.error().message();
     CastRun r = cast(args);
     ASSERT_EQ(r.status, 0) << what << ": " << r.out;
+    // cast builds a legacy transaction for the chains it knows to lack EIP-1559 (Rootstock,
+    // chain 30, among others), whatever the fee flags say: its policy, not an encoding to compare.
+    if (!legacy && !r.out.starts_with("0x02")) {
+      auto theirs = decode_transaction(from_hex(r.out).value());
+      ASSERT_TRUE(theirs && std::holds_alternative<LegacyTx>(theirs->tx()))
+          << what << ": " << r.out;
+      EXPECT_EQ(std::get<LegacyTx>(theirs->tx()).chain_id, chain) << what;
+      continue;
+    }
     EXPECT_EQ(to_hex(ours->raw()), r.out) << what;
 
     // Our decoder reads cast's bytes back to the same transaction and sender.
