@@ -104,6 +104,23 @@ class DataPlane : public ::testing::Test {
 
   std::string gw() const { return fmt::format("127.0.0.1:{}", gateway_->port()); }
 
+  // Deals on `e` in DE (127.0.0.2) and US (127.0.0.3), and a gateway holding both leases.
+  std::pair<TestDeal, TestDeal> two_deals(ExitNode& e) {
+    TestDeal de = deal(e, "127.0.0.2", "DE");
+    TestDeal us = deal(e, "127.0.0.3", "US");
+    start_gateway();
+    gateway_->add_lease(de.lease);
+    gateway_->add_lease(us.lease);
+    return {de, us};
+  }
+
+  // curl through the gateway by SOCKS5 with the country filter, to the destination that
+  // answers with the caller's address.
+  testing::Run via(const char* country) {
+    return curl(fmt::format("socks5h://country-{}:{}@{}", country, kPassword, gw()),
+                fmt::format("http://localhost:{}/", echo_.port()));
+  }
+
   // curl through the gateway; prints the body, then the HTTP status on its own line.
   testing::Run curl(const std::string& proxy, const std::string& url,
                     const std::string& extra = "") {
@@ -299,15 +316,7 @@ TEST_F(DataPlane, TheExitRefusesAnyoneButTheDealsRequester) {
 // node) does not stall the deals it is already serving.
 TEST_F(DataPlane, ASlowDealLookupDoesNotStallTheExit) {
   auto& e = add_exit();
-  TestDeal de = deal(e, "127.0.0.2", "DE");
-  TestDeal us = deal(e, "127.0.0.3", "US");
-  start_gateway();
-  gateway_->add_lease(de.lease);
-  gateway_->add_lease(us.lease);
-  std::string url = fmt::format("http://localhost:{}/", echo_.port());
-  auto via = [&](const char* country) {
-    return curl(fmt::format("socks5h://country-{}:{}@{}", country, kPassword, gw()), url);
-  };
+  auto [de, us] = two_deals(e);
   EXPECT_EQ(via("de").output, "127.0.0.2\n\n200");
 
   e.deals.hold(us.exit.id);
@@ -321,15 +330,7 @@ TEST_F(DataPlane, ASlowDealLookupDoesNotStallTheExit) {
 // Lookups run side by side: a new deal's channel is served while another deal's lookup hangs.
 TEST_F(DataPlane, DealLookupsRunSideBySide) {
   auto& e = add_exit();
-  TestDeal de = deal(e, "127.0.0.2", "DE");
-  TestDeal us = deal(e, "127.0.0.3", "US");
-  start_gateway();
-  gateway_->add_lease(de.lease);
-  gateway_->add_lease(us.lease);
-  std::string url = fmt::format("http://localhost:{}/", echo_.port());
-  auto via = [&](const char* country) {
-    return curl(fmt::format("socks5h://country-{}:{}@{}", country, kPassword, gw()), url);
-  };
+  auto [de, us] = two_deals(e);
   e.deals.hold(us.exit.id);
   auto waiting = std::async(std::launch::async, [&] { return via("us"); });
   ASSERT_TRUE(eventually([&] { return e.deals.holding() == 1; }));
@@ -342,15 +343,7 @@ TEST_F(DataPlane, DealLookupsRunSideBySide) {
 // waits for its turn and is then served.
 TEST_F(DataPlane, OneAddressTakesTurnsAtDealLookups) {
   auto& e = add_exit(true, false, 1);
-  TestDeal de = deal(e, "127.0.0.2", "DE");
-  TestDeal us = deal(e, "127.0.0.3", "US");
-  start_gateway();
-  gateway_->add_lease(de.lease);
-  gateway_->add_lease(us.lease);
-  std::string url = fmt::format("http://localhost:{}/", echo_.port());
-  auto via = [&](const char* country) {
-    return curl(fmt::format("socks5h://country-{}:{}@{}", country, kPassword, gw()), url);
-  };
+  auto [de, us] = two_deals(e);
   e.deals.hold(us.exit.id);
   auto first = std::async(std::launch::async, [&] { return via("us"); });
   ASSERT_TRUE(eventually([&] { return e.deals.holding() == 1; }));
@@ -366,16 +359,8 @@ TEST_F(DataPlane, OneAddressTakesTurnsAtDealLookups) {
 // A directory that throws is a deal not found, and the lookup's turn comes back to its address.
 TEST_F(DataPlane, ADirectoryThatThrowsGivesTheLookupTurnBack) {
   auto& e = add_exit(true, false, 1);
-  TestDeal de = deal(e, "127.0.0.2", "DE");
-  TestDeal us = deal(e, "127.0.0.3", "US");
+  auto [de, us] = two_deals(e);
   e.deals.fail(us.exit.id);
-  start_gateway();
-  gateway_->add_lease(de.lease);
-  gateway_->add_lease(us.lease);
-  std::string url = fmt::format("http://localhost:{}/", echo_.port());
-  auto via = [&](const char* country) {
-    return curl(fmt::format("socks5h://country-{}:{}@{}", country, kPassword, gw()), url);
-  };
   EXPECT_NE(via("us").output, "127.0.0.3\n\n200");
   EXPECT_EQ(via("de").output, "127.0.0.2\n\n200");
   EXPECT_EQ(e.exit->lookups_waiting(), 0u);
