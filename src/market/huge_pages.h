@@ -21,8 +21,10 @@ void huge_free(void* p, size_t bytes) noexcept;
 // Bytes mapped by huge_alloc and not yet freed (all books of the process).
 size_t huge_bytes_in_use();
 
-// A std allocator that takes arrays of 2 MiB and more from huge_alloc and smaller ones from
-// operator new (rounding a small array up to 2 MiB would waste most of it).
+// A std allocator that takes arrays of 1 MiB and more from huge_alloc and smaller ones from
+// operator new (rounding a small array up to 2 MiB would waste most of it). The bound is half a
+// page, not a whole one: a slab page of entries that do not divide 2 MiB (the book's chunks)
+// falls just short of it, and used to land in 4 KiB pages.
 template <typename T>
 struct HugeAllocator {
   using value_type = T;
@@ -31,12 +33,12 @@ struct HugeAllocator {
   HugeAllocator(const HugeAllocator<U>&) {}
   T* allocate(size_t n) {
     size_t bytes = n * sizeof(T);
-    if (bytes >= kHugePage) return static_cast<T*>(huge_alloc(bytes));
+    if (bytes >= kHugePage / 2) return static_cast<T*>(huge_alloc(bytes));
     return static_cast<T*>(::operator new (bytes, std::align_val_t{alignof(T)}));
   }
   void deallocate(T* p, size_t n) noexcept {
     size_t bytes = n * sizeof(T);
-    if (bytes >= kHugePage) {
+    if (bytes >= kHugePage / 2) {
       huge_free(p, bytes);
     } else {
       ::operator delete (p, bytes, std::align_val_t{alignof(T)});

@@ -306,13 +306,18 @@ bool OrderBook::wide_price_less(const BucketEntry& a, const BucketEntry& b) cons
 }
 
 size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
-  prefetch(b.last.data(), b.last.size() * sizeof(BucketEntry));
+  const Directory& d = b.last;
+  if (d.size() == 0) return 0;
+  // Fills take the cheapest offers, so most removals are in the first chunk: checked first.
+  if (!bucket_less(d.at(0), e)) return 0;
+  prefetch(d.keys.data(), d.size() * sizeof(uint64_t));
   prefetch(b.chunks.data(), b.chunks.size() * sizeof(b.chunks[0]));  // the chunk found is read next
-  return static_cast<size_t>(std::lower_bound(b.last.begin(), b.last.end(), e,
-                                              [&](const BucketEntry& x, const BucketEntry& y) {
-                                                return bucket_less(x, y);
-                                              }) -
-                             b.last.begin());
+  // The first chunk whose last entry is not less than `e`: by key, then past the entries of an
+  // equal key that come before (as in position_in).
+  auto i = static_cast<size_t>(std::lower_bound(d.keys.begin() + 1, d.keys.end(), e.key) -
+                               d.keys.begin());
+  while (i < d.size() && d.keys[i] == e.key && bucket_less(d.at(i), e)) ++i;
+  return i;
 }
 
 uint32_t OrderBook::position_in(const Chunk& c, const BucketEntry& e) const {
@@ -333,7 +338,7 @@ void OrderBook::list_offer(uint32_t slot) {
   o.listed = true;
   if (b.chunks.empty()) {
     b.chunks.push_back(new_chunk());
-    b.last.push_back(e);
+    b.last.insert(0, e);
     b.chunks[0]->n = 1;
     b.chunks[0]->set(0, e);
     b.first = e;
@@ -351,9 +356,9 @@ void OrderBook::list_offer(uint32_t slot) {
     std::copy(c.ids.begin() + kHalf, c.ids.end(), tail->ids.begin());
     std::copy(c.slots.begin() + kHalf, c.slots.end(), tail->slots.begin());
     c.n = kHalf;
-    b.last.insert(b.last.begin() + static_cast<ptrdiff_t>(ci), c.at(kHalf - 1));
+    b.last.insert(ci, c.at(kHalf - 1));
     b.chunks.insert(b.chunks.begin() + static_cast<ptrdiff_t>(ci) + 1, tail);
-    if (bucket_less(b.last[ci], e)) ++ci;
+    if (bucket_less(b.last.at(ci), e)) ++ci;
   }
   Chunk& c = *b.chunks[ci];
   uint32_t pos = position_in(c, e);
@@ -362,7 +367,7 @@ void OrderBook::list_offer(uint32_t slot) {
   std::copy_backward(c.slots.begin() + pos, c.slots.begin() + c.n, c.slots.begin() + c.n + 1);
   c.set(pos, e);
   ++c.n;
-  if (pos + 1 == c.n) b.last[ci] = e;
+  if (pos + 1 == c.n) b.last.set(ci, e);
   if (ci == 0 && pos == 0) b.first = e;
 }
 
@@ -384,11 +389,11 @@ void OrderBook::unlist_offer(uint32_t slot) {
   if (c.n == 0) {
     free_chunk(&c);
     b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
-    b.last.erase(b.last.begin() + static_cast<ptrdiff_t>(ci));
+    b.last.erase(ci);
     if (ci == 0) refresh_first(b);
     return;
   }
-  if (pos == c.n) b.last[ci] = c.at(c.n - 1);
+  if (pos == c.n) b.last.set(ci, c.at(c.n - 1));
   if (ci == 0 && pos == 0) b.first = c.at(0);
   // A chunk down to a quarter merges into its successor when both fit in three quarters, so
   // that erasures cannot leave many nearly empty chunks.
@@ -406,7 +411,7 @@ void OrderBook::unlist_offer(uint32_t slot) {
     next.n += c.n;
     free_chunk(&c);
     b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
-    b.last.erase(b.last.begin() + static_cast<ptrdiff_t>(ci));
+    b.last.erase(ci);
   }
 }
 
@@ -529,6 +534,13 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   o.bandwidth_kbps = offer.bandwidth_kbps;
   o.capacity = offer.capacity;
   o.provider = intern(offer.provider, last_owner_);
+  // The provider's first order's links are rewritten by link_owner() below: start loading them
+  // now, so that the miss overlaps the bucket's.
+  if (o.provider < owner_head_.size()) {
+    uint32_t head = owner_head_[o.provider];
+    if (head != kNil && !(head & kRequestRef) && head < offer_owner_links_.size())
+      prefetch(&offer_owner_links_[head]);
+  }
   o.region = intern(offer.region);
   o.market = intern(offer.market, last_market_);
   o.fee_bps = offer.fee_bps;
@@ -557,6 +569,20 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
 
 OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
                                  std::vector<Fill>* fills) {
+  // The merge below starts with each bucket's cheapest offer, and the new id takes a cell of the
+  // id index: start loading those entries now, so that the misses overlap the set-up.
+  if (!ids_.empty()) prefetch(&ids_[id_home(static_cast<uint32_t>(next_id_), ids_.size() - 1)]);
+  if (request.countries.size() <= 4) {
+    for (const auto& code : request.countries) {
+      auto c = country_index(code);
+      if (!c) continue;
+      for (uint32_t t = 1; t <= 3; ++t) {
+        const BucketEntry& first = buckets_[*c * 4u + t].first;
+        if ((request.ip_types == 0 || (request.ip_types & (1u << t)) != 0) && first.slot != kNil)
+          prefetch(&offer_slab_[first.slot], sizeof(OfferEntry));
+      }
+    }
+  }
   flush_done();
   uint32_t slot = new_request_slot();
   RequestEntry& r = request_slab_[slot];  // reset when its slot was freed

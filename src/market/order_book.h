@@ -63,6 +63,7 @@ class OrderBook {
 
   // Removes an order; false if it is not in the book (unknown, filled, expired or cancelled).
   bool cancel(OrderId id);
+
   // Removes every order whose expiry is before `now`; returns how many left.
   size_t expire(uint64_t now);
   // A deal made from `offer` ended: its place returns to the book if the offer is still live.
@@ -265,10 +266,35 @@ class OrderBook {
     }
   };
   static constexpr BucketEntry kNoEntry{UINT64_MAX, 0, kNil};
+  // A bucket's top level: each chunk's last entry, as three arrays, so that finding a chunk
+  // reads keys (8 bytes a chunk: a bucket of 50 chunks is 7 cache lines), and ids or slots only
+  // among equal keys.
+  struct Directory {
+    std::vector<uint64_t> keys;
+    std::vector<OrderId> ids;
+    std::vector<uint32_t> slots;
+    size_t size() const { return keys.size(); }
+    BucketEntry at(size_t i) const { return {keys[i], ids[i], slots[i]}; }
+    void set(size_t i, const BucketEntry& e) {
+      keys[i] = e.key;
+      ids[i] = e.id;
+      slots[i] = e.slot;
+    }
+    void insert(size_t i, const BucketEntry& e) {
+      keys.insert(keys.begin() + static_cast<ptrdiff_t>(i), e.key);
+      ids.insert(ids.begin() + static_cast<ptrdiff_t>(i), e.id);
+      slots.insert(slots.begin() + static_cast<ptrdiff_t>(i), e.slot);
+    }
+    void erase(size_t i) {
+      keys.erase(keys.begin() + static_cast<ptrdiff_t>(i));
+      ids.erase(ids.begin() + static_cast<ptrdiff_t>(i));
+      slots.erase(slots.begin() + static_cast<ptrdiff_t>(i));
+    }
+  };
   struct Bucket {
-    BucketEntry first = kNoEntry;   // the cheapest entry (slot kNil: empty)
-    std::vector<BucketEntry> last;  // chunks[i]'s last entry
-    std::vector<Chunk*> chunks;     // each sorted and non-empty; in order (in chunk_slab_)
+    BucketEntry first = kNoEntry;  // the cheapest entry (slot kNil: empty)
+    Directory last;                // chunks[i]'s last entry
+    std::vector<Chunk*> chunks;    // each sorted and non-empty; in order (in chunk_slab_)
   };
   static void refresh_first(Bucket& b) {
     b.first = b.chunks.empty() ? kNoEntry : b.chunks[0]->at(0);
