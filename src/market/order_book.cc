@@ -840,7 +840,18 @@ bool OrderBook::cancel(OrderId id) {
   }
   OfferEntry& o = offer_slab_[ref];
   if (!o.live) return false;
-  prefetch(&offer_owner_links_[ref]);  // read when the slot is freed
+  // Two chains of misses follow: the bucket's directory then chunk, and the offer's owner links
+  // then its neighbours' (rewritten when the slot is freed). Each step of one starts while the
+  // other waits: the links load during the directory search, the neighbours' during the chunk.
+  const OwnerLink& own = offer_owner_links_[ref];
+  prefetch(&own);
+  if (o.listed) {
+    const Bucket& b = buckets_[o.bucket];
+    size_t ci = chunk_of(b, BucketEntry{price_key(o.price), o.id, ref});
+    if (ci < b.chunks.size()) prefetch(b.chunks[ci], sizeof(Chunk));
+  }
+  if (own.prev != kNil) prefetch(&owner_link(own.prev));
+  if (own.next != kNil) prefetch(&owner_link(own.next));
   unlist_offer(ref);
   o.live = false;
   --live_offers_;
