@@ -569,8 +569,11 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
 
 OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
                                  std::vector<Fill>* fills) {
-  // The merge below starts with each bucket's cheapest offer, and the new id takes a cell of the
-  // id index: start loading those entries now, so that the misses overlap the set-up.
+  // The merge below starts with each bucket's cheapest offer, the requester is looked up in the
+  // address table and the new id takes a cell of the id index: start loading those lines now,
+  // so that the misses overlap each other and the set-up.
+  if (!address_table_.empty())
+    prefetch(&address_table_[address_hash(request.requester) & (address_table_.size() - 1)]);
   if (!ids_.empty()) prefetch(&ids_[id_home(static_cast<uint32_t>(next_id_), ids_.size() - 1)]);
   if (request.countries.size() <= 4) {
     for (const auto& code : request.countries) {
