@@ -515,10 +515,19 @@ void OrderBook::flush_done() {
 // ---- placing ----------------------------------------------------------------------------------
 
 OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::vector<Fill>* fills) {
-  // The provider's cell and the new id's cell are independent misses: start both.
+  // The provider's cell, the new id's cell and the bucket's directory are independent misses:
+  // start all three, so that they overlap each other and the set-up (list_offer() then waits
+  // for the chunk alone).
   if (!address_table_.empty())
     prefetch(&address_table_[address_hash(offer.provider) & (address_table_.size() - 1)]);
   if (!ids_.empty()) prefetch(&ids_[id_home(static_cast<uint32_t>(next_id_), ids_.size() - 1)]);
+  const uint16_t bucket = static_cast<uint16_t>(country_index(offer.country).value_or(0) * 4 +
+                                                static_cast<uint8_t>(offer.ip_type));
+  if (bucket < buckets_.size()) {
+    const Bucket& b = buckets_[bucket];
+    prefetch(b.last.keys.data(), b.last.size() * sizeof(uint64_t));
+    prefetch(b.chunks.data(), b.chunks.size() * sizeof(b.chunks[0]));
+  }
   flush_done();
   uint32_t slot = new_offer_slot();
   OfferEntry& o = offer_slab_[slot];
@@ -545,8 +554,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   o.market = intern(offer.market, last_market_);
   o.fee_bps = offer.fee_bps;
   o.min_requester_rating = offer.min_requester_rating;
-  o.bucket = static_cast<uint16_t>(country_index(offer.country).value_or(0) * 4 +
-                                   static_cast<uint8_t>(offer.ip_type));
+  o.bucket = bucket;
   o.protocols = static_cast<uint8_t>(offer.protocols);
   o.scopes = static_cast<uint8_t>(offer.scopes);
   o.ip = offer.ip;
