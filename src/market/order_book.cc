@@ -588,9 +588,12 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
       auto c = country_index(code);
       if (!c) continue;
       for (uint32_t t = 1; t <= 3; ++t) {
-        const BucketEntry& first = buckets_[*c * 4u + t].first;
-        if ((request.ip_types == 0 || (request.ip_types & (1u << t)) != 0) && first.slot != kNil)
-          prefetch(&offer_slab_[first.slot], sizeof(OfferEntry));
+        const Bucket& b = buckets_[*c * 4u + t];
+        if ((request.ip_types != 0 && (request.ip_types & (1u << t)) == 0) || b.chunks.empty())
+          continue;
+        prefetch(&offer_slab_[b.first.slot], sizeof(OfferEntry));
+        // The first chunk's slots: the merge's next candidates are read from there.
+        prefetch(&b.chunks.front()->slots, std::min(request.count + 1, kChunk) * sizeof(uint32_t));
       }
     }
   }
@@ -677,6 +680,15 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     for (uint16_t c : r.countries) add_country(c);
   }
   std::make_heap(heads_.begin(), heads_.end(), worse);
+  // The candidates after each bucket's cheapest: load their entries together now, rather than
+  // each while the one before it is checked.
+  if (wanted > 1) {
+    for (const Head& h : heads_) {
+      const Chunk& c = *buckets_[h.bucket].chunks[0];
+      for (uint32_t i = 1; i < std::min<uint64_t>(c.n, wanted + 1); ++i)
+        prefetch(&offer_slab_[c.slots[i]], sizeof(OfferEntry));
+    }
+  }
   chosen_.clear();
   std::vector<std::array<uint8_t, 6>> subnets;
   if (r.distinct_subnets) subnets = r.subnets;
