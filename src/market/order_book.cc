@@ -308,8 +308,9 @@ bool OrderBook::wide_price_less(const BucketEntry& a, const BucketEntry& b) cons
 size_t OrderBook::chunk_of(const Bucket& b, const BucketEntry& e) const {
   const Directory& d = b.last;
   if (d.size() == 0) return 0;
-  // Fills take the cheapest offers, so most removals are in the first chunk: checked first.
-  if (!bucket_less(d.at(0), e)) return 0;
+  // Fills take the cheapest offers, so most removals are in the first chunk: checked first, by
+  // key alone unless the keys are equal (the ids and slots are other lines).
+  if (e.key != d.keys[0] ? e.key < d.keys[0] : !bucket_less(d.at(0), e)) return 0;
   prefetch(d.keys.data(), d.size() * sizeof(uint64_t));
   prefetch(b.chunks.data(), b.chunks.size() * sizeof(b.chunks[0]));  // the chunk found is read next
   // The first chunk whose last entry is not less than `e`: by key, then past the entries of an
