@@ -86,42 +86,55 @@ bool same_address(const Address& a, const Address& b) {
 
 }  // namespace
 
-uint32_t OrderBook::find_address(const Address& a) const {
+uint32_t OrderBook::find_cell(const Address& a) const {
   if (address_table_.empty()) return kNil;
   size_t mask = address_table_.size() - 1;
   for (size_t i = address_hash(a) & mask;; i = (i + 1) & mask) {
     const InternedAddress& cell = address_table_[i];
     if (cell.id == kNil) return kNil;
-    if (same_address(cell.address, a)) return cell.id;
+    if (same_address(cell.address, a)) return static_cast<uint32_t>(i);
   }
 }
 
 void OrderBook::index_address(uint32_t id) {
-  auto put = [&](uint32_t i) {
+  cell_of_.resize(addresses_.size(), kNil);
+  auto put = [&](uint32_t i, uint32_t head) {
     size_t mask = address_table_.size() - 1;
     size_t at = address_hash(addresses_[i]) & mask;
     while (address_table_[at].id != kNil) at = (at + 1) & mask;
-    address_table_[at] = {addresses_[i], i};
+    address_table_[at] = {addresses_[i], i, head};
+    cell_of_[i] = static_cast<uint32_t>(at);
   };
   if (addresses_.size() * 2 > address_table_.size()) {
-    // Grow (at most half full) and re-insert every address, `id` included.
+    // Grow (at most half full) and re-insert every address, `id` included, with its list.
+    std::vector<uint32_t> heads(addresses_.size(), kNil);
+    for (const InternedAddress& c : address_table_) {
+      if (c.id != kNil) heads[c.id] = c.head;
+    }
     address_table_.assign(std::max<size_t>(64, address_table_.size() * 2), InternedAddress{});
-    for (uint32_t i = 0; i < addresses_.size(); ++i) put(i);
+    for (uint32_t i = 0; i < addresses_.size(); ++i) put(i, heads[i]);
+    last_owner_ = last_market_ = LastAddress{};  // their cells moved
     return;
   }
-  put(id);
+  put(id, kNil);
 }
 
-uint32_t OrderBook::intern(const Address& a, InternedAddress& last) {
-  if (last.id != kNil && same_address(last.address, a)) return last.id;
-  uint32_t id = find_address(a);
-  if (id == kNil) {
-    id = static_cast<uint32_t>(addresses_.size());
-    addresses_.push_back(a);
-    index_address(id);
+uint32_t OrderBook::intern(const Address& a, LastAddress& last, uint32_t* cell) {
+  if (last.id == kNil || !same_address(last.address, a)) {
+    uint32_t at = find_cell(a);
+    uint32_t id;
+    if (at == kNil) {
+      id = static_cast<uint32_t>(addresses_.size());
+      addresses_.push_back(a);
+      index_address(id);
+      at = cell_of_[id];
+    } else {
+      id = address_table_[at].id;
+    }
+    last = {a, id, at};
   }
-  last = {a, id};
-  return id;
+  if (cell) *cell = last.cell;
+  return last.id;
 }
 
 uint32_t OrderBook::intern(const std::string& s) {
@@ -200,21 +213,20 @@ void OrderBook::unindex_id(OrderId id) {
   --ids_used_;
 }
 
-void OrderBook::link_owner(uint32_t owner, uint32_t ref) {
-  if (owner >= owner_head_.size()) owner_head_.resize(owner + 1, kNil);
+void OrderBook::link_owner(uint32_t owner, uint32_t ref, uint32_t cell) {
   // The links grow with the slabs (a restored book fills its slabs directly).
   offer_owner_links_.resize(offer_slab_.size());
   request_owner_links_.resize(request_slab_.size());
-  uint32_t head = owner_head_[owner];
+  uint32_t& head = address_table_[cell != kNil ? cell : cell_of_[owner]].head;
   owner_link(ref) = {head, kNil};
   if (head != kNil) owner_link(head).prev = ref;
-  owner_head_[owner] = ref;
+  head = ref;
 }
 
 void OrderBook::unlink_owner(uint32_t owner, uint32_t ref) {
   auto [next, prev] = owner_link(ref);
   if (prev == kNil) {
-    owner_head_[owner] = next;
+    address_table_[cell_of_[owner]].head = next;
   } else {
     owner_link(prev).next = next;
   }
@@ -543,16 +555,16 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   o.asn = offer.asn;
   o.bandwidth_kbps = offer.bandwidth_kbps;
   o.capacity = offer.capacity;
-  o.provider = intern(offer.provider, last_owner_);
-  // The provider's first order's links are rewritten by link_owner() below: start loading them
-  // now, so that the miss overlaps the bucket's.
-  if (o.provider < owner_head_.size()) {
-    uint32_t head = owner_head_[o.provider];
-    if (head != kNil && !(head & kRequestRef) && head < offer_owner_links_.size())
-      prefetch(&offer_owner_links_[head]);
-  }
-  o.region = intern(offer.region);
+  // The market first: interning a new address may move every cell, the provider's included.
   o.market = intern(offer.market, last_market_);
+  uint32_t provider_cell = kNil;
+  o.provider = intern(offer.provider, last_owner_, &provider_cell);
+  // The provider's first order's links are rewritten by link_owner() below: start loading them
+  // now, so that the miss overlaps the bucket's. The list's head is in the provider's cell.
+  uint32_t head = address_table_[provider_cell].head;
+  if (head != kNil && !(head & kRequestRef) && head < offer_owner_links_.size())
+    prefetch(&offer_owner_links_[head]);
+  o.region = intern(offer.region);
   o.fee_bps = offer.fee_bps;
   o.min_requester_rating = offer.min_requester_rating;
   o.bucket = bucket;
@@ -562,7 +574,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   o.live = true;
   OrderId id = o.id;
   index_id(id, slot);
-  link_owner(o.provider, slot);
+  link_owner(o.provider, slot, provider_cell);
   ++live_offers_;
   expiries_.emplace_back(offer.expiry, id);
   std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
@@ -610,9 +622,11 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
   r.count = request.count;
   r.asn = request.asn;
   r.min_bandwidth_kbps = request.min_bandwidth_kbps;
-  r.requester = intern(request.requester, last_owner_);
-  r.region = intern(request.region);
+  // The market first: interning a new address may move every cell, the requester's included.
   r.market = intern(request.market, last_market_);
+  uint32_t requester_cell = kNil;
+  r.requester = intern(request.requester, last_owner_, &requester_cell);
+  r.region = intern(request.region);
   r.fee_bps = request.fee_bps;
   r.min_provider_rating = request.min_provider_rating;
   r.ip_types = request.ip_types;
@@ -631,7 +645,7 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
   r.live = true;
   OrderId id = r.id;
   index_id(id, slot | kRequestRef);
-  link_owner(r.requester, slot | kRequestRef);
+  link_owner(r.requester, slot | kRequestRef, requester_cell);
   ++live_requests_;
   expiries_.emplace_back(request.expiry, id);
   std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
@@ -980,10 +994,10 @@ std::optional<uint64_t> OrderBook::next_opening() const {
 }
 
 void OrderBook::rating_changed(const Address& who, uint64_t now, std::vector<Fill>* fills) {
-  uint32_t owner = find_address(who);
-  if (owner == kNil || owner >= owner_head_.size()) return;
+  uint32_t cell = find_cell(who);
+  if (cell == kNil) return;
   std::vector<uint32_t> offers, requests;
-  for (uint32_t ref = owner_head_[owner]; ref != kNil; ref = owner_link(ref).next) {
+  for (uint32_t ref = address_table_[cell].head; ref != kNil; ref = owner_link(ref).next) {
     if (ref & kRequestRef) {
       if (request_slab_[ref & ~kRequestRef].live) requests.push_back(ref & ~kRequestRef);
     } else if (offer_slab_[ref].live) {

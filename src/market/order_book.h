@@ -152,17 +152,25 @@ class OrderBook {
     std::vector<OrderId> used_offers;             // one IP is never filled twice for a request
   };
 
-  // An address with its interned id: the table's cells, and each call site's last one.
-  struct InternedAddress {
+  // A cell of the address table: an address, its interned id and the first order (ref) of its
+  // owner's list, kept in the cell so that a placement finds the list where it found the owner.
+  struct alignas(32) InternedAddress {
     Address address;
-    uint32_t id = kNil;  // kNil: an empty cell
+    uint32_t id = kNil;    // kNil: an empty cell
+    uint32_t head = kNil;  // kNil: no order
   };
-  // Interns `a`; `last` is the one this call site interned last (checked first, without a read
-  // of the table).
-  uint32_t intern(const Address& a, InternedAddress& last);
+  // The address a call site interned last, with its id and cell.
+  struct LastAddress {
+    Address address;
+    uint32_t id = kNil;
+    uint32_t cell = kNil;
+  };
+  // Interns `a` and returns its id (and its cell in `*cell`); `last` is the one this call site
+  // interned last (checked first, without a read of the table).
+  uint32_t intern(const Address& a, LastAddress& last, uint32_t* cell = nullptr);
   uint32_t intern(const std::string& s);
-  // The interned id of `a`, or kNil.
-  uint32_t find_address(const Address& a) const;
+  // The cell of `a` in the address table, or kNil.
+  uint32_t find_cell(const Address& a) const;
   void index_address(uint32_t id);
   bool offer_available(const OfferEntry& o) const;
   bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;
@@ -192,7 +200,8 @@ class OrderBook {
   OwnerLink& owner_link(uint32_t ref) {
     return ref & kRequestRef ? request_owner_links_[ref & ~kRequestRef] : offer_owner_links_[ref];
   }
-  void link_owner(uint32_t owner, uint32_t ref);
+  // Links `ref` first in its owner's list (`cell`: the owner's cell, if known).
+  void link_owner(uint32_t owner, uint32_t ref, uint32_t cell = kNil);
   void unlink_owner(uint32_t owner, uint32_t ref);
   // The id index: OrderId -> ref, open addressing over the slabs (see ids_).
   OrderId id_of(uint32_t ref) const;
@@ -323,8 +332,6 @@ class OrderBook {
   HugeVector<std::pair<uint64_t, OrderId>> expiries_;
   // (available from, id) min-heap of the offers placed before their window opened.
   HugeVector<std::pair<uint64_t, OrderId>> openings_;
-  // The first order (ref) of each owner's list, indexed by interned address id (kNil: none).
-  std::vector<uint32_t> owner_head_;
   std::vector<uint32_t> done_requests_;  // slots of retired requests, see retire_request()
   size_t rated_orders_ = 0;              // live orders with a minimum rating
   std::vector<Address> addresses_;
@@ -332,7 +339,8 @@ class OrderBook {
   // the address itself, so a lookup compares without reading addresses_. The addresses interned
   // last as an owner and as a market are checked first.
   HugeVector<InternedAddress> address_table_;
-  InternedAddress last_owner_, last_market_;
+  std::vector<uint32_t> cell_of_;  // interned id -> its cell
+  LastAddress last_owner_, last_market_;
   std::vector<std::string> strings_;
   std::unordered_map<std::string, uint32_t> string_ids_;
   OrderId next_id_ = 1;
