@@ -258,7 +258,14 @@ void OrderBook::free_offer_slot(uint32_t slot) {
   OfferEntry& o = offer_slab_[slot];
   unindex_id(o.id);
   unlink_owner(o.provider, slot);
-  o = OfferEntry{};
+  // The first line only: its id of 0 marks the slot free. The second line is left as it was (a
+  // cancel does not read it, so resetting it would load it for nothing); place_offer() writes
+  // the whole entry before the slot is used again.
+  o.price = U256();
+  o.id = 0;
+  o.capacity = o.open = o.provider = o.market = 0;
+  o.bucket = o.min_requester_rating = 0;
+  o.exclusive_open = o.live = o.listed = false;
   free_offers_.push_back(slot);
 }
 
@@ -534,6 +541,12 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   if (!address_table_.empty())
     prefetch(&address_table_[address_hash(offer.provider) & (address_table_.size() - 1)]);
   if (!ids_.empty()) prefetch(&ids_[id_home(static_cast<uint32_t>(next_id_), ids_.size() - 1)]);
+  if (!free_offers_.empty()) {
+    // The slot about to be reused is written whole: ask for its lines in writable state.
+    const char* entry = reinterpret_cast<const char*>(&offer_slab_[free_offers_.back()]);
+    __builtin_prefetch(entry, 1);
+    __builtin_prefetch(entry + 64, 1);
+  }
   const uint16_t bucket = static_cast<uint16_t>(country_index(offer.country).value_or(0) * 4 +
                                                 static_cast<uint8_t>(offer.ip_type));
   if (bucket < buckets_.size()) {
