@@ -56,7 +56,12 @@ int run(int argc, char** argv, const std::vector<Figure>& figures,
     if (smoke) {
       b->Iterations(1);
     } else {
-      b->MinTime(0.5)->Repetitions(f.repetitions)->ReportAggregatesOnly(true);
+      if (f.iterations > 0) {
+        b->Iterations(f.iterations);
+      } else {
+        b->MinTime(0.5);
+      }
+      b->Repetitions(f.repetitions)->ReportAggregatesOnly(true);
     }
   }
   CollectingReporter reporter;

@@ -24,6 +24,9 @@ struct Figure {
   std::map<std::string, std::string> counters = {};
   int repetitions = 3;
   bool real_time = false;  // measure wall-clock time (work done on other threads counts)
+  // A fixed number of iterations (0: as many as fill 0.5 s). A benchmark whose iterations change
+  // the state the next one starts from sets it, so that every run does the same work.
+  int64_t iterations = 0;
 };
 
 // A figure computed after the run from measured ones (e.g. a ratio); `compute` sees every
