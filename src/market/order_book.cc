@@ -391,13 +391,13 @@ void OrderBook::list_offer(uint32_t slot) {
   if (ci == 0 && pos == 0) b.first = e;
 }
 
-void OrderBook::unlist_offer(uint32_t slot) {
+void OrderBook::unlist_offer(uint32_t slot, size_t ci) {
   OfferEntry& o = offer_slab_[slot];
   if (!o.listed) return;
   o.listed = false;
   Bucket& b = buckets_[o.bucket];
   BucketEntry e{price_key(o.price), o.id, slot};
-  size_t ci = chunk_of(b, e);
+  if (ci == kUnknownChunk) ci = chunk_of(b, e);
   if (ci == b.chunks.size()) return;
   uint32_t pos = position_in(*b.chunks[ci], e);
   if (pos == b.chunks[ci]->n || b.chunks[ci]->slots[pos] != slot) return;  // not listed
@@ -896,14 +896,15 @@ bool OrderBook::cancel(OrderId id) {
   // other waits: the links load during the directory search, the neighbours' during the chunk.
   const OwnerLink& own = offer_owner_links_[ref];
   prefetch(&own);
+  size_t ci = kUnknownChunk;
   if (o.listed) {
     const Bucket& b = buckets_[o.bucket];
-    size_t ci = chunk_of(b, BucketEntry{price_key(o.price), o.id, ref});
+    ci = chunk_of(b, BucketEntry{price_key(o.price), o.id, ref});
     if (ci < b.chunks.size()) prefetch(b.chunks[ci], sizeof(Chunk));
   }
   if (own.prev != kNil) prefetch(&owner_link(own.prev));
   if (own.next != kNil) prefetch(&owner_link(own.next));
-  unlist_offer(ref);
+  unlist_offer(ref, ci);  // the chunk found above: the directory is searched once
   o.live = false;
   --live_offers_;
   if (rating_filtered_offer(o)) --rated_orders_;

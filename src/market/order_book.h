@@ -63,7 +63,6 @@ class OrderBook {
 
   // Removes an order; false if it is not in the book (unknown, filled, expired or cancelled).
   bool cancel(OrderId id);
-
   // Removes every order whose expiry is before `now`; returns how many left.
   size_t expire(uint64_t now);
   // A deal made from `offer` ended: its place returns to the book if the offer is still live.
@@ -175,7 +174,9 @@ class OrderBook {
   bool offer_available(const OfferEntry& o) const;
   bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;
   void list_offer(uint32_t slot);
-  void unlist_offer(uint32_t slot);
+  static constexpr size_t kUnknownChunk = SIZE_MAX;
+  // Takes a listed offer out of its bucket; `ci`: its chunk, if the caller has found it already.
+  void unlist_offer(uint32_t slot, size_t ci = kUnknownChunk);
   void list_request(uint32_t slot);
   // Lists every live request afresh, in n log n (a book restored from a snapshot).
   void list_live_requests();
