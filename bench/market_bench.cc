@@ -5,6 +5,14 @@
 //   market.offer_ns, market.request_ns, market.cancel_ns
 //                           mean time of each kind of operation (where the time goes)
 //   market.fills_per_op     fills made per operation
+//   market.dram_miss_ns     the latency of one load that misses every cache on this machine at
+//                           the time of the run (a chase of dependent loads through 256 MiB in
+//                           huge pages, just before and just after the timed operations)
+//   market.op_in_misses     the mean operation's time in such latencies
+//   market.chase_256kib_ns ... market.chase_256mib_ns
+//                           the same chase through working sets of 256 KiB to 256 MiB: where the
+//                           caches this process actually gets end (the last-level cache is
+//                           shared with the host's other machines)
 //   market.huge_pages_mb    how much of the process the kernel gave in 2 MiB pages (when it
 //                           cannot, every figure drops: this tells why)
 //   market.bytes_per_offer  heap bytes the book holds per resting offer (measured with mallinfo2,
@@ -117,7 +125,65 @@ struct Fixture {
   }
 };
 
+// The latency of a load that misses every cache: a chase through a random cycle of cache lines
+// in 256 MiB (8x the last-level cache, in huge pages like the book), each load's address read
+// by the load before it, so that no two overlap.
+class MissLatency {
+ public:
+  explicit MissLatency(size_t bytes) : lines_(bytes / 64) {
+    const auto kLines = static_cast<uint32_t>(lines_.size());
+    // Sattolo's algorithm: a random permutation that is one single cycle.
+    std::vector<uint32_t> order(kLines);
+    for (uint32_t i = 0; i < kLines; ++i) order[i] = i;
+    std::mt19937_64 rng(7);
+    for (uint32_t i = kLines - 1; i > 0; --i) std::swap(order[i], order[rng() % i]);
+    for (uint32_t i = 0; i < kLines; ++i) lines_[i].next = order[i];
+  }
+  // Mean ns of `loads` dependent loads (after one pass through the cycle, which brings in what
+  // the caches will hold).
+  double ns(size_t loads) {
+    if (!warm_) {
+      for (size_t i = 0; i < lines_.size(); ++i) at_ = lines_[at_].next;
+      warm_ = true;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < loads; ++i) at_ = lines_[at_].next;
+    auto took = std::chrono::steady_clock::now() - t0;
+    benchmark::DoNotOptimize(at_);
+    return std::chrono::duration<double, std::nano>(took).count() / static_cast<double>(loads);
+  }
+
+ private:
+  struct alignas(64) Line {
+    uint32_t next = 0;
+  };
+  HugeVector<Line> lines_;
+  uint32_t at_ = 0;
+  bool warm_ = false;
+};
+
+// The same chase through working sets from 256 KiB to 256 MiB: where the caches this process
+// actually gets end. The host's last-level cache is shared with other machines, so its size on
+// paper says little: a set that fits it may still miss.
+void memory_latency(benchmark::State& state) {
+  constexpr std::array<std::pair<const char*, size_t>, 5> kSets = {
+      {{"chase_256kib_ns", 256 << 10},
+       {"chase_2mib_ns", 2 << 20},
+       {"chase_4mib_ns", 4 << 20},
+       {"chase_16mib_ns", 16 << 20},
+       {"chase_256mib_ns", 256 << 20}}};
+  std::array<double, kSets.size()> ns{};
+  for (auto _ : state) {
+    for (size_t i = 0; i < kSets.size(); ++i) {
+      MissLatency chase(kSets[i].second);
+      ns[i] = chase.ns(1'000'000);
+    }
+  }
+  for (size_t i = 0; i < kSets.size(); ++i) state.counters[kSets[i].first] = ns[i];
+}
+
 void core_ops(benchmark::State& state) {
+  static MissLatency miss(256u << 20);  // made once, before any book: not in the book's heap
   Fixture f;
   // In-use heap: small blocks in the arenas plus large blocks served by mmap, plus the 2 MiB
   // regions the book maps itself for huge pages (whole regions, used or not).
@@ -183,6 +249,7 @@ void core_ops(benchmark::State& state) {
   };
   std::vector<int64_t> ns;  // ticks, then ns
   ns.reserve(kOps);
+  double miss_ns = miss.ns(250'000);
   auto wall0 = std::chrono::steady_clock::now();
   int64_t ticks0 = ticks();
   std::vector<Fill> fills;
@@ -231,9 +298,10 @@ void core_ops(benchmark::State& state) {
     }
     ops += stream.size();
   }
-  double ns_per_tick =
-      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - wall0).count() /
-      static_cast<double>(ticks() - ticks0);
+  double wall_ns =
+      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - wall0).count();
+  double ns_per_tick = wall_ns / static_cast<double>(ticks() - ticks0);
+  miss_ns = (miss_ns + miss.ns(250'000)) / 2;
   std::sort(ns.begin(), ns.end());
   state.SetItemsProcessed(static_cast<int64_t>(ops));
   state.counters["p99_ns"] =
@@ -244,6 +312,8 @@ void core_ops(benchmark::State& state) {
   state.counters["cancel_ns"] = kind_ns[kCancel] / static_cast<double>(kind_n[kCancel]);
   state.counters["fills_per_op"] = static_cast<double>(matched) / static_cast<double>(ops);
   state.counters["bytes_per_offer"] = bytes_per_offer;
+  state.counters["miss_ns"] = miss_ns;
+  state.counters["op_in_misses"] = wall_ns / static_cast<double>(ops) / miss_ns;
   state.counters["huge_mb"] = huge_mb;
 }
 
@@ -431,6 +501,8 @@ int main(int argc, char** argv) {
                              {"cancel_ns", "market.cancel_ns"},
                              {"fills_per_op", "market.fills_per_op"},
                              {"huge_mb", "market.huge_pages_mb"},
+                             {"miss_ns", "market.dram_miss_ns"},
+                             {"op_in_misses", "market.op_in_misses"},
                              {"bytes_per_offer", "market.bytes_per_offer"}},
                             // The median of three books: one run lands on whatever the machine
                             // is doing, and this one moves by a third with it. Two passes of
@@ -440,6 +512,17 @@ int main(int argc, char** argv) {
                             false,
                             2},
                            {"market.signed_ops_per_s", signed_ops},
+                           {"market.chase_256mib_ns",
+                            memory_latency,
+                            1,
+                            {{"chase_256kib_ns", "market.chase_256kib_ns"},
+                             {"chase_2mib_ns", "market.chase_2mib_ns"},
+                             {"chase_4mib_ns", "market.chase_4mib_ns"},
+                             {"chase_16mib_ns", "market.chase_16mib_ns"},
+                             {"chase_256mib_ns", "market.chase_256mib_ns"}},
+                            3,
+                            false,
+                            1},
                            {"market.restart_entries_per_s",
                             restart,
                             1,
