@@ -89,8 +89,9 @@ class DataPlane : public ::testing::Test {
     return d;
   }
 
-  void start_gateway(GatewayMarket* market = nullptr) {
+  void start_gateway(GatewayMarket* market = nullptr, size_t max_clients = 20'000) {
     GatewayConfig cfg;
+    cfg.max_clients = max_clients;
     cfg.password = kPassword;
     cfg.acquire_timeout = 2s;
     cfg.connect_timeout = 2s;
@@ -224,6 +225,33 @@ TEST_F(DataPlane, SessionsStickAndNewOnesRotate) {
   // Another session may land elsewhere, and then sticks there too.
   auto other = curl(fmt::format("socks5h://session-xyz:{}@{}", kPassword, gw()), url).output;
   EXPECT_EQ(curl(fmt::format("socks5h://session-xyz:{}@{}", kPassword, gw()), url).output, other);
+}
+
+TEST_F(DataPlane, AClientOverTheLimitIsToldWhyInItsOwnProtocol) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway(nullptr, /*max_clients=*/1);
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  // One client that has connected and sends nothing holds the only place.
+  asio::io_context io;
+  tcp::socket idle(io);
+  idle.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), gateway_->port()));
+  ASSERT_TRUE(eventually([&] { return gateway_->open_clients() == 1; }));
+
+  auto r = curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url, "-i");
+  EXPECT_TRUE(r.output.ends_with("503")) << r.output;
+  EXPECT_NE(r.output.find("at its limit of 1 clients"), std::string::npos) << r.output;
+  r = curl(fmt::format("socks5h://country-de:{}@{}", kPassword, gw()), url);
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("127.0.0.2"), std::string::npos) << r.output;
+  EXPECT_EQ(de.exit->stats(d.exit.id).connections, 0u);
+
+  // The place freed, the next client is served.
+  idle.close();
+  ASSERT_TRUE(eventually([&] { return gateway_->open_clients() == 0; }));
+  r = curl(fmt::format("socks5h://country-de:{}@{}", kPassword, gw()), url);
+  EXPECT_EQ(r.output, "127.0.0.2\n\n200") << r.output;
 }
 
 TEST_F(DataPlane, UnauthenticatedClientsAndBadUsernamesGetNothing) {

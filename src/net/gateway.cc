@@ -85,6 +85,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<SpliceRegistry> splices;
   std::atomic<uint16_t> port{0};
   std::atomic<size_t> clients{0};
+  size_t refusing = 0;  // clients over max_clients being told so (io thread only)
   bool stopping = false;
   std::vector<std::shared_ptr<Link>> links;
   std::unordered_map<std::string, Sticky> sticky;
@@ -358,9 +359,39 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
         co_await pause_after_accept_error(ec);  // e.g. EMFILE: serve the clients we have
         continue;
       }
-      if (clients >= cfg.max_clients) continue;
+      if (clients >= cfg.max_clients) {
+        // Told why, in its own protocol, rather than closed without a word. The refusals are
+        // bounded too: past them (a flood), a connection is closed at once.
+        if (refusing < kMaxRefusing)
+          asio::co_spawn(io, refuse_busy(std::move(sock)), asio::detached);
+        continue;
+      }
       asio::co_spawn(io, handle_client(std::move(sock)), asio::detached);
     }
+  }
+
+  // A client over max_clients: its request is read (any credentials: it is refused whatever
+  // they are) under a short deadline, and answered "overloaded": SOCKS5 general failure, or HTTP
+  // 503 with the reason.
+  static constexpr size_t kMaxRefusing = 256;
+  awaitable<void> refuse_busy(tcp::socket client) {
+    auto self = shared_from_this();
+    ++refusing;
+    make_non_blocking(client);
+    Millis deadline = std::min<Millis>(cfg.client_timeout, Millis{5'000});
+    FrontAuthenticate any = [](const std::string&, const std::string&) -> Result<void> {
+      return {};
+    };
+    auto req = co_await read_front_request(client, deadline, any);
+    if (req) {
+      Error why(
+          NetErrc::overloaded,
+          fmt::format("the gateway is at its limit of {} clients; retry later", cfg.max_clients));
+      co_await answer_failure(client, *req, why, deadline);
+    }
+    boost::system::error_code ignored;
+    client.close(ignored);
+    --refusing;
   }
 
   awaitable<void> handle_client(tcp::socket client) {

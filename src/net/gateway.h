@@ -73,6 +73,8 @@ struct GatewayConfig {
   Millis idle_timeout{300'000};
   uint64_t default_session_ttl = 600;  // seconds a sticky session lasts without ttl-
   uint64_t pay_slack_seconds = 2;      // clock skew the gateway accepts in an invoice
+  // Clients served at once; one over it is answered "overloaded" (SOCKS5 general failure,
+  // HTTP 503) once it has sent its request, and closed.
   size_t max_clients = 20'000;
 };
 
