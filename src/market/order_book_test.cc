@@ -289,6 +289,15 @@ class ReferenceBook {
     }
     return false;
   }
+  size_t offers() const {
+    return std::count_if(offers_.begin(), offers_.end(), [](const O& o) { return o.live; });
+  }
+  // Offers of one country and type with a place free.
+  uint64_t available(const ledger::CountryCode& country, IpType type) const {
+    return std::count_if(offers_.begin(), offers_.end(), [&](const O& o) {
+      return available(o) && o.o.country == country && o.o.ip_type == type;
+    });
+  }
 
  private:
   bool available(const O& o) const { return o.live && o.open < o.o.capacity; }
@@ -446,6 +455,70 @@ TEST(OrderBook, RandomStreamsWithCancelsMatchTheBruteForceReference) {
     expect_same_fills(got, want, seed);
     EXPECT_GT(got.size(), 50u) << "the stream should make plenty of deals";
     EXPECT_GT(cancelled, 50u) << "the stream should cancel plenty of orders";
+  }
+}
+
+// Deep buckets: thousands of offers resting in one country and two types, so that the book's
+// chunks split, empty from the front as fills take the cheapest, shrink from the middle as
+// cancels take any, and merge; the fills, their order and the depth stay the reference's.
+TEST(OrderBook, DeepBucketsSplitAndMergeTheirChunksLikeTheReference) {
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    std::mt19937_64 rng(seed * 104729);
+    OrderBook book;
+    ReferenceBook ref;
+    std::vector<Fill> got, want;
+    std::vector<OrderId> ids;
+    size_t cancelled = 0;
+    for (int step = 0; step < 6000; ++step) {
+      uint64_t kind = rng() % 10;
+      // Mostly placements early (the buckets grow past many chunks), mostly cancels and
+      // requests late (they shrink and merge).
+      bool late = step > 4000;
+      if ((late ? kind < 6 : kind < 2) && !ids.empty()) {
+        size_t at = rng() % ids.size();
+        OrderId id = ids[at];
+        ids[at] = ids.back();
+        ids.pop_back();
+        bool b = book.cancel(id);
+        EXPECT_EQ(b, ref.cancel(id)) << "seed " << seed << " step " << step;
+        cancelled += b;
+      } else if (late ? kind < 7 : kind < 8) {
+        // Few prices, so that runs of equal prices span chunks and go by arrival.
+        Offer o = offer("DE", 1 + rng() % 40, static_cast<int>(rng() % 6),
+                        static_cast<IpType>(1 + rng() % 2), 1 + static_cast<uint32_t>(rng() % 2));
+        OrderId id = book.place_offer(o, kNow, &got);
+        EXPECT_EQ(id, ref.place_offer(o, kNow, &want));
+        ids.push_back(id);
+      } else {
+        Request r = request({"DE"}, 1 + rng() % 12, 1 + static_cast<uint32_t>(rng() % 4),
+                            static_cast<int>(6 + rng() % 3));
+        if (rng() % 3 == 0) r.ip_types = static_cast<uint8_t>(1u << (1 + rng() % 2));
+        OrderId id = book.place_request(r, kNow, &got);
+        EXPECT_EQ(id, ref.place_request(r, kNow, &want));
+      }
+      ASSERT_EQ(got.size(), want.size()) << "seed " << seed << " step " << step;
+      if (step % 1000 == 999) {
+        for (IpType t : {IpType::residential, IpType::datacenter}) {
+          auto d = book.offer_depth(ledger::parse_country("DE").value(), t, 100);
+          uint64_t orders = 0;
+          for (size_t i = 0; i < d.size(); ++i) {
+            orders += d[i].orders;
+            if (i > 0) {
+              EXPECT_LT(d[i - 1].price, d[i].price) << "seed " << seed;
+            }
+          }
+          EXPECT_EQ(orders, ref.available(ledger::parse_country("DE").value(), t))
+              << "seed " << seed << " step " << step;
+          if (step == 3999) {
+            EXPECT_GT(orders, 500u) << "the bucket should be deep";
+          }
+        }
+      }
+    }
+    expect_same_fills(got, want, seed);
+    EXPECT_EQ(book.offers(), ref.offers()) << "seed " << seed;
+    EXPECT_GT(got.size(), 300u) << "the stream should make plenty of deals";
+    EXPECT_GT(cancelled, 1000u) << "the stream should cancel plenty of offers";
   }
 }
 
