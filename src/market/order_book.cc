@@ -618,8 +618,9 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
         if ((request.ip_types != 0 && (request.ip_types & (1u << t)) == 0) || b.chunks.empty())
           continue;
         prefetch(&offer_slab_[b.first.slot], sizeof(OfferEntry));
-        // The first chunk's slots: the merge's next candidates are read from there.
-        prefetch(&b.chunks.front()->slots, std::min(request.count + 1, kChunk) * sizeof(uint32_t));
+        // The first chunk, whole: the merge's next candidates are read from its slots, and a
+        // fill takes its entry out of it (searching its keys, moving its keys, ids and slots).
+        prefetch(b.chunks.front(), sizeof(Chunk));
       }
     }
   }
