@@ -182,8 +182,18 @@ void memory_latency(benchmark::State& state) {
   for (size_t i = 0; i < kSets.size(); ++i) state.counters[kSets[i].first] = ns[i];
 }
 
+// MB of this process in transparent huge pages.
+double anon_huge_mb() {
+  std::ifstream smaps("/proc/self/smaps_rollup");
+  for (std::string line; std::getline(smaps, line);) {
+    if (line.starts_with("AnonHugePages:")) return std::stod(line.substr(14)) / 1024;
+  }
+  return 0;
+}
+
 void core_ops(benchmark::State& state) {
   static MissLatency miss(256u << 20);  // made once, before any book: not in the book's heap
+  static const double chase_huge_mb = anon_huge_mb();  // the chase's, not the book's
   Fixture f;
   // In-use heap: small blocks in the arenas plus large blocks served by mmap, plus the 2 MiB
   // regions the book maps itself for huge pages (whole regions, used or not).
@@ -203,13 +213,7 @@ void core_ops(benchmark::State& state) {
       static_cast<double>(heap_after - heap_before) / static_cast<double>(book.offers());
   // How much of it the kernel gave in huge pages (it may not, when memory is fragmented: the
   // figures then drop, and this tells why).
-  double huge_mb = 0;
-  {
-    std::ifstream smaps("/proc/self/smaps_rollup");
-    for (std::string line; std::getline(smaps, line);) {
-      if (line.starts_with("AnonHugePages:")) huge_mb = std::stod(line.substr(14)) / 1024;
-    }
-  }
+  double huge_mb = anon_huge_mb() - chase_huge_mb;
 
   // Pre-generate the operations so that generating them is not measured.
   constexpr size_t kOps = 200'000;
