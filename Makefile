@@ -47,12 +47,15 @@ bench: build
 	@# Only this run's figures: the old results go (not the directory, which holds the bench
 	@# programs' objects; each program clears its own data directory).
 	rm -f $(BUILD)/bench/results.json && mkdir -p $(BUILD)/bench
-	$(BUILD)/bin/ipsx-bench-crypto --results $(BUILD)/bench/results.json
-	$(BUILD)/bin/ipsx-bench-ledger --results $(BUILD)/bench/results.json
-	$(BUILD)/bin/ipsx-bench-market --results $(BUILD)/bench/results.json
-	$(BUILD)/bin/ipsx-bench-proxy --results $(BUILD)/bench/results.json
-	$(BUILD)/bin/ipsx-bench-eth --results $(BUILD)/bench/results.json
-	$(BUILD)/bin/ipsx-bench-node --results $(BUILD)/bench/results.json
+	@# Each program starts with the disk written out: the ledger's benchmarks leave ~0.5 GB of
+	@# dirty pages, whose writeback would otherwise run (and take memory bandwidth) during the
+	@# next program's measurements.
+	sync && $(BUILD)/bin/ipsx-bench-crypto --results $(BUILD)/bench/results.json
+	sync && $(BUILD)/bin/ipsx-bench-ledger --results $(BUILD)/bench/results.json
+	sync && $(BUILD)/bin/ipsx-bench-market --results $(BUILD)/bench/results.json
+	sync && $(BUILD)/bin/ipsx-bench-proxy --results $(BUILD)/bench/results.json
+	sync && $(BUILD)/bin/ipsx-bench-eth --results $(BUILD)/bench/results.json
+	sync && $(BUILD)/bin/ipsx-bench-node --results $(BUILD)/bench/results.json
 	@echo "results: $(BUILD)/bench/results.json" && cat $(BUILD)/bench/results.json
 
 # Mutation fuzzing of the parsers that take outside input, FUZZ_SECONDS per target, under
