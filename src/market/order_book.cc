@@ -169,7 +169,7 @@ uint32_t OrderBook::find_ref(OrderId id) const {
   }
 }
 
-void OrderBook::index_id(OrderId id, uint32_t ref) {
+void OrderBook::index_id(OrderId id, uint32_t ref, uint64_t hint) {
   if ((ids_used_ + 1) * 4 > ids_.size() * 3) {
     HugeVector<IdCell> old(std::max<size_t>(64, ids_.size() * 2));
     old.swap(ids_);
@@ -185,7 +185,7 @@ void OrderBook::index_id(OrderId id, uint32_t ref) {
   auto low = static_cast<uint32_t>(id);
   size_t i = id_home(low, mask);
   while (ids_[i].ref != kNil) i = (i + 1) & mask;
-  ids_[i] = IdCell{low, ref};
+  ids_[i] = IdCell{low, ref, hint};
   ++ids_used_;
 }
 
@@ -586,7 +586,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   o.ip = offer.ip;
   o.live = true;
   OrderId id = o.id;
-  index_id(id, slot);
+  index_id(id, slot, id_hint(bucket, o.price));
   link_owner(o.provider, slot, provider_cell);
   ++live_offers_;
   expiries_.emplace_back(offer.expiry, id);
@@ -882,7 +882,31 @@ bool OrderBook::is_live(OrderId id) const {
 }
 
 bool OrderBook::cancel(OrderId id) {
-  uint32_t ref = find_ref(id);
+  // The id's cell names the entry, and for an offer its bucket and price: the search for its
+  // chunk starts before the entry (read to confirm the id) has arrived.
+  size_t ci = kUnknownChunk;
+  uint32_t ref = kNil;
+  if (!ids_.empty() && id != 0) {
+    size_t mask = ids_.size() - 1;
+    auto low = static_cast<uint32_t>(id);
+    for (size_t i = id_home(low, mask);; i = (i + 1) & mask) {
+      const IdCell& c = ids_[i];
+      if (c.ref == kNil) break;
+      if (c.id_low != low) continue;
+      ci = kUnknownChunk;
+      if (c.hint != kNoHint && !(c.ref & kRequestRef)) {
+        prefetch(&offer_slab_[c.ref]);
+        prefetch(&offer_owner_links_[c.ref]);
+        const Bucket& b = buckets_[c.hint >> kHintKeyBits];
+        ci = chunk_of(b, BucketEntry{c.hint & ((uint64_t{1} << kHintKeyBits) - 1), id, c.ref});
+        if (ci < b.chunks.size()) prefetch(b.chunks[ci], sizeof(Chunk));
+      }
+      if (id_of(c.ref) == id) {
+        ref = c.ref;
+        break;
+      }
+    }
+  }
   if (ref == kNil) return false;
   if (ref & kRequestRef) {
     uint32_t slot = ref & ~kRequestRef;
@@ -894,11 +918,13 @@ bool OrderBook::cancel(OrderId id) {
   if (!o.live) return false;
   // Two chains of misses follow: the bucket's directory then chunk, and the offer's owner links
   // then its neighbours' (rewritten when the slot is freed). Each step of one starts while the
-  // other waits: the links load during the directory search, the neighbours' during the chunk.
+  // other waits: the links load with the entry, the neighbours' during the chunk. (An offer
+  // without a hint finds its chunk here.)
   const OwnerLink& own = offer_owner_links_[ref];
   prefetch(&own);
-  size_t ci = kUnknownChunk;
-  if (o.listed) {
+  if (!o.listed) {
+    ci = kUnknownChunk;
+  } else if (ci == kUnknownChunk) {
     const Bucket& b = buckets_[o.bucket];
     ci = chunk_of(b, BucketEntry{price_key(o.price), o.id, ref});
     if (ci < b.chunks.size()) prefetch(b.chunks[ci], sizeof(Chunk));

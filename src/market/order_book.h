@@ -207,7 +207,7 @@ class OrderBook {
   // The id index: OrderId -> ref, open addressing over the slabs (see ids_).
   OrderId id_of(uint32_t ref) const;
   uint32_t find_ref(OrderId id) const;
-  void index_id(OrderId id, uint32_t ref);
+  void index_id(OrderId id, uint32_t ref, uint64_t hint = kNoHint);
   void unindex_id(OrderId id);
   bool rating_filtered_offer(const OfferEntry& o) const { return o.min_requester_rating > 0; }
   bool rating_filtered_request(const RequestEntry& r) const { return r.min_provider_rating > 0; }
@@ -229,11 +229,23 @@ class OrderBook {
   HugeVector<OwnerLink> offer_owner_links_, request_owner_links_;
   // The id index: open addressing with linear probing (power-of-two size, at most 3/4 full),
   // homed by the id's low 32 bits. Each cell holds those bits and the entry's ref; the full id
-  // is read from the slab on a match. Erasing shifts the cluster back (no tombstones).
+  // is read from the slab on a match. Erasing shifts the cluster back (no tombstones). An
+  // offer's cell also holds where it rests (its bucket and price key, see id_hint()), so that a
+  // cancel starts finding its chunk while its entry is still loading.
   struct IdCell {
     uint32_t id_low = 0;
     uint32_t ref = kNil;  // kNil: empty
+    uint64_t hint = kNoHint;
   };
+  static constexpr uint64_t kNoHint = UINT64_MAX;
+  static constexpr unsigned kHintKeyBits = 54;
+  // An offer's bucket and price key in 64 bits; kNoHint for a key of 2^54 or more (rare: such an
+  // offer's cancel reads its entry first).
+  static uint64_t id_hint(uint16_t bucket, const U256& price) {
+    uint64_t key = price.fits_u64() ? price.low64() : UINT64_MAX;
+    if (key >> kHintKeyBits) return kNoHint;
+    return uint64_t{bucket} << kHintKeyBits | key;
+  }
   HugeVector<IdCell> ids_;
   size_t ids_used_ = 0;
   // An offer in a bucket: its price as a 64-bit key (saturated), its id and its slab slot, so

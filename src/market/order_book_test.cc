@@ -522,6 +522,49 @@ TEST(OrderBook, DeepBucketsSplitAndMergeTheirChunksLikeTheReference) {
   }
 }
 
+// Offers priced at 2^54 and more (whose id cells carry no hint of where they rest) and below
+// it cancel alike, and the rest of the bucket keeps its order.
+TEST(OrderBook, CancelsFindOffersOfEveryPriceWidth) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  std::vector<OrderId> ids;
+  const U256 prices[] = {U256(5),       U256(1) << 53, U256(1) << 54,
+                         U256(1) << 63, U256(1) << 64, U256(1) << 200};
+  for (int round = 0; round < 3; ++round) {
+    for (const U256& p : prices) {
+      Offer o = offer("DE", 1);
+      o.price_per_second = p;
+      ids.push_back(book.place_offer(o, kNow, &fills));
+    }
+  }
+  ASSERT_EQ(book.offers(), 18u);
+  // The first round leaves whole, the third every other one: each kind of price included.
+  auto leaves = [](size_t i) { return i < 6 || (i >= 12 && i % 2 == 0); };
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (leaves(i)) {
+      EXPECT_TRUE(book.cancel(ids[i])) << i;
+    }
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (leaves(i)) {
+      EXPECT_FALSE(book.cancel(ids[i])) << i;
+    }
+  }
+  EXPECT_EQ(book.offers(), 9u);
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(book.contains(ids[i]), !leaves(i)) << i;
+  auto depth = book.offer_depth(ledger::parse_country("DE").value(), IpType::residential, 10);
+  ASSERT_EQ(depth.size(), 6u);
+  for (size_t i = 0; i < depth.size(); ++i) {
+    EXPECT_EQ(depth[i].price, prices[i]) << i;
+    EXPECT_EQ(depth[i].orders, i % 2 == 0 ? 1u : 2u) << i;
+  }
+  // The cheapest left is the second round's offer at 5.
+  Request r = request({"DE"}, 10);
+  book.place_request(r, kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, ids[6]);
+}
+
 TEST(OrderBook, ACancelledOfferIsNeverMatchedEvenWhenItsSlotIsReused) {
   OrderBook book;
   std::vector<Fill> fills;

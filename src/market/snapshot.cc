@@ -462,7 +462,7 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
     if (o.bucket >= b.buckets_.size()) throw Bad("bad bucket");
     auto slot = static_cast<uint32_t>(b.offer_slab_.size());
     b.offer_slab_.push_back(o);
-    b.index_id(o.id, slot);
+    b.index_id(o.id, slot, OrderBook::id_hint(o.bucket, o.price));
     b.link_owner(o.provider, slot);
     if (o.live) {
       ++b.live_offers_;
