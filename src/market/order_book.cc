@@ -351,7 +351,7 @@ uint32_t OrderBook::position_in(const Chunk& c, const BucketEntry& e) const {
   return pos;
 }
 
-void OrderBook::list_offer(uint32_t slot) {
+void OrderBook::list_offer(uint32_t slot, size_t ci) {
   OfferEntry& o = offer_slab_[slot];
   Bucket& b = buckets_[o.bucket];
   BucketEntry e{price_key(o.price), o.id, slot};
@@ -365,7 +365,7 @@ void OrderBook::list_offer(uint32_t slot) {
     return;
   }
   // The first chunk whose last entry is not before `e` (or the last chunk) takes it.
-  size_t ci = std::min(chunk_of(b, e), b.chunks.size() - 1);
+  if (ci == kUnknownChunk) ci = std::min(chunk_of(b, e), b.chunks.size() - 1);
   if (b.chunks[ci]->n == kChunk) {
     // Full: its upper half moves to a new chunk after it.
     Chunk* tail = new_chunk();
@@ -536,8 +536,8 @@ void OrderBook::flush_done() {
 
 OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::vector<Fill>* fills) {
   // The provider's cell, the new id's cell and the bucket's directory are independent misses:
-  // start all three, so that they overlap each other and the set-up (list_offer() then waits
-  // for the chunk alone).
+  // start all three, so that they overlap each other and the set-up (the chunk's load starts as
+  // soon as the directory is in, below).
   if (!address_table_.empty())
     prefetch(&address_table_[address_hash(offer.provider) & (address_table_.size() - 1)]);
   if (!ids_.empty()) prefetch(&ids_[id_home(static_cast<uint32_t>(next_id_), ids_.size() - 1)]);
@@ -553,6 +553,17 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
     const Bucket& b = buckets_[bucket];
     prefetch(b.last.keys.data(), b.last.size() * sizeof(uint64_t));
     prefetch(b.chunks.data(), b.chunks.size() * sizeof(b.chunks[0]));
+  }
+  // The chunk that will take the offer, found now (the directory is the bucket's, and the offer's
+  // key and id are known: its id is the next one) so that the chunk loads during the set-up
+  // instead of after it. Not for a saturated key, whose order needs the full prices.
+  size_t ci = kUnknownChunk;
+  if (bucket < buckets_.size() && offer.price_per_second.fits_u64() &&
+      offer.price_per_second.low64() != UINT64_MAX && !buckets_[bucket].chunks.empty()) {
+    const Bucket& b = buckets_[bucket];
+    ci = std::min(chunk_of(b, BucketEntry{offer.price_per_second.low64(), next_id_, kNil}),
+                  b.chunks.size() - 1);
+    prefetch(b.chunks[ci], sizeof(Chunk));
   }
   flush_done();
   uint32_t slot = new_offer_slot();
@@ -596,7 +607,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
     std::push_heap(openings_.begin(), openings_.end(), std::greater<>());
   }
   if (rating_filtered_offer(offer_slab_[slot])) ++rated_orders_;
-  list_offer(slot);
+  list_offer(slot, ci);  // nothing changed the bucket since `ci` was found
   match_offer(slot, now, fills);
   return id;
 }

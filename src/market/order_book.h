@@ -173,8 +173,9 @@ class OrderBook {
   void index_address(uint32_t id);
   bool offer_available(const OfferEntry& o) const;
   bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;
-  void list_offer(uint32_t slot);
   static constexpr size_t kUnknownChunk = SIZE_MAX;
+  // Puts an offer in its bucket; `ci`: the chunk that takes it, if the caller has found it.
+  void list_offer(uint32_t slot, size_t ci = kUnknownChunk);
   // Takes a listed offer out of its bucket; `ci`: its chunk, if the caller has found it already.
   void unlist_offer(uint32_t slot, size_t ci = kUnknownChunk);
   void list_request(uint32_t slot);
