@@ -144,6 +144,57 @@ uint32_t OrderBook::intern(const std::string& s) {
   return it->second;
 }
 
+// ---- expiry ----------------------------------------------------------------------------------
+
+void ExpiryQueue::push(uint64_t expiry, OrderId id) {
+  uint64_t key = expiry >> kShift;
+  if (key != last_key_ || last_ == nullptr) {
+    last_ = &windows_[key];
+    last_key_ = key;
+  }
+  Window& w = *last_;
+  if (w.sorted && w.entries.size() > w.head && Entry{expiry, id} < w.entries.back())
+    w.sorted = false;
+  w.entries.emplace_back(expiry, id);
+  ++size_;
+}
+
+void ExpiryQueue::pop_before(uint64_t now, std::vector<Entry>& out) {
+  while (!windows_.empty()) {
+    auto it = windows_.begin();
+    Window& w = it->second;
+    // The window holds expiries from key << kShift to the next window's start, exclusive.
+    if ((it->first << kShift) >= now) break;
+    if (!w.sorted) {
+      std::sort(w.entries.begin() + static_cast<ptrdiff_t>(w.head), w.entries.end());
+      w.sorted = true;
+    }
+    while (w.head < w.entries.size() && w.entries[w.head].first < now) {
+      out.push_back(w.entries[w.head++]);
+      --size_;
+    }
+    if (w.head < w.entries.size()) break;  // the rest expire at `now` or later
+    if (last_ == &w) last_ = nullptr;
+    windows_.erase(it);
+  }
+}
+
+std::vector<ExpiryQueue::Entry> ExpiryQueue::all() const {
+  std::vector<Entry> out;
+  out.reserve(size_);
+  for (const auto& [key, w] : windows_)
+    out.insert(out.end(), w.entries.begin() + static_cast<ptrdiff_t>(w.head), w.entries.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void ExpiryQueue::clear() {
+  windows_.clear();
+  last_ = nullptr;
+  last_key_ = UINT64_MAX;
+  size_ = 0;
+}
+
 // ---- the id index and the slabs -----------------------------------------------------------------
 
 namespace {
@@ -600,8 +651,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   index_id(id, slot, id_hint(bucket, o.price));
   link_owner(o.provider, slot, provider_cell);
   ++live_offers_;
-  expiries_.emplace_back(offer.expiry, id);
-  std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
+  expiries_.push(offer.expiry, id);
   if (offer.available_from > now) {
     openings_.emplace_back(offer.available_from, id);
     std::push_heap(openings_.begin(), openings_.end(), std::greater<>());
@@ -672,8 +722,7 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
   index_id(id, slot | kRequestRef);
   link_owner(r.requester, slot | kRequestRef, requester_cell);
   ++live_requests_;
-  expiries_.emplace_back(request.expiry, id);
-  std::push_heap(expiries_.begin(), expiries_.end(), std::greater<>());
+  expiries_.push(request.expiry, id);
   if (rating_filtered_request(r)) ++rated_orders_;
   match_request(slot, now, fills);
   if (request_slab_[slot].live && request_slab_[slot].id == id) list_request(slot);
@@ -953,10 +1002,9 @@ bool OrderBook::cancel(OrderId id) {
 size_t OrderBook::expire(uint64_t now) {
   flush_done();
   size_t n = 0;
-  while (!expiries_.empty() && expiries_.front().first < now) {
-    OrderId id = expiries_.front().second;
-    std::pop_heap(expiries_.begin(), expiries_.end(), std::greater<>());
-    expiries_.pop_back();
+  std::vector<ExpiryQueue::Entry> due;
+  expiries_.pop_before(now, due);
+  for (const auto& [expiry, id] : due) {
     // cancel() is false for orders already gone (filled, cancelled); an offer whose every place
     // is in use is still live and leaves too, so it does not return when its deals end.
     if (cancel(id)) ++n;

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,35 @@ struct DepthLevel {
   U256 price;
   uint64_t orders = 0;  // offers (IPs available) or requests
   uint64_t ips = 0;     // offers: places free (capacity - open); requests: IPs still wanted
+};
+
+// The (expiry, id) of every order placed, in windows of 256 seconds kept in time order. A
+// placement appends to its window (the windows new orders go to are few, and their ends are in
+// cache); taking what expires sorts a window once, when `now` first reaches it. A binary heap of
+// a million entries did the same with a sift through up to twenty levels per placement, each a
+// likely miss: 5-9 % of the whole book's time.
+class ExpiryQueue {
+ public:
+  using Entry = std::pair<uint64_t, OrderId>;
+  void push(uint64_t expiry, OrderId id);
+  // Appends to `out` and removes every entry whose expiry is before `now`, in (expiry, id) order.
+  void pop_before(uint64_t now, std::vector<Entry>& out);
+  // Every entry, in (expiry, id) order.
+  std::vector<Entry> all() const;
+  size_t size() const { return size_; }
+  void clear();
+
+ private:
+  static constexpr unsigned kShift = 8;
+  struct Window {
+    HugeVector<Entry> entries;
+    size_t head = 0;     // entries before it are taken
+    bool sorted = true;  // [head, end) in order
+  };
+  std::map<uint64_t, Window> windows_;  // by expiry >> kShift
+  uint64_t last_key_ = UINT64_MAX;      // the window pushed to last, and where it is
+  Window* last_ = nullptr;
+  size_t size_ = 0;
 };
 
 // Ratings the matcher checks (hundredths, 0..500), from the caller's profiles.
@@ -342,8 +372,8 @@ class OrderBook {
   // Request lists: index = country, plus one "any country" list at the end; each sorted by
   // (max price descending, id).
   std::vector<std::vector<uint32_t>> request_lists_;
-  // (expiry, id) min-heap of every order placed, for expiry.
-  HugeVector<std::pair<uint64_t, OrderId>> expiries_;
+  // (expiry, id) of every order placed, for expiry.
+  ExpiryQueue expiries_;
   // (available from, id) min-heap of the offers placed before their window opened.
   HugeVector<std::pair<uint64_t, OrderId>> openings_;
   std::vector<uint32_t> done_requests_;  // slots of retired requests, see retire_request()

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -563,6 +564,36 @@ TEST(OrderBook, CancelsFindOffersOfEveryPriceWidth) {
   book.place_request(r, kNow, &fills);
   ASSERT_EQ(fills.size(), 1u);
   EXPECT_EQ(fills[0].offer, ids[6]);
+}
+
+// The expiry queue against a sorted set: pushes spread over many windows and into the window
+// being taken from, pops at times inside windows and across several.
+TEST(ExpiryQueue, GivesWhatExpiresInOrderLikeASortedSet) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937_64 rng(seed);
+    ExpiryQueue q;
+    std::set<ExpiryQueue::Entry> want;
+    uint64_t now = 1'000'000;
+    OrderId next = 1;
+    for (int step = 0; step < 3000; ++step) {
+      if (rng() % 3) {
+        // Mostly soon after now, sometimes far, sometimes already past.
+        uint64_t t = rng() % 10 == 0 ? now + rng() % 100'000 : now - 50 + rng() % 2000;
+        q.push(t, next);
+        want.emplace(t, next);
+        ++next;
+      } else {
+        now += rng() % 700;
+        std::vector<ExpiryQueue::Entry> got;
+        q.pop_before(now, got);
+        std::vector<ExpiryQueue::Entry> expected(want.begin(), want.lower_bound({now, 0}));
+        want.erase(want.begin(), want.lower_bound({now, 0}));
+        ASSERT_EQ(got, expected) << "seed " << seed << " step " << step;
+      }
+      ASSERT_EQ(q.size(), want.size());
+    }
+    EXPECT_EQ(q.all(), std::vector<ExpiryQueue::Entry>(want.begin(), want.end()));
+  }
 }
 
 TEST(OrderBook, ACancelledOfferIsNeverMatchedEvenWhenItsSlotIsReused) {

@@ -411,7 +411,7 @@ json SnapshotCodec::book_to_json(const OrderBook& b) {
           {"strings", b.strings_},
           {"offers", offers.binary()},
           {"requests", requests.binary()},
-          {"expiries", heap_section({b.expiries_.begin(), b.expiries_.end()})},
+          {"expiries", heap_section(b.expiries_.all())},
           {"openings", heap_section({b.openings_.begin(), b.openings_.end()})}};
 }
 
@@ -511,7 +511,8 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
   b.list_live_requests();
   auto expiries = heap_from(j.at("expiries"));
   auto openings = heap_from(j.at("openings"));
-  b.expiries_.assign(expiries.begin(), expiries.end());
+  b.expiries_.clear();
+  for (const auto& [t, id] : expiries) b.expiries_.push(t, id);
   b.openings_.assign(openings.begin(), openings.end());
   return {};
 }
