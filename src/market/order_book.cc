@@ -409,6 +409,7 @@ void OrderBook::list_offer(uint32_t slot, size_t ci) {
   o.listed = true;
   if (b.chunks.empty()) {
     b.chunks.push_back(new_chunk());
+    refresh_front(b);
     b.last.insert(0, e);
     b.chunks[0]->n = 1;
     b.chunks[0]->set(0, e);
@@ -461,6 +462,7 @@ void OrderBook::unlist_offer(uint32_t slot, size_t ci) {
     free_chunk(&c);
     b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
     b.last.erase(ci);
+    refresh_front(b);
     if (ci == 0) refresh_first(b);
     return;
   }
@@ -483,6 +485,7 @@ void OrderBook::unlist_offer(uint32_t slot, size_t ci) {
     free_chunk(&c);
     b.chunks.erase(b.chunks.begin() + static_cast<ptrdiff_t>(ci));
     b.last.erase(ci);
+    refresh_front(b);
   }
 }
 
@@ -676,12 +679,12 @@ OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
       if (!c) continue;
       for (uint32_t t = 1; t <= 3; ++t) {
         const Bucket& b = buckets_[*c * 4u + t];
-        if ((request.ip_types != 0 && (request.ip_types & (1u << t)) == 0) || b.chunks.empty())
+        if ((request.ip_types != 0 && (request.ip_types & (1u << t)) == 0) || b.front == nullptr)
           continue;
         prefetch(&offer_slab_[b.first.slot], sizeof(OfferEntry));
         // The first chunk, whole: the merge's next candidates are read from its slots, and a
         // fill takes its entry out of it (searching its keys, moving its keys, ids and slots).
-        prefetch(b.chunks.front(), sizeof(Chunk));
+        prefetch(b.front, sizeof(Chunk));
       }
     }
   }
@@ -773,7 +776,7 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
   // each while the one before it is checked.
   if (wanted > 1) {
     for (const Head& h : heads_) {
-      const Chunk& c = *buckets_[h.bucket].chunks[0];
+      const Chunk& c = *buckets_[h.bucket].front;
       for (uint32_t i = 1; i < std::min<uint64_t>(c.n, wanted + 1); ++i)
         prefetch(&offer_slab_[c.slots[i]], sizeof(OfferEntry));
     }
@@ -792,7 +795,7 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     const OfferEntry& o = offer_slab_[offer_slot];
     prefetch(&o, sizeof(OfferEntry));
     const Bucket& bucket = buckets_[h.bucket];
-    const Chunk* chunk = bucket.chunks[h.chunk];
+    const Chunk* chunk = h.chunk == 0 ? bucket.front : bucket.chunks[h.chunk];
     if (h.pos + 1 < chunk->n) {
       heads_.push_back({chunk->at(h.pos + 1), h.bucket, h.chunk, h.pos + 1});
       std::push_heap(heads_.begin(), heads_.end(), worse);
@@ -939,6 +942,53 @@ bool OrderBook::is_live(OrderId id) const {
   if (ref == kNil) return false;
   if (ref & kRequestRef) return request_slab_[ref & ~kRequestRef].live;
   return offer_slab_[ref].live;
+}
+
+std::string OrderBook::check_indexes() const {
+  auto same = [](const BucketEntry& a, const BucketEntry& b) {
+    return a.key == b.key && a.id == b.id && a.slot == b.slot;
+  };
+  size_t entries = 0;
+  for (size_t bi = 0; bi < buckets_.size(); ++bi) {
+    const Bucket& b = buckets_[bi];
+    auto bad = [&](const std::string& what) {
+      return "bucket " + std::to_string(bi) + ": " + what;
+    };
+    if (b.chunks.empty()) {
+      if (b.front != nullptr || b.first.slot != kNil || b.last.size() != 0)
+        return bad("empty, but its first entry, first chunk or directory is not");
+      continue;
+    }
+    if (b.front != b.chunks[0]) return bad("its first chunk is not chunks[0]");
+    if (!same(b.first, b.chunks[0]->at(0))) return bad("its first entry is not chunks[0]'s");
+    if (b.last.size() != b.chunks.size()) return bad("its directory has another size");
+    const BucketEntry* prev = nullptr;
+    BucketEntry prev_entry{};
+    for (size_t ci = 0; ci < b.chunks.size(); ++ci) {
+      const Chunk& c = *b.chunks[ci];
+      if (c.n == 0 || c.n > kChunk)
+        return bad("chunk " + std::to_string(ci) + " has n " + std::to_string(c.n));
+      if (!same(b.last.at(ci), c.at(c.n - 1)))
+        return bad("directory entry " + std::to_string(ci) + " is not its chunk's last");
+      for (uint32_t i = 0; i < c.n; ++i) {
+        BucketEntry e = c.at(i);
+        if (prev && !bucket_less(*prev, e))
+          return bad("entries out of order in chunk " + std::to_string(ci));
+        const OfferEntry& o = offer_slab_[e.slot];
+        if (!o.listed || o.id != e.id || o.bucket != bi || price_key(o.price) != e.key)
+          return bad("an entry that is not its offer's");
+        prev_entry = e;
+        prev = &prev_entry;
+        ++entries;
+      }
+    }
+  }
+  size_t listed = 0;
+  for (size_t slot = 0; slot < offer_slab_.size(); ++slot) listed += offer_slab_[slot].listed;
+  if (listed != entries)
+    return std::to_string(listed) + " offers listed, " + std::to_string(entries) +
+           " in the buckets";
+  return "";
 }
 
 bool OrderBook::cancel(OrderId id) {

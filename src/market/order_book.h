@@ -137,6 +137,10 @@ class OrderBook {
   // True iff the order can still take part in a fill: a request in the book, or a live offer
   // (resting, or with every place in use and due back when a deal ends).
   bool is_live(OrderId id) const;
+  // For tests: whether the offer indexes agree with each other and with the entries (each
+  // bucket's chunks non-empty and in order, its directory, first entry and first chunk theirs,
+  // each listed offer in its bucket once). What is wrong, or an empty string.
+  std::string check_indexes() const;
 
  private:
   // A reference to an order's entry: its slot in the offer slab, or its slot in the request slab
@@ -346,12 +350,16 @@ class OrderBook {
   };
   struct Bucket {
     BucketEntry first = kNoEntry;  // the cheapest entry (slot kNil: empty)
-    Directory last;                // chunks[i]'s last entry
-    std::vector<Chunk*> chunks;    // each sorted and non-empty; in order (in chunk_slab_)
+    // chunks[0], or null: beside `first`, so that a request reaches its buckets' first chunks
+    // from the bucket's own line, without a read of `chunks` (a miss of its own).
+    Chunk* front = nullptr;
+    Directory last;              // chunks[i]'s last entry
+    std::vector<Chunk*> chunks;  // each sorted and non-empty; in order (in chunk_slab_)
   };
   static void refresh_first(Bucket& b) {
     b.first = b.chunks.empty() ? kNoEntry : b.chunks[0]->at(0);
   }
+  static void refresh_front(Bucket& b) { b.front = b.chunks.empty() ? nullptr : b.chunks[0]; }
   // The chunk of `b` that holds `e`, or would take it (b.chunks.size() if every entry is less).
   size_t chunk_of(const Bucket& b, const BucketEntry& e) const;
   // The position in `c` of the first entry not less than `e`.

@@ -454,6 +454,7 @@ TEST(OrderBook, RandomStreamsWithCancelsMatchTheBruteForceReference) {
       ASSERT_EQ(got.size(), want.size()) << "seed " << seed << " step " << step;
     }
     expect_same_fills(got, want, seed);
+    EXPECT_EQ(book.check_indexes(), "") << "seed " << seed;
     EXPECT_GT(got.size(), 50u) << "the stream should make plenty of deals";
     EXPECT_GT(cancelled, 50u) << "the stream should cancel plenty of orders";
   }
@@ -498,6 +499,9 @@ TEST(OrderBook, DeepBucketsSplitAndMergeTheirChunksLikeTheReference) {
         EXPECT_EQ(id, ref.place_request(r, kNow, &want));
       }
       ASSERT_EQ(got.size(), want.size()) << "seed " << seed << " step " << step;
+      if (step % 50 == 0) {
+        ASSERT_EQ(book.check_indexes(), "") << "seed " << seed << " step " << step;
+      }
       if (step % 1000 == 999) {
         for (IpType t : {IpType::residential, IpType::datacenter}) {
           auto d = book.offer_depth(ledger::parse_country("DE").value(), t, 100);
