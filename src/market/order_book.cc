@@ -209,15 +209,22 @@ OrderId OrderBook::id_of(uint32_t ref) const {
   return ref & kRequestRef ? request_slab_[ref & ~kRequestRef].id : offer_slab_[ref].id;
 }
 
-uint32_t OrderBook::find_ref(OrderId id) const {
+template <class OnCandidate>
+uint32_t OrderBook::find_ref(OrderId id, OnCandidate&& on_candidate) const {
   if (ids_.empty() || id == 0) return kNil;
   size_t mask = ids_.size() - 1;
   auto low = static_cast<uint32_t>(id);
   for (size_t i = id_home(low, mask);; i = (i + 1) & mask) {
     const IdCell& c = ids_[i];
     if (c.ref == kNil) return kNil;
-    if (c.id_low == low && id_of(c.ref) == id) return c.ref;
+    if (c.id_low != low) continue;
+    on_candidate(c);
+    if (id_of(c.ref) == id) return c.ref;
   }
+}
+
+uint32_t OrderBook::find_ref(OrderId id) const {
+  return find_ref(id, [](const IdCell&) {});
 }
 
 void OrderBook::index_id(OrderId id, uint32_t ref, uint64_t hint) {
@@ -995,28 +1002,15 @@ bool OrderBook::cancel(OrderId id) {
   // The id's cell names the entry, and for an offer its bucket and price: the search for its
   // chunk starts before the entry (read to confirm the id) has arrived.
   size_t ci = kUnknownChunk;
-  uint32_t ref = kNil;
-  if (!ids_.empty() && id != 0) {
-    size_t mask = ids_.size() - 1;
-    auto low = static_cast<uint32_t>(id);
-    for (size_t i = id_home(low, mask);; i = (i + 1) & mask) {
-      const IdCell& c = ids_[i];
-      if (c.ref == kNil) break;
-      if (c.id_low != low) continue;
-      ci = kUnknownChunk;
-      if (c.hint != kNoHint && !(c.ref & kRequestRef)) {
-        prefetch(&offer_slab_[c.ref]);
-        prefetch(&offer_owner_links_[c.ref]);
-        const Bucket& b = buckets_[c.hint >> kHintKeyBits];
-        ci = chunk_of(b, BucketEntry{c.hint & ((uint64_t{1} << kHintKeyBits) - 1), id, c.ref});
-        if (ci < b.chunks.size()) prefetch(b.chunks[ci], sizeof(Chunk));
-      }
-      if (id_of(c.ref) == id) {
-        ref = c.ref;
-        break;
-      }
-    }
-  }
+  uint32_t ref = find_ref(id, [&](const IdCell& c) {
+    ci = kUnknownChunk;
+    if (c.hint == kNoHint || (c.ref & kRequestRef)) return;
+    prefetch(&offer_slab_[c.ref]);
+    prefetch(&offer_owner_links_[c.ref]);
+    const Bucket& b = buckets_[c.hint >> kHintKeyBits];
+    ci = chunk_of(b, BucketEntry{c.hint & ((uint64_t{1} << kHintKeyBits) - 1), id, c.ref});
+    if (ci < b.chunks.size()) prefetch(b.chunks[ci], sizeof(Chunk));
+  });
   if (ref == kNil) return false;
   if (ref & kRequestRef) {
     uint32_t slot = ref & ~kRequestRef;

@@ -242,6 +242,10 @@ class OrderBook {
   // The id index: OrderId -> ref, open addressing over the slabs (see ids_).
   OrderId id_of(uint32_t ref) const;
   uint32_t find_ref(OrderId id) const;
+  // The same, calling `on_candidate(cell)` for each cell whose low bits match, before the entry
+  // that confirms the full id is read (a cancel starts looking for the offer's chunk there).
+  template <class OnCandidate>
+  uint32_t find_ref(OrderId id, OnCandidate&& on_candidate) const;
   void index_id(OrderId id, uint32_t ref, uint64_t hint = kNoHint);
   void unindex_id(OrderId id);
   bool rating_filtered_offer(const OfferEntry& o) const { return o.min_requester_rating > 0; }
