@@ -153,15 +153,17 @@ void report(const ClientOptions& o) {
   });
 }
 
-ledger::CloseDeal close_op(const ClientOptions& o) {
-  ledger::CloseDeal c{hash(o.deal, "--deal"), Amount::zero(), std::nullopt, {}};
+ledger::CloseReason close_reason(const ClientOptions& o) {
   for (int r = 0; r <= static_cast<int>(ledger::CloseReason::expired); ++r)
     if (o.reason == ledger::to_string(static_cast<ledger::CloseReason>(r)))
-      c.reason = static_cast<ledger::CloseReason>(r);
-  if (o.reason != ledger::to_string(c.reason))
-    throw CommandError(
-        "--reason: completed, requester_closed, provider_closed, "
-        "provider_failed, unpaid or expired");
+      return static_cast<ledger::CloseReason>(r);
+  throw CommandError(
+      "--reason: completed, requester_closed, provider_closed, "
+      "provider_failed, unpaid or expired");
+}
+
+ledger::CloseDeal close_op(const ClientOptions& o) {
+  ledger::CloseDeal c{hash(o.deal, "--deal"), Amount::zero(), std::nullopt, close_reason(o)};
   if (o.amount.empty() != o.proof_signature.empty())
     throw CommandError("--amount and --proof-signature go together (the requester's proof)");
   if (!o.amount.empty()) {
@@ -313,6 +315,26 @@ void add_deal_commands(CLI::App& app, const Options& o) {
   cmd->add_option("--amount", o->amount, "With --proof-signature: the proof's IPSX");
   cmd->add_option("--proof-signature", o->proof_signature, "The requester's balance proof");
   cmd->add_option("--reason", o->reason, "Why (default completed)");
+  cmd = op_command(deal, "claim", "The provider collects a balance proof on the ledger", o,
+                   [](const ClientOptions& c) {
+                     return ledger::Claim{hash(c.deal, "--deal"), tokens(c.amount, "--amount"),
+                                          unwrap(crypto::Signature::from_hex(c.proof_signature),
+                                                 "--proof-signature")};
+                   });
+  cmd->add_option("--amount", o->amount, "The proof's cumulative IPSX")->required();
+  cmd->add_option("--proof-signature", o->proof_signature, "The requester's balance proof")
+      ->required();
+  cmd = op_command(deal, "uncooperative-close",
+                   "The requester closes alone, admitting an amount; the provider has the "
+                   "challenge period to present a higher proof",
+                   o, [](const ClientOptions& c) {
+                     return ledger::UncooperativeClose{
+                         hash(c.deal, "--deal"), tokens(c.amount, "--amount"), close_reason(c)};
+                   });
+  cmd->add_option("--amount", o->amount, "The IPSX the requester admits it owes")->required();
+  cmd->add_option("--reason", o->reason, "Why (default completed)");
+  op_command(deal, "settle", "Settle a deal whose challenge period is over (anyone)", o,
+             [](const ClientOptions& c) { return ledger::Settle{hash(c.deal, "--deal")}; });
   cmd = op_command(deal, "rate", "Rate the other party of a closed deal", o,
                    [](const ClientOptions& c) {
                      return ledger::Rate{hash(c.deal, "--deal"), static_cast<uint8_t>(c.score)};
@@ -320,7 +342,7 @@ void add_deal_commands(CLI::App& app, const Options& o) {
   cmd->add_option("--score", o->score, "1 (worst) to 5 (best)")
       ->required()
       ->check(CLI::Range(1, 5));
-  for (const char* name : {"report", "close", "rate"})
+  for (const char* name : {"report", "close", "claim", "uncooperative-close", "settle", "rate"})
     deal->get_subcommand(name)->add_option("--deal", o->deal, "The deal id")->required();
 }
 

@@ -8,15 +8,20 @@
 //   exits' invoices with balance proofs.
 // - `ipsx provide`: the provider's exit and its offers. Places a signed offer per IP of its
 //   config, announces where the exit listens, reports `ready` for each new deal (and re-sends it
-//   as the heartbeat), serves the deals from the leased IPs, and keeps the balance proofs; when
-//   a deal ends it closes it on the ledger with the best proof (payment, commission, refund)
-//   and rates the requester (sdk/settlement.h). The gateway rates the provider.
+//   as the heartbeat), serves the deals from the leased IPs, and keeps the balance proofs on
+//   disk (--data) before they count. Its watchtower follows each deal on the ledger: it claims
+//   often, answers a requester's uncooperative close with its best proof within the challenge
+//   period, cuts at the exit a deal the ledger marks closing or closed, and when a deal ends
+//   closes it on the ledger with the best proof (payment, commission, refund) and rates the
+//   requester (sdk/settlement.h). The gateway rates the provider.
 #include <fmt/format.h>
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -116,6 +121,44 @@ struct GatewayOptions {
   uint64_t acquire_timeout_ms = 10'000;
 };
 
+// Every page of GET `route` (which takes &after=), calling `each` for each item of `member`.
+void for_each_listed(sdk::NodeClient& node, const std::string& route, const char* member,
+                     const std::function<void(const json&)>& each) {
+  std::string after;
+  for (;;) {
+    auto page = node.get(route + (after.empty() ? "" : "&after=" + after));
+    if (!page) throw CommandError(fmt::format("reading {}: {}", route, page.error().message()));
+    for (const json& item : page->value(member, json::array())) each(item);
+    const json& next = page->value("next", json());
+    if (!next.is_string()) return;
+    after = next.get<std::string>();
+  }
+}
+
+// The deals of `me` as `role` ("provider" or "requester") that an agent starting up follows:
+// every one not closed on the ledger (it may need a claim, a close or a settle), and those closed
+// within the last day (still to rate). A node that cannot list them is reported, not fatal.
+std::vector<Hash> deals_to_follow(sdk::NodeClient& node, const Address& me, const char* role,
+                                  const char* who) {
+  std::vector<Hash> out;
+  const uint64_t recent_ms = static_cast<uint64_t>(to_unix_ms(SystemClock().now())) - 86'400'000;
+  try {
+    for_each_listed(node, "/v1/deals?party=" + me.to_string() + "&limit=200", "deals",
+                    [&](const json& d) {
+                      auto id = Hash::from_hex(d.value("id", ""));
+                      if (!id || d.value(role, "") != me.to_string()) return;
+                      const json& st = d.value("status", json::object());
+                      if (d.value("ledger", json::object()).value("state", "") == "closed" &&
+                          st.value("sinceMs", uint64_t{0}) < recent_ms)
+                        return;
+                      out.push_back(*id);
+                    });
+  } catch (const CommandError& e) {
+    std::cerr << who << ": " << e.what() << "\n";
+  }
+  return out;
+}
+
 void run_gateway(const GatewayOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   NodeSession s = open_node(o.node);
@@ -167,12 +210,16 @@ void run_gateway(const GatewayOptions& o) {
             << std::flush;
   sdk::NodeLeases::Totals last;
   sdk::RequesterSettlement settlement(*s.node, signer);
+  // A restarted gateway follows the deals its earlier runs ordered.
+  for (const Hash& d : deals_to_follow(*s.node, signer.address(), "requester", "ipsx gateway"))
+    settlement.watch(d);
   run_until_signal([&] {
     {
       std::lock_guard lock(connected_mu);
       for (const Hash& d : connected) settlement.watch(d);
       connected.clear();
     }
+    for (const Hash& d : leases.take_opened()) settlement.watch(d);
     print_lines("ipsx gateway", settlement.poll(SystemClock().now()));
     auto t = leases.totals();
     if (t.requests != last.requests) {
@@ -193,8 +240,22 @@ void run_gateway(const GatewayOptions& o) {
 // ---- ipsx provide -----------------------------------------------------------------------------
 
 struct ProvideOptions {
-  std::string node, keystore, address, password_file, config;
+  std::string node, keystore, address, password_file, config, data;
 };
+
+// Where a provider keeps its state unless --data says: $XDG_STATE_HOME/ipsx/provider-ADDRESS
+// (~/.local/state when unset).
+std::filesystem::path default_provider_data(const Address& provider) {
+  std::filesystem::path base;
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) {
+    base = x;
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    base = std::filesystem::path(h) / ".local" / "state";
+  } else {
+    throw CommandError("--data: no HOME or XDG_STATE_HOME to keep the provider's proofs under");
+  }
+  return base / "ipsx" / ("provider-" + provider.to_string());
+}
 
 struct ProvideConfig {
   std::string pair_listen = "127.0.0.1:0";
@@ -204,6 +265,7 @@ struct ProvideConfig {
   std::optional<uint16_t> fee_bps;
   uint64_t offer_seconds = 86'400;
   uint64_t claim_every_seconds = 600;
+  uint64_t max_unclaimed_seconds = 60;
   std::vector<ledger::Offer> offers;  // without provider, market, expiry, nonce
 };
 
@@ -238,6 +300,10 @@ ProvideConfig load_provide_config(const std::string& path) {
   c.claim_every_seconds =
       toml_value<int64_t>(t["claim_every_seconds"], path + ": claim_every_seconds", 600);
   if (c.claim_every_seconds == 0) throw CommandError(path + ": claim_every_seconds: at least 1");
+  c.max_unclaimed_seconds =
+      toml_value<int64_t>(t["max_unclaimed_seconds"], path + ": max_unclaimed_seconds", 60);
+  if (c.max_unclaimed_seconds == 0 || c.max_unclaimed_seconds > 86'400)
+    throw CommandError(path + ": max_unclaimed_seconds: from 1 to 86400");
   if (const auto* allow = t["allow"].as_array()) {
     for (const auto& a : *allow) {
       auto text = a.value<std::string>();
@@ -283,20 +349,6 @@ ProvideConfig load_provide_config(const std::string& path) {
   return c;
 }
 
-// Every page of GET `route` (which takes &after=), calling `each` for each item of `member`.
-void for_each_listed(sdk::NodeClient& node, const std::string& route, const char* member,
-                     const std::function<void(const json&)>& each) {
-  std::string after;
-  for (;;) {
-    auto page = node.get(route + (after.empty() ? "" : "&after=" + after));
-    if (!page) throw CommandError(fmt::format("reading {}: {}", route, page.error().message()));
-    for (const json& item : page->value(member, json::array())) each(item);
-    const json& next = page->value("next", json());
-    if (!next.is_string()) return;
-    after = next.get<std::string>();
-  }
-}
-
 // The offers this provider left live at the node for the IPs of `offers` (an earlier run of
 // `ipsx provide`, or offers placed by hand) are withdrawn, and for each IP the moment its live
 // deals under them end is returned (unix seconds, 0 if none): the new offers sell only from
@@ -329,7 +381,10 @@ std::vector<uint64_t> withdraw_earlier_offers(sdk::NodeClient& node, const sdk::
   if (busy.empty()) return busy_until;
   for_each_listed(node, "/v1/deals?party=" + me + "&limit=200", "deals", [&](const json& d) {
     auto it = busy.find(d.value("offer", uint64_t{0}));
-    if (it == busy.end() || d["status"].value("phase", "") == "closed") return;
+    // A deal closed on the ledger holds the IP no longer, whatever its protocol status says.
+    if (it == busy.end() || d["status"].value("phase", "") == "closed" ||
+        d.value("ledger", json::object()).value("state", "") == "closed")
+      return;
     uint64_t end_s = (d["times"].value("endMs", uint64_t{0}) + 999) / 1000;
     busy_until[it->second] = std::max(busy_until[it->second], end_s);
   });
@@ -356,11 +411,20 @@ void run_provide(const ProvideOptions& o) {
   net::asio::io_context io;
   SystemClock clock;
   net::Exit exit(io, config, deals, key, clock);
+  // Balance proofs are kept on disk before the exit counts them as paid.
+  const std::filesystem::path data =
+      o.data.empty() ? default_provider_data(signer.address()) : std::filesystem::path(o.data);
+  auto store = unwrap(sdk::ProofStore::open(data / "proofs.log"), "--data");
   std::mutex paid_mu;
   std::map<Hash, net::ExitPayment> paid;  // the best balance proof of each deal
   exit.on_payment = [&](const net::ExitPayment& p) {
+    if (auto kept = store->put(p.deal_id, p.amount, p.signature); !kept) {
+      std::cerr << "ipsx provide: keeping a balance proof: " << kept.error().message() << "\n";
+      return false;
+    }
     std::lock_guard lock(paid_mu);
     paid[p.deal_id] = p;
+    return true;
   };
   unwrap(exit.start(), "pair_listen");
   std::thread io_thread([&io] { io.run(); });
@@ -431,7 +495,24 @@ void run_provide(const ProvideOptions& o) {
   std::map<Hash, U256> reported_paid;
   sdk::SettlementOptions settle_options;
   settle_options.claim_every = Millis(c.claim_every_seconds * 1000);
-  sdk::ProviderSettlement settlement(*s.node, signer, settle_options);
+  settle_options.max_unclaimed_seconds = c.max_unclaimed_seconds;
+  sdk::ProviderSettlement settlement(*s.node, signer, settle_options, store.get());
+  settlement.on_ended = [&](const Hash& deal, const std::string& why) {
+    exit.end_deal(deal, why);
+    std::cout << fmt::format("ipsx provide: deal {}: {}; cut at the exit\n", deal.hex(), why)
+              << std::flush;
+  };
+  // A restart resumes: the deals of stored proofs are watched (the store loaded them), and so is
+  // every deal of this provider not closed on the ledger (or closed within the last day, to rate
+  // it); the exit finds each at the node when its gateway pairs again.
+  for (const Hash& d : deals_to_follow(*s.node, signer.address(), "provider", "ipsx provide")) {
+    settlement.watch(d);
+    known.insert(d);
+  }
+  if (settlement.pending())
+    std::cout << fmt::format("ipsx provide: following {} earlier deal(s) ({} with stored proofs)\n",
+                             settlement.pending(), store->best().size())
+              << std::flush;
   run_until_signal([&] {
     place_offers(false);
     if (now_s() >= announced_at + 60) {
@@ -544,6 +625,9 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_option("--config", p->config, "The provider's TOML config (docs/sdk.md)")
       ->required()
       ->check(CLI::ExistingFile);
+  cmd->add_option("--data", p->data,
+                  "Directory for the provider's state: the balance proofs it was paid with "
+                  "(default $XDG_STATE_HOME/ipsx/provider-ADDRESS)");
   cmd->callback([p] { run_provide(*p); });
 }
 

@@ -455,6 +455,7 @@ void run_node(const NodeOptions& o) {
 
   api::EventStream events;
   api::NodeContext node{*market, *ledger, api::openapi_yaml(), &events};
+  node.exits_file = journal_dir + "/exits.log";  // announcements survive a restart
   if (const auto* eth = dynamic_cast<const eth::EthereumLedger*>(ledger.get()))
     node.token_contract = eth->deployment().token;
 

@@ -1,9 +1,12 @@
 #include "api/node_routes.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <memory>
 
 #include "api/metrics.h"
@@ -25,7 +28,8 @@ using market::OrderInfo;
 // What the routes share besides the node: the metrics and the limiters.
 struct NodeState {
   NodeContext& node;
-  market::ExitDirectory exits;  // soft state: providers re-announce (market/exit_directory.h)
+  market::ExitDirectory exits;     // providers re-announce (market/exit_directory.h)
+  std::FILE* exits_log = nullptr;  // node.exits_file, open for appending (or none)
   Metrics metrics;
   RateLimiter per_ip;
   RateLimiter per_address;
@@ -36,6 +40,11 @@ struct NodeState {
         exits(n.ledger.domain().separator()),
         per_ip(l.per_ip, l.max_keys),
         per_address(l.per_address, l.max_keys) {}
+  ~NodeState() {
+    if (exits_log) std::fclose(exits_log);
+  }
+  NodeState(const NodeState&) = delete;
+  NodeState& operator=(const NodeState&) = delete;
 };
 
 using State = std::shared_ptr<NodeState>;
@@ -684,35 +693,81 @@ uint64_t now_s() {
   return static_cast<uint64_t>(now_ms() / 1000);
 }
 
+// {"exit": {"provider", "endpoint", "expiry", "seq"}, "signature"}: a provider's signed
+// announcement of where its exit listens (the signature is checked by ExitDirectory::announce).
+Parsed<market::SignedExitAnnouncement> parse_announcement(const json& j) {
+  auto sig = parse_signature(j);
+  if (!sig) return std::unexpected(sig.error());
+  auto e = j.find("exit");
+  if (e == j.end()) return std::unexpected(ApiError::invalid_field("exit", "missing"));
+  if (!e->is_object()) return std::unexpected(ApiError::invalid_field("exit", "not an object"));
+  market::SignedExitAnnouncement a;
+  a.signature = *sig;
+  auto provider = e->find("provider");
+  if (provider == e->end() || !provider->is_string())
+    return std::unexpected(ApiError::invalid_field("exit.provider", "must be an address"));
+  auto address = parse_address(provider->get<std::string>(), "exit.provider");
+  if (!address) return std::unexpected(address.error());
+  a.announcement.provider = *address;
+  auto endpoint = e->find("endpoint");
+  if (endpoint == e->end() || !endpoint->is_string())
+    return std::unexpected(ApiError::invalid_field("exit.endpoint", "must be HOST:PORT"));
+  a.announcement.endpoint = endpoint->get<std::string>();
+  auto expiry = uint_field(*e, "expiry", "exit.expiry");
+  if (!expiry) return std::unexpected(expiry.error());
+  a.announcement.expiry = *expiry;
+  auto seq = uint_field(*e, "seq", "exit.seq");
+  if (!seq) return std::unexpected(seq.error());
+  a.announcement.seq = *seq;
+  return a;
+}
+
+// Reads node.exits_file back into the directory (each announcement checked again; the expired
+// and superseded are dropped), rewrites it with the live ones and opens it for appending. A line
+// that does not parse is skipped: the file is the node's own, and soft state.
+void load_exits(NodeState& s) {
+  const std::string& path = s.node.exits_file;
+  if (path.empty()) return;
+  std::vector<market::SignedExitAnnouncement> live;
+  if (std::FILE* in = std::fopen(path.c_str(), "re")) {
+    std::string line;
+    for (int c; (c = std::fgetc(in)) != EOF;) {
+      if (c != '\n') {
+        line.push_back(static_cast<char>(c));
+        continue;
+      }
+      auto j = json::parse(line, nullptr, false);
+      line.clear();
+      if (!j.is_object()) continue;
+      auto a = parse_announcement(j);
+      if (a && s.exits.announce(*a, now_s())) live.push_back(*a);
+    }
+    std::fclose(in);
+  }
+  std::string tmp = path + ".tmp";
+  if (std::FILE* out = std::fopen(tmp.c_str(), "we")) {
+    for (const auto& a : live)
+      if (s.exits.find(a.announcement.provider, now_s()) &&
+          s.exits.find(a.announcement.provider, now_s())->announcement.seq == a.announcement.seq)
+        std::fprintf(out, "%s\n", exit_json(a).dump().c_str());
+    bool ok = std::fflush(out) == 0 && ::fsync(::fileno(out)) == 0;
+    std::fclose(out);
+    if (ok) std::rename(tmp.c_str(), path.c_str());
+  }
+  s.exits_log = std::fopen(path.c_str(), "ae");
+  if (!s.exits_log)
+    std::fprintf(stderr, "exit announcements will not survive a restart: cannot open %s\n",
+                 path.c_str());
+}
+
 // Body: {"exit": {"provider", "endpoint", "expiry", "seq"}, "signature"}: a provider's signed
 // announcement of where its exit listens.
 HttpResponse announce_exit(NodeState& s, const HttpRequest& req) {
   auto body = parse_json_object(req.body);
   if (!body) return error_response(body.error());
-  const json& j = *body;
-  auto sig = parse_signature(j);
-  if (!sig) return error_response(sig.error());
-  auto e = j.find("exit");
-  if (e == j.end()) return error_response(ApiError::invalid_field("exit", "missing"));
-  if (!e->is_object()) return error_response(ApiError::invalid_field("exit", "not an object"));
-  market::SignedExitAnnouncement a;
-  a.signature = *sig;
-  auto provider = e->find("provider");
-  if (provider == e->end() || !provider->is_string())
-    return error_response(ApiError::invalid_field("exit.provider", "must be an address"));
-  auto address = parse_address(provider->get<std::string>(), "exit.provider");
-  if (!address) return error_response(address.error());
-  a.announcement.provider = *address;
-  auto endpoint = e->find("endpoint");
-  if (endpoint == e->end() || !endpoint->is_string())
-    return error_response(ApiError::invalid_field("exit.endpoint", "must be HOST:PORT"));
-  a.announcement.endpoint = endpoint->get<std::string>();
-  auto expiry = uint_field(*e, "expiry", "exit.expiry");
-  if (!expiry) return error_response(expiry.error());
-  a.announcement.expiry = *expiry;
-  auto seq = uint_field(*e, "seq", "exit.seq");
-  if (!seq) return error_response(seq.error());
-  a.announcement.seq = *seq;
+  auto parsed = parse_announcement(*body);
+  if (!parsed) return error_response(parsed.error());
+  const market::SignedExitAnnouncement& a = *parsed;
   if (auto r = limit_address(s, signer_of(s.node, a.announcement.struct_hash(), a.signature),
                              a.announcement.provider))
     return *r;
@@ -723,6 +778,11 @@ HttpResponse announce_exit(NodeState& s, const HttpRequest& req) {
           ApiError::invalid_field(m.starts_with("expiry") ? "exit.expiry" : "exit.endpoint", m));
     }
     return error_response(from_error(r.error()));
+  }
+  // Kept for a restart of the node (soft state: a lost last line costs one re-announcement).
+  if (s.exits_log) {
+    std::fprintf(s.exits_log, "%s\n", exit_json(a).dump().c_str());
+    std::fflush(s.exits_log);
   }
   publish(s.node, "exit", exit_json(a));
   return json_response(200, exit_json(a));
@@ -1187,6 +1247,7 @@ void tick(NodeContext& node, bool periodic) {
 
 void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
   State s = std::make_shared<NodeState>(node, limits);
+  load_exits(*s);
   router.set_guard([s](const HttpRequest& req, const std::string&) -> std::optional<HttpResponse> {
     if (req.remote.empty()) return std::nullopt;
     auto wait = s->per_ip.take(req.remote, RateLimiter::Clock::now());

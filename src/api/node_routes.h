@@ -49,6 +49,10 @@ struct NodeContext {
   // On Ethereum: the token contract (health's `tokenContract`), for wallets that check the
   // transactions prepared for them.
   std::optional<Address> token_contract = std::nullopt;
+  // Where the node keeps the providers' exit announcements across restarts: a log of the signed
+  // announcements, one JSON object a line, read back (each checked again) by add_node_routes()
+  // and compacted to the live ones. Empty: kept in memory only.
+  std::string exits_file = {};
 };
 
 // Rate limits (token buckets, rate 0 = none). `per_ip`: every request, by the client's IP.

@@ -414,6 +414,7 @@ TEST_F(DataPlane, TheGatewayPaysInvoicesWithProofsTheExitCanClaim) {
   de.exit->on_payment = [&](const ExitPayment& p) {
     std::lock_guard lock(mu);
     payments.push_back(p);
+    return true;
   };
   start_gateway();
   gateway_->add_lease(d.lease);
@@ -475,6 +476,47 @@ TEST_F(DataPlane, TheExitsFrontServesDealCredentialsAndCutsWhenUnpaid) {
   EXPECT_TRUE(r.output.ends_with("403")) << r.output;
   EXPECT_NE(r.output.find("is cut: unpaid"), std::string::npos) << r.output;
   EXPECT_NE(curl("socks5h://" + front, url).status, 0);
+}
+
+TEST_F(DataPlane, ADealTheLedgerClosedIsCutEverywhereAndRefusedAfter) {
+  // The requester closed the deal on the ledger and keeps browsing: once the provider's agent
+  // tells the exit (end_deal), the deal's pair channel, its front connections and its credentials
+  // all stop working, and so does a fresh pairing for it.
+  auto& de = add_exit(true, /*front=*/true);
+  TestDeal d = deal(de, "127.0.0.3", "DE", 3600);
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  ASSERT_EQ(curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url).output,
+            "127.0.0.3\n\n200");
+  auto creds = gateway_->stats(d.exit.id);
+  std::string front = fmt::format("{}:{}@127.0.0.1:{}", creds.proxy_username, creds.proxy_password,
+                                  creds.proxy_port);
+  ASSERT_EQ(curl("socks5h://" + front, url).output, "127.0.0.3\n\n200");
+
+  de.exit->end_deal(d.exit.id, "the requester closed it on the ledger");
+  ASSERT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).cut_reason.has_value(); }));
+  EXPECT_EQ(*de.exit->stats(d.exit.id).cut_reason, "the requester closed it on the ledger");
+  auto r = curl("http://" + front, url, "-i");
+  EXPECT_TRUE(r.output.ends_with("403")) << r.output;
+  EXPECT_NE(r.output.find("is cut: the requester closed it"), std::string::npos) << r.output;
+  EXPECT_NE(curl("socks5h://" + front, url).status, 0);
+  // The gateway dropped the cut lease; given it again, its pairing is refused.
+  gateway_->add_lease(d.lease);
+  r = curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url, "-i");
+  EXPECT_FALSE(r.output.ends_with("200")) << r.output;
+}
+
+TEST_F(DataPlane, ADealEndedBeforeAnyGatewayPairedIsRefused) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE", 3600);
+  de.exit->end_deal(d.exit.id, "it is closed on the ledger");
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  auto r = curl(fmt::format("http://country-de:{}@{}", kPassword, gw()),
+                fmt::format("http://127.0.0.1:{}/", echo_.port()), "-i");
+  EXPECT_FALSE(r.output.ends_with("200")) << r.output;
+  EXPECT_EQ(de.exit->stats(d.exit.id).connections, 0u);
 }
 
 class SlowMarket final : public GatewayMarket {

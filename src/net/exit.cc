@@ -92,6 +92,10 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
 
   std::unordered_map<Hash, std::shared_ptr<Session>, FixedBytesHasher> sessions;
   std::unordered_map<std::string, std::shared_ptr<Session>> by_username;
+  // Deals ended by end_deal() before or after their session began (bounded: an old entry only
+  // matters until the deal's own end, which the exit enforces anyway).
+  static constexpr size_t kMaxEnded = 65'536;
+  std::unordered_map<Hash, std::string, FixedBytesHasher> ended;
   mutable std::mutex stats_mu;  // guards `stats` only: read from other threads
   std::unordered_map<Hash, ExitDealStats, FixedBytesHasher> stats;
 
@@ -136,7 +140,18 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     sessions[deal.id] = s;
     by_username[s->username] = s;
     with_stats(deal.id, [](ExitDealStats&) {});
+    if (auto e = ended.find(deal.id); e != ended.end())
+      cut(*s, Error(NetErrc::deal_ended, e->second));
     return s;
+  }
+
+  // The provider's agent saw the deal end on the ledger (or the market): cut it now, and refuse
+  // it from here on even if no gateway has paired for it yet.
+  void end_deal(const Hash& id, const std::string& why) {
+    if (ended.size() >= kMaxEnded) ended.erase(ended.begin());
+    ended.try_emplace(id, why);
+    if (auto it = sessions.find(id); it != sessions.end())
+      cut(*it->second, Error(NetErrc::deal_ended, why));
   }
 
   U256 owed(const Session& s) const {
@@ -218,11 +233,14 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     auto signer = crypto::recover(digest, p->signature);
     if (!signer || *signer != s.deal.requester) return reject("not signed by the requester");
     if (s.best && p->amount <= s.best->amount) return;  // stale or repeated: harmless
-    s.best = ExitPayment{p->deal_id, p->amount, p->signature};
+    ExitPayment payment{p->deal_id, p->amount, p->signature};
+    // The provider keeps it (durably) before it counts as paid: a proof it could not keep does
+    // not extend the requester's credit.
+    if (on_payment && !on_payment(payment)) return;
+    s.best = payment;
     with_stats(s.deal.id, [&](ExitDealStats& st) { st.paid = p->amount; });
-    if (on_payment) on_payment(*s.best);
   }
-  std::function<void(const ExitPayment&)> on_payment;
+  std::function<bool(const ExitPayment&)> on_payment;
 
   // ---- Outbound connections --------------------------------------------------------------------
 
@@ -686,13 +704,16 @@ Result<void> Exit::start() {
     m.proxy_port = *fp;
     asio::co_spawn(m.io, m.accept_front(), asio::detached);
   }
-  m.on_payment = [this](const ExitPayment& p) {
-    if (on_payment) on_payment(p);
-  };
+  m.on_payment = [this](const ExitPayment& p) { return on_payment ? on_payment(p) : true; };
   m.splices->start();
   asio::co_spawn(m.io, m.accept_pairs(), asio::detached);
   asio::co_spawn(m.io, m.billing(), asio::detached);
   return {};
+}
+
+void Exit::end_deal(const Hash& deal_id, std::string why) {
+  asio::post(impl_->io,
+             [impl = impl_, deal_id, why = std::move(why)] { impl->end_deal(deal_id, why); });
 }
 
 void Exit::stop() {

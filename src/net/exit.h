@@ -14,7 +14,7 @@
 //   ones are refused.
 //
 // Single-threaded: run the io_context it is given on one thread. Thread-safe: stats(), the
-// directory (called on the exit's thread), stop() (posts).
+// directory (called on the exit's thread), stop() and end_deal() (post).
 #pragma once
 
 #include <chrono>
@@ -112,13 +112,19 @@ class Exit {
   Result<void> start();
   // Stops accepting and closes every connection (posted to the exit's thread; returns at once).
   void stop();
+  // Cuts the deal as the exit's own billing would (CUT frame to its gateways, every stream, front
+  // connection and UDP association of it closed) and refuses it from then on, also if no gateway
+  // has paired for it yet. For a deal the ledger marks closing or closed. Thread-safe (posted).
+  void end_deal(const Hash& deal_id, std::string why);
 
   uint16_t pair_port() const;
   uint16_t proxy_port() const;  // 0 without a front
   const Address& provider() const;
 
-  // Called on the exit's thread for each new best balance proof.
-  std::function<void(const ExitPayment&)> on_payment;
+  // Called on the exit's thread for each new best balance proof, before it counts as paid: the
+  // provider stores it (durably) and returns true, or returns false and the proof is ignored (the
+  // gateway's next proof is tried again; unpaid use past the credit limit cuts the deal).
+  std::function<bool(const ExitPayment&)> on_payment;
 
   ExitDealStats stats(const Hash& deal_id) const;
   size_t open_connections() const;

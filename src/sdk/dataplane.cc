@@ -1,5 +1,7 @@
 #include "sdk/dataplane.h"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "ledger/tx_codec.h"
@@ -367,6 +369,10 @@ Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
   const json& first = deals[0];
   auto id = first.is_string() ? Hash::from_hex(first.get<std::string>()) : hash_field(first, "id");
   if (!id) return std::unexpected(id.error());
+  {
+    std::lock_guard lock(mu_);
+    opened_.push_back(*id);
+  }
   auto info = fetch_deal(*node_, *id);
   if (!info) return std::unexpected(info.error());
   auto endpoint_text = fetch_exit(*node_, info->provider);
@@ -402,6 +408,11 @@ Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
   ++totals_.leases;
   totals_.committed = totals_.committed.checked_add(lease.max_amount).value_or(U256::max());
   return lease;
+}
+
+std::vector<Hash> NodeLeases::take_opened() {
+  std::lock_guard lock(mu_);
+  return std::exchange(opened_, {});
 }
 
 // ---- NodeDeals --------------------------------------------------------------------------------

@@ -119,6 +119,11 @@ class NodeLeases final : public net::GatewayMarket {
   // The gateway's lease events, reported as the requester's status (connected, failed, closed).
   void on_lease_event(const Hash& deal, net::LeaseEvent event, const std::string& reason);
 
+  // The deals opened for this gateway's requests since the last call: the requester's
+  // settlement follows each of them, those that never connected too (a deal whose exit never
+  // answered must still be closed on the ledger, so its deposit comes back).
+  std::vector<Hash> take_opened();
+
   // What was ordered so far (for status lines).
   struct Totals {
     uint64_t requests = 0, leases = 0, nothing_fits = 0;
@@ -140,6 +145,7 @@ class NodeLeases final : public net::GatewayMarket {
   std::deque<std::function<void()>> jobs_;
   bool stopping_ = false;
   Totals totals_;
+  std::vector<Hash> opened_;  // guarded by mu_
   uint64_t nonce_;
   std::thread worker_;  // last: started once everything else is constructed
 };

@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "api/http_server.h"
@@ -430,6 +433,115 @@ TEST_F(SdkSettlementTest, TheRequesterGetsItsDepositBackFromAProviderThatNeverCa
   EXPECT_EQ(d.reason, ledger::CloseReason::provider_failed);
   EXPECT_EQ(ledger_->wallet(requester.address()).value().reserved, Amount());
   EXPECT_EQ(ledger_->wallet(requester.address()).value().balance, Amount::from_tokens(100).value());
+}
+
+TEST_F(SdkSettlementTest, TheWatchtowerAnswersARequesterWhoClosesAdmittingNothing) {
+  // The requester pays balance proofs up to 400, then starts an uncooperative close admitting 0
+  // while the deal runs. The provider's watchtower claims its best proof inside the challenge
+  // period, tells the exit to cut the deal, and settles once the period is over: it is paid what
+  // the proofs say, not what the requester admitted.
+  Signer provider = signer("provider"), requester = signer("requester");
+  SettlementOptions fast;
+  fast.check_every = Millis(0);
+  ProviderSettlement provider_side(*node_, provider, fast);
+  std::vector<std::string> ended;
+  provider_side.on_ended = [&](const Hash& d, const std::string& why) {
+    EXPECT_EQ(d, deal_);
+    ended.push_back(why);
+  };
+  provider_side.watch(deal_);
+  provider_side.on_payment(deal_, U256(400), requester.balance_proof(deal_, U256(400)).value());
+  for (auto& l : provider_side.poll(clock_.now())) said_ += l + "\n";
+  EXPECT_EQ(said_, "");  // 400 is under a minute of the price (10/s): nothing to claim yet
+  EXPECT_TRUE(ended.empty());
+
+  exec(key("requester"),
+       ledger::UncooperativeClose{deal_, Amount(), ledger::CloseReason::completed});
+  ASSERT_TRUE(poll_until(provider_side, "claimed our balance proof of")) << said_;
+  EXPECT_EQ(ended, std::vector<std::string>{"the requester closed it on the ledger"});
+  EXPECT_EQ(ledger_->deal(deal_).value().claimed, Amount::from_base(U256(400)));
+  ASSERT_TRUE(poll_until(provider_side, "rated the requester")) << said_;
+  EXPECT_NE(said_.find("settled after the challenge period"), std::string::npos) << said_;
+  auto d = ledger_->deal(deal_).value();
+  EXPECT_EQ(d.state, ledger::DealState::closed);
+  EXPECT_EQ(d.claimed, Amount::from_base(U256(400)));
+  EXPECT_EQ(ledger_->wallet(provider.address()).value().balance, Amount::from_base(U256(400)));
+  EXPECT_EQ(ledger_->wallet(requester.address()).value().reserved, Amount());
+  EXPECT_EQ(ended.size(), 1u);  // told once
+}
+
+TEST_F(SdkSettlementTest, TheWatchtowerClaimsOnceAMinuteOfThePriceIsUnclaimed) {
+  Signer provider = signer("provider"), requester = signer("requester");
+  SettlementOptions fast;
+  fast.check_every = Millis(0);
+  ProviderSettlement provider_side(*node_, provider, fast);
+  provider_side.watch(deal_);
+  provider_side.on_payment(deal_, U256(590), requester.balance_proof(deal_, U256(590)).value());
+  for (auto& l : provider_side.poll(clock_.now())) said_ += l + "\n";
+  EXPECT_EQ(said_, "");
+  // 600 is 60 s at the deal's price of 10: claimed at once, not at claim_every.
+  provider_side.on_payment(deal_, U256(600), requester.balance_proof(deal_, U256(600)).value());
+  ASSERT_TRUE(poll_until(provider_side, "claimed 0.0000000000000006 IPSX")) << said_;
+  EXPECT_EQ(ledger_->deal(deal_).value().claimed, Amount::from_base(U256(600)));
+  EXPECT_EQ(ledger_->deal(deal_).value().state, ledger::DealState::open);
+}
+
+TEST_F(SdkSettlementTest, ARestartedProviderResumesFromItsStoredProofs) {
+  Signer provider = signer("provider"), requester = signer("requester");
+  auto path = std::filesystem::path(dir_.path()) / "provider" / "proofs.log";
+  {
+    auto store = ProofStore::open(path).value();
+    ASSERT_TRUE(store->put(deal_, U256(250), requester.balance_proof(deal_, U256(250)).value()));
+  }  // the provider dies here, before any claim
+  exec(key("requester"),
+       ledger::UncooperativeClose{deal_, Amount(), ledger::CloseReason::completed});
+  auto store = ProofStore::open(path).value();
+  SettlementOptions fast;
+  fast.check_every = Millis(0);
+  ProviderSettlement provider_side(*node_, provider, fast, store.get());
+  EXPECT_EQ(provider_side.pending(), 1u);  // watched from its stored proof alone
+  ASSERT_TRUE(poll_until(provider_side, "rated the requester")) << said_;
+  EXPECT_EQ(ledger_->deal(deal_).value().claimed, Amount::from_base(U256(250)));
+  EXPECT_TRUE(store->best().empty());  // settled: forgotten
+  EXPECT_TRUE(ProofStore::open(path).value()->best().empty());
+}
+
+TEST(SdkProofStore, KeepsTheBestProofOfEachDealAcrossReopens) {
+  ledger::testing::TempDir dir;
+  auto path = std::filesystem::path(dir.path()) / "proofs.log";
+  Hash a = Hash::from_hex(std::string(64, 'a')).value(),
+       b = Hash::from_hex(std::string(64, 'b')).value();
+  Signer signer(key("requester"), Hash{});
+  auto sig = [&](uint64_t n) { return signer.balance_proof(a, U256(n)).value(); };
+  {
+    auto s = ProofStore::open(path).value();
+    ASSERT_TRUE(s->put(a, U256(5), sig(5)));
+    ASSERT_TRUE(s->put(a, U256(9), sig(9)));
+    ASSERT_TRUE(s->put(a, U256(7), sig(7)));  // lower: ignored
+    ASSERT_TRUE(s->put(b, U256(3), sig(3)));
+    ASSERT_TRUE(s->forget(b));
+  }
+  {
+    // A crash mid-append leaves a torn last line: it never counted, and is dropped.
+    std::ofstream(path, std::ios::app) << "proof " << a.hex() << " 99";
+  }
+  auto s = ProofStore::open(path).value();
+  auto best = s->best();
+  ASSERT_EQ(best.size(), 1u);
+  EXPECT_EQ(best.at(a).amount, U256(9));
+  EXPECT_EQ(best.at(a).signature, sig(9));
+  // Compacted: one line per deal kept.
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+
+  // A file that is not ours is refused with the line named, and left as it was.
+  std::ofstream(path, std::ios::app) << "hello world\n";
+  auto bad = ProofStore::open(path);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), CoreErrc::parse_error);
+  EXPECT_NE(bad.error().message().find(":2: not a proof record"), std::string::npos)
+      << bad.error().message();
 }
 
 TEST(SdkSettlement, ScoresFollowWhoIsToBlame) {

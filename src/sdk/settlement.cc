@@ -118,8 +118,11 @@ std::optional<ledger::CloseReason> close_reason_from_string(std::string_view nam
 // ---- ProviderSettlement -----------------------------------------------------------------------
 
 ProviderSettlement::ProviderSettlement(NodeClient& node, const Signer& provider,
-                                       SettlementOptions options)
-    : SettlementSide(node, provider, options) {}
+                                       SettlementOptions options, ProofStore* store)
+    : SettlementSide(node, provider, options), store_(store) {
+  if (!store_) return;
+  for (const auto& [deal, p] : store_->best()) on_payment(deal, p.amount, p.signature);
+}
 
 void ProviderSettlement::watch(const Hash& deal) {
   deals_.try_emplace(deal);
@@ -133,6 +136,52 @@ void ProviderSettlement::on_payment(const Hash& deal, const U256& amount,
 
 std::vector<std::string> ProviderSettlement::poll(Timestamp now) {
   return poll_deals(deals_, now, [&](const Hash& id, Deal& d) { return settle(id, d, now); });
+}
+
+Result<json> ProviderSettlement::claim(const Hash& id, Deal& d, Timestamp now) {
+  auto r = send_transaction(node_, signer_,
+                            ledger::Claim{id, Amount::from_base(d.best->first), d.best->second});
+  if (r) {
+    d.claimed = d.best->first;
+    d.last_claim = now;
+  }
+  return r;
+}
+
+// The requester started an uncooperative close (a close this provider did not start): answer
+// with the best proof while the challenge period runs, then settle once it is over.
+std::vector<std::string> ProviderSettlement::answer_close(const Hash& id, Deal& d,
+                                                          const json& ledger_view, Timestamp now) {
+  std::vector<std::string> out;
+  const U256 admitted = amount_of(ledger_view, "admitted");
+  const int64_t ends_ms = ledger_view.value("challengeEndsMs", int64_t{0});
+  if (to_unix_ms(now) < ends_ms) {
+    if (d.best && d.claimed < d.best->first && admitted < d.best->first) {
+      auto r = claim(id, d, now);
+      if (!r) {
+        note_error(out, d.last_error,
+                   fmt::format("deal {}: answering the requester's close with our proof: {}",
+                               short_id(id), r.error().message()));
+        return out;
+      }
+      out.push_back(fmt::format(
+          "deal {}: the requester is closing it admitting {} IPSX; claimed our balance proof of "
+          "{} IPSX within the challenge period (block {})",
+          short_id(id), Amount::from_base(admitted).to_string(),
+          Amount::from_base(d.claimed).to_string(), r->value("block", uint64_t{0})));
+    }
+    return out;
+  }
+  auto r = send_transaction(node_, signer_, ledger::Settle{id});
+  if (!r) {
+    note_error(out, d.last_error,
+               fmt::format("deal {}: settling after the challenge period: {}", short_id(id),
+                           r.error().message()));
+    return out;
+  }
+  out.push_back(fmt::format("deal {}: settled after the challenge period: {} (block {})",
+                            short_id(id), close_summary(*r), r->value("block", uint64_t{0})));
+  return out;  // rated at the next poll, once closed
 }
 
 std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Timestamp now) {
@@ -151,29 +200,40 @@ std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Tim
   const std::string state = ledger_view.value("state", "");
   d.claimed = amount_of(ledger_view, "claimed");
   if (d.last_claim == Timestamp{}) d.last_claim = now;
+  if ((state == "closing" || state == "closed") && !d.ended) {
+    d.ended = true;
+    if (on_ended)
+      on_ended(id, state == "closing" ? "the requester closed it on the ledger"
+                                      : "it is closed on the ledger");
+  }
+  if (state == "closing") return answer_close(id, d, ledger_view, now);
   auto proof = [&]() -> std::optional<std::pair<U256, crypto::Signature>> {
     if (d.best && d.claimed < d.best->first) return d.best;
     return std::nullopt;
   };
 
   auto reason = final_close(read->deal);
+  if (!reason && state == "closed")  // closed on the ledger before the market said so
+    reason = close_reason_from_string(ledger_view.value("reason", ""));
   if (!reason) {
-    // Still running: claim the best proof now and then, so a long deal does not leave the
-    // provider's earnings at the requester's mercy until the end.
+    // Still running: claim the best proof often enough that little is ever at the requester's
+    // mercy: once it is max_unclaimed_seconds of the price above the claimed, or every
+    // claim_every.
     auto p = proof();
-    if (state == "open" && p && now >= d.last_claim + options_.claim_every) {
-      auto r = send_transaction(node_, signer_,
-                                ledger::Claim{id, Amount::from_base(p->first), p->second});
-      if (!r) {
-        note_error(out, d.last_error,
-                   fmt::format("deal {}: claiming: {}", short_id(id), r.error().message()));
-        return out;
-      }
-      d.last_claim = now;
-      out.push_back(fmt::format("deal {}: claimed {} IPSX on the ledger (block {})", short_id(id),
-                                Amount::from_base(p->first).to_string(),
-                                r->value("block", uint64_t{0})));
+    if (state != "open" || !p) return out;
+    auto price = U256::parse(ledger_view.value("pricePerSecond", "0"));
+    auto limit = price ? price->checked_mul(U256(options_.max_unclaimed_seconds)) : std::nullopt;
+    bool over = limit && *p->first.checked_sub(d.claimed) >= *limit;
+    if (!over && now < d.last_claim + options_.claim_every) return out;
+    auto r = claim(id, d, now);
+    if (!r) {
+      note_error(out, d.last_error,
+                 fmt::format("deal {}: claiming: {}", short_id(id), r.error().message()));
+      return out;
     }
+    out.push_back(fmt::format("deal {}: claimed {} IPSX on the ledger (block {})", short_id(id),
+                              Amount::from_base(p->first).to_string(),
+                              r->value("block", uint64_t{0})));
     return out;
   }
 
@@ -191,6 +251,8 @@ std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Tim
     out.push_back(fmt::format("deal {} settled on the ledger ({}): {} (block {})", short_id(id),
                               ledger::to_string(*reason), close_summary(*r),
                               r->value("block", uint64_t{0})));
+    if (!d.ended && on_ended) on_ended(id, "it is closed on the ledger");
+    d.ended = true;
   }
   if (!ledger_view.value("ratedByProvider", false)) {
     uint8_t score = requester_score_for(*reason);
@@ -202,6 +264,12 @@ std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Tim
       return out;
     }
     if (r) out.push_back(fmt::format("deal {}: rated the requester {}/5", short_id(id), score));
+  }
+  if (store_) {
+    if (auto f = store_->forget(id); !f) {
+      note_error(out, d.last_error, fmt::format("deal {}: {}", short_id(id), f.error().message()));
+      return out;
+    }
   }
   d.done = true;
   return out;

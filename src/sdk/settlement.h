@@ -2,9 +2,16 @@
 // "Settlement"). The market's deal protocol decides when and why a deal ends; these classes act
 // on that decision once it is final (a close is final `clock_skew` after it, docs/protocol.md):
 //
-// - ProviderSettlement: closes the deal with the best balance proof the exit received (the
-//   ledger pays the provider, takes the market's commission, refunds the rest of the deposit to
-//   the requester), claims the best proof now and then on long deals, and rates the requester.
+// - ProviderSettlement: the provider's watchtower. It follows each of its deals on the ledger:
+//   it claims the best balance proof the exit received often enough that little is ever
+//   unclaimed (at most `max_unclaimed_seconds` of the deal's price, or all of it every
+//   `claim_every`); when the requester starts an uncooperative close it answers within the
+//   challenge period with its best proof, and settles once the period is over; when the ledger
+//   marks a deal closing or closed it tells the exit to cut it (on_ended). Once the market's
+//   close is final it closes the deal with its best proof (the ledger pays the provider, takes
+//   the market's commission, refunds the rest of the deposit to the requester) and rates the
+//   requester. With a ProofStore, the deals of its stored proofs are watched from the start, so
+//   a restarted provider resumes where it stopped.
 // - RequesterSettlement: rates the provider once the deal is closed on the ledger; when the
 //   provider never closes a deal the market closed (a failed or vanished provider), starts an
 //   uncooperative close admitting what was already claimed, and settles once the challenge
@@ -14,6 +21,7 @@
 // what it did, as lines for the user. Failures are kept for the next poll (and reported once).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,13 +32,17 @@
 #include "crypto/keys.h"
 #include "ledger/ledger.h"
 #include "sdk/node_client.h"
+#include "sdk/proof_store.h"
 #include "sdk/signer.h"
 
 namespace ipsx::sdk {
 
 struct SettlementOptions {
-  Millis check_every{2'000};    // how often watched deals are read at the node
+  Millis check_every{1'000};    // how often watched deals are read at the node
   Millis claim_every{600'000};  // provider: claim the best proof of an open deal this often
+  // provider: claim at once when the best proof is this many seconds of the deal's price above
+  // what is claimed (so a provider offline for a challenge period loses at most this much)
+  uint64_t max_unclaimed_seconds = 60;
   // requester: how long after the market's final close the provider has to close the deal on
   // the ledger before the requester starts an uncooperative close
   Millis provider_grace{30'000};
@@ -71,27 +83,41 @@ class SettlementSide {
 
 class ProviderSettlement : SettlementSide {
  public:
-  ProviderSettlement(NodeClient& node, const Signer& provider, SettlementOptions options = {});
+  // `store`, if given, outlives this object: its proofs are loaded (their deals watched), and a
+  // deal's proofs are forgotten once it is closed on the ledger. The store itself is written by
+  // whoever receives the proofs (the exit's on_payment), before they count.
+  ProviderSettlement(NodeClient& node, const Signer& provider, SettlementOptions options = {},
+                     ProofStore* store = nullptr);
 
-  // A deal of this provider to settle when it ends.
+  // A deal of this provider to follow until it is closed and rated.
   void watch(const Hash& deal);
   // A balance proof the exit received; the highest per deal is kept.
   void on_payment(const Hash& deal, const U256& amount, const crypto::Signature& signature);
-  // Reads the watched deals (at most every check_every) and acts: claim, close, rate.
+  // Reads the watched deals (at most every check_every) and acts: claim, answer a close, settle,
+  // close, rate.
   std::vector<std::string> poll(Timestamp now);
   // Deals watched and not yet closed and rated.
   size_t pending() const { return deals_.size(); }
+
+  // Called from poll() once for each deal the ledger marks closing or closed, with the reason
+  // for the exit's log: the exit cuts it (Exit::end_deal).
+  std::function<void(const Hash& deal, const std::string& why)> on_ended;
 
  private:
   struct Deal {
     std::optional<std::pair<U256, crypto::Signature>> best;
     U256 claimed;
     Timestamp last_claim{};
-    bool done = false;  // closed and rated (or unknown to the node)
+    bool ended = false;  // on_ended was called
+    bool done = false;   // closed and rated (or unknown to the node)
     std::string last_error;
   };
+  std::vector<std::string> answer_close(const Hash& id, Deal& d, const nlohmann::json& ledger_view,
+                                        Timestamp now);
+  Result<nlohmann::json> claim(const Hash& id, Deal& d, Timestamp now);
   std::vector<std::string> settle(const Hash& id, Deal& d, Timestamp now);
 
+  ProofStore* store_;
   std::map<Hash, Deal> deals_;
 };
 

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Attacks on the exchange, each by a party that cheats, with the real binaries on loopback
+# (docs/threat-model.md). One scenario a run:
+#
+# - close-at-zero: the requester's gateway leases an IP and pays balance proofs; then the
+#   requester starts an uncooperative close admitting 0 and keeps browsing through its gateway.
+#   The provider's watchtower must claim its best proof within the challenge period, the exit must
+#   cut the deal (the requester's next requests no longer leave from the leased IP on it), and
+#   after the challenge period the provider is paid what the proofs say.
+# - provider-restart: the provider is killed (SIGKILL) mid-deal, after it was paid proofs; while
+#   it is down the requester starts an uncooperative close admitting 0. The provider comes back
+#   (same --data) within the challenge period, reloads the proofs it kept on disk and claims them.
+#
+# - node-restart: the market node is killed (SIGKILL) mid-deal and restarted on its data. The
+#   provider's exit announcement survives (a gateway can reach the exit at once, not only after
+#   the provider's next announcement a minute later), the running deal keeps being served and
+#   paid, and it still settles with the provider paid.
+#
+# usage: adversary_e2e.sh IPSX SCENARIO
+set -uo pipefail
+IPSX=$1
+SCENARIO=$2
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+on_exit() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; }
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
+CHALLENGE=60
+
+echo pw >"$work/pw"
+echo proxy-secret >"$work/proxy-pw"
+ks=$work/ks
+new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
+early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new) de=$(new) requester=$(new)
+data=$work/ledger
+"$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
+  --team "$team" --treasury "$treasury" --sale-seconds 1 --challenge-seconds $CHALLENGE 2>/dev/null
+"$IPSX" ledger init --data "$data" --genesis "$work/g.toml" >/dev/null
+sleep 1
+send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@" >/dev/null; }
+send --address "$team" finalize-sale
+send --address "$early" transfer --to "$requester" --amount 1000
+send --address "$requester" deposit --amount 100
+
+printf '127.0.0.2/32  DE  AS64501  residential  Loopback DE\n' >"$work/geo.txt"
+start node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
+  --password-file "$work/pw" --listen 127.0.0.1:0 --geo-static "$work/geo.txt"
+url=$(wait_for "$work/node.out" 'http://127\.0\.0\.1:[0-9]+') || { bad "the node starts: $(cat "$work/node.out")"; finish; exit 1; }
+start whoami python3 "$here/whoami_server.py"
+dest_port=$(wait_for "$work/whoami.out" '^[0-9]+$') || { bad "the destination starts"; finish; exit 1; }
+
+cat >"$work/de.toml" <<TOML
+pair_listen = "127.0.0.1:0"
+allow = ["127.0.0.0/8"]   # the destination is on loopback; an operator would not allow it
+[[ip]]
+address = "127.0.0.2"
+country = "DE"
+type = "residential"
+price = "0.001"
+capacity = 1
+TOML
+provider_out=de
+start_provider() {
+  provider_out=$1
+  start "$1" "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+    --address "$de" --config "$work/de.toml" --data "$work/provider-state"
+  provider_pid=${pids[-1]}
+}
+start_provider de
+wait_for "$work/de.out" 'offer .* for 127\.0\.0\.2 \(DE\) placed' >/dev/null ||
+  bad "the provider places its offer: $(cat "$work/de.out")"
+for _ in $(seq 50); do curl -sf "$url/v1/exits/$de" >/dev/null && break; sleep 0.1; done
+
+start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
+  --max-price 0.002 --duration 3600 --budget 50
+gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$') ||
+  bad "the gateway starts: $(cat "$work/gateway.out")"
+through() {
+  curl -sS --max-time 10 -w '%{http_code}' -x "http://country-de-session-s1:proxy-secret@$gw" \
+    "http://127.0.0.1:$dest_port/" 2>&1 | tr '\n' ' '
+}
+expect_eq "the requester browses from the leased IP" "$(through)" "127.0.0.2 200"
+deal=$(wait_for "$work/gateway.out" 'deal 0x[0-9a-f]{64} connected' | grep -oE '0x[0-9a-f]{64}') ||
+  bad "the gateway reports its deal: $(cat "$work/gateway.out")"
+# The exit invoices every second and the gateway pays: wait for a few proofs to be kept.
+for _ in $(seq 100); do
+  (($(grep -c "deal $deal paid" "$work/$provider_out.out") >= 3)) && break
+  sleep 0.1
+done
+proof=$(grep -oE "deal $deal paid [0-9.]+ IPSX" "$work/$provider_out.out" | tail -1 | awk '{print $4}')
+[[ -n $proof ]] && ok "the provider holds balance proofs (last: $proof IPSX)" ||
+  bad "no proof reached the provider: $(cat "$work/$provider_out.out")"
+
+ledger_of() { curl -s "$url/v1/deals/$deal" | jq -r ".ledger.$1"; }
+close_at_zero() {
+  expect_out "the requester starts an uncooperative close admitting 0" 'included|block' \
+    "$IPSX" deal uncooperative-close --node "$url" --keystore "$ks" --address "$requester" \
+    --password-file "$work/pw" --deal "$deal" --amount 0
+  expect_eq "the ledger marks the deal closing" "$(ledger_of state)" closing
+}
+
+case $SCENARIO in
+close-at-zero)
+  close_at_zero
+  wait_for "$work/de.out" "deal $deal: the requester closed it on the ledger; cut at the exit" 5 >/dev/null &&
+    ok "the provider cuts the deal at its exit" || bad "no cut: $(cat "$work/de.out")"
+  wait_for "$work/de.out" 'claimed our balance proof of [0-9.]+ IPSX within the challenge period' 5 >/dev/null &&
+    ok "the watchtower claims its best proof within the challenge period" ||
+    bad "no claim: $(cat "$work/de.out")"
+  claimed=$(ledger_of claimed)
+  awk -v c="$claimed" -v p="$proof" 'BEGIN { exit !(c + 0 >= p + 0 && c + 0 > 0) }' &&
+    ok "the ledger shows $claimed IPSX claimed (the last proof seen: $proof)" ||
+    bad "claimed $claimed, proof $proof"
+  # The requester keeps browsing through its gateway: the closed deal carries nothing more.
+  sleep 1
+  got=$(through)
+  [[ $got != "127.0.0.2 200" ]] && ok "the requester's next request is not served on the closed deal ($got)" ||
+    bad "the closed deal still carries traffic"
+  served=$(grep -c . "$work/whoami.out")
+  sleep 2
+  through >/dev/null
+  expect_eq "the destination sees nothing more from the leased IP" "$(grep -c . "$work/whoami.out")" "$served"
+  ;;
+provider-restart)
+  kill -9 "$provider_pid"
+  wait "$provider_pid" 2>/dev/null
+  ok "the provider is killed (SIGKILL) mid-deal"
+  close_at_zero
+  sleep 3
+  start_provider de2
+  wait_for "$work/de2.out" 'following [0-9]+ earlier deal\(s\) \(1 with stored proofs\)' 10 >/dev/null &&
+    ok "the restarted provider reloads its stored proof" || bad "no reload: $(cat "$work/de2.out")"
+  wait_for "$work/de2.out" 'claimed our balance proof of [0-9.]+ IPSX within the challenge period' 10 >/dev/null &&
+    ok "the restarted provider claims it within the challenge period" || bad "no claim: $(cat "$work/de2.out")"
+  claimed=$(ledger_of claimed)
+  awk -v c="$claimed" -v p="$proof" 'BEGIN { exit !(c + 0 >= p + 0 && c + 0 > 0) }' &&
+    ok "the ledger shows $claimed IPSX claimed (the last proof seen before the kill: $proof)" ||
+    bad "claimed $claimed, proof $proof"
+  ;;
+node-restart)
+  node_pid=${pids[0]}
+  kill -9 "$node_pid"
+  wait "$node_pid" 2>/dev/null
+  start node2 "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
+    --password-file "$work/pw" --listen "${url#http://}" --geo-static "$work/geo.txt"
+  for _ in $(seq 50); do curl -sf "$url/v1/health" >/dev/null && break; sleep 0.1; done
+  expect_out "the restarted node still knows the provider's exit" '"endpoint":"127\.0\.0\.1:[0-9]+"' \
+    curl -sf "$url/v1/exits/$de"
+  expect_eq "the running deal is still served" "$(through)" "127.0.0.2 200"
+  before=$(grep -c "deal $deal paid" "$work/de.out")
+  sleep 3
+  after=$(grep -c "deal $deal paid" "$work/de.out")
+  ((after > before)) && ok "and still paid ($before -> $after proofs)" || bad "no proof after the restart"
+  close_at_zero
+  wait_for "$work/de.out" 'claimed our balance proof of [0-9.]+ IPSX within the challenge period' 10 >/dev/null &&
+    ok "the watchtower claims through the restarted node" || bad "no claim: $(cat "$work/de.out")"
+  ;;
+*)
+  bad "unknown scenario $SCENARIO"
+  ;;
+esac
+
+# After the challenge period the deal is settled (by whichever party's agent comes first):
+# nothing stays reserved, and the provider's wallet holds what was claimed.
+for _ in $(seq $((CHALLENGE + 15))); do [[ $(ledger_of state) == closed ]] && break; sleep 1; done
+expect_eq "the deal is settled on the ledger after the challenge period" "$(ledger_of state)" closed
+reserved=$(curl -s "$url/v1/ledger/accounts/$requester" | jq -r '.wallet.reserved')
+expect_eq "nothing of the requester's stays reserved" "$reserved" 0
+paid=$(curl -s "$url/v1/ledger/accounts/$de" | jq -r '.wallet.balance')
+awk -v c="$paid" 'BEGIN { exit !(c + 0 > 0) }' && ok "the provider's wallet holds $paid IPSX" ||
+  bad "the provider was paid $paid"
+# Stopped, the ledger's files verify from genesis: every block, signature and invariant.
+for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+wait 2>/dev/null
+pids=()
+expect_out "the ledger verifies from genesis" 'ok|verified' "$IPSX" ledger verify --data "$data"
+finish
