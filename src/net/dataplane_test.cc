@@ -478,6 +478,73 @@ TEST_F(DataPlane, TheExitsFrontServesDealCredentialsAndCutsWhenUnpaid) {
   EXPECT_NE(curl("socks5h://" + front, url).status, 0);
 }
 
+TEST_F(DataPlane, EveryConnectionIsLoggedAndTheRequesterSignsTheLogsRoot) {
+  // Two connections through the gateway and one to the exit's front with the deal's credentials:
+  // the exit logs each as it closes, the gateway checks the records against the streams it
+  // opened and signs a receipt over the log's root, and a record's audit path proves it against
+  // that receipt.
+  auto& de = add_exit(true, /*front=*/true);
+  TestDeal d = deal(de, "127.0.0.2", "DE", 3600);
+  std::mutex mu;
+  std::vector<ledger::UsageRecord> records;
+  std::optional<ExitReceipt> receipt;
+  de.exit->on_usage = [&](const ledger::UsageRecord& r) {
+    std::lock_guard lock(mu);
+    records.push_back(r);
+  };
+  de.exit->on_receipt = [&](const ExitReceipt& r) {
+    std::lock_guard lock(mu);
+    receipt = r;
+  };
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  ASSERT_EQ(curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url).output,
+            "127.0.0.2\n\n200");
+  ASSERT_EQ(curl(fmt::format("socks5h://country-de:{}@{}", kPassword, gw()), url + "bytes/5000")
+                .output.size(),
+            5004u);  // the bytes, a newline, "200"
+  auto creds = gateway_->stats(d.exit.id);
+  ASSERT_EQ(curl(fmt::format("socks5h://{}:{}@127.0.0.1:{}", creds.proxy_username,
+                             creds.proxy_password, creds.proxy_port),
+                 url)
+                .output,
+            "127.0.0.2\n\n200");
+  ASSERT_TRUE(eventually([&] { return gateway_->stats(d.exit.id).usage_receipted == 3; }))
+      << gateway_->stats(d.exit.id).usage_receipted;
+  ASSERT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).usage_receipted == 3; }));
+  EXPECT_EQ(de.exit->stats(d.exit.id).usage_records, 3u);
+  EXPECT_FALSE(gateway_->stats(d.exit.id).usage_disputed);
+
+  std::lock_guard lock(mu);
+  ASSERT_EQ(records.size(), 3u);
+  ASSERT_TRUE(receipt);
+  EXPECT_EQ(receipt->requester, requester_.address());
+  std::vector<Hash> leaves;
+  for (const auto& r : records) leaves.push_back(ledger::usage_leaf(r));
+  EXPECT_EQ(receipt->root, ledger::usage_root(leaves));
+  ledger::UsageReceipt signed_receipt{d.exit.id, receipt->count, receipt->root};
+  EXPECT_TRUE(crypto::verify(
+      crypto::eip712::digest(d.exit.domain_separator, signed_receipt.struct_hash()),
+      receipt->signature, requester_.address()));
+  for (uint64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(records[i].index, i);
+    EXPECT_EQ(records[i].host, "127.0.0.1");
+    EXPECT_EQ(records[i].port, echo_.port());
+    EXPECT_LE(records[i].opened_ms, records[i].closed_ms);
+    EXPECT_TRUE(ledger::verify_usage_path(leaves[i], i, 3, ledger::usage_path(leaves, i),
+                                          receipt->root));
+  }
+  // Through the gateway: on a stream; at the front: stream 0. Bytes each way, as served.
+  std::vector<uint32_t> streams;
+  for (const auto& r : records) streams.push_back(r.stream);
+  EXPECT_EQ(std::count(streams.begin(), streams.end(), 0u), 1);
+  auto big = std::find_if(records.begin(), records.end(),
+                          [](const auto& r) { return r.bytes_down > 5000; });
+  ASSERT_NE(big, records.end());
+  EXPECT_GT(big->bytes_up, 0u);
+}
+
 TEST_F(DataPlane, ADealTheLedgerClosedIsCutEverywhereAndRefusedAfter) {
   // The requester closed the deal on the ledger and keeps browsing: once the provider's agent
   // tells the exit (end_deal), the deal's pair channel, its front connections and its credentials

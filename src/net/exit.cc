@@ -50,7 +50,27 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     std::vector<std::weak_ptr<SpliceControl>> front;  // front connections, to cut them
     std::optional<ExitPayment> best;
     bool cut = false;
+    // The usage log (ledger/usage.h): its tree, the records not yet sent to a gateway (each with
+    // the log's root after it), the roots sent (to check receipts), the best receipt.
+    ledger::UsageLog log;
+    std::deque<std::pair<ledger::UsageRecord, Hash>> unsent;
+    std::map<uint64_t, Hash> sent_roots;
+    std::optional<ExitReceipt> receipt;
   };
+
+  // One connection's record, finished when the last holder lets go (the connection's coroutine
+  // and its meter): then its close time and bytes are final and it joins the deal's log.
+  struct ConnectionUsage {
+    std::shared_ptr<Impl> impl;
+    std::shared_ptr<Session> session;
+    ledger::UsageRecord record;
+    bool counted = true;  // false until a UDP association is accepted: a refusal is no record
+    ~ConnectionUsage() {
+      if (counted) impl->record_usage(*session, std::move(record));
+    }
+  };
+  static constexpr size_t kMaxUnsentRecords = 65'536;
+  static constexpr size_t kMaxSentRoots = 4'096;
 
   Impl(asio::io_context& io, ExitConfig c, const ExitDealDirectory& d, const Clock& clk)
       : io(io),
@@ -208,6 +228,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
                                     st.paid.to_dec(), credit_limit(*s).to_dec())));
           continue;
         }
+        send_usage(*s);
         InvoiceMessage inv{id, due,
                            std::min(now_s(), s->deal.end) - std::min(now_s(), s->deal.start),
                            st.bytes_up, st.bytes_down};
@@ -297,6 +318,83 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
                                                      from.is_v4() ? "IPv4" : "IPv6"));
   }
 
+  std::shared_ptr<ConnectionUsage> track(const std::shared_ptr<Session>& s, const Endpoint& to,
+                                         uint32_t stream, bool counted = true) {
+    auto u = std::make_shared<ConnectionUsage>();
+    u->counted = counted;
+    u->impl = shared_from_this();
+    u->session = s;
+    u->record.host = format_host(to.host);
+    u->record.port = to.port;
+    u->record.stream = stream;
+    u->record.opened_ms = to_unix_ms(clock.now());
+    return u;
+  }
+
+  // The deal's meter, also counting into one connection's record.
+  std::function<void(uint64_t, uint64_t)> meter(const Hash& id,
+                                                std::shared_ptr<ConnectionUsage> usage) {
+    return [deal = meter(id), usage = std::move(usage)](uint64_t up, uint64_t down) {
+      deal(up, down);
+      usage->record.bytes_up += up;
+      usage->record.bytes_down += down;
+    };
+  }
+
+  void record_usage(Session& s, ledger::UsageRecord r) {
+    r.deal_id = s.deal.id;
+    r.index = s.log.size();
+    r.closed_ms = std::max(r.opened_ms, to_unix_ms(clock.now()));
+    s.log.append(ledger::usage_leaf(r));
+    if (s.unsent.size() >= kMaxUnsentRecords) s.unsent.pop_front();  // no gateway for long
+    s.unsent.emplace_back(r, s.log.root());
+    with_stats(s.deal.id, [&](ExitDealStats& st) { st.usage_records = s.log.size(); });
+    if (on_usage) on_usage(r);
+  }
+
+  // Sends the records no gateway has seen, in messages of at most kMaxUsageRecordsPerMessage,
+  // each with the log's size and root after its last record.
+  void send_usage(Session& s) {
+    std::erase_if(s.channels, [](auto& w) { return w.expired(); });
+    if (s.unsent.empty() || s.channels.empty()) return;
+    while (!s.unsent.empty()) {
+      UsageMessage m{s.deal.id, {}, 0, {}};
+      while (!s.unsent.empty() && m.records.size() < kMaxUsageRecordsPerMessage) {
+        m.records.push_back(s.unsent.front().first);
+        m.root = s.unsent.front().second;
+        s.unsent.pop_front();
+      }
+      m.count = m.records.back().index + 1;
+      s.sent_roots[m.count] = m.root;
+      if (s.sent_roots.size() > kMaxSentRoots) s.sent_roots.erase(s.sent_roots.begin());
+      Bytes payload = to_payload(m);
+      for (auto& w : s.channels)
+        if (auto ch = w.lock()) ch->send_control(FrameType::usage, payload);
+    }
+  }
+
+  void on_receipt(Session& s, MuxChannel& ch, const Frame& f) {
+    auto m = parse_receipt(f.payload);
+    auto reject = [&](std::string why) {
+      ch.close(Error(NetErrc::unauthorized, "usage receipt refused: " + why));
+    };
+    if (!m) return reject(m.error().message());
+    if (m->deal_id != s.deal.id) return reject("for another deal");
+    auto sent = s.sent_roots.find(m->count);
+    if (sent == s.sent_roots.end() || sent->second != m->root)
+      return reject("not the root of the log's first " + std::to_string(m->count) + " records");
+    ledger::UsageReceipt r{m->deal_id, m->count, m->root};
+    auto signer = crypto::recover(crypto::eip712::digest(s.deal.domain_separator, r.struct_hash()),
+                                  m->signature);
+    if (!signer || *signer != s.deal.requester) return reject("not signed by the requester");
+    if (s.receipt && s.receipt->count >= m->count) return;
+    s.receipt = ExitReceipt{m->deal_id, s.deal.requester, m->count, m->root, m->signature};
+    with_stats(s.deal.id, [&](ExitDealStats& st) { st.usage_receipted = m->count; });
+    if (on_receipt_cb) on_receipt_cb(*s.receipt);
+  }
+  std::function<void(const ledger::UsageRecord&)> on_usage;
+  std::function<void(const ExitReceipt&)> on_receipt_cb;
+
   std::function<void(uint64_t, uint64_t)> meter(const Hash& id) {
     return [this, id](uint64_t up, uint64_t down) {
       with_stats(id, [&](ExitDealStats& st) {
@@ -345,8 +443,10 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
                      asio::detached);
     };
     ch->on_control = [this, session, weak](const Frame& f) {
-      if (f.type != FrameType::proof) return;
-      if (auto c = weak.lock()) on_proof(*session, *c, f);
+      auto c = weak.lock();
+      if (!c) return;
+      if (f.type == FrameType::proof) on_proof(*session, *c, f);
+      if (f.type == FrameType::receipt) on_receipt(*session, *c, f);
     };
     ch->on_closed = [this](const Error&) { --connections; };
     session->channels.push_back(ch);
@@ -476,7 +576,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     ch.reset();
     ++connections;
     with_stats(s->deal.id, [](ExitDealStats& x) { ++x.connections; });
-    auto on_bytes = meter(s->deal.id);
+    auto on_bytes = meter(s->deal.id, track(s, open->destination, st->id()));
     co_await splice(std::move(*sock), st, *splices, false, on_bytes);
     --connections;
   }
@@ -484,7 +584,8 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   // A UDP stream from a gateway's UDP ASSOCIATE: datagrams leave from the leased IP.
   awaitable<void> serve_udp_stream(std::shared_ptr<Session> s, std::weak_ptr<MuxChannel> weak,
                                    std::shared_ptr<MuxStream> st, const OpenMessage& open) {
-    auto up = udp_upstream(*s, open.protocol);
+    auto usage = track(s, open.destination, st->id(), false);  // recorded once accepted
+    auto up = udp_upstream(*s, open.protocol, meter(s->deal.id, usage));
     auto ch = weak.lock();
     if (!up) {
       with_stats(s->deal.id, [](ExitDealStats& x) { ++x.refused; });
@@ -496,12 +597,15 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     ch.reset();
     ++connections;
     with_stats(s->deal.id, [](ExitDealStats& x) { ++x.connections; });
+    usage->counted = true;
+    usage.reset();  // the upstream's meter holds it until the stream ends
     co_await relay_udp_stream(st, std::move(*up), *splices);
     --connections;
   }
 
   // A UDP socket on the leased IP for a deal that serves SOCKS5, under the destination policy.
-  Result<std::unique_ptr<UdpUpstream>> udp_upstream(const Session& s, uint32_t protocol) {
+  Result<std::unique_ptr<UdpUpstream>> udp_upstream(
+      const Session& s, uint32_t protocol, std::function<void(uint64_t, uint64_t)> on_bytes) {
     if (protocol != ledger::protocol::socks5 || (s.deal.protocols & protocol) == 0)
       return fail(NetErrc::not_permitted, "UDP ASSOCIATE needs a deal whose offer serves socks5");
     if (connections >= cfg.max_connections)
@@ -509,7 +613,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     return exit_udp_upstream(
         io.get_executor(), to_asio(s.deal.leased_ip),
         [this](const asio::ip::address& a) { return cfg.policy.check(from_asio(a)); },
-        meter(s.deal.id));
+        std::move(on_bytes));
   }
 
   // ---- Proxy front -----------------------------------------------------------------------------
@@ -569,7 +673,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
         if (!out) co_return std::unexpected(out.error());
         auto self = shared_from_this();
         co_return HttpHop{socket_upstream(std::move(*out), [self] { --self->connections; }),
-                          meter(session->deal.id)};
+                          meter(session->deal.id, track(session, r.destination, 0))};
       };
       req = co_await forward_http(client, std::move(*req), forwarder, *splices);
       std::erase_if(session->front, [](auto& w) { return w.expired(); });
@@ -608,8 +712,9 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     Session& s = *session;
     std::optional<Error> why = unservable(s);
     Result<std::unique_ptr<UdpUpstream>> up = std::unexpected(Error(NetErrc::exit_failed, ""));
+    auto usage = track(session, req.destination, 0, false);  // recorded once accepted
     if (!why) {
-      up = udp_upstream(s, req.protocol);
+      up = udp_upstream(s, req.protocol, meter(s.deal.id, usage));
       if (!up) why = up.error();
     }
     if (why) {
@@ -620,6 +725,8 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     ++connections;
     with_stats(s.deal.id, [](ExitDealStats& x) { ++x.connections; });
     s.front.push_back(control);
+    usage->counted = true;
+    usage.reset();  // the upstream's meter holds it until the association ends
     co_await serve_udp_associate(client, req, std::move(*up), *splices, control,
                                  cfg.handshake_timeout);
     --connections;
@@ -645,7 +752,8 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     }
     if (ok) {
       with_stats(session->deal.id, [&](ExitDealStats& x) { x.bytes_up += req.leftover.size(); });
-      std::function<void(uint64_t, uint64_t)> on_bytes = meter(session->deal.id);
+      std::function<void(uint64_t, uint64_t)> on_bytes =
+          meter(session->deal.id, track(session, req.destination, 0));
       co_await splice(std::move(client), std::move(*out), *splices, on_bytes, control);
     }
     --connections;
@@ -686,7 +794,11 @@ Exit::Exit(asio::io_context& io, ExitConfig config, const ExitDealDirectory& dea
 }
 
 Exit::~Exit() {
-  if (impl_) impl_->on_payment = nullptr;
+  if (impl_) {
+    impl_->on_payment = nullptr;
+    impl_->on_usage = nullptr;
+    impl_->on_receipt_cb = nullptr;
+  }
 }
 
 Result<void> Exit::start() {
@@ -705,6 +817,12 @@ Result<void> Exit::start() {
     asio::co_spawn(m.io, m.accept_front(), asio::detached);
   }
   m.on_payment = [this](const ExitPayment& p) { return on_payment ? on_payment(p) : true; };
+  m.on_usage = [this](const ledger::UsageRecord& r) {
+    if (on_usage) on_usage(r);
+  };
+  m.on_receipt_cb = [this](const ExitReceipt& r) {
+    if (on_receipt) on_receipt(r);
+  };
   m.splices->start();
   asio::co_spawn(m.io, m.accept_pairs(), asio::detached);
   asio::co_spawn(m.io, m.billing(), asio::detached);

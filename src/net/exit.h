@@ -31,6 +31,7 @@
 #include "core/hash.h"
 #include "core/uint256.h"
 #include "crypto/keys.h"
+#include "ledger/usage.h"
 #include "net/address_policy.h"
 #include "net/asio.h"
 #include "net/endpoint.h"
@@ -86,8 +87,10 @@ struct ExitDealStats {
   uint64_t bytes_down = 0;  // destinations -> requester
   uint64_t connections = 0;
   uint64_t refused = 0;
-  U256 owed;  // at the last invoice
-  U256 paid;  // the best balance proof so far
+  U256 owed;                     // at the last invoice
+  U256 paid;                     // the best balance proof so far
+  uint64_t usage_records = 0;    // connections in the deal's usage log
+  uint64_t usage_receipted = 0;  // of them, covered by the requester's best receipt
   std::optional<std::string> cut_reason;
   bool operator==(const ExitDealStats&) const = default;
 };
@@ -96,6 +99,16 @@ struct ExitDealStats {
 struct ExitPayment {
   Hash deal_id;
   U256 amount;
+  crypto::Signature signature;
+};
+
+// A usage receipt the requester signed (ledger::UsageReceipt), verified: the first `count`
+// records of the deal's usage log have `root`.
+struct ExitReceipt {
+  Hash deal_id;
+  Address requester;
+  uint64_t count = 0;
+  Hash root;
   crypto::Signature signature;
 };
 
@@ -125,6 +138,13 @@ class Exit {
   // provider stores it (durably) and returns true, or returns false and the proof is ignored (the
   // gateway's next proof is tried again; unpaid use past the credit limit cuts the deal).
   std::function<bool(const ExitPayment&)> on_payment;
+
+  // Called on the exit's thread for each connection of a deal once it closed (its record joins
+  // the deal's usage log, docs/usage-receipts.md), and for each new best usage receipt. The
+  // provider keeps both: the log stays with it, and a record with its audit path and a receipt
+  // proves to anyone that the requester used the connection.
+  std::function<void(const ledger::UsageRecord&)> on_usage;
+  std::function<void(const ExitReceipt&)> on_receipt;
 
   ExitDealStats stats(const Hash& deal_id) const;
   size_t open_connections() const;

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -57,7 +60,21 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     WelcomeMessage welcome;
     U256 paid;
     bool reported_connected = false;
+    // Usage receipts (docs/usage-receipts.md): the streams this gateway opened on the deal (to
+    // check the exit's records against), the log as checked so far, and why we stopped signing.
+    struct Opened {
+      uint32_t stream = 0;
+      std::string host;
+      uint16_t port = 0;
+      int64_t at_ms = 0;
+    };
+    std::deque<Opened> opened;
+    ledger::UsageLog usage;
+    std::optional<std::string> usage_disputed;
   };
+  static constexpr size_t kMaxOpenedStreams = 65'536;
+  // How far the exit's clock may put a connection's opening from ours.
+  static constexpr int64_t kUsageSkewMs = 30'000;
 
   struct Sticky {
     Hash deal;
@@ -313,6 +330,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       auto link = weak.lock();
       if (!link) return;
       if (f.type == FrameType::invoice) pay(*link, f);
+      if (f.type == FrameType::usage) acknowledge_usage(*link, f);
       if (f.type == FrameType::cut) drop(*link, parse_error_payload(f.payload), LeaseEvent::cut);
     };
     ch->on_closed = [this, weak](const Error&) {
@@ -345,6 +363,45 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     with_stats(l.lease.deal_id, [&](GatewayLeaseStats& s) { s.paid = amount; });
     l.channel->send_control(FrameType::proof,
                             to_payload(ProofMessage{l.lease.deal_id, amount, *sig}));
+  }
+
+  // Checks the exit's new usage records against the streams this gateway opened, and signs a
+  // receipt for the log if every record is one of ours (or a connection to the exit's front,
+  // which only our per-deal credentials open) and the exit's root is the one we compute. Once a
+  // record is not ours, no later root can be signed: the dispute is kept in the lease's stats.
+  void acknowledge_usage(Link& l, const Frame& f) {
+    auto m = parse_usage(f.payload);
+    if (!m || m->deal_id != l.lease.deal_id || !l.channel || l.usage_disputed) return;
+    auto dispute = [&](std::string why) {
+      l.usage_disputed = why;
+      with_stats(l.lease.deal_id, [&](GatewayLeaseStats& s) { s.usage_disputed = why; });
+    };
+    for (const auto& r : m->records) {
+      if (r.index < l.usage.size()) continue;  // seen (sent to two channels)
+      if (r.index > l.usage.size())
+        return dispute(fmt::format("record {} came before record {}", r.index, l.usage.size()));
+      if (r.stream != 0) {
+        auto it = std::find_if(l.opened.begin(), l.opened.end(), [&](const Link::Opened& o) {
+          return o.stream == r.stream && o.host == r.host && o.port == r.port &&
+                 std::abs(o.at_ms - r.opened_ms) <= kUsageSkewMs;
+        });
+        if (it == l.opened.end())
+          return dispute(fmt::format("record {} ({}:{} on stream {}) is no stream we opened",
+                                     r.index, r.host, r.port, r.stream));
+        l.opened.erase(it);
+      }
+      l.usage.append(ledger::usage_leaf(r));
+    }
+    if (l.usage.size() != m->count) return;  // a message of ours still to come
+    if (l.usage.root() != m->root)
+      return dispute(fmt::format("the exit's root of {} records is not ours", m->count));
+    ledger::UsageReceipt receipt{l.lease.deal_id, m->count, m->root};
+    auto sig = crypto::sign(
+        requester, crypto::eip712::digest(l.lease.domain_separator, receipt.struct_hash()));
+    if (!sig) return;
+    with_stats(l.lease.deal_id, [&](GatewayLeaseStats& s) { s.usage_receipted = m->count; });
+    l.channel->send_control(FrameType::receipt,
+                            to_payload(ReceiptMessage{l.lease.deal_id, m->count, m->root, *sig}));
   }
 
   // ---- Clients ---------------------------------------------------------------------------------
@@ -463,6 +520,9 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     auto stream = (*ch)->open(to_payload(OpenMessage{req.destination, req.protocol, req.udp}));
     if (!stream) co_return std::unexpected(stream.error());
     auto st = *stream;
+    if (l->opened.size() >= kMaxOpenedStreams) l->opened.pop_front();
+    l->opened.push_back({st->id(), format_host(req.destination.host), req.destination.port,
+                         to_unix_ms(clock.now())});
     auto opened = co_await st->wait_opened(cfg.connect_timeout);
     if (!opened) {
       with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.failures; });

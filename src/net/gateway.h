@@ -91,7 +91,9 @@ struct GatewayLeaseStats {
   std::string proxy_username;
   std::string proxy_password;
   uint16_t proxy_port = 0;
-  std::optional<std::string> failed;  // why the lease was dropped
+  std::optional<std::string> failed;          // why the lease was dropped
+  uint64_t usage_receipted = 0;               // usage log records the requester signed for
+  std::optional<std::string> usage_disputed;  // why it stopped signing usage receipts
 };
 
 // Deal status reports for the deal protocol: connected, or failed with the reason.

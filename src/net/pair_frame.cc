@@ -23,6 +23,8 @@ bool known(uint8_t t) {
     case FrameType::invoice:
     case FrameType::proof:
     case FrameType::cut:
+    case FrameType::usage:
+    case FrameType::receipt:
     case FrameType::ping:
     case FrameType::pong:
       return true;
@@ -79,6 +81,10 @@ const char* to_string(FrameType type) {
       return "proof";
     case FrameType::cut:
       return "cut";
+    case FrameType::usage:
+      return "usage";
+    case FrameType::receipt:
+      return "receipt";
     case FrameType::ping:
       return "ping";
     case FrameType::pong:

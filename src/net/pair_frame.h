@@ -36,6 +36,8 @@ enum class FrameType : uint8_t {
   invoice = 20,      // exit -> gateway, stream 0: what the deal owes so far (JSON)
   proof = 21,        // gateway -> exit, stream 0: a signed balance proof (JSON)
   cut = 22,          // exit -> gateway, stream 0: the exit stops serving the deal, why (JSON)
+  usage = 23,        // exit -> gateway, stream 0: new records of the deal's usage log (JSON)
+  receipt = 24,      // gateway -> exit, stream 0: the requester's signed usage receipt (JSON)
   ping = 30,         // either way, stream 0: payload echoed by pong
   pong = 31,
 };

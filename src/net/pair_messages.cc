@@ -178,6 +178,30 @@ Bytes to_payload(const ProofMessage& m) {
                {"signature", m.signature.to_hex()}});
 }
 
+Bytes to_payload(const UsageMessage& m) {
+  json records = json::array();
+  for (const auto& r : m.records)
+    records.push_back({{"index", r.index},
+                       {"openedMs", r.opened_ms},
+                       {"closedMs", r.closed_ms},
+                       {"host", r.host},
+                       {"port", r.port},
+                       {"stream", r.stream},
+                       {"bytesUp", r.bytes_up},
+                       {"bytesDown", r.bytes_down}});
+  return dump({{"deal", m.deal_id.hex()},
+               {"records", std::move(records)},
+               {"count", m.count},
+               {"root", m.root.hex()}});
+}
+
+Bytes to_payload(const ReceiptMessage& m) {
+  return dump({{"deal", m.deal_id.hex()},
+               {"count", m.count},
+               {"root", m.root.hex()},
+               {"signature", m.signature.to_hex()}});
+}
+
 Result<HelloMessage> parse_hello(ByteView payload) {
   Reader r(payload, "hello");
   HelloMessage m;
@@ -249,6 +273,51 @@ Result<ProofMessage> parse_proof(ByteView payload) {
   ProofMessage m;
   m.deal_id = r.hash("deal");
   m.amount = r.u256("amount");
+  m.signature = r.signature("signature");
+  return done(r, std::move(m));
+}
+
+Result<UsageMessage> parse_usage(ByteView payload) {
+  Reader r(payload, "usage");
+  UsageMessage m;
+  m.deal_id = r.hash("deal");
+  m.count = r.u64("count");
+  m.root = r.hash("root");
+  const json* records = r.field("records");
+  if (r.error()) return std::unexpected(*r.error());
+  if (!records->is_array() || records->size() > kMaxUsageRecordsPerMessage)
+    return std::unexpected(bad("usage", "records", "not an array of at most 200"));
+  for (const json& j : *records) {
+    auto text = j.dump();
+    Reader rec(ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
+               "usage.records[]");
+    ledger::UsageRecord u;
+    u.deal_id = m.deal_id;
+    u.index = rec.u64("index");
+    u.opened_ms = static_cast<int64_t>(rec.u64("openedMs"));
+    u.closed_ms = static_cast<int64_t>(rec.u64("closedMs"));
+    u.host = rec.str("host", 255);
+    uint64_t port = rec.u64("port");
+    uint64_t stream = rec.u64("stream");
+    u.bytes_up = rec.u64("bytesUp");
+    u.bytes_down = rec.u64("bytesDown");
+    if (rec.error()) return std::unexpected(*rec.error());
+    if (port > 65535 || stream > UINT32_MAX || u.closed_ms < u.opened_ms ||
+        u.opened_ms > INT64_MAX / 2)
+      return std::unexpected(bad("usage", "records", "a record out of range"));
+    u.port = static_cast<uint16_t>(port);
+    u.stream = static_cast<uint32_t>(stream);
+    m.records.push_back(std::move(u));
+  }
+  return done(r, std::move(m));
+}
+
+Result<ReceiptMessage> parse_receipt(ByteView payload) {
+  Reader r(payload, "receipt");
+  ReceiptMessage m;
+  m.deal_id = r.hash("deal");
+  m.count = r.u64("count");
+  m.root = r.hash("root");
   m.signature = r.signature("signature");
   return done(r, std::move(m));
 }

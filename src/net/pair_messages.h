@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/address.h"
 #include "core/error.h"
@@ -12,6 +13,7 @@
 #include "core/hex.h"
 #include "core/uint256.h"
 #include "crypto/keys.h"
+#include "ledger/usage.h"
 #include "net/endpoint.h"
 #include "net/parse_step.h"
 
@@ -84,12 +86,32 @@ struct ProofMessage {
   crypto::Signature signature;
 };
 
+// exit -> gateway: records appended to the deal's usage log (ledger/usage.h), in index order
+// from the first the gateway has not seen, and the log's size and root after them.
+struct UsageMessage {
+  Hash deal_id;
+  std::vector<ledger::UsageRecord> records;  // deal_id left to the message's
+  uint64_t count = 0;
+  Hash root;
+};
+inline constexpr size_t kMaxUsageRecordsPerMessage = 200;  // fits one frame
+
+// gateway -> exit: the requester's signature of ledger::UsageReceipt{deal, count, root}.
+struct ReceiptMessage {
+  Hash deal_id;
+  uint64_t count = 0;
+  Hash root;
+  crypto::Signature signature;
+};
+
 Bytes to_payload(const HelloMessage& m);
 Bytes to_payload(const AuthMessage& m);
 Bytes to_payload(const WelcomeMessage& m);
 Bytes to_payload(const OpenMessage& m);
 Bytes to_payload(const InvoiceMessage& m);
 Bytes to_payload(const ProofMessage& m);
+Bytes to_payload(const UsageMessage& m);
+Bytes to_payload(const ReceiptMessage& m);
 
 Result<HelloMessage> parse_hello(ByteView payload);
 Result<AuthMessage> parse_auth(ByteView payload);
@@ -97,6 +119,9 @@ Result<WelcomeMessage> parse_welcome(ByteView payload);
 Result<OpenMessage> parse_open(ByteView payload);
 Result<InvoiceMessage> parse_invoice(ByteView payload);
 Result<ProofMessage> parse_proof(ByteView payload);
+// At most kMaxUsageRecordsPerMessage records; hosts of at most 255 bytes.
+Result<UsageMessage> parse_usage(ByteView payload);
+Result<ReceiptMessage> parse_receipt(ByteView payload);
 
 // An error on the wire: one byte of NetErrc (exit_failed for codes of other layers) and the
 // message. The parse never fails: an unknown or empty payload reads as exit_failed.
