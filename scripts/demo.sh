@@ -149,7 +149,8 @@ type = "residential"
 price = "$price"
 TOML
   "$IPSX" provide --node "$node" --keystore "$ks" --address "$who" --password-file "$work/password" \
-    --config "$work/provide-$country.toml" >"$work/provide-$country.out" 2>&1 &
+    --config "$work/provide-$country.toml" --data "$work/provider-$country" \
+    >"$work/provide-$country.out" 2>&1 &
   pids+=($!)
   providers+=("$country:$who")
   wait_for "$work/provide-$country.out" 'offer .* placed' >/dev/null
@@ -218,6 +219,21 @@ for entry in "${providers[@]}"; do
 done
 de=${providers[0]##*:}
 check "the DE provider was paid" test "$(curl -s "$node/v1/ledger/accounts/$de" | jq -r '.wallet.balance')" != 0
+step "The DE provider proves which wallet used its IP, and for what"
+echo "-> the exit logged each connection; the requester's gateway signed the log's root (a Merkle tree)"
+de_deal=$(grep -oE 'deal 0x[0-9a-f]{64} for 127\.0\.0\.2' "$work/provide-DE.out" | head -1 | awk '{print $2}')
+echo "\$ ipsx deal usage ${de_deal:0:18}... --data provider-DE"
+"$IPSX" deal usage "$de_deal" --data "$work/provider-DE"
+echo "\$ ipsx deal prove-usage ${de_deal:0:18}... 0 --data provider-DE > proof.json   (one record, its path, the signed root)"
+"$IPSX" deal prove-usage "$de_deal" 0 --data "$work/provider-DE" >"$work/proof.json"
+jq -c '{record, path: (.path | length | tostring + " hash(es)"), receipt: {count: .receipt.count}}' "$work/proof.json"
+echo "\$ ipsx deal verify-usage proof.json --node ...   (anyone can check it; the log stays with the provider)"
+"$IPSX" deal verify-usage "$work/proof.json" --node "$node" | tee "$work/verified.out"
+check "the usage proof verifies: the requester's wallet opened that connection" \
+  grep -q "^verified: $requester signed .*it is the deal's requester" "$work/verified.out"
+jq '.record.port = 443' "$work/proof.json" >"$work/forged.json"
+check "a proof with a changed record does not" \
+  bash -c "! '$IPSX' deal verify-usage '$work/forged.json' 2>/dev/null"
 echo "-> the market's commission (2.5 % of every payment), in its Centralizer wallet:"
 curl -s "$node/v1/ledger/accounts/$market" | jq -c '{address, commission: .wallet.balance}'
 check "the market earned its commission" test "$(curl -s "$node/v1/ledger/accounts/$market" | jq -r '.wallet.balance')" != 0

@@ -12,6 +12,9 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 
@@ -22,6 +25,7 @@
 #include "order_options.h"
 #include "sdk/dataplane.h"
 #include "sdk/signer.h"
+#include "sdk/usage_store.h"
 
 namespace ipsx::cli {
 namespace {
@@ -36,6 +40,8 @@ struct ClientOptions {
   std::string to, spender, amount, value, order, deal, party, status, proof_signature;
   std::string reason = "completed";
   unsigned score = 0;
+  std::string data, proof_file;  // usage logs: the provider's --data; a proof file
+  uint64_t index = 0;
   std::string owner, side, country, type, state;  // filters of the lists
   unsigned limit = 50, levels = 10;
   OrderFields fields;
@@ -289,6 +295,104 @@ void add_order_commands(CLI::App& app, const Options& o) {
   cmd->callback([o] { cancel(*o); });
 }
 
+// ---- Usage receipts (docs/usage-receipts.md) ---------------------------------------------------
+
+std::unique_ptr<sdk::UsageStore> usage_store(const ClientOptions& o) {
+  std::filesystem::path dir = std::filesystem::path(o.data) / "usage";
+  if (!std::filesystem::is_directory(dir))
+    throw CommandError(
+        fmt::format("--data: {} holds no usage logs (is it the DIR of `ipsx "
+                    "provide --data DIR`?)",
+                    o.data));
+  return unwrap(sdk::UsageStore::open(dir), "--data");
+}
+
+std::string utc_ms(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03}Z", buf, ms % 1000);
+}
+
+std::string record_line(const ledger::UsageRecord& r) {
+  return fmt::format("#{} {} .. {} {}:{} {} up, {} down{}", r.index, utc_ms(r.opened_ms),
+                     utc_ms(r.closed_ms), r.host, r.port, r.bytes_up, r.bytes_down,
+                     r.stream == 0 ? " (at the exit's front)" : "");
+}
+
+void show_usage(const ClientOptions& o) {
+  Hash deal = hash(o.id, "DEAL");
+  auto store = usage_store(o);
+  auto records = unwrap(store->records(deal), "the usage log");
+  auto receipt = unwrap(store->receipt(deal), "the usage receipt");
+  if (o.json) {
+    nlohmann::json out = {{"deal", deal.hex()}, {"records", nlohmann::json::array()}};
+    for (const auto& r : records) out["records"].push_back(sdk::usage_record_json(r));
+    out["receipted"] = receipt ? receipt->count : 0;
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  for (const auto& r : records) std::cout << record_line(r) << "\n";
+  if (receipt)
+    std::cout << fmt::format(
+        "{} connection(s); the requester {} signed for the first {} (root {})\n", records.size(),
+        receipt->requester.to_string(), receipt->count, receipt->root.hex());
+  else
+    std::cout << fmt::format("{} connection(s); no receipt from the requester yet\n",
+                             records.size());
+}
+
+void verify_usage(const ClientOptions& o) {
+  std::ifstream in(o.proof_file);
+  if (!in) throw CommandError("cannot read " + o.proof_file);
+  auto proof = nlohmann::json::parse(in, nullptr, false);
+  if (proof.is_discarded()) throw CommandError(o.proof_file + ": not JSON");
+  auto v = unwrap(sdk::verify_usage_proof(proof), o.proof_file);
+  std::string anchored = " (against the proof's own claims; give --node to check them)";
+  if (!o.node.empty()) {
+    // The node says whose deal it is and in which domain its ledger signs.
+    NodeSession s = open_node(o.node);
+    Hash domain = ledger::ledger_domain(s.chain_id, s.verifying_contract).separator();
+    if (domain != v.domain_separator)
+      throw CommandError(o.proof_file + ": signed in another ledger's domain than the node's");
+    auto deal = unwrap(s.node->get("/v1/deals/" + v.record.deal_id.hex()), "the deal");
+    if (deal.value("requester", "") != v.requester.to_string())
+      throw CommandError(fmt::format("{}: the node says deal {}'s requester is {}, not {}",
+                                     o.proof_file, v.record.deal_id.hex(),
+                                     deal.value("requester", "?"), v.requester.to_string()));
+    anchored = fmt::format(" (checked at {}: it is the deal's requester)", o.node);
+  }
+  std::cout << fmt::format(
+      "verified: {} signed the usage log of deal {} ({} connection(s)){}, which holds\n  {}\n",
+      v.requester.to_string(), v.record.deal_id.hex(), v.count, anchored, record_line(v.record));
+}
+
+void add_usage_commands(CLI::App* deal, const Options& o) {
+  CLI::App* cmd = deal->add_subcommand(
+      "usage", "The provider's log of a deal's connections and the requester's receipt");
+  cmd->add_option("DEAL", o->id, "The deal id")->required();
+  cmd->add_option("--data", o->data, "The provider's --data directory")->required();
+  cmd->add_flag("--json", o->json, "Print JSON");
+  cmd->callback([o] { show_usage(*o); });
+  cmd = deal->add_subcommand("prove-usage",
+                             "Print the proof that the requester used connection N (JSON)");
+  cmd->add_option("DEAL", o->id, "The deal id")->required();
+  cmd->add_option("N", o->index, "The connection's index in the log (ipsx deal usage)")->required();
+  cmd->add_option("--data", o->data, "The provider's --data directory")->required();
+  cmd->callback([o] {
+    auto store = usage_store(*o);
+    std::cout
+        << unwrap(sdk::usage_proof(*store, hash(o->id, "DEAL"), o->index), "the proof").dump(2)
+        << "\n";
+  });
+  cmd = deal->add_subcommand("verify-usage", "Check a usage proof (from ipsx deal prove-usage)");
+  cmd->add_option("PROOF", o->proof_file, "The proof's JSON file")->required();
+  cmd->add_option("--node", o->node, "Also check the deal's requester and domain at this node");
+  cmd->callback([o] { verify_usage(*o); });
+}
+
 void add_deal_commands(CLI::App& app, const Options& o) {
   CLI::App* deal = group(app, "deal", "Deals at a node: list, show, report, close, rate");
   CLI::App* cmd = client_command(deal, "list", "Deals, by id", o);
@@ -344,6 +448,7 @@ void add_deal_commands(CLI::App& app, const Options& o) {
       ->check(CLI::Range(1, 5));
   for (const char* name : {"report", "close", "claim", "uncooperative-close", "settle", "rate"})
     deal->get_subcommand(name)->add_option("--deal", o->deal, "The deal id")->required();
+  add_usage_commands(deal, o);
 }
 
 // `ipsx market depth|trades`: beside the local `place` and `show` of market_command.cc.

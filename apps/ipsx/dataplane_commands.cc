@@ -40,6 +40,7 @@
 #include "sdk/node_client.h"
 #include "sdk/settlement.h"
 #include "sdk/signer.h"
+#include "sdk/usage_store.h"
 
 namespace ipsx::cli {
 namespace {
@@ -425,6 +426,18 @@ void run_provide(const ProvideOptions& o) {
     std::lock_guard lock(paid_mu);
     paid[p.deal_id] = p;
     return true;
+  };
+  // Each connection's record and the requester's receipts for them (docs/usage-receipts.md).
+  auto usage = unwrap(sdk::UsageStore::open(data / "usage"), "--data");
+  exit.on_usage = [&](const ledger::UsageRecord& r) {
+    if (auto kept = usage->append(r); !kept)
+      std::cerr << "ipsx provide: keeping a usage record: " << kept.error().message() << "\n";
+  };
+  exit.on_receipt = [&](const net::ExitReceipt& r) {
+    sdk::StoredReceipt kept{r.deal_id, r.requester, signer.domain_separator(),
+                            r.count,   r.root,      r.signature};
+    if (auto ok = usage->put_receipt(kept); !ok)
+      std::cerr << "ipsx provide: keeping a usage receipt: " << ok.error().message() << "\n";
   };
   unwrap(exit.start(), "pair_listen");
   std::thread io_thread([&io] { io.run(); });

@@ -6,7 +6,9 @@
 #   requester starts an uncooperative close admitting 0 and keeps browsing through its gateway.
 #   The provider's watchtower must claim its best proof within the challenge period, the exit must
 #   cut the deal (the requester's next requests no longer leave from the leased IP on it), and
-#   after the challenge period the provider is paid what the proofs say.
+#   after the challenge period the provider is paid what the proofs say. The provider then proves,
+#   from its usage log and the requester's signed receipt, that the requester's wallet opened the
+#   connection (ipsx deal usage | prove-usage | verify-usage).
 # - provider-restart: the provider is killed (SIGKILL) mid-deal, after it was paid proofs; while
 #   it is down the requester starts an uncooperative close admitting 0. The provider comes back
 #   (same --data) within the challenge period, reloads the proofs it kept on disk and claims them.
@@ -121,6 +123,26 @@ close-at-zero)
   sleep 2
   through >/dev/null
   expect_eq "the destination sees nothing more from the leased IP" "$(grep -c . "$work/whoami.out")" "$served"
+  # The provider proves which wallet used its IP for what: the connection log stays with it, the
+  # requester signed its root, and anyone can check one record against that signature.
+  usage() { "$IPSX" deal usage "$deal" --data "$work/provider-state"; }
+  expect_out "the provider's log holds the requester's connection" \
+    "^#0 .* 127\.0\.0\.1:$dest_port [0-9]+ up, [0-9]+ down" usage
+  expect_out "and the requester's receipt for it" "the requester $requester signed for the first [1-9]" usage
+  "$IPSX" deal prove-usage "$deal" 0 --data "$work/provider-state" >"$work/proof.json" 2>&1 ||
+    bad "prove-usage: $(cat "$work/proof.json")"
+  expect_out "anyone verifies that the requester's wallet opened it" \
+    "^  #0 .* 127\.0\.0\.1:$dest_port " \
+    "$IPSX" deal verify-usage "$work/proof.json" --node "$url"
+  expect_out "the node confirms the signer is the deal's requester" \
+    "^verified: $requester signed the usage log of deal $deal .*it is the deal's requester" \
+    "$IPSX" deal verify-usage "$work/proof.json" --node "$url"
+  jq '.record.host = "bank.example"' "$work/proof.json" >"$work/forged.json"
+  expect_error "a proof whose record was changed does not verify" 'not in the log' \
+    "$IPSX" deal verify-usage "$work/forged.json"
+  jq ".requester = \"$de\"" "$work/proof.json" >"$work/forged2.json"
+  expect_error "nor one that names another wallet" 'not by the requester' \
+    "$IPSX" deal verify-usage "$work/forged2.json"
   ;;
 provider-restart)
   kill -9 "$provider_pid"

@@ -3,6 +3,9 @@
 # and report. Each script ends with `finish`, which prints "N passed, M failed" and fails if any
 # check did.
 work=$(mktemp -d)
+# Agents keep their state (a provider's proofs and usage logs) under $XDG_STATE_HOME unless told:
+# in the scratch directory here, never in the home of whoever runs the tests.
+export XDG_STATE_HOME=$work/state
 # On exit: the script's own `on_exit` function if it defines one, then anvil if start_anvil
 # started it, then the scratch directory. (A script may still set its own EXIT trap instead.)
 lib_exit() {

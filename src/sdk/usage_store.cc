@@ -1,0 +1,255 @@
+#include "sdk/usage_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "crypto/eip712.h"
+
+namespace ipsx::sdk {
+namespace {
+
+using json = nlohmann::json;
+
+std::unexpected<Error> io_fail(const std::filesystem::path& p, const char* doing) {
+  return fail(CoreErrc::io_error,
+              fmt::format("{} {}: {}", doing, p.string(), std::strerror(errno)));
+}
+
+std::unexpected<Error> bad_field(const std::string& where, const char* field) {
+  return fail(CoreErrc::parse_error, fmt::format("{}: {} is missing or malformed", where, field));
+}
+
+// The record in `j` (its deal given), or the field that is wrong.
+Result<ledger::UsageRecord> record_from_json(const json& j, const Hash& deal,
+                                             const std::string& where) {
+  ledger::UsageRecord r;
+  r.deal_id = deal;
+  auto u64 = [&](const char* f, uint64_t max, uint64_t& out) {
+    if (!j.is_object() || !j.contains(f) || !j[f].is_number_unsigned() ||
+        j[f].get<uint64_t>() > max)
+      return false;
+    out = j[f].get<uint64_t>();
+    return true;
+  };
+  uint64_t opened = 0, closed = 0, port = 0, stream = 0;
+  if (!u64("index", UINT64_MAX, r.index)) return bad_field(where, "index");
+  if (!u64("openedMs", INT64_MAX, opened)) return bad_field(where, "openedMs");
+  if (!u64("closedMs", INT64_MAX, closed)) return bad_field(where, "closedMs");
+  if (!u64("port", 65535, port)) return bad_field(where, "port");
+  if (!u64("stream", UINT32_MAX, stream)) return bad_field(where, "stream");
+  if (!u64("bytesUp", UINT64_MAX, r.bytes_up)) return bad_field(where, "bytesUp");
+  if (!u64("bytesDown", UINT64_MAX, r.bytes_down)) return bad_field(where, "bytesDown");
+  if (!j.contains("host") || !j["host"].is_string() || j["host"].get<std::string>().size() > 255)
+    return bad_field(where, "host");
+  r.host = j["host"].get<std::string>();
+  r.opened_ms = static_cast<int64_t>(opened);
+  r.closed_ms = static_cast<int64_t>(closed);
+  r.port = static_cast<uint16_t>(port);
+  r.stream = static_cast<uint32_t>(stream);
+  return r;
+}
+
+template <class T>
+std::optional<T> hex_field(const json& j, const char* f) {
+  if (!j.is_object() || !j.contains(f) || !j[f].is_string()) return std::nullopt;
+  auto v = T::from_hex(j[f].get<std::string>());
+  if (!v) return std::nullopt;
+  return *v;
+}
+
+Result<void> sync_file(const std::filesystem::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? Result<void>{} : io_fail(p, "opening");
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return io_fail(p, "syncing");
+  return {};
+}
+
+Result<void> write_atomically(const std::filesystem::path& p, const std::string& text) {
+  std::filesystem::path tmp = p;
+  tmp += ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "we");
+  if (!f) return io_fail(tmp, "creating");
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
+            ::fsync(::fileno(f)) == 0;
+  std::fclose(f);
+  if (!ok) return io_fail(tmp, "writing");
+  if (std::rename(tmp.c_str(), p.c_str()) != 0) return io_fail(p, "renaming onto");
+  return {};
+}
+
+}  // namespace
+
+json usage_record_json(const ledger::UsageRecord& r) {
+  return {{"index", r.index},      {"openedMs", r.opened_ms},  {"closedMs", r.closed_ms},
+          {"host", r.host},        {"port", r.port},           {"stream", r.stream},
+          {"bytesUp", r.bytes_up}, {"bytesDown", r.bytes_down}};
+}
+
+Result<std::unique_ptr<UsageStore>> UsageStore::open(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return fail(CoreErrc::io_error, fmt::format("creating {}: {}", dir.string(), ec.message()));
+  return std::unique_ptr<UsageStore>(new UsageStore(dir));
+}
+
+Result<void> UsageStore::append(const ledger::UsageRecord& r) {
+  std::lock_guard lock(mu_);
+  auto p = dir_ / (r.deal_id.hex() + ".records");
+  std::FILE* f = std::fopen(p.c_str(), "ae");
+  if (!f) return io_fail(p, "opening");
+  std::string line = usage_record_json(r).dump() + "\n";
+  bool ok = std::fwrite(line.data(), 1, line.size(), f) == line.size();
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok) return io_fail(p, "appending to");
+  return {};
+}
+
+Result<void> UsageStore::put_receipt(const StoredReceipt& r) {
+  auto kept = receipt(r.deal_id);
+  if (!kept) return std::unexpected(kept.error());
+  if (*kept && (*kept)->count >= r.count) return {};
+  std::lock_guard lock(mu_);
+  // The records it covers reach the disk before it does.
+  if (auto s = sync_file(dir_ / (r.deal_id.hex() + ".records")); !s) return s;
+  json j = {{"deal", r.deal_id.hex()},
+            {"requester", r.requester.to_string()},
+            {"domainSeparator", r.domain_separator.hex()},
+            {"count", r.count},
+            {"root", r.root.hex()},
+            {"signature", r.signature.to_hex()}};
+  return write_atomically(dir_ / (r.deal_id.hex() + ".receipt"), j.dump() + "\n");
+}
+
+Result<std::vector<ledger::UsageRecord>> UsageStore::records(const Hash& deal) const {
+  std::lock_guard lock(mu_);
+  auto p = dir_ / (deal.hex() + ".records");
+  std::vector<ledger::UsageRecord> out;
+  std::ifstream in(p);
+  if (!in) return out;  // no connection yet
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!text.empty() && text.back() != '\n') text.erase(text.rfind('\n') + 1);  // torn last line
+  std::istringstream lines(text);
+  std::string line;
+  for (size_t n = 1; std::getline(lines, line); ++n) {
+    std::string where = fmt::format("{}:{}", p.string(), n);
+    auto j = json::parse(line, nullptr, false);
+    auto r = record_from_json(j, deal, where);
+    if (!r) return std::unexpected(r.error());
+    if (r->index != out.size())
+      return fail(CoreErrc::parse_error,
+                  fmt::format("{}: record {} where {} was due", where, r->index, out.size()));
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+Result<std::optional<StoredReceipt>> UsageStore::receipt(const Hash& deal) const {
+  std::lock_guard lock(mu_);
+  auto p = dir_ / (deal.hex() + ".receipt");
+  std::ifstream in(p);
+  if (!in) return std::optional<StoredReceipt>();
+  json j = json::parse(in, nullptr, false);
+  StoredReceipt r;
+  auto d = hex_field<Hash>(j, "deal");
+  auto req = j.is_object() && j.contains("requester") && j["requester"].is_string()
+                 ? Address::parse(j["requester"].get<std::string>())
+                 : fail(CoreErrc::parse_error, "requester");
+  auto ds = hex_field<Hash>(j, "domainSeparator");
+  auto root = hex_field<Hash>(j, "root");
+  auto sig = hex_field<crypto::Signature>(j, "signature");
+  if (!d || !req || !ds || !root || !sig || !j.contains("count") ||
+      !j["count"].is_number_unsigned())
+    return fail(CoreErrc::parse_error, fmt::format("{}: not a usage receipt", p.string()));
+  return StoredReceipt{*d, *req, *ds, j["count"].get<uint64_t>(), *root, *sig};
+}
+
+Result<json> usage_proof(const UsageStore& store, const Hash& deal, uint64_t index) {
+  auto records = store.records(deal);
+  if (!records) return std::unexpected(records.error());
+  auto receipt = store.receipt(deal);
+  if (!receipt) return std::unexpected(receipt.error());
+  if (index >= records->size())
+    return fail(CoreErrc::invalid_argument,
+                fmt::format("deal {} has {} connection record(s); there is no record {}",
+                            deal.hex(), records->size(), index));
+  if (!*receipt || (*receipt)->count <= index)
+    return fail(CoreErrc::invalid_argument,
+                fmt::format("record {} is not covered by a receipt yet: the requester signed for "
+                            "the first {} record(s)",
+                            index, *receipt ? (*receipt)->count : 0));
+  const StoredReceipt& r = **receipt;
+  if (r.count > records->size())
+    return fail(CoreErrc::parse_error, fmt::format("the receipt covers {} records; {} are kept",
+                                                   r.count, records->size()));
+  std::vector<Hash> leaves;
+  for (uint64_t i = 0; i < r.count; ++i) leaves.push_back(ledger::usage_leaf((*records)[i]));
+  if (ledger::usage_root(leaves) != r.root)
+    return fail(CoreErrc::parse_error, "the kept records do not have the receipt's root");
+  json path = json::array();
+  for (const Hash& h : ledger::usage_path(leaves, index)) path.push_back(h.hex());
+  return json{{"deal", deal.hex()},
+              {"requester", r.requester.to_string()},
+              {"domainSeparator", r.domain_separator.hex()},
+              {"record", usage_record_json((*records)[index])},
+              {"path", path},
+              {"receipt",
+               {{"count", r.count}, {"root", r.root.hex()}, {"signature", r.signature.to_hex()}}}};
+}
+
+Result<VerifiedUsage> verify_usage_proof(const json& proof) {
+  auto deal = hex_field<Hash>(proof, "deal");
+  if (!deal) return bad_field("proof", "deal");
+  if (!proof.contains("requester") || !proof["requester"].is_string())
+    return bad_field("proof", "requester");
+  auto requester = Address::parse(proof["requester"].get<std::string>());
+  if (!requester) return bad_field("proof", "requester");
+  auto domain = hex_field<Hash>(proof, "domainSeparator");
+  if (!domain) return bad_field("proof", "domainSeparator");
+  if (!proof.contains("record")) return bad_field("proof", "record");
+  auto record = record_from_json(proof["record"], *deal, "proof.record");
+  if (!record) return std::unexpected(record.error());
+  const json& receipt = proof.value("receipt", json());
+  auto root = hex_field<Hash>(receipt, "root");
+  auto sig = hex_field<crypto::Signature>(receipt, "signature");
+  if (!root) return bad_field("proof.receipt", "root");
+  if (!sig) return bad_field("proof.receipt", "signature");
+  if (!receipt.contains("count") || !receipt["count"].is_number_unsigned())
+    return bad_field("proof.receipt", "count");
+  uint64_t count = receipt["count"].get<uint64_t>();
+  if (!proof.contains("path") || !proof["path"].is_array() || proof["path"].size() > 64)
+    return bad_field("proof", "path");
+  std::vector<Hash> path;
+  for (const json& h : proof["path"]) {
+    if (!h.is_string()) return bad_field("proof", "path");
+    auto v = Hash::from_hex(h.get<std::string>());
+    if (!v) return bad_field("proof", "path");
+    path.push_back(*v);
+  }
+  if (!ledger::verify_usage_path(ledger::usage_leaf(*record), record->index, count, path, *root))
+    return fail(CoreErrc::invalid_argument,
+                fmt::format("record {} is not in the log of {} records whose root the receipt "
+                            "names (the record or the path was changed)",
+                            record->index, count));
+  ledger::UsageReceipt r{*deal, count, *root};
+  auto signer = crypto::recover(crypto::eip712::digest(*domain, r.struct_hash()), *sig);
+  if (!signer || *signer != *requester)
+    return fail(
+        CoreErrc::invalid_argument,
+        fmt::format("the receipt is signed by {}, not by the requester {}",
+                    signer ? signer->to_string() : std::string("nobody"), requester->to_string()));
+  return VerifiedUsage{*record, *requester, *domain, count};
+}
+
+}  // namespace ipsx::sdk
