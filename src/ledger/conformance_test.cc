@@ -1129,6 +1129,53 @@ TEST_P(LedgerConformance, DuringTheChallengePeriodTheProviderOrBothPartiesMayClo
   expect_payout(mb, b, units(700), true);
 }
 
+// ==== Close reasons =============================================================================
+
+// Regression: the embedded ledger accepted a close reason above 6 (expired), which the contract
+// refuses. Every close now refuses it with invalid_argument, before any other check (even of the
+// deal's existence), on every backend.
+TEST_P(LedgerConformance, CloseReasonAboveExpiredIsRejectedWithInvalidArgumentBeforeAnythingElse) {
+  finalize_and_fund();
+  Hash id = open_standard_deal();
+  const Amount a = units(1000);
+  for (unsigned n : {7u, 8u, 255u}) {
+    SCOPED_TRACE("reason " + std::to_string(n));
+    const auto bad = static_cast<CloseReason>(n);
+    expect_rejected(P(), CloseDeal{id, Amount(), std::nullopt, bad}, LedgerErrc::invalid_argument);
+    expect_rejected(P(), CloseDeal{id, a, proof_sig(R(), id, a), bad},
+                    LedgerErrc::invalid_argument);
+    expect_rejected(R(),
+                    CooperativeClose{id, a, proof_sig(R(), id, a), consent_sig(P(), id, a), bad},
+                    LedgerErrc::invalid_argument);
+    expect_rejected(R(), UncooperativeClose{id, a, bad}, LedgerErrc::invalid_argument);
+    // First of all the checks: an unknown deal, a stranger, a bad proof.
+    const Hash nowhere = random_hash();
+    expect_rejected(S(), CloseDeal{nowhere, Amount(), std::nullopt, bad},
+                    LedgerErrc::invalid_argument);
+    expect_rejected(
+        S(),
+        CooperativeClose{nowhere, a, proof_sig(S(), nowhere, a), consent_sig(S(), nowhere, a), bad},
+        LedgerErrc::invalid_argument);
+    expect_rejected(S(), UncooperativeClose{nowhere, a, bad}, LedgerErrc::invalid_argument);
+  }
+  EXPECT_EQ(deal(id).state, DealState::open);
+  // The largest reason is valid, in each kind of close.
+  Receipt r = exec(R(), UncooperativeClose{id, a, kMaxCloseReason});
+  EXPECT_EQ(deal(id).reason, CloseReason::expired);
+  EXPECT_TRUE(field_is_reason(the_event(r.events, EventKind::deal_closing), CloseReason::expired));
+  expect_rejected(P(), CloseDeal{id, Amount(), std::nullopt, static_cast<CloseReason>(7)},
+                  LedgerErrc::invalid_argument);
+  r = exec(P(), CloseDeal{id, Amount(), std::nullopt, CloseReason::expired});
+  EXPECT_TRUE(field_is_reason(the_event(r.events, EventKind::deal_closed), CloseReason::expired));
+  // A closed deal: still invalid_argument, not deal_state.
+  expect_rejected(P(), CloseDeal{id, Amount(), std::nullopt, static_cast<CloseReason>(7)},
+                  LedgerErrc::invalid_argument);
+  Hash b = open_deal(P2(), offer_of(P2()), R2(), request_of(R2()));
+  r = exec(R2(), CooperativeClose{b, a, proof_sig(R2(), b, a), consent_sig(P2(), b, a),
+                                  CloseReason::expired});
+  EXPECT_EQ(deal(b).reason, CloseReason::expired);
+}
+
 // ==== rate ======================================================================================
 
 TEST_P(LedgerConformance, RateOnceByEachPartyOfAClosedDeal) {

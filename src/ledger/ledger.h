@@ -41,6 +41,9 @@ enum class CloseReason : uint8_t {
   unpaid = 5,
   expired = 6,
 };
+// The largest valid close reason; a close naming a larger one is refused with
+// LedgerErrc::invalid_argument before any other check of the operation (docs/ledger.md).
+inline constexpr CloseReason kMaxCloseReason = CloseReason::expired;
 const char* to_string(CloseReason r);
 
 // ---- Operations -------------------------------------------------------------------------------

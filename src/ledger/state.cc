@@ -525,6 +525,15 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
     return fail(LedgerErrc::insufficient_funds,
                 fmt::format("{} is {} but {} is needed", what, have.to_string(), need.to_string()));
   };
+  // A close's reason is checked first, as the contract does (docs/ledger.md).
+  auto check_reason = [](CloseReason r) -> Result<void> {
+    if (static_cast<uint8_t>(r) > static_cast<uint8_t>(kMaxCloseReason)) {
+      return fail(LedgerErrc::invalid_argument,
+                  fmt::format("close reason must be 0..{}, not {}",
+                              static_cast<unsigned>(kMaxCloseReason), static_cast<unsigned>(r)));
+    }
+    return {};
+  };
   auto find_deal = [&](const Hash& id) -> Result<DealView> {
     auto it = deals_.find(id);
     if (it == deals_.end()) return fail(LedgerErrc::unknown_deal, "no deal " + id.hex());
@@ -814,6 +823,7 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             return events;
           },
           [&](const CloseDeal& c) -> Result<std::vector<Event>> {
+            if (auto r = check_reason(c.reason); !r) return std::unexpected(r.error());
             auto d = find_deal(c.deal_id);
             if (!d) return std::unexpected(d.error());
             if (from != d->provider)
@@ -835,6 +845,7 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             return events;
           },
           [&](const CooperativeClose& c) -> Result<std::vector<Event>> {
+            if (auto r = check_reason(c.reason); !r) return std::unexpected(r.error());
             auto d = find_deal(c.deal_id);
             if (!d) return std::unexpected(d.error());
             if (from != d->provider && from != d->requester)
@@ -861,6 +872,7 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             return events;
           },
           [&](const UncooperativeClose& c) -> Result<std::vector<Event>> {
+            if (auto r = check_reason(c.reason); !r) return std::unexpected(r.error());
             auto d = find_deal(c.deal_id);
             if (!d) return std::unexpected(d.error());
             if (from != d->requester)
