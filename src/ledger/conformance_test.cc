@@ -54,6 +54,47 @@ TEST_P(LedgerConformance, GenesisCreatesTheFixedSupplyAndItsAllocations) {
   EXPECT_EQ(must(L().block(0)).timestamp_ms, kGenesisMs);
 }
 
+// Regression: the embedded ledger took any positive challenge period, the Ethereum deployment
+// truncated milliseconds to seconds and its contract took any positive number of seconds (an
+// enormous one made every uncooperative close revert). Every backend now refuses the same
+// genesis with invalid_argument: the period is whole seconds, 60 s .. 30 days.
+TEST_P(LedgerConformance, GenesisChallengePeriodMustBeWholeSecondsFrom60SecondsTo30Days) {
+  const int64_t max = kMaxChallengePeriod.count();
+  for (int64_t ms : {int64_t{0}, int64_t{-60'000}, int64_t{1'000}, int64_t{59'000}, int64_t{59'999},
+                     int64_t{60'001}, int64_t{60'500}, int64_t{3'600'999}, max - 1, max + 1,
+                     max + 1'000, int64_t{4'611'686'018'427'387'000}}) {
+    SCOPED_TRACE("challenge_period_ms " + std::to_string(ms));
+    GenesisConfig g = genesis();
+    g.challenge_period = Millis(ms);
+    auto h = GetParam().make(g);
+    if (h) {
+      ADD_FAILURE() << "the genesis was accepted";
+      continue;
+    }
+    EXPECT_EQ(h.error().code(), make_error_code(LedgerErrc::invalid_argument))
+        << h.error().message();
+  }
+}
+
+// The longest period is allowed and holds a close that long, to the second.
+TEST_P(LedgerConformance, GenesisChallengePeriodOf30DaysHoldsAnUncooperativeCloseThatLong) {
+  GenesisOptions opt;
+  opt.challenge_ms = kMaxChallengePeriod.count();
+  start(opt);
+  finalize_and_fund();
+  Hash id = open_standard_deal();
+  Receipt r = exec(R(), UncooperativeClose{id, units(1000), CloseReason::unpaid});
+  const int64_t ends = must(L().block(r.block)).timestamp_ms + kMaxChallengePeriod.count();
+  EXPECT_EQ(deal(id).challenge_ends_ms, ends);
+  EXPECT_TRUE(field_is_number(the_event(r.events, EventKind::deal_closing), "challenge_ends",
+                              U256(static_cast<uint64_t>(ends))));
+  advance_ms(ends - now_ms() - 1'000);
+  expect_rejected(S(), Settle{id}, LedgerErrc::challenge_period);
+  advance_ms(1'000);
+  exec(S(), Settle{id});
+  EXPECT_EQ(deal(id).state, DealState::closed);
+}
+
 // ==== Transactions: chain, signature, nonce =====================================================
 
 TEST_P(LedgerConformance, TxAcceptedIncrementsTheNonceByOne) {
@@ -1723,7 +1764,8 @@ TEST_P(LedgerConformance, PropertyRandomOperationsFollowTheSpecAndConserveTheSup
         EXPECT_TRUE(by_provider ? after.rated_by_provider : after.rated_by_requester);
       }
     } else {
-      advance_ms(1'000 * static_cast<int64_t>(1 + pick(12)));
+      // A tenth of the challenge period or more, so that some closes become settleable.
+      advance_ms(kChallengeMs / 10 * static_cast<int64_t>(1 + pick(12)));
     }
     if (::testing::Test::HasFatalFailure()) return;
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "core/keccak.h"
 
@@ -883,6 +884,12 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             if (c.amount < d->claimed || c.amount > d->deposit) {
               return fail(LedgerErrc::bad_balance_proof,
                           "admitted amount outside claimed .. deposit");
+            }
+            // The genesis bounds the period; a clock near the end of time must not wrap.
+            if (now_ms > std::numeric_limits<int64_t>::max() - challenge_ms_) {
+              return fail(LedgerErrc::overflow,
+                          fmt::format("the challenge period's end overflows (now {} ms + {} ms)",
+                                      now_ms, challenge_ms_));
             }
             DealView deal = *d;
             deal.admitted = c.amount;

@@ -34,7 +34,7 @@ class MarketTest : public ::testing::Test {
   void SetUp() override {
     g_.chain_id = 1337;
     g_.time = clock_.now();
-    g_.challenge_period = Millis(10'000);
+    g_.challenge_period = ledger::kMinChallengePeriod;
     g_.early_adopters = key("early").address();
     g_.bounty = key("bounty").address();
     g_.team = key("team").address();
@@ -699,7 +699,7 @@ void crash_rounds(uint64_t snapshot_every) {
   ledger::GenesisConfig g;
   ManualClock setup(from_unix_ms(1'767'225'600'000));
   g.time = setup.now();
-  g.challenge_period = Millis(10'000);
+  g.challenge_period = ledger::kMinChallengePeriod;
   g.early_adopters = key("early").address();
   g.bounty = key("bounty").address();
   g.team = key("team").address();
