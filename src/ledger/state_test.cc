@@ -132,6 +132,18 @@ TEST(State, WrongChainAndNonceAreCheckedFirst) {
   EXPECT_NE(replayed.error().message().find("replayed"), std::string::npos);
 }
 
+// Regression: EthereumLedger::supply() dropped the contract's `conserved` flag, and parts that
+// sum to the total were called conserved even when the contracts' holdings disagree.
+TEST(SupplyView, PartsThatSumToTheTotalAreNotConservedIfTheHoldingsDisagree) {
+  SupplyView v = State::genesis(genesis()).value().supply();
+  ASSERT_TRUE(v.conserved());
+  v.holdings_match = false;
+  EXPECT_FALSE(v.conserved());
+  v.holdings_match = true;
+  v.unclaimed = Amount::from_base(U256(1));
+  EXPECT_FALSE(v.conserved());
+}
+
 // Regression: uncooperativeClose added the challenge period to the block time unchecked, so a
 // clock near the end of int64 milliseconds wrapped the challenge's end into the past. It is
 // `overflow` now, and nothing changes (the contract answers Overflow likewise past uint64 seconds).
