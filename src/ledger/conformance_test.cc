@@ -541,6 +541,27 @@ TEST_P(LedgerConformance, OrderCancelledByItsOwnerOpensNoDealAndCannotBeCancelle
   expect_rejected(market(), open_op(P(), offer_of(P()), R(), request), LedgerErrc::bad_order);
 }
 
+// Regression: the market's off-chain cancel was signed over CancelOrder(bytes32 orderHash,uint64
+// nonce) at nonce 0 under the ledger domain, byte for byte the embedded ledger's cancelOrder
+// transaction at nonce 0, so whoever held a signed cancel could submit it as the owner's first
+// transaction. The off-chain cancel (OrderCancel) is a type of its own: its digest is no
+// transaction's, and a ledger refuses it as one.
+TEST_P(LedgerConformance, OrderCancelSignedOffChainIsNotALedgerTransaction) {
+  const Hash order = offer_of(P()).struct_hash();
+  const Hash off_chain =
+      crypto::eip712::digest(L().domain().separator(), OrderCancel{order}.struct_hash());
+  const Signature off_chain_sig = must(crypto::sign(P(), off_chain));
+  ASSERT_EQ(nonce(P().address()), 0u);
+  UnsignedTx tx = must(L().prepare(P().address(), CancelOrder{order}));
+  EXPECT_NE(tx.digest, off_chain);
+  EXPECT_NE(must(L().prepare(P().address(), CancelOrder{order}, 1)).digest, off_chain);
+  expect_rejected_tx(SignedTx{tx, off_chain_sig}, LedgerErrc::bad_signature);
+  EXPECT_FALSE(must(L().order_cancelled(P().address(), order)));
+  // The owner's signature over the transaction itself is what cancels on the ledger.
+  exec_tx(sign_tx(P(), tx));
+  EXPECT_TRUE(must(L().order_cancelled(P().address(), order)));
+}
+
 TEST_P(LedgerConformance, OrderCancelledBySomeoneElseIsNotCancelled) {
   finalize_and_fund();
   Offer offer = offer_of(P());
