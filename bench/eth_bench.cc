@@ -87,7 +87,7 @@ GenesisConfig genesis(const Actors& a) {
   g.bounty = a.bounty.address();
   g.team = a.team.address();
   g.sale = {U256(10'000), tokens(50), g.time, g.time + Millis(1000), a.treasury.address()};
-  g.challenge_period = Millis(10'000);
+  g.challenge_period = ledger::kMinChallengePeriod;
   for (const PrivateKey* k : {&a.early, &a.team, &a.market, &a.buyer}) {
     g.native.emplace_back(k->address(), tokens(100));
   }
@@ -436,7 +436,7 @@ int gas_table() {
                                  CloseReason::completed}));
   add("uncooperativeClose", "by the requester, admitting half",
       w.run1(R, UncooperativeClose{d3, half, CloseReason::provider_failed}));
-  w.H().advance(Millis(11'000));
+  w.H().advance(kMinChallengePeriod + Millis(1'000));  // the genesis' period, and a second
   add("settle", "after the challenge period: pays the admitted half, refunds the rest",
       w.run1(S, Settle{d3}));
   add("rate", "by the provider (the requester's first rating)", w.run1(P, Rate{d1, 5}));

@@ -379,7 +379,7 @@ void restart(benchmark::State& state) {
   ManualClock clock(from_unix_ms(1'767'225'600'000));
   ledger::GenesisConfig g;
   g.time = clock.now();
-  g.challenge_period = Millis(10'000);
+  g.challenge_period = ledger::kMinChallengePeriod;
   g.early_adopters = key_of("early").address();
   g.bounty = key_of("bounty").address();
   g.team = key_of("team").address();

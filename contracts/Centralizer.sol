@@ -130,6 +130,9 @@ contract Centralizer is EIP712 {
     uint32 internal constant ALL_PROTOCOLS = 31;
     uint32 internal constant ALL_SCOPES = 31;
     uint8 internal constant MAX_CLOSE_REASON = 6;
+    /// The challenge period's bounds, as GenesisConfig::validate() (src/ledger/genesis.h) sets them.
+    uint64 internal constant MIN_CHALLENGE_PERIOD = 60;
+    uint64 internal constant MAX_CHALLENGE_PERIOD = 30 days;
 
     bytes32 public constant OFFER_TYPEHASH = keccak256(
         "Offer(address provider,bytes16 ip,bytes2 country,string region,uint32 asn,uint8 ipType,"
@@ -190,12 +193,14 @@ contract Centralizer is EIP712 {
     event Rated(bytes32 indexed dealId, address indexed by, address indexed of_, uint8 score);
 
     /// @param token_ the IPSX token, deployed first with this contract's address as its centralizer.
-    /// @param challengePeriod_ seconds (the embedded default is one hour).
+    /// @param challengePeriod_ seconds, 60 .. 30 days (the embedded default is one hour).
     constructor(IPSXToken token_, uint64 challengePeriod_) EIP712("IPSX", "1") {
         if (address(token_).code.length == 0 || token_.centralizer() != address(this)) {
             revert InvalidArgument("the token does not name this contract as its centralizer");
         }
-        if (challengePeriod_ == 0) revert InvalidArgument("challenge_period must be positive");
+        if (challengePeriod_ < MIN_CHALLENGE_PERIOD || challengePeriod_ > MAX_CHALLENGE_PERIOD) {
+            revert InvalidArgument("challenge_period must be 60 s .. 30 days");
+        }
         token = token_;
         challengePeriod = challengePeriod_;
     }
@@ -369,12 +374,14 @@ contract Centralizer is EIP712 {
         if (amount < d.claimed || amount > d.deposit) {
             revert BadBalanceProof("admitted amount outside claimed .. deposit");
         }
-        uint64 ends = uint64(block.timestamp) + challengePeriod;
+        // Bounded period, but a timestamp near the end of uint64 must not wrap or panic.
+        uint256 ends = block.timestamp + challengePeriod;
+        if (ends > type(uint64).max) revert Overflow("the challenge period's end overflows");
         d.admitted = amount;
         d.status = DealStatus.Closing;
-        d.challengeEnds = ends;
+        d.challengeEnds = uint64(ends);
         d.reason = reason;
-        emit DealClosing(dealId, amount, ends, reason);
+        emit DealClosing(dealId, amount, uint64(ends), reason);
     }
 
     /// settle: by anyone once the challenge period is over: pay max(claimed, admitted), refund

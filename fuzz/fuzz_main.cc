@@ -135,7 +135,7 @@ std::map<std::string, Target> targets() {
           property_failed("ledger_tx", "JSON round trip differs", in);
       }};
   t["genesis"] = {
-      {"chain_id = 1337\ntime = 1000\nchallenge_period_ms = 5000\n[allocations]\n"
+      {"chain_id = 1337\ntime = 1000\nchallenge_period_ms = 60000\n[allocations]\n"
        "early_adopters = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n"
        "bounty = \"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359\"\n"
        "team = \"0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB\"\n[sale]\nrate = \"10000\"\n"

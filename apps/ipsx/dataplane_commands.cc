@@ -369,7 +369,7 @@ std::vector<uint64_t> withdraw_earlier_offers(sdk::NodeClient& node, const sdk::
                     auto hash = unwrap(Hash::from_hex(o.value("hash", "")), "an order's hash");
                     const std::string what = "withdrawing the earlier offer " + hash.hex();
                     if (state == "resting") {  // the market's signed cancel takes it off the book
-                      json body = {{"cancel", {{"orderHash", hash.hex()}, {"nonce", 0}}},
+                      json body = {{"cancel", {{"orderHash", hash.hex()}}},
                                    {"signature", unwrap(signer.cancel(hash), "cancel").to_hex()}};
                       unwrap(node.post("/v1/orders/" + hash.hex() + "/cancel", body), what);
                     } else {  // filled: cancelled on the ledger, it can never open a deal again

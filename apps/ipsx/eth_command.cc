@@ -26,16 +26,7 @@ void run_deploy(const EthOptions& o) {
   eth::RpcOptions ro;
   ro.timeout = Millis(o.timeout_s * 1000);
   auto rpc = unwrap(eth::RpcClient::connect(o.rpc, ro), "--rpc");
-  eth::DeployParams p;
-  p.early_adopters = g.early_adopters;
-  p.bounty = g.bounty;
-  p.team = g.team;
-  p.rate = g.sale.rate;
-  p.hard_cap = g.sale.hard_cap.base();
-  p.sale_start = static_cast<uint64_t>(to_unix_seconds(g.sale.start));
-  p.sale_end = static_cast<uint64_t>(to_unix_seconds(g.sale.end));
-  p.treasury = g.sale.treasury;
-  p.challenge_period = static_cast<uint64_t>(g.challenge_period.count() / 1000);
+  auto p = unwrap(eth::deploy_params(g), o.genesis);
   eth::SendOptions send;
   send.receipt_timeout = Millis(o.timeout_s * 1000);
   auto d = unwrap(eth::deploy_contracts(*rpc, key, contracts, p, eth::FeePolicy{}, send), "deploy");

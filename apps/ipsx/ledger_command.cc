@@ -57,6 +57,13 @@ void run_genesis(const LedgerOptions& o) {
   g.sale.hard_cap = tokens(o.hard_cap, "--hard-cap");
   g.sale.start = from_unix_ms(o.sale_start_ms ? o.sale_start_ms : now);
   g.sale.end = g.sale.start + Millis(o.sale_seconds * 1000);
+  // Checked before the multiplication, which must not overflow.
+  if (o.challenge_seconds < kMinChallengePeriod.count() / 1000 ||
+      o.challenge_seconds > kMaxChallengePeriod.count() / 1000) {
+    throw CommandError(fmt::format("--challenge-seconds must be {} .. {} (60 s .. 30 days), not {}",
+                                   kMinChallengePeriod.count() / 1000,
+                                   kMaxChallengePeriod.count() / 1000, o.challenge_seconds));
+  }
   g.challenge_period = Millis(o.challenge_seconds * 1000);
   for (const std::string& n : o.native) {
     size_t eq = n.find('=');
@@ -224,7 +231,8 @@ void add_ledger_command(CLI::App& app) {
   cmd->add_option("--hard-cap", o->hard_cap, "Sale hard cap in native coin (default 90000)");
   cmd->add_option("--sale-start-ms", o->sale_start_ms, "Sale start, unix ms (default now)");
   cmd->add_option("--sale-seconds", o->sale_seconds, "Sale length in seconds (default 3600)");
-  cmd->add_option("--challenge-seconds", o->challenge_seconds, "Challenge period (default 3600)");
+  cmd->add_option("--challenge-seconds", o->challenge_seconds,
+                  "Challenge period in seconds, 60 .. 2592000 (default 3600)");
   cmd->callback([o] { run_genesis(*o); });
 
   cmd = ledger->add_subcommand("init", "Create a ledger in a data directory from a genesis file");

@@ -106,8 +106,7 @@ void run_cancel(const SignOptions& o) {
   auto sig =
       unwrap(crypto::sign(key, crypto::eip712::digest(signing_domain(o.chain_id, o.deployment),
                                                       market::cancel_struct_hash(hash))));
-  write_out(o.out,
-            {{"cancel", {{"orderHash", hash.hex()}, {"nonce", 0}}}, {"signature", sig.to_hex()}});
+  write_out(o.out, {{"cancel", {{"orderHash", hash.hex()}}}, {"signature", sig.to_hex()}});
 }
 
 void run_event(const SignOptions& o) {

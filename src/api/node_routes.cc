@@ -425,8 +425,10 @@ HttpResponse get_order(NodeContext& node, const HttpRequest& req) {
   return json_response(200, order_json(*o));
 }
 
-// Body: {"cancel": {"orderHash": "0x..", "nonce": 0}, "signature": "0x.."} as `ipsx order cancel`
-// writes it; "cancel" may be left out (the path names the order), but if present must agree.
+// Body: {"cancel": {"orderHash": "0x.."}, "signature": "0x.."} as `ipsx order cancel` writes it,
+// signed over OrderCancel(bytes32 orderHash); "cancel" may be left out (the path names the
+// order), but if present must agree. A "nonce" is refused: it was part of the old cancel, which
+// was the ledger's CancelOrder transaction at nonce 0, and a signature over that is no cancel.
 HttpResponse cancel_order(NodeState& s, const HttpRequest& req) {
   NodeContext& node = s.node;
   auto body = parse_json_object(req.body);
@@ -447,8 +449,10 @@ HttpResponse cancel_order(NodeState& s, const HttpRequest& req) {
         return error_response(ApiError::invalid_field("cancel.orderHash",
                                                       "is not the hash of the order in the path"));
     }
-    if (auto n = c->find("nonce"); n != c->end() && (!n->is_number_unsigned() || *n != 0))
-      return error_response(ApiError::invalid_field("cancel.nonce", "must be 0"));
+    if (c->contains("nonce")) {
+      return error_response(ApiError::invalid_field(
+          "cancel.nonce", "is not a field of OrderCancel(bytes32 orderHash): sign that instead"));
+    }
   }
   if (auto r =
           limit_address(s, signer_of(node, market::cancel_struct_hash(o->hash), *sig), o->owner))

@@ -86,7 +86,7 @@ class NodeRoutesTest : public ::testing::Test {
   // A cancel of the order with this hash, as `ipsx order cancel` writes it.
   json cancel(const crypto::PrivateKey& k, const std::string& order_hash) {
     Hash h = Hash::from_hex(order_hash).value();
-    return {{"cancel", {{"orderHash", order_hash}, {"nonce", 0}}},
+    return {{"cancel", {{"orderHash", order_hash}}},
             {"signature", sign(k, market::cancel_struct_hash(h))}};
   }
   // A status event, as `ipsx order event` writes it.

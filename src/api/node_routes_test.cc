@@ -171,6 +171,13 @@ TEST_F(NodeRoutesTest, ASignedCancelWithdrawsTheOrderAndOnlyTheOwnersCounts) {
   EXPECT_EQ(s3, 400) << b3;
   EXPECT_EQ(b3["error"]["field"], "cancel.orderHash");
 
+  // The old cancel, the ledger's CancelOrder(orderHash, nonce 0): refused, naming the nonce.
+  json old = cancel(provider_, hash);
+  old["cancel"]["nonce"] = 0;
+  auto [s7, b7] = call("POST", path, old.dump());
+  EXPECT_EQ(s7, 400) << b7;
+  EXPECT_EQ(b7["error"]["field"], "cancel.nonce");
+
   json bad = cancel(provider_, hash);
   bad["signature"] = "0x1234";
   EXPECT_EQ(call("POST", path, bad.dump()).second["error"]["field"], "signature");

@@ -11,13 +11,10 @@
 namespace ipsx::ledger {
 
 std::vector<ConformanceBackend> conformance_backends() {
-  return {{"anvil", [](const GenesisConfig& g) -> std::unique_ptr<LedgerHarness> {
+  return {{"anvil", [](const GenesisConfig& g) -> Result<std::unique_ptr<LedgerHarness>> {
              auto h = eth::testing::AnvilHarness::create(g);
-             if (!h) {
-               ADD_FAILURE() << "anvil harness: " << h.error().message();
-               return nullptr;
-             }
-             return std::move(*h);
+             if (!h) return std::unexpected(h.error());
+             return std::unique_ptr<LedgerHarness>(std::move(*h));
            }}};
 }
 

@@ -22,6 +22,10 @@ Result<void> AnvilHarness::restart_node() {
 
 Result<std::unique_ptr<AnvilHarness>> AnvilHarness::create(const ledger::GenesisConfig& g,
                                                            std::vector<std::string> extra) {
+  // The genesis goes to the contracts as it is (no GenesisConfig::validate() here): their
+  // constructors' checks are the backend's.
+  auto p = deploy_params(g);
+  if (!p) return std::unexpected(p.error());
   uint64_t t0 = static_cast<uint64_t>(to_unix_seconds(g.time));
   std::vector<std::string> args = {"--timestamp", std::to_string(t0),
                                    "--chain-id",  std::to_string(g.chain_id),
@@ -49,23 +53,13 @@ Result<std::unique_ptr<AnvilHarness>> AnvilHarness::create(const ledger::Genesis
   if (!contracts) return std::unexpected(contracts.error());
   auto deployer = crypto::PrivateKey::generate();
   if (!deployer) return std::unexpected(deployer.error());
-  DeployParams p;
-  p.early_adopters = g.early_adopters;
-  p.bounty = g.bounty;
-  p.team = g.team;
-  p.rate = g.sale.rate;
-  p.hard_cap = g.sale.hard_cap.base();
-  p.sale_start = static_cast<uint64_t>(to_unix_seconds(g.sale.start));
-  p.sale_end = static_cast<uint64_t>(to_unix_seconds(g.sale.end));
-  p.treasury = g.sale.treasury;
-  p.challenge_period = static_cast<uint64_t>(g.challenge_period.count() / 1000);
   FeePolicy zero{U256(), U256()};
   ManualClock* clock = &h->clock_;
   auto pin = [&r, clock] {
     (void)r.request("evm_setNextBlockTimestamp",
                     json::array({quantity(uint64_t(to_unix_seconds(clock->now())))}));
   };
-  auto d = deploy_contracts(r, *deployer, *contracts, p, zero, {}, pin);
+  auto d = deploy_contracts(r, *deployer, *contracts, *p, zero, {}, pin);
   if (!d) return std::unexpected(d.error());
   EthereumLedgerOptions o;
   o.deployment = *d;

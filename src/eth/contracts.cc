@@ -195,6 +195,25 @@ Address create_address(const Address& sender, uint64_t nonce) {
   return Address(std::span<const uint8_t, 20>(h.bytes().data() + 12, 20));
 }
 
+Result<DeployParams> deploy_params(const ledger::GenesisConfig& g) {
+  const int64_t ms = g.challenge_period.count();
+  if (ms <= 0 || ms % 1000 != 0) {
+    return fail(ledger::LedgerErrc::invalid_argument,
+                fmt::format("genesis: challenge_period_ms must be whole seconds, not {}", ms));
+  }
+  DeployParams p;
+  p.early_adopters = g.early_adopters;
+  p.bounty = g.bounty;
+  p.team = g.team;
+  p.rate = g.sale.rate;
+  p.hard_cap = g.sale.hard_cap.base();
+  p.sale_start = static_cast<uint64_t>(to_unix_seconds(g.sale.start));
+  p.sale_end = static_cast<uint64_t>(to_unix_seconds(g.sale.end));
+  p.treasury = g.sale.treasury;
+  p.challenge_period = static_cast<uint64_t>(ms / 1000);
+  return p;
+}
+
 Result<Deployment> deploy_contracts(RpcClient& rpc, const crypto::PrivateKey& deployer,
                                     const ContractSet& contracts, const DeployParams& p,
                                     const FeePolicy& policy, const SendOptions& send,
@@ -220,6 +239,14 @@ Result<Deployment> deploy_contracts(RpcClient& rpc, const crypto::PrivateKey& de
   if (!ctor) return std::unexpected(ctor.error());
 
   auto create = [&](Bytes code, uint64_t n, uint64_t gas, const char* what) -> Result<TxReceipt> {
+    // The constructor's own checks first, so that a refusal says which and why.
+    CallRequest sim;
+    sim.from = deployer.address();
+    sim.data = code;
+    auto simulated = rpc.call(sim);
+    if (!simulated) return std::unexpected(simulated.error().with_context(what));
+    if (simulated->reverted)
+      return std::unexpected(contracts.errors.to_error(simulated->data, what));
     DynamicFeeTx tx;
     tx.chain_id = *chain;
     tx.nonce = n;

@@ -15,6 +15,7 @@
 #include "eth/abi.h"
 #include "eth/rpc.h"
 #include "eth/transaction.h"
+#include "ledger/genesis.h"
 
 namespace ipsx::eth {
 
@@ -79,8 +80,13 @@ struct DeployParams {
   U256 hard_cap;                          // native base units
   uint64_t sale_start = 0, sale_end = 0;  // unix seconds
   Address treasury;
-  uint64_t challenge_period = 3600;  // seconds
+  uint64_t challenge_period = 3600;  // seconds; the Centralizer refuses one outside 60 .. 30 days
 };
+
+// The deployment's parameters from a genesis. The challenge period must be whole seconds (the
+// contract counts seconds; it is never truncated), else LedgerErrc::invalid_argument; its bounds
+// are left to the contract's constructor. The sale window's times are rounded down to seconds.
+Result<DeployParams> deploy_params(const ledger::GenesisConfig& g);
 
 struct Deployment {
   uint64_t chain_id = 0;
@@ -91,7 +97,9 @@ struct Deployment {
 
 // Deploys IPSXToken at the deployer's next nonce n and the Centralizer at n + 1 (the token names
 // the Centralizer's precomputed CREATE address). `before_send` runs before each transaction (a
-// dev chain pins its timestamp there).
+// dev chain pins its timestamp there). Each creation is simulated first: a constructor's refusal
+// is the contract's error mapped by `contracts.errors` (e.g. LedgerErrc::invalid_argument for a
+// challenge period out of bounds), and nothing more is sent.
 Result<Deployment> deploy_contracts(RpcClient& rpc, const crypto::PrivateKey& deployer,
                                     const ContractSet& contracts, const DeployParams& params,
                                     const FeePolicy& fees, const SendOptions& send = {},

@@ -485,6 +485,7 @@ Result<L::SupplyView> EthereumLedger::supply() const {
   s.sale_pool = as_amount(x[3]);
   s.unclaimed = as_amount(x[4]);
   s.total = as_amount(x[5]);
+  s.holdings_match = x[6].get<bool>();
   return s;
 }
 

@@ -38,7 +38,7 @@ ledger::GenesisConfig genesis(const crypto::PrivateKey& early, const crypto::Pri
   g.sale.start = g.time;
   g.sale.end = g.time + Millis(86'400'000);
   g.sale.treasury = treasury;
-  g.challenge_period = Millis(10'000);
+  g.challenge_period = ledger::kMinChallengePeriod;
   return g;
 }
 

@@ -23,8 +23,9 @@ class LedgerHarness {
 
 struct ConformanceBackend {
   std::string name;  // used in test names: "embedded", "ethereum"
-  // A fresh, empty ledger at genesis `g`, its clock at g.time.
-  std::function<std::unique_ptr<LedgerHarness>(const GenesisConfig& g)> make;
+  // A fresh, empty ledger at genesis `g`, its clock at g.time; or the backend's refusal of the
+  // genesis (the suite checks that every backend refuses the same ones with the same error).
+  std::function<Result<std::unique_ptr<LedgerHarness>>(const GenesisConfig& g)> make;
 };
 
 // The backends the suite runs on (defined by the test binary).

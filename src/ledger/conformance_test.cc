@@ -54,6 +54,47 @@ TEST_P(LedgerConformance, GenesisCreatesTheFixedSupplyAndItsAllocations) {
   EXPECT_EQ(must(L().block(0)).timestamp_ms, kGenesisMs);
 }
 
+// Regression: the embedded ledger took any positive challenge period, the Ethereum deployment
+// truncated milliseconds to seconds and its contract took any positive number of seconds (an
+// enormous one made every uncooperative close revert). Every backend now refuses the same
+// genesis with invalid_argument: the period is whole seconds, 60 s .. 30 days.
+TEST_P(LedgerConformance, GenesisChallengePeriodMustBeWholeSecondsFrom60SecondsTo30Days) {
+  const int64_t max = kMaxChallengePeriod.count();
+  for (int64_t ms : {int64_t{0}, int64_t{-60'000}, int64_t{1'000}, int64_t{59'000}, int64_t{59'999},
+                     int64_t{60'001}, int64_t{60'500}, int64_t{3'600'999}, max - 1, max + 1,
+                     max + 1'000, int64_t{4'611'686'018'427'387'000}}) {
+    SCOPED_TRACE("challenge_period_ms " + std::to_string(ms));
+    GenesisConfig g = genesis();
+    g.challenge_period = Millis(ms);
+    auto h = GetParam().make(g);
+    if (h) {
+      ADD_FAILURE() << "the genesis was accepted";
+      continue;
+    }
+    EXPECT_EQ(h.error().code(), make_error_code(LedgerErrc::invalid_argument))
+        << h.error().message();
+  }
+}
+
+// The longest period is allowed and holds a close that long, to the second.
+TEST_P(LedgerConformance, GenesisChallengePeriodOf30DaysHoldsAnUncooperativeCloseThatLong) {
+  GenesisOptions opt;
+  opt.challenge_ms = kMaxChallengePeriod.count();
+  start(opt);
+  finalize_and_fund();
+  Hash id = open_standard_deal();
+  Receipt r = exec(R(), UncooperativeClose{id, units(1000), CloseReason::unpaid});
+  const int64_t ends = must(L().block(r.block)).timestamp_ms + kMaxChallengePeriod.count();
+  EXPECT_EQ(deal(id).challenge_ends_ms, ends);
+  EXPECT_TRUE(field_is_number(the_event(r.events, EventKind::deal_closing), "challenge_ends",
+                              U256(static_cast<uint64_t>(ends))));
+  advance_ms(ends - now_ms() - 1'000);
+  expect_rejected(S(), Settle{id}, LedgerErrc::challenge_period);
+  advance_ms(1'000);
+  exec(S(), Settle{id});
+  EXPECT_EQ(deal(id).state, DealState::closed);
+}
+
 // ==== Transactions: chain, signature, nonce =====================================================
 
 TEST_P(LedgerConformance, TxAcceptedIncrementsTheNonceByOne) {
@@ -498,6 +539,27 @@ TEST_P(LedgerConformance, OrderCancelledByItsOwnerOpensNoDealAndCannotBeCancelle
   Request request = request_of(R());
   exec(R(), CancelOrder{request.struct_hash()});
   expect_rejected(market(), open_op(P(), offer_of(P()), R(), request), LedgerErrc::bad_order);
+}
+
+// Regression: the market's off-chain cancel was signed over CancelOrder(bytes32 orderHash,uint64
+// nonce) at nonce 0 under the ledger domain, byte for byte the embedded ledger's cancelOrder
+// transaction at nonce 0, so whoever held a signed cancel could submit it as the owner's first
+// transaction. The off-chain cancel (OrderCancel) is a type of its own: its digest is no
+// transaction's, and a ledger refuses it as one.
+TEST_P(LedgerConformance, OrderCancelSignedOffChainIsNotALedgerTransaction) {
+  const Hash order = offer_of(P()).struct_hash();
+  const Hash off_chain =
+      crypto::eip712::digest(L().domain().separator(), OrderCancel{order}.struct_hash());
+  const Signature off_chain_sig = must(crypto::sign(P(), off_chain));
+  ASSERT_EQ(nonce(P().address()), 0u);
+  UnsignedTx tx = must(L().prepare(P().address(), CancelOrder{order}));
+  EXPECT_NE(tx.digest, off_chain);
+  EXPECT_NE(must(L().prepare(P().address(), CancelOrder{order}, 1)).digest, off_chain);
+  expect_rejected_tx(SignedTx{tx, off_chain_sig}, LedgerErrc::bad_signature);
+  EXPECT_FALSE(must(L().order_cancelled(P().address(), order)));
+  // The owner's signature over the transaction itself is what cancels on the ledger.
+  exec_tx(sign_tx(P(), tx));
+  EXPECT_TRUE(must(L().order_cancelled(P().address(), order)));
 }
 
 TEST_P(LedgerConformance, OrderCancelledBySomeoneElseIsNotCancelled) {
@@ -1129,6 +1191,53 @@ TEST_P(LedgerConformance, DuringTheChallengePeriodTheProviderOrBothPartiesMayClo
   expect_payout(mb, b, units(700), true);
 }
 
+// ==== Close reasons =============================================================================
+
+// Regression: the embedded ledger accepted a close reason above 6 (expired), which the contract
+// refuses. Every close now refuses it with invalid_argument, before any other check (even of the
+// deal's existence), on every backend.
+TEST_P(LedgerConformance, CloseReasonAboveExpiredIsRejectedWithInvalidArgumentBeforeAnythingElse) {
+  finalize_and_fund();
+  Hash id = open_standard_deal();
+  const Amount a = units(1000);
+  for (unsigned n : {7u, 8u, 255u}) {
+    SCOPED_TRACE("reason " + std::to_string(n));
+    const auto bad = static_cast<CloseReason>(n);
+    expect_rejected(P(), CloseDeal{id, Amount(), std::nullopt, bad}, LedgerErrc::invalid_argument);
+    expect_rejected(P(), CloseDeal{id, a, proof_sig(R(), id, a), bad},
+                    LedgerErrc::invalid_argument);
+    expect_rejected(R(),
+                    CooperativeClose{id, a, proof_sig(R(), id, a), consent_sig(P(), id, a), bad},
+                    LedgerErrc::invalid_argument);
+    expect_rejected(R(), UncooperativeClose{id, a, bad}, LedgerErrc::invalid_argument);
+    // First of all the checks: an unknown deal, a stranger, a bad proof.
+    const Hash nowhere = random_hash();
+    expect_rejected(S(), CloseDeal{nowhere, Amount(), std::nullopt, bad},
+                    LedgerErrc::invalid_argument);
+    expect_rejected(
+        S(),
+        CooperativeClose{nowhere, a, proof_sig(S(), nowhere, a), consent_sig(S(), nowhere, a), bad},
+        LedgerErrc::invalid_argument);
+    expect_rejected(S(), UncooperativeClose{nowhere, a, bad}, LedgerErrc::invalid_argument);
+  }
+  EXPECT_EQ(deal(id).state, DealState::open);
+  // The largest reason is valid, in each kind of close.
+  Receipt r = exec(R(), UncooperativeClose{id, a, kMaxCloseReason});
+  EXPECT_EQ(deal(id).reason, CloseReason::expired);
+  EXPECT_TRUE(field_is_reason(the_event(r.events, EventKind::deal_closing), CloseReason::expired));
+  expect_rejected(P(), CloseDeal{id, Amount(), std::nullopt, static_cast<CloseReason>(7)},
+                  LedgerErrc::invalid_argument);
+  r = exec(P(), CloseDeal{id, Amount(), std::nullopt, CloseReason::expired});
+  EXPECT_TRUE(field_is_reason(the_event(r.events, EventKind::deal_closed), CloseReason::expired));
+  // A closed deal: still invalid_argument, not deal_state.
+  expect_rejected(P(), CloseDeal{id, Amount(), std::nullopt, static_cast<CloseReason>(7)},
+                  LedgerErrc::invalid_argument);
+  Hash b = open_deal(P2(), offer_of(P2()), R2(), request_of(R2()));
+  r = exec(R2(), CooperativeClose{b, a, proof_sig(R2(), b, a), consent_sig(P2(), b, a),
+                                  CloseReason::expired});
+  EXPECT_EQ(deal(b).reason, CloseReason::expired);
+}
+
 // ==== rate ======================================================================================
 
 TEST_P(LedgerConformance, RateOnceByEachPartyOfAClosedDeal) {
@@ -1676,7 +1785,8 @@ TEST_P(LedgerConformance, PropertyRandomOperationsFollowTheSpecAndConserveTheSup
         EXPECT_TRUE(by_provider ? after.rated_by_provider : after.rated_by_requester);
       }
     } else {
-      advance_ms(1'000 * static_cast<int64_t>(1 + pick(12)));
+      // A tenth of the challenge period or more, so that some closes become settleable.
+      advance_ms(kChallengeMs / 10 * static_cast<int64_t>(1 + pick(12)));
     }
     if (::testing::Test::HasFatalFailure()) return;
   }

@@ -43,7 +43,7 @@ using Loc = std::source_location;
 // ---- Constants of the test genesis ------------------------------------------------------------
 inline constexpr int64_t kGenesisMs = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 inline constexpr int64_t kDayMs = 86'400'000;
-inline constexpr int64_t kChallengeMs = 10'000;     // small, so that tests settle quickly
+inline constexpr int64_t kChallengeMs = 60'000;     // the shortest allowed (the clock is moved)
 inline constexpr uint64_t kRate = 10'000;           // IPSX base units per native base unit
 inline constexpr uint64_t kHardCapNative = 50;      // whole native tokens
 inline constexpr uint64_t kDevNative = 100;         // whole native tokens per account
@@ -206,6 +206,7 @@ struct GenesisOptions {
   int64_t sale_delay_ms = 0;  // sale start - genesis time
   int64_t sale_length_ms = kDayMs;
   uint64_t hard_cap_native = kHardCapNative;
+  int64_t challenge_ms = kChallengeMs;
 };
 
 // ---- The fixture ------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ class LedgerConformance : public ::testing::TestWithParam<ConformanceBackend> {
     g.sale.start = from_unix_ms(kGenesisMs + opt.sale_delay_ms);
     g.sale.end = from_unix_ms(kGenesisMs + opt.sale_delay_ms + opt.sale_length_ms);
     g.sale.treasury = treasury().address();
-    g.challenge_period = Millis(kChallengeMs);
+    g.challenge_period = Millis(opt.challenge_ms);
     // Every account but the treasury has native coin (a backend on a real chain may need it for
     // fees); the treasury starts at zero so that it holds exactly what the sale raised.
     for (const PrivateKey* k : {&early(), &bounty(), &team(), &market(), &buyer()}) {
@@ -245,7 +246,9 @@ class LedgerConformance : public ::testing::TestWithParam<ConformanceBackend> {
     for (const auto& [a, amount] : g.native) native_total_ = plus(native_total_, amount);
     genesis_ = g;
     for (const PrivateKey& k : keys_) track(k.address());
-    harness_ = GetParam().make(g);
+    auto h = GetParam().make(g);
+    ASSERT_TRUE(h) << GetParam().name << " refused the genesis: " << h.error().message();
+    harness_ = std::move(*h);
     ASSERT_NE(harness_, nullptr);
     ASSERT_EQ(to_unix_ms(harness_->now()), kGenesisMs);
   }

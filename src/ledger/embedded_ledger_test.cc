@@ -20,9 +20,7 @@
 namespace ipsx::ledger {
 
 std::vector<ConformanceBackend> conformance_backends() {
-  return {{"embedded", [](const GenesisConfig& g) -> std::unique_ptr<LedgerHarness> {
-             return std::make_unique<testing::EmbeddedHarness>(g);
-           }}};
+  return {{"embedded", &testing::EmbeddedHarness::create}};
 }
 
 namespace {

@@ -35,7 +35,15 @@ Result<void> GenesisConfig::validate() const {
   }
   if (sale.end <= sale.start) return bad("sale.end must be after sale.start");
   if (sale.treasury.is_zero()) return bad("sale.treasury must be set");
-  if (challenge_period.count() <= 0) return bad("challenge_period_ms must be positive");
+  if (challenge_period < kMinChallengePeriod || challenge_period > kMaxChallengePeriod) {
+    return bad(fmt::format("challenge_period_ms must be {} .. {} (60 s .. 30 days), not {}",
+                           kMinChallengePeriod.count(), kMaxChallengePeriod.count(),
+                           challenge_period.count()));
+  }
+  if (challenge_period.count() % 1000 != 0) {
+    return bad(
+        fmt::format("challenge_period_ms must be whole seconds, not {}", challenge_period.count()));
+  }
   return {};
 }
 

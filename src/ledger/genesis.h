@@ -22,6 +22,11 @@ struct SaleConfig {
   Address treasury;  // receives the native coin paid
 };
 
+// The challenge period's bounds (docs/ledger.md, "Genesis"), the same on every backend: at
+// least a minute for a provider to answer, at most 30 days of a requester's funds held.
+inline constexpr Millis kMinChallengePeriod{60'000};
+inline constexpr Millis kMaxChallengePeriod{30LL * 24 * 60 * 60 * 1000};
+
 struct GenesisConfig {
   uint64_t chain_id = 1337;
   Timestamp time;  // the genesis block's timestamp
@@ -32,11 +37,13 @@ struct GenesisConfig {
   SaleConfig sale;
   // Native coin at genesis (development accounts that will buy in the sale).
   std::vector<std::pair<Address, Amount>> native;
-  // How long a provider has to answer a requester's uncooperative close.
+  // How long a provider has to answer a requester's uncooperative close: whole seconds (a chain
+  // counts time in seconds), kMinChallengePeriod .. kMaxChallengePeriod.
   Millis challenge_period = Millis(60 * 60 * 1000);
 
   // Checks the parameters: distinct non-zero allocation holders, a sale window with start < end,
-  // a positive rate, hard_cap * rate <= 900M IPSX, a positive challenge period.
+  // a positive rate, hard_cap * rate <= 900M IPSX, a challenge period of whole seconds within
+  // its bounds. Errors are LedgerErrc::invalid_argument naming the key.
   Result<void> validate() const;
 
   // Parses the TOML form (docs/ledger.md, "Genesis file"). Errors name the key.

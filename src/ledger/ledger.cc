@@ -114,6 +114,7 @@ std::string Event::to_string() const {
 }
 
 bool SupplyView::conserved() const {
+  if (!holdings_match) return false;
   auto sum = accounts.add(wallet_balances);
   for (const Amount* part : {&wallet_reserved, &sale_pool, &unclaimed}) {
     if (!sum) return false;

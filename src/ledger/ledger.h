@@ -41,6 +41,9 @@ enum class CloseReason : uint8_t {
   unpaid = 5,
   expired = 6,
 };
+// The largest valid close reason; a close naming a larger one is refused with
+// LedgerErrc::invalid_argument before any other check of the operation (docs/ledger.md).
+inline constexpr CloseReason kMaxCloseReason = CloseReason::expired;
 const char* to_string(CloseReason r);
 
 // ---- Operations -------------------------------------------------------------------------------
@@ -262,6 +265,13 @@ struct SupplyView {
   Amount sale_pool;
   Amount unclaimed;
   Amount total;  // totalSupply
+  // Whether the backend's holdings agree with its books. On Ethereum (the contract's `conserved`)
+  // the Centralizer holds exactly its wallets' balances and reserves and the token contract
+  // exactly the sale pool and the unclaimed tokens; there the accounts' part is derived from
+  // what the contracts hold, so the parts sum to the total whatever they hold and this is the
+  // check that counts. The embedded ledger keeps one book: always true.
+  bool holdings_match = true;
+  // The parts sum to the total and the holdings match the books.
   bool conserved() const;
 };
 

@@ -134,6 +134,16 @@ Hash BalanceProof::struct_hash() const {
   return StructHasher(th).add_word(deal_id).add_uint(amount).finish();
 }
 
+const std::string& OrderCancel::encoded_type() {
+  static const std::string t = "OrderCancel(bytes32 orderHash)";
+  return t;
+}
+
+Hash OrderCancel::struct_hash() const {
+  static const Hash th = type_hash(encoded_type());
+  return StructHasher(th).add_word(order_hash).finish();
+}
+
 const std::string& ClosingConsent::encoded_type() {
   static const std::string t = "ClosingConsent(bytes32 dealId,uint256 amount)";
   return t;

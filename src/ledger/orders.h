@@ -118,6 +118,16 @@ struct ClosingConsent {
   Hash struct_hash() const;
 };
 
+// An owner's off-chain word to a market: take this order off the book (docs/orders.md). A type
+// of its own, with no nonce, so that no signed cancel is the digest of a ledger transaction (the
+// ledger's cancelOrder is CancelOrder(bytes32 orderHash,uint64 nonce) at the account's nonce):
+// whoever holds it cannot submit it to the ledger as the owner's transaction.
+struct OrderCancel {
+  Hash order_hash;
+  static const std::string& encoded_type();
+  Hash struct_hash() const;
+};
+
 // The EIP-712 domain every ledger signature uses: name "IPSX", version "1", the chain id and the
 // verifying contract (the Centralizer's address on Ethereum; the zero address when embedded).
 crypto::eip712::Domain ledger_domain(uint64_t chain_id, const Address& verifying_contract);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "core/keccak.h"
 
@@ -525,6 +526,15 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
     return fail(LedgerErrc::insufficient_funds,
                 fmt::format("{} is {} but {} is needed", what, have.to_string(), need.to_string()));
   };
+  // A close's reason is checked first, as the contract does (docs/ledger.md).
+  auto check_reason = [](CloseReason r) -> Result<void> {
+    if (static_cast<uint8_t>(r) > static_cast<uint8_t>(kMaxCloseReason)) {
+      return fail(LedgerErrc::invalid_argument,
+                  fmt::format("close reason must be 0..{}, not {}",
+                              static_cast<unsigned>(kMaxCloseReason), static_cast<unsigned>(r)));
+    }
+    return {};
+  };
   auto find_deal = [&](const Hash& id) -> Result<DealView> {
     auto it = deals_.find(id);
     if (it == deals_.end()) return fail(LedgerErrc::unknown_deal, "no deal " + id.hex());
@@ -814,6 +824,7 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             return events;
           },
           [&](const CloseDeal& c) -> Result<std::vector<Event>> {
+            if (auto r = check_reason(c.reason); !r) return std::unexpected(r.error());
             auto d = find_deal(c.deal_id);
             if (!d) return std::unexpected(d.error());
             if (from != d->provider)
@@ -835,6 +846,7 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             return events;
           },
           [&](const CooperativeClose& c) -> Result<std::vector<Event>> {
+            if (auto r = check_reason(c.reason); !r) return std::unexpected(r.error());
             auto d = find_deal(c.deal_id);
             if (!d) return std::unexpected(d.error());
             if (from != d->provider && from != d->requester)
@@ -861,6 +873,7 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             return events;
           },
           [&](const UncooperativeClose& c) -> Result<std::vector<Event>> {
+            if (auto r = check_reason(c.reason); !r) return std::unexpected(r.error());
             auto d = find_deal(c.deal_id);
             if (!d) return std::unexpected(d.error());
             if (from != d->requester)
@@ -871,6 +884,12 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             if (c.amount < d->claimed || c.amount > d->deposit) {
               return fail(LedgerErrc::bad_balance_proof,
                           "admitted amount outside claimed .. deposit");
+            }
+            // The genesis bounds the period; a clock near the end of time must not wrap.
+            if (now_ms > std::numeric_limits<int64_t>::max() - challenge_ms_) {
+              return fail(LedgerErrc::overflow,
+                          fmt::format("the challenge period's end overflows (now {} ms + {} ms)",
+                                      now_ms, challenge_ms_));
             }
             DealView deal = *d;
             deal.admitted = c.amount;

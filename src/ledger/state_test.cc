@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
 #include "core/keccak.h"
@@ -129,6 +130,78 @@ TEST(State, WrongChainAndNonceAreCheckedFirst) {
   auto replayed = s.apply(t, 10);
   EXPECT_EQ(replayed.error().code(), LedgerErrc::bad_nonce);
   EXPECT_NE(replayed.error().message().find("replayed"), std::string::npos);
+}
+
+// Regression: EthereumLedger::supply() dropped the contract's `conserved` flag, and parts that
+// sum to the total were called conserved even when the contracts' holdings disagree.
+TEST(SupplyView, PartsThatSumToTheTotalAreNotConservedIfTheHoldingsDisagree) {
+  SupplyView v = State::genesis(genesis()).value().supply();
+  ASSERT_TRUE(v.conserved());
+  v.holdings_match = false;
+  EXPECT_FALSE(v.conserved());
+  v.holdings_match = true;
+  v.unclaimed = Amount::from_base(U256(1));
+  EXPECT_FALSE(v.conserved());
+}
+
+// Regression: uncooperativeClose added the challenge period to the block time unchecked, so a
+// clock near the end of int64 milliseconds wrapped the challenge's end into the past. It is
+// `overflow` now, and nothing changes (the contract answers Overflow likewise past uint64 seconds).
+TEST(State, AChallengeEndBeyondTheClocksRangeIsOverflowNotAWrap) {
+  auto key = [](int i) {
+    return crypto::PrivateKey::from_bytes(keccak256("k" + std::to_string(i)).view()).value();
+  };
+  const crypto::PrivateKey provider = key(1), requester = key(2), market = key(3);
+  State s = State::genesis(genesis()).value();
+  int64_t now = 2'000;  // after the sale window
+  auto run = [&](const Address& from, Op op) {
+    auto r = s.apply(tx(s, from, std::move(op)), now);
+    EXPECT_TRUE(r) << r.error().message();
+  };
+  run(addr(4), FinalizeSale{});
+  run(addr(1), Transfer{requester.address(), Amount::from_tokens(1000).value()});
+  run(requester.address(), Deposit{Amount::from_tokens(1000).value()});
+  Offer o;
+  o.provider = provider.address();
+  o.ip = parse_ip("203.0.113.7").value();
+  o.country = parse_country("DE").value();
+  o.protocols = protocol::http;
+  o.scopes = scope::crawling;
+  o.price_per_second = U256(10);
+  o.market = market.address();
+  o.expiry = 3600;
+  Request r;
+  r.requester = requester.address();
+  r.protocols = protocol::http;
+  r.scope = scope::crawling;
+  r.duration = 60;
+  r.max_price_per_second = U256(10);
+  r.budget = U256(600);
+  r.market = market.address();
+  r.expiry = 3600;
+  auto sign = [&](const crypto::PrivateKey& k, const Hash& h) {
+    return crypto::sign(k, crypto::eip712::digest(s.domain_separator(), h)).value();
+  };
+  std::optional<Hash> id;
+  ASSERT_TRUE(s.apply(tx(s, market.address(),
+                         OpenDeal{o, sign(provider, o.struct_hash()), r,
+                                  sign(requester, r.struct_hash()), U256(10)}),
+                      now, &id));
+  ASSERT_TRUE(id);
+
+  const Hash before = s.digest();
+  const int64_t end_of_time = std::numeric_limits<int64_t>::max() - 1'000;
+  UnsignedTx close =
+      tx(s, requester.address(), UncooperativeClose{*id, Amount(), CloseReason::unpaid});
+  auto late = s.apply(close, end_of_time);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code(), LedgerErrc::overflow) << late.error().message();
+  EXPECT_EQ(s.digest(), before);
+  EXPECT_EQ(s.deal(*id)->state, DealState::open);
+  // The last moment whose end still fits is fine.
+  const int64_t last = std::numeric_limits<int64_t>::max() - genesis().challenge_period.count();
+  ASSERT_TRUE(s.apply(close, last));
+  EXPECT_EQ(s.deal(*id)->challenge_ends_ms, std::numeric_limits<int64_t>::max());
 }
 
 }  // namespace

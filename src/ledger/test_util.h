@@ -47,17 +47,23 @@ class TempDir {
 // manual clock.
 class EmbeddedHarness final : public LedgerHarness {
  public:
-  explicit EmbeddedHarness(const GenesisConfig& g) : clock_(g.time) {
+  // The ledger at genesis `g`, or its refusal of the genesis.
+  static Result<std::unique_ptr<LedgerHarness>> create(const GenesisConfig& g) {
+    std::unique_ptr<EmbeddedHarness> h(new EmbeddedHarness(g));
     EmbeddedOptions o;
-    o.data_dir = dir_.path();
+    o.data_dir = h->dir_.path();
     o.verify_threads = 2;
-    ledger_ = EmbeddedLedger::open(o, &g, clock_).value();
+    auto l = EmbeddedLedger::open(o, &g, h->clock_);
+    if (!l) return std::unexpected(l.error());
+    h->ledger_ = std::move(*l);
+    return std::unique_ptr<LedgerHarness>(std::move(h));
   }
   Ledger& ledger() override { return *ledger_; }
   void advance(Millis d) override { clock_.advance(d); }
   Timestamp now() const override { return clock_.now(); }
 
  private:
+  explicit EmbeddedHarness(const GenesisConfig& g) : clock_(g.time) {}
   TempDir dir_;
   ManualClock clock_;
   std::unique_ptr<EmbeddedLedger> ledger_;

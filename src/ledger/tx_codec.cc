@@ -481,7 +481,7 @@ Result<Op> op_from_json(const json& j) {
   Reader r{j, "op"};
   IPSX_READ(name, r.str("op", 32));
   auto reason = [&]() -> Result<CloseReason> {
-    auto v = r.uint<uint8_t>("reason", static_cast<uint8_t>(CloseReason::expired));
+    auto v = r.uint<uint8_t>("reason", static_cast<uint8_t>(kMaxCloseReason));
     if (!v) return std::unexpected(v.error());
     return static_cast<CloseReason>(*v);
   };

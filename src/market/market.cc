@@ -8,15 +8,6 @@
 #include "market/snapshot.h"
 
 namespace ipsx::market {
-namespace {
-
-const Hash& cancel_type_hash() {
-  static const Hash h = crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)");
-  return h;
-}
-
-}  // namespace
-
 Market::Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Clock& clock,
                MarketConfig config, Journal* journal)
     : ledger_(ledger),
@@ -220,14 +211,29 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
   }
 }
 
+namespace {
+
+// The cancel before it had a type of its own: the ledger's CancelOrder(orderHash, nonce 0).
+// Accepted only from a journal written then (a node upgraded over its data must replay it),
+// never from a client.
+Hash legacy_cancel_struct_hash(const Hash& order_hash) {
+  static const Hash type = crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)");
+  return crypto::eip712::StructHasher(type).add_word(order_hash).add_uint(0).finish();
+}
+
+}  // namespace
+
 Result<void> Market::cancel(const SignedCancel& c) {
   auto it = by_hash_.find(c.order_hash);
   if (it == by_hash_.end())
     return fail(MarketErrc::unknown_order, "no order " + c.order_hash.hex());
   const Signed& s = orders_.at(it->second);
-  Hash h =
-      crypto::eip712::StructHasher(cancel_type_hash()).add_word(c.order_hash).add_uint(0).finish();
+  Hash h = cancel_struct_hash(c.order_hash);
   auto signer = crypto::recover(crypto::eip712::digest(domain_separator_, h), c.signature);
+  if ((!signer || *signer != s.owner) && replay_now_) {
+    h = legacy_cancel_struct_hash(c.order_hash);
+    signer = crypto::recover(crypto::eip712::digest(domain_separator_, h), c.signature);
+  }
   if (!signer || *signer != s.owner) {
     return fail(MarketErrc::not_owner, "the cancel is not signed by the order's owner");
   }

@@ -57,10 +57,6 @@ struct PlaceResult {
   std::vector<std::pair<Fill, Error>> refused;
 };
 
-// An owner's signed request to withdraw an order from the book:
-//   CancelOrder(bytes32 orderHash,uint64 nonce)  -- the same struct the ledger's cancelOrder uses
-// (nonce 0 here: the market only needs the owner's word, not an account nonce). Cancelling on the
-// ledger too (Ledger::cancelOrder) is what protects an owner from a market that ignores this.
 // A deal as market data: what was paid for what kind of IP, and when.
 struct DealPrint {
   Hash deal_id;
@@ -70,11 +66,16 @@ struct DealPrint {
   Timestamp at{};
 };
 
+// An owner's signed request to withdraw an order from the book: OrderCancel(bytes32 orderHash)
+// (ledger::OrderCancel), under the ledger domain. Not the ledger's CancelOrder transaction, whose
+// digest it must never equal (a market could otherwise submit it as the owner's transaction);
+// cancelling on the ledger too (Ledger::cancelOrder) is what protects an owner from a market
+// that ignores this.
 struct SignedCancel {
   Hash order_hash;
   crypto::Signature signature;
 };
-// The EIP-712 struct hash an owner signs to cancel: CancelOrder(orderHash, nonce 0).
+// The EIP-712 struct hash an owner signs to cancel: ledger::OrderCancel{order_hash}.
 Hash cancel_struct_hash(const Hash& order_hash);
 
 // A signed order the market keeps, as the node's API lists it (market_queries.cc). The pointers

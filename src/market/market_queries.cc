@@ -5,8 +5,7 @@
 namespace ipsx::market {
 
 Hash cancel_struct_hash(const Hash& order_hash) {
-  static const Hash type = crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)");
-  return crypto::eip712::StructHasher(type).add_word(order_hash).add_uint(0).finish();
+  return ledger::OrderCancel{order_hash}.struct_hash();
 }
 
 namespace {

@@ -17,6 +17,7 @@
 
 #include "core/keccak.h"
 #include "ledger/test_util.h"
+#include "ledger/tx_codec.h"
 #include "market/snapshot.h"
 
 namespace ipsx::market {
@@ -34,7 +35,7 @@ class MarketTest : public ::testing::Test {
   void SetUp() override {
     g_.chain_id = 1337;
     g_.time = clock_.now();
-    g_.challenge_period = Millis(10'000);
+    g_.challenge_period = ledger::kMinChallengePeriod;
     g_.early_adopters = key("early").address();
     g_.bounty = key("bounty").address();
     g_.team = key("team").address();
@@ -282,10 +283,8 @@ TEST_F(MarketTest, AnExitThatNeverGetsReadyIsClosedByTheClock) {
 TEST_F(MarketTest, OnlyTheOwnerCancels) {
   ledger::Offer o = offer(10);
   auto placed = place(o);
-  Hash h = crypto::eip712::StructHasher(
-               crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)"))
+  Hash h = crypto::eip712::StructHasher(crypto::eip712::type_hash("OrderCancel(bytes32 orderHash)"))
                .add_word(o.struct_hash())
-               .add_uint(0)
                .finish();
   SignedCancel by_stranger{o.struct_hash(), sign_order(key("mallory"), h)};
   EXPECT_EQ(market_->cancel(by_stranger).error().code(), MarketErrc::not_owner);
@@ -295,15 +294,41 @@ TEST_F(MarketTest, OnlyTheOwnerCancels) {
   EXPECT_EQ(market_->cancel(by_owner).error().code(), MarketErrc::unknown_order);
 }
 
+// Regression: the off-chain cancel was CancelOrder(bytes32 orderHash,uint64 nonce) at nonce 0
+// under the ledger domain, byte for byte the embedded ledger's cancelOrder transaction at nonce 0:
+// the market (or anyone it showed the cancel to) could submit it as the owner's first ledger
+// transaction. Now its digest is no transaction's, the ledger refuses it, and the market refuses
+// a signature over the transaction as a cancel.
+TEST_F(MarketTest, AnOffChainCancelIsNotALedgerTransactionNorTheReverse) {
+  const crypto::PrivateKey owner = key("fresh-provider");  // nonce 0 on the ledger
+  ledger::Offer o = offer(10);
+  o.provider = owner.address();
+  ASSERT_TRUE(market_->place_offer(o, sign_order(owner, o.struct_hash())));
+  const Hash order = o.struct_hash();
+  const Hash off_chain = crypto::eip712::digest(sep(), cancel_struct_hash(order));
+  ledger::UnsignedTx tx = ledger_->prepare(owner.address(), ledger::CancelOrder{order}).value();
+  ASSERT_EQ(tx.nonce, 0u);
+  EXPECT_NE(tx.digest, off_chain);
+  EXPECT_NE(ledger::OrderCancel::encoded_type(), ledger::op_encoded_type(tx.op));
+  const crypto::Signature cancel_sig = sign_order(owner, cancel_struct_hash(order));
+  auto as_tx = ledger_->submit(ledger::SignedTx{tx, cancel_sig});
+  ASSERT_FALSE(as_tx);
+  EXPECT_EQ(as_tx.error().code(), ledger::LedgerErrc::bad_signature);
+  EXPECT_EQ(ledger_->nonce_of(owner.address()).value(), 0u);
+  EXPECT_FALSE(ledger_->order_cancelled(owner.address(), order).value());
+  // The owner's signed transaction is no cancel for the market.
+  const crypto::Signature tx_sig = crypto::sign(owner, tx.digest).value();
+  EXPECT_EQ(market_->cancel(SignedCancel{order, tx_sig}).error().code(), MarketErrc::not_owner);
+  EXPECT_TRUE(market_->cancel(SignedCancel{order, cancel_sig}));
+}
+
 TEST_F(MarketTest, SignedOriginalsOfDeadOrdersAreForgotten) {
-  Hash cancel_type = crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)");
   ledger::Offer first;
   for (uint64_t i = 0; i < 1100; ++i) {
     ledger::Offer o = offer(10, static_cast<uint8_t>(2 + i % 200), 100 + i);
     if (i == 0) first = o;
     ASSERT_TRUE(place(o));
-    Hash h =
-        crypto::eip712::StructHasher(cancel_type).add_word(o.struct_hash()).add_uint(0).finish();
+    Hash h = cancel_struct_hash(o.struct_hash());
     ASSERT_TRUE(market_->cancel(SignedCancel{o.struct_hash(), sign_order(provider_, h)}));
   }
   ledger::Offer kept = offer(10, 250, 5000);
@@ -348,6 +373,28 @@ class JournaledMarketTest : public MarketTest {
   TempDir journal_dir_;
   std::unique_ptr<Journal> journal_;
 };
+
+// A journal written before the cancel had its own type holds cancels signed over the ledger's
+// CancelOrder(orderHash, nonce 0): they still replay (a node upgraded over its data starts),
+// while a client's cancel of that form is refused.
+TEST_F(JournaledMarketTest, CancelsJournaledBeforeOrderCancelStillReplay) {
+  ledger::Offer o = offer(1'000'000, 2, 1);
+  auto placed = place(o);
+  ASSERT_TRUE(placed) << placed.error().message();
+  Hash legacy = crypto::eip712::StructHasher(
+                    crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)"))
+                    .add_word(o.struct_hash())
+                    .add_uint(0)
+                    .finish();
+  crypto::Signature sig = sign_order(provider_, legacy);
+  EXPECT_EQ(market_->cancel(SignedCancel{o.struct_hash(), sig}).error().code(),
+            MarketErrc::not_owner);
+  // What a market before the change journaled when it took that cancel.
+  nlohmann::json body = {{"order", o.struct_hash().hex()}, {"signature", sig.to_hex()}};
+  ASSERT_TRUE(journal_->append("cancel", body.dump(), clock_.now()));
+  restart(true);
+  EXPECT_FALSE(market_->book().contains(placed->id));
+}
 
 TEST_F(JournaledMarketTest, ARestartedMarketIsWhereItWas) {
   ledger::Offer first = offer(1'000'000, 2, 1);
@@ -582,7 +629,6 @@ Observed observe(const Market& m, const Address& provider, const Address& reques
 TEST_F(MarketTest, RestartFromSnapshotAndTailEqualsAFullReplay) {
   TempDir run_dir, image_dir, full_dir;
   MarketConfig config{100, {}, 700, false};  // keep every entry: the full replay needs them
-  const Hash cancel_type = crypto::eip712::type_hash("CancelOrder(bytes32 orderHash,uint64 nonce)");
   std::mt19937_64 rng(11);
   {
     auto j = Journal::open(run_dir.path(), JournalOptions{false}).value();
@@ -615,7 +661,7 @@ TEST_F(MarketTest, RestartFromSnapshotAndTailEqualsAFullReplay) {
         hashes.push_back(q.struct_hash());
       } else if (x < 95 && !hashes.empty()) {
         const Hash& h = hashes[rng() % hashes.size()];
-        Hash sh = crypto::eip712::StructHasher(cancel_type).add_word(h).add_uint(0).finish();
+        Hash sh = cancel_struct_hash(h);
         // Signed by whichever owner it is: one of the two is rejected as not_owner.
         for (const auto* k : {&provider_, &requester_}) {
           (void)m.cancel(SignedCancel{h, sign_order(*k, sh)});
@@ -699,7 +745,7 @@ void crash_rounds(uint64_t snapshot_every) {
   ledger::GenesisConfig g;
   ManualClock setup(from_unix_ms(1'767'225'600'000));
   g.time = setup.now();
-  g.challenge_period = Millis(10'000);
+  g.challenge_period = ledger::kMinChallengePeriod;
   g.early_adopters = key("early").address();
   g.bounty = key("bounty").address();
   g.team = key("team").address();

@@ -3,11 +3,12 @@
 // it over real sockets. Signed orders become a deal; each kind of failure keeps its code. And the
 // data plane over it: a gateway that leases through the node, a provider's exit that learns its
 // deals from the node, curl through them. The clock is the system's, as the exit's and the
-// gateway's are.
+// gateway's are, moved forward only to skip a challenge period.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -39,6 +40,18 @@ using json = nlohmann::json;
 crypto::PrivateKey key(const std::string& name) {
   return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
 }
+
+// The system's clock, which a test may move forward: a wait the ledger imposes (a challenge
+// period) passes at once instead of being slept through. Thread-safe.
+class JumpClock final : public Clock {
+ public:
+  Timestamp now() const override { return system_.now() + Millis(offset_ms_.load()); }
+  void jump(Millis d) { offset_ms_.fetch_add(d.count()); }
+
+ private:
+  SystemClock system_;
+  std::atomic<int64_t> offset_ms_{0};
+};
 
 class SdkTest : public ::testing::Test {
  protected:
@@ -111,7 +124,7 @@ class SdkTest : public ::testing::Test {
 
   market::MarketConfig config_;
   ledger::testing::TempDir dir_;
-  SystemClock clock_;
+  JumpClock clock_;
   ledger::GenesisConfig g_;
   std::unique_ptr<ledger::EmbeddedLedger> ledger_;
   std::unique_ptr<market::Market> market_;
@@ -348,8 +361,8 @@ class SdkSettlementTest : public SdkTest {
  protected:
   SdkSettlementTest() {
     config_.timeouts.clock_skew = Millis(50);
-    config_.timeouts.ready_timeout = Millis(1500);  // a deal starts on a whole second
-    g_.challenge_period = Millis(500);
+    config_.timeouts.ready_timeout = Millis(1500);      // a deal starts on a whole second
+    g_.challenge_period = ledger::kMinChallengePeriod;  // jumped over, not waited for
   }
   void SetUp() override {
     SdkTest::SetUp();
@@ -426,6 +439,7 @@ TEST_F(SdkSettlementTest, TheRequesterGetsItsDepositBackFromAProviderThatNeverCa
   requester_side.watch(deal_);
   ASSERT_TRUE(poll_until(requester_side, "uncooperative close started")) << said_;
   EXPECT_EQ(ledger_->deal(deal_).value().state, ledger::DealState::closing);
+  clock_.jump(g_.challenge_period);
   ASSERT_TRUE(poll_until(requester_side, "rated the provider 1/5")) << said_;
   EXPECT_NE(said_.find("settled after the challenge period"), std::string::npos) << said_;
   auto d = ledger_->deal(deal_).value();
@@ -460,6 +474,7 @@ TEST_F(SdkSettlementTest, TheWatchtowerAnswersARequesterWhoClosesAdmittingNothin
   ASSERT_TRUE(poll_until(provider_side, "claimed our balance proof of")) << said_;
   EXPECT_EQ(ended, std::vector<std::string>{"the requester closed it on the ledger"});
   EXPECT_EQ(ledger_->deal(deal_).value().claimed, Amount::from_base(U256(400)));
+  clock_.jump(g_.challenge_period);
   ASSERT_TRUE(poll_until(provider_side, "rated the requester")) << said_;
   EXPECT_NE(said_.find("settled after the challenge period"), std::string::npos) << said_;
   auto d = ledger_->deal(deal_).value();
@@ -500,6 +515,8 @@ TEST_F(SdkSettlementTest, ARestartedProviderResumesFromItsStoredProofs) {
   fast.check_every = Millis(0);
   ProviderSettlement provider_side(*node_, provider, fast, store.get());
   EXPECT_EQ(provider_side.pending(), 1u);  // watched from its stored proof alone
+  ASSERT_TRUE(poll_until(provider_side, "claimed our balance proof of")) << said_;
+  clock_.jump(g_.challenge_period);
   ASSERT_TRUE(poll_until(provider_side, "rated the requester")) << said_;
   EXPECT_EQ(ledger_->deal(deal_).value().claimed, Amount::from_base(U256(250)));
   EXPECT_TRUE(store->best().empty());  // settled: forgotten

@@ -1,0 +1,76 @@
+// The Ethereum backend on anvil where the conformance suite cannot reach on every backend: what
+// the contracts report that the embedded ledger has no counterpart for.
+#include <gtest/gtest.h>
+
+#include "core/keccak.h"
+#include "eth/anvil_harness.h"
+
+namespace ipsx::eth {
+namespace {
+
+using testing::AnvilHarness;
+
+ledger::GenesisConfig genesis() {
+  auto key = [] { return crypto::PrivateKey::generate().value().address(); };
+  ledger::GenesisConfig g;
+  g.time = from_unix_ms(1'767'225'600'000);
+  g.early_adopters = key();
+  g.bounty = key();
+  g.team = key();
+  g.sale = {U256(10'000), Amount::from_tokens(50).value(), g.time, g.time + Millis(86'400'000),
+            key()};
+  return g;
+}
+
+// The storage slot of `holder`'s balance in an OpenZeppelin ERC20 (`_balances` is slot 0).
+std::string balance_slot(const Address& holder) {
+  std::array<uint8_t, 64> key{};
+  std::copy(holder.data(), holder.data() + 20, key.begin() + 12);
+  return keccak256(ByteView(key)).hex();
+}
+
+std::string word(const U256& v) {
+  return "0x" + to_hex(v.to_be_bytes(), false);
+}
+
+// Regression: EthereumLedger::supply() dropped the contract's `conserved` flag. On Ethereum the
+// accounts' part is what the contracts do not hold, so the parts summed to the total whatever
+// the contracts held, and a Centralizer holding tokens its wallets do not account for still
+// passed as conserved.
+TEST(EthereumSupply, ContractsHoldingOtherThanTheirBooksSayAreNotConserved) {
+  auto h = AnvilHarness::create(genesis());
+  ASSERT_TRUE(h) << h.error().message();
+  ledger::Ledger& l = (*h)->ledger();
+  const Deployment& d = (*h)->eth_ledger().deployment();
+  ledger::SupplyView before = l.supply().value();
+  ASSERT_TRUE(before.conserved());
+  ASSERT_TRUE(before.holdings_match);
+
+  // Move one token of the sale pool, which the token contract holds, to the Centralizer's
+  // balance behind the contracts' backs: the parts still sum to the total.
+  const U256 one = Amount::from_tokens(1).value().base();
+  const U256 pool = l.balance_of(d.token).value().base();
+  RpcClient& rpc = *(*h)->rpc();
+  auto set = [&](const Address& holder, const U256& v) {
+    auto r =
+        rpc.request("anvil_setStorageAt",
+                    nlohmann::json::array({d.token.to_lower_hex(), balance_slot(holder), word(v)}));
+    ASSERT_TRUE(r) << r.error().message();
+  };
+  set(d.token, *pool.checked_sub(one));
+  set(d.centralizer, one);
+  ASSERT_EQ(l.balance_of(d.centralizer).value().base(), one) << "not the ERC20 balance slot";
+
+  ledger::SupplyView after = l.supply().value();
+  Amount parts = after.accounts;
+  for (const Amount* a :
+       {&after.wallet_balances, &after.wallet_reserved, &after.sale_pool, &after.unclaimed}) {
+    parts = parts.add(*a).value();
+  }
+  EXPECT_EQ(parts, after.total);  // what conserved() alone used to see
+  EXPECT_FALSE(after.holdings_match);
+  EXPECT_FALSE(after.conserved());
+}
+
+}  // namespace
+}  // namespace ipsx::eth
