@@ -8,6 +8,10 @@
 //                               once: what the cores really give together
 //   ledger.transfers_ratio_measured  transfers_per_s / raw_recover_all_threads_per_s
 //   ledger.block_commit_p50_us / p99_us   time to write and fsync one block
+//   ledger.reopen_tx_per_s      a restart: the store the transfers left is opened again and its
+//                               blocks replayed, every signature re-checked (the default)
+//   ledger.reopen_unverified_tx_per_s    the same without the signatures (hash chain only)
+//   ledger.reopen_verify_cost   reopen_unverified / reopen: how much the signatures cost
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
@@ -146,6 +150,32 @@ void raw_recover(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// Opens the store the transfers benchmark left (it runs first) and replays it; items are its
+// transactions. `verify` re-checks every signature as open() does by default.
+void reopen(benchmark::State& state, bool verify) {
+  auto dir = std::filesystem::path(IPSX_BENCH_DIR) / "ledger-data";
+  ManualClock clock(from_unix_ms(1'767'225'600'000));
+  EmbeddedOptions o;
+  o.data_dir = dir;
+  o.verify_threads = verify_threads();
+  o.verify_signatures_on_open = verify;
+  uint64_t txs = 0;
+  for (auto _ : state) {
+    auto ledger = EmbeddedLedger::open(o, nullptr, clock);
+    if (!ledger) {
+      state.SkipWithError(ledger.error().message().c_str());
+      return;
+    }
+    state.PauseTiming();
+    txs = 0;
+    for (uint64_t b = 0, h = (*ledger)->height().value(); b <= h; ++b)
+      txs += (*ledger)->block(b).value().txs.size();
+    ledger->reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * txs));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,8 +190,23 @@ int main(int argc, char** argv) {
          {"p99_us", "ledger.block_commit_p99_us"},
          {"txs_per_block", "ledger.txs_per_block"}},
         3,
-        true}},
-      {{"ledger.recover_limit_per_s",
+        true},
+       {"ledger.reopen_tx_per_s", [](benchmark::State& s) { reopen(s, true); }, 1, {}, 3, true, 1},
+       {"ledger.reopen_unverified_tx_per_s",
+        [](benchmark::State& s) { reopen(s, false); },
+        1,
+        {},
+        3,
+        true,
+        1}},
+      {{"ledger.reopen_verify_cost",
+        [](const auto& m) -> std::optional<double> {
+          auto v = m.find("ledger.reopen_tx_per_s");
+          auto u = m.find("ledger.reopen_unverified_tx_per_s");
+          if (v == m.end() || u == m.end()) return std::nullopt;
+          return u->second / v->second;
+        }},
+       {"ledger.recover_limit_per_s",
         [](const auto& m) -> std::optional<double> {
           auto it = m.find("ledger.raw_recover_per_s");
           if (it == m.end()) return std::nullopt;

@@ -17,12 +17,55 @@ std::unexpected<Error> corrupt(uint64_t block, const std::string& what) {
   return fail(LedgerErrc::storage, fmt::format("store is corrupted at block {}: {}", block, what));
 }
 
-// Re-executes every stored block on `state` (fresh from genesis), checking the chain. With
-// `thorough`, also every signature, the from-scratch state digest and the invariants.
-Result<ReplayReport> replay(Store& store, State& state, BlockView* head, bool thorough) {
+// Checks the signatures of a batch of replayed transactions on `threads` threads; the error names
+// the first transaction whose signature is not its sender's.
+struct PendingSignature {
+  uint64_t block = 0;
+  size_t index = 0;
+  Hash digest;
+  crypto::Signature signature;
+  Address from;
+};
+
+Result<void> check_signatures(const std::vector<PendingSignature>& batch, size_t threads) {
+  std::vector<size_t> bad(threads, SIZE_MAX);
+  auto work = [&](size_t t) {
+    for (size_t i = t; i < batch.size(); i += threads) {
+      auto signer = crypto::recover(batch[i].digest, batch[i].signature);
+      if (!signer || *signer != batch[i].from) {
+        bad[t] = i;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (auto& th : pool) th.join();
+  size_t first = *std::min_element(bad.begin(), bad.end());
+  if (first == SIZE_MAX) return {};
+  return corrupt(batch[first].block,
+                 fmt::format("transaction {} is not signed by its sender", batch[first].index));
+}
+
+// Re-executes every stored block on `state` (fresh from genesis), checking the chain, and the
+// signatures on `signature_threads` threads unless it is 0. With `thorough`, also the
+// from-scratch state digest and the invariants (and the signatures, on one thread at least).
+Result<ReplayReport> replay(Store& store, State& state, BlockView* head, bool thorough,
+                            size_t signature_threads) {
   ReplayReport report;
   uint64_t expected = 0;
   Hash prev;
+  if (thorough) signature_threads = std::max<size_t>(signature_threads, 1);
+  constexpr size_t kSignatureBatch = 8'192;
+  std::vector<PendingSignature> pending;
+  auto flush = [&]() -> Result<void> {
+    if (pending.empty()) return {};
+    auto ok = check_signatures(pending, signature_threads);
+    report.signatures_checked += pending.size();
+    pending.clear();
+    return ok;
+  };
   auto r = store.for_each_block([&](const StoredBlock& sb) -> Result<void> {
     const BlockView& h = sb.header;
     if (h.number != expected) return corrupt(expected, "block missing");
@@ -36,12 +79,11 @@ Result<ReplayReport> replay(Store& store, State& state, BlockView* head, bool th
       if (!tx) return corrupt(h.number, fmt::format("transaction {}: {}", i, tx.error().message()));
       if (tx->id() != h.txs[i])
         return corrupt(h.number, fmt::format("transaction {} has the wrong id", i));
-      if (thorough) {
-        auto signer = crypto::recover(tx->tx.digest, tx->signature);
-        if (!signer || *signer != tx->tx.from) {
-          return corrupt(h.number, fmt::format("transaction {} is not signed by its sender", i));
+      if (signature_threads > 0) {
+        pending.push_back({h.number, i, tx->tx.digest, tx->signature, tx->tx.from});
+        if (pending.size() >= kSignatureBatch) {
+          if (auto ok = flush(); !ok) return ok;
         }
-        ++report.signatures_checked;
       }
       auto applied = state.apply(tx->tx, h.timestamp_ms);
       if (!applied) {
@@ -67,6 +109,7 @@ Result<ReplayReport> replay(Store& store, State& state, BlockView* head, bool th
     return {};
   });
   if (!r) return std::unexpected(r.error());
+  if (auto ok = flush(); !ok) return std::unexpected(ok.error());
   if (expected == 0) return fail(LedgerErrc::storage, "store has no genesis block");
   return report;
 }
@@ -147,7 +190,10 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(const EmbeddedOptio
   }
   auto state = State::genesis(*g);
   if (!state) return std::unexpected(state.error());
-  auto report = replay(**store, *state, &head, false);
+  size_t threads = options.verify_threads ? options.verify_threads
+                                          : std::max(1u, std::thread::hardware_concurrency());
+  auto report =
+      replay(**store, *state, &head, false, options.verify_signatures_on_open ? threads : 0);
   if (!report) return std::unexpected(report.error());
   return std::unique_ptr<EmbeddedLedger>(
       new EmbeddedLedger(options, clock, std::move(*state), std::move(*store), head));
@@ -167,7 +213,7 @@ Result<ReplayReport> EmbeddedLedger::verify(const std::filesystem::path& data_di
   auto state = State::genesis(*g);
   if (!state) return std::unexpected(state.error());
   if (auto inv = state->check_invariants(); !inv) return std::unexpected(inv.error());
-  return replay(**store, *state, nullptr, true);
+  return replay(**store, *state, nullptr, true, std::max(1u, std::thread::hardware_concurrency()));
 }
 
 EmbeddedLedger::EmbeddedLedger(const EmbeddedOptions& o, const Clock& clock, State state,

@@ -27,6 +27,11 @@ struct EmbeddedOptions {
   std::filesystem::path data_dir;
   size_t verify_threads = 0;  // 0 = one per core
   size_t max_block_txs = 10'000;
+  // Whether open() re-checks every stored transaction's signature (on verify_threads threads) as
+  // it replays the blocks, so that a store edited behind the ledger's back is refused even when
+  // its hashes were recomputed. Costs one signature recovery per transaction at every start
+  // (docs/performance.md, ledger.reopen_*); the hash chain and state digests are checked always.
+  bool verify_signatures_on_open = true;
   // Called on the sequencer thread after each block is durable, with the time its write took
   // (for metrics and benchmarks). Must be quick and must not call back into the ledger.
   std::function<void(const BlockView&, std::chrono::microseconds)> on_commit;
