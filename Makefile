@@ -10,7 +10,7 @@ SOAK_KILLS   ?= 40
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
-.PHONY: all deps configure build test test-fast sanitize sanitize-build demo bench fuzz soak format check-format clean
+.PHONY: all deps configure build test test-fast sanitize sanitize-build demo bench fuzz soak chaos format check-format clean
 
 all: build
 
@@ -36,7 +36,7 @@ sanitize-build: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 sanitize: sanitize-build
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE "bench|anvil"
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE "bench|anvil|chaos"
 
 demo: build
 	scripts/demo.sh $(BUILD)/bin/ipsx
@@ -69,6 +69,14 @@ fuzz: sanitize-build
 soak: build
 	IPSX_SOAK_SECONDS=$(SOAK_SECONDS) $(BUILD)/bin/net_tests --gtest_filter='DataPlane.Soak*'
 	tests/e2e/node_crash_e2e.sh $(BUILD)/bin/ipsx $(SOAK_KILLS)
+
+# Chaos, longer than the test suite's minute: CHAOS_SECONDS of deals while the node, each provider
+# and the gateway are SIGKILLed CHAOS_KILLS times each at random moments (CHAOS_SEED replays a
+# run's choices); then every honest party's money is checked (tests/e2e/chaos_e2e.sh).
+CHAOS_SECONDS ?= 300
+CHAOS_KILLS   ?= 15
+chaos: build
+	tests/e2e/chaos_e2e.sh $(BUILD)/bin/ipsx $(CHAOS_SECONDS) $(CHAOS_KILLS) $(CHAOS_SEED)
 
 format:
 	find src apps bench -name '*.h' -o -name '*.cc' | xargs clang-format -i

@@ -120,6 +120,7 @@ struct GatewayOptions {
   std::optional<uint64_t> chain_id;
   std::optional<uint16_t> fee_bps;
   uint64_t acquire_timeout_ms = 10'000;
+  uint64_t node_wait_seconds = 60;
 };
 
 // Every page of GET `route` (which takes &after=), calling `each` for each item of `member`.
@@ -162,7 +163,7 @@ std::vector<Hash> deals_to_follow(sdk::NodeClient& node, const Address& me, cons
 
 void run_gateway(const GatewayOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  NodeSession s = open_node(o.node);
+  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000), "ipsx gateway");
   sdk::Signer signer =
       sdk::Signer::for_chain(key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"),
                              s.verifying_contract, s.token_contract);
@@ -211,6 +212,9 @@ void run_gateway(const GatewayOptions& o) {
             << std::flush;
   sdk::NodeLeases::Totals last;
   sdk::RequesterSettlement settlement(*s.node, signer);
+  settlement.on_ended = [&](const Hash& deal, const std::string& why) {
+    gateway.end_lease(deal, why);
+  };
   // A restarted gateway follows the deals its earlier runs ordered.
   for (const Hash& d : deals_to_follow(*s.node, signer.address(), "requester", "ipsx gateway"))
     settlement.watch(d);
@@ -242,6 +246,7 @@ void run_gateway(const GatewayOptions& o) {
 
 struct ProvideOptions {
   std::string node, keystore, address, password_file, config, data;
+  uint64_t node_wait_seconds = 60;
 };
 
 // Where a provider keeps its state unless --data says: $XDG_STATE_HOME/ipsx/provider-ADDRESS
@@ -373,7 +378,11 @@ std::vector<uint64_t> withdraw_earlier_offers(sdk::NodeClient& node, const sdk::
                                    {"signature", unwrap(signer.cancel(hash), "cancel").to_hex()}};
                       unwrap(node.post("/v1/orders/" + hash.hex() + "/cancel", body), what);
                     } else {  // filled: cancelled on the ledger, it can never open a deal again
-                      unwrap(sdk::send_transaction(node, signer, ledger::CancelOrder{hash}), what);
+                      auto r = sdk::send_transaction(node, signer, ledger::CancelOrder{hash});
+                      // The ledger refuses a cancelOrder only when the order is cancelled
+                      // already (an earlier run did it and died before the market saw it).
+                      if (!r && r.error().code() != make_error_code(sdk::SdkErrc::invalid_order))
+                        unwrap(std::move(r), what);
                     }
                     if (state == "busy") busy[o.value("id", uint64_t{0})] = ip->second;
                     std::cout << fmt::format("ipsx provide: withdrew the earlier offer {} for {}\n",
@@ -395,7 +404,7 @@ std::vector<uint64_t> withdraw_earlier_offers(sdk::NodeClient& node, const sdk::
 void run_provide(const ProvideOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   ProvideConfig c = load_provide_config(o.config);
-  NodeSession s = open_node(o.node);
+  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000), "ipsx provide");
   sdk::Signer signer =
       sdk::Signer::for_chain(key.clone(), agree(c.chain_id, s.chain_id, "chain_id"),
                              s.verifying_contract, s.token_contract);
@@ -624,6 +633,8 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_option("--fee-bps", g->fee_bps, "The market's commission (default: the node's)");
   cmd->add_option("--acquire-timeout-ms", g->acquire_timeout_ms,
                   "How long a client waits for a new lease (default 10000)");
+  cmd->add_option("--node-wait", g->node_wait_seconds,
+                  "Seconds to keep trying a node that does not answer at start (default 60)");
   cmd->callback([g] { run_gateway(*g); });
 
   auto p = std::make_shared<ProvideOptions>();
@@ -638,6 +649,8 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_option("--config", p->config, "The provider's TOML config (docs/sdk.md)")
       ->required()
       ->check(CLI::ExistingFile);
+  cmd->add_option("--node-wait", p->node_wait_seconds,
+                  "Seconds to keep trying a node that does not answer at start (default 60)");
   cmd->add_option("--data", p->data,
                   "Directory for the provider's state: the balance proofs it was paid with "
                   "(default $XDG_STATE_HOME/ipsx/provider-ADDRESS)");

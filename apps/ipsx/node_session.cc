@@ -2,12 +2,32 @@
 
 #include "cli_util.h"
 
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "http/http_client.h"
+
 namespace ipsx::cli {
 
-NodeSession open_node(const std::string& url) {
+NodeSession open_node(const std::string& url, Millis wait, const char* who) {
   NodeSession s;
   s.node = unwrap(sdk::NodeClient::connect(url), "--node");
-  nlohmann::json health = unwrap(s.node->health(), "--node " + url);
+  auto answer = s.node->health();
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (bool told = false; !answer && std::chrono::steady_clock::now() < deadline;) {
+    const auto& code = answer.error().code();
+    if (code != http::HttpErrc::unavailable && code != http::HttpErrc::timeout) break;
+    if (!told)
+      std::cerr << fmt::format("{}: the node at {} does not answer ({}); retrying for up to {} s\n",
+                               who, url, answer.error().message(), wait.count() / 1000);
+    told = true;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    answer = s.node->health();
+  }
+  nlohmann::json health = unwrap(std::move(answer), "--node " + url);
   s.market = unwrap(Address::parse(health.value("market", "")), "the node's market address");
   s.fee_bps = health.value("feeBps", uint16_t{0});
   s.chain_id = health.value("chainId", uint64_t{1337});

@@ -605,6 +605,13 @@ uint16_t Gateway::port() const {
   return impl_->port;
 }
 
+void Gateway::end_lease(const Hash& deal_id, std::string why) {
+  asio::post(impl_->io, [impl = impl_, deal_id, why = std::move(why)] {
+    if (auto l = impl->find(deal_id))
+      impl->drop(*l, Error(NetErrc::deal_ended, why), LeaseEvent::cut);
+  });
+}
+
 void Gateway::add_lease(Lease lease) {
   asio::post(impl_->io,
              [impl = impl_, lease = std::move(lease)]() mutable { impl->add(std::move(lease)); });

@@ -113,6 +113,9 @@ class Gateway {
 
   // Adds a lease (thread-safe: posted to the gateway's thread).
   void add_lease(Lease lease);
+  // Stops using a lease whose deal the ledger marks closing or closed: its channel is closed and
+  // new clients get another lease (thread-safe: posted). Reported as LeaseEvent::cut.
+  void end_lease(const Hash& deal_id, std::string why);
 
   // Called on the gateway's thread.
   std::function<void(const Hash& deal, LeaseEvent, const std::string& reason)> on_lease_event;

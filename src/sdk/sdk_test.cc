@@ -436,8 +436,12 @@ TEST_F(SdkSettlementTest, TheRequesterGetsItsDepositBackFromAProviderThatNeverCa
   fast.provider_grace = Millis(0);
   Signer requester = signer("requester");
   RequesterSettlement requester_side(*node_, requester, fast);
+  std::vector<std::string> ended;  // the gateway stops using the deal once the ledger closes it
+  requester_side.on_ended = [&](const Hash&, const std::string& why) { ended.push_back(why); };
   requester_side.watch(deal_);
   ASSERT_TRUE(poll_until(requester_side, "uncooperative close started")) << said_;
+  for (auto& l : requester_side.poll(clock_.now())) said_ += l + "\n";
+  EXPECT_EQ(ended, std::vector<std::string>{"the deal is closing on the ledger"});
   EXPECT_EQ(ledger_->deal(deal_).value().state, ledger::DealState::closing);
   clock_.jump(g_.challenge_period);
   ASSERT_TRUE(poll_until(requester_side, "rated the provider 1/5")) << said_;

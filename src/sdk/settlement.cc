@@ -303,6 +303,10 @@ std::vector<std::string> RequesterSettlement::settle(const Hash& id, Deal& d, Ti
   }
   const json& l = read->deal.value("ledger", json::object());
   const std::string state = l.value("state", "");
+  if ((state == "closing" || state == "closed") && !d.ended) {
+    d.ended = true;
+    if (on_ended) on_ended(id, "the deal is " + state + " on the ledger");
+  }
   if (state == "closed") {
     if (!l.value("ratedByRequester", false)) {
       auto reason = close_reason_from_string(l.value("reason", ""))

@@ -129,8 +129,13 @@ class RequesterSettlement : SettlementSide {
   std::vector<std::string> poll(Timestamp now);
   size_t pending() const { return deals_.size(); }
 
+  // Called from poll() once for each deal the ledger marks closing or closed: the requester's
+  // gateway stops using it (Gateway::end_lease), whoever closed it.
+  std::function<void(const Hash& deal, const std::string& why)> on_ended;
+
  private:
   struct Deal {
+    bool ended = false;    // on_ended was called
     bool closing = false;  // our uncooperative close was accepted
     bool done = false;     // closed and rated (or unknown to the node)
     std::string last_error;

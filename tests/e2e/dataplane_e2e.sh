@@ -133,8 +133,8 @@ expect_out "an offer for an IP never probed: 403 ip_not_proven" '^403 .*"code":"
 expect_out "ipsx probe proves it by hand" 'proved: the node saw .* connect from 127\.0\.0\.4' \
   "$IPSX" probe --node "$url" --provider "$de" --ip 127.0.0.4
 expect_out "then the same offer is accepted" '^201 .*"accepted":true' post_order "$work/unproven.json"
-expect_error "a node that is not there" 'connect|refused' \
-  "$IPSX" gateway --node http://127.0.0.1:9 --keystore "$ks" --address "$requester" \
+expect_error "a node that is not there (after --node-wait)" 'connect|refused' \
+  "$IPSX" gateway --node http://127.0.0.1:9 --node-wait 1 --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --max-price 0.001
 expect_error "an unknown protocol" "unknown protocol 'gopher'" \
   "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
