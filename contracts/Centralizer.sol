@@ -130,6 +130,8 @@ contract Centralizer is EIP712 {
     uint32 internal constant ALL_PROTOCOLS = 31;
     uint32 internal constant ALL_SCOPES = 31;
     uint8 internal constant MAX_CLOSE_REASON = 6;
+    uint8 internal constant REASON_COMPLETED = 1; // CloseReason::completed
+    uint8 internal constant REASON_EXPIRED = 6; // CloseReason::expired
     /// The challenge period's bounds, as GenesisConfig::validate() (src/ledger/genesis.h) sets them.
     uint64 internal constant MIN_CHALLENGE_PERIOD = 60;
     uint64 internal constant MAX_CHALLENGE_PERIOD = 30 days;
@@ -385,9 +387,20 @@ contract Centralizer is EIP712 {
     }
 
     /// settle: by anyone once the challenge period is over: pay max(claimed, admitted), refund
-    /// the rest.
+    /// the rest. An open deal nobody closed settles once its end (start + duration) plus the
+    /// challenge period has come: at what was claimed, the rest refunded, reason expired if
+    /// nothing was claimed, else completed (R3: no deposit stays reserved forever).
     function settle(bytes32 dealId) external {
         Deal storage d = _deal(dealId);
+        if (d.status == DealStatus.Open) {
+            // uint256: a uint64 start, duration and period cannot overflow it.
+            uint256 ends = uint256(d.start) + d.duration + challengePeriod;
+            if (block.timestamp < ends) {
+                revert DealState("the deal is open until its end plus the challenge period");
+            }
+            _finish(dealId, d, CloseHow.Settled, d.claimed == 0 ? REASON_EXPIRED : REASON_COMPLETED);
+            return;
+        }
         if (d.status != DealStatus.Closing) revert DealState("the deal is not in its challenge period");
         if (block.timestamp < d.challengeEnds) revert ChallengePeriod("the challenge period is not over");
         if (d.admitted > d.claimed) _pay(dealId, d, d.admitted - d.claimed);

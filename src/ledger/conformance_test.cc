@@ -1173,6 +1173,62 @@ TEST_P(LedgerConformance, SettleAfterALowerProviderClaimPaysUpToTheAdmittedAmoun
   EXPECT_AMOUNT(wallet(market().address()).balance, units(62 + 37));
 }
 
+// R3: a deal both parties abandon does not keep the requester's deposit reserved forever.
+TEST_P(LedgerConformance, SettleOfAnOpenDealByAnyoneAfterItsEndPlusTheChallengePeriod) {
+  finalize_and_fund();
+  Offer offer = offer_of(P());  // capacity 1
+  Hash id = open_deal(P(), offer, R(), request_of(R()));
+  exec(P(), Claim{id, units(1000), proof_sig(R(), id, units(1000))});
+  DealView d = deal(id);
+  int64_t settleable_ms = static_cast<int64_t>(d.start + d.duration) * 1000 + kChallengeMs;
+  advance_ms(settleable_ms - now_ms() - 1'000);
+  expect_rejected(S(), Settle{id}, LedgerErrc::deal_state);  // one second early
+  EXPECT_EQ(deal(id).state, DealState::open);
+  expect_rejected(market(), open_op(P(), offer, R2(), request_of(R2())),
+                  LedgerErrc::order_exhausted);
+  advance_ms(1'000);
+  DealMoney m = money(id);
+  Receipt r = exec(S(), Settle{id});        // a third party, on time
+  expect_payout(m, id, units(1000), true);  // nothing more paid, the rest refunded
+  EXPECT_EQ(deal(id).reason, CloseReason::completed);
+  EXPECT_EQ(std::count_if(r.events.begin(), r.events.end(),
+                          [](const Event& e) { return e.kind == EventKind::claimed; }),
+            0);
+  const Event& c = the_event(r.events, EventKind::deal_closed);
+  EXPECT_TRUE(field_is_text(c, "how", "settled"));
+  EXPECT_TRUE(field_is_reason(c, CloseReason::completed));
+  EXPECT_TRUE(field_is_amount(c, "paid", units(1000)));
+  EXPECT_TRUE(field_is_amount(c, "refunded", minus(standard_deposit(), units(1000))));
+  EXPECT_AMOUNT(wallet(R().address()).reserved, Amount());
+  expect_rejected(S(), Settle{id}, LedgerErrc::deal_state);
+  expect_rejected(P(), Claim{id, units(2000), proof_sig(R(), id, units(2000))},
+                  LedgerErrc::deal_state);
+  open_deal(P(), offer, R2(), request_of(R2()));  // the offer's place is free again
+}
+
+TEST_P(LedgerConformance, SettleOfAnOpenDealWithNothingClaimedRefundsAllAsExpired) {
+  finalize_and_fund();
+  Request request = request_of(R());
+  request.start = now_s() + 600;  // starts later: its end counts from its start
+  Hash id = open_deal(P(), offer_of(P()), R(), request);
+  DealView d = deal(id);
+  EXPECT_EQ(d.start, request.start);
+  int64_t settleable_ms = static_cast<int64_t>(d.start + d.duration) * 1000 + kChallengeMs;
+  advance_ms(settleable_ms - now_ms() - 1'000);
+  expect_rejected(R(), Settle{id}, LedgerErrc::deal_state);
+  advance_ms(1'000);
+  DealMoney m = money(id);
+  Receipt r = exec(R(), Settle{id});
+  expect_payout(m, id, Amount(), true);
+  EXPECT_EQ(deal(id).reason, CloseReason::expired);
+  const Event& c = the_event(r.events, EventKind::deal_closed);
+  EXPECT_TRUE(field_is_text(c, "how", "settled"));
+  EXPECT_TRUE(field_is_reason(c, CloseReason::expired));
+  EXPECT_TRUE(field_is_amount(c, "paid", Amount()));
+  EXPECT_TRUE(field_is_amount(c, "refunded", standard_deposit()));
+  EXPECT_AMOUNT(wallet(R().address()).reserved, Amount());
+}
+
 TEST_P(LedgerConformance, DuringTheChallengePeriodTheProviderOrBothPartiesMayClose) {
   finalize_and_fund();
   Hash a = open_standard_deal();
@@ -1750,12 +1806,22 @@ TEST_P(LedgerConformance, PropertyRandomOperationsFollowTheSpecAndConserveTheSup
       }
       DealMoney m = money(*id);
       std::optional<LedgerErrc> want;
-      if (m.deal.state != DealState::closing)
+      bool open = m.deal.state == DealState::open;
+      if (open) {  // settleable once its end plus the challenge period has come
+        int64_t ends = static_cast<int64_t>(m.deal.start + m.deal.duration) * 1000 + kChallengeMs;
+        if (now_ms() < ends) want = LedgerErrc::deal_state;
+      } else if (m.deal.state != DealState::closing) {
         want = LedgerErrc::deal_state;
-      else if (now_ms() < m.deal.challenge_ends_ms)
+      } else if (now_ms() < m.deal.challenge_ends_ms) {
         want = LedgerErrc::challenge_period;
+      }
       if (attempt(sender, Settle{*id}, want)) {
-        expect_payout(m, *id, std::max(m.deal.claimed, m.deal.admitted), true);
+        expect_payout(m, *id, open ? m.deal.claimed : std::max(m.deal.claimed, m.deal.admitted),
+                      true);
+        if (open) {
+          EXPECT_EQ(deal(*id).reason,
+                    m.deal.claimed.is_zero() ? CloseReason::expired : CloseReason::completed);
+        }
       }
     } else if (kind < 101) {  // rate
       auto id = choose_deal();

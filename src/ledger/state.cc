@@ -908,6 +908,27 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
           [&](const Settle& s) -> Result<std::vector<Event>> {
             auto d = find_deal(s.deal_id);
             if (!d) return std::unexpected(d.error());
+            if (d->state == DealState::open) {
+              // An open deal nobody closed ends by itself once its rental and one challenge
+              // period after it are over (R3): at the best proof claimed so far, the rest back
+              // to the requester. The period is whole seconds, so seconds decide.
+              uint64_t rental_end = 0, ends = 0;
+              bool far = __builtin_add_overflow(d->start, d->duration, &rental_end) ||
+                         __builtin_add_overflow(rental_end,
+                                                static_cast<uint64_t>(challenge_ms_ / 1000), &ends);
+              if (far || now_s < ends) {
+                return fail(LedgerErrc::deal_state,
+                            fmt::format("the deal is open until its end plus the challenge "
+                                        "period, {} s; now is {} s",
+                                        far ? std::numeric_limits<uint64_t>::max() : ends, now_s));
+              }
+              DealView deal = *d;
+              CloseReason reason =
+                  deal.claimed.is_zero() ? CloseReason::expired : CloseReason::completed;
+              if (auto r = finish_deal(deal, "settled", reason, events); !r)
+                return std::unexpected(r.error());
+              return events;
+            }
             if (d->state != DealState::closing)
               return fail(LedgerErrc::deal_state, "the deal is not in its challenge period");
             if (now_ms < d->challenge_ends_ms) {
