@@ -171,6 +171,10 @@ contract Centralizer is EIP712 {
     mapping(bytes32 => OrderUse) internal orders;
     mapping(address => mapping(bytes32 => bool)) internal cancelled;
     mapping(address => Rating) internal ratings;
+    /// request => offer => a deal of the request was opened on the offer (never cleared).
+    mapping(bytes32 => mapping(bytes32 => bool)) internal filledBy;
+    /// request => subnet (_subnetOf) => an IP of the request is in it (distinctSubnets requests).
+    mapping(bytes32 => mapping(bytes6 => bool)) internal subnetTaken;
 
     // ---- Events (docs/ledger.md) ---------------------------------------------------------------
 
@@ -281,6 +285,12 @@ contract Centralizer is EIP712 {
         if (request.exclusive && ou.open > 0) {
             revert OrderExhausted("offer: shared, the request wants it exclusively");
         }
+        // A request's count is filled by distinct offers: one offer gives it one IP.
+        if (filledBy[requestHash][offerHash]) revert OrderExhausted("request: already filled by this offer");
+        bytes6 subnet = _subnetOf(offer.ip);
+        if (request.distinctSubnets && subnetTaken[requestHash][subnet]) {
+            revert TermsMismatch("request: wants distinct subnets and already has an IP in this one");
+        }
         (bool ok, uint256 cost) = Math.tryMul(pricePerSecond, request.duration);
         if (!ok) revert Overflow("price * duration overflows");
         uint256 spent;
@@ -312,6 +322,8 @@ contract Centralizer is EIP712 {
         ru.spent = spent;
         ou.open += 1;
         ou.exclusiveOpen = request.exclusive;
+        filledBy[requestHash][offerHash] = true;
+        if (request.distinctSubnets) subnetTaken[requestHash][subnet] = true;
         emit DealOpened(dealId, offer.provider, request.requester, msg.sender, pricePerSecond, request.duration, cost, start);
     }
 
@@ -646,6 +658,14 @@ contract Centralizer is EIP712 {
         d.status = DealStatus.Closed;
         d.reason = reason;
         emit DealClosed(dealId, how, reason, d.claimed, refund);
+    }
+
+    /// subnet_key of src/ledger/orders.cc: an IPv4-mapped IP's /24 as ff ff a b c 00, an IPv6
+    /// IP's /48 as its first six bytes.
+    function _subnetOf(bytes16 ip) private pure returns (bytes6) {
+        uint128 x = uint128(ip);
+        if (x >> 32 == 0xffff) return bytes6(uint48((uint48(0xffff) << 32) | (uint48((x >> 8) & 0xffffff) << 8)));
+        return bytes6(ip);
     }
 
     /// validate(const Offer&) of src/ledger/orders.cc, field by field, same order.

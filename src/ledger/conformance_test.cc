@@ -828,6 +828,56 @@ TEST_P(LedgerConformance, OpenDealFillsARequestUpToItsCountWithFillNumberedIds) 
   expect_rejected(market(), open_op(dev(4), o3, R(), request), LedgerErrc::order_exhausted);
 }
 
+// Regression: the market could open N deals of one request of count N on one offer of capacity
+// N, and the ledger took them all (the requester reserved N deposits for one IP).
+TEST_P(LedgerConformance, OpenDealFillsARequestFromDistinctOffersOnly) {
+  finalize_and_fund();
+  Request request = request_of(R());
+  request.count = 3;
+  Offer offer = offer_of(P());
+  offer.capacity = 3;
+  Hash d0 = open_deal(P(), offer, R(), request, U256(kDealPrice), 0);
+  expect_rejected(market(), open_op(P(), offer, R(), request), LedgerErrc::order_exhausted);
+  EXPECT_AMOUNT(wallet(R().address()).reserved, standard_deposit());
+  Offer other = offer_of(P2());
+  open_deal(P2(), other, R(), request, U256(kDealPrice), 1);  // another offer still fills it
+  // Closing the deal does not give the pair back, as it does not give the count back.
+  exec(P(), CloseDeal{d0, Amount(), std::nullopt, CloseReason::completed});
+  expect_rejected(market(), open_op(P(), offer, R(), request), LedgerErrc::order_exhausted);
+  // The offer still serves other requests up to its capacity.
+  open_deal(P(), offer, R2(), request_of(R2()));
+}
+
+TEST_P(LedgerConformance, OpenDealForADistinctSubnetsRequestRefusesASecondIpOfTheSameSubnet) {
+  finalize_and_fund(5);
+  auto offer_at = [&](const PrivateKey& provider, const std::string& ip) {
+    Offer o = offer_of(provider);
+    o.ip = must(parse_ip(ip));
+    return o;
+  };
+  Request v4 = request_of(R());
+  v4.count = 3;
+  v4.distinct_subnets = true;
+  open_deal(P(), offer_at(P(), "203.0.113.1"), R(), v4, U256(kDealPrice), 0);
+  expect_rejected(market(), open_op(P2(), offer_at(P2(), "203.0.113.200"), R(), v4),
+                  LedgerErrc::terms_mismatch);  // the same /24
+  open_deal(P2(), offer_at(P2(), "203.0.112.1"), R(), v4, U256(kDealPrice), 1);
+
+  Request v6 = request_of(R2());
+  v6.count = 2;
+  v6.distinct_subnets = true;
+  open_deal(P(), offer_at(P(), "2001:db8:1::1"), R2(), v6, U256(kDealPrice), 0);
+  expect_rejected(market(), open_op(P2(), offer_at(P2(), "2001:db8:1:ffff::2"), R2(), v6),
+                  LedgerErrc::terms_mismatch);  // the same /48
+  open_deal(dev(4), offer_at(dev(4), "2001:db8:2::1"), R2(), v6, U256(kDealPrice), 1);
+
+  // Without the flag, two IPs of one /24 from distinct offers fill one request.
+  Request any = request_of(R());
+  any.count = 2;
+  open_deal(P(), offer_at(P(), "198.51.100.1"), R(), any, U256(kDealPrice), 0);
+  open_deal(P2(), offer_at(P2(), "198.51.100.2"), R(), any, U256(kDealPrice), 1);
+}
+
 TEST_P(LedgerConformance, OpenDealSpendsTheRequestBudgetAcrossItsDeals) {
   finalize_and_fund();
   Request request = request_of(R());

@@ -237,6 +237,26 @@ void State::put_rating(const Address& a, const RatingView& r) {
   ratings_[a] = r;
 }
 
+namespace {
+Hash fill_hash(const Hash& request, const Hash& offer) {
+  return Enc("fill").hash(request).hash(offer).digest();
+}
+Hash subnet_hash(const Hash& request, const SubnetKey& subnet) {
+  Enc e("subn");
+  e.hash(request);
+  for (uint8_t b : subnet) e.u64(b);
+  return e.digest();
+}
+}  // namespace
+
+void State::put_fill(const Hash& request, const Hash& offer) {
+  if (fills_.emplace(request, offer).second) digest_add(fill_hash(request, offer));
+}
+
+void State::put_subnet(const Hash& request, const SubnetKey& subnet) {
+  if (subnets_.emplace(request, subnet).second) digest_add(subnet_hash(request, subnet));
+}
+
 Hash State::recompute_digest() const {
   U256 sum;
   auto add = [&](const Hash& h) { sum = sum.wrapping_add(U256::from_be_bytes(h.bytes())); };
@@ -261,6 +281,8 @@ Hash State::recompute_digest() const {
   }
   for (const auto& [owner, h] : cancelled_) add(Enc("cncl").addr(owner).hash(h).digest());
   for (const auto& [a, r] : ratings_) add(Enc("rate").addr(a).u64(r.count).u64(r.sum).digest());
+  for (const auto& [req, offer] : fills_) add(fill_hash(req, offer));
+  for (const auto& [req, subnet] : subnets_) add(subnet_hash(req, subnet));
   return Hash(sum.to_be_bytes());
 }
 
@@ -750,6 +772,14 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             if (req.exclusive && ou.open > 0)
               return fail(LedgerErrc::order_exhausted,
                           "offer: shared, the request wants it exclusively");
+            // A request's count is filled by distinct offers: one offer gives it one IP.
+            if (fills_.contains({request_hash, offer_hash}))
+              return fail(LedgerErrc::order_exhausted, "request: already filled by this offer");
+            SubnetKey subnet = subnet_key(offer.ip);
+            if (req.distinct_subnets && subnets_.contains({request_hash, subnet})) {
+              return fail(LedgerErrc::terms_mismatch,
+                          "request: wants distinct subnets and already has an IP in this one");
+            }
             auto cost_r = deal_cost(req, o.price_per_second);
             if (!cost_r) return std::unexpected(cost_r.error());
             Amount cost = *cost_r;
@@ -787,6 +817,8 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             ou.open += 1;
             ou.exclusive_open = req.exclusive;
             put_order_use(offer_hash, ou);
+            put_fill(request_hash, offer_hash);
+            if (req.distinct_subnets) put_subnet(request_hash, subnet);
             if (deal_id) *deal_id = d.id;
             events.push_back(make_event(EventKind::deal_opened, {d.provider, d.requester, d.market},
                                         {{"provider", d.provider.to_string()},
