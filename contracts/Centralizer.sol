@@ -127,6 +127,8 @@ contract Centralizer is EIP712 {
     uint64 internal constant MAX_DURATION = 30 days;
     uint16 internal constant MAX_FEE_BPS = 10_000;
     uint16 internal constant MAX_RATING = 500;
+    uint256 internal constant RATING_PRIOR_WEIGHT = 5; // kRatingPriorWeight (src/ledger/rating.h)
+    uint256 internal constant RATING_PRIOR_MEAN = 300; // kRatingPriorMean
     uint32 internal constant ALL_PROTOCOLS = 31;
     uint32 internal constant ALL_SCOPES = 31;
     uint8 internal constant MAX_CLOSE_REASON = 6;
@@ -276,6 +278,13 @@ contract Centralizer is EIP712 {
         if (block.timestamp > offer.expiry) revert BadOrder("offer: expired");
         if (block.timestamp > request.expiry) revert BadOrder("request: expired");
         _checkFit(offer, request, pricePerSecond, block.timestamp);
+        // The minimum ratings, against the ledger's own ratings, as the market's filter.
+        if (request.minProviderRating > 0 && _ratingOf(offer.provider) < request.minProviderRating) {
+            revert TermsMismatch("request: the provider's rating is below its minimum");
+        }
+        if (offer.minRequesterRating > 0 && _ratingOf(request.requester) < offer.minRequesterRating) {
+            revert TermsMismatch("offer: the requester's rating is below its minimum");
+        }
 
         OrderUse storage ru = orders[requestHash];
         OrderUse storage ou = orders[offerHash];
@@ -658,6 +667,13 @@ contract Centralizer is EIP712 {
         d.status = DealStatus.Closed;
         d.reason = reason;
         emit DealClosed(dealId, how, reason, d.claimed, refund);
+    }
+
+    /// rating_hundredths of src/ledger/rating.h: the Bayesian average of the votes in hundredths,
+    /// floor((5 * 300 + 100 * sum) / (5 + count)); 300 with no votes.
+    function _ratingOf(address account) private view returns (uint256) {
+        Rating storage r = ratings[account];
+        return (RATING_PRIOR_WEIGHT * RATING_PRIOR_MEAN + 100 * uint256(r.sum)) / (RATING_PRIOR_WEIGHT + uint256(r.count));
     }
 
     /// subnet_key of src/ledger/orders.cc: an IPv4-mapped IP's /24 as ff ff a b c 00, an IPv6

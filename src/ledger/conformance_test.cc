@@ -878,6 +878,42 @@ TEST_P(LedgerConformance, OpenDealForADistinctSubnetsRequestRefusesASecondIpOfTh
   open_deal(P2(), offer_at(P2(), "198.51.100.2"), R(), any, U256(kDealPrice), 1);
 }
 
+// The minimum ratings are checked against the ledger's own ratings with the market's rule
+// (ledger/rating.h): ⌊(5 · 300 + 100 · sum) / (5 + count)⌋, 300 with no votes.
+TEST_P(LedgerConformance, OpenDealChecksTheMinimumRatingsAgainstTheLedgersRatings) {
+  finalize_and_fund();
+  auto with_min_provider = [&](uint16_t min) {
+    Request r = request_of(R());
+    r.min_provider_rating = min;
+    return r;
+  };
+  auto with_min_requester = [&](uint16_t min) {
+    Offer o = offer_of(P());
+    o.min_requester_rating = min;
+    return o;
+  };
+  // Newcomers stand at 300.
+  Offer offer = offer_of(P());
+  expect_rejected(market(), open_op(P(), offer, R(), with_min_provider(301)),
+                  LedgerErrc::terms_mismatch);
+  Offer picky = with_min_requester(301);
+  expect_rejected(market(), open_op(P(), picky, R(), request_of(R())), LedgerErrc::terms_mismatch);
+  Offer at300 = with_min_requester(300);
+  Hash id = open_deal(P(), at300, R(), with_min_provider(300));
+  exec(P(), CloseDeal{id, Amount(), std::nullopt, CloseReason::completed});
+  // One vote each: the provider 1 star, (1500 + 100) / 6 = 266; the requester 5, 2000 / 6 = 333.
+  exec(R(), Rate{id, 1});
+  exec(P(), Rate{id, 5});
+  EXPECT_EQ(rating(P().address()).count, 1u);
+  EXPECT_EQ(rating(P().address()).sum, 1u);
+  expect_rejected(market(), open_op(P(), offer, R(), with_min_provider(267)),
+                  LedgerErrc::terms_mismatch);
+  open_deal(P(), offer, R(), with_min_provider(266));
+  Offer o334 = with_min_requester(334);
+  expect_rejected(market(), open_op(P(), o334, R(), request_of(R())), LedgerErrc::terms_mismatch);
+  open_deal(P(), with_min_requester(333), R(), request_of(R()));
+}
+
 TEST_P(LedgerConformance, OpenDealSpendsTheRequestBudgetAcrossItsDeals) {
   finalize_and_fund();
   Request request = request_of(R());

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/keccak.h"
+#include "ledger/rating.h"
 
 namespace ipsx::ledger {
 namespace {
@@ -761,6 +762,19 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             if (now_s > req.expiry) return fail(LedgerErrc::bad_order, "request: expired");
             if (auto r = check_fit(offer, req, o.price_per_second, now_s); !r)
               return std::unexpected(r.error());
+            // The minimum ratings, against the ledger's own ratings, as the market's filter.
+            if (RatingView pr = rating(offer.provider);
+                !meets_minimum(pr, req.min_provider_rating)) {
+              return fail(LedgerErrc::terms_mismatch,
+                          fmt::format("request: the provider's rating {} is below its minimum {}",
+                                      rating_hundredths(pr), req.min_provider_rating));
+            }
+            if (RatingView rr = rating(req.requester);
+                !meets_minimum(rr, offer.min_requester_rating)) {
+              return fail(LedgerErrc::terms_mismatch,
+                          fmt::format("offer: the requester's rating {} is below its minimum {}",
+                                      rating_hundredths(rr), offer.min_requester_rating));
+            }
             OrderUse ru = order_use(request_hash);
             OrderUse ou = order_use(offer_hash);
             if (ru.fills >= req.count)
