@@ -127,9 +127,13 @@ contract Centralizer is EIP712 {
     uint64 internal constant MAX_DURATION = 30 days;
     uint16 internal constant MAX_FEE_BPS = 10_000;
     uint16 internal constant MAX_RATING = 500;
+    uint256 internal constant RATING_PRIOR_WEIGHT = 5; // kRatingPriorWeight (src/ledger/rating.h)
+    uint256 internal constant RATING_PRIOR_MEAN = 300; // kRatingPriorMean
     uint32 internal constant ALL_PROTOCOLS = 31;
     uint32 internal constant ALL_SCOPES = 31;
     uint8 internal constant MAX_CLOSE_REASON = 6;
+    uint8 internal constant REASON_COMPLETED = 1; // CloseReason::completed
+    uint8 internal constant REASON_EXPIRED = 6; // CloseReason::expired
     /// The challenge period's bounds, as GenesisConfig::validate() (src/ledger/genesis.h) sets them.
     uint64 internal constant MIN_CHALLENGE_PERIOD = 60;
     uint64 internal constant MAX_CHALLENGE_PERIOD = 30 days;
@@ -169,6 +173,10 @@ contract Centralizer is EIP712 {
     mapping(bytes32 => OrderUse) internal orders;
     mapping(address => mapping(bytes32 => bool)) internal cancelled;
     mapping(address => Rating) internal ratings;
+    /// request => offer => a deal of the request was opened on the offer (never cleared).
+    mapping(bytes32 => mapping(bytes32 => bool)) internal filledBy;
+    /// request => subnet (_subnetOf) => an IP of the request is in it (distinctSubnets requests).
+    mapping(bytes32 => mapping(bytes6 => bool)) internal subnetTaken;
 
     // ---- Events (docs/ledger.md) ---------------------------------------------------------------
 
@@ -270,6 +278,13 @@ contract Centralizer is EIP712 {
         if (block.timestamp > offer.expiry) revert BadOrder("offer: expired");
         if (block.timestamp > request.expiry) revert BadOrder("request: expired");
         _checkFit(offer, request, pricePerSecond, block.timestamp);
+        // The minimum ratings, against the ledger's own ratings, as the market's filter.
+        if (request.minProviderRating > 0 && _ratingOf(offer.provider) < request.minProviderRating) {
+            revert TermsMismatch("request: the provider's rating is below its minimum");
+        }
+        if (offer.minRequesterRating > 0 && _ratingOf(request.requester) < offer.minRequesterRating) {
+            revert TermsMismatch("offer: the requester's rating is below its minimum");
+        }
 
         OrderUse storage ru = orders[requestHash];
         OrderUse storage ou = orders[offerHash];
@@ -278,6 +293,12 @@ contract Centralizer is EIP712 {
         if (ou.exclusiveOpen) revert OrderExhausted("offer: leased exclusively");
         if (request.exclusive && ou.open > 0) {
             revert OrderExhausted("offer: shared, the request wants it exclusively");
+        }
+        // A request's count is filled by distinct offers: one offer gives it one IP.
+        if (filledBy[requestHash][offerHash]) revert OrderExhausted("request: already filled by this offer");
+        bytes6 subnet = _subnetOf(offer.ip);
+        if (request.distinctSubnets && subnetTaken[requestHash][subnet]) {
+            revert TermsMismatch("request: wants distinct subnets and already has an IP in this one");
         }
         (bool ok, uint256 cost) = Math.tryMul(pricePerSecond, request.duration);
         if (!ok) revert Overflow("price * duration overflows");
@@ -310,6 +331,8 @@ contract Centralizer is EIP712 {
         ru.spent = spent;
         ou.open += 1;
         ou.exclusiveOpen = request.exclusive;
+        filledBy[requestHash][offerHash] = true;
+        if (request.distinctSubnets) subnetTaken[requestHash][subnet] = true;
         emit DealOpened(dealId, offer.provider, request.requester, msg.sender, pricePerSecond, request.duration, cost, start);
     }
 
@@ -385,9 +408,20 @@ contract Centralizer is EIP712 {
     }
 
     /// settle: by anyone once the challenge period is over: pay max(claimed, admitted), refund
-    /// the rest.
+    /// the rest. An open deal nobody closed settles once its end (start + duration) plus the
+    /// challenge period has come: at what was claimed, the rest refunded, reason expired if
+    /// nothing was claimed, else completed (R3: no deposit stays reserved forever).
     function settle(bytes32 dealId) external {
         Deal storage d = _deal(dealId);
+        if (d.status == DealStatus.Open) {
+            // uint256: a uint64 start, duration and period cannot overflow it.
+            uint256 ends = uint256(d.start) + d.duration + challengePeriod;
+            if (block.timestamp < ends) {
+                revert DealState("the deal is open until its end plus the challenge period");
+            }
+            _finish(dealId, d, CloseHow.Settled, d.claimed == 0 ? REASON_EXPIRED : REASON_COMPLETED);
+            return;
+        }
         if (d.status != DealStatus.Closing) revert DealState("the deal is not in its challenge period");
         if (block.timestamp < d.challengeEnds) revert ChallengePeriod("the challenge period is not over");
         if (d.admitted > d.claimed) _pay(dealId, d, d.admitted - d.claimed);
@@ -633,6 +667,21 @@ contract Centralizer is EIP712 {
         d.status = DealStatus.Closed;
         d.reason = reason;
         emit DealClosed(dealId, how, reason, d.claimed, refund);
+    }
+
+    /// rating_hundredths of src/ledger/rating.h: the Bayesian average of the votes in hundredths,
+    /// floor((5 * 300 + 100 * sum) / (5 + count)); 300 with no votes.
+    function _ratingOf(address account) private view returns (uint256) {
+        Rating storage r = ratings[account];
+        return (RATING_PRIOR_WEIGHT * RATING_PRIOR_MEAN + 100 * uint256(r.sum)) / (RATING_PRIOR_WEIGHT + uint256(r.count));
+    }
+
+    /// subnet_key of src/ledger/orders.cc: an IPv4-mapped IP's /24 as ff ff a b c 00, an IPv6
+    /// IP's /48 as its first six bytes.
+    function _subnetOf(bytes16 ip) private pure returns (bytes6) {
+        uint128 x = uint128(ip);
+        if (x >> 32 == 0xffff) return bytes6(uint48((uint48(0xffff) << 32) | (uint48((x >> 8) & 0xffffff) << 8)));
+        return bytes6(ip);
     }
 
     /// validate(const Offer&) of src/ledger/orders.cc, field by field, same order.

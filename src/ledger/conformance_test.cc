@@ -828,6 +828,92 @@ TEST_P(LedgerConformance, OpenDealFillsARequestUpToItsCountWithFillNumberedIds) 
   expect_rejected(market(), open_op(dev(4), o3, R(), request), LedgerErrc::order_exhausted);
 }
 
+// Regression: the market could open N deals of one request of count N on one offer of capacity
+// N, and the ledger took them all (the requester reserved N deposits for one IP).
+TEST_P(LedgerConformance, OpenDealFillsARequestFromDistinctOffersOnly) {
+  finalize_and_fund();
+  Request request = request_of(R());
+  request.count = 3;
+  Offer offer = offer_of(P());
+  offer.capacity = 3;
+  Hash d0 = open_deal(P(), offer, R(), request, U256(kDealPrice), 0);
+  expect_rejected(market(), open_op(P(), offer, R(), request), LedgerErrc::order_exhausted);
+  EXPECT_AMOUNT(wallet(R().address()).reserved, standard_deposit());
+  Offer other = offer_of(P2());
+  open_deal(P2(), other, R(), request, U256(kDealPrice), 1);  // another offer still fills it
+  // Closing the deal does not give the pair back, as it does not give the count back.
+  exec(P(), CloseDeal{d0, Amount(), std::nullopt, CloseReason::completed});
+  expect_rejected(market(), open_op(P(), offer, R(), request), LedgerErrc::order_exhausted);
+  // The offer still serves other requests up to its capacity.
+  open_deal(P(), offer, R2(), request_of(R2()));
+}
+
+TEST_P(LedgerConformance, OpenDealForADistinctSubnetsRequestRefusesASecondIpOfTheSameSubnet) {
+  finalize_and_fund(5);
+  auto offer_at = [&](const PrivateKey& provider, const std::string& ip) {
+    Offer o = offer_of(provider);
+    o.ip = must(parse_ip(ip));
+    return o;
+  };
+  Request v4 = request_of(R());
+  v4.count = 3;
+  v4.distinct_subnets = true;
+  open_deal(P(), offer_at(P(), "203.0.113.1"), R(), v4, U256(kDealPrice), 0);
+  expect_rejected(market(), open_op(P2(), offer_at(P2(), "203.0.113.200"), R(), v4),
+                  LedgerErrc::terms_mismatch);  // the same /24
+  open_deal(P2(), offer_at(P2(), "203.0.112.1"), R(), v4, U256(kDealPrice), 1);
+
+  Request v6 = request_of(R2());
+  v6.count = 2;
+  v6.distinct_subnets = true;
+  open_deal(P(), offer_at(P(), "2001:db8:1::1"), R2(), v6, U256(kDealPrice), 0);
+  expect_rejected(market(), open_op(P2(), offer_at(P2(), "2001:db8:1:ffff::2"), R2(), v6),
+                  LedgerErrc::terms_mismatch);  // the same /48
+  open_deal(dev(4), offer_at(dev(4), "2001:db8:2::1"), R2(), v6, U256(kDealPrice), 1);
+
+  // Without the flag, two IPs of one /24 from distinct offers fill one request.
+  Request any = request_of(R());
+  any.count = 2;
+  open_deal(P(), offer_at(P(), "198.51.100.1"), R(), any, U256(kDealPrice), 0);
+  open_deal(P2(), offer_at(P2(), "198.51.100.2"), R(), any, U256(kDealPrice), 1);
+}
+
+// The minimum ratings are checked against the ledger's own ratings with the market's rule
+// (ledger/rating.h): ⌊(5 · 300 + 100 · sum) / (5 + count)⌋, 300 with no votes.
+TEST_P(LedgerConformance, OpenDealChecksTheMinimumRatingsAgainstTheLedgersRatings) {
+  finalize_and_fund();
+  auto with_min_provider = [&](uint16_t min) {
+    Request r = request_of(R());
+    r.min_provider_rating = min;
+    return r;
+  };
+  auto with_min_requester = [&](uint16_t min) {
+    Offer o = offer_of(P());
+    o.min_requester_rating = min;
+    return o;
+  };
+  // Newcomers stand at 300.
+  Offer offer = offer_of(P());
+  expect_rejected(market(), open_op(P(), offer, R(), with_min_provider(301)),
+                  LedgerErrc::terms_mismatch);
+  Offer picky = with_min_requester(301);
+  expect_rejected(market(), open_op(P(), picky, R(), request_of(R())), LedgerErrc::terms_mismatch);
+  Offer at300 = with_min_requester(300);
+  Hash id = open_deal(P(), at300, R(), with_min_provider(300));
+  exec(P(), CloseDeal{id, Amount(), std::nullopt, CloseReason::completed});
+  // One vote each: the provider 1 star, (1500 + 100) / 6 = 266; the requester 5, 2000 / 6 = 333.
+  exec(R(), Rate{id, 1});
+  exec(P(), Rate{id, 5});
+  EXPECT_EQ(rating(P().address()).count, 1u);
+  EXPECT_EQ(rating(P().address()).sum, 1u);
+  expect_rejected(market(), open_op(P(), offer, R(), with_min_provider(267)),
+                  LedgerErrc::terms_mismatch);
+  open_deal(P(), offer, R(), with_min_provider(266));
+  Offer o334 = with_min_requester(334);
+  expect_rejected(market(), open_op(P(), o334, R(), request_of(R())), LedgerErrc::terms_mismatch);
+  open_deal(P(), with_min_requester(333), R(), request_of(R()));
+}
+
 TEST_P(LedgerConformance, OpenDealSpendsTheRequestBudgetAcrossItsDeals) {
   finalize_and_fund();
   Request request = request_of(R());
@@ -1171,6 +1257,62 @@ TEST_P(LedgerConformance, SettleAfterALowerProviderClaimPaysUpToTheAdmittedAmoun
   exec(P(), Settle{id});
   expect_payout(m, id, units(4000), true);
   EXPECT_AMOUNT(wallet(market().address()).balance, units(62 + 37));
+}
+
+// R3: a deal both parties abandon does not keep the requester's deposit reserved forever.
+TEST_P(LedgerConformance, SettleOfAnOpenDealByAnyoneAfterItsEndPlusTheChallengePeriod) {
+  finalize_and_fund();
+  Offer offer = offer_of(P());  // capacity 1
+  Hash id = open_deal(P(), offer, R(), request_of(R()));
+  exec(P(), Claim{id, units(1000), proof_sig(R(), id, units(1000))});
+  DealView d = deal(id);
+  int64_t settleable_ms = static_cast<int64_t>(d.start + d.duration) * 1000 + kChallengeMs;
+  advance_ms(settleable_ms - now_ms() - 1'000);
+  expect_rejected(S(), Settle{id}, LedgerErrc::deal_state);  // one second early
+  EXPECT_EQ(deal(id).state, DealState::open);
+  expect_rejected(market(), open_op(P(), offer, R2(), request_of(R2())),
+                  LedgerErrc::order_exhausted);
+  advance_ms(1'000);
+  DealMoney m = money(id);
+  Receipt r = exec(S(), Settle{id});        // a third party, on time
+  expect_payout(m, id, units(1000), true);  // nothing more paid, the rest refunded
+  EXPECT_EQ(deal(id).reason, CloseReason::completed);
+  EXPECT_EQ(std::count_if(r.events.begin(), r.events.end(),
+                          [](const Event& e) { return e.kind == EventKind::claimed; }),
+            0);
+  const Event& c = the_event(r.events, EventKind::deal_closed);
+  EXPECT_TRUE(field_is_text(c, "how", "settled"));
+  EXPECT_TRUE(field_is_reason(c, CloseReason::completed));
+  EXPECT_TRUE(field_is_amount(c, "paid", units(1000)));
+  EXPECT_TRUE(field_is_amount(c, "refunded", minus(standard_deposit(), units(1000))));
+  EXPECT_AMOUNT(wallet(R().address()).reserved, Amount());
+  expect_rejected(S(), Settle{id}, LedgerErrc::deal_state);
+  expect_rejected(P(), Claim{id, units(2000), proof_sig(R(), id, units(2000))},
+                  LedgerErrc::deal_state);
+  open_deal(P(), offer, R2(), request_of(R2()));  // the offer's place is free again
+}
+
+TEST_P(LedgerConformance, SettleOfAnOpenDealWithNothingClaimedRefundsAllAsExpired) {
+  finalize_and_fund();
+  Request request = request_of(R());
+  request.start = now_s() + 600;  // starts later: its end counts from its start
+  Hash id = open_deal(P(), offer_of(P()), R(), request);
+  DealView d = deal(id);
+  EXPECT_EQ(d.start, request.start);
+  int64_t settleable_ms = static_cast<int64_t>(d.start + d.duration) * 1000 + kChallengeMs;
+  advance_ms(settleable_ms - now_ms() - 1'000);
+  expect_rejected(R(), Settle{id}, LedgerErrc::deal_state);
+  advance_ms(1'000);
+  DealMoney m = money(id);
+  Receipt r = exec(R(), Settle{id});
+  expect_payout(m, id, Amount(), true);
+  EXPECT_EQ(deal(id).reason, CloseReason::expired);
+  const Event& c = the_event(r.events, EventKind::deal_closed);
+  EXPECT_TRUE(field_is_text(c, "how", "settled"));
+  EXPECT_TRUE(field_is_reason(c, CloseReason::expired));
+  EXPECT_TRUE(field_is_amount(c, "paid", Amount()));
+  EXPECT_TRUE(field_is_amount(c, "refunded", standard_deposit()));
+  EXPECT_AMOUNT(wallet(R().address()).reserved, Amount());
 }
 
 TEST_P(LedgerConformance, DuringTheChallengePeriodTheProviderOrBothPartiesMayClose) {
@@ -1750,12 +1892,22 @@ TEST_P(LedgerConformance, PropertyRandomOperationsFollowTheSpecAndConserveTheSup
       }
       DealMoney m = money(*id);
       std::optional<LedgerErrc> want;
-      if (m.deal.state != DealState::closing)
+      bool open = m.deal.state == DealState::open;
+      if (open) {  // settleable once its end plus the challenge period has come
+        int64_t ends = static_cast<int64_t>(m.deal.start + m.deal.duration) * 1000 + kChallengeMs;
+        if (now_ms() < ends) want = LedgerErrc::deal_state;
+      } else if (m.deal.state != DealState::closing) {
         want = LedgerErrc::deal_state;
-      else if (now_ms() < m.deal.challenge_ends_ms)
+      } else if (now_ms() < m.deal.challenge_ends_ms) {
         want = LedgerErrc::challenge_period;
+      }
       if (attempt(sender, Settle{*id}, want)) {
-        expect_payout(m, *id, std::max(m.deal.claimed, m.deal.admitted), true);
+        expect_payout(m, *id, open ? m.deal.claimed : std::max(m.deal.claimed, m.deal.admitted),
+                      true);
+        if (open) {
+          EXPECT_EQ(deal(*id).reason,
+                    m.deal.claimed.is_zero() ? CloseReason::expired : CloseReason::completed);
+        }
       }
     } else if (kind < 101) {  // rate
       auto id = choose_deal();

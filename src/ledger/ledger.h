@@ -113,7 +113,8 @@ struct UncooperativeClose {
   Amount amount;
   CloseReason reason = CloseReason::unspecified;
 };
-// By anyone, once the challenge period is over.
+// By anyone, once the challenge period is over; or, for an open deal nobody closed, once its
+// end (start + duration) plus the challenge period has come (docs/ledger.md).
 struct Settle {
   Hash deal_id;
 };

@@ -233,6 +233,18 @@ Result<void> validate(const Request& r) {
   return {};
 }
 
+SubnetKey subnet_key(const std::array<uint8_t, 16>& ip) {
+  bool v4 = std::all_of(ip.begin(), ip.begin() + 10, [](uint8_t b) { return b == 0; }) &&
+            ip[10] == 0xff && ip[11] == 0xff;
+  SubnetKey k{};
+  if (v4) {
+    k = {0xff, 0xff, ip[12], ip[13], ip[14], 0};
+  } else {
+    std::copy(ip.begin(), ip.begin() + 6, k.begin());
+  }
+  return k;
+}
+
 Result<Amount> deal_cost(const Request& request, const U256& price_per_second) {
   auto c = price_per_second.checked_mul(request.duration);
   if (!c) return fail(LedgerErrc::overflow, "price * duration overflows");

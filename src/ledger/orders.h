@@ -139,11 +139,16 @@ Result<void> validate(const Request& r);
 // Checks that a deal at `price_per_second` between `offer` and `request`, opened at unix second
 // `now`, fits both signed orders: same market and fee, price between the offer's and the
 // request's maximum, duration inside the offer's bounds, protocols, scope, country, region, ASN,
-// type and bandwidth filters, availability, expiry. (Ratings and subnet diversity need the
-// market's context and are the market's to check.) Errors are LedgerErrc::terms_mismatch or
-// bad_order and name the clause.
+// type and bandwidth filters, availability, expiry. (What depends on earlier deals or on ratings
+// is for the callers to check: the ledger's openDeal and the market.) Errors are
+// LedgerErrc::terms_mismatch or bad_order and name the clause.
 Result<void> check_fit(const Offer& offer, const Request& request, const U256& price_per_second,
                        uint64_t now);
+
+// The subnet an IP counts in for Request::distinct_subnets: its /24 for IPv4 (mapped),
+// ff ff a b c 00; its /48 for IPv6, the first six bytes (the order book's subnet_of is the same).
+using SubnetKey = std::array<uint8_t, 6>;
+SubnetKey subnet_key(const std::array<uint8_t, 16>& ip);
 
 // The cost of one IP of `request` at `price_per_second`: price * duration, checked.
 Result<Amount> deal_cost(const Request& request, const U256& price_per_second);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/keccak.h"
+#include "ledger/rating.h"
 
 namespace ipsx::ledger {
 namespace {
@@ -237,6 +238,26 @@ void State::put_rating(const Address& a, const RatingView& r) {
   ratings_[a] = r;
 }
 
+namespace {
+Hash fill_hash(const Hash& request, const Hash& offer) {
+  return Enc("fill").hash(request).hash(offer).digest();
+}
+Hash subnet_hash(const Hash& request, const SubnetKey& subnet) {
+  Enc e("subn");
+  e.hash(request);
+  for (uint8_t b : subnet) e.u64(b);
+  return e.digest();
+}
+}  // namespace
+
+void State::put_fill(const Hash& request, const Hash& offer) {
+  if (fills_.emplace(request, offer).second) digest_add(fill_hash(request, offer));
+}
+
+void State::put_subnet(const Hash& request, const SubnetKey& subnet) {
+  if (subnets_.emplace(request, subnet).second) digest_add(subnet_hash(request, subnet));
+}
+
 Hash State::recompute_digest() const {
   U256 sum;
   auto add = [&](const Hash& h) { sum = sum.wrapping_add(U256::from_be_bytes(h.bytes())); };
@@ -261,6 +282,8 @@ Hash State::recompute_digest() const {
   }
   for (const auto& [owner, h] : cancelled_) add(Enc("cncl").addr(owner).hash(h).digest());
   for (const auto& [a, r] : ratings_) add(Enc("rate").addr(a).u64(r.count).u64(r.sum).digest());
+  for (const auto& [req, offer] : fills_) add(fill_hash(req, offer));
+  for (const auto& [req, subnet] : subnets_) add(subnet_hash(req, subnet));
   return Hash(sum.to_be_bytes());
 }
 
@@ -739,6 +762,19 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             if (now_s > req.expiry) return fail(LedgerErrc::bad_order, "request: expired");
             if (auto r = check_fit(offer, req, o.price_per_second, now_s); !r)
               return std::unexpected(r.error());
+            // The minimum ratings, against the ledger's own ratings, as the market's filter.
+            if (RatingView pr = rating(offer.provider);
+                !meets_minimum(pr, req.min_provider_rating)) {
+              return fail(LedgerErrc::terms_mismatch,
+                          fmt::format("request: the provider's rating {} is below its minimum {}",
+                                      rating_hundredths(pr), req.min_provider_rating));
+            }
+            if (RatingView rr = rating(req.requester);
+                !meets_minimum(rr, offer.min_requester_rating)) {
+              return fail(LedgerErrc::terms_mismatch,
+                          fmt::format("offer: the requester's rating {} is below its minimum {}",
+                                      rating_hundredths(rr), offer.min_requester_rating));
+            }
             OrderUse ru = order_use(request_hash);
             OrderUse ou = order_use(offer_hash);
             if (ru.fills >= req.count)
@@ -750,6 +786,14 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             if (req.exclusive && ou.open > 0)
               return fail(LedgerErrc::order_exhausted,
                           "offer: shared, the request wants it exclusively");
+            // A request's count is filled by distinct offers: one offer gives it one IP.
+            if (fills_.contains({request_hash, offer_hash}))
+              return fail(LedgerErrc::order_exhausted, "request: already filled by this offer");
+            SubnetKey subnet = subnet_key(offer.ip);
+            if (req.distinct_subnets && subnets_.contains({request_hash, subnet})) {
+              return fail(LedgerErrc::terms_mismatch,
+                          "request: wants distinct subnets and already has an IP in this one");
+            }
             auto cost_r = deal_cost(req, o.price_per_second);
             if (!cost_r) return std::unexpected(cost_r.error());
             Amount cost = *cost_r;
@@ -787,6 +831,8 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
             ou.open += 1;
             ou.exclusive_open = req.exclusive;
             put_order_use(offer_hash, ou);
+            put_fill(request_hash, offer_hash);
+            if (req.distinct_subnets) put_subnet(request_hash, subnet);
             if (deal_id) *deal_id = d.id;
             events.push_back(make_event(EventKind::deal_opened, {d.provider, d.requester, d.market},
                                         {{"provider", d.provider.to_string()},
@@ -908,6 +954,27 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
           [&](const Settle& s) -> Result<std::vector<Event>> {
             auto d = find_deal(s.deal_id);
             if (!d) return std::unexpected(d.error());
+            if (d->state == DealState::open) {
+              // An open deal nobody closed ends by itself once its rental and one challenge
+              // period after it are over (R3): at the best proof claimed so far, the rest back
+              // to the requester. The period is whole seconds, so seconds decide.
+              uint64_t rental_end = 0, ends = 0;
+              bool far = __builtin_add_overflow(d->start, d->duration, &rental_end) ||
+                         __builtin_add_overflow(rental_end,
+                                                static_cast<uint64_t>(challenge_ms_ / 1000), &ends);
+              if (far || now_s < ends) {
+                return fail(LedgerErrc::deal_state,
+                            fmt::format("the deal is open until its end plus the challenge "
+                                        "period, {} s; now is {} s",
+                                        far ? std::numeric_limits<uint64_t>::max() : ends, now_s));
+              }
+              DealView deal = *d;
+              CloseReason reason =
+                  deal.claimed.is_zero() ? CloseReason::expired : CloseReason::completed;
+              if (auto r = finish_deal(deal, "settled", reason, events); !r)
+                return std::unexpected(r.error());
+              return events;
+            }
             if (d->state != DealState::closing)
               return fail(LedgerErrc::deal_state, "the deal is not in its challenge period");
             if (now_ms < d->challenge_ends_ms) {

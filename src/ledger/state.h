@@ -87,6 +87,10 @@ class State {
   void put_order_use(const Hash& order, const OrderUse& v);
   void put_cancelled(const Address& owner, const Hash& order);
   void put_rating(const Address& a, const RatingView& r);
+  // Records that `offer` filled one IP of `request`, and the IP's subnet (subnet_key) for a
+  // request that asks for distinct subnets. Never removed: a request's fills are never given back.
+  void put_fill(const Hash& request, const Hash& offer);
+  void put_subnet(const Hash& request, const SubnetKey& subnet);
   void digest_add(const Hash& h);
   void digest_sub(const Hash& h);
   Account account(const Address& a) const;
@@ -116,6 +120,8 @@ class State {
   std::unordered_map<Hash, OrderUse> orders_;
   std::set<std::pair<Address, Hash>> cancelled_;
   std::unordered_map<Address, RatingView> ratings_;
+  std::set<std::pair<Hash, Hash>> fills_;         // (request, offer) of every deal opened
+  std::set<std::pair<Hash, SubnetKey>> subnets_;  // (request, subnet) of distinct-subnet requests
   U256 digest_sum_;
   Hash digest_;
 

@@ -1,5 +1,7 @@
 #include "market/profiles.h"
 
+#include "ledger/rating.h"
+
 namespace ipsx::market {
 
 uint16_t bayesian_rating(uint64_t count, uint64_t sum, uint64_t prior_weight,
@@ -23,13 +25,14 @@ Profile Profiles::get(const Address& a) const {
     p.ratings = r->count;
     p.rating_sum = r->sum;
   }
-  p.rating = bayesian_rating(p.ratings, p.rating_sum);
+  p.rating = ledger::rating_hundredths({p.ratings, p.rating_sum});
   return p;
 }
 
+// The ledger's rule (ledger/rating.h), so that the book and openDeal agree on every minimum.
 uint16_t Profiles::rating(const Address& a) const {
   auto r = ledger_.rating(a);
-  return r ? bayesian_rating(r->count, r->sum) : bayesian_rating(0, 0);
+  return ledger::rating_hundredths(r ? *r : ledger::RatingView{});
 }
 
 void Profiles::record_outcome(const Address& provider, const Address& requester,

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ledger/rating.h"
+
 namespace ipsx::market {
 namespace {
 
@@ -12,6 +14,16 @@ TEST(Profiles, BayesianRatingStartsAtThePriorAndNeedsManyVotesToMove) {
   EXPECT_EQ(bayesian_rating(100, 500), 490);    // a hundred 5-star votes dominate the prior
   EXPECT_EQ(bayesian_rating(1000, 1000), 100);  // 101500 / 1005, rounded down
   EXPECT_EQ(bayesian_rating(0, 0, 0), 300);
+}
+
+// The book's rating filters and the ledger's openDeal must agree on every minimum.
+TEST(Profiles, BayesianRatingWithItsDefaultPriorIsTheLedgersRating) {
+  for (uint64_t count = 0; count <= 60; ++count) {
+    for (uint64_t sum = count; sum <= 5 * count; ++sum) {
+      EXPECT_EQ(bayesian_rating(count, sum), ledger::rating_hundredths({count, sum}))
+          << count << " votes summing to " << sum;
+    }
+  }
 }
 
 TEST(Profiles, UptimeCountsTheDealsThatBecameActive) {

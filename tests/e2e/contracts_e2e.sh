@@ -240,6 +240,13 @@ RSIG=$(sign "$K_ALICE" "$work/request.json")
 OHASH=$(call "$CENT" "hashOffer($OFFER_T)(bytes32)" "$OFFER")
 RHASH=$(call "$CENT" "hashRequest($REQUEST_T)(bytes32)" "$REQUEST")
 cross_check "offer" "$work/offer.json" "$OHASH" "$OSIG" "$PROV"
+# One request's IPs come from distinct offers: two more offers of the provider fill deals 1 and 2.
+for n in 2 3; do
+  typed "$work/offer$n.json" Offer "$(offer_json $n)"
+  printf -v "OFFER$n" '%s' "$(offer_tuple $n)"
+  printf -v "OSIG$n" '%s' "$(sign "$K_PROV" "$work/offer$n.json")"
+  printf -v "OHASH$n" '%s' "$(call "$CENT" "hashOffer($OFFER_T)(bytes32)" "$(offer_tuple $n)")"
+done
 cross_check "request" "$work/request.json" "$RHASH" "$RSIG" "$ALICE"
 
 OPEN_SIG="openDeal($OFFER_T,bytes,$REQUEST_T,bytes,uint256)"
@@ -251,10 +258,10 @@ expect_revert "openDeal with an offer price that overflows over 30 days" Overflo
   "${OFFER/,$PRICE_OFFER,/,115792089237316195423570985008687907853269984665640564039457584007913129639935,}" "$OSIG" "$REQUEST" "$RSIG" "$PRICE"
 expect_revert "openDeal with an unassigned country" BadOrder "$K_MKT" "$CENT" "$OPEN_SIG" "${OFFER/0x4445/0x5858}" "$OSIG" "$REQUEST" "$RSIG" "$PRICE"
 
-deal_id() { "$CAST" keccak "$("$CAST" abi-encode "f(bytes32,bytes32,uint256)" "$OHASH" "$RHASH" "$1")"; }
-opened() { # opened FILL: the receipt's DealOpened names the expected id
+deal_id() { "$CAST" keccak "$("$CAST" abi-encode "f(bytes32,bytes32,uint256)" "${2:-$OHASH}" "$RHASH" "$1")"; }
+opened() { # opened FILL [OFFER_HASH]: the receipt's DealOpened names the expected id
   local id
-  id=$(deal_id "$1")
+  id=$(deal_id "$1" "${2:-$OHASH}")
   if jq -e --arg id "$id" --arg c "${CENT,,}" '[.logs[] | select((.address|ascii_downcase) == $c and .topics[1] == $id)] | length == 1' <<<"$last" >/dev/null; then
     ok "deal $1 id is keccak256(offerHash || requestHash || $1)"
   else bad "deal $1 id: no DealOpened for $id"; fi
@@ -292,7 +299,8 @@ expect_revert "claim on a closed deal" DealState "$K_PROV" "$CENT" "claim(bytes3
   "$(proof "$K_ALICE" BalanceProof "$D0" 700000000000000000)"
 
 # ---- deal 1: cooperative close ---------------------------------------------------------------------
-tx "openDeal" "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER" "$OSIG" "$REQUEST" "$RSIG" "$PRICE" && opened 1
+expect_revert "a second deal of the request on the same offer" OrderExhausted "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER" "$OSIG" "$REQUEST" "$RSIG" "$PRICE"
+tx "openDeal" "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER2" "$OSIG2" "$REQUEST" "$RSIG" "$PRICE" && opened 1 "$OHASH2"
 D1=$(cat "$work/deal1")
 P3=$(proof "$K_ALICE" BalanceProof "$D1" 500000000000000000)
 C3=$(proof "$K_PROV" ClosingConsent "$D1" 500000000000000000)
@@ -303,9 +311,9 @@ expect_revert "close reason out of range" InvalidArgument "$K_ALICE" "$CENT" \
 tx "cooperativeClose" "$K_ALICE" "$CENT" "cooperativeClose(bytes32,uint256,bytes,bytes,uint8)" "$D1" 500000000000000000 "$P3" "$C3" 1
 
 # ---- deal 2: uncooperative close, a challenge with a higher proof, settle --------------------------
-tx "openDeal" "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER" "$OSIG" "$REQUEST" "$RSIG" "$PRICE" && opened 2
+tx "openDeal" "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER3" "$OSIG3" "$REQUEST" "$RSIG" "$PRICE" && opened 2 "$OHASH3"
 D2=$(cat "$work/deal2")
-expect_revert "a fourth deal on a request for three" OrderExhausted "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER" "$OSIG" "$REQUEST" "$RSIG" "$PRICE"
+expect_revert "a fourth deal on a request for three" OrderExhausted "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER2" "$OSIG2" "$REQUEST" "$RSIG" "$PRICE"
 expect_revert "uncooperative close by the provider" NotAParty "$K_PROV" "$CENT" "uncooperativeClose(bytes32,uint256,uint8)" "$D2" 1 2
 tx "uncooperativeClose" "$K_ALICE" "$CENT" "uncooperativeClose(bytes32,uint256,uint8)" "$D2" 100000000000000000 2
 expect_revert "settle during the challenge period" ChallengePeriod "$K_DEPLOY" "$CENT" "settle(bytes32)" "$D2"
