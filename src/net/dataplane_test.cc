@@ -524,16 +524,16 @@ TEST_F(DataPlane, EveryConnectionIsLoggedAndTheRequesterSignsTheLogsRoot) {
   for (const auto& r : records) leaves.push_back(ledger::usage_leaf(r));
   EXPECT_EQ(receipt->root, ledger::usage_root(leaves));
   ledger::UsageReceipt signed_receipt{d.exit.id, receipt->count, receipt->root};
-  EXPECT_TRUE(crypto::verify(
-      crypto::eip712::digest(d.exit.domain_separator, signed_receipt.struct_hash()),
-      receipt->signature, requester_.address()));
+  EXPECT_TRUE(
+      crypto::verify(crypto::eip712::digest(d.exit.domain_separator, signed_receipt.struct_hash()),
+                     receipt->signature, requester_.address()));
   for (uint64_t i = 0; i < 3; ++i) {
     EXPECT_EQ(records[i].index, i);
     EXPECT_EQ(records[i].host, "127.0.0.1");
     EXPECT_EQ(records[i].port, echo_.port());
     EXPECT_LE(records[i].opened_ms, records[i].closed_ms);
-    EXPECT_TRUE(ledger::verify_usage_path(leaves[i], i, 3, ledger::usage_path(leaves, i),
-                                          receipt->root));
+    EXPECT_TRUE(
+        ledger::verify_usage_path(leaves[i], i, 3, ledger::usage_path(leaves, i), receipt->root));
   }
   // Through the gateway: on a stream; at the front: stream 0. Bytes each way, as served.
   std::vector<uint32_t> streams;
