@@ -2,8 +2,10 @@
 // channel listens on, signed by its wallet (EIP-712 under the ledger domain):
 //   ExitAnnouncement(address provider,string endpoint,uint64 expiry,uint64 seq)
 // The node keeps the latest announcement per provider and serves it to the requesters of that
-// provider's deals. It is soft state: a provider re-announces well before `expiry`, so a node
-// that restarts (or a provider that moves) is current again within one announcement interval.
+// provider's deals. A provider re-announces well before `expiry`, so a provider that moves is
+// current again within one announcement interval; the node also keeps the announcements in a
+// file and reloads them at start (api/node_routes.h, NodeContext::exits_file), so a restart does
+// not leave a provider unreachable until its next announcement.
 //
 // The announcement only says where to connect: the pair channel itself proves the exit speaks
 // for the provider (the provider's wallet certifies the exit's TLS key, docs/data-plane.md), so
