@@ -29,20 +29,9 @@ on_exit() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/de
 unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
 CHALLENGE=60
 
-echo pw >"$work/pw"
 echo proxy-secret >"$work/proxy-pw"
-ks=$work/ks
-new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
-early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new) de=$(new) requester=$(new)
-data=$work/ledger
-"$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
-  --team "$team" --treasury "$treasury" --sale-seconds 1 --challenge-seconds $CHALLENGE 2>/dev/null
-"$IPSX" ledger init --data "$data" --genesis "$work/g.toml" >/dev/null
-sleep 1
-send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@" >/dev/null; }
-send --address "$team" finalize-sale
-send --address "$early" transfer --to "$requester" --amount 1000
-send --address "$requester" deposit --amount 100
+exchange_ledger "$IPSX" $CHALLENGE 100
+de=$(new)
 
 printf '127.0.0.2/32  DE  AS64501  residential  Loopback DE\n' >"$work/geo.txt"
 start node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \

@@ -135,3 +135,29 @@ stop_anvil() {
     anvil_pid=
   fi
 }
+
+# ---- an embedded ledger with a funded requester -------------------------------------------------
+# exchange_ledger IPSX CHALLENGE_SECONDS DEPOSIT: wallets in $ks (password in $work/pw) for the
+# genesis accounts and the market (early, bounty, team, treasury, market) and a requester; a
+# ledger in $data whose sale is over; the requester holding 1000 IPSX with DEPOSIT of them in its
+# Centralizer wallet. Defines new (a fresh wallet's address) and send (a signed transaction on
+# the ledger's files, before a node holds them).
+exchange_ledger() {
+  exchange_ipsx=$1
+  local challenge=$2 deposit=$3
+  echo pw >"$work/pw"
+  ks=$work/ks
+  data=$work/ledger
+  new() { "$exchange_ipsx" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
+  send() {
+    "$exchange_ipsx" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@" >/dev/null
+  }
+  early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new) requester=$(new)
+  "$exchange_ipsx" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
+    --team "$team" --treasury "$treasury" --sale-seconds 1 --challenge-seconds "$challenge" 2>/dev/null
+  "$exchange_ipsx" ledger init --data "$data" --genesis "$work/g.toml" >/dev/null
+  sleep 1
+  send --address "$team" finalize-sale
+  send --address "$early" transfer --to "$requester" --amount 1000
+  send --address "$requester" deposit --amount "$deposit"
+}
