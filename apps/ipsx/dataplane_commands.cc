@@ -121,6 +121,7 @@ struct GatewayOptions {
   std::optional<uint16_t> fee_bps;
   uint64_t acquire_timeout_ms = 10'000;
   uint64_t node_wait_seconds = 60;
+  bool sign_front_usage = false;
 };
 
 // Every page of GET `route` (which takes &after=), calling `each` for each item of `member`.
@@ -184,6 +185,7 @@ void run_gateway(const GatewayOptions& o) {
   config.password = read_password_file(o.proxy_password_file);
   if (config.password.empty()) throw CommandError("--proxy-password-file: the password is empty");
   config.acquire_timeout = Millis(o.acquire_timeout_ms);
+  config.sign_front_usage = o.sign_front_usage;
 
   net::asio::io_context io;
   SystemClock clock;
@@ -633,6 +635,9 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_option("--fee-bps", g->fee_bps, "The market's commission (default: the node's)");
   cmd->add_option("--acquire-timeout-ms", g->acquire_timeout_ms,
                   "How long a client waits for a new lease (default 10000)");
+  cmd->add_flag("--sign-front-usage", g->sign_front_usage,
+                "Sign usage receipts that include connections at the exits' fronts (only if this "
+                "requester uses the leased IPs' ip:port:user:pass credentials itself)");
   cmd->add_option("--node-wait", g->node_wait_seconds,
                   "Seconds to keep trying a node that does not answer at start (default 60)");
   cmd->callback([g] { run_gateway(*g); });

@@ -89,9 +89,11 @@ class DataPlane : public ::testing::Test {
     return d;
   }
 
-  void start_gateway(GatewayMarket* market = nullptr, size_t max_clients = 20'000) {
+  void start_gateway(GatewayMarket* market = nullptr, size_t max_clients = 20'000,
+                     bool sign_front_usage = false) {
     GatewayConfig cfg;
     cfg.max_clients = max_clients;
+    cfg.sign_front_usage = sign_front_usage;
     cfg.password = kPassword;
     cfg.acquire_timeout = 2s;
     cfg.connect_timeout = 2s;
@@ -496,7 +498,7 @@ TEST_F(DataPlane, EveryConnectionIsLoggedAndTheRequesterSignsTheLogsRoot) {
     std::lock_guard lock(mu);
     receipt = r;
   };
-  start_gateway();
+  start_gateway(nullptr, 20'000, /*sign_front_usage=*/true);  // this requester uses the front
   gateway_->add_lease(d.lease);
   std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
   ASSERT_EQ(curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url).output,
@@ -543,6 +545,39 @@ TEST_F(DataPlane, EveryConnectionIsLoggedAndTheRequesterSignsTheLogsRoot) {
                           [](const auto& r) { return r.bytes_down > 5000; });
   ASSERT_NE(big, records.end());
   EXPECT_GT(big->bytes_up, 0u);
+}
+
+TEST_F(DataPlane, AProviderCannotPutItsOwnFrontConnectionOnTheRequestersReceipt) {
+  // The attack: the provider knows the per-deal front credentials (its exit made them), uses
+  // them itself, and the exit logs that connection in the deal's usage log as the requester's.
+  // A gateway whose requester does not use the fronts refuses to sign any root over it; the
+  // receipt stays at the records before it.
+  auto& de = add_exit(true, /*front=*/true);
+  TestDeal d = deal(de, "127.0.0.2", "DE", 3600);
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  ASSERT_EQ(curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url).output,
+            "127.0.0.2\n\n200");
+  ASSERT_TRUE(eventually([&] { return gateway_->stats(d.exit.id).usage_receipted == 1; }));
+  auto creds = gateway_->stats(d.exit.id);
+  ASSERT_EQ(curl(fmt::format("socks5h://{}:{}@127.0.0.1:{}", creds.proxy_username,
+                             creds.proxy_password, creds.proxy_port),
+                 url)
+                .output,
+            "127.0.0.2\n\n200");  // the provider's own connection, from the leased IP
+  ASSERT_TRUE(eventually([&] { return gateway_->stats(d.exit.id).usage_disputed.has_value(); }));
+  EXPECT_NE(gateway_->stats(d.exit.id).usage_disputed->find("at the exit's front"),
+            std::string::npos)
+      << *gateway_->stats(d.exit.id).usage_disputed;
+  // Later connections of the requester's own are still logged, but no root over the fake one is
+  // ever signed.
+  ASSERT_EQ(curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url).output,
+            "127.0.0.2\n\n200");
+  ASSERT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).usage_records == 3; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // ten invoice intervals
+  EXPECT_EQ(gateway_->stats(d.exit.id).usage_receipted, 1u);
+  EXPECT_EQ(de.exit->stats(d.exit.id).usage_receipted, 1u);
 }
 
 TEST_F(DataPlane, ADealTheLedgerClosedIsCutEverywhereAndRefusedAfter) {

@@ -366,8 +366,8 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // Checks the exit's new usage records against the streams this gateway opened, and signs a
-  // receipt for the log if every record is one of ours (or a connection to the exit's front,
-  // which only our per-deal credentials open) and the exit's root is the one we compute. Once a
+  // receipt for the log if every record is one of ours (or a connection to the exit's front, when
+  // the requester says it uses the fronts itself) and the exit's root is the one we compute. Once a
   // record is not ours, no later root can be signed: the dispute is kept in the lease's stats.
   void acknowledge_usage(Link& l, const Frame& f) {
     auto m = parse_usage(f.payload);
@@ -380,6 +380,11 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       if (r.index < l.usage.size()) continue;  // seen (sent to two channels)
       if (r.index > l.usage.size())
         return dispute(fmt::format("record {} came before record {}", r.index, l.usage.size()));
+      if (r.stream == 0 && !cfg.sign_front_usage)
+        return dispute(
+            fmt::format("record {} ({}:{}) is a connection at the exit's front, which "
+                        "this gateway does not use",
+                        r.index, r.host, r.port));
       if (r.stream != 0) {
         auto it = std::find_if(l.opened.begin(), l.opened.end(), [&](const Link::Opened& o) {
           return o.stream == r.stream && o.host == r.host && o.port == r.port &&

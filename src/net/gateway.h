@@ -76,6 +76,11 @@ struct GatewayConfig {
   // Clients served at once; one over it is answered "overloaded" (SOCKS5 general failure,
   // HTTP 503) once it has sent its request, and closed.
   size_t max_clients = 20'000;
+  // Whether the requester uses the exits' fronts itself (the per-deal ip:port:user:pass
+  // credentials). The gateway cannot see those connections, and the provider knows the
+  // credentials too, so by default a usage record of the front is disputed, not signed: a
+  // provider cannot put a connection of its own on the requester's receipt.
+  bool sign_front_usage = false;
 };
 
 // What the gateway did with one deal.
