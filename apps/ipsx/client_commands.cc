@@ -329,7 +329,7 @@ void show_usage(const ClientOptions& o) {
   auto receipt = unwrap(store->receipt(deal), "the usage receipt");
   if (o.json) {
     nlohmann::json out = {{"deal", deal.hex()}, {"records", nlohmann::json::array()}};
-    for (const auto& r : records) out["records"].push_back(sdk::usage_record_json(r));
+    for (const auto& r : records) out["records"].push_back(ledger::usage_record_json(r));
     out["receipted"] = receipt ? receipt->count : 0;
     std::cout << out.dump(2) << "\n";
     return;

@@ -1,5 +1,9 @@
 #include "ledger/usage.h"
 
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
 #include "core/keccak.h"
 #include "crypto/eip712.h"
 
@@ -74,6 +78,48 @@ const std::string& UsageReceipt::encoded_type() {
 Hash UsageReceipt::struct_hash() const {
   static const Hash th = type_hash(encoded_type());
   return StructHasher(th).add_word(deal_id).add_uint(U256(count)).add_word(root).finish();
+}
+
+nlohmann::json usage_record_json(const UsageRecord& r) {
+  return {{"index", r.index},      {"openedMs", r.opened_ms},  {"closedMs", r.closed_ms},
+          {"host", r.host},        {"port", r.port},           {"stream", r.stream},
+          {"bytesUp", r.bytes_up}, {"bytesDown", r.bytes_down}};
+}
+
+Result<UsageRecord> usage_record_from_json(const nlohmann::json& j, const Hash& deal,
+                                           std::string_view where) {
+  auto bad = [&](std::string_view field) {
+    return fail(CoreErrc::parse_error, fmt::format("{}: {} is missing or malformed", where, field));
+  };
+  auto u64 = [&](const char* f, uint64_t max, uint64_t& out) {
+    auto it = j.find(f);
+    // A non-negative integer, however it is held (parsed text is unsigned, built JSON may not be).
+    if (it == j.end() || !it->is_number_integer() ||
+        (!it->is_number_unsigned() && it->get<int64_t>() < 0) || it->get<uint64_t>() > max)
+      return false;
+    out = it->get<uint64_t>();
+    return true;
+  };
+  if (!j.is_object()) return bad("the record");
+  UsageRecord r;
+  r.deal_id = deal;
+  uint64_t opened = 0, closed = 0, port = 0, stream = 0;
+  if (!u64("index", UINT64_MAX, r.index)) return bad("index");
+  if (!u64("openedMs", INT64_MAX, opened)) return bad("openedMs");
+  if (!u64("closedMs", INT64_MAX, closed) || closed < opened) return bad("closedMs");
+  if (!u64("port", 65535, port)) return bad("port");
+  if (!u64("stream", UINT32_MAX, stream)) return bad("stream");
+  if (!u64("bytesUp", UINT64_MAX, r.bytes_up)) return bad("bytesUp");
+  if (!u64("bytesDown", UINT64_MAX, r.bytes_down)) return bad("bytesDown");
+  auto host = j.find("host");
+  if (host == j.end() || !host->is_string() || host->get<std::string>().size() > 255)
+    return bad("host");
+  r.host = host->get<std::string>();
+  r.opened_ms = static_cast<int64_t>(opened);
+  r.closed_ms = static_cast<int64_t>(closed);
+  r.port = static_cast<uint16_t>(port);
+  r.stream = static_cast<uint32_t>(stream);
+  return r;
 }
 
 Hash usage_leaf(const UsageRecord& r) {

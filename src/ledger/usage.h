@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/error.h"
 #include "core/hash.h"
 
@@ -45,6 +47,14 @@ struct UsageReceipt {
   static const std::string& encoded_type();
   Hash struct_hash() const;
 };
+
+// A record's JSON form (the pair channel's USAGE frame, the provider's log, a usage proof):
+// {index, openedMs, closedMs, host, port, stream, bytesUp, bytesDown}, its deal given apart.
+nlohmann::json usage_record_json(const UsageRecord& r);
+// The record in `j`, of deal `deal`. Errors: parse_error "WHERE: FIELD is missing or malformed"
+// (a host over 255 bytes, a port over 65535, a close before the opening are malformed too).
+Result<UsageRecord> usage_record_from_json(const nlohmann::json& j, const Hash& deal,
+                                           std::string_view where);
 
 // RFC 6962 (2.1) over leaf hashes: a leaf is keccak256(0x00 || struct hash), an inner node
 // keccak256(0x01 || left || right); the root of no leaves is keccak256 of nothing.

@@ -90,5 +90,24 @@ TEST(UsageRecord, StructHashIsTheTypedDataHashOfItsFields) {
   EXPECT_EQ(td->encode_type("UsageRecord").value(), UsageRecord::encoded_type());
 }
 
+TEST(UsageRecord, JsonRoundTripsAndRefusesWhatNoExitWrites) {
+  UsageRecord r = record(3);
+  auto back = usage_record_from_json(usage_record_json(r), r.deal_id, "here");
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, r);
+  auto refused = [&](const char* field, nlohmann::json value) {
+    nlohmann::json j = usage_record_json(r);
+    j[field] = std::move(value);
+    auto e = usage_record_from_json(j, r.deal_id, "here");
+    return !e && e.error().message() == std::string("here: ") + field + " is missing or malformed";
+  };
+  EXPECT_TRUE(refused("port", 70'000));
+  EXPECT_TRUE(refused("stream", -1));
+  EXPECT_TRUE(refused("closedMs", r.opened_ms - 1));  // closed before it opened
+  EXPECT_TRUE(refused("host", std::string(256, 'a')));
+  EXPECT_TRUE(refused("bytesUp", "12"));
+  EXPECT_FALSE(usage_record_from_json(nlohmann::json::array(), r.deal_id, "here"));
+}
+
 }  // namespace
 }  // namespace ipsx::ledger

@@ -50,10 +50,12 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     std::vector<std::weak_ptr<SpliceControl>> front;  // front connections, to cut them
     std::optional<ExitPayment> best;
     bool cut = false;
-    // The usage log (ledger/usage.h): its tree, the records not yet sent to a gateway (each with
-    // the log's root after it), the roots sent (to check receipts), the best receipt.
+    // The usage log (ledger/usage.h): the records not yet sent to a gateway, the tree of those
+    // before them (a record joins it when it is sent, so its root is hashed once a message, not
+    // once a connection), the roots sent (to check receipts), the best receipt.
+    uint64_t usage_records = 0;
+    std::deque<ledger::UsageRecord> unsent;
     ledger::UsageLog log;
-    std::deque<std::pair<ledger::UsageRecord, Hash>> unsent;
     std::map<uint64_t, Hash> sent_roots;
     std::optional<ExitReceipt> receipt;
   };
@@ -343,13 +345,15 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
 
   void record_usage(Session& s, ledger::UsageRecord r) {
     r.deal_id = s.deal.id;
-    r.index = s.log.size();
+    r.index = s.usage_records++;
     r.closed_ms = std::max(r.opened_ms, to_unix_ms(clock.now()));
-    s.log.append(ledger::usage_leaf(r));
-    if (s.unsent.size() >= kMaxUnsentRecords) s.unsent.pop_front();  // no gateway for long
-    s.unsent.emplace_back(r, s.log.root());
-    with_stats(s.deal.id, [&](ExitDealStats& st) { st.usage_records = s.log.size(); });
+    if (s.unsent.size() >= kMaxUnsentRecords) {  // no gateway for long: it joins the log unsent
+      s.log.append(ledger::usage_leaf(s.unsent.front()));
+      s.unsent.pop_front();
+    }
+    with_stats(s.deal.id, [&](ExitDealStats& st) { st.usage_records = s.usage_records; });
     if (on_usage) on_usage(r);
+    s.unsent.push_back(std::move(r));
   }
 
   // Sends the records no gateway has seen, in messages of at most kMaxUsageRecordsPerMessage,
@@ -360,11 +364,12 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     while (!s.unsent.empty()) {
       UsageMessage m{s.deal.id, {}, 0, {}};
       while (!s.unsent.empty() && m.records.size() < kMaxUsageRecordsPerMessage) {
-        m.records.push_back(s.unsent.front().first);
-        m.root = s.unsent.front().second;
+        s.log.append(ledger::usage_leaf(s.unsent.front()));
+        m.records.push_back(std::move(s.unsent.front()));
         s.unsent.pop_front();
       }
-      m.count = m.records.back().index + 1;
+      m.count = s.log.size();
+      m.root = s.log.root();
       s.sent_roots[m.count] = m.root;
       if (s.sent_roots.size() > kMaxSentRoots) s.sent_roots.erase(s.sent_roots.begin());
       Bytes payload = to_payload(m);

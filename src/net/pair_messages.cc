@@ -180,15 +180,7 @@ Bytes to_payload(const ProofMessage& m) {
 
 Bytes to_payload(const UsageMessage& m) {
   json records = json::array();
-  for (const auto& r : m.records)
-    records.push_back({{"index", r.index},
-                       {"openedMs", r.opened_ms},
-                       {"closedMs", r.closed_ms},
-                       {"host", r.host},
-                       {"port", r.port},
-                       {"stream", r.stream},
-                       {"bytesUp", r.bytes_up},
-                       {"bytesDown", r.bytes_down}});
+  for (const auto& r : m.records) records.push_back(ledger::usage_record_json(r));
   return dump({{"deal", m.deal_id.hex()},
                {"records", std::move(records)},
                {"count", m.count},
@@ -288,26 +280,9 @@ Result<UsageMessage> parse_usage(ByteView payload) {
   if (!records->is_array() || records->size() > kMaxUsageRecordsPerMessage)
     return std::unexpected(bad("usage", "records", "not an array of at most 200"));
   for (const json& j : *records) {
-    auto text = j.dump();
-    Reader rec(ByteView(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
-               "usage.records[]");
-    ledger::UsageRecord u;
-    u.deal_id = m.deal_id;
-    u.index = rec.u64("index");
-    u.opened_ms = static_cast<int64_t>(rec.u64("openedMs"));
-    u.closed_ms = static_cast<int64_t>(rec.u64("closedMs"));
-    u.host = rec.str("host", 255);
-    uint64_t port = rec.u64("port");
-    uint64_t stream = rec.u64("stream");
-    u.bytes_up = rec.u64("bytesUp");
-    u.bytes_down = rec.u64("bytesDown");
-    if (rec.error()) return std::unexpected(*rec.error());
-    if (port > 65535 || stream > UINT32_MAX || u.closed_ms < u.opened_ms ||
-        u.opened_ms > INT64_MAX / 2)
-      return std::unexpected(bad("usage", "records", "a record out of range"));
-    u.port = static_cast<uint16_t>(port);
-    u.stream = static_cast<uint32_t>(stream);
-    m.records.push_back(std::move(u));
+    auto u = ledger::usage_record_from_json(j, m.deal_id, "usage.records[]");
+    if (!u) return std::unexpected(Error(NetErrc::malformed, u.error().message()));
+    m.records.push_back(std::move(*u));
   }
   return done(r, std::move(m));
 }

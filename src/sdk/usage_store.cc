@@ -28,36 +28,6 @@ std::unexpected<Error> bad_field(const std::string& where, const char* field) {
   return fail(CoreErrc::parse_error, fmt::format("{}: {} is missing or malformed", where, field));
 }
 
-// The record in `j` (its deal given), or the field that is wrong.
-Result<ledger::UsageRecord> record_from_json(const json& j, const Hash& deal,
-                                             const std::string& where) {
-  ledger::UsageRecord r;
-  r.deal_id = deal;
-  auto u64 = [&](const char* f, uint64_t max, uint64_t& out) {
-    if (!j.is_object() || !j.contains(f) || !j[f].is_number_unsigned() ||
-        j[f].get<uint64_t>() > max)
-      return false;
-    out = j[f].get<uint64_t>();
-    return true;
-  };
-  uint64_t opened = 0, closed = 0, port = 0, stream = 0;
-  if (!u64("index", UINT64_MAX, r.index)) return bad_field(where, "index");
-  if (!u64("openedMs", INT64_MAX, opened)) return bad_field(where, "openedMs");
-  if (!u64("closedMs", INT64_MAX, closed)) return bad_field(where, "closedMs");
-  if (!u64("port", 65535, port)) return bad_field(where, "port");
-  if (!u64("stream", UINT32_MAX, stream)) return bad_field(where, "stream");
-  if (!u64("bytesUp", UINT64_MAX, r.bytes_up)) return bad_field(where, "bytesUp");
-  if (!u64("bytesDown", UINT64_MAX, r.bytes_down)) return bad_field(where, "bytesDown");
-  if (!j.contains("host") || !j["host"].is_string() || j["host"].get<std::string>().size() > 255)
-    return bad_field(where, "host");
-  r.host = j["host"].get<std::string>();
-  r.opened_ms = static_cast<int64_t>(opened);
-  r.closed_ms = static_cast<int64_t>(closed);
-  r.port = static_cast<uint16_t>(port);
-  r.stream = static_cast<uint32_t>(stream);
-  return r;
-}
-
 template <class T>
 std::optional<T> hex_field(const json& j, const char* f) {
   if (!j.is_object() || !j.contains(f) || !j[f].is_string()) return std::nullopt;
@@ -90,12 +60,6 @@ Result<void> write_atomically(const std::filesystem::path& p, const std::string&
 
 }  // namespace
 
-json usage_record_json(const ledger::UsageRecord& r) {
-  return {{"index", r.index},      {"openedMs", r.opened_ms},  {"closedMs", r.closed_ms},
-          {"host", r.host},        {"port", r.port},           {"stream", r.stream},
-          {"bytesUp", r.bytes_up}, {"bytesDown", r.bytes_down}};
-}
-
 Result<std::unique_ptr<UsageStore>> UsageStore::open(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -109,7 +73,7 @@ Result<void> UsageStore::append(const ledger::UsageRecord& r) {
   auto p = dir_ / (r.deal_id.hex() + ".records");
   std::FILE* f = std::fopen(p.c_str(), "ae");
   if (!f) return io_fail(p, "opening");
-  std::string line = usage_record_json(r).dump() + "\n";
+  std::string line = ledger::usage_record_json(r).dump() + "\n";
   bool ok = std::fwrite(line.data(), 1, line.size(), f) == line.size();
   ok = std::fclose(f) == 0 && ok;
   if (!ok) return io_fail(p, "appending to");
@@ -145,7 +109,7 @@ Result<std::vector<ledger::UsageRecord>> UsageStore::records(const Hash& deal) c
   for (size_t n = 1; std::getline(lines, line); ++n) {
     std::string where = fmt::format("{}:{}", p.string(), n);
     auto j = json::parse(line, nullptr, false);
-    auto r = record_from_json(j, deal, where);
+    auto r = ledger::usage_record_from_json(j, deal, where);
     if (!r) return std::unexpected(r.error());
     if (r->index != out.size())
       return fail(CoreErrc::parse_error,
@@ -202,7 +166,7 @@ Result<json> usage_proof(const UsageStore& store, const Hash& deal, uint64_t ind
   return json{{"deal", deal.hex()},
               {"requester", r.requester.to_string()},
               {"domainSeparator", r.domain_separator.hex()},
-              {"record", usage_record_json((*records)[index])},
+              {"record", ledger::usage_record_json((*records)[index])},
               {"path", path},
               {"receipt",
                {{"count", r.count}, {"root", r.root.hex()}, {"signature", r.signature.to_hex()}}}};
@@ -218,7 +182,7 @@ Result<VerifiedUsage> verify_usage_proof(const json& proof) {
   auto domain = hex_field<Hash>(proof, "domainSeparator");
   if (!domain) return bad_field("proof", "domainSeparator");
   if (!proof.contains("record")) return bad_field("proof", "record");
-  auto record = record_from_json(proof["record"], *deal, "proof.record");
+  auto record = ledger::usage_record_from_json(proof["record"], *deal, "proof.record");
   if (!record) return std::unexpected(record.error());
   const json& receipt = proof.value("receipt", json());
   auto root = hex_field<Hash>(receipt, "root");

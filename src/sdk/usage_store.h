@@ -71,6 +71,4 @@ struct VerifiedUsage {
 // malformed proof (naming the field), invalid_argument for a path or signature that does not hold.
 Result<VerifiedUsage> verify_usage_proof(const nlohmann::json& proof);
 
-nlohmann::json usage_record_json(const ledger::UsageRecord& r);
-
 }  // namespace ipsx::sdk
