@@ -1,6 +1,5 @@
 #include "sdk/proof_store.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,44 +10,13 @@
 
 #include <fmt/format.h>
 
+#include "sdk/durable_file.h"
+
 namespace ipsx::sdk {
 namespace {
 
-std::unexpected<Error> io_fail(const std::filesystem::path& p, const char* doing) {
-  return fail(CoreErrc::io_error,
-              fmt::format("{} {}: {}", doing, p.string(), std::strerror(errno)));
-}
-
 std::string proof_line(const Hash& deal, const StoredProof& p) {
   return fmt::format("proof {} {} {}\n", deal.hex(), p.amount.to_dec(), p.signature.to_hex());
-}
-
-// Writes `text` to `p` through a temporary file, synced, then renamed over it; the directory is
-// synced too so the rename survives a crash.
-Result<void> replace_file(const std::filesystem::path& p, const std::string& text) {
-  std::filesystem::path tmp = p;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return io_fail(tmp, "creating");
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return io_fail(tmp, "writing");
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) return io_fail(tmp, "syncing");
-  if (::rename(tmp.c_str(), p.c_str()) != 0) return io_fail(p, "renaming onto");
-  std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : ".";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
 }
 
 }  // namespace
@@ -98,20 +66,20 @@ Result<std::unique_ptr<ProofStore>> ProofStore::open(const std::filesystem::path
       if (it == best.end() || it->second.amount < *amount) best[*deal] = {*amount, *sig};
     }
   } else if (std::filesystem::exists(file)) {
-    return io_fail(file, "reading");
+    return io_failure(file, "reading");
   }
   std::string compact;
   for (const auto& [deal, p] : best) compact += proof_line(deal, p);
-  if (auto r = replace_file(file, compact); !r) return std::unexpected(r.error());
+  if (auto r = replace_file_durably(file, compact); !r) return std::unexpected(r.error());
   std::FILE* f = std::fopen(file.c_str(), "ae");
-  if (!f) return io_fail(file, "opening");
+  if (!f) return io_failure(file, "opening");
   return std::unique_ptr<ProofStore>(new ProofStore(file, f, std::move(best)));
 }
 
 Result<void> ProofStore::append(const std::string& line) {
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0 ||
       ::fdatasync(::fileno(file_)) != 0)
-    return io_fail(path_, "appending to");
+    return io_failure(path_, "appending to");
   return {};
 }
 

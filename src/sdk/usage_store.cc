@@ -1,8 +1,5 @@
 #include "sdk/usage_store.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,16 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/eip712.h"
+#include "sdk/durable_file.h"
 
 namespace ipsx::sdk {
 namespace {
 
 using json = nlohmann::json;
-
-std::unexpected<Error> io_fail(const std::filesystem::path& p, const char* doing) {
-  return fail(CoreErrc::io_error,
-              fmt::format("{} {}: {}", doing, p.string(), std::strerror(errno)));
-}
 
 std::unexpected<Error> bad_field(const std::string& where, const char* field) {
   return fail(CoreErrc::parse_error, fmt::format("{}: {} is missing or malformed", where, field));
@@ -34,28 +27,6 @@ std::optional<T> hex_field(const json& j, const char* f) {
   auto v = T::from_hex(j[f].get<std::string>());
   if (!v) return std::nullopt;
   return *v;
-}
-
-Result<void> sync_file(const std::filesystem::path& p) {
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? Result<void>{} : io_fail(p, "opening");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return io_fail(p, "syncing");
-  return {};
-}
-
-Result<void> write_atomically(const std::filesystem::path& p, const std::string& text) {
-  std::filesystem::path tmp = p;
-  tmp += ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "we");
-  if (!f) return io_fail(tmp, "creating");
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
-            ::fsync(::fileno(f)) == 0;
-  std::fclose(f);
-  if (!ok) return io_fail(tmp, "writing");
-  if (std::rename(tmp.c_str(), p.c_str()) != 0) return io_fail(p, "renaming onto");
-  return {};
 }
 
 }  // namespace
@@ -72,11 +43,11 @@ Result<void> UsageStore::append(const ledger::UsageRecord& r) {
   std::lock_guard lock(mu_);
   auto p = dir_ / (r.deal_id.hex() + ".records");
   std::FILE* f = std::fopen(p.c_str(), "ae");
-  if (!f) return io_fail(p, "opening");
+  if (!f) return io_failure(p, "opening");
   std::string line = ledger::usage_record_json(r).dump() + "\n";
   bool ok = std::fwrite(line.data(), 1, line.size(), f) == line.size();
   ok = std::fclose(f) == 0 && ok;
-  if (!ok) return io_fail(p, "appending to");
+  if (!ok) return io_failure(p, "appending to");
   return {};
 }
 
@@ -93,7 +64,7 @@ Result<void> UsageStore::put_receipt(const StoredReceipt& r) {
             {"count", r.count},
             {"root", r.root.hex()},
             {"signature", r.signature.to_hex()}};
-  return write_atomically(dir_ / (r.deal_id.hex() + ".receipt"), j.dump() + "\n");
+  return replace_file_durably(dir_ / (r.deal_id.hex() + ".receipt"), j.dump() + "\n");
 }
 
 Result<std::vector<ledger::UsageRecord>> UsageStore::records(const Hash& deal) const {
