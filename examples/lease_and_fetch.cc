@@ -91,8 +91,10 @@ int main(int argc, char** argv) try {
       "keystore");
   auto node = need(sdk::NodeClient::connect(node_url), "node URL");
   nlohmann::json health = need(node->health(), "the node");
-  sdk::Signer requester =
-      sdk::Signer::for_chain(key.clone(), health.value("chainId", uint64_t{1337}));
+  // The ledger's EIP-712 domain, as the node states it: its chain id and verifying address.
+  sdk::Signer requester = sdk::Signer::for_chain(
+      key.clone(), health.at("chainId").get<uint64_t>(),
+      need(Address::parse(health.at("verifyingContract").get<std::string>()), "verifyingContract"));
 
   // 2. The lease policy and the in-process gateway.
   sdk::LeasePolicy policy;

@@ -81,7 +81,7 @@ send --address "$requester" transfer --to "$provider" --amount 1.5
 
 step "The provider offers two IPs, signed; the requester asks for one in Germany, signed"
 market=$("$IPSX" wallet new --keystore "$ks" --password-file "$work/password" --light 2>/dev/null)
-order() { run "$IPSX" order "$@" --keystore "$ks" --password-file "$work/password" --market "$market"; }
+order() { run "$IPSX" order "$@" --keystore "$ks" --password-file "$work/password" --market "$market" --genesis "$work/genesis.toml"; }
 order offer --address "$provider" --ip 127.0.0.2 --country DE --type residential --price 0.0001 \
   --out "$work/offer-de.json" 2>/dev/null
 order offer --address "$provider" --ip 127.0.0.3 --country FR --type datacenter --price 0.00005 \

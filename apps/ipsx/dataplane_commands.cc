@@ -35,6 +35,7 @@
 #include "net/address_policy.h"
 #include "net/exit.h"
 #include "net/gateway.h"
+#include "net/net_error.h"
 #include "node_session.h"
 #include "sdk/dataplane.h"
 #include "sdk/node_client.h"
@@ -438,6 +439,15 @@ void run_provide(const ProvideOptions& o) {
     paid[p.deal_id] = p;
     return true;
   };
+  // Deals the exit cut for unpaid use (the requester stopped paying, or vanished): reported to
+  // the market from the main loop, which closes them (reason unpaid) and frees their places.
+  std::mutex cut_mu;
+  std::vector<std::pair<Hash, std::string>> unpaid_cuts;
+  exit.on_cut = [&](const Hash& deal, const Error& why) {
+    if (why.code() != net::NetErrc::unpaid) return;
+    std::lock_guard lock(cut_mu);
+    unpaid_cuts.emplace_back(deal, why.message());
+  };
   // Each connection's record and the requester's receipts for them (docs/usage-receipts.md).
   auto usage = unwrap(sdk::UsageStore::open(data / "usage"), "--data");
   exit.on_usage = [&](const ledger::UsageRecord& r) {
@@ -565,6 +575,18 @@ void run_provide(const ProvideOptions& o) {
                                  r ? "ready" : "could not report ready: " + r.error().message())
                   << std::flush;
       }
+    }
+    std::vector<std::pair<Hash, std::string>> cuts;
+    {
+      std::lock_guard lock(cut_mu);
+      cuts.swap(unpaid_cuts);
+    }
+    for (const auto& [deal, why] : cuts) {
+      auto r = reporter.report(deal, market::PartyState::unpaid);
+      std::cout << fmt::format("ipsx provide: deal {} cut at the exit ({}): {}\n", deal.hex(), why,
+                               r ? "reported unpaid to the market"
+                                 : "could not report it unpaid: " + r.error().message())
+                << std::flush;
     }
     reporter.heartbeat(heartbeat);
     {

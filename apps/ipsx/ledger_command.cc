@@ -23,7 +23,7 @@ struct LedgerOptions {
   // genesis template
   std::string early, bounty, team, treasury;
   std::vector<std::string> native;
-  uint64_t chain_id = 1337;
+  uint64_t chain_id = ledger::kDefaultChainId;
   std::string rate = "10000";
   std::string hard_cap = "90000";
   int64_t sale_start_ms = 0;
@@ -86,7 +86,8 @@ void run_init(const LedgerOptions& o) {
   SystemClock clock;
   auto l = open_ledger(o.data, &g, clock);
   std::cout << "ledger created in " << o.data << ", chain " << l->chain_id() << ", genesis block "
-            << unwrap(l->block(0)).hash.hex() << "\n";
+            << unwrap(l->block(0)).hash.hex() << ", signing domain's verifying address "
+            << l->domain().verifying_contract->to_string() << "\n";
 }
 
 void run_verify(const LedgerOptions& o) {
@@ -102,7 +103,8 @@ void run_show(const LedgerOptions& o) {
   auto l = open_ledger(o.data, nullptr, clock);
   uint64_t h = unwrap(l->height());
   BlockView head = unwrap(l->block(h));
-  std::cout << fmt::format("chain {}  height {}  head {}\n", l->chain_id(), h, head.hash.hex());
+  std::cout << fmt::format("chain {}  height {}  head {}  verifying address {}\n", l->chain_id(), h,
+                           head.hash.hex(), l->domain().verifying_contract->to_string());
   l->with_state([&](const State& s) {
     SupplyView v = s.supply();
     std::cout << fmt::format(
@@ -225,7 +227,8 @@ void add_ledger_command(CLI::App& app) {
   cmd->add_option("--team", o->team, "Holder of the 360M team allocation")->required();
   cmd->add_option("--treasury", o->treasury, "Receives the crowd sale's native coin")->required();
   cmd->add_option("--native", o->native, "ADDRESS=AMOUNT of native coin at genesis (repeatable)");
-  cmd->add_option("--chain-id", o->chain_id, "Chain id (default 1337)");
+  cmd->add_option("--chain-id", o->chain_id,
+                  "Chain id (default 1229996888, 0x49505358, which no common dev chain uses)");
   cmd->add_option("--rate", o->rate,
                   "IPSX per native coin (base units per base unit, default 10000)");
   cmd->add_option("--hard-cap", o->hard_cap, "Sale hard cap in native coin (default 90000)");

@@ -25,20 +25,23 @@ struct OrderOptions {
   std::string keystore, address, password_file, out;
   std::string market;
   uint16_t fee_bps = 0;
-  uint64_t chain_id = 1337;
+  std::string genesis;     // an embedded ledger's genesis file: its chain id and genesis hash
   std::string deployment;  // an Ethereum deployment file: its chain id and verifying contract
   OrderFields fields;
 };
 
-Hash domain_separator(uint64_t chain_id) {
-  return ledger::ledger_domain(chain_id, Address()).separator();
-}
-
-// The domain orders, cancels and status events are signed under: the embedded ledger's
-// (`chain_id`, no verifying contract) or, with a deployment file from `ipsx eth deploy`, the
-// Ethereum ledger's (its chain id, the Centralizer as verifying contract).
-Hash signing_domain(uint64_t chain_id, const std::string& deployment) {
-  if (deployment.empty()) return domain_separator(chain_id);
+// The domain orders, cancels and status events are signed under: with the genesis file of an
+// embedded ledger, its chain id and the address its genesis hash gives; with a deployment file
+// from `ipsx eth deploy`, the Ethereum ledger's chain id and Centralizer. One of the two.
+Hash signing_domain(const std::string& genesis, const std::string& deployment) {
+  if (!genesis.empty()) {
+    auto g = unwrap(ledger::GenesisConfig::load(genesis), "--genesis");
+    return ledger::ledger_domain(g.chain_id, ledger::embedded_verifying_contract(g.hash()))
+        .separator();
+  }
+  if (deployment.empty())
+    throw CommandError(
+        "give the ledger to sign for: --genesis FILE (embedded) or --deployment FILE (Ethereum)");
   auto f = unwrap(eth::DeploymentFile::load(deployment), "--deployment");
   return ledger::ledger_domain(f.deployment.chain_id, f.deployment.centralizer).separator();
 }
@@ -59,7 +62,7 @@ void run_offer(const OrderOptions& o) {
   offer.provider = key.address();
   unwrap(ledger::validate(offer));
   auto sig = unwrap(crypto::sign(
-      key, crypto::eip712::digest(signing_domain(o.chain_id, o.deployment), offer.struct_hash())));
+      key, crypto::eip712::digest(signing_domain(o.genesis, o.deployment), offer.struct_hash())));
   write_out(o.out, {{"offer", ledger::to_json(offer)}, {"signature", sig.to_hex()}});
 }
 
@@ -70,7 +73,7 @@ void run_request(const OrderOptions& o) {
   r.requester = key.address();
   unwrap(ledger::validate(r));
   auto sig = unwrap(crypto::sign(
-      key, crypto::eip712::digest(signing_domain(o.chain_id, o.deployment), r.struct_hash())));
+      key, crypto::eip712::digest(signing_domain(o.genesis, o.deployment), r.struct_hash())));
   write_out(o.out, {{"request", ledger::to_json(r)}, {"signature", sig.to_hex()}});
 }
 
@@ -78,7 +81,7 @@ void run_request(const OrderOptions& o) {
 // party's signed status event, in the JSON the node's API takes (docs/api.md).
 struct SignOptions {
   std::string keystore, address, password_file, out;
-  uint64_t chain_id = 1337;
+  std::string genesis;     // as OrderOptions::genesis
   std::string deployment;  // as OrderOptions::deployment
   // cancel
   std::string order_file, order_hash;
@@ -104,7 +107,7 @@ void run_cancel(const SignOptions& o) {
   Hash hash = order_hash_of(o);
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   auto sig =
-      unwrap(crypto::sign(key, crypto::eip712::digest(signing_domain(o.chain_id, o.deployment),
+      unwrap(crypto::sign(key, crypto::eip712::digest(signing_domain(o.genesis, o.deployment),
                                                       market::cancel_struct_hash(hash))));
   write_out(o.out, {{"cancel", {{"orderHash", hash.hex()}}}, {"signature", sig.to_hex()}});
 }
@@ -117,7 +120,7 @@ void run_event(const SignOptions& o) {
   e.at = o.at_ms >= 0 ? from_unix_ms(o.at_ms) : SystemClock().now();
   e.seq = o.seq;
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  auto signed_event = unwrap(market::sign_event(key, e, signing_domain(o.chain_id, o.deployment)));
+  auto signed_event = unwrap(market::sign_event(key, e, signing_domain(o.genesis, o.deployment)));
   write_out(o.out, {{"event",
                      {{"dealId", e.deal_id.hex()},
                       {"party", static_cast<int>(e.party)},
@@ -198,11 +201,13 @@ void add_order_command(CLI::App& app) {
         ->check(CLI::ExistingFile);
     c->add_option("--market", o->market, "The market's address")->required();
     c->add_option("--fee-bps", o->fee_bps, "The market's commission in basis points (default 0)");
-    auto* chain = c->add_option("--chain-id", o->chain_id, "The ledger's chain id (default 1337)");
+    auto* genesis = c->add_option("--genesis", o->genesis,
+                                  "For an embedded ledger: its genesis file (chain id and genesis "
+                                  "hash, the EIP-712 domain)");
     c->add_option("--deployment", o->deployment,
                   "For the Ethereum ledger: the file `ipsx eth deploy --out` wrote (chain id and "
                   "Centralizer, the EIP-712 domain)")
-        ->excludes(chain);
+        ->excludes(genesis);
     c->add_option("--out", o->out, "File to write the signed order to (default: standard output)");
   };
   CLI::App* cmd = order->add_subcommand("offer", "Sign an offer of one IP");
@@ -222,10 +227,11 @@ void add_order_command(CLI::App& app) {
     c->add_option("--password-file", so->password_file, "File whose first line is the password")
         ->required()
         ->check(CLI::ExistingFile);
-    auto* chain = c->add_option("--chain-id", so->chain_id, "The ledger's chain id (default 1337)");
+    auto* genesis =
+        c->add_option("--genesis", so->genesis, "For an embedded ledger: its genesis file");
     c->add_option("--deployment", so->deployment,
                   "For the Ethereum ledger: the file `ipsx eth deploy --out` wrote")
-        ->excludes(chain);
+        ->excludes(genesis);
     c->add_option("--out", so->out, "File to write to (default: standard output)");
   };
   cmd = order->add_subcommand("cancel", "Sign the cancel of an order (its owner's wallet)");

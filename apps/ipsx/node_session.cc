@@ -30,10 +30,13 @@ NodeSession open_node(const std::string& url, Millis wait, const char* who) {
   nlohmann::json health = unwrap(std::move(answer), "--node " + url);
   s.market = unwrap(Address::parse(health.value("market", "")), "the node's market address");
   s.fee_bps = health.value("feeBps", uint16_t{0});
-  s.chain_id = health.value("chainId", uint64_t{1337});
-  if (health.contains("verifyingContract"))
-    s.verifying_contract = unwrap(Address::parse(health.value("verifyingContract", "")),
-                                  "the node's verifying contract");
+  if (!health.contains("chainId") || !health["chainId"].is_number_unsigned() ||
+      !health.contains("verifyingContract"))
+    throw CommandError("--node " + url +
+                       ": its health names no chainId and verifyingContract (an older node?)");
+  s.chain_id = health["chainId"].get<uint64_t>();
+  s.verifying_contract = unwrap(Address::parse(health.value("verifyingContract", "")),
+                                "the node's verifying contract");
   if (health.contains("tokenContract"))
     s.token_contract =
         unwrap(Address::parse(health.value("tokenContract", "")), "the node's token contract");

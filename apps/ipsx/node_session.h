@@ -19,7 +19,7 @@ struct NodeSession {
   Address market;  // the market operator orders must name
   uint16_t fee_bps = 0;
   uint64_t chain_id = 0;
-  Address verifying_contract;             // the EIP-712 domain's: zero on the embedded ledger
+  Address verifying_contract;             // the EIP-712 domain's (genesis-derived when embedded)
   std::optional<Address> token_contract;  // on Ethereum: the IPSX token
   bool proves_ownership = false;          // the node wants a probe from an IP before offers for it
 };

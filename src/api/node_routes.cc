@@ -129,16 +129,13 @@ Parsed<uint64_t> uint_field(const json& obj, const std::string& name, const std:
   return it->get<uint64_t>();
 }
 
-// The ledger's contract on Ethereum (its EIP-712 verifying contract); none on the embedded one.
-std::optional<Address> ledger_contract(NodeContext& node) {
-  const auto& contract = node.ledger.domain().verifying_contract;
-  if (!contract || contract->is_zero()) return std::nullopt;
-  return *contract;
+// Which backend keeps the ledger: "embedded" (the node's own) or "ethereum" (contracts).
+std::string ledger_kind(NodeContext& node) {
+  return std::string(node.ledger.kind());
 }
 
-// Which backend keeps the ledger: "embedded" (the node's own) or "ethereum" (contracts).
-const char* ledger_kind(NodeContext& node) {
-  return ledger_contract(node) ? "ethereum" : "embedded";
+bool on_ethereum(NodeContext& node) {
+  return node.ledger.kind() == "ethereum";
 }
 
 // The signer of `struct_hash` under the ledger's domain, if the signature recovers.
@@ -1139,7 +1136,7 @@ HttpResponse send_tx(NodeState& s, const HttpRequest& req) {
     given = *h;
   }
   ledger::UnsignedTx u;
-  if (!ledger_contract(node)) {  // embedded: the digest is the fields'; recompute it
+  if (!on_ethereum(node)) {  // embedded: the digest is the fields'; recompute it
     auto p = node.ledger.prepare(t->from, t->op, t->nonce);
     if (!p) return error_response(from_error(p.error()));
     u = std::move(*p);
@@ -1278,7 +1275,8 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
               {"chainId", node.ledger.chain_id()},
               {"ledger", ledger_kind(node)},
               {"offerChecks", offer_checks_json(node.checks)}};
-    if (auto contract = ledger_contract(node)) j["verifyingContract"] = contract->to_string();
+    if (const auto& contract = node.ledger.domain().verifying_contract)
+      j["verifyingContract"] = contract->to_string();
     if (node.token_contract) j["tokenContract"] = node.token_contract->to_string();
     return json_response(200, j);
   });

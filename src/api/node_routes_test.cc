@@ -92,7 +92,10 @@ TEST_F(NodeRoutesTest, HealthAndOpenApi) {
   auto [s, b] = call("GET", "/v1/health");
   EXPECT_EQ(s, 200);
   EXPECT_EQ(b["market"], market_->address().to_string());
-  EXPECT_FALSE(b.contains("verifyingContract"));  // the embedded ledger's domain has none
+  // The embedded ledger's domain: its chain id and the address derived from its genesis.
+  EXPECT_EQ(b["ledger"], "embedded");
+  EXPECT_EQ(b["chainId"], 1337);
+  EXPECT_EQ(b["verifyingContract"], ledger::embedded_verifying_contract(g_.hash()).to_string());
   HttpResponse r = router_.dispatch({"GET", "/v1/openapi.yaml", ""});
   EXPECT_EQ(r.content_type, "application/yaml");
   EXPECT_EQ(r.body.rfind("openapi: 3", 0), 0u);

@@ -51,6 +51,7 @@ class EthereumLedger final : public ledger::Ledger {
                                                       EthereumLedgerOptions options);
   ~EthereumLedger() override;
 
+  std::string_view kind() const override { return "ethereum"; }
   uint64_t chain_id() const override { return options_.deployment.chain_id; }
   crypto::eip712::Domain domain() const override;
   Result<ledger::UnsignedTx> prepare(const Address& from, ledger::Op op,

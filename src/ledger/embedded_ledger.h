@@ -57,6 +57,7 @@ class EmbeddedLedger final : public Ledger {
 
   ~EmbeddedLedger() override;  // stops accepting, finishes what is queued, joins threads
 
+  std::string_view kind() const override { return "embedded"; }
   uint64_t chain_id() const override { return chain_id_; }
   crypto::eip712::Domain domain() const override { return domain_; }
   Result<UnsignedTx> prepare(const Address& from, Op op,

@@ -111,6 +111,46 @@ TEST(EmbeddedLedger, OpeningWithoutGenesisOrWithAnotherGenesisIsRefused) {
   EXPECT_NE(r.error().message().find("different genesis"), std::string::npos);
 }
 
+// Two embedded ledgers on one chain id, from two geneses that differ only in their time: each
+// signs under its own domain (the verifying address derives from the genesis hash), so nothing
+// signed for one is valid on the other, a transaction included.
+TEST(EmbeddedLedger, ItsDomainIsBoundToItsGenesis) {
+  GenesisConfig g1 = quick_genesis();
+  GenesisConfig g2 = g1;
+  g2.time = g1.time + Millis(1000);
+  g2.sale.start = g2.time;
+  g2.sale.end = g2.time + Millis(1000);
+  ASSERT_EQ(g1.chain_id, g2.chain_id);
+  ASSERT_NE(g1.hash(), g2.hash());
+  EXPECT_EQ(g1.hash(), GenesisConfig::from_toml(g1.to_toml()).value().hash());
+
+  TempDir d1, d2;
+  ManualClock clock(g2.time);
+  auto a = open_finalized(d1.path(), clock, g1);
+  auto b = open_finalized(d2.path(), clock, g2);
+  const auto da = a->domain(), db = b->domain();
+  ASSERT_TRUE(da.verifying_contract && db.verifying_contract);
+  EXPECT_EQ(*da.verifying_contract, embedded_verifying_contract(g1.hash()));
+  EXPECT_FALSE(da.verifying_contract->is_zero());
+  EXPECT_NE(*da.verifying_contract, *db.verifying_contract);
+  EXPECT_NE(da.separator(), db.separator());
+
+  // The early adopters' first transfer, signed for ledger A, replayed on ledger B at the same
+  // nonce: B refuses it, and nothing moves there.
+  const Op op = Transfer{key("alice").address(), Amount::from_tokens(5).value()};
+  auto tx = a->prepare(key("early").address(), op).value();
+  auto on_b = b->prepare(key("early").address(), op).value();
+  ASSERT_EQ(tx.nonce, on_b.nonce);
+  EXPECT_NE(tx.digest, on_b.digest);
+  SignedTx signed_for_a = sign_tx(key("early"), tx);
+  auto r = b->submit(SignedTx{on_b, signed_for_a.signature});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), LedgerErrc::bad_signature) << r.error().message();
+  EXPECT_FALSE(b->submit(signed_for_a)) << "as sent for A, with A's digest";
+  EXPECT_TRUE(b->balance_of(key("alice").address()).value().is_zero());
+  EXPECT_TRUE(a->submit(signed_for_a)) << "the same transaction is good on its own ledger";
+}
+
 TEST(EmbeddedLedger, OneStoreHasOneWriterAtATime) {
   TempDir dir;
   GenesisConfig g = quick_genesis();

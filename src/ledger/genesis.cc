@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/keccak.h"
 #include "ledger/ledger.h"
 
 namespace ipsx::ledger {
@@ -149,6 +150,20 @@ std::string GenesisConfig::to_toml() const {
                        m.to_string());
   }
   return out;
+}
+
+Hash GenesisConfig::hash() const {
+  return keccak256(std::string_view(to_toml()));
+}
+
+Address embedded_verifying_contract(const Hash& genesis_hash) {
+  std::string tag = "IPSX embedded ledger";
+  std::vector<uint8_t> buf(tag.begin(), tag.end());
+  buf.insert(buf.end(), genesis_hash.data(), genesis_hash.data() + 32);
+  Hash h = keccak256(ByteView(buf));
+  FixedBytes<20> a;
+  std::copy(h.data() + 12, h.data() + 32, a.data());
+  return Address(a);
 }
 
 }  // namespace ipsx::ledger

@@ -11,6 +11,7 @@
 #include "core/address.h"
 #include "core/amount.h"
 #include "core/clock.h"
+#include "core/hash.h"
 
 namespace ipsx::ledger {
 
@@ -27,8 +28,13 @@ struct SaleConfig {
 inline constexpr Millis kMinChallengePeriod{60'000};
 inline constexpr Millis kMaxChallengePeriod{30LL * 24 * 60 * 60 * 1000};
 
+// The chain id a new embedded ledger gets unless its genesis names one: 0x49505358 ("IPSX"),
+// an id no common development chain uses (geth --dev and Ganache use 1337, anvil and Hardhat
+// 31337), so that a wallet pointed at the wrong chain signs nothing valid on ours.
+inline constexpr uint64_t kDefaultChainId = 0x49505358;
+
 struct GenesisConfig {
-  uint64_t chain_id = 1337;
+  uint64_t chain_id = kDefaultChainId;
   Timestamp time;  // the genesis block's timestamp
   // Holders of R2's allocations: 495M early adopters and partners, 45M bounty, 360M team.
   Address early_adopters;
@@ -50,6 +56,16 @@ struct GenesisConfig {
   static Result<GenesisConfig> from_toml(std::string_view text);
   static Result<GenesisConfig> load(const std::filesystem::path& path);
   std::string to_toml() const;
+
+  // The genesis's identity: keccak-256 of its canonical form, to_toml(). Two ledgers share it
+  // only if they share every parameter, allocations, time and sale included.
+  Hash hash() const;
 };
+
+// The embedded ledger's EIP-712 verifying address: the last 20 bytes of
+// keccak256("IPSX embedded ledger" || genesis hash). No contract lives there; it binds every
+// signature (orders, cancels, balance proofs, transactions) to one genesis, so that nothing
+// signed for one embedded ledger is valid on another, even on the same chain id.
+Address embedded_verifying_contract(const Hash& genesis_hash);
 
 }  // namespace ipsx::ledger

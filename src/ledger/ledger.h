@@ -281,8 +281,11 @@ class Ledger {
  public:
   virtual ~Ledger() = default;
 
+  // Which backend keeps the ledger: "embedded" (a node's own chain) or "ethereum" (contracts).
+  virtual std::string_view kind() const = 0;
   virtual uint64_t chain_id() const = 0;
-  // The EIP-712 domain of orders, balance proofs and (embedded) transactions.
+  // The EIP-712 domain of orders, balance proofs and (embedded) transactions. Its verifying
+  // contract is the Centralizer on Ethereum and a genesis-derived address when embedded.
   virtual crypto::eip712::Domain domain() const = 0;
 
   // Builds the transaction `from` must sign for `op`, with the account's next nonce unless

@@ -129,7 +129,8 @@ struct OrderCancel {
 };
 
 // The EIP-712 domain every ledger signature uses: name "IPSX", version "1", the chain id and the
-// verifying contract (the Centralizer's address on Ethereum; the zero address when embedded).
+// verifying contract (the Centralizer's address on Ethereum; when embedded, the address derived
+// from the genesis hash, ledger::embedded_verifying_contract in genesis.h).
 crypto::eip712::Domain ledger_domain(uint64_t chain_id, const Address& verifying_contract);
 
 // Checks every field of an order; the error names the field (e.g. "offer.maxDuration: ...").

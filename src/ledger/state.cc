@@ -293,7 +293,7 @@ Result<State> State::genesis(const GenesisConfig& g) {
   if (auto v = g.validate(); !v) return std::unexpected(v.error());
   State s;
   s.chain_id_ = g.chain_id;
-  s.domain_ = ledger_domain(g.chain_id, Address());
+  s.domain_ = ledger_domain(g.chain_id, embedded_verifying_contract(g.hash()));
   s.domain_separator_ = s.domain_.separator();
   s.challenge_ms_ = g.challenge_period.count();
   s.total_supply_ = *Amount::from_tokens(kTotalSupplyTokens);

@@ -445,6 +445,12 @@ TEST_F(DataPlane, TheGatewayPaysInvoicesWithProofsTheExitCanClaim) {
 TEST_F(DataPlane, TheExitsFrontServesDealCredentialsAndCutsWhenUnpaid) {
   auto& de = add_exit(true, /*front=*/true);
   TestDeal d = deal(de, "127.0.0.3", "DE");
+  std::mutex cuts_mu;
+  std::vector<std::pair<Hash, Error>> cuts;  // what the exit tells its provider it cut
+  de.exit->on_cut = [&](const Hash& deal, const Error& why) {
+    std::lock_guard lock(cuts_mu);
+    cuts.emplace_back(deal, why);
+  };
   start_gateway();
   gateway_->add_lease(d.lease);
   std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
@@ -474,10 +480,17 @@ TEST_F(DataPlane, TheExitsFrontServesDealCredentialsAndCutsWhenUnpaid) {
   ASSERT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).cut_reason.has_value(); }));
   EXPECT_EQ(de.exit->stats(d.exit.id).cut_reason->rfind("unpaid: owes 610", 0), 0u)
       << *de.exit->stats(d.exit.id).cut_reason;
+  {  // and tells its provider, once, so that the provider reports the deal unpaid to the market
+    std::lock_guard lock(cuts_mu);
+    ASSERT_EQ(cuts.size(), 1u);
+    EXPECT_EQ(cuts[0].first, d.exit.id);
+    EXPECT_EQ(cuts[0].second.code(), NetErrc::unpaid);
+  }
   r = curl("http://" + front, url, "-i");
   EXPECT_TRUE(r.output.ends_with("403")) << r.output;
   EXPECT_NE(r.output.find("is cut: unpaid"), std::string::npos) << r.output;
   EXPECT_NE(curl("socks5h://" + front, url).status, 0);
+  de.exit->on_cut = nullptr;  // `cuts` goes before the exit
 }
 
 TEST_F(DataPlane, EveryConnectionIsLoggedAndTheRequesterSignsTheLogsRoot) {

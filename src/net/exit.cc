@@ -193,6 +193,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     if (s.cut) return;
     s.cut = true;
     with_stats(s.deal.id, [&](ExitDealStats& st) { st.cut_reason = why.message(); });
+    if (on_cut) on_cut(s.deal.id, why);
     for (auto& w : s.channels)
       if (auto ch = w.lock()) {
         ch->send_control(FrameType::cut, error_payload(why));
@@ -264,6 +265,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     with_stats(s.deal.id, [&](ExitDealStats& st) { st.paid = p->amount; });
   }
   std::function<bool(const ExitPayment&)> on_payment;
+  std::function<void(const Hash&, const Error&)> on_cut;
 
   // ---- Outbound connections --------------------------------------------------------------------
 
@@ -801,6 +803,7 @@ Exit::Exit(asio::io_context& io, ExitConfig config, const ExitDealDirectory& dea
 Exit::~Exit() {
   if (impl_) {
     impl_->on_payment = nullptr;
+    impl_->on_cut = nullptr;
     impl_->on_usage = nullptr;
     impl_->on_receipt_cb = nullptr;
   }
@@ -822,6 +825,9 @@ Result<void> Exit::start() {
     asio::co_spawn(m.io, m.accept_front(), asio::detached);
   }
   m.on_payment = [this](const ExitPayment& p) { return on_payment ? on_payment(p) : true; };
+  m.on_cut = [this](const Hash& deal, const Error& why) {
+    if (on_cut) on_cut(deal, why);
+  };
   m.on_usage = [this](const ledger::UsageRecord& r) {
     if (on_usage) on_usage(r);
   };

@@ -139,6 +139,12 @@ class Exit {
   // gateway's next proof is tried again; unpaid use past the credit limit cuts the deal).
   std::function<bool(const ExitPayment&)> on_payment;
 
+  // Called on the exit's thread once for each deal the exit cuts, with why: NetErrc::unpaid
+  // (unpaid use passed the credit limit: a requester that stopped paying, or vanished),
+  // NetErrc::deal_ended (its time is over, or end_deal). The provider reports an unpaid cut to
+  // the market, which closes the deal so that it is settled and its place freed at once.
+  std::function<void(const Hash& deal, const Error& why)> on_cut;
+
   // Called on the exit's thread for each connection of a deal once it closed (its record joins
   // the deal's usage log, docs/usage-receipts.md), and for each new best usage receipt. The
   // provider keeps both: the log stays with it, and a record with its audit path and a receipt

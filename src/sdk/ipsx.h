@@ -55,8 +55,10 @@ ipsx_status ipsx_client_call(ipsx_client* client, const char* method, const char
                              char** error);
 
 /* A signer for the wallet whose secret key is `private_key_hex` (64 hex digits, optional 0x),
- * under the ledger domain of `chain_id` and `verifying_contract` ("0x..." address; NULL for the
- * embedded ledger's zero address). */
+ * under the ledger domain of `chain_id` and `verifying_contract` ("0x..." address), both as the
+ * node's GET /v1/health states them (chainId, verifyingContract: the Centralizer on Ethereum, an
+ * address derived from the genesis on an embedded ledger). NULL means the zero address, which
+ * no ledger of this version uses: signatures made so are refused. */
 ipsx_status ipsx_signer_open(const char* private_key_hex, uint64_t chain_id,
                              const char* verifying_contract, ipsx_signer** out, char** error);
 /* The same from an Ethereum keystore v3 file and its password. */

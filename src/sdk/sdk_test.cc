@@ -692,10 +692,40 @@ TEST_F(SdkTest, CInterface) {
   ipsx_client* client = nullptr;
   ASSERT_EQ(ipsx_client_open(url_.c_str(), 5000, &client, &error), IPSX_OK) << error;
 
+  // The ledger's domain, as the node states it.
+  char* health = nullptr;
+  ASSERT_EQ(ipsx_client_call(client, "GET", "/v1/health", nullptr, &health, nullptr, &error),
+            IPSX_OK)
+      << error;
+  const json h = json::parse(health);
+  ipsx_free(health);
+  const uint64_t chain = h["chainId"].get<uint64_t>();
+  const std::string contract = h["verifyingContract"].get<std::string>();
+
   auto pk = key("provider");
   std::string hex = to_hex(ByteView(pk.secret().data(), pk.secret().size()));
   ipsx_signer* provider = nullptr;
-  ASSERT_EQ(ipsx_signer_open(hex.c_str(), 1337, nullptr, &provider, &error), IPSX_OK) << error;
+  // Without the ledger's verifying address, a signer signs for no ledger the node keeps.
+  ASSERT_EQ(ipsx_signer_open(hex.c_str(), chain, nullptr, &provider, &error), IPSX_OK) << error;
+  {
+    json doc = ledger::to_json(offer(11));
+    doc.erase("provider");
+    char* wrong = nullptr;
+    ASSERT_EQ(ipsx_sign_offer(provider, doc.dump().c_str(), &wrong, &error), IPSX_OK) << error;
+    char* answer = nullptr;
+    char* code = nullptr;
+    EXPECT_EQ(ipsx_client_call(client, "POST", "/v1/orders", wrong, &answer, &code, &error),
+              IPSX_E_API);
+    EXPECT_STREQ(code, "bad_signature");
+    ipsx_free(code);
+    ipsx_free(error);
+    error = nullptr;
+    ipsx_free(wrong);
+    ipsx_signer_close(provider);
+    provider = nullptr;
+  }
+  ASSERT_EQ(ipsx_signer_open(hex.c_str(), chain, contract.c_str(), &provider, &error), IPSX_OK)
+      << error;
   char* address = nullptr;
   ASSERT_EQ(ipsx_signer_address(provider, &address, &error), IPSX_OK);
   EXPECT_EQ(std::string(address), key("provider").address().to_string());
@@ -742,7 +772,7 @@ TEST_F(SdkTest, CInterface) {
   auto rk = key("requester");
   std::string rhex = to_hex(ByteView(rk.secret().data(), rk.secret().size()));
   ipsx_signer* requester = nullptr;
-  ASSERT_EQ(ipsx_signer_open(rhex.c_str(), 1337, nullptr, &requester, &error), IPSX_OK);
+  ASSERT_EQ(ipsx_signer_open(rhex.c_str(), chain, contract.c_str(), &requester, &error), IPSX_OK);
   Hash deal = keccak256(std::string("deal"));
   char* sig = nullptr;
   ASSERT_EQ(ipsx_sign_balance_proof(requester, deal.hex().c_str(), "12345", &sig, &error), IPSX_OK)

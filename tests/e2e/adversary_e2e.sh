@@ -9,14 +9,18 @@
 #   after the challenge period the provider is paid what the proofs say. The provider then proves,
 #   from its usage log and the requester's signed receipt, that the requester's wallet opened the
 #   connection (ipsx deal usage | prove-usage | verify-usage).
+#   Once the deal is settled, its IP (an exclusive offer of capacity 1) is sold again, and never
+#   to two requesters at once (the double lease: a second requester's gateway and the first's).
 # - provider-restart: the provider is killed (SIGKILL) mid-deal, after it was paid proofs; while
 #   it is down the requester starts an uncooperative close admitting 0. The provider comes back
 #   (same --data) within the challenge period, reloads the proofs it kept on disk and claims them.
-#
 # - node-restart: the market node is killed (SIGKILL) mid-deal and restarted on its data. The
 #   provider's exit announcement survives (a gateway can reach the exit at once, not only after
 #   the provider's next announcement a minute later), the running deal keeps being served and
 #   paid, and it still settles with the provider paid.
+# - vanished-requester: the requester's gateway is killed (SIGKILL) mid-deal and never comes
+#   back. The exit stops serving the unpaid deal, and the provider closes it on the ledger with
+#   the last proof it holds: paid what the requester signed, the rest refunded, nothing reserved.
 #
 # usage: adversary_e2e.sh IPSX SCENARIO
 set -uo pipefail
@@ -31,7 +35,9 @@ CHALLENGE=60
 
 echo proxy-secret >"$work/proxy-pw"
 exchange_ledger "$IPSX" $CHALLENGE 100
-de=$(new)
+de=$(new) requester2=$(new)
+send --address "$early" transfer --to "$requester2" --amount 1000
+send --address "$requester2" deposit --amount 100
 
 printf '127.0.0.2/32  DE  AS64501  residential  Loopback DE\n' >"$work/geo.txt"
 start node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
@@ -65,10 +71,11 @@ for _ in $(seq 50); do curl -sf "$url/v1/exits/$de" >/dev/null && break; sleep 0
 start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
   --max-price 0.002 --duration 3600 --budget 50
+gateway_pid=${pids[-1]}
 gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$') ||
   bad "the gateway starts: $(cat "$work/gateway.out")"
-through() {
-  curl -sS --max-time 10 -w '%{http_code}' -x "http://country-de-session-s1:proxy-secret@$gw" \
+through() { # [GATEWAY]: one request through a gateway (the first requester's by default)
+  curl -sS --max-time 10 -w '%{http_code}' -x "http://country-de-session-s1:proxy-secret@${1:-$gw}" \
     "http://127.0.0.1:$dest_port/" 2>&1 | tr '\n' ' '
 }
 expect_eq "the requester browses from the leased IP" "$(through)" "127.0.0.2 200"
@@ -84,6 +91,15 @@ proof=$(grep -oE "deal $deal paid [0-9.]+ IPSX" "$work/$provider_out.out" | tail
   bad "no proof reached the provider: $(cat "$work/$provider_out.out")"
 
 ledger_of() { curl -s "$url/v1/deals/$deal" | jq -r ".ledger.$1"; }
+# expect_claimed_covers_proof WHAT: the ledger shows at least the last proof the provider was
+# seen to hold claimed (and more than nothing); WHAT names the check.
+expect_claimed_covers_proof() {
+  local claimed
+  claimed=$(ledger_of claimed)
+  awk -v c="$claimed" -v p="$proof" 'BEGIN { exit !(c + 0 >= p + 0 && c + 0 > 0) }' &&
+    ok "$1: $claimed IPSX claimed on the ledger, the last proof seen $proof" ||
+    bad "$1: claimed $claimed, proof $proof"
+}
 close_at_zero() {
   expect_out "the requester starts an uncooperative close admitting 0" 'included|block' \
     "$IPSX" deal uncooperative-close --node "$url" --keystore "$ks" --address "$requester" \
@@ -99,10 +115,7 @@ close-at-zero)
   wait_for "$work/de.out" 'claimed our balance proof of [0-9.]+ IPSX within the challenge period' 5 >/dev/null &&
     ok "the watchtower claims its best proof within the challenge period" ||
     bad "no claim: $(cat "$work/de.out")"
-  claimed=$(ledger_of claimed)
-  awk -v c="$claimed" -v p="$proof" 'BEGIN { exit !(c + 0 >= p + 0 && c + 0 > 0) }' &&
-    ok "the ledger shows $claimed IPSX claimed (the last proof seen: $proof)" ||
-    bad "claimed $claimed, proof $proof"
+  expect_claimed_covers_proof "the provider is paid its best proof"
   # The requester keeps browsing through its gateway: the closed deal carries nothing more.
   sleep 1
   got=$(through)
@@ -144,10 +157,7 @@ provider-restart)
     ok "the restarted provider reloads its stored proof" || bad "no reload: $(cat "$work/de2.out")"
   wait_for "$work/de2.out" 'claimed our balance proof of [0-9.]+ IPSX within the challenge period' 10 >/dev/null &&
     ok "the restarted provider claims it within the challenge period" || bad "no claim: $(cat "$work/de2.out")"
-  claimed=$(ledger_of claimed)
-  awk -v c="$claimed" -v p="$proof" 'BEGIN { exit !(c + 0 >= p + 0 && c + 0 > 0) }' &&
-    ok "the ledger shows $claimed IPSX claimed (the last proof seen before the kill: $proof)" ||
-    bad "claimed $claimed, proof $proof"
+  expect_claimed_covers_proof "the restarted provider is paid the proof it held before the kill"
   ;;
 node-restart)
   node_pid=${pids[0]}
@@ -167,6 +177,17 @@ node-restart)
   wait_for "$work/de.out" 'claimed our balance proof of [0-9.]+ IPSX within the challenge period' 10 >/dev/null &&
     ok "the watchtower claims through the restarted node" || bad "no claim: $(cat "$work/de.out")"
   ;;
+vanished-requester)
+  kill -9 "$gateway_pid"
+  wait "$gateway_pid" 2>/dev/null
+  ok "the requester's gateway is killed (SIGKILL) mid-deal, for good"
+  wait_for "$work/de.out" "deal $deal cut at the exit \(unpaid: .*reported unpaid to the market" 60 >/dev/null &&
+    ok "the exit cuts the unpaid deal and the provider reports it to the market" ||
+    bad "no unpaid cut: $(cat "$work/de.out")"
+  wait_for "$work/de.out" "deal ${deal:0:18}\.\.\. settled on the ledger \(unpaid\)" 30 >/dev/null &&
+    ok "the provider closes the unpaid deal on the ledger" || bad "no close: $(cat "$work/de.out")"
+  expect_claimed_covers_proof "the provider is paid the last proof the vanished requester signed"
+  ;;
 *)
   bad "unknown scenario $SCENARIO"
   ;;
@@ -181,6 +202,34 @@ expect_eq "nothing of the requester's stays reserved" "$reserved" 0
 paid=$(curl -s "$url/v1/ledger/accounts/$de" | jq -r '.wallet.balance')
 awk -v c="$paid" 'BEGIN { exit !(c + 0 > 0) }' && ok "the provider's wallet holds $paid IPSX" ||
   bad "the provider was paid $paid"
+
+# The double lease: the settled deal's place is free again, and the exclusive IP goes to one
+# requester at a time, the first requester's gateway (which may lease it anew) or a second's.
+if [[ $SCENARIO == close-at-zero ]]; then
+  start gateway2 "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester2" \
+    --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
+    --max-price 0.002 --duration 3600 --budget 50
+  gw2=$(wait_for "$work/gateway2.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$') ||
+    bad "the second gateway starts: $(cat "$work/gateway2.out")"
+  sold=0 both=0
+  for round in 1 2 3 4 5 6; do
+    a=$(through) b=$(through "$gw2")
+    echo "round $round: first requester '$a', second '$b'"
+    [[ $a == "127.0.0.2 200" || $b == "127.0.0.2 200" ]] && sold=$((sold + 1))
+    [[ $a == "127.0.0.2 200" && $b == "127.0.0.2 200" ]] && both=$((both + 1))
+    sleep 1
+  done
+  ((sold > 0)) && ok "the IP is sold again once its deal is settled ($sold of 6 rounds)" ||
+    bad "the IP was never sold again"
+  expect_eq "never to both requesters in one round" "$both" 0
+  live=0
+  for phase in pending ready active; do
+    live=$((live + $(curl -s "$url/v1/deals?party=$de&status=$phase" | jq '.deals | length')))
+  done
+  ((live <= 1)) && ok "the market holds at most one deal not closed on the IP ($live)" ||
+    bad "$live deals not closed on one exclusive IP: $(curl -s "$url/v1/deals?party=$de")"
+fi
+
 # Stopped, the ledger's files verify from genesis: every block, signature and invariant.
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 wait 2>/dev/null

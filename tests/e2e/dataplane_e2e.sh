@@ -123,7 +123,7 @@ provider_config 192.0.2.1 DE 0.001 >"$work/not-mine.toml"
 expect_error "an IP this machine cannot send from" 'proving 192\.0\.2\.1.*cannot send from this address' \
   provide --address "$de" --config "$work/not-mine.toml"
 "$IPSX" order offer --keystore "$ks" --password-file "$work/pw" --address "$de" --market "$market" \
-  --ip 127.0.0.4 --country DE --price 0.001 --out "$work/unproven.json" 2>/dev/null
+  --genesis "$work/g.toml" --ip 127.0.0.4 --country DE --price 0.001 --out "$work/unproven.json" 2>/dev/null
 post_order() { # the status, then the answer, on one line
   curl -s -o "$work/answer" -w '%{http_code} ' -X POST --data-binary @"$1" "$url/v1/orders"
   cat "$work/answer"

@@ -23,7 +23,7 @@ send --address "$team" finalize-sale
 send --address "$early" transfer --to "$requester" --amount 1000
 send --address "$requester" deposit --amount 1000
 
-order() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" --market "$market" 2>/dev/null; }
+order() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" --market "$market" --genesis "$work/g.toml" 2>/dev/null; }
 mk() { "$IPSX" market "$1" --data "$data" --journal "$work/journal" --keystore "$ks" --address "$market" \
   --password-file "$work/pw" "${@:2}"; }
 order offer --address "$provider" --ip 127.0.0.2 --country DE --price 0.001 --out "$work/o1.json"
@@ -41,12 +41,15 @@ expect_error "an order placed twice" "placed before" mk place "$work/o1.json"
 sed 's/"price_per_second\|"pricePerSecond": "[0-9]*"/"pricePerSecond": "1"/' "$work/o2.json" >"$work/tampered.json"
 expect_error "a tampered order" "signed by 0x" mk place "$work/tampered.json"
 "$IPSX" order offer --address "$provider" --ip 127.0.0.4 --price 0.001 --keystore "$ks" --password-file "$work/pw" \
-  --market "$early" --out "$work/foreign.json" 2>/dev/null
+  --market "$early" --genesis "$work/g.toml" --out "$work/foreign.json" 2>/dev/null
 expect_error "an order for another market" "offer.market" mk place "$work/foreign.json"
 expect_error "an order with a bad field" "--country" "$IPSX" order offer --address "$provider" --ip 127.0.0.5 \
-  --country XX --price 1 --keystore "$ks" --password-file "$work/pw" --market "$market"
+  --country XX --price 1 --keystore "$ks" --password-file "$work/pw" --market "$market" --genesis "$work/g.toml"
 expect_error "an unknown protocol" "unknown protocol 'gopher'" "$IPSX" order offer --address "$provider" \
-  --ip 127.0.0.5 --protocols gopher --price 1 --keystore "$ks" --password-file "$work/pw" --market "$market"
+  --ip 127.0.0.5 --protocols gopher --price 1 --keystore "$ks" --password-file "$work/pw" --market "$market" \
+  --genesis "$work/g.toml"
+expect_error "an order that names no ledger" "give the ledger to sign for: --genesis FILE" "$IPSX" order offer \
+  --address "$provider" --ip 127.0.0.5 --price 1 --keystore "$ks" --password-file "$work/pw" --market "$market"
 echo '{"nothing": 1}' >"$work/junk.json"
 expect_error "not a signed order" "not a signed order" mk place "$work/junk.json"
 expect_out "the ledger still verifies" "^ok: " "$IPSX" ledger verify --data "$data"

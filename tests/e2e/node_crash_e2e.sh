@@ -39,7 +39,7 @@ for r in "${requesters[@]}"; do
   send --address "$early" transfer --to "$r" --amount 1000
   send --address "$r" deposit --amount 500
 done
-sign() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" 2>/dev/null >/dev/null; }
+sign() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" --genesis "$work/g.toml" 2>/dev/null >/dev/null; }
 
 # start_node: the node on a free port, on the same data directory and journal every time; its URL
 # goes to $work/url (replaced atomically: the trader reads it).

@@ -30,7 +30,7 @@ send --address "$team" finalize-sale
 send --address "$early" transfer --to "$requester" --amount 1000
 send --address "$requester" deposit --amount 100
 
-order() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" --market "$market" 2>/dev/null; }
+order() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" --market "$market" --genesis "$work/g.toml" 2>/dev/null; }
 order offer --address "$provider" --ip 127.0.0.2 --country DE --price 0.001 --out "$work/o1.json"
 order offer --address "$provider" --ip 127.0.0.3 --country DE --price 0.002 --out "$work/o2.json"
 order request --address "$requester" --countries DE --duration 600 --max-price 0.0015 --out "$work/r1.json"
@@ -70,7 +70,7 @@ post() { req POST /v1/orders -H 'Content-Type: application/json' --data-binary "
 postto() { req POST "$1" -H 'Content-Type: application/json' --data-binary "@$2"; }
 # field NAME: the first string value of "NAME" in the last answer's body.
 field() { grep -oE "\"$1\":\"[^\"]*\"" "$work/body" | head -1 | cut -d'"' -f4; }
-sign() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" 2>/dev/null; }
+sign() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" --genesis "$work/g.toml" 2>/dev/null; }
 
 if start_node; then ok "node starts and prints its address"; else bad "node starts"; fi
 # A WebSocket client of the event stream, for the first four messages: three orders and a deal.
@@ -104,7 +104,7 @@ sed 's/"capacity": [0-9]*/"capacity": "many"/' "$work/o2.json" >"$work/wrongtype
 expect_out "a wrong type is 400 naming the field" '^400 .*"code":"invalid_field".*"field":"offer.capacity"' \
   post "$work/wrongtype.json"
 "$IPSX" order offer --address "$provider" --ip 127.0.0.4 --price 0.001 --keystore "$ks" \
-  --password-file "$work/pw" --market "$early" --out "$work/foreign.json" 2>/dev/null
+  --password-file "$work/pw" --market "$early" --genesis "$work/g.toml" --out "$work/foreign.json" 2>/dev/null
 expect_out "an order for another market is 422 naming the field" \
   '^422 .*"code":"invalid_order".*"field":"offer.market"' post "$work/foreign.json"
 expect_out "an unknown route is 404" '^404 \{"error":\{"code":"not_found"' req GET /v1/nothing

@@ -70,9 +70,9 @@ order() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" --marke
 order offer --address "$provider" --ip 127.0.0.2 --country DE --price 0.001 --out "$work/o1.json"
 order offer --address "$provider" --ip 127.0.0.3 --country DE --price 0.002 --out "$work/o2.json"
 order request --address "$requester" --countries DE --duration 60 --max-price 0.0015 --out "$work/r1.json"
-# The same offer signed for the embedded ledger's domain: the node must refuse its signature.
+# The same offer signed for an embedded ledger of the same genesis: the node must refuse it.
 "$IPSX" order offer --address "$provider" --ip 127.0.0.4 --country DE --price 0.001 --keystore "$ks" \
-  --password-file "$work/pw" --market "$market" --out "$work/embedded.json" 2>/dev/null
+  --password-file "$work/pw" --market "$market" --genesis "$work/g.toml" --out "$work/embedded.json" 2>/dev/null
 
 # ---- the node ---------------------------------------------------------------------------------
 data=$work/node
