@@ -512,6 +512,20 @@ void run_provide(const ProvideOptions& o) {
                 << std::flush;
     }
   };
+  // The exit is announced before anything is offered, and then every kAnnounceEvery seconds for
+  // kAnnounceFor: a node that checks exits (the default) fills no offer of a provider whose exit
+  // it cannot find, so a provider that vanishes sells nothing a minute later.
+  constexpr uint64_t kAnnounceEvery = 20, kAnnounceFor = 60;
+  uint64_t announced_at = 0, seq = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
+  auto announce = [&] {
+    auto a =
+        sdk::announce_exit(*s.node, signer, endpoint_text(pair), now_s() + kAnnounceFor, ++seq);
+    if (a)
+      announced_at = now_s();
+    else
+      std::cerr << "ipsx provide: announcing the exit: " << a.error().message() << "\n";
+  };
+  announce();
   try {
     until = withdraw_earlier_offers(*s.node, signer, c.offers);
     place_offers(true);
@@ -524,7 +538,6 @@ void run_provide(const ProvideOptions& o) {
 
   sdk::StatusReporter reporter(*s.node, signer, market::Party::provider);
   std::set<Hash> known;
-  uint64_t announced_at = 0, seq = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
   const Millis heartbeat = market::heartbeat_interval(market::ProtocolTimeouts{});
   std::map<Hash, U256> reported_paid;
   sdk::SettlementOptions settle_options;
@@ -549,13 +562,7 @@ void run_provide(const ProvideOptions& o) {
               << std::flush;
   run_until_signal([&] {
     place_offers(false);
-    if (now_s() >= announced_at + 60) {
-      auto a = sdk::announce_exit(*s.node, signer, endpoint_text(pair), now_s() + 300, ++seq);
-      if (a)
-        announced_at = now_s();
-      else
-        std::cerr << "ipsx provide: announcing the exit: " << a.error().message() << "\n";
-    }
+    if (now_s() >= announced_at + kAnnounceEvery) announce();
     // New deals: fetch, serve, report ready.
     auto pending = s.node->get("/v1/deals?party=" + signer.address().to_string() +
                                "&status=pending&limit=200");

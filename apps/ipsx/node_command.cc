@@ -43,8 +43,8 @@ struct NodeOptions {
   std::string ledger = "embedded";  // or "ethereum"
   EthereumEndpoint eth;
   api::NodeLimits limits;
-  // Offer checks (docs/api.md "Offer checks"): location, ownership, both, or none.
-  std::string offer_checks = "location,ownership";
+  // Offer checks (docs/api.md "Offer checks"): any of location, ownership, exit, or none.
+  std::string offer_checks = "location,ownership,exit";
   std::string probe_listen;    // default: --listen's host, any free port
   std::string probe_endpoint;  // what providers are told to connect to; default: the bound one
   std::string geo_data;    // the @ip-location-db directory; default ./node_modules/@ip-location-db
@@ -414,8 +414,8 @@ std::set<std::string> parse_offer_checks(const NodeOptions& o) {
   while (start <= o.offer_checks.size()) {
     size_t comma = std::min(o.offer_checks.find(',', start), o.offer_checks.size());
     std::string name = o.offer_checks.substr(start, comma - start);
-    if (name != "location" && name != "ownership") {
-      throw CommandError(fmt::format("{}: '{}': want location, ownership (or none)",
+    if (name != "location" && name != "ownership" && name != "exit") {
+      throw CommandError(fmt::format("{}: '{}': want location, ownership, exit (or none)",
                                      o.where("offer_checks"), name));
     }
     out.insert(name);
@@ -468,6 +468,7 @@ void run_node(const NodeOptions& o) {
   SystemClock clock;
   std::optional<api::IpProofs> proofs;
   std::optional<api::ProbeServer> probes;
+  node.checks.exit = checks.contains("exit");
   if (checks.contains("ownership")) {
     proofs.emplace(api::ProbeOptions{}, clock);
     probes.emplace(*proofs);
@@ -577,8 +578,9 @@ void add_node_command(CLI::App& app) {
   s->number("order_rate_burst", o->limits.per_address.burst,
             "Burst of signed changes per wallet (default 20)", 1, 1e9);
   s->text("offer_checks", o->offer_checks,
-          "What the node checks of an offer's IP: location, ownership, both (default "
-          "location,ownership) or none (docs/api.md, \"Offer checks\")");
+          "What the node checks of an offer: its IP's location, that the provider owns the IP, "
+          "that its exit is announced; a comma list (default location,ownership,exit) or none "
+          "(docs/api.md, \"Offer checks\")");
   s->text("probe_listen", o->probe_listen,
           "HOST:PORT of the IP-ownership probe listener (default: --listen's host, any port)");
   s->text("probe_endpoint", o->probe_endpoint,

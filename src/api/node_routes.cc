@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "api/metrics.h"
 #include "core/clock.h"
@@ -30,6 +32,9 @@ struct NodeState {
   NodeContext& node;
   market::ExitDirectory exits;     // providers re-announce (market/exit_directory.h)
   std::FILE* exits_log = nullptr;  // node.exits_file, open for appending (or none)
+  // With checks.exit: the providers the market holds reachable thanks to an announcement, and
+  // when that announcement expires (then, unless renewed, the provider is suspended).
+  std::map<Address, uint64_t> reachable_until;
   Metrics metrics;
   RateLimiter per_ip;
   RateLimiter per_address;
@@ -48,6 +53,9 @@ struct NodeState {
 };
 
 using State = std::shared_ptr<NodeState>;
+
+uint64_t now_s();  // unix seconds (below, with the exits)
+void set_reachable(NodeState& s, const Address& provider, bool reachable);
 
 // ---- Parsing the inputs -------------------------------------------------------------------------
 
@@ -285,6 +293,10 @@ HttpResponse place_order(NodeState& s, const HttpRequest& req) {
     if (auto r = limit_address(s, signer, owner)) return *r;
     if (signer == owner) {  // a forged offer is the market's bad_signature, not a check's
       if (auto refused = check_offer(node, *offer)) return error_response(*refused);
+      // No live exit yet (a provider offers before it announces, or its announcement lapsed):
+      // the offer rests, filling nothing until the provider announces.
+      if (node.checks.exit && !s.exits.find(owner, now_s()) && node.market.reachable(owner))
+        set_reachable(s, owner, false);
     }
     placed = node.market.place_offer(*offer, *sig);
   } else {
@@ -761,6 +773,65 @@ void load_exits(NodeState& s) {
                  path.c_str());
 }
 
+// Tells the market whether `provider`'s exit can be reached (checks.exit), publishing the deals a
+// provider coming back opens. A failure (the journal) is logged; the next tick or announcement
+// tries again.
+void set_reachable(NodeState& s, const Address& provider, bool reachable) {
+  auto r = s.node.market.set_reachable(provider, reachable);
+  if (!r) {
+    std::fprintf(stderr, "marking %s %s: %s\n", provider.to_string().c_str(),
+                 reachable ? "reachable" : "unreachable", r.error().message().c_str());
+    return;
+  }
+  publish_deals(s.node, *r);
+}
+
+// A live announcement of `provider` was accepted (or found at start): its offers may fill.
+void exit_announced(NodeState& s, const Address& provider, uint64_t expiry) {
+  if (!s.node.checks.exit) return;
+  s.reachable_until[provider] = expiry;
+  if (!s.node.market.reachable(provider)) set_reachable(s, provider, true);
+}
+
+// Each periodic tick: the providers whose announcement expired unrenewed fill nothing more.
+void check_exit_expiries(NodeState& s) {
+  if (!s.node.checks.exit) return;
+  const uint64_t now = now_s();
+  for (auto it = s.reachable_until.begin(); it != s.reachable_until.end();) {
+    if (it->second > now) {
+      ++it;
+    } else if (const auto* a = s.exits.find(it->first, now)) {
+      it->second = a->announcement.expiry;
+      ++it;
+    } else {
+      set_reachable(s, it->first, false);
+      it = s.reachable_until.erase(it);
+    }
+  }
+}
+
+// At start: the market's view of each provider agrees with the announcements the node holds
+// (those of its last run, reloaded). Without the check, no provider stays suspended.
+void sync_reachability(NodeState& s) {
+  market::Market& m = s.node.market;
+  if (!s.node.checks.exit) {
+    for (const Address& p : m.book().suspended_owners()) set_reachable(s, p, true);
+    return;
+  }
+  std::set<Address> providers;
+  m.for_each_order([&](const OrderInfo& o) {
+    if (o.is_offer && o.live) providers.insert(o.owner);
+  });
+  for (const Address& p : m.book().suspended_owners()) providers.insert(p);
+  const uint64_t now = now_s();
+  for (const Address& p : providers) {
+    if (const auto* a = s.exits.find(p, now))
+      exit_announced(s, p, a->announcement.expiry);
+    else if (m.reachable(p))
+      set_reachable(s, p, false);
+  }
+}
+
 // Body: {"exit": {"provider", "endpoint", "expiry", "seq"}, "signature"}: a provider's signed
 // announcement of where its exit listens.
 HttpResponse announce_exit(NodeState& s, const HttpRequest& req) {
@@ -786,6 +857,7 @@ HttpResponse announce_exit(NodeState& s, const HttpRequest& req) {
     std::fflush(s.exits_log);
   }
   publish(s.node, "exit", exit_json(a));
+  exit_announced(s, a.announcement.provider, a.announcement.expiry);
   return json_response(200, exit_json(a));
 }
 
@@ -1204,6 +1276,7 @@ json offer_checks_json(const OfferChecks& c) {
   json out = json::array();
   if (c.location) out.push_back("location");
   if (c.ownership) out.push_back("ownership");
+  if (c.exit) out.push_back("exit");
   return out;
 }
 
@@ -1242,6 +1315,7 @@ HttpResponse metrics(NodeState& s) {
 }  // namespace
 
 void tick(NodeContext& node, bool periodic) {
+  if (periodic && node.on_periodic_tick) node.on_periodic_tick();
   publish_deals(node, node.market.tick());
   if (periodic) publish_status_changes(node);
 }
@@ -1249,6 +1323,10 @@ void tick(NodeContext& node, bool periodic) {
 void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
   State s = std::make_shared<NodeState>(node, limits);
   load_exits(*s);
+  sync_reachability(*s);
+  node.on_periodic_tick = [w = std::weak_ptr<NodeState>(s)] {
+    if (auto st = w.lock()) check_exit_expiries(*st);
+  };
   router.set_guard([s](const HttpRequest& req, const std::string&) -> std::optional<HttpResponse> {
     if (req.remote.empty()) return std::nullopt;
     auto wait = s->per_ip.take(req.remote, RateLimiter::Clock::now());

@@ -8,6 +8,7 @@
 // add_node_routes() also installs the router's guard (per-IP rate limit) and observer (metrics).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -32,6 +33,10 @@ struct OfferChecks {
   // A probe (ip_probe.h) must have proved that the provider can send from the IP.
   IpProofs* ownership = nullptr;
   std::string probe_endpoint;  // where probe connections go, "host:port"
+  // Offers fill only while their provider announces a live exit (POST /v1/exits): the market
+  // suspends a provider whose announcement expired, or who offers before announcing, and resumes
+  // it when it announces (Market::set_reachable). So no deal is opened that nobody can serve.
+  bool exit = false;
 };
 
 // What the routes serve. `market` and `ledger` must outlive the router; the routes call the
@@ -53,6 +58,9 @@ struct NodeContext {
   // announcements, one JSON object a line, read back (each checked again) by add_node_routes()
   // and compacted to the live ones. Empty: kept in memory only.
   std::string exits_file = {};
+  // Set by add_node_routes(): the routes' own work at each periodic tick (suspending the
+  // providers whose exit announcement expired).
+  std::function<void()> on_periodic_tick = {};
 };
 
 // Rate limits (token buckets, rate 0 = none). `per_ip`: every request, by the client's IP.

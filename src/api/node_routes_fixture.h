@@ -9,6 +9,7 @@
 #include "core/keccak.h"
 #include "ledger/test_util.h"
 #include "ledger/tx_codec.h"
+#include "market/exit_directory.h"
 
 namespace ipsx::api::testing {
 
@@ -39,10 +40,26 @@ class NodeRoutesTest : public ::testing::Test {
     exec(requester_, ledger::Deposit{Amount::from_tokens(100).value()});
     market_ = std::make_unique<market::Market>(*ledger_, key("market"), clock_);
     node_ = std::make_unique<NodeContext>(NodeContext{*market_, *ledger_, "openapi: 3.0.3\n"});
+    node_->checks.exit = check_exits();
     add_node_routes(router_, *node_, limits());
   }
   // The limits the routes get (a test may override it).
   virtual NodeLimits limits() const { return {}; }
+  // Whether offers fill only while their provider's exit is announced (OfferChecks::exit).
+  virtual bool check_exits() const { return false; }
+  // The provider's signed exit announcement, expiring `seconds` from the system clock's now (as
+  // the node reads it), as `ipsx provide` sends it.
+  json announcement(uint64_t seconds, uint64_t seq) {
+    market::ExitAnnouncement a{
+        provider_.address(), "127.0.0.1:4000",
+        static_cast<uint64_t>(to_unix_seconds(SystemClock().now())) + seconds, seq};
+    return {{"exit",
+             {{"provider", a.provider.to_string()},
+              {"endpoint", a.endpoint},
+              {"expiry", a.expiry},
+              {"seq", a.seq}}},
+            {"signature", sign(provider_, a.struct_hash())}};
+  }
   void exec(const crypto::PrivateKey& k, ledger::Op op) {
     auto tx = ledger_->prepare(k.address(), std::move(op)).value();
     ASSERT_TRUE(ledger_->submit(sign_tx(k, tx)));

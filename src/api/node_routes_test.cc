@@ -676,5 +676,41 @@ TEST(ProbeServer, SeesWhereAConnectionComesFrom) {
   server.stop();
 }
 
+// With the exit check (the node's default): a provider's offers fill only while it announces a
+// live exit. An offer placed before any announcement rests; the provider's announcement fills
+// the waiting request at once; once the announcement expires unrenewed, its next offer fills
+// nothing until it announces again.
+class NodeRoutesExitCheckTest : public NodeRoutesTest {
+ protected:
+  bool check_exits() const override { return true; }
+};
+
+TEST_F(NodeRoutesExitCheckTest, OffersFillOnlyWhileTheirProviderAnnouncesALiveExit) {
+  auto [s, health] = call("GET", "/v1/health");
+  EXPECT_NE(health["offerChecks"].dump().find("exit"), std::string::npos) << health;
+  ASSERT_EQ(call("POST", "/v1/orders", offer(1'000).dump()).first, 201);
+  auto [rs, r] = call("POST", "/v1/orders", request(2'000).dump());
+  ASSERT_EQ(rs, 201) << r;
+  EXPECT_TRUE(r["deals"].empty()) << "a deal for a provider with no exit: " << r;
+  EXPECT_FALSE(market_->reachable(provider_.address()));
+
+  auto [as, a] = call("POST", "/v1/exits", announcement(2, 1).dump());
+  ASSERT_EQ(as, 200) << a;
+  EXPECT_TRUE(market_->reachable(provider_.address()));
+  EXPECT_EQ(market_->open_deals(), 1u) << "the waiting request takes the offer at once";
+
+  // The announcement runs out (two seconds of the node's clock); the next periodic tick
+  // suspends the provider again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
+  tick(*node_, true);
+  EXPECT_FALSE(market_->reachable(provider_.address()));
+  ASSERT_EQ(call("POST", "/v1/orders", offer(1'000, 2, "127.0.0.3").dump()).first, 201);
+  auto [r2s, r2] = call("POST", "/v1/orders", request(2'000, 2).dump());
+  ASSERT_EQ(r2s, 201) << r2;
+  EXPECT_TRUE(r2["deals"].empty()) << r2;
+  ASSERT_EQ(call("POST", "/v1/exits", announcement(60, 2).dump()).first, 200);
+  EXPECT_EQ(market_->open_deals(), 2u);
+}
+
 }  // namespace
 }  // namespace ipsx::api

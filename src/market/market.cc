@@ -251,6 +251,18 @@ Result<void> Market::cancel(const SignedCancel& c) {
   return {};
 }
 
+Result<std::vector<Hash>> Market::set_reachable(const Address& provider, bool reachable) {
+  if (book_.suspended(provider) == !reachable) return std::vector<Hash>{};
+  nlohmann::json body = {{"provider", provider.to_string()}, {"reachable", reachable}};
+  if (auto j = journal("reach", body.dump()); !j) return std::unexpected(j.error());
+  std::vector<Fill> fills;
+  book_.set_suspended(provider, !reachable, static_cast<uint64_t>(to_unix_seconds(now())), &fills);
+  PlaceResult opened;
+  execute(fills, &opened);
+  maybe_snapshot();
+  return opened.deals;
+}
+
 void Market::release_if_closed(DealRecord& d, Timestamp t, std::vector<Fill>* fills) {
   // While replaying, only the journaled "release" entries free places, where the run freed them:
   // the ledger is read as it is now, and a close it holds may have come after the entry being
@@ -518,6 +530,16 @@ Result<void> Market::replay(const JournalEntry& e) {
     std::vector<Fill> fills;
     rating_changed(*who, now(), &fills);
     execute(fills, nullptr);
+    return {};
+  }
+  if (e.kind == "reach") {
+    if (!j.contains("provider") || !j["provider"].is_string() || !j.contains("reachable") ||
+        !j["reachable"].is_boolean())
+      return fail(MarketErrc::storage, "malformed reach");
+    auto who = Address::parse(j["provider"].get<std::string>());
+    if (!who) return std::unexpected(who.error());
+    auto r = set_reachable(*who, j["reachable"].get<bool>());
+    if (!r) return std::unexpected(r.error());
     return {};
   }
   return fail(MarketErrc::storage, "unknown journal entry kind " + e.kind);

@@ -130,6 +130,13 @@ class Market {
   // Withdraws an order if `c` is signed by its owner (unknown_order, not_owner).
   Result<void> cancel(const SignedCancel& c);
 
+  // Whether `provider`'s exit can be reached (the node holds a live announcement of it). While
+  // not, its offers stay in the book but fill nothing, so that no deal is opened that it cannot
+  // serve (OrderBook::set_suspended); once it can again, they are matched at once and the deals
+  // opened are returned. Journaled like every command that can fill; nothing if unchanged.
+  Result<std::vector<Hash>> set_reachable(const Address& provider, bool reachable);
+  bool reachable(const Address& provider) const { return !book_.suspended(provider); }
+
   // A party's signed status event for a deal this market opened (unknown_deal, and the
   // protocol's errors). Returns the deal's status after it.
   Result<DealStatus> status_event(const SignedStatusEvent& e);

@@ -427,6 +427,34 @@ TEST_F(JournaledMarketTest, ARestartedMarketIsWhereItWas) {
       << "no deal opened twice";
 }
 
+// A provider the node cannot reach (no live exit announcement) is suspended: its offer fills
+// nothing, before or after a restart (journal replay and snapshot alike), and once reachable
+// again it fills the waiting request at once, one deal only.
+TEST_F(JournaledMarketTest, AnUnreachableProviderFillsNothingUntilItIsReachableAgain) {
+  ASSERT_TRUE(market_->set_reachable(provider_.address(), false));
+  EXPECT_FALSE(market_->reachable(provider_.address()));
+  auto o = place(offer(1'000'000));
+  ASSERT_TRUE(o) << o.error().message();
+  auto r = place(request(2'000'000));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(r->deals.empty());
+  EXPECT_TRUE(market_->book().contains(r->id));
+  for (bool journal_only : {true, false}) {
+    restart(journal_only);
+    EXPECT_FALSE(market_->reachable(provider_.address())) << journal_only;
+    EXPECT_TRUE(market_->tick().empty());
+    EXPECT_EQ(market_->open_deals(), 0u);
+  }
+  auto opened = market_->set_reachable(provider_.address(), true);
+  ASSERT_TRUE(opened) << opened.error().message();
+  ASSERT_EQ(opened->size(), 1u);
+  EXPECT_TRUE(market_->set_reachable(provider_.address(), true)->empty());  // no change
+  restart(true);  // replay repeats the fill as the deal the ledger already has
+  EXPECT_EQ(market_->open_deals(), 1u);
+  EXPECT_EQ(ledger_->events_of_account(market_->address(), 100)->size(), 1u)
+      << "no deal opened twice";
+}
+
 // A deal closed on the ledger frees its place when the market journals its release, and replay
 // frees it there too, not earlier: replaying a status event must not look at the ledger as it is
 // now (closed) and free the place before orders the original run matched with it still busy.

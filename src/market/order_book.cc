@@ -98,25 +98,29 @@ uint32_t OrderBook::find_cell(const Address& a) const {
 
 void OrderBook::index_address(uint32_t id) {
   cell_of_.resize(addresses_.size(), kNil);
-  auto put = [&](uint32_t i, uint32_t head) {
+  auto put = [&](uint32_t i, uint32_t head, bool suspended) {
     size_t mask = address_table_.size() - 1;
     size_t at = address_hash(addresses_[i]) & mask;
     while (address_table_[at].id != kNil) at = (at + 1) & mask;
-    address_table_[at] = {addresses_[i], i, head};
+    address_table_[at] = {addresses_[i], i, head, suspended};
     cell_of_[i] = static_cast<uint32_t>(at);
   };
   if (addresses_.size() * 2 > address_table_.size()) {
-    // Grow (at most half full) and re-insert every address, `id` included, with its list.
+    // Grow (at most half full) and re-insert every address, `id` included, with its list and
+    // whether it is suspended.
     std::vector<uint32_t> heads(addresses_.size(), kNil);
+    std::vector<bool> suspended(addresses_.size(), false);
     for (const InternedAddress& c : address_table_) {
-      if (c.id != kNil) heads[c.id] = c.head;
+      if (c.id == kNil) continue;
+      heads[c.id] = c.head;
+      suspended[c.id] = c.suspended;
     }
     address_table_.assign(std::max<size_t>(64, address_table_.size() * 2), InternedAddress{});
-    for (uint32_t i = 0; i < addresses_.size(); ++i) put(i, heads[i]);
+    for (uint32_t i = 0; i < addresses_.size(); ++i) put(i, heads[i], suspended[i]);
     last_owner_ = last_market_ = LastAddress{};  // their cells moved
     return;
   }
-  put(id, kNil);
+  put(id, kNil, false);
 }
 
 uint32_t OrderBook::intern(const Address& a, LastAddress& last, uint32_t* cell) {
@@ -345,8 +349,12 @@ void OrderBook::free_request_slot(uint32_t slot) {
   free_requests_.push_back(slot);
 }
 
-bool OrderBook::offer_available(const OfferEntry& o) const {
+bool OrderBook::has_place(const OfferEntry& o) const {
   return o.live && !o.exclusive_open && o.open < o.capacity;
+}
+
+bool OrderBook::offer_available(const OfferEntry& o) const {
+  return has_place(o) && !o.suspended;
 }
 
 bool OrderBook::fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const {
@@ -657,6 +665,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   o.scopes = static_cast<uint8_t>(offer.scopes);
   o.ip = offer.ip;
   o.live = true;
+  o.suspended = address_table_[provider_cell].suspended;
   OrderId id = o.id;
   index_id(id, slot, id_hint(bucket, o.price));
   link_owner(o.provider, slot, provider_cell);
@@ -747,7 +756,7 @@ void OrderBook::take(uint32_t offer_slot, uint32_t request_slot, const U256& pri
   RequestEntry& r = request_slab_[request_slot];
   o.open += 1;
   if (r.exclusive) o.exclusive_open = true;
-  if (!offer_available(o)) unlist_offer(offer_slot);
+  if (!has_place(o)) unlist_offer(offer_slot);
   uint64_t index = r.filled++;
   // The cost was checked against the budget before; it cannot underflow here.
   U256 cost = *price.checked_mul(r.duration);
@@ -901,6 +910,7 @@ std::vector<DepthLevel> OrderBook::offer_depth(const ledger::CountryCode& countr
   for (const auto& chunk : buckets_[*c * 4u + static_cast<uint8_t>(type)].chunks) {
     for (uint32_t i = 0; i < chunk->n; ++i) {
       const OfferEntry& o = offer_slab_[chunk->slots[i]];
+      if (o.suspended) continue;
       if (out.empty() || out.back().price != o.price) {
         if (out.size() == levels) return out;
         out.push_back({o.price, 0, 0});
@@ -1066,7 +1076,7 @@ void OrderBook::release(OrderId offer, bool exclusive, uint64_t now, std::vector
     if (o.open == 0) free_offer_slot(slot);
     return;
   }
-  if (offer_available(o) && !o.listed) list_offer(slot);
+  if (has_place(o) && !o.listed) list_offer(slot);  // listed even if suspended (cancellable)
   if (offer_available(o)) match_offer(slot, now, fills);
 }
 
@@ -1169,6 +1179,50 @@ void OrderBook::rating_changed(const Address& who, uint64_t now, std::vector<Fil
     RequestEntry& after = request_slab_[slot];
     if (after.live && after.id == id && !after.listed) list_request(slot);
   }
+}
+
+bool OrderBook::set_suspended(const Address& owner, bool suspended, uint64_t now,
+                              std::vector<Fill>* fills) {
+  uint32_t cell = find_cell(owner);
+  if (cell == kNil) {
+    if (!suspended) return false;
+    intern(owner, last_owner_, &cell);  // a provider with no order yet: its first is suspended
+  }
+  if (address_table_[cell].suspended == suspended) return false;
+  address_table_[cell].suspended = suspended;
+  std::vector<uint32_t> offers;
+  for (uint32_t ref = address_table_[cell].head; ref != kNil; ref = owner_link(ref).next) {
+    if (ref & kRequestRef) continue;
+    offer_slab_[ref].suspended = suspended;
+    if (offer_slab_[ref].live) offers.push_back(ref);
+  }
+  if (suspended) return true;
+  flush_done();
+  std::sort(offers.begin(), offers.end(), [&](uint32_t x, uint32_t y) {
+    const OfferEntry& p = offer_slab_[x];
+    const OfferEntry& q = offer_slab_[y];
+    return p.price < q.price || (p.price == q.price && p.id < q.id);
+  });
+  for (uint32_t slot : offers) {
+    OfferEntry& o = offer_slab_[slot];
+    if (!offer_available(o)) continue;
+    if (!o.listed) list_offer(slot);  // (listed already, unless a place came back meanwhile)
+    match_offer(slot, now, fills);
+  }
+  return true;
+}
+
+bool OrderBook::suspended(const Address& owner) const {
+  uint32_t cell = find_cell(owner);
+  return cell != kNil && address_table_[cell].suspended;
+}
+
+std::vector<Address> OrderBook::suspended_owners() const {
+  std::vector<Address> out;
+  for (const InternedAddress& a : address_table_)
+    if (a.id != kNil && a.suspended) out.push_back(a.address);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace ipsx::market

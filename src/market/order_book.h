@@ -121,6 +121,15 @@ class OrderBook {
   void rating_changed(const Address& who, uint64_t now, std::vector<Fill>* fills);
   // True iff a resting order has a minimum rating (so rating changes can matter).
   bool has_rating_filters() const { return rated_orders_ > 0; }
+  // Suspends or resumes the offers of `owner`, those in the book and those it places later: a
+  // suspended offer stays in the book (it can be cancelled, and it expires) but fills nothing
+  // and counts in no depth. The market suspends a provider whose exit is not reachable (no live
+  // announcement) so that no deal is opened that it cannot serve. Resuming matches its offers
+  // as if they arrived now (cheapest first, then earliest). Returns false if nothing changed.
+  bool set_suspended(const Address& owner, bool suspended, uint64_t now, std::vector<Fill>* fills);
+  bool suspended(const Address& owner) const;
+  // Every suspended owner, in address order (for snapshots).
+  std::vector<Address> suspended_owners() const;
 
   // The offer side of one (country, IP type): up to `levels` price levels, cheapest first.
   std::vector<DepthLevel> offer_depth(const ledger::CountryCode& country, ledger::IpType type,
@@ -157,6 +166,7 @@ class OrderBook {
     uint32_t provider = 0, market = 0;
     uint16_t bucket = 0, min_requester_rating = 0;
     bool exclusive_open = false, live = false, listed = false;
+    bool suspended = false;  // its provider's (set_suspended)
     // second line
     uint64_t expiry = 0, available_from = 0, available_until = 0;
     uint32_t min_duration = 0, max_duration = 0;
@@ -189,8 +199,9 @@ class OrderBook {
   // owner's list, kept in the cell so that a placement finds the list where it found the owner.
   struct alignas(32) InternedAddress {
     Address address;
-    uint32_t id = kNil;    // kNil: an empty cell
-    uint32_t head = kNil;  // kNil: no order
+    uint32_t id = kNil;      // kNil: an empty cell
+    uint32_t head = kNil;    // kNil: no order
+    bool suspended = false;  // the owner's offers fill nothing (set_suspended)
   };
   // The address a call site interned last, with its id and cell.
   struct LastAddress {
@@ -205,6 +216,9 @@ class OrderBook {
   // The cell of `a` in the address table, or kNil.
   uint32_t find_cell(const Address& a) const;
   void index_address(uint32_t id);
+  // A place free: the offer rests in its bucket (listed), suspended or not.
+  bool has_place(const OfferEntry& o) const;
+  // A place free and its provider not suspended: the offer can fill.
   bool offer_available(const OfferEntry& o) const;
   bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;
   static constexpr size_t kUnknownChunk = SIZE_MAX;

@@ -122,6 +122,59 @@ TEST(OrderBook, OneRequestIsFilledFromSeveralProvidersAndRestsForTheRest) {
   EXPECT_EQ(fills[3].fill_index, 3u);
 }
 
+// A provider whose exit cannot be reached: its offers stay in the book (cancellable, listed) but
+// fill nothing and show in no depth; offers it places meanwhile are suspended too; resumed, they
+// are matched at once, cheapest first. The flag survives the address table growing and a
+// snapshot round trip.
+TEST(OrderBook, ASuspendedProvidersOffersFillNothingUntilItIsResumed) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  const Address p = addr("provider1");
+  OrderId cheap = book.place_offer(offer("DE", 10, 1), kNow, &fills);
+  EXPECT_TRUE(book.set_suspended(p, true, kNow, &fills));
+  EXPECT_FALSE(book.set_suspended(p, true, kNow, &fills));  // no change
+  EXPECT_TRUE(book.suspended(p));
+  OrderId cheaper = book.place_offer(offer("DE", 5, 1, IpType::residential, 1, 3), kNow, &fills);
+  OrderId other = book.place_offer(offer("DE", 30, 2, IpType::residential, 1, 4), kNow, &fills);
+  EXPECT_TRUE(book.contains(cheap));
+  EXPECT_TRUE(book.contains(cheaper));
+  auto depth = book.offer_depth(ledger::parse_country("DE").value(), IpType::residential, 5);
+  ASSERT_EQ(depth.size(), 1u);  // only the other provider's
+  EXPECT_EQ(depth[0].price, U256(30));
+  // A request takes the reachable provider's dearer offer, and the next one waits.
+  OrderId r1 = book.place_request(request({"DE"}, 50, 1, 1), kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, other);
+  OrderId r2 = book.place_request(request({"DE"}, 50, 1, 2), kNow, &fills);
+  EXPECT_EQ(fills.size(), 1u);
+  EXPECT_TRUE(book.contains(r2));
+  (void)r1;
+  // Many more addresses: the table grows and re-inserts every cell, the flag with it.
+  for (int i = 0; i < 300; ++i)
+    book.place_offer(offer("FR", 100, 1000 + i, IpType::residential, 1, 5), kNow, &fills);
+  EXPECT_TRUE(book.suspended(p));
+  EXPECT_EQ(book.suspended_owners(), std::vector<Address>{p});
+  // A snapshot keeps it.
+  OrderBook restored;
+  ASSERT_TRUE(SnapshotCodec::book_from_json(restored, SnapshotCodec::book_to_json(book)));
+  EXPECT_TRUE(restored.suspended(p));
+  EXPECT_TRUE(restored.contains(cheaper));
+  std::vector<Fill> none;
+  restored.place_request(request({"DE"}, 50, 1, 3), kNow, &none);
+  EXPECT_TRUE(none.empty()) << "a restored suspended offer filled";
+  // Resumed: the waiting request takes the cheapest of the provider's offers at once.
+  fills.clear();
+  EXPECT_TRUE(book.set_suspended(p, false, kNow, &fills));
+  ASSERT_EQ(fills.size(), 1u);
+  EXPECT_EQ(fills[0].offer, cheaper);
+  EXPECT_EQ(fills[0].request, r2);
+  EXPECT_FALSE(book.suspended(p));
+  // Cancelling works whether suspended or not.
+  book.set_suspended(p, true, kNow, &fills);
+  EXPECT_TRUE(book.cancel(cheap));
+  EXPECT_EQ(book.check_indexes(), "");
+}
+
 TEST(OrderBook, AllOrNoneFillsWholeOrWaits) {
   OrderBook book;
   std::vector<Fill> fills;

@@ -406,7 +406,11 @@ json SnapshotCodec::book_to_json(const OrderBook& b) {
   }
   Writer addresses;
   for (const auto& a : b.addresses_) addresses.bytes(a.bytes());
+  json suspended = json::array();  // interned ids, ascending
+  for (uint32_t id = 0; id < b.addresses_.size(); ++id)
+    if (b.address_table_[b.cell_of_[id]].suspended) suspended.push_back(id);
   return {{"next_id", b.next_id_},
+          {"suspended", suspended},
           {"addresses", addresses.binary()},
           {"strings", b.strings_},
           {"offers", offers.binary()},
@@ -422,6 +426,14 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
     while (!r.done()) {
       b.addresses_.push_back(r.address());
       b.index_address(static_cast<uint32_t>(b.addresses_.size() - 1));
+    }
+  }
+  // Providers whose offers fill nothing for now (absent from older snapshots: none).
+  if (auto s = j.find("suspended"); s != j.end()) {
+    for (const auto& id : *s) {
+      auto i = id.get<uint32_t>();
+      if (i >= b.addresses_.size()) throw Bad("a suspended owner that is not interned");
+      b.address_table_[b.cell_of_[i]].suspended = true;
     }
   }
   b.strings_.clear();
@@ -458,6 +470,7 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
     o.live = offers.flag();
     offers.bytes(std::span<uint8_t, 16>(o.ip));
     check_interned(o.provider, o.region, o.market);
+    o.suspended = b.address_table_[b.cell_of_[o.provider]].suspended;
     if (o.id == 0 || b.find_ref(o.id) != OrderBook::kNil) throw Bad("bad or repeated order id");
     if (o.bucket >= b.buckets_.size()) throw Bad("bad bucket");
     auto slot = static_cast<uint32_t>(b.offer_slab_.size());
@@ -467,7 +480,7 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
     if (o.live) {
       ++b.live_offers_;
       if (b.rating_filtered_offer(o)) ++b.rated_orders_;
-      if (b.offer_available(o)) b.list_offer(slot);
+      if (b.has_place(o)) b.list_offer(slot);
     }
   }
   if (!offers.done()) throw Bad("trailing bytes after the offers");

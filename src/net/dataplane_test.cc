@@ -663,6 +663,71 @@ class SlowMarket final : public GatewayMarket {
   int asked_ = 0;
 };
 
+// A market that knows where each exit listens now (the node's live announcements).
+class ExitLocator final : public GatewayMarket {
+ public:
+  void acquire(const ProxyFilters&, std::function<void(Result<Lease>)> done) override {
+    done(fail(NetErrc::no_lease, "no offer matches"));
+  }
+  void locate(const Address&, std::function<void(Result<tcp::endpoint>)> done) override {
+    std::lock_guard lock(mu_);
+    ++asked_;
+    if (at_) return done(*at_);
+    done(fail(NetErrc::exit_failed, "announces no live exit"));
+  }
+  void move_to(tcp::endpoint at) {
+    std::lock_guard lock(mu_);
+    at_ = at;
+  }
+  int asked() {
+    std::lock_guard lock(mu_);
+    return asked_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::optional<tcp::endpoint> at_;
+  int asked_ = 0;
+};
+
+// A provider restarts and its exit listens on another port: the gateway, unable to reach the old
+// one, asks the market where the exit is now and goes on with the same deal there (the deal is
+// not failed). An exit that did not move is still given up.
+TEST_F(DataPlane, TheGatewayFollowsAnExitThatMovedAndKeepsTheDeal) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  ExitLocator market;
+  start_gateway(&market);
+  gateway_->add_lease(d.lease);
+  ASSERT_EQ(via("DE").output, "127.0.0.2\n\n200");
+  // The restart: the old exit stops, a new one of the same wallet serves the same deals.
+  de.exit->stop();
+  ASSERT_TRUE(eventually([&] { return de.exit->open_connections() == 0; }));
+  ExitConfig cfg;
+  cfg.policy.allow.push_back(*parse_cidr("127.0.0.0/8"));
+  cfg.invoice_interval = 50ms;
+  cfg.connect_timeout = 2s;
+  auto moved = std::make_unique<Exit>(de.thread->io(), cfg, de.deals, de.provider, clock_);
+  ASSERT_TRUE(moved->start());
+  ASSERT_NE(moved->pair_port(), de.exit->pair_port());
+  market.move_to(tcp::endpoint(asio::ip::make_address("127.0.0.1"), moved->pair_port()));
+  EXPECT_EQ(via("DE").output, "127.0.0.2\n\n200");
+  EXPECT_EQ(market.asked(), 1);
+  EXPECT_FALSE(gateway_->stats(d.exit.id).failed.has_value()) << *gateway_->stats(d.exit.id).failed;
+  EXPECT_EQ(moved->stats(d.exit.id).connections, 1u);
+  {
+    std::lock_guard lock(events_mu_);
+    for (const auto& e : events_) EXPECT_NE(e.event, LeaseEvent::failed) << e.reason;
+  }
+  // Gone for good (the market still names the address that stopped answering): given up.
+  moved->stop();
+  ASSERT_TRUE(eventually([&] { return moved->open_connections() == 0; }));
+  EXPECT_NE(via("DE").output, "127.0.0.2\n\n200");
+  EXPECT_EQ(market.asked(), 2);
+  EXPECT_TRUE(gateway_->stats(d.exit.id).failed.has_value());
+  de.exit = std::move(moved);  // stopped; destroyed with the fixture
+}
+
 TEST_F(DataPlane, TheGatewayAsksTheMarketWhenNothingFits) {
   auto& jp = add_exit();
   TestDeal d = deal(jp, "127.0.0.6", "JP");

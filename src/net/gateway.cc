@@ -246,6 +246,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       l->state = Link::State::connecting;
       auto ch = co_await connect(*l);
       if (l->state == Link::State::dead) co_return fail(NetErrc::exit_failed, "lease dropped");
+      // The exit may have moved (a provider that restarted listens elsewhere): where the market
+      // now says it is, the deal goes on. Once per failure, only to a new address.
+      if (!ch && co_await relocate(l)) {
+        l->state = Link::State::idle;
+        continue;
+      }
       if (!ch) {
         drop(*l, ch.error(), LeaseEvent::failed);
         co_return std::unexpected(ch.error());
@@ -260,6 +266,32 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       }
       co_return l->channel;
     }
+  }
+
+  // Asks the market where the lease's exit listens now; true (and the lease updated) if that is
+  // somewhere else than where the gateway last dialled.
+  awaitable<bool> relocate(std::shared_ptr<Link> l) {
+    if (!market) co_return false;
+    struct Wait {
+      explicit Wait(asio::any_io_executor ex) : timer(ex) {}
+      asio::steady_timer timer;
+      std::optional<Result<tcp::endpoint>> result;
+    };
+    auto w = std::make_shared<Wait>(io.get_executor());
+    auto self = shared_from_this();
+    market->locate(l->lease.provider, [w, self](Result<tcp::endpoint> r) {
+      asio::post(self->io, [w, r = std::move(r)]() mutable {
+        w->result = std::move(r);
+        w->timer.cancel();
+      });
+    });
+    w->timer.expires_after(cfg.acquire_timeout);
+    boost::system::error_code ec;
+    co_await w->timer.async_wait(use_ec(ec));
+    if (l->state == Link::State::dead || !w->result || !*w->result) co_return false;
+    if (**w->result == l->lease.exit) co_return false;
+    l->lease.exit = **w->result;
+    co_return true;
   }
 
   awaitable<Result<std::shared_ptr<MuxChannel>>> connect(Link& l) {

@@ -30,6 +30,7 @@
 #include "ledger/orders.h"
 #include "net/asio.h"
 #include "net/endpoint.h"
+#include "net/net_error.h"
 #include "net/proxy_username.h"
 
 namespace ipsx::net {
@@ -62,6 +63,13 @@ class GatewayMarket {
  public:
   virtual ~GatewayMarket() = default;
   virtual void acquire(const ProxyFilters& filters, std::function<void(Result<Lease>)> done) = 0;
+  // Where `provider`'s exit listens now, as the market last heard it (its live announcement).
+  // The gateway asks when it cannot reach a lease's exit, which may have moved: a provider that
+  // restarted listens elsewhere. `done` may be called on any thread, once. By default: unknown.
+  virtual void locate(const Address& provider, std::function<void(Result<tcp::endpoint>)> done) {
+    (void)provider;
+    done(std::unexpected(Error(NetErrc::exit_failed, "the market cannot locate exits")));
+  }
 };
 
 struct GatewayConfig {

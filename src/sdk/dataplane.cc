@@ -303,6 +303,18 @@ void NodeLeases::acquire(const net::ProxyFilters& filters,
   post([this, filters, done = std::move(done)] { done(lease_for(filters)); });
 }
 
+void NodeLeases::locate(const Address& provider,
+                        std::function<void(Result<net::tcp::endpoint>)> done) {
+  post([this, provider, done = std::move(done)] {
+    auto text = fetch_exit(*node_, provider);
+    if (!text) return done(std::unexpected(text.error()));
+    auto at = ip_endpoint(*text);
+    if (!at)
+      return done(fail(SdkErrc::bad_response, "the node's exit endpoint is not IP:PORT: " + *text));
+    done(*at);
+  });
+}
+
 void NodeLeases::on_lease_event(const Hash& deal, net::LeaseEvent event, const std::string&) {
   market::PartyState state = event == net::LeaseEvent::connected ? market::PartyState::connected
                              : event == net::LeaseEvent::failed  ? market::PartyState::failed

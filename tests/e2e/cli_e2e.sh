@@ -28,10 +28,11 @@ provider=$(new) requester=$(new) market=$(new)
 sale_ends=$((SECONDS + 4))
 
 # The node checks offers' IPs: a static table places the loopback addresses, and the provider
-# proves it sends from each (ipsx probe) before offering it.
+# proves it sends from each (ipsx probe) before offering it. No exit serves these hand-made
+# orders, so the node does not check exits here (its default would keep the offers from filling).
 printf '127.0.0.2/32 DE AS64501 residential\n127.0.0.3/32 DE AS64502 residential\n' >"$work/geo.txt"
 "$IPSX" node --data "$work/ledger" --keystore "$ks" --address "$market" --password-file "$work/pw" \
-  --listen 127.0.0.1:0 --geo-static "$work/geo.txt" >"$work/node.out" 2>&1 &
+  --listen 127.0.0.1:0 --geo-static "$work/geo.txt" --offer-checks location,ownership >"$work/node.out" 2>&1 &
 node_pid=$!
 for _ in $(seq 100); do
   url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$work/node.out" | head -1)
