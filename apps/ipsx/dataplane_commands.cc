@@ -362,9 +362,19 @@ ProvideConfig load_provide_config(const std::string& path) {
 // `ipsx provide`, or offers placed by hand) are withdrawn, and for each IP the moment its live
 // deals under them end is returned (unix seconds, 0 if none): the new offers sell only from
 // then on, so a restart never sells an IP twice for the same moment.
-std::vector<uint64_t> withdraw_earlier_offers(sdk::NodeClient& node, const sdk::Signer& signer,
-                                              const std::vector<ledger::Offer>& offers) {
-  std::vector<uint64_t> busy_until(offers.size(), 0);
+// What an earlier run's offers leave of each IP: until when its running deals hold it, and
+// those deals (once all are closed on the ledger, the IP is free again, whatever their planned
+// end).
+struct EarlierDeals {
+  std::vector<uint64_t> busy_until;
+  std::vector<std::set<Hash>> deals;
+};
+
+EarlierDeals withdraw_earlier_offers(sdk::NodeClient& node, const sdk::Signer& signer,
+                                     const std::vector<ledger::Offer>& offers) {
+  EarlierDeals out{std::vector<uint64_t>(offers.size(), 0),
+                   std::vector<std::set<Hash>>(offers.size())};
+  std::vector<uint64_t>& busy_until = out.busy_until;
   std::map<std::string, size_t> by_ip;
   for (size_t i = 0; i < offers.size(); ++i) by_ip[ledger::format_ip(offers[i].ip)] = i;
   const std::string me = signer.address().to_string();
@@ -391,7 +401,7 @@ std::vector<uint64_t> withdraw_earlier_offers(sdk::NodeClient& node, const sdk::
                     std::cout << fmt::format("ipsx provide: withdrew the earlier offer {} for {}\n",
                                              o.value("id", uint64_t{0}), ip->first);
                   });
-  if (busy.empty()) return busy_until;
+  if (busy.empty()) return out;
   for_each_listed(node, "/v1/deals?party=" + me + "&limit=200", "deals", [&](const json& d) {
     auto it = busy.find(d.value("offer", uint64_t{0}));
     // A deal closed on the ledger holds the IP no longer, whatever its protocol status says.
@@ -400,8 +410,9 @@ std::vector<uint64_t> withdraw_earlier_offers(sdk::NodeClient& node, const sdk::
       return;
     uint64_t end_s = (d["times"].value("endMs", uint64_t{0}) + 999) / 1000;
     busy_until[it->second] = std::max(busy_until[it->second], end_s);
+    if (auto id = Hash::from_hex(d.value("id", ""))) out.deals[it->second].insert(*id);
   });
-  return busy_until;
+  return out;
 }
 
 void run_provide(const ProvideOptions& o) {
@@ -476,10 +487,16 @@ void run_provide(const ProvideOptions& o) {
   // ownership, the exit's machine first proves it can send from the IP.
   uint64_t nonce = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
   std::vector<uint64_t> until(c.offers.size(), 0);  // the end of each IP's last offer
+  // Each IP's last offer: its hash and the start of its window (later than now while an earlier
+  // run's deals hold the IP), and those deals, not yet closed on the ledger.
+  std::vector<std::optional<Hash>> last_offer(c.offers.size());
+  std::vector<uint64_t> last_from(c.offers.size(), 0);
+  std::vector<std::set<Hash>> held_by(c.offers.size());
   const uint64_t renew_ahead = std::min<uint64_t>(600, c.offer_seconds / 2);
-  auto place_offers = [&](bool first) {
+  auto place_offers = [&](bool first, std::optional<size_t> only = std::nullopt) {
     for (size_t i = 0; i < c.offers.size(); ++i) {
-      if (!first && now_s() + renew_ahead < until[i]) continue;
+      if (only && i != *only) continue;
+      if (!first && !only && now_s() + renew_ahead < until[i]) continue;
       ledger::Offer offer = c.offers[i];
       const std::string ip = ledger::format_ip(offer.ip);
       if (s.proves_ownership) {
@@ -505,10 +522,16 @@ void run_provide(const ProvideOptions& o) {
         continue;
       }
       until[i] = offer.available_until;
+      // (the hash the node answers: the signer fills the offer's provider in)
+      if (auto h = Hash::from_hex(placed->value("hash", ""))) last_offer[i] = *h;
+      last_from[i] = offer.available_from;
       std::cout << fmt::format("ipsx provide: offer {} for {} ({}) placed{}\n",
                                placed->value("id", json()).dump(), ip,
                                std::string(offer.country.begin(), offer.country.end()),
-                               first ? "" : ", to follow the last one when it expires")
+                               first ? ""
+                               : only
+                                   ? ", for sale at once: the earlier deals holding it are closed"
+                                   : ", to follow the last one when it expires")
                 << std::flush;
     }
   };
@@ -527,7 +550,9 @@ void run_provide(const ProvideOptions& o) {
   };
   announce();
   try {
-    until = withdraw_earlier_offers(*s.node, signer, c.offers);
+    EarlierDeals earlier = withdraw_earlier_offers(*s.node, signer, c.offers);
+    until = earlier.busy_until;
+    held_by = earlier.deals;
     place_offers(true);
   } catch (...) {  // stop the exit's thread before the error ends the command
     exit.stop();
@@ -544,10 +569,30 @@ void run_provide(const ProvideOptions& o) {
   settle_options.claim_every = Millis(c.claim_every_seconds * 1000);
   settle_options.max_unclaimed_seconds = c.max_unclaimed_seconds;
   sdk::ProviderSettlement settlement(*s.node, signer, settle_options, store.get());
+  // IPs an earlier run's deals held and whose last of them the ledger has now closed (or is
+  // closing) before its planned end: their offer is placed again, for sale at once.
+  std::set<size_t> freed;
   settlement.on_ended = [&](const Hash& deal, const std::string& why) {
     exit.end_deal(deal, why);
     std::cout << fmt::format("ipsx provide: deal {}: {}; cut at the exit\n", deal.hex(), why)
               << std::flush;
+    for (size_t i = 0; i < held_by.size(); ++i)
+      if (held_by[i].erase(deal) && held_by[i].empty()) freed.insert(i);
+  };
+  // The offer of IP i replaced by one for sale from now: the waiting one is cancelled first (if
+  // it was sold meanwhile, it stays, and so does its window).
+  auto offer_again = [&](size_t i) {
+    if (!last_offer[i] || last_from[i] <= now_s()) return;
+    const Hash h = *last_offer[i];
+    json body = {{"cancel", {{"orderHash", h.hex()}}},
+                 {"signature", unwrap(signer.cancel(h), "cancel").to_hex()}};
+    if (auto r = s.node->post("/v1/orders/" + h.hex() + "/cancel", body); !r) {
+      std::cerr << "ipsx provide: withdrawing the waiting offer " << h.hex() << ": "
+                << r.error().message() << "\n";
+      return;
+    }
+    until[i] = 0;
+    place_offers(false, i);
   };
   // A restart resumes: the deals of stored proofs are watched (the store loaded them), and so is
   // every deal of this provider not closed on the ledger (or closed within the last day, to rate
@@ -609,6 +654,8 @@ void run_provide(const ProvideOptions& o) {
       }
     }
     print_lines("ipsx provide", settlement.poll(SystemClock().now()));
+    for (size_t i : freed) offer_again(i);
+    freed.clear();
   });
   std::cout << "ipsx provide: shutting down\n" << std::flush;
   exit.stop();

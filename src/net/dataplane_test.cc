@@ -663,6 +663,25 @@ class SlowMarket final : public GatewayMarket {
   int asked_ = 0;
 };
 
+// A long-running exit forgets a deal ten minutes after its end (its session, front username and
+// stats), so it holds only recent deals. (A pairing for a deal past its end is refused whether its
+// session is remembered or not: the exit checks the deal's time at every pairing.)
+TEST_F(DataPlane, TheExitForgetsADealTenMinutesAfterItsEnd) {
+  auto& de = add_exit();
+  TestDeal d = deal(de, "127.0.0.2", "DE", 60);
+  start_gateway();
+  gateway_->add_lease(d.lease);
+  ASSERT_EQ(via("DE").output, "127.0.0.2\n\n200");
+  EXPECT_EQ(de.exit->deals_held(), 1u);
+  clock_.advance(120s);  // over: cut, but remembered
+  ASSERT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).cut_reason.has_value(); }));
+  EXPECT_EQ(de.exit->deals_held(), 1u);
+  clock_.advance(600s);
+  ASSERT_TRUE(eventually([&] { return de.exit->deals_held() == 0; }));
+  EXPECT_EQ(de.exit->stats(d.exit.id).connections, 0u);  // its stats went too
+  EXPECT_NE(via("DE").output, "127.0.0.2\n\n200");
+}
+
 // A market that knows where each exit listens now (the node's live announcements).
 class ExitLocator final : public GatewayMarket {
  public:

@@ -113,6 +113,10 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   bool stopping = false;
 
   std::unordered_map<Hash, std::shared_ptr<Session>, FixedBytesHasher> sessions;
+  std::atomic<size_t> session_count{0};  // sessions.size(), for other threads
+  // A deal's session (and its stats) is forgotten this long after the deal's end: a long-running
+  // exit holds only recent deals. A later pairing finds the deal over and is refused.
+  static constexpr uint64_t kForgetAfterEndSeconds = 600;
   std::unordered_map<std::string, std::shared_ptr<Session>> by_username;
   // Deals ended by end_deal() before or after their session began (bounded: an old entry only
   // matters until the deal's own end, which the exit enforces anyway).
@@ -160,6 +164,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     s->username = "deal-" + deal.id.hex().substr(2, 24);
     s->password = to_hex(random_bytes(16), false);
     sessions[deal.id] = s;
+    session_count = sessions.size();
     by_username[s->username] = s;
     with_stats(deal.id, [](ExitDealStats&) {});
     if (auto e = ended.find(deal.id); e != ended.end())
@@ -216,7 +221,12 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
       boost::system::error_code ec;
       co_await invoice_timer.async_wait(use_ec(ec));
       if (stopping) break;
+      std::vector<Hash> over;
       for (auto& [id, s] : sessions) {
+        if (now_s() >= s->deal.end + kForgetAfterEndSeconds) {
+          over.push_back(id);
+          continue;
+        }
         if (s->cut) continue;
         U256 due = owed(*s);
         ExitDealStats st;
@@ -241,7 +251,21 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
           if (auto ch = w.lock()) ch->send_control(FrameType::invoice, payload);
         if (now_s() >= s->deal.end) cut(*s, Error(NetErrc::deal_ended, "the deal's time is over"));
       }
+      for (const Hash& id : over) forget(id);
     }
+  }
+
+  // Drops a deal long over: its session, its front username and its stats. Its connections, if
+  // any linger, hold the session themselves until they close.
+  void forget(const Hash& id) {
+    auto it = sessions.find(id);
+    if (it == sessions.end()) return;
+    cut(*it->second, Error(NetErrc::deal_ended, "the deal's time is over"));
+    by_username.erase(it->second->username);
+    sessions.erase(it);
+    session_count = sessions.size();
+    std::lock_guard lock(stats_mu);
+    stats.erase(id);
   }
 
   void on_proof(Session& s, MuxChannel& ch, const Frame& f) {
@@ -867,6 +891,10 @@ ExitDealStats Exit::stats(const Hash& deal_id) const {
 
 size_t Exit::open_connections() const {
   return impl_->connections;
+}
+
+size_t Exit::deals_held() const {
+  return impl_->session_count;
 }
 
 size_t Exit::lookups_waiting() const {

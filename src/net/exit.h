@@ -154,6 +154,9 @@ class Exit {
 
   ExitDealStats stats(const Hash& deal_id) const;
   size_t open_connections() const;
+  // Deals the exit holds state for (paired at least once, not yet forgotten: a deal's state goes
+  // ten minutes after its end).
+  size_t deals_held() const;
   // Pair handshakes waiting for their turn at a directory lookup (see max_lookups_per_address).
   size_t lookups_waiting() const;
 

@@ -14,6 +14,11 @@
 # - provider-restart: the provider is killed (SIGKILL) mid-deal, after it was paid proofs; while
 #   it is down the requester starts an uncooperative close admitting 0. The provider comes back
 #   (same --data) within the challenge period, reloads the proofs it kept on disk and claims them.
+# - provider-moves: the provider is killed (SIGKILL) mid-deal and restarted at once; its exit
+#   listens on a new port. The requester's gateway finds it there (the node's announcement) and the
+#   deal goes on, paid. When the requester then closes at zero, the restarted provider claims its
+#   best proof, and its IP, which its new offer sold only from the deal's planned end, is for sale
+#   again at once.
 # - node-restart: the market node is killed (SIGKILL) mid-deal and restarted on its data. The
 #   provider's exit announcement survives (a gateway can reach the exit at once, not only after
 #   the provider's next announcement a minute later), the running deal keeps being served and
@@ -91,6 +96,11 @@ proof=$(grep -oE "deal $deal paid [0-9.]+ IPSX" "$work/$provider_out.out" | tail
   bad "no proof reached the provider: $(cat "$work/$provider_out.out")"
 
 ledger_of() { curl -s "$url/v1/deals/$deal" | jq -r ".ledger.$1"; }
+# for_sale_now: how many of the provider's offers rest in the book, their window open now.
+for_sale_now() {
+  curl -s "$url/v1/orders?owner=$de&side=offer" | jq --argjson now "$(date +%s)" \
+    '[.orders[] | select(.state == "resting" and (.offer.availableFrom | tonumber) <= $now)] | length'
+}
 # expect_claimed_covers_proof WHAT: the ledger shows at least the last proof the provider was
 # seen to hold claimed (and more than nothing); WHAT names the check.
 expect_claimed_covers_proof() {
@@ -158,6 +168,35 @@ provider-restart)
   wait_for "$work/de2.out" 'claimed our balance proof of [0-9.]+ IPSX within the challenge period' 10 >/dev/null &&
     ok "the restarted provider claims it within the challenge period" || bad "no claim: $(cat "$work/de2.out")"
   expect_claimed_covers_proof "the restarted provider is paid the proof it held before the kill"
+  expect_eq "the IP is for sale again (the deal holding it is closing)" "$(for_sale_now)" 1
+  ;;
+provider-moves)
+  kill -9 "$provider_pid"
+  wait "$provider_pid" 2>/dev/null
+  ok "the provider is killed (SIGKILL) mid-deal"
+  start_provider de2
+  wait_for "$work/de2.out" 'following [0-9]+ earlier deal\(s\) \(1 with stored proofs\)' 10 >/dev/null &&
+    ok "it restarts at once, its exit on a new port, and reloads its stored proof" ||
+    bad "no reload: $(cat "$work/de2.out")"
+  expect_eq "the requester's gateway finds the exit where it moved and browses on, same deal" \
+    "$(through)" "127.0.0.2 200"
+  grep -q "deal $deal connected" "$work/gateway.out" && ! grep -q "deal $deal failed" "$work/gateway.out" &&
+    ok "the deal was not failed" || bad "the gateway: $(cat "$work/gateway.out")"
+  wait_for "$work/de2.out" "deal $deal paid" 10 >/dev/null && ok "and the restarted provider is paid on" ||
+    bad "no payment after the restart: $(cat "$work/de2.out")"
+  proof=$(grep -oE "deal $deal paid [0-9.]+" "$work/de2.out" | tail -1 | awk '{print $4}')
+  expect_eq "the IP waits for the running deal's end (for sale now: none)" "$(for_sale_now)" 0
+  close_at_zero
+  wait_for "$work/de2.out" 'claimed our balance proof of [0-9.]+ IPSX within the challenge period' 10 >/dev/null &&
+    ok "the restarted provider claims its best proof within the challenge period" ||
+    bad "no claim: $(cat "$work/de2.out")"
+  expect_claimed_covers_proof "it is paid what the requester signed, before and after the restart"
+  # Its new offer waited for the deal's planned end (an hour away); the deal closing on the
+  # ledger, the IP is for sale again at once.
+  wait_for "$work/de2.out" 'placed, for sale at once: the earlier deals holding it are closed' 10 >/dev/null &&
+    ok "the restarted provider offers the IP again as soon as the deal holding it is closing" ||
+    bad "no new offer: $(cat "$work/de2.out")"
+  expect_eq "one offer of the IP rests, for sale now" "$(for_sale_now)" 1
   ;;
 node-restart)
   node_pid=${pids[0]}
