@@ -47,7 +47,9 @@ Amount tokens(const std::string& text, const char* option) {
 void run_genesis(const LedgerOptions& o) {
   GenesisConfig g;
   g.chain_id = o.chain_id;
-  int64_t now = to_unix_ms(SystemClock().now());
+  // Whole seconds: a chain counts time in seconds, and a genesis for Ethereum must say the same
+  // window as the embedded ledger (ipsx eth deploy refuses milliseconds).
+  const int64_t now = to_unix_ms(SystemClock().now()) / 1000 * 1000;
   g.time = from_unix_ms(now);
   g.early_adopters = unwrap(Address::parse(o.early), "--early-adopters");
   g.bounty = unwrap(Address::parse(o.bounty), "--bounty");
@@ -55,6 +57,14 @@ void run_genesis(const LedgerOptions& o) {
   g.sale.treasury = unwrap(Address::parse(o.treasury), "--treasury");
   g.sale.rate = unwrap(U256::from_dec(o.rate), "--rate");
   g.sale.hard_cap = tokens(o.hard_cap, "--hard-cap");
+  if (o.sale_start_ms < 0 || o.sale_start_ms % 1000 != 0)
+    throw CommandError(fmt::format(
+        "--sale-start-ms must be a whole second (a multiple of 1000), not {}", o.sale_start_ms));
+  // Checked before the multiplication, which must not overflow: up to ten years.
+  constexpr int64_t kMaxSaleSeconds = 10LL * 365 * 24 * 60 * 60;
+  if (o.sale_seconds < 1 || o.sale_seconds > kMaxSaleSeconds)
+    throw CommandError(fmt::format("--sale-seconds must be 1 .. {} (ten years), not {}",
+                                   kMaxSaleSeconds, o.sale_seconds));
   g.sale.start = from_unix_ms(o.sale_start_ms ? o.sale_start_ms : now);
   g.sale.end = g.sale.start + Millis(o.sale_seconds * 1000);
   // Checked before the multiplication, which must not overflow.

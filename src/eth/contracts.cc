@@ -201,6 +201,15 @@ Result<DeployParams> deploy_params(const ledger::GenesisConfig& g) {
     return fail(ledger::LedgerErrc::invalid_argument,
                 fmt::format("genesis: challenge_period_ms must be whole seconds, not {}", ms));
   }
+  // The token counts the sale's window in seconds: a window in milliseconds would open and close
+  // up to a second apart from the embedded ledger's, so it is refused, never truncated.
+  for (const auto& [name, at] : {std::pair{"sale.start", g.sale.start}, {"sale.end", g.sale.end}}) {
+    const int64_t t = to_unix_ms(at);
+    if (t < 0 || t % 1000 != 0)
+      return fail(
+          ledger::LedgerErrc::invalid_argument,
+          fmt::format("genesis: {} must be a whole second on Ethereum, not {} ms", name, t));
+  }
   DeployParams p;
   p.early_adopters = g.early_adopters;
   p.bounty = g.bounty;

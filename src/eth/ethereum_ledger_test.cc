@@ -4,6 +4,7 @@
 
 #include "core/keccak.h"
 #include "eth/anvil_harness.h"
+#include "eth/contracts.h"
 
 namespace ipsx::eth {
 namespace {
@@ -31,6 +32,21 @@ std::string balance_slot(const Address& holder) {
 
 std::string word(const U256& v) {
   return "0x" + to_hex(v.to_be_bytes(), false);
+}
+
+// Regression: a genesis sale window in milliseconds was truncated to seconds on deploy, so the
+// Ethereum sale opened and closed up to a second apart from the embedded ledger's. Refused now.
+TEST(EthereumDeploy, ASaleWindowThatIsNotWholeSecondsIsRefusedNotTruncated) {
+  ledger::GenesisConfig g = genesis();
+  auto p = deploy_params(g);
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->sale_start, 1'767'225'600u);
+  g.sale.end = g.sale.end + Millis(500);
+  auto bad = deploy_params(g);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ledger::LedgerErrc::invalid_argument);
+  EXPECT_NE(bad.error().message().find("sale.end must be a whole second"), std::string::npos)
+      << bad.error().message();
 }
 
 // Regression: EthereumLedger::supply() dropped the contract's `conserved` flag. On Ethereum the

@@ -188,8 +188,16 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
       // ledger counts as used) loses its request and the offer's place returns; an offer the
       // ledger refuses (cancelled or expired there, at capacity) leaves, and the request keeps
       // its full count and budget and takes the next offer.
+      // A minimum rating the other party no longer meets (the market's view of ratings lags the
+      // ledger's until the next tick) is a term of this pair only: both orders stay, and the
+      // pair is not tried again.
+      const bool pair_only = err.code() == make_error_code(ledger::LedgerErrc::terms_mismatch) &&
+                             err.message().find("rating") != std::string::npos;
       bool offer_at_fault = err.message().starts_with("offer");
-      book_.refuse(f, offer_at_fault, r->second.request.exclusive, now_s, &fills);
+      if (pair_only)
+        book_.refuse_pair(f, r->second.request.exclusive, now_s, &fills);
+      else
+        book_.refuse(f, offer_at_fault, r->second.request.exclusive, now_s, &fills);
       continue;
     }
     const Hash& id = *receipt->deal_id;

@@ -1097,6 +1097,19 @@ void OrderBook::refuse(const Fill& fill, bool offer_at_fault, bool exclusive, ui
   if (uint32_t o = find_ref(fill.offer); o != kNil && !(o & kRequestRef)) ip = offer_slab_[o].ip;
   cancel(fill.offer);
   release(fill.offer, exclusive, now, nullptr);  // gives back the place; the entry is freed
+  give_back(fill, ip, now, fills);
+}
+
+void OrderBook::refuse_pair(const Fill& fill, bool exclusive, uint64_t now,
+                            std::vector<Fill>* fills) {
+  std::array<uint8_t, 16> ip{};
+  if (uint32_t o = find_ref(fill.offer); o != kNil && !(o & kRequestRef)) ip = offer_slab_[o].ip;
+  give_back(fill, ip, now, fills);             // the offer stays in the request's used_offers
+  release(fill.offer, exclusive, now, fills);  // its place, for the other requests
+}
+
+void OrderBook::give_back(const Fill& fill, const std::array<uint8_t, 16>& ip, uint64_t now,
+                          std::vector<Fill>* fills) {
   uint32_t ref = find_ref(fill.request);
   if (ref == kNil || !(ref & kRequestRef)) return;
   uint32_t slot = ref & ~kRequestRef;
@@ -1115,7 +1128,7 @@ void OrderBook::refuse(const Fill& fill, bool offer_at_fault, bool exclusive, ui
     auto net = std::find(r.subnets.begin(), r.subnets.end(), subnet_of(ip));
     if (net != r.subnets.end()) r.subnets.erase(net);
   }
-  // The offer's id stays in used_offers: it has left the book anyway.
+  // The offer's id stays in used_offers: the pair is not tried again.
   match_request(slot, now, fills);
   RequestEntry& after = request_slab_[slot];
   if (after.live && after.id == fill.request && !after.listed) list_request(slot);

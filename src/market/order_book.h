@@ -106,6 +106,11 @@ class OrderBook {
   // New fills are appended. `exclusive` is the request's.
   void refuse(const Fill& fill, bool offer_at_fault, bool exclusive, uint64_t now,
               std::vector<Fill>* fills);
+  // Undoes `fill` that the ledger refused for a term of this pair only (a minimum rating the
+  // other party no longer meets): both orders stay. The request gets its count and budget back
+  // and looks for the next offer (never this one again), and the offer's place returns to the
+  // other requests. New fills are appended.
+  void refuse_pair(const Fill& fill, bool exclusive, uint64_t now, std::vector<Fill>* fills);
 
   // Re-matching as time passes: offers whose availability window has opened by `now` (it was
   // still closed when they were placed) are matched against the resting requests as if they
@@ -218,6 +223,9 @@ class OrderBook {
   void index_address(uint32_t id);
   // A place free: the offer rests in its bucket (listed), suspended or not.
   bool has_place(const OfferEntry& o) const;
+  // The request of a refused fill gets back its count, budget and subnet, and is matched again.
+  void give_back(const Fill& fill, const std::array<uint8_t, 16>& ip, uint64_t now,
+                 std::vector<Fill>* fills);
   // A place free and its provider not suspended: the offer can fill.
   bool offer_available(const OfferEntry& o) const;
   bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;

@@ -175,6 +175,31 @@ TEST(OrderBook, ASuspendedProvidersOffersFillNothingUntilItIsResumed) {
   EXPECT_EQ(book.check_indexes(), "");
 }
 
+// The ledger refuses a fill for a term of the pair only (a minimum rating the requester no longer
+// meets): the request takes the next offer, never this one again, and the offer stays for the
+// other requests. (refuse() would take one of the two orders out of the book.)
+TEST(OrderBook, APairTheLedgerRefusesLeavesBothOrdersForOthers) {
+  OrderBook book;
+  std::vector<Fill> fills;
+  OrderId cheap = book.place_offer(offer("DE", 10, 1), kNow, &fills);
+  OrderId dear = book.place_offer(offer("DE", 20, 2, IpType::residential, 1, 3), kNow, &fills);
+  OrderId r = book.place_request(request({"DE"}, 50, 1, 1), kNow, &fills);
+  ASSERT_EQ(fills.size(), 1u);
+  ASSERT_EQ(fills[0].offer, cheap);
+  std::vector<Fill> again;
+  book.refuse_pair(fills[0], false, kNow, &again);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].offer, dear);
+  EXPECT_EQ(again[0].request, r);
+  EXPECT_TRUE(book.contains(cheap));
+  std::vector<Fill> other;
+  OrderId r2 = book.place_request(request({"DE"}, 50, 1, 2), kNow, &other);
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].offer, cheap);
+  EXPECT_EQ(other[0].request, r2);
+  EXPECT_EQ(book.check_indexes(), "");
+}
+
 TEST(OrderBook, AllOrNoneFillsWholeOrWaits) {
   OrderBook book;
   std::vector<Fill> fills;

@@ -19,13 +19,19 @@ expect_out "genesis file" 'rate = "10000"' "$IPSX" ledger genesis --out - --earl
   --bounty "$bounty" --team "$team" --treasury "$treasury" --native "$alice=5" --sale-seconds 2
 # The sale lasts 12 s from now: long enough for the steps inside it on a loaded machine (the
 # sanitizer run), and the test waits for its end before finalizing.
-sale_start_ms=$(($(date +%s%3N)))
+sale_start_ms=$(($(date +%s) * 1000))  # a whole second: a chain counts time in seconds
 sale_seconds=12
 "$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" --team "$team" \
   --treasury "$treasury" --native "$alice=5" --sale-start-ms "$sale_start_ms" \
   --sale-seconds "$sale_seconds" 2>/dev/null
 expect_error "genesis over the pool" "900,000,000" "$IPSX" ledger genesis --early-adopters "$early" \
   --bounty "$bounty" --team "$team" --treasury "$treasury" --hard-cap 100000000
+expect_error "a sale start that is not a whole second" "--sale-start-ms must be a whole second" \
+  "$IPSX" ledger genesis --early-adopters "$early" --bounty "$bounty" --team "$team" \
+  --treasury "$treasury" --sale-start-ms 1767225600001
+expect_error "a sale of a billion years" "--sale-seconds must be 1 .. 315360000" "$IPSX" ledger genesis \
+  --early-adopters "$early" --bounty "$bounty" --team "$team" --treasury "$treasury" \
+  --sale-seconds 31536000000000000
 expect_error "genesis with a bad address" "checksum|address" "$IPSX" ledger genesis \
   --early-adopters 0x123 --bounty "$bounty" --team "$team" --treasury "$treasury"
 expect_out "init" "genesis block 0x" "$IPSX" ledger init --data "$data" --genesis "$work/g.toml"
