@@ -9,13 +9,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <future>
 #include <random>
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/keccak.h"
 #include "ledger/test_util.h"
+#include "ledger/tx_codec.h"
 
 namespace ipsx::ledger {
 
@@ -238,6 +242,90 @@ TEST(EmbeddedLedger, CorruptedStoreStopsTheStartWithAClearError) {
         << r.error().message();
     EXPECT_FALSE(EmbeddedLedger::verify(dir.path())) << sql;
   }
+}
+
+// The forgery the hash chain cannot see: the last block's transaction re-signed by another key
+// (same sender field, same operation, so the same state), its id, the block's transaction root
+// and the block's hash all recomputed around the new signature. Only the signature check at
+// open (or `verify`) finds it; with the check off, the forged store opens.
+TEST(EmbeddedLedger, AForgedSignatureUnderARecomputedChainIsRefusedAtOpen) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock clock(g.time);
+  uint64_t last = 0;
+  {
+    auto l = open_finalized(dir.path(), clock, g);
+    last = exec(*l, key("early"), Transfer{key("bob").address(), Amount::from_tokens(1).value()})
+               .block;
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "ledger.db").c_str(), &db), SQLITE_OK);
+    auto blob = [](sqlite3_stmt* st, int col) {
+      Hash h;
+      std::memcpy(h.data(), sqlite3_column_blob(st, col), 32);
+      return h;
+    };
+    const int64_t pos = static_cast<int64_t>(last) << 20;
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT body FROM txs WHERE pos = ?", -1, &st, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_int64(st, 1, pos);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    auto body = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    State fresh = State::genesis(g).value();
+    SignedTx tx = signed_tx_from_json(body, fresh.domain_separator()).value();
+    tx.signature = crypto::sign(key("mallory"), tx.tx.digest).value();
+    body["signature"] = tx.signature.to_hex();
+    const Hash id = tx.id();
+    const std::string text = body.dump();
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "UPDATE txs SET id = ?, body = ? WHERE pos = ?", -1, &st, nullptr),
+        SQLITE_OK);
+    sqlite3_bind_blob(st, 1, id.data(), 32, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, text.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, pos);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    BlockView b;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT hash, parent, timestamp_ms, tx_root, state_digest FROM "
+                                 "blocks WHERE number = ?",
+                                 -1, &st, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_int64(st, 1, static_cast<int64_t>(last));
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    b.number = last;
+    b.parent = blob(st, 1);
+    b.timestamp_ms = sqlite3_column_int64(st, 2);
+    b.state_digest = blob(st, 4);
+    sqlite3_finalize(st);
+    b.txs = {id};
+    b.tx_root = tx_root(b.txs);
+    b.hash = block_hash(b);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE blocks SET hash = ?, tx_root = ? WHERE number = ?", -1,
+                                 &st, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_blob(st, 1, b.hash.data(), 32, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 2, b.tx_root.data(), 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, static_cast<int64_t>(last));
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  EmbeddedOptions unchecked;
+  unchecked.data_dir = dir.path();
+  unchecked.verify_signatures_on_open = false;
+  ASSERT_TRUE(EmbeddedLedger::open(unchecked, nullptr, clock))
+      << "the chain itself must be consistent, or this test proves nothing";
+  EmbeddedOptions o;
+  o.data_dir = dir.path();
+  auto r = EmbeddedLedger::open(o, nullptr, clock);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("is not signed by its sender"), std::string::npos)
+      << r.error().message();
+  EXPECT_FALSE(EmbeddedLedger::verify(dir.path()));
 }
 
 TEST(EmbeddedLedger, ConcurrentSubmittersAreGroupCommittedInFewerBlocks) {
