@@ -153,6 +153,8 @@ contract Centralizer is EIP712 {
     );
     bytes32 public constant BALANCE_PROOF_TYPEHASH = keccak256("BalanceProof(bytes32 dealId,uint256 amount)");
     bytes32 public constant CLOSING_CONSENT_TYPEHASH = keccak256("ClosingConsent(bytes32 dealId,uint256 amount)");
+    bytes32 internal constant USAGE_RECEIPT_TYPEHASH =
+        keccak256("UsageReceipt(bytes32 dealId,uint64 count,bytes32 root)");
 
     // The 249 assigned ISO 3166-1 alpha-2 codes of src/core/country.cc as a bitmap: bit
     // (a - 'A') * 26 + (b - 'A') for the code "ab", over three words.
@@ -177,6 +179,12 @@ contract Centralizer is EIP712 {
     mapping(bytes32 => mapping(bytes32 => bool)) internal filledBy;
     /// request => subnet (_subnetOf) => an IP of the request is in it (distinctSubnets requests).
     mapping(bytes32 => mapping(bytes6 => bool)) internal subnetTaken;
+    /// deal => the root of its usage log the requester signed for, and how many records it covers.
+    struct Usage {
+        uint64 count;
+        bytes32 root;
+    }
+    mapping(bytes32 => Usage) internal usages;
 
     // ---- Events (docs/ledger.md) ---------------------------------------------------------------
 
@@ -199,6 +207,7 @@ contract Centralizer is EIP712 {
     /// paid: total paid over the deal's life (gross); refunded: what returned to the requester.
     event DealClosed(bytes32 indexed dealId, CloseHow how, uint8 reason, uint256 paid, uint256 refunded);
     event Rated(bytes32 indexed dealId, address indexed by, address indexed of_, uint8 score);
+    event UsageRecorded(bytes32 indexed dealId, uint64 count, bytes32 root);
 
     /// @param token_ the IPSX token, deployed first with this contract's address as its centralizer.
     /// @param challengePeriod_ seconds, 60 .. 30 days (the embedded default is one hour).
@@ -452,7 +461,27 @@ contract Centralizer is EIP712 {
         emit Rated(dealId, msg.sender, ratee, score);
     }
 
+    /// Anyone, with the requester's signed UsageReceipt (docs/usage-receipts.md): the root of the
+    /// deal's usage log, its first `count` records, if it covers more than the one recorded.
+    function recordUsage(bytes32 dealId, uint64 count, bytes32 root, bytes calldata requesterSignature) external {
+        Deal storage d = _deal(dealId);
+        Usage storage u = usages[dealId];
+        if (count <= u.count) revert InvalidArgument("usage: no more records than recorded");
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(USAGE_RECEIPT_TYPEHASH, dealId, count, root)));
+        if (_recover(digest, requesterSignature) != d.requester) {
+            revert BadSignature("usage: the receipt is not signed by the deal's requester");
+        }
+        u.count = count;
+        u.root = root;
+        emit UsageRecorded(dealId, count, root);
+    }
+
     // ---- Views ---------------------------------------------------------------------------------
+
+    function usage(bytes32 dealId) external view returns (uint64 count, bytes32 root) {
+        Usage storage u = usages[dealId];
+        return (u.count, u.root);
+    }
 
     function wallet(address account) external view returns (uint256 balance, uint256 reserved) {
         Wallet storage w = wallets[account];

@@ -363,6 +363,18 @@ void verify_usage(const ClientOptions& o) {
                                      o.proof_file, v.record.deal_id.hex(),
                                      deal.value("requester", "?"), v.requester.to_string()));
     anchored = fmt::format(" (checked at {}: it is the deal's requester)", o.node);
+    // The root the close put on the ledger (RecordUsage), if any.
+    const auto& on_ledger = deal.value("ledger", nlohmann::json::object());
+    const uint64_t count = on_ledger.value("usageCount", uint64_t{0});
+    if (count == v.count) {
+      if (on_ledger.value("usageRoot", "") != v.root.hex())
+        throw CommandError(
+            fmt::format("{}: the ledger holds another root for the deal's first {} records",
+                        o.proof_file, count));
+      anchored += "; the ledger holds this root";
+    } else if (count > 0) {
+      anchored += fmt::format("; the ledger holds the root of its first {} records", count);
+    }
   }
   std::cout << fmt::format(
       "verified: {} signed the usage log of deal {} ({} connection(s)){}, which holds\n  {}\n",

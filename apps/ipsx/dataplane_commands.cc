@@ -569,6 +569,13 @@ void run_provide(const ProvideOptions& o) {
   settle_options.claim_every = Millis(c.claim_every_seconds * 1000);
   settle_options.max_unclaimed_seconds = c.max_unclaimed_seconds;
   sdk::ProviderSettlement settlement(*s.node, signer, settle_options, store.get());
+  // At the close, the requester's best usage receipt goes on the ledger (its root, public).
+  settlement.usage_receipt =
+      [&](const Hash& deal) -> std::optional<std::pair<ledger::UsageReceipt, crypto::Signature>> {
+    auto r = usage->receipt(deal);
+    if (!r || !*r) return std::nullopt;
+    return std::pair{ledger::UsageReceipt{deal, (*r)->count, (*r)->root}, (*r)->signature};
+  };
   // IPs an earlier run's deals held and whose last of them the ledger has now closed (or is
   // closing) before its planned end: their offer is placed again, for sale at once.
   std::set<size_t> freed;

@@ -510,7 +510,9 @@ json ledger_deal_json(const ledger::DealView& v) {
           {"challengeEndsMs", v.challenge_ends_ms},
           {"reason", ledger::to_string(v.reason)},
           {"ratedByProvider", v.rated_by_provider},
-          {"ratedByRequester", v.rated_by_requester}};
+          {"ratedByRequester", v.rated_by_requester},
+          {"usageCount", v.usage_count},
+          {"usageRoot", v.usage_root.hex()}};
 }
 
 json market_deal_json(NodeContext& node, const DealRecord& d) {

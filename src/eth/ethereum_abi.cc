@@ -74,11 +74,13 @@ const Functions& functions() {
       fn("uncooperativeClose(bytes32,uint256,uint8)"),
       fn("settle(bytes32)"),
       fn("rate(bytes32,uint8)"),
+      fn("recordUsage(bytes32,uint64,bytes32,bytes)"),
       fn("wallet(address)(uint256,uint256)"),
       fn(std::string("deal(bytes32)(") + kDeal + ")"),
       fn("rating(address)(uint64,uint64)"),
       fn("supply()(uint256,uint256,uint256,uint256,uint256,uint256,bool)"),
       fn("orderCancelled(address,bytes32)(bool)"),
+      fn("usage(bytes32)(uint64,bytes32)"),
   };
   return f;
 }
@@ -99,6 +101,7 @@ const Events& events() {
       ev("DealClosing(bytes32,uint256,uint64,uint8)", {true}),
       ev("DealClosed(bytes32,uint8,uint8,uint256,uint256)", {true}),
       ev("Rated(bytes32,address,address,uint8)", {true, true, true}),
+      ev("UsageRecorded(bytes32,uint64,bytes32)", {true, false, false}),
   };
   return e;
 }
@@ -214,9 +217,13 @@ Result<ContractCall> ledger_call(const Address& token, const Address& cz, const 
                       {word(o.deal_id), amount(o.amount), small(static_cast<uint8_t>(o.reason))});
         } else if constexpr (std::is_same_v<T, L::Settle>) {
           return make(cz, f.settle, {word(o.deal_id)});
-        } else {
-          static_assert(std::is_same_v<T, L::Rate>);
+        } else if constexpr (std::is_same_v<T, L::Rate>) {
           return make(cz, f.rate, {word(o.deal_id), small(o.score)});
+        } else {
+          static_assert(std::is_same_v<T, L::RecordUsage>);
+          return make(
+              cz, f.record_usage,
+              {word(o.deal_id), u(o.count), word(o.root), sig_value(o.requester_signature)});
         }
       },
       op);

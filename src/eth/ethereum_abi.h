@@ -14,13 +14,13 @@ struct Functions {
   abi::Function total_supply, balance_of, allowance, bought, sale;
   // Centralizer
   abi::Function deposit, withdraw, cancel_order, open_deal, claim, close_deal, cooperative_close,
-      uncooperative_close, settle, rate;
-  abi::Function wallet, deal, rating, supply, order_cancelled;
+      uncooperative_close, settle, rate, record_usage;
+  abi::Function wallet, deal, rating, supply, order_cancelled, usage;
 };
 struct Events {
   abi::Event transfer, approval, purchase, sale_finalized, unsold_claimed;
   abi::Event deposit, withdrawal, order_cancelled, deal_opened, claimed, deal_closing, deal_closed,
-      rated;
+      rated, usage_recorded;
 };
 
 const Functions& functions();

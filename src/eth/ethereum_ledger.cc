@@ -464,6 +464,12 @@ Result<L::DealView> EthereumLedger::deal(const Hash& id) const {
   d.deposit = as_amount(x[14]);
   d.claimed = as_amount(x[15]);
   d.admitted = as_amount(x[16]);
+  // The usage root recorded (RecordUsage), kept beside the deal by the Centralizer.
+  auto u = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().usage,
+                        {ipsx_abi::word(id)});
+  if (!u) return std::unexpected(u.error());
+  d.usage_count = as_u64((*u)[0]);
+  d.usage_root = as_hash((*u)[1]);
   return d;
 }
 

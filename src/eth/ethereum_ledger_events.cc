@@ -116,10 +116,10 @@ Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const T
   if (log.topics.empty() || (log.address != token && log.address != cz)) {
     return std::optional<L::Event>();
   }
-  const abi::Event* kinds[] = {&E.transfer,       &E.approval, &E.purchase,     &E.sale_finalized,
-                               &E.unsold_claimed, &E.deposit,  &E.withdrawal,   &E.order_cancelled,
-                               &E.deal_opened,    &E.claimed,  &E.deal_closing, &E.deal_closed,
-                               &E.rated};
+  const abi::Event* kinds[] = {
+      &E.transfer,     &E.approval,    &E.purchase,        &E.sale_finalized, &E.unsold_claimed,
+      &E.deposit,      &E.withdrawal,  &E.order_cancelled, &E.deal_opened,    &E.claimed,
+      &E.deal_closing, &E.deal_closed, &E.rated,           &E.usage_recorded};
   const abi::Event* which = nullptr;
   for (const abi::Event* k : kinds) {
     if (k->topic0() == log.topics[0]) which = k;
@@ -217,6 +217,11 @@ Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const T
                     {"reason", reason_name(x[2])},
                     {"paid", dec(x[3])},
                     {"refunded", dec(x[4])}};
+      } else if (which == &E.usage_recorded) {
+        e.kind = EventKind::usage_recorded;
+        e.fields = {
+            {"count", dec(x[1])},
+            {"root", Hash(std::span<const uint8_t, 32>(x[2].get<Bytes>().data(), 32)).hex()}};
       } else {
         e.kind = EventKind::rated;
         e.accounts = {x[1].get<Address>(), x[2].get<Address>()};

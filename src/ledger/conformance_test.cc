@@ -10,6 +10,7 @@
 #include <random>
 
 #include "ledger/conformance_util.h"
+#include "ledger/usage.h"
 
 namespace ipsx::ledger::conformance {
 namespace {
@@ -1038,6 +1039,45 @@ TEST_P(LedgerConformance, ClaimRejectsStrangersBadProofsAndClosedDeals) {
   exec(P(), CloseDeal{id, Amount(), std::nullopt, CloseReason::completed});
   expect_rejected(P(), Claim{id, units(2000), proof_sig(R(), id, units(2000))},
                   LedgerErrc::deal_state);
+}
+
+// ==== recordUsage
+// =================================================================================
+
+// The root of a deal's usage log, as the requester signed it (UsageReceipt), goes on the ledger by
+// anyone's hand, only growing; a receipt not by the requester, or not for these values, does not.
+TEST_P(LedgerConformance, RecordUsagePutsTheRequestersSignedRootOnTheDealOnlyGrowing) {
+  finalize_and_fund();
+  Hash id = open_standard_deal();
+  EXPECT_EQ(deal(id).usage_count, 0u);
+  EXPECT_TRUE(deal(id).usage_root.is_zero());
+  const Hash root = random_hash(), later = random_hash();
+  auto receipt = [&](const PrivateKey& k, uint64_t count, const Hash& r) {
+    return sign_struct(k, UsageReceipt{id, count, r}.struct_hash());
+  };
+  expect_rejected(S(), RecordUsage{random_hash(), 3, root, receipt(R(), 3, root)},
+                  LedgerErrc::unknown_deal);
+  expect_rejected(S(), RecordUsage{id, 3, root, receipt(P(), 3, root)}, LedgerErrc::bad_signature);
+  expect_rejected(S(), RecordUsage{id, 3, later, receipt(R(), 3, root)}, LedgerErrc::bad_signature);
+  expect_rejected(S(), RecordUsage{id, 4, root, receipt(R(), 3, root)}, LedgerErrc::bad_signature);
+  expect_rejected(S(), RecordUsage{id, 0, root, receipt(R(), 0, root)},
+                  LedgerErrc::invalid_argument);
+  Receipt r = exec(S(), RecordUsage{id, 3, root, receipt(R(), 3, root)});
+  const Event& e = the_event(r.events, EventKind::usage_recorded);
+  EXPECT_EQ(e.deal, std::optional<Hash>(id));
+  EXPECT_TRUE(field_is_text(e, "count", "3"));
+  EXPECT_TRUE(field_is_text(e, "root", root.hex()));
+  EXPECT_EQ(deal(id).usage_count, 3u);
+  EXPECT_EQ(deal(id).usage_root, root);
+  // Not the same or fewer records again; more, even once the deal is closed.
+  expect_rejected(P(), RecordUsage{id, 3, root, receipt(R(), 3, root)},
+                  LedgerErrc::invalid_argument);
+  expect_rejected(P(), RecordUsage{id, 2, later, receipt(R(), 2, later)},
+                  LedgerErrc::invalid_argument);
+  exec(P(), CloseDeal{id, Amount(), std::nullopt, CloseReason::completed});
+  exec(P(), RecordUsage{id, 5, later, receipt(R(), 5, later)});
+  EXPECT_EQ(deal(id).usage_count, 5u);
+  EXPECT_EQ(deal(id).usage_root, later);
 }
 
 // ==== closeDeal (provider) ======================================================================

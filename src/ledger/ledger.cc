@@ -54,6 +54,8 @@ const char* to_string(EventKind k) {
       return "deal_closed";
     case EventKind::rated:
       return "rated";
+    case EventKind::usage_recorded:
+      return "usage_recorded";
   }
   return "unknown";
 }
@@ -86,7 +88,8 @@ const char* op_name(const Op& op) {
                                            "cooperativeClose",
                                            "uncooperativeClose",
                                            "settle",
-                                           "rate"};
+                                           "rate",
+                                           "recordUsage"};
   static_assert(std::size(kNames) == std::variant_size_v<Op>);
   return kNames[op.index()];
 }

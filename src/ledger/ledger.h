@@ -123,10 +123,19 @@ struct Rate {
   Hash deal_id;
   uint8_t score = 0;
 };
+// By anyone, with the requester's signed UsageReceipt (ledger/usage.h): puts the root of the
+// deal's usage log, its first `count` records, on the ledger, if it covers more records than the
+// root recorded before (docs/usage-receipts.md). The provider's agent sends it at the close.
+struct RecordUsage {
+  Hash deal_id;
+  uint64_t count = 0;
+  Hash root;
+  crypto::Signature requester_signature;  // a UsageReceipt
+};
 
 using Op = std::variant<Transfer, Approve, TransferFrom, Buy, FinalizeSale, ClaimUnsold, Deposit,
                         Withdraw, CancelOrder, OpenDeal, Claim, CloseDeal, CooperativeClose,
-                        UncooperativeClose, Settle, Rate>;
+                        UncooperativeClose, Settle, Rate, RecordUsage>;
 // The operation's name as in docs/ledger.md ("transfer", "openDeal", ...).
 const char* op_name(const Op& op);
 
@@ -165,6 +174,7 @@ enum class EventKind : uint8_t {
   deal_closing,
   deal_closed,
   rated,
+  usage_recorded,
 };
 const char* to_string(EventKind k);
 
@@ -251,6 +261,9 @@ struct DealView {
   CloseReason reason = CloseReason::unspecified;
   bool rated_by_provider = false;
   bool rated_by_requester = false;
+  // The usage log the requester signed for, as recorded (RecordUsage): 0 and zero if none.
+  uint64_t usage_count = 0;
+  Hash usage_root;
 };
 
 struct RatingView {

@@ -7,6 +7,7 @@
 
 #include "core/keccak.h"
 #include "ledger/rating.h"
+#include "ledger/usage.h"
 
 namespace ipsx::ledger {
 namespace {
@@ -113,6 +114,8 @@ Hash deal_hash(const DealView& d) {
       .u64(static_cast<uint64_t>(d.reason))
       .flag(d.rated_by_provider)
       .flag(d.rated_by_requester)
+      .u64(d.usage_count)
+      .hash(d.usage_root)
       .digest();
 }
 
@@ -1017,6 +1020,31 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
                                          {"of", of.to_string()},
                                          {"score", std::to_string(r.score)}},
                                         deal.id));
+            return events;
+          },
+          [&](const RecordUsage& u) -> Result<std::vector<Event>> {
+            auto d = find_deal(u.deal_id);
+            if (!d) return std::unexpected(d.error());
+            if (u.count <= d->usage_count) {
+              return fail(LedgerErrc::invalid_argument,
+                          fmt::format("usage: {} records do not exceed the {} recorded", u.count,
+                                      d->usage_count));
+            }
+            UsageReceipt receipt{u.deal_id, u.count, u.root};
+            auto signer =
+                crypto::recover(crypto::eip712::digest(domain_separator_, receipt.struct_hash()),
+                                u.requester_signature);
+            if (!signer || *signer != d->requester) {
+              return fail(LedgerErrc::bad_signature,
+                          "usage: the receipt is not signed by the deal's requester");
+            }
+            DealView deal = *d;
+            deal.usage_count = u.count;
+            deal.usage_root = u.root;
+            put_deal(deal);
+            events.push_back(
+                make_event(EventKind::usage_recorded, {deal.provider, deal.requester, deal.market},
+                           {{"count", std::to_string(u.count)}, {"root", u.root.hex()}}, deal.id));
             return events;
           },
       },

@@ -180,6 +180,10 @@ std::string op_encoded_type(const Op& op) {
           [](const Rate&) -> std::string {
             return "Rate(bytes32 dealId,uint8 score,uint64 nonce)";
           },
+          [](const RecordUsage&) -> std::string {
+            return "RecordUsage(bytes32 dealId,uint64 count,bytes32 root,bytes requesterSignature,"
+                   "uint64 nonce)";
+          },
       },
       op);
 }
@@ -203,7 +207,8 @@ Hash tx_digest(const Hash& domain_separator, uint64_t nonce, const Op& op) {
                     CooperativeClose{},
                     UncooperativeClose{},
                     Settle{},
-                    Rate{}};
+                    Rate{},
+                    RecordUsage{}};
     for (const Op& s : samples) out[s.index()] = th(op_encoded_type(s));
     return out;
   }();
@@ -256,6 +261,10 @@ Hash tx_digest(const Hash& domain_separator, uint64_t nonce, const Op& op) {
                  },
                  [&](const Settle& s) { h.add_word(s.deal_id); },
                  [&](const Rate& r) { h.add_word(r.deal_id).add_uint(r.score); },
+                 [&](const RecordUsage& u) {
+                   h.add_word(u.deal_id).add_uint(u.count).add_word(u.root).add_bytes(
+                       sig_bytes(u.requester_signature, b1));
+                 },
              },
              op);
   h.add_uint(nonce);
@@ -472,6 +481,12 @@ json to_json(const Op& op) {
                    j["dealId"] = r.deal_id.hex();
                    j["score"] = r.score;
                  },
+                 [&](const RecordUsage& u) {
+                   j["dealId"] = u.deal_id.hex();
+                   j["count"] = u.count;
+                   j["root"] = u.root.hex();
+                   j["requesterSignature"] = u.requester_signature.to_hex();
+                 },
              },
              op);
   return j;
@@ -569,6 +584,13 @@ Result<Op> op_from_json(const json& j) {
     IPSX_READ(id, r.hash("dealId"));
     IPSX_READ(score, r.uint<uint8_t>("score", 255));
     return Op(Rate{id, score});
+  }
+  if (name == "recordUsage") {
+    IPSX_READ(id, r.hash("dealId"));
+    IPSX_READ(count, r.uint<uint64_t>("count", UINT64_MAX));
+    IPSX_READ(root, r.hash("root"));
+    IPSX_READ(sig, r.signature("requesterSignature"));
+    return Op(RecordUsage{id, count, root, sig});
   }
   return bad("op.op", fmt::format("unknown operation '{}'", name));
 }

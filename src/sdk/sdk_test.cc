@@ -489,6 +489,45 @@ TEST_F(SdkSettlementTest, TheWatchtowerAnswersARequesterWhoClosesAdmittingNothin
   EXPECT_EQ(ended.size(), 1u);  // told once
 }
 
+// At the close, the watchtower puts the root of the usage log the requester signed for on the
+// ledger (RecordUsage), once per larger receipt; a receipt not larger than the ledger's is not
+// sent again.
+TEST_F(SdkSettlementTest, TheClosePutsTheRequestersUsageRootOnTheLedger) {
+  Signer provider = signer("provider"), requester = signer("requester");
+  SettlementOptions fast;
+  fast.check_every = Millis(0);
+  ProviderSettlement provider_side(*node_, provider, fast);
+  const Hash root = keccak256(std::string("the log's root"));
+  std::optional<std::pair<ledger::UsageReceipt, crypto::Signature>> held;
+  provider_side.usage_receipt = [&](const Hash& d) {
+    EXPECT_EQ(d, deal_);
+    return held;
+  };
+  provider_side.watch(deal_);
+  auto sign_receipt = [&](uint64_t count) {
+    ledger::UsageReceipt r{deal_, count, root};
+    return std::pair{
+        r, crypto::sign(key("requester"),
+                        crypto::eip712::digest(requester.domain_separator(), r.struct_hash()))
+               .value()};
+  };
+  held = sign_receipt(3);
+  for (auto& l : provider_side.poll(clock_.now())) said_ += l + "\n";
+  EXPECT_EQ(ledger_->deal(deal_).value().usage_count, 0u) << "not while the deal runs";
+  exec(key("requester"),
+       ledger::UncooperativeClose{deal_, Amount(), ledger::CloseReason::completed});
+  ASSERT_TRUE(poll_until(provider_side, "the root of its usage log (3 records")) << said_;
+  auto d = ledger_->deal(deal_).value();
+  EXPECT_EQ(d.usage_count, 3u);
+  EXPECT_EQ(d.usage_root, root);
+  said_.clear();
+  for (auto& l : provider_side.poll(clock_.now())) said_ += l + "\n";
+  EXPECT_EQ(said_.find("usage log"), std::string::npos) << "sent again: " << said_;
+  held = sign_receipt(5);  // a last receipt arrived
+  ASSERT_TRUE(poll_until(provider_side, "the root of its usage log (5 records")) << said_;
+  EXPECT_EQ(ledger_->deal(deal_).value().usage_count, 5u);
+}
+
 TEST_F(SdkSettlementTest, TheWatchtowerClaimsOnceAMinuteOfThePriceIsUnclaimed) {
   Signer provider = signer("provider"), requester = signer("requester");
   SettlementOptions fast;

@@ -184,6 +184,28 @@ std::vector<std::string> ProviderSettlement::answer_close(const Hash& id, Deal& 
   return out;  // rated at the next poll, once closed
 }
 
+void ProviderSettlement::record_usage(const Hash& id, Deal& d, const json& ledger_view,
+                                      std::vector<std::string>& out) {
+  if (!usage_receipt) return;
+  auto r = usage_receipt(id);
+  if (!r) return;
+  const uint64_t count = r->first.count;
+  if (count <= ledger_view.value("usageCount", uint64_t{0}) || count <= d.usage_sent) return;
+  auto sent =
+      send_transaction(node_, signer_, ledger::RecordUsage{id, count, r->first.root, r->second});
+  if (!sent) {
+    note_error(out, d.last_error,
+               fmt::format("deal {}: putting its usage root on the ledger: {}", short_id(id),
+                           sent.error().message()));
+    return;
+  }
+  d.usage_sent = count;
+  out.push_back(fmt::format(
+      "deal {}: the root of its usage log ({} records, signed by the requester) is on the ledger "
+      "(block {})",
+      short_id(id), count, sent->value("block", uint64_t{0})));
+}
+
 std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Timestamp now) {
   std::vector<std::string> out;
   auto read = read_deal(node_, id);
@@ -206,7 +228,13 @@ std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Tim
       on_ended(id, state == "closing" ? "the requester closed it on the ledger"
                                       : "it is closed on the ledger");
   }
-  if (state == "closing") return answer_close(id, d, ledger_view, now);
+  if (state == "closing" || state == "closed" || final_close(read->deal))
+    record_usage(id, d, ledger_view, out);
+  if (state == "closing") {
+    auto answered = answer_close(id, d, ledger_view, now);
+    out.insert(out.end(), answered.begin(), answered.end());
+    return out;
+  }
   auto proof = [&]() -> std::optional<std::pair<U256, crypto::Signature>> {
     if (d.best && d.claimed < d.best->first) return d.best;
     return std::nullopt;

@@ -31,6 +31,7 @@
 #include "core/uint256.h"
 #include "crypto/keys.h"
 #include "ledger/ledger.h"
+#include "ledger/usage.h"
 #include "sdk/node_client.h"
 #include "sdk/proof_store.h"
 #include "sdk/signer.h"
@@ -102,16 +103,24 @@ class ProviderSettlement : SettlementSide {
   // Called from poll() once for each deal the ledger marks closing or closed, with the reason
   // for the exit's log: the exit cuts it (Exit::end_deal).
   std::function<void(const Hash& deal, const std::string& why)> on_ended;
+  // The requester's best signed usage receipt of a deal, if any (the provider's UsageStore).
+  // When the deal closes (closing or closed on the ledger, or its close final at the market),
+  // a receipt covering more records than the ledger holds is put on the ledger (RecordUsage).
+  std::function<std::optional<std::pair<ledger::UsageReceipt, crypto::Signature>>(const Hash&)>
+      usage_receipt;
 
  private:
   struct Deal {
     std::optional<std::pair<U256, crypto::Signature>> best;
     U256 claimed;
     Timestamp last_claim{};
-    bool ended = false;  // on_ended was called
-    bool done = false;   // closed and rated (or unknown to the node)
+    bool ended = false;       // on_ended was called
+    bool done = false;        // closed and rated (or unknown to the node)
+    uint64_t usage_sent = 0;  // records of the last receipt put on the ledger
     std::string last_error;
   };
+  void record_usage(const Hash& id, Deal& d, const nlohmann::json& ledger_view,
+                    std::vector<std::string>& out);
   std::vector<std::string> answer_close(const Hash& id, Deal& d, const nlohmann::json& ledger_view,
                                         Timestamp now);
   Result<nlohmann::json> claim(const Hash& id, Deal& d, Timestamp now);

@@ -184,7 +184,7 @@ Result<VerifiedUsage> verify_usage_proof(const json& proof) {
         CoreErrc::invalid_argument,
         fmt::format("the receipt is signed by {}, not by the requester {}",
                     signer ? signer->to_string() : std::string("nobody"), requester->to_string()));
-  return VerifiedUsage{*record, *requester, *domain, count};
+  return VerifiedUsage{*record, *requester, *domain, count, *root};
 }
 
 }  // namespace ipsx::sdk

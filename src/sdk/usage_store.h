@@ -65,6 +65,7 @@ struct VerifiedUsage {
   Address requester;
   Hash domain_separator;
   uint64_t count = 0;
+  Hash root;  // of the log's first `count` records, as the receipt names it
 };
 // Checks a proof: the record's audit path leads to the receipt's root, and the receipt's
 // signature (EIP-712 under `domainSeparator`) recovers to `requester`. Errors: parse_error for a

@@ -245,6 +245,14 @@ awk -v c="$paid" 'BEGIN { exit !(c + 0 > 0) }' && ok "the provider's wallet hold
 # The double lease: the settled deal's place is free again, and the exclusive IP goes to one
 # requester at a time, the first requester's gateway (which may lease it anew) or a second's.
 if [[ $SCENARIO == close-at-zero ]]; then
+  # The close put the root of the usage log the requester signed on the ledger (public); the
+  # provider's proof checks against it.
+  usage_count=$(ledger_of usageCount)
+  ((usage_count > 0)) && ok "the close put the usage log's root on the ledger ($usage_count records)" ||
+    bad "no usage root on the ledger: $(curl -s "$url/v1/deals/$deal")"
+  expect_out "the provider's usage proof agrees with the ledger's root" \
+    "the ledger holds (this root|the root of its first)" \
+    "$IPSX" deal verify-usage "$work/proof.json" --node "$url"
   start gateway2 "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester2" \
     --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
     --max-price 0.002 --duration 3600 --budget 50
