@@ -66,13 +66,18 @@ reservedB() { "$IPSX" ledger show --data "$dataB" | grep -i "^  $1 " | grep -oE 
 expect_eq "the requester has one deal's deposit reserved on B (60 s at 0.001)" "$(reservedB "$requester")" 0.06
 
 # ---- the nodes -----------------------------------------------------------------------------
-start_node() { # NAME DATA
-  start "$1" "$IPSX" node --data "$2" --keystore "$ks" --address "$market" --password-file "$work/pw" \
-    --listen 127.0.0.1:0 --offer-checks none
-  wait_for "$work/$1.out" 'http://127\.0\.0\.1:[0-9]+'
-}
-urlA=$(start_node nodeA "$data") || { bad "node A starts: $(cat "$work/nodeA.out")"; finish; exit 1; }
-urlB=$(start_node nodeB "$dataB") || { bad "node B starts: $(cat "$work/nodeB.out")"; finish; exit 1; }
+# (Started here, not inside $(...): a subshell's `start` would not record the pid, and the node
+# would outlive the test.)
+for n in A B; do
+  dir=$data
+  [[ $n == B ]] && dir=$dataB
+  start "node$n" "$IPSX" node --data "$dir" --keystore "$ks" --address "$market" \
+    --password-file "$work/pw" --listen 127.0.0.1:0 --offer-checks none
+done
+urlA=$(wait_for "$work/nodeA.out" 'http://127\.0\.0\.1:[0-9]+') ||
+  { bad "node A starts: $(cat "$work/nodeA.out")"; finish; exit 1; }
+urlB=$(wait_for "$work/nodeB.out" 'http://127\.0\.0\.1:[0-9]+') ||
+  { bad "node B starts: $(cat "$work/nodeB.out")"; finish; exit 1; }
 health() { curl -s "$1/v1/health" | jq -r "$2"; }
 expect_eq "node A's health names its genesis-bound verifying address" \
   "verifying address $(health "$urlA" .verifyingContract)" "$domA"
