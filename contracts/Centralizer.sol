@@ -461,10 +461,13 @@ contract Centralizer is EIP712 {
         emit Rated(dealId, msg.sender, ratee, score);
     }
 
-    /// Anyone, with the requester's signed UsageReceipt (docs/usage-receipts.md): the root of the
-    /// deal's usage log, its first `count` records, if it covers more than the one recorded.
+    /// The provider, with the requester's signed UsageReceipt (docs/usage-receipts.md): the root of
+    /// the deal's usage log, its first `count` records, if it covers more than the one recorded.
+    /// Not anyone: a requester recording a bogus receipt with the largest count first would bar
+    /// every genuine one.
     function recordUsage(bytes32 dealId, uint64 count, bytes32 root, bytes calldata requesterSignature) external {
         Deal storage d = _deal(dealId);
+        if (msg.sender != d.provider) revert NotAParty("usage: only the deal's provider records it");
         Usage storage u = usages[dealId];
         if (count <= u.count) revert InvalidArgument("usage: no more records than recorded");
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(USAGE_RECEIPT_TYPEHASH, dealId, count, root)));

@@ -7,6 +7,7 @@
 // must give its own error code and leave the whole observable state as it was, nonce included.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
 #include "ledger/conformance_util.h"
@@ -1045,7 +1046,8 @@ TEST_P(LedgerConformance, ClaimRejectsStrangersBadProofsAndClosedDeals) {
 // =================================================================================
 
 // The root of a deal's usage log, as the requester signed it (UsageReceipt), goes on the ledger by
-// anyone's hand, only growing; a receipt not by the requester, or not for these values, does not.
+// the provider's hand, only growing; a receipt not by the requester, or not for these values, does
+// not.
 TEST_P(LedgerConformance, RecordUsagePutsTheRequestersSignedRootOnTheDealOnlyGrowing) {
   finalize_and_fund();
   Hash id = open_standard_deal();
@@ -1055,14 +1057,14 @@ TEST_P(LedgerConformance, RecordUsagePutsTheRequestersSignedRootOnTheDealOnlyGro
   auto receipt = [&](const PrivateKey& k, uint64_t count, const Hash& r) {
     return sign_struct(k, UsageReceipt{id, count, r}.struct_hash());
   };
-  expect_rejected(S(), RecordUsage{random_hash(), 3, root, receipt(R(), 3, root)},
+  expect_rejected(P(), RecordUsage{random_hash(), 3, root, receipt(R(), 3, root)},
                   LedgerErrc::unknown_deal);
-  expect_rejected(S(), RecordUsage{id, 3, root, receipt(P(), 3, root)}, LedgerErrc::bad_signature);
-  expect_rejected(S(), RecordUsage{id, 3, later, receipt(R(), 3, root)}, LedgerErrc::bad_signature);
-  expect_rejected(S(), RecordUsage{id, 4, root, receipt(R(), 3, root)}, LedgerErrc::bad_signature);
-  expect_rejected(S(), RecordUsage{id, 0, root, receipt(R(), 0, root)},
+  expect_rejected(P(), RecordUsage{id, 3, root, receipt(P(), 3, root)}, LedgerErrc::bad_signature);
+  expect_rejected(P(), RecordUsage{id, 3, later, receipt(R(), 3, root)}, LedgerErrc::bad_signature);
+  expect_rejected(P(), RecordUsage{id, 4, root, receipt(R(), 3, root)}, LedgerErrc::bad_signature);
+  expect_rejected(P(), RecordUsage{id, 0, root, receipt(R(), 0, root)},
                   LedgerErrc::invalid_argument);
-  Receipt r = exec(S(), RecordUsage{id, 3, root, receipt(R(), 3, root)});
+  Receipt r = exec(P(), RecordUsage{id, 3, root, receipt(R(), 3, root)});
   const Event& e = the_event(r.events, EventKind::usage_recorded);
   EXPECT_EQ(e.deal, std::optional<Hash>(id));
   EXPECT_TRUE(field_is_text(e, "count", "3"));
@@ -1078,6 +1080,26 @@ TEST_P(LedgerConformance, RecordUsagePutsTheRequestersSignedRootOnTheDealOnlyGro
   exec(P(), RecordUsage{id, 5, later, receipt(R(), 5, later)});
   EXPECT_EQ(deal(id).usage_count, 5u);
   EXPECT_EQ(deal(id).usage_root, later);
+}
+
+// Only the provider records usage: the requester (or anyone else) recording a receipt it signed
+// for a bogus log with the largest count would otherwise bar every genuine receipt for good.
+TEST_P(LedgerConformance, RecordUsageIsTheProvidersAloneSoTheRequesterCannotBarTheGenuineRoot) {
+  finalize_and_fund();
+  Hash id = open_standard_deal();
+  const Hash bogus = random_hash(), genuine = random_hash();
+  auto receipt = [&](uint64_t count, const Hash& r) {
+    return sign_struct(R(), UsageReceipt{id, count, r}.struct_hash());
+  };
+  const uint64_t most = std::numeric_limits<uint64_t>::max();
+  expect_rejected(R(), RecordUsage{id, most, bogus, receipt(most, bogus)}, LedgerErrc::not_a_party);
+  expect_rejected(S(), RecordUsage{id, most, bogus, receipt(most, bogus)}, LedgerErrc::not_a_party);
+  exec(P(), CloseDeal{id, Amount(), std::nullopt, CloseReason::completed});
+  expect_rejected(R(), RecordUsage{id, most, bogus, receipt(most, bogus)}, LedgerErrc::not_a_party);
+  EXPECT_EQ(deal(id).usage_count, 0u);
+  exec(P(), RecordUsage{id, 4, genuine, receipt(4, genuine)});
+  EXPECT_EQ(deal(id).usage_count, 4u);
+  EXPECT_EQ(deal(id).usage_root, genuine);
 }
 
 // ==== closeDeal (provider) ======================================================================

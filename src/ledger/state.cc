@@ -1025,6 +1025,10 @@ Result<std::vector<Event>> State::apply_op(const Address& from, const Op& op, in
           [&](const RecordUsage& u) -> Result<std::vector<Event>> {
             auto d = find_deal(u.deal_id);
             if (!d) return std::unexpected(d.error());
+            // The provider's alone: a receipt the requester signed for a bogus log with the
+            // largest count, recorded first by the requester, would bar every genuine one.
+            if (from != d->provider)
+              return fail(LedgerErrc::not_a_party, "usage: only the deal's provider records it");
             if (u.count <= d->usage_count) {
               return fail(LedgerErrc::invalid_argument,
                           fmt::format("usage: {} records do not exceed the {} recorded", u.count,

@@ -191,32 +191,18 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     if (!market)
       co_return fail(NetErrc::no_lease,
                      fmt::format("no leased IP fits {} and no market is configured", describe(f)));
-    struct Wait {
-      explicit Wait(asio::any_io_executor ex) : timer(ex) {}
-      asio::steady_timer timer;
-      std::optional<Result<Lease>> result;
-    };
-    auto w = std::make_shared<Wait>(io.get_executor());
-    auto self = shared_from_this();
-    market->acquire(f, [w, self](Result<Lease> r) {
-      asio::post(self->io, [w, r = std::move(r)]() mutable {
-        w->result = std::move(r);
-        w->timer.cancel();
-      });
-    });
-    w->timer.expires_after(cfg.acquire_timeout);
-    boost::system::error_code ec;
-    co_await w->timer.async_wait(use_ec(ec));
-    if (!w->result)
+    auto answer =
+        co_await ask_market<Lease>([&](auto done) { market->acquire(f, std::move(done)); });
+    if (!answer)
       co_return fail(NetErrc::no_lease,
                      fmt::format("no leased IP fits {} and the market found none within {} ms",
                                  describe(f), cfg.acquire_timeout.count()));
-    if (!*w->result) {
-      const Error& e = w->result->error();
+    if (!*answer) {
+      const Error& e = answer->error();
       co_return fail(NetErrc::no_lease,
                      fmt::format("no leased IP fits {}: the market: {}", describe(f), e.message()));
     }
-    Lease lease = std::move(**w->result);
+    Lease lease = std::move(**answer);
     if (!lease_fits(lease, f))
       co_return fail(NetErrc::no_lease, fmt::format("the market's lease {} does not fit {}",
                                                     lease.deal_id.hex(), describe(f)));
@@ -272,14 +258,27 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   // somewhere else than where the gateway last dialled.
   awaitable<bool> relocate(std::shared_ptr<Link> l) {
     if (!market) co_return false;
+    auto where = co_await ask_market<tcp::endpoint>(
+        [&](auto done) { market->locate(l->lease.provider, std::move(done)); });
+    if (l->state == Link::State::dead || !where || !*where) co_return false;
+    if (**where == l->lease.exit) co_return false;
+    l->lease.exit = **where;
+    co_return true;
+  }
+
+  // Asks the market (START hands its callback to one GatewayMarket call, which may answer on any
+  // thread) and waits for the answer on the gateway's executor; nullopt if none came within
+  // acquire_timeout. A late answer is dropped.
+  template <class T, class Start>
+  awaitable<std::optional<Result<T>>> ask_market(Start start) {
     struct Wait {
       explicit Wait(asio::any_io_executor ex) : timer(ex) {}
       asio::steady_timer timer;
-      std::optional<Result<tcp::endpoint>> result;
+      std::optional<Result<T>> result;
     };
     auto w = std::make_shared<Wait>(io.get_executor());
     auto self = shared_from_this();
-    market->locate(l->lease.provider, [w, self](Result<tcp::endpoint> r) {
+    start([w, self](Result<T> r) {
       asio::post(self->io, [w, r = std::move(r)]() mutable {
         w->result = std::move(r);
         w->timer.cancel();
@@ -288,10 +287,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     w->timer.expires_after(cfg.acquire_timeout);
     boost::system::error_code ec;
     co_await w->timer.async_wait(use_ec(ec));
-    if (l->state == Link::State::dead || !w->result || !*w->result) co_return false;
-    if (**w->result == l->lease.exit) co_return false;
-    l->lease.exit = **w->result;
-    co_return true;
+    co_return std::move(w->result);
   }
 
   awaitable<Result<std::shared_ptr<MuxChannel>>> connect(Link& l) {
