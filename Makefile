@@ -8,7 +8,10 @@ FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 300
 SOAK_KILLS   ?= 40
 
-CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+# Line tables only (-g1): backtraces, perf and sanitizer reports name file and line; full debug
+# info (-g) made the cold build half again as long (docs/testing.md). BUILD_TYPE=Debug for gdb.
+CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+              -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 
 .PHONY: all deps configure build test test-fast sanitize sanitize-build demo bench fuzz soak chaos format check-format clean
 
@@ -32,7 +35,7 @@ test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 sanitize-build: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIPSX_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DIPSX_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 sanitize: sanitize-build

@@ -36,6 +36,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 on_exit() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; }
 unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
+# The challenge period: the ledger's shortest (60 s); each scenario waits it out once.
 CHALLENGE=60
 
 echo proxy-secret >"$work/proxy-pw"
