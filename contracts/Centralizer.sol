@@ -289,10 +289,10 @@ contract Centralizer is EIP712 {
         _checkFit(offer, request, pricePerSecond, block.timestamp);
         // The minimum ratings, against the ledger's own ratings, as the market's filter.
         if (request.minProviderRating > 0 && _ratingOf(offer.provider) < request.minProviderRating) {
-            revert TermsMismatch("request: the provider's rating is below its minimum");
+            revert TermsMismatch("request.minProviderRating: the provider's rating is below this minimum");
         }
         if (offer.minRequesterRating > 0 && _ratingOf(request.requester) < offer.minRequesterRating) {
-            revert TermsMismatch("offer: the requester's rating is below its minimum");
+            revert TermsMismatch("offer.minRequesterRating: the requester's rating is below this minimum");
         }
 
         OrderUse storage ru = orders[requestHash];

@@ -43,22 +43,10 @@ ApiError ApiError::unknown(std::string code, std::string field, std::string mess
   return {404, std::move(code), std::move(message), std::move(field)};
 }
 
-std::string field_of(const std::string& message) {
-  size_t colon = message.find(": ");
-  if (colon == std::string::npos || colon == 0) return "";
-  for (size_t i = 0; i < colon; ++i) {
-    char c = message[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && ((c >= '0' && c <= '9') || c == '.' || c == '[' || c == ']'));
-    if (!ok) return "";
-  }
-  return message.substr(0, colon);
-}
-
 ApiError from_error(const Error& e) {
   const std::error_code& c = e.code();
   auto with = [&](int status, const char* code) {
-    return ApiError{status, code, e.message(), field_of(e.message())};
+    return ApiError{status, code, e.message(), e.field()};
   };
   if (c.category() == market::market_category()) {
     switch (static_cast<market::MarketErrc>(c.value())) {

@@ -39,8 +39,4 @@ struct ApiError {
 // a JSON path followed by ": " (the convention of the ledger's and the market's errors).
 ApiError from_error(const Error& e);
 
-// The leading JSON path of an error message ("offer.market: names 0x..." -> "offer.market"), or
-// "" when the message does not start with one.
-std::string field_of(const std::string& message);
-
 }  // namespace ipsx::api

@@ -8,16 +8,27 @@
 namespace ipsx::api {
 namespace {
 
-TEST(ApiErrorTest, FieldIsTheLeadingJsonPathOfTheMessage) {
-  EXPECT_EQ(field_of("offer.market: names 0xabc, this market is 0xdef"), "offer.market");
-  EXPECT_EQ(field_of("request.countries[1]: not a country"), "request.countries[1]");
-  EXPECT_EQ(field_of("this offer was placed before (reuse its nonce?)"), "");
-  EXPECT_EQ(field_of("no colon here"), "");
-  EXPECT_EQ(field_of(": leading"), "");
+template <class Code>
+Error at_field(Code code, std::string field, std::string_view why) {
+  return fail_at(code, std::move(field), why).error();
+}
+
+// The field travels as a value beside the message: the API reports the one the error carries and
+// reads nothing out of the message.
+TEST(ApiErrorTest, TheFieldIsTheErrorsOwnNotReadFromTheMessage) {
+  Error e = at_field(market::MarketErrc::bad_order, "request.countries[1]", "not a country");
+  EXPECT_EQ(e.message(), "request.countries[1]: not a country");
+  EXPECT_EQ(e.field(), "request.countries[1]");
+  EXPECT_EQ(e.field_root(), "request");
+  EXPECT_EQ(from_error(e).field, "request.countries[1]");
+  EXPECT_EQ(e.with_context("placing it").field(), "request.countries[1]");
+  // A message that merely looks like "path: text" names no field.
+  EXPECT_EQ(from_error(Error(market::MarketErrc::storage, "journal: disk full")).field, "");
+  EXPECT_EQ(Error(market::MarketErrc::storage, "x").field_root(), "");
 }
 
 TEST(ApiErrorTest, MarketErrorsMapToStableCodesAndStatuses) {
-  ApiError e = from_error(Error(market::MarketErrc::bad_order, "offer.market: names 0x1"));
+  ApiError e = from_error(at_field(market::MarketErrc::bad_order, "offer.market", "names 0x1"));
   EXPECT_EQ(e.status, 422);
   EXPECT_EQ(e.code, "invalid_order");
   EXPECT_EQ(e.field, "offer.market");
@@ -32,7 +43,8 @@ TEST(ApiErrorTest, MarketErrorsMapToStableCodesAndStatuses) {
 }
 
 TEST(ApiErrorTest, LedgerFieldErrorsAre400AndNameTheField) {
-  ApiError e = from_error(Error(ledger::LedgerErrc::invalid_argument, "offer.capacity: missing"));
+  ApiError e =
+      from_error(at_field(ledger::LedgerErrc::invalid_argument, "offer.capacity", "missing"));
   EXPECT_EQ(e.status, 400);
   EXPECT_EQ(e.code, "invalid_field");
   EXPECT_EQ(e.field, "offer.capacity");

@@ -249,8 +249,7 @@ std::optional<ApiError> check_offer(NodeContext& node, const ledger::Offer& offe
     auto found = geo::check_offer_location(*c.location, offer);
     if (!found) {
       const Error& e = found.error();
-      std::string field = field_of(e.message());
-      field = field.empty() ? "offer.ip" : "offer." + field;
+      std::string field = e.field().empty() ? "offer.ip" : "offer." + e.field();
       if (e.code() == make_error_code(geo::GeoErrc::location_mismatch))
         return ApiError{422, "location_mismatch", e.message(), field};
       if (e.code() == make_error_code(geo::GeoErrc::not_found))
@@ -847,9 +846,8 @@ HttpResponse announce_exit(NodeState& s, const HttpRequest& req) {
     return *r;
   if (auto r = s.exits.announce(a, now_s()); !r) {
     if (r.error().code() == market::MarketErrc::invalid_argument) {
-      const std::string& m = r.error().message();
-      return error_response(
-          ApiError::invalid_field(m.starts_with("expiry") ? "exit.expiry" : "exit.endpoint", m));
+      return error_response(ApiError::invalid_field(
+          r.error().field() == "expiry" ? "exit.expiry" : "exit.endpoint", r.error().message()));
     }
     return error_response(from_error(r.error()));
   }

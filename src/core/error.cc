@@ -2,11 +2,16 @@
 
 namespace ipsx {
 
+std::string_view Error::field_root() const {
+  std::string_view f = field_;
+  return f.substr(0, f.find_first_of(".["));
+}
+
 Error Error::with_context(std::string_view context) const {
   std::string m(context);
   m += ": ";
   m += message_;
-  return Error(code_, std::move(m));
+  return Error(code_, std::move(m), field_);
 }
 
 namespace {

@@ -66,6 +66,25 @@ Result<ContractErrors> ContractErrors::parse(std::string_view json_text) {
   return out;
 }
 
+namespace {
+
+// The input a Centralizer revert reason names: its reasons read as the API's messages do,
+// `offer.capacity: ...` or `request: ...` (the contract has no other channel for the field), so
+// the prefix before ": ", if it is a field path, is the field. Empty for other reasons.
+std::string reason_field(std::string_view reason) {
+  size_t colon = reason.find(": ");
+  if (colon == std::string_view::npos || colon == 0) return "";
+  for (size_t i = 0; i < colon; ++i) {
+    char c = reason[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (i > 0 && ((c >= '0' && c <= '9') || c == '.' || c == '[' || c == ']'));
+    if (!ok) return "";
+  }
+  return std::string(reason.substr(0, colon));
+}
+
+}  // namespace
+
 Error ContractErrors::to_error(ByteView data, std::string_view context) const {
   if (data.size() >= 4) {
     abi::Selector s{};
@@ -81,7 +100,8 @@ Error ContractErrors::to_error(ByteView data, std::string_view context) const {
           it->second.code > 0
               ? ledger::make_error_code(static_cast<ledger::LedgerErrc>(it->second.code))
               : make_error_code(EthErrc::reverted);
-      return Error(code, fmt::format("{}: {} ({})", context, reason, it->second.name));
+      return Error(code, fmt::format("{}: {} ({})", context, reason, it->second.name),
+                   reason_field(reason));
     }
   }
   auto r = abi::decode_revert(data);

@@ -163,27 +163,28 @@ Result<GeoInfo> check_offer_location(const GeoDatabase& db, const ledger::Offer&
                         std::filesystem::path(db.country_database_path()).filename().string());
   std::string asn_says = from_table ? "the static table says" : "the ASN data says";
   if (!info->country)
-    return fail(GeoErrc::not_found, fmt::format("country: {} claims {}; no country is known for it",
-                                                where, country_text(offer.country)));
+    return fail_at(GeoErrc::not_found, "country",
+                   fmt::format("{} claims {}; no country is known for it", where,
+                               country_text(offer.country)));
   if (*info->country != offer.country)
-    return fail(GeoErrc::location_mismatch,
-                fmt::format("country: {} claims {}; {} {}", where, country_text(offer.country),
-                            country_says, country_text(*info->country)));
+    return fail_at(GeoErrc::location_mismatch, "country",
+                   fmt::format("{} claims {}; {} {}", where, country_text(offer.country),
+                               country_says, country_text(*info->country)));
   if (offer.asn != 0) {
     if (!info->asn)
-      return fail(GeoErrc::not_found,
-                  fmt::format("asn: {} claims AS{}; no ASN is known for it", where, offer.asn));
+      return fail_at(GeoErrc::not_found, "asn",
+                     fmt::format("{} claims AS{}; no ASN is known for it", where, offer.asn));
     if (*info->asn != offer.asn)
-      return fail(
-          GeoErrc::location_mismatch,
+      return fail_at(
+          GeoErrc::location_mismatch, "asn",
           fmt::format(
-              "asn: {} claims AS{}; {} AS{}{}", where, offer.asn, asn_says, *info->asn,
+              "{} claims AS{}; {} AS{}{}", where, offer.asn, asn_says, *info->asn,
               info->asn_organisation.empty() ? "" : fmt::format(" ({})", info->asn_organisation)));
   }
   if (info->ip_type && *info->ip_type != offer.ip_type)
-    return fail(GeoErrc::location_mismatch,
-                fmt::format("type: {} claims {}; the static table says {}", where,
-                            to_string(offer.ip_type), to_string(*info->ip_type)));
+    return fail_at(GeoErrc::location_mismatch, "type",
+                   fmt::format("{} claims {}; the static table says {}", where,
+                               to_string(offer.ip_type), to_string(*info->ip_type)));
   return info;
 }
 

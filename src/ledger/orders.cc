@@ -29,7 +29,7 @@ Hash country_word(const CountryCode& c) {
 }
 
 std::unexpected<Error> bad(std::string_view field, std::string_view why) {
-  return fail(LedgerErrc::bad_order, fmt::format("{}: {}", field, why));
+  return fail_at(LedgerErrc::bad_order, std::string(field), why);
 }
 
 std::unexpected<Error> mismatch(std::string_view why) {
@@ -193,7 +193,7 @@ Result<void> validate(const Offer& o) {
     return bad("offer.minRequesterRating", "must be at most 500");
   if (o.expiry == 0) return bad("offer.expiry", "must be set");
   if (!o.price_per_second.checked_mul(kMaxDurationSeconds)) {
-    return fail(LedgerErrc::overflow, "offer.pricePerSecond: price * 30 days overflows");
+    return fail_at(LedgerErrc::overflow, "offer.pricePerSecond", "price * 30 days overflows");
   }
   return {};
 }
@@ -227,8 +227,8 @@ Result<void> validate(const Request& r) {
   if (r.expiry == 0) return bad("request.expiry", "must be set");
   auto per_ip = r.max_price_per_second.checked_mul(r.duration);
   if (!per_ip || !per_ip->checked_mul(r.count)) {
-    return fail(LedgerErrc::overflow,
-                "request.maxPricePerSecond: price * duration * count overflows");
+    return fail_at(LedgerErrc::overflow, "request.maxPricePerSecond",
+                   "price * duration * count overflows");
   }
   return {};
 }

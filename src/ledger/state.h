@@ -106,6 +106,36 @@ class State {
   Result<std::vector<Event>> apply_op(const Address& from, const Op& op, int64_t now_ms,
                                       std::optional<Hash>* deal_id);
 
+  // One operation's application: its sender, the block's time, its events so far; `deal_id`
+  // receives the id of a deal it opens.
+  struct Call {
+    const Address& from;
+    int64_t now_ms;
+    uint64_t now_s;
+    std::optional<Hash>* deal_id;
+    std::vector<Event> events;
+  };
+  Result<std::vector<Event>> apply(Call& call, const Transfer& t);
+  Result<std::vector<Event>> apply(Call& call, const Approve& a);
+  Result<std::vector<Event>> apply(Call& call, const TransferFrom& t);
+  Result<std::vector<Event>> apply(Call& call, const Buy& b);
+  Result<std::vector<Event>> apply(Call& call, const FinalizeSale&);
+  Result<std::vector<Event>> apply(Call& call, const ClaimUnsold&);
+  Result<std::vector<Event>> apply(Call& call, const Deposit& d);
+  Result<std::vector<Event>> apply(Call& call, const Withdraw& w);
+  Result<std::vector<Event>> apply(Call& call, const CancelOrder& c);
+  Result<std::vector<Event>> apply(Call& call, const OpenDeal& o);
+  Result<std::vector<Event>> apply(Call& call, const Claim& c);
+  Result<std::vector<Event>> apply(Call& call, const CloseDeal& c);
+  Result<std::vector<Event>> apply(Call& call, const CooperativeClose& c);
+  Result<std::vector<Event>> apply(Call& call, const UncooperativeClose& c);
+  Result<std::vector<Event>> apply(Call& call, const Settle& s);
+  Result<std::vector<Event>> apply(Call& call, const Rate& r);
+  Result<std::vector<Event>> apply(Call& call, const RecordUsage& u);
+  Result<void> locked() const;  // transfers_locked until the sale is finalized
+  Result<DealView> find_deal(const Hash& id) const;
+  Result<void> move_tokens(const Address& src, const Address& dst, const Amount& amount);
+
   uint64_t chain_id_ = 0;
   crypto::eip712::Domain domain_;
   Hash domain_separator_;

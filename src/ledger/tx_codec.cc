@@ -33,7 +33,7 @@ ByteView sig_bytes(const crypto::Signature& s, std::array<uint8_t, 65>& buf) {
 }
 
 std::unexpected<Error> bad(const std::string& field, const std::string& why) {
-  return fail(LedgerErrc::invalid_argument, fmt::format("{}: {}", field, why));
+  return fail_at(LedgerErrc::invalid_argument, field, why);
 }
 
 // Readers for untrusted JSON members; `path` names the member in errors.

@@ -28,8 +28,9 @@ Hash ExitAnnouncement::struct_hash() const {
 
 Result<void> validate_endpoint(std::string_view endpoint) {
   auto bad = [&](std::string_view why) {
-    return fail(MarketErrc::invalid_argument,
-                fmt::format("endpoint {}: {} (want HOST:PORT)", quoted(endpoint), why));
+    return std::unexpected(
+        Error(make_error_code(MarketErrc::invalid_argument),
+              fmt::format("endpoint {}: {} (want HOST:PORT)", quoted(endpoint), why), "endpoint"));
   };
   size_t colon = endpoint.rfind(':');
   if (colon == std::string_view::npos) return bad("no port");
@@ -68,16 +69,16 @@ Result<void> ExitDirectory::announce(const SignedExitAnnouncement& a, uint64_t n
   }
   if (auto v = validate_endpoint(x.endpoint); !v) return v;
   if (x.expiry <= now)
-    return fail(MarketErrc::invalid_argument,
-                fmt::format("expiry: {} is not after now ({})", x.expiry, now));
+    return fail_at(MarketErrc::invalid_argument, "expiry",
+                   fmt::format("{} is not after now ({})", x.expiry, now));
   if (x.expiry > now + kMaxAnnouncementSeconds)
-    return fail(MarketErrc::invalid_argument,
-                fmt::format("expiry: more than {} s ahead", kMaxAnnouncementSeconds));
+    return fail_at(MarketErrc::invalid_argument, "expiry",
+                   fmt::format("more than {} s ahead", kMaxAnnouncementSeconds));
   auto it = exits_.find(x.provider);
   if (it != exits_.end() && x.seq <= it->second.announcement.seq) {
-    return fail(MarketErrc::bad_sequence,
-                fmt::format("seq: {} is not above the last announcement's {}", x.seq,
-                            it->second.announcement.seq));
+    return fail_at(MarketErrc::bad_sequence, "seq",
+                   fmt::format("{} is not above the last announcement's {}", x.seq,
+                               it->second.announcement.seq));
   }
   if (exits_.size() >= prune_at_) {
     std::erase_if(exits_, [now](const auto& e) { return e.second.announcement.expiry <= now; });

@@ -58,12 +58,11 @@ void Market::maybe_snapshot() {
 Result<void> Market::check_signed(const Hash& struct_hash, const crypto::Signature& sig,
                                   const Address& owner, const char* what) const {
   auto signer = crypto::recover(crypto::eip712::digest(domain_separator_, struct_hash), sig);
-  if (!signer)
-    return fail(MarketErrc::bad_signature, fmt::format("{}: {}", what, signer.error().message()));
+  if (!signer) return fail_at(MarketErrc::bad_signature, what, signer.error().message());
   if (*signer != owner) {
-    return fail(MarketErrc::bad_signature,
-                fmt::format("{}: signed by {}, not by its owner {}", what, signer->to_string(),
-                            owner.to_string()));
+    return fail_at(
+        MarketErrc::bad_signature, what,
+        fmt::format("signed by {}, not by its owner {}", signer->to_string(), owner.to_string()));
   }
   return {};
 }
@@ -71,16 +70,17 @@ Result<void> Market::check_signed(const Hash& struct_hash, const crypto::Signatu
 Result<PlaceResult> Market::place_offer(const ledger::Offer& offer, const crypto::Signature& sig) {
   if (auto v = ledger::validate(offer); !v) return std::unexpected(v.error());
   if (offer.market != address_) {
-    return fail(MarketErrc::bad_order, fmt::format("offer.market: names {}, this market is {}",
-                                                   offer.market.to_string(), address_.to_string()));
+    return fail_at(
+        MarketErrc::bad_order, "offer.market",
+        fmt::format("names {}, this market is {}", offer.market.to_string(), address_.to_string()));
   }
   if (offer.fee_bps != config_.fee_bps) {
-    return fail(MarketErrc::bad_order, fmt::format("offer.feeBps: {} bps, this market charges {}",
-                                                   offer.fee_bps, config_.fee_bps));
+    return fail_at(MarketErrc::bad_order, "offer.feeBps",
+                   fmt::format("{} bps, this market charges {}", offer.fee_bps, config_.fee_bps));
   }
   uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
   if (now_s > offer.expiry)
-    return fail(MarketErrc::bad_order, "offer.expiry: the offer has expired");
+    return fail_at(MarketErrc::bad_order, "offer.expiry", "the offer has expired");
   Hash hash = offer.struct_hash();
   if (seen_.contains(hash))
     return fail(MarketErrc::duplicate_order, "this offer was placed before (reuse its nonce?)");
@@ -106,17 +106,17 @@ Result<PlaceResult> Market::place_request(const ledger::Request& request,
                                           const crypto::Signature& sig) {
   if (auto v = ledger::validate(request); !v) return std::unexpected(v.error());
   if (request.market != address_) {
-    return fail(MarketErrc::bad_order,
-                fmt::format("request.market: names {}, this market is {}",
-                            request.market.to_string(), address_.to_string()));
+    return fail_at(MarketErrc::bad_order, "request.market",
+                   fmt::format("names {}, this market is {}", request.market.to_string(),
+                               address_.to_string()));
   }
   if (request.fee_bps != config_.fee_bps) {
-    return fail(MarketErrc::bad_order, fmt::format("request.feeBps: {} bps, this market charges {}",
-                                                   request.fee_bps, config_.fee_bps));
+    return fail_at(MarketErrc::bad_order, "request.feeBps",
+                   fmt::format("{} bps, this market charges {}", request.fee_bps, config_.fee_bps));
   }
   uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
   if (now_s > request.expiry)
-    return fail(MarketErrc::bad_order, "request.expiry: the request has expired");
+    return fail_at(MarketErrc::bad_order, "request.expiry", "the request has expired");
   Hash hash = request.struct_hash();
   if (seen_.contains(hash))
     return fail(MarketErrc::duplicate_order, "this request was placed before (reuse its nonce?)");
@@ -191,9 +191,11 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
       // A minimum rating the other party no longer meets (the market's view of ratings lags the
       // ledger's until the next tick) is a term of this pair only: both orders stay, and the
       // pair is not tried again.
-      const bool pair_only = err.code() == make_error_code(ledger::LedgerErrc::terms_mismatch) &&
-                             err.message().find("rating") != std::string::npos;
-      bool offer_at_fault = err.message().starts_with("offer");
+      // Both backends name the order at fault in the error's field ("offer.capacity", "request").
+      const bool pair_only =
+          err.code() == make_error_code(ledger::LedgerErrc::terms_mismatch) &&
+          (err.field() == "offer.minRequesterRating" || err.field() == "request.minProviderRating");
+      const bool offer_at_fault = err.field_root() == "offer";
       if (pair_only)
         book_.refuse_pair(f, r->second.request.exclusive, now_s, &fills);
       else

@@ -203,7 +203,7 @@ Result<void> StatusReporter::send(const Hash& deal, market::PartyState state) {
 
 Result<void> StatusReporter::report(const Hash& deal, market::PartyState state) {
   auto r = send(deal, state);
-  if (!r && r.error().message().find("bad_sequence") != std::string::npos) {
+  if (!r && r.error().code() == SdkErrc::bad_sequence) {
     // This program restarted, or another one reports for the same wallet: take the party's
     // last seq from the node and send once more.
     auto d = node_.get("/v1/deals/" + deal.hex());
@@ -237,8 +237,8 @@ std::vector<Hash> StatusReporter::heartbeat(Millis interval) {
   std::vector<Hash> closed;
   for (const auto& [deal, state] : due) {
     auto r = report(deal, state);
-    if (!r && (r.error().message().find("deal_closed") != std::string::npos ||
-               r.error().code() == SdkErrc::not_found)) {
+    if (!r &&
+        (r.error().code() == SdkErrc::deal_closed || r.error().code() == SdkErrc::not_found)) {
       std::lock_guard lock(mu_);
       live_.erase(deal);
       seq_.erase(deal);

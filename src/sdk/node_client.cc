@@ -37,6 +37,19 @@ constexpr std::array kCodes{
     CodeName{SdkErrc::already_rated, "already_rated"},
     CodeName{SdkErrc::other_api_error, "other_api_error"},
     CodeName{SdkErrc::bad_response, "bad_response"},
+    CodeName{SdkErrc::bad_rating, "bad_rating"},
+    CodeName{SdkErrc::bad_sequence, "bad_sequence"},
+    CodeName{SdkErrc::bad_time, "bad_time"},
+    CodeName{SdkErrc::bad_transition, "bad_transition"},
+    CodeName{SdkErrc::challenge_period, "challenge_period"},
+    CodeName{SdkErrc::deal_closed, "deal_closed"},
+    CodeName{SdkErrc::ledger_unavailable, "ledger_unavailable"},
+    CodeName{SdkErrc::not_owner, "not_owner"},
+    CodeName{SdkErrc::rejected, "rejected"},
+    CodeName{SdkErrc::unknown_order, "unknown_order"},
+    CodeName{SdkErrc::wrong_chain, "wrong_chain"},
+    CodeName{SdkErrc::wrong_deal, "wrong_deal"},
+    CodeName{SdkErrc::wrong_party, "wrong_party"},
 };
 
 class SdkCategory final : public std::error_category {
@@ -115,10 +128,15 @@ Result<nlohmann::json> NodeClient::call(std::string_view method, std::string_vie
   std::string code = (*err)["code"].get<std::string>();
   std::string message = err->value("message", "");
   std::string text = fmt::format("{}: HTTP {} {}: {}", where, reply->status, code, message);
-  if (err->contains("field") && (*err)["field"].is_string())
-    text += fmt::format(" (field {})", (*err)["field"].get<std::string>());
+  std::string field;
+  if (err->contains("field") && (*err)["field"].is_string()) {
+    field = (*err)["field"].get<std::string>();
+    text += fmt::format(" (field {})", field);
+  }
   if (!reply->retry_after.empty()) text += fmt::format(" (retry after {} s)", reply->retry_after);
-  return fail(sdk_errc_from_api_code(code), std::move(text));
+  // The API's field travels on as the error's own (Error::field).
+  return std::unexpected(
+      Error(make_error_code(sdk_errc_from_api_code(code)), std::move(text), std::move(field)));
 }
 
 Result<nlohmann::json> NodeClient::get(std::string_view target) {

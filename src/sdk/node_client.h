@@ -47,6 +47,20 @@ enum class SdkErrc {
   already_rated,
   other_api_error,  // a code this SDK does not know (a newer node): see the message
   bad_response,     // the node's answer is not the JSON the API documents
+  // Added later, so that the values above keep their numbers.
+  bad_rating,
+  bad_sequence,
+  bad_time,
+  bad_transition,
+  challenge_period,
+  deal_closed,
+  ledger_unavailable,
+  not_owner,
+  rejected,
+  unknown_order,
+  wrong_chain,
+  wrong_deal,
+  wrong_party,
 };
 
 const std::error_category& sdk_category();
