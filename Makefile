@@ -4,6 +4,9 @@ BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 BUILD_TYPE  ?= RelWithDebInfo
 JOBS        ?= $(shell nproc)
+# Tests at once: twice the cores, since most end-to-end tests wait (on a challenge period, a
+# restart, a socket) more than they compute.
+TEST_JOBS   ?= $(shell echo $$(( $$(nproc) * 2 )))
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 300
 SOAK_KILLS   ?= 40
@@ -32,14 +35,14 @@ build: configure
 test: test-fast sanitize
 
 test-fast: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 600
 
 sanitize-build: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DIPSX_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 sanitize: sanitize-build
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE "bench|anvil|chaos"
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 -LE "bench|anvil|chaos"
 
 demo: build
 	scripts/demo.sh $(BUILD)/bin/ipsx
