@@ -174,8 +174,10 @@ std::vector<double> first_bytes(const Node& node, size_t samples) {
   policy.protocols = ledger::protocol::http;
   policy.scope = ledger::scope::crawling;
   policy.market = node.market();
-  sdk::NodeLeases leases(node.url(), requester, policy);
+  // The gateways' io_context outlives the leases: the leases' worker thread posts its answers to
+  // it, and must be stopped (leases destroyed) before the context goes.
   net::testing::IoThread gateway_io;
+  sdk::NodeLeases leases(node.url(), requester, policy);
   const std::string request = fmt::format(
       "GET http://127.0.0.1:{}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
       "Proxy-Authorization: Basic {}\r\nConnection: close\r\n\r\n",

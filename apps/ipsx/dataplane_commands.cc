@@ -179,6 +179,9 @@ void run_gateway(const GatewayOptions& o) {
   policy.market = s.market;
   policy.fee_bps = agree(o.fee_bps, s.fee_bps, "--fee-bps");
   if (!o.budget.empty()) policy.budget = unwrap(Amount::parse(o.budget), "--budget").base();
+  // The io_context outlives the leases: their worker thread posts its answers to it, and stops
+  // (leases destroyed) before the context goes.
+  net::asio::io_context io;
   sdk::NodeLeases leases(o.node, signer, policy);
 
   net::GatewayConfig config;
@@ -188,7 +191,6 @@ void run_gateway(const GatewayOptions& o) {
   config.acquire_timeout = Millis(o.acquire_timeout_ms);
   config.sign_front_usage = o.sign_front_usage;
 
-  net::asio::io_context io;
   SystemClock clock;
   net::Gateway gateway(io, config, key.clone(), &leases, clock);
   std::mutex connected_mu;
@@ -415,6 +417,184 @@ EarlierDeals withdraw_earlier_offers(sdk::NodeClient& node, const sdk::Signer& s
   return out;
 }
 
+// The provider's offers: one per IP, signed here, placed at the node. Each sells only the time
+// until its own expiry (available_until), and its successor, placed ahead of time, sells from
+// there on, so the IP is always on offer and never sold twice for the same moment. If the node
+// checks IP ownership, the exit's machine first proves it can send from the IP.
+class ProviderOffers {
+ public:
+  ProviderOffers(NodeSession& s, const sdk::Signer& signer, const ProvideConfig& c,
+                 uint16_t fee_bps)
+      : s_(s),
+        signer_(signer),
+        c_(c),
+        fee_bps_(fee_bps),
+        nonce_(static_cast<uint64_t>(to_unix_ms(SystemClock().now()))),
+        until_(c.offers.size(), 0),
+        last_offer_(c.offers.size()),
+        last_from_(c.offers.size(), 0),
+        held_by_(c.offers.size()),
+        renew_ahead_(std::min<uint64_t>(600, c.offer_seconds / 2)) {}
+
+  // What an earlier run's offers leave: each IP sells only from its running deals' end.
+  void resume(EarlierDeals earlier) {
+    until_ = std::move(earlier.busy_until);
+    held_by_ = std::move(earlier.deals);
+  }
+
+  // Places the first offers (`first`: a failure throws), the successors due (renew_ahead_ before
+  // the last one's end), or IP `only`'s at once.
+  void place(bool first, std::optional<size_t> only = std::nullopt) {
+    for (size_t i = 0; i < c_.offers.size(); ++i) {
+      if (only && i != *only) continue;
+      if (!first && !only && now_s() + renew_ahead_ < until_[i]) continue;
+      ledger::Offer offer = c_.offers[i];
+      const std::string ip = ledger::format_ip(offer.ip);
+      if (s_.proves_ownership) {
+        if (auto p = sdk::prove_ip(*s_.node, signer_.address(), ip); !p) {
+          if (first) throw CommandError(p.error().message());
+          std::cerr << "ipsx provide: " << p.error().message() << "\n";
+          continue;
+        }
+        if (first)
+          std::cout << fmt::format("ipsx provide: proved to the node that it sends from {}\n", ip);
+      }
+      offer.market = s_.market;
+      offer.fee_bps = fee_bps_;
+      offer.available_from = until_[i];  // 0 at first, unless earlier offers' deals still run
+      offer.available_until = std::max(now_s(), until_[i]) + c_.offer_seconds;
+      offer.expiry = offer.available_until;
+      offer.nonce = ++nonce_;
+      auto placed = s_.node->place_order(unwrap(signer_.offer(offer), "offer"));
+      if (!placed) {
+        if (first) unwrap(placed, "placing the offer of " + ip);
+        std::cerr << "ipsx provide: placing the offer of " << ip
+                  << " again: " << placed.error().message() << "\n";
+        continue;
+      }
+      until_[i] = offer.available_until;
+      // (the hash the node answers: the signer fills the offer's provider in)
+      if (auto h = Hash::from_hex(placed->value("hash", ""))) last_offer_[i] = *h;
+      last_from_[i] = offer.available_from;
+      std::cout << fmt::format("ipsx provide: offer {} for {} ({}) placed{}\n",
+                               placed->value("id", json()).dump(), ip,
+                               std::string(offer.country.begin(), offer.country.end()),
+                               first ? ""
+                               : only
+                                   ? ", for sale at once: the earlier deals holding it are closed"
+                                   : ", to follow the last one when it expires")
+                << std::flush;
+    }
+  }
+
+  // A deal ended on the ledger: an IP an earlier run's deals held, the last of them now closed
+  // (or closing) before its planned end, is offered again at the next place_freed().
+  void ended(const Hash& deal) {
+    for (size_t i = 0; i < held_by_.size(); ++i)
+      if (held_by_[i].erase(deal) && held_by_[i].empty()) freed_.insert(i);
+  }
+
+  void place_freed() {
+    for (size_t i : freed_) again(i);
+    freed_.clear();
+  }
+
+ private:
+  // The offer of IP i replaced by one for sale from now: the waiting one is cancelled first (if
+  // it was sold meanwhile, it stays, and so does its window).
+  void again(size_t i) {
+    if (!last_offer_[i] || last_from_[i] <= now_s()) return;
+    const Hash h = *last_offer_[i];
+    json body = {{"cancel", {{"orderHash", h.hex()}}},
+                 {"signature", unwrap(signer_.cancel(h), "cancel").to_hex()}};
+    if (auto r = s_.node->post("/v1/orders/" + h.hex() + "/cancel", body); !r) {
+      std::cerr << "ipsx provide: withdrawing the waiting offer " << h.hex() << ": "
+                << r.error().message() << "\n";
+      return;
+    }
+    until_[i] = 0;
+    place(false, i);
+  }
+
+  NodeSession& s_;
+  const sdk::Signer& signer_;
+  const ProvideConfig& c_;
+  const uint16_t fee_bps_;
+  uint64_t nonce_;
+  std::vector<uint64_t> until_;  // the end of each IP's last offer
+  // Each IP's last offer: its hash and the start of its window (later than now while an earlier
+  // run's deals hold the IP), and those deals, not yet closed on the ledger.
+  std::vector<std::optional<Hash>> last_offer_;
+  std::vector<uint64_t> last_from_;
+  std::vector<std::set<Hash>> held_by_;
+  std::set<size_t> freed_;
+  const uint64_t renew_ahead_;
+};
+
+// New deals of this provider: fetched, served at the exit, reported ready, watched.
+void serve_new_deals(sdk::NodeClient& node, const Address& me, sdk::NodeDeals& deals,
+                     sdk::StatusReporter& reporter, sdk::ProviderSettlement& settlement,
+                     std::set<Hash>& known) {
+  auto pending = node.get("/v1/deals?party=" + me.to_string() + "&status=pending&limit=200");
+  if (!pending) {
+    std::cerr << "ipsx provide: listing new deals: " << pending.error().message() << "\n";
+    return;
+  }
+  if (!(*pending)["deals"].is_array()) return;
+  for (const json& d : (*pending)["deals"]) {
+    auto id = Hash::from_hex(d.value("id", ""));
+    if (!id || known.contains(*id)) continue;
+    auto info = sdk::fetch_deal(node, *id);
+    if (!info || !deals.add(*info)) continue;
+    known.insert(*id);
+    settlement.watch(*id);
+    auto r = reporter.report(*id, market::PartyState::ready);
+    std::cout << fmt::format("ipsx provide: deal {} for {} with {}: {}\n", id->hex(),
+                             ledger::format_ip(info->offer.ip), info->requester.to_string(),
+                             r ? "ready" : "could not report ready: " + r.error().message())
+              << std::flush;
+  }
+}
+
+// What the exit's callbacks, on its thread, hand to the provider's main loop: the best balance
+// proof of each deal (kept on disk before the exit counts it as paid) and the deals it cut for
+// unpaid use (the requester stopped paying, or vanished: reported to the market, which closes
+// them, reason unpaid, and frees their places). Usage records and receipts go to their store.
+struct ExitInbox {
+  std::mutex paid_mu;
+  std::map<Hash, net::ExitPayment> paid;
+  std::mutex cut_mu;
+  std::vector<std::pair<Hash, std::string>> unpaid_cuts;
+
+  void attach(net::Exit& exit, sdk::ProofStore& store, sdk::UsageStore& usage,
+              const Hash& domain_separator) {
+    exit.on_payment = [this, &store](const net::ExitPayment& p) {
+      if (auto kept = store.put(p.deal_id, p.amount, p.signature); !kept) {
+        std::cerr << "ipsx provide: keeping a balance proof: " << kept.error().message() << "\n";
+        return false;
+      }
+      std::lock_guard lock(paid_mu);
+      paid[p.deal_id] = p;
+      return true;
+    };
+    exit.on_cut = [this](const Hash& deal, const Error& why) {
+      if (why.code() != net::NetErrc::unpaid) return;
+      std::lock_guard lock(cut_mu);
+      unpaid_cuts.emplace_back(deal, why.message());
+    };
+    exit.on_usage = [&usage](const ledger::UsageRecord& r) {
+      if (auto kept = usage.append(r); !kept)
+        std::cerr << "ipsx provide: keeping a usage record: " << kept.error().message() << "\n";
+    };
+    exit.on_receipt = [&usage, domain_separator](const net::ExitReceipt& r) {
+      sdk::StoredReceipt kept{r.deal_id, r.requester, domain_separator,
+                              r.count,   r.root,      r.signature};
+      if (auto ok = usage.put_receipt(kept); !ok)
+        std::cerr << "ipsx provide: keeping a usage receipt: " << ok.error().message() << "\n";
+    };
+  }
+};
+
 void run_provide(const ProvideOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   ProvideConfig c = load_provide_config(o.config);
@@ -439,38 +619,10 @@ void run_provide(const ProvideOptions& o) {
   const std::filesystem::path data =
       o.data.empty() ? default_provider_data(signer.address()) : std::filesystem::path(o.data);
   auto store = unwrap(sdk::ProofStore::open(data / "proofs.log"), "--data");
-  std::mutex paid_mu;
-  std::map<Hash, net::ExitPayment> paid;  // the best balance proof of each deal
-  exit.on_payment = [&](const net::ExitPayment& p) {
-    if (auto kept = store->put(p.deal_id, p.amount, p.signature); !kept) {
-      std::cerr << "ipsx provide: keeping a balance proof: " << kept.error().message() << "\n";
-      return false;
-    }
-    std::lock_guard lock(paid_mu);
-    paid[p.deal_id] = p;
-    return true;
-  };
-  // Deals the exit cut for unpaid use (the requester stopped paying, or vanished): reported to
-  // the market from the main loop, which closes them (reason unpaid) and frees their places.
-  std::mutex cut_mu;
-  std::vector<std::pair<Hash, std::string>> unpaid_cuts;
-  exit.on_cut = [&](const Hash& deal, const Error& why) {
-    if (why.code() != net::NetErrc::unpaid) return;
-    std::lock_guard lock(cut_mu);
-    unpaid_cuts.emplace_back(deal, why.message());
-  };
   // Each connection's record and the requester's receipts for them (docs/usage-receipts.md).
   auto usage = unwrap(sdk::UsageStore::open(data / "usage"), "--data");
-  exit.on_usage = [&](const ledger::UsageRecord& r) {
-    if (auto kept = usage->append(r); !kept)
-      std::cerr << "ipsx provide: keeping a usage record: " << kept.error().message() << "\n";
-  };
-  exit.on_receipt = [&](const net::ExitReceipt& r) {
-    sdk::StoredReceipt kept{r.deal_id, r.requester, signer.domain_separator(),
-                            r.count,   r.root,      r.signature};
-    if (auto ok = usage->put_receipt(kept); !ok)
-      std::cerr << "ipsx provide: keeping a usage receipt: " << ok.error().message() << "\n";
-  };
+  ExitInbox inbox;
+  inbox.attach(exit, *store, *usage, signer.domain_separator());
   unwrap(exit.start(), "pair_listen");
   std::thread io_thread([&io] { io.run(); });
   net::tcp::endpoint pair{config.pair_listen.address(), exit.pair_port()};
@@ -481,60 +633,7 @@ void run_provide(const ProvideOptions& o) {
                                : "")
             << std::flush;
 
-  // Offers: one per IP, signed here, placed at the node. Each sells only the time until its own
-  // expiry (available_until), and its successor, placed ahead of time, sells from there on, so
-  // the IP is always on offer and never sold twice for the same moment. If the node checks IP
-  // ownership, the exit's machine first proves it can send from the IP.
-  uint64_t nonce = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
-  std::vector<uint64_t> until(c.offers.size(), 0);  // the end of each IP's last offer
-  // Each IP's last offer: its hash and the start of its window (later than now while an earlier
-  // run's deals hold the IP), and those deals, not yet closed on the ledger.
-  std::vector<std::optional<Hash>> last_offer(c.offers.size());
-  std::vector<uint64_t> last_from(c.offers.size(), 0);
-  std::vector<std::set<Hash>> held_by(c.offers.size());
-  const uint64_t renew_ahead = std::min<uint64_t>(600, c.offer_seconds / 2);
-  auto place_offers = [&](bool first, std::optional<size_t> only = std::nullopt) {
-    for (size_t i = 0; i < c.offers.size(); ++i) {
-      if (only && i != *only) continue;
-      if (!first && !only && now_s() + renew_ahead < until[i]) continue;
-      ledger::Offer offer = c.offers[i];
-      const std::string ip = ledger::format_ip(offer.ip);
-      if (s.proves_ownership) {
-        if (auto p = sdk::prove_ip(*s.node, signer.address(), ip); !p) {
-          if (first) throw CommandError(p.error().message());
-          std::cerr << "ipsx provide: " << p.error().message() << "\n";
-          continue;
-        }
-        if (first)
-          std::cout << fmt::format("ipsx provide: proved to the node that it sends from {}\n", ip);
-      }
-      offer.market = s.market;
-      offer.fee_bps = fee_bps;
-      offer.available_from = until[i];  // 0 at first, unless earlier offers' deals still run
-      offer.available_until = std::max(now_s(), until[i]) + c.offer_seconds;
-      offer.expiry = offer.available_until;
-      offer.nonce = ++nonce;
-      auto placed = s.node->place_order(unwrap(signer.offer(offer), "offer"));
-      if (!placed) {
-        if (first) unwrap(placed, "placing the offer of " + ip);
-        std::cerr << "ipsx provide: placing the offer of " << ip
-                  << " again: " << placed.error().message() << "\n";
-        continue;
-      }
-      until[i] = offer.available_until;
-      // (the hash the node answers: the signer fills the offer's provider in)
-      if (auto h = Hash::from_hex(placed->value("hash", ""))) last_offer[i] = *h;
-      last_from[i] = offer.available_from;
-      std::cout << fmt::format("ipsx provide: offer {} for {} ({}) placed{}\n",
-                               placed->value("id", json()).dump(), ip,
-                               std::string(offer.country.begin(), offer.country.end()),
-                               first ? ""
-                               : only
-                                   ? ", for sale at once: the earlier deals holding it are closed"
-                                   : ", to follow the last one when it expires")
-                << std::flush;
-    }
-  };
+  ProviderOffers offers(s, signer, c, fee_bps);
   // The exit is announced before anything is offered, and then every kAnnounceEvery seconds for
   // kAnnounceFor: a node that checks exits (the default) fills no offer of a provider whose exit
   // it cannot find, so a provider that vanishes sells nothing a minute later.
@@ -550,10 +649,8 @@ void run_provide(const ProvideOptions& o) {
   };
   announce();
   try {
-    EarlierDeals earlier = withdraw_earlier_offers(*s.node, signer, c.offers);
-    until = earlier.busy_until;
-    held_by = earlier.deals;
-    place_offers(true);
+    offers.resume(withdraw_earlier_offers(*s.node, signer, c.offers));
+    offers.place(true);
   } catch (...) {  // stop the exit's thread before the error ends the command
     exit.stop();
     io.stop();
@@ -576,30 +673,11 @@ void run_provide(const ProvideOptions& o) {
     if (!r || !*r) return std::nullopt;
     return std::pair{ledger::UsageReceipt{deal, (*r)->count, (*r)->root}, (*r)->signature};
   };
-  // IPs an earlier run's deals held and whose last of them the ledger has now closed (or is
-  // closing) before its planned end: their offer is placed again, for sale at once.
-  std::set<size_t> freed;
   settlement.on_ended = [&](const Hash& deal, const std::string& why) {
     exit.end_deal(deal, why);
     std::cout << fmt::format("ipsx provide: deal {}: {}; cut at the exit\n", deal.hex(), why)
               << std::flush;
-    for (size_t i = 0; i < held_by.size(); ++i)
-      if (held_by[i].erase(deal) && held_by[i].empty()) freed.insert(i);
-  };
-  // The offer of IP i replaced by one for sale from now: the waiting one is cancelled first (if
-  // it was sold meanwhile, it stays, and so does its window).
-  auto offer_again = [&](size_t i) {
-    if (!last_offer[i] || last_from[i] <= now_s()) return;
-    const Hash h = *last_offer[i];
-    json body = {{"cancel", {{"orderHash", h.hex()}}},
-                 {"signature", unwrap(signer.cancel(h), "cancel").to_hex()}};
-    if (auto r = s.node->post("/v1/orders/" + h.hex() + "/cancel", body); !r) {
-      std::cerr << "ipsx provide: withdrawing the waiting offer " << h.hex() << ": "
-                << r.error().message() << "\n";
-      return;
-    }
-    until[i] = 0;
-    place_offers(false, i);
+    offers.ended(deal);
   };
   // A restart resumes: the deals of stored proofs are watched (the store loaded them), and so is
   // every deal of this provider not closed on the ledger (or closed within the last day, to rate
@@ -613,32 +691,13 @@ void run_provide(const ProvideOptions& o) {
                              settlement.pending(), store->best().size())
               << std::flush;
   run_until_signal([&] {
-    place_offers(false);
+    offers.place(false);
     if (now_s() >= announced_at + kAnnounceEvery) announce();
-    // New deals: fetch, serve, report ready.
-    auto pending = s.node->get("/v1/deals?party=" + signer.address().to_string() +
-                               "&status=pending&limit=200");
-    if (!pending)
-      std::cerr << "ipsx provide: listing new deals: " << pending.error().message() << "\n";
-    if (pending && (*pending)["deals"].is_array()) {
-      for (const json& d : (*pending)["deals"]) {
-        auto id = Hash::from_hex(d.value("id", ""));
-        if (!id || known.contains(*id)) continue;
-        auto info = sdk::fetch_deal(*s.node, *id);
-        if (!info || !deals.add(*info)) continue;
-        known.insert(*id);
-        settlement.watch(*id);
-        auto r = reporter.report(*id, market::PartyState::ready);
-        std::cout << fmt::format("ipsx provide: deal {} for {} with {}: {}\n", id->hex(),
-                                 ledger::format_ip(info->offer.ip), info->requester.to_string(),
-                                 r ? "ready" : "could not report ready: " + r.error().message())
-                  << std::flush;
-      }
-    }
+    serve_new_deals(*s.node, signer.address(), deals, reporter, settlement, known);
     std::vector<std::pair<Hash, std::string>> cuts;
     {
-      std::lock_guard lock(cut_mu);
-      cuts.swap(unpaid_cuts);
+      std::lock_guard lock(inbox.cut_mu);
+      cuts.swap(inbox.unpaid_cuts);
     }
     for (const auto& [deal, why] : cuts) {
       auto r = reporter.report(deal, market::PartyState::unpaid);
@@ -649,8 +708,8 @@ void run_provide(const ProvideOptions& o) {
     }
     reporter.heartbeat(heartbeat);
     {
-      std::lock_guard lock(paid_mu);
-      for (const auto& [deal, p] : paid) {
+      std::lock_guard lock(inbox.paid_mu);
+      for (const auto& [deal, p] : inbox.paid) {
         if (reported_paid[deal] == p.amount) continue;
         reported_paid[deal] = p.amount;
         settlement.on_payment(deal, p.amount, p.signature);
@@ -661,8 +720,7 @@ void run_provide(const ProvideOptions& o) {
       }
     }
     print_lines("ipsx provide", settlement.poll(SystemClock().now()));
-    for (size_t i : freed) offer_again(i);
-    freed.clear();
+    offers.place_freed();
   });
   std::cout << "ipsx provide: shutting down\n" << std::flush;
   exit.stop();

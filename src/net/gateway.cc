@@ -104,6 +104,17 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<size_t> clients{0};
   size_t refusing = 0;  // clients over max_clients being told so (io thread only)
   bool stopping = false;
+  // The market's answers come on its own thread and are posted to `io`; once the Gateway is
+  // stopped or destroyed (its io_context may go next), they are dropped instead.
+  struct AnswerGate {
+    std::mutex mu;
+    bool open = true;
+  };
+  std::shared_ptr<AnswerGate> answers = std::make_shared<AnswerGate>();
+  void close_answers() {
+    std::lock_guard lock(answers->mu);
+    answers->open = false;
+  }
   std::vector<std::shared_ptr<Link>> links;
   std::unordered_map<std::string, Sticky> sticky;
   size_t rotate = 0;
@@ -268,7 +279,8 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
 
   // Asks the market (START hands its callback to one GatewayMarket call, which may answer on any
   // thread) and waits for the answer on the gateway's executor; nullopt if none came within
-  // acquire_timeout. A late answer is dropped.
+  // acquire_timeout. A late answer is dropped, and so is one that comes after the Gateway was
+  // stopped or destroyed.
   template <class T, class Start>
   awaitable<std::optional<Result<T>>> ask_market(Start start) {
     struct Wait {
@@ -278,7 +290,9 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     };
     auto w = std::make_shared<Wait>(io.get_executor());
     auto self = shared_from_this();
-    start([w, self](Result<T> r) {
+    start([w, self, gate = answers](Result<T> r) {
+      std::lock_guard lock(gate->mu);
+      if (!gate->open) return;
       asio::post(self->io, [w, r = std::move(r)]() mutable {
         w->result = std::move(r);
         w->timer.cancel();
@@ -615,7 +629,9 @@ Gateway::Gateway(asio::io_context& io, GatewayConfig config, crypto::PrivateKey 
     : impl_(
           std::make_shared<Impl>(io, std::move(config), std::move(requester_key), market, clock)) {}
 
-Gateway::~Gateway() = default;
+Gateway::~Gateway() {
+  impl_->close_answers();
+}
 
 Result<void> Gateway::start() {
   auto& m = *impl_;
@@ -631,6 +647,7 @@ Result<void> Gateway::start() {
 }
 
 void Gateway::stop() {
+  impl_->close_answers();
   asio::post(impl_->io, [impl = impl_] { impl->stop_now(); });
 }
 

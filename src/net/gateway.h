@@ -58,7 +58,8 @@ bool lease_fits(const Lease& lease, const ProxyFilters& filters);
 
 // Where the gateway gets new leases: the node's market client places a signed request and waits
 // for the deal (the node issue); tests give leases of deals they made. `acquire` may answer on
-// any thread, once.
+// any thread, once. An answer that comes after the Gateway was stopped or destroyed is dropped,
+// so a market may outlive the gateway's io_context.
 class GatewayMarket {
  public:
   virtual ~GatewayMarket() = default;
