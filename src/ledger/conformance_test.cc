@@ -824,7 +824,8 @@ TEST_P(LedgerConformance, OpenDealFillsARequestUpToItsCountWithFillNumberedIds) 
   Hash d1 = open_deal(P2(), o2, R(), request, U256(kDealPrice), 1);
   EXPECT_NE(d0, d1);
   EXPECT_EQ(d1, deal_id_for(o2.struct_hash(), request.struct_hash(), 1));
-  expect_rejected(market(), open_op(dev(4), o3, R(), request), LedgerErrc::order_exhausted);
+  expect_rejected_at(market(), open_op(dev(4), o3, R(), request), LedgerErrc::order_exhausted,
+                     "request");
   // Closing a deal does not give the request its count back.
   exec(P(), CloseDeal{d0, Amount(), std::nullopt, CloseReason::completed});
   expect_rejected(market(), open_op(dev(4), o3, R(), request), LedgerErrc::order_exhausted);
@@ -839,7 +840,8 @@ TEST_P(LedgerConformance, OpenDealFillsARequestFromDistinctOffersOnly) {
   Offer offer = offer_of(P());
   offer.capacity = 3;
   Hash d0 = open_deal(P(), offer, R(), request, U256(kDealPrice), 0);
-  expect_rejected(market(), open_op(P(), offer, R(), request), LedgerErrc::order_exhausted);
+  expect_rejected_at(market(), open_op(P(), offer, R(), request), LedgerErrc::order_exhausted,
+                     "request");
   EXPECT_AMOUNT(wallet(R().address()).reserved, standard_deposit());
   Offer other = offer_of(P2());
   open_deal(P2(), other, R(), request, U256(kDealPrice), 1);  // another offer still fills it
@@ -896,10 +898,11 @@ TEST_P(LedgerConformance, OpenDealChecksTheMinimumRatingsAgainstTheLedgersRating
   };
   // Newcomers stand at 300.
   Offer offer = offer_of(P());
-  expect_rejected(market(), open_op(P(), offer, R(), with_min_provider(301)),
-                  LedgerErrc::terms_mismatch);
+  expect_rejected_at(market(), open_op(P(), offer, R(), with_min_provider(301)),
+                     LedgerErrc::terms_mismatch, "request.minProviderRating");
   Offer picky = with_min_requester(301);
-  expect_rejected(market(), open_op(P(), picky, R(), request_of(R())), LedgerErrc::terms_mismatch);
+  expect_rejected_at(market(), open_op(P(), picky, R(), request_of(R())),
+                     LedgerErrc::terms_mismatch, "offer.minRequesterRating");
   Offer at300 = with_min_requester(300);
   Hash id = open_deal(P(), at300, R(), with_min_provider(300));
   exec(P(), CloseDeal{id, Amount(), std::nullopt, CloseReason::completed});
@@ -935,7 +938,8 @@ TEST_P(LedgerConformance, OpenDealRespectsOfferCapacityAndFreesItOnClose) {
   Hash a = open_deal(P(), offer, R(), request_of(R()));
   open_deal(P(), offer, R2(), request_of(R2()));
   Request third = request_of(dev(4));
-  expect_rejected(market(), open_op(P(), offer, dev(4), third), LedgerErrc::order_exhausted);
+  expect_rejected_at(market(), open_op(P(), offer, dev(4), third), LedgerErrc::order_exhausted,
+                     "offer");
   exec(P(), CloseDeal{a, Amount(), std::nullopt, CloseReason::completed});
   open_deal(P(), offer, dev(4), third);
   expect_rejected(market(), open_op(P(), offer, R(), request_of(R())), LedgerErrc::order_exhausted);
@@ -946,7 +950,8 @@ TEST_P(LedgerConformance, OpenDealOnAnExclusiveOfferTakesOneDealAtATime) {
   Offer offer = offer_of(P());  // capacity 1
   Hash a = open_deal(P(), offer, R(), request_of(R()));
   Request second = request_of(R2());
-  expect_rejected(market(), open_op(P(), offer, R2(), second), LedgerErrc::order_exhausted);
+  expect_rejected_at(market(), open_op(P(), offer, R2(), second), LedgerErrc::order_exhausted,
+                     "offer");
   // A deal in its challenge period is not closed: it still holds the place.
   exec(R(), UncooperativeClose{a, Amount(), CloseReason::requester_closed});
   expect_rejected(market(), open_op(P(), offer, R2(), second), LedgerErrc::order_exhausted);

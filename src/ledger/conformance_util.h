@@ -329,6 +329,12 @@ class LedgerConformance : public ::testing::TestWithParam<ConformanceBackend> {
   // Submits a transaction that must be rejected with `want`, and checks that the whole
   // observable state (including the sender's nonce and history) is unchanged.
   void expect_rejected_tx(const SignedTx& stx, LedgerErrc want, Loc loc = Loc::current()) {
+    expect_rejected_tx(stx, want, std::nullopt, loc);
+  }
+  // FIELD, if given: the input at fault the error names as a value (Error::field), on every
+  // backend ("offer", "request", "offer.minRequesterRating": the market decides by it).
+  void expect_rejected_tx(const SignedTx& stx, LedgerErrc want, std::optional<std::string> field,
+                          Loc loc) {
     ::testing::ScopedTrace trace(loc.file_name(), static_cast<int>(loc.line()),
                                  std::string("expect_rejected ") + op_name(stx.tx.op));
     note(stx.tx.from, stx.tx.op);
@@ -344,11 +350,19 @@ class LedgerConformance : public ::testing::TestWithParam<ConformanceBackend> {
         << "got '" << r.error().code().message() << "' (" << r.error().message() << "), want '"
         << make_error_code(want).message() << "'";
     EXPECT_FALSE(r.error().message().empty());
+    if (field) {
+      EXPECT_EQ(r.error().field(), *field)
+          << "the error names the wrong input at fault (" << r.error().message() << ")";
+    }
     std::string after = snapshot(stx.tx.from);
     EXPECT_EQ(before, after) << "a rejected " << op_name(stx.tx.op) << " changed the state";
   }
   void expect_rejected(const PrivateKey& key, Op op, LedgerErrc want, Loc loc = Loc::current()) {
     expect_rejected_tx(make_tx(key, std::move(op)), want, loc);
+  }
+  void expect_rejected_at(const PrivateKey& key, Op op, LedgerErrc want, std::string field,
+                          Loc loc = Loc::current()) {
+    expect_rejected_tx(make_tx(key, std::move(op)), want, std::move(field), loc);
   }
 
   // ---- Tracking what the snapshots and invariants look at ----
