@@ -1107,6 +1107,24 @@ TEST_P(LedgerConformance, RecordUsageIsTheProvidersAloneSoTheRequesterCannotBarT
   EXPECT_EQ(deal(id).usage_root, genuine);
 }
 
+// A receipt binds its deal: the requester's receipt for one deal does not record on another of
+// the same provider and requester, even by the provider (the signature covers the deal id).
+TEST_P(LedgerConformance, RecordUsageRefusesTheRequestersReceiptForAnotherDeal) {
+  finalize_and_fund();
+  Request request = request_of(R());
+  request.count = 2;
+  Offer first = offer_of(P()), second = offer_of(P());
+  second.nonce += 1;
+  Hash a = open_deal(P(), first, R(), request, U256(kDealPrice), 0);
+  Hash b = open_deal(P(), second, R(), request, U256(kDealPrice), 1);
+  const Hash root = random_hash();
+  crypto::Signature for_a = sign_struct(R(), UsageReceipt{a, 7, root}.struct_hash());
+  expect_rejected(P(), RecordUsage{b, 7, root, for_a}, LedgerErrc::bad_signature);
+  EXPECT_EQ(deal(b).usage_count, 0u);
+  exec(P(), RecordUsage{a, 7, root, for_a});
+  EXPECT_EQ(deal(a).usage_root, root);
+}
+
 // ==== closeDeal (provider) ======================================================================
 
 TEST_P(LedgerConformance, CloseDealByTheProviderWithoutAProofRefundsTheRest) {
