@@ -72,12 +72,12 @@ struct Fixture {
     for (size_t i = 0; i < kProviders; ++i) providers.push_back(addr(i, "p"));
     for (size_t i = 0; i < 1000; ++i) requesters.push_back(addr(i, "r"));
   }
-  ledger::CountryCode country() {
+  CountryCode country() {
     const auto& c = country_codes()[rng() % country_codes().size()];
     return {c[0], c[1]};
   }
-  ledger::Offer offer() {
-    ledger::Offer o;
+  Offer offer() {
+    Offer o;
     o.provider = providers[rng() % providers.size()];
     uint32_t ip = static_cast<uint32_t>(rng());
     o.ip = {0,
@@ -97,9 +97,9 @@ struct Fixture {
             static_cast<uint8_t>(ip >> 8),
             static_cast<uint8_t>(ip)};
     o.country = country();
-    o.ip_type = static_cast<ledger::IpType>(1 + rng() % 3);
-    o.protocols = ledger::protocol::http | ledger::protocol::socks5;
-    o.scopes = ledger::scope::crawling | ledger::scope::general;
+    o.ip_type = static_cast<IpType>(1 + rng() % 3);
+    o.protocols = protocol::http | protocol::socks5;
+    o.scopes = scope::crawling | scope::general;
     o.bandwidth_kbps = 20'000;
     o.capacity = 1 + static_cast<uint32_t>(rng() % 2);
     o.min_duration = 5;
@@ -109,13 +109,13 @@ struct Fixture {
     o.expiry = kNow + 86'400;
     return o;
   }
-  ledger::Request request() {
-    ledger::Request r;
+  Request request() {
+    Request r;
     r.requester = requesters[rng() % requesters.size()];
     r.count = 1 + static_cast<uint32_t>(rng() % 3);
     r.countries = {country()};
-    r.protocols = ledger::protocol::http;
-    r.scope = ledger::scope::crawling;
+    r.protocols = protocol::http;
+    r.scope = scope::crawling;
     r.duration = 600;
     r.max_price_per_second = U256(100 + rng() % 1000);
     r.budget = *r.max_price_per_second.checked_mul(600 * r.count);
@@ -224,8 +224,8 @@ void core_ops(benchmark::State& state) {
     OrderId target = 0;  // a cancel's order
   };
   std::vector<Op> stream(kOps);
-  std::vector<ledger::Offer> new_offers;
-  std::vector<ledger::Request> new_requests;
+  std::vector<Offer> new_offers;
+  std::vector<Request> new_requests;
   for (auto& op : stream) {
     uint64_t x = f.rng() % 10;
     op.kind = x < 4 ? kOffer : x < 7 ? kRequest : kCancel;
@@ -327,11 +327,11 @@ void signed_ops(benchmark::State& state) {
   Fixture f;
   OrderBook book;
   auto key = crypto::PrivateKey::from_bytes(keccak256(std::string_view("provider")).view()).value();
-  Hash sep = ledger::ledger_domain(1337, Address()).separator();
+  Hash sep = ledger_domain(1337, Address()).separator();
   for (size_t i = 0; i < 50'000; ++i) book.place_offer(f.offer(), kNow, nullptr);
   constexpr size_t kOps = 2'000;
-  std::vector<std::pair<ledger::Offer, crypto::Signature>> offers;
-  std::vector<std::pair<ledger::Request, crypto::Signature>> requests;
+  std::vector<std::pair<Offer, crypto::Signature>> offers;
+  std::vector<std::pair<Request, crypto::Signature>> requests;
   for (size_t i = 0; i < kOps; ++i) {
     auto o = f.offer();
     o.provider = key.address();
@@ -416,14 +416,14 @@ void restart(benchmark::State& state) {
         if (!m.write_snapshot()) state.SkipWithError("snapshot");
       }
       if (i % 2 == 0) {
-        ledger::Offer o;
+        Offer o;
         o.provider = provider.address();
-        o.ip = ledger::parse_ip("10." + std::to_string(i / 65536 % 256) + "." +
-                                std::to_string(i / 256 % 256) + "." + std::to_string(i % 256))
+        o.ip = parse_ip("10." + std::to_string(i / 65536 % 256) + "." +
+                        std::to_string(i / 256 % 256) + "." + std::to_string(i % 256))
                    .value();
-        o.country = ledger::parse_country(rng() % 2 ? "DE" : "FR").value();
-        o.protocols = ledger::protocol::http;
-        o.scopes = ledger::scope::crawling;
+        o.country = parse_country(rng() % 2 ? "DE" : "FR").value();
+        o.protocols = protocol::http;
+        o.scopes = scope::crawling;
         o.capacity = 1 + static_cast<uint32_t>(rng() % 2);
         o.max_duration = 3600;
         o.price_per_second = U256(1000 + rng() % 1000);
@@ -433,11 +433,11 @@ void restart(benchmark::State& state) {
         auto sig = crypto::sign(provider, crypto::eip712::digest(sep, o.struct_hash())).value();
         if (!m.place_offer(o, sig)) state.SkipWithError("offer");
       } else {
-        ledger::Request r;
+        Request r;
         r.requester = requester.address();
-        r.countries = {ledger::parse_country(rng() % 2 ? "DE" : "FR").value()};
-        r.protocols = ledger::protocol::http;
-        r.scope = ledger::scope::crawling;
+        r.countries = {parse_country(rng() % 2 ? "DE" : "FR").value()};
+        r.protocols = protocol::http;
+        r.scope = scope::crawling;
         r.duration = 60;
         r.max_price_per_second = U256(500 + rng() % 510);
         r.budget = *r.max_price_per_second.checked_mul(60);

@@ -106,13 +106,12 @@ class Node {
   std::string url_;
 };
 
-ledger::Offer offer_for(const Node& node, const std::string& ip, uint32_t capacity,
-                        uint64_t nonce) {
-  ledger::Offer o;
-  o.ip = ledger::parse_ip(ip).value();
-  o.country = ledger::parse_country("DE").value();
-  o.protocols = ledger::protocol::http | ledger::protocol::https_connect;
-  o.scopes = ledger::scope::crawling;
+Offer offer_for(const Node& node, const std::string& ip, uint32_t capacity, uint64_t nonce) {
+  Offer o;
+  o.ip = parse_ip(ip).value();
+  o.country = parse_country("DE").value();
+  o.protocols = protocol::http | protocol::https_connect;
+  o.scopes = scope::crawling;
   o.capacity = capacity;
   o.min_duration = 5;
   o.max_duration = 3600;
@@ -155,9 +154,9 @@ std::vector<double> first_bytes(const Node& node, size_t samples) {
   sdk::Signer provider(key("provider"), node.domain());
   client->place_order(provider.offer(offer_for(node, "127.0.0.2", 100'000, 1)).value()).value();
   sdk::NodeDeals deals(node.url(), provider.address(), provider.domain_separator(),
-                       {ledger::parse_ip("127.0.0.2").value()});
+                       {parse_ip("127.0.0.2").value()});
   net::ExitConfig ec;
-  ec.policy.allow.push_back(net::parse_cidr("127.0.0.0/8").value());
+  ec.policy.allow.push_back(parse_prefix("127.0.0.0/8").value());
   SystemClock clock;
   net::testing::IoThread exit_io;
   crypto::PrivateKey provider_key = key("provider");
@@ -171,8 +170,8 @@ std::vector<double> first_bytes(const Node& node, size_t samples) {
   sdk::LeasePolicy policy;
   policy.duration_seconds = 5;
   policy.max_price_per_second = U256(10);
-  policy.protocols = ledger::protocol::http;
-  policy.scope = ledger::scope::crawling;
+  policy.protocols = protocol::http;
+  policy.scope = scope::crawling;
   policy.market = node.market();
   // The gateways' io_context outlives the leases: the leases' worker thread posts its answers to
   // it, and must be stopped (leases destroyed) before the context goes.

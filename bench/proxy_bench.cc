@@ -374,7 +374,7 @@ int serve_exit(DealArgs a) {
   net::testing::IoThread io;
   net::ExitConfig ec;
   ec.proxy_listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
-  ec.policy.allow.push_back(*net::parse_cidr("127.0.0.0/8"));
+  ec.policy.allow.push_back(*parse_prefix("127.0.0.0/8"));
   ec.max_connections = 60'000;
   ec.max_streams_per_channel = 30'000;
   net::Exit exit(io.io(), ec, deals, provider, clock);

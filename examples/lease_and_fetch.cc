@@ -100,8 +100,8 @@ int main(int argc, char** argv) try {
   sdk::LeasePolicy policy;
   policy.duration_seconds = 60;
   policy.max_price_per_second = need(Amount::parse(argv[5]), "MAX_PRICE").base();
-  policy.protocols = ledger::protocol::http;
-  policy.scope = ledger::scope::crawling;
+  policy.protocols = protocol::http;
+  policy.scope = scope::crawling;
   policy.market = need(Address::parse(health.value("market", "")), "the node's market");
   policy.fee_bps = health.value("feeBps", uint16_t{0});
   sdk::NodeLeases leases(node_url, requester, policy);

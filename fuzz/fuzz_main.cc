@@ -124,7 +124,7 @@ std::map<std::string, Target> targets() {
        R"({"chainId":1,"from":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","nonce":0,"op":{"op":"closeDeal","dealId":"0x0101010101010101010101010101010101010101010101010101010101010101","amount":"7","requesterSignature":"","reason":1},"signature":"0x4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d07299936d304c153f6443dfa05f40ff007d72911b6f72307f996231605b915621c"})"},
       6,
       [](const std::string& in) {
-        static const Hash sep = ledger::ledger_domain(1337, Address()).separator();
+        static const Hash sep = ledger_domain(1337, Address()).separator();
         auto j = nlohmann::json::parse(in, nullptr, false);
         if (j.is_discarded()) return;
         auto tx = ledger::signed_tx_from_json(j, sep);

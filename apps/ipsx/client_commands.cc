@@ -316,7 +316,7 @@ std::string utc_ms(int64_t ms) {
   return fmt::format("{}.{:03}Z", buf, ms % 1000);
 }
 
-std::string record_line(const ledger::UsageRecord& r) {
+std::string record_line(const UsageRecord& r) {
   return fmt::format("#{} {} .. {} {}:{} {} up, {} down{}", r.index, utc_ms(r.opened_ms),
                      utc_ms(r.closed_ms), r.host, r.port, r.bytes_up, r.bytes_down,
                      r.stream == 0 ? " (at the exit's front)" : "");
@@ -329,7 +329,7 @@ void show_usage(const ClientOptions& o) {
   auto receipt = unwrap(store->receipt(deal), "the usage receipt");
   if (o.json) {
     nlohmann::json out = {{"deal", deal.hex()}, {"records", nlohmann::json::array()}};
-    for (const auto& r : records) out["records"].push_back(ledger::usage_record_json(r));
+    for (const auto& r : records) out["records"].push_back(usage_record_json(r));
     out["receipted"] = receipt ? receipt->count : 0;
     std::cout << out.dump(2) << "\n";
     return;
@@ -354,7 +354,7 @@ void verify_usage(const ClientOptions& o) {
   if (!o.node.empty()) {
     // The node says whose deal it is and in which domain its ledger signs.
     NodeSession s = open_node(o.node);
-    Hash domain = ledger::ledger_domain(s.chain_id, s.verifying_contract).separator();
+    Hash domain = ledger_domain(s.chain_id, s.verifying_contract).separator();
     if (domain != v.domain_separator)
       throw CommandError(o.proof_file + ": signed in another ledger's domain than the node's");
     auto deal = unwrap(s.node->get("/v1/deals/" + v.record.deal_id.hex()), "the deal");

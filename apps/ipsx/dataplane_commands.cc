@@ -80,7 +80,7 @@ net::tcp::endpoint parse_listen(const std::string& text, const char* option) {
   net::asio::ip::address a =
       std::holds_alternative<net::Ipv4>(e->host)
           ? net::asio::ip::address(net::asio::ip::address_v4(std::get<net::Ipv4>(e->host)))
-          : net::asio::ip::address(net::asio::ip::address_v6(std::get<net::Ipv6>(e->host)));
+          : net::asio::ip::address(net::asio::ip::address_v6(std::get<Ip>(e->host)));
   return {a, e->port};
 }
 
@@ -173,8 +173,8 @@ void run_gateway(const GatewayOptions& o) {
   sdk::LeasePolicy policy;
   policy.duration_seconds = o.duration;
   policy.max_price_per_second = unwrap(Amount::parse(o.max_price), "--max-price").base();
-  policy.protocols = unwrap(ledger::parse_protocols(o.protocols), "--protocols");
-  policy.scope = unwrap(ledger::parse_scopes(o.scope), "--scope");
+  policy.protocols = unwrap(parse_protocols(o.protocols), "--protocols");
+  policy.scope = unwrap(parse_scopes(o.scope), "--scope");
   if (std::popcount(policy.scope) != 1) throw CommandError("--scope: name exactly one use");
   policy.market = s.market;
   policy.fee_bps = agree(o.fee_bps, s.fee_bps, "--fee-bps");
@@ -277,7 +277,7 @@ struct ProvideConfig {
   uint64_t offer_seconds = 86'400;
   uint64_t claim_every_seconds = 600;
   uint64_t max_unclaimed_seconds = 60;
-  std::vector<ledger::Offer> offers;  // without provider, market, expiry, nonce
+  std::vector<Offer> offers;  // without provider, market, expiry, nonce
 };
 
 template <class T, class View>
@@ -319,7 +319,7 @@ ProvideConfig load_provide_config(const std::string& path) {
     for (const auto& a : *allow) {
       auto text = a.value<std::string>();
       if (!text) throw CommandError(path + ": allow: want CIDR strings");
-      c.policy.allow.push_back(unwrap(net::parse_cidr(*text), path + ": allow"));
+      c.policy.allow.push_back(unwrap(parse_prefix(*text), path + ": allow"));
     }
   }
   const auto* ips = t["ip"].as_array();
@@ -330,27 +330,26 @@ ProvideConfig load_provide_config(const std::string& path) {
     std::string where = fmt::format("{}: ip[{}]", path, i++);
     if (!ip) throw CommandError(where + ": want a table");
     toml::node_view<const toml::node> v{ip};
-    ledger::Offer o;
-    o.ip = unwrap(ledger::parse_ip(toml_value<std::string>(v["address"], where + ".address", "")),
+    Offer o;
+    o.ip = unwrap(parse_ip(toml_value<std::string>(v["address"], where + ".address", "")),
                   where + ".address");
-    o.country = unwrap(ledger::parse_country(toml_value<std::string>(v["country"], where, "")),
-                       where + ".country");
+    o.country =
+        unwrap(parse_country(toml_value<std::string>(v["country"], where, "")), where + ".country");
     o.region = toml_value<std::string>(v["region"], where + ".region", "");
     o.asn = static_cast<uint32_t>(toml_value<int64_t>(v["asn"], where + ".asn", 0));
-    auto type = ledger::parse_ip_type(toml_value<std::string>(v["type"], where, "residential"));
+    auto type = parse_ip_type(toml_value<std::string>(v["type"], where, "residential"));
     if (!type) throw CommandError(where + ".type: residential, datacenter or mobile");
     o.ip_type = *type;
-    o.protocols = unwrap(ledger::parse_protocols(toml_value<std::string>(
-                             v["protocols"], where, "http,https-connect,socks5")),
+    o.protocols = unwrap(parse_protocols(toml_value<std::string>(v["protocols"], where,
+                                                                 "http,https-connect,socks5")),
                          where + ".protocols");
-    o.scopes = unwrap(
-        ledger::parse_scopes(toml_value<std::string>(v["scopes"], where, "crawling,general")),
-        where + ".scopes");
+    o.scopes = unwrap(parse_scopes(toml_value<std::string>(v["scopes"], where, "crawling,general")),
+                      where + ".scopes");
     o.bandwidth_kbps =
         static_cast<uint32_t>(toml_value<int64_t>(v["bandwidth_kbps"], where, 100'000));
     o.capacity = static_cast<uint32_t>(toml_value<int64_t>(v["capacity"], where, 1));
-    o.min_duration = toml_value<int64_t>(v["min_seconds"], where, ledger::kMinDurationSeconds);
-    o.max_duration = toml_value<int64_t>(v["max_seconds"], where, ledger::kMaxDurationSeconds);
+    o.min_duration = toml_value<int64_t>(v["min_seconds"], where, kMinDurationSeconds);
+    o.max_duration = toml_value<int64_t>(v["max_seconds"], where, kMaxDurationSeconds);
     o.price_per_second =
         unwrap(Amount::parse(toml_value<std::string>(v["price"], where + ".price", "")),
                where + ".price (IPSX per second)")
@@ -373,12 +372,12 @@ struct EarlierDeals {
 };
 
 EarlierDeals withdraw_earlier_offers(sdk::NodeClient& node, const sdk::Signer& signer,
-                                     const std::vector<ledger::Offer>& offers) {
+                                     const std::vector<Offer>& offers) {
   EarlierDeals out{std::vector<uint64_t>(offers.size(), 0),
                    std::vector<std::set<Hash>>(offers.size())};
   std::vector<uint64_t>& busy_until = out.busy_until;
   std::map<std::string, size_t> by_ip;
-  for (size_t i = 0; i < offers.size(); ++i) by_ip[ledger::format_ip(offers[i].ip)] = i;
+  for (size_t i = 0; i < offers.size(); ++i) by_ip[format_ip(offers[i].ip)] = i;
   const std::string me = signer.address().to_string();
   std::map<uint64_t, size_t> busy;  // book id -> the IP's index
   for_each_listed(node, "/v1/orders?owner=" + me + "&side=offer&limit=500", "orders",
@@ -448,8 +447,8 @@ class ProviderOffers {
     for (size_t i = 0; i < c_.offers.size(); ++i) {
       if (only && i != *only) continue;
       if (!first && !only && now_s() + renew_ahead_ < until_[i]) continue;
-      ledger::Offer offer = c_.offers[i];
-      const std::string ip = ledger::format_ip(offer.ip);
+      Offer offer = c_.offers[i];
+      const std::string ip = format_ip(offer.ip);
       if (s_.proves_ownership) {
         if (auto p = sdk::prove_ip(*s_.node, signer_.address(), ip); !p) {
           if (first) throw CommandError(p.error().message());
@@ -550,7 +549,7 @@ void serve_new_deals(sdk::NodeClient& node, const Address& me, sdk::NodeDeals& d
     settlement.watch(*id);
     auto r = reporter.report(*id, market::PartyState::ready);
     std::cout << fmt::format("ipsx provide: deal {} for {} with {}: {}\n", id->hex(),
-                             ledger::format_ip(info->offer.ip), info->requester.to_string(),
+                             format_ip(info->offer.ip), info->requester.to_string(),
                              r ? "ready" : "could not report ready: " + r.error().message())
               << std::flush;
   }
@@ -582,7 +581,7 @@ struct ExitInbox {
       std::lock_guard lock(cut_mu);
       unpaid_cuts.emplace_back(deal, why.message());
     };
-    exit.on_usage = [&usage](const ledger::UsageRecord& r) {
+    exit.on_usage = [&usage](const UsageRecord& r) {
       if (auto kept = usage.append(r); !kept)
         std::cerr << "ipsx provide: keeping a usage record: " << kept.error().message() << "\n";
     };
@@ -604,7 +603,7 @@ void run_provide(const ProvideOptions& o) {
                              s.verifying_contract, s.token_contract);
   const uint16_t fee_bps = agree(c.fee_bps, s.fee_bps, "fee_bps");
 
-  std::set<net::Ipv6> ips;
+  std::set<Ip> ips;
   for (const auto& offer : c.offers) ips.insert(offer.ip);
   sdk::NodeDeals deals(o.node, signer.address(), signer.domain_separator(), ips);
 
@@ -668,10 +667,10 @@ void run_provide(const ProvideOptions& o) {
   sdk::ProviderSettlement settlement(*s.node, signer, settle_options, store.get());
   // At the close, the requester's best usage receipt goes on the ledger (its root, public).
   settlement.usage_receipt =
-      [&](const Hash& deal) -> std::optional<std::pair<ledger::UsageReceipt, crypto::Signature>> {
+      [&](const Hash& deal) -> std::optional<std::pair<UsageReceipt, crypto::Signature>> {
     auto r = usage->receipt(deal);
     if (!r || !*r) return std::nullopt;
-    return std::pair{ledger::UsageReceipt{deal, (*r)->count, (*r)->root}, (*r)->signature};
+    return std::pair{UsageReceipt{deal, (*r)->count, (*r)->root}, (*r)->signature};
   };
   settlement.on_ended = [&](const Hash& deal, const std::string& why) {
     exit.end_deal(deal, why);
@@ -768,7 +767,7 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_option("--max-price", g->max_price, "The most to pay per IP-second, in IPSX")
       ->required();
   cmd->add_option("--duration", g->duration, "Seconds each lease lasts (default 600)")
-      ->check(CLI::Range(ledger::kMinDurationSeconds, ledger::kMaxDurationSeconds));
+      ->check(CLI::Range(kMinDurationSeconds, kMaxDurationSeconds));
   cmd->add_option("--budget", g->budget, "The most all leases together may cost, in IPSX");
   cmd->add_option("--protocols", g->protocols, "Protocols every leased IP must serve");
   cmd->add_option("--scope", g->scope, "The use: crawling, streaming, email, general or vpn");

@@ -36,14 +36,13 @@ struct OrderOptions {
 Hash signing_domain(const std::string& genesis, const std::string& deployment) {
   if (!genesis.empty()) {
     auto g = unwrap(ledger::GenesisConfig::load(genesis), "--genesis");
-    return ledger::ledger_domain(g.chain_id, ledger::embedded_verifying_contract(g.hash()))
-        .separator();
+    return ledger_domain(g.chain_id, ledger::embedded_verifying_contract(g.hash())).separator();
   }
   if (deployment.empty())
     throw CommandError(
         "give the ledger to sign for: --genesis FILE (embedded) or --deployment FILE (Ethereum)");
   auto f = unwrap(eth::DeploymentFile::load(deployment), "--deployment");
-  return ledger::ledger_domain(f.deployment.chain_id, f.deployment.centralizer).separator();
+  return ledger_domain(f.deployment.chain_id, f.deployment.centralizer).separator();
 }
 
 void write_out(const std::string& path, const json& j) {
@@ -57,8 +56,7 @@ void write_out(const std::string& path, const json& j) {
 
 void run_offer(const OrderOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  ledger::Offer offer =
-      make_offer(o.fields, unwrap(Address::parse(o.market), "--market"), o.fee_bps);
+  Offer offer = make_offer(o.fields, unwrap(Address::parse(o.market), "--market"), o.fee_bps);
   offer.provider = key.address();
   unwrap(ledger::validate(offer));
   auto sig = unwrap(crypto::sign(
@@ -68,8 +66,7 @@ void run_offer(const OrderOptions& o) {
 
 void run_request(const OrderOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  ledger::Request r =
-      make_request(o.fields, unwrap(Address::parse(o.market), "--market"), o.fee_bps);
+  Request r = make_request(o.fields, unwrap(Address::parse(o.market), "--market"), o.fee_bps);
   r.requester = key.address();
   unwrap(ledger::validate(r));
   auto sig = unwrap(crypto::sign(

@@ -561,7 +561,7 @@ void add_node_command(CLI::App& app) {
   s->path("password_file", o->password_file, "File whose first line is the keystore's password",
           true);
   s->integer("fee_bps", o->fee_bps, "Commission every order must name, in basis points (default 0)",
-             uint16_t{0}, ledger::kMaxFeeBps);
+             uint16_t{0}, kMaxFeeBps);
   s->integer("max_body", o->max_body, "Largest request body in bytes (default 65536)", size_t{1024},
              size_t{64} << 20);
   s->integer("read_timeout_ms", o->read_timeout_ms,

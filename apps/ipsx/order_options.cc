@@ -10,8 +10,8 @@
 namespace ipsx::cli {
 namespace {
 
-ledger::IpType ip_type(const std::string& text, const char* option) {
-  auto t = ledger::parse_ip_type(text);
+IpType ip_type(const std::string& text, const char* option) {
+  auto t = parse_ip_type(text);
   if (!t) throw CommandError(fmt::format("{}: unknown value '{}'", option, text));
   return *t;
 }
@@ -59,13 +59,13 @@ void add_request_options(CLI::App* cmd, OrderFields& f) {
   cmd->add_flag("--distinct-subnets", f.distinct, "IPs in distinct /24s");
 }
 
-ledger::Offer make_offer(const OrderFields& f, const Address& market, uint16_t fee_bps) {
-  ledger::Offer offer;
-  offer.ip = unwrap(ledger::parse_ip(f.ip), "--ip");
-  offer.country = unwrap(ledger::parse_country(f.country), "--country");
+Offer make_offer(const OrderFields& f, const Address& market, uint16_t fee_bps) {
+  Offer offer;
+  offer.ip = unwrap(parse_ip(f.ip), "--ip");
+  offer.country = unwrap(parse_country(f.country), "--country");
   offer.ip_type = ip_type(f.type, "--type");
-  offer.protocols = unwrap(ledger::parse_protocols(f.protocols), "--protocols");
-  offer.scopes = unwrap(ledger::parse_scopes(f.scopes), "--scopes");
+  offer.protocols = unwrap(parse_protocols(f.protocols), "--protocols");
+  offer.scopes = unwrap(parse_scopes(f.scopes), "--scopes");
   offer.bandwidth_kbps = f.bandwidth;
   offer.capacity = f.capacity;
   offer.min_duration = f.min_seconds;
@@ -78,17 +78,17 @@ ledger::Offer make_offer(const OrderFields& f, const Address& market, uint16_t f
   return offer;
 }
 
-ledger::Request make_request(const OrderFields& f, const Address& market, uint16_t fee_bps) {
-  ledger::Request r;
+Request make_request(const OrderFields& f, const Address& market, uint16_t fee_bps) {
+  Request r;
   r.count = f.count;
   std::stringstream cs(f.countries);
   for (std::string c; std::getline(cs, c, ',');)
-    r.countries.push_back(unwrap(ledger::parse_country(c), "--countries"));
+    r.countries.push_back(unwrap(parse_country(c), "--countries"));
   std::stringstream ts(f.types);
   for (std::string t; std::getline(ts, t, ',');)
     r.ip_types |= static_cast<uint8_t>(1u << static_cast<unsigned>(ip_type(t, "--types")));
-  r.protocols = unwrap(ledger::parse_protocols(f.protocols), "--protocols");
-  r.scope = unwrap(ledger::parse_scopes(f.scope), "--scope");
+  r.protocols = unwrap(parse_protocols(f.protocols), "--protocols");
+  r.scope = unwrap(parse_scopes(f.scope), "--scope");
   r.exclusive = f.exclusive;
   r.distinct_subnets = f.distinct;
   r.all_or_none = f.aon;

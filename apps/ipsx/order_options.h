@@ -37,8 +37,8 @@ void add_request_options(CLI::App* cmd, OrderFields& f);
 // The offer or request the options describe, for `market` at `fee_bps`, expiring
 // --expiry-seconds from now. The owner (provider or requester) is left for the signer to fill.
 // Throws CommandError naming the option at fault.
-ledger::Offer make_offer(const OrderFields& f, const Address& market, uint16_t fee_bps);
-ledger::Request make_request(const OrderFields& f, const Address& market, uint16_t fee_bps);
+Offer make_offer(const OrderFields& f, const Address& market, uint16_t fee_bps);
+Request make_request(const OrderFields& f, const Address& market, uint16_t fee_bps);
 
 // "provider" or "requester"; "ready", "connected", "closed", "failed" or "unpaid". Throw
 // CommandError naming `option` otherwise.

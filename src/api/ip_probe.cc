@@ -5,9 +5,9 @@
 #include <atomic>
 #include <random>
 
-#include "ledger/orders.h"
 #include "net/asio.h"
 #include "net/io_util.h"
+#include "vocab/orders.h"
 
 namespace ipsx::api {
 namespace {
@@ -25,7 +25,7 @@ Hash random_challenge() {
   return Hash(FixedBytes<32>(std::span<const uint8_t, 32>(b)));
 }
 
-IpBytes to_bytes(const asio::ip::address& a) {
+Ip to_bytes(const asio::ip::address& a) {
   if (a.is_v4()) return asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()).to_bytes();
   return a.to_v6().to_bytes();
 }
@@ -54,7 +54,7 @@ void IpProofs::prune(Timestamp now) {
   }
 }
 
-Hash IpProofs::issue(const Address& provider, const IpBytes& ip) {
+Hash IpProofs::issue(const Address& provider, const Ip& ip) {
   Hash c = random_challenge();
   std::lock_guard lock(mu_);
   Timestamp now = clock_.now();
@@ -65,7 +65,7 @@ Hash IpProofs::issue(const Address& provider, const IpBytes& ip) {
   return c;
 }
 
-Result<IpBytes> IpProofs::present(const Hash& challenge, const IpBytes& remote) {
+Result<Ip> IpProofs::present(const Hash& challenge, const Ip& remote) {
   std::lock_guard lock(mu_);
   Timestamp now = clock_.now();
   prune(now);
@@ -77,7 +77,7 @@ Result<IpBytes> IpProofs::present(const Hash& challenge, const IpBytes& remote) 
   if (c.ip != remote) {
     return std::unexpected(
         probe_error(fmt::format("the challenge is for {}, this connection is from {}",
-                                ledger::format_ip(c.ip), ledger::format_ip(remote))));
+                                format_ip(c.ip), format_ip(remote))));
   }
   Timestamp expires = now + options_.proof_ttl;
   proofs_[{c.provider, c.ip}] = expires;
@@ -85,7 +85,7 @@ Result<IpBytes> IpProofs::present(const Hash& challenge, const IpBytes& remote) 
   return c.ip;
 }
 
-bool IpProofs::proven(const Address& provider, const IpBytes& ip) const {
+bool IpProofs::proven(const Address& provider, const Ip& ip) const {
   std::lock_guard lock(mu_);
   auto it = proofs_.find({provider, ip});
   return it != proofs_.end() && clock_.now() < it->second;
@@ -133,7 +133,7 @@ struct ProbeServer::Impl {
       } else if (auto r = proofs.present(*challenge, to_bytes(remote.address())); !r) {
         answer = "ERR " + r.error().message() + "\n";
       } else {
-        answer = "OK " + ledger::format_ip(*r) + "\n";
+        answer = "OK " + format_ip(*r) + "\n";
       }
     }
     (answer.starts_with("OK") ? ok : refused)++;

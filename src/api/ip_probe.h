@@ -27,10 +27,9 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "vocab/ip.h"
 
 namespace ipsx::api {
-
-using IpBytes = std::array<uint8_t, 16>;  // IPv6, or IPv4 mapped (::ffff:a.b.c.d)
 
 struct ProbeOptions {
   Millis challenge_ttl{60'000};
@@ -47,18 +46,18 @@ class IpProofs {
   IpProofs(ProbeOptions options, const Clock& clock);
 
   // A fresh random challenge for `provider` to prove `ip` with.
-  Hash issue(const Address& provider, const IpBytes& ip);
+  Hash issue(const Address& provider, const Ip& ip);
   // A probe connection from `remote` presented `challenge`. Consumes the challenge. Errors
   // (CoreErrc::invalid_argument): unknown or expired challenge, or `remote` is not its IP.
-  Result<IpBytes> present(const Hash& challenge, const IpBytes& remote);
+  Result<Ip> present(const Hash& challenge, const Ip& remote);
   // Whether a probe proved `ip` for `provider` within proof_ttl.
-  bool proven(const Address& provider, const IpBytes& ip) const;
+  bool proven(const Address& provider, const Ip& ip) const;
   const ProbeOptions& options() const { return options_; }
 
  private:
   struct Challenge {
     Address provider;
-    IpBytes ip;
+    Ip ip;
     Timestamp expires;
   };
   void prune(Timestamp now);
@@ -68,8 +67,8 @@ class IpProofs {
   mutable std::mutex mu_;
   std::map<Hash, Challenge> challenges_;
   std::multimap<Timestamp, Hash> challenge_order_;
-  std::map<std::pair<Address, IpBytes>, Timestamp> proofs_;  // expiry
-  std::multimap<Timestamp, std::pair<Address, IpBytes>> proof_order_;
+  std::map<std::pair<Address, Ip>, Timestamp> proofs_;  // expiry
+  std::multimap<Timestamp, std::pair<Address, Ip>> proof_order_;
 };
 
 // The probe listener: a TCP acceptor on its own thread, one line in, one line out per connection.

@@ -84,19 +84,19 @@ Parsed<size_t> parse_limit(const std::map<std::string, std::string>& q, size_t f
 
 // The optional `country` and `type` filters of a query.
 struct PlaceFilter {
-  std::optional<ledger::CountryCode> country;
-  std::optional<ledger::IpType> type;
+  std::optional<CountryCode> country;
+  std::optional<IpType> type;
 };
 
 Parsed<PlaceFilter> parse_place_filter(const std::map<std::string, std::string>& q) {
   PlaceFilter f;
   if (auto it = q.find("country"); it != q.end()) {
-    auto c = ledger::parse_country(it->second);
+    auto c = parse_country(it->second);
     if (!c) return std::unexpected(ApiError::invalid_field("country", "not a country code"));
     f.country = *c;
   }
   if (auto it = q.find("type"); it != q.end()) {
-    f.type = ledger::parse_ip_type(it->second);
+    f.type = parse_ip_type(it->second);
     if (!f.type)
       return std::unexpected(
           ApiError::invalid_field("type", "one of residential, datacenter, mobile"));
@@ -243,7 +243,7 @@ json order_json(const OrderInfo& o) {
 }
 
 // The node's own checks of an offer signed by its provider (OfferChecks), before the market's.
-std::optional<ApiError> check_offer(NodeContext& node, const ledger::Offer& offer) {
+std::optional<ApiError> check_offer(NodeContext& node, const Offer& offer) {
   const OfferChecks& c = node.checks;
   if (c.location) {
     auto found = geo::check_offer_location(*c.location, offer);
@@ -261,7 +261,7 @@ std::optional<ApiError> check_offer(NodeContext& node, const ledger::Offer& offe
     return ApiError{403, "ip_not_proven",
                     fmt::format("no probe has proved that {} can send from {}: POST /v1/probes, "
                                 "then connect from that address (docs/api.md, \"Offer checks\")",
-                                offer.provider.to_string(), ledger::format_ip(offer.ip)),
+                                offer.provider.to_string(), format_ip(offer.ip)),
                     "offer.ip"};
   }
   return std::nullopt;
@@ -360,8 +360,8 @@ HttpResponse list_orders(NodeContext& node, const HttpRequest& req) {
   auto q = req.query();
   std::optional<Address> owner;
   std::optional<bool> offers;
-  std::optional<ledger::CountryCode> country;
-  std::optional<ledger::IpType> type;
+  std::optional<CountryCode> country;
+  std::optional<IpType> type;
   std::string state;
   OrderId after = 0;
   if (auto it = q.find("owner"); it != q.end()) {
@@ -917,13 +917,12 @@ HttpResponse depth(NodeContext& node, const HttpRequest& req) {
     if (ec != std::errc() || end != t.data() + t.size() || levels == 0 || levels > 100)
       return error_response(ApiError::invalid_field("levels", "an integer from 1 to 100"));
   }
-  std::vector<ledger::IpType> types = {ledger::IpType::residential, ledger::IpType::datacenter,
-                                       ledger::IpType::mobile};
+  std::vector<IpType> types = {IpType::residential, IpType::datacenter, IpType::mobile};
   if (filter->type) types = {*filter->type};
   tick(node);
   json offers = json::object();
-  for (ledger::IpType t : types)
-    offers[ledger::to_string(t)] = levels_json(node.market.book().offer_depth(*country, t, levels));
+  for (IpType t : types)
+    offers[to_string(t)] = levels_json(node.market.book().offer_depth(*country, t, levels));
   const auto& book = node.market.book();
   return json_response(200, {{"country", c->second},
                              {"offers", offers},
@@ -944,8 +943,8 @@ std::map<std::string, uint64_t> deals_by_phase(NodeContext& node) {
 // Recent deals as market data: prices by country and IP type, newest first, and the counts.
 HttpResponse trades(NodeContext& node, const HttpRequest& req) {
   auto q = req.query();
-  std::optional<ledger::CountryCode> country;
-  std::optional<ledger::IpType> type;
+  std::optional<CountryCode> country;
+  std::optional<IpType> type;
   auto filter = parse_place_filter(q);
   if (!filter) return error_response(filter.error());
   country = filter->country;
@@ -966,7 +965,7 @@ HttpResponse trades(NodeContext& node, const HttpRequest& req) {
       out.push_back({{"deal", it->deal_id.hex()},
                      {"pricePerSecond", it->price_per_second.to_dec()},
                      {"country", std::string(it->country.data(), 2)},
-                     {"ipType", ledger::to_string(it->ip_type)},
+                     {"ipType", to_string(it->ip_type)},
                      {"atMs", to_unix_ms(it->at)}});
     }
   }
@@ -1261,14 +1260,14 @@ HttpResponse issue_probe(NodeState& s, const HttpRequest& req) {
   auto i = body->find("ip");
   if (i == body->end() || !i->is_string())
     return error_response(ApiError::invalid_field("ip", "missing, or not a string"));
-  auto ip = ledger::parse_ip(i->get<std::string>());
+  auto ip = parse_ip(i->get<std::string>());
   if (!ip) return error_response(ApiError::invalid_field("ip", ip.error().message()));
   Hash challenge = c.ownership->issue(*provider, *ip);
   return json_response(201, {{"challenge", challenge.hex()},
                              {"endpoint", c.probe_endpoint},
                              {"line", probe_line(challenge)},
                              {"expiresMs", now_ms() + c.ownership->options().challenge_ttl.count()},
-                             {"ip", ledger::format_ip(*ip)},
+                             {"ip", format_ip(*ip)},
                              {"provider", provider->to_string()}});
 }
 

@@ -71,12 +71,12 @@ class NodeRoutesTest : public ::testing::Test {
         .to_hex();
   }
   json offer(uint64_t price, uint64_t nonce = 1, const std::string& ip = "127.0.0.2") {
-    ledger::Offer o;
+    Offer o;
     o.provider = provider_.address();
-    o.ip = ledger::parse_ip(ip).value();
-    o.country = ledger::parse_country("DE").value();
-    o.protocols = ledger::protocol::http;
-    o.scopes = ledger::scope::crawling;
+    o.ip = parse_ip(ip).value();
+    o.country = parse_country("DE").value();
+    o.protocols = protocol::http;
+    o.scopes = scope::crawling;
     o.capacity = 1;
     o.min_duration = 5;
     o.max_duration = 3600;
@@ -87,11 +87,11 @@ class NodeRoutesTest : public ::testing::Test {
     return {{"offer", ledger::to_json(o)}, {"signature", sign(provider_, o.struct_hash())}};
   }
   json request(uint64_t max_price, uint64_t nonce = 1) {
-    ledger::Request r;
+    Request r;
     r.requester = requester_.address();
-    r.countries = {ledger::parse_country("DE").value()};
-    r.protocols = ledger::protocol::http;
-    r.scope = ledger::scope::crawling;
+    r.countries = {parse_country("DE").value()};
+    r.protocols = protocol::http;
+    r.scope = scope::crawling;
     r.duration = 60;
     r.max_price_per_second = U256(max_price);
     r.budget = U256(max_price * 60);

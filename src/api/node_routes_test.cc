@@ -68,7 +68,7 @@ TEST_F(NodeRoutesTest, WrongTypesAndMissingFieldsAre400NamingTheField) {
 
 TEST_F(NodeRoutesTest, AnOrderForAnotherMarketIs422NamingTheField) {
   json j = offer(1'000);
-  ledger::Offer o = ledger::offer_from_json(j["offer"]).value();
+  Offer o = ledger::offer_from_json(j["offer"]).value();
   o.market = key("other").address();
   j = {{"offer", ledger::to_json(o)}, {"signature", sign(provider_, o.struct_hash())}};
   auto [s, b] = call("POST", "/v1/orders", j.dump());
@@ -541,24 +541,24 @@ class OfferChecksTest : public testing::NodeRoutesTest {
     node_->checks.ownership = &proofs_;
     node_->checks.probe_endpoint = "127.0.0.1:9";
   }
-  ledger::Offer claims(const std::string& ip, const std::string& country) {
-    ledger::Offer o = ledger::offer_from_json(offer(1'000, 7, ip)["offer"]).value();
-    o.country = ledger::parse_country(country).value();
+  Offer claims(const std::string& ip, const std::string& country) {
+    Offer o = ledger::offer_from_json(offer(1'000, 7, ip)["offer"]).value();
+    o.country = parse_country(country).value();
     return o;
   }
-  std::string signed_offer(const ledger::Offer& o) {
+  std::string signed_offer(const Offer& o) {
     return json{{"offer", ledger::to_json(o)}, {"signature", sign(provider_, o.struct_hash())}}
         .dump();
   }
   // What a probe connection from `from` presenting the challenge issued for `ip` gets.
-  Result<IpBytes> probe(const std::string& ip, const std::string& from) {
+  Result<Ip> probe(const std::string& ip, const std::string& from) {
     auto [s, b] = call("POST", "/v1/probes",
                        json{{"provider", provider_.address().to_string()}, {"ip", ip}}.dump());
     EXPECT_EQ(s, 201) << b;
     EXPECT_EQ(b["endpoint"], "127.0.0.1:9");
     EXPECT_EQ(b["line"], "IPSX-PROBE " + b["challenge"].get<std::string>() + "\n");
     return proofs_.present(Hash::from_hex(b["challenge"].get<std::string>()).value(),
-                           ledger::parse_ip(from).value());
+                           parse_ip(from).value());
   }
   std::optional<geo::GeoDatabase> geo_;
   IpProofs proofs_{ProbeOptions{}, clock_};
@@ -601,7 +601,7 @@ TEST_F(OfferChecksTest, AnOfferNeedsAProbeFromItsIpAndTheRightLocation) {
 
   // The proof lasts proof_ttl.
   clock_.advance(proofs_.options().proof_ttl);
-  ledger::Offer again = claims("127.0.0.2", "DE");
+  Offer again = claims("127.0.0.2", "DE");
   again.nonce = 9;
   again.expiry = now_s() + 3600;
   EXPECT_EQ(call("POST", "/v1/orders", signed_offer(again)).first, 403);
@@ -627,7 +627,7 @@ TEST(IpProofs, ChallengesAreSingleUseAndExpire) {
   ManualClock clock(from_unix_ms(1'000'000));
   IpProofs proofs(ProbeOptions{}, clock);
   Address p = Address::parse("0x00000000000000000000000000000000000000aa").value();
-  IpBytes ip = ledger::parse_ip("127.0.0.2").value();
+  Ip ip = parse_ip("127.0.0.2").value();
   Hash c = proofs.issue(p, ip);
   EXPECT_NE(c, proofs.issue(p, ip));  // fresh each time
   ASSERT_TRUE(proofs.present(c, ip));
@@ -663,10 +663,10 @@ TEST(ProbeServer, SeesWhereAConnectionComesFrom) {
     asio::read_until(s, asio::dynamic_buffer(answer), '\n', ec);
     return answer;
   };
-  IpBytes ip = ledger::parse_ip("127.0.0.2").value();
+  Ip ip = parse_ip("127.0.0.2").value();
   EXPECT_EQ(ask("127.0.0.2", probe_line(proofs.issue(p, ip))), "OK 127.0.0.2\n");
   EXPECT_TRUE(proofs.proven(p, ip));
-  IpBytes other = ledger::parse_ip("127.0.0.3").value();
+  Ip other = parse_ip("127.0.0.3").value();
   EXPECT_TRUE(
       ask("127.0.0.1", probe_line(proofs.issue(p, other))).starts_with("ERR the challenge"));
   EXPECT_FALSE(proofs.proven(p, other));

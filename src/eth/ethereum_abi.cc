@@ -44,7 +44,7 @@ abi::Value u(uint64_t v) {
 abi::Value fixed(const uint8_t* p, size_t n) {
   return abi::Value::bytes(Bytes(p, p + n));
 }
-abi::Value country(const ledger::CountryCode& c) {
+abi::Value country(const CountryCode& c) {
   const uint8_t b[2] = {static_cast<uint8_t>(c[0]), static_cast<uint8_t>(c[1])};
   return fixed(b, 2);
 }
@@ -106,7 +106,7 @@ const Events& events() {
   return e;
 }
 
-abi::Value offer_value(const ledger::Offer& o) {
+abi::Value offer_value(const Offer& o) {
   return abi::Value::list({
       abi::Value::address(o.provider),
       fixed(o.ip.data(), o.ip.size()),
@@ -131,7 +131,7 @@ abi::Value offer_value(const ledger::Offer& o) {
   });
 }
 
-abi::Value request_value(const ledger::Request& r) {
+abi::Value request_value(const Request& r) {
   abi::Value::List countries;
   for (const auto& c : r.countries) countries.push_back(country(c));
   return abi::Value::list({

@@ -4,7 +4,7 @@
 
 #include "eth/abi.h"
 #include "ledger/ledger.h"
-#include "ledger/orders.h"
+#include "vocab/orders.h"
 
 namespace ipsx::eth::ipsx_abi {
 
@@ -27,8 +27,8 @@ const Functions& functions();
 const Events& events();
 
 // An order as the contracts' Offer / Request tuple.
-abi::Value offer_value(const ledger::Offer& o);
-abi::Value request_value(const ledger::Request& r);
+abi::Value offer_value(const Offer& o);
+abi::Value request_value(const Request& r);
 // A bytes32 argument.
 abi::Value word(const Hash& h);
 

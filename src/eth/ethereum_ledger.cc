@@ -90,7 +90,7 @@ Result<std::unique_ptr<EthereumLedger>> EthereumLedger::open(std::shared_ptr<Rpc
 }
 
 crypto::eip712::Domain EthereumLedger::domain() const {
-  return L::ledger_domain(chain_id(), options_.deployment.centralizer);
+  return ledger_domain(chain_id(), options_.deployment.centralizer);
 }
 
 // ---- Operations as contract calls ---------------------------------------------------------------

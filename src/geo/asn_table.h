@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "geo/ip_range.h"
+#include "vocab/ip.h"
 
 namespace ipsx::geo {
 

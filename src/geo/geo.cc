@@ -18,7 +18,7 @@ bool is_upper_letter(char c) {
 }
 
 // An offer's country as it claims it: "DE", or quoted bytes when it is not two letters.
-std::string country_text(const ledger::CountryCode& c) {
+std::string country_text(const CountryCode& c) {
   std::string_view text(c.data(), c.size());
   if (is_upper_letter(c[0]) && is_upper_letter(c[1])) return std::string(text);
   return quoted(text);
@@ -93,8 +93,8 @@ Result<GeoDatabase> GeoDatabase::open(const GeoPaths& paths) {
   return db;
 }
 
-Result<std::optional<ledger::CountryCode>> GeoDatabase::country_of(const Ip& ip) const {
-  if (!mmdb_) return std::optional<ledger::CountryCode>{};
+Result<std::optional<CountryCode>> GeoDatabase::country_of(const Ip& ip) const {
+  if (!mmdb_) return std::optional<CountryCode>{};
   sockaddr_storage storage{};
   if (is_v4_mapped(ip)) {
     auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
@@ -110,21 +110,21 @@ Result<std::optional<ledger::CountryCode>> GeoDatabase::country_of(const Ip& ip)
       MMDB_lookup_sockaddr(mmdb_.get(), reinterpret_cast<const sockaddr*>(&storage), &mmdb_error);
   auto bad = [&](std::string_view what) {
     return fail(GeoErrc::bad_database, fmt::format("country database {}: looking up {}: {}",
-                                                   country_path_, to_string(ip), what));
+                                                   country_path_, format_ip(ip), what));
   };
   if (mmdb_error != MMDB_SUCCESS) return bad(MMDB_strerror(mmdb_error));
-  if (!found.found_entry) return std::optional<ledger::CountryCode>{};
+  if (!found.found_entry) return std::optional<CountryCode>{};
   MMDB_entry_data_s data{};
   int status = MMDB_get_value(&found.entry, &data, "country_code", nullptr);
   if (status == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR ||
       (status == MMDB_SUCCESS && !data.has_data))
-    return std::optional<ledger::CountryCode>{};
+    return std::optional<CountryCode>{};
   if (status != MMDB_SUCCESS) return bad(MMDB_strerror(status));
   if (data.type != MMDB_DATA_TYPE_UTF8_STRING) return bad("country_code is not a string");
   std::string_view code(data.utf8_string, data.data_size);
   if (code.size() != 2 || !is_upper_letter(code[0]) || !is_upper_letter(code[1]))
     return bad(fmt::format("country_code {} is not two upper-case letters", quoted(code)));
-  return std::optional<ledger::CountryCode>(ledger::CountryCode{code[0], code[1]});
+  return std::optional<CountryCode>(CountryCode{code[0], code[1]});
 }
 
 Result<GeoInfo> GeoDatabase::lookup(const Ip& ip) const {
@@ -146,15 +146,15 @@ Result<GeoInfo> GeoDatabase::lookup(const Ip& ip) const {
   }
   if (!info.country && !info.asn)
     return fail(GeoErrc::not_found,
-                fmt::format("no country or ASN is known for {}", to_string(ip)));
+                fmt::format("no country or ASN is known for {}", format_ip(ip)));
   return info;
 }
 
-Result<GeoInfo> check_offer_location(const GeoDatabase& db, const ledger::Offer& offer) {
+Result<GeoInfo> check_offer_location(const GeoDatabase& db, const Offer& offer) {
   Ip ip = offer.ip;
   auto info = db.lookup(ip);
   if (!info) return info;
-  std::string where = fmt::format("offer for {}", to_string(ip));
+  std::string where = fmt::format("offer for {}", format_ip(ip));
   bool from_table = info->source == GeoSource::static_table;
   std::string country_says =
       from_table

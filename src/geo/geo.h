@@ -15,9 +15,9 @@
 
 #include "core/error.h"
 #include "geo/asn_table.h"
-#include "geo/ip_range.h"
 #include "geo/static_table.h"
-#include "ledger/orders.h"
+#include "vocab/ip.h"
+#include "vocab/orders.h"
 
 struct MMDB_s;
 
@@ -31,10 +31,10 @@ enum class GeoSource : uint8_t {
 const char* to_string(GeoSource source);
 
 struct GeoInfo {
-  std::optional<ledger::CountryCode> country;  // ISO 3166-1 alpha-2, upper case
+  std::optional<CountryCode> country;  // ISO 3166-1 alpha-2, upper case
   std::optional<uint32_t> asn;
-  std::string asn_organisation;           // may be empty
-  std::optional<ledger::IpType> ip_type;  // only the static table states a type
+  std::string asn_organisation;   // may be empty
+  std::optional<IpType> ip_type;  // only the static table states a type
   GeoSource source = GeoSource::databases;
 };
 
@@ -80,7 +80,7 @@ class GeoDatabase {
   struct MmdbCloser {
     void operator()(MMDB_s* db) const;
   };
-  Result<std::optional<ledger::CountryCode>> country_of(const Ip& ip) const;
+  Result<std::optional<CountryCode>> country_of(const Ip& ip) const;
 
   StaticTable table_;
   AsnTable asns_;
@@ -94,6 +94,6 @@ class GeoDatabase {
 // static table). Returns what was found. Errors: GeoErrc::location_mismatch naming the field,
 // the offer's value and the found one; GeoErrc::not_found when the IP, or the field claimed, is
 // unknown to every source; lookup()'s errors otherwise.
-Result<GeoInfo> check_offer_location(const GeoDatabase& db, const ledger::Offer& offer);
+Result<GeoInfo> check_offer_location(const GeoDatabase& db, const Offer& offer);
 
 }  // namespace ipsx::geo

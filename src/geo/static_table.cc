@@ -72,7 +72,7 @@ Result<StaticTable> StaticTable::parse(std::string_view text, std::string_view n
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), e.asn);
     if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size() || e.asn == 0)
       return bad(fmt::format("ASN {} is not a number in 1..4294967295", quoted(asn_text)));
-    auto ip_type = ledger::parse_ip_type(type);
+    auto ip_type = parse_ip_type(type);
     if (!ip_type)
       return bad(fmt::format("type {} is not residential, datacenter or mobile", quoted(type)));
     e.ip_type = *ip_type;

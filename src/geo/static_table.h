@@ -16,16 +16,16 @@
 #include <vector>
 
 #include "core/error.h"
-#include "geo/ip_range.h"
-#include "ledger/orders.h"
+#include "vocab/ip.h"
+#include "vocab/orders.h"
 
 namespace ipsx::geo {
 
 struct StaticEntry {
   IpPrefix range;
-  ledger::CountryCode country{};
+  CountryCode country{};
   uint32_t asn = 0;  // 1..4294967295
-  ledger::IpType ip_type = ledger::IpType::residential;
+  IpType ip_type = IpType::residential;
   std::string organisation;  // may be empty
 };
 

@@ -11,7 +11,7 @@
 #include <random>
 
 #include "ledger/conformance_util.h"
-#include "ledger/usage.h"
+#include "vocab/usage.h"
 
 namespace ipsx::ledger::conformance {
 namespace {

@@ -8,7 +8,7 @@
 #include "core/keccak.h"
 #include "ledger/rating.h"
 #include "ledger/state_util.h"
-#include "ledger/usage.h"
+#include "vocab/usage.h"
 
 namespace ipsx::ledger {
 namespace {

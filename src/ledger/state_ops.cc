@@ -5,7 +5,7 @@
 #include "ledger/rating.h"
 #include "ledger/state.h"
 #include "ledger/state_util.h"
-#include "ledger/usage.h"
+#include "vocab/usage.h"
 
 namespace ipsx::ledger {
 

@@ -140,7 +140,7 @@ struct SignedStatusEvent {
 };
 
 // Signs `e` with `key` under the domain `domain_separator`
-// (ledger::ledger_domain(chain_id, contract).separator()). Fails only if the key cannot sign.
+// (ledger_domain(chain_id, contract).separator()). Fails only if the key cannot sign.
 Result<SignedStatusEvent> sign_event(const crypto::PrivateKey& key, const StatusEvent& e,
                                      const Hash& domain_separator);
 // Succeeds iff the signature over the event's EIP-712 digest is well formed, low-s, and recovers

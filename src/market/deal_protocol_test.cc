@@ -380,7 +380,7 @@ class DealEvents : public ::testing::Test {
 
   crypto::PrivateKey provider_key_ = key("provider");
   crypto::PrivateKey requester_key_ = key("requester");
-  Hash domain_ = ledger::ledger_domain(1337, Address()).separator();
+  Hash domain_ = ledger_domain(1337, Address()).separator();
   DealProgress d_ = make_deal();
 };
 
@@ -625,7 +625,7 @@ TEST_F(DealEvents, TamperingWithAnyFieldOrTheDomainBreaksTheSignature) {
               code(MarketErrc::bad_signature))
         << "field " << i;
   }
-  const Hash other_chain = ledger::ledger_domain(1, Address()).separator();
+  const Hash other_chain = ledger_domain(1, Address()).separator();
   EXPECT_EQ(code_of(verify_event(good, provider_key_.address(), other_chain)),
             code(MarketErrc::bad_signature));
   SignedStatusEvent malformed = good;

@@ -4,8 +4,8 @@
 
 #include "core/keccak.h"
 #include "crypto/eip712.h"
-#include "ledger/orders.h"
 #include "market/market_error.h"
+#include "vocab/orders.h"
 
 namespace ipsx::market {
 namespace {
@@ -23,7 +23,7 @@ class ExitDirectoryTest : public ::testing::Test {
   ExitAnnouncement announcement(std::string endpoint, uint64_t seq = 1) {
     return {provider_.address(), std::move(endpoint), now_ + 300, seq};
   }
-  Hash domain_ = ledger::ledger_domain(1337, Address()).separator();
+  Hash domain_ = ledger_domain(1337, Address()).separator();
   crypto::PrivateKey provider_ = key("provider");
   uint64_t now_ = 1'700'000'000;
   ExitDirectory dir_{domain_};

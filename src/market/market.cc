@@ -67,7 +67,7 @@ Result<void> Market::check_signed(const Hash& struct_hash, const crypto::Signatu
   return {};
 }
 
-Result<PlaceResult> Market::place_offer(const ledger::Offer& offer, const crypto::Signature& sig) {
+Result<PlaceResult> Market::place_offer(const Offer& offer, const crypto::Signature& sig) {
   if (auto v = ledger::validate(offer); !v) return std::unexpected(v.error());
   if (offer.market != address_) {
     return fail_at(
@@ -102,8 +102,7 @@ Result<PlaceResult> Market::place_offer(const ledger::Offer& offer, const crypto
   return result;
 }
 
-Result<PlaceResult> Market::place_request(const ledger::Request& request,
-                                          const crypto::Signature& sig) {
+Result<PlaceResult> Market::place_request(const Request& request, const crypto::Signature& sig) {
   if (auto v = ledger::validate(request); !v) return std::unexpected(v.error());
   if (request.market != address_) {
     return fail_at(MarketErrc::bad_order, "request.market",

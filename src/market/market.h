@@ -61,13 +61,13 @@ struct PlaceResult {
 struct DealPrint {
   Hash deal_id;
   U256 price_per_second;
-  ledger::CountryCode country{};
-  ledger::IpType ip_type = ledger::IpType::residential;
+  CountryCode country{};
+  IpType ip_type = IpType::residential;
   Timestamp at{};
 };
 
 // An owner's signed request to withdraw an order from the book: OrderCancel(bytes32 orderHash)
-// (ledger::OrderCancel), under the ledger domain. Not the ledger's CancelOrder transaction, whose
+// (OrderCancel), under the ledger domain. Not the ledger's CancelOrder transaction, whose
 // digest it must never equal (a market could otherwise submit it as the owner's transaction);
 // cancelling on the ledger too (Ledger::cancelOrder) is what protects an owner from a market
 // that ignores this.
@@ -75,7 +75,7 @@ struct SignedCancel {
   Hash order_hash;
   crypto::Signature signature;
 };
-// The EIP-712 struct hash an owner signs to cancel: ledger::OrderCancel{order_hash}.
+// The EIP-712 struct hash an owner signs to cancel: OrderCancel{order_hash}.
 Hash cancel_struct_hash(const Hash& order_hash);
 
 // A signed order the market keeps, as the node's API lists it (market_queries.cc). The pointers
@@ -83,8 +83,8 @@ Hash cancel_struct_hash(const Hash& order_hash);
 struct OrderInfo {
   OrderId id = 0;
   bool is_offer = false;
-  const ledger::Offer* offer = nullptr;      // iff is_offer
-  const ledger::Request* request = nullptr;  // iff !is_offer
+  const Offer* offer = nullptr;      // iff is_offer
+  const Request* request = nullptr;  // iff !is_offer
   Hash hash;
   Address owner;
   crypto::Signature signature;
@@ -125,8 +125,8 @@ class Market {
   // Verifies and places an order; see PlaceResult. Errors: the ledger's bad_order (fields; the
   // message names the field), MarketErrc::bad_signature, bad_order (another market, or expired),
   // duplicate_order. A rejected order changes nothing.
-  Result<PlaceResult> place_offer(const ledger::Offer& offer, const crypto::Signature& sig);
-  Result<PlaceResult> place_request(const ledger::Request& request, const crypto::Signature& sig);
+  Result<PlaceResult> place_offer(const Offer& offer, const crypto::Signature& sig);
+  Result<PlaceResult> place_request(const Request& request, const crypto::Signature& sig);
   // Withdraws an order if `c` is signed by its owner (unknown_order, not_owner).
   Result<void> cancel(const SignedCancel& c);
 
@@ -181,8 +181,8 @@ class Market {
 
   struct Signed {
     bool is_offer = false;
-    ledger::Offer offer;
-    ledger::Request request;
+    Offer offer;
+    Request request;
     crypto::Signature signature;
     Hash hash;
     Address owner;

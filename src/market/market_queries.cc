@@ -5,14 +5,14 @@
 namespace ipsx::market {
 
 Hash cancel_struct_hash(const Hash& order_hash) {
-  return ledger::OrderCancel{order_hash}.struct_hash();
+  return OrderCancel{order_hash}.struct_hash();
 }
 
 namespace {
 
-OrderInfo info_of(OrderId id, bool is_offer, const ledger::Offer& offer,
-                  const ledger::Request& request, const Hash& hash, const Address& owner,
-                  const crypto::Signature& sig, const OrderBook& book) {
+OrderInfo info_of(OrderId id, bool is_offer, const Offer& offer, const Request& request,
+                  const Hash& hash, const Address& owner, const crypto::Signature& sig,
+                  const OrderBook& book) {
   OrderInfo i;
   i.id = id;
   i.is_offer = is_offer;

@@ -63,14 +63,14 @@ class MarketTest : public ::testing::Test {
     return crypto::sign(k, crypto::eip712::digest(sep(), struct_hash)).value();
   }
 
-  ledger::Offer offer(uint64_t price, uint8_t ip_last = 2, uint64_t nonce = 1) {
-    ledger::Offer o;
+  Offer offer(uint64_t price, uint8_t ip_last = 2, uint64_t nonce = 1) {
+    Offer o;
     o.provider = provider_.address();
-    o.ip = ledger::parse_ip("127.0.0." + std::to_string(ip_last)).value();
-    o.country = ledger::parse_country("DE").value();
-    o.ip_type = ledger::IpType::residential;
-    o.protocols = ledger::protocol::http;
-    o.scopes = ledger::scope::crawling;
+    o.ip = parse_ip("127.0.0." + std::to_string(ip_last)).value();
+    o.country = parse_country("DE").value();
+    o.ip_type = IpType::residential;
+    o.protocols = protocol::http;
+    o.scopes = scope::crawling;
     o.capacity = 1;
     o.min_duration = 5;
     o.max_duration = 3600;
@@ -81,13 +81,13 @@ class MarketTest : public ::testing::Test {
     o.nonce = nonce;
     return o;
   }
-  ledger::Request request(uint64_t max_price, uint32_t count = 1, uint64_t nonce = 1) {
-    ledger::Request r;
+  Request request(uint64_t max_price, uint32_t count = 1, uint64_t nonce = 1) {
+    Request r;
     r.requester = requester_.address();
     r.count = count;
-    r.countries = {ledger::parse_country("DE").value()};
-    r.protocols = ledger::protocol::http;
-    r.scope = ledger::scope::crawling;
+    r.countries = {parse_country("DE").value()};
+    r.protocols = protocol::http;
+    r.scope = scope::crawling;
     r.duration = 60;
     r.max_price_per_second = U256(max_price);
     r.budget = U256(max_price * 60 * count);
@@ -97,10 +97,10 @@ class MarketTest : public ::testing::Test {
     r.nonce = nonce;
     return r;
   }
-  Result<PlaceResult> place(const ledger::Offer& o) {
+  Result<PlaceResult> place(const Offer& o) {
     return market_->place_offer(o, sign_order(provider_, o.struct_hash()));
   }
-  Result<PlaceResult> place(const ledger::Request& r, const crypto::PrivateKey* k = nullptr) {
+  Result<PlaceResult> place(const Request& r, const crypto::PrivateKey* k = nullptr) {
     return market_->place_request(r, sign_order(k ? *k : requester_, r.struct_hash()));
   }
   SignedStatusEvent event(const Hash& deal, Party party, PartyState state, uint64_t seq) {
@@ -140,21 +140,21 @@ TEST_F(MarketTest, AMatchOpensADealOnTheLedgerAtTheRestingPrice) {
 }
 
 TEST_F(MarketTest, BadOrdersAreRejectedWithTheirReasonAndChangeNothing) {
-  ledger::Offer other = offer(10);
+  Offer other = offer(10);
   other.market = key("other market").address();
   EXPECT_EQ(place(other).error().code(), MarketErrc::bad_order);
-  ledger::Offer fee = offer(10);
+  Offer fee = offer(10);
   fee.fee_bps = 5;
   EXPECT_NE(place(fee).error().message().find("offer.feeBps"), std::string::npos);
-  ledger::Offer bad_field = offer(10);
+  Offer bad_field = offer(10);
   bad_field.max_duration = 2;
   EXPECT_NE(place(bad_field).error().message().find("offer.maxDuration"), std::string::npos);
-  ledger::Offer o = offer(10);
+  Offer o = offer(10);
   auto forged = market_->place_offer(o, sign_order(key("mallory"), o.struct_hash()));
   EXPECT_EQ(forged.error().code(), MarketErrc::bad_signature);
   ASSERT_TRUE(place(o));
   EXPECT_EQ(place(o).error().code(), MarketErrc::duplicate_order);
-  ledger::Offer old = offer(10, 3, 2);
+  Offer old = offer(10, 3, 2);
   old.expiry = now_s() - 1;
   EXPECT_EQ(place(old).error().code(), MarketErrc::bad_order);
   EXPECT_EQ(market_->book().offers(), 1u);
@@ -164,7 +164,7 @@ TEST_F(MarketTest, ARequesterWhoCannotPayLosesTheRequestAndTheOfferStays) {
   auto o = place(offer(1'000'000'000'000'000ull));  // 0.001 IPSX/s: 60 s cost 0.06 IPSX
   ASSERT_TRUE(o);
   crypto::PrivateKey poor = key("poor");
-  ledger::Request r = request(2'000'000'000'000'000ull);
+  Request r = request(2'000'000'000'000'000ull);
   r.requester = poor.address();
   auto placed = place(r, &poor);
   ASSERT_TRUE(placed) << placed.error().message();
@@ -180,7 +180,7 @@ TEST_F(MarketTest, ARequesterWhoCannotPayLosesTheRequestAndTheOfferStays) {
 // a request of one lost everything, a request of two got one IP. The request keeps its full count
 // and budget and takes the next offers.
 TEST_F(MarketTest, AnOfferTheLedgerRefusesDoesNotConsumeTheRequestsCount) {
-  ledger::Offer cancelled = offer(1'000'000, 2, 1);
+  Offer cancelled = offer(1'000'000, 2, 1);
   auto bad = place(cancelled);
   ASSERT_TRUE(bad);
   exec(provider_, ledger::CancelOrder{cancelled.struct_hash()});  // on the ledger only
@@ -199,7 +199,7 @@ TEST_F(MarketTest, AnOfferTheLedgerRefusesDoesNotConsumeTheRequestsCount) {
     EXPECT_TRUE(d->offer == o2->id || d->offer == o3->id);
   }
   // A request of one whose only match is refused waits, whole, for the next offer.
-  ledger::Offer cancelled2 = offer(1'000'000, 5, 4);
+  Offer cancelled2 = offer(1'000'000, 5, 4);
   auto bad2 = place(cancelled2);
   exec(provider_, ledger::CancelOrder{cancelled2.struct_hash()});
   auto r2 = place(request(2'000'000, 1, 2));
@@ -239,8 +239,7 @@ TEST_F(MarketTest, StatusEventsDriveTheDealAndAClosedDealFreesItsPlace) {
   // The provider closes it on the ledger with the requester's last balance proof.
   Amount paid = Amount::from_base(U256(2'000'000));
   auto proof = crypto::sign(
-      requester_,
-      crypto::eip712::digest(sep(), ledger::BalanceProof{deal, paid.base()}.struct_hash()));
+      requester_, crypto::eip712::digest(sep(), BalanceProof{deal, paid.base()}.struct_hash()));
   exec(provider_, ledger::CloseDeal{deal, paid, *proof, ledger::CloseReason::requester_closed});
   auto opened = market_->tick();
   ASSERT_EQ(opened.size(), 1u) << "the freed place goes to the waiting request";
@@ -281,7 +280,7 @@ TEST_F(MarketTest, AnExitThatNeverGetsReadyIsClosedByTheClock) {
 }
 
 TEST_F(MarketTest, OnlyTheOwnerCancels) {
-  ledger::Offer o = offer(10);
+  Offer o = offer(10);
   auto placed = place(o);
   Hash h = crypto::eip712::StructHasher(crypto::eip712::type_hash("OrderCancel(bytes32 orderHash)"))
                .add_word(o.struct_hash())
@@ -301,7 +300,7 @@ TEST_F(MarketTest, OnlyTheOwnerCancels) {
 // a signature over the transaction as a cancel.
 TEST_F(MarketTest, AnOffChainCancelIsNotALedgerTransactionNorTheReverse) {
   const crypto::PrivateKey owner = key("fresh-provider");  // nonce 0 on the ledger
-  ledger::Offer o = offer(10);
+  Offer o = offer(10);
   o.provider = owner.address();
   ASSERT_TRUE(market_->place_offer(o, sign_order(owner, o.struct_hash())));
   const Hash order = o.struct_hash();
@@ -309,7 +308,7 @@ TEST_F(MarketTest, AnOffChainCancelIsNotALedgerTransactionNorTheReverse) {
   ledger::UnsignedTx tx = ledger_->prepare(owner.address(), ledger::CancelOrder{order}).value();
   ASSERT_EQ(tx.nonce, 0u);
   EXPECT_NE(tx.digest, off_chain);
-  EXPECT_NE(ledger::OrderCancel::encoded_type(), ledger::op_encoded_type(tx.op));
+  EXPECT_NE(OrderCancel::encoded_type(), ledger::op_encoded_type(tx.op));
   const crypto::Signature cancel_sig = sign_order(owner, cancel_struct_hash(order));
   auto as_tx = ledger_->submit(ledger::SignedTx{tx, cancel_sig});
   ASSERT_FALSE(as_tx);
@@ -323,15 +322,15 @@ TEST_F(MarketTest, AnOffChainCancelIsNotALedgerTransactionNorTheReverse) {
 }
 
 TEST_F(MarketTest, SignedOriginalsOfDeadOrdersAreForgotten) {
-  ledger::Offer first;
+  Offer first;
   for (uint64_t i = 0; i < 1100; ++i) {
-    ledger::Offer o = offer(10, static_cast<uint8_t>(2 + i % 200), 100 + i);
+    Offer o = offer(10, static_cast<uint8_t>(2 + i % 200), 100 + i);
     if (i == 0) first = o;
     ASSERT_TRUE(place(o));
     Hash h = cancel_struct_hash(o.struct_hash());
     ASSERT_TRUE(market_->cancel(SignedCancel{o.struct_hash(), sign_order(provider_, h)}));
   }
-  ledger::Offer kept = offer(10, 250, 5000);
+  Offer kept = offer(10, 250, 5000);
   ASSERT_TRUE(place(kept));
   market_->tick();
   // 1,101 placed, 1 live: the dead ones were swept once they reached 1,024 (+ twice the live).
@@ -378,7 +377,7 @@ class JournaledMarketTest : public MarketTest {
 // CancelOrder(orderHash, nonce 0): they still replay (a node upgraded over its data starts),
 // while a client's cancel of that form is refused.
 TEST_F(JournaledMarketTest, CancelsJournaledBeforeOrderCancelStillReplay) {
-  ledger::Offer o = offer(1'000'000, 2, 1);
+  Offer o = offer(1'000'000, 2, 1);
   auto placed = place(o);
   ASSERT_TRUE(placed) << placed.error().message();
   Hash legacy = crypto::eip712::StructHasher(
@@ -397,7 +396,7 @@ TEST_F(JournaledMarketTest, CancelsJournaledBeforeOrderCancelStillReplay) {
 }
 
 TEST_F(JournaledMarketTest, ARestartedMarketIsWhereItWas) {
-  ledger::Offer first = offer(1'000'000, 2, 1);
+  Offer first = offer(1'000'000, 2, 1);
   auto o1 = place(first);
   auto o2 = place(offer(3'000'000, 3, 2));
   auto r1 = place(request(2'000'000, 1, 1));
@@ -495,7 +494,7 @@ TEST_F(JournaledMarketTest, ReplayFreesAClosedDealsPlaceWhereTheRunDidNotEarlier
 // deal ended before the cancel returned to the book, and replay returns it too, although the
 // ledger now says cancelled.
 TEST_F(JournaledMarketTest, AnOfferCancelledOnTheLedgerLeavesWhenItsDealEnds) {
-  ledger::Offer busy = offer(1'000'000, 2, 1);
+  Offer busy = offer(1'000'000, 2, 1);
   auto o = place(busy);
   auto first = place(request(2'000'000, 1, 1));
   ASSERT_EQ(first->deals.size(), 1u);
@@ -511,7 +510,7 @@ TEST_F(JournaledMarketTest, AnOfferCancelledOnTheLedgerLeavesWhenItsDealEnds) {
 
   // A second offer whose deal ended before its provider cancelled it on the ledger: its place
   // returned, and replay must return it too (the ledger now says cancelled).
-  ledger::Offer later = offer(3'000'000, 3, 2);
+  Offer later = offer(3'000'000, 3, 2);
   auto o2 = place(later);
   auto r3 = place(request(4'000'000, 1, 3));
   ASSERT_EQ(r3->deals.size(), 1u);
@@ -528,7 +527,7 @@ TEST_F(JournaledMarketTest, AnOfferCancelledOnTheLedgerLeavesWhenItsDealEnds) {
 }
 
 TEST_F(JournaledMarketTest, ATickMatchesAnOfferWhenItsWindowOpensAndReplayRepeatsIt) {
-  ledger::Offer later = offer(1'000'000);
+  Offer later = offer(1'000'000);
   later.available_from = now_s() + 60;
   auto o = place(later);
   auto r = place(request(2'000'000));
@@ -634,8 +633,8 @@ Observed observe(const Market& m, const Address& provider, const Address& reques
         fmt::format("{} {} {}", static_cast<int>(st.phase), static_cast<int>(st.reason), st.final));
   }
   for (const char* c : {"DE", "FR"}) {
-    auto cc = ledger::parse_country(c).value();
-    for (auto t : {ledger::IpType::residential, ledger::IpType::datacenter}) {
+    auto cc = parse_country(c).value();
+    for (auto t : {IpType::residential, IpType::datacenter}) {
       for (const auto& l : m.book().offer_depth(cc, t, 1000))
         o.depth.push_back(fmt::format("o {} {} {} {}", c, l.price.to_dec(), l.orders, l.ips));
     }
@@ -663,15 +662,15 @@ TEST_F(MarketTest, RestartFromSnapshotAndTailEqualsAFullReplay) {
     Market m(*ledger_, key("market"), clock_, config, j.get());
     ASSERT_EQ(m.recover().value(), 0u);
     std::vector<Hash> hashes;
-    auto countries = [&] { return ledger::parse_country(rng() % 3 == 0 ? "FR" : "DE").value(); };
+    auto countries = [&] { return parse_country(rng() % 3 == 0 ? "FR" : "DE").value(); };
     for (uint64_t i = 0; i < 2500; ++i) {
       uint64_t x = rng() % 100;
       if (x < 45) {
-        ledger::Offer o =
+        Offer o =
             offer(1'000'000 + rng() % 40 * 50'000, static_cast<uint8_t>(1 + i % 250), 100 + i);
         o.market = m.address();
         o.country = countries();
-        o.ip_type = rng() % 2 ? ledger::IpType::residential : ledger::IpType::datacenter;
+        o.ip_type = rng() % 2 ? IpType::residential : IpType::datacenter;
         o.capacity = 1 + static_cast<uint32_t>(rng() % 3);
         if (rng() % 5 == 0) o.available_from = now_s() + rng() % 600;
         auto r = m.place_offer(o, sign_order(provider_, o.struct_hash()));
@@ -679,7 +678,7 @@ TEST_F(MarketTest, RestartFromSnapshotAndTailEqualsAFullReplay) {
         hashes.push_back(o.struct_hash());
       } else if (x < 90) {
         uint32_t count = 1 + static_cast<uint32_t>(rng() % 3);
-        ledger::Request q = request(200'000 + rng() % 20 * 50'000, count, 100 + i);
+        Request q = request(200'000 + rng() % 20 * 50'000, count, 100 + i);
         q.market = m.address();
         q.countries = {countries()};
         q.exclusive = rng() % 6 == 0;
@@ -832,12 +831,12 @@ void crash_rounds(uint64_t snapshot_every) {
         Hash h;
         bool ok;
         if (i % 2 == 0) {
-          ledger::Offer o;
+          Offer o;
           o.provider = provider.address();
-          o.ip = ledger::parse_ip("127.0." + std::to_string((i / 2) % 250) + ".2").value();
-          o.country = ledger::parse_country("DE").value();
-          o.protocols = ledger::protocol::http;
-          o.scopes = ledger::scope::crawling;
+          o.ip = parse_ip("127.0." + std::to_string((i / 2) % 250) + ".2").value();
+          o.country = parse_country("DE").value();
+          o.protocols = protocol::http;
+          o.scopes = scope::crawling;
           o.max_duration = 3600;
           o.price_per_second = U256(1000 + i % 7);
           o.market = market_key.address();
@@ -847,10 +846,10 @@ void crash_rounds(uint64_t snapshot_every) {
           ok = m->place_offer(o, crypto::sign(provider, crypto::eip712::digest(sep, h)).value())
                    .has_value();
         } else {
-          ledger::Request r;
+          Request r;
           r.requester = requester.address();
-          r.protocols = ledger::protocol::http;
-          r.scope = ledger::scope::crawling;
+          r.protocols = protocol::http;
+          r.scope = scope::crawling;
           r.duration = 60;
           r.max_price_per_second = U256(1003);
           r.budget = U256(1003 * 60);

@@ -11,19 +11,6 @@ namespace {
 constexpr size_t kCountries = 249;
 constexpr size_t kAnyCountry = kCountries;  // index of the "any country" request list
 
-// The subnet key of an IP: /24 for IPv4 (mapped), /48 for IPv6.
-std::array<uint8_t, 6> subnet_of(const std::array<uint8_t, 16>& ip) {
-  bool v4 = std::all_of(ip.begin(), ip.begin() + 10, [](uint8_t b) { return b == 0; }) &&
-            ip[10] == 0xff && ip[11] == 0xff;
-  std::array<uint8_t, 6> k{};
-  if (v4) {
-    k = {0xff, 0xff, ip[12], ip[13], ip[14], 0};
-  } else {
-    std::copy(ip.begin(), ip.begin() + 6, k.begin());
-  }
-  return k;
-}
-
 // Starts loading the cache lines of [p, p + bytes) without waiting for them. The book is far
 // larger than the caches, so most of an operation's time is misses; where the lines it will read
 // are known early (a small array about to be binary searched, the table cells of a placement),
@@ -37,7 +24,7 @@ void prefetch(const void* p, size_t bytes = 1) {
 
 }  // namespace
 
-std::optional<uint16_t> country_index(const ledger::CountryCode& c) {
+std::optional<uint16_t> country_index(const CountryCode& c) {
   // A 26 x 26 table of the assigned codes' indexes, built once (kNone: unassigned).
   static constexpr uint16_t kNone = UINT16_MAX;
   static const std::array<uint16_t, 26 * 26> table = [] {
@@ -603,7 +590,7 @@ void OrderBook::flush_done() {
 
 // ---- placing ----------------------------------------------------------------------------------
 
-OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::vector<Fill>* fills) {
+OrderId OrderBook::place_offer(const Offer& offer, uint64_t now, std::vector<Fill>* fills) {
   // The provider's cell, the new id's cell and the bucket's directory are independent misses:
   // start all three, so that they overlap each other and the set-up (the chunk's load starts as
   // soon as the directory is in, below).
@@ -681,8 +668,7 @@ OrderId OrderBook::place_offer(const ledger::Offer& offer, uint64_t now, std::ve
   return id;
 }
 
-OrderId OrderBook::place_request(const ledger::Request& request, uint64_t now,
-                                 std::vector<Fill>* fills) {
+OrderId OrderBook::place_request(const Request& request, uint64_t now, std::vector<Fill>* fills) {
   // The merge below starts with each bucket's cheapest offer, the requester is looked up in the
   // address table and the new id takes a cell of the id index: start loading those lines now,
   // so that the misses overlap each other and the set-up.
@@ -761,7 +747,7 @@ void OrderBook::take(uint32_t offer_slot, uint32_t request_slot, const U256& pri
   // The cost was checked against the budget before; it cannot underflow here.
   U256 cost = *price.checked_mul(r.duration);
   r.budget_left = r.budget_left.checked_sub(cost).value_or(U256());
-  if (r.distinct_subnets) r.subnets.push_back(subnet_of(o.ip));
+  if (r.distinct_subnets) r.subnets.push_back(subnet_key(o.ip));
   r.used_offers.push_back(o.id);
   if (fills) fills->push_back(Fill{o.id, r.id, price, index});
   if (r.filled >= r.count) retire_request(request_slot);
@@ -798,7 +784,7 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     }
   }
   chosen_.clear();
-  std::vector<std::array<uint8_t, 6>> subnets;
+  std::vector<SubnetKey> subnets;
   if (r.distinct_subnets) subnets = r.subnets;
   U256 spent;
   while (!heads_.empty() && chosen_.size() < wanted) {
@@ -825,9 +811,9 @@ void OrderBook::match_request(uint32_t slot, uint64_t now, std::vector<Fill>* fi
     if (!fits(o, r, now)) continue;
     if (std::find(r.used_offers.begin(), r.used_offers.end(), o.id) != r.used_offers.end())
       continue;
-    std::array<uint8_t, 6> net{};
+    SubnetKey net{};
     if (r.distinct_subnets) {
-      net = subnet_of(o.ip);
+      net = subnet_key(o.ip);
       if (std::find(subnets.begin(), subnets.end(), net) != subnets.end()) continue;
     }
     auto cost = o.price.checked_mul(r.duration);
@@ -886,7 +872,7 @@ void OrderBook::match_offer(uint32_t slot, uint64_t now, std::vector<Fill>* fill
     if (std::find(r.used_offers.begin(), r.used_offers.end(), offer_id) != r.used_offers.end())
       continue;
     if (r.distinct_subnets &&
-        std::find(r.subnets.begin(), r.subnets.end(), subnet_of(o.ip)) != r.subnets.end()) {
+        std::find(r.subnets.begin(), r.subnets.end(), subnet_key(o.ip)) != r.subnets.end()) {
       continue;
     }
     if (r.all_or_none) {
@@ -902,8 +888,8 @@ void OrderBook::match_offer(uint32_t slot, uint64_t now, std::vector<Fill>* fill
 
 // ---- market data --------------------------------------------------------------------------------
 
-std::vector<DepthLevel> OrderBook::offer_depth(const ledger::CountryCode& country,
-                                               ledger::IpType type, size_t levels) const {
+std::vector<DepthLevel> OrderBook::offer_depth(const CountryCode& country, IpType type,
+                                               size_t levels) const {
   std::vector<DepthLevel> out;
   auto c = country_index(country);
   if (!c) return out;
@@ -922,8 +908,7 @@ std::vector<DepthLevel> OrderBook::offer_depth(const ledger::CountryCode& countr
   return out;
 }
 
-std::vector<DepthLevel> OrderBook::request_depth(const ledger::CountryCode& country,
-                                                 size_t levels) const {
+std::vector<DepthLevel> OrderBook::request_depth(const CountryCode& country, size_t levels) const {
   std::vector<DepthLevel> out;
   auto c = country_index(country);
   if (!c) return out;
@@ -1093,7 +1078,7 @@ void OrderBook::refuse(const Fill& fill, bool offer_at_fault, bool exclusive, ui
     release(fill.offer, exclusive, now, fills);
     return;
   }
-  std::array<uint8_t, 16> ip{};
+  Ip ip{};
   if (uint32_t o = find_ref(fill.offer); o != kNil && !(o & kRequestRef)) ip = offer_slab_[o].ip;
   cancel(fill.offer);
   release(fill.offer, exclusive, now, nullptr);  // gives back the place; the entry is freed
@@ -1102,14 +1087,13 @@ void OrderBook::refuse(const Fill& fill, bool offer_at_fault, bool exclusive, ui
 
 void OrderBook::refuse_pair(const Fill& fill, bool exclusive, uint64_t now,
                             std::vector<Fill>* fills) {
-  std::array<uint8_t, 16> ip{};
+  Ip ip{};
   if (uint32_t o = find_ref(fill.offer); o != kNil && !(o & kRequestRef)) ip = offer_slab_[o].ip;
   give_back(fill, ip, now, fills);             // the offer stays in the request's used_offers
   release(fill.offer, exclusive, now, fills);  // its place, for the other requests
 }
 
-void OrderBook::give_back(const Fill& fill, const std::array<uint8_t, 16>& ip, uint64_t now,
-                          std::vector<Fill>* fills) {
+void OrderBook::give_back(const Fill& fill, const Ip& ip, uint64_t now, std::vector<Fill>* fills) {
   uint32_t ref = find_ref(fill.request);
   if (ref == kNil || !(ref & kRequestRef)) return;
   uint32_t slot = ref & ~kRequestRef;
@@ -1125,7 +1109,7 @@ void OrderBook::give_back(const Fill& fill, const std::array<uint8_t, 16>& ip, u
   U256 cost = fill.price_per_second.checked_mul(r.duration).value_or(U256());
   r.budget_left = r.budget_left.checked_add(cost).value_or(r.budget_left);
   if (r.distinct_subnets) {
-    auto net = std::find(r.subnets.begin(), r.subnets.end(), subnet_of(ip));
+    auto net = std::find(r.subnets.begin(), r.subnets.end(), subnet_key(ip));
     if (net != r.subnets.end()) r.subnets.erase(net);
   }
   // The offer's id stays in used_offers: the pair is not tried again.

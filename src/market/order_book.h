@@ -86,10 +86,10 @@ class OrderBook {
 
   // Adds a (verified) offer and matches it against resting requests at their prices. Returns
   // its id and the fills made; whatever capacity is left rests in the book.
-  OrderId place_offer(const ledger::Offer& offer, uint64_t now, std::vector<Fill>* fills);
+  OrderId place_offer(const Offer& offer, uint64_t now, std::vector<Fill>* fills);
   // Adds a (verified) request and matches it against resting offers at their prices, cheapest
   // first; the rest of its count rests in the book (an all-or-none request fills whole or not).
-  OrderId place_request(const ledger::Request& request, uint64_t now, std::vector<Fill>* fills);
+  OrderId place_request(const Request& request, uint64_t now, std::vector<Fill>* fills);
 
   // Removes an order; false if it is not in the book (unknown, filled, expired or cancelled).
   bool cancel(OrderId id);
@@ -137,11 +137,10 @@ class OrderBook {
   std::vector<Address> suspended_owners() const;
 
   // The offer side of one (country, IP type): up to `levels` price levels, cheapest first.
-  std::vector<DepthLevel> offer_depth(const ledger::CountryCode& country, ledger::IpType type,
-                                      size_t levels) const;
+  std::vector<DepthLevel> offer_depth(const CountryCode& country, IpType type, size_t levels) const;
   // The request side for one country (requests naming it, and those accepting any country): up
   // to `levels` levels of maximum price, highest first.
-  std::vector<DepthLevel> request_depth(const ledger::CountryCode& country, size_t levels) const;
+  std::vector<DepthLevel> request_depth(const CountryCode& country, size_t levels) const;
 
   size_t offers() const { return live_offers_; }
   size_t requests() const { return live_requests_; }
@@ -179,7 +178,7 @@ class OrderBook {
     uint32_t region = 0;
     uint16_t fee_bps = 0;
     uint8_t protocols = 0, scopes = 0;
-    std::array<uint8_t, 16> ip{};
+    Ip ip{};
   };
   static_assert(sizeof(OfferEntry) == 128);
   struct RequestEntry {
@@ -194,10 +193,10 @@ class OrderBook {
     uint8_t ip_types = 0, protocols = 0, scope = 0;
     bool exclusive = false, distinct_subnets = false, all_or_none = false, live = false;
     bool listed = false;
-    bool done = false;                // filled: out of the book, its slot kept until flush_done()
-    std::vector<uint16_t> countries;  // country indexes; empty = any
-    std::vector<std::array<uint8_t, 6>> subnets;  // of its fills, when distinct_subnets
-    std::vector<OrderId> used_offers;             // one IP is never filled twice for a request
+    bool done = false;                 // filled: out of the book, its slot kept until flush_done()
+    std::vector<uint16_t> countries;   // country indexes; empty = any
+    std::vector<SubnetKey> subnets;    // of its fills, when distinct_subnets
+    std::vector<OrderId> used_offers;  // one IP is never filled twice for a request
   };
 
   // A cell of the address table: an address, its interned id and the first order (ref) of its
@@ -224,8 +223,7 @@ class OrderBook {
   // A place free: the offer rests in its bucket (listed), suspended or not.
   bool has_place(const OfferEntry& o) const;
   // The request of a refused fill gets back its count, budget and subnet, and is matched again.
-  void give_back(const Fill& fill, const std::array<uint8_t, 16>& ip, uint64_t now,
-                 std::vector<Fill>* fills);
+  void give_back(const Fill& fill, const Ip& ip, uint64_t now, std::vector<Fill>* fills);
   // A place free and its provider not suspended: the offer can fill.
   bool offer_available(const OfferEntry& o) const;
   bool fits(const OfferEntry& o, const RequestEntry& r, uint64_t now) const;
@@ -427,6 +425,6 @@ class OrderBook {
 };
 
 // The index of an ISO country code among the 249 assigned ones; nullopt if unassigned.
-std::optional<uint16_t> country_index(const ledger::CountryCode& c);
+std::optional<uint16_t> country_index(const CountryCode& c);
 
 }  // namespace ipsx::market

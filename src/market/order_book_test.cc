@@ -18,10 +18,6 @@
 namespace ipsx::market {
 namespace {
 
-using ledger::IpType;
-using ledger::Offer;
-using ledger::Request;
-
 Address addr(const std::string& seed) {
   Address a;
   Hash h = keccak256(seed);
@@ -35,11 +31,11 @@ Offer offer(const char* country, uint64_t price, int provider = 0,
             IpType type = IpType::residential, uint32_t capacity = 1, uint8_t ip_last = 2) {
   Offer o;
   o.provider = addr("provider" + std::to_string(provider));
-  o.ip = ledger::parse_ip("127.0.0." + std::to_string(ip_last)).value();
-  o.country = ledger::parse_country(country).value();
+  o.ip = parse_ip("127.0.0." + std::to_string(ip_last)).value();
+  o.country = parse_country(country).value();
   o.ip_type = type;
-  o.protocols = ledger::protocol::http | ledger::protocol::socks5;
-  o.scopes = ledger::scope::crawling | ledger::scope::general;
+  o.protocols = protocol::http | protocol::socks5;
+  o.scopes = scope::crawling | scope::general;
   o.bandwidth_kbps = 10'000;
   o.capacity = capacity;
   o.min_duration = 5;
@@ -55,9 +51,9 @@ Request request(std::vector<const char*> countries, uint64_t max_price, uint32_t
   Request r;
   r.requester = addr("requester" + std::to_string(requester));
   r.count = count;
-  for (const char* c : countries) r.countries.push_back(ledger::parse_country(c).value());
-  r.protocols = ledger::protocol::http;
-  r.scope = ledger::scope::crawling;
+  for (const char* c : countries) r.countries.push_back(parse_country(c).value());
+  r.protocols = protocol::http;
+  r.scope = scope::crawling;
   r.duration = 60;
   r.max_price_per_second = U256(max_price);
   r.budget = U256(max_price * 60 * count);
@@ -138,7 +134,7 @@ TEST(OrderBook, ASuspendedProvidersOffersFillNothingUntilItIsResumed) {
   OrderId other = book.place_offer(offer("DE", 30, 2, IpType::residential, 1, 4), kNow, &fills);
   EXPECT_TRUE(book.contains(cheap));
   EXPECT_TRUE(book.contains(cheaper));
-  auto depth = book.offer_depth(ledger::parse_country("DE").value(), IpType::residential, 5);
+  auto depth = book.offer_depth(parse_country("DE").value(), IpType::residential, 5);
   ASSERT_EQ(depth.size(), 1u);  // only the other provider's
   EXPECT_EQ(depth[0].price, U256(30));
   // A request takes the reachable provider's dearer offer, and the next one waits.
@@ -248,7 +244,7 @@ TEST(OrderBook, DistinctSubnetsSkipSameSlash24) {
   book.place_offer(offer("DE", 10, 1, IpType::residential, 1, 2), kNow, &fills);
   book.place_offer(offer("DE", 11, 2, IpType::residential, 1, 3), kNow, &fills);  // same /24
   Offer other = offer("DE", 12, 3);
-  other.ip = ledger::parse_ip("127.0.1.2").value();
+  other.ip = parse_ip("127.0.1.2").value();
   OrderId far = book.place_offer(other, kNow, &fills);
   Request r = request({"DE"}, 100, 2);
   r.distinct_subnets = true;
@@ -272,7 +268,7 @@ TEST(OrderBook, FiltersOnBothSidesHold) {
   OrderBook book([](const Address& a) -> uint16_t { return a == addr("provider1") ? 450 : 200; });
   std::vector<Fill> fills;
   Offer smtp_only = offer("DE", 1, 9);
-  smtp_only.protocols = ledger::protocol::smtp;
+  smtp_only.protocols = protocol::smtp;
   book.place_offer(smtp_only, kNow, &fills);
   Offer picky = offer("DE", 2, 8);
   picky.min_requester_rating = 300;  // requesters here are rated 200
@@ -312,17 +308,16 @@ TEST(OrderBook, DepthAggregatesByPriceLevel) {
   book.place_offer(offer("DE", 10, 2, IpType::residential, 1, 3), kNow, &fills);
   book.place_offer(offer("DE", 12, 3, IpType::residential, 1, 4), kNow, &fills);
   book.place_offer(offer("DE", 9, 4, IpType::mobile, 1, 5), kNow, &fills);
-  auto d = book.offer_depth(ledger::parse_country("DE").value(), IpType::residential, 10);
+  auto d = book.offer_depth(parse_country("DE").value(), IpType::residential, 10);
   ASSERT_EQ(d.size(), 2u);
   EXPECT_EQ(d[0].price, U256(10));
   EXPECT_EQ(d[0].orders, 2u);
   EXPECT_EQ(d[0].ips, 3u);
   EXPECT_EQ(d[1].price, U256(12));
-  EXPECT_EQ(book.offer_depth(ledger::parse_country("DE").value(), IpType::residential, 1).size(),
-            1u);
+  EXPECT_EQ(book.offer_depth(parse_country("DE").value(), IpType::residential, 1).size(), 1u);
   book.place_request(request({"FR"}, 7, 2, 1), kNow, &fills);
   book.place_request(request({}, 8, 1, 2), kNow, &fills);
-  auto r = book.request_depth(ledger::parse_country("FR").value(), 10);
+  auto r = book.request_depth(parse_country("FR").value(), 10);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].price, U256(8));
   EXPECT_EQ(r[1].ips, 2u);
@@ -372,7 +367,7 @@ class ReferenceBook {
     return std::count_if(offers_.begin(), offers_.end(), [](const O& o) { return o.live; });
   }
   // Offers of one country and type with a place free.
-  uint64_t available(const ledger::CountryCode& country, IpType type) const {
+  uint64_t available(const CountryCode& country, IpType type) const {
     return std::count_if(offers_.begin(), offers_.end(), [&](const O& o) {
       return available(o) && o.o.country == country && o.o.ip_type == type;
     });
@@ -471,7 +466,7 @@ TEST(OrderBook, RandomStreamsMatchTheBruteForceReference) {
         Offer o = offer(countries[rng() % 4], 1 + rng() % 50, static_cast<int>(rng() % 6),
                         static_cast<IpType>(1 + rng() % 3), 1 + static_cast<uint32_t>(rng() % 3),
                         static_cast<uint8_t>(2 + rng() % 200));
-        if (rng() % 4 == 0) o.protocols = ledger::protocol::smtp;
+        if (rng() % 4 == 0) o.protocols = protocol::smtp;
         if (rng() % 5 == 0) o.max_duration = 30;
         EXPECT_EQ(book.place_offer(o, kNow, &got), ref.place_offer(o, kNow, &want));
       } else {
@@ -582,7 +577,7 @@ TEST(OrderBook, DeepBucketsSplitAndMergeTheirChunksLikeTheReference) {
       }
       if (step % 1000 == 999) {
         for (IpType t : {IpType::residential, IpType::datacenter}) {
-          auto d = book.offer_depth(ledger::parse_country("DE").value(), t, 100);
+          auto d = book.offer_depth(parse_country("DE").value(), t, 100);
           uint64_t orders = 0;
           for (size_t i = 0; i < d.size(); ++i) {
             orders += d[i].orders;
@@ -590,7 +585,7 @@ TEST(OrderBook, DeepBucketsSplitAndMergeTheirChunksLikeTheReference) {
               EXPECT_LT(d[i - 1].price, d[i].price) << "seed " << seed;
             }
           }
-          EXPECT_EQ(orders, ref.available(ledger::parse_country("DE").value(), t))
+          EXPECT_EQ(orders, ref.available(parse_country("DE").value(), t))
               << "seed " << seed << " step " << step;
           if (step == 3999) {
             EXPECT_GT(orders, 500u) << "the bucket should be deep";
@@ -635,7 +630,7 @@ TEST(OrderBook, CancelsFindOffersOfEveryPriceWidth) {
   }
   EXPECT_EQ(book.offers(), 9u);
   for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(book.contains(ids[i]), !leaves(i)) << i;
-  auto depth = book.offer_depth(ledger::parse_country("DE").value(), IpType::residential, 10);
+  auto depth = book.offer_depth(parse_country("DE").value(), IpType::residential, 10);
   ASSERT_EQ(depth.size(), 6u);
   for (size_t i = 0; i < depth.size(); ++i) {
     EXPECT_EQ(depth[i].price, prices[i]) << i;
@@ -681,7 +676,7 @@ TEST(ExpiryQueue, GivesWhatExpiresInOrderLikeASortedSet) {
 TEST(OrderBook, ACancelledOfferIsNeverMatchedEvenWhenItsSlotIsReused) {
   OrderBook book;
   std::vector<Fill> fills;
-  auto de = ledger::parse_country("DE").value();
+  auto de = parse_country("DE").value();
   OrderId cheap = book.place_offer(offer("DE", 1, 1), kNow, &fills);
   OrderId dear = book.place_offer(offer("DE", 5, 2), kNow, &fills);
   EXPECT_TRUE(book.cancel(cheap));
@@ -721,7 +716,7 @@ TEST(OrderBook, ABookRestoredFromItsSnapshotMatchesLikeTheOriginal) {
   ASSERT_TRUE(SnapshotCodec::book_from_json(restored, SnapshotCodec::book_to_json(original)));
   ASSERT_EQ(restored.requests(), original.requests());
   for (const char* c : countries) {
-    auto country = ledger::parse_country(c).value();
+    auto country = parse_country(c).value();
     auto want = original.request_depth(country, 100);
     auto got = restored.request_depth(country, 100);
     ASSERT_EQ(got.size(), want.size());

@@ -50,9 +50,9 @@ struct Named {
   const char* name;
   E value;
 };
-constexpr Named<ledger::IpType> kTypes[] = {{"residential", ledger::IpType::residential},
-                                            {"datacenter", ledger::IpType::datacenter},
-                                            {"mobile", ledger::IpType::mobile}};
+constexpr Named<IpType> kTypes[] = {{"residential", IpType::residential},
+                                    {"datacenter", IpType::datacenter},
+                                    {"mobile", IpType::mobile}};
 constexpr Named<Party> kParties[] = {{"provider", Party::provider},
                                      {"requester", Party::requester}};
 constexpr Named<PartyState> kStates[] = {
@@ -235,8 +235,8 @@ class Parser {
   Result<Action> expect(Words& w);
 
   Timestamp now_ = from_unix_ms(kScenarioEpochMs);
-  std::map<std::string, ledger::Offer> offers_;
-  std::map<std::string, ledger::Request> requests_;
+  std::map<std::string, Offer> offers_;
+  std::map<std::string, Request> requests_;
   std::set<std::string> order_names_, deal_names_;
   uint32_t offers_made_ = 0;
   uint64_t nonce_ = 0;
@@ -308,13 +308,13 @@ Result<Action> Parser::offer(Words& w, bool invalid) {
   TRY(name, new_name(w, "order", order_names_));
   if (!w.accept("by")) return bad("expected 'by PARTY' after the offer's name");
   TRY(party, w.next("party"));
-  ledger::Offer o;
+  Offer o;
   o.provider = scenario_party(party);
   ++offers_made_;
-  o.ip = *ledger::parse_ip(fmt::format("10.{}.{}.1", offers_made_ >> 8, offers_made_ & 255));
+  o.ip = *parse_ip(fmt::format("10.{}.{}.1", offers_made_ >> 8, offers_made_ & 255));
   o.country = {'D', 'E'};
-  o.protocols = ledger::protocol::http | ledger::protocol::socks5;
-  o.scopes = ledger::scope::crawling | ledger::scope::general;
+  o.protocols = protocol::http | protocol::socks5;
+  o.scopes = scope::crawling | scope::general;
   o.bandwidth_kbps = 10'000;
   o.max_duration = 86'400;
   o.price_per_second = U256(10);
@@ -331,7 +331,7 @@ Result<Action> Parser::offer(Words& w, bool invalid) {
     }
     TRY(v, w.next(fmt::format("a value for '{}'", key)));
     if (key == "country") {
-      auto c = ledger::parse_country(v);
+      auto c = parse_country(v);
       if (!c) return bad(c.error().message());
       o.country = *c;
     } else if (key == "type") {
@@ -349,14 +349,14 @@ Result<Action> Parser::offer(Words& w, bool invalid) {
                                    {"nonce", &o.nonce}})) {
       if (!*set) return std::unexpected(set->error());
     } else if (key == "ip") {
-      auto ip = ledger::parse_ip(v);
+      auto ip = parse_ip(v);
       if (!ip) return bad(ip.error().message());
       o.ip = *ip;
     } else if (key == "protocols") {
-      TRY(b, ledger::parse_protocols(v));
+      TRY(b, parse_protocols(v));
       o.protocols = b;
     } else if (key == "scopes") {
-      TRY(b, ledger::parse_scopes(v));
+      TRY(b, parse_scopes(v));
       o.scopes = b;
     } else if (key == "duration" || key == "available") {
       size_t dots = v.find("..");
@@ -398,10 +398,10 @@ Result<Action> Parser::request(Words& w, bool invalid) {
   TRY(name, new_name(w, "order", order_names_));
   if (!w.accept("by")) return bad("expected 'by PARTY' after the request's name");
   TRY(party, w.next("party"));
-  ledger::Request r;
+  Request r;
   r.requester = scenario_party(party);
-  r.protocols = ledger::protocol::http;
-  r.scope = ledger::scope::crawling;
+  r.protocols = protocol::http;
+  r.scope = scope::crawling;
   r.duration = 60;
   r.max_price_per_second = U256(100);
   r.market = scenario_party("market");
@@ -425,7 +425,7 @@ Result<Action> Parser::request(Words& w, bool invalid) {
       r.countries.clear();
       for (size_t pos = 0; v != "any" && pos <= v.size();) {
         size_t comma = std::min(v.find(',', pos), v.size());
-        auto c = ledger::parse_country(v.substr(pos, comma - pos));
+        auto c = parse_country(v.substr(pos, comma - pos));
         if (!c) return bad(c.error().message());
         r.countries.push_back(*c);
         pos = comma + 1;
@@ -455,10 +455,10 @@ Result<Action> Parser::request(Words& w, bool invalid) {
       TRY(s, whole_seconds(d, key));
       r.duration = s;
     } else if (key == "scope") {
-      TRY(b, ledger::parse_scopes(v));
+      TRY(b, parse_scopes(v));
       r.scope = b;
     } else if (key == "protocols") {
-      TRY(b, ledger::parse_protocols(v));
+      TRY(b, parse_protocols(v));
       r.protocols = b;
     } else if (key == "start" || key == "expiry") {
       TRY(t, v == "now" && key == "start" ? Result<uint64_t>(0) : seconds_at(v, key));
@@ -658,7 +658,7 @@ Result<Action> Parser::line(Words& w) {
     TRY(p, w.next("party"));
     TRY(v, w.next("rating"));
     TRY(n, number(v, "rating"));
-    if (n > ledger::kMaxRating) return bad(fmt::format("rating {} is above 500", n));
+    if (n > kMaxRating) return bad(fmt::format("rating {} is above 500", n));
     return SetRating{scenario_party(p), static_cast<uint16_t>(n), cmd == "rerate"};
   }
   if (cmd == "cancel" || cmd == "release") {
@@ -881,7 +881,7 @@ class Runner {
     }
     if (!valid) return differs("a valid order", valid.error().message());
     OrderId i;
-    if constexpr (std::is_same_v<Order, ledger::Offer>) {
+    if constexpr (std::is_same_v<Order, Offer>) {
       i = book_.place_offer(order, seconds(), &fills_);
     } else {
       i = book_.place_request(order, seconds(), &fills_);

@@ -63,9 +63,9 @@
 #include "core/address.h"
 #include "core/clock.h"
 #include "core/error.h"
-#include "ledger/orders.h"
 #include "market/deal_protocol.h"
 #include "market/order_book.h"
+#include "vocab/orders.h"
 
 namespace ipsx::market {
 
@@ -104,12 +104,12 @@ struct Tick {};
 // `expect_invalid` set: ledger::validate must reject the order with a message containing it.
 struct PlaceOffer {
   std::string name;
-  ledger::Offer offer;
+  Offer offer;
   std::optional<std::string> expect_invalid;
 };
 struct PlaceRequest {
   std::string name;
-  ledger::Request request;
+  Request request;
   std::optional<std::string> expect_invalid;
 };
 struct Cancel {

@@ -185,7 +185,7 @@ class Reader {
   size_t at_ = 0;
 };
 
-void put_offer(Writer& w, const ledger::Offer& o) {
+void put_offer(Writer& w, const Offer& o) {
   w.bytes(o.provider.bytes());
   w.bytes(o.ip);
   w.u8(static_cast<uint8_t>(o.country[0]));
@@ -209,8 +209,8 @@ void put_offer(Writer& w, const ledger::Offer& o) {
   w.u64(o.nonce);
 }
 
-ledger::Offer get_offer(Reader& r) {
-  ledger::Offer o;
+Offer get_offer(Reader& r) {
+  Offer o;
   o.provider = r.address();
   r.bytes(std::span<uint8_t, 16>(o.ip));
   o.country[0] = static_cast<char>(r.u8());
@@ -219,7 +219,7 @@ ledger::Offer get_offer(Reader& r) {
   o.asn = r.u32();
   uint8_t type = r.u8();
   if (type > 3) throw Bad("bad ip type");
-  o.ip_type = static_cast<ledger::IpType>(type);
+  o.ip_type = static_cast<IpType>(type);
   o.protocols = r.u32();
   o.scopes = r.u32();
   o.bandwidth_kbps = r.u32();
@@ -237,7 +237,7 @@ ledger::Offer get_offer(Reader& r) {
   return o;
 }
 
-void put_request(Writer& w, const ledger::Request& q) {
+void put_request(Writer& w, const Request& q) {
   w.bytes(q.requester.bytes());
   w.u32(q.count);
   w.u32(static_cast<uint32_t>(q.countries.size()));
@@ -265,8 +265,8 @@ void put_request(Writer& w, const ledger::Request& q) {
   w.u64(q.nonce);
 }
 
-ledger::Request get_request(Reader& r) {
-  ledger::Request q;
+Request get_request(Reader& r) {
+  Request q;
   q.requester = r.address();
   q.count = r.u32();
   q.countries.resize(r.count(2));
@@ -709,7 +709,7 @@ Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {
       std::string c = e.at(2).get<std::string>();
       if (c.size() != p.country.size()) throw Bad("bad country");
       std::copy(c.begin(), c.end(), p.country.begin());
-      p.ip_type = static_cast<ledger::IpType>(e.at(3).get<int>());
+      p.ip_type = static_cast<IpType>(e.at(3).get<int>());
       p.at = ts(e.at(4));
       m.prints_.push_back(p);
     }

@@ -38,11 +38,11 @@ uint32_t v4_value(const Ipv4& a) {
   return (uint32_t{a[0]} << 24) | (uint32_t{a[1]} << 16) | (uint32_t{a[2]} << 8) | a[3];
 }
 
-Ipv4 v4_at(const Ipv6& a, size_t offset) {
+Ipv4 v4_at(const Ip& a, size_t offset) {
   return {a[offset], a[offset + 1], a[offset + 2], a[offset + 3]};
 }
 
-bool all_zero(const Ipv6& a, size_t from, size_t to) {
+bool all_zero(const Ip& a, size_t from, size_t to) {
   for (size_t i = from; i < to; ++i)
     if (a[i] != 0) return false;
   return true;
@@ -81,15 +81,15 @@ AddressClass classify(const Ipv4& a) {
   return AddressClass::global;
 }
 
-Ipv6 to_mapped(const Ipv4& a) {
-  Ipv6 out{};
+Ip to_mapped(const Ipv4& a) {
+  Ip out{};
   out[10] = 0xff;
   out[11] = 0xff;
   for (size_t i = 0; i < 4; ++i) out[12 + i] = a[i];
   return out;
 }
 
-AddressClass classify(const Ipv6& a) {
+AddressClass classify(const Ip& a) {
   // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (the deprecated compatible form, and :: and ::1).
   if (all_zero(a, 0, 10) && a[10] == 0xff && a[11] == 0xff) return classify(v4_at(a, 12));
   if (all_zero(a, 0, 12)) {
@@ -118,62 +118,7 @@ AddressClass classify(const Ipv6& a) {
   return AddressClass::global;
 }
 
-bool Cidr::contains(const Ipv6& address) const {
-  size_t full = bits / 8;
-  for (size_t i = 0; i < full; ++i)
-    if (address[i] != prefix[i]) return false;
-  if (bits % 8 == 0) return true;
-  auto mask = static_cast<uint8_t>(0xff << (8 - bits % 8));
-  return (address[full] & mask) == (prefix[full] & mask);
-}
-
-Result<Cidr> parse_cidr(std::string_view text) {
-  auto slash = text.find('/');
-  std::string_view addr = text.substr(0, slash);
-  std::optional<int> len;
-  if (slash != std::string_view::npos) {
-    std::string_view l = text.substr(slash + 1);
-    int v = -1;
-    auto [p, ec] = std::from_chars(l.data(), l.data() + l.size(), v);
-    if (ec != std::errc{} || p != l.data() + l.size() || l.empty())
-      return fail(NetErrc::bad_address, fmt::format("range {}: bad prefix length", quoted(text)));
-    len = v;
-  }
-  // IPv6 literals come bare here ("::1/128"); parse_authority wants them bracketed.
-  bool v6 = addr.find(':') != std::string_view::npos;
-  auto ep = parse_authority(v6 ? fmt::format("[{}]", addr) : std::string(addr), 1);
-  if (!ep || std::holds_alternative<std::string>(ep->host))
-    return fail(NetErrc::bad_address, fmt::format("range {}: not an IP address", quoted(text)));
-  Cidr c;
-  int max_bits;
-  if (auto* a4 = std::get_if<Ipv4>(&ep->host)) {
-    c.prefix = to_mapped(*a4);
-    max_bits = 32;
-  } else {
-    c.prefix = std::get<Ipv6>(ep->host);
-    max_bits = 128;
-  }
-  int l = len.value_or(max_bits);
-  if (l < 0 || l > max_bits)
-    return fail(NetErrc::bad_address,
-                fmt::format("range {}: prefix length {} is over {}", quoted(text), l, max_bits));
-  c.bits = static_cast<uint8_t>(max_bits == 32 ? 96 + l : l);
-  for (size_t bit = c.bits; bit < 128; ++bit)
-    if (c.prefix[bit / 8] & (0x80 >> (bit % 8)))
-      return fail(NetErrc::bad_address,
-                  fmt::format("range {}: address has bits set past the prefix", quoted(text)));
-  return c;
-}
-
-std::string to_string(const Cidr& c) {
-  bool v4 =
-      c.bits >= 96 && all_zero(c.prefix, 0, 10) && c.prefix[10] == 0xff && c.prefix[11] == 0xff;
-  if (v4) return fmt::format("{}/{}", format_host(v4_at(c.prefix, 12)), c.bits - 96);
-  std::string h = format_host(c.prefix);  // "[...]"
-  return fmt::format("{}/{}", h.substr(1, h.size() - 2), c.bits);
-}
-
-Result<void> DestinationPolicy::check(const Ipv6& address) const {
+Result<void> DestinationPolicy::check(const Ip& address) const {
   for (const auto& r : deny)
     if (r.contains(address))
       return fail(NetErrc::forbidden_destination,

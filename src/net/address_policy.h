@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "net/endpoint.h"
+#include "vocab/ip.h"
 
 namespace ipsx::net {
 
@@ -32,27 +33,16 @@ const char* to_string(AddressClass c);
 // IPv4 addresses are classified in their IPv4-mapped IPv6 form (::ffff:a.b.c.d), as the ledger
 // stores them; IPv4-compatible, NAT64 (64:ff9b::/96), 6to4 and Teredo forms embed an IPv4
 // address and are classified by it, so a v6 spelling cannot smuggle a private v4 address past.
-AddressClass classify(const Ipv6& address);
+AddressClass classify(const Ip& address);
 AddressClass classify(const Ipv4& address);
-Ipv6 to_mapped(const Ipv4& address);
-
-// An address range: "10.0.0.0/8", "::1/128", or a single address.
-struct Cidr {
-  Ipv6 prefix{};     // IPv4 ranges are stored mapped
-  uint8_t bits = 0;  // over the 128-bit form: an IPv4 /8 is 104
-  bool contains(const Ipv6& address) const;
-  friend bool operator==(const Cidr&, const Cidr&) = default;
-};
-// Errors: NetErrc::bad_address naming the text; host bits set beyond the prefix are refused.
-Result<Cidr> parse_cidr(std::string_view text);
-std::string to_string(const Cidr& cidr);
+Ip to_mapped(const Ipv4& address);
 
 // The destination rules of one exit.
 struct DestinationPolicy {
-  std::vector<Cidr> allow;  // ranges allowed whatever their class
-  std::vector<Cidr> deny;   // ranges refused even when global (checked first)
+  std::vector<IpPrefix> allow;  // ranges allowed whatever their class
+  std::vector<IpPrefix> deny;   // ranges refused even when global (checked first)
   // Ok, or NetErrc::forbidden_destination naming the address and its class.
-  Result<void> check(const Ipv6& address) const;
+  Result<void> check(const Ip& address) const;
 };
 
 // Mail submission and relay ports: 25, 465, 587.

@@ -70,7 +70,7 @@ class DataPlane : public ::testing::Test {
     auto& e = *exits_.emplace_back(std::make_unique<ExitNode>());
     ExitConfig cfg;
     cfg.max_lookups_per_address = lookups_per_address;
-    if (allow_loopback) cfg.policy.allow.push_back(*parse_cidr("127.0.0.0/8"));
+    if (allow_loopback) cfg.policy.allow.push_back(*parse_prefix("127.0.0.0/8"));
     if (front) cfg.proxy_listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
     cfg.invoice_interval = 50ms;
     cfg.credit_seconds = 30;
@@ -435,7 +435,7 @@ TEST_F(DataPlane, TheGatewayPaysInvoicesWithProofsTheExitCanClaim) {
   std::lock_guard lock(mu);
   ASSERT_FALSE(payments.empty());
   const ExitPayment& last = payments.back();
-  ledger::BalanceProof bp{d.exit.id, last.amount};
+  BalanceProof bp{d.exit.id, last.amount};
   EXPECT_TRUE(crypto::verify(crypto::eip712::digest(d.exit.domain_separator, bp.struct_hash()),
                              last.signature, requester_.address()));
   EXPECT_EQ(gateway_->stats(d.exit.id).paid, U256(1010));
@@ -501,9 +501,9 @@ TEST_F(DataPlane, EveryConnectionIsLoggedAndTheRequesterSignsTheLogsRoot) {
   auto& de = add_exit(true, /*front=*/true);
   TestDeal d = deal(de, "127.0.0.2", "DE", 3600);
   std::mutex mu;
-  std::vector<ledger::UsageRecord> records;
+  std::vector<UsageRecord> records;
   std::optional<ExitReceipt> receipt;
-  de.exit->on_usage = [&](const ledger::UsageRecord& r) {
+  de.exit->on_usage = [&](const UsageRecord& r) {
     std::lock_guard lock(mu);
     records.push_back(r);
   };
@@ -536,9 +536,9 @@ TEST_F(DataPlane, EveryConnectionIsLoggedAndTheRequesterSignsTheLogsRoot) {
   ASSERT_TRUE(receipt);
   EXPECT_EQ(receipt->requester, requester_.address());
   std::vector<Hash> leaves;
-  for (const auto& r : records) leaves.push_back(ledger::usage_leaf(r));
-  EXPECT_EQ(receipt->root, ledger::usage_root(leaves));
-  ledger::UsageReceipt signed_receipt{d.exit.id, receipt->count, receipt->root};
+  for (const auto& r : records) leaves.push_back(usage_leaf(r));
+  EXPECT_EQ(receipt->root, usage_root(leaves));
+  UsageReceipt signed_receipt{d.exit.id, receipt->count, receipt->root};
   EXPECT_TRUE(
       crypto::verify(crypto::eip712::digest(d.exit.domain_separator, signed_receipt.struct_hash()),
                      receipt->signature, requester_.address()));
@@ -547,8 +547,7 @@ TEST_F(DataPlane, EveryConnectionIsLoggedAndTheRequesterSignsTheLogsRoot) {
     EXPECT_EQ(records[i].host, "127.0.0.1");
     EXPECT_EQ(records[i].port, echo_.port());
     EXPECT_LE(records[i].opened_ms, records[i].closed_ms);
-    EXPECT_TRUE(
-        ledger::verify_usage_path(leaves[i], i, 3, ledger::usage_path(leaves, i), receipt->root));
+    EXPECT_TRUE(verify_usage_path(leaves[i], i, 3, usage_path(leaves, i), receipt->root));
   }
   // Through the gateway: on a stream; at the front: stream 0. Bytes each way, as served.
   std::vector<uint32_t> streams;
@@ -723,7 +722,7 @@ TEST_F(DataPlane, TheGatewayFollowsAnExitThatMovedAndKeepsTheDeal) {
   de.exit->stop();
   ASSERT_TRUE(eventually([&] { return de.exit->open_connections() == 0; }));
   ExitConfig cfg;
-  cfg.policy.allow.push_back(*parse_cidr("127.0.0.0/8"));
+  cfg.policy.allow.push_back(*parse_prefix("127.0.0.0/8"));
   cfg.invoice_interval = 50ms;
   cfg.connect_timeout = 2s;
   auto moved = std::make_unique<Exit>(de.thread->io(), cfg, de.deals, de.provider, clock_);

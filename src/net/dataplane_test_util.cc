@@ -211,7 +211,7 @@ TestDeal make_deal(const crypto::PrivateKey& provider, const crypto::PrivateKey&
   id.bytes()[29] = static_cast<uint8_t>(c >> 16);
   id.bytes()[30] = static_cast<uint8_t>(c >> 8);
   id.bytes()[31] = static_cast<uint8_t>(c);
-  Hash sep = ledger::ledger_domain(31337, Address{}).separator();
+  Hash sep = ledger_domain(31337, Address{}).separator();
   auto leased = asio::ip::make_address(ip);
   d.exit.id = id;
   d.exit.requester = requester.address();
@@ -228,7 +228,7 @@ TestDeal make_deal(const crypto::PrivateKey& provider, const crypto::PrivateKey&
   d.lease.exit = tcp::endpoint(asio::ip::make_address("127.0.0.1"), exit_port);
   d.lease.ip = d.exit.leased_ip;
   d.lease.country = {country[0], country[1]};
-  d.lease.type = ledger::IpType::residential;
+  d.lease.type = IpType::residential;
   d.lease.price_per_second = U256(price);
   d.lease.max_amount = d.exit.max_amount;
   d.lease.start = start;

@@ -20,11 +20,11 @@
 
 #include "core/clock.h"
 #include "crypto/keys.h"
-#include "ledger/orders.h"
 #include "net/asio.h"
 #include "net/exit.h"
 #include "net/gateway.h"
 #include "net/io_util.h"
+#include "vocab/orders.h"
 
 namespace ipsx::net::testing {
 

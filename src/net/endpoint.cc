@@ -85,7 +85,7 @@ std::string format_host(const Host& host) {
     inet_ntop(AF_INET, v4->data(), buf, sizeof buf);
     return buf;
   }
-  if (const auto* v6 = std::get_if<Ipv6>(&host)) {
+  if (const auto* v6 = std::get_if<Ip>(&host)) {
     inet_ntop(AF_INET6, v6->data(), buf, sizeof buf);
     return fmt::format("[{}]", buf);
   }
@@ -109,7 +109,7 @@ Result<Endpoint> parse_authority(std::string_view text, std::optional<uint16_t> 
     if (close == std::string_view::npos) {
       return fail(NetErrc::bad_address, fmt::format("IPv6 literal {} lacks ']'", quoted(text)));
     }
-    Ipv6 v6;
+    Ip v6;
     std::string_view literal = text.substr(1, close - 1);
     if (!pton<AF_INET6>(literal, v6)) {
       return fail(NetErrc::bad_address, fmt::format("{} is not an IPv6 address", quoted(literal)));

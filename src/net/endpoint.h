@@ -11,13 +11,14 @@
 #include <variant>
 
 #include "core/error.h"
+#include "vocab/ip.h"
 
 namespace ipsx::net {
 
 using Ipv4 = std::array<uint8_t, 4>;
-using Ipv6 = std::array<uint8_t, 16>;
 // A domain name is kept as text, unresolved: the exit resolves it (RFC 1928's DOMAINNAME case).
-using Host = std::variant<Ipv4, Ipv6, std::string>;
+// An IPv6 address is the vocabulary's Ip (vocab/ip.h).
+using Host = std::variant<Ipv4, Ip, std::string>;
 
 // A destination (or a bound address): host and port. Compared field by field; a domain name
 // and the address it resolves to are different endpoints.

@@ -39,7 +39,7 @@ TEST(Authority, ParsesHostsOfEveryKind) {
             (Endpoint{std::string("example.com"), 443}));
   EXPECT_EQ(parse_authority("192.0.2.7:8080", std::nullopt).value(),
             (Endpoint{Ipv4{192, 0, 2, 7}, 8080}));
-  Ipv6 v6{0x20, 0x01, 0x0d, 0xb8};
+  Ip v6{0x20, 0x01, 0x0d, 0xb8};
   v6[15] = 1;
   EXPECT_EQ(parse_authority("[2001:db8::1]:443", std::nullopt).value(), (Endpoint{v6, 443}));
   EXPECT_EQ(parse_authority("[2001:db8::1]", 80).value(), (Endpoint{v6, 80}));
@@ -61,7 +61,7 @@ TEST(Authority, RefusesWhatIsNotAHostAndPort) {
 }
 
 TEST(Authority, FormatsHostsForPeople) {
-  Ipv6 v6{};
+  Ip v6{};
   v6[15] = 1;
   EXPECT_EQ(format_host(Ipv4{10, 0, 0, 1}), "10.0.0.1");
   EXPECT_EQ(format_host(v6), "[::1]");

@@ -13,7 +13,6 @@
 
 #include "crypto/eip191.h"
 #include "crypto/eip712.h"
-#include "ledger/orders.h"
 #include "net/http_forward.h"
 #include "net/io_util.h"
 #include "net/mux.h"
@@ -24,6 +23,7 @@
 #include "net/tls.h"
 #include "net/tls_stream.h"
 #include "net/udp_relay.h"
+#include "vocab/orders.h"
 
 namespace ipsx::net {
 namespace {
@@ -50,12 +50,12 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     std::vector<std::weak_ptr<SpliceControl>> front;  // front connections, to cut them
     std::optional<ExitPayment> best;
     bool cut = false;
-    // The usage log (ledger/usage.h): the records not yet sent to a gateway, the tree of those
+    // The usage log (vocab/usage.h): the records not yet sent to a gateway, the tree of those
     // before them (a record joins it when it is sent, so its root is hashed once a message, not
     // once a connection), the roots sent (to check receipts), the best receipt.
     uint64_t usage_records = 0;
-    std::deque<ledger::UsageRecord> unsent;
-    ledger::UsageLog log;
+    std::deque<UsageRecord> unsent;
+    UsageLog log;
     std::map<uint64_t, Hash> sent_roots;
     std::optional<ExitReceipt> receipt;
   };
@@ -65,7 +65,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   struct ConnectionUsage {
     std::shared_ptr<Impl> impl;
     std::shared_ptr<Session> session;
-    ledger::UsageRecord record;
+    UsageRecord record;
     bool counted = true;  // false until a UDP association is accepted: a refusal is no record
     ~ConnectionUsage() {
       if (counted) impl->record_usage(*session, std::move(record));
@@ -276,7 +276,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     if (!p) return reject(p.error().message());
     if (p->deal_id != s.deal.id) return reject("for another deal");
     if (p->amount > s.deal.max_amount) return reject("above the deal's deposit");
-    ledger::BalanceProof bp{p->deal_id, p->amount};
+    BalanceProof bp{p->deal_id, p->amount};
     Hash digest = crypto::eip712::digest(s.deal.domain_separator, bp.struct_hash());
     auto signer = crypto::recover(digest, p->signature);
     if (!signer || *signer != s.deal.requester) return reject("not signed by the requester");
@@ -296,17 +296,17 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   // Checks the request against the deal and the policy, resolves, and connects from the leased IP.
   awaitable<Result<tcp::socket>> connect_out(const Session& s, const Endpoint& to,
                                              uint32_t protocol) {
-    if (protocol != ledger::protocol::socks5 && protocol != ledger::protocol::http &&
-        protocol != ledger::protocol::https_connect)
+    if (protocol != protocol::socks5 && protocol != protocol::http &&
+        protocol != protocol::https_connect)
       co_return fail(NetErrc::not_permitted, fmt::format("unknown protocol {}", protocol));
     if ((s.deal.protocols & protocol) == 0)
       co_return fail(NetErrc::not_permitted,
                      fmt::format("the deal's offer does not serve {}",
-                                 protocol == ledger::protocol::socks5 ? "socks5"
-                                 : protocol == ledger::protocol::http ? "http"
-                                                                      : "https-connect"));
-    if (is_mail_port(to.port) && !((s.deal.protocols & ledger::protocol::smtp) &&
-                                   s.deal.request_scope == ledger::scope::email))
+                                 protocol == protocol::socks5 ? "socks5"
+                                 : protocol == protocol::http ? "http"
+                                                              : "https-connect"));
+    if (is_mail_port(to.port) &&
+        !((s.deal.protocols & protocol::smtp) && s.deal.request_scope == scope::email))
       co_return fail(
           NetErrc::not_permitted,
           fmt::format("port {} needs a deal for email (smtp protocol, email scope)", to.port));
@@ -316,7 +316,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     std::vector<asio::ip::address> candidates;
     if (auto* a4 = std::get_if<Ipv4>(&to.host)) {
       candidates.push_back(asio::ip::address_v4(*a4));
-    } else if (auto* a6 = std::get_if<Ipv6>(&to.host)) {
+    } else if (auto* a6 = std::get_if<Ip>(&to.host)) {
       candidates.push_back(to_asio(*a6));
     } else {
       tcp::resolver resolver(io);
@@ -369,12 +369,12 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     };
   }
 
-  void record_usage(Session& s, ledger::UsageRecord r) {
+  void record_usage(Session& s, UsageRecord r) {
     r.deal_id = s.deal.id;
     r.index = s.usage_records++;
     r.closed_ms = std::max(r.opened_ms, to_unix_ms(clock.now()));
     if (s.unsent.size() >= kMaxUnsentRecords) {  // no gateway for long: it joins the log unsent
-      s.log.append(ledger::usage_leaf(s.unsent.front()));
+      s.log.append(usage_leaf(s.unsent.front()));
       s.unsent.pop_front();
     }
     with_stats(s.deal.id, [&](ExitDealStats& st) { st.usage_records = s.usage_records; });
@@ -390,7 +390,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     while (!s.unsent.empty()) {
       UsageMessage m{s.deal.id, {}, 0, {}};
       while (!s.unsent.empty() && m.records.size() < kMaxUsageRecordsPerMessage) {
-        s.log.append(ledger::usage_leaf(s.unsent.front()));
+        s.log.append(usage_leaf(s.unsent.front()));
         m.records.push_back(std::move(s.unsent.front()));
         s.unsent.pop_front();
       }
@@ -414,7 +414,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     auto sent = s.sent_roots.find(m->count);
     if (sent == s.sent_roots.end() || sent->second != m->root)
       return reject("not the root of the log's first " + std::to_string(m->count) + " records");
-    ledger::UsageReceipt r{m->deal_id, m->count, m->root};
+    UsageReceipt r{m->deal_id, m->count, m->root};
     auto signer = crypto::recover(crypto::eip712::digest(s.deal.domain_separator, r.struct_hash()),
                                   m->signature);
     if (!signer || *signer != s.deal.requester) return reject("not signed by the requester");
@@ -423,7 +423,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     with_stats(s.deal.id, [&](ExitDealStats& st) { st.usage_receipted = m->count; });
     if (on_receipt_cb) on_receipt_cb(*s.receipt);
   }
-  std::function<void(const ledger::UsageRecord&)> on_usage;
+  std::function<void(const UsageRecord&)> on_usage;
   std::function<void(const ExitReceipt&)> on_receipt_cb;
 
   std::function<void(uint64_t, uint64_t)> meter(const Hash& id) {
@@ -637,7 +637,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   // A UDP socket on the leased IP for a deal that serves SOCKS5, under the destination policy.
   Result<std::unique_ptr<UdpUpstream>> udp_upstream(
       const Session& s, uint32_t protocol, std::function<void(uint64_t, uint64_t)> on_bytes) {
-    if (protocol != ledger::protocol::socks5 || (s.deal.protocols & protocol) == 0)
+    if (protocol != protocol::socks5 || (s.deal.protocols & protocol) == 0)
       return fail(NetErrc::not_permitted, "UDP ASSOCIATE needs a deal whose offer serves socks5");
     if (connections >= cfg.max_connections)
       return fail(NetErrc::overloaded, "the exit is at its connection limit");
@@ -852,7 +852,7 @@ Result<void> Exit::start() {
   m.on_cut = [this](const Hash& deal, const Error& why) {
     if (on_cut) on_cut(deal, why);
   };
-  m.on_usage = [this](const ledger::UsageRecord& r) {
+  m.on_usage = [this](const UsageRecord& r) {
     if (on_usage) on_usage(r);
   };
   m.on_receipt_cb = [this](const ExitReceipt& r) {

@@ -31,10 +31,10 @@
 #include "core/hash.h"
 #include "core/uint256.h"
 #include "crypto/keys.h"
-#include "ledger/usage.h"
 #include "net/address_policy.h"
 #include "net/asio.h"
 #include "net/endpoint.h"
+#include "vocab/usage.h"
 
 namespace ipsx::net {
 
@@ -43,9 +43,9 @@ namespace ipsx::net {
 struct ExitDeal {
   Hash id;
   Address requester;
-  Ipv6 leased_ip{};            // outbound connections leave from here (IPv4 mapped)
-  uint32_t protocols = 0;      // ledger::protocol bits of the offer
-  uint32_t request_scope = 0;  // the request's ledger::scope bit
+  Ip leased_ip{};              // outbound connections leave from here (IPv4 mapped)
+  uint32_t protocols = 0;      // protocol:: bits of the offer
+  uint32_t request_scope = 0;  // the request's scope:: bit
   U256 price_per_second;
   U256 max_amount;        // the deal's deposit: no proof may go above it
   uint64_t start = 0;     // unix seconds
@@ -102,7 +102,7 @@ struct ExitPayment {
   crypto::Signature signature;
 };
 
-// A usage receipt the requester signed (ledger::UsageReceipt), verified: the first `count`
+// A usage receipt the requester signed (UsageReceipt), verified: the first `count`
 // records of the deal's usage log have `root`.
 struct ExitReceipt {
   Hash deal_id;
@@ -149,7 +149,7 @@ class Exit {
   // the deal's usage log, docs/usage-receipts.md), and for each new best usage receipt. The
   // provider keeps both: the log stays with it, and a record with its audit path and a receipt
   // proves to anyone that the requester used the connection.
-  std::function<void(const ledger::UsageRecord&)> on_usage;
+  std::function<void(const UsageRecord&)> on_usage;
   std::function<void(const ExitReceipt&)> on_receipt;
 
   ExitDealStats stats(const Hash& deal_id) const;

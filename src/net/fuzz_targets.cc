@@ -391,8 +391,8 @@ bool fuzz_pair(std::string_view input, const FuzzViolation& on_violation) {
     }
     rest = rest.subspan(r->consumed);
   }
-  if (auto range = parse_cidr(exact.text())) {
-    auto back = parse_cidr(to_string(*range));
+  if (auto range = parse_prefix(exact.text())) {
+    auto back = parse_prefix(to_string(*range));
     c.expect(back && *back == *range,
              fmt::format("range {} does not print back", to_string(*range)));
   }

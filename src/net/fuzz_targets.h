@@ -42,7 +42,7 @@ bool fuzz_username(std::string_view input, const FuzzViolation& on_violation = {
 // the bytes it consumed, and shorter prefixes ask for more; each frame's payload is run through
 // the message parser of its type (hello, auth, welcome, open, invoice, proof, error payloads),
 // and a message that parses writes back to a payload that parses equal. The same input is also
-// read as an address range (parse_cidr), which must print back to a range that parses equal, and
+// read as an address range (parse_prefix), which must print back to a range that parses equal, and
 // as a UDP stream's datagram records, which must write back to the bytes they took.
 bool fuzz_pair(std::string_view input, const FuzzViolation& on_violation = {});
 

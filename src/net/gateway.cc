@@ -69,7 +69,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       int64_t at_ms = 0;
     };
     std::deque<Opened> opened;
-    ledger::UsageLog usage;
+    UsageLog usage;
     std::optional<std::string> usage_disputed;
   };
   static constexpr size_t kMaxOpenedStreams = 65'536;
@@ -397,7 +397,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     if (l.lease.max_amount < limit) limit = l.lease.max_amount;
     U256 amount = inv->amount_due < limit ? inv->amount_due : limit;
     if (amount <= l.paid) return;
-    ledger::BalanceProof bp{l.lease.deal_id, amount};
+    BalanceProof bp{l.lease.deal_id, amount};
     auto sig =
         crypto::sign(requester, crypto::eip712::digest(l.lease.domain_separator, bp.struct_hash()));
     if (!sig) return;
@@ -437,12 +437,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
                                      r.index, r.host, r.port, r.stream));
         l.opened.erase(it);
       }
-      l.usage.append(ledger::usage_leaf(r));
+      l.usage.append(usage_leaf(r));
     }
     if (l.usage.size() != m->count) return;  // a message of ours still to come
     if (l.usage.root() != m->root)
       return dispute(fmt::format("the exit's root of {} records is not ours", m->count));
-    ledger::UsageReceipt receipt{l.lease.deal_id, m->count, m->root};
+    UsageReceipt receipt{l.lease.deal_id, m->count, m->root};
     auto sig = crypto::sign(
         requester, crypto::eip712::digest(l.lease.domain_separator, receipt.struct_hash()));
     if (!sig) return;

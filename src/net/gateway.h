@@ -27,11 +27,11 @@
 #include "core/hash.h"
 #include "core/uint256.h"
 #include "crypto/keys.h"
-#include "ledger/orders.h"
 #include "net/asio.h"
 #include "net/endpoint.h"
 #include "net/net_error.h"
 #include "net/proxy_username.h"
+#include "vocab/orders.h"
 
 namespace ipsx::net {
 
@@ -40,11 +40,11 @@ struct Lease {
   Hash deal_id;
   Address provider;
   tcp::endpoint exit;  // the exit's pair-channel address
-  Ipv6 ip{};           // the leased IP (IPv4 mapped)
-  ledger::CountryCode country{};
+  Ip ip{};             // the leased IP (IPv4 mapped)
+  CountryCode country{};
   std::string region;  // region or city, as the offer has it
   uint32_t asn = 0;
-  ledger::IpType type = ledger::IpType::residential;
+  IpType type = IpType::residential;
   bool exclusive = false;
   U256 price_per_second;
   U256 max_amount;  // the deal's deposit

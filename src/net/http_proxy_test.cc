@@ -63,7 +63,7 @@ TEST(HttpHead, ParsesConnectInAuthorityForm) {
   EXPECT_TRUE(h.keep_alive);
   EXPECT_EQ(h.framing, BodyFraming::none);
   expect_incremental(kConnect, "\x16\x03\x01 tls bytes");
-  Ipv6 v6{0x20, 0x01, 0x0d, 0xb8};
+  Ip v6{0x20, 0x01, 0x0d, 0xb8};
   v6[15] = 1;
   EXPECT_EQ(head_of("CONNECT [2001:db8::1]:443 HTTP/1.1\r\n\r\n").target, (Endpoint{v6, 443}));
   EXPECT_EQ(head_of("CONNECT 192.0.2.1:22 HTTP/1.0\r\n\r\n").target,

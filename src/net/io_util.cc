@@ -301,13 +301,13 @@ Result<uint16_t> listen_on(tcp::acceptor& a, const tcp::endpoint& ep) {
   return a.local_endpoint().port();
 }
 
-asio::ip::address to_asio(const Ipv6& a) {
+asio::ip::address to_asio(const Ip& a) {
   asio::ip::address_v6 v6(a);
   if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6);
   return v6;
 }
 
-Ipv6 from_asio(const asio::ip::address& a) {
+Ip from_asio(const asio::ip::address& a) {
   if (a.is_v4()) return asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()).to_bytes();
   return a.to_v6().to_bytes();
 }

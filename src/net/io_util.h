@@ -48,8 +48,8 @@ awaitable<void> pause_after_accept_error(const boost::system::error_code& ec,
 // Opens, binds and listens; the port bound. Errors name the address.
 Result<uint16_t> listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint);
 
-asio::ip::address to_asio(const Ipv6& mapped_or_v6);
-Ipv6 from_asio(const asio::ip::address& a);
+asio::ip::address to_asio(const Ip& mapped_or_v6);
+Ip from_asio(const asio::ip::address& a);
 
 // Connects to `to`, from `from` when set (bind before connect), within `timeout`.
 // Errors: timed_out, exit_failed (refused, unreachable...), with the address in the message.

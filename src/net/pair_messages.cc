@@ -180,7 +180,7 @@ Bytes to_payload(const ProofMessage& m) {
 
 Bytes to_payload(const UsageMessage& m) {
   json records = json::array();
-  for (const auto& r : m.records) records.push_back(ledger::usage_record_json(r));
+  for (const auto& r : m.records) records.push_back(usage_record_json(r));
   return dump({{"deal", m.deal_id.hex()},
                {"records", std::move(records)},
                {"count", m.count},
@@ -280,7 +280,7 @@ Result<UsageMessage> parse_usage(ByteView payload) {
   if (!records->is_array() || records->size() > kMaxUsageRecordsPerMessage)
     return std::unexpected(bad("usage", "records", "not an array of at most 200"));
   for (const json& j : *records) {
-    auto u = ledger::usage_record_from_json(j, m.deal_id, "usage.records[]");
+    auto u = usage_record_from_json(j, m.deal_id, "usage.records[]");
     if (!u) return std::unexpected(Error(NetErrc::malformed, u.error().message()));
     m.records.push_back(std::move(*u));
   }

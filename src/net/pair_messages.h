@@ -13,9 +13,9 @@
 #include "core/hex.h"
 #include "core/uint256.h"
 #include "crypto/keys.h"
-#include "ledger/usage.h"
 #include "net/endpoint.h"
 #include "net/parse_step.h"
+#include "vocab/usage.h"
 
 namespace ipsx::net {
 
@@ -44,7 +44,7 @@ struct WelcomeMessage {
 };
 
 // gateway -> exit, with OPEN: where the stream goes and which protocol the client speaks
-// (a ledger::protocol bit: socks5, http or https_connect).
+// (a protocol bit (vocab/orders.h): socks5, http or https_connect).
 struct OpenMessage {
   Endpoint destination;  // for a UDP stream: where the client says it sends from (port may be 0)
   uint32_t protocol = 0;
@@ -79,24 +79,24 @@ struct InvoiceMessage {
   uint64_t bytes_down = 0;
 };
 
-// gateway -> exit: a balance proof (ledger::BalanceProof signed by the requester).
+// gateway -> exit: a balance proof (BalanceProof signed by the requester).
 struct ProofMessage {
   Hash deal_id;
   U256 amount;
   crypto::Signature signature;
 };
 
-// exit -> gateway: records appended to the deal's usage log (ledger/usage.h), in index order
+// exit -> gateway: records appended to the deal's usage log (vocab/usage.h), in index order
 // from the first the gateway has not seen, and the log's size and root after them.
 struct UsageMessage {
   Hash deal_id;
-  std::vector<ledger::UsageRecord> records;  // deal_id left to the message's
+  std::vector<UsageRecord> records;  // deal_id left to the message's
   uint64_t count = 0;
   Hash root;
 };
 inline constexpr size_t kMaxUsageRecordsPerMessage = 200;  // fits one frame
 
-// gateway -> exit: the requester's signature of ledger::UsageReceipt{deal, count, root}.
+// gateway -> exit: the requester's signature of UsageReceipt{deal, count, root}.
 struct ReceiptMessage {
   Hash deal_id;
   uint64_t count = 0;

@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "ledger/orders.h"
 #include "net/io_util.h"
 #include "net/net_error.h"
 #include "net/socks5.h"
+#include "vocab/orders.h"
 
 namespace ipsx::net {
 namespace {
@@ -86,7 +86,7 @@ awaitable<Result<FrontRequest>> read_socks(tcp::socket& s, Bytes& buf, Millis ti
                                            bool udp_associate) {
   FrontRequest req;
   req.socks = true;
-  req.protocol = ledger::protocol::socks5;
+  req.protocol = protocol::socks5;
   auto greeting = co_await read_message<Socks5Greeting>(s, buf, timeout, parse_greeting);
   if (!greeting) co_return std::unexpected(greeting.error());
   if (!greeting->offers(socks5_method::username_password)) {
@@ -184,9 +184,9 @@ awaitable<Result<FrontRequest>> read_http(tcp::socket& s, Bytes& buf, Millis tim
   }
   req.destination = head->target;
   if (head->method == "CONNECT") {
-    req.protocol = ledger::protocol::https_connect;
+    req.protocol = protocol::https_connect;
   } else {
-    req.protocol = ledger::protocol::http;
+    req.protocol = protocol::http;
     req.http = std::move(*head);
   }
   req.leftover = std::move(buf);

@@ -20,7 +20,7 @@ namespace ipsx::net {
 struct FrontRequest {
   bool socks = false;
   Endpoint destination;
-  uint32_t protocol = 0;  // ledger::protocol::socks5, https_connect or http
+  uint32_t protocol = 0;  // protocol::socks5, https_connect or http
   std::string username;
   std::string password;
   std::optional<HttpRequestHead> http;  // plain HTTP forwarding: the client's request head

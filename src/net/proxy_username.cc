@@ -51,7 +51,7 @@ Result<void> apply(ProxyFilters& f, std::string_view key, std::string_view value
     if (value.size() != 2 || !is_alpha(value[0]) || !is_alpha(value[1]) || !is_country_code(code)) {
       return bad_value(key, value, "not an ISO 3166-1 alpha-2 country code");
     }
-    f.country = ledger::CountryCode{code[0], code[1]};
+    f.country = CountryCode{code[0], code[1]};
   } else if (key == "region" || key == "city") {
     if (!is_name(value, is_name_char)) return bad_value(key, value, names);
     std::string text(value);
@@ -63,7 +63,7 @@ Result<void> apply(ProxyFilters& f, std::string_view key, std::string_view value
       return bad_value(key, value, "not a number in 1..4294967295");
     f.asn = static_cast<uint32_t>(*n);
   } else if (key == "type") {
-    auto t = ledger::parse_ip_type(lower(value));
+    auto t = parse_ip_type(lower(value));
     if (!t) return bad_value(key, value, "not residential, datacenter or mobile");
     f.type = *t;
   } else if (key == "session") {
@@ -168,8 +168,8 @@ Result<std::string> to_string(const ProxyFilters& f) {
     parts.push_back(fmt::format("asn-{}", *f.asn));
   }
   if (f.type) {
-    const char* name = ledger::to_string(*f.type);
-    if (!ledger::parse_ip_type(name)) return bad("type");
+    const char* name = to_string(*f.type);
+    if (!parse_ip_type(name)) return bad("type");
     parts.push_back(fmt::format("type-{}", name));
   }
   if (f.session) {

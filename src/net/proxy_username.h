@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "core/error.h"
-#include "ledger/orders.h"
+#include "vocab/orders.h"
 
 namespace ipsx::net {
 
@@ -19,18 +19,18 @@ namespace ipsx::net {
 inline constexpr size_t kMaxProxyUsernameBytes = 255;
 // The longest account, city, region and session value.
 inline constexpr size_t kMaxProxyNameBytes = 64;
-// ttl bounds: a lease lasts 5 s .. 30 days (ledger/orders.h).
-inline constexpr uint64_t kMinSessionTtl = ledger::kMinDurationSeconds;
-inline constexpr uint64_t kMaxSessionTtl = ledger::kMaxDurationSeconds;
+// ttl bounds: a lease lasts 5 s .. 30 days (vocab/orders.h).
+inline constexpr uint64_t kMinSessionTtl = kMinDurationSeconds;
+inline constexpr uint64_t kMaxSessionTtl = kMaxDurationSeconds;
 
 // What a username asks for. An unset field means "any".
 struct ProxyFilters {
-  std::optional<std::string> account;          // user-NAME / customer-NAME: [A-Za-z0-9_]{1,64}
-  std::optional<ledger::CountryCode> country;  // ISO 3166-1 alpha-2, upper case
-  std::optional<std::string> region;           // [A-Za-z0-9 ]{1,64}: the username's '_' is a space
-  std::optional<std::string> city;             // as region
-  std::optional<uint32_t> asn;                 // 1..4294967295
-  std::optional<ledger::IpType> type;
+  std::optional<std::string> account;  // user-NAME / customer-NAME: [A-Za-z0-9_]{1,64}
+  std::optional<CountryCode> country;  // ISO 3166-1 alpha-2, upper case
+  std::optional<std::string> region;   // [A-Za-z0-9 ]{1,64}: the username's '_' is a space
+  std::optional<std::string> city;     // as region
+  std::optional<uint32_t> asn;         // 1..4294967295
+  std::optional<IpType> type;
   std::optional<std::string> session;   // sticky session id: [A-Za-z0-9_]{1,64}, case-sensitive
   std::optional<uint64_t> ttl_seconds;  // session lifetime, kMinSessionTtl..kMaxSessionTtl
   bool exclusive = false;               // no other requester on the IP meanwhile

@@ -27,8 +27,8 @@ Error refused(std::string_view username) {
 
 TEST(ProxyUsername, ParsesTheDocumentedExample) {
   auto f = parsed("country-de-type-residential-session-abc-ttl-600");
-  EXPECT_EQ(f.country, (ledger::CountryCode{'D', 'E'}));
-  EXPECT_EQ(f.type, ledger::IpType::residential);
+  EXPECT_EQ(f.country, (CountryCode{'D', 'E'}));
+  EXPECT_EQ(f.type, IpType::residential);
   EXPECT_EQ(f.session, "abc");
   EXPECT_EQ(f.ttl_seconds, 600u);
   EXPECT_FALSE(f.account);
@@ -41,23 +41,23 @@ TEST(ProxyUsername, ParsesEveryKey) {
       "user-acme_1-country-us-region-new_york-city-new_york_city-asn-7922-type-mobile-"
       "session-S_1-ttl-5-exclusive");
   EXPECT_EQ(f.account, "acme_1");
-  EXPECT_EQ(f.country, (ledger::CountryCode{'U', 'S'}));
+  EXPECT_EQ(f.country, (CountryCode{'U', 'S'}));
   EXPECT_EQ(f.region, "new york");
   EXPECT_EQ(f.city, "new york city");
   EXPECT_EQ(f.asn, 7922u);
-  EXPECT_EQ(f.type, ledger::IpType::mobile);
+  EXPECT_EQ(f.type, IpType::mobile);
   EXPECT_EQ(f.session, "S_1");
   EXPECT_EQ(f.ttl_seconds, 5u);
   EXPECT_TRUE(f.exclusive);
-  EXPECT_EQ(parsed("type-datacenter").type, ledger::IpType::datacenter);
+  EXPECT_EQ(parsed("type-datacenter").type, IpType::datacenter);
   EXPECT_EQ(parsed("asn-4294967295").asn, 4294967295u);
   EXPECT_EQ(parsed("session-x-ttl-2592000").ttl_seconds, 2592000u);
 }
 
 TEST(ProxyUsername, KeysCountryAndTypeAreCaseInsensitiveSessionIsNot) {
   auto f = parsed("Country-gB-TYPE-Residential-Session-AbC");
-  EXPECT_EQ(f.country, (ledger::CountryCode{'G', 'B'}));
-  EXPECT_EQ(f.type, ledger::IpType::residential);
+  EXPECT_EQ(f.country, (CountryCode{'G', 'B'}));
+  EXPECT_EQ(f.type, IpType::residential);
   EXPECT_EQ(f.session, "AbC");
 }
 
@@ -165,12 +165,12 @@ TEST(ProxyUsername, WriterRefusesFiltersItCannotWrite) {
     EXPECT_NE(t.error().message().find(field), std::string::npos) << t.error().message();
   };
   refuses([](ProxyFilters& f) { f.account = "a-b"; }, "account");
-  refuses([](ProxyFilters& f) { f.country = ledger::CountryCode{'X', 'X'}; }, "country");
-  refuses([](ProxyFilters& f) { f.country = ledger::CountryCode{'d', 'e'}; }, "country");
+  refuses([](ProxyFilters& f) { f.country = CountryCode{'X', 'X'}; }, "country");
+  refuses([](ProxyFilters& f) { f.country = CountryCode{'d', 'e'}; }, "country");
   refuses([](ProxyFilters& f) { f.region = "a_b"; }, "region");  // '_' reads back as a space
   refuses([](ProxyFilters& f) { f.city = ""; }, "city");
   refuses([](ProxyFilters& f) { f.asn = 0; }, "asn");
-  refuses([](ProxyFilters& f) { f.type = static_cast<ledger::IpType>(9); }, "type");
+  refuses([](ProxyFilters& f) { f.type = static_cast<IpType>(9); }, "type");
   refuses([](ProxyFilters& f) { f.session = "s-1"; }, "session");
   refuses([](ProxyFilters& f) { f.ttl_seconds = 60; }, "ttl");
   refuses(

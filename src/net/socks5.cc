@@ -46,7 +46,7 @@ ParseResult<Endpoint> read_address(ByteView in, size_t at) {
     std::copy(addr.begin(), addr.end(), v4.begin());
     ep.host = v4;
   } else if (atyp == kAtypIpv6) {
-    Ipv6 v6;
+    Ip v6;
     std::copy(addr.begin(), addr.end(), v6.begin());
     ep.host = v6;
   } else {
@@ -62,7 +62,7 @@ Result<void> write_address(Bytes& out, const Endpoint& ep) {
   if (const auto* v4 = std::get_if<Ipv4>(&ep.host)) {
     out.push_back(kAtypIpv4);
     out.insert(out.end(), v4->begin(), v4->end());
-  } else if (const auto* v6 = std::get_if<Ipv6>(&ep.host)) {
+  } else if (const auto* v6 = std::get_if<Ip>(&ep.host)) {
     out.push_back(kAtypIpv6);
     out.insert(out.end(), v6->begin(), v6->end());
   } else {

@@ -56,7 +56,7 @@ Endpoint v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port) {
   return {Ipv4{a, b, c, d}, port};
 }
 Endpoint v6_loopback(uint16_t port) {
-  Ipv6 ip{};
+  Ip ip{};
   ip[15] = 1;
   return {ip, port};
 }

@@ -44,7 +44,7 @@ class ExitUdp final : public UdpUpstream {
     std::vector<asio::ip::address> candidates;
     if (auto* a4 = std::get_if<Ipv4>(&d.peer.host)) {
       candidates.push_back(asio::ip::address_v4(*a4));
-    } else if (auto* a6 = std::get_if<Ipv6>(&d.peer.host)) {
+    } else if (auto* a6 = std::get_if<Ip>(&d.peer.host)) {
       candidates.push_back(to_asio(*a6));
     } else {
       udp::resolver resolver(s_.get_executor());
@@ -78,7 +78,7 @@ class ExitUdp final : public UdpUpstream {
       if (std::find(contacted_.begin(), contacted_.end(), from) == contacted_.end()) continue;
       if (on_bytes_) on_bytes_(0, payload.size());
       Endpoint peer{from.address().is_v4() ? Host(Ipv4(from.address().to_v4().to_bytes()))
-                                           : Host(Ipv6(from.address().to_v6().to_bytes())),
+                                           : Host(Ip(from.address().to_v6().to_bytes())),
                     from.port()};
       co_return UdpDatagram{std::move(peer), std::move(payload)};
     }
@@ -290,7 +290,7 @@ awaitable<void> serve_udp_associate(tcp::socket& control, const FrontRequest& re
   a.client_ip = peer.address();
   a.client_port = request.destination.port;
   Endpoint bnd{bound.address().is_v4() ? Host(Ipv4(bound.address().to_v4().to_bytes()))
-                                       : Host(Ipv6(bound.address().to_v6().to_bytes())),
+                                       : Host(Ip(bound.address().to_v6().to_bytes())),
                bound.port()};
   auto reply = write_reply(Socks5Reply::succeeded, bnd);
   if (!reply || !co_await write_all_for(control, asio::buffer(*reply), timeout)) co_return;

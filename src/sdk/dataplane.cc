@@ -22,7 +22,7 @@ std::optional<net::tcp::endpoint> ip_endpoint(std::string_view text) {
   net::asio::ip::address address =
       std::holds_alternative<net::Ipv4>(e->host)
           ? net::asio::ip::address(net::asio::ip::address_v4(std::get<net::Ipv4>(e->host)))
-          : net::asio::ip::address(net::asio::ip::address_v6(std::get<net::Ipv6>(e->host)));
+          : net::asio::ip::address(net::asio::ip::address_v6(std::get<Ip>(e->host)));
   return net::tcp::endpoint(address, e->port);
 }
 
@@ -328,7 +328,7 @@ NodeLeases::Totals NodeLeases::totals() const {
 }
 
 Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
-  ledger::Request r;
+  Request r;
   r.count = 1;
   if (f.country) r.countries = {*f.country};
   if (f.city) r.region = *f.city;
@@ -430,7 +430,7 @@ std::vector<Hash> NodeLeases::take_opened() {
 // ---- NodeDeals --------------------------------------------------------------------------------
 
 NodeDeals::NodeDeals(std::string node_url, Address provider, Hash domain_separator,
-                     std::set<net::Ipv6> ips)
+                     std::set<Ip> ips)
     : node_(NodeClient::connect(node_url, ClientOptions{Millis(2'000)}).value()),
       provider_(provider),
       domain_(domain_separator),

@@ -35,8 +35,8 @@ struct DealInfo {
   Hash id;
   Address provider;
   Address requester;
-  ledger::Offer offer;
-  ledger::Request request;
+  Offer offer;
+  Request request;
   U256 price_per_second;
   uint64_t start = 0;  // unix seconds
   uint64_t end = 0;
@@ -100,8 +100,8 @@ class StatusReporter {
 struct LeasePolicy {
   uint64_t duration_seconds = 600;
   U256 max_price_per_second;
-  uint32_t protocols = 0;  // ledger::protocol bits every leased IP must serve
-  uint32_t scope = 0;      // the one ledger::scope bit of the use
+  uint32_t protocols = 0;  // protocol:: bits every leased IP must serve
+  uint32_t scope = 0;      // the one scope:: bit of the use
   Address market;          // the node's market (from /v1/health)
   uint16_t fee_bps = 0;
   U256 budget;  // the most all leases together may cost; 0 = no limit beyond each lease's cost
@@ -156,7 +156,7 @@ class NodeLeases final : public net::GatewayMarket {
 class NodeDeals final : public net::ExitDealDirectory {
  public:
   // Deals of `provider` whose offer leases one of `ips`.
-  NodeDeals(std::string node_url, Address provider, Hash domain_separator, std::set<net::Ipv6> ips);
+  NodeDeals(std::string node_url, Address provider, Hash domain_separator, std::set<Ip> ips);
   // Cached, or fetched from the node (at most once per second per unknown deal, within 2 s).
   std::optional<net::ExitDeal> find(const Hash& deal_id) const override;
   // Adds a deal already fetched (from the provider's own polling).
@@ -167,7 +167,7 @@ class NodeDeals final : public net::ExitDealDirectory {
   std::unique_ptr<NodeClient> node_;
   Address provider_;
   Hash domain_;
-  std::set<net::Ipv6> ips_;
+  std::set<Ip> ips_;
   mutable std::mutex mu_;
   mutable std::unordered_map<Hash, net::ExitDeal> deals_;
   mutable std::unordered_map<Hash, Timestamp> misses_;

@@ -91,12 +91,12 @@ class SdkTest : public ::testing::Test {
   }
   uint64_t now_s() const { return static_cast<uint64_t>(to_unix_seconds(clock_.now())); }
 
-  ledger::Offer offer(uint64_t price) const {
-    ledger::Offer o;
-    o.ip = ledger::parse_ip("127.0.0.2").value();
-    o.country = ledger::parse_country("DE").value();
-    o.protocols = ledger::protocol::http;
-    o.scopes = ledger::scope::crawling;
+  Offer offer(uint64_t price) const {
+    Offer o;
+    o.ip = parse_ip("127.0.0.2").value();
+    o.country = parse_country("DE").value();
+    o.protocols = protocol::http;
+    o.scopes = scope::crawling;
     o.min_duration = 5;
     o.max_duration = 3600;
     o.price_per_second = U256(price);
@@ -105,11 +105,11 @@ class SdkTest : public ::testing::Test {
     o.nonce = 1;
     return o;
   }
-  ledger::Request request(uint64_t max_price) const {
-    ledger::Request r;
-    r.countries = {ledger::parse_country("DE").value()};
-    r.protocols = ledger::protocol::http;
-    r.scope = ledger::scope::crawling;
+  Request request(uint64_t max_price) const {
+    Request r;
+    r.countries = {parse_country("DE").value()};
+    r.protocols = protocol::http;
+    r.scope = scope::crawling;
     r.duration = 60;
     r.max_price_per_second = U256(max_price);
     r.budget = U256(max_price * 60);
@@ -192,7 +192,7 @@ TEST_F(SdkTest, ApiErrorsKeepTheirCodeAndField) {
 }
 
 TEST_F(SdkTest, SignerChecksFieldsBeforeSigning) {
-  ledger::Offer o = offer(10);
+  Offer o = offer(10);
   o.max_duration = 31 * 86'400;  // over 30 days
   auto s = signer("provider").offer(o);
   ASSERT_FALSE(s);
@@ -278,7 +278,7 @@ TEST(SdkSigner, ChecksAnEthereumTransactionBeforeSigningIt) {
   Signer no_token = Signer::for_chain(key("requester"), chain, centralizer);
   EXPECT_NE(refusal(p, transfer, no_token).find("not told its address"), std::string::npos);
   EXPECT_EQ(refusal(prepared(honest(deposit), deposit), deposit, no_token), "signed");
-  Signer bare_domain(key("requester"), ledger::ledger_domain(chain, centralizer).separator());
+  Signer bare_domain(key("requester"), ledger_domain(chain, centralizer).separator());
   EXPECT_NE(refusal(p, transfer, bare_domain).find("contracts"), std::string::npos);
   // The fee limit is the wallet's to set.
   Signer frugal = Signer::for_chain(key("requester"), chain, centralizer, token);
@@ -498,14 +498,14 @@ TEST_F(SdkSettlementTest, TheClosePutsTheRequestersUsageRootOnTheLedger) {
   fast.check_every = Millis(0);
   ProviderSettlement provider_side(*node_, provider, fast);
   const Hash root = keccak256(std::string("the log's root"));
-  std::optional<std::pair<ledger::UsageReceipt, crypto::Signature>> held;
+  std::optional<std::pair<UsageReceipt, crypto::Signature>> held;
   provider_side.usage_receipt = [&](const Hash& d) {
     EXPECT_EQ(d, deal_);
     return held;
   };
   provider_side.watch(deal_);
   auto sign_receipt = [&](uint64_t count) {
-    ledger::UsageReceipt r{deal_, count, root};
+    UsageReceipt r{deal_, count, root};
     return std::pair{
         r, crypto::sign(key("requester"),
                         crypto::eip712::digest(requester.domain_separator(), r.struct_hash()))
@@ -648,13 +648,13 @@ TEST_F(SdkTest, GatewayLeasesThroughTheNode) {
   // The provider: an offer for 127.0.0.2, an exit that finds its deals at the node, announced.
   crypto::PrivateKey provider_key = key("provider");
   Signer provider = signer("provider");
-  ledger::Offer o = offer(10);
-  o.protocols = ledger::protocol::http | ledger::protocol::https_connect;
+  Offer o = offer(10);
+  o.protocols = protocol::http | protocol::https_connect;
   ASSERT_TRUE(node->place_order(provider.offer(o).value()));
   NodeDeals deals(url_, provider.address(), provider.domain_separator(),
-                  {ledger::parse_ip("127.0.0.2").value()});
+                  {parse_ip("127.0.0.2").value()});
   net::ExitConfig ec;
-  ec.policy.allow.push_back(net::parse_cidr("127.0.0.0/8").value());
+  ec.policy.allow.push_back(parse_prefix("127.0.0.0/8").value());
   net::testing::IoThread exit_io;
   net::Exit exit(exit_io.io(), ec, deals, provider_key, clock_);
   ASSERT_TRUE(exit.start());
@@ -668,8 +668,8 @@ TEST_F(SdkTest, GatewayLeasesThroughTheNode) {
   LeasePolicy policy;
   policy.duration_seconds = 60;
   policy.max_price_per_second = U256(12);
-  policy.protocols = ledger::protocol::http;
-  policy.scope = ledger::scope::crawling;
+  policy.protocols = protocol::http;
+  policy.scope = scope::crawling;
   policy.market = market_->address();
   NodeLeases leases(url_, requester, policy);
   net::GatewayConfig gc;
@@ -818,7 +818,7 @@ TEST_F(SdkTest, CInterface) {
       << error;
   auto parsed = crypto::Signature::from_hex(sig).value();
   Hash digest = crypto::eip712::digest(ledger_->domain().separator(),
-                                       ledger::BalanceProof{deal, U256(12345)}.struct_hash());
+                                       BalanceProof{deal, U256(12345)}.struct_hash());
   EXPECT_TRUE(crypto::verify(digest, parsed, rk.address()));
   ipsx_free(sig);
 

@@ -31,10 +31,10 @@
 #include "core/uint256.h"
 #include "crypto/keys.h"
 #include "ledger/ledger.h"
-#include "ledger/usage.h"
 #include "sdk/node_client.h"
 #include "sdk/proof_store.h"
 #include "sdk/signer.h"
+#include "vocab/usage.h"
 
 namespace ipsx::sdk {
 
@@ -106,7 +106,7 @@ class ProviderSettlement : SettlementSide {
   // The requester's best signed usage receipt of a deal, if any (the provider's UsageStore).
   // When the deal closes (closing or closed on the ledger, or its close final at the market),
   // a receipt covering more records than the ledger holds is put on the ledger (RecordUsage).
-  std::function<std::optional<std::pair<ledger::UsageReceipt, crypto::Signature>>(const Hash&)>
+  std::function<std::optional<std::pair<UsageReceipt, crypto::Signature>>(const Hash&)>
       usage_receipt;
 
  private:

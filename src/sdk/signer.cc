@@ -17,7 +17,7 @@ Signer::Signer(crypto::PrivateKey key, const Hash& domain_separator)
 
 Signer Signer::for_chain(crypto::PrivateKey key, uint64_t chain_id,
                          const Address& verifying_contract, std::optional<Address> token_contract) {
-  Hash domain = ledger::ledger_domain(chain_id, verifying_contract).separator();
+  Hash domain = ledger_domain(chain_id, verifying_contract).separator();
   Signer s(std::move(key), domain);
   s.chain_ = Chain{chain_id, verifying_contract, token_contract};
   return s;
@@ -27,7 +27,7 @@ Result<crypto::Signature> Signer::sign(const Hash& struct_hash) const {
   return crypto::sign(key_, crypto::eip712::digest(domain_, struct_hash));
 }
 
-Result<nlohmann::json> Signer::offer(ledger::Offer offer) const {
+Result<nlohmann::json> Signer::offer(Offer offer) const {
   offer.provider = address_;
   if (auto v = ledger::validate(offer); !v) return std::unexpected(v.error());
   auto sig = sign(offer.struct_hash());
@@ -35,7 +35,7 @@ Result<nlohmann::json> Signer::offer(ledger::Offer offer) const {
   return nlohmann::json{{"offer", ledger::to_json(offer)}, {"signature", sig->to_hex()}};
 }
 
-Result<nlohmann::json> Signer::request(ledger::Request request) const {
+Result<nlohmann::json> Signer::request(Request request) const {
   request.requester = address_;
   if (auto v = ledger::validate(request); !v) return std::unexpected(v.error());
   auto sig = sign(request.struct_hash());
@@ -56,7 +56,7 @@ Result<crypto::Signature> Signer::exit_announcement(const market::ExitAnnounceme
 }
 
 Result<crypto::Signature> Signer::balance_proof(const Hash& deal_id, const U256& amount) const {
-  return sign(ledger::BalanceProof{deal_id, amount}.struct_hash());
+  return sign(BalanceProof{deal_id, amount}.struct_hash());
 }
 
 Result<nlohmann::json> Signer::transaction(const nlohmann::json& prepared,

@@ -10,9 +10,9 @@
 #include "core/address.h"
 #include "core/hash.h"
 #include "crypto/keys.h"
-#include "ledger/orders.h"
 #include "market/deal_protocol.h"
 #include "market/exit_directory.h"
+#include "vocab/orders.h"
 
 namespace ipsx::sdk {
 
@@ -22,7 +22,7 @@ inline const U256 kDefaultMaxFeeWei = U256(50'000'000'000'000'000ULL);
 
 class Signer {
  public:
-  // `domain_separator` is ledger::ledger_domain(chain_id, verifying_contract).separator(). Such
+  // `domain_separator` is ledger_domain(chain_id, verifying_contract).separator(). Such
   // a signer does not know the chain's contracts and refuses Ethereum transactions.
   Signer(crypto::PrivateKey key, const Hash& domain_separator);
   // The embedded ledger's domain (verifying contract: the zero address) or an Ethereum one,
@@ -44,9 +44,9 @@ class Signer {
   // The offer with this wallet as its provider, checked field by field (ledger::validate), as
   // {"offer": ..., "signature": "0x..."}: the body of POST /v1/orders and `ipsx order offer`'s
   // output.
-  Result<nlohmann::json> offer(ledger::Offer offer) const;
+  Result<nlohmann::json> offer(Offer offer) const;
   // The same for a request, with this wallet as its requester.
-  Result<nlohmann::json> request(ledger::Request request) const;
+  Result<nlohmann::json> request(Request request) const;
   // The owner's signature cancelling the order whose EIP-712 struct hash is `order_hash`.
   Result<crypto::Signature> cancel(const Hash& order_hash) const;
   // A deal status report by this wallet's side.

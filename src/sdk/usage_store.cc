@@ -39,12 +39,12 @@ Result<std::unique_ptr<UsageStore>> UsageStore::open(const std::filesystem::path
   return std::unique_ptr<UsageStore>(new UsageStore(dir));
 }
 
-Result<void> UsageStore::append(const ledger::UsageRecord& r) {
+Result<void> UsageStore::append(const UsageRecord& r) {
   std::lock_guard lock(mu_);
   auto p = dir_ / (r.deal_id.hex() + ".records");
   std::FILE* f = std::fopen(p.c_str(), "ae");
   if (!f) return io_failure(p, "opening");
-  std::string line = ledger::usage_record_json(r).dump() + "\n";
+  std::string line = usage_record_json(r).dump() + "\n";
   bool ok = std::fwrite(line.data(), 1, line.size(), f) == line.size();
   ok = std::fclose(f) == 0 && ok;
   if (!ok) return io_failure(p, "appending to");
@@ -67,10 +67,10 @@ Result<void> UsageStore::put_receipt(const StoredReceipt& r) {
   return replace_file_durably(dir_ / (r.deal_id.hex() + ".receipt"), j.dump() + "\n");
 }
 
-Result<std::vector<ledger::UsageRecord>> UsageStore::records(const Hash& deal) const {
+Result<std::vector<UsageRecord>> UsageStore::records(const Hash& deal) const {
   std::lock_guard lock(mu_);
   auto p = dir_ / (deal.hex() + ".records");
-  std::vector<ledger::UsageRecord> out;
+  std::vector<UsageRecord> out;
   std::ifstream in(p);
   if (!in) return out;  // no connection yet
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -80,7 +80,7 @@ Result<std::vector<ledger::UsageRecord>> UsageStore::records(const Hash& deal) c
   for (size_t n = 1; std::getline(lines, line); ++n) {
     std::string where = fmt::format("{}:{}", p.string(), n);
     auto j = json::parse(line, nullptr, false);
-    auto r = ledger::usage_record_from_json(j, deal, where);
+    auto r = usage_record_from_json(j, deal, where);
     if (!r) return std::unexpected(r.error());
     if (r->index != out.size())
       return fail(CoreErrc::parse_error,
@@ -129,15 +129,15 @@ Result<json> usage_proof(const UsageStore& store, const Hash& deal, uint64_t ind
     return fail(CoreErrc::parse_error, fmt::format("the receipt covers {} records; {} are kept",
                                                    r.count, records->size()));
   std::vector<Hash> leaves;
-  for (uint64_t i = 0; i < r.count; ++i) leaves.push_back(ledger::usage_leaf((*records)[i]));
-  if (ledger::usage_root(leaves) != r.root)
+  for (uint64_t i = 0; i < r.count; ++i) leaves.push_back(usage_leaf((*records)[i]));
+  if (usage_root(leaves) != r.root)
     return fail(CoreErrc::parse_error, "the kept records do not have the receipt's root");
   json path = json::array();
-  for (const Hash& h : ledger::usage_path(leaves, index)) path.push_back(h.hex());
+  for (const Hash& h : usage_path(leaves, index)) path.push_back(h.hex());
   return json{{"deal", deal.hex()},
               {"requester", r.requester.to_string()},
               {"domainSeparator", r.domain_separator.hex()},
-              {"record", ledger::usage_record_json((*records)[index])},
+              {"record", usage_record_json((*records)[index])},
               {"path", path},
               {"receipt",
                {{"count", r.count}, {"root", r.root.hex()}, {"signature", r.signature.to_hex()}}}};
@@ -153,7 +153,7 @@ Result<VerifiedUsage> verify_usage_proof(const json& proof) {
   auto domain = hex_field<Hash>(proof, "domainSeparator");
   if (!domain) return bad_field("proof", "domainSeparator");
   if (!proof.contains("record")) return bad_field("proof", "record");
-  auto record = ledger::usage_record_from_json(proof["record"], *deal, "proof.record");
+  auto record = usage_record_from_json(proof["record"], *deal, "proof.record");
   if (!record) return std::unexpected(record.error());
   const json& receipt = proof.value("receipt", json());
   auto root = hex_field<Hash>(receipt, "root");
@@ -172,12 +172,12 @@ Result<VerifiedUsage> verify_usage_proof(const json& proof) {
     if (!v) return bad_field("proof", "path");
     path.push_back(*v);
   }
-  if (!ledger::verify_usage_path(ledger::usage_leaf(*record), record->index, count, path, *root))
+  if (!verify_usage_path(usage_leaf(*record), record->index, count, path, *root))
     return fail(CoreErrc::invalid_argument,
                 fmt::format("record {} is not in the log of {} records whose root the receipt "
                             "names (the record or the path was changed)",
                             record->index, count));
-  ledger::UsageReceipt r{*deal, count, *root};
+  UsageReceipt r{*deal, count, *root};
   auto signer = crypto::recover(crypto::eip712::digest(*domain, r.struct_hash()), *sig);
   if (!signer || *signer != *requester)
     return fail(

@@ -21,7 +21,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "crypto/keys.h"
-#include "ledger/usage.h"
+#include "vocab/usage.h"
 
 namespace ipsx::sdk {
 
@@ -39,12 +39,12 @@ class UsageStore {
   // Opens (creating) the directory. Errors: io_error with the path.
   static Result<std::unique_ptr<UsageStore>> open(const std::filesystem::path& dir);
 
-  Result<void> append(const ledger::UsageRecord& r);
+  Result<void> append(const UsageRecord& r);
   // Keeps `r` if it covers more records than the receipt kept. Errors: io_error.
   Result<void> put_receipt(const StoredReceipt& r);
   // The deal's records, in index order (a torn last line is left out). Errors: io_error, a line
   // that is not a record (parse_error naming the file and line), a gap in the indexes.
-  Result<std::vector<ledger::UsageRecord>> records(const Hash& deal) const;
+  Result<std::vector<UsageRecord>> records(const Hash& deal) const;
   Result<std::optional<StoredReceipt>> receipt(const Hash& deal) const;
   const std::filesystem::path& dir() const { return dir_; }
 
@@ -61,7 +61,7 @@ Result<nlohmann::json> usage_proof(const UsageStore& store, const Hash& deal, ui
 
 // A proof checked: its record, and who signed the receipt that covers it.
 struct VerifiedUsage {
-  ledger::UsageRecord record;
+  UsageRecord record;
   Address requester;
   Hash domain_separator;
   uint64_t count = 0;

@@ -1,4 +1,4 @@
-#include "ledger/usage.h"
+#include "vocab/usage.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include "core/keccak.h"
 #include "crypto/eip712.h"
 
-namespace ipsx::ledger {
+namespace ipsx {
 namespace {
 
 using crypto::eip712::StructHasher;
@@ -183,4 +183,4 @@ Hash UsageLog::root() const {
   return r;
 }
 
-}  // namespace ipsx::ledger
+}  // namespace ipsx

@@ -1,7 +1,6 @@
-// IP addresses as the geo layer reads them: one 16-byte form for both families, IPv4 mapped as
-// ::ffff:a.b.c.d (the form ledger::Offer::ip stores), and prefixes ("10.0.0.0/8", "2001:db8::/32")
-// over that form. Mirrors net/address_policy.h's Cidr, which sits in a layer above this one.
-// Pure functions.
+// IP addresses and ranges as the whole exchange speaks of them: one 16-byte form for both
+// families, IPv4 mapped as ::ffff:a.b.c.d (the form Offer::ip is signed in), and prefixes
+// ("10.0.0.0/8", "2001:db8::/32") over that form. Pure functions.
 #pragma once
 
 #include <array>
@@ -11,7 +10,7 @@
 
 #include "core/error.h"
 
-namespace ipsx::geo {
+namespace ipsx {
 
 using Ip = std::array<uint8_t, 16>;
 
@@ -22,10 +21,16 @@ uint32_t v4_value(const Ip& ip);
 // ::ffff:a.b.c.d for the host-order IPv4 address `v4`.
 Ip v4_mapped(uint32_t v4);
 
-// "8.8.8.8" (stored mapped) or "2001:4860::8888". Errors: GeoErrc::bad_address quoting the text.
+// "8.8.8.8" (stored mapped) or "2001:4860::8888". Errors: CoreErrc::invalid_argument quoting the
+// text.
 Result<Ip> parse_ip(std::string_view text);
 // Dotted quad for a mapped address, RFC 5952 text for any other.
-std::string to_string(const Ip& ip);
+std::string format_ip(const Ip& ip);
+
+// The subnet an IP counts in for Request::distinct_subnets: its /24 for IPv4 (mapped),
+// ff ff a b c 00; its /48 for IPv6, the first six bytes.
+using SubnetKey = std::array<uint8_t, 6>;
+SubnetKey subnet_key(const Ip& ip);
 
 // An address range: every address whose first `bits` bits equal `prefix`'s.
 struct IpPrefix {
@@ -35,8 +40,8 @@ struct IpPrefix {
   friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
 };
 // "127.0.0.2/32", "10.0.0.0/8", "2001:db8::/32", or a bare address (a /32 or /128). Errors:
-// GeoErrc::bad_address naming the text; host bits set past the prefix are refused.
+// CoreErrc::invalid_argument naming the text; host bits set past the prefix are refused.
 Result<IpPrefix> parse_prefix(std::string_view text);
 std::string to_string(const IpPrefix& prefix);
 
-}  // namespace ipsx::geo
+}  // namespace ipsx

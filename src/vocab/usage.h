@@ -18,7 +18,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 
-namespace ipsx::ledger {
+namespace ipsx {
 
 // One connection of a deal, as the exit served it. `stream` is the pair channel's stream id
 // the gateway opened it on, 0 for a connection to the exit's front (per-deal credentials).
@@ -79,4 +79,4 @@ class UsageLog {
   std::vector<Hash> peaks_;  // the perfect subtrees, largest first (one per bit of size_)
 };
 
-}  // namespace ipsx::ledger
+}  // namespace ipsx

@@ -1,7 +1,7 @@
 // Usage receipts' log: the tree hash, audit paths and the growing log agree with each other for
 // every size and index, a changed record or a wrong index fails, and a record's struct hash is
 // the one any EIP-712 implementation computes from its typed data.
-#include "ledger/usage.h"
+#include "vocab/usage.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -9,7 +9,7 @@
 #include "core/keccak.h"
 #include "crypto/eip712.h"
 
-namespace ipsx::ledger {
+namespace ipsx {
 namespace {
 
 UsageRecord record(uint64_t i) {
@@ -110,4 +110,4 @@ TEST(UsageRecord, JsonRoundTripsAndRefusesWhatNoExitWrites) {
 }
 
 }  // namespace
-}  // namespace ipsx::ledger
+}  // namespace ipsx
