@@ -20,6 +20,8 @@
 #include "api/http_server.h"
 #include "api/node_routes.h"
 #include "bench_main.h"
+#include "client/node_client.h"
+#include "client/signer.h"
 #include "core/keccak.h"
 #include "ledger/embedded_ledger.h"
 #include "ledger/test_util.h"
@@ -27,8 +29,6 @@
 #include "net/base64.h"
 #include "net/dataplane_test_util.h"
 #include "sdk/dataplane.h"
-#include "sdk/node_client.h"
-#include "sdk/signer.h"
 
 namespace ipsx::bench {
 namespace {

@@ -18,12 +18,12 @@
 #include <iostream>
 #include <thread>
 
+#include "client/node_client.h"
+#include "client/signer.h"
 #include "crypto/keystore.h"
 #include "net/asio.h"
 #include "net/gateway.h"
 #include "sdk/dataplane.h"
-#include "sdk/node_client.h"
-#include "sdk/signer.h"
 
 using namespace ipsx;
 namespace asio = net::asio;

@@ -19,12 +19,12 @@
 #include <iostream>
 
 #include "cli_util.h"
+#include "client/signer.h"
 #include "ledger/tx_codec.h"
 #include "node_answers.h"
 #include "node_session.h"
 #include "order_options.h"
 #include "sdk/dataplane.h"
-#include "sdk/signer.h"
 #include "sdk/usage_store.h"
 
 namespace ipsx::cli {

@@ -31,6 +31,8 @@
 #include <thread>
 
 #include "cli_util.h"
+#include "client/node_client.h"
+#include "client/signer.h"
 #include "ledger/orders.h"
 #include "net/address_policy.h"
 #include "net/exit.h"
@@ -38,9 +40,7 @@
 #include "net/net_error.h"
 #include "node_session.h"
 #include "sdk/dataplane.h"
-#include "sdk/node_client.h"
 #include "sdk/settlement.h"
-#include "sdk/signer.h"
 #include "sdk/usage_store.h"
 
 namespace ipsx::cli {

@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "client/node_client.h"
 #include "core/address.h"
-#include "sdk/node_client.h"
 
 namespace ipsx::cli {
 

@@ -22,11 +22,11 @@
 #include <thread>
 #include <unordered_map>
 
+#include "client/node_client.h"
+#include "client/signer.h"
 #include "market/deal_protocol.h"
 #include "net/exit.h"
 #include "net/gateway.h"
-#include "sdk/node_client.h"
-#include "sdk/signer.h"
 
 namespace ipsx::sdk {
 

@@ -15,6 +15,9 @@
 
 #include "api/http_server.h"
 #include "api/node_routes.h"
+#include "client/ipsx.h"
+#include "client/node_client.h"
+#include "client/signer.h"
 #include "core/hex.h"
 #include "core/keccak.h"
 #include "crypto/eip712.h"
@@ -27,10 +30,7 @@
 #include "market/market.h"
 #include "net/dataplane_test_util.h"
 #include "sdk/dataplane.h"
-#include "sdk/ipsx.h"
-#include "sdk/node_client.h"
 #include "sdk/settlement.h"
-#include "sdk/signer.h"
 
 namespace ipsx::sdk {
 namespace {

@@ -27,13 +27,13 @@
 #include <string>
 #include <vector>
 
+#include "client/node_client.h"
+#include "client/signer.h"
 #include "core/clock.h"
 #include "core/uint256.h"
 #include "crypto/keys.h"
 #include "ledger/ledger.h"
-#include "sdk/node_client.h"
 #include "sdk/proof_store.h"
-#include "sdk/signer.h"
 #include "vocab/usage.h"
 
 namespace ipsx::sdk {

@@ -1,5 +1,5 @@
 /* Compiled as C (C11) into the SDK's tests: proves that ipsx.h is a valid C header. */
-#include "sdk/ipsx.h"
+#include "client/ipsx.h"
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-#include "sdk/node_client.h"
+#include "client/node_client.h"
 
 #include <fmt/format.h>
 

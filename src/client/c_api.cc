@@ -7,12 +7,12 @@
 #include <memory>
 #include <string>
 
+#include "client/ipsx.h"
+#include "client/node_client.h"
+#include "client/signer.h"
 #include "crypto/keystore.h"
 #include "http/http_client.h"
 #include "ledger/tx_codec.h"
-#include "sdk/ipsx.h"
-#include "sdk/node_client.h"
-#include "sdk/signer.h"
 
 struct ipsx_client {
   std::unique_ptr<ipsx::sdk::NodeClient> node;

@@ -1,4 +1,4 @@
-#include "sdk/signer.h"
+#include "client/signer.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,6 @@
 #include "eth/ethereum_abi.h"
 #include "eth/transaction.h"
 #include "ledger/tx_codec.h"
-#include "market/market.h"
 
 namespace ipsx::sdk {
 
@@ -44,7 +43,7 @@ Result<nlohmann::json> Signer::request(Request request) const {
 }
 
 Result<crypto::Signature> Signer::cancel(const Hash& order_hash) const {
-  return sign(market::cancel_struct_hash(order_hash));
+  return sign(OrderCancel{order_hash}.struct_hash());
 }
 
 Result<market::SignedStatusEvent> Signer::status(const market::StatusEvent& event) const {
