@@ -16,7 +16,7 @@ SOAK_KILLS   ?= 40
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
               -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 
-.PHONY: all deps configure build test test-fast sanitize sanitize-build demo bench fuzz soak chaos format check-format clean
+.PHONY: all deps configure build test check-size test-fast sanitize sanitize-build demo bench fuzz soak chaos format check-format clean
 
 all: build
 
@@ -31,8 +31,12 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Every test, then the same tests again under AddressSanitizer and UBSan.
-test: test-fast sanitize
+# The size limits first (no production file over 800 lines, no function over 150:
+# scripts/code-size.sh), then every test, then the same tests again under AddressSanitizer and UBSan.
+test: check-size test-fast sanitize
+
+check-size:
+	scripts/code-size.sh
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 600

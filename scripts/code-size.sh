@@ -27,7 +27,14 @@ awk -v max="$max_function" '
     rest = substr(line, indent + 1)
     if (rest ~ /^[ \t}#\/]/ || rest == "") return 0
     if (rest ~ /^(namespace|using|template|struct|class|enum|extern|union|static_assert|if|for|while|switch|return|else|do|case)[ (<{]/) return 0
-    return index(rest, "(") > 0
+    if (index(rest, "(") == 0) return 0
+    # In a class body, a method names a return type before its name (or is a constructor):
+    # a statement at two spaces inside a function body, such as "std::visit(...{", is not one.
+    if (indent == 2) {
+      head = substr(rest, 1, index(rest, "(") - 1)
+      if (head !~ / / && head !~ /^~?[A-Z][A-Za-z0-9_]*$/) return 0
+    }
+    return 1
   }
   state == 0 && (starts($0, 0) || starts($0, 2)) {
     indent = (substr($0, 1, 1) == " ") ? 2 : 0

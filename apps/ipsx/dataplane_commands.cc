@@ -15,7 +15,6 @@
 //   closes it on the ledger with the best proof (payment, commission, refund) and rates the
 //   requester (sdk/settlement.h). The gateway rates the provider.
 #include <fmt/format.h>
-#include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
 #include <atomic>
@@ -39,6 +38,7 @@
 #include "net/gateway.h"
 #include "net/net_error.h"
 #include "node_session.h"
+#include "provide_config.h"
 #include "sdk/dataplane.h"
 #include "sdk/settlement.h"
 #include "sdk/usage_store.h"
@@ -254,115 +254,6 @@ struct ProvideOptions {
   uint64_t node_wait_seconds = 60;
 };
 
-// Where a provider keeps its state unless --data says: $XDG_STATE_HOME/ipsx/provider-ADDRESS
-// (~/.local/state when unset).
-std::filesystem::path default_provider_data(const Address& provider) {
-  std::filesystem::path base;
-  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) {
-    base = x;
-  } else if (const char* h = std::getenv("HOME"); h && *h) {
-    base = std::filesystem::path(h) / ".local" / "state";
-  } else {
-    throw CommandError("--data: no HOME or XDG_STATE_HOME to keep the provider's proofs under");
-  }
-  return base / "ipsx" / ("provider-" + provider.to_string());
-}
-
-struct ProvideConfig {
-  std::string pair_listen = "127.0.0.1:0";
-  std::optional<std::string> proxy_listen;
-  net::DestinationPolicy policy;
-  std::optional<uint64_t> chain_id;  // the node's unless given
-  std::optional<uint16_t> fee_bps;
-  uint64_t offer_seconds = 86'400;
-  uint64_t claim_every_seconds = 600;
-  uint64_t max_unclaimed_seconds = 60;
-  std::vector<Offer> offers;  // without provider, market, expiry, nonce
-};
-
-template <class T, class View>
-T toml_value(const View& n, const std::string& where, T fallback) {
-  if (!n) return fallback;
-  auto v = n.template value<T>();
-  if (!v) throw CommandError(fmt::format("{}: wrong type", where));
-  return *v;
-}
-
-ProvideConfig load_provide_config(const std::string& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw CommandError(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
-  }
-  ProvideConfig c;
-  c.pair_listen = toml_value<std::string>(t["pair_listen"], path + ": pair_listen", c.pair_listen);
-  if (t["proxy_listen"])
-    c.proxy_listen = toml_value<std::string>(t["proxy_listen"], path + ": proxy_listen", "");
-  if (t["chain_id"]) c.chain_id = toml_value<int64_t>(t["chain_id"], path + ": chain_id", 0);
-  if (t["fee_bps"]) {
-    int64_t fee = toml_value<int64_t>(t["fee_bps"], path + ": fee_bps", 0);
-    if (fee < 0 || fee > 10'000) throw CommandError(path + ": fee_bps: from 0 to 10000");
-    c.fee_bps = static_cast<uint16_t>(fee);
-  }
-  c.offer_seconds = toml_value<int64_t>(t["offer_seconds"], path + ": offer_seconds", 86'400);
-  if (c.offer_seconds < 120 || c.offer_seconds > 30 * 86'400)
-    throw CommandError(path + ": offer_seconds: from 120 to 2592000 (30 days)");
-  c.claim_every_seconds =
-      toml_value<int64_t>(t["claim_every_seconds"], path + ": claim_every_seconds", 600);
-  if (c.claim_every_seconds == 0) throw CommandError(path + ": claim_every_seconds: at least 1");
-  c.max_unclaimed_seconds =
-      toml_value<int64_t>(t["max_unclaimed_seconds"], path + ": max_unclaimed_seconds", 60);
-  if (c.max_unclaimed_seconds == 0 || c.max_unclaimed_seconds > 86'400)
-    throw CommandError(path + ": max_unclaimed_seconds: from 1 to 86400");
-  if (const auto* allow = t["allow"].as_array()) {
-    for (const auto& a : *allow) {
-      auto text = a.value<std::string>();
-      if (!text) throw CommandError(path + ": allow: want CIDR strings");
-      c.policy.allow.push_back(unwrap(parse_prefix(*text), path + ": allow"));
-    }
-  }
-  const auto* ips = t["ip"].as_array();
-  if (!ips || ips->empty()) throw CommandError(path + ": no [[ip]] to offer");
-  size_t i = 0;
-  for (const auto& n : *ips) {
-    const auto* ip = n.as_table();
-    std::string where = fmt::format("{}: ip[{}]", path, i++);
-    if (!ip) throw CommandError(where + ": want a table");
-    toml::node_view<const toml::node> v{ip};
-    Offer o;
-    o.ip = unwrap(parse_ip(toml_value<std::string>(v["address"], where + ".address", "")),
-                  where + ".address");
-    o.country =
-        unwrap(parse_country(toml_value<std::string>(v["country"], where, "")), where + ".country");
-    o.region = toml_value<std::string>(v["region"], where + ".region", "");
-    o.asn = static_cast<uint32_t>(toml_value<int64_t>(v["asn"], where + ".asn", 0));
-    auto type = parse_ip_type(toml_value<std::string>(v["type"], where, "residential"));
-    if (!type) throw CommandError(where + ".type: residential, datacenter or mobile");
-    o.ip_type = *type;
-    o.protocols = unwrap(parse_protocols(toml_value<std::string>(v["protocols"], where,
-                                                                 "http,https-connect,socks5")),
-                         where + ".protocols");
-    o.scopes = unwrap(parse_scopes(toml_value<std::string>(v["scopes"], where, "crawling,general")),
-                      where + ".scopes");
-    o.bandwidth_kbps =
-        static_cast<uint32_t>(toml_value<int64_t>(v["bandwidth_kbps"], where, 100'000));
-    o.capacity = static_cast<uint32_t>(toml_value<int64_t>(v["capacity"], where, 1));
-    o.min_duration = toml_value<int64_t>(v["min_seconds"], where, kMinDurationSeconds);
-    o.max_duration = toml_value<int64_t>(v["max_seconds"], where, kMaxDurationSeconds);
-    o.price_per_second =
-        unwrap(Amount::parse(toml_value<std::string>(v["price"], where + ".price", "")),
-               where + ".price (IPSX per second)")
-            .base();
-    c.offers.push_back(o);
-  }
-  return c;
-}
-
-// The offers this provider left live at the node for the IPs of `offers` (an earlier run of
-// `ipsx provide`, or offers placed by hand) are withdrawn, and for each IP the moment its live
-// deals under them end is returned (unix seconds, 0 if none): the new offers sell only from
-// then on, so a restart never sells an IP twice for the same moment.
 // What an earlier run's offers leave of each IP: until when its running deals hold it, and
 // those deals (once all are closed on the ledger, the IP is free again, whatever their planned
 // end).

@@ -1,0 +1,37 @@
+// `ipsx provide`'s configuration: the TOML file of its exit and offers (docs/data-plane.md,
+// "Provider configuration"), and where it keeps its state.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/address.h"
+#include "net/address_policy.h"
+#include "vocab/orders.h"
+
+namespace ipsx::cli {
+
+struct ProvideConfig {
+  std::string pair_listen = "127.0.0.1:0";
+  std::optional<std::string> proxy_listen;
+  net::DestinationPolicy policy;
+  std::optional<uint64_t> chain_id;  // the node's unless given
+  std::optional<uint16_t> fee_bps;
+  uint64_t offer_seconds = 86'400;
+  uint64_t claim_every_seconds = 600;
+  uint64_t max_unclaimed_seconds = 60;
+  std::vector<Offer> offers;  // without provider, market, expiry, nonce
+};
+
+// Reads the provider's TOML file at `path`. Throws CommandError naming the file, the line or the
+// key at fault.
+ProvideConfig load_provide_config(const std::string& path);
+
+// Where a provider keeps its state unless --data says: $XDG_STATE_HOME/ipsx/provider-ADDRESS
+// (~/.local/state when unset). Throws CommandError when neither is set.
+std::filesystem::path default_provider_data(const Address& provider);
+
+}  // namespace ipsx::cli
