@@ -25,6 +25,7 @@
 #include "bench_main.h"
 #include "core/keccak.h"
 #include "ledger/embedded_ledger.h"
+#include "ledger/test_util.h"
 
 namespace {
 
@@ -50,14 +51,7 @@ std::filesystem::path bench_dir() {
 
 void transfers(benchmark::State& state) {
   ManualClock clock(from_unix_ms(1'767'225'600'000));
-  GenesisConfig g;
-  g.chain_id = 1337;
-  g.time = clock.now();
-  g.early_adopters = key("early").address();
-  g.bounty = key("bounty").address();
-  g.team = key("team").address();
-  g.sale = {U256(10'000), Amount::from_tokens(1000).value(), g.time, g.time + Millis(1000),
-            key("treasury").address()};
+  GenesisConfig g = ledger::testing::named_genesis(clock.now(), 1337);
   std::mutex mu;
   std::vector<int64_t> commit_us;
   EmbeddedOptions o;

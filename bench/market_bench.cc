@@ -377,14 +377,8 @@ void restart(benchmark::State& state) {
   const size_t snapshot_at = entries - entries / 20;
   TempDir ledger_dir, journal_dir, full_dir, snap_dir;
   ManualClock clock(from_unix_ms(1'767'225'600'000));
-  ledger::GenesisConfig g;
-  g.time = clock.now();
+  ledger::GenesisConfig g = ledger::testing::named_genesis(clock.now());
   g.challenge_period = ledger::kMinChallengePeriod;
-  g.early_adopters = key_of("early").address();
-  g.bounty = key_of("bounty").address();
-  g.team = key_of("team").address();
-  g.sale = {U256(10'000), Amount::from_tokens(1000).value(), g.time, g.time + Millis(1000),
-            key_of("treasury").address()};
   ledger::EmbeddedOptions lo;
   lo.data_dir = ledger_dir.path();
   lo.verify_threads = 1;

@@ -17,15 +17,12 @@
 #include <iostream>
 #include <thread>
 
-#include "api/http_server.h"
-#include "api/node_routes.h"
+#include "api/live_node.h"
 #include "bench_main.h"
 #include "client/node_client.h"
 #include "client/signer.h"
 #include "core/keccak.h"
-#include "ledger/embedded_ledger.h"
 #include "ledger/test_util.h"
-#include "market/market.h"
 #include "net/base64.h"
 #include "net/dataplane_test_util.h"
 #include "sdk/dataplane.h"
@@ -37,76 +34,38 @@ using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
 crypto::PrivateKey key(const std::string& name) {
-  return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
+  return ledger::testing::named_key(name);
 }
 
 uint64_t now_s() {
   return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
 }
 
-// A node on the embedded ledger, serving on a loopback port from its own thread.
+// A node on the embedded ledger as `ipsx node` runs it (every accepted order journalled before it
+// is answered, the periodic tick), serving on a loopback port from its own thread, without rate
+// limits; its requester can pay for a million tokens' worth of deals.
 class Node {
  public:
-  Node() {
-    g_.chain_id = 1337;
-    g_.time = clock_.now() - Millis(10'000);
-    g_.early_adopters = key("early").address();
-    g_.bounty = key("bounty").address();
-    g_.team = key("team").address();
-    g_.sale = {U256(10'000), Amount::from_tokens(1000).value(), g_.time, g_.time + Millis(1000),
-               key("treasury").address()};
-    ledger::EmbeddedOptions o;
-    o.data_dir = dir_.path();
-    ledger_ = ledger::EmbeddedLedger::open(o, &g_, clock_).value();
-    exec(key("team"), ledger::FinalizeSale{});
-    exec(key("early"),
-         ledger::Transfer{key("requester").address(), Amount::from_tokens(1'000'000).value()});
-    exec(key("requester"), ledger::Deposit{Amount::from_tokens(1'000'000).value()});
-    // As `ipsx node` runs it: every accepted order is journalled (durable) before it is answered.
-    journal_ = market::Journal::open(dir_.path() / "market").value();
-    market_ = std::make_unique<market::Market>(*ledger_, key("market"), clock_,
-                                               market::MarketConfig{}, journal_.get());
-    market_->recover().value();
-    context_ =
-        std::make_unique<api::NodeContext>(api::NodeContext{*market_, *ledger_, "openapi: 3\n"});
-    api::NodeLimits limits;
-    limits.per_ip = {0, 0};
-    limits.per_address = {0, 0};
-    api::add_node_routes(router_, *context_, limits);
-    api::ServerOptions so;
-    so.stop_on_signals = false;
-    so.on_tick = [this] { api::tick(*context_); };
-    server_ = std::make_unique<api::HttpServer>(router_, so);
-    url_ = "http://" + server_->listen("127.0.0.1", 0).value();
-    thread_ = std::thread([this] { server_->run(); });
-  }
-  ~Node() {
-    server_->stop();
-    thread_.join();
-  }
-  const std::string& url() const { return url_; }
-  Address market() const { return market_->address(); }
-  Hash domain() const { return ledger_->domain().separator(); }
+  Node() : live_(clock_, options()) {}
+  const std::string& url() const { return live_.url(); }
+  Address market() { return live_.market().address(); }
+  Hash domain() { return live_.ledger().domain().separator(); }
 
  private:
-  void exec(const crypto::PrivateKey& k, ledger::Op op) {
-    auto tx = ledger_->prepare(k.address(), std::move(op)).value();
-    if (!ledger_->submit(ledger::testing::sign_tx(k, tx))) throw std::runtime_error("setup tx");
+  static api::testing::LiveNodeOptions options() {
+    api::testing::LiveNodeOptions o;
+    o.requester_funds = Amount::from_tokens(1'000'000).value();
+    o.journal = true;
+    o.unlimited = true;
+    o.tick = true;
+    o.verify_threads = 0;
+    return o;
   }
-  ledger::testing::TempDir dir_;
   SystemClock clock_;
-  ledger::GenesisConfig g_;
-  std::unique_ptr<ledger::EmbeddedLedger> ledger_;
-  std::unique_ptr<market::Journal> journal_;
-  std::unique_ptr<market::Market> market_;
-  std::unique_ptr<api::NodeContext> context_;
-  api::Router router_;
-  std::unique_ptr<api::HttpServer> server_;
-  std::thread thread_;
-  std::string url_;
+  api::testing::LiveNode live_;
 };
 
-Offer offer_for(const Node& node, const std::string& ip, uint32_t capacity, uint64_t nonce) {
+Offer offer_for(Node& node, const std::string& ip, uint32_t capacity, uint64_t nonce) {
   Offer o;
   o.ip = parse_ip(ip).value();
   o.country = parse_country("DE").value();
@@ -123,7 +82,7 @@ Offer offer_for(const Node& node, const std::string& ip, uint32_t capacity, uint
 }
 
 // Signed offers placed by 4 clients, each on its own kept-alive connection.
-double orders_per_s(const Node& node, size_t count) {
+double orders_per_s(Node& node, size_t count) {
   const size_t clients = 4;
   sdk::Signer provider(key("orders-provider"), node.domain());
   std::vector<std::string> bodies;
@@ -148,7 +107,7 @@ double orders_per_s(const Node& node, size_t count) {
 }
 
 // Milliseconds from the request to a lease-less gateway to the answer's first byte.
-std::vector<double> first_bytes(const Node& node, size_t samples) {
+std::vector<double> first_bytes(Node& node, size_t samples) {
   net::testing::EchoServer echo;
   auto client = sdk::NodeClient::connect(node.url()).value();
   sdk::Signer provider(key("provider"), node.domain());

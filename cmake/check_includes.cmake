@@ -7,7 +7,7 @@
 cmake_minimum_required(VERSION 3.25)
 string(REPLACE "," ";" uses "${USES}")
 file(GLOB files "${DIR}/*.h" "${DIR}/*.cc")
-set(test_code "(_test\\.cc|test_util|_testing|fixture|fuzz_targets|anvil_|scenario|conformance)")
+set(test_code "(_test\\.cc|test_util|_testing|fixture|live_node|fuzz_targets|anvil_|scenario|conformance)")
 set(bad "")
 foreach(f IN LISTS files)
   get_filename_component(name "${f}" NAME)

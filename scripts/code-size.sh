@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 max_file=${MAX_FILE:-800}
 max_function=${MAX_FUNCTION:-150}
 mapfile -t files < <(find src apps -name '*.cc' -o -name '*.h' | sort |
-  grep -Ev '(_test\.cc|test_util|_testing|fixture|fuzz_targets|anvil_|scenario|conformance)')
+  grep -Ev '(_test\.cc|test_util|_testing|fixture|live_node|fuzz_targets|anvil_|scenario|conformance)')
 over=0
 for f in "${files[@]}"; do
   n=$(wc -l <"$f")

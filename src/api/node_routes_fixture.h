@@ -23,13 +23,7 @@ inline crypto::PrivateKey key(const std::string& name) {
 class NodeRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    g_.chain_id = 1337;
-    g_.time = clock_.now();
-    g_.early_adopters = key("early").address();
-    g_.bounty = key("bounty").address();
-    g_.team = key("team").address();
-    g_.sale = {U256(10'000), Amount::from_tokens(1000).value(), g_.time, g_.time + Millis(1000),
-               key("treasury").address()};
+    g_ = ledger::testing::named_genesis(clock_.now(), 1337);
     ledger::EmbeddedOptions o;
     o.data_dir = dir_.path();
     o.verify_threads = 1;

@@ -38,17 +38,7 @@ crypto::PrivateKey key(const char* name) {
 
 // A genesis whose sale ends one second after genesis, so tests can finalize at once.
 GenesisConfig quick_genesis() {
-  GenesisConfig g;
-  g.chain_id = 31337;
-  g.time = from_unix_ms(1'767'225'600'000);
-  g.early_adopters = key("early").address();
-  g.bounty = key("bounty").address();
-  g.team = key("team").address();
-  g.sale.rate = U256(10'000);
-  g.sale.hard_cap = Amount::from_tokens(1000).value();
-  g.sale.start = g.time;
-  g.sale.end = g.time + Millis(1000);
-  g.sale.treasury = key("treasury").address();
+  GenesisConfig g = testing::named_genesis(from_unix_ms(1'767'225'600'000), 31337);
   g.native = {{key("buyer").address(), Amount::from_tokens(100).value()}};
   return g;
 }

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "core/keccak.h"
 #include "crypto/keys.h"
 #include "ledger/conformance.h"
 #include "ledger/embedded_ledger.h"
@@ -89,6 +90,29 @@ inline bool kill_and_collect(pid_t pid, int read_fd, std::chrono::milliseconds d
     data.erase(0, pos + 1);
   }
   return WIFSIGNALED(*status);
+}
+
+// A key known by its name (its secret is keccak256 of the name): the same name is the same key
+// in every test and benchmark, so a genesis and the parties that act on it agree without
+// passing keys around.
+inline crypto::PrivateKey named_key(const std::string& name) {
+  return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
+}
+
+// The genesis most tests and benchmarks start from, at `time` on chain `chain_id`: its parties
+// are named keys ("early", "bounty", "team"; the sale's treasury "treasury"), and a crowd sale of
+// at most 1,000 IPSX at 10,000 per native unit is open for the first second. No native coin:
+// add what the test's buyers need. The challenge period is GenesisConfig's unless set.
+inline GenesisConfig named_genesis(Timestamp time, uint64_t chain_id = kDefaultChainId) {
+  GenesisConfig g;
+  g.chain_id = chain_id;
+  g.time = time;
+  g.early_adopters = named_key("early").address();
+  g.bounty = named_key("bounty").address();
+  g.team = named_key("team").address();
+  g.sale = {U256(10'000), Amount::from_tokens(1000).value(), time, time + Millis(1000),
+            named_key("treasury").address()};
+  return g;
 }
 
 // Signs `tx` with `key` and returns it ready to submit.

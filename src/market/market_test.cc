@@ -33,14 +33,8 @@ crypto::PrivateKey key(const std::string& name) {
 class MarketTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    g_.chain_id = 1337;
-    g_.time = clock_.now();
+    g_ = ledger::testing::named_genesis(clock_.now(), 1337);
     g_.challenge_period = ledger::kMinChallengePeriod;
-    g_.early_adopters = key("early").address();
-    g_.bounty = key("bounty").address();
-    g_.team = key("team").address();
-    g_.sale = {U256(10'000), Amount::from_tokens(1000).value(), g_.time, g_.time + Millis(1000),
-               key("treasury").address()};
     ledger::EmbeddedOptions o;
     o.data_dir = dir_.path();
     o.verify_threads = 1;
@@ -769,15 +763,9 @@ TEST(JournalSnapshot, AFailedSnapshotLeavesTheOldOneAndEveryEntry) {
 // journal pruned) every few entries, so kills also land while a snapshot is being written.
 void crash_rounds(uint64_t snapshot_every) {
   TempDir ledger_dir, journal_dir;
-  ledger::GenesisConfig g;
   ManualClock setup(from_unix_ms(1'767'225'600'000));
-  g.time = setup.now();
+  ledger::GenesisConfig g = ledger::testing::named_genesis(setup.now());
   g.challenge_period = ledger::kMinChallengePeriod;
-  g.early_adopters = key("early").address();
-  g.bounty = key("bounty").address();
-  g.team = key("team").address();
-  g.sale = {U256(10'000), Amount::from_tokens(1000).value(), g.time, g.time + Millis(1000),
-            key("treasury").address()};
   crypto::PrivateKey provider = key("provider"), requester = key("requester"),
                      market_key = key("market");
   {

@@ -13,8 +13,7 @@
 #include <fstream>
 #include <thread>
 
-#include "api/http_server.h"
-#include "api/node_routes.h"
+#include "api/live_node.h"
 #include "client/ipsx.h"
 #include "client/node_client.h"
 #include "client/signer.h"
@@ -37,8 +36,9 @@ namespace {
 
 using json = nlohmann::json;
 
+using ledger::testing::named_key;
 crypto::PrivateKey key(const std::string& name) {
-  return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
+  return named_key(name);
 }
 
 // The system's clock, which a test may move forward: a wait the ledger imposes (a challenge
@@ -56,39 +56,15 @@ class JumpClock final : public Clock {
 class SdkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    g_.chain_id = 1337;
-    g_.time = clock_.now() - Millis(10'000);  // the crowd sale is over already
-    g_.early_adopters = key("early").address();
-    g_.bounty = key("bounty").address();
-    g_.team = key("team").address();
-    g_.sale = {U256(10'000), Amount::from_tokens(1000).value(), g_.time, g_.time + Millis(1000),
-               key("treasury").address()};
-    ledger::EmbeddedOptions o;
-    o.data_dir = dir_.path();
-    o.verify_threads = 1;
-    ledger_ = ledger::EmbeddedLedger::open(o, &g_, clock_).value();
-    exec(key("team"), ledger::FinalizeSale{});
-    exec(key("early"),
-         ledger::Transfer{key("requester").address(), Amount::from_tokens(100).value()});
-    exec(key("requester"), ledger::Deposit{Amount::from_tokens(100).value()});
-    market_ = std::make_unique<market::Market>(*ledger_, key("market"), clock_, config_);
-    context_ =
-        std::make_unique<api::NodeContext>(api::NodeContext{*market_, *ledger_, "openapi: 3\n"});
-    api::add_node_routes(router_, *context_);
-    api::ServerOptions so;
-    so.stop_on_signals = false;
-    server_ = std::make_unique<api::HttpServer>(router_, so);
-    url_ = "http://" + server_->listen("127.0.0.1", 0).value();
-    thread_ = std::thread([this] { server_->run(); });
+    api::testing::LiveNodeOptions o;
+    o.market = config_;
+    o.challenge_period = challenge_period_;
+    live_ = std::make_unique<api::testing::LiveNode>(clock_, o);
+    ledger_ = &live_->ledger();
+    market_ = &live_->market();
+    url_ = live_->url();
   }
-  void TearDown() override {
-    server_->stop();
-    thread_.join();
-  }
-  void exec(const crypto::PrivateKey& k, ledger::Op op) {
-    auto tx = ledger_->prepare(k.address(), std::move(op)).value();
-    ASSERT_TRUE(ledger_->submit(ledger::testing::sign_tx(k, tx)));
-  }
+  void TearDown() override { live_.reset(); }
   uint64_t now_s() const { return static_cast<uint64_t>(to_unix_seconds(clock_.now())); }
 
   Offer offer(uint64_t price) const {
@@ -123,15 +99,12 @@ class SdkTest : public ::testing::Test {
   }
 
   market::MarketConfig config_;
-  ledger::testing::TempDir dir_;
+  std::optional<Millis> challenge_period_;
+  ledger::testing::TempDir dir_;  // the test's own files (the provider's proofs)
   JumpClock clock_;
-  ledger::GenesisConfig g_;
-  std::unique_ptr<ledger::EmbeddedLedger> ledger_;
-  std::unique_ptr<market::Market> market_;
-  std::unique_ptr<api::NodeContext> context_;
-  api::Router router_;
-  std::unique_ptr<api::HttpServer> server_;
-  std::thread thread_;
+  std::unique_ptr<api::testing::LiveNode> live_;
+  ledger::EmbeddedLedger* ledger_ = nullptr;
+  market::Market* market_ = nullptr;
   std::string url_;
 };
 
@@ -361,8 +334,8 @@ class SdkSettlementTest : public SdkTest {
  protected:
   SdkSettlementTest() {
     config_.timeouts.clock_skew = Millis(50);
-    config_.timeouts.ready_timeout = Millis(1500);      // a deal starts on a whole second
-    g_.challenge_period = ledger::kMinChallengePeriod;  // jumped over, not waited for
+    config_.timeouts.ready_timeout = Millis(1500);    // a deal starts on a whole second
+    challenge_period_ = ledger::kMinChallengePeriod;  // jumped over, not waited for
   }
   void SetUp() override {
     SdkTest::SetUp();
@@ -443,7 +416,7 @@ TEST_F(SdkSettlementTest, TheRequesterGetsItsDepositBackFromAProviderThatNeverCa
   for (auto& l : requester_side.poll(clock_.now())) said_ += l + "\n";
   EXPECT_EQ(ended, std::vector<std::string>{"the deal is closing on the ledger"});
   EXPECT_EQ(ledger_->deal(deal_).value().state, ledger::DealState::closing);
-  clock_.jump(g_.challenge_period);
+  clock_.jump(live_->genesis().challenge_period);
   ASSERT_TRUE(poll_until(requester_side, "rated the provider 1/5")) << said_;
   EXPECT_NE(said_.find("settled after the challenge period"), std::string::npos) << said_;
   auto d = ledger_->deal(deal_).value();
@@ -473,12 +446,12 @@ TEST_F(SdkSettlementTest, TheWatchtowerAnswersARequesterWhoClosesAdmittingNothin
   EXPECT_EQ(said_, "");  // 400 is under a minute of the price (10/s): nothing to claim yet
   EXPECT_TRUE(ended.empty());
 
-  exec(key("requester"),
-       ledger::UncooperativeClose{deal_, Amount(), ledger::CloseReason::completed});
+  live_->exec(key("requester"),
+              ledger::UncooperativeClose{deal_, Amount(), ledger::CloseReason::completed});
   ASSERT_TRUE(poll_until(provider_side, "claimed our balance proof of")) << said_;
   EXPECT_EQ(ended, std::vector<std::string>{"the requester closed it on the ledger"});
   EXPECT_EQ(ledger_->deal(deal_).value().claimed, Amount::from_base(U256(400)));
-  clock_.jump(g_.challenge_period);
+  clock_.jump(live_->genesis().challenge_period);
   ASSERT_TRUE(poll_until(provider_side, "rated the requester")) << said_;
   EXPECT_NE(said_.find("settled after the challenge period"), std::string::npos) << said_;
   auto d = ledger_->deal(deal_).value();
@@ -514,8 +487,8 @@ TEST_F(SdkSettlementTest, TheClosePutsTheRequestersUsageRootOnTheLedger) {
   held = sign_receipt(3);
   for (auto& l : provider_side.poll(clock_.now())) said_ += l + "\n";
   EXPECT_EQ(ledger_->deal(deal_).value().usage_count, 0u) << "not while the deal runs";
-  exec(key("requester"),
-       ledger::UncooperativeClose{deal_, Amount(), ledger::CloseReason::completed});
+  live_->exec(key("requester"),
+              ledger::UncooperativeClose{deal_, Amount(), ledger::CloseReason::completed});
   ASSERT_TRUE(poll_until(provider_side, "the root of its usage log (3 records")) << said_;
   auto d = ledger_->deal(deal_).value();
   EXPECT_EQ(d.usage_count, 3u);
@@ -551,15 +524,15 @@ TEST_F(SdkSettlementTest, ARestartedProviderResumesFromItsStoredProofs) {
     auto store = ProofStore::open(path).value();
     ASSERT_TRUE(store->put(deal_, U256(250), requester.balance_proof(deal_, U256(250)).value()));
   }  // the provider dies here, before any claim
-  exec(key("requester"),
-       ledger::UncooperativeClose{deal_, Amount(), ledger::CloseReason::completed});
+  live_->exec(key("requester"),
+              ledger::UncooperativeClose{deal_, Amount(), ledger::CloseReason::completed});
   auto store = ProofStore::open(path).value();
   SettlementOptions fast;
   fast.check_every = Millis(0);
   ProviderSettlement provider_side(*node_, provider, fast, store.get());
   EXPECT_EQ(provider_side.pending(), 1u);  // watched from its stored proof alone
   ASSERT_TRUE(poll_until(provider_side, "claimed our balance proof of")) << said_;
-  clock_.jump(g_.challenge_period);
+  clock_.jump(live_->genesis().challenge_period);
   ASSERT_TRUE(poll_until(provider_side, "rated the requester")) << said_;
   EXPECT_EQ(ledger_->deal(deal_).value().claimed, Amount::from_base(U256(250)));
   EXPECT_TRUE(store->best().empty());  // settled: forgotten
