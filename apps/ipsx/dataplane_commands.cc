@@ -459,7 +459,7 @@ struct ExitInbox {
   void attach(net::Exit& exit, sdk::ProofStore& store, sdk::UsageStore& usage,
               const Hash& domain_separator) {
     exit.on_payment = [this, &store](const net::ExitPayment& p) {
-      if (auto kept = store.put(p.deal_id, p.amount, p.signature); !kept) {
+      if (auto kept = store.put(p.deal_id, p.amount.base(), p.signature); !kept) {
         std::cerr << "ipsx provide: keeping a balance proof: " << kept.error().message() << "\n";
         return false;
       }
@@ -551,7 +551,7 @@ void run_provide(const ProvideOptions& o) {
   sdk::StatusReporter reporter(*s.node, signer, market::Party::provider);
   std::set<Hash> known;
   const Millis heartbeat = market::heartbeat_interval(market::ProtocolTimeouts{});
-  std::map<Hash, U256> reported_paid;
+  std::map<Hash, Amount> reported_paid;
   sdk::SettlementOptions settle_options;
   settle_options.claim_every = Millis(c.claim_every_seconds * 1000);
   settle_options.max_unclaimed_seconds = c.max_unclaimed_seconds;
@@ -602,9 +602,9 @@ void run_provide(const ProvideOptions& o) {
       for (const auto& [deal, p] : inbox.paid) {
         if (reported_paid[deal] == p.amount) continue;
         reported_paid[deal] = p.amount;
-        settlement.on_payment(deal, p.amount, p.signature);
+        settlement.on_payment(deal, p.amount.base(), p.signature);
         std::cout << fmt::format("ipsx provide: deal {} paid {} IPSX (balance proof {})\n",
-                                 deal.hex(), Amount::from_base(p.amount).to_string(),
+                                 deal.hex(), p.amount.to_string(),
                                  p.signature.to_hex().substr(0, 18) + "...")
                   << std::flush;
       }

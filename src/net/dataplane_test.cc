@@ -427,19 +427,19 @@ TEST_F(DataPlane, TheGatewayPaysInvoicesWithProofsTheExitCanClaim) {
   // invoice. The deal started 1 s before kNow, at 10 per second.
   for (int step = 1; step <= 10; ++step) {
     clock_.advance(10s);
-    U256 due(10 * (1 + 10 * step));
+    Amount due = Amount::from_base(U256(10 * (1 + 10 * step)));
     ASSERT_TRUE(eventually([&] { return de.exit->stats(d.exit.id).paid == due; }))
-        << "step " << step << ": paid " << de.exit->stats(d.exit.id).paid.to_dec();
+        << "step " << step << ": paid " << de.exit->stats(d.exit.id).paid.to_string();
   }
   EXPECT_FALSE(de.exit->stats(d.exit.id).cut_reason);
   std::lock_guard lock(mu);
   ASSERT_FALSE(payments.empty());
   const ExitPayment& last = payments.back();
-  BalanceProof bp{d.exit.id, last.amount};
+  BalanceProof bp{d.exit.id, last.amount.base()};
   EXPECT_TRUE(crypto::verify(crypto::eip712::digest(d.exit.domain_separator, bp.struct_hash()),
                              last.signature, requester_.address()));
-  EXPECT_EQ(gateway_->stats(d.exit.id).paid, U256(1010));
-  EXPECT_EQ(last.amount, U256(1010));
+  EXPECT_EQ(gateway_->stats(d.exit.id).paid, Amount::from_base(U256(1010)));
+  EXPECT_EQ(last.amount, Amount::from_base(U256(1010)));
 }
 
 TEST_F(DataPlane, TheExitsFrontServesDealCredentialsAndCutsWhenUnpaid) {

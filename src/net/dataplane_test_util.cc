@@ -219,7 +219,7 @@ TestDeal make_deal(const crypto::PrivateKey& provider, const crypto::PrivateKey&
   d.exit.protocols = protocols;
   d.exit.request_scope = scope;
   d.exit.price_per_second = U256(price);
-  d.exit.max_amount = U256(price * seconds);
+  d.exit.max_amount = Amount::from_base(U256(price * seconds));
   d.exit.start = start;
   d.exit.end = start + seconds;
   d.exit.domain_separator = sep;

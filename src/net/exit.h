@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "core/address.h"
+#include "core/amount.h"
 #include "core/clock.h"
 #include "core/hash.h"
 #include "core/uint256.h"
@@ -47,7 +48,7 @@ struct ExitDeal {
   uint32_t protocols = 0;      // protocol:: bits of the offer
   uint32_t request_scope = 0;  // the request's scope:: bit
   U256 price_per_second;
-  U256 max_amount;        // the deal's deposit: no proof may go above it
+  Amount max_amount;      // the deal's deposit: no proof may go above it
   uint64_t start = 0;     // unix seconds
   uint64_t end = 0;       // unix seconds
   Hash domain_separator;  // of the ledger's EIP-712 domain, for balance proofs
@@ -87,8 +88,8 @@ struct ExitDealStats {
   uint64_t bytes_down = 0;  // destinations -> requester
   uint64_t connections = 0;
   uint64_t refused = 0;
-  U256 owed;                     // at the last invoice
-  U256 paid;                     // the best balance proof so far
+  Amount owed;                   // at the last invoice
+  Amount paid;                   // the best balance proof so far
   uint64_t usage_records = 0;    // connections in the deal's usage log
   uint64_t usage_receipted = 0;  // of them, covered by the requester's best receipt
   std::optional<std::string> cut_reason;
@@ -98,7 +99,7 @@ struct ExitDealStats {
 // A verified balance proof: what the provider claims on the ledger.
 struct ExitPayment {
   Hash deal_id;
-  U256 amount;
+  Amount amount;
   crypto::Signature signature;
 };
 

@@ -4,17 +4,19 @@
 
 namespace ipsx::net {
 
-U256 Exit::Impl::owed(const Session& s) const {
+Amount Exit::Impl::owed(const Session& s) const {
   uint64_t t = std::min(now_s(), s.deal.end);
   uint64_t secs = t > s.deal.start ? t - s.deal.start : 0;
-  auto v = s.deal.price_per_second.checked_mul(U256(secs));
-  U256 amount = v ? *v : U256::max();
-  return amount < s.deal.max_amount ? amount : s.deal.max_amount;
+  // Never above the deposit; a product too large for 256 bits is above any deposit.
+  auto v = Amount::from_base(s.deal.price_per_second).mul(U256(secs));
+  return v && *v < s.deal.max_amount ? *v : s.deal.max_amount;
 }
 
-U256 Exit::Impl::credit_limit(const Session& s) const {
-  auto v = s.deal.price_per_second.checked_mul(U256(cfg.credit_seconds));
-  return v ? *v : U256::max();
+Amount Exit::Impl::credit_limit(const Session& s) const {
+  // The ledger refuses an offer whose price for 30 days overflows, so this product fits; were it
+  // not to, no credit beyond the deposit means anything.
+  auto v = Amount::from_base(s.deal.price_per_second).mul(U256(cfg.credit_seconds));
+  return v ? *v : s.deal.max_amount;
 }
 
 void Exit::Impl::cut(Session& s, const Error& why) {
@@ -50,17 +52,17 @@ awaitable<void> Exit::Impl::billing() {
         continue;
       }
       if (s->cut) continue;
-      U256 due = owed(*s);
+      Amount due = owed(*s);
       ExitDealStats st;
       with_stats(id, [&](ExitDealStats& x) {
         x.owed = due;
         st = x;
       });
-      U256 unpaid = due > st.paid ? *due.checked_sub(st.paid) : U256{};
+      Amount unpaid = due > st.paid ? due.sub(st.paid).value() : Amount::zero();
       if (unpaid > credit_limit(*s)) {
         cut(*s, Error(NetErrc::unpaid,
-                      fmt::format("unpaid: owes {}, paid {}, credit limit {}", due.to_dec(),
-                                  st.paid.to_dec(), credit_limit(*s).to_dec())));
+                      fmt::format("unpaid: owes {}, paid {}, credit limit {}", due.base().to_dec(),
+                                  st.paid.base().to_dec(), credit_limit(*s).base().to_dec())));
         continue;
       }
       send_usage(*s);
@@ -95,7 +97,7 @@ void Exit::Impl::on_proof(Session& s, MuxChannel& ch, const Frame& f) {
   if (!p) return reject(p.error().message());
   if (p->deal_id != s.deal.id) return reject("for another deal");
   if (p->amount > s.deal.max_amount) return reject("above the deal's deposit");
-  BalanceProof bp{p->deal_id, p->amount};
+  BalanceProof bp{p->deal_id, p->amount.base()};
   Hash digest = crypto::eip712::digest(s.deal.domain_separator, bp.struct_hash());
   auto signer = crypto::recover(digest, p->signature);
   if (!signer || *signer != s.deal.requester) return reject("not signed by the requester");

@@ -135,9 +135,9 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   // it from here on even if no gateway has paired for it yet.
   void end_deal(const Hash& id, const std::string& why);
 
-  U256 owed(const Session& s) const;
+  Amount owed(const Session& s) const;
 
-  U256 credit_limit(const Session& s) const;
+  Amount credit_limit(const Session& s) const;
 
   void cut(Session& s, const Error& why);
 

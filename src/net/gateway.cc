@@ -58,7 +58,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     std::optional<Error> dead_reason;
     asio::steady_timer ready;  // wakes the connections waiting for `connecting` to end
     WelcomeMessage welcome;
-    U256 paid;
+    Amount paid;
     bool reported_connected = false;
     // Usage receipts (docs/usage-receipts.md): the streams this gateway opened on the deal (to
     // check the exit's records against), the log as checked so far, and why we stopped signing.
@@ -392,12 +392,11 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     // Never more than the deal's time so far, by our clock, and never above the deposit.
     uint64_t t = std::min(now_s() + cfg.pay_slack_seconds, l.lease.end);
     uint64_t secs = t > l.lease.start ? t - l.lease.start : 0;
-    auto bound = l.lease.price_per_second.checked_mul(U256(secs));
-    U256 limit = bound ? *bound : U256::max();
-    if (l.lease.max_amount < limit) limit = l.lease.max_amount;
-    U256 amount = inv->amount_due < limit ? inv->amount_due : limit;
+    auto bound = Amount::from_base(l.lease.price_per_second).mul(U256(secs));
+    Amount limit = bound && *bound < l.lease.max_amount ? *bound : l.lease.max_amount;
+    Amount amount = std::min(inv->amount_due, limit);
     if (amount <= l.paid) return;
-    BalanceProof bp{l.lease.deal_id, amount};
+    BalanceProof bp{l.lease.deal_id, amount.base()};
     auto sig =
         crypto::sign(requester, crypto::eip712::digest(l.lease.domain_separator, bp.struct_hash()));
     if (!sig) return;

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "core/address.h"
+#include "core/amount.h"
 #include "core/clock.h"
 #include "core/hash.h"
 #include "core/uint256.h"
@@ -47,7 +48,7 @@ struct Lease {
   IpType type = IpType::residential;
   bool exclusive = false;
   U256 price_per_second;
-  U256 max_amount;  // the deal's deposit
+  Amount max_amount;  // the deal's deposit
   uint64_t start = 0;
   uint64_t end = 0;
   Hash domain_separator;  // of the ledger's EIP-712 domain, for balance proofs
@@ -98,7 +99,7 @@ struct GatewayLeaseStats {
   uint64_t failures = 0;
   uint64_t bytes_up = 0;
   uint64_t bytes_down = 0;
-  U256 paid;  // the last balance proof sent
+  Amount paid;  // the last balance proof sent
   bool connected = false;
   // The exit's per-deal proxy credentials, once paired: the leased IP as an ordinary
   // ip:port:user:pass proxy (port 0 when the exit runs no front).

@@ -69,10 +69,10 @@ TEST(PairMessages, RoundTripAndNameTheBadField) {
   EXPECT_FALSE(parse_open(as_bytes("[1,2]")));
   EXPECT_FALSE(parse_open(as_bytes("{")));
 
-  InvoiceMessage inv{Hash{}, U256(12345), 7, 100, 200};
+  InvoiceMessage inv{Hash{}, Amount::from_base(U256(12345)), 7, 100, 200};
   auto ib = parse_invoice(to_payload(inv));
   ASSERT_TRUE(ib);
-  EXPECT_EQ(ib->amount_due, U256(12345));
+  EXPECT_EQ(ib->amount_due, Amount::from_base(U256(12345)));
   EXPECT_EQ(ib->bytes_down, 200u);
   auto neg = parse_invoice(as_bytes(
       R"({"deal":"0x0000000000000000000000000000000000000000000000000000000000000000","amountDue":"-1","seconds":1,"bytesUp":0,"bytesDown":0})"));

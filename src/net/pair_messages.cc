@@ -127,7 +127,7 @@ Bytes to_payload(const WelcomeMessage& m) {
                {"proxyPassword", m.proxy_password},
                {"proxyPort", m.proxy_port},
                {"invoiceIntervalMs", m.invoice_interval_ms},
-               {"creditLimit", m.credit_limit.to_dec()}});
+               {"creditLimit", m.credit_limit.base().to_dec()}});
 }
 
 Bytes to_payload(const OpenMessage& m) {
@@ -166,7 +166,7 @@ ParseResult<DatagramRecord> parse_datagram_record(ByteView in) {
 
 Bytes to_payload(const InvoiceMessage& m) {
   return dump({{"deal", m.deal_id.hex()},
-               {"amountDue", m.amount_due.to_dec()},
+               {"amountDue", m.amount_due.base().to_dec()},
                {"seconds", m.seconds},
                {"bytesUp", m.bytes_up},
                {"bytesDown", m.bytes_down}});
@@ -174,7 +174,7 @@ Bytes to_payload(const InvoiceMessage& m) {
 
 Bytes to_payload(const ProofMessage& m) {
   return dump({{"deal", m.deal_id.hex()},
-               {"amount", m.amount.to_dec()},
+               {"amount", m.amount.base().to_dec()},
                {"signature", m.signature.to_hex()}});
 }
 
@@ -224,7 +224,7 @@ Result<WelcomeMessage> parse_welcome(ByteView payload) {
   if (port > 65535) r.set(bad("welcome", "proxyPort", "over 65535"));
   m.proxy_port = static_cast<uint16_t>(port);
   m.invoice_interval_ms = r.u64("invoiceIntervalMs");
-  m.credit_limit = r.u256("creditLimit");
+  m.credit_limit = Amount::from_base(r.u256("creditLimit"));
   return done(r, std::move(m));
 }
 
@@ -253,7 +253,7 @@ Result<InvoiceMessage> parse_invoice(ByteView payload) {
   Reader r(payload, "invoice");
   InvoiceMessage m;
   m.deal_id = r.hash("deal");
-  m.amount_due = r.u256("amountDue");
+  m.amount_due = Amount::from_base(r.u256("amountDue"));
   m.seconds = r.u64("seconds");
   m.bytes_up = r.u64("bytesUp");
   m.bytes_down = r.u64("bytesDown");
@@ -264,7 +264,7 @@ Result<ProofMessage> parse_proof(ByteView payload) {
   Reader r(payload, "proof");
   ProofMessage m;
   m.deal_id = r.hash("deal");
-  m.amount = r.u256("amount");
+  m.amount = Amount::from_base(r.u256("amount"));
   m.signature = r.signature("signature");
   return done(r, std::move(m));
 }

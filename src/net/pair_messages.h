@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/address.h"
+#include "core/amount.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/hex.h"
@@ -40,7 +41,7 @@ struct WelcomeMessage {
   std::string proxy_password;
   uint16_t proxy_port = 0;  // 0: the exit runs no front
   uint64_t invoice_interval_ms = 0;
-  U256 credit_limit;  // unpaid base units the exit tolerates before it cuts the deal
+  Amount credit_limit;  // unpaid base units the exit tolerates before it cuts the deal
 };
 
 // gateway -> exit, with OPEN: where the stream goes and which protocol the client speaks
@@ -73,7 +74,7 @@ ParseResult<DatagramRecord> parse_datagram_record(ByteView in);
 // exit -> gateway: what the deal owes so far (cumulative, like the balance proof answering it).
 struct InvoiceMessage {
   Hash deal_id;
-  U256 amount_due;
+  Amount amount_due;
   uint64_t seconds = 0;  // billed seconds since the deal's start
   uint64_t bytes_up = 0;
   uint64_t bytes_down = 0;
@@ -82,7 +83,7 @@ struct InvoiceMessage {
 // gateway -> exit: a balance proof (BalanceProof signed by the requester).
 struct ProofMessage {
   Hash deal_id;
-  U256 amount;
+  Amount amount;
   crypto::Signature signature;
 };
 

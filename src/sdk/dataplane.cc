@@ -411,14 +411,20 @@ Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
   lease.type = info->offer.ip_type;
   lease.exclusive = info->exclusive;
   lease.price_per_second = info->price_per_second;
-  lease.max_amount =
-      info->price_per_second.checked_mul(U256(info->end - info->start)).value_or(U256::max());
+  // What the deal reserved: its price for its whole time (the ledger checked that it fits).
+  auto reserved = Amount::from_base(info->price_per_second).mul(U256(info->end - info->start));
+  if (!reserved) {
+    (void)reporter_.report(*id, market::PartyState::failed);
+    return fail(net::NetErrc::exit_failed,
+                fmt::format("deal {}: its price for its time overflows", id->hex()));
+  }
+  lease.max_amount = *reserved;
   lease.start = info->start;
   lease.end = info->end;
   lease.domain_separator = requester_.domain_separator();
   std::lock_guard lock(mu_);
   ++totals_.leases;
-  totals_.committed = totals_.committed.checked_add(lease.max_amount).value_or(U256::max());
+  totals_.committed = totals_.committed.checked_add(lease.max_amount.base()).value_or(U256::max());
   return lease;
 }
 
@@ -445,8 +451,11 @@ std::optional<net::ExitDeal> NodeDeals::to_exit_deal(const DealInfo& info) const
   d.protocols = info.offer.protocols;
   d.request_scope = info.request.scope;
   d.price_per_second = info.price_per_second;
-  d.max_amount =
-      info.price_per_second.checked_mul(U256(info.end - info.start)).value_or(U256::max());
+  // What the deal reserved: its price for its whole time. A deal whose cost overflows is none
+  // the ledger could have opened: not served.
+  auto cost = Amount::from_base(info.price_per_second).mul(U256(info.end - info.start));
+  if (!cost) return std::nullopt;
+  d.max_amount = *cost;
   d.start = info.start;
   d.end = info.end;
   d.domain_separator = domain_;
