@@ -33,16 +33,7 @@ build: configure
 
 # The size limits first (no production file over 800 lines, no function over 150:
 # scripts/code-size.sh), then every test, then the same tests again under AddressSanitizer and UBSan.
-# The sanitizer build compiles while the optimized tests run: those mostly wait (on sockets,
-# restarts, challenge periods) and leave a core idle, so the two overlap (docs/testing.md).
-test: check-size build
-	@echo "sanitizer build in the background while the optimized tests run (log: $(BUILD)/sanitize-build.log)"
-	@$(MAKE) --no-print-directory sanitize-build > $(BUILD)/sanitize-build.log 2>&1 & asan=$$!; \
-	  (cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 600); fast=$$?; \
-	  wait $$asan; built=$$?; \
-	  if [ $$built -ne 0 ]; then tail -n 60 $(BUILD)/sanitize-build.log; echo "sanitizer build failed"; fi; \
-	  [ $$fast -eq 0 ] && [ $$built -eq 0 ]
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 -LE "bench|anvil|chaos"
+test: check-size test-fast sanitize
 
 check-size:
 	scripts/code-size.sh
