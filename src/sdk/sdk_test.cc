@@ -843,5 +843,29 @@ TEST_F(SdkTest, CInterface) {
   ipsx_client_close(client);
 }
 
+// An attack on the provider's agent: a node (or whoever answers in its place) announces a deal
+// whose price for its time does not fit in 256 bits. Before, the agent saturated the deal's
+// reservation at U256's maximum and the exit served it with no real cap; now no such deal is
+// served, while the same deal at a sane price is.
+TEST(NodeDealsAttack, ADealWhosePriceForItsTimeOverflowsIsNotServed) {
+  Ip ip = parse_ip("127.0.0.2").value();
+  Address provider = key("provider").address();
+  NodeDeals deals("http://127.0.0.1:1", provider, Hash{}, {ip});
+  DealInfo info;
+  info.id.bytes()[0] = 1;
+  info.provider = provider;
+  info.requester = key("requester").address();
+  info.offer.provider = provider;
+  info.offer.ip = ip;
+  info.start = 1'000;
+  info.end = 1'060;
+  info.price_per_second = U256::max();
+  EXPECT_FALSE(deals.add(info));
+  info.price_per_second = U256(10);
+  auto d = deals.add(info);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->max_amount, Amount::from_base(U256(600)));
+}
+
 }  // namespace
 }  // namespace ipsx::sdk
