@@ -2,6 +2,7 @@
 // signing helpers. For tests only.
 #pragma once
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,18 +71,26 @@ class EmbeddedHarness final : public LedgerHarness {
   std::unique_ptr<EmbeddedLedger> ledger_;
 };
 
-// For crash tests: a child reports each acknowledged item as one line on a pipe. This waits
-// `delay`, kills the child with SIGKILL, reaps it, and adds every complete line it wrote to
-// `lines` (closing `read_fd`). Returns false if the child had ended by itself (status in
-// `*status`).
+// For crash tests: a child reports each acknowledged item as one line on a pipe. This waits for
+// the child's first line (at most a minute), then `delay` more, kills the child with SIGKILL,
+// reaps it, and adds every complete line it wrote to `lines` (closing `read_fd`). The delay counts
+// from the first acknowledgment, not from the fork, so that a slow start (a sanitizer build, a
+// loaded machine) still leaves the child time to work before it dies. Returns false if the child
+// had ended by itself (status in `*status`).
 inline bool kill_and_collect(pid_t pid, int read_fd, std::chrono::milliseconds delay,
                              std::set<std::string>& lines, int* status) {
+  std::string data;
+  char buf[4096];
+  pollfd p{read_fd, POLLIN, 0};
+  while (data.find('\n') == std::string::npos && poll(&p, 1, 60'000) > 0) {
+    ssize_t n = read(read_fd, buf, sizeof buf);
+    if (n <= 0) break;
+    data.append(buf, static_cast<size_t>(n));
+  }
   std::this_thread::sleep_for(delay);
   kill(pid, SIGKILL);
   *status = 0;
   waitpid(pid, status, 0);
-  std::string data;
-  char buf[4096];
   ssize_t n;
   while ((n = read(read_fd, buf, sizeof buf)) > 0) data.append(buf, static_cast<size_t>(n));
   close(read_fd);
