@@ -4,6 +4,8 @@
 //                              zero gas price; the contracts deployed from build/contracts)
 //   eth.deals_per_s_embedded   deals per second on EmbeddedLedger (SQLite, fsync per block)
 //   eth.embedded_vs_anvil      embedded / anvil, same run (goal >= 20)
+//   eth.gas_per_deal           gas of one deal's openDeal + claim + closeDeal, from the receipts
+//                              on anvil (goal <= 200,000)
 // A deal is: the provider and the requester sign an offer and a request (EIP-712), the market
 // opens the deal (openDeal), the provider claims half with the requester's balance proof (claim)
 // and closes it with the requester's final proof (closeDeal); every transaction is prepared,
@@ -376,6 +378,35 @@ uint64_t gas_of(eth::RpcClient& rpc, const Receipt& r) {
   return rc->gas_used;
 }
 
+// eth.gas_per_deal: the gas one deal costs on chain, summed from the receipts of its three
+// transactions: the market's openDeal, the provider's claim of half with the requester's balance
+// proof, and the provider's closeDeal with the final proof. The parties have had deals before
+// (warm storage, as in a market that runs): each iteration is one more deal between them.
+void gas_per_deal(benchmark::State& state) try {
+  auto owned = need(eth::testing::AnvilHarness::create(genesis(Actors())), "anvil");
+  eth::RpcClient& rpc = owned->eth_ledger().rpc();
+  DealWorkload w(std::move(owned));
+  w.setup();
+  const Actors& a = w.actors();
+  const PrivateKey& P = a.providers[0];
+  const PrivateKey& R = a.requesters[0];
+  const Amount deposit = Amount::from_base(U256(kPrice * kDuration));
+  const Amount half = Amount::from_base(U256(kPrice * kDuration / 2));
+  Hash first;
+  w.run1(a.market, w.open_op(P, R, &first));  // the parties' first deal: cold storage
+  uint64_t gas = 0;
+  for (auto _ : state) {
+    Hash d;
+    gas = gas_of(rpc, w.run1(a.market, w.open_op(P, R, &d)));
+    gas += gas_of(rpc, w.run1(P, Claim{d, half, w.proof(R, d, half)}));
+    gas += gas_of(rpc,
+                  w.run1(P, CloseDeal{d, deposit, w.proof(R, d, deposit), CloseReason::completed}));
+  }
+  state.counters["gas"] = static_cast<double>(gas);
+} catch (const std::exception& e) {
+  state.SkipWithError(e.what());
+}
+
 int gas_table() {
   Actors a;
   GenesisConfig g = genesis(a);
@@ -461,26 +492,22 @@ int main(int argc, char** argv) {
       }
     }
   }
-  int rc = ipsx::bench::run(argc, argv,
-                            {{"eth.deals_per_s_embedded",
-                              [](benchmark::State& s) { deals_on(s, "embedded"); },
-                              1,
-                              {},
-                              3,
-                              true},
-                             {"eth.deals_per_s_anvil",
-                              [](benchmark::State& s) { deals_on(s, "anvil"); },
-                              1,
-                              {},
-                              3,
-                              true}},
-                            {{"eth.embedded_vs_anvil", [](const auto& m) -> std::optional<double> {
-                                auto e = m.find("eth.deals_per_s_embedded");
-                                auto a = m.find("eth.deals_per_s_anvil");
-                                if (e == m.end() || a == m.end() || a->second <= 0)
-                                  return std::nullopt;
-                                return e->second / a->second;
-                              }}});
+  int rc = ipsx::bench::run(
+      argc, argv,
+      {{"eth.deals_per_s_embedded",
+        [](benchmark::State& s) { deals_on(s, "embedded"); },
+        1,
+        {},
+        3,
+        true},
+       {"eth.deals_per_s_anvil", [](benchmark::State& s) { deals_on(s, "anvil"); }, 1, {}, 3, true},
+       {"eth.gas_deal", gas_per_deal, 1, {{"gas", "eth.gas_per_deal"}}, 1, true, 3}},
+      {{"eth.embedded_vs_anvil", [](const auto& m) -> std::optional<double> {
+          auto e = m.find("eth.deals_per_s_embedded");
+          auto a = m.find("eth.deals_per_s_anvil");
+          if (e == m.end() || a == m.end() || a->second <= 0) return std::nullopt;
+          return e->second / a->second;
+        }}});
   workloads.clear();  // the ledgers' threads stop, then anvil
   return rc;
 }

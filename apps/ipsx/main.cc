@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli_util.h"
+#include "http/http_client.h"
 #include "ledger_command.h"
 #include "market_command.h"
 #include "wallet_command.h"
@@ -19,6 +20,12 @@ int main(int argc, char** argv) {
   CLI::App app{"ipsx: an exchange for leasing IP addresses, paid in the IPSX token"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ipsx ") + IPSX_VERSION);
+  app.add_option("--ca-file",
+                 "https:// nodes and JSON-RPC endpoints: trust the CA certificates in "
+                 "FILE (PEM) instead of the system's (before the subcommand)")
+      ->envname("IPSX_CA_FILE")
+      ->check(CLI::ExistingFile)
+      ->each([](const std::string& file) { ipsx::http::set_default_ca_file(file); });
   ipsx::cli::add_wallet_command(app);
   ipsx::cli::add_ledger_command(app);
   ipsx::cli::add_order_command(app);

@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "api/http_server.h"
+#include "api/ledger_watch.h"
 #include "api/node_routes.h"
 #include "cli_util.h"
 #include "eth/deployment_file.h"
@@ -456,6 +457,10 @@ void run_node(const NodeOptions& o) {
   api::EventStream events;
   api::NodeContext node{*market, *ledger, api::openapi_yaml(), &events};
   node.exits_file = journal_dir + "/exits.log";  // announcements survive a restart
+  // Health and the ledger routes follow the ledger's state (a chain gone, reset or replaced)
+  // from a check every two seconds, never waiting on the chain themselves.
+  api::LedgerWatch watch(*ledger);
+  node.watch = &watch;
   if (const auto* eth = dynamic_cast<const eth::EthereumLedger*>(ledger.get()))
     node.token_contract = eth->deployment().token;
 

@@ -226,10 +226,18 @@ HttpResponse list_orders(NodeContext& node, const HttpRequest& req) {
       200, {{"orders", out}, {"next", more ? json(std::to_string(ids.back())) : json(nullptr)}});
 }
 
+// One order, with the deals it opened (ids, ascending), so that a client whose placement lost
+// its answer learns what the placement did.
 HttpResponse get_order(NodeContext& node, const HttpRequest& req) {
   auto o = find_order(node, req.params.at("order"));
   if (!o) return error_response(o.error());
-  return json_response(200, order_json(*o));
+  json out = order_json(*o);
+  json deals = json::array();
+  node.market.for_each_deal([&](const DealRecord& d) {
+    if ((o->is_offer ? d.offer : d.request) == o->id) deals.push_back(d.deal_id.hex());
+  });
+  out["deals"] = std::move(deals);
+  return json_response(200, out);
 }
 
 HttpResponse cancel_order(NodeState& s, const HttpRequest& req) {

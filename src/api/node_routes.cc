@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "api/ledger_watch.h"
 #include "api/metrics.h"
 #include "core/clock.h"
 
@@ -139,6 +140,10 @@ HttpResponse metrics(NodeState& s) {
   return r;
 }
 
+ApiError ledger_unusable(const LedgerFinding& f) {
+  return ApiError{503, "ledger_unavailable", "the ledger is not usable now: " + f.reason, ""};
+}
+
 }  // namespace ipsx::api::routes
 
 namespace ipsx::api {
@@ -151,7 +156,15 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
   node.on_periodic_tick = [w = std::weak_ptr<NodeState>(s)] {
     if (auto st = w.lock()) check_exit_expiries(*st);
   };
-  router.set_guard([s](const HttpRequest& req, const std::string&) -> std::optional<HttpResponse> {
+  router.set_guard([s](const HttpRequest& req,
+                       const std::string& route) -> std::optional<HttpResponse> {
+    // While the watched ledger is unusable, what needs it says so at once (and why) instead of
+    // waiting on it or failing inside it.
+    if (const LedgerWatch* w = s->node.watch;
+        w &&
+        (route.starts_with("/v1/ledger/") || (req.method == "POST" && route == "/v1/orders"))) {
+      if (LedgerFinding f = w->last(); !f.usable) return error_response(ledger_unusable(f));
+    }
     if (req.remote.empty()) return std::nullopt;
     auto wait = s->per_ip.take(req.remote, RateLimiter::Clock::now());
     if (!wait) return std::nullopt;
@@ -180,6 +193,25 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
     if (const auto& contract = node.ledger.domain().verifying_contract)
       j["verifyingContract"] = contract->to_string();
     if (node.token_contract) j["tokenContract"] = node.token_contract->to_string();
+    // The ledger's head and how old it is: a chain that makes blocks only when there are
+    // transactions (anvil) has an old head and is healthy; a ledger that does not answer, or is
+    // no longer the one the node opened, is not.
+    LedgerFinding f = node.watch ? node.watch->last() : LedgerFinding{};
+    if (!node.watch) {
+      auto height = node.ledger.height();
+      auto head = height ? node.ledger.block(*height) : std::unexpected(height.error());
+      f.usable = head.has_value();
+      if (head) {
+        f.head = head->number;
+        f.head_time_ms = head->timestamp_ms;
+      } else {
+        f.reason = head.error().message();
+      }
+    }
+    if (!f.usable) return error_response(ledger_unusable(f));
+    j["head"] = {{"number", f.head},
+                 {"timestampMs", f.head_time_ms},
+                 {"ageMs", std::max<int64_t>(0, now_ms() - f.head_time_ms)}};
     return json_response(200, j);
   });
   router.add("POST", "/v1/orders", [s](const HttpRequest& req) { return place_order(*s, req); });

@@ -25,6 +25,8 @@ class GeoDatabase;
 
 namespace ipsx::api {
 
+class LedgerWatch;
+
 // Checks of an offer before the market sees it (docs/api.md "Offer checks"). A null member turns
 // that check off.
 struct OfferChecks {
@@ -51,6 +53,10 @@ struct NodeContext {
   // With `events`: the deals whose status the stream last published, until their close is
   // final, so that changes the clock makes (timeouts, the end) are published too ("deal_status").
   std::map<Hash, market::DealStatus> watched = {};
+  // The ledger's last health finding (ledger_watch.h), if the node watches it (`ipsx node` does):
+  // health reports it and, while the ledger is unusable, the ledger routes and order placement
+  // answer 503 ledger_unavailable. Without, health asks the ledger directly.
+  const LedgerWatch* watch = nullptr;
   // On Ethereum: the token contract (health's `tokenContract`), for wallets that check the
   // transactions prepared for them.
   std::optional<Address> token_contract = std::nullopt;

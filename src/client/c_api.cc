@@ -49,6 +49,7 @@ ipsx_status status_of(const Error& e) {
   if (code == make_error_code(ipsx::http::HttpErrc::unavailable)) return IPSX_E_UNAVAILABLE;
   if (code == make_error_code(ipsx::http::HttpErrc::timeout)) return IPSX_E_TIMEOUT;
   if (code == make_error_code(ipsx::http::HttpErrc::too_large)) return IPSX_E_BAD_RESPONSE;
+  if (code == make_error_code(ipsx::http::HttpErrc::tls)) return IPSX_E_TLS;
   return IPSX_E_INVALID_ARGUMENT;
 }
 

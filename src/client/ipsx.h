@@ -30,7 +30,8 @@ typedef enum ipsx_status {
   IPSX_E_API = 4,              /* the node answered with an API error (its code in the message) */
   IPSX_E_BAD_RESPONSE = 5,     /* the node's answer is not the JSON the API documents */
   IPSX_E_INTERNAL = 6,
-  IPSX_E_REFUSED = 7 /* the signer refused: the node's transaction is not the one asked for */
+  IPSX_E_REFUSED = 7, /* the signer refused: the node's transaction is not the one asked for */
+  IPSX_E_TLS = 8      /* https: the TLS handshake failed (an untrusted or misnamed certificate) */
 } ipsx_status;
 
 typedef struct ipsx_client ipsx_client;

@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <optional>
 #include <utility>
 
 #include "http/http_client.h"
+#include "ledger/tx_codec.h"
 
 namespace ipsx::sdk {
 namespace {
@@ -93,7 +95,7 @@ NodeClient::~NodeClient() = default;
 
 Result<std::unique_ptr<NodeClient>> NodeClient::connect(std::string_view url,
                                                         ClientOptions options) {
-  auto http = http::HttpClient::create(url, options.max_answer);
+  auto http = http::HttpClient::create(url, options.max_answer, options.ca_file);
   if (!http) return std::unexpected(http.error());
   return std::unique_ptr<NodeClient>(new NodeClient(std::move(*http), options));
 }
@@ -104,12 +106,18 @@ std::string NodeClient::endpoint() const {
 
 Result<nlohmann::json> NodeClient::call(std::string_view method, std::string_view target,
                                         std::string_view body) {
-  // Only reads are resent after a lost connection: a placement the node may have received is
-  // not (resending a signed order is harmless, but its answer would be duplicate_order).
-  bool idempotent = method == "GET" || method == "HEAD";
+  // Only reads are resent after a lost connection by default: what a write did on the node when
+  // its answer was lost is for the caller to find out (place_order does).
+  bool resent = false;
+  return exchange(method, target, body, method == "GET" || method == "HEAD", &resent);
+}
+
+Result<nlohmann::json> NodeClient::exchange(std::string_view method, std::string_view target,
+                                            std::string_view body, bool resendable, bool* resent) {
   auto reply =
-      http_->request(method, target, body, "application/json", options_.timeout, idempotent);
+      http_->request(method, target, body, "application/json", options_.timeout, resendable);
   if (!reply) return std::unexpected(reply.error());
+  *resent = reply->resent;
   std::string where = fmt::format("{} {}", method, target);
   nlohmann::json doc = nlohmann::json::parse(reply->body, nullptr, false);
   if (reply->status >= 200 && reply->status < 300) {
@@ -151,8 +159,43 @@ Result<nlohmann::json> NodeClient::health() {
   return get("/v1/health");
 }
 
+namespace {
+
+// The EIP-712 hash of a signed order's offer or request, by which the node knows it.
+std::optional<Hash> order_hash(const nlohmann::json& signed_order) {
+  if (!signed_order.is_object()) return std::nullopt;
+  if (auto o = signed_order.find("offer"); o != signed_order.end()) {
+    if (auto offer = ledger::offer_from_json(*o)) return offer->struct_hash();
+  } else if (auto r = signed_order.find("request"); r != signed_order.end()) {
+    if (auto request = ledger::request_from_json(*r)) return request->struct_hash();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<nlohmann::json> NodeClient::place_order(const nlohmann::json& signed_order) {
-  return post("/v1/orders", signed_order);
+  bool resent = false;
+  auto placed = exchange("POST", "/v1/orders", signed_order.dump(), true, &resent);
+  if (placed || !resent || placed.error().code() != make_error_code(SdkErrc::duplicate_order))
+    return placed;
+  // The node took the order on the first attempt and the connection broke before its answer:
+  // the answer is rebuilt from the order as the node holds it.
+  auto hash = order_hash(signed_order);
+  if (!hash) return placed;
+  auto order = get("/v1/orders/" + hash->hex());
+  if (!order) return std::unexpected(order.error());
+  nlohmann::json deals = nlohmann::json::array();
+  if (auto d = order->find("deals"); d != order->end() && d->is_array()) {
+    for (const auto& id : *d) deals.push_back({{"id", id}});
+  }
+  return nlohmann::json{{"accepted", true},
+                        {"kind", order->value("kind", "")},
+                        {"id", order->value("id", nlohmann::json())},
+                        {"hash", hash->hex()},
+                        {"deals", std::move(deals)},
+                        {"refused", nlohmann::json::array()},
+                        {"resent", true}};
 }
 
 Result<nlohmann::json> NodeClient::depth(std::string_view country, std::string_view type,

@@ -74,12 +74,15 @@ SdkErrc sdk_errc_from_api_code(std::string_view code);
 struct ClientOptions {
   Millis timeout{10'000};         // each request, connect to whole answer
   size_t max_answer = 16u << 20;  // bytes
+  // https:// nodes: the CA certificates (PEM) to trust; empty: the process default
+  // (http::set_default_ca_file, `ipsx --ca-file`) or the system's.
+  std::string ca_file = {};
 };
 
 class NodeClient {
  public:
-  // `url` is the node's base, http://host:port. Nothing connects until the first call. Fails only
-  // on a malformed URL (http::HttpErrc::bad_url).
+  // `url` is the node's base, http://host:port or https://host[:port]. Nothing connects until
+  // the first call. Fails only on a malformed URL (http::HttpErrc::bad_url).
   static Result<std::unique_ptr<NodeClient>> connect(std::string_view url,
                                                      ClientOptions options = {});
   ~NodeClient();
@@ -87,7 +90,12 @@ class NodeClient {
   // GET /v1/health: {"status":"ok","market":"0x..."}.
   Result<nlohmann::json> health();
   // POST /v1/orders with a signed offer or request (Signer::offer / Signer::request): the answer
-  // with `accepted`, the book `id`, the `deals` opened and the fills the ledger refused.
+  // with `accepted`, the book `id`, the `deals` opened and the fills the ledger refused. A signed
+  // order is the same order however often it is sent (the node keys it by its hash), so a
+  // placement whose connection broke before the answer is sent again; if the node had taken it
+  // the first time (its answer is then duplicate_order), the answer is rebuilt from the order as
+  // the node holds it (GET /v1/orders/{hash}): `deals` as {"id"} objects, `refused` empty and
+  // `"resent": true`.
   Result<nlohmann::json> place_order(const nlohmann::json& signed_order);
   // GET /v1/market/depth for a country (ISO code), optionally one IP type, `levels` price levels.
   Result<nlohmann::json> depth(std::string_view country, std::string_view type = {},
@@ -107,6 +115,10 @@ class NodeClient {
 
  private:
   NodeClient(std::unique_ptr<http::HttpClient> http, ClientOptions options);
+  // call() with the choice of resending after a broken kept-alive connection; `*resent` tells
+  // whether it was.
+  Result<nlohmann::json> exchange(std::string_view method, std::string_view target,
+                                  std::string_view body, bool resendable, bool* resent);
   std::unique_ptr<http::HttpClient> http_;
   ClientOptions options_;
 };

@@ -21,17 +21,20 @@ Result<void> AnvilHarness::restart_node() {
 }
 
 Result<std::unique_ptr<AnvilHarness>> AnvilHarness::create(const ledger::GenesisConfig& g,
-                                                           std::vector<std::string> extra) {
+                                                           std::vector<std::string> extra,
+                                                           bool wall_clock) {
   // The genesis goes to the contracts as it is (no GenesisConfig::validate() here): their
   // constructors' checks are the backend's.
   auto p = deploy_params(g);
   if (!p) return std::unexpected(p.error());
   uint64_t t0 = static_cast<uint64_t>(to_unix_seconds(g.time));
-  std::vector<std::string> args = {"--timestamp", std::to_string(t0),
-                                   "--chain-id",  std::to_string(g.chain_id),
-                                   "--gas-price", "0",
-                                   "--base-fee",  "0",
-                                   "--accounts",  "1"};
+  std::vector<std::string> args = {
+      "--chain-id", std::to_string(g.chain_id), "--gas-price", "0", "--base-fee", "0", "--accounts",
+      "1"};
+  if (!wall_clock) {
+    args.push_back("--timestamp");
+    args.push_back(std::to_string(t0));
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   auto anvil = AnvilProcess::start(IPSX_ANVIL, args);
   if (!anvil) return std::unexpected(anvil.error());
@@ -55,7 +58,8 @@ Result<std::unique_ptr<AnvilHarness>> AnvilHarness::create(const ledger::Genesis
   if (!deployer) return std::unexpected(deployer.error());
   FeePolicy zero{U256(), U256()};
   ManualClock* clock = &h->clock_;
-  auto pin = [&r, clock] {
+  auto pin = [&r, clock, wall_clock] {
+    if (wall_clock) return;
     (void)r.request("evm_setNextBlockTimestamp",
                     json::array({quantity(uint64_t(to_unix_seconds(clock->now())))}));
   };
@@ -65,7 +69,7 @@ Result<std::unique_ptr<AnvilHarness>> AnvilHarness::create(const ledger::Genesis
   o.deployment = *d;
   o.errors = contracts->errors;
   o.fees = zero;
-  o.dev_clock = &h->clock_;
+  if (!wall_clock) o.dev_clock = &h->clock_;
   auto l = EthereumLedger::open(h->rpc_, std::move(o));
   if (!l) return std::unexpected(l.error());
   h->ledger_ = std::move(*l);

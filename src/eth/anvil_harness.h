@@ -13,9 +13,12 @@ namespace ipsx::eth::testing {
 
 class AnvilHarness final : public ledger::LedgerHarness {
  public:
-  // Extra anvil arguments (e.g. --state FILE) may be given.
+  // Extra anvil arguments (e.g. --state FILE) may be given. With `wall_clock`, anvil keeps its
+  // own time (the wall clock, a block only when a transaction arrives, as `anvil` run by hand)
+  // and the ledger has no dev clock: advance() then moves nothing, and `g.time` should be now.
   static Result<std::unique_ptr<AnvilHarness>> create(const ledger::GenesisConfig& g,
-                                                      std::vector<std::string> extra_args = {});
+                                                      std::vector<std::string> extra_args = {},
+                                                      bool wall_clock = false);
   ~AnvilHarness() override;
 
   ledger::Ledger& ledger() override { return *ledger_; }

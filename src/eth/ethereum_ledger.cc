@@ -69,6 +69,22 @@ EthereumLedger::~EthereumLedger() {
   for (auto& t : waiters_) t.join();
 }
 
+namespace {
+
+// keccak256 of the code at `a`; invalid_argument if there is none.
+Result<Hash> code_hash(RpcClient& rpc, const Address& a) {
+  auto code = rpc.request("eth_getCode", json::array({a.to_lower_hex(), "latest"}));
+  if (!code) return std::unexpected(code.error());
+  auto bytes = parse_data(*code, "eth_getCode");
+  if (!bytes) return std::unexpected(bytes.error());
+  if (bytes->empty())
+    return fail(CoreErrc::invalid_argument,
+                fmt::format("no contract at {} on {}", a.to_string(), rpc.endpoint()));
+  return keccak256(*bytes);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<EthereumLedger>> EthereumLedger::open(std::shared_ptr<RpcClient> rpc,
                                                              EthereumLedgerOptions options) {
   auto chain = rpc->chain_id();
@@ -78,15 +94,40 @@ Result<std::unique_ptr<EthereumLedger>> EthereumLedger::open(std::shared_ptr<Rpc
                 fmt::format("the node at {} runs chain {}, the deployment is on chain {}",
                             rpc->endpoint(), *chain, options.deployment.chain_id));
   }
-  for (const Address& a : {options.deployment.token, options.deployment.centralizer}) {
-    auto code = rpc->request("eth_getCode", json::array({a.to_lower_hex(), "latest"}));
-    if (!code) return std::unexpected(code.error());
-    if (!code->is_string() || code->get<std::string>().size() <= 2) {
-      return fail(CoreErrc::invalid_argument,
-                  fmt::format("no contract at {} on {}", a.to_string(), rpc->endpoint()));
+  auto token = code_hash(*rpc, options.deployment.token);
+  if (!token) return std::unexpected(token.error());
+  auto centralizer = code_hash(*rpc, options.deployment.centralizer);
+  if (!centralizer) return std::unexpected(centralizer.error());
+  std::unique_ptr<EthereumLedger> l(new EthereumLedger(std::move(rpc), std::move(options)));
+  l->token_code_hash_ = *token;
+  l->centralizer_code_hash_ = *centralizer;
+  return l;
+}
+
+Result<void> EthereumLedger::check_identity() const {
+  auto chain = rpc_->chain_id();
+  if (!chain) return std::unexpected(chain.error());
+  if (*chain != options_.deployment.chain_id) {
+    return fail(LedgerErrc::wrong_chain,
+                fmt::format("the node at {} now runs chain {}, the deployment is on chain {}",
+                            rpc_->endpoint(), *chain, options_.deployment.chain_id));
+  }
+  for (auto [a, expected] : {std::pair{options_.deployment.token, token_code_hash_},
+                             std::pair{options_.deployment.centralizer, centralizer_code_hash_}}) {
+    auto h = code_hash(*rpc_, a);
+    if (!h) {
+      if (h.error().code() == make_error_code(CoreErrc::invalid_argument))
+        return fail(LedgerErrc::wrong_chain,
+                    h.error().message() + " (a chain restarted without its state?)");
+      return std::unexpected(h.error());
+    }
+    if (*h != expected) {
+      return fail(LedgerErrc::wrong_chain,
+                  fmt::format("the code at {} on {} is not the code the node opened", a.to_string(),
+                              rpc_->endpoint()));
     }
   }
-  return std::unique_ptr<EthereumLedger>(new EthereumLedger(std::move(rpc), std::move(options)));
+  return {};
 }
 
 crypto::eip712::Domain EthereumLedger::domain() const {
@@ -103,8 +144,23 @@ Result<uint64_t> EthereumLedger::expected_nonce(const Address& a) const {
   auto pending = rpc_->transaction_count(a, "pending");
   if (!pending) return std::unexpected(pending.error());
   std::lock_guard lock(nonce_mu_);
-  auto it = next_nonce_.find(a);
-  return it == next_nonce_.end() ? *pending : std::max(*pending, it->second);
+  auto it = in_flight_.find(a);
+  return it == in_flight_.end() ? *pending : std::max(*pending, it->second.next);
+}
+
+void EthereumLedger::mark_sent(const Address& from, uint64_t nonce) {
+  std::lock_guard lock(nonce_mu_);
+  InFlight& f = in_flight_[from];
+  f.next = std::max(f.next, nonce + 1);
+  ++f.count;
+}
+
+void EthereumLedger::done_with(const Address& from, uint64_t nonce, bool unused) {
+  std::lock_guard lock(nonce_mu_);
+  auto it = in_flight_.find(from);
+  if (it == in_flight_.end()) return;
+  if (unused) it->second.next = std::min(it->second.next, nonce);
+  if (--it->second.count == 0) in_flight_.erase(it);
 }
 
 Result<L::UnsignedTx> EthereumLedger::prepare(const Address& from, L::Op op,
@@ -153,11 +209,26 @@ void EthereumLedger::pin_time() const {
   (void)rpc_->request("evm_setNextBlockTimestamp", json::array({quantity(uint64_t(s))}));
 }
 
+// The time the block that includes a transaction sent now will have: the chain's clock never
+// runs back, and a chain that makes a block when a transaction arrives (anvil, a development
+// chain) stamps it with the wall clock. A check simulated at the latest block's own time would
+// see an idle chain's past: a sale window not open yet, an offer already expired.
+Result<uint64_t> EthereumLedger::next_block_time() const {
+  if (options_.dev_clock) return static_cast<uint64_t>(to_unix_seconds(options_.dev_clock->now()));
+  auto head = rpc_->request("eth_getBlockByNumber", json::array({"latest", false}));
+  if (!head) return std::unexpected(head.error());
+  if (!head->is_object())
+    return fail(EthErrc::bad_response, "eth_getBlockByNumber: no latest block");
+  auto latest = parse_u64((*head)["timestamp"], "the latest block's timestamp");
+  if (!latest) return std::unexpected(latest.error());
+  auto now = static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
+  return std::max(now, *latest + 1);
+}
+
 Result<void> EthereumLedger::simulate(const Address& from, const Call& call) const {
-  json block_override = nullptr;
-  if (options_.dev_clock) {
-    block_override = {{"time", quantity(uint64_t(to_unix_seconds(options_.dev_clock->now())))}};
-  }
+  auto time = next_block_time();
+  if (!time) return std::unexpected(time.error());
+  json block_override = {{"time", quantity(*time)}};
   CallRequest req{from, call.to, call.value, call.data, std::nullopt};
   json state_override = nullptr;
   bool short_of_native = false;
@@ -238,6 +309,9 @@ void EthereumLedger::waiter_loop() {
       waiting_.pop_front();
     }
     auto r = finish(*w);
+    // The chain's count rules from here: whether the transaction was mined, refused, or is
+    // still somewhere the ledger cannot see (a timeout), the node's pending state says.
+    done_with(w->tx.tx.from, w->tx.tx.nonce, false);
     w->done(std::move(r));
   }
 }
@@ -289,10 +363,7 @@ std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p
   if (auto s = simulate(u.from, *call); !s) return reject(s.error());
   // Send (the same bytes may be resent: see send_transaction). The nonce is taken as soon as
   // the node may have the transaction.
-  {
-    std::lock_guard lock(nonce_mu_);
-    next_nonce_[u.from] = u.nonce + 1;
-  }
+  mark_sent(u.from, u.nonce);
   {
     std::lock_guard lock(cache_mu_);
     tx_info_[stx->hash()] =
@@ -305,10 +376,9 @@ std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p
   if (!sent) {
     taken = has(err.message, "already known") || has(err.message, "known transaction");
     if (!taken) {
-      // Not reached, or refused: the node's pending count decides the next nonce.
-      std::lock_guard lock(nonce_mu_);
-      next_nonce_.erase(u.from);
       if (sent.error().code() == make_error_code(EthErrc::rpc_error)) {
+        // Refused: the node's pending count decides the next nonce.
+        done_with(u.from, u.nonce, true);
         return reject(node_error(sent.error(), err));
       }
       // Unreachable: retried with the same bytes by the waiter (idempotent).
@@ -321,11 +391,8 @@ Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
   RpcErrorObject err;
   auto r = send_transaction(*rpc_, w.eth_tx, options_.send, &err, w.sent);
   if (!r) {
-    if (r.error().code() == make_error_code(EthErrc::rpc_error)) {
-      std::lock_guard lock(nonce_mu_);
-      next_nonce_.erase(w.tx.tx.from);
+    if (r.error().code() == make_error_code(EthErrc::rpc_error))
       return std::unexpected(node_error(r.error(), err));
-    }
     return std::unexpected(r.error());
   }
   if (!r->success) {

@@ -38,7 +38,9 @@ struct EthereumLedgerOptions {
   SendOptions send;
   uint64_t fallback_gas = 1'500'000;  // when eth_estimateGas fails (the call would revert now)
   // Development chains only (anvil): the ledger's time. Before each transaction the next block's
-  // timestamp is pinned to it (evm_setNextBlockTimestamp) and simulations run at it.
+  // timestamp is pinned to it (evm_setNextBlockTimestamp) and simulations run at it. Without it,
+  // simulations run at the time the next block will have: the later of the wall clock and one
+  // second after the latest block (next_block_time).
   const Clock* dev_clock = nullptr;
   size_t receipt_threads = 4;
   size_t max_prepared = 100'000;  // prepared-but-unsubmitted transactions remembered
@@ -78,6 +80,7 @@ class EthereumLedger final : public ledger::Ledger {
   Result<std::vector<ledger::TxRecord>> transactions_of(const Address& a,
                                                         size_t limit) const override;
   Result<std::optional<ledger::TxRecord>> transaction(const Hash& id) const override;
+  Result<void> check_identity() const override;
   Result<std::vector<ledger::Event>> events_of_deal(const Hash& deal_id) const override;
   Result<std::vector<ledger::Event>> events_of_account(const Address& a,
                                                        size_t limit) const override;
@@ -98,6 +101,8 @@ class EthereumLedger final : public ledger::Ledger {
 
  private:
   EthereumLedger(std::shared_ptr<RpcClient> rpc, EthereumLedgerOptions options);
+  // keccak256 of the code at the token and the Centralizer when the ledger was opened.
+  Hash token_code_hash_, centralizer_code_hash_;
 
   using Call = ipsx_abi::ContractCall;
   struct Pending {
@@ -119,6 +124,7 @@ class EthereumLedger final : public ledger::Ledger {
   Result<uint64_t> expected_nonce(const Address& a) const;
   Result<void> simulate(const Address& from, const Call& call) const;
   void pin_time() const;
+  Result<uint64_t> next_block_time() const;
 
   // Stage 1 (sequencer thread): checks, simulation, send. Stage 2 (pool): receipt.
   void sequencer_loop();
@@ -141,7 +147,19 @@ class EthereumLedger final : public ledger::Ledger {
   mutable std::deque<Hash> prepared_order_;
 
   mutable std::mutex nonce_mu_;
-  mutable std::unordered_map<Address, uint64_t> next_nonce_;  // after our sent transactions
+  // The next nonce after an account's transactions this ledger sent and still awaits (a node may
+  // count a just-sent transaction in its pending state a moment late). Once none is in flight the
+  // chain's pending count alone decides, so a transaction the chain dropped or rolled back never
+  // leaves the ledger insisting on a nonce the chain will not take.
+  struct InFlight {
+    uint64_t next = 0;
+    uint32_t count = 0;
+  };
+  mutable std::unordered_map<Address, InFlight> in_flight_;
+  void mark_sent(const Address& from, uint64_t nonce);
+  // A sent transaction is done (its receipt came, or it failed); `unused`: it never reached the
+  // chain, so its nonce is free again.
+  void done_with(const Address& from, uint64_t nonce, bool unused);
 
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<Hash, TxInfo> tx_info_;

@@ -2,9 +2,12 @@
 // the contracts report that the embedded ledger has no counterpart for.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "core/keccak.h"
 #include "eth/anvil_harness.h"
 #include "eth/contracts.h"
+#include "ledger/test_util.h"
 
 namespace ipsx::eth {
 namespace {
@@ -86,6 +89,36 @@ TEST(EthereumSupply, ContractsHoldingOtherThanTheirBooksSayAreNotConserved) {
   EXPECT_EQ(parts, after.total);  // what conserved() alone used to see
   EXPECT_FALSE(after.holdings_match);
   EXPECT_FALSE(after.conserved());
+}
+
+// Regression (#19): on a chain that makes a block only when a transaction arrives (anvil run by
+// hand), every check ran at the latest block's own time, so an idle chain refused a purchase in
+// a sale that had opened since its last block (sale_not_open) until somebody mined one by hand.
+// Checks run at the time the next block will have.
+TEST(EthereumChainTime, AnIdleChainSellsInASaleThatOpenedSinceItsLastBlock) {
+  int64_t now_s = to_unix_seconds(SystemClock().now());
+  crypto::PrivateKey buyer = crypto::PrivateKey::generate().value();
+  ledger::GenesisConfig g = genesis();
+  g.time = from_unix_ms(now_s * 1000);
+  g.sale.start = from_unix_ms((now_s + 3) * 1000);
+  g.sale.end = g.sale.start + Millis(3'600'000);
+  g.native = {{buyer.address(), Amount::from_tokens(10).value()}};
+  auto h = AnvilHarness::create(g, {}, /*wall_clock=*/true);
+  ASSERT_TRUE(h) << h.error().message();
+  ledger::Ledger& l = (*h)->ledger();
+  uint64_t head = l.height().value();
+  auto head_time = l.block(head).value().timestamp_ms;
+  ASSERT_LT(head_time, to_unix_ms(g.sale.start)) << "the deployment's blocks are before the sale";
+  std::this_thread::sleep_until(std::chrono::system_clock::time_point(
+      std::chrono::milliseconds(to_unix_ms(g.sale.start) + 1'200)));
+  ASSERT_EQ(l.height().value(), head) << "the chain made no block while it idled";
+
+  auto tx = l.prepare(buyer.address(), ledger::Buy{Amount::from_tokens(1).value()}, std::nullopt);
+  ASSERT_TRUE(tx) << tx.error().message();
+  auto receipt = l.submit(ledger::testing::sign_tx(buyer, *tx));
+  ASSERT_TRUE(receipt) << receipt.error().message();
+  EXPECT_EQ(l.bought(buyer.address()).value(), Amount::from_tokens(10'000).value());  // rate 10,000
+  EXPECT_GE(l.block(l.height().value()).value().timestamp_ms, to_unix_ms(g.sale.start));
 }
 
 }  // namespace

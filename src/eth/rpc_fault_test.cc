@@ -200,5 +200,29 @@ TEST_F(EthFaults, NodeGoneMidRunIsAClearErrorAndBackWithItsStateLosesAndRepeatsN
   std::filesystem::remove_all(dir);
 }
 
+// Regression (#19): a chain rolled back past a transaction the ledger had reported mined (anvil
+// restarted a block behind, a reorganisation) left the ledger insisting on the nonce after it,
+// so each later transaction of the account went into the node's queue behind a gap and hung
+// there until its deadline, for good. Once nothing is in flight, the chain's count decides.
+TEST_F(EthFaults, AChainRolledBackPastAMinedTransactionDoesNotWedgeTheAccount) {
+  RpcClient& rpc = *h_->rpc();
+  auto snapshot = rpc.request("evm_snapshot", nlohmann::json::array());
+  ASSERT_TRUE(snapshot) << snapshot.error().message();
+  auto t0 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(1).value()});
+  auto mined = L().submit(t0);
+  ASSERT_TRUE(mined) << mined.error().message();
+  auto reverted = rpc.request("evm_revert", nlohmann::json::array({*snapshot}));
+  ASSERT_TRUE(reverted && reverted->is_boolean() && reverted->get<bool>());
+  ASSERT_EQ(L().nonce_of(p_.address()).value(), 0u) << "the block with t0 is gone";
+
+  auto t1 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(2).value()});
+  EXPECT_EQ(t1.tx.nonce, 0u);
+  auto r = L().submit(t1);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(L().nonce_of(p_.address()).value(), 1u);
+  EXPECT_EQ(L().allowance(p_.address(), r_.address()).value().base(),
+            Amount::from_tokens(2)->base());
+}
+
 }  // namespace
 }  // namespace ipsx::eth

@@ -333,6 +333,12 @@ class Ledger {
   virtual Result<std::optional<TxRecord>> transaction(const Hash& id) const = 0;
   virtual Result<std::vector<Event>> events_of_deal(const Hash& deal_id) const = 0;
   virtual Result<std::vector<Event>> events_of_account(const Address& a, size_t limit) const = 0;
+
+  // Whether the ledger is still the one this node opened: on Ethereum the same chain id, and the
+  // contracts still at their addresses with the code they had (a chain restarted without its
+  // state, or another chain behind the same URL, fails with wrong_chain or unavailable and the
+  // reason). An embedded ledger is its own: always. Nodes call it periodically (docs/node.md).
+  virtual Result<void> check_identity() const { return {}; }
 };
 
 // The deal id of the `fill`-th deal (from 0) opened for a request: keccak256(offerHash ||

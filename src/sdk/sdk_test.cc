@@ -587,7 +587,7 @@ TEST(SdkSettlement, ScoresFollowWhoIsToBlame) {
 }
 
 TEST(SdkClient, TransportFailuresAreTheirOwn) {
-  EXPECT_EQ(NodeClient::connect("https://127.0.0.1:1").error().code(), http::HttpErrc::bad_url);
+  EXPECT_EQ(NodeClient::connect("ftp://127.0.0.1:1").error().code(), http::HttpErrc::bad_url);
   EXPECT_EQ(NodeClient::connect("http://127.0.0.1:99999").error().code(), http::HttpErrc::bad_url);
   EXPECT_EQ(NodeClient::connect("http://:80").error().code(), http::HttpErrc::bad_url);
   // A port nobody listens on (bound, then closed).

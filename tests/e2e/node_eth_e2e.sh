@@ -10,7 +10,9 @@
 # non-zero exit: an RPC URL with no node behind it, a malformed URL, the wrong chain, a
 # deployment file without the Centralizer's address or with a syntax error, no contract at an
 # address, no deployment file, and a data directory whose journal belongs to another deployment.
-# Last, the chain stopped under a running node: its ledger routes answer 503 ledger_unavailable.
+# Last, the chain stopped under a running node: health and its ledger routes answer 503
+# ledger_unavailable with the reason; a chain without the contracts at the same URL is named as
+# such; the contracts deployed there again at the same addresses make it healthy again.
 # usage: node_eth_e2e.sh IPSX [CONTRACTS_DIR]   (CONTRACTS_DIR: the build's contract JSON)
 set -uo pipefail
 IPSX=$1
@@ -211,11 +213,36 @@ fails "a data directory whose journal belongs to another deployment" "journal be
 if [[ -e $work/n1/market ]]; then bad "a failed start created a journal"; else ok "no journal left by a failed start"; fi
 
 # ---- the chain goes away while the node runs: ledger routes say so, the rest still serves -------
+# Then a chain without the contracts answers at the same URL (anvil restarted without its state),
+# and last the contracts are back where they were (deployed again by the same account at the
+# same nonces): health follows each within a few seconds, on its own.
 if start_node; then ok "node starts a third time"; else bad "node starts a third time"; fi
+expect_out "health shows the head and its age" '^200 .*"head":\{"ageMs":[0-9]+,"number":[0-9]+' \
+  req GET /v1/health
+anvil_port=${RPC##*:}
 stop_anvil
 expect_out "with anvil gone, the latest block is 503 ledger_unavailable naming the call" \
-  '^503 .*"code":"ledger_unavailable".*eth_blockNumber' req GET /v1/ledger/blocks/latest
+  '^503 .*"code":"ledger_unavailable".*eth_(blockNumber|chainId)' req GET /v1/ledger/blocks/latest
 expect_out "the market still answers" '^200 .*"liveOffers":2' req GET '/v1/market/depth?country=DE'
-if stop_node; then ok "SIGTERM without the chain: exit 0"; else bad "SIGTERM without the chain: exit $?"; fi
+health_says() { # health_says PATTERN: polls /v1/health for up to 10 s
+  for _ in $(seq 50); do
+    req GET /v1/health | grep -qiE "$1" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+if health_says '^503 .*ledger_unavailable'; then ok "health: 503 with the chain gone"; else bad "health with the chain gone: $(req GET /v1/health)"; fi
+"$ANVIL" --host 127.0.0.1 --port "$anvil_port" --silent --chain-id 1337 >"$work/anvil2.log" 2>&1 &
+anvil_pid=$!
+for _ in $(seq 100); do "$CAST" chain-id --rpc-url "$RPC" >/dev/null 2>&1 && break; sleep 0.1; done
+if health_says "^503 .*no contract at $token"; then ok "health: 503 naming the missing contract on a reset chain"; else bad "health on a reset chain: $(req GET /v1/health)"; fi
+expect_out "an order on the reset chain: 503 ledger_unavailable" '^503 .*ledger_unavailable' \
+  post "$work/o2.json"
+"$CAST" send --rpc-url "$RPC" --private-key "$dev_key" "$deployer" --value 10ether >/dev/null 2>&1 ||
+  bad "fund the deployer again"
+if out=$(deploy "$work/again.toml"); then ok "the contracts deployed again"; else bad "deploy again: $out"; fi
+expect_eq "at the same addresses" "$(toml token "$work/again.toml") $(toml centralizer "$work/again.toml")" "$token $cent"
+if health_says '^200 .*"status":"ok"'; then ok "health: ok again once the contracts are back"; else bad "health after the redeploy: $(req GET /v1/health)"; fi
+if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
 
 finish

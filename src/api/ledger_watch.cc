@@ -1,0 +1,52 @@
+#include "api/ledger_watch.h"
+
+namespace ipsx::api {
+
+LedgerWatch::LedgerWatch(const ledger::Ledger& ledger, Millis interval)
+    : ledger_(ledger), interval_(interval) {
+  check();
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!wake_.wait_for(lock, interval_, [this] { return stop_; })) {
+      lock.unlock();
+      check();
+      lock.lock();
+    }
+  });
+}
+
+LedgerWatch::~LedgerWatch() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+LedgerFinding LedgerWatch::last() const {
+  std::lock_guard lock(mu_);
+  return last_;
+}
+
+LedgerFinding LedgerWatch::check() {
+  LedgerFinding f;
+  auto identity = ledger_.check_identity();
+  auto height = identity ? ledger_.height() : std::unexpected(identity.error());
+  auto head = height ? ledger_.block(*height) : std::unexpected(height.error());
+  f.checked_ms = to_unix_ms(SystemClock().now());
+  std::lock_guard lock(mu_);
+  if (head) {
+    f.usable = true;
+    f.head = head->number;
+    f.head_time_ms = head->timestamp_ms;
+  } else {
+    f.reason = head.error().message();
+    f.head = last_.head;  // what was last seen of it
+    f.head_time_ms = last_.head_time_ms;
+  }
+  last_ = f;
+  return f;
+}
+
+}  // namespace ipsx::api
