@@ -224,5 +224,30 @@ TEST_F(EthFaults, AChainRolledBackPastAMinedTransactionDoesNotWedgeTheAccount) {
             Amount::from_tokens(2)->base());
 }
 
+// Attack (#19): other code put at the Centralizer's address under a running node (a chain swapped
+// behind the same RPC URL, or a development chain's anvil_setCode) is seen by the identity check,
+// which the node runs every two seconds: the ledger is then unusable, with the reason.
+TEST_F(EthFaults, CodeSwappedUnderTheLedgerIsSeen) {
+  ASSERT_TRUE(L().check_identity());
+  RpcClient& rpc = *h_->rpc();
+  const Deployment& d = h_->eth_ledger().deployment();
+  auto token_code =
+      rpc.request("eth_getCode", nlohmann::json::array({d.token.to_lower_hex(), "latest"}));
+  ASSERT_TRUE(token_code);
+  ASSERT_TRUE(rpc.request("anvil_setCode",
+                          nlohmann::json::array({d.centralizer.to_lower_hex(), *token_code})));
+  auto swapped = L().check_identity();
+  ASSERT_FALSE(swapped);
+  EXPECT_EQ(swapped.error().code(), ledger::make_error_code(LedgerErrc::wrong_chain));
+  EXPECT_NE(swapped.error().message().find("is not the code the node opened"), std::string::npos)
+      << swapped.error().message();
+  ASSERT_TRUE(
+      rpc.request("anvil_setCode", nlohmann::json::array({d.centralizer.to_lower_hex(), "0x"})));
+  auto gone = L().check_identity();
+  ASSERT_FALSE(gone);
+  EXPECT_NE(gone.error().message().find("no contract at"), std::string::npos)
+      << gone.error().message();
+}
+
 }  // namespace
 }  // namespace ipsx::eth
