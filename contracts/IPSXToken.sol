@@ -144,9 +144,15 @@ contract IPSXToken is ERC20 {
 
     // ---- Crowd sale ---------------------------------------------------------------------------
 
+    /// Plain native coin sent to the token (a wallet's ordinary transfer, no call data) buys, as
+    /// buy() does, under the same checks.
+    receive() external payable {
+        buy();
+    }
+
     /// buy(): the native value sent buys `value * rate` IPSX from the pool. The sender's native
     /// balance is checked by Ethereum itself before the call runs.
-    function buy() external payable {
+    function buy() public payable {
         uint256 value = msg.value;
         if (finalized) revert SaleNotOpen("the sale is finalized");
         if (block.timestamp < saleStart) revert SaleNotOpen("the sale has not started");

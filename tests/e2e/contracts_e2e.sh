@@ -132,7 +132,9 @@ expect_revert "deposit before finalize" TransfersLocked "$K_EARLY" "$CENT" "depo
 VALUE=0 expect_revert "buy of zero" InvalidArgument "$K_ALICE" "$TOKEN" "buy()"
 VALUE=$(e18 1001) expect_revert "buy past the hard cap" HardCapExceeded "$K_ALICE" "$TOKEN" "buy()"
 tx "buy" "$K_ALICE" --value "$(e18 2)" "$TOKEN" "buy()"
-tx "buy" "$K_PROV" --value "$(e18 1)" "$TOKEN" "buy()"
+# A wallet's plain transfer of native coin to the token buys as buy() does.
+tx "plain transfer (receive)" "$K_PROV" --value "$(e18 1)" "$TOKEN"
+expect_eq "the plain transfer bought 10,000 IPSX" "$(call "$TOKEN" "bought(address)(uint256)" "$PROV" | strip)" "$(e18 10000)"
 expect_eq "alice bought 20,000 IPSX" "$(call "$TOKEN" "balanceOf(address)(uint256)" "$ALICE" | strip)" "$(e18 20000)"
 expect_eq "treasury received the coin" "$("$CAST" balance "$TREAS" --rpc-url "$RPC")" "$(e18 10003)"
 tx "approve" "$K_BOUNTY" "$TOKEN" "approve(address,uint256)" "$MKT" \
@@ -143,6 +145,7 @@ expect_revert "finalize before the end" SaleNotFinalizable "$K_TEAM" "$TOKEN" "f
 expect_revert "claim unsold before finalize" SaleNotFinalized "$K_ALICE" "$TOKEN" "claimUnsold()"
 warp 3700
 VALUE=$(e18 1) expect_revert "buy after the window" SaleNotOpen "$K_ALICE" "$TOKEN" "buy()"
+VALUE=$(e18 1) expect_revert_data "a plain transfer after the window" SaleNotOpen "$K_ALICE" "$TOKEN" 0x
 tx "finalizeSale" "$K_TEAM" "$TOKEN" "finalizeSale()"
 expect_revert "finalize twice" SaleNotFinalizable "$K_TEAM" "$TOKEN" "finalizeSale()"
 tx "claimUnsold" "$K_ALICE" "$TOKEN" "claimUnsold()"
