@@ -20,9 +20,11 @@ int main(int argc, char** argv) {
   CLI::App app{"ipsx: an exchange for leasing IP addresses, paid in the IPSX token"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ipsx ") + IPSX_VERSION);
+  // Options of `ipsx` itself (--ca-file) may also follow the subcommand's name.
+  app.fallthrough();
   app.add_option("--ca-file",
                  "https:// nodes and JSON-RPC endpoints: trust the CA certificates in "
-                 "FILE (PEM) instead of the system's (before the subcommand)")
+                 "FILE (PEM) instead of the system's")
       ->envname("IPSX_CA_FILE")
       ->check(CLI::ExistingFile)
       ->each([](const std::string& file) { ipsx::http::set_default_ca_file(file); });
