@@ -29,20 +29,27 @@ LedgerFinding LedgerWatch::last() const {
   return last_;
 }
 
-LedgerFinding LedgerWatch::check() {
+LedgerFinding inspect(const ledger::Ledger& ledger) {
   LedgerFinding f;
-  auto identity = ledger_.check_identity();
-  auto height = identity ? ledger_.height() : std::unexpected(identity.error());
-  auto head = height ? ledger_.block(*height) : std::unexpected(height.error());
+  auto identity = ledger.check_identity();
+  auto height = identity ? ledger.height() : std::unexpected(identity.error());
+  auto head = height ? ledger.block(*height) : std::unexpected(height.error());
   f.checked_ms = to_unix_ms(SystemClock().now());
-  std::lock_guard lock(mu_);
   if (head) {
     f.usable = true;
     f.head = head->number;
     f.head_time_ms = head->timestamp_ms;
   } else {
     f.reason = head.error().message();
-    f.head = last_.head;  // what was last seen of it
+  }
+  return f;
+}
+
+LedgerFinding LedgerWatch::check() {
+  LedgerFinding f = inspect(ledger_);
+  std::lock_guard lock(mu_);
+  if (!f.usable) {  // what was last seen of the head
+    f.head = last_.head;
     f.head_time_ms = last_.head_time_ms;
   }
   last_ = f;

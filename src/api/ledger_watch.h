@@ -24,6 +24,9 @@ struct LedgerFinding {
   int64_t checked_ms = 0;  // when the finding was made (Unix ms)
 };
 
+// One look at the ledger, on the caller's thread: identity, then the head.
+LedgerFinding inspect(const ledger::Ledger& ledger);
+
 class LedgerWatch {
  public:
   // Checks once before returning (so the first finding is there at once), then every

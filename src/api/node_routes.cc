@@ -196,18 +196,7 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
     // The ledger's head and how old it is: a chain that makes blocks only when there are
     // transactions (anvil) has an old head and is healthy; a ledger that does not answer, or is
     // no longer the one the node opened, is not.
-    LedgerFinding f = node.watch ? node.watch->last() : LedgerFinding{};
-    if (!node.watch) {
-      auto height = node.ledger.height();
-      auto head = height ? node.ledger.block(*height) : std::unexpected(height.error());
-      f.usable = head.has_value();
-      if (head) {
-        f.head = head->number;
-        f.head_time_ms = head->timestamp_ms;
-      } else {
-        f.reason = head.error().message();
-      }
-    }
+    LedgerFinding f = node.watch ? node.watch->last() : inspect(node.ledger);
     if (!f.usable) return error_response(ledger_unusable(f));
     j["head"] = {{"number", f.head},
                  {"timestampMs", f.head_time_ms},

@@ -71,6 +71,18 @@ EthereumLedger::~EthereumLedger() {
 
 namespace {
 
+// The node's chain is the deployment's, else wrong_chain naming both.
+Result<void> same_chain(RpcClient& rpc, uint64_t deployment_chain) {
+  auto chain = rpc.chain_id();
+  if (!chain) return std::unexpected(chain.error());
+  if (*chain != deployment_chain) {
+    return fail(LedgerErrc::wrong_chain,
+                fmt::format("the node at {} runs chain {}, the deployment is on chain {}",
+                            rpc.endpoint(), *chain, deployment_chain));
+  }
+  return {};
+}
+
 // keccak256 of the code at `a`; invalid_argument if there is none.
 Result<Hash> code_hash(RpcClient& rpc, const Address& a) {
   auto code = rpc.request("eth_getCode", json::array({a.to_lower_hex(), "latest"}));
@@ -87,13 +99,8 @@ Result<Hash> code_hash(RpcClient& rpc, const Address& a) {
 
 Result<std::unique_ptr<EthereumLedger>> EthereumLedger::open(std::shared_ptr<RpcClient> rpc,
                                                              EthereumLedgerOptions options) {
-  auto chain = rpc->chain_id();
-  if (!chain) return std::unexpected(chain.error());
-  if (*chain != options.deployment.chain_id) {
-    return fail(LedgerErrc::wrong_chain,
-                fmt::format("the node at {} runs chain {}, the deployment is on chain {}",
-                            rpc->endpoint(), *chain, options.deployment.chain_id));
-  }
+  if (auto same = same_chain(*rpc, options.deployment.chain_id); !same)
+    return std::unexpected(same.error());
   auto token = code_hash(*rpc, options.deployment.token);
   if (!token) return std::unexpected(token.error());
   auto centralizer = code_hash(*rpc, options.deployment.centralizer);
@@ -105,13 +112,7 @@ Result<std::unique_ptr<EthereumLedger>> EthereumLedger::open(std::shared_ptr<Rpc
 }
 
 Result<void> EthereumLedger::check_identity() const {
-  auto chain = rpc_->chain_id();
-  if (!chain) return std::unexpected(chain.error());
-  if (*chain != options_.deployment.chain_id) {
-    return fail(LedgerErrc::wrong_chain,
-                fmt::format("the node at {} now runs chain {}, the deployment is on chain {}",
-                            rpc_->endpoint(), *chain, options_.deployment.chain_id));
-  }
+  if (auto same = same_chain(*rpc_, options_.deployment.chain_id); !same) return same;
   for (auto [a, expected] : {std::pair{options_.deployment.token, token_code_hash_},
                              std::pair{options_.deployment.centralizer, centralizer_code_hash_}}) {
     auto h = code_hash(*rpc_, a);
