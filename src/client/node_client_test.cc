@@ -111,6 +111,7 @@ class ScriptedServer {
         ++accepted_;
         script(c);
         ::close(c);
+        ++closed_;
       }
     });
   }
@@ -121,12 +122,18 @@ class ScriptedServer {
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
   int accepted() const { return accepted_.load(); }
+  // Waits (at most 10 s) until the server has closed `n` connections.
+  bool wait_closed(int n) const {
+    for (int i = 0; i < 1000 && closed_.load() < n; ++i) std::this_thread::sleep_for(Millis(10));
+    return closed_.load() >= n;
+  }
 
  private:
   std::vector<Script> scripts_;
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<int> accepted_{0};
+  std::atomic<int> closed_{0};
   std::thread thread_;
 };
 
@@ -150,7 +157,7 @@ TEST(HttpClientConnection, AKeptAliveConnectionTheServerClosedWhileIdleIsReplace
   auto first = client->request("POST", "/a", "{}");
   ASSERT_TRUE(first) << first.error().message();
   EXPECT_EQ(first->body, "{\"n\":1}");
-  std::this_thread::sleep_for(Millis(100));  // the close arrives
+  ASSERT_TRUE(server.wait_closed(1));  // its end of stream is on its way (loopback: there)
   // Not resendable, so only the check before sending can save it.
   auto second = client->request("POST", "/a", "{}", "application/json", Millis(5000), false);
   ASSERT_TRUE(second) << second.error().message();
