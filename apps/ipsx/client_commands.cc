@@ -116,7 +116,12 @@ void send_op(const ClientOptions& o, const ledger::Op& op) {
   const char* name = ledger::op_name(op);
   std::cerr << "sending " << name << " ... " << std::flush;
   auto r = sdk::send_transaction(*w.session.node, w.signer, op);
-  std::cerr << (r ? fmt::format("included in block {}\n", text(*r, "/block")) : "failed\n");
+  std::string told = "failed";
+  if (r) {
+    told = fmt::format("included in block {}", text(*r, "/block"));
+    if (r->contains("chainTx")) told += ", transaction " + text(*r, "/chainTx");
+  }
+  std::cerr << told << "\n";
   print(o, unwrap(std::move(r), name), show_receipt);
 }
 

@@ -121,6 +121,8 @@ void show_trades(const json& t) {
 void show_receipt(const json& r) {
   std::cout << fmt::format("{} {} in block {}\n", text(r, "/op"), text(r, "/id"),
                            text(r, "/block"));
+  // On Ethereum: the chain's own hash, for `cast tx`, `cast receipt` and explorers.
+  if (r.contains("chainTx")) std::cout << "  transaction " << text(r, "/chainTx") << "\n";
   for (const json& e : list(r, "events")) {
     std::string fields;
     for (const json& f : list(e, "fields"))

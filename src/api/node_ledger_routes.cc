@@ -182,8 +182,10 @@ HttpResponse events_json(const Result<std::vector<ledger::Event>>& events) {
 }
 
 json tx_record_json(const ledger::TxRecord& t) {
-  return {{"id", t.id.hex()},           {"block", t.block}, {"index", t.index},
-          {"from", t.from.to_string()}, {"nonce", t.nonce}, {"op", t.op}};
+  json j = {{"id", t.id.hex()},           {"block", t.block}, {"index", t.index},
+            {"from", t.from.to_string()}, {"nonce", t.nonce}, {"op", t.op}};
+  if (t.chain_tx) j["chainTx"] = t.chain_tx->hex();
+  return j;
 }
 
 HttpResponse transaction_by_id(NodeContext& node, const HttpRequest& req) {
@@ -360,6 +362,7 @@ HttpResponse send_tx(NodeState& s, const HttpRequest& req) {
               {"from", t->from.to_string()},
               {"op", op},
               {"events", events}};
+  if (receipt->chain_tx) out["chainTx"] = receipt->chain_tx->hex();
   if (receipt->deal_id) out["dealId"] = receipt->deal_id->hex();
   publish(node, "transaction",
           {{"id", out["id"]}, {"block", out["block"]}, {"from", out["from"]}, {"op", op}});

@@ -411,6 +411,7 @@ Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
   }
   L::Receipt out;
   out.tx_id = w.tx.id();
+  out.chain_tx = r->tx_hash;
   out.block = r->block;
   out.index = r->index;
   auto events = to_events(r->logs);

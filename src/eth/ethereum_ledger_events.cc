@@ -132,6 +132,7 @@ Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const T
   e.block = log.block;
   e.tx_index = log.tx_index;
   e.tx_id = info.ledger_id;
+  e.chain_tx = log.tx_hash;
   auto parties = [&](const Hash& id) -> Result<void> {
     e.deal = id;
     auto p = deal_parties(id);
@@ -347,7 +348,8 @@ Result<void> EthereumLedger::scan_history() const {
       if (!r) return std::unexpected(r.error());
       if (!*r || !(*r)->success) continue;  // reverted: not a ledger transaction
       uint64_t nonce = std::visit([](const auto& x) { return x.nonce; }, t.tx);
-      L::TxRecord record{ledger_tx_id(t.tx, t.signature), (*b)->number, t.index, t.from, nonce, op};
+      L::TxRecord record{
+          ledger_tx_id(t.tx, t.signature), (*b)->number, t.index, t.from, nonce, op, t.hash};
       history_by_id_[record.id] = record;
       history_[t.from].push_back(std::move(record));
     }

@@ -121,5 +121,48 @@ TEST(EthereumChainTime, AnIdleChainSellsInASaleThatOpenedSinceItsLastBlock) {
   EXPECT_GE(l.block(l.height().value()).value().timestamp_ms, to_unix_ms(g.sale.start));
 }
 
+// #19: a user pastes a transaction's hash into `cast tx` or a block explorer, so receipts, the
+// transaction lookup and events carry the chain's own hash beside the ledger's id (which stays
+// SignedTx::id(), the same on every backend), and it is the hash the chain knows.
+TEST(EthereumChainTx, ReceiptsRecordsAndEventsNameTheChainsTransactionHash) {
+  crypto::PrivateKey buyer = crypto::PrivateKey::generate().value();
+  int64_t now_s = to_unix_seconds(SystemClock().now());
+  ledger::GenesisConfig g = genesis();
+  g.time = from_unix_ms(now_s * 1000);
+  g.sale.start = g.time;
+  g.sale.end = g.time + Millis(3'600'000);
+  g.native = {{buyer.address(), Amount::from_tokens(10).value()}};
+  auto h = AnvilHarness::create(g, {}, /*wall_clock=*/true);
+  ASSERT_TRUE(h) << h.error().message();
+  ledger::Ledger& l = (*h)->ledger();
+  auto tx = l.prepare(buyer.address(), ledger::Buy{Amount::from_tokens(1).value()}, std::nullopt);
+  ASSERT_TRUE(tx) << tx.error().message();
+  ledger::SignedTx signed_tx = ledger::testing::sign_tx(buyer, *tx);
+  auto r = l.submit(signed_tx);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->tx_id, signed_tx.id());
+  ASSERT_TRUE(r->chain_tx);
+  EXPECT_NE(*r->chain_tx, r->tx_id);
+
+  auto on_chain = (*h)->rpc()->receipt(*r->chain_tx);
+  ASSERT_TRUE(on_chain) << on_chain.error().message();
+  ASSERT_TRUE(*on_chain) << "the chain does not know " << r->chain_tx->hex();
+  EXPECT_EQ((*on_chain)->block, r->block);
+  EXPECT_EQ((*on_chain)->index, r->index);
+  EXPECT_EQ((*on_chain)->from, buyer.address());
+
+  auto record = l.transaction(r->tx_id);
+  ASSERT_TRUE(record) << record.error().message();
+  ASSERT_TRUE(*record);
+  EXPECT_EQ((*record)->chain_tx, r->chain_tx);
+  auto events = l.events_of_account(buyer.address(), 10);
+  ASSERT_TRUE(events) << events.error().message();
+  ASSERT_FALSE(events->empty());
+  for (const ledger::Event& e : *events) {
+    EXPECT_EQ(e.tx_id, r->tx_id);
+    EXPECT_EQ(e.chain_tx, r->chain_tx);
+  }
+}
+
 }  // namespace
 }  // namespace ipsx::eth

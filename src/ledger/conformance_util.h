@@ -319,6 +319,8 @@ class LedgerConformance : public ::testing::TestWithParam<ConformanceBackend> {
     }
     if (r->deal_id) deals_.insert(*r->deal_id);
     EXPECT_EQ(r->tx_id, stx.id());
+    // A chain's own transaction hash where the backend has one (Ethereum), and only there.
+    EXPECT_EQ(r->chain_tx.has_value(), L().kind() == "ethereum");
     check_invariants(loc);
     return std::move(*r);
   }

@@ -185,6 +185,7 @@ struct Event {
   uint64_t block = 0;
   uint32_t tx_index = 0;
   Hash tx_id;
+  std::optional<Hash> chain_tx;  // the chain's own hash of that transaction (Ethereum), if any
   std::optional<Hash> deal;
   std::vector<Address> accounts;
   std::vector<std::pair<std::string, std::string>> fields;
@@ -195,7 +196,10 @@ struct Event {
 };
 
 struct Receipt {
-  Hash tx_id;
+  Hash tx_id;  // the ledger's id: SignedTx::id(), the same on every backend
+  // The chain's own hash of the transaction, where the backend is a chain with its own hashes
+  // (Ethereum: what `cast tx` and block explorers take); none on the embedded ledger.
+  std::optional<Hash> chain_tx;
   uint64_t block = 0;
   uint32_t index = 0;
   std::vector<Event> events;
@@ -209,6 +213,7 @@ struct TxRecord {
   Address from;
   uint64_t nonce = 0;
   std::string op;
+  std::optional<Hash> chain_tx;  // as in Receipt
 };
 
 struct BlockView {

@@ -322,7 +322,7 @@ Result<std::vector<TxRecord>> Store::transactions_of(const Address& a, size_t li
   while (s.step() == SQLITE_ROW) {
     uint64_t pos = static_cast<uint64_t>(s.col_int(1));
     out.push_back({s.col_hash(0), pos >> 20, static_cast<uint32_t>(pos & 0xfffff), s.col_address(2),
-                   static_cast<uint64_t>(s.col_int(3)), s.col_text(4)});
+                   static_cast<uint64_t>(s.col_int(3)), s.col_text(4), std::nullopt});
   }
   std::reverse(out.begin(), out.end());
   return out;
@@ -334,9 +334,9 @@ Result<std::optional<TxRecord>> Store::transaction(const Hash& id) {
   s.bind_blob(1, id.view());
   if (s.step() != SQLITE_ROW) return std::optional<TxRecord>();
   uint64_t pos = static_cast<uint64_t>(s.col_int(1));
-  return std::optional<TxRecord>(TxRecord{s.col_hash(0), pos >> 20,
-                                          static_cast<uint32_t>(pos & 0xfffff), s.col_address(2),
-                                          static_cast<uint64_t>(s.col_int(3)), s.col_text(4)});
+  return std::optional<TxRecord>(
+      TxRecord{s.col_hash(0), pos >> 20, static_cast<uint32_t>(pos & 0xfffff), s.col_address(2),
+               static_cast<uint64_t>(s.col_int(3)), s.col_text(4), std::nullopt});
 }
 
 // The events of the transactions indexed under `key` that `keep` accepts, oldest first; at most

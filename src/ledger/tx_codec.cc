@@ -628,6 +628,7 @@ json to_json(const Event& e) {
   for (const auto& a : e.accounts) accounts.push_back(a.to_string());
   json j = {{"kind", to_string(e.kind)}, {"block", e.block},     {"txIndex", e.tx_index},
             {"txId", e.tx_id.hex()},     {"accounts", accounts}, {"fields", fields}};
+  if (e.chain_tx) j["chainTx"] = e.chain_tx->hex();
   if (e.deal) j["deal"] = e.deal->hex();
   return j;
 }

@@ -14,6 +14,15 @@ std::string short_id(const Hash& id) {
   return id.hex().substr(0, 18) + "...";
 }
 
+// Where a transaction the node answered for went: "block N", and on a chain with its own
+// transaction hashes ", transaction 0x..." (what a user pastes into `cast tx` or an explorer).
+std::string where(const json& receipt) {
+  std::string out = fmt::format("block {}", receipt.value("block", uint64_t{0}));
+  if (auto h = receipt.find("chainTx"); h != receipt.end() && h->is_string())
+    out += ", transaction " + h->get<std::string>();
+  return out;
+}
+
 // An amount field of the ledger's JSON (IPSX, "1.5"), zero if absent.
 U256 amount_of(const json& j, const char* name) {
   if (!j.is_object() || !j.contains(name) || !j[name].is_string()) return U256();
@@ -166,9 +175,9 @@ std::vector<std::string> ProviderSettlement::answer_close(const Hash& id, Deal& 
       }
       out.push_back(fmt::format(
           "deal {}: the requester is closing it admitting {} IPSX; claimed our balance proof of "
-          "{} IPSX within the challenge period (block {})",
+          "{} IPSX within the challenge period ({})",
           short_id(id), Amount::from_base(admitted).to_string(),
-          Amount::from_base(d.claimed).to_string(), r->value("block", uint64_t{0})));
+          Amount::from_base(d.claimed).to_string(), where(*r)));
     }
     return out;
   }
@@ -179,8 +188,8 @@ std::vector<std::string> ProviderSettlement::answer_close(const Hash& id, Deal& 
                            r.error().message()));
     return out;
   }
-  out.push_back(fmt::format("deal {}: settled after the challenge period: {} (block {})",
-                            short_id(id), close_summary(*r), r->value("block", uint64_t{0})));
+  out.push_back(fmt::format("deal {}: settled after the challenge period: {} ({})", short_id(id),
+                            close_summary(*r), where(*r)));
   return out;  // rated at the next poll, once closed
 }
 
@@ -202,8 +211,8 @@ void ProviderSettlement::record_usage(const Hash& id, Deal& d, const json& ledge
   d.usage_sent = count;
   out.push_back(fmt::format(
       "deal {}: the root of its usage log ({} records, signed by the requester) is on the ledger "
-      "(block {})",
-      short_id(id), count, sent->value("block", uint64_t{0})));
+      "({})",
+      short_id(id), count, where(*sent)));
 }
 
 std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Timestamp now) {
@@ -259,9 +268,8 @@ std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Tim
                  fmt::format("deal {}: claiming: {}", short_id(id), r.error().message()));
       return out;
     }
-    out.push_back(fmt::format("deal {}: claimed {} IPSX on the ledger (block {})", short_id(id),
-                              Amount::from_base(p->first).to_string(),
-                              r->value("block", uint64_t{0})));
+    out.push_back(fmt::format("deal {}: claimed {} IPSX on the ledger ({})", short_id(id),
+                              Amount::from_base(p->first).to_string(), where(*r)));
     return out;
   }
 
@@ -276,9 +284,8 @@ std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Tim
           fmt::format("deal {}: closing it on the ledger: {}", short_id(id), r.error().message()));
       return out;
     }
-    out.push_back(fmt::format("deal {} settled on the ledger ({}): {} (block {})", short_id(id),
-                              ledger::to_string(*reason), close_summary(*r),
-                              r->value("block", uint64_t{0})));
+    out.push_back(fmt::format("deal {} settled on the ledger ({}): {} ({})", short_id(id),
+                              ledger::to_string(*reason), close_summary(*r), where(*r)));
     if (!d.ended && on_ended) on_ended(id, "it is closed on the ledger");
     d.ended = true;
   }
@@ -291,7 +298,10 @@ std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Tim
           fmt::format("deal {}: rating the requester: {}", short_id(id), r.error().message()));
       return out;
     }
-    if (r) out.push_back(fmt::format("deal {}: rated the requester {}/5", short_id(id), score));
+    if (r) {
+      out.push_back(
+          fmt::format("deal {}: rated the requester {}/5 ({})", short_id(id), score, where(*r)));
+    }
   }
   if (store_) {
     if (auto f = store_->forget(id); !f) {
@@ -343,8 +353,9 @@ std::vector<std::string> RequesterSettlement::settle(const Hash& id, Deal& d, Ti
       auto r = send_transaction(node_, signer_, ledger::Rate{id, score});
       if (!r && r.error().code() != make_error_code(SdkErrc::already_rated))
         return fail("rating the provider", r.error());
-      out.push_back(fmt::format("deal {} closed ({}): rated the provider {}/5", short_id(id),
-                                ledger::to_string(reason), score));
+      out.push_back(fmt::format("deal {} closed ({}): rated the provider {}/5{}", short_id(id),
+                                ledger::to_string(reason), score,
+                                r ? " (" + where(*r) + ")" : std::string()));
     }
     d.done = true;
     return out;
