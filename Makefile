@@ -65,8 +65,16 @@ sanitize-all: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 -LE "bench|anvil|chaos"
 
+# `make demo` on the embedded ledger; `make demo LEDGER=ethereum` on a local anvil (the contracts).
+LEDGER ?= embedded
 demo: build
+ifeq ($(LEDGER),ethereum)
+	scripts/demo-eth.sh $(BUILD)/bin/ipsx $(BUILD)/contracts
+else ifeq ($(LEDGER),embedded)
 	scripts/demo.sh $(BUILD)/bin/ipsx
+else
+	@echo "LEDGER must be embedded or ethereum, not '$(LEDGER)'" >&2; exit 2
+endif
 
 # Benchmarks: figures go to $(BUILD)/bench/results.json (one flat object, all measured in this run).
 bench: build
