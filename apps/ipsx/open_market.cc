@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "cli_util.h"
@@ -50,6 +51,10 @@ std::unique_ptr<eth::EthereumLedger> open_ethereum_ledger(const EthereumEndpoint
   o.deployment = file.deployment;
   o.errors = std::move(errors);
   o.send.receipt_timeout = Millis(e.timeout_s * 1000);
+  // The keeper's lines: a transaction the chain lost after its receipt, sent again or lost.
+  o.on_note = [](const std::string& line) {
+    std::cout << "ipsx node: ledger: " << line << std::endl;
+  };
   auto l = unwrap(
       eth::EthereumLedger::open(std::shared_ptr<eth::RpcClient>(std::move(rpc)), std::move(o)),
       fmt::format("{} (deployment {})", where, e.deployment));

@@ -57,6 +57,7 @@ EthereumLedger::EthereumLedger(std::shared_ptr<RpcClient> rpc, EthereumLedgerOpt
   for (size_t i = 0; i < std::max<size_t>(1, options_.receipt_threads); ++i) {
     waiters_.emplace_back([this] { waiter_loop(); });
   }
+  if (options_.keep_every.count() > 0) keeper_ = std::thread([this] { keeper_loop(); });
 }
 
 EthereumLedger::~EthereumLedger() {
@@ -67,6 +68,7 @@ EthereumLedger::~EthereumLedger() {
   queue_cv_.notify_all();
   sequencer_.join();
   for (auto& t : waiters_) t.join();
+  if (keeper_.joinable()) keeper_.join();
 }
 
 namespace {
@@ -144,9 +146,16 @@ Result<EthereumLedger::Call> EthereumLedger::encode(const L::Op& op) const {
 Result<uint64_t> EthereumLedger::expected_nonce(const Address& a) const {
   auto pending = rpc_->transaction_count(a, "pending");
   if (!pending) return std::unexpected(pending.error());
+  uint64_t next = *pending;
+  {
+    // Acknowledged transactions keep their nonces while the keeper watches them: one the chain
+    // rolled back is sent again with its nonce, which must not go to another transaction.
+    std::lock_guard lock(acked_mu_);
+    if (auto it = acked_next_.find(a); it != acked_next_.end()) next = std::max(next, it->second);
+  }
   std::lock_guard lock(nonce_mu_);
   auto it = in_flight_.find(a);
-  return it == in_flight_.end() ? *pending : std::max(*pending, it->second.next);
+  return it == in_flight_.end() ? next : std::max(next, it->second.next);
 }
 
 void EthereumLedger::mark_sent(const Address& from, uint64_t nonce) {
@@ -409,6 +418,7 @@ Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
     return fail(EthErrc::reverted,
                 fmt::format("transaction {} reverted in block {}", r->tx_hash.hex(), r->block));
   }
+  acknowledge(w.eth_tx, *r);
   L::Receipt out;
   out.tx_id = w.tx.id();
   out.chain_tx = r->tx_hash;

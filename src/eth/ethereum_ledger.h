@@ -18,6 +18,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,17 @@ struct EthereumLedgerOptions {
   const Clock* dev_clock = nullptr;
   size_t receipt_threads = 4;
   size_t max_prepared = 100'000;  // prepared-but-unsubmitted transactions remembered
+  // The keeper: every transaction the ledger acknowledged (its receipt answered) stays watched
+  // until it is `keep_depth` blocks deep. One the chain lost (a rollback, a reorganisation, a node
+  // restarted from older state) is sent again, the same signed bytes, so it is mined at most
+  // once; its nonce stays reserved meanwhile. One whose nonce another transaction took, or that
+  // reverts when mined again, is reported lost. Every `keep_every` (0: only keep_acknowledged()).
+  uint64_t keep_depth = 64;
+  size_t keep_max = 100'000;
+  Millis keep_every{2'000};
+  // The keeper's lines for the operator's log (a transaction sent again, back, lost; a
+  // reorganisation seen). Called from the keeper's thread.
+  std::function<void(const std::string&)> on_note;
 };
 
 class EthereumLedger final : public ledger::Ledger {
@@ -84,6 +96,19 @@ class EthereumLedger final : public ledger::Ledger {
   Result<std::vector<ledger::Event>> events_of_deal(const Hash& deal_id) const override;
   Result<std::vector<ledger::Event>> events_of_account(const Address& a,
                                                        size_t limit) const override;
+
+  // What the keeper did since the ledger opened.
+  struct KeeperStats {
+    uint64_t watched = 0;  // acknowledged transactions not yet keep_depth blocks deep
+    uint64_t resent = 0;   // lost by the chain after their receipt and sent again
+    uint64_t back = 0;     // of those, mined again
+    uint64_t lost = 0;     // gone for good: their nonce taken, or reverted when mined again
+    uint64_t reorgs = 0;   // reorganisations under the history index (re-read from the fork)
+  };
+  // One pass of the keeper (the keeper's thread runs one every keep_every); fails when the
+  // chain does not answer, leaving everything for the next pass.
+  Result<KeeperStats> keep_acknowledged();
+  KeeperStats keeper_stats() const;
 
   // The ledger id of a transaction on chain: keccak256(signing hash || r || s || 27 + y).
   static Hash ledger_tx_id(const Transaction& tx, const crypto::Signature& sig);
@@ -161,6 +186,28 @@ class EthereumLedger final : public ledger::Ledger {
   // chain, so its nonce is free again.
   void done_with(const Address& from, uint64_t nonce, bool unused);
 
+  // The keeper (ethereum_ledger_keeper.cc).
+  struct Acked {
+    Hash hash;  // the chain's transaction hash
+    Bytes raw;  // the signed bytes, sent again as they are
+    Address from;
+    uint64_t nonce = 0;
+    uint64_t block = 0;
+    Hash block_hash;
+    bool resent = false;  // sent again, not yet seen mined again
+  };
+  void acknowledge(const SignedTransaction& tx, const TxReceipt& r);
+  void keeper_loop();
+  // The history index, re-read from the fork if the chain under it changed.
+  Result<void> rewind_history() const;
+  void note(const std::string& line) const;
+  mutable std::mutex acked_mu_;
+  std::deque<Acked> acked_;
+  std::unordered_map<Address, uint64_t> acked_next_;  // the nonce after an account's watched ones
+  KeeperStats keeper_stats_;
+  std::mutex keeper_pass_mu_;  // one pass at a time
+  std::thread keeper_;
+
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<Hash, TxInfo> tx_info_;
   mutable std::unordered_map<Hash, std::array<Address, 3>> deal_parties_;
@@ -170,6 +217,8 @@ class EthereumLedger final : public ledger::Ledger {
   mutable uint64_t scanned_to_ = 0;  // blocks below this are indexed
   mutable std::unordered_map<Address, std::vector<ledger::TxRecord>> history_;
   mutable std::unordered_map<Hash, ledger::TxRecord> history_by_id_;
+  mutable std::map<uint64_t, Hash> scanned_hashes_;  // the last keep_depth blocks indexed
+  mutable uint64_t reorgs_seen_ = 0;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -354,6 +354,9 @@ Result<void> EthereumLedger::scan_history() const {
       history_[t.from].push_back(std::move(record));
     }
     scanned_to_ = n + 1;
+    scanned_hashes_[n] = (*b)->hash;  // the keeper compares them with the chain's
+    while (scanned_hashes_.size() > std::max<uint64_t>(1, options_.keep_depth))
+      scanned_hashes_.erase(scanned_hashes_.begin());
   }
   return {};
 }

@@ -200,26 +200,100 @@ TEST_F(EthFaults, NodeGoneMidRunIsAClearErrorAndBackWithItsStateLosesAndRepeatsN
   std::filesystem::remove_all(dir);
 }
 
-// Regression (#19): a chain rolled back past a transaction the ledger had reported mined (anvil
-// restarted a block behind, a reorganisation) left the ledger insisting on the nonce after it,
-// so each later transaction of the account went into the node's queue behind a gap and hung
-// there until its deadline, for good. Once nothing is in flight, the chain's count decides.
-TEST_F(EthFaults, AChainRolledBackPastAMinedTransactionDoesNotWedgeTheAccount) {
+// The keeper's pass, once the background one has had its say too (both are serialized).
+EthereumLedger::KeeperStats keep(AnvilHarness& h) {
+  auto s = h.eth_ledger().keep_acknowledged();
+  EXPECT_TRUE(s) << s.error().message();
+  return s.value_or(EthereumLedger::KeeperStats{});
+}
+
+// #19: a chain rolled back past a transaction the ledger acknowledged (anvil restarted from older
+// state, a reorganisation; here evm_revert) loses it, and with it something the user was told
+// was done. The keeper sends the same signed bytes again: it is mined once more, exactly once.
+TEST_F(EthFaults, ATransactionRolledBackAfterItsReceiptIsSentAgainAndMinedOnce) {
   RpcClient& rpc = *h_->rpc();
   auto snapshot = rpc.request("evm_snapshot", nlohmann::json::array());
   ASSERT_TRUE(snapshot) << snapshot.error().message();
   auto t0 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(1).value()});
   auto mined = L().submit(t0);
   ASSERT_TRUE(mined) << mined.error().message();
+  ASSERT_EQ(L().transactions_of(p_.address(), 10).value().size(), 1u);  // indexed
   auto reverted = rpc.request("evm_revert", nlohmann::json::array({*snapshot}));
   ASSERT_TRUE(reverted && reverted->is_boolean() && reverted->get<bool>());
-  ASSERT_EQ(L().nonce_of(p_.address()).value(), 0u) << "the block with t0 is gone";
+  ASSERT_EQ(rpc.transaction_count(p_.address(), "latest").value(), 0u) << "t0's block is gone";
+
+  EthereumLedger::KeeperStats s = keep(*h_);  // sends it again; anvil mines it at once
+  EXPECT_EQ(s.resent, 1u);
+  s = keep(*h_);
+  EXPECT_EQ(s.back, 1u);
+  EXPECT_EQ(s.lost, 0u);
+  EXPECT_GE(s.reorgs, 1u) << "the history index was not re-read";
+  auto again = rpc.receipt(*mined->chain_tx).value();
+  ASSERT_TRUE(again) << "t0 is not on chain again";
+  EXPECT_TRUE(again->success);
+  EXPECT_EQ(L().nonce_of(p_.address()).value(), 1u);
+  EXPECT_EQ(L().allowance(p_.address(), r_.address()).value().base(),
+            Amount::from_tokens(1)->base());
+  auto txs = L().transactions_of(p_.address(), 10).value();
+  ASSERT_EQ(txs.size(), 1u) << "once, not twice";
+  EXPECT_EQ(txs[0].id, t0.id());
+  EXPECT_EQ(txs[0].block, again->block);
+
+  // The account goes on: its next transaction takes the next nonce.
+  auto t1 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(2).value()});
+  EXPECT_EQ(t1.tx.nonce, 1u);
+  ASSERT_TRUE(L().submit(t1));
+  EXPECT_EQ(L().allowance(p_.address(), r_.address()).value().base(),
+            Amount::from_tokens(2)->base());
+}
+
+// Regression (#19): after such a rollback the ledger used to hand the lost transaction's nonce to
+// the account's next transaction (the chain's count), which then took it for good, and before
+// that it insisted on the nonce after the lost one, parking every later transaction behind a
+// gap (a wedge). The nonce stays reserved for the keeper's resend; the next transaction queues
+// behind it and both are mined.
+TEST_F(EthFaults, ATransactionSubmittedBeforeTheKeeperSeesTheRollbackDoesNotTakeTheLostNonce) {
+  RpcClient& rpc = *h_->rpc();
+  auto snapshot = rpc.request("evm_snapshot", nlohmann::json::array());
+  ASSERT_TRUE(snapshot) << snapshot.error().message();
+  auto t0 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(1).value()});
+  ASSERT_TRUE(L().submit(t0));
+  ASSERT_TRUE(rpc.request("evm_revert", nlohmann::json::array({*snapshot})));
 
   auto t1 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(2).value()});
-  EXPECT_EQ(t1.tx.nonce, 0u);
-  auto r = L().submit(t1);
-  ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(L().nonce_of(p_.address()).value(), 1u);
+  EXPECT_EQ(t1.tx.nonce, 1u) << "nonce 0 belongs to t0, acknowledged";
+  std::promise<Result<ledger::Receipt>> done;
+  L().submit_async(t1, [&](Result<ledger::Receipt> r) { done.set_value(std::move(r)); });
+  keep(*h_);
+  auto r1 = done.get_future().get();
+  ASSERT_TRUE(r1) << r1.error().message();
+  EXPECT_EQ(L().nonce_of(p_.address()).value(), 2u);
+  EXPECT_EQ(L().allowance(p_.address(), r_.address()).value().base(),
+            Amount::from_tokens(2)->base());  // t0 then t1, in nonce order
+}
+
+// A transaction the chain lost whose nonce another transaction took meanwhile (the same key used
+// elsewhere; here anvil_setNonce) cannot be mined again: it is reported lost and its nonce is
+// released, so the account is not wedged behind it.
+TEST_F(EthFaults, ALostTransactionWhoseNonceWasTakenIsReportedAndReleased) {
+  RpcClient& rpc = *h_->rpc();
+  auto snapshot = rpc.request("evm_snapshot", nlohmann::json::array());
+  ASSERT_TRUE(snapshot) << snapshot.error().message();
+  auto t0 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(1).value()});
+  ASSERT_TRUE(L().submit(t0));
+  ASSERT_EQ(L().transactions_of(p_.address(), 10).value().size(), 1u);
+  ASSERT_TRUE(rpc.request("evm_revert", nlohmann::json::array({*snapshot})));
+  ASSERT_TRUE(
+      rpc.request("anvil_setNonce", nlohmann::json::array({p_.address().to_lower_hex(), "0x1"})));
+  EthereumLedger::KeeperStats s = keep(*h_);
+  EXPECT_EQ(s.lost, 1u);
+  EXPECT_EQ(s.resent, 0u);
+  EXPECT_EQ(s.watched, 0u);
+  EXPECT_TRUE(L().transactions_of(p_.address(), 10).value().empty()) << "the index forgot it";
+  EXPECT_TRUE(L().allowance(p_.address(), r_.address()).value().is_zero());
+  auto t1 = tx(p_, ledger::Approve{r_.address(), Amount::from_tokens(2).value()});
+  EXPECT_EQ(t1.tx.nonce, 1u);
+  ASSERT_TRUE(L().submit(t1));
   EXPECT_EQ(L().allowance(p_.address(), r_.address()).value().base(),
             Amount::from_tokens(2)->base());
 }

@@ -1,0 +1,230 @@
+// The keeper of EthereumLedger: acknowledged transactions watched until they are deep enough,
+// sent again when the chain loses them, and the history index re-read from a reorganisation.
+//
+// A receipt is not the end of a transaction on a real chain: anvil restarted from an older state,
+// a node that follows another branch, or evm_revert on a development chain take blocks back, and
+// with them transactions the ledger (and the user it answered) counted as done. The keeper holds
+// the signed bytes of every transaction it acknowledged until the transaction is keep_depth
+// blocks under the head, and each pass checks, block by block, that the block holding it is
+// still the one the receipt named. When it is not, it asks where the transaction is now: mined
+// again elsewhere (fine), gone with its nonce still free (sent again, the same bytes, so it can
+// never be mined twice), or gone with its nonce taken by another transaction or reverted when
+// mined again (lost: reported, and its nonce no longer reserved).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <variant>
+
+#include "eth/ethereum_ledger.h"
+
+namespace ipsx::eth {
+
+namespace L = ipsx::ledger;
+
+namespace {
+
+bool has(const std::string& s, std::string_view part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::string short_hash(const Hash& h) {
+  return h.hex().substr(0, 18) + "...";
+}
+
+}  // namespace
+
+void EthereumLedger::note(const std::string& line) const {
+  if (options_.on_note) options_.on_note(line);
+}
+
+void EthereumLedger::acknowledge(const SignedTransaction& tx, const TxReceipt& r) {
+  std::lock_guard lock(acked_mu_);
+  Acked a;
+  a.hash = r.tx_hash;
+  a.raw = tx.raw();
+  a.from = r.from;
+  a.nonce = std::visit([](const auto& t) { return t.nonce; }, tx.tx());
+  a.block = r.block;
+  a.block_hash = r.block_hash;
+  uint64_t& next = acked_next_[a.from];
+  next = std::max(next, a.nonce + 1);
+  acked_.push_back(std::move(a));
+  while (acked_.size() > std::max<size_t>(1, options_.keep_max)) acked_.pop_front();
+}
+
+EthereumLedger::KeeperStats EthereumLedger::keeper_stats() const {
+  std::lock_guard lock(acked_mu_);
+  KeeperStats s = keeper_stats_;
+  s.watched = acked_.size();
+  std::lock_guard h(history_mu_);
+  s.reorgs = reorgs_seen_;
+  return s;
+}
+
+void EthereumLedger::keeper_loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mu_);
+      if (queue_cv_.wait_for(lock, options_.keep_every, [&] { return stopping_; })) return;
+    }
+    (void)keep_acknowledged();  // a chain that does not answer: the next pass tries again
+  }
+}
+
+Result<void> EthereumLedger::rewind_history() const {
+  std::lock_guard lock(history_mu_);
+  if (scanned_hashes_.empty()) return {};
+  auto same = [&](uint64_t n, const Hash& h) -> Result<bool> {
+    auto b = rpc_->block(n, false);
+    if (!b) return std::unexpected(b.error());
+    return *b && (*b)->hash == h;
+  };
+  auto top = std::prev(scanned_hashes_.end());
+  auto still = same(top->first, top->second);
+  if (!still) return std::unexpected(still.error());
+  if (*still) return {};
+  // Walk down to the last block both branches share; what is above it is re-read.
+  uint64_t fork = options_.deployment.block;
+  for (auto it = scanned_hashes_.rbegin(); it != scanned_hashes_.rend(); ++it) {
+    auto s = same(it->first, it->second);
+    if (!s) return std::unexpected(s.error());
+    if (*s) {
+      fork = it->first + 1;
+      break;
+    }
+  }
+  for (auto& [who, records] : history_) {
+    while (!records.empty() && records.back().block >= fork) {
+      history_by_id_.erase(records.back().id);
+      records.pop_back();
+    }
+  }
+  scanned_hashes_.erase(scanned_hashes_.lower_bound(fork), scanned_hashes_.end());
+  scanned_to_ = std::min(scanned_to_, fork);
+  ++reorgs_seen_;
+  note(fmt::format("the chain changed under block {}: the history index is read again from there",
+                   fork));
+  return {};
+}
+
+Result<EthereumLedger::KeeperStats> EthereumLedger::keep_acknowledged() {
+  std::lock_guard pass(keeper_pass_mu_);
+  // Only on the chain the ledger opened: a chain replaced under the same URL (restarted empty,
+  // another network) is not where acknowledged transactions belong, and sending them there
+  // would replay them. The node reports that chain unusable until the right one is back.
+  if (auto same = check_identity(); !same) return std::unexpected(same.error());
+  auto head = rpc_->block_number();
+  if (!head) return std::unexpected(head.error());
+  if (auto r = rewind_history(); !r) return std::unexpected(r.error());
+  std::vector<Acked> list;
+  {
+    std::lock_guard lock(acked_mu_);
+    list.assign(acked_.begin(), acked_.end());
+  }
+  // The blocks the receipts named, each asked once: is it still the same block?
+  std::map<uint64_t, std::optional<Hash>> blocks;
+  auto block_hash = [&](uint64_t n) -> Result<std::optional<Hash>> {
+    auto it = blocks.find(n);
+    if (it != blocks.end()) return it->second;
+    auto b = rpc_->block(n, false);
+    if (!b) return std::unexpected(b.error());
+    std::optional<Hash> h = *b ? std::optional<Hash>((*b)->hash) : std::nullopt;
+    blocks[n] = h;
+    return h;
+  };
+  std::set<Hash> drop;
+  uint64_t resent = 0, back = 0, lost = 0;
+  for (Acked& a : list) {
+    if (!a.resent) {
+      auto h = block_hash(a.block);
+      if (!h) return std::unexpected(h.error());
+      if (*h && **h == a.block_hash) {
+        if (*head >= a.block + options_.keep_depth) drop.insert(a.hash);  // deep enough
+        continue;
+      }
+    }
+    // The block is gone or another one: where is the transaction now?
+    auto r = rpc_->receipt(a.hash);
+    if (!r) return std::unexpected(r.error());
+    if (*r) {
+      const TxReceipt& now = **r;
+      if (!now.success) {
+        note(
+            fmt::format("transaction {} of {} (acknowledged in block {}) reverted when mined "
+                        "again in block {}: lost",
+                        a.hash.hex(), a.from.to_string(), a.block, now.block));
+        ++lost;
+        if (a.resent) done_with(a.from, a.nonce, false);
+        drop.insert(a.hash);
+        continue;
+      }
+      if (a.resent) {
+        note(fmt::format("transaction {} is on chain again, in block {}", short_hash(a.hash),
+                         now.block));
+        ++back;
+        done_with(a.from, a.nonce, false);
+        a.resent = false;
+      }
+      a.block = now.block;
+      a.block_hash = now.block_hash;
+      continue;
+    }
+    auto mined = rpc_->transaction_count(a.from, "latest");
+    if (!mined) return std::unexpected(mined.error());
+    if (*mined > a.nonce) {
+      note(
+          fmt::format("transaction {} of {} (acknowledged in block {}) is gone and another "
+                      "transaction took its nonce {}: lost",
+                      a.hash.hex(), a.from.to_string(), a.block, a.nonce));
+      ++lost;
+      if (a.resent) done_with(a.from, a.nonce, false);
+      drop.insert(a.hash);
+      continue;
+    }
+    RpcErrorObject err;
+    auto sent = rpc_->send_raw_transaction(a.raw, &err);
+    if (!sent && sent.error().code() != make_error_code(EthErrc::rpc_error))
+      return std::unexpected(sent.error());  // unreachable: the next pass
+    if (!sent && !has(err.message, "already known") && !has(err.message, "known transaction")) {
+      note(
+          fmt::format("transaction {} (acknowledged in block {}) is no longer on chain; sending "
+                      "it again was refused, tried again next time: {}",
+                      short_hash(a.hash), a.block, err.message));
+      continue;
+    }
+    if (!a.resent) {
+      note(
+          fmt::format("transaction {} (acknowledged in block {}) is no longer on chain (a "
+                      "rollback or a reorganisation): sent again",
+                      short_hash(a.hash), a.block));
+      ++resent;
+      a.resent = true;
+      mark_sent(a.from, a.nonce);
+    }
+  }
+
+  std::lock_guard lock(acked_mu_);
+  std::unordered_map<Hash, const Acked*> seen;
+  for (const Acked& a : list) seen[a.hash] = &a;
+  std::deque<Acked> kept;
+  acked_next_.clear();
+  for (Acked& a : acked_) {
+    if (drop.contains(a.hash)) continue;
+    if (auto it = seen.find(a.hash); it != seen.end()) a = *it->second;
+    uint64_t& next = acked_next_[a.from];
+    next = std::max(next, a.nonce + 1);
+    kept.push_back(std::move(a));
+  }
+  acked_ = std::move(kept);
+  keeper_stats_.resent += resent;
+  keeper_stats_.back += back;
+  keeper_stats_.lost += lost;
+  KeeperStats s = keeper_stats_;
+  s.watched = acked_.size();
+  std::lock_guard h(history_mu_);
+  s.reorgs = reorgs_seen_;
+  return s;
+}
+
+}  // namespace ipsx::eth
