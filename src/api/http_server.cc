@@ -10,6 +10,8 @@
 #include <boost/beast/websocket.hpp>
 #include <csignal>
 #include <deque>
+#include <mutex>
+#include <optional>
 #include <set>
 
 #include "net/asio.h"
@@ -41,6 +43,21 @@ Response to_beast(const HttpResponse& r, unsigned version, bool keep_alive) {
 
 }  // namespace
 
+// Where a later response's reply goes: the server's io_context while it lives. The reply may
+// come from another thread after the server is gone (a ledger finishing a transaction at
+// shutdown); then it is dropped.
+struct ReplyGate {
+  std::mutex mu;
+  asio::io_context* io = nullptr;
+};
+
+// A request whose response comes later: its session waits on `wake` until `result` is set.
+struct LaterResult {
+  explicit LaterResult(asio::io_context& io) : wake(io) {}
+  asio::steady_timer wake;
+  std::optional<HttpResponse> result;
+};
+
 struct HttpServer::Impl {
   const Router& router;
   ServerOptions options;
@@ -51,8 +68,14 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io};
 
-  Impl(const Router& r, ServerOptions o) : router(r), options(o) {}
+  std::shared_ptr<ReplyGate> gate = std::make_shared<ReplyGate>();
+
+  Impl(const Router& r, ServerOptions o) : router(r), options(o) { gate->io = &io; }
   ~Impl() {
+    {
+      std::lock_guard lock(gate->mu);
+      gate->io = nullptr;
+    }
     if (options.events)
       for (uint64_t id : subscriptions) options.events->unsubscribe(id);
   }
@@ -169,6 +192,30 @@ struct HttpServer::Impl {
     }
   }
 
+  // Hands a later response's work its reply, and waits (without holding the thread: other
+  // sessions run meanwhile) until the work replied and its finish ran here.
+  awaitable<HttpResponse> finish_later(HttpResponse response) {
+    auto done = std::make_shared<LaterResult>(io);
+    response.later([gate = gate, done](HttpResponse::Finish finish) {
+      std::lock_guard lock(gate->mu);
+      if (!gate->io) return;  // the server is gone
+      asio::post(*gate->io, [done, finish = std::move(finish)] {
+        try {
+          done->result = finish();
+        } catch (const std::exception& e) {
+          done->result = error_response(ApiError::internal(e.what()));
+        }
+        done->wake.cancel();
+      });
+    });
+    while (!done->result) {
+      boost::system::error_code ec;
+      done->wake.expires_at(asio::steady_timer::time_point::max());
+      co_await done->wake.async_wait(use_ec(ec));
+    }
+    co_return std::move(*done->result);
+  }
+
   awaitable<void> session(tcp::socket socket) {
     struct Count {
       size_t& n;
@@ -226,6 +273,7 @@ struct HttpServer::Impl {
       request.body = req.body();
       request.remote = remote;
       HttpResponse response = router.dispatch(request);
+      if (response.later) response = co_await finish_later(std::move(response));
       bool keep_alive = req.keep_alive();
       Response res = to_beast(response, req.version(), keep_alive);
       stream.expires_after(options.write_timeout);

@@ -1,6 +1,9 @@
 // The API's HTTP/1.1 server (Boost.Beast; this header keeps Beast and Asio out of its users).
 // One thread runs everything: accepting, reading, the router's handlers and writing, so the
-// handlers (and the market they drive) are never called concurrently.
+// handlers (and the market they drive) are never called concurrently. A handler whose work waits
+// elsewhere (a ledger transaction waiting for its block) answers later (HttpResponse::later): the
+// thread serves other requests meanwhile, and the response is finished on it when the work
+// replies.
 //
 // Limits: a request's header and body sizes (a body over the limit is answered 413 and the
 // connection closed), a read deadline per request (a client that sends nothing, or too slowly,

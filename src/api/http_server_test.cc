@@ -1,5 +1,6 @@
 // The Beast server over loopback, driven by a plain blocking client: keep-alive, the body limit,
-// malformed HTTP, the read deadline, the client's address, and the WebSocket event stream.
+// malformed HTTP, the read deadline, the client's address, the WebSocket event stream, and
+// responses that come later (the server answering others meanwhile).
 #include "api/http_server.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <array>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <future>
 #include <thread>
 
 #include "net/asio.h"
@@ -44,6 +46,12 @@ class HttpServerTest : public ::testing::Test {
       r.body = "remote=" + req.remote;
       return r;
     });
+    // A response that comes later: the test replies when it chooses, from its own thread.
+    router_.add("GET", "/later", [this](const HttpRequest&) {
+      HttpResponse r;
+      r.later = [this](HttpResponse::Reply reply) { replies_.set_value(std::move(reply)); };
+      return r;
+    });
     ServerOptions o;
     o.events = &events_;
     o.body_limit = 1024;
@@ -56,6 +64,7 @@ class HttpServerTest : public ::testing::Test {
     thread_ = std::thread([this] { server_->run(); });
   }
   void TearDown() override {
+    if (!server_) return;
     server_->stop();
     thread_.join();
   }
@@ -91,6 +100,7 @@ class HttpServerTest : public ::testing::Test {
   }
 
   Router router_;
+  std::promise<HttpResponse::Reply> replies_;  // the /later request's reply, once it came
   EventStream events_;
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
@@ -177,6 +187,52 @@ TEST_F(HttpServerTest, TheEventStreamPushesEachPublishedMessageToWebSocketClient
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(subscribers(), 1u);
+}
+
+// #19: a ledger transaction on a chain waits for its block (seconds); the node's API used to wait
+// with it, answering nobody. A later response leaves the server free: another client is answered
+// while the first waits, and the first gets its answer, finished on the server's thread, when
+// the work replies from its own.
+TEST_F(HttpServerTest, OthersAreAnsweredWhileALaterResponseWaits) {
+  tcp::socket waiting = connect();
+  asio::write(waiting, asio::buffer(std::string("GET /later HTTP/1.1\r\nHost: x\r\n\r\n")));
+  HttpResponse::Reply reply = replies_.get_future().get();  // the handler ran and returned
+
+  tcp::socket other = connect();
+  asio::write(other, asio::buffer(post("meanwhile")));
+  EXPECT_NE(read_until(other, "meanwhile").find("200 OK"), std::string::npos);
+
+  std::thread::id finished_on;
+  reply([&finished_on] {
+    finished_on = std::this_thread::get_id();
+    HttpResponse r;
+    r.status = 201;
+    r.content_type = "text/plain";
+    r.body = "done later;";
+    return r;
+  });
+  std::string out = read_until(waiting, "done later;");
+  EXPECT_NE(out.find("201"), std::string::npos) << out;
+  EXPECT_EQ(finished_on, thread_.get_id());
+  // The connection stays usable.
+  asio::write(waiting, asio::buffer(post("next")));
+  EXPECT_NE(read_until(waiting, "next").find("200 OK"), std::string::npos);
+}
+
+// The work may reply after the server is gone (a ledger finishing at shutdown): nothing happens.
+TEST_F(HttpServerTest, AReplyAfterTheServerIsGoneIsDropped) {
+  tcp::socket waiting = connect();
+  asio::write(waiting, asio::buffer(std::string("GET /later HTTP/1.1\r\nHost: x\r\n\r\n")));
+  HttpResponse::Reply reply = replies_.get_future().get();
+  server_->stop();
+  thread_.join();
+  server_.reset();
+  bool finished = false;
+  reply([&finished] {
+    finished = true;
+    return HttpResponse{};
+  });
+  EXPECT_FALSE(finished);
 }
 
 }  // namespace

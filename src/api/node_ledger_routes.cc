@@ -316,6 +316,26 @@ HttpResponse prepare_tx(NodeState& s, const HttpRequest& req) {
   return json_response(200, unsigned_tx_json(s.node, *u));
 }
 
+// The answer to POST /v1/ledger/transactions once the ledger answered (on the server's thread).
+HttpResponse transaction_answer(NodeContext& node, const std::string& op, const Address& from,
+                                const Result<ledger::Receipt>& receipt) {
+  if (!receipt) return error_response(from_error(receipt.error()));
+  tick(node);  // a close frees its place in the book, a rating may re-match orders
+  json events = json::array();
+  for (const auto& e : receipt->events) events.push_back(ledger::to_json(e));
+  json out = {{"id", receipt->tx_id.hex()},
+              {"block", receipt->block},
+              {"index", receipt->index},
+              {"from", from.to_string()},
+              {"op", op},
+              {"events", events}};
+  if (receipt->chain_tx) out["chainTx"] = receipt->chain_tx->hex();
+  if (receipt->deal_id) out["dealId"] = receipt->deal_id->hex();
+  publish(node, "transaction",
+          {{"id", out["id"]}, {"block", out["block"]}, {"from", out["from"]}, {"op", op}});
+  return json_response(201, out);
+}
+
 HttpResponse send_tx(NodeState& s, const HttpRequest& req) {
   NodeContext& node = s.node;
   auto body = parse_json_object(req.body);
@@ -350,23 +370,18 @@ HttpResponse send_tx(NodeState& s, const HttpRequest& req) {
   if (auto a = crypto::recover(u.digest, *sig)) signer = *a;
   if (auto r = limit_address(s, signer, t->from)) return *r;
   tick(node);
-  const std::string op = ledger::op_name(u.op);
-  auto receipt = node.ledger.submit(ledger::SignedTx{std::move(u), *sig});
-  if (!receipt) return error_response(from_error(receipt.error()));
-  tick(node);  // a close frees its place in the book, a rating may re-match orders
-  json events = json::array();
-  for (const auto& e : receipt->events) events.push_back(ledger::to_json(e));
-  json out = {{"id", receipt->tx_id.hex()},
-              {"block", receipt->block},
-              {"index", receipt->index},
-              {"from", t->from.to_string()},
-              {"op", op},
-              {"events", events}};
-  if (receipt->chain_tx) out["chainTx"] = receipt->chain_tx->hex();
-  if (receipt->deal_id) out["dealId"] = receipt->deal_id->hex();
-  publish(node, "transaction",
-          {{"id", out["id"]}, {"block", out["block"]}, {"from", out["from"]}, {"op", op}});
-  return json_response(201, out);
+  // The ledger may take a block's time (seconds on a chain) to answer: the response comes later
+  // and the server answers other requests meanwhile (docs/api.md).
+  HttpResponse later;
+  later.later = [&node, op = std::string(ledger::op_name(u.op)), from = t->from,
+                 tx = ledger::SignedTx{std::move(u), *sig}](HttpResponse::Reply reply) mutable {
+    node.ledger.submit_async(std::move(tx), [&node, op, from, reply](Result<ledger::Receipt> r) {
+      reply([&node, op, from, receipt = std::move(r)] {
+        return transaction_answer(node, op, from, receipt);
+      });
+    });
+  };
+  return later;
 }
 
 HttpResponse issue_probe(NodeState& s, const HttpRequest& req) {

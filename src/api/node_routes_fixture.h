@@ -126,7 +126,7 @@ class NodeRoutesTest : public ::testing::Test {
   }
   std::pair<int, json> call(const std::string& method, const std::string& target,
                             const std::string& body = "", const std::string& remote = "") {
-    HttpResponse r = router_.dispatch({method, target, body, remote, {}});
+    HttpResponse r = wait_for(router_.dispatch({method, target, body, remote, {}}));
     last_ = r;
     return {r.status, r.content_type == "application/json" ? json::parse(r.body) : json()};
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <future>
 
 namespace ipsx::api {
 namespace {
@@ -141,8 +142,30 @@ HttpResponse Router::dispatch(const HttpRequest& request) const {
   HttpRequest req = request;
   std::string pattern;
   HttpResponse res = route(req, &pattern);
-  if (observer_) observer_(req, pattern, res, std::chrono::steady_clock::now() - start);
+  if (!observer_) return res;
+  if (res.later) {
+    // Observed when finished (the observer runs on the server's thread, as handlers do).
+    res.later = [work = std::move(res.later), observer = observer_, req = std::move(req), pattern,
+                 start](HttpResponse::Reply reply) {
+      work([=](HttpResponse::Finish finish) {
+        reply([=] {
+          HttpResponse done = finish();
+          observer(req, pattern, done, std::chrono::steady_clock::now() - start);
+          return done;
+        });
+      });
+    };
+    return res;
+  }
+  observer_(req, pattern, res, std::chrono::steady_clock::now() - start);
   return res;
+}
+
+HttpResponse wait_for(HttpResponse r) {
+  if (!r.later) return r;
+  std::promise<HttpResponse::Finish> finished;
+  r.later([&finished](HttpResponse::Finish f) { finished.set_value(std::move(f)); });
+  return finished.get_future().get()();
 }
 
 std::vector<std::pair<std::string, std::string>> Router::routes() const {

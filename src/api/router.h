@@ -39,7 +39,20 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (e.g. Allow)
+
+  // A response that comes later, for work that waits on another thread (a ledger transaction
+  // waiting for its block): the server goes on answering other requests meanwhile. If set, the
+  // fields above are ignored and the server calls `later` once with a `reply`; the work calls
+  // reply(finish) exactly once, from any thread, and `finish` then runs where handlers run (the
+  // server's thread) and gives the response to send.
+  using Finish = std::function<HttpResponse()>;
+  using Reply = std::function<void(Finish)>;
+  std::function<void(Reply)> later;
 };
+
+// The response to `r` once it is complete: `r` itself, or for a later one, its finish() once the
+// work replied, run on the calling thread (for callers without an event loop: tests).
+HttpResponse wait_for(HttpResponse r);
 
 HttpResponse json_response(int status, const nlohmann::json& body);
 HttpResponse error_response(const ApiError& e);
@@ -51,7 +64,8 @@ class Router {
   // for none); an answer it gives is sent instead of the handler's.
   using Guard =
       std::function<std::optional<HttpResponse>(const HttpRequest&, const std::string& route)>;
-  // Sees every answer dispatch() gives: the route's pattern ("" for 404s), and the time taken.
+  // Sees every answer dispatch() gives: the route's pattern ("" for 404s), and the time taken
+  // (for a later response, once it is finished, with the time until then).
   using Observer = std::function<void(const HttpRequest&, const std::string& route,
                                       const HttpResponse&, std::chrono::nanoseconds)>;
 
