@@ -41,6 +41,7 @@ struct NodeOptions {
   uint16_t fee_bps = 0;
   size_t max_body = 64 * 1024;
   uint64_t read_timeout_ms = 10'000;
+  std::string tls_cert, tls_key;    // https when set
   std::string ledger = "embedded";  // or "ethereum"
   EthereumEndpoint eth;
   api::NodeLimits limits;
@@ -497,17 +498,26 @@ void run_node(const NodeOptions& o) {
   api::ServerOptions so;
   so.body_limit = o.max_body;
   so.read_timeout = std::chrono::milliseconds(o.read_timeout_ms);
+  so.tls_certificate_file = o.tls_cert;
+  so.tls_key_file = o.tls_key;
   so.on_tick = [&node] { api::tick(node, true); };
   so.events = &events;
   api::HttpServer server(router, so);
-  std::string bound = unwrap(server.listen(host, port), o.where("listen"));
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    throw CommandError(fmt::format("{} and {} go together: https needs the certificate and its key",
+                                   o.where("tls_cert"), o.where("tls_key")));
+  }
+  std::string bound = unwrap(
+      server.listen(host, port),
+      o.tls_cert.empty() ? o.where("listen") : o.where("tls_cert") + ", " + o.where("tls_key"));
   std::string on;
   if (const auto* eth = dynamic_cast<const eth::EthereumLedger*>(ledger.get())) {
     on = fmt::format(" on the Ethereum ledger (chain {}, centralizer {})", eth->chain_id(),
                      eth->deployment().centralizer.to_string());
   }
-  std::cout << fmt::format("ipsx node: market {}{} listening on http://{}\n",
-                           market->address().to_string(), on, bound);
+  std::cout << fmt::format("ipsx node: market {}{} listening on {}://{}\n",
+                           market->address().to_string(), on, o.tls_cert.empty() ? "http" : "https",
+                           bound);
   if (geo_db) {
     std::cout << fmt::format(
         "ipsx node: offers' locations checked against {}{}\n",
@@ -560,6 +570,9 @@ void add_node_command(CLI::App& app) {
   s->text("listen", o->listen,
           "HOST:PORT to serve on (default 127.0.0.1:8080, where the client commands look; port 0: "
           "any free port)");
+  s->path("tls_cert", o->tls_cert,
+          "Serve https: a PEM certificate chain, the node's certificate first (with --tls-key)");
+  s->path("tls_key", o->tls_key, "Serve https: the PEM private key of --tls-cert's certificate");
   s->path("keystore", o->keystore, "Keystore of the market operator's wallet", true);
   s->text("address", o->address,
           "The market operator's address (needed when the keystore is a directory)");

@@ -7,12 +7,15 @@
 #include <array>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <csignal>
 #include <deque>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "net/asio.h"
 #include "net/io_util.h"
@@ -69,6 +72,7 @@ struct HttpServer::Impl {
   asio::signal_set signals{io};
 
   std::shared_ptr<ReplyGate> gate = std::make_shared<ReplyGate>();
+  std::optional<asio::ssl::context> tls;  // https when set (listen(), from the options' files)
 
   Impl(const Router& r, ServerOptions o) : router(r), options(o) { gate->io = &io; }
   ~Impl() {
@@ -82,15 +86,17 @@ struct HttpServer::Impl {
 
   // One WebSocket client of the event stream: a queue of messages to send, written by
   // ws_session(); ws_reader() notices the client's close.
+  template <class Stream>
   struct Subscriber {
-    websocket::stream<beast::tcp_stream> ws;
+    websocket::stream<Stream> ws;
     std::deque<EventStream::Message> queue;
     asio::steady_timer wake;
     bool closed = false;
-    Subscriber(beast::tcp_stream s, asio::io_context& io) : ws(std::move(s)), wake(io) {}
+    Subscriber(Stream s, asio::io_context& io) : ws(std::move(s)), wake(io) {}
   };
 
-  static awaitable<void> ws_reader(std::shared_ptr<Subscriber> sub) {
+  template <class Stream>
+  static awaitable<void> ws_reader(std::shared_ptr<Subscriber<Stream>> sub) {
     beast::flat_buffer buffer;
     boost::system::error_code ec;
     for (;;) {
@@ -102,8 +108,9 @@ struct HttpServer::Impl {
     sub->wake.cancel();
   }
 
-  awaitable<void> ws_session(beast::tcp_stream stream, http::request<http::string_body> req) {
-    auto sub = std::make_shared<Subscriber>(std::move(stream), io);
+  template <class Stream>
+  awaitable<void> ws_session(Stream stream, http::request<http::string_body> req) {
+    auto sub = std::make_shared<Subscriber<Stream>>(std::move(stream), io);
     boost::system::error_code ec;
     beast::get_lowest_layer(sub->ws).expires_never();
     sub->ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -175,14 +182,15 @@ struct HttpServer::Impl {
   // Writes an error for a request that could not be read, then closes gracefully: stops sending,
   // and reads (and discards) what the client still sends for a moment, so that the client reads
   // the answer before the close rather than a reset.
-  awaitable<void> fail_and_close(beast::tcp_stream& stream, const ApiError& e) {
+  template <class Stream>
+  awaitable<void> fail_and_close(Stream& stream, const ApiError& e) {
     boost::system::error_code ec;
     Response res = to_beast(error_response(e), 11, false);
-    stream.expires_after(options.write_timeout);
+    beast::get_lowest_layer(stream).expires_after(options.write_timeout);
     co_await http::async_write(stream, res, use_ec(ec));
     if (ec) co_return;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.expires_after(std::chrono::seconds(2));
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
     std::array<char, 16 * 1024> sink;
     size_t drained = 0;
     while (drained < 16 * options.body_limit + (1u << 20)) {
@@ -225,13 +233,33 @@ struct HttpServer::Impl {
     socket.set_option(tcp::no_delay(true), ec);
     std::string remote;
     if (auto ep = socket.remote_endpoint(ec); !ec) remote = ep.address().to_string();
-    beast::tcp_stream stream(std::move(socket));
+    if (!tls) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await serve(stream, remote);
+      co_return;
+    }
+    // https: the handshake first, within the read deadline; a client that speaks plain HTTP or
+    // fails the handshake is disconnected.
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
+    beast::get_lowest_layer(stream).expires_after(options.read_timeout);
+    co_await stream.async_handshake(asio::ssl::stream_base::server, use_ec(ec));
+    if (ec) {
+      beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
+      co_return;
+    }
+    co_await serve(stream, remote);
+  }
+
+  // The requests of one connection, over plain TCP or TLS.
+  template <class Stream>
+  awaitable<void> serve(Stream& stream, const std::string& remote) {
+    boost::system::error_code ec;
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
       parser.body_limit(options.body_limit);
-      stream.expires_after(options.read_timeout);
+      beast::get_lowest_layer(stream).expires_after(options.read_timeout);
       co_await http::async_read_header(stream, buffer, parser, use_ec(ec));
       if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         // curl asks before sending a larger body; answer at once rather than make it wait.
@@ -276,11 +304,11 @@ struct HttpServer::Impl {
       if (response.later) response = co_await finish_later(std::move(response));
       bool keep_alive = req.keep_alive();
       Response res = to_beast(response, req.version(), keep_alive);
-      stream.expires_after(options.write_timeout);
+      beast::get_lowest_layer(stream).expires_after(options.write_timeout);
       co_await http::async_write(stream, res, use_ec(ec));
       if (ec || !keep_alive) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
   }
 };
 
@@ -289,8 +317,52 @@ HttpServer::HttpServer(const Router& router, ServerOptions options)
 
 HttpServer::~HttpServer() = default;
 
+namespace {
+
+Result<std::string> read_pem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(CoreErrc::io_error, fmt::format("{}: cannot read {}", what, path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
 Result<std::string> HttpServer::listen(const std::string& host, uint16_t port) {
   boost::system::error_code ec;
+  const ServerOptions& o = impl_->options;
+  if (o.tls_certificate_file.empty() != o.tls_key_file.empty()) {
+    return fail(CoreErrc::invalid_argument,
+                "https needs both a certificate chain and its private key");
+  }
+  if (!o.tls_certificate_file.empty()) {
+    auto cert = read_pem(o.tls_certificate_file, "the TLS certificate");
+    if (!cert) return std::unexpected(cert.error());
+    auto key = read_pem(o.tls_key_file, "the TLS key");
+    if (!key) return std::unexpected(key.error());
+    auto& ctx = impl_->tls.emplace(asio::ssl::context::tls_server);
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1);
+    ctx.use_certificate_chain(asio::buffer(*cert), ec);
+    if (ec) {
+      impl_->tls.reset();
+      return fail(CoreErrc::invalid_argument,
+                  fmt::format("the TLS certificate {}: not a PEM certificate chain ({})",
+                              o.tls_certificate_file, ec.message()));
+    }
+    ctx.use_private_key(asio::buffer(*key), asio::ssl::context::pem, ec);
+    if (!ec && SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+      ec = asio::error::invalid_argument;
+    }
+    if (ec) {
+      impl_->tls.reset();
+      return fail(CoreErrc::invalid_argument,
+                  fmt::format("the TLS key {}: not a PEM private key of the certificate {}",
+                              o.tls_key_file, o.tls_certificate_file));
+    }
+  }
   auto address = asio::ip::make_address(host, ec);
   if (ec) return fail(CoreErrc::invalid_argument, fmt::format("{}: not an IP address", host));
   tcp::endpoint endpoint(address, port);

@@ -9,7 +9,7 @@
 // connection closed), a read deadline per request (a client that sends nothing, or too slowly,
 // is disconnected), a write deadline, and a maximum of concurrent connections (those over it are
 // closed at once). Keep-alive as the client asks (HTTP/1.1 default on, HTTP/1.0 off). Optionally
-// a WebSocket event stream (see ServerOptions::events).
+// a WebSocket event stream (see ServerOptions::events), and https (ServerOptions::tls_*).
 #pragma once
 
 #include <chrono>
@@ -42,6 +42,10 @@ struct ServerOptions {
   EventStream* events = nullptr;
   std::string events_path = "/v1/events";
   size_t events_queue = 1024;
+  // https: a PEM certificate chain (the server's first) and its PEM private key, read by
+  // listen(); both or neither. TLS 1.2 and 1.3; the handshake must finish within read_timeout.
+  std::string tls_certificate_file;
+  std::string tls_key_file;
 };
 
 class HttpServer {

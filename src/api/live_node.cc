@@ -28,8 +28,11 @@ LiveNode::LiveNode(const Clock& clock, LiveNodeOptions options)
   ServerOptions so;
   so.stop_on_signals = false;
   if (options.tick) so.on_tick = [this] { tick(*context_); };
+  so.tls_certificate_file = options.tls_certificate_file;
+  so.tls_key_file = options.tls_key_file;
   server_ = std::make_unique<HttpServer>(router_, so);
-  url_ = "http://" + server_->listen("127.0.0.1", 0).value();
+  url_ = (so.tls_certificate_file.empty() ? "http://" : "https://") +
+         server_->listen("127.0.0.1", 0).value();
   thread_ = std::thread([this] { server_->run(); });
 }
 

@@ -27,6 +27,8 @@ struct LiveNodeOptions {
   bool unlimited = false;  // no per-address or per-IP rate limits (benchmarks)
   bool tick = false;       // the server's periodic tick runs api::tick, as `ipsx node` does
   uint32_t verify_threads = 1;  // the ledger's signature-verifying threads (0: its default)
+  // https with this PEM certificate chain and key (ServerOptions::tls_*); url() is then https.
+  std::string tls_certificate_file, tls_key_file;
 };
 
 // The ledger starts from ledger::testing::named_genesis ten seconds before `clock`'s now (chain
@@ -40,7 +42,7 @@ class LiveNode {
   LiveNode(const LiveNode&) = delete;
   LiveNode& operator=(const LiveNode&) = delete;
 
-  const std::string& url() const { return url_; }  // http://127.0.0.1:PORT
+  const std::string& url() const { return url_; }  // http(s)://127.0.0.1:PORT
   ledger::EmbeddedLedger& ledger() { return *ledger_; }
   market::Market& market() { return *market_; }
   const ledger::GenesisConfig& genesis() const { return genesis_; }

@@ -493,6 +493,59 @@ TEST(HttpClientTls, RefusesAnUntrustedOrMisnamedCertificate) {
       << missing.error().message();
 }
 
+// #19: the node serves its API over https (cert and key in its configuration): the SDK reaches
+// it with the CA that signed the certificate and places a signed order through it; a client that
+// does not trust the CA, or speaks plain http to it, gets nothing.
+TEST(NodeOverTls, TheSdkReachesANodeServingHttpsAndPlacesASignedOrder) {
+  TestCa ca;
+  Pem pem = ca.issue("DNS:localhost,IP:127.0.0.1");
+  std::ofstream(ca.dir.path() / "node.pem") << pem.cert;
+  std::ofstream(ca.dir.path() / "node.key") << pem.key;
+  SystemClock clock;
+  api::testing::LiveNodeOptions o;
+  o.tls_certificate_file = (ca.dir.path() / "node.pem").string();
+  o.tls_key_file = (ca.dir.path() / "node.key").string();
+  api::testing::LiveNode node(clock, o);
+  ASSERT_EQ(node.url().rfind("https://127.0.0.1:", 0), 0u) << node.url();
+
+  ClientOptions co;
+  co.ca_file = ca.file;
+  auto client = NodeClient::connect(node.url(), co);
+  ASSERT_TRUE(client) << client.error().message();
+  auto health = (*client)->get("/v1/health");
+  ASSERT_TRUE(health) << health.error().message();
+  EXPECT_EQ((*health)["status"], "ok");
+  Offer offer;
+  offer.provider = named_key("provider").address();
+  offer.ip = parse_ip("127.0.0.2").value();
+  offer.country = parse_country("DE").value();
+  offer.protocols = protocol::http;
+  offer.scopes = scope::crawling;
+  offer.min_duration = 5;
+  offer.max_duration = 3600;
+  offer.price_per_second = U256(10);
+  offer.market = node.market().address();
+  offer.expiry = static_cast<uint64_t>(to_unix_seconds(clock.now())) + 3600;
+  offer.nonce = 1;
+  Signer provider(named_key("provider"), node.ledger().domain().separator());
+  auto placed = (*client)->place_order(provider.offer(offer).value());
+  ASSERT_TRUE(placed) << placed.error().message();
+  EXPECT_EQ((*placed)["hash"], offer.struct_hash().hex());
+
+  // Without the CA the certificate is not trusted; plain http to the https port gets no answer.
+  auto untrusted = NodeClient::connect(node.url(), {});
+  ASSERT_TRUE(untrusted);
+  auto refused = (*untrusted)->get("/v1/health");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("not trusted"), std::string::npos)
+      << refused.error().message();
+  std::string plain = node.url();
+  plain.replace(0, 5, "http");
+  auto cleartext = NodeClient::connect(plain, {});
+  ASSERT_TRUE(cleartext);
+  EXPECT_FALSE((*cleartext)->get("/v1/health"));
+}
+
 TEST(HttpClientTls, ParsesHttpsUrls) {
   auto u = http::parse_http_url("https://rpc.example/v2/KEY").value();
   EXPECT_TRUE(u.tls);

@@ -43,7 +43,7 @@ start_node() {
   (cd / && exec "$IPSX" node "$@" --offer-checks none) >"$work/node.out" 2>&1 &  # takes no offers
   node_pid=$!
   for _ in $(seq 600); do  # 30 s: a loaded machine unlocks the keystore slowly
-    url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$work/node.out" | head -1 || true)
+    url=$(grep -oE 'https?://127\.0\.0\.1:[0-9]+' "$work/node.out" | head -1 || true)
     [[ -n $url ]] && return 0
     kill -0 "$node_pid" 2>/dev/null || break
     sleep 0.05
@@ -81,6 +81,40 @@ fi
 sed -i 's/^listen = .*/listen = "127.0.0.1:0"/' "$work/printed.toml"
 if start_node --config "$work/printed.toml"; then ok "the node runs from a printed file"; else bad "node starts"; fi
 if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
+
+# https: the node's certificate (signed by a CA made here) and key in the file.
+(
+  cd "$work" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+      -days 1 -subj "/CN=IPSX test CA" &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout node.key -out node.csr \
+      -subj "/CN=node" &&
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.txt &&
+    openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out node.pem -days 1 \
+      -extfile san.txt
+) >/dev/null 2>&1 || bad "openssl made the test CA"
+cp "$work/node.toml" "$work/tls.toml"
+printf 'tls_cert = "node.pem"\ntls_key = "node.key"\n' >>"$work/tls.toml"
+if start_node --config "$work/tls.toml"; then ok "the node serves https"; else bad "https node starts"; fi
+expect_eq "it says https" "${url%%:*}" https
+expect_out "curl trusts it with the CA" '"status":"ok"' curl -sS --cacert "$work/ca.pem" "$url/v1/health"
+expect_error "curl without the CA does not" 'certificate' curl -sS "$url/v1/health"
+ws_upgrade='GET /v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+# shellcheck disable=SC2059 # the request's escapes are printf's
+expect_out "the event stream's WebSocket upgrade over TLS" '^HTTP/1.1 101 Switching Protocols' \
+  bash -c "(printf '$ws_upgrade'; sleep 1) | timeout 5 openssl s_client -quiet -verify_return_error \
+    -CAfile '$work/ca.pem' -connect '${url#https://}' 2>/dev/null; true"
+expect_out "the client commands reach it with --ca-file" '"nonce"' \
+  "$IPSX" token balance "$market" --node "$url" --ca-file "$work/ca.pem" --json
+expect_error "... and without it name the certificate" 'not trusted' \
+  "$IPSX" token balance "$market" --node "$url" --json
+if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
+cp "$work/node.toml" "$work/tls-bad.toml"
+printf 'tls_cert = "node.pem"\ntls_key = "ca.key"\n' >>"$work/tls-bad.toml"
+expect_error "a key that is not the certificate's" 'ca\.key: not a PEM private key of the certificate' \
+  "$IPSX" node --config "$work/tls-bad.toml" --offer-checks none
+expect_error "a certificate without its key" 'tls-cert and --tls-key go together' \
+  "$IPSX" node --config "$work/node.toml" --tls-cert "$work/node.pem" --offer-checks none
 
 # Mistakes: each names the file, the line and the key.
 # refused NAME PATTERN LINE...: a file of the lines after node.toml's, refused with PATTERN.
