@@ -564,6 +564,10 @@ void add_node_command(CLI::App& app) {
   s->path("contracts", o->eth.contracts,
           "With --ledger ethereum: the build's contract JSON (for ledger-errors.json)")
       ->capture_default_str();
+  s->integer("confirmations", o->eth.confirmations,
+             "With --ledger ethereum: blocks on top of a transaction's before the node answers for "
+             "it, so a deal counts as open only that deep (default 0: once included)",
+             int64_t{0}, int64_t{64});
   s->integer("rpc_timeout", o->eth.timeout_s,
              "With --ledger ethereum: seconds to wait for each RPC answer and receipt (default 30)",
              int64_t{1}, int64_t{3600});

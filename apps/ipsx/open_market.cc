@@ -51,6 +51,7 @@ std::unique_ptr<eth::EthereumLedger> open_ethereum_ledger(const EthereumEndpoint
   o.deployment = file.deployment;
   o.errors = std::move(errors);
   o.send.receipt_timeout = Millis(e.timeout_s * 1000);
+  o.confirmations = static_cast<uint64_t>(e.confirmations);
   // The keeper's lines: a transaction the chain lost after its receipt, sent again or lost.
   o.on_note = [](const std::string& line) {
     std::cout << "ipsx node: ledger: " << line << std::endl;

@@ -25,7 +25,8 @@ struct EthereumEndpoint {
   std::string rpc;
   std::string deployment;
   std::string contracts;
-  int64_t timeout_s = 30;  // per RPC request and per receipt
+  int64_t timeout_s = 30;     // per RPC request and per receipt
+  int64_t confirmations = 0;  // blocks on top of a transaction's before it counts
 };
 
 // Opens the EthereumLedger: checks the node's chain id against the deployment's and that both

@@ -58,6 +58,7 @@ EthereumLedger::EthereumLedger(std::shared_ptr<RpcClient> rpc, EthereumLedgerOpt
     waiters_.emplace_back([this] { waiter_loop(); });
   }
   if (options_.keep_every.count() > 0) keeper_ = std::thread([this] { keeper_loop(); });
+  if (options_.confirmations > 0) confirmer_ = std::thread([this] { confirmer_loop(); });
 }
 
 EthereumLedger::~EthereumLedger() {
@@ -69,6 +70,7 @@ EthereumLedger::~EthereumLedger() {
   sequencer_.join();
   for (auto& t : waiters_) t.join();
   if (keeper_.joinable()) keeper_.join();
+  if (confirmer_.joinable()) confirmer_.join();
 }
 
 namespace {
@@ -322,6 +324,13 @@ void EthereumLedger::waiter_loop() {
     // The chain's count rules from here: whether the transaction was mined, refused, or is
     // still somewhere the ledger cannot see (a timeout), the node's pending state says.
     done_with(w->tx.tx.from, w->tx.tx.nonce, false);
+    if (r && options_.confirmations > 0 && r->chain_tx) {
+      auto wait = options_.send.receipt_timeout * static_cast<int64_t>(1 + options_.confirmations);
+      std::lock_guard lock(queue_mu_);
+      confirming_.push_back(
+          {std::move(*r), std::move(w->done), std::chrono::steady_clock::now() + wait});
+      continue;
+    }
     w->done(std::move(r));
   }
 }

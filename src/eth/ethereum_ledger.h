@@ -45,6 +45,12 @@ struct EthereumLedgerOptions {
   const Clock* dev_clock = nullptr;
   size_t receipt_threads = 4;
   size_t max_prepared = 100'000;  // prepared-but-unsubmitted transactions remembered
+  // Blocks on top of a transaction's own before submit() answers for it (0: as soon as it is
+  // included). On a chain that can take blocks back, a deal then counts as open, and a payment
+  // as made, only this deep; a transaction that moved to another block meanwhile waits there
+  // again. The wait holds no receipt thread: a confirmer checks every `confirm_poll`.
+  uint64_t confirmations = 0;
+  Millis confirm_poll{250};
   // The keeper: every transaction the ledger acknowledged (its receipt answered) stays watched
   // until it is `keep_depth` blocks deep. One the chain lost (a rollback, a reorganisation, a node
   // restarted from older state) is sent again, the same signed bytes, so it is mined at most
@@ -220,10 +226,22 @@ class EthereumLedger final : public ledger::Ledger {
   mutable std::map<uint64_t, Hash> scanned_hashes_;  // the last keep_depth blocks indexed
   mutable uint64_t reorgs_seen_ = 0;
 
+  // Receipts waiting for their confirmations (under queue_mu_).
+  struct Confirming {
+    ledger::Receipt receipt;
+    std::function<void(Result<ledger::Receipt>)> done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  void confirmer_loop();
+  // One pass: those deep enough answered, the rest kept.
+  void confirm(std::deque<Confirming>& pending);
+
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Pending> incoming_;
   std::deque<Waiting> waiting_;
+  std::deque<Confirming> confirming_;
+  std::thread confirmer_;
   bool stopping_ = false;
   std::thread sequencer_;
   std::vector<std::thread> waiters_;

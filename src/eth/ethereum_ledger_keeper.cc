@@ -16,11 +16,13 @@
 #include <set>
 #include <variant>
 
+#include "eth/eth_error.h"
 #include "eth/ethereum_ledger.h"
 
 namespace ipsx::eth {
 
 namespace L = ipsx::ledger;
+using ledger::LedgerErrc;
 
 namespace {
 
@@ -225,6 +227,80 @@ Result<EthereumLedger::KeeperStats> EthereumLedger::keep_acknowledged() {
   std::lock_guard h(history_mu_);
   s.reorgs = reorgs_seen_;
   return s;
+}
+
+void EthereumLedger::confirmer_loop() {
+  for (;;) {
+    std::deque<Confirming> pending;
+    bool stop = false;
+    {
+      std::unique_lock lock(queue_mu_);
+      stop = queue_cv_.wait_for(lock, options_.confirm_poll, [&] { return stopping_; });
+      pending.swap(confirming_);
+    }
+    if (stop) {
+      for (Confirming& c : pending)
+        c.done(fail(LedgerErrc::shutting_down, "the ledger is closing"));
+      return;
+    }
+    if (pending.empty()) continue;
+    confirm(pending);
+    std::lock_guard lock(queue_mu_);
+    for (Confirming& c : pending) confirming_.push_back(std::move(c));
+  }
+}
+
+void EthereumLedger::confirm(std::deque<Confirming>& pending) {
+  auto head = rpc_->block_number();
+  if (!head) return;  // the chain is away: the next pass
+  const auto now = std::chrono::steady_clock::now();
+  std::deque<Confirming> kept;
+  for (Confirming& c : pending) {
+    auto expire = [&] {
+      c.done(fail(EthErrc::timeout,
+                  fmt::format("transaction {} was included but did not get {} confirmations by "
+                              "the deadline",
+                              c.receipt.chain_tx->hex(), options_.confirmations)));
+    };
+    if (*head < c.receipt.block + options_.confirmations) {
+      if (now > c.deadline) {
+        expire();
+      } else {
+        kept.push_back(std::move(c));
+      }
+      continue;
+    }
+    // Deep enough where the receipt said: is it still there?
+    auto r = rpc_->receipt(*c.receipt.chain_tx);
+    if (!r || !*r) {  // unknown now, or rolled back (the keeper sends it again): wait
+      if (now > c.deadline) {
+        expire();
+      } else {
+        kept.push_back(std::move(c));
+      }
+      continue;
+    }
+    const TxReceipt& at = **r;
+    if (!at.success) {
+      c.done(fail(EthErrc::reverted,
+                  fmt::format("transaction {} was taken back and reverted when mined again in "
+                              "block {}",
+                              at.tx_hash.hex(), at.block)));
+      continue;
+    }
+    if (at.block != c.receipt.block) {  // mined again in another block: its depth counts anew
+      c.receipt.block = at.block;
+      c.receipt.index = at.index;
+      for (L::Event& e : c.receipt.events) {
+        e.block = at.block;
+        e.tx_index = at.index;
+      }
+      kept.push_back(std::move(c));
+      continue;
+    }
+    c.done(std::move(c.receipt));
+  }
+  pending.swap(kept);
 }
 
 }  // namespace ipsx::eth

@@ -298,6 +298,54 @@ TEST_F(EthFaults, ALostTransactionWhoseNonceWasTakenIsReportedAndReleased) {
             Amount::from_tokens(2)->base());
 }
 
+// #19: with `confirmations`, submit answers for a transaction only once its block has that many
+// blocks on top (a deal counts as open, a payment as made, only that deep); one the chain took
+// back meanwhile is sent again by the keeper and answered from its new block, that deep.
+TEST_F(EthFaults, WithConfirmationsATransactionIsAnsweredOnlyThatDeepEvenAfterARollback) {
+  RpcClient& rpc = *h_->rpc();
+  EthereumLedgerOptions o;
+  o.deployment = h_->eth_ledger().deployment();
+  o.errors = ContractSet::load(IPSX_CONTRACTS_DIR).value().errors;
+  o.fees = FeePolicy{U256(), U256()};
+  o.confirmations = 2;
+  o.confirm_poll = Millis(20);
+  o.keep_every = Millis(20);
+  auto deep = EthereumLedger::open(h_->rpc(), std::move(o));
+  ASSERT_TRUE(deep) << deep.error().message();
+  for (bool rollback : {false, true}) {
+    SCOPED_TRACE(rollback ? "rolled back once" : "straight");
+    auto snapshot = rpc.request("evm_snapshot", nlohmann::json::array());
+    ASSERT_TRUE(snapshot);
+    auto u = (*deep)->prepare(
+        p_.address(), ledger::Approve{r_.address(), Amount::from_tokens(1).value()}, std::nullopt);
+    ASSERT_TRUE(u) << u.error().message();
+    std::promise<Result<ledger::Receipt>> done;
+    std::atomic<uint64_t> head_then{0};
+    (*deep)->submit_async(sign(p_, *u), [&](Result<ledger::Receipt> r) {
+      head_then = rpc.block_number().value_or(0);
+      done.set_value(std::move(r));
+    });
+    auto answer = done.get_future();
+    if (rollback) {
+      // Included at once (automine), then taken back before it is two deep.
+      for (int i = 0; i < 200 && rpc.transaction_count(p_.address(), "latest").value_or(0) == 0;
+           ++i)
+        std::this_thread::sleep_for(Millis(10));
+      ASSERT_TRUE(rpc.request("evm_revert", nlohmann::json::array({*snapshot})));
+    }
+    // Blocks on top, one at a time, until the ledger answers.
+    for (int i = 0; i < 400 && answer.wait_for(Millis(25)) != std::future_status::ready; ++i) {
+      ASSERT_TRUE(rpc.request("evm_mine", nlohmann::json::array()));
+    }
+    auto r = answer.get();
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_GE(head_then.load(), r->block + 2) << "answered before two blocks were on top";
+    auto at = rpc.receipt(*r->chain_tx).value();
+    ASSERT_TRUE(at);
+    EXPECT_EQ(at->block, r->block) << "the receipt names the block the transaction is in now";
+  }
+}
+
 // Attack (#19): other code put at the Centralizer's address under a running node (a chain swapped
 // behind the same RPC URL, or a development chain's anvil_setCode) is seen by the identity check,
 // which the node runs every two seconds: the ledger is then unusable, with the reason.

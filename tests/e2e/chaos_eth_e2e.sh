@@ -57,7 +57,7 @@ as "$requester" "$cent" "deposit(uint256)" 100000000000000000000 >/dev/null || b
 printf '127.0.0.2/32  DE  AS64501  residential  Loopback DE\n' >"$work/geo.txt"
 start node "$IPSX" node --ledger ethereum --rpc "$RPC" --deployment "$dep" "${contracts_opt[@]}" \
   --data "$work/node" --keystore "$ks" --address "$market" --password-file "$work/pw" \
-  --listen 127.0.0.1:0 --fee-bps 250 --geo-static "$work/geo.txt"
+  --listen 127.0.0.1:0 --fee-bps 250 --geo-static "$work/geo.txt" --confirmations 1
 url=$(wait_for "$work/node.out" 'http://127\.0\.0\.1:[0-9]+' 30) || { bad "node: $(cat "$work/node.out")"; finish; exit 1; }
 export IPSX_NODE=$url
 start whoami python3 "$here/whoami_server.py"
