@@ -24,6 +24,7 @@
 
 #include "api/http_server.h"
 #include "api/ledger_watch.h"
+#include "api/metrics.h"
 #include "api/node_routes.h"
 #include "cli_util.h"
 #include "eth/deployment_file.h"
@@ -462,6 +463,27 @@ void run_node(const NodeOptions& o) {
   // from a check every two seconds, never waiting on the chain themselves.
   api::LedgerWatch watch(*ledger);
   node.watch = &watch;
+  if (auto* eth = dynamic_cast<eth::EthereumLedger*>(ledger.get())) {
+    node.ledger_metrics = [eth] {
+      auto k = eth->keeper_stats();
+      using api::Metrics;
+      auto one = [](uint64_t v) {
+        return std::vector<std::pair<std::string, double>>{{"", static_cast<double>(v)}};
+      };
+      return Metrics::family("ipsx_eth_acknowledged_watched", "gauge",
+                             "Acknowledged transactions not yet deep enough to forget.",
+                             one(k.watched)) +
+             Metrics::family("ipsx_eth_resent_total", "counter",
+                             "Acknowledged transactions the chain lost and the node sent again.",
+                             one(k.resent)) +
+             Metrics::family("ipsx_eth_lost_total", "counter",
+                             "Acknowledged transactions lost for good (nonce taken, or reverted "
+                             "when mined again).",
+                             one(k.lost)) +
+             Metrics::family("ipsx_eth_reorgs_total", "counter",
+                             "Reorganisations seen under the transaction index.", one(k.reorgs));
+    };
+  }
   if (const auto* eth = dynamic_cast<const eth::EthereumLedger*>(ledger.get()))
     node.token_contract = eth->deployment().token;
 

@@ -64,6 +64,9 @@ struct NodeContext {
   // announcements, one JSON object a line, read back (each checked again) by add_node_routes()
   // and compacted to the live ones. Empty: kept in memory only.
   std::string exits_file = {};
+  // More series for GET /metrics, in the exposition format (the backend's own: on Ethereum the
+  // keeper's transactions sent again and lost, and the reorganisations it saw). Empty: none.
+  std::function<std::string()> ledger_metrics = {};
   // Set by add_node_routes(): the routes' own work at each periodic tick (suspending the
   // providers whose exit announcement expired).
   std::function<void()> on_periodic_tick = {};

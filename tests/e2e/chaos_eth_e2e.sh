@@ -182,5 +182,10 @@ settled 2 && ok "every deal of the run ended closed on chain and rated by both s
 expect_eq "the requester's wallet reserves nothing any more (read with cast)" \
   "$(call "$cent" "wallet(address)(uint256,uint256)" "$requester" | awk '{print $2}')" 0
 expect_eq "the node counts every token" "$(curl -s "$url/v1/ledger/supply" | jq -r .conserved)" true
+metric() { curl -s "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+resent=$(metric ipsx_eth_resent_total)
+((${resent:-0} >= 2 * n)) && ok "the node's metrics count $resent transactions sent again" ||
+  bad "ipsx_eth_resent_total: '$resent', want at least $((2 * n))"
+expect_eq "... and none lost" "$(metric ipsx_eth_lost_total)" 0
 grep 'ipsx node: ledger:' "$work/node.out" | head -20
 finish
