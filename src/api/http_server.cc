@@ -203,19 +203,24 @@ struct HttpServer::Impl {
   // Hands a later response's work its reply, and waits (without holding the thread: other
   // sessions run meanwhile) until the work replied and its finish ran here.
   awaitable<HttpResponse> finish_later(HttpResponse response) {
+    // The session owns the result (its timer belongs to the io_context); the reply only points
+    // at it, so a reply that outlives the server touches nothing of it.
     auto done = std::make_shared<LaterResult>(io);
-    response.later([gate = gate, done](HttpResponse::Finish finish) {
-      std::lock_guard lock(gate->mu);
-      if (!gate->io) return;  // the server is gone
-      asio::post(*gate->io, [done, finish = std::move(finish)] {
-        try {
-          done->result = finish();
-        } catch (const std::exception& e) {
-          done->result = error_response(ApiError::internal(e.what()));
-        }
-        done->wake.cancel();
-      });
-    });
+    response.later(
+        [gate = gate, weak = std::weak_ptr<LaterResult>(done)](HttpResponse::Finish finish) {
+          std::lock_guard lock(gate->mu);
+          if (!gate->io) return;  // the server is gone
+          asio::post(*gate->io, [weak, finish = std::move(finish)] {
+            auto done = weak.lock();
+            if (!done) return;  // the session is gone
+            try {
+              done->result = finish();
+            } catch (const std::exception& e) {
+              done->result = error_response(ApiError::internal(e.what()));
+            }
+            done->wake.cancel();
+          });
+        });
     while (!done->result) {
       boost::system::error_code ec;
       done->wake.expires_at(asio::steady_timer::time_point::max());

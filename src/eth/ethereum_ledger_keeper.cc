@@ -112,10 +112,6 @@ Result<void> EthereumLedger::rewind_history() const {
 
 Result<EthereumLedger::KeeperStats> EthereumLedger::keep_acknowledged() {
   std::lock_guard pass(keeper_pass_mu_);
-  // Only on the chain the ledger opened: a chain replaced under the same URL (restarted empty,
-  // another network) is not where acknowledged transactions belong, and sending them there
-  // would replay them. The node reports that chain unusable until the right one is back.
-  if (auto same = check_identity(); !same) return std::unexpected(same.error());
   auto head = rpc_->block_number();
   if (!head) return std::unexpected(head.error());
   if (auto r = rewind_history(); !r) return std::unexpected(r.error());
@@ -137,6 +133,7 @@ Result<EthereumLedger::KeeperStats> EthereumLedger::keep_acknowledged() {
   };
   std::set<Hash> drop;
   uint64_t resent = 0, back = 0, lost = 0;
+  bool identity_checked = false;
   for (Acked& a : list) {
     if (!a.resent) {
       auto h = block_hash(a.block);
@@ -171,6 +168,14 @@ Result<EthereumLedger::KeeperStats> EthereumLedger::keep_acknowledged() {
       a.block = now.block;
       a.block_hash = now.block_hash;
       continue;
+    }
+    // Judged (lost, or sent again) only on the chain the ledger opened: a chain replaced under the
+    // same URL (restarted empty, another network) is not where acknowledged transactions belong,
+    // and sending them there would replay them. The node reports that chain unusable until the
+    // right one is back. (Asked once per pass, and only when a transaction is missing.)
+    if (!identity_checked) {
+      if (auto same = check_identity(); !same) return std::unexpected(same.error());
+      identity_checked = true;
     }
     auto mined = rpc_->transaction_count(a.from, "latest");
     if (!mined) return std::unexpected(mined.error());
