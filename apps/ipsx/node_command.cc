@@ -401,6 +401,14 @@ std::unique_ptr<OpenMarket> open_market(const NodeOptions& o, const std::string&
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   auto l = open_ethereum_ledger(o.eth);
   claim_data_dir(o.data, *l);
+  // The keeper's memory across restarts: what this node acknowledged and may have to send again.
+  const std::string kept = (std::filesystem::path(o.data) / "eth-acknowledged.jsonl").string();
+  size_t watched = unwrap(l->keep_in(kept), "--data");
+  if (watched > 0) {
+    std::cout << fmt::format(
+        "ipsx node: ledger: watching {} transaction(s) acknowledged before the restart ({})\n",
+        watched, kept);
+  }
   if (auto native = l->native_balance(key.address()); native && native->is_zero()) {
     std::cerr << fmt::format(
         "ipsx node: warning: the market operator {} holds no native coin on chain {}; it sends "

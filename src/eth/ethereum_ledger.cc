@@ -1,5 +1,7 @@
 #include "eth/ethereum_ledger.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <future>
@@ -71,6 +73,7 @@ EthereumLedger::~EthereumLedger() {
   for (auto& t : waiters_) t.join();
   if (keeper_.joinable()) keeper_.join();
   if (confirmer_.joinable()) confirmer_.join();
+  if (keep_fd_ >= 0) ::close(keep_fd_);
 }
 
 namespace {

@@ -115,6 +115,12 @@ class EthereumLedger final : public ledger::Ledger {
   // chain does not answer, leaving everything for the next pass.
   Result<KeeperStats> keep_acknowledged();
   KeeperStats keeper_stats() const;
+  // Keeps the watched transactions in the file `path` too (one JSON line each), so that a node
+  // restarted still sends again what a rollback takes back: loads what the file holds (a torn
+  // last line from a crash is skipped), then appends each transaction as it is acknowledged
+  // (synced before submit answers), and rewrites the file without those the keeper forgot.
+  // Returns how many it loaded. Call once, before submitting.
+  Result<size_t> keep_in(const std::string& path);
 
   // The ledger id of a transaction on chain: keccak256(signing hash || r || s || 27 + y).
   static Hash ledger_tx_id(const Transaction& tx, const crypto::Signature& sig);
@@ -211,7 +217,11 @@ class EthereumLedger final : public ledger::Ledger {
   std::deque<Acked> acked_;
   std::unordered_map<Address, uint64_t> acked_next_;  // the nonce after an account's watched ones
   KeeperStats keeper_stats_;
-  std::mutex keeper_pass_mu_;  // one pass at a time
+  std::string keep_path_;  // keep_in(); under acked_mu_
+  int keep_fd_ = -1;
+  void keep_line(const Acked& a);  // appends and syncs (acked_mu_ held)
+  void keep_rewrite();             // the file anew from acked_ (acked_mu_ held)
+  std::mutex keeper_pass_mu_;      // one pass at a time
   std::thread keeper_;
 
   mutable std::mutex cache_mu_;

@@ -10,12 +10,19 @@
 // again elsewhere (fine), gone with its nonce still free (sent again, the same bytes, so it can
 // never be mined twice), or gone with its nonce taken by another transaction or reverted when
 // mined again (lost: reported, and its nonce no longer reserved).
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <variant>
 
+#include "core/keccak.h"
 #include "eth/eth_error.h"
 #include "eth/ethereum_ledger.h"
 
@@ -40,6 +47,101 @@ void EthereumLedger::note(const std::string& line) const {
   if (options_.on_note) options_.on_note(line);
 }
 
+// ---- The keeper's file ---------------------------------------------------------------------
+
+namespace {
+
+std::string acked_line(const Hash& hash, const Bytes& raw, const Address& from, uint64_t nonce,
+                       uint64_t block, const Hash& block_hash) {
+  nlohmann::json j = {{"hash", hash.hex()},       {"raw", "0x" + to_hex(raw, false)},
+                      {"from", from.to_string()}, {"nonce", nonce},
+                      {"block", block},           {"blockHash", block_hash.hex()}};
+  return j.dump() + "\n";
+}
+
+bool write_all(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return ::fsync(fd) == 0;
+}
+
+}  // namespace
+
+Result<size_t> EthereumLedger::keep_in(const std::string& path) {
+  std::lock_guard lock(acked_mu_);
+  std::ifstream in(path);
+  size_t loaded = 0, skipped = 0;
+  std::set<Hash> seen;
+  for (const Acked& a : acked_) seen.insert(a.hash);
+  for (std::string line; in && std::getline(in, line);) {
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    Acked a;
+    std::optional<Hash> hash, block_hash;
+    std::optional<Address> from;
+    Result<Bytes> raw = std::unexpected(Error(CoreErrc::invalid_argument, "missing"));
+    if (j.is_object()) {
+      if (auto h = Hash::from_hex(j.value("hash", ""))) hash = *h;
+      if (auto h = Hash::from_hex(j.value("blockHash", ""))) block_hash = *h;
+      if (auto f = Address::parse(j.value("from", ""))) from = *f;
+      raw = from_hex(j.value("raw", ""));
+    }
+    if (!hash || !block_hash || !from || !raw || !j["nonce"].is_number_unsigned() ||
+        !j["block"].is_number_unsigned() || keccak256(ByteView(*raw)) != *hash) {
+      ++skipped;  // a torn line (a crash mid-write) or not ours
+      continue;
+    }
+    if (!seen.insert(*hash).second) continue;
+    a.hash = *hash;
+    a.raw = std::move(*raw);
+    a.from = *from;
+    a.nonce = j["nonce"].get<uint64_t>();
+    a.block = j["block"].get<uint64_t>();
+    a.block_hash = *block_hash;
+    uint64_t& next = acked_next_[a.from];
+    next = std::max(next, a.nonce + 1);
+    acked_.push_back(std::move(a));
+    ++loaded;
+  }
+  keep_path_ = path;
+  keep_rewrite();  // compacted, torn lines gone; opened for appending
+  if (keep_fd_ < 0) {
+    return fail(CoreErrc::io_error,
+                fmt::format("cannot write the acknowledged transactions to {}", path));
+  }
+  if (skipped > 0) note(fmt::format("{}: {} unreadable line(s) skipped", path, skipped));
+  return loaded;
+}
+
+void EthereumLedger::keep_line(const Acked& a) {
+  if (keep_fd_ < 0) return;
+  if (!write_all(keep_fd_, acked_line(a.hash, a.raw, a.from, a.nonce, a.block, a.block_hash))) {
+    note(fmt::format("cannot write to {}: {}", keep_path_, std::strerror(errno)));
+  }
+}
+
+void EthereumLedger::keep_rewrite() {
+  if (keep_path_.empty()) return;
+  const std::string tmp = keep_path_ + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::string text;
+  for (const Acked& a : acked_)
+    text += acked_line(a.hash, a.raw, a.from, a.nonce, a.block, a.block_hash);
+  bool ok = fd >= 0 && write_all(fd, text);
+  if (fd >= 0) ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), keep_path_.c_str()) != 0) {
+    note(fmt::format("cannot rewrite {}: {}", keep_path_, std::strerror(errno)));
+    if (keep_fd_ >= 0) return;  // keep appending to the old file
+  }
+  if (keep_fd_ >= 0) ::close(keep_fd_);
+  keep_fd_ = ::open(keep_path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
 void EthereumLedger::acknowledge(const SignedTransaction& tx, const TxReceipt& r) {
   std::lock_guard lock(acked_mu_);
   Acked a;
@@ -51,6 +153,7 @@ void EthereumLedger::acknowledge(const SignedTransaction& tx, const TxReceipt& r
   a.block_hash = r.block_hash;
   uint64_t& next = acked_next_[a.from];
   next = std::max(next, a.nonce + 1);
+  keep_line(a);
   acked_.push_back(std::move(a));
   while (acked_.size() > std::max<size_t>(1, options_.keep_max)) acked_.pop_front();
 }
@@ -224,6 +327,7 @@ Result<EthereumLedger::KeeperStats> EthereumLedger::keep_acknowledged() {
     kept.push_back(std::move(a));
   }
   acked_ = std::move(kept);
+  if (!drop.empty()) keep_rewrite();
   keeper_stats_.resent += resent;
   keeper_stats_.back += back;
   keeper_stats_.lost += lost;

@@ -10,10 +10,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <future>
 
 #include "eth/anvil_harness.h"
 #include "eth/ethereum_abi.h"
+#include "ledger/test_util.h"
 
 namespace ipsx::eth {
 namespace {
@@ -321,6 +323,55 @@ TEST_F(EthFaults, ALostTransactionWhoseNonceWasTakenIsReportedAndReleased) {
   EXPECT_EQ(t1.tx.nonce, 1u);
   ASSERT_TRUE(l.submit(t1));
   EXPECT_EQ(l.allowance(p_.address(), r_.address()).value().base(), Amount::from_tokens(2)->base());
+}
+
+// #19: the keeper's memory survives a restart (keep_in: a file the node keeps in its data
+// directory): a transaction acknowledged before the node stopped, and taken back by the chain
+// while it was down, is sent again by the node that starts next. A torn last line (a crash
+// mid-write) is skipped.
+TEST_F(EthFaults, ARestartedLedgerStillSendsAgainWhatARollbackTookBack) {
+  RpcClient& rpc = *h_->rpc();
+  ledger::testing::TempDir dir;
+  const std::string file = (dir.path() / "acknowledged.jsonl").string();
+  auto no_thread = [](EthereumLedgerOptions& o) { o.keep_every = Millis(0); };
+  auto snapshot = rpc.request("evm_snapshot", nlohmann::json::array());
+  ASSERT_TRUE(snapshot) << snapshot.error().message();
+  std::optional<Hash> chain_tx;
+  {
+    auto first = ledger_with(no_thread);
+    ASSERT_TRUE(first) << first.error().message();
+    ASSERT_EQ((*first)->keep_in(file).value(), 0u);
+    auto u = (*first)->prepare(
+        p_.address(), ledger::Approve{r_.address(), Amount::from_tokens(1).value()}, std::nullopt);
+    ASSERT_TRUE(u) << u.error().message();
+    auto r = (*first)->submit(sign(p_, *u));
+    ASSERT_TRUE(r) << r.error().message();
+    chain_tx = r->chain_tx;
+  }  // the node stops
+  std::ofstream(file, std::ios::app) << "{\"hash\":\"0x12";
+  ASSERT_TRUE(rpc.request("evm_revert", nlohmann::json::array({*snapshot})));
+  ASSERT_FALSE(rpc.receipt(*chain_tx).value()) << "taken back";
+
+  auto second = ledger_with(no_thread);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ((*second)->keep_in(file).value(), 1u);
+  auto s = (*second)->keep_acknowledged();
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->resent, 1u);
+  for (int i = 0; i < 250 && s && s->back == 0; ++i) {
+    std::this_thread::sleep_for(Millis(20));
+    s = (*second)->keep_acknowledged();
+  }
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->back, 1u);
+  auto again = rpc.receipt(*chain_tx).value();
+  ASSERT_TRUE(again) << "not on chain again";
+  EXPECT_TRUE(again->success);
+  EXPECT_EQ(L().allowance(p_.address(), r_.address()).value().base(),
+            Amount::from_tokens(1)->base());
+  std::ifstream in(file);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(all.find("0x12\n"), std::string::npos) << "the torn line was dropped: " << all;
 }
 
 // #19: with `confirmations`, submit answers for a transaction only once its block has that many
