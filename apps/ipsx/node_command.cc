@@ -395,6 +395,11 @@ std::unique_ptr<OpenMarket> open_market(const NodeOptions& o, const std::string&
   if (o.ledger == "embedded") {
     if (!o.eth.rpc.empty() || !o.eth.deployment.empty())
       throw CommandError("--rpc and --deployment are for --ledger ethereum");
+    if (o.eth.confirmations != 0) {
+      throw CommandError(
+          fmt::format("{} is for --ledger ethereum (the embedded ledger's blocks are final)",
+                      o.where("confirmations")));
+    }
     return std::make_unique<OpenMarket>(o.data, journal_dir, o.keystore, o.address, o.password_file,
                                         o.fee_bps);
   }

@@ -116,6 +116,9 @@ expect_error "a key that is not the certificate's" 'ca\.key: not a PEM private k
 expect_error "a certificate without its key" 'tls-cert and --tls-key go together' \
   "$IPSX" node --config "$work/node.toml" --tls-cert "$work/node.pem" --offer-checks none
 
+expect_error "confirmations on the embedded ledger" 'confirmations is for --ledger ethereum' \
+  "$IPSX" node --config "$work/node.toml" --confirmations 2 --offer-checks none
+
 # Mistakes: each names the file, the line and the key.
 # refused NAME PATTERN LINE...: a file of the lines after node.toml's, refused with PATTERN.
 refused() {
