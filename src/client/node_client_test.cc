@@ -258,13 +258,8 @@ class AnswerDroppingRelay {
   std::thread thread_;
 };
 
-TEST(NodeClientConnection, AnOrderWhoseAnswerWasLostIsPlacedOnceAndItsDealsFound) {
-  SystemClock clock;
-  api::testing::LiveNode live(clock);
-  auto port = static_cast<uint16_t>(std::stoi(live.url().substr(live.url().rfind(':') + 1)));
-  Hash sep = live.ledger().domain().separator();
-  uint64_t now = static_cast<uint64_t>(to_unix_seconds(clock.now()));
-
+// The named provider's offer of 127.0.0.2 in DE at `live`'s market, valid an hour from `now`.
+Offer de_offer(api::testing::LiveNode& live, uint64_t now) {
   Offer o;
   o.provider = named_key("provider").address();
   o.ip = parse_ip("127.0.0.2").value();
@@ -277,6 +272,17 @@ TEST(NodeClientConnection, AnOrderWhoseAnswerWasLostIsPlacedOnceAndItsDealsFound
   o.market = live.market().address();
   o.expiry = now + 3600;
   o.nonce = 1;
+  return o;
+}
+
+TEST(NodeClientConnection, AnOrderWhoseAnswerWasLostIsPlacedOnceAndItsDealsFound) {
+  SystemClock clock;
+  api::testing::LiveNode live(clock);
+  auto port = static_cast<uint16_t>(std::stoi(live.url().substr(live.url().rfind(':') + 1)));
+  Hash sep = live.ledger().domain().separator();
+  uint64_t now = static_cast<uint64_t>(to_unix_seconds(clock.now()));
+
+  Offer o = de_offer(live, now);
   auto direct = NodeClient::connect(live.url()).value();
   ASSERT_TRUE(direct->place_order(Signer(named_key("provider"), sep).offer(o).value()));
 
@@ -515,18 +521,7 @@ TEST(NodeOverTls, TheSdkReachesANodeServingHttpsAndPlacesASignedOrder) {
   auto health = (*client)->get("/v1/health");
   ASSERT_TRUE(health) << health.error().message();
   EXPECT_EQ((*health)["status"], "ok");
-  Offer offer;
-  offer.provider = named_key("provider").address();
-  offer.ip = parse_ip("127.0.0.2").value();
-  offer.country = parse_country("DE").value();
-  offer.protocols = protocol::http;
-  offer.scopes = scope::crawling;
-  offer.min_duration = 5;
-  offer.max_duration = 3600;
-  offer.price_per_second = U256(10);
-  offer.market = node.market().address();
-  offer.expiry = static_cast<uint64_t>(to_unix_seconds(clock.now())) + 3600;
-  offer.nonce = 1;
+  Offer offer = de_offer(node, static_cast<uint64_t>(to_unix_seconds(clock.now())));
   Signer provider(named_key("provider"), node.ledger().domain().separator());
   auto placed = (*client)->place_order(provider.offer(offer).value());
   ASSERT_TRUE(placed) << placed.error().message();

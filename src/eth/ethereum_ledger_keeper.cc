@@ -314,28 +314,26 @@ Result<EthereumLedger::KeeperStats> EthereumLedger::keep_acknowledged() {
     }
   }
 
-  std::lock_guard lock(acked_mu_);
-  std::unordered_map<Hash, const Acked*> seen;
-  for (const Acked& a : list) seen[a.hash] = &a;
-  std::deque<Acked> kept;
-  acked_next_.clear();
-  for (Acked& a : acked_) {
-    if (drop.contains(a.hash)) continue;
-    if (auto it = seen.find(a.hash); it != seen.end()) a = *it->second;
-    uint64_t& next = acked_next_[a.from];
-    next = std::max(next, a.nonce + 1);
-    kept.push_back(std::move(a));
+  {
+    std::lock_guard lock(acked_mu_);
+    std::unordered_map<Hash, const Acked*> seen;
+    for (const Acked& a : list) seen[a.hash] = &a;
+    std::deque<Acked> kept;
+    acked_next_.clear();
+    for (Acked& a : acked_) {
+      if (drop.contains(a.hash)) continue;
+      if (auto it = seen.find(a.hash); it != seen.end()) a = *it->second;
+      uint64_t& next = acked_next_[a.from];
+      next = std::max(next, a.nonce + 1);
+      kept.push_back(std::move(a));
+    }
+    acked_ = std::move(kept);
+    if (!drop.empty()) keep_rewrite();
+    keeper_stats_.resent += resent;
+    keeper_stats_.back += back;
+    keeper_stats_.lost += lost;
   }
-  acked_ = std::move(kept);
-  if (!drop.empty()) keep_rewrite();
-  keeper_stats_.resent += resent;
-  keeper_stats_.back += back;
-  keeper_stats_.lost += lost;
-  KeeperStats s = keeper_stats_;
-  s.watched = acked_.size();
-  std::lock_guard h(history_mu_);
-  s.reorgs = reorgs_seen_;
-  return s;
+  return keeper_stats();
 }
 
 void EthereumLedger::confirmer_loop() {
@@ -365,28 +363,25 @@ void EthereumLedger::confirm(std::deque<Confirming>& pending) {
   const auto now = std::chrono::steady_clock::now();
   std::deque<Confirming> kept;
   for (Confirming& c : pending) {
-    auto expire = [&] {
+    // Not deep enough yet: kept for the next pass, or answered with a timeout past the deadline.
+    auto wait_more = [&] {
+      if (now <= c.deadline) {
+        kept.push_back(std::move(c));
+        return;
+      }
       c.done(fail(EthErrc::timeout,
                   fmt::format("transaction {} was included but did not get {} confirmations by "
                               "the deadline",
                               c.receipt.chain_tx->hex(), options_.confirmations)));
     };
     if (*head < c.receipt.block + options_.confirmations) {
-      if (now > c.deadline) {
-        expire();
-      } else {
-        kept.push_back(std::move(c));
-      }
+      wait_more();
       continue;
     }
     // Deep enough where the receipt said: is it still there?
     auto r = rpc_->receipt(*c.receipt.chain_tx);
     if (!r || !*r) {  // unknown now, or rolled back (the keeper sends it again): wait
-      if (now > c.deadline) {
-        expire();
-      } else {
-        kept.push_back(std::move(c));
-      }
+      wait_more();
       continue;
     }
     const TxReceipt& at = **r;

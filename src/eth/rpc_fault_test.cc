@@ -328,7 +328,7 @@ TEST_F(EthFaults, ALostTransactionWhoseNonceWasTakenIsReportedAndReleased) {
 // #19: the keeper's memory survives a restart (keep_in: a file the node keeps in its data
 // directory): a transaction acknowledged before the node stopped, and taken back by the chain
 // while it was down, is sent again by the node that starts next. A torn last line (a crash
-// mid-write) is skipped.
+// mid-write) is skipped, and so are planted lines whose bytes are not what their hash names.
 TEST_F(EthFaults, ARestartedLedgerStillSendsAgainWhatARollbackTookBack) {
   RpcClient& rpc = *h_->rpc();
   ledger::testing::TempDir dir;
@@ -348,6 +348,21 @@ TEST_F(EthFaults, ARestartedLedgerStillSendsAgainWhatARollbackTookBack) {
     ASSERT_TRUE(r) << r.error().message();
     chain_tx = r->chain_tx;
   }  // the node stops
+  // Attack: lines planted in the file (anyone who can write the data directory) whose bytes are
+  // not the transaction their hash names: the raw bytes changed under the real hash, and the real
+  // bytes under another hash. Neither is loaded, so neither is ever sent.
+  {
+    std::ifstream in(file);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));
+    auto j = nlohmann::json::parse(line);
+    std::string raw = j["raw"];
+    auto tampered = j;
+    tampered["raw"] = raw.substr(0, raw.size() - 2) + (raw.back() == '0' ? "01" : "00");
+    auto renamed = j;
+    renamed["hash"] = Hash{}.hex();
+    std::ofstream(file, std::ios::app) << tampered.dump() << "\n" << renamed.dump() << "\n";
+  }
   std::ofstream(file, std::ios::app) << "{\"hash\":\"0x12";
   ASSERT_TRUE(rpc.request("evm_revert", nlohmann::json::array({*snapshot})));
   ASSERT_FALSE(rpc.receipt(*chain_tx).value()) << "taken back";
