@@ -88,7 +88,8 @@ GenesisConfig genesis(const Actors& a) {
   g.early_adopters = a.early.address();
   g.bounty = a.bounty.address();
   g.team = a.team.address();
-  g.sale = {U256(10'000), tokens(50), g.time, g.time + Millis(1000), a.treasury.address()};
+  g.sale = {U256(10'000),          tokens(50),           g.time,
+            g.time + Millis(1000), a.treasury.address(), Amount()};
   g.challenge_period = ledger::kMinChallengePeriod;
   for (const PrivateKey* k : {&a.early, &a.team, &a.market, &a.buyer}) {
     g.native.emplace_back(k->address(), tokens(100));

@@ -24,10 +24,14 @@ contract IPSXToken is ERC20 {
     uint256 public immutable rate;
     /// The most native coin the sale takes (`hardCap * rate <= SALE_TOKENS`).
     uint256 public immutable hardCap;
+    /// Native coin, at most hardCap; 0: none. With a soft cap the coin paid stays in this
+    /// contract until finalizeSale() pays it to the treasury, which needs at least softCap
+    /// raised; a sale that ends below it is never finalized and its buyers take a refund().
+    uint256 public immutable softCap;
     /// The sale window [saleStart, saleEnd), unix seconds of the block timestamp.
     uint64 public immutable saleStart;
     uint64 public immutable saleEnd;
-    /// Receives the native coin of every purchase.
+    /// Receives the native coin of every purchase (at finalize when there is a soft cap).
     address public immutable treasury;
     /// The Centralizer: the one contract that may move a holder's tokens into its wallet (deposit).
     address public immutable centralizer;
@@ -35,7 +39,9 @@ contract IPSXToken is ERC20 {
     address public immutable bounty;
     address public immutable team;
 
-    uint256 public raised; // native coin received
+    uint256 public raised; // native coin received, less what was refunded
+    uint256 public refunded; // native coin given back to the buyers of a failed sale
+    uint256 public treasuryOwed; // coin the treasury refused at finalize (payTreasury retries)
     uint256 public sold; // IPSX sold
     uint256 public pool; // IPSX still in the sale pool
     uint256 public unclaimed; // IPSX unsold at finalize, not yet claimed
@@ -47,6 +53,7 @@ contract IPSXToken is ERC20 {
     event Purchase(address indexed buyer, uint256 value, uint256 tokens);
     event SaleFinalized(uint256 sold, uint256 unsold);
     event UnsoldClaimed(address indexed buyer, uint256 amount);
+    event Refunded(address indexed buyer, uint256 value, uint256 tokens);
 
     /// @param centralizer_ the Centralizer's address, known before it is deployed (the CREATE
     /// address of the deployer's next nonce); the Centralizer's constructor checks the link.
@@ -56,6 +63,7 @@ contract IPSXToken is ERC20 {
         address team_,
         uint256 rate_,
         uint256 hardCap_,
+        uint256 softCap_,
         uint64 saleStart_,
         uint64 saleEnd_,
         address treasury_,
@@ -74,6 +82,7 @@ contract IPSXToken is ERC20 {
         if (!ok || capTokens > SALE_TOKENS) {
             revert InvalidArgument("sale.hard_cap * sale.rate exceeds the 900,000,000 IPSX sale pool");
         }
+        if (softCap_ > hardCap_) revert InvalidArgument("sale.soft_cap is above sale.hard_cap");
         if (saleEnd_ <= saleStart_) revert InvalidArgument("sale.end must be after sale.start");
         if (treasury_ == address(0)) revert InvalidArgument("sale.treasury must be set");
         if (centralizer_ == address(0)) revert InvalidArgument("centralizer must be set");
@@ -86,6 +95,7 @@ contract IPSXToken is ERC20 {
 
         rate = rate_;
         hardCap = hardCap_;
+        softCap = softCap_;
         saleStart = saleStart_;
         saleEnd = saleEnd_;
         treasury = treasury_;
@@ -172,8 +182,10 @@ contract IPSXToken is ERC20 {
         _update(address(this), msg.sender, tokens);
         emit Purchase(msg.sender, value, tokens);
 
-        (bool sent, ) = treasury.call{value: value}("");
-        if (!sent) revert NativeTransferFailed("the treasury refused the native coin");
+        if (softCap == 0) {
+            (bool sent, ) = treasury.call{value: value}("");
+            if (!sent) revert NativeTransferFailed("the treasury refused the native coin");
+        }
     }
 
     /// finalizeSale(): once the window has ended or the hard cap is reached; once.
@@ -182,12 +194,54 @@ contract IPSXToken is ERC20 {
         if (block.timestamp < saleEnd && raised < hardCap) {
             revert SaleNotFinalizable("the sale window is still open and the hard cap is not reached");
         }
+        if (raised < softCap) {
+            revert SaleNotFinalizable("the sale ended below its soft cap: buyers take their coin back with refund");
+        }
         uint256 unsold = pool;
         unsoldAtFinalize = unsold;
         unclaimed += unsold;
         pool = 0;
         finalized = true;
         emit SaleFinalized(sold, unsold);
+        // A treasury that refuses the coin must not keep the sale from finalizing (the buyers'
+        // tokens would never unlock, and a sale over its soft cap has no refunds): the coin then
+        // waits in treasuryOwed for payTreasury().
+        if (softCap != 0 && raised != 0) {
+            (bool sent, ) = treasury.call{value: raised}("");
+            if (!sent) treasuryOwed = raised;
+        }
+    }
+
+    /// payTreasury(): anyone may retry paying the treasury the coin it refused at finalize.
+    /// Ethereum only (an embedded ledger's account always takes coin).
+    function payTreasury() external {
+        uint256 owed = treasuryOwed;
+        if (owed == 0) revert NothingToClaim("nothing is owed to the treasury");
+        treasuryOwed = 0;
+        (bool sent, ) = treasury.call{value: owed}("");
+        if (!sent) revert NativeTransferFailed("the treasury refused the native coin");
+    }
+
+    /// refund(): after a sale that ended below its soft cap, a buyer's coin back (bought / rate,
+    /// exact: every purchase bought value * rate) and its tokens back to the pool.
+    function refund() external {
+        if (softCap == 0) revert SaleNotRefundable("the sale has no soft cap");
+        if (finalized) revert SaleNotRefundable("the sale is finalized");
+        if (block.timestamp < saleEnd) revert SaleNotRefundable("the sale has not ended");
+        if (raised >= softCap) revert SaleNotRefundable("the sale reached its soft cap");
+        uint256 tokens = bought[msg.sender];
+        if (tokens == 0) revert NothingToClaim("nothing bought in the sale, or already refunded");
+        // Transfers are locked until finalize, so the tokens bought are all still the buyer's.
+        uint256 value = tokens / rate;
+        bought[msg.sender] = 0;
+        raised -= value;
+        refunded += value;
+        sold -= tokens;
+        pool += tokens;
+        _update(msg.sender, address(this), tokens);
+        emit Refunded(msg.sender, value, tokens);
+        (bool sent, ) = msg.sender.call{value: value}("");
+        if (!sent) revert NativeTransferFailed("the buyer refused the refunded coin");
     }
 
     /// claimUnsold(): a buyer's pro-rata share of the unsold tokens, floor(unsold * bought / sold).
@@ -231,10 +285,12 @@ contract IPSXToken is ERC20 {
             uint64 start_,
             uint64 end_,
             bool finalized_,
-            address treasury_
+            address treasury_,
+            uint256 softCap_,
+            uint256 refunded_
         )
     {
-        return (rate, hardCap, raised, sold, pool, unclaimed, saleStart, saleEnd, finalized, treasury);
+        return (rate, hardCap, raised, sold, pool, unclaimed, saleStart, saleEnd, finalized, treasury, softCap, refunded);
     }
 
     // ---- Internals ----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ error Overflow(string reason); // 21
 error InvalidArgument(string reason); // 22
 error Storage(string reason); // 23
 error ShuttingDown(string reason); // 24
+error SaleNotRefundable(string reason); // 25
 
 // Not a ledger code: the treasury refused the native coin of a purchase (a treasury that is a
 // contract without a payable receive function). The embedded ledger has no such case.

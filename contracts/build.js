@@ -45,6 +45,7 @@ const LEDGER_ERRC = [
   'nothing_to_claim', 'bad_order', 'terms_mismatch', 'order_exhausted', 'unknown_deal',
   'not_a_party', 'deal_state', 'bad_balance_proof', 'challenge_period', 'already_rated',
   'bad_rating', 'overflow', 'invalid_argument', 'storage', 'shutting_down',
+  'sale_not_refundable',
 ];
 const pascal = (s) => s.split('_').map((w) => (w === 'a' ? 'A' : w[0].toUpperCase() + w.slice(1))).join('');
 

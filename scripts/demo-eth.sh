@@ -93,10 +93,11 @@ fund "$requester" 5
 
 step "The contracts are deployed from a genesis file: 1.8 billion IPSX, half of it for a one-hour sale"
 # A hard cap of 3 coins: the two purchases below reach it, and a sale that reached its cap may be
-# finalized at once.
+# finalized at once. A soft cap of 2 (R2: tokens unlock only once the funding has succeeded): the
+# coin stays in the token until finalize pays the treasury; below it the buyers would get refunds.
 run "$IPSX" ledger genesis --out "$work/genesis.toml" --early-adopters "$early" --bounty "$bounty" \
-  --team "$team" --treasury "$treasury" --sale-seconds 3600 --hard-cap 3 --challenge-seconds 60 \
-  2>/dev/null
+  --team "$team" --treasury "$treasury" --sale-seconds 3600 --hard-cap 3 --soft-cap 2 \
+  --challenge-seconds 60 2>/dev/null
 dep=$work/deployment.toml
 run "$IPSX" eth deploy --rpc "$RPC" --keystore "$ks" --address "$deployer" --password-file "$work/pw" \
   --genesis "$work/genesis.toml" "${contracts_opt[@]}" --timeout 60 --out "$dep"
@@ -134,10 +135,15 @@ buy "$provider_de" 1
 check "the requester bought 20,000 IPSX (rate 10,000 per coin)" \
   test "$("$CAST" call --rpc-url "$RPC" "$token" "balanceOf(address)(uint256)" "$requester" | awk '{print $1}')" \
   = 20000000000000000000000
-echo "-> the sale reached its hard cap of 3 coins: anyone may end it now"
+balance() { "$CAST" balance --rpc-url "$RPC" "$1"; }
+check "until finalize the token holds the 3 coins, the treasury nothing" \
+  test "$(balance "$token") $(balance "$treasury")" = "3000000000000000000 0"
+echo "-> the sale reached its hard cap of 3 coins, above its soft cap of 2: anyone may end it now"
 wallet() { echo --keystore "$ks" --address "$1" --password-file "$work/pw"; }
 # shellcheck disable=SC2046
 run "$IPSX" sale finalize $(wallet "$team")
+check "finalize paid the 3 coins to the treasury" \
+  test "$(balance "$token") $(balance "$treasury")" = "0 3000000000000000000"
 # shellcheck disable=SC2046
 run "$IPSX" sale claim $(wallet "$requester")
 

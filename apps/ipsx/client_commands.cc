@@ -265,6 +265,8 @@ void add_sale_commands(CLI::App& app, const Options& o) {
              [](const ClientOptions&) { return ledger::FinalizeSale{}; });
   op_command(sale, "claim", "Claim the unsold IPSX owed to this wallet", o,
              [](const ClientOptions&) { return ledger::ClaimUnsold{}; });
+  op_command(sale, "refund", "Take back the coin paid, after a sale that failed its soft cap", o,
+             [](const ClientOptions&) { return ledger::Refund{}; });
 }
 
 void add_order_commands(CLI::App& app, const Options& o) {

@@ -26,6 +26,7 @@ struct LedgerOptions {
   uint64_t chain_id = ledger::kDefaultChainId;
   std::string rate = "10000";
   std::string hard_cap = "90000";
+  std::string soft_cap = "0";
   int64_t sale_start_ms = 0;
   int64_t sale_seconds = 3600;
   int64_t challenge_seconds = 3600;
@@ -57,6 +58,7 @@ void run_genesis(const LedgerOptions& o) {
   g.sale.treasury = unwrap(Address::parse(o.treasury), "--treasury");
   g.sale.rate = unwrap(U256::from_dec(o.rate), "--rate");
   g.sale.hard_cap = tokens(o.hard_cap, "--hard-cap");
+  g.sale.soft_cap = tokens(o.soft_cap, "--soft-cap");
   if (o.sale_start_ms < 0 || o.sale_start_ms % 1000 != 0)
     throw CommandError(fmt::format(
         "--sale-start-ms must be a whole second (a multiple of 1000), not {}", o.sale_start_ms));
@@ -123,10 +125,16 @@ void run_show(const LedgerOptions& o) {
         v.wallet_reserved.to_string(), v.sale_pool.to_string(), v.unclaimed.to_string(),
         v.conserved() ? "conserved" : "NOT CONSERVED");
     SaleView sale = s.sale();
+    const int64_t now = to_unix_ms(clock.now());
     std::cout << fmt::format(
-        "sale: {} raised of a {} cap, {} IPSX sold, {}\n", sale.raised.to_string(),
-        sale.hard_cap.to_string(), sale.sold.to_string(),
-        sale.finalized ? "finalized" : "open until " + std::to_string(sale.end_ms));
+        "sale: {} raised of a {} cap{}, {} IPSX sold, {}\n", sale.raised.to_string(),
+        sale.hard_cap.to_string(),
+        sale.soft_cap.is_zero() ? "" : " (soft cap " + sale.soft_cap.to_string() + ")",
+        sale.sold.to_string(),
+        sale.finalized ? "finalized"
+        : sale.failed_at(now)
+            ? "failed below its soft cap, " + sale.refunded.to_string() + " refunded"
+            : "until " + std::to_string(sale.end_ms));
     std::cout << "accounts:\n";
     for (const Address& a : s.accounts()) {
       WalletView w = s.wallet(a);
@@ -169,6 +177,7 @@ Op build_op(const LedgerOptions& o) {
   if (n == "buy") return Buy{tokens(need(o.value, "--value"), "--value")};
   if (n == "finalize-sale") return FinalizeSale{};
   if (n == "claim-unsold") return ClaimUnsold{};
+  if (n == "refund") return Refund{};
   if (n == "deposit") return Deposit{tokens(need(o.amount, "--amount"), "--amount")};
   if (n == "withdraw") return Withdraw{tokens(need(o.amount, "--amount"), "--amount")};
   if (n == "cancel-order") return CancelOrder{hash(o.order, "--order")};
@@ -242,6 +251,9 @@ void add_ledger_command(CLI::App& app) {
   cmd->add_option("--rate", o->rate,
                   "IPSX per native coin (base units per base unit, default 10000)");
   cmd->add_option("--hard-cap", o->hard_cap, "Sale hard cap in native coin (default 90000)");
+  cmd->add_option("--soft-cap", o->soft_cap,
+                  "Sale soft cap in native coin (default 0, none): below it at the end, the sale "
+                  "fails and its buyers take their coin back (ipsx sale refund)");
   cmd->add_option("--sale-start-ms", o->sale_start_ms, "Sale start, unix ms (default now)");
   cmd->add_option("--sale-seconds", o->sale_seconds, "Sale length in seconds (default 3600)");
   cmd->add_option("--challenge-seconds", o->challenge_seconds,
@@ -269,10 +281,10 @@ void add_ledger_command(CLI::App& app) {
   cmd->add_option("--password-file", o->password_file, "File whose first line is the password")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option(
-         "OP", o->op,
-         "transfer | approve | transfer-from | buy | finalize-sale | claim-unsold | deposit | "
-         "withdraw | cancel-order | settle | rate | json")
+  cmd->add_option("OP", o->op,
+                  "transfer | approve | transfer-from | buy | finalize-sale | claim-unsold | "
+                  "refund | deposit | "
+                  "withdraw | cancel-order | settle | rate | json")
       ->required();
   cmd->add_option("--to", o->to, "Recipient");
   cmd->add_option("--spender", o->spender, "Spender (approve)");

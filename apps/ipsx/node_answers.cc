@@ -59,9 +59,17 @@ void show_account(const json& a) {
 
 void show_sale(const json& s) {
   std::cout << fmt::format(
-      "sale: {} raised of a {} cap, {} IPSX sold, {} left in the pool, {} unclaimed; {}\n",
-      text(s, "/raised"), text(s, "/hardCap"), text(s, "/sold"), text(s, "/pool"),
-      text(s, "/unclaimed"), s.value("finalized", false) ? "finalized" : "not finalized");
+      "sale: {}; {} raised of a {} cap, {} IPSX sold, {} left in the pool, {} unclaimed\n",
+      text(s, "/state"), text(s, "/raised"), text(s, "/hardCap"), text(s, "/sold"),
+      text(s, "/pool"), text(s, "/unclaimed"));
+  if (text(s, "/softCap") != "0") {
+    std::cout << fmt::format(
+        "  soft cap {}: {}; {} refunded\n", text(s, "/softCap"),
+        text(s, "/state") == "failed"
+            ? "not reached, buyers take their coin back with `ipsx sale refund`"
+            : "below it at the end, the sale fails and refunds",
+        text(s, "/refunded"));
+  }
   std::cout << fmt::format("  rate {} IPSX base units per native base unit; treasury {}\n",
                            text(s, "/rate"), text(s, "/treasury"));
   std::cout << fmt::format("  from {} to {} (unix ms)\n", text(s, "/startMs"), text(s, "/endMs"));

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 
+#include "api/ledger_watch.h"
 #include "core/clock.h"
 #include "ledger/tx_codec.h"
 
@@ -250,12 +251,28 @@ HttpResponse supply(NodeContext& node) {
                              {"conserved", s->conserved()}});
 }
 
+// Where the sale stands at `now`: upcoming, open, ended (to be finalized), finalized, or failed
+// (ended below its soft cap: refunds).
+const char* sale_state(const ledger::SaleView& s, int64_t now) {
+  if (s.finalized) return "finalized";
+  if (s.failed_at(now)) return "failed";
+  if (now < s.start_ms) return "upcoming";
+  if (now < s.end_ms && s.raised < s.hard_cap) return "open";
+  return "ended";
+}
+
 HttpResponse sale(NodeContext& node) {
   auto s = node.ledger.sale();
   if (!s) return error_response(from_error(s.error()));
+  // The time the next block will have: the clock, or just after a head stamped ahead of it.
+  int64_t now = now_ms();
+  if (node.watch) now = std::max(now, node.watch->last().head_time_ms + 1000);
   return json_response(200, {{"rate", s->rate.to_dec()},
                              {"hardCap", s->hard_cap.to_string()},
+                             {"softCap", s->soft_cap.to_string()},
                              {"raised", s->raised.to_string()},
+                             {"refunded", s->refunded.to_string()},
+                             {"state", sale_state(*s, now)},
                              {"sold", s->sold.to_string()},
                              {"pool", s->pool.to_string()},
                              {"unclaimed", s->unclaimed.to_string()},

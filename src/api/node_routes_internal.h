@@ -204,7 +204,8 @@ HttpResponse ledger_deal_events(NodeContext& node, const HttpRequest& req);
 HttpResponse supply(NodeContext& node);
 
 // The crowd sale: its terms, and how far it got. Amounts in IPSX (`sold`, `pool`, `unclaimed`)
-// or in the native coin (`hardCap`, `raised`); `rate` in IPSX base units per native base unit.
+// or in the native coin (`hardCap`, `softCap`, `raised`, `refunded`); `rate` in IPSX base units
+// per native base unit; `state` upcoming | open | ended | finalized | failed.
 HttpResponse sale(NodeContext& node);
 
 // POST /v1/ledger/transactions/prepare: the transaction the sender must sign, with its next nonce

@@ -236,6 +236,7 @@ Result<DeployParams> deploy_params(const ledger::GenesisConfig& g) {
   p.team = g.team;
   p.rate = g.sale.rate;
   p.hard_cap = g.sale.hard_cap.base();
+  p.soft_cap = g.sale.soft_cap.base();
   p.sale_start = static_cast<uint64_t>(to_unix_seconds(g.sale.start));
   p.sale_end = static_cast<uint64_t>(to_unix_seconds(g.sale.end));
   p.treasury = g.sale.treasury;
@@ -257,14 +258,15 @@ Result<Deployment> deploy_contracts(RpcClient& rpc, const crypto::PrivateKey& de
   d.chain_id = *chain;
   Address centralizer = create_address(deployer.address(), *nonce + 1);
 
-  auto ctor = abi::encode(
-      {abi::Type::address(), abi::Type::address(), abi::Type::address(), abi::Type::uint(),
-       abi::Type::uint(), abi::Type::uint(64), abi::Type::uint(64), abi::Type::address(),
-       abi::Type::address()},
-      {abi::Value::address(p.early_adopters), abi::Value::address(p.bounty),
-       abi::Value::address(p.team), abi::Value::uint(p.rate), abi::Value::uint(p.hard_cap),
-       abi::Value::uint(U256(p.sale_start)), abi::Value::uint(U256(p.sale_end)),
-       abi::Value::address(p.treasury), abi::Value::address(centralizer)});
+  auto ctor =
+      abi::encode({abi::Type::address(), abi::Type::address(), abi::Type::address(),
+                   abi::Type::uint(), abi::Type::uint(), abi::Type::uint(), abi::Type::uint(64),
+                   abi::Type::uint(64), abi::Type::address(), abi::Type::address()},
+                  {abi::Value::address(p.early_adopters), abi::Value::address(p.bounty),
+                   abi::Value::address(p.team), abi::Value::uint(p.rate),
+                   abi::Value::uint(p.hard_cap), abi::Value::uint(p.soft_cap),
+                   abi::Value::uint(U256(p.sale_start)), abi::Value::uint(U256(p.sale_end)),
+                   abi::Value::address(p.treasury), abi::Value::address(centralizer)});
   if (!ctor) return std::unexpected(ctor.error());
 
   auto create = [&](Bytes code, uint64_t n, uint64_t gas, const char* what) -> Result<TxReceipt> {

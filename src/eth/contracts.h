@@ -78,6 +78,7 @@ struct DeployParams {
   Address early_adopters, bounty, team;
   U256 rate;
   U256 hard_cap;                          // native base units
+  U256 soft_cap;                          // native base units; 0: none
   uint64_t sale_start = 0, sale_end = 0;  // unix seconds
   Address treasury;
   uint64_t challenge_period = 3600;  // seconds; the Centralizer refuses one outside 60 .. 30 days

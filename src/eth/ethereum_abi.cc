@@ -59,11 +59,14 @@ const Functions& functions() {
       fn("buy()"),
       fn("finalizeSale()"),
       fn("claimUnsold()"),
+      fn("refund()"),
       fn("totalSupply()(uint256)"),
       fn("balanceOf(address)(uint256)"),
       fn("allowance(address,address)(uint256)"),
       fn("bought(address)(uint256)"),
-      fn("sale()(uint256,uint256,uint256,uint256,uint256,uint256,uint64,uint64,bool,address)"),
+      fn("sale()(uint256,uint256,uint256,uint256,uint256,uint256,uint64,uint64,bool,address,"
+         "uint256,"
+         "uint256)"),
       fn("deposit(uint256)"),
       fn("withdraw(uint256)"),
       fn("cancelOrder(bytes32)"),
@@ -92,6 +95,7 @@ const Events& events() {
       ev("Purchase(address,uint256,uint256)", {true, false, false}),
       ev("SaleFinalized(uint256,uint256)", {false, false}),
       ev("UnsoldClaimed(address,uint256)", {true, false}),
+      ev("Refunded(address,uint256,uint256)", {true, false, false}),
       ev("Deposit(address,uint256)", {true, false}),
       ev("Withdrawal(address,uint256)", {true, false}),
       ev("OrderCancelled(address,bytes32)", {true, true}),
@@ -189,6 +193,8 @@ Result<ContractCall> ledger_call(const Address& token, const Address& cz, const 
           return make(token, f.finalize_sale, {});
         } else if constexpr (std::is_same_v<T, L::ClaimUnsold>) {
           return make(token, f.claim_unsold, {});
+        } else if constexpr (std::is_same_v<T, L::Refund>) {
+          return make(token, f.refund, {});
         } else if constexpr (std::is_same_v<T, L::Deposit>) {
           return make(cz, f.deposit, {amount(o.amount)});
         } else if constexpr (std::is_same_v<T, L::Withdraw>) {

@@ -10,7 +10,7 @@ namespace ipsx::eth::ipsx_abi {
 
 struct Functions {
   // IPSXToken
-  abi::Function transfer, approve, transfer_from, buy, finalize_sale, claim_unsold;
+  abi::Function transfer, approve, transfer_from, buy, finalize_sale, claim_unsold, refund;
   abi::Function total_supply, balance_of, allowance, bought, sale;
   // Centralizer
   abi::Function deposit, withdraw, cancel_order, open_deal, claim, close_deal, cooperative_close,
@@ -18,7 +18,7 @@ struct Functions {
   abi::Function wallet, deal, rating, supply, order_cancelled, usage;
 };
 struct Events {
-  abi::Event transfer, approval, purchase, sale_finalized, unsold_claimed;
+  abi::Event transfer, approval, purchase, sale_finalized, unsold_claimed, refunded;
   abi::Event deposit, withdrawal, order_cancelled, deal_opened, claimed, deal_closing, deal_closed,
       rated, usage_recorded;
 };

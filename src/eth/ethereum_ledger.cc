@@ -526,6 +526,8 @@ Result<L::SaleView> EthereumLedger::sale() const {
   s.end_ms = static_cast<int64_t>(as_u64(x[7])) * 1000;
   s.finalized = x[8].get<bool>();
   s.treasury = x[9].get<Address>();
+  s.soft_cap = as_amount(x[10]);
+  s.refunded = as_amount(x[11]);
   return s;
 }
 

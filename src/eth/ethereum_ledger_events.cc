@@ -53,6 +53,7 @@ const char* op_of_selector(ByteView sel) {
       {&f.buy, "buy"},
       {&f.finalize_sale, "finalizeSale"},
       {&f.claim_unsold, "claimUnsold"},
+      {&f.refund, "refund"},
       {&f.deposit, "deposit"},
       {&f.withdraw, "withdraw"},
       {&f.cancel_order, "cancelOrder"},
@@ -119,7 +120,7 @@ Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const T
   const abi::Event* kinds[] = {
       &E.transfer,     &E.approval,    &E.purchase,        &E.sale_finalized, &E.unsold_claimed,
       &E.deposit,      &E.withdrawal,  &E.order_cancelled, &E.deal_opened,    &E.claimed,
-      &E.deal_closing, &E.deal_closed, &E.rated,           &E.usage_recorded};
+      &E.deal_closing, &E.deal_closed, &E.rated,           &E.usage_recorded, &E.refunded};
   const abi::Event* which = nullptr;
   for (const abi::Event* k : kinds) {
     if (k->topic0() == log.topics[0]) which = k;
@@ -181,6 +182,10 @@ Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const T
     e.kind = EventKind::unsold_claimed;
     e.accounts = {x[0].get<Address>()};
     e.fields = {{"buyer", addr(x[0])}, {"amount", dec(x[1])}};
+  } else if (which == &E.refunded) {
+    e.kind = EventKind::refunded;
+    e.accounts = {x[0].get<Address>()};
+    e.fields = {{"buyer", addr(x[0])}, {"value", dec(x[1])}, {"tokens", dec(x[2])}};
   } else if (which == &E.deposit || which == &E.withdrawal) {
     e.kind = which == &E.deposit ? EventKind::deposit : EventKind::withdrawal;
     e.accounts = {x[0].get<Address>()};

@@ -21,8 +21,9 @@ ledger::GenesisConfig genesis() {
   g.early_adopters = key();
   g.bounty = key();
   g.team = key();
-  g.sale = {U256(10'000), Amount::from_tokens(50).value(), g.time, g.time + Millis(86'400'000),
-            key()};
+  g.sale = {U256(10'000), Amount::from_tokens(50).value(),
+            g.time,       g.time + Millis(86'400'000),
+            key(),        Amount()};
   return g;
 }
 

@@ -474,6 +474,100 @@ TEST_P(LedgerConformance, SaleClaimUnsoldSharesProRataRoundingDown) {
   expect_rejected(S(), ClaimUnsold{}, LedgerErrc::nothing_to_claim);
 }
 
+// R2: "tokens become transferable once the funding has completed successfully". With a soft cap
+// the coin stays with the sale until finalize, which pays the treasury only once the soft cap
+// was reached; a sale that ends below it is never finalized: its buyers take their coin back,
+// and transfers never unlock.
+TEST_P(LedgerConformance, SaleSoftCapReachedHoldsTheCoinUntilFinalizePaysTheTreasury) {
+  start(GenesisOptions{.soft_cap_native = 10});
+  EXPECT_AMOUNT(sale().soft_cap, tokens(10));
+  exec(P(), Buy{tokens(6)});
+  exec(R(), Buy{tokens(4)});  // exactly the soft cap
+  EXPECT_AMOUNT(native(treasury().address()), Amount());
+  EXPECT_AMOUNT(native(P().address()), minus(tokens(kDevNative), tokens(6)));
+  EXPECT_AMOUNT(sale().raised, tokens(10));
+  expect_rejected(P(), Refund{}, LedgerErrc::sale_not_refundable);  // the window is open
+  expect_rejected(S(), FinalizeSale{}, LedgerErrc::sale_not_finalizable);
+  advance_to_sale_end();
+  expect_rejected(P(), Refund{}, LedgerErrc::sale_not_refundable);  // the soft cap was reached
+  Receipt r = exec(S(), FinalizeSale{});
+  the_event(r.events, EventKind::sale_finalized);
+  EXPECT_AMOUNT(native(treasury().address()), tokens(10));
+  SaleView s = sale();
+  EXPECT_TRUE(s.finalized);
+  EXPECT_AMOUNT(s.raised, tokens(10));
+  EXPECT_AMOUNT(s.refunded, Amount());
+  expect_rejected(P(), Refund{}, LedgerErrc::sale_not_refundable);
+  exec(P(), Transfer{R2().address(), tokens(1)});
+}
+
+TEST_P(LedgerConformance, SaleBelowItsSoftCapRefundsEveryBuyerOnceAndNeverUnlocks) {
+  start(GenesisOptions{.soft_cap_native = 10});
+  exec(P(), Buy{tokens(3)});
+  exec(P(), Buy{units(7)});
+  exec(R(), Buy{tokens(2)});
+  const Amount paid_p = plus(tokens(3), units(7));
+  const Amount bought_p = units(paid_p.base().checked_mul(U256(kRate)).value());
+  advance_ms(kDayMs - 1'000);
+  expect_rejected(P(), Refund{}, LedgerErrc::sale_not_refundable);  // not ended yet
+  advance_ms(1'000);
+  // Ended below the soft cap: failed.
+  EXPECT_TRUE(sale().failed_at(now_ms()));
+  expect_rejected(S(), FinalizeSale{}, LedgerErrc::sale_not_finalizable);
+  expect_rejected(P(), Transfer{R2().address(), units(1)}, LedgerErrc::transfers_locked);
+  expect_rejected(P(), Deposit{units(1)}, LedgerErrc::transfers_locked);
+  expect_rejected(P(), ClaimUnsold{}, LedgerErrc::sale_not_finalized);
+  expect_rejected(R2(), Buy{tokens(10)}, LedgerErrc::sale_not_open);
+  expect_rejected(S(), Refund{}, LedgerErrc::nothing_to_claim);  // never bought
+
+  Receipt r = exec(P(), Refund{});
+  const Event& e = the_event(r.events, EventKind::refunded);
+  EXPECT_TRUE(field_is_address(e, "buyer", P().address()));
+  EXPECT_TRUE(field_is_amount(e, "value", paid_p));
+  EXPECT_TRUE(field_is_amount(e, "tokens", bought_p));
+  EXPECT_AMOUNT(native(P().address()), tokens(kDevNative));
+  EXPECT_AMOUNT(balance(P().address()), Amount());
+  EXPECT_AMOUNT(must(L().bought(P().address())), Amount());
+  SaleView s = sale();
+  EXPECT_AMOUNT(s.raised, tokens(2));
+  EXPECT_AMOUNT(s.refunded, paid_p);
+  EXPECT_AMOUNT(s.sold, units(tokens(2).base().checked_mul(U256(kRate)).value()));
+  expect_rejected(P(), Refund{}, LedgerErrc::nothing_to_claim);  // once
+
+  exec(R(), Refund{});
+  EXPECT_AMOUNT(native(R().address()), tokens(kDevNative));
+  s = sale();
+  EXPECT_AMOUNT(s.raised, Amount());
+  EXPECT_AMOUNT(s.sold, Amount());
+  EXPECT_AMOUNT(s.pool, tokens(kSaleTokens));
+  EXPECT_AMOUNT(s.refunded, plus(paid_p, tokens(2)));
+  EXPECT_AMOUNT(native(treasury().address()), Amount());
+  // Still failed, a day later: never finalized, never unlocked.
+  advance_ms(kDayMs);
+  expect_rejected(S(), FinalizeSale{}, LedgerErrc::sale_not_finalizable);
+  expect_rejected(early(), Transfer{R2().address(), tokens(1)}, LedgerErrc::transfers_locked);
+  EXPECT_FALSE(sale().finalized);
+}
+
+TEST_P(LedgerConformance, SaleWithoutASoftCapNeverRefunds) {
+  exec(P(), Buy{tokens(1)});
+  advance_to_sale_end();
+  expect_rejected(P(), Refund{}, LedgerErrc::sale_not_refundable);
+  exec(S(), FinalizeSale{});
+  expect_rejected(P(), Refund{}, LedgerErrc::sale_not_refundable);
+  EXPECT_AMOUNT(native(treasury().address()), tokens(1));
+}
+
+TEST_P(LedgerConformance, GenesisSoftCapAboveTheHardCapIsRefused) {
+  GenesisConfig g = genesis();
+  g.sale.soft_cap = plus(g.sale.hard_cap, units(1));
+  auto h = GetParam().make(g);
+  ASSERT_FALSE(h) << "the genesis was accepted";
+  EXPECT_EQ(h.error().code(), make_error_code(LedgerErrc::invalid_argument)) << h.error().message();
+  g.sale.soft_cap = g.sale.hard_cap;  // at most the hard cap: accepted
+  EXPECT_TRUE(GetParam().make(g));
+}
+
 // ==== Centralizer wallets =======================================================================
 
 TEST_P(LedgerConformance, WalletDepositAndWithdrawMoveTokensBetweenBalanceAndWallet) {

@@ -34,6 +34,10 @@ Result<void> GenesisConfig::validate() const {
   if (!tokens || *tokens > *Amount::from_tokens(kSaleTokens)) {
     return bad("sale.hard_cap * sale.rate exceeds the 900,000,000 IPSX sale pool");
   }
+  if (sale.soft_cap > sale.hard_cap) {
+    return bad(fmt::format("sale.soft_cap ({}) is above sale.hard_cap ({})",
+                           sale.soft_cap.to_string(), sale.hard_cap.to_string()));
+  }
   if (sale.end <= sale.start) return bad("sale.end must be after sale.start");
   if (sale.treasury.is_zero()) return bad("sale.treasury must be set");
   if (challenge_period < kMinChallengePeriod || challenge_period > kMaxChallengePeriod) {
@@ -104,6 +108,9 @@ Result<GenesisConfig> GenesisConfig::from_toml(std::string_view text) {
   if (!r) return bad("sale.rate: " + r.error().message());
   g.sale.rate = *r;
   IPSX_G(amount(t["sale"]["hard_cap"], "sale.hard_cap", g.sale.hard_cap));
+  if (t["sale"]["soft_cap"]) {
+    IPSX_G(amount(t["sale"]["soft_cap"], "sale.soft_cap", g.sale.soft_cap));
+  }
   IPSX_G(integer(t["sale"]["start"], "sale.start", start));
   IPSX_G(integer(t["sale"]["end"], "sale.end", end));
   g.sale.start = from_unix_ms(start);
@@ -145,6 +152,9 @@ std::string GenesisConfig::to_toml() const {
       chain_id, to_unix_ms(time), challenge_period.count(), early_adopters.to_string(),
       bounty.to_string(), team.to_string(), sale.rate.to_dec(), sale.hard_cap.to_string(),
       to_unix_ms(sale.start), to_unix_ms(sale.end), sale.treasury.to_string());
+  // Only when set: a genesis without a soft cap keeps the canonical form (and hash) it had.
+  if (!sale.soft_cap.is_zero())
+    out += fmt::format("soft_cap = \"{}\"\n", sale.soft_cap.to_string());
   for (const auto& [a, m] : native) {
     out += fmt::format("\n[[native]]\naddress = \"{}\"\namount = \"{}\"\n", a.to_string(),
                        m.to_string());

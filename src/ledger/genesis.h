@@ -21,6 +21,10 @@ struct SaleConfig {
   Timestamp start;
   Timestamp end;
   Address treasury;  // receives the native coin paid
+  // Native coin, at most hard_cap; zero: none. With a soft cap the coin paid stays with the sale
+  // until finalize, which pays it to the treasury only if at least soft_cap was raised; a sale
+  // that ends below it is never finalized and its buyers take their coin back (R2).
+  Amount soft_cap;
 };
 
 // The challenge period's bounds (docs/ledger.md, "Genesis"), the same on every backend: at
@@ -48,8 +52,8 @@ struct GenesisConfig {
   Millis challenge_period = Millis(60 * 60 * 1000);
 
   // Checks the parameters: distinct non-zero allocation holders, a sale window with start < end,
-  // a positive rate, hard_cap * rate <= 900M IPSX, a challenge period of whole seconds within
-  // its bounds. Errors are LedgerErrc::invalid_argument naming the key.
+  // a positive rate, hard_cap * rate <= 900M IPSX, soft_cap <= hard_cap, a challenge period of
+  // whole seconds within its bounds. Errors are LedgerErrc::invalid_argument naming the key.
   Result<void> validate() const;
 
   // Parses the TOML form (docs/ledger.md, "Genesis file"). Errors name the key.

@@ -38,6 +38,8 @@ const char* to_string(EventKind k) {
       return "sale_finalized";
     case EventKind::unsold_claimed:
       return "unsold_claimed";
+    case EventKind::refunded:
+      return "refunded";
     case EventKind::deposit:
       return "deposit";
     case EventKind::withdrawal:
@@ -79,6 +81,7 @@ const char* op_name(const Op& op) {
                                            "buy",
                                            "finalizeSale",
                                            "claimUnsold",
+                                           "refund",
                                            "deposit",
                                            "withdraw",
                                            "cancelOrder",

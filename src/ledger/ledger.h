@@ -67,6 +67,9 @@ struct Buy {
 };
 struct FinalizeSale {};
 struct ClaimUnsold {};
+// After a sale that ended below its soft cap: the buyer's native coin back, its tokens back to
+// the pool (docs/ledger.md).
+struct Refund {};
 // Centralizer wallets: token balance <-> wallet balance.
 struct Deposit {
   Amount amount;
@@ -133,9 +136,9 @@ struct RecordUsage {
   crypto::Signature requester_signature;  // a UsageReceipt
 };
 
-using Op = std::variant<Transfer, Approve, TransferFrom, Buy, FinalizeSale, ClaimUnsold, Deposit,
-                        Withdraw, CancelOrder, OpenDeal, Claim, CloseDeal, CooperativeClose,
-                        UncooperativeClose, Settle, Rate, RecordUsage>;
+using Op = std::variant<Transfer, Approve, TransferFrom, Buy, FinalizeSale, ClaimUnsold, Refund,
+                        Deposit, Withdraw, CancelOrder, OpenDeal, Claim, CloseDeal,
+                        CooperativeClose, UncooperativeClose, Settle, Rate, RecordUsage>;
 // The operation's name as in docs/ledger.md ("transfer", "openDeal", ...).
 const char* op_name(const Op& op);
 
@@ -175,6 +178,7 @@ enum class EventKind : uint8_t {
   deal_closed,
   rated,
   usage_recorded,
+  refunded,
 };
 const char* to_string(EventKind k);
 
@@ -235,13 +239,19 @@ struct WalletView {
 struct SaleView {
   U256 rate;         // IPSX base units per native base unit
   Amount hard_cap;   // native coin
-  Amount raised;     // native coin received
+  Amount soft_cap;   // native coin; zero: none. Below it at the end the sale failed (refunds)
+  Amount raised;     // native coin received (less what was refunded)
+  Amount refunded;   // native coin given back to buyers of a failed sale
   Amount sold;       // IPSX sold
   Amount pool;       // IPSX still in the sale pool (unsold, before finalize)
   Amount unclaimed;  // IPSX unsold at finalize and not yet claimed by buyers
   int64_t start_ms = 0, end_ms = 0;
   bool finalized = false;
-  Address treasury;  // receives the native coin
+  Address treasury;  // receives the native coin (at finalize when there is a soft cap)
+  // Ended below its soft cap: never finalized, transfers never unlock, buyers take a refund.
+  bool failed_at(int64_t now_ms) const {
+    return !finalized && now_ms >= end_ms && raised < soft_cap;
+  }
 };
 
 enum class DealState : uint8_t { open, closing, closed };

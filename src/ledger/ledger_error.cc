@@ -58,6 +58,8 @@ class LedgerCategory final : public std::error_category {
         return "storage failure";
       case LedgerErrc::shutting_down:
         return "ledger shutting down";
+      case LedgerErrc::sale_not_refundable:
+        return "sale not refundable";
     }
     return "unknown ledger error";
   }

@@ -33,6 +33,7 @@ enum class LedgerErrc {
   invalid_argument,
   storage,  // the store failed or is corrupted
   shutting_down,
+  sale_not_refundable,  // refund while the sale is open, reached its soft cap or has none
 };
 
 const std::error_category& ledger_category();

@@ -296,8 +296,9 @@ TEST(Genesis, TomlRoundTripsAndBadKeysAreNamed) {
   g.early_adopters = addr("e");
   g.bounty = addr("b");
   g.team = addr("t");
-  g.sale = {U256(10'000), Amount::from_tokens(90'000).value(), from_unix_ms(1000),
-            from_unix_ms(2000), addr("tr")};
+  g.sale = {U256(10'000),       Amount::from_tokens(90'000).value(),
+            from_unix_ms(1000), from_unix_ms(2000),
+            addr("tr"),         Amount()};
   g.native = {{addr("n"), Amount::parse("1.5").value()}};
   auto back = GenesisConfig::from_toml(g.to_toml());
   ASSERT_TRUE(back) << back.error().message();

@@ -145,34 +145,29 @@ void State::put_allowance(const Address& owner, const Address& spender, const Am
   allowances_[key] = v;
 }
 
-namespace {
-Hash sale_hash(const U256& rate, const Amount& cap, const Amount& raised, const Amount& sold,
-               const Amount& pool, const Amount& unclaimed, const Amount& unsold, int64_t start,
-               int64_t end, bool finalized, const Address& treasury) {
-  return Enc("sale")
-      .u256(rate)
-      .amount(cap)
-      .amount(raised)
-      .amount(sold)
-      .amount(pool)
-      .amount(unclaimed)
-      .amount(unsold)
-      .u64(static_cast<uint64_t>(start))
-      .u64(static_cast<uint64_t>(end))
-      .flag(finalized)
-      .addr(treasury)
-      .digest();
+// The soft cap and the refunds are hashed only when the sale has a soft cap, so that the state
+// digest of a ledger without one is what it was before soft caps existed.
+Hash State::sale_hash(const Sale& s) {
+  Enc e("sale");
+  e.u256(s.rate)
+      .amount(s.hard_cap)
+      .amount(s.raised)
+      .amount(s.sold)
+      .amount(s.pool)
+      .amount(s.unclaimed)
+      .amount(s.unsold_at_finalize)
+      .u64(static_cast<uint64_t>(s.start_ms))
+      .u64(static_cast<uint64_t>(s.end_ms))
+      .flag(s.finalized)
+      .addr(s.treasury);
+  if (!s.soft_cap.is_zero()) e.amount(s.soft_cap).amount(s.refunded);
+  return e.digest();
 }
-}  // namespace
 
 void State::put_sale(const Sale& v) {
   const Sale& o = sale_;
-  if (!o.treasury.is_zero()) {
-    digest_sub(sale_hash(o.rate, o.hard_cap, o.raised, o.sold, o.pool, o.unclaimed,
-                         o.unsold_at_finalize, o.start_ms, o.end_ms, o.finalized, o.treasury));
-  }
-  digest_add(sale_hash(v.rate, v.hard_cap, v.raised, v.sold, v.pool, v.unclaimed,
-                       v.unsold_at_finalize, v.start_ms, v.end_ms, v.finalized, v.treasury));
+  if (!o.treasury.is_zero()) digest_sub(sale_hash(o));
+  digest_add(sale_hash(v));
   sale_ = v;
 }
 
@@ -245,9 +240,7 @@ Hash State::recompute_digest() const {
   }
   for (const auto& [k, v] : allowances_)
     add(Enc("allw").addr(k.first).addr(k.second).amount(v).digest());
-  const Sale& s = sale_;
-  add(sale_hash(s.rate, s.hard_cap, s.raised, s.sold, s.pool, s.unclaimed, s.unsold_at_finalize,
-                s.start_ms, s.end_ms, s.finalized, s.treasury));
+  add(sale_hash(sale_));
   for (const auto& [id, d] : deals_) add(deal_hash(d));
   for (const auto& [h, u] : orders_) {
     add(Enc("ordr")
@@ -289,6 +282,7 @@ Result<State> State::genesis(const GenesisConfig& g) {
   Sale sale;
   sale.rate = g.sale.rate;
   sale.hard_cap = g.sale.hard_cap;
+  sale.soft_cap = g.sale.soft_cap;
   sale.pool = *Amount::from_tokens(kSaleTokens);
   sale.start_ms = to_unix_ms(g.sale.start);
   sale.end_ms = to_unix_ms(g.sale.end);
@@ -339,7 +333,9 @@ SaleView State::sale() const {
   SaleView v;
   v.rate = sale_.rate;
   v.hard_cap = sale_.hard_cap;
+  v.soft_cap = sale_.soft_cap;
   v.raised = sale_.raised;
+  v.refunded = sale_.refunded;
   v.sold = sale_.sold;
   v.pool = sale_.pool;
   v.unclaimed = sale_.unclaimed;
@@ -404,6 +400,7 @@ Result<void> State::check_invariants() const {
   }
   Amount native;
   for (const auto& [a, acc] : accounts_) native = *native.add(acc.native);
+  native = *native.add(sale_held());
   if (native != native_total_) {
     return fail(LedgerErrc::storage, fmt::format("native coin not conserved: {} != {}", dec(native),
                                                  dec(native_total_)));

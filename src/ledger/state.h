@@ -61,10 +61,12 @@ class State {
   struct Sale {
     U256 rate;
     Amount hard_cap, raised, sold, pool, unclaimed, unsold_at_finalize;
+    Amount soft_cap, refunded;  // refunded: native coin given back after a failed sale
     int64_t start_ms = 0, end_ms = 0;
     bool finalized = false;
     Address treasury;
   };
+  static Hash sale_hash(const Sale& s);
   struct OrderUse {
     uint64_t fills = 0;  // deals opened (requests)
     Amount spent;        // budget used (requests)
@@ -121,6 +123,7 @@ class State {
   Result<std::vector<Event>> apply(Call& call, const Buy& b);
   Result<std::vector<Event>> apply(Call& call, const FinalizeSale&);
   Result<std::vector<Event>> apply(Call& call, const ClaimUnsold&);
+  Result<std::vector<Event>> apply(Call& call, const Refund&);
   Result<std::vector<Event>> apply(Call& call, const Deposit& d);
   Result<std::vector<Event>> apply(Call& call, const Withdraw& w);
   Result<std::vector<Event>> apply(Call& call, const CancelOrder& c);
@@ -132,6 +135,9 @@ class State {
   Result<std::vector<Event>> apply(Call& call, const Settle& s);
   Result<std::vector<Event>> apply(Call& call, const Rate& r);
   Result<std::vector<Event>> apply(Call& call, const RecordUsage& u);
+  // The native coin the sale holds: with a soft cap, what was raised until finalize pays it to
+  // the treasury (or refunds give it back); without one, nothing (each purchase pays at once).
+  Amount sale_held() const;
   Result<void> locked() const;  // transfers_locked until the sale is finalized
   Result<DealView> find_deal(const Hash& id) const;
   Result<void> move_tokens(const Address& src, const Address& dst, const Amount& amount);

@@ -105,6 +105,10 @@ Result<void> State::locked() const {
   return {};
 }
 
+Amount State::sale_held() const {
+  return sale_.soft_cap.is_zero() || sale_.finalized ? Amount() : sale_.raised;
+}
+
 Result<DealView> State::find_deal(const Hash& id) const {
   auto it = deals_.find(id);
   if (it == deals_.end()) return fail(LedgerErrc::unknown_deal, "no deal " + id.hex());
@@ -200,9 +204,11 @@ Result<std::vector<Event>> State::apply(Call& call, const Buy& b) {
   buyer.tokens = new_tokens;
   buyer.bought = new_bought;
   put_account(from, buyer);
-  Account treasury = account(sale_.treasury);
-  treasury.native = *treasury.native.add(b.value);
-  put_account(sale_.treasury, treasury);
+  if (sale_.soft_cap.is_zero()) {  // else the sale holds the coin until finalize
+    Account treasury = account(sale_.treasury);
+    treasury.native = *treasury.native.add(b.value);
+    put_account(sale_.treasury, treasury);
+  }
   Sale s = sale_;
   s.raised = raised;
   s.sold = *s.sold.add(tokens);
@@ -223,6 +229,18 @@ Result<std::vector<Event>> State::apply(Call& call, const FinalizeSale&) {
   if (now_ms < sale_.end_ms && sale_.raised < sale_.hard_cap) {
     return fail(LedgerErrc::sale_not_finalizable,
                 "the sale window is still open and the hard cap is not reached");
+  }
+  if (sale_.raised < sale_.soft_cap) {
+    return fail(LedgerErrc::sale_not_finalizable,
+                fmt::format("the sale ended below its soft cap ({} raised of {}): buyers take "
+                            "their coin back with refund",
+                            sale_.raised.to_string(), sale_.soft_cap.to_string()));
+  }
+  if (Amount held = sale_held(); !held.is_zero()) {
+    Account treasury = account(sale_.treasury);
+    IPSX_TRY_AMOUNT(paid, treasury.native.add(held));
+    treasury.native = paid;
+    put_account(sale_.treasury, treasury);
   }
   Sale s = sale_;
   s.unsold_at_finalize = s.pool;
@@ -253,6 +271,41 @@ Result<std::vector<Event>> State::apply(Call& call, const ClaimUnsold&) {
   put_sale(s);
   events.push_back(make_event(EventKind::unsold_claimed, {from},
                               {{"buyer", from.to_string()}, {"amount", dec(share)}}));
+  return events;
+}
+
+Result<std::vector<Event>> State::apply(Call& call, const Refund&) {
+  const Address& from = call.from;
+  std::vector<Event>& events = call.events;
+  if (!sale().failed_at(call.now_ms)) {
+    return fail(LedgerErrc::sale_not_refundable,
+                sale_.soft_cap.is_zero()     ? "the sale has no soft cap"
+                : sale_.finalized            ? "the sale is finalized"
+                : call.now_ms < sale_.end_ms ? "the sale has not ended"
+                                             : "the sale reached its soft cap");
+  }
+  Account buyer = account(from);
+  if (buyer.bought.is_zero())
+    return fail(LedgerErrc::nothing_to_claim, "nothing bought in the sale, or already refunded");
+  // tokens = value * rate at every purchase, so the coin paid is exactly bought / rate. The
+  // tokens bought are all still the buyer's: nothing moves while transfers are locked.
+  const Amount tokens = buyer.bought;
+  IPSX_TRY_AMOUNT(value, tokens.div(sale_.rate));
+  if (buyer.tokens < tokens) return insufficient("token balance", buyer.tokens, tokens);
+  IPSX_TRY_AMOUNT(native, buyer.native.add(value));
+  buyer.tokens = *buyer.tokens.sub(tokens);
+  buyer.native = native;
+  buyer.bought = Amount();
+  put_account(from, buyer);
+  Sale s = sale_;
+  s.raised = *s.raised.sub(value);
+  s.refunded = *s.refunded.add(value);
+  s.sold = *s.sold.sub(tokens);
+  s.pool = *s.pool.add(tokens);
+  put_sale(s);
+  events.push_back(
+      make_event(EventKind::refunded, {from},
+                 {{"buyer", from.to_string()}, {"value", dec(value)}, {"tokens", dec(tokens)}}));
   return events;
 }
 

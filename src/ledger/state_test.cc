@@ -21,8 +21,9 @@ GenesisConfig genesis() {
   g.early_adopters = addr(1);
   g.bounty = addr(2);
   g.team = addr(3);
-  g.sale = {U256(10'000), Amount::from_tokens(1000).value(), from_unix_ms(0), from_unix_ms(1000),
-            addr(4)};
+  g.sale = {U256(10'000),    Amount::from_tokens(1000).value(),
+            from_unix_ms(0), from_unix_ms(1000),
+            addr(4),         Amount()};
   for (int i = 10; i < 14; ++i) g.native.emplace_back(addr(i), Amount::from_tokens(50).value());
   return g;
 }

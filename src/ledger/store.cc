@@ -72,7 +72,7 @@ Result<Event> event_from_json(const nlohmann::json& j) {
       EventKind::sale_finalized, EventKind::unsold_claimed,  EventKind::deposit,
       EventKind::withdrawal,     EventKind::order_cancelled, EventKind::deal_opened,
       EventKind::claimed,        EventKind::deal_closing,    EventKind::deal_closed,
-      EventKind::rated,          EventKind::usage_recorded};
+      EventKind::rated,          EventKind::usage_recorded,  EventKind::refunded};
   std::string kind = j.value("kind", "");
   bool found = false;
   for (EventKind k : kinds) {

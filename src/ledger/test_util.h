@@ -119,8 +119,8 @@ inline GenesisConfig named_genesis(Timestamp time, uint64_t chain_id = kDefaultC
   g.early_adopters = named_key("early").address();
   g.bounty = named_key("bounty").address();
   g.team = named_key("team").address();
-  g.sale = {U256(10'000), Amount::from_tokens(1000).value(), time, time + Millis(1000),
-            named_key("treasury").address()};
+  g.sale = {U256(10'000),        Amount::from_tokens(1000).value(), time,
+            time + Millis(1000), named_key("treasury").address(),   Amount()};
   return g;
 }
 

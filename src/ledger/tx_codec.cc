@@ -152,6 +152,7 @@ std::string op_encoded_type(const Op& op) {
           [](const Buy&) -> std::string { return "Buy(uint256 value,uint64 nonce)"; },
           [](const FinalizeSale&) -> std::string { return "FinalizeSale(uint64 nonce)"; },
           [](const ClaimUnsold&) -> std::string { return "ClaimUnsold(uint64 nonce)"; },
+          [](const Refund&) -> std::string { return "Refund(uint64 nonce)"; },
           [](const Deposit&) -> std::string { return "Deposit(uint256 amount,uint64 nonce)"; },
           [](const Withdraw&) -> std::string { return "Withdraw(uint256 amount,uint64 nonce)"; },
           [](const CancelOrder&) -> std::string {
@@ -198,6 +199,7 @@ Hash tx_digest(const Hash& domain_separator, uint64_t nonce, const Op& op) {
                     Buy{},
                     FinalizeSale{},
                     ClaimUnsold{},
+                    Refund{},
                     Deposit{},
                     Withdraw{},
                     CancelOrder{},
@@ -223,6 +225,7 @@ Hash tx_digest(const Hash& domain_separator, uint64_t nonce, const Op& op) {
                  [&](const Buy& b) { h.add_uint(b.value.base()); },
                  [&](const FinalizeSale&) {},
                  [&](const ClaimUnsold&) {},
+                 [&](const Refund&) {},
                  [&](const Deposit& d) { h.add_uint(d.amount.base()); },
                  [&](const Withdraw& w) { h.add_uint(w.amount.base()); },
                  [&](const CancelOrder& c) { h.add_word(c.order_hash); },
@@ -442,6 +445,7 @@ json to_json(const Op& op) {
                  [&](const Buy& b) { j["value"] = b.value.base().to_dec(); },
                  [&](const FinalizeSale&) {},
                  [&](const ClaimUnsold&) {},
+                 [&](const Refund&) {},
                  [&](const Deposit& d) { j["amount"] = d.amount.base().to_dec(); },
                  [&](const Withdraw& w) { j["amount"] = w.amount.base().to_dec(); },
                  [&](const CancelOrder& c) { j["orderHash"] = c.order_hash.hex(); },
@@ -522,6 +526,7 @@ Result<Op> op_from_json(const json& j) {
   }
   if (name == "finalizeSale") return Op(FinalizeSale{});
   if (name == "claimUnsold") return Op(ClaimUnsold{});
+  if (name == "refund") return Op(Refund{});
   if (name == "deposit") {
     IPSX_READ(amount, r.amount("amount"));
     return Op(Deposit{amount});

@@ -81,9 +81,9 @@ fails() {
 }
 
 # ---- The crowd sale ----
-json_of "sale show: open, nothing raised" '"\(.finalized) \(.raised) \(.rate)"' "false 0 10000" \
-  "$IPSX" sale show
-expect_out "sale show for people" "^sale: 0 raised of a 2 cap" "$IPSX" sale show
+json_of "sale show: open, nothing raised" '"\(.state) \(.finalized) \(.raised) \(.rate) \(.softCap)"' \
+  "open false 0 10000 0" "$IPSX" sale show
+expect_out "sale show for people" "^sale: open; 0 raised of a 2 cap" "$IPSX" sale show
 json_of "sale buy: 1 native coin buys 10000 IPSX (in base units)" \
   '[.op, (.events[] | select(.kind == "purchase") | .fields[] | select(.[0] == "tokens") | .[1])] | join(" ")' \
   "buy 10000000000000000000000" as "$buyer" sale buy --value 1
@@ -98,8 +98,9 @@ expect_out "sale finalize once the hard cap is reached" "^finalizeSale 0x[0-9a-f
   as "$team" sale finalize
 json_of "the buyer claims its share of the unsold" '.events[0].kind' "unsold_claimed" \
   as "$buyer" sale claim
-json_of "sale show: finalized, 2 raised, 20000 sold" '"\(.finalized) \(.raised) \(.sold)"' \
-  "true 2 20000" "$IPSX" sale show
+json_of "sale show: finalized, 2 raised, 20000 sold" '"\(.state) \(.finalized) \(.raised) \(.sold)"' \
+  "finalized true 2 20000" "$IPSX" sale show
+fails "sale refund without a soft cap is refused, with the reason" "no soft cap" as "$buyer" sale refund
 
 # ---- Tokens ----
 json_of "transfer 1000 IPSX" '.op' "transfer" as "$early" token transfer --to "$requester" --amount 1000

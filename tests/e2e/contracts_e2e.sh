@@ -112,8 +112,8 @@ t0=$(now)
 SALE_START=$((t0 - 5)) SALE_END=$((t0 + 3600))
 RATE=10000 HARD_CAP=$(e18 1000)
 tx "IPSXToken (deploy)" "$K_DEPLOY" --create "$(jq -r .bytecode "$art/IPSXToken.json")" \
-  "constructor(address,address,address,uint256,uint256,uint64,uint64,address,address)" \
-  "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$HARD_CAP" "$SALE_START" "$SALE_END" "$TREAS" "$CENT_PREDICTED"
+  "constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)" \
+  "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$HARD_CAP" 0 "$SALE_START" "$SALE_END" "$TREAS" "$CENT_PREDICTED"
 TOKEN=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
 tx "Centralizer (deploy)" "$K_DEPLOY" --create "$(jq -r .bytecode "$art/Centralizer.json")" \
   "constructor(address,uint64)" "$TOKEN" 3600
@@ -355,6 +355,55 @@ read -r s_acc s_bal s_res s_pool s_unc s_tot s_ok <<<"$sup"
 expect_eq "supply conserved" "$s_ok" true
 expect_eq "supply parts sum to the total" "$(node -e "console.log((${s_acc}n+${s_bal}n+${s_res}n+${s_pool}n+${s_unc}n).toString())")" "$s_tot"
 expect_eq "no reserve left" "$s_res" 0
+
+# ---- a sale that fails its soft cap ---------------------------------------------------------------
+# A second token with a soft cap of 5 coins (its Centralizer never needed: nothing unlocks). The
+# coin stays in the token; below the soft cap at the end, finalize reverts, transfers stay locked
+# and each buyer takes its coin back once: cast reads the balances.
+t1=$(now)
+tx "IPSXToken with a soft cap (deploy)" "$K_DEPLOY" --create "$(jq -r .bytecode "$art/IPSXToken.json")" \
+  "constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)" \
+  "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$(e18 10)" "$(e18 5)" "$((t1 - 5))" "$((t1 + 600))" "$TREAS" "$DEPLOYER"
+SOFT=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
+expect_revert_data "a soft cap above the hard cap" InvalidArgument "$K_DEPLOY" - \
+  "$(jq -r .bytecode "$art/IPSXToken.json")$("$CAST" abi-encode "constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)" \
+    "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$(e18 10)" "$(e18 11)" "$((t1 - 5))" "$((t1 + 600))" "$TREAS" "$DEPLOYER" | cut -c3-)"
+treas_before=$("$CAST" balance "$TREAS" --rpc-url "$RPC")
+tx "buy below the soft cap" "$K_ALICE" --value "$(e18 2)" "$SOFT" "buy()"
+tx "plain transfer below the soft cap" "$K_PROV" --value "$(e18 1)" "$SOFT"
+expect_eq "the token holds the coin" "$("$CAST" balance "$SOFT" --rpc-url "$RPC")" "$(e18 3)"
+expect_eq "the treasury has not been paid" "$("$CAST" balance "$TREAS" --rpc-url "$RPC")" "$treas_before"
+expect_revert "refund while the sale is open" SaleNotRefundable "$K_ALICE" "$SOFT" "refund()"
+warp 700
+expect_revert "finalize below the soft cap" SaleNotFinalizable "$K_TEAM" "$SOFT" "finalizeSale()"
+expect_revert "transfer after a failed sale" TransfersLocked "$K_EARLY" "$SOFT" "transfer(address,uint256)" "$ALICE" 1
+expect_revert "refund without buying" NothingToClaim "$K_TEAM" "$SOFT" "refund()"
+alice_before=$("$CAST" balance "$ALICE" --rpc-url "$RPC")
+tx "refund" "$K_ALICE" "$SOFT" "refund()"
+fee=$(node -e "console.log((BigInt('$(jq -r .gasUsed <<<"$last")') * BigInt('$(jq -r .effectiveGasPrice <<<"$last")')).toString())")
+expect_eq "alice has her 2 coins back (less the refund's gas)" "$("$CAST" balance "$ALICE" --rpc-url "$RPC")" \
+  "$(node -e "console.log((${alice_before}n + $(e18 2)n - ${fee}n).toString())")"
+expect_eq "alice's tokens went back to the pool" "$(call "$SOFT" "balanceOf(address)(uint256)" "$ALICE" | strip)" 0
+expect_revert "refund twice" NothingToClaim "$K_ALICE" "$SOFT" "refund()"
+tx "refund" "$K_PROV" "$SOFT" "refund()"
+expect_eq "the token holds no coin" "$("$CAST" balance "$SOFT" --rpc-url "$RPC")" 0
+expect_eq "raised 0, refunded 3, pool whole" \
+  "$(call "$SOFT" "raised()(uint256)" | strip) $(call "$SOFT" "refunded()(uint256)" | strip) $(call "$SOFT" "pool()(uint256)" | strip)" \
+  "0 $(e18 3) $(e18 900000000)"
+
+# A treasury that refuses coin (the first Centralizer: no receive) does not keep a sale over its
+# soft cap from finalizing: the coin waits in treasuryOwed, and payTreasury() retries.
+t2=$(now)
+tx "IPSXToken with a refusing treasury (deploy)" "$K_DEPLOY" --create "$(jq -r .bytecode "$art/IPSXToken.json")" \
+  "constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)" \
+  "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$(e18 10)" "$(e18 5)" "$((t2 - 5))" "$((t2 + 600))" "$CENT" "$DEPLOYER"
+OWED=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
+tx "buy over the soft cap" "$K_ALICE" --value "$(e18 6)" "$OWED" "buy()"
+warp 700
+tx "finalize with a refusing treasury" "$K_TEAM" "$OWED" "finalizeSale()"
+expect_eq "the refused coin is owed to the treasury" "$(call "$OWED" "treasuryOwed()(uint256)" | strip)" "$(e18 6)"
+expect_revert "payTreasury while the treasury still refuses" NativeTransferFailed "$K_TEAM" "$OWED" "payTreasury()"
+tx "transfer after that finalize" "$K_ALICE" "$OWED" "transfer(address,uint256)" "$PROV" 1
 
 # ---- gas -------------------------------------------------------------------------------------------
 echo

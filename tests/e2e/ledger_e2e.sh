@@ -70,6 +70,31 @@ if [[ -n $sqlite3_bin ]]; then
   expect_error "tampered store refuses to open" "corrupted at block 3" "$IPSX" ledger show --data "$work/tampered"
   expect_error "tampered store fails verify" "corrupted at block 3" "$IPSX" ledger verify --data "$work/tampered"
 fi
+
+# R2's soft cap: a sale that ends below it fails. Its coin was held by the sale, finalize is
+# refused, transfers never unlock, and each buyer takes its coin back once.
+expect_error "a soft cap above the hard cap" "sale.soft_cap .* is above sale.hard_cap" "$IPSX" ledger genesis \
+  --early-adopters "$early" --bounty "$bounty" --team "$team" --treasury "$treasury" --hard-cap 3 --soft-cap 4
+soft_start_ms=$(($(date +%s) * 1000))
+"$IPSX" ledger genesis --out "$work/soft.toml" --early-adopters "$early" --bounty "$bounty" --team "$team" \
+  --treasury "$treasury" --native "$alice=5" --native "$bob=5" --sale-start-ms "$soft_start_ms" \
+  --hard-cap 3 --soft-cap 2 --sale-seconds 4 2>/dev/null
+expect_out "soft cap in the genesis" 'soft_cap = "2"' cat "$work/soft.toml"
+data_soft=$work/data-soft
+"$IPSX" ledger init --data "$data_soft" --genesis "$work/soft.toml" >/dev/null
+ssend() { "$IPSX" ledger send --data "$data_soft" --keystore "$ks" --password-file "$work/pw" "$@"; }
+expect_out "buy below the soft cap" "purchase buyer=$alice value=1000000000000000000" ssend --address "$alice" buy --value 1
+expect_error "refund while the sale is open" "the sale has not ended" ssend --address "$alice" refund
+while (($(date +%s) * 1000 < soft_start_ms + 4000)); do sleep 0.2; done
+expect_error "finalize below the soft cap" "ended below its soft cap" ssend --address "$team" finalize-sale
+expect_error "transfer after a failed sale" "after the sale is finalized" ssend --address "$alice" transfer --to "$bob" --amount 1
+expect_error "refund without buying" "nothing bought" ssend --address "$bob" refund
+expect_out "refund" "refunded buyer=$alice value=1000000000000000000 tokens=10000000000000000000000" \
+  ssend --address "$alice" refund
+expect_error "refund twice" "already refunded" ssend --address "$alice" refund
+expect_out "show a failed sale" "failed below its soft cap, 1 refunded" "$IPSX" ledger show --data "$data_soft"
+expect_out "alice has her coin back" "$alice  tokens 0  native 5 " "$IPSX" ledger show --data "$data_soft"
+expect_out "verify a failed sale" "^ok: " "$IPSX" ledger verify --data "$data_soft"
 expect_error "no ledger" "no ledger" "$IPSX" ledger show --data "$work/nothing"
 
 finish
