@@ -81,6 +81,10 @@ contract Centralizer is EIP712 {
         Settled
     }
 
+    /// A deal as stored: six slots, five written when it opens (the gas of a deal is mostly
+    /// its fresh storage). Amounts fit 96 bits: each is at most the deposit, at most a wallet's
+    /// balance, at most the 1.8e27 of the supply (< 2^96 = 7.9e28). The deposit is not stored:
+    /// it is pricePerSecond * duration. deal() answers the full-width DealView.
     struct Deal {
         // slot: 20 + 2 + 8 + 1 + 1
         address provider;
@@ -93,27 +97,57 @@ contract Centralizer is EIP712 {
         uint64 duration; // seconds
         bool ratedByProvider;
         bool ratedByRequester;
-        // slot: 20 + 8
+        // slot: 20 + 12
         address market;
+        uint96 admitted; // the requester's admission in an uncooperative close
+        bytes32 offerHash;
+        bytes32 requestHash;
+        // slot: 12 + 12 + 8
+        uint96 pricePerSecond;
+        uint96 claimed; // paid so far, commission included
         uint64 challengeEnds; // unix seconds; set by uncooperativeClose
+    }
+
+    /// The deal as deal() answers it (docs/contracts.md; the C++ backend's DealView).
+    struct DealView {
+        address provider;
+        uint16 feeBps;
+        uint64 start;
+        DealStatus status;
+        uint8 reason;
+        address requester;
+        uint64 duration;
+        bool ratedByProvider;
+        bool ratedByRequester;
+        address market;
+        uint64 challengeEnds;
         bytes32 offerHash;
         bytes32 requestHash;
         uint256 pricePerSecond;
         uint256 deposit;
-        uint256 claimed; // paid so far, commission included
-        uint256 admitted; // the requester's admission in an uncooperative close
+        uint256 claimed;
+        uint256 admitted;
     }
 
+    /// One slot: a wallet's tokens fit 128 bits (the supply is 1.8e27 < 2^128).
     struct Wallet {
-        uint256 balance;
-        uint256 reserved;
+        uint128 balance;
+        uint128 reserved;
     }
 
+    /// One slot. `spent` adds up the deposits of a request's deals: at most count (uint32) of
+    /// them, each at most the supply, 4.3e9 * 1.8e27 < 2^128.
     struct OrderUse {
         uint64 fills; // deals opened (requests)
         uint32 open; // deals not closed (offers)
         bool exclusiveOpen; // an exclusive deal is open on the offer
-        uint256 spent; // budget used (requests)
+        uint128 spent; // budget used (requests)
+    }
+
+    /// The sums of every wallet's balance and reserve, in one slot.
+    struct Totals {
+        uint128 balance;
+        uint128 reserved;
     }
 
     struct Rating {
@@ -169,8 +203,7 @@ contract Centralizer is EIP712 {
     uint64 public immutable challengePeriod;
 
     mapping(address => Wallet) internal wallets;
-    uint256 public totalBalance; // sum of the wallets' balances
-    uint256 public totalReserved; // sum of the wallets' reserves
+    Totals internal totals;
     mapping(bytes32 => Deal) internal deals;
     mapping(bytes32 => OrderUse) internal orders;
     mapping(address => mapping(bytes32 => bool)) internal cancelled;
@@ -230,8 +263,9 @@ contract Centralizer is EIP712 {
         if (!token.finalized()) revert TransfersLocked("tokens move only after the sale is finalized");
         if (amount == 0) revert InvalidArgument("deposit of zero");
         if (token.balanceOf(msg.sender) < amount) revert InsufficientFunds("token balance is too low");
-        wallets[msg.sender].balance += amount;
-        totalBalance += amount;
+        // amount <= the sender's token balance <= the supply: the casts are exact.
+        wallets[msg.sender].balance += uint128(amount);
+        totals.balance += uint128(amount);
         token.centralizerPull(msg.sender, amount);
         emit Deposit(msg.sender, amount);
     }
@@ -241,8 +275,8 @@ contract Centralizer is EIP712 {
         if (amount == 0) revert InvalidArgument("withdrawal of zero");
         Wallet storage w = wallets[msg.sender];
         if (w.balance < amount) revert InsufficientFunds("wallet balance is too low");
-        w.balance -= amount;
-        totalBalance -= amount;
+        w.balance -= uint128(amount); // amount <= w.balance
+        totals.balance -= uint128(amount);
         // The token's transfer: the sale is finalized (there was a deposit), `to` is the caller.
         token.transfer(msg.sender, amount);
         emit Withdrawal(msg.sender, amount);
@@ -318,10 +352,11 @@ contract Centralizer is EIP712 {
         Wallet storage w = wallets[request.requester];
         if (w.balance < cost) revert InsufficientFunds("requester's wallet balance is too low");
 
-        w.balance -= cost;
-        w.reserved += cost;
-        totalBalance -= cost;
-        totalReserved += cost;
+        // cost <= a wallet's balance, so cost and pricePerSecond (<= cost) fit 96 bits.
+        w.balance -= uint128(cost);
+        w.reserved += uint128(cost);
+        totals.balance -= uint128(cost);
+        totals.reserved += uint128(cost);
         dealId = dealIdFor(offerHash, requestHash, ru.fills);
         uint64 start = uint64(Math.max(block.timestamp, request.start));
         Deal storage d = deals[dealId];
@@ -334,10 +369,9 @@ contract Centralizer is EIP712 {
         d.market = msg.sender;
         d.offerHash = offerHash;
         d.requestHash = requestHash;
-        d.pricePerSecond = pricePerSecond;
-        d.deposit = cost;
+        d.pricePerSecond = uint96(pricePerSecond);
         ru.fills += 1;
-        ru.spent = spent;
+        ru.spent = uint128(spent);
         ou.open += 1;
         ou.exclusiveOpen = request.exclusive;
         filledBy[requestHash][offerHash] = true;
@@ -352,7 +386,7 @@ contract Centralizer is EIP712 {
         if (d.status == DealStatus.Closed) revert DealState("the deal is closed");
         _verifyProof(dealId, d.requester, amount, requesterSignature);
         if (amount <= d.claimed) revert BadBalanceProof("proof is not above the amount already claimed");
-        if (amount > d.deposit) revert BadBalanceProof("proof is above the deposit");
+        if (amount > _depositOf(d)) revert BadBalanceProof("proof is above the deposit");
         _pay(dealId, d, amount - d.claimed);
     }
 
@@ -364,7 +398,7 @@ contract Centralizer is EIP712 {
         if (d.status == DealStatus.Closed) revert DealState("the deal is closed");
         if (requesterSignature.length != 0) {
             _verifyProof(dealId, d.requester, amount, requesterSignature);
-            if (amount < d.claimed || amount > d.deposit) {
+            if (amount < d.claimed || amount > _depositOf(d)) {
                 revert BadBalanceProof("final proof outside claimed .. deposit");
             }
             _pay(dealId, d, amount - d.claimed);
@@ -389,7 +423,7 @@ contract Centralizer is EIP712 {
         if (_recover(consent, providerSignature) != d.provider) {
             revert BadBalanceProof("closing consent is not signed by the deal's provider");
         }
-        if (amount < d.claimed || amount > d.deposit) {
+        if (amount < d.claimed || amount > _depositOf(d)) {
             revert BadBalanceProof("closing amount outside claimed .. deposit");
         }
         _pay(dealId, d, amount - d.claimed);
@@ -403,13 +437,13 @@ contract Centralizer is EIP712 {
         Deal storage d = _deal(dealId);
         if (msg.sender != d.requester) revert NotAParty("only the deal's requester closes it uncooperatively");
         if (d.status != DealStatus.Open) revert DealState("the deal is not open");
-        if (amount < d.claimed || amount > d.deposit) {
+        if (amount < d.claimed || amount > _depositOf(d)) {
             revert BadBalanceProof("admitted amount outside claimed .. deposit");
         }
         // Bounded period, but a timestamp near the end of uint64 must not wrap or panic.
         uint256 ends = block.timestamp + challengePeriod;
         if (ends > type(uint64).max) revert Overflow("the challenge period's end overflows");
-        d.admitted = amount;
+        d.admitted = uint96(amount); // <= the deposit
         d.status = DealStatus.Closing;
         d.challengeEnds = uint64(ends);
         d.reason = reason;
@@ -491,9 +525,26 @@ contract Centralizer is EIP712 {
         return (w.balance, w.reserved);
     }
 
-    /// The deal; status None if no deal has this id.
-    function deal(bytes32 dealId) external view returns (Deal memory) {
-        return deals[dealId];
+    /// The deal; status None (and every field zero) if no deal has this id.
+    function deal(bytes32 dealId) external view returns (DealView memory v) {
+        Deal storage d = deals[dealId];
+        v.provider = d.provider;
+        v.feeBps = d.feeBps;
+        v.start = d.start;
+        v.status = d.status;
+        v.reason = d.reason;
+        v.requester = d.requester;
+        v.duration = d.duration;
+        v.ratedByProvider = d.ratedByProvider;
+        v.ratedByRequester = d.ratedByRequester;
+        v.market = d.market;
+        v.challengeEnds = d.challengeEnds;
+        v.offerHash = d.offerHash;
+        v.requestHash = d.requestHash;
+        v.pricePerSecond = d.pricePerSecond;
+        v.deposit = _depositOf(d);
+        v.claimed = d.claimed;
+        v.admitted = d.admitted;
     }
 
     function rating(address account) external view returns (uint64 count, uint64 sum) {
@@ -529,8 +580,8 @@ contract Centralizer is EIP712 {
         total = token.totalSupply();
         salePool = token.pool();
         unclaimed = token.unclaimed();
-        walletBalances = totalBalance;
-        walletReserved = totalReserved;
+        walletBalances = totals.balance;
+        walletReserved = totals.reserved;
         accounts = total - held - inToken;
         conserved = held == walletBalances + walletReserved && inToken == salePool + unclaimed;
     }
@@ -672,27 +723,32 @@ contract Centralizer is EIP712 {
 
     /// Pays `delta` of the deal's deposit: commission floor(delta * feeBps / 10000) to the
     /// market's wallet, the rest to the provider's, all from the requester's reserve.
+    /// (delta <= the deposit, which fits 96 bits.)
     function _pay(bytes32 dealId, Deal storage d, uint256 delta) private {
         if (delta == 0) return;
         uint256 fee = Math.mulDiv(delta, d.feeBps, 10_000);
-        wallets[d.requester].reserved -= delta;
-        wallets[d.provider].balance += delta - fee;
-        wallets[d.market].balance += fee;
-        totalReserved -= delta;
-        totalBalance += delta;
+        wallets[d.requester].reserved -= uint128(delta);
+        wallets[d.provider].balance += uint128(delta - fee);
+        if (fee != 0) wallets[d.market].balance += uint128(fee);
+        totals.reserved -= uint128(delta);
+        totals.balance += uint128(delta);
         uint256 claimed = d.claimed + delta;
-        d.claimed = claimed;
+        d.claimed = uint96(claimed);
         emit Claimed(dealId, claimed, delta, fee);
+    }
+
+    function _depositOf(Deal storage d) private view returns (uint256) {
+        return uint256(d.pricePerSecond) * d.duration;
     }
 
     /// Refunds what is left of the deposit to the requester, frees the offer's place, closes.
     function _finish(bytes32 dealId, Deal storage d, CloseHow how, uint8 reason) private {
-        uint256 refund = d.deposit - d.claimed;
+        uint256 refund = _depositOf(d) - d.claimed;
         Wallet storage w = wallets[d.requester];
-        w.reserved -= refund;
-        w.balance += refund;
-        totalReserved -= refund;
-        totalBalance += refund;
+        w.reserved -= uint128(refund);
+        w.balance += uint128(refund);
+        totals.reserved -= uint128(refund);
+        totals.balance += uint128(refund);
         OrderUse storage ou = orders[d.offerHash];
         if (ou.open > 0) ou.open -= 1;
         ou.exclusiveOpen = false;
