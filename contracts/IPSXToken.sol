@@ -42,6 +42,9 @@ contract IPSXToken is ERC20 {
     uint256 public raised; // native coin received, less what was refunded
     uint256 public refunded; // native coin given back to the buyers of a failed sale
     uint256 public treasuryOwed; // coin the treasury refused at finalize (payTreasury retries)
+    /// The gas finalizeSale() lets the treasury's code use to take the coin (an account without
+    /// code uses none; a contract wallet's receive needs a few thousand).
+    uint256 internal constant TREASURY_CALL_GAS = 100_000;
     uint256 public sold; // IPSX sold
     uint256 public pool; // IPSX still in the sale pool
     uint256 public unclaimed; // IPSX unsold at finalize, not yet claimed
@@ -205,10 +208,17 @@ contract IPSXToken is ERC20 {
         emit SaleFinalized(sold, unsold);
         // A treasury that refuses the coin must not keep the sale from finalizing (the buyers'
         // tokens would never unlock, and a sale over its soft cap has no refunds): the coin then
-        // waits in treasuryOwed for payTreasury().
+        // waits in treasuryOwed for payTreasury(). The call gets a bounded gas allowance and none
+        // of its return data is copied, so that a treasury contract cannot make finalize run out
+        // of gas (burning what it is given, or answering with a huge revert payload).
         if (softCap != 0 && raised != 0) {
-            (bool sent, ) = treasury.call{value: raised}("");
-            if (!sent) treasuryOwed = raised;
+            address to = treasury;
+            uint256 value = raised;
+            bool sent;
+            assembly {
+                sent := call(TREASURY_CALL_GAS, to, value, 0, 0, 0, 0)
+            }
+            if (!sent) treasuryOwed = value;
         }
     }
 

@@ -405,6 +405,22 @@ expect_eq "the refused coin is owed to the treasury" "$(call "$OWED" "treasuryOw
 expect_revert "payTreasury while the treasury still refuses" NativeTransferFailed "$K_TEAM" "$OWED" "payTreasury()"
 tx "transfer after that finalize" "$K_ALICE" "$OWED" "transfer(address,uint256)" "$PROV" 1
 
+# A treasury built to make finalize run out of gas (it burns what it is given, then reverts with
+# all the memory it grew): finalize still completes, the coin owed.
+BOMB_RUNTIME=5b600059526120005a11600057596000fd
+tx "a gas-burning treasury (deploy)" "$K_DEPLOY" --create "0x601180600b6000396000f3$BOMB_RUNTIME"
+BOMB=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
+t3=$(now)
+tx "IPSXToken with a gas-burning treasury (deploy)" "$K_DEPLOY" --create "$(jq -r .bytecode "$art/IPSXToken.json")" \
+  "constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)" \
+  "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$(e18 10)" "$(e18 5)" "$((t3 - 5))" "$((t3 + 600))" "$BOMB" "$DEPLOYER"
+BURNT=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
+tx "buy over the soft cap" "$K_ALICE" --value "$(e18 6)" "$BURNT" "buy()"
+warp 700
+tx "finalize with a gas-burning treasury" "$K_TEAM" --gas-limit 1000000 "$BURNT" "finalizeSale()"
+expect_eq "finalized, the coin owed to that treasury" \
+  "$(call "$BURNT" "finalized()(bool)") $(call "$BURNT" "treasuryOwed()(uint256)" | strip)" "true $(e18 6)"
+
 # ---- gas -------------------------------------------------------------------------------------------
 echo
 echo "| function | gas used (each call, from the receipts) |"
