@@ -16,7 +16,7 @@ SOAK_KILLS   ?= 40
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
               -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 
-.PHONY: all deps configure build test check-size test-fast sanitize sanitize-build sanitize-all demo bench fuzz soak chaos format check-format clean
+.PHONY: all deps configure build test check-size test-fast sanitize sanitize-build sanitize-all demo bench fuzz soak chaos netbed-test format check-format clean
 
 all: build
 
@@ -64,6 +64,11 @@ sanitize-all: deps
 	$(ASAN_CONFIGURE)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 -LE "bench|anvil|chaos"
+
+# The testbed's tests alone (label netbed: network namespaces, veth pairs, nftables NATs; needs
+# root). `make test` runs them too. scripts/netbed.sh up|down|exec HOST CMD for people.
+netbed-test: build
+	cd $(BUILD) && ctest --output-on-failure -L netbed --timeout 600
 
 # `make demo` on the embedded ledger; `make demo LEDGER=ethereum` on a local anvil (the contracts).
 LEDGER ?= embedded

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# A small internet on one machine, for testing the exchange across machines and NATs: Linux
+# network namespaces joined only to each other by veth pairs (docs/netbed.md).
+#
+#   scripts/netbed.sh up        build it (needs root: CAP_NET_ADMIN and CAP_SYS_ADMIN)
+#   scripts/netbed.sh down      remove every namespace, interface and rule it made
+#   scripts/netbed.sh exec HOST CMD...   run CMD on HOST (e.g. `exec home1 curl ...`)
+#   scripts/netbed.sh hosts     the hosts and their addresses
+#   scripts/netbed.sh check     is it up, whole and sealed from the machine's own network
+#
+# NETBED names one testbed (default "nb"; lowercase letters and digits, at most 12): namespaces are
+# ipsx-$NETBED-HOST, so testbeds with different names can be up side by side.
+#
+# The "public" internet is a bridge in the namespace `inet` holding 203.0.113.0/24 (RFC 5737):
+#
+#   node     203.0.113.10   the market node (and a chain)
+#   relay    203.0.113.11   a relay
+#   dest     203.0.113.20   destinations that answer with the caller's address
+#   dc1      203.0.113.31   a datacenter provider with a public address
+#   dc2      203.0.113.32   another one
+#   nat1     203.0.113.41   a home router, endpoint-independent NAT; behind it:
+#     home1  10.1.0.2
+#   cgnat    203.0.113.51   a carrier-grade NAT (endpoint-independent), 100.64.0.0/10 inside; behind it:
+#     nat2   100.64.0.2     a home router, symmetric NAT (a new port per destination); behind it:
+#       home2 10.2.0.2
+#   nat3     203.0.113.61   the requester's router, endpoint-independent NAT; behind it:
+#     req    10.3.0.2       the requester
+#
+# Nothing routes anywhere else: the public hosts know only 203.0.113.0/24, the hosts behind a
+# NAT only their router. The machine's own namespace takes no address and no interface: every
+# veth pair is created with both ends already in testbed namespaces.
+set -Eeuo pipefail
+
+NETBED=${NETBED:-nb}
+[[ $NETBED =~ ^[a-z0-9]{1,12}$ ]] || { echo "netbed: NETBED must be 1-12 lowercase letters or digits" >&2; exit 2; }
+P=ipsx-$NETBED-
+
+PUBLIC_HOSTS=(node relay dest dc1 dc2)
+declare -A ADDR=(
+  [node]=203.0.113.10 [relay]=203.0.113.11 [dest]=203.0.113.20 [dc1]=203.0.113.31 [dc2]=203.0.113.32
+  [nat1]=203.0.113.41 [home1]=10.1.0.2
+  [cgnat]=203.0.113.51 [nat2]=100.64.0.2 [home2]=10.2.0.2
+  [nat3]=203.0.113.61 [req]=10.3.0.2
+)
+# Every host, in the order `hosts` lists them.
+HOSTS=(inet node relay dest dc1 dc2 nat1 home1 cgnat nat2 home2 nat3 req)
+
+die() { echo "netbed: $*" >&2; exit 1; }
+ns() { echo "$P$1"; }
+in_ns() { local h=$1; shift; ip netns exec "$(ns "$h")" "$@"; }
+# link A IFA B IFB: a veth pair with one end in each host's namespace (never in the root one).
+link() { ip link add "$2" netns "$(ns "$1")" type veth peer name "$4" netns "$(ns "$3")"; }
+addr() { ip -n "$(ns "$1")" addr add "$2" dev "$3"; ip -n "$(ns "$1")" link set "$3" up; }
+# The veth ends in `inet` are named after the host: a prefix and the name fit 15 characters.
+port() { echo "p-$1"; }
+
+need_root() {
+  [[ $(id -u) == 0 ]] || die "needs root (network namespaces, veth pairs and nftables need CAP_NET_ADMIN)"
+  command -v ip >/dev/null || die "needs ip (iproute2)"
+  command -v nft >/dev/null || die "needs nft (Debian's nftables: apt-get install nftables)"
+}
+
+# nat ROUTER WAN_IF KIND: source NAT of everything leaving by WAN_IF. `eim`: endpoint-independent
+# mapping (Linux keeps the inside port when it is free, the same for every destination);
+# `symmetric`: a random outside port for every new flow, so each destination sees another one.
+nat() {
+  local flags=""
+  [[ $3 == symmetric ]] && flags=" random"
+  printf 'table ip ipsx_netbed {\n  chain post {\n    type nat hook postrouting priority srcnat;\n    oifname "%s" masquerade%s\n  }\n}\n' \
+    "$2" "$flags" | in_ns "$1" nft -f -
+  in_ns "$1" sysctl -qw net.ipv4.ip_forward=1
+}
+
+up() {
+  need_root
+  if ip netns list | grep -q "^$P"; then die "testbed '$NETBED' is up already (scripts/netbed.sh down first)"; fi
+  # Any failure below leaves nothing behind.
+  trap 'down >/dev/null 2>&1 || true' ERR
+  for h in "${HOSTS[@]}"; do
+    ip netns add "$(ns "$h")"
+    ip -n "$(ns "$h")" link set lo up
+  done
+  ip -n "$(ns inet)" link add br0 type bridge
+  ip -n "$(ns inet)" link set br0 up
+  # The public segment: each public host and each router's outside on the bridge.
+  for h in "${PUBLIC_HOSTS[@]}" nat1 cgnat nat3; do
+    link "$h" wan inet "$(port "$h")"
+    ip -n "$(ns inet)" link set "$(port "$h")" master br0 up
+    addr "$h" "${ADDR[$h]}/24" wan
+  done
+  # Home 1: home1 behind nat1 (endpoint-independent).
+  link nat1 lan home1 wan
+  addr nat1 10.1.0.1/24 lan
+  addr home1 10.1.0.2/24 wan
+  ip -n "$(ns home1)" route add default via 10.1.0.1
+  nat nat1 wan eim
+  # Home 2: home2 behind nat2 (symmetric), itself behind the carrier's cgnat.
+  link cgnat lan nat2 wan
+  addr cgnat 100.64.0.1/10 lan
+  addr nat2 100.64.0.2/10 wan
+  ip -n "$(ns nat2)" route add default via 100.64.0.1
+  nat cgnat wan eim
+  link nat2 lan home2 wan
+  addr nat2 10.2.0.1/24 lan
+  addr home2 10.2.0.2/24 wan
+  ip -n "$(ns home2)" route add default via 10.2.0.1
+  nat nat2 wan symmetric
+  # The requester behind its own router.
+  link nat3 lan req wan
+  addr nat3 10.3.0.1/24 lan
+  addr req 10.3.0.2/24 wan
+  ip -n "$(ns req)" route add default via 10.3.0.1
+  nat nat3 wan eim
+  trap - ERR
+  echo "netbed '$NETBED' is up: $(hosts | wc -l) hosts (scripts/netbed.sh hosts)"
+}
+
+# Removes every namespace of this testbed; the veths and nftables tables in them go with them.
+# Processes still running in a namespace are killed first (they would keep it alive).
+down() {
+  local left=0 n
+  for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P" || true); do
+    ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$n" 2>/dev/null || left=1
+  done
+  ((left == 0)) || die "could not remove every namespace of '$NETBED'"
+  echo "netbed '$NETBED' is down"
+}
+
+hosts() {
+  local h
+  for h in "${HOSTS[@]}"; do
+    [[ $h == inet ]] && continue
+    printf '%-6s %s\n' "$h" "${ADDR[$h]}"
+  done
+}
+
+# Up, whole, and sealed: every namespace exists; the root namespace holds no testbed address or
+# interface; no testbed host has a route beyond the testbed.
+check() {
+  local h bad=0
+  for h in "${HOSTS[@]}"; do
+    ip netns list | awk '{print $1}' | grep -qx "$(ns "$h")" || { echo "netbed: $(ns "$h") is missing"; bad=1; }
+  done
+  if ip -4 addr show | grep -qE 'inet (203\.0\.113|100\.64|10\.[123]\.0)\.'; then
+    echo "netbed: the root namespace holds a testbed address"
+    bad=1
+  fi
+  if ip link show | grep -qE ': (p-|wan|lan)[^:]*:'; then
+    echo "netbed: the root namespace holds a testbed interface"
+    bad=1
+  fi
+  for h in "${HOSTS[@]}"; do
+    # A host may route to the testbed's own ranges only.
+    if in_ns "$h" ip -4 route show | grep -vE '^(203\.0\.113\.0/24|100\.64\.0\.0/10|10\.[123]\.0\.0/24) |^default via (10\.[123]\.0\.1|100\.64\.0\.1) ' | grep -q .; then
+      echo "netbed: $h has a route out of the testbed: $(in_ns "$h" ip -4 route show | tr '\n' ';')"
+      bad=1
+    fi
+  done
+  ((bad == 0)) && echo "netbed '$NETBED': up, $((${#HOSTS[@]} - 1)) hosts, sealed"
+  return $bad
+}
+
+cmd=${1:-}
+shift || true
+case $cmd in
+  up) up ;;
+  down) down ;;
+  hosts) hosts ;;
+  check) check ;;
+  exec)
+    [[ $# -ge 2 ]] || die "usage: scripts/netbed.sh exec HOST CMD..."
+    h=$1
+    shift
+    [[ -n ${ADDR[$h]:-} || $h == inet ]] || die "no host '$h' (scripts/netbed.sh hosts)"
+    in_ns "$h" "$@"
+    ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
