@@ -71,6 +71,16 @@ nat() {
   in_ns "$1" sysctl -qw net.ipv4.ip_forward=1
 }
 
+# behind ROUTER HOST ROUTER_ADDR/LEN HOST_ADDR/LEN KIND: HOST on ROUTER's inside network, its
+# default route through ROUTER, which NATs (KIND) what leaves by its outside interface.
+behind() {
+  link "$1" lan "$2" wan
+  addr "$1" "$3" lan
+  addr "$2" "$4" wan
+  ip -n "$(ns "$2")" route add default via "${3%/*}"
+  nat "$1" wan "$5"
+}
+
 up() {
   need_root
   if ip netns list | grep -q "^$P"; then die "testbed '$NETBED' is up already (scripts/netbed.sh down first)"; fi
@@ -88,29 +98,10 @@ up() {
     ip -n "$(ns inet)" link set "$(port "$h")" master br0 up
     addr "$h" "${ADDR[$h]}/24" wan
   done
-  # Home 1: home1 behind nat1 (endpoint-independent).
-  link nat1 lan home1 wan
-  addr nat1 10.1.0.1/24 lan
-  addr home1 10.1.0.2/24 wan
-  ip -n "$(ns home1)" route add default via 10.1.0.1
-  nat nat1 wan eim
-  # Home 2: home2 behind nat2 (symmetric), itself behind the carrier's cgnat.
-  link cgnat lan nat2 wan
-  addr cgnat 100.64.0.1/10 lan
-  addr nat2 100.64.0.2/10 wan
-  ip -n "$(ns nat2)" route add default via 100.64.0.1
-  nat cgnat wan eim
-  link nat2 lan home2 wan
-  addr nat2 10.2.0.1/24 lan
-  addr home2 10.2.0.2/24 wan
-  ip -n "$(ns home2)" route add default via 10.2.0.1
-  nat nat2 wan symmetric
-  # The requester behind its own router.
-  link nat3 lan req wan
-  addr nat3 10.3.0.1/24 lan
-  addr req 10.3.0.2/24 wan
-  ip -n "$(ns req)" route add default via 10.3.0.1
-  nat nat3 wan eim
+  behind nat1 home1 10.1.0.1/24 10.1.0.2/24 eim    # a home, endpoint-independent
+  behind cgnat nat2 100.64.0.1/10 100.64.0.2/10 eim # the carrier's NAT, endpoint-independent
+  behind nat2 home2 10.2.0.1/24 10.2.0.2/24 symmetric # a home behind it, symmetric
+  behind nat3 req 10.3.0.1/24 10.3.0.2/24 eim       # the requester's router
   trap - ERR
   echo "netbed '$NETBED' is up: $(hosts | wc -l) hosts (scripts/netbed.sh hosts)"
 }
