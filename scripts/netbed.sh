@@ -164,7 +164,8 @@ case $cmd in
     h=$1
     shift
     [[ -n ${ADDR[$h]:-} || $h == inet ]] || die "no host '$h' (scripts/netbed.sh hosts)"
-    in_ns "$h" "$@"
+    # exec: CMD takes this process's place, so that its pid is the caller's `$!` (signals reach it).
+    exec ip netns exec "$(ns "$h")" "$@"
     ;;
   *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

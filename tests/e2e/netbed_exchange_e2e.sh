@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The exchange across the testbed (docs/netbed.md): every part on a host of its own with a real
+# address, the requester behind its router's NAT. The market node on `node`, two datacenter
+# providers on `dc1` (DE) and `dc2` (US) selling their public addresses, the requester's gateway
+# on `req` (10.3.0.2, behind nat3), destinations on `dest`. curl on the requester's host through
+# its gateway by country: the destination sees the provider's public address, never the
+# requester's. The gateway reaches each exit directly (the exits are public); what the node and
+# the destination see of the requester is nat3's address. Needs root (exit 77 without it).
+# usage: netbed_exchange_e2e.sh IPSX
+set -uo pipefail
+IPSX=$1
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+[[ $(id -u) == 0 ]] || { echo "skipped: the testbed needs root"; exit 77; }
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
+
+for stale in $(ip netns list | awk '{print $1}' | sed -nE 's/^ipsx-x([0-9]+)-.*/\1/p' | sort -u); do
+  kill -0 "$stale" 2>/dev/null || NETBED=x$stale "$root/scripts/netbed.sh" down >/dev/null 2>&1
+done
+export NETBED=x$$
+nb() { "$root/scripts/netbed.sh" "$@"; }
+on_exit() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  nb down >/dev/null 2>&1 || true
+}
+# on HOST NAME CMD...: CMD in the background on HOST, output in $work/NAME.out.
+on() {
+  local h=$1 name=$2
+  shift 2
+  # The script itself (not the function nb), which execs CMD: `$!` is CMD's pid.
+  "$root/scripts/netbed.sh" exec "$h" "$@" >"$work/$name.out" 2>&1 &
+  pids+=($!)
+}
+nb up >/dev/null || { bad "the testbed comes up"; finish; exit 1; }
+
+# The ledger and the wallets: files, made on the machine itself (nothing networked).
+echo pw >"$work/pw"
+echo proxy-secret >"$work/proxy-pw"
+ks=$work/ks
+new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
+early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new)
+de=$(new) us=$(new) requester=$(new)
+data=$work/ledger
+"$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
+  --team "$team" --treasury "$treasury" --hard-cap 1 --native "$early=2" 2>/dev/null
+"$IPSX" ledger init --data "$data" --genesis "$work/g.toml" >/dev/null
+send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@" >/dev/null; }
+send --address "$early" buy --value 1 # the hard cap: the sale may end now
+send --address "$team" finalize-sale
+send --address "$early" transfer --to "$requester" --amount 1000
+send --address "$requester" deposit --amount 100
+
+# The node on its public host; it places the testbed's public addresses by a static table.
+cat >"$work/geo.txt" <<'TABLE'
+203.0.113.31/32  DE  AS64511  datacenter  dc1
+203.0.113.32/32  US  AS64512  datacenter  dc2
+TABLE
+on node node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
+  --password-file "$work/pw" --listen 203.0.113.10:8080 --geo-static "$work/geo.txt"
+url=http://203.0.113.10:8080
+wait_for "$work/node.out" 'http://203\.0\.113\.10:8080' 20 >/dev/null && ok "the node listens at $url" ||
+  bad "the node starts: $(cat "$work/node.out")"
+
+on dest whoami python3 "$here/whoami_server.py" 203.0.113.20
+dest_port=$(wait_for "$work/whoami.out" '^[0-9]+$') && ok "the destination listens" || bad "the destination starts"
+
+# provider_config IP COUNTRY PRICE: one public IP; its exit listens on it.
+provider_config() {
+  cat <<TOML
+pair_listen = "$1:7000"
+allow = ["203.0.113.20/32"]   # the destination is on the testbed's public segment
+[[ip]]
+address = "$1"
+country = "$2"
+type = "datacenter"
+price = "$3"
+protocols = "http,https-connect,socks5"
+scopes = "crawling,general"
+TOML
+}
+provider_config 203.0.113.31 DE 0.001 >"$work/de.toml"
+provider_config 203.0.113.32 US 0.002 >"$work/us.toml"
+on dc1 de "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$de" --config "$work/de.toml"
+on dc2 us "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$us" --config "$work/us.toml"
+wait_for "$work/de.out" 'proved to the node that it sends from 203\.0\.113\.31' 20 >/dev/null &&
+  ok "the DE provider proves its public address to the node" || bad "DE probe: $(cat "$work/de.out")"
+wait_for "$work/de.out" 'offer .* for 203\.0\.113\.31 \(DE\) placed' 20 >/dev/null &&
+  ok "the DE provider places its offer" || bad "DE provider: $(cat "$work/de.out")"
+wait_for "$work/us.out" 'offer .* for 203\.0\.113\.32 \(US\) placed' 20 >/dev/null &&
+  ok "the US provider places its offer" || bad "US provider: $(cat "$work/us.out")"
+for _ in $(seq 50); do nb exec req curl -sf "$url/v1/exits/$de" >/dev/null && break; sleep 0.1; done
+expect_out "the node serves the DE exit's public endpoint" '"endpoint":"203\.0\.113\.31:7000"' \
+  nb exec req curl -sf "$url/v1/exits/$de"
+
+# The requester's gateway, on its host behind nat3.
+on req gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:8888 \
+  --max-price 0.0025 --duration 120 --budget 1
+wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:8888' 20 >/dev/null && ok "the gateway listens" ||
+  bad "the gateway starts: $(cat "$work/gateway.out")"
+through() { # through USER [SCHEME]: curl on the requester's host via its gateway
+  nb exec req curl -sS --max-time 30 -w '%{http_code}' -x "${2:-http}://$1:proxy-secret@127.0.0.1:8888" \
+    "http://203.0.113.20:$dest_port/" 2>&1 | tr '\n' ' '
+}
+expect_eq "the requester's own address, seen from outside, is its router's" \
+  "$(nb exec req curl -s --max-time 5 "http://203.0.113.20:$dest_port/")" 203.0.113.61
+expect_eq "country-de leaves from the DE datacenter's public IP" "$(through country-de)" "203.0.113.31 200"
+expect_eq "country-us leaves from the US one's (SOCKS5)" "$(through country-us socks5h)" "203.0.113.32 200"
+expect_out "nothing in France: 503 with the reason" 'no offer on the market fits.* 503$' through country-fr
+wait_for "$work/gateway.out" 'deal 0x[0-9a-f]+ connected' >/dev/null &&
+  ok "the gateway reports its deal connected (direct to the exit)" || bad "gateway: $(cat "$work/gateway.out")"
+phases() { nb exec req curl -s "$url/v1/deals?party=$requester" | grep -oE '"phase":"[a-z]+"' | sort | uniq -c | tr -s ' '; }
+for _ in $(seq 50); do phases | grep -q ' 2 "phase":"active"' && break; sleep 0.2; done
+expect_out "both deals are active at the node" ' 2 "phase":"active"' phases
+
+# Clean shutdown of the agents.
+for p in "${pids[@]:2}"; do kill -TERM "$p" 2>/dev/null; done
+rc=0
+for p in "${pids[@]:2}"; do wait "$p" || rc=$?; done
+expect_eq "the providers and the gateway stop cleanly on SIGTERM" "$rc" 0
+finish
