@@ -7,6 +7,7 @@
 #   scripts/netbed.sh exec HOST CMD...   run CMD on HOST (e.g. `exec home1 curl ...`)
 #   scripts/netbed.sh hosts     the hosts and their addresses
 #   scripts/netbed.sh check     is it up, whole and sealed from the machine's own network
+#   scripts/netbed.sh forward ROUTER PORT   a port forward (TCP) on a home router to its host
 #
 # NETBED names one testbed (default "nb"; lowercase letters and digits, at most 12): namespaces are
 # ipsx-$NETBED-HOST, so testbeds with different names can be up side by side.
@@ -42,6 +43,8 @@ declare -A ADDR=(
   [cgnat]=203.0.113.51 [nat2]=100.64.0.2 [home2]=10.2.0.2
   [nat3]=203.0.113.61 [req]=10.3.0.2
 )
+# The host behind each home router (what `forward` forwards to).
+declare -A INSIDE=([nat1]=home1 [nat2]=home2 [nat3]=req)
 # Every host, in the order `hosts` lists them.
 HOSTS=(inet node relay dest dc1 dc2 nat1 home1 cgnat nat2 home2 nat3 req)
 
@@ -118,6 +121,18 @@ down() {
   echo "netbed '$NETBED' is down"
 }
 
+# forward ROUTER PORT: TCP to the router's public address on PORT goes to the same port of the
+# host behind it, as a home user's port forward (or UPnP) does.
+forward() {
+  local r=$1 port=$2
+  [[ -n ${INSIDE[$r]:-} ]] || die "forward: no home router '$r' (nat1, nat2 or nat3)"
+  [[ $port =~ ^[0-9]+$ && $port -ge 1 && $port -le 65535 ]] || die "forward: bad port '$port'"
+  local to=${ADDR[${INSIDE[$r]}]}
+  printf 'table ip ipsx_netbed {\n  chain pre {\n    type nat hook prerouting priority dstnat;\n    iifname "wan" tcp dport %s dnat to %s:%s\n  }\n}\n' \
+    "$port" "$to" "$port" | in_ns "$r" nft -f -
+  echo "netbed '$NETBED': $r forwards TCP port $port to ${INSIDE[$r]} ($to)"
+}
+
 hosts() {
   local h
   for h in "${HOSTS[@]}"; do
@@ -159,6 +174,10 @@ case $cmd in
   down) down ;;
   hosts) hosts ;;
   check) check ;;
+  forward)
+    [[ $# -eq 2 ]] || die "usage: scripts/netbed.sh forward ROUTER PORT"
+    forward "$1" "$2"
+    ;;
   exec)
     [[ $# -ge 2 ]] || die "usage: scripts/netbed.sh exec HOST CMD..."
     h=$1

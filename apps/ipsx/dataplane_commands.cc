@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -91,6 +92,20 @@ net::tcp::endpoint parse_listen_any_port(const std::string& text, const char* op
     return e;
   }
   return parse_listen(text, option);
+}
+
+// RFC 1918 and the carrier-grade NAT range (RFC 6598): addresses behind a NAT.
+bool is_private_v4(const net::asio::ip::address& a) {
+  if (!a.is_v4()) return false;
+  const auto b = a.to_v4().to_bytes();
+  return b[0] == 10 || (b[0] == 172 && (b[1] & 0xF0) == 16) || (b[0] == 192 && b[1] == 168) ||
+         (b[0] == 100 && (b[1] & 0xC0) == 64);
+}
+
+net::asio::ip::address to_asio_address(const Ip& ip) {
+  net::asio::ip::address_v6 v6(ip);
+  if (v6.is_v4_mapped()) return net::asio::ip::make_address_v4(net::asio::ip::v4_mapped, v6);
+  return v6;
 }
 
 std::string endpoint_text(const net::tcp::endpoint& e) {
@@ -341,7 +356,9 @@ class ProviderOffers {
       Offer offer = c_.offers[i];
       const std::string ip = format_ip(offer.ip);
       if (s_.proves_ownership) {
-        if (auto p = sdk::prove_ip(*s_.node, signer_.address(), ip); !p) {
+        if (auto p = sdk::prove_ip(*s_.node, signer_.address(), ip, Millis(5'000),
+                                   c_.local_addresses[i]);
+            !p) {
           if (first) throw CommandError(p.error().message());
           std::cerr << "ipsx provide: " << p.error().message() << "\n";
           continue;
@@ -502,6 +519,16 @@ void run_provide(const ProvideOptions& o) {
   config.pair_listen = parse_listen_any_port(c.pair_listen, "pair_listen");
   if (c.proxy_listen) config.proxy_listen = parse_listen_any_port(*c.proxy_listen, "proxy_listen");
   config.policy = c.policy;
+  for (size_t i = 0; i < c.offers.size(); ++i) {
+    if (!c.local_addresses[i].empty())
+      config.source_of[c.offers[i].ip] = unwrap(parse_ip(c.local_addresses[i]), "local_address");
+  }
+  std::optional<net::tcp::endpoint> announced;
+  if (c.pair_announce) {
+    announced = parse_listen(*c.pair_announce, "pair_announce");
+    if (announced->port() == 0)
+      throw CommandError("pair_announce: want the public IP:PORT that reaches pair_listen");
+  }
   net::asio::io_context io;
   SystemClock clock;
   net::Exit exit(io, config, deals, key, clock);
@@ -515,13 +542,28 @@ void run_provide(const ProvideOptions& o) {
   inbox.attach(exit, *store, *usage, signer.domain_separator());
   unwrap(exit.start(), "pair_listen");
   std::thread io_thread([&io] { io.run(); });
-  net::tcp::endpoint pair{config.pair_listen.address(), exit.pair_port()};
-  std::cout << fmt::format("ipsx provide: provider {}; exit's pair channel on {}{}\n",
-                           signer.address().to_string(), endpoint_text(pair),
+  const net::tcp::endpoint pair =
+      announced ? *announced : net::tcp::endpoint{config.pair_listen.address(), exit.pair_port()};
+  std::cout << fmt::format("ipsx provide: provider {}; exit's pair channel on {}{}{}\n",
+                           signer.address().to_string(),
+                           endpoint_text({config.pair_listen.address(), exit.pair_port()}),
+                           announced ? ", announced as " + endpoint_text(pair) : "",
                            exit.proxy_port()
                                ? fmt::format(", proxy front on port {}", exit.proxy_port())
                                : "")
             << std::flush;
+
+  // An exit announced at a private address while the IPs offered are not: this machine is behind
+  // a NAT, and gateways elsewhere cannot reach it (docs/netbed.md).
+  if (!announced && is_private_v4(pair.address()) &&
+      std::none_of(c.offers.begin(), c.offers.end(),
+                   [&](const Offer& o) { return to_asio_address(o.ip) == pair.address(); })) {
+    std::cerr << fmt::format(
+        "ipsx provide: warning: the exit is announced at {}, a private address: gateways outside "
+        "this network cannot reach it. Behind a NAT, forward a port of the router to pair_listen "
+        "and set pair_announce to the router's public IP:PORT\n",
+        endpoint_text(pair));
+  }
 
   ProviderOffers offers(s, signer, c, fee_bps);
   // The exit is announced before anything is offered, and then every kAnnounceEvery seconds for

@@ -29,6 +29,8 @@ ProvideConfig load_provide_config(const std::string& path) {
   }
   ProvideConfig c;
   c.pair_listen = toml_value<std::string>(t["pair_listen"], path + ": pair_listen", c.pair_listen);
+  if (t["pair_announce"])
+    c.pair_announce = toml_value<std::string>(t["pair_announce"], path + ": pair_announce", "");
   if (t["proxy_listen"])
     c.proxy_listen = toml_value<std::string>(t["proxy_listen"], path + ": proxy_listen", "");
   if (t["chain_id"]) c.chain_id = toml_value<int64_t>(t["chain_id"], path + ": chain_id", 0);
@@ -86,7 +88,11 @@ ProvideConfig load_provide_config(const std::string& path) {
         unwrap(Amount::parse(toml_value<std::string>(v["price"], where + ".price", "")),
                where + ".price (IPSX per second)")
             .base();
+    std::string local = toml_value<std::string>(v["local_address"], where + ".local_address", "");
+    if (!local.empty() && !parse_ip(local))
+      throw CommandError(where + ".local_address: not an IP address: " + local);
     c.offers.push_back(o);
+    c.local_addresses.push_back(local);
   }
   return c;
 }

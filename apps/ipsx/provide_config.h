@@ -16,6 +16,9 @@ namespace ipsx::cli {
 
 struct ProvideConfig {
   std::string pair_listen = "127.0.0.1:0";
+  // What gateways are told to connect to, when it is not pair_listen: behind a NAT, the router's
+  // public IP:PORT that forwards to pair_listen (a port forward).
+  std::optional<std::string> pair_announce;
   std::optional<std::string> proxy_listen;
   net::DestinationPolicy policy;
   std::optional<uint64_t> chain_id;  // the node's unless given
@@ -24,6 +27,9 @@ struct ProvideConfig {
   uint64_t claim_every_seconds = 600;
   uint64_t max_unclaimed_seconds = 60;
   std::vector<Offer> offers;  // without provider, market, expiry, nonce
+  // Per offer (same index): behind a NAT, the local address whose traffic leaves as the offer's
+  // public IP; empty: the IP is this machine's own.
+  std::vector<std::string> local_addresses;
 };
 
 // Reads the provider's TOML file at `path`. Throws CommandError naming the file, the line or the

@@ -78,7 +78,8 @@ awaitable<Result<tcp::socket>> Exit::Impl::connect_out(const Session& s, const E
         fmt::format("port {} needs a deal for email (smtp protocol, email scope)", to.port));
   if (connections >= cfg.max_connections)
     co_return fail(NetErrc::overloaded, "the exit is at its connection limit");
-  asio::ip::address from = to_asio(s.deal.leased_ip);
+  auto local = cfg.source_of.find(s.deal.leased_ip);
+  asio::ip::address from = to_asio(local != cfg.source_of.end() ? local->second : s.deal.leased_ip);
   std::vector<asio::ip::address> candidates;
   if (auto* a4 = std::get_if<Ipv4>(&to.host)) {
     candidates.push_back(asio::ip::address_v4(*a4));

@@ -68,6 +68,10 @@ struct ExitConfig {
   tcp::endpoint pair_listen{asio::ip::make_address("127.0.0.1"), 0};
   std::optional<tcp::endpoint> proxy_listen;  // the SOCKS5/HTTP front, if any
   DestinationPolicy policy;
+  // Behind a NAT: the local address whose traffic leaves as a leased IP (the router's public
+  // address, which this machine cannot bind). Connections for a deal on such an IP leave from the
+  // local address; any other leased IP is bound as it is.
+  std::map<Ip, Ip> source_of;
   Millis handshake_timeout{10'000};
   Millis connect_timeout{10'000};
   Millis idle_timeout{300'000};

@@ -124,7 +124,7 @@ Result<json> send_transaction(NodeClient& node, const Signer& signer, const ledg
 }
 
 Result<void> prove_ip(NodeClient& node, const Address& provider, const std::string& ip,
-                      Millis timeout) {
+                      Millis timeout, const std::string& local) {
   auto issued = node.post("/v1/probes", {{"provider", provider.to_string()}, {"ip", ip}});
   if (!issued) return std::unexpected(issued.error());
   const std::string endpoint = issued->value("endpoint", ""), line = issued->value("line", "");
@@ -135,8 +135,9 @@ Result<void> prove_ip(NodeClient& node, const Address& provider, const std::stri
   };
   namespace asio = net::asio;
   boost::system::error_code ec;
-  auto source = asio::ip::make_address(ip, ec);
-  if (ec) return fail("not an IP address");
+  auto source = asio::ip::make_address(local.empty() ? ip : local, ec);
+  if (ec)
+    return fail(local.empty() ? "not an IP address" : "local address " + local + ": not an IP");
   auto found = ip_endpoint(endpoint);
   if (!found || line.empty()) return fail("the node's answer is not an IP:PORT and a line");
   const net::tcp::endpoint dest = *found;
@@ -147,7 +148,10 @@ Result<void> prove_ip(NodeClient& node, const Address& provider, const std::stri
   net::tcp::socket socket(io);
   socket.open(dest.protocol(), ec);
   if (!ec) socket.bind(net::tcp::endpoint(source, 0), ec);
-  if (ec) return fail("cannot send from this address here: " + ec.message());
+  if (ec)
+    return fail(local.empty()
+                    ? "cannot send from this address here: " + ec.message()
+                    : "cannot send from the local address " + local + ": " + ec.message());
   std::string answer;
   boost::system::error_code result = asio::error::timed_out;
   socket.async_connect(dest, [&](boost::system::error_code e) {

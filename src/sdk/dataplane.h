@@ -59,10 +59,12 @@ Result<nlohmann::json> send_transaction(NodeClient& node, const Signer& signer,
 
 // Proves to the node that this machine can send from `ip` (the node's IP-ownership probe,
 // api/ip_probe.h): asks POST /v1/probes for a challenge, connects to the node's probe listener
-// with the socket bound to `ip`, and presents it. Errors: the node's, a connection that cannot be
-// made from that address (CoreErrc::io_error), or the listener's refusal with its reason.
+// with the socket bound to `ip` (or, behind a NAT, to `local`: the address whose traffic the NAT
+// sends out as `ip`), and presents it. Errors: the node's, a connection that cannot be made from
+// that address (CoreErrc::io_error), or the listener's refusal with its reason (a NAT that does
+// not send it out as `ip`: the node names the address it saw).
 Result<void> prove_ip(NodeClient& node, const Address& provider, const std::string& ip,
-                      Millis timeout = Millis(5'000));
+                      Millis timeout = Millis(5'000), const std::string& local = "");
 
 // Signs a status report as `signer` (the wallet of `event.party` in the deal) and sends it: POST
 // /v1/deals/{id}/events. The answer is the node's (`status`: the deal's after it; `deal`).

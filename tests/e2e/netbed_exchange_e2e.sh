@@ -5,7 +5,9 @@
 # on `req` (10.3.0.2, behind nat3), destinations on `dest`. curl on the requester's host through
 # its gateway by country: the destination sees the provider's public address, never the
 # requester's. The gateway reaches each exit directly (the exits are public); what the node and
-# the destination see of the requester is nat3's address. Needs root (exit 77 without it).
+# the destination see of the requester is nat3's address. A home provider on `home1`, behind
+# nat1 with a port forward, sells nat1's public address (JP) the same way. Needs root (exit 77
+# without it).
 # usage: netbed_exchange_e2e.sh IPSX
 set -uo pipefail
 IPSX=$1
@@ -42,7 +44,7 @@ echo proxy-secret >"$work/proxy-pw"
 ks=$work/ks
 new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
 early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new)
-de=$(new) us=$(new) requester=$(new)
+de=$(new) us=$(new) jp=$(new) requester=$(new)
 data=$work/ledger
 "$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
   --team "$team" --treasury "$treasury" --hard-cap 1 --native "$early=2" 2>/dev/null
@@ -57,6 +59,7 @@ send --address "$requester" deposit --amount 100
 cat >"$work/geo.txt" <<'TABLE'
 203.0.113.31/32  DE  AS64511  datacenter  dc1
 203.0.113.32/32  US  AS64512  datacenter  dc2
+203.0.113.41/32  JP  AS64513  residential  nat1, a home router
 TABLE
 on node node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
   --password-file "$work/pw" --listen 203.0.113.10:8080 --geo-static "$work/geo.txt"
@@ -93,6 +96,29 @@ wait_for "$work/de.out" 'offer .* for 203\.0\.113\.31 \(DE\) placed' 20 >/dev/nu
   ok "the DE provider places its offer" || bad "DE provider: $(cat "$work/de.out")"
 wait_for "$work/us.out" 'offer .* for 203\.0\.113\.32 \(US\) placed' 20 >/dev/null &&
   ok "the US provider places its offer" || bad "US provider: $(cat "$work/us.out")"
+
+# The home provider: its machine has 10.1.0.2; the world sees nat1's 203.0.113.41, which it
+# offers. Its router forwards TCP port 7000 to it, so its exit is announced there.
+nb forward nat1 7000 >/dev/null
+cat >"$work/jp.toml" <<'TOML'
+pair_listen = "10.1.0.2:7000"
+pair_announce = "203.0.113.41:7000"   # the router's port forward
+allow = ["203.0.113.20/32"]
+[[ip]]
+address = "203.0.113.41"              # what the world sees: the router's public address
+local_address = "10.1.0.2"            # this machine's, whose traffic leaves as it
+country = "JP"
+type = "residential"
+price = "0.0015"
+TOML
+on home1 jp "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$jp" --config "$work/jp.toml"
+wait_for "$work/jp.out" 'proved to the node that it sends from 203\.0\.113\.41' 20 >/dev/null &&
+  ok "the home provider proves its router's public address" || bad "JP probe: $(cat "$work/jp.out")"
+wait_for "$work/jp.out" 'announced as 203\.0\.113\.41:7000' 20 >/dev/null &&
+  ok "the home provider announces its exit at the port forward" || bad "JP exit: $(cat "$work/jp.out")"
+wait_for "$work/jp.out" 'offer .* for 203\.0\.113\.41 \(JP\) placed' 20 >/dev/null &&
+  ok "the home provider places its offer" || bad "JP provider: $(cat "$work/jp.out")"
 for _ in $(seq 50); do nb exec req curl -sf "$url/v1/exits/$de" >/dev/null && break; sleep 0.1; done
 expect_out "the node serves the DE exit's public endpoint" '"endpoint":"203\.0\.113\.31:7000"' \
   nb exec req curl -sf "$url/v1/exits/$de"
@@ -111,12 +137,13 @@ expect_eq "the requester's own address, seen from outside, is its router's" \
   "$(nb exec req curl -s --max-time 5 "http://203.0.113.20:$dest_port/")" 203.0.113.61
 expect_eq "country-de leaves from the DE datacenter's public IP" "$(through country-de)" "203.0.113.31 200"
 expect_eq "country-us leaves from the US one's (SOCKS5)" "$(through country-us socks5h)" "203.0.113.32 200"
+expect_eq "country-jp leaves from the home router's public IP" "$(through country-jp)" "203.0.113.41 200"
 expect_out "nothing in France: 503 with the reason" 'no offer on the market fits.* 503$' through country-fr
 wait_for "$work/gateway.out" 'deal 0x[0-9a-f]+ connected' >/dev/null &&
   ok "the gateway reports its deal connected (direct to the exit)" || bad "gateway: $(cat "$work/gateway.out")"
 phases() { nb exec req curl -s "$url/v1/deals?party=$requester" | grep -oE '"phase":"[a-z]+"' | sort | uniq -c | tr -s ' '; }
-for _ in $(seq 50); do phases | grep -q ' 2 "phase":"active"' && break; sleep 0.2; done
-expect_out "both deals are active at the node" ' 2 "phase":"active"' phases
+for _ in $(seq 50); do phases | grep -q ' 3 "phase":"active"' && break; sleep 0.2; done
+expect_out "the three deals are active at the node" ' 3 "phase":"active"' phases
 
 # Clean shutdown of the agents.
 for p in "${pids[@]:2}"; do kill -TERM "$p" 2>/dev/null; done
