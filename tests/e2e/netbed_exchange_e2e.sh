@@ -6,11 +6,14 @@
 # its gateway by country: the destination sees the provider's public address, never the
 # requester's. The gateway reaches each exit directly (the exits are public); what the node and
 # the destination see of the requester is nat3's address. A home provider on `home1`, behind
-# nat1 with a port forward, sells nat1's public address (JP) the same way. Needs root (exit 77
+# nat1 with a port forward, sells nat1's public address (JP) the same way. With CONTRACTS, the
+# ledger is the IPSX contracts on an anvil that runs on `node` (203.0.113.10:8545) and makes a
+# block every second, deployed with `ipsx eth deploy` over the testbed. Needs root (exit 77
 # without it).
-# usage: netbed_exchange_e2e.sh IPSX
+# usage: netbed_exchange_e2e.sh IPSX [CONTRACTS_DIR]
 set -uo pipefail
 IPSX=$1
+CONTRACTS=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh
@@ -28,32 +31,70 @@ on_exit() {
   wait 2>/dev/null
   nb down >/dev/null 2>&1 || true
 }
-# on HOST NAME CMD...: CMD in the background on HOST, output in $work/NAME.out.
+# on HOST NAME CMD...: CMD in the background on HOST, output in $work/NAME.out, pid in pid_of.
+declare -A pid_of
 on() {
   local h=$1 name=$2
   shift 2
   # The script itself (not the function nb), which execs CMD: `$!` is CMD's pid.
   "$root/scripts/netbed.sh" exec "$h" "$@" >"$work/$name.out" 2>&1 &
   pids+=($!)
+  pid_of[$name]=$!
 }
 nb up >/dev/null || { bad "the testbed comes up"; finish; exit 1; }
 
-# The ledger and the wallets: files, made on the machine itself (nothing networked).
+# The wallets: files, made on the machine itself.
 echo pw >"$work/pw"
 echo proxy-secret >"$work/proxy-pw"
 ks=$work/ks
 new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
 early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new)
 de=$(new) us=$(new) jp=$(new) requester=$(new)
-data=$work/ledger
 "$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
-  --team "$team" --treasury "$treasury" --hard-cap 1 --native "$early=2" 2>/dev/null
-"$IPSX" ledger init --data "$data" --genesis "$work/g.toml" >/dev/null
-send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@" >/dev/null; }
-send --address "$early" buy --value 1 # the hard cap: the sale may end now
-send --address "$team" finalize-sale
-send --address "$early" transfer --to "$requester" --amount 1000
-send --address "$requester" deposit --amount 100
+  --team "$team" --treasury "$treasury" --hard-cap 1 --native "$early=2" --challenge-seconds 600 \
+  2>/dev/null
+
+# The ledger: an embedded one in a data directory, or the contracts on an anvil on `node`.
+if [[ -z $CONTRACTS ]]; then
+  data=$work/ledger
+  "$IPSX" ledger init --data "$data" --genesis "$work/g.toml" >/dev/null
+  send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@" >/dev/null; }
+  send --address "$early" buy --value 1 # the hard cap: the sale may end now
+  send --address "$team" finalize-sale
+  send --address "$early" transfer --to "$requester" --amount 1000
+  send --address "$requester" deposit --amount 100
+  ledger_args=(--data "$data")
+else
+  use_foundry
+  on node anvil "$ANVIL" --host 203.0.113.10 --port 8545 --block-time 1 --chain-id 1337
+  RPC=http://203.0.113.10:8545
+  for _ in $(seq 100); do nb exec node "$CAST" chain-id --rpc-url "$RPC" >/dev/null 2>&1 && break; sleep 0.1; done
+  expect_eq "anvil answers on the node's host" "$(nb exec node "$CAST" chain-id --rpc-url "$RPC" 2>&1)" 1337
+  # cast on the node's host: the chain is reached over the testbed, as any client would.
+  ncast() { nb exec node "$CAST" "$@"; }
+  dev_key=$(ncast wallet private-key "test test test test test test test test test test test junk" 0)
+  deployer=$(new)
+  for a in "$deployer" "$early" "$team" "$market" "$de" "$us" "$jp" "$requester"; do
+    ncast send --rpc-url "$RPC" --private-key "$dev_key" "$a" --value 5ether >/dev/null 2>&1 || bad "fund $a"
+  done
+  dep=$work/deployment.toml
+  out=$(nb exec node "$IPSX" eth deploy --rpc "$RPC" --keystore "$ks" --address "$deployer" \
+    --password-file "$work/pw" --genesis "$work/g.toml" --contracts "$CONTRACTS" --timeout 30 --out "$dep" 2>&1) &&
+    ok "eth deploy over the testbed" || bad "eth deploy: $out"
+  token=$(toml token "$dep") cent=$(toml centralizer "$dep")
+  nas() { # nas ADDRESS CONTRACT SIG ARGS...: a transaction from ADDRESS, sent from the node's host
+    local from=$1
+    shift
+    ncast send --json --rpc-url "$RPC" --keystore "$(keyfile "$from")" --password-file "$work/pw" "$@" |
+      jq -e '.status == "0x1"' >/dev/null
+  }
+  nas "$early" "$token" --value 1ether >/dev/null || bad "buy the hard cap"
+  nas "$team" "$token" "finalizeSale()" || bad "finalize"
+  nas "$early" "$token" "transfer(address,uint256)" "$requester" 1000000000000000000000 || bad "transfer"
+  nas "$requester" "$cent" "deposit(uint256)" 100000000000000000000 || bad "deposit"
+  ledger_args=(--ledger ethereum --rpc "$RPC" --deployment "$dep" --contracts "$CONTRACTS"
+    --data "$work/node-data")
+fi
 
 # The node on its public host; it places the testbed's public addresses by a static table.
 cat >"$work/geo.txt" <<'TABLE'
@@ -61,10 +102,10 @@ cat >"$work/geo.txt" <<'TABLE'
 203.0.113.32/32  US  AS64512  datacenter  dc2
 203.0.113.41/32  JP  AS64513  residential  nat1, a home router
 TABLE
-on node node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
+on node node "$IPSX" node "${ledger_args[@]}" --keystore "$ks" --address "$market" \
   --password-file "$work/pw" --listen 203.0.113.10:8080 --geo-static "$work/geo.txt"
 url=http://203.0.113.10:8080
-wait_for "$work/node.out" 'http://203\.0\.113\.10:8080' 20 >/dev/null && ok "the node listens at $url" ||
+wait_for "$work/node.out" 'http://203\.0\.113\.10:8080' 30 >/dev/null && ok "the node listens at $url" ||
   bad "the node starts: $(cat "$work/node.out")"
 
 on dest whoami python3 "$here/whoami_server.py" 203.0.113.20
@@ -145,9 +186,21 @@ phases() { nb exec req curl -s "$url/v1/deals?party=$requester" | grep -oE '"pha
 for _ in $(seq 50); do phases | grep -q ' 3 "phase":"active"' && break; sleep 0.2; done
 expect_out "the three deals are active at the node" ' 3 "phase":"active"' phases
 
+if [[ -n $CONTRACTS ]]; then
+  # cast, as an independent reader on the node's host: each deal the node lists is on chain,
+  # open, between the requester and a provider of the testbed.
+  on_chain=0
+  for id in $(nb exec req curl -s "$url/v1/deals?party=$requester" | jq -r '.deals[].id'); do
+    d=$(ncast call --rpc-url "$RPC" "$cent" "deal(bytes32)((address,uint16,uint64,uint8,uint8,address,uint64,bool,bool,address,uint64,bytes32,bytes32,uint256,uint256,uint256,uint256))" "$id")
+    grep -qi "$requester" <<<"$d" && grep -qiE "$de|$us|$jp" <<<"$d" && on_chain=$((on_chain + 1))
+  done
+  expect_eq "cast finds the three deals on chain, requester and provider as the node says" "$on_chain" 3
+fi
+
 # Clean shutdown of the agents.
-for p in "${pids[@]:2}"; do kill -TERM "$p" 2>/dev/null; done
+agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[gateway]}")
+for p in "${agents[@]}"; do kill -TERM "$p" 2>/dev/null; done
 rc=0
-for p in "${pids[@]:2}"; do wait "$p" || rc=$?; done
+for p in "${agents[@]}"; do wait "$p" || rc=$?; done
 expect_eq "the providers and the gateway stop cleanly on SIGTERM" "$rc" 0
 finish
