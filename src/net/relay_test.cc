@@ -1,0 +1,242 @@
+// The relay on loopback: a provider's RelayClient serving an echo "exit", gateways joined to it
+// through relay_connect, and what the relay refuses (a forged or stale SERVE, an unknown
+// provider, a provider over its connection or byte limit, a provider that never dials back).
+#include "net/relay.h"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <future>
+#include <mutex>
+#include <vector>
+
+#include "crypto/eip191.h"
+#include "net/dataplane_test_util.h"
+#include "net/io_util.h"
+#include "net/net_error.h"
+
+namespace ipsx::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::IoThread;
+
+constexpr int64_t kNow = 1'800'000'000;
+
+template <class F>
+bool eventually(F cond) {
+  for (int i = 0; i < 1000; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return cond();
+}
+
+// Runs `make()` (an awaitable) on `io` and waits for its result.
+template <class T, class Make>
+T on(asio::io_context& io, Make make) {
+  std::promise<T> p;
+  asio::co_spawn(
+      io, [&]() -> awaitable<void> { p.set_value(co_await make()); }, asio::detached);
+  return p.get_future().get();
+}
+
+// An exit stand-in behind the relay: echoes what each relayed connection sends.
+awaitable<void> echo(tcp::socket s) {
+  std::array<char, 4096> buf;
+  for (;;) {
+    boost::system::error_code ec;
+    size_t n = co_await s.async_read_some(asio::buffer(buf), use_ec(ec));
+    if (ec) co_return;
+    co_await asio::async_write(s, asio::buffer(buf.data(), n), use_ec(ec));
+    if (ec) co_return;
+  }
+}
+
+class RelayTest : public ::testing::Test {
+ protected:
+  RelayTest() : clock_(from_unix_ms(kNow * 1000)) {}
+  ~RelayTest() override {
+    io_.stop();  // nothing runs on the relay's sockets from here on
+    for (auto& c : clients_) c->stop();
+    if (relay_) relay_->stop();
+  }
+
+  void start_relay(RelayConfig cfg = {}) {
+    cfg.handshake_timeout = 2s;
+    relay_ = std::make_unique<Relay>(io_.io(), cfg, clock_);
+    auto port = relay_->start();
+    ASSERT_TRUE(port) << port.error().message();
+    at_ = tcp::endpoint(asio::ip::make_address("127.0.0.1"), *port);
+  }
+
+  // A provider serving an echo exit through the relay.
+  RelayClient& serve(const crypto::PrivateKey& k) {
+    auto& io = io_.io();
+    clients_.push_back(std::make_unique<RelayClient>(
+        io, at_, k.clone(), clock_,
+        [&io](tcp::socket s) { asio::co_spawn(io, echo(std::move(s)), asio::detached); },
+        [this](const std::string& line) {
+          std::lock_guard lock(mu_);
+          log_.push_back(line);
+        },
+        200ms));
+    clients_.back()->start();
+    return *clients_.back();
+  }
+
+  bool serving(const Address& a) {
+    auto s = relay_->stats();
+    return s.contains(a) && s[a].serving;
+  }
+
+  // Through the relay to `provider`: sends `text`, returns what came back (or the error).
+  Result<std::string> round_trip(const Address& provider, const std::string& text) {
+    return on<Result<std::string>>(io_.io(), [&]() -> awaitable<Result<std::string>> {
+      auto s = co_await relay_connect(io_.io().get_executor(), at_, provider, 3s);
+      if (!s) co_return std::unexpected(s.error());
+      if (auto w = co_await write_all_for(*s, asio::buffer(text), 2s); !w)
+        co_return std::unexpected(w.error());
+      std::string got(text.size(), '\0');
+      boost::system::error_code ec;
+      co_await asio::async_read(*s, asio::buffer(got), use_ec(ec));
+      if (ec) co_return fail(NetErrc::channel_closed, ec.message());
+      co_return got;
+    });
+  }
+
+  // A raw first line to the relay, and its answer.
+  std::string ask(const std::string& line) {
+    return on<std::string>(io_.io(), [&]() -> awaitable<std::string> {
+      auto s = co_await dial(io_.io().get_executor(), at_, std::nullopt, 2s);
+      if (!s) co_return "dial: " + s.error().message();
+      std::string l = line + "\n";
+      (void)co_await write_all_for(*s, asio::buffer(l), 2s);
+      std::string answer;
+      boost::system::error_code ec;
+      co_await asio::async_read_until(*s, asio::dynamic_buffer(answer), '\n', use_ec(ec));
+      co_return answer;
+    });
+  }
+
+  IoThread io_;
+  ManualClock clock_;
+  std::unique_ptr<Relay> relay_;
+  tcp::endpoint at_;
+  std::vector<std::unique_ptr<RelayClient>> clients_;
+  std::mutex mu_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(RelayTest, JoinsAGatewayToTheProviderAndCountsTheBytes) {
+  start_relay();
+  auto p = *crypto::PrivateKey::generate();
+  serve(p);
+  ASSERT_TRUE(eventually([&] { return serving(p.address()); }));
+  for (int i = 0; i < 3; ++i) {
+    auto got = round_trip(p.address(), fmt::format("hello {}", i));
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(*got, fmt::format("hello {}", i));
+  }
+  // Big enough to need many reads on each side.
+  std::string big(1 << 20, 'x');
+  auto got = round_trip(p.address(), big);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->size(), big.size());
+  ASSERT_TRUE(eventually([&] { return relay_->stats()[p.address()].open == 0; }));
+  RelayProviderStats st = relay_->stats()[p.address()];
+  EXPECT_EQ(st.connections, 4u);
+  EXPECT_EQ(st.bytes, 2 * (big.size() + 3 * std::string("hello 0").size()));
+  std::lock_guard lock(mu_);
+  ASSERT_FALSE(log_.empty());
+  EXPECT_NE(log_[0].find("serving through the relay 127.0.0.1:"), std::string::npos) << log_[0];
+}
+
+TEST_F(RelayTest, RefusesAnUnknownProviderWithTheReason) {
+  start_relay();
+  auto stranger = *crypto::PrivateKey::generate();
+  auto got = round_trip(stranger.address(), "x");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), make_error_code(NetErrc::exit_failed));
+  EXPECT_NE(got.error().message().find("is not served by this relay"), std::string::npos)
+      << got.error().message();
+  EXPECT_NE(ask("GET / HTTP/1.1").find("ERR not the relay protocol"), std::string::npos);
+}
+
+// Nobody can serve for a provider without its key, or with a signature of long ago.
+TEST_F(RelayTest, RefusesAForgedOrStaleServe) {
+  start_relay();
+  auto p = *crypto::PrivateKey::generate();
+  auto thief = *crypto::PrivateKey::generate();
+  auto line = [&](const crypto::PrivateKey& signer, int64_t at) {
+    auto sig =
+        crypto::sign(signer, crypto::personal_message_hash(relay_serve_message(p.address(), at)));
+    return fmt::format("IPSX-RELAY/1 SERVE {} {} {}", p.address().to_string(), at, sig->to_hex());
+  };
+  EXPECT_NE(ask(line(thief, kNow)).find("ERR the signature is not the provider's"),
+            std::string::npos);
+  EXPECT_NE(ask(line(p, kNow - 3600)).find("ERR the time"), std::string::npos);
+  EXPECT_FALSE(serving(p.address()));
+  EXPECT_EQ(ask(line(p, kNow)), "OK\n");
+}
+
+TEST_F(RelayTest, LimitsAProvidersConnectionsAndBytes) {
+  RelayConfig cfg;
+  cfg.max_bytes_per_provider = 100;
+  start_relay(cfg);
+  auto p = *crypto::PrivateKey::generate();
+  serve(p);
+  ASSERT_TRUE(eventually([&] { return serving(p.address()); }));
+  ASSERT_TRUE(round_trip(p.address(), std::string(60, 'a')));  // 120 bytes carried
+  ASSERT_TRUE(eventually([&] { return relay_->stats()[p.address()].open == 0; }));
+  auto over = round_trip(p.address(), "b");
+  ASSERT_FALSE(over);
+  EXPECT_NE(over.error().message().find("has used its 100 bytes"), std::string::npos)
+      << over.error().message();
+  EXPECT_EQ(relay_->stats()[p.address()].refused, 1u);
+}
+
+// A provider that holds its control connection but never dials back: the gateway is told, after
+// the handshake timeout, and the place it held is free again.
+TEST_F(RelayTest, AGatewayHearsWhenTheProviderNeverDialsBack) {
+  RelayConfig cfg;
+  cfg.max_connections_per_provider = 1;
+  start_relay(cfg);
+  auto p = *crypto::PrivateKey::generate();
+  auto sig = crypto::sign(p, crypto::personal_message_hash(relay_serve_message(p.address(), kNow)));
+  std::string hello =
+      fmt::format("IPSX-RELAY/1 SERVE {} {} {}\n", p.address().to_string(), kNow, sig->to_hex());
+  tcp::socket control(io_.io());
+  control.connect(at_);
+  asio::write(control, asio::buffer(hello));
+  ASSERT_TRUE(eventually([&] { return serving(p.address()); }));
+  auto got = round_trip(p.address(), "x");
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().message().find("did not dial back in time"), std::string::npos)
+      << got.error().message();
+  RelayProviderStats st = relay_->stats()[p.address()];
+  EXPECT_EQ(st.open, 0u);
+  EXPECT_EQ(st.refused, 1u);
+  // What the relay sent on the control connection: OK, then the DIAL it waited for.
+  std::string said;
+  asio::read_until(control, asio::dynamic_buffer(said), "DIAL");
+  EXPECT_TRUE(said.starts_with("OK\nDIAL")) << said;
+}
+
+// A provider that reconnects (a new SERVE) replaces its old control connection; when it goes,
+// the relay stops serving it.
+TEST_F(RelayTest, StopsServingAProviderThatLeaves) {
+  start_relay();
+  auto p = *crypto::PrivateKey::generate();
+  RelayClient& c = serve(p);
+  ASSERT_TRUE(eventually([&] { return serving(p.address()); }));
+  asio::post(io_.io(), [&c] { c.stop(); });
+  ASSERT_TRUE(eventually([&] { return !serving(p.address()); }));
+  auto got = round_trip(p.address(), "x");
+  ASSERT_FALSE(got);
+  EXPECT_NE(got.error().message().find("is not served"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ipsx::net
