@@ -38,6 +38,7 @@
 #include "net/exit.h"
 #include "net/gateway.h"
 #include "net/net_error.h"
+#include "net/relay.h"
 #include "node_session.h"
 #include "provide_config.h"
 #include "sdk/dataplane.h"
@@ -502,6 +503,53 @@ struct ExitInbox {
   }
 };
 
+net::ExitConfig exit_config(const ProvideConfig& c) {
+  net::ExitConfig config;
+  config.pair_listen = parse_listen_any_port(c.pair_listen, "pair_listen");
+  if (c.proxy_listen) config.proxy_listen = parse_listen_any_port(*c.proxy_listen, "proxy_listen");
+  config.policy = c.policy;
+  for (size_t i = 0; i < c.offers.size(); ++i) {
+    if (!c.local_addresses[i].empty())
+      config.source_of[c.offers[i].ip] = unwrap(parse_ip(c.local_addresses[i]), "local_address");
+  }
+  return config;
+}
+
+// Where gateways are told the exit is: through its relay ("relay:IP:PORT"), at the router's port
+// forward (pair_announce), or where it listens. Says so, and warns when that cannot be reached
+// from outside (an exit on a private address while the IPs offered are not: behind a NAT).
+std::string exit_where(const ProvideConfig& c, const net::Exit& exit, const Address& provider) {
+  const net::tcp::endpoint listening{parse_listen_any_port(c.pair_listen, "pair_listen").address(),
+                                     exit.pair_port()};
+  std::string where = endpoint_text(listening);
+  if (c.relay) {
+    where = "relay:" + endpoint_text(parse_listen(*c.relay, "relay"));
+  } else if (c.pair_announce) {
+    auto at = parse_listen(*c.pair_announce, "pair_announce");
+    if (at.port() == 0)
+      throw CommandError("pair_announce: want the public IP:PORT that reaches pair_listen");
+    where = endpoint_text(at);
+  }
+  std::cout << fmt::format("ipsx provide: provider {}; exit's pair channel on {}{}{}\n",
+                           provider.to_string(), endpoint_text(listening),
+                           where != endpoint_text(listening) ? ", announced as " + where : "",
+                           exit.proxy_port()
+                               ? fmt::format(", proxy front on port {}", exit.proxy_port())
+                               : "")
+            << std::flush;
+  if (!c.relay && !c.pair_announce && is_private_v4(listening.address()) &&
+      std::none_of(c.offers.begin(), c.offers.end(),
+                   [&](const Offer& o) { return to_asio_address(o.ip) == listening.address(); })) {
+    std::cerr << fmt::format(
+        "ipsx provide: warning: the exit is announced at {}, a private address: gateways outside "
+        "this network cannot reach it. Behind a NAT, forward a port of the router to pair_listen "
+        "and set pair_announce to the router's public IP:PORT, or serve through a relay (relay = "
+        "\"IP:PORT\")\n",
+        where);
+  }
+  return where;
+}
+
 void run_provide(const ProvideOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   ProvideConfig c = load_provide_config(o.config);
@@ -515,23 +563,9 @@ void run_provide(const ProvideOptions& o) {
   for (const auto& offer : c.offers) ips.insert(offer.ip);
   sdk::NodeDeals deals(o.node, signer.address(), signer.domain_separator(), ips);
 
-  net::ExitConfig config;
-  config.pair_listen = parse_listen_any_port(c.pair_listen, "pair_listen");
-  if (c.proxy_listen) config.proxy_listen = parse_listen_any_port(*c.proxy_listen, "proxy_listen");
-  config.policy = c.policy;
-  for (size_t i = 0; i < c.offers.size(); ++i) {
-    if (!c.local_addresses[i].empty())
-      config.source_of[c.offers[i].ip] = unwrap(parse_ip(c.local_addresses[i]), "local_address");
-  }
-  std::optional<net::tcp::endpoint> announced;
-  if (c.pair_announce) {
-    announced = parse_listen(*c.pair_announce, "pair_announce");
-    if (announced->port() == 0)
-      throw CommandError("pair_announce: want the public IP:PORT that reaches pair_listen");
-  }
   net::asio::io_context io;
   SystemClock clock;
-  net::Exit exit(io, config, deals, key, clock);
+  net::Exit exit(io, exit_config(c), deals, key, clock);
   // Balance proofs are kept on disk before the exit counts them as paid.
   const std::filesystem::path data =
       o.data.empty() ? default_provider_data(signer.address()) : std::filesystem::path(o.data);
@@ -541,29 +575,26 @@ void run_provide(const ProvideOptions& o) {
   ExitInbox inbox;
   inbox.attach(exit, *store, *usage, signer.domain_separator());
   unwrap(exit.start(), "pair_listen");
-  std::thread io_thread([&io] { io.run(); });
-  const net::tcp::endpoint pair =
-      announced ? *announced : net::tcp::endpoint{config.pair_listen.address(), exit.pair_port()};
-  std::cout << fmt::format("ipsx provide: provider {}; exit's pair channel on {}{}{}\n",
-                           signer.address().to_string(),
-                           endpoint_text({config.pair_listen.address(), exit.pair_port()}),
-                           announced ? ", announced as " + endpoint_text(pair) : "",
-                           exit.proxy_port()
-                               ? fmt::format(", proxy front on port {}", exit.proxy_port())
-                               : "")
-            << std::flush;
-
-  // An exit announced at a private address while the IPs offered are not: this machine is behind
-  // a NAT, and gateways elsewhere cannot reach it (docs/netbed.md).
-  if (!announced && is_private_v4(pair.address()) &&
-      std::none_of(c.offers.begin(), c.offers.end(),
-                   [&](const Offer& o) { return to_asio_address(o.ip) == pair.address(); })) {
-    std::cerr << fmt::format(
-        "ipsx provide: warning: the exit is announced at {}, a private address: gateways outside "
-        "this network cannot reach it. Behind a NAT, forward a port of the router to pair_listen "
-        "and set pair_announce to the router's public IP:PORT\n",
-        endpoint_text(pair));
+  const std::string where = exit_where(c, exit, signer.address());
+  // Behind a NAT it does not control: a control connection to the relay, and each gateway's
+  // connection through it served by the exit.
+  std::unique_ptr<net::RelayClient> relay;
+  if (c.relay) {
+    relay = std::make_unique<net::RelayClient>(
+        io, parse_listen(*c.relay, "relay"), key.clone(), clock,
+        [&exit](net::tcp::socket s) { exit.serve_pair(std::move(s)); },
+        [](const std::string& line) {
+          std::cout << "ipsx provide: " << line << "\n" << std::flush;
+        });
+    relay->start();
   }
+  std::thread io_thread([&io] { io.run(); });
+  auto stop_io = [&] {
+    exit.stop();
+    io.stop();
+    io_thread.join();
+    if (relay) relay->stop();  // the io_context no longer runs: safe from this thread
+  };
 
   ProviderOffers offers(s, signer, c, fee_bps);
   // The exit is announced before anything is offered, and then every kAnnounceEvery seconds for
@@ -572,8 +603,7 @@ void run_provide(const ProvideOptions& o) {
   constexpr uint64_t kAnnounceEvery = 20, kAnnounceFor = 60;
   uint64_t announced_at = 0, seq = static_cast<uint64_t>(to_unix_ms(SystemClock().now()));
   auto announce = [&] {
-    auto a =
-        sdk::announce_exit(*s.node, signer, endpoint_text(pair), now_s() + kAnnounceFor, ++seq);
+    auto a = sdk::announce_exit(*s.node, signer, where, now_s() + kAnnounceFor, ++seq);
     if (a)
       announced_at = now_s();
     else
@@ -584,9 +614,7 @@ void run_provide(const ProvideOptions& o) {
     offers.resume(withdraw_earlier_offers(*s.node, signer, c.offers));
     offers.place(true);
   } catch (...) {  // stop the exit's thread before the error ends the command
-    exit.stop();
-    io.stop();
-    io_thread.join();
+    stop_io();
     throw;
   }
 
@@ -655,9 +683,7 @@ void run_provide(const ProvideOptions& o) {
     offers.place_freed();
   });
   std::cout << "ipsx provide: shutting down\n" << std::flush;
-  exit.stop();
-  io.stop();
-  io_thread.join();
+  stop_io();
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ namespace ipsx::cli {
 void add_eth_command(CLI::App& app);         // eth_command.cc
 void add_node_command(CLI::App& app);        // node_command.cc
 void add_dataplane_commands(CLI::App& app);  // dataplane_commands.cc: gateway, provide
+void add_relay_command(CLI::App& app);       // relay_command.cc: relay
 void add_client_commands(CLI::App& app);     // client_commands.cc: token, sale, offer, deal ...
 }  // namespace ipsx::cli
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   ipsx::cli::add_eth_command(app);
   ipsx::cli::add_node_command(app);
   ipsx::cli::add_dataplane_commands(app);
+  ipsx::cli::add_relay_command(app);
   ipsx::cli::add_client_commands(app);  // after add_market_command: adds `market depth|trades`
   try {
     app.parse(argc, argv);

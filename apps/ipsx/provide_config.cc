@@ -29,6 +29,7 @@ ProvideConfig load_provide_config(const std::string& path) {
   }
   ProvideConfig c;
   c.pair_listen = toml_value<std::string>(t["pair_listen"], path + ": pair_listen", c.pair_listen);
+  if (t["relay"]) c.relay = toml_value<std::string>(t["relay"], path + ": relay", "");
   if (t["pair_announce"])
     c.pair_announce = toml_value<std::string>(t["pair_announce"], path + ": pair_announce", "");
   if (t["proxy_listen"])

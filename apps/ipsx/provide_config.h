@@ -19,6 +19,9 @@ struct ProvideConfig {
   // What gateways are told to connect to, when it is not pair_listen: behind a NAT, the router's
   // public IP:PORT that forwards to pair_listen (a port forward).
   std::optional<std::string> pair_announce;
+  // Behind a NAT nothing can be forwarded on (a carrier's): the relay "IP:PORT" this exit serves
+  // through (`ipsx relay`); it is announced as "relay:IP:PORT".
+  std::optional<std::string> relay;
   std::optional<std::string> proxy_listen;
   net::DestinationPolicy policy;
   std::optional<uint64_t> chain_id;  // the node's unless given

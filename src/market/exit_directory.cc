@@ -28,10 +28,13 @@ Hash ExitAnnouncement::struct_hash() const {
 
 Result<void> validate_endpoint(std::string_view endpoint) {
   auto bad = [&](std::string_view why) {
-    return std::unexpected(
-        Error(make_error_code(MarketErrc::invalid_argument),
-              fmt::format("endpoint {}: {} (want HOST:PORT)", quoted(endpoint), why), "endpoint"));
+    return std::unexpected(Error(
+        make_error_code(MarketErrc::invalid_argument),
+        fmt::format("endpoint {}: {} (want HOST:PORT or relay:HOST:PORT)", quoted(endpoint), why),
+        "endpoint"));
   };
+  // An exit served through a relay (behind a NAT) is announced at the relay's address.
+  if (endpoint.starts_with("relay:")) endpoint.remove_prefix(6);
   size_t colon = endpoint.rfind(':');
   if (colon == std::string_view::npos) return bad("no port");
   std::string_view host = endpoint.substr(0, colon);

@@ -687,10 +687,10 @@ class ExitLocator final : public GatewayMarket {
   void acquire(const ProxyFilters&, std::function<void(Result<Lease>)> done) override {
     done(fail(NetErrc::no_lease, "no offer matches"));
   }
-  void locate(const Address&, std::function<void(Result<tcp::endpoint>)> done) override {
+  void locate(const Address&, std::function<void(Result<ExitAddress>)> done) override {
     std::lock_guard lock(mu_);
     ++asked_;
-    if (at_) return done(*at_);
+    if (at_) return done(ExitAddress{*at_, false});
     done(fail(NetErrc::exit_failed, "announces no live exit"));
   }
   void move_to(tcp::endpoint at) {

@@ -397,6 +397,13 @@ void Exit::end_deal(const Hash& deal_id, std::string why) {
              [impl = impl_, deal_id, why = std::move(why)] { impl->end_deal(deal_id, why); });
 }
 
+void Exit::serve_pair(tcp::socket socket) {
+  asio::post(impl_->io, [impl = impl_, s = std::make_shared<tcp::socket>(std::move(socket))] {
+    if (impl->stopping || impl->connections >= impl->cfg.max_connections) return;  // closes it
+    asio::co_spawn(impl->io, impl->handle_pair(std::move(*s)), asio::detached);
+  });
+}
+
 void Exit::stop() {
   asio::post(impl_->io, [impl = impl_] { impl->stop_now(); });
 }

@@ -134,6 +134,9 @@ class Exit {
   // connection and UDP association of it closed) and refuses it from then on, also if no gateway
   // has paired for it yet. For a deal the ledger marks closing or closed. Thread-safe (posted).
   void end_deal(const Hash& deal_id, std::string why);
+  // Serves a connection that reached the exit another way than its listener (through a relay,
+  // net/relay.h) as a pair channel, exactly as an accepted one. Thread-safe (posted).
+  void serve_pair(tcp::socket socket);
 
   uint16_t pair_port() const;
   uint16_t proxy_port() const;  // 0 without a front

@@ -20,6 +20,7 @@
 #include "net/pair_auth.h"
 #include "net/pair_messages.h"
 #include "net/proxy_front.h"
+#include "net/relay.h"
 #include "net/tls.h"
 #include "net/tls_stream.h"
 #include "net/udp_relay.h"
@@ -269,11 +270,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   // somewhere else than where the gateway last dialled.
   awaitable<bool> relocate(std::shared_ptr<Link> l) {
     if (!market) co_return false;
-    auto where = co_await ask_market<tcp::endpoint>(
+    auto where = co_await ask_market<ExitAddress>(
         [&](auto done) { market->locate(l->lease.provider, std::move(done)); });
     if (l->state == Link::State::dead || !where || !*where) co_return false;
-    if (**where == l->lease.exit) co_return false;
-    l->lease.exit = **where;
+    if ((**where == ExitAddress{l->lease.exit, l->lease.relayed})) co_return false;
+    l->lease.exit = (*where)->at;
+    l->lease.relayed = (*where)->relayed;
     co_return true;
   }
 
@@ -306,7 +308,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
 
   awaitable<Result<std::shared_ptr<MuxChannel>>> connect(Link& l) {
     asio::any_io_executor ex = io.get_executor();
-    auto sock = co_await dial(ex, l.lease.exit, std::nullopt, cfg.connect_timeout);
+    // (Not a conditional expression: gcc 12 destroys a co_await's temporary there twice.)
+    Result<tcp::socket> sock = std::unexpected(Error(NetErrc::exit_failed, "not dialled"));
+    if (l.lease.relayed)
+      sock = co_await relay_connect(ex, l.lease.exit, l.lease.provider, cfg.connect_timeout);
+    else
+      sock = co_await dial(ex, l.lease.exit, std::nullopt, cfg.connect_timeout);
     if (!sock) co_return std::unexpected(sock.error().with_context("the exit's pair channel"));
     auto stream = std::make_unique<TlsStream>(std::move(*sock), *client_ctx);
     boost::system::error_code ec;

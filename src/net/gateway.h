@@ -36,12 +36,21 @@
 
 namespace ipsx::net {
 
+// Where an exit is reached: its pair channel's address, or a relay's that the provider serves
+// through (an exit behind a NAT).
+struct ExitAddress {
+  tcp::endpoint at;
+  bool relayed = false;
+  bool operator==(const ExitAddress&) const = default;
+};
+
 // One leased IP: the deal and where its exit listens.
 struct Lease {
   Hash deal_id;
   Address provider;
-  tcp::endpoint exit;  // the exit's pair-channel address
-  Ip ip{};             // the leased IP (IPv4 mapped)
+  tcp::endpoint exit;    // the exit's pair-channel address, or its relay's
+  bool relayed = false;  // `exit` is a relay (net/relay.h) the provider serves through
+  Ip ip{};               // the leased IP (IPv4 mapped)
   CountryCode country{};
   std::string region;  // region or city, as the offer has it
   uint32_t asn = 0;
@@ -68,7 +77,7 @@ class GatewayMarket {
   // Where `provider`'s exit listens now, as the market last heard it (its live announcement).
   // The gateway asks when it cannot reach a lease's exit, which may have moved: a provider that
   // restarted listens elsewhere. `done` may be called on any thread, once. By default: unknown.
-  virtual void locate(const Address& provider, std::function<void(Result<tcp::endpoint>)> done) {
+  virtual void locate(const Address& provider, std::function<void(Result<ExitAddress>)> done) {
     (void)provider;
     done(std::unexpected(Error(NetErrc::exit_failed, "the market cannot locate exits")));
   }

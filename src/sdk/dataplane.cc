@@ -26,6 +26,16 @@ std::optional<net::tcp::endpoint> ip_endpoint(std::string_view text) {
   return net::tcp::endpoint(address, e->port);
 }
 
+// An announced exit: "IP:PORT", or "relay:IP:PORT" for an exit served through a relay.
+std::optional<net::ExitAddress> exit_address(std::string_view text) {
+  constexpr std::string_view kRelay = "relay:";
+  const bool relayed = text.starts_with(kRelay);
+  if (relayed) text.remove_prefix(kRelay.size());
+  auto at = ip_endpoint(text);
+  if (!at) return std::nullopt;
+  return net::ExitAddress{*at, relayed};
+}
+
 uint64_t now_s() {
   return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
 }
@@ -308,13 +318,14 @@ void NodeLeases::acquire(const net::ProxyFilters& filters,
 }
 
 void NodeLeases::locate(const Address& provider,
-                        std::function<void(Result<net::tcp::endpoint>)> done) {
+                        std::function<void(Result<net::ExitAddress>)> done) {
   post([this, provider, done = std::move(done)] {
     auto text = fetch_exit(*node_, provider);
     if (!text) return done(std::unexpected(text.error()));
-    auto at = ip_endpoint(*text);
+    auto at = exit_address(*text);
     if (!at)
-      return done(fail(SdkErrc::bad_response, "the node's exit endpoint is not IP:PORT: " + *text));
+      return done(fail(SdkErrc::bad_response,
+                       "the node's exit endpoint is not IP:PORT or relay:IP:PORT: " + *text));
     done(*at);
   });
 }
@@ -398,7 +409,7 @@ Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
                 fmt::format("the provider {} announces no exit: {}", info->provider.to_string(),
                             endpoint_text.error().message()));
   }
-  auto exit_endpoint = ip_endpoint(*endpoint_text);
+  auto exit_endpoint = exit_address(*endpoint_text);
   if (!exit_endpoint) {
     (void)reporter_.report(*id, market::PartyState::failed);
     return fail(net::NetErrc::exit_failed,
@@ -407,7 +418,8 @@ Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
   net::Lease lease;
   lease.deal_id = *id;
   lease.provider = info->provider;
-  lease.exit = *exit_endpoint;
+  lease.exit = exit_endpoint->at;
+  lease.relayed = exit_endpoint->relayed;
   lease.ip = info->offer.ip;
   lease.country = info->offer.country;
   lease.region = info->offer.region;

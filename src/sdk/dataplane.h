@@ -119,8 +119,7 @@ class NodeLeases final : public net::GatewayMarket {
   void acquire(const net::ProxyFilters& filters,
                std::function<void(Result<net::Lease>)> done) override;
   // Runs on the worker thread: the provider's live announcement at the node.
-  void locate(const Address& provider,
-              std::function<void(Result<net::tcp::endpoint>)> done) override;
+  void locate(const Address& provider, std::function<void(Result<net::ExitAddress>)> done) override;
   // The gateway's lease events, reported as the requester's status (connected, failed, closed).
   void on_lease_event(const Hash& deal, net::LeaseEvent event, const std::string& reason);
 

@@ -6,7 +6,9 @@
 # its gateway by country: the destination sees the provider's public address, never the
 # requester's. The gateway reaches each exit directly (the exits are public); what the node and
 # the destination see of the requester is nat3's address. A home provider on `home1`, behind
-# nat1 with a port forward, sells nat1's public address (JP) the same way. With CONTRACTS, the
+# nat1 with a port forward, sells nat1's public address (JP) the same way; one on `home2`, behind
+# a symmetric NAT behind the carrier's, where nothing can be forwarded, sells the carrier NAT's
+# address (BR) through `ipsx relay` on `relay`. With CONTRACTS, the
 # ledger is the IPSX contracts on an anvil that runs on `node` (203.0.113.10:8545) and makes a
 # block every second, deployed with `ipsx eth deploy` over the testbed. Needs root (exit 77
 # without it).
@@ -49,7 +51,7 @@ echo proxy-secret >"$work/proxy-pw"
 ks=$work/ks
 new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
 early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new)
-de=$(new) us=$(new) jp=$(new) requester=$(new)
+de=$(new) us=$(new) jp=$(new) br=$(new) requester=$(new)
 "$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
   --team "$team" --treasury "$treasury" --hard-cap 1 --native "$early=2" --challenge-seconds 600 \
   2>/dev/null
@@ -74,7 +76,7 @@ else
   ncast() { nb exec node "$CAST" "$@"; }
   dev_key=$(ncast wallet private-key "test test test test test test test test test test test junk" 0)
   deployer=$(new)
-  for a in "$deployer" "$early" "$team" "$market" "$de" "$us" "$jp" "$requester"; do
+  for a in "$deployer" "$early" "$team" "$market" "$de" "$us" "$jp" "$br" "$requester"; do
     ncast send --rpc-url "$RPC" --private-key "$dev_key" "$a" --value 5ether >/dev/null 2>&1 || bad "fund $a"
   done
   dep=$work/deployment.toml
@@ -101,6 +103,7 @@ cat >"$work/geo.txt" <<'TABLE'
 203.0.113.31/32  DE  AS64511  datacenter  dc1
 203.0.113.32/32  US  AS64512  datacenter  dc2
 203.0.113.41/32  JP  AS64513  residential  nat1, a home router
+203.0.113.51/32  BR  AS64514  mobile       cgnat, a carrier's NAT
 TABLE
 on node node "$IPSX" node "${ledger_args[@]}" --keystore "$ks" --address "$market" \
   --password-file "$work/pw" --listen 203.0.113.10:8080 --geo-static "$work/geo.txt"
@@ -160,6 +163,30 @@ wait_for "$work/jp.out" 'announced as 203\.0\.113\.41:7000' 20 >/dev/null &&
   ok "the home provider announces its exit at the port forward" || bad "JP exit: $(cat "$work/jp.out")"
 wait_for "$work/jp.out" 'offer .* for 203\.0\.113\.41 \(JP\) placed' 20 >/dev/null &&
   ok "the home provider places its offer" || bad "JP provider: $(cat "$work/jp.out")"
+
+# The provider behind the carrier's NAT: nothing reaches it, so it serves through the relay.
+on relay relay "$IPSX" relay --listen 203.0.113.11:7100
+wait_for "$work/relay.out" 'listening on 203\.0\.113\.11:7100' 10 >/dev/null && ok "the relay listens" ||
+  bad "the relay starts: $(cat "$work/relay.out")"
+cat >"$work/br.toml" <<'TOML'
+pair_listen = "10.2.0.2:0"
+relay = "203.0.113.11:7100"           # gateways reach the exit through it
+allow = ["203.0.113.20/32"]
+[[ip]]
+address = "203.0.113.51"              # what the world sees: the carrier NAT's address
+local_address = "10.2.0.2"
+country = "BR"
+type = "mobile"
+price = "0.0012"
+TOML
+on home2 br "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$br" --config "$work/br.toml"
+wait_for "$work/br.out" 'serving through the relay 203\.0\.113\.11:7100' 20 >/dev/null &&
+  ok "the provider behind the carrier's NAT serves through the relay" || bad "BR relay: $(cat "$work/br.out")"
+wait_for "$work/br.out" 'offer .* for 203\.0\.113\.51 \(BR\) placed' 20 >/dev/null &&
+  ok "it proves and offers the carrier NAT's address" || bad "BR provider: $(cat "$work/br.out")"
+expect_out "the node serves its exit at the relay" '"endpoint":"relay:203\.0\.113\.11:7100"' \
+  nb exec req curl -sf "$url/v1/exits/$br"
 for _ in $(seq 50); do nb exec req curl -sf "$url/v1/exits/$de" >/dev/null && break; sleep 0.1; done
 expect_out "the node serves the DE exit's public endpoint" '"endpoint":"203\.0\.113\.31:7000"' \
   nb exec req curl -sf "$url/v1/exits/$de"
@@ -179,12 +206,14 @@ expect_eq "the requester's own address, seen from outside, is its router's" \
 expect_eq "country-de leaves from the DE datacenter's public IP" "$(through country-de)" "203.0.113.31 200"
 expect_eq "country-us leaves from the US one's (SOCKS5)" "$(through country-us socks5h)" "203.0.113.32 200"
 expect_eq "country-jp leaves from the home router's public IP" "$(through country-jp)" "203.0.113.41 200"
+expect_eq "country-br leaves from the carrier NAT's address, through the relay" "$(through country-br)" \
+  "203.0.113.51 200"
 expect_out "nothing in France: 503 with the reason" 'no offer on the market fits.* 503$' through country-fr
 wait_for "$work/gateway.out" 'deal 0x[0-9a-f]+ connected' >/dev/null &&
   ok "the gateway reports its deal connected (direct to the exit)" || bad "gateway: $(cat "$work/gateway.out")"
 phases() { nb exec req curl -s "$url/v1/deals?party=$requester" | grep -oE '"phase":"[a-z]+"' | sort | uniq -c | tr -s ' '; }
-for _ in $(seq 50); do phases | grep -q ' 3 "phase":"active"' && break; sleep 0.2; done
-expect_out "the three deals are active at the node" ' 3 "phase":"active"' phases
+for _ in $(seq 50); do phases | grep -q ' 4 "phase":"active"' && break; sleep 0.2; done
+expect_out "the four deals are active at the node" ' 4 "phase":"active"' phases
 
 if [[ -n $CONTRACTS ]]; then
   # cast, as an independent reader on the node's host: each deal the node lists is on chain,
@@ -192,15 +221,17 @@ if [[ -n $CONTRACTS ]]; then
   on_chain=0
   for id in $(nb exec req curl -s "$url/v1/deals?party=$requester" | jq -r '.deals[].id'); do
     d=$(ncast call --rpc-url "$RPC" "$cent" "deal(bytes32)((address,uint16,uint64,uint8,uint8,address,uint64,bool,bool,address,uint64,bytes32,bytes32,uint256,uint256,uint256,uint256))" "$id")
-    grep -qi "$requester" <<<"$d" && grep -qiE "$de|$us|$jp" <<<"$d" && on_chain=$((on_chain + 1))
+    grep -qi "$requester" <<<"$d" && grep -qiE "$de|$us|$jp|$br" <<<"$d" && on_chain=$((on_chain + 1))
   done
-  expect_eq "cast finds the three deals on chain, requester and provider as the node says" "$on_chain" 3
+  expect_eq "cast finds the four deals on chain, requester and provider as the node says" "$on_chain" 4
 fi
 
 # Clean shutdown of the agents.
-agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[gateway]}")
+agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[br]}" "${pid_of[gateway]}" "${pid_of[relay]}")
 for p in "${agents[@]}"; do kill -TERM "$p" 2>/dev/null; done
 rc=0
 for p in "${agents[@]}"; do wait "$p" || rc=$?; done
-expect_eq "the providers and the gateway stop cleanly on SIGTERM" "$rc" 0
+expect_eq "the providers, the gateway and the relay stop cleanly on SIGTERM" "$rc" 0
+expect_out "the relay counted what it carried for the provider" \
+  "provider $br: [1-9][0-9]* connection\\(s\\) relayed, [1-9][0-9]* byte" cat "$work/relay.out"
 finish

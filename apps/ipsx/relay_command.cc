@@ -1,0 +1,75 @@
+// `ipsx relay`: the relay of net/relay.h, for providers behind a NAT (docs/netbed.md).
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include "cli_util.h"
+#include "core/clock.h"
+#include "net/endpoint.h"
+#include "net/relay.h"
+
+namespace ipsx::cli {
+namespace {
+
+struct RelayOptions {
+  std::string listen;
+  size_t max_connections_per_provider = 64;
+  uint64_t max_bytes_per_provider = 0;
+  size_t max_providers = 10'000;
+};
+
+void run_relay(const RelayOptions& o) {
+  net::RelayConfig cfg;
+  auto at = net::parse_authority(o.listen, std::nullopt);
+  if (!at || !std::holds_alternative<net::Ipv4>(at->host))
+    throw CommandError("--listen: want IPv4:PORT, e.g. 203.0.113.11:7100, not '" + o.listen + "'");
+  cfg.listen =
+      net::tcp::endpoint(net::asio::ip::address_v4(std::get<net::Ipv4>(at->host)), at->port);
+  if (o.max_connections_per_provider == 0)
+    throw CommandError("--max-connections-per-provider: at least 1");
+  cfg.max_connections_per_provider = o.max_connections_per_provider;
+  cfg.max_bytes_per_provider = o.max_bytes_per_provider;
+  cfg.max_providers = o.max_providers;
+  net::asio::io_context io;
+  SystemClock clock;
+  net::Relay relay(io, cfg, clock);
+  auto port = relay.start();
+  if (!port) throw CommandError("--listen: " + port.error().message());
+  std::cout << fmt::format("ipsx relay: listening on {}:{}\n", cfg.listen.address().to_string(),
+                           *port)
+            << std::flush;
+  net::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    relay.stop();
+    io.stop();
+  });
+  io.run();
+  std::cout << "ipsx relay: shutting down\n";
+  for (const auto& [provider, st] : relay.stats()) {
+    std::cout << fmt::format(
+        "ipsx relay: provider {}: {} connection(s) relayed, {} byte(s), {} refused\n",
+        provider.to_string(), st.connections, st.bytes, st.refused);
+  }
+  std::cout << std::flush;
+}
+
+}  // namespace
+
+void add_relay_command(CLI::App& app) {
+  auto o = std::make_shared<RelayOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "relay", "Relay gateways' connections to providers behind a NAT (docs/netbed.md)");
+  cmd->add_option("--listen", o->listen, "IP:PORT to listen on (providers and gateways)")
+      ->required();
+  cmd->add_option("--max-connections-per-provider", o->max_connections_per_provider,
+                  "Relayed connections open at once per provider (default 64)");
+  cmd->add_option("--max-bytes-per-provider", o->max_bytes_per_provider,
+                  "Bytes carried per provider over the relay's life (default 0: no limit)");
+  cmd->add_option("--max-providers", o->max_providers, "Providers served at once (default 10000)");
+  cmd->callback([o] { run_relay(*o); });
+}
+
+}  // namespace ipsx::cli
