@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A small internet on one machine, for testing the exchange across machines and NATs: Linux
-# network namespaces joined only to each other by veth pairs (docs/netbed.md).
+# network namespaces joined only to each other by veth pairs (docs/network.md).
 #
 #   scripts/netbed.sh up        build it (needs root: CAP_NET_ADMIN and CAP_SYS_ADMIN)
 #   scripts/netbed.sh down      remove every namespace, interface and rule it made

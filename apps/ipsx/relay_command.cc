@@ -1,4 +1,4 @@
-// `ipsx relay`: the relay of net/relay.h, for providers behind a NAT (docs/netbed.md).
+// `ipsx relay`: the relay of net/relay.h, for providers behind a NAT (docs/network.md).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
@@ -61,7 +61,7 @@ void run_relay(const RelayOptions& o) {
 void add_relay_command(CLI::App& app) {
   auto o = std::make_shared<RelayOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "relay", "Relay gateways' connections to providers behind a NAT (docs/netbed.md)");
+      "relay", "Relay gateways' connections to providers behind a NAT (docs/network.md)");
   cmd->add_option("--listen", o->listen, "IP:PORT to listen on (providers and gateways)")
       ->required();
   cmd->add_option("--max-connections-per-provider", o->max_connections_per_provider,

@@ -260,7 +260,11 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { s.connected = true; });
       if (!l->reported_connected) {
         l->reported_connected = true;
-        event(*l, LeaseEvent::connected, "");
+        // The path, for the log: direct to the exit, or through its relay.
+        const std::string at =
+            fmt::format("{}:{}", l->lease.exit.address().to_string(), l->lease.exit.port());
+        event(*l, LeaseEvent::connected,
+              l->lease.relayed ? "relayed through " + at : "direct to " + at);
       }
       co_return l->channel;
     }

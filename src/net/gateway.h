@@ -142,6 +142,7 @@ class Gateway {
   void end_lease(const Hash& deal_id, std::string why);
 
   // Called on the gateway's thread.
+  // `reason`: for `connected`, the path ("direct to IP:PORT", "relayed through IP:PORT").
   std::function<void(const Hash& deal, LeaseEvent, const std::string& reason)> on_lease_event;
 
   GatewayLeaseStats stats(const Hash& deal_id) const;

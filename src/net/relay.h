@@ -3,7 +3,7 @@
 // the relay; a gateway asks the relay for that provider; the relay tells the provider, which opens
 // a data connection back; the relay joins the two and copies bytes. What it carries is the pair
 // channel, TLS from the gateway to the exit: the relay sees only ciphertext, and the gateway still
-// checks that the exit speaks for the deal's provider (docs/netbed.md, "The relay").
+// checks that the exit speaks for the deal's provider (docs/network.md, "The relay").
 //
 // The protocol is lines of ASCII, then raw bytes:
 //   provider -> relay:  IPSX-RELAY/1 SERVE <provider> <unix seconds> <signature>

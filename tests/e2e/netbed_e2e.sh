@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The testbed itself (scripts/netbed.sh, docs/netbed.md): built, sealed from the machine's own
+# The testbed itself (scripts/netbed.sh, docs/network.md): built, sealed from the machine's own
 # network, every host reaching the public segment through what its NAT does, and removed whole,
 # also when a check fails. Needs root (exit 77, "skipped", without it).
 # usage: netbed_e2e.sh

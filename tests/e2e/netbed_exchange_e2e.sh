@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The exchange across the testbed (docs/netbed.md): every part on a host of its own with a real
+# The exchange across the testbed (docs/network.md): every part on a host of its own with a real
 # address, the requester behind its router's NAT. The market node on `node`, two datacenter
 # providers on `dc1` (DE) and `dc2` (US) selling their public addresses, the requester's gateway
 # on `req` (10.3.0.2, behind nat3), destinations on `dest`. curl on the requester's host through
@@ -209,8 +209,12 @@ expect_eq "country-jp leaves from the home router's public IP" "$(through countr
 expect_eq "country-br leaves from the carrier NAT's address, through the relay" "$(through country-br)" \
   "203.0.113.51 200"
 expect_out "nothing in France: 503 with the reason" 'no offer on the market fits.* 503$' through country-fr
-wait_for "$work/gateway.out" 'deal 0x[0-9a-f]+ connected' >/dev/null &&
-  ok "the gateway reports its deal connected (direct to the exit)" || bad "gateway: $(cat "$work/gateway.out")"
+# The path each deal took, as the gateway's log tells it.
+for spec in "direct to 203.0.113.31:7000" "direct to 203.0.113.32:7000" \
+  "direct to 203.0.113.41:7000" "relayed through 203.0.113.11:7100"; do
+  expect_out "a deal connected $spec" "deal 0x[0-9a-f]+ connected: ${spec//./\\.}" cat "$work/gateway.out"
+done
+grep -oE 'deal 0x[0-9a-f]+ connected: .*' "$work/gateway.out" | sed -E 's/(0x[0-9a-f]{8})[0-9a-f]*/\1.../'
 phases() { nb exec req curl -s "$url/v1/deals?party=$requester" | grep -oE '"phase":"[a-z]+"' | sort | uniq -c | tr -s ' '; }
 for _ in $(seq 50); do phases | grep -q ' 4 "phase":"active"' && break; sleep 0.2; done
 expect_out "the four deals are active at the node" ' 4 "phase":"active"' phases
