@@ -231,11 +231,31 @@ if [[ -n $CONTRACTS ]]; then
 fi
 
 # Clean shutdown of the agents.
-agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[br]}" "${pid_of[gateway]}" "${pid_of[relay]}")
+# The relay killed mid-deal: while it is gone the gateway says why; the provider keeps trying, and
+# once a relay is back at that address the same deal is served through it again.
+kill -KILL "${pid_of[relay]}" 2>/dev/null
+wait "${pid_of[relay]}" 2>/dev/null
+expect_out "with the relay gone, the gateway answers with the reason" 'relay.* 50[234]$' through country-br
+on relay relay2 "$IPSX" relay --listen 203.0.113.11:7100
+for _ in $(seq 100); do
+  [[ $(grep -c 'serving through the relay' "$work/br.out") -ge 2 ]] && break
+  sleep 0.1
+done
+expect_eq "the provider serves through the new relay" "$(grep -c 'serving through the relay' "$work/br.out")" 2
+got=""
+for _ in $(seq 10); do
+  got=$(through country-br)
+  [[ $got == "203.0.113.51 200" ]] && break
+  sleep 1
+done
+expect_eq "country-br leaves from the carrier NAT's address again" "$got" "203.0.113.51 200"
+grep -E 'deal 0x[0-9a-f]+ (failed|cut|connected: relayed)' "$work/gateway.out" | sed -E 's/(0x[0-9a-f]{8})[0-9a-f]*/\1.../'
+
+agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[br]}" "${pid_of[gateway]}" "${pid_of[relay2]}")
 for p in "${agents[@]}"; do kill -TERM "$p" 2>/dev/null; done
 rc=0
 for p in "${agents[@]}"; do wait "$p" || rc=$?; done
 expect_eq "the providers, the gateway and the relay stop cleanly on SIGTERM" "$rc" 0
-expect_out "the relay counted what it carried for the provider" \
-  "provider $br: [1-9][0-9]* connection\\(s\\) relayed, [1-9][0-9]* byte" cat "$work/relay.out"
+expect_out "the new relay counted what it carried for the provider" \
+  "provider $br: [1-9][0-9]* connection\\(s\\) relayed, [1-9][0-9]* byte" cat "$work/relay2.out"
 finish
