@@ -96,6 +96,8 @@ bench: build
 	sync && $(BUILD)/bin/ipsx-bench-proxy --results $(BUILD)/bench/results.json
 	sync && $(BUILD)/bin/ipsx-bench-eth --results $(BUILD)/bench/results.json
 	sync && $(BUILD)/bin/ipsx-bench-node --results $(BUILD)/bench/results.json
+	@# The testbed's paths (direct, relayed), when network namespaces can be made (root).
+	bench/netbed_bench.sh $(BUILD)/bin/ipsx $(BUILD)/bench/results.json
 	@echo "results: $(BUILD)/bench/results.json" && cat $(BUILD)/bench/results.json
 
 # Mutation fuzzing of the parsers that take outside input, FUZZ_SECONDS per target, under

@@ -231,6 +231,49 @@ if [[ -n $CONTRACTS ]]; then
 fi
 
 # Clean shutdown of the agents.
+# With NETBED_BENCH_OUT=FILE (bench/netbed_bench.sh, `make bench`): the paths' figures, measured
+# through the gateway as a crawler would use it, written to FILE as one flat JSON object. No
+# figure here is a check: a slow machine passes.
+if [[ -n ${NETBED_BENCH_OUT:-} ]]; then
+  # A 16 MiB body on the destination host, served by python's http.server.
+  mkdir -p "$work/www" && head -c 16777216 /dev/zero >"$work/www/16m"
+  on dest files python3 -m http.server 8090 --bind 203.0.113.20 --directory "$work/www"
+  for _ in $(seq 50); do nb exec dest curl -sf -o /dev/null http://203.0.113.20:8090/16m && break; sleep 0.1; done
+  proxy() { echo "http://$1:proxy-secret@127.0.0.1:8888"; }
+  # first_byte USER: the median time to the first byte of 21 requests, in ms (new connection each).
+  first_byte() {
+    for _ in $(seq 21); do
+      nb exec req curl -s -o /dev/null -w '%{time_starttransfer}\n' -x "$(proxy "$1")" "http://203.0.113.20:$dest_port/"
+    done | sort -n | sed -n 11p | awk '{printf "%.2f", $1 * 1000}'
+  }
+  # rps USER: requests per second, 400 in one curl over one kept-alive proxy connection.
+  rps() {
+    local urls=() t
+    for _ in $(seq 400); do urls+=("http://203.0.113.20:$dest_port/"); done
+    t=$(date +%s.%N)
+    nb exec req curl -s -x "$(proxy "$1")" "${urls[@]}" >/dev/null # (-o would cover the first only)
+    awk -v t0="$t" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.0f", 400 / (t1 - t0) }'
+  }
+  # mbps USER: the 16 MiB body's download speed, in megabits per second (best of 3).
+  mbps() {
+    for _ in 1 2 3; do
+      nb exec req curl -s -o /dev/null -w '%{speed_download}\n' -x "$(proxy "$1")" http://203.0.113.20:8090/16m
+    done | sort -n | tail -1 | awk '{printf "%.0f", $1 * 8 / 1e6}'
+  }
+  fb_direct=$(first_byte country-de-session-b1) fb_relayed=$(first_byte country-br-session-b2)
+  rps_direct=$(rps country-de-session-b1) rps_relayed=$(rps country-br-session-b2)
+  mbps_direct=$(mbps country-de-session-b1) mbps_relayed=$(mbps country-br-session-b2)
+  jq -n --argjson fbd "$fb_direct" --argjson fbr "$fb_relayed" --argjson rd "$rps_direct" \
+    --argjson rr "$rps_relayed" --argjson md "$mbps_direct" --argjson mr "$mbps_relayed" \
+    '{"netbed.first_byte_ms_direct": $fbd, "netbed.first_byte_ms_relayed": $fbr,
+      "netbed.rps_direct": $rd, "netbed.rps_relayed": $rr,
+      "netbed.relayed_vs_direct_rps": (($rr / $rd * 1000 | round) / 1000),
+      "netbed.mbps_direct": $md, "netbed.mbps_relayed": $mr,
+      "netbed.relayed_vs_direct_mbps": (($mr / $md * 1000 | round) / 1000)}' >"$NETBED_BENCH_OUT" &&
+    ok "figures written to $NETBED_BENCH_OUT" || bad "figures: $fb_direct $fb_relayed $rps_direct $rps_relayed $mbps_direct $mbps_relayed"
+  cat "$NETBED_BENCH_OUT"
+fi
+
 # The relay killed mid-deal: while it is gone the gateway says why; the provider keeps trying, and
 # once a relay is back at that address the same deal is served through it again.
 kill -KILL "${pid_of[relay]}" 2>/dev/null

@@ -7,6 +7,9 @@ import sys
 
 class WhoAmI(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go in separate writes: with Nagle's algorithm, each kept-alive request
+    # would wait for the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         body = (self.client_address[0] + "\n").encode()
