@@ -17,6 +17,7 @@ namespace {
 struct RelayOptions {
   std::string listen;
   size_t max_connections_per_provider = 64;
+  size_t max_connections_per_source = 16;
   uint64_t max_bytes_per_provider = 0;
   size_t max_providers = 10'000;
 };
@@ -31,6 +32,9 @@ void run_relay(const RelayOptions& o) {
   if (o.max_connections_per_provider == 0)
     throw CommandError("--max-connections-per-provider: at least 1");
   cfg.max_connections_per_provider = o.max_connections_per_provider;
+  if (o.max_connections_per_source == 0)
+    throw CommandError("--max-connections-per-source: at least 1");
+  cfg.max_connections_per_source = o.max_connections_per_source;
   cfg.max_bytes_per_provider = o.max_bytes_per_provider;
   cfg.max_providers = o.max_providers;
   net::asio::io_context io;
@@ -66,6 +70,8 @@ void add_relay_command(CLI::App& app) {
       ->required();
   cmd->add_option("--max-connections-per-provider", o->max_connections_per_provider,
                   "Relayed connections open at once per provider (default 64)");
+  cmd->add_option("--max-connections-per-source", o->max_connections_per_source,
+                  "Relayed connections open at once per gateway address (default 16)");
   cmd->add_option("--max-bytes-per-provider", o->max_bytes_per_provider,
                   "Bytes carried per provider over the relay's life (default 0: no limit)");
   cmd->add_option("--max-providers", o->max_providers, "Providers served at once (default 10000)");

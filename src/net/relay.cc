@@ -67,8 +67,20 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
     bool writing = false;
     bool closed = false;
   };
+  // A relayed connection of one gateway address, counted while it lives (waiting, then joined).
+  struct SourceSlot {
+    SourceSlot(Impl& impl, std::string source) : impl(impl), source(std::move(source)) {
+      ++impl.by_source[this->source];
+    }
+    ~SourceSlot() {
+      if (--impl.by_source[source] == 0) impl.by_source.erase(source);
+    }
+    Impl& impl;
+    std::string source;
+  };
   // A gateway waiting for its provider to dial back.
   struct Pending {
+    std::shared_ptr<SourceSlot> slot;
     Address provider;
     std::shared_ptr<tcp::socket> gateway;
     std::shared_ptr<asio::steady_timer> timer;
@@ -87,7 +99,8 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
   tcp::acceptor acceptor;
   std::shared_ptr<SpliceRegistry> splices;
   bool stopping = false;
-  size_t connections = 0;  // sockets the relay holds
+  size_t connections = 0;                   // sockets the relay holds
+  std::map<std::string, size_t> by_source;  // relayed connections (CONNECTs) per gateway address
   std::map<Address, std::shared_ptr<Control>> controls;
   std::map<std::string, Pending> pending;
   mutable std::mutex stats_mu;
@@ -131,7 +144,22 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
     if (w[1] == "SERVE" && w.size() == 5) co_return co_await serve(std::move(s), w);
-    if (w[1] == "CONNECT" && w.size() == 3) co_return co_await connect(std::move(s), w[2]);
+    if (w[1] == "CONNECT" && w.size() == 3) {
+      // One address (a gateway, or someone holding a provider's places) gets at most
+      // max_connections_per_source relayed connections at once.
+      boost::system::error_code pe;
+      const std::string source = s.remote_endpoint(pe).address().to_string();
+      if (by_source[source] >= cfg.max_connections_per_source) {
+        co_await say(s,
+                     fmt::format("ERR {} has {} relayed connections, the most one address may",
+                                 source, by_source[source]),
+                     cfg.handshake_timeout);
+        co_return;
+      }
+      auto slot = std::make_shared<SourceSlot>(*this, source);
+      co_await connect(std::move(s), w[2], std::move(slot));
+      co_return;
+    }
     if (w[1] == "ACCEPT" && w.size() == 4) co_return co_await accept(std::move(s), w[2], w[3]);
     co_await say(s, "ERR unknown request: " + w[1], cfg.handshake_timeout);
   }
@@ -227,7 +255,7 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // CONNECT: tell the provider to dial back, and wait for it.
-  awaitable<void> connect(tcp::socket s, const std::string& who) {
+  awaitable<void> connect(tcp::socket s, const std::string& who, std::shared_ptr<SourceSlot> slot) {
     auto provider = Address::parse(who);
     if (!provider) {
       co_await say(s, "ERR not a provider address: " + who, cfg.handshake_timeout);
@@ -262,7 +290,7 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
     std::string token = fmt::format("{:02x}", fmt::join(raw, ""));
     auto gateway = std::make_shared<tcp::socket>(std::move(s));
     auto timer = std::make_shared<asio::steady_timer>(io);
-    pending[token] = Pending{*provider, gateway, timer};
+    pending[token] = Pending{std::move(slot), *provider, gateway, timer};
     send(c->second, "DIAL " + token);
     timer->expires_after(cfg.handshake_timeout);
     boost::system::error_code ec;

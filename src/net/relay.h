@@ -33,6 +33,7 @@ namespace ipsx::net {
 struct RelayConfig {
   tcp::endpoint listen{asio::ip::make_address("127.0.0.1"), 0};
   size_t max_connections_per_provider = 64;  // relayed connections open at once
+  size_t max_connections_per_source = 16;    // relayed connections open at once per gateway address
   uint64_t max_bytes_per_provider = 0;       // carried over the relay's life; 0: no limit
   size_t max_providers = 10'000;             // control connections at once
   size_t max_connections = 20'000;           // sockets at once, of every kind

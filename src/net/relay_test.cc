@@ -199,6 +199,36 @@ TEST_F(RelayTest, LimitsAProvidersConnectionsAndBytes) {
 
 // A provider that holds its control connection but never dials back: the gateway is told, after
 // the handshake timeout, and the place it held is free again.
+// One address cannot hold more than max_connections_per_source of a provider's places.
+TEST_F(RelayTest, LimitsTheConnectionsOfOneGatewayAddress) {
+  RelayConfig cfg;
+  cfg.max_connections_per_source = 2;
+  start_relay(cfg);
+  auto p = *crypto::PrivateKey::generate();
+  serve(p);
+  ASSERT_TRUE(eventually([&] { return serving(p.address()); }));
+  // Two held open, echoing; a third from the same address is refused with the reason.
+  auto hold = [&]() -> awaitable<Result<tcp::socket>> {
+    co_return co_await relay_connect(io_.io().get_executor(), at_, p.address(), 3s);
+  };
+  auto a = on<Result<tcp::socket>>(io_.io(), hold);
+  auto b = on<Result<tcp::socket>>(io_.io(), hold);
+  ASSERT_TRUE(a && b);
+  auto third = round_trip(p.address(), "x");
+  ASSERT_FALSE(third);
+  EXPECT_NE(third.error().message().find("the most one address may"), std::string::npos)
+      << third.error().message();
+  asio::post(io_.io(), [&] {
+    boost::system::error_code ignored;
+    a->close(ignored);
+  });
+  ASSERT_TRUE(eventually([&] { return round_trip(p.address(), "y").has_value(); }));
+  asio::post(io_.io(), [&] {
+    boost::system::error_code ignored;
+    b->close(ignored);
+  });
+}
+
 TEST_F(RelayTest, AGatewayHearsWhenTheProviderNeverDialsBack) {
   RelayConfig cfg;
   cfg.max_connections_per_provider = 1;
