@@ -59,7 +59,8 @@ last=
 tx() {
   local name=$1 k=$2 out g
   shift 2
-  if out=$("$CAST" send --json --rpc-url "$RPC" --private-key "$k" "$@" 2>&1) &&
+  # stderr apart: a warning cast prints there (seen under load) must not end up in the JSON.
+  if out=$("$CAST" send --json --rpc-url "$RPC" --private-key "$k" "$@" 2>"$work/cast.err") &&
     [[ $(jq -r .status <<<"$out" 2>/dev/null) == 0x1 ]]; then
     g=$(printf '%d' "$(jq -r .gasUsed <<<"$out")")
     [[ -n ${gas[$name]:-} ]] || gas_order+=("$name")
@@ -68,7 +69,7 @@ tx() {
     ok "$name"
     return 0
   fi
-  bad "$name: $out"
+  bad "$name: $out $(cat "$work/cast.err")"
   last=
   return 1
 }

@@ -85,10 +85,10 @@ as() {
   local from=$1 out
   shift
   if out=$("$CAST" send --json --rpc-url "$RPC" --keystore "$(keyfile "$from")" \
-    --password-file "$work/pw" "$@" 2>&1) && [[ $(jq -r .status <<<"$out" 2>/dev/null) == 0x1 ]]; then
+    --password-file "$work/pw" "$@" 2>"$work/as.err") && [[ $(jq -r .status <<<"$out" 2>/dev/null) == 0x1 ]]; then
     return 0
   fi
-  echo "$out"
+  echo "$out $(cat "$work/as.err")"
   return 1
 }
 # call CONTRACT SIG ARGS...: a view call's results on one line, separated by spaces.
