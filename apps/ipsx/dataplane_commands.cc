@@ -582,7 +582,9 @@ void run_provide(const ProvideOptions& o) {
   if (c.relay) {
     relay = std::make_unique<net::RelayClient>(
         io, parse_listen(*c.relay, "relay"), key.clone(), clock,
-        [&exit](net::tcp::socket s) { exit.serve_pair(std::move(s)); },
+        [&exit](net::tcp::socket s, std::string source) {
+          exit.serve_pair(std::move(s), std::move(source));
+        },
         [](const std::string& line) {
           std::cout << "ipsx provide: " << line << "\n" << std::flush;
         });

@@ -128,13 +128,13 @@ awaitable<void> Exit::Impl::accept_pairs() {
   }
 }
 
-awaitable<void> Exit::Impl::handle_pair(tcp::socket sock) {
+awaitable<void> Exit::Impl::handle_pair(tcp::socket sock, std::string source) {
   auto self = shared_from_this();
   ++connections;
   boost::system::error_code ec;
   sock.set_option(tcp::no_delay(true), ec);
   auto stream = std::make_unique<TlsStream>(std::move(sock), *ssl_ctx);
-  auto result = co_await pair_handshake(*stream);
+  auto result = co_await pair_handshake(*stream, std::move(source));
   if (!result) {
     boost::system::error_code ignored;
     stream->next_layer().close(ignored);
@@ -196,7 +196,7 @@ awaitable<std::optional<ExitDeal>> Exit::Impl::find_deal(std::string source, Has
 }
 
 awaitable<Result<std::pair<std::shared_ptr<Exit::Impl::Session>, Bytes>>>
-Exit::Impl::pair_handshake(TlsStream& s) {
+Exit::Impl::pair_handshake(TlsStream& s, std::string source) {
   boost::system::error_code ec;
   bool expired;
   {
@@ -225,10 +225,11 @@ Exit::Impl::pair_handshake(TlsStream& s) {
     if (auto it = sessions.find(auth->deal_id); it != sessions.end()) {
       deal = it->second->deal;
     } else {
-      boost::system::error_code peer_ec;
-      auto peer = s.next_layer().remote_endpoint(peer_ec);
-      std::string source;  // a named local: gcc 12 destroys a conditional's temporary twice
-      if (!peer_ec) source = peer.address().to_string();
+      if (source.empty()) {  // (a relay told the gateway's own address, else the peer is it)
+        boost::system::error_code peer_ec;
+        auto peer = s.next_layer().remote_endpoint(peer_ec);
+        if (!peer_ec) source = peer.address().to_string();
+      }
       deal = co_await find_deal(source, auth->deal_id);
     }
   }
@@ -397,10 +398,11 @@ void Exit::end_deal(const Hash& deal_id, std::string why) {
              [impl = impl_, deal_id, why = std::move(why)] { impl->end_deal(deal_id, why); });
 }
 
-void Exit::serve_pair(tcp::socket socket) {
-  asio::post(impl_->io, [impl = impl_, s = std::make_shared<tcp::socket>(std::move(socket))] {
+void Exit::serve_pair(tcp::socket socket, std::string source) {
+  asio::post(impl_->io, [impl = impl_, s = std::make_shared<tcp::socket>(std::move(socket)),
+                         source = std::move(source)]() mutable {
     if (impl->stopping || impl->connections >= impl->cfg.max_connections) return;  // closes it
-    asio::co_spawn(impl->io, impl->handle_pair(std::move(*s)), asio::detached);
+    asio::co_spawn(impl->io, impl->handle_pair(std::move(*s), std::move(source)), asio::detached);
   });
 }
 

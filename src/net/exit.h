@@ -135,8 +135,10 @@ class Exit {
   // has paired for it yet. For a deal the ledger marks closing or closed. Thread-safe (posted).
   void end_deal(const Hash& deal_id, std::string why);
   // Serves a connection that reached the exit another way than its listener (through a relay,
-  // net/relay.h) as a pair channel, exactly as an accepted one. Thread-safe (posted).
-  void serve_pair(tcp::socket socket);
+  // net/relay.h) as a pair channel, exactly as an accepted one. `source`: the gateway's address
+  // as the relay saw it (what the per-address lookup limit counts), empty for the socket's peer.
+  // Thread-safe (posted).
+  void serve_pair(tcp::socket socket, std::string source = {});
 
   uint16_t pair_port() const;
   uint16_t proxy_port() const;  // 0 without a front

@@ -194,7 +194,8 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
 
   awaitable<void> accept_pairs();
 
-  awaitable<void> handle_pair(tcp::socket sock);
+  // `source`: the gateway's address when the socket's peer is not it (a relay); empty: the peer.
+  awaitable<void> handle_pair(tcp::socket sock, std::string source = {});
 
   // The directory may block (the node's directory asks the node about a deal it has not seen
   // yet), so it is asked on the lookup thread while this thread serves everything else.
@@ -202,7 +203,8 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   awaitable<std::optional<ExitDeal>> find_deal(std::string source, Hash id);
 
   // TLS, HELLO, AUTH, WELCOME. The session served and the bytes read past AUTH.
-  awaitable<Result<std::pair<std::shared_ptr<Session>, Bytes>>> pair_handshake(TlsStream& s);
+  awaitable<Result<std::pair<std::shared_ptr<Session>, Bytes>>> pair_handshake(TlsStream& s,
+                                                                               std::string source);
 
   awaitable<void> serve_stream(std::shared_ptr<Session> s, std::weak_ptr<MuxChannel> weak,
                                std::shared_ptr<MuxStream> st, Bytes payload);

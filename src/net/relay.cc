@@ -256,6 +256,7 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
 
   // CONNECT: tell the provider to dial back, and wait for it.
   awaitable<void> connect(tcp::socket s, const std::string& who, std::shared_ptr<SourceSlot> slot) {
+    const std::string source = slot->source;
     auto provider = Address::parse(who);
     if (!provider) {
       co_await say(s, "ERR not a provider address: " + who, cfg.handshake_timeout);
@@ -291,7 +292,7 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
     auto gateway = std::make_shared<tcp::socket>(std::move(s));
     auto timer = std::make_shared<asio::steady_timer>(io);
     pending[token] = Pending{std::move(slot), *provider, gateway, timer};
-    send(c->second, "DIAL " + token);
+    send(c->second, "DIAL " + token + " " + source);
     timer->expires_after(cfg.handshake_timeout);
     boost::system::error_code ec;
     co_await timer->async_wait(use_ec(ec));
@@ -369,8 +370,8 @@ std::map<Address, RelayProviderStats> Relay::stats() const {
 
 struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io, tcp::endpoint relay, crypto::PrivateKey key, const Clock& clock,
-       std::function<void(tcp::socket)> accept, std::function<void(const std::string&)> log,
-       Millis retry)
+       std::function<void(tcp::socket, std::string)> accept,
+       std::function<void(const std::string&)> log, Millis retry)
       : io(io),
         relay(relay),
         key(std::move(key)),
@@ -384,7 +385,7 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
   tcp::endpoint relay;
   crypto::PrivateKey key;
   const Clock& clock;
-  std::function<void(tcp::socket)> accept;
+  std::function<void(tcp::socket, std::string)> accept;
   std::function<void(const std::string&)> log;
   Millis retry;
   asio::steady_timer timer;
@@ -437,24 +438,30 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
       auto line = co_await read_line(*control, cfg_silence());
       if (!line) co_return std::unexpected(line.error());
       auto w = words(*line);
-      if (w.size() == 2 && w[0] == "DIAL") asio::co_spawn(io, dial_back(w[1]), asio::detached);
+      if (w.size() >= 2 && w[0] == "DIAL") {
+        // The gateway's address, if the relay said and it is one.
+        boost::system::error_code ec;
+        std::string source = w.size() >= 3 ? w[2] : "";
+        if (!source.empty()) asio::ip::make_address(source, ec);
+        asio::co_spawn(io, dial_back(w[1], ec ? "" : source), asio::detached);
+      }
     }
   }
 
   static Millis cfg_silence() { return Millis(3 * 20'000 + 5'000); }
 
-  awaitable<void> dial_back(std::string token) {
+  awaitable<void> dial_back(std::string token, std::string source) {
     auto self = shared_from_this();
     auto s = co_await dial(io.get_executor(), relay, std::nullopt, Millis(10'000));
     if (!s) co_return;
     std::string line = fmt::format("{} ACCEPT {} {}\n", kMagic, key.address().to_string(), token);
     if (!co_await write_all_for(*s, asio::buffer(line), Millis(10'000))) co_return;
-    if (!stopping) accept(std::move(*s));
+    if (!stopping) accept(std::move(*s), std::move(source));
   }
 };
 
 RelayClient::RelayClient(asio::io_context& io, tcp::endpoint relay, crypto::PrivateKey key,
-                         const Clock& clock, std::function<void(tcp::socket)> accept,
+                         const Clock& clock, std::function<void(tcp::socket, std::string)> accept,
                          std::function<void(const std::string&)> log, Millis retry)
     : impl_(std::make_shared<Impl>(io, relay, std::move(key), clock, std::move(accept),
                                    std::move(log), retry)) {}

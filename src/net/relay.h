@@ -9,8 +9,9 @@
 //   provider -> relay:  IPSX-RELAY/1 SERVE <provider> <unix seconds> <signature>
 //                       (personal_sign of relay_serve_message(provider, seconds) by the
 //                       provider's wallet; within clock_skew of the relay's clock)
-//   relay -> provider:  OK | ERR <reason>, then, on the same connection, DIAL <token> per
-//                       gateway and PING every ping_every (which keeps NAT mappings alive)
+//   relay -> provider:  OK | ERR <reason>, then, on the same connection, DIAL <token> <gateway
+//                       IP> per gateway and PING every ping_every (which keeps NAT mappings
+//                       alive)
 //   provider -> relay:  IPSX-RELAY/1 ACCEPT <provider> <token>   (a new connection; then bytes)
 //   gateway -> relay:   IPSX-RELAY/1 CONNECT <provider>
 //   relay -> gateway:   OK (then bytes, joined to the provider's) | ERR <reason>
@@ -78,11 +79,12 @@ class Relay {
 // The provider's side: a control connection to the relay at `relay`, signed by `key`, kept open
 // (reconnecting every `retry` after a failure); for each gateway the relay announces, a data
 // connection whose socket goes to `accept` (the exit serves it as its pair channel). `log` (may
-// be empty) hears each change of state. Runs on `io`'s thread; stop() there or after it.
+// be empty) hears each change of state. `accept` also gets the gateway's address as the relay
+// saw it ("" if the relay did not say). Runs on `io`'s thread; stop() there or after it.
 class RelayClient {
  public:
   RelayClient(asio::io_context& io, tcp::endpoint relay, crypto::PrivateKey key, const Clock& clock,
-              std::function<void(tcp::socket)> accept,
+              std::function<void(tcp::socket, std::string)> accept,
               std::function<void(const std::string&)> log = {}, Millis retry = Millis(2'000));
   ~RelayClient();
   RelayClient(const RelayClient&) = delete;

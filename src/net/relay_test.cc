@@ -76,7 +76,13 @@ class RelayTest : public ::testing::Test {
     auto& io = io_.io();
     clients_.push_back(std::make_unique<RelayClient>(
         io, at_, k.clone(), clock_,
-        [&io](tcp::socket s) { asio::co_spawn(io, echo(std::move(s)), asio::detached); },
+        [this, &io](tcp::socket s, std::string source) {
+          {
+            std::lock_guard lock(mu_);
+            sources_.push_back(source);
+          }
+          asio::co_spawn(io, echo(std::move(s)), asio::detached);
+        },
         [this](const std::string& line) {
           std::lock_guard lock(mu_);
           log_.push_back(line);
@@ -127,6 +133,7 @@ class RelayTest : public ::testing::Test {
   std::vector<std::unique_ptr<RelayClient>> clients_;
   std::mutex mu_;
   std::vector<std::string> log_;
+  std::vector<std::string> sources_;  // the gateway addresses the relay told the provider
 };
 
 TEST_F(RelayTest, JoinsAGatewayToTheProviderAndCountsTheBytes) {
@@ -149,6 +156,9 @@ TEST_F(RelayTest, JoinsAGatewayToTheProviderAndCountsTheBytes) {
   EXPECT_EQ(st.connections, 4u);
   EXPECT_EQ(st.bytes, 2 * (big.size() + 3 * std::string("hello 0").size()));
   std::lock_guard lock(mu_);
+  // The provider hears each gateway's address (its exit's per-address limit counts it).
+  ASSERT_EQ(sources_.size(), 4u);
+  for (const auto& s : sources_) EXPECT_EQ(s, "127.0.0.1");
   ASSERT_FALSE(log_.empty());
   EXPECT_NE(log_[0].find("serving through the relay 127.0.0.1:"), std::string::npos) << log_[0];
 }
