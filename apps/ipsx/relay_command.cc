@@ -3,7 +3,9 @@
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "cli_util.h"
@@ -20,6 +22,7 @@ struct RelayOptions {
   size_t max_connections_per_source = 16;
   uint64_t max_bytes_per_provider = 0;
   size_t max_providers = 10'000;
+  uint64_t report_seconds = 60;
 };
 
 void run_relay(const RelayOptions& o) {
@@ -45,19 +48,43 @@ void run_relay(const RelayOptions& o) {
   std::cout << fmt::format("ipsx relay: listening on {}:{}\n", cfg.listen.address().to_string(),
                            *port)
             << std::flush;
+  // What it carried, per provider: every report_seconds for those whose counts moved, and all
+  // at the end.
+  std::map<Address, net::RelayProviderStats> told;
+  auto report = [&](bool all) {
+    for (const auto& [provider, st] : relay.stats()) {
+      auto& before = told[provider];
+      if (!all && st.connections == before.connections && st.bytes == before.bytes &&
+          st.refused == before.refused && st.serving == before.serving)
+        continue;
+      before = st;
+      std::cout << fmt::format(
+          "ipsx relay: provider {}{}: {} connection(s) relayed ({} open), {} byte(s), {} "
+          "refused\n",
+          provider.to_string(), st.serving ? "" : " (not serving)", st.connections, st.open,
+          st.bytes, st.refused);
+    }
+    std::cout << std::flush;
+  };
+  net::asio::steady_timer ticker(io);
+  std::function<void()> tick = [&] {
+    ticker.expires_after(std::chrono::seconds(o.report_seconds));
+    ticker.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      report(false);
+      tick();
+    });
+  };
+  if (o.report_seconds > 0) tick();
   net::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
+    ticker.cancel();
     relay.stop();
     io.stop();
   });
   io.run();
   std::cout << "ipsx relay: shutting down\n";
-  for (const auto& [provider, st] : relay.stats()) {
-    std::cout << fmt::format(
-        "ipsx relay: provider {}: {} connection(s) relayed, {} byte(s), {} refused\n",
-        provider.to_string(), st.connections, st.bytes, st.refused);
-  }
-  std::cout << std::flush;
+  report(true);
 }
 
 }  // namespace
@@ -74,6 +101,8 @@ void add_relay_command(CLI::App& app) {
                   "Relayed connections open at once per gateway address (default 16)");
   cmd->add_option("--max-bytes-per-provider", o->max_bytes_per_provider,
                   "Bytes carried per provider over the relay's life (default 0: no limit)");
+  cmd->add_option("--report-seconds", o->report_seconds,
+                  "How often to print what moved, per provider (default 60; 0: only at exit)");
   cmd->add_option("--max-providers", o->max_providers, "Providers served at once (default 10000)");
   cmd->callback([o] { run_relay(*o); });
 }

@@ -165,7 +165,7 @@ wait_for "$work/jp.out" 'offer .* for 203\.0\.113\.41 \(JP\) placed' 20 >/dev/nu
   ok "the home provider places its offer" || bad "JP provider: $(cat "$work/jp.out")"
 
 # The provider behind the carrier's NAT: nothing reaches it, so it serves through the relay.
-on relay relay "$IPSX" relay --listen 203.0.113.11:7100
+on relay relay "$IPSX" relay --listen 203.0.113.11:7100 --report-seconds 1
 wait_for "$work/relay.out" 'listening on 203\.0\.113\.11:7100' 10 >/dev/null && ok "the relay listens" ||
   bad "the relay starts: $(cat "$work/relay.out")"
 cat >"$work/br.toml" <<'TOML'
@@ -208,6 +208,8 @@ expect_eq "country-us leaves from the US one's (SOCKS5)" "$(through country-us s
 expect_eq "country-jp leaves from the home router's public IP" "$(through country-jp)" "203.0.113.41 200"
 expect_eq "country-br leaves from the carrier NAT's address, through the relay" "$(through country-br)" \
   "203.0.113.51 200"
+wait_for "$work/relay.out" "provider $br: [1-9][0-9]* connection" 10 >/dev/null &&
+  ok "the relay reports what it carries as it goes" || bad "relay report: $(cat "$work/relay.out")"
 expect_out "nothing in France: 503 with the reason" 'no offer on the market fits.* 503$' through country-fr
 # The path each deal took, as the gateway's log tells it.
 for spec in "direct to 203.0.113.31:7000" "direct to 203.0.113.32:7000" \
@@ -300,5 +302,5 @@ rc=0
 for p in "${agents[@]}"; do wait "$p" || rc=$?; done
 expect_eq "the providers, the gateway and the relay stop cleanly on SIGTERM" "$rc" 0
 expect_out "the new relay counted what it carried for the provider" \
-  "provider $br: [1-9][0-9]* connection\\(s\\) relayed, [1-9][0-9]* byte" cat "$work/relay2.out"
+  "provider $br: [1-9][0-9]* connection\\(s\\) relayed \\([0-9]+ open\\), [1-9][0-9]* byte" cat "$work/relay2.out"
 finish
