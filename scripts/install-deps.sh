@@ -13,7 +13,7 @@ apt_packages=(
   libboost-dev libssl-dev libsecp256k1-dev libcrypto++-dev libsodium-dev libsqlite3-dev libmaxminddb-dev
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nodejs npm curl sqlite3 jq clang-format ccache openssl python3 iproute2 nftables
+  nodejs npm curl sqlite3 jq clang-format ccache openssl python3 iproute2 nftables conntrack
 )
 
 bench_packages=(dante-server microsocks tinyproxy)

@@ -434,6 +434,10 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
                      answer->starts_with("ERR ") ? answer->substr(4) : *answer);
     say_once(
         fmt::format("serving through the relay {}:{}", relay.address().to_string(), relay.port()));
+    // Our own heartbeat: after a NAT on the way lost its mapping (a router rebooted), the relay
+    // answers the next one with a reset, so the connection is found dead within a beat, rather
+    // than after the relay's PINGs have been silent (they are dropped at the NAT) for a minute.
+    asio::co_spawn(io, heartbeat(control), asio::detached);
     for (;;) {  // the relay's PINGs keep coming: a silence of three is a dead connection
       auto line = co_await read_line(*control, cfg_silence());
       if (!line) co_return std::unexpected(line.error());
@@ -449,6 +453,23 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
   }
 
   static Millis cfg_silence() { return Millis(3 * 20'000 + 5'000); }
+
+  awaitable<void> heartbeat(std::shared_ptr<tcp::socket> c) {
+    auto self = shared_from_this();
+    asio::steady_timer t(io);
+    while (!stopping && c->is_open()) {
+      t.expires_after(Millis(5'000));
+      boost::system::error_code ec;
+      co_await t.async_wait(use_ec(ec));
+      if (stopping || !c->is_open()) break;
+      static const std::string kAlive = "ALIVE\n";
+      if (!co_await write_all_for(*c, asio::buffer(kAlive), Millis(5'000))) {
+        boost::system::error_code ignored;
+        c->close(ignored);  // ends the session's read: it reconnects
+        break;
+      }
+    }
+  }
 
   awaitable<void> dial_back(std::string token, std::string source) {
     auto self = shared_from_this();

@@ -12,6 +12,9 @@
 //   relay -> provider:  OK | ERR <reason>, then, on the same connection, DIAL <token> <gateway
 //                       IP> per gateway and PING every ping_every (which keeps NAT mappings
 //                       alive)
+//   provider -> relay:  ALIVE every 5 s on the control connection (ignored: a NAT that lost its
+//                       mapping makes the relay answer it with a reset, and the provider
+//                       reconnects at once)
 //   provider -> relay:  IPSX-RELAY/1 ACCEPT <provider> <token>   (a new connection; then bytes)
 //   gateway -> relay:   IPSX-RELAY/1 CONNECT <provider>
 //   relay -> gateway:   OK (then bytes, joined to the provider's) | ERR <reason>

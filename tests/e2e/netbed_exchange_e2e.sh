@@ -194,7 +194,7 @@ expect_out "the node serves the DE exit's public endpoint" '"endpoint":"203\.0\.
 # The requester's gateway, on its host behind nat3.
 on req gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:8888 \
-  --max-price 0.0025 --duration 120 --budget 1
+  --max-price 0.0025 --duration 120 --budget 3
 wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:8888' 20 >/dev/null && ok "the gateway listens" ||
   bad "the gateway starts: $(cat "$work/gateway.out")"
 through() { # through USER [SCHEME]: curl on the requester's host via its gateway
@@ -220,6 +220,16 @@ grep -oE 'deal 0x[0-9a-f]+ connected: .*' "$work/gateway.out" | sed -E 's/(0x[0-
 phases() { nb exec req curl -s "$url/v1/deals?party=$requester" | grep -oE '"phase":"[a-z]+"' | sort | uniq -c | tr -s ' '; }
 for _ in $(seq 50); do phases | grep -q ' 4 "phase":"active"' && break; sleep 0.2; done
 expect_out "the four deals are active at the node" ' 4 "phase":"active"' phases
+
+# A home router "reboots": its NAT mappings flushed (conntrack) while the deal is live. The
+# port-forwarded deal is served again at once, under the same deal (the gateway reconnects its
+# pair channel through the forward).
+deals_before=$(nb exec req curl -s "$url/v1/deals?party=$requester" | jq '.deals | length')
+nb exec nat1 conntrack -F >/dev/null 2>&1 || bad "conntrack -F on nat1"
+expect_eq "country-jp is served again after its router's mappings were flushed" "$(through country-jp)" \
+  "203.0.113.41 200"
+expect_eq "under the same deal" "$(nb exec req curl -s "$url/v1/deals?party=$requester" | jq '.deals | length')" \
+  "$deals_before"
 
 if [[ -n $CONTRACTS ]]; then
   # cast, as an independent reader on the node's host: each deal the node lists is on chain,
@@ -288,7 +298,7 @@ for _ in $(seq 100); do
 done
 expect_eq "the provider serves through the new relay" "$(grep -c 'serving through the relay' "$work/br.out")" 2
 got=""
-for _ in $(seq 10); do
+for _ in $(seq 20); do # (the failed deal's place frees once the market has closed it)
   got=$(through country-br)
   [[ $got == "203.0.113.51 200" ]] && break
   sleep 1
