@@ -102,6 +102,7 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
   size_t connections = 0;                   // sockets the relay holds
   std::map<std::string, size_t> by_source;  // relayed connections (CONNECTs) per gateway address
   std::map<Address, std::shared_ptr<Control>> controls;
+  std::map<Address, int64_t> last_serve;  // the time of each provider's last accepted SERVE
   std::map<std::string, Pending> pending;
   mutable std::mutex stats_mu;
   std::map<Address, RelayProviderStats> stats;
@@ -189,12 +190,25 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
           crypto::recover(crypto::personal_message_hash(relay_serve_message(*provider, at)), *sig);
       if (!signer || *signer != *provider) refusal = "the signature is not the provider's";
     }
+    // The SERVE line travels in the clear: one seen on the way could be sent again within the
+    // clock skew to take the provider's gateways. Each must be newer than the last accepted.
+    if (refusal.empty()) {
+      auto last = last_serve.find(*provider);
+      if (last != last_serve.end() && at <= last->second)
+        refusal =
+            fmt::format("a SERVE of time {} is not newer than the last one ({})", at, last->second);
+    }
     if (refusal.empty() && !controls.contains(*provider) && controls.size() >= cfg.max_providers)
       refusal = "the relay serves as many providers as it may";
     if (!refusal.empty()) {
       co_await say(s, "ERR " + refusal, cfg.handshake_timeout);
       co_return;
     }
+    if (last_serve.size() > cfg.max_providers) {  // entries past the skew replay nothing
+      std::erase_if(last_serve,
+                    [&](const auto& e) { return e.second < now - cfg.clock_skew_seconds; });
+    }
+    last_serve[*provider] = at;
     auto c = std::make_shared<Control>(std::move(s));
     if (auto old = controls.find(*provider); old != controls.end()) close_control(*old->second);
     controls[*provider] = c;

@@ -8,7 +8,8 @@
 // The protocol is lines of ASCII, then raw bytes:
 //   provider -> relay:  IPSX-RELAY/1 SERVE <provider> <unix seconds> <signature>
 //                       (personal_sign of relay_serve_message(provider, seconds) by the
-//                       provider's wallet; within clock_skew of the relay's clock)
+//                       provider's wallet; within clock_skew of the relay's clock, and newer than
+//                       the provider's last accepted SERVE: a replay is refused)
 //   relay -> provider:  OK | ERR <reason>, then, on the same connection, DIAL <token> <gateway
 //                       IP> per gateway and PING every ping_every (which keeps NAT mappings
 //                       alive)

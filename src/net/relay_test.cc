@@ -174,7 +174,8 @@ TEST_F(RelayTest, RefusesAnUnknownProviderWithTheReason) {
   EXPECT_NE(ask("GET / HTTP/1.1").find("ERR not the relay protocol"), std::string::npos);
 }
 
-// Nobody can serve for a provider without its key, or with a signature of long ago.
+// Nobody can serve for a provider without its key, with a signature of long ago, or by replaying
+// one (attack).
 TEST_F(RelayTest, RefusesAForgedOrStaleServe) {
   start_relay();
   auto p = *crypto::PrivateKey::generate();
@@ -189,6 +190,11 @@ TEST_F(RelayTest, RefusesAForgedOrStaleServe) {
   EXPECT_NE(ask(line(p, kNow - 3600)).find("ERR the time"), std::string::npos);
   EXPECT_FALSE(serving(p.address()));
   EXPECT_EQ(ask(line(p, kNow)), "OK\n");
+  // The line travels in the clear: someone who saw it cannot send it again to take the
+  // provider's gateways (nor an older one), only the provider a newer one.
+  EXPECT_NE(ask(line(p, kNow)).find("ERR a SERVE of time"), std::string::npos);
+  EXPECT_NE(ask(line(p, kNow - 1)).find("is not newer"), std::string::npos);
+  EXPECT_EQ(ask(line(p, kNow + 1)), "OK\n");
 }
 
 TEST_F(RelayTest, LimitsAProvidersConnectionsAndBytes) {
