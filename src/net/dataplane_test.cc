@@ -24,6 +24,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::EchoServer;
+using testing::eventually;
 using testing::IoThread;
 using testing::make_deal;
 using testing::run;
@@ -41,16 +42,6 @@ size_t open_fds() {
   size_t n = 0;
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
   return n;
-}
-
-// Waits (up to 10 s) for `cond`.
-template <class F>
-bool eventually(F cond) {
-  for (int i = 0; i < 1000; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
 }
 
 // A market of exits and one gateway on loopback.

@@ -28,6 +28,16 @@
 
 namespace ipsx::net::testing {
 
+// Waits (up to 10 s, looking every 10 ms) for `cond`: a test waits for the event, not a time.
+template <class F>
+bool eventually(F cond) {
+  for (int i = 0; i < 1000; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
 // An io_context on its own thread, stopped and joined on destruction.
 class IoThread {
  public:

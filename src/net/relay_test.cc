@@ -20,18 +20,10 @@ namespace ipsx::net {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::eventually;
 using testing::IoThread;
 
 constexpr int64_t kNow = 1'800'000'000;
-
-template <class F>
-bool eventually(F cond) {
-  for (int i = 0; i < 1000; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
-}
 
 // Runs `make()` (an awaitable) on `io` and waits for its result.
 template <class T, class Make>
