@@ -361,14 +361,25 @@ expect_eq "no reserve left" "$s_res" 0
 # A second token with a soft cap of 5 coins (its Centralizer never needed: nothing unlocks). The
 # coin stays in the token; below the soft cap at the end, finalize reverts, transfers stay locked
 # and each buyer takes its coin back once: cast reads the balances.
-t1=$(now)
-tx "IPSXToken with a soft cap (deploy)" "$K_DEPLOY" --create "$(jq -r .bytecode "$art/IPSXToken.json")" \
-  "constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)" \
-  "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$(e18 10)" "$(e18 5)" "$((t1 - 5))" "$((t1 + 600))" "$TREAS" "$DEPLOYER"
-SOFT=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
+TOKEN_CTOR="constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)"
+# soft_cap_args TREASURY SOFT_CAP: a token's constructor arguments, hard cap 10 coins, its sale
+# window open for ten minutes from now (its Centralizer, never needed, the deployer).
+soft_cap_args() {
+  local t
+  t=$(now)
+  echo "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$(e18 10)" "$(e18 "$2")" "$((t - 5))" "$((t + 600))" "$1" "$DEPLOYER"
+}
+# soft_cap_token NAME TREASURY: deploys one with a soft cap of 5 coins; its address in TOKEN_AT.
+soft_cap_token() {
+  # shellcheck disable=SC2046  # the arguments are words
+  tx "$1" "$K_DEPLOY" --create "$(jq -r .bytecode "$art/IPSXToken.json")" "$TOKEN_CTOR" $(soft_cap_args "$2" 5)
+  TOKEN_AT=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
+}
+soft_cap_token "IPSXToken with a soft cap (deploy)" "$TREAS"
+SOFT=$TOKEN_AT
+# shellcheck disable=SC2046
 expect_revert_data "a soft cap above the hard cap" InvalidArgument "$K_DEPLOY" - \
-  "$(jq -r .bytecode "$art/IPSXToken.json")$("$CAST" abi-encode "constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)" \
-    "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$(e18 10)" "$(e18 11)" "$((t1 - 5))" "$((t1 + 600))" "$TREAS" "$DEPLOYER" | cut -c3-)"
+  "$(jq -r .bytecode "$art/IPSXToken.json")$("$CAST" abi-encode "$TOKEN_CTOR" $(soft_cap_args "$TREAS" 11) | cut -c3-)"
 treas_before=$("$CAST" balance "$TREAS" --rpc-url "$RPC")
 tx "buy below the soft cap" "$K_ALICE" --value "$(e18 2)" "$SOFT" "buy()"
 tx "plain transfer below the soft cap" "$K_PROV" --value "$(e18 1)" "$SOFT"
@@ -394,11 +405,8 @@ expect_eq "raised 0, refunded 3, pool whole" \
 
 # A treasury that refuses coin (the first Centralizer: no receive) does not keep a sale over its
 # soft cap from finalizing: the coin waits in treasuryOwed, and payTreasury() retries.
-t2=$(now)
-tx "IPSXToken with a refusing treasury (deploy)" "$K_DEPLOY" --create "$(jq -r .bytecode "$art/IPSXToken.json")" \
-  "constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)" \
-  "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$(e18 10)" "$(e18 5)" "$((t2 - 5))" "$((t2 + 600))" "$CENT" "$DEPLOYER"
-OWED=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
+soft_cap_token "IPSXToken with a refusing treasury (deploy)" "$CENT"
+OWED=$TOKEN_AT
 tx "buy over the soft cap" "$K_ALICE" --value "$(e18 6)" "$OWED" "buy()"
 warp 700
 tx "finalize with a refusing treasury" "$K_TEAM" "$OWED" "finalizeSale()"
@@ -411,11 +419,8 @@ tx "transfer after that finalize" "$K_ALICE" "$OWED" "transfer(address,uint256)"
 BOMB_RUNTIME=5b600059526120005a11600057596000fd
 tx "a gas-burning treasury (deploy)" "$K_DEPLOY" --create "0x601180600b6000396000f3$BOMB_RUNTIME"
 BOMB=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
-t3=$(now)
-tx "IPSXToken with a gas-burning treasury (deploy)" "$K_DEPLOY" --create "$(jq -r .bytecode "$art/IPSXToken.json")" \
-  "constructor(address,address,address,uint256,uint256,uint256,uint64,uint64,address,address)" \
-  "$EARLY" "$BOUNTY" "$TEAM" "$RATE" "$(e18 10)" "$(e18 5)" "$((t3 - 5))" "$((t3 + 600))" "$BOMB" "$DEPLOYER"
-BURNT=$("$CAST" to-check-sum-address "$(jq -r .contractAddress <<<"$last")")
+soft_cap_token "IPSXToken with a gas-burning treasury (deploy)" "$BOMB"
+BURNT=$TOKEN_AT
 tx "buy over the soft cap" "$K_ALICE" --value "$(e18 6)" "$BURNT" "buy()"
 warp 700
 tx "finalize with a gas-burning treasury" "$K_TEAM" --gas-limit 1000000 "$BURNT" "finalizeSale()"
