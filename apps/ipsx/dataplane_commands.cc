@@ -30,6 +30,7 @@
 #include <set>
 #include <thread>
 
+#include "agent_deals.h"
 #include "cli_util.h"
 #include "client/node_client.h"
 #include "client/signer.h"
@@ -140,44 +141,6 @@ struct GatewayOptions {
   uint64_t node_wait_seconds = 60;
   bool sign_front_usage = false;
 };
-
-// Every page of GET `route` (which takes &after=), calling `each` for each item of `member`.
-void for_each_listed(sdk::NodeClient& node, const std::string& route, const char* member,
-                     const std::function<void(const json&)>& each) {
-  std::string after;
-  for (;;) {
-    auto page = node.get(route + (after.empty() ? "" : "&after=" + after));
-    if (!page) throw CommandError(fmt::format("reading {}: {}", route, page.error().message()));
-    for (const json& item : page->value(member, json::array())) each(item);
-    const json& next = page->value("next", json());
-    if (!next.is_string()) return;
-    after = next.get<std::string>();
-  }
-}
-
-// The deals of `me` as `role` ("provider" or "requester") that an agent starting up follows:
-// every one not closed on the ledger (it may need a claim, a close or a settle), and those closed
-// within the last day (still to rate). A node that cannot list them is reported, not fatal.
-std::vector<Hash> deals_to_follow(sdk::NodeClient& node, const Address& me, const char* role,
-                                  const char* who) {
-  std::vector<Hash> out;
-  const uint64_t recent_ms = static_cast<uint64_t>(to_unix_ms(SystemClock().now())) - 86'400'000;
-  try {
-    for_each_listed(node, "/v1/deals?party=" + me.to_string() + "&limit=200", "deals",
-                    [&](const json& d) {
-                      auto id = Hash::from_hex(d.value("id", ""));
-                      if (!id || d.value(role, "") != me.to_string()) return;
-                      const json& st = d.value("status", json::object());
-                      if (d.value("ledger", json::object()).value("state", "") == "closed" &&
-                          st.value("sinceMs", uint64_t{0}) < recent_ms)
-                        return;
-                      out.push_back(*id);
-                    });
-  } catch (const CommandError& e) {
-    std::cerr << who << ": " << e.what() << "\n";
-  }
-  return out;
-}
 
 void run_gateway(const GatewayOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
@@ -439,31 +402,6 @@ class ProviderOffers {
   const uint64_t renew_ahead_;
 };
 
-// New deals of this provider: fetched, served at the exit, reported ready, watched.
-void serve_new_deals(sdk::NodeClient& node, const Address& me, sdk::NodeDeals& deals,
-                     sdk::StatusReporter& reporter, sdk::ProviderSettlement& settlement,
-                     std::set<Hash>& known) {
-  auto pending = node.get("/v1/deals?party=" + me.to_string() + "&status=pending&limit=200");
-  if (!pending) {
-    std::cerr << "ipsx provide: listing new deals: " << pending.error().message() << "\n";
-    return;
-  }
-  if (!(*pending)["deals"].is_array()) return;
-  for (const json& d : (*pending)["deals"]) {
-    auto id = Hash::from_hex(d.value("id", ""));
-    if (!id || known.contains(*id)) continue;
-    auto info = sdk::fetch_deal(node, *id);
-    if (!info || !deals.add(*info)) continue;
-    known.insert(*id);
-    settlement.watch(*id);
-    auto r = reporter.report(*id, market::PartyState::ready);
-    std::cout << fmt::format("ipsx provide: deal {} for {} with {}: {}\n", id->hex(),
-                             format_ip(info->offer.ip), info->requester.to_string(),
-                             r ? "ready" : "could not report ready: " + r.error().message())
-              << std::flush;
-  }
-}
-
 // What the exit's callbacks, on its thread, hand to the provider's main loop: the best balance
 // proof of each deal (kept on disk before the exit counts it as paid) and the deals it cut for
 // unpaid use (the requester stopped paying, or vanished: reported to the market, which closes
@@ -622,6 +560,7 @@ void run_provide(const ProvideOptions& o) {
 
   sdk::StatusReporter reporter(*s.node, signer, market::Party::provider);
   std::set<Hash> known;
+  uint64_t loops = 0;
   const Millis heartbeat = market::heartbeat_interval(market::ProtocolTimeouts{});
   std::map<Hash, Amount> reported_paid;
   sdk::SettlementOptions settle_options;
@@ -655,7 +594,8 @@ void run_provide(const ProvideOptions& o) {
   run_until_signal([&] {
     offers.place(false);
     if (now_s() >= announced_at + kAnnounceEvery) announce();
-    serve_new_deals(*s.node, signer.address(), deals, reporter, settlement, known);
+    serve_new_deals(*s.node, signer.address(), deals, reporter, settlement, known,
+                    ++loops % 5 == 1);
     std::vector<std::pair<Hash, std::string>> cuts;
     {
       std::lock_guard lock(inbox.cut_mu);

@@ -78,6 +78,7 @@ HttpResponse list_deals(NodeContext& node, const HttpRequest& req) {
   std::optional<Address> party;
   std::optional<market::DealPhase> phase;
   std::optional<Hash> after;
+  std::optional<bool> settled;
   if (auto it = q.find("party"); it != q.end()) {
     auto a = parse_address(it->second, "party");
     if (!a) return error_response(a.error());
@@ -91,6 +92,11 @@ HttpResponse list_deals(NodeContext& node, const HttpRequest& req) {
     if (!phase)
       return error_response(
           ApiError::invalid_field("status", "one of pending, ready, active, closed"));
+  }
+  if (auto it = q.find("settled"); it != q.end()) {
+    if (it->second != "true" && it->second != "false")
+      return error_response(ApiError::invalid_field("settled", "true or false"));
+    settled = it->second == "true";
   }
   if (auto it = q.find("after"); it != q.end()) {
     auto h = parse_hash(it->second, "after");
@@ -107,6 +113,7 @@ HttpResponse list_deals(NodeContext& node, const HttpRequest& req) {
     if (after && !(*after < d.deal_id)) return;
     const auto& p = d.progress;
     if (party && p.provider != *party && p.requester != *party) return;
+    if (settled && d.released != *settled) return;
     if (phase && node.market.status_of(d).phase != *phase) return;
     if (out.size() == *limit) {
       more = true;

@@ -238,6 +238,26 @@ TEST_F(NodeRoutesTest, DealsAreListedAndReadWithTheirStatusAndParties) {
   EXPECT_EQ(call("GET", "/v1/deals/xyz").first, 400);
 }
 
+// A party's agent follows its deals until they are settled, however fast the protocol closed
+// them: `settled=false` lists a deal until the ledger closes it, `settled=true` after.
+TEST_F(NodeRoutesTest, DealsAreListedBySettlementOnTheLedger) {
+  const std::string deal = open_deal();
+  ASSERT_FALSE(deal.empty());
+  const std::string mine = "/v1/deals?party=" + provider_.address().to_string();
+  EXPECT_EQ(call("GET", mine + "&settled=false").second["deals"].size(), 1u);
+  EXPECT_EQ(call("GET", mine + "&settled=true").second["deals"].size(), 0u);
+  EXPECT_EQ(call("GET", "/v1/deals?settled=yes").second["error"]["field"], "settled");
+
+  exec(provider_, ledger::CloseDeal{Hash::from_hex(deal).value(), Amount(), std::nullopt,
+                                    ledger::CloseReason::provider_failed});
+  market_->tick();
+  EXPECT_EQ(call("GET", mine + "&settled=false").second["deals"].size(), 0u);
+  auto [s, b] = call("GET", mine + "&settled=true");
+  ASSERT_EQ(s, 200) << b;
+  ASSERT_EQ(b["deals"].size(), 1u);
+  EXPECT_EQ(b["deals"][0]["ledger"]["state"], "closed");
+}
+
 TEST_F(NodeRoutesTest, StatusEventsDriveTheDealAndEachRefusalHasItsCode) {
   using market::Party;
   using market::PartyState;

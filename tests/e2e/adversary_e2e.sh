@@ -26,6 +26,10 @@
 # - vanished-requester: the requester's gateway is killed (SIGKILL) mid-deal and never comes
 #   back. The exit stops serving the unpaid deal, and the provider closes it on the ledger with
 #   the last proof it holds: paid what the requester signed, the rest refunded, nothing reserved.
+#   Then a second requester fails its new deal at once, while the provider's agent is frozen
+#   (SIGSTOP), so the deal closes at the market (provider_failed) before the provider ever sees
+#   it pending: thawed, the provider still finds it, closes it on the ledger and sells the IP
+#   again within seconds, not after the requester's uncooperative close and its challenge period.
 #
 # usage: adversary_e2e.sh IPSX SCENARIO
 set -uo pipefail
@@ -242,6 +246,32 @@ expect_eq "nothing of the requester's stays reserved" "$reserved" 0
 paid=$(curl -s "$url/v1/ledger/accounts/$de" | jq -r '.wallet.balance')
 awk -v c="$paid" 'BEGIN { exit !(c + 0 > 0) }' && ok "the provider's wallet holds $paid IPSX" ||
   bad "the provider was paid $paid"
+
+# A deal that closes before the provider sees it: its place comes back at once.
+if [[ $SCENARIO == vanished-requester ]]; then
+  for _ in $(seq 100); do (($(for_sale_now) == 1)) && break; sleep 0.1; done
+  expect_eq "the settled deal's IP is for sale again" "$(for_sale_now)" 1
+  kill -STOP "$provider_pid"
+  "$IPSX" request place --node "$url" --keystore "$ks" --address "$requester2" \
+    --password-file "$work/pw" --countries DE --duration 3600 --max-price 0.002 --json \
+    >"$work/req2.json" 2>&1
+  deal2=$(jq -r '.deals[0].id // empty' "$work/req2.json")
+  if [[ -z $deal2 ]]; then
+    bad "the second requester's request opens a deal: $(cat "$work/req2.json")"
+  else
+    expect_out "the second requester reports the new deal failed at once" 'requester reported failed.*the deal is closed' \
+      "$IPSX" deal report --node "$url" --keystore "$ks" --address "$requester2" \
+      --password-file "$work/pw" --party requester --status failed --deal "$deal2"
+    sleep 6 # the close becomes final (clock_skew 5 s) while the provider is frozen
+    kill -CONT "$provider_pid"
+    wait_for "$work/de.out" "deal $deal2 .*already closed at the market before this provider saw it" 15 >/dev/null &&
+      ok "the thawed provider finds the deal it never saw pending" || bad "not found: $(cat "$work/de.out")"
+    wait_for "$work/de.out" "deal ${deal2:0:18}\.\.\. settled on the ledger \(provider_failed\)" 20 >/dev/null &&
+      ok "and closes it on the ledger" || bad "no close: $(cat "$work/de.out")"
+    for _ in $(seq 100); do (($(for_sale_now) == 1)) && break; sleep 0.1; done
+    expect_eq "its IP is for sale again, without a challenge period" "$(for_sale_now)" 1
+  fi
+fi
 
 # The double lease: the settled deal's place is free again, and the exclusive IP goes to one
 # requester at a time, the first requester's gateway (which may lease it anew) or a second's.
