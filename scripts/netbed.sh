@@ -26,6 +26,8 @@
 #       home2 10.2.0.2
 #   nat3     203.0.113.61   the requester's router, endpoint-independent NAT; behind it:
 #     req    10.3.0.2       the requester
+#   nat4     203.0.113.71   a home router, endpoint-independent NAT (nothing forwarded); behind it:
+#     home3  10.4.0.2
 #
 # Nothing routes anywhere else: the public hosts know only 203.0.113.0/24, the hosts behind a
 # NAT only their router. The machine's own namespace takes no address and no interface: every
@@ -42,11 +44,12 @@ declare -A ADDR=(
   [nat1]=203.0.113.41 [home1]=10.1.0.2
   [cgnat]=203.0.113.51 [nat2]=100.64.0.2 [home2]=10.2.0.2
   [nat3]=203.0.113.61 [req]=10.3.0.2
+  [nat4]=203.0.113.71 [home3]=10.4.0.2
 )
 # The host behind each home router (what `forward` forwards to).
-declare -A INSIDE=([nat1]=home1 [nat2]=home2 [nat3]=req)
+declare -A INSIDE=([nat1]=home1 [nat2]=home2 [nat3]=req [nat4]=home3)
 # Every host, in the order `hosts` lists them.
-HOSTS=(inet node relay dest dc1 dc2 nat1 home1 cgnat nat2 home2 nat3 req)
+HOSTS=(inet node relay dest dc1 dc2 nat1 home1 cgnat nat2 home2 nat3 req nat4 home3)
 
 die() { echo "netbed: $*" >&2; exit 1; }
 ns() { echo "$P$1"; }
@@ -66,11 +69,30 @@ need_root() {
 # nat ROUTER WAN_IF KIND: source NAT of everything leaving by WAN_IF. `eim`: endpoint-independent
 # mapping (Linux keeps the inside port when it is free, the same for every destination);
 # `symmetric`: a random outside port for every new flow, so each destination sees another one.
+# And the stateful firewall of a home router or a carrier's NAT: from outside, only replies to
+# what went out (and port forwards) get in; anything else is dropped without an answer.
 nat() {
   local flags=""
   [[ $3 == symmetric ]] && flags=" random"
-  printf 'table ip ipsx_netbed {\n  chain post {\n    type nat hook postrouting priority srcnat;\n    oifname "%s" masquerade%s\n  }\n}\n' \
-    "$2" "$flags" | in_ns "$1" nft -f -
+  in_ns "$1" nft -f - <<NFT
+table ip ipsx_netbed {
+  chain post {
+    type nat hook postrouting priority srcnat;
+    oifname "$2" masquerade$flags
+  }
+  chain through {
+    type filter hook forward priority filter;
+    ct state established,related accept
+    ct status dnat accept
+    iifname "$2" drop
+  }
+  chain to_router {
+    type filter hook input priority filter;
+    ct state established,related accept
+    iifname "$2" drop
+  }
+}
+NFT
   in_ns "$1" sysctl -qw net.ipv4.ip_forward=1
 }
 
@@ -96,7 +118,7 @@ up() {
   ip -n "$(ns inet)" link add br0 type bridge
   ip -n "$(ns inet)" link set br0 up
   # The public segment: each public host and each router's outside on the bridge.
-  for h in "${PUBLIC_HOSTS[@]}" nat1 cgnat nat3; do
+  for h in "${PUBLIC_HOSTS[@]}" nat1 cgnat nat3 nat4; do
     link "$h" wan inet "$(port "$h")"
     ip -n "$(ns inet)" link set "$(port "$h")" master br0 up
     addr "$h" "${ADDR[$h]}/24" wan
@@ -105,6 +127,7 @@ up() {
   behind cgnat nat2 100.64.0.1/10 100.64.0.2/10 eim # the carrier's NAT, endpoint-independent
   behind nat2 home2 10.2.0.1/24 10.2.0.2/24 symmetric # a home behind it, symmetric
   behind nat3 req 10.3.0.1/24 10.3.0.2/24 eim       # the requester's router
+  behind nat4 home3 10.4.0.1/24 10.4.0.2/24 eim     # a home, endpoint-independent, no forward
   trap - ERR
   echo "netbed '$NETBED' is up: $(hosts | wc -l) hosts (scripts/netbed.sh hosts)"
 }
@@ -125,7 +148,7 @@ down() {
 # host behind it, as a home user's port forward (or UPnP) does.
 forward() {
   local r=$1 port=$2
-  [[ -n ${INSIDE[$r]:-} ]] || die "forward: no home router '$r' (nat1, nat2 or nat3)"
+  [[ -n ${INSIDE[$r]:-} ]] || die "forward: no home router '$r' (nat1, nat2, nat3 or nat4)"
   [[ $port =~ ^[0-9]+$ && $port -ge 1 && $port -le 65535 ]] || die "forward: bad port '$port'"
   local to=${ADDR[${INSIDE[$r]}]}
   printf 'table ip ipsx_netbed {\n  chain pre {\n    type nat hook prerouting priority dstnat;\n    iifname "wan" tcp dport %s dnat to %s:%s\n  }\n}\n' \
@@ -148,7 +171,7 @@ check() {
   for h in "${HOSTS[@]}"; do
     ip netns list | awk '{print $1}' | grep -qx "$(ns "$h")" || { echo "netbed: $(ns "$h") is missing"; bad=1; }
   done
-  if ip -4 addr show | grep -qE 'inet (203\.0\.113|100\.64|10\.[123]\.0)\.'; then
+  if ip -4 addr show | grep -qE 'inet (203\.0\.113|100\.64|10\.[1234]\.0)\.'; then
     echo "netbed: the root namespace holds a testbed address"
     bad=1
   fi
@@ -158,7 +181,7 @@ check() {
   fi
   for h in "${HOSTS[@]}"; do
     # A host may route to the testbed's own ranges only.
-    if in_ns "$h" ip -4 route show | grep -vE '^(203\.0\.113\.0/24|100\.64\.0\.0/10|10\.[123]\.0\.0/24) |^default via (10\.[123]\.0\.1|100\.64\.0\.1) ' | grep -q .; then
+    if in_ns "$h" ip -4 route show | grep -vE '^(203\.0\.113\.0/24|100\.64\.0\.0/10|10\.[1234]\.0\.0/24) |^default via (10\.[1234]\.0\.1|100\.64\.0\.1) ' | grep -q .; then
       echo "netbed: $h has a route out of the testbed: $(in_ns "$h" ip -4 route show | tr '\n' ';')"
       bad=1
     fi

@@ -181,6 +181,7 @@ void run_gateway(const GatewayOptions& o) {
     }
     const char* name = e == net::LeaseEvent::connected ? "connected"
                        : e == net::LeaseEvent::failed  ? "failed"
+                       : e == net::LeaseEvent::path    ? "path"
                                                        : "cut";
     std::cout << fmt::format("ipsx gateway: deal {} {}{}\n", deal.hex(), name,
                              why.empty() ? "" : ": " + why)

@@ -55,14 +55,15 @@ void run_relay(const RelayOptions& o) {
     for (const auto& [provider, st] : relay.stats()) {
       auto& before = told[provider];
       if (!all && st.connections == before.connections && st.bytes == before.bytes &&
-          st.refused == before.refused && st.serving == before.serving)
+          st.refused == before.refused && st.serving == before.serving &&
+          st.punches == before.punches)
         continue;
       before = st;
       std::cout << fmt::format(
           "ipsx relay: provider {}{}: {} connection(s) relayed ({} open), {} byte(s), {} "
-          "refused\n",
+          "refused, {} punch(es) arranged\n",
           provider.to_string(), st.serving ? "" : " (not serving)", st.connections, st.open,
-          st.bytes, st.refused);
+          st.bytes, st.refused, st.punches);
     }
     std::cout << std::flush;
   };

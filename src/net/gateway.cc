@@ -61,6 +61,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     WelcomeMessage welcome;
     Amount paid;
     bool reported_connected = false;
+    bool punch_tried = false;  // once per deal: a NAT that will not be punched stays so
     // Usage receipts (docs/usage-receipts.md): the streams this gateway opened on the deal (to
     // check the exit's records against), the log as checked so far, and why we stopped signing.
     struct Opened {
@@ -266,6 +267,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
         event(*l, LeaseEvent::connected,
               l->lease.relayed ? "relayed through " + at : "direct to " + at);
       }
+      with_stats(l->lease.deal_id,
+                 [&](GatewayLeaseStats& s) { s.path = l->lease.relayed ? "relayed" : "direct"; });
+      if (l->lease.relayed && cfg.punch && !l->punch_tried) {
+        l->punch_tried = true;
+        asio::co_spawn(io, move_to_punched(l), asio::detached);
+      }
       co_return l->channel;
     }
   }
@@ -310,6 +317,46 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     co_return std::move(w->result);
   }
 
+  // A relayed deal's channel moves to a hole punched through both NATs (net/punch.h), when
+  // one opens: new client connections go over it, and the relayed channel closes once the
+  // connections it carries have ended. When no hole opens, the deal stays relayed.
+  awaitable<void> move_to_punched(std::shared_ptr<Link> l) {
+    const std::string relay =
+        fmt::format("{}:{}", l->lease.exit.address().to_string(), l->lease.exit.port());
+    auto punched = co_await relay_punch(io.get_executor(), l->lease.exit, l->lease.provider,
+                                        cfg.punch_timeout);
+    if (l->state != Link::State::up) co_return;
+    if (!punched) {
+      event(*l, LeaseEvent::path,
+            "stays relayed through " + relay + " (" + punched.error().message() + ")");
+      co_return;
+    }
+    const std::string to =
+        fmt::format("{}:{}", punched->peer.address().to_string(), punched->peer.port());
+    auto ch = co_await handshake(*l, std::move(punched->socket));
+    if (l->state != Link::State::up) {
+      if (ch) (*ch)->close(Error(NetErrc::channel_closed, "the lease ended"));
+      co_return;
+    }
+    if (!ch) {
+      event(*l, LeaseEvent::path,
+            "stays relayed through " + relay + " (the punched connection to " + to +
+                " failed: " + ch.error().message() + ")");
+      co_return;
+    }
+    std::shared_ptr<MuxChannel> relayed = std::exchange(l->channel, *ch);
+    with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { s.path = "punched"; });
+    event(*l, LeaseEvent::path, "punched to " + to + " (was relayed through " + relay + ")");
+    // The relayed channel ends with the last connection it carries.
+    asio::steady_timer t(io);
+    while (relayed && relayed->is_open() && relayed->stream_count() > 0) {
+      t.expires_after(Millis(500));
+      boost::system::error_code ec;
+      co_await t.async_wait(use_ec(ec));
+    }
+    if (relayed) relayed->close(Error(NetErrc::channel_closed, "the deal moved to a punched path"));
+  }
+
   awaitable<Result<std::shared_ptr<MuxChannel>>> connect(Link& l) {
     asio::any_io_executor ex = io.get_executor();
     // (Not a conditional expression: gcc 12 destroys a co_await's temporary there twice.)
@@ -319,7 +366,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     else
       sock = co_await dial(ex, l.lease.exit, std::nullopt, cfg.connect_timeout);
     if (!sock) co_return std::unexpected(sock.error().with_context("the exit's pair channel"));
-    auto stream = std::make_unique<TlsStream>(std::move(*sock), *client_ctx);
+    co_return co_await handshake(l, std::move(*sock));
+  }
+
+  // The pair channel's handshake on a connection to the exit (direct, relayed or punched).
+  awaitable<Result<std::shared_ptr<MuxChannel>>> handshake(Link& l, tcp::socket sock) {
+    auto stream = std::make_unique<TlsStream>(std::move(sock), *client_ctx);
     boost::system::error_code ec;
     bool expired;
     {
@@ -386,10 +438,12 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       if (f.type == FrameType::usage) acknowledge_usage(*link, f);
       if (f.type == FrameType::cut) drop(*link, parse_error_payload(f.payload), LeaseEvent::cut);
     };
-    ch->on_closed = [this, weak](const Error&) {
+    MuxChannel* raw = ch.get();
+    ch->on_closed = [this, weak, raw](const Error&) {
       auto link = weak.lock();
       if (!link || link->state == Link::State::dead) return;
-      link->state = Link::State::idle;  // reconnects on the next client
+      if (link->channel.get() != raw) return;  // a channel the deal has moved from
+      link->state = Link::State::idle;         // reconnects on the next client
       link->channel.reset();
       with_stats(link->lease.deal_id, [](GatewayLeaseStats& s) { s.connected = false; });
     };

@@ -100,6 +100,10 @@ struct GatewayConfig {
   // credentials too, so by default a usage record of the front is disputed, not signed: a
   // provider cannot put a connection of its own on the requester's receipt.
   bool sign_front_usage = false;
+  // Whether a relayed deal tries to move to a hole punched through both NATs (net/punch.h),
+  // and how long the punch may take.
+  bool punch = true;
+  Millis punch_timeout{5'000};
 };
 
 // What the gateway did with one deal.
@@ -110,6 +114,7 @@ struct GatewayLeaseStats {
   uint64_t bytes_down = 0;
   Amount paid;  // the last balance proof sent
   bool connected = false;
+  std::string path;  // direct, relayed or punched, once connected
   // The exit's per-deal proxy credentials, once paired: the leased IP as an ordinary
   // ip:port:user:pass proxy (port 0 when the exit runs no front).
   std::string proxy_username;
@@ -121,7 +126,9 @@ struct GatewayLeaseStats {
 };
 
 // Deal status reports for the deal protocol: connected, or failed with the reason.
-enum class LeaseEvent { connected, failed, cut };
+// connected: the deal's first pair channel, with its path ("direct to IP:PORT", "relayed through
+// IP:PORT"); path: a relayed deal moved to a punched path, or stays relayed (with why).
+enum class LeaseEvent { connected, failed, cut, path };
 
 class Gateway {
  public:

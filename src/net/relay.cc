@@ -12,12 +12,15 @@
 #include "crypto/secure.h"
 #include "net/io_util.h"
 #include "net/net_error.h"
+#include "net/punch.h"
 
 namespace ipsx::net {
 namespace {
 
 constexpr size_t kMaxLine = 512;
 constexpr std::string_view kMagic = "IPSX-RELAY/1";
+// How long a provider punches towards a gateway (the gateway gives up on its own timeout).
+constexpr Millis kPunchTimeout{5'000};
 
 // One line (without its '\n') within `timeout`, read a byte at a time so that nothing after it is
 // taken from the socket. Errors: timed_out, channel_closed, too_large.
@@ -84,6 +87,7 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
     Address provider;
     std::shared_ptr<tcp::socket> gateway;
     std::shared_ptr<asio::steady_timer> timer;
+    bool punch = false;  // a PUNCH waiting for the provider's PUNCHING, not a CONNECT
   };
 
   Impl(asio::io_context& io, RelayConfig cfg, const Clock& clock)
@@ -145,7 +149,7 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
     if (w[1] == "SERVE" && w.size() == 5) co_return co_await serve(std::move(s), w);
-    if (w[1] == "CONNECT" && w.size() == 3) {
+    if ((w[1] == "CONNECT" || w[1] == "PUNCH") && w.size() == 3) {
       // One address (a gateway, or someone holding a provider's places) gets at most
       // max_connections_per_source relayed connections at once.
       boost::system::error_code pe;
@@ -158,10 +162,11 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
         co_return;
       }
       auto slot = std::make_shared<SourceSlot>(*this, source);
-      co_await connect(std::move(s), w[2], std::move(slot));
+      co_await connect(std::move(s), w[2], std::move(slot), w[1] == "PUNCH");
       co_return;
     }
     if (w[1] == "ACCEPT" && w.size() == 4) co_return co_await accept(std::move(s), w[2], w[3]);
+    if (w[1] == "PUNCHING" && w.size() == 4) co_return co_await punching(std::move(s), w[2], w[3]);
     co_await say(s, "ERR unknown request: " + w[1], cfg.handshake_timeout);
   }
 
@@ -268,8 +273,10 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
     c.socket.close(ignored);
   }
 
-  // CONNECT: tell the provider to dial back, and wait for it.
-  awaitable<void> connect(tcp::socket s, const std::string& who, std::shared_ptr<SourceSlot> slot) {
+  // CONNECT: tell the provider to dial back, and wait for it. PUNCH: tell the provider where
+  // the gateway's NAT put its connection to us, and wait for its PUNCHING.
+  awaitable<void> connect(tcp::socket s, const std::string& who, std::shared_ptr<SourceSlot> slot,
+                          bool punch) {
     const std::string source = slot->source;
     auto provider = Address::parse(who);
     if (!provider) {
@@ -303,10 +310,16 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
     std::array<uint8_t, 16> raw{};
     if (!crypto::random_bytes(raw)) co_return;
     std::string token = fmt::format("{:02x}", fmt::join(raw, ""));
+    boost::system::error_code pe;
+    const tcp::endpoint seen = s.remote_endpoint(pe);
     auto gateway = std::make_shared<tcp::socket>(std::move(s));
     auto timer = std::make_shared<asio::steady_timer>(io);
-    pending[token] = Pending{std::move(slot), *provider, gateway, timer};
-    send(c->second, "DIAL " + token + " " + source);
+    pending[token] = Pending{std::move(slot), *provider, gateway, timer, punch};
+    if (punch)
+      send(c->second,
+           fmt::format("PUNCH {} {} {}", token, seen.address().to_string(), seen.port()));
+    else
+      send(c->second, "DIAL " + token + " " + source);
     timer->expires_after(cfg.handshake_timeout);
     boost::system::error_code ec;
     co_await timer->async_wait(use_ec(ec));
@@ -316,15 +329,42 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
         ++st.refused;
         --st.open;
       });
-      co_await say(*gateway, "ERR the provider did not dial back in time", cfg.handshake_timeout);
+      co_await say(*gateway,
+                   punch ? "ERR the provider did not answer the punch in time"
+                         : "ERR the provider did not dial back in time",
+                   cfg.handshake_timeout);
     }
+  }
+
+  // PUNCHING: the provider's answer to a PUNCH, from the port it will punch from. Each side is
+  // told the other's endpoint as its NAT shows it (the gateway with PEER, the provider with GO,
+  // which has the gateway's already), at the same moment; the punch is theirs.
+  awaitable<void> punching(tcp::socket s, const std::string& who, const std::string& token) {
+    auto it = pending.find(token);
+    auto provider = Address::parse(who);
+    if (it == pending.end() || !it->second.punch || !provider || it->second.provider != *provider)
+      co_return;
+    Pending p = std::move(it->second);
+    pending.erase(it);
+    p.timer->cancel();
+    boost::system::error_code pe;
+    const tcp::endpoint seen = s.remote_endpoint(pe);
+    with_stats(p.provider, [](RelayProviderStats& st) {
+      --st.open;
+      ++st.punches;
+    });
+    if (pe) co_return;
+    co_await say(*p.gateway, fmt::format("PEER {} {}", seen.address().to_string(), seen.port()),
+                 cfg.handshake_timeout);
+    co_await say(s, "GO", cfg.handshake_timeout);
   }
 
   // ACCEPT: the provider's data connection for a waiting gateway; then the bytes.
   awaitable<void> accept(tcp::socket s, const std::string& who, const std::string& token) {
     auto it = pending.find(token);
     auto provider = Address::parse(who);
-    if (it == pending.end() || !provider || it->second.provider != *provider) co_return;
+    if (it == pending.end() || it->second.punch || !provider || it->second.provider != *provider)
+      co_return;
     Pending p = std::move(it->second);
     pending.erase(it);
     p.timer->cancel();
@@ -463,6 +503,17 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
         if (!source.empty()) asio::ip::make_address(source, ec);
         asio::co_spawn(io, dial_back(w[1], ec ? "" : source), asio::detached);
       }
+      if (w.size() == 4 && w[0] == "PUNCH") {
+        boost::system::error_code ec;
+        auto address = asio::ip::make_address(w[2], ec);
+        unsigned long port = 0;
+        try {
+          port = std::stoul(w[3]);
+        } catch (...) {
+        }
+        if (!ec && port > 0 && port <= 65535)
+          asio::co_spawn(io, punch_back(w[1], tcp::endpoint(address, port)), asio::detached);
+      }
     }
   }
 
@@ -485,6 +536,10 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // A PUNCH: from a new connection to the relay (whose port the punch leaves from), PUNCHING;
+  // at GO, the punch to the gateway's endpoint; a connection made is the exit's, as a dial back.
+  awaitable<void> punch_back(std::string token, tcp::endpoint gateway);
+
   awaitable<void> dial_back(std::string token, std::string source) {
     auto self = shared_from_this();
     auto s = co_await dial(io.get_executor(), relay, std::nullopt, Millis(10'000));
@@ -494,6 +549,29 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
     if (!stopping) accept(std::move(*s), std::move(source));
   }
 };
+
+// ---- Punching ----------------------------------------------------------------------------------
+
+awaitable<void> RelayClient::Impl::punch_back(std::string token, tcp::endpoint gateway) {
+  auto self = shared_from_this();
+  const tcp::endpoint any(relay.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
+                                                  : asio::ip::address(asio::ip::address_v6::any()),
+                          0);
+  auto s = co_await dial_reusable(io.get_executor(), relay, any, Millis(10'000));
+  if (!s) co_return;
+  std::string line = fmt::format("{} PUNCHING {} {}\n", kMagic, key.address().to_string(), token);
+  if (!co_await write_all_for(*s, asio::buffer(line), Millis(10'000))) co_return;
+  auto go = co_await read_line(*s, Millis(10'000));
+  if (!go || *go != "GO") co_return;
+  boost::system::error_code ec;
+  const tcp::endpoint local = s->local_endpoint(ec);
+  if (ec) co_return;
+  auto punched = co_await punch(io.get_executor(), local, gateway, kPunchTimeout);
+  if (!punched && log && !stopping)
+    log("a punch to a gateway failed: " + punched.error().message());
+  if (!punched || stopping) co_return;
+  accept(std::move(*punched), gateway.address().to_string());
+}
 
 RelayClient::RelayClient(asio::io_context& io, tcp::endpoint relay, crypto::PrivateKey key,
                          const Clock& clock, std::function<void(tcp::socket, std::string)> accept,
@@ -533,6 +611,42 @@ awaitable<Result<tcp::socket>> relay_connect(asio::any_io_executor ex, tcp::endp
                                answer->starts_with("ERR ") ? answer->substr(4) : *answer));
   }
   co_return std::move(*s);
+}
+
+awaitable<Result<RelayPunch>> relay_punch(asio::any_io_executor ex, tcp::endpoint relay,
+                                          const Address& provider, Millis timeout) {
+  const tcp::endpoint any(relay.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
+                                                  : asio::ip::address(asio::ip::address_v6::any()),
+                          0);
+  auto s = co_await dial_reusable(ex, relay, any, timeout);
+  if (!s) co_return std::unexpected(s.error().with_context("the relay"));
+  std::string line = fmt::format("{} PUNCH {}\n", kMagic, provider.to_string());
+  if (auto w = co_await write_all_for(*s, asio::buffer(line), timeout); !w)
+    co_return std::unexpected(w.error().with_context("the relay"));
+  auto answer = co_await read_line(*s, timeout);
+  if (!answer) co_return std::unexpected(answer.error().with_context("the relay"));
+  auto w = words(*answer);
+  boost::system::error_code ec;
+  asio::ip::address address;
+  unsigned long port = 0;
+  if (w.size() == 3 && w[0] == "PEER") {
+    address = asio::ip::make_address(w[1], ec);
+    try {
+      port = std::stoul(w[2]);
+    } catch (...) {
+    }
+  }
+  if (w.size() != 3 || w[0] != "PEER" || ec || port == 0 || port > 65535) {
+    co_return fail(NetErrc::exit_failed,
+                   fmt::format("the relay {}:{}: {}", relay.address().to_string(), relay.port(),
+                               answer->starts_with("ERR ") ? answer->substr(4) : *answer));
+  }
+  const tcp::endpoint peer(address, static_cast<uint16_t>(port));
+  const tcp::endpoint local = s->local_endpoint(ec);
+  if (ec) co_return fail(NetErrc::exit_failed, "the relay connection's port: " + ec.message());
+  auto punched = co_await punch(ex, local, peer, timeout);
+  if (!punched) co_return std::unexpected(punched.error());
+  co_return RelayPunch{std::move(*punched), peer};
 }
 
 }  // namespace ipsx::net

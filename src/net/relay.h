@@ -19,6 +19,14 @@
 //   provider -> relay:  IPSX-RELAY/1 ACCEPT <provider> <token>   (a new connection; then bytes)
 //   gateway -> relay:   IPSX-RELAY/1 CONNECT <provider>
 //   relay -> gateway:   OK (then bytes, joined to the provider's) | ERR <reason>
+// and, for a hole punched through both NATs (net/punch.h), on connections that end after it:
+//   gateway -> relay:   IPSX-RELAY/1 PUNCH <provider>
+//   relay -> provider:  PUNCH <token> <gateway IP> <port>   (on the control connection: where
+//                       the gateway's NAT put its PUNCH connection, as the relay saw it)
+//   provider -> relay:  IPSX-RELAY/1 PUNCHING <provider> <token>   (a new connection)
+//   relay -> gateway:   PEER <provider IP> <port> (where the provider's NAT put its PUNCHING
+//                       connection) | ERR <reason>;   relay -> provider: GO
+// then each connects to the other's endpoint from its own connection's local port, at once.
 // A newer SERVE for a provider replaces the older control connection.
 #pragma once
 
@@ -55,6 +63,7 @@ struct RelayProviderStats {
   uint64_t connections = 0;  // relayed connections, in all
   uint64_t refused = 0;      // CONNECTs refused (limits, no dial back)
   uint64_t bytes = 0;        // carried both ways, in all
+  uint64_t punches = 0;      // PUNCHes answered by the provider (whether the punch then worked)
 };
 
 // The text a provider signs (EIP-191 personal_sign) to serve through a relay.
@@ -105,5 +114,16 @@ class RelayClient {
 // the pair channel's TLS. Errors: the relay's refusal with its reason (exit_failed), timed_out.
 awaitable<Result<tcp::socket>> relay_connect(asio::any_io_executor ex, tcp::endpoint relay,
                                              const Address& provider, Millis timeout);
+
+// The gateway's side of a punch: PUNCH at the relay, then the punch itself to the endpoint the
+// relay gives (within `timeout` each). The connection is the exit's pair channel, as a relayed
+// one would be; `peer` is where it goes. Errors: the relay's refusal (exit_failed), timed_out
+// (no punched path: a symmetric NAT on the way, or a firewall).
+struct RelayPunch {
+  tcp::socket socket;
+  tcp::endpoint peer;
+};
+awaitable<Result<RelayPunch>> relay_punch(asio::any_io_executor ex, tcp::endpoint relay,
+                                          const Address& provider, Millis timeout);
 
 }  // namespace ipsx::net

@@ -155,6 +155,87 @@ TEST_F(RelayTest, JoinsAGatewayToTheProviderAndCountsTheBytes) {
   EXPECT_NE(log_[0].find("serving through the relay 127.0.0.1:"), std::string::npos) << log_[0];
 }
 
+// A punch: the relay tells each side the other's endpoint, the two connect to each other at
+// once (TCP's simultaneous open, here on loopback), and the bytes flow between them without the
+// relay, which counts the punch and carries nothing.
+TEST_F(RelayTest, PunchesADirectConnectionBetweenGatewayAndProvider) {
+  start_relay();
+  auto p = *crypto::PrivateKey::generate();
+  serve(p);
+  ASSERT_TRUE(eventually([&] { return serving(p.address()); }));
+  for (int i = 0; i < 3; ++i) {
+    auto got = on<Result<std::string>>(io_.io(), [&]() -> awaitable<Result<std::string>> {
+      auto r = co_await relay_punch(io_.io().get_executor(), at_, p.address(), 3s);
+      if (!r) co_return std::unexpected(r.error());
+      EXPECT_NE(r->peer.port(), at_.port());
+      boost::system::error_code ec;
+      EXPECT_EQ(r->socket.remote_endpoint(ec), r->peer);
+      std::string text = fmt::format("punched {}", i);
+      if (auto w = co_await write_all_for(r->socket, asio::buffer(text), 2s); !w)
+        co_return std::unexpected(w.error());
+      std::string back(text.size(), '\0');
+      co_await asio::async_read(r->socket, asio::buffer(back), use_ec(ec));
+      if (ec) co_return fail(NetErrc::channel_closed, ec.message());
+      co_return back;
+    });
+    ASSERT_TRUE(got) << got.error().message() << " / " << fmt::format("{}", fmt::join(log_, "; "));
+    EXPECT_EQ(*got, fmt::format("punched {}", i));
+  }
+  RelayProviderStats st = relay_->stats()[p.address()];
+  EXPECT_EQ(st.punches, 3u);
+  EXPECT_EQ(st.connections, 0u);
+  EXPECT_EQ(st.bytes, 0u);
+  EXPECT_EQ(st.open, 0u);
+  std::lock_guard lock(mu_);
+  ASSERT_EQ(sources_.size(), 3u);
+  for (const auto& s : sources_) EXPECT_EQ(s, "127.0.0.1");
+}
+
+// A PUNCH for a provider the relay does not serve is refused with the reason; one the provider
+// never answers ends at the relay's handshake timeout, and gives back its place.
+TEST_F(RelayTest, RefusesAPunchNobodyAnswers) {
+  start_relay();
+  auto stranger = *crypto::PrivateKey::generate();
+  auto r = on<Result<RelayPunch>>(io_.io(), [&]() -> awaitable<Result<RelayPunch>> {
+    co_return co_await relay_punch(io_.io().get_executor(), at_, stranger.address(), 3s);
+  });
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("is not served by this relay"), std::string::npos)
+      << r.error().message();
+
+  // A provider's control connection that never answers: a SERVE made by hand.
+  auto p = *crypto::PrivateKey::generate();
+  auto sig = crypto::sign(p, crypto::personal_message_hash(relay_serve_message(p.address(), kNow)));
+  std::promise<void> served;
+  auto control = std::make_shared<tcp::socket>(io_.io());
+  asio::co_spawn(
+      io_.io(),
+      [&]() -> awaitable<void> {
+        auto s = co_await dial(io_.io().get_executor(), at_, std::nullopt, 2s);
+        if (s) {
+          *control = std::move(*s);
+          std::string l = fmt::format("IPSX-RELAY/1 SERVE {} {} {}\n", p.address().to_string(),
+                                      kNow, sig->to_hex());
+          (void)co_await write_all_for(*control, asio::buffer(l), 2s);
+        }
+        served.set_value();
+      },
+      asio::detached);
+  served.get_future().get();
+  ASSERT_TRUE(eventually([&] { return serving(p.address()); }));
+  r = on<Result<RelayPunch>>(io_.io(), [&]() -> awaitable<Result<RelayPunch>> {
+    co_return co_await relay_punch(io_.io().get_executor(), at_, p.address(), 5s);
+  });
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("did not answer the punch in time"), std::string::npos)
+      << r.error().message();
+  EXPECT_EQ(relay_->stats()[p.address()].open, 0u);
+  asio::post(io_.io(), [control] {
+    boost::system::error_code ignored;
+    control->close(ignored);
+  });
+}
+
 TEST_F(RelayTest, RefusesAnUnknownProviderWithTheReason) {
   start_relay();
   auto stranger = *crypto::PrivateKey::generate();

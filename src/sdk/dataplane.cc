@@ -331,6 +331,7 @@ void NodeLeases::locate(const Address& provider,
 }
 
 void NodeLeases::on_lease_event(const Hash& deal, net::LeaseEvent event, const std::string&) {
+  if (event == net::LeaseEvent::path) return;  // the deal goes on, by another path
   market::PartyState state = event == net::LeaseEvent::connected ? market::PartyState::connected
                              : event == net::LeaseEvent::failed  ? market::PartyState::failed
                                                                  : market::PartyState::closed;

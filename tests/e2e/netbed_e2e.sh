@@ -31,7 +31,7 @@ expect_out "up" "is up" nb up
 expect_error "up twice is refused" "is up already" nb up
 expect_out "sealed from the machine's network" "sealed" nb check
 expect_eq "the root namespace has no testbed address" \
-  "$(ip -4 addr show | grep -cE 'inet (203\.0\.113|100\.64|10\.[123]\.0)\.')" 0
+  "$(ip -4 addr show | grep -cE 'inet (203\.0\.113|100\.64|10\.[1234]\.0)\.')" 0
 
 # Destinations on the public segment answer with the caller's address.
 nb exec dest python3 "$here/whoami_server.py" 203.0.113.20 >"$work/whoami.out" 2>&1 &
@@ -43,6 +43,7 @@ expect_eq "the other one too" "$(seen dc2)" 203.0.113.32
 expect_eq "home1 leaves from its router's public address" "$(seen home1)" 203.0.113.41
 expect_eq "home2 leaves from the carrier NAT's public address (two NATs)" "$(seen home2)" 203.0.113.51
 expect_eq "the requester leaves from its router's public address" "$(seen req)" 203.0.113.61
+expect_eq "home3 leaves from its router's public address" "$(seen home3)" 203.0.113.71
 
 # Inbound: a public host is reachable, a host behind a NAT is not (no route to its private
 # address, and nothing forwarded to it).
@@ -57,7 +58,7 @@ expect_error "nothing reaches the home router's public address inbound" "refused
   nb exec dest curl -sS --max-time 3 "http://203.0.113.41:$dc1_port/"
 # An address outside the testbed (a documentation one: nothing is sent) has no route from the
 # public segment or a router, and packets from behind the NATs for it die at the outermost one.
-for h in dc1 nat1 cgnat nat3 node; do
+for h in dc1 nat1 cgnat nat3 nat4 node; do
   expect_error "$h has no route out of the testbed" "unreachable|no route" nb exec "$h" ip route get 192.0.2.1
 done
 expect_error "home2's packets out of the testbed die at the carrier NAT" "unreachable|no route" \
@@ -71,6 +72,7 @@ mapped() { nb exec "$1" python3 "$here/udp_probe.py" 40000 203.0.113.20:3478 203
 m1=$(mapped home1)
 expect_eq "home1's NAT is endpoint-independent: one outside port for both destinations" \
   "$m1" "203.0.113.41:40000 203.0.113.41:40000 "
+expect_eq "so is home3's" "$(mapped home3)" "203.0.113.71:40000 203.0.113.71:40000 "
 m2=$(mapped home2)
 read -r a b <<<"$m2"
 if [[ ${a%%:*} == 203.0.113.51 && ${b%%:*} == 203.0.113.51 && ${a##*:} != "${b##*:}" ]]; then

@@ -8,7 +8,10 @@
 # the destination see of the requester is nat3's address. A home provider on `home1`, behind
 # nat1 with a port forward, sells nat1's public address (JP) the same way; one on `home2`, behind
 # a symmetric NAT behind the carrier's, where nothing can be forwarded, sells the carrier NAT's
-# address (BR) through `ipsx relay` on `relay`. With CONTRACTS, the
+# address (BR) through `ipsx relay` on `relay`; one on `home3`, behind an endpoint-independent
+# NAT with nothing forwarded, sells nat4's address (FR) starting through the relay, and its deal
+# moves to a hole punched through nat4 and nat3 (the BR deal stays relayed: a symmetric NAT
+# cannot be punched). With CONTRACTS, the
 # ledger is the IPSX contracts on an anvil that runs on `node` (203.0.113.10:8545) and makes a
 # block every second, deployed with `ipsx eth deploy` over the testbed. Needs root (exit 77
 # without it).
@@ -51,7 +54,7 @@ echo proxy-secret >"$work/proxy-pw"
 ks=$work/ks
 new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
 early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new)
-de=$(new) us=$(new) jp=$(new) br=$(new) requester=$(new)
+de=$(new) us=$(new) jp=$(new) br=$(new) fr=$(new) requester=$(new)
 "$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
   --team "$team" --treasury "$treasury" --hard-cap 1 --native "$early=2" --challenge-seconds 600 \
   2>/dev/null
@@ -76,7 +79,7 @@ else
   ncast() { nb exec node "$CAST" "$@"; }
   dev_key=$(ncast wallet private-key "test test test test test test test test test test test junk" 0)
   deployer=$(new)
-  for a in "$deployer" "$early" "$team" "$market" "$de" "$us" "$jp" "$br" "$requester"; do
+  for a in "$deployer" "$early" "$team" "$market" "$de" "$us" "$jp" "$br" "$fr" "$requester"; do
     ncast send --rpc-url "$RPC" --private-key "$dev_key" "$a" --value 5ether >/dev/null 2>&1 || bad "fund $a"
   done
   dep=$work/deployment.toml
@@ -104,6 +107,7 @@ cat >"$work/geo.txt" <<'TABLE'
 203.0.113.32/32  US  AS64512  datacenter  dc2
 203.0.113.41/32  JP  AS64513  residential  nat1, a home router
 203.0.113.51/32  BR  AS64514  mobile       cgnat, a carrier's NAT
+203.0.113.71/32  FR  AS64515  residential  nat4, a home router
 TABLE
 on node node "$IPSX" node "${ledger_args[@]}" --keystore "$ks" --address "$market" \
   --password-file "$work/pw" --listen 203.0.113.10:8080 --geo-static "$work/geo.txt"
@@ -187,6 +191,16 @@ wait_for "$work/br.out" 'offer .* for 203\.0\.113\.51 \(BR\) placed' 20 >/dev/nu
   ok "it proves and offers the carrier NAT's address" || bad "BR provider: $(cat "$work/br.out")"
 expect_out "the node serves its exit at the relay" '"endpoint":"relay:203\.0\.113\.11:7100"' \
   nb exec req curl -sf "$url/v1/exits/$br"
+# The provider behind an endpoint-independent NAT that forwards nothing: it serves through the
+# relay too, and gateways punch a hole to it through the relay.
+sed -e 's/10\.2\.0\.2/10.4.0.2/g' -e 's/203\.0\.113\.51/203.0.113.71/' -e 's/"BR"/"FR"/' \
+  -e 's/"mobile"/"residential"/' -e "s/the carrier NAT's address/nat4's address/" \
+  "$work/br.toml" >"$work/fr.toml"
+on home3 fr "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$fr" --config "$work/fr.toml"
+wait_for "$work/fr.out" 'offer .* for 203\.0\.113\.71 \(FR\) placed' 20 >/dev/null &&
+  ok "the provider behind nat4 proves and offers nat4's address" || bad "FR provider: $(cat "$work/fr.out")"
+for _ in $(seq 50); do nb exec req curl -sf "$url/v1/exits/$fr" | grep -q relay: && break; sleep 0.1; done
 for _ in $(seq 50); do nb exec req curl -sf "$url/v1/exits/$de" >/dev/null && break; sleep 0.1; done
 expect_out "the node serves the DE exit's public endpoint" '"endpoint":"203\.0\.113\.31:7000"' \
   nb exec req curl -sf "$url/v1/exits/$de"
@@ -210,16 +224,28 @@ expect_eq "country-br leaves from the carrier NAT's address, through the relay" 
   "203.0.113.51 200"
 wait_for "$work/relay.out" "provider $br: [1-9][0-9]* connection" 10 >/dev/null &&
   ok "the relay reports what it carries as it goes" || bad "relay report: $(cat "$work/relay.out")"
-expect_out "nothing in France: 503 with the reason" 'no offer on the market fits.* 503$' through country-fr
+expect_eq "country-fr leaves from nat4's address" "$(through country-fr)" "203.0.113.71 200"
+expect_out "nothing in Italy: 503 with the reason" 'no offer on the market fits.* 503$' through country-it
 # The path each deal took, as the gateway's log tells it.
 for spec in "direct to 203.0.113.31:7000" "direct to 203.0.113.32:7000" \
   "direct to 203.0.113.41:7000" "relayed through 203.0.113.11:7100"; do
   expect_out "a deal connected $spec" "deal 0x[0-9a-f]+ connected: ${spec//./\\.}" cat "$work/gateway.out"
 done
-grep -oE 'deal 0x[0-9a-f]+ connected: .*' "$work/gateway.out" | sed -E 's/(0x[0-9a-f]{8})[0-9a-f]*/\1.../'
+# The relayed deals try to move to a punched path: nat4 (endpoint-independent) and nat3 let it
+# through; behind the symmetric nat2 the deal stays relayed, and says why.
+wait_for "$work/gateway.out" 'path: punched to 203\.0\.113\.71:[0-9]+ \(was relayed through 203\.0\.113\.11:7100\)' 10 >/dev/null &&
+  ok "the FR deal moves to a hole punched through nat4 and nat3" || bad "no punch to FR: $(cat "$work/gateway.out")"
+wait_for "$work/gateway.out" 'path: stays relayed through 203\.0\.113\.11:7100 \(no punched path' 15 >/dev/null &&
+  ok "the BR deal, behind the symmetric NAT, stays relayed" || bad "BR's punch: $(cat "$work/gateway.out")"
+fr_bytes() { grep -oE "provider $fr: .* ([0-9]+) byte" "$work/relay.out" | tail -1 | grep -oE '[0-9]+ byte' | grep -oE '[0-9]+'; }
+before=$(fr_bytes)
+for _ in 1 2 3; do expect_eq "country-fr leaves from nat4's address, punched" "$(through country-fr)" "203.0.113.71 200"; done
+sleep 1.5 # the relay's next report
+expect_eq "what goes over the punched path does not cross the relay" "$(fr_bytes)" "$before"
+grep -oE 'deal 0x[0-9a-f]+ (connected|path): .*' "$work/gateway.out" | sed -E 's/(0x[0-9a-f]{8})[0-9a-f]*/\1.../'
 phases() { nb exec req curl -s "$url/v1/deals?party=$requester" | grep -oE '"phase":"[a-z]+"' | sort | uniq -c | tr -s ' '; }
-for _ in $(seq 50); do phases | grep -q ' 4 "phase":"active"' && break; sleep 0.2; done
-expect_out "the four deals are active at the node" ' 4 "phase":"active"' phases
+for _ in $(seq 50); do phases | grep -q ' 5 "phase":"active"' && break; sleep 0.2; done
+expect_out "the five deals are active at the node" ' 5 "phase":"active"' phases
 
 # A home router "reboots": its NAT mappings flushed (conntrack) while the deal is live. The
 # port-forwarded deal is served again at once, under the same deal (the gateway reconnects its
@@ -237,9 +263,9 @@ if [[ -n $CONTRACTS ]]; then
   on_chain=0
   for id in $(nb exec req curl -s "$url/v1/deals?party=$requester" | jq -r '.deals[].id'); do
     d=$(ncast call --rpc-url "$RPC" "$cent" "deal(bytes32)((address,uint16,uint64,uint8,uint8,address,uint64,bool,bool,address,uint64,bytes32,bytes32,uint256,uint256,uint256,uint256))" "$id")
-    grep -qi "$requester" <<<"$d" && grep -qiE "$de|$us|$jp|$br" <<<"$d" && on_chain=$((on_chain + 1))
+    grep -qi "$requester" <<<"$d" && grep -qiE "$de|$us|$jp|$br|$fr" <<<"$d" && on_chain=$((on_chain + 1))
   done
-  expect_eq "cast finds the four deals on chain, requester and provider as the node says" "$on_chain" 4
+  expect_eq "cast finds the five deals on chain, requester and provider as the node says" "$on_chain" 5
 fi
 
 # Clean shutdown of the agents.
@@ -306,7 +332,7 @@ done
 expect_eq "country-br leaves from the carrier NAT's address again" "$got" "203.0.113.51 200"
 grep -E 'deal 0x[0-9a-f]+ (failed|cut|connected: relayed)' "$work/gateway.out" | sed -E 's/(0x[0-9a-f]{8})[0-9a-f]*/\1.../'
 
-agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[br]}" "${pid_of[gateway]}" "${pid_of[relay2]}")
+agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[br]}" "${pid_of[fr]}" "${pid_of[gateway]}" "${pid_of[relay2]}")
 for p in "${agents[@]}"; do kill -TERM "$p" 2>/dev/null; done
 rc=0
 for p in "${agents[@]}"; do wait "$p" || rc=$?; done
