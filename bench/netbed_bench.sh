@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The testbed's figures (docs/network.md, docs/performance.md): the exchange across the testbed
 # (tests/e2e/netbed_exchange_e2e.sh) in its bench mode, the paths measured through the gateway:
-# first byte (median of 21 new connections), requests per second (400 over one kept-alive proxy
-# connection) and a 16 MiB download, direct to a datacenter exit and relayed to the exit behind
-# the carrier's NAT; merged into RESULTS (one flat JSON object). Without root (network
+# first byte (median of 21 new connections), requests per second (median of 3 runs of 1,000 over
+# one kept-alive proxy connection) and a 16 MiB download, direct to a datacenter exit, punched to
+# the exit behind nat4 and relayed to the exit behind the carrier's NAT, and how the punches went
+# per NAT type; merged into RESULTS (one flat JSON object). Without root (network
 # namespaces) it says so and adds nothing.
 # usage: netbed_bench.sh IPSX RESULTS_JSON
 set -euo pipefail

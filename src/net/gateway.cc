@@ -344,6 +344,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
                 " failed: " + ch.error().message() + ")");
       co_return;
     }
+    l->punch_tried = false;  // if the punched connection goes, the deal tries again
     std::shared_ptr<MuxChannel> relayed = std::exchange(l->channel, *ch);
     with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { s.path = "punched"; });
     event(*l, LeaseEvent::path, "punched to " + to + " (was relayed through " + relay + ")");
