@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "crypto/eip712.h"
 #include "net/dataplane_test_util.h"
@@ -88,6 +89,7 @@ class DataPlane : public ::testing::Test {
     cfg.password = kPassword;
     cfg.acquire_timeout = 2s;
     cfg.connect_timeout = 2s;
+    cfg.reconnect_grace = 1s;
     gateway_ = std::make_unique<Gateway>(gw_thread_.io(), cfg, requester_.clone(), market, clock_);
     gateway_->on_lease_event = [this](const Hash& d, LeaseEvent e, const std::string& why) {
       std::lock_guard lock(events_mu_);
@@ -728,11 +730,16 @@ TEST_F(DataPlane, TheGatewayFollowsAnExitThatMovedAndKeepsTheDeal) {
     std::lock_guard lock(events_mu_);
     for (const auto& e : events_) EXPECT_NE(e.event, LeaseEvent::failed) << e.reason;
   }
-  // Gone for good (the market still names the address that stopped answering): given up.
+  // Gone (the market still names the address that stopped answering): the deal, which worked,
+  // is kept for the reconnect grace (1 s here), its clients told why; then given up.
   moved->stop();
   ASSERT_TRUE(eventually([&] { return moved->open_connections() == 0; }));
-  EXPECT_NE(via("DE").output, "127.0.0.2\n\n200");
+  auto kept = via("DE");
+  EXPECT_NE(kept.output, "127.0.0.2\n\n200");
   EXPECT_EQ(market.asked(), 2);
+  EXPECT_FALSE(gateway_->stats(d.exit.id).failed.has_value());
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_NE(via("DE").output, "127.0.0.2\n\n200");
   EXPECT_TRUE(gateway_->stats(d.exit.id).failed.has_value());
   de.exit = std::move(moved);  // stopped; destroyed with the fixture
 }

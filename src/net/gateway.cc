@@ -62,6 +62,10 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     Amount paid;
     bool reported_connected = false;
     bool punch_tried = false;  // once per deal: a NAT that will not be punched stays so
+    bool dial_failed = false;  // the last connect failed before the exit could answer
+    std::optional<Steady::time_point> unreachable_since;  // since when the exit cannot be reached
+    uint64_t reads_seen = 0;                              // the channel's reads() at the last look
+    Steady::time_point heard_at{};                        // when they last moved
     // Usage receipts (docs/usage-receipts.md): the streams this gateway opened on the deal (to
     // check the exit's records against), the log as checked so far, and why we stopped signing.
     struct Opened {
@@ -118,6 +122,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     answers->open = false;
   }
   std::vector<std::shared_ptr<Link>> links;
+  std::shared_ptr<asio::steady_timer> watch_timer;  // watch_channels()'s
   std::unordered_map<std::string, Sticky> sticky;
   size_t rotate = 0;
   std::function<void(const Hash&, LeaseEvent, const std::string&)> on_event;
@@ -252,9 +257,26 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
         continue;
       }
       if (!ch) {
+        // A deal that worked and now cannot be reached is kept for a while: a relay restarting,
+        // a NAT that lost its mappings or a provider reconnecting comes back within seconds.
+        const auto now = Steady::now();
+        if (l->dial_failed && l->reported_connected) {
+          if (!l->unreachable_since) l->unreachable_since = now;
+          const auto left =
+              std::chrono::duration_cast<Millis>(*l->unreachable_since + cfg.reconnect_grace - now);
+          if (left > Millis(0)) {
+            l->state = Link::State::idle;
+            l->ready.cancel();
+            co_return std::unexpected(ch.error().with_context(fmt::format(
+                "the deal is kept while its exit is unreachable, {} s more", left.count() / 1000)));
+          }
+        }
         drop(*l, ch.error(), LeaseEvent::failed);
         co_return std::unexpected(ch.error());
       }
+      l->unreachable_since.reset();
+      l->reads_seen = (*ch)->reads();
+      l->heard_at = Steady::now();
       l->channel = *ch;
       l->state = Link::State::up;
       l->ready.cancel();
@@ -317,6 +339,34 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     co_return std::move(w->result);
   }
 
+  // Every third of silence_timeout: pings each live pair channel, and closes one that has not
+  // been heard from for silence_timeout (its next client reconnects it).
+  awaitable<void> watch_channels() {
+    auto self = shared_from_this();
+    watch_timer = std::make_shared<asio::steady_timer>(io);
+    auto timer = watch_timer;
+    while (!stopping) {
+      timer->expires_after(cfg.silence_timeout / 3);
+      boost::system::error_code ec;
+      co_await timer->async_wait(use_ec(ec));
+      if (stopping) break;
+      const auto now = Steady::now();
+      for (auto& l : links) {
+        if (l->state != Link::State::up || !l->channel || !l->channel->is_open()) continue;
+        if (l->channel->reads() != l->reads_seen) {
+          l->reads_seen = l->channel->reads();
+          l->heard_at = now;
+        } else if (now - l->heard_at >= cfg.silence_timeout) {
+          l->channel->close(
+              Error(NetErrc::timed_out, fmt::format("the exit has been silent for {} s",
+                                                    cfg.silence_timeout.count() / 1000)));
+          continue;
+        }
+        l->channel->send_control(FrameType::ping, {});
+      }
+    }
+  }
+
   // A relayed deal's channel moves to a hole punched through both NATs (net/punch.h), when
   // one opens: new client connections go over it, and the relayed channel closes once the
   // connections it carries have ended. When no hole opens, the deal stays relayed.
@@ -345,6 +395,8 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
     l->punch_tried = false;  // if the punched connection goes, the deal tries again
+    l->reads_seen = (*ch)->reads();
+    l->heard_at = Steady::now();
     std::shared_ptr<MuxChannel> relayed = std::exchange(l->channel, *ch);
     with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { s.path = "punched"; });
     event(*l, LeaseEvent::path, "punched to " + to + " (was relayed through " + relay + ")");
@@ -366,6 +418,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       sock = co_await relay_connect(ex, l.lease.exit, l.lease.provider, cfg.connect_timeout);
     else
       sock = co_await dial(ex, l.lease.exit, std::nullopt, cfg.connect_timeout);
+    l.dial_failed = !sock;
     if (!sock) co_return std::unexpected(sock.error().with_context("the exit's pair channel"));
     co_return co_await handshake(l, std::move(*sock));
   }
@@ -681,6 +734,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
 
   void stop_now() {
     stopping = true;
+    if (watch_timer) watch_timer->cancel();
     boost::system::error_code ec;
     acceptor.close(ec);
     splices->close();
@@ -708,6 +762,7 @@ Result<void> Gateway::start() {
   };
   m.splices->start();
   asio::co_spawn(m.io, m.accept_clients(), asio::detached);
+  asio::co_spawn(m.io, m.watch_channels(), asio::detached);
   return {};
 }
 

@@ -104,6 +104,13 @@ struct GatewayConfig {
   // and how long the punch may take.
   bool punch = true;
   Millis punch_timeout{5'000};
+  // A pair channel from which nothing has come for this long is dead (the exit invoices every
+  // second, and the gateway pings it every third of this): closed, and reconnected by the next
+  // client. A deal whose exit worked and then cannot be reached (its relay restarting, a NAT's
+  // mappings lost, the provider reconnecting) is kept for reconnect_grace before it is failed;
+  // clients meanwhile get the reason.
+  Millis silence_timeout{15'000};
+  Millis reconnect_grace{30'000};
 };
 
 // What the gateway did with one deal.

@@ -328,6 +328,7 @@ awaitable<void> MuxChannel::reader() {
       co_return;
     }
     in_size_ += n;
+    ++reads_;
   }
 }
 

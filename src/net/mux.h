@@ -111,6 +111,9 @@ class MuxChannel : public std::enable_shared_from_this<MuxChannel> {
   void close(const Error& why);
   bool is_open() const { return open_; }
   size_t stream_count() const { return streams_.size(); }
+  // How many reads have brought bytes from the peer: a count that stops moving while pings go
+  // out is a peer that cannot be heard (a NAT on the way lost its mapping, a relay hung).
+  uint64_t reads() const { return reads_; }
   size_t max_streams = kDefaultMaxStreams;
   TlsStream& tls() { return *stream_; }
 
@@ -134,6 +137,7 @@ class MuxChannel : public std::enable_shared_from_this<MuxChannel> {
   asio::steady_timer out_wake_;
   std::unordered_map<uint32_t, std::shared_ptr<MuxStream>> streams_;
   uint32_t next_id_ = 1;
+  uint64_t reads_ = 0;
 };
 
 // Reads one whole frame from `stream`, keeping bytes past it in `buffer`; for the handshake

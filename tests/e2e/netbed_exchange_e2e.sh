@@ -257,6 +257,26 @@ expect_eq "country-jp is served again after its router's mappings were flushed" 
 expect_eq "under the same deal" "$(nb exec req curl -s "$url/v1/deals?party=$requester" | jq '.deals | length')" \
   "$deals_before"
 
+# The carrier's NAT and the symmetric home router behind it reboot under the relayed BR deal:
+# every mapping gone, the provider's connections to the relay lead nowhere. The provider's
+# control connection is reset at its next ALIVE and made again; the gateway finds its channel
+# through the relay silent, closes it and reconnects through the relay, which the provider
+# dials back: the same deal is served again.
+t0=$(date +%s)
+nb exec nat2 conntrack -F >/dev/null 2>&1 && nb exec cgnat conntrack -F >/dev/null 2>&1 ||
+  bad "conntrack -F on nat2 and cgnat"
+got=""
+while (($(date +%s) - t0 < 60)); do
+  got=$(through country-br)
+  [[ $got == "203.0.113.51 200" ]] && break
+  sleep 1
+done
+expect_eq "country-br is served again after the carrier's mappings were flushed" "$got" "203.0.113.51 200"
+echo "(recovered in $(($(date +%s) - t0)) s)"
+expect_eq "under the same deal, none failed" \
+  "$(nb exec req curl -s "$url/v1/deals?party=$requester" | jq '.deals | length') $(grep -c ' failed: ' "$work/gateway.out")" \
+  "$deals_before 0"
+
 if [[ -n $CONTRACTS ]]; then
   # cast, as an independent reader on the node's host: each deal the node lists is on chain,
   # open, between the requester and a provider of the testbed.
@@ -330,8 +350,9 @@ if [[ -n ${NETBED_BENCH_OUT:-} ]]; then
   cat "$NETBED_BENCH_OUT"
 fi
 
-# The relay killed mid-deal: while it is gone the gateway says why; the provider keeps trying, and
-# once a relay is back at that address the same deal is served through it again.
+# The relay killed mid-deal: while it is gone the gateway says why (and keeps the deal for its
+# reconnect grace, 30 s); the provider keeps trying, and once a relay is back at that address the
+# same deal is served through it again.
 kill -KILL "${pid_of[relay]}" 2>/dev/null
 wait "${pid_of[relay]}" 2>/dev/null
 expect_out "with the relay gone, the gateway answers with the reason" 'relay.* 50[234]$' through country-br
@@ -342,12 +363,15 @@ for _ in $(seq 100); do
 done
 expect_eq "the provider serves through the new relay" "$(grep -c 'serving through the relay' "$work/br.out")" 2
 got=""
-for _ in $(seq 20); do # (the failed deal's place frees once the market has closed it)
+for _ in $(seq 20); do
   got=$(through country-br)
   [[ $got == "203.0.113.51 200" ]] && break
   sleep 1
 done
 expect_eq "country-br leaves from the carrier NAT's address again" "$got" "203.0.113.51 200"
+expect_eq "under the same deal, none failed" \
+  "$(nb exec req curl -s "$url/v1/deals?party=$requester" | jq '.deals | length') $(grep -c ' failed: ' "$work/gateway.out")" \
+  "$deals_before 0"
 grep -E 'deal 0x[0-9a-f]+ (failed|cut|connected: relayed)' "$work/gateway.out" | sed -E 's/(0x[0-9a-f]{8})[0-9a-f]*/\1.../'
 
 agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[br]}" "${pid_of[fr]}" "${pid_of[gateway]}" "${pid_of[relay2]}")
