@@ -187,16 +187,21 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       }
       sticky.erase(key);
     }
-    std::vector<std::shared_ptr<Link>> fit;
-    for (auto& l : links)
-      if (usable(*l) && lease_fits(l->lease, f)) fit.push_back(l);
+    // A lease whose exit cannot be reached now (kept for its reconnect grace) is chosen only
+    // when no other fits and the market has none: a crawler without a session moves on to
+    // another IP at once, as it would if the deal had failed.
+    std::vector<std::shared_ptr<Link>> fit, unreachable;
+    for (auto& l : links) {
+      if (!usable(*l) || !lease_fits(l->lease, f)) continue;
+      (l->unreachable_since ? unreachable : fit).push_back(l);
+    }
     std::shared_ptr<Link> chosen;
     if (!fit.empty()) {
       chosen = fit[rotate++ % fit.size()];
     } else {
       auto got = co_await acquire(f);
-      if (!got) co_return std::unexpected(got.error());
-      chosen = *got;
+      if (!got && unreachable.empty()) co_return std::unexpected(got.error());
+      chosen = got ? *got : unreachable[rotate++ % unreachable.size()];
     }
     if (f.session) {
       uint64_t ttl = f.ttl_seconds.value_or(cfg.default_session_ttl);
