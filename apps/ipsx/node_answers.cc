@@ -99,6 +99,9 @@ void show_deal(const json& d) {
     std::cout << fmt::format("  {} reported {} (seq {})\n", side, text(d, at + "state"),
                              text(d, at + "seq"));
   }
+  if (d.contains("path"))
+    std::cout << fmt::format("  path: {} (as the requester's gateway reports it)\n",
+                             text(d, "/path"));
   if (d.contains("ledger")) {
     std::cout << fmt::format("  ledger: {}, deposit {} IPSX, claimed {} IPSX, reason {}\n",
                              text(d, "/ledger/state"), text(d, "/ledger/deposit"),

@@ -1,4 +1,6 @@
 // The node's routes: deals (GET /v1/deals..., status events).
+#include <optional>
+
 #include "api/node_routes_internal.h"
 
 #include "core/clock.h"
@@ -58,6 +60,7 @@ json market_deal_json(NodeContext& node, const DealRecord& d) {
             {"parties",
              {{"provider", party_json(p.provider_status)},
               {"requester", party_json(p.requester_status)}}}};
+  if (auto path = node.paths.find(d.deal_id); path != node.paths.end()) j["path"] = path->second;
   if (auto v = node.ledger.deal(d.deal_id)) {
     j["pricePerSecond"] = v->price_per_second.to_dec();
     j["ledger"] = ledger_deal_json(*v);
@@ -199,6 +202,15 @@ HttpResponse post_event(NodeState& s, const HttpRequest& req) {
   auto seq = uint_field(*e, "seq", "event.seq");
   if (!seq) return error_response(seq.error());
   se.event.seq = *seq;
+  // The requester's gateway may say which path the deal's traffic takes (not signed).
+  std::optional<std::string> path;
+  if (auto pa = j.find("path"); pa != j.end()) {
+    if (!pa->is_string() || (*pa != "direct" && *pa != "relayed" && *pa != "punched"))
+      return error_response(ApiError::invalid_field("path", "direct, relayed or punched"));
+    if (se.event.party != market::Party::requester)
+      return error_response(ApiError::invalid_field("path", "only the requester reports a path"));
+    path = pa->get<std::string>();
+  }
 
   const auto& p = (*d)->progress;
   const Address& expected = se.event.party == market::Party::provider ? p.provider : p.requester;
@@ -207,6 +219,7 @@ HttpResponse post_event(NodeState& s, const HttpRequest& req) {
   tick(node);
   auto status = node.market.status_event(se);
   if (!status) return error_response(from_error(status.error()));
+  if (path) node.paths[se.event.deal_id] = *path;
   if (auto w = node.watched.find(se.event.deal_id); w != node.watched.end())
     w->second = *status;  // said by the "status" event below
   publish(node, "status",

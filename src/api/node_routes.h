@@ -53,6 +53,10 @@ struct NodeContext {
   // With `events`: the deals whose status the stream last published, until their close is
   // final, so that changes the clock makes (timeouts, the end) are published too ("deal_status").
   std::map<Hash, market::DealStatus> watched = {};
+  // The path each deal's traffic takes (direct, relayed, punched), as its requester's gateway
+  // last said with a status report (unsigned: the requester's word). Not kept across restarts:
+  // the next heartbeat says it again.
+  std::map<Hash, std::string> paths = {};
   // The ledger's last health finding (ledger_watch.h), if the node watches it (`ipsx node` does):
   // health reports it and, while the ledger is unusable, the ledger routes and order placement
   // answer 503 ledger_unavailable. Without, health asks the ledger directly.

@@ -258,6 +258,39 @@ TEST_F(NodeRoutesTest, DealsAreListedBySettlementOnTheLedger) {
   EXPECT_EQ(b["deals"][0]["ledger"]["state"], "closed");
 }
 
+// The requester's gateway says which path its traffic takes with its reports; the deal shows it.
+// Only a requester reports one, and only a path there is.
+TEST_F(NodeRoutesTest, TheRequesterReportsThePathOfItsTraffic) {
+  using market::Party;
+  using market::PartyState;
+  const std::string deal = open_deal();
+  ASSERT_FALSE(deal.empty());
+  const std::string path = "/v1/deals/" + deal + "/events";
+  EXPECT_FALSE(call("GET", "/v1/deals/" + deal).second.contains("path"));
+  json e = event(provider_, deal, Party::provider, PartyState::ready, 1);
+  e["path"] = "direct";
+  auto [s1, b1] = call("POST", path, e.dump());
+  EXPECT_EQ(s1, 400) << b1;
+  EXPECT_EQ(b1["error"]["field"], "path");
+  e = event(provider_, deal, Party::provider, PartyState::ready, 1);
+  EXPECT_EQ(call("POST", path, e.dump()).first, 200);
+  e = event(requester_, deal, Party::requester, PartyState::connected, 1);
+  e["path"] = "teleported";
+  EXPECT_EQ(call("POST", path, e.dump()).second["error"]["field"], "path");
+  e["path"] = "relayed";
+  auto [s2, b2] = call("POST", path, e.dump());
+  ASSERT_EQ(s2, 200) << b2;
+  EXPECT_EQ(b2["deal"]["path"], "relayed");
+  e = event(requester_, deal, Party::requester, PartyState::connected, 2);
+  e["path"] = "punched";
+  EXPECT_EQ(call("POST", path, e.dump()).first, 200);
+  EXPECT_EQ(call("GET", "/v1/deals/" + deal).second["path"], "punched");
+  // A report without one leaves it as it was.
+  e = event(requester_, deal, Party::requester, PartyState::connected, 3);
+  EXPECT_EQ(call("POST", path, e.dump()).first, 200);
+  EXPECT_EQ(call("GET", "/v1/deals/" + deal).second["path"], "punched");
+}
+
 TEST_F(NodeRoutesTest, StatusEventsDriveTheDealAndEachRefusalHasItsCode) {
   using market::Party;
   using market::PartyState;

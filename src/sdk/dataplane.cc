@@ -186,7 +186,8 @@ Result<void> prove_ip(NodeClient& node, const Address& provider, const std::stri
   return {};
 }
 
-Result<json> send_status(NodeClient& node, const Signer& signer, const market::StatusEvent& e) {
+Result<json> send_status(NodeClient& node, const Signer& signer, const market::StatusEvent& e,
+                         const std::string& path) {
   auto se = signer.status(e);
   if (!se) return std::unexpected(se.error());
   json body = {{"event",
@@ -196,6 +197,7 @@ Result<json> send_status(NodeClient& node, const Signer& signer, const market::S
                  {"at", to_unix_ms(e.at)},
                  {"seq", e.seq}}},
                {"signature", se->signature.to_hex()}};
+  if (!path.empty()) body["path"] = path;
   return node.post("/v1/deals/" + e.deal_id.hex() + "/events", body);
 }
 
@@ -206,11 +208,13 @@ StatusReporter::StatusReporter(NodeClient& node, const Signer& signer, market::P
 
 Result<void> StatusReporter::send(const Hash& deal, market::PartyState state) {
   uint64_t seq;
+  std::string path;
   {
     std::lock_guard lock(mu_);
     seq = ++seq_[deal];
+    if (auto p = path_.find(deal); p != path_.end()) path = p->second;
   }
-  auto r = send_status(node_, signer_, {deal, party_, state, SystemClock().now(), seq});
+  auto r = send_status(node_, signer_, {deal, party_, state, SystemClock().now(), seq}, path);
   if (!r) return std::unexpected(r.error());
   return {};
 }
@@ -256,6 +260,7 @@ std::vector<Hash> StatusReporter::heartbeat(Millis interval) {
       std::lock_guard lock(mu_);
       live_.erase(deal);
       seq_.erase(deal);
+      path_.erase(deal);
       closed.push_back(deal);
     }
   }
@@ -330,8 +335,26 @@ void NodeLeases::locate(const Address& provider,
   });
 }
 
-void NodeLeases::on_lease_event(const Hash& deal, net::LeaseEvent event, const std::string&) {
-  if (event == net::LeaseEvent::path) return;  // the deal goes on, by another path
+void StatusReporter::set_path(const Hash& deal, std::string path) {
+  std::lock_guard lock(mu_);
+  path_[deal] = std::move(path);
+}
+
+void NodeLeases::on_lease_event(const Hash& deal, net::LeaseEvent event,
+                                const std::string& reason) {
+  // The path, from the reason's first words (net/gateway.h: "direct to", "relayed through",
+  // "punched to", "stays relayed"): sent to the node with the reports, at once when it changes.
+  if (event == net::LeaseEvent::connected || event == net::LeaseEvent::path) {
+    const char* path = reason.starts_with("direct")    ? "direct"
+                       : reason.starts_with("punched") ? "punched"
+                                                       : "relayed";
+    reporter_.set_path(deal, path);
+  }
+  if (event == net::LeaseEvent::path) {
+    if (reason.starts_with("punched"))
+      post([this, deal] { (void)reporter_.report(deal, market::PartyState::connected); });
+    return;  // the deal goes on, by another path
+  }
   market::PartyState state = event == net::LeaseEvent::connected ? market::PartyState::connected
                              : event == net::LeaseEvent::failed  ? market::PartyState::failed
                                                                  : market::PartyState::closed;

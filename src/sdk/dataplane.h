@@ -68,8 +68,9 @@ Result<void> prove_ip(NodeClient& node, const Address& provider, const std::stri
 
 // Signs a status report as `signer` (the wallet of `event.party` in the deal) and sends it: POST
 // /v1/deals/{id}/events. The answer is the node's (`status`: the deal's after it; `deal`).
+// A requester may add the path its traffic takes (`direct`, `relayed` or `punched`; unsigned).
 Result<nlohmann::json> send_status(NodeClient& node, const Signer& signer,
-                                   const market::StatusEvent& event);
+                                   const market::StatusEvent& event, const std::string& path = "");
 
 // Sends one party's signed status reports. Thread-safe.
 class StatusReporter {
@@ -83,6 +84,8 @@ class StatusReporter {
   // the node refused because the deal is closed (they are forgotten).
   std::vector<Hash> heartbeat(Millis interval);
   size_t live() const;
+  // The path the deal's traffic takes, sent with every later report of it (requesters).
+  void set_path(const Hash& deal, std::string path);
 
  private:
   Result<void> send(const Hash& deal, market::PartyState state);
@@ -96,6 +99,7 @@ class StatusReporter {
   };
   std::unordered_map<Hash, uint64_t> seq_;
   std::unordered_map<Hash, Live> live_;
+  std::unordered_map<Hash, std::string> path_;
 };
 
 // What a gateway orders: one IP per lease, for `duration_seconds`, at most `max_price_per_second`.

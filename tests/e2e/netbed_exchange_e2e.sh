@@ -243,6 +243,18 @@ for _ in 1 2 3; do expect_eq "country-fr leaves from nat4's address, punched" "$
 sleep 1.5 # the relay's next report
 expect_eq "what goes over the punched path does not cross the relay" "$(fr_bytes)" "$before"
 grep -oE 'deal 0x[0-9a-f]+ (connected|path): .*' "$work/gateway.out" | sed -E 's/(0x[0-9a-f]{8})[0-9a-f]*/\1.../'
+# `ipsx deal show` at the node says each deal's path, as the requester's gateway reported it.
+deal_of() { nb exec req curl -s "$url/v1/deals?party=$1" | jq -r '.deals[0].id'; }
+for spec in "$de direct" "$fr punched" "$br relayed"; do
+  read -r who want <<<"$spec"
+  got=""
+  for _ in $(seq 50); do
+    got=$(nb exec req "$IPSX" deal show "$(deal_of "$who")" --node "$url" 2>&1 | grep -oE 'path: [a-z]+')
+    [[ $got == "path: $want" ]] && break
+    sleep 0.1
+  done
+  expect_eq "ipsx deal show: the deal with ${who:0:10}... takes the $want path" "$got" "path: $want"
+done
 phases() { nb exec req curl -s "$url/v1/deals?party=$requester" | grep -oE '"phase":"[a-z]+"' | sort | uniq -c | tr -s ' '; }
 for _ in $(seq 50); do phases | grep -q ' 5 "phase":"active"' && break; sleep 0.2; done
 expect_out "the five deals are active at the node" ' 5 "phase":"active"' phases
