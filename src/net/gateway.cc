@@ -17,7 +17,7 @@
 #include "net/io_util.h"
 #include "net/mux.h"
 #include "net/net_error.h"
-#include "net/pair_auth.h"
+#include "net/pair_client.h"
 #include "net/pair_messages.h"
 #include "net/proxy_front.h"
 #include "net/relay.h"
@@ -431,55 +431,10 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   // The pair channel's handshake on a connection to the exit (direct, relayed or punched).
   awaitable<Result<std::shared_ptr<MuxChannel>>> handshake(Link& l, tcp::socket sock) {
     auto stream = std::make_unique<TlsStream>(std::move(sock), *client_ctx);
-    boost::system::error_code ec;
-    bool expired;
-    {
-      Deadline deadline(stream->next_layer(), cfg.connect_timeout);
-      ec = co_await stream->handshake(TlsStream::Role::client);
-      expired = deadline.expired();
-    }
-    if (ec)
-      co_return fail(expired ? NetErrc::timed_out : NetErrc::tls,
-                     "TLS handshake with the exit: " + ec.message());
     Bytes buffer;
-    auto hello_frame = co_await read_one_frame(*stream, buffer, cfg.connect_timeout);
-    if (!hello_frame) co_return std::unexpected(hello_frame.error());
-    if (hello_frame->type != FrameType::hello)
-      co_return fail(NetErrc::malformed, "the exit did not say hello");
-    auto hello = parse_hello(hello_frame->payload);
-    if (!hello) co_return std::unexpected(hello.error());
-    // The TLS key must be the one the provider's wallet certified.
-    auto key = peer_key_sha256(stream->native_handle());
-    if (!key) co_return std::unexpected(key.error());
-    if (hello->provider != l.lease.provider)
-      co_return fail(NetErrc::tls,
-                     fmt::format("the exit speaks for {}, the deal's provider is {}",
-                                 hello->provider.to_string(), l.lease.provider.to_string()));
-    if (*key != hello->key_sha256)
-      co_return fail(NetErrc::tls, "the exit's TLS key is not the certified one");
-    if (hello->valid_until < now_s())
-      co_return fail(NetErrc::tls, "the exit's key certificate has expired");
-    Hash cert_digest = crypto::personal_message_hash(
-        exit_key_message(hello->provider, hello->key_sha256, hello->valid_until));
-    if (!crypto::verify(cert_digest, hello->key_signature, l.lease.provider))
-      co_return fail(NetErrc::tls, "the exit's key is not certified by the provider's wallet");
-    auto binding = channel_binding(stream->native_handle());
-    if (!binding) co_return std::unexpected(binding.error());
-    auto sig = crypto::sign(requester, crypto::personal_message_hash(pair_auth_message(
-                                           l.lease.deal_id, hello->challenge, *binding)));
-    if (!sig) co_return std::unexpected(sig.error());
-    Frame auth{FrameType::auth, 0, to_payload(AuthMessage{l.lease.deal_id, *sig})};
-    auto sent = co_await write_one_frame(*stream, auth, cfg.connect_timeout);
-    if (!sent) co_return std::unexpected(sent.error());
-    auto answer = co_await read_one_frame(*stream, buffer, cfg.connect_timeout);
-    if (!answer) co_return std::unexpected(answer.error());
-    if (answer->type == FrameType::refused) {
-      Error why = parse_error_payload(answer->payload);
-      co_return std::unexpected(why.with_context("the exit refused the deal"));
-    }
-    if (answer->type != FrameType::welcome)
-      co_return fail(NetErrc::malformed, "the exit answered neither welcome nor refused");
-    auto welcome = parse_welcome(answer->payload);
+    auto welcome =
+        co_await pair_client_handshake(*stream, buffer, l.lease.provider, l.lease.deal_id,
+                                       requester, now_s(), cfg.connect_timeout);
     if (!welcome) co_return std::unexpected(welcome.error());
     l.welcome = *welcome;
     with_stats(l.lease.deal_id, [&](GatewayLeaseStats& s) {
