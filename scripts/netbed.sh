@@ -8,6 +8,8 @@
 #   scripts/netbed.sh hosts     the hosts and their addresses
 #   scripts/netbed.sh check     is it up, whole and sealed from the machine's own network
 #   scripts/netbed.sh forward ROUTER PORT   a port forward (TCP) on a home router to its host
+#   scripts/netbed.sh loss PERCENT   drop PERCENT (0-50, decimals allowed) of the packets crossing
+#                                    the public segment, at random; 0 ends it
 #
 # NETBED names one testbed (default "nb"; lowercase letters and digits, at most 12): namespaces are
 # ipsx-$NETBED-HOST, so testbeds with different names can be up side by side.
@@ -156,6 +158,28 @@ forward() {
   echo "netbed '$NETBED': $r forwards TCP port $port to ${INSIDE[$r]} ($to)"
 }
 
+# loss PERCENT: the public segment drops that share of the frames it forwards, at random (an
+# nftables bridge rule in `inet`; the kernel's netem is not needed). 0 removes the rule.
+loss() {
+  local pct=$1
+  [[ $pct =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v p="$pct" 'BEGIN { exit !(p >= 0 && p <= 50) }' ||
+    die "loss: a percentage from 0 to 50, not '$pct'"
+  in_ns inet nft delete table bridge ipsx_loss 2>/dev/null || true
+  local per_million
+  per_million=$(awk -v p="$pct" 'BEGIN { printf "%d", p * 10000 }')
+  if ((per_million > 0)); then
+    in_ns inet nft -f - <<NFT
+table bridge ipsx_loss {
+  chain through {
+    type filter hook forward priority filter;
+    numgen random mod 1000000 < $per_million counter drop
+  }
+}
+NFT
+  fi
+  echo "netbed '$NETBED': the public segment drops $pct% of its packets"
+}
+
 hosts() {
   local h
   for h in "${HOSTS[@]}"; do
@@ -201,6 +225,10 @@ case $cmd in
     [[ $# -eq 2 ]] || die "usage: scripts/netbed.sh forward ROUTER PORT"
     forward "$1" "$2"
     ;;
+  loss)
+    [[ $# -eq 1 ]] || die "usage: scripts/netbed.sh loss PERCENT"
+    loss "$1"
+    ;;
   exec)
     [[ $# -ge 2 ]] || die "usage: scripts/netbed.sh exec HOST CMD..."
     h=$1
@@ -209,5 +237,5 @@ case $cmd in
     # exec: CMD takes this process's place, so that its pid is the caller's `$!` (signals reach it).
     exec ip netns exec "$(ns "$h")" "$@"
     ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

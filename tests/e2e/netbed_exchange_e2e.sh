@@ -259,6 +259,22 @@ phases() { nb exec req curl -s "$url/v1/deals?party=$requester" | grep -oE '"pha
 for _ in $(seq 50); do phases | grep -q ' 5 "phase":"active"' && break; sleep 0.2; done
 expect_out "the five deals are active at the node" ' 5 "phase":"active"' phases
 
+# Loss on the public segment: 3% of the packets crossing it dropped at random (scripts/netbed.sh
+# loss). TCP recovers underneath: every path serves every request, under the same deals.
+deal_count() { nb exec req curl -s "$url/v1/deals?party=$requester" | jq '.deals | length'; }
+deals_then=$(deal_count)
+nb loss 3 >/dev/null || bad "netbed.sh loss 3"
+served=0
+for user in country-de country-fr country-br; do
+  for _ in 1 2 3 4 5; do [[ $(through "$user") == *" 200" ]] && served=$((served + 1)); done
+done
+dropped=$(nb exec inet nft list table bridge ipsx_loss 2>/dev/null | grep -oE 'packets [0-9]+' | grep -oE '[0-9]+')
+nb loss 0 >/dev/null || bad "netbed.sh loss 0"
+((${dropped:-0} > 0)) && ok "the public segment dropped $dropped packets meanwhile" || bad "no packet dropped"
+expect_eq "with 3% loss, the direct, punched and relayed paths served all 15 requests" "$served" 15
+expect_eq "under the same deals" "$(deal_count)" "$deals_then"
+echo "(this kernel has no netem: latency is not emulated)"
+
 # A home router "reboots": its NAT mappings flushed (conntrack) while the deal is live. The
 # port-forwarded deal is served again at once, under the same deal (the gateway reconnects its
 # pair channel through the forward).
