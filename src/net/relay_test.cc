@@ -15,6 +15,7 @@
 #include "net/dataplane_test_util.h"
 #include "net/io_util.h"
 #include "net/net_error.h"
+#include "net/punch.h"
 
 namespace ipsx::net {
 namespace {
@@ -234,6 +235,56 @@ TEST_F(RelayTest, RefusesAPunchNobodyAnswers) {
     boost::system::error_code ignored;
     control->close(ignored);
   });
+}
+
+// Attack on a punch: while a side punches, its port listens for the peer's SYN; a stranger who
+// connects to it first (someone scanning, or racing the peer) is not taken for the peer: its
+// connection is closed, and the punch still joins the two sides.
+TEST_F(RelayTest, APunchTakesOnlyItsPeer) {
+  auto free_port = [&] {
+    tcp::acceptor a(io_.io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    return a.local_endpoint().port();
+  };
+  const tcp::endpoint gw(asio::ip::make_address("127.0.0.1"), free_port());
+  const tcp::endpoint pv(asio::ip::make_address("127.0.0.1"), free_port());
+  std::promise<Result<tcp::socket>> gw_done;
+  asio::co_spawn(
+      io_.io(),
+      [&]() -> awaitable<void> {
+        gw_done.set_value(co_await punch(io_.io().get_executor(), gw, pv, 3s));
+      },
+      asio::detached);
+  // The stranger connects to the punching port and waits to be closed.
+  auto stranger = on<std::string>(io_.io(), [&]() -> awaitable<std::string> {
+    asio::steady_timer t(io_.io());
+    for (int i = 0; i < 50; ++i) {
+      auto s = co_await dial(io_.io().get_executor(), gw, std::nullopt, 1s);
+      if (!s) {  // not listening yet
+        t.expires_after(10ms);
+        co_await t.async_wait(asio::use_awaitable);
+        continue;
+      }
+      std::array<char, 1> b;
+      boost::system::error_code ec;
+      Deadline d(*s, 2s);
+      co_await s->async_read_some(asio::buffer(b), use_ec(ec));
+      co_return d.expired() ? std::string("held") : ec.message();
+    }
+    co_return std::string("never connected");
+  });
+  EXPECT_NE(stranger, "held");
+  EXPECT_NE(stranger, "never connected");
+  auto pv_side = on<Result<tcp::socket>>(io_.io(), [&]() -> awaitable<Result<tcp::socket>> {
+    co_return co_await punch(io_.io().get_executor(), pv, gw, 3s);
+  });
+  auto gw_side = gw_done.get_future().get();
+  ASSERT_TRUE(gw_side) << gw_side.error().message();
+  ASSERT_TRUE(pv_side) << pv_side.error().message();
+  boost::system::error_code ec;
+  EXPECT_EQ(gw_side->remote_endpoint(ec), pv);
+  EXPECT_EQ(pv_side->remote_endpoint(ec), gw);
+  asio::post(io_.io(), [a = std::make_shared<tcp::socket>(std::move(*gw_side)),
+                        b = std::make_shared<tcp::socket>(std::move(*pv_side))] {});
 }
 
 TEST_F(RelayTest, RefusesAnUnknownProviderWithTheReason) {
