@@ -611,7 +611,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       forwarder.request_timeout = cfg.client_timeout;
       forwarder.authenticate = authenticate;
       forwarder.connect = [this, &filters](const FrontRequest& r) -> awaitable<Result<HttpHop>> {
-        auto opened = co_await open_stream(r, filters);
+        auto opened = co_await open_stream(r, filters, true);
         if (!opened) co_return std::unexpected(opened.error());
         co_return HttpHop{stream_upstream(opened->second), meter(opened->first->lease.deal_id)};
       };
@@ -632,8 +632,11 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // A lease that fits, its pair channel, and a stream the exit has connected to the destination.
+  // `early`: the stream as soon as OPEN is sent, without waiting for the exit's answer (plain
+  // HTTP: the request follows OPEN at once, saving a round trip to the exit; an OPEN the exit
+  // refuses resets the stream with the exit's reason, which the forwarder answers the client).
   awaitable<Result<std::pair<std::shared_ptr<Link>, std::shared_ptr<MuxStream>>>> open_stream(
-      const FrontRequest& req, const ProxyFilters& f) {
+      const FrontRequest& req, const ProxyFilters& f, bool early = false) {
     auto link = co_await choose(f);
     if (!link) co_return std::unexpected(link.error());
     auto l = *link;
@@ -648,6 +651,10 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     if (l->opened.size() >= kMaxOpenedStreams) l->opened.pop_front();
     l->opened.push_back({st->id(), format_host(req.destination.host), req.destination.port,
                          to_unix_ms(clock.now())});
+    if (early) {
+      with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.connections; });
+      co_return std::pair{l, st};
+    }
     auto opened = co_await st->wait_opened(cfg.connect_timeout);
     if (!opened) {
       with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.failures; });

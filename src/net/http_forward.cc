@@ -70,6 +70,7 @@ enum class Outcome {
 struct Relay {
   Relay(tcp::socket& c, const HttpForwarder& fw) : client(c), f(fw) {}
   tcp::socket& client;
+  std::optional<Error> upstream_error;  // why the upstream's last read or write failed
   const HttpForwarder& f;
   RelayWatch* watch = nullptr;
   Bytes buf;  // client bytes past the current request's head (body, pipelined requests)
@@ -162,6 +163,7 @@ struct Relay {
       }
       if (!parsed->complete()) {
         auto chunk = co_await up->read();
+        if (!chunk) upstream_error = chunk.error();
         if (!chunk || chunk->empty()) {
           if (!sent && rbuf.empty()) co_return Outcome::no_response;
           co_return co_await fail_response(sent, "the origin closed within a response head");
@@ -242,8 +244,10 @@ struct Relay {
         watch->touch();
       }
       ByteView forward_bytes = as_bytes(*forward);
+      upstream_error.reset();
       auto w = co_await up->write(forward_bytes);
       if (w) count(forward->size(), 0);
+      if (!w) upstream_error = w.error();
       std::shared_ptr<Upload> u;
       if (w && has_body) {
         u = std::make_shared<Upload>(client.get_executor());
@@ -261,6 +265,13 @@ struct Relay {
         // A kept connection the origin closed meanwhile: once more on a fresh one, when nothing
         // of the request is lost (no body).
         if (reused && !has_body && attempt == 0 && !watch->aborted()) continue;
+        // An upstream that failed with a reason (the exit could not reach the origin, or refused
+        // it: a stream opened without waiting for the exit's answer) is answered as a failure
+        // to connect would have been.
+        if (upstream_error) {
+          co_await answer_failure(client, req, *upstream_error, f.request_timeout);
+          co_return false;
+        }
         std::string text =
             write_error_response(ProxyStatus::bad_gateway, "the origin closed without a response");
         co_await to_client(text);
