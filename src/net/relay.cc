@@ -5,6 +5,7 @@
 #include <array>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -51,6 +52,25 @@ std::vector<std::string> words(const std::string& line) {
 awaitable<void> say(tcp::socket& s, std::string line, Millis timeout) {
   line += '\n';
   (void)co_await write_all_for(s, asio::buffer(line), timeout);
+}
+
+// An endpoint from the protocol's two words, address and port (1-65535); nullopt if they are not.
+std::optional<tcp::endpoint> endpoint_of(const std::string& address, const std::string& port) {
+  boost::system::error_code ec;
+  auto a = asio::ip::make_address(address, ec);
+  if (ec || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  unsigned long p = std::stoul(port);
+  if (p == 0 || p > 65535) return std::nullopt;
+  return tcp::endpoint(a, static_cast<uint16_t>(p));
+}
+
+// The wildcard address of `relay`'s family, any port: where a connection to it may come from.
+tcp::endpoint any_port_like(const tcp::endpoint& relay) {
+  return tcp::endpoint(relay.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
+                                               : asio::ip::address(asio::ip::address_v6::any()),
+                       0);
 }
 
 }  // namespace
@@ -504,15 +524,8 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
         asio::co_spawn(io, dial_back(w[1], ec ? "" : source), asio::detached);
       }
       if (w.size() == 4 && w[0] == "PUNCH") {
-        boost::system::error_code ec;
-        auto address = asio::ip::make_address(w[2], ec);
-        unsigned long port = 0;
-        try {
-          port = std::stoul(w[3]);
-        } catch (...) {
-        }
-        if (!ec && port > 0 && port <= 65535)
-          asio::co_spawn(io, punch_back(w[1], tcp::endpoint(address, port)), asio::detached);
+        if (auto gateway = endpoint_of(w[2], w[3]))
+          asio::co_spawn(io, punch_back(w[1], *gateway), asio::detached);
       }
     }
   }
@@ -554,10 +567,7 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
 
 awaitable<void> RelayClient::Impl::punch_back(std::string token, tcp::endpoint gateway) {
   auto self = shared_from_this();
-  const tcp::endpoint any(relay.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
-                                                  : asio::ip::address(asio::ip::address_v6::any()),
-                          0);
-  auto s = co_await dial_reusable(io.get_executor(), relay, any, Millis(10'000));
+  auto s = co_await dial_reusable(io.get_executor(), relay, any_port_like(relay), Millis(10'000));
   if (!s) co_return;
   std::string line = fmt::format("{} PUNCHING {} {}\n", kMagic, key.address().to_string(), token);
   if (!co_await write_all_for(*s, asio::buffer(line), Millis(10'000))) co_return;
@@ -596,57 +606,61 @@ void RelayClient::stop() {
 
 // ---- The gateway's side ------------------------------------------------------------------------
 
-awaitable<Result<tcp::socket>> relay_connect(asio::any_io_executor ex, tcp::endpoint relay,
-                                             const Address& provider, Millis timeout) {
-  auto s = co_await dial(ex, relay, std::nullopt, timeout);
+namespace {
+
+// A gateway's request to the relay: `verb` for `provider` on a new connection (from a port
+// others may bind too when `reusable`), and the relay's answer line.
+struct RelayAnswer {
+  tcp::socket socket;
+  std::string line;
+};
+awaitable<Result<RelayAnswer>> ask_relay(asio::any_io_executor ex, tcp::endpoint relay,
+                                         std::string_view verb, const Address& provider,
+                                         Millis timeout, bool reusable) {
+  // (Not a conditional expression: gcc 12 destroys a co_await's temporary there twice.)
+  Result<tcp::socket> s = std::unexpected(Error(NetErrc::exit_failed, "not dialled"));
+  if (reusable)
+    s = co_await dial_reusable(ex, relay, any_port_like(relay), timeout);
+  else
+    s = co_await dial(ex, relay, std::nullopt, timeout);
   if (!s) co_return std::unexpected(s.error().with_context("the relay"));
-  std::string line = fmt::format("{} CONNECT {}\n", kMagic, provider.to_string());
+  std::string line = fmt::format("{} {} {}\n", kMagic, verb, provider.to_string());
   if (auto w = co_await write_all_for(*s, asio::buffer(line), timeout); !w)
     co_return std::unexpected(w.error().with_context("the relay"));
   auto answer = co_await read_line(*s, timeout);
   if (!answer) co_return std::unexpected(answer.error().with_context("the relay"));
-  if (*answer != "OK") {
-    co_return fail(NetErrc::exit_failed,
-                   fmt::format("the relay {}:{}: {}", relay.address().to_string(), relay.port(),
-                               answer->starts_with("ERR ") ? answer->substr(4) : *answer));
-  }
-  co_return std::move(*s);
+  co_return RelayAnswer{std::move(*s), std::move(*answer)};
+}
+
+Error refused_by(const tcp::endpoint& relay, const std::string& answer) {
+  return Error(NetErrc::exit_failed,
+               fmt::format("the relay {}:{}: {}", relay.address().to_string(), relay.port(),
+                           answer.starts_with("ERR ") ? answer.substr(4) : answer));
+}
+
+}  // namespace
+
+awaitable<Result<tcp::socket>> relay_connect(asio::any_io_executor ex, tcp::endpoint relay,
+                                             const Address& provider, Millis timeout) {
+  auto a = co_await ask_relay(ex, relay, "CONNECT", provider, timeout, false);
+  if (!a) co_return std::unexpected(a.error());
+  if (a->line != "OK") co_return std::unexpected(refused_by(relay, a->line));
+  co_return std::move(a->socket);
 }
 
 awaitable<Result<RelayPunch>> relay_punch(asio::any_io_executor ex, tcp::endpoint relay,
                                           const Address& provider, Millis timeout) {
-  const tcp::endpoint any(relay.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
-                                                  : asio::ip::address(asio::ip::address_v6::any()),
-                          0);
-  auto s = co_await dial_reusable(ex, relay, any, timeout);
-  if (!s) co_return std::unexpected(s.error().with_context("the relay"));
-  std::string line = fmt::format("{} PUNCH {}\n", kMagic, provider.to_string());
-  if (auto w = co_await write_all_for(*s, asio::buffer(line), timeout); !w)
-    co_return std::unexpected(w.error().with_context("the relay"));
-  auto answer = co_await read_line(*s, timeout);
-  if (!answer) co_return std::unexpected(answer.error().with_context("the relay"));
-  auto w = words(*answer);
+  auto a = co_await ask_relay(ex, relay, "PUNCH", provider, timeout, true);
+  if (!a) co_return std::unexpected(a.error());
+  auto w = words(a->line);
+  auto peer = w.size() == 3 && w[0] == "PEER" ? endpoint_of(w[1], w[2]) : std::nullopt;
+  if (!peer) co_return std::unexpected(refused_by(relay, a->line));
   boost::system::error_code ec;
-  asio::ip::address address;
-  unsigned long port = 0;
-  if (w.size() == 3 && w[0] == "PEER") {
-    address = asio::ip::make_address(w[1], ec);
-    try {
-      port = std::stoul(w[2]);
-    } catch (...) {
-    }
-  }
-  if (w.size() != 3 || w[0] != "PEER" || ec || port == 0 || port > 65535) {
-    co_return fail(NetErrc::exit_failed,
-                   fmt::format("the relay {}:{}: {}", relay.address().to_string(), relay.port(),
-                               answer->starts_with("ERR ") ? answer->substr(4) : *answer));
-  }
-  const tcp::endpoint peer(address, static_cast<uint16_t>(port));
-  const tcp::endpoint local = s->local_endpoint(ec);
+  const tcp::endpoint local = a->socket.local_endpoint(ec);
   if (ec) co_return fail(NetErrc::exit_failed, "the relay connection's port: " + ec.message());
-  auto punched = co_await punch(ex, local, peer, timeout);
+  auto punched = co_await punch(ex, local, *peer, timeout);
   if (!punched) co_return std::unexpected(punched.error());
-  co_return RelayPunch{std::move(*punched), peer};
+  co_return RelayPunch{std::move(*punched), *peer};
 }
 
 }  // namespace ipsx::net
