@@ -205,10 +205,13 @@ for _ in $(seq 50); do nb exec req curl -sf "$url/v1/exits/$de" >/dev/null && br
 expect_out "the node serves the DE exit's public endpoint" '"endpoint":"203\.0\.113\.31:7000"' \
   nb exec req curl -sf "$url/v1/exits/$de"
 
-# The requester's gateway, on its host behind nat3.
+# The requester's gateway, on its host behind nat3. On Ethereum the deals are shorter, so that
+# the test sees them settle on chain after the checks below.
+duration=120
+[[ -n $CONTRACTS ]] && duration=90
 on req gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:8888 \
-  --max-price 0.0025 --duration 120 --budget 3
+  --max-price 0.0025 --duration "$duration" --budget 3
 wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:8888' 20 >/dev/null && ok "the gateway listens" ||
   bad "the gateway starts: $(cat "$work/gateway.out")"
 through() { # through USER [SCHEME]: curl on the requester's host via its gateway
@@ -225,6 +228,10 @@ expect_eq "country-br leaves from the carrier NAT's address, through the relay" 
 wait_for "$work/relay.out" "provider $br: [1-9][0-9]* connection" 10 >/dev/null &&
   ok "the relay reports what it carries as it goes" || bad "relay report: $(cat "$work/relay.out")"
 expect_eq "country-fr leaves from nat4's address" "$(through country-fr)" "203.0.113.71 200"
+for spec in "de 203.0.113.31" "jp 203.0.113.41" "br 203.0.113.51" "fr 203.0.113.71"; do
+  read -r c ip <<<"$spec"
+  expect_eq "country-$c over SOCKS5 too" "$(through "country-$c" socks5h)" "$ip 200"
+done
 expect_out "nothing in Italy: 503 with the reason" 'no offer on the market fits.* 503$' through country-it
 # The path each deal took, as the gateway's log tells it.
 for spec in "direct to 203.0.113.31:7000" "direct to 203.0.113.32:7000" \
@@ -401,6 +408,27 @@ expect_eq "under the same deal, none failed" \
   "$(nb exec req curl -s "$url/v1/deals?party=$requester" | jq '.deals | length') $(grep -c ' failed: ' "$work/gateway.out")" \
   "$deals_before 0"
 grep -E 'deal 0x[0-9a-f]+ (failed|cut|connected: relayed)' "$work/gateway.out" | sed -E 's/(0x[0-9a-f]{8})[0-9a-f]*/\1.../'
+
+if [[ -n $CONTRACTS ]]; then
+  # Everything settles on the chain: each deal, its time up, is closed on the ledger by its
+  # provider with the requester's last balance proof; cast then reads each provider's wallet at
+  # the Centralizer (what the claims paid it, less the market's commission).
+  ids=$(nb exec req curl -s "$url/v1/deals?party=$requester" | jq -r '.deals[].id')
+  for _ in $(seq 150); do
+    open_left=0
+    for id in $ids; do
+      [[ $(nb exec req curl -s "$url/v1/deals/$id" | jq -r '.ledger.state') == closed ]] || open_left=$((open_left + 1))
+    done
+    ((open_left == 0)) && break
+    sleep 1
+  done
+  expect_eq "every deal is closed on chain once its time is up" "$open_left" 0
+  for who in "$de" "$us" "$jp" "$br" "$fr"; do
+    bal=$(ncast call --rpc-url "$RPC" "$cent" "wallet(address)(uint256,uint256)" "$who" | head -1 | awk '{print $1}')
+    [[ $bal =~ ^[1-9][0-9]*$ ]] &&
+      ok "cast: provider ${who:0:10}...'s wallet holds $bal base units of IPSX" || bad "provider $who's wallet holds '$bal'"
+  done
+fi
 
 agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[br]}" "${pid_of[fr]}" "${pid_of[gateway]}" "${pid_of[relay2]}")
 for p in "${agents[@]}"; do kill -TERM "$p" 2>/dev/null; done
