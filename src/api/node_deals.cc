@@ -219,7 +219,16 @@ HttpResponse post_event(NodeState& s, const HttpRequest& req) {
   tick(node);
   auto status = node.market.status_event(se);
   if (!status) return error_response(from_error(status.error()));
-  if (path) node.paths[se.event.deal_id] = *path;
+  if (path) {
+    // Bounded: past 100,000 entries, those of deals settled on the ledger go.
+    if (node.paths.size() >= 100'000) {
+      std::erase_if(node.paths, [&](const auto& e) {
+        const DealRecord* r = node.market.deal(e.first);
+        return !r || r->released;
+      });
+    }
+    node.paths[se.event.deal_id] = *path;
+  }
   if (auto w = node.watched.find(se.event.deal_id); w != node.watched.end())
     w->second = *status;  // said by the "status" event below
   publish(node, "status",

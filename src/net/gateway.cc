@@ -13,6 +13,7 @@
 #include "crypto/eip191.h"
 #include "crypto/eip712.h"
 #include "net/http_forward.h"
+#include "net/http_proxy.h"
 #include "net/http_text.h"
 #include "net/io_util.h"
 #include "net/mux.h"
@@ -64,6 +65,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     bool punch_tried = false;  // once per deal: a NAT that will not be punched stays so
     bool dial_failed = false;  // the last connect failed before the exit could answer
     std::optional<Steady::time_point> unreachable_since;  // since when the exit cannot be reached
+    std::optional<Error> unreachable_why;                 // and why, as last tried
     uint64_t reads_seen = 0;                              // the channel's reads() at the last look
     Steady::time_point heard_at{};                        // when they last moved
     // Usage receipts (docs/usage-receipts.md): the streams this gateway opened on the deal (to
@@ -267,6 +269,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
         const auto now = Steady::now();
         if (l->dial_failed && l->reported_connected) {
           if (!l->unreachable_since) l->unreachable_since = now;
+          l->unreachable_why = ch.error();
           const auto left =
               std::chrono::duration_cast<Millis>(*l->unreachable_since + cfg.reconnect_grace - now);
           if (left > Millis(0)) {
@@ -294,8 +297,16 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
         event(*l, LeaseEvent::connected,
               l->lease.relayed ? "relayed through " + at : "direct to " + at);
       }
-      with_stats(l->lease.deal_id,
-                 [&](GatewayLeaseStats& s) { s.path = l->lease.relayed ? "relayed" : "direct"; });
+      bool was_punched = false;
+      with_stats(l->lease.deal_id, [&](GatewayLeaseStats& s) {
+        was_punched = s.path == "punched";
+        s.path = l->lease.relayed ? "relayed" : "direct";
+      });
+      if (was_punched && l->lease.relayed) {
+        event(*l, LeaseEvent::path,
+              fmt::format("relayed through {}:{} again (the punched connection closed)",
+                          l->lease.exit.address().to_string(), l->lease.exit.port()));
+      }
       if (l->lease.relayed && cfg.punch && !l->punch_tried) {
         l->punch_tried = true;
         asio::co_spawn(io, move_to_punched(l), asio::detached);
@@ -357,6 +368,17 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       if (stopping) break;
       const auto now = Steady::now();
       for (auto& l : links) {
+        // A deal whose exit stayed unreachable through its grace is failed, even when no client
+        // came back to it (a client without a session moves to another lease meanwhile).
+        if (l->unreachable_since && l->state == Link::State::idle &&
+            now - *l->unreachable_since >= cfg.reconnect_grace) {
+          drop(*l,
+               l->unreachable_why.value_or(Error(NetErrc::exit_failed, "the exit is unreachable"))
+                   .with_context(
+                       fmt::format("unreachable for {} s", cfg.reconnect_grace.count() / 1000)),
+               LeaseEvent::failed);
+          continue;
+        }
         if (l->state != Link::State::up || !l->channel || !l->channel->is_open()) continue;
         if (l->channel->reads() != l->reads_seen) {
           l->reads_seen = l->channel->reads();
@@ -376,11 +398,16 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   // one opens: new client connections go over it, and the relayed channel closes once the
   // connections it carries have ended. When no hole opens, the deal stays relayed.
   awaitable<void> move_to_punched(std::shared_ptr<Link> l) {
+    auto self = shared_from_this();
     const std::string relay =
         fmt::format("{}:{}", l->lease.exit.address().to_string(), l->lease.exit.port());
     auto punched = co_await relay_punch(io.get_executor(), l->lease.exit, l->lease.provider,
                                         cfg.punch_timeout);
-    if (l->state != Link::State::up) co_return;
+    if (stopping) co_return;
+    if (l->state != Link::State::up) {
+      l->punch_tried = false;  // the relayed channel went meanwhile: try with the next one
+      co_return;
+    }
     if (!punched) {
       event(*l, LeaseEvent::path,
             "stays relayed through " + relay + " (" + punched.error().message() + ")");
@@ -389,7 +416,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     const std::string to =
         fmt::format("{}:{}", punched->peer.address().to_string(), punched->peer.port());
     auto ch = co_await handshake(*l, std::move(punched->socket));
-    if (l->state != Link::State::up) {
+    if (stopping || l->state != Link::State::up) {
       if (ch) (*ch)->close(Error(NetErrc::channel_closed, "the lease ended"));
       co_return;
     }
@@ -611,7 +638,10 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       forwarder.request_timeout = cfg.client_timeout;
       forwarder.authenticate = authenticate;
       forwarder.connect = [this, &filters](const FrontRequest& r) -> awaitable<Result<HttpHop>> {
-        auto opened = co_await open_stream(r, filters, true);
+        // Early (the request right after OPEN) only without a body: a client that waits for
+        // 100 Continue before its body must hear the exit's refusal.
+        const bool early = r.http && HttpBodyScanner::for_request(*r.http).done();
+        auto opened = co_await open_stream(r, filters, early);
         if (!opened) co_return std::unexpected(opened.error());
         co_return HttpHop{stream_upstream(opened->second), meter(opened->first->lease.deal_id)};
       };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <memory>
 #include <optional>
@@ -103,7 +104,9 @@ awaitable<Result<tcp::socket>> punch(asio::any_io_executor ex, tcp::endpoint loc
     auto l = reusable(ex, local);
     if (!l) co_return std::unexpected(l.error());
     boost::system::error_code ec;
-    race->acceptor.assign(local.protocol(), l->release(), ec);
+    const int fd = l->release();
+    race->acceptor.assign(local.protocol(), fd, ec);
+    if (ec) ::close(fd);  // not the acceptor's: nobody else would
     if (!ec) race->acceptor.listen(4, ec);
     if (ec)
       co_return fail(NetErrc::exit_failed,

@@ -11,6 +11,7 @@
 
 #include "crypto/eip191.h"
 #include "crypto/secure.h"
+#include "net/address_policy.h"
 #include "net/io_util.h"
 #include "net/net_error.h"
 #include "net/punch.h"
@@ -64,6 +65,16 @@ std::optional<tcp::endpoint> endpoint_of(const std::string& address, const std::
   unsigned long p = std::stoul(port);
   if (p == 0 || p > 65535) return std::nullopt;
   return tcp::endpoint(a, static_cast<uint16_t>(p));
+}
+
+// Whether a punch may go to `target`, an endpoint a relay named: a global address, or one of the
+// relay's own kind (a relay on loopback, as in the tests, or on a private network, for its
+// peers there); never an unspecified or multicast one. A relay cannot then aim a provider's SYNs
+// at its loopback or its LAN.
+bool punchable(const tcp::endpoint& target, const tcp::endpoint& relay) {
+  const AddressClass t = classify(from_asio(target.address()));
+  if (t == AddressClass::unspecified || t == AddressClass::multicast) return false;
+  return t == AddressClass::global || t == classify(from_asio(relay.address()));
 }
 
 // The wildcard address of `relay`'s family, any port: where a connection to it may come from.
@@ -465,6 +476,8 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
   asio::steady_timer timer;
   std::shared_ptr<tcp::socket> control;
   bool stopping = false;
+  static constexpr size_t kMaxPunches = 4;
+  size_t punches = 0;  // punch_back()s running
   std::string last_said;
 
   void say_once(const std::string& what) {  // a state repeated each retry is told once
@@ -524,7 +537,9 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
         asio::co_spawn(io, dial_back(w[1], ec ? "" : source), asio::detached);
       }
       if (w.size() == 4 && w[0] == "PUNCH") {
-        if (auto gateway = endpoint_of(w[2], w[3]))
+        // At most kMaxPunches at once, each to an address a punch may go to (punchable()).
+        auto gateway = endpoint_of(w[2], w[3]);
+        if (gateway && punchable(*gateway, relay) && punches < kMaxPunches)
           asio::co_spawn(io, punch_back(w[1], *gateway), asio::detached);
       }
     }
@@ -567,6 +582,11 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
 
 awaitable<void> RelayClient::Impl::punch_back(std::string token, tcp::endpoint gateway) {
   auto self = shared_from_this();
+  ++punches;
+  struct Count {
+    size_t& n;
+    ~Count() { --n; }
+  } count{punches};
   auto s = co_await dial_reusable(io.get_executor(), relay, any_port_like(relay), Millis(10'000));
   if (!s) co_return;
   std::string line = fmt::format("{} PUNCHING {} {}\n", kMagic, key.address().to_string(), token);
@@ -655,6 +675,10 @@ awaitable<Result<RelayPunch>> relay_punch(asio::any_io_executor ex, tcp::endpoin
   auto w = words(a->line);
   auto peer = w.size() == 3 && w[0] == "PEER" ? endpoint_of(w[1], w[2]) : std::nullopt;
   if (!peer) co_return std::unexpected(refused_by(relay, a->line));
+  if (!punchable(*peer, relay))
+    co_return fail(NetErrc::exit_failed,
+                   fmt::format("the relay named {} to punch to, not an address a punch may go to",
+                               peer->address().to_string()));
   boost::system::error_code ec;
   const tcp::endpoint local = a->socket.local_endpoint(ec);
   if (ec) co_return fail(NetErrc::exit_failed, "the relay connection's port: " + ec.message());

@@ -7,8 +7,10 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <future>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "crypto/eip191.h"
@@ -285,6 +287,58 @@ TEST_F(RelayTest, APunchTakesOnlyItsPeer) {
   EXPECT_EQ(pv_side->remote_endpoint(ec), gw);
   asio::post(io_.io(), [a = std::make_shared<tcp::socket>(std::move(*gw_side)),
                         b = std::make_shared<tcp::socket>(std::move(*pv_side))] {});
+}
+
+// Attack by a relay: PUNCH names the address a provider's SYNs go to. A relay (here a fake one
+// on loopback) naming the provider's LAN, a multicast or an unspecified address, or no port,
+// gets no punch: the provider does not even answer PUNCHING. One naming an address of the
+// relay's own kind (loopback here) does.
+TEST_F(RelayTest, AProviderPunchesOnlyWhereAPunchMayGo) {
+  auto& io = io_.io();
+  tcp::acceptor fake(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  at_ = fake.local_endpoint();
+  std::atomic<int> punching{0};
+  auto control = std::make_shared<tcp::socket>(io);
+  std::promise<void> said;
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        *control = co_await fake.async_accept(asio::use_awaitable);
+        std::string line;
+        co_await asio::async_read_until(*control, asio::dynamic_buffer(line), '\n',
+                                        asio::use_awaitable);
+        std::string out =
+            "OK\nPUNCH t1 10.9.9.9 7000\nPUNCH t2 224.0.0.1 7000\nPUNCH t3 0.0.0.0 7000\n"
+            "PUNCH t4 127.0.0.1 notaport\n";
+        co_await asio::async_write(*control, asio::buffer(out), asio::use_awaitable);
+        said.set_value();
+        for (;;) {  // every later connection: the provider answering a PUNCH
+          boost::system::error_code ec;
+          tcp::socket s = co_await fake.async_accept(use_ec(ec));
+          if (ec) co_return;
+          std::string first;
+          co_await asio::async_read_until(s, asio::dynamic_buffer(first), '\n', use_ec(ec));
+          if (first.find(" PUNCHING ") != std::string::npos) ++punching;
+        }
+      },
+      asio::detached);
+  auto p = *crypto::PrivateKey::generate();
+  serve(p);
+  said.get_future().get();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(punching.load(), 0);
+  asio::post(io, [control] {
+    static const std::string good = "PUNCH t5 127.0.0.1 9\n";
+    boost::system::error_code ignored;
+    asio::write(*control, asio::buffer(good), ignored);
+  });
+  EXPECT_TRUE(eventually([&] { return punching.load() == 1; }));
+  asio::post(io, [&fake, control] {
+    boost::system::error_code ignored;
+    fake.close(ignored);
+    control->close(ignored);
+  });
+  std::this_thread::sleep_for(50ms);
 }
 
 TEST_F(RelayTest, RefusesAnUnknownProviderWithTheReason) {

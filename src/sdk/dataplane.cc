@@ -240,6 +240,7 @@ Result<void> StatusReporter::report(const Hash& deal, market::PartyState state) 
     live_[deal] = {state, SystemClock().now()};
   } else if (!live) {
     live_.erase(deal);
+    path_.erase(deal);
   }
   return r;
 }
@@ -351,7 +352,7 @@ void NodeLeases::on_lease_event(const Hash& deal, net::LeaseEvent event,
     reporter_.set_path(deal, path);
   }
   if (event == net::LeaseEvent::path) {
-    if (reason.starts_with("punched"))
+    if (!reason.starts_with("stays"))  // a new path: said at once
       post([this, deal] { (void)reporter_.report(deal, market::PartyState::connected); });
     return;  // the deal goes on, by another path
   }
