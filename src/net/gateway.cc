@@ -283,9 +283,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
         co_return std::unexpected(ch.error());
       }
       l->unreachable_since.reset();
-      l->reads_seen = (*ch)->reads();
-      l->heard_at = Steady::now();
-      l->channel = *ch;
+      adopt(*l, *ch);
       l->state = Link::State::up;
       l->ready.cancel();
       with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { s.connected = true; });
@@ -353,6 +351,13 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     boost::system::error_code ec;
     co_await w->timer.async_wait(use_ec(ec));
     co_return std::move(w->result);
+  }
+
+  // `ch` becomes the deal's channel, heard from now (watch_channels); returns the one before.
+  std::shared_ptr<MuxChannel> adopt(Link& l, std::shared_ptr<MuxChannel> ch) {
+    l.reads_seen = ch->reads();
+    l.heard_at = Steady::now();
+    return std::exchange(l.channel, std::move(ch));
   }
 
   // Every third of silence_timeout: pings each live pair channel, and closes one that has not
@@ -427,9 +432,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       co_return;
     }
     l->punch_tried = false;  // if the punched connection goes, the deal tries again
-    l->reads_seen = (*ch)->reads();
-    l->heard_at = Steady::now();
-    std::shared_ptr<MuxChannel> relayed = std::exchange(l->channel, *ch);
+    std::shared_ptr<MuxChannel> relayed = adopt(*l, *ch);
     with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { s.path = "punched"; });
     event(*l, LeaseEvent::path, "punched to " + to + " (was relayed through " + relay + ")");
     // The relayed channel ends with the last connection it carries.

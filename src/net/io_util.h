@@ -30,6 +30,19 @@ class Deadline {
   std::shared_ptr<bool> expired_;
 };
 
+// Counts one holder in `n` while it lives: one more now, one less when it goes, on every path
+// out of a coroutine (connections held, punches running).
+class CountedIn {
+ public:
+  explicit CountedIn(size_t& n) : n_(n) { ++n_; }
+  ~CountedIn() { --n_; }
+  CountedIn(const CountedIn&) = delete;
+  CountedIn& operator=(const CountedIn&) = delete;
+
+ private:
+  size_t& n_;
+};
+
 // Puts a socket in non-blocking mode once, as soon as it exists: asio would otherwise set it
 // again, one system call each time, on its first asynchronous operation and on every
 // non_blocking(true).

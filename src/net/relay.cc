@@ -165,11 +165,7 @@ struct Relay::Impl : std::enable_shared_from_this<Impl> {
 
   awaitable<void> handle(tcp::socket s) {
     auto self = shared_from_this();
-    ++connections;
-    struct Count {
-      size_t& n;
-      ~Count() { --n; }
-    } count{connections};
+    CountedIn count(connections);
     boost::system::error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
     auto line = co_await read_line(s, cfg.handshake_timeout);
@@ -582,11 +578,7 @@ struct RelayClient::Impl : std::enable_shared_from_this<Impl> {
 
 awaitable<void> RelayClient::Impl::punch_back(std::string token, tcp::endpoint gateway) {
   auto self = shared_from_this();
-  ++punches;
-  struct Count {
-    size_t& n;
-    ~Count() { --n; }
-  } count{punches};
+  CountedIn count(punches);
   auto s = co_await dial_reusable(io.get_executor(), relay, any_port_like(relay), Millis(10'000));
   if (!s) co_return;
   std::string line = fmt::format("{} PUNCHING {} {}\n", kMagic, key.address().to_string(), token);
