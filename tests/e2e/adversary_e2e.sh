@@ -262,7 +262,13 @@ if [[ $SCENARIO == vanished-requester ]]; then
     expect_out "the second requester reports the new deal failed at once" 'requester reported failed.*the deal is closed' \
       "$IPSX" deal report --node "$url" --keystore "$ks" --address "$requester2" \
       --password-file "$work/pw" --party requester --status failed --deal "$deal2"
-    sleep 6 # the close becomes final (clock_skew 5 s) while the provider is frozen
+    # The close becomes final (clock_skew after it) while the provider is frozen.
+    for _ in $(seq 300); do
+      [[ $(curl -s "$url/v1/deals/$deal2" | jq -r '.status.final') == true ]] && break
+      sleep 0.1
+    done
+    expect_eq "the market's close is final before the provider sees the deal" \
+      "$(curl -s "$url/v1/deals/$deal2" | jq -r '.status.final')" true
     kill -CONT "$provider_pid"
     wait_for "$work/de.out" "deal $deal2 .*already closed at the market before this provider saw it" 15 >/dev/null &&
       ok "the thawed provider finds the deal it never saw pending" || bad "not found: $(cat "$work/de.out")"
