@@ -24,7 +24,7 @@ use_foundry
 for t in curl jq python3; do command -v $t >/dev/null || { echo "$t is required"; exit 1; }; done
 contracts_opt=()
 [[ -n $CONTRACTS ]] && contracts_opt=(--contracts "$CONTRACTS")
-on_exit() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait "${pids[@]}" 2>/dev/null; }
+on_exit() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done; wait "${pids[@]}" 2>/dev/null; }
 
 keep_traffic_local
 start_anvil --block-time 1 || { finish; exit 1; }
@@ -144,8 +144,12 @@ n=4
 snapshot=$("$CAST" rpc --rpc-url "$RPC" evm_snapshot | tr -d '"')
 transfer_all "$sink1" "$n"
 expect_eq "the CLI reported $n transfers included" "${#hashes[@]}" "$n"
+# The node is frozen while the chain takes the transfers back and the test looks: it would send
+# them again within a block, before the last one is looked at.
+kill -STOP "$node_pid"
 "$CAST" rpc --rpc-url "$RPC" evm_revert "$snapshot" >/dev/null
 gone=$(for h in "${hashes[@]}"; do [[ -n $(status "$h") ]] || echo gone; done | grep -c gone)
+kill -CONT "$node_pid"
 expect_eq "a reorganisation took the $n transfers back" "$gone" "$n"
 recovered "reorganisation" "$sink1" "$n"
 wait_for "$work/node.out" 'is no longer on chain .*: sent again' 5 >/dev/null &&
