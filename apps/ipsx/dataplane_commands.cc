@@ -140,6 +140,7 @@ struct GatewayOptions {
   uint64_t acquire_timeout_ms = 10'000;
   uint64_t node_wait_seconds = 60;
   bool sign_front_usage = false;
+  bool no_punch = false;
 };
 
 void run_gateway(const GatewayOptions& o) {
@@ -169,6 +170,7 @@ void run_gateway(const GatewayOptions& o) {
   if (config.password.empty()) throw CommandError("--proxy-password-file: the password is empty");
   config.acquire_timeout = Millis(o.acquire_timeout_ms);
   config.sign_front_usage = o.sign_front_usage;
+  config.punch = !o.no_punch;
 
   SystemClock clock;
   net::Gateway gateway(io, config, key.clone(), &leases, clock);
@@ -680,6 +682,9 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_flag("--sign-front-usage", g->sign_front_usage,
                 "Sign usage receipts that include connections at the exits' fronts (only if this "
                 "requester uses the leased IPs' ip:port:user:pass credentials itself)");
+  cmd->add_flag("--no-punch", g->no_punch,
+                "Keep a relayed deal on its relay: never punch a hole through the provider's NAT "
+                "(where outbound probes are not wanted, or to measure the relay)");
   cmd->add_option("--node-wait", g->node_wait_seconds,
                   "Seconds to keep trying a node that does not answer at start (default 60)");
   cmd->callback([g] { run_gateway(*g); });
