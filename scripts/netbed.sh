@@ -10,6 +10,8 @@
 #   scripts/netbed.sh forward ROUTER PORT   a port forward (TCP) on a home router to its host
 #   scripts/netbed.sh loss PERCENT   drop PERCENT (0-50, decimals allowed) of the packets crossing
 #                                    the public segment, at random; 0 ends it
+#   scripts/netbed.sh delay HOST MS   every packet HOST sends waits MS milliseconds (1-10000) before
+#                                    it leaves (its round trips grow by MS); 0 ends it
 #
 # NETBED names one testbed (default "nb"; lowercase letters and digits, at most 12): namespaces are
 # ipsx-$NETBED-HOST, so testbeds with different names can be up side by side.
@@ -180,6 +182,38 @@ NFT
   echo "netbed '$NETBED': the public segment drops $pct% of its packets"
 }
 
+# delay HOST MS: what HOST sends (itself, not what it forwards) waits MS ms before it leaves,
+# so every round trip it makes grows by MS. The kernel's netem is not needed: HOST's own packets
+# are routed (policy rule 100: from the host itself, table 100) into a tun device, `dly0`, where
+# scripts/netbed-delay.py holds each one and writes it back; from there the kernel forwards it
+# by the host's usual routes. 0 removes the device, the rule and the process.
+delay() {
+  local h=$1 ms=$2 pid
+  [[ -n ${ADDR[$h]:-} && -z ${INSIDE[$h]:-} && $h != cgnat ]] ||
+    die "delay: '$h' is not an end host (node, relay, dest, dc1, dc2, home1, home2, home3, req)"
+  [[ $ms =~ ^[0-9]+$ ]] && ((ms <= 10000)) || die "delay: milliseconds from 0 to 10000, not '$ms'"
+  for pid in $(ip netns pids "$(ns "$h")" 2>/dev/null); do
+    grep -qa netbed-delay "/proc/$pid/cmdline" 2>/dev/null && kill "$pid" 2>/dev/null || true
+  done
+  in_ns "$h" ip rule del pref 100 2>/dev/null || true
+  in_ns "$h" ip route flush table 100 2>/dev/null || true
+  in_ns "$h" ip link del dly0 2>/dev/null || true
+  if ((ms > 0)); then
+    in_ns "$h" ip tuntap add dev dly0 mode tun
+    in_ns "$h" ip link set dly0 up
+    # Packets written back come in on dly0 with the host's own address as their source.
+    in_ns "$h" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+      net.ipv4.conf.dly0.rp_filter=0 net.ipv4.conf.dly0.accept_local=1
+    setsid ip netns exec "$(ns "$h")" python3 "$(dirname "$0")/netbed-delay.py" dly0 "$ms" \
+      </dev/null >/dev/null 2>&1 &
+    for _ in $(seq 50); do in_ns "$h" ip link show dly0 | grep -q NO-CARRIER || break; sleep 0.1; done
+    in_ns "$h" ip link show dly0 | grep -q NO-CARRIER && die "delay: netbed-delay.py did not start on $h"
+    in_ns "$h" ip route add default dev dly0 src "${ADDR[$h]}" table 100
+    in_ns "$h" ip rule add pref 100 iif lo lookup 100
+  fi
+  echo "netbed '$NETBED': what $h sends waits $ms ms"
+}
+
 hosts() {
   local h
   for h in "${HOSTS[@]}"; do
@@ -229,6 +263,10 @@ case $cmd in
     [[ $# -eq 1 ]] || die "usage: scripts/netbed.sh loss PERCENT"
     loss "$1"
     ;;
+  delay)
+    [[ $# -eq 2 ]] || die "usage: scripts/netbed.sh delay HOST MS"
+    delay "$1" "$2"
+    ;;
   exec)
     [[ $# -ge 2 ]] || die "usage: scripts/netbed.sh exec HOST CMD..."
     h=$1
@@ -237,5 +275,5 @@ case $cmd in
     # exec: CMD takes this process's place, so that its pid is the caller's `$!` (signals reach it).
     exec ip netns exec "$(ns "$h")" "$@"
     ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -82,6 +82,22 @@ else
 fi
 expect_eq "a datacenter provider needs no mapping" "$(mapped dc1)" "203.0.113.31:40000 203.0.113.31:40000 "
 
+# Latency (scripts/netbed.sh delay): what the requester sends waits 40 ms, so its connection's
+# handshake takes at least that; UDP waits too (the mapping is the same); 0 ends it.
+connect_ms() { nb exec req curl -s -o /dev/null -w '%{time_connect}' --max-time 5 "http://203.0.113.20:$port/" | awk '{printf "%d", $1 * 1000}'; }
+expect_out "delay req 40" "waits 40 ms" nb delay req 40
+got=$(connect_ms)
+((got >= 40)) && ok "the requester's TCP handshake takes the delay ($got ms)" || bad "handshake in $got ms with 40 ms of delay"
+expect_eq "its address seen from outside is still its router's" "$(seen req)" 203.0.113.61
+expect_eq "UDP goes through the delay too" "$(mapped req)" "203.0.113.61:40000 203.0.113.61:40000 "
+expect_out "sealed with the delay" "sealed" nb check
+expect_error "a router is not delayed (only end hosts)" "not an end host" nb delay nat3 10
+expect_error "a delay past 10 s is refused" "milliseconds from 0 to 10000" nb delay req 20000
+expect_out "delay req 0" "waits 0 ms" nb delay req 0
+expect_eq "no delay rule or device left on req" "$(nb exec req ip rule | grep -c 'lookup 100') $(nb exec req ip link | grep -c dly0)" "0 0"
+expect_eq "no delay process left" "$(ip netns pids "ipsx-$NETBED-req" | xargs -r -I{} cat /proc/{}/cmdline 2>/dev/null | grep -ac netbed-delay)" 0
+nb delay home3 30 >/dev/null # left on: `down` removes it with its namespace
+
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 wait 2>/dev/null
 expect_out "down" "is down" nb down

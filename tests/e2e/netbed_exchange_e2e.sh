@@ -68,7 +68,7 @@ if [[ -z $CONTRACTS ]]; then
   send --address "$team" finalize-sale
   send --address "$early" transfer --to "$requester" --amount 1000
   send --address "$requester" deposit --amount 100
-  send --address "$early" transfer --to "$requester2" --amount 100 # the figures' second gateway
+  send --address "$early" transfer --to "$requester2" --amount 100 # a second requester's gateway
   send --address "$requester2" deposit --amount 50
   ledger_args=(--data "$data")
 else
@@ -81,7 +81,7 @@ else
   ncast() { nb exec node "$CAST" "$@"; }
   dev_key=$(ncast wallet private-key "test test test test test test test test test test test junk" 0)
   deployer=$(new)
-  for a in "$deployer" "$early" "$team" "$market" "$de" "$us" "$jp" "$br" "$fr" "$requester"; do
+  for a in "$deployer" "$early" "$team" "$market" "$de" "$us" "$jp" "$br" "$fr" "$requester" "$requester2"; do
     ncast send --rpc-url "$RPC" --private-key "$dev_key" "$a" --value 5ether >/dev/null 2>&1 || bad "fund $a"
   done
   dep=$work/deployment.toml
@@ -99,6 +99,8 @@ else
   nas "$team" "$token" "finalizeSale()" || bad "finalize"
   nas "$early" "$token" "transfer(address,uint256)" "$requester" 1000000000000000000000 || bad "transfer"
   nas "$requester" "$cent" "deposit(uint256)" 100000000000000000000 || bad "deposit"
+  nas "$early" "$token" "transfer(address,uint256)" "$requester2" 100000000000000000000 || bad "transfer 2"
+  nas "$requester2" "$cent" "deposit(uint256)" 50000000000000000000 || bad "deposit 2"
   ledger_args=(--ledger ethereum --rpc "$RPC" --deployment "$dep" --contracts "$CONTRACTS"
     --data "$work/node-data")
 fi
@@ -198,8 +200,9 @@ expect_out "the node serves its exit at the relay" '"endpoint":"relay:203\.0\.11
 sed -e 's/10\.2\.0\.2/10.4.0.2/g' -e 's/203\.0\.113\.51/203.0.113.71/' -e 's/"BR"/"FR"/' \
   -e 's/"mobile"/"residential"/' -e "s/the carrier NAT's address/nat4's address/" \
   "$work/br.toml" >"$work/fr.toml"
-# The figures lease FR twice at once: through a gateway that punches and one that does not.
-[[ -n ${NETBED_BENCH_OUT:-} ]] && echo 'capacity = 2' >>"$work/fr.toml"
+# FR is leased by up to three gateways at once: the requester's, a second requester's under
+# latency (below) and, for the figures, one that does not punch.
+echo 'capacity = 3' >>"$work/fr.toml"
 on home3 fr "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
   --address "$fr" --config "$work/fr.toml"
 wait_for "$work/fr.out" 'offer .* for 203\.0\.113\.71 \(FR\) placed' 20 >/dev/null &&
@@ -284,7 +287,29 @@ nb loss 0 >/dev/null || bad "netbed.sh loss 0"
 ((${dropped:-0} > 0)) && ok "the public segment dropped $dropped packets meanwhile" || bad "no packet dropped"
 expect_eq "with 3% loss, the direct, punched and relayed paths served all 15 requests" "$served" 15
 expect_eq "under the same deals" "$(deal_count)" "$deals_then"
-echo "(this kernel has no netem: latency is not emulated)"
+
+# Latency (scripts/netbed.sh delay; the kernel has no netem): what the requester's host sends
+# waits 40 ms, what FR's host sends 30 ms. Every path serves under its deal, and a second
+# requester's new deal with FR, relayed at first, punches through both NATs across the delay.
+nb delay req 40 >/dev/null && nb delay home3 30 >/dev/null || bad "netbed.sh delay"
+for spec in "de 203.0.113.31" "fr 203.0.113.71" "br 203.0.113.51"; do
+  read -r c ip <<<"$spec"
+  expect_eq "with 40 + 30 ms of delay, country-$c is served" "$(through "country-$c")" "$ip 200"
+done
+on req gateway3 "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester2" \
+  --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:8890 \
+  --max-price 0.0025 --duration 60 --budget 1
+wait_for "$work/gateway3.out" 'proxy on 127\.0\.0\.1:8890' 20 >/dev/null || bad "gateway3: $(cat "$work/gateway3.out")"
+through3() { nb exec req curl -sS --max-time 30 -w '%{http_code}' -x "http://country-fr:proxy-secret@127.0.0.1:8890" "http://203.0.113.20:$dest_port/" 2>&1 | tr '\n' ' '; }
+expect_eq "a new FR deal across the delay is served, relayed at first" "$(through3)" "203.0.113.71 200"
+wait_for "$work/gateway3.out" 'path: punched to 203\.0\.113\.71:[0-9]+ \(was relayed' 15 >/dev/null &&
+  ok "it moves to a hole punched through nat4 and nat3 across the delay" ||
+  bad "no punch across the delay: $(cat "$work/gateway3.out")"
+expect_eq "and is served through it" "$(through3)" "203.0.113.71 200"
+grep -oE 'deal 0x[0-9a-f]+ (connected|path): .*' "$work/gateway3.out" | sed -E 's/(0x[0-9a-f]{8})[0-9a-f]*/\1.../'
+kill -TERM "${pid_of[gateway3]}"
+wait "${pid_of[gateway3]}" && ok "the second requester's gateway stops cleanly" || bad "gateway3's exit"
+nb delay req 0 >/dev/null && nb delay home3 0 >/dev/null || bad "netbed.sh delay 0"
 
 # A home router "reboots": its NAT mappings flushed (conntrack) while the deal is live. The
 # port-forwarded deal is served again at once, under the same deal (the gateway reconnects its
@@ -327,7 +352,6 @@ if [[ -n $CONTRACTS ]]; then
   expect_eq "cast finds the five deals on chain, requester and provider as the node says" "$on_chain" 5
 fi
 
-# Clean shutdown of the agents.
 # With NETBED_BENCH_OUT=FILE (bench/netbed_bench.sh, `make bench`): the paths' figures, measured
 # through the gateway as a crawler would use it, written to FILE as one flat JSON object. No
 # figure here is a check: a slow machine passes.
@@ -461,6 +485,7 @@ if [[ -n $CONTRACTS ]]; then
   done
 fi
 
+# Clean shutdown of the agents.
 agents=("${pid_of[de]}" "${pid_of[us]}" "${pid_of[jp]}" "${pid_of[br]}" "${pid_of[fr]}" "${pid_of[gateway]}" "${pid_of[relay2]}")
 for p in "${agents[@]}"; do kill -TERM "$p" 2>/dev/null; done
 rc=0
