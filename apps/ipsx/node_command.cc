@@ -409,6 +409,8 @@ std::unique_ptr<OpenMarket> open_market(const NodeOptions& o, const std::string&
   // The keeper's memory across restarts: what this node acknowledged and may have to send again.
   const std::string kept = (std::filesystem::path(o.data) / "eth-acknowledged.jsonl").string();
   size_t watched = unwrap(l->keep_in(kept), "--data");
+  // The operator's own transactions (every openDeal) are replaced with higher fees when stuck.
+  l->replace_stuck_with(key.clone());
   if (watched > 0) {
     std::cout << fmt::format(
         "ipsx node: ledger: watching {} transaction(s) acknowledged before the restart ({})\n",
@@ -494,7 +496,11 @@ void run_node(const NodeOptions& o) {
                              "when mined again).",
                              one(k.lost)) +
              Metrics::family("ipsx_eth_reorgs_total", "counter",
-                             "Reorganisations seen under the transaction index.", one(k.reorgs));
+                             "Reorganisations seen under the transaction index.", one(k.reorgs)) +
+             Metrics::family("ipsx_eth_replaced_total", "counter",
+                             "The operator's stuck transactions mined as a replacement with "
+                             "higher fees.",
+                             one(k.replaced));
     };
   }
   if (const auto* eth = dynamic_cast<const eth::EthereumLedger*>(ledger.get()))

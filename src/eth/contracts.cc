@@ -149,9 +149,24 @@ Result<Fees> choose_fees(RpcClient& rpc, const FeePolicy& policy) {
   return f;
 }
 
+Fees bumped_fees(const DynamicFeeTx& stuck, const Fees& now) {
+  auto raise = [](const U256& v) {
+    auto step = (v >> 3).checked_add(U256(1));
+    auto up = step ? v.checked_add(*step) : std::nullopt;
+    return up ? *up : v;
+  };
+  Fees f;
+  f.max_priority_fee_per_gas =
+      std::max(raise(stuck.max_priority_fee_per_gas), now.max_priority_fee_per_gas);
+  f.max_fee_per_gas = std::max(raise(stuck.max_fee_per_gas), now.max_fee_per_gas);
+  if (f.max_fee_per_gas < f.max_priority_fee_per_gas)
+    f.max_fee_per_gas = f.max_priority_fee_per_gas;
+  return f;
+}
+
 Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
                                    const SendOptions& o, RpcErrorObject* error_object,
-                                   bool already_sent) {
+                                   bool already_sent, SignedTransaction* mined) {
   const Hash hash = tx.hash();
   auto deadline = std::chrono::steady_clock::now() + o.receipt_timeout;
   bool sent = already_sent;
@@ -187,20 +202,44 @@ Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
     return fail(EthErrc::unavailable,
                 fmt::format("transaction {} could not be sent: {}", hash.hex(), last));
   }
+  // The transaction and its replacements, newest last: any one of them may be mined.
+  std::vector<SignedTransaction> versions{tx};
   auto last_send = std::chrono::steady_clock::now();
+  auto last_bump = last_send;
   for (;;) {
-    auto r = rpc.receipt(hash);
-    if (r && *r) return std::move(**r);
-    if (!r) last = r.error().message();
+    for (auto v = versions.rbegin(); v != versions.rend(); ++v) {
+      auto r = rpc.receipt(v->hash());
+      if (r && *r) {
+        if (mined) *mined = *v;
+        return std::move(**r);
+      }
+      if (!r) last = r.error().message();
+    }
     auto now = std::chrono::steady_clock::now();
     if (now + o.poll > deadline) {
       return fail(EthErrc::timeout,
                   fmt::format("no receipt for transaction {} by the deadline ({}); it may still "
                               "be mined",
-                              hash.hex(), last.empty() ? "pending" : last));
+                              versions.back().hash().hex(), last.empty() ? "pending" : last));
+    }
+    if (o.bump && now - last_bump >= o.bump_after) {
+      last_bump = now;
+      if (auto next = o.bump(versions.back())) {
+        RpcErrorObject err;
+        auto r = rpc.send_raw_transaction(next->raw(), &err);
+        // Taken, or already known from an answer that was lost: it is one of the candidates.
+        if (r || contains(err.message, "already known") ||
+            contains(err.message, "known transaction")) {
+          versions.push_back(std::move(*next));
+          last_send = now;
+        } else {
+          last = r.error().message();  // underpriced after all, or the old one mined meanwhile
+        }
+      }
     }
     if (now - last_send > o.resend_every) {
-      (void)rpc.send_raw_transaction(tx.raw());  // same bytes: at most one is ever mined
+      // The newest bytes again: the pool may have lost them; at most one version is ever mined.
+      (void)rpc.send_raw_transaction(versions.back().raw());
       last_send = now;
     }
     std::this_thread::sleep_for(o.poll);

@@ -60,7 +60,16 @@ struct SendOptions {
   Millis poll{10};
   int send_attempts = 5;       // eth_sendRawTransaction tries while the node is unreachable
   Millis resend_every{2'000};  // while waiting, resend the same bytes (the pool may have lost it)
+  // Fee bumping: with `bump` set, a transaction with no receipt `bump_after` after it was sent
+  // (or after its last replacement) is replaced by what `bump` returns for it (the same nonce,
+  // higher fees, signed); nullopt: no replacement this time. The chain mines one of them at most.
+  Millis bump_after{15'000};
+  std::function<std::optional<SignedTransaction>(const SignedTransaction& stuck)> bump;
 };
+
+// The fees a replacement of `stuck` offers: each at least 1/8 over the stuck one's (what nodes
+// require to replace a pooled transaction; geth asks 10 %) and at least what `now` offers.
+Fees bumped_fees(const DynamicFeeTx& stuck, const Fees& now);
 
 // Sends a signed transaction and waits for its receipt. Resending the same raw bytes is always
 // safe (same hash, same nonce: it is mined at most once), so an unreachable node or a lost answer
@@ -69,10 +78,12 @@ struct SendOptions {
 // definitive refusal (`error_object` receives it), or timeout when no receipt came by the
 // deadline (the transaction may still be mined later: its hash is in the message).
 // With `already_sent`, the first send is skipped (the caller sent it and the node took it).
+// With options.bump, the receipt may be a replacement's: `mined` (when given) receives the
+// transaction whose receipt it is.
 Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
                                    const SendOptions& options,
                                    RpcErrorObject* error_object = nullptr,
-                                   bool already_sent = false);
+                                   bool already_sent = false, SignedTransaction* mined = nullptr);
 
 struct DeployParams {
   Address early_adopters, bounty, team;

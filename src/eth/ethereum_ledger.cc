@@ -409,9 +409,47 @@ std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p
   return Waiting{p.tx, std::move(*stx), taken, std::move(p.done)};
 }
 
+void EthereumLedger::replace_stuck_with(crypto::PrivateKey key) {
+  std::lock_guard lock(bump_mu_);
+  bump_key_ = std::make_shared<const crypto::PrivateKey>(std::move(key));
+}
+
+std::optional<SendOptions> EthereumLedger::bump_options(const Address& from) {
+  std::shared_ptr<const crypto::PrivateKey> key;
+  {
+    std::lock_guard lock(bump_mu_);
+    key = bump_key_;
+  }
+  if (!key || key->address() != from) return std::nullopt;
+  if (options_.fees.max_fee_per_gas || options_.fees.max_priority_fee_per_gas) return std::nullopt;
+  SendOptions o = options_.send;
+  o.bump = [this, key](const SignedTransaction& stuck) -> std::optional<SignedTransaction> {
+    const auto* old = std::get_if<DynamicFeeTx>(&stuck.tx());
+    auto now = choose_fees(*rpc_, options_.fees);
+    if (!old || !now) return std::nullopt;  // the chain does not answer: the next round tries
+    DynamicFeeTx next = *old;
+    Fees f = bumped_fees(*old, *now);
+    next.max_fee_per_gas = f.max_fee_per_gas;
+    next.max_priority_fee_per_gas = f.max_priority_fee_per_gas;
+    auto signed_tx = sign_transaction(next, *key);
+    if (!signed_tx) return std::nullopt;
+    note(fmt::format(
+        "transaction {} (nonce {}) has no receipt after {} ms: replaced by {}, max fee {} wei "
+        "per gas (was {}), tip {} (was {})",
+        stuck.hash().hex(), old->nonce, options_.send.bump_after.count(), signed_tx->hash().hex(),
+        f.max_fee_per_gas.to_dec(), old->max_fee_per_gas.to_dec(),
+        f.max_priority_fee_per_gas.to_dec(), old->max_priority_fee_per_gas.to_dec()));
+    return std::move(*signed_tx);
+  };
+  return o;
+}
+
 Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
   RpcErrorObject err;
-  auto r = send_transaction(*rpc_, w.eth_tx, options_.send, &err, w.sent);
+  SignedTransaction mined = w.eth_tx;
+  auto bumping = bump_options(w.tx.tx.from);
+  auto r =
+      send_transaction(*rpc_, w.eth_tx, bumping ? *bumping : options_.send, &err, w.sent, &mined);
   if (!r) {
     if (r.error().code() == make_error_code(EthErrc::rpc_error))
       return std::unexpected(node_error(r.error(), err));
@@ -430,9 +468,13 @@ Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
     return fail(EthErrc::reverted,
                 fmt::format("transaction {} reverted in block {}", r->tx_hash.hex(), r->block));
   }
-  acknowledge(w.eth_tx, *r);
+  acknowledge(mined, *r);
   L::Receipt out;
   out.tx_id = w.tx.id();
+  if (mined.hash() != w.eth_tx.hash()) {  // a replacement: the chain knows it by its own ids
+    out.tx_id = ledger_tx_id(mined.tx(), mined.signature());
+    replaced_.fetch_add(1);
+  }
   out.chain_tx = r->tx_hash;
   out.block = r->block;
   out.index = r->index;

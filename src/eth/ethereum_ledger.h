@@ -16,6 +16,7 @@
 // submitted concurrently; receipts are awaited on a small pool of threads.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -105,11 +106,12 @@ class EthereumLedger final : public ledger::Ledger {
 
   // What the keeper did since the ledger opened.
   struct KeeperStats {
-    uint64_t watched = 0;  // acknowledged transactions not yet keep_depth blocks deep
-    uint64_t resent = 0;   // lost by the chain after their receipt and sent again
-    uint64_t back = 0;     // of those, mined again
-    uint64_t lost = 0;     // gone for good: their nonce taken, or reverted when mined again
-    uint64_t reorgs = 0;   // reorganisations under the history index (re-read from the fork)
+    uint64_t watched = 0;   // acknowledged transactions not yet keep_depth blocks deep
+    uint64_t resent = 0;    // lost by the chain after their receipt and sent again
+    uint64_t back = 0;      // of those, mined again
+    uint64_t lost = 0;      // gone for good: their nonce taken, or reverted when mined again
+    uint64_t reorgs = 0;    // reorganisations under the history index (re-read from the fork)
+    uint64_t replaced = 0;  // stuck transactions mined as a replacement with higher fees
   };
   // One pass of the keeper (the keeper's thread runs one every keep_every); fails when the
   // chain does not answer, leaving everything for the next pass.
@@ -121,6 +123,16 @@ class EthereumLedger final : public ledger::Ledger {
   // (synced before submit answers), and rewrites the file without those the keeper forgot.
   // Returns how many it loaded. Call once, before submitting.
   Result<size_t> keep_in(const std::string& path);
+
+  // Fee bumping for the one account whose key this process holds (the market operator's, which
+  // sends every openDeal): a transaction of that account still without a receipt
+  // `options.send.bump_after` after it was sent (a chain whose base fee rose past its max fee
+  // never mines it) is replaced: the same nonce and call, each fee raised by at least 1/8 (what
+  // nodes require of a replacement) and to at least the chain's current ones, signed with `key`.
+  // Whichever version is mined is the transaction's (the receipt's ids are the mined one's).
+  // Nothing is replaced while the fee policy pins the fees. Every other account's transactions
+  // are signed by their owners, so they are not replaced here. Call before submitting.
+  void replace_stuck_with(crypto::PrivateKey key);
 
   // The ledger id of a transaction on chain: keccak256(signing hash || r || s || 27 + y).
   static Hash ledger_tx_id(const Transaction& tx, const crypto::Signature& sig);
@@ -224,6 +236,10 @@ class EthereumLedger final : public ledger::Ledger {
   std::mutex keeper_pass_mu_;      // one pass at a time
   std::thread keeper_;
 
+  std::optional<SendOptions> bump_options(const Address& from);
+  mutable std::mutex bump_mu_;
+  std::shared_ptr<const crypto::PrivateKey> bump_key_;
+  std::atomic<uint64_t> replaced_{0};
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<Hash, TxInfo> tx_info_;
   mutable std::unordered_map<Hash, std::array<Address, 3>> deal_parties_;

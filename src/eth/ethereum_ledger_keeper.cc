@@ -164,6 +164,7 @@ EthereumLedger::KeeperStats EthereumLedger::keeper_stats() const {
   s.watched = acked_.size();
   std::lock_guard h(history_mu_);
   s.reorgs = reorgs_seen_;
+  s.replaced = replaced_.load();
   return s;
 }
 

@@ -459,5 +459,63 @@ TEST_F(EthFaults, CodeSwappedUnderTheLedgerIsSeen) {
       << gone.error().message();
 }
 
+// #19: a transaction of the account whose key the process holds (the market operator's) that the
+// chain will not mine, the base fee having risen past its max fee after it was sent, is replaced
+// with higher fees and mined once, as the replacement; the account's next transaction follows.
+TEST_F(EthFaults, AStuckTransactionOfTheOperatorIsReplacedWithHigherFeesAndMinedOnce) {
+  RpcClient& rpc = *h_->rpc();
+  using nlohmann::json;
+  ASSERT_TRUE(rpc.request("anvil_setBalance",  // 100 ETH: the fees come from the chain here
+                          json::array({p_.address().to_string(), "0x56bc75e2d63100000"})));
+  auto own = ledger_with([](EthereumLedgerOptions& o) {
+    o.fees = FeePolicy{};
+    o.send.bump_after = Millis(500);
+    o.keep_every = Millis(0);
+  });
+  ASSERT_TRUE(own) << own.error().message();
+  EthereumLedger& l = **own;
+  l.replace_stuck_with(p_.clone());
+
+  // Into the pool with the fees of a chain whose base fee is 0 (nothing mines it yet) ...
+  ASSERT_TRUE(rpc.request("evm_setAutomine", json::array({false})));
+  ledger::Ledger& base = l;
+  auto t0 = sign(
+      p_, base.prepare(p_.address(), ledger::Approve{r_.address(), Amount::from_tokens(1).value()})
+              .value());
+  std::promise<Result<ledger::Receipt>> done;
+  l.submit_async(t0, [&](Result<ledger::Receipt> r) { done.set_value(std::move(r)); });
+  for (int i = 0; i < 500; ++i) {
+    auto pool = rpc.request("txpool_status", json::array());
+    if (pool && (*pool)["pending"] == "0x1") break;
+    std::this_thread::sleep_for(Millis(10));
+  }
+  // ... then blocks every second, the first with a base fee of 10 gwei: far over its max fee.
+  ASSERT_TRUE(rpc.request("anvil_setNextBlockBaseFeePerGas", json::array({"0x2540be400"})));
+  ASSERT_TRUE(rpc.request("evm_setIntervalMining", json::array({1})));
+  auto r = done.get_future().get();
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_TRUE(r->chain_tx);
+  EXPECT_NE(r->tx_id, t0.id()) << "the receipt names the replacement, as the chain does";
+  auto mined = rpc.request("eth_getTransactionByHash", json::array({r->chain_tx->hex()}));
+  ASSERT_TRUE(mined && mined->is_object());
+  EXPECT_EQ((*mined)["nonce"], "0x0");
+  EXPECT_GE(U256::from_hex((*mined)["maxFeePerGas"].get<std::string>()).value(),
+            U256(10'000'000'000))
+      << "replaced with fees the chain takes";
+  EXPECT_EQ(l.keeper_stats().replaced, 1u);
+  EXPECT_EQ(l.nonce_of(p_.address()).value(), 1u);
+  EXPECT_EQ(l.allowance(p_.address(), r_.address()).value().base(), Amount::from_tokens(1)->base());
+  auto txs = l.transactions_of(p_.address(), 10).value();
+  ASSERT_EQ(txs.size(), 1u) << "mined once";
+  EXPECT_EQ(txs[0].id, r->tx_id);
+
+  auto t1 = sign(
+      p_, base.prepare(p_.address(), ledger::Approve{r_.address(), Amount::from_tokens(2).value()})
+              .value());
+  EXPECT_EQ(t1.tx.nonce, 1u);
+  ASSERT_TRUE(l.submit(t1));
+  EXPECT_EQ(l.allowance(p_.address(), r_.address()).value().base(), Amount::from_tokens(2)->base());
+}
+
 }  // namespace
 }  // namespace ipsx::eth

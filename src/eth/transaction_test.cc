@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/keccak.h"
+#include "eth/contracts.h"
 #include "eth/rlp.h"
 #include "eth/test_util.h"
 
@@ -292,6 +293,30 @@ TEST(Transaction, SigningPayloadsDecodeToTheirFields) {
   Bytes longer = payload;
   longer.push_back(0x80);
   EXPECT_FALSE(decode_signing_payload(longer)) << "trailing bytes";
+}
+
+// A replacement must outbid the stuck transaction by at least 1/8 on both fees (nodes refuse less:
+// "replacement transaction underpriced") and offer at least what the chain asks now.
+TEST(Transaction, AReplacementOutbidsTheStuckOneByAnEighthAndMeetsTheChainsFees) {
+  DynamicFeeTx stuck;
+  stuck.max_fee_per_gas = U256(1'000'000'000);
+  stuck.max_priority_fee_per_gas = U256(8);
+  Fees quiet{U256(100), U256(1)};
+  Fees f = bumped_fees(stuck, quiet);
+  EXPECT_EQ(f.max_fee_per_gas, U256(1'125'000'001));
+  EXPECT_EQ(f.max_priority_fee_per_gas, U256(10));  // 8 + 8/8 + 1
+  Fees busy{U256(21'000'000'000), U256(2'000'000'000)};
+  f = bumped_fees(stuck, busy);
+  EXPECT_EQ(f.max_fee_per_gas, U256(21'000'000'000));
+  EXPECT_EQ(f.max_priority_fee_per_gas, U256(2'000'000'000));
+  stuck.max_priority_fee_per_gas = U256(0);  // zero still moves
+  EXPECT_EQ(bumped_fees(stuck, quiet).max_priority_fee_per_gas, U256(1));
+  // A tip over the max fee is capped by raising the max fee with it.
+  stuck.max_fee_per_gas = U256(10);
+  stuck.max_priority_fee_per_gas = U256(10);
+  f = bumped_fees(stuck, Fees{U256(0), U256(50)});
+  EXPECT_EQ(f.max_priority_fee_per_gas, U256(50));
+  EXPECT_EQ(f.max_fee_per_gas, U256(50));
 }
 
 }  // namespace
