@@ -277,6 +277,10 @@ TEST_F(DataPlane, NothingFitsIs503AndSocksGeneralFailure) {
   EXPECT_TRUE(r.output.ends_with("503")) << r.output;
   EXPECT_NE(r.output.find("X-IPSX-Reason: no leased IP fits country-fr"), std::string::npos)
       << r.output;
+  EXPECT_NE(r.output.find("Proxy-Status: ipsx; error=proxy_internal_response; details=\"no "
+                          "leased IP fits country-fr"),
+            std::string::npos)
+      << r.output;
   r = curl(fmt::format("socks5h://country-fr:{}@{}", kPassword, gw()), url, "-v");
   EXPECT_NE(r.status, 0);
 }
@@ -917,6 +921,24 @@ std::string raw_exchange(uint16_t port, const std::string& bytes) {
     out.append(buf.data(), n);
   }
   return out;
+}
+
+// #23: what is neither SOCKS5 nor HTTP is refused at once in the client's own protocol where it
+// is known (raw_exchange reads until the gateway closes; a gateway holding the connection until
+// its client deadline would leave it with nothing after 10 s).
+TEST_F(DataPlane, ASocks4GreetingOrAnUnknownFirstByteIsRefusedAtOnce) {
+  start_gateway();
+  const std::string socks4("\x04\x01\x00\x50\x7f\x00\x00\x01user\x00", 13);
+  EXPECT_EQ(raw_exchange(gateway_->port(), socks4), std::string("\x00\x5b\0\0\0\0\0\0", 8));
+  std::string tls = raw_exchange(gateway_->port(), std::string("\x16\x03\x01\x02\x00\x01", 6));
+  EXPECT_TRUE(tls.starts_with("HTTP/1.1 400 Bad Request\r\n")) << tls;
+  EXPECT_NE(tls.find("Proxy-Status: ipsx; error=http_request_error; details=\"a TLS handshake"),
+            std::string::npos)
+      << tls;
+  std::string zero = raw_exchange(gateway_->port(), std::string("\x00\x01\x02", 3));
+  EXPECT_NE(zero.find("the first byte 0x00 starts neither a SOCKS5 greeting nor an HTTP request"),
+            std::string::npos)
+      << zero;
 }
 
 struct RawResponse {

@@ -143,7 +143,9 @@ struct Relay {
 
   awaitable<Outcome> fail_response(bool sent, std::string_view why) {
     if (!sent) {
-      std::string text = write_error_response(ProxyStatus::bad_gateway, why);
+      // Each reason here is the origin's response breaking HTTP.
+      std::string text =
+          write_error_response(ProxyStatus::bad_gateway, why, false, "http_protocol_error");
       co_await to_client(text);
     }
     co_return Outcome::failed;
@@ -273,7 +275,8 @@ struct Relay {
           co_return false;
         }
         std::string text =
-            write_error_response(ProxyStatus::bad_gateway, "the origin closed without a response");
+            write_error_response(ProxyStatus::bad_gateway, "the origin closed without a response",
+                                 false, "http_response_incomplete");
         co_await to_client(text);
         co_return false;
       }

@@ -237,11 +237,16 @@ enum class ProxyStatus : uint16_t {
 // The status for a request head that parse_request_head refused: 431 for too_large, else 400.
 ProxyStatus status_for(const Error& parse_error);
 
-// An error response: the status line, `X-IPSX-Reason: <reason>`, a text/plain body of the reason
-// and a newline, Content-Length, and "Connection: close" unless `keep_alive`. The reason is
-// untrusted-safe: bytes outside printable ASCII become '?', at most 200 bytes are kept, and an
-// empty reason becomes the status text.
+// An error response: the status line, RFC 9209's `Proxy-Status: ipsx; error=<type>;
+// details="<reason>"`, `X-IPSX-Reason: <reason>` (the same words, for older clients), a
+// text/plain body of the reason and a newline, Content-Length, and "Connection: close" unless
+// `keep_alive`. `error_type` is one of RFC 9209's proxy error types (section 2.3); empty: the
+// status's usual one (proxy_status_error_for). The reason is untrusted-safe: bytes outside
+// printable ASCII become '?', at most 200 bytes are kept, and an empty reason becomes the status
+// text.
 std::string write_error_response(ProxyStatus status, std::string_view reason,
-                                 bool keep_alive = false);
+                                 bool keep_alive = false, std::string_view error_type = {});
+// The RFC 9209 error type a refusal with this status is, when nothing more precise is known.
+std::string_view proxy_status_error_for(ProxyStatus status);
 
 }  // namespace ipsx::net

@@ -328,15 +328,21 @@ TEST(HttpResponses, WriteExactBytes) {
   EXPECT_EQ(write_proxy_auth_required("IPSX gateway", true),
             "HTTP/1.1 407 Proxy Authentication Required\r\n"
             "Proxy-Authenticate: Basic realm=\"IPSX gateway\"\r\n"
+            "Proxy-Status: ipsx; error=http_request_denied; details=\"proxy credentials "
+            "required\"\r\n"
             "Content-Length: 0\r\n\r\n");
   EXPECT_EQ(write_proxy_auth_required("a\"b\\c\r\nX: y", false),
             "HTTP/1.1 407 Proxy Authentication Required\r\n"
             "Proxy-Authenticate: Basic realm=\"a\\\"b\\\\c??X: y\"\r\n"
+            "Proxy-Status: ipsx; error=http_request_denied; details=\"proxy credentials "
+            "required\"\r\n"
             "Content-Length: 0\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(write_error_response(ProxyStatus::bad_gateway, "exit refused the connection"),
             "HTTP/1.1 502 Bad Gateway\r\n"
             "Content-Type: text/plain; charset=us-ascii\r\n"
             "Content-Length: 28\r\n"
+            "Proxy-Status: ipsx; error=destination_unavailable; details=\"exit refused the "
+            "connection\"\r\n"
             "X-IPSX-Reason: exit refused the connection\r\n"
             "Connection: close\r\n\r\n"
             "exit refused the connection\n");
@@ -345,12 +351,14 @@ TEST(HttpResponses, WriteExactBytes) {
       "HTTP/1.1 503 Service Unavailable\r\n"
       "Content-Type: text/plain; charset=us-ascii\r\n"
       "Content-Length: 25\r\n"
+      "Proxy-Status: ipsx; error=proxy_internal_response; details=\"no IP matches country-de\"\r\n"
       "X-IPSX-Reason: no IP matches country-de\r\n\r\n"
       "no IP matches country-de\n");
   EXPECT_EQ(write_error_response(ProxyStatus::gateway_timeout, ""),
             "HTTP/1.1 504 Gateway Timeout\r\n"
             "Content-Type: text/plain; charset=us-ascii\r\n"
             "Content-Length: 16\r\n"
+            "Proxy-Status: ipsx; error=connection_timeout; details=\"Gateway Timeout\"\r\n"
             "X-IPSX-Reason: Gateway Timeout\r\n"
             "Connection: close\r\n\r\n"
             "Gateway Timeout\n");
@@ -362,6 +370,13 @@ TEST(HttpResponses, ReasonsCannotInjectHeaders) {
   EXPECT_EQ(r.find("\r\nSet-Cookie"), std::string::npos);
   EXPECT_NE(r.find("X-IPSX-Reason: unknown key 'x'?\?Set-Cookie: a=b?\?\?\?<html>\r\n"),
             std::string::npos);
+  // Proxy-Status's details is an sf-string: quotes and backslashes escaped, nothing else.
+  std::string q = write_error_response(ProxyStatus::forbidden, "a \"b\" \\c\r\nX: y", false,
+                                       "destination_ip_prohibited");
+  EXPECT_NE(q.find("Proxy-Status: ipsx; error=destination_ip_prohibited; details=\"a \\\"b\\\" "
+                   "\\\\c??X: y\"\r\n"),
+            std::string::npos)
+      << q;
   std::string longest = write_error_response(ProxyStatus::forbidden, std::string(500, 'r'));
   EXPECT_NE(longest.find("Content-Length: 201\r\n"), std::string::npos);
   EXPECT_EQ(longest.substr(0, 24), "HTTP/1.1 403 Forbidden\r\n");

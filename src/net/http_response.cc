@@ -104,17 +104,43 @@ std::string write_connect_established() {
   return "HTTP/1.1 200 Connection established\r\n\r\n";
 }
 
-std::string write_proxy_auth_required(std::string_view realm, bool keep_alive) {
-  std::string escaped;
-  for (char c : sanitize(realm)) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    escaped += c;
+namespace {
+// A quoted string (an HTTP quoted-string, a structured field's sf-string): printable ASCII
+// only, '"' and '\\' escaped.
+std::string quoted(std::string_view text) {
+  std::string out;
+  for (char c : sanitize(text)) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
   }
+  return out;
+}
+}  // namespace
+
+std::string write_proxy_auth_required(std::string_view realm, bool keep_alive) {
   return fmt::format(
       "HTTP/1.1 407 Proxy Authentication Required\r\n"
       "Proxy-Authenticate: Basic realm=\"{}\"\r\n"
+      "Proxy-Status: ipsx; error=http_request_denied; details=\"proxy credentials required\"\r\n"
       "Content-Length: 0\r\n{}\r\n",
-      escaped, keep_alive ? "" : "Connection: close\r\n");
+      quoted(realm), keep_alive ? "" : "Connection: close\r\n");
+}
+
+std::string_view proxy_status_error_for(ProxyStatus status) {
+  switch (status) {
+    case ProxyStatus::bad_request:
+    case ProxyStatus::request_header_fields_too_large:
+      return "http_request_error";
+    case ProxyStatus::forbidden:
+      return "http_request_denied";
+    case ProxyStatus::bad_gateway:
+      return "destination_unavailable";
+    case ProxyStatus::service_unavailable:
+      return "proxy_internal_response";
+    case ProxyStatus::gateway_timeout:
+      return "connection_timeout";
+  }
+  return "proxy_internal_error";
 }
 
 ProxyStatus status_for(const Error& parse_error) {
@@ -122,16 +148,19 @@ ProxyStatus status_for(const Error& parse_error) {
                                                   : ProxyStatus::bad_request;
 }
 
-std::string write_error_response(ProxyStatus status, std::string_view reason, bool keep_alive) {
+std::string write_error_response(ProxyStatus status, std::string_view reason, bool keep_alive,
+                                 std::string_view error_type) {
   std::string text = sanitize(reason);
   if (text.empty()) text = status_text(status);
+  if (error_type.empty()) error_type = proxy_status_error_for(status);
   return fmt::format(
       "HTTP/1.1 {} {}\r\n"
       "Content-Type: text/plain; charset=us-ascii\r\n"
       "Content-Length: {}\r\n"
+      "Proxy-Status: ipsx; error={}; details=\"{}\"\r\n"
       "X-IPSX-Reason: {}\r\n{}\r\n{}\n",
-      static_cast<int>(status), status_text(status), text.size() + 1, text,
-      keep_alive ? "" : "Connection: close\r\n", text);
+      static_cast<int>(status), status_text(status), text.size() + 1, error_type, quoted(text),
+      text, keep_alive ? "" : "Connection: close\r\n", text);
 }
 
 }  // namespace ipsx::net

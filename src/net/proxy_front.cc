@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "net/io_util.h"
 #include "net/net_error.h"
 #include "net/socks5.h"
@@ -50,6 +52,36 @@ ProxyStatus http_status_for(const Error& e) {
       return ProxyStatus::forbidden;
     default:
       return ProxyStatus::bad_gateway;
+  }
+}
+
+// The RFC 9209 error type of a refusal for this reason.
+std::string_view proxy_error_type(const Error& e) {
+  if (e.code().category() != net_category()) return "proxy_internal_error";
+  switch (static_cast<NetErrc>(e.code().value())) {
+    case NetErrc::no_lease:
+      return "proxy_internal_response";  // no leased IP fits: the gateway answers itself
+    case NetErrc::overloaded:
+      return "connection_limit_reached";
+    case NetErrc::exit_failed:
+      return "destination_unavailable";
+    case NetErrc::timed_out:
+      return "connection_timeout";
+    case NetErrc::channel_closed:
+      return "connection_terminated";
+    case NetErrc::tls:
+      return "tls_protocol_error";
+    case NetErrc::forbidden_destination:
+      return "destination_ip_prohibited";
+    case NetErrc::bad_address:
+      return "destination_not_found";
+    case NetErrc::not_permitted:
+    case NetErrc::unpaid:
+    case NetErrc::deal_ended:
+    case NetErrc::unauthorized:
+      return "http_request_denied";
+    default:
+      return proxy_status_error_for(http_status_for(e));
   }
 }
 
@@ -193,6 +225,38 @@ awaitable<Result<FrontRequest>> read_http(tcp::socket& s, Bytes& buf, Millis tim
   co_return req;
 }
 
+// An HTTP request starts with a method (a token), or with empty lines (RFC 9112 §2.2).
+bool starts_http(uint8_t c) {
+  return std::isalnum(c) ||
+         (c != 0 && std::string_view("!#$%&'*+-.^_`|~\r\n").find(static_cast<char>(c)) !=
+                        std::string_view::npos);
+}
+
+awaitable<Result<FrontRequest>> refuse_unknown(tcp::socket& s, uint8_t first, bool http_only,
+                                               Millis timeout) {
+  if (first == 0x04) {  // SOCKS4 or 4a: VN 0, CD 91 "request rejected or failed"
+    Bytes reply = {0x00, 0x5B, 0, 0, 0, 0, 0, 0};
+    co_await send(s, reply, timeout);
+    co_return fail(NetErrc::bad_version,
+                   "a SOCKS4 request: this proxy speaks SOCKS5 (socks5h://) and HTTP");
+  }
+  if (first == kSocks5Version && http_only) {  // no acceptable method: this port is HTTP only
+    Bytes reply = {kSocks5Version, 0xFF};
+    co_await send(s, reply, timeout);
+    co_return fail(NetErrc::bad_version, "a SOCKS5 greeting on a port that serves HTTP only");
+  }
+  std::string why = fmt::format(
+      "the first byte 0x{:02x} starts neither {}an HTTP request (a TLS handshake to a proxy "
+      "port?)",
+      first, http_only ? "" : "a SOCKS5 greeting nor ");
+  if (first == 0x16)
+    why = "a TLS handshake: this proxy port speaks plain HTTP" +
+          std::string(http_only ? "" : " and SOCKS5");
+  std::string resp = write_error_response(ProxyStatus::bad_request, why);
+  co_await send(s, as_bytes(resp), timeout);
+  co_return fail(NetErrc::malformed, why);
+}
+
 }  // namespace
 
 awaitable<Result<FrontRequest>> read_front_request(tcp::socket& s, Millis timeout,
@@ -211,10 +275,16 @@ awaitable<Result<FrontRequest>> read_front_request(tcp::socket& s, Millis timeou
     buf.assign(chunk.begin(), chunk.begin() + static_cast<long>(n));
   }
   Result<FrontRequest> r = fail(NetErrc::malformed, "unread");
-  if (buf[0] == kSocks5Version && !http_only)
+  const uint8_t first = buf[0];
+  if (first == kSocks5Version && !http_only) {
     r = co_await read_socks(s, buf, timeout, authenticate, udp_associate);
-  else
+  } else if (starts_http(first)) {
     r = co_await read_http(s, buf, timeout, authenticate);
+  } else {
+    // Neither protocol: refused at once, in the client's own protocol where it is known,
+    // instead of holding the connection until the deadline.
+    co_return co_await refuse_unknown(s, first, http_only, timeout);
+  }
   if (!r && deadline.expired())
     co_return fail(NetErrc::timed_out,
                    fmt::format("the client's request took over {} ms", timeout.count()));
@@ -243,7 +313,8 @@ awaitable<void> answer_failure(tcp::socket& s, const FrontRequest& r, const Erro
       co_await send(s, msg, timeout);
     }
   } else {
-    std::string resp = write_error_response(http_status_for(why), why.message());
+    std::string resp =
+        write_error_response(http_status_for(why), why.message(), false, proxy_error_type(why));
     co_await send(s, as_bytes(resp), timeout);
   }
 }
