@@ -4,11 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cctype>
 #include <csignal>
 #include <deque>
 #include <fstream>
@@ -26,6 +28,30 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+
+// What a WebSocket handshake must carry (RFC 6455 §4.2.1), checked before Beast's accept so that
+// a bad one is refused in the API's JSON error shape (Beast's own refusal is plain text).
+std::optional<HttpResponse> websocket_refusal(const http::request<http::string_body>& req) {
+  if (req[http::field::sec_websocket_version] != "13") {
+    HttpResponse r = error_response(
+        {426, "upgrade_required",
+         "this WebSocket speaks version 13 (Sec-WebSocket-Version: 13, RFC 6455)", ""});
+    r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    return r;
+  }
+  auto raw_key = req[http::field::sec_websocket_key];
+  std::string_view key(raw_key.data(), raw_key.size());
+  bool base64 = key.size() == 24 && key.ends_with("==") &&
+                std::all_of(key.begin(), key.end() - 2, [](char c) {
+                  return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+                });
+  if (!base64) {
+    return error_response(ApiError::bad_request(
+        "the WebSocket handshake needs Sec-WebSocket-Key: 16 random bytes in base64 (RFC 6455 "
+        "section 4.1)"));
+  }
+  return std::nullopt;
+}
 namespace asio = net::asio;
 using net::awaitable;
 using net::tcp;
@@ -184,8 +210,12 @@ struct HttpServer::Impl {
   // the answer before the close rather than a reset.
   template <class Stream>
   awaitable<void> fail_and_close(Stream& stream, const ApiError& e) {
+    co_await fail_and_close(stream, error_response(e));
+  }
+  template <class Stream>
+  awaitable<void> fail_and_close(Stream& stream, const HttpResponse& refusal) {
     boost::system::error_code ec;
-    Response res = to_beast(error_response(e), 11, false);
+    Response res = to_beast(refusal, 11, false);
     beast::get_lowest_layer(stream).expires_after(options.write_timeout);
     co_await http::async_write(stream, res, use_ec(ec));
     if (ec) co_return;
@@ -297,6 +327,10 @@ struct HttpServer::Impl {
       const auto& req = parser.get();
       if (options.events && websocket::is_upgrade(req) &&
           req.target().substr(0, req.target().find('?')) == options.events_path) {
+        if (auto refusal = websocket_refusal(req)) {
+          co_await fail_and_close(stream, *refusal);
+          break;
+        }
         co_await ws_session(std::move(stream), parser.release());
         co_return;
       }

@@ -189,6 +189,26 @@ TEST_F(HttpServerTest, TheEventStreamPushesEachPublishedMessageToWebSocketClient
   EXPECT_EQ(subscribers(), 1u);
 }
 
+// #23: a bad WebSocket handshake is refused in the API's JSON error shape, not Beast's plain text.
+TEST_F(HttpServerTest, ABadWebSocketHandshakeIsRefusedInJson) {
+  const std::string upgrade =
+      "GET /v1/events HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
+  tcp::socket s = connect();
+  asio::write(s, asio::buffer(upgrade + "Sec-WebSocket-Version: 13\r\n\r\n"));
+  std::string got = read_until(s, "}}");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 400 ")) << got;
+  EXPECT_NE(got.find("application/json"), std::string::npos) << got;
+  EXPECT_NE(got.find("\"code\":\"bad_request\""), std::string::npos) << got;
+  EXPECT_NE(got.find("Sec-WebSocket-Key"), std::string::npos) << got;
+  tcp::socket v = connect();
+  asio::write(v, asio::buffer(upgrade + "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: "
+                                        "dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+  got = read_until(v, "}}");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 426 ")) << got;
+  EXPECT_NE(got.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("\"code\":\"upgrade_required\""), std::string::npos) << got;
+}
+
 // #19: a ledger transaction on a chain waits for its block (seconds); the node's API used to wait
 // with it, answering nobody. A later response leaves the server free: another client is answered
 // while the first waits, and the first gets its answer, finished on the server's thread, when

@@ -66,6 +66,33 @@ TEST_F(NodeRoutesTest, WrongTypesAndMissingFieldsAre400NamingTheField) {
   EXPECT_EQ(call("POST", "/v1/orders", "{").second["error"]["code"], "malformed_json");
 }
 
+// #23: strict input. A number sent as a string, a member twice (parsers disagree on which one
+// wins) and invalid UTF-8 are refused with the documented error shape, nothing placed.
+TEST_F(NodeRoutesTest, AnOrderIsReadStrictly) {
+  json j = offer(1'000);
+  j["offer"]["minDuration"] = "5";
+  auto [s1, b1] = call("POST", "/v1/orders", j.dump());
+  EXPECT_EQ(s1, 400) << b1;
+  EXPECT_EQ(b1["error"]["code"], "invalid_field") << b1;
+  EXPECT_NE(b1["error"]["message"].get<std::string>().find("a JSON number, not a string"),
+            std::string::npos)
+      << b1;
+  std::string twice = offer(1'000).dump();
+  twice.insert(twice.size() - 1, ",\"signature\":\"0x00\"");
+  auto [s2, b2] = call("POST", "/v1/orders", twice);
+  EXPECT_EQ(s2, 400) << b2;
+  EXPECT_EQ(b2["error"]["code"], "malformed_json");
+  EXPECT_NE(b2["error"]["message"].get<std::string>().find("'signature' twice"), std::string::npos)
+      << b2;
+  auto [s3, b3] = call("POST", "/v1/orders", "{\"offer\":\"\xff\xfe\"}");
+  EXPECT_EQ(s3, 400);
+  EXPECT_EQ(b3["error"]["code"], "malformed_json") << b3;
+  auto [s4, b4] = call("GET", "/v1/orders");
+  ASSERT_TRUE(b4.contains("orders")) << b4;
+  EXPECT_EQ(b4["orders"].size(), 0u) << "nothing was placed";
+  EXPECT_EQ(call("POST", "/v1/orders", offer(1'000).dump()).first, 201) << "the same offer, strict";
+}
+
 TEST_F(NodeRoutesTest, AnOrderForAnotherMarketIs422NamingTheField) {
   json j = offer(1'000);
   Offer o = ledger::offer_from_json(j["offer"]).value();

@@ -1,5 +1,7 @@
 #include "api/router.h"
 
+#include "core/json_strict.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -177,8 +179,11 @@ std::vector<std::pair<std::string, std::string>> Router::routes() const {
 }
 
 std::expected<nlohmann::json, ApiError> parse_json_object(const std::string& body) {
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded()) return std::unexpected(ApiError::malformed_json("the body is not JSON"));
+  auto parsed = parse_json_strict(body);
+  if (!parsed) {
+    return std::unexpected(ApiError::malformed_json("the body is " + parsed.error().message()));
+  }
+  nlohmann::json j = std::move(*parsed);
   if (!j.is_object())
     return std::unexpected(ApiError::invalid_field("", "the body must be a JSON object"));
   return j;

@@ -60,9 +60,8 @@ struct Reader {
       if (i < 0) return bad(path + "." + key, "must not be negative");
       out = static_cast<uint64_t>(i);
     } else if ((*v)->is_string()) {
-      auto p = U256::from_dec((*v)->get<std::string>());
-      if (!p || !p->fits_u64()) return bad(path + "." + key, "not an unsigned integer");
-      out = p->low64();
+      // The documents say integer: "30" is not 30 (only amounts are decimal strings).
+      return bad(path + "." + key, "must be an unsigned integer (a JSON number, not a string)");
     } else {
       return bad(path + "." + key, "must be an unsigned integer");
     }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_strict.h"
 #include "net/net_error.h"
 #include "net/pair_auth.h"
 #include "net/socks5.h"
@@ -26,8 +27,14 @@ Error bad(std::string_view msg, std::string_view field, std::string_view what) {
 class Reader {
  public:
   Reader(ByteView payload, std::string_view name) : name_(name) {
-    j_ = json::parse(payload.begin(), payload.end(), nullptr, false);
-    if (j_.is_discarded() || !j_.is_object())
+    auto parsed = parse_json_strict(
+        std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
+    if (!parsed) {
+      error_ = Error(NetErrc::malformed, fmt::format("{}: {}", name, parsed.error().message()));
+      return;
+    }
+    j_ = std::move(*parsed);
+    if (!j_.is_object())
       error_ = Error(NetErrc::malformed, fmt::format("{}: not a JSON object", name));
   }
   const std::optional<Error>& error() const { return error_; }
