@@ -181,6 +181,36 @@ TEST_F(DataPlane, CurlThroughTheGatewayLeavesFromTheLeasedIp) {
   EXPECT_EQ(ev[0].event, LeaseEvent::connected);
 }
 
+// #23: usernames pasted from other sellers, and filters in the password, through curl.
+TEST_F(DataPlane, OtherSellersUsernamesAndPasswordFiltersChooseTheIp) {
+  auto& de = add_exit();
+  auto& us = add_exit();
+  TestDeal d1 = deal(de, "127.0.0.2", "DE");
+  TestDeal d2 = deal(us, "127.0.0.3", "US");
+  start_gateway();
+  gateway_->add_lease(d1.lease);
+  gateway_->add_lease(d2.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  auto via = [&](const std::string& user, const std::string& pass) {
+    return curl(fmt::format("http://{}:{}@{}", user, pass, gw()), url).output;
+  };
+  EXPECT_EQ(via("customer-bob-cc-DE-sessid-x-sesstime-10", kPassword), "127.0.0.2\n\n200");
+  EXPECT_EQ(via("brd-customer-hl_1-zone-res-country-us-session-y", kPassword), "127.0.0.3\n\n200");
+  EXPECT_EQ(via("alice", fmt::format("{}_country-de_session-z_lifetime-30m", kPassword)),
+            "127.0.0.2\n\n200");
+  EXPECT_EQ(via("type-residential", fmt::format("{}_country-us", kPassword)), "127.0.0.3\n\n200");
+  // The password's own part still has to be right, and the filters are checked.
+  auto wrong = curl(fmt::format("http://alice:{}x_country-de@{}", kPassword, gw()), url, "-i");
+  EXPECT_NE(wrong.output.find("407 Proxy Authentication Required"), std::string::npos)
+      << wrong.output;
+  auto bad = curl(fmt::format("http://alice:{}_colour-red@{}", kPassword, gw()), url, "-i");
+  EXPECT_NE(bad.output.find("Proxy-Status: ipsx; error=http_request_error; details=\"the "
+                            "password's filters: unknown key 'colour'\""),
+            std::string::npos)
+      << bad.output;
+  EXPECT_EQ(de.exit->stats(d1.exit.id).connections, 2u);
+}
+
 TEST_F(DataPlane, HttpsThroughConnectTunnelWithATestCa) {
   std::string dir = ::testing::TempDir() + "/ipsx-ca-" + std::to_string(getpid());
   std::filesystem::create_directories(dir);

@@ -615,11 +615,13 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     ProxyFilters filters;
     FrontAuthenticate authenticate = [&](const std::string& user,
                                          const std::string& pass) -> Result<void> {
-      if (cfg.password.empty() || pass.size() != cfg.password.size() ||
-          CRYPTO_memcmp(pass.data(), cfg.password.data(), pass.size()) != 0)
+      // The gateway's password, alone or followed by '_' and filters (parse_proxy_login).
+      const size_t n = cfg.password.size();
+      if (n == 0 || pass.size() < n || (pass.size() > n && pass[n] != '_') ||
+          CRYPTO_memcmp(pass.data(), cfg.password.data(), n) != 0)
         return fail(NetErrc::unauthorized, "wrong gateway password");
-      auto f = parse_proxy_username(user);
-      if (!f) return std::unexpected(f.error().with_context("username"));
+      auto f = parse_proxy_login(user, std::string_view(pass).substr(std::min(pass.size(), n + 1)));
+      if (!f) return std::unexpected(f.error());
       filters = *f;
       return {};
     };

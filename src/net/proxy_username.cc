@@ -81,9 +81,50 @@ Result<void> apply(ProxyFilters& f, std::string_view key, std::string_view value
   return {};
 }
 
-}  // namespace
+// Other sellers' names for our keys (docs/proxy-protocols.md, "Other sellers' usernames"), and
+// the value in our terms: Oxylabs' cc, st, sessid and sesstime (minutes), Bright Data's state,
+// Smartproxy's sessionduration (minutes), IPRoyal's lifetime (a number and a unit: s, m, h, d).
+struct Alias {
+  std::string_view name, key;
+};
+constexpr std::array<Alias, 7> kAliases = {{{"cc", "country"},
+                                            {"st", "region"},
+                                            {"state", "region"},
+                                            {"sessid", "session"},
+                                            {"sesstime", "ttl"},
+                                            {"sessionduration", "ttl"},
+                                            {"lifetime", "ttl"}}};
 
-Result<ProxyFilters> parse_proxy_username(std::string_view username) {
+// An alias's value in the canonical key's terms; `out` holds a converted one.
+Result<std::string_view> alias_value(std::string_view alias, std::string_view value,
+                                     std::string& out) {
+  if (alias == "sesstime" || alias == "sessionduration" || alias == "lifetime") {
+    uint64_t unit = 60;  // minutes, unless lifetime names its unit
+    std::string_view digits = value;
+    if (alias == "lifetime") {
+      static constexpr std::pair<char, uint64_t> kUnits[] = {
+          {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+      auto u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& p) {
+        return !value.empty() && (value.back() | 0x20) == p.first;
+      });
+      if (u == std::end(kUnits))
+        return bad_value(alias, value, "not a number with a unit s, m, h or d (30m)");
+      unit = u->second;
+      digits.remove_suffix(1);
+    }
+    auto n = parse_number(digits);
+    if (!n) return bad_value(alias, value, "not a number");
+    out = std::to_string(*n * unit);
+    return std::string_view(out);
+  }
+  if ((alias == "st" || alias == "state") && value.size() > 3 && value[2] == '_' && is_alpha(value[0]) &&
+      is_alpha(value[1]))
+    return value.substr(3);  // a state after its country: us_california
+  return value;
+}
+
+// The grammar; `whole`: the username is all there is (a ttl needs its session here).
+Result<ProxyFilters> parse_filters(std::string_view username, bool whole) {
   ProxyFilters f;
   if (username.size() > kMaxProxyUsernameBytes) {
     return fail(NetErrc::too_large, fmt::format("username of {} bytes is longer than {}",
@@ -103,10 +144,31 @@ Result<ProxyFilters> parse_proxy_username(std::string_view username) {
     start = dash + 1;
   }
   std::vector<std::string> seen;
-  for (size_t i = 0; i < tokens.size(); ++i) {
+  size_t first = 0;
+  // Bright Data's account comes as brd-customer-ID, then its zone: zone-NAME (IPSX has no zones:
+  // the name is checked and not used; type- chooses the kind of IP).
+  if (tokens.size() >= 3 && lower(tokens[0]) == "brd" && lower(tokens[1]) == "customer") {
+    if (!is_name(tokens[2], is_name_char))
+      return bad_value("customer", tokens[2], "1..64 letters, digits and '_'");
+    f.account = std::string(tokens[2]);
+    first = 3;
+    if (tokens.size() >= 5 && lower(tokens[3]) == "zone") {
+      if (!is_name(tokens[4], is_name_char))
+        return bad_value("zone", tokens[4], "1..64 letters, digits and '_'");
+      first = 5;
+    }
+  }
+  for (size_t i = first; i < tokens.size(); ++i) {
     std::string key = lower(tokens[i]);
+    std::string_view alias;
+    if (auto a = std::find_if(kAliases.begin(), kAliases.end(),
+                              [&](const Alias& x) { return x.name == key; });
+        a != kAliases.end()) {
+      alias = a->name;
+      key = std::string(a->key);
+    }
     if (key == "user" || key == "customer") {
-      if (i != 0) {
+      if (i != 0 || first != 0) {
         return fail(NetErrc::bad_value,
                     fmt::format("key {} must be the first token", quoted(tokens[i])));
       }
@@ -123,7 +185,10 @@ Result<ProxyFilters> parse_proxy_username(std::string_view username) {
       return fail(NetErrc::unknown_key, fmt::format("unknown key {}", quoted(tokens[i])));
     }
     if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-      return fail(NetErrc::duplicate_key, fmt::format("duplicate key {}", quoted(tokens[i])));
+      return fail(NetErrc::duplicate_key,
+                  alias.empty() ? fmt::format("duplicate key {}", quoted(tokens[i]))
+                                : fmt::format("duplicate key {} (another name for '{}')",
+                                              quoted(tokens[i]), key));
     }
     seen.push_back(key);
     if (key == "exclusive") {
@@ -133,7 +198,77 @@ Result<ProxyFilters> parse_proxy_username(std::string_view username) {
     if (i + 1 == tokens.size()) {
       return fail(NetErrc::bad_value, fmt::format("key '{}' needs a value", key));
     }
-    if (auto ok = apply(f, key, tokens[++i]); !ok) return std::unexpected(ok.error());
+    std::string converted;
+    std::string_view value = tokens[++i];
+    if (!alias.empty()) {
+      auto v = alias_value(alias, value, converted);
+      if (!v) return std::unexpected(v.error());
+      value = *v;
+    }
+    if (auto ok = apply(f, key, value); !ok) return std::unexpected(ok.error());
+  }
+  if (whole && f.ttl_seconds && !f.session) {
+    return fail(NetErrc::missing_session, "ttl requires a session (session-ID)");
+  }
+  return f;
+}
+
+}  // namespace
+
+Result<ProxyFilters> parse_proxy_username(std::string_view username) {
+  return parse_filters(username, true);
+}
+
+Result<ProxyFilters> parse_proxy_login(std::string_view username,
+                                       std::string_view password_filters) {
+  if (password_filters.empty()) {
+    auto f = parse_proxy_username(username);
+    if (!f) return std::unexpected(f.error().with_context("username"));
+    return f;
+  }
+  if (password_filters.size() > kMaxProxyUsernameBytes) {
+    return fail(NetErrc::too_large,
+                fmt::format("filters in the password of {} bytes are longer than {}",
+                            password_filters.size(), kMaxProxyUsernameBytes));
+  }
+  // country-de_session-abc reads as the username country-de-session-abc.
+  std::string as_username(password_filters);
+  std::replace(as_username.begin(), as_username.end(), '_', '-');
+  auto from_pass = parse_filters(as_username, false);
+  if (!from_pass) return std::unexpected(from_pass.error().with_context("the password's filters"));
+  ProxyFilters f = *from_pass;
+  if (f.account) {
+    return fail(NetErrc::bad_value, "the password's filters: the account is the username's");
+  }
+  auto from_user = parse_filters(username, false);
+  if (!from_user) {
+    if (!is_name(username, is_name_char))
+      return std::unexpected(from_user.error().with_context("username"));
+    f.account = std::string(username);  // IPRoyal's username is the account alone
+    if (f.ttl_seconds && !f.session)
+      return fail(NetErrc::missing_session, "ttl requires a session (session-ID)");
+    return f;
+  }
+  const ProxyFilters& u = *from_user;
+  std::string twice;
+  auto take = [&twice](auto& mine, const auto& theirs, const char* key) {
+    if (!theirs) return;
+    if (mine && twice.empty()) twice = key;
+    mine = theirs;
+  };
+  take(f.account, u.account, "user");
+  take(f.country, u.country, "country");
+  take(f.region, u.region, "region");
+  take(f.city, u.city, "city");
+  take(f.asn, u.asn, "asn");
+  take(f.type, u.type, "type");
+  take(f.session, u.session, "session");
+  take(f.ttl_seconds, u.ttl_seconds, "ttl");
+  if (f.exclusive && u.exclusive && twice.empty()) twice = "exclusive";
+  f.exclusive = f.exclusive || u.exclusive;
+  if (!twice.empty()) {
+    return fail(NetErrc::duplicate_key,
+                fmt::format("key '{}' in both the username and the password", twice));
   }
   if (f.ttl_seconds && !f.session) {
     return fail(NetErrc::missing_session, "ttl requires a session (session-ID)");

@@ -47,6 +47,16 @@ struct ProxyFilters {
 // (a leading, trailing or doubled '-'), too_large (over kMaxProxyUsernameBytes).
 Result<ProxyFilters> parse_proxy_username(std::string_view username);
 
+// Filters given in the password, for tools that set only a password (IPRoyal's convention):
+// the gateway's password, '_', then '_'-separated `key-value` tokens with the keys and aliases of
+// a username (SECRET_country-de_session-abc_lifetime-30m). `password_filters` is what follows
+// that '_' (empty: none). The username is then a username of this grammar, or a plain account
+// name (1..64 of [A-Za-z0-9_]) taken as the account. A key given in both is refused
+// (duplicate_key). Errors about the username say "username: ...", about the password's filters
+// "the password's filters: ...".
+Result<ProxyFilters> parse_proxy_login(std::string_view username,
+                                       std::string_view password_filters);
+
 // The canonical username for `filters`: keys in the order user, country, region, city, asn,
 // type, session, ttl, exclusive; lower-case keys, country and type; spaces as '_'. Parsing it
 // gives `filters` back. Fails (invalid_argument) for a field parse_proxy_username would refuse.

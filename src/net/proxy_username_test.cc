@@ -201,6 +201,68 @@ TEST(ProxyUsername, DocumentedMessagesAreExact) {
   for (const auto& [username, message] : table) EXPECT_EQ(refused(username).message(), message);
 }
 
+// #23: usernames pasted from the big sellers' docs mean the same here.
+TEST(ProxyUsername, OtherSellersConventionsAreRead) {
+  // Oxylabs: cc, st (after its country), sessid, sesstime in minutes.
+  auto ox = parse_proxy_username("customer-bob-cc-DE-st-de_bavaria-sessid-x1-sesstime-10");
+  ASSERT_TRUE(ox) << ox.error().message();
+  EXPECT_EQ(ox->account, "bob");
+  EXPECT_EQ(ox->country, (CountryCode{'D', 'E'}));
+  EXPECT_EQ(ox->region, "bavaria");
+  EXPECT_EQ(ox->session, "x1");
+  EXPECT_EQ(ox->ttl_seconds, 600u);
+  // Bright Data: brd-customer-ID-zone-NAME first, then its keys (state for the region).
+  auto brd =
+      parse_proxy_username("brd-customer-hl_12ab-zone-residential1-country-us-state-ny-session-s9");
+  ASSERT_TRUE(brd) << brd.error().message();
+  EXPECT_EQ(brd->account, "hl_12ab");
+  EXPECT_EQ(brd->country, (CountryCode{'U', 'S'}));
+  EXPECT_EQ(brd->region, "ny");
+  EXPECT_EQ(brd->session, "s9");
+  // Smartproxy: user-NAME and sessionduration in minutes.
+  auto sp = parse_proxy_username("user-ann-country-fr-session-q-sessionduration-30");
+  ASSERT_TRUE(sp) << sp.error().message();
+  EXPECT_EQ(sp->ttl_seconds, 1800u);
+  // IPRoyal's lifetime with its unit.
+  EXPECT_EQ(parse_proxy_username("session-a-lifetime-2h")->ttl_seconds, 7200u);
+  EXPECT_EQ(parse_proxy_username("session-a-lifetime-45s")->ttl_seconds, 45u);
+  // An alias and its key are the same key; values are checked as the key's.
+  auto twice = parse_proxy_username("country-de-cc-de");
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().message(), "duplicate key 'cc' (another name for 'country')");
+  EXPECT_EQ(parse_proxy_username("cc-zz").error().code(), make_error_code(NetErrc::bad_value));
+  EXPECT_EQ(parse_proxy_username("session-a-lifetime-30").error().message(),
+            "bad value '30' for 'lifetime': not a number with a unit s, m, h or d (30m)");
+  EXPECT_EQ(parse_proxy_username("session-a-sesstime-0").error().code(),
+            make_error_code(NetErrc::bad_value));
+  EXPECT_EQ(parse_proxy_username("country-us-brd-customer-x").error().code(),
+            make_error_code(NetErrc::unknown_key));
+}
+
+TEST(ProxyUsername, FiltersMayComeInThePassword) {
+  // IPRoyal: the username is the account, the filters follow the password.
+  auto ip = parse_proxy_login("alice", "country-de_session-abc_lifetime-30m");
+  ASSERT_TRUE(ip) << ip.error().message();
+  EXPECT_EQ(ip->account, "alice");
+  EXPECT_EQ(ip->country, (CountryCode{'D', 'E'}));
+  EXPECT_EQ(ip->session, "abc");
+  EXPECT_EQ(ip->ttl_seconds, 1800u);
+  // Both may ask; each key once.
+  auto both = parse_proxy_login("type-mobile", "country-de");
+  ASSERT_TRUE(both) << both.error().message();
+  EXPECT_EQ(both->type, IpType::mobile);
+  EXPECT_EQ(both->country, (CountryCode{'D', 'E'}));
+  EXPECT_EQ(parse_proxy_login("country-us", "country-de").error().message(),
+            "key 'country' in both the username and the password");
+  EXPECT_EQ(parse_proxy_login("alice", "colour-red").error().message(),
+            "the password's filters: unknown key 'colour'");
+  EXPECT_EQ(parse_proxy_login("a-b-c", "").error().message(), "username: unknown key 'a'");
+  EXPECT_EQ(parse_proxy_login("x", "user-bob").error().code(), make_error_code(NetErrc::bad_value));
+  EXPECT_EQ(parse_proxy_login("session-s", "ttl-60")->ttl_seconds, 60u);
+  EXPECT_EQ(parse_proxy_login("alice", "ttl-60").error().code(),
+            make_error_code(NetErrc::missing_session));
+}
+
 TEST(ProxyUsernameFuzz, MutatedUsernamesNeverCrashOrBreakTheRoundTrip) {
   std::mt19937_64 rng(3166);
   std::vector<std::string> seeds = username_fuzz_seeds();
