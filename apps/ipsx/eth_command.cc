@@ -48,7 +48,9 @@ void add_eth_command(CLI::App& app) {
   o->contracts = IPSX_DEFAULT_CONTRACTS_DIR;
   CLI::App* cmd =
       eth->add_subcommand("deploy", "Deploy IPSXToken and the Centralizer; write their addresses");
-  cmd->add_option("--rpc", o->rpc, "JSON-RPC URL of the node (http://host:port)")->required();
+  cmd->add_option("--rpc,--rpc-url", o->rpc,
+                  "JSON-RPC URL of the Ethereum node (http:// or https://)")
+      ->required();
   cmd->add_option("--keystore", o->keystore, "Keystore file or directory of the deployer")
       ->required();
   cmd->add_option("--address", o->address, "The deployer's address (with a keystore directory)");

@@ -1,7 +1,9 @@
 // ipsx: the one command-line program of the exchange. Each area is a subcommand.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 
 #include <iostream>
+#include <set>
 
 #include "cli_util.h"
 #include "http/http_client.h"
@@ -16,6 +18,37 @@ void add_dataplane_commands(CLI::App& app);  // dataplane_commands.cc: gateway, 
 void add_relay_command(CLI::App& app);       // relay_command.cc: relay
 void add_client_commands(CLI::App& app);     // client_commands.cc: token, sale, offer, deal ...
 }  // namespace ipsx::cli
+
+namespace {
+
+// The environment names the agents' and servers' options of these kinds take when not given
+// (foundry's ETH_RPC_URL for the chain). Only commands whose options are their own: the groups
+// whose subcommands share one options struct (token, sale, deal, wallet, ...) would have CLI11
+// apply a variable through a sibling's option over the command line; the client commands read
+// theirs themselves (node_url, open_wallet).
+void add_environment(CLI::App& app, bool own) {
+  static const std::pair<const char*, const char*> kEnv[] = {
+      {"node", "IPSX_NODE"},
+      {"keystore", "IPSX_KEYSTORE"},
+      {"password-file", "IPSX_PASSWORD_FILE"},
+      {"proxy-password-file", "IPSX_PROXY_PASSWORD_FILE"},
+      {"rpc", "ETH_RPC_URL"},
+  };
+  static const std::set<std::string> kOwn = {"gateway", "provide", "probe", "relay", "node", "eth"};
+  own = own || kOwn.contains(app.get_name());
+  for (CLI::Option* o : own ? app.get_options() : std::vector<CLI::Option*>{}) {
+    if (!o->get_envname().empty()) continue;
+    for (const auto& [name, env] : kEnv) {
+      // A node on its embedded ledger refuses --rpc: a user's ETH_RPC_URL must not make it.
+      if (app.get_name() == "node" && std::string_view(name) == "rpc") continue;
+      const auto& names = o->get_lnames();
+      if (std::find(names.begin(), names.end(), name) != names.end()) o->envname(env);
+    }
+  }
+  for (CLI::App* sub : app.get_subcommands({})) add_environment(*sub, own);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ipsx: an exchange for leasing IP addresses, paid in the IPSX token"};
@@ -38,6 +71,7 @@ int main(int argc, char** argv) {
   ipsx::cli::add_dataplane_commands(app);
   ipsx::cli::add_relay_command(app);
   ipsx::cli::add_client_commands(app);  // after add_market_command: adds `market depth|trades`
+  add_environment(app, false);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

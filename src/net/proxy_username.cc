@@ -117,8 +117,8 @@ Result<std::string_view> alias_value(std::string_view alias, std::string_view va
     out = std::to_string(*n * unit);
     return std::string_view(out);
   }
-  if ((alias == "st" || alias == "state") && value.size() > 3 && value[2] == '_' && is_alpha(value[0]) &&
-      is_alpha(value[1]))
+  if ((alias == "st" || alias == "state") && value.size() > 3 && value[2] == '_' &&
+      is_alpha(value[0]) && is_alpha(value[1]))
     return value.substr(3);  // a state after its country: us_california
   return value;
 }

@@ -115,6 +115,21 @@ expect_out "balance for people" "^$requester: 901 IPSX; wallet 99 IPSX \(0 reser
 expect_out "--node overrides IPSX_NODE" "^$requester: 901 IPSX" \
   env IPSX_NODE=http://127.0.0.1:1 "$IPSX" token balance "$requester" --node "$url"
 
+# ---- The environment: IPSX_NODE (exported above), IPSX_KEYSTORE, IPSX_PASSWORD_FILE ----
+expect_out "the keystore and password file from the environment" "included" \
+  env IPSX_KEYSTORE="$ks" IPSX_PASSWORD_FILE="$work/pw" \
+  "$IPSX" token transfer --to 0x00000000000000000000000000000000000000fe --amount 1 --address "$early"
+fails "the command line over the environment" "password|decrypt|mac" \
+  env IPSX_KEYSTORE="$ks" IPSX_PASSWORD_FILE="$work/pw" \
+  "$IPSX" token transfer --to 0x00000000000000000000000000000000000000fe --amount 1 --address "$early" \
+  --password-file "$work/wrong-pw"
+fails "neither a keystore nor IPSX_KEYSTORE" "--keystore is required \(or the environment's IPSX_KEYSTORE\)" \
+  env -u IPSX_KEYSTORE "$IPSX" token transfer --to 0x00000000000000000000000000000000000000fe --amount 1 \
+  --address "$early" --password-file "$work/pw"
+expect_out "every node option names its variable" "Env:IPSX_NODE" "$IPSX" gateway --help
+expect_out "foundry's ETH_RPC_URL and --rpc-url for the chain" "--rpc,--rpc-url.*Env:ETH_RPC_URL" \
+  "$IPSX" eth deploy --help
+
 # ---- Bad input ----
 fails "a malformed address" "ADDRESS" "$IPSX" token balance 0xnope
 json_of "an address the ledger never saw holds nothing" '"\(.balance) \(.nonce)"' "0 0" \
