@@ -43,6 +43,7 @@ struct NodeOptions {
   size_t max_body = 64 * 1024;
   uint64_t read_timeout_ms = 10'000;
   std::string tls_cert, tls_key;    // https when set
+  std::string cors_origins;         // comma-separated origins browsers may call from, or "*"
   std::string ledger = "embedded";  // or "ethereum"
   EthereumEndpoint eth;
   api::NodeLimits limits;
@@ -101,6 +102,32 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     }
   }
   return row[b.size()];
+}
+
+// --cors-origins: "*", or origins as browsers send them (scheme://host[:port], no path).
+std::vector<std::string> parse_cors_origins(const std::string& text, const std::string& where) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= text.size() && !text.empty();) {
+    size_t comma = text.find(',', start);
+    std::string o =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    o.erase(0, o.find_first_not_of(' '));
+    o.erase(o.find_last_not_of(' ') + 1);
+    auto scheme = o.find("://");
+    bool ok = o == "*" || ((o.starts_with("http://") || o.starts_with("https://")) &&
+                           scheme != std::string::npos && o.size() > scheme + 3 &&
+                           o.find_first_of("/?# ", scheme + 3) == std::string::npos);
+    if (!ok) {
+      throw CommandError(fmt::format(
+          "{}: '{}' is not an origin: scheme://host[:port] as a browser sends it (no path, no "
+          "trailing '/'), or *",
+          where, o));
+    }
+    out.push_back(o);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
 }
 
 // The settings of `ipsx node`, each an option of `cmd` and a key of the config file bound to one
@@ -541,6 +568,7 @@ void run_node(const NodeOptions& o) {
   so.read_timeout = std::chrono::milliseconds(o.read_timeout_ms);
   so.tls_certificate_file = o.tls_cert;
   so.tls_key_file = o.tls_key;
+  so.cors_origins = parse_cors_origins(o.cors_origins, o.where("cors_origins"));
   so.on_tick = [&node] { api::tick(node, true); };
   so.events = &events;
   api::HttpServer server(router, so);
@@ -618,6 +646,9 @@ void add_node_command(CLI::App& app) {
   s->path("tls_cert", o->tls_cert,
           "Serve https: a PEM certificate chain, the node's certificate first (with --tls-key)");
   s->path("tls_key", o->tls_key, "Serve https: the PEM private key of --tls-cert's certificate");
+  s->text("cors_origins", o->cors_origins,
+          "Origins whose pages may call the API from a browser (CORS), comma-separated "
+          "scheme://host[:port], or * for any (default: none)");
   s->path("keystore", o->keystore, "Keystore of the market operator's wallet", true);
   s->text("address", o->address,
           "The market operator's address (needed when the keystore is a directory)");

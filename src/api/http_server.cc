@@ -29,6 +29,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 
+// The Access-Control-Allow-Origin for a request from `origin`: the origin itself when the list
+// holds it (or "*" when the list says any), empty when it is not allowed or there is none.
+std::string cors_allowed(const std::vector<std::string>& allowed, beast::string_view origin) {
+  if (origin.empty() || allowed.empty()) return "";
+  for (const std::string& a : allowed) {
+    if (a == "*") return "*";
+    if (beast::iequals(a, origin)) return std::string(origin);
+  }
+  return "";
+}
+
 // What a WebSocket handshake must carry (RFC 6455 §4.2.1), checked before Beast's accept so that
 // a bad one is refused in the API's JSON error shape (Beast's own refusal is plain text).
 std::optional<HttpResponse> websocket_refusal(const http::request<http::string_body>& req) {
@@ -334,13 +345,31 @@ struct HttpServer::Impl {
         co_await ws_session(std::move(stream), parser.release());
         co_return;
       }
-      HttpRequest request;
-      request.method = std::string(req.method_string());
-      request.target = std::string(req.target());
-      request.body = req.body();
-      request.remote = remote;
-      HttpResponse response = router.dispatch(request);
-      if (response.later) response = co_await finish_later(std::move(response));
+      // CORS (the Fetch standard): an allowed page's preflight is answered here; its other
+      // requests get the allowing headers on whatever the router answers.
+      const std::string allow = cors_allowed(options.cors_origins, req[http::field::origin]);
+      HttpResponse response;
+      if (!allow.empty() && req.method() == http::verb::options &&
+          req.count(http::field::access_control_request_method) > 0) {
+        response.status = 204;
+        response.content_type = "text/plain";
+        response.headers = {{"Access-Control-Allow-Methods", "GET, POST"},
+                            {"Access-Control-Allow-Headers", "Content-Type"},
+                            {"Access-Control-Max-Age", "600"}};
+      } else {
+        HttpRequest request;
+        request.method = std::string(req.method_string());
+        request.target = std::string(req.target());
+        request.body = req.body();
+        request.remote = remote;
+        response = router.dispatch(request);
+        if (response.later) response = co_await finish_later(std::move(response));
+      }
+      if (!allow.empty()) {
+        response.headers.emplace_back("Access-Control-Allow-Origin", allow);
+        response.headers.emplace_back("Access-Control-Expose-Headers", "Retry-After, Allow");
+      }
+      if (!options.cors_origins.empty()) response.headers.emplace_back("Vary", "Origin");
       bool keep_alive = req.keep_alive();
       Response res = to_beast(response, req.version(), keep_alive);
       beast::get_lowest_layer(stream).expires_after(options.write_timeout);

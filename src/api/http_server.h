@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/event_stream.h"
 #include "api/router.h"
@@ -46,6 +47,11 @@ struct ServerOptions {
   // listen(); both or neither. TLS 1.2 and 1.3; the handshake must finish within read_timeout.
   std::string tls_certificate_file;
   std::string tls_key_file;
+  // CORS: the origins (scheme://host[:port]) whose pages may call the API from a browser, or "*"
+  // for any. A listed origin's preflight (OPTIONS with Access-Control-Request-Method) is answered
+  // 204 (GET and POST, Content-Type, cached 600 s), and every response to it carries
+  // Access-Control-Allow-Origin. Empty: no CORS headers (browsers then refuse other origins).
+  std::vector<std::string> cors_origins;
 };
 
 class HttpServer {

@@ -57,6 +57,7 @@ class HttpServerTest : public ::testing::Test {
     o.body_limit = 1024;
     o.read_timeout = std::chrono::milliseconds(300);
     o.stop_on_signals = false;
+    o.cors_origins = {"https://app.example"};
     server_ = std::make_unique<HttpServer>(router_, o);
     auto bound = server_->listen("127.0.0.1", 0);
     ASSERT_TRUE(bound) << bound.error().message();
@@ -207,6 +208,42 @@ TEST_F(HttpServerTest, ABadWebSocketHandshakeIsRefusedInJson) {
   EXPECT_TRUE(got.starts_with("HTTP/1.1 426 ")) << got;
   EXPECT_NE(got.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << got;
   EXPECT_NE(got.find("\"code\":\"upgrade_required\""), std::string::npos) << got;
+}
+
+// #23: CORS. A listed origin's preflight is answered and its requests carry the allowing
+// headers; another origin's get none (the browser then refuses the page the answer).
+TEST_F(HttpServerTest, AListedOriginMayCallFromABrowser) {
+  tcp::socket pre = connect();
+  asio::write(pre, asio::buffer(std::string(
+                       "OPTIONS /echo HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n"
+                       "Access-Control-Request-Method: POST\r\n"
+                       "Access-Control-Request-Headers: content-type\r\n\r\n")));
+  std::string got = read_until(pre, "\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 204 ")) << got;
+  EXPECT_NE(got.find("Access-Control-Allow-Origin: https://app.example\r\n"), std::string::npos)
+      << got;
+  EXPECT_NE(got.find("Access-Control-Allow-Methods: GET, POST\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("Access-Control-Allow-Headers: Content-Type\r\n"), std::string::npos) << got;
+  tcp::socket s = connect();
+  std::string req = post("hi");
+  req.insert(req.find("\r\n") + 2, "Origin: https://app.example\r\n");
+  asio::write(s, asio::buffer(req));
+  got = read_until(s, "hi");
+  EXPECT_NE(got.find("Access-Control-Allow-Origin: https://app.example\r\n"), std::string::npos)
+      << got;
+  EXPECT_NE(got.find("Vary: Origin\r\n"), std::string::npos) << got;
+  tcp::socket other = connect();
+  req = post("hi");
+  req.insert(req.find("\r\n") + 2, "Origin: https://evil.example\r\n");
+  asio::write(other, asio::buffer(req));
+  got = read_until(other, "hi");
+  EXPECT_EQ(got.find("Access-Control-Allow-Origin"), std::string::npos) << got;
+  tcp::socket pre2 = connect();
+  asio::write(pre2, asio::buffer(std::string(
+                        "OPTIONS /echo HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n"
+                        "Access-Control-Request-Method: POST\r\n\r\n")));
+  got = read_until(pre2, "}}");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 405 ")) << got;
 }
 
 // #19: a ledger transaction on a chain waits for its block (seconds); the node's API used to wait
