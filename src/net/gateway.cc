@@ -1,7 +1,6 @@
 #include "net/gateway.h"
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -615,12 +614,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     ProxyFilters filters;
     FrontAuthenticate authenticate = [&](const std::string& user,
                                          const std::string& pass) -> Result<void> {
-      // The gateway's password, alone or followed by '_' and filters (parse_proxy_login).
-      const size_t n = cfg.password.size();
-      if (n == 0 || pass.size() < n || (pass.size() > n && pass[n] != '_') ||
-          CRYPTO_memcmp(pass.data(), cfg.password.data(), n) != 0)
-        return fail(NetErrc::unauthorized, "wrong gateway password");
-      auto f = parse_proxy_login(user, std::string_view(pass).substr(std::min(pass.size(), n + 1)));
+      auto f = check_proxy_login(user, pass, cfg.password);
       if (!f) return std::unexpected(f.error());
       filters = *f;
       return {};

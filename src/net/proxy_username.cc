@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 
 #include "core/country.h"
 #include "net/http_text.h"
@@ -274,6 +275,15 @@ Result<ProxyFilters> parse_proxy_login(std::string_view username,
     return fail(NetErrc::missing_session, "ttl requires a session (session-ID)");
   }
   return f;
+}
+
+Result<ProxyFilters> check_proxy_login(std::string_view username, std::string_view password,
+                                       std::string_view secret) {
+  const size_t n = secret.size();
+  if (n == 0 || password.size() < n || (password.size() > n && password[n] != '_') ||
+      CRYPTO_memcmp(password.data(), secret.data(), n) != 0)
+    return fail(NetErrc::unauthorized, "wrong gateway password");
+  return parse_proxy_login(username, password.substr(std::min(password.size(), n + 1)));
 }
 
 Result<std::string> to_string(const ProxyFilters& f) {

@@ -57,6 +57,12 @@ Result<ProxyFilters> parse_proxy_username(std::string_view username);
 Result<ProxyFilters> parse_proxy_login(std::string_view username,
                                        std::string_view password_filters);
 
+// A client's login at the gateway: `password` must be `secret` (compared in constant time),
+// alone or followed by '_' and filters (parse_proxy_login); else unauthorized. An empty secret
+// lets nobody in.
+Result<ProxyFilters> check_proxy_login(std::string_view username, std::string_view password,
+                                       std::string_view secret);
+
 // The canonical username for `filters`: keys in the order user, country, region, city, asn,
 // type, session, ttl, exclusive; lower-case keys, country and type; spaces as '_'. Parsing it
 // gives `filters` back. Fails (invalid_argument) for a field parse_proxy_username would refuse.
