@@ -31,6 +31,7 @@
 #include <thread>
 
 #include "agent_deals.h"
+#include "agent_metrics.h"
 #include "cli_util.h"
 #include "client/node_client.h"
 #include "client/signer.h"
@@ -141,7 +142,19 @@ struct GatewayOptions {
   uint64_t node_wait_seconds = 60;
   bool sign_front_usage = false;
   bool no_punch = false;
+  std::string metrics;  // HOST:PORT of the Prometheus endpoint; empty: none
 };
+
+// --metrics HOST:PORT: the agent's Prometheus endpoint (none when empty).
+std::unique_ptr<MetricsEndpoint> metrics_endpoint(const std::string& listen, const char* role,
+                                                  const char* program,
+                                                  std::function<std::string()> render) {
+  if (listen.empty()) return nullptr;
+  auto m = std::make_unique<MetricsEndpoint>(parse_listen_any_port(listen, "--metrics"), role,
+                                             std::move(render));
+  std::cout << fmt::format("{}: metrics on http://{}/metrics\n", program, m->bound()) << std::flush;
+  return m;
+}
 
 void run_gateway(const GatewayOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
@@ -176,10 +189,12 @@ void run_gateway(const GatewayOptions& o) {
   net::Gateway gateway(io, config, key.clone(), &leases, clock);
   std::mutex connected_mu;
   std::vector<Hash> connected;  // deals to settle, handed from the io thread to the loop
+  std::set<Hash> seen;          // every deal that connected, for the metrics (under connected_mu)
   gateway.on_lease_event = [&](const Hash& deal, net::LeaseEvent e, const std::string& why) {
     if (e == net::LeaseEvent::connected) {
       std::lock_guard lock(connected_mu);
       connected.push_back(deal);
+      seen.insert(deal);
     }
     const char* name = e == net::LeaseEvent::connected ? "connected"
                        : e == net::LeaseEvent::failed  ? "failed"
@@ -192,6 +207,9 @@ void run_gateway(const GatewayOptions& o) {
   };
   unwrap(gateway.start(), "--listen");
   std::thread io_thread([&io] { io.run(); });
+  auto metrics = metrics_endpoint(o.metrics, "gateway", "ipsx gateway", [&] {
+    return gateway_metrics(gateway, leases, connected_mu, seen);
+  });
   std::cout << fmt::format(
                    "ipsx gateway: requester {} on market {}; SOCKS5 and HTTP proxy on {}:{}\n",
                    signer.address().to_string(), s.market.to_string(),
@@ -224,6 +242,7 @@ void run_gateway(const GatewayOptions& o) {
     }
   });
   std::cout << "ipsx gateway: shutting down\n" << std::flush;
+  metrics.reset();
   gateway.stop();
   io.stop();
   io_thread.join();
@@ -233,6 +252,7 @@ void run_gateway(const GatewayOptions& o) {
 
 struct ProvideOptions {
   std::string node, keystore, address, password_file, config, data;
+  std::string metrics;  // HOST:PORT of the Prometheus endpoint; empty: none
   uint64_t node_wait_seconds = 60;
 };
 
@@ -590,6 +610,10 @@ void run_provide(const ProvideOptions& o) {
     settlement.watch(d);
     known.insert(d);
   }
+  std::mutex served_mu;
+  std::set<Hash> served = known;  // what the metrics count (known, copied under served_mu)
+  auto metrics = metrics_endpoint(o.metrics, "provider", "ipsx provide",
+                                  [&] { return provider_metrics(exit, served_mu, served); });
   if (settlement.pending())
     std::cout << fmt::format("ipsx provide: following {} earlier deal(s) ({} with stored proofs)\n",
                              settlement.pending(), store->best().size())
@@ -599,6 +623,10 @@ void run_provide(const ProvideOptions& o) {
     if (now_s() >= announced_at + kAnnounceEvery) announce();
     serve_new_deals(*s.node, signer.address(), deals, reporter, settlement, known,
                     ++loops % 5 == 1);
+    if (metrics) {
+      std::lock_guard lock(served_mu);
+      served = known;
+    }
     std::vector<std::pair<Hash, std::string>> cuts;
     {
       std::lock_guard lock(inbox.cut_mu);
@@ -682,6 +710,8 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_flag("--sign-front-usage", g->sign_front_usage,
                 "Sign usage receipts that include connections at the exits' fronts (only if this "
                 "requester uses the leased IPs' ip:port:user:pass credentials itself)");
+  cmd->add_option("--metrics", g->metrics,
+                  "HOST:PORT to serve Prometheus metrics on (GET /metrics; default: none)");
   cmd->add_flag("--no-punch", g->no_punch,
                 "Keep a relayed deal on its relay: never punch a hole through the provider's NAT "
                 "(where outbound probes are not wanted, or to measure the relay)");
@@ -701,6 +731,8 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_option("--config", p->config, "The provider's TOML config (docs/sdk.md)")
       ->required()
       ->check(CLI::ExistingFile);
+  cmd->add_option("--metrics", p->metrics,
+                  "HOST:PORT to serve Prometheus metrics on (GET /metrics; default: none)");
   cmd->add_option("--node-wait", p->node_wait_seconds,
                   "Seconds to keep trying a node that does not answer at start (default 60)");
   cmd->add_option("--data", p->data,

@@ -505,6 +505,7 @@ void run_node(const NodeOptions& o) {
   // from a check every two seconds, never waiting on the chain themselves.
   api::LedgerWatch watch(*ledger);
   node.watch = &watch;
+  node.version = IPSX_VERSION;
   if (auto* eth = dynamic_cast<eth::EthereumLedger*>(ledger.get())) {
     node.ledger_metrics = [eth] {
       auto k = eth->keeper_stats();

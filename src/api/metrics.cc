@@ -1,6 +1,13 @@
 #include "api/metrics.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 
 namespace ipsx::api {
 namespace {
@@ -88,6 +95,55 @@ std::string Metrics::render() const {
                        h.count);
     out += fmt::format("ipsx_http_request_duration_seconds_sum{{{}}} {}\n", labels, number(h.sum));
     out += fmt::format("ipsx_http_request_duration_seconds_count{{{}}} {}\n", labels, h.count);
+  }
+  return out;
+}
+
+std::string Metrics::process(const std::string& version, const std::string& role) {
+  auto one = [](double v) { return std::vector<std::pair<std::string, double>>{{"", v}}; };
+  std::string out = family(
+      "ipsx_build_info", "gauge", "The running program: 1, labelled with its version and role.",
+      {{fmt::format("version=\"{}\",role=\"{}\"", escape_label(version), escape_label(role)),
+        1.0}});
+  // /proc/self/stat: after the command's ")", field 14 utime, 15 stime, 22 starttime (ticks),
+  // 23 vsize (bytes), 24 rss (pages); numbered from the pid as field 1.
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  const long tick = ::sysconf(_SC_CLK_TCK);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (auto close = stat.rfind(')'); close != std::string::npos && tick > 0 && page > 0) {
+    std::istringstream in(stat.substr(close + 2));
+    std::vector<std::string> f((std::istream_iterator<std::string>(in)),
+                               std::istream_iterator<std::string>());
+    // f[0] is field 3 (the state).
+    auto field = [&f](size_t n) { return n - 3 < f.size() ? std::stod(f[n - 3]) : -1.0; };
+    double cpu = (field(14) + field(15)) / static_cast<double>(tick);
+    out += family("process_cpu_seconds_total", "counter",
+                  "User and system CPU time spent, in seconds.", one(cpu));
+    out += family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                  one(field(23)));
+    out += family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                  one(field(24) * static_cast<double>(page)));
+    // The start time in seconds since the epoch: boot time (/proc/stat btime) plus the ticks.
+    std::ifstream proc_stat("/proc/stat");
+    for (std::string line; std::getline(proc_stat, line);) {
+      if (!line.starts_with("btime ")) continue;
+      double boot = std::stod(line.substr(6));
+      out += family("process_start_time_seconds", "gauge",
+                    "Start time of the process since the Unix epoch, in seconds.",
+                    one(boot + field(22) / static_cast<double>(tick)));
+    }
+  }
+  std::error_code ec;
+  size_t fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++fds;
+  if (!ec) out += family("process_open_fds", "gauge", "Number of open file descriptors.", one(fds));
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    out += family("process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                  one(static_cast<double>(lim.rlim_cur)));
   }
   return out;
 }

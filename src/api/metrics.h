@@ -35,6 +35,12 @@ class Metrics {
   static std::string family(const std::string& name, const std::string& type,
                             const std::string& help,
                             const std::vector<std::pair<std::string, double>>& samples);
+  // What every IPSX process exposes, as Prometheus' client libraries name it: `ipsx_build_info`
+  // (1, labelled with the version and the program's role), and the process's
+  // `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+  // `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds` and
+  // `process_start_time_seconds` (read from /proc/self; a series /proc cannot give is left out).
+  static std::string process(const std::string& version, const std::string& role);
 
  private:
   struct Histogram {

@@ -135,6 +135,7 @@ HttpResponse metrics(NodeState& s) {
     out += Metrics::family("ipsx_ledger_height", "gauge", "The ledger's last block.",
                            {{"", static_cast<double>(*h)}});
   if (node.ledger_metrics) out += node.ledger_metrics();
+  out += Metrics::process(node.version, "node");
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);

@@ -71,6 +71,8 @@ struct NodeContext {
   // More series for GET /metrics, in the exposition format (the backend's own: on Ethereum the
   // keeper's transactions sent again and lost, and the reorganisations it saw). Empty: none.
   std::function<std::string()> ledger_metrics = {};
+  // The program's version, for ipsx_build_info on /metrics.
+  std::string version = "unknown";
   // Set by add_node_routes(): the routes' own work at each periodic tick (suspending the
   // providers whose exit announcement expired).
   std::function<void()> on_periodic_tick = {};

@@ -70,7 +70,7 @@ provider_config 127.0.0.3 US 0.002 >"$work/us.toml"
 provide() { "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" "$@"; }
 # (The binary itself, not the shell function: SIGTERM must reach ipsx, not a subshell.)
 start de "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
-  --address "$de" --config "$work/de.toml"
+  --address "$de" --config "$work/de.toml" --metrics 127.0.0.1:0
 start us "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
   --address "$us" --config "$work/us.toml"
 wait_for "$work/de.out" 'proved to the node that it sends from 127\.0\.0\.2' >/dev/null &&
@@ -85,9 +85,10 @@ expect_out "the node serves the DE provider's exit" '"endpoint":"127\.0\.0\.1:[0
 
 start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
-  --max-price 0.0025 --duration 120 --budget 1
+  --max-price 0.0025 --duration 120 --budget 1 --metrics 127.0.0.1:0
 gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$') &&
   ok "the gateway listens on $gw" || bad "the gateway starts: $(cat "$work/gateway.out")"
+gw_metrics=$(wait_for "$work/gateway.out" 'metrics on http://127\.0\.0\.1:[0-9]+/metrics' | grep -oE 'http://[0-9.:]+/metrics')
 
 # through USER [SCHEME]: curl via the gateway to the destination; prints the body and status.
 through() {
@@ -106,6 +107,25 @@ wait_for "$work/de.out" 'deal 0x[0-9a-f]+ for 127\.0\.0\.2 .*: ready' >/dev/null
   ok "the DE provider reports its deal ready" || bad "DE deal ready: $(cat "$work/de.out")"
 wait_for "$work/gateway.out" 'deal 0x[0-9a-f]+ connected' >/dev/null &&
   ok "the gateway reports connected" || bad "gateway connected: $(cat "$work/gateway.out")"
+# The gateway's Prometheus endpoint: what it leased, carried and committed, and its process.
+metric() { curl -s "$gw_metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+expect_eq "gateway metrics: two leases ordered, one order found nothing" \
+  "$(metric ipsx_gateway_leases_ordered_total) $(metric ipsx_gateway_nothing_fits_total)" "2 1"
+down=$(metric 'ipsx_gateway_bytes_total{direction="down"}')
+[[ ${down:-0} -gt 0 ]] && ok "gateway metrics: $down bytes carried down" || bad "gateway bytes: $(curl -s "$gw_metrics")"
+# The DE provider's: its deal, what the exit carried, what the requester paid (within 10 s: the
+# exit invoices every second, and the deal's first connection came just now).
+de_metrics=$(grep -oE 'metrics on http://[0-9.:]+/metrics' "$work/de.out" | grep -oE 'http://.*')
+pmetric() { curl -s "$de_metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+for _ in $(seq 50); do [[ $(pmetric ipsx_provider_paid_ipsx) =~ ^[0-9.e+-]+$ && $(pmetric ipsx_provider_paid_ipsx) != 0 ]] && break; sleep 0.2; done
+expect_eq "provider metrics: one deal, connections served" \
+  "$(pmetric ipsx_provider_deals_total) $(( $(pmetric ipsx_provider_connections_total) > 0 ))" "1 1"
+paid=$(pmetric ipsx_provider_paid_ipsx)
+[[ -n $paid && $paid != 0 ]] && ok "provider metrics: the requester paid $paid IPSX so far" ||
+  bad "provider paid: $(curl -s "$de_metrics" | grep ipsx_provider)"
+expect_out "gateway metrics say the build and the process" \
+  'ipsx_build_info\{version="[0-9.]+",role="gateway"\} 1.*process_resident_memory_bytes [1-9]' \
+  bash -c "curl -s $gw_metrics | tr '\n' ' '"
 phases() { curl -s "$url/v1/deals?party=$requester" | grep -oE '"phase":"[a-z]+"' | sort | uniq -c | tr -s ' '; }
 for _ in $(seq 50); do phases | grep -q ' 2 "phase":"active"' && break; sleep 0.2; done
 expect_out "both deals are active at the node" ' 2 "phase":"active"' phases

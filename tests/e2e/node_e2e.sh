@@ -217,6 +217,9 @@ expect_out "metrics have the latency histogram" \
   'ipsx_http_request_duration_seconds_bucket\{method="GET",route="/v1/health",le="\+Inf"\}' req GET /metrics
 expect_out "metrics have the book and the deals" 'ipsx_book_offers 1.*ipsx_deals\{status="active"\} 1' \
   bash -c "curl -s $url/metrics | tr '\n' ' '"
+expect_out "metrics say the build and the process" \
+  'ipsx_build_info\{version="[0-9.]+",role="node"\} 1.*process_cpu_seconds_total [0-9.e+-]+.*process_resident_memory_bytes [1-9][0-9.e+]*.*process_open_fds [1-9]' \
+  bash -c "curl -s $url/metrics | tr '\n' ' '"
 
 if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
 if grep -q "shutting down" "$work/node.out"; then ok "clean shutdown reported"; else bad "no shutdown line"; fi
