@@ -2,36 +2,45 @@
 
 #include <fmt/format.h>
 
+#include <iostream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "api/metrics.h"
 #include "cli_util.h"
+#include "http/http_client.h"
 #include "net/exit.h"
 #include "net/gateway.h"
 #include "sdk/dataplane.h"
+#include "vocab/ip.h"
 
 namespace ipsx::cli {
 
-MetricsEndpoint::MetricsEndpoint(const net::tcp::endpoint& at, std::string role,
-                                 std::function<std::string()> render) {
-  router_.add("GET", "/metrics", [role, render = std::move(render)](const api::HttpRequest&) {
+AgentEndpoint::AgentEndpoint(const net::tcp::endpoint& at,
+                             const std::function<void(api::Router&)>& routes) {
+  routes(router_);
+  api::ServerOptions o;
+  o.stop_on_signals = false;  // the agent's own loop handles SIGINT and SIGTERM
+  o.max_connections = 16;
+  server_ = std::make_unique<api::HttpServer>(router_, o);
+  bound_ = unwrap(server_->listen(at.address().to_string(), at.port()),
+                  at.address().to_string() + ":" + std::to_string(at.port()));
+  thread_ = std::thread([this] { server_->run(); });
+}
+
+AgentEndpoint::~AgentEndpoint() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void add_metrics_route(api::Router& router, std::string role, std::function<std::string()> render) {
+  router.add("GET", "/metrics", [role, render = std::move(render)](const api::HttpRequest&) {
     api::HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = render() + api::Metrics::process(IPSX_VERSION, role);
     return r;
   });
-  api::ServerOptions o;
-  o.stop_on_signals = false;  // the agent's own loop handles SIGINT and SIGTERM
-  o.max_connections = 16;
-  server_ = std::make_unique<api::HttpServer>(router_, o);
-  bound_ = unwrap(server_->listen(at.address().to_string(), at.port()), "--metrics");
-  thread_ = std::thread([this] { server_->run(); });
-}
-
-MetricsEndpoint::~MetricsEndpoint() {
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 // The gateway's Prometheus series: what it leased and committed, its clients, and what its
@@ -111,6 +120,68 @@ std::string provider_metrics(const net::Exit& exit, std::mutex& mu, const std::s
          Metrics::family("ipsx_provider_paid_ipsx", "gauge",
                          "IPSX the requesters' best balance proofs pay (what the provider claims).",
                          one(ipsx_value(Amount::from_base(paid))));
+}
+
+std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
+                                const std::set<Hash>& seen) {
+  nlohmann::json leases = nlohmann::json::array();
+  std::lock_guard lock(mu);
+  for (const Hash& d : seen) {
+    net::GatewayLeaseStats st = gateway.stats(d);
+    leases.push_back({{"deal", d.hex()},
+                      {"ip", format_ip(st.ip)},
+                      {"port", st.proxy_port},
+                      {"username", st.proxy_username},
+                      {"password", st.proxy_password},
+                      {"connected", st.connected},
+                      {"path", st.path},
+                      {"bytesUp", st.bytes_up},
+                      {"bytesDown", st.bytes_down},
+                      {"paid", st.paid.to_string()},
+                      {"failed", st.failed ? nlohmann::json(*st.failed) : nlohmann::json()}});
+  }
+  return nlohmann::json{{"leases", leases}}.dump();
+}
+
+CLI::App* add_gateway_export(CLI::App* gateway) {
+  struct Options {
+    std::string control, format = "lines";
+    bool all = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = gateway->add_subcommand(
+      "export", "Print a running gateway's per-deal proxy credentials (ip:port:user:pass)");
+  cmd->add_option("--control", o->control,
+                  "The gateway's control endpoint, http://HOST:PORT (its --control)")
+      ->required();
+  cmd->add_option("--format", o->format, "lines (ip:port:user:pass, default), csv or json")
+      ->check(CLI::IsMember({"lines", "csv", "json"}));
+  cmd->add_flag("--all", o->all, "Also the deals not connected now, or without a proxy front");
+  cmd->callback([o] {
+    auto client = unwrap(http::HttpClient::create(o->control), "--control");
+    auto reply = unwrap(client->request("GET", "/v1/leases"), "--control " + o->control);
+    auto j = nlohmann::json::parse(reply.body, nullptr, false);
+    if (reply.status != 200 || !j.is_object() || !j["leases"].is_array()) {
+      throw CommandError(fmt::format("--control {}: not a gateway's control endpoint (HTTP {})",
+                                     o->control, reply.status));
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& l : j["leases"]) {
+      if (o->all || (l.value("connected", false) && l.value("port", 0) != 0)) out.push_back(l);
+    }
+    if (o->format == "json") {
+      std::cout << nlohmann::json{{"leases", out}}.dump(2) << "\n";
+      return;
+    }
+    if (o->format == "csv") std::cout << "ip,port,username,password,deal\n";
+    for (const auto& l : out) {
+      const std::string sep = o->format == "csv" ? "," : ":";
+      std::cout << l.value("ip", "") << sep << l.value("port", 0) << sep << l.value("username", "")
+                << sep << l.value("password", "")
+                << (o->format == "csv" ? "," + l.value("deal", "") : "") << "\n";
+    }
+  });
+  return cmd;
 }
 
 double ipsx_value(const Amount& a) {

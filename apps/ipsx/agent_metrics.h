@@ -1,7 +1,10 @@
-// A Prometheus endpoint for the agents (`ipsx gateway --metrics HOST:PORT`, `ipsx provide
-// --metrics HOST:PORT`): GET /metrics answers the agent's own series and the process's
-// (api::Metrics::process), on a server thread of its own. Nothing else is served.
+// The agents' local HTTP endpoints: Prometheus metrics (`ipsx gateway|provide --metrics
+// HOST:PORT`: GET /metrics, the agent's own series and the process's) and the gateway's control
+// endpoint (`--control HOST:PORT`: its leases with their credentials), each on a port and a
+// server thread of its own.
 #pragma once
+
+#include <CLI/CLI.hpp>
 
 #include <functional>
 #include <memory>
@@ -26,16 +29,15 @@ class NodeLeases;
 
 namespace ipsx::cli {
 
-class MetricsEndpoint {
+class AgentEndpoint {
  public:
-  // Listens on `at` (port 0: any) and serves; `render` is called on the server's
-  // thread for each scrape and must be thread-safe against the agent. Throws CommandError when
-  // it cannot listen.
-  MetricsEndpoint(const net::tcp::endpoint& at, std::string role,
-                  std::function<std::string()> render);
-  ~MetricsEndpoint();
-  MetricsEndpoint(const MetricsEndpoint&) = delete;
-  MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;
+  // Listens on `at` (port 0: any) and serves the routes `routes` adds, on a thread of its own;
+  // the handlers must be thread-safe against the agent. Throws CommandError when it cannot
+  // listen.
+  AgentEndpoint(const net::tcp::endpoint& at, const std::function<void(api::Router&)>& routes);
+  ~AgentEndpoint();
+  AgentEndpoint(const AgentEndpoint&) = delete;
+  AgentEndpoint& operator=(const AgentEndpoint&) = delete;
   const std::string& bound() const { return bound_; }
 
  private:
@@ -45,6 +47,9 @@ class MetricsEndpoint {
   std::string bound_;
 };
 
+// GET /metrics: `render`'s series (called for each scrape) and the process's.
+void add_metrics_route(api::Router& router, std::string role, std::function<std::string()> render);
+
 // The gateway's series: what it leased and committed, its clients, and what its deals carried
 // (`seen`: the deals that connected, read under `mu`).
 std::string gateway_metrics(const net::Gateway& gateway, const sdk::NodeLeases& leases,
@@ -52,6 +57,17 @@ std::string gateway_metrics(const net::Gateway& gateway, const sdk::NodeLeases& 
 // The provider's series: the deals its exit served (`deals`, read under `mu`), what they
 // carried, and what their requesters owe and paid.
 std::string provider_metrics(const net::Exit& exit, std::mutex& mu, const std::set<Hash>& deals);
+
+// The gateway's leases for its control endpoint (GET /v1/leases): {"leases": [{deal, ip, port,
+// username, password, connected, path, bytesUp, bytesDown, paid, failed}]}, each deal that
+// connected (`seen`, read under `mu`); port 0 when the exit runs no proxy front.
+std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
+                                const std::set<Hash>& seen);
+
+// `ipsx gateway export --control URL [--format lines|csv|json] [--all]`: a running gateway's
+// per-deal proxy credentials, as `ip:port:user:pass` lines (what proxy tools import), CSV with a
+// header, or JSON; the connected deals with a proxy front unless --all. Returns the subcommand.
+CLI::App* add_gateway_export(CLI::App* gateway);
 
 // A Prometheus sample value of an amount of IPSX (base units / 10^18; a float, as Prometheus
 // keeps every sample).

@@ -143,15 +143,17 @@ struct GatewayOptions {
   bool sign_front_usage = false;
   bool no_punch = false;
   std::string metrics;  // HOST:PORT of the Prometheus endpoint; empty: none
+  std::string control;  // HOST:PORT of the control endpoint (the leases' credentials)
 };
 
 // --metrics HOST:PORT: the agent's Prometheus endpoint (none when empty).
-std::unique_ptr<MetricsEndpoint> metrics_endpoint(const std::string& listen, const char* role,
-                                                  const char* program,
-                                                  std::function<std::string()> render) {
+std::unique_ptr<AgentEndpoint> metrics_endpoint(const std::string& listen, const char* role,
+                                                const char* program,
+                                                std::function<std::string()> render) {
   if (listen.empty()) return nullptr;
-  auto m = std::make_unique<MetricsEndpoint>(parse_listen_any_port(listen, "--metrics"), role,
-                                             std::move(render));
+  auto m = std::make_unique<AgentEndpoint>(
+      parse_listen_any_port(listen, "--metrics"),
+      [&](api::Router& r) { add_metrics_route(r, role, std::move(render)); });
   std::cout << fmt::format("{}: metrics on http://{}/metrics\n", program, m->bound()) << std::flush;
   return m;
 }
@@ -210,6 +212,22 @@ void run_gateway(const GatewayOptions& o) {
   auto metrics = metrics_endpoint(o.metrics, "gateway", "ipsx gateway", [&] {
     return gateway_metrics(gateway, leases, connected_mu, seen);
   });
+  std::unique_ptr<AgentEndpoint> control;
+  if (!o.control.empty()) {
+    control = std::make_unique<AgentEndpoint>(
+        parse_listen_any_port(o.control, "--control"), [&](api::Router& r) {
+          r.add("GET", "/v1/leases", [&](const api::HttpRequest&) {
+            api::HttpResponse res;
+            res.body = gateway_leases_json(gateway, connected_mu, seen);
+            return res;
+          });
+        });
+    std::cout << fmt::format(
+                     "ipsx gateway: control on http://{} (the leases' proxy credentials: "
+                     "`ipsx gateway export --control http://{}`)\n",
+                     control->bound(), control->bound())
+              << std::flush;
+  }
   std::cout << fmt::format(
                    "ipsx gateway: requester {} on market {}; SOCKS5 and HTTP proxy on {}:{}\n",
                    signer.address().to_string(), s.market.to_string(),
@@ -685,19 +703,17 @@ void add_dataplane_commands(CLI::App& app) {
   auto g = std::make_shared<GatewayOptions>();
   CLI::App* cmd = app.add_subcommand(
       "gateway", "A local SOCKS5 and HTTP proxy that leases IPs from a node as clients need them");
-  cmd->add_option("--node", g->node, "The node's URL, http://HOST:PORT")->required();
-  cmd->add_option("--keystore", g->keystore, "Keystore of the requester's wallet")->required();
+  // Required, but checked by run_gateway: `ipsx gateway export` needs none of them.
+  cmd->add_option("--node", g->node, "The node's URL, http://HOST:PORT (required)");
+  cmd->add_option("--keystore", g->keystore, "Keystore of the requester's wallet (required)");
   cmd->add_option("--address", g->address, "The requester's address (keystore directory)");
-  cmd->add_option("--password-file", g->password_file, "The wallet's password file")
-      ->required()
+  cmd->add_option("--password-file", g->password_file, "The wallet's password file (required)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--proxy-password-file", g->proxy_password_file,
-                  "File whose first line is the password proxy clients must give")
-      ->required()
+                  "File whose first line is the password proxy clients must give (required)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--listen", g->listen, "IP:PORT of the proxy (default 127.0.0.1:1080)");
-  cmd->add_option("--max-price", g->max_price, "The most to pay per IP-second, in IPSX")
-      ->required();
+  cmd->add_option("--max-price", g->max_price, "The most to pay per IP-second, in IPSX (required)");
   cmd->add_option("--duration", g->duration, "Seconds each lease lasts (default 600)")
       ->check(CLI::Range(kMinDurationSeconds, kMaxDurationSeconds));
   cmd->add_option("--budget", g->budget, "The most all leases together may cost, in IPSX");
@@ -712,12 +728,26 @@ void add_dataplane_commands(CLI::App& app) {
                 "requester uses the leased IPs' ip:port:user:pass credentials itself)");
   cmd->add_option("--metrics", g->metrics,
                   "HOST:PORT to serve Prometheus metrics on (GET /metrics; default: none)");
+  cmd->add_option("--control", g->control,
+                  "HOST:PORT of a local endpoint listing the leases with their proxy credentials "
+                  "(GET /v1/leases, read by `ipsx gateway export`; keep it on loopback)");
   cmd->add_flag("--no-punch", g->no_punch,
                 "Keep a relayed deal on its relay: never punch a hole through the provider's NAT "
                 "(where outbound probes are not wanted, or to measure the relay)");
   cmd->add_option("--node-wait", g->node_wait_seconds,
                   "Seconds to keep trying a node that does not answer at start (default 60)");
-  cmd->callback([g] { run_gateway(*g); });
+  CLI::App* exporter = add_gateway_export(cmd);
+  cmd->callback([g, exporter] {
+    if (exporter->parsed()) return;
+    for (const auto& [value, name] :
+         {std::pair{&g->node, "--node"}, std::pair{&g->keystore, "--keystore"},
+          std::pair{&g->password_file, "--password-file"},
+          std::pair{&g->proxy_password_file, "--proxy-password-file"},
+          std::pair{&g->max_price, "--max-price"}}) {
+      if (value->empty()) throw CommandError(fmt::format("{} is required", name));
+    }
+    run_gateway(*g);
+  });
 
   auto p = std::make_shared<ProvideOptions>();
   cmd = app.add_subcommand("provide",

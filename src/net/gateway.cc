@@ -147,7 +147,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       if (l->lease.deal_id == lease.deal_id) return;
     auto l = std::make_shared<Link>(io.get_executor());
     l->lease = std::move(lease);
-    with_stats(l->lease.deal_id, [](GatewayLeaseStats&) {});
+    with_stats(l->lease.deal_id, [ip = l->lease.ip](GatewayLeaseStats& s) { s.ip = ip; });
     links.push_back(std::move(l));
   }
 

@@ -124,6 +124,7 @@ struct GatewayLeaseStats {
   std::string path;  // direct, relayed or punched, once connected
   // The exit's per-deal proxy credentials, once paired: the leased IP as an ordinary
   // ip:port:user:pass proxy (port 0 when the exit runs no front).
+  Ip ip{};  // the leased IP
   std::string proxy_username;
   std::string proxy_password;
   uint16_t proxy_port = 0;

@@ -66,6 +66,8 @@ scopes = "crawling,general"
 TOML
 }
 provider_config 127.0.0.2 DE 0.001 >"$work/de.toml"
+# The DE exit also serves its deals' per-deal credentials at a proxy front (ip:port:user:pass).
+sed -i '1i proxy_listen = "127.0.0.2:0"' "$work/de.toml"
 provider_config 127.0.0.3 US 0.002 >"$work/us.toml"
 provide() { "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" "$@"; }
 # (The binary itself, not the shell function: SIGTERM must reach ipsx, not a subshell.)
@@ -85,7 +87,7 @@ expect_out "the node serves the DE provider's exit" '"endpoint":"127\.0\.0\.1:[0
 
 start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
-  --max-price 0.0025 --duration 120 --budget 1 --metrics 127.0.0.1:0
+  --max-price 0.0025 --duration 120 --budget 1 --metrics 127.0.0.1:0 --control 127.0.0.1:0
 gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$') &&
   ok "the gateway listens on $gw" || bad "the gateway starts: $(cat "$work/gateway.out")"
 gw_metrics=$(wait_for "$work/gateway.out" 'metrics on http://127\.0\.0\.1:[0-9]+/metrics' | grep -oE 'http://[0-9.:]+/metrics')
@@ -113,6 +115,20 @@ expect_eq "gateway metrics: two leases ordered, one order found nothing" \
   "$(metric ipsx_gateway_leases_ordered_total) $(metric ipsx_gateway_nothing_fits_total)" "2 1"
 down=$(metric 'ipsx_gateway_bytes_total{direction="down"}')
 [[ ${down:-0} -gt 0 ]] && ok "gateway metrics: $down bytes carried down" || bad "gateway bytes: $(curl -s "$gw_metrics")"
+# `ipsx gateway export`: the per-deal credentials, read back by curl as any proxy tool would.
+control=$(grep -oE 'control on http://[0-9.:]+' "$work/gateway.out" | grep -oE 'http://.*')
+creds=$("$IPSX" gateway export --control "$control")
+expect_out "gateway export: the DE deal's ip:port:user:pass" '^127\.0\.0\.2:[0-9]+:[^:]+:[^:]+$' echo "$creds"
+IFS=: read -r cip cport cuser cpass <<<"$(head -1 <<<"$creds")"
+expect_eq "curl through the exported credentials leaves from the leased IP" \
+  "$(curl -s --max-time 10 -x "http://$cuser:$cpass@$cip:$cport" "http://127.0.0.1:$dest_port/")" 127.0.0.2
+expect_out "gateway export --format csv" '^ip,port,username,password,deal.*127\.0\.0\.2,[0-9]+,' \
+  bash -c "'$IPSX' gateway export --control '$control' --format csv | tr '\n' ' '"
+expect_out "gateway export --all --format json lists the US deal too (no front: port 0)" \
+  '"ip": "127\.0\.0\.3".*"port": 0|"port": 0.*"ip": "127\.0\.0\.3"' \
+  bash -c "'$IPSX' gateway export --control '$control' --all --format json | tr '\n' ' '"
+expect_error "gateway export without a gateway there" 'control' \
+  "$IPSX" gateway export --control http://127.0.0.1:9
 # The DE provider's: its deal, what the exit carried, what the requester paid (within 10 s: the
 # exit invoices every second, and the deal's first connection came just now).
 de_metrics=$(grep -oE 'metrics on http://[0-9.:]+/metrics' "$work/de.out" | grep -oE 'http://.*')
