@@ -119,6 +119,19 @@ expect_error "a certificate without its key" 'tls-cert and --tls-key go together
 expect_error "confirmations on the embedded ledger" 'confirmations is for --ledger ethereum' \
   "$IPSX" node --config "$work/node.toml" --confirmations 2 --offer-checks none
 
+# CORS from the file: a listed origin's preflight is answered, another origin gets no header.
+cp "$work/node.toml" "$work/cors.toml"
+printf 'cors_origins = "https://app.example, http://localhost:3000"\n' >>"$work/cors.toml"
+if start_node --config "$work/cors.toml"; then ok "the node starts with cors_origins"; else bad "cors node starts"; fi
+expect_out "a listed origin's preflight is answered" 'HTTP/1.1 204.*Access-Control-Allow-Origin: http://localhost:3000' \
+  bash -c "curl -si -X OPTIONS -H 'Origin: http://localhost:3000' -H 'Access-Control-Request-Method: POST' '$url/v1/orders' | tr -d '\r' | tr '\n' ' '"
+expect_eq "an origin not listed gets no Access-Control-Allow-Origin" \
+  "$(curl -si -H 'Origin: https://evil.example' "$url/v1/health" | grep -ci 'access-control-allow-origin')" 0
+if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
+expect_error "an origin with a path is refused at start" \
+  "cors-origins: 'https://app.example/' is not an origin" \
+  "$IPSX" node --config "$work/node.toml" --cors-origins https://app.example/ --offer-checks none
+
 # Mistakes: each names the file, the line and the key.
 # refused NAME PATTERN LINE...: a file of the lines after node.toml's, refused with PATTERN.
 refused() {
