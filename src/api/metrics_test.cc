@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 namespace ipsx::api {
 namespace {
 
@@ -39,6 +41,29 @@ TEST(MetricsTest, FamiliesAndEscaping) {
   EXPECT_EQ(Metrics::escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   EXPECT_EQ(Metrics::family("x", "gauge", "An x.", {{"", 3}, {"k=\"v\"", 1.5}}),
             "# HELP x An x.\n# TYPE x gauge\nx 3\nx{k=\"v\"} 1.5\n");
+}
+
+// The process's series, as Prometheus' client libraries name them, with values that can be true
+// of this very process (it has used some CPU, holds memory and descriptors, started in the past).
+TEST(MetricsTest, TheProcessSeriesDescribeThisProcess) {
+  std::string text = Metrics::process("1.2.3", "node");
+  EXPECT_NE(text.find("ipsx_build_info{version=\"1.2.3\",role=\"node\"} 1\n"), std::string::npos)
+      << text;
+  auto value = [&](const std::string& name) {
+    size_t at = text.find("\n" + name + " ");
+    EXPECT_NE(at, std::string::npos) << name << " in " << text;
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+  };
+  EXPECT_GE(value("process_cpu_seconds_total"), 0.0);
+  EXPECT_GT(value("process_resident_memory_bytes"), 1e5);
+  EXPECT_GE(value("process_virtual_memory_bytes"), value("process_resident_memory_bytes"));
+  EXPECT_GE(value("process_open_fds"), 3.0);  // at least the standard three
+  EXPECT_GE(value("process_max_fds"), value("process_open_fds"));
+  double start = value("process_start_time_seconds");
+  double now = static_cast<double>(std::time(nullptr));
+  EXPECT_GT(start, now - 86'400.0 * 365);
+  EXPECT_LE(start, now + 1);
+  EXPECT_NE(text.find("# TYPE process_cpu_seconds_total counter"), std::string::npos);
 }
 
 }  // namespace
