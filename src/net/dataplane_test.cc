@@ -73,6 +73,22 @@ class DataPlane : public ::testing::Test {
   }
 
   // A deal on `exit` for `ip` in `country`, known to the exit; the lease is returned.
+  // Two exits, DE on 127.0.0.2 and US on 127.0.0.3, each with a deal, and the gateway started
+  // with both leases.
+  struct DeAndUs {
+    ExitNode& de;
+    ExitNode& us;
+    TestDeal d1, d2;
+  };
+  DeAndUs gateway_with_de_and_us() {
+    auto& de = add_exit();
+    auto& us = add_exit();
+    DeAndUs out{de, us, deal(de, "127.0.0.2", "DE"), deal(us, "127.0.0.3", "US")};
+    start_gateway();
+    gateway_->add_lease(out.d1.lease);
+    gateway_->add_lease(out.d2.lease);
+    return out;
+  }
   TestDeal deal(ExitNode& e, const std::string& ip, const char* country, uint64_t seconds = 3600,
                 uint32_t protocols = 7, uint32_t scope = 1) {
     TestDeal d = make_deal(e.provider, requester_, ip, country, e.exit->pair_port(), kNow - 1,
@@ -153,13 +169,7 @@ class DataPlane : public ::testing::Test {
 };
 
 TEST_F(DataPlane, CurlThroughTheGatewayLeavesFromTheLeasedIp) {
-  auto& de = add_exit();
-  auto& us = add_exit();
-  TestDeal d1 = deal(de, "127.0.0.2", "DE");
-  TestDeal d2 = deal(us, "127.0.0.3", "US");
-  start_gateway();
-  gateway_->add_lease(d1.lease);
-  gateway_->add_lease(d2.lease);
+  auto [de, us, d1, d2] = gateway_with_de_and_us();
   std::string url = fmt::format("http://localhost:{}/", echo_.port());
 
   // SOCKS5 with the name resolved at the exit (socks5h), by country.
@@ -183,13 +193,7 @@ TEST_F(DataPlane, CurlThroughTheGatewayLeavesFromTheLeasedIp) {
 
 // #23: usernames pasted from other sellers, and filters in the password, through curl.
 TEST_F(DataPlane, OtherSellersUsernamesAndPasswordFiltersChooseTheIp) {
-  auto& de = add_exit();
-  auto& us = add_exit();
-  TestDeal d1 = deal(de, "127.0.0.2", "DE");
-  TestDeal d2 = deal(us, "127.0.0.3", "US");
-  start_gateway();
-  gateway_->add_lease(d1.lease);
-  gateway_->add_lease(d2.lease);
+  auto [de, us, d1, d2] = gateway_with_de_and_us();
   std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
   auto via = [&](const std::string& user, const std::string& pass) {
     return curl(fmt::format("http://{}:{}@{}", user, pass, gw()), url).output;
