@@ -184,6 +184,39 @@ CLI::App* add_gateway_export(CLI::App* gateway) {
   return cmd;
 }
 
+// --metrics HOST:PORT: the agent's Prometheus endpoint (none when empty).
+std::unique_ptr<AgentEndpoint> serve_metrics(const net::tcp::endpoint& at, const char* role,
+                                             const char* program,
+                                             std::function<std::string()> render) {
+  auto m = std::make_unique<AgentEndpoint>(
+      at, [&](api::Router& r) { add_metrics_route(r, role, std::move(render)); });
+  std::cout << fmt::format("{}: metrics on http://{}/metrics\n", program, m->bound()) << std::flush;
+  return m;
+}
+
+// --pac HOST:PORT: a proxy auto-config file for browsers (GET /proxy.pac), naming the gateway's
+// proxy port for HTTP and SOCKS5 (none when empty).
+std::unique_ptr<AgentEndpoint> serve_pac(const net::tcp::endpoint& at,
+                                         const net::asio::ip::address& proxy, uint16_t port) {
+  std::string host = proxy.is_unspecified() ? "127.0.0.1" : proxy.to_string();
+  if (proxy.is_v6() && !proxy.is_unspecified()) host = "[" + host + "]";
+  std::string pac = fmt::format(
+      "// The IPSX gateway: every request through its leased IPs.\n"
+      "function FindProxyForURL(url, host) {{\n  return \"PROXY {0}:{1}; SOCKS5 {0}:{1}\";\n}}\n",
+      host, port);
+  auto e = std::make_unique<AgentEndpoint>(at, [&](api::Router& r) {
+    r.add("GET", "/proxy.pac", [pac](const api::HttpRequest&) {
+      api::HttpResponse res;
+      res.content_type = "application/x-ns-proxy-autoconfig";
+      res.body = pac;
+      return res;
+    });
+  });
+  std::cout << fmt::format("ipsx gateway: proxy auto-config at http://{}/proxy.pac\n", e->bound())
+            << std::flush;
+  return e;
+}
+
 double ipsx_value(const Amount& a) {
   return std::stod(a.to_string());
 }

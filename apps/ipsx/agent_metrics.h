@@ -69,6 +69,15 @@ std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
 // header, or JSON; the connected deals with a proxy front unless --all. Returns the subcommand.
 CLI::App* add_gateway_export(CLI::App* gateway);
 
+// --metrics: the agent's Prometheus endpoint at `at`; prints where it serves.
+std::unique_ptr<AgentEndpoint> serve_metrics(const net::tcp::endpoint& at, const char* role,
+                                             const char* program,
+                                             std::function<std::string()> render);
+// --pac: a proxy auto-config file for browsers (GET /proxy.pac) at `at`, naming the gateway's
+// proxy (`proxy`:`port`; an unspecified address as 127.0.0.1) for HTTP and SOCKS5.
+std::unique_ptr<AgentEndpoint> serve_pac(const net::tcp::endpoint& at,
+                                         const net::asio::ip::address& proxy, uint16_t port);
+
 // A Prometheus sample value of an amount of IPSX (base units / 10^18; a float, as Prometheus
 // keeps every sample).
 double ipsx_value(const Amount& a);

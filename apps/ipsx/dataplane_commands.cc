@@ -142,21 +142,12 @@ struct GatewayOptions {
   uint64_t node_wait_seconds = 60;
   bool sign_front_usage = false;
   bool no_punch = false;
-  std::string metrics;  // HOST:PORT of the Prometheus endpoint; empty: none
-  std::string control;  // HOST:PORT of the control endpoint (the leases' credentials)
+  std::string metrics;               // HOST:PORT of the Prometheus endpoint; empty: none
+  std::string control;               // HOST:PORT of the control endpoint (the leases' credentials)
+  std::vector<std::string> open_to;  // source ranges that need no credentials
+  std::string open_filters;          // their username (filters)
+  std::string pac;                   // HOST:PORT serving /proxy.pac; empty: none
 };
-
-// --metrics HOST:PORT: the agent's Prometheus endpoint (none when empty).
-std::unique_ptr<AgentEndpoint> metrics_endpoint(const std::string& listen, const char* role,
-                                                const char* program,
-                                                std::function<std::string()> render) {
-  if (listen.empty()) return nullptr;
-  auto m = std::make_unique<AgentEndpoint>(
-      parse_listen_any_port(listen, "--metrics"),
-      [&](api::Router& r) { add_metrics_route(r, role, std::move(render)); });
-  std::cout << fmt::format("{}: metrics on http://{}/metrics\n", program, m->bound()) << std::flush;
-  return m;
-}
 
 void run_gateway(const GatewayOptions& o) {
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
@@ -186,6 +177,9 @@ void run_gateway(const GatewayOptions& o) {
   config.acquire_timeout = Millis(o.acquire_timeout_ms);
   config.sign_front_usage = o.sign_front_usage;
   config.punch = !o.no_punch;
+  for (const std::string& r : o.open_to)
+    config.open_to.push_back(unwrap(parse_prefix(r), "--open-to " + r));
+  config.open_filters = unwrap(net::parse_proxy_username(o.open_filters), "--open-filters");
 
   SystemClock clock;
   net::Gateway gateway(io, config, key.clone(), &leases, clock);
@@ -209,9 +203,14 @@ void run_gateway(const GatewayOptions& o) {
   };
   unwrap(gateway.start(), "--listen");
   std::thread io_thread([&io] { io.run(); });
-  auto metrics = metrics_endpoint(o.metrics, "gateway", "ipsx gateway", [&] {
-    return gateway_metrics(gateway, leases, connected_mu, seen);
-  });
+  auto metrics =
+      o.metrics.empty()
+          ? nullptr
+          : serve_metrics(parse_listen_any_port(o.metrics, "--metrics"), "gateway", "ipsx gateway",
+                          [&] { return gateway_metrics(gateway, leases, connected_mu, seen); });
+  auto pac = o.pac.empty() ? nullptr
+                           : serve_pac(parse_listen_any_port(o.pac, "--pac"),
+                                       config.listen.address(), gateway.port());
   std::unique_ptr<AgentEndpoint> control;
   if (!o.control.empty()) {
     control = std::make_unique<AgentEndpoint>(
@@ -630,8 +629,11 @@ void run_provide(const ProvideOptions& o) {
   }
   std::mutex served_mu;
   std::set<Hash> served = known;  // what the metrics count (known, copied under served_mu)
-  auto metrics = metrics_endpoint(o.metrics, "provider", "ipsx provide",
-                                  [&] { return provider_metrics(exit, served_mu, served); });
+  auto metrics =
+      o.metrics.empty()
+          ? nullptr
+          : serve_metrics(parse_listen_any_port(o.metrics, "--metrics"), "provider", "ipsx provide",
+                          [&] { return provider_metrics(exit, served_mu, served); });
   if (settlement.pending())
     std::cout << fmt::format("ipsx provide: following {} earlier deal(s) ({} with stored proofs)\n",
                              settlement.pending(), store->best().size())
@@ -731,6 +733,15 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_option("--control", g->control,
                   "HOST:PORT of a local endpoint listing the leases with their proxy credentials "
                   "(GET /v1/leases, read by `ipsx gateway export`; keep it on loopback)");
+  cmd->add_option("--open-to", g->open_to,
+                  "Source ranges (CIDR, repeatable) whose clients need no credentials, e.g. a "
+                  "browser on this machine: 127.0.0.1/32")
+      ->delimiter(',');
+  cmd->add_option("--open-filters", g->open_filters,
+                  "The filters those clients get, as a username (country-de-type-residential; "
+                  "default: any IP)");
+  cmd->add_option("--pac", g->pac,
+                  "HOST:PORT serving a proxy auto-config file for browsers (GET /proxy.pac)");
   cmd->add_flag("--no-punch", g->no_punch,
                 "Keep a relayed deal on its relay: never punch a hole through the provider's NAT "
                 "(where outbound probes are not wanted, or to measure the relay)");

@@ -1,5 +1,7 @@
 #include "net/address_policy.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -79,6 +81,12 @@ AddressClass classify(const Ipv4& a) {
     if ((v & mask) == r.base) return r.cls;
   }
   return AddressClass::global;
+}
+
+bool in_ranges(const std::vector<IpPrefix>& ranges, const asio::ip::address& address) {
+  Ip ip = address.is_v4() ? to_mapped(address.to_v4().to_bytes()) : address.to_v6().to_bytes();
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [&](const IpPrefix& r) { return r.contains(ip); });
 }
 
 Ip to_mapped(const Ipv4& a) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "net/asio.h"
 #include "net/endpoint.h"
 #include "vocab/ip.h"
 
@@ -44,6 +45,9 @@ struct DestinationPolicy {
   // Ok, or NetErrc::forbidden_destination naming the address and its class.
   Result<void> check(const Ip& address) const;
 };
+
+// Whether `address` (v4 or v6; v4 compared in its mapped form) is in one of `ranges`.
+bool in_ranges(const std::vector<IpPrefix>& ranges, const asio::ip::address& address);
 
 // Mail submission and relay ports: 25, 465, 587.
 bool is_mail_port(uint16_t port);

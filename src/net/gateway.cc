@@ -1,4 +1,5 @@
 #include "net/gateway.h"
+#include "net/address_policy.h"
 
 #include <fmt/format.h>
 
@@ -612,9 +613,11 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     client.set_option(tcp::no_delay(true), ec);
     make_non_blocking(client);
     ProxyFilters filters;
+    const bool open = in_ranges(cfg.open_to, client.remote_endpoint(ec).address());
     FrontAuthenticate authenticate = [&](const std::string& user,
                                          const std::string& pass) -> Result<void> {
-      auto f = check_proxy_login(user, pass, cfg.password);
+      auto f = open && user.empty() && pass.empty() ? Result<ProxyFilters>(cfg.open_filters)
+                                                    : check_proxy_login(user, pass, cfg.password);
       if (!f) return std::unexpected(f.error());
       filters = *f;
       return {};

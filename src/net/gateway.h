@@ -100,6 +100,11 @@ struct GatewayConfig {
   // credentials too, so by default a usage record of the front is disputed, not signed: a
   // provider cannot put a connection of its own on the requester's receipt.
   bool sign_front_usage = false;
+  // Clients from these source ranges may give no credentials at all (a browser cannot on its
+  // command line; a PAC file names no password): they are served with `open_filters`. Empty:
+  // every client gives the password.
+  std::vector<IpPrefix> open_to;
+  ProxyFilters open_filters;
   // Whether a relayed deal tries to move to a hole punched through both NATs (net/punch.h),
   // and how long the punch may take.
   bool punch = true;

@@ -121,7 +121,10 @@ awaitable<Result<FrontRequest>> read_socks(tcp::socket& s, Bytes& buf, Millis ti
   req.protocol = protocol::socks5;
   auto greeting = co_await read_message<Socks5Greeting>(s, buf, timeout, parse_greeting);
   if (!greeting) co_return std::unexpected(greeting.error());
-  if (!greeting->offers(socks5_method::username_password)) {
+  // Without credentials only where the front lets a client in without (authenticate("", "")).
+  const bool anonymous = !greeting->offers(socks5_method::username_password) &&
+                         greeting->offers(socks5_method::no_auth) && authenticate("", "");
+  if (!anonymous && !greeting->offers(socks5_method::username_password)) {
     {
       Bytes msg = write_method_selection(socks5_method::no_acceptable);
       co_await send(s, msg, timeout);
@@ -129,23 +132,26 @@ awaitable<Result<FrontRequest>> read_socks(tcp::socket& s, Bytes& buf, Millis ti
     co_return fail(NetErrc::unauthorized, "the client offered no username/password method");
   }
   {
-    Bytes msg = write_method_selection(socks5_method::username_password);
+    Bytes msg = write_method_selection(anonymous ? socks5_method::no_auth
+                                                 : socks5_method::username_password);
     co_await send(s, msg, timeout);
   }
-  auto up = co_await read_message<Socks5UserPass>(s, buf, timeout, parse_userpass);
-  if (!up) co_return std::unexpected(up.error());
-  req.username = up->username;
-  req.password = up->password;
-  if (auto ok = authenticate(req.username, req.password); !ok) {
+  if (!anonymous) {
+    auto up = co_await read_message<Socks5UserPass>(s, buf, timeout, parse_userpass);
+    if (!up) co_return std::unexpected(up.error());
+    req.username = up->username;
+    req.password = up->password;
+    if (auto ok = authenticate(req.username, req.password); !ok) {
+      {
+        Bytes msg = write_userpass_status(false);
+        co_await send(s, msg, timeout);
+      }
+      co_return std::unexpected(ok.error());
+    }
     {
-      Bytes msg = write_userpass_status(false);
+      Bytes msg = write_userpass_status(true);
       co_await send(s, msg, timeout);
     }
-    co_return std::unexpected(ok.error());
-  }
-  {
-    Bytes msg = write_userpass_status(true);
-    co_await send(s, msg, timeout);
   }
   auto request = co_await read_message<Socks5Request>(s, buf, timeout, parse_request);
   if (!request) {
@@ -198,21 +204,25 @@ awaitable<Result<FrontRequest>> read_http(tcp::socket& s, Bytes& buf, Millis tim
     co_return std::unexpected(head.error());
   }
   auto creds = proxy_credentials(*head);
-  if (!creds || !*creds) {
+  // Without credentials only where the front lets a client in without (authenticate("", "")).
+  const bool anonymous = creds && !*creds && authenticate("", "");
+  if (!anonymous && (!creds || !*creds)) {
     std::string resp = write_proxy_auth_required("ipsx", false);
     co_await send(s, as_bytes(resp), timeout);
     co_return fail(NetErrc::unauthorized,
                    creds ? "no Proxy-Authorization" : creds.error().message());
   }
-  req.username = (*creds)->username;
-  req.password = (*creds)->password;
-  if (auto ok = authenticate(req.username, req.password); !ok) {
-    // A wrong password asks for credentials again; a username the grammar refuses says why.
-    std::string resp = ok.error().code() == NetErrc::unauthorized
-                           ? write_proxy_auth_required("ipsx", false)
-                           : write_error_response(ProxyStatus::bad_request, ok.error().message());
-    co_await send(s, as_bytes(resp), timeout);
-    co_return std::unexpected(ok.error());
+  if (!anonymous) {
+    req.username = (*creds)->username;
+    req.password = (*creds)->password;
+    if (auto ok = authenticate(req.username, req.password); !ok) {
+      // A wrong password asks for credentials again; a username the grammar refuses says why.
+      std::string resp = ok.error().code() == NetErrc::unauthorized
+                             ? write_proxy_auth_required("ipsx", false)
+                             : write_error_response(ProxyStatus::bad_request, ok.error().message());
+      co_await send(s, as_bytes(resp), timeout);
+      co_return std::unexpected(ok.error());
+    }
   }
   req.destination = head->target;
   if (head->method == "CONNECT") {

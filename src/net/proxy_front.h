@@ -28,7 +28,10 @@ struct FrontRequest {
   Bytes leftover;    // bytes the client sent past its request (HTTP body start, early tunnel data)
 };
 
-// Checks credentials; an error is answered as "unauthorized" in the client's protocol.
+// Checks credentials; an error is answered as "unauthorized" in the client's protocol. Called
+// with two empty strings for a client that gives none (an HTTP request without
+// Proxy-Authorization, a SOCKS5 client offering only "no authentication"): success lets it in
+// without (a gateway's source-address allow list).
 using FrontAuthenticate =
     std::function<Result<void>(const std::string& username, const std::string& password)>;
 

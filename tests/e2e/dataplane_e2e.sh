@@ -87,7 +87,8 @@ expect_out "the node serves the DE provider's exit" '"endpoint":"127\.0\.0\.1:[0
 
 start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
-  --max-price 0.0025 --duration 120 --budget 1 --metrics 127.0.0.1:0 --control 127.0.0.1:0
+  --max-price 0.0025 --duration 120 --budget 1 --metrics 127.0.0.1:0 --control 127.0.0.1:0 \
+  --open-to 127.0.0.1/32 --open-filters country-de --pac 127.0.0.1:0
 gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$') &&
   ok "the gateway listens on $gw" || bad "the gateway starts: $(cat "$work/gateway.out")"
 gw_metrics=$(wait_for "$work/gateway.out" 'metrics on http://127\.0\.0\.1:[0-9]+/metrics' | grep -oE 'http://[0-9.:]+/metrics')
@@ -115,6 +116,17 @@ expect_eq "gateway metrics: two leases ordered, one order found nothing" \
   "$(metric ipsx_gateway_leases_ordered_total) $(metric ipsx_gateway_nothing_fits_total)" "2 1"
 down=$(metric 'ipsx_gateway_bytes_total{direction="down"}')
 [[ ${down:-0} -gt 0 ]] && ok "gateway metrics: $down bytes carried down" || bad "gateway bytes: $(curl -s "$gw_metrics")"
+# A browser on this machine gives no credentials (--open-to): it gets the --open-filters' IP, over
+# HTTP and SOCKS5, and finds the proxy through the PAC file.
+expect_eq "no credentials from an open source: the DE IP (HTTP)" \
+  "$(curl -s --max-time 20 -x "http://$gw" "http://127.0.0.1:$dest_port/")" 127.0.0.2
+expect_eq "... and over SOCKS5 (no authentication offered)" \
+  "$(curl -s --max-time 20 -x "socks5h://$gw" "http://127.0.0.1:$dest_port/")" 127.0.0.2
+expect_eq "from a source not open (127.0.0.5), no credentials is 407" \
+  "$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.5 -x "http://$gw" "http://127.0.0.1:$dest_port/")" 407
+pac=$(grep -oE 'proxy auto-config at http://[0-9.:]+/proxy.pac' "$work/gateway.out" | grep -oE 'http://.*')
+expect_out "the PAC file names the gateway for HTTP and SOCKS5" \
+  "return \"PROXY $gw; SOCKS5 $gw\"" curl -s "$pac"
 # `ipsx gateway export`: the per-deal credentials, read back by curl as any proxy tool would.
 control=$(grep -oE 'control on http://[0-9.:]+' "$work/gateway.out" | grep -oE 'http://.*')
 creds=$("$IPSX" gateway export --control "$control")
