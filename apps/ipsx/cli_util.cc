@@ -1,5 +1,9 @@
 #include "cli_util.h"
 
+#include <fmt/format.h>
+
+#include <iostream>
+
 #include "crypto/keystore.h"
 
 namespace ipsx::cli {
@@ -29,6 +33,19 @@ crypto::PrivateKey unlock_key(const std::string& keystore, const std::string& ad
   if (address.empty()) throw CommandError("--address is required when --keystore is a directory");
   return unwrap(
       crypto::KeystoreDir(keystore).unlock(unwrap(Address::parse(address), "--address"), password));
+}
+
+std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_printer(
+    std::string program) {
+  return [program = std::move(program)](const ledger::ReplayReport& r, uint64_t total) {
+    std::cerr << fmt::format(
+                     "{}: replaying the ledger: block {} of {} ({:.0f} %), {} transactions\n",
+                     program, r.blocks, total,
+                     total ? 100.0 * static_cast<double>(r.blocks) / static_cast<double>(total)
+                           : 100.0,
+                     r.transactions)
+              << std::flush;
+  };
 }
 
 }  // namespace ipsx::cli

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
 #include "core/error.h"
 #include "crypto/keys.h"
+#include "ledger/embedded_ledger.h"
 
 namespace ipsx::cli {
 
@@ -32,5 +34,10 @@ std::string read_password_file(const std::filesystem::path& path);
 // for a directory; checked against the file's key otherwise) with the password file's password.
 crypto::PrivateKey unlock_key(const std::string& keystore, const std::string& address,
                               const std::string& password_file);
+
+// Prints a long ledger replay's progress on standard error, as `PROGRAM: replaying the ledger:
+// block N of M (P %), T transactions` (nothing for a replay under a second).
+std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_printer(
+    std::string program);
 
 }  // namespace ipsx::cli

@@ -103,7 +103,9 @@ void run_init(const LedgerOptions& o) {
 }
 
 void run_verify(const LedgerOptions& o) {
-  auto report = unwrap(EmbeddedLedger::verify(o.data), o.data);
+  auto report = unwrap(EmbeddedLedger::verify(
+                           o.data, {replay_progress_printer("ipsx ledger verify"), Millis(1'000)}),
+                       o.data);
   std::cout << fmt::format(
       "ok: {} blocks, {} transactions, {} signatures checked; hash chain, "
       "transaction roots, state digests and invariants hold\n",

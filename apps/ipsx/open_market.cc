@@ -17,6 +17,7 @@ std::unique_ptr<ledger::EmbeddedLedger> open_ledger(const std::string& dir,
   ledger::EmbeddedOptions o;
   o.data_dir = dir;
   o.verify_threads = 1;
+  o.progress.report = replay_progress_printer("ipsx");
   return unwrap(ledger::EmbeddedLedger::open(o, genesis, clock), dir);
 }
 

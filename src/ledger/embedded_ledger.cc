@@ -52,8 +52,15 @@ Result<void> check_signatures(const std::vector<PendingSignature>& batch, size_t
 // signatures on `signature_threads` threads unless it is 0. With `thorough`, also the
 // from-scratch state digest and the invariants (and the signatures, on one thread at least).
 Result<ReplayReport> replay(Store& store, State& state, BlockView* head, bool thorough,
-                            size_t signature_threads) {
+                            size_t signature_threads, const ReplayProgress& progress) {
   ReplayReport report;
+  uint64_t total = 0;
+  if (progress.report) {
+    auto h = store.height();
+    if (h && *h != UINT64_MAX) total = *h + 1;
+  }
+  auto last_report = std::chrono::steady_clock::now();
+  bool reported = false;
   uint64_t expected = 0;
   Hash prev;
   if (thorough) signature_threads = std::max<size_t>(signature_threads, 1);
@@ -106,11 +113,17 @@ Result<ReplayReport> replay(Store& store, State& state, BlockView* head, bool th
     if (head) *head = h;
     ++expected;
     ++report.blocks;
+    if (progress.report && std::chrono::steady_clock::now() - last_report >= progress.every) {
+      progress.report(report, total);
+      last_report = std::chrono::steady_clock::now();
+      reported = true;
+    }
     return {};
   });
   if (!r) return std::unexpected(r.error());
   if (auto ok = flush(); !ok) return std::unexpected(ok.error());
   if (expected == 0) return fail(LedgerErrc::storage, "store has no genesis block");
+  if (reported) progress.report(report, total);
   return report;
 }
 
@@ -192,14 +205,15 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(const EmbeddedOptio
   if (!state) return std::unexpected(state.error());
   size_t threads = options.verify_threads ? options.verify_threads
                                           : std::max(1u, std::thread::hardware_concurrency());
-  auto report =
-      replay(**store, *state, &head, false, options.verify_signatures_on_open ? threads : 0);
+  auto report = replay(**store, *state, &head, false,
+                       options.verify_signatures_on_open ? threads : 0, options.progress);
   if (!report) return std::unexpected(report.error());
   return std::unique_ptr<EmbeddedLedger>(
       new EmbeddedLedger(options, clock, std::move(*state), std::move(*store), head));
 }
 
-Result<ReplayReport> EmbeddedLedger::verify(const std::filesystem::path& data_dir) {
+Result<ReplayReport> EmbeddedLedger::verify(const std::filesystem::path& data_dir,
+                                            const ReplayProgress& progress) {
   if (!std::filesystem::exists(data_dir / "ledger.db")) {
     return fail(LedgerErrc::invalid_argument, "no ledger in " + data_dir.string());
   }
@@ -213,7 +227,8 @@ Result<ReplayReport> EmbeddedLedger::verify(const std::filesystem::path& data_di
   auto state = State::genesis(*g);
   if (!state) return std::unexpected(state.error());
   if (auto inv = state->check_invariants(); !inv) return std::unexpected(inv.error());
-  return replay(**store, *state, nullptr, true, std::max(1u, std::thread::hardware_concurrency()));
+  return replay(**store, *state, nullptr, true, std::max(1u, std::thread::hardware_concurrency()),
+                progress);
 }
 
 EmbeddedLedger::EmbeddedLedger(const EmbeddedOptions& o, const Clock& clock, State state,

@@ -7,9 +7,11 @@
 // transaction roots and state digests; a mismatch refuses to open (never a silent repair).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +25,21 @@
 
 namespace ipsx::ledger {
 
+// What opening or verifying a store found.
+struct ReplayReport {
+  uint64_t blocks = 0;
+  uint64_t transactions = 0;
+  uint64_t signatures_checked = 0;
+};
+
+// Progress of a long replay (a start, `verify`): what is done so far, and the blocks in all.
+// Called at most once per `every` while blocks are replayed, then once when all are (if it was
+// called before), on the replaying thread; quick, and never calling into the ledger.
+struct ReplayProgress {
+  std::function<void(const ReplayReport& so_far, uint64_t total_blocks)> report;
+  std::chrono::milliseconds every{1'000};
+};
+
 struct EmbeddedOptions {
   std::filesystem::path data_dir;
   size_t verify_threads = 0;  // 0 = one per core
@@ -35,13 +52,8 @@ struct EmbeddedOptions {
   // Called on the sequencer thread after each block is durable, with the time its write took
   // (for metrics and benchmarks). Must be quick and must not call back into the ledger.
   std::function<void(const BlockView&, std::chrono::microseconds)> on_commit;
-};
-
-// What opening or verifying a store found.
-struct ReplayReport {
-  uint64_t blocks = 0;
-  uint64_t transactions = 0;
-  uint64_t signatures_checked = 0;
+  // Progress of the replay open() does (every block, from genesis).
+  ReplayProgress progress;
 };
 
 class EmbeddedLedger final : public Ledger {
@@ -53,7 +65,8 @@ class EmbeddedLedger final : public Ledger {
                                                       const Clock& clock);
   // Re-executes a store from genesis without opening it for writing: checks every signature,
   // the hash chain, transaction roots, state digests and the invariants after every block.
-  static Result<ReplayReport> verify(const std::filesystem::path& data_dir);
+  static Result<ReplayReport> verify(const std::filesystem::path& data_dir,
+                                     const ReplayProgress& progress = {});
 
   ~EmbeddedLedger() override;  // stops accepting, finishes what is queued, joins threads
 

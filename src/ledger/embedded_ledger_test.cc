@@ -88,6 +88,42 @@ TEST(EmbeddedLedger, StateSurvivesCloseAndReopen) {
   EXPECT_EQ(report->signatures_checked, 3u);
 }
 
+// #23: a long replay (a start, `ipsx ledger verify`) says how far it is; with `every` at 0 it
+// reports after each block, growing to the whole store, and once more at the end.
+TEST(EmbeddedLedger, AReplaySaysHowFarItIs) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock clock(g.time);
+  uint64_t height = 0;
+  {
+    auto l = open_finalized(dir.path(), clock, g);
+    exec(*l, key("early"), Transfer{key("alice").address(), Amount::from_tokens(5).value()});
+    height = l->height().value();
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> seen;  // (blocks so far, total)
+  ReplayProgress p{
+      [&](const ReplayReport& r, uint64_t total) { seen.emplace_back(r.blocks, total); },
+      std::chrono::milliseconds(0)};
+  auto report = EmbeddedLedger::verify(dir.path(), p);
+  ASSERT_TRUE(report) << report.error().message();
+  ASSERT_EQ(seen.size(), height + 2) << "each block, then the end";
+  for (size_t i = 0; i + 1 < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].first, i + 1);
+    EXPECT_EQ(seen[i].second, height + 1);
+  }
+  EXPECT_EQ(seen.back().first, height + 1);
+  seen.clear();
+  EmbeddedOptions o;
+  o.data_dir = dir.path();
+  o.progress = p;
+  ASSERT_TRUE(EmbeddedLedger::open(o, nullptr, clock));
+  EXPECT_EQ(seen.size(), height + 2) << "opening replays too";
+  seen.clear();
+  p.every = std::chrono::hours(1);  // a replay quicker than `every` says nothing
+  ASSERT_TRUE(EmbeddedLedger::verify(dir.path(), p));
+  EXPECT_TRUE(seen.empty());
+}
+
 TEST(EmbeddedLedger, OpeningWithoutGenesisOrWithAnotherGenesisIsRefused) {
   TempDir dir;
   ManualClock clock;
