@@ -48,7 +48,6 @@ void add_metrics_route(api::Router& router, std::string role, std::function<std:
 std::string gateway_metrics(const net::Gateway& gateway, const sdk::NodeLeases& leases,
                             std::mutex& mu, const std::set<Hash>& seen) {
   using api::Metrics;
-  auto one = [](double v) { return std::vector<std::pair<std::string, double>>{{"", v}}; };
   auto t = leases.totals();
   uint64_t up = 0, down = 0, conns = 0, live = 0;
   {
@@ -62,37 +61,49 @@ std::string gateway_metrics(const net::Gateway& gateway, const sdk::NodeLeases& 
     }
   }
   return Metrics::family("ipsx_gateway_leases_ordered_total", "counter",
-                         "Leases the gateway ordered at the market.", one(double(t.leases))) +
+                         "Leases the gateway ordered at the market.",
+                         Metrics::single(double(t.leases))) +
          Metrics::family("ipsx_gateway_nothing_fits_total", "counter",
                          "Lease orders for which the market found nothing fitting.",
-                         one(double(t.nothing_fits))) +
+                         Metrics::single(double(t.nothing_fits))) +
          Metrics::family("ipsx_gateway_committed_ipsx", "gauge",
                          "IPSX committed to the leases ordered (their deposits).",
-                         one(ipsx_value(Amount::from_base(t.committed)))) +
+                         Metrics::single(ipsx_value(Amount::from_base(t.committed)))) +
          Metrics::family("ipsx_gateway_clients", "gauge", "Proxy clients connected now.",
-                         one(double(gateway.open_clients()))) +
+                         Metrics::single(double(gateway.open_clients()))) +
          Metrics::family("ipsx_gateway_deals_connected", "gauge",
-                         "Deals whose exit the gateway is paired with now.", one(double(live))) +
+                         "Deals whose exit the gateway is paired with now.",
+                         Metrics::single(double(live))) +
          Metrics::family("ipsx_gateway_connections_total", "counter",
-                         "Client connections carried through the leased IPs.", one(double(conns))) +
+                         "Client connections carried through the leased IPs.",
+                         Metrics::single(double(conns))) +
          Metrics::family("ipsx_gateway_bytes_total", "counter",
                          "Bytes carried through the leased IPs, by direction.",
                          {{"direction=\"up\"", double(up)}, {"direction=\"down\"", double(down)}});
 }
 
 // The provider's Prometheus series: the deals its exit served, what they carried, and what
-// their requesters owe and paid (the best balance proofs: what the provider can claim).
-std::string provider_metrics(const net::Exit& exit, std::mutex& mu, const std::set<Hash>& deals) {
+// their requesters owe and paid (the best balance proofs: what the provider can claim). The exit
+// forgets a deal some time after it ended; the meter keeps each deal's largest figures, so that
+// the counters never go back.
+std::string provider_metrics(const net::Exit& exit, ProviderMeter& m) {
   using api::Metrics;
-  auto one = [](double v) { return std::vector<std::pair<std::string, double>>{{"", v}}; };
   uint64_t up = 0, down = 0, conns = 0, refused = 0, cut = 0;
   U256 owed, paid;
   size_t n = 0;
   {
-    std::lock_guard lock(mu);
-    n = deals.size();
-    for (const Hash& d : deals) {
-      net::ExitDealStats st = exit.stats(d);
+    std::lock_guard lock(m.mu);
+    n = m.deals.size();
+    for (const Hash& d : m.deals) {
+      net::ExitDealStats now = exit.stats(d);
+      net::ExitDealStats& st = m.last[d];
+      st.bytes_up = std::max(st.bytes_up, now.bytes_up);
+      st.bytes_down = std::max(st.bytes_down, now.bytes_down);
+      st.connections = std::max(st.connections, now.connections);
+      st.refused = std::max(st.refused, now.refused);
+      st.owed = std::max(st.owed, now.owed);
+      st.paid = std::max(st.paid, now.paid);
+      if (now.cut_reason) st.cut_reason = now.cut_reason;
       up += st.bytes_up;
       down += st.bytes_down;
       conns += st.connections;
@@ -103,23 +114,25 @@ std::string provider_metrics(const net::Exit& exit, std::mutex& mu, const std::s
     }
   }
   return Metrics::family("ipsx_provider_deals_total", "counter",
-                         "Deals of this provider its exit knows.", one(double(n))) +
+                         "Deals of this provider its exit knows.", Metrics::single(double(n))) +
          Metrics::family("ipsx_provider_deals_cut_total", "counter",
                          "Deals the exit cut (unpaid past the credit limit, or over).",
-                         one(double(cut))) +
+                         Metrics::single(double(cut))) +
          Metrics::family("ipsx_provider_connections_total", "counter",
-                         "Connections the exit served for the deals.", one(double(conns))) +
+                         "Connections the exit served for the deals.",
+                         Metrics::single(double(conns))) +
          Metrics::family("ipsx_provider_refused_total", "counter",
-                         "Connections the exit refused (policy, terms).", one(double(refused))) +
+                         "Connections the exit refused (policy, terms).",
+                         Metrics::single(double(refused))) +
          Metrics::family("ipsx_provider_bytes_total", "counter",
                          "Bytes the exit carried for the deals, by direction.",
                          {{"direction=\"up\"", double(up)}, {"direction=\"down\"", double(down)}}) +
-         Metrics::family("ipsx_provider_owed_ipsx", "gauge",
-                         "IPSX the deals' requesters owed at the last invoices.",
-                         one(ipsx_value(Amount::from_base(owed)))) +
-         Metrics::family("ipsx_provider_paid_ipsx", "gauge",
+         Metrics::family("ipsx_provider_owed_ipsx", "counter",
+                         "IPSX the deals' requesters owed at their last invoices.",
+                         Metrics::single(ipsx_value(Amount::from_base(owed)))) +
+         Metrics::family("ipsx_provider_paid_ipsx", "counter",
                          "IPSX the requesters' best balance proofs pay (what the provider claims).",
-                         one(ipsx_value(Amount::from_base(paid))));
+                         Metrics::single(ipsx_value(Amount::from_base(paid))));
 }
 
 std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,

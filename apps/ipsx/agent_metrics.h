@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -18,9 +19,9 @@
 #include "core/amount.h"
 #include "core/hash.h"
 #include "net/asio.h"
+#include "net/exit.h"
 
 namespace ipsx::net {
-class Exit;
 class Gateway;
 }  // namespace ipsx::net
 namespace ipsx::sdk {
@@ -54,9 +55,16 @@ void add_metrics_route(api::Router& router, std::string role, std::function<std:
 // (`seen`: the deals that connected, read under `mu`).
 std::string gateway_metrics(const net::Gateway& gateway, const sdk::NodeLeases& leases,
                             std::mutex& mu, const std::set<Hash>& seen);
-// The provider's series: the deals its exit served (`deals`, read under `mu`), what they
-// carried, and what their requesters owe and paid.
-std::string provider_metrics(const net::Exit& exit, std::mutex& mu, const std::set<Hash>& deals);
+// What the provider's metrics count: the deals its agent knows (set by the agent's loop under
+// `mu`), and each one's largest figures so far (the exit forgets a deal a while after its end).
+struct ProviderMeter {
+  std::mutex mu;
+  std::set<Hash> deals;
+  std::map<Hash, net::ExitDealStats> last;
+};
+// The provider's series: the deals its exit served, what they carried, and what their requesters
+// owe and paid.
+std::string provider_metrics(const net::Exit& exit, ProviderMeter& meter);
 
 // The gateway's leases for its control endpoint (GET /v1/leases): {"leases": [{deal, ip, port,
 // username, password, connected, path, bytesUp, bytesDown, paid, failed}]}, each deal that

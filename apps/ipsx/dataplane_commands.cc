@@ -627,13 +627,12 @@ void run_provide(const ProvideOptions& o) {
     settlement.watch(d);
     known.insert(d);
   }
-  std::mutex served_mu;
-  std::set<Hash> served = known;  // what the metrics count (known, copied under served_mu)
-  auto metrics =
-      o.metrics.empty()
-          ? nullptr
-          : serve_metrics(parse_listen_any_port(o.metrics, "--metrics"), "provider", "ipsx provide",
-                          [&] { return provider_metrics(exit, served_mu, served); });
+  ProviderMeter meter;  // what the metrics count (`known`, copied under meter.mu)
+  meter.deals = known;
+  auto metrics = o.metrics.empty()
+                     ? nullptr
+                     : serve_metrics(parse_listen_any_port(o.metrics, "--metrics"), "provider",
+                                     "ipsx provide", [&] { return provider_metrics(exit, meter); });
   if (settlement.pending())
     std::cout << fmt::format("ipsx provide: following {} earlier deal(s) ({} with stored proofs)\n",
                              settlement.pending(), store->best().size())
@@ -644,8 +643,8 @@ void run_provide(const ProvideOptions& o) {
     serve_new_deals(*s.node, signer.address(), deals, reporter, settlement, known,
                     ++loops % 5 == 1);
     if (metrics) {
-      std::lock_guard lock(served_mu);
-      served = known;
+      std::lock_guard lock(meter.mu);
+      if (meter.deals.size() != known.size()) meter.deals = known;  // `known` only grows
     }
     std::vector<std::pair<Hash, std::string>> cuts;
     {

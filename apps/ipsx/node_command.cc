@@ -510,25 +510,23 @@ void run_node(const NodeOptions& o) {
     node.ledger_metrics = [eth] {
       auto k = eth->keeper_stats();
       using api::Metrics;
-      auto one = [](uint64_t v) {
-        return std::vector<std::pair<std::string, double>>{{"", static_cast<double>(v)}};
-      };
       return Metrics::family("ipsx_eth_acknowledged_watched", "gauge",
                              "Acknowledged transactions not yet deep enough to forget.",
-                             one(k.watched)) +
+                             Metrics::single(static_cast<double>(k.watched))) +
              Metrics::family("ipsx_eth_resent_total", "counter",
                              "Acknowledged transactions the chain lost and the node sent again.",
-                             one(k.resent)) +
+                             Metrics::single(static_cast<double>(k.resent))) +
              Metrics::family("ipsx_eth_lost_total", "counter",
                              "Acknowledged transactions lost for good (nonce taken, or reverted "
                              "when mined again).",
-                             one(k.lost)) +
+                             Metrics::single(static_cast<double>(k.lost))) +
              Metrics::family("ipsx_eth_reorgs_total", "counter",
-                             "Reorganisations seen under the transaction index.", one(k.reorgs)) +
+                             "Reorganisations seen under the transaction index.",
+                             Metrics::single(static_cast<double>(k.reorgs))) +
              Metrics::family("ipsx_eth_replaced_total", "counter",
                              "The operator's stuck transactions mined as a replacement with "
                              "higher fees.",
-                             one(k.replaced));
+                             Metrics::single(static_cast<double>(k.replaced)));
     };
   }
   if (const auto* eth = dynamic_cast<const eth::EthereumLedger*>(ledger.get()))

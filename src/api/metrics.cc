@@ -100,7 +100,6 @@ std::string Metrics::render() const {
 }
 
 std::string Metrics::process(const std::string& version, const std::string& role) {
-  auto one = [](double v) { return std::vector<std::pair<std::string, double>>{{"", v}}; };
   std::string out = family(
       "ipsx_build_info", "gauge", "The running program: 1, labelled with its version and role.",
       {{fmt::format("version=\"{}\",role=\"{}\"", escape_label(version), escape_label(role)),
@@ -119,11 +118,11 @@ std::string Metrics::process(const std::string& version, const std::string& role
     auto field = [&f](size_t n) { return n - 3 < f.size() ? std::stod(f[n - 3]) : -1.0; };
     double cpu = (field(14) + field(15)) / static_cast<double>(tick);
     out += family("process_cpu_seconds_total", "counter",
-                  "User and system CPU time spent, in seconds.", one(cpu));
+                  "User and system CPU time spent, in seconds.", single(cpu));
     out += family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
-                  one(field(23)));
+                  single(field(23)));
     out += family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-                  one(field(24) * static_cast<double>(page)));
+                  single(field(24) * static_cast<double>(page)));
     // The start time in seconds since the epoch: boot time (/proc/stat btime) plus the ticks.
     std::ifstream proc_stat("/proc/stat");
     for (std::string line; std::getline(proc_stat, line);) {
@@ -131,7 +130,7 @@ std::string Metrics::process(const std::string& version, const std::string& role
       double boot = std::stod(line.substr(6));
       out += family("process_start_time_seconds", "gauge",
                     "Start time of the process since the Unix epoch, in seconds.",
-                    one(boot + field(22) / static_cast<double>(tick)));
+                    single(boot + field(22) / static_cast<double>(tick)));
     }
   }
   std::error_code ec;
@@ -139,11 +138,12 @@ std::string Metrics::process(const std::string& version, const std::string& role
   for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
     ++fds;
-  if (!ec) out += family("process_open_fds", "gauge", "Number of open file descriptors.", one(fds));
+  if (!ec)
+    out += family("process_open_fds", "gauge", "Number of open file descriptors.", single(fds));
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
     out += family("process_max_fds", "gauge", "Maximum number of open file descriptors.",
-                  one(static_cast<double>(lim.rlim_cur)));
+                  single(static_cast<double>(lim.rlim_cur)));
   }
   return out;
 }

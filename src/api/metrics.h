@@ -31,6 +31,8 @@ class Metrics {
 
   // Helpers for the node's own series.
   static std::string escape_label(const std::string& value);
+  // One unlabelled sample, for family().
+  static std::vector<std::pair<std::string, double>> single(double value) { return {{"", value}}; }
   // "# HELP/# TYPE" lines and one sample per (labels, value); labels like `phase="active"`.
   static std::string family(const std::string& name, const std::string& type,
                             const std::string& help,
