@@ -98,8 +98,9 @@ class DataPlane : public ::testing::Test {
   }
 
   void start_gateway(GatewayMarket* market = nullptr, size_t max_clients = 20'000,
-                     bool sign_front_usage = false) {
+                     bool sign_front_usage = false, std::vector<IpPrefix> open_to = {}) {
     GatewayConfig cfg;
+    cfg.open_to = std::move(open_to);
     cfg.max_clients = max_clients;
     cfg.sign_front_usage = sign_front_usage;
     cfg.password = kPassword;
@@ -973,6 +974,30 @@ TEST_F(DataPlane, ASocks4GreetingOrAnUnknownFirstByteIsRefusedAtOnce) {
   EXPECT_NE(zero.find("the first byte 0x00 starts neither a SOCKS5 greeting nor an HTTP request"),
             std::string::npos)
       << zero;
+}
+
+// Attack on the source allow list (#23): a client that gives no credentials gets nothing except
+// from a source the gateway was told to open to. The exits' fronts never take one; a gateway open
+// to other sources answers SOCKS5's "no acceptable method" and HTTP's 407, and nothing of it
+// reaches an exit.
+TEST_F(DataPlane, NoCredentialsGetNothingButFromAnOpenSource) {
+  auto& de = add_exit(true, /*front=*/true);
+  TestDeal d = deal(de, "127.0.0.2", "DE");
+  start_gateway(nullptr, 20'000, false, {parse_prefix("127.0.0.9/32").value()});
+  gateway_->add_lease(d.lease);
+  std::string url = fmt::format("http://127.0.0.1:{}/", echo_.port());
+  ASSERT_EQ(curl(fmt::format("http://country-de:{}@{}", kPassword, gw()), url).output,
+            "127.0.0.2\n\n200");  // paired: the front knows the deal
+  ASSERT_NE(de.exit->proxy_port(), 0);
+  const std::string only_no_auth("\x05\x01\x00", 3);
+  EXPECT_EQ(raw_exchange(gateway_->port(), only_no_auth), std::string("\x05\xff", 2));
+  EXPECT_EQ(raw_exchange(de.exit->proxy_port(), only_no_auth), std::string("\x05\xff", 2));
+  const std::string get = fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", url);
+  std::string at_gateway = raw_exchange(gateway_->port(), get);
+  EXPECT_TRUE(at_gateway.starts_with("HTTP/1.1 407 ")) << at_gateway;
+  std::string at_front = raw_exchange(de.exit->proxy_port(), get);
+  EXPECT_TRUE(at_front.starts_with("HTTP/1.1 407 ")) << at_front;
+  EXPECT_EQ(de.exit->stats(d.exit.id).connections, 1u) << "only the authenticated request";
 }
 
 struct RawResponse {
