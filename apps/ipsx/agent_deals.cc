@@ -1,4 +1,5 @@
 #include "agent_deals.h"
+#include "log.h"
 
 #include <fmt/format.h>
 
@@ -26,8 +27,7 @@ void for_each_listed(sdk::NodeClient& node, const std::string& route, const char
   }
 }
 
-std::vector<Hash> deals_to_follow(sdk::NodeClient& node, const Address& me, const char* role,
-                                  const char* who) {
+std::vector<Hash> deals_to_follow(sdk::NodeClient& node, const Address& me, const char* role) {
   std::vector<Hash> out;
   const uint64_t recent_ms = static_cast<uint64_t>(to_unix_ms(SystemClock().now())) - 86'400'000;
   try {
@@ -42,7 +42,7 @@ std::vector<Hash> deals_to_follow(sdk::NodeClient& node, const Address& me, cons
                       out.push_back(*id);
                     });
   } catch (const CommandError& e) {
-    std::cerr << who << ": " << e.what() << "\n";
+    logs::warning(e.what());
   }
   return out;
 }
@@ -66,9 +66,9 @@ void serve_deal(sdk::NodeClient& node, const Hash& id, const std::string& phase,
            " at the market before this provider saw it; following it to "
            "its settlement";
   }
-  std::cout << fmt::format("ipsx provide: deal {} for {} with {}: {}\n", id.hex(),
-                           format_ip(info->offer.ip), info->requester.to_string(), what)
-            << std::flush;
+  logs::info(fmt::format("deal {} for {} with {}: {}", id.hex(), format_ip(info->offer.ip),
+                         info->requester.to_string(), what),
+             {{"ip", format_ip(info->offer.ip)}});
 }
 
 }  // namespace
@@ -86,7 +86,7 @@ void serve_new_deals(sdk::NodeClient& node, const Address& me, sdk::NodeDeals& d
       serve_deal(node, *id, phase, deals, reporter, settlement, known);
     });
   } catch (const CommandError& e) {
-    std::cerr << "ipsx provide: listing new deals: " << e.what() << "\n";
+    logs::warning(std::string("listing new deals: ") + e.what());
   }
 }
 

@@ -24,8 +24,7 @@ void for_each_listed(sdk::NodeClient& node, const std::string& route, const char
 // The deals of `me` as `role` ("provider" or "requester") that an agent starting up follows:
 // every one not closed on the ledger (it may need a claim, a close or a settle), and those closed
 // within the last day (still to rate). A node that cannot list them is reported, not fatal.
-std::vector<Hash> deals_to_follow(sdk::NodeClient& node, const Address& me, const char* role,
-                                  const char* who);
+std::vector<Hash> deals_to_follow(sdk::NodeClient& node, const Address& me, const char* role);
 
 // New deals of this provider (those not in `known`): fetched, served at the exit, watched by
 // the settlement, and reported ready while the market still waits for that. With `sweep`, also

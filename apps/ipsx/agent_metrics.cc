@@ -1,4 +1,5 @@
 #include "agent_metrics.h"
+#include "log.h"
 
 #include <fmt/format.h>
 
@@ -199,11 +200,10 @@ CLI::App* add_gateway_export(CLI::App* gateway) {
 
 // --metrics HOST:PORT: the agent's Prometheus endpoint (none when empty).
 std::unique_ptr<AgentEndpoint> serve_metrics(const net::tcp::endpoint& at, const char* role,
-                                             const char* program,
                                              std::function<std::string()> render) {
   auto m = std::make_unique<AgentEndpoint>(
       at, [&](api::Router& r) { add_metrics_route(r, role, std::move(render)); });
-  std::cout << fmt::format("{}: metrics on http://{}/metrics\n", program, m->bound()) << std::flush;
+  logs::info(fmt::format("metrics on http://{}/metrics", m->bound()));
   return m;
 }
 
@@ -225,8 +225,7 @@ std::unique_ptr<AgentEndpoint> serve_pac(const net::tcp::endpoint& at,
       return res;
     });
   });
-  std::cout << fmt::format("ipsx gateway: proxy auto-config at http://{}/proxy.pac\n", e->bound())
-            << std::flush;
+  logs::info(fmt::format("proxy auto-config at http://{}/proxy.pac", e->bound()));
   return e;
 }
 

@@ -79,7 +79,6 @@ CLI::App* add_gateway_export(CLI::App* gateway);
 
 // --metrics: the agent's Prometheus endpoint at `at`; prints where it serves.
 std::unique_ptr<AgentEndpoint> serve_metrics(const net::tcp::endpoint& at, const char* role,
-                                             const char* program,
                                              std::function<std::string()> render);
 // --pac: a proxy auto-config file for browsers (GET /proxy.pac) at `at`, naming the gateway's
 // proxy (`proxy`:`port`; an unspecified address as 127.0.0.1) for HTTP and SOCKS5.

@@ -1,4 +1,5 @@
 #include "cli_util.h"
+#include "log.h"
 
 #include <fmt/format.h>
 
@@ -35,16 +36,12 @@ crypto::PrivateKey unlock_key(const std::string& keystore, const std::string& ad
       crypto::KeystoreDir(keystore).unlock(unwrap(Address::parse(address), "--address"), password));
 }
 
-std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_printer(
-    std::string program) {
-  return [program = std::move(program)](const ledger::ReplayReport& r, uint64_t total) {
-    std::cerr << fmt::format(
-                     "{}: replaying the ledger: block {} of {} ({:.0f} %), {} transactions\n",
-                     program, r.blocks, total,
-                     total ? 100.0 * static_cast<double>(r.blocks) / static_cast<double>(total)
-                           : 100.0,
-                     r.transactions)
-              << std::flush;
+std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_printer() {
+  return [](const ledger::ReplayReport& r, uint64_t total) {
+    logs::info(fmt::format(
+        "replaying the ledger: block {} of {} ({:.0f} %), {} transactions", r.blocks, total,
+        total ? 100.0 * static_cast<double>(r.blocks) / static_cast<double>(total) : 100.0,
+        r.transactions));
   };
 }
 

@@ -35,9 +35,8 @@ std::string read_password_file(const std::filesystem::path& path);
 crypto::PrivateKey unlock_key(const std::string& keystore, const std::string& address,
                               const std::string& password_file);
 
-// Prints a long ledger replay's progress on standard error, as `PROGRAM: replaying the ledger:
-// block N of M (P %), T transactions` (nothing for a replay under a second).
-std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_printer(
-    std::string program);
+// Logs a long ledger replay's progress (logs::info, on standard error), as `replaying the
+// ledger: block N of M (P %), T transactions` (nothing for a replay under a second).
+std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_printer();
 
 }  // namespace ipsx::cli

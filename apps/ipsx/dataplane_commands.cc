@@ -36,6 +36,7 @@
 #include "client/node_client.h"
 #include "client/signer.h"
 #include "ledger/orders.h"
+#include "log.h"
 #include "net/address_policy.h"
 #include "net/exit.h"
 #include "net/gateway.h"
@@ -124,9 +125,8 @@ T agree(const std::optional<T>& given, T node_value, const char* what) {
   return node_value;
 }
 
-void print_lines(const char* who, const std::vector<std::string>& lines) {
-  for (const auto& l : lines) std::cout << who << ": " << l << "\n";
-  if (!lines.empty()) std::cout << std::flush;
+void log_lines(const std::vector<std::string>& lines) {
+  for (const auto& l : lines) logs::info(l);
 }
 
 // ---- ipsx gateway -----------------------------------------------------------------------------
@@ -150,8 +150,9 @@ struct GatewayOptions {
 };
 
 void run_gateway(const GatewayOptions& o) {
+  logs::set_program("ipsx gateway");
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000), "ipsx gateway");
+  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000));
   sdk::Signer signer =
       sdk::Signer::for_chain(key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"),
                              s.verifying_contract, s.token_contract);
@@ -196,18 +197,17 @@ void run_gateway(const GatewayOptions& o) {
                        : e == net::LeaseEvent::failed  ? "failed"
                        : e == net::LeaseEvent::path    ? "path"
                                                        : "cut";
-    std::cout << fmt::format("ipsx gateway: deal {} {}{}\n", deal.hex(), name,
-                             why.empty() ? "" : ": " + why)
-              << std::flush;
+    logs::write(e == net::LeaseEvent::failed ? logs::Level::warning : logs::Level::info,
+                fmt::format("deal {} {}{}", deal.hex(), name, why.empty() ? "" : ": " + why));
     leases.on_lease_event(deal, e, why);
   };
   unwrap(gateway.start(), "--listen");
   std::thread io_thread([&io] { io.run(); });
-  auto metrics =
-      o.metrics.empty()
-          ? nullptr
-          : serve_metrics(parse_listen_any_port(o.metrics, "--metrics"), "gateway", "ipsx gateway",
-                          [&] { return gateway_metrics(gateway, leases, connected_mu, seen); });
+  auto metrics = o.metrics.empty()
+                     ? nullptr
+                     : serve_metrics(parse_listen_any_port(o.metrics, "--metrics"), "gateway", [&] {
+                         return gateway_metrics(gateway, leases, connected_mu, seen);
+                       });
   auto pac = o.pac.empty() ? nullptr
                            : serve_pac(parse_listen_any_port(o.pac, "--pac"),
                                        config.listen.address(), gateway.port());
@@ -221,25 +221,21 @@ void run_gateway(const GatewayOptions& o) {
             return res;
           });
         });
-    std::cout << fmt::format(
-                     "ipsx gateway: control on http://{} (the leases' proxy credentials: "
-                     "`ipsx gateway export --control http://{}`)\n",
-                     control->bound(), control->bound())
-              << std::flush;
+    logs::info(
+        fmt::format("control on http://{} (the leases' proxy credentials: "
+                    "`ipsx gateway export --control http://{}`)",
+                    control->bound(), control->bound()));
   }
-  std::cout << fmt::format(
-                   "ipsx gateway: requester {} on market {}; SOCKS5 and HTTP proxy on {}:{}\n",
-                   signer.address().to_string(), s.market.to_string(),
-                   config.listen.address().to_string(), gateway.port())
-            << std::flush;
+  logs::info(fmt::format("requester {} on market {}; SOCKS5 and HTTP proxy on {}:{}",
+                         signer.address().to_string(), s.market.to_string(),
+                         config.listen.address().to_string(), gateway.port()));
   sdk::NodeLeases::Totals last;
   sdk::RequesterSettlement settlement(*s.node, signer);
   settlement.on_ended = [&](const Hash& deal, const std::string& why) {
     gateway.end_lease(deal, why);
   };
   // A restarted gateway follows the deals its earlier runs ordered.
-  for (const Hash& d : deals_to_follow(*s.node, signer.address(), "requester", "ipsx gateway"))
-    settlement.watch(d);
+  for (const Hash& d : deals_to_follow(*s.node, signer.address(), "requester")) settlement.watch(d);
   run_until_signal([&] {
     {
       std::lock_guard lock(connected_mu);
@@ -247,18 +243,15 @@ void run_gateway(const GatewayOptions& o) {
       connected.clear();
     }
     for (const Hash& d : leases.take_opened()) settlement.watch(d);
-    print_lines("ipsx gateway", settlement.poll(SystemClock().now()));
+    log_lines(settlement.poll(SystemClock().now()));
     auto t = leases.totals();
     if (t.requests != last.requests) {
-      std::cout << fmt::format(
-                       "ipsx gateway: {} lease(s) ordered, {} found nothing fitting, {} IPSX "
-                       "committed\n",
-                       t.leases, t.nothing_fits, Amount::from_base(t.committed).to_string())
-                << std::flush;
+      logs::info(fmt::format("{} lease(s) ordered, {} found nothing fitting, {} IPSX committed",
+                             t.leases, t.nothing_fits, Amount::from_base(t.committed).to_string()));
       last = t;
     }
   });
-  std::cout << "ipsx gateway: shutting down\n" << std::flush;
+  logs::info("shutting down");
   metrics.reset();
   gateway.stop();
   io.stop();
@@ -309,8 +302,9 @@ EarlierDeals withdraw_earlier_offers(sdk::NodeClient& node, const sdk::Signer& s
                         unwrap(std::move(r), what);
                     }
                     if (state == "busy") busy[o.value("id", uint64_t{0})] = ip->second;
-                    std::cout << fmt::format("ipsx provide: withdrew the earlier offer {} for {}\n",
-                                             o.value("id", uint64_t{0}), ip->first);
+                    logs::info(fmt::format("withdrew the earlier offer {} for {}",
+                                           o.value("id", uint64_t{0}), ip->first),
+                               {{"order", hash.hex()}, {"ip", ip->first}});
                   });
   if (busy.empty()) return out;
   for_each_listed(node, "/v1/deals?party=" + me + "&limit=200", "deals", [&](const json& d) {
@@ -364,11 +358,11 @@ class ProviderOffers {
                                    c_.local_addresses[i]);
             !p) {
           if (first) throw CommandError(p.error().message());
-          std::cerr << "ipsx provide: " << p.error().message() << "\n";
+          logs::warning(p.error().message(), {{"ip", ip}});
           continue;
         }
         if (first)
-          std::cout << fmt::format("ipsx provide: proved to the node that it sends from {}\n", ip);
+          logs::info(fmt::format("proved to the node that it sends from {}", ip), {{"ip", ip}});
       }
       offer.market = s_.market;
       offer.fee_bps = fee_bps_;
@@ -379,22 +373,21 @@ class ProviderOffers {
       auto placed = s_.node->place_order(unwrap(signer_.offer(offer), "offer"));
       if (!placed) {
         if (first) unwrap(placed, "placing the offer of " + ip);
-        std::cerr << "ipsx provide: placing the offer of " << ip
-                  << " again: " << placed.error().message() << "\n";
+        logs::warning(
+            fmt::format("placing the offer of {} again: {}", ip, placed.error().message()),
+            {{"ip", ip}});
         continue;
       }
       until_[i] = offer.available_until;
       // (the hash the node answers: the signer fills the offer's provider in)
       if (auto h = Hash::from_hex(placed->value("hash", ""))) last_offer_[i] = *h;
       last_from_[i] = offer.available_from;
-      std::cout << fmt::format("ipsx provide: offer {} for {} ({}) placed{}\n",
-                               placed->value("id", json()).dump(), ip,
-                               std::string(offer.country.begin(), offer.country.end()),
-                               first ? ""
-                               : only
-                                   ? ", for sale at once: the earlier deals holding it are closed"
-                                   : ", to follow the last one when it expires")
-                << std::flush;
+      logs::info(fmt::format("offer {} for {} ({}) placed{}", placed->value("id", json()).dump(),
+                             ip, std::string(offer.country.begin(), offer.country.end()),
+                             first  ? ""
+                             : only ? ", for sale at once: the earlier deals holding it are closed"
+                                    : ", to follow the last one when it expires"),
+                 {{"order", placed->value("hash", "")}, {"ip", ip}});
     }
   }
 
@@ -419,8 +412,9 @@ class ProviderOffers {
     json body = {{"cancel", {{"orderHash", h.hex()}}},
                  {"signature", unwrap(signer_.cancel(h), "cancel").to_hex()}};
     if (auto r = s_.node->post("/v1/orders/" + h.hex() + "/cancel", body); !r) {
-      std::cerr << "ipsx provide: withdrawing the waiting offer " << h.hex() << ": "
-                << r.error().message() << "\n";
+      logs::warning(
+          fmt::format("withdrawing the waiting offer {}: {}", h.hex(), r.error().message()),
+          {{"order", h.hex()}});
       return;
     }
     until_[i] = 0;
@@ -456,7 +450,8 @@ struct ExitInbox {
               const Hash& domain_separator) {
     exit.on_payment = [this, &store](const net::ExitPayment& p) {
       if (auto kept = store.put(p.deal_id, p.amount.base(), p.signature); !kept) {
-        std::cerr << "ipsx provide: keeping a balance proof: " << kept.error().message() << "\n";
+        logs::error("keeping a balance proof: " + kept.error().message(),
+                    {{"deal", p.deal_id.hex()}});
         return false;
       }
       std::lock_guard lock(paid_mu);
@@ -470,13 +465,15 @@ struct ExitInbox {
     };
     exit.on_usage = [&usage](const UsageRecord& r) {
       if (auto kept = usage.append(r); !kept)
-        std::cerr << "ipsx provide: keeping a usage record: " << kept.error().message() << "\n";
+        logs::error("keeping a usage record: " + kept.error().message(),
+                    {{"deal", r.deal_id.hex()}});
     };
     exit.on_receipt = [&usage, domain_separator](const net::ExitReceipt& r) {
       sdk::StoredReceipt kept{r.deal_id, r.requester, domain_separator,
                               r.count,   r.root,      r.signature};
       if (auto ok = usage.put_receipt(kept); !ok)
-        std::cerr << "ipsx provide: keeping a usage receipt: " << ok.error().message() << "\n";
+        logs::error("keeping a usage receipt: " + ok.error().message(),
+                    {{"deal", r.deal_id.hex()}});
     };
   }
 };
@@ -508,30 +505,28 @@ std::string exit_where(const ProvideConfig& c, const net::Exit& exit, const Addr
       throw CommandError("pair_announce: want the public IP:PORT that reaches pair_listen");
     where = endpoint_text(at);
   }
-  std::cout << fmt::format("ipsx provide: provider {}; exit's pair channel on {}{}{}\n",
-                           provider.to_string(), endpoint_text(listening),
-                           where != endpoint_text(listening) ? ", announced as " + where : "",
-                           exit.proxy_port()
-                               ? fmt::format(", proxy front on port {}", exit.proxy_port())
-                               : "")
-            << std::flush;
+  logs::info(fmt::format(
+      "provider {}; exit's pair channel on {}{}{}", provider.to_string(), endpoint_text(listening),
+      where != endpoint_text(listening) ? ", announced as " + where : "",
+      exit.proxy_port() ? fmt::format(", proxy front on port {}", exit.proxy_port()) : ""));
   if (!c.relay && !c.pair_announce && is_private_v4(listening.address()) &&
       std::none_of(c.offers.begin(), c.offers.end(),
                    [&](const Offer& o) { return to_asio_address(o.ip) == listening.address(); })) {
-    std::cerr << fmt::format(
-        "ipsx provide: warning: the exit is announced at {}, a private address: gateways outside "
-        "this network cannot reach it. Behind a NAT, forward a port of the router to pair_listen "
-        "and set pair_announce to the router's public IP:PORT, or serve through a relay (relay = "
-        "\"IP:PORT\")\n",
-        where);
+    logs::warning(fmt::format(
+        "the exit is announced at {}, a private address: gateways outside this network cannot "
+        "reach it. Behind a NAT, forward a port of the router to pair_listen and set "
+        "pair_announce to the router's public IP:PORT, or serve through a relay (relay = "
+        "\"IP:PORT\")",
+        where));
   }
   return where;
 }
 
 void run_provide(const ProvideOptions& o) {
+  logs::set_program("ipsx provide");
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   ProvideConfig c = load_provide_config(o.config);
-  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000), "ipsx provide");
+  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000));
   sdk::Signer signer =
       sdk::Signer::for_chain(key.clone(), agree(c.chain_id, s.chain_id, "chain_id"),
                              s.verifying_contract, s.token_contract);
@@ -563,9 +558,7 @@ void run_provide(const ProvideOptions& o) {
         [&exit](net::tcp::socket s, std::string source) {
           exit.serve_pair(std::move(s), std::move(source));
         },
-        [](const std::string& line) {
-          std::cout << "ipsx provide: " << line << "\n" << std::flush;
-        });
+        [](const std::string& line) { logs::info(line); });
     relay->start();
   }
   std::thread io_thread([&io] { io.run(); });
@@ -587,7 +580,7 @@ void run_provide(const ProvideOptions& o) {
     if (a)
       announced_at = now_s();
     else
-      std::cerr << "ipsx provide: announcing the exit: " << a.error().message() << "\n";
+      logs::warning("announcing the exit: " + a.error().message());
   };
   announce();
   try {
@@ -616,14 +609,13 @@ void run_provide(const ProvideOptions& o) {
   };
   settlement.on_ended = [&](const Hash& deal, const std::string& why) {
     exit.end_deal(deal, why);
-    std::cout << fmt::format("ipsx provide: deal {}: {}; cut at the exit\n", deal.hex(), why)
-              << std::flush;
+    logs::info(fmt::format("deal {}: {}; cut at the exit", deal.hex(), why));
     offers.ended(deal);
   };
   // A restart resumes: the deals of stored proofs are watched (the store loaded them), and so is
   // every deal of this provider not closed on the ledger (or closed within the last day, to rate
   // it); the exit finds each at the node when its gateway pairs again.
-  for (const Hash& d : deals_to_follow(*s.node, signer.address(), "provider", "ipsx provide")) {
+  for (const Hash& d : deals_to_follow(*s.node, signer.address(), "provider")) {
     settlement.watch(d);
     known.insert(d);
   }
@@ -632,11 +624,10 @@ void run_provide(const ProvideOptions& o) {
   auto metrics = o.metrics.empty()
                      ? nullptr
                      : serve_metrics(parse_listen_any_port(o.metrics, "--metrics"), "provider",
-                                     "ipsx provide", [&] { return provider_metrics(exit, meter); });
+                                     [&] { return provider_metrics(exit, meter); });
   if (settlement.pending())
-    std::cout << fmt::format("ipsx provide: following {} earlier deal(s) ({} with stored proofs)\n",
-                             settlement.pending(), store->best().size())
-              << std::flush;
+    logs::info(fmt::format("following {} earlier deal(s) ({} with stored proofs)",
+                           settlement.pending(), store->best().size()));
   run_until_signal([&] {
     offers.place(false);
     if (now_s() >= announced_at + kAnnounceEvery) announce();
@@ -653,10 +644,10 @@ void run_provide(const ProvideOptions& o) {
     }
     for (const auto& [deal, why] : cuts) {
       auto r = reporter.report(deal, market::PartyState::unpaid);
-      std::cout << fmt::format("ipsx provide: deal {} cut at the exit ({}): {}\n", deal.hex(), why,
-                               r ? "reported unpaid to the market"
-                                 : "could not report it unpaid: " + r.error().message())
-                << std::flush;
+      logs::write(r ? logs::Level::info : logs::Level::warning,
+                  fmt::format("deal {} cut at the exit ({}): {}", deal.hex(), why,
+                              r ? "reported unpaid to the market"
+                                : "could not report it unpaid: " + r.error().message()));
     }
     reporter.heartbeat(heartbeat);
     {
@@ -665,16 +656,15 @@ void run_provide(const ProvideOptions& o) {
         if (reported_paid[deal] == p.amount) continue;
         reported_paid[deal] = p.amount;
         settlement.on_payment(deal, p.amount.base(), p.signature);
-        std::cout << fmt::format("ipsx provide: deal {} paid {} IPSX (balance proof {})\n",
-                                 deal.hex(), p.amount.to_string(),
-                                 p.signature.to_hex().substr(0, 18) + "...")
-                  << std::flush;
+        logs::info(fmt::format("deal {} paid {} IPSX (balance proof {})", deal.hex(),
+                               p.amount.to_string(), p.signature.to_hex().substr(0, 18) + "..."),
+                   {{"paid", p.amount.to_string()}});
       }
     }
-    print_lines("ipsx provide", settlement.poll(SystemClock().now()));
+    log_lines(settlement.poll(SystemClock().now()));
     offers.place_freed();
   });
-  std::cout << "ipsx provide: shutting down\n" << std::flush;
+  logs::info("shutting down");
   stop_io();
 }
 

@@ -9,6 +9,7 @@
 #include "cli_util.h"
 #include "ledger/embedded_ledger.h"
 #include "ledger/tx_codec.h"
+#include "log.h"
 #include "open_market.h"
 
 namespace ipsx::cli {
@@ -103,9 +104,9 @@ void run_init(const LedgerOptions& o) {
 }
 
 void run_verify(const LedgerOptions& o) {
-  auto report = unwrap(EmbeddedLedger::verify(
-                           o.data, {replay_progress_printer("ipsx ledger verify"), Millis(1'000)}),
-                       o.data);
+  logs::set_program("ipsx ledger verify");
+  auto report =
+      unwrap(EmbeddedLedger::verify(o.data, {replay_progress_printer(), Millis(1'000)}), o.data);
   std::cout << fmt::format(
       "ok: {} blocks, {} transactions, {} signatures checked; hash chain, "
       "transaction roots, state digests and invariants hold\n",

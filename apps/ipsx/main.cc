@@ -8,6 +8,7 @@
 #include "cli_util.h"
 #include "http/http_client.h"
 #include "ledger_command.h"
+#include "log.h"
 #include "market_command.h"
 #include "wallet_command.h"
 
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
       ->envname("IPSX_CA_FILE")
       ->check(CLI::ExistingFile)
       ->each([](const std::string& file) { ipsx::http::set_default_ca_file(file); });
+  ipsx::cli::logs::add_options(app);
   ipsx::cli::add_wallet_command(app);
   ipsx::cli::add_ledger_command(app);
   ipsx::cli::add_order_command(app);

@@ -31,6 +31,7 @@
 #include "geo/geo.h"
 #include "ledger/embedded_ledger.h"
 #include "ledger/orders.h"
+#include "log.h"
 #include "market/market.h"
 #include "open_market.h"
 
@@ -439,15 +440,14 @@ std::unique_ptr<OpenMarket> open_market(const NodeOptions& o, const std::string&
   // The operator's own transactions (every openDeal) are replaced with higher fees when stuck.
   l->replace_stuck_with(key.clone());
   if (watched > 0) {
-    std::cout << fmt::format(
-        "ipsx node: ledger: watching {} transaction(s) acknowledged before the restart ({})\n",
-        watched, kept);
+    logs::info(fmt::format(
+        "ledger: watching {} transaction(s) acknowledged before the restart ({})", watched, kept));
   }
   if (auto native = l->native_balance(key.address()); native && native->is_zero()) {
-    std::cerr << fmt::format(
-        "ipsx node: warning: the market operator {} holds no native coin on chain {}; it sends "
-        "(and pays the gas of) every openDeal\n",
-        key.address().to_string(), l->chain_id());
+    logs::warning(
+        fmt::format("the market operator {} holds no native coin on chain {}; it sends (and pays "
+                    "the gas of) every openDeal",
+                    key.address().to_string(), l->chain_id()));
   }
   return std::make_unique<OpenMarket>(std::move(l), std::move(key), journal_dir, o.fee_bps);
 }
@@ -491,6 +491,7 @@ geo::GeoDatabase open_geo(const NodeOptions& o) {
 }
 
 void run_node(const NodeOptions& o) {
+  logs::set_program("ipsx node");
   auto [host, port] = split_listen(o.listen, o.where("listen"));
   const std::string journal_dir = o.journal.empty() ? o.data + "/market" : o.journal;
   std::unique_ptr<OpenMarket> opened = open_market(o, journal_dir);
@@ -583,23 +584,19 @@ void run_node(const NodeOptions& o) {
     on = fmt::format(" on the Ethereum ledger (chain {}, centralizer {})", eth->chain_id(),
                      eth->deployment().centralizer.to_string());
   }
-  std::cout << fmt::format("ipsx node: market {}{} listening on {}://{}\n",
-                           market->address().to_string(), on, o.tls_cert.empty() ? "http" : "https",
-                           bound);
+  logs::info(fmt::format("market {}{} listening on {}://{}", market->address().to_string(), on,
+                         o.tls_cert.empty() ? "http" : "https", bound));
   if (geo_db) {
-    std::cout << fmt::format(
-        "ipsx node: offers' locations checked against {}{}\n",
+    logs::info(fmt::format(
+        "offers' locations checked against {}{}",
         geo_db->country_database_path().empty() ? "" : geo_db->country_database_path() + ", ",
         o.geo_static.empty() ? "the ASN data"
-                             : "the ASN data and the static table " + o.geo_static);
+                             : "the ASN data and the static table " + o.geo_static));
   }
-  if (probes)
-    std::cout << fmt::format("ipsx node: IP-ownership probes on {}\n", node.checks.probe_endpoint);
-  if (checks.empty())
-    std::cout << "ipsx node: warning: offers are not checked (offer checks: none)\n";
-  std::cout << std::flush;
+  if (probes) logs::info("IP-ownership probes on " + node.checks.probe_endpoint);
+  if (checks.empty()) logs::warning("offers are not checked (offer checks: none)");
   server.run();
-  std::cout << "ipsx node: shutting down\n" << std::flush;
+  logs::info("shutting down");
 }
 
 }  // namespace

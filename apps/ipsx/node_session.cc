@@ -1,4 +1,5 @@
 #include "node_session.h"
+#include "log.h"
 
 #include "cli_util.h"
 
@@ -12,7 +13,7 @@
 
 namespace ipsx::cli {
 
-NodeSession open_node(const std::string& url, Millis wait, const char* who) {
+NodeSession open_node(const std::string& url, Millis wait) {
   NodeSession s;
   s.node = unwrap(sdk::NodeClient::connect(url), "--node");
   auto answer = s.node->health();
@@ -21,8 +22,8 @@ NodeSession open_node(const std::string& url, Millis wait, const char* who) {
     const auto& code = answer.error().code();
     if (code != http::HttpErrc::unavailable && code != http::HttpErrc::timeout) break;
     if (!told)
-      std::cerr << fmt::format("{}: the node at {} does not answer ({}); retrying for up to {} s\n",
-                               who, url, answer.error().message(), wait.count() / 1000);
+      logs::warning(fmt::format("the node at {} does not answer ({}); retrying for up to {} s", url,
+                                answer.error().message(), wait.count() / 1000));
     told = true;
     std::this_thread::sleep_for(std::chrono::seconds(1));
     answer = s.node->health();

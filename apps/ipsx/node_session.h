@@ -26,9 +26,9 @@ struct NodeSession {
 
 // Connects to the node at `url` and reads its health. Throws CommandError naming the URL if the
 // node does not answer or the answer lacks the market's address. With `wait`, a node that cannot
-// be reached (restarting, say) is asked again every second until then, saying so once on stderr
-// as `who`: the agents (ipsx provide, ipsx gateway) resume after a crash even if their node is
+// be reached (restarting, say) is asked again every second until then, saying so once in the log:
+// the agents (ipsx provide, ipsx gateway) resume after a crash even if their node is
 // not back yet.
-NodeSession open_node(const std::string& url, Millis wait = Millis(0), const char* who = "ipsx");
+NodeSession open_node(const std::string& url, Millis wait = Millis(0));
 
 }  // namespace ipsx::cli

@@ -1,4 +1,5 @@
 #include "open_market.h"
+#include "log.h"
 
 #include <fmt/format.h>
 
@@ -17,7 +18,7 @@ std::unique_ptr<ledger::EmbeddedLedger> open_ledger(const std::string& dir,
   ledger::EmbeddedOptions o;
   o.data_dir = dir;
   o.verify_threads = 1;
-  o.progress.report = replay_progress_printer("ipsx");
+  o.progress.report = replay_progress_printer();
   return unwrap(ledger::EmbeddedLedger::open(o, genesis, clock), dir);
 }
 
@@ -54,9 +55,7 @@ std::unique_ptr<eth::EthereumLedger> open_ethereum_ledger(const EthereumEndpoint
   o.send.receipt_timeout = Millis(e.timeout_s * 1000);
   o.confirmations = static_cast<uint64_t>(e.confirmations);
   // The keeper's lines: a transaction the chain lost after its receipt, sent again or lost.
-  o.on_note = [](const std::string& line) {
-    std::cout << "ipsx node: ledger: " << line << std::endl;
-  };
+  o.on_note = [](const std::string& line) { logs::info("ledger: " + line); };
   auto l = unwrap(
       eth::EthereumLedger::open(std::shared_ptr<eth::RpcClient>(std::move(rpc)), std::move(o)),
       fmt::format("{} (deployment {})", where, e.deployment));

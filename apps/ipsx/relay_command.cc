@@ -10,6 +10,7 @@
 
 #include "cli_util.h"
 #include "core/clock.h"
+#include "log.h"
 #include "net/endpoint.h"
 #include "net/relay.h"
 
@@ -26,6 +27,7 @@ struct RelayOptions {
 };
 
 void run_relay(const RelayOptions& o) {
+  logs::set_program("ipsx relay");
   net::RelayConfig cfg;
   auto at = net::parse_authority(o.listen, std::nullopt);
   if (!at || !std::holds_alternative<net::Ipv4>(at->host))
@@ -45,9 +47,7 @@ void run_relay(const RelayOptions& o) {
   net::Relay relay(io, cfg, clock);
   auto port = relay.start();
   if (!port) throw CommandError("--listen: " + port.error().message());
-  std::cout << fmt::format("ipsx relay: listening on {}:{}\n", cfg.listen.address().to_string(),
-                           *port)
-            << std::flush;
+  logs::info(fmt::format("listening on {}:{}", cfg.listen.address().to_string(), *port));
   // What it carried, per provider: every report_seconds for those whose counts moved, and all
   // at the end.
   std::map<Address, net::RelayProviderStats> told;
@@ -59,13 +59,12 @@ void run_relay(const RelayOptions& o) {
           st.punches == before.punches)
         continue;
       before = st;
-      std::cout << fmt::format(
-          "ipsx relay: provider {}{}: {} connection(s) relayed ({} open), {} byte(s), {} "
-          "refused, {} punch(es) arranged\n",
-          provider.to_string(), st.serving ? "" : " (not serving)", st.connections, st.open,
-          st.bytes, st.refused, st.punches);
+      logs::info(fmt::format("provider {}{}: {} connection(s) relayed ({} open), {} byte(s), {} "
+                             "refused, {} punch(es) arranged",
+                             provider.to_string(), st.serving ? "" : " (not serving)",
+                             st.connections, st.open, st.bytes, st.refused, st.punches),
+                 {{"provider", provider.to_string()}});
     }
-    std::cout << std::flush;
   };
   net::asio::steady_timer ticker(io);
   std::function<void()> tick = [&] {
@@ -84,7 +83,7 @@ void run_relay(const RelayOptions& o) {
     io.stop();
   });
   io.run();
-  std::cout << "ipsx relay: shutting down\n";
+  logs::info("shutting down");
   report(true);
 }
 

@@ -85,7 +85,8 @@ for _ in $(seq 50); do curl -sf "$url/v1/exits/$de" >/dev/null && break; sleep 0
 expect_out "the node serves the DE provider's exit" '"endpoint":"127\.0\.0\.1:[0-9]+"' \
   curl -sf "$url/v1/exits/$de"
 
-start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
+# The gateway logs in JSON (IPSX_LOG_FORMAT, as a service would set it); the providers in text.
+IPSX_LOG_FORMAT=json start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
   --max-price 0.0025 --duration 120 --budget 1 --metrics 127.0.0.1:0 --control 127.0.0.1:0 \
   --open-to 127.0.0.1/32 --open-filters country-de --pac 127.0.0.1:0
@@ -110,6 +111,16 @@ wait_for "$work/de.out" 'deal 0x[0-9a-f]+ for 127\.0\.0\.2 .*: ready' >/dev/null
   ok "the DE provider reports its deal ready" || bad "DE deal ready: $(cat "$work/de.out")"
 wait_for "$work/gateway.out" 'deal 0x[0-9a-f]+ connected' >/dev/null &&
   ok "the gateway reports connected" || bad "gateway connected: $(cat "$work/gateway.out")"
+# Logs: text lines with a UTC time and a level; JSON lines whose deal lines carry the deal's id.
+expect_out "the provider's log: time, level, program" \
+  '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z info ipsx provide: deal 0x[0-9a-f]{64} for 127\.0\.0\.2' \
+  grep 'for 127.0.0.2 with' "$work/de.out"
+expect_eq "the gateway's log: every line a JSON object with time, level, program and message" \
+  "$(jq -c 'select((.time | test("Z$")) and .level and .program == "ipsx gateway" and .msg) | 1' \
+    "$work/gateway.out" 2>&1 | wc -l)" "$(wc -l <"$work/gateway.out")"
+expect_out "the gateway's JSON deal lines carry the deal as a field" '^true$' jq -s \
+  '[.[] | select(.msg | test(" connected"))] | length > 0 and all(. as $l | $l.msg | startswith("deal " + $l.deal))' \
+  "$work/gateway.out"
 # The gateway's Prometheus endpoint: what it leased, carried and committed, and its process.
 metric() { curl -s "$gw_metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 expect_eq "gateway metrics: two leases ordered, one order found nothing" \
