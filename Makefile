@@ -16,7 +16,7 @@ SOAK_KILLS   ?= 40
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
               -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 
-.PHONY: all deps configure build test check-size test-fast sanitize sanitize-build sanitize-all demo bench fuzz soak chaos netbed-test format check-format clean
+.PHONY: all deps configure build install package test check-size test-fast sanitize sanitize-build sanitize-all demo bench fuzz soak chaos netbed-test format check-format clean
 
 all: build
 
@@ -30,6 +30,16 @@ configure: deps $(BUILD)/build.ninja
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
+
+# Installs the program, its data, man page, completions and service units under PREFIX (default
+# /usr/local; DESTDIR for staging), as the package does under /usr (docs/operations.md).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package: $(BUILD)/ipsx_VERSION_ARCH.deb (CPack; docs/operations.md).
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 # The size limits first (no production file over 800 lines, no function over 150:
 # scripts/code-size.sh), then every test, then the one-process tests again under AddressSanitizer
@@ -74,7 +84,7 @@ netbed-test: build
 LEDGER ?= embedded
 demo: build
 ifeq ($(LEDGER),ethereum)
-	scripts/demo-eth.sh $(BUILD)/bin/ipsx $(BUILD)/contracts
+	scripts/demo-eth.sh $(BUILD)/bin/ipsx $(BUILD)/share/ipsx/contracts
 else ifeq ($(LEDGER),embedded)
 	scripts/demo.sh $(BUILD)/bin/ipsx
 else

@@ -1,7 +1,8 @@
 // The Ethereum backend against the embedded ledger, the same workload on both through the Ledger
 // interface only:
 //   eth.deals_per_s_anvil      deals per second on EthereumLedger over a local anvil (automine,
-//                              zero gas price; the contracts deployed from build/contracts)
+//                              zero gas price; the contracts deployed from
+//                              build/share/ipsx/contracts)
 //   eth.deals_per_s_embedded   deals per second on EmbeddedLedger (SQLite, fsync per block)
 //   eth.embedded_vs_anvil      embedded / anvil, same run (goal >= 20)
 //   eth.gas_per_deal           gas of one deal's openDeal + claim + closeDeal, from the receipts

@@ -17,23 +17,12 @@ std::string read_password_file(const std::filesystem::path& path) {
   return text;
 }
 
-crypto::PrivateKey unlock_key(const std::string& keystore, const std::string& address,
-                              const std::string& password_file) {
+std::filesystem::path share_dir() {
   namespace fs = std::filesystem;
-  std::string password = read_password_file(password_file);
   std::error_code ec;
-  if (fs::is_regular_file(keystore, ec)) {
-    std::string text = unwrap(crypto::read_small_file(keystore, 64 << 10), keystore);
-    crypto::PrivateKey key = unwrap(crypto::decrypt_keystore(text, password), keystore);
-    if (!address.empty() && key.address() != unwrap(Address::parse(address), "--address")) {
-      throw CommandError(keystore + " holds the key of " + key.address().to_string() + ", not " +
-                         address);
-    }
-    return key;
-  }
-  if (address.empty()) throw CommandError("--address is required when --keystore is a directory");
-  return unwrap(
-      crypto::KeystoreDir(keystore).unlock(unwrap(Address::parse(address), "--address"), password));
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return (exe.parent_path() / IPSX_SHARE_FROM_BIN).lexically_normal();
 }
 
 std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_printer() {

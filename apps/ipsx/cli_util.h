@@ -5,6 +5,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "core/error.h"
 #include "crypto/keys.h"
@@ -27,11 +28,29 @@ T unwrap(Result<T> r, const std::string& context = "") {
   if constexpr (!std::is_void_v<T>) return std::move(*r);
 }
 
+// The program's read-only data, <prefix>/share/ipsx beside <prefix>/bin/ipsx (the build tree has
+// the same layout): `contracts/` (the contracts' JSON) and `ip-location-db/` (the geo data).
+// Found from the running executable, never from the working directory.
+std::filesystem::path share_dir();
+
 // Reads a password file: its first line, without the line ending (as geth does).
 std::string read_password_file(const std::filesystem::path& path);
 
-// Unlocks the key named by `keystore` (a directory, or one keystore file) and `address` (needed
-// for a directory; checked against the file's key otherwise) with the password file's password.
+// Accounts (accounts.cc). The keystore directory used when none is given nor in IPSX_KEYSTORE:
+// $XDG_DATA_HOME/ipsx/keystore, else ~/.local/share/ipsx/keystore.
+std::filesystem::path default_keystore_dir();
+// `given`, else $IPSX_KEYSTORE, else default_keystore_dir().
+std::string keystore_or_default(const std::string& given);
+// An account's name: letters, digits, '.', '_', '-' (not "0x...", not starting with '.').
+bool is_account_name(std::string_view s);
+// The password: the first line of `password_file`, else of $IPSX_PASSWORD_FILE's file, else asked
+// on the terminal without echo (`confirm`: twice) naming `what`; an error without a terminal.
+std::string obtain_password(const std::string& password_file, const std::string& what,
+                            bool confirm);
+// Unlocks the key named by `keystore` (a directory or one keystore file; keystore_or_default) and
+// `address`: an address, or an account's name (the file of that name in the directory), needed
+// with a directory and checked against the file's key otherwise; the password as
+// obtain_password gets it.
 crypto::PrivateKey unlock_key(const std::string& keystore, const std::string& address,
                               const std::string& password_file);
 

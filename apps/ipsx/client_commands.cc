@@ -60,23 +60,9 @@ struct Wallet {
   sdk::Signer signer;
 };
 
-// OPTION's value, else the environment variable ENV's, else an error naming both. (These
-// commands share one options struct, so CLI11's own environment names cannot be used: the
-// variable would be applied through another subcommand's option over the command line.)
-std::string given_or_env(const std::string& value, const char* option, const char* env) {
-  if (!value.empty()) return value;
-  const char* v = std::getenv(env);
-  if (v && *v) return v;
-  throw CommandError(fmt::format("{} is required (or the environment's {})", option, env));
-}
-
 Wallet open_wallet(const ClientOptions& o) {
-  const std::string password_file =
-      given_or_env(o.password_file, "--password-file", "IPSX_PASSWORD_FILE");
-  if (!std::filesystem::is_regular_file(password_file))
-    throw CommandError(fmt::format("--password-file: {} is not a file", password_file));
-  crypto::PrivateKey key =
-      unlock_key(given_or_env(o.keystore, "--keystore", "IPSX_KEYSTORE"), o.address, password_file);
+  // (the keystore and password from the environment, or the defaults: unlock_key)
+  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   NodeSession s = open_node(node_url(o));
   sdk::Signer signer =
       sdk::Signer::for_chain(std::move(key), s.chain_id, s.verifying_contract, s.token_contract);
@@ -214,12 +200,15 @@ CLI::App* client_command(CLI::App* parent, const char* name, const char* about, 
 
 CLI::App* signing_command(CLI::App* parent, const char* name, const char* about, const Options& o) {
   CLI::App* c = client_command(parent, name, about, o);
-  c->add_option("--keystore", o->keystore,
-                "Keystore directory or file (default: $IPSX_KEYSTORE; one is required)");
-  c->add_option("--address", o->address, "The signing wallet (keystore directory)");
+  c->add_option(
+      "--keystore", o->keystore,
+      "Keystore directory or file (default: $IPSX_KEYSTORE, else ~/.local/share/ipsx/keystore)");
+  c->add_option("--address,--account", o->address,
+                "The signing wallet (keystore directory): an address, or an account's name "
+                "(keystore directory)");
   c->add_option("--password-file", o->password_file,
-                "File whose first line is the password (default: $IPSX_PASSWORD_FILE; one is "
-                "required)")
+                "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
+                "on a terminal)")
       ->check(CLI::ExistingFile);
   return c;
 }

@@ -47,6 +47,7 @@
 #include "sdk/dataplane.h"
 #include "sdk/settlement.h"
 #include "sdk/usage_store.h"
+#include "service.h"
 
 namespace ipsx::cli {
 namespace {
@@ -229,6 +230,7 @@ void run_gateway(const GatewayOptions& o) {
   logs::info(fmt::format("requester {} on market {}; SOCKS5 and HTTP proxy on {}:{}",
                          signer.address().to_string(), s.market.to_string(),
                          config.listen.address().to_string(), gateway.port()));
+  notify_service("READY=1");
   sdk::NodeLeases::Totals last;
   sdk::RequesterSettlement settlement(*s.node, signer);
   settlement.on_ended = [&](const Hash& deal, const std::string& why) {
@@ -251,6 +253,7 @@ void run_gateway(const GatewayOptions& o) {
       last = t;
     }
   });
+  notify_service("STOPPING=1");
   logs::info("shutting down");
   metrics.reset();
   gateway.stop();
@@ -628,6 +631,7 @@ void run_provide(const ProvideOptions& o) {
   if (settlement.pending())
     logs::info(fmt::format("following {} earlier deal(s) ({} with stored proofs)",
                            settlement.pending(), store->best().size()));
+  notify_service("READY=1");
   run_until_signal([&] {
     offers.place(false);
     if (now_s() >= announced_at + kAnnounceEvery) announce();
@@ -664,6 +668,7 @@ void run_provide(const ProvideOptions& o) {
     log_lines(settlement.poll(SystemClock().now()));
     offers.place_freed();
   });
+  notify_service("STOPPING=1");
   logs::info("shutting down");
   stop_io();
 }
@@ -696,9 +701,15 @@ void add_dataplane_commands(CLI::App& app) {
       "gateway", "A local SOCKS5 and HTTP proxy that leases IPs from a node as clients need them");
   // Required, but checked by run_gateway: `ipsx gateway export` needs none of them.
   cmd->add_option("--node", g->node, "The node's URL, http://HOST:PORT (required)");
-  cmd->add_option("--keystore", g->keystore, "Keystore of the requester's wallet (required)");
-  cmd->add_option("--address", g->address, "The requester's address (keystore directory)");
-  cmd->add_option("--password-file", g->password_file, "The wallet's password file (required)")
+  cmd->add_option("--keystore", g->keystore,
+                  "Keystore of the requester's wallet (default: $IPSX_KEYSTORE, else "
+                  "~/.local/share/ipsx/keystore)");
+  cmd->add_option("--address,--account", g->address,
+                  "The requester's address (keystore directory): an address, or an account's name "
+                  "(keystore directory)");
+  cmd->add_option(
+         "--password-file", g->password_file,
+         "The wallet's password file (default: $IPSX_PASSWORD_FILE, else asked on a terminal)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--proxy-password-file", g->proxy_password_file,
                   "File whose first line is the password proxy clients must give (required)")
@@ -739,11 +750,9 @@ void add_dataplane_commands(CLI::App& app) {
   CLI::App* exporter = add_gateway_export(cmd);
   cmd->callback([g, exporter] {
     if (exporter->parsed()) return;
-    for (const auto& [value, name] :
-         {std::pair{&g->node, "--node"}, std::pair{&g->keystore, "--keystore"},
-          std::pair{&g->password_file, "--password-file"},
-          std::pair{&g->proxy_password_file, "--proxy-password-file"},
-          std::pair{&g->max_price, "--max-price"}}) {
+    for (const auto& [value, name] : {std::pair{&g->node, "--node"},
+                                      std::pair{&g->proxy_password_file, "--proxy-password-file"},
+                                      std::pair{&g->max_price, "--max-price"}}) {
       if (value->empty()) throw CommandError(fmt::format("{} is required", name));
     }
     run_gateway(*g);
@@ -753,10 +762,15 @@ void add_dataplane_commands(CLI::App& app) {
   cmd = app.add_subcommand("provide",
                            "Offer IPs at a node and serve their deals from this machine's exit");
   cmd->add_option("--node", p->node, "The node's URL, http://HOST:PORT")->required();
-  cmd->add_option("--keystore", p->keystore, "Keystore of the provider's wallet")->required();
-  cmd->add_option("--address", p->address, "The provider's address (keystore directory)");
-  cmd->add_option("--password-file", p->password_file, "The wallet's password file")
-      ->required()
+  cmd->add_option("--keystore", p->keystore,
+                  "Keystore of the provider's wallet (default: $IPSX_KEYSTORE, else "
+                  "~/.local/share/ipsx/keystore)");
+  cmd->add_option("--address,--account", p->address,
+                  "The provider's address (keystore directory): an address, or an account's name "
+                  "(keystore directory)");
+  cmd->add_option(
+         "--password-file", p->password_file,
+         "The wallet's password file (default: $IPSX_PASSWORD_FILE, else asked on a terminal)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--config", p->config, "The provider's TOML config (docs/sdk.md)")
       ->required()

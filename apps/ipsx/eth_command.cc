@@ -45,20 +45,25 @@ void add_eth_command(CLI::App& app) {
   CLI::App* eth = app.add_subcommand("eth", "The Ethereum backend: deploy the IPSX contracts");
   eth->require_subcommand(1);
   auto o = std::make_shared<EthOptions>();
-  o->contracts = IPSX_DEFAULT_CONTRACTS_DIR;
+  o->contracts = (share_dir() / "contracts").string();
   CLI::App* cmd =
       eth->add_subcommand("deploy", "Deploy IPSXToken and the Centralizer; write their addresses");
   cmd->add_option("--rpc,--rpc-url", o->rpc,
                   "JSON-RPC URL of the Ethereum node (http:// or https://)")
       ->required();
-  cmd->add_option("--keystore", o->keystore, "Keystore file or directory of the deployer")
-      ->required();
-  cmd->add_option("--address", o->address, "The deployer's address (with a keystore directory)");
-  cmd->add_option("--password-file", o->password_file, "File holding the keystore password")
-      ->required();
+  cmd->add_option("--keystore", o->keystore,
+                  "Keystore file or directory of the deployer (default: $IPSX_KEYSTORE, else "
+                  "~/.local/share/ipsx/keystore)");
+  cmd->add_option("--address,--account", o->address,
+                  "The deployer's address (with a keystore directory): an address, or an account's "
+                  "name (keystore directory)");
+  cmd->add_option("--password-file", o->password_file,
+                  "File holding the keystore password (default: $IPSX_PASSWORD_FILE, else asked on "
+                  "a terminal)");
   cmd->add_option("--genesis", o->genesis, "Genesis TOML: allocations, sale, challenge period")
       ->required();
-  cmd->add_option("--contracts", o->contracts, "Directory of the build's contract JSON")
+  cmd->add_option("--contracts", o->contracts,
+                  "Directory of the contracts' JSON (default: the installed or built ones)")
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Where to write the addresses (TOML)")->required();
   cmd->add_option("--timeout", o->timeout_s, "Seconds to wait for each request and receipt")

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "cli_util.h"
+#include "help_export.h"
 #include "http/http_client.h"
 #include "ledger_command.h"
 #include "log.h"
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   ipsx::cli::add_relay_command(app);
   ipsx::cli::add_client_commands(app);  // after add_market_command: adds `market depth|trades`
   add_environment(app, false);
+  ipsx::cli::add_help_export_commands(app, IPSX_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -191,10 +191,14 @@ void add_order_command(CLI::App& app) {
   CLI::App* order = app.add_subcommand("order", "Sign offers and requests (EIP-712) with a wallet");
   order->require_subcommand(1);
   auto common = [&](CLI::App* c) {
-    c->add_option("--keystore", o->keystore, "Keystore directory or file")->required();
-    c->add_option("--address", o->address, "The signing wallet");
-    c->add_option("--password-file", o->password_file, "File whose first line is the password")
-        ->required()
+    c->add_option(
+        "--keystore", o->keystore,
+        "Keystore directory or file (default: $IPSX_KEYSTORE, else ~/.local/share/ipsx/keystore)");
+    c->add_option("--address,--account", o->address,
+                  "The signing wallet: an address, or an account's name (keystore directory)");
+    c->add_option("--password-file", o->password_file,
+                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
+                  "on a terminal)")
         ->check(CLI::ExistingFile);
     c->add_option("--market", o->market, "The market's address")->required();
     c->add_option("--fee-bps", o->fee_bps, "The market's commission in basis points (default 0)");
@@ -219,10 +223,14 @@ void add_order_command(CLI::App& app) {
 
   auto so = std::make_shared<SignOptions>();
   auto signer = [&](CLI::App* c) {
-    c->add_option("--keystore", so->keystore, "Keystore directory or file")->required();
-    c->add_option("--address", so->address, "The signing wallet");
-    c->add_option("--password-file", so->password_file, "File whose first line is the password")
-        ->required()
+    c->add_option(
+        "--keystore", so->keystore,
+        "Keystore directory or file (default: $IPSX_KEYSTORE, else ~/.local/share/ipsx/keystore)");
+    c->add_option("--address,--account", so->address,
+                  "The signing wallet: an address, or an account's name (keystore directory)");
+    c->add_option("--password-file", so->password_file,
+                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
+                  "on a terminal)")
         ->check(CLI::ExistingFile);
     auto* genesis =
         c->add_option("--genesis", so->genesis, "For an embedded ledger: its genesis file");
@@ -260,11 +268,15 @@ void add_market_command(CLI::App& app) {
     c->add_option("--data", o->data, "Ledger data directory")->required();
     c->add_option("--journal", o->journal, "Market journal directory (created if missing)")
         ->required();
-    c->add_option("--keystore", o->keystore, "Keystore of the market operator's wallet")
-        ->required();
-    c->add_option("--address", o->address, "The market operator's address");
-    c->add_option("--password-file", o->password_file, "File whose first line is the password")
-        ->required()
+    c->add_option("--keystore", o->keystore,
+                  "Keystore of the market operator's wallet (default: $IPSX_KEYSTORE, else "
+                  "~/.local/share/ipsx/keystore)");
+    c->add_option(
+        "--address,--account", o->address,
+        "The market operator's address: an address, or an account's name (keystore directory)");
+    c->add_option("--password-file", o->password_file,
+                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
+                  "on a terminal)")
         ->check(CLI::ExistingFile);
     c->add_option("--fee-bps", o->fee_bps, "Commission every order must name (default 0)");
   };

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "market/market.h"
 #include "open_market.h"
+#include "service.h"
 
 namespace ipsx::cli {
 namespace {
@@ -473,12 +474,13 @@ std::set<std::string> parse_offer_checks(const NodeOptions& o) {
 geo::GeoDatabase open_geo(const NodeOptions& o) {
   namespace fs = std::filesystem;
   fs::path dir = o.geo_data;
-  if (dir.empty() && fs::exists("node_modules/@ip-location-db"))
-    dir = "node_modules/@ip-location-db";
+  if (dir.empty() && fs::exists(share_dir() / "ip-location-db"))
+    dir = share_dir() / "ip-location-db";
   if (dir.empty() && o.geo_static.empty()) {
-    throw CommandError(
+    throw CommandError(fmt::format(
         "--offer-checks location needs the geo data: --geo-data DIR (the @ip-location-db "
-        "packages `make` installs into node_modules) and/or --geo-static FILE (docs/geo.md)");
+        "packages; installed with the program in {}) and/or --geo-static FILE (docs/geo.md)",
+        (share_dir() / "ip-location-db").string()));
   }
   geo::GeoPaths paths;
   if (!dir.empty()) {
@@ -595,7 +597,9 @@ void run_node(const NodeOptions& o) {
   }
   if (probes) logs::info("IP-ownership probes on " + node.checks.probe_endpoint);
   if (checks.empty()) logs::warning("offers are not checked (offer checks: none)");
+  notify_service("READY=1");
   server.run();
+  notify_service("STOPPING=1");
   logs::info("shutting down");
 }
 
@@ -625,7 +629,7 @@ void add_node_command(CLI::App& app) {
           "addresses, RPC URL)");
   s->text("rpc", o->eth.rpc,
           "With --ledger ethereum: the node's JSON-RPC URL (default: the deployment file's rpc)");
-  o->eth.contracts = IPSX_DEFAULT_CONTRACTS_DIR;
+  o->eth.contracts = (share_dir() / "contracts").string();
   s->path("contracts", o->eth.contracts,
           "With --ledger ethereum: the build's contract JSON (for ledger-errors.json)")
       ->capture_default_str();
@@ -677,8 +681,8 @@ void add_node_command(CLI::App& app) {
           "HOST:PORT providers are told to connect to for probes (default: where the listener "
           "is bound; needed when it binds every address)");
   s->path("geo_data", o->geo_data,
-          "The @ip-location-db directory: country .mmdb and ASN CSVs (default "
-          "./node_modules/@ip-location-db)");
+          "The @ip-location-db directory: country .mmdb and ASN CSVs (default: the one installed "
+          "with the program, share/ipsx/ip-location-db)");
   s->path("geo_static", o->geo_static,
           "The operator's static table of ranges (docs/geo.md), consulted before the public data");
   cmd->callback([o, s] {

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "net/endpoint.h"
 #include "net/relay.h"
+#include "service.h"
 
 namespace ipsx::cli {
 namespace {
@@ -48,6 +49,7 @@ void run_relay(const RelayOptions& o) {
   auto port = relay.start();
   if (!port) throw CommandError("--listen: " + port.error().message());
   logs::info(fmt::format("listening on {}:{}", cfg.listen.address().to_string(), *port));
+  notify_service("READY=1");
   // What it carried, per provider: every report_seconds for those whose counts moved, and all
   // at the end.
   std::map<Address, net::RelayProviderStats> told;
@@ -83,6 +85,7 @@ void run_relay(const RelayOptions& o) {
     io.stop();
   });
   io.run();
+  notify_service("STOPPING=1");
   logs::info("shutting down");
   report(true);
 }

@@ -20,6 +20,7 @@ struct WalletOptions {
   std::string keystore;
   std::string password_file;
   std::string address;
+  std::string name;  // wallet new --name: the account's name (its keystore file's)
   std::string kdf = "scrypt";
   bool light = false;
   std::string text;
@@ -48,18 +49,29 @@ void run_new(const WalletOptions& o) {
   crypto::KeystoreOptions opts =
       o.light ? crypto::KeystoreOptions::light() : crypto::KeystoreOptions::standard();
   if (o.kdf == "pbkdf2") opts.kdf = crypto::Kdf::pbkdf2;
-  std::string password = read_password_file(o.password_file);
+  const std::string dir = keystore_or_default(o.keystore);
+  if (!o.name.empty() && !is_account_name(o.name))
+    throw CommandError(fmt::format(
+        "--name: '{}': letters, digits, '.', '_' and '-' only, not starting with '.' or 0x",
+        o.name));
+  if (!o.name.empty() && fs::exists(fs::path(dir) / o.name))
+    throw CommandError(fmt::format("--name: an account named '{}' is in {} already", o.name, dir));
+  std::string password =
+      obtain_password(o.password_file, o.name.empty() ? "the new account" : o.name, true);
   PrivateKey key = unwrap(PrivateKey::generate());
   std::string json = unwrap(crypto::encrypt_keystore(key, password, opts));
-  fs::path path = unwrap(KeystoreDir(o.keystore).store(key.address(), json));
+  fs::path path = unwrap(KeystoreDir(dir).store(key.address(), json, o.name));
   std::cout << key.address().to_string() << "\n";
   std::cerr << "keystore: " << path.string() << "\n";
 }
 
 void run_list(const WalletOptions& o) {
-  for (const auto& e : unwrap(KeystoreDir(o.keystore).list())) {
+  // An account made with a name is listed by it: its file's name (geth's names start "UTC--").
+  for (const auto& e : unwrap(KeystoreDir(keystore_or_default(o.keystore)).list())) {
+    const std::string file = e.path.filename().string();
     std::cout << (e.address ? e.address->to_string() : std::string("(address not recorded)   "))
-              << "  " << e.path.string() << "\n";
+              << "  " << (is_account_name(file) && !file.starts_with("UTC--") ? file + "  " : "")
+              << e.path.string() << "\n";
   }
 }
 
@@ -104,24 +116,31 @@ void add_wallet_command(CLI::App& app) {
   wallet->require_subcommand(1);
 
   auto keystore_dir = [&](CLI::App* c, const char* help) {
-    c->add_option("--keystore", o->keystore, help)->required();
+    c->add_option("--keystore", o->keystore, help);
   };
   auto signer = [&](CLI::App* c) {
     keystore_dir(c, "Keystore directory, or one keystore file");
-    c->add_option("--address", o->address, "Account to use (EIP-55 or lower-case hex)");
-    c->add_option("--password-file", o->password_file, "File whose first line is the password")
-        ->required()
+    c->add_option("--address,--account", o->address,
+                  "Account to use (EIP-55 or lower-case hex): an address, or an account's name "
+                  "(keystore directory)");
+    c->add_option("--password-file", o->password_file,
+                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
+                  "on a terminal)")
         ->check(CLI::ExistingFile);
   };
 
   CLI::App* cmd = wallet->add_subcommand("new", "Create an account; print its address");
   keystore_dir(cmd, "Directory to write the keystore file into (created if missing)");
-  cmd->add_option("--password-file", o->password_file, "File whose first line is the password")
-      ->required()
+  cmd->add_option("--password-file", o->password_file,
+                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
+                  "on a terminal)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--kdf", o->kdf, "Key derivation: scrypt (default) or pbkdf2")
       ->check(CLI::IsMember({"scrypt", "pbkdf2"}));
   cmd->add_flag("--light", o->light, "Light scrypt parameters (N=4096, p=6): fast, weaker");
+  cmd->add_option("--name", o->name,
+                  "The account's name, for --account NAME (its keystore file's name; default: "
+                  "geth's UTC--TIME--ADDRESS)");
   cmd->callback([o] { run_new(*o); });
 
   cmd = wallet->add_subcommand("list", "List the accounts in a keystore directory");

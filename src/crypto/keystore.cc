@@ -306,10 +306,12 @@ Result<KeystoreDir::Entry> KeystoreDir::find(const Address& address) const {
               fmt::format("no keystore for {} in {}{}", address.to_string(), dir_.string(), hint));
 }
 
-Result<std::filesystem::path> KeystoreDir::store(const Address& address,
-                                                 std::string_view json_text) const {
+Result<std::filesystem::path> KeystoreDir::store(const Address& address, std::string_view json_text,
+                                                 std::string_view file_name) const {
   std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
+  if (std::filesystem::create_directories(dir_, ec) && !ec)  // a new directory: its owner's only
+    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
   if (ec) {
     return fail(CryptoErrc::io_error,
                 fmt::format("cannot create {}: {}", dir_.string(), ec.message()));
@@ -320,9 +322,11 @@ Result<std::filesystem::path> KeystoreDir::store(const Address& address,
   std::tm tm{};
   gmtime_r(&secs, &tm);
   std::string name =
-      fmt::format("UTC--{:04}-{:02}-{:02}T{:02}-{:02}-{:02}.{:09}Z--{}", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns % 1'000'000'000,
-                  address.to_lower_hex().substr(2));
+      !file_name.empty()
+          ? std::string(file_name)
+          : fmt::format("UTC--{:04}-{:02}-{:02}T{:02}-{:02}-{:02}.{:09}Z--{}", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        ns % 1'000'000'000, address.to_lower_hex().substr(2));
   std::filesystem::path final_path = dir_ / name;
   std::filesystem::path tmp = dir_ / ("." + name + ".tmp");
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -345,6 +349,21 @@ Result<std::filesystem::path> KeystoreDir::store(const Address& address,
   }
   ok = ok && ::fsync(fd) == 0;
   ok = (::close(fd) == 0) && ok;
+  // A named file never replaces another (link fails if the name is taken); a generated name is
+  // new by construction.
+  if (ok && !file_name.empty()) {
+    if (::link(tmp.c_str(), final_path.c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      if (err == EEXIST)
+        return fail(CryptoErrc::io_error, fmt::format("{} exists: an account of that name is there",
+                                                      final_path.string()));
+      return fail(CryptoErrc::io_error,
+                  fmt::format("cannot write {}: {}", final_path.string(), std::strerror(err)));
+    }
+    ::unlink(tmp.c_str());
+    return final_path;
+  }
   if (!ok || std::rename(tmp.c_str(), final_path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());

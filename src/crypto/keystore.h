@@ -76,8 +76,10 @@ class KeystoreDir {
   // The keystore that declares `address`; not_found if none does.
   Result<Entry> find(const Address& address) const;
   // Writes `json_text` for `address` with mode 0600, atomically (temporary file + rename),
-  // creating the directory (mode 0700) if needed. Returns the file's path.
-  Result<std::filesystem::path> store(const Address& address, std::string_view json_text) const;
+  // creating the directory (mode 0700) if needed, under geth's file name for it or `file_name`
+  // (an account's name: io_error if a file has that name already). Returns the file's path.
+  Result<std::filesystem::path> store(const Address& address, std::string_view json_text,
+                                      std::string_view file_name = {}) const;
   // Reads and decrypts the key of `address`.
   Result<PrivateKey> unlock(const Address& address, std::string_view password) const;
 

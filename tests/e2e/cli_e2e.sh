@@ -123,7 +123,8 @@ fails "the command line over the environment" "password|decrypt|mac" \
   env IPSX_KEYSTORE="$ks" IPSX_PASSWORD_FILE="$work/pw" \
   "$IPSX" token transfer --to 0x00000000000000000000000000000000000000fe --amount 1 --address "$early" \
   --password-file "$work/wrong-pw"
-fails "neither a keystore nor IPSX_KEYSTORE" "--keystore is required \(or the environment's IPSX_KEYSTORE\)" \
+fails "neither a keystore nor IPSX_KEYSTORE: the default directory, not there yet" \
+  "--keystore: .*/data/ipsx/keystore is neither a keystore file nor a directory \(.ipsx wallet new. makes one\)" \
   env -u IPSX_KEYSTORE "$IPSX" token transfer --to 0x00000000000000000000000000000000000000fe --amount 1 \
   --address "$early" --password-file "$work/pw"
 expect_out "every node option names its variable" "Env:IPSX_NODE" "$IPSX" gateway --help

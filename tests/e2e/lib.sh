@@ -6,6 +6,8 @@ work=$(mktemp -d)
 # Agents keep their state (a provider's proofs and usage logs) under $XDG_STATE_HOME unless told:
 # in the scratch directory here, never in the home of whoever runs the tests.
 export XDG_STATE_HOME=$work/state
+# The default keystore directory (XDG_DATA_HOME/ipsx/keystore) likewise.
+export XDG_DATA_HOME=$work/data
 # On exit: the script's own `on_exit` function if it defines one, then anvil if start_anvil
 # started it, then the scratch directory. (A script may still set its own EXIT trap instead.)
 lib_exit() {

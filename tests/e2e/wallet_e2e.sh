@@ -69,7 +69,40 @@ sed 's/"type":"string"/"type":"strng"/; s/"type": "string"/"type": "strng"/' \
 expect_error "unknown type name" "unknown type 'strng'" \
   "$IPSX" wallet sign-typed-data --keystore "$cf" --password-file "$work/pw" "$work/badtype.json"
 expect_error "malformed signature" "65 bytes|odd|expected" "$IPSX" wallet recover --message hi --signature 0x1234
-expect_error "missing arguments" "required" "$IPSX" wallet new
+expect_error "missing arguments" "required" "$IPSX" wallet recover --message hi
+expect_error "no password file and no terminal to ask on" "no password: give --password-file" \
+  "$IPSX" wallet new </dev/null
+
+# 5. Accounts by name in the default keystore directory (XDG_DATA_HOME/ipsx/keystore: lib.sh puts
+# it in the scratch directory), the password from the environment or asked on a terminal.
+alice=$("$IPSX" wallet new --name alice --password-file "$work/pw" --light 2>/dev/null)
+expect_eq "wallet new --name writes the file 'alice' in the default directory" \
+  "$(ls "$XDG_DATA_HOME/ipsx/keystore")" alice
+expect_eq "the default directory is its owner's only" "$(stat -c %a "$XDG_DATA_HOME/ipsx/keystore")" 700
+expect_out "wallet list names it" "^$alice  alice  /" "$IPSX" wallet list
+sig=$("$IPSX" wallet sign-message --account alice --password-file "$work/pw" hi)
+expect_eq "--account alice signs as alice" "$("$IPSX" wallet recover --message hi --signature "$sig")" "$alice"
+expect_eq "IPSX_PASSWORD_FILE serves a local command" \
+  "$(IPSX_PASSWORD_FILE=$work/pw "$IPSX" wallet sign-message --account alice hi)" "$sig"
+expect_eq "IPSX_KEYSTORE names another directory" \
+  "$(IPSX_KEYSTORE=$ks IPSX_PASSWORD_FILE=$work/pw "$IPSX" wallet sign-message --address "$a1" hi |
+    xargs "$IPSX" wallet recover --message hi --signature)" "$a1"
+expect_error "a second alice" "named 'alice' is in .* already" \
+  "$IPSX" wallet new --name alice --password-file "$work/pw" --light
+expect_error "a name that is a path" "letters, digits" "$IPSX" wallet new --name ../x --password-file "$work/pw"
+expect_error "an unknown name" "no account named 'bob'" \
+  "$IPSX" wallet sign-message --account bob --password-file "$work/pw" hi
+expect_error "an account that is neither" "neither an address nor a name" \
+  "$IPSX" wallet sign-message --account 'a b' --password-file "$work/pw" hi
+out=$("$here/tty_run.py" "correct horse" -- "$IPSX" wallet sign-message --account alice hi)
+expect_out "on a terminal the password is asked for" "Password for alice: .*$sig" echo $out
+expect_eq "and not echoed" "$(grep -c 'correct horse' <<<"$out")" 0
+out=$("$here/tty_run.py" "battery staple" -- "$IPSX" wallet new --name bob --light)
+bob=$(grep -oE '0x[0-9a-fA-F]{40}' <<<"$out")
+expect_out "wallet new on a terminal asks twice" "Password for bob: .*Again, to confirm: .*0x" echo $out
+echo "battery staple" >"$work/bobpw"
+expect_eq "and the account opens with that password" \
+  "$("$IPSX" wallet sign-message --account bob --password-file "$work/bobpw" hi | xargs "$IPSX" wallet recover --message hi --signature)" "$bob"
 for c in "" wallet "wallet new" "wallet list" "wallet sign-message" "wallet sign-typed-data" \
   "wallet hash-typed-data" "wallet recover"; do
   # shellcheck disable=SC2086
