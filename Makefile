@@ -16,7 +16,7 @@ SOAK_KILLS   ?= 40
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
               -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 
-.PHONY: all deps configure build install package test check-size test-fast sanitize sanitize-build sanitize-all demo bench fuzz soak chaos netbed-test format check-format clean
+.PHONY: all deps configure build install package quickstart test check-size test-fast sanitize sanitize-build sanitize-all demo bench fuzz soak chaos netbed-test format check-format clean
 
 all: build
 
@@ -90,6 +90,12 @@ else ifeq ($(LEDGER),embedded)
 else
 	@echo "LEDGER must be embedded or ethereum, not '$(LEDGER)'" >&2; exit 2
 endif
+
+# An exchange left running for a person to try by hand (README, "Quick start"): a node, two
+# providers and a gateway on loopback, in QUICKSTART_DIR; QUICKSTART_DIR/stop stops them.
+QUICKSTART_DIR ?= quickstart
+quickstart: build
+	scripts/quickstart.sh $(BUILD)/bin/ipsx $(QUICKSTART_DIR)
 
 # Benchmarks: figures go to $(BUILD)/bench/results.json (one flat object, all measured in this run).
 bench: build

@@ -14,7 +14,7 @@ apt_packages=(
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm curl sqlite3 jq clang-format ccache openssl python3 iproute2 nftables conntrack
-  dpkg-dev fakeroot systemd man-db zsh
+  dpkg-dev fakeroot systemd man-db zsh chromium
 )
 
 bench_packages=(dante-server microsocks tinyproxy)

@@ -85,11 +85,7 @@ bool is_account_name(std::string_view s) {
 std::string obtain_password(const std::string& password_file, const std::string& what,
                             bool confirm) {
   std::string file = password_file.empty() ? env("IPSX_PASSWORD_FILE") : password_file;
-  if (!file.empty()) {
-    if (!fs::is_regular_file(file))
-      throw CommandError(fmt::format("--password-file: {} is not a file", file));
-    return read_password_file(file);
-  }
+  if (!file.empty()) return read_password_file(file);  // (a pipe too: <(pass show ipsx))
   if (!::isatty(STDIN_FILENO)) {
     throw CommandError(
         "no password: give --password-file FILE (its first line) or IPSX_PASSWORD_FILE, or run "

@@ -218,7 +218,8 @@ duration=120
 [[ -n $CONTRACTS ]] && duration=90
 on req gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:8888 \
-  --max-price 0.0025 --duration "$duration" --budget 3
+  --max-price 0.0025 --duration "$duration" --budget 3 \
+  --pac 127.0.0.1:8887 --open-to 127.0.0.1/32 --open-filters country-de
 wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:8888' 20 >/dev/null && ok "the gateway listens" ||
   bad "the gateway starts: $(cat "$work/gateway.out")"
 through() { # through USER [SCHEME]: curl on the requester's host via its gateway
@@ -239,6 +240,20 @@ for spec in "de 203.0.113.31" "jp 203.0.113.41" "br 203.0.113.51" "fr 203.0.113.
   read -r c ip <<<"$spec"
   expect_eq "country-$c over SOCKS5 too" "$(through "country-$c" socks5h)" "$ip 200"
 done
+# A browser, which cannot give proxy credentials on its command line: Chromium on the requester's
+# host configured with nothing but the gateway's PAC file (a destination on loopback would not
+# do: Chromium never sends loopback through a proxy), let in by source address as country-de.
+# Background services off: nothing but the page is asked for.
+if command -v chromium >/dev/null; then
+  page=$(nb exec req timeout 60 chromium --headless --no-sandbox --disable-gpu \
+    --user-data-dir="$work/chromium" --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --disable-default-apps \
+    --proxy-pac-url=http://127.0.0.1:8887/proxy.pac --dump-dom "http://203.0.113.20:$dest_port/" 2>"$work/chromium.err")
+  expect_out "Chromium through the gateway's PAC file leaves from the DE IP" '>203\.0\.113\.31' \
+    echo "$page $(tail -3 "$work/chromium.err")"
+else
+  bad "chromium is not installed (scripts/install-deps.sh installs it)"
+fi
 expect_out "nothing in Italy: 503 with the reason" 'no offer on the market fits.* 503$' through country-it
 # The path each deal took, as the gateway's log tells it.
 for spec in "direct to 203.0.113.31:7000" "direct to 203.0.113.32:7000" \

@@ -1,6 +1,7 @@
 """A destination for the end-to-end tests: answers every GET with the caller's IP address and a
 newline, so a test sees which address its traffic left from. Prints its port once listening.
-usage: whoami_server.py [HOST]  (default 127.0.0.1; port chosen by the system)"""
+usage: whoami_server.py [HOST] [PORT]  (default 127.0.0.1; port 0, the default: chosen by the
+system)"""
 import http.server
 import sys
 
@@ -23,6 +24,8 @@ class WhoAmI(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer((sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1", 0), WhoAmI)
+host = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
+port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+server = http.server.ThreadingHTTPServer((host, port), WhoAmI)
 print(server.server_address[1], flush=True)
 server.serve_forever()
