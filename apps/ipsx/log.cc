@@ -91,6 +91,12 @@ void set_program(std::string_view program) {
   s.logger.reset();
 }
 
+bool enabled(Level level) {
+  State& s = state();
+  std::lock_guard lock(s.mu);
+  return to_spdlog(level) >= s.level;
+}
+
 void write(Level level, std::string_view message, std::initializer_list<Field> context) {
   State& s = state();
   std::shared_ptr<spdlog::logger> logger;

@@ -30,6 +30,8 @@ void add_options(CLI::App& app);
 void set_program(std::string_view program);
 
 void write(Level level, std::string_view message, std::initializer_list<Field> context = {});
+// Whether a line at `level` would be written (to skip building one that would not).
+bool enabled(Level level);
 inline void debug(std::string_view m, std::initializer_list<Field> c = {}) {
   write(Level::debug, m, c);
 }

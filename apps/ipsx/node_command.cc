@@ -509,6 +509,16 @@ void run_node(const NodeOptions& o) {
   api::LedgerWatch watch(*ledger);
   node.watch = &watch;
   node.version = IPSX_VERSION;
+  // The access log, at --log-level debug: who asked what, the answer's status and time.
+  if (logs::enabled(logs::Level::debug)) {
+    node.access_log = [](const api::HttpRequest& req, const std::string&,
+                         const api::HttpResponse& res, std::chrono::nanoseconds took) {
+      logs::debug(fmt::format("{} {} {} {} {:.2f} ms", req.remote.empty() ? "-" : req.remote,
+                              req.method, req.target, res.status,
+                              std::chrono::duration<double, std::milli>(took).count()),
+                  {{"remote", req.remote}, {"status", std::to_string(res.status)}});
+    };
+  }
   if (auto* eth = dynamic_cast<eth::EthereumLedger*>(ledger.get())) {
     node.ledger_metrics = [eth] {
       auto k = eth->keeper_stats();

@@ -177,9 +177,10 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
     r.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds(*wait)));
     return r;
   });
-  router.set_observer([s](const HttpRequest& req, const std::string& route, const HttpResponse& res,
-                          std::chrono::nanoseconds took) {
+  router.set_observer([s, &node](const HttpRequest& req, const std::string& route,
+                                 const HttpResponse& res, std::chrono::nanoseconds took) {
     s->metrics.observe(req.method, route, res.status, took);
+    if (node.access_log) node.access_log(req, route, res, took);
   });
 
   auto get = [&](const std::string& path, auto f) {

@@ -73,6 +73,8 @@ struct NodeContext {
   std::function<std::string()> ledger_metrics = {};
   // The program's version, for ipsx_build_info on /metrics.
   std::string version = "unknown";
+  // Sees every answer after the metrics do (`ipsx node`'s access log at --log-level debug).
+  Router::Observer access_log = {};
   // Set by add_node_routes(): the routes' own work at each periodic tick (suspending the
   // providers whose exit announcement expired).
   std::function<void()> on_periodic_tick = {};

@@ -223,9 +223,11 @@ expect_out "metrics say the build and the process" \
 
 if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
 if grep -q "shutting down" "$work/node.out"; then ok "clean shutdown reported"; else bad "no shutdown line"; fi
-if start_node; then ok "node restarts"; else bad "node restarts"; fi
+if start_node --log-level debug; then ok "node restarts"; else bad "node restarts"; fi
 expect_out "the book survives the restart" '^200 .*"liveOffers":1.*"openDeals":1' \
   req GET '/v1/market/depth?country=DE'
+expect_out "--log-level debug: the access log" \
+  'Z debug ipsx node: 127\.0\.0\.1 GET /v1/market/depth\?country=DE 200 [0-9.]+ ms' cat "$work/node.out"
 expect_out "orders are still known after the restart" '^409 .*"duplicate_order"' post "$work/r1.json"
 expect_out "the deal's status survives the restart" '^200 .*"phase":"active"' req GET "/v1/deals/$deal"
 if stop_node; then ok "SIGTERM again: exit 0"; else bad "second SIGTERM: exit $?"; fi
