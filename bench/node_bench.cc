@@ -8,12 +8,21 @@
 //   the exit's announcement, opens the pair channel (TLS 1.3, wallet signatures), and the exit
 //   connects to the destination from 127.0.0.2. A fresh gateway per sample, so every sample
 //   orders a new lease.
+// - api.p99_ms_under_slowloris: the 99th percentile of a health check and an order placement from
+//   127.0.0.1 (each on a new connection, taken in turn for 10 s) while 10,000 slowloris clients
+//   from 50 other addresses hold connections open (slowloris.h); api.p99_ms_idle the same without
+//   them, api.slowloris_connections how many the attackers held, and the node's memory before,
+//   under and 5 s after an attack with nothing else going on, and after a second one
+//   (api.rss_mb_*: the probes' orders stay in the book, so they are measured apart).
 // Node, exit, gateway and destination run in this process on their own threads over loopback.
-//   ipsx-bench-node --results build/bench/results.json [--orders N] [--leases N] [--smoke]
+//   ipsx-bench-node --results build/bench/results.json [--orders N] [--leases N]
+//                   [--slowloris N] [--smoke]
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -26,6 +35,7 @@
 #include "net/base64.h"
 #include "net/dataplane_test_util.h"
 #include "sdk/dataplane.h"
+#include "slowloris.h"
 
 namespace ipsx::bench {
 namespace {
@@ -173,6 +183,76 @@ std::vector<double> first_bytes(Node& node, size_t samples) {
   return ms;
 }
 
+// Milliseconds of each request from 127.0.0.1, a health check and an order placement in turn, each
+// on a new connection, for `seconds`. Failed requests count as the time they took.
+std::vector<double> probe_ms(Node& node, double seconds, uint64_t& nonce) {
+  sdk::Signer provider(key("probe-provider"), node.domain());
+  std::vector<double> ms;
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  for (size_t i = 0; Clock::now() < end; ++i) {
+    std::string body;
+    if (i % 2) {
+      ++nonce;
+      auto ip = fmt::format("10.200.{}.{}", (nonce >> 8) & 255, nonce & 255);
+      body = provider.offer(offer_for(node, ip, 1, nonce)).value().dump();
+    }
+    auto t0 = Clock::now();
+    auto client = sdk::NodeClient::connect(node.url()).value();
+    bool ok = i % 2 ? static_cast<bool>(client->call("POST", "/v1/orders", body))
+                    : static_cast<bool>(client->health());
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (!ok) std::cerr << "a probe request failed\n";
+  }
+  return ms;
+}
+
+double rss_mb() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("VmRSS:")) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+double percentile(std::vector<double> v, double p);
+
+// The node's answers to others while `attackers` slowloris connections are held open.
+void slowloris_figures(size_t attackers, double probe_s, std::map<std::string, double>& fig) {
+  // The server notices the attackers gone within a second and trims within the next.
+  const auto settle = std::chrono::milliseconds(probe_s < 5 ? 2'500 : 5'000);
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0) {  // a server's descriptors, as ipsx's
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  Node node;
+  uint64_t nonce = 5'000'000;
+  const uint16_t port =
+      static_cast<uint16_t>(std::stoi(node.url().substr(node.url().rfind(':') + 1)));
+  fig["api.p99_ms_idle"] = percentile(probe_ms(node, probe_s / 2, nonce), 0.99);
+  // The memory the connections take and give back: an attack with nothing else going on (the
+  // probes' orders would stay in the book and count too).
+  fig["api.rss_mb_before_slowloris"] = rss_mb();
+  {
+    Slowloris attack(port, attackers, 50, 60);
+    attack.wait_open(attackers, 30);
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // every one accepted and read
+    fig["api.rss_mb_under_slowloris"] = rss_mb();
+  }
+  std::this_thread::sleep_for(settle);
+  fig["api.rss_mb_after_slowloris"] = rss_mb();
+  // A second burst: memory the first left with the allocator is reused, not added to.
+  {
+    Slowloris again(port, attackers, 50, 60);
+    again.wait_open(attackers, 30);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  std::this_thread::sleep_for(settle);
+  fig["api.rss_mb_after_second_slowloris"] = rss_mb();
+  // Then the answers to others while the attackers hold their connections.
+  Slowloris attack(port, attackers, 50, 60);
+  fig["api.slowloris_connections"] = static_cast<double>(attack.wait_open(attackers, 30));
+  fig["api.p99_ms_under_slowloris"] = percentile(probe_ms(node, probe_s, nonce), 0.99);
+}
+
 double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
@@ -181,7 +261,11 @@ double percentile(std::vector<double> v, double p) {
 
 int bench_main(int argc, char** argv) {
   std::string results;
-  size_t orders = 5'000, samples = 200;
+  size_t orders = 5'000, samples = 200, attackers = 10'000;
+  double probe_s = 10;
+  if (argc == 6 && std::string(argv[1]) == "--slowloris-client")
+    return slowloris_client(static_cast<uint16_t>(std::stoul(argv[2])), std::stoul(argv[3]),
+                            std::stoul(argv[4]), std::stod(argv[5]));
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--results" && i + 1 < argc) {
@@ -190,11 +274,16 @@ int bench_main(int argc, char** argv) {
       orders = std::stoul(argv[++i]);
     } else if (a == "--leases" && i + 1 < argc) {
       samples = std::stoul(argv[++i]);
+    } else if (a == "--slowloris" && i + 1 < argc) {
+      attackers = std::stoul(argv[++i]);
     } else if (a == "--smoke") {
       orders = 20;
       samples = 3;
+      attackers = 100;
+      probe_s = 1;
     } else {
-      std::cerr << "usage: ipsx-bench-node [--results FILE] [--orders N] [--leases N] [--smoke]\n";
+      std::cerr << "usage: ipsx-bench-node [--results FILE] [--orders N] [--leases N] "
+                   "[--slowloris N] [--smoke]\n";
       return 2;
     }
   }
@@ -213,6 +302,7 @@ int bench_main(int argc, char** argv) {
     fig["deal.first_byte_p50_ms"] = percentile(ms, 0.50);
     fig["deal.first_byte_p99_ms"] = percentile(ms, 0.99);
   }
+  slowloris_figures(attackers, probe_s, fig);
   for (const auto& [k, v] : fig) std::cout << fmt::format("{:<28} {:.3f}\n", k, v);
   if (!results.empty()) merge_results(results, fig);
   return 0;

@@ -5,6 +5,8 @@
 #include <iostream>
 #include <set>
 
+#include <sys/resource.h>
+
 #include "cli_util.h"
 #include "help_export.h"
 #include "http/http_client.h"
@@ -53,6 +55,12 @@ void add_environment(CLI::App& app, bool own) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Servers and agents hold a descriptor per connection: the soft limit (often 1024) is raised
+  // to the hard one, as nginx and most servers do. (Harmless for the one-shot commands.)
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
   CLI::App app{"ipsx: an exchange for leasing IP addresses, paid in the IPSX token"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ipsx ") + IPSX_VERSION);

@@ -44,6 +44,8 @@ struct NodeOptions {
   uint16_t fee_bps = 0;
   size_t max_body = 64 * 1024;
   uint64_t read_timeout_ms = 10'000;
+  size_t max_connections = 16'384;
+  size_t max_connections_per_address = 256;
   std::string tls_cert, tls_key;    // https when set
   std::string cors_origins;         // comma-separated origins browsers may call from, or "*"
   std::string ledger = "embedded";  // or "ethereum"
@@ -578,6 +580,8 @@ void run_node(const NodeOptions& o) {
   api::ServerOptions so;
   so.body_limit = o.max_body;
   so.read_timeout = std::chrono::milliseconds(o.read_timeout_ms);
+  so.max_connections = o.max_connections;
+  so.max_connections_per_address = o.max_connections_per_address;
   so.tls_certificate_file = o.tls_cert;
   so.tls_key_file = o.tls_key;
   so.cors_origins = parse_cors_origins(o.cors_origins, o.where("cors_origins"));
@@ -672,6 +676,14 @@ void add_node_command(CLI::App& app) {
              "Deadline for a whole request to arrive; slower clients are disconnected (default "
              "10000)",
              uint64_t{1}, uint64_t{3'600'000});
+  s->integer("max_connections", o->max_connections,
+             "Open connections at most, in all (default 16384; fewer if the descriptor limit "
+             "allows fewer); those over it are closed at once",
+             size_t{1}, size_t{1'000'000});
+  s->integer("max_connections_per_address", o->max_connections_per_address,
+             "Open connections at most from one client address (default 256): one address cannot "
+             "take the connections everyone else needs",
+             size_t{1}, size_t{1'000'000});
   s->number("rate_limit", o->limits.per_ip.rate,
             "Requests per second per client IP (default 50; 0: no limit)", 0, 1e9);
   s->number("rate_burst", o->limits.per_ip.burst, "Burst per client IP (default 100)", 1, 1e9);

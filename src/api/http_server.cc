@@ -14,10 +14,14 @@
 #include <csignal>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
+
+#include <malloc.h>
+#include <sys/resource.h>
 
 #include "net/asio.h"
 #include "net/io_util.h"
@@ -102,6 +106,10 @@ struct HttpServer::Impl {
   const Router& router;
   ServerOptions options;
   size_t connections = 0;  // before io: sessions destroyed with io count themselves out
+  // Open connections per client address, for max_connections_per_address (same lifetime).
+  std::map<asio::ip::address, size_t> per_address;
+  size_t max_connections = 0;  // options.max_connections, less if the descriptors allow fewer
+  size_t peak = 0;             // the most connections open since memory was last given back
   // WebSocket subscriptions still open: dropped (by ~Impl) before the io_context goes.
   std::set<uint64_t> subscriptions;
   asio::io_context io{1};
@@ -196,12 +204,20 @@ struct HttpServer::Impl {
         co_await net::pause_after_accept_error(ec);  // e.g. too many open files
         continue;
       }
-      if (connections >= options.max_connections) {
+      // Over the limits the connection is closed at once: the whole server's (what the
+      // descriptors allow), and each client address's, so that no one address (a slowloris
+      // attacker's) can take the connections everyone else needs.
+      const auto from = socket.remote_endpoint(ec);
+      if (ec || connections >= max_connections ||
+          per_address[from.address()] >= options.max_connections_per_address) {
+        if (!ec && per_address[from.address()] == 0) per_address.erase(from.address());
         socket.close(ec);
         continue;
       }
       ++connections;
-      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+      ++per_address[from.address()];
+      peak = std::max(peak, connections);
+      asio::co_spawn(io, session(std::move(socket), from.address()), asio::detached);
     }
   }
 
@@ -270,11 +286,33 @@ struct HttpServer::Impl {
     co_return std::move(*done->result);
   }
 
-  awaitable<void> session(tcp::socket socket) {
+  // Gives the memory of a burst of connections back to the system once most have closed: glibc
+  // keeps freed memory for reuse, and a burst of 10,000 connections would otherwise leave the
+  // server holding its peak for good.
+  awaitable<void> trim_loop() {
+    asio::steady_timer timer(io);
+    for (;;) {
+      timer.expires_after(std::chrono::seconds(1));
+      boost::system::error_code ec;
+      co_await timer.async_wait(use_ec(ec));
+      if (ec) co_return;
+      if (peak >= 512 && connections <= peak / 4) {
+        ::malloc_trim(0);
+        peak = connections;
+      }
+    }
+  }
+
+  awaitable<void> session(tcp::socket socket, asio::ip::address from) {
     struct Count {
-      size_t& n;
-      ~Count() { --n; }
-    } count{connections};
+      Impl& s;
+      asio::ip::address from;
+      ~Count() {
+        --s.connections;
+        if (auto it = s.per_address.find(from); it != s.per_address.end() && --it->second == 0)
+          s.per_address.erase(it);
+      }
+    } count{*this, from};
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     std::string remote;
@@ -449,6 +487,14 @@ Result<std::string> HttpServer::listen(const std::string& host, uint16_t port) {
   }
   auto bound = a.local_endpoint(ec);
   if (ec) return fail(CoreErrc::io_error, ec.message());
+  // No more connections than descriptors: those over the process's limit (less a reserve for
+  // the ledger's files and outgoing connections) would fail to be accepted, and the accept
+  // loop would spin on EMFILE instead of closing them.
+  impl_->max_connections = impl_->options.max_connections;
+  if (rlimit lim{}; ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    const size_t usable = lim.rlim_cur > 256 ? static_cast<size_t>(lim.rlim_cur) - 128 : 128;
+    impl_->max_connections = std::min(impl_->max_connections, usable);
+  }
   return fmt::format("{}:{}", bound.address().to_string(), bound.port());
 }
 
@@ -460,6 +506,7 @@ void HttpServer::run() {
     });
   }
   asio::co_spawn(s.io, s.accept_loop(), asio::detached);
+  asio::co_spawn(s.io, s.trim_loop(), asio::detached);
   if (s.options.on_tick) asio::co_spawn(s.io, s.tick_loop(), asio::detached);
   s.io.run();
 }

@@ -7,9 +7,11 @@
 //
 // Limits: a request's header and body sizes (a body over the limit is answered 413 and the
 // connection closed), a read deadline per request (a client that sends nothing, or too slowly,
-// is disconnected), a write deadline, and a maximum of concurrent connections (those over it are
-// closed at once). Keep-alive as the client asks (HTTP/1.1 default on, HTTP/1.0 off). Optionally
-// a WebSocket event stream (see ServerOptions::events), and https (ServerOptions::tls_*).
+// is disconnected), a write deadline, and maxima of concurrent connections, in all (no more than
+// the process's descriptor limit allows) and from one client address (those over either are
+// closed at once). Memory a burst of connections took is given back once most of them closed.
+// Keep-alive as the client asks (HTTP/1.1 default on, HTTP/1.0 off). Optionally a WebSocket event
+// stream (see ServerOptions::events), and https (ServerOptions::tls_*).
 #pragma once
 
 #include <chrono>
@@ -30,7 +32,8 @@ struct ServerOptions {
   size_t header_limit = 8 * 1024;
   std::chrono::milliseconds read_timeout{10'000};  // from the start of a request to its end
   std::chrono::milliseconds write_timeout{10'000};
-  size_t max_connections = 256;
+  size_t max_connections = 16'384;
+  size_t max_connections_per_address = 256;
   bool stop_on_signals = true;  // SIGINT and SIGTERM end run()
   // Called every `tick_every` on the server's thread, between requests (the node ticks the
   // market there: deadlines, window openings). Empty: none.

@@ -292,5 +292,49 @@ TEST_F(HttpServerTest, AReplyAfterTheServerIsGoneIsDropped) {
   EXPECT_FALSE(finished);
 }
 
+// One client address may hold max_connections_per_address connections; more from it are closed
+// at once, while another address is still served, and a closed one frees its place.
+TEST_F(HttpServerTest, OneAddressCannotTakeEveryConnection) {
+  ServerOptions o;
+  o.stop_on_signals = false;
+  o.max_connections_per_address = 3;
+  HttpServer server(router_, o);
+  auto bound = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(bound) << bound.error().message();
+  const auto port = static_cast<uint16_t>(std::stoi(bound->substr(bound->rfind(':') + 1)));
+  std::thread t([&] { server.run(); });
+  auto from = [&](const char* source) {
+    tcp::socket s(io_);
+    s.open(tcp::v4());
+    s.bind({asio::ip::make_address(source), 0});
+    s.connect({asio::ip::make_address("127.0.0.1"), port});
+    return s;
+  };
+  auto served = [&](tcp::socket& s) {
+    boost::system::error_code ec;
+    asio::write(s, asio::buffer(std::string("GET /remote HTTP/1.1\r\nHost: x\r\n\r\n")), ec);
+    return read_until(s, "remote=").find("200 OK") != std::string::npos;
+  };
+  std::vector<tcp::socket> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(from("127.0.0.1"));
+    EXPECT_TRUE(served(held.back())) << i;  // kept alive: each holds its place
+  }
+  tcp::socket fourth = from("127.0.0.1");
+  EXPECT_FALSE(served(fourth));
+  tcp::socket other = from("127.0.0.2");
+  EXPECT_TRUE(served(other));
+  held.pop_back();  // closed: its place is free once the server has seen it go
+  bool again = false;
+  for (int i = 0; i < 50 && !again; ++i) {
+    tcp::socket s = from("127.0.0.1");
+    again = served(s);
+    if (!again) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(again);
+  server.stop();
+  t.join();
+}
+
 }  // namespace
 }  // namespace ipsx::api
