@@ -63,6 +63,22 @@ crypto::PrivateKey decrypt_file(const fs::path& file, const std::string& passwor
 
 }  // namespace
 
+void add_key_options(CLI::App* cmd, std::string& keystore, std::string& address,
+                     std::string& password_file, const std::string& whose) {
+  cmd->add_option("--keystore", keystore,
+                  fmt::format("Keystore directory or file of {} wallet (default: $IPSX_KEYSTORE, "
+                              "else ~/.local/share/ipsx/keystore)",
+                              whose));
+  cmd->add_option("--address,--account", address,
+                  fmt::format("With a keystore directory, {} account: its address, or its name "
+                              "(`ipsx wallet new --name`)",
+                              whose));
+  cmd->add_option("--password-file", password_file,
+                  "File whose first line is the wallet's password (default: $IPSX_PASSWORD_FILE, "
+                  "else asked on a terminal)")
+      ->check(CLI::ExistingFile);
+}
+
 fs::path default_keystore_dir() {
   if (std::string x = env("XDG_DATA_HOME"); !x.empty()) return fs::path(x) / "ipsx" / "keystore";
   if (std::string h = env("HOME"); !h.empty())

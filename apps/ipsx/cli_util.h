@@ -1,6 +1,7 @@
 // Small helpers shared by the `ipsx` subcommands: reporting errors, reading secrets.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <functional>
 #include <stdexcept>
@@ -47,6 +48,10 @@ bool is_account_name(std::string_view s);
 // on the terminal without echo (`confirm`: twice) naming `what`; an error without a terminal.
 std::string obtain_password(const std::string& password_file, const std::string& what,
                             bool confirm);
+// --keystore, --address (also spelled --account) and --password-file, as every command that
+// signs takes them, described for `whose` wallet ("the requester's").
+void add_key_options(CLI::App* cmd, std::string& keystore, std::string& address,
+                     std::string& password_file, const std::string& whose);
 // Unlocks the key named by `keystore` (a directory or one keystore file; keystore_or_default) and
 // `address`: an address, or an account's name (the file of that name in the directory), needed
 // with a directory and checked against the file's key otherwise; the password as

@@ -200,16 +200,7 @@ CLI::App* client_command(CLI::App* parent, const char* name, const char* about, 
 
 CLI::App* signing_command(CLI::App* parent, const char* name, const char* about, const Options& o) {
   CLI::App* c = client_command(parent, name, about, o);
-  c->add_option(
-      "--keystore", o->keystore,
-      "Keystore directory or file (default: $IPSX_KEYSTORE, else ~/.local/share/ipsx/keystore)");
-  c->add_option("--address,--account", o->address,
-                "The signing wallet (keystore directory): an address, or an account's name "
-                "(keystore directory)");
-  c->add_option("--password-file", o->password_file,
-                "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
-                "on a terminal)")
-      ->check(CLI::ExistingFile);
+  add_key_options(c, o->keystore, o->address, o->password_file, "the signing");
   return c;
 }
 

@@ -701,16 +701,7 @@ void add_dataplane_commands(CLI::App& app) {
       "gateway", "A local SOCKS5 and HTTP proxy that leases IPs from a node as clients need them");
   // Required, but checked by run_gateway: `ipsx gateway export` needs none of them.
   cmd->add_option("--node", g->node, "The node's URL, http://HOST:PORT (required)");
-  cmd->add_option("--keystore", g->keystore,
-                  "Keystore of the requester's wallet (default: $IPSX_KEYSTORE, else "
-                  "~/.local/share/ipsx/keystore)");
-  cmd->add_option("--address,--account", g->address,
-                  "The requester's address (keystore directory): an address, or an account's name "
-                  "(keystore directory)");
-  cmd->add_option(
-         "--password-file", g->password_file,
-         "The wallet's password file (default: $IPSX_PASSWORD_FILE, else asked on a terminal)")
-      ->check(CLI::ExistingFile);
+  add_key_options(cmd, g->keystore, g->address, g->password_file, "the requester's");
   cmd->add_option("--proxy-password-file", g->proxy_password_file,
                   "File whose first line is the password proxy clients must give (required)")
       ->check(CLI::ExistingFile);
@@ -762,16 +753,7 @@ void add_dataplane_commands(CLI::App& app) {
   cmd = app.add_subcommand("provide",
                            "Offer IPs at a node and serve their deals from this machine's exit");
   cmd->add_option("--node", p->node, "The node's URL, http://HOST:PORT")->required();
-  cmd->add_option("--keystore", p->keystore,
-                  "Keystore of the provider's wallet (default: $IPSX_KEYSTORE, else "
-                  "~/.local/share/ipsx/keystore)");
-  cmd->add_option("--address,--account", p->address,
-                  "The provider's address (keystore directory): an address, or an account's name "
-                  "(keystore directory)");
-  cmd->add_option(
-         "--password-file", p->password_file,
-         "The wallet's password file (default: $IPSX_PASSWORD_FILE, else asked on a terminal)")
-      ->check(CLI::ExistingFile);
+  add_key_options(cmd, p->keystore, p->address, p->password_file, "the provider's");
   cmd->add_option("--config", p->config, "The provider's TOML config (docs/sdk.md)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -51,15 +51,7 @@ void add_eth_command(CLI::App& app) {
   cmd->add_option("--rpc,--rpc-url", o->rpc,
                   "JSON-RPC URL of the Ethereum node (http:// or https://)")
       ->required();
-  cmd->add_option("--keystore", o->keystore,
-                  "Keystore file or directory of the deployer (default: $IPSX_KEYSTORE, else "
-                  "~/.local/share/ipsx/keystore)");
-  cmd->add_option("--address,--account", o->address,
-                  "The deployer's address (with a keystore directory): an address, or an account's "
-                  "name (keystore directory)");
-  cmd->add_option("--password-file", o->password_file,
-                  "File holding the keystore password (default: $IPSX_PASSWORD_FILE, else asked on "
-                  "a terminal)");
+  add_key_options(cmd, o->keystore, o->address, o->password_file, "the deployer's");
   cmd->add_option("--genesis", o->genesis, "Genesis TOML: allocations, sale, challenge period")
       ->required();
   cmd->add_option("--contracts", o->contracts,

@@ -279,16 +279,7 @@ void add_ledger_command(CLI::App& app) {
 
   cmd = ledger->add_subcommand("send", "Sign and apply one transaction");
   data(cmd);
-  cmd->add_option(
-      "--keystore", o->keystore,
-      "Keystore directory or file (default: $IPSX_KEYSTORE, else ~/.local/share/ipsx/keystore)");
-  cmd->add_option(
-      "--address,--account", o->address,
-      "Sender (EIP-55 or lower-case hex): an address, or an account's name (keystore directory)");
-  cmd->add_option("--password-file", o->password_file,
-                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
-                  "on a terminal)")
-      ->check(CLI::ExistingFile);
+  add_key_options(cmd, o->keystore, o->address, o->password_file, "the sender's");
   cmd->add_option("OP", o->op,
                   "transfer | approve | transfer-from | buy | finalize-sale | claim-unsold | "
                   "refund | deposit | "

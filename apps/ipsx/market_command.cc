@@ -191,15 +191,7 @@ void add_order_command(CLI::App& app) {
   CLI::App* order = app.add_subcommand("order", "Sign offers and requests (EIP-712) with a wallet");
   order->require_subcommand(1);
   auto common = [&](CLI::App* c) {
-    c->add_option(
-        "--keystore", o->keystore,
-        "Keystore directory or file (default: $IPSX_KEYSTORE, else ~/.local/share/ipsx/keystore)");
-    c->add_option("--address,--account", o->address,
-                  "The signing wallet: an address, or an account's name (keystore directory)");
-    c->add_option("--password-file", o->password_file,
-                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
-                  "on a terminal)")
-        ->check(CLI::ExistingFile);
+    add_key_options(c, o->keystore, o->address, o->password_file, "the signing");
     c->add_option("--market", o->market, "The market's address")->required();
     c->add_option("--fee-bps", o->fee_bps, "The market's commission in basis points (default 0)");
     auto* genesis = c->add_option("--genesis", o->genesis,
@@ -223,15 +215,7 @@ void add_order_command(CLI::App& app) {
 
   auto so = std::make_shared<SignOptions>();
   auto signer = [&](CLI::App* c) {
-    c->add_option(
-        "--keystore", so->keystore,
-        "Keystore directory or file (default: $IPSX_KEYSTORE, else ~/.local/share/ipsx/keystore)");
-    c->add_option("--address,--account", so->address,
-                  "The signing wallet: an address, or an account's name (keystore directory)");
-    c->add_option("--password-file", so->password_file,
-                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
-                  "on a terminal)")
-        ->check(CLI::ExistingFile);
+    add_key_options(c, so->keystore, so->address, so->password_file, "the signing");
     auto* genesis =
         c->add_option("--genesis", so->genesis, "For an embedded ledger: its genesis file");
     c->add_option("--deployment", so->deployment,
@@ -268,16 +252,7 @@ void add_market_command(CLI::App& app) {
     c->add_option("--data", o->data, "Ledger data directory")->required();
     c->add_option("--journal", o->journal, "Market journal directory (created if missing)")
         ->required();
-    c->add_option("--keystore", o->keystore,
-                  "Keystore of the market operator's wallet (default: $IPSX_KEYSTORE, else "
-                  "~/.local/share/ipsx/keystore)");
-    c->add_option(
-        "--address,--account", o->address,
-        "The market operator's address: an address, or an account's name (keystore directory)");
-    c->add_option("--password-file", o->password_file,
-                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
-                  "on a terminal)")
-        ->check(CLI::ExistingFile);
+    add_key_options(c, o->keystore, o->address, o->password_file, "the market operator's");
     c->add_option("--fee-bps", o->fee_bps, "Commission every order must name (default 0)");
   };
   CLI::App* cmd =

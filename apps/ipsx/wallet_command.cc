@@ -115,25 +115,20 @@ void add_wallet_command(CLI::App& app) {
   CLI::App* wallet = app.add_subcommand("wallet", "Accounts in keystore files; sign and recover");
   wallet->require_subcommand(1);
 
-  auto keystore_dir = [&](CLI::App* c, const char* help) {
-    c->add_option("--keystore", o->keystore, help);
+  auto keystore_dir = [&](CLI::App* c) {
+    c->add_option("--keystore", o->keystore,
+                  "Keystore directory (default: $IPSX_KEYSTORE, else ~/.local/share/ipsx/keystore; "
+                  "created if missing)");
   };
   auto signer = [&](CLI::App* c) {
-    keystore_dir(c, "Keystore directory, or one keystore file");
-    c->add_option("--address,--account", o->address,
-                  "Account to use (EIP-55 or lower-case hex): an address, or an account's name "
-                  "(keystore directory)");
-    c->add_option("--password-file", o->password_file,
-                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
-                  "on a terminal)")
-        ->check(CLI::ExistingFile);
+    add_key_options(c, o->keystore, o->address, o->password_file, "the signing");
   };
 
   CLI::App* cmd = wallet->add_subcommand("new", "Create an account; print its address");
-  keystore_dir(cmd, "Directory to write the keystore file into (created if missing)");
+  keystore_dir(cmd);
   cmd->add_option("--password-file", o->password_file,
-                  "File whose first line is the password (default: $IPSX_PASSWORD_FILE, else asked "
-                  "on a terminal)")
+                  "File whose first line is the new wallet's password (default: "
+                  "$IPSX_PASSWORD_FILE, else asked twice on a terminal)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--kdf", o->kdf, "Key derivation: scrypt (default) or pbkdf2")
       ->check(CLI::IsMember({"scrypt", "pbkdf2"}));
@@ -144,7 +139,7 @@ void add_wallet_command(CLI::App& app) {
   cmd->callback([o] { run_new(*o); });
 
   cmd = wallet->add_subcommand("list", "List the accounts in a keystore directory");
-  keystore_dir(cmd, "Keystore directory");
+  keystore_dir(cmd);
   cmd->callback([o] { run_list(*o); });
 
   cmd = wallet->add_subcommand("sign-message", "Sign TEXT as personal_sign (EIP-191) does");

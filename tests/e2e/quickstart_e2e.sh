@@ -14,8 +14,11 @@ sed -n '/<!-- quickstart:/,/<!-- end of quickstart -->/p' "$root/README.md" | gr
   sed 's/^    //' >"$work/steps.sh"
 expect_out "the README's quick start has its commands" '^make quickstart$' head -1 "$work/steps.sh"
 on_exit() { [[ -x $root/quickstart/stop ]] && "$root/quickstart/stop" >/dev/null 2>&1; }
-# The commands, each echoed before its output (bash -v), as a person would see them.
-(cd "$root" && env -u IPSX_NODE -u IPSX_KEYSTORE -u IPSX_PASSWORD_FILE bash -v "$work/steps.sh") \
+# The commands, each echoed before its output (bash -v), as a person would see them. (`make
+# quickstart` uses the build as it is: installing or building under the other tests would pull
+# the ground from under them.)
+(cd "$root" && env -u IPSX_NODE -u IPSX_KEYSTORE -u IPSX_PASSWORD_FILE QUICKSTART_PREBUILT=1 \
+  bash -v "$work/steps.sh") \
   >"$work/out" 2>&1
 status=$?
 cat "$work/out" | sed 's/^/  | /' | head -80
