@@ -42,6 +42,7 @@
 
 #include "bench_main.h"
 #include "net/dataplane_test_util.h"
+#include "net/memory_trim.h"
 #include "net/socks5.h"
 
 extern char** environ;
@@ -368,6 +369,7 @@ int serve_echo() {
 
 int serve_exit(DealArgs a) {
   raise_fd_limit();
+  net::MemoryTrimmer trimmer;  // as `ipsx provide` runs one
   SystemClock clock;
   auto provider = *crypto::PrivateKey::from_hex(a.provider_key);
   net::testing::StaticDeals deals;
@@ -389,6 +391,7 @@ int serve_exit(DealArgs a) {
 
 int serve_gateway(const DealArgs& a, uint16_t echo_port) {
   raise_fd_limit();
+  net::MemoryTrimmer trimmer;  // as `ipsx gateway` runs one
   SystemClock clock;
   auto requester = *crypto::PrivateKey::from_hex(a.requester_key);
   net::testing::IoThread io;
@@ -800,6 +803,14 @@ int bench_main(int argc, char** argv) {
           static_cast<double>(after > before ? after - before : 0) / static_cast<double>(r.held);
     }
     keep.clear();
+    // What the gateway and the exit give back once the idle clients went (their trimmers look
+    // once a second).
+    std::this_thread::sleep_for(3s);
+    const uint64_t closed = rss_bytes(gw_proc->pid) + rss_bytes(exit_proc->pid);
+    std::cout << fmt::format("idle tunnels closed: gateway + exit RSS {} bytes\n", closed);
+    if (r.held > 0 && after > before)
+      fig["proxy.idle_memory_returned"] = static_cast<double>(after > closed ? after - closed : 0) /
+                                          static_cast<double>(after - before);
   }
   gw_proc->stop();
   exit_proc->stop();

@@ -40,6 +40,7 @@
 #include "net/address_policy.h"
 #include "net/exit.h"
 #include "net/gateway.h"
+#include "net/memory_trim.h"
 #include "net/net_error.h"
 #include "net/relay.h"
 #include "node_session.h"
@@ -152,6 +153,7 @@ struct GatewayOptions {
 
 void run_gateway(const GatewayOptions& o) {
   logs::set_program("ipsx gateway");
+  net::MemoryTrimmer trimmer;  // a burst of clients' memory back to the system once they went
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000));
   sdk::Signer signer =
@@ -527,6 +529,7 @@ std::string exit_where(const ProvideConfig& c, const net::Exit& exit, const Addr
 
 void run_provide(const ProvideOptions& o) {
   logs::set_program("ipsx provide");
+  net::MemoryTrimmer trimmer;
   crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
   ProvideConfig c = load_provide_config(o.config);
   NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000));

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "log.h"
 #include "net/endpoint.h"
+#include "net/memory_trim.h"
 #include "net/relay.h"
 #include "service.h"
 
@@ -29,6 +30,7 @@ struct RelayOptions {
 
 void run_relay(const RelayOptions& o) {
   logs::set_program("ipsx relay");
+  net::MemoryTrimmer trimmer;
   net::RelayConfig cfg;
   auto at = net::parse_authority(o.listen, std::nullopt);
   if (!at || !std::holds_alternative<net::Ipv4>(at->host))
