@@ -35,7 +35,7 @@ build: configure
 # /usr/local; DESTDIR for staging), as the package does under /usr (docs/operations.md).
 PREFIX ?= /usr/local
 install: build
-	cmake --install $(BUILD) --prefix $(PREFIX)
+	cmake --install $(BUILD) --prefix $(PREFIX) --component ipsx
 
 # The Debian package: $(BUILD)/ipsx_VERSION_ARCH.deb (CPack; docs/operations.md).
 package: build

@@ -23,8 +23,15 @@ for port in 8080 1080 8090; do
     exit 1
   fi
 done
+# Only a directory an earlier quick start made (its marker file) is cleared, or an empty or new one:
+# QUICKSTART_DIR=. must not delete the tree.
+if [[ -e $DIR && ! -e $DIR/.ipsx-quickstart && -n $(ls -A "$DIR" 2>/dev/null) ]]; then
+  echo "quickstart: $DIR exists and is not a quick start's directory; name another" >&2
+  exit 1
+fi
 rm -rf "$DIR"
 mkdir -p "$DIR/logs"
+touch "$DIR/.ipsx-quickstart"
 cd "$DIR"
 unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
 export IPSX_KEYSTORE=$DIR/keys IPSX_PASSWORD_FILE=$DIR/password
@@ -71,7 +78,8 @@ cat >stop <<EOF
 cd "$DIR" || exit 1
 running=0
 while read -r pid name; do
-  if kill -0 "\$pid" 2>/dev/null; then
+  # (only a process of the quick start's: a pid a reboot gave to another is left alone)
+  if kill -0 "\$pid" 2>/dev/null && grep -qaE 'ipsx|whoami_server' "/proc/\$pid/cmdline"; then
     running=1
     [[ \${1:-} == --running ]] || { kill -TERM "\$pid" && echo "stopped \$name (\$pid)"; }
   fi
@@ -79,7 +87,9 @@ done <pids 2>/dev/null
 [[ \${1:-} == --running ]] && exit \$((1 - running))
 for _ in \$(seq 100); do
   alive=0
-  while read -r pid _; do kill -0 "\$pid" 2>/dev/null && alive=1; done <pids
+  while read -r pid _; do
+    kill -0 "\$pid" 2>/dev/null && grep -qaE 'ipsx|whoami_server' "/proc/\$pid/cmdline" && alive=1
+  done <pids
   ((alive)) || exit 0
   sleep 0.1
 done

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 
 #include "cli_util.h"
 #include "crypto/keystore.h"
@@ -22,31 +23,34 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-// The terminal's settings while a password is typed without echo, put back on SIGINT/SIGTERM.
+// The terminal's settings while a password is typed without echo, put back on a signal that
+// ends or stops the program.
 struct termios saved_termios;
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTSTP};
 void restore_and_reraise(int sig) {
   ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
 }
 
 std::string ask(const std::string& prompt) {
   std::cerr << prompt << std::flush;
   termios quiet{};
   const bool tty = ::tcgetattr(STDIN_FILENO, &saved_termios) == 0;
+  struct sigaction before[std::size(kSignals)] = {};
   if (tty) {
     quiet = saved_termios;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    std::signal(SIGINT, restore_and_reraise);
-    std::signal(SIGTERM, restore_and_reraise);
+    struct sigaction restore = {};
+    restore.sa_handler = restore_and_reraise;
+    for (size_t i = 0; i < std::size(kSignals); ++i) ::sigaction(kSignals[i], &restore, &before[i]);
     ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
   }
   std::string line;
   const bool got = static_cast<bool>(std::getline(std::cin, line));
   if (tty) {
     ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_termios);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
+    for (size_t i = 0; i < std::size(kSignals); ++i) ::sigaction(kSignals[i], &before[i], nullptr);
   }
   std::cerr << "\n";
   if (!got) throw CommandError("no password: the terminal closed");
@@ -93,7 +97,9 @@ std::string keystore_or_default(const std::string& given) {
 }
 
 bool is_account_name(std::string_view s) {
-  if (s.empty() || s.size() > 64 || s.starts_with("0x") || s.starts_with(".")) return false;
+  if (s.empty() || s.size() > 64 || s.starts_with("0x") || s.starts_with("0X") ||
+      s.starts_with("."))
+    return false;
   return s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
          std::string_view::npos;
 }
@@ -136,7 +142,7 @@ crypto::PrivateKey unlock_key(const std::string& keystore_given, const std::stri
         "wallet list --keystore {}`)",
         keystore, keystore));
   }
-  if (!address.starts_with("0x")) {  // an account by name: the file of that name
+  if (!address.starts_with("0x") && !address.starts_with("0X")) {  // a name: the file of that name
     if (!is_account_name(address))
       throw CommandError(fmt::format("--account: '{}' is neither an address nor a name", address));
     const fs::path file = fs::path(keystore) / address;

@@ -75,7 +75,7 @@ std::string bash_words(const std::vector<std::string>& words) {
 void write_bash(const CLI::App& root, std::ostream& out) {
   out << "# bash completion for ipsx, written by `ipsx completion bash` from the commands' own\n"
          "# definitions. Install as /usr/share/bash-completion/completions/ipsx, or source it.\n"
-         "declare -A _ipsx_subs _ipsx_opts _ipsx_values\n";
+         "declare -gA _ipsx_subs _ipsx_opts _ipsx_values\n";
   for (const Command& c : commands(root)) {
     std::vector<std::string> opts, values;
     for (const CLI::Option* o : options_of(c.app)) {

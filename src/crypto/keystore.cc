@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -328,7 +329,9 @@ Result<std::filesystem::path> KeystoreDir::store(const Address& address, std::st
                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                         ns % 1'000'000'000, address.to_lower_hex().substr(2));
   std::filesystem::path final_path = dir_ / name;
-  std::filesystem::path tmp = dir_ / ("." + name + ".tmp");
+  // (the temporary's name is this write's own: one a crash left behind never blocks the next)
+  std::filesystem::path tmp =
+      dir_ / fmt::format(".{}.{}-{}.tmp", name, ::getpid(), static_cast<uint64_t>(ns));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return fail(CryptoErrc::io_error,
@@ -352,7 +355,14 @@ Result<std::filesystem::path> KeystoreDir::store(const Address& address, std::st
   // A named file never replaces another (link fails if the name is taken); a generated name is
   // new by construction.
   if (ok && !file_name.empty()) {
-    if (::link(tmp.c_str(), final_path.c_str()) != 0) {
+    // renameat2(RENAME_NOREPLACE) is atomic and refuses a taken name; a file system without it
+    // (EINVAL) gets link(), which refuses one too.
+    int moved = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE);
+    if (moved != 0 && errno == EINVAL && ::link(tmp.c_str(), final_path.c_str()) == 0) {
+      ::unlink(tmp.c_str());
+      moved = 0;
+    }
+    if (moved != 0) {
       int err = errno;
       ::unlink(tmp.c_str());
       if (err == EEXIST)
@@ -361,7 +371,6 @@ Result<std::filesystem::path> KeystoreDir::store(const Address& address, std::st
       return fail(CryptoErrc::io_error,
                   fmt::format("cannot write {}: {}", final_path.string(), std::strerror(err)));
     }
-    ::unlink(tmp.c_str());
     return final_path;
   }
   if (!ok || std::rename(tmp.c_str(), final_path.c_str()) != 0) {

@@ -184,5 +184,30 @@ TEST(KeystoreDir, StoresListsFindsAndUnlocks) {
   std::filesystem::remove_all(dir);
 }
 
+// A named account's file (wallet new --name): mode 0600 in a directory made 0700, never written
+// over, and not blocked by a temporary a crashed earlier write left behind.
+TEST(KeystoreDir, ANamedFileIsNeverReplaced) {
+  auto dir =
+      std::filesystem::temp_directory_path() /
+      ("ipsx-ks-named-" + std::to_string(::getpid()) + "-" + std::to_string(::time(nullptr)));
+  KeystoreDir ks(dir);
+  auto a = PrivateKey::generate().value();
+  auto b = PrivateKey::generate().value();
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+  std::ofstream(dir / ".alice.tmp") << "left by a crash";
+  auto pa =
+      ks.store(a.address(), encrypt_keystore(a, "pa", KeystoreOptions::light()).value(), "alice");
+  ASSERT_TRUE(pa) << pa.error().message();
+  EXPECT_EQ(pa->filename(), "alice");
+  auto again =
+      ks.store(b.address(), encrypt_keystore(b, "pb", KeystoreOptions::light()).value(), "alice");
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message().find("an account of that name is there"), std::string::npos);
+  EXPECT_EQ(ks.find(a.address())->path.filename(), "alice");  // still a's
+  EXPECT_FALSE(ks.find(b.address()));
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ipsx::crypto

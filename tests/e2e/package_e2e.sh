@@ -104,10 +104,11 @@ expect_out "man ipsx finds the page" '/usr/share/man/man1/ipsx\.1' man -w ipsx
 expect_out "the page names the gateway's options and their variables" \
   'ipsx gateway.*--proxy-password-file.*IPSX_PROXY_PASSWORD_FILE' \
   bash -c "MANWIDTH=200 man ipsx 2>/dev/null | tr '\n' ' '"
+# (loaded inside a function, as bash-completion loads it on demand)
 expect_out "bash completes 'ipsx gateway ex'" '^export$' bash -c \
-  'source /usr/share/bash-completion/completions/ipsx; COMP_WORDS=(ipsx gateway ex); COMP_CWORD=2; _ipsx; echo "${COMPREPLY[*]}"'
+  'load() { source /usr/share/bash-completion/completions/ipsx; }; load; COMP_WORDS=(ipsx gateway ex); COMP_CWORD=2; _ipsx; echo "${COMPREPLY[*]}"'
 expect_out "bash completes an option of 'ipsx deal close'" '--node' bash -c \
-  'source /usr/share/bash-completion/completions/ipsx; COMP_WORDS=(ipsx deal close --no); COMP_CWORD=3; _ipsx; echo "${COMPREPLY[*]}"'
+  'load() { source /usr/share/bash-completion/completions/ipsx; }; load; COMP_WORDS=(ipsx deal close --no); COMP_CWORD=3; _ipsx; echo "${COMPREPLY[*]}"'
 if command -v zsh >/dev/null; then
   expect_out "the zsh completion parses" '^ok$' bash -c 'zsh -n /usr/share/zsh/vendor-completions/_ipsx && echo ok'
 else

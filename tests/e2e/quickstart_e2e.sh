@@ -18,11 +18,11 @@ on_exit() { [[ -x $root/quickstart/stop ]] && "$root/quickstart/stop" >/dev/null
 # quickstart` uses the build as it is: installing or building under the other tests would pull
 # the ground from under them.)
 (cd "$root" && env -u IPSX_NODE -u IPSX_KEYSTORE -u IPSX_PASSWORD_FILE QUICKSTART_PREBUILT=1 \
-  bash -v "$work/steps.sh") \
+  bash -ve "$work/steps.sh") \
   >"$work/out" 2>&1
 status=$?
 cat "$work/out" | sed 's/^/  | /' | head -80
-expect_eq "every step succeeds" "$status" 0
+expect_eq "every step succeeds (bash -e: the first failure stops them)" "$status" 0
 after() { awk -v c="$1" 'found { print; exit } index($0, c) == 1 { found = 1 }' "$work/out"; }  # the line after
 expect_eq "curl through the gateway as DE leaves from 127.0.0.2" "$(after 'curl -s -x http://country-de')" 127.0.0.2
 expect_eq "curl through SOCKS5 as US leaves from 127.0.0.3" "$(after 'curl -s -x socks5h://country-us')" 127.0.0.3
@@ -34,7 +34,9 @@ expect_out "the accounts by name" '0x[0-9a-fA-F]{40}  requester  ' cat "$work/ou
 expect_out "the gateway's log" 'info ipsx gateway: ' cat "$work/out"
 expect_out "quickstart/stop stops the programs" 'stopped gateway' cat "$work/out"
 expect_eq "nothing of it runs afterwards" \
-  "$(while read -r pid _; do kill -0 "$pid" 2>/dev/null && echo "$pid"; done <"$root/quickstart/pids")" ""
+  "$(while read -r pid _; do  # (a zombie, gone but not yet reaped, does not run)
+    [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) =~ ^[RSDT]$ ]] && echo "$pid"
+  done <"$root/quickstart/pids")" ""
 expect_error "a second quick start while one runs is refused" "already running" \
   bash -c "cd '$root' && scripts/quickstart.sh build/bin/ipsx quickstart >/dev/null && scripts/quickstart.sh build/bin/ipsx quickstart"
 finish
