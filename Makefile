@@ -116,6 +116,8 @@ bench: build
 	sync && $(BUILD)/bin/ipsx-bench-node --results $(BUILD)/bench/results.json
 	@# The testbed's paths (direct, relayed), when network namespaces can be made (root).
 	bench/netbed_bench.sh $(BUILD)/bin/ipsx $(BUILD)/bench/results.json
+	@# Ratios across programs, of figures this run measured (none if either is missing).
+	bench/ratios.sh $(BUILD)/bench/results.json
 	@echo "results: $(BUILD)/bench/results.json" && cat $(BUILD)/bench/results.json
 
 # Mutation fuzzing of the parsers that take outside input, FUZZ_SECONDS per target, under

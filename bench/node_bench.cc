@@ -1,7 +1,8 @@
 // The node's figures:
 // - api.orders_per_s: signed offers placed over HTTP (POST /v1/orders, kept-alive connections,
 //   4 clients), each verified, journalled and put in the book by the node; signatures made
-//   beforehand.
+//   beforehand. api.orders_per_s_unjournalled: the same without the journal (nothing durable: a
+//   measurement of where the time goes, not a way to run).
 // - deal.first_byte_p50_ms / _p99_ms: from a client's request to a gateway that holds no lease
 //   to the first byte of the answer through the newly matched deal: the gateway signs and places
 //   a request at the node, the deal opens on the embedded ledger, the gateway reads the deal and
@@ -56,16 +57,16 @@ uint64_t now_s() {
 // limits; its requester can pay for a million tokens' worth of deals.
 class Node {
  public:
-  Node() : live_(clock_, options()) {}
+  explicit Node(bool journal = true) : live_(clock_, options(journal)) {}
   const std::string& url() const { return live_.url(); }
   Address market() { return live_.market().address(); }
   Hash domain() { return live_.ledger().domain().separator(); }
 
  private:
-  static api::testing::LiveNodeOptions options() {
+  static api::testing::LiveNodeOptions options(bool journal) {
     api::testing::LiveNodeOptions o;
     o.requester_funds = Amount::from_tokens(1'000'000).value();
-    o.journal = true;
+    o.journal = journal;
     o.unlimited = true;
     o.tick = true;
     o.verify_threads = 0;
@@ -291,6 +292,12 @@ int bench_main(int argc, char** argv) {
   {
     Node node;
     fig["api.orders_per_s"] = orders_per_s(node, orders);
+  }
+  {
+    // Where the time goes: the same placements with no journal (nothing made durable), which
+    // `ipsx node` never runs; the difference is the sync per placement (docs/performance.md).
+    Node node(false);
+    fig["api.orders_per_s_unjournalled"] = orders_per_s(node, orders);
   }
   {
     Node node;
