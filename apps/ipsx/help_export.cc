@@ -98,7 +98,8 @@ void write_bash(const CLI::App& root, std::ostream& out) {
     next="$cmd $w"
     [[ -n ${_ipsx_opts[$next]+x} ]] && cmd=$next
   done
-  if [[ $prev == --* && ${_ipsx_values[$cmd]} == *" $prev "* ]]; then
+  # (the options of ipsx itself, --log-level and the like, may follow any command)
+  if [[ $prev == --* && "${_ipsx_values[$cmd]} ${_ipsx_values[ipsx]} " == *" $prev "* ]]; then
     compopt -o default 2>/dev/null
     COMPREPLY=()
     return

@@ -109,6 +109,8 @@ expect_out "bash completes 'ipsx gateway ex'" '^export$' bash -c \
   'load() { source /usr/share/bash-completion/completions/ipsx; }; load; COMP_WORDS=(ipsx gateway ex); COMP_CWORD=2; _ipsx; echo "${COMPREPLY[*]}"'
 expect_out "bash completes an option of 'ipsx deal close'" '--node' bash -c \
   'load() { source /usr/share/bash-completion/completions/ipsx; }; load; COMP_WORDS=(ipsx deal close --no); COMP_CWORD=3; _ipsx; echo "${COMPREPLY[*]}"'
+expect_out "after an option of ipsx itself that takes a value, bash offers no option" '^\[\]$' bash -c \
+  'load() { source /usr/share/bash-completion/completions/ipsx; }; load; COMP_WORDS=(ipsx node --log-level --); COMP_CWORD=3; _ipsx; echo "[${COMPREPLY[*]}]"'
 if command -v zsh >/dev/null; then
   expect_out "the zsh completion parses" '^ok$' bash -c 'zsh -n /usr/share/zsh/vendor-completions/_ipsx && echo ok'
 else
