@@ -20,11 +20,11 @@
 #include <set>
 #include <sstream>
 
-#include <malloc.h>
 #include <sys/resource.h>
 
 #include "net/asio.h"
 #include "net/io_util.h"
+#include "net/memory_trim.h"
 
 namespace ipsx::api {
 namespace {
@@ -109,7 +109,6 @@ struct HttpServer::Impl {
   // Open connections per client address, for max_connections_per_address (same lifetime).
   std::map<asio::ip::address, size_t> per_address;
   size_t max_connections = 0;  // options.max_connections, less if the descriptors allow fewer
-  size_t peak = 0;             // the most connections open since memory was last given back
   // WebSocket subscriptions still open: dropped (by ~Impl) before the io_context goes.
   std::set<uint64_t> subscriptions;
   asio::io_context io{1};
@@ -118,6 +117,8 @@ struct HttpServer::Impl {
 
   std::shared_ptr<ReplyGate> gate = std::make_shared<ReplyGate>();
   std::optional<asio::ssl::context> tls;  // https when set (listen(), from the options' files)
+  // A burst of connections' memory back to the system once they closed (glibc would keep it).
+  net::MemoryTrimmer trimmer;
 
   Impl(const Router& r, ServerOptions o) : router(r), options(o) { gate->io = &io; }
   ~Impl() {
@@ -216,7 +217,6 @@ struct HttpServer::Impl {
       }
       ++connections;
       ++per_address[from.address()];
-      peak = std::max(peak, connections);
       asio::co_spawn(io, session(std::move(socket), from.address()), asio::detached);
     }
   }
@@ -284,23 +284,6 @@ struct HttpServer::Impl {
       co_await done->wake.async_wait(use_ec(ec));
     }
     co_return std::move(*done->result);
-  }
-
-  // Gives the memory of a burst of connections back to the system once most have closed: glibc
-  // keeps freed memory for reuse, and a burst of 10,000 connections would otherwise leave the
-  // server holding its peak for good.
-  awaitable<void> trim_loop() {
-    asio::steady_timer timer(io);
-    for (;;) {
-      timer.expires_after(std::chrono::seconds(1));
-      boost::system::error_code ec;
-      co_await timer.async_wait(use_ec(ec));
-      if (ec) co_return;
-      if (peak >= 512 && connections <= peak / 4) {
-        ::malloc_trim(0);
-        peak = connections;
-      }
-    }
   }
 
   awaitable<void> session(tcp::socket socket, asio::ip::address from) {
@@ -506,7 +489,6 @@ void HttpServer::run() {
     });
   }
   asio::co_spawn(s.io, s.accept_loop(), asio::detached);
-  asio::co_spawn(s.io, s.trim_loop(), asio::detached);
   if (s.options.on_tick) asio::co_spawn(s.io, s.tick_loop(), asio::detached);
   s.io.run();
 }

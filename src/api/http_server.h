@@ -9,9 +9,10 @@
 // connection closed), a read deadline per request (a client that sends nothing, or too slowly,
 // is disconnected), a write deadline, and maxima of concurrent connections, in all (no more than
 // the process's descriptor limit allows) and from one client address (those over either are
-// closed at once). Memory a burst of connections took is given back once most of them closed.
-// Keep-alive as the client asks (HTTP/1.1 default on, HTTP/1.0 off). Optionally a WebSocket event
-// stream (see ServerOptions::events), and https (ServerOptions::tls_*).
+// closed at once). Memory a burst of connections took is given back once they closed
+// (net::MemoryTrimmer). Keep-alive as the client asks (HTTP/1.1 default on, HTTP/1.0 off).
+// Optionally a WebSocket event stream (see ServerOptions::events), and https
+// (ServerOptions::tls_*).
 #pragma once
 
 #include <chrono>
