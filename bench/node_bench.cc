@@ -17,7 +17,7 @@
 //   (api.rss_mb_*: the probes' orders stay in the book, so they are measured apart).
 // Node, exit, gateway and destination run in this process on their own threads over loopback.
 //   ipsx-bench-node --results build/bench/results.json [--orders N] [--leases N]
-//                   [--slowloris N] [--smoke]
+//                   [--slowloris N] [--orders-only] [--smoke]
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -92,14 +92,24 @@ Offer offer_for(Node& node, const std::string& ip, uint32_t capacity, uint64_t n
   return o;
 }
 
-// Signed offers placed by 4 clients, each on its own kept-alive connection.
-double orders_per_s(Node& node, size_t count) {
-  const size_t clients = 4;
+// Signed offers placed by `clients` clients, each on its own kept-alive connection, `batch` in
+// each request (1: one order per request; more: {"orders": [...]}).
+double orders_per_s(Node& node, size_t count, size_t batch = 1, size_t clients = 4) {
   sdk::Signer provider(key("orders-provider"), node.domain());
-  std::vector<std::string> bodies;
+  std::vector<json> orders;
   for (size_t i = 0; i < count; ++i) {
     auto ip = fmt::format("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-    bodies.push_back(provider.offer(offer_for(node, ip, 1, 1'000'000 + i)).value().dump());
+    orders.push_back(provider.offer(offer_for(node, ip, 1, 1'000'000 + i)).value());
+  }
+  std::vector<std::string> bodies;
+  for (size_t i = 0; i < count; i += batch) {
+    if (batch == 1) {
+      bodies.push_back(orders[i].dump());
+      continue;
+    }
+    json list = json::array();
+    for (size_t k = i; k < std::min(count, i + batch); ++k) list.push_back(orders[k]);
+    bodies.push_back(json{{"orders", list}}.dump());
   }
   std::vector<std::thread> threads;
   std::atomic<size_t> next{0}, failed{0};
@@ -107,8 +117,14 @@ double orders_per_s(Node& node, size_t count) {
   for (size_t c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
       auto client = sdk::NodeClient::connect(node.url()).value();
-      for (size_t i = next++; i < count; i = next++)
-        if (!client->call("POST", "/v1/orders", bodies[i])) ++failed;
+      for (size_t i = next++; i < bodies.size(); i = next++) {
+        auto r = client->call("POST", "/v1/orders", bodies[i]);
+        if (!r) {
+          failed += batch == 1 ? 1 : json::parse(bodies[i])["orders"].size();
+        } else if (batch > 1) {
+          for (const json& one : (*r)["results"]) failed += one.value("status", 0) != 201;
+        }
+      }
     });
   }
   for (auto& t : threads) t.join();
@@ -264,6 +280,7 @@ int bench_main(int argc, char** argv) {
   std::string results;
   size_t orders = 5'000, samples = 200, attackers = 10'000;
   double probe_s = 10;
+  bool orders_only = false;
   if (argc == 6 && std::string(argv[1]) == "--slowloris-client")
     return slowloris_client(static_cast<uint16_t>(std::stoul(argv[2])), std::stoul(argv[3]),
                             std::stoul(argv[4]), std::stod(argv[5]));
@@ -277,6 +294,8 @@ int bench_main(int argc, char** argv) {
       samples = std::stoul(argv[++i]);
     } else if (a == "--slowloris" && i + 1 < argc) {
       attackers = std::stoul(argv[++i]);
+    } else if (a == "--orders-only") {
+      orders_only = true;
     } else if (a == "--smoke") {
       orders = 20;
       samples = 3;
@@ -284,7 +303,7 @@ int bench_main(int argc, char** argv) {
       probe_s = 1;
     } else {
       std::cerr << "usage: ipsx-bench-node [--results FILE] [--orders N] [--leases N] "
-                   "[--slowloris N] [--smoke]\n";
+                   "[--slowloris N] [--orders-only] [--smoke]\n";
       return 2;
     }
   }
@@ -294,12 +313,18 @@ int bench_main(int argc, char** argv) {
     fig["api.orders_per_s"] = orders_per_s(node, orders);
   }
   {
+    // The same offers 100 to a request ({"orders": [...]}), each request answered once its
+    // orders are durable.
+    Node node;
+    fig["api.orders_per_s_batched"] = orders_per_s(node, orders * 4, 100);
+  }
+  {
     // Where the time goes: the same placements with no journal (nothing made durable), which
     // `ipsx node` never runs; the difference is the sync per placement (docs/performance.md).
     Node node(false);
     fig["api.orders_per_s_unjournalled"] = orders_per_s(node, orders);
   }
-  {
+  if (!orders_only) {
     Node node;
     auto ms = first_bytes(node, samples);
     if (ms.size() < samples) {
@@ -309,7 +334,7 @@ int bench_main(int argc, char** argv) {
     fig["deal.first_byte_p50_ms"] = percentile(ms, 0.50);
     fig["deal.first_byte_p99_ms"] = percentile(ms, 0.99);
   }
-  slowloris_figures(attackers, probe_s, fig);
+  if (!orders_only) slowloris_figures(attackers, probe_s, fig);
   for (const auto& [k, v] : fig) std::cout << fmt::format("{:<28} {:.3f}\n", k, v);
   if (!results.empty()) merge_results(results, fig);
   return 0;

@@ -42,7 +42,7 @@ namespace {
 struct NodeOptions {
   std::string data, journal, keystore, address, password_file, listen = "127.0.0.1:8080";
   uint16_t fee_bps = 0;
-  size_t max_body = 64 * 1024;
+  size_t max_body = 256 * 1024;
   uint64_t read_timeout_ms = 10'000;
   size_t max_connections = 16'384;
   size_t max_connections_per_address = 256;
@@ -670,8 +670,8 @@ void add_node_command(CLI::App& app) {
           true);
   s->integer("fee_bps", o->fee_bps, "Commission every order must name, in basis points (default 0)",
              uint16_t{0}, kMaxFeeBps);
-  s->integer("max_body", o->max_body, "Largest request body in bytes (default 65536)", size_t{1024},
-             size_t{64} << 20);
+  s->integer("max_body", o->max_body, "Largest request body in bytes (default 262144)",
+             size_t{1024}, size_t{64} << 20);
   s->integer("read_timeout_ms", o->read_timeout_ms,
              "Deadline for a whole request to arrive; slower clients are disconnected (default "
              "10000)",

@@ -15,6 +15,10 @@ void EventStream::unsubscribe(uint64_t id) {
 }
 
 void EventStream::publish(const std::string& type, nlohmann::json data, int64_t at_ms) {
+  if (subscribers_.empty()) {  // nobody to write it for: only the sequence moves on
+    ++seq_;
+    return;
+  }
   nlohmann::json m = {{"seq", ++seq_}, {"type", type}, {"atMs", at_ms}, {"data", std::move(data)}};
   auto text = std::make_shared<const std::string>(m.dump());
   // A subscriber may unsubscribe (itself or another) while called: iterate over a copy of ids.

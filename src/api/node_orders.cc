@@ -66,46 +66,118 @@ std::optional<ApiError> check_offer(NodeContext& node, const Offer& offer) {
   return std::nullopt;
 }
 
-HttpResponse place_order(NodeState& s, const HttpRequest& req) {
-  NodeContext& node = s.node;
-  auto body = parse_json_object(req.body);
-  if (!body) return error_response(body.error());
-  const json& j = *body;
+namespace {
+
+// At most this many orders in one POST /v1/orders (the body limit bounds them too).
+constexpr size_t kMaxBatch = 100;
+
+// What placing one order answers: its status and body (an error's Retry-After, if any).
+struct Outcome {
+  int status = 201;
+  json body;
+  long retry_after = -1;
+  Outcome(int st, json b) : status(st), body(std::move(b)) {}
+  Outcome(const ApiError& e, long retry = -1)
+      : status(e.status), body(e.to_json()), retry_after(retry) {}
+};
+
+// One order ({"offer" or "request": ..., "signature": ...}) parsed, hashed and its signer
+// recovered: the work of a worker thread.
+Parsed<market::Placement> parse_placement(const json& j, const Hash& domain) {
+  if (!j.is_object()) return std::unexpected(ApiError::invalid_field("", "an order is an object"));
   auto sig = parse_signature(j);
-  if (!sig) return error_response(sig.error());
-  bool is_offer = j.contains("offer");
-  if (is_offer == j.contains("request")) {
-    return error_response(
+  if (!sig) return std::unexpected(sig.error());
+  market::Placement p;
+  p.is_offer = j.contains("offer");
+  if (p.is_offer == j.contains("request")) {
+    return std::unexpected(
         ApiError::invalid_field("", "the body must hold exactly one of \"offer\" or \"request\""));
   }
-  tick(node);
-  Result<market::PlaceResult> placed = std::unexpected(Error({}, ""));
-  Hash hash;
-  Address owner;
-  if (is_offer) {
-    auto offer = ledger::offer_from_json(j["offer"]);
-    if (!offer) return error_response(from_error(offer.error()));
-    hash = offer->struct_hash();
-    owner = offer->provider;
-    auto signer = signer_of(node, hash, *sig);
-    if (auto r = limit_address(s, signer, owner)) return *r;
-    if (signer == owner) {  // a forged offer is the market's bad_signature, not a check's
-      if (auto refused = check_offer(node, *offer)) return error_response(*refused);
-      // No live exit yet (a provider offers before it announces, or its announcement lapsed):
-      // the offer rests, filling nothing until the provider announces.
-      if (node.checks.exit && !s.exits.find(owner, now_s()) && node.market.reachable(owner))
-        set_reachable(s, owner, false);
-    }
-    placed = node.market.place_offer(*offer, *sig);
-  } else {
-    auto request = ledger::request_from_json(j["request"]);
-    if (!request) return error_response(from_error(request.error()));
-    hash = request->struct_hash();
-    owner = request->requester;
-    if (auto r = limit_address(s, signer_of(node, hash, *sig), owner)) return *r;
-    placed = node.market.place_request(*request, *sig);
+  for (const auto& [key, _] : j.items()) {
+    if (key != "offer" && key != "request" && key != "signature")
+      return std::unexpected(ApiError::invalid_field(key, "is not a field of a signed order"));
   }
-  if (!placed) return error_response(from_error(placed.error()));
+  p.signature = *sig;
+  Hash hash;
+  if (p.is_offer) {
+    auto offer = ledger::offer_from_json(j.at("offer"));
+    if (!offer) return std::unexpected(from_error(offer.error()));
+    p.offer = std::move(*offer);
+    hash = p.offer.struct_hash();
+  } else {
+    auto request = ledger::request_from_json(j.at("request"));
+    if (!request) return std::unexpected(from_error(request.error()));
+    p.request = std::move(*request);
+    hash = p.request.struct_hash();
+  }
+  auto signer = crypto::recover(crypto::eip712::digest(domain, hash), *sig);
+  p.verified =
+      market::Placement::Verified{hash, signer ? std::optional<Address>(*signer) : std::nullopt};
+  // Read strictly (nothing but the order and its signature), so replay reads the same order.
+  p.journal_body = j.dump();
+  return p;
+}
+
+// A body parsed into its orders: one order, or {"orders": [...]} (a batch).
+void parse_body(const std::string& body, const Hash& domain, OrderTicket& t) {
+  auto parsed = parse_json_object(body);
+  if (!parsed) {
+    t.refused = parsed.error();
+    return;
+  }
+  const json& j = *parsed;
+  auto list = j.find("orders");
+  if (list == j.end()) {
+    t.orders.push_back(parse_placement(j, domain));
+    return;
+  }
+  if (j.size() != 1) {
+    t.refused = ApiError::invalid_field("", "a batch holds \"orders\" and nothing else");
+    return;
+  }
+  if (!list->is_array() || list->empty() || list->size() > kMaxBatch) {
+    t.refused = ApiError::invalid_field(
+        "orders", fmt::format("must be an array of 1 to {} signed orders", kMaxBatch));
+    return;
+  }
+  t.batch = true;
+  for (size_t i = 0; i < list->size(); ++i) {
+    auto p = parse_placement((*list)[i], domain);
+    if (!p) {
+      ApiError e = p.error();
+      e.field = fmt::format("orders[{}]{}{}", i, e.field.empty() ? "" : ".", e.field);
+      p = std::unexpected(std::move(e));
+    }
+    t.orders.push_back(std::move(p));
+  }
+}
+
+// The node's own refusals of a verified order before the market sees it: the owner's rate
+// limit, and an offer's checks (location, ownership); an offer of a provider with no live exit
+// suspends it.
+std::optional<Outcome> admit(NodeState& s, const market::Placement& p) {
+  NodeContext& node = s.node;
+  const Address& owner = p.is_offer ? p.offer.provider : p.request.requester;
+  const std::optional<Address>& signer = p.verified->signer;
+  if (auto limited = address_limited(s, signer, owner))
+    return Outcome(limited->first, limited->second);
+  if (p.is_offer && signer == owner) {  // a forged offer is the market's bad_signature
+    if (auto refused = check_offer(node, p.offer)) return Outcome(*refused);
+    // No live exit yet (a provider offers before it announces, or its announcement lapsed):
+    // the offer rests, filling nothing until the provider announces.
+    if (node.checks.exit && !s.exits.find(owner, now_s()) && node.market.reachable(owner))
+      set_reachable(s, owner, false);
+  }
+  return std::nullopt;
+}
+
+// The answer to a placement the market took (or refused), with its events published.
+Outcome placed_outcome(NodeContext& node, const market::Placement& p,
+                       const Result<market::PlaceResult>& placed) {
+  if (!placed) return Outcome(from_error(placed.error()));
+  const char* kind = p.is_offer ? "offer" : "request";
+  const Hash& hash = p.verified->hash;
+  const Address& owner = p.is_offer ? p.offer.provider : p.request.requester;
   json deals = json::array();
   for (const Hash& d : placed->deals) {
     auto view = node.ledger.deal(d);
@@ -118,21 +190,108 @@ HttpResponse place_order(NodeState& s, const HttpRequest& req) {
                        {"code", from_error(err).code},
                        {"message", err.message()}});
   }
-  json out = {{"accepted", true},
-              {"kind", is_offer ? "offer" : "request"},
-              {"id", placed->id},
-              {"deals", deals},
-              {"refused", refused}};
-  out["hash"] = hash.hex();
+  json out = {{"accepted", true}, {"kind", kind},       {"id", placed->id},
+              {"deals", deals},   {"refused", refused}, {"hash", hash.hex()}};
   auto o = node.market.order(placed->id);
   publish(node, "order",
           {{"id", placed->id},
-           {"kind", out["kind"]},
+           {"kind", kind},
            {"hash", hash.hex()},
            {"owner", owner.to_string()},
            {"state", o ? order_state(*o) : "closed"}});
   publish_deals(node, placed->deals);
-  return json_response(201, out);
+  return Outcome(201, std::move(out));
+}
+
+HttpResponse respond(const OrderTicket& t, std::vector<Outcome>& outcomes) {
+  if (!t.batch) {
+    HttpResponse r = json_response(outcomes[0].status, outcomes[0].body);
+    if (outcomes[0].retry_after >= 0)
+      r.headers.emplace_back("Retry-After", std::to_string(outcomes[0].retry_after));
+    return r;
+  }
+  json results = json::array();
+  for (Outcome& o : outcomes) {
+    if (o.status >= 400) o.body["accepted"] = false;
+    o.body["status"] = o.status;
+    if (o.retry_after >= 0) o.body["retryAfter"] = o.retry_after;
+    results.push_back(std::move(o.body));
+  }
+  return json_response(200, {{"results", std::move(results)}});
+}
+
+// Places every order the workers verified since the last group, as one Market::place (one
+// journal sync), and sets each ticket's answer. On the server's thread.
+void place_verified(NodeState& s) {
+  std::vector<std::shared_ptr<OrderTicket>> tickets;
+  {
+    std::lock_guard lock(s.verified_mu);
+    tickets.swap(s.verified);
+  }
+  if (tickets.empty()) return;
+  NodeContext& node = s.node;
+  tick(node);
+  std::vector<std::vector<std::optional<Outcome>>> outcomes(tickets.size());
+  std::vector<market::Placement> group;
+  std::vector<std::pair<size_t, size_t>> where;  // group[i] is ticket .first's order .second
+  for (size_t ti = 0; ti < tickets.size(); ++ti) {
+    OrderTicket& t = *tickets[ti];
+    outcomes[ti].resize(t.orders.size());
+    for (size_t k = 0; k < t.orders.size(); ++k) {
+      auto& p = t.orders[k];
+      if (!p) {
+        outcomes[ti][k] = Outcome(p.error());
+      } else if (auto refused = admit(s, *p)) {
+        outcomes[ti][k] = std::move(*refused);
+      } else {
+        where.emplace_back(ti, k);
+        group.push_back(std::move(*p));
+      }
+    }
+  }
+  auto placed = node.market.place(group);
+  for (size_t g = 0; g < group.size(); ++g)
+    outcomes[where[g].first][where[g].second] = placed_outcome(node, group[g], placed[g]);
+  for (size_t ti = 0; ti < tickets.size(); ++ti) {
+    OrderTicket& t = *tickets[ti];
+    if (t.refused) {
+      t.response = error_response(*t.refused);
+      continue;
+    }
+    std::vector<Outcome> answers;
+    for (auto& o : outcomes[ti]) answers.push_back(std::move(*o));
+    t.response = respond(t, answers);
+  }
+}
+
+}  // namespace
+
+// The body is parsed and its signatures recovered on a worker; the orders are placed on the
+// server's thread with every other placement verified meanwhile, in one group (one journal
+// sync), and answered after it.
+HttpResponse place_order(NodeState& s, const HttpRequest& req) {
+  HttpResponse r;
+  r.later = [&s, body = req.body](HttpResponse::Reply reply) mutable {
+    s.workers.run([&s, body = std::move(body), reply = std::move(reply)] {
+      auto t = std::make_shared<OrderTicket>();
+      try {
+        parse_body(body, s.domain_separator, *t);
+      } catch (const std::exception& e) {  // as the router answers a handler's exception
+        t->orders.clear();
+        t->refused = ApiError::internal(e.what());
+      }
+      {
+        std::lock_guard lock(s.verified_mu);
+        s.verified.push_back(t);
+      }
+      reply([&s, t] {
+        if (!t->response) place_verified(s);
+        if (!t->response) return error_response(ApiError::internal("the placement was lost"));
+        return std::move(*t->response);
+      });
+    });
+  };
+  return r;
 }
 
 // The order a path names: its book id ("42") or its EIP-712 hash ("0x" + 64 hex).

@@ -97,17 +97,69 @@ std::optional<Address> signer_of(NodeContext& node, const Hash& struct_hash,
   return *a;
 }
 
-std::optional<HttpResponse> limit_address(NodeState& s, const std::optional<Address>& signer,
-                                          const Address& owner) {
+std::optional<std::pair<ApiError, long>> address_limited(NodeState& s,
+                                                         const std::optional<Address>& signer,
+                                                         const Address& owner) {
   if (!signer || *signer != owner) return std::nullopt;
   auto wait = s.per_address.take(owner.to_string(), RateLimiter::Clock::now());
   if (!wait) return std::nullopt;
   ++s.limited_address;
-  HttpResponse r = error_response(ApiError::rate_limited(
-      fmt::format("{} is over its limit of signed changes ({}/s, burst {})", owner.to_string(),
-                  s.per_address.limit().rate, s.per_address.limit().burst)));
-  r.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds(*wait)));
+  return std::pair{ApiError::rate_limited(fmt::format(
+                       "{} is over its limit of signed changes ({}/s, burst {})", owner.to_string(),
+                       s.per_address.limit().rate, s.per_address.limit().burst)),
+                   retry_after_seconds(*wait)};
+}
+
+std::optional<HttpResponse> limit_address(NodeState& s, const std::optional<Address>& signer,
+                                          const Address& owner) {
+  auto limited = address_limited(s, signer, owner);
+  if (!limited) return std::nullopt;
+  HttpResponse r = error_response(limited->first);
+  r.headers.emplace_back("Retry-After", std::to_string(limited->second));
   return r;
+}
+
+Workers::Workers(size_t threads) {
+  for (size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([q = queue_] {
+      for (;;) {
+        std::function<void()> job;
+        {
+          std::unique_lock lock(q->mu);
+          q->cv.wait(lock, [&] { return q->stopping || !q->jobs.empty(); });
+          if (q->stopping) return;
+          job = std::move(q->jobs.front());
+          q->jobs.pop_front();
+        }
+        job();
+      }
+    });
+  }
+}
+
+Workers::~Workers() {
+  std::deque<std::function<void()>> dropped;
+  {
+    std::lock_guard lock(queue_->mu);
+    queue_->stopping = true;
+    dropped.swap(queue_->jobs);
+  }
+  queue_->cv.notify_all();
+  for (auto& t : threads_) {
+    if (t.get_id() == std::this_thread::get_id())
+      t.detach();  // this thread runs the job that let go of the owner: it ends after it
+    else
+      t.join();
+  }
+}
+
+void Workers::run(std::function<void()> job) {
+  {
+    std::lock_guard lock(queue_->mu);
+    if (queue_->stopping) return;
+    queue_->jobs.push_back(std::move(job));
+  }
+  queue_->cv.notify_one();
 }
 
 HttpResponse metrics(NodeState& s) {

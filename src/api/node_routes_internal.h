@@ -6,12 +6,17 @@
 // reachability).
 #pragma once
 
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <expected>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/metrics.h"
@@ -25,6 +30,43 @@ using market::DealRecord;
 using market::OrderId;
 using market::OrderInfo;
 
+template <typename T>
+
+using Parsed = std::expected<T, ApiError>;
+
+// Worker threads for the work of a request that needs no state of the node (parsing a body,
+// hashing orders, recovering signatures), so that the server's one thread is left the market.
+// The destructor drops the jobs not started and joins the threads; called from a job (whose
+// captures held the last reference to the owner), it lets that thread end by itself.
+class Workers {
+ public:
+  explicit Workers(size_t threads);
+  ~Workers();
+  Workers(const Workers&) = delete;
+  Workers& operator=(const Workers&) = delete;
+  void run(std::function<void()> job);
+
+ private:
+  struct Queue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> jobs;
+    bool stopping = false;
+  };
+  std::shared_ptr<Queue> queue_ = std::make_shared<Queue>();
+  std::vector<std::thread> threads_;
+};
+
+// One POST /v1/orders: its orders as the workers parsed and verified them, waiting for the server's
+// thread to place them with the others verified meanwhile (place_verified: one journal sync for
+// the group), then its answer.
+struct OrderTicket {
+  bool batch = false;  // {"orders": [...]}: answered with one result per order
+  std::vector<Parsed<market::Placement>> orders;
+  std::optional<ApiError> refused;       // the body as a whole
+  std::optional<HttpResponse> response;  // set once placed
+};
+
 // What the routes share besides the node: the metrics and the limiters.
 struct NodeState {
   NodeContext& node;
@@ -37,12 +79,19 @@ struct NodeState {
   RateLimiter per_ip;
   RateLimiter per_address;
   uint64_t limited_ip = 0, limited_address = 0;
+  Hash domain_separator;  // the ledger's, for the workers
+  // Orders verified by the workers, not yet placed (guarded by verified_mu).
+  std::mutex verified_mu;
+  std::vector<std::shared_ptr<OrderTicket>> verified;
+  Workers workers;  // last: stopped before the rest goes
 
   NodeState(NodeContext& n, const NodeLimits& l)
       : node(n),
         exits(n.ledger.domain().separator()),
         per_ip(l.per_ip, l.max_keys),
-        per_address(l.per_address, l.max_keys) {}
+        per_address(l.per_address, l.max_keys),
+        domain_separator(n.ledger.domain().separator()),
+        workers(std::max<unsigned>(1, std::thread::hardware_concurrency())) {}
   ~NodeState() {
     if (exits_log) std::fclose(exits_log);
   }
@@ -51,10 +100,6 @@ struct NodeState {
 };
 
 using State = std::shared_ptr<NodeState>;
-
-template <typename T>
-
-using Parsed = std::expected<T, ApiError>;
 
 // The optional `country` and `type` filters of a query.
 struct PlaceFilter {
@@ -95,6 +140,10 @@ std::optional<Address> signer_of(NodeContext& node, const Hash& struct_hash,
 // tokens).
 std::optional<HttpResponse> limit_address(NodeState& s, const std::optional<Address>& signer,
                                           const Address& owner);
+// The same as an error and the seconds to wait (limit_address answers them as a response).
+std::optional<std::pair<ApiError, long>> address_limited(NodeState& s,
+                                                         const std::optional<Address>& signer,
+                                                         const Address& owner);
 
 // ---- node_service.cc: the node service: the periodic tick, the deals it watches for the event
 // stream, the exits' reachability

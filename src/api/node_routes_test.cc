@@ -38,6 +38,49 @@ TEST_F(NodeRoutesTest, ADuplicateOrderIs409) {
   EXPECT_EQ(b["error"]["code"], "duplicate_order");
 }
 
+// A batch ({"orders": [...]}) answers 200 with one result per order, in order, each what the
+// order alone would have answered (its status inside); the good ones are placed, a bad one
+// (tampered, repeated, malformed: its field named with its place in the batch) alone refused.
+TEST_F(NodeRoutesTest, ABatchIsAnsweredOrderByOrder) {
+  json tampered = offer(1'000, 2, "127.0.0.3");
+  tampered["offer"]["pricePerSecond"] = "1";
+  json malformed = offer(1'000, 3, "127.0.0.4");
+  malformed["offer"]["capacity"] = "many";
+  json batch = {{"orders", {offer(1'000), tampered, offer(1'000), malformed, request(2'000)}}};
+  auto [s, b] = call("POST", "/v1/orders", batch.dump());
+  ASSERT_EQ(s, 200) << b;
+  const json& r = b["results"];
+  ASSERT_EQ(r.size(), 5u) << b;
+  EXPECT_EQ(r[0]["status"], 201);
+  EXPECT_EQ(r[0]["accepted"], true);
+  EXPECT_EQ(r[0]["kind"], "offer");
+  EXPECT_EQ(r[1]["status"], 422);
+  EXPECT_EQ(r[1]["accepted"], false);
+  EXPECT_EQ(r[1]["error"]["code"], "bad_signature");
+  EXPECT_EQ(r[2]["status"], 409);
+  EXPECT_EQ(r[2]["error"]["code"], "duplicate_order");
+  EXPECT_EQ(r[3]["status"], 400);
+  EXPECT_EQ(r[3]["error"]["field"], "orders[3].offer.capacity");
+  EXPECT_EQ(r[4]["status"], 201);
+  ASSERT_EQ(r[4]["deals"].size(), 1u) << "the request fills the batch's first offer";
+  auto [gs, order] = call("GET", "/v1/orders/" + r[0]["hash"].get<std::string>());
+  EXPECT_EQ(gs, 200);
+  EXPECT_EQ(order["deals"].size(), 1u);
+
+  // The batch as a whole: only "orders", 1 to 100 of them.
+  EXPECT_EQ(call("POST", "/v1/orders", json{{"orders", json::array()}}.dump()).first, 400);
+  EXPECT_EQ(call("POST", "/v1/orders", json{{"orders", offer(1'000, 9)}}.dump()).first, 400);
+  json many = {{"orders", json::array()}};
+  for (int i = 0; i < 101; ++i) many["orders"].push_back(offer(1'000, 100 + i));
+  auto [ms, mb] = call("POST", "/v1/orders", many.dump());
+  EXPECT_EQ(ms, 400);
+  EXPECT_EQ(mb["error"]["field"], "orders");
+  json extra = {{"orders", {offer(1'000, 7)}}, {"signature", "0x00"}};
+  EXPECT_EQ(call("POST", "/v1/orders", extra.dump()).first, 400);
+  EXPECT_EQ(call("GET", "/v1/orders?side=offer").second["orders"].size(), 1u)
+      << "nothing of the refused batches was placed";
+}
+
 TEST_F(NodeRoutesTest, ATamperedOrderIs422BadSignature) {
   json j = offer(1'000);
   j["offer"]["pricePerSecond"] = "1";

@@ -76,23 +76,47 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& dir,
 }
 
 Journal::~Journal() {
+  sqlite3_finalize(insert_);
   sqlite3_close(db_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 Result<uint64_t> Journal::append(std::string_view kind, std::string_view body, Timestamp at) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, "INSERT INTO journal(at_ms, kind, body) VALUES(?,?,?)", -1, &s,
-                         nullptr) != SQLITE_OK) {
+  if (!insert_ && sqlite3_prepare_v2(db_, "INSERT INTO journal(at_ms, kind, body) VALUES(?,?,?)",
+                                     -1, &insert_, nullptr) != SQLITE_OK) {
+    insert_ = nullptr;
     return db_error(db_, "append");
   }
+  sqlite3_stmt* s = insert_;
   sqlite3_bind_int64(s, 1, to_unix_ms(at));
   sqlite3_bind_text(s, 2, kind.data(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
   sqlite3_bind_text(s, 3, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
   int rc = sqlite3_step(s);
-  sqlite3_finalize(s);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
   if (rc != SQLITE_DONE) return db_error(db_, "append");
   return static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<uint64_t> Journal::append_all(std::span<const std::pair<std::string, std::string>> entries,
+                                     Timestamp at) {
+  if (entries.empty()) return last_seq();
+  if (entries.size() == 1) return append(entries[0].first, entries[0].second, at);
+  if (auto b = exec(db_, "BEGIN IMMEDIATE", "append"); !b) return std::unexpected(b.error());
+  uint64_t last = 0;
+  for (const auto& [kind, body] : entries) {
+    auto seq = append(kind, body, at);
+    if (!seq) {
+      (void)exec(db_, "ROLLBACK", "append");
+      return seq;
+    }
+    last = *seq;
+  }
+  if (auto c = exec(db_, "COMMIT", "append"); !c) {
+    (void)exec(db_, "ROLLBACK", "append");
+    return std::unexpected(c.error());
+  }
+  return last;
 }
 
 Result<void> Journal::for_each(const std::function<Result<void>(const JournalEntry&)>& visit,

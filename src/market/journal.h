@@ -11,12 +11,14 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "core/clock.h"
 #include "core/error.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace ipsx::market {
 
@@ -49,6 +51,11 @@ class Journal {
 
   // Appends one entry durably (fsync) and returns its sequence number.
   Result<uint64_t> append(std::string_view kind, std::string_view body, Timestamp at);
+  // Appends several entries (kind, body), all at `at`, in one transaction made durable by one
+  // fsync (group commit): all of them or none. Returns the last one's sequence number (they are
+  // consecutive).
+  Result<uint64_t> append_all(std::span<const std::pair<std::string, std::string>> entries,
+                              Timestamp at);
   // Calls `visit` for every entry after sequence number `after`, in order; stops at the first
   // error it returns.
   Result<void> for_each(const std::function<Result<void>(const JournalEntry&)>& visit,
@@ -75,6 +82,7 @@ class Journal {
   Journal(sqlite3* db, int lock_fd) : db_(db), lock_fd_(lock_fd) {}
   sqlite3* db_;
   int lock_fd_;
+  sqlite3_stmt* insert_ = nullptr;  // append's statement, prepared once
 };
 
 }  // namespace ipsx::market

@@ -68,73 +68,121 @@ Result<void> Market::check_signed(const Hash& struct_hash, const crypto::Signatu
 }
 
 Result<PlaceResult> Market::place_offer(const Offer& offer, const crypto::Signature& sig) {
-  if (auto v = ledger::validate(offer); !v) return std::unexpected(v.error());
-  if (offer.market != address_) {
-    return fail_at(
-        MarketErrc::bad_order, "offer.market",
-        fmt::format("names {}, this market is {}", offer.market.to_string(), address_.to_string()));
-  }
-  if (offer.fee_bps != config_.fee_bps) {
-    return fail_at(MarketErrc::bad_order, "offer.feeBps",
-                   fmt::format("{} bps, this market charges {}", offer.fee_bps, config_.fee_bps));
-  }
-  uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
-  if (now_s > offer.expiry)
-    return fail_at(MarketErrc::bad_order, "offer.expiry", "the offer has expired");
-  Hash hash = offer.struct_hash();
-  if (seen_.contains(hash))
-    return fail(MarketErrc::duplicate_order, "this offer was placed before (reuse its nonce?)");
-  if (auto s = check_signed(hash, sig, offer.provider, "offer"); !s) {
-    return std::unexpected(s.error());
-  }
-  nlohmann::json body = {{"offer", ledger::to_json(offer)}, {"signature", sig.to_hex()}};
-  if (auto j = journal("offer", body.dump()); !j) return std::unexpected(j.error());
-  seen_.insert(hash);
-  std::vector<Fill> fills;
-  PlaceResult result;
-  result.id = book_.place_offer(offer, now_s, &fills);
-  // Registered before the fills are executed: they refer to it.
-  orders_[result.id] = Signed{true, offer, {}, sig, hash, offer.provider};
-  by_hash_[hash] = result.id;
-  execute(fills, &result);
-  forget_dead_orders();
-  maybe_snapshot();
-  return result;
+  Placement p{true, offer, {}, sig, std::nullopt, {}};
+  return std::move(place(std::span(&p, 1))[0]);
 }
 
 Result<PlaceResult> Market::place_request(const Request& request, const crypto::Signature& sig) {
-  if (auto v = ledger::validate(request); !v) return std::unexpected(v.error());
-  if (request.market != address_) {
-    return fail_at(MarketErrc::bad_order, "request.market",
-                   fmt::format("names {}, this market is {}", request.market.to_string(),
-                               address_.to_string()));
+  Placement p{false, {}, request, sig, std::nullopt, {}};
+  return std::move(place(std::span(&p, 1))[0]);
+}
+
+Result<Hash> Market::check_placement(const Placement& p, uint64_t now_s,
+                                     const std::unordered_set<Hash>& group) const {
+  const char* what = p.is_offer ? "offer" : "request";
+  std::string field = what;
+  Result<void> valid = p.is_offer ? ledger::validate(p.offer) : ledger::validate(p.request);
+  if (!valid) return std::unexpected(valid.error());
+  const Address& market = p.is_offer ? p.offer.market : p.request.market;
+  uint16_t fee_bps = p.is_offer ? p.offer.fee_bps : p.request.fee_bps;
+  uint64_t expiry = p.is_offer ? p.offer.expiry : p.request.expiry;
+  const Address& owner = p.is_offer ? p.offer.provider : p.request.requester;
+  if (market != address_) {
+    return fail_at(
+        MarketErrc::bad_order, field + ".market",
+        fmt::format("names {}, this market is {}", market.to_string(), address_.to_string()));
   }
-  if (request.fee_bps != config_.fee_bps) {
-    return fail_at(MarketErrc::bad_order, "request.feeBps",
-                   fmt::format("{} bps, this market charges {}", request.fee_bps, config_.fee_bps));
+  if (fee_bps != config_.fee_bps) {
+    return fail_at(MarketErrc::bad_order, field + ".feeBps",
+                   fmt::format("{} bps, this market charges {}", fee_bps, config_.fee_bps));
   }
-  uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
-  if (now_s > request.expiry)
-    return fail_at(MarketErrc::bad_order, "request.expiry", "the request has expired");
-  Hash hash = request.struct_hash();
-  if (seen_.contains(hash))
-    return fail(MarketErrc::duplicate_order, "this request was placed before (reuse its nonce?)");
-  if (auto s = check_signed(hash, sig, request.requester, "request"); !s) {
-    return std::unexpected(s.error());
+  if (now_s > expiry)
+    return fail_at(MarketErrc::bad_order, field + ".expiry", "the " + field + " has expired");
+  Hash hash = p.verified   ? p.verified->hash
+              : p.is_offer ? p.offer.struct_hash()
+                           : p.request.struct_hash();
+  if (seen_.contains(hash) || group.contains(hash)) {
+    return fail(MarketErrc::duplicate_order,
+                fmt::format("this {} was placed before (reuse its nonce?)", what));
   }
-  nlohmann::json body = {{"request", ledger::to_json(request)}, {"signature", sig.to_hex()}};
-  if (auto j = journal("request", body.dump()); !j) return std::unexpected(j.error());
+  if (!p.verified) {
+    if (auto s = check_signed(hash, p.signature, owner, what); !s)
+      return std::unexpected(s.error());
+  } else if (!p.verified->signer || *p.verified->signer != owner) {
+    return fail_at(MarketErrc::bad_signature, what,
+                   p.verified->signer
+                       ? fmt::format("signed by {}, not by its owner {}",
+                                     p.verified->signer->to_string(), owner.to_string())
+                       : std::string("the signature recovers to no one"));
+  }
+  return hash;
+}
+
+PlaceResult Market::apply_placement(const Placement& p, const Hash& hash, uint64_t now_s) {
   seen_.insert(hash);
   std::vector<Fill> fills;
   PlaceResult result;
-  result.id = book_.place_request(request, now_s, &fills);
-  // Registered before the fills are executed: they refer to it.
-  orders_[result.id] = Signed{false, {}, request, sig, hash, request.requester};
+  if (p.is_offer) {
+    result.id = book_.place_offer(p.offer, now_s, &fills);
+    // Registered before the fills are executed: they refer to it.
+    orders_[result.id] = Signed{true, p.offer, {}, p.signature, hash, p.offer.provider};
+  } else {
+    result.id = book_.place_request(p.request, now_s, &fills);
+    orders_[result.id] = Signed{false, {}, p.request, p.signature, hash, p.request.requester};
+  }
   by_hash_[hash] = result.id;
   execute(fills, &result);
-  forget_dead_orders();
-  maybe_snapshot();
   return result;
+}
+
+std::vector<Result<PlaceResult>> Market::place(std::span<const Placement> orders) {
+  std::vector<Result<PlaceResult>> out(orders.size());
+  Timestamp at = now();
+  uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(at));
+  std::unordered_set<Hash> group;
+  std::vector<std::pair<size_t, Hash>> accepted;
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (size_t i = 0; i < orders.size(); ++i) {
+    auto hash = check_placement(orders[i], now_s, group);
+    if (!hash) {
+      out[i] = std::unexpected(hash.error());
+      continue;
+    }
+    group.insert(*hash);
+    accepted.emplace_back(i, *hash);
+    if (journal_ && !replay_now_) {
+      const Placement& p = orders[i];
+      if (!p.journal_body.empty()) {
+        entries.emplace_back(p.is_offer ? "offer" : "request", p.journal_body);
+        continue;
+      }
+      nlohmann::json body = p.is_offer ? nlohmann::json{{"offer", ledger::to_json(p.offer)}}
+                                       : nlohmann::json{{"request", ledger::to_json(p.request)}};
+      body["signature"] = p.signature.to_hex();
+      entries.emplace_back(p.is_offer ? "offer" : "request", body.dump());
+    }
+  }
+  if (!entries.empty()) {
+    auto last = journal_->append_all(entries, at);
+    if (!last) {
+      for (auto& [i, hash] : accepted) out[i] = std::unexpected(last.error());
+      return out;
+    }
+    last_seq_ = *last;
+    since_snapshot_ += entries.size();
+  }
+  // Applied at the journal's time, each after the book's expiry at that time, as replay() does.
+  pinned_now_ = at;
+  for (auto& [i, hash] : accepted) {
+    book_.expire(now_s);
+    out[i] = apply_placement(orders[i], hash, now_s);
+  }
+  pinned_now_.reset();
+  if (!accepted.empty()) {
+    forget_dead_orders();
+    maybe_snapshot();
+  }
+  return out;
 }
 
 void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {

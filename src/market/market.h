@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -55,6 +56,25 @@ struct PlaceResult {
   OrderId id = 0;
   std::vector<Hash> deals;
   std::vector<std::pair<Fill, Error>> refused;
+};
+
+// One signed order to place (Market::place).
+struct Placement {
+  bool is_offer = false;
+  Offer offer;      // iff is_offer
+  Request request;  // iff !is_offer
+  crypto::Signature signature;
+  // The order's struct hash and the address its signature recovers to under the market's domain
+  // (crypto::eip712::digest(ledger.domain().separator(), hash)), if the caller computed them
+  // already (on another thread): the market then uses them instead of doing it again.
+  struct Verified {
+    Hash hash;
+    std::optional<Address> signer;  // none: the signature recovers to no one
+  };
+  std::optional<Verified> verified;
+  // The journal entry's body, {"offer"|"request": ..., "signature": ...}, if the caller wrote it
+  // (from the JSON it parsed the order from, on another thread); else the market writes it.
+  std::string journal_body;
 };
 
 // A deal as market data: what was paid for what kind of IP, and when.
@@ -127,6 +147,12 @@ class Market {
   // duplicate_order. A rejected order changes nothing.
   Result<PlaceResult> place_offer(const Offer& offer, const crypto::Signature& sig);
   Result<PlaceResult> place_request(const Request& request, const crypto::Signature& sig);
+  // Places several orders as one group, each as place_offer/place_request would, with one
+  // journal sync for all (group commit): every order is checked, the accepted ones journaled in
+  // one transaction, and only then put in the book in order, at the time they were journaled (as
+  // replay will), so that nothing an order causes (a deal opened on the ledger) happens before
+  // the order is durable. Answers in the orders' order; a journal failure rejects all of them.
+  std::vector<Result<PlaceResult>> place(std::span<const Placement> orders);
   // Withdraws an order if `c` is signed by its owner (unknown_order, not_owner).
   Result<void> cancel(const SignedCancel& c);
 
@@ -198,7 +224,15 @@ class Market {
   // Forgets the signed originals of orders that can no longer fill (filled, cancelled, expired),
   // once they are at least half of those kept: amortized constant work per order.
   void forget_dead_orders();
-  Timestamp now() const { return replay_now_ ? *replay_now_ : clock_.now(); }
+  Timestamp now() const {
+    return replay_now_ ? *replay_now_ : pinned_now_ ? *pinned_now_ : clock_.now();
+  }
+  // place()'s checks of one order (not of what the book holds), with the hashes of the group's
+  // earlier orders; returns its struct hash.
+  Result<Hash> check_placement(const Placement& p, uint64_t now_s,
+                               const std::unordered_set<Hash>& group) const;
+  // Puts a checked (and journaled) order in the book and opens its fills' deals.
+  PlaceResult apply_placement(const Placement& p, const Hash& hash, uint64_t now_s);
   // Journals a command (not while replaying); a failure rejects the command.
   Result<void> journal(std::string_view kind, const std::string& body);
   Result<void> replay(const JournalEntry& e);
@@ -227,9 +261,10 @@ class Market {
   std::unordered_map<Address, uint16_t> ratings_seen_;
   Journal* journal_ = nullptr;
   std::optional<Timestamp> replay_now_;
-  bool recovered_ = false;       // recover() completed: the state is the journal's
-  uint64_t last_seq_ = 0;        // the last journal entry appended or replayed
-  uint64_t since_snapshot_ = 0;  // entries journaled since the last snapshot
+  std::optional<Timestamp> pinned_now_;  // place(): the group's journal time while it applies
+  bool recovered_ = false;               // recover() completed: the state is the journal's
+  uint64_t last_seq_ = 0;                // the last journal entry appended or replayed
+  uint64_t since_snapshot_ = 0;          // entries journaled since the last snapshot
   std::optional<std::string> snapshot_rejected_;
 };
 

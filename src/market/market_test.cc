@@ -420,6 +420,55 @@ TEST_F(JournaledMarketTest, ARestartedMarketIsWhereItWas) {
       << "no deal opened twice";
 }
 
+// A group of placements (the node's group commit): checked one by one (a duplicate within the
+// group, a forged signature and a caller's wrong signer refused alone), journaled in one
+// transaction, then applied in order, so that a request later in the group fills an offer
+// earlier in it; a restart replays the group to the same book and the same single deal.
+TEST_F(JournaledMarketTest, AGroupIsJournaledTogetherAndReplaysToTheSameBook) {
+  auto signed_offer = [&](const Offer& o) {
+    return Placement{true, o, {}, sign_order(provider_, o.struct_hash()), std::nullopt, {}};
+  };
+  auto signed_request = [&](const Request& r) {
+    return Placement{false, {}, r, sign_order(requester_, r.struct_hash()), std::nullopt, {}};
+  };
+  uint64_t before = journal_->last_seq().value();
+  std::vector<Placement> group;
+  group.push_back(signed_offer(offer(1'000'000, 2, 1)));
+  group.push_back(signed_offer(offer(1'000'000, 2, 1)));  // the same offer again
+  Placement forged = signed_offer(offer(1'000'000, 3, 2));
+  forged.signature = sign_order(requester_, forged.offer.struct_hash());
+  group.push_back(forged);
+  Placement wrong_signer = signed_offer(offer(1'000'000, 4, 3));
+  wrong_signer.verified = Placement::Verified{wrong_signer.offer.struct_hash(),
+                                              requester_.address()};  // as a caller recovered it
+  group.push_back(wrong_signer);
+  Placement verified = signed_offer(offer(1'000'000, 5, 4));
+  verified.verified = Placement::Verified{verified.offer.struct_hash(), provider_.address()};
+  group.push_back(verified);
+  group.push_back(signed_request(request(2'000'000, 1, 1)));
+
+  auto placed = market_->place(group);
+  ASSERT_EQ(placed.size(), group.size());
+  ASSERT_TRUE(placed[0]) << placed[0].error().message();
+  EXPECT_EQ(placed[1].error().code(), MarketErrc::duplicate_order);
+  EXPECT_EQ(placed[2].error().code(), MarketErrc::bad_signature);
+  EXPECT_EQ(placed[3].error().code(), MarketErrc::bad_signature);
+  ASSERT_TRUE(placed[4]) << placed[4].error().message();
+  ASSERT_TRUE(placed[5]) << placed[5].error().message();
+  ASSERT_EQ(placed[5]->deals.size(), 1u) << "the request fills an offer of its own group";
+  EXPECT_EQ(journal_->last_seq().value(), before + 3) << "the three accepted, nothing else";
+  EXPECT_FALSE(market_->book().contains(placed[0]->id));  // its one place is taken
+  EXPECT_TRUE(market_->book().contains(placed[4]->id));
+
+  restart(true);
+  EXPECT_FALSE(market_->book().contains(placed[0]->id));
+  EXPECT_TRUE(market_->book().contains(placed[4]->id));
+  EXPECT_EQ(market_->open_deals(), 1u);
+  EXPECT_EQ(ledger_->events_of_account(market_->address(), 100)->size(), 1u)
+      << "no deal opened twice";
+  EXPECT_EQ(market_->place(std::span(&group[4], 1))[0].error().code(), MarketErrc::duplicate_order);
+}
+
 // A provider the node cannot reach (no live exit announcement) is suspended: its offer fills
 // nothing, before or after a restart (journal replay and snapshot alike), and once reachable
 // again it fills the waiting request at once, one deal only.

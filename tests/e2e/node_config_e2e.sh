@@ -71,7 +71,7 @@ if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
 expect_out "printed: the file's keys" '^fee_bps = 25$' cat "$work/printed.toml"
 expect_out "printed: the option over the file" '^listen = "127.0.0.1:7"$' cat "$work/printed.toml"
 expect_out "printed: paths made absolute" "^data = \"$work/ledger\"\$" cat "$work/printed.toml"
-expect_out "printed: the defaults of the rest" '^max_body = 65536$' cat "$work/printed.toml"
+expect_out "printed: the defaults of the rest" '^max_body = 262144$' cat "$work/printed.toml"
 "$IPSX" node --config "$work/printed.toml" --print-config >"$work/printed2.toml"
 if cmp -s "$work/printed.toml" "$work/printed2.toml"; then
   ok "the printed file prints the same"
