@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
@@ -587,7 +588,17 @@ struct Peer {
   std::string name;
   Child child;
   Target target;
+  Child server = {};  // a second process the peer needs (sshd for `ssh -D`)
 };
+
+// Runs a command to its end, its output discarded; whether it exited 0.
+bool run_quiet(const std::vector<std::string>& argv) {
+  auto c = Child::spawn(argv, false);
+  if (!c) return false;
+  int st = 0;
+  waitpid(c->pid, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
 
 std::optional<Peer> start_dante(const std::string& dir) {
   if (!std::filesystem::exists("/usr/sbin/danted")) return std::nullopt;
@@ -630,6 +641,71 @@ std::optional<Peer> start_tinyproxy(const std::string& dir) {
   auto c = Child::spawn({"/usr/bin/tinyproxy", "-d", "-c", conf}, false);
   if (!c || !wait_listening(port)) return std::nullopt;
   return Peer{"tinyproxy", *c, Target{Via::http_forward, port, "", ""}};
+}
+
+// OpenSSH's dynamic forwarding, the peer a user would reach for: a private sshd on a spare
+// loopback port (its own host key, one authorized key, AES-128-GCM) and `ssh -D` to it, all
+// SOCKS5 connections as channels of the one SSH connection.
+std::optional<Peer> start_ssh(const std::string& dir) {
+  if (!std::filesystem::exists("/usr/sbin/sshd") || !std::filesystem::exists("/usr/bin/ssh") ||
+      !std::filesystem::exists("/usr/bin/ssh-keygen"))
+    return std::nullopt;
+  std::string host_key = dir + "/ssh_host_key", client_key = dir + "/ssh_client_key";
+  for (const auto& k : {host_key, client_key}) {
+    if (!run_quiet({"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k}))
+      return std::nullopt;
+  }
+  std::filesystem::copy_file(client_key + ".pub", dir + "/authorized_keys");
+  // sshd started by root wants its privilege separation directory (the package's service
+  // makes it at boot).
+  if (geteuid() == 0) std::filesystem::create_directories("/run/sshd");
+  const passwd* pw = getpwuid(geteuid());
+  if (!pw) return std::nullopt;
+  uint16_t sshd_port = free_port();
+  std::string conf = dir + "/sshd_config";
+  std::ofstream(conf) << fmt::format(
+      "Port {}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}/authorized_keys\n"
+      "PidFile {}/sshd.pid\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+      "UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nAllowTcpForwarding yes\n"
+      "Ciphers aes128-gcm@openssh.com\nCompression no\nLogLevel QUIET\n",
+      sshd_port, host_key, dir, dir);
+  auto sshd = Child::spawn({"/usr/sbin/sshd", "-D", "-f", conf}, false);
+  if (!sshd) return std::nullopt;
+  if (!wait_listening(sshd_port)) {
+    sshd->stop();
+    return std::nullopt;
+  }
+  uint16_t port = free_port();
+  auto ssh = Child::spawn({"/usr/bin/ssh",
+                           "-N",
+                           "-F",
+                           "/dev/null",
+                           "-D",
+                           fmt::format("127.0.0.1:{}", port),
+                           "-p",
+                           std::to_string(sshd_port),
+                           "-i",
+                           client_key,
+                           "-o",
+                           "StrictHostKeyChecking=no",
+                           "-o",
+                           "UserKnownHostsFile=/dev/null",
+                           "-o",
+                           "BatchMode=yes",
+                           "-o",
+                           "ExitOnForwardFailure=yes",
+                           "-o",
+                           "LogLevel=ERROR",
+                           "-c",
+                           "aes128-gcm@openssh.com",
+                           fmt::format("{}@127.0.0.1", pw->pw_name)},
+                          false);
+  if (!ssh || !wait_listening(port)) {
+    if (ssh) ssh->stop();
+    sshd->stop();
+    return std::nullopt;
+  }
+  return Peer{"ssh", *ssh, Target{Via::socks, port, "", ""}, *sshd};
 }
 
 // ---- Main ---------------------------------------------------------------------------------
@@ -729,6 +805,7 @@ int bench_main(int argc, char** argv) {
   if (auto p = start_dante(dir)) peers.push_back(*p);
   if (auto p = start_microsocks()) peers.push_back(*p);
   if (auto p = start_tinyproxy(dir)) peers.push_back(*p);
+  if (auto p = start_ssh(dir)) peers.push_back(*p);
 
   // Every target runs once per round, the rounds one after another, and each figure is the
   // median of its rounds: a slow patch of a shared machine then lands on every target alike
@@ -776,8 +853,13 @@ int bench_main(int argc, char** argv) {
     mbps("proxy.mbps_direct", direct);
     mbps("proxy.mbps_chain", chain_t);
     mbps("proxy.mbps_bare_chain", bare_t);
+    for (auto& p : peers)
+      if (p.name == "ssh") mbps("proxy.mbps_ssh", p.target);
   }
-  for (auto& p : peers) p.child.stop();
+  for (auto& p : peers) {
+    p.child.stop();
+    p.server.stop();
+  }
   relay1->first.stop();
   relay2->first.stop();
   std::map<std::string, double> fig;
@@ -828,6 +910,9 @@ int bench_main(int argc, char** argv) {
   ratio("proxy.exit_vs_dante", "proxy.rps_exit", "proxy.rps_dante");
   ratio("proxy.exit_vs_microsocks", "proxy.rps_exit", "proxy.rps_microsocks");
   ratio("proxy.exit_vs_tinyproxy", "proxy.rps_exit", "proxy.rps_tinyproxy");
+  ratio("proxy.chain_vs_ssh_rps", "proxy.rps_chain", "proxy.rps_ssh");
+  ratio("proxy.chain_vs_ssh_mbps", "proxy.mbps_chain", "proxy.mbps_ssh");
+  ratio("proxy.exit_vs_ssh", "proxy.rps_exit", "proxy.rps_ssh");
   for (auto& [k, v] : fig) std::cout << fmt::format("{} = {:.3f}\n", k, v);
   if (!results.empty()) merge_results(results, fig);
   std::filesystem::remove_all(dir);

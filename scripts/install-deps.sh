@@ -2,7 +2,7 @@
 # Installs what the build and the tests need on a fresh Debian 12 machine, and nothing that is
 # already there. Debian packages through apt-get; the pinned npm tools through `npm ci`.
 # With --bench, also the peer proxies the benchmarks compare against (dante, microsocks,
-# tinyproxy), without starting their system services.
+# tinyproxy, OpenSSH for `ssh -D`), without starting their system services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench=0
@@ -17,7 +17,7 @@ apt_packages=(
   dpkg-dev fakeroot systemd man-db zsh chromium
 )
 
-bench_packages=(dante-server microsocks tinyproxy)
+bench_packages=(dante-server microsocks tinyproxy openssh-server openssh-client)
 ((bench)) && apt_packages+=("${bench_packages[@]}")
 
 missing=()
