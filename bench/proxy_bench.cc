@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "bench_main.h"
+#include "net/base64.h"
 #include "net/dataplane_test_util.h"
 #include "net/memory_trim.h"
 #include "net/socks5.h"
@@ -238,12 +239,16 @@ awaitable<std::optional<size_t>> one_request(const Target& t, uint16_t dest_port
   if (ec) co_return std::nullopt;
   s.set_option(tcp::no_delay(true), ec);
   if (t.via == Via::socks && !co_await socks_connect(s, t, dest_port)) co_return std::nullopt;
+  std::string auth =
+      t.via == Via::http_forward && !t.user.empty()
+          ? "Proxy-Authorization: Basic " + net::base64_encode(t.user + ":" + t.pass) + "\r\n"
+          : "";
   std::string req =
       t.via == Via::http_forward
           ? fmt::format(
-                "GET http://127.0.0.1:{}{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n"
+                "GET http://127.0.0.1:{}{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{}"
                 "Connection: close\r\n\r\n",
-                dest_port, path, dest_port)
+                dest_port, path, dest_port, auth)
           : fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
   if (!co_await write_all(s, as_bytes(req))) co_return std::nullopt;
   size_t total = 0;
@@ -799,6 +804,8 @@ int bench_main(int argc, char** argv) {
 
   Target direct{Via::direct, dest, "", ""};
   Target chain_t{Via::socks, static_cast<uint16_t>(gw_port), "country-de", kPassword};
+  // The gateway's same port as an HTTP proxy (forwarding, Proxy-Authorization: Basic).
+  Target chain_http_t{Via::http_forward, static_cast<uint16_t>(gw_port), "country-de", kPassword};
   Target exit_t{Via::socks, static_cast<uint16_t>(front_port), user, pass};
   Target bare_t{Via::direct, relay1->second, "", ""};
   std::vector<Peer> peers;
@@ -848,6 +855,7 @@ int bench_main(int argc, char** argv) {
     rps("proxy.rps_direct", direct);
     rps("proxy.rps_exit", exit_t, {exit_proc->pid});
     rps("proxy.rps_chain", chain_t, {gw_proc->pid, exit_proc->pid});
+    rps("proxy.rps_chain_http", chain_http_t, {gw_proc->pid, exit_proc->pid});
     rps("proxy.rps_bare_chain", bare_t, {relay1->first.pid, relay2->first.pid});
     for (auto& p : peers) rps("proxy.rps_" + p.name, p.target);
     mbps("proxy.mbps_direct", direct);
@@ -911,6 +919,8 @@ int bench_main(int argc, char** argv) {
   ratio("proxy.exit_vs_microsocks", "proxy.rps_exit", "proxy.rps_microsocks");
   ratio("proxy.exit_vs_tinyproxy", "proxy.rps_exit", "proxy.rps_tinyproxy");
   ratio("proxy.chain_vs_ssh_rps", "proxy.rps_chain", "proxy.rps_ssh");
+  ratio("proxy.chain_http_vs_ssh_rps", "proxy.rps_chain_http", "proxy.rps_ssh");
+  ratio("proxy.chain_http_vs_socks_rps", "proxy.rps_chain_http", "proxy.rps_chain");
   ratio("proxy.chain_vs_ssh_mbps", "proxy.mbps_chain", "proxy.mbps_ssh");
   ratio("proxy.exit_vs_ssh", "proxy.rps_exit", "proxy.rps_ssh");
   for (auto& [k, v] : fig) std::cout << fmt::format("{} = {:.3f}\n", k, v);
