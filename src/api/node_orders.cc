@@ -118,8 +118,12 @@ Parsed<market::Placement> parse_placement(const json& j, const Hash& domain) {
   return p;
 }
 
-// A body parsed into its orders: one order, or {"orders": [...]} (a batch).
-void parse_body(const std::string& body, const Hash& domain, OrderTicket& t) {
+// A body parsed into its orders: one order, or {"orders": [...]} (a batch). A batch costs one
+// token of the client address's rate limit per order (`charge`, called with the orders after
+// the first, which the router's guard took): those it cannot pay for are refused (429) before
+// their signatures are recovered.
+void parse_body(const std::string& body, const Hash& domain, OrderTicket& t,
+                const std::function<std::optional<ApiError>(size_t)>& charge) {
   auto parsed = parse_json_object(body);
   if (!parsed) {
     t.refused = parsed.error();
@@ -141,14 +145,13 @@ void parse_body(const std::string& body, const Hash& domain, OrderTicket& t) {
     return;
   }
   t.batch = true;
+  std::optional<ApiError> limited;
   for (size_t i = 0; i < list->size(); ++i) {
-    auto p = parse_placement((*list)[i], domain);
-    if (!p) {
-      ApiError e = p.error();
-      e.field = fmt::format("orders[{}]{}{}", i, e.field.empty() ? "" : ".", e.field);
-      p = std::unexpected(std::move(e));
-    }
-    t.orders.push_back(std::move(p));
+    if (i > 0 && !limited) limited = charge(1);
+    // Each result is what the order alone would have been answered: fields name the order's
+    // own ("offer.capacity"); its place in `results` is its place in `orders`.
+    t.orders.push_back(limited ? Parsed<market::Placement>(std::unexpected(*limited))
+                               : parse_placement((*list)[i], domain));
   }
 }
 
@@ -222,6 +225,8 @@ HttpResponse respond(const OrderTicket& t, std::vector<Outcome>& outcomes) {
 
 // Places every order the workers verified since the last group, as one Market::place (one
 // journal sync), and sets each ticket's answer. On the server's thread.
+void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>>& tickets);
+
 void place_verified(NodeState& s) {
   std::vector<std::shared_ptr<OrderTicket>> tickets;
   {
@@ -229,6 +234,20 @@ void place_verified(NodeState& s) {
     tickets.swap(s.verified);
   }
   if (tickets.empty()) return;
+  try {
+    place_group(s, tickets);
+  } catch (const std::exception& e) {
+    // Some of the group may be placed (and durable): say so rather than "failed".
+    for (auto& t : tickets) {
+      if (!t->response)
+        t->response = error_response(ApiError::internal(
+            fmt::format("{}: whether the order was placed is unknown; GET /v1/orders/{{hash}} says",
+                        e.what())));
+    }
+  }
+}
+
+void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>>& tickets) {
   NodeContext& node = s.node;
   tick(node);
   std::vector<std::vector<std::optional<Outcome>>> outcomes(tickets.size());
@@ -271,25 +290,39 @@ void place_verified(NodeState& s) {
 // sync), and answered after it.
 HttpResponse place_order(NodeState& s, const HttpRequest& req) {
   HttpResponse r;
-  r.later = [&s, body = req.body](HttpResponse::Reply reply) mutable {
-    s.workers.run([&s, body = std::move(body), reply = std::move(reply)] {
-      auto t = std::make_shared<OrderTicket>();
-      try {
-        parse_body(body, s.domain_separator, *t);
-      } catch (const std::exception& e) {  // as the router answers a handler's exception
-        t->orders.clear();
-        t->refused = ApiError::internal(e.what());
-      }
-      {
-        std::lock_guard lock(s.verified_mu);
-        s.verified.push_back(t);
-      }
-      reply([&s, t] {
-        if (!t->response) place_verified(s);
-        if (!t->response) return error_response(ApiError::internal("the placement was lost"));
-        return std::move(*t->response);
-      });
-    });
+  r.later = [&s, body = req.body, remote = req.remote](HttpResponse::Reply reply) mutable {
+    s.workers.run(
+        [&s, body = std::move(body), remote = std::move(remote), reply = std::move(reply)] {
+          auto t = std::make_shared<OrderTicket>();
+          auto charge = [&s, &remote](size_t n) -> std::optional<ApiError> {
+            if (remote.empty()) return std::nullopt;
+            std::lock_guard lock(s.per_ip_mu);
+            for (size_t i = 0; i < n; ++i) {
+              if (s.per_ip.take(remote, RateLimiter::Clock::now())) {
+                ++s.limited_ip;
+                return ApiError::rate_limited(fmt::format(
+                    "too many orders from {} ({}/s, burst {}; a batch costs one per order)", remote,
+                    s.per_ip.limit().rate, s.per_ip.limit().burst));
+              }
+            }
+            return std::nullopt;
+          };
+          try {
+            parse_body(body, s.domain_separator, *t, charge);
+          } catch (const std::exception& e) {  // as the router answers a handler's exception
+            t->orders.clear();
+            t->refused = ApiError::internal(e.what());
+          }
+          {
+            std::lock_guard lock(s.verified_mu);
+            s.verified.push_back(t);
+          }
+          reply([&s, t] {
+            if (!t->response) place_verified(s);
+            if (!t->response) return error_response(ApiError::internal("the placement was lost"));
+            return std::move(*t->response);
+          });
+        });
   };
   return r;
 }

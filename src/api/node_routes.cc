@@ -220,7 +220,11 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
       if (LedgerFinding f = w->last(); !f.usable) return error_response(ledger_unusable(f));
     }
     if (req.remote.empty()) return std::nullopt;
-    auto wait = s->per_ip.take(req.remote, RateLimiter::Clock::now());
+    std::optional<std::chrono::milliseconds> wait;
+    {
+      std::lock_guard lock(s->per_ip_mu);
+      wait = s->per_ip.take(req.remote, RateLimiter::Clock::now());
+    }
     if (!wait) return std::nullopt;
     ++s->limited_ip;
     HttpResponse r = error_response(

@@ -6,6 +6,7 @@
 // reachability).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -76,9 +77,11 @@ struct NodeState {
   // when that announcement expires (then, unless renewed, the provider is suspended).
   std::map<Address, uint64_t> reachable_until;
   Metrics metrics;
-  RateLimiter per_ip;
+  RateLimiter per_ip;  // taken by the router's guard and, for batches, by the workers
+  std::mutex per_ip_mu;
   RateLimiter per_address;
-  uint64_t limited_ip = 0, limited_address = 0;
+  std::atomic<uint64_t> limited_ip = 0;  // the workers count batches' refusals too
+  uint64_t limited_address = 0;
   Hash domain_separator;  // the ledger's, for the workers
   // Orders verified by the workers, not yet placed (guarded by verified_mu).
   std::mutex verified_mu;

@@ -82,6 +82,14 @@ Journal::~Journal() {
 }
 
 Result<uint64_t> Journal::append(std::string_view kind, std::string_view body, Timestamp at) {
+  // A transaction left open (an append_all whose ROLLBACK failed) would hold every later entry
+  // uncommitted: refuse rather than acknowledge what is not durable.
+  if (!sqlite3_get_autocommit(db_))
+    return fail(MarketErrc::storage, "journal: a transaction is still open; restart the node");
+  return insert(kind, body, at);
+}
+
+Result<uint64_t> Journal::insert(std::string_view kind, std::string_view body, Timestamp at) {
   if (!insert_ && sqlite3_prepare_v2(db_, "INSERT INTO journal(at_ms, kind, body) VALUES(?,?,?)",
                                      -1, &insert_, nullptr) != SQLITE_OK) {
     insert_ = nullptr;
@@ -105,7 +113,7 @@ Result<uint64_t> Journal::append_all(std::span<const std::pair<std::string, std:
   if (auto b = exec(db_, "BEGIN IMMEDIATE", "append"); !b) return std::unexpected(b.error());
   uint64_t last = 0;
   for (const auto& [kind, body] : entries) {
-    auto seq = append(kind, body, at);
+    auto seq = insert(kind, body, at);
     if (!seq) {
       (void)exec(db_, "ROLLBACK", "append");
       return seq;

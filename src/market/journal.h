@@ -82,7 +82,8 @@ class Journal {
   Journal(sqlite3* db, int lock_fd) : db_(db), lock_fd_(lock_fd) {}
   sqlite3* db_;
   int lock_fd_;
-  sqlite3_stmt* insert_ = nullptr;  // append's statement, prepared once
+  Result<uint64_t> insert(std::string_view kind, std::string_view body, Timestamp at);
+  sqlite3_stmt* insert_ = nullptr;  // insert()'s statement, prepared once
 };
 
 }  // namespace ipsx::market

@@ -171,17 +171,19 @@ std::vector<Result<PlaceResult>> Market::place(std::span<const Placement> orders
     last_seq_ = *last;
     since_snapshot_ += entries.size();
   }
-  // Applied at the journal's time, each after the book's expiry at that time, as replay() does.
+  // Applied at the journal's time, each after the book's expiry at that time and followed by
+  // the forgetting of dead orders, as replay() does entry by entry.
+  struct Pin {
+    std::optional<Timestamp>& at;
+    ~Pin() { at.reset(); }
+  } pin{pinned_now_};
   pinned_now_ = at;
   for (auto& [i, hash] : accepted) {
     book_.expire(now_s);
     out[i] = apply_placement(orders[i], hash, now_s);
-  }
-  pinned_now_.reset();
-  if (!accepted.empty()) {
     forget_dead_orders();
-    maybe_snapshot();
   }
+  if (!accepted.empty()) maybe_snapshot();
   return out;
 }
 
