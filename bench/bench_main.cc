@@ -29,7 +29,13 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   }
 };
 
+bool g_smoke = false;
+
 }  // namespace
+
+bool smoke_run() {
+  return g_smoke;
+}
 
 int run(int argc, char** argv, const std::vector<Figure>& figures,
         const std::vector<Derived>& derived) {
@@ -47,6 +53,7 @@ int run(int argc, char** argv, const std::vector<Figure>& figures,
       rest.push_back(argv[i]);
     }
   }
+  g_smoke = smoke;
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   for (const Figure& f : figures) {

@@ -42,6 +42,10 @@ struct Derived {
 int run(int argc, char** argv, const std::vector<Figure>& figures,
         const std::vector<Derived>& derived = {});
 
+// Whether this run is a --smoke run (set by run() before any benchmark runs): a body that
+// builds a large fixture first makes a small one instead.
+bool smoke_run();
+
 // Merges `figures` into the flat JSON object in `file` (created if missing), for programs that
 // measure without Google Benchmark (fixed-duration loads, latency percentiles).
 void merge_results(const std::string& file, const std::map<std::string, double>& figures);

@@ -12,6 +12,11 @@
 //                               blocks replayed, every signature re-checked (the default)
 //   ledger.reopen_unverified_tx_per_s    the same without the signatures (hash chain only)
 //   ledger.reopen_verify_cost   reopen_unverified / reopen: how much the signatures cost
+//   (the reopen figures replay from genesis: open_from_snapshot off)
+//   ledger.restart_ms_1m        a restart of a ledger of one million transactions after a clean
+//                               close: its state snapshot loaded, nothing replayed
+//   ledger.restart_ms_1m_tail   the same ledger when a crash left the most it can after its
+//                               snapshot (snapshot_every transactions, replayed and re-verified)
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
@@ -153,6 +158,7 @@ void reopen(benchmark::State& state, bool verify) {
   o.data_dir = dir;
   o.verify_threads = verify_threads();
   o.verify_signatures_on_open = verify;
+  o.open_from_snapshot = false;
   uint64_t txs = 0;
   for (auto _ : state) {
     auto ledger = EmbeddedLedger::open(o, nullptr, clock);
@@ -168,6 +174,106 @@ void reopen(benchmark::State& state, bool verify) {
     state.ResumeTiming();
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * txs));
+}
+
+// A ledger of `n` transactions (the sale's finalize, the senders' funding, then transfers among
+// the senders), built once per run in its own directory: all but the last `snapshot_every`
+// with snapshots (its clean close leaves one), then those without any, as a crash right before
+// the next snapshot would leave it.
+const std::filesystem::path& restart_store() {
+  static const std::filesystem::path dir = [] {
+    auto d = std::filesystem::path(IPSX_BENCH_DIR) / "ledger-restart";
+    std::filesystem::remove_all(d);
+    const uint64_t n = ipsx::bench::smoke_run() ? 4'000 : 1'000'000;
+    const uint64_t tail = std::min<uint64_t>(EmbeddedOptions{}.snapshot_every, n / 2);
+    ManualClock clock(from_unix_ms(1'767'225'600'000));
+    GenesisConfig g = ledger::testing::named_genesis(clock.now(), 1337);
+    std::vector<crypto::PrivateKey> senders;
+    for (size_t i = 0; i < kSenders; ++i) senders.push_back(key("restart" + std::to_string(i)));
+    uint64_t done = 0, transfers = 0;  // transactions in all; transfers among the senders
+    auto session = [&](uint64_t until, uint64_t snapshot_every, bool create) {
+      EmbeddedOptions o;
+      o.data_dir = d;
+      o.verify_threads = verify_threads();
+      o.snapshot_every = snapshot_every;
+      auto ledger = EmbeddedLedger::open(o, create ? &g : nullptr, clock).value();
+      auto exec = [&](const crypto::PrivateKey& k, Op op) {
+        auto tx = ledger->prepare(k.address(), std::move(op)).value();
+        (void)ledger->submit(SignedTx{tx, crypto::sign(k, tx.digest).value()});
+        ++done;
+      };
+      if (create) {
+        clock.advance(Millis(2000));
+        exec(key("team"), FinalizeSale{});
+        for (const auto& s : senders)
+          exec(key("early"), Transfer{s.address(), Amount::from_tokens(1'000'000).value()});
+      }
+      while (done < until) {
+        size_t count = static_cast<size_t>(std::min<uint64_t>(kBatch, until - done));
+        std::vector<SignedTx> batch(count);
+        auto sign = [&](size_t from, size_t step) {
+          for (size_t i = from; i < count; i += step) {
+            uint64_t t = transfers + i;  // sender t % kSenders, its (t / kSenders)th transfer
+            size_t s = t % kSenders;
+            auto tx =
+                ledger
+                    ->prepare(senders[s].address(),
+                              Transfer{senders[(s + 1) % kSenders].address(), Amount::from_base(1)},
+                              t / kSenders)
+                    .value();
+            batch[i] = SignedTx{tx, crypto::sign(senders[s], tx.digest).value()};
+          }
+        };
+        std::vector<std::thread> signers;
+        for (size_t t = 1; t < verify_threads(); ++t)
+          signers.emplace_back(sign, t, verify_threads());
+        sign(0, verify_threads());
+        for (auto& t : signers) t.join();
+        std::atomic<size_t> left{count};
+        std::promise<void> all;
+        for (SignedTx& tx : batch) {
+          ledger->submit_async(std::move(tx), [&](Result<Receipt>) {
+            if (--left == 0) all.set_value();
+          });
+        }
+        all.get_future().wait();
+        done += count;
+        transfers += count;
+      }
+    };
+    session(n - tail, EmbeddedOptions{}.snapshot_every, true);
+    session(n, 0, false);
+    return d;
+  }();
+  return dir;
+}
+
+// Opens the restart store once per iteration, timed. `after_clean_close`: a first, untimed open
+// replays the crash's tail and its close stores a snapshot of the head; else every open replays
+// the tail (and stores nothing).
+void restart(benchmark::State& state, bool after_clean_close) {
+  const auto& dir = restart_store();
+  ManualClock clock(from_unix_ms(1'767'225'600'000));
+  EmbeddedOptions o;
+  o.data_dir = dir;
+  o.verify_threads = verify_threads();
+  if (!after_clean_close) o.snapshot_every = 0;  // its close leaves the tail as it was
+  if (after_clean_close) (void)EmbeddedLedger::open(o, nullptr, clock);
+  double ms = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto ledger = EmbeddedLedger::open(o, nullptr, clock);
+    ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!ledger) {
+      state.SkipWithError(ledger.error().message().c_str());
+      return;
+    }
+    state.PauseTiming();
+    ledger->reset();
+    state.ResumeTiming();
+  }
+  state.counters["ms"] = ms / static_cast<double>(state.iterations());
+  state.SetItemsProcessed(state.iterations());
 }
 
 }  // namespace
@@ -190,6 +296,20 @@ int main(int argc, char** argv) {
         [](benchmark::State& s) { reopen(s, false); },
         1,
         {},
+        3,
+        true,
+        1},
+       {"ledger.restarts_per_s_1m_tail",
+        [](benchmark::State& s) { restart(s, false); },
+        1,
+        {{"ms", "ledger.restart_ms_1m_tail"}},
+        3,
+        true,
+        1},
+       {"ledger.restarts_per_s_1m",
+        [](benchmark::State& s) { restart(s, true); },
+        1,
+        {{"ms", "ledger.restart_ms_1m"}},
         3,
         true,
         1}},

@@ -19,7 +19,19 @@ std::unique_ptr<ledger::EmbeddedLedger> open_ledger(const std::string& dir,
   o.data_dir = dir;
   o.verify_threads = 1;
   o.progress.report = replay_progress_printer();
-  return unwrap(ledger::EmbeddedLedger::open(o, genesis, clock), dir);
+  auto l = unwrap(ledger::EmbeddedLedger::open(o, genesis, clock), dir);
+  const ledger::ReplayReport& r = l->opened();
+  if (!r.snapshot_refused.empty())
+    logs::warning(
+        fmt::format("the ledger's state snapshot was refused ({}): replayed {} blocks from "
+                    "genesis",
+                    r.snapshot_refused, r.blocks));
+  else if (r.snapshot)
+    logs::debug(
+        fmt::format("the ledger's state loaded from its snapshot at block {}, {} blocks "
+                    "replayed after it",
+                    *r.snapshot, r.blocks));
+  return l;
 }
 
 std::unique_ptr<eth::EthereumLedger> open_ethereum_ledger(const EthereumEndpoint& e) {

@@ -52,17 +52,17 @@ Result<void> check_signatures(const std::vector<PendingSignature>& batch, size_t
 // signatures on `signature_threads` threads unless it is 0. With `thorough`, also the
 // from-scratch state digest and the invariants (and the signatures, on one thread at least).
 Result<ReplayReport> replay(Store& store, State& state, BlockView* head, bool thorough,
-                            size_t signature_threads, const ReplayProgress& progress) {
-  ReplayReport report;
+                            size_t signature_threads, const ReplayProgress& progress,
+                            ReplayReport report = {}, const BlockView* after = nullptr) {
+  uint64_t expected = after ? after->number + 1 : 0;
   uint64_t total = 0;
   if (progress.report) {
     auto h = store.height();
-    if (h && *h != UINT64_MAX) total = *h + 1;
+    if (h && *h != UINT64_MAX && *h + 1 >= expected) total = *h + 1 - expected;
   }
   auto last_report = std::chrono::steady_clock::now();
   bool reported = false;
-  uint64_t expected = 0;
-  Hash prev;
+  Hash prev = after ? after->hash : Hash{};
   if (thorough) signature_threads = std::max<size_t>(signature_threads, 1);
   constexpr size_t kSignatureBatch = 8'192;
   std::vector<PendingSignature> pending;
@@ -73,58 +73,91 @@ Result<ReplayReport> replay(Store& store, State& state, BlockView* head, bool th
     pending.clear();
     return ok;
   };
-  auto r = store.for_each_block([&](const StoredBlock& sb) -> Result<void> {
-    const BlockView& h = sb.header;
-    if (h.number != expected) return corrupt(expected, "block missing");
-    if (h.parent != prev) return corrupt(h.number, "parent hash does not match the previous block");
-    if (h.number == 0 && !sb.tx_bodies.empty())
-      return corrupt(0, "the genesis block has transactions");
-    for (size_t i = 0; i < sb.tx_bodies.size(); ++i) {
-      auto j = nlohmann::json::parse(sb.tx_bodies[i], nullptr, false);
-      if (j.is_discarded()) return corrupt(h.number, fmt::format("transaction {} is not JSON", i));
-      auto tx = signed_tx_from_json(j, state.domain_separator());
-      if (!tx) return corrupt(h.number, fmt::format("transaction {}: {}", i, tx.error().message()));
-      if (tx->id() != h.txs[i])
-        return corrupt(h.number, fmt::format("transaction {} has the wrong id", i));
-      if (signature_threads > 0) {
-        pending.push_back({h.number, i, tx->tx.digest, tx->signature, tx->tx.from});
-        if (pending.size() >= kSignatureBatch) {
-          if (auto ok = flush(); !ok) return ok;
+  auto r = store.for_each_block(
+      [&](const StoredBlock& sb) -> Result<void> {
+        const BlockView& h = sb.header;
+        if (h.number != expected) return corrupt(expected, "block missing");
+        if (h.parent != prev)
+          return corrupt(h.number, "parent hash does not match the previous block");
+        if (h.number == 0 && !sb.tx_bodies.empty())
+          return corrupt(0, "the genesis block has transactions");
+        for (size_t i = 0; i < sb.tx_bodies.size(); ++i) {
+          auto j = nlohmann::json::parse(sb.tx_bodies[i], nullptr, false);
+          if (j.is_discarded())
+            return corrupt(h.number, fmt::format("transaction {} is not JSON", i));
+          auto tx = signed_tx_from_json(j, state.domain_separator());
+          if (!tx)
+            return corrupt(h.number, fmt::format("transaction {}: {}", i, tx.error().message()));
+          if (tx->id() != h.txs[i])
+            return corrupt(h.number, fmt::format("transaction {} has the wrong id", i));
+          if (signature_threads > 0) {
+            pending.push_back({h.number, i, tx->tx.digest, tx->signature, tx->tx.from});
+            if (pending.size() >= kSignatureBatch) {
+              if (auto ok = flush(); !ok) return ok;
+            }
+          }
+          auto applied = state.apply(tx->tx, h.timestamp_ms);
+          if (!applied) {
+            return corrupt(h.number, fmt::format("transaction {} does not apply: {}", i,
+                                                 applied.error().message()));
+          }
+          ++report.transactions;
         }
-      }
-      auto applied = state.apply(tx->tx, h.timestamp_ms);
-      if (!applied) {
-        return corrupt(h.number, fmt::format("transaction {} does not apply: {}", i,
-                                             applied.error().message()));
-      }
-      ++report.transactions;
-    }
-    if (tx_root(h.txs) != h.tx_root) return corrupt(h.number, "transaction root does not match");
-    if (state.digest() != h.state_digest) return corrupt(h.number, "state digest does not match");
-    if (thorough && state.recompute_digest() != state.digest()) {
-      return corrupt(h.number, "incremental and recomputed state digests differ");
-    }
-    if (block_hash(h) != h.hash) return corrupt(h.number, "block hash does not match its header");
-    if (thorough) {
-      if (auto inv = state.check_invariants(); !inv)
-        return corrupt(h.number, inv.error().message());
-    }
-    prev = h.hash;
-    if (head) *head = h;
-    ++expected;
-    ++report.blocks;
-    if (progress.report && std::chrono::steady_clock::now() - last_report >= progress.every) {
-      progress.report(report, total);
-      last_report = std::chrono::steady_clock::now();
-      reported = true;
-    }
-    return {};
-  });
+        if (tx_root(h.txs) != h.tx_root)
+          return corrupt(h.number, "transaction root does not match");
+        if (state.digest() != h.state_digest)
+          return corrupt(h.number, "state digest does not match");
+        if (thorough && state.recompute_digest() != state.digest()) {
+          return corrupt(h.number, "incremental and recomputed state digests differ");
+        }
+        if (block_hash(h) != h.hash)
+          return corrupt(h.number, "block hash does not match its header");
+        if (thorough) {
+          if (auto inv = state.check_invariants(); !inv)
+            return corrupt(h.number, inv.error().message());
+        }
+        prev = h.hash;
+        if (head) *head = h;
+        ++expected;
+        ++report.blocks;
+        if (progress.report && std::chrono::steady_clock::now() - last_report >= progress.every) {
+          progress.report(report, total);
+          last_report = std::chrono::steady_clock::now();
+          reported = true;
+        }
+        return {};
+      },
+      expected);
   if (!r) return std::unexpected(r.error());
   if (auto ok = flush(); !ok) return std::unexpected(ok.error());
   if (expected == 0) return fail(LedgerErrc::storage, "store has no genesis block");
   if (reported) progress.report(report, total);
   return report;
+}
+
+// Loads the store's state snapshot into `state` (fresh from genesis) if it is sound: its block
+// is stored and whole, and the state it holds has that block's digest. Returns the block, or
+// nothing (with why in `report`, if there was a snapshot) and `state` untouched.
+std::optional<BlockView> load_snapshot(Store& store, State& state, ReplayReport& report) {
+  auto snap = store.snapshot();
+  if (!snap) {
+    report.snapshot_refused = snap.error().message();
+    return std::nullopt;
+  }
+  if (!*snap) return std::nullopt;
+  auto refuse = [&](std::string why) -> std::optional<BlockView> {
+    report.snapshot_refused = fmt::format("the snapshot at block {}: {}", (*snap)->height, why);
+    return std::nullopt;
+  };
+  auto block = store.block((*snap)->height);
+  if (!block) return refuse(block.error().message());
+  if (block_hash(*block) != block->hash) return refuse("its block's hash does not match");
+  State trial = state;
+  if (auto r = trial.restore((*snap)->body); !r) return refuse(r.error().message());
+  if (trial.digest() != block->state_digest) return refuse("its state digest is not the block's");
+  state = std::move(trial);
+  report.snapshot = block->number;
+  return *block;
 }
 
 }  // namespace
@@ -205,11 +238,24 @@ Result<std::unique_ptr<EmbeddedLedger>> EmbeddedLedger::open(const EmbeddedOptio
   if (!state) return std::unexpected(state.error());
   size_t threads = options.verify_threads ? options.verify_threads
                                           : std::max(1u, std::thread::hardware_concurrency());
-  auto report = replay(**store, *state, &head, false,
-                       options.verify_signatures_on_open ? threads : 0, options.progress);
+  ReplayReport from;
+  std::optional<BlockView> after;
+  if (options.open_from_snapshot) {
+    after = load_snapshot(**store, *state, from);
+    if (after) head = *after;
+  }
+  auto report =
+      replay(**store, *state, &head, false, options.verify_signatures_on_open ? threads : 0,
+             options.progress, from, after ? &*after : nullptr);
   if (!report) return std::unexpected(report.error());
-  return std::unique_ptr<EmbeddedLedger>(
+  std::unique_ptr<EmbeddedLedger> l(
       new EmbeddedLedger(options, clock, std::move(*state), std::move(*store), head));
+  l->opened_ = *report;
+  {
+    std::unique_lock lock(l->state_mu_);
+    l->since_snapshot_ = report->transactions;  // a close then leaves a snapshot of them
+  }
+  return l;
 }
 
 Result<ReplayReport> EmbeddedLedger::verify(const std::filesystem::path& data_dir,
@@ -265,6 +311,13 @@ EmbeddedLedger::~EmbeddedLedger() {
   }
   write_cv_.notify_all();
   writer_.join();
+  // A clean close leaves a snapshot of the state, so that the next open replays nothing; not
+  // after a failed write (the state is then ahead of the store).
+  if (options_.snapshot_every > 0 && since_snapshot_ > 0 && !failed_ &&
+      applied_head_.hash == head_.hash) {
+    std::lock_guard lock(store_mu_);
+    (void)store_->write_snapshot(head_.number, state_.snapshot());
+  }
 }
 
 Result<UnsignedTx> EmbeddedLedger::prepare(const Address& from, Op op,
@@ -404,6 +457,11 @@ void EmbeddedLedger::apply_batch(std::vector<Job>& batch) {
       p.block.state_digest = state_.digest();
       p.block.hash = block_hash(p.block);
       applied_head_ = p.block;
+      since_snapshot_ += p.txs.size();
+      if (options_.snapshot_every > 0 && since_snapshot_ >= options_.snapshot_every) {
+        p.snapshot = state_.snapshot();
+        since_snapshot_ = 0;
+      }
     }
   }
   // A rejection changed nothing, so it can be answered before earlier blocks are durable.
@@ -442,7 +500,7 @@ void EmbeddedLedger::write_block(PendingBlock& p) {
     for (const SignedTx& t : p.txs) bodies.push_back(to_json(t).dump());
     std::lock_guard lock(store_mu_);
     auto t0 = std::chrono::steady_clock::now();
-    written = store_->append(p.block, p.txs, bodies, p.events);
+    written = store_->append(p.block, p.txs, bodies, p.events, p.snapshot ? &*p.snapshot : nullptr);
     if (written) head_ = p.block;
     if (written && options_.on_commit) {
       options_.on_commit(p.block, std::chrono::duration_cast<std::chrono::microseconds>(

@@ -27,6 +27,11 @@ namespace ipsx::ledger {
 
 // What opening or verifying a store found.
 struct ReplayReport {
+  // The block whose state snapshot the replay started from (the blocks after it were replayed),
+  // if it did; why a snapshot there was not used, if one was refused (the replay then started
+  // from genesis).
+  std::optional<uint64_t> snapshot;
+  std::string snapshot_refused;
   uint64_t blocks = 0;
   uint64_t transactions = 0;
   uint64_t signatures_checked = 0;
@@ -52,8 +57,16 @@ struct EmbeddedOptions {
   // Called on the sequencer thread after each block is durable, with the time its write took
   // (for metrics and benchmarks). Must be quick and must not call back into the ledger.
   std::function<void(const BlockView&, std::chrono::microseconds)> on_commit;
-  // Progress of the replay open() does (every block, from genesis).
+  // Progress of the replay open() does (the blocks after the snapshot, or every block).
   ReplayProgress progress;
+  // A snapshot of the state is stored with the block that brings the transactions since the
+  // last one to `snapshot_every`, and at a clean close; open() loads it (its digest must be the
+  // block's) and replays only the blocks after it, so a restart costs what the state and the
+  // blocks since the snapshot cost, not the whole history. A snapshot is trusted as the ledger's
+  // own earlier work: the blocks before it are not re-checked at open (`verify` checks every
+  // block from genesis). 0: no snapshots (every open replays from genesis).
+  uint64_t snapshot_every = 20'000;
+  bool open_from_snapshot = true;  // false: replay from genesis even if there is a snapshot
 };
 
 class EmbeddedLedger final : public Ledger {
@@ -69,6 +82,8 @@ class EmbeddedLedger final : public Ledger {
                                      const ReplayProgress& progress = {});
 
   ~EmbeddedLedger() override;  // stops accepting, finishes what is queued, joins threads
+  // What open() replayed: from which snapshot, if any, and how many blocks.
+  const ReplayReport& opened() const { return opened_; }
 
   std::string_view kind() const override { return "embedded"; }
   uint64_t chain_id() const override { return chain_id_; }
@@ -119,6 +134,7 @@ class EmbeddedLedger final : public Ledger {
     std::vector<Event> events;
     std::vector<std::optional<Hash>> deal_ids;
     std::vector<std::function<void(Result<Receipt>)>> done;
+    std::optional<std::string> snapshot;  // the state after the block, stored with it
   };
   void apply_batch(std::vector<Job>& batch);
   void write_loop();
@@ -137,6 +153,8 @@ class EmbeddedLedger final : public Ledger {
   BlockView head_;
   BlockView applied_head_;       // the last block applied to state_; sequencer thread only
   std::optional<Error> failed_;  // a storage failure stops the ledger
+  uint64_t since_snapshot_ = 0;  // transactions applied since the last snapshot (state_mu_)
+  ReplayReport opened_;          // what open() replayed
 
   std::mutex queue_mu_;
   std::condition_variable verify_cv_;

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/keccak.h"
+#include "ledger/store.h"
 #include "ledger/test_util.h"
 #include "ledger/tx_codec.h"
 
@@ -52,9 +53,11 @@ Receipt exec(Ledger& l, const crypto::PrivateKey& k, Op op) {
 
 // Opens a fresh ledger, finalizes the sale, returns it ready for transfers.
 std::unique_ptr<EmbeddedLedger> open_finalized(const std::filesystem::path& dir, ManualClock& clock,
-                                               const GenesisConfig& g) {
+                                               const GenesisConfig& g,
+                                               uint64_t snapshot_every = 20'000) {
   EmbeddedOptions o;
   o.data_dir = dir;
+  o.snapshot_every = snapshot_every;
   auto l = EmbeddedLedger::open(o, &g, clock).value();
   clock.advance(Millis(2000));
   exec(*l, key("team"), FinalizeSale{});
@@ -116,6 +119,7 @@ TEST(EmbeddedLedger, AReplaySaysHowFarItIs) {
   EmbeddedOptions o;
   o.data_dir = dir.path();
   o.progress = p;
+  o.open_from_snapshot = false;
   ASSERT_TRUE(EmbeddedLedger::open(o, nullptr, clock));
   EXPECT_EQ(seen.size(), height + 2) << "opening replays too";
   seen.clear();
@@ -252,7 +256,9 @@ TEST(EmbeddedLedger, CorruptedStoreStopsTheStartWithAClearError) {
     GenesisConfig g = quick_genesis();
     ManualClock clock(g.time);
     {
-      auto l = open_finalized(dir.path(), clock, g);  // block 1
+      // No snapshot: open() replays (and so checks) every block, as it does for a store
+      // written before snapshots (a snapshot is trusted: see the next test but one).
+      auto l = open_finalized(dir.path(), clock, g, 0);  // block 1
       exec(*l, key("early"),
            Transfer{key("bob").address(), Amount::from_tokens(1).value()});  // block 2
       exec(*l, key("early"),
@@ -280,7 +286,7 @@ TEST(EmbeddedLedger, AForgedSignatureUnderARecomputedChainIsRefusedAtOpen) {
   ManualClock clock(g.time);
   uint64_t last = 0;
   {
-    auto l = open_finalized(dir.path(), clock, g);
+    auto l = open_finalized(dir.path(), clock, g, 0);  // no snapshot: every block is replayed
     last = exec(*l, key("early"), Transfer{key("bob").address(), Amount::from_tokens(1).value()})
                .block;
   }
@@ -343,6 +349,7 @@ TEST(EmbeddedLedger, AForgedSignatureUnderARecomputedChainIsRefusedAtOpen) {
   EmbeddedOptions unchecked;
   unchecked.data_dir = dir.path();
   unchecked.verify_signatures_on_open = false;
+  unchecked.snapshot_every = 0;  // its close must not store the forged history as a snapshot
   ASSERT_TRUE(EmbeddedLedger::open(unchecked, nullptr, clock))
       << "the chain itself must be consistent, or this test proves nothing";
   EmbeddedOptions o;
@@ -352,6 +359,90 @@ TEST(EmbeddedLedger, AForgedSignatureUnderARecomputedChainIsRefusedAtOpen) {
   EXPECT_NE(r.error().message().find("is not signed by its sender"), std::string::npos)
       << r.error().message();
   EXPECT_FALSE(EmbeddedLedger::verify(dir.path()));
+}
+
+// #24: snapshots. One is stored with the block that brings the transactions since the last to
+// `snapshot_every`, and at a clean close; open() loads it and replays only the blocks after it,
+// to the same state. A snapshot that is not sound (damaged, or not the state of its block) is
+// refused, and the ledger replays from genesis instead. A snapshot is trusted: a block before it
+// edited behind the ledger's back is not seen by open(), only by verify().
+TEST(EmbeddedLedger, ARestartLoadsTheSnapshotAndReplaysOnlyTheBlocksAfterIt) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock clock(g.time);
+  uint64_t height = 0;
+  Hash digest;
+  {
+    // The sale's finalize and 3 transfers: the 4th transaction's block is stored with a
+    // snapshot, and the close has nothing newer to snapshot.
+    auto l = open_finalized(dir.path(), clock, g, 2);
+    for (int i = 0; i < 3; ++i)
+      exec(*l, key("early"), Transfer{key("alice").address(), Amount::from_tokens(1).value()});
+    height = l->height().value();
+  }
+  auto snap = [&] {
+    auto store = Store::open(dir.path(), false).value();
+    return store->snapshot().value();
+  };
+  ASSERT_TRUE(snap());
+  EXPECT_EQ(snap()->height, height) << "stored with the block of the 4th transaction";
+  {
+    EmbeddedOptions o;
+    o.data_dir = dir.path();
+    o.snapshot_every = 0;  // this open stores no snapshot, at its close neither
+    auto l = EmbeddedLedger::open(o, nullptr, clock).value();
+    EXPECT_EQ(l->opened().snapshot, std::optional<uint64_t>(height));
+    EXPECT_EQ(l->opened().blocks, 0u);
+    EXPECT_EQ(l->balance_of(key("alice").address())->to_string(), "3");
+    exec(*l, key("early"), Transfer{key("alice").address(), Amount::from_tokens(1).value()});
+    height = l->height().value();
+  }
+  {
+    EmbeddedOptions o;
+    o.data_dir = dir.path();
+    o.snapshot_every = 0;
+    auto l = EmbeddedLedger::open(o, nullptr, clock).value();
+    EXPECT_EQ(l->opened().snapshot, std::optional<uint64_t>(height - 1));
+    EXPECT_EQ(l->opened().blocks, 1u) << "the block after the snapshot, only";
+    EXPECT_EQ(l->balance_of(key("alice").address())->to_string(), "4");
+    exec(*l, key("alice"), Transfer{key("bob").address(), Amount::from_tokens(1).value()});
+    height = l->height().value();
+    digest = l->block(height)->state_digest;
+  }
+  // A damaged snapshot, then one that is not its block's state: refused, replayed from genesis.
+  for (const char* sql : {"UPDATE snapshot SET body = substr(body, 1, length(body) - 3)",
+                          "UPDATE snapshot SET height = height - 1"}) {
+    {
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open((dir.path() / "ledger.db").c_str(), &db), SQLITE_OK);
+      ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+      sqlite3_close(db);
+    }
+    EmbeddedOptions o;
+    o.data_dir = dir.path();
+    auto l = EmbeddedLedger::open(o, nullptr, clock).value();
+    EXPECT_FALSE(l->opened().snapshot) << sql;
+    EXPECT_NE(l->opened().snapshot_refused, "") << sql;
+    EXPECT_EQ(l->opened().blocks, height + 1) << sql;
+    EXPECT_EQ(l->block(height)->state_digest, digest);
+    EXPECT_EQ(l->balance_of(key("bob").address())->to_string(), "1");
+  }
+  // The last open closed cleanly: its snapshot is of the head, and the next open replays nothing.
+  EmbeddedOptions o;
+  o.data_dir = dir.path();
+  {
+    auto l = EmbeddedLedger::open(o, nullptr, clock).value();
+    EXPECT_EQ(l->opened().snapshot, std::optional<uint64_t>(height));
+    EXPECT_EQ(l->opened().blocks, 0u);
+    EXPECT_EQ(l->block(height)->state_digest, digest);
+    EXPECT_EQ(l->balance_of(key("alice").address())->to_string(), "3");
+  }
+  // An edited block before the snapshot: open() trusts the snapshot, verify() finds the edit.
+  tamper(dir.path(), "UPDATE blocks SET state_digest = zeroblob(32) WHERE number = 2");
+  EXPECT_TRUE(EmbeddedLedger::open(o, nullptr, clock));
+  EXPECT_FALSE(EmbeddedLedger::verify(dir.path()));
+  o.open_from_snapshot = false;
+  EXPECT_FALSE(EmbeddedLedger::open(o, nullptr, clock));
 }
 
 TEST(EmbeddedLedger, ConcurrentSubmittersAreGroupCommittedInFewerBlocks) {

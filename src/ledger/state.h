@@ -47,6 +47,12 @@ class State {
   // Every account with any state, and every deal, for `ipsx ledger show`.
   std::vector<Address> accounts() const;
   std::vector<DealView> deals() const;
+  // The entries as bytes (state_snapshot.cc: what a restart loads instead of replaying), and the
+  // reverse on a State made from the same genesis: restore() replaces the entries, recomputes the
+  // digest (the caller compares it with the block's) and checks the invariants; on an error
+  // (storage) nothing changed.
+  std::string snapshot() const;
+  Result<void> restore(std::string_view body);
   // Checks the conservation invariants (tokens and native coin, and reserves equal the open
   // deals' remaining deposits); the error says which part is off.
   Result<void> check_invariants() const;

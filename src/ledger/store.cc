@@ -44,6 +44,10 @@ class Stmt {
   }
   int step() { return sqlite3_step(s_); }
   int64_t col_int(int i) { return sqlite3_column_int64(s_, i); }
+  std::string col_blob(int i) {
+    auto p = static_cast<const char*>(sqlite3_column_blob(s_, i));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, i))) : std::string();
+  }
   std::string col_text(int i) {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_, i));
     return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, i))) : std::string();
@@ -154,6 +158,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, boo
       PRIMARY KEY(key, pos)) WITHOUT ROWID;
     -- Transactions by id (added after format 1's first release: built on first open).
     CREATE INDEX IF NOT EXISTS txs_by_id ON txs(id);
+    -- The state after block `height` (State::snapshot), at most one; a restart loads it and
+    -- replays only the blocks after it (added after format 1's first release).
+    CREATE TABLE IF NOT EXISTS snapshot(id INTEGER PRIMARY KEY CHECK(id = 1),
+      height INTEGER NOT NULL, body BLOB NOT NULL);
   )";
   if (auto r = s->exec(schema); !r) return std::unexpected(r.error());
   return s;
@@ -193,14 +201,44 @@ Result<void> Store::set_meta(const std::string& key, const std::string& value) {
   return {};
 }
 
+namespace {
+
+Result<void> put_snapshot(sqlite3* db, uint64_t height, const std::string& body) {
+  Stmt s(db, "INSERT OR REPLACE INTO snapshot(id, height, body) VALUES(1, ?, ?)");
+  if (!s.ok()) return db_error(db, "write snapshot");
+  s.bind_int(1, static_cast<int64_t>(height));
+  s.bind_blob(2, ByteView(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+  if (s.step() != SQLITE_DONE) return db_error(db, "write snapshot");
+  return {};
+}
+
+}  // namespace
+
+Result<void> Store::write_snapshot(uint64_t height, const std::string& body) {
+  return put_snapshot(db_, height, body);
+}
+
+Result<std::optional<Store::Snapshot>> Store::snapshot() {
+  Stmt s(db_, "SELECT height, body FROM snapshot WHERE id = 1");
+  if (!s.ok()) return db_error(db_, "read snapshot");
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) return db_error(db_, "read snapshot");
+  return Snapshot{static_cast<uint64_t>(s.col_int(0)), s.col_blob(1)};
+}
+
 Result<void> Store::append(const BlockView& block, const std::vector<SignedTx>& txs,
                            const std::vector<std::string>& tx_bodies,
-                           const std::vector<Event>& events) {
+                           const std::vector<Event>& events, const std::string* snapshot) {
   if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
   auto rollback = [&](std::unexpected<Error> e) {
     (void)exec("ROLLBACK");
     return e;
   };
+  if (snapshot) {
+    if (auto r = put_snapshot(db_, block.number, *snapshot); !r)
+      return rollback(std::unexpected(r.error()));
+  }
   {
     Stmt b(db_,
            "INSERT INTO blocks(number, hash, parent, timestamp_ms, tx_root, state_digest) "
@@ -250,12 +288,14 @@ Result<void> Store::append(const BlockView& block, const std::vector<SignedTx>& 
   return {};
 }
 
-Result<void> Store::for_each_block(const std::function<Result<void>(const StoredBlock&)>& visit) {
+Result<void> Store::for_each_block(const std::function<Result<void>(const StoredBlock&)>& visit,
+                                   uint64_t from) {
   Stmt b(db_,
-         "SELECT number, hash, parent, timestamp_ms, tx_root, state_digest FROM blocks ORDER BY "
-         "number");
+         "SELECT number, hash, parent, timestamp_ms, tx_root, state_digest FROM blocks WHERE "
+         "number >= ? ORDER BY number");
   Stmt t(db_, "SELECT id, body FROM txs WHERE pos >= ? AND pos < ? ORDER BY pos");
   if (!b.ok() || !t.ok()) return db_error(db_, "read blocks");
+  b.bind_int(1, static_cast<int64_t>(from));
   int rc;
   while ((rc = b.step()) == SQLITE_ROW) {
     StoredBlock sb;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,12 +35,24 @@ class Store {
   Result<std::optional<std::string>> meta(const std::string& key);
   Result<void> set_meta(const std::string& key, const std::string& value);
 
-  // Writes a block with its transactions and events atomically and durably.
+  // Writes a block with its transactions and events atomically and durably; with `snapshot`, the
+  // state after the block (State::snapshot) replaces the stored one in the same transaction.
   Result<void> append(const BlockView& block, const std::vector<SignedTx>& txs,
-                      const std::vector<std::string>& tx_bodies, const std::vector<Event>& events);
+                      const std::vector<std::string>& tx_bodies, const std::vector<Event>& events,
+                      const std::string* snapshot = nullptr);
 
-  // Calls `visit` for every block in order; stops at the first error it returns.
-  Result<void> for_each_block(const std::function<Result<void>(const StoredBlock&)>& visit);
+  // The state after block `height`, kept beside the blocks (at most one).
+  struct Snapshot {
+    uint64_t height = 0;
+    std::string body;
+  };
+  Result<void> write_snapshot(uint64_t height, const std::string& body);
+  Result<std::optional<Snapshot>> snapshot();
+
+  // Calls `visit` for every block from number `from` on, in order; stops at the first error it
+  // returns.
+  Result<void> for_each_block(const std::function<Result<void>(const StoredBlock&)>& visit,
+                              uint64_t from = 0);
 
   Result<uint64_t> height();  // -1 as UINT64_MAX when empty
   Result<BlockView> block(uint64_t number);
