@@ -179,10 +179,54 @@ Result<nlohmann::json> NodeClient::place_order(const nlohmann::json& signed_orde
   auto placed = exchange("POST", "/v1/orders", signed_order.dump(), true, &resent);
   if (placed || !resent || placed.error().code() != make_error_code(SdkErrc::duplicate_order))
     return placed;
-  // The node took the order on the first attempt and the connection broke before its answer:
-  // the answer is rebuilt from the order as the node holds it.
+  return placed_before(signed_order, placed);
+}
+
+Result<std::vector<Result<nlohmann::json>>> NodeClient::place_orders(
+    const std::vector<nlohmann::json>& signed_orders) {
+  constexpr size_t kBatch = 100;  // the node's largest batch
+  std::vector<Result<nlohmann::json>> out;
+  out.reserve(signed_orders.size());
+  for (size_t at = 0; at < signed_orders.size(); at += kBatch) {
+    size_t n = std::min(kBatch, signed_orders.size() - at);
+    nlohmann::json list = nlohmann::json::array();
+    for (size_t i = at; i < at + n; ++i) list.push_back(signed_orders[i]);
+    bool resent = false;
+    auto answer =
+        exchange("POST", "/v1/orders", nlohmann::json{{"orders", list}}.dump(), true, &resent);
+    if (!answer) return std::unexpected(answer.error());
+    const nlohmann::json* results = answer->is_object() ? &(*answer)["results"] : nullptr;
+    if (!results || !results->is_array() || results->size() != n) {
+      return fail(SdkErrc::bad_response,
+                  fmt::format("POST /v1/orders: a batch of {} answered without {} results", n, n));
+    }
+    for (size_t k = 0; k < n; ++k) {
+      const nlohmann::json& r = (*results)[k];
+      if (r.value("status", 0) / 100 == 2) {
+        out.push_back(r);
+        continue;
+      }
+      // An error result: as exchange() words an error answer.
+      const nlohmann::json& err = r.contains("error") ? r["error"] : nlohmann::json::object();
+      std::string code = err.value("code", "internal");
+      std::string text = fmt::format("POST /v1/orders: order {} of the batch: {} {}: {}", at + k,
+                                     r.value("status", 0), code, err.value("message", ""));
+      Result<nlohmann::json> e = std::unexpected(
+          Error(make_error_code(sdk_errc_from_api_code(code)), text, err.value("field", "")));
+      if (resent && code == "duplicate_order") e = placed_before(signed_orders[at + k], e);
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+// The answer to an order the node took on a first attempt whose connection broke before the
+// answer (the resend is then refused as duplicate_order), rebuilt from the order as the node
+// holds it; `refused` if it cannot be.
+Result<nlohmann::json> NodeClient::placed_before(const nlohmann::json& signed_order,
+                                                 const Result<nlohmann::json>& refused) {
   auto hash = order_hash(signed_order);
-  if (!hash) return placed;
+  if (!hash) return refused;
   auto order = get("/v1/orders/" + hash->hex());
   if (!order) return std::unexpected(order.error());
   nlohmann::json deals = nlohmann::json::array();

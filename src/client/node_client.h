@@ -97,6 +97,13 @@ class NodeClient {
   // the node holds it (GET /v1/orders/{hash}): `deals` as {"id"} objects, `refused` empty and
   // `"resent": true`.
   Result<nlohmann::json> place_order(const nlohmann::json& signed_order);
+  // The same for many orders, 100 to a request ({"orders": [...]}, one journal sync for each
+  // request at most): one answer per order, in order, each what place_order would have given
+  // (an error with the API's code for a refused one). A request whose connection broke is sent
+  // again; an order the node had taken the first time is answered as place_order rebuilds it.
+  // The whole call fails only when a request gets no answer at all.
+  Result<std::vector<Result<nlohmann::json>>> place_orders(
+      const std::vector<nlohmann::json>& signed_orders);
   // GET /v1/market/depth for a country (ISO code), optionally one IP type, `levels` price levels.
   Result<nlohmann::json> depth(std::string_view country, std::string_view type = {},
                                unsigned levels = 10);
@@ -117,6 +124,8 @@ class NodeClient {
   NodeClient(std::unique_ptr<http::HttpClient> http, ClientOptions options);
   // call() with the choice of resending after a broken kept-alive connection; `*resent` tells
   // whether it was.
+  Result<nlohmann::json> placed_before(const nlohmann::json& signed_order,
+                                       const Result<nlohmann::json>& refused);
   Result<nlohmann::json> exchange(std::string_view method, std::string_view target,
                                   std::string_view body, bool resendable, bool* resent);
   std::unique_ptr<http::HttpClient> http_;

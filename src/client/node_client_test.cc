@@ -31,6 +31,7 @@
 #include "client/signer.h"
 #include "http/http_client.h"
 #include "ledger/test_util.h"
+#include "ledger/tx_codec.h"
 #include "net/asio.h"
 
 namespace ipsx::sdk {
@@ -317,6 +318,55 @@ TEST(NodeClientConnection, AnOrderWhoseAnswerWasLostIsPlacedOnceAndItsDealsFound
   auto again = direct->place_order(Signer(named_key("requester"), sep).request(r).value());
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), SdkErrc::duplicate_order);
+}
+
+// Many orders through place_orders: 100 to a request, one answer per order in order, each what
+// place_order gives (a placement, or the API's error with its code); and a batch whose answer
+// was lost is sent again, its orders answered as placed, not as duplicates.
+TEST(NodeClientConnection, ManyOrdersArePlacedInBatchesAndAnsweredOneByOne) {
+  SystemClock clock;
+  api::testing::LiveNodeOptions lo;
+  lo.journal = true;
+  lo.unlimited = true;  // 153 orders from one address and one wallet within a second
+  api::testing::LiveNode live(clock, lo);
+  auto port = static_cast<uint16_t>(std::stoi(live.url().substr(live.url().rfind(':') + 1)));
+  Hash sep = live.ledger().domain().separator();
+  uint64_t now = static_cast<uint64_t>(to_unix_seconds(clock.now()));
+  Signer provider(named_key("provider"), sep);
+  std::vector<json> orders;
+  for (uint64_t i = 0; i < 150; ++i) {
+    Offer o = de_offer(live, now);
+    o.nonce = 100 + i;
+    o.ip = parse_ip(fmt::format("10.1.{}.{}", i / 256, i % 256)).value();
+    orders.push_back(provider.offer(o).value());
+  }
+  orders.push_back(orders[3]);  // the same order again: refused, alone
+  auto direct = NodeClient::connect(live.url()).value();
+  auto placed = direct->place_orders(orders);
+  ASSERT_TRUE(placed) << placed.error().message();
+  ASSERT_EQ(placed->size(), orders.size());
+  for (size_t i = 0; i < 150; ++i) ASSERT_TRUE((*placed)[i]) << i << (*placed)[i].error().message();
+  EXPECT_EQ((*placed)[150].error().code(), SdkErrc::duplicate_order);
+  EXPECT_EQ((*(*placed)[7])["hash"],
+            ledger::offer_from_json(orders[7]["offer"])->struct_hash().hex());
+
+  std::vector<json> more;
+  for (uint64_t i = 0; i < 3; ++i) {
+    Offer o = de_offer(live, now);
+    o.nonce = 1'000 + i;
+    o.ip = parse_ip(fmt::format("10.2.0.{}", i)).value();
+    more.push_back(provider.offer(o).value());
+  }
+  AnswerDroppingRelay relay(port, 1);  // the health check passes; the batch's answer is lost
+  auto node = NodeClient::connect(relay.url()).value();
+  ASSERT_TRUE(node->health());
+  auto again = node->place_orders(more);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(relay.dropped(), 1);
+  for (auto& r : *again) {
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_TRUE((*r)["resent"].get<bool>()) << r->dump();
+  }
 }
 
 // ---- https ---------------------------------------------------------------------------------

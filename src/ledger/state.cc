@@ -408,7 +408,12 @@ Result<void> State::check_invariants() const {
   std::unordered_map<Address, Amount> owed;
   for (const auto& [id, d] : deals_) {
     if (d.state == DealState::closed) continue;
-    owed[d.requester] = *owed[d.requester].add(*d.deposit.sub(d.claimed));
+    auto left = d.deposit.sub(d.claimed);
+    if (!left)
+      return fail(LedgerErrc::storage, "deal " + d.id.hex() + " has paid out over its deposit");
+    auto sum = owed[d.requester].add(*left);
+    if (!sum) return fail(LedgerErrc::storage, "the reserves owed overflow");
+    owed[d.requester] = *sum;
   }
   for (const auto& [a, acc] : accounts_) {
     if (acc.wallet_reserved != owed[a]) {

@@ -49,10 +49,10 @@ class State {
   std::vector<DealView> deals() const;
   // The entries as bytes (state_snapshot.cc: what a restart loads instead of replaying), and the
   // reverse on a State made from the same genesis: restore() replaces the entries, recomputes the
-  // digest (the caller compares it with the block's) and checks the invariants; on an error
-  // (storage) nothing changed.
+  // digest, which must be `expected_digest` (the block's), and checks the invariants; on an
+  // error (storage) nothing changed.
   std::string snapshot() const;
-  Result<void> restore(std::string_view body);
+  Result<void> restore(std::string_view body, const Hash& expected_digest);
   // Checks the conservation invariants (tokens and native coin, and reserves equal the open
   // deals' remaining deposits); the error says which part is off.
   Result<void> check_invariants() const;

@@ -236,7 +236,7 @@ std::string State::snapshot() const {
   return w.take();
 }
 
-Result<void> State::restore(std::string_view body) {
+Result<void> State::restore(std::string_view body, const Hash& expected_digest) {
   State s = *this;  // the genesis' constants; the entries are replaced
   try {
     Reader r(body);
@@ -317,6 +317,10 @@ Result<void> State::restore(std::string_view body) {
   }
   s.digest_ = s.recompute_digest();
   s.digest_sum_ = U256::from_be_bytes(s.digest_.bytes());
+  // The digest first: a state that is its block's was made by apply(), whose sums the invariant
+  // check may then take for granted.
+  if (s.digest_ != expected_digest)
+    return fail(LedgerErrc::storage, "state snapshot: its state digest is not its block's");
   if (auto inv = s.check_invariants(); !inv)
     return fail(LedgerErrc::storage, "state snapshot: " + inv.error().message());
   *this = std::move(s);

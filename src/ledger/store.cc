@@ -163,6 +163,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, boo
     CREATE TABLE IF NOT EXISTS snapshot(id INTEGER PRIMARY KEY CHECK(id = 1),
       height INTEGER NOT NULL, body BLOB NOT NULL);
   )";
+  // A reader (verification) changes nothing, the schema neither: a store written before a table
+  // existed is read as it is.
+  if (!writer) return s;
   if (auto r = s->exec(schema); !r) return std::unexpected(r.error());
   return s;
 }
@@ -220,7 +223,12 @@ Result<void> Store::write_snapshot(uint64_t height, const std::string& body) {
 
 Result<std::optional<Store::Snapshot>> Store::snapshot() {
   Stmt s(db_, "SELECT height, body FROM snapshot WHERE id = 1");
-  if (!s.ok()) return db_error(db_, "read snapshot");
+  if (!s.ok()) {
+    // A store no writer of this version has opened yet has no snapshot table.
+    if (std::string_view(sqlite3_errmsg(db_)).find("no such table") != std::string_view::npos)
+      return std::nullopt;
+    return db_error(db_, "read snapshot");
+  }
   int rc = s.step();
   if (rc == SQLITE_DONE) return std::nullopt;
   if (rc != SQLITE_ROW) return db_error(db_, "read snapshot");
