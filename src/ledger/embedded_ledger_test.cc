@@ -445,6 +445,41 @@ TEST(EmbeddedLedger, ARestartLoadsTheSnapshotAndReplaysOnlyTheBlocksAfterIt) {
   EXPECT_FALSE(EmbeddedLedger::open(o, nullptr, clock));
 }
 
+// The attack on snapshots no damage test tries: a well-formed snapshot of another history (the
+// same genesis, the same height, a transfer to the attacker instead of to alice) put in place
+// of the store's own. It decodes and keeps every invariant; only its digest, which is not the
+// block's, gives it away: refused, and the start replays the store's own blocks.
+TEST(EmbeddedLedger, AWellFormedSnapshotOfAnotherHistoryIsRefused) {
+  TempDir honest_dir, forged_dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock honest_clock(g.time), forged_clock(g.time);
+  {
+    auto l = open_finalized(honest_dir.path(), honest_clock, g);
+    exec(*l, key("early"), Transfer{key("alice").address(), Amount::from_tokens(1).value()});
+  }
+  {
+    auto l = open_finalized(forged_dir.path(), forged_clock, g);
+    exec(*l, key("early"), Transfer{key("mallory").address(), Amount::from_tokens(1000).value()});
+  }
+  Store::Snapshot forged =
+      Store::open(forged_dir.path(), false).value()->snapshot().value().value();
+  uint64_t height = 0;
+  {
+    auto store = Store::open(honest_dir.path()).value();
+    height = store->snapshot().value().value().height;
+    ASSERT_EQ(forged.height, height) << "the same height, or this test proves nothing";
+    ASSERT_TRUE(store->write_snapshot(height, forged.body));
+  }
+  EmbeddedOptions o;
+  o.data_dir = honest_dir.path();
+  auto l = EmbeddedLedger::open(o, nullptr, honest_clock).value();
+  EXPECT_FALSE(l->opened().snapshot);
+  EXPECT_NE(l->opened().snapshot_refused.find("digest"), std::string::npos)
+      << l->opened().snapshot_refused;
+  EXPECT_EQ(l->balance_of(key("mallory").address())->to_string(), "0");
+  EXPECT_EQ(l->balance_of(key("alice").address())->to_string(), "1");
+}
+
 TEST(EmbeddedLedger, ConcurrentSubmittersAreGroupCommittedInFewerBlocks) {
   TempDir dir;
   GenesisConfig g = quick_genesis();
