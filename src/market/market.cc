@@ -55,18 +55,6 @@ void Market::maybe_snapshot() {
   (void)write_snapshot();  // on failure, retried after the next command
 }
 
-Result<void> Market::check_signed(const Hash& struct_hash, const crypto::Signature& sig,
-                                  const Address& owner, const char* what) const {
-  auto signer = crypto::recover(crypto::eip712::digest(domain_separator_, struct_hash), sig);
-  if (!signer) return fail_at(MarketErrc::bad_signature, what, signer.error().message());
-  if (*signer != owner) {
-    return fail_at(
-        MarketErrc::bad_signature, what,
-        fmt::format("signed by {}, not by its owner {}", signer->to_string(), owner.to_string()));
-  }
-  return {};
-}
-
 Result<PlaceResult> Market::place_offer(const Offer& offer, const crypto::Signature& sig) {
   Placement p{true, offer, {}, sig, std::nullopt, {}};
   return std::move(place(std::span(&p, 1))[0]);
@@ -105,15 +93,21 @@ Result<Hash> Market::check_placement(const Placement& p, uint64_t now_s,
     return fail(MarketErrc::duplicate_order,
                 fmt::format("this {} was placed before (reuse its nonce?)", what));
   }
+  // The signer: as the caller recovered it, or recovered here.
+  std::optional<Address> signer = p.verified ? p.verified->signer : std::nullopt;
+  std::string why = "the signature recovers to no one";
   if (!p.verified) {
-    if (auto s = check_signed(hash, p.signature, owner, what); !s)
-      return std::unexpected(s.error());
-  } else if (!p.verified->signer || *p.verified->signer != owner) {
-    return fail_at(MarketErrc::bad_signature, what,
-                   p.verified->signer
-                       ? fmt::format("signed by {}, not by its owner {}",
-                                     p.verified->signer->to_string(), owner.to_string())
-                       : std::string("the signature recovers to no one"));
+    auto a = crypto::recover(crypto::eip712::digest(domain_separator_, hash), p.signature);
+    if (a)
+      signer = *a;
+    else
+      why = a.error().message();
+  }
+  if (!signer) return fail_at(MarketErrc::bad_signature, what, why);
+  if (*signer != owner) {
+    return fail_at(
+        MarketErrc::bad_signature, what,
+        fmt::format("signed by {}, not by its owner {}", signer->to_string(), owner.to_string()));
   }
   return hash;
 }

@@ -214,8 +214,6 @@ class Market {
     Address owner;
   };
 
-  Result<void> check_signed(const Hash& struct_hash, const crypto::Signature& sig,
-                            const Address& owner, const char* what) const;
   // Opens a deal on the ledger for each fill; refused fills undo their book effects.
   void execute(std::vector<Fill>& fills, PlaceResult* result);
   void release_if_closed(DealRecord& d, Timestamp now, std::vector<Fill>* fills);
