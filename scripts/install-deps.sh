@@ -15,6 +15,7 @@ apt_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm curl sqlite3 jq clang-format ccache openssl python3 iproute2 nftables conntrack
   dpkg-dev fakeroot systemd man-db zsh chromium
+  wireguard-tools wireguard-go qrencode dnsmasq-base
 )
 
 bench_packages=(dante-server microsocks tinyproxy openssh-server openssh-client)

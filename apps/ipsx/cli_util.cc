@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <iostream>
+#include <thread>
 
 #include "crypto/keystore.h"
 
@@ -32,6 +36,37 @@ std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_print
         total ? 100.0 * static_cast<double>(r.blocks) / static_cast<double>(total) : 100.0,
         r.transactions));
   };
+}
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) {
+  g_stop = true;
+}
+}  // namespace
+
+void run_until_signal_or(const std::function<bool()>& every_second) {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  auto next = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::chrono::steady_clock::now() >= next) {
+      if (!every_second()) return;
+      next += std::chrono::seconds(1);
+    }
+  }
+}
+
+void run_until_signal(const std::function<void()>& every_second) {
+  run_until_signal_or([&] {
+    every_second();
+    return true;
+  });
+}
+
+bool stop_requested() {
+  return g_stop;
 }
 
 }  // namespace ipsx::cli

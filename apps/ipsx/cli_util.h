@@ -1,9 +1,12 @@
 // Small helpers shared by the `ipsx` subcommands: reporting errors, reading secrets.
 #pragma once
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
+
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -62,5 +65,20 @@ crypto::PrivateKey unlock_key(const std::string& keystore, const std::string& ad
 // Logs a long ledger replay's progress (logs::info, on standard error), as `replaying the
 // ledger: block N of M (P %), T transactions` (nothing for a replay under a second).
 std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_printer();
+
+// Waits for SIGINT or SIGTERM, calling `every_second` meanwhile (the agents' main loop).
+void run_until_signal(const std::function<void()>& every_second);
+// The same, until `every_second` returns false.
+void run_until_signal_or(const std::function<bool()>& every_second);
+// Whether SIGINT or SIGTERM came (once run_until_signal has set them up).
+bool stop_requested();
+
+// A setting the node also states: the node's unless given, and then it must agree.
+template <class T>
+T agree(const std::optional<T>& given, T node_value, const char* what) {
+  if (given && *given != node_value)
+    throw CommandError(fmt::format("{}: {} given, but the node's is {}", what, *given, node_value));
+  return node_value;
+}
 
 }  // namespace ipsx::cli

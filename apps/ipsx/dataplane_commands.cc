@@ -43,6 +43,7 @@
 #include "net/memory_trim.h"
 #include "net/net_error.h"
 #include "net/relay.h"
+#include "net/wireguard.h"
 #include "node_session.h"
 #include "provide_config.h"
 #include "sdk/dataplane.h"
@@ -54,25 +55,6 @@ namespace ipsx::cli {
 namespace {
 
 using json = nlohmann::json;
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_stop_signal(int) {
-  g_stop = true;
-}
-
-// Waits for SIGINT or SIGTERM, calling `every_second` meanwhile.
-void run_until_signal(const std::function<void()>& every_second) {
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-  auto next = std::chrono::steady_clock::now();
-  while (!g_stop) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (std::chrono::steady_clock::now() >= next) {
-      every_second();
-      next += std::chrono::seconds(1);
-    }
-  }
-}
 
 uint64_t now_s() {
   return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
@@ -117,14 +99,6 @@ net::asio::ip::address to_asio_address(const Ip& ip) {
 std::string endpoint_text(const net::tcp::endpoint& e) {
   return e.address().is_v6() ? fmt::format("[{}]:{}", e.address().to_string(), e.port())
                              : fmt::format("{}:{}", e.address().to_string(), e.port());
-}
-
-// A setting the node also states: the node's unless given, and then it must agree.
-template <class T>
-T agree(const std::optional<T>& given, T node_value, const char* what) {
-  if (given && *given != node_value)
-    throw CommandError(fmt::format("{}: {} given, but the node's is {}", what, *given, node_value));
-  return node_value;
 }
 
 void log_lines(const std::vector<std::string>& lines) {
@@ -491,6 +465,23 @@ net::ExitConfig exit_config(const ProvideConfig& c) {
   for (size_t i = 0; i < c.offers.size(); ++i) {
     if (!c.local_addresses[i].empty())
       config.source_of[c.offers[i].ip] = unwrap(parse_ip(c.local_addresses[i]), "local_address");
+  }
+  if (c.vpn) {  // WireGuard for the vpn deals: the interface and its rules, removed at the end
+    net::WireguardExitConfig w;
+    w.interface = c.vpn->interface;
+    w.listen_port = c.vpn->listen_port;
+    if (c.vpn->endpoint)
+      w.endpoint = unwrap(net::parse_authority(*c.vpn->endpoint, std::nullopt), "vpn.endpoint");
+    w.subnet = unwrap(parse_prefix(c.vpn->subnet), "vpn.subnet");
+    for (const auto& d : c.vpn->dns) w.dns.push_back(unwrap(parse_ip(d), "vpn.dns"));
+    w.mtu = c.vpn->mtu;
+    w.policy = config.policy;
+    w.source_of = config.source_of;
+    auto vpn = std::shared_ptr<net::WireguardExit>(unwrap(net::WireguardExit::start(w), "[vpn]"));
+    logs::info(fmt::format("VPN: WireGuard ({}) on {}, UDP port {}, tunnels in {}",
+                           vpn->interface().implementation(), w.interface, w.listen_port,
+                           c.vpn->subnet));
+    config.vpn = std::move(vpn);
   }
   return config;
 }

@@ -20,6 +20,7 @@ void add_eth_command(CLI::App& app);         // eth_command.cc
 void add_node_command(CLI::App& app);        // node_command.cc
 void add_dataplane_commands(CLI::App& app);  // dataplane_commands.cc: gateway, provide
 void add_relay_command(CLI::App& app);       // relay_command.cc: relay
+void add_vpn_command(CLI::App& app);         // vpn_command.cc: vpn
 void add_client_commands(CLI::App& app);     // client_commands.cc: token, sale, offer, deal ...
 }  // namespace ipsx::cli
 
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
   ipsx::cli::add_node_command(app);
   ipsx::cli::add_dataplane_commands(app);
   ipsx::cli::add_relay_command(app);
+  ipsx::cli::add_vpn_command(app);
   ipsx::cli::add_client_commands(app);  // after add_market_command: adds `market depth|trades`
   add_environment(app, false);
   ipsx::cli::add_help_export_commands(app, IPSX_VERSION);

@@ -57,6 +57,31 @@ ProvideConfig load_provide_config(const std::string& path) {
       c.policy.allow.push_back(unwrap(parse_prefix(*text), path + ": allow"));
     }
   }
+  if (t["vpn"]) {
+    const auto* v = t["vpn"].as_table();
+    const std::string where = path + ": vpn";
+    if (!v) throw CommandError(where + ": want a table ([vpn])");
+    toml::node_view<const toml::node> n{v};
+    ProvideConfig::Vpn vpn;
+    vpn.interface = toml_value<std::string>(n["interface"], where + ".interface", vpn.interface);
+    int64_t port = toml_value<int64_t>(n["listen_port"], where + ".listen_port", 51820);
+    if (port < 1 || port > 65535) throw CommandError(where + ".listen_port: from 1 to 65535");
+    vpn.listen_port = static_cast<uint16_t>(port);
+    if (n["endpoint"])
+      vpn.endpoint = toml_value<std::string>(n["endpoint"], where + ".endpoint", "");
+    vpn.subnet = toml_value<std::string>(n["subnet"], where + ".subnet", vpn.subnet);
+    if (const auto* dns = n["dns"].as_array()) {
+      for (const auto& d : *dns) {
+        auto text = d.value<std::string>();
+        if (!text || !parse_ip(*text)) throw CommandError(where + ".dns: want IP address strings");
+        vpn.dns.push_back(*text);
+      }
+    }
+    int64_t mtu = toml_value<int64_t>(n["mtu"], where + ".mtu", 1420);
+    if (mtu < 1280 || mtu > 1500) throw CommandError(where + ".mtu: from 1280 to 1500");
+    vpn.mtu = static_cast<uint16_t>(mtu);
+    c.vpn = vpn;
+  }
   const auto* ips = t["ip"].as_array();
   if (!ips || ips->empty()) throw CommandError(path + ": no [[ip]] to offer");
   size_t i = 0;
@@ -92,6 +117,8 @@ ProvideConfig load_provide_config(const std::string& path) {
     std::string local = toml_value<std::string>(v["local_address"], where + ".local_address", "");
     if (!local.empty() && !parse_ip(local))
       throw CommandError(where + ".local_address: not an IP address: " + local);
+    if ((o.protocols & protocol::vpn) && !c.vpn)
+      throw CommandError(where + ".protocols: vpn needs a [vpn] section (docs/vpn.md)");
     c.offers.push_back(o);
     c.local_addresses.push_back(local);
   }

@@ -33,6 +33,16 @@ struct ProvideConfig {
   // Per offer (same index): behind a NAT, the local address whose traffic leaves as the offer's
   // public IP; empty: the IP is this machine's own.
   std::vector<std::string> local_addresses;
+  // [vpn]: the exit serves `vpn` deals as WireGuard tunnels (docs/vpn.md). Needs CAP_NET_ADMIN.
+  struct Vpn {
+    std::string interface = "ipsxvpn0";
+    uint16_t listen_port = 51820;
+    std::optional<std::string> endpoint;  // HOST:PORT requesters dial; default leased IP:port
+    std::string subnet = "10.77.0.0/16";
+    std::vector<std::string> dns;
+    uint16_t mtu = 1420;
+  };
+  std::optional<Vpn> vpn;
 };
 
 // Reads the provider's TOML file at `path`. Throws CommandError naming the file, the line or the

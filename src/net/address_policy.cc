@@ -74,6 +74,14 @@ const char* to_string(AddressClass c) {
   return "unknown";
 }
 
+std::vector<std::string> non_global_v4_ranges() {
+  std::vector<std::string> out;
+  for (const V4Range& r : kV4Ranges)
+    out.push_back(fmt::format("{}.{}.{}.{}/{}", r.base >> 24, (r.base >> 16) & 0xff,
+                              (r.base >> 8) & 0xff, r.base & 0xff, r.bits));
+  return out;
+}
+
 AddressClass classify(const Ipv4& a) {
   uint32_t v = v4_value(a);
   for (const auto& r : kV4Ranges) {

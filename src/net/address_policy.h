@@ -49,6 +49,10 @@ struct DestinationPolicy {
 // Whether `address` (v4 or v6; v4 compared in its mapped form) is in one of `ranges`.
 bool in_ranges(const std::vector<IpPrefix>& ranges, const asio::ip::address& address);
 
+// The IPv4 ranges classify() counts as not global, as "a.b.c.d/n" (for firewall rules that must
+// refuse what the policy refuses: net/wireguard.h).
+std::vector<std::string> non_global_v4_ranges();
+
 // Mail submission and relay ports: 25, 465, 587.
 bool is_mail_port(uint16_t port);
 

@@ -154,6 +154,7 @@ awaitable<void> Exit::Impl::handle_pair(tcp::socket sock, std::string source) {
     if (!c) return;
     if (f.type == FrameType::proof) on_proof(*session, *c, f);
     if (f.type == FrameType::receipt) on_receipt(*session, *c, f);
+    if (f.type == FrameType::vpn_open) on_vpn_open(session, weak, f);
   };
   ch->on_closed = [this](const Error&) { --connections; };
   session->channels.push_back(ch);

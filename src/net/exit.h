@@ -12,6 +12,9 @@
 //   provider claims it on the ledger). When unpaid use passes the credit limit, or the deal's time
 //   is over, the exit cuts the deal: every stream and front connection of it is closed and new
 //   ones are refused.
+// - VPN (optional, ExitConfig::vpn): for a deal whose offer serves `vpn`, the requester's signed
+//   WireGuard key becomes a peer whose traffic leaves from the leased IP under the same policy;
+//   billed like any deal, metered by the tunnel's counters, removed when the deal is cut.
 //
 // Single-threaded: run the io_context it is given on one thread. Thread-safe: stats(), the
 // directory (called on the exit's thread), stop() and end_deal() (post).
@@ -35,6 +38,7 @@
 #include "net/address_policy.h"
 #include "net/asio.h"
 #include "net/endpoint.h"
+#include "net/pair_messages.h"
 #include "vocab/usage.h"
 
 namespace ipsx::net {
@@ -64,6 +68,35 @@ class ExitDealDirectory {
   virtual std::optional<ExitDeal> find(const Hash& deal_id) const = 0;
 };
 
+// A deal's WireGuard peer (docs/vpn.md): the requester's key, the leased IP its traffic leaves
+// from, and whether mail ports are allowed (a deal made for email).
+struct VpnPeer {
+  Hash deal_id;
+  WgKey public_key{};
+  Ip leased_ip{};
+  bool email = false;
+};
+
+// Bytes through a deal's tunnel since its first peer was added (monotonic).
+struct VpnCounter {
+  Hash deal_id;
+  uint64_t bytes_up = 0;    // from the requester
+  uint64_t bytes_down = 0;  // to the requester
+};
+
+// Where the exit's VPN deals are served: net/wireguard.h's WireguardExit on a host, a fake in
+// tests. add_peer and remove_peer may block (they run the system's tools): the exit calls them
+// on its lookup threads, one deal at a time; counters() must not block.
+class ExitVpn {
+ public:
+  virtual ~ExitVpn() = default;
+  // Adds the deal's peer, replacing an earlier key of the same deal; its tunnel's terms.
+  virtual Result<VpnConfigMessage> add_peer(const VpnPeer& peer) = 0;
+  // The deal's peer removed: its packets are dropped from then on. Nothing if it has none.
+  virtual void remove_peer(const Hash& deal_id) = 0;
+  virtual std::vector<VpnCounter> counters() const = 0;
+};
+
 struct ExitConfig {
   tcp::endpoint pair_listen{asio::ip::make_address("127.0.0.1"), 0};
   std::optional<tcp::endpoint> proxy_listen;  // the SOCKS5/HTTP front, if any
@@ -84,6 +117,8 @@ struct ExitConfig {
   // address; more wait their turn. One address asking about made-up deals from a slow directory
   // then holds at most this many of the lookup threads, and the others serve everyone else.
   size_t max_lookups_per_address = 2;
+  // Serves `vpn` deals (a WireGuard tunnel out of the leased IP); none: they are refused a tunnel.
+  std::shared_ptr<ExitVpn> vpn;
 };
 
 // What the exit has metered for one deal.

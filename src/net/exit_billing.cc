@@ -34,6 +34,7 @@ void Exit::Impl::cut(Session& s, const Error& why) {
   for (auto& w : s.front)
     if (auto c = w.lock())
       if (c->abort) c->abort();
+  remove_vpn_peer(s);
   s.channels.clear();
   s.front.clear();
 }
@@ -45,6 +46,7 @@ awaitable<void> Exit::Impl::billing() {
     boost::system::error_code ec;
     co_await invoice_timer.async_wait(use_ec(ec));
     if (stopping) break;
+    meter_vpn();
     std::vector<Hash> over;
     for (auto& [id, s] : sessions) {
       if (now_s() >= s->deal.end + kForgetAfterEndSeconds) {

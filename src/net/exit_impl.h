@@ -49,6 +49,14 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     UsageLog log;
     std::map<uint64_t, Hash> sent_roots;
     std::optional<ExitReceipt> receipt;
+    // The deal's WireGuard peer (exit_vpn.cc): its key once added, the tunnel's terms, whether
+    // an add runs now, and the tunnel's counters at the last look (what is metered is the rest).
+    std::optional<WgKey> vpn_key;
+    WgKey vpn_key_pending{};  // the key being added while vpn_adding
+    std::optional<VpnConfigMessage> vpn_config;
+    bool vpn_adding = false;
+    std::vector<std::weak_ptr<MuxChannel>> vpn_waiting;  // answered when the add is done
+    uint64_t vpn_up_seen = 0, vpn_down_seen = 0;
   };
 
   // One connection's record, finished when the last holder lets go (the connection's coroutine
@@ -178,6 +186,17 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   void send_usage(Session& s);
 
   void on_receipt(Session& s, MuxChannel& ch, const Frame& f);
+
+  // ---- VPN (exit_vpn.cc) -----------------------------------------------------------------------
+
+  // A requester's VPN_OPEN: checked (the deal serves vpn and is live, the key signed by the
+  // requester), the peer added on a lookup thread, then VPN_CONFIG (or VPN_REFUSED) sent back.
+  void on_vpn_open(const std::shared_ptr<Session>& s, const std::weak_ptr<MuxChannel>& weak,
+                   const Frame& f);
+  // The deal's peer removed (on a lookup thread), if it has one: for a cut deal.
+  void remove_vpn_peer(Session& s);
+  // Every billing tick: the tunnels' new bytes into their deals' stats.
+  void meter_vpn();
   std::function<void(const UsageRecord&)> on_usage;
   std::function<void(const ExitReceipt&)> on_receipt_cb;
 

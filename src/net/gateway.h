@@ -31,6 +31,7 @@
 #include "net/asio.h"
 #include "net/endpoint.h"
 #include "net/net_error.h"
+#include "net/pair_messages.h"
 #include "net/proxy_username.h"
 #include "vocab/orders.h"
 
@@ -138,6 +139,13 @@ struct GatewayLeaseStats {
   std::optional<std::string> usage_disputed;  // why it stopped signing usage receipts
 };
 
+// A VPN tunnel over a lease (docs/vpn.md): the deal, and the exit's answer (its WireGuard key and
+// endpoint, the requester's address in the tunnel).
+struct VpnLease {
+  Lease lease;
+  VpnConfigMessage config;
+};
+
 // Deal status reports for the deal protocol: connected, or failed with the reason.
 // connected: the deal's first pair channel, with its path ("direct to IP:PORT", "relayed through
 // IP:PORT"); path: a relayed deal moved to a punched path, or stays relayed (with why).
@@ -164,6 +172,13 @@ class Gateway {
   // Called on the gateway's thread.
   // `reason`: for `connected`, the path ("direct to IP:PORT", "relayed through IP:PORT").
   std::function<void(const Hash& deal, LeaseEvent, const std::string& reason)> on_lease_event;
+
+  // Leases an IP that fits `filters` (the market's requests must name the vpn protocol) and asks
+  // its exit for a WireGuard tunnel for `public_key`, signed here by the requester's wallet.
+  // `done` is called once, on the gateway's thread. From then on the gateway keeps the deal's
+  // pair channel up (reconnecting it and asking again for the same tunnel) and pays its invoices
+  // until the lease ends (end_lease, the exit's cut, the deal's end). Thread-safe (posted).
+  void open_vpn(ProxyFilters filters, WgKey public_key, std::function<void(Result<VpnLease>)> done);
 
   GatewayLeaseStats stats(const Hash& deal_id) const;
   size_t open_clients() const;

@@ -15,4 +15,8 @@ std::string pair_auth_message(const Hash& deal_id, ByteView challenge, ByteView 
                      to_hex(challenge, false), to_hex(channel_binding, false));
 }
 
+std::string vpn_key_message(const Hash& deal_id, std::string_view wg_public_key_base64) {
+  return fmt::format("IPSX VPN key\ndeal: {}\nkey: {}", deal_id.hex(), wg_public_key_base64);
+}
+
 }  // namespace ipsx::net

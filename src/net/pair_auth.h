@@ -9,11 +9,14 @@
 //   the exit's fresh challenge and the TLS channel binding (an RFC 5705 exporter value), so the
 //   signature is good for this one TLS session and cannot be replayed or relayed.
 //
-// Both messages are readable text, so a hardware wallet shows what it signs.
+// - For a VPN deal, the requester signs its WireGuard public key with its wallet.
+//
+// All three messages are readable text, so a hardware wallet shows what it signs.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/address.h"
 #include "core/hash.h"
@@ -31,5 +34,10 @@ std::string exit_key_message(const Address& provider, const Hash& key_sha256, ui
 
 // "IPSX pair\ndeal: 0x...\nchallenge: <hex>\nchannel: <hex>"
 std::string pair_auth_message(const Hash& deal_id, ByteView challenge, ByteView channel_binding);
+
+// "IPSX VPN key\ndeal: 0x...\nkey: <base64>": the requester binds its WireGuard public key (as
+// `wg` prints it) to the deal. Not tied to one TLS session: the same key is sent again after a
+// reconnect, and whoever replays it only asks for the tunnel the requester already holds.
+std::string vpn_key_message(const Hash& deal_id, std::string_view wg_public_key_base64);
 
 }  // namespace ipsx::net

@@ -25,6 +25,9 @@ bool known(uint8_t t) {
     case FrameType::cut:
     case FrameType::usage:
     case FrameType::receipt:
+    case FrameType::vpn_open:
+    case FrameType::vpn_config:
+    case FrameType::vpn_refused:
     case FrameType::ping:
     case FrameType::pong:
       return true;
@@ -85,6 +88,12 @@ const char* to_string(FrameType type) {
       return "usage";
     case FrameType::receipt:
       return "receipt";
+    case FrameType::vpn_open:
+      return "vpn_open";
+    case FrameType::vpn_config:
+      return "vpn_config";
+    case FrameType::vpn_refused:
+      return "vpn_refused";
     case FrameType::ping:
       return "ping";
     case FrameType::pong:

@@ -38,6 +38,9 @@ enum class FrameType : uint8_t {
   cut = 22,          // exit -> gateway, stream 0: the exit stops serving the deal, why (JSON)
   usage = 23,        // exit -> gateway, stream 0: new records of the deal's usage log (JSON)
   receipt = 24,      // gateway -> exit, stream 0: the requester's signed usage receipt (JSON)
+  vpn_open = 25,     // gateway -> exit, stream 0: the requester's WireGuard key, signed (JSON)
+  vpn_config = 26,   // exit -> gateway, stream 0: the deal's tunnel: key, endpoint, address (JSON)
+  vpn_refused = 27,  // exit -> gateway, stream 0: no tunnel for the deal, why (code + reason)
   ping = 30,         // either way, stream 0: payload echoed by pong
   pong = 31,
 };

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_strict.h"
+#include "net/base64.h"
 #include "net/net_error.h"
 #include "net/pair_auth.h"
 #include "net/socks5.h"
@@ -97,6 +98,22 @@ class Reader {
     if (error_) return {};
     auto v = from_hex(s);
     if (!v) return set(bad(name_, f, "not hex")), Bytes{};
+    return *v;
+  }
+  WgKey wg_key(const char* f) {
+    auto s = str(f, 64);
+    if (error_) return {};
+    auto v = base64_decode(s, 32);
+    if (!v || v->size() != 32) return set(bad(name_, f, "not a base64 32-byte key")), WgKey{};
+    WgKey k;
+    std::copy(v->begin(), v->end(), k.begin());
+    return k;
+  }
+  Ip ipv4(const char* f) {
+    auto s = str(f, 64);
+    if (error_) return {};
+    auto v = parse_ip(s);
+    if (!v || !is_v4_mapped(*v)) return set(bad(name_, f, "not an IPv4 address")), Ip{};
     return *v;
   }
   void set(Error e) {
@@ -301,6 +318,72 @@ Result<ReceiptMessage> parse_receipt(ByteView payload) {
   m.count = r.u64("count");
   m.root = r.hash("root");
   m.signature = r.signature("signature");
+  return done(r, std::move(m));
+}
+
+std::string wg_key_text(const WgKey& k) {
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
+}
+
+Bytes to_payload(const VpnOpenMessage& m) {
+  return dump({{"deal", m.deal_id.hex()},
+               {"publicKey", wg_key_text(m.public_key)},
+               {"signature", m.signature.to_hex()}});
+}
+
+Bytes to_payload(const VpnConfigMessage& m) {
+  json dns = json::array();
+  for (const Ip& d : m.dns) dns.push_back(format_ip(d));
+  return dump({{"deal", m.deal_id.hex()},
+               {"serverKey", wg_key_text(m.server_key)},
+               {"endpoint", to_string(m.endpoint)},
+               {"address", format_ip(m.address)},
+               {"dns", dns},
+               {"mtu", m.mtu}});
+}
+
+Result<VpnOpenMessage> parse_vpn_open(ByteView payload) {
+  Reader r(payload, "vpn_open");
+  VpnOpenMessage m;
+  m.deal_id = r.hash("deal");
+  m.public_key = r.wg_key("publicKey");
+  m.signature = r.signature("signature");
+  return done(r, std::move(m));
+}
+
+Result<VpnConfigMessage> parse_vpn_config(ByteView payload) {
+  Reader r(payload, "vpn_config");
+  VpnConfigMessage m;
+  m.deal_id = r.hash("deal");
+  m.server_key = r.wg_key("serverKey");
+  std::string endpoint = r.str("endpoint");
+  if (!r.error()) {
+    auto ep = parse_authority(endpoint, std::nullopt);
+    if (!ep || ep->port == 0)
+      r.set(bad("vpn_config", "endpoint", "not HOST:PORT"));
+    else
+      m.endpoint = *ep;
+  }
+  m.address = r.ipv4("address");
+  if (const json* dns = r.field("dns")) {
+    if (!dns->is_array() || dns->size() > kMaxVpnDns) {
+      r.set(bad("vpn_config", "dns",
+                fmt::format("not an array of at most {} addresses", kMaxVpnDns)));
+    } else {
+      for (const json& d : *dns) {
+        auto ip = d.is_string() ? parse_ip(d.get<std::string>())
+                                : Result<Ip>(std::unexpected(Error(NetErrc::malformed, "")));
+        if (!ip) {
+          r.set(bad("vpn_config", "dns", "an entry is not an IP address"));
+          break;
+        }
+        m.dns.push_back(*ip);
+      }
+    }
+  }
+  uint64_t mtu = r.u64("mtu");
+  if (!r.error() && (mtu < 1280 || mtu > 1500)) r.set(bad("vpn_config", "mtu", "not 1280..1500"));
+  m.mtu = static_cast<uint16_t>(mtu);
   return done(r, std::move(m));
 }
 

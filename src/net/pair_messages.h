@@ -3,6 +3,7 @@
 // refuse (NetErrc::malformed) anything missing, mistyped or out of range, naming the field.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -105,6 +106,31 @@ struct ReceiptMessage {
   crypto::Signature signature;
 };
 
+// A WireGuard key (Curve25519, 32 bytes; base64 in text, as `wg` shows it).
+using WgKey = std::array<uint8_t, 32>;
+
+// gateway -> exit, for a deal that serves `vpn`: the requester's WireGuard public key, and its
+// wallet's EIP-191 signature of vpn_key_message (pair_auth.h), so the key is bound to the
+// requester however the frame reached the exit. Sent again after a reconnect: the same key gets
+// the same tunnel; another key replaces the deal's peer.
+struct VpnOpenMessage {
+  Hash deal_id;
+  WgKey public_key{};
+  crypto::Signature signature;
+};
+
+// exit -> gateway: the deal's tunnel (docs/vpn.md): the exit's WireGuard key and endpoint, the
+// requester's address inside the tunnel (IPv4, a /32), resolvers to use through it, the MTU.
+struct VpnConfigMessage {
+  Hash deal_id;
+  WgKey server_key{};
+  Endpoint endpoint;
+  Ip address{};         // IPv4 mapped
+  std::vector<Ip> dns;  // at most kMaxVpnDns
+  uint16_t mtu = 1420;  // 1280..1500
+};
+inline constexpr size_t kMaxVpnDns = 4;
+
 Bytes to_payload(const HelloMessage& m);
 Bytes to_payload(const AuthMessage& m);
 Bytes to_payload(const WelcomeMessage& m);
@@ -113,6 +139,8 @@ Bytes to_payload(const InvoiceMessage& m);
 Bytes to_payload(const ProofMessage& m);
 Bytes to_payload(const UsageMessage& m);
 Bytes to_payload(const ReceiptMessage& m);
+Bytes to_payload(const VpnOpenMessage& m);
+Bytes to_payload(const VpnConfigMessage& m);
 
 Result<HelloMessage> parse_hello(ByteView payload);
 Result<AuthMessage> parse_auth(ByteView payload);
@@ -123,6 +151,9 @@ Result<ProofMessage> parse_proof(ByteView payload);
 // At most kMaxUsageRecordsPerMessage records; hosts of at most 255 bytes.
 Result<UsageMessage> parse_usage(ByteView payload);
 Result<ReceiptMessage> parse_receipt(ByteView payload);
+Result<VpnOpenMessage> parse_vpn_open(ByteView payload);
+// The endpoint a host name or an address with a port; the address IPv4.
+Result<VpnConfigMessage> parse_vpn_config(ByteView payload);
 
 // An error on the wire: one byte of NetErrc (exit_failed for codes of other layers) and the
 // message. The parse never fails: an unknown or empty payload reads as exit_failed.

@@ -163,3 +163,25 @@ exchange_ledger() {
   send --address "$early" transfer --to "$requester" --amount 1000
   send --address "$requester" deposit --amount "$deposit"
 }
+
+# ---- the testbed (scripts/netbed.sh; the script sets `root` to the project's root) ------------
+# netbed_claim LETTER: this run's testbed is named LETTER and the shell's pid; the testbeds of
+# earlier runs with that letter whose process is gone (killed before their cleanup) go first.
+netbed_claim() {
+  local stale
+  for stale in $(ip netns list | awk '{print $1}' | sed -nE "s/^ipsx-$1([0-9]+)-.*/\\1/p" | sort -u); do
+    kill -0 "$stale" 2>/dev/null || NETBED=$1$stale "$root/scripts/netbed.sh" down >/dev/null 2>&1
+  done
+  export NETBED=$1$$
+}
+nb() { "$root/scripts/netbed.sh" "$@"; }
+# on HOST NAME CMD...: CMD in the background on HOST, output in $work/NAME.out, pid in pid_of.
+declare -A pid_of
+on() {
+  local h=$1 name=$2
+  shift 2
+  # The script itself (not the function nb), which execs CMD: `$!` is CMD's pid.
+  "$root/scripts/netbed.sh" exec "$h" "$@" >"$work/$name.out" 2>&1 &
+  pids+=($!)
+  pid_of[$name]=$!
+}

@@ -14,11 +14,7 @@ command -v nft >/dev/null || { echo "nft is missing: run scripts/install-deps.sh
 # A name of its own, so that runs side by side do not meet: t and this script's pid. A run that
 # was killed outright (SIGKILL: no trap runs) left its testbed behind: removed here once its
 # process is gone.
-for stale in $(ip netns list | awk '{print $1}' | sed -nE 's/^ipsx-t([0-9]+)-.*/\1/p' | sort -u); do
-  kill -0 "$stale" 2>/dev/null || NETBED=t$stale "$root/scripts/netbed.sh" down >/dev/null 2>&1
-done
-export NETBED=t$$
-nb() { "$root/scripts/netbed.sh" "$@"; }
+netbed_claim t
 on_exit() { nb down >/dev/null 2>&1 || true; }
 
 # A failure half-way through `up` (here nftables refusing the first NAT) leaves nothing behind.

@@ -26,25 +26,11 @@ source "$here/lib.sh"
 [[ $(id -u) == 0 ]] || { echo "skipped: the testbed needs root"; exit 77; }
 unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
 
-for stale in $(ip netns list | awk '{print $1}' | sed -nE 's/^ipsx-x([0-9]+)-.*/\1/p' | sort -u); do
-  kill -0 "$stale" 2>/dev/null || NETBED=x$stale "$root/scripts/netbed.sh" down >/dev/null 2>&1
-done
-export NETBED=x$$
-nb() { "$root/scripts/netbed.sh" "$@"; }
+netbed_claim x
 on_exit() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   nb down >/dev/null 2>&1 || true
-}
-# on HOST NAME CMD...: CMD in the background on HOST, output in $work/NAME.out, pid in pid_of.
-declare -A pid_of
-on() {
-  local h=$1 name=$2
-  shift 2
-  # The script itself (not the function nb), which execs CMD: `$!` is CMD's pid.
-  "$root/scripts/netbed.sh" exec "$h" "$@" >"$work/$name.out" 2>&1 &
-  pids+=($!)
-  pid_of[$name]=$!
 }
 nb up >/dev/null || { bad "the testbed comes up"; finish; exit 1; }
 

@@ -1,0 +1,315 @@
+// `ipsx vpn`: a leased IP as a WireGuard VPN (docs/vpn.md). Leases an IP whose offer serves
+// `vpn`, has its exit add this machine's fresh WireGuard key as a peer, and then either brings up
+// a local tunnel (routes: everything, or the ranges given) or writes a standard wg-quick file for
+// another device; in both cases it keeps paying the deal until it ends or the command is stopped.
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "agent_deals.h"
+#include "cli_util.h"
+#include "log.h"
+#include "net/gateway.h"
+#include "net/run_command.h"
+#include "net/wireguard.h"
+#include "node_session.h"
+#include "sdk/dataplane.h"
+#include "sdk/settlement.h"
+
+namespace ipsx::cli {
+namespace {
+
+struct VpnOptions {
+  std::string node, keystore, address, password_file;
+  std::string country, type, region, max_price;
+  uint64_t duration = 3600;
+  std::string interface = "ipsx0";
+  std::vector<std::string> routes;  // CIDR; none: everything
+  std::string export_file;
+  bool qr = false;
+  std::optional<uint64_t> chain_id;
+  std::optional<uint16_t> fee_bps;
+  uint64_t acquire_timeout_ms = 30'000;
+  uint64_t node_wait_seconds = 60;
+};
+
+// The wg-quick file for the tunnel: what the official WireGuard apps import.
+std::string wg_quick_file(const net::WgKeyPair& keys, const net::VpnConfigMessage& c,
+                          const std::vector<std::string>& allowed, const Hash& deal) {
+  std::string dns;
+  for (const Ip& d : c.dns) dns += (dns.empty() ? "" : ", ") + format_ip(d);
+  std::string allowed_text;
+  for (const auto& a : allowed) allowed_text += (allowed_text.empty() ? "" : ", ") + a;
+  return fmt::format(
+      "# IPSX deal {}: traffic leaves from the leased IP while `ipsx vpn` pays for it.\n"
+      "[Interface]\nPrivateKey = {}\nAddress = {}/32\n{}MTU = {}\n\n"
+      "[Peer]\nPublicKey = {}\nEndpoint = {}\nAllowedIPs = {}\nPersistentKeepalive = 25\n",
+      deal.hex(), net::wg_key_base64(keys.private_key), format_ip(c.address),
+      dns.empty() ? "" : "DNS = " + dns + "\n", c.mtu, net::wg_key_base64(c.server_key),
+      net::to_string(c.endpoint), allowed_text);
+}
+
+// Routes this command added (deleted at the end), for the addresses that must not go into a
+// tunnel that carries everything: the exit's endpoint, the node, the pair channel's peer.
+class RouteExceptions {
+ public:
+  ~RouteExceptions() {
+    for (const auto& r : added_) (void)net::run_command({"ip", "route", "del", r});
+  }
+  // Sends `address` (IPv4) the way it goes now, whatever the tunnel's routes say.
+  void keep(const std::string& address) {
+    if (!seen_.insert(address).second) return;
+    auto how = net::run_command({"ip", "route", "get", address});
+    if (!how) throw CommandError("no route to " + address + ": " + how.error().message());
+    std::istringstream in(*how);
+    std::string word, via, dev;
+    while (in >> word) {
+      if (word == "via") in >> via;
+      if (word == "dev") in >> dev;
+    }
+    if (dev == "lo" || dev.empty()) return;  // this machine's own address
+    std::vector<std::string> argv = {"ip", "route", "add", address + "/32"};
+    if (!via.empty()) argv.insert(argv.end(), {"via", via});
+    argv.insert(argv.end(), {"dev", dev});
+    auto r = net::run_command(argv);
+    if (!r)
+      throw CommandError("keeping " + address + " outside the tunnel: " + r.error().message());
+    added_.push_back(address + "/32");
+  }
+
+ private:
+  std::set<std::string> seen_;
+  std::vector<std::string> added_;
+};
+
+// The IPv4 addresses of the node's host (its URL's host, resolved).
+std::vector<std::string> node_addresses(const std::string& url) {
+  std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (!rest.empty() && rest.front() == '[') return {};  // IPv6: the tunnel carries IPv4 only
+  std::string host = rest.substr(0, rest.find(':'));
+  net::asio::io_context io;
+  net::tcp::resolver resolver(io);
+  boost::system::error_code ec;
+  auto results = resolver.resolve(net::tcp::v4(), host, "0", ec);
+  std::vector<std::string> out;
+  if (!ec)
+    for (const auto& r : results) out.push_back(r.endpoint().address().to_string());
+  return out;
+}
+
+// This machine's tunnel: the interface, its peer (the exit), the routes into it and, when it
+// carries everything, the exceptions that keep the exit, the node and the pair channel outside.
+struct LocalTunnel {
+  std::unique_ptr<RouteExceptions> exceptions;
+  std::unique_ptr<net::WgInterface> tunnel;
+};
+
+LocalTunnel bring_up(const VpnOptions& o, const net::WgKeyPair& keys, const net::VpnLease& vpn,
+                     const std::vector<std::string>& allowed, bool everything) {
+  const net::VpnConfigMessage& c = vpn.config;
+  LocalTunnel t;
+  t.exceptions = std::make_unique<RouteExceptions>();
+  if (everything) {
+    if (auto* v4 = std::get_if<net::Ipv4>(&c.endpoint.host))
+      t.exceptions->keep(fmt::format("{}.{}.{}.{}", (*v4)[0], (*v4)[1], (*v4)[2], (*v4)[3]));
+    if (vpn.lease.exit.address().is_v4()) t.exceptions->keep(vpn.lease.exit.address().to_string());
+    for (const auto& a : node_addresses(o.node)) t.exceptions->keep(a);
+  }
+  net::WgInterface::Options w;
+  w.name = o.interface;
+  w.private_key = keys.private_key;
+  w.address = c.address;
+  w.mtu = c.mtu;
+  t.tunnel = unwrap(net::WgInterface::create(w), "the tunnel");
+  unwrap(t.tunnel->set_peer(c.server_key, allowed, c.endpoint, 25), "the tunnel's peer");
+  for (const std::string& r :
+       everything ? std::vector<std::string>{"0.0.0.0/1", "128.0.0.0/1"} : allowed)
+    unwrap(net::run_command({"ip", "route", "add", r, "dev", o.interface}), "route " + r);
+  std::string dns;
+  for (const Ip& d : c.dns) dns += (dns.empty() ? "" : " ") + format_ip(d);
+  logs::info(fmt::format("tunnel up on {} ({}): {}{}", o.interface, t.tunnel->implementation(),
+                         everything ? "everything" : "the ranges given",
+                         dns.empty() ? "" : "; resolvers through it: " + dns));
+  return t;
+}
+
+void run_vpn(const VpnOptions& o) {
+  logs::set_program("ipsx vpn");
+  const bool local = o.export_file.empty();
+  if (local) unwrap(net::check_net_admin(), "a local tunnel");
+  if (auto ok = net::check_interface_name(o.interface); !ok)
+    throw CommandError("--interface: " + ok.error().message());
+  std::vector<std::string> allowed;
+  for (const auto& r : o.routes) {
+    auto p = unwrap(parse_prefix(r), "--route");
+    if (!is_v4_mapped(p.prefix) || p.bits < 96)
+      throw CommandError("--route " + r + ": the tunnel carries IPv4 ranges only");
+    allowed.push_back(to_string(p));
+  }
+  const bool everything = allowed.empty();
+  if (everything) allowed.push_back("0.0.0.0/0");
+  net::ProxyFilters filters;
+  if (!o.country.empty()) {
+    std::string upper = o.country;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    filters.country = unwrap(parse_country(upper), "--country");
+  }
+  if (!o.type.empty()) {
+    filters.type = parse_ip_type(o.type);
+    if (!filters.type) throw CommandError("--type: residential, datacenter or mobile");
+  }
+  if (!o.region.empty()) filters.region = o.region;
+
+  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
+  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000));
+  sdk::Signer signer =
+      sdk::Signer::for_chain(key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"),
+                             s.verifying_contract, s.token_contract);
+  sdk::LeasePolicy policy;
+  policy.duration_seconds = o.duration;
+  policy.max_price_per_second = unwrap(Amount::parse(o.max_price), "--max-price").base();
+  policy.protocols = protocol::vpn;
+  policy.scope = scope::vpn;
+  policy.market = s.market;
+  policy.fee_bps = agree(o.fee_bps, s.fee_bps, "--fee-bps");
+
+  net::asio::io_context io;
+  sdk::NodeLeases leases(o.node, signer, policy);
+  net::GatewayConfig config;  // its proxy port serves nobody: the gateway pays, the tunnel carries
+  config.password = net::wg_key_base64(net::wg_generate_key().private_key);
+  config.acquire_timeout = Millis(o.acquire_timeout_ms);
+  SystemClock clock;
+  net::Gateway gateway(io, config, key.clone(), &leases, clock);
+  std::mutex mu;
+  std::optional<Hash> deal;
+  std::optional<std::pair<net::LeaseEvent, std::string>> ended;
+  gateway.on_lease_event = [&](const Hash& d, net::LeaseEvent e, const std::string& why) {
+    leases.on_lease_event(d, e, why);
+    std::lock_guard lock(mu);
+    if (deal && d == *deal && (e == net::LeaseEvent::cut || e == net::LeaseEvent::failed))
+      ended = std::pair{e, why};
+  };
+  unwrap(gateway.start(), "the gateway");
+  std::thread io_thread([&io] { io.run(); });
+  struct StopIo {
+    net::Gateway& g;
+    net::asio::io_context& io;
+    std::thread& t;
+    ~StopIo() {
+      g.stop();
+      io.stop();
+      t.join();
+    }
+  } stop_io{gateway, io, io_thread};
+
+  const net::WgKeyPair keys = net::wg_generate_key();
+  std::promise<Result<net::VpnLease>> answer;
+  auto answered = answer.get_future();
+  gateway.open_vpn(filters, keys.public_key,
+                   [&answer](Result<net::VpnLease> r) { answer.set_value(std::move(r)); });
+  if (answered.wait_for(Millis(o.acquire_timeout_ms) + config.connect_timeout * 2) !=
+      std::future_status::ready)
+    throw CommandError("no tunnel: the market or the exit did not answer in time");
+  const net::VpnLease vpn = unwrap(answered.get(), "no tunnel");
+  {
+    std::lock_guard lock(mu);
+    deal = vpn.lease.deal_id;
+  }
+  const net::VpnConfigMessage& c = vpn.config;
+  logs::info(fmt::format("deal {}: leased IP {} ({}), tunnel address {}, exit {}",
+                         vpn.lease.deal_id.hex(), format_ip(vpn.lease.ip),
+                         std::string(vpn.lease.country.begin(), vpn.lease.country.end()),
+                         format_ip(c.address), net::to_string(c.endpoint)));
+
+  LocalTunnel local_tunnel;
+  if (!local) {
+    const std::string text = wg_quick_file(keys, c, allowed, vpn.lease.deal_id);
+    {
+      std::ofstream f(o.export_file, std::ios::trunc);
+      f << text;
+      if (!f) throw CommandError("--export: cannot write " + o.export_file);
+    }
+    ::chmod(o.export_file.c_str(), 0600);  // it holds the tunnel's private key
+    logs::info("wrote " + o.export_file +
+               " (wg-quick); this command pays for the deal until stopped");
+    if (o.qr) std::cout << unwrap(net::run_command({"qrencode", "-t", "ansiutf8"}, text), "--qr");
+  } else {
+    local_tunnel = bring_up(o, keys, vpn, allowed, everything);
+  }
+  std::cout << fmt::format("VPN up: deal {}, leaving from {}\n", vpn.lease.deal_id.hex(),
+                           format_ip(vpn.lease.ip))
+            << std::flush;
+
+  sdk::RequesterSettlement settlement(*s.node, signer);
+  settlement.on_ended = [&](const Hash& d, const std::string& why) { gateway.end_lease(d, why); };
+  settlement.watch(vpn.lease.deal_id);
+  uint64_t ticks = 0;
+  run_until_signal_or([&] {
+    for (const auto& line : settlement.poll(SystemClock().now())) logs::info(line);
+    if (++ticks % 30 == 0) {
+      auto st = gateway.stats(vpn.lease.deal_id);
+      logs::info(fmt::format("tunnel: {} bytes up, {} down; paid {} IPSX", st.bytes_up,
+                             st.bytes_down, st.paid.to_string()));
+    }
+    std::lock_guard lock(mu);
+    return !ended;
+  });
+  local_tunnel.tunnel.reset();  // the interface and the routes through it
+  local_tunnel.exceptions.reset();
+  std::lock_guard lock(mu);
+  if (ended) {
+    // Unpaid (this machine could not pay in time) or failed (the exit went): an error.
+    if (ended->first == net::LeaseEvent::failed || ended->second.rfind("unpaid", 0) == 0)
+      throw CommandError("the deal was cut: " + ended->second);
+    logs::info("the deal ended: " + ended->second);
+  } else {
+    logs::info("stopped; the tunnel is down");
+  }
+}
+
+}  // namespace
+
+void add_vpn_command(CLI::App& app) {
+  auto o = std::make_shared<VpnOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "vpn", "Lease an IP and use it as a WireGuard VPN: a local tunnel, or a wg-quick file");
+  cmd->add_option("--node", o->node, "The node's URL, http://HOST:PORT")->required();
+  add_key_options(cmd, o->keystore, o->address, o->password_file, "the requester's");
+  cmd->add_option("--country", o->country, "The leased IP's country (ISO 3166-1, e.g. de)");
+  cmd->add_option("--type", o->type, "residential, datacenter or mobile");
+  cmd->add_option("--region", o->region, "The leased IP's region or city, as offers name it");
+  cmd->add_option("--max-price", o->max_price, "The most to pay per IP-second, in IPSX")
+      ->required();
+  cmd->add_option("--duration", o->duration, "Seconds the lease lasts (default 3600)")
+      ->check(CLI::Range(kMinDurationSeconds, kMaxDurationSeconds));
+  cmd->add_option("--interface", o->interface, "The local tunnel's interface (default ipsx0)");
+  cmd->add_option("--route", o->routes,
+                  "Only these ranges through the tunnel (CIDR, repeatable; default: everything)")
+      ->delimiter(',');
+  cmd->add_option("--export", o->export_file,
+                  "Write a wg-quick file for another device instead of a local tunnel (this "
+                  "command keeps paying for the deal until stopped)");
+  cmd->add_flag("--qr", o->qr, "With --export: print the file as a QR code (for phones)");
+  cmd->add_option("--chain-id", o->chain_id, "The ledger's chain id (default: the node's)");
+  cmd->add_option("--fee-bps", o->fee_bps, "The market's commission (default: the node's)");
+  cmd->add_option("--acquire-timeout-ms", o->acquire_timeout_ms,
+                  "How long to wait for the market's lease (default 30000)");
+  cmd->add_option("--node-wait", o->node_wait_seconds,
+                  "Seconds to keep trying a node that does not answer at start (default 60)");
+  cmd->callback([o] {
+    if (o->qr && o->export_file.empty()) throw CommandError("--qr needs --export FILE");
+    run_vpn(*o);
+  });
+}
+
+}  // namespace ipsx::cli

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# VPN deals across the testbed (docs/vpn.md): a datacenter provider on `dc1` serves `vpn` deals as
+# WireGuard tunnels (wireguard-go: these machines' kernels have no WireGuard module); the
+# requester on `req`, behind nat3, runs `ipsx vpn`, which leases the IP and brings up a local
+# tunnel that carries everything. With no proxy settings, curl, a UDP exchange and a DNS query
+# (dnsmasq on `dest`) leave from the provider's public address; the provider's own LAN (a
+# namespace behind dc1 that this test adds) and the provider's host are refused through the
+# tunnel; a wg-quick file exported by `ipsx vpn --export` brings up a tunnel with Debian's
+# wg-quick on another host (`home3`); a requester that stops paying is cut and its peer removed;
+# the provider's interface and rules go when it stops. Needs root (exit 77 without it).
+# usage: netbed_vpn_e2e.sh IPSX
+set -uo pipefail
+IPSX=$1
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+[[ $(id -u) == 0 ]] || { echo "skipped: the testbed needs root"; exit 77; }
+for tool in wg wg-quick wireguard-go dnsmasq; do
+  command -v $tool >/dev/null || { echo "FAIL $tool is not installed (scripts/install-deps.sh installs it)"; exit 1; }
+done
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
+
+netbed_claim v
+# WireGuard interfaces of this run: userspace ones keep a socket in /var/run/wireguard named
+# after the interface, shared by every namespace, so the names are this run's own.
+vp=vp$$ vr=vr$$ vq=vq$$
+on_exit() {
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  nb down >/dev/null 2>&1 || true # the namespaces, their interfaces, rules and processes
+  rm -f /var/run/wireguard/{$vp,$vr,$vq}.sock
+}
+nb up >/dev/null || { bad "the testbed comes up"; finish; exit 1; }
+
+# The provider's LAN: a host behind dc1 on 10.9.0.0/24 (the testbed's prefix, so `down` removes it).
+lan=ipsx-$NETBED-lan
+ip netns add "$lan"
+ip -n "$lan" link set lo up
+ip link add lan netns "ipsx-$NETBED-dc1" type veth peer name wan netns "$lan"
+ip -n "ipsx-$NETBED-dc1" addr add 10.9.0.1/24 dev lan && ip -n "ipsx-$NETBED-dc1" link set lan up
+ip -n "$lan" addr add 10.9.0.2/24 dev wan && ip -n "$lan" link set wan up
+ip -n "$lan" route add default via 10.9.0.1
+
+echo pw >"$work/pw"
+ks=$work/ks
+new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
+early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new) de=$(new) requester=$(new)
+"$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
+  --team "$team" --treasury "$treasury" --hard-cap 1 --native "$early=2" --challenge-seconds 600 \
+  2>/dev/null
+data=$work/ledger
+"$IPSX" ledger init --data "$data" --genesis "$work/g.toml" >/dev/null
+send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@" >/dev/null; }
+send --address "$early" buy --value 1
+send --address "$team" finalize-sale
+send --address "$early" transfer --to "$requester" --amount 1000
+send --address "$requester" deposit --amount 100
+
+echo '203.0.113.31/32  DE  AS64511  datacenter  dc1' >"$work/geo.txt"
+on node node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
+  --password-file "$work/pw" --listen 203.0.113.10:8080 --geo-static "$work/geo.txt"
+url=http://203.0.113.10:8080
+wait_for "$work/node.out" 'http://203\.0\.113\.10:8080' 30 >/dev/null && ok "the node listens" ||
+  bad "the node starts: $(cat "$work/node.out")"
+
+# The public segment's services: a page that answers with the caller's address, a UDP
+# reflector, a DNS server that logs who asks.
+on dest whoami python3 "$here/whoami_server.py" 203.0.113.20
+dest_port=$(wait_for "$work/whoami.out" '^[0-9]+$') && ok "the destination listens" || bad "the destination starts"
+on dest udp python3 "$here/udp_reflector.py" 203.0.113.20 3478
+on dest dns dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address=203.0.113.20 \
+  --port 53 --address=/vpn.test/203.0.113.20 --log-queries --pid-file=
+ip netns exec "$lan" python3 "$here/whoami_server.py" 10.9.0.2 >"$work/lanweb.out" 2>&1 &
+pids+=($!)
+lan_port=$(wait_for "$work/lanweb.out" '^[0-9]+$') && ok "the provider's LAN host listens" || bad "the LAN host starts"
+expect_eq "the LAN host answers the provider's host" \
+  "$(nb exec dc1 curl -s --max-time 5 "http://10.9.0.2:$lan_port/")" 10.9.0.1
+
+cat >"$work/de.toml" <<TOML
+pair_listen = "203.0.113.31:7000"
+allow = ["203.0.113.20/32"]   # the destinations, on the testbed's documentation range
+[vpn]
+interface = "$vp"
+listen_port = 51820
+dns = ["203.0.113.20"]
+[[ip]]
+address = "203.0.113.31"
+country = "DE"
+type = "datacenter"
+price = "0.001"
+protocols = "vpn,http,socks5"
+scopes = "vpn,crawling"
+capacity = 3
+TOML
+on dc1 de "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$de" --config "$work/de.toml"
+wait_for "$work/de.out" "VPN: WireGuard \(wireguard-go\) on $vp, UDP port 51820" 20 >/dev/null &&
+  ok "the provider brings up its WireGuard interface" || bad "provider VPN: $(cat "$work/de.out")"
+wait_for "$work/de.out" 'offer .* for 203\.0\.113\.31 \(DE\) placed' 20 >/dev/null &&
+  ok "the provider offers its IP for vpn" || bad "provider: $(cat "$work/de.out")"
+expect_out "its rules are in a table of their own" "chain from_peer" nb exec dc1 nft list table ip "ipsx_vpn_$vp"
+for _ in $(seq 50); do nb exec req curl -sf "$url/v1/exits/$de" >/dev/null && break; sleep 0.1; done
+
+expect_eq "without the tunnel the requester leaves from its router's address" \
+  "$(nb exec req curl -s --max-time 5 "http://203.0.113.20:$dest_port/")" 203.0.113.61
+vpn_args=(--node "$url" --keystore "$ks" --address "$requester" --password-file "$work/pw"
+  --country de --type datacenter --max-price 0.002 --duration 600)
+on req vpn "$IPSX" vpn "${vpn_args[@]}" --interface "$vr"
+wait_for "$work/vpn.out" 'VPN up: deal 0x[0-9a-f]+, leaving from 203\.0\.113\.31' 30 >/dev/null &&
+  ok "ipsx vpn leases the DE IP and brings its tunnel up" || bad "ipsx vpn: $(cat "$work/vpn.out")"
+
+# Through the tunnel, with no proxy settings at all.
+expect_eq "curl leaves from the provider's public address" \
+  "$(nb exec req curl -s --max-time 10 "http://203.0.113.20:$dest_port/")" 203.0.113.31
+expect_out "a UDP exchange too" '^203\.0\.113\.31:[0-9]+$' \
+  nb exec req python3 "$here/udp_probe.py" 0 203.0.113.20:3478
+expect_eq "a DNS query is answered through it" \
+  "$(nb exec req python3 "$here/dns_query.py" 203.0.113.20 vpn.test 2>&1)" 203.0.113.20
+expect_out "and the resolver saw it come from the provider's address" \
+  'query\[A\] vpn\.test from 203\.0\.113\.31' cat "$work/dns.out"
+# Refused at the exit: the rule's counter moves (the provider's host reaches the LAN, above).
+refused() { nb exec dc1 nft list chain ip "ipsx_vpn_$vp" "$1" | grep -oE 'counter packets [0-9]+' | awk '{s += $3} END {print s + 0}'; }
+lan_try=$(nb exec req curl -sS --max-time 5 "http://10.9.0.2:$lan_port/" 2>&1)
+expect_out "the provider's LAN is refused through the tunnel" 'curl: \(7\)' echo "$lan_try"
+(($(refused from_peer) > 0)) && ok "by the exit's rule for ranges that are not public" ||
+  bad "the exit's LAN rule saw nothing: $(nb exec dc1 nft list chain ip "ipsx_vpn_$vp" from_peer)"
+host_try=$(nb exec req curl -sS --max-time 5 "http://10.9.0.1:$lan_port/" 2>&1)
+expect_out "so is the provider's host itself" 'curl: \(7\)' echo "$host_try"
+(($(refused input) > 0)) && ok "by the exit's rule for its own host" ||
+  bad "the exit's host rule saw nothing: $(nb exec dc1 nft list chain ip "ipsx_vpn_$vp" input)"
+expect_out "the node is still reached outside the tunnel" '"status"' nb exec req curl -s --max-time 5 "$url/v1/health"
+expect_eq "the provider holds one peer" "$(nb exec dc1 wg show "$vp" peers | wc -l)" 1
+
+# A wg-quick file for another device: the agent on `req` pays, the tunnel runs on `home3`.
+on req export "$IPSX" vpn "${vpn_args[@]}" --export "$work/$vq.conf" --qr
+wait_for "$work/export.out" 'VPN up: deal 0x[0-9a-f]+' 30 >/dev/null &&
+  ok "ipsx vpn --export leases a second tunnel" || bad "ipsx vpn --export: $(cat "$work/export.out")"
+expect_eq "the file is the owner's alone (it holds the private key)" "$(stat -c %a "$work/$vq.conf")" 600
+expect_out "it is a wg-quick file for the exit" 'Endpoint = 203\.0\.113\.31:51820' cat "$work/$vq.conf"
+expect_out "with the provider's resolver" 'DNS = 203\.0\.113\.20' cat "$work/$vq.conf"
+expect_out "and printed as a QR code" '█' cat "$work/export.out"
+# wg-quick hands a DNS line to resolvconf, which this machine lacks: the copy used leaves it out.
+mkdir -p "$work/wgq"
+grep -v '^DNS' "$work/$vq.conf" >"$work/wgq/$vq.conf"
+chmod 600 "$work/wgq/$vq.conf"
+nb exec home3 wg-quick up "$work/wgq/$vq.conf" >"$work/wgquick.out" 2>&1 &&
+  ok "Debian's wg-quick brings the exported tunnel up on another host" || bad "wg-quick: $(cat "$work/wgquick.out")"
+expect_eq "and that host leaves from the provider's address" \
+  "$(nb exec home3 curl -s --max-time 10 "http://203.0.113.20:$dest_port/")" 203.0.113.31
+nb exec home3 wg-quick down "$work/wgq/$vq.conf" >/dev/null 2>&1
+expect_eq "the provider holds two peers" "$(nb exec dc1 wg show "$vp" peers | wc -l)" 2
+
+# A requester that stops paying: its credit (30 s of its price) runs out, the deal is cut and its
+# peer removed; the tunnel carries nothing more.
+kill -STOP "${pid_of[vpn]}"
+cut=0
+for _ in $(seq 90); do
+  [[ $(nb exec dc1 wg show "$vp" peers | wc -l) == 1 ]] && { cut=1; break; }
+  sleep 1
+done
+((cut)) && ok "an unpaid deal's peer is removed" || bad "the unpaid peer stays: $(nb exec dc1 wg show "$vp")"
+expect_out "the provider says why" 'unpaid' cat "$work/de.out"
+expect_error "nothing goes through the cut tunnel" "timed out" \
+  nb exec req curl -sS --max-time 3 "http://203.0.113.20:$dest_port/"
+kill -CONT "${pid_of[vpn]}"
+for _ in $(seq 100); do kill -0 "${pid_of[vpn]}" 2>/dev/null || break; sleep 0.1; done
+wait "${pid_of[vpn]}"
+expect_eq "ipsx vpn ends with an error once it learns of the cut" "$?" 1
+expect_out "naming it" 'the deal was cut: unpaid' cat "$work/vpn.out"
+expect_error "and its interface is gone" "does not exist" nb exec req ip link show "$vr"
+expect_eq "with the routes it added" "$(nb exec req ip route | grep -c -e '203\.0\.113' -e '/1 ')" 0
+expect_eq "the requester leaves from its router's address again" \
+  "$(nb exec req curl -s --max-time 5 "http://203.0.113.20:$dest_port/")" 203.0.113.61
+
+kill -TERM "${pid_of[export]}"
+wait "${pid_of[export]}"
+expect_eq "the exporting agent stops cleanly on SIGTERM" "$?" 0
+kill -TERM "${pid_of[de]}"
+wait "${pid_of[de]}"
+expect_error "the provider's interface goes when it stops" "does not exist" nb exec dc1 ip link show "$vp"
+expect_error "and its rules" "no such file" nb exec dc1 nft list table ip "ipsx_vpn_$vp"
+finish
