@@ -245,6 +245,22 @@ void run_vpn(const VpnOptions& o) {
     if (o.qr) std::cout << unwrap(net::run_command({"qrencode", "-t", "ansiutf8"}, text), "--qr");
   } else {
     local_tunnel = bring_up(o, keys, vpn, allowed, everything);
+    // Ready once the first handshake with the exit is done (the peer's keepalive starts one at
+    // once): from the deal's opening to the first packets through.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    bool ready = false;
+    while (!ready && std::chrono::steady_clock::now() < until) {
+      auto h = local_tunnel.tunnel->latest_handshakes();
+      ready = h && h->contains(c.server_key) && h->at(c.server_key) != 0;
+      if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - vpn.opened_at)
+                        .count();
+    if (ready)
+      logs::info(fmt::format("tunnel ready {} ms after the deal opened (first handshake done)", ms));
+    else
+      logs::warning("no handshake with the exit within 10 s: is its UDP port reachable?");
   }
   std::cout << fmt::format("VPN up: deal {}, leaving from {}\n", vpn.lease.deal_id.hex(),
                            format_ip(vpn.lease.ip))

@@ -144,6 +144,7 @@ struct GatewayLeaseStats {
 struct VpnLease {
   Lease lease;
   VpnConfigMessage config;
+  std::chrono::steady_clock::time_point opened_at;  // when the market's deal came
 };
 
 // Deal status reports for the deal protocol: connected, or failed with the reason.

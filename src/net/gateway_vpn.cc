@@ -16,6 +16,7 @@ awaitable<void> Gateway::Impl::open_vpn(ProxyFilters f, WgKey key,
     done(std::unexpected(l.error()));
     co_return;
   }
+  const auto opened_at = Steady::now();
   std::shared_ptr<Link> link = *l;
   link->vpn_key = key;
   auto config = co_await ask_vpn(link);
@@ -23,7 +24,7 @@ awaitable<void> Gateway::Impl::open_vpn(ProxyFilters f, WgKey key,
     done(std::unexpected(config.error()));
     co_return;
   }
-  done(VpnLease{link->lease, *config});
+  done(VpnLease{link->lease, *config, opened_at});
 }
 
 awaitable<Result<VpnConfigMessage>> Gateway::Impl::ask_vpn(std::shared_ptr<Link> l) {

@@ -104,6 +104,29 @@ for _ in $(seq 50); do nb exec req curl -sf "$url/v1/exits/$de" >/dev/null && br
 
 expect_eq "without the tunnel the requester leaves from its router's address" \
   "$(nb exec req curl -s --max-time 5 "http://203.0.113.20:$dest_port/")" 203.0.113.61
+# With NETBED_BENCH_OUT=FILE (bench/netbed_bench.sh, `make bench`): the tunnel's figures against
+# the same transfers from the same host without it (through its router's NAT), written to FILE.
+# No figure here is a check.
+if [[ -n ${NETBED_BENCH_OUT:-} ]]; then
+  mkdir -p "$work/www" && head -c 16777216 /dev/zero >"$work/www/16m"
+  on dest files python3 -m http.server 8090 --bind 203.0.113.20 --directory "$work/www"
+  for _ in $(seq 50); do nb exec req curl -sf -o /dev/null http://203.0.113.20:8090/16m && break; sleep 0.1; done
+  # one_rps: 1,000 requests over one kept-alive connection; one_mbps: the 16 MiB body, Mbit/s.
+  one_rps() {
+    local urls=() t
+    for _ in $(seq 1000); do urls+=("http://203.0.113.20:$dest_port/"); done
+    t=$(date +%s.%N)
+    nb exec req curl -s "${urls[@]}" >/dev/null
+    awk -v t0="$t" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.0f\n", 1000 / (t1 - t0) }'
+  }
+  one_mbps() {
+    nb exec req curl -s -o /dev/null -w '%{speed_download}\n' http://203.0.113.20:8090/16m |
+      awk '{printf "%.0f\n", $1 * 8 / 1e6}'
+  }
+  median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  rps_direct=$(for _ in 1 2 3; do one_rps; done | median)
+  mbps_direct=$(for _ in 1 2 3; do one_mbps; done | sort -n | tail -1)
+fi
 vpn_args=(--node "$url" --keystore "$ks" --address "$requester" --password-file "$work/pw"
   --country de --type datacenter --max-price 0.002 --duration 600)
 on req vpn "$IPSX" vpn "${vpn_args[@]}" --interface "$vr"
@@ -131,6 +154,20 @@ expect_out "so is the provider's host itself" 'curl: \(7\)' echo "$host_try"
   bad "the exit's host rule saw nothing: $(nb exec dc1 nft list chain ip "ipsx_vpn_$vp" input)"
 expect_out "the node is still reached outside the tunnel" '"status"' nb exec req curl -s --max-time 5 "$url/v1/health"
 expect_eq "the provider holds one peer" "$(nb exec dc1 wg show "$vp" peers | wc -l)" 1
+ready_ms=$(sed -nE 's/.*tunnel ready ([0-9]+) ms after the deal opened.*/\1/p' "$work/vpn.out")
+[[ -n $ready_ms ]] && ok "ipsx vpn says how soon the tunnel was ready ($ready_ms ms)" ||
+  bad "no readiness line: $(cat "$work/vpn.out")"
+if [[ -n ${NETBED_BENCH_OUT:-} ]]; then
+  rps_vpn=$(for _ in 1 2 3; do one_rps; done | median)
+  mbps_vpn=$(for _ in 1 2 3; do one_mbps; done | sort -n | tail -1)
+  jq -n --argjson rd "$rps_direct" --argjson rv "$rps_vpn" --argjson md "$mbps_direct" \
+    --argjson mv "$mbps_vpn" --argjson ready "$ready_ms" \
+    '{"vpn.rps_direct": $rd, "vpn.rps": $rv, "vpn.rps_vs_direct": ($rv / $rd * 1000 | round / 1000),
+      "vpn.mbps_direct": $md, "vpn.mbps": $mv, "vpn.mbps_vs_direct": ($mv / $md * 1000 | round / 1000),
+      "vpn.ready_ms": $ready}' >"$NETBED_BENCH_OUT" &&
+    ok "figures written to $NETBED_BENCH_OUT" || bad "figures: $rps_direct $rps_vpn $mbps_direct $mbps_vpn $ready_ms"
+  cat "$NETBED_BENCH_OUT"
+fi
 
 # A wg-quick file for another device: the agent on `req` pays, the tunnel runs on `home3`.
 on req export "$IPSX" vpn "${vpn_args[@]}" --export "$work/$vq.conf" --qr
