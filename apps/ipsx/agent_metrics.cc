@@ -136,6 +136,28 @@ std::string provider_metrics(const net::Exit& exit, ProviderMeter& m) {
                          Metrics::single(ipsx_value(Amount::from_base(paid))));
 }
 
+net::tcp::endpoint parse_listen(const std::string& text, const char* option) {
+  auto e = net::parse_authority(text, std::nullopt);
+  if (!e || std::holds_alternative<std::string>(e->host))
+    throw CommandError(
+        fmt::format("{}: want IP:PORT (port 0: any free port), not '{}'", option, text));
+  // parse_authority refuses port 0; a free port is asked for with :0.
+  net::asio::ip::address a =
+      std::holds_alternative<net::Ipv4>(e->host)
+          ? net::asio::ip::address(net::asio::ip::address_v4(std::get<net::Ipv4>(e->host)))
+          : net::asio::ip::address(net::asio::ip::address_v6(std::get<Ip>(e->host)));
+  return {a, e->port};
+}
+
+net::tcp::endpoint parse_listen_any_port(const std::string& text, const char* option) {
+  if (text.ends_with(":0")) {
+    auto e = parse_listen(text.substr(0, text.size() - 2) + ":1", option);
+    e.port(0);
+    return e;
+  }
+  return parse_listen(text, option);
+}
+
 std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
                                 const std::set<Hash>& seen) {
   nlohmann::json leases = nlohmann::json::array();
@@ -153,6 +175,9 @@ std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
                       {"bytesDown", st.bytes_down},
                       {"paid", st.paid.to_string()},
                       {"failed", st.failed ? nlohmann::json(*st.failed) : nlohmann::json()}});
+    if (st.vpn_address)  // a VPN lease: its tunnel instead of a proxy front
+      leases.back()["vpn"] = {{"address", *st.vpn_address},
+                              {"endpoint", st.vpn_endpoint.value_or("")}};
   }
   return nlohmann::json{{"leases", leases}}.dump();
 }

@@ -69,6 +69,11 @@ std::string provider_metrics(const net::Exit& exit, ProviderMeter& meter);
 // The gateway's leases for its control endpoint (GET /v1/leases): {"leases": [{deal, ip, port,
 // username, password, connected, path, bytesUp, bytesDown, paid, failed}]}, each deal that
 // connected (`seen`, read under `mu`); port 0 when the exit runs no proxy front.
+// "IP:PORT" of a listening address (a host name is refused). Throws CommandError naming
+// `option`. parse_listen_any_port also takes port 0 (any free port).
+net::tcp::endpoint parse_listen(const std::string& text, const char* option);
+net::tcp::endpoint parse_listen_any_port(const std::string& text, const char* option);
+
 std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
                                 const std::set<Hash>& seen);
 

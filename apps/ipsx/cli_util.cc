@@ -45,9 +45,13 @@ extern "C" void on_stop_signal(int) {
 }
 }  // namespace
 
-void run_until_signal_or(const std::function<bool()>& every_second) {
+void catch_stop_signals() {
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
+}
+
+void run_until_signal_or(const std::function<bool()>& every_second) {
+  catch_stop_signals();
   auto next = std::chrono::steady_clock::now();
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -70,6 +70,9 @@ std::function<void(const ledger::ReplayReport&, uint64_t)> replay_progress_print
 void run_until_signal(const std::function<void()>& every_second);
 // The same, until `every_second` returns false.
 void run_until_signal_or(const std::function<bool()>& every_second);
+// From now on SIGINT and SIGTERM only set stop_requested() (run_until_signal does it too): a
+// command that sets up something to undo catches them before it does.
+void catch_stop_signals();
 // Whether SIGINT or SIGTERM came (once run_until_signal has set them up).
 bool stop_requested();
 

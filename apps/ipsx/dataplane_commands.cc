@@ -14,6 +14,9 @@
 //   period, cuts at the exit a deal the ledger marks closing or closed, and when a deal ends
 //   closes it on the ledger with the best proof (payment, commission, refund) and rates the
 //   requester (sdk/settlement.h). The gateway rates the provider.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -22,6 +25,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -58,28 +62,6 @@ using json = nlohmann::json;
 
 uint64_t now_s() {
   return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
-}
-
-net::tcp::endpoint parse_listen(const std::string& text, const char* option) {
-  auto e = net::parse_authority(text, std::nullopt);
-  if (!e || std::holds_alternative<std::string>(e->host))
-    throw CommandError(
-        fmt::format("{}: want IP:PORT (port 0: any free port), not '{}'", option, text));
-  // parse_authority refuses port 0; a free port is asked for with :0.
-  net::asio::ip::address a =
-      std::holds_alternative<net::Ipv4>(e->host)
-          ? net::asio::ip::address(net::asio::ip::address_v4(std::get<net::Ipv4>(e->host)))
-          : net::asio::ip::address(net::asio::ip::address_v6(std::get<Ip>(e->host)));
-  return {a, e->port};
-}
-
-net::tcp::endpoint parse_listen_any_port(const std::string& text, const char* option) {
-  if (text.ends_with(":0")) {
-    auto e = parse_listen(text.substr(0, text.size() - 2) + ":1", option);
-    e.port(0);
-    return e;
-  }
-  return parse_listen(text, option);
 }
 
 // RFC 1918 and the carrier-grade NAT range (RFC 6598): addresses behind a NAT.
@@ -457,7 +439,29 @@ struct ExitInbox {
   }
 };
 
-net::ExitConfig exit_config(const ProvideConfig& c) {
+// The exit's WireGuard key, kept in the provider's data directory (created on first use, 0600):
+// a restarted exit resumes its tunnels with the same key.
+net::WgKey vpn_key(const std::filesystem::path& data) {
+  const auto file = data / "vpn.key";
+  std::error_code ec;
+  std::filesystem::create_directories(data, ec);
+  if (std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    std::string text;
+    std::getline(in, text);
+    return unwrap(net::wg_parse_key(text), file.string());
+  }
+  const net::WgKey k = net::wg_generate_key().private_key;
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  const std::string text = net::wg_key_base64(k) + "\n";
+  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      ::fsync(fd) != 0)
+    throw CommandError("--data: cannot write " + file.string());
+  ::close(fd);
+  return k;
+}
+
+net::ExitConfig exit_config(const ProvideConfig& c, const std::filesystem::path& data) {
   net::ExitConfig config;
   config.pair_listen = parse_listen_any_port(c.pair_listen, "pair_listen");
   if (c.proxy_listen) config.proxy_listen = parse_listen_any_port(*c.proxy_listen, "proxy_listen");
@@ -477,6 +481,7 @@ net::ExitConfig exit_config(const ProvideConfig& c) {
     w.mtu = c.vpn->mtu;
     w.policy = config.policy;
     w.source_of = config.source_of;
+    w.private_key = vpn_key(data);
     auto vpn = std::shared_ptr<net::WireguardExit>(unwrap(net::WireguardExit::start(w), "[vpn]"));
     logs::info(fmt::format("VPN: WireGuard ({}) on {}, UDP port {}, tunnels in {}",
                            vpn->interface().implementation(), w.interface, w.listen_port,
@@ -535,10 +540,10 @@ void run_provide(const ProvideOptions& o) {
 
   net::asio::io_context io;
   SystemClock clock;
-  net::Exit exit(io, exit_config(c), deals, key, clock);
-  // Balance proofs are kept on disk before the exit counts them as paid.
   const std::filesystem::path data =
       o.data.empty() ? default_provider_data(signer.address()) : std::filesystem::path(o.data);
+  net::Exit exit(io, exit_config(c, data), deals, key, clock);
+  // Balance proofs are kept on disk before the exit counts them as paid.
   auto store = unwrap(sdk::ProofStore::open(data / "proofs.log"), "--data");
   // Each connection's record and the requester's receipts for them (docs/usage-receipts.md).
   auto usage = unwrap(sdk::UsageStore::open(data / "usage"), "--data");

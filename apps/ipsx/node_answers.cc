@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/amount.h"
+#include "vocab/orders.h"
 
 namespace ipsx::cli {
 
@@ -99,6 +100,9 @@ void show_deal(const json& d) {
     std::cout << fmt::format("  {} reported {} (seq {})\n", side, text(d, at + "state"),
                              text(d, at + "seq"));
   }
+  const json protocols = d.value(json::json_pointer("/request/protocols"), json());
+  if (protocols.is_number_unsigned() && (protocols.get<uint32_t>() & protocol::vpn))
+    std::cout << "  service: VPN (a WireGuard tunnel out of the leased IP; docs/vpn.md)\n";
   if (d.contains("path"))
     std::cout << fmt::format("  path: {} (as the requester's gateway reports it)\n",
                              text(d, "/path"));

@@ -119,6 +119,8 @@ ProvideConfig load_provide_config(const std::string& path) {
       throw CommandError(where + ".local_address: not an IP address: " + local);
     if ((o.protocols & protocol::vpn) && !c.vpn)
       throw CommandError(where + ".protocols: vpn needs a [vpn] section (docs/vpn.md)");
+    if ((o.protocols & protocol::vpn) && !is_v4_mapped(o.ip))
+      throw CommandError(where + ".protocols: the VPN serves IPv4 addresses only");
     c.offers.push_back(o);
     c.local_addresses.push_back(local);
   }

@@ -2,7 +2,9 @@
 // `vpn`, has its exit add this machine's fresh WireGuard key as a peer, and then either brings up
 // a local tunnel (routes: everything, or the ranges given) or writes a standard wg-quick file for
 // another device; in both cases it keeps paying the deal until it ends or the command is stopped.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -16,8 +18,10 @@
 #include <thread>
 
 #include "agent_deals.h"
+#include "agent_metrics.h"
 #include "cli_util.h"
 #include "log.h"
+#include "net/address_policy.h"
 #include "net/gateway.h"
 #include "net/run_command.h"
 #include "net/wireguard.h"
@@ -40,6 +44,7 @@ struct VpnOptions {
   std::optional<uint16_t> fee_bps;
   uint64_t acquire_timeout_ms = 30'000;
   uint64_t node_wait_seconds = 60;
+  std::string control;  // HOST:PORT of the control endpoint (GET /v1/leases); empty: none
 };
 
 // The wg-quick file for the tunnel: what the official WireGuard apps import.
@@ -49,6 +54,8 @@ std::string wg_quick_file(const net::WgKeyPair& keys, const net::VpnConfigMessag
   for (const Ip& d : c.dns) dns += (dns.empty() ? "" : ", ") + format_ip(d);
   std::string allowed_text;
   for (const auto& a : allowed) allowed_text += (allowed_text.empty() ? "" : ", ") + a;
+  // Everything: IPv6 too, so that it cannot leave outside the tunnel (the exit drops it).
+  if (allowed_text == "0.0.0.0/0") allowed_text += ", ::/0";
   return fmt::format(
       "# IPSX deal {}: traffic leaves from the leased IP while `ipsx vpn` pays for it.\n"
       "[Interface]\nPrivateKey = {}\nAddress = {}/32\n{}MTU = {}\n\n"
@@ -58,12 +65,17 @@ std::string wg_quick_file(const net::WgKeyPair& keys, const net::VpnConfigMessag
       net::to_string(c.endpoint), allowed_text);
 }
 
-// Routes this command added (deleted at the end), for the addresses that must not go into a
-// tunnel that carries everything: the exit's endpoint, the node, the pair channel's peer.
+// Routes this command added, deleted at the end: for the addresses that must not go into a
+// tunnel that carries everything (the exit's endpoint, the node, the pair channel's peer), and
+// the IPv6 blackhole that keeps IPv6 from leaving outside the IPv4 tunnel.
 class RouteExceptions {
  public:
   ~RouteExceptions() {
-    for (const auto& r : added_) (void)net::run_command({"ip", "route", "del", r});
+    for (auto it = added_.rbegin(); it != added_.rend(); ++it) {
+      std::vector<std::string> argv = *it;
+      argv[argv[1] == "-6" ? 3 : 2] = "del";
+      (void)net::run_command(argv);
+    }
   }
   // Sends `address` (IPv4) the way it goes now, whatever the tunnel's routes say.
   void keep(const std::string& address) {
@@ -83,13 +95,40 @@ class RouteExceptions {
     auto r = net::run_command(argv);
     if (!r)
       throw CommandError("keeping " + address + " outside the tunnel: " + r.error().message());
-    added_.push_back(address + "/32");
+    added_.push_back(argv);
+  }
+  // No IPv6 while the tunnel carries everything: the two halves of the IPv6 space unreachable
+  // (a host without IPv6 needs nothing, and gets nothing).
+  void block_ipv6() {
+    for (const char* half : {"::/1", "8000::/1"}) {
+      std::vector<std::string> argv = {"ip", "-6", "route", "add", "unreachable", half};
+      if (net::run_command(argv)) added_.push_back(argv);
+    }
   }
 
  private:
   std::set<std::string> seen_;
-  std::vector<std::string> added_;
+  std::vector<std::vector<std::string>> added_;
 };
+
+// What the exit's answer may ask of this machine: an address from a private or shared range
+// (never a public one, which would hide a real host), an endpoint that is not this machine, a
+// multicast group or a link-local neighbour, a sane MTU (checked by the parser).
+void check_tunnel_terms(const net::VpnConfigMessage& c) {
+  const auto cls = net::classify(c.address);
+  if (cls != net::AddressClass::private_use && cls != net::AddressClass::shared)
+    throw CommandError(
+        fmt::format("the exit offered the tunnel address {} ({}): only private "
+                    "or shared ranges are taken",
+                    format_ip(c.address), net::to_string(cls)));
+  if (auto* v4 = std::get_if<net::Ipv4>(&c.endpoint.host)) {
+    const auto ep = net::classify(*v4);
+    if (ep == net::AddressClass::unspecified || ep == net::AddressClass::loopback ||
+        ep == net::AddressClass::multicast || ep == net::AddressClass::link_local)
+      throw CommandError(fmt::format("the exit's endpoint {} is {}: refused",
+                                     net::to_string(c.endpoint), net::to_string(ep)));
+  }
+}
 
 // The IPv4 addresses of the node's host (its URL's host, resolved).
 std::vector<std::string> node_addresses(const std::string& url) {
@@ -120,6 +159,7 @@ LocalTunnel bring_up(const VpnOptions& o, const net::WgKeyPair& keys, const net:
   LocalTunnel t;
   t.exceptions = std::make_unique<RouteExceptions>();
   if (everything) {
+    t.exceptions->block_ipv6();
     if (auto* v4 = std::get_if<net::Ipv4>(&c.endpoint.host))
       t.exceptions->keep(fmt::format("{}.{}.{}.{}", (*v4)[0], (*v4)[1], (*v4)[2], (*v4)[3]));
     if (vpn.lease.exit.address().is_v4()) t.exceptions->keep(vpn.lease.exit.address().to_string());
@@ -145,6 +185,7 @@ LocalTunnel bring_up(const VpnOptions& o, const net::WgKeyPair& keys, const net:
 
 void run_vpn(const VpnOptions& o) {
   logs::set_program("ipsx vpn");
+  catch_stop_signals();  // from here a signal ends the loop below, after which all is undone
   const bool local = o.export_file.empty();
   if (local) unwrap(net::check_net_admin(), "a local tunnel");
   if (auto ok = net::check_interface_name(o.interface); !ok)
@@ -213,14 +254,15 @@ void run_vpn(const VpnOptions& o) {
   } stop_io{gateway, io, io_thread};
 
   const net::WgKeyPair keys = net::wg_generate_key();
-  std::promise<Result<net::VpnLease>> answer;
-  auto answered = answer.get_future();
+  auto answer = std::make_shared<std::promise<Result<net::VpnLease>>>();
+  auto answered = answer->get_future();
   gateway.open_vpn(filters, keys.public_key,
-                   [&answer](Result<net::VpnLease> r) { answer.set_value(std::move(r)); });
+                   [answer](Result<net::VpnLease> r) { answer->set_value(std::move(r)); });
   if (answered.wait_for(Millis(o.acquire_timeout_ms) + config.connect_timeout * 2) !=
       std::future_status::ready)
     throw CommandError("no tunnel: the market or the exit did not answer in time");
   const net::VpnLease vpn = unwrap(answered.get(), "no tunnel");
+  check_tunnel_terms(vpn.config);
   {
     std::lock_guard lock(mu);
     deal = vpn.lease.deal_id;
@@ -234,12 +276,14 @@ void run_vpn(const VpnOptions& o) {
   LocalTunnel local_tunnel;
   if (!local) {
     const std::string text = wg_quick_file(keys, c, allowed, vpn.lease.deal_id);
-    {
-      std::ofstream f(o.export_file, std::ios::trunc);
-      f << text;
-      if (!f) throw CommandError("--export: cannot write " + o.export_file);
+    {  // it holds the tunnel's private key: the owner's alone from its creation
+      ::unlink(o.export_file.c_str());
+      const int fd = ::open(o.export_file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+      const bool written =
+          fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+      if (fd >= 0) ::close(fd);
+      if (!written) throw CommandError("--export: cannot write " + o.export_file);
     }
-    ::chmod(o.export_file.c_str(), 0600);  // it holds the tunnel's private key
     logs::info("wrote " + o.export_file +
                " (wg-quick); this command pays for the deal until stopped");
     if (o.qr) std::cout << unwrap(net::run_command({"qrencode", "-t", "ansiutf8"}, text), "--qr");
@@ -258,9 +302,24 @@ void run_vpn(const VpnOptions& o) {
                         std::chrono::steady_clock::now() - vpn.opened_at)
                         .count();
     if (ready)
-      logs::info(fmt::format("tunnel ready {} ms after the deal opened (first handshake done)", ms));
+      logs::info(
+          fmt::format("tunnel ready {} ms after the deal opened (first handshake done)", ms));
     else
       logs::warning("no handshake with the exit within 10 s: is its UDP port reachable?");
+  }
+  std::unique_ptr<AgentEndpoint> control;
+  if (!o.control.empty()) {  // the lease with its tunnel, bytes and payments, as the gateway's
+    std::set<Hash> seen{vpn.lease.deal_id};
+    control = std::make_unique<AgentEndpoint>(
+        parse_listen_any_port(o.control, "--control"), [&gateway, seen](api::Router& r) {
+          r.add("GET", "/v1/leases", [&gateway, seen](const api::HttpRequest&) {
+            static std::mutex none;
+            api::HttpResponse res;
+            res.body = gateway_leases_json(gateway, none, seen);
+            return res;
+          });
+        });
+    logs::info("control on http://" + control->bound() + " (GET /v1/leases)");
   }
   std::cout << fmt::format("VPN up: deal {}, leaving from {}\n", vpn.lease.deal_id.hex(),
                            format_ip(vpn.lease.ip))
@@ -322,6 +381,9 @@ void add_vpn_command(CLI::App& app) {
                   "How long to wait for the market's lease (default 30000)");
   cmd->add_option("--node-wait", o->node_wait_seconds,
                   "Seconds to keep trying a node that does not answer at start (default 60)");
+  cmd->add_option("--control", o->control,
+                  "HOST:PORT of a local endpoint listing the lease with its tunnel, bytes and "
+                  "payments (GET /v1/leases; keep it on loopback)");
   cmd->callback([o] {
     if (o->qr && o->export_file.empty()) throw CommandError("--qr needs --export FILE");
     run_vpn(*o);

@@ -360,6 +360,7 @@ Exit::~Exit() {
     impl_->on_cut = nullptr;
     impl_->on_usage = nullptr;
     impl_->on_receipt_cb = nullptr;
+    impl_->vpn_work.join();  // a peer being added posts back to the io_context: let it finish
   }
 }
 

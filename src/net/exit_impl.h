@@ -56,6 +56,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     std::optional<VpnConfigMessage> vpn_config;
     bool vpn_adding = false;
     std::vector<std::weak_ptr<MuxChannel>> vpn_waiting;  // answered when the add is done
+    static constexpr size_t kMaxVpnWaiting = 8;
     uint64_t vpn_up_seen = 0, vpn_down_seen = 0;
   };
 
@@ -88,6 +89,10 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   const ExitDealDirectory& deals;
   static constexpr size_t kLookupThreads = 4;
   asio::thread_pool lookups{kLookupThreads};  // where `deals` is asked (see find_deal)
+  // Where the VPN's peers are added and removed (cfg.vpn runs the system's tools): a thread of
+  // its own, so that neither a burst of tunnels nor slow lookups delay the other. Joined by
+  // ~Exit, before the io_context its jobs post back to can go.
+  asio::thread_pool vpn_work{1};
   // Per source address: lookups running, and the handshakes waiting for a turn (a waiter's timer
   // is cancelled to hand it the slot of a lookup that finished).
   struct LookupGate {

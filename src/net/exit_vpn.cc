@@ -31,17 +31,21 @@ void Exit::Impl::on_vpn_open(const std::shared_ptr<Session>& s,
   if (s->vpn_adding) {  // a reconnect asks again while the first request is served
     if (s->vpn_key_pending != m->public_key)
       return refuse(Error(NetErrc::overloaded, "another key of the deal is being added"));
-    s->vpn_waiting.push_back(weak);
+    const bool known = std::any_of(s->vpn_waiting.begin(), s->vpn_waiting.end(), [&](auto& w) {
+      return !w.owner_before(weak) && !weak.owner_before(w);
+    });
+    if (!known && s->vpn_waiting.size() < Session::kMaxVpnWaiting) s->vpn_waiting.push_back(weak);
     return;
   }
   s->vpn_adding = true;
   s->vpn_key_pending = m->public_key;
   s->vpn_waiting = {weak};
-  VpnPeer peer{s->deal.id, m->public_key, s->deal.leased_ip,
-               (s->deal.request_scope & scope::email) != 0};
+  // Mail ports as the proxy allows them: an offer serving smtp, a deal made for email.
+  const bool email = (s->deal.protocols & protocol::smtp) && s->deal.request_scope == scope::email;
+  VpnPeer peer{s->deal.id, m->public_key, s->deal.leased_ip, email};
   auto vpn = cfg.vpn;
   auto self = shared_from_this();
-  asio::post(lookups, [this, self, vpn, peer, s] {
+  asio::post(vpn_work, [this, self, vpn, peer, s] {
     Result<VpnConfigMessage> added = std::unexpected(Error(NetErrc::exit_failed, "not added"));
     try {
       added = vpn->add_peer(peer);
@@ -55,13 +59,15 @@ void Exit::Impl::on_vpn_open(const std::shared_ptr<Session>& s,
         for (auto& w : waiting)
           if (auto ch = w.lock()) ch->send_control(type, payload);
       };
-      if (!added) {
+      if (!added) {  // whatever peer the deal had is gone with the failed replacement
+        s->vpn_key.reset();
+        s->vpn_config.reset();
         answer_all(FrameType::vpn_refused,
                    error_payload(added.error().with_context("the exit could not add the peer")));
         return;
       }
       if (s->cut || stopping) {  // cut meanwhile: the peer goes again
-        asio::post(lookups, [vpn, id = peer.deal_id] { vpn->remove_peer(id); });
+        asio::post(vpn_work, [vpn, id = peer.deal_id] { vpn->remove_peer(id); });
         answer_all(FrameType::vpn_refused,
                    error_payload(unservable(*s).value_or(Error(NetErrc::deal_ended, "stopping"))));
         return;
@@ -77,7 +83,7 @@ void Exit::Impl::remove_vpn_peer(Session& s) {
   if (!cfg.vpn || !s.vpn_key) return;
   s.vpn_key.reset();
   s.vpn_config.reset();
-  asio::post(lookups, [vpn = cfg.vpn, id = s.deal.id] { vpn->remove_peer(id); });
+  asio::post(vpn_work, [vpn = cfg.vpn, id = s.deal.id] { vpn->remove_peer(id); });
 }
 
 void Exit::Impl::meter_vpn() {

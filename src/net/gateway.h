@@ -134,7 +134,11 @@ struct GatewayLeaseStats {
   std::string proxy_username;
   std::string proxy_password;
   uint16_t proxy_port = 0;
-  std::optional<std::string> failed;          // why the lease was dropped
+  std::optional<std::string> failed;  // why the lease was dropped
+  // A VPN lease (open_vpn): the requester's address in the tunnel and the exit's endpoint; its
+  // bytes above are the exit's count of the tunnel's, from its invoices.
+  std::optional<std::string> vpn_address;
+  std::optional<std::string> vpn_endpoint;
   uint64_t usage_receipted = 0;               // usage log records the requester signed for
   std::optional<std::string> usage_disputed;  // why it stopped signing usage receipts
 };

@@ -63,6 +63,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     // (and the timer that wakes whoever waits for it), whether a reconnect asks again now.
     std::optional<WgKey> vpn_key;
     std::optional<Result<VpnConfigMessage>> vpn_answer;
+    std::optional<VpnConfigMessage> vpn_config;  // the tunnel the requester brought up
     asio::steady_timer vpn_ready;
     bool vpn_asking = false;
     // Usage receipts (docs/usage-receipts.md): the streams this gateway opened on the deal (to
@@ -157,6 +158,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
     if (l.state == Link::State::dead) return;
     l.state = Link::State::dead;
     l.dead_reason = why;
+    l.vpn_ready.cancel();
     with_stats(l.lease.deal_id, [&](GatewayLeaseStats& s) {
       s.failed = why.message();
       s.connected = false;
@@ -488,6 +490,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       if (!link || link->state == Link::State::dead) return;
       if (link->channel.get() != raw) return;  // a channel the deal has moved from
       link->state = Link::State::idle;         // reconnects on the next client
+      link->vpn_ready.cancel();                // a VPN request waiting on it asks again
       link->channel.reset();
       with_stats(link->lease.deal_id, [](GatewayLeaseStats& s) { s.connected = false; });
     };

@@ -19,11 +19,19 @@ awaitable<void> Gateway::Impl::open_vpn(ProxyFilters f, WgKey key,
   const auto opened_at = Steady::now();
   std::shared_ptr<Link> link = *l;
   link->vpn_key = key;
+  link->vpn_asking = true;  // keep_vpn leaves the deal alone meanwhile
   auto config = co_await ask_vpn(link);
+  link->vpn_asking = false;
   if (!config) {
     done(std::unexpected(config.error()));
     co_return;
   }
+  link->vpn_config = *config;
+  with_stats(link->lease.deal_id, [&](GatewayLeaseStats& st) {
+    st.ip = link->lease.ip;
+    st.vpn_address = format_ip(config->address);
+    st.vpn_endpoint = to_string(config->endpoint);
+  });
   done(VpnLease{link->lease, *config, opened_at});
 }
 
@@ -47,7 +55,11 @@ awaitable<Result<VpnConfigMessage>> Gateway::Impl::ask_vpn(std::shared_ptr<Link>
     if (!l->vpn_answer) {
       if (l->state == Link::State::dead)
         co_return std::unexpected(l->dead_reason.value_or(Error(NetErrc::deal_ended, "ended")));
-      if (Steady::now() < deadline) continue;  // the channel went meanwhile: ask on the next
+      if (Steady::now() + Millis(200) < deadline) {  // the channel went: ask on the next one
+        asio::steady_timer pause(io, Millis(200));
+        co_await pause.async_wait(use_ec(ec));
+        continue;
+      }
       co_return fail(NetErrc::timed_out, "the exit did not answer the VPN request");
     }
     Result<VpnConfigMessage> answer = std::move(*l->vpn_answer);
@@ -79,7 +91,24 @@ void Gateway::Impl::keep_vpn(const std::shared_ptr<Link>& l) {
       [self = shared_from_this(), l]() -> awaitable<void> {
         auto again = co_await self->ask_vpn(l);
         l->vpn_asking = false;
-        (void)again;  // a failure is tried again at the next watch; the exit cuts an unpaid deal
+        if (l->state == Link::State::dead) co_return;
+        // Not answered (the exit unreachable): tried again at the next watch, until the
+        // gateway's reconnect grace or the exit's credit runs out. Refused, or another tunnel
+        // than the one the requester uses (an exit that lost its key): the lease is over.
+        if (!again && again.error().code() != make_error_code(NetErrc::timed_out) &&
+            again.error().code() != make_error_code(NetErrc::exit_failed) &&
+            again.error().code() != make_error_code(NetErrc::channel_closed)) {
+          self->drop(*l, again.error(), LeaseEvent::failed);
+        } else if (again && l->vpn_config &&
+                   (again->server_key != l->vpn_config->server_key ||
+                    again->address != l->vpn_config->address ||
+                    again->endpoint != l->vpn_config->endpoint)) {
+          self->drop(*l,
+                     Error(NetErrc::exit_failed,
+                           "the exit answered with another tunnel (a new key, address or endpoint: "
+                           "restarted without its key?); the tunnel in use is dead"),
+                     LeaseEvent::failed);
+        }
       },
       asio::detached);
 }

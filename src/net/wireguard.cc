@@ -76,6 +76,18 @@ std::string wg_key_base64(const WgKey& key) {
   return base64_encode(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
 }
 
+Result<WgKey> wg_public_key(const WgKey& private_key) {
+  EVP_PKEY* pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, private_key.data(),
+                                                private_key.size());
+  if (!pkey) return fail(CoreErrc::invalid_argument, "not an X25519 private key");
+  WgKey pub;
+  size_t len = pub.size();
+  const bool ok = EVP_PKEY_get_raw_public_key(pkey, pub.data(), &len) == 1 && len == pub.size();
+  EVP_PKEY_free(pkey);
+  if (!ok) return fail(CoreErrc::invalid_argument, "not an X25519 private key");
+  return pub;
+}
+
 Result<WgKey> wg_parse_key(std::string_view text) {
   auto v = base64_decode(text, 32);
   if (!v || v->size() != 32 || text.size() != 44)
@@ -126,12 +138,14 @@ Result<std::unique_ptr<WgInterface>> WgInterface::create(const Options& o) {
                             "`ip link del {}`), or choose another name",
                             o.name, o.name));
   std::unique_ptr<WgInterface> w(new WgInterface);
-  if (!run_command({"ip", "link", "add", "dev", o.name, "type", "wireguard"})) {
+  if (auto kernel = run_command({"ip", "link", "add", "dev", o.name, "type", "wireguard"});
+      !kernel) {
     // No kernel module: the userspace implementation, in the foreground as our child.
     if (!on_path("wireguard-go"))
       return fail(CoreErrc::io_error,
-                  "this kernel has no WireGuard and wireguard-go is not installed (Debian: "
-                  "apt-get install wireguard-go)");
+                  fmt::format("the kernel's WireGuard failed ({}) and wireguard-go is not "
+                              "installed (Debian: apt-get install wireguard-go)",
+                              kernel.error().message()));
     auto child = ChildProcess::spawn({"wireguard-go", "-f", o.name});
     if (!child) return std::unexpected(child.error());
     w->child_ = std::make_unique<ChildProcess>(std::move(*child));
@@ -252,8 +266,13 @@ Result<std::unique_ptr<WireguardExit>> WireguardExit::start(WireguardExitConfig 
   const uint32_t size = uint32_t{1} << (128 - cfg.subnet.bits);
   x->first_ = base + 2;
   x->last_ = base + size - 2;  // the last is the broadcast address
-  x->next_ = x->first_;
   x->keys_ = wg_generate_key();
+  if (cfg.private_key) {
+    x->keys_.private_key = *cfg.private_key;
+    auto pub = wg_public_key(*cfg.private_key);
+    if (!pub) return std::unexpected(pub.error());
+    x->keys_.public_key = *pub;
+  }
   WgInterface::Options o;
   o.name = cfg.interface;
   o.private_key = x->keys_.private_key;
@@ -279,6 +298,14 @@ Result<std::unique_ptr<WireguardExit>> WireguardExit::start(WireguardExitConfig 
     if (auto s = v4_prefix(p)) allowed.push_back(*s);
   for (const auto& p : cfg.policy.deny)
     if (auto s = v4_prefix(p)) denied.push_back(*s);
+  // Behind a NAT, the router's public address leads back to the router (its admin page, its
+  // port forwards to this host): refused through the tunnel like the host itself. So is the
+  // endpoint's address when it is one.
+  for (const auto& [public_ip, local] : cfg.source_of)
+    if (is_v4_mapped(public_ip)) denied.push_back(v4_text(v4_value(public_ip)) + "/32");
+  if (cfg.endpoint)
+    if (const auto* a = std::get_if<Ipv4>(&cfg.endpoint->host))
+      denied.push_back(fmt::format("{}.{}.{}.{}/32", (*a)[0], (*a)[1], (*a)[2], (*a)[3]));
   const std::string& ifn = cfg.interface;
   // A leftover of a run that crashed goes first (the interface was not there: nor are its peers).
   (void)x->nft(fmt::format("delete table ip {}\n", x->table_));
@@ -356,40 +383,39 @@ Result<VpnConfigMessage> WireguardExit::add_peer(const VpnPeer& peer) {
   Peer p = known ? it->second : Peer{};
   const bool same = known && p.key == peer.public_key && p.address != 0;
   if (!same) {
-    if (known && p.address != 0) {  // another key of the deal: the old one goes
+    if (known && p.address != 0) {  // another key of the deal: the old one goes, its address stays
       (void)wg_->remove_peer(p.key);
       p.base_up += p.up, p.base_down += p.down, p.up = p.down = 0;
     }
     if (p.address == 0) {
-      if (next_ <= last_) {
-        p.address = next_++;
-      } else if (!free_.empty()) {
-        p.address = free_.front();
-        free_.erase(free_.begin());
-      } else {
-        return fail(NetErrc::overloaded, "the VPN's subnet has no free address");
-      }
+      auto a = allocate(peer.deal_id);
+      if (!a) return fail(NetErrc::overloaded, "the VPN's subnet has no free address");
+      p.address = *a;
+      used_.insert(p.address);
     }
     p.key = peer.public_key;
     p.source = source;
     p.email = peer.email;
     const std::string a = v4(p.address);
     auto set = wg_->set_peer(p.key, {a + "/32"});
+    // A retried add may find the elements there already: they are deleted first, in the same
+    // transaction (nft applies a file whole or not at all).
     std::string script = fmt::format(
+        "add element ip {t} peers {{ {a} }}\ndelete element ip {t} peers {{ {a} }}\n"
+        "add element ip {t} snat_to {{ {a} : {s} }}\ndelete element ip {t} snat_to {{ {a} }}\n"
+        "add element ip {t} email_peers {{ {a} }}\ndelete element ip {t} email_peers {{ {a} }}\n"
         "add element ip {t} peers {{ {a} }}\nadd element ip {t} snat_to {{ {a} : {s} }}\n",
         fmt::arg("t", table_), fmt::arg("a", a), fmt::arg("s", v4(v4_value(source))));
     if (p.email) script += fmt::format("add element ip {} email_peers {{ {} }}\n", table_, a);
-    // A retried add finds the elements there already: delete what may be there first.
-    (void)nft(fmt::format("delete element ip {t} peers {{ {a} }}\n", fmt::arg("t", table_),
-                          fmt::arg("a", a)));
-    (void)nft(fmt::format("delete element ip {t} snat_to {{ {a} }}\n", fmt::arg("t", table_),
-                          fmt::arg("a", a)));
-    (void)nft(fmt::format("delete element ip {t} email_peers {{ {a} }}\n", fmt::arg("t", table_),
-                          fmt::arg("a", a)));
     auto rules = set ? nft(script) : Result<void>(std::unexpected(set.error()));
-    if (!rules) {
+    if (!rules) {  // the deal has no peer now (an old key was removed above): say so everywhere
       (void)wg_->remove_peer(p.key);
-      free_.push_back(p.address);
+      used_.erase(p.address);
+      p.base_up += p.up, p.base_down += p.down, p.up = p.down = 0;
+      p.address = 0;
+      peers_[peer.deal_id] = p;
+      ++generation_;
+      publish();
       return std::unexpected(rules.error().with_context("adding the VPN peer"));
     }
     peers_[peer.deal_id] = p;
@@ -427,11 +453,23 @@ void WireguardExit::remove_peer(const Hash& deal_id) {
   (void)nft(script);
   // Flows it opened are forgotten, so that no late reply reaches whoever gets the address next.
   if (on_path("conntrack")) (void)run_command({"conntrack", "-D", "-s", a});
-  free_.push_back(p.address);
+  used_.erase(p.address);
   p.base_up += p.up, p.base_down += p.down, p.up = p.down = 0;
   p.address = 0;  // its counters stay, for the exit's last look
   ++generation_;
   publish();
+}
+
+std::optional<uint32_t> WireguardExit::allocate(const Hash& deal) const {
+  const uint64_t slots = uint64_t{last_} - first_ + 1;
+  if (used_.size() >= slots) return std::nullopt;
+  uint64_t h = 0;
+  for (size_t i = 0; i < 8; ++i) h = (h << 8) | deal.bytes()[i];
+  for (uint64_t i = 0; i < slots; ++i) {
+    const auto a = static_cast<uint32_t>(first_ + (h + i) % slots);
+    if (!used_.contains(a)) return a;
+  }
+  return std::nullopt;
 }
 
 std::vector<VpnCounter> WireguardExit::counters() const {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -40,6 +41,8 @@ struct WgKeyPair {
 // A fresh Curve25519 key pair (OpenSSL's X25519, from its CSPRNG).
 WgKeyPair wg_generate_key();
 std::string wg_key_base64(const WgKey& key);
+// The public key of a private one (X25519). Errors: CoreErrc::invalid_argument.
+Result<WgKey> wg_public_key(const WgKey& private_key);
 // 44 characters of base64 for 32 bytes. Errors: CoreErrc::invalid_argument.
 Result<WgKey> wg_parse_key(std::string_view base64);
 
@@ -101,6 +104,10 @@ struct WireguardExitConfig {
   uint16_t mtu = 1420;
   DestinationPolicy policy;
   std::map<Ip, Ip> source_of;  // as ExitConfig: a leased IP's local address behind a NAT
+  // The exit's WireGuard key: the provider keeps it across restarts (its data directory), so
+  // that tunnels resume with the same key and, for the same deal, the same address. None: a
+  // fresh one.
+  std::optional<WgKey> private_key;
 };
 
 // The default subnet: 10.77.0.0/16.
@@ -135,6 +142,9 @@ class WireguardExit : public ExitVpn {
   Result<void> nft(const std::string& script) const;
   void poll_loop();
   std::string v4(uint32_t a) const;
+  // A free address for the deal: the same one for the same deal whenever it is free (a
+  // restarted exit gives a resumed tunnel its address back), the next free one otherwise.
+  std::optional<uint32_t> allocate(const Hash& deal) const;
   void publish();  // the counters for counters(), under mu_
 
   WireguardExitConfig cfg_;
@@ -144,8 +154,7 @@ class WireguardExit : public ExitVpn {
   uint32_t first_ = 0, last_ = 0;  // the deals' addresses, host order
   mutable std::mutex mu_;
   std::unordered_map<Hash, Peer, FixedBytesHasher> peers_;
-  std::vector<uint32_t> free_;  // addresses given back
-  uint32_t next_ = 0;
+  std::set<uint32_t> used_;  // addresses held by peers
   uint64_t generation_ = 0;  // bumped by every change of peers_, so a poll knows it raced one
   mutable std::mutex cache_mu_;
   std::vector<VpnCounter> cache_;
