@@ -183,6 +183,40 @@ LocalTunnel bring_up(const VpnOptions& o, const net::WgKeyPair& keys, const net:
   return t;
 }
 
+// Writes the wg-quick file (it holds the tunnel's private key: the owner's alone from its
+// creation) and, with --qr, prints it as a QR code.
+void export_file(const VpnOptions& o, const std::string& text) {
+  ::unlink(o.export_file.c_str());
+  const int fd = ::open(o.export_file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  const bool written =
+      fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  if (fd >= 0) ::close(fd);
+  if (!written) throw CommandError("--export: cannot write " + o.export_file);
+  logs::info("wrote " + o.export_file +
+             " (wg-quick); this command pays for the deal until stopped");
+  if (o.qr) std::cout << unwrap(net::run_command({"qrencode", "-t", "ansiutf8"}, text), "--qr");
+}
+
+// Ready once the first handshake with the exit is done (the peer's keepalive starts one at
+// once): logs the time from the deal's opening to the first packets through.
+void log_readiness(const net::WgInterface& tunnel, const net::WgKey& exit_key,
+                   std::chrono::steady_clock::time_point opened_at) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool ready = false;
+  while (!ready && std::chrono::steady_clock::now() < until) {
+    auto h = tunnel.latest_handshakes();
+    ready = h && h->contains(exit_key) && h->at(exit_key) != 0;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - opened_at)
+                      .count();
+  if (ready)
+    logs::info(fmt::format("tunnel ready {} ms after the deal opened (first handshake done)", ms));
+  else
+    logs::warning("no handshake with the exit within 10 s: is its UDP port reachable?");
+}
+
 void run_vpn(const VpnOptions& o) {
   logs::set_program("ipsx vpn");
   catch_stop_signals();  // from here a signal ends the loop below, after which all is undone
@@ -275,37 +309,10 @@ void run_vpn(const VpnOptions& o) {
 
   LocalTunnel local_tunnel;
   if (!local) {
-    const std::string text = wg_quick_file(keys, c, allowed, vpn.lease.deal_id);
-    {  // it holds the tunnel's private key: the owner's alone from its creation
-      ::unlink(o.export_file.c_str());
-      const int fd = ::open(o.export_file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-      const bool written =
-          fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-      if (fd >= 0) ::close(fd);
-      if (!written) throw CommandError("--export: cannot write " + o.export_file);
-    }
-    logs::info("wrote " + o.export_file +
-               " (wg-quick); this command pays for the deal until stopped");
-    if (o.qr) std::cout << unwrap(net::run_command({"qrencode", "-t", "ansiutf8"}, text), "--qr");
+    export_file(o, wg_quick_file(keys, c, allowed, vpn.lease.deal_id));
   } else {
     local_tunnel = bring_up(o, keys, vpn, allowed, everything);
-    // Ready once the first handshake with the exit is done (the peer's keepalive starts one at
-    // once): from the deal's opening to the first packets through.
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    bool ready = false;
-    while (!ready && std::chrono::steady_clock::now() < until) {
-      auto h = local_tunnel.tunnel->latest_handshakes();
-      ready = h && h->contains(c.server_key) && h->at(c.server_key) != 0;
-      if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - vpn.opened_at)
-                        .count();
-    if (ready)
-      logs::info(
-          fmt::format("tunnel ready {} ms after the deal opened (first handshake done)", ms));
-    else
-      logs::warning("no handshake with the exit within 10 s: is its UDP port reachable?");
+    log_readiness(*local_tunnel.tunnel, c.server_key, vpn.opened_at);
   }
   std::unique_ptr<AgentEndpoint> control;
   if (!o.control.empty()) {  // the lease with its tunnel, bytes and payments, as the gateway's
