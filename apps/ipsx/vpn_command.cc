@@ -40,6 +40,7 @@ struct VpnOptions {
   std::vector<std::string> routes;  // CIDR; none: everything
   std::string export_file;
   bool qr = false;
+  bool sign_usage = false;
   std::optional<uint64_t> chain_id;
   std::optional<uint16_t> fee_bps;
   uint64_t acquire_timeout_ms = 30'000;
@@ -130,12 +131,8 @@ void check_tunnel_terms(const net::VpnConfigMessage& c) {
   }
 }
 
-// The IPv4 addresses of the node's host (its URL's host, resolved).
-std::vector<std::string> node_addresses(const std::string& url) {
-  std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-  rest = rest.substr(0, rest.find('/'));
-  if (!rest.empty() && rest.front() == '[') return {};  // IPv6: the tunnel carries IPv4 only
-  std::string host = rest.substr(0, rest.find(':'));
+// The IPv4 addresses of a host name (or of an address).
+std::vector<std::string> resolve_v4(const std::string& host) {
   net::asio::io_context io;
   net::tcp::resolver resolver(io);
   boost::system::error_code ec;
@@ -143,6 +140,33 @@ std::vector<std::string> node_addresses(const std::string& url) {
   std::vector<std::string> out;
   if (!ec)
     for (const auto& r : results) out.push_back(r.endpoint().address().to_string());
+  return out;
+}
+
+// The IPv4 addresses of the node's host (its URL's host, resolved).
+std::vector<std::string> node_addresses(const std::string& url) {
+  std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (!rest.empty() && rest.front() == '[') return {};  // IPv6: the tunnel carries IPv4 only
+  return resolve_v4(rest.substr(0, rest.find(':')));
+}
+
+// The endpoint with its host resolved here (a provider's dynamic-DNS name, say), so that the
+// route that keeps it outside the tunnel names the address WireGuard sends to.
+net::Endpoint resolved(const net::Endpoint& e) {
+  const auto* name = std::get_if<std::string>(&e.host);
+  if (!name) return e;
+  auto addresses = resolve_v4(*name);
+  if (addresses.empty()) throw CommandError("the exit's endpoint " + *name + " does not resolve");
+  auto ip = unwrap(parse_ip(addresses.front()), "the exit's endpoint");
+  const uint32_t v = v4_value(ip);
+  net::Endpoint out{net::Ipv4{static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
+                              static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)},
+                    e.port};
+  net::VpnConfigMessage check;
+  check.address = *parse_ip("10.0.0.1");
+  check.endpoint = out;
+  check_tunnel_terms(check);
   return out;
 }
 
@@ -158,20 +182,21 @@ LocalTunnel bring_up(const VpnOptions& o, const net::WgKeyPair& keys, const net:
   const net::VpnConfigMessage& c = vpn.config;
   LocalTunnel t;
   t.exceptions = std::make_unique<RouteExceptions>();
-  if (everything) {
-    t.exceptions->block_ipv6();
-    if (auto* v4 = std::get_if<net::Ipv4>(&c.endpoint.host))
-      t.exceptions->keep(fmt::format("{}.{}.{}.{}", (*v4)[0], (*v4)[1], (*v4)[2], (*v4)[3]));
-    if (vpn.lease.exit.address().is_v4()) t.exceptions->keep(vpn.lease.exit.address().to_string());
-    for (const auto& a : node_addresses(o.node)) t.exceptions->keep(a);
-  }
+  // The exit's endpoint, its pair channel and the node stay on the path they have, whatever
+  // the tunnel's routes cover (everything, or a --route range that holds one of them).
+  const net::Endpoint endpoint = resolved(c.endpoint);
+  const auto& v4 = std::get<net::Ipv4>(endpoint.host);
+  t.exceptions->keep(fmt::format("{}.{}.{}.{}", v4[0], v4[1], v4[2], v4[3]));
+  if (vpn.lease.exit.address().is_v4()) t.exceptions->keep(vpn.lease.exit.address().to_string());
+  for (const auto& a : node_addresses(o.node)) t.exceptions->keep(a);
+  if (everything) t.exceptions->block_ipv6();
   net::WgInterface::Options w;
   w.name = o.interface;
   w.private_key = keys.private_key;
   w.address = c.address;
   w.mtu = c.mtu;
   t.tunnel = unwrap(net::WgInterface::create(w), "the tunnel");
-  unwrap(t.tunnel->set_peer(c.server_key, allowed, c.endpoint, 25), "the tunnel's peer");
+  unwrap(t.tunnel->set_peer(c.server_key, allowed, endpoint, 25), "the tunnel's peer");
   for (const std::string& r :
        everything ? std::vector<std::string>{"0.0.0.0/1", "128.0.0.0/1"} : allowed)
     unwrap(net::run_command({"ip", "route", "add", r, "dev", o.interface}), "route " + r);
@@ -263,6 +288,7 @@ void run_vpn(const VpnOptions& o) {
   net::GatewayConfig config;  // its proxy port serves nobody: the gateway pays, the tunnel carries
   config.password = net::wg_key_base64(net::wg_generate_key().private_key);
   config.acquire_timeout = Millis(o.acquire_timeout_ms);
+  config.sign_vpn_usage = o.sign_usage;
   SystemClock clock;
   net::Gateway gateway(io, config, key.clone(), &leases, clock);
   std::mutex mu;
@@ -382,6 +408,9 @@ void add_vpn_command(CLI::App& app) {
                   "Write a wg-quick file for another device instead of a local tunnel (this "
                   "command keeps paying for the deal until stopped)");
   cmd->add_flag("--qr", o->qr, "With --export: print the file as a QR code (for phones)");
+  cmd->add_flag("--sign-usage", o->sign_usage,
+                "Sign usage receipts for the tunnel's flows as the exit logs them (destination, "
+                "port, bytes; docs/usage-receipts.md), which this machine does not check");
   cmd->add_option("--chain-id", o->chain_id, "The ledger's chain id (default: the node's)");
   cmd->add_option("--fee-bps", o->fee_bps, "The market's commission (default: the node's)");
   cmd->add_option("--acquire-timeout-ms", o->acquire_timeout_ms,

@@ -84,6 +84,18 @@ struct VpnCounter {
   uint64_t bytes_down = 0;  // to the requester
 };
 
+// One finished flow through a deal's tunnel, as the provider's connection tracking saw it: where
+// it went and its bytes (a usage record of the deal's log, docs/usage-receipts.md).
+struct VpnFlow {
+  Hash deal_id;
+  int64_t opened_ms = 0;  // unix ms
+  int64_t closed_ms = 0;
+  std::string host;   // the destination's address
+  uint16_t port = 0;  // its port (0 for ICMP and the like)
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+};
+
 // Where the exit's VPN deals are served: net/wireguard.h's WireguardExit on a host, a fake in
 // tests. add_peer and remove_peer may block (they run the system's tools): the exit calls them
 // on its lookup threads, one deal at a time; counters() must not block.
@@ -95,6 +107,8 @@ class ExitVpn {
   // The deal's peer removed: its packets are dropped from then on. Nothing if it has none.
   virtual void remove_peer(const Hash& deal_id) = 0;
   virtual std::vector<VpnCounter> counters() const = 0;
+  // The flows that ended since the last call (must not block). None by default.
+  virtual std::vector<VpnFlow> take_flows() { return {}; }
 };
 
 struct ExitConfig {

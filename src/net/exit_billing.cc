@@ -129,7 +129,8 @@ std::shared_ptr<Exit::Impl::ConnectionUsage> Exit::Impl::track(const std::shared
 void Exit::Impl::record_usage(Session& s, UsageRecord r) {
   r.deal_id = s.deal.id;
   r.index = s.usage_records++;
-  r.closed_ms = std::max(r.opened_ms, to_unix_ms(clock.now()));
+  // A connection's record closes now; a tunnel's flow comes with its own close time.
+  if (r.closed_ms == 0) r.closed_ms = std::max(r.opened_ms, to_unix_ms(clock.now()));
   if (s.unsent.size() >= kMaxUnsentRecords) {  // no gateway for long: it joins the log unsent
     s.log.append(usage_leaf(s.unsent.front()));
     s.unsent.pop_front();

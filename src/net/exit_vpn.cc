@@ -98,6 +98,19 @@ void Exit::Impl::meter_vpn() {
     s.vpn_down_seen = std::max(s.vpn_down_seen, c.bytes_down);
     if (up || down) meter(c.deal_id)(up, down);
   }
+  // Each flow that ended joins its deal's usage log as a record without a stream.
+  for (VpnFlow& f : cfg.vpn->take_flows()) {
+    auto it = sessions.find(f.deal_id);
+    if (it == sessions.end()) continue;
+    UsageRecord r;
+    r.opened_ms = f.opened_ms;
+    r.closed_ms = std::max(f.closed_ms, f.opened_ms);
+    r.host = std::move(f.host);
+    r.port = f.port;
+    r.bytes_up = f.bytes_up;
+    r.bytes_down = f.bytes_down;
+    record_usage(*it->second, std::move(r));
+  }
 }
 
 }  // namespace ipsx::net

@@ -101,6 +101,9 @@ struct GatewayConfig {
   // credentials too, so by default a usage record of the front is disputed, not signed: a
   // provider cannot put a connection of its own on the requester's receipt.
   bool sign_front_usage = false;
+  // Whether the requester signs the usage records of its VPN leases' flows (the exit's
+  // connection tracking: destination, port, bytes), which the gateway cannot check either.
+  bool sign_vpn_usage = false;
   // Clients from these source ranges may give no credentials at all (a browser cannot on its
   // command line; a PAC file names no password): they are served with `open_filters`. Empty:
   // every client gives the password.

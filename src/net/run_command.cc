@@ -141,14 +141,26 @@ Result<std::string> run_command(const std::vector<std::string>& argv, std::strin
   return stdout_text;
 }
 
-Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv) {
+Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv, int* stdout_fd) {
   if (argv.empty()) return fail(CoreErrc::invalid_argument, "spawn: no program");
   if (!on_path(argv[0])) return fail(CoreErrc::io_error, argv[0] + " is not installed");
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0) return fail(CoreErrc::io_error, "cannot open /dev/null");
+  int out[2] = {-1, -1};
+  if (stdout_fd && ::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(devnull);
+    return fail(CoreErrc::io_error, "pipe() failed");
+  }
   pid_t pid = ::fork();
-  if (pid == 0) exec_child(argv, devnull, devnull, devnull);
+  if (pid == 0) exec_child(argv, devnull, stdout_fd ? out[1] : devnull, devnull);
   ::close(devnull);
+  if (stdout_fd) {
+    ::close(out[1]);
+    if (pid < 0)
+      ::close(out[0]);
+    else
+      *stdout_fd = out[0];
+  }
   if (pid < 0) return fail(CoreErrc::io_error, "fork() failed");
   ChildProcess c;
   c.pid_ = pid;

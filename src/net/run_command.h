@@ -28,7 +28,9 @@ bool on_path(std::string_view program);
 // reaped when this goes, and when this process dies (PR_SET_PDEATHSIG).
 class ChildProcess {
  public:
-  static Result<ChildProcess> spawn(const std::vector<std::string>& argv);
+  // With `stdout_fd`: the child's standard output is a pipe whose reading end (close-on-exec,
+  // the caller's to close) is stored there; otherwise it goes to /dev/null.
+  static Result<ChildProcess> spawn(const std::vector<std::string>& argv, int* stdout_fd = nullptr);
   ChildProcess() = default;
   ChildProcess(ChildProcess&& o) noexcept;
   ChildProcess& operator=(ChildProcess&& o) noexcept;

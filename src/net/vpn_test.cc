@@ -93,6 +93,32 @@ TEST(WireguardKeys, Base64AsWgPrintsThem) {
   EXPECT_TRUE(check_interface_name("ipsx0"));
 }
 
+TEST(Conntrack, DestroyEventsAreReadAsFlows) {
+  auto udp = parse_conntrack_event(
+      "[1796622042.168022]\t[DESTROY] ipv4     2 udp      17 29 src=10.77.0.2 dst=203.0.113.20 "
+      "sport=40970 dport=53 packets=1 bytes=128 src=203.0.113.20 dst=203.0.113.31 sport=53 "
+      "dport=40970 packets=1 bytes=144 delta-time=3 [USERSPACE] portid=2587703010");
+  ASSERT_TRUE(udp);
+  EXPECT_EQ(udp->source, 0x0a4d0002u);
+  EXPECT_EQ(udp->destination, "203.0.113.20");
+  EXPECT_EQ(udp->port, 53);
+  EXPECT_EQ(udp->bytes_up, 128u);
+  EXPECT_EQ(udp->bytes_down, 144u);
+  EXPECT_EQ(udp->closed_ms, 1796622042168);
+  EXPECT_EQ(udp->duration_s, 3);
+  auto icmp = parse_conntrack_event(
+      "[1796622042.5]\t[DESTROY] ipv4 2 icmp 1 src=10.77.0.3 dst=198.51.100.7 type=8 code=0 "
+      "id=7 packets=1 bytes=84 src=198.51.100.7 dst=203.0.113.31 type=0 code=0 id=7 packets=1 "
+      "bytes=84");
+  ASSERT_TRUE(icmp);
+  EXPECT_EQ(icmp->port, 0);
+  EXPECT_EQ(icmp->closed_ms, 1796622042500);
+  EXPECT_FALSE(parse_conntrack_event("[1796622042.1]\t[NEW] tcp 6 src=10.77.0.2 dst=1.2.3.4"));
+  EXPECT_FALSE(parse_conntrack_event("[DESTROY] tcp 6 src=10.77.0.2 dst=1.2.3.4 bytes=1"));
+  EXPECT_FALSE(parse_conntrack_event("conntrack v1.4.7 (conntrack-tools): 1 flow events"));
+  EXPECT_FALSE(parse_conntrack_event(""));
+}
+
 TEST(RunCommand, OutputInputStatusAndTimeout) {
   auto out = run_command({"cat"}, "through stdin\n");
   ASSERT_TRUE(out);
@@ -134,6 +160,14 @@ class FakeVpn final : public ExitVpn {
     std::lock_guard lock(mu_);
     return counts;
   }
+  std::vector<VpnFlow> take_flows() override {
+    std::lock_guard lock(mu_);
+    return std::exchange(flows, {});
+  }
+  void flow(VpnFlow f) {
+    std::lock_guard lock(mu_);
+    flows.push_back(std::move(f));
+  }
   void count(const Hash& deal, uint64_t up, uint64_t down) {
     std::lock_guard lock(mu_);
     counts = {VpnCounter{deal, up, down}};
@@ -152,6 +186,7 @@ class FakeVpn final : public ExitVpn {
   std::vector<VpnPeer> added;
   std::vector<Hash> removed;
   std::vector<VpnCounter> counts;
+  std::vector<VpnFlow> flows;
   bool refuse = false;
 };
 
@@ -179,7 +214,8 @@ class VpnDeals : public ::testing::Test {
  protected:
   VpnDeals() : clock_(from_unix_ms(int64_t{kNow} * 1000)) {}
 
-  void start(uint32_t protocols, bool serve_vpn = true, uint32_t scope = scope::vpn) {
+  void start(uint32_t protocols, bool serve_vpn = true, uint32_t scope = scope::vpn,
+             bool sign_vpn_usage = false) {
     ExitConfig cfg;
     cfg.invoice_interval = 50ms;
     if (serve_vpn) cfg.vpn = vpn_;
@@ -193,6 +229,7 @@ class VpnDeals : public ::testing::Test {
     g.password = "unused";
     g.connect_timeout = 2s;
     g.acquire_timeout = 2s;
+    g.sign_vpn_usage = sign_vpn_usage;
     gateway_ = std::make_unique<Gateway>(gw_io_.io(), g, requester_.clone(), market_.get(), clock_);
     ASSERT_TRUE(gateway_->start());
   }
@@ -253,6 +290,52 @@ TEST_F(VpnDeals, TheRequestersKeyBecomesAPeerMeteredPaidAndRemovedWhenCut) {
   exit_->end_deal(deal_.exit.id, "closed on the ledger");
   ASSERT_TRUE(eventually([&] { return vpn_->removes() == 1; }));
   EXPECT_EQ(vpn_->removed[0], deal_.exit.id);
+}
+
+// Two flows of the tunnel join the deal's usage log, with their own times; the gateway signs
+// the log only if told to (it cannot check a tunnel's flows), and says why it does not.
+void flows_join_the_log(Exit& exit, FakeVpn& vpn, Gateway& gateway, const Hash& deal, bool sign) {
+  std::vector<UsageRecord> logged;
+  std::mutex mu;
+  exit.on_usage = [&](const UsageRecord& r) {
+    std::lock_guard lock(mu);
+    logged.push_back(r);
+  };
+  const int64_t now = int64_t{kNow} * 1000;
+  vpn.flow(VpnFlow{deal, now - 3000, now - 1000, "203.0.113.20", 53, 60, 90});
+  vpn.flow(VpnFlow{deal, now - 2000, now, "198.51.100.7", 443, 700, 9000});
+  ASSERT_TRUE(eventually([&] { return exit.stats(deal).usage_records == 2; }));
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(logged.size(), 2u);
+    EXPECT_EQ(logged[0].host, "203.0.113.20");
+    EXPECT_EQ(logged[0].port, 53);
+    EXPECT_EQ(logged[0].opened_ms, now - 3000);
+    EXPECT_EQ(logged[0].closed_ms, now - 1000);  // the flow's own end, not the logging's
+    EXPECT_EQ(logged[1].bytes_down, 9000u);
+    EXPECT_EQ(logged[1].stream, 0u);
+  }
+  if (sign) {
+    ASSERT_TRUE(eventually([&] { return exit.stats(deal).usage_receipted == 2; }));
+    EXPECT_FALSE(gateway.stats(deal).usage_disputed);
+  } else {
+    ASSERT_TRUE(eventually([&] { return gateway.stats(deal).usage_disputed.has_value(); }));
+    EXPECT_NE(gateway.stats(deal).usage_disputed->find("VPN tunnel"), std::string::npos);
+    EXPECT_EQ(exit.stats(deal).usage_receipted, 0u);
+  }
+  exit.on_usage = nullptr;
+}
+
+TEST_F(VpnDeals, TheTunnelsFlowsJoinTheUsageLogUnsignedByDefault) {
+  start(protocol::vpn);
+  ASSERT_TRUE(open(wg_generate_key().public_key));
+  flows_join_the_log(*exit_, *vpn_, *gateway_, deal_.exit.id, false);
+}
+
+TEST_F(VpnDeals, TheTunnelsFlowsAreSignedWhenTheRequesterSaysSo) {
+  start(protocol::vpn, true, scope::vpn, true);
+  ASSERT_TRUE(open(wg_generate_key().public_key));
+  flows_join_the_log(*exit_, *vpn_, *gateway_, deal_.exit.id, true);
 }
 
 TEST_F(VpnDeals, AnUnpaidDealsPeerIsRemoved) {

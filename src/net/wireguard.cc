@@ -1,10 +1,12 @@
 #include "net/wireguard.h"
 
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -348,6 +350,24 @@ Result<std::unique_ptr<WireguardExit>> WireguardExit::start(WireguardExitConfig 
       fmt::arg("denied", nft_set(denied)), fmt::arg("nonpublic", nft_set(non_global_v4_ranges())));
   if (auto r = x->nft(script); !r) return std::unexpected(r.error().with_context("vpn rules"));
   x->poller_ = std::thread([p = x.get()] { p->poll_loop(); });
+  // Each flow through the tunnel, once it ends, with its bytes and times (a usage record): the
+  // connection tracking's accounting and timestamps on, and its events for the subnet read.
+  if (on_path("conntrack")) {
+    for (const char* knob : {"/proc/sys/net/netfilter/nf_conntrack_acct",
+                             "/proc/sys/net/netfilter/nf_conntrack_timestamp"}) {
+      std::ofstream f(knob);
+      f << "1\n";
+    }
+    int fd = -1;
+    auto child = ChildProcess::spawn({"conntrack", "-E", "-e", "DESTROY", "-o",
+                                      "timestamp,extended", "-s", *v4_prefix(cfg.subnet)},
+                                     &fd);
+    if (child) {
+      x->conntrack_ = std::make_unique<ChildProcess>(std::move(*child));
+      x->conntrack_fd_ = fd;
+      x->flow_reader_ = std::thread([p = x.get()] { p->read_flows(); });
+    }
+  }
   return x;
 }
 
@@ -358,6 +378,9 @@ WireguardExit::~WireguardExit() {
   }
   stop_cv_.notify_all();
   if (poller_.joinable()) poller_.join();
+  if (conntrack_) conntrack_->stop();  // its pipe ends: the reader sees the end and returns
+  if (flow_reader_.joinable()) flow_reader_.join();
+  if (conntrack_fd_ >= 0) ::close(conntrack_fd_);
   if (!table_.empty()) (void)nft(fmt::format("delete table ip {}\n", table_));
   wg_.reset();
 }
@@ -392,6 +415,7 @@ Result<VpnConfigMessage> WireguardExit::add_peer(const VpnPeer& peer) {
       if (!a) return fail(NetErrc::overloaded, "the VPN's subnet has no free address");
       p.address = *a;
       used_.insert(p.address);
+      owner_[p.address] = peer.deal_id;
     }
     p.key = peer.public_key;
     p.source = source;
@@ -458,6 +482,86 @@ void WireguardExit::remove_peer(const Hash& deal_id) {
   p.address = 0;  // its counters stay, for the exit's last look
   ++generation_;
   publish();
+}
+
+std::vector<VpnFlow> WireguardExit::take_flows() {
+  std::lock_guard lock(flows_mu_);
+  return std::exchange(flows_, {});
+}
+
+void WireguardExit::read_flows() {
+  std::string buf;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = ::read(conntrack_fd_, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    buf.append(chunk, static_cast<size_t>(n));
+    for (size_t nl; (nl = buf.find('\n')) != std::string::npos; buf.erase(0, nl + 1)) {
+      auto flow = parse_conntrack_event(std::string_view(buf).substr(0, nl));
+      if (!flow) continue;
+      std::optional<Hash> deal;
+      {
+        std::lock_guard lock(mu_);
+        if (auto it = owner_.find(flow->source); it != owner_.end()) deal = it->second;
+      }
+      if (!deal) continue;
+      std::lock_guard lock(flows_mu_);
+      if (flows_.size() < kMaxPendingFlows)
+        flows_.push_back(VpnFlow{*deal, flow->closed_ms - flow->duration_s * 1000, flow->closed_ms,
+                                 flow->destination, flow->port, flow->bytes_up, flow->bytes_down});
+    }
+    if (buf.size() > 65'536) buf.clear();  // no line is this long: out of step
+  }
+}
+
+std::optional<ConntrackFlow> parse_conntrack_event(std::string_view line) {
+  ConntrackFlow f;
+  bool destroy = false, timestamp = false;
+  int srcs = 0, dsts = 0, dports = 0, bytes = 0;
+  auto number = [](std::string_view v, uint64_t& out) {
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    return ec == std::errc() && p == v.data() + v.size();
+  };
+  while (!line.empty()) {
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos) break;
+    line.remove_prefix(start);
+    const size_t end = line.find_first_of(" \t");
+    const std::string_view tok = line.substr(0, end);
+    line.remove_prefix(end == std::string_view::npos ? line.size() : end);
+    if (tok == "[DESTROY]") {
+      destroy = true;
+    } else if (!timestamp && tok.size() > 2 && tok.front() == '[' && tok.back() == ']') {
+      const std::string_view t = tok.substr(1, tok.size() - 2);
+      const size_t dot = t.find('.');
+      uint64_t secs = 0, frac = 0;
+      if (!number(t.substr(0, dot), secs)) continue;
+      std::string_view us = dot == std::string_view::npos ? "" : t.substr(dot + 1, 3);
+      if (!us.empty() && !number(us, frac)) continue;
+      for (size_t i = us.size(); i < 3; ++i) frac *= 10;
+      f.closed_ms = static_cast<int64_t>(secs * 1000 + frac);
+      timestamp = true;
+    } else if (tok.starts_with("src=") && srcs++ == 0) {
+      auto ip = parse_ip(tok.substr(4));
+      if (!ip || !is_v4_mapped(*ip)) return std::nullopt;
+      f.source = v4_value(*ip);
+    } else if (tok.starts_with("dst=") && dsts++ == 0) {
+      f.destination = std::string(tok.substr(4));
+    } else if (tok.starts_with("dport=") && dports++ == 0) {
+      uint64_t p = 0;
+      if (number(tok.substr(6), p) && p <= 65535) f.port = static_cast<uint16_t>(p);
+    } else if (tok.starts_with("bytes=")) {
+      uint64_t b = 0;
+      if (!number(tok.substr(6), b)) return std::nullopt;
+      (bytes++ == 0 ? f.bytes_up : f.bytes_down) = b;
+    } else if (tok.starts_with("delta-time=")) {
+      uint64_t d = 0;
+      if (number(tok.substr(11), d)) f.duration_s = static_cast<int64_t>(d);
+    }
+  }
+  if (!destroy || !timestamp || srcs == 0 || dsts == 0 || bytes == 0) return std::nullopt;
+  return f;
 }
 
 std::optional<uint32_t> WireguardExit::allocate(const Hash& deal) const {

@@ -110,6 +110,20 @@ struct WireguardExitConfig {
   std::optional<WgKey> private_key;
 };
 
+// One DESTROY event of `conntrack -E -o timestamp,extended`: the flow's original source (host
+// order), its destination and port, the bytes each way, when it ended (unix ms) and how long it
+// lasted (seconds, as conntrack counts them; 0 without nf_conntrack_timestamp).
+struct ConntrackFlow {
+  uint32_t source = 0;
+  std::string destination;
+  uint16_t port = 0;
+  uint64_t bytes_up = 0, bytes_down = 0;
+  int64_t closed_ms = 0;
+  int64_t duration_s = 0;
+};
+// Nothing for a line that is no IPv4 DESTROY event with its counters.
+std::optional<ConntrackFlow> parse_conntrack_event(std::string_view line);
+
 // The default subnet: 10.77.0.0/16.
 IpPrefix default_vpn_subnet();
 
@@ -123,6 +137,7 @@ class WireguardExit : public ExitVpn {
   Result<VpnConfigMessage> add_peer(const VpnPeer& peer) override;
   void remove_peer(const Hash& deal_id) override;
   std::vector<VpnCounter> counters() const override;
+  std::vector<VpnFlow> take_flows() override;
 
   const WgInterface& interface() const { return *wg_; }
   const WgKey& public_key() const { return keys_.public_key; }
@@ -141,6 +156,7 @@ class WireguardExit : public ExitVpn {
   };
   Result<void> nft(const std::string& script) const;
   void poll_loop();
+  void read_flows();  // the conntrack child's events, on flow_reader_
   std::string v4(uint32_t a) const;
   // A free address for the deal: the same one for the same deal whenever it is free (a
   // restarted exit gives a resumed tunnel its address back), the next free one otherwise.
@@ -161,6 +177,15 @@ class WireguardExit : public ExitVpn {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread poller_;
+  // The flows (usage records): conntrack's DESTROY events for the subnet, read on a thread; each
+  // address's latest deal (kept after its peer goes: its flushed flows end after it).
+  std::unordered_map<uint32_t, Hash> owner_;  // under mu_
+  std::unique_ptr<ChildProcess> conntrack_;
+  int conntrack_fd_ = -1;
+  std::thread flow_reader_;
+  std::mutex flows_mu_;
+  std::vector<VpnFlow> flows_;
+  static constexpr size_t kMaxPendingFlows = 65'536;
 };
 
 }  // namespace ipsx::net

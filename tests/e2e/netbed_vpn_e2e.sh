@@ -201,6 +201,20 @@ done
 ((cut)) && ok "an unpaid deal's peer is removed" || bad "the unpaid peer stays: $(nb exec dc1 wg show "$vp")"
 wait_for "$work/de.out" 'unpaid' 10 >/dev/null && ok "the provider says why" ||
   bad "the provider's log lacks the cut: $(cat "$work/de.out")"
+# The tunnel's flows are in the deal's usage log at the provider: each ended flow (these were
+# ended by the cut, which flushes the peer's connection tracking) with its destination and bytes.
+vpn_deal=$(sed -nE 's/.*VPN up: deal (0x[0-9a-f]+).*/\1/p' "$work/vpn.out")
+pdata=$work/state/ipsx/provider-$(tr 'A-F' 'a-f' <<<"$de")
+[[ -d $pdata ]] || pdata=$(ls -d "$work"/state/ipsx/provider-* | head -1)
+flows=""
+for _ in $(seq 50); do
+  flows=$("$IPSX" deal usage "$vpn_deal" --data "$pdata" --json 2>&1)
+  jq -e --arg p "$dest_port" '[.records[] | select(.host == "203.0.113.20" and (.port | tostring) == $p and .bytesDown > 0)] | length > 0' <<<"$flows" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+jq -e --arg p "$dest_port" '[.records[] | select(.host == "203.0.113.20" and (.port | tostring) == $p and .bytesDown > 0)] | length > 0' <<<"$flows" >/dev/null 2>&1 &&
+  ok "the tunnel's flows are in the deal's usage log (destination, port, bytes)" || bad "usage log: $flows"
+expect_out "the UDP and DNS flows too" '"port": 53' echo "$flows"
 expect_error "nothing goes through the cut tunnel" "timed out" \
   nb exec req curl -sS --max-time 3 "http://203.0.113.20:$dest_port/"
 kill -CONT "${pid_of[vpn]}"
