@@ -175,6 +175,7 @@ net::Endpoint resolved(const net::Endpoint& e) {
 struct LocalTunnel {
   std::unique_ptr<RouteExceptions> exceptions;
   std::unique_ptr<net::WgInterface> tunnel;
+  net::Endpoint endpoint;  // the exit's, resolved
 };
 
 LocalTunnel bring_up(const VpnOptions& o, const net::WgKeyPair& keys, const net::VpnLease& vpn,
@@ -185,6 +186,7 @@ LocalTunnel bring_up(const VpnOptions& o, const net::WgKeyPair& keys, const net:
   // The exit's endpoint, its pair channel and the node stay on the path they have, whatever
   // the tunnel's routes cover (everything, or a --route range that holds one of them).
   const net::Endpoint endpoint = resolved(c.endpoint);
+  t.endpoint = endpoint;
   const auto& v4 = std::get<net::Ipv4>(endpoint.host);
   t.exceptions->keep(fmt::format("{}.{}.{}.{}", v4[0], v4[1], v4[2], v4[3]));
   if (vpn.lease.exit.address().is_v4()) t.exceptions->keep(vpn.lease.exit.address().to_string());
@@ -361,9 +363,19 @@ void run_vpn(const VpnOptions& o) {
   sdk::RequesterSettlement settlement(*s.node, signer);
   settlement.on_ended = [&](const Hash& d, const std::string& why) { gateway.end_lease(d, why); };
   settlement.watch(vpn.lease.deal_id);
-  uint64_t ticks = 0;
+  uint64_t ticks = 0, renewals = 0;
   run_until_signal_or([&] {
     for (const auto& line : settlement.poll(SystemClock().now())) logs::info(line);
+    // The exit confirmed the tunnel after a reconnect: if it restarted, its side of the
+    // WireGuard session is gone; a fresh peer entry makes this side handshake again at once
+    // (rather than after WireGuard's own timeouts, 15 s and more).
+    if (const uint64_t r = gateway.stats(vpn.lease.deal_id).vpn_renewals;
+        r != renewals && local_tunnel.tunnel) {
+      renewals = r;
+      (void)local_tunnel.tunnel->remove_peer(c.server_key);
+      auto again = local_tunnel.tunnel->set_peer(c.server_key, allowed, local_tunnel.endpoint, 25);
+      if (!again) logs::warning("renewing the tunnel's peer: " + again.error().message());
+    }
     if (++ticks % 30 == 0) {
       auto st = gateway.stats(vpn.lease.deal_id);
       logs::info(fmt::format("tunnel: {} bytes up, {} down; paid {} IPSX", st.bytes_up,

@@ -142,6 +142,9 @@ struct GatewayLeaseStats {
   // bytes above are the exit's count of the tunnel's, from its invoices.
   std::optional<std::string> vpn_address;
   std::optional<std::string> vpn_endpoint;
+  // The times the exit confirmed the same tunnel again after a reconnect (a restarted exit has
+  // lost the WireGuard session: the requester's side then restarts its handshake at once).
+  uint64_t vpn_renewals = 0;
   uint64_t usage_receipted = 0;               // usage log records the requester signed for
   std::optional<std::string> usage_disputed;  // why it stopped signing usage receipts
 };

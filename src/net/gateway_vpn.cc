@@ -108,6 +108,8 @@ void Gateway::Impl::keep_vpn(const std::shared_ptr<Link>& l) {
                            "the exit answered with another tunnel (a new key, address or endpoint: "
                            "restarted without its key?); the tunnel in use is dead"),
                      LeaseEvent::failed);
+        } else if (again) {
+          self->with_stats(l->lease.deal_id, [](GatewayLeaseStats& s) { ++s.vpn_renewals; });
         }
       },
       asio::detached);
