@@ -244,6 +244,25 @@ void log_readiness(const net::WgInterface& tunnel, const net::WgKey& exit_key,
     logs::warning("no handshake with the exit within 10 s: is its UDP port reachable?");
 }
 
+// With --control: the lease with its tunnel, bytes and payments, as `ipsx gateway --control`
+// lists its leases.
+std::unique_ptr<AgentEndpoint> serve_control(const VpnOptions& o, net::Gateway& gateway,
+                                             const Hash& deal) {
+  if (o.control.empty()) return nullptr;
+  std::set<Hash> seen{deal};
+  auto control = std::make_unique<AgentEndpoint>(
+      parse_listen_any_port(o.control, "--control"), [&gateway, seen](api::Router& r) {
+        r.add("GET", "/v1/leases", [&gateway, seen](const api::HttpRequest&) {
+          static std::mutex none;
+          api::HttpResponse res;
+          res.body = gateway_leases_json(gateway, none, seen);
+          return res;
+        });
+      });
+  logs::info("control on http://" + control->bound() + " (GET /v1/leases)");
+  return control;
+}
+
 void run_vpn(const VpnOptions& o) {
   logs::set_program("ipsx vpn");
   catch_stop_signals();  // from here a signal ends the loop below, after which all is undone
@@ -342,20 +361,7 @@ void run_vpn(const VpnOptions& o) {
     local_tunnel = bring_up(o, keys, vpn, allowed, everything);
     log_readiness(*local_tunnel.tunnel, c.server_key, vpn.opened_at);
   }
-  std::unique_ptr<AgentEndpoint> control;
-  if (!o.control.empty()) {  // the lease with its tunnel, bytes and payments, as the gateway's
-    std::set<Hash> seen{vpn.lease.deal_id};
-    control = std::make_unique<AgentEndpoint>(
-        parse_listen_any_port(o.control, "--control"), [&gateway, seen](api::Router& r) {
-          r.add("GET", "/v1/leases", [&gateway, seen](const api::HttpRequest&) {
-            static std::mutex none;
-            api::HttpResponse res;
-            res.body = gateway_leases_json(gateway, none, seen);
-            return res;
-          });
-        });
-    logs::info("control on http://" + control->bound() + " (GET /v1/leases)");
-  }
+  auto control = serve_control(o, gateway, vpn.lease.deal_id);
   std::cout << fmt::format("VPN up: deal {}, leaving from {}\n", vpn.lease.deal_id.hex(),
                            format_ip(vpn.lease.ip))
             << std::flush;

@@ -129,7 +129,7 @@ if [[ -n ${NETBED_BENCH_OUT:-} ]]; then
 fi
 vpn_args=(--node "$url" --keystore "$ks" --address "$requester" --password-file "$work/pw"
   --country de --type datacenter --max-price 0.002 --duration 600)
-on req vpn "$IPSX" vpn "${vpn_args[@]}" --interface "$vr"
+on req vpn "$IPSX" vpn "${vpn_args[@]}" --interface "$vr" --control 127.0.0.1:8899
 wait_for "$work/vpn.out" 'VPN up: deal 0x[0-9a-f]+, leaving from 203\.0\.113\.31' 30 >/dev/null &&
   ok "ipsx vpn leases the DE IP and brings its tunnel up" || bad "ipsx vpn: $(cat "$work/vpn.out")"
 
@@ -155,6 +155,9 @@ expect_out "so is the provider's host itself" 'curl: \(7\)' echo "$host_try"
 expect_out "IPv6 cannot leave outside the tunnel meanwhile" 'unreachable ::/1' nb exec req ip -6 route
 expect_out "the node is still reached outside the tunnel" '"status"' nb exec req curl -s --max-time 5 "$url/v1/health"
 expect_eq "the provider holds one peer" "$(nb exec dc1 wg show "$vp" peers | wc -l)" 1
+expect_out "the agent's control endpoint lists the lease with its tunnel" \
+  '"vpn":\{"address":"10\.77\.[0-9.]+","endpoint":"203\.0\.113\.31:51820"\}' \
+  nb exec req curl -sf http://127.0.0.1:8899/v1/leases
 ready_ms=$(sed -nE 's/.*tunnel ready ([0-9]+) ms after the deal opened.*/\1/p' "$work/vpn.out")
 [[ -n $ready_ms ]] && ok "ipsx vpn says how soon the tunnel was ready ($ready_ms ms)" ||
   bad "no readiness line: $(cat "$work/vpn.out")"
