@@ -7,7 +7,8 @@
 #   scripts/netbed.sh exec HOST CMD...   run CMD on HOST (e.g. `exec home1 curl ...`)
 #   scripts/netbed.sh hosts     the hosts and their addresses
 #   scripts/netbed.sh check     is it up, whole and sealed from the machine's own network
-#   scripts/netbed.sh forward ROUTER PORT   a port forward (TCP) on a home router to its host
+#   scripts/netbed.sh forward ROUTER PORT [tcp|udp]   a port forward (TCP unless told) on a home
+#                                    router to its host
 #   scripts/netbed.sh loss PERCENT   drop PERCENT (0-50, decimals allowed) of the packets crossing
 #                                    the public segment, at random; 0 ends it
 #   scripts/netbed.sh delay HOST MS   every packet HOST sends waits MS milliseconds (1-10000) before
@@ -148,16 +149,17 @@ down() {
   echo "netbed '$NETBED' is down"
 }
 
-# forward ROUTER PORT: TCP to the router's public address on PORT goes to the same port of the
+# forward ROUTER PORT [PROTO]: TCP (or UDP) to the router's public address on PORT goes to the same port of the
 # host behind it, as a home user's port forward (or UPnP) does.
 forward() {
-  local r=$1 port=$2
+  local r=$1 port=$2 proto=${3:-tcp}
   [[ -n ${INSIDE[$r]:-} ]] || die "forward: no home router '$r' (nat1, nat2, nat3 or nat4)"
   [[ $port =~ ^[0-9]+$ && $port -ge 1 && $port -le 65535 ]] || die "forward: bad port '$port'"
+  [[ $proto == tcp || $proto == udp ]] || die "forward: tcp or udp, not '$proto'"
   local to=${ADDR[${INSIDE[$r]}]}
-  printf 'table ip ipsx_netbed {\n  chain pre {\n    type nat hook prerouting priority dstnat;\n    iifname "wan" tcp dport %s dnat to %s:%s\n  }\n}\n' \
-    "$port" "$to" "$port" | in_ns "$r" nft -f -
-  echo "netbed '$NETBED': $r forwards TCP port $port to ${INSIDE[$r]} ($to)"
+  printf 'table ip ipsx_netbed {\n  chain pre {\n    type nat hook prerouting priority dstnat;\n    iifname "wan" %s dport %s dnat to %s:%s\n  }\n}\n' \
+    "$proto" "$port" "$to" "$port" | in_ns "$r" nft -f -
+  echo "netbed '$NETBED': $r forwards ${proto^^} port $port to ${INSIDE[$r]} ($to)"
 }
 
 # loss PERCENT: the public segment drops that share of the frames it forwards, at random (an
@@ -256,8 +258,8 @@ case $cmd in
   hosts) hosts ;;
   check) check ;;
   forward)
-    [[ $# -eq 2 ]] || die "usage: scripts/netbed.sh forward ROUTER PORT"
-    forward "$1" "$2"
+    [[ $# -eq 2 || $# -eq 3 ]] || die "usage: scripts/netbed.sh forward ROUTER PORT [tcp|udp]"
+    forward "$@"
     ;;
   loss)
     [[ $# -eq 1 ]] || die "usage: scripts/netbed.sh loss PERCENT"
@@ -275,5 +277,5 @@ case $cmd in
     # exec: CMD takes this process's place, so that its pid is the caller's `$!` (signals reach it).
     exec ip netns exec "$(ns "$h")" "$@"
     ;;
-  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

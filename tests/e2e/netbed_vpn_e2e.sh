@@ -24,12 +24,12 @@ unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy
 netbed_claim v
 # WireGuard interfaces of this run: userspace ones keep a socket in /var/run/wireguard named
 # after the interface, shared by every namespace, so the names are this run's own.
-vp=vp$$ vr=vr$$ vq=vq$$
+vp=vp$$ vr=vr$$ vq=vq$$ vh=vh$$ vj=vj$$
 on_exit() {
   for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   nb down >/dev/null 2>&1 || true # the namespaces, their interfaces, rules and processes
-  rm -f /var/run/wireguard/{$vp,$vr,$vq}.sock
+  rm -f /var/run/wireguard/{$vp,$vr,$vq,$vh,$vj}.sock
 }
 nb up >/dev/null || { bad "the testbed comes up"; finish; exit 1; }
 
@@ -45,7 +45,8 @@ ip -n "$lan" route add default via 10.9.0.1
 echo pw >"$work/pw"
 ks=$work/ks
 new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
-early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new) de=$(new) requester=$(new)
+early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new) de=$(new) jp=$(new)
+requester=$(new)
 "$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
   --team "$team" --treasury "$treasury" --hard-cap 1 --native "$early=2" --challenge-seconds 600 \
   2>/dev/null
@@ -57,7 +58,8 @@ send --address "$team" finalize-sale
 send --address "$early" transfer --to "$requester" --amount 1000
 send --address "$requester" deposit --amount 100
 
-echo '203.0.113.31/32  DE  AS64511  datacenter  dc1' >"$work/geo.txt"
+printf '%s\n' '203.0.113.31/32  DE  AS64511  datacenter  dc1' \
+  '203.0.113.41/32  JP  AS64513  residential  nat1, a home router' >"$work/geo.txt"
 on node node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
   --password-file "$work/pw" --listen 203.0.113.10:8080 --geo-static "$work/geo.txt"
 url=http://203.0.113.10:8080
@@ -220,6 +222,57 @@ done
 expect_eq "and the requester's tunnel carries traffic again, the same interface" "$got" 203.0.113.31
 pid_of[de]=${pid_of[de2]}
 
+# A home provider behind nat1 sells its router's public address as a VPN: its router forwards a
+# TCP port to its exit's pair channel and a UDP port to its WireGuard interface, named as the
+# endpoint. Its peers' traffic leaves through the NAT as 203.0.113.41; the router's own addresses
+# (its LAN side, and its public one, which would hairpin back to the provider) are refused.
+nb forward nat1 7000 >/dev/null
+nb forward nat1 51821 udp >/dev/null
+cat >"$work/jp.toml" <<TOML
+pair_listen = "10.1.0.2:7000"
+pair_announce = "203.0.113.41:7000"
+allow = ["203.0.113.20/32"]
+[vpn]
+interface = "$vh"
+listen_port = 51821
+endpoint = "203.0.113.41:51821"   # the router's UDP port forward
+subnet = "10.78.0.0/24"
+[[ip]]
+address = "203.0.113.41"
+local_address = "10.1.0.2"
+country = "JP"
+type = "residential"
+price = "0.0015"
+protocols = "vpn"
+scopes = "vpn"
+TOML
+on home1 jp "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$jp" --config "$work/jp.toml"
+wait_for "$work/jp.out" 'offer .* for 203\.0\.113\.41 \(JP\) placed' 30 >/dev/null &&
+  ok "a home provider behind a NAT offers its router's address for vpn" || bad "JP provider: $(cat "$work/jp.out")"
+# (From `relay`, a public host: `req`'s own tunnel carries everything, and DE's exit refuses the
+# documentation range JP's exit is in.)
+on relay exportjp "$IPSX" vpn --node "$url" --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --country jp --type residential --max-price 0.002 --duration 600 \
+  --export "$work/wgq/$vj.conf"
+wait_for "$work/exportjp.out" 'VPN up: deal 0x[0-9a-f]+, leaving from 203\.0\.113\.41' 30 >/dev/null &&
+  ok "ipsx vpn leases it" || bad "ipsx vpn --country jp: $(cat "$work/exportjp.out")"
+sed -i '/^DNS/d' "$work/wgq/$vj.conf"
+nb exec home3 wg-quick up "$work/wgq/$vj.conf" >"$work/wgquick-jp.out" 2>&1 ||
+  bad "wg-quick for the JP tunnel: $(cat "$work/wgquick-jp.out")"
+expect_eq "through the home provider's tunnel, traffic leaves from its router's public address" \
+  "$(nb exec home3 curl -s --max-time 10 "http://203.0.113.20:$dest_port/")" 203.0.113.41
+expect_error "the router's LAN address is refused through it" "curl: \(7\)" \
+  nb exec home3 curl -sS --max-time 5 http://10.1.0.1:9/
+expect_error "so is the router's public address (no hairpin back into the home)" "curl: \(7\)" \
+  nb exec home3 curl -sS --max-time 5 http://203.0.113.41:7000/
+expect_out "by the rule for the router's address" '@denied counter packets [1-9]' \
+  nb exec home1 nft list chain ip "ipsx_vpn_$vh" from_peer
+nb exec home3 wg-quick down "$work/wgq/$vj.conf" >/dev/null 2>&1
+kill -TERM "${pid_of[exportjp]}" "${pid_of[jp]}"
+wait "${pid_of[exportjp]}" "${pid_of[jp]}"
+expect_error "the home provider's interface goes when it stops" "does not exist" nb exec home1 ip link show "$vh"
+
 # A requester that stops paying: its credit (30 s of its price) runs out, the deal is cut and its
 # peer removed; the tunnel carries nothing more.
 kill -STOP "${pid_of[vpn]}"
@@ -234,8 +287,7 @@ wait_for "$work/de2.out" 'unpaid' 10 >/dev/null && ok "the provider says why" ||
 # The tunnel's flows are in the deal's usage log at the provider: each ended flow (these were
 # ended by the cut, which flushes the peer's connection tracking) with its destination and bytes.
 vpn_deal=$(sed -nE 's/.*VPN up: deal (0x[0-9a-f]+).*/\1/p' "$work/vpn.out")
-pdata=$work/state/ipsx/provider-$(tr 'A-F' 'a-f' <<<"$de")
-[[ -d $pdata ]] || pdata=$(ls -d "$work"/state/ipsx/provider-* | head -1)
+pdata=$(ls -d "$work"/state/ipsx/provider-* | grep -i "${de#0x}")
 flows=""
 for _ in $(seq 50); do
   flows=$("$IPSX" deal usage "$vpn_deal" --data "$pdata" --json 2>&1)
