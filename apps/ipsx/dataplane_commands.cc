@@ -110,11 +110,11 @@ struct GatewayOptions {
 void run_gateway(const GatewayOptions& o) {
   logs::set_program("ipsx gateway");
   net::MemoryTrimmer trimmer;  // a burst of clients' memory back to the system once they went
-  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000));
-  sdk::Signer signer =
-      sdk::Signer::for_chain(key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"),
-                             s.verifying_contract, s.token_contract);
+  AgentSession agent = open_agent(o.node, o.keystore, o.address, o.password_file, o.chain_id,
+                                  "--chain-id", Millis(o.node_wait_seconds * 1000));
+  crypto::PrivateKey& key = agent.key;
+  NodeSession& s = agent.node;
+  sdk::Signer& signer = agent.signer;
 
   sdk::LeasePolicy policy;
   policy.duration_seconds = o.duration;
@@ -526,12 +526,12 @@ std::string exit_where(const ProvideConfig& c, const net::Exit& exit, const Addr
 void run_provide(const ProvideOptions& o) {
   logs::set_program("ipsx provide");
   net::MemoryTrimmer trimmer;
-  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  ProvideConfig c = load_provide_config(o.config);
-  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000));
-  sdk::Signer signer =
-      sdk::Signer::for_chain(key.clone(), agree(c.chain_id, s.chain_id, "chain_id"),
-                             s.verifying_contract, s.token_contract);
+  ProvideConfig c = load_provide_config(o.config);  // a bad config is said before any password
+  AgentSession agent = open_agent(o.node, o.keystore, o.address, o.password_file, c.chain_id,
+                                  "chain_id", Millis(o.node_wait_seconds * 1000));
+  crypto::PrivateKey& key = agent.key;
+  NodeSession& s = agent.node;
+  sdk::Signer& signer = agent.signer;
   const uint16_t fee_bps = agree(c.fee_bps, s.fee_bps, "fee_bps");
 
   std::set<Ip> ips;

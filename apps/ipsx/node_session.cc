@@ -46,4 +46,14 @@ NodeSession open_node(const std::string& url, Millis wait) {
   return s;
 }
 
+AgentSession open_agent(const std::string& node_url, const std::string& keystore,
+                        const std::string& address, const std::string& password_file,
+                        std::optional<uint64_t> chain_id, const char* what, Millis wait) {
+  crypto::PrivateKey key = unlock_key(keystore, address, password_file);
+  NodeSession s = open_node(node_url, wait);
+  sdk::Signer signer = sdk::Signer::for_chain(key.clone(), agree(chain_id, s.chain_id, what),
+                                              s.verifying_contract, s.token_contract);
+  return AgentSession{std::move(key), std::move(s), std::move(signer)};
+}
+
 }  // namespace ipsx::cli

@@ -291,11 +291,11 @@ void run_vpn(const VpnOptions& o) {
   }
   if (!o.region.empty()) filters.region = o.region;
 
-  crypto::PrivateKey key = unlock_key(o.keystore, o.address, o.password_file);
-  NodeSession s = open_node(o.node, Millis(o.node_wait_seconds * 1000));
-  sdk::Signer signer =
-      sdk::Signer::for_chain(key.clone(), agree(o.chain_id, s.chain_id, "--chain-id"),
-                             s.verifying_contract, s.token_contract);
+  AgentSession agent = open_agent(o.node, o.keystore, o.address, o.password_file, o.chain_id,
+                                  "--chain-id", Millis(o.node_wait_seconds * 1000));
+  crypto::PrivateKey& key = agent.key;
+  NodeSession& s = agent.node;
+  sdk::Signer& signer = agent.signer;
   sdk::LeasePolicy policy;
   policy.duration_seconds = o.duration;
   policy.max_price_per_second = unwrap(Amount::parse(o.max_price), "--max-price").base();
