@@ -192,6 +192,21 @@ nb exec home3 wg-quick up "$work/wgq/$vq.conf" >"$work/wgquick.out" 2>&1 &&
   ok "Debian's wg-quick brings the exported tunnel up on another host" || bad "wg-quick: $(cat "$work/wgquick.out")"
 expect_eq "and that host leaves from the provider's address" \
   "$(nb exec home3 curl -s --max-time 10 "http://203.0.113.20:$dest_port/")" 203.0.113.31
+# An attack on the other customer: two requesters hold tunnels at the same exit; one tries to
+# reach the other through it (its tunnel address, where a service listens). The exit forwards
+# between its peers nothing: refused, by the rule for ranges that are not public.
+other=$(sed -nE 's|^Address = ([0-9.]+)/32$|\1|p' "$work/wgq/$vq.conf")
+mkdir -p "$work/victim"
+nb exec home3 python3 -m http.server 8091 --bind "$other" --directory "$work/victim" >"$work/victim.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do nb exec home3 curl -sf -o /dev/null "http://$other:8091/" && break; sleep 0.1; done
+expect_eq "the other customer's service answers on its tunnel address" "$(grep -c '"GET / ' "$work/victim.out")" 1
+before=$(refused from_peer)
+expect_error "a requester cannot reach another requester's tunnel through the exit" 'curl: \(7\)' \
+  nb exec req curl -sS --max-time 5 "http://$other:8091/"
+(($(refused from_peer) > before)) && ok "the exit refused it" ||
+  bad "the exit's rule saw nothing: $(nb exec dc1 nft list chain ip "ipsx_vpn_$vp" from_peer)"
+expect_eq "and the other customer's service saw no request from it" "$(grep -c '"GET / ' "$work/victim.out")" 1
 nb exec home3 wg-quick down "$work/wgq/$vq.conf" >/dev/null 2>&1
 expect_eq "the provider holds two peers" "$(nb exec dc1 wg show "$vp" peers | wc -l)" 2
 
