@@ -115,6 +115,16 @@ class RouteExceptions {
 // What the exit's answer may ask of this machine: an address from a private or shared range
 // (never a public one, which would hide a real host), an endpoint that is not this machine, a
 // multicast group or a link-local neighbour, a sane MTU (checked by the parser).
+void check_endpoint(const net::Endpoint& e) {
+  if (auto* v4 = std::get_if<net::Ipv4>(&e.host)) {
+    const auto ep = net::classify(*v4);
+    if (ep == net::AddressClass::unspecified || ep == net::AddressClass::loopback ||
+        ep == net::AddressClass::multicast || ep == net::AddressClass::link_local)
+      throw CommandError(fmt::format("the exit's endpoint {} is {}: refused", net::to_string(e),
+                                     net::to_string(ep)));
+  }
+}
+
 void check_tunnel_terms(const net::VpnConfigMessage& c) {
   const auto cls = net::classify(c.address);
   if (cls != net::AddressClass::private_use && cls != net::AddressClass::shared)
@@ -122,13 +132,7 @@ void check_tunnel_terms(const net::VpnConfigMessage& c) {
         fmt::format("the exit offered the tunnel address {} ({}): only private "
                     "or shared ranges are taken",
                     format_ip(c.address), net::to_string(cls)));
-  if (auto* v4 = std::get_if<net::Ipv4>(&c.endpoint.host)) {
-    const auto ep = net::classify(*v4);
-    if (ep == net::AddressClass::unspecified || ep == net::AddressClass::loopback ||
-        ep == net::AddressClass::multicast || ep == net::AddressClass::link_local)
-      throw CommandError(fmt::format("the exit's endpoint {} is {}: refused",
-                                     net::to_string(c.endpoint), net::to_string(ep)));
-  }
+  check_endpoint(c.endpoint);
 }
 
 // The IPv4 addresses of a host name (or of an address).
@@ -163,10 +167,7 @@ net::Endpoint resolved(const net::Endpoint& e) {
   net::Endpoint out{net::Ipv4{static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
                               static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)},
                     e.port};
-  net::VpnConfigMessage check;
-  check.address = *parse_ip("10.0.0.1");
-  check.endpoint = out;
-  check_tunnel_terms(check);
+  check_endpoint(out);
   return out;
 }
 
@@ -187,8 +188,7 @@ LocalTunnel bring_up(const VpnOptions& o, const net::WgKeyPair& keys, const net:
   // the tunnel's routes cover (everything, or a --route range that holds one of them).
   const net::Endpoint endpoint = resolved(c.endpoint);
   t.endpoint = endpoint;
-  const auto& v4 = std::get<net::Ipv4>(endpoint.host);
-  t.exceptions->keep(fmt::format("{}.{}.{}.{}", v4[0], v4[1], v4[2], v4[3]));
+  t.exceptions->keep(net::format_host(endpoint.host));
   if (vpn.lease.exit.address().is_v4()) t.exceptions->keep(vpn.lease.exit.address().to_string());
   for (const auto& a : node_addresses(o.node)) t.exceptions->keep(a);
   if (everything) t.exceptions->block_ipv6();

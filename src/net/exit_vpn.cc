@@ -2,8 +2,8 @@
 // peer of the exit's tunnel (ExitConfig::vpn), removed when the deal is cut; the tunnel's bytes
 // are metered into the deal's stats and invoices like a proxy connection's.
 #include "crypto/eip191.h"
-#include "net/base64.h"
 #include "net/exit_impl.h"
+#include "net/wireguard.h"
 
 namespace ipsx::net {
 
@@ -20,8 +20,7 @@ void Exit::Impl::on_vpn_open(const std::shared_ptr<Session>& s,
   if (!(s->deal.protocols & protocol::vpn))
     return refuse(Error(NetErrc::not_permitted, "the deal's offer does not serve vpn"));
   if (auto why = unservable(*s)) return refuse(*why);
-  const std::string key_text = base64_encode(
-      std::string_view(reinterpret_cast<const char*>(m->public_key.data()), m->public_key.size()));
+  const std::string key_text = wg_key_base64(m->public_key);
   auto digest = crypto::personal_message_hash(vpn_key_message(m->deal_id, key_text));
   auto signer = crypto::recover(digest, m->signature);
   if (!signer || *signer != s->deal.requester)

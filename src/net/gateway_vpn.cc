@@ -2,9 +2,9 @@
 // WireGuard key to the exit, the exit's tunnel back; the channel kept up while the deal lasts so
 // that the gateway keeps paying for it.
 #include "crypto/eip191.h"
-#include "net/base64.h"
 #include "net/gateway_impl.h"
 #include "net/pair_auth.h"
+#include "net/wireguard.h"
 
 namespace ipsx::net {
 
@@ -38,8 +38,7 @@ awaitable<void> Gateway::Impl::open_vpn(ProxyFilters f, WgKey key,
 awaitable<Result<VpnConfigMessage>> Gateway::Impl::ask_vpn(std::shared_ptr<Link> l) {
   const auto deadline = Steady::now() + cfg.connect_timeout;
   if (!l->vpn_key) co_return fail(NetErrc::invalid_argument, "no VPN key for the deal");
-  const std::string key_text = base64_encode(
-      std::string_view(reinterpret_cast<const char*>(l->vpn_key->data()), l->vpn_key->size()));
+  const std::string key_text = wg_key_base64(*l->vpn_key);
   auto sig = crypto::sign_personal_message(requester,
                                            as_bytes(vpn_key_message(l->lease.deal_id, key_text)));
   if (!sig) co_return std::unexpected(sig.error());

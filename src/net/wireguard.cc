@@ -307,7 +307,7 @@ Result<std::unique_ptr<WireguardExit>> WireguardExit::start(WireguardExitConfig 
     if (is_v4_mapped(public_ip)) denied.push_back(v4_text(v4_value(public_ip)) + "/32");
   if (cfg.endpoint)
     if (const auto* a = std::get_if<Ipv4>(&cfg.endpoint->host))
-      denied.push_back(fmt::format("{}.{}.{}.{}/32", (*a)[0], (*a)[1], (*a)[2], (*a)[3]));
+      denied.push_back(format_host(*a) + "/32");
   const std::string& ifn = cfg.interface;
   // A leftover of a run that crashed goes first (the interface was not there: nor are its peers).
   (void)x->nft(fmt::format("delete table ip {}\n", x->table_));
@@ -391,10 +391,6 @@ Result<void> WireguardExit::nft(const std::string& script) const {
   return {};
 }
 
-std::string WireguardExit::v4(uint32_t a) const {
-  return v4_text(a);
-}
-
 Result<VpnConfigMessage> WireguardExit::add_peer(const VpnPeer& peer) {
   if (!is_v4_mapped(peer.leased_ip))
     return fail(NetErrc::not_permitted, "the VPN serves IPv4 leased IPs only");
@@ -420,7 +416,7 @@ Result<VpnConfigMessage> WireguardExit::add_peer(const VpnPeer& peer) {
     p.key = peer.public_key;
     p.source = source;
     p.email = peer.email;
-    const std::string a = v4(p.address);
+    const std::string a = v4_text(p.address);
     auto set = wg_->set_peer(p.key, {a + "/32"});
     // A retried add may find the elements there already: they are deleted first, in the same
     // transaction (nft applies a file whole or not at all).
@@ -429,7 +425,7 @@ Result<VpnConfigMessage> WireguardExit::add_peer(const VpnPeer& peer) {
         "add element ip {t} snat_to {{ {a} : {s} }}\ndelete element ip {t} snat_to {{ {a} }}\n"
         "add element ip {t} email_peers {{ {a} }}\ndelete element ip {t} email_peers {{ {a} }}\n"
         "add element ip {t} peers {{ {a} }}\nadd element ip {t} snat_to {{ {a} : {s} }}\n",
-        fmt::arg("t", table_), fmt::arg("a", a), fmt::arg("s", v4(v4_value(source))));
+        fmt::arg("t", table_), fmt::arg("a", a), fmt::arg("s", v4_text(v4_value(source))));
     if (p.email) script += fmt::format("add element ip {} email_peers {{ {} }}\n", table_, a);
     auto rules = set ? nft(script) : Result<void>(std::unexpected(set.error()));
     if (!rules) {  // the deal has no peer now (an old key was removed above): say so everywhere
@@ -469,7 +465,7 @@ void WireguardExit::remove_peer(const Hash& deal_id) {
   if (it == peers_.end() || it->second.address == 0) return;
   Peer& p = it->second;
   (void)wg_->remove_peer(p.key);
-  const std::string a = v4(p.address);
+  const std::string a = v4_text(p.address);
   std::string script = fmt::format(
       "delete element ip {t} peers {{ {a} }}\ndelete element ip {t} snat_to {{ {a} }}\n",
       fmt::arg("t", table_), fmt::arg("a", a));

@@ -157,7 +157,6 @@ class WireguardExit : public ExitVpn {
   Result<void> nft(const std::string& script) const;
   void poll_loop();
   void read_flows();  // the conntrack child's events, on flow_reader_
-  std::string v4(uint32_t a) const;
   // A free address for the deal: the same one for the same deal whenever it is free (a
   // restarted exit gives a resumed tunnel its address back), the next free one otherwise.
   std::optional<uint32_t> allocate(const Hash& deal) const;
