@@ -70,6 +70,36 @@ HttpResponse depth(NodeContext& node, const HttpRequest& req) {
                              {"openDeals", node.market.open_deals()}});
 }
 
+HttpResponse countries(NodeContext& node, const HttpRequest&) {
+  tick(node);
+  const auto& book = node.market.book();
+  json list = json::array();
+  for (const auto& c : book.country_summary()) {
+    json types = json::object();
+    uint64_t offers = 0, ips = 0;
+    std::optional<U256> lowest;
+    for (IpType t : {IpType::residential, IpType::datacenter, IpType::mobile}) {
+      const auto& o = c.types[static_cast<uint8_t>(t) - 1];
+      if (o.offers == 0) continue;
+      types[to_string(t)] = {
+          {"offers", o.offers}, {"ips", o.ips}, {"lowestPricePerSecond", o.lowest.to_dec()}};
+      offers += o.offers;
+      ips += o.ips;
+      if (!lowest || o.lowest < *lowest) lowest = o.lowest;
+    }
+    list.push_back({{"country", std::string(c.country.data(), 2)},
+                    {"offers", offers},
+                    {"ips", ips},
+                    {"lowestPricePerSecond", lowest ? json(lowest->to_dec()) : json(nullptr)},
+                    {"types", types},
+                    {"requests", c.requests}});
+  }
+  return json_response(200, {{"countries", list},
+                             {"liveOffers", book.offers()},
+                             {"restingRequests", book.requests()},
+                             {"openDeals", node.market.open_deals()}});
+}
+
 std::map<std::string, uint64_t> deals_by_phase(NodeContext& node) {
   std::map<std::string, uint64_t> out = {
       {"pending", 0}, {"ready", 0}, {"active", 0}, {"closed", 0}};

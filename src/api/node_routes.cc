@@ -277,6 +277,7 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
   router.add("GET", "/v1/exits/{provider}",
              [s](const HttpRequest& req) { return get_exit(*s, req); });
   get("/v1/market/depth", depth);
+  get("/v1/market/countries", countries);
   get("/v1/market/trades", trades);
   router.add("GET", "/v1/ledger/blocks/latest",
              [&node](const HttpRequest&) { return latest_block(node); });

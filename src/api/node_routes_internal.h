@@ -230,6 +230,9 @@ HttpResponse get_exit(NodeState& s, const HttpRequest& req);
 HttpResponse get_profile(NodeContext& node, const HttpRequest& req);
 
 HttpResponse depth(NodeContext& node, const HttpRequest& req);
+// GET /v1/market/countries: live offers (by IP type, with the cheapest price) and requests per
+// country, for the market's map.
+HttpResponse countries(NodeContext& node, const HttpRequest& req);
 
 std::map<std::string, uint64_t> deals_by_phase(NodeContext& node);
 

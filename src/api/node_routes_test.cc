@@ -158,6 +158,25 @@ TEST_F(NodeRoutesTest, DepthChecksItsQuery) {
   EXPECT_FALSE(b["offers"].contains("residential"));
 }
 
+TEST_F(NodeRoutesTest, CountriesSummarizeTheBookForTheMap) {
+  EXPECT_EQ(call("GET", "/v1/market/countries").second["countries"].size(), 0u);
+  EXPECT_EQ(call("POST", "/v1/orders", offer(3'000, 1, "127.0.0.2").dump()).first, 201);
+  EXPECT_EQ(call("POST", "/v1/orders", offer(1'000, 2, "127.0.0.3").dump()).first, 201);
+  EXPECT_EQ(call("POST", "/v1/orders", request(500).dump()).first, 201);  // below both: rests
+  auto [s, b] = call("GET", "/v1/market/countries");
+  EXPECT_EQ(s, 200) << b;
+  ASSERT_EQ(b["countries"].size(), 1u);
+  const json& de = b["countries"][0];
+  EXPECT_EQ(de["country"], "DE");
+  EXPECT_EQ(de["offers"], 2);
+  EXPECT_EQ(de["ips"], 2);
+  EXPECT_EQ(de["lowestPricePerSecond"], "1000");
+  EXPECT_EQ(de["requests"], 1);
+  EXPECT_EQ(de["types"]["residential"]["offers"], 2);
+  EXPECT_FALSE(de["types"].contains("mobile"));
+  EXPECT_EQ(b["liveOffers"], 2);
+}
+
 TEST_F(NodeRoutesTest, HealthAndOpenApi) {
   auto [s, b] = call("GET", "/v1/health");
   EXPECT_EQ(s, 200);

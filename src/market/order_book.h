@@ -141,6 +141,20 @@ class OrderBook {
   // The request side for one country (requests naming it, and those accepting any country): up
   // to `levels` levels of maximum price, highest first.
   std::vector<DepthLevel> request_depth(const CountryCode& country, size_t levels) const;
+  // What the book holds per country, for a map of the market: each country with any live offer
+  // or any request naming it, in code order. Walks the whole offer side (a million offers: a few
+  // milliseconds).
+  struct CountryOffers {
+    uint64_t offers = 0;  // live offers (suspended ones count in no depth, nor here)
+    uint64_t ips = 0;     // places free
+    U256 lowest;          // the cheapest offer's price per second (0 when none)
+  };
+  struct CountrySummary {
+    CountryCode country{};
+    std::array<CountryOffers, 3> types;  // residential, datacenter, mobile
+    uint64_t requests = 0;               // resting requests naming the country (not "any")
+  };
+  std::vector<CountrySummary> country_summary() const;
 
   size_t offers() const { return live_offers_; }
   size_t requests() const { return live_requests_; }

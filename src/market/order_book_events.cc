@@ -3,6 +3,7 @@
 // suspended (order_book.h).
 #include <algorithm>
 
+#include "core/country.h"
 #include "market/order_book.h"
 #include "market/order_book_internal.h"
 
@@ -29,6 +30,32 @@ std::vector<DepthLevel> OrderBook::offer_depth(const CountryCode& country, IpTyp
       out.back().orders += 1;
       out.back().ips += o.capacity - o.open;
     }
+  }
+  return out;
+}
+
+std::vector<OrderBook::CountrySummary> OrderBook::country_summary() const {
+  std::vector<CountrySummary> out;
+  const auto& codes = country_codes();
+  for (size_t c = 0; c < book_internal::kCountries; ++c) {
+    CountrySummary s;
+    s.country = codes[c];
+    s.requests = request_lists_[c].size();
+    bool any = s.requests > 0;
+    for (uint8_t t = 1; t <= 3; ++t) {  // IpType's values
+      CountryOffers& o = s.types[t - 1];
+      for (const auto& chunk : buckets_[c * 4u + t].chunks) {
+        for (uint32_t i = 0; i < chunk->n; ++i) {
+          const OfferEntry& e = offer_slab_[chunk->slots[i]];
+          if (e.suspended) continue;
+          if (o.offers == 0) o.lowest = e.price;  // buckets are sorted cheapest first
+          ++o.offers;
+          o.ips += e.capacity - e.open;
+        }
+      }
+      any = any || o.offers > 0;
+    }
+    if (any) out.push_back(s);
   }
   return out;
 }
