@@ -383,6 +383,11 @@ struct HttpServer::Impl {
         request.target = std::string(req.target());
         request.body = req.body();
         request.remote = remote;
+        for (const char* name : {"accept-encoding", "if-none-match", "authorization", "cookie",
+                                 "origin", "content-type", "sec-fetch-site"}) {
+          if (auto it = req.find(name); it != req.end())
+            request.headers.emplace_back(name, std::string(it->value()));
+        }
         response = router.dispatch(request);
         if (response.later) response = co_await finish_later(std::move(response));
       }

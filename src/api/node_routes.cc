@@ -1,6 +1,7 @@
 // The node's routes: the routing table (add_node_routes), input parsing shared by every
 // resource, /metrics.
 #include "api/node_routes_internal.h"
+#include "api/web_routes.h"
 
 #include <fmt/format.h>
 #include <charconv>
@@ -302,6 +303,7 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
     return r;
   });
   router.add("GET", "/metrics", [s](const HttpRequest&) { return metrics(*s); });
+  add_web_routes(router, "market");  // the market page at /, docs/web.md
   router.add("GET", "/v1/openapi.yaml", [&node](const HttpRequest&) {
     HttpResponse r;
     r.content_type = "application/yaml";

@@ -33,6 +33,12 @@ bool is_param(const std::string& segment) {
 
 }  // namespace
 
+std::string HttpRequest::header(std::string_view name) const {
+  for (const auto& [n, v] : headers)
+    if (n == name) return v;
+  return "";
+}
+
 std::string HttpRequest::path() const {
   return target.substr(0, target.find('?'));
 }

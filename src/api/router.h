@@ -27,6 +27,13 @@ struct HttpRequest {
   std::string body;
   std::string remote = {};                         // the client's IP ("" when unknown)
   std::map<std::string, std::string> params = {};  // the route's `{name}` parameters (dispatch)
+  // The few headers handlers read (the web pages' caching and compression, the consoles'
+  // sign-in), names in lower case: accept-encoding, if-none-match, authorization, cookie,
+  // origin, content-type, sec-fetch-site.
+  std::vector<std::pair<std::string, std::string>> headers = {};
+
+  // A header's value ("" when absent); `name` in lower case.
+  std::string header(std::string_view name) const;
 
   // The target's path (before '?') and its query parameters (not percent-decoded: the API's
   // parameters are plain words).

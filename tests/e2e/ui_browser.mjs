@@ -1,0 +1,180 @@
+// The browser half of the web app's tests (label `ui`): Debian's chromium driven by
+// puppeteer-core, against a live node, providers and gateway that the calling script started.
+// Prints one "ok ..." or "FAIL ..." line per check (the script counts them) and exits 0 unless
+// the browser itself could not run.
+//
+//   node ui_browser.mjs market NODE_URL SCREENSHOT_DIR
+// Steps the script waits on are driven through files: the browser half writes STEP files in the
+// scratch directory given by UI_SYNC, and waits for the script's answers there.
+import puppeteer from "puppeteer-core";
+import { Wallet, TypedDataEncoder } from "ethers";
+import { existsSync, writeFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const [, , page_name, url, shots] = process.argv;
+const sync = process.env.UI_SYNC;
+let failures = 0;
+const ok = (m) => console.log(`ok   ${m}`);
+const bad = (m) => {
+  failures++;
+  console.log(`FAIL ${m}`);
+};
+const check = async (what, f) => {
+  try {
+    const r = await f();
+    if (r === false) bad(what);
+    else ok(typeof r === "string" ? `${what}: ${r}` : what);
+  } catch (e) {
+    bad(`${what}: ${e.message.split("\n")[0]}`);
+  }
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Tells the script `step` happened and waits (up to `ms`) for its answer file.
+async function handshake(step, ms = 60000) {
+  writeFileSync(join(sync, step), "");
+  const done = join(sync, `${step}.done`);
+  for (let t = 0; t < ms; t += 100) {
+    if (existsSync(done)) return readFileSync(done, "utf8").trim();
+    await sleep(100);
+  }
+  throw new Error(`the script did not answer ${step}`);
+}
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+try {
+  if (page_name === "market") await market();
+  else throw new Error(`no browser test for page '${page_name}'`);
+} finally {
+  await browser.close();
+}
+process.exit(failures ? 1 : 0);
+
+async function newPage() {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  const problems = [];
+  // (A 4xx the page asked for and handled, as the explorer's lookups, is logged by the browser
+  // as "Failed to load resource": not a problem of the page's.)
+  page.on("console", (m) => m.type() === "error" && !/^Failed to load resource: .* 4\d\d/.test(m.text()) && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(e.message));
+  return { page, problems };
+}
+
+async function market() {
+  const { page, problems } = await newPage();
+  // A test wallet in the page (EIP-1193): the key stays here, in the test; the page only asks it
+  // to sign.
+  const wallet = Wallet.createRandom();
+  let signed = 0;
+  await page.exposeFunction("__uiTestSign", async (typedJson) => {
+    const td = JSON.parse(typedJson);
+    const types = { ...td.types };
+    delete types.EIP712Domain;
+    signed++;
+    // The digest ethers computes must be the one the node recovers: the same typed data.
+    TypedDataEncoder.hash(td.domain, types, td.message);
+    return wallet.signTypedData(td.domain, types, td.message);
+  });
+  await page.evaluateOnNewDocument((address) => {
+    window.ethereum = {
+      isUiTest: true,
+      request: async ({ method, params }) => {
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return [address];
+        if (method === "eth_signTypedData_v4") {
+          if (params[0].toLowerCase() !== address.toLowerCase()) throw { code: 4100, message: "unknown account" };
+          return window.__uiTestSign(params[1]);
+        }
+        throw { code: 4200, message: `unsupported method ${method}` };
+      },
+    };
+  }, wallet.address);
+
+  const res = await page.goto(url + "/", { waitUntil: "networkidle0", timeout: 30000 });
+  await check("GET / answers the market page", async () => res.status() === 200 && (await page.title()) === "IPSX market");
+  await check("the page's script and style come compressed with a policy that keeps it to this server", async () => {
+    const h = res.headers();
+    return /script-src 'self'/.test(h["content-security-policy"] || "") ? "CSP set" : false;
+  });
+  await check("the stream is live", () => page.waitForFunction(() => document.querySelector("[data-testid=stream]")?.textContent === "live", { timeout: 10000 }).then(() => true));
+  await check("the map shades the demo's countries (DE and US)", async () => {
+    await page.waitForFunction(() => ["DE", "US"].every((c) => /\bs[1-6]\b/.test(document.querySelector(`path[data-country=${c}]`)?.getAttribute("class") || "")), { timeout: 15000 });
+    const fr = await page.$eval("path[data-country=FR]", (e) => e.getAttribute("class"));
+    return /\bs0\b/.test(fr) ? "DE and US shaded, FR not" : false;
+  });
+  await check("a country chosen by keyboard shows its depth", async () => {
+    await page.$eval("path[data-country=DE]", (e) => e.focus());
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("[data-testid=depth] table", { timeout: 10000 });
+    const text = await page.$eval("[data-testid=depth]", (e) => e.textContent);
+    return /Germany \(DE\)/.test(text) && /Offers: residential/.test(text) ? "Germany's residential offers listed" : false;
+  });
+  const dealsBefore = await page.$$eval("#deals [data-deal]", (e) => e.length);
+  // The script now sends curl through the gateway: a deal opens at the node.
+  await handshake("deal");
+  await check("a deal appears live in the deals table (no reload)", async () => {
+    await page.waitForFunction((n) => document.querySelectorAll("#deals [data-deal]").length > n, { timeout: 20000 }, dealsBefore);
+    return `${await page.$$eval("#deals [data-deal]", (e) => e.length)} deal(s) listed`;
+  });
+  await check("the deal's protocol state is shown and moves to active", async () => {
+    await page.waitForFunction(() => [...document.querySelectorAll("#deals [data-testid=phase]")].some((e) => e.textContent === "active"), { timeout: 20000 });
+    return true;
+  });
+  await check("the prices chart draws the deal", async () => {
+    await page.waitForSelector("#prices svg.chart circle", { timeout: 15000 });
+    return true;
+  });
+  await check("a deal picked in the table opens in the ledger explorer", async () => {
+    await page.click("#deals [data-deal]");
+    await page.waitForFunction(() => document.querySelector("[data-testid=found] h3")?.textContent === "Deal", { timeout: 10000 });
+    const text = await page.$eval("[data-testid=found]", (e) => e.textContent);
+    return /deposit/.test(text) && /At the market/.test(text);
+  });
+  await check("searching a block number shows the block", async () => {
+    await page.$eval("#q", (e) => (e.value = ""));
+    await page.type("#q", "1");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelector("[data-testid=found] h3")?.textContent === "Block", { timeout: 10000 });
+    return true;
+  });
+  await check("an unknown transaction shows the API's own error", async () => {
+    await page.$eval("#q", (e) => (e.value = ""));
+    await page.type("#q", "0x" + "ab".repeat(32));
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#explorer .error", { timeout: 10000 });
+    const text = await page.$eval("#explorer .error", (e) => e.textContent);
+    return /^404 unknown_/.test(text) ? text : false;
+  });
+  await check("the crowd sale's state is shown", async () => {
+    const s = await page.$eval("[data-testid=sale-state]", (e) => e.textContent);
+    return ["upcoming", "open", "ended", "finalized", "failed"].includes(s) ? s : false;
+  });
+  await check("a bad price is refused in the page, before the wallet is asked", async () => {
+    await page.$eval("form.order input[name=price]", (e) => (e.value = ""));
+    await page.type("form.order input[name=price]", "abc");
+    await page.click("form.order button[type=submit]");
+    await page.waitForSelector("form.order .error", { timeout: 5000 });
+    const text = await page.$eval("form.order .error", (e) => e.textContent);
+    return signed === 0 && /not an amount of IPSX/.test(text);
+  });
+  await check("a request signed by the page's wallet is placed and rests in the book", async () => {
+    await page.$eval("form.order input[name=price]", (e) => (e.value = ""));
+    await page.type("form.order input[name=price]", "0.0000036");
+    await page.click("form.order button[type=submit]");
+    await page.waitForSelector("[data-testid=placed]", { timeout: 15000 });
+    const r = await fetch(`${url}/v1/orders?owner=${wallet.address.toLowerCase()}&side=request`).then((x) => x.json());
+    return signed === 1 && r.orders.length === 1 && r.orders[0].state === "resting" ? `book id ${r.orders[0].id}` : false;
+  });
+  await check("the page logged no errors", async () => (problems.length === 0 ? true : (() => { throw new Error(problems.join(" | ")); })()));
+  if (shots) {
+    await sleep(1500);  // the sections read again after the placement's event
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(shots, "market.png"), fullPage: true });
+    ok(`screenshot ${join(shots, "market.png")}`);
+  }
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The web app in a browser (label `ui`): a live exchange on loopback, as dataplane_e2e.sh runs it
+# (`ipsx node` on the embedded ledger, providers in DE and US, a requester's gateway, a
+# destination that answers with the caller's address), and Debian's chromium driven by
+# puppeteer-core (ui_browser.mjs) through the market page: the map, a country's depth, a deal
+# appearing live while curl uses the gateway, the ledger explorer, the crowd sale, and a request
+# signed by a test EIP-1193 wallet in the page. Screenshots go to docs/screenshots/.
+# usage: ui_e2e.sh IPSX
+set -uo pipefail
+IPSX=$1
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+on_exit() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy NO_PROXY
+command -v chromium >/dev/null || { echo "FAIL chromium is missing: run 'make deps'"; exit 1; }
+[[ -d $root/node_modules/puppeteer-core ]] || { echo "FAIL puppeteer-core is missing: run 'make deps'"; exit 1; }
+
+echo pw >"$work/pw"
+echo proxy-secret >"$work/proxy-pw"
+ks=$work/ks
+new() { "$IPSX" wallet new --keystore "$ks" --password-file "$work/pw" --light 2>/dev/null; }
+early=$(new) bounty=$(new) team=$(new) treasury=$(new) market=$(new)
+de=$(new) us=$(new) requester=$(new)
+data=$work/ledger
+"$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
+  --team "$team" --treasury "$treasury" --sale-seconds 1 2>/dev/null
+"$IPSX" ledger init --data "$data" --genesis "$work/g.toml" >/dev/null
+sleep 1
+send() { "$IPSX" ledger send --data "$data" --keystore "$ks" --password-file "$work/pw" "$@" >/dev/null; }
+send --address "$team" finalize-sale
+send --address "$early" transfer --to "$requester" --amount 1000
+send --address "$requester" deposit --amount 100
+cat >"$work/geo.txt" <<'TABLE'
+127.0.0.2/32  DE  AS64501  residential  Loopback DE
+127.0.0.3/32  US  AS64502  residential  Loopback US
+TABLE
+start node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
+  --password-file "$work/pw" --listen 127.0.0.1:0 --geo-static "$work/geo.txt"
+url=$(wait_for "$work/node.out" 'http://127\.0\.0\.1:[0-9]+') && ok "the node listens at $url" ||
+  bad "the node starts: $(cat "$work/node.out")"
+start whoami python3 "$here/whoami_server.py"
+dest_port=$(wait_for "$work/whoami.out" '^[0-9]+$') && ok "the destination listens" ||
+  bad "the destination starts"
+provider_config() {
+  cat <<TOML
+pair_listen = "127.0.0.1:0"
+allow = ["127.0.0.0/8"]   # the destination is on loopback; an operator would not allow it
+[[ip]]
+address = "$1"
+country = "$2"
+type = "residential"
+price = "$3"
+protocols = "http,https-connect,socks5"
+scopes = "crawling,general"
+TOML
+}
+provider_config 127.0.0.2 DE 0.001 >"$work/de.toml"
+provider_config 127.0.0.3 US 0.002 >"$work/us.toml"
+for p in de us; do
+  start "$p" "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+    --address "${!p}" --config "$work/$p.toml"
+done
+wait_for "$work/de.out" 'offer .* for 127\.0\.0\.2 \(DE\) placed' >/dev/null &&
+  ok "the DE provider places its offer" || bad "DE provider: $(cat "$work/de.out")"
+wait_for "$work/us.out" 'offer .* for 127\.0\.0\.3 \(US\) placed' >/dev/null &&
+  ok "the US provider places its offer" || bad "US provider: $(cat "$work/us.out")"
+start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
+  --max-price 0.0025 --duration 120 --budget 1
+gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$') &&
+  ok "the gateway listens on $gw" || bad "the gateway starts: $(cat "$work/gateway.out")"
+
+# The browser half asks for a deal (the file "deal"): curl through the gateway opens one.
+mkdir -p "$work/sync" "$root/docs/screenshots"
+(
+  for _ in $(seq 600); do [[ -e $work/sync/deal ]] && break; sleep 0.1; done
+  curl -sS --max-time 20 -x "http://country-de:proxy-secret@$gw" "http://127.0.0.1:$dest_port/" \
+    >"$work/curl.out" 2>&1
+  echo done >"$work/sync/deal.done"
+) &
+pids+=($!)
+UI_SYNC=$work/sync node "$here/ui_browser.mjs" market "$url" "$root/docs/screenshots" \
+  >"$work/browser.out" 2>&1
+rc=$?
+cat "$work/browser.out"
+checks=$((checks + $(grep -c '^ok ' "$work/browser.out")))
+n=$(grep -c '^FAIL ' "$work/browser.out")
+checks=$((checks + n)) failures=$((failures + n))
+((rc == 0 || n > 0)) || bad "the browser ran (exit $rc)"
+expect_eq "curl through the gateway left from the DE provider's IP" "$(cat "$work/curl.out")" 127.0.0.2
+finish
