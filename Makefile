@@ -114,6 +114,8 @@ bench: build
 	sync && $(BUILD)/bin/ipsx-bench-proxy --results $(BUILD)/bench/results.json
 	sync && $(BUILD)/bin/ipsx-bench-eth --results $(BUILD)/bench/results.json
 	sync && $(BUILD)/bin/ipsx-bench-node --results $(BUILD)/bench/results.json
+	@# The web app's pages as a browser loads them from the programs that serve them.
+	bench/web_bench.sh $(BUILD)/bin/ipsx $(BUILD)/bench/results.json
 	@# The testbed's paths (direct, relayed), when network namespaces can be made (root).
 	bench/netbed_bench.sh $(BUILD)/bin/ipsx $(BUILD)/bench/results.json
 	@# Ratios across programs, of figures this run measured (none if either is missing).
