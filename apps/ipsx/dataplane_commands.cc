@@ -39,6 +39,7 @@
 #include "cli_util.h"
 #include "client/node_client.h"
 #include "client/signer.h"
+#include "gateway_console.h"
 #include "ledger/orders.h"
 #include "log.h"
 #include "net/address_policy.h"
@@ -102,6 +103,7 @@ struct GatewayOptions {
   bool no_punch = false;
   std::string metrics;               // HOST:PORT of the Prometheus endpoint; empty: none
   std::string control;               // HOST:PORT of the control endpoint (the leases' credentials)
+  std::string ui;                    // HOST:PORT of the requester's console; empty: none
   std::vector<std::string> open_to;  // source ranges that need no credentials
   std::string open_filters;          // their username (filters)
   std::string pac;                   // HOST:PORT serving /proxy.pac; empty: none
@@ -185,6 +187,15 @@ void run_gateway(const GatewayOptions& o) {
                     "`ipsx gateway export --control http://{}`)",
                     control->bound(), control->bound()));
   }
+  std::unique_ptr<GatewayConsole> ui;
+  if (!o.ui.empty()) {
+    ui = std::make_unique<GatewayConsole>(
+        parse_listen_any_port(o.ui, "--ui"),
+        GatewayConsoleContext{gateway, leases, connected_mu, seen, o.node, signer.address(),
+                              s.market, config.listen.address().to_string(), gateway.port(),
+                              config.password, policy});
+    logs::info(fmt::format("console on http://{}/ (sign in with the proxy password)", ui->bound()));
+  }
   logs::info(fmt::format("requester {} on market {}; SOCKS5 and HTTP proxy on {}:{}",
                          signer.address().to_string(), s.market.to_string(),
                          config.listen.address().to_string(), gateway.port()));
@@ -213,6 +224,7 @@ void run_gateway(const GatewayOptions& o) {
   });
   notify_service("STOPPING=1");
   logs::info("shutting down");
+  ui.reset();
   metrics.reset();
   gateway.stop();
   io.stop();
@@ -720,6 +732,9 @@ void add_dataplane_commands(CLI::App& app) {
                 "requester uses the leased IPs' ip:port:user:pass credentials itself)");
   cmd->add_option("--metrics", g->metrics,
                   "HOST:PORT to serve Prometheus metrics on (GET /metrics; default: none)");
+  cmd->add_option("--ui", g->ui,
+                  "HOST:PORT of the requester's console in a browser (sign in with the proxy "
+                  "password; keep it on loopback: it shows the leases' credentials)");
   cmd->add_option("--control", g->control,
                   "HOST:PORT of a local endpoint listing the leases with their proxy credentials "
                   "(GET /v1/leases, read by `ipsx gateway export`; keep it on loopback)");

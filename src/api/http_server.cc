@@ -384,7 +384,7 @@ struct HttpServer::Impl {
         request.body = req.body();
         request.remote = remote;
         for (const char* name : {"accept-encoding", "if-none-match", "authorization", "cookie",
-                                 "origin", "content-type", "sec-fetch-site"}) {
+                                 "origin", "content-type", "sec-fetch-site", "host"}) {
           if (auto it = req.find(name); it != req.end())
             request.headers.emplace_back(name, std::string(it->value()));
         }

@@ -29,7 +29,7 @@ struct HttpRequest {
   std::map<std::string, std::string> params = {};  // the route's `{name}` parameters (dispatch)
   // The few headers handlers read (the web pages' caching and compression, the consoles'
   // sign-in), names in lower case: accept-encoding, if-none-match, authorization, cookie,
-  // origin, content-type, sec-fetch-site.
+  // origin, content-type, sec-fetch-site, host.
   std::vector<std::pair<std::string, std::string>> headers = {};
 
   // A header's value ("" when absent); `name` in lower case.

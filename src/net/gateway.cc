@@ -65,6 +65,28 @@ void Gateway::open_vpn(ProxyFilters filters, WgKey public_key,
   });
 }
 
+void Gateway::prepare(ProxyFilters filters, std::function<void(Result<Hash>)> done) {
+  asio::post(impl_->io, [impl = impl_, filters = std::move(filters),
+                         done = std::move(done)]() mutable {
+    asio::co_spawn(
+        impl->io,
+        [impl, filters = std::move(filters), done = std::move(done)]() -> asio::awaitable<void> {
+          auto l = co_await impl->choose(filters);
+          if (!l) {
+            done(std::unexpected(l.error()));
+            co_return;
+          }
+          auto ch = co_await impl->channel_of(*l);
+          if (!ch) {
+            done(std::unexpected(ch.error()));
+            co_return;
+          }
+          done((*l)->lease.deal_id);
+        },
+        asio::detached);
+  });
+}
+
 GatewayLeaseStats Gateway::stats(const Hash& deal_id) const {
   std::lock_guard lock(impl_->stats_mu);
   auto it = impl_->stats.find(deal_id);

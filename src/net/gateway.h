@@ -191,6 +191,13 @@ class Gateway {
   // until the lease ends (end_lease, the exit's cut, the deal's end). Thread-safe (posted).
   void open_vpn(ProxyFilters filters, WgKey public_key, std::function<void(Result<VpnLease>)> done);
 
+  // Leases an IP that fits `filters` now, before any client asks (the requester's console): the
+  // lease is chosen as for a client with that username (one that fits is reused; else the market
+  // is asked), a session in the filters binds it, so that clients giving the same username get
+  // the same IP, and its pair channel is connected. `done` is called once, on the gateway's
+  // thread, with the deal. Thread-safe (posted).
+  void prepare(ProxyFilters filters, std::function<void(Result<Hash>)> done);
+
   GatewayLeaseStats stats(const Hash& deal_id) const;
   size_t open_clients() const;
 

@@ -30,8 +30,8 @@ const check = async (what, f) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Tells the script `step` happened and waits (up to `ms`) for its answer file.
-async function handshake(step, ms = 60000) {
-  writeFileSync(join(sync, step), "");
+async function handshake(step, username, ms = 60000) {
+  writeFileSync(join(sync, step), username);
   const done = join(sync, `${step}.done`);
   for (let t = 0; t < ms; t += 100) {
     if (existsSync(done)) return readFileSync(done, "utf8").trim();
@@ -48,6 +48,7 @@ const browser = await puppeteer.launch({
 });
 try {
   if (page_name === "market") await market();
+  else if (page_name === "requester") await requester();
   else throw new Error(`no browser test for page '${page_name}'`);
 } finally {
   await browser.close();
@@ -116,7 +117,7 @@ async function market() {
   });
   const dealsBefore = await page.$$eval("#deals [data-deal]", (e) => e.length);
   // The script now sends curl through the gateway: a deal opens at the node.
-  await handshake("deal");
+  await handshake("deal", "country-de");
   await check("a deal appears live in the deals table (no reload)", async () => {
     await page.waitForFunction((n) => document.querySelectorAll("#deals [data-deal]").length > n, { timeout: 20000 }, dealsBefore);
     return `${await page.$$eval("#deals [data-deal]", (e) => e.length)} deal(s) listed`;
@@ -176,5 +177,65 @@ async function market() {
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(shots, "market.png"), fullPage: true });
     ok(`screenshot ${join(shots, "market.png")}`);
+  }
+}
+
+async function requester() {
+  const { page, problems } = await newPage();
+  await check("the console asks for its password", async () => (await fetch(url + "/")).status === 401);
+  await page.authenticate({ username: "me", password: process.env.UI_PASSWORD });
+  const res = await page.goto(url + "/", { waitUntil: "networkidle0", timeout: 30000 });
+  await check("signed in, the console's page loads", async () => res.status() === 200 && (await page.title()) === "IPSX requester console");
+  await check("the proxy endpoint is shown with examples to copy", async () => {
+    await page.waitForSelector("[data-testid=endpoint]", { timeout: 10000 });
+    const ex = await page.$eval("[data-testid=example]", (e) => e.textContent);
+    return /curl -x http:\/\/country-de:/.test(ex) ? "curl example" : false;
+  });
+  await check("the lease the market page's curl made is listed with its bytes", async () => {
+    await page.waitForSelector("#leases [data-deal]", { timeout: 10000 });
+    return `${await page.$$eval("#leases [data-deal]", (e) => e.length)} lease(s)`;
+  });
+  let username = "";
+  await check("a lease bought on the map (US) is ready, with the username that reaches it", async () => {
+    await page.waitForSelector("button[data-chip=US]", { timeout: 15000 });
+    await page.click("button[data-chip=US]");
+    await page.click("[data-testid=lease]");
+    await page.waitForSelector("[data-testid=leased]", { timeout: 30000 });
+    username = await page.$eval("[data-testid=leased-username]", (e) => e.textContent);
+    return /^country-us-session-ui_[0-9a-f]{8}-ttl-\d+$/.test(username) ? username : false;
+  });
+  await check("that lease serves curl from the US provider's IP", async () => {
+    const seen = await handshake("us1", username);
+    return seen === "127.0.0.3" ? seen : (() => { throw new Error(`the destination saw '${seen}'`); })();
+  });
+  await check("its bytes grow in the leases table as curl uses it again", async () => {
+    const down = async () => page.$$eval("[data-testid=down]", (e) => e.map((x) => x.textContent).join(" "));
+    await sleep(2500);
+    const before = await down();
+    await handshake("us2", username);
+    await page.waitForFunction((b) => [...document.querySelectorAll("[data-testid=down]")].map((x) => x.textContent).join(" ") !== b, { timeout: 10000 }, before);
+    return `${before} -> ${await down()}`;
+  });
+  await check("the per-deal credentials are listed as ip:port:user:pass lines", async () => {
+    await page.waitForSelector("[data-testid=export]", { timeout: 10000 });
+    const lines = (await page.$eval("[data-testid=export]", (e) => e.textContent)).split("\n");
+    return lines.some((l) => /^127\.0\.0\.3:\d+:[^:]+:[^:]+$/.test(l)) ? `${lines.length} line(s)` : false;
+  });
+  await check("the example now names the leased session", async () => {
+    const ex = await page.$eval("[data-testid=example]", (e) => e.textContent);
+    return ex.includes(username);
+  });
+  await check("the page logged no errors", async () => (problems.length === 0 ? true : (() => { throw new Error(problems.join(" | ")); })()));
+  await check("a country with no offer: the console shows the gateway's reason", async () => {
+    const r = await page.evaluate(async () => {
+      const x = await fetch("/v1/leases", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "country-fr" }) });
+      return `${x.status} ${(await x.json()).error.message}`;
+    });
+    return /^503 no leased IP fits country-fr/.test(r) ? r.slice(0, 80) : (() => { throw new Error(r); })();
+  });
+  if (shots) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(shots, "requester.png"), fullPage: true });
+    ok(`screenshot ${join(shots, "requester.png")}`);
   }
 }

@@ -58,6 +58,9 @@ TOML
 }
 provider_config 127.0.0.2 DE 0.001 >"$work/de.toml"
 provider_config 127.0.0.3 US 0.002 >"$work/us.toml"
+# Their exits also serve each deal as an ordinary proxy (ip:port:user:pass) from the leased IP.
+sed -i '1i proxy_listen = "127.0.0.2:0"' "$work/de.toml"
+sed -i '1i proxy_listen = "127.0.0.3:0"' "$work/us.toml"
 for p in de us; do
   start "$p" "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
     --address "${!p}" --config "$work/$p.toml"
@@ -68,26 +71,56 @@ wait_for "$work/us.out" 'offer .* for 127\.0\.0\.3 \(US\) placed' >/dev/null &&
   ok "the US provider places its offer" || bad "US provider: $(cat "$work/us.out")"
 start gateway "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
   --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
-  --max-price 0.0025 --duration 120 --budget 1
+  --max-price 0.0025 --duration 120 --budget 1 --ui 127.0.0.1:0
 gw=$(wait_for "$work/gateway.out" 'proxy on 127\.0\.0\.1:[0-9]+' | grep -oE '[0-9.]+:[0-9]+$') &&
   ok "the gateway listens on $gw" || bad "the gateway starts: $(cat "$work/gateway.out")"
+console=$(wait_for "$work/gateway.out" 'console on http://127\.0\.0\.1:[0-9]+' | grep -oE 'http://[0-9.:]+') &&
+  ok "the requester's console listens at $console" || bad "the console starts: $(cat "$work/gateway.out")"
 
-# The browser half asks for a deal (the file "deal"): curl through the gateway opens one.
+# The console's door: a password, and changes only from its own page.
+status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+expect_eq "the console without a password: 401" "$(status "$console/")" 401
+expect_out "... with a challenge that makes a browser ask" 'WWW-Authenticate: Basic realm="IPSX requester console"' \
+  curl -sI "$console/"
+expect_eq "a wrong password: 401" "$(status -u me:nope "$console/v1/leases")" 401
+expect_eq "a change sent as a form (what another site could post): 415" \
+  "$(status -u me:proxy-secret -d 'username=country-us' "$console/v1/leases")" 415
+expect_eq "a change from another site (Sec-Fetch-Site: cross-site): 403" \
+  "$(status -u me:proxy-secret -H 'Content-Type: application/json' -H 'Sec-Fetch-Site: cross-site' \
+    -d '{"username":"country-us"}' "$console/v1/leases")" 403
+expect_eq "a change with another origin: 403" \
+  "$(status -u me:proxy-secret -H 'Content-Type: application/json' -H 'Origin: http://evil.example' \
+    -d '{"username":"country-us"}' "$console/v1/leases")" 403
+expect_out "bad filters: 400 with the parser's reason" '"field":"username".*unknown key' \
+  curl -s -u me:proxy-secret -H 'Content-Type: application/json' -d '{"username":"colour-blue"}' "$console/v1/leases"
+
+# The browser half asks for traffic through the gateway by writing a file in sync/ holding the
+# proxy username to use; the answer (what the destination saw) goes to that file's .done.
 mkdir -p "$work/sync" "$root/docs/screenshots"
 (
-  for _ in $(seq 600); do [[ -e $work/sync/deal ]] && break; sleep 0.1; done
-  curl -sS --max-time 20 -x "http://country-de:proxy-secret@$gw" "http://127.0.0.1:$dest_port/" \
-    >"$work/curl.out" 2>&1
-  echo done >"$work/sync/deal.done"
+  for _ in $(seq 3000); do
+    for f in "$work"/sync/*; do
+      [[ -e $f && $f != *.done && ! -e $f.done ]] || continue
+      curl -sS --max-time 20 -x "http://$(cat "$f"):proxy-secret@$gw" \
+        "http://127.0.0.1:$dest_port/" >"$f.out" 2>&1
+      mv "$f.out" "$f.done"
+    done
+    sleep 0.1
+  done
 ) &
 pids+=($!)
-UI_SYNC=$work/sync node "$here/ui_browser.mjs" market "$url" "$root/docs/screenshots" \
-  >"$work/browser.out" 2>&1
-rc=$?
-cat "$work/browser.out"
-checks=$((checks + $(grep -c '^ok ' "$work/browser.out")))
-n=$(grep -c '^FAIL ' "$work/browser.out")
-checks=$((checks + n)) failures=$((failures + n))
-((rc == 0 || n > 0)) || bad "the browser ran (exit $rc)"
-expect_eq "curl through the gateway left from the DE provider's IP" "$(cat "$work/curl.out")" 127.0.0.2
+# browser PAGE URL: the browser half for one page; its ok/FAIL lines count here.
+browser() {
+  UI_SYNC=$work/sync UI_PASSWORD=proxy-secret node "$here/ui_browser.mjs" "$1" "$2" \
+    "$root/docs/screenshots" >"$work/browser-$1.out" 2>&1
+  local rc=$? n
+  cat "$work/browser-$1.out"
+  checks=$((checks + $(grep -c '^ok ' "$work/browser-$1.out")))
+  n=$(grep -c '^FAIL ' "$work/browser-$1.out")
+  checks=$((checks + n)) failures=$((failures + n))
+  ((rc == 0 || n > 0)) || bad "the browser ran the $1 page (exit $rc)"
+}
+browser market "$url"
+expect_eq "curl through the gateway left from the DE provider's IP" "$(cat "$work/sync/deal.done")" 127.0.0.2
+browser requester "$console"
 finish

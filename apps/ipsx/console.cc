@@ -1,0 +1,58 @@
+#include "console.h"
+
+#include <openssl/crypto.h>
+
+#include <nlohmann/json.hpp>
+
+#include "net/http_proxy.h"
+
+namespace ipsx::cli {
+
+namespace {
+
+bool same(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+api::HttpResponse refuse(int status, std::string code, std::string message) {
+  return api::error_response({status, std::move(code), std::move(message), ""});
+}
+
+}  // namespace
+
+api::HttpResponse console_json(int status, const nlohmann::json& body) {
+  api::HttpResponse r = api::json_response(status, body);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+void add_console_guard(api::Router& router, std::string password, std::string realm) {
+  router.set_guard([password = std::move(password), realm = std::move(realm)](
+                       const api::HttpRequest& req,
+                       const std::string&) -> std::optional<api::HttpResponse> {
+    auto creds = net::parse_basic_credentials(req.header("authorization"));
+    if (!creds || !same(creds->password, password)) {
+      api::HttpResponse r = refuse(401, "unauthorized",
+                                   req.header("authorization").empty()
+                                       ? "sign in with the console's password"
+                                       : "wrong password (any user name, the console's password)");
+      r.headers.emplace_back("WWW-Authenticate",
+                             "Basic realm=\"" + realm + "\", charset=\"UTF-8\"");
+      return r;
+    }
+    if (req.method == "GET") return std::nullopt;
+    std::string type = req.header("content-type");
+    if (type.substr(0, type.find(';')) != "application/json")
+      return refuse(415, "unsupported_media_type", "a change is sent as application/json");
+    std::string site = req.header("sec-fetch-site");
+    if (!site.empty() && site != "same-origin" && site != "none")
+      return refuse(403, "forbidden", "a change must come from the console's own page");
+    // An Origin, when sent, must be the console's own (the Host it was reached by).
+    std::string origin = req.header("origin"), host = req.header("host");
+    if (!origin.empty() && origin != "http://" + host && origin != "https://" + host)
+      return refuse(403, "forbidden", "a change must come from the console's own page");
+    return std::nullopt;
+  });
+}
+
+}  // namespace ipsx::cli

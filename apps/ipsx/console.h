@@ -1,0 +1,25 @@
+// The agents' consoles in a browser (docs/web.md): `ipsx gateway --ui HOST:PORT` (the
+// requester's) and `ipsx provide --ui HOST:PORT` (the provider's) serve their page, its files and
+// a JSON API for it on a port of their own, behind a password.
+#pragma once
+
+#include <string>
+
+#include "api/router.h"
+
+namespace ipsx::cli {
+
+// Every request to `router` must carry HTTP Basic credentials whose password is `password` (any
+// user name; compared in constant time): else 401 with a WWW-Authenticate challenge for `realm`,
+// which makes a browser ask. A request that changes something (any method but GET) must also
+// come from the console's own page: a JSON body (Content-Type application/json, which a form on
+// another site cannot send without a preflight this server never answers) and, when the
+// browser says where it comes from (Sec-Fetch-Site, Origin), from the same origin. A browser
+// attaches remembered Basic credentials to any site's requests to this port: these checks are
+// what keeps another page the user visits from using them.
+void add_console_guard(api::Router& router, std::string password, std::string realm);
+
+// The console's JSON answers.
+api::HttpResponse console_json(int status, const nlohmann::json& body);
+
+}  // namespace ipsx::cli

@@ -1,0 +1,173 @@
+#include "gateway_console.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "api/web_routes.h"
+#include "cli_util.h"
+#include "console.h"
+#include "core/amount.h"
+#include "core/clock.h"
+#include "net/gateway.h"
+#include "net/proxy_username.h"
+#include "vocab/ip.h"
+
+namespace ipsx::cli {
+
+namespace {
+
+using nlohmann::json;
+constexpr size_t kSamples = 24 * 3600 / 5;
+
+std::string random_session() {
+  std::random_device rd;
+  return fmt::format("ui_{:08x}", rd());
+}
+
+json lease_json(const net::Gateway& gateway, const Hash& d) {
+  net::GatewayLeaseStats st = gateway.stats(d);
+  json j = {{"deal", d.hex()},
+            {"ip", format_ip(st.ip)},
+            {"port", st.proxy_port},
+            {"username", st.proxy_username},
+            {"password", st.proxy_password},
+            {"connected", st.connected},
+            {"path", st.path},
+            {"bytesUp", st.bytes_up},
+            {"bytesDown", st.bytes_down},
+            {"paid", st.paid.base().to_dec()},
+            {"failed", st.failed ? json(*st.failed) : json()}};
+  if (st.vpn_address)
+    j["vpn"] = {{"address", *st.vpn_address}, {"endpoint", st.vpn_endpoint.value_or("")}};
+  return j;
+}
+
+}  // namespace
+
+GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleContext c)
+    : c_(std::move(c)) {
+  node_ = unwrap(http::HttpClient::create(c_.node_url), "--node");
+  sample();
+  sampler_ = std::thread([this] {
+    std::unique_lock lock(stop_mu_);
+    while (!stop_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) {
+      lock.unlock();
+      sample();
+      lock.lock();
+    }
+  });
+  endpoint_ = std::make_unique<AgentEndpoint>(at, [this](api::Router& r) {
+    add_console_guard(r, c_.password, "IPSX requester console");
+    api::add_web_routes(r, "requester");
+    r.add("GET", "/v1/console",
+          [this](const api::HttpRequest&) { return console_json(200, summary()); });
+    r.add("GET", "/v1/leases", [this](const api::HttpRequest&) {
+      json leases = json::array();
+      std::lock_guard lock(c_.mu);
+      for (const Hash& d : c_.seen) leases.push_back(lease_json(c_.gateway, d));
+      return console_json(200, {{"leases", leases}});
+    });
+    r.add("POST", "/v1/leases", [this](const api::HttpRequest& req) {
+      auto body = api::parse_json_object(req.body);
+      if (!body) return api::error_response(body.error());
+      auto u = body->find("username");
+      if (u == body->end() || !u->is_string())
+        return api::error_response(
+            api::ApiError::invalid_field("username", "the filters, as a proxy username"));
+      auto filters = net::parse_proxy_username(u->get<std::string>());
+      if (!filters)
+        return api::error_response(
+            api::ApiError::invalid_field("username", filters.error().message()));
+      if (!filters->session) {
+        // Bound to a session of its own, so that the username shown reaches this lease.
+        filters->session = random_session();
+        filters->ttl_seconds = c_.policy.duration_seconds;
+      }
+      auto named = net::to_string(*filters);
+      if (!named)
+        return api::error_response(
+            api::ApiError::invalid_field("username", named.error().message()));
+      std::string username = *named;
+      api::HttpResponse r;
+      r.later = [this, filters = *filters, username](api::HttpResponse::Reply reply) {
+        c_.gateway.prepare(filters, [this, reply, username](Result<Hash> deal) {
+          reply([this, deal, username] {
+            if (!deal) return api::error_response({503, "no_lease", deal.error().message(), ""});
+            json j = lease_json(c_.gateway, *deal);
+            j["gatewayUsername"] = username;
+            return console_json(201, j);
+          });
+        });
+      };
+      return r;
+    });
+    // The node's map of offers, for the console's own map (the page talks to this port only).
+    r.add("GET", "/v1/market/countries", [this](const api::HttpRequest&) {
+      auto reply = node_->request("GET", "/v1/market/countries");
+      if (!reply)
+        return api::error_response(
+            {502, "node_unreachable", "the node: " + reply.error().message(), ""});
+      api::HttpResponse res;
+      res.status = static_cast<int>(reply->status);
+      res.body = std::move(reply->body);
+      return res;
+    });
+  });
+}
+
+GatewayConsole::~GatewayConsole() {
+  endpoint_.reset();
+  {
+    std::lock_guard lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (sampler_.joinable()) sampler_.join();
+}
+
+void GatewayConsole::sample() {
+  U256 paid;
+  {
+    std::lock_guard lock(c_.mu);
+    for (const Hash& d : c_.seen)
+      paid = paid.checked_add(c_.gateway.stats(d).paid.base()).value_or(paid);
+  }
+  Sample s{std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count(),
+           c_.leases.totals().committed, paid};
+  std::lock_guard lock(samples_mu_);
+  samples_.push_back(s);
+  if (samples_.size() > kSamples) samples_.pop_front();
+}
+
+json GatewayConsole::summary() {
+  sample();  // the figures as they are now end the series
+  auto t = c_.leases.totals();
+  json spend = json::array();
+  {
+    std::lock_guard lock(samples_mu_);
+    for (const Sample& s : samples_)
+      spend.push_back({s.at_ms, s.committed.to_dec(), s.paid.to_dec()});
+    samples_.pop_back();  // (kept only every 5 s)
+  }
+  return {{"role", "requester"},
+          {"requester", c_.requester.to_string()},
+          {"market", c_.market.to_string()},
+          {"node", c_.node_url},
+          {"proxy", {{"host", c_.proxy_host}, {"port", c_.proxy_port}, {"password", c_.password}}},
+          {"policy",
+           {{"durationSeconds", c_.policy.duration_seconds},
+            {"maxPricePerSecond", c_.policy.max_price_per_second.to_dec()},
+            {"budget", c_.policy.budget.to_dec()}}},
+          {"totals",
+           {{"requests", t.requests},
+            {"leases", t.leases},
+            {"nothingFits", t.nothing_fits},
+            {"committed", t.committed.to_dec()}}},
+          {"spend", spend}};
+}
+
+}  // namespace ipsx::cli

@@ -1,0 +1,62 @@
+// The requester's console (`ipsx gateway --ui HOST:PORT`, docs/web.md): its page, and a JSON API
+// for it over the running gateway: the gateway's settings and spend over time, its leases with
+// their credentials, bytes and payments, a lease ordered now for a username's filters, and the
+// node's map of offers.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "agent_metrics.h"
+#include "core/address.h"
+#include "core/hash.h"
+#include "http/http_client.h"
+#include "sdk/dataplane.h"
+
+namespace ipsx::cli {
+
+struct GatewayConsoleContext {
+  net::Gateway& gateway;
+  sdk::NodeLeases& leases;
+  std::mutex& mu;              // guards `seen`
+  const std::set<Hash>& seen;  // the deals that connected
+  std::string node_url;
+  Address requester, market;
+  std::string proxy_host;  // where clients reach the gateway
+  uint16_t proxy_port = 0;
+  std::string password;  // the proxy password: also the console's
+  sdk::LeasePolicy policy;
+};
+
+class GatewayConsole {
+ public:
+  // Listens on `at` and serves until destroyed; samples the spend every 5 s (the last 24 h).
+  GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleContext c);
+  ~GatewayConsole();
+  const std::string& bound() const { return endpoint_->bound(); }
+
+ private:
+  struct Sample {
+    int64_t at_ms;
+    U256 committed, paid;
+  };
+  nlohmann::json summary();
+  void sample();
+
+  GatewayConsoleContext c_;
+  std::unique_ptr<http::HttpClient> node_;
+  std::mutex samples_mu_;
+  std::deque<Sample> samples_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread sampler_;
+  std::unique_ptr<AgentEndpoint> endpoint_;
+};
+
+}  // namespace ipsx::cli
