@@ -51,6 +51,8 @@
 #include "net/wireguard.h"
 #include "node_session.h"
 #include "provide_config.h"
+#include "provider_console.h"
+#include "provider_offers.h"
 #include "sdk/dataplane.h"
 #include "sdk/settlement.h"
 #include "sdk/usage_store.h"
@@ -235,178 +237,9 @@ void run_gateway(const GatewayOptions& o) {
 
 struct ProvideOptions {
   std::string node, keystore, address, password_file, config, data;
-  std::string metrics;  // HOST:PORT of the Prometheus endpoint; empty: none
+  std::string metrics;               // HOST:PORT of the Prometheus endpoint; empty: none
+  std::string ui, ui_password_file;  // the provider's console: HOST:PORT and its password
   uint64_t node_wait_seconds = 60;
-};
-
-// What an earlier run's offers leave of each IP: until when its running deals hold it, and
-// those deals (once all are closed on the ledger, the IP is free again, whatever their planned
-// end).
-struct EarlierDeals {
-  std::vector<uint64_t> busy_until;
-  std::vector<std::set<Hash>> deals;
-};
-
-EarlierDeals withdraw_earlier_offers(sdk::NodeClient& node, const sdk::Signer& signer,
-                                     const std::vector<Offer>& offers) {
-  EarlierDeals out{std::vector<uint64_t>(offers.size(), 0),
-                   std::vector<std::set<Hash>>(offers.size())};
-  std::vector<uint64_t>& busy_until = out.busy_until;
-  std::map<std::string, size_t> by_ip;
-  for (size_t i = 0; i < offers.size(); ++i) by_ip[format_ip(offers[i].ip)] = i;
-  const std::string me = signer.address().to_string();
-  std::map<uint64_t, size_t> busy;  // book id -> the IP's index
-  for_each_listed(node, "/v1/orders?owner=" + me + "&side=offer&limit=500", "orders",
-                  [&](const json& o) {
-                    const std::string state = o.value("state", "closed");
-                    auto ip = by_ip.find(o.value("offer", json::object()).value("ip", ""));
-                    if (state == "closed" || ip == by_ip.end()) return;
-                    auto hash = unwrap(Hash::from_hex(o.value("hash", "")), "an order's hash");
-                    const std::string what = "withdrawing the earlier offer " + hash.hex();
-                    if (state == "resting") {  // the market's signed cancel takes it off the book
-                      json body = {{"cancel", {{"orderHash", hash.hex()}}},
-                                   {"signature", unwrap(signer.cancel(hash), "cancel").to_hex()}};
-                      unwrap(node.post("/v1/orders/" + hash.hex() + "/cancel", body), what);
-                    } else {  // filled: cancelled on the ledger, it can never open a deal again
-                      auto r = sdk::send_transaction(node, signer, ledger::CancelOrder{hash});
-                      // The ledger refuses a cancelOrder only when the order is cancelled
-                      // already (an earlier run did it and died before the market saw it).
-                      if (!r && r.error().code() != make_error_code(sdk::SdkErrc::invalid_order))
-                        unwrap(std::move(r), what);
-                    }
-                    if (state == "busy") busy[o.value("id", uint64_t{0})] = ip->second;
-                    logs::info(fmt::format("withdrew the earlier offer {} for {}",
-                                           o.value("id", uint64_t{0}), ip->first),
-                               {{"order", hash.hex()}, {"ip", ip->first}});
-                  });
-  if (busy.empty()) return out;
-  for_each_listed(node, "/v1/deals?party=" + me + "&limit=200", "deals", [&](const json& d) {
-    auto it = busy.find(d.value("offer", uint64_t{0}));
-    // A deal closed on the ledger holds the IP no longer, whatever its protocol status says.
-    if (it == busy.end() || d["status"].value("phase", "") == "closed" ||
-        d.value("ledger", json::object()).value("state", "") == "closed")
-      return;
-    uint64_t end_s = (d["times"].value("endMs", uint64_t{0}) + 999) / 1000;
-    busy_until[it->second] = std::max(busy_until[it->second], end_s);
-    if (auto id = Hash::from_hex(d.value("id", ""))) out.deals[it->second].insert(*id);
-  });
-  return out;
-}
-
-// The provider's offers: one per IP, signed here, placed at the node. Each sells only the time
-// until its own expiry (available_until), and its successor, placed ahead of time, sells from
-// there on, so the IP is always on offer and never sold twice for the same moment. If the node
-// checks IP ownership, the exit's machine first proves it can send from the IP.
-class ProviderOffers {
- public:
-  ProviderOffers(NodeSession& s, const sdk::Signer& signer, const ProvideConfig& c,
-                 uint16_t fee_bps)
-      : s_(s),
-        signer_(signer),
-        c_(c),
-        fee_bps_(fee_bps),
-        nonce_(static_cast<uint64_t>(to_unix_ms(SystemClock().now()))),
-        until_(c.offers.size(), 0),
-        last_offer_(c.offers.size()),
-        last_from_(c.offers.size(), 0),
-        held_by_(c.offers.size()),
-        renew_ahead_(std::min<uint64_t>(600, c.offer_seconds / 2)) {}
-
-  // What an earlier run's offers leave: each IP sells only from its running deals' end.
-  void resume(EarlierDeals earlier) {
-    until_ = std::move(earlier.busy_until);
-    held_by_ = std::move(earlier.deals);
-  }
-
-  // Places the first offers (`first`: a failure throws), the successors due (renew_ahead_ before
-  // the last one's end), or IP `only`'s at once.
-  void place(bool first, std::optional<size_t> only = std::nullopt) {
-    for (size_t i = 0; i < c_.offers.size(); ++i) {
-      if (only && i != *only) continue;
-      if (!first && !only && now_s() + renew_ahead_ < until_[i]) continue;
-      Offer offer = c_.offers[i];
-      const std::string ip = format_ip(offer.ip);
-      if (s_.proves_ownership) {
-        if (auto p = sdk::prove_ip(*s_.node, signer_.address(), ip, Millis(5'000),
-                                   c_.local_addresses[i]);
-            !p) {
-          if (first) throw CommandError(p.error().message());
-          logs::warning(p.error().message(), {{"ip", ip}});
-          continue;
-        }
-        if (first)
-          logs::info(fmt::format("proved to the node that it sends from {}", ip), {{"ip", ip}});
-      }
-      offer.market = s_.market;
-      offer.fee_bps = fee_bps_;
-      offer.available_from = until_[i];  // 0 at first, unless earlier offers' deals still run
-      offer.available_until = std::max(now_s(), until_[i]) + c_.offer_seconds;
-      offer.expiry = offer.available_until;
-      offer.nonce = ++nonce_;
-      auto placed = s_.node->place_order(unwrap(signer_.offer(offer), "offer"));
-      if (!placed) {
-        if (first) unwrap(placed, "placing the offer of " + ip);
-        logs::warning(
-            fmt::format("placing the offer of {} again: {}", ip, placed.error().message()),
-            {{"ip", ip}});
-        continue;
-      }
-      until_[i] = offer.available_until;
-      // (the hash the node answers: the signer fills the offer's provider in)
-      if (auto h = Hash::from_hex(placed->value("hash", ""))) last_offer_[i] = *h;
-      last_from_[i] = offer.available_from;
-      logs::info(fmt::format("offer {} for {} ({}) placed{}", placed->value("id", json()).dump(),
-                             ip, std::string(offer.country.begin(), offer.country.end()),
-                             first  ? ""
-                             : only ? ", for sale at once: the earlier deals holding it are closed"
-                                    : ", to follow the last one when it expires"),
-                 {{"order", placed->value("hash", "")}, {"ip", ip}});
-    }
-  }
-
-  // A deal ended on the ledger: an IP an earlier run's deals held, the last of them now closed
-  // (or closing) before its planned end, is offered again at the next place_freed().
-  void ended(const Hash& deal) {
-    for (size_t i = 0; i < held_by_.size(); ++i)
-      if (held_by_[i].erase(deal) && held_by_[i].empty()) freed_.insert(i);
-  }
-
-  void place_freed() {
-    for (size_t i : freed_) again(i);
-    freed_.clear();
-  }
-
- private:
-  // The offer of IP i replaced by one for sale from now: the waiting one is cancelled first (if
-  // it was sold meanwhile, it stays, and so does its window).
-  void again(size_t i) {
-    if (!last_offer_[i] || last_from_[i] <= now_s()) return;
-    const Hash h = *last_offer_[i];
-    json body = {{"cancel", {{"orderHash", h.hex()}}},
-                 {"signature", unwrap(signer_.cancel(h), "cancel").to_hex()}};
-    if (auto r = s_.node->post("/v1/orders/" + h.hex() + "/cancel", body); !r) {
-      logs::warning(
-          fmt::format("withdrawing the waiting offer {}: {}", h.hex(), r.error().message()),
-          {{"order", h.hex()}});
-      return;
-    }
-    until_[i] = 0;
-    place(false, i);
-  }
-
-  NodeSession& s_;
-  const sdk::Signer& signer_;
-  const ProvideConfig& c_;
-  const uint16_t fee_bps_;
-  uint64_t nonce_;
-  std::vector<uint64_t> until_;  // the end of each IP's last offer
-  // Each IP's last offer: its hash and the start of its window (later than now while an earlier
-  // run's deals hold the IP), and those deals, not yet closed on the ledger.
-  std::vector<std::optional<Hash>> last_offer_;
-  std::vector<uint64_t> last_from_;
-  std::vector<std::set<Hash>> held_by_;
-  std::set<size_t> freed_;
-  const uint64_t renew_ahead_;
 };
 
 // What the exit's callbacks, on its thread, hand to the provider's main loop: the best balance
@@ -418,6 +251,37 @@ struct ExitInbox {
   std::map<Hash, net::ExitPayment> paid;
   std::mutex cut_mu;
   std::vector<std::pair<Hash, std::string>> unpaid_cuts;
+
+  std::map<Hash, Amount> handed;  // the amounts handed to the settlement (main loop only)
+
+  // The unpaid cuts reported to the market (which closes the deals, reason unpaid).
+  void report_cuts(sdk::StatusReporter& reporter) {
+    std::vector<std::pair<Hash, std::string>> cuts;
+    {
+      std::lock_guard lock(cut_mu);
+      cuts.swap(unpaid_cuts);
+    }
+    for (const auto& [deal, why] : cuts) {
+      auto r = reporter.report(deal, market::PartyState::unpaid);
+      logs::write(r ? logs::Level::info : logs::Level::warning,
+                  fmt::format("deal {} cut at the exit ({}): {}", deal.hex(), why,
+                              r ? "reported unpaid to the market"
+                                : "could not report it unpaid: " + r.error().message()));
+    }
+  }
+
+  // The new best proofs handed to the settlement (which claims them).
+  void hand_payments(sdk::ProviderSettlement& settlement) {
+    std::lock_guard lock(paid_mu);
+    for (const auto& [deal, p] : paid) {
+      if (handed[deal] == p.amount) continue;
+      handed[deal] = p.amount;
+      settlement.on_payment(deal, p.amount.base(), p.signature);
+      logs::info(fmt::format("deal {} paid {} IPSX (balance proof {})", deal.hex(),
+                             p.amount.to_string(), p.signature.to_hex().substr(0, 18) + "..."),
+                 {{"paid", p.amount.to_string()}});
+    }
+  }
 
   void attach(net::Exit& exit, sdk::ProofStore& store, sdk::UsageStore& usage,
               const Hash& domain_separator) {
@@ -539,6 +403,13 @@ void run_provide(const ProvideOptions& o) {
   logs::set_program("ipsx provide");
   net::MemoryTrimmer trimmer;
   ProvideConfig c = load_provide_config(o.config);  // a bad config is said before any password
+  std::string ui_password;
+  if (!o.ui.empty()) {
+    if (o.ui_password_file.empty())
+      throw CommandError("--ui needs --ui-password-file (the console's password)");
+    ui_password = read_password_file(o.ui_password_file);
+    if (ui_password.empty()) throw CommandError("--ui-password-file: the password is empty");
+  }
   AgentSession agent = open_agent(o.node, o.keystore, o.address, o.password_file, c.chain_id,
                                   "chain_id", Millis(o.node_wait_seconds * 1000));
   crypto::PrivateKey& key = agent.key;
@@ -609,7 +480,6 @@ void run_provide(const ProvideOptions& o) {
   std::set<Hash> known;
   uint64_t loops = 0;
   const Millis heartbeat = market::heartbeat_interval(market::ProtocolTimeouts{});
-  std::map<Hash, Amount> reported_paid;
   sdk::SettlementOptions settle_options;
   settle_options.claim_every = Millis(c.claim_every_seconds * 1000);
   settle_options.max_unclaimed_seconds = c.max_unclaimed_seconds;
@@ -639,6 +509,14 @@ void run_provide(const ProvideOptions& o) {
                      ? nullptr
                      : serve_metrics(parse_listen_any_port(o.metrics, "--metrics"), "provider",
                                      [&] { return provider_metrics(exit, meter); });
+  auto ui = o.ui.empty()
+                ? nullptr
+                : std::make_unique<ProviderConsole>(
+                      parse_listen_any_port(o.ui, "--ui"),
+                      ProviderConsoleContext{exit, meter, o.node, signer.address(), ui_password});
+  if (ui)
+    logs::info(
+        fmt::format("console on http://{}/ (sign in with the --ui-password-file's)", ui->bound()));
   if (settlement.pending())
     logs::info(fmt::format("following {} earlier deal(s) ({} with stored proofs)",
                            settlement.pending(), store->best().size()));
@@ -648,39 +526,20 @@ void run_provide(const ProvideOptions& o) {
     if (now_s() >= announced_at + kAnnounceEvery) announce();
     serve_new_deals(*s.node, signer.address(), deals, reporter, settlement, known,
                     ++loops % 5 == 1);
-    if (metrics) {
+    if (ui) ui->serve(offers);
+    if (metrics || ui) {
       std::lock_guard lock(meter.mu);
       if (meter.deals.size() != known.size()) meter.deals = known;  // `known` only grows
     }
-    std::vector<std::pair<Hash, std::string>> cuts;
-    {
-      std::lock_guard lock(inbox.cut_mu);
-      cuts.swap(inbox.unpaid_cuts);
-    }
-    for (const auto& [deal, why] : cuts) {
-      auto r = reporter.report(deal, market::PartyState::unpaid);
-      logs::write(r ? logs::Level::info : logs::Level::warning,
-                  fmt::format("deal {} cut at the exit ({}): {}", deal.hex(), why,
-                              r ? "reported unpaid to the market"
-                                : "could not report it unpaid: " + r.error().message()));
-    }
+    inbox.report_cuts(reporter);
     reporter.heartbeat(heartbeat);
-    {
-      std::lock_guard lock(inbox.paid_mu);
-      for (const auto& [deal, p] : inbox.paid) {
-        if (reported_paid[deal] == p.amount) continue;
-        reported_paid[deal] = p.amount;
-        settlement.on_payment(deal, p.amount.base(), p.signature);
-        logs::info(fmt::format("deal {} paid {} IPSX (balance proof {})", deal.hex(),
-                               p.amount.to_string(), p.signature.to_hex().substr(0, 18) + "..."),
-                   {{"paid", p.amount.to_string()}});
-      }
-    }
+    inbox.hand_payments(settlement);
     log_lines(settlement.poll(SystemClock().now()));
     offers.place_freed();
   });
   notify_service("STOPPING=1");
   logs::info("shutting down");
+  ui.reset();
   stop_io();
 }
 
@@ -773,6 +632,10 @@ void add_dataplane_commands(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--metrics", p->metrics,
                   "HOST:PORT to serve Prometheus metrics on (GET /metrics; default: none)");
+  cmd->add_option("--ui", p->ui,
+                  "HOST:PORT of the provider's console in a browser (needs --ui-password-file)");
+  cmd->add_option("--ui-password-file", p->ui_password_file,
+                  "A file whose first line is the console's password");
   cmd->add_option("--node-wait", p->node_wait_seconds,
                   "Seconds to keep trying a node that does not answer at start (default 60)");
   cmd->add_option("--data", p->data,

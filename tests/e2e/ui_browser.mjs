@@ -49,6 +49,7 @@ const browser = await puppeteer.launch({
 try {
   if (page_name === "market") await market();
   else if (page_name === "requester") await requester();
+  else if (page_name === "provider") await provider();
   else throw new Error(`no browser test for page '${page_name}'`);
 } finally {
   await browser.close();
@@ -237,5 +238,74 @@ async function requester() {
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(shots, "requester.png"), fullPage: true });
     ok(`screenshot ${join(shots, "requester.png")}`);
+  }
+}
+
+// The DE provider's console: its second IP (127.0.0.4, not leased) changed and paused, each
+// change seen in the market's depth.
+async function provider() {
+  const { page, problems } = await newPage();
+  const node = process.env.UI_NODE;
+  const depthPrices = async () => {
+    const d = await fetch(`${node}/v1/market/depth?country=DE&type=residential`).then((x) => x.json());
+    return d.offers.residential.map((l) => l.pricePerSecond);
+  };
+  await check("the console asks for its password", async () => (await fetch(url + "/v1/console")).status === 401);
+  await page.authenticate({ username: "me", password: process.env.UI_PASSWORD });
+  const res = await page.goto(url + "/", { waitUntil: "networkidle0", timeout: 30000 });
+  await check("signed in, the console's page loads", async () => res.status() === 200 && (await page.title()) === "IPSX provider console");
+  await check("both IPs are listed with the node's checks", async () => {
+    await page.waitForSelector("button[data-edit='127.0.0.4']", { timeout: 10000 });
+    const text = await page.$eval("#ips table", (e) => e.textContent);
+    return /127\.0\.0\.2/.test(text) && /accepted at/.test(text) ? "127.0.0.2 and 127.0.0.4, accepted" : false;
+  });
+  await check("the DE deal is listed with its bytes and what was paid", async () => {
+    await page.waitForFunction(() => [...document.querySelectorAll("#deals [data-testid=paid]")].some((e) => e.textContent !== "0"), { timeout: 20000 });
+    const down = await page.$$eval("#deals [data-testid=down]", (e) => e.map((x) => x.textContent));
+    return down.some((d) => d !== "0 B") ? `down ${down.join(", ")}` : false;
+  });
+  await check("the earnings chart draws what was paid", async () => {
+    await page.waitForSelector("#earnings svg.chart circle", { timeout: 15000 });
+    return true;
+  });
+  const before = await depthPrices();
+  await check("a bad price is refused on the page", async () => {
+    await page.click("button[data-edit='127.0.0.4']");
+    await page.waitForSelector("form[data-ip='127.0.0.4']", { timeout: 5000 });
+    await page.type("form[data-ip='127.0.0.4'] input[name=price]", "cheap");
+    await page.click("form[data-ip='127.0.0.4'] [data-testid=change]");
+    await page.waitForSelector("form[data-ip='127.0.0.4'] .error", { timeout: 5000 });
+    return /not an amount of IPSX/.test(await page.$eval("form[data-ip='127.0.0.4'] .error", (e) => e.textContent));
+  });
+  await check("a new price signed by the agent shows in the market's depth", async () => {
+    await page.$eval("form[data-ip='127.0.0.4'] input[name=price]", (e) => (e.value = ""));
+    await page.type("form[data-ip='127.0.0.4'] input[name=price]", "7.2");  // 0.002 IPSX a second
+    await page.click("form[data-ip='127.0.0.4'] [data-testid=change]");
+    await page.waitForSelector("[data-testid=done]", { timeout: 15000 });
+    const done = await page.$eval("[data-testid=done]", (e) => e.textContent);
+    const after = await depthPrices();
+    if (!after.includes("2000000000000000") || after.includes("1500000000000000"))
+      throw new Error(`depth ${JSON.stringify(before)} -> ${JSON.stringify(after)}; the console said: ${done}`);
+    return `${JSON.stringify(before)} -> ${JSON.stringify(after)}`;
+  });
+  await check("pausing the IP takes its offer off the book", async () => {
+    await page.click("form[data-ip='127.0.0.4'] [data-testid=pause]");
+    await page.waitForFunction(() => /paused/.test(document.querySelector("[data-testid=done]")?.textContent || ""), { timeout: 15000 });
+    const after = await depthPrices();
+    return after.includes("2000000000000000") ? (() => { throw new Error(`still in the depth: ${after}`); })() : `depth ${JSON.stringify(after)}`;
+  });
+  await check("resuming puts it back at its new price", async () => {
+    await page.waitForFunction(() => /Resume/.test(document.querySelector("form[data-ip='127.0.0.4'] [data-testid=pause]")?.textContent || ""), { timeout: 10000 });
+    await page.click("form[data-ip='127.0.0.4'] [data-testid=pause]");
+    await page.waitForFunction(() => /new offer/.test(document.querySelector("[data-testid=done]")?.textContent || ""), { timeout: 15000 });
+    const after = await depthPrices();
+    return after.includes("2000000000000000") ? `depth ${JSON.stringify(after)}` : (() => { throw new Error(`not back: ${after}`); })();
+  });
+  await check("the page logged no errors", async () => (problems.length === 0 ? true : (() => { throw new Error(problems.join(" | ")); })()));
+  if (shots) {
+    await sleep(1000);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(shots, "provider.png"), fullPage: true });
+    ok(`screenshot ${join(shots, "provider.png")}`);
   }
 }

@@ -35,6 +35,7 @@ send --address "$requester" deposit --amount 100
 cat >"$work/geo.txt" <<'TABLE'
 127.0.0.2/32  DE  AS64501  residential  Loopback DE
 127.0.0.3/32  US  AS64502  residential  Loopback US
+127.0.0.4/32  DE  AS64501  residential  Loopback DE, the DE provider's second IP
 TABLE
 start node "$IPSX" node --data "$data" --keystore "$ks" --address "$market" \
   --password-file "$work/pw" --listen 127.0.0.1:0 --geo-static "$work/geo.txt"
@@ -58,13 +59,21 @@ TOML
 }
 provider_config 127.0.0.2 DE 0.001 >"$work/de.toml"
 provider_config 127.0.0.3 US 0.002 >"$work/us.toml"
+# The DE provider has a second, dearer IP (what its console changes), and a console.
+provider_config 127.0.0.4 DE 0.0015 | sed -n '/^\[\[ip\]\]/,$p' >>"$work/de.toml"
 # Their exits also serve each deal as an ordinary proxy (ip:port:user:pass) from the leased IP.
 sed -i '1i proxy_listen = "127.0.0.2:0"' "$work/de.toml"
 sed -i '1i proxy_listen = "127.0.0.3:0"' "$work/us.toml"
-for p in de us; do
-  start "$p" "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
-    --address "${!p}" --config "$work/$p.toml"
-done
+echo provider-console-pw >"$work/ui-pw"
+start de "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$de" --config "$work/de.toml" --ui 127.0.0.1:0 --ui-password-file "$work/ui-pw"
+start us "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$us" --config "$work/us.toml"
+provider_console=$(wait_for "$work/de.out" 'console on http://127\.0\.0\.1:[0-9]+' | grep -oE 'http://[0-9.:]+') &&
+  ok "the DE provider's console listens at $provider_console" || bad "the provider's console: $(cat "$work/de.out")"
+expect_error "ipsx provide --ui without its password file" 'needs --ui-password-file' \
+  "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" --address "$de" \
+  --config "$work/de.toml" --ui 127.0.0.1:0
 wait_for "$work/de.out" 'offer .* for 127\.0\.0\.2 \(DE\) placed' >/dev/null &&
   ok "the DE provider places its offer" || bad "DE provider: $(cat "$work/de.out")"
 wait_for "$work/us.out" 'offer .* for 127\.0\.0\.3 \(US\) placed' >/dev/null &&
@@ -109,9 +118,9 @@ mkdir -p "$work/sync" "$root/docs/screenshots"
   done
 ) &
 pids+=($!)
-# browser PAGE URL: the browser half for one page; its ok/FAIL lines count here.
+# browser PAGE URL [PASSWORD]: the browser half for one page; its ok/FAIL lines count here.
 browser() {
-  UI_SYNC=$work/sync UI_PASSWORD=proxy-secret node "$here/ui_browser.mjs" "$1" "$2" \
+  UI_SYNC=$work/sync UI_PASSWORD=${3:-proxy-secret} UI_NODE=$url node "$here/ui_browser.mjs" "$1" "$2" \
     "$root/docs/screenshots" >"$work/browser-$1.out" 2>&1
   local rc=$? n
   cat "$work/browser-$1.out"
@@ -123,4 +132,5 @@ browser() {
 browser market "$url"
 expect_eq "curl through the gateway left from the DE provider's IP" "$(cat "$work/sync/deal.done")" 127.0.0.2
 browser requester "$console"
+browser provider "$provider_console" provider-console-pw
 finish

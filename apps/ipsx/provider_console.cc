@@ -1,0 +1,280 @@
+#include "provider_console.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "api/web_routes.h"
+#include "cli_util.h"
+#include "console.h"
+#include "net/exit.h"
+#include "vocab/ip.h"
+#include "vocab/orders.h"
+
+namespace ipsx::cli {
+
+namespace {
+
+using nlohmann::json;
+constexpr size_t kSamples = 24 * 3600 / 5;
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "crawling,general" from scope bits (parse_scopes' names).
+std::string names(uint32_t bits, std::initializer_list<std::pair<uint32_t, const char*>> all) {
+  std::string out;
+  for (const auto& [bit, name] : all)
+    if (bits & bit) out += (out.empty() ? "" : ",") + std::string(name);
+  return out;
+}
+
+std::string scope_names(uint32_t bits) {
+  return names(bits, {{scope::crawling, "crawling"},
+                      {scope::streaming, "streaming"},
+                      {scope::email, "email"},
+                      {scope::general, "general"},
+                      {scope::vpn, "vpn"}});
+}
+
+std::string protocol_names(uint32_t bits) {
+  return names(bits, {{protocol::http, "http"},
+                      {protocol::https_connect, "https-connect"},
+                      {protocol::socks5, "socks5"},
+                      {protocol::smtp, "smtp"},
+                      {protocol::vpn, "vpn"}});
+}
+
+// The body of POST /v1/ips/{ip}: {"pricePerSecond": "base units", "scopes": "crawling,general",
+// "protocols": "http,socks5", "paused": bool}, each optional.
+Result<OfferChange> parse_change(const json& j) {
+  OfferChange ch;
+  auto bad = [](const char* field, std::string why) {
+    return std::unexpected(Error(CoreErrc::invalid_argument, std::string(field) + ": " + why));
+  };
+  if (auto p = j.find("pricePerSecond"); p != j.end()) {
+    Result<U256> v = std::unexpected(Error(CoreErrc::invalid_argument, "not a string"));
+    if (p->is_string()) v = U256::from_dec(p->get<std::string>());
+    if (!v || v->is_zero())
+      return bad("pricePerSecond", "a positive whole number of base units, as a string");
+    ch.price_per_second = *v;
+  }
+  if (auto sc = j.find("scopes"); sc != j.end()) {
+    auto v =
+        sc->is_string()
+            ? parse_scopes(sc->get<std::string>())
+            : Result<uint32_t>(std::unexpected(Error(CoreErrc::invalid_argument, "not a string")));
+    if (!v || *v == 0) return bad("scopes", v ? "name at least one" : v.error().message());
+    ch.scopes = *v;
+  }
+  if (auto pr = j.find("protocols"); pr != j.end()) {
+    auto v =
+        pr->is_string()
+            ? parse_protocols(pr->get<std::string>())
+            : Result<uint32_t>(std::unexpected(Error(CoreErrc::invalid_argument, "not a string")));
+    if (!v || *v == 0) return bad("protocols", v ? "name at least one" : v.error().message());
+    ch.protocols = *v;
+  }
+  if (auto pa = j.find("paused"); pa != j.end()) {
+    if (!pa->is_boolean()) return bad("paused", "true or false");
+    ch.paused = pa->get<bool>();
+  }
+  return ch;
+}
+
+}  // namespace
+
+ProviderConsole::ProviderConsole(const net::tcp::endpoint& at, ProviderConsoleContext c)
+    : c_(std::move(c)) {
+  node_ = unwrap(http::HttpClient::create(c_.node_url), "--node");
+  sample();
+  sampler_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!stop_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) {
+      lock.unlock();
+      sample();
+      lock.lock();
+    }
+  });
+  endpoint_ = std::make_unique<AgentEndpoint>(at, [this](api::Router& r) {
+    add_console_guard(r, c_.password, "IPSX provider console");
+    api::add_web_routes(r, "provider");
+    r.add("GET", "/v1/console",
+          [this](const api::HttpRequest&) { return console_json(200, summary()); });
+    r.add("GET", "/v1/deals",
+          [this](const api::HttpRequest&) { return console_json(200, deals()); });
+    r.add("GET", "/v1/profile", [this](const api::HttpRequest&) {
+      return forward("/v1/profiles/" + c_.provider.to_string());
+    });
+    r.add("GET", "/v1/account", [this](const api::HttpRequest&) {
+      return forward("/v1/ledger/accounts/" + c_.provider.to_string());
+    });
+    r.add("POST", "/v1/ips/{ip}", [this](const api::HttpRequest& req) {
+      auto body = api::parse_json_object(req.body);
+      if (!body) return api::error_response(body.error());
+      auto change = parse_change(*body);
+      if (!change) {
+        const std::string m = change.error().message();
+        return api::error_response(
+            api::ApiError::invalid_field(m.substr(0, m.find(':')), m.substr(m.find(':') + 2)));
+      }
+      const std::string ip = req.params.at("ip");
+      api::HttpResponse res;
+      res.later = [this, ip, change = *change](api::HttpResponse::Reply reply) {
+        std::lock_guard lock(mu_);
+        pending_.push_back(
+            {ip, change, [reply](Result<std::string> done) {
+               reply([done] {
+                 if (!done)
+                   return api::error_response({409, "not_changed", done.error().message(), ""});
+                 return console_json(200, {{"done", *done}});
+               });
+             }});
+      };
+      return res;
+    });
+  });
+}
+
+ProviderConsole::~ProviderConsole() {
+  endpoint_.reset();
+  std::deque<Pending> left;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    left.swap(pending_);
+  }
+  stop_cv_.notify_all();
+  if (sampler_.joinable()) sampler_.join();
+  for (auto& p : left) p.done(std::unexpected(Error(CoreErrc::io_error, "the agent stopped")));
+}
+
+void ProviderConsole::serve(ProviderOffers& offers) {
+  std::deque<Pending> todo;
+  {
+    std::lock_guard lock(mu_);
+    todo.swap(pending_);
+  }
+  for (auto& p : todo) {
+    auto v = offers.view();
+    auto it = std::find_if(v.begin(), v.end(), [&](const OfferView& o) { return o.ip == p.ip; });
+    if (it == v.end()) {
+      p.done(
+          std::unexpected(Error(CoreErrc::invalid_argument, "this provider offers no IP " + p.ip)));
+      continue;
+    }
+    p.done(offers.change(static_cast<size_t>(it - v.begin()), p.change));
+  }
+  auto v = offers.view();
+  std::lock_guard lock(mu_);
+  view_ = std::move(v);
+}
+
+void ProviderConsole::sample() {
+  U256 paid;
+  {
+    std::lock_guard lock(c_.meter.mu);
+    for (const Hash& d : c_.meter.deals) {
+      auto now = c_.exit.stats(d);
+      auto& last = c_.meter.last[d];
+      last.paid = std::max(last.paid, now.paid);
+      paid = paid.checked_add(last.paid.base()).value_or(paid);
+    }
+  }
+  std::lock_guard lock(mu_);
+  earnings_.emplace_back(unix_ms(), paid);
+  if (earnings_.size() > kSamples) earnings_.pop_front();
+}
+
+api::HttpResponse ProviderConsole::forward(const std::string& target) {
+  auto reply = node_->request("GET", target);
+  if (!reply)
+    return api::error_response(
+        {502, "node_unreachable", "the node: " + reply.error().message(), ""});
+  api::HttpResponse res;
+  res.status = static_cast<int>(reply->status);
+  res.body = std::move(reply->body);
+  return res;
+}
+
+json ProviderConsole::summary() {
+  sample();  // the figures as they are now end the series
+  json ips = json::array(), earnings = json::array();
+  std::lock_guard lock(mu_);
+  for (const OfferView& o : view_) {
+    ips.push_back({{"ip", o.ip},
+                   {"country", o.country},
+                   {"type", o.type},
+                   {"pricePerSecond", o.price_per_second.to_dec()},
+                   {"protocols", protocol_names(o.protocols)},
+                   {"scopes", scope_names(o.scopes)},
+                   {"capacity", o.capacity},
+                   {"paused", o.paused},
+                   {"offer", o.offer ? json(o.offer->hex()) : json()},
+                   {"fromS", o.from},
+                   {"untilS", o.until},
+                   {"checked", o.checked}});
+  }
+  for (const auto& [at, paid] : earnings_) earnings.push_back({at, paid.to_dec()});
+  earnings_.pop_back();  // (kept only every 5 s)
+  return {{"role", "provider"},
+          {"provider", c_.provider.to_string()},
+          {"node", c_.node_url},
+          {"ips", ips},
+          {"earnings", earnings}};
+}
+
+json ProviderConsole::deals() {
+  // The market's view of the deals not yet settled (status, path, times, price)...
+  std::map<std::string, json> market;
+  if (auto r = node_->request(
+          "GET", "/v1/deals?party=" + c_.provider.to_string() + "&settled=false&limit=200");
+      r && r->status == 200) {
+    json j = json::parse(r->body, nullptr, false);
+    if (j.is_object())
+      for (const json& d : j.value("deals", json::array())) market[d.value("id", "")] = d;
+  }
+  // ... and the exit's: bytes, payments, usage records and receipts.
+  json out = json::array();
+  std::lock_guard lock(c_.meter.mu);
+  for (const Hash& d : c_.meter.deals) {
+    net::ExitDealStats now = c_.exit.stats(d);
+    net::ExitDealStats& st = c_.meter.last[d];
+    st.bytes_up = std::max(st.bytes_up, now.bytes_up);
+    st.bytes_down = std::max(st.bytes_down, now.bytes_down);
+    st.connections = std::max(st.connections, now.connections);
+    st.owed = std::max(st.owed, now.owed);
+    st.paid = std::max(st.paid, now.paid);
+    st.usage_records = std::max(st.usage_records, now.usage_records);
+    st.usage_receipted = std::max(st.usage_receipted, now.usage_receipted);
+    if (now.cut_reason) st.cut_reason = now.cut_reason;
+    json j = {{"deal", d.hex()},
+              {"bytesUp", st.bytes_up},
+              {"bytesDown", st.bytes_down},
+              {"connections", st.connections},
+              {"owed", st.owed.base().to_dec()},
+              {"paid", st.paid.base().to_dec()},
+              {"usageRecords", st.usage_records},
+              {"usageReceipted", st.usage_receipted},
+              {"cut", st.cut_reason ? json(*st.cut_reason) : json()}};
+    if (auto m = market.find(d.hex()); m != market.end()) {
+      j["requester"] = m->second.value("requester", "");
+      j["status"] = m->second.value("status", json::object());
+      j["path"] = m->second.value("path", json());
+      j["times"] = m->second.value("times", json::object());
+      j["pricePerSecond"] = m->second.value("pricePerSecond", json());
+      j["settled"] = false;
+    } else {
+      j["settled"] = true;  // closed on the ledger (or not known to the market's first page)
+    }
+    out.push_back(j);
+  }
+  return {{"deals", out}};
+}
+
+}  // namespace ipsx::cli

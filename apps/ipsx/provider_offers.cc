@@ -1,0 +1,221 @@
+#include "provider_offers.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "agent_deals.h"
+#include "cli_util.h"
+#include "core/clock.h"
+#include "ledger/orders.h"
+#include "log.h"
+#include "sdk/dataplane.h"
+#include "sdk/settlement.h"
+#include "vocab/ip.h"
+
+namespace ipsx::cli {
+
+namespace {
+
+using json = nlohmann::json;
+
+uint64_t now_s() {
+  return static_cast<uint64_t>(to_unix_seconds(SystemClock().now()));
+}
+
+}  // namespace
+
+EarlierDeals withdraw_earlier_offers(sdk::NodeClient& node, const sdk::Signer& signer,
+                                     const std::vector<Offer>& offers) {
+  EarlierDeals out{std::vector<uint64_t>(offers.size(), 0),
+                   std::vector<std::set<Hash>>(offers.size())};
+  std::vector<uint64_t>& busy_until = out.busy_until;
+  std::map<std::string, size_t> by_ip;
+  for (size_t i = 0; i < offers.size(); ++i) by_ip[format_ip(offers[i].ip)] = i;
+  const std::string me = signer.address().to_string();
+  std::map<uint64_t, size_t> busy;  // book id -> the IP's index
+  for_each_listed(node, "/v1/orders?owner=" + me + "&side=offer&limit=500", "orders",
+                  [&](const json& o) {
+                    const std::string state = o.value("state", "closed");
+                    auto ip = by_ip.find(o.value("offer", json::object()).value("ip", ""));
+                    if (state == "closed" || ip == by_ip.end()) return;
+                    auto hash = unwrap(Hash::from_hex(o.value("hash", "")), "an order's hash");
+                    const std::string what = "withdrawing the earlier offer " + hash.hex();
+                    if (state == "resting") {  // the market's signed cancel takes it off the book
+                      json body = {{"cancel", {{"orderHash", hash.hex()}}},
+                                   {"signature", unwrap(signer.cancel(hash), "cancel").to_hex()}};
+                      unwrap(node.post("/v1/orders/" + hash.hex() + "/cancel", body), what);
+                    } else {  // filled: cancelled on the ledger, it can never open a deal again
+                      auto r = sdk::send_transaction(node, signer, ledger::CancelOrder{hash});
+                      // The ledger refuses a cancelOrder only when the order is cancelled
+                      // already (an earlier run did it and died before the market saw it).
+                      if (!r && r.error().code() != make_error_code(sdk::SdkErrc::invalid_order))
+                        unwrap(std::move(r), what);
+                    }
+                    if (state == "busy") busy[o.value("id", uint64_t{0})] = ip->second;
+                    logs::info(fmt::format("withdrew the earlier offer {} for {}",
+                                           o.value("id", uint64_t{0}), ip->first),
+                               {{"order", hash.hex()}, {"ip", ip->first}});
+                  });
+  if (busy.empty()) return out;
+  for_each_listed(node, "/v1/deals?party=" + me + "&limit=200", "deals", [&](const json& d) {
+    auto it = busy.find(d.value("offer", uint64_t{0}));
+    // A deal closed on the ledger holds the IP no longer, whatever its protocol status says.
+    if (it == busy.end() || d["status"].value("phase", "") == "closed" ||
+        d.value("ledger", json::object()).value("state", "") == "closed")
+      return;
+    uint64_t end_s = (d["times"].value("endMs", uint64_t{0}) + 999) / 1000;
+    busy_until[it->second] = std::max(busy_until[it->second], end_s);
+    if (auto id = Hash::from_hex(d.value("id", ""))) out.deals[it->second].insert(*id);
+  });
+  return out;
+}
+
+ProviderOffers::ProviderOffers(NodeSession& s, const sdk::Signer& signer, ProvideConfig& c,
+                               uint16_t fee_bps)
+    : s_(s),
+      signer_(signer),
+      c_(c),
+      fee_bps_(fee_bps),
+      nonce_(static_cast<uint64_t>(to_unix_ms(SystemClock().now()))),
+      until_(c.offers.size(), 0),
+      last_offer_(c.offers.size()),
+      last_from_(c.offers.size(), 0),
+      held_by_(c.offers.size()),
+      paused_(c.offers.size(), false),
+      checked_(c.offers.size()),
+      renew_ahead_(std::min<uint64_t>(600, c.offer_seconds / 2)) {}
+
+void ProviderOffers::resume(EarlierDeals earlier) {
+  until_ = std::move(earlier.busy_until);
+  held_by_ = std::move(earlier.deals);
+}
+
+void ProviderOffers::place(bool first, std::optional<size_t> only, const char* why) {
+  for (size_t i = 0; i < c_.offers.size(); ++i) {
+    if (only && i != *only) continue;
+    if (paused_[i] || (!first && !only && now_s() + renew_ahead_ < until_[i])) continue;
+    Offer offer = c_.offers[i];
+    const std::string ip = format_ip(offer.ip);
+    if (s_.proves_ownership) {
+      if (auto p =
+              sdk::prove_ip(*s_.node, signer_.address(), ip, Millis(5'000), c_.local_addresses[i]);
+          !p) {
+        if (first) throw CommandError(p.error().message());
+        logs::warning(p.error().message(), {{"ip", ip}});
+        checked_[i] = p.error().message();
+        continue;
+      }
+      if (first)
+        logs::info(fmt::format("proved to the node that it sends from {}", ip), {{"ip", ip}});
+    }
+    offer.market = s_.market;
+    offer.fee_bps = fee_bps_;
+    offer.available_from = until_[i];  // 0 at first, unless earlier offers' deals still run
+    offer.available_until = std::max(now_s(), until_[i]) + c_.offer_seconds;
+    offer.expiry = offer.available_until;
+    offer.nonce = ++nonce_;
+    auto placed = s_.node->place_order(unwrap(signer_.offer(offer), "offer"));
+    if (!placed) {
+      checked_[i] = "the node refused the offer: " + placed.error().message();
+      if (first) unwrap(placed, "placing the offer of " + ip);
+      logs::warning(fmt::format("placing the offer of {} again: {}", ip, placed.error().message()),
+                    {{"ip", ip}});
+      continue;
+    }
+    until_[i] = offer.available_until;
+    checked_[i] = fmt::format("{}{} at {}", s_.proves_ownership ? "ownership proved, " : "",
+                              "location and offer accepted",
+                              fmt::format("{:%H:%M:%S} UTC", fmt::gmtime(std::time(nullptr))));
+    // (the hash the node answers: the signer fills the offer's provider in)
+    if (auto h = Hash::from_hex(placed->value("hash", ""))) last_offer_[i] = *h;
+    last_from_[i] = offer.available_from;
+    logs::info(fmt::format("offer {} for {} ({}) placed{}", placed->value("id", json()).dump(), ip,
+                           std::string(offer.country.begin(), offer.country.end()),
+                           first  ? ""
+                           : only ? why
+                                  : ", to follow the last one when it expires"),
+               {{"order", placed->value("hash", "")}, {"ip", ip}});
+  }
+}
+
+void ProviderOffers::ended(const Hash& deal) {
+  for (size_t i = 0; i < held_by_.size(); ++i)
+    if (held_by_[i].erase(deal) && held_by_[i].empty()) freed_.insert(i);
+}
+
+void ProviderOffers::place_freed() {
+  for (size_t i : freed_) again(i);
+  freed_.clear();
+}
+
+void ProviderOffers::again(size_t i) {
+  if (!last_offer_[i] || last_from_[i] <= now_s()) return;
+  const Hash h = *last_offer_[i];
+  json body = {{"cancel", {{"orderHash", h.hex()}}},
+               {"signature", unwrap(signer_.cancel(h), "cancel").to_hex()}};
+  if (auto r = s_.node->post("/v1/orders/" + h.hex() + "/cancel", body); !r) {
+    logs::warning(fmt::format("withdrawing the waiting offer {}: {}", h.hex(), r.error().message()),
+                  {{"order", h.hex()}});
+    return;
+  }
+  until_[i] = 0;
+  place(false, i, ", for sale at once: the earlier deals holding it are closed");
+}
+
+Result<bool> ProviderOffers::withdraw_unsold(size_t i) {
+  if (!last_offer_[i]) return false;
+  const Hash h = *last_offer_[i];
+  auto order = s_.node->get("/v1/orders/" + h.hex());
+  if (!order) return std::unexpected(order.error());
+  if (order->value("state", "") != "resting" || !order->value("deals", json::array()).empty())
+    return false;  // sold (its deals hold it), or gone (expired, cancelled)
+  json body = {{"cancel", {{"orderHash", h.hex()}}},
+               {"signature", unwrap(signer_.cancel(h), "cancel").to_hex()}};
+  if (auto r = s_.node->post("/v1/orders/" + h.hex() + "/cancel", body); !r)
+    return std::unexpected(r.error());
+  logs::info(fmt::format("withdrew the offer {} for {}", h.hex(), format_ip(c_.offers[i].ip)),
+             {{"order", h.hex()}});
+  last_offer_[i].reset();
+  until_[i] = last_from_[i];  // the next offer sells the withdrawn one's window
+  return true;
+}
+
+Result<std::string> ProviderOffers::change(size_t i, const OfferChange& ch) {
+  Offer& o = c_.offers[i];
+  const bool pausing = ch.paused.value_or(paused_[i]);
+  if (ch.price_per_second) o.price_per_second = *ch.price_per_second;
+  if (ch.scopes) o.scopes = *ch.scopes;
+  if (ch.protocols) o.protocols = *ch.protocols;
+  auto withdrawn = withdraw_unsold(i);
+  if (!withdrawn) return std::unexpected(withdrawn.error());
+  paused_[i] = pausing;
+  const std::string ip = format_ip(o.ip);
+  if (pausing)
+    return *withdrawn ? ip + " paused: its offer is withdrawn; running deals go on"
+                      : ip + " paused: its offer was sold, its deals go on, and no other follows";
+  if (*withdrawn || !last_offer_[i] || until_[i] <= now_s()) {
+    place(false, i, ", for sale at once with the new terms");
+    if (!last_offer_[i] || until_[i] <= now_s())
+      return std::unexpected(Error(CoreErrc::invalid_argument, checked_[i]));
+    return ip + ": a new offer with these terms is on the book";
+  }
+  return ip + ": its offer was sold and keeps its terms; the next one has the new ones";
+}
+
+std::vector<OfferView> ProviderOffers::view() const {
+  std::vector<OfferView> out;
+  for (size_t i = 0; i < c_.offers.size(); ++i) {
+    const Offer& o = c_.offers[i];
+    out.push_back({format_ip(o.ip), std::string(o.country.begin(), o.country.end()),
+                   to_string(o.ip_type), o.price_per_second, o.protocols, o.scopes, o.capacity,
+                   paused_[i], last_offer_[i], last_from_[i], until_[i], checked_[i]});
+  }
+  return out;
+}
+
+}  // namespace ipsx::cli
