@@ -165,6 +165,9 @@ void run_gateway(const GatewayOptions& o) {
     leases.on_lease_event(deal, e, why);
   };
   unwrap(gateway.start(), "--listen");
+  // The console's VPN leases: a gateway of their own, started before the io_context runs.
+  auto vpn =
+      o.ui.empty() ? nullptr : std::make_unique<ConsoleVpn>(io, o.node, signer, key, policy, clock);
   std::thread io_thread([&io] { io.run(); });
   auto metrics = o.metrics.empty()
                      ? nullptr
@@ -195,7 +198,7 @@ void run_gateway(const GatewayOptions& o) {
         parse_listen_any_port(o.ui, "--ui"),
         GatewayConsoleContext{gateway, leases, connected_mu, seen, o.node, signer.address(),
                               s.market, config.listen.address().to_string(), gateway.port(),
-                              config.password, policy});
+                              config.password, policy, vpn.get()});
     logs::info(fmt::format("console on http://{}/ (sign in with the proxy password)", ui->bound()));
   }
   logs::info(fmt::format("requester {} on market {}; SOCKS5 and HTTP proxy on {}:{}",
@@ -206,6 +209,7 @@ void run_gateway(const GatewayOptions& o) {
   sdk::RequesterSettlement settlement(*s.node, signer);
   settlement.on_ended = [&](const Hash& deal, const std::string& why) {
     gateway.end_lease(deal, why);
+    if (vpn) vpn->end(deal, why);
   };
   // A restarted gateway follows the deals its earlier runs ordered.
   for (const Hash& d : deals_to_follow(*s.node, signer.address(), "requester")) settlement.watch(d);
@@ -216,6 +220,8 @@ void run_gateway(const GatewayOptions& o) {
       connected.clear();
     }
     for (const Hash& d : leases.take_opened()) settlement.watch(d);
+    if (vpn)
+      for (const Hash& d : vpn->take_opened()) settlement.watch(d);
     log_lines(settlement.poll(SystemClock().now()));
     auto t = leases.totals();
     if (t.requests != last.requests) {
@@ -227,6 +233,7 @@ void run_gateway(const GatewayOptions& o) {
   notify_service("STOPPING=1");
   logs::info("shutting down");
   ui.reset();
+  vpn.reset();
   metrics.reset();
   gateway.stop();
   io.stop();

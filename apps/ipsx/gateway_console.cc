@@ -12,7 +12,10 @@
 #include "core/clock.h"
 #include "net/gateway.h"
 #include "net/proxy_username.h"
+#include "net/wireguard.h"
 #include "vocab/ip.h"
+#include "vocab/orders.h"
+#include "vpn_files.h"
 
 namespace ipsx::cli {
 
@@ -44,7 +47,84 @@ json lease_json(const net::Gateway& gateway, const Hash& d) {
   return j;
 }
 
+// The body of POST /v1/vpn: {"country": "DE", "type": "residential", "region": "..."}, each
+// optional, as the filters of `ipsx vpn`.
+Result<net::ProxyFilters> vpn_filters(const json& j) {
+  std::string username;
+  for (const char* key : {"country", "type", "region"}) {
+    auto v = j.find(key);
+    if (v == j.end() || v->is_null()) continue;
+    if (!v->is_string() || v->get<std::string>().empty() ||
+        v->get<std::string>().find('-') != std::string::npos)
+      return std::unexpected(Error(CoreErrc::invalid_argument, std::string(key) + ": a word"));
+    std::string value = v->get<std::string>();
+    for (char& ch : value) ch = ch == ' ' ? '_' : ch;
+    username += (username.empty() ? "" : "-") + std::string(key) + "-" + value;
+  }
+  auto f = net::parse_proxy_username(username);
+  if (!f) return std::unexpected(f.error());
+  return *f;
+}
+
 }  // namespace
+
+ConsoleVpn::ConsoleVpn(net::asio::io_context& io, const std::string& node_url,
+                       const sdk::Signer& signer, const crypto::PrivateKey& key,
+                       sdk::LeasePolicy policy, const Clock& clock)
+    : leases_(node_url, signer,
+              [&] {
+                policy.protocols = protocol::vpn;
+                policy.scope = scope::vpn;
+                return policy;
+              }()),
+      gateway_(
+          io,
+          [] {
+            net::GatewayConfig c;  // its proxy port serves nobody
+            c.password = net::wg_key_base64(net::wg_generate_key().private_key);
+            return c;
+          }(),
+          key.clone(), &leases_, clock) {
+  gateway_.on_lease_event = [this](const Hash& d, net::LeaseEvent e, const std::string& why) {
+    leases_.on_lease_event(d, e, why);
+  };
+  unwrap(gateway_.start(), "the console's VPN gateway");
+}
+
+ConsoleVpn::~ConsoleVpn() {
+  gateway_.stop();
+}
+
+void ConsoleVpn::open(net::ProxyFilters filters, std::function<void(Result<json>)> done) {
+  const net::WgKeyPair keys = net::wg_generate_key();
+  gateway_.open_vpn(filters, keys.public_key, [this, keys, done](Result<net::VpnLease> r) {
+    if (!r) return done(std::unexpected(r.error()));
+    try {
+      check_tunnel_terms(r->config);
+    } catch (const CommandError& e) {
+      end(r->lease.deal_id, e.what());
+      return done(std::unexpected(Error(CoreErrc::invalid_argument, e.what())));
+    }
+    {
+      std::lock_guard lock(mu_);
+      deals_.push_back(r->lease.deal_id);
+    }
+    const auto& c = r->config;
+    done(json{{"deal", r->lease.deal_id.hex()},
+              {"ip", format_ip(r->lease.ip)},
+              {"country", std::string(r->lease.country.begin(), r->lease.country.end())},
+              {"address", format_ip(c.address)},
+              {"endpoint", net::to_string(c.endpoint)},
+              {"config", wg_quick_file(keys, c, {"0.0.0.0/0"}, r->lease.deal_id)}});
+  });
+}
+
+json ConsoleVpn::leases() {
+  json out = json::array();
+  std::lock_guard lock(mu_);
+  for (const Hash& d : deals_) out.push_back(lease_json(gateway_, d));
+  return out;
+}
 
 GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleContext c)
     : c_(std::move(c)) {
@@ -65,9 +145,32 @@ GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleConte
           [this](const api::HttpRequest&) { return console_json(200, summary()); });
     r.add("GET", "/v1/leases", [this](const api::HttpRequest&) {
       json leases = json::array();
-      std::lock_guard lock(c_.mu);
-      for (const Hash& d : c_.seen) leases.push_back(lease_json(c_.gateway, d));
+      {
+        std::lock_guard lock(c_.mu);
+        for (const Hash& d : c_.seen) leases.push_back(lease_json(c_.gateway, d));
+      }
+      if (c_.vpn)
+        for (json& v : c_.vpn->leases()) leases.push_back(std::move(v));
       return console_json(200, {{"leases", leases}});
+    });
+    r.add("POST", "/v1/vpn", [this](const api::HttpRequest& req) {
+      auto body = api::parse_json_object(req.body);
+      if (!body) return api::error_response(body.error());
+      if (!c_.vpn) return api::error_response({404, "not_found", "no VPN here", ""});
+      auto filters = vpn_filters(*body);
+      if (!filters)
+        return api::error_response(
+            api::ApiError::invalid_field("filters", filters.error().message()));
+      api::HttpResponse r;
+      r.later = [this, filters = *filters](api::HttpResponse::Reply reply) {
+        c_.vpn->open(filters, [reply](Result<json> lease) {
+          reply([lease] {
+            if (!lease) return api::error_response({503, "no_tunnel", lease.error().message(), ""});
+            return console_json(201, *lease);
+          });
+        });
+      };
+      return r;
     });
     r.add("POST", "/v1/leases", [this](const api::HttpRequest& req) {
       auto body = api::parse_json_object(req.body);

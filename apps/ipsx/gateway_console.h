@@ -16,9 +16,36 @@
 #include "core/address.h"
 #include "core/hash.h"
 #include "http/http_client.h"
+#include "net/gateway.h"
 #include "sdk/dataplane.h"
 
 namespace ipsx::cli {
+
+// The console's VPN leases (docs/vpn.md): a second gateway on the agent's io_context whose leases
+// ask for the vpn protocol and scope, each a WireGuard tunnel for a key made here, handed to the
+// page as a wg-quick file (and a QR code) for another device; the agent pays while it runs. Its
+// proxy port serves nobody: the tunnel carries the traffic.
+class ConsoleVpn {
+ public:
+  // Starts the gateway (before the io_context runs).
+  ConsoleVpn(net::asio::io_context& io, const std::string& node_url, const sdk::Signer& signer,
+             const crypto::PrivateKey& key, sdk::LeasePolicy policy, const Clock& clock);
+  ~ConsoleVpn();
+  // Leases an IP fitting `filters` and opens its tunnel; `done` (on the gateway's thread) gets
+  // the lease, its tunnel and its wg-quick file as JSON.
+  void open(net::ProxyFilters filters, std::function<void(Result<nlohmann::json>)> done);
+  // The deals opened since the last call (for the agent's settlement), and ending one.
+  std::vector<Hash> take_opened() { return leases_.take_opened(); }
+  void end(const Hash& deal, const std::string& why) { gateway_.end_lease(deal, why); }
+  // The VPN leases opened, as the console lists them.
+  nlohmann::json leases();
+
+ private:
+  sdk::NodeLeases leases_;
+  net::Gateway gateway_;
+  std::mutex mu_;
+  std::vector<Hash> deals_;
+};
 
 struct GatewayConsoleContext {
   net::Gateway& gateway;
@@ -31,6 +58,7 @@ struct GatewayConsoleContext {
   uint16_t proxy_port = 0;
   std::string password;  // the proxy password: also the console's
   sdk::LeasePolicy policy;
+  ConsoleVpn* vpn = nullptr;  // VPN leases; null: none
 };
 
 class GatewayConsole {

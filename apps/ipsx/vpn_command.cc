@@ -28,8 +28,28 @@
 #include "node_session.h"
 #include "sdk/dataplane.h"
 #include "sdk/settlement.h"
+#include "vpn_files.h"
 
 namespace ipsx::cli {
+
+std::string wg_quick_file(const net::WgKeyPair& keys, const net::VpnConfigMessage& c,
+                          const std::vector<std::string>& allowed, const Hash& deal) {
+  std::string dns;
+  for (const Ip& d : c.dns) dns += (dns.empty() ? "" : ", ") + format_ip(d);
+  std::string allowed_text;
+  for (const auto& a : allowed) allowed_text += (allowed_text.empty() ? "" : ", ") + a;
+  // Everything: IPv6 too, so that it cannot leave outside the tunnel (the exit drops it).
+  if (allowed_text == "0.0.0.0/0") allowed_text += ", ::/0";
+  return fmt::format(
+      "# IPSX deal {}: traffic leaves from the leased IP while the requester's agent pays "
+      "for it.\n"
+      "[Interface]\nPrivateKey = {}\nAddress = {}/32\n{}MTU = {}\n\n"
+      "[Peer]\nPublicKey = {}\nEndpoint = {}\nAllowedIPs = {}\nPersistentKeepalive = 25\n",
+      deal.hex(), net::wg_key_base64(keys.private_key), format_ip(c.address),
+      dns.empty() ? "" : "DNS = " + dns + "\n", c.mtu, net::wg_key_base64(c.server_key),
+      net::to_string(c.endpoint), allowed_text);
+}
+
 namespace {
 
 struct VpnOptions {
@@ -47,24 +67,6 @@ struct VpnOptions {
   uint64_t node_wait_seconds = 60;
   std::string control;  // HOST:PORT of the control endpoint (GET /v1/leases); empty: none
 };
-
-// The wg-quick file for the tunnel: what the official WireGuard apps import.
-std::string wg_quick_file(const net::WgKeyPair& keys, const net::VpnConfigMessage& c,
-                          const std::vector<std::string>& allowed, const Hash& deal) {
-  std::string dns;
-  for (const Ip& d : c.dns) dns += (dns.empty() ? "" : ", ") + format_ip(d);
-  std::string allowed_text;
-  for (const auto& a : allowed) allowed_text += (allowed_text.empty() ? "" : ", ") + a;
-  // Everything: IPv6 too, so that it cannot leave outside the tunnel (the exit drops it).
-  if (allowed_text == "0.0.0.0/0") allowed_text += ", ::/0";
-  return fmt::format(
-      "# IPSX deal {}: traffic leaves from the leased IP while `ipsx vpn` pays for it.\n"
-      "[Interface]\nPrivateKey = {}\nAddress = {}/32\n{}MTU = {}\n\n"
-      "[Peer]\nPublicKey = {}\nEndpoint = {}\nAllowedIPs = {}\nPersistentKeepalive = 25\n",
-      deal.hex(), net::wg_key_base64(keys.private_key), format_ip(c.address),
-      dns.empty() ? "" : "DNS = " + dns + "\n", c.mtu, net::wg_key_base64(c.server_key),
-      net::to_string(c.endpoint), allowed_text);
-}
 
 // Routes this command added, deleted at the end: for the addresses that must not go into a
 // tunnel that carries everything (the exit's endpoint, the node, the pair channel's peer), and
@@ -123,16 +125,6 @@ void check_endpoint(const net::Endpoint& e) {
       throw CommandError(fmt::format("the exit's endpoint {} is {}: refused", net::to_string(e),
                                      net::to_string(ep)));
   }
-}
-
-void check_tunnel_terms(const net::VpnConfigMessage& c) {
-  const auto cls = net::classify(c.address);
-  if (cls != net::AddressClass::private_use && cls != net::AddressClass::shared)
-    throw CommandError(
-        fmt::format("the exit offered the tunnel address {} ({}): only private "
-                    "or shared ranges are taken",
-                    format_ip(c.address), net::to_string(cls)));
-  check_endpoint(c.endpoint);
 }
 
 // The IPv4 addresses of a host name (or of an address).
@@ -404,6 +396,16 @@ void run_vpn(const VpnOptions& o) {
 }
 
 }  // namespace
+
+void check_tunnel_terms(const net::VpnConfigMessage& c) {
+  const auto cls = net::classify(c.address);
+  if (cls != net::AddressClass::private_use && cls != net::AddressClass::shared)
+    throw CommandError(
+        fmt::format("the exit offered the tunnel address {} ({}): only private "
+                    "or shared ranges are taken",
+                    format_ip(c.address), net::to_string(cls)));
+  check_endpoint(c.endpoint);
+}
 
 void add_vpn_command(CLI::App& app) {
   auto o = std::make_shared<VpnOptions>();

@@ -24,12 +24,12 @@ unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy
 netbed_claim v
 # WireGuard interfaces of this run: userspace ones keep a socket in /var/run/wireguard named
 # after the interface, shared by every namespace, so the names are this run's own.
-vp=vp$$ vr=vr$$ vq=vq$$ vh=vh$$ vj=vj$$
+vp=vp$$ vr=vr$$ vq=vq$$ vh=vh$$ vj=vj$$ vc=vc$$
 on_exit() {
   for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   nb down >/dev/null 2>&1 || true # the namespaces, their interfaces, rules and processes
-  rm -f /var/run/wireguard/{$vp,$vr,$vq,$vh,$vj}.sock
+  rm -f /var/run/wireguard/{$vp,$vr,$vq,$vh,$vj,$vc}.sock
 }
 nb up >/dev/null || { bad "the testbed comes up"; finish; exit 1; }
 
@@ -260,6 +260,7 @@ type = "residential"
 price = "0.0015"
 protocols = "vpn"
 scopes = "vpn"
+capacity = 2
 TOML
 on home1 jp "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
   --address "$jp" --config "$work/jp.toml"
@@ -284,8 +285,30 @@ expect_error "so is the router's public address (no hairpin back into the home)"
 expect_out "by the rule for the router's address" '@denied counter packets [1-9]' \
   nb exec home1 nft list chain ip "ipsx_vpn_$vh" from_peer
 nb exec home3 wg-quick down "$work/wgq/$vj.conf" >/dev/null 2>&1
-kill -TERM "${pid_of[exportjp]}" "${pid_of[jp]}"
-wait "${pid_of[exportjp]}" "${pid_of[jp]}"
+# The requester's console (`ipsx gateway --ui`) makes a VPN configuration for another device,
+# as its page does for the QR code: the same wg-quick file, from the console's JSON API.
+echo proxy-secret >"$work/proxy-pw"
+on relay console "$IPSX" gateway --node "$url" --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --proxy-password-file "$work/proxy-pw" --listen 127.0.0.1:0 \
+  --max-price 0.002 --duration 600 --ui 127.0.0.1:0
+cui=$(wait_for "$work/console.out" 'console on http://127\.0\.0\.1:[0-9]+' 30 | grep -oE 'http://[0-9.:]+') &&
+  ok "the requester's console listens" || bad "the console: $(cat "$work/console.out")"
+nb exec relay curl -s --max-time 40 -u me:proxy-secret -H 'Content-Type: application/json' \
+  -d '{"country":"JP"}' "$cui/v1/vpn" >"$work/console-vpn.json"
+expect_out "the console leases a JP tunnel and answers its wg-quick file" \
+  '"endpoint":"203\.0\.113\.41:51821".*"ip":"203\.0\.113\.41"' cat "$work/console-vpn.json"
+jq -r .config "$work/console-vpn.json" | sed '/^DNS/d' >"$work/wgq/$vc.conf"
+chmod 600 "$work/wgq/$vc.conf"
+nb exec home3 wg-quick up "$work/wgq/$vc.conf" >"$work/wgquick-c.out" 2>&1 &&
+  ok "the console's file brings a tunnel up with wg-quick on another host" ||
+  bad "wg-quick for the console's tunnel: $(cat "$work/wgquick-c.out")"
+expect_eq "through it, traffic leaves from the home provider's router" \
+  "$(nb exec home3 curl -s --max-time 10 "http://203.0.113.20:$dest_port/")" 203.0.113.41
+expect_out "the console lists the VPN lease with its tunnel" '"vpn":\{"address":"10\.78\.' \
+  nb exec relay curl -s -u me:proxy-secret "$cui/v1/leases"
+nb exec home3 wg-quick down "$work/wgq/$vc.conf" >/dev/null 2>&1
+kill -TERM "${pid_of[exportjp]}" "${pid_of[jp]}" "${pid_of[console]}"
+wait "${pid_of[exportjp]}" "${pid_of[jp]}" "${pid_of[console]}"
 expect_error "the home provider's interface goes when it stops" "does not exist" nb exec home1 ip link show "$vh"
 
 # A requester that stops paying: its credit (30 s of its price) runs out, the deal is cut and its

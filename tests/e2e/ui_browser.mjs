@@ -234,6 +234,12 @@ async function requester() {
     });
     return /^503 no leased IP fits country-fr/.test(r) ? r.slice(0, 80) : (() => { throw new Error(r); })();
   });
+  await check("a VPN configuration where no exit serves vpn: the gateway's reason on the page", async () => {
+    await page.click("[data-testid=vpn]");
+    await page.waitForSelector("#vpn .error", { timeout: 30000 });
+    const text = await page.$eval("#vpn .error", (e) => e.textContent);
+    return /^503 no_tunnel: /.test(text) ? text.slice(0, 90) : (() => { throw new Error(text); })();
+  });
   if (shots) {
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(shots, "requester.png"), fullPage: true });

@@ -3,6 +3,49 @@
 // to copy, and the per-deal credentials as ip:port:user:pass lines (docs/web.md).
 import { html, render, useState, api, usePoll, ipsx, perHour, bytes, short, ErrorLine, Section, Table, TimeChart } from "./common.js";
 import { WorldMap, countryName } from "./worldmap.js";
+import qrcode from "qrcode-generator";
+
+// A QR code of `text` as SVG (one path of dark modules), for a phone's WireGuard app to scan.
+function Qr({ text, label }) {
+  const qr = qrcode(0, "L");
+  qr.addData(text);
+  qr.make();
+  const n = qr.getModuleCount();
+  let d = "";
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) d += `M${c + 4} ${r + 4}h1v1h-1z`;
+  return html`<svg class="qr" viewBox=${`0 0 ${n + 8} ${n + 8}`} role="img" aria-label=${label} data-modules=${n}>
+    <rect width=${n + 8} height=${n + 8} fill="#fff" /><path d=${d} fill="#000" /></svg>`;
+}
+
+function Vpn({ country }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [tunnel, setTunnel] = useState(null);
+  const open = async () => {
+    setError(null);
+    setBusy(true);
+    try {
+      setTunnel(await api("/v1/vpn", { method: "POST", body: country ? { country } : {} }));
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<div>
+    <p>A WireGuard tunnel out of a leased IP for another device: scan the code with the WireGuard app (phones), or import the
+      file (laptops, routers). The gateway pays for it while it runs (docs/vpn.md).</p>
+    <button type="button" onClick=${open} disabled=${busy} data-testid="vpn">${busy ? "Opening the tunnel…" : `New VPN configuration${country ? ` in ${countryName(country)}` : ""}`}</button>
+    <${ErrorLine} error=${error} />
+    ${tunnel && html`<div class="vpn" data-testid="tunnel">
+      <p class="ok" role="status">Deal <span class="mono">${short(tunnel.deal)}</span>: leaving from ${tunnel.ip} (${tunnel.country}); tunnel
+        address ${tunnel.address}, exit ${tunnel.endpoint}.</p>
+      <${Qr} text=${tunnel.config} label="The tunnel's wg-quick configuration as a QR code" />
+      <pre data-testid="wg-quick">${tunnel.config}</pre>
+      <${Copy} text=${tunnel.config} label="Copy the configuration" />
+    </div>`}
+  </div>`;
+}
 
 function Examples({ proxy, username }) {
   const u = username || "country-de";
@@ -139,6 +182,9 @@ function App() {
         ${c && html`<p class="summary">${budget === null ? "No budget set (each lease is bounded by its own cost)." : `Budget ${ipsx(c.policy.budget)} IPSX; committed ${ipsx(c.totals.committed)}.`}</p>`}
         <${TimeChart} series=${spend} label="IPSX committed and paid over time" format=${(x) => x.toPrecision(3)} />
         <p class="keys"><span class="key datacenter">committed (deposits of the leases ordered)</span><span class="key residential">paid (balance proofs sent)</span></p>
+      <//>
+      <${Section} id="vpn" title="VPN for a device">
+        <${Vpn} country=${country} />
       <//>
       <${Section} id="use" title="Use the proxy">
         ${c && html`<${Examples} proxy=${c.proxy} username=${leased && leased.gatewayUsername} />`}
