@@ -39,6 +39,7 @@
 #include "cli_util.h"
 #include "client/node_client.h"
 #include "client/signer.h"
+#include "console_changes.h"
 #include "gateway_console.h"
 #include "ledger/orders.h"
 #include "log.h"
@@ -462,6 +463,15 @@ void run_provide(const ProvideOptions& o) {
   };
 
   ProviderOffers offers(s, signer, c, fee_bps);
+  ConsoleChanges changes(data / "console.json");  // what the console set, over the config
+  unwrap(changes.load(), "--data");
+  for (size_t i = 0; i < c.offers.size(); ++i) {
+    auto ch = changes.offers().find(format_ip(c.offers[i].ip));
+    if (ch == changes.offers().end()) continue;
+    offers.preset(i, ch->second);
+    logs::info(fmt::format("{}: the console's changes from {} apply over the config", ch->first,
+                           changes.file().string()));
+  }
   // The exit is announced before anything is offered, and then every kAnnounceEvery seconds for
   // kAnnounceFor: a node that checks exits (the default) fills no offer of a provider whose exit
   // it cannot find, so a provider that vanishes sells nothing a minute later.
@@ -516,11 +526,11 @@ void run_provide(const ProvideOptions& o) {
                      ? nullptr
                      : serve_metrics(parse_listen_any_port(o.metrics, "--metrics"), "provider",
                                      [&] { return provider_metrics(exit, meter); });
-  auto ui = o.ui.empty()
-                ? nullptr
-                : std::make_unique<ProviderConsole>(
-                      parse_listen_any_port(o.ui, "--ui"),
-                      ProviderConsoleContext{exit, meter, o.node, signer.address(), ui_password});
+  auto ui = o.ui.empty() ? nullptr
+                         : std::make_unique<ProviderConsole>(
+                               parse_listen_any_port(o.ui, "--ui"),
+                               ProviderConsoleContext{exit, meter, o.node, signer.address(),
+                                                      ui_password, &changes});
   if (ui)
     logs::info(
         fmt::format("console on http://{}/ (sign in with the --ui-password-file's)", ui->bound()));

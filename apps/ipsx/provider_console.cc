@@ -9,6 +9,7 @@
 #include "api/web_routes.h"
 #include "cli_util.h"
 #include "console.h"
+#include "console_changes.h"
 #include "net/exit.h"
 #include "vocab/ip.h"
 #include "vocab/orders.h"
@@ -168,7 +169,11 @@ void ProviderConsole::serve(ProviderOffers& offers) {
           std::unexpected(Error(CoreErrc::invalid_argument, "this provider offers no IP " + p.ip)));
       continue;
     }
-    p.done(offers.change(static_cast<size_t>(it - v.begin()), p.change));
+    auto done = offers.change(static_cast<size_t>(it - v.begin()), p.change);
+    if (done && c_.changes)  // kept for a restart; the change itself is made
+      if (auto kept = c_.changes->record(p.ip, p.change); !kept)
+        *done += " (not kept for a restart: " + kept.error().message() + ")";
+    p.done(std::move(done));
   }
   auto v = offers.view();
   std::lock_guard lock(mu_);

@@ -20,12 +20,15 @@
 
 namespace ipsx::cli {
 
+class ConsoleChanges;
+
 struct ProviderConsoleContext {
   const net::Exit& exit;
   ProviderMeter& meter;  // the deals the agent knows, and their largest figures
   std::string node_url;
   Address provider;
   std::string password;
+  ConsoleChanges* changes = nullptr;  // where a change made is kept (agent's loop only)
 };
 
 class ProviderConsole {

@@ -207,6 +207,14 @@ Result<std::string> ProviderOffers::change(size_t i, const OfferChange& ch) {
   return ip + ": its offer was sold and keeps its terms; the next one has the new ones";
 }
 
+void ProviderOffers::preset(size_t i, const OfferChange& ch) {
+  Offer& o = c_.offers[i];
+  if (ch.price_per_second) o.price_per_second = *ch.price_per_second;
+  if (ch.scopes) o.scopes = *ch.scopes;
+  if (ch.protocols) o.protocols = *ch.protocols;
+  if (ch.paused) paused_[i] = *ch.paused;
+}
+
 std::vector<OfferView> ProviderOffers::view() const {
   std::vector<OfferView> out;
   for (size_t i = 0; i < c_.offers.size(); ++i) {

@@ -74,6 +74,8 @@ class ProviderOffers {
   // no more until resumed (the running deals go on); resuming places one at once. Says what it
   // did, or why it could not (the node's answer).
   Result<std::string> change(size_t i, const OfferChange& change);
+  // The same terms set before the first placement (a restart resuming the console's changes).
+  void preset(size_t i, const OfferChange& change);
   std::vector<OfferView> view() const;
 
  private:

@@ -67,6 +67,7 @@ sed -i '1i proxy_listen = "127.0.0.3:0"' "$work/us.toml"
 echo provider-console-pw >"$work/ui-pw"
 start de "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
   --address "$de" --config "$work/de.toml" --ui 127.0.0.1:0 --ui-password-file "$work/ui-pw"
+de_pid=$!
 start us "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
   --address "$us" --config "$work/us.toml"
 provider_console=$(wait_for "$work/de.out" 'console on http://127\.0\.0\.1:[0-9]+' | grep -oE 'http://[0-9.:]+') &&
@@ -133,4 +134,18 @@ browser market "$url"
 expect_eq "curl through the gateway left from the DE provider's IP" "$(cat "$work/sync/deal.done")" 127.0.0.2
 browser requester "$console"
 browser provider "$provider_console" provider-console-pw
+
+# What the console changed outlives the agent: restarted, the DE provider offers 127.0.0.4 at the
+# console's price, not the config's, and says why.
+kill -TERM "$de_pid"
+wait "$de_pid"
+start de2 "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
+  --address "$de" --config "$work/de.toml"
+wait_for "$work/de2.out" "127\.0\.0\.4: the console's changes from .*console\.json apply over the config" \
+  30 >/dev/null && ok "a restarted provider takes up the console's changes" ||
+  bad "restart: $(cat "$work/de2.out"; find "$work/state" -name console.json)"
+wait_for "$work/de2.out" 'offer .* for 127\.0\.0\.4 \(DE\) placed' 20 >/dev/null &&
+  expect_out "and offers the IP at the console's price" '"pricePerSecond":"2000000000000000"' \
+    curl -s "$url/v1/market/depth?country=DE&type=residential" ||
+  bad "the restarted provider's offer: $(cat "$work/de2.out")"
 finish
