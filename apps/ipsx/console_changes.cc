@@ -3,9 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "log.h"
+#include "vocab/ip.h"
 
 namespace ipsx::cli {
 
@@ -49,15 +54,67 @@ Result<void> ConsoleChanges::load() {
     }
     offers_[ip] = ch;
   }
+  if (auto pol = j.find("policy"); pol != j.end()) {
+    net::DestinationPolicy policy;
+    for (const char* k : {"allow", "deny"}) {
+      for (const json& r : pol->value(k, json::array())) {
+        auto prefix = r.is_string() ? parse_prefix(r.get<std::string>())
+                                    : Result<IpPrefix>(std::unexpected(bad(file_, "a string")));
+        if (!prefix) return std::unexpected(bad(file_, std::string("policy.") + k));
+        (std::string(k) == "allow" ? policy.allow : policy.deny).push_back(*prefix);
+      }
+    }
+    policy_ = policy;
+  }
   return {};
 }
 
+void ConsoleChanges::apply(ProvideConfig& c) const {
+  if (auto p = policy()) {
+    c.policy = *p;
+    logs::info("the exit's allow and deny lists from " + file_.string() +
+               " (the console's) apply over the config");
+  }
+}
+
+void ConsoleChanges::apply(ProviderOffers& offers, const ProvideConfig& c) const {
+  const auto changed = this->offers();
+  for (size_t i = 0; i < c.offers.size(); ++i) {
+    auto ch = changed.find(format_ip(c.offers[i].ip));
+    if (ch == changed.end()) continue;
+    offers.preset(i, ch->second);
+    logs::info(fmt::format("{}: the console's changes from {} apply over the config", ch->first,
+                           file_.string()));
+  }
+}
+
+std::map<std::string, OfferChange> ConsoleChanges::offers() const {
+  std::lock_guard lock(mu_);
+  return offers_;
+}
+
+std::optional<net::DestinationPolicy> ConsoleChanges::policy() const {
+  std::lock_guard lock(mu_);
+  return policy_;
+}
+
+Result<void> ConsoleChanges::record_policy(const net::DestinationPolicy& policy) {
+  std::lock_guard lock(mu_);
+  policy_ = policy;
+  return save();
+}
+
 Result<void> ConsoleChanges::record(const std::string& ip, const OfferChange& change) {
+  std::lock_guard lock(mu_);
   OfferChange& kept = offers_[ip];
   if (change.price_per_second) kept.price_per_second = change.price_per_second;
   if (change.scopes) kept.scopes = change.scopes;
   if (change.protocols) kept.protocols = change.protocols;
   if (change.paused) kept.paused = change.paused;
+  return save();
+}
+
+Result<void> ConsoleChanges::save() {
   json offers = json::object();
   for (const auto& [a, c] : offers_) {
     json o = json::object();
@@ -67,7 +124,14 @@ Result<void> ConsoleChanges::record(const std::string& ip, const OfferChange& ch
     if (c.paused) o["paused"] = *c.paused;
     offers[a] = o;
   }
-  const std::string text = json{{"offers", offers}}.dump(1) + "\n";
+  json j = {{"offers", offers}};
+  if (policy_) {
+    json allow = json::array(), deny = json::array();
+    for (const auto& p : policy_->allow) allow.push_back(to_string(p));
+    for (const auto& p : policy_->deny) deny.push_back(to_string(p));
+    j["policy"] = {{"allow", allow}, {"deny", deny}};
+  }
+  const std::string text = j.dump(1) + "\n";
   std::error_code ec;
   std::filesystem::create_directories(file_.parent_path(), ec);
   const std::filesystem::path tmp = file_.string() + ".new";

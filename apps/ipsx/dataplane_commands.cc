@@ -433,6 +433,9 @@ void run_provide(const ProvideOptions& o) {
   SystemClock clock;
   const std::filesystem::path data =
       o.data.empty() ? default_provider_data(signer.address()) : std::filesystem::path(o.data);
+  ConsoleChanges changes(data / "console.json");  // what the console set, over the config
+  unwrap(changes.load(), "--data");
+  changes.apply(c);
   net::Exit exit(io, exit_config(c, data), deals, key, clock);
   // Balance proofs are kept on disk before the exit counts them as paid.
   auto store = unwrap(sdk::ProofStore::open(data / "proofs.log"), "--data");
@@ -463,15 +466,7 @@ void run_provide(const ProvideOptions& o) {
   };
 
   ProviderOffers offers(s, signer, c, fee_bps);
-  ConsoleChanges changes(data / "console.json");  // what the console set, over the config
-  unwrap(changes.load(), "--data");
-  for (size_t i = 0; i < c.offers.size(); ++i) {
-    auto ch = changes.offers().find(format_ip(c.offers[i].ip));
-    if (ch == changes.offers().end()) continue;
-    offers.preset(i, ch->second);
-    logs::info(fmt::format("{}: the console's changes from {} apply over the config", ch->first,
-                           changes.file().string()));
-  }
+  changes.apply(offers, c);
   // The exit is announced before anything is offered, and then every kAnnounceEvery seconds for
   // kAnnounceFor: a node that checks exits (the default) fills no offer of a provider whose exit
   // it cannot find, so a provider that vanishes sells nothing a minute later.

@@ -231,31 +231,35 @@ GatewayConsole::~GatewayConsole() {
 }
 
 void GatewayConsole::sample() {
+  const Sample s = measure();
+  std::lock_guard lock(samples_mu_);
+  samples_.push_back(s);
+  if (samples_.size() > kSamples) samples_.pop_front();
+}
+
+GatewayConsole::Sample GatewayConsole::measure() {
   U256 paid;
   {
     std::lock_guard lock(c_.mu);
     for (const Hash& d : c_.seen)
       paid = paid.checked_add(c_.gateway.stats(d).paid.base()).value_or(paid);
   }
-  Sample s{std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count(),
-           c_.leases.totals().committed, paid};
-  std::lock_guard lock(samples_mu_);
-  samples_.push_back(s);
-  if (samples_.size() > kSamples) samples_.pop_front();
+  return Sample{std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count(),
+                c_.leases.totals().committed, paid};
 }
 
 json GatewayConsole::summary() {
-  sample();  // the figures as they are now end the series
+  const Sample now = measure();  // the figures as they are now end the series
   auto t = c_.leases.totals();
   json spend = json::array();
   {
     std::lock_guard lock(samples_mu_);
     for (const Sample& s : samples_)
       spend.push_back({s.at_ms, s.committed.to_dec(), s.paid.to_dec()});
-    samples_.pop_back();  // (kept only every 5 s)
   }
+  spend.push_back({now.at_ms, now.committed.to_dec(), now.paid.to_dec()});
   return {{"role", "requester"},
           {"requester", c_.requester.to_string()},
           {"market", c_.market.to_string()},

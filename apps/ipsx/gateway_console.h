@@ -75,6 +75,7 @@ class GatewayConsole {
   };
   nlohmann::json summary();
   void sample();
+  Sample measure();  // the totals now
 
   GatewayConsoleContext c_;
   std::unique_ptr<http::HttpClient> node_;

@@ -115,6 +115,35 @@ ProviderConsole::ProviderConsole(const net::tcp::endpoint& at, ProviderConsoleCo
     r.add("GET", "/v1/account", [this](const api::HttpRequest&) {
       return forward("/v1/ledger/accounts/" + c_.provider.to_string());
     });
+    r.add("POST", "/v1/policy", [this](const api::HttpRequest& req) {
+      auto body = api::parse_json_object(req.body);
+      if (!body) return api::error_response(body.error());
+      net::DestinationPolicy policy;
+      for (const char* k : {"allow", "deny"}) {
+        auto list = body->find(k);
+        if (list == body->end()) continue;
+        if (!list->is_array())
+          return api::error_response(api::ApiError::invalid_field(k, "a list of IP ranges"));
+        for (const json& r : *list) {
+          auto prefix = r.is_string() ? parse_prefix(r.get<std::string>())
+                                      : Result<IpPrefix>(std::unexpected(
+                                            Error(CoreErrc::invalid_argument, "not a string")));
+          if (!prefix)
+            return api::error_response(
+                api::ApiError::invalid_field(k, (r.is_string() ? r.get<std::string>() : r.dump()) +
+                                                    ": " + prefix.error().message()));
+          (std::string(k) == "allow" ? policy.allow : policy.deny).push_back(*prefix);
+        }
+      }
+      if (auto set = c_.exit.set_policy(policy); !set)
+        return api::error_response({409, "not_changed", set.error().message(), ""});
+      std::string done = fmt::format("the exit allows {} and denies {} range(s) from now on",
+                                     policy.allow.size(), policy.deny.size());
+      if (c_.changes)
+        if (auto kept = c_.changes->record_policy(policy); !kept)
+          done += " (not kept for a restart: " + kept.error().message() + ")";
+      return console_json(200, {{"done", done}});
+    });
     r.add("POST", "/v1/ips/{ip}", [this](const api::HttpRequest& req) {
       auto body = api::parse_json_object(req.body);
       if (!body) return api::error_response(body.error());
@@ -181,6 +210,13 @@ void ProviderConsole::serve(ProviderOffers& offers) {
 }
 
 void ProviderConsole::sample() {
+  const U256 paid = paid_now();
+  std::lock_guard lock(mu_);
+  earnings_.emplace_back(unix_ms(), paid);
+  if (earnings_.size() > kSamples) earnings_.pop_front();
+}
+
+U256 ProviderConsole::paid_now() {
   U256 paid;
   {
     std::lock_guard lock(c_.meter.mu);
@@ -191,9 +227,7 @@ void ProviderConsole::sample() {
       paid = paid.checked_add(last.paid.base()).value_or(paid);
     }
   }
-  std::lock_guard lock(mu_);
-  earnings_.emplace_back(unix_ms(), paid);
-  if (earnings_.size() > kSamples) earnings_.pop_front();
+  return paid;
 }
 
 api::HttpResponse ProviderConsole::forward(const std::string& target) {
@@ -208,7 +242,7 @@ api::HttpResponse ProviderConsole::forward(const std::string& target) {
 }
 
 json ProviderConsole::summary() {
-  sample();  // the figures as they are now end the series
+  const U256 paid_at_now = paid_now();  // the figures as they are now end the series
   json ips = json::array(), earnings = json::array();
   std::lock_guard lock(mu_);
   for (const OfferView& o : view_) {
@@ -226,12 +260,14 @@ json ProviderConsole::summary() {
                    {"checked", o.checked}});
   }
   for (const auto& [at, paid] : earnings_) earnings.push_back({at, paid.to_dec()});
-  earnings_.pop_back();  // (kept only every 5 s)
-  return {{"role", "provider"},
-          {"provider", c_.provider.to_string()},
-          {"node", c_.node_url},
-          {"ips", ips},
-          {"earnings", earnings}};
+  earnings.push_back({unix_ms(), paid_at_now.to_dec()});
+  json allow = json::array(), deny = json::array();
+  const net::DestinationPolicy policy = c_.exit.policy();
+  for (const auto& p : policy.allow) allow.push_back(to_string(p));
+  for (const auto& p : policy.deny) deny.push_back(to_string(p));
+  return {
+      {"role", "provider"}, {"provider", c_.provider.to_string()},          {"node", c_.node_url},
+      {"ips", ips},         {"policy", {{"allow", allow}, {"deny", deny}}}, {"earnings", earnings}};
 }
 
 json ProviderConsole::deals() {

@@ -23,7 +23,7 @@ namespace ipsx::cli {
 class ConsoleChanges;
 
 struct ProviderConsoleContext {
-  const net::Exit& exit;
+  net::Exit& exit;
   ProviderMeter& meter;  // the deals the agent knows, and their largest figures
   std::string node_url;
   Address provider;
@@ -51,6 +51,7 @@ class ProviderConsole {
   nlohmann::json summary();
   nlohmann::json deals();
   void sample();
+  U256 paid_now();  // what the balance proofs pay now, over every deal known
   api::HttpResponse forward(const std::string& target);
 
   ProviderConsoleContext c_;

@@ -400,6 +400,22 @@ void Exit::end_deal(const Hash& deal_id, std::string why) {
              [impl = impl_, deal_id, why = std::move(why)] { impl->end_deal(deal_id, why); });
 }
 
+Result<void> Exit::set_policy(DestinationPolicy policy) {
+  if (impl_->cfg.vpn)
+    if (auto r = impl_->cfg.vpn->set_policy(policy); !r) return r;
+  {
+    std::lock_guard lock(impl_->policy_mu);
+    impl_->policy_now = policy;
+  }
+  asio::post(impl_->io, [impl = impl_, policy = std::move(policy)] { impl->cfg.policy = policy; });
+  return {};
+}
+
+DestinationPolicy Exit::policy() const {
+  std::lock_guard lock(impl_->policy_mu);
+  return impl_->policy_now;
+}
+
 void Exit::serve_pair(tcp::socket socket, std::string source) {
   asio::post(impl_->io, [impl = impl_, s = std::make_shared<tcp::socket>(std::move(socket)),
                          source = std::move(source)]() mutable {

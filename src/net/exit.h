@@ -109,6 +109,8 @@ class ExitVpn {
   virtual std::vector<VpnCounter> counters() const = 0;
   // The flows that ended since the last call (must not block). None by default.
   virtual std::vector<VpnFlow> take_flows() { return {}; }
+  // The destination policy's allow and deny lists replaced for every peer (thread-safe).
+  virtual Result<void> set_policy(const DestinationPolicy& policy) = 0;
 };
 
 struct ExitConfig {
@@ -183,6 +185,12 @@ class Exit {
   // connection and UDP association of it closed) and refuses it from then on, also if no gateway
   // has paired for it yet. For a deal the ledger marks closing or closed. Thread-safe (posted).
   void end_deal(const Hash& deal_id, std::string why);
+  // Replaces the destination policy (its allow and deny lists): the VPN's rules at once, then the
+  // proxies' for every connection from then on (posted). Thread-safe. Fails (nothing changed
+  // for the proxies) when the VPN's rules could not be replaced.
+  Result<void> set_policy(DestinationPolicy policy);
+  // The policy in force (thread-safe).
+  DestinationPolicy policy() const;
   // Serves a connection that reached the exit another way than its listener (through a relay,
   // net/relay.h) as a pair channel, exactly as an accepted one. `source`: the gateway's address
   // as the relay saw it (what the per-address lookup limit counts), empty for the socket's peer.

@@ -86,6 +86,9 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
 
   asio::io_context& io;
   ExitConfig cfg;
+  // The policy as set_policy last set it, for other threads (cfg.policy is the io thread's).
+  mutable std::mutex policy_mu;
+  DestinationPolicy policy_now = cfg.policy;
   const ExitDealDirectory& deals;
   static constexpr size_t kLookupThreads = 4;
   asio::thread_pool lookups{kLookupThreads};  // where `deals` is asked (see find_deal)

@@ -164,6 +164,7 @@ class FakeVpn final : public ExitVpn {
     std::lock_guard lock(mu_);
     return std::exchange(flows, {});
   }
+  Result<void> set_policy(const DestinationPolicy&) override { return {}; }
   void flow(VpnFlow f) {
     std::lock_guard lock(mu_);
     flows.push_back(std::move(f));

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -295,19 +296,15 @@ Result<std::unique_ptr<WireguardExit>> WireguardExit::start(WireguardExitConfig 
   x->table_ = "ipsx_vpn_";
   for (char ch : cfg.interface)
     x->table_ += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-  std::vector<std::string> allowed, denied;
-  for (const auto& p : cfg.policy.allow)
-    if (auto s = v4_prefix(p)) allowed.push_back(*s);
-  for (const auto& p : cfg.policy.deny)
-    if (auto s = v4_prefix(p)) denied.push_back(*s);
   // Behind a NAT, the router's public address leads back to the router (its admin page, its
   // port forwards to this host): refused through the tunnel like the host itself. So is the
   // endpoint's address when it is one.
   for (const auto& [public_ip, local] : cfg.source_of)
-    if (is_v4_mapped(public_ip)) denied.push_back(v4_text(v4_value(public_ip)) + "/32");
+    if (is_v4_mapped(public_ip)) x->always_denied_.push_back(v4_text(v4_value(public_ip)) + "/32");
   if (cfg.endpoint)
     if (const auto* a = std::get_if<Ipv4>(&cfg.endpoint->host))
-      denied.push_back(format_host(*a) + "/32");
+      x->always_denied_.push_back(format_host(*a) + "/32");
+  auto [allowed, denied] = x->policy_sets(cfg.policy);
   const std::string& ifn = cfg.interface;
   // A leftover of a run that crashed goes first (the interface was not there: nor are its peers).
   (void)x->nft(fmt::format("delete table ip {}\n", x->table_));
@@ -388,6 +385,28 @@ WireguardExit::~WireguardExit() {
 Result<void> WireguardExit::nft(const std::string& script) const {
   auto r = run_command({"nft", "-f", "-"}, script);
   if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+std::pair<std::vector<std::string>, std::vector<std::string>> WireguardExit::policy_sets(
+    const DestinationPolicy& policy) const {
+  std::vector<std::string> allowed, denied = always_denied_;
+  for (const auto& p : policy.allow)
+    if (auto s = v4_prefix(p)) allowed.push_back(*s);
+  for (const auto& p : policy.deny)
+    if (auto s = v4_prefix(p)) denied.push_back(*s);
+  return {allowed, denied};
+}
+
+Result<void> WireguardExit::set_policy(const DestinationPolicy& policy) {
+  auto [allowed, denied] = policy_sets(policy);
+  std::string script =
+      fmt::format("flush set ip {t} allowed\nflush set ip {t} denied\n", fmt::arg("t", table_));
+  if (!allowed.empty())
+    script += fmt::format("add element ip {} allowed {{ {} }}\n", table_, fmt::join(allowed, ", "));
+  if (!denied.empty())
+    script += fmt::format("add element ip {} denied {{ {} }}\n", table_, fmt::join(denied, ", "));
+  if (auto r = nft(script); !r) return std::unexpected(r.error().with_context("vpn rules"));
   return {};
 }
 

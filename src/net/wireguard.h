@@ -138,6 +138,9 @@ class WireguardExit : public ExitVpn {
   void remove_peer(const Hash& deal_id) override;
   std::vector<VpnCounter> counters() const override;
   std::vector<VpnFlow> take_flows() override;
+  // Refills the `allowed` and `denied` sets (the router's and the endpoint's addresses stay
+  // denied) in one nft transaction.
+  Result<void> set_policy(const DestinationPolicy& policy) override;
 
   const WgInterface& interface() const { return *wg_; }
   const WgKey& public_key() const { return keys_.public_key; }
@@ -155,6 +158,10 @@ class WireguardExit : public ExitVpn {
     uint64_t base_up = 0, base_down = 0, up = 0, down = 0;
   };
   Result<void> nft(const std::string& script) const;
+  // The `allowed` and `denied` sets' elements for `policy` (IPv4 ranges; denied with the
+  // addresses always denied).
+  std::pair<std::vector<std::string>, std::vector<std::string>> policy_sets(
+      const DestinationPolicy& policy) const;
   void poll_loop();
   void read_flows();  // the conntrack child's events, on flow_reader_
   // A free address for the deal: the same one for the same deal whenever it is free (a
@@ -166,7 +173,8 @@ class WireguardExit : public ExitVpn {
   WgKeyPair keys_;
   std::unique_ptr<WgInterface> wg_;
   std::string table_;
-  uint32_t first_ = 0, last_ = 0;  // the deals' addresses, host order
+  std::vector<std::string> always_denied_;  // the router's and the endpoint's addresses
+  uint32_t first_ = 0, last_ = 0;           // the deals' addresses, host order
   mutable std::mutex mu_;
   std::unordered_map<Hash, Peer, FixedBytesHasher> peers_;
   std::set<uint32_t> used_;  // addresses held by peers

@@ -307,6 +307,33 @@ async function provider() {
     const after = await depthPrices();
     return after.includes("2000000000000000") ? `depth ${JSON.stringify(after)}` : (() => { throw new Error(`not back: ${after}`); })();
   });
+  await check("a bad range in the exit's lists is refused with the field named", async () => {
+    await page.$eval("form.policy textarea[name=deny]", (e) => (e.value = ""));
+    await page.type("form.policy textarea[name=deny]", "10.0.0.0/99");
+    await page.click("[data-testid=policy]");
+    await page.waitForSelector("form.policy .error", { timeout: 5000 });
+    const text = await page.$eval("form.policy .error", (e) => e.textContent);
+    return /^400 invalid_field: 10\.0\.0\.0\/99/.test(text) ? text : (() => { throw new Error(text); })();
+  });
+  await check("the allow list emptied: the exit refuses the loopback destination at once", async () => {
+    await page.$eval("form.policy textarea[name=deny]", (e) => (e.value = ""));
+    await page.type("form.policy textarea[name=deny]", " ");
+    await page.$eval("form.policy textarea[name=allow]", (e) => (e.value = ""));
+    await page.type("form.policy textarea[name=allow]", " ");
+    await page.$eval("form.policy", (f) => f.requestSubmit());
+    await page.waitForSelector("[data-testid=policy-done]", { timeout: 10000 }).catch(async () => {
+      throw new Error(`no answer: ${await page.$eval("form.policy", (e) => e.textContent.slice(-300))}`);
+    });
+    const seen = await handshake("policy1", "country-de");
+    return seen !== "127.0.0.2" ? `curl got: ${seen.split("\n")[0].slice(0, 80)}` : (() => { throw new Error("still reached"); })();
+  });
+  await check("allowed again: the same lease reaches it", async () => {
+    await page.type("form.policy textarea[name=allow]", "127.0.0.0/8");
+    await page.$eval("form.policy", (f) => f.requestSubmit());
+    await page.waitForFunction(() => /allows 1 /.test(document.querySelector("[data-testid=policy-done]")?.textContent || ""), { timeout: 10000 });
+    const seen = await handshake("policy2", "country-de");
+    return seen === "127.0.0.2" ? seen : (() => { throw new Error(`curl got: ${seen}`); })();
+  });
   await check("the page logged no errors", async () => (problems.length === 0 ? true : (() => { throw new Error(problems.join(" | ")); })()));
   if (shots) {
     await sleep(1000);

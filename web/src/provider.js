@@ -76,6 +76,45 @@ function Ips({ info, reload }) {
   </div>`;
 }
 
+// The exit's allow and deny lists (one IP range per line): what its proxies and VPN tunnels may
+// reach besides the public internet, and what they may not reach at all.
+function Policy({ policy, reload }) {
+  const [allow, setAllow] = useState(null);
+  const [deny, setDeny] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState("");
+  const a = allow ?? policy.allow.join("\n"), d = deny ?? policy.deny.join("\n");
+  const lines = (t) => t.split(/\s+/).map((x) => x.trim()).filter(Boolean);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    setDone("");
+    setBusy(true);
+    try {
+      setDone((await api("/v1/policy", { method: "POST", body: { allow: lines(a), deny: lines(d) } })).done);
+      setAllow(null);
+      setDeny(null);
+      reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="order policy" onSubmit=${submit}>
+    <p>The exit refuses private, loopback and link-local destinations unless allowed here, and refuses what is denied here even when
+      public (docs/threat-model.md). One IP range per line, as <code>192.0.2.0/24</code>.</p>
+    <div class="grid">
+      <label>Allowed besides the public internet<textarea name="allow" rows="4" cols="28" value=${a} onInput=${(e) => setAllow(e.target.value)}></textarea></label>
+      <label>Denied<textarea name="deny" rows="4" cols="28" value=${d} onInput=${(e) => setDeny(e.target.value)}></textarea></label>
+    </div>
+    <button type="submit" disabled=${busy} data-testid="policy">${busy ? "Applying…" : "Apply to the exit"}</button>
+    <${ErrorLine} error=${error} />
+    ${done && html`<p class="ok" role="status" data-testid="policy-done">${done}</p>`}
+  </form>`;
+}
+
 function App() {
   const info = usePoll(() => api("/v1/console"), 5000);
   const deals = usePoll(() => api("/v1/deals"), 2000);
@@ -100,6 +139,9 @@ function App() {
       <${Section} id="ips" title="IPs offered">
         <p>Choose an IP to change its price or uses, or to pause it. The agent signs the new offer; an offer already sold keeps its terms until its deals end.</p>
         <${Ips} info=${c} reload=${info.reload} />
+      <//>
+      <${Section} id="destinations" title="Destinations">
+        ${c && html`<${Policy} policy=${c.policy} reload=${info.reload} />`}
       <//>
       <${Section} id="deals" title="Deals">
         <${ErrorLine} error=${deals.error} />
