@@ -216,8 +216,9 @@ expect_eq "the provider holds two peers" "$(nb exec dc1 wg show "$vp" peers | wc
 addr_before=$(nb exec dc1 wg show "$vp" allowed-ips | sort | tr '\n' ' ')
 kill -TERM "${pid_of[de]}"
 wait "${pid_of[de]}"
+echo console-pw >"$work/ui-pw"
 on dc1 de2 "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" \
-  --address "$de" --config "$work/de.toml"
+  --address "$de" --config "$work/de.toml" --ui 127.0.0.1:7100 --ui-password-file "$work/ui-pw"
 peers=0
 for _ in $(seq 150); do
   peers=$(nb exec dc1 wg show "$vp" peers 2>/dev/null | wc -l)
@@ -236,6 +237,17 @@ for _ in $(seq 30); do
 done
 expect_eq "and the requester's tunnel carries traffic again, the same interface" "$got" 203.0.113.31
 pid_of[de]=${pid_of[de2]}
+# The provider's console changes the exit's allow list: the tunnels' rules follow at once.
+policy() {
+  nb exec dc1 curl -s -u me:console-pw -H 'Content-Type: application/json' -d "$1" \
+    http://127.0.0.1:7100/v1/policy
+}
+expect_out "the provider's console empties the exit's allow list" '"done":"the exit allows 0' policy '{"allow":[]}'
+expect_error "the destination (a documentation range, not public) is refused in the tunnel at once" \
+  'curl: \(7\)' nb exec req curl -sS --max-time 5 "http://203.0.113.20:$dest_port/"
+expect_out "allowed again from the console" '"done":"the exit allows 1' policy '{"allow":["203.0.113.20/32"]}'
+expect_eq "and the tunnel reaches it again" \
+  "$(nb exec req curl -s --max-time 10 "http://203.0.113.20:$dest_port/")" 203.0.113.31
 
 # A home provider behind nat1 sells its router's public address as a VPN: its router forwards a
 # TCP port to its exit's pair channel and a UDP port to its WireGuard interface, named as the
