@@ -87,6 +87,20 @@ std::string gateway_metrics(const net::Gateway& gateway, const sdk::NodeLeases& 
 // their requesters owe and paid (the best balance proofs: what the provider can claim). The exit
 // forgets a deal some time after it ended; the meter keeps each deal's largest figures, so that
 // the counters never go back.
+const net::ExitDealStats& ProviderMeter::merge(const Hash& d, const net::ExitDealStats& now) {
+  net::ExitDealStats& st = last[d];
+  st.bytes_up = std::max(st.bytes_up, now.bytes_up);
+  st.bytes_down = std::max(st.bytes_down, now.bytes_down);
+  st.connections = std::max(st.connections, now.connections);
+  st.refused = std::max(st.refused, now.refused);
+  st.owed = std::max(st.owed, now.owed);
+  st.paid = std::max(st.paid, now.paid);
+  st.usage_records = std::max(st.usage_records, now.usage_records);
+  st.usage_receipted = std::max(st.usage_receipted, now.usage_receipted);
+  if (now.cut_reason) st.cut_reason = now.cut_reason;
+  return st;
+}
+
 std::string provider_metrics(const net::Exit& exit, ProviderMeter& m) {
   using api::Metrics;
   uint64_t up = 0, down = 0, conns = 0, refused = 0, cut = 0;
@@ -96,15 +110,7 @@ std::string provider_metrics(const net::Exit& exit, ProviderMeter& m) {
     std::lock_guard lock(m.mu);
     n = m.deals.size();
     for (const Hash& d : m.deals) {
-      net::ExitDealStats now = exit.stats(d);
-      net::ExitDealStats& st = m.last[d];
-      st.bytes_up = std::max(st.bytes_up, now.bytes_up);
-      st.bytes_down = std::max(st.bytes_down, now.bytes_down);
-      st.connections = std::max(st.connections, now.connections);
-      st.refused = std::max(st.refused, now.refused);
-      st.owed = std::max(st.owed, now.owed);
-      st.paid = std::max(st.paid, now.paid);
-      if (now.cut_reason) st.cut_reason = now.cut_reason;
+      const net::ExitDealStats& st = m.merge(d, exit.stats(d));
       up += st.bytes_up;
       down += st.bytes_down;
       conns += st.connections;
@@ -158,13 +164,9 @@ net::tcp::endpoint parse_listen_any_port(const std::string& text, const char* op
   return parse_listen(text, option);
 }
 
-std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
-                                const std::set<Hash>& seen) {
-  nlohmann::json leases = nlohmann::json::array();
-  std::lock_guard lock(mu);
-  for (const Hash& d : seen) {
-    net::GatewayLeaseStats st = gateway.stats(d);
-    leases.push_back({{"deal", d.hex()},
+nlohmann::json gateway_lease_json(const net::Gateway& gateway, const Hash& d) {
+  net::GatewayLeaseStats st = gateway.stats(d);
+  nlohmann::json j = {{"deal", d.hex()},
                       {"ip", format_ip(st.ip)},
                       {"port", st.proxy_port},
                       {"username", st.proxy_username},
@@ -174,11 +176,17 @@ std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
                       {"bytesUp", st.bytes_up},
                       {"bytesDown", st.bytes_down},
                       {"paid", st.paid.to_string()},
-                      {"failed", st.failed ? nlohmann::json(*st.failed) : nlohmann::json()}});
-    if (st.vpn_address)  // a VPN lease: its tunnel instead of a proxy front
-      leases.back()["vpn"] = {{"address", *st.vpn_address},
-                              {"endpoint", st.vpn_endpoint.value_or("")}};
-  }
+                      {"failed", st.failed ? nlohmann::json(*st.failed) : nlohmann::json()}};
+  if (st.vpn_address)  // a VPN lease: its tunnel instead of a proxy front
+    j["vpn"] = {{"address", *st.vpn_address}, {"endpoint", st.vpn_endpoint.value_or("")}};
+  return j;
+}
+
+std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
+                                const std::set<Hash>& seen) {
+  nlohmann::json leases = nlohmann::json::array();
+  std::lock_guard lock(mu);
+  for (const Hash& d : seen) leases.push_back(gateway_lease_json(gateway, d));
   return nlohmann::json{{"leases", leases}}.dump();
 }
 

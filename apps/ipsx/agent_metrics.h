@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
@@ -61,6 +62,8 @@ struct ProviderMeter {
   std::mutex mu;
   std::set<Hash> deals;
   std::map<Hash, net::ExitDealStats> last;
+  // Deal `d`'s largest figures with `now` taken in (under mu).
+  const net::ExitDealStats& merge(const Hash& d, const net::ExitDealStats& now);
 };
 // The provider's series: the deals its exit served, what they carried, and what their requesters
 // owe and paid.
@@ -76,6 +79,9 @@ net::tcp::endpoint parse_listen_any_port(const std::string& text, const char* op
 
 std::string gateway_leases_json(const net::Gateway& gateway, std::mutex& mu,
                                 const std::set<Hash>& seen);
+// One of them: {deal, ip, port, username, password, connected, path, bytesUp, bytesDown, paid
+// (IPSX, decimal), failed, and vpn for a VPN lease}.
+nlohmann::json gateway_lease_json(const net::Gateway& gateway, const Hash& deal);
 
 // `ipsx gateway export --control URL [--format lines|csv|json] [--all]`: a running gateway's
 // per-deal proxy credentials, as `ip:port:user:pass` lines (what proxy tools import), CSV with a

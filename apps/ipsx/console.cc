@@ -26,6 +26,37 @@ api::HttpResponse console_json(int status, const nlohmann::json& body) {
   return r;
 }
 
+api::HttpResponse forward_get(http::HttpClient& node, const std::string& target) {
+  auto reply = node.request("GET", target);
+  if (!reply)
+    return api::error_response(
+        {502, "node_unreachable", "the node: " + reply.error().message(), ""});
+  api::HttpResponse res;
+  res.status = static_cast<int>(reply->status);
+  res.body = std::move(reply->body);
+  return res;
+}
+
+Ticker::Ticker(std::chrono::seconds every, std::function<void()> f) {
+  thread_ = std::thread([this, every, f = std::move(f)] {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, every, [this] { return stopping_; })) {
+      lock.unlock();
+      f();
+      lock.lock();
+    }
+  });
+}
+
+Ticker::~Ticker() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
 void add_console_guard(api::Router& router, std::string password, std::string realm) {
   router.set_guard([password = std::move(password), realm = std::move(realm)](
                        const api::HttpRequest& req,

@@ -3,9 +3,15 @@
 // a JSON API for it on a port of their own, behind a password.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "api/router.h"
+#include "http/http_client.h"
 
 namespace ipsx::cli {
 
@@ -21,5 +27,25 @@ void add_console_guard(api::Router& router, std::string password, std::string re
 
 // The console's JSON answers.
 api::HttpResponse console_json(int status, const nlohmann::json& body);
+
+// A GET of the node's, answered as the node answered it (502 node_unreachable if it did not):
+// what the console's page reads of the node through its own port.
+api::HttpResponse forward_get(http::HttpClient& node, const std::string& target);
+
+// Calls `f` every `every` on a thread of its own, until destroyed (which waits for a call under
+// way).
+class Ticker {
+ public:
+  Ticker(std::chrono::seconds every, std::function<void()> f);
+  ~Ticker();
+  Ticker(const Ticker&) = delete;
+  Ticker& operator=(const Ticker&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 }  // namespace ipsx::cli

@@ -133,7 +133,10 @@ void run_gateway(const GatewayOptions& o) {
   // The io_context outlives the leases: their worker thread posts its answers to it, and stops
   // (leases destroyed) before the context goes.
   net::asio::io_context io;
-  sdk::NodeLeases leases(o.node, signer, policy);
+  std::unique_ptr<ConsoleVpn> vpn;  // the console's VPN leases, under the same budget
+  sdk::LeasePolicy proxy_policy = policy;
+  proxy_policy.committed_elsewhere = [&vpn] { return vpn ? vpn->committed() : U256(); };
+  sdk::NodeLeases leases(o.node, signer, proxy_policy);
 
   net::GatewayConfig config;
   config.listen = parse_listen_any_port(o.listen, "--listen");
@@ -167,8 +170,11 @@ void run_gateway(const GatewayOptions& o) {
   };
   unwrap(gateway.start(), "--listen");
   // The console's VPN leases: a gateway of their own, started before the io_context runs.
-  auto vpn =
-      o.ui.empty() ? nullptr : std::make_unique<ConsoleVpn>(io, o.node, signer, key, policy, clock);
+  if (!o.ui.empty()) {
+    sdk::LeasePolicy vpn_policy = policy;
+    vpn_policy.committed_elsewhere = [&leases] { return leases.totals().committed; };
+    vpn = std::make_unique<ConsoleVpn>(io, o.node, signer, key, vpn_policy, clock);
+  }
   std::thread io_thread([&io] { io.run(); });
   auto metrics = o.metrics.empty()
                      ? nullptr
@@ -234,11 +240,12 @@ void run_gateway(const GatewayOptions& o) {
   notify_service("STOPPING=1");
   logs::info("shutting down");
   ui.reset();
-  vpn.reset();
   metrics.reset();
   gateway.stop();
+  if (vpn) vpn->stop();
   io.stop();
   io_thread.join();
+  vpn.reset();  // nothing of its runs now
 }
 
 // ---- ipsx provide -----------------------------------------------------------------------------
@@ -645,7 +652,8 @@ void add_dataplane_commands(CLI::App& app) {
   cmd->add_option("--metrics", p->metrics,
                   "HOST:PORT to serve Prometheus metrics on (GET /metrics; default: none)");
   cmd->add_option("--ui", p->ui,
-                  "HOST:PORT of the provider's console in a browser (needs --ui-password-file)");
+                  "HOST:PORT of the provider's console in a browser (needs --ui-password-file; "
+                  "keep it on loopback: plain HTTP)");
   cmd->add_option("--ui-password-file", p->ui_password_file,
                   "A file whose first line is the console's password");
   cmd->add_option("--node-wait", p->node_wait_seconds,

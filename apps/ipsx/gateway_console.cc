@@ -29,24 +29,6 @@ std::string random_session() {
   return fmt::format("ui_{:08x}", rd());
 }
 
-json lease_json(const net::Gateway& gateway, const Hash& d) {
-  net::GatewayLeaseStats st = gateway.stats(d);
-  json j = {{"deal", d.hex()},
-            {"ip", format_ip(st.ip)},
-            {"port", st.proxy_port},
-            {"username", st.proxy_username},
-            {"password", st.proxy_password},
-            {"connected", st.connected},
-            {"path", st.path},
-            {"bytesUp", st.bytes_up},
-            {"bytesDown", st.bytes_down},
-            {"paid", st.paid.base().to_dec()},
-            {"failed", st.failed ? json(*st.failed) : json()}};
-  if (st.vpn_address)
-    j["vpn"] = {{"address", *st.vpn_address}, {"endpoint", st.vpn_endpoint.value_or("")}};
-  return j;
-}
-
 // The body of POST /v1/vpn: {"country": "DE", "type": "residential", "region": "..."}, each
 // optional, as the filters of `ipsx vpn`.
 Result<net::ProxyFilters> vpn_filters(const json& j) {
@@ -91,10 +73,6 @@ ConsoleVpn::ConsoleVpn(net::asio::io_context& io, const std::string& node_url,
   unwrap(gateway_.start(), "the console's VPN gateway");
 }
 
-ConsoleVpn::~ConsoleVpn() {
-  gateway_.stop();
-}
-
 void ConsoleVpn::open(net::ProxyFilters filters, std::function<void(Result<json>)> done) {
   const net::WgKeyPair keys = net::wg_generate_key();
   gateway_.open_vpn(filters, keys.public_key, [this, keys, done](Result<net::VpnLease> r) {
@@ -119,10 +97,17 @@ void ConsoleVpn::open(net::ProxyFilters filters, std::function<void(Result<json>
   });
 }
 
+U256 ConsoleVpn::paid() {
+  U256 sum;
+  std::lock_guard lock(mu_);
+  for (const Hash& d : deals_) sum = sum.checked_add(gateway_.stats(d).paid.base()).value_or(sum);
+  return sum;
+}
+
 json ConsoleVpn::leases() {
   json out = json::array();
   std::lock_guard lock(mu_);
-  for (const Hash& d : deals_) out.push_back(lease_json(gateway_, d));
+  for (const Hash& d : deals_) out.push_back(gateway_lease_json(gateway_, d));
   return out;
 }
 
@@ -130,14 +115,7 @@ GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleConte
     : c_(std::move(c)) {
   node_ = unwrap(http::HttpClient::create(c_.node_url), "--node");
   sample();
-  sampler_ = std::thread([this] {
-    std::unique_lock lock(stop_mu_);
-    while (!stop_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) {
-      lock.unlock();
-      sample();
-      lock.lock();
-    }
-  });
+  sampler_ = std::make_unique<Ticker>(std::chrono::seconds(5), [this] { sample(); });
   endpoint_ = std::make_unique<AgentEndpoint>(at, [this](api::Router& r) {
     add_console_guard(r, c_.password, "IPSX requester console");
     api::add_web_routes(r, "requester");
@@ -147,7 +125,7 @@ GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleConte
       json leases = json::array();
       {
         std::lock_guard lock(c_.mu);
-        for (const Hash& d : c_.seen) leases.push_back(lease_json(c_.gateway, d));
+        for (const Hash& d : c_.seen) leases.push_back(gateway_lease_json(c_.gateway, d));
       }
       if (c_.vpn)
         for (json& v : c_.vpn->leases()) leases.push_back(std::move(v));
@@ -198,7 +176,7 @@ GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleConte
         c_.gateway.prepare(filters, [this, reply, username](Result<Hash> deal) {
           reply([this, deal, username] {
             if (!deal) return api::error_response({503, "no_lease", deal.error().message(), ""});
-            json j = lease_json(c_.gateway, *deal);
+            json j = gateway_lease_json(c_.gateway, *deal);
             j["gatewayUsername"] = username;
             return console_json(201, j);
           });
@@ -207,27 +185,14 @@ GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleConte
       return r;
     });
     // The node's map of offers, for the console's own map (the page talks to this port only).
-    r.add("GET", "/v1/market/countries", [this](const api::HttpRequest&) {
-      auto reply = node_->request("GET", "/v1/market/countries");
-      if (!reply)
-        return api::error_response(
-            {502, "node_unreachable", "the node: " + reply.error().message(), ""});
-      api::HttpResponse res;
-      res.status = static_cast<int>(reply->status);
-      res.body = std::move(reply->body);
-      return res;
-    });
+    r.add("GET", "/v1/market/countries",
+          [this](const api::HttpRequest&) { return forward_get(*node_, "/v1/market/countries"); });
   });
 }
 
 GatewayConsole::~GatewayConsole() {
   endpoint_.reset();
-  {
-    std::lock_guard lock(stop_mu_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  if (sampler_.joinable()) sampler_.join();
+  sampler_.reset();
 }
 
 void GatewayConsole::sample() {
@@ -244,10 +209,15 @@ GatewayConsole::Sample GatewayConsole::measure() {
     for (const Hash& d : c_.seen)
       paid = paid.checked_add(c_.gateway.stats(d).paid.base()).value_or(paid);
   }
+  U256 committed = c_.leases.totals().committed;
+  if (c_.vpn) {  // the VPN leases spend the same budget
+    committed = committed.checked_add(c_.vpn->committed()).value_or(committed);
+    paid = paid.checked_add(c_.vpn->paid()).value_or(paid);
+  }
   return Sample{std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count(),
-                c_.leases.totals().committed, paid};
+                committed, paid};
 }
 
 json GatewayConsole::summary() {
@@ -273,7 +243,7 @@ json GatewayConsole::summary() {
            {{"requests", t.requests},
             {"leases", t.leases},
             {"nothingFits", t.nothing_fits},
-            {"committed", t.committed.to_dec()}}},
+            {"committed", now.committed.to_dec()}}},
           {"spend", spend}};
 }
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "agent_metrics.h"
+#include "console.h"
 #include "core/address.h"
 #include "core/hash.h"
 #include "http/http_client.h"
@@ -30,7 +31,11 @@ class ConsoleVpn {
   // Starts the gateway (before the io_context runs).
   ConsoleVpn(net::asio::io_context& io, const std::string& node_url, const sdk::Signer& signer,
              const crypto::PrivateKey& key, sdk::LeasePolicy policy, const Clock& clock);
-  ~ConsoleVpn();
+  // Stops its gateway (before the io_context stops; destroy it after the io thread ended).
+  void stop() { gateway_.stop(); }
+  // The cost of the VPN leases ordered (for the budget they share with the proxy leases).
+  U256 committed() const { return leases_.totals().committed; }
+  U256 paid();  // what its balance proofs paid
   // Leases an IP fitting `filters` and opens its tunnel; `done` (on the gateway's thread) gets
   // the lease, its tunnel and its wg-quick file as JSON.
   void open(net::ProxyFilters filters, std::function<void(Result<nlohmann::json>)> done);
@@ -81,10 +86,7 @@ class GatewayConsole {
   std::unique_ptr<http::HttpClient> node_;
   std::mutex samples_mu_;
   std::deque<Sample> samples_;
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
-  std::thread sampler_;
+  std::unique_ptr<Ticker> sampler_;
   std::unique_ptr<AgentEndpoint> endpoint_;
 };
 

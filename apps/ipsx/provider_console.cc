@@ -94,14 +94,7 @@ ProviderConsole::ProviderConsole(const net::tcp::endpoint& at, ProviderConsoleCo
     : c_(std::move(c)) {
   node_ = unwrap(http::HttpClient::create(c_.node_url), "--node");
   sample();
-  sampler_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!stop_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) {
-      lock.unlock();
-      sample();
-      lock.lock();
-    }
-  });
+  sampler_ = std::make_unique<Ticker>(std::chrono::seconds(5), [this] { sample(); });
   endpoint_ = std::make_unique<AgentEndpoint>(at, [this](api::Router& r) {
     add_console_guard(r, c_.password, "IPSX provider console");
     api::add_web_routes(r, "provider");
@@ -110,20 +103,21 @@ ProviderConsole::ProviderConsole(const net::tcp::endpoint& at, ProviderConsoleCo
     r.add("GET", "/v1/deals",
           [this](const api::HttpRequest&) { return console_json(200, deals()); });
     r.add("GET", "/v1/profile", [this](const api::HttpRequest&) {
-      return forward("/v1/profiles/" + c_.provider.to_string());
+      return forward_get(*node_, "/v1/profiles/" + c_.provider.to_string());
     });
     r.add("GET", "/v1/account", [this](const api::HttpRequest&) {
-      return forward("/v1/ledger/accounts/" + c_.provider.to_string());
+      return forward_get(*node_, "/v1/ledger/accounts/" + c_.provider.to_string());
     });
     r.add("POST", "/v1/policy", [this](const api::HttpRequest& req) {
       auto body = api::parse_json_object(req.body);
       if (!body) return api::error_response(body.error());
-      net::DestinationPolicy policy;
+      net::DestinationPolicy policy = c_.exit.policy();  // a list not sent stays as it is
       for (const char* k : {"allow", "deny"}) {
         auto list = body->find(k);
         if (list == body->end()) continue;
         if (!list->is_array())
           return api::error_response(api::ApiError::invalid_field(k, "a list of IP ranges"));
+        (std::string(k) == "allow" ? policy.allow : policy.deny).clear();
         for (const json& r : *list) {
           auto prefix = r.is_string() ? parse_prefix(r.get<std::string>())
                                       : Result<IpPrefix>(std::unexpected(
@@ -173,14 +167,12 @@ ProviderConsole::ProviderConsole(const net::tcp::endpoint& at, ProviderConsoleCo
 
 ProviderConsole::~ProviderConsole() {
   endpoint_.reset();
+  sampler_.reset();
   std::deque<Pending> left;
   {
     std::lock_guard lock(mu_);
-    stopping_ = true;
     left.swap(pending_);
   }
-  stop_cv_.notify_all();
-  if (sampler_.joinable()) sampler_.join();
   for (auto& p : left) p.done(std::unexpected(Error(CoreErrc::io_error, "the agent stopped")));
 }
 
@@ -220,25 +212,10 @@ U256 ProviderConsole::paid_now() {
   U256 paid;
   {
     std::lock_guard lock(c_.meter.mu);
-    for (const Hash& d : c_.meter.deals) {
-      auto now = c_.exit.stats(d);
-      auto& last = c_.meter.last[d];
-      last.paid = std::max(last.paid, now.paid);
-      paid = paid.checked_add(last.paid.base()).value_or(paid);
-    }
+    for (const Hash& d : c_.meter.deals)
+      paid = paid.checked_add(c_.meter.merge(d, c_.exit.stats(d)).paid.base()).value_or(paid);
   }
   return paid;
-}
-
-api::HttpResponse ProviderConsole::forward(const std::string& target) {
-  auto reply = node_->request("GET", target);
-  if (!reply)
-    return api::error_response(
-        {502, "node_unreachable", "the node: " + reply.error().message(), ""});
-  api::HttpResponse res;
-  res.status = static_cast<int>(reply->status);
-  res.body = std::move(reply->body);
-  return res;
 }
 
 json ProviderConsole::summary() {
@@ -284,16 +261,7 @@ json ProviderConsole::deals() {
   json out = json::array();
   std::lock_guard lock(c_.meter.mu);
   for (const Hash& d : c_.meter.deals) {
-    net::ExitDealStats now = c_.exit.stats(d);
-    net::ExitDealStats& st = c_.meter.last[d];
-    st.bytes_up = std::max(st.bytes_up, now.bytes_up);
-    st.bytes_down = std::max(st.bytes_down, now.bytes_down);
-    st.connections = std::max(st.connections, now.connections);
-    st.owed = std::max(st.owed, now.owed);
-    st.paid = std::max(st.paid, now.paid);
-    st.usage_records = std::max(st.usage_records, now.usage_records);
-    st.usage_receipted = std::max(st.usage_receipted, now.usage_receipted);
-    if (now.cut_reason) st.cut_reason = now.cut_reason;
+    const net::ExitDealStats& st = c_.meter.merge(d, c_.exit.stats(d));
     json j = {{"deal", d.hex()},
               {"bytesUp", st.bytes_up},
               {"bytesDown", st.bytes_down},

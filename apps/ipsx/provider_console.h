@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent_metrics.h"
+#include "console.h"
 #include "core/address.h"
 #include "http/http_client.h"
 #include "provider_offers.h"
@@ -52,7 +53,6 @@ class ProviderConsole {
   nlohmann::json deals();
   void sample();
   U256 paid_now();  // what the balance proofs pay now, over every deal known
-  api::HttpResponse forward(const std::string& target);
 
   ProviderConsoleContext c_;
   std::unique_ptr<http::HttpClient> node_;
@@ -60,9 +60,7 @@ class ProviderConsole {
   std::vector<OfferView> view_;
   std::deque<Pending> pending_;
   std::deque<std::pair<int64_t, U256>> earnings_;  // (unix ms, paid)
-  bool stopping_ = false;
-  std::condition_variable stop_cv_;
-  std::thread sampler_;
+  std::unique_ptr<Ticker> sampler_;
   std::unique_ptr<AgentEndpoint> endpoint_;
 };
 

@@ -85,6 +85,8 @@ ProviderOffers::ProviderOffers(NodeSession& s, const sdk::Signer& signer, Provid
       until_(c.offers.size(), 0),
       last_offer_(c.offers.size()),
       last_from_(c.offers.size(), 0),
+      prev_offer_(c.offers.size()),
+      prev_from_(c.offers.size(), 0),
       held_by_(c.offers.size()),
       paused_(c.offers.size(), false),
       checked_(c.offers.size()),
@@ -131,6 +133,9 @@ void ProviderOffers::place(bool first, std::optional<size_t> only, const char* w
     checked_[i] = fmt::format("{}{} at {}", s_.proves_ownership ? "ownership proved, " : "",
                               "location and offer accepted",
                               fmt::format("{:%H:%M:%S} UTC", fmt::gmtime(std::time(nullptr))));
+    // The offer it follows stays on sale until its own end (the successor is placed ahead).
+    prev_offer_[i] = last_offer_[i];
+    prev_from_[i] = last_from_[i];
     // (the hash the node answers: the signer fills the offer's provider in)
     if (auto h = Hash::from_hex(placed->value("hash", ""))) last_offer_[i] = *h;
     last_from_[i] = offer.available_from;
@@ -155,50 +160,73 @@ void ProviderOffers::place_freed() {
 
 void ProviderOffers::again(size_t i) {
   if (!last_offer_[i] || last_from_[i] <= now_s()) return;
-  const Hash h = *last_offer_[i];
-  json body = {{"cancel", {{"orderHash", h.hex()}}},
-               {"signature", unwrap(signer_.cancel(h), "cancel").to_hex()}};
-  if (auto r = s_.node->post("/v1/orders/" + h.hex() + "/cancel", body); !r) {
-    logs::warning(fmt::format("withdrawing the waiting offer {}: {}", h.hex(), r.error().message()),
-                  {{"order", h.hex()}});
+  auto w = withdraw_unsold(*last_offer_[i]);
+  if (!w || !*w) {  // sold meanwhile: it stays, and so does its window
+    if (!w)
+      logs::warning(fmt::format("withdrawing the waiting offer {}: {}", last_offer_[i]->hex(),
+                                w.error().message()),
+                    {{"order", last_offer_[i]->hex()}});
     return;
   }
+  last_offer_[i].reset();
   until_[i] = 0;
   place(false, i, ", for sale at once: the earlier deals holding it are closed");
 }
 
-Result<bool> ProviderOffers::withdraw_unsold(size_t i) {
-  if (!last_offer_[i]) return false;
-  const Hash h = *last_offer_[i];
-  auto order = s_.node->get("/v1/orders/" + h.hex());
-  if (!order) return std::unexpected(order.error());
-  if (order->value("state", "") != "resting" || !order->value("deals", json::array()).empty())
-    return false;  // sold (its deals hold it), or gone (expired, cancelled)
+Result<bool> ProviderOffers::withdraw_unsold(const Hash& h) {
+  auto sold = [&]() -> Result<std::optional<bool>> {  // nullopt: not on the book any more
+    auto order = s_.node->get("/v1/orders/" + h.hex());
+    if (!order) return std::unexpected(order.error());
+    if (!order->value("deals", json::array()).empty()) return std::optional<bool>(true);
+    if (order->value("state", "") != "resting") return std::optional<bool>();
+    return std::optional<bool>(false);
+  };
+  auto before = sold();
+  if (!before) return std::unexpected(before.error());
+  if (!*before || **before) return false;  // gone (expired, cancelled), or sold
   json body = {{"cancel", {{"orderHash", h.hex()}}},
                {"signature", unwrap(signer_.cancel(h), "cancel").to_hex()}};
   if (auto r = s_.node->post("/v1/orders/" + h.hex() + "/cancel", body); !r)
     return std::unexpected(r.error());
-  logs::info(fmt::format("withdrew the offer {} for {}", h.hex(), format_ip(c_.offers[i].ip)),
-             {{"order", h.hex()}});
-  last_offer_[i].reset();
-  until_[i] = last_from_[i];  // the next offer sells the withdrawn one's window
-  return true;
+  // A deal may have opened between the look and the cancel: its window is then held.
+  auto after = sold();
+  if (!after) return std::unexpected(after.error());
+  logs::info(fmt::format("withdrew the offer {}", h.hex()), {{"order", h.hex()}});
+  return !(*after && **after);
 }
 
 Result<std::string> ProviderOffers::change(size_t i, const OfferChange& ch) {
   Offer& o = c_.offers[i];
+  const std::string ip = format_ip(o.ip);
   const bool pausing = ch.paused.value_or(paused_[i]);
+  // Both offers on sale (the current one and, near its end, its successor) are withdrawn if
+  // nothing was sold on them; what was sold keeps its terms.
+  bool prev_free = false, last_free = false;
+  if (prev_offer_[i]) {
+    auto w = withdraw_unsold(*prev_offer_[i]);
+    if (!w) return std::unexpected(w.error());
+    prev_free = *w;
+    prev_offer_[i].reset();
+  }
+  if (last_offer_[i]) {
+    auto w = withdraw_unsold(*last_offer_[i]);
+    if (!w) return std::unexpected(w.error());
+    last_free = *w;
+    if (last_free) {
+      last_offer_[i].reset();
+      // The next offer sells the withdrawn windows (from the earlier one's start if it went too).
+      until_[i] = prev_free ? prev_from_[i] : last_from_[i];
+    }
+  }
   if (ch.price_per_second) o.price_per_second = *ch.price_per_second;
   if (ch.scopes) o.scopes = *ch.scopes;
   if (ch.protocols) o.protocols = *ch.protocols;
-  auto withdrawn = withdraw_unsold(i);
-  if (!withdrawn) return std::unexpected(withdrawn.error());
   paused_[i] = pausing;
-  const std::string ip = format_ip(o.ip);
   if (pausing)
-    return *withdrawn ? ip + " paused: its offer is withdrawn; running deals go on"
-                      : ip + " paused: its offer was sold, its deals go on, and no other follows";
-  if (*withdrawn || !last_offer_[i] || until_[i] <= now_s()) {
+    return last_free || !last_offer_[i]
+               ? ip + " paused: its offer is withdrawn; running deals go on"
+               : ip + " paused: its offer was sold, its deals go on, and no other follows";
+  if (!last_offer_[i] || until_[i] <= now_s()) {
     place(false, i, ", for sale at once with the new terms");
     if (!last_offer_[i] || until_[i] <= now_s())
       return std::unexpected(Error(CoreErrc::invalid_argument, checked_[i]));

@@ -82,9 +82,10 @@ class ProviderOffers {
   // The offer of IP i replaced by one for sale from now: the waiting one is cancelled first (if
   // it was sold meanwhile, it stays, and so does its window).
   void again(size_t i);
-  // Whether IP i's last offer can be withdrawn (resting, no deal opened on it), and if so does it
-  // (the market's signed cancel). Fails with the node's reason.
-  Result<bool> withdraw_unsold(size_t i);
+  // Withdraws offer `h` (the market's signed cancel) if it is on the book with no deal; true when
+  // it went with nothing sold on it, so that its window may be sold again (it is read again
+  // after the cancel: a deal opened meanwhile holds the window). Fails with the node's reason.
+  Result<bool> withdraw_unsold(const Hash& h);
 
   NodeSession& s_;
   const sdk::Signer& signer_;
@@ -96,6 +97,10 @@ class ProviderOffers {
   // run's deals hold the IP), and those deals, not yet closed on the ledger.
   std::vector<std::optional<Hash>> last_offer_;
   std::vector<uint64_t> last_from_;
+  // The offer the last one follows, still on sale until its end (the successor is placed up to
+  // renew_ahead_ before it), and its window's start.
+  std::vector<std::optional<Hash>> prev_offer_;
+  std::vector<uint64_t> prev_from_;
   std::vector<std::set<Hash>> held_by_;
   std::vector<bool> paused_;
   std::vector<std::string> checked_;

@@ -38,8 +38,12 @@ bool refused(std::string_view params) {
 }
 
 HttpResponse serve(const web::WebAsset& a, const HttpRequest& req, bool html) {
+  // Each representation its own strong ETag (RFC 9110 §8.8.3): the compressed body's ends "-gz".
+  const bool gzip = accepts_gzip(req.header("accept-encoding"));
+  const std::string etag =
+      gzip ? std::string(a.etag.substr(0, a.etag.size() - 1)) + "-gz\"" : std::string(a.etag);
   HttpResponse r;
-  r.headers = {{"ETag", std::string(a.etag)},
+  r.headers = {{"ETag", etag},
                {"Cache-Control", "no-cache"},
                {"Vary", "Accept-Encoding"},
                {"X-Content-Type-Options", "nosniff"}};
@@ -51,14 +55,13 @@ HttpResponse serve(const web::WebAsset& a, const HttpRequest& req, bool html) {
     r.headers.emplace_back("Referrer-Policy", "no-referrer");
     r.headers.emplace_back("X-Frame-Options", "DENY");
   }
+  r.content_type = std::string(a.content_type);
   std::string inm = req.header("if-none-match");
-  if (!inm.empty() && (inm == "*" || inm.find(a.etag) != std::string::npos)) {
+  if (!inm.empty() && (inm == "*" || inm.find(etag) != std::string::npos)) {
     r.status = 304;
-    r.content_type = std::string(a.content_type);
     return r;
   }
-  r.content_type = std::string(a.content_type);
-  if (accepts_gzip(req.header("accept-encoding"))) {
+  if (gzip) {
     r.body = std::string(a.gzip);
     r.headers.emplace_back("Content-Encoding", "gzip");
   } else {

@@ -53,6 +53,13 @@ TEST(WebRoutes, ThePageAndItsAssetsWithCompressionCachingAndPolicy) {
   HttpResponse again = router.dispatch(js);
   EXPECT_EQ(again.status, 304);
   EXPECT_TRUE(again.body.empty());
+  // The plain body is another representation: the compressed one's ETag does not match it.
+  HttpRequest plain{"GET", "/assets/market.js", ""};
+  plain.headers = {{"if-none-match", header(r, "ETag")}};
+  HttpResponse whole = router.dispatch(plain);
+  EXPECT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.body, a->body);
+  EXPECT_NE(header(whole, "ETag"), header(r, "ETag"));
 
   HttpResponse missing = router.dispatch({"GET", "/assets/nothing.js", ""});
   EXPECT_EQ(missing.status, 404);

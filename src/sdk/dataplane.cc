@@ -389,6 +389,8 @@ Result<net::Lease> NodeLeases::lease_for(const net::ProxyFilters& f) {
     committed = totals_.committed;
     ++totals_.requests;
   }
+  if (policy_.committed_elsewhere)
+    committed = committed.checked_add(policy_.committed_elsewhere()).value_or(U256::max());
   auto after = committed.checked_add(r.budget);
   if (!policy_.budget.is_zero() && (!after || *after > policy_.budget)) {
     return fail(net::NetErrc::no_lease,

@@ -111,6 +111,9 @@ struct LeasePolicy {
   Address market;          // the node's market (from /v1/health)
   uint16_t fee_bps = 0;
   U256 budget;  // the most all leases together may cost; 0 = no limit beyond each lease's cost
+  // What other leases under the same budget have committed (another NodeLeases of the same
+  // agent: the requester's console's VPN leases beside its proxy leases); none if empty.
+  std::function<U256()> committed_elsewhere;
 };
 
 class NodeLeases final : public net::GatewayMarket {

@@ -174,7 +174,7 @@ function App() {
             { label: "Path", value: (l) => l.path || "–" },
             { label: "Up", value: (l) => bytes(l.bytesUp), cls: "num" },
             { label: "Down", value: (l) => html`<span data-testid="down">${bytes(l.bytesDown)}</span>`, cls: "num" },
-            { label: "Paid (IPSX)", value: (l) => ipsx(l.paid, 8), cls: "num" },
+            { label: "Paid (IPSX)", value: (l) => l.paid, cls: "num" },
             { label: "Exit's own proxy", value: (l) => (l.port ? html`<code>${l.ip}:${l.port}</code>` : l.vpn ? `VPN ${l.vpn.address}` : "–") },
           ]} />
       <//>
