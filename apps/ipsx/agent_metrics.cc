@@ -19,11 +19,13 @@
 namespace ipsx::cli {
 
 AgentEndpoint::AgentEndpoint(const net::tcp::endpoint& at,
-                             const std::function<void(api::Router&)>& routes) {
+                             const std::function<void(api::Router&)>& routes,
+                             const std::function<void(api::ServerOptions&)>& options) {
   routes(router_);
   api::ServerOptions o;
   o.stop_on_signals = false;  // the agent's own loop handles SIGINT and SIGTERM
   o.max_connections = 16;
+  if (options) options(o);
   server_ = std::make_unique<api::HttpServer>(router_, o);
   bound_ = unwrap(server_->listen(at.address().to_string(), at.port()),
                   at.address().to_string() + ":" + std::to_string(at.port()));

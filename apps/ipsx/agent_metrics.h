@@ -36,7 +36,9 @@ class AgentEndpoint {
   // Listens on `at` (port 0: any) and serves the routes `routes` adds, on a thread of its own;
   // the handlers must be thread-safe against the agent. Throws CommandError when it cannot
   // listen.
-  AgentEndpoint(const net::tcp::endpoint& at, const std::function<void(api::Router&)>& routes);
+  // `options`, if given, sets more of the server's options (a WebSocket stream, its tick).
+  AgentEndpoint(const net::tcp::endpoint& at, const std::function<void(api::Router&)>& routes,
+                const std::function<void(api::ServerOptions&)>& options = {});
   ~AgentEndpoint();
   AgentEndpoint(const AgentEndpoint&) = delete;
   AgentEndpoint& operator=(const AgentEndpoint&) = delete;

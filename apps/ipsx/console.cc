@@ -57,33 +57,50 @@ Ticker::~Ticker() {
   thread_.join();
 }
 
+std::optional<api::HttpResponse> signed_in(const api::HttpRequest& req, const std::string& password,
+                                           const std::string& realm) {
+  auto creds = net::parse_basic_credentials(req.header("authorization"));
+  if (creds && same(creds->password, password)) return std::nullopt;
+  api::HttpResponse r = refuse(401, "unauthorized",
+                               req.header("authorization").empty()
+                                   ? "sign in with the console's password"
+                                   : "wrong password (any user name, the console's password)");
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"" + realm + "\", charset=\"UTF-8\"");
+  return r;
+}
+
+std::optional<api::HttpResponse> other_origin(const api::HttpRequest& req) {
+  // An Origin, when sent, must be the console's own (the Host it was reached by).
+  std::string origin = req.header("origin"), host = req.header("host");
+  if (!origin.empty() && origin != "http://" + host && origin != "https://" + host)
+    return refuse(403, "forbidden", "only the console's own page may do this");
+  return std::nullopt;
+}
+
 void add_console_guard(api::Router& router, std::string password, std::string realm) {
-  router.set_guard([password = std::move(password), realm = std::move(realm)](
-                       const api::HttpRequest& req,
-                       const std::string&) -> std::optional<api::HttpResponse> {
-    auto creds = net::parse_basic_credentials(req.header("authorization"));
-    if (!creds || !same(creds->password, password)) {
-      api::HttpResponse r = refuse(401, "unauthorized",
-                                   req.header("authorization").empty()
-                                       ? "sign in with the console's password"
-                                       : "wrong password (any user name, the console's password)");
-      r.headers.emplace_back("WWW-Authenticate",
-                             "Basic realm=\"" + realm + "\", charset=\"UTF-8\"");
-      return r;
-    }
-    if (req.method == "GET") return std::nullopt;
-    std::string type = req.header("content-type");
-    if (type.substr(0, type.find(';')) != "application/json")
-      return refuse(415, "unsupported_media_type", "a change is sent as application/json");
-    std::string site = req.header("sec-fetch-site");
-    if (!site.empty() && site != "same-origin" && site != "none")
-      return refuse(403, "forbidden", "a change must come from the console's own page");
-    // An Origin, when sent, must be the console's own (the Host it was reached by).
-    std::string origin = req.header("origin"), host = req.header("host");
-    if (!origin.empty() && origin != "http://" + host && origin != "https://" + host)
-      return refuse(403, "forbidden", "a change must come from the console's own page");
-    return std::nullopt;
-  });
+  router.set_guard(
+      [password = std::move(password), realm = std::move(realm)](
+          const api::HttpRequest& req, const std::string&) -> std::optional<api::HttpResponse> {
+        if (auto no = signed_in(req, password, realm)) return no;
+        if (req.method == "GET") return std::nullopt;
+        std::string type = req.header("content-type");
+        if (type.substr(0, type.find(';')) != "application/json")
+          return refuse(415, "unsupported_media_type", "a change is sent as application/json");
+        std::string site = req.header("sec-fetch-site");
+        if (!site.empty() && site != "same-origin" && site != "none")
+          return refuse(403, "forbidden", "a change must come from the console's own page");
+        return other_origin(req);
+      });
+}
+
+std::function<std::optional<api::HttpResponse>(const api::HttpRequest&)> console_upgrade_guard(
+    std::string password, std::string realm) {
+  // A WebSocket is not held to the same-origin policy: any page could open one to this port and
+  // read what it sends, were it not for the password and the origin checked here.
+  return [password = std::move(password), realm = std::move(realm)](const api::HttpRequest& req) {
+    if (auto no = signed_in(req, password, realm)) return no;
+    return other_origin(req);
+  };
 }
 
 }  // namespace ipsx::cli

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -24,6 +25,11 @@ namespace ipsx::cli {
 // attaches remembered Basic credentials to any site's requests to this port: these checks are
 // what keeps another page the user visits from using them.
 void add_console_guard(api::Router& router, std::string password, std::string realm);
+
+// The same door for the console's WebSocket (ServerOptions::upgrade_guard): the password, and
+// an Origin, when the browser sends one (it always does), the console's own.
+std::function<std::optional<api::HttpResponse>(const api::HttpRequest&)> console_upgrade_guard(
+    std::string password, std::string realm);
 
 // The console's JSON answers.
 api::HttpResponse console_json(int status, const nlohmann::json& body);

@@ -116,78 +116,104 @@ GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleConte
   node_ = unwrap(http::HttpClient::create(c_.node_url), "--node");
   sample();
   sampler_ = std::make_unique<Ticker>(std::chrono::seconds(5), [this] { sample(); });
-  endpoint_ = std::make_unique<AgentEndpoint>(at, [this](api::Router& r) {
-    add_console_guard(r, c_.password, "IPSX requester console");
-    api::add_web_routes(r, "requester");
-    r.add("GET", "/v1/console",
-          [this](const api::HttpRequest&) { return console_json(200, summary()); });
-    r.add("GET", "/v1/leases", [this](const api::HttpRequest&) {
-      json leases = json::array();
-      {
-        std::lock_guard lock(c_.mu);
-        for (const Hash& d : c_.seen) leases.push_back(gateway_lease_json(c_.gateway, d));
-      }
-      if (c_.vpn)
-        for (json& v : c_.vpn->leases()) leases.push_back(std::move(v));
-      return console_json(200, {{"leases", leases}});
-    });
-    r.add("POST", "/v1/vpn", [this](const api::HttpRequest& req) {
-      auto body = api::parse_json_object(req.body);
-      if (!body) return api::error_response(body.error());
-      if (!c_.vpn) return api::error_response({404, "not_found", "no VPN here", ""});
-      auto filters = vpn_filters(*body);
-      if (!filters)
-        return api::error_response(
-            api::ApiError::invalid_field("filters", filters.error().message()));
-      api::HttpResponse r;
-      r.later = [this, filters = *filters](api::HttpResponse::Reply reply) {
-        c_.vpn->open(filters, [reply](Result<json> lease) {
-          reply([lease] {
-            if (!lease) return api::error_response({503, "no_tunnel", lease.error().message(), ""});
-            return console_json(201, *lease);
-          });
+  endpoint_ = std::make_unique<AgentEndpoint>(
+      at,
+      [this](api::Router& r) {
+        add_console_guard(r, c_.password, "IPSX requester console");
+        api::add_web_routes(r, "requester");
+        r.add("GET", "/v1/console",
+              [this](const api::HttpRequest&) { return console_json(200, summary()); });
+        r.add("GET", "/v1/leases",
+              [this](const api::HttpRequest&) { return console_json(200, leases()); });
+        r.add("POST", "/v1/vpn", [this](const api::HttpRequest& req) {
+          auto body = api::parse_json_object(req.body);
+          if (!body) return api::error_response(body.error());
+          if (!c_.vpn) return api::error_response({404, "not_found", "no VPN here", ""});
+          auto filters = vpn_filters(*body);
+          if (!filters)
+            return api::error_response(
+                api::ApiError::invalid_field("filters", filters.error().message()));
+          api::HttpResponse r;
+          r.later = [this, filters = *filters](api::HttpResponse::Reply reply) {
+            c_.vpn->open(filters, [reply](Result<json> lease) {
+              reply([lease] {
+                if (!lease)
+                  return api::error_response({503, "no_tunnel", lease.error().message(), ""});
+                return console_json(201, *lease);
+              });
+            });
+          };
+          return r;
         });
-      };
-      return r;
-    });
-    r.add("POST", "/v1/leases", [this](const api::HttpRequest& req) {
-      auto body = api::parse_json_object(req.body);
-      if (!body) return api::error_response(body.error());
-      auto u = body->find("username");
-      if (u == body->end() || !u->is_string())
-        return api::error_response(
-            api::ApiError::invalid_field("username", "the filters, as a proxy username"));
-      auto filters = net::parse_proxy_username(u->get<std::string>());
-      if (!filters)
-        return api::error_response(
-            api::ApiError::invalid_field("username", filters.error().message()));
-      if (!filters->session) {
-        // Bound to a session of its own, so that the username shown reaches this lease.
-        filters->session = random_session();
-        filters->ttl_seconds = c_.policy.duration_seconds;
-      }
-      auto named = net::to_string(*filters);
-      if (!named)
-        return api::error_response(
-            api::ApiError::invalid_field("username", named.error().message()));
-      std::string username = *named;
-      api::HttpResponse r;
-      r.later = [this, filters = *filters, username](api::HttpResponse::Reply reply) {
-        c_.gateway.prepare(filters, [this, reply, username](Result<Hash> deal) {
-          reply([this, deal, username] {
-            if (!deal) return api::error_response({503, "no_lease", deal.error().message(), ""});
-            json j = gateway_lease_json(c_.gateway, *deal);
-            j["gatewayUsername"] = username;
-            return console_json(201, j);
-          });
+        r.add("POST", "/v1/leases", [this](const api::HttpRequest& req) {
+          auto body = api::parse_json_object(req.body);
+          if (!body) return api::error_response(body.error());
+          auto u = body->find("username");
+          if (u == body->end() || !u->is_string())
+            return api::error_response(
+                api::ApiError::invalid_field("username", "the filters, as a proxy username"));
+          auto filters = net::parse_proxy_username(u->get<std::string>());
+          if (!filters)
+            return api::error_response(
+                api::ApiError::invalid_field("username", filters.error().message()));
+          if (!filters->session) {
+            // Bound to a session of its own, so that the username shown reaches this lease.
+            filters->session = random_session();
+            filters->ttl_seconds = c_.policy.duration_seconds;
+          }
+          auto named = net::to_string(*filters);
+          if (!named)
+            return api::error_response(
+                api::ApiError::invalid_field("username", named.error().message()));
+          std::string username = *named;
+          api::HttpResponse r;
+          r.later = [this, filters = *filters, username](api::HttpResponse::Reply reply) {
+            c_.gateway.prepare(filters, [this, reply, username](Result<Hash> deal) {
+              reply([this, deal, username] {
+                if (!deal)
+                  return api::error_response({503, "no_lease", deal.error().message(), ""});
+                json j = gateway_lease_json(c_.gateway, *deal);
+                j["gatewayUsername"] = username;
+                return console_json(201, j);
+              });
+            });
+          };
+          return r;
         });
-      };
-      return r;
-    });
-    // The node's map of offers, for the console's own map (the page talks to this port only).
-    r.add("GET", "/v1/market/countries",
-          [this](const api::HttpRequest&) { return forward_get(*node_, "/v1/market/countries"); });
-  });
+        // The node's map of offers, for the console's own map (the page talks to this port only).
+        r.add("GET", "/v1/market/countries", [this](const api::HttpRequest&) {
+          return forward_get(*node_, "/v1/market/countries");
+        });
+      },
+      [this](api::ServerOptions& o) {
+        o.events = &events_;
+        o.upgrade_guard = console_upgrade_guard(c_.password, "IPSX requester console");
+        o.on_tick = [this] { tick(); };
+      });
+}
+
+json GatewayConsole::leases() {
+  json leases = json::array();
+  {
+    std::lock_guard lock(c_.mu);
+    for (const Hash& d : c_.seen) leases.push_back(gateway_lease_json(c_.gateway, d));
+  }
+  if (c_.vpn)
+    for (json& v : c_.vpn->leases()) leases.push_back(std::move(v));
+  return {{"leases", leases}};
+}
+
+void GatewayConsole::tick() {
+  const int64_t at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  if (events_.subscribers() == 0) return;
+  json l = leases();
+  if (std::string text = l.dump(); text != last_leases_) {
+    last_leases_ = std::move(text);
+    events_.publish("leases", std::move(l), at);
+  }
+  if (++ticks_ % 5 == 1) events_.publish("console", summary(), at);
 }
 
 GatewayConsole::~GatewayConsole() {

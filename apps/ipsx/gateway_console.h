@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "agent_metrics.h"
+#include "api/event_stream.h"
 #include "console.h"
 #include "core/address.h"
 #include "core/hash.h"
@@ -87,6 +88,13 @@ class GatewayConsole {
   std::mutex samples_mu_;
   std::deque<Sample> samples_;
   std::unique_ptr<Ticker> sampler_;
+  // The page's live stream (/v1/events, on the endpoint's thread): "leases" when they changed
+  // (checked every second), "console" every 5 s.
+  api::EventStream events_;
+  std::string last_leases_;
+  uint64_t ticks_ = 0;
+  void tick();
+  nlohmann::json leases();
   std::unique_ptr<AgentEndpoint> endpoint_;
 };
 

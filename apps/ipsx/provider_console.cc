@@ -95,74 +95,81 @@ ProviderConsole::ProviderConsole(const net::tcp::endpoint& at, ProviderConsoleCo
   node_ = unwrap(http::HttpClient::create(c_.node_url), "--node");
   sample();
   sampler_ = std::make_unique<Ticker>(std::chrono::seconds(5), [this] { sample(); });
-  endpoint_ = std::make_unique<AgentEndpoint>(at, [this](api::Router& r) {
-    add_console_guard(r, c_.password, "IPSX provider console");
-    api::add_web_routes(r, "provider");
-    r.add("GET", "/v1/console",
-          [this](const api::HttpRequest&) { return console_json(200, summary()); });
-    r.add("GET", "/v1/deals",
-          [this](const api::HttpRequest&) { return console_json(200, deals()); });
-    r.add("GET", "/v1/profile", [this](const api::HttpRequest&) {
-      return forward_get(*node_, "/v1/profiles/" + c_.provider.to_string());
-    });
-    r.add("GET", "/v1/account", [this](const api::HttpRequest&) {
-      return forward_get(*node_, "/v1/ledger/accounts/" + c_.provider.to_string());
-    });
-    r.add("POST", "/v1/policy", [this](const api::HttpRequest& req) {
-      auto body = api::parse_json_object(req.body);
-      if (!body) return api::error_response(body.error());
-      net::DestinationPolicy policy = c_.exit.policy();  // a list not sent stays as it is
-      for (const char* k : {"allow", "deny"}) {
-        auto list = body->find(k);
-        if (list == body->end()) continue;
-        if (!list->is_array())
-          return api::error_response(api::ApiError::invalid_field(k, "a list of IP ranges"));
-        (std::string(k) == "allow" ? policy.allow : policy.deny).clear();
-        for (const json& r : *list) {
-          auto prefix = r.is_string() ? parse_prefix(r.get<std::string>())
-                                      : Result<IpPrefix>(std::unexpected(
-                                            Error(CoreErrc::invalid_argument, "not a string")));
-          if (!prefix)
+  endpoint_ = std::make_unique<AgentEndpoint>(
+      at,
+      [this](api::Router& r) {
+        add_console_guard(r, c_.password, "IPSX provider console");
+        api::add_web_routes(r, "provider");
+        r.add("GET", "/v1/console",
+              [this](const api::HttpRequest&) { return console_json(200, summary()); });
+        r.add("GET", "/v1/deals",
+              [this](const api::HttpRequest&) { return console_json(200, deals()); });
+        r.add("GET", "/v1/profile", [this](const api::HttpRequest&) {
+          return forward_get(*node_, "/v1/profiles/" + c_.provider.to_string());
+        });
+        r.add("GET", "/v1/account", [this](const api::HttpRequest&) {
+          return forward_get(*node_, "/v1/ledger/accounts/" + c_.provider.to_string());
+        });
+        r.add("POST", "/v1/policy", [this](const api::HttpRequest& req) {
+          auto body = api::parse_json_object(req.body);
+          if (!body) return api::error_response(body.error());
+          net::DestinationPolicy policy = c_.exit.policy();  // a list not sent stays as it is
+          for (const char* k : {"allow", "deny"}) {
+            auto list = body->find(k);
+            if (list == body->end()) continue;
+            if (!list->is_array())
+              return api::error_response(api::ApiError::invalid_field(k, "a list of IP ranges"));
+            (std::string(k) == "allow" ? policy.allow : policy.deny).clear();
+            for (const json& r : *list) {
+              auto prefix = r.is_string() ? parse_prefix(r.get<std::string>())
+                                          : Result<IpPrefix>(std::unexpected(
+                                                Error(CoreErrc::invalid_argument, "not a string")));
+              if (!prefix)
+                return api::error_response(api::ApiError::invalid_field(
+                    k, (r.is_string() ? r.get<std::string>() : r.dump()) + ": " +
+                           prefix.error().message()));
+              (std::string(k) == "allow" ? policy.allow : policy.deny).push_back(*prefix);
+            }
+          }
+          if (auto set = c_.exit.set_policy(policy); !set)
+            return api::error_response({409, "not_changed", set.error().message(), ""});
+          std::string done = fmt::format("the exit allows {} and denies {} range(s) from now on",
+                                         policy.allow.size(), policy.deny.size());
+          if (c_.changes)
+            if (auto kept = c_.changes->record_policy(policy); !kept)
+              done += " (not kept for a restart: " + kept.error().message() + ")";
+          return console_json(200, {{"done", done}});
+        });
+        r.add("POST", "/v1/ips/{ip}", [this](const api::HttpRequest& req) {
+          auto body = api::parse_json_object(req.body);
+          if (!body) return api::error_response(body.error());
+          auto change = parse_change(*body);
+          if (!change) {
+            const std::string m = change.error().message();
             return api::error_response(
-                api::ApiError::invalid_field(k, (r.is_string() ? r.get<std::string>() : r.dump()) +
-                                                    ": " + prefix.error().message()));
-          (std::string(k) == "allow" ? policy.allow : policy.deny).push_back(*prefix);
-        }
-      }
-      if (auto set = c_.exit.set_policy(policy); !set)
-        return api::error_response({409, "not_changed", set.error().message(), ""});
-      std::string done = fmt::format("the exit allows {} and denies {} range(s) from now on",
-                                     policy.allow.size(), policy.deny.size());
-      if (c_.changes)
-        if (auto kept = c_.changes->record_policy(policy); !kept)
-          done += " (not kept for a restart: " + kept.error().message() + ")";
-      return console_json(200, {{"done", done}});
-    });
-    r.add("POST", "/v1/ips/{ip}", [this](const api::HttpRequest& req) {
-      auto body = api::parse_json_object(req.body);
-      if (!body) return api::error_response(body.error());
-      auto change = parse_change(*body);
-      if (!change) {
-        const std::string m = change.error().message();
-        return api::error_response(
-            api::ApiError::invalid_field(m.substr(0, m.find(':')), m.substr(m.find(':') + 2)));
-      }
-      const std::string ip = req.params.at("ip");
-      api::HttpResponse res;
-      res.later = [this, ip, change = *change](api::HttpResponse::Reply reply) {
-        std::lock_guard lock(mu_);
-        pending_.push_back(
-            {ip, change, [reply](Result<std::string> done) {
-               reply([done] {
-                 if (!done)
-                   return api::error_response({409, "not_changed", done.error().message(), ""});
-                 return console_json(200, {{"done", *done}});
-               });
-             }});
-      };
-      return res;
-    });
-  });
+                api::ApiError::invalid_field(m.substr(0, m.find(':')), m.substr(m.find(':') + 2)));
+          }
+          const std::string ip = req.params.at("ip");
+          api::HttpResponse res;
+          res.later = [this, ip, change = *change](api::HttpResponse::Reply reply) {
+            std::lock_guard lock(mu_);
+            pending_.push_back(
+                {ip, change, [reply](Result<std::string> done) {
+                   reply([done] {
+                     if (!done)
+                       return api::error_response({409, "not_changed", done.error().message(), ""});
+                     return console_json(200, {{"done", *done}});
+                   });
+                 }});
+          };
+          return res;
+        });
+      },
+      [this](api::ServerOptions& o) {
+        o.events = &events_;
+        o.upgrade_guard = console_upgrade_guard(c_.password, "IPSX provider console");
+        o.on_tick = [this] { tick(); };
+      });
 }
 
 ProviderConsole::~ProviderConsole() {
@@ -174,6 +181,20 @@ ProviderConsole::~ProviderConsole() {
     left.swap(pending_);
   }
   for (auto& p : left) p.done(std::unexpected(Error(CoreErrc::io_error, "the agent stopped")));
+}
+
+void ProviderConsole::tick() {
+  if (events_.subscribers() == 0) return;
+  const int64_t at = unix_ms();
+  ++ticks_;
+  if (ticks_ % 2 == 1) {
+    json d = deals();
+    if (std::string text = d.dump(); text != last_deals_) {
+      last_deals_ = std::move(text);
+      events_.publish("deals", std::move(d), at);
+    }
+  }
+  if (ticks_ % 5 == 1) events_.publish("console", summary(), at);
 }
 
 void ProviderConsole::serve(ProviderOffers& offers) {

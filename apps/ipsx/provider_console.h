@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent_metrics.h"
+#include "api/event_stream.h"
 #include "console.h"
 #include "core/address.h"
 #include "http/http_client.h"
@@ -61,6 +62,12 @@ class ProviderConsole {
   std::deque<Pending> pending_;
   std::deque<std::pair<int64_t, U256>> earnings_;  // (unix ms, paid)
   std::unique_ptr<Ticker> sampler_;
+  // The page's live stream (/v1/events, on the endpoint's thread): "deals" when they changed
+  // (checked every 2 s), "console" every 5 s.
+  api::EventStream events_;
+  std::string last_deals_;
+  uint64_t ticks_ = 0;
+  void tick();
   std::unique_ptr<AgentEndpoint> endpoint_;
 };
 

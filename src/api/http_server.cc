@@ -67,6 +67,22 @@ std::optional<HttpResponse> websocket_refusal(const http::request<http::string_b
   }
   return std::nullopt;
 }
+// What the router's handlers see of a request: its method, target, body, the client's address
+// and the few headers they read.
+HttpRequest to_request(const http::request<http::string_body>& req, const std::string& remote) {
+  HttpRequest request;
+  request.method = std::string(req.method_string());
+  request.target = std::string(req.target());
+  request.body = req.body();
+  request.remote = remote;
+  for (const char* name : {"accept-encoding", "if-none-match", "authorization", "cookie", "origin",
+                           "content-type", "sec-fetch-site", "host"}) {
+    if (auto it = req.find(name); it != req.end())
+      request.headers.emplace_back(name, std::string(it->value()));
+  }
+  return request;
+}
+
 namespace asio = net::asio;
 using net::awaitable;
 using net::tcp;
@@ -359,7 +375,10 @@ struct HttpServer::Impl {
       const auto& req = parser.get();
       if (options.events && websocket::is_upgrade(req) &&
           req.target().substr(0, req.target().find('?')) == options.events_path) {
-        if (auto refusal = websocket_refusal(req)) {
+        auto refusal = websocket_refusal(req);
+        if (!refusal && options.upgrade_guard)
+          refusal = options.upgrade_guard(to_request(req, remote));
+        if (refusal) {
           co_await fail_and_close(stream, *refusal);
           break;
         }
@@ -378,17 +397,7 @@ struct HttpServer::Impl {
                             {"Access-Control-Allow-Headers", "Content-Type"},
                             {"Access-Control-Max-Age", "600"}};
       } else {
-        HttpRequest request;
-        request.method = std::string(req.method_string());
-        request.target = std::string(req.target());
-        request.body = req.body();
-        request.remote = remote;
-        for (const char* name : {"accept-encoding", "if-none-match", "authorization", "cookie",
-                                 "origin", "content-type", "sec-fetch-site", "host"}) {
-          if (auto it = req.find(name); it != req.end())
-            request.headers.emplace_back(name, std::string(it->value()));
-        }
-        response = router.dispatch(request);
+        response = router.dispatch(to_request(req, remote));
         if (response.later) response = co_await finish_later(std::move(response));
       }
       if (!allow.empty()) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct ServerOptions {
   // disconnected. Null: no WebSocket (the request goes to the router like any other).
   EventStream* events = nullptr;
   std::string events_path = "/v1/events";
+  // Asked before a WebSocket upgrade is accepted (the request's method, target, remote and
+  // headers): an answer refuses it with that response. Empty: every upgrade is taken.
+  std::function<std::optional<HttpResponse>(const HttpRequest&)> upgrade_guard;
   size_t events_queue = 1024;
   // https: a PEM certificate chain (the server's first) and its PEM private key, read by
   // listen(); both or neither. TLS 1.2 and 1.3; the handshake must finish within read_timeout.

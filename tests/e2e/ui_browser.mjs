@@ -187,6 +187,7 @@ async function requester() {
   await page.authenticate({ username: "me", password: process.env.UI_PASSWORD });
   const res = await page.goto(url + "/", { waitUntil: "networkidle0", timeout: 30000 });
   await check("signed in, the console's page loads", async () => res.status() === 200 && (await page.title()) === "IPSX requester console");
+  await check("the console's stream is live (its WebSocket, signed in)", () => page.waitForFunction(() => document.querySelector("[data-testid=stream]")?.textContent === "live", { timeout: 10000 }).then(() => true));
   await check("the proxy endpoint is shown with examples to copy", async () => {
     await page.waitForSelector("[data-testid=endpoint]", { timeout: 10000 });
     const ex = await page.$eval("[data-testid=example]", (e) => e.textContent);
@@ -260,6 +261,7 @@ async function provider() {
   await page.authenticate({ username: "me", password: process.env.UI_PASSWORD });
   const res = await page.goto(url + "/", { waitUntil: "networkidle0", timeout: 30000 });
   await check("signed in, the console's page loads", async () => res.status() === 200 && (await page.title()) === "IPSX provider console");
+  await check("the console's stream is live (its WebSocket, signed in)", () => page.waitForFunction(() => document.querySelector("[data-testid=stream]")?.textContent === "live", { timeout: 10000 }).then(() => true));
   await check("both IPs are listed with the node's checks", async () => {
     await page.waitForSelector("button[data-edit='127.0.0.4']", { timeout: 10000 });
     const text = await page.$eval("#ips table", (e) => e.textContent);

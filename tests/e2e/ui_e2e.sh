@@ -101,6 +101,13 @@ expect_eq "a change from another site (Sec-Fetch-Site: cross-site): 403" \
 expect_eq "a change with another origin: 403" \
   "$(status -u me:proxy-secret -H 'Content-Type: application/json' -H 'Origin: http://evil.example' \
     -d '{"username":"country-us"}' "$console/v1/leases")" 403
+# Its WebSocket too: a page on another site could open one (no same-origin policy there).
+ws() { status -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+  -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$@" "$console/v1/events"; }
+expect_eq "the console's WebSocket without the password: 401" "$(ws)" 401
+expect_eq "... with it, from another origin: 403" "$(ws -u me:proxy-secret -H 'Origin: http://evil.example')" 403
+expect_eq "... with it, from its own page: 101" \
+  "$(ws -u me:proxy-secret -H "Origin: $console" --max-time 2)" 101
 expect_out "bad filters: 400 with the parser's reason" '"field":"username".*unknown key' \
   curl -s -u me:proxy-secret -H 'Content-Type: application/json' -d '{"username":"colour-blue"}' "$console/v1/leases"
 

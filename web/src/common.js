@@ -110,7 +110,23 @@ export function usePoll(load, ms, deps = []) {
     const t = setInterval(run, ms);
     return () => clearInterval(t);
   }, deps);
-  return { ...state, reload: run };
+  // set: a value that came otherwise (the live stream)
+  return { ...state, reload: run, set: (value) => setState({ value, error: null }) };
+}
+
+// A console's live stream (/v1/events on its own port): each message's data handed to the
+// setter its type names; returns the stream's state ("connecting", "live", "reconnecting").
+export function useConsoleStream(setters) {
+  const [state, setState] = useState("connecting");
+  useEffect(
+    () =>
+      subscribe("/v1/events", {
+        onState: setState,
+        onEvent: (e) => setters[e.type] && setters[e.type](e.data),
+      }),
+    [],
+  );
+  return state;
 }
 
 // ---- amounts: base units (10^-18 IPSX) as decimal strings, exactly --------------------------

@@ -2,7 +2,7 @@
 // an offer's price or scopes and pausing or resuming it (the agent signs; the page never does),
 // the deals live with bytes, payments, path and usage receipts, earnings over time, the rating and
 // the ledger account (docs/web.md).
-import { html, render, useState, api, usePoll, ipsx, perHour, parsePerHour, bytes, short, ago, ErrorLine, Section, Table, TimeChart } from "./common.js";
+import { html, render, useState, api, usePoll, useConsoleStream, ipsx, perHour, parsePerHour, bytes, short, ago, ErrorLine, Section, Table, TimeChart } from "./common.js";
 
 const SCOPES = ["crawling", "streaming", "email", "general", "vpn"];
 
@@ -116,8 +116,12 @@ function Policy({ policy, reload }) {
 }
 
 function App() {
-  const info = usePoll(() => api("/v1/console"), 5000);
-  const deals = usePoll(() => api("/v1/deals"), 2000);
+  // Live over the console's WebSocket; read every few seconds while it is not.
+  const [live, setLive] = useState(false);
+  const info = usePoll(() => api("/v1/console"), live ? 60000 : 5000, [live]);
+  const deals = usePoll(() => api("/v1/deals"), live ? 60000 : 2000, [live]);
+  const stream = useConsoleStream({ deals: (d) => deals.set(d), console: (d) => info.set(d) });
+  if ((stream === "live") !== live) setLive(stream === "live");
   const profile = usePoll(() => api("/v1/profile"), 30000);
   const account = usePoll(() => api("/v1/account"), 15000);
   const c = info.value, p = profile.value, a = account.value;
@@ -132,6 +136,7 @@ function App() {
         ${a && html`<div><dt>Balance</dt><dd data-testid="balance">${a.balance} IPSX</dd></div>`}
         ${p && html`<div><dt>Rating</dt><dd data-testid="rating">${p.rating.count ? `${(p.rating.x100 / 100).toFixed(2)} of 5 (${p.rating.count} votes)` : "no votes yet"}</dd></div>`}
         ${p && html`<div><dt>Deals provided</dt><dd>${p.history.provided}</dd></div>`}
+        <div><dt>Stream</dt><dd class=${"stream " + stream} data-testid="stream">${stream}</dd></div>
       </dl>`}
       <${ErrorLine} error=${info.error} />
     </header>

@@ -1,7 +1,7 @@
 // The requester's console (`ipsx gateway --ui`): lease by country on the map, the leases live
 // with their IPs, bytes and payments, spend against the budget, the proxy endpoint with examples
 // to copy, and the per-deal credentials as ip:port:user:pass lines (docs/web.md).
-import { html, render, useState, api, usePoll, ipsx, perHour, bytes, short, ErrorLine, Section, Table, TimeChart } from "./common.js";
+import { html, render, useState, api, usePoll, useConsoleStream, ipsx, perHour, bytes, short, ErrorLine, Section, Table, TimeChart } from "./common.js";
 import { WorldMap, countryName } from "./worldmap.js";
 import qrcode from "qrcode-generator";
 
@@ -117,8 +117,12 @@ function LeaseForm({ country, onLeased }) {
 }
 
 function App() {
-  const info = usePoll(() => api("/v1/console"), 5000);
-  const leases = usePoll(() => api("/v1/leases"), 2000);
+  // Live over the console's WebSocket; read every few seconds while it is not.
+  const [live, setLive] = useState(false);
+  const info = usePoll(() => api("/v1/console"), live ? 60000 : 5000, [live]);
+  const leases = usePoll(() => api("/v1/leases"), live ? 60000 : 2000, [live]);
+  const stream = useConsoleStream({ leases: (d) => leases.set(d), console: (d) => info.set(d) });
+  if ((stream === "live") !== live) setLive(stream === "live");
   const countries = usePoll(() => api("/v1/market/countries"), 10000);
   const [country, setCountry] = useState(null);
   const [leased, setLeased] = useState(null);
@@ -149,6 +153,7 @@ function App() {
         <div><dt>Committed</dt><dd>${ipsx(c.totals.committed)} IPSX</dd></div>
         <div><dt>Budget</dt><dd>${c.policy.budget === "0" ? "no limit" : ipsx(c.policy.budget) + " IPSX"}</dd></div>
         <div><dt>Highest price</dt><dd>${perHour(c.policy.maxPricePerSecond)} IPSX per hour</dd></div>
+        <div><dt>Stream</dt><dd class=${"stream " + stream} data-testid="stream">${stream}</dd></div>
       </dl>`}
       <${ErrorLine} error=${info.error} />
     </header>
