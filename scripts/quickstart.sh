@@ -3,7 +3,9 @@
 # DIR (default ./quickstart): a ledger, a node on 127.0.0.1:8080 (where the client commands look
 # by default), two providers (DE leaving from 127.0.0.2, US from 127.0.0.3), a requester's
 # gateway on 127.0.0.1:1080 (proxy password "quickstart") and a destination on 127.0.0.1:8090
-# that answers with the caller's address. Named accounts in DIR/keys (password in
+# that answers with the caller's address; in a browser, the market at http://127.0.0.1:8080/, the
+# requester's console at http://127.0.0.1:8081/ and the DE provider's at http://127.0.0.1:8082/
+# (any user name, password "quickstart"). Named accounts in DIR/keys (password in
 # DIR/password), logs in DIR/logs; `source DIR/env` for the commands, `DIR/stop` to stop it all.
 # The README's "Quick start" goes on from here.
 # usage: quickstart.sh IPSX [DIR]
@@ -12,12 +14,13 @@ IPSX=$(realpath "$1")
 DIR=$(realpath -m "${2:-quickstart}")
 here=$(cd "$(dirname "$0")" && pwd)
 NODE=127.0.0.1:8080 GATEWAY=127.0.0.1:1080 DEST=127.0.0.1:8090
+REQUESTER_UI=127.0.0.1:8081 PROVIDER_UI=127.0.0.1:8082
 
 if [[ -x $DIR/stop ]] && "$DIR/stop" --running; then
   echo "quickstart: already running in $DIR (stop it with $DIR/stop)" >&2
   exit 1
 fi
-for port in 8080 1080 8090; do
+for port in 8080 1080 8090 8081 8082; do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
     echo "quickstart: 127.0.0.1:$port is taken by another program; the quick start needs it" >&2
     exit 1
@@ -108,7 +111,7 @@ run node "$IPSX" node --data ledger --journal market --keystore keys --address m
   --password-file password --listen "$NODE" \
   --fee-bps 250 --geo-static geo-static.txt
 wait_log node "listening on http://$NODE"
-say "node: http://$NODE (logs/node.log)"
+say "node: http://$NODE (logs/node.log); the market in a browser: http://$NODE/"
 i=2
 for country in de us; do
   cat >"provide-$country.toml" <<EOF
@@ -120,17 +123,21 @@ country = "${country^^}"
 type = "residential"
 price = "0.001"
 EOF
+  console=()  # the DE provider's console, behind the quick start's password
+  [[ $country == de ]] && console=(--ui "$PROVIDER_UI" --ui-password-file password)
   run "provide-$country" "$IPSX" provide --node "http://$NODE" --account "provider-$country" \
-    --config "provide-$country.toml" --data "provider-$country"
+    --config "provide-$country.toml" --data "provider-$country" "${console[@]}"
   wait_log "provide-$country" "offer .* placed"
   say "provider ${country^^}: offers 127.0.0.$i at 0.001 IPSX/s (logs/provide-$country.log)"
+  [[ $country == de ]] && say "provider DE's console: http://$PROVIDER_UI/ (password 'quickstart')"
   i=$((i + 1))
 done
 run gateway "$IPSX" gateway --node "http://$NODE" --account requester \
   --proxy-password-file proxy-password --listen "$GATEWAY" --max-price 0.002 --duration 600 \
-  --budget 10
+  --budget 10 --ui "$REQUESTER_UI"
 wait_log gateway "proxy on $GATEWAY"
 say "gateway: SOCKS5 and HTTP proxy on $GATEWAY, password 'quickstart' (logs/gateway.log)"
+say "requester's console: http://$REQUESTER_UI/ (password 'quickstart')"
 say "destination: http://$DEST/ answers with the caller's address"
 
 bin=$(dirname "$IPSX")

@@ -26,6 +26,10 @@ expect_eq "every step succeeds (bash -e: the first failure stops them)" "$status
 after() { awk -v c="$1" 'found { print; exit } index($0, c) == 1 { found = 1 }' "$work/out"; }  # the line after
 expect_eq "curl through the gateway as DE leaves from 127.0.0.2" "$(after 'curl -s -x http://country-de')" 127.0.0.2
 expect_eq "curl through SOCKS5 as US leaves from 127.0.0.3" "$(after 'curl -s -x socks5h://country-us')" 127.0.0.3
+leases=$(after 'curl -s -u me:quickstart')
+expect_out "the requester's console lists the DE lease" '"ip":"127\.0\.0\.2"' echo "$leases"
+expect_out "and the US lease" '"ip":"127\.0\.0\.3"' echo "$leases"
+expect_out "the DE provider's console is up" "provider DE's console: http://127\.0\.0\.1:8082/" cat "$work/out"
 expect_out "deal list shows the two deals" '0x[0-9a-f]{64}.*0x[0-9a-f]{64}' \
   bash -c "sed -n '/^ipsx deal list/,/^ipsx market depth/p' '$work/out' | tr '\n' ' '"
 expect_out "market depth for DE" 'DE: [0-9]+ live offers' cat "$work/out"
