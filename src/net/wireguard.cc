@@ -25,9 +25,15 @@ std::string v4_text(uint32_t a) {
 }
 
 // An IPv4 prefix ("a.b.c.d/n") of a stored one, or nothing for an IPv6 range.
+// The IPv4 range of a policy's range, for the tunnels' IPv4 rules: a v4-mapped range as it is,
+// an IPv6 range wide enough to hold every v4-mapped address (::/0, ::ffff:0:0/96's supersets) as
+// 0.0.0.0/0; nullopt for one that holds none.
 std::optional<std::string> v4_prefix(const IpPrefix& p) {
-  if (!is_v4_mapped(p.prefix) || p.bits < 96) return std::nullopt;
-  return fmt::format("{}/{}", v4_text(v4_value(p.prefix)), p.bits - 96);
+  if (is_v4_mapped(p.prefix) && p.bits >= 96)
+    return fmt::format("{}/{}", v4_text(v4_value(p.prefix)), p.bits - 96);
+  static const Ip any_v4 = parse_ip("0.0.0.0").value();  // ::ffff:0.0.0.0
+  if (p.bits < 96 && p.contains(any_v4)) return "0.0.0.0/0";
+  return std::nullopt;
 }
 
 std::string nft_set(const std::vector<std::string>& elements) {
