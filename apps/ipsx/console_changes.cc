@@ -48,6 +48,11 @@ Result<void> ConsoleChanges::load() {
         (std::string(k) == "scopes" ? ch.scopes : ch.protocols) = p->get<uint32_t>();
       }
     }
+    if (auto p = c.find("hours"); p != c.end()) {
+      if (!p->is_string() || !parse_hours(p->get<std::string>()))
+        return std::unexpected(bad(file_, "offers." + ip + ".hours"));
+      ch.hours = p->get<std::string>();
+    }
     if (auto p = c.find("paused"); p != c.end()) {
       if (!p->is_boolean()) return std::unexpected(bad(file_, "offers." + ip + ".paused"));
       ch.paused = p->get<bool>();
@@ -111,6 +116,7 @@ Result<void> ConsoleChanges::record(const std::string& ip, const OfferChange& ch
   if (change.scopes) kept.scopes = change.scopes;
   if (change.protocols) kept.protocols = change.protocols;
   if (change.paused) kept.paused = change.paused;
+  if (change.hours) kept.hours = change.hours;
   return save();
 }
 
@@ -122,6 +128,7 @@ Result<void> ConsoleChanges::save() {
     if (c.scopes) o["scopes"] = *c.scopes;
     if (c.protocols) o["protocols"] = *c.protocols;
     if (c.paused) o["paused"] = *c.paused;
+    if (c.hours) o["hours"] = *c.hours;
     offers[a] = o;
   }
   json j = {{"offers", offers}};

@@ -81,6 +81,12 @@ Result<OfferChange> parse_change(const json& j) {
     if (!v || *v == 0) return bad("protocols", v ? "name at least one" : v.error().message());
     ch.protocols = *v;
   }
+  if (auto h = j.find("hours"); h != j.end()) {
+    if (!h->is_string()) return bad("hours", "HH:MM-HH:MM in UTC, or \"\" for always");
+    if (auto ok = parse_hours(h->get<std::string>()); !ok)
+      return bad("hours", ok.error().message());
+    ch.hours = h->get<std::string>();
+  }
   if (auto pa = j.find("paused"); pa != j.end()) {
     if (!pa->is_boolean()) return bad("paused", "true or false");
     ch.paused = pa->get<bool>();
@@ -252,6 +258,7 @@ json ProviderConsole::summary() {
                    {"scopes", scope_names(o.scopes)},
                    {"capacity", o.capacity},
                    {"paused", o.paused},
+                   {"hours", o.hours},
                    {"offer", o.offer ? json(o.offer->hex()) : json()},
                    {"fromS", o.from},
                    {"untilS", o.until},

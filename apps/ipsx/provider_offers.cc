@@ -29,6 +29,39 @@ uint64_t now_s() {
 
 }  // namespace
 
+Result<std::optional<DailyHours>> parse_hours(std::string_view text) {
+  if (text.empty()) return std::optional<DailyHours>();
+  auto bad = [&] {
+    return std::unexpected(Error(CoreErrc::invalid_argument,
+                                 "'" + std::string(text) +
+                                     "': want HH:MM-HH:MM in UTC (as 22:00-06:00), start and "
+                                     "end differing"));
+  };
+  auto minutes = [](std::string_view t) -> std::optional<uint32_t> {
+    if (t.size() != 5 || t[2] != ':' || !std::isdigit(static_cast<unsigned char>(t[0])) ||
+        !std::isdigit(static_cast<unsigned char>(t[1])) ||
+        !std::isdigit(static_cast<unsigned char>(t[3])) ||
+        !std::isdigit(static_cast<unsigned char>(t[4])))
+      return std::nullopt;
+    uint32_t h = (t[0] - '0') * 10 + (t[1] - '0'), m = (t[3] - '0') * 10 + (t[4] - '0');
+    if (h > 24 || m > 59 || (h == 24 && m != 0)) return std::nullopt;
+    return h * 60 + m;
+  };
+  if (text.size() != 11 || text[5] != '-') return bad();
+  auto a = minutes(text.substr(0, 5)), b = minutes(text.substr(6, 5));
+  if (!a || !b || *a % 1440 == *b % 1440) return bad();
+  return std::optional<DailyHours>(DailyHours{*a % 1440, *b % 1440});
+}
+
+std::pair<uint64_t, uint64_t> next_window(uint64_t t, const DailyHours& h) {
+  const uint64_t day = t / 86'400 * 86'400;
+  for (uint64_t d = day >= 86'400 ? day - 86'400 : 0;; d += 86'400) {
+    const uint64_t start = d + h.start * 60;
+    const uint64_t end = h.end > h.start ? d + h.end * 60 : d + 86'400 + h.end * 60;
+    if (end > t) return {start, end};
+  }
+}
+
 EarlierDeals withdraw_earlier_offers(sdk::NodeClient& node, const sdk::Signer& signer,
                                      const std::vector<Offer>& offers) {
   EarlierDeals out{std::vector<uint64_t>(offers.size(), 0),
@@ -87,8 +120,12 @@ ProviderOffers::ProviderOffers(NodeSession& s, const sdk::Signer& signer, Provid
       last_from_(c.offers.size(), 0),
       prev_offer_(c.offers.size()),
       prev_from_(c.offers.size(), 0),
+      last_base_(c.offers.size(), 0),
+      prev_base_(c.offers.size(), 0),
       held_by_(c.offers.size()),
       paused_(c.offers.size(), false),
+      hours_(c.offers.size()),
+      hours_text_(c.offers.size()),
       checked_(c.offers.size()),
       renew_ahead_(std::min<uint64_t>(600, c.offer_seconds / 2)) {}
 
@@ -102,6 +139,7 @@ void ProviderOffers::place(bool first, std::optional<size_t> only, const char* w
     if (only && i != *only) continue;
     if (paused_[i] || (!first && !only && now_s() + renew_ahead_ < until_[i])) continue;
     Offer offer = c_.offers[i];
+    const uint64_t base = until_[i];  // where this offer's window may start, hours aside
     const std::string ip = format_ip(offer.ip);
     if (s_.proves_ownership) {
       if (auto p =
@@ -119,6 +157,12 @@ void ProviderOffers::place(bool first, std::optional<size_t> only, const char* w
     offer.fee_bps = fee_bps_;
     offer.available_from = until_[i];  // 0 at first, unless earlier offers' deals still run
     offer.available_until = std::max(now_s(), until_[i]) + c_.offer_seconds;
+    if (hours_[i]) {  // only within the IP's daily hours: the window now, or the next one
+      const uint64_t t = std::max(now_s(), until_[i]);
+      auto [start, end] = next_window(t, *hours_[i]);
+      if (start > t) offer.available_from = start;
+      offer.available_until = std::min(end, std::max(t, start) + c_.offer_seconds);
+    }
     offer.expiry = offer.available_until;
     offer.nonce = ++nonce_;
     auto placed = s_.node->place_order(unwrap(signer_.offer(offer), "offer"));
@@ -136,6 +180,8 @@ void ProviderOffers::place(bool first, std::optional<size_t> only, const char* w
     // The offer it follows stays on sale until its own end (the successor is placed ahead).
     prev_offer_[i] = last_offer_[i];
     prev_from_[i] = last_from_[i];
+    prev_base_[i] = last_base_[i];
+    last_base_[i] = base;
     // (the hash the node answers: the signer fills the offer's provider in)
     if (auto h = Hash::from_hex(placed->value("hash", ""))) last_offer_[i] = *h;
     last_from_[i] = offer.available_from;
@@ -198,6 +244,12 @@ Result<bool> ProviderOffers::withdraw_unsold(const Hash& h) {
 Result<std::string> ProviderOffers::change(size_t i, const OfferChange& ch) {
   Offer& o = c_.offers[i];
   const std::string ip = format_ip(o.ip);
+  std::optional<std::optional<DailyHours>> hours;
+  if (ch.hours) {
+    auto h = parse_hours(*ch.hours);
+    if (!h) return std::unexpected(h.error());
+    hours = *h;
+  }
   const bool pausing = ch.paused.value_or(paused_[i]);
   // Both offers on sale (the current one and, near its end, its successor) are withdrawn if
   // nothing was sold on them; what was sold keeps its terms.
@@ -214,13 +266,18 @@ Result<std::string> ProviderOffers::change(size_t i, const OfferChange& ch) {
     last_free = *w;
     if (last_free) {
       last_offer_[i].reset();
-      // The next offer sells the withdrawn windows (from the earlier one's start if it went too).
-      until_[i] = prev_free ? prev_from_[i] : last_from_[i];
+      // The next offer sells the withdrawn windows (from the earlier one's start if it went too;
+      // from where they could start, whatever the hours that shifted them).
+      until_[i] = prev_free ? prev_base_[i] : last_base_[i];
     }
   }
   if (ch.price_per_second) o.price_per_second = *ch.price_per_second;
   if (ch.scopes) o.scopes = *ch.scopes;
   if (ch.protocols) o.protocols = *ch.protocols;
+  if (hours) {
+    hours_[i] = *hours;
+    hours_text_[i] = *ch.hours;
+  }
   paused_[i] = pausing;
   if (pausing)
     return last_free || !last_offer_[i]
@@ -241,6 +298,11 @@ void ProviderOffers::preset(size_t i, const OfferChange& ch) {
   if (ch.scopes) o.scopes = *ch.scopes;
   if (ch.protocols) o.protocols = *ch.protocols;
   if (ch.paused) paused_[i] = *ch.paused;
+  if (ch.hours)
+    if (auto h = parse_hours(*ch.hours)) {
+      hours_[i] = *h;
+      hours_text_[i] = *ch.hours;
+    }
 }
 
 std::vector<OfferView> ProviderOffers::view() const {
@@ -249,7 +311,8 @@ std::vector<OfferView> ProviderOffers::view() const {
     const Offer& o = c_.offers[i];
     out.push_back({format_ip(o.ip), std::string(o.country.begin(), o.country.end()),
                    to_string(o.ip_type), o.price_per_second, o.protocols, o.scopes, o.capacity,
-                   paused_[i], last_offer_[i], last_from_[i], until_[i], checked_[i]});
+                   paused_[i], hours_text_[i], last_offer_[i], last_from_[i], until_[i],
+                   checked_[i]});
   }
   return out;
 }

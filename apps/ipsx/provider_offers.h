@@ -36,7 +36,18 @@ struct OfferChange {
   std::optional<uint32_t> scopes;
   std::optional<uint32_t> protocols;
   std::optional<bool> paused;
+  std::optional<std::string> hours;  // the daily hours on offer, "HH:MM-HH:MM" UTC; "": always
 };
+
+// A daily window of hours, in minutes of the UTC day: [start, end), across midnight when end <
+// start.
+struct DailyHours {
+  uint32_t start = 0, end = 0;
+};
+// "22:00-06:00" (UTC; start and end differ); "" is none (always). Fails naming what is wrong.
+Result<std::optional<DailyHours>> parse_hours(std::string_view text);
+// The first window of `h` that ends after `t` (unix seconds): its start (maybe before t) and end.
+std::pair<uint64_t, uint64_t> next_window(uint64_t t, const DailyHours& h);
 
 // What the console shows of one IP.
 struct OfferView {
@@ -44,6 +55,7 @@ struct OfferView {
   U256 price_per_second;
   uint32_t protocols = 0, scopes = 0, capacity = 0;
   bool paused = false;
+  std::string hours;             // "" always
   std::optional<Hash> offer;     // the last offer placed
   uint64_t from = 0, until = 0;  // its window (unix seconds)
   std::string checked;           // the node's checks at the last placement, or why it refused
@@ -101,8 +113,13 @@ class ProviderOffers {
   // renew_ahead_ before it), and its window's start.
   std::vector<std::optional<Hash>> prev_offer_;
   std::vector<uint64_t> prev_from_;
+  // Where each of the two could have started before the daily hours shifted it (what a
+  // withdrawal gives back).
+  std::vector<uint64_t> last_base_, prev_base_;
   std::vector<std::set<Hash>> held_by_;
   std::vector<bool> paused_;
+  std::vector<std::optional<DailyHours>> hours_;
+  std::vector<std::string> hours_text_;
   std::vector<std::string> checked_;
   std::set<size_t> freed_;
   const uint64_t renew_ahead_;

@@ -309,6 +309,32 @@ async function provider() {
     const after = await depthPrices();
     return after.includes("2000000000000000") ? `depth ${JSON.stringify(after)}` : (() => { throw new Error(`not back: ${after}`); })();
   });
+  // The offer of 127.0.0.4 as the book has it now (the newest resting one).
+  const offerOf4 = async () => {
+    const r = await fetch(`${node}/v1/orders?side=offer&state=resting&country=DE&limit=500`).then((x) => x.json());
+    return r.orders.filter((o) => o.offer.ip === "127.0.0.4").pop();
+  };
+  await check("daily hours set on the console: the offer sells only from the next window", async () => {
+    const h = (new Date().getUTCHours() + 2) % 24, pad = (n) => String(n).padStart(2, "0");
+    const hours = `${pad(h)}:00-${pad((h + 1) % 24)}:00`;
+    await page.$eval("form[data-ip='127.0.0.4'] input[name=hours]", (e) => (e.value = ""));
+    await page.type("form[data-ip='127.0.0.4'] input[name=hours]", hours);
+    await page.$eval("form[data-ip='127.0.0.4'] input[name=price]", (e) => (e.value = ""));
+    await page.click("form[data-ip='127.0.0.4'] [data-testid=change]");
+    await page.waitForFunction((h) => [...document.querySelectorAll("#ips td")].some((e) => e.textContent === h), { timeout: 15000 }, hours);
+    const o = await offerOf4();
+    const from = o.offer.availableFrom, until = o.offer.availableUntil, now = Date.now() / 1000;
+    if (!(from > now + 3600 && until - from === 3600)) throw new Error(`window ${from}..${until}, now ${now}`);
+    return `${hours}: on sale from ${new Date(from * 1000).toISOString()} for an hour`;
+  });
+  await check("hours cleared: on sale at once again", async () => {
+    await page.$eval("form[data-ip='127.0.0.4'] input[name=hours]", (e) => (e.value = ""));
+    await page.type("form[data-ip='127.0.0.4'] input[name=hours]", " ");
+    await page.click("form[data-ip='127.0.0.4'] [data-testid=change]");
+    await page.waitForFunction(() => [...document.querySelectorAll("#ips td")].filter((e) => e.textContent === "always").length === 2, { timeout: 15000 });
+    const o = await offerOf4();
+    return o.offer.availableFrom <= Date.now() / 1000 ? `from ${o.offer.availableFrom}` : (() => { throw new Error(`from ${o.offer.availableFrom}`); })();
+  });
   await check("a bad range in the exit's lists is refused with the field named", async () => {
     await page.$eval("form.policy textarea[name=deny]", (e) => (e.value = ""));
     await page.type("form.policy textarea[name=deny]", "10.0.0.0/99");

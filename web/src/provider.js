@@ -9,6 +9,7 @@ const SCOPES = ["crawling", "streaming", "email", "general", "vpn"];
 function EditIp({ ip, onDone }) {
   const [price, setPrice] = useState("");
   const [scopes, setScopes] = useState(ip.scopes.split(",").filter(Boolean));
+  const [hours, setHours] = useState(ip.hours);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const send = async (body) => {
@@ -36,8 +37,15 @@ function EditIp({ ip, onDone }) {
       return;
     }
     if (scopes.join(",") !== ip.scopes) body.scopes = scopes.join(",");
+    if (hours.trim() !== ip.hours) {
+      if (hours.trim() && !/^\d\d:\d\d-\d\d:\d\d$/.test(hours.trim())) {
+        setError("Hours are HH:MM-HH:MM in UTC (as 22:00-06:00), or empty for always.");
+        return;
+      }
+      body.hours = hours.trim();
+    }
     if (Object.keys(body).length === 0) {
-      setError("Nothing to change: give a new price or other scopes.");
+      setError("Nothing to change: give a new price, other uses or other hours.");
       return;
     }
     send(body);
@@ -46,6 +54,7 @@ function EditIp({ ip, onDone }) {
   return html`<form class="order" onSubmit=${submit} data-ip=${ip.ip} aria-label=${`Change the offer of ${ip.ip}`}>
     <div class="grid">
       <label>New price, IPSX per hour <input name="price" value=${price} onInput=${(e) => setPrice(e.target.value)} inputmode="decimal" placeholder=${perHour(ip.pricePerSecond)} /></label>
+      <label>Hours on offer, UTC (empty: always) <input name="hours" value=${hours} onInput=${(e) => setHours(e.target.value)} placeholder="22:00-06:00" /></label>
       <fieldset class="scopes"><legend>Uses (scopes)</legend>${SCOPES.map((s) => html`<label class="check"><input type="checkbox" name=${"scope-" + s} checked=${scopes.includes(s)} onChange=${() => toggle(s)} /> ${s}</label>`)}</fieldset>
     </div>
     <button type="submit" disabled=${busy} data-testid="change">${busy ? "The agent is signing…" : "Sign and place the new offer"}</button>
@@ -67,8 +76,9 @@ function Ips({ info, reload }) {
         { label: "IPSX per hour", value: (i) => html`<span data-testid="price">${perHour(i.pricePerSecond)}</span>`, cls: "num" },
         { label: "Uses", value: (i) => i.scopes },
         { label: "Places", value: (i) => i.capacity, cls: "num" },
+        { label: "Hours (UTC)", value: (i) => i.hours || "always" },
         { label: "State", value: (i) => html`<span data-testid="state" class=${"phase " + (i.paused ? "closed" : "active")}>${i.paused ? "paused" : i.offer ? "on offer" : "not placed"}</span>` },
-        { label: "Offered until", value: (i) => (i.untilS ? ago(i.untilS * 1000) : "–") },
+        { label: "On sale", value: (i) => (i.untilS ? html`<span data-testid="window">${i.fromS * 1000 > Date.now() ? `from ${ago(i.fromS * 1000)} ` : ""}until ${ago(i.untilS * 1000)}</span>` : "–") },
         { label: "The node's checks", value: (i) => i.checked || "–" },
       ]} />
     ${open && html`<${EditIp} ip=${ips.find((i) => i.ip === open)} onDone=${(d) => { setDone(d); reload(); }} />`}
@@ -142,7 +152,7 @@ function App() {
     </header>
     <main>
       <${Section} id="ips" title="IPs offered">
-        <p>Choose an IP to change its price or uses, or to pause it. The agent signs the new offer; an offer already sold keeps its terms until its deals end.</p>
+        <p>Choose an IP to change its price, uses or daily hours, or to pause it. The agent signs the new offer; an offer already sold keeps its terms until its deals end.</p>
         <${Ips} info=${c} reload=${info.reload} />
       <//>
       <${Section} id="destinations" title="Destinations">
