@@ -1,4 +1,5 @@
 #include "provide_config.h"
+#include "provider_offers.h"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -121,8 +122,12 @@ ProvideConfig load_provide_config(const std::string& path) {
       throw CommandError(where + ".protocols: vpn needs a [vpn] section (docs/vpn.md)");
     if ((o.protocols & protocol::vpn) && !is_v4_mapped(o.ip))
       throw CommandError(where + ".protocols: the VPN serves IPv4 addresses only");
+    std::string hours = toml_value<std::string>(v["hours"], where + ".hours", "");
+    if (auto h = parse_hours(hours); !h)
+      throw CommandError(where + ".hours: " + h.error().message());
     c.offers.push_back(o);
     c.local_addresses.push_back(local);
+    c.hours.push_back(hours);
   }
   return c;
 }

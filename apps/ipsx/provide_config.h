@@ -33,6 +33,8 @@ struct ProvideConfig {
   // Per offer (same index): behind a NAT, the local address whose traffic leaves as the offer's
   // public IP; empty: the IP is this machine's own.
   std::vector<std::string> local_addresses;
+  // Per offer: the daily hours it is on sale, "HH:MM-HH:MM" UTC; empty: always.
+  std::vector<std::string> hours;
   // [vpn]: the exit serves `vpn` deals as WireGuard tunnels (docs/vpn.md). Needs CAP_NET_ADMIN.
   struct Vpn {
     std::string interface = "ipsxvpn0";

@@ -127,7 +127,12 @@ ProviderOffers::ProviderOffers(NodeSession& s, const sdk::Signer& signer, Provid
       hours_(c.offers.size()),
       hours_text_(c.offers.size()),
       checked_(c.offers.size()),
-      renew_ahead_(std::min<uint64_t>(600, c.offer_seconds / 2)) {}
+      renew_ahead_(std::min<uint64_t>(600, c.offer_seconds / 2)) {
+  for (size_t i = 0; i < c.hours.size() && i < c.offers.size(); ++i) {
+    hours_text_[i] = c.hours[i];
+    hours_[i] = parse_hours(c.hours[i]).value_or(std::nullopt);  // checked when it was read
+  }
+}
 
 void ProviderOffers::resume(EarlierDeals earlier) {
   until_ = std::move(earlier.busy_until);

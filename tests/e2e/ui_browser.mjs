@@ -265,7 +265,8 @@ async function provider() {
   await check("both IPs are listed with the node's checks", async () => {
     await page.waitForSelector("button[data-edit='127.0.0.4']", { timeout: 10000 });
     const text = await page.$eval("#ips table", (e) => e.textContent);
-    return /127\.0\.0\.2/.test(text) && /accepted at/.test(text) ? "127.0.0.2 and 127.0.0.4, accepted" : false;
+    if (!text.includes(process.env.UI_HOURS)) throw new Error(`no ${process.env.UI_HOURS} (the config's hours) in ${text}`);
+    return /127\.0\.0\.2/.test(text) && /accepted at/.test(text) ? `127.0.0.2, and 127.0.0.4 on sale ${process.env.UI_HOURS}, accepted` : false;
   });
   await check("the DE deal is listed with its bytes and what was paid", async () => {
     await page.waitForFunction(() => [...document.querySelectorAll("#deals [data-testid=paid]")].some((e) => e.textContent !== "0"), { timeout: 20000 });

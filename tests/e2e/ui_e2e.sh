@@ -61,6 +61,15 @@ provider_config 127.0.0.2 DE 0.001 >"$work/de.toml"
 provider_config 127.0.0.3 US 0.002 >"$work/us.toml"
 # The DE provider has a second, dearer IP (what its console changes), and a console.
 provider_config 127.0.0.4 DE 0.0015 | sed -n '/^\[\[ip\]\]/,$p' >>"$work/de.toml"
+# ... on sale only within daily hours (UTC) that hold the next few hours: from an hour ago to three
+# hours on.
+now_h=$(date -u +%-H)
+hours=$(printf '%02d:00-%02d:00' $(((now_h + 23) % 24)) $(((now_h + 3) % 24)))
+echo "hours = \"$hours\"" >>"$work/de.toml"
+sed 's/^hours = .*/hours = "25:00-01:00"/' "$work/de.toml" >"$work/bad-hours.toml"
+expect_error "a config with bad hours is refused, naming the key" 'ip\[1\]\.hours: .25:00-01:00.: want HH:MM-HH:MM' \
+  "$IPSX" provide --node "$url" --keystore "$ks" --password-file "$work/pw" --address "$de" \
+  --config "$work/bad-hours.toml"
 # Their exits also serve each deal as an ordinary proxy (ip:port:user:pass) from the leased IP.
 sed -i '1i proxy_listen = "127.0.0.2:0"' "$work/de.toml"
 sed -i '1i proxy_listen = "127.0.0.3:0"' "$work/us.toml"
@@ -128,7 +137,7 @@ mkdir -p "$work/sync" "$root/docs/screenshots"
 pids+=($!)
 # browser PAGE URL [PASSWORD]: the browser half for one page; its ok/FAIL lines count here.
 browser() {
-  UI_SYNC=$work/sync UI_PASSWORD=${3:-proxy-secret} UI_NODE=$url node "$here/ui_browser.mjs" "$1" "$2" \
+  UI_SYNC=$work/sync UI_PASSWORD=${3:-proxy-secret} UI_NODE=$url UI_HOURS=$hours node "$here/ui_browser.mjs" "$1" "$2" \
     "$root/docs/screenshots" >"$work/browser-$1.out" 2>&1
   local rc=$? n
   cat "$work/browser-$1.out"
