@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent_metrics.h"
+#include "api/web_routes.h"
 #include "net/http_proxy.h"
 
 namespace ipsx::cli {
@@ -24,6 +26,25 @@ api::HttpResponse console_json(int status, const nlohmann::json& body) {
   api::HttpResponse r = api::json_response(status, body);
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
+}
+
+std::unique_ptr<AgentEndpoint> serve_console(const net::tcp::endpoint& at, const std::string& page,
+                                             const std::string& password, api::EventStream& events,
+                                             std::function<void()> tick,
+                                             const std::function<void(api::Router&)>& routes) {
+  const std::string realm = "IPSX " + page + " console";
+  return std::make_unique<AgentEndpoint>(
+      at,
+      [&](api::Router& r) {
+        add_console_guard(r, password, realm);
+        api::add_web_routes(r, page);
+        routes(r);
+      },
+      [&](api::ServerOptions& o) {
+        o.events = &events;
+        o.upgrade_guard = console_upgrade_guard(password, realm);
+        o.on_tick = std::move(tick);
+      });
 }
 
 api::HttpResponse forward_get(http::HttpClient& node, const std::string& target) {

@@ -11,8 +11,10 @@
 #include <string>
 #include <thread>
 
+#include "api/event_stream.h"
 #include "api/router.h"
 #include "http/http_client.h"
+#include "net/asio.h"
 
 namespace ipsx::cli {
 
@@ -30,6 +32,17 @@ void add_console_guard(api::Router& router, std::string password, std::string re
 // an Origin, when the browser sends one (it always does), the console's own.
 std::function<std::optional<api::HttpResponse>(const api::HttpRequest&)> console_upgrade_guard(
     std::string password, std::string realm);
+
+// A console's server: on `at`, behind the password (add_console_guard, console_upgrade_guard;
+// `realm` "IPSX <role> console"), the web app's `page` at / and its files, the routes `routes`
+// adds, and the live stream `events` at /v1/events, `tick` called every second on the server's
+// thread (to publish to it).
+std::unique_ptr<class AgentEndpoint> serve_console(const net::tcp::endpoint& at,
+                                                   const std::string& page,
+                                                   const std::string& password,
+                                                   api::EventStream& events,
+                                                   std::function<void()> tick,
+                                                   const std::function<void(api::Router&)>& routes);
 
 // The console's JSON answers.
 api::HttpResponse console_json(int status, const nlohmann::json& body);

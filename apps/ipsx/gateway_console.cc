@@ -116,11 +116,9 @@ GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleConte
   node_ = unwrap(http::HttpClient::create(c_.node_url), "--node");
   sample();
   sampler_ = std::make_unique<Ticker>(std::chrono::seconds(5), [this] { sample(); });
-  endpoint_ = std::make_unique<AgentEndpoint>(
-      at,
+  endpoint_ = serve_console(
+      at, "requester", c_.password, events_, [this] { tick(); },
       [this](api::Router& r) {
-        add_console_guard(r, c_.password, "IPSX requester console");
-        api::add_web_routes(r, "requester");
         r.add("GET", "/v1/console",
               [this](const api::HttpRequest&) { return console_json(200, summary()); });
         r.add("GET", "/v1/leases",
@@ -184,11 +182,6 @@ GatewayConsole::GatewayConsole(const net::tcp::endpoint& at, GatewayConsoleConte
         r.add("GET", "/v1/market/countries", [this](const api::HttpRequest&) {
           return forward_get(*node_, "/v1/market/countries");
         });
-      },
-      [this](api::ServerOptions& o) {
-        o.events = &events_;
-        o.upgrade_guard = console_upgrade_guard(c_.password, "IPSX requester console");
-        o.on_tick = [this] { tick(); };
       });
 }
 

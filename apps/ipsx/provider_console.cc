@@ -65,21 +65,15 @@ Result<OfferChange> parse_change(const json& j) {
       return bad("pricePerSecond", "a positive whole number of base units, as a string");
     ch.price_per_second = *v;
   }
-  if (auto sc = j.find("scopes"); sc != j.end()) {
-    auto v =
-        sc->is_string()
-            ? parse_scopes(sc->get<std::string>())
-            : Result<uint32_t>(std::unexpected(Error(CoreErrc::invalid_argument, "not a string")));
-    if (!v || *v == 0) return bad("scopes", v ? "name at least one" : v.error().message());
-    ch.scopes = *v;
-  }
-  if (auto pr = j.find("protocols"); pr != j.end()) {
-    auto v =
-        pr->is_string()
-            ? parse_protocols(pr->get<std::string>())
-            : Result<uint32_t>(std::unexpected(Error(CoreErrc::invalid_argument, "not a string")));
-    if (!v || *v == 0) return bad("protocols", v ? "name at least one" : v.error().message());
-    ch.protocols = *v;
+  // Sets of names, as the config writes them ("crawling,general", "http,socks5").
+  for (auto [key, parse, into] : {std::tuple{"scopes", &parse_scopes, &ch.scopes},
+                                  std::tuple{"protocols", &parse_protocols, &ch.protocols}}) {
+    auto n = j.find(key);
+    if (n == j.end()) continue;
+    if (!n->is_string()) return bad(key, "names separated by commas");
+    auto v = parse(n->get<std::string>());
+    if (!v || *v == 0) return bad(key, v ? "name at least one" : v.error().message());
+    *into = *v;
   }
   if (auto h = j.find("hours"); h != j.end()) {
     if (!h->is_string()) return bad("hours", "HH:MM-HH:MM in UTC, or \"\" for always");
@@ -101,11 +95,9 @@ ProviderConsole::ProviderConsole(const net::tcp::endpoint& at, ProviderConsoleCo
   node_ = unwrap(http::HttpClient::create(c_.node_url), "--node");
   sample();
   sampler_ = std::make_unique<Ticker>(std::chrono::seconds(5), [this] { sample(); });
-  endpoint_ = std::make_unique<AgentEndpoint>(
-      at,
+  endpoint_ = serve_console(
+      at, "provider", c_.password, events_, [this] { tick(); },
       [this](api::Router& r) {
-        add_console_guard(r, c_.password, "IPSX provider console");
-        api::add_web_routes(r, "provider");
         r.add("GET", "/v1/console",
               [this](const api::HttpRequest&) { return console_json(200, summary()); });
         r.add("GET", "/v1/deals",
@@ -170,11 +162,6 @@ ProviderConsole::ProviderConsole(const net::tcp::endpoint& at, ProviderConsoleCo
           };
           return res;
         });
-      },
-      [this](api::ServerOptions& o) {
-        o.events = &events_;
-        o.upgrade_guard = console_upgrade_guard(c_.password, "IPSX provider console");
-        o.on_tick = [this] { tick(); };
       });
 }
 

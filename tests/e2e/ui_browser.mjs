@@ -148,9 +148,11 @@ async function market() {
     await page.$eval("#q", (e) => (e.value = ""));
     await page.type("#q", "0x" + "ab".repeat(32));
     await page.keyboard.press("Enter");
-    await page.waitForSelector("#explorer .error", { timeout: 10000 });
-    const text = await page.$eval("#explorer .error", (e) => e.textContent);
-    return /^404 unknown_/.test(text) ? text : false;
+    // (the search's own error line: another, the latest blocks', may say something else meanwhile)
+    await page.waitForFunction(() => [...document.querySelectorAll("#explorer .error")].some((e) => /^404 unknown_/.test(e.textContent)), { timeout: 10000 }).catch(async () => {
+      throw new Error(`errors shown: ${await page.$$eval("#explorer .error", (l) => l.map((e) => e.textContent).join(" | "))}`);
+    });
+    return page.$$eval("#explorer .error", (l) => l.map((e) => e.textContent).find((t) => /^404 unknown_/.test(t)));
   });
   await check("the crowd sale's state is shown", async () => {
     const s = await page.$eval("[data-testid=sale-state]", (e) => e.textContent);
@@ -364,6 +366,23 @@ async function provider() {
     return seen === "127.0.0.2" ? seen : (() => { throw new Error(`curl got: ${seen}`); })();
   });
   await check("the page logged no errors", async () => (problems.length === 0 ? true : (() => { throw new Error(problems.join(" | ")); })()));
+  await check("a page of another site, opened where the console is signed in, changes nothing and reads nothing", async () => {
+    const state = () => page.evaluate(async () => {
+      const c = await (await fetch("/v1/console")).json();
+      return JSON.stringify({ policy: c.policy, paused: c.ips.map((i) => i.paused) });
+    });
+    const before = await state();
+    const evil = await page.browserContext().newPage();
+    await evil.goto(`${process.env.UI_EVIL}?target=${encodeURIComponent(url)}`, { timeout: 10000 });
+    await evil.waitForFunction(() => document.title.startsWith("done"), { timeout: 15000 });
+    const title = await evil.title();
+    await evil.close();
+    await sleep(1500);  // (a change would be applied within the agent's next second)
+    const after = await state();
+    if (after !== before) throw new Error(`the console changed: ${before} -> ${after}`);
+    if (title !== "done nothing read") throw new Error(`the other site's WebSocket got: ${title}`);
+    return "policy and IPs unchanged, its WebSocket read nothing";
+  });
   if (shots) {
     await sleep(1000);
     await page.evaluate(() => window.scrollTo(0, 0));

@@ -135,9 +135,38 @@ mkdir -p "$work/sync" "$root/docs/screenshots"
   done
 ) &
 pids+=($!)
+# Another site, for the attack on the provider's console: a page that, opened in the browser
+# where the console's password is remembered, posts a change to it as a form and as a fetch that
+# needs no preflight, and opens its WebSocket to read what it says.
+mkdir -p "$work/evil"
+cat >"$work/evil/evil.html" <<'HTML'
+<!doctype html><title>evil</title>
+<iframe name="sink" style="display:none"></iframe>
+<form id="f" method="POST" enctype="text/plain" target="sink"><input name='{"allow":["10.0.0.0/8"],"x":"' value='"}'></form>
+<script>
+const t = new URLSearchParams(location.search).get("target");
+const f = document.getElementById("f");
+f.action = t + "/v1/policy";
+f.submit();
+const post = (path, body) => fetch(t + path, { method: "POST", mode: "no-cors", credentials: "include",
+  headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body) }).catch(() => {});
+post("/v1/policy", { allow: ["10.0.0.0/8"] });
+post("/v1/ips/127.0.0.4", { paused: true });
+let got = "nothing read";
+const ws = new WebSocket(t.replace(/^http/, "ws") + "/v1/events");
+ws.onmessage = (m) => { got = "read: " + String(m.data).slice(0, 60); };
+ws.onerror = () => {};
+setTimeout(() => { document.title = "done " + got; }, 4000);
+</script>
+HTML
+evil_port=$(free_port)
+start evil python3 -m http.server "$evil_port" --bind 127.0.0.5 --directory "$work/evil"
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.5:$evil_port/evil.html" && break; sleep 0.1; done
+
 # browser PAGE URL [PASSWORD]: the browser half for one page; its ok/FAIL lines count here.
 browser() {
-  UI_SYNC=$work/sync UI_PASSWORD=${3:-proxy-secret} UI_NODE=$url UI_HOURS=$hours node "$here/ui_browser.mjs" "$1" "$2" \
+  UI_SYNC=$work/sync UI_PASSWORD=${3:-proxy-secret} UI_NODE=$url UI_HOURS=$hours \
+    UI_EVIL=http://127.0.0.5:$evil_port/evil.html node "$here/ui_browser.mjs" "$1" "$2" \
     "$root/docs/screenshots" >"$work/browser-$1.out" 2>&1
   local rc=$? n
   cat "$work/browser-$1.out"
