@@ -197,9 +197,7 @@ json GatewayConsole::leases() {
 }
 
 void GatewayConsole::tick() {
-  const int64_t at = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  const int64_t at = to_unix_ms(SystemClock().now());
   if (events_.subscribers() == 0) return;
   json l = leases();
   if (std::string text = l.dump(); text != last_leases_) {
@@ -233,10 +231,7 @@ GatewayConsole::Sample GatewayConsole::measure() {
     committed = committed.checked_add(c_.vpn->committed()).value_or(committed);
     paid = paid.checked_add(c_.vpn->paid()).value_or(paid);
   }
-  return Sample{std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count(),
-                committed, paid};
+  return Sample{to_unix_ms(SystemClock().now()), committed, paid};
 }
 
 json GatewayConsole::summary() {

@@ -10,6 +10,7 @@
 #include "cli_util.h"
 #include "console.h"
 #include "console_changes.h"
+#include "core/clock.h"
 #include "net/exit.h"
 #include "vocab/ip.h"
 #include "vocab/orders.h"
@@ -20,12 +21,6 @@ namespace {
 
 using nlohmann::json;
 constexpr size_t kSamples = 24 * 3600 / 5;
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // "crawling,general" from scope bits (parse_scopes' names).
 std::string names(uint32_t bits, std::initializer_list<std::pair<uint32_t, const char*>> all) {
@@ -178,7 +173,7 @@ ProviderConsole::~ProviderConsole() {
 
 void ProviderConsole::tick() {
   if (events_.subscribers() == 0) return;
-  const int64_t at = unix_ms();
+  const int64_t at = to_unix_ms(SystemClock().now());
   ++ticks_;
   if (ticks_ % 2 == 1) {
     json d = deals();
@@ -218,7 +213,7 @@ void ProviderConsole::serve(ProviderOffers& offers) {
 void ProviderConsole::sample() {
   const U256 paid = paid_now();
   std::lock_guard lock(mu_);
-  earnings_.emplace_back(unix_ms(), paid);
+  earnings_.emplace_back(to_unix_ms(SystemClock().now()), paid);
   if (earnings_.size() > kSamples) earnings_.pop_front();
 }
 
@@ -252,7 +247,7 @@ json ProviderConsole::summary() {
                    {"checked", o.checked}});
   }
   for (const auto& [at, paid] : earnings_) earnings.push_back({at, paid.to_dec()});
-  earnings.push_back({unix_ms(), paid_at_now.to_dec()});
+  earnings.push_back({to_unix_ms(SystemClock().now()), paid_at_now.to_dec()});
   json allow = json::array(), deny = json::array();
   const net::DestinationPolicy policy = c_.exit.policy();
   for (const auto& p : policy.allow) allow.push_back(to_string(p));
