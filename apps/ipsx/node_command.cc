@@ -588,6 +588,11 @@ void run_node(const NodeOptions& o) {
   so.on_tick = [&node] { api::tick(node, true); };
   so.events = &events;
   api::HttpServer server(router, so);
+  // Deals open in the background: an order's answer waits for its fills' blocks, the server's
+  // thread serves everyone else meanwhile (docs/api.md, "Placing orders").
+  node.post = [&server](std::function<void()> work) { server.post(std::move(work)); };
+  market->open_deals_in_background(
+      node.post, [&node](std::vector<Hash> deals) { api::publish_opened(node, deals); });
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     throw CommandError(fmt::format("{} and {} go together: https needs the certificate and its key",
                                    o.where("tls_cert"), o.where("tls_key")));

@@ -12,6 +12,7 @@
 #include <boost/beast/websocket.hpp>
 #include <cctype>
 #include <csignal>
+#include <cstdio>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -505,6 +506,18 @@ void HttpServer::run() {
   asio::co_spawn(s.io, s.accept_loop(), asio::detached);
   if (s.options.on_tick) asio::co_spawn(s.io, s.tick_loop(), asio::detached);
   s.io.run();
+}
+
+void HttpServer::post(std::function<void()> work) {
+  std::lock_guard lock(impl_->gate->mu);
+  if (!impl_->gate->io) return;
+  asio::post(*impl_->gate->io, [work = std::move(work)] {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ipsx: posted work failed: %s\n", e.what());
+    }
+  });
 }
 
 void HttpServer::stop() {

@@ -79,6 +79,9 @@ class HttpServer {
   void run();
   // Ends run(). Thread-safe; may be called before run() starts.
   void stop();
+  // Runs `work` on the server's thread (where handlers run), between requests. Thread-safe; work
+  // posted once the server is gone is dropped.
+  void post(std::function<void()> work);
 
  private:
   struct Impl;

@@ -223,9 +223,21 @@ HttpResponse respond(const OrderTicket& t, std::vector<Outcome>& outcomes) {
   return json_response(200, {{"results", std::move(results)}});
 }
 
+// Gives the ticket its answer: kept for the reply's finish, or (with NodeContext::post) sent.
+void answer(OrderTicket& t, HttpResponse response) {
+  if (!t.reply) {
+    t.response = std::move(response);
+    return;
+  }
+  auto reply = std::move(t.reply);
+  t.reply = nullptr;
+  reply([r = std::make_shared<HttpResponse>(std::move(response))] { return std::move(*r); });
+}
+
 // Places every order the workers verified since the last group, as one Market::place (one
-// journal sync), and sets each ticket's answer. On the server's thread.
-void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>>& tickets);
+// journal sync), and answers each ticket once the group's fills have their outcomes (at once
+// unless the market opens deals in the background). On the server's thread.
+void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>> tickets);
 
 void place_verified(NodeState& s) {
   std::vector<std::shared_ptr<OrderTicket>> tickets;
@@ -239,55 +251,62 @@ void place_verified(NodeState& s) {
   } catch (const std::exception& e) {
     // Some of the group may be placed (and durable): say so rather than "failed".
     for (auto& t : tickets) {
-      if (!t->response)
-        t->response = error_response(ApiError::internal(
-            fmt::format("{}: whether the order was placed is unknown; GET /v1/orders/{{hash}} says",
-                        e.what())));
+      if (!t->response && (t->reply || !s.node.post))
+        answer(*t, error_response(ApiError::internal(fmt::format(
+                       "{}: whether the order was placed is unknown; GET /v1/orders/{{hash}} says",
+                       e.what()))));
     }
   }
 }
 
-void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>>& tickets) {
+void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>> tickets) {
   NodeContext& node = s.node;
   tick(node);
-  std::vector<std::vector<std::optional<Outcome>>> outcomes(tickets.size());
+  using Outcomes = std::vector<std::vector<std::optional<Outcome>>>;
+  auto outcomes = std::make_shared<Outcomes>(tickets.size());
   std::vector<market::Placement> group;
   std::vector<std::pair<size_t, size_t>> where;  // group[i] is ticket .first's order .second
   for (size_t ti = 0; ti < tickets.size(); ++ti) {
     OrderTicket& t = *tickets[ti];
-    outcomes[ti].resize(t.orders.size());
+    (*outcomes)[ti].resize(t.orders.size());
     for (size_t k = 0; k < t.orders.size(); ++k) {
       auto& p = t.orders[k];
       if (!p) {
-        outcomes[ti][k] = Outcome(p.error());
+        (*outcomes)[ti][k] = Outcome(p.error());
       } else if (auto refused = admit(s, *p)) {
-        outcomes[ti][k] = std::move(*refused);
+        (*outcomes)[ti][k] = std::move(*refused);
       } else {
         where.emplace_back(ti, k);
         group.push_back(std::move(*p));
       }
     }
   }
-  auto placed = node.market.place(group);
-  for (size_t g = 0; g < group.size(); ++g)
-    outcomes[where[g].first][where[g].second] = placed_outcome(node, group[g], placed[g]);
-  for (size_t ti = 0; ti < tickets.size(); ++ti) {
-    OrderTicket& t = *tickets[ti];
-    if (t.refused) {
-      t.response = error_response(*t.refused);
-      continue;
-    }
-    std::vector<Outcome> answers;
-    for (auto& o : outcomes[ti]) answers.push_back(std::move(*o));
-    t.response = respond(t, answers);
-  }
+  auto placements = std::make_shared<std::vector<market::Placement>>(std::move(group));
+  node.market.place(
+      *placements, [&node, tickets = std::move(tickets), outcomes, placements,
+                    where = std::move(where)](std::vector<Result<market::PlaceResult>> placed) {
+        const auto& group = *placements;
+        for (size_t g = 0; g < group.size(); ++g)
+          (*outcomes)[where[g].first][where[g].second] = placed_outcome(node, group[g], placed[g]);
+        for (size_t ti = 0; ti < tickets.size(); ++ti) {
+          OrderTicket& t = *tickets[ti];
+          if (t.refused) {
+            answer(t, error_response(*t.refused));
+            continue;
+          }
+          std::vector<Outcome> answers;
+          for (auto& o : (*outcomes)[ti]) answers.push_back(std::move(*o));
+          answer(t, respond(t, answers));
+        }
+      });
 }
 
 }  // namespace
 
 // The body is parsed and its signatures recovered on a worker; the orders are placed on the
 // server's thread with every other placement verified meanwhile, in one group (one journal
-// sync), and answered after it.
+// sync), and answered after it: with NodeContext::post, once the deals of the fills they caused
+// are open on the ledger (or refused), the server's thread serving others meanwhile.
 HttpResponse place_order(NodeState& s, const HttpRequest& req) {
   HttpResponse r;
   r.later = [&s, body = req.body, remote = req.remote](HttpResponse::Reply reply) mutable {
@@ -313,9 +332,14 @@ HttpResponse place_order(NodeState& s, const HttpRequest& req) {
             t->orders.clear();
             t->refused = ApiError::internal(e.what());
           }
+          if (s.node.post) t->reply = std::move(reply);
           {
             std::lock_guard lock(s.verified_mu);
             s.verified.push_back(t);
+          }
+          if (s.node.post) {
+            s.node.post([&s] { place_verified(s); });
+            return;
           }
           reply([&s, t] {
             if (!t->response) place_verified(s);

@@ -78,6 +78,11 @@ struct NodeContext {
   // Set by add_node_routes(): the routes' own work at each periodic tick (suspending the
   // providers whose exit announcement expired).
   std::function<void()> on_periodic_tick = {};
+  // Runs work on the server's thread (HttpServer::post). Required when the market opens deals in
+  // the background (Market::open_deals_in_background): an order's answer then waits for its
+  // fills' outcomes without holding that thread. Empty: orders are placed where their answer is
+  // made (tests without a server).
+  std::function<void(std::function<void()>)> post = {};
 };
 
 // Rate limits (token buckets, rate 0 = none). `per_ip`: every request, by the client's IP.
@@ -88,6 +93,9 @@ struct NodeLimits {
   RateLimit per_address{5, 20};
   size_t max_keys = 100'000;  // buckets kept per limiter
 };
+
+// Publishes "deal" events for deals the market opened in the background (its `opened`).
+void publish_opened(NodeContext& node, const std::vector<Hash>& deals);
 
 // Adds every route of docs/api/openapi.yaml to `router`, with its guard and observer.
 void add_node_routes(Router& router, NodeContext& node, NodeLimits limits = {});

@@ -66,6 +66,9 @@ struct OrderTicket {
   std::vector<Parsed<market::Placement>> orders;
   std::optional<ApiError> refused;       // the body as a whole
   std::optional<HttpResponse> response;  // set once placed
+  // With NodeContext::post: where the answer goes once every fill the orders caused has its
+  // outcome (answer()).
+  HttpResponse::Reply reply;
 };
 
 // What the routes share besides the node: the metrics and the limiters.

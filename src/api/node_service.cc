@@ -143,6 +143,10 @@ void sync_reachability(NodeState& s) {
 
 namespace ipsx::api {
 
+void publish_opened(NodeContext& node, const std::vector<Hash>& deals) {
+  routes::publish_deals(node, deals);
+}
+
 void tick(NodeContext& node, bool periodic) {
   if (periodic && node.on_periodic_tick) node.on_periodic_tick();
   routes::publish_deals(node, node.market.tick());

@@ -295,6 +295,19 @@ void EthereumLedger::submit_async(L::SignedTx tx, std::function<void(Result<L::R
   done(fail(LedgerErrc::shutting_down, "the ledger is closing"));
 }
 
+void EthereumLedger::submit_as(std::shared_ptr<const crypto::PrivateKey> key, L::Op op,
+                               std::function<void(Result<L::Receipt>)> done) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_) {
+      incoming_.push_back(Pending{{}, std::move(done), std::move(key), std::move(op)});
+      queue_cv_.notify_all();
+      return;
+    }
+  }
+  done(fail(LedgerErrc::shutting_down, "the ledger is closing"));
+}
+
 void EthereumLedger::sequencer_loop() {
   for (;;) {
     Pending p;
@@ -304,6 +317,17 @@ void EthereumLedger::sequencer_loop() {
       if (incoming_.empty()) return;
       p = std::move(incoming_.front());
       incoming_.pop_front();
+    }
+    if (p.key) {
+      // In turn: the nonce is the one after every transaction of the sender sent so far.
+      auto u = prepare(p.key->address(), std::move(*p.op), std::nullopt);
+      auto sig = u ? crypto::sign(*p.key, u->digest)
+                   : Result<crypto::Signature>(std::unexpected(u.error()));
+      if (!sig) {
+        p.done(std::unexpected(sig.error()));
+        continue;
+      }
+      p.tx = L::SignedTx{std::move(*u), *sig};
     }
     auto w = check_and_send(p);
     if (!w) continue;  // answered already

@@ -80,6 +80,10 @@ class EthereumLedger final : public ledger::Ledger {
   Result<ledger::Receipt> submit(const ledger::SignedTx& tx) override;
   void submit_async(ledger::SignedTx tx,
                     std::function<void(Result<ledger::Receipt>)> done) override;
+  // Prepared and signed on the sequencer thread in its turn, with the nonce after the sender's
+  // transactions sent before: many wait for their blocks together.
+  void submit_as(std::shared_ptr<const crypto::PrivateKey> key, ledger::Op op,
+                 std::function<void(Result<ledger::Receipt>)> done) override;
 
   Result<Amount> total_supply() const override;
   Result<Amount> balance_of(const Address& a) const override;
@@ -157,6 +161,9 @@ class EthereumLedger final : public ledger::Ledger {
   struct Pending {
     ledger::SignedTx tx;
     std::function<void(Result<ledger::Receipt>)> done;
+    // submit_as(): `tx` is prepared from `op` and signed with `key` when its turn comes.
+    std::shared_ptr<const crypto::PrivateKey> key = {};
+    std::optional<ledger::Op> op = {};
   };
   struct Waiting {
     ledger::SignedTx tx;

@@ -2,6 +2,8 @@
 // the contracts report that the embedded ledger has no counterpart for.
 #include <gtest/gtest.h>
 
+#include <future>
+#include <memory>
 #include <thread>
 
 #include "core/keccak.h"
@@ -120,6 +122,39 @@ TEST(EthereumChainTime, AnIdleChainSellsInASaleThatOpenedSinceItsLastBlock) {
   ASSERT_TRUE(receipt) << receipt.error().message();
   EXPECT_EQ(l.bought(buyer.address()).value(), Amount::from_tokens(10'000).value());  // rate 10,000
   EXPECT_GE(l.block(l.height().value()).value().timestamp_ms, to_unix_ms(g.sale.start));
+}
+
+// #19: the market's openDeal transactions are submitted without waiting (Ledger::submit_as),
+// each prepared in the sequencer's turn: a refused one in the middle (here a purchase the
+// account cannot pay for) takes no nonce, so the one after it is not left with a gap the node
+// would park it behind, on a chain that mines on its own clock.
+TEST(EthereumSubmitAs, ARefusedTransactionBetweenOthersLeavesNoNonceGap) {
+  int64_t now_s = to_unix_seconds(SystemClock().now());
+  auto buyer = std::make_shared<const crypto::PrivateKey>(crypto::PrivateKey::generate().value());
+  ledger::GenesisConfig g = genesis();
+  g.time = from_unix_ms(now_s * 1000);
+  g.sale.start = g.time;
+  g.sale.end = g.time + Millis(3'600'000);
+  g.native = {{buyer->address(), Amount::from_tokens(10).value()}};
+  auto h = AnvilHarness::create(g, {"--block-time", "1"}, /*wall_clock=*/true);
+  ASSERT_TRUE(h) << h.error().message();
+  ledger::Ledger& l = (*h)->ledger();
+  uint64_t nonce = l.nonce_of(buyer->address()).value();
+  std::vector<std::promise<Result<ledger::Receipt>>> done(3);
+  const uint64_t eth[] = {1, 20, 2};  // 20 ETH: more than the account holds
+  for (size_t i = 0; i < 3; ++i) {
+    l.submit_as(buyer, ledger::Buy{Amount::from_tokens(eth[i]).value()},
+                [&done, i](Result<ledger::Receipt> r) { done[i].set_value(std::move(r)); });
+  }
+  std::vector<Result<ledger::Receipt>> r;
+  for (auto& d : done) r.push_back(d.get_future().get());
+  ASSERT_TRUE(r[0]) << r[0].error().message();
+  ASSERT_FALSE(r[1]);
+  EXPECT_EQ(r[1].error().code(), ledger::LedgerErrc::insufficient_funds) << r[1].error().message();
+  ASSERT_TRUE(r[2]) << r[2].error().message();
+  EXPECT_EQ(l.transaction(r[0]->tx_id).value()->nonce, nonce);
+  EXPECT_EQ(l.transaction(r[2]->tx_id).value()->nonce, nonce + 1);
+  EXPECT_EQ(l.bought(buyer->address()).value(), Amount::from_tokens(30'000).value());
 }
 
 // #19: a user pastes a transaction's hash into `cast tx` or a block explorer, so receipts, the

@@ -354,13 +354,52 @@ void EmbeddedLedger::submit_async(SignedTx tx, std::function<void(Result<Receipt
   }
   {
     std::lock_guard lock(queue_mu_);
-    if (stopping_) {
-      done(fail(LedgerErrc::shutting_down, "the ledger is shutting down"));
+    if (!stopping_) {
+      to_verify_.push_back(Job{next_seq_++, std::move(tx), std::move(done), std::nullopt});
+      verify_cv_.notify_one();
       return;
     }
-    to_verify_.push_back(Job{next_seq_++, std::move(tx), std::move(done), std::nullopt});
   }
-  verify_cv_.notify_one();
+  done(fail(LedgerErrc::shutting_down, "the ledger is shutting down"));  // outside the lock
+}
+
+void EmbeddedLedger::submit_as(std::shared_ptr<const crypto::PrivateKey> key, Op op,
+                               std::function<void(Result<Receipt>)> done) {
+  {
+    std::lock_guard lock(keyed_mu_);
+    keyed_.push_back(Keyed{std::move(key), std::move(op), std::move(done)});
+    if (keyed_busy_) return;  // the one on its way sends it
+    keyed_busy_ = true;
+  }
+  send_next_keyed();
+}
+
+void EmbeddedLedger::send_next_keyed() {
+  for (;;) {
+    Keyed k;
+    {
+      std::lock_guard lock(keyed_mu_);
+      if (keyed_.empty()) {
+        keyed_busy_ = false;
+        return;
+      }
+      k = std::move(keyed_.front());
+      keyed_.pop_front();
+    }
+    auto tx = prepare(k.key->address(), std::move(k.op));
+    auto sig = tx ? crypto::sign(*k.key, tx->digest)
+                  : Result<crypto::Signature>(std::unexpected(tx.error()));
+    if (!sig) {
+      k.done(std::unexpected(sig.error()));
+      continue;
+    }
+    submit_async(SignedTx{std::move(*tx), *sig},
+                 [this, done = std::move(k.done)](Result<Receipt> r) {
+                   done(std::move(r));
+                   send_next_keyed();
+                 });
+    return;
+  }
 }
 
 void EmbeddedLedger::verify_loop() {

@@ -92,6 +92,10 @@ class EmbeddedLedger final : public Ledger {
                              std::optional<uint64_t> nonce = std::nullopt) const override;
   Result<Receipt> submit(const SignedTx& tx) override;
   void submit_async(SignedTx tx, std::function<void(Result<Receipt>)> done) override;
+  // One at a time: each is prepared once its predecessor's outcome is known (a block here takes
+  // a sync of the store, milliseconds).
+  void submit_as(std::shared_ptr<const crypto::PrivateKey> key, Op op,
+                 std::function<void(Result<Receipt>)> done) override;
 
   Result<Amount> total_supply() const override;
   Result<Amount> balance_of(const Address& a) const override;
@@ -155,6 +159,17 @@ class EmbeddedLedger final : public Ledger {
   std::optional<Error> failed_;  // a storage failure stops the ledger
   uint64_t since_snapshot_ = 0;  // transactions applied since the last snapshot (state_mu_)
   ReplayReport opened_;          // what open() replayed
+
+  // submit_as()'s operations not yet sent, and whether one is on its way (send_next_keyed()).
+  struct Keyed {
+    std::shared_ptr<const crypto::PrivateKey> key;
+    Op op;
+    std::function<void(Result<Receipt>)> done;
+  };
+  void send_next_keyed();
+  std::mutex keyed_mu_;
+  std::deque<Keyed> keyed_;
+  bool keyed_busy_ = false;
 
   std::mutex queue_mu_;
   std::condition_variable verify_cv_;

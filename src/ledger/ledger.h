@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -326,6 +327,13 @@ class Ledger {
   // The same without waiting: `done` runs on a ledger thread when the outcome is known. It must
   // be quick and must not wait on the ledger (calling submit() from it would deadlock).
   virtual void submit_async(SignedTx tx, std::function<void(Result<Receipt>)> done) = 0;
+  // Submits `op` from key->address(), signed with `key`, without waiting, the transaction
+  // prepared and signed when the ledger takes it in turn: operations one sender submits this
+  // way go in the order submitted, and one the ledger refuses takes no nonce from the next
+  // (prepared ahead, the next would carry a nonce the ledger no longer expects). `done` as for
+  // submit_async. For a sender whose key the node holds (the market operator's openDeal).
+  virtual void submit_as(std::shared_ptr<const crypto::PrivateKey> key, Op op,
+                         std::function<void(Result<Receipt>)> done) = 0;
 
   virtual Result<Amount> total_supply() const = 0;
   virtual Result<Amount> balance_of(const Address& a) const = 0;

@@ -21,9 +21,18 @@ Market::Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Cl
       journal_(journal) {}
 
 Market::~Market() {
-  if (journal_ && recovered_ && config_.snapshot_every > 0 && since_snapshot_ > 0) {
+  *alive_ = false;
+  // With fills in flight the book holds places no deal has yet: the journal covers them.
+  if (journal_ && recovered_ && config_.snapshot_every > 0 && since_snapshot_ > 0 &&
+      in_flight_ == 0) {
     (void)write_snapshot();
   }
+}
+
+void Market::open_deals_in_background(Post post, std::function<void(std::vector<Hash>)> opened) {
+  post_ = std::move(post);
+  opened_ = std::move(opened);
+  shared_key_ = std::make_shared<const crypto::PrivateKey>(key_.clone());
 }
 
 Result<void> Market::journal(std::string_view kind, const std::string& body) {
@@ -51,6 +60,7 @@ Result<void> Market::write_snapshot() {
 
 void Market::maybe_snapshot() {
   if (!journal_ || !recovered_ || replay_now_ || config_.snapshot_every == 0) return;
+  if (in_flight_ > 0) return;  // taken once the fills' outcomes are in (fill_done)
   if (since_snapshot_ < config_.snapshot_every) return;
   (void)write_snapshot();  // on failure, retried after the next command
 }
@@ -112,7 +122,8 @@ Result<Hash> Market::check_placement(const Placement& p, uint64_t now_s,
   return hash;
 }
 
-PlaceResult Market::apply_placement(const Placement& p, const Hash& hash, uint64_t now_s) {
+PlaceResult Market::apply_placement(const Placement& p, const Hash& hash, uint64_t now_s,
+                                    const Sink& sink) {
   seen_.insert(hash);
   std::vector<Fill> fills;
   PlaceResult result;
@@ -125,11 +136,29 @@ PlaceResult Market::apply_placement(const Placement& p, const Hash& hash, uint64
     orders_[result.id] = Signed{false, {}, p.request, p.signature, hash, p.request.requester};
   }
   by_hash_[hash] = result.id;
-  execute(fills, &result);
+  execute(fills, &result, sink);
   return result;
 }
 
 std::vector<Result<PlaceResult>> Market::place(std::span<const Placement> orders) {
+  return place_now(orders, {});
+}
+
+void Market::place(std::span<const Placement> orders, Placed done) {
+  auto w = std::make_shared<Waiter>();
+  // Each order's fills go to its own result. The outcomes come through post_, never while this
+  // runs, so the results are in place before the first one.
+  std::vector<Result<PlaceResult>> out = place_now(orders, Sink{post_ ? w : nullptr, 0});
+  if (!post_ || w->pending == 0) {
+    done(std::move(out));
+    return;
+  }
+  w->results = std::move(out);
+  w->done = std::move(done);
+}
+
+std::vector<Result<PlaceResult>> Market::place_now(std::span<const Placement> orders,
+                                                   const Sink& sink) {
   std::vector<Result<PlaceResult>> out(orders.size());
   Timestamp at = now();
   uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(at));
@@ -174,14 +203,14 @@ std::vector<Result<PlaceResult>> Market::place(std::span<const Placement> orders
   pinned_now_ = at;
   for (auto& [i, hash] : accepted) {
     book_.expire(now_s);
-    out[i] = apply_placement(orders[i], hash, now_s);
+    out[i] = apply_placement(orders[i], hash, now_s, Sink{sink.waiter, i});
     forget_dead_orders();
   }
   if (!accepted.empty()) maybe_snapshot();
   return out;
 }
 
-void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
+void Market::execute(std::vector<Fill>& fills, PlaceResult* result, const Sink& sink) {
   // Index loop: undoing a refused fill can free a place that matches again, appending fills.
   for (size_t i = 0; i < fills.size(); ++i) {
     Fill f = fills[i];
@@ -189,9 +218,11 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
     auto r = orders_.find(f.request);
     if (o == orders_.end() || r == orders_.end())
       continue;  // cannot happen: every order is registered
-    uint64_t& ledger_fill = ledger_fills_[r->second.hash];
+    FillTerms terms{f, r->second.hash, r->second.request.exclusive, o->second.offer.country,
+                    o->second.offer.ip_type};
     if (replay_now_) {
       // Replaying: the deal may already be on the ledger (deal ids are deterministic).
+      uint64_t& ledger_fill = ledger_fills_[r->second.hash];
       Hash id = ledger::deal_id_for(o->second.hash, r->second.hash, ledger_fill);
       auto existing = ledger_.deal(id);
       if (existing && existing->offer_hash == o->second.hash) {
@@ -200,11 +231,10 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
         rec.deal_id = id;
         rec.offer = f.offer;
         rec.request = f.request;
-        rec.exclusive = r->second.request.exclusive;
+        rec.exclusive = terms.exclusive;
         rec.progress = DealProgress::open(*existing, now());
         deals_[id] = std::move(rec);
-        prints_.push_back(
-            {id, f.price_per_second, o->second.offer.country, o->second.offer.ip_type, now()});
+        prints_.push_back({id, f.price_per_second, terms.country, terms.ip_type, now()});
         if (prints_.size() > 1000) prints_.pop_front();
         if (result) result->deals.push_back(id);
         continue;
@@ -212,6 +242,10 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
     }
     ledger::OpenDeal op{o->second.offer, o->second.signature, r->second.request,
                         r->second.signature, f.price_per_second};
+    if (post_ && !replay_now_) {
+      send_fill(std::move(terms), std::move(op), sink);
+      continue;
+    }
     auto tx = ledger_.prepare(address_, std::move(op));
     Result<ledger::Receipt> receipt = std::unexpected(Error({}, ""));
     if (tx) {
@@ -221,47 +255,93 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result) {
     } else {
       receipt = std::unexpected(tx.error());
     }
-    uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
-    if (!receipt || !receipt->deal_id) {
-      Error err = receipt ? Error(make_error_code(MarketErrc::invalid_argument), "no deal id")
-                          : receipt.error();
-      if (result) result->refused.emplace_back(f, err);
-      // The ledger is the judge: the order it objects to leaves the book; the other side is
-      // made whole and matched again at once. A requester who cannot pay (or whose request the
-      // ledger counts as used) loses its request and the offer's place returns; an offer the
-      // ledger refuses (cancelled or expired there, at capacity) leaves, and the request keeps
-      // its full count and budget and takes the next offer.
-      // A minimum rating the other party no longer meets (the market's view of ratings lags the
-      // ledger's until the next tick) is a term of this pair only: both orders stay, and the
-      // pair is not tried again.
-      // Both backends name the order at fault in the error's field ("offer.capacity", "request").
-      const bool pair_only =
-          err.code() == make_error_code(ledger::LedgerErrc::terms_mismatch) &&
-          (err.field() == "offer.minRequesterRating" || err.field() == "request.minProviderRating");
-      const bool offer_at_fault = err.field_root() == "offer";
-      if (pair_only)
-        book_.refuse_pair(f, r->second.request.exclusive, now_s, &fills);
-      else
-        book_.refuse(f, offer_at_fault, r->second.request.exclusive, now_s, &fills);
-      continue;
-    }
-    const Hash& id = *receipt->deal_id;
-    ++ledger_fill;
-    auto view = ledger_.deal(id);
-    auto block = ledger_.block(receipt->block);
-    Timestamp opened = block ? from_unix_ms(block->timestamp_ms) : now();
-    DealRecord rec;
-    rec.deal_id = id;
-    rec.offer = f.offer;
-    rec.request = f.request;
-    rec.exclusive = r->second.request.exclusive;
-    if (view) rec.progress = DealProgress::open(*view, opened);
-    deals_[id] = std::move(rec);
-    prints_.push_back(
-        {id, f.price_per_second, o->second.offer.country, o->second.offer.ip_type, opened});
-    if (prints_.size() > 1000) prints_.pop_front();
-    if (result) result->deals.push_back(id);
+    settle_fill(terms, receipt, result, &fills);
   }
+}
+
+void Market::send_fill(FillTerms t, ledger::OpenDeal op, Sink sink) {
+  ++in_flight_;
+  ++busy_orders_[t.fill.offer];
+  ++busy_orders_[t.fill.request];
+  if (sink.waiter) ++sink.waiter->pending;
+  ledger_.submit_as(
+      shared_key_, std::move(op),
+      [post = post_, alive = alive_, this, t = std::move(t),
+       sink = std::move(sink)](Result<ledger::Receipt> receipt) mutable {
+        post([alive, this, t = std::move(t), sink = std::move(sink), receipt = std::move(receipt)] {
+          if (*alive) fill_done(t, receipt, sink);
+        });
+      });
+}
+
+void Market::fill_done(const FillTerms& t, const Result<ledger::Receipt>& receipt,
+                       const Sink& sink) {
+  --in_flight_;
+  for (OrderId id : {t.fill.offer, t.fill.request}) {
+    auto b = busy_orders_.find(id);
+    if (b != busy_orders_.end() && --b->second == 0) busy_orders_.erase(b);
+  }
+  Waiter* w = sink.waiter.get();
+  PlaceResult part;
+  std::vector<Fill> more;
+  settle_fill(t, receipt, &part, &more);
+  if (w && w->results[sink.index]) {
+    PlaceResult& into = *w->results[sink.index];
+    into.deals.insert(into.deals.end(), part.deals.begin(), part.deals.end());
+    for (auto& r : part.refused) into.refused.push_back(std::move(r));
+  }
+  if (!w && opened_ && !part.deals.empty()) opened_(part.deals);
+  execute(more, nullptr, sink);  // a refusal's new fills, for the same command
+  if (w && --w->pending == 0 && w->done) {
+    Placed done = std::move(w->done);
+    done(std::move(w->results));
+  }
+  forget_dead_orders();
+  maybe_snapshot();
+}
+
+void Market::settle_fill(const FillTerms& t, const Result<ledger::Receipt>& receipt,
+                         PlaceResult* result, std::vector<Fill>* more) {
+  const Fill& f = t.fill;
+  uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
+  if (!receipt || !receipt->deal_id) {
+    Error err = receipt ? Error(make_error_code(MarketErrc::invalid_argument), "no deal id")
+                        : receipt.error();
+    if (result) result->refused.emplace_back(f, err);
+    // The ledger is the judge: the order it objects to leaves the book; the other side is
+    // made whole and matched again at once. A requester who cannot pay (or whose request the
+    // ledger counts as used) loses its request and the offer's place returns; an offer the
+    // ledger refuses (cancelled or expired there, at capacity) leaves, and the request keeps
+    // its full count and budget and takes the next offer.
+    // A minimum rating the other party no longer meets (the market's view of ratings lags the
+    // ledger's until the next tick) is a term of this pair only: both orders stay, and the
+    // pair is not tried again.
+    // Both backends name the order at fault in the error's field ("offer.capacity", "request").
+    const bool pair_only =
+        err.code() == make_error_code(ledger::LedgerErrc::terms_mismatch) &&
+        (err.field() == "offer.minRequesterRating" || err.field() == "request.minProviderRating");
+    const bool offer_at_fault = err.field_root() == "offer";
+    if (pair_only)
+      book_.refuse_pair(f, t.exclusive, now_s, more);
+    else
+      book_.refuse(f, offer_at_fault, t.exclusive, now_s, more);
+    return;
+  }
+  const Hash& id = *receipt->deal_id;
+  ++ledger_fills_[t.request_hash];
+  auto view = ledger_.deal(id);
+  auto block = ledger_.block(receipt->block);
+  Timestamp opened = block ? from_unix_ms(block->timestamp_ms) : now();
+  DealRecord rec;
+  rec.deal_id = id;
+  rec.offer = f.offer;
+  rec.request = f.request;
+  rec.exclusive = t.exclusive;
+  if (view) rec.progress = DealProgress::open(*view, opened);
+  deals_[id] = std::move(rec);
+  prints_.push_back({id, f.price_per_second, t.country, t.ip_type, opened});
+  if (prints_.size() > 1000) prints_.pop_front();
+  if (result) result->deals.push_back(id);
 }
 
 namespace {
@@ -372,7 +452,7 @@ void Market::forget_dead_orders() {
   size_t live = book_.offers() + book_.requests();
   if (orders_.size() < 2 * live + 1024) return;
   for (auto it = orders_.begin(); it != orders_.end();) {
-    if (book_.is_live(it->first)) {
+    if (book_.is_live(it->first) || busy_orders_.contains(it->first)) {
       ++it;
       continue;
     }

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -153,6 +154,23 @@ class Market {
   // replay will), so that nothing an order causes (a deal opened on the ledger) happens before
   // the order is durable. Answers in the orders' order; a journal failure rejects all of them.
   std::vector<Result<PlaceResult>> place(std::span<const Placement> orders);
+  // The same, answered by `done` once every fill the group caused has its outcome on the ledger:
+  // at once unless deals open in the background (below), then later, on the market's thread.
+  using Placed = std::function<void(std::vector<Result<PlaceResult>>)>;
+  void place(std::span<const Placement> orders, Placed done);
+
+  // Opens deals in the background from now on (the node's way): each fill's openDeal goes to
+  // Ledger::submit_as and the market goes on with the next command instead of waiting for the
+  // block (on a chain, seconds). Until its outcome is known the fill holds its place in the book;
+  // a refused fill is undone then, as it is at once otherwise. `post` must run what it is given
+  // later, one at a time with the market's commands, on the thread that calls the market (the
+  // node's server thread); it may be called from ledger threads, also after the market is gone
+  // (what it runs then does nothing). Deals opened by commands that answer nothing later (tick,
+  // set_reachable, status_event) are given to `opened`, on that thread. Replay stays synchronous.
+  using Post = std::function<void(std::function<void()>)>;
+  void open_deals_in_background(Post post, std::function<void(std::vector<Hash>)> opened);
+  // Fills whose deals are on their way to the ledger.
+  size_t fills_in_flight() const { return in_flight_; }
   // Withdraws an order if `c` is signed by its owner (unknown_order, not_owner).
   Result<void> cancel(const SignedCancel& c);
 
@@ -214,8 +232,36 @@ class Market {
     Address owner;
   };
 
-  // Opens a deal on the ledger for each fill; refused fills undo their book effects.
-  void execute(std::vector<Fill>& fills, PlaceResult* result);
+  // A command whose fills are on their way to the ledger (background mode): the results it
+  // answers with, completed as the fills' outcomes come, and who is told once none is left.
+  struct Waiter {
+    std::vector<Result<PlaceResult>> results;
+    size_t pending = 0;
+    Placed done;  // none: the deals go to opened_ (tick, set_reachable, status_event)
+  };
+  // Where a fill's outcome goes in background mode: results[index] of the waiter.
+  struct Sink {
+    std::shared_ptr<Waiter> waiter;
+    size_t index;
+  };
+  // What a fill's outcome needs of its orders, taken when it is sent (the originals may change).
+  struct FillTerms {
+    Fill fill;
+    Hash request_hash;
+    bool exclusive = false;
+    CountryCode country{};
+    IpType ip_type = IpType::residential;
+  };
+
+  // Opens a deal on the ledger for each fill; refused fills undo their book effects. In
+  // background mode the fills are sent and their outcomes go to `sink` later.
+  void execute(std::vector<Fill>& fills, PlaceResult* result, const Sink& sink = Sink{nullptr, 0});
+  // A fill's outcome: the deal registered, or the fill undone (its new fills appended to `more`).
+  void settle_fill(const FillTerms& t, const Result<ledger::Receipt>& receipt, PlaceResult* result,
+                   std::vector<Fill>* more);
+  void send_fill(FillTerms t, ledger::OpenDeal op, Sink sink);
+  void fill_done(const FillTerms& t, const Result<ledger::Receipt>& receipt, const Sink& sink);
+  std::vector<Result<PlaceResult>> place_now(std::span<const Placement> orders, const Sink& sink);
   void release_if_closed(DealRecord& d, Timestamp now, std::vector<Fill>* fills);
   void release(DealRecord& d, const ledger::DealView& view, Timestamp now,
                std::vector<Fill>* fills);
@@ -230,7 +276,8 @@ class Market {
   Result<Hash> check_placement(const Placement& p, uint64_t now_s,
                                const std::unordered_set<Hash>& group) const;
   // Puts a checked (and journaled) order in the book and opens its fills' deals.
-  PlaceResult apply_placement(const Placement& p, const Hash& hash, uint64_t now_s);
+  PlaceResult apply_placement(const Placement& p, const Hash& hash, uint64_t now_s,
+                              const Sink& sink);
   // Journals a command (not while replaying); a failure rejects the command.
   Result<void> journal(std::string_view kind, const std::string& body);
   Result<void> replay(const JournalEntry& e);
@@ -264,6 +311,15 @@ class Market {
   uint64_t last_seq_ = 0;                // the last journal entry appended or replayed
   uint64_t since_snapshot_ = 0;          // entries journaled since the last snapshot
   std::optional<std::string> snapshot_rejected_;
+  // Background mode (open_deals_in_background): none while deals open synchronously.
+  Post post_;
+  std::function<void(std::vector<Hash>)> opened_;
+  std::shared_ptr<const crypto::PrivateKey> shared_key_;  // key_, for Ledger::submit_as
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  size_t in_flight_ = 0;
+  // Orders with fills in flight, and how many: their signed originals are kept meanwhile (a
+  // refusal matches them again).
+  std::unordered_map<OrderId, size_t> busy_orders_;
 };
 
 }  // namespace ipsx::market

@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -336,6 +339,157 @@ TEST_F(MarketTest, SignedOriginalsOfDeadOrdersAreForgotten) {
   auto again = place(first);
   ASSERT_FALSE(again) << "a forgotten order still cannot be placed again";
   EXPECT_EQ(again.error().code(), MarketErrc::duplicate_order);
+}
+
+// The node's server thread for a market that opens deals in the background: what the ledger's
+// threads post waits here until the test runs it. Shared with the posts, which may come after
+// the test's fixture is gone (the ledger answering at its shutdown).
+class PostQueue {
+ public:
+  static Market::Post post_to(std::shared_ptr<PostQueue> q) {
+    return [q](std::function<void()> work) {
+      std::lock_guard lock(q->mu_);
+      q->work_.push_back(std::move(work));
+      q->cv_.notify_all();
+    };
+  }
+  // Runs posted work, one at a time, until `done` holds; false after 20 s without it.
+  bool run_until(const std::function<bool()>& done) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done()) {
+      std::function<void()> work;
+      {
+        std::unique_lock lock(mu_);
+        if (!cv_.wait_until(lock, until, [&] { return !work_.empty(); })) return false;
+        work = std::move(work_.front());
+        work_.pop_front();
+      }
+      work();
+      ++ran_;
+    }
+    return true;
+  }
+  size_t ran() const { return ran_; }
+
+ private:
+  size_t ran_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> work_;
+};
+
+class BackgroundMarketTest : public MarketTest {
+ protected:
+  void SetUp() override {
+    MarketTest::SetUp();
+    market_->open_deals_in_background(PostQueue::post_to(posts_), [this](std::vector<Hash> d) {
+      opened_later_.insert(opened_later_.end(), d.begin(), d.end());
+    });
+  }
+  // Places a request as the node does (answered once its fills have their outcomes).
+  std::shared_ptr<std::optional<Result<PlaceResult>>> place_later(
+      const Request& r, const crypto::PrivateKey* k = nullptr) {
+    auto answer = std::make_shared<std::optional<Result<PlaceResult>>>();
+    Placement p{false, {}, r, sign_order(k ? *k : requester_, r.struct_hash()), std::nullopt, {}};
+    market_->place(std::span(&p, 1), [answer](std::vector<Result<PlaceResult>> placed) {
+      *answer = std::move(placed[0]);
+    });
+    return answer;
+  }
+  bool wait(const std::shared_ptr<std::optional<Result<PlaceResult>>>& answer) {
+    return posts_->run_until([&] { return answer->has_value(); });
+  }
+
+  std::shared_ptr<PostQueue> posts_ = std::make_shared<PostQueue>();
+  std::vector<Hash> opened_later_;
+};
+
+// The market does not wait for the ledger's block: the request's answer comes once its deal is
+// open, and meanwhile the fill holds the offer's place and the market takes other commands.
+TEST_F(BackgroundMarketTest, APlacementIsAnsweredOnceItsDealIsOpenAndTheMarketServesMeanwhile) {
+  auto o = place(offer(1'000'000));
+  ASSERT_TRUE(o) << o.error().message();
+  auto answer = place_later(request(2'000'000));
+  EXPECT_FALSE(answer->has_value()) << "answered before the ledger had the deal";
+  EXPECT_EQ(market_->fills_in_flight(), 1u);
+  EXPECT_FALSE(market_->book().contains(o->id)) << "the fill holds the offer's only place";
+  auto o2 = place(offer(3'000'000, 3, 2));
+  ASSERT_TRUE(o2) << o2.error().message();
+  EXPECT_TRUE(market_->book().contains(o2->id));
+  ASSERT_TRUE(wait(answer));
+  ASSERT_TRUE(**answer) << (*answer)->error().message();
+  ASSERT_EQ((**answer)->deals.size(), 1u);
+  const Hash id = (**answer)->deals[0];
+  EXPECT_EQ(ledger_->deal(id)->price_per_second, U256(1'000'000));
+  ASSERT_NE(market_->deal(id), nullptr);
+  EXPECT_EQ(market_->deal(id)->offer, o->id);
+  EXPECT_EQ(market_->deal_status(id)->phase, DealPhase::pending);
+  EXPECT_EQ(market_->fills_in_flight(), 0u);
+  EXPECT_TRUE(opened_later_.empty()) << "the placement's own deal is its answer's";
+}
+
+// A fill the ledger refuses after the market went on is undone then: the poor requester's
+// request leaves, the offer's place returns and goes to the request that rested meanwhile, whose
+// deal opens in the background; the refused placement's answer waits for that re-match too.
+TEST_F(BackgroundMarketTest, ARefusalThatComesLaterUndoesTheFillAndMatchesAgain) {
+  auto o = place(offer(1'000'000'000'000'000ull));
+  ASSERT_TRUE(o);
+  crypto::PrivateKey poor = key("poor");
+  Request pr = request(2'000'000'000'000'000ull);
+  pr.requester = poor.address();
+  auto refused = place_later(pr, &poor);
+  auto rested = place_later(request(2'000'000'000'000'000ull, 1, 7));
+  ASSERT_TRUE(rested->has_value()) << "nothing to fill: answered at once";
+  ASSERT_TRUE(**rested);
+  EXPECT_TRUE((**rested)->deals.empty());
+  ASSERT_TRUE(wait(refused));
+  ASSERT_TRUE(**refused) << (*refused)->error().message();
+  ASSERT_EQ((**refused)->refused.size(), 1u);
+  EXPECT_EQ((**refused)->refused[0].second.code(), ledger::LedgerErrc::insufficient_funds);
+  EXPECT_FALSE(market_->book().contains((**refused)->id));
+  ASSERT_EQ((**refused)->deals.size(), 1u) << "the deal the freed place made";
+  const DealRecord* d = market_->deal((**refused)->deals[0]);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->request, (**rested)->id);
+  EXPECT_EQ(d->offer, o->id);
+  EXPECT_EQ(ledger_->deal(d->deal_id)->requester, requester_.address());
+}
+
+// Many fills on their way at once, one of them refused (an offer cancelled on the ledger): each
+// gets the nonce its turn leaves, so the refusal costs the others nothing, and the request of
+// four still gets four IPs.
+TEST_F(BackgroundMarketTest, ManyFillsInFlightKeepTheirNoncesPastARefusal) {
+  std::vector<OrderId> offers;
+  for (uint8_t i = 0; i < 5; ++i) {
+    Offer of = offer(1'000'000 + i, static_cast<uint8_t>(2 + i), 10 + i);
+    auto placed = place(of);
+    ASSERT_TRUE(placed);
+    offers.push_back(placed->id);
+    if (i == 1) exec(provider_, ledger::CancelOrder{of.struct_hash()});  // on the ledger only
+  }
+  uint64_t nonce = ledger_->nonce_of(market_->address()).value();
+  auto answer = place_later(request(2'000'000, 4, 1));
+  EXPECT_EQ(market_->fills_in_flight(), 4u);
+  ASSERT_TRUE(wait(answer));
+  ASSERT_TRUE(**answer);
+  EXPECT_EQ((**answer)->refused.size(), 1u);
+  ASSERT_EQ((**answer)->deals.size(), 4u);
+  std::set<OrderId> used;
+  for (const Hash& id : (**answer)->deals) used.insert(market_->deal(id)->offer);
+  EXPECT_FALSE(used.contains(offers[1]));
+  EXPECT_EQ(used.size(), 4u);
+  EXPECT_EQ(ledger_->nonce_of(market_->address()).value(), nonce + 4) << "no nonce lost";
+}
+
+// Fills still on their way when the market goes (the node shutting down): what the ledger posts
+// afterwards touches nothing of it.
+TEST_F(BackgroundMarketTest, OutcomesAfterTheMarketIsGoneDoNothing) {
+  ASSERT_TRUE(place(offer(1'000'000)));
+  auto answer = place_later(request(2'000'000));
+  EXPECT_EQ(market_->fills_in_flight(), 1u);
+  market_.reset();
+  ASSERT_TRUE(posts_->run_until([&] { return posts_->ran() == 1; })) << "the outcome was posted";
+  EXPECT_FALSE(answer->has_value());
 }
 
 class JournaledMarketTest : public MarketTest {

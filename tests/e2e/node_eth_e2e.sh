@@ -49,7 +49,7 @@ expect_eq "the market operator has native coin for gas" \
 "$IPSX" ledger genesis --out "$work/g.toml" --early-adopters "$early" --bounty "$bounty" \
   --team "$team" --treasury "$treasury" --sale-seconds 1 --challenge-seconds 600 2>/dev/null ||
   bad "genesis"
-sleep 1
+sleep 2
 dep=$work/deployment.toml
 deploy() {
   "$IPSX" eth deploy --rpc "$RPC" --keystore "$ks" --address "$deployer" --password-file "$work/pw" \
@@ -71,6 +71,7 @@ expect_eq "the requester's wallet before" "$(call "$cent" "wallet(address)(uint2
 order() { "$IPSX" order "$@" --keystore "$ks" --password-file "$work/pw" --market "$market" --deployment "$dep" 2>/dev/null; }
 order offer --address "$provider" --ip 127.0.0.2 --country DE --price 0.001 --out "$work/o1.json"
 order offer --address "$provider" --ip 127.0.0.3 --country DE --price 0.002 --out "$work/o2.json"
+order offer --address "$provider" --ip 127.0.0.4 --country FR --price 0.002 --out "$work/o3.json"
 order request --address "$requester" --countries DE --duration 60 --max-price 0.0015 --out "$work/r1.json"
 # The same offer signed for an embedded ledger of the same genesis: the node must refuse it.
 "$IPSX" order offer --address "$provider" --ip 127.0.0.4 --country DE --price 0.001 --keystore "$ks" \
@@ -106,7 +107,7 @@ req() { # req METHOD PATH [curl args...]: prints "STATUS BODY"
   curl -s -X "$method" -o "$work/body" -w '%{http_code}' "$@" "$url$path"
   echo " $(cat "$work/body")"
 }
-post() { req POST /v1/orders -H 'Content-Type: application/json' --data-binary "@$1"; }
+post() { local f=$1; shift; req POST /v1/orders -H 'Content-Type: application/json' --data-binary "@$f" "$@"; }
 
 if start_node; then ok "node starts on the Ethereum ledger: $(head -1 "$work/node.out")"; else bad "node starts"; fi
 expect_out "it names the chain and the Centralizer" "on the Ethereum ledger \(chain 1337, centralizer $cent\)" \
@@ -119,7 +120,31 @@ expect_out "the cheap offer is accepted" '^201 .*"accepted":true.*"kind":"offer"
 expect_out "the dear offer is accepted" '^201 .*"deals":\[\]' post "$work/o2.json"
 expect_out "an order signed for the embedded ledger's domain is refused" '^422 .*"code":"bad_signature"' \
   post "$work/embedded.json"
-out=$(post "$work/r1.json")
+# The request fills while the chain mines nothing (automine off): its answer waits for the
+# openDeal's block, and the node serves everyone else meanwhile (the market does not wait on
+# the API's thread, #19). Then one block is mined and the answer comes.
+"$CAST" rpc --rpc-url "$RPC" evm_setAutomine false >/dev/null
+curl -s -o "$work/r1.body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  --data-binary "@$work/r1.json" "$url/v1/orders" >"$work/r1.status" &
+placing=$!
+for _ in $(seq 100); do
+  [ "$("$CAST" nonce --block pending --rpc-url "$RPC" "$market" 2>/dev/null)" = 1 ] && break
+  sleep 0.1
+done
+expect_eq "the openDeal waits in the chain's pool" "$("$CAST" nonce --block pending --rpc-url "$RPC" "$market")" 1
+# (Each within 10 s: a node that waited for the block would hold them until its receipt
+# deadline, 30 s here, however generous the machine.)
+expect_out "meanwhile health answers" '^200 .*"status":"ok"' req GET /v1/health --max-time 10
+expect_out "meanwhile the depth answers, the offer's place held by the fill" '^200 .*"liveOffers":2' \
+  req GET '/v1/market/depth?country=DE' --max-time 10
+expect_out "meanwhile another order is placed" '^201 .*"deals":\[\]' post "$work/o3.json" --max-time 10
+if kill -0 "$placing" 2>/dev/null; then ok "the request's answer still waits for the block"; else
+  bad "the request was answered before its deal was mined: $(cat "$work/r1.status" "$work/r1.body")"
+fi
+"$CAST" rpc --rpc-url "$RPC" evm_mine >/dev/null
+"$CAST" rpc --rpc-url "$RPC" evm_setAutomine true >/dev/null
+wait "$placing"
+out="$(cat "$work/r1.status") $(cat "$work/r1.body")"
 if grep -qE "^201 .*\"deals\":\[\{.*\"id\":\"0x[0-9a-f]{64}\".*\"pricePerSecond\":\"1000000000000000\".*\"provider\":\"$provider\".*\"requester\":\"$requester\"" <<<"$out"; then
   ok "the request matches the cheap offer into a deal"
 else
@@ -136,8 +161,8 @@ expect_eq "on chain: one DealOpened log for deal $deal" \
   "$(jq --arg s "$opened" --arg d "$deal" '[.[] | select(.topics[0] == $s and .topics[1] == $d)] | length' <<<"$logs" 2>&1)" 1
 expect_eq "on chain: the market operator sent the openDeal" "$("$CAST" nonce --rpc-url "$RPC" "$market")" 1
 
-expect_out "the depth shows the dear offer left and the open deal" \
-  '^200 .*"liveOffers":2.*"openDeals":1' req GET '/v1/market/depth?country=DE'
+expect_out "the depth shows the dear offer left (and the FR one) and the open deal" \
+  '^200 .*"liveOffers":3.*"openDeals":1' req GET '/v1/market/depth?country=DE'
 expect_out "the depth's offer level" '"residential":\[.*\{"ips":1,"orders":1,"pricePerSecond":"2000000000000000"\}' \
   req GET '/v1/market/depth?country=DE'
 latest=$(req GET /v1/ledger/blocks/latest)
@@ -169,7 +194,7 @@ if grep -q "shutting down" "$work/node.out"; then ok "clean shutdown reported"; 
 expect_out "the journal is in the data directory" "" test -d "$data/market"
 expect_out "no embedded ledger was created there" "" test ! -e "$data/ledger.db"
 if start_node; then ok "node restarts"; else bad "node restarts"; fi
-expect_out "the book and the deal survive the restart" '^200 .*"liveOffers":2.*"openDeals":1' \
+expect_out "the book and the deal survive the restart" '^200 .*"liveOffers":3.*"openDeals":1' \
   req GET '/v1/market/depth?country=DE'
 expect_out "orders are still known after the restart" '^409 .*"duplicate_order"' post "$work/r1.json"
 expect_eq "no deal was opened twice" "$("$CAST" nonce --rpc-url "$RPC" "$market")" 1
@@ -223,7 +248,7 @@ anvil_port=${RPC##*:}
 stop_anvil
 expect_out "with anvil gone, the latest block is 503 ledger_unavailable naming the call" \
   '^503 .*"code":"ledger_unavailable".*eth_(blockNumber|chainId)' req GET /v1/ledger/blocks/latest
-expect_out "the market still answers" '^200 .*"liveOffers":2' req GET '/v1/market/depth?country=DE'
+expect_out "the market still answers" '^200 .*"liveOffers":3' req GET '/v1/market/depth?country=DE'
 health_says() { # health_says PATTERN: polls /v1/health for up to 10 s
   for _ in $(seq 50); do
     req GET /v1/health | grep -qiE "$1" && return 0
