@@ -216,7 +216,19 @@ Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
       if (!r) last = r.error().message();
     }
     auto now = std::chrono::steady_clock::now();
-    if (now + o.poll > deadline) {
+    if (now + o.poll > deadline && o.keep_waiting && o.keep_waiting()) {
+      deadline = now + o.receipt_timeout;
+    } else if (now + o.poll > deadline) {
+      if (o.keep_waiting) {
+        // The nonce was taken since the receipts were asked for: by one of these, perhaps.
+        for (auto v = versions.rbegin(); v != versions.rend(); ++v) {
+          auto r = rpc.receipt(v->hash());
+          if (r && *r) {
+            if (mined) *mined = *v;
+            return std::move(**r);
+          }
+        }
+      }
       return fail(EthErrc::timeout,
                   fmt::format("no receipt for transaction {} by the deadline ({}); it may still "
                               "be mined",

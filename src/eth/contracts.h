@@ -65,6 +65,9 @@ struct SendOptions {
   // higher fees, signed); nullopt: no replacement this time. The chain mines one of them at most.
   Millis bump_after{15'000};
   std::function<std::optional<SignedTransaction>(const SignedTransaction& stuck)> bump;
+  // Asked at the deadline: true waits another receipt_timeout (the transaction is still pending
+  // and its nonce free, so it may yet be mined), false ends the wait with `timeout`.
+  std::function<bool()> keep_waiting;
 };
 
 // The fees a replacement of `stuck` offers: each at least 1/8 over the stuck one's (what nodes

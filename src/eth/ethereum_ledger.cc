@@ -430,7 +430,7 @@ std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p
       // Unreachable: retried with the same bytes by the waiter (idempotent).
     }
   }
-  return Waiting{p.tx, std::move(*stx), taken, std::move(p.done)};
+  return Waiting{p.tx, std::move(*stx), taken, std::move(p.done), p.key != nullptr};
 }
 
 void EthereumLedger::replace_stuck_with(crypto::PrivateKey key) {
@@ -472,8 +472,24 @@ Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
   RpcErrorObject err;
   SignedTransaction mined = w.eth_tx;
   auto bumping = bump_options(w.tx.tx.from);
-  auto r =
-      send_transaction(*rpc_, w.eth_tx, bumping ? *bumping : options_.send, &err, w.sent, &mined);
+  SendOptions send = bumping ? *bumping : options_.send;
+  if (w.patient) {
+    // The market's openDeal: answering "timeout" while it may still be mined would have the
+    // market undo a fill whose deal then opens on chain without it. So the wait goes on while
+    // its nonce is free (a chain that stalls, a congested pool: the fees are raised meanwhile);
+    // once another transaction took the nonce, or the ledger closes, it ends.
+    const Address from = w.tx.tx.from;
+    const uint64_t nonce = w.tx.tx.nonce;
+    send.keep_waiting = [this, from, nonce] {
+      {
+        std::lock_guard lock(queue_mu_);
+        if (stopping_) return false;
+      }
+      auto mined = rpc_->transaction_count(from, "latest");
+      return !mined || *mined <= nonce;
+    };
+  }
+  auto r = send_transaction(*rpc_, w.eth_tx, send, &err, w.sent, &mined);
   if (!r) {
     if (r.error().code() == make_error_code(EthErrc::rpc_error))
       return std::unexpected(node_error(r.error(), err));

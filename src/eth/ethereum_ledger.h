@@ -170,6 +170,9 @@ class EthereumLedger final : public ledger::Ledger {
     SignedTransaction eth_tx;
     bool sent = false;  // the node took it (else the waiter sends it)
     std::function<void(Result<ledger::Receipt>)> done;
+    // submit_as(): the node's own transaction, waited for past the deadline while it may still
+    // be mined (finish()).
+    bool patient = false;
   };
 
   Result<Call> encode(const ledger::Op& op) const;

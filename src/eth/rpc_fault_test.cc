@@ -517,5 +517,41 @@ TEST_F(EthFaults, AStuckTransactionOfTheOperatorIsReplacedWithHigherFeesAndMined
   EXPECT_EQ(l.allowance(p_.address(), r_.address()).value().base(), Amount::from_tokens(2)->base());
 }
 
+// #19: the market's openDeal (submit_as) on a chain that stalls past the receipt deadline is
+// not answered "timeout" while it may still be mined (the market would undo a fill whose deal
+// then opens without it): the wait goes on, and the answer is the receipt once a block comes. A
+// transaction submitted the usual way on the same chain still ends at its deadline.
+TEST_F(EthFaults, TheNodesOwnTransactionIsWaitedForPastTheDeadlineWhileItMayStillBeMined) {
+  RpcClient& rpc = *h_->rpc();
+  using nlohmann::json;
+  ASSERT_TRUE(rpc.request("anvil_setBalance",
+                          json::array({p_.address().to_string(), "0x56bc75e2d63100000"})));
+  ASSERT_TRUE(rpc.request("anvil_setBalance",
+                          json::array({r_.address().to_string(), "0x56bc75e2d63100000"})));
+  auto own = ledger_with([](EthereumLedgerOptions& o) { o.send.receipt_timeout = Millis(1'000); });
+  ASSERT_TRUE(own) << own.error().message();
+  EthereumLedger& l = **own;
+  ASSERT_TRUE(rpc.request("evm_setAutomine", json::array({false})));
+  auto key = std::make_shared<const crypto::PrivateKey>(p_.clone());
+  std::promise<Result<ledger::Receipt>> patient;
+  l.submit_as(key, ledger::Approve{r_.address(), Amount::from_tokens(1).value()},
+              [&](Result<ledger::Receipt> r) { patient.set_value(std::move(r)); });
+  ledger::Ledger& base = l;
+  auto other = sign(
+      r_, base.prepare(r_.address(), ledger::Approve{p_.address(), Amount::from_tokens(1).value()})
+              .value());
+  auto ended = l.submit(other);  // waits for its own deadline: a second, nothing mined
+  ASSERT_FALSE(ended);
+  EXPECT_EQ(ended.error().code(), make_error_code(EthErrc::timeout)) << ended.error().message();
+  auto f = patient.get_future();
+  std::this_thread::sleep_for(Millis(1'500));  // the submit_as one's deadline passed too
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "answered while its transaction could still be mined";
+  ASSERT_TRUE(rpc.request("evm_mine", json::array()));
+  auto r = f.get();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(l.allowance(p_.address(), r_.address()).value().base(), Amount::from_tokens(1)->base());
+}
+
 }  // namespace
 }  // namespace ipsx::eth
