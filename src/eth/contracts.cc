@@ -166,7 +166,8 @@ Fees bumped_fees(const DynamicFeeTx& stuck, const Fees& now) {
 
 Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
                                    const SendOptions& o, RpcErrorObject* error_object,
-                                   bool already_sent, SignedTransaction* mined) {
+                                   bool already_sent, SignedTransaction* mined,
+                                   const std::vector<SignedTransaction>& earlier) {
   const Hash hash = tx.hash();
   auto deadline = std::chrono::steady_clock::now() + o.receipt_timeout;
   bool sent = already_sent;
@@ -203,7 +204,8 @@ Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
                 fmt::format("transaction {} could not be sent: {}", hash.hex(), last));
   }
   // The transaction and its replacements, newest last: any one of them may be mined.
-  std::vector<SignedTransaction> versions{tx};
+  std::vector<SignedTransaction> versions = earlier;
+  versions.push_back(tx);
   auto last_send = std::chrono::steady_clock::now();
   auto last_bump = last_send;
   for (;;) {

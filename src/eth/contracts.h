@@ -82,11 +82,13 @@ Fees bumped_fees(const DynamicFeeTx& stuck, const Fees& now);
 // deadline (the transaction may still be mined later: its hash is in the message).
 // With `already_sent`, the first send is skipped (the caller sent it and the node took it).
 // With options.bump, the receipt may be a replacement's: `mined` (when given) receives the
-// transaction whose receipt it is.
+// transaction whose receipt it is. `earlier`: versions `tx` replaces (same sender and nonce, sent
+// before): the receipt of whichever is mined is the answer.
 Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
                                    const SendOptions& options,
                                    RpcErrorObject* error_object = nullptr,
-                                   bool already_sent = false, SignedTransaction* mined = nullptr);
+                                   bool already_sent = false, SignedTransaction* mined = nullptr,
+                                   const std::vector<SignedTransaction>& earlier = {});
 
 struct DeployParams {
   Address early_adopters, bounty, team;

@@ -178,10 +178,31 @@ void EthereumLedger::done_with(const Address& from, uint64_t nonce, bool unused)
   if (--it->second.count == 0) in_flight_.erase(it);
 }
 
+std::optional<std::vector<SignedTransaction>> EthereumLedger::pending_at(const Address& from,
+                                                                         uint64_t nonce) const {
+  std::vector<SignedTransaction> versions;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_sent_.find({from, nonce});
+    if (it == pending_sent_.end()) return std::nullopt;
+    versions = it->second;
+  }
+  auto mined = rpc_->transaction_count(from, "latest");
+  if (mined && *mined > nonce) {  // the nonce is used: one of them (or another) was mined
+    std::lock_guard lock(pending_mu_);
+    pending_sent_.erase({from, nonce});
+    return std::nullopt;
+  }
+  return versions;
+}
+
 Result<L::UnsignedTx> EthereumLedger::prepare(const Address& from, L::Op op,
                                               std::optional<uint64_t> nonce) const {
   auto call = encode(op);
   if (!call) return std::unexpected(call.error());
+  // At the nonce of a transaction of this sender still pending: its replacement.
+  std::optional<std::vector<SignedTransaction>> replaces;
+  if (nonce) replaces = pending_at(from, *nonce);
   if (!nonce) {
     auto n = expected_nonce(from);
     if (!n) return std::unexpected(n.error());
@@ -189,6 +210,11 @@ Result<L::UnsignedTx> EthereumLedger::prepare(const Address& from, L::Op op,
   }
   auto fees = choose_fees(*rpc_, options_.fees);
   if (!fees) return std::unexpected(fees.error());
+  if (replaces) {
+    // Nodes take a replacement only if it offers more: each fee 1/8 over the pending one's.
+    if (const auto* stuck = std::get_if<DynamicFeeTx>(&replaces->back().tx()))
+      *fees = bumped_fees(*stuck, *fees);
+  }
   uint64_t gas = options_.fallback_gas;
   if (auto est = rpc_->estimate_gas({from, call->to, call->value, call->data, std::nullopt})) {
     gas = std::min<uint64_t>(*est + *est / 4 + 25'000, 15'000'000);
@@ -400,7 +426,10 @@ std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p
   // 3. Nonce: exactly the next one (the node would park a gapped one in its pool).
   auto expected = expected_nonce(u.from);
   if (!expected) return reject(expected.error());
-  if (u.nonce != *expected) {
+  // Below it: the replacement of a transaction of the sender that is still pending.
+  std::optional<std::vector<SignedTransaction>> earlier;
+  if (u.nonce < *expected) earlier = pending_at(u.from, u.nonce);
+  if (u.nonce != *expected && !earlier) {
     return reject(
         Error(L::make_error_code(LedgerErrc::bad_nonce),
               fmt::format("nonce {} for {}, expected {}", u.nonce, u.from.to_string(), *expected)));
@@ -430,7 +459,19 @@ std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p
       // Unreachable: retried with the same bytes by the waiter (idempotent).
     }
   }
-  return Waiting{p.tx, std::move(*stx), taken, std::move(p.done), p.key != nullptr};
+  {
+    std::lock_guard lock(pending_mu_);
+    auto& versions = pending_sent_[{u.from, u.nonce}];
+    if (earlier) versions = *earlier;
+    versions.push_back(*stx);
+    if (pending_sent_.size() > kMaxPendingKept) pending_sent_.erase(pending_sent_.begin());
+  }
+  return Waiting{p.tx,
+                 std::move(*stx),
+                 taken,
+                 std::move(p.done),
+                 p.key != nullptr,
+                 earlier ? std::move(*earlier) : std::vector<SignedTransaction>{}};
 }
 
 void EthereumLedger::replace_stuck_with(crypto::PrivateKey key) {
@@ -489,7 +530,12 @@ Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
       return !mined || *mined <= nonce;
     };
   }
-  auto r = send_transaction(*rpc_, w.eth_tx, send, &err, w.sent, &mined);
+  auto r = send_transaction(*rpc_, w.eth_tx, send, &err, w.sent, &mined, w.earlier);
+  if (r || r.error().code() != make_error_code(EthErrc::timeout)) {
+    // Mined (this version or an earlier one) or refused: nothing left to replace.
+    std::lock_guard lock(pending_mu_);
+    pending_sent_.erase({w.tx.tx.from, w.tx.tx.nonce});
+  }
   if (!r) {
     if (r.error().code() == make_error_code(EthErrc::rpc_error))
       return std::unexpected(node_error(r.error(), err));

@@ -173,6 +173,8 @@ class EthereumLedger final : public ledger::Ledger {
     // submit_as(): the node's own transaction, waited for past the deadline while it may still
     // be mined (finish()).
     bool patient = false;
+    // The pending transactions of the same sender and nonce this one replaces (any may be mined).
+    std::vector<SignedTransaction> earlier = {};
   };
 
   Result<Call> encode(const ledger::Op& op) const;
@@ -200,6 +202,16 @@ class EthereumLedger final : public ledger::Ledger {
 
   std::shared_ptr<RpcClient> rpc_;
   EthereumLedgerOptions options_;
+
+  // Transactions sent and not known to be mined or refused, by sender and nonce (the newest
+  // version): one prepared at such a nonce replaces it (prepare() raises its fees, check_and_send
+  // takes its nonce). At most kMaxPendingKept; a mined one goes when its waiter ends.
+  mutable std::mutex pending_mu_;
+  mutable std::map<std::pair<Address, uint64_t>, std::vector<SignedTransaction>> pending_sent_;
+  static constexpr size_t kMaxPendingKept = 10'000;
+  // The versions pending at (from, nonce), if its nonce is still free on chain.
+  std::optional<std::vector<SignedTransaction>> pending_at(const Address& from,
+                                                           uint64_t nonce) const;
 
   mutable std::mutex prepared_mu_;
   mutable std::unordered_map<Hash, DynamicFeeTx> prepared_;  // by signing hash

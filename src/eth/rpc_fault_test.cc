@@ -517,6 +517,67 @@ TEST_F(EthFaults, AStuckTransactionOfTheOperatorIsReplacedWithHigherFeesAndMined
   EXPECT_EQ(l.allowance(p_.address(), r_.address()).value().base(), Amount::from_tokens(2)->base());
 }
 
+// #19: a user's transaction the chain does not mine by the deadline holds the account's nonce;
+// the same operation prepared at that nonce replaces it, with each fee 1/8 over the pending one's
+// (what nodes require), is taken at that nonce although it is below the next, and once mined is
+// the one transaction of the account (what sdk::send_transaction does on such a timeout).
+TEST_F(EthFaults, AUsersPendingTransactionIsReplacedAtItsNonceWithHigherFees) {
+  RpcClient& rpc = *h_->rpc();
+  using nlohmann::json;
+  ASSERT_TRUE(rpc.request("anvil_setBalance",
+                          json::array({r_.address().to_string(), "0x56bc75e2d63100000"})));
+  auto own = ledger_with([](EthereumLedgerOptions& o) {
+    o.fees = FeePolicy{};
+    o.send.receipt_timeout = Millis(1'000);
+  });
+  ASSERT_TRUE(own) << own.error().message();
+  ledger::Ledger& l = **own;
+  ASSERT_TRUE(rpc.request("evm_setAutomine", json::array({false})));
+  ledger::Approve op{p_.address(), Amount::from_tokens(1).value()};
+  auto first = sign(r_, l.prepare(r_.address(), op).value());
+  auto stuck = l.submit(first);
+  ASSERT_FALSE(stuck);
+  ASSERT_EQ(stuck.error().code(), make_error_code(EthErrc::timeout)) << stuck.error().message();
+  const std::string msg = stuck.error().message();
+  const std::string first_hash = msg.substr(msg.find("0x"), 66);
+  auto pooled = rpc.request("eth_getTransactionByHash", json::array({first_hash}));
+  ASSERT_TRUE(pooled && pooled->is_object()) << "pending in the pool: " << first_hash;
+  U256 first_fee = U256::from_hex((*pooled)["maxFeePerGas"].get<std::string>()).value();
+
+  auto next = sign(r_, l.prepare(r_.address(), op).value());
+  EXPECT_EQ(next.tx.nonce, first.tx.nonce + 1) << "without a nonce: the one after the pending";
+  auto again = sign(r_, l.prepare(r_.address(), op, first.tx.nonce).value());
+  std::promise<Result<ledger::Receipt>> done;
+  l.submit_async(again, [&](Result<ledger::Receipt> r) { done.set_value(std::move(r)); });
+  auto f = done.get_future();
+  for (int i = 0; i < 200 && f.wait_for(Millis(0)) != std::future_status::ready; ++i) {
+    auto pool = rpc.request("txpool_status", json::array());
+    if (pool && (*pool)["pending"] == "0x1") {
+      auto gone = rpc.request("eth_getTransactionByHash", json::array({first_hash}));
+      if (gone && gone->is_null()) break;  // the pool took the replacement in its place
+    }
+    std::this_thread::sleep_for(Millis(10));
+  }
+  ASSERT_TRUE(rpc.request("evm_mine", json::array()));
+  auto r = f.get();
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_TRUE(r->chain_tx);
+  EXPECT_NE(r->chain_tx->hex(), first_hash);
+  auto mined = rpc.request("eth_getTransactionByHash", json::array({r->chain_tx->hex()}));
+  ASSERT_TRUE(mined && mined->is_object());
+  EXPECT_EQ(U256::from_hex((*mined)["nonce"].get<std::string>()).value(), U256(first.tx.nonce));
+  EXPECT_GE(U256::from_hex((*mined)["maxFeePerGas"].get<std::string>()).value(),
+            first_fee.checked_add(first_fee >> 3).value())
+      << "each fee 1/8 over the pending one's";
+  EXPECT_EQ(l.nonce_of(r_.address()).value(), first.tx.nonce + 1);
+  EXPECT_EQ(l.transactions_of(r_.address(), 10).value().size(), 1u) << "mined once";
+  EXPECT_EQ(l.allowance(r_.address(), p_.address()).value().base(), Amount::from_tokens(1)->base());
+  // A nonce already used is refused, not taken as a replacement.
+  auto late = l.submit(sign(r_, l.prepare(r_.address(), op, first.tx.nonce).value()));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code(), ledger::LedgerErrc::bad_nonce) << late.error().message();
+}
+
 // #19: the market's openDeal (submit_as) on a chain that stalls past the receipt deadline is
 // not answered "timeout" while it may still be mined (the market would undo a fill whose deal
 // then opens without it): the wait goes on, and the answer is the receipt once a block comes. A

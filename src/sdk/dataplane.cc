@@ -119,17 +119,62 @@ Result<void> announce_exit(NodeClient& node, const Signer& provider, const std::
   return {};
 }
 
+namespace {
+
+// At most this many replacements of a transaction the chain has not mined by the node's deadline.
+constexpr int kMaxReplacements = 3;
+
+// The node's answer when a transaction was sent but had no receipt by its deadline: it holds its
+// nonce (and every later transaction of the account) until mined, so it is worth replacing.
+bool still_pending(const Error& e) {
+  return e.code() == make_error_code(SdkErrc::ledger_unavailable) &&
+         e.message().find("may still be mined") != std::string::npos;
+}
+
+// The ledger's id of a transaction body sent (keccak-256 of its digest and signature).
+std::optional<Hash> sent_id(const json& body) {
+  auto d = Hash::from_hex(body.value("digest", ""));
+  auto sig = crypto::Signature::from_hex(body.value("signature", ""));
+  if (!d || !sig) return std::nullopt;
+  ledger::SignedTx t;
+  t.tx.digest = *d;
+  t.signature = *sig;
+  return t.id();
+}
+
+}  // namespace
+
 Result<json> send_transaction(NodeClient& node, const Signer& signer, const ledger::Op& op) {
-  for (int attempt = 0;; ++attempt) {
-    auto prepared =
-        node.post("/v1/ledger/transactions/prepare",
-                  {{"from", signer.address().to_string()}, {"op", ledger::to_json(op)}});
+  std::optional<uint64_t> replacing;  // the nonce of a version sent that may still be mined
+  std::vector<Hash> sent_ids;         // the versions sent at that nonce
+  for (int attempt = 0, replaced = 0;; ++attempt) {
+    json ask = {{"from", signer.address().to_string()}, {"op", ledger::to_json(op)}};
+    if (replacing) ask["nonce"] = *replacing;  // the node raises its fees over the pending one's
+    auto prepared = node.post("/v1/ledger/transactions/prepare", ask);
     if (!prepared) return std::unexpected(prepared.error());
     auto body = signer.transaction(*prepared, op);
     if (!body) return std::unexpected(body.error());
     auto sent = node.post("/v1/ledger/transactions", *body);
-    if (sent || attempt > 0 || sent.error().code() != make_error_code(SdkErrc::bad_nonce))
-      return sent;
+    if (sent) return sent;
+    const Error& e = sent.error();
+    if (!replacing && attempt == 0 && e.code() == make_error_code(SdkErrc::bad_nonce)) continue;
+    if (still_pending(e) && replaced < kMaxReplacements && prepared->contains("nonce") &&
+        (*prepared)["nonce"].is_number_unsigned()) {
+      // Not mined by the node's deadline (fees the chain no longer takes, a congested pool): the
+      // same operation again at the same nonce, with higher fees; whichever is mined counts.
+      replacing = (*prepared)["nonce"].get<uint64_t>();
+      if (auto id = sent_id(*body)) sent_ids.push_back(*id);
+      ++replaced;
+      continue;
+    }
+    if (replacing && e.code() == make_error_code(SdkErrc::bad_nonce)) {
+      // The nonce was used meanwhile: by an earlier version, if the ledger has one.
+      for (auto id = sent_ids.rbegin(); id != sent_ids.rend(); ++id) {
+        auto found = node.get("/v1/ledger/transactions/" + id->hex());
+        if (found) return found;
+      }
+    }
+    return sent;
   }
 }
 

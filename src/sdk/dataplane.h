@@ -53,7 +53,11 @@ Result<void> announce_exit(NodeClient& node, const Signer& provider, const std::
 
 // Sends a ledger transaction through the node: prepare (the next nonce and the digest), sign here
 // (Signer::transaction checks the node's digest), send. The answer is the receipt (id, block,
-// events). A bad_nonce (another transaction of this wallet got in between) is retried once.
+// events). A bad_nonce (another transaction of this wallet got in between) is retried once. A
+// transaction the chain did not mine by the node's deadline (it holds the wallet's nonce, and
+// every later transaction, until mined) is replaced: the same operation at the same nonce, the
+// node raising each fee 1/8 over the pending version's, up to three times; the answer is then the
+// receipt of whichever version was mined (docs/eth.md, "Fee bumping").
 Result<nlohmann::json> send_transaction(NodeClient& node, const Signer& signer,
                                         const ledger::Op& op);
 

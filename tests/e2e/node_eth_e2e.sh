@@ -83,7 +83,7 @@ data=$work/node
 start_node() {
   "$IPSX" node --ledger ethereum --rpc "$RPC" --deployment "$dep" "${contracts_opt[@]}" \
     --data "$data" --keystore "$ks" --address "$market" --password-file "$work/pw" \
-    --listen 127.0.0.1:0 --offer-checks none >"$work/node.out" 2>&1 &
+    --listen 127.0.0.1:0 --offer-checks none "$@" >"$work/node.out" 2>&1 &
   node_pid=$!
   for _ in $(seq 300); do
     url=$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+' "$work/node.out" | grep -oE 'http://.*')
@@ -193,13 +193,46 @@ if stop_node; then ok "SIGTERM: exit 0"; else bad "SIGTERM: exit $?"; fi
 if grep -q "shutting down" "$work/node.out"; then ok "clean shutdown reported"; else bad "no shutdown line"; fi
 expect_out "the journal is in the data directory" "" test -d "$data/market"
 expect_out "no embedded ledger was created there" "" test ! -e "$data/ledger.db"
-if start_node; then ok "node restarts"; else bad "node restarts"; fi
+# (A receipt deadline of 3 s from here, for the replacement below.)
+if start_node --rpc-timeout 3; then ok "node restarts"; else bad "node restarts"; fi
 expect_out "the book and the deal survive the restart" '^200 .*"liveOffers":3.*"openDeals":1' \
   req GET '/v1/market/depth?country=DE'
 expect_out "orders are still known after the restart" '^409 .*"duplicate_order"' post "$work/r1.json"
 expect_eq "no deal was opened twice" "$("$CAST" nonce --rpc-url "$RPC" "$market")" 1
 expect_eq "the deal's reservation is unchanged" \
   "$(call "$cent" "wallet(address)(uint256,uint256)" "$requester")" "99940000000000000000 60000000000000000"
+# A user's transaction the chain does not mine by the node's deadline holds the wallet's nonce:
+# the CLI replaces it at that nonce with higher fees, and once a block comes it is mined once.
+"$CAST" rpc --rpc-url "$RPC" evm_setAutomine false >/dev/null
+nonce_before=$("$CAST" nonce --rpc-url "$RPC" "$requester")
+"$IPSX" token transfer --node "$url" --keystore "$ks" --address "$requester" \
+  --password-file "$work/pw" --to "$provider" --amount 0.25 --json >"$work/replaced.out" 2>"$work/replaced.err" &
+sending=$!
+pooled() { "$CAST" rpc --rpc-url "$RPC" txpool_content 2>/dev/null |
+  jq -r --arg a "$(tr 'A-F' 'a-f' <<<"$requester")" '.pending | to_entries[] |
+    select((.key | ascii_downcase) == $a) | .value[] | .hash + " " + .maxFeePerGas' 2>/dev/null; }
+first=
+for _ in $(seq 300); do first=$(pooled); [ -n "$first" ] && break; sleep 0.1; done
+replaced=
+for _ in $(seq 300); do
+  replaced=$(pooled)
+  [ -n "$replaced" ] && [ "${replaced%% *}" != "${first%% *}" ] && break
+  sleep 0.1
+done
+if [ -n "$first" ] && [ -n "$replaced" ] && [ "${replaced%% *}" != "${first%% *}" ]; then
+  ok "not mined by the deadline: replaced in the pool (max fee $((${first##* })) -> $((${replaced##* })) wei)"
+else
+  bad "no replacement in the pool: first '$first', now '$replaced'"
+fi
+"$CAST" rpc --rpc-url "$RPC" evm_mine >/dev/null
+"$CAST" rpc --rpc-url "$RPC" evm_setAutomine true >/dev/null
+if wait "$sending"; then ok "the transfer is answered once mined"; else
+  bad "the transfer failed: $(cat "$work/replaced.err")"
+fi
+expect_eq "one nonce spent" "$("$CAST" nonce --rpc-url "$RPC" "$requester")" "$((nonce_before + 1))"
+expect_eq "on chain: the provider holds 0.75 IPSX, paid once" \
+  "$(call "$token" "balanceOf(address)(uint256)" "$provider")" 750000000000000000
+expect_out "the answer is the mined version's transaction" "\"chainTx\":\"${replaced%% *}\"" cat "$work/replaced.out"
 if stop_node; then ok "SIGTERM again: exit 0"; else bad "second SIGTERM: exit $?"; fi
 
 # ---- bad input: a clear error naming the problem, a non-zero exit -------------------------------
