@@ -24,12 +24,12 @@ unset http_proxy https_proxy all_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY no_proxy
 netbed_claim v
 # WireGuard interfaces of this run: userspace ones keep a socket in /var/run/wireguard named
 # after the interface, shared by every namespace, so the names are this run's own.
-vp=vp$$ vr=vr$$ vq=vq$$ vh=vh$$ vj=vj$$ vc=vc$$
+vp=vp$$ vr=vr$$ vq=vq$$ vh=vh$$ vj=vj$$ vc=vc$$ vw=vw$$ vx=vx$$
 on_exit() {
   for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   nb down >/dev/null 2>&1 || true # the namespaces, their interfaces, rules and processes
-  rm -f /var/run/wireguard/{$vp,$vr,$vq,$vh,$vj,$vc}.sock
+  rm -f /var/run/wireguard/{$vp,$vr,$vq,$vh,$vj,$vc,$vw,$vx}.sock
 }
 nb up >/dev/null || { bad "the testbed comes up"; finish; exit 1; }
 
@@ -128,6 +128,31 @@ if [[ -n ${NETBED_BENCH_OUT:-} ]]; then
   median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
   rps_direct=$(for _ in 1 2 3; do one_rps; done | median)
   mbps_direct=$(for _ in 1 2 3; do one_mbps; done | sort -n | tail -1)
+  # The library's own limit: the same transfers through a WireGuard tunnel between the same two
+  # hosts made by hand with wireguard-go and wg alone (no agent, no rules but a masquerade), so
+  # that the tunnel's cost is told apart from what wireguard-go itself can carry here.
+  wg genkey >"$work/raw1.key" && wg genkey >"$work/raw2.key"
+  nb exec dc1 wireguard-go "$vw" >/dev/null 2>&1
+  nb exec dc1 wg set "$vw" listen-port 51821 private-key "$work/raw1.key" \
+    peer "$(wg pubkey <"$work/raw2.key")" allowed-ips 10.88.0.2/32
+  nb exec dc1 ip addr add 10.88.0.1/24 dev "$vw" && nb exec dc1 ip link set "$vw" mtu 1420 up
+  nb exec dc1 nft add table ip ipsx_raw_wg
+  nb exec dc1 nft add chain ip ipsx_raw_wg post '{ type nat hook postrouting priority srcnat; }'
+  nb exec dc1 nft add rule ip ipsx_raw_wg post ip saddr 10.88.0.2 oifname != "$vw" masquerade
+  nb exec req wireguard-go "$vx" >/dev/null 2>&1
+  nb exec req wg set "$vx" private-key "$work/raw2.key" peer "$(wg pubkey <"$work/raw1.key")" \
+    endpoint 203.0.113.31:51821 allowed-ips 203.0.113.20/32
+  nb exec req ip addr add 10.88.0.2/24 dev "$vx" && nb exec req ip link set "$vx" mtu 1420 up
+  nb exec req ip route add 203.0.113.20/32 dev "$vx"
+  if [[ $(nb exec req curl -s --max-time 5 "http://203.0.113.20:$dest_port/") == 203.0.113.31 ]]; then
+    rps_raw=$(for _ in 1 2 3; do one_rps; done | median)
+    mbps_raw=$(for _ in 1 2 3; do one_mbps; done | sort -n | tail -1)
+  else
+    bad "the hand-made wireguard-go tunnel carries nothing"
+  fi
+  nb exec req ip link del "$vx"
+  nb exec dc1 ip link del "$vw"
+  nb exec dc1 nft delete table ip ipsx_raw_wg
 fi
 vpn_args=(--node "$url" --keystore "$ks" --address "$requester" --password-file "$work/pw"
   --country de --type datacenter --max-price 0.002 --duration 600)
@@ -167,11 +192,14 @@ if [[ -n ${NETBED_BENCH_OUT:-} ]]; then
   rps_vpn=$(for _ in 1 2 3; do one_rps; done | median)
   mbps_vpn=$(for _ in 1 2 3; do one_mbps; done | sort -n | tail -1)
   jq -n --argjson rd "$rps_direct" --argjson rv "$rps_vpn" --argjson md "$mbps_direct" \
-    --argjson mv "$mbps_vpn" --argjson ready "$ready_ms" \
+    --argjson mv "$mbps_vpn" --argjson ready "$ready_ms" --argjson rr "${rps_raw:-null}" \
+    --argjson mr "${mbps_raw:-null}" \
     '{"vpn.rps_direct": $rd, "vpn.rps": $rv, "vpn.rps_vs_direct": ($rv / $rd * 1000 | round / 1000),
       "vpn.mbps_direct": $md, "vpn.mbps": $mv, "vpn.mbps_vs_direct": ($mv / $md * 1000 | round / 1000),
+      "vpn.rps_raw_wireguard_go": $rr, "vpn.rps_vs_raw_wireguard_go": ($rv / $rr * 1000 | round / 1000),
+      "vpn.mbps_raw_wireguard_go": $mr, "vpn.mbps_vs_raw_wireguard_go": ($mv / $mr * 1000 | round / 1000),
       "vpn.ready_ms": $ready}' >"$NETBED_BENCH_OUT" &&
-    ok "figures written to $NETBED_BENCH_OUT" || bad "figures: $rps_direct $rps_vpn $mbps_direct $mbps_vpn $ready_ms"
+    ok "figures written to $NETBED_BENCH_OUT" || bad "figures: $rps_direct $rps_vpn $mbps_direct $mbps_vpn $ready_ms ${rps_raw:-} ${mbps_raw:-}"
   cat "$NETBED_BENCH_OUT"
 fi
 
