@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <future>
@@ -255,6 +256,27 @@ std::unique_ptr<AgentEndpoint> serve_control(const VpnOptions& o, net::Gateway& 
   return control;
 }
 
+// The flows this host opens through the tunnel, as its own connection tracking sees them begin
+// (`wanted`: a local tunnel whose records are checked): the exit's usage records are signed only
+// for those (docs/usage-receipts.md). A device using an exported file is another host, whose
+// flows cannot be seen from here.
+std::shared_ptr<net::FlowWatch> watch_flows(bool wanted, const std::string& interface,
+                                            net::GatewayConfig& config) {
+  if (!wanted) return nullptr;
+  std::string table = "ipsx_flows_";
+  for (char ch : interface) table += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  auto w = net::FlowWatch::start(table);
+  if (!w) {
+    logs::warning("the tunnel's usage records will not be signed: " + w.error().message());
+    return nullptr;
+  }
+  std::shared_ptr<net::FlowWatch> flows = std::move(*w);
+  config.vpn_flow_check = [flows](const UsageRecord& r) {
+    return flows->take(r.host, r.port, r.opened_ms, 30'000);  // the gateway's skew for streams
+  };
+  return flows;
+}
+
 void run_vpn(const VpnOptions& o) {
   logs::set_program("ipsx vpn");
   catch_stop_signals();  // from here a signal ends the loop below, after which all is undone
@@ -302,6 +324,7 @@ void run_vpn(const VpnOptions& o) {
   config.password = net::wg_key_base64(net::wg_generate_key().private_key);
   config.acquire_timeout = Millis(o.acquire_timeout_ms);
   config.sign_vpn_usage = o.sign_usage;
+  std::shared_ptr<net::FlowWatch> flows = watch_flows(local && !o.sign_usage, o.interface, config);
   SystemClock clock;
   net::Gateway gateway(io, config, key.clone(), &leases, clock);
   std::mutex mu;
@@ -350,6 +373,7 @@ void run_vpn(const VpnOptions& o) {
   if (!local) {
     export_file(o, wg_quick_file(keys, c, allowed, vpn.lease.deal_id));
   } else {
+    if (flows) flows->watch(c.address);
     local_tunnel = bring_up(o, keys, vpn, allowed, everything);
     log_readiness(*local_tunnel.tunnel, c.server_key, vpn.opened_at);
   }
@@ -429,8 +453,9 @@ void add_vpn_command(CLI::App& app) {
                   "command keeps paying for the deal until stopped)");
   cmd->add_flag("--qr", o->qr, "With --export: print the file as a QR code (for phones)");
   cmd->add_flag("--sign-usage", o->sign_usage,
-                "Sign usage receipts for the tunnel's flows as the exit logs them (destination, "
-                "port, bytes; docs/usage-receipts.md), which this machine does not check");
+                "Sign usage receipts for every flow the exit logs (destination, port, bytes; "
+                "docs/usage-receipts.md) without checking it; by default a local tunnel signs "
+                "those its host's connection tracking saw begin, an exported one none");
   cmd->add_option("--chain-id", o->chain_id, "The ledger's chain id (default: the node's)");
   cmd->add_option("--fee-bps", o->fee_bps, "The market's commission (default: the node's)");
   cmd->add_option("--acquire-timeout-ms", o->acquire_timeout_ms,

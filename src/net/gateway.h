@@ -104,6 +104,10 @@ struct GatewayConfig {
   // Whether the requester signs the usage records of its VPN leases' flows (the exit's
   // connection tracking: destination, port, bytes), which the gateway cannot check either.
   bool sign_vpn_usage = false;
+  // Otherwise each such record is checked with this, when set: whether this host opened that
+  // flow through the tunnel (`ipsx vpn`'s FlowWatch, from its own connection tracking); a record
+  // it does not vouch for is disputed. Called on the gateway's thread.
+  std::function<bool(const UsageRecord&)> vpn_flow_check;
   // Clients from these source ranges may give no credentials at all (a browser cannot on its
   // command line; a PAC file names no password): they are served with `open_filters`. Empty:
   // every client gives the password.

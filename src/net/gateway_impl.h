@@ -538,10 +538,15 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
       if (r.index < l.usage.size()) continue;  // seen (sent to two channels)
       if (r.index > l.usage.size())
         return dispute(fmt::format("record {} came before record {}", r.index, l.usage.size()));
-      if (r.stream == 0 && l.vpn_key && !cfg.sign_vpn_usage)
+      if (r.stream == 0 && l.vpn_key && !cfg.sign_vpn_usage && !cfg.vpn_flow_check)
         return dispute(
             fmt::format("record {} ({}:{}) is a flow through the VPN tunnel, which "
                         "this requester does not check",
+                        r.index, r.host, r.port));
+      if (r.stream == 0 && l.vpn_key && !cfg.sign_vpn_usage && !cfg.vpn_flow_check(r))
+        return dispute(
+            fmt::format("record {} ({}:{}) is no flow this host opened through the "
+                        "VPN tunnel",
                         r.index, r.host, r.port));
       if (r.stream == 0 && !l.vpn_key && !cfg.sign_front_usage)
         return dispute(

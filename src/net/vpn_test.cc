@@ -117,6 +117,30 @@ TEST(Conntrack, DestroyEventsAreReadAsFlows) {
   EXPECT_FALSE(parse_conntrack_event("[DESTROY] tcp 6 src=10.77.0.2 dst=1.2.3.4 bytes=1"));
   EXPECT_FALSE(parse_conntrack_event("conntrack v1.4.7 (conntrack-tools): 1 flow events"));
   EXPECT_FALSE(parse_conntrack_event(""));
+  EXPECT_FALSE(parse_conntrack_event(
+      "[1796622042.1]\t[DESTROY] tcp 6 src=fe80::1 dst=1.2.3.4 dport=80 bytes=1 bytes=2"));
+}
+
+// What a requester's host sees begin (ipsx vpn's FlowWatch): NEW events, no counters needed.
+TEST(Conntrack, NewEventsAreReadAsFlowStarts) {
+  auto tcp = parse_conntrack_new(
+      "[1796622040.250133]\t    [NEW] tcp      6 120 SYN_SENT src=10.77.0.2 dst=203.0.113.20 "
+      "sport=50412 dport=8080 [UNREPLIED] src=203.0.113.20 dst=10.77.0.2 sport=8080 dport=50412");
+  ASSERT_TRUE(tcp);
+  EXPECT_EQ(tcp->source, 0x0a4d0002u);
+  EXPECT_EQ(tcp->destination, "203.0.113.20");
+  EXPECT_EQ(tcp->port, 8080);
+  EXPECT_EQ(tcp->at_ms, 1796622040250);
+  auto icmp = parse_conntrack_new(
+      "[1796622042.5]\t[NEW] icmp 1 30 src=10.77.0.3 dst=198.51.100.7 type=8 code=0 id=7 "
+      "[UNREPLIED] src=198.51.100.7 dst=10.77.0.3 type=0 code=0 id=7");
+  ASSERT_TRUE(icmp);
+  EXPECT_EQ(icmp->port, 0);
+  EXPECT_FALSE(parse_conntrack_new(
+      "[1796622042.168022]\t[DESTROY] udp 17 src=10.77.0.2 dst=203.0.113.20 sport=1 dport=53 "
+      "bytes=128 src=203.0.113.20 dst=10.77.0.2 sport=53 dport=1 bytes=144"));
+  EXPECT_FALSE(parse_conntrack_new("[NEW] tcp 6 src=10.77.0.2 dst=1.2.3.4 dport=80"));
+  EXPECT_FALSE(parse_conntrack_new(""));
 }
 
 TEST(RunCommand, OutputInputStatusAndTimeout) {
@@ -216,7 +240,8 @@ class VpnDeals : public ::testing::Test {
   VpnDeals() : clock_(from_unix_ms(int64_t{kNow} * 1000)) {}
 
   void start(uint32_t protocols, bool serve_vpn = true, uint32_t scope = scope::vpn,
-             bool sign_vpn_usage = false) {
+             bool sign_vpn_usage = false,
+             std::function<bool(const UsageRecord&)> vpn_flow_check = nullptr) {
     ExitConfig cfg;
     cfg.invoice_interval = 50ms;
     if (serve_vpn) cfg.vpn = vpn_;
@@ -231,6 +256,7 @@ class VpnDeals : public ::testing::Test {
     g.connect_timeout = 2s;
     g.acquire_timeout = 2s;
     g.sign_vpn_usage = sign_vpn_usage;
+    g.vpn_flow_check = std::move(vpn_flow_check);
     gateway_ = std::make_unique<Gateway>(gw_io_.io(), g, requester_.clone(), market_.get(), clock_);
     ASSERT_TRUE(gateway_->start());
   }
@@ -337,6 +363,31 @@ TEST_F(VpnDeals, TheTunnelsFlowsAreSignedWhenTheRequesterSaysSo) {
   start(protocol::vpn, true, scope::vpn, true);
   ASSERT_TRUE(open(wg_generate_key().public_key));
   flows_join_the_log(*exit_, *vpn_, *gateway_, deal_.exit.id, true);
+}
+
+// The requester checks each flow against what its own host opened (ipsx vpn's FlowWatch): the
+// log is signed while every flow is one of its own, and disputed at the first that is not.
+TEST_F(VpnDeals, TheTunnelsFlowsAreSignedWhenTheRequesterSawThemAndDisputedWhenNot) {
+  std::mutex mu;
+  std::vector<std::string> asked;
+  start(protocol::vpn, true, scope::vpn, false, [&](const UsageRecord& r) {
+    std::lock_guard lock(mu);
+    asked.push_back(r.host);
+    return r.host != "192.0.2.99";  // the provider's own connection, put on the requester
+  });
+  ASSERT_TRUE(open(wg_generate_key().public_key));
+  flows_join_the_log(*exit_, *vpn_, *gateway_, deal_.exit.id, true);
+  const int64_t now = int64_t{kNow} * 1000;
+  vpn_->flow(VpnFlow{deal_.exit.id, now - 500, now, "192.0.2.99", 22, 100, 100});
+  ASSERT_TRUE(
+      eventually([&] { return gateway_->stats(deal_.exit.id).usage_disputed.has_value(); }));
+  EXPECT_NE(
+      gateway_->stats(deal_.exit.id).usage_disputed->find("record 2 (192.0.2.99:22) is no flow"),
+      std::string::npos)
+      << *gateway_->stats(deal_.exit.id).usage_disputed;
+  EXPECT_EQ(exit_->stats(deal_.exit.id).usage_receipted, 2u) << "the receipt stops before it";
+  std::lock_guard lock(mu);
+  EXPECT_EQ(asked, (std::vector<std::string>{"203.0.113.20", "198.51.100.7", "192.0.2.99"}));
 }
 
 TEST_F(VpnDeals, AnUnpaidDealsPeerIsRemoved) {

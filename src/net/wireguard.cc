@@ -536,10 +536,25 @@ void WireguardExit::read_flows() {
   }
 }
 
-std::optional<ConntrackFlow> parse_conntrack_event(std::string_view line) {
-  ConntrackFlow f;
-  bool destroy = false, timestamp = false;
-  int srcs = 0, dsts = 0, dports = 0, bytes = 0;
+namespace {
+
+// The fields of one line of `conntrack -E -o timestamp[,extended]` this code reads: the event, its
+// time, the original direction's source, destination and port, both directions' bytes.
+struct ConntrackLine {
+  std::string_view event;  // "[NEW]", "[DESTROY]" ...
+  std::optional<int64_t> at_ms;
+  std::optional<uint32_t> source;
+  std::optional<std::string> destination;
+  uint16_t port = 0;
+  int bytes = 0;  // how many bytes= fields
+  uint64_t bytes_up = 0, bytes_down = 0;
+  int64_t duration_s = 0;
+  bool bad = false;  // a field that does not read (a source that is no IPv4, bytes not a number)
+};
+
+ConntrackLine read_conntrack_line(std::string_view line) {
+  ConntrackLine c;
+  int dports = 0;
   auto number = [](std::string_view v, uint64_t& out) {
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
     return ec == std::errc() && p == v.data() + v.size();
@@ -551,9 +566,9 @@ std::optional<ConntrackFlow> parse_conntrack_event(std::string_view line) {
     const size_t end = line.find_first_of(" \t");
     const std::string_view tok = line.substr(0, end);
     line.remove_prefix(end == std::string_view::npos ? line.size() : end);
-    if (tok == "[DESTROY]") {
-      destroy = true;
-    } else if (!timestamp && tok.size() > 2 && tok.front() == '[' && tok.back() == ']') {
+    if (tok == "[NEW]" || tok == "[DESTROY]" || tok == "[UPDATE]") {
+      c.event = tok;
+    } else if (!c.at_ms && tok.size() > 2 && tok.front() == '[' && tok.back() == ']') {
       const std::string_view t = tok.substr(1, tok.size() - 2);
       const size_t dot = t.find('.');
       uint64_t secs = 0, frac = 0;
@@ -561,28 +576,105 @@ std::optional<ConntrackFlow> parse_conntrack_event(std::string_view line) {
       std::string_view us = dot == std::string_view::npos ? "" : t.substr(dot + 1, 3);
       if (!us.empty() && !number(us, frac)) continue;
       for (size_t i = us.size(); i < 3; ++i) frac *= 10;
-      f.closed_ms = static_cast<int64_t>(secs * 1000 + frac);
-      timestamp = true;
-    } else if (tok.starts_with("src=") && srcs++ == 0) {
+      c.at_ms = static_cast<int64_t>(secs * 1000 + frac);
+    } else if (tok.starts_with("src=") && !c.source) {
       auto ip = parse_ip(tok.substr(4));
-      if (!ip || !is_v4_mapped(*ip)) return std::nullopt;
-      f.source = v4_value(*ip);
-    } else if (tok.starts_with("dst=") && dsts++ == 0) {
-      f.destination = std::string(tok.substr(4));
+      if (!ip || !is_v4_mapped(*ip)) c.bad = true;
+      c.source = ip && is_v4_mapped(*ip) ? v4_value(*ip) : 0;
+    } else if (tok.starts_with("dst=") && !c.destination) {
+      c.destination = std::string(tok.substr(4));
     } else if (tok.starts_with("dport=") && dports++ == 0) {
       uint64_t p = 0;
-      if (number(tok.substr(6), p) && p <= 65535) f.port = static_cast<uint16_t>(p);
+      if (number(tok.substr(6), p) && p <= 65535) c.port = static_cast<uint16_t>(p);
     } else if (tok.starts_with("bytes=")) {
       uint64_t b = 0;
-      if (!number(tok.substr(6), b)) return std::nullopt;
-      (bytes++ == 0 ? f.bytes_up : f.bytes_down) = b;
+      if (!number(tok.substr(6), b)) c.bad = true;
+      (c.bytes++ == 0 ? c.bytes_up : c.bytes_down) = b;
     } else if (tok.starts_with("delta-time=")) {
       uint64_t d = 0;
-      if (number(tok.substr(11), d)) f.duration_s = static_cast<int64_t>(d);
+      if (number(tok.substr(11), d)) c.duration_s = static_cast<int64_t>(d);
     }
   }
-  if (!destroy || !timestamp || srcs == 0 || dsts == 0 || bytes == 0) return std::nullopt;
-  return f;
+  return c;
+}
+
+}  // namespace
+
+std::optional<ConntrackFlow> parse_conntrack_event(std::string_view line) {
+  ConntrackLine c = read_conntrack_line(line);
+  if (c.bad || c.event != "[DESTROY]" || !c.at_ms || !c.source || !c.destination || c.bytes == 0)
+    return std::nullopt;
+  return ConntrackFlow{*c.source,    *c.destination, c.port,      c.bytes_up,
+                       c.bytes_down, *c.at_ms,       c.duration_s};
+}
+
+std::optional<ConntrackStart> parse_conntrack_new(std::string_view line) {
+  ConntrackLine c = read_conntrack_line(line);
+  if (c.bad || c.event != "[NEW]" || !c.at_ms || !c.source || !c.destination) return std::nullopt;
+  return ConntrackStart{*c.source, *c.destination, c.port, *c.at_ms};
+}
+
+Result<std::unique_ptr<FlowWatch>> FlowWatch::start(const std::string& table) {
+  if (!on_path("conntrack"))
+    return fail(CoreErrc::io_error, "conntrack is not installed (Debian's conntrack package)");
+  std::unique_ptr<FlowWatch> w(new FlowWatch());
+  (void)run_command({"nft", "-f", "-"}, fmt::format("delete table ip {}\n", table));  // a leftover
+  auto tracked = run_command(
+      {"nft", "-f", "-"},
+      fmt::format("table ip {} {{\n  chain out {{\n    type filter hook output priority filter; "
+                  "policy accept;\n    ct state new counter\n  }}\n}}\n",
+                  table));
+  if (!tracked) return std::unexpected(tracked.error().with_context("connection tracking"));
+  w->table_ = table;
+  auto child = ChildProcess::spawn({"conntrack", "-E", "-e", "NEW", "-o", "timestamp"}, &w->fd_);
+  if (!child) return std::unexpected(child.error().with_context("conntrack -E"));
+  w->child_ = std::make_unique<ChildProcess>(std::move(*child));
+  w->reader_ = std::thread([p = w.get()] { p->read(); });
+  return w;
+}
+
+FlowWatch::~FlowWatch() {
+  if (child_) child_->stop();  // its pipe ends: the reader sees the end and returns
+  if (reader_.joinable()) reader_.join();
+  if (fd_ >= 0) ::close(fd_);
+  if (!table_.empty())
+    (void)run_command({"nft", "-f", "-"}, fmt::format("delete table ip {}\n", table_));
+}
+
+void FlowWatch::watch(const Ip& source) {
+  if (!is_v4_mapped(source)) return;
+  std::lock_guard lock(mu_);
+  sources_.insert(v4_value(source));
+}
+
+bool FlowWatch::take(const std::string& host, uint16_t port, int64_t opened_ms, int64_t skew_ms) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(flows_.begin(), flows_.end(), [&](const ConntrackStart& f) {
+    return f.destination == host && f.port == port && std::abs(f.at_ms - opened_ms) <= skew_ms;
+  });
+  if (it == flows_.end()) return false;
+  flows_.erase(it);
+  return true;
+}
+
+void FlowWatch::read() {
+  std::string buf;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    buf.append(chunk, static_cast<size_t>(n));
+    for (size_t nl; (nl = buf.find('\n')) != std::string::npos; buf.erase(0, nl + 1)) {
+      auto flow = parse_conntrack_new(std::string_view(buf).substr(0, nl));
+      if (!flow) continue;
+      std::lock_guard lock(mu_);
+      if (!sources_.contains(flow->source)) continue;
+      flows_.push_back(std::move(*flow));
+      if (flows_.size() > kMaxKept) flows_.pop_front();
+    }
+    if (buf.size() > 65'536) buf.clear();  // no line is this long: out of step
+  }
 }
 
 std::optional<uint32_t> WireguardExit::allocate(const Hash& deal) const {

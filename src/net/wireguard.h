@@ -13,6 +13,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -123,6 +124,47 @@ struct ConntrackFlow {
 };
 // Nothing for a line that is no IPv4 DESTROY event with its counters.
 std::optional<ConntrackFlow> parse_conntrack_event(std::string_view line);
+// One NEW event of `conntrack -E -e NEW -o timestamp`: a flow's original source (host order),
+// destination and port (0 without one, as for ICMP) and when it began (unix ms).
+struct ConntrackStart {
+  uint32_t source = 0;
+  std::string destination;
+  uint16_t port = 0;
+  int64_t at_ms = 0;
+};
+// Nothing for a line that is no IPv4 NEW event with its time.
+std::optional<ConntrackStart> parse_conntrack_new(std::string_view line);
+
+// The flows this host opens from its tunnel addresses, as its own connection tracking sees them
+// begin (`conntrack -E -e NEW`, a child): what a requester checks the exit's usage records of its
+// VPN deals against (docs/usage-receipts.md). Needs CAP_NET_ADMIN and conntrack on the PATH.
+class FlowWatch {
+ public:
+  // `table`: the name of an nftables table of its own, whose one rule makes the kernel track
+  // this host's connections (it tracks none in a namespace where no rule asks for it); removed
+  // with the watch.
+  static Result<std::unique_ptr<FlowWatch>> start(const std::string& table);
+  ~FlowWatch();
+  FlowWatch(const FlowWatch&) = delete;
+  FlowWatch& operator=(const FlowWatch&) = delete;
+  // Flows from `source` (a tunnel address) are kept from now on.
+  void watch(const Ip& source);
+  // Whether a flow to host:port began within `skew_ms` of `opened_ms`; the flow found is used up
+  // (each vouches for one record). Thread-safe.
+  bool take(const std::string& host, uint16_t port, int64_t opened_ms, int64_t skew_ms);
+
+ private:
+  FlowWatch() = default;
+  void read();                                 // on reader_
+  static constexpr size_t kMaxKept = 100'000;  // the oldest go first
+  std::mutex mu_;
+  std::set<uint32_t> sources_;
+  std::deque<ConntrackStart> flows_;
+  std::unique_ptr<ChildProcess> child_;
+  int fd_ = -1;
+  std::thread reader_;
+  std::string table_;
+};
 
 // The default subnet: 10.77.0.0/16.
 IpPrefix default_vpn_subnet();

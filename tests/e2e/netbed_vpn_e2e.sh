@@ -169,6 +169,21 @@ expect_eq "a DNS query is answered through it" \
   "$(nb exec req python3 "$here/dns_query.py" 203.0.113.20 vpn.test 2>&1)" 203.0.113.20
 expect_out "and the resolver saw it come from the provider's address" \
   'query\[A\] vpn\.test from 203\.0\.113\.31' cat "$work/dns.out"
+# The exit logs each flow once it ends; the requester signs the log for the flows its own host
+# opened through the tunnel (its connection tracking saw them begin), with no --sign-usage. The
+# flows are ended here at the exit by hand (their tracking entries deleted), rather than waiting
+# for the kernel's timeouts (30 s for UDP, minutes for TCP).
+nb exec dc1 conntrack -D -s 10.77.0.0/16 >/dev/null 2>&1
+vpn_deal=$(sed -nE 's/.*VPN up: deal (0x[0-9a-f]+).*/\1/p' "$work/vpn.out")
+pdata=$(ls -d "$work"/state/ipsx/provider-* | grep -i "${de#0x}")
+signed=0
+for _ in $(seq 100); do
+  signed=$("$IPSX" deal usage "$vpn_deal" --data "$pdata" --json 2>/dev/null | jq -r '.receipted // 0')
+  ((signed > 0)) && break
+  sleep 0.2
+done
+((signed > 0)) && ok "the requester signed the exit's records of its flows ($signed)" ||
+  bad "no receipt for the tunnel's flows: $("$IPSX" deal usage "$vpn_deal" --data "$pdata" 2>&1; grep -i usage "$work/vpn.out")"
 # Refused at the exit: the rule's counter moves (the provider's host reaches the LAN, above).
 refused() { nb exec dc1 nft list chain ip "ipsx_vpn_$vp" "$1" | grep -oE 'counter packets [0-9]+' | awk '{s += $3} END {print s + 0}'; }
 lan_try=$(nb exec req curl -sS --max-time 5 "http://10.9.0.2:$lan_port/" 2>&1)
@@ -364,8 +379,6 @@ wait_for "$work/de2.out" 'unpaid' 10 >/dev/null && ok "the provider says why" ||
   bad "the provider's log lacks the cut: $(cat "$work/de2.out")"
 # The tunnel's flows are in the deal's usage log at the provider: each ended flow (these were
 # ended by the cut, which flushes the peer's connection tracking) with its destination and bytes.
-vpn_deal=$(sed -nE 's/.*VPN up: deal (0x[0-9a-f]+).*/\1/p' "$work/vpn.out")
-pdata=$(ls -d "$work"/state/ipsx/provider-* | grep -i "${de#0x}")
 flows=""
 for _ in $(seq 50); do
   flows=$("$IPSX" deal usage "$vpn_deal" --data "$pdata" --json 2>&1)
