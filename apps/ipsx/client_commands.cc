@@ -20,6 +20,7 @@
 
 #include "cli_util.h"
 #include "client/signer.h"
+#include "http/http_client.h"
 #include "ledger/tx_codec.h"
 #include "node_answers.h"
 #include "node_session.h"
@@ -41,6 +42,7 @@ struct ClientOptions {
   std::string reason = "completed";
   unsigned score = 0;
   std::string data, proof_file;  // usage logs: the provider's --data; a proof file
+  std::string control;           // deal show: the requester's agent's control endpoint
   uint64_t index = 0;
   std::string owner, side, country, type, state;  // filters of the lists
   unsigned limit = 50, levels = 10;
@@ -107,6 +109,28 @@ std::string query(std::initializer_list<std::pair<const char*, std::string>> par
 void get_and_print(const ClientOptions& o, const std::string& target, void (*show)(const json&)) {
   auto node = unwrap(sdk::NodeClient::connect(node_url(o)), "--node");
   print(o, unwrap(node->get(target)), show);
+}
+
+// `ipsx deal show`: the node's view of the deal and, with --control, what the requester's agent
+// knows of it (the node hears of no bytes or off-chain payments).
+void show_deal_with_agent(const ClientOptions& o) {
+  const Hash id = hash(o.id, "ID");
+  auto node = unwrap(sdk::NodeClient::connect(node_url(o)), "--node");
+  json d = unwrap(node->get("/v1/deals/" + id.hex()));
+  if (!o.control.empty()) {
+    auto client = unwrap(http::HttpClient::create(o.control), "--control");
+    auto reply = unwrap(client->request("GET", "/v1/leases"), "--control " + o.control);
+    auto j = json::parse(reply.body, nullptr, false);
+    if (reply.status != 200 || !j.is_object() || !j["leases"].is_array())
+      throw CommandError(fmt::format("--control {}: not an agent's control endpoint (HTTP {})",
+                                     o.control, reply.status));
+    for (const json& l : j["leases"])
+      if (l.value("deal", "") == id.hex()) d["agent"] = l;
+    if (!d.contains("agent"))
+      throw CommandError(
+          fmt::format("--control {}: the agent has no lease of deal {}", o.control, id.hex()));
+  }
+  print(o, d, show_deal);
 }
 
 // ---- Signed changes ---------------------------------------------------------------------------
@@ -424,7 +448,10 @@ void add_deal_commands(CLI::App& app, const Options& o) {
   });
   cmd = client_command(deal, "show", "A deal: its status, parties' reports and ledger state", o);
   cmd->add_option("ID", o->id, "The deal id")->required();
-  cmd->callback([o] { get_and_print(*o, "/v1/deals/" + hash(o->id, "ID").hex(), show_deal); });
+  cmd->add_option("--control", o->control,
+                  "The requester's agent, http://HOST:PORT (`ipsx gateway` or `ipsx vpn` "
+                  "--control): adds its bytes and payments for the deal (a VPN deal's too)");
+  cmd->callback([o] { show_deal_with_agent(*o); });
 
   cmd = signing_command(deal, "report", "Send this party's signed status report", o);
   cmd->add_option("--party", o->party, "provider | requester")->required();

@@ -315,6 +315,15 @@ struct ExitInbox {
       std::lock_guard lock(cut_mu);
       unpaid_cuts.emplace_back(deal, why.message());
     };
+    exit.usage_so_far = [&usage](const Hash& deal) {
+      auto kept = usage.records(deal);
+      if (!kept) {
+        logs::error("reading the usage log kept before: " + kept.error().message(),
+                    {{"deal", deal.hex()}});
+        return std::vector<UsageRecord>{};
+      }
+      return std::move(*kept);
+    };
     exit.on_usage = [&usage](const UsageRecord& r) {
       if (auto kept = usage.append(r); !kept)
         logs::error("keeping a usage record: " + kept.error().message(),

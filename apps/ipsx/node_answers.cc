@@ -106,6 +106,13 @@ void show_deal(const json& d) {
   if (d.contains("path"))
     std::cout << fmt::format("  path: {} (as the requester's gateway reports it)\n",
                              text(d, "/path"));
+  if (d.contains("agent")) {
+    const bool vpn = d.contains(json::json_pointer("/agent/vpn"));
+    std::cout << fmt::format(
+        "  traffic (the requester's agent): {} bytes up, {} down; paid {} IPSX{}\n",
+        text(d, "/agent/bytesUp"), text(d, "/agent/bytesDown"), text(d, "/agent/paid"),
+        vpn ? ", tunnel address " + text(d, "/agent/vpn/address") : "");
+  }
   if (d.contains("ledger")) {
     std::cout << fmt::format("  ledger: {}, deposit {} IPSX, claimed {} IPSX, reason {}\n",
                              text(d, "/ledger/state"), text(d, "/ledger/deposit"),

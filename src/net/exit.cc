@@ -47,7 +47,16 @@ std::shared_ptr<Exit::Impl::Session> Exit::Impl::session_for(const ExitDeal& dea
   sessions[deal.id] = s;
   session_count = sessions.size();
   by_username[s->username] = s;
-  with_stats(deal.id, [](ExitDealStats&) {});
+  if (usage_so_far_cb) {
+    // A restarted exit continues the deal's log where the provider's store has it (a log that
+    // began again at 0 would repeat indexes the store and the requester already hold).
+    for (const UsageRecord& r : usage_so_far_cb(deal.id)) {
+      if (r.index != s->usage_records) break;  // a gap: the store is damaged past here
+      s->log.append(usage_leaf(r));
+      ++s->usage_records;
+    }
+  }
+  with_stats(deal.id, [&](ExitDealStats& st) { st.usage_records = s->usage_records; });
   if (auto e = ended.find(deal.id); e != ended.end())
     cut(*s, Error(NetErrc::deal_ended, e->second));
   return s;
@@ -360,6 +369,7 @@ Exit::~Exit() {
     impl_->on_cut = nullptr;
     impl_->on_usage = nullptr;
     impl_->on_receipt_cb = nullptr;
+    impl_->usage_so_far_cb = nullptr;
     impl_->vpn_work.join();  // a peer being added posts back to the io_context: let it finish
   }
 }
@@ -385,6 +395,9 @@ Result<void> Exit::start() {
   };
   m.on_usage = [this](const UsageRecord& r) {
     if (on_usage) on_usage(r);
+  };
+  m.usage_so_far_cb = [this](const Hash& d) {
+    return usage_so_far ? usage_so_far(d) : std::vector<UsageRecord>{};
   };
   m.on_receipt_cb = [this](const ExitReceipt& r) {
     if (on_receipt) on_receipt(r);

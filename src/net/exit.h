@@ -218,6 +218,10 @@ class Exit {
   // proves to anyone that the requester used the connection.
   std::function<void(const UsageRecord&)> on_usage;
   std::function<void(const ExitReceipt&)> on_receipt;
+  // Called on the exit's thread when it first holds a deal: the records of the deal's usage log
+  // kept from before (the provider's store, after a restart), in order, which the log then
+  // continues (the next record's index, the tree the roots are computed over). None: a new log.
+  std::function<std::vector<UsageRecord>(const Hash& deal)> usage_so_far;
 
   ExitDealStats stats(const Hash& deal_id) const;
   size_t open_connections() const;

@@ -207,6 +207,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   void meter_vpn();
   std::function<void(const UsageRecord&)> on_usage;
   std::function<void(const ExitReceipt&)> on_receipt_cb;
+  std::function<std::vector<UsageRecord>(const Hash&)> usage_so_far_cb;
 
   std::function<void(uint64_t, uint64_t)> meter(const Hash& id) {
     return [this, id](uint64_t up, uint64_t down) {

@@ -390,6 +390,42 @@ TEST_F(VpnDeals, TheTunnelsFlowsAreSignedWhenTheRequesterSawThemAndDisputedWhenN
   EXPECT_EQ(asked, (std::vector<std::string>{"203.0.113.20", "198.51.100.7", "192.0.2.99"}));
 }
 
+// A restarted exit continues a deal's usage log where the provider's store has it: the next
+// record takes the next index (a log begun again at 0 would repeat indexes the store and the
+// requester already hold).
+TEST_F(VpnDeals, ARestartedExitContinuesTheDealsUsageLog) {
+  start(protocol::vpn);
+  const int64_t now = int64_t{kNow} * 1000;
+  std::vector<UsageRecord> before(2);
+  for (uint64_t i = 0; i < before.size(); ++i) {
+    before[i].deal_id = deal_.exit.id;
+    before[i].index = i;
+    before[i].opened_ms = now - 5000;
+    before[i].closed_ms = now - 4000;
+    before[i].host = "203.0.113.20";
+    before[i].port = 53;
+  }
+  exit_->usage_so_far = [&](const Hash& d) {
+    return d == deal_.exit.id ? before : std::vector<UsageRecord>{};
+  };
+  std::mutex mu;
+  std::vector<UsageRecord> logged;
+  exit_->on_usage = [&](const UsageRecord& r) {
+    std::lock_guard lock(mu);
+    logged.push_back(r);
+  };
+  ASSERT_TRUE(open(wg_generate_key().public_key));
+  vpn_->flow(VpnFlow{deal_.exit.id, now - 3000, now - 1000, "198.51.100.7", 443, 700, 9000});
+  ASSERT_TRUE(eventually([&] { return exit_->stats(deal_.exit.id).usage_records == 3; }));
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(logged.size(), 1u);
+    EXPECT_EQ(logged[0].index, 2u);
+  }
+  exit_->on_usage = nullptr;
+  exit_->usage_so_far = nullptr;
+}
+
 TEST_F(VpnDeals, AnUnpaidDealsPeerIsRemoved) {
   start(protocol::vpn);
   ASSERT_TRUE(open(wg_generate_key().public_key));

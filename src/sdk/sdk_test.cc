@@ -30,6 +30,7 @@
 #include "net/dataplane_test_util.h"
 #include "sdk/dataplane.h"
 #include "sdk/settlement.h"
+#include "sdk/usage_store.h"
 
 namespace ipsx::sdk {
 namespace {
@@ -865,6 +866,37 @@ TEST(NodeDealsAttack, ADealWhosePriceForItsTimeOverflowsIsNotServed) {
   auto d = deals.add(info);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->max_amount, Amount::from_base(U256(600)));
+}
+
+// The provider's usage log keeps only the record due next: an exit that lost count (one restarted
+// that began a deal's log again at 0) cannot make the log unreadable, before or after a restart.
+TEST(UsageStoreTest, OnlyTheRecordDueNextIsKept) {
+  ledger::testing::TempDir dir;
+  const Hash deal = keccak256("deal");
+  auto rec = [&](uint64_t i) {
+    UsageRecord r;
+    r.deal_id = deal;
+    r.index = i;
+    r.opened_ms = 1'000;
+    r.closed_ms = 2'000;
+    r.host = "203.0.113.20";
+    r.port = 80;
+    return r;
+  };
+  {
+    auto s = UsageStore::open(dir.path()).value();
+    ASSERT_TRUE(s->append(rec(0)));
+    ASSERT_TRUE(s->append(rec(1)));
+    auto again = s->append(rec(0));
+    ASSERT_FALSE(again);
+    EXPECT_NE(again.error().message().find("record 2 is due"), std::string::npos)
+        << again.error().message();
+    EXPECT_EQ(s->records(deal).value().size(), 2u) << "still readable";
+  }
+  auto s = UsageStore::open(dir.path()).value();  // a restart
+  EXPECT_FALSE(s->append(rec(5)));
+  ASSERT_TRUE(s->append(rec(2)));
+  EXPECT_EQ(s->records(deal).value().size(), 3u);
 }
 
 }  // namespace

@@ -41,13 +41,30 @@ Result<std::unique_ptr<UsageStore>> UsageStore::open(const std::filesystem::path
 
 Result<void> UsageStore::append(const UsageRecord& r) {
   std::lock_guard lock(mu_);
+  // Only the record the log is due next: one out of turn (an exit that lost count) would make
+  // every later reading of the log fail.
+  auto next = next_.find(r.deal_id);
+  if (next == next_.end()) {
+    auto kept = records_locked(r.deal_id);
+    if (!kept) return std::unexpected(kept.error());
+    if (next_.size() >= 100'000) next_.clear();
+    next = next_.emplace(r.deal_id, kept->size()).first;
+  }
+  if (r.index != next->second)
+    return fail(CoreErrc::invalid_argument,
+                fmt::format("usage record {} of deal {} not kept: record {} is due", r.index,
+                            r.deal_id.hex(), next->second));
   auto p = dir_ / (r.deal_id.hex() + ".records");
   std::FILE* f = std::fopen(p.c_str(), "ae");
   if (!f) return io_failure(p, "opening");
   std::string line = usage_record_json(r).dump() + "\n";
   bool ok = std::fwrite(line.data(), 1, line.size(), f) == line.size();
   ok = std::fclose(f) == 0 && ok;
-  if (!ok) return io_failure(p, "appending to");
+  if (!ok) {
+    next_.erase(r.deal_id);  // how much reached the file: read again next time
+    return io_failure(p, "appending to");
+  }
+  ++next->second;
   return {};
 }
 
@@ -69,6 +86,10 @@ Result<void> UsageStore::put_receipt(const StoredReceipt& r) {
 
 Result<std::vector<UsageRecord>> UsageStore::records(const Hash& deal) const {
   std::lock_guard lock(mu_);
+  return records_locked(deal);
+}
+
+Result<std::vector<UsageRecord>> UsageStore::records_locked(const Hash& deal) const {
   auto p = dir_ / (deal.hex() + ".records");
   std::vector<UsageRecord> out;
   std::ifstream in(p);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,8 +51,10 @@ class UsageStore {
 
  private:
   explicit UsageStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  Result<std::vector<UsageRecord>> records_locked(const Hash& deal) const;  // mu_ held
   std::filesystem::path dir_;
   mutable std::mutex mu_;
+  std::map<Hash, uint64_t> next_;  // each deal's next record index, once known (mu_)
 };
 
 // The proof that the deal's requester signed for record `index`: {deal, requester,

@@ -182,6 +182,9 @@ for _ in $(seq 100); do
   ((signed > 0)) && break
   sleep 0.2
 done
+expect_out "ipsx deal show --control adds the VPN lease's bytes and payments from the agent" \
+  'traffic \(the requester.s agent\): [1-9][0-9]* bytes up, [1-9][0-9]* down; paid [0-9.]+ IPSX, tunnel address 10\.77\.' \
+  nb exec req "$IPSX" deal show "$vpn_deal" --node "$url" --control http://127.0.0.1:8899
 ((signed > 0)) && ok "the requester signed the exit's records of its flows ($signed)" ||
   bad "no receipt for the tunnel's flows: $("$IPSX" deal usage "$vpn_deal" --data "$pdata" 2>&1; grep -i usage "$work/vpn.out")"
 # Refused at the exit: the rule's counter moves (the provider's host reaches the LAN, above).
