@@ -18,6 +18,21 @@
 namespace ipsx::net {
 namespace {
 
+// Calls `f` with each line a child writes to `fd` (conntrack -E), until the pipe ends.
+void read_lines(int fd, const std::function<void(std::string_view)>& f) {
+  std::string buf;
+  char chunk[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    buf.append(chunk, static_cast<size_t>(n));
+    for (size_t nl; (nl = buf.find('\n')) != std::string::npos; buf.erase(0, nl + 1))
+      f(std::string_view(buf).substr(0, nl));
+    if (buf.size() > 65'536) buf.clear();  // no line is this long: out of step
+  }
+}
+
 using std::chrono::milliseconds;
 
 std::string v4_text(uint32_t a) {
@@ -511,29 +526,20 @@ std::vector<VpnFlow> WireguardExit::take_flows() {
 }
 
 void WireguardExit::read_flows() {
-  std::string buf;
-  char chunk[4096];
-  for (;;) {
-    const ssize_t n = ::read(conntrack_fd_, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    buf.append(chunk, static_cast<size_t>(n));
-    for (size_t nl; (nl = buf.find('\n')) != std::string::npos; buf.erase(0, nl + 1)) {
-      auto flow = parse_conntrack_event(std::string_view(buf).substr(0, nl));
-      if (!flow) continue;
-      std::optional<Hash> deal;
-      {
-        std::lock_guard lock(mu_);
-        if (auto it = owner_.find(flow->source); it != owner_.end()) deal = it->second;
-      }
-      if (!deal) continue;
-      std::lock_guard lock(flows_mu_);
-      if (flows_.size() < kMaxPendingFlows)
-        flows_.push_back(VpnFlow{*deal, flow->closed_ms - flow->duration_s * 1000, flow->closed_ms,
-                                 flow->destination, flow->port, flow->bytes_up, flow->bytes_down});
+  read_lines(conntrack_fd_, [this](std::string_view line) {
+    auto flow = parse_conntrack_event(line);
+    if (!flow) return;
+    std::optional<Hash> deal;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = owner_.find(flow->source); it != owner_.end()) deal = it->second;
     }
-    if (buf.size() > 65'536) buf.clear();  // no line is this long: out of step
-  }
+    if (!deal) return;
+    std::lock_guard lock(flows_mu_);
+    if (flows_.size() < kMaxPendingFlows)
+      flows_.push_back(VpnFlow{*deal, flow->closed_ms - flow->duration_s * 1000, flow->closed_ms,
+                               flow->destination, flow->port, flow->bytes_up, flow->bytes_down});
+  });
 }
 
 namespace {
@@ -658,23 +664,14 @@ bool FlowWatch::take(const std::string& host, uint16_t port, int64_t opened_ms, 
 }
 
 void FlowWatch::read() {
-  std::string buf;
-  char chunk[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    buf.append(chunk, static_cast<size_t>(n));
-    for (size_t nl; (nl = buf.find('\n')) != std::string::npos; buf.erase(0, nl + 1)) {
-      auto flow = parse_conntrack_new(std::string_view(buf).substr(0, nl));
-      if (!flow) continue;
-      std::lock_guard lock(mu_);
-      if (!sources_.contains(flow->source)) continue;
-      flows_.push_back(std::move(*flow));
-      if (flows_.size() > kMaxKept) flows_.pop_front();
-    }
-    if (buf.size() > 65'536) buf.clear();  // no line is this long: out of step
-  }
+  read_lines(fd_, [this](std::string_view line) {
+    auto flow = parse_conntrack_new(line);
+    if (!flow) return;
+    std::lock_guard lock(mu_);
+    if (!sources_.contains(flow->source)) return;
+    flows_.push_back(std::move(*flow));
+    if (flows_.size() > kMaxKept) flows_.pop_front();
+  });
 }
 
 std::optional<uint32_t> WireguardExit::allocate(const Hash& deal) const {
