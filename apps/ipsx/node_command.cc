@@ -590,7 +590,7 @@ void run_node(const NodeOptions& o) {
   api::HttpServer server(router, so);
   // Deals open in the background: an order's answer waits for its fills' blocks, the server's
   // thread serves everyone else meanwhile (docs/api.md, "Placing orders").
-  node.post = [&server](std::function<void()> work) { server.post(std::move(work)); };
+  node.post = server.poster();  // outlives the server: the ledger may answer after it is gone
   market->open_deals_in_background(
       node.post, [&node](std::vector<Hash> deals) { api::publish_opened(node, deals); });
   if (o.tls_cert.empty() != o.tls_key.empty()) {

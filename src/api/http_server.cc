@@ -509,15 +509,21 @@ void HttpServer::run() {
 }
 
 void HttpServer::post(std::function<void()> work) {
-  std::lock_guard lock(impl_->gate->mu);
-  if (!impl_->gate->io) return;
-  asio::post(*impl_->gate->io, [work = std::move(work)] {
-    try {
-      work();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "ipsx: posted work failed: %s\n", e.what());
-    }
-  });
+  poster()(std::move(work));
+}
+
+std::function<void(std::function<void()>)> HttpServer::poster() const {
+  return [gate = impl_->gate](std::function<void()> work) {
+    std::lock_guard lock(gate->mu);
+    if (!gate->io) return;  // the server is gone
+    asio::post(*gate->io, [work = std::move(work)] {
+      try {
+        work();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "ipsx: posted work failed: %s\n", e.what());
+      }
+    });
+  };
 }
 
 void HttpServer::stop() {

@@ -82,6 +82,9 @@ class HttpServer {
   // Runs `work` on the server's thread (where handlers run), between requests. Thread-safe; work
   // posted once the server is gone is dropped.
   void post(std::function<void()> work);
+  // The same as a function that may outlive the server (what is posted then is dropped): for
+  // work that finishes on other threads, such as a ledger answering at its shutdown.
+  std::function<void(std::function<void()>)> poster() const;
 
  private:
   struct Impl;

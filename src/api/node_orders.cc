@@ -285,6 +285,15 @@ void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>> tickets
   node.market.place(
       *placements, [&node, tickets = std::move(tickets), outcomes, placements,
                     where = std::move(where)](std::vector<Result<market::PlaceResult>> placed) {
+        struct AnswerAll {  // whatever happens below, no ticket is left without an answer
+          const std::vector<std::shared_ptr<OrderTicket>>& tickets;
+          ~AnswerAll() {
+            for (auto& t : tickets)
+              if (t->reply)
+                answer(*t, error_response(ApiError::internal(
+                               "the placement's answer failed; GET /v1/orders/{hash} says")));
+          }
+        } answer_all{tickets};
         const auto& group = *placements;
         for (size_t g = 0; g < group.size(); ++g)
           (*outcomes)[where[g].first][where[g].second] = placed_outcome(node, group[g], placed[g]);

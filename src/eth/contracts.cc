@@ -218,6 +218,11 @@ Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
       if (!r) last = r.error().message();
     }
     auto now = std::chrono::steady_clock::now();
+    if (o.stop && o.stop()) {
+      return fail(EthErrc::timeout,
+                  fmt::format("no receipt for transaction {} before closing; it may still be mined",
+                              versions.back().hash().hex()));
+    }
     if (now + o.poll > deadline && o.keep_waiting && o.keep_waiting()) {
       deadline = now + o.receipt_timeout;
     } else if (now + o.poll > deadline) {

@@ -68,6 +68,9 @@ struct SendOptions {
   // Asked at the deadline: true waits another receipt_timeout (the transaction is still pending
   // and its nonce free, so it may yet be mined), false ends the wait with `timeout`.
   std::function<bool()> keep_waiting;
+  // Asked at every look for the receipt: true ends the wait at once with `timeout` (the caller
+  // is closing).
+  std::function<bool()> stop;
 };
 
 // The fees a replacement of `stuck` offers: each at least 1/8 over the stuck one's (what nodes

@@ -337,12 +337,18 @@ void EthereumLedger::submit_as(std::shared_ptr<const crypto::PrivateKey> key, L:
 void EthereumLedger::sequencer_loop() {
   for (;;) {
     Pending p;
+    bool closing = false;
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait(lock, [&] { return stopping_ || !incoming_.empty(); });
       if (incoming_.empty()) return;
       p = std::move(incoming_.front());
       incoming_.pop_front();
+      closing = stopping_;
+    }
+    if (closing) {  // nothing new is sent once the ledger closes
+      p.done(fail(LedgerErrc::shutting_down, "the ledger is closing"));
+      continue;
     }
     if (p.key) {
       // In turn: the nonce is the one after every transaction of the sender sent so far.
@@ -464,7 +470,11 @@ std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p
     auto& versions = pending_sent_[{u.from, u.nonce}];
     if (earlier) versions = *earlier;
     versions.push_back(*stx);
-    if (pending_sent_.size() > kMaxPendingKept) pending_sent_.erase(pending_sent_.begin());
+    if (pending_sent_.size() > kMaxPendingKept) {  // any but this one
+      auto drop = pending_sent_.begin();
+      if (drop->first == std::pair{u.from, u.nonce}) ++drop;
+      pending_sent_.erase(drop);
+    }
   }
   return Waiting{p.tx,
                  std::move(*stx),
@@ -514,6 +524,10 @@ Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
   SignedTransaction mined = w.eth_tx;
   auto bumping = bump_options(w.tx.tx.from);
   SendOptions send = bumping ? *bumping : options_.send;
+  send.stop = [this] {
+    std::lock_guard lock(queue_mu_);
+    return stopping_;
+  };
   if (w.patient) {
     // The market's openDeal: answering "timeout" while it may still be mined would have the
     // market undo a fill whose deal then opens on chain without it. So the wait goes on while

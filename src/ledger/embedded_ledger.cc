@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -393,12 +394,18 @@ void EmbeddedLedger::send_next_keyed() {
       k.done(std::unexpected(sig.error()));
       continue;
     }
+    // Who sends the next: the outcome, when it comes later; this loop, when it came before
+    // submit_async returned (a closing ledger answers at once), so that a long queue unwinds
+    // here instead of one call deeper each.
+    auto turn = std::make_shared<std::atomic<int>>(0);  // 1: returned first, 2: answered first
     submit_async(SignedTx{std::move(*tx), *sig},
-                 [this, done = std::move(k.done)](Result<Receipt> r) {
+                 [this, done = std::move(k.done), turn](Result<Receipt> r) {
                    done(std::move(r));
-                   send_next_keyed();
+                   int first = 0;
+                   if (!turn->compare_exchange_strong(first, 2)) send_next_keyed();
                  });
-    return;
+    int first = 0;
+    if (turn->compare_exchange_strong(first, 1)) return;
   }
 }
 

@@ -263,6 +263,7 @@ void Market::send_fill(FillTerms t, ledger::OpenDeal op, Sink sink) {
   ++in_flight_;
   ++busy_orders_[t.fill.offer];
   ++busy_orders_[t.fill.request];
+  book_.hold(t.fill.request);
   if (sink.waiter) ++sink.waiter->pending;
   ledger_.submit_as(
       shared_key_, std::move(op),
@@ -285,7 +286,8 @@ void Market::fill_done(const FillTerms& t, const Result<ledger::Receipt>& receip
   PlaceResult part;
   std::vector<Fill> more;
   settle_fill(t, receipt, &part, &more);
-  if (w && w->results[sink.index]) {
+  book_.unhold(t.fill.request);  // after a refusal's give_back, which needs it
+  if (w && sink.index < w->results.size() && w->results[sink.index]) {
     PlaceResult& into = *w->results[sink.index];
     into.deals.insert(into.deals.end(), part.deals.begin(), part.deals.end());
     for (auto& r : part.refused) into.refused.push_back(std::move(r));

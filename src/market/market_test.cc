@@ -455,6 +455,26 @@ TEST_F(BackgroundMarketTest, ARefusalThatComesLaterUndoesTheFillAndMatchesAgain)
   EXPECT_EQ(ledger_->deal(d->deal_id)->requester, requester_.address());
 }
 
+// A request of one that its fill completed, then an offer placed while the fill is on its way
+// (the book expires and forgets retired requests at each command), then the ledger refusing the
+// offer: the request comes back whole and takes the new offer.
+TEST_F(BackgroundMarketTest, ARequestCompletedByAFillRefusedLaterComesBackAfterOtherCommands) {
+  Offer cancelled = offer(1'000'000, 2, 1);
+  ASSERT_TRUE(place(cancelled));
+  exec(provider_, ledger::CancelOrder{cancelled.struct_hash()});  // on the ledger only
+  auto answer = place_later(request(2'000'000));
+  ASSERT_EQ(market_->fills_in_flight(), 1u);
+  auto o2 = place(offer(1'500'000, 3, 2));
+  ASSERT_TRUE(o2);
+  EXPECT_TRUE(o2->deals.empty()) << "the request is filled for now";
+  market_->tick();
+  ASSERT_TRUE(wait(answer));
+  ASSERT_TRUE(**answer);
+  ASSERT_EQ((**answer)->refused.size(), 1u);
+  ASSERT_EQ((**answer)->deals.size(), 1u) << "the request came back and took the new offer";
+  EXPECT_EQ(market_->deal((**answer)->deals[0])->offer, o2->id);
+}
+
 // Many fills on their way at once, one of them refused (an offer cancelled on the ledger): each
 // gets the nonce its turn leaves, so the refusal costs the others nothing, and the request of
 // four still gets four IPs.

@@ -284,11 +284,25 @@ void OrderBook::retire_request(uint32_t slot) {
 }
 
 void OrderBook::flush_done() {
+  size_t kept = 0;
   for (uint32_t slot : done_requests_) {
     if (!request_slab_[slot].done) continue;  // brought back by refuse()
+    if (!held_.empty() && held_.contains(request_slab_[slot].id)) {
+      done_requests_[kept++] = slot;  // a fill of it still on its way: refuse() may need it
+      continue;
+    }
     free_request_slot(slot);
   }
-  done_requests_.clear();
+  done_requests_.resize(kept);
+}
+
+void OrderBook::hold(OrderId request) {
+  ++held_[request];
+}
+
+void OrderBook::unhold(OrderId request) {
+  auto it = held_.find(request);
+  if (it != held_.end() && --it->second == 0) held_.erase(it);
 }
 
 // ---- placing ----------------------------------------------------------------------------------

@@ -111,6 +111,11 @@ class OrderBook {
   // and looks for the next offer (never this one again), and the offer's place returns to the
   // other requests. New fills are appended.
   void refuse_pair(const Fill& fill, bool exclusive, uint64_t now, std::vector<Fill>* fills);
+  // A request with a fill whose outcome is not known yet (the market opens deals in the
+  // background): once filled it stays where refuse() can bring it back until unhold(), however
+  // many placements, expiries or advances come meanwhile. Counted: one hold per fill.
+  void hold(OrderId request);
+  void unhold(OrderId request);
 
   // Re-matching as time passes: offers whose availability window has opened by `now` (it was
   // still closed when they were placed) are matched against the resting requests as if they
@@ -422,8 +427,9 @@ class OrderBook {
   ExpiryQueue expiries_;
   // (available from, id) min-heap of the offers placed before their window opened.
   HugeVector<std::pair<uint64_t, OrderId>> openings_;
-  std::vector<uint32_t> done_requests_;  // slots of retired requests, see retire_request()
-  size_t rated_orders_ = 0;              // live orders with a minimum rating
+  std::vector<uint32_t> done_requests_;         // slots of retired requests, see retire_request()
+  std::unordered_map<OrderId, uint32_t> held_;  // hold(): requests flush_done() keeps
+  size_t rated_orders_ = 0;                     // live orders with a minimum rating
   std::vector<Address> addresses_;
   // Interned addresses: open addressing with linear probing, at most half full; each cell holds
   // the address itself, so a lookup compares without reading addresses_. The addresses interned

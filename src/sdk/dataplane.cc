@@ -1,5 +1,6 @@
 #include "sdk/dataplane.h"
 
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -169,9 +170,13 @@ Result<json> send_transaction(NodeClient& node, const Signer& signer, const ledg
     }
     if (replacing && e.code() == make_error_code(SdkErrc::bad_nonce)) {
       // The nonce was used meanwhile: by an earlier version, if the ledger has one.
-      for (auto id = sent_ids.rbegin(); id != sent_ids.rend(); ++id) {
-        auto found = node.get("/v1/ledger/transactions/" + id->hex());
-        if (found) return found;
+      // (The node's history may reach the block a moment after the chain: asked a few times.)
+      for (int look = 0; look < 10; ++look) {
+        for (auto id = sent_ids.rbegin(); id != sent_ids.rend(); ++id) {
+          auto found = node.get("/v1/ledger/transactions/" + id->hex());
+          if (found) return found;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
       }
     }
     return sent;

@@ -47,6 +47,18 @@ Result<void> UsageStore::append(const UsageRecord& r) {
   if (next == next_.end()) {
     auto kept = records_locked(r.deal_id);
     if (!kept) return std::unexpected(kept.error());
+    // A line a crash tore (no newline) is not read back: cut it, or the next record would be
+    // written onto its end and neither would read.
+    std::error_code ec;
+    auto file = dir_ / (r.deal_id.hex() + ".records");
+    if (std::filesystem::exists(file, ec)) {
+      std::ifstream in(file, std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (!text.empty() && text.back() != '\n') {
+        std::filesystem::resize_file(file, text.rfind('\n') + 1, ec);  // npos + 1: all of it
+        if (ec) return io_failure(file, "cutting a torn line of");
+      }
+    }
     if (next_.size() >= 100'000) next_.clear();
     next = next_.emplace(r.deal_id, kept->size()).first;
   }
