@@ -382,8 +382,10 @@ uint64_t gas_of(eth::RpcClient& rpc, const Receipt& r) {
 
 // eth.gas_per_deal: the gas one deal costs on chain, summed from the receipts of its three
 // transactions: the market's openDeal, the provider's claim of half with the requester's balance
-// proof, and the provider's closeDeal with the final proof. The parties have had deals before
-// (warm storage, as in a market that runs): each iteration is one more deal between them.
+// proof, and the provider's closeDeal with the final proof. As in a market that runs: the
+// provider's offer is a standing one (an IP offered until it expires, leased again each time its
+// deal ends; its first deal came before), each deal fills a new request of one IP, and the parties
+// and the market have wallets with balances.
 void gas_per_deal(benchmark::State& state) try {
   auto owned = need(eth::testing::AnvilHarness::create(genesis(Actors())), "anvil");
   eth::RpcClient& rpc = owned->eth_ledger().rpc();
@@ -394,12 +396,19 @@ void gas_per_deal(benchmark::State& state) try {
   const PrivateKey& R = a.requesters[0];
   const Amount deposit = Amount::from_base(U256(kPrice * kDuration));
   const Amount half = Amount::from_base(U256(kPrice * kDuration / 2));
-  Hash first;
-  w.run1(a.market, w.open_op(P, R, &first));  // the parties' first deal: cold storage
+  const Offer standing = w.offer_of(P);
+  auto next_deal = [&](Hash* id) {
+    Request r = w.request_of(R);
+    *id = deal_id_for(standing.struct_hash(), r.struct_hash(), 0);
+    return w.open_op(P, standing, R, r);
+  };
+  Hash first;  // the offer's first deal: cold storage
+  w.run1(a.market, next_deal(&first));
+  w.run1(P, CloseDeal{first, deposit, w.proof(R, first, deposit), CloseReason::completed});
   uint64_t gas = 0;
   for (auto _ : state) {
     Hash d;
-    gas = gas_of(rpc, w.run1(a.market, w.open_op(P, R, &d)));
+    gas = gas_of(rpc, w.run1(a.market, next_deal(&d)));
     gas += gas_of(rpc, w.run1(P, Claim{d, half, w.proof(R, d, half)}));
     gas += gas_of(rpc,
                   w.run1(P, CloseDeal{d, deposit, w.proof(R, d, deposit), CloseReason::completed}));
@@ -459,8 +468,18 @@ int gas_table() {
   const Amount half = Amount::from_base(U256(kPrice * kDuration / 2));
   Hash d1, d2, d3;
   add("openDeal", "first deal of the parties", w.run1(a.market, w.open_op(P, R, &d1)));
-  add("openDeal", "parties with deals before", w.run1(a.market, w.open_op(P, R, &d2)));
+  add("openDeal", "parties with deals before, a new offer", w.run1(a.market, w.open_op(P, R, &d2)));
   w.run1(a.market, w.open_op(P, R, &d3));
+  {
+    // A standing offer leased again once its deal ended.
+    const Offer standing = w.offer_of(P);
+    Request r1 = w.request_of(R), r2 = w.request_of(R);
+    Hash s1 = deal_id_for(standing.struct_hash(), r1.struct_hash(), 0);
+    w.run1(a.market, w.open_op(P, standing, R, r1));
+    w.run1(P, CloseDeal{s1, deposit, w.proof(R, s1, deposit), CloseReason::completed});
+    add("openDeal", "a standing offer again, its earlier deal closed",
+        w.run1(a.market, w.open_op(P, standing, R, r2)));
+  }
   add("claim", "first claim of the deal", w.run1(P, Claim{d1, half, w.proof(R, d1, half)}));
   add("closeDeal", "with a final proof (pays the rest, refunds 0)",
       w.run1(P, CloseDeal{d1, deposit, w.proof(R, d1, deposit), CloseReason::completed}));

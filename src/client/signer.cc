@@ -112,8 +112,13 @@ Result<void> Signer::check_ethereum(const nlohmann::json& prepared, uint64_t non
     return refuse(
         fmt::format("has nonce {} in its payload and {} in its fields", tx->nonce, nonce));
   // A token operation of a wallet that does not know the token goes "to" the zero address.
-  auto call =
-      eth::ipsx_abi::ledger_call(chain_->token.value_or(Address()), chain_->centralizer, op);
+  // An operation on a deal carries the deal's terms, which the contract checks against the deal
+  // it keeps: those in the payload must be of the operation's deal (else the call would fail, at
+  // the signer's cost in gas).
+  auto terms = eth::ipsx_abi::terms_in_call(tx->data);
+  if (!terms) return refuse("has deal terms that do not decode: " + terms.error().message());
+  auto call = eth::ipsx_abi::ledger_call(chain_->token.value_or(Address()), chain_->centralizer, op,
+                                         *terms ? &**terms : nullptr);
   if (!call) return refuse("has an operation with no contract call: " + call.error().message());
   if (call->to.is_zero())
     return refuse("goes to the token contract, and this wallet was not told its address");

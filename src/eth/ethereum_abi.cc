@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "core/keccak.h"
+
 namespace ipsx::eth::ipsx_abi {
 namespace {
 
@@ -11,9 +13,7 @@ constexpr const char* kOffer =
 constexpr const char* kRequest =
     "(address,uint32,bytes2[],string,uint32,uint8,uint32,uint32,uint16,uint32,bool,bool,uint64,"
     "uint64,uint256,uint256,bool,address,uint16,uint64,uint64)";
-constexpr const char* kDeal =
-    "(address,uint16,uint64,uint8,uint8,address,uint64,bool,bool,address,uint64,bytes32,bytes32,"
-    "uint256,uint256,uint256,uint256)";
+constexpr const char* kTerms = "(bytes32,address,address,address,uint16,uint64,uint64,uint256)";
 
 // The signatures are constants of this file: a parse failure is a bug, caught by every test.
 abi::Function fn(const std::string& sig) {
@@ -71,15 +71,15 @@ const Functions& functions() {
       fn("withdraw(uint256)"),
       fn("cancelOrder(bytes32)"),
       fn(std::string("openDeal(") + kOffer + ",bytes," + kRequest + ",bytes,uint256)"),
-      fn("claim(bytes32,uint256,bytes)"),
-      fn("closeDeal(bytes32,uint256,bytes,uint8)"),
-      fn("cooperativeClose(bytes32,uint256,bytes,bytes,uint8)"),
-      fn("uncooperativeClose(bytes32,uint256,uint8)"),
-      fn("settle(bytes32)"),
-      fn("rate(bytes32,uint8)"),
-      fn("recordUsage(bytes32,uint64,bytes32,bytes)"),
+      fn(std::string("claim(bytes32,") + kTerms + ",uint256,bytes)"),
+      fn(std::string("closeDeal(bytes32,") + kTerms + ",uint256,bytes,uint8)"),
+      fn(std::string("cooperativeClose(bytes32,") + kTerms + ",uint256,bytes,bytes,uint8)"),
+      fn(std::string("uncooperativeClose(bytes32,") + kTerms + ",uint256,uint8)"),
+      fn(std::string("settle(bytes32,") + kTerms + ")"),
+      fn(std::string("rate(bytes32,") + kTerms + ",uint8)"),
+      fn(std::string("recordUsage(bytes32,") + kTerms + ",uint64,bytes32,bytes)"),
       fn("wallet(address)(uint256,uint256)"),
-      fn(std::string("deal(bytes32)(") + kDeal + ")"),
+      fn("deal(bytes32)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)"),
       fn("rating(address)(uint64,uint64)"),
       fn("supply()(uint256,uint256,uint256,uint256,uint256,uint256,bool)"),
       fn("orderCancelled(address,bytes32)(bool)"),
@@ -99,7 +99,8 @@ const Events& events() {
       ev("Deposit(address,uint256)", {true, false}),
       ev("Withdrawal(address,uint256)", {true, false}),
       ev("OrderCancelled(address,bytes32)", {true, true}),
-      ev("DealOpened(bytes32,address,address,address,uint256,uint64,uint256,uint64)",
+      ev("DealOpened(bytes32,address,address,address,uint256,uint64,uint256,uint64,bytes32,bytes32,"
+         "uint64,uint16)",
          {true, true, true}),
       ev("Claimed(bytes32,uint256,uint256,uint256)", {true}),
       ev("DealClosing(bytes32,uint256,uint64,uint8)", {true}),
@@ -169,8 +170,80 @@ abi::Value word(const Hash& h) {
 
 namespace L = ipsx::ledger;
 
-Result<ContractCall> ledger_call(const Address& token, const Address& cz, const L::Op& op) {
+abi::Value terms_value(const DealTerms& t) {
+  return abi::Value::list({word(t.offer_hash), abi::Value::address(t.provider),
+                           abi::Value::address(t.requester), abi::Value::address(t.market),
+                           u(t.fee_bps), u(t.start), u(t.duration),
+                           abi::Value::uint(t.price_per_second)});
+}
+
+Result<DealTerms> terms_from(const abi::Value& v) {
+  const auto* x = v.get_if<abi::Value::List>();
+  auto bad = [] { return fail(CoreErrc::parse_error, "deal terms: not a DealTerms tuple"); };
+  if (!x || x->size() != 8) return bad();
+  const Bytes* oh = (*x)[0].get_if<Bytes>();
+  const Address* p = (*x)[1].get_if<Address>();
+  const Address* r = (*x)[2].get_if<Address>();
+  const Address* m = (*x)[3].get_if<Address>();
+  const U256* fee = (*x)[4].get_if<U256>();
+  const U256* start = (*x)[5].get_if<U256>();
+  const U256* duration = (*x)[6].get_if<U256>();
+  const U256* price = (*x)[7].get_if<U256>();
+  if (!oh || oh->size() != 32 || !p || !r || !m || !fee || !start || !duration || !price ||
+      !fee->fits_u64() || fee->low64() > UINT16_MAX || !start->fits_u64() || !duration->fits_u64())
+    return bad();
+  DealTerms t;
+  t.offer_hash = Hash(std::span<const uint8_t, 32>(oh->data(), 32));
+  t.provider = *p;
+  t.requester = *r;
+  t.market = *m;
+  t.fee_bps = static_cast<uint16_t>(fee->low64());
+  t.start = start->low64();
+  t.duration = duration->low64();
+  t.price_per_second = *price;
+  return t;
+}
+
+Hash commitment(const DealTerms& t) {
+  static const std::vector<abi::Type> types = [] {
+    auto f = abi::Function::parse(std::string("f(") + kTerms + ")");
+    if (!f) std::abort();
+    return f->inputs();
+  }();
+  auto data = abi::encode(types, {terms_value(t)});
+  if (!data) std::abort();  // a tuple of fixed words always encodes
+  return keccak256(*data);
+}
+
+bool needs_terms(const L::Op& op) {
+  return std::holds_alternative<L::Claim>(op) || std::holds_alternative<L::CloseDeal>(op) ||
+         std::holds_alternative<L::CooperativeClose>(op) ||
+         std::holds_alternative<L::UncooperativeClose>(op) ||
+         std::holds_alternative<L::Settle>(op) || std::holds_alternative<L::Rate>(op) ||
+         std::holds_alternative<L::RecordUsage>(op);
+}
+
+Result<std::optional<DealTerms>> terms_in_call(ByteView data) {
   const auto& f = functions();
+  for (const abi::Function* fn : {&f.claim, &f.close_deal, &f.cooperative_close,
+                                  &f.uncooperative_close, &f.settle, &f.rate, &f.record_usage}) {
+    const abi::Selector sel = fn->selector();
+    if (data.size() < sel.size() || !std::equal(sel.begin(), sel.end(), data.begin())) continue;
+    auto args = fn->decode_call(data);
+    if (!args) return std::unexpected(args.error());
+    auto t = terms_from((*args)[1]);
+    if (!t) return std::unexpected(t.error());
+    return std::optional<DealTerms>(*t);
+  }
+  return std::optional<DealTerms>();
+}
+
+Result<ContractCall> ledger_call(const Address& token, const Address& cz, const L::Op& op,
+                                 const DealTerms* terms) {
+  const auto& f = functions();
+  if (needs_terms(op) && !terms)
+    return fail(CoreErrc::invalid_argument, "the deal's terms are needed for its call");
+  auto tv = [&] { return terms_value(*terms); };
   auto make = [](const Address& to, const abi::Function& fn, std::vector<abi::Value> args,
                  U256 value = U256()) -> Result<ContractCall> {
     auto data = fn.encode_call(args);
@@ -207,29 +280,30 @@ Result<ContractCall> ledger_call(const Address& token, const Address& cz, const 
                        sig_value(o.request_signature), abi::Value::uint(o.price_per_second)});
         } else if constexpr (std::is_same_v<T, L::Claim>) {
           return make(cz, f.claim,
-                      {word(o.deal_id), amount(o.amount), sig_value(o.requester_signature)});
+                      {word(o.deal_id), tv(), amount(o.amount), sig_value(o.requester_signature)});
         } else if constexpr (std::is_same_v<T, L::CloseDeal>) {
           abi::Value sig = o.requester_signature ? sig_value(*o.requester_signature)
                                                  : abi::Value::bytes(Bytes{});
-          return make(
-              cz, f.close_deal,
-              {word(o.deal_id), amount(o.amount), sig, small(static_cast<uint8_t>(o.reason))});
+          return make(cz, f.close_deal,
+                      {word(o.deal_id), tv(), amount(o.amount), sig,
+                       small(static_cast<uint8_t>(o.reason))});
         } else if constexpr (std::is_same_v<T, L::CooperativeClose>) {
           return make(cz, f.cooperative_close,
-                      {word(o.deal_id), amount(o.amount), sig_value(o.requester_signature),
+                      {word(o.deal_id), tv(), amount(o.amount), sig_value(o.requester_signature),
                        sig_value(o.provider_signature), small(static_cast<uint8_t>(o.reason))});
         } else if constexpr (std::is_same_v<T, L::UncooperativeClose>) {
-          return make(cz, f.uncooperative_close,
-                      {word(o.deal_id), amount(o.amount), small(static_cast<uint8_t>(o.reason))});
+          return make(
+              cz, f.uncooperative_close,
+              {word(o.deal_id), tv(), amount(o.amount), small(static_cast<uint8_t>(o.reason))});
         } else if constexpr (std::is_same_v<T, L::Settle>) {
-          return make(cz, f.settle, {word(o.deal_id)});
+          return make(cz, f.settle, {word(o.deal_id), tv()});
         } else if constexpr (std::is_same_v<T, L::Rate>) {
-          return make(cz, f.rate, {word(o.deal_id), small(o.score)});
+          return make(cz, f.rate, {word(o.deal_id), tv(), small(o.score)});
         } else {
           static_assert(std::is_same_v<T, L::RecordUsage>);
           return make(
               cz, f.record_usage,
-              {word(o.deal_id), u(o.count), word(o.root), sig_value(o.requester_signature)});
+              {word(o.deal_id), tv(), u(o.count), word(o.root), sig_value(o.requester_signature)});
         }
       },
       op);

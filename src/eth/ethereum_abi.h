@@ -32,6 +32,28 @@ abi::Value request_value(const Request& r);
 // A bytes32 argument.
 abi::Value word(const Hash& h);
 
+// A deal's fixed terms, the Centralizer's DealTerms tuple. The contract keeps only their hash (the
+// deal's commitment, one storage slot) and every call about the deal carries them, checked
+// against it; the deal's DealOpened event has them all.
+struct DealTerms {
+  Hash offer_hash;
+  Address provider;
+  Address requester;
+  Address market;
+  uint16_t fee_bps = 0;
+  uint64_t start = 0;     // unix seconds
+  uint64_t duration = 0;  // seconds
+  U256 price_per_second;
+  friend bool operator==(const DealTerms&, const DealTerms&) = default;
+};
+abi::Value terms_value(const DealTerms& t);
+Result<DealTerms> terms_from(const abi::Value& v);
+// keccak256(abi.encode(terms)): what the contract keeps of the deal.
+Hash commitment(const DealTerms& t);
+// The terms a deal operation's call data carries (its second argument, after the deal id);
+// nullopt if the call is not one of the Centralizer's deal functions.
+Result<std::optional<DealTerms>> terms_in_call(ByteView data);
+
 // One ledger operation as the contract call that performs it: the contract (the token's
 // functions go to `token`, the rest to `centralizer`), the ether sent and the call data.
 struct ContractCall {
@@ -39,7 +61,12 @@ struct ContractCall {
   U256 value;
   Bytes data;
 };
+// The operations on a deal (claim, the closes, settle, rate, recordUsage) carry the deal's terms
+// after its id: `terms` must be given for them (all zero for a deal the chain does not have: the
+// call then fails as the contract's UnknownDeal).
 Result<ContractCall> ledger_call(const Address& token, const Address& centralizer,
-                                 const ledger::Op& op);
+                                 const ledger::Op& op, const DealTerms* terms = nullptr);
+// Whether the operation is one on an open deal's terms (needs them for its call).
+bool needs_terms(const ledger::Op& op);
 
 }  // namespace ipsx::eth::ipsx_abi

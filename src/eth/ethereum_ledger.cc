@@ -145,7 +145,19 @@ crypto::eip712::Domain EthereumLedger::domain() const {
 // ---- Operations as contract calls ---------------------------------------------------------------
 
 Result<EthereumLedger::Call> EthereumLedger::encode(const L::Op& op) const {
-  return ipsx_abi::ledger_call(options_.deployment.token, options_.deployment.centralizer, op);
+  if (!ipsx_abi::needs_terms(op)) {
+    return ipsx_abi::ledger_call(options_.deployment.token, options_.deployment.centralizer, op);
+  }
+  Hash id = std::visit(
+      [](const auto& o) -> Hash {
+        if constexpr (requires { o.deal_id; }) return o.deal_id;
+        return Hash();
+      },
+      op);
+  auto terms = current_terms(id);
+  if (!terms) return std::unexpected(terms.error());
+  return ipsx_abi::ledger_call(options_.deployment.token, options_.deployment.centralizer, op,
+                               &*terms);
 }
 
 Result<uint64_t> EthereumLedger::expected_nonce(const Address& a) const {
@@ -677,28 +689,34 @@ Result<L::DealView> EthereumLedger::deal(const Hash& id) const {
   auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().deal,
                         {ipsx_abi::word(id)});
   if (!v) return std::unexpected(v.error());
-  const auto& x = (*v)[0].get<abi::Value::List>();
-  uint64_t status = as_u64(x[3]);
-  if (status == 0 || status > 3) return fail(LedgerErrc::unknown_deal, "no deal " + id.hex());
+  const auto& x = *v;
+  Hash commit = as_hash(x[0]);
+  uint64_t status = as_u64(x[4]);
+  if (commit.is_zero() || status > 2) return fail(LedgerErrc::unknown_deal, "no deal " + id.hex());
+  auto o = opened_deal(id, commit);
+  if (!o) return std::unexpected(o.error());
+  const ipsx_abi::DealTerms* t = &o->terms;
   L::DealView d;
   d.id = id;
-  d.provider = x[0].get<Address>();
-  d.fee_bps = static_cast<uint16_t>(as_u64(x[1]));
-  d.start = as_u64(x[2]);
-  d.state = static_cast<L::DealState>(status - 1);
-  d.reason = static_cast<L::CloseReason>(as_u64(x[4]));
-  d.requester = x[5].get<Address>();
-  d.duration = as_u64(x[6]);
-  d.rated_by_provider = x[7].get<bool>();
-  d.rated_by_requester = x[8].get<bool>();
-  d.market = x[9].get<Address>();
-  d.challenge_ends_ms = static_cast<int64_t>(as_u64(x[10])) * 1000;
-  d.offer_hash = as_hash(x[11]);
-  d.request_hash = as_hash(x[12]);
-  d.price_per_second = as_uint(x[13]);
-  d.deposit = as_amount(x[14]);
-  d.claimed = as_amount(x[15]);
-  d.admitted = as_amount(x[16]);
+  d.offer_hash = t->offer_hash;
+  d.request_hash = o->request_hash;
+  d.provider = t->provider;
+  d.requester = t->requester;
+  d.market = t->market;
+  d.fee_bps = t->fee_bps;
+  d.price_per_second = t->price_per_second;
+  d.start = t->start;
+  d.duration = t->duration;
+  auto deposit = t->price_per_second.checked_mul(U256(t->duration));
+  if (!deposit) return fail(LedgerErrc::overflow, "deal " + id.hex() + ": the deposit overflows");
+  d.deposit = Amount::from_base(*deposit);
+  d.claimed = as_amount(x[1]);
+  d.admitted = as_amount(x[2]);
+  d.challenge_ends_ms = static_cast<int64_t>(as_u64(x[3])) * 1000;
+  d.state = static_cast<L::DealState>(status);
+  d.reason = static_cast<L::CloseReason>(as_u64(x[5]));
+  d.rated_by_provider = x[6].get<bool>();
+  d.rated_by_requester = x[7].get<bool>();
   // The usage root recorded (RecordUsage), kept beside the deal by the Centralizer.
   auto u = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().usage,
                         {ipsx_abi::word(id)});

@@ -12,6 +12,7 @@ namespace ipsx::eth {
 
 namespace L = ipsx::ledger;
 using L::EventKind;
+using L::LedgerErrc;
 
 namespace {
 
@@ -108,6 +109,63 @@ Result<std::array<Address, 3>> EthereumLedger::deal_parties(const Hash& id) cons
   std::lock_guard lock(cache_mu_);
   deal_parties_[id] = p;
   return p;
+}
+
+Result<EthereumLedger::Opened> EthereumLedger::opened_deal(const Hash& id,
+                                                           const Hash& commit) const {
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = opened_.find(id);
+    if (it != opened_.end() && ipsx_abi::commitment(it->second.terms) == commit) return it->second;
+  }
+  const abi::Event& event = ipsx_abi::events().deal_opened;
+  LogFilter f;
+  f.addresses = {options_.deployment.centralizer};
+  f.topics = {{event.topic0()}, {id}};
+  f.from_block = options_.deployment.block;
+  auto logs = rpc_->logs(f);
+  if (!logs) return std::unexpected(logs.error());
+  // The newest opening whose terms are the commitment's (a reorganisation may have opened the
+  // deal again in another block, at another start).
+  for (auto it = logs->rbegin(); it != logs->rend(); ++it) {
+    auto x = event.decode_log(it->topics, it->data);
+    if (!x) return std::unexpected(x.error().with_context("DealOpened"));
+    auto word = [&](size_t i) {
+      return Hash(std::span<const uint8_t, 32>((*x)[i].get<Bytes>().data(), 32));
+    };
+    Opened o;
+    o.terms.provider = (*x)[1].get<Address>();
+    o.terms.requester = (*x)[2].get<Address>();
+    o.terms.market = (*x)[3].get<Address>();
+    o.terms.price_per_second = (*x)[4].get<U256>();
+    o.terms.duration = (*x)[5].get<U256>().low64();
+    o.terms.start = (*x)[7].get<U256>().low64();
+    o.terms.offer_hash = word(8);
+    o.request_hash = word(9);
+    o.terms.fee_bps = static_cast<uint16_t>((*x)[11].get<U256>().low64());
+    if (ipsx_abi::commitment(o.terms) != commit) continue;
+    std::lock_guard lock(cache_mu_);
+    opened_[id] = o;
+    return o;
+  }
+  // The node that answered the logs has not seen the block the state came from (a provider
+  // behind a load balancer): worth asking again.
+  return fail(LedgerErrc::unknown_deal,
+              fmt::format("deal {}: the chain's state has it, but its DealOpened event was not "
+                          "found at {} (a node behind the one that answered the state?)",
+                          id.hex(), rpc_->endpoint()));
+}
+
+Result<ipsx_abi::DealTerms> EthereumLedger::current_terms(const Hash& id) const {
+  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().deal,
+                        {ipsx_abi::word(id)});
+  if (!v) return std::unexpected(v.error());
+  const Bytes& b = (*v)[0].get<Bytes>();
+  Hash commit(std::span<const uint8_t, 32>(b.data(), 32));
+  if (commit.is_zero()) return ipsx_abi::DealTerms{};  // the call fails as UnknownDeal
+  auto o = opened_deal(id, commit);
+  if (!o) return std::unexpected(o.error());
+  return o->terms;
 }
 
 Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const TxInfo& info) const {

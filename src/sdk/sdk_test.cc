@@ -221,6 +221,32 @@ TEST(SdkSigner, ChecksAnEthereumTransactionBeforeSigningIt) {
               wallet.address());
   }
 
+  // An operation on a deal carries the deal's terms after its id (the Centralizer keeps their
+  // hash): the wallet takes them from the call data and checks the rest is the operation's.
+  eth::ipsx_abi::DealTerms terms;
+  terms.offer_hash = keccak256(std::string("an offer"));
+  terms.provider = key("provider").address();
+  terms.requester = wallet.address();
+  terms.market = key("market").address();
+  terms.fee_bps = 250;
+  terms.start = 1'800'000'000;
+  terms.duration = 60;
+  terms.price_per_second = U256(1'000);
+  const Hash deal = keccak256(std::string("a deal"));
+  const ledger::Op close =
+      ledger::UncooperativeClose{deal, Amount::from_base(U256(10)), ledger::CloseReason::completed};
+  auto with_terms = [&](const ledger::Op& op, const Hash& id) {
+    eth::DynamicFeeTx tx = honest(deposit);
+    ledger::Op named = op;
+    std::get<ledger::UncooperativeClose>(named).deal_id = id;
+    tx.data = eth::ipsx_abi::ledger_call(token, centralizer, named, &terms).value().data;
+    tx.to = centralizer;
+    return tx;
+  };
+  EXPECT_EQ(refusal(prepared(with_terms(close, deal), close), close, wallet), "signed");
+  EXPECT_NE(refusal(prepared(with_terms(close, Hash{}), close), close, wallet).find("call data"),
+            std::string::npos);
+
   auto changed = [&](auto edit) {
     eth::DynamicFeeTx tx = honest(transfer);
     edit(tx);

@@ -270,9 +270,24 @@ opened() { # opened FILL [OFFER_HASH]: the receipt's DealOpened names the expect
     ok "deal $1 id is keccak256(offerHash || requestHash || $1)"
   else bad "deal $1 id: no DealOpened for $id"; fi
   echo "$id" >"$work/deal$1"
+  # The deal's terms, which every later call about it carries (the contract keeps their hash):
+  # from the event, as a user without the node would take them.
+  local log provider requester f
+  log=$(jq -c --arg id "$id" '[.logs[] | select(.topics[1] == $id)][0]' <<<"$last")
+  provider=0x$(jq -r '.topics[2]' <<<"$log" | cut -c27-)
+  requester=0x$(jq -r '.topics[3]' <<<"$log" | cut -c27-)
+  mapfile -t f < <("$CAST" abi-decode "f()(address,uint256,uint64,uint256,uint64,bytes32,bytes32,uint64,uint16)" \
+    "$(jq -r '.data' <<<"$log")" | strip)
+  # (offerHash, provider, requester, market, feeBps, start, duration, pricePerSecond)
+  echo "(${f[5]},$provider,$requester,${f[0]},${f[8]},${f[4]},${f[2]},${f[1]})" >"$work/terms$1"
+  expect_eq "deal $1's terms hash to what the contract keeps" \
+    "$(call "$CENT" "deal(bytes32)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)" "$id" | head -1)" \
+    "$("$CAST" keccak "$("$CAST" abi-encode "f($TERMS_T)" "$(cat "$work/terms$1")")")"
 }
+TERMS_T="(bytes32,address,address,address,uint16,uint64,uint64,uint256)"
+TZ="(0x$(printf '%064d' 0),0x$(printf '%040d' 0),0x$(printf '%040d' 0),0x$(printf '%040d' 0),0,0,0,0)"
 tx "openDeal" "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER" "$OSIG" "$REQUEST" "$RSIG" "$PRICE" && opened 0
-D0=$(cat "$work/deal0")
+D0=$(cat "$work/deal0") T0=$(cat "$work/terms0")
 COST=$((PRICE * DURATION))
 expect_eq "alice's wallet after open" "$(call "$CENT" "wallet(address)(uint256,uint256)" "$ALICE" | strip | tr '\n' ' ')" \
   "$(node -e "console.log((100n*10n**18n-${COST}n).toString())") $COST "
@@ -285,56 +300,56 @@ proof() { # proof KEY KIND DEAL AMOUNT -> signature
 P1=$(proof "$K_ALICE" BalanceProof "$D0" 300000000000000000)
 typed "$work/bp.json" BalanceProof "{\"dealId\":\"$D0\",\"amount\":\"300000000000000000\"}"
 cross_check "balance proof" "$work/bp.json" "$(call "$CENT" "hashBalanceProof(bytes32,uint256)(bytes32)" "$D0" 300000000000000000)" "$P1" "$ALICE"
-expect_revert "claim by the market" NotAParty "$K_MKT" "$CENT" "claim(bytes32,uint256,bytes)" "$D0" 300000000000000000 "$P1"
-expect_revert "claim with a proof the provider signed" BadBalanceProof "$K_PROV" "$CENT" "claim(bytes32,uint256,bytes)" "$D0" 300000000000000000 \
+expect_revert "claim by the market" NotAParty "$K_MKT" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" "$T0" 300000000000000000 "$P1"
+expect_revert "claim with a proof the provider signed" BadBalanceProof "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" "$T0" 300000000000000000 \
   "$(proof "$K_PROV" BalanceProof "$D0" 300000000000000000)"
-expect_revert "claim of an unknown deal" UnknownDeal "$K_PROV" "$CENT" "claim(bytes32,uint256,bytes)" "0x$(printf '%064d' 1)" 1 "$P1"
-expect_revert "claim above the deposit" BadBalanceProof "$K_PROV" "$CENT" "claim(bytes32,uint256,bytes)" "$D0" $((COST + 1)) \
+expect_revert "claim of an unknown deal" UnknownDeal "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "0x$(printf '%064d' 1)" "$TZ" 1 "$P1"
+expect_revert "claim above the deposit" BadBalanceProof "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" "$T0" $((COST + 1)) \
   "$(proof "$K_ALICE" BalanceProof "$D0" $((COST + 1)))"
-tx "claim" "$K_PROV" "$CENT" "claim(bytes32,uint256,bytes)" "$D0" 300000000000000000 "$P1"
-expect_revert "claim the same proof again" BadBalanceProof "$K_PROV" "$CENT" "claim(bytes32,uint256,bytes)" "$D0" 300000000000000000 "$P1"
+tx "claim" "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" "$T0" 300000000000000000 "$P1"
+expect_revert "claim the same proof again" BadBalanceProof "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" "$T0" 300000000000000000 "$P1"
 expect_eq "provider's wallet: 0.3 less 2.5 %" "$(call "$CENT" "wallet(address)(uint256,uint256)" "$PROV" | strip | head -1)" 292500000000000000
 expect_eq "market's commission" "$(call "$CENT" "wallet(address)(uint256,uint256)" "$MKT" | strip | head -1)" 7500000000000000
-expect_revert "rate an open deal" DealState "$K_ALICE" "$CENT" "rate(bytes32,uint8)" "$D0" 5
+expect_revert "rate an open deal" DealState "$K_ALICE" "$CENT" "rate(bytes32,$TERMS_T,uint8)" "$D0" "$T0" 5
 P2=$(proof "$K_ALICE" BalanceProof "$D0" 600000000000000000)
-tx "closeDeal" "$K_PROV" "$CENT" "closeDeal(bytes32,uint256,bytes,uint8)" "$D0" 600000000000000000 "$P2" 1
-expect_revert "close a closed deal" DealState "$K_PROV" "$CENT" "closeDeal(bytes32,uint256,bytes,uint8)" "$D0" 0 0x 1
-expect_revert "claim on a closed deal" DealState "$K_PROV" "$CENT" "claim(bytes32,uint256,bytes)" "$D0" 700000000000000000 \
+tx "closeDeal" "$K_PROV" "$CENT" "closeDeal(bytes32,$TERMS_T,uint256,bytes,uint8)" "$D0" "$T0" 600000000000000000 "$P2" 1
+expect_revert "close a closed deal" DealState "$K_PROV" "$CENT" "closeDeal(bytes32,$TERMS_T,uint256,bytes,uint8)" "$D0" "$T0" 0 0x 1
+expect_revert "claim on a closed deal" DealState "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" "$T0" 700000000000000000 \
   "$(proof "$K_ALICE" BalanceProof "$D0" 700000000000000000)"
 
 # ---- deal 1: cooperative close ---------------------------------------------------------------------
 expect_revert "a second deal of the request on the same offer" OrderExhausted "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER" "$OSIG" "$REQUEST" "$RSIG" "$PRICE"
 tx "openDeal" "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER2" "$OSIG2" "$REQUEST" "$RSIG" "$PRICE" && opened 1 "$OHASH2"
-D1=$(cat "$work/deal1")
+D1=$(cat "$work/deal1") T1=$(cat "$work/terms1")
 P3=$(proof "$K_ALICE" BalanceProof "$D1" 500000000000000000)
 C3=$(proof "$K_PROV" ClosingConsent "$D1" 500000000000000000)
 expect_revert "cooperative close with the consent for another amount" BadBalanceProof "$K_ALICE" "$CENT" \
-  "cooperativeClose(bytes32,uint256,bytes,bytes,uint8)" "$D1" 500000000000000000 "$P3" "$(proof "$K_PROV" ClosingConsent "$D1" 1)" 1
+  "cooperativeClose(bytes32,$TERMS_T,uint256,bytes,bytes,uint8)" "$D1" "$T1" 500000000000000000 "$P3" "$(proof "$K_PROV" ClosingConsent "$D1" 1)" 1
 expect_revert "close reason out of range" InvalidArgument "$K_ALICE" "$CENT" \
-  "cooperativeClose(bytes32,uint256,bytes,bytes,uint8)" "$D1" 500000000000000000 "$P3" "$C3" 7
-tx "cooperativeClose" "$K_ALICE" "$CENT" "cooperativeClose(bytes32,uint256,bytes,bytes,uint8)" "$D1" 500000000000000000 "$P3" "$C3" 1
+  "cooperativeClose(bytes32,$TERMS_T,uint256,bytes,bytes,uint8)" "$D1" "$T1" 500000000000000000 "$P3" "$C3" 7
+tx "cooperativeClose" "$K_ALICE" "$CENT" "cooperativeClose(bytes32,$TERMS_T,uint256,bytes,bytes,uint8)" "$D1" "$T1" 500000000000000000 "$P3" "$C3" 1
 
 # ---- deal 2: uncooperative close, a challenge with a higher proof, settle --------------------------
 tx "openDeal" "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER3" "$OSIG3" "$REQUEST" "$RSIG" "$PRICE" && opened 2 "$OHASH3"
-D2=$(cat "$work/deal2")
+D2=$(cat "$work/deal2") T2=$(cat "$work/terms2")
 expect_revert "a fourth deal on a request for three" OrderExhausted "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER2" "$OSIG2" "$REQUEST" "$RSIG" "$PRICE"
-expect_revert "uncooperative close by the provider" NotAParty "$K_PROV" "$CENT" "uncooperativeClose(bytes32,uint256,uint8)" "$D2" 1 2
-tx "uncooperativeClose" "$K_ALICE" "$CENT" "uncooperativeClose(bytes32,uint256,uint8)" "$D2" 100000000000000000 2
-expect_revert "settle during the challenge period" ChallengePeriod "$K_DEPLOY" "$CENT" "settle(bytes32)" "$D2"
-tx "claim" "$K_PROV" "$CENT" "claim(bytes32,uint256,bytes)" "$D2" 400000000000000000 \
+expect_revert "uncooperative close by the provider" NotAParty "$K_PROV" "$CENT" "uncooperativeClose(bytes32,$TERMS_T,uint256,uint8)" "$D2" "$T2" 1 2
+tx "uncooperativeClose" "$K_ALICE" "$CENT" "uncooperativeClose(bytes32,$TERMS_T,uint256,uint8)" "$D2" "$T2" 100000000000000000 2
+expect_revert "settle during the challenge period" ChallengePeriod "$K_DEPLOY" "$CENT" "settle(bytes32,$TERMS_T)" "$D2" "$T2"
+tx "claim" "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D2" "$T2" 400000000000000000 \
   "$(proof "$K_ALICE" BalanceProof "$D2" 400000000000000000)"
 warp 3601
-tx "settle" "$K_DEPLOY" "$CENT" "settle(bytes32)" "$D2"
+tx "settle" "$K_DEPLOY" "$CENT" "settle(bytes32,$TERMS_T)" "$D2" "$T2"
 closed=$(jq -r --arg c "${CENT,,}" '[.logs[] | select((.address|ascii_downcase) == $c)] | last | .data' <<<"$last")
 expect_eq "settled on the best proof: paid 0.4, refunded 0.5" \
   "$("$CAST" abi-decode "f()(uint8,uint8,uint256,uint256)" "$closed" | strip | tr '\n' ' ')" "2 2 400000000000000000 500000000000000000 "
 
 # ---- ratings -------------------------------------------------------------------------------------
-tx "rate" "$K_ALICE" "$CENT" "rate(bytes32,uint8)" "$D0" 5
-tx "rate" "$K_PROV" "$CENT" "rate(bytes32,uint8)" "$D0" 4
-expect_revert "rate twice" AlreadyRated "$K_ALICE" "$CENT" "rate(bytes32,uint8)" "$D0" 5
-expect_revert "rate 6" BadRating "$K_ALICE" "$CENT" "rate(bytes32,uint8)" "$D1" 6
-expect_revert "rate by a stranger" NotAParty "$K_MKT" "$CENT" "rate(bytes32,uint8)" "$D1" 3
+tx "rate" "$K_ALICE" "$CENT" "rate(bytes32,$TERMS_T,uint8)" "$D0" "$T0" 5
+tx "rate" "$K_PROV" "$CENT" "rate(bytes32,$TERMS_T,uint8)" "$D0" "$T0" 4
+expect_revert "rate twice" AlreadyRated "$K_ALICE" "$CENT" "rate(bytes32,$TERMS_T,uint8)" "$D0" "$T0" 5
+expect_revert "rate 6" BadRating "$K_ALICE" "$CENT" "rate(bytes32,$TERMS_T,uint8)" "$D1" "$T1" 6
+expect_revert "rate by a stranger" NotAParty "$K_MKT" "$CENT" "rate(bytes32,$TERMS_T,uint8)" "$D1" "$T1" 3
 expect_eq "provider's rating" "$(call "$CENT" "rating(address)(uint64,uint64)" "$PROV" | strip | tr '\n' ' ')" "1 5 "
 
 # ---- cancellation, withdrawal ----------------------------------------------------------------------

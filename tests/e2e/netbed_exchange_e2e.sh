@@ -344,11 +344,15 @@ expect_eq "under the same deal, none failed" \
 
 if [[ -n $CONTRACTS ]]; then
   # cast, as an independent reader on the node's host: each deal the node lists is on chain,
-  # open, between the requester and a provider of the testbed.
+  # open (its commitment set, status 0), and its DealOpened event names the requester and a
+  # provider of the testbed (the terms are in the event; the contract keeps their hash).
   on_chain=0
   for id in $(nb exec req curl -s "$url/v1/deals?party=$requester" | jq -r '.deals[].id'); do
-    d=$(ncast call --rpc-url "$RPC" "$cent" "deal(bytes32)((address,uint16,uint64,uint8,uint8,address,uint64,bool,bool,address,uint64,bytes32,bytes32,uint256,uint256,uint256,uint256))" "$id")
-    grep -qi "$requester" <<<"$d" && grep -qiE "$de|$us|$jp|$br|$fr" <<<"$d" && on_chain=$((on_chain + 1))
+    d=$(ncast logs --rpc-url "$RPC" --from-block 0 --address "$cent" \
+      "DealOpened(bytes32,address,address,address,uint256,uint64,uint256,uint64,bytes32,bytes32,uint64,uint16)" "$id")
+    s=$(ncast call --rpc-url "$RPC" "$cent" "deal(bytes32)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)" "$id" | sed -n '1p;5p' | tr '\n' ' ')
+    grep -qi "${requester#0x}" <<<"$d" && grep -qiE "${de#0x}|${us#0x}|${jp#0x}|${br#0x}|${fr#0x}" <<<"$d" &&
+      [[ $s =~ ^0x[0-9a-f]{64}\ 0\ $ && $s != "0x$(printf '%064d' 0) 0 " ]] && on_chain=$((on_chain + 1))
   done
   expect_eq "cast finds the five deals on chain, requester and provider as the node says" "$on_chain" 5
 fi

@@ -156,7 +156,7 @@ deal=$(grep -oE '"id":"0x[0-9a-f]{64}"' <<<"$out" | head -1 | grep -oE '0x[0-9a-
 expect_eq "on chain: the requester's wallet reserves the deal's cost" \
   "$(call "$cent" "wallet(address)(uint256,uint256)" "$requester")" "99940000000000000000 60000000000000000"
 logs=$("$CAST" logs --rpc-url "$RPC" --address "$cent" --from-block 0 --json 2>&1)
-opened=$("$CAST" keccak "DealOpened(bytes32,address,address,address,uint256,uint64,uint256,uint64)")
+opened=$("$CAST" keccak "DealOpened(bytes32,address,address,address,uint256,uint64,uint256,uint64,bytes32,bytes32,uint64,uint16)")
 expect_eq "on chain: one DealOpened log for deal $deal" \
   "$(jq --arg s "$opened" --arg d "$deal" '[.[] | select(.topics[0] == $s and .topics[1] == $d)] | length' <<<"$logs" 2>&1)" 1
 expect_eq "on chain: the market operator sent the openDeal" "$("$CAST" nonce --rpc-url "$RPC" "$market")" 1
