@@ -35,9 +35,12 @@ contract Centralizer is EIP712 {
     /// A deal's fixed terms. The contract keeps only their hash, the deal's commitment (one
     /// slot written at the open: fresh storage is most of a deal's gas), and every call about
     /// the deal carries them again with its id, checked against it. DealOpened gives every reader
-    /// the terms.
+    /// the terms. A deal is kept under dealKey(requestHash, fill): a request of one IP is filled
+    /// when its deal 0 exists, so it needs no slot of its own.
     struct DealTerms {
         bytes32 offerHash;
+        bytes32 requestHash;
+        uint64 fill; // the request's fill-th deal: its id is dealIdFor(offerHash, requestHash, fill)
         address provider;
         address requester;
         address market;
@@ -125,7 +128,7 @@ contract Centralizer is EIP712 {
 
     mapping(address => Wallet) internal wallets;
     Totals internal totals;
-    mapping(bytes32 => Deal) internal deals;
+    mapping(bytes32 => Deal) internal deals; // by dealKey(requestHash, fill)
     mapping(bytes32 => OrderUse) internal orders;
     mapping(address => mapping(bytes32 => bool)) internal cancelled;
     mapping(address => Rating) internal ratings;
@@ -256,9 +259,13 @@ contract Centralizer is EIP712 {
             revert TermsMismatch("offer.minRequesterRating: the requester's rating is below this minimum");
         }
 
+        // A request of one IP keeps no use of its own: it is filled when its deal 0 exists.
+        bool single = request.count == 1;
         OrderUse storage ru = orders[requestHash];
         OrderUse storage ou = orders[offerHash];
-        if (ru.fills >= request.count) revert OrderExhausted("request: every IP is already filled");
+        if (single ? deals[dealKey(requestHash, 0)].commitment != 0 : ru.fills >= request.count) {
+            revert OrderExhausted("request: every IP is already filled");
+        }
         if (ou.open >= offer.capacity) revert OrderExhausted("offer: at capacity");
         if (ou.exclusiveOpen) revert OrderExhausted("offer: leased exclusively");
         if (request.exclusive && ou.open > 0) {
@@ -274,9 +281,11 @@ contract Centralizer is EIP712 {
         }
         (bool ok, uint256 cost) = Math.tryMul(pricePerSecond, request.duration);
         if (!ok) revert Overflow("price * duration overflows");
-        uint256 spent;
-        (ok, spent) = Math.tryAdd(ru.spent, cost);
-        if (!ok) revert Overflow("request: spent budget overflows");
+        uint256 spent = cost;
+        if (!single) {
+            (ok, spent) = Math.tryAdd(ru.spent, cost);
+            if (!ok) revert Overflow("request: spent budget overflows");
+        }
         if (spent > request.budget) revert TermsMismatch("request: budget would be exceeded");
         Wallet storage w = wallets[request.requester];
         if (w.balance < cost) revert InsufficientFunds("requester's wallet balance is too low");
@@ -288,6 +297,8 @@ contract Centralizer is EIP712 {
         totals.reserved += uint128(cost);
         DealTerms memory t = DealTerms({
             offerHash: offerHash,
+            requestHash: requestHash,
+            fill: single ? 0 : ru.fills,
             provider: offer.provider,
             requester: request.requester,
             market: msg.sender,
@@ -296,11 +307,12 @@ contract Centralizer is EIP712 {
             duration: request.duration,
             pricePerSecond: pricePerSecond
         });
-        uint64 fill = ru.fills;
-        dealId = dealIdFor(offerHash, requestHash, fill);
-        deals[dealId].commitment = keccak256(abi.encode(t));
-        ru.fills += 1;
-        ru.spent = uint128(spent);
+        dealId = dealIdFor(offerHash, requestHash, t.fill);
+        deals[dealKey(requestHash, t.fill)].commitment = keccak256(abi.encode(t));
+        if (!single) {
+            ru.fills += 1;
+            ru.spent = uint128(spent);
+        }
         ou.fills += 1;
         ou.open += 1;
         ou.exclusiveOpen = request.exclusive;
@@ -308,7 +320,7 @@ contract Centralizer is EIP712 {
         if (request.distinctSubnets) subnetTaken[requestHash][subnet] = true;
         emit DealOpened(
             dealId, t.provider, t.requester, msg.sender, pricePerSecond, t.duration, cost, t.start, offerHash,
-            requestHash, fill, t.feeBps
+            requestHash, t.fill, t.feeBps
         );
     }
 
@@ -456,9 +468,9 @@ contract Centralizer is EIP712 {
         return (w.balance, w.reserved);
     }
 
-    /// What the contract keeps of a deal: its commitment (zero if no deal has this id; the terms
-    /// are in its DealOpened event) and what moves.
-    function deal(bytes32 dealId)
+    /// What the contract keeps of a request's fill-th deal: its commitment (zero if there is no
+    /// such deal; the terms are in its DealOpened event, found by the deal's id) and what moves.
+    function deal(bytes32 requestHash, uint256 fill)
         external
         view
         returns (
@@ -472,7 +484,7 @@ contract Centralizer is EIP712 {
             bool ratedByRequester
         )
     {
-        Deal storage d = deals[dealId];
+        Deal storage d = deals[dealKey(requestHash, fill)];
         return (
             d.commitment, d.claimed, d.admitted, d.challengeEnds, uint8(d.status), d.reason, d.rated & 1 != 0,
             d.rated & 2 != 0
@@ -611,13 +623,20 @@ contract Centralizer is EIP712 {
         return keccak256(abi.encode(offerHash, requestHash, fill));
     }
 
+    /// Where a request's fill-th deal is kept: keccak256(requestHash || uint256(fill)).
+    function dealKey(bytes32 requestHash, uint256 fill) public pure returns (bytes32) {
+        return keccak256(abi.encode(requestHash, fill));
+    }
+
     // ---- Internals -----------------------------------------------------------------------------
 
-    /// The deal; the terms given must hash to its commitment.
+    /// The deal; the terms given must be its id's and hash to its commitment.
     function _deal(bytes32 dealId, DealTerms calldata t) private view returns (Deal storage d) {
-        d = deals[dealId];
+        d = deals[dealKey(t.requestHash, t.fill)];
         if (d.commitment == 0) revert UnknownDeal("no such deal");
-        if (d.commitment != keccak256(abi.encode(t))) revert UnknownDeal("the terms are not the deal's");
+        if (d.commitment != keccak256(abi.encode(t)) || dealIdFor(t.offerHash, t.requestHash, t.fill) != dealId) {
+            revert UnknownDeal("the terms are not the deal's");
+        }
     }
 
     function _checkReason(uint8 reason) private pure {

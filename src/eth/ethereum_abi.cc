@@ -13,7 +13,8 @@ constexpr const char* kOffer =
 constexpr const char* kRequest =
     "(address,uint32,bytes2[],string,uint32,uint8,uint32,uint32,uint16,uint32,bool,bool,uint64,"
     "uint64,uint256,uint256,bool,address,uint16,uint64,uint64)";
-constexpr const char* kTerms = "(bytes32,address,address,address,uint16,uint64,uint64,uint256)";
+constexpr const char* kTerms =
+    "(bytes32,bytes32,uint64,address,address,address,uint16,uint64,uint64,uint256)";
 
 // The signatures are constants of this file: a parse failure is a bug, caught by every test.
 abi::Function fn(const std::string& sig) {
@@ -79,7 +80,7 @@ const Functions& functions() {
       fn(std::string("rate(bytes32,") + kTerms + ",uint8)"),
       fn(std::string("recordUsage(bytes32,") + kTerms + ",uint64,bytes32,bytes)"),
       fn("wallet(address)(uint256,uint256)"),
-      fn("deal(bytes32)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)"),
+      fn("deal(bytes32,uint256)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)"),
       fn("rating(address)(uint64,uint64)"),
       fn("supply()(uint256,uint256,uint256,uint256,uint256,uint256,bool)"),
       fn("orderCancelled(address,bytes32)(bool)"),
@@ -171,29 +172,34 @@ abi::Value word(const Hash& h) {
 namespace L = ipsx::ledger;
 
 abi::Value terms_value(const DealTerms& t) {
-  return abi::Value::list({word(t.offer_hash), abi::Value::address(t.provider),
-                           abi::Value::address(t.requester), abi::Value::address(t.market),
-                           u(t.fee_bps), u(t.start), u(t.duration),
+  return abi::Value::list({word(t.offer_hash), word(t.request_hash), u(t.fill),
+                           abi::Value::address(t.provider), abi::Value::address(t.requester),
+                           abi::Value::address(t.market), u(t.fee_bps), u(t.start), u(t.duration),
                            abi::Value::uint(t.price_per_second)});
 }
 
 Result<DealTerms> terms_from(const abi::Value& v) {
   const auto* x = v.get_if<abi::Value::List>();
   auto bad = [] { return fail(CoreErrc::parse_error, "deal terms: not a DealTerms tuple"); };
-  if (!x || x->size() != 8) return bad();
+  if (!x || x->size() != 10) return bad();
   const Bytes* oh = (*x)[0].get_if<Bytes>();
-  const Address* p = (*x)[1].get_if<Address>();
-  const Address* r = (*x)[2].get_if<Address>();
-  const Address* m = (*x)[3].get_if<Address>();
-  const U256* fee = (*x)[4].get_if<U256>();
-  const U256* start = (*x)[5].get_if<U256>();
-  const U256* duration = (*x)[6].get_if<U256>();
-  const U256* price = (*x)[7].get_if<U256>();
-  if (!oh || oh->size() != 32 || !p || !r || !m || !fee || !start || !duration || !price ||
-      !fee->fits_u64() || fee->low64() > UINT16_MAX || !start->fits_u64() || !duration->fits_u64())
+  const Bytes* rh = (*x)[1].get_if<Bytes>();
+  const U256* fill = (*x)[2].get_if<U256>();
+  const Address* p = (*x)[3].get_if<Address>();
+  const Address* r = (*x)[4].get_if<Address>();
+  const Address* m = (*x)[5].get_if<Address>();
+  const U256* fee = (*x)[6].get_if<U256>();
+  const U256* start = (*x)[7].get_if<U256>();
+  const U256* duration = (*x)[8].get_if<U256>();
+  const U256* price = (*x)[9].get_if<U256>();
+  if (!oh || oh->size() != 32 || !rh || rh->size() != 32 || !fill || !fill->fits_u64() || !p ||
+      !r || !m || !fee || !start || !duration || !price || !fee->fits_u64() ||
+      fee->low64() > UINT16_MAX || !start->fits_u64() || !duration->fits_u64())
     return bad();
   DealTerms t;
   t.offer_hash = Hash(std::span<const uint8_t, 32>(oh->data(), 32));
+  t.request_hash = Hash(std::span<const uint8_t, 32>(rh->data(), 32));
+  t.fill = fill->low64();
   t.provider = *p;
   t.requester = *r;
   t.market = *m;
@@ -202,6 +208,10 @@ Result<DealTerms> terms_from(const abi::Value& v) {
   t.duration = duration->low64();
   t.price_per_second = *price;
   return t;
+}
+
+Hash deal_id(const DealTerms& t) {
+  return L::deal_id_for(t.offer_hash, t.request_hash, t.fill);
 }
 
 Hash commitment(const DealTerms& t) {

@@ -37,6 +37,8 @@ abi::Value word(const Hash& h);
 // against it; the deal's DealOpened event has them all.
 struct DealTerms {
   Hash offer_hash;
+  Hash request_hash;
+  uint64_t fill = 0;  // the request's fill-th deal: its id is deal_id_for(offer, request, fill)
   Address provider;
   Address requester;
   Address market;
@@ -50,6 +52,8 @@ abi::Value terms_value(const DealTerms& t);
 Result<DealTerms> terms_from(const abi::Value& v);
 // keccak256(abi.encode(terms)): what the contract keeps of the deal.
 Hash commitment(const DealTerms& t);
+// The deal's id, deal_id_for(offer_hash, request_hash, fill).
+Hash deal_id(const DealTerms& t);
 // The terms a deal operation's call data carries (its second argument, after the deal id);
 // nullopt if the call is not one of the Centralizer's deal functions.
 Result<std::optional<DealTerms>> terms_in_call(ByteView data);

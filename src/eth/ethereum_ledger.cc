@@ -686,20 +686,17 @@ Result<L::SaleView> EthereumLedger::sale() const {
 }
 
 Result<L::DealView> EthereumLedger::deal(const Hash& id) const {
-  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().deal,
-                        {ipsx_abi::word(id)});
-  if (!v) return std::unexpected(v.error());
-  const auto& x = *v;
-  Hash commit = as_hash(x[0]);
+  auto on_chain = deal_on_chain(id);
+  if (!on_chain) return std::unexpected(on_chain.error());
+  if (!*on_chain) return fail(LedgerErrc::unknown_deal, "no deal " + id.hex());
+  const ipsx_abi::DealTerms* t = &(*on_chain)->terms;
+  const auto& x = (*on_chain)->state;
   uint64_t status = as_u64(x[4]);
-  if (commit.is_zero() || status > 2) return fail(LedgerErrc::unknown_deal, "no deal " + id.hex());
-  auto o = opened_deal(id, commit);
-  if (!o) return std::unexpected(o.error());
-  const ipsx_abi::DealTerms* t = &o->terms;
+  if (status > 2) return fail(LedgerErrc::unknown_deal, "deal " + id.hex() + ": unknown status");
   L::DealView d;
   d.id = id;
   d.offer_hash = t->offer_hash;
-  d.request_hash = o->request_hash;
+  d.request_hash = t->request_hash;
   d.provider = t->provider;
   d.requester = t->requester;
   d.market = t->market;

@@ -198,14 +198,14 @@ class EthereumLedger final : public ledger::Ledger {
   Result<std::optional<ledger::Event>> to_event(const Log& log, const TxInfo& info) const;
   Result<std::vector<ledger::Event>> to_events(const std::vector<Log>& logs) const;
   Result<std::array<Address, 3>> deal_parties(const Hash& deal_id) const;
-  // What a deal's DealOpened event says: the terms its calls carry, and its request.
-  struct Opened {
+  // Deal `id` as the chain has it now: its terms (from its DealOpened event, cached while the
+  // contract's commitment is theirs) and the contract's `deal` view of it; nullopt if the chain
+  // has no such deal.
+  struct OnChain {
     ipsx_abi::DealTerms terms;
-    Hash request_hash;
+    std::vector<abi::Value> state;  // commitment, claimed, admitted, challengeEnds, status, ...
   };
-  // Deal `id` whose commitment on chain is `commit`, from its DealOpened event (cached while the
-  // commitment stays the same).
-  Result<Opened> opened_deal(const Hash& id, const Hash& commit) const;
+  Result<std::optional<OnChain>> deal_on_chain(const Hash& id) const;
   // The terms of deal `id` as the chain has it now; all zero if it has no such deal.
   Result<ipsx_abi::DealTerms> current_terms(const Hash& id) const;
   Result<void> scan_history() const;
@@ -275,7 +275,7 @@ class EthereumLedger final : public ledger::Ledger {
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<Hash, TxInfo> tx_info_;
   mutable std::unordered_map<Hash, std::array<Address, 3>> deal_parties_;
-  mutable std::unordered_map<Hash, Opened> opened_;  // by deal id
+  mutable std::unordered_map<Hash, ipsx_abi::DealTerms> opened_;  // by deal id
   mutable std::optional<Address> treasury_;
 
   mutable std::mutex history_mu_;

@@ -111,12 +111,24 @@ Result<std::array<Address, 3>> EthereumLedger::deal_parties(const Hash& id) cons
   return p;
 }
 
-Result<EthereumLedger::Opened> EthereumLedger::opened_deal(const Hash& id,
-                                                           const Hash& commit) const {
+Result<std::optional<EthereumLedger::OnChain>> EthereumLedger::deal_on_chain(const Hash& id) const {
+  auto state_of = [&](const ipsx_abi::DealTerms& t) {
+    return view_decoded(options_.deployment.centralizer, ipsx_abi::functions().deal,
+                        {ipsx_abi::word(t.request_hash), abi::Value::uint(U256(t.fill))});
+  };
+  auto matches = [](const ipsx_abi::DealTerms& t, const std::vector<abi::Value>& v) {
+    const Bytes& b = v[0].get<Bytes>();
+    return Hash(std::span<const uint8_t, 32>(b.data(), 32)) == ipsx_abi::commitment(t);
+  };
+  std::optional<ipsx_abi::DealTerms> cached;
   {
     std::lock_guard lock(cache_mu_);
-    auto it = opened_.find(id);
-    if (it != opened_.end() && ipsx_abi::commitment(it->second.terms) == commit) return it->second;
+    if (auto it = opened_.find(id); it != opened_.end()) cached = it->second;
+  }
+  if (cached) {
+    auto v = state_of(*cached);
+    if (!v) return std::unexpected(v.error());
+    if (matches(*cached, *v)) return OnChain{*cached, std::move(*v)};
   }
   const abi::Event& event = ipsx_abi::events().deal_opened;
   LogFilter f;
@@ -125,47 +137,41 @@ Result<EthereumLedger::Opened> EthereumLedger::opened_deal(const Hash& id,
   f.from_block = options_.deployment.block;
   auto logs = rpc_->logs(f);
   if (!logs) return std::unexpected(logs.error());
-  // The newest opening whose terms are the commitment's (a reorganisation may have opened the
-  // deal again in another block, at another start).
+  // The newest opening whose terms the contract keeps (a reorganisation may have opened the deal
+  // again in another block, at another start).
   for (auto it = logs->rbegin(); it != logs->rend(); ++it) {
     auto x = event.decode_log(it->topics, it->data);
     if (!x) return std::unexpected(x.error().with_context("DealOpened"));
     auto word = [&](size_t i) {
       return Hash(std::span<const uint8_t, 32>((*x)[i].get<Bytes>().data(), 32));
     };
-    Opened o;
-    o.terms.provider = (*x)[1].get<Address>();
-    o.terms.requester = (*x)[2].get<Address>();
-    o.terms.market = (*x)[3].get<Address>();
-    o.terms.price_per_second = (*x)[4].get<U256>();
-    o.terms.duration = (*x)[5].get<U256>().low64();
-    o.terms.start = (*x)[7].get<U256>().low64();
-    o.terms.offer_hash = word(8);
-    o.request_hash = word(9);
-    o.terms.fee_bps = static_cast<uint16_t>((*x)[11].get<U256>().low64());
-    if (ipsx_abi::commitment(o.terms) != commit) continue;
+    ipsx_abi::DealTerms t;
+    t.provider = (*x)[1].get<Address>();
+    t.requester = (*x)[2].get<Address>();
+    t.market = (*x)[3].get<Address>();
+    t.price_per_second = (*x)[4].get<U256>();
+    t.duration = (*x)[5].get<U256>().low64();
+    t.start = (*x)[7].get<U256>().low64();
+    t.offer_hash = word(8);
+    t.request_hash = word(9);
+    t.fill = (*x)[10].get<U256>().low64();
+    t.fee_bps = static_cast<uint16_t>((*x)[11].get<U256>().low64());
+    if (ipsx_abi::deal_id(t) != id) continue;
+    auto v = state_of(t);
+    if (!v) return std::unexpected(v.error());
+    if (!matches(t, *v)) continue;
     std::lock_guard lock(cache_mu_);
-    opened_[id] = o;
-    return o;
+    opened_[id] = t;
+    return OnChain{t, std::move(*v)};
   }
-  // The node that answered the logs has not seen the block the state came from (a provider
-  // behind a load balancer): worth asking again.
-  return fail(LedgerErrc::unknown_deal,
-              fmt::format("deal {}: the chain's state has it, but its DealOpened event was not "
-                          "found at {} (a node behind the one that answered the state?)",
-                          id.hex(), rpc_->endpoint()));
+  return std::optional<OnChain>();
 }
 
 Result<ipsx_abi::DealTerms> EthereumLedger::current_terms(const Hash& id) const {
-  auto v = view_decoded(options_.deployment.centralizer, ipsx_abi::functions().deal,
-                        {ipsx_abi::word(id)});
-  if (!v) return std::unexpected(v.error());
-  const Bytes& b = (*v)[0].get<Bytes>();
-  Hash commit(std::span<const uint8_t, 32>(b.data(), 32));
-  if (commit.is_zero()) return ipsx_abi::DealTerms{};  // the call fails as UnknownDeal
-  auto o = opened_deal(id, commit);
-  if (!o) return std::unexpected(o.error());
-  return o->terms;
+  auto d = deal_on_chain(id);
+  if (!d) return std::unexpected(d.error());
+  if (!*d) return ipsx_abi::DealTerms{};  // the call fails as the contract's UnknownDeal
+  return (*d)->terms;
 }
 
 Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const TxInfo& info) const {

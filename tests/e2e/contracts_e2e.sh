@@ -278,14 +278,14 @@ opened() { # opened FILL [OFFER_HASH]: the receipt's DealOpened names the expect
   requester=0x$(jq -r '.topics[3]' <<<"$log" | cut -c27-)
   mapfile -t f < <("$CAST" abi-decode "f()(address,uint256,uint64,uint256,uint64,bytes32,bytes32,uint64,uint16)" \
     "$(jq -r '.data' <<<"$log")" | strip)
-  # (offerHash, provider, requester, market, feeBps, start, duration, pricePerSecond)
-  echo "(${f[5]},$provider,$requester,${f[0]},${f[8]},${f[4]},${f[2]},${f[1]})" >"$work/terms$1"
-  expect_eq "deal $1's terms hash to what the contract keeps" \
-    "$(call "$CENT" "deal(bytes32)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)" "$id" | head -1)" \
+  # (offerHash, requestHash, fill, provider, requester, market, feeBps, start, duration, price)
+  echo "(${f[5]},${f[6]},${f[7]},$provider,$requester,${f[0]},${f[8]},${f[4]},${f[2]},${f[1]})" >"$work/terms$1"
+  expect_eq "deal $1's terms hash to what the contract keeps under (request, fill)" \
+    "$(call "$CENT" "deal(bytes32,uint256)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)" "${f[6]}" "${f[7]}" | head -1)" \
     "$("$CAST" keccak "$("$CAST" abi-encode "f($TERMS_T)" "$(cat "$work/terms$1")")")"
 }
-TERMS_T="(bytes32,address,address,address,uint16,uint64,uint64,uint256)"
-TZ="(0x$(printf '%064d' 0),0x$(printf '%040d' 0),0x$(printf '%040d' 0),0x$(printf '%040d' 0),0,0,0,0)"
+TERMS_T="(bytes32,bytes32,uint64,address,address,address,uint16,uint64,uint64,uint256)"
+TZ="(0x$(printf '%064d' 0),0x$(printf '%064d' 0),0,0x$(printf '%040d' 0),0x$(printf '%040d' 0),0x$(printf '%040d' 0),0,0,0,0)"
 tx "openDeal" "$K_MKT" "$CENT" "$OPEN_SIG" "$OFFER" "$OSIG" "$REQUEST" "$RSIG" "$PRICE" && opened 0
 D0=$(cat "$work/deal0") T0=$(cat "$work/terms0")
 COST=$((PRICE * DURATION))

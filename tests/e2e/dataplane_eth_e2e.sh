@@ -107,9 +107,14 @@ wait_for "$work/provider.out" 'rated the requester [0-9]/5' 30 >/dev/null &&
 wait_for "$work/gateway.out" 'rated the provider [0-9]/5' 30 >/dev/null &&
   ok "the gateway rates the provider" || bad "gateway rating: $(cat "$work/gateway.out")"
 
-# deal(id): the commitment, claimed, admitted, challengeEnds, status (2: closed), reason, rated x2.
-state=$("$CAST" call --rpc-url "$RPC" "$cent" "deal(bytes32)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)" \
-  "$deal" 2>&1 | awk '{print $1}' | tr '\n' ' ')
+# The deal's request and fill from its DealOpened event, then what the Centralizer keeps of it:
+# the commitment, claimed, admitted, challengeEnds, status (2: closed), reason, rated by each.
+opened=$("$CAST" logs --rpc-url "$RPC" --from-block 0 --address "$cent" --json \
+  "DealOpened(bytes32,address,address,address,uint256,uint64,uint256,uint64,bytes32,bytes32,uint64,uint16)" "$deal" |
+  jq -r '.[0].data')
+mapfile -t f < <("$CAST" abi-decode "f()(address,uint256,uint64,uint256,uint64,bytes32,bytes32,uint64,uint16)" "$opened" | awk '{print $1}')
+state=$("$CAST" call --rpc-url "$RPC" "$cent" "deal(bytes32,uint256)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)" \
+  "${f[6]}" "${f[7]}" 2>&1 | awk '{print $1}' | tr '\n' ' ')
 expect_out "on chain: the deal is closed (status 2), paid, rated by both ($state)" \
   '^0x[0-9a-f]{64} [1-9][0-9]* [0-9]+ [0-9]+ 2 [0-9] true true $' echo "$state"
 earned=$(call "$cent" "wallet(address)(uint256,uint256)" "$provider")

@@ -350,7 +350,12 @@ if [[ -n $CONTRACTS ]]; then
   for id in $(nb exec req curl -s "$url/v1/deals?party=$requester" | jq -r '.deals[].id'); do
     d=$(ncast logs --rpc-url "$RPC" --from-block 0 --address "$cent" \
       "DealOpened(bytes32,address,address,address,uint256,uint64,uint256,uint64,bytes32,bytes32,uint64,uint16)" "$id")
-    s=$(ncast call --rpc-url "$RPC" "$cent" "deal(bytes32)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)" "$id" | sed -n '1p;5p' | tr '\n' ' ')
+    data=$(ncast logs --rpc-url "$RPC" --from-block 0 --address "$cent" --json \
+      "DealOpened(bytes32,address,address,address,uint256,uint64,uint256,uint64,bytes32,bytes32,uint64,uint16)" "$id" |
+      jq -r '.[0].data')
+    mapfile -t f < <(ncast abi-decode "f()(address,uint256,uint64,uint256,uint64,bytes32,bytes32,uint64,uint16)" "$data" | awk '{print $1}')
+    s=$(ncast call --rpc-url "$RPC" "$cent" "deal(bytes32,uint256)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)" \
+      "${f[6]}" "${f[7]}" | sed -n '1p;5p' | awk '{print $1}' | tr '\n' ' ')
     grep -qi "${requester#0x}" <<<"$d" && grep -qiE "${de#0x}|${us#0x}|${jp#0x}|${br#0x}|${fr#0x}" <<<"$d" &&
       [[ $s =~ ^0x[0-9a-f]{64}\ 0\ $ && $s != "0x$(printf '%064d' 0) 0 " ]] && on_chain=$((on_chain + 1))
   done
