@@ -269,8 +269,22 @@ Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const T
       e.fields = {{"provider", addr(x[1])}, {"requester", addr(x[2])}, {"market", addr(x[3])},
                   {"price", dec(x[4])},     {"duration", dec(x[5])},   {"deposit", dec(x[6])},
                   {"start", dec(x[7])}};
+      // Its terms too, which the deal's later calls carry (checked against the contract's
+      // commitment when used).
+      ipsx_abi::DealTerms t;
+      t.offer_hash = Hash(std::span<const uint8_t, 32>(x[8].get<Bytes>().data(), 32));
+      t.request_hash = Hash(std::span<const uint8_t, 32>(x[9].get<Bytes>().data(), 32));
+      t.fill = x[10].get<U256>().low64();
+      t.provider = x[1].get<Address>();
+      t.requester = x[2].get<Address>();
+      t.market = x[3].get<Address>();
+      t.fee_bps = static_cast<uint16_t>(x[11].get<U256>().low64());
+      t.start = x[7].get<U256>().low64();
+      t.duration = x[5].get<U256>().low64();
+      t.price_per_second = x[4].get<U256>();
       std::lock_guard lock(cache_mu_);
       deal_parties_[id] = {x[1].get<Address>(), x[2].get<Address>(), x[3].get<Address>()};
+      if (ipsx_abi::deal_id(t) == id) opened_[id] = t;
     } else {
       if (auto p = parties(id); !p) return std::unexpected(p.error());
       if (which == &E.claimed) {

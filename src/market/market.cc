@@ -218,8 +218,15 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result, const Sink& 
     auto r = orders_.find(f.request);
     if (o == orders_.end() || r == orders_.end())
       continue;  // cannot happen: every order is registered
-    FillTerms terms{f, r->second.hash, r->second.request.exclusive, o->second.offer.country,
-                    o->second.offer.ip_type};
+    FillTerms terms{f,
+                    r->second.hash,
+                    r->second.request.exclusive,
+                    o->second.offer.country,
+                    o->second.offer.ip_type,
+                    o->second.offer.provider,
+                    r->second.request.requester,
+                    r->second.request.duration,
+                    r->second.request.start};
     if (replay_now_) {
       // Replaying: the deal may already be on the ledger (deal ids are deterministic).
       uint64_t& ledger_fill = ledger_fills_[r->second.hash];
@@ -331,15 +338,38 @@ void Market::settle_fill(const FillTerms& t, const Result<ledger::Receipt>& rece
   }
   const Hash& id = *receipt->deal_id;
   ++ledger_fills_[t.request_hash];
-  auto view = ledger_.deal(id);
-  auto block = ledger_.block(receipt->block);
-  Timestamp opened = block ? from_unix_ms(block->timestamp_ms) : now();
+  // The deal's record from the receipt: its DealOpened event gives the start, the later of the
+  // block's time and the request's start. Only a request that starts later needs the block's
+  // time read (a round trip to the chain on Ethereum, on the server's thread).
+  std::optional<uint64_t> start;
+  for (const ledger::Event& e : receipt->events) {
+    if (e.kind != ledger::EventKind::deal_opened || e.deal != id) continue;
+    for (const auto& [name, value] : e.fields) {
+      if (name != "start") continue;
+      auto v = U256::parse(value);
+      if (v && v->fits_u64()) start = v->low64();
+    }
+  }
+  Timestamp opened = now();
+  if (start && *start > t.request_start) {
+    opened = from_unix_ms(static_cast<int64_t>(*start) * 1000);
+  } else if (auto block = ledger_.block(receipt->block)) {
+    opened = from_unix_ms(block->timestamp_ms);
+  }
+  ledger::DealView view;
+  view.id = id;
+  view.provider = t.provider;
+  view.requester = t.requester;
+  view.start =
+      start ? *start
+            : std::max<uint64_t>(static_cast<uint64_t>(to_unix_seconds(opened)), t.request_start);
+  view.duration = t.duration;
   DealRecord rec;
   rec.deal_id = id;
   rec.offer = f.offer;
   rec.request = f.request;
   rec.exclusive = t.exclusive;
-  if (view) rec.progress = DealProgress::open(*view, opened);
+  rec.progress = DealProgress::open(view, opened);
   deals_[id] = std::move(rec);
   prints_.push_back({id, f.price_per_second, t.country, t.ip_type, opened});
   if (prints_.size() > 1000) prints_.pop_front();

@@ -251,6 +251,11 @@ class Market {
     bool exclusive = false;
     CountryCode country{};
     IpType ip_type = IpType::residential;
+    // What the deal's record needs, known before the ledger answers.
+    Address provider = {};
+    Address requester = {};
+    uint64_t duration = 0;       // seconds
+    uint64_t request_start = 0;  // unix seconds; 0: at once
   };
 
   // Opens a deal on the ledger for each fill; refused fills undo their book effects. In

@@ -136,6 +136,32 @@ TEST_F(MarketTest, AMatchOpensADealOnTheLedgerAtTheRestingPrice) {
   EXPECT_FALSE(market_->book().contains(o->id));
 }
 
+// The market's record of a deal takes its times from the ledger's receipt: the deal opens at
+// its block's time and starts then, or at the request's start when that is later.
+TEST_F(MarketTest, ADealsRecordHasTheLedgersStartAndOpeningTime) {
+  ASSERT_TRUE(place(offer(1'000'000)));
+  ASSERT_TRUE(place(offer(1'000'000, 2, 2)));
+  auto now_deal = place(request(2'000'000));
+  ASSERT_TRUE(now_deal) << now_deal.error().message();
+  Request later = request(2'000'000, 1, 2);
+  later.start = now_s() + 600;
+  auto later_deal = place(later);
+  ASSERT_TRUE(later_deal) << later_deal.error().message();
+  ASSERT_EQ(now_deal->deals.size(), 1u);
+  ASSERT_EQ(later_deal->deals.size(), 1u);
+  for (const Hash& id : {now_deal->deals[0], later_deal->deals[0]}) {
+    auto on_ledger = ledger_->deal(id).value();
+    auto block = ledger_->block(ledger_->height().value()).value();
+    const DealTimes& times = market_->deal(id)->progress.times;
+    EXPECT_EQ(to_unix_seconds(times.start), static_cast<int64_t>(on_ledger.start));
+    EXPECT_EQ(times.duration, Millis(60'000));
+    EXPECT_LE(times.opened, times.start);
+    EXPECT_EQ(to_unix_seconds(times.opened), block.timestamp_ms / 1000);
+  }
+  EXPECT_EQ(to_unix_seconds(market_->deal(later_deal->deals[0])->progress.times.start),
+            static_cast<int64_t>(later.start));
+}
+
 TEST_F(MarketTest, BadOrdersAreRejectedWithTheirReasonAndChangeNothing) {
   Offer other = offer(10);
   other.market = key("other market").address();
