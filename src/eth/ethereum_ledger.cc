@@ -398,8 +398,9 @@ void EthereumLedger::waiter_loop() {
     if (r && options_.confirmations > 0 && r->chain_tx) {
       auto wait = options_.send.receipt_timeout * static_cast<int64_t>(1 + options_.confirmations);
       std::lock_guard lock(queue_mu_);
-      confirming_.push_back(
-          {std::move(*r), std::move(w->done), std::chrono::steady_clock::now() + wait});
+      confirming_.push_back({std::move(*r), std::move(w->done),
+                             std::chrono::steady_clock::now() + wait, w->patient, w->tx.tx.from,
+                             w->tx.tx.nonce});
       continue;
     }
     w->done(std::move(r));

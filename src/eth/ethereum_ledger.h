@@ -290,6 +290,12 @@ class EthereumLedger final : public ledger::Ledger {
     ledger::Receipt receipt;
     std::function<void(Result<ledger::Receipt>)> done;
     std::chrono::steady_clock::time_point deadline;
+    // submit_as(): the node's own transaction (the market's openDeal) is waited for past the
+    // deadline while it is mined and not yet deep enough, or may still be mined again: answering
+    // "timeout" would have the market undo a fill whose deal is on chain.
+    bool patient = false;
+    Address from = {};
+    uint64_t nonce = 0;
   };
   void confirmer_loop();
   // One pass: those deep enough answered, the rest kept.

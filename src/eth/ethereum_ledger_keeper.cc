@@ -364,8 +364,20 @@ void EthereumLedger::confirm(std::deque<Confirming>& pending) {
   const auto now = std::chrono::steady_clock::now();
   std::deque<Confirming> kept;
   for (Confirming& c : pending) {
-    // Not deep enough yet: kept for the next pass, or answered with a timeout past the deadline.
-    auto wait_more = [&] {
+    // Not deep enough yet: kept for the next pass, or answered with a timeout past the deadline
+    // (a patient one's deadline moves on while its transaction is mined, or its nonce is still
+    // free so that the keeper's resending may mine it again).
+    auto wait_more = [&](bool mined) {
+      if (now > c.deadline && c.patient) {
+        bool may_still = mined;
+        if (!may_still) {
+          auto count = rpc_->transaction_count(c.from, "latest");
+          may_still = !count || *count <= c.nonce;
+        }
+        if (may_still)
+          c.deadline = now + options_.send.receipt_timeout *
+                                 static_cast<int64_t>(1 + options_.confirmations);
+      }
       if (now <= c.deadline) {
         kept.push_back(std::move(c));
         return;
@@ -376,13 +388,13 @@ void EthereumLedger::confirm(std::deque<Confirming>& pending) {
                               c.receipt.chain_tx->hex(), options_.confirmations)));
     };
     if (*head < c.receipt.block + options_.confirmations) {
-      wait_more();
+      wait_more(true);
       continue;
     }
     // Deep enough where the receipt said: is it still there?
     auto r = rpc_->receipt(*c.receipt.chain_tx);
     if (!r || !*r) {  // unknown now, or rolled back (the keeper sends it again): wait
-      wait_more();
+      wait_more(false);
       continue;
     }
     const TxReceipt& at = **r;

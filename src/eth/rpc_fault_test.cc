@@ -614,5 +614,44 @@ TEST_F(EthFaults, TheNodesOwnTransactionIsWaitedForPastTheDeadlineWhileItMayStil
   EXPECT_EQ(l.allowance(p_.address(), r_.address()).value().base(), Amount::from_tokens(1)->base());
 }
 
+// #19: with `confirmations`, the node's own transaction (the market's openDeal) mined but not yet
+// deep enough when the deadline passes is waited for still: a timeout there had the market undo
+// a fill whose deal was on chain. Another account's is answered "timeout" as before.
+TEST_F(EthFaults, WithConfirmationsTheNodesOwnMinedTransactionIsWaitedForUntilDeepEnough) {
+  RpcClient& rpc = *h_->rpc();
+  using nlohmann::json;
+  ASSERT_TRUE(rpc.request("anvil_setBalance",
+                          json::array({p_.address().to_string(), "0x56bc75e2d63100000"})));
+  ASSERT_TRUE(rpc.request("anvil_setBalance",
+                          json::array({r_.address().to_string(), "0x56bc75e2d63100000"})));
+  auto deep = ledger_with([](EthereumLedgerOptions& o) {
+    o.confirmations = 2;
+    o.confirm_poll = Millis(20);
+    o.send.receipt_timeout = Millis(300);  // a deadline of 900 ms for two confirmations
+  });
+  ASSERT_TRUE(deep) << deep.error().message();
+  EthereumLedger& l = **deep;
+  auto key = std::make_shared<const crypto::PrivateKey>(p_.clone());
+  std::promise<Result<ledger::Receipt>> patient;
+  l.submit_as(key, ledger::Approve{r_.address(), Amount::from_tokens(1).value()},
+              [&](Result<ledger::Receipt> r) { patient.set_value(std::move(r)); });
+  ledger::Ledger& base = l;
+  auto other = sign(
+      r_, base.prepare(r_.address(), ledger::Approve{p_.address(), Amount::from_tokens(1).value()})
+              .value());
+  auto ended = l.submit(other);  // mined at once (automine), then nothing on top
+  ASSERT_FALSE(ended);
+  EXPECT_EQ(ended.error().code(), make_error_code(EthErrc::timeout)) << ended.error().message();
+  auto f = patient.get_future();
+  std::this_thread::sleep_for(Millis(1'500));  // past the patient one's deadline too
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "answered while its transaction was on chain, not yet deep enough";
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(rpc.request("evm_mine", json::array()));
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto r = f.get();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_GE(rpc.block_number().value(), r->block + 2);
+}
+
 }  // namespace
 }  // namespace ipsx::eth
