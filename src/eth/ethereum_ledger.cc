@@ -57,7 +57,8 @@ EthereumLedger::EthereumLedger(std::shared_ptr<RpcClient> rpc, EthereumLedgerOpt
   scanned_to_ = options_.deployment.block;
   sequencer_ = std::thread([this] { sequencer_loop(); });
   for (size_t i = 0; i < std::max<size_t>(1, options_.receipt_threads); ++i) {
-    waiters_.emplace_back([this] { waiter_loop(); });
+    waiters_.emplace_back([this] { waiter_loop(false); });
+    waiters_.emplace_back([this] { waiter_loop(true); });
   }
   if (options_.keep_every.count() > 0) keeper_ = std::thread([this] { keeper_loop(); });
   if (options_.confirmations > 0) confirmer_ = std::thread([this] { confirmer_loop(); });
@@ -376,20 +377,21 @@ void EthereumLedger::sequencer_loop() {
     auto w = check_and_send(p);
     if (!w) continue;  // answered already
     std::lock_guard lock(queue_mu_);
-    waiting_.push_back(std::move(*w));
+    (w->patient ? patient_waiting_ : waiting_).push_back(std::move(*w));
     queue_cv_.notify_all();
   }
 }
 
-void EthereumLedger::waiter_loop() {
+void EthereumLedger::waiter_loop(bool patient) {
+  std::deque<Waiting>& queue = patient ? patient_waiting_ : waiting_;
   for (;;) {
     std::optional<Waiting> w;
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return !waiting_.empty() || (stopping_ && incoming_.empty()); });
-      if (waiting_.empty()) return;
-      w = std::move(waiting_.front());
-      waiting_.pop_front();
+      queue_cv_.wait(lock, [&] { return !queue.empty() || (stopping_ && incoming_.empty()); });
+      if (queue.empty()) return;
+      w = std::move(queue.front());
+      queue.pop_front();
     }
     auto r = finish(*w);
     // The chain's count rules from here: whether the transaction was mined, refused, or is

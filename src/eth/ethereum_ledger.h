@@ -44,7 +44,7 @@ struct EthereumLedgerOptions {
   // simulations run at the time the next block will have: the later of the wall clock and one
   // second after the latest block (next_block_time).
   const Clock* dev_clock = nullptr;
-  size_t receipt_threads = 4;
+  size_t receipt_threads = 4;     // and as many for the node's own transactions (submit_as)
   size_t max_prepared = 100'000;  // prepared-but-unsubmitted transactions remembered
   // Blocks on top of a transaction's own before submit() answers for it (0: as soon as it is
   // included). On a chain that can take blocks back, a deal then counts as open, and a payment
@@ -189,7 +189,7 @@ class EthereumLedger final : public ledger::Ledger {
 
   // Stage 1 (sequencer thread): checks, simulation, send. Stage 2 (pool): receipt.
   void sequencer_loop();
-  void waiter_loop();
+  void waiter_loop(bool patient);
   std::optional<Waiting> check_and_send(Pending& p);
   Result<ledger::Receipt> finish(const Waiting& w);
 
@@ -305,6 +305,9 @@ class EthereumLedger final : public ledger::Ledger {
   std::condition_variable queue_cv_;
   std::deque<Pending> incoming_;
   std::deque<Waiting> waiting_;
+  // The node's own patient waits (submit_as) have threads of their own: while a chain stalls
+  // they wait on, and the users' transactions are still answered at their deadlines.
+  std::deque<Waiting> patient_waiting_;
   std::deque<Confirming> confirming_;
   std::thread confirmer_;
   bool stopping_ = false;

@@ -614,6 +614,47 @@ TEST_F(EthFaults, TheNodesOwnTransactionIsWaitedForPastTheDeadlineWhileItMayStil
   EXPECT_EQ(l.allowance(p_.address(), r_.address()).value().base(), Amount::from_tokens(1)->base());
 }
 
+// #19: the node's own transactions waited for past their deadline while a chain stalls do not
+// hold the threads that answer the users' transactions: with one receipt thread, a user's
+// transaction is still answered at its own deadline.
+TEST_F(EthFaults, TheNodesPatientWaitsDoNotHoldTheUsersAnswers) {
+  RpcClient& rpc = *h_->rpc();
+  using nlohmann::json;
+  for (const auto* k : {&p_, &r_}) {
+    ASSERT_TRUE(rpc.request("anvil_setBalance",
+                            json::array({k->address().to_string(), "0x56bc75e2d63100000"})));
+  }
+  auto own = ledger_with([](EthereumLedgerOptions& o) {
+    o.send.receipt_timeout = Millis(500);
+    o.receipt_threads = 1;
+  });
+  ASSERT_TRUE(own) << own.error().message();
+  EthereumLedger& l = **own;
+  ASSERT_TRUE(rpc.request("evm_setAutomine", json::array({false})));
+  auto key = std::make_shared<const crypto::PrivateKey>(p_.clone());
+  std::promise<Result<ledger::Receipt>> patient;
+  l.submit_as(key, ledger::Approve{r_.address(), Amount::from_tokens(1).value()},
+              [&](Result<ledger::Receipt> r) { patient.set_value(std::move(r)); });
+  std::this_thread::sleep_for(Millis(800));  // its deadline passed: it waits on
+  ledger::Ledger& base = l;
+  auto other = sign(
+      r_, base.prepare(r_.address(), ledger::Approve{p_.address(), Amount::from_tokens(1).value()})
+              .value());
+  std::promise<Result<ledger::Receipt>> user;
+  l.submit_async(other, [&](Result<ledger::Receipt> r) { user.set_value(std::move(r)); });
+  auto u = user.get_future();
+  ASSERT_EQ(u.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "the user's answer waited behind the node's own";
+  auto ended = u.get();
+  ASSERT_FALSE(ended);
+  EXPECT_EQ(ended.error().code(), make_error_code(EthErrc::timeout)) << ended.error().message();
+  auto f = patient.get_future();
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  ASSERT_TRUE(rpc.request("evm_mine", json::array()));
+  auto r = f.get();
+  ASSERT_TRUE(r) << r.error().message();
+}
+
 // #19: with `confirmations`, the node's own transaction (the market's openDeal) mined but not yet
 // deep enough when the deadline passes is waited for still: a timeout there had the market undo
 // a fill whose deal was on chain. Another account's is answered "timeout" as before.
