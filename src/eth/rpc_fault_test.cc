@@ -113,6 +113,30 @@ class EthFaults : public ::testing::Test {
   ledger::SignedTx tx(const crypto::PrivateKey& k, ledger::Op op) {
     return sign(k, L().prepare(k.address(), std::move(op)).value());
   }
+  // 100 ETH each to the provider and the requester: the fees come from the chain here.
+  void fund_parties() {
+    for (const auto* k : {&p_, &r_}) {
+      ASSERT_TRUE(h_->rpc()->request(
+          "anvil_setBalance",
+          nlohmann::json::array({k->address().to_string(), "0x56bc75e2d63100000"})));
+    }
+  }
+  // The node's own transaction on `l` (submit_as with p_'s key: an approval of r_), its answer
+  // to come in the returned future.
+  std::future<Result<ledger::Receipt>> submit_patient(EthereumLedger& l) {
+    auto answer = std::make_shared<std::promise<Result<ledger::Receipt>>>();
+    auto key = std::make_shared<const crypto::PrivateKey>(p_.clone());
+    l.submit_as(key, ledger::Approve{r_.address(), Amount::from_tokens(1).value()},
+                [answer](Result<ledger::Receipt> r) { answer->set_value(std::move(r)); });
+    return answer->get_future();
+  }
+  // A user's transaction on `l`: r_'s approval of p_, signed by r_.
+  ledger::SignedTx users_transaction(EthereumLedger& l) {
+    ledger::Ledger& base = l;
+    return sign(r_, base.prepare(r_.address(),
+                                 ledger::Approve{p_.address(), Amount::from_tokens(1).value()})
+                        .value());
+  }
 
   crypto::PrivateKey early_ = key(), bounty_ = key(), team_ = key(), treasury_ = key();
   crypto::PrivateKey p_ = key(), r_ = key();
@@ -585,26 +609,15 @@ TEST_F(EthFaults, AUsersPendingTransactionIsReplacedAtItsNonceWithHigherFees) {
 TEST_F(EthFaults, TheNodesOwnTransactionIsWaitedForPastTheDeadlineWhileItMayStillBeMined) {
   RpcClient& rpc = *h_->rpc();
   using nlohmann::json;
-  ASSERT_TRUE(rpc.request("anvil_setBalance",
-                          json::array({p_.address().to_string(), "0x56bc75e2d63100000"})));
-  ASSERT_TRUE(rpc.request("anvil_setBalance",
-                          json::array({r_.address().to_string(), "0x56bc75e2d63100000"})));
+  fund_parties();
   auto own = ledger_with([](EthereumLedgerOptions& o) { o.send.receipt_timeout = Millis(1'000); });
   ASSERT_TRUE(own) << own.error().message();
   EthereumLedger& l = **own;
   ASSERT_TRUE(rpc.request("evm_setAutomine", json::array({false})));
-  auto key = std::make_shared<const crypto::PrivateKey>(p_.clone());
-  std::promise<Result<ledger::Receipt>> patient;
-  l.submit_as(key, ledger::Approve{r_.address(), Amount::from_tokens(1).value()},
-              [&](Result<ledger::Receipt> r) { patient.set_value(std::move(r)); });
-  ledger::Ledger& base = l;
-  auto other = sign(
-      r_, base.prepare(r_.address(), ledger::Approve{p_.address(), Amount::from_tokens(1).value()})
-              .value());
-  auto ended = l.submit(other);  // waits for its own deadline: a second, nothing mined
+  auto f = submit_patient(l);
+  auto ended = l.submit(users_transaction(l));  // waits for its own deadline: nothing mined
   ASSERT_FALSE(ended);
   EXPECT_EQ(ended.error().code(), make_error_code(EthErrc::timeout)) << ended.error().message();
-  auto f = patient.get_future();
   std::this_thread::sleep_for(Millis(1'500));  // the submit_as one's deadline passed too
   EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
       << "answered while its transaction could still be mined";
@@ -620,10 +633,7 @@ TEST_F(EthFaults, TheNodesOwnTransactionIsWaitedForPastTheDeadlineWhileItMayStil
 TEST_F(EthFaults, TheNodesPatientWaitsDoNotHoldTheUsersAnswers) {
   RpcClient& rpc = *h_->rpc();
   using nlohmann::json;
-  for (const auto* k : {&p_, &r_}) {
-    ASSERT_TRUE(rpc.request("anvil_setBalance",
-                            json::array({k->address().to_string(), "0x56bc75e2d63100000"})));
-  }
+  fund_parties();
   auto own = ledger_with([](EthereumLedgerOptions& o) {
     o.send.receipt_timeout = Millis(500);
     o.receipt_threads = 1;
@@ -631,24 +641,17 @@ TEST_F(EthFaults, TheNodesPatientWaitsDoNotHoldTheUsersAnswers) {
   ASSERT_TRUE(own) << own.error().message();
   EthereumLedger& l = **own;
   ASSERT_TRUE(rpc.request("evm_setAutomine", json::array({false})));
-  auto key = std::make_shared<const crypto::PrivateKey>(p_.clone());
-  std::promise<Result<ledger::Receipt>> patient;
-  l.submit_as(key, ledger::Approve{r_.address(), Amount::from_tokens(1).value()},
-              [&](Result<ledger::Receipt> r) { patient.set_value(std::move(r)); });
+  auto f = submit_patient(l);
   std::this_thread::sleep_for(Millis(800));  // its deadline passed: it waits on
-  ledger::Ledger& base = l;
-  auto other = sign(
-      r_, base.prepare(r_.address(), ledger::Approve{p_.address(), Amount::from_tokens(1).value()})
-              .value());
   std::promise<Result<ledger::Receipt>> user;
-  l.submit_async(other, [&](Result<ledger::Receipt> r) { user.set_value(std::move(r)); });
+  l.submit_async(users_transaction(l),
+                 [&](Result<ledger::Receipt> r) { user.set_value(std::move(r)); });
   auto u = user.get_future();
   ASSERT_EQ(u.wait_for(std::chrono::seconds(10)), std::future_status::ready)
       << "the user's answer waited behind the node's own";
   auto ended = u.get();
   ASSERT_FALSE(ended);
   EXPECT_EQ(ended.error().code(), make_error_code(EthErrc::timeout)) << ended.error().message();
-  auto f = patient.get_future();
   EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
   ASSERT_TRUE(rpc.request("evm_mine", json::array()));
   auto r = f.get();
@@ -661,10 +664,7 @@ TEST_F(EthFaults, TheNodesPatientWaitsDoNotHoldTheUsersAnswers) {
 TEST_F(EthFaults, WithConfirmationsTheNodesOwnMinedTransactionIsWaitedForUntilDeepEnough) {
   RpcClient& rpc = *h_->rpc();
   using nlohmann::json;
-  ASSERT_TRUE(rpc.request("anvil_setBalance",
-                          json::array({p_.address().to_string(), "0x56bc75e2d63100000"})));
-  ASSERT_TRUE(rpc.request("anvil_setBalance",
-                          json::array({r_.address().to_string(), "0x56bc75e2d63100000"})));
+  fund_parties();
   auto deep = ledger_with([](EthereumLedgerOptions& o) {
     o.confirmations = 2;
     o.confirm_poll = Millis(20);
@@ -672,18 +672,10 @@ TEST_F(EthFaults, WithConfirmationsTheNodesOwnMinedTransactionIsWaitedForUntilDe
   });
   ASSERT_TRUE(deep) << deep.error().message();
   EthereumLedger& l = **deep;
-  auto key = std::make_shared<const crypto::PrivateKey>(p_.clone());
-  std::promise<Result<ledger::Receipt>> patient;
-  l.submit_as(key, ledger::Approve{r_.address(), Amount::from_tokens(1).value()},
-              [&](Result<ledger::Receipt> r) { patient.set_value(std::move(r)); });
-  ledger::Ledger& base = l;
-  auto other = sign(
-      r_, base.prepare(r_.address(), ledger::Approve{p_.address(), Amount::from_tokens(1).value()})
-              .value());
-  auto ended = l.submit(other);  // mined at once (automine), then nothing on top
+  auto f = submit_patient(l);
+  auto ended = l.submit(users_transaction(l));  // mined at once (automine), then nothing on top
   ASSERT_FALSE(ended);
   EXPECT_EQ(ended.error().code(), make_error_code(EthErrc::timeout)) << ended.error().message();
-  auto f = patient.get_future();
   std::this_thread::sleep_for(Millis(1'500));  // past the patient one's deadline too
   EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
       << "answered while its transaction was on chain, not yet deep enough";
