@@ -227,6 +227,10 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result, const Sink& 
                     r->second.request.requester,
                     r->second.request.duration,
                     r->second.request.start};
+    if (replay_now_ && replay_refused_.contains({o->second.hash, r->second.hash})) {
+      hold_for_replay(std::move(terms));  // refused in the run, after later commands
+      continue;
+    }
     if (replay_now_) {
       // Replaying: the deal may already be on the ledger (deal ids are deterministic).
       uint64_t& ledger_fill = ledger_fills_[r->second.hash];
@@ -264,116 +268,6 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result, const Sink& 
     }
     settle_fill(terms, receipt, result, &fills);
   }
-}
-
-void Market::send_fill(FillTerms t, ledger::OpenDeal op, Sink sink) {
-  ++in_flight_;
-  ++busy_orders_[t.fill.offer];
-  ++busy_orders_[t.fill.request];
-  book_.hold(t.fill.request);
-  if (sink.waiter) ++sink.waiter->pending;
-  ledger_.submit_as(
-      shared_key_, std::move(op),
-      [post = post_, alive = alive_, this, t = std::move(t),
-       sink = std::move(sink)](Result<ledger::Receipt> receipt) mutable {
-        post([alive, this, t = std::move(t), sink = std::move(sink), receipt = std::move(receipt)] {
-          if (*alive) fill_done(t, receipt, sink);
-        });
-      });
-}
-
-void Market::fill_done(const FillTerms& t, const Result<ledger::Receipt>& receipt,
-                       const Sink& sink) {
-  --in_flight_;
-  for (OrderId id : {t.fill.offer, t.fill.request}) {
-    auto b = busy_orders_.find(id);
-    if (b != busy_orders_.end() && --b->second == 0) busy_orders_.erase(b);
-  }
-  Waiter* w = sink.waiter.get();
-  PlaceResult part;
-  std::vector<Fill> more;
-  settle_fill(t, receipt, &part, &more);
-  book_.unhold(t.fill.request);  // after a refusal's give_back, which needs it
-  if (w && sink.index < w->results.size() && w->results[sink.index]) {
-    PlaceResult& into = *w->results[sink.index];
-    into.deals.insert(into.deals.end(), part.deals.begin(), part.deals.end());
-    for (auto& r : part.refused) into.refused.push_back(std::move(r));
-  }
-  if (!w && opened_ && !part.deals.empty()) opened_(part.deals);
-  execute(more, nullptr, sink);  // a refusal's new fills, for the same command
-  if (w && --w->pending == 0 && w->done) {
-    Placed done = std::move(w->done);
-    done(std::move(w->results));
-  }
-  forget_dead_orders();
-  maybe_snapshot();
-}
-
-void Market::settle_fill(const FillTerms& t, const Result<ledger::Receipt>& receipt,
-                         PlaceResult* result, std::vector<Fill>* more) {
-  const Fill& f = t.fill;
-  uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(now()));
-  if (!receipt || !receipt->deal_id) {
-    Error err = receipt ? Error(make_error_code(MarketErrc::invalid_argument), "no deal id")
-                        : receipt.error();
-    if (result) result->refused.emplace_back(f, err);
-    // The ledger is the judge: the order it objects to leaves the book; the other side is
-    // made whole and matched again at once. A requester who cannot pay (or whose request the
-    // ledger counts as used) loses its request and the offer's place returns; an offer the
-    // ledger refuses (cancelled or expired there, at capacity) leaves, and the request keeps
-    // its full count and budget and takes the next offer.
-    // A minimum rating the other party no longer meets (the market's view of ratings lags the
-    // ledger's until the next tick) is a term of this pair only: both orders stay, and the
-    // pair is not tried again.
-    // Both backends name the order at fault in the error's field ("offer.capacity", "request").
-    const bool pair_only =
-        err.code() == make_error_code(ledger::LedgerErrc::terms_mismatch) &&
-        (err.field() == "offer.minRequesterRating" || err.field() == "request.minProviderRating");
-    const bool offer_at_fault = err.field_root() == "offer";
-    if (pair_only)
-      book_.refuse_pair(f, t.exclusive, now_s, more);
-    else
-      book_.refuse(f, offer_at_fault, t.exclusive, now_s, more);
-    return;
-  }
-  const Hash& id = *receipt->deal_id;
-  ++ledger_fills_[t.request_hash];
-  // The deal's record from the receipt: its DealOpened event gives the start, the later of the
-  // block's time and the request's start. Only a request that starts later needs the block's
-  // time read (a round trip to the chain on Ethereum, on the server's thread).
-  std::optional<uint64_t> start;
-  for (const ledger::Event& e : receipt->events) {
-    if (e.kind != ledger::EventKind::deal_opened || e.deal != id) continue;
-    for (const auto& [name, value] : e.fields) {
-      if (name != "start") continue;
-      auto v = U256::parse(value);
-      if (v && v->fits_u64()) start = v->low64();
-    }
-  }
-  Timestamp opened = now();
-  if (start && *start > t.request_start) {
-    opened = from_unix_ms(static_cast<int64_t>(*start) * 1000);
-  } else if (auto block = ledger_.block(receipt->block)) {
-    opened = from_unix_ms(block->timestamp_ms);
-  }
-  ledger::DealView view;
-  view.id = id;
-  view.provider = t.provider;
-  view.requester = t.requester;
-  view.start =
-      start ? *start
-            : std::max<uint64_t>(static_cast<uint64_t>(to_unix_seconds(opened)), t.request_start);
-  view.duration = t.duration;
-  DealRecord rec;
-  rec.deal_id = id;
-  rec.offer = f.offer;
-  rec.request = f.request;
-  rec.exclusive = t.exclusive;
-  rec.progress = DealProgress::open(view, opened);
-  deals_[id] = std::move(rec);
-  prints_.push_back({id, f.price_per_second, t.country, t.ip_type, opened});
-  if (prints_.size() > 1000) prints_.pop_front();
-  if (result) result->deals.push_back(id);
 }
 
 namespace {
@@ -597,6 +491,20 @@ Result<size_t> Market::recover() {
       snapshot_rejected_ = why + "; replaying the whole journal instead";
     }
   }
+  // The fills the run saw refused after later commands (replay_held_).
+  replay_refused_.clear();
+  auto scanned = journal_->for_each(
+      [&](const JournalEntry& e) -> Result<void> {
+        if (e.kind != "fill_refused") return {};
+        auto j = nlohmann::json::parse(e.body, nullptr, false);
+        if (!j.is_object()) return {};
+        auto offer = Hash::from_hex(j.value("offer", ""));
+        auto request = Hash::from_hex(j.value("request", ""));
+        if (offer && request) replay_refused_.insert({*offer, *request});
+        return {};
+      },
+      after);
+  if (!scanned) return std::unexpected(scanned.error());
   size_t n = 0;
   auto r = journal_->for_each(
       [&](const JournalEntry& e) -> Result<void> {
@@ -612,6 +520,16 @@ Result<size_t> Market::recover() {
       },
       after);
   if (!r) return std::unexpected(r.error());
+  replay_refused_.clear();
+  // A refused fill whose entry is missing cannot be (entries are appended in order); should one
+  // be held still, it is let go as refused, which is what the run recorded of it.
+  while (!replay_held_.empty()) {
+    nlohmann::json j{{"offer", replay_held_.begin()->first.first.hex()},
+                     {"request", replay_held_.begin()->first.second.hex()}};
+    replay_now_ = now();
+    (void)replay_refusal(j);
+    replay_now_.reset();
+  }
   auto last = journal_->last_seq();
   if (!last) return std::unexpected(last.error());
   last_seq_ = std::max(*last, after);
@@ -707,6 +625,7 @@ Result<void> Market::replay(const JournalEntry& e) {
     if (!r) return std::unexpected(r.error());
     return {};
   }
+  if (e.kind == "fill_refused") return replay_refusal(j);
   return fail(MarketErrc::storage, "unknown journal entry kind " + e.kind);
 }
 

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -325,6 +326,17 @@ class Market {
   // Orders with fills in flight, and how many: their signed originals are kept meanwhile (a
   // refusal matches them again).
   std::unordered_map<OrderId, size_t> busy_orders_;
+  // Replay of fills whose outcome came after later commands. A refusal in background mode is
+  // journaled when it comes ("fill_refused"), and replay holds such a fill in flight from its
+  // command until that entry, so that the commands between see the book the run saw (and a
+  // refusal whose reason has gone since, a requester who deposited meanwhile, does not open at
+  // replay a deal the run never had). By (offer hash, request hash): a pair is refused once.
+  std::set<std::pair<Hash, Hash>> replay_refused_;
+  std::map<std::pair<Hash, Hash>, FillTerms> replay_held_;
+  void hold_for_replay(FillTerms t);
+  Result<void> replay_refusal(const nlohmann::json& j);
+  // Undoes a fill the ledger refused (settle_fill's refusal).
+  void undo_fill(const FillTerms& t, const Error& err, std::vector<Fill>* more);
 };
 
 }  // namespace ipsx::market

@@ -567,6 +567,45 @@ class JournaledMarketTest : public MarketTest {
   std::unique_ptr<Journal> journal_;
 };
 
+// #19 review: a fill the ledger refused after later commands (background mode) is journaled where
+// its refusal came, and replay holds the fill until there. The request that rested meanwhile
+// gets the offer as in the run; and a refusal whose reason has gone since (the poor requester
+// deposited) opens no deal at replay that the run never had.
+TEST_F(JournaledMarketTest, AFillRefusedAfterLaterCommandsReplaysAsTheRunWent) {
+  auto posts = std::make_shared<PostQueue>();
+  market_->open_deals_in_background(PostQueue::post_to(posts), [](std::vector<Hash>) {});
+  auto later = [&](const Request& r, const crypto::PrivateKey& k) {
+    auto answer = std::make_shared<std::optional<Result<PlaceResult>>>();
+    Placement p{false, {}, r, sign_order(k, r.struct_hash()), std::nullopt, {}};
+    market_->place(std::span(&p, 1), [answer](std::vector<Result<PlaceResult>> placed) {
+      *answer = std::move(placed[0]);
+    });
+    return answer;
+  };
+  const Offer of = offer(1'000'000'000'000'000ull);
+  ASSERT_TRUE(place(of));
+  crypto::PrivateKey poor = key("poor");
+  Request pr = request(2'000'000'000'000'000ull);
+  pr.requester = poor.address();
+  auto refused = later(pr, poor);
+  auto rested = later(request(2'000'000'000'000'000ull, 1, 7), requester_);
+  ASSERT_TRUE(posts->run_until([&] { return refused->has_value(); }));
+  ASSERT_TRUE(**refused);
+  ASSERT_EQ((**refused)->refused.size(), 1u);
+  ASSERT_EQ((**refused)->deals.size(), 1u);
+  const Hash won = (**refused)->deals[0];
+  ASSERT_TRUE(rested->has_value() && **rested);
+  const OrderId rested_id = (**rested)->id;
+  exec(key("early"), ledger::Transfer{poor.address(), Amount::from_tokens(1000).value()});
+  exec(poor, ledger::Deposit{Amount::from_tokens(1000).value()});
+  restart(/*journal_only=*/true);
+  ASSERT_NE(market_->deal(won), nullptr) << "the deal the run opened is the replayed market's";
+  EXPECT_EQ(market_->deal(won)->request, rested_id);
+  EXPECT_FALSE(ledger_->deal(ledger::deal_id_for(of.struct_hash(), pr.struct_hash(), 0)))
+      << "replay opened a deal the run never had";
+  EXPECT_EQ(market_->fills_in_flight(), 0u);
+}
+
 // A journal written before the cancel had its own type holds cancels signed over the ledger's
 // CancelOrder(orderHash, nonce 0): they still replay (a node upgraded over its data starts),
 // while a client's cancel of that form is refused.
