@@ -317,7 +317,7 @@ contract Centralizer is EIP712 {
         ou.open += 1;
         ou.exclusiveOpen = request.exclusive;
         if (request.count > 1) filledBy[requestHash][offerHash] = true;
-        if (request.distinctSubnets) subnetTaken[requestHash][subnet] = true;
+        if (request.distinctSubnets && !single) subnetTaken[requestHash][subnet] = true;
         emit DealOpened(
             dealId, t.provider, t.requester, msg.sender, pricePerSecond, t.duration, cost, t.start, offerHash,
             requestHash, t.fill, t.feeBps

@@ -276,6 +276,7 @@ class EthereumLedger final : public ledger::Ledger {
   mutable std::unordered_map<Hash, TxInfo> tx_info_;
   mutable std::unordered_map<Hash, std::array<Address, 3>> deal_parties_;
   mutable std::unordered_map<Hash, ipsx_abi::DealTerms> opened_;  // by deal id
+  static constexpr size_t kMaxTermsKept = 100'000;
   mutable std::optional<Address> treasury_;
 
   mutable std::mutex history_mu_;

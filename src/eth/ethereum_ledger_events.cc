@@ -161,6 +161,7 @@ Result<std::optional<EthereumLedger::OnChain>> EthereumLedger::deal_on_chain(con
     if (!v) return std::unexpected(v.error());
     if (!matches(t, *v)) continue;
     std::lock_guard lock(cache_mu_);
+    if (opened_.size() >= kMaxTermsKept) opened_.clear();  // read again from the logs
     opened_[id] = t;
     return OnChain{t, std::move(*v)};
   }
@@ -284,6 +285,7 @@ Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const T
       t.price_per_second = x[4].get<U256>();
       std::lock_guard lock(cache_mu_);
       deal_parties_[id] = {x[1].get<Address>(), x[2].get<Address>(), x[3].get<Address>()};
+      if (opened_.size() >= kMaxTermsKept) opened_.clear();
       if (ipsx_abi::deal_id(t) == id) opened_[id] = t;
     } else {
       if (auto p = parties(id); !p) return std::unexpected(p.error());

@@ -373,6 +373,10 @@ void EthereumLedger::confirm(std::deque<Confirming>& pending) {
         if (!may_still) {
           auto count = rpc_->transaction_count(c.from, "latest");
           may_still = !count || *count <= c.nonce;
+          if (!may_still) {  // the nonce is taken: by this transaction, mined again meanwhile?
+            auto again = rpc_->receipt(*c.receipt.chain_tx);
+            may_still = !again || again->has_value();
+          }
         }
         if (may_still)
           c.deadline = now + options_.send.receipt_timeout *
@@ -394,7 +398,7 @@ void EthereumLedger::confirm(std::deque<Confirming>& pending) {
     // Deep enough where the receipt said: is it still there?
     auto r = rpc_->receipt(*c.receipt.chain_tx);
     if (!r || !*r) {  // unknown now, or rolled back (the keeper sends it again): wait
-      wait_more(false);
+      wait_more(!r);  // a chain that does not answer may still have it
       continue;
     }
     const TxReceipt& at = **r;
@@ -408,6 +412,8 @@ void EthereumLedger::confirm(std::deque<Confirming>& pending) {
     if (at.block != c.receipt.block) {  // mined again in another block: its depth counts anew
       c.receipt.block = at.block;
       c.receipt.index = at.index;
+      // Its events as mined now: a deal opened again starts at the new block's time.
+      if (auto events = to_events(at.logs)) c.receipt.events = std::move(*events);
       for (L::Event& e : c.receipt.events) {
         e.block = at.block;
         e.tx_index = at.index;

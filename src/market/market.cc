@@ -498,8 +498,11 @@ Result<size_t> Market::recover() {
         if (e.kind != "fill_refused") return {};
         auto j = nlohmann::json::parse(e.body, nullptr, false);
         if (!j.is_object()) return {};
-        auto offer = Hash::from_hex(j.value("offer", ""));
-        auto request = Hash::from_hex(j.value("request", ""));
+        auto text = [&](const char* k) {
+          return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+        };
+        auto offer = Hash::from_hex(text("offer"));
+        auto request = Hash::from_hex(text("request"));
         if (offer && request) replay_refused_.insert({*offer, *request});
         return {};
       },

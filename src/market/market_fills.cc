@@ -80,13 +80,15 @@ void Market::undo_fill(const FillTerms& t, const Error& err, std::vector<Fill>* 
 }
 
 void Market::hold_for_replay(FillTerms t) {
+  auto o = orders_.find(t.fill.offer);
+  if (o == orders_.end()) return;  // cannot happen: every order is registered
+  // A pair fills once (the book never pairs them again), so it is never held twice.
+  auto [it, fresh] = replay_held_.try_emplace({o->second.hash, t.request_hash}, t);
+  if (!fresh) return;
   ++in_flight_;
   ++busy_orders_[t.fill.offer];
   ++busy_orders_[t.fill.request];
   book_.hold(t.fill.request);
-  auto o = orders_.find(t.fill.offer);
-  if (o == orders_.end()) return;
-  replay_held_[{o->second.hash, t.request_hash}] = std::move(t);
 }
 
 // A "fill_refused" entry: the held fill's refusal, where it came in the run.
@@ -106,9 +108,10 @@ Result<void> Market::replay_refusal(const nlohmann::json& j) {
     auto b = busy_orders_.find(id);
     if (b != busy_orders_.end() && --b->second == 0) busy_orders_.erase(b);
   }
-  std::error_code code = j.value("termsMismatch", false)
-                             ? make_error_code(ledger::LedgerErrc::terms_mismatch)
-                             : make_error_code(MarketErrc::invalid_argument);
+  const bool mismatch = j.contains("termsMismatch") && j["termsMismatch"].is_boolean() &&
+                        j["termsMismatch"].get<bool>();
+  std::error_code code = mismatch ? make_error_code(ledger::LedgerErrc::terms_mismatch)
+                                  : make_error_code(MarketErrc::invalid_argument);
   std::vector<Fill> more;
   undo_fill(t, Error(code, text("message"), text("field")), &more);
   book_.unhold(t.fill.request);
