@@ -304,6 +304,15 @@ expect_revert "claim by the market" NotAParty "$K_MKT" "$CENT" "claim(bytes32,$T
 expect_revert "claim with a proof the provider signed" BadBalanceProof "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" "$T0" 300000000000000000 \
   "$(proof "$K_PROV" BalanceProof "$D0" 300000000000000000)"
 expect_revert "claim of an unknown deal" UnknownDeal "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "0x$(printf '%064d' 1)" "$TZ" 1 "$P1"
+# Attack: the deal's own id with forged terms (no commission; a larger deposit; another deal's
+# fill) is refused before anything moves: the contract keeps the terms' hash.
+IFS=, read -r t_oh t_rh t_fill t_p t_r t_m t_fee t_start t_dur t_price <<<"${T0:1:${#T0}-2}"
+expect_revert "claim with the deal's terms but no commission" UnknownDeal "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" \
+  "($t_oh,$t_rh,$t_fill,$t_p,$t_r,$t_m,0,$t_start,$t_dur,$t_price)" 300000000000000000 "$P1"
+expect_revert "claim with the deal's terms at ten times the price" UnknownDeal "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" \
+  "($t_oh,$t_rh,$t_fill,$t_p,$t_r,$t_m,$t_fee,$t_start,$t_dur,$((t_price * 10)))" 300000000000000000 "$P1"
+expect_revert "claim with the terms of the request's next fill" UnknownDeal "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" \
+  "($t_oh,$t_rh,1,$t_p,$t_r,$t_m,$t_fee,$t_start,$t_dur,$t_price)" 300000000000000000 "$P1"
 expect_revert "claim above the deposit" BadBalanceProof "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" "$T0" $((COST + 1)) \
   "$(proof "$K_ALICE" BalanceProof "$D0" $((COST + 1)))"
 tx "claim" "$K_PROV" "$CENT" "claim(bytes32,$TERMS_T,uint256,bytes)" "$D0" "$T0" 300000000000000000 "$P1"
