@@ -225,12 +225,36 @@ Hash commitment(const DealTerms& t) {
   return keccak256(*data);
 }
 
-bool needs_terms(const L::Op& op) {
-  return std::holds_alternative<L::Claim>(op) || std::holds_alternative<L::CloseDeal>(op) ||
-         std::holds_alternative<L::CooperativeClose>(op) ||
-         std::holds_alternative<L::UncooperativeClose>(op) ||
-         std::holds_alternative<L::Settle>(op) || std::holds_alternative<L::Rate>(op) ||
-         std::holds_alternative<L::RecordUsage>(op);
+std::optional<Hash> deal_operated(const L::Op& op) {
+  return std::visit(
+      [](const auto& o) -> std::optional<Hash> {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, L::Claim> || std::is_same_v<T, L::CloseDeal> ||
+                      std::is_same_v<T, L::CooperativeClose> ||
+                      std::is_same_v<T, L::UncooperativeClose> || std::is_same_v<T, L::Settle> ||
+                      std::is_same_v<T, L::Rate> || std::is_same_v<T, L::RecordUsage>)
+          return o.deal_id;
+        return std::nullopt;
+      },
+      op);
+}
+
+DealTerms terms_of_opened(const std::vector<abi::Value>& x) {
+  auto h = [&](size_t i) {
+    return Hash(std::span<const uint8_t, 32>(x[i].get<Bytes>().data(), 32));
+  };
+  DealTerms t;
+  t.provider = x[1].get<Address>();
+  t.requester = x[2].get<Address>();
+  t.market = x[3].get<Address>();
+  t.price_per_second = x[4].get<U256>();
+  t.duration = x[5].get<U256>().low64();
+  t.start = x[7].get<U256>().low64();
+  t.offer_hash = h(8);
+  t.request_hash = h(9);
+  t.fill = x[10].get<U256>().low64();
+  t.fee_bps = static_cast<uint16_t>(x[11].get<U256>().low64());
+  return t;
 }
 
 Result<std::optional<DealTerms>> terms_in_call(ByteView data) {
@@ -251,7 +275,7 @@ Result<std::optional<DealTerms>> terms_in_call(ByteView data) {
 Result<ContractCall> ledger_call(const Address& token, const Address& cz, const L::Op& op,
                                  const DealTerms* terms) {
   const auto& f = functions();
-  if (needs_terms(op) && !terms)
+  if (deal_operated(op) && !terms)
     return fail(CoreErrc::invalid_argument, "the deal's terms are needed for its call");
   auto tv = [&] { return terms_value(*terms); };
   auto make = [](const Address& to, const abi::Function& fn, std::vector<abi::Value> args,

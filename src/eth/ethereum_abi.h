@@ -70,7 +70,10 @@ struct ContractCall {
 // call then fails as the contract's UnknownDeal).
 Result<ContractCall> ledger_call(const Address& token, const Address& centralizer,
                                  const ledger::Op& op, const DealTerms* terms = nullptr);
-// Whether the operation is one on an open deal's terms (needs them for its call).
-bool needs_terms(const ledger::Op& op);
+// The deal an operation acts on, for those whose call carries the deal's terms (claim, the
+// closes, settle, rate, recordUsage); nullopt for the others.
+std::optional<Hash> deal_operated(const ledger::Op& op);
+// The terms in a decoded DealOpened event (its values in the event's order).
+DealTerms terms_of_opened(const std::vector<abi::Value>& event);
 
 }  // namespace ipsx::eth::ipsx_abi

@@ -146,16 +146,11 @@ crypto::eip712::Domain EthereumLedger::domain() const {
 // ---- Operations as contract calls ---------------------------------------------------------------
 
 Result<EthereumLedger::Call> EthereumLedger::encode(const L::Op& op) const {
-  if (!ipsx_abi::needs_terms(op)) {
+  auto id = ipsx_abi::deal_operated(op);
+  if (!id) {
     return ipsx_abi::ledger_call(options_.deployment.token, options_.deployment.centralizer, op);
   }
-  Hash id = std::visit(
-      [](const auto& o) -> Hash {
-        if constexpr (requires { o.deal_id; }) return o.deal_id;
-        return Hash();
-      },
-      op);
-  auto terms = current_terms(id);
+  auto terms = current_terms(*id);
   if (!terms) return std::unexpected(terms.error());
   return ipsx_abi::ledger_call(options_.deployment.token, options_.deployment.centralizer, op,
                                &*terms);

@@ -142,20 +142,7 @@ Result<std::optional<EthereumLedger::OnChain>> EthereumLedger::deal_on_chain(con
   for (auto it = logs->rbegin(); it != logs->rend(); ++it) {
     auto x = event.decode_log(it->topics, it->data);
     if (!x) return std::unexpected(x.error().with_context("DealOpened"));
-    auto word = [&](size_t i) {
-      return Hash(std::span<const uint8_t, 32>((*x)[i].get<Bytes>().data(), 32));
-    };
-    ipsx_abi::DealTerms t;
-    t.provider = (*x)[1].get<Address>();
-    t.requester = (*x)[2].get<Address>();
-    t.market = (*x)[3].get<Address>();
-    t.price_per_second = (*x)[4].get<U256>();
-    t.duration = (*x)[5].get<U256>().low64();
-    t.start = (*x)[7].get<U256>().low64();
-    t.offer_hash = word(8);
-    t.request_hash = word(9);
-    t.fill = (*x)[10].get<U256>().low64();
-    t.fee_bps = static_cast<uint16_t>((*x)[11].get<U256>().low64());
+    ipsx_abi::DealTerms t = ipsx_abi::terms_of_opened(*x);
     if (ipsx_abi::deal_id(t) != id) continue;
     auto v = state_of(t);
     if (!v) return std::unexpected(v.error());
@@ -272,17 +259,7 @@ Result<std::optional<L::Event>> EthereumLedger::to_event(const Log& log, const T
                   {"start", dec(x[7])}};
       // Its terms too, which the deal's later calls carry (checked against the contract's
       // commitment when used).
-      ipsx_abi::DealTerms t;
-      t.offer_hash = Hash(std::span<const uint8_t, 32>(x[8].get<Bytes>().data(), 32));
-      t.request_hash = Hash(std::span<const uint8_t, 32>(x[9].get<Bytes>().data(), 32));
-      t.fill = x[10].get<U256>().low64();
-      t.provider = x[1].get<Address>();
-      t.requester = x[2].get<Address>();
-      t.market = x[3].get<Address>();
-      t.fee_bps = static_cast<uint16_t>(x[11].get<U256>().low64());
-      t.start = x[7].get<U256>().low64();
-      t.duration = x[5].get<U256>().low64();
-      t.price_per_second = x[4].get<U256>();
+      ipsx_abi::DealTerms t = ipsx_abi::terms_of_opened(x);
       std::lock_guard lock(cache_mu_);
       deal_parties_[id] = {x[1].get<Address>(), x[2].get<Address>(), x[3].get<Address>()};
       if (opened_.size() >= kMaxTermsKept) opened_.clear();
