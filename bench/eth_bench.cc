@@ -20,6 +20,7 @@
 // `ipsx-bench-eth --gas` instead prints the gas used (from the receipts on anvil) by the
 // deployment and by every contract function, as a Markdown table (docs/ledger.md, "Gas").
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
@@ -195,6 +196,10 @@ class DealWorkload {
   void setup() {
     H().advance(Millis(2000));
     run1(a_.team, FinalizeSale{});
+    fund_requesters();
+  }
+  // Each requester gets and deposits 1,000,000 IPSX (after the sale).
+  void fund_requesters() {
     std::vector<Step> fund, deposit;
     for (const PrivateKey& r : a_.requesters) {
       fund.push_back({&a_.early, Transfer{r.address(), tokens(1'000'000)}});
@@ -418,6 +423,63 @@ void gas_per_deal(benchmark::State& state) try {
   state.SkipWithError(e.what());
 }
 
+// eth.gas_per_deal_batched: the same deal, as a running market and provider send it: the market
+// opens the fills of a matching round in one batch (ledger::Batch), the provider claims the
+// deals it serves in one batch and closes them in one: kGasBatch deals of one provider's standing
+// offers (a datacenter's IPs, each leased again once its deal ended), each filling a new request
+// of one IP from its own requester. The figure is the three batches' gas over kGasBatch.
+constexpr size_t kGasBatch = 10;
+// kGasBatch standing offers of one provider, each leased again every round to its own requester.
+class BatchedDeals {
+ public:
+  BatchedDeals(DealWorkload& w, eth::RpcClient& rpc) : w_(w), rpc_(rpc) {
+    for (size_t i = 0; i < kGasBatch; ++i) standing_.push_back(w.offer_of(P()));
+  }
+  // One round: the market's batch of fills, the provider's batch of claims, its batch of closes;
+  // the gas of each.
+  std::array<uint64_t, 3> round() {
+    const Actors& a = w_.actors();
+    const Amount deposit = Amount::from_base(U256(kPrice * kDuration));
+    const Amount half = Amount::from_base(U256(kPrice * kDuration / 2));
+    Batch fills, claims, closes;
+    for (size_t i = 0; i < kGasBatch; ++i) {
+      const PrivateKey& R = a.requesters[i];
+      Request r = w_.request_of(R);
+      Hash id = deal_id_for(standing_[i].struct_hash(), r.struct_hash(), 0);
+      fills.ops.push_back(w_.open_op(P(), standing_[i], R, r));
+      claims.ops.push_back(Claim{id, half, w_.proof(R, id, half)});
+      closes.ops.push_back(
+          CloseDeal{id, deposit, w_.proof(R, id, deposit), CloseReason::completed});
+    }
+    return {gas_of(rpc_, w_.run1(a.market, std::move(fills))),
+            gas_of(rpc_, w_.run1(P(), std::move(claims))),
+            gas_of(rpc_, w_.run1(P(), std::move(closes)))};
+  }
+
+ private:
+  const PrivateKey& P() const { return w_.actors().providers[0]; }
+  DealWorkload& w_;
+  eth::RpcClient& rpc_;
+  std::vector<Offer> standing_;
+};
+
+void gas_per_deal_batched(benchmark::State& state) try {
+  auto owned = need(eth::testing::AnvilHarness::create(genesis(Actors())), "anvil");
+  eth::RpcClient& rpc = owned->eth_ledger().rpc();
+  DealWorkload w(std::move(owned));
+  w.setup();
+  BatchedDeals deals(w, rpc);
+  deals.round();  // each offer's first deal: cold storage
+  uint64_t gas = 0;
+  for (auto _ : state) {
+    auto g = deals.round();
+    gas = g[0] + g[1] + g[2];
+  }
+  state.counters["gas"] = static_cast<double>(gas) / kGasBatch;
+} catch (const std::exception& e) {
+  state.SkipWithError(e.what());
+}
+
 int gas_table() {
   Actors a;
   GenesisConfig g = genesis(a);
@@ -493,6 +555,17 @@ int gas_table() {
       w.run1(S, Settle{d3}));
   add("rate", "by the provider (the requester's first rating)", w.run1(P, Rate{d1, 5}));
   add("rate", "by the requester (the provider's first rating)", w.run1(R, Rate{d1, 4}));
+  {
+    // The deal's operations in batches of kGasBatch (a standing offer each), per deal.
+    w.fund_requesters();
+    BatchedDeals deals(w, rpc);
+    deals.round();
+    auto g = deals.round();
+    const std::string per = " per deal, in a batch of " + std::to_string(kGasBatch);
+    rows.emplace_back("batch of openDeal", "standing offers leased again," + per, g[0] / kGasBatch);
+    rows.emplace_back("batch of claim", "first claims," + per, g[1] / kGasBatch);
+    rows.emplace_back("batch of closeDeal", "with the final proofs," + per, g[2] / kGasBatch);
+  }
   std::cout << "| function | gas used | case |\n|---|---:|---|\n";
   for (const auto& [fn, note, gas] : rows) {
     std::cout << "| `" << fn << "` | " << gas << " | " << note << " |\n";
@@ -522,7 +595,14 @@ int main(int argc, char** argv) {
         3,
         true},
        {"eth.deals_per_s_anvil", [](benchmark::State& s) { deals_on(s, "anvil"); }, 1, {}, 3, true},
-       {"eth.gas_deal", gas_per_deal, 1, {{"gas", "eth.gas_per_deal"}}, 1, true, 3}},
+       {"eth.gas_deal", gas_per_deal, 1, {{"gas", "eth.gas_per_deal_single"}}, 1, true, 3},
+       {"eth.gas_deal_batched",
+        gas_per_deal_batched,
+        1,
+        {{"gas", "eth.gas_per_deal"}},
+        1,
+        true,
+        3}},
       {{"eth.embedded_vs_anvil", [](const auto& m) -> std::optional<double> {
           auto e = m.find("eth.deals_per_s_embedded");
           auto a = m.find("eth.deals_per_s_anvil");

@@ -96,6 +96,7 @@ contract Centralizer is EIP712 {
     uint8 internal constant MAX_CLOSE_REASON = 6;
     uint8 internal constant REASON_COMPLETED = 1; // CloseReason::completed
     uint8 internal constant REASON_EXPIRED = 6; // CloseReason::expired
+    uint256 internal constant MAX_BATCH = 32; // ledger::kMaxBatchOps
     /// The challenge period's bounds, as GenesisConfig::validate() (src/ledger/genesis.h) sets them.
     uint64 internal constant MIN_CHALLENGE_PERIOD = 60;
     uint64 internal constant MAX_CHALLENGE_PERIOD = 30 days;
@@ -456,6 +457,28 @@ contract Centralizer is EIP712 {
         emit UsageRecorded(dealId, count, root);
     }
 
+    // ---- Batches -------------------------------------------------------------------------------
+
+    /// batch(calls): several of this contract's operations from one sender in one transaction
+    /// (ledger::Batch): each call is made as if sent alone (a delegatecall to this contract keeps
+    /// the sender), in order, all or none: the first that reverts reverts the batch with its
+    /// error. 1..MAX_BATCH calls, none a batch. Not payable, so no call can see ether sent.
+    function batch(bytes[] calldata calls) external {
+        if (calls.length == 0 || calls.length > MAX_BATCH) revert InvalidArgument("a batch holds 1 to 32 operations");
+        for (uint256 i = 0; i < calls.length; ++i) {
+            bytes calldata c = calls[i];
+            if (c.length < 4 || !_batchable(bytes4(c[0:4]))) {
+                revert InvalidArgument("a batch holds deposit, withdraw, cancelOrder and deal operations only");
+            }
+            (bool ok, bytes memory ret) = address(this).delegatecall(c);
+            if (!ok) {
+                assembly ("memory-safe") {
+                    revert(add(ret, 32), mload(ret))
+                }
+            }
+        }
+    }
+
     // ---- Views ---------------------------------------------------------------------------------
 
     function usage(bytes32 dealId) external view returns (uint64 count, bytes32 root) {
@@ -637,6 +660,14 @@ contract Centralizer is EIP712 {
         if (d.commitment != keccak256(abi.encode(t)) || dealIdFor(t.offerHash, t.requestHash, t.fill) != dealId) {
             revert UnknownDeal("the terms are not the deal's");
         }
+    }
+
+    /// The operations a batch may hold (ledger::batchable).
+    function _batchable(bytes4 s) private pure returns (bool) {
+        return s == this.openDeal.selector || s == this.claim.selector || s == this.closeDeal.selector
+            || s == this.cooperativeClose.selector || s == this.uncooperativeClose.selector
+            || s == this.settle.selector || s == this.rate.selector || s == this.recordUsage.selector
+            || s == this.deposit.selector || s == this.withdraw.selector || s == this.cancelOrder.selector;
     }
 
     function _checkReason(uint8 reason) private pure {

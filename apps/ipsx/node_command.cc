@@ -541,7 +541,16 @@ void run_node(const NodeOptions& o) {
              Metrics::family("ipsx_eth_replaced_total", "counter",
                              "The operator's stuck transactions mined as a replacement with "
                              "higher fees.",
-                             Metrics::single(static_cast<double>(k.replaced)));
+                             Metrics::single(static_cast<double>(k.replaced))) +
+             Metrics::family("ipsx_eth_fill_batches_total", "counter",
+                             "Batches of the market's openDeals sent as one transaction.",
+                             Metrics::single(static_cast<double>(k.batches))) +
+             Metrics::family("ipsx_eth_batched_fills_total", "counter",
+                             "The market's openDeals sent in a batch.",
+                             Metrics::single(static_cast<double>(k.batched))) +
+             Metrics::family("ipsx_eth_fill_batches_refused_total", "counter",
+                             "Batches the ledger refused, their openDeals then sent alone.",
+                             Metrics::single(static_cast<double>(k.batches_refused)));
     };
   }
   if (const auto* eth = dynamic_cast<const eth::EthereumLedger*>(ledger.get()))

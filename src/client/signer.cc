@@ -117,8 +117,17 @@ Result<void> Signer::check_ethereum(const nlohmann::json& prepared, uint64_t non
   // the signer's cost in gas).
   auto terms = eth::ipsx_abi::terms_in_call(tx->data);
   if (!terms) return refuse("has deal terms that do not decode: " + terms.error().message());
+  // Each deal's terms must be that deal's (all zero: a deal the node does not know, which the
+  // contract refuses as unknown before anything moves).
+  auto deals = eth::ipsx_abi::deals_operated(op);
+  for (size_t i = 0; i < deals.size() && i < terms->size(); ++i) {
+    const auto& t = (*terms)[i];
+    if (t != eth::ipsx_abi::DealTerms{} && eth::ipsx_abi::deal_id(t) != deals[i])
+      return refuse("carries the terms of deal " + eth::ipsx_abi::deal_id(t).hex() + " for deal " +
+                    deals[i].hex());
+  }
   auto call = eth::ipsx_abi::ledger_call(chain_->token.value_or(Address()), chain_->centralizer, op,
-                                         *terms ? &**terms : nullptr);
+                                         std::span<const eth::ipsx_abi::DealTerms>(*terms));
   if (!call) return refuse("has an operation with no contract call: " + call.error().message());
   if (call->to.is_zero())
     return refuse("goes to the token contract, and this wallet was not told its address");

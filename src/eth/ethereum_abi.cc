@@ -79,6 +79,7 @@ const Functions& functions() {
       fn(std::string("settle(bytes32,") + kTerms + ")"),
       fn(std::string("rate(bytes32,") + kTerms + ",uint8)"),
       fn(std::string("recordUsage(bytes32,") + kTerms + ",uint64,bytes32,bytes)"),
+      fn("batch(bytes[])"),
       fn("wallet(address)(uint256,uint256)"),
       fn("deal(bytes32,uint256)(bytes32,uint256,uint256,uint64,uint8,uint8,bool,bool)"),
       fn("rating(address)(uint64,uint64)"),
@@ -257,19 +258,79 @@ DealTerms terms_of_opened(const std::vector<abi::Value>& x) {
   return t;
 }
 
-Result<std::optional<DealTerms>> terms_in_call(ByteView data) {
+namespace {
+bool calls(const abi::Function& fn, ByteView data) {
+  const abi::Selector sel = fn.selector();
+  return data.size() >= sel.size() && std::equal(sel.begin(), sel.end(), data.begin());
+}
+}  // namespace
+
+Result<std::vector<DealTerms>> terms_in_call(ByteView data) {
   const auto& f = functions();
+  std::vector<DealTerms> out;
+  if (calls(f.batch, data)) {
+    auto args = f.batch.decode_call(data);
+    if (!args) return std::unexpected(args.error());
+    for (const abi::Value& inner : (*args)[0].get<abi::Value::List>()) {
+      const Bytes& call = inner.get<Bytes>();
+      auto t = terms_in_call(call);
+      if (!t) return std::unexpected(t.error());
+      out.insert(out.end(), t->begin(), t->end());
+    }
+    return out;
+  }
   for (const abi::Function* fn : {&f.claim, &f.close_deal, &f.cooperative_close,
                                   &f.uncooperative_close, &f.settle, &f.rate, &f.record_usage}) {
-    const abi::Selector sel = fn->selector();
-    if (data.size() < sel.size() || !std::equal(sel.begin(), sel.end(), data.begin())) continue;
+    if (!calls(*fn, data)) continue;
     auto args = fn->decode_call(data);
     if (!args) return std::unexpected(args.error());
     auto t = terms_from((*args)[1]);
     if (!t) return std::unexpected(t.error());
-    return std::optional<DealTerms>(*t);
+    out.push_back(*t);
+    break;
   }
-  return std::optional<DealTerms>();
+  return out;
+}
+
+std::vector<Hash> deals_operated(const L::Op& op) {
+  std::vector<Hash> out;
+  if (const auto* b = std::get_if<L::Batch>(&op)) {
+    for (const L::Op& inner : b->ops) {
+      auto ids = deals_operated(inner);  // a batch in a batch, which the contract refuses
+      out.insert(out.end(), ids.begin(), ids.end());
+    }
+  } else if (auto id = deal_operated(op)) {
+    out.push_back(*id);
+  }
+  return out;
+}
+
+Result<ContractCall> ledger_call(const Address& token, const Address& cz, const L::Op& op,
+                                 std::span<const DealTerms> terms) {
+  const auto* b = std::get_if<L::Batch>(&op);
+  if (!b) {
+    if (terms.size() != (deal_operated(op) ? 1u : 0u))
+      return fail(CoreErrc::invalid_argument, "the operation's deal terms do not match it");
+    return ledger_call(token, cz, op, terms.empty() ? nullptr : &terms[0]);
+  }
+  // A batch the ledger refuses (empty, too long, holding what cannot be batched) is encoded as
+  // it is: the contract refuses it, as the embedded ledger does, with the ledger's error.
+  abi::Value::List inner_calls;
+  size_t used = 0;
+  for (const L::Op& inner : b->ops) {
+    size_t n = deals_operated(inner).size();
+    if (used + n > terms.size())
+      return fail(CoreErrc::invalid_argument, "the batch's deal terms do not match it");
+    auto c = ledger_call(token, cz, inner, terms.subspan(used, n));
+    if (!c) return std::unexpected(c.error());
+    used += n;
+    inner_calls.push_back(abi::Value::bytes(std::move(c->data)));
+  }
+  if (used != terms.size())
+    return fail(CoreErrc::invalid_argument, "the batch's deal terms do not match it");
+  auto data = functions().batch.encode_call({abi::Value::list(std::move(inner_calls))});
+  if (!data) return std::unexpected(data.error());
+  return ContractCall{cz, U256(), std::move(*data)};
 }
 
 Result<ContractCall> ledger_call(const Address& token, const Address& cz, const L::Op& op,
@@ -334,10 +395,14 @@ Result<ContractCall> ledger_call(const Address& token, const Address& cz, const 
         } else if constexpr (std::is_same_v<T, L::Rate>) {
           return make(cz, f.rate, {word(o.deal_id), tv(), small(o.score)});
         } else {
-          static_assert(std::is_same_v<T, L::RecordUsage>);
-          return make(
-              cz, f.record_usage,
-              {word(o.deal_id), tv(), u(o.count), word(o.root), sig_value(o.requester_signature)});
+          if constexpr (std::is_same_v<T, L::Batch>) {
+            return fail(CoreErrc::invalid_argument, "a batch's call needs its terms as a span");
+          } else {
+            static_assert(std::is_same_v<T, L::RecordUsage>);
+            return make(cz, f.record_usage,
+                        {word(o.deal_id), tv(), u(o.count), word(o.root),
+                         sig_value(o.requester_signature)});
+          }
         }
       },
       op);

@@ -2,6 +2,8 @@
 // contracts/IPSXToken.sol and contracts/Centralizer.sol, written out). Parsed once; immutable.
 #pragma once
 
+#include <span>
+
 #include "eth/abi.h"
 #include "ledger/ledger.h"
 #include "vocab/orders.h"
@@ -14,7 +16,7 @@ struct Functions {
   abi::Function total_supply, balance_of, allowance, bought, sale;
   // Centralizer
   abi::Function deposit, withdraw, cancel_order, open_deal, claim, close_deal, cooperative_close,
-      uncooperative_close, settle, rate, record_usage;
+      uncooperative_close, settle, rate, record_usage, batch;
   abi::Function wallet, deal, rating, supply, order_cancelled, usage;
 };
 struct Events {
@@ -54,9 +56,9 @@ Result<DealTerms> terms_from(const abi::Value& v);
 Hash commitment(const DealTerms& t);
 // The deal's id, deal_id_for(offer_hash, request_hash, fill).
 Hash deal_id(const DealTerms& t);
-// The terms a deal operation's call data carries (its second argument, after the deal id);
-// nullopt if the call is not one of the Centralizer's deal functions.
-Result<std::optional<DealTerms>> terms_in_call(ByteView data);
+// The terms a call's data carries: a deal operation's (its second argument, after the deal id),
+// or each of a batch's deal operations' in order; none for the others.
+Result<std::vector<DealTerms>> terms_in_call(ByteView data);
 
 // One ledger operation as the contract call that performs it: the contract (the token's
 // functions go to `token`, the rest to `centralizer`), the ether sent and the call data.
@@ -70,9 +72,16 @@ struct ContractCall {
 // call then fails as the contract's UnknownDeal).
 Result<ContractCall> ledger_call(const Address& token, const Address& centralizer,
                                  const ledger::Op& op, const DealTerms* terms = nullptr);
+// The same for any operation: `terms` holds the terms of each deal deals_operated(op) names, in
+// that order (a batch is one call of the Centralizer's batch(bytes[]) with each operation's call).
+Result<ContractCall> ledger_call(const Address& token, const Address& centralizer,
+                                 const ledger::Op& op, std::span<const DealTerms> terms);
 // The deal an operation acts on, for those whose call carries the deal's terms (claim, the
-// closes, settle, rate, recordUsage); nullopt for the others.
+// closes, settle, rate, recordUsage); nullopt for the others (a batch too).
 std::optional<Hash> deal_operated(const ledger::Op& op);
+// Every deal whose terms the operation's call carries, in order: deal_operated(op)'s, or each
+// of a batch's operations'.
+std::vector<Hash> deals_operated(const ledger::Op& op);
 // The terms in a decoded DealOpened event (its values in the event's order).
 DealTerms terms_of_opened(const std::vector<abi::Value>& event);
 

@@ -146,14 +146,14 @@ crypto::eip712::Domain EthereumLedger::domain() const {
 // ---- Operations as contract calls ---------------------------------------------------------------
 
 Result<EthereumLedger::Call> EthereumLedger::encode(const L::Op& op) const {
-  auto id = ipsx_abi::deal_operated(op);
-  if (!id) {
-    return ipsx_abi::ledger_call(options_.deployment.token, options_.deployment.centralizer, op);
+  std::vector<ipsx_abi::DealTerms> terms;
+  for (const Hash& id : ipsx_abi::deals_operated(op)) {
+    auto t = current_terms(id);
+    if (!t) return std::unexpected(t.error());
+    terms.push_back(*t);
   }
-  auto terms = current_terms(*id);
-  if (!terms) return std::unexpected(terms.error());
   return ipsx_abi::ledger_call(options_.deployment.token, options_.deployment.centralizer, op,
-                               &*terms);
+                               std::span<const ipsx_abi::DealTerms>(terms));
 }
 
 Result<uint64_t> EthereumLedger::expected_nonce(const Address& a) const {
@@ -348,7 +348,7 @@ void EthereumLedger::sequencer_loop() {
     bool closing = false;
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !incoming_.empty(); });
+      queue_cv_.wait(lock, [&] { return stopping_ || (!incoming_.empty() && !held_); });
       if (incoming_.empty()) return;
       p = std::move(incoming_.front());
       incoming_.pop_front();
@@ -359,49 +359,41 @@ void EthereumLedger::sequencer_loop() {
       continue;
     }
     if (p.key) {
-      // In turn: the nonce is the one after every transaction of the sender sent so far.
-      auto u = prepare(p.key->address(), std::move(*p.op), std::nullopt);
-      auto sig = u ? crypto::sign(*p.key, u->digest)
-                   : Result<crypto::Signature>(std::unexpected(u.error()));
-      if (!sig) {
-        p.done(std::unexpected(sig.error()));
+      std::vector<Pending> group;
+      {
+        std::lock_guard lock(queue_mu_);
+        group = take_batchable(p);
+      }
+      if (!group.empty()) {
+        group.insert(group.begin(), std::move(p));
+        send_batch(std::move(group));
         continue;
       }
-      p.tx = L::SignedTx{std::move(*u), *sig};
+      if (auto signed_now = sign_in_turn(p); !signed_now) {
+        p.done(std::unexpected(signed_now.error()));
+        continue;
+      }
     }
     auto w = check_and_send(p);
     if (!w) continue;  // answered already
-    std::lock_guard lock(queue_mu_);
-    (w->patient ? patient_waiting_ : waiting_).push_back(std::move(*w));
-    queue_cv_.notify_all();
+    enqueue_waiting(std::move(*w));
   }
 }
 
-void EthereumLedger::waiter_loop(bool patient) {
-  std::deque<Waiting>& queue = patient ? patient_waiting_ : waiting_;
-  for (;;) {
-    std::optional<Waiting> w;
-    {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return !queue.empty() || (stopping_ && incoming_.empty()); });
-      if (queue.empty()) return;
-      w = std::move(queue.front());
-      queue.pop_front();
-    }
-    auto r = finish(*w);
-    // The chain's count rules from here: whether the transaction was mined, refused, or is
-    // still somewhere the ledger cannot see (a timeout), the node's pending state says.
-    done_with(w->tx.tx.from, w->tx.tx.nonce, false);
-    if (r && options_.confirmations > 0 && r->chain_tx) {
-      auto wait = options_.send.receipt_timeout * static_cast<int64_t>(1 + options_.confirmations);
-      std::lock_guard lock(queue_mu_);
-      confirming_.push_back({std::move(*r), std::move(w->done),
-                             std::chrono::steady_clock::now() + wait, w->patient, w->tx.tx.from,
-                             w->tx.tx.nonce});
-      continue;
-    }
-    w->done(std::move(r));
-  }
+void EthereumLedger::enqueue_waiting(Waiting w) {
+  std::lock_guard lock(queue_mu_);
+  (w.patient ? patient_waiting_ : waiting_).push_back(std::move(w));
+  queue_cv_.notify_all();
+}
+
+Result<void> EthereumLedger::sign_in_turn(Pending& p) {
+  // In turn: the nonce is the one after every transaction of the sender sent so far.
+  auto u = prepare(p.key->address(), std::move(*p.op), std::nullopt);
+  if (!u) return std::unexpected(u.error());
+  auto sig = crypto::sign(*p.key, u->digest);
+  if (!sig) return std::unexpected(sig.error());
+  p.tx = L::SignedTx{std::move(*u), *sig};
+  return {};
 }
 
 std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p) {
@@ -591,8 +583,9 @@ Result<L::Receipt> EthereumLedger::finish(const Waiting& w) {
   auto events = to_events(r->logs);
   if (!events) return std::unexpected(events.error());
   out.events = std::move(*events);
-  for (const L::Event& e : out.events) {
-    if (e.kind == L::EventKind::deal_opened && e.deal) out.deal_id = e.deal;
+  if (std::holds_alternative<L::OpenDeal>(w.tx.tx.op)) {
+    for (const L::Event& e : out.events)
+      if (e.kind == L::EventKind::deal_opened && e.deal) out.deal_id = e.deal;
   }
   return out;
 }

@@ -46,6 +46,9 @@ struct EthereumLedgerOptions {
   const Clock* dev_clock = nullptr;
   size_t receipt_threads = 4;     // and as many for the node's own transactions (submit_as)
   size_t max_prepared = 100'000;  // prepared-but-unsubmitted transactions remembered
+  // submit_as(): at most this many openDeals of one sender queued together go as one batch
+  // (ledger::Batch; 1: each alone). docs/eth.md, "The Ethereum ledger".
+  size_t max_batch = ledger::kMaxBatchOps;
   // Blocks on top of a transaction's own before submit() answers for it (0: as soon as it is
   // included). On a chain that can take blocks back, a deal then counts as open, and a payment
   // as made, only this deep; a transaction that moved to another block meanwhile waits there
@@ -116,11 +119,18 @@ class EthereumLedger final : public ledger::Ledger {
     uint64_t lost = 0;      // gone for good: their nonce taken, or reverted when mined again
     uint64_t reorgs = 0;    // reorganisations under the history index (re-read from the fork)
     uint64_t replaced = 0;  // stuck transactions mined as a replacement with higher fees
+    uint64_t batches = 0;   // submit_as() openDeals sent together as one batch
+    uint64_t batched = 0;   // openDeals in those batches
+    uint64_t batches_refused = 0;  // batches the ledger refused, their openDeals sent alone
   };
   // One pass of the keeper (the keeper's thread runs one every keep_every); fails when the
   // chain does not answer, leaving everything for the next pass.
   Result<KeeperStats> keep_acknowledged();
   KeeperStats keeper_stats() const;
+  // While held, transactions submitted queue and none is sent (what was sent goes on); released,
+  // the queue is sent in order, the market's queued openDeals as batches. For an operator
+  // draining the node, and for tests that need a queue.
+  void hold_sends(bool held);
   // Keeps the watched transactions in the file `path` too (one JSON line each), so that a node
   // restarted still sends again what a rollback takes back: loads what the file holds (a torn
   // last line from a crash is skipped), then appends each transaction as it is acknowledged
@@ -164,6 +174,8 @@ class EthereumLedger final : public ledger::Ledger {
     // submit_as(): `tx` is prepared from `op` and signed with `key` when its turn comes.
     std::shared_ptr<const crypto::PrivateKey> key = {};
     std::optional<ledger::Op> op = {};
+    // submit_as(): sent alone, never in a batch (a batch it was in was refused).
+    bool alone = false;
   };
   struct Waiting {
     ledger::SignedTx tx;
@@ -189,6 +201,15 @@ class EthereumLedger final : public ledger::Ledger {
 
   // Stage 1 (sequencer thread): checks, simulation, send. Stage 2 (pool): receipt.
   void sequencer_loop();
+  // submit_as(): the openDeals of `first`'s key queued behind it, taken out of the queue (the
+  // caller holds queue_mu_), up to a batch's worth in all; none if `first` is not one.
+  std::vector<Pending> take_batchable(const Pending& first);
+  // Sends `group` (two or more openDeals of one key) as one batch, each answered with its own
+  // deal; if the ledger refuses the batch, each is queued again to go alone.
+  void send_batch(std::vector<Pending> group);
+  // submit_as(): prepares and signs `p.op` with `p.key` at the sender's next nonce.
+  Result<void> sign_in_turn(Pending& p);
+  void enqueue_waiting(Waiting w);
   void waiter_loop(bool patient);
   std::optional<Waiting> check_and_send(Pending& p);
   Result<ledger::Receipt> finish(const Waiting& w);
@@ -272,6 +293,7 @@ class EthereumLedger final : public ledger::Ledger {
   mutable std::mutex bump_mu_;
   std::shared_ptr<const crypto::PrivateKey> bump_key_;
   std::atomic<uint64_t> replaced_{0};
+  std::atomic<uint64_t> batches_sent_{0}, batched_{0}, batches_refused_{0};
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<Hash, TxInfo> tx_info_;
   mutable std::unordered_map<Hash, std::array<Address, 3>> deal_parties_;
@@ -312,6 +334,7 @@ class EthereumLedger final : public ledger::Ledger {
   std::deque<Confirming> confirming_;
   std::thread confirmer_;
   bool stopping_ = false;
+  bool held_ = false;  // hold_sends()
   std::thread sequencer_;
   std::vector<std::thread> waiters_;
 };

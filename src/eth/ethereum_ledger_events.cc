@@ -65,6 +65,8 @@ const char* op_of_selector(ByteView sel) {
       {&f.uncooperative_close, "uncooperativeClose"},
       {&f.settle, "settle"},
       {&f.rate, "rate"},
+      {&f.record_usage, "recordUsage"},
+      {&f.batch, "batch"},
   };
   if (sel.size() < 4) return nullptr;
   for (const Entry& e : table) {

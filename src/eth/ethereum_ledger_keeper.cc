@@ -165,6 +165,9 @@ EthereumLedger::KeeperStats EthereumLedger::keeper_stats() const {
   std::lock_guard h(history_mu_);
   s.reorgs = reorgs_seen_;
   s.replaced = replaced_.load();
+  s.batches = batches_sent_.load();
+  s.batched = batched_.load();
+  s.batches_refused = batches_refused_.load();
   return s;
 }
 

@@ -1612,6 +1612,138 @@ TEST_P(LedgerConformance, RateRejectsBadScoresStrangersAndUnclosedDeals) {
   exec(P(), Rate{id, 5});
 }
 
+// ==== batch ====================================================================================
+
+TEST_P(LedgerConformance, BatchOpensSeveralDealsInOneTransactionInOrder) {
+  finalize_and_fund();
+  Offer o1 = offer_of(P()), o2 = offer_of(P2());
+  Request q1 = request_of(R()), q2 = request_of(R2());
+  uint64_t n = nonce(market().address());
+  Receipt r = exec(market(), Batch{{open_op(P(), o1, R(), q1), open_op(P2(), o2, R2(), q2)}});
+  EXPECT_EQ(nonce(market().address()), n + 1) << "a batch is one transaction";
+  Hash a = deal_id_for(o1.struct_hash(), q1.struct_hash(), 0);
+  Hash b = deal_id_for(o2.struct_hash(), q2.struct_hash(), 0);
+  std::vector<Hash> opened;
+  for (const Event& e : r.events)
+    if (e.kind == EventKind::deal_opened && e.deal) opened.push_back(*e.deal);
+  EXPECT_EQ(opened, (std::vector<Hash>{a, b}));
+  EXPECT_EQ(deal(a).provider, P().address());
+  EXPECT_EQ(deal(b).requester, R2().address());
+  EXPECT_AMOUNT(wallet(R().address()).reserved, standard_deposit());
+  EXPECT_AMOUNT(wallet(R2().address()).reserved, standard_deposit());
+}
+
+TEST_P(LedgerConformance, BatchClaimsAndClosesAProvidersDealsAsEachAlone) {
+  finalize_and_fund();
+  auto [a, b] = two_deals_of_P();
+  WalletView p0 = wallet(P().address()), m0 = wallet(market().address());
+  WalletView r0 = wallet(R().address()), r20 = wallet(R2().address());
+  const Amount x = units(1'234'567), y = units(2'000'000);
+  Receipt r =
+      exec(P(), Batch{{Claim{a, x, proof_sig(R(), a, x)}, Claim{b, y, proof_sig(R2(), b, y)},
+                       CloseDeal{a, Amount(), std::nullopt, CloseReason::completed},
+                       CloseDeal{b, Amount(), std::nullopt, CloseReason::completed}}});
+  EXPECT_EQ(deal(a).state, DealState::closed);
+  EXPECT_EQ(deal(b).state, DealState::closed);
+  EXPECT_AMOUNT(deal(a).claimed, x);
+  EXPECT_AMOUNT(deal(b).claimed, y);
+  // Commissions floor(x * 250 / 10000) = 30864 and floor(y * 250 / 10000) = 50000.
+  EXPECT_AMOUNT(wallet(market().address()).balance, plus(m0.balance, units(30'864 + 50'000)));
+  EXPECT_AMOUNT(wallet(P().address()).balance,
+                plus(p0.balance, units(1'234'567 - 30'864 + 2'000'000 - 50'000)));
+  EXPECT_AMOUNT(wallet(R().address()).balance, plus(r0.balance, minus(r0.reserved, x)));
+  EXPECT_AMOUNT(wallet(R2().address()).balance, plus(r20.balance, minus(r20.reserved, y)));
+  EXPECT_AMOUNT(wallet(R().address()).reserved, Amount());
+  // Each operation's events, in the batch's order.
+  std::vector<std::pair<EventKind, Hash>> got;
+  for (const Event& e : r.events)
+    if (e.deal) got.emplace_back(e.kind, *e.deal);
+  EXPECT_EQ(got, (std::vector<std::pair<EventKind, Hash>>{{EventKind::claimed, a},
+                                                          {EventKind::claimed, b},
+                                                          {EventKind::deal_closed, a},
+                                                          {EventKind::deal_closed, b}}));
+}
+
+TEST_P(LedgerConformance, BatchIsAllOrNoneAndNamesNothingOfAFailedOperation) {
+  finalize_and_fund();
+  auto [a, b] = two_deals_of_P();
+  const Amount x = units(1000);
+  // The second claim's proof is the provider's own: the first claim, valid alone, is undone too
+  // (expect_rejected checks that nothing observable changed, the nonce included).
+  expect_rejected(P(),
+                  Batch{{Claim{a, x, proof_sig(R(), a, x)}, Claim{b, x, proof_sig(P(), b, x)}}},
+                  LedgerErrc::bad_balance_proof);
+  expect_rejected(P(),
+                  Batch{{Claim{a, x, proof_sig(R(), a, x)},
+                         CloseDeal{a, Amount(), std::nullopt, CloseReason::completed},
+                         Claim{a, units(2000), proof_sig(R(), a, units(2000))}}},
+                  LedgerErrc::deal_state);
+  // A deal opened and acted on in one batch: its terms are not known before it is open.
+  Offer third = offer_of(P2());
+  Request q = request_of(R());
+  q.nonce += 1;
+  Hash c = deal_id_for(third.struct_hash(), q.struct_hash(), 0);
+  expect_rejected(market(), Batch{{open_op(P2(), third, R(), q), Settle{c}}},
+                  LedgerErrc::unknown_deal);
+  EXPECT_EQ(deal(a).claimed, Amount());
+  exec(P(), Batch{{Claim{a, x, proof_sig(R(), a, x)}}});
+  EXPECT_EQ(deal(a).claimed, x);
+}
+
+// The market's openDeals, sent with submit_as back to back (a backend may send those queued
+// together as one batch): each is answered alone, with its own deal and only its own events, and
+// a refused one in the middle with its own error, the others' deals opened all the same.
+TEST_P(LedgerConformance, SubmitAsAnswersEachQueuedOpenDealWithItsOwnDeal) {
+  finalize_and_fund();
+  auto key = std::make_shared<const PrivateKey>(market().clone());
+  std::vector<OpenDeal> ops;
+  std::vector<Hash> ids;
+  for (size_t i = 0; i < 4; ++i) {
+    Offer o = offer_of(i % 2 ? P2() : P());
+    o.nonce += 10 + i;
+    o.ip = parse_ip("198.51.100." + std::to_string(10 + i)).value();
+    // The third one's requester has no wallet: refused, insufficient funds.
+    const PrivateKey& r = i == 2 ? dev(5) : (i % 2 ? R2() : R());
+    Request q = request_of(r);
+    q.nonce += 10 + i;
+    ops.push_back(open_op(i % 2 ? P2() : P(), o, r, q));
+    ids.push_back(deal_id_for(o.struct_hash(), q.struct_hash(), 0));
+  }
+  auto results = submit_all_as(key, std::vector<Op>(ops.begin(), ops.end()));
+  for (size_t i = 0; i < ops.size(); ++i) {
+    SCOPED_TRACE(i);
+    if (i == 2) {
+      ASSERT_FALSE(results[i]);
+      EXPECT_EQ(results[i].error().code(), make_error_code(LedgerErrc::insufficient_funds));
+      EXPECT_FALSE(L().deal(ids[i]));
+      continue;
+    }
+    ASSERT_TRUE(results[i]) << results[i].error().message();
+    EXPECT_EQ(results[i]->deal_id, std::optional<Hash>(ids[i]));
+    ASSERT_EQ(results[i]->events.size(), 1u);
+    EXPECT_EQ(results[i]->events[0].kind, EventKind::deal_opened);
+    EXPECT_EQ(results[i]->events[0].deal, std::optional<Hash>(ids[i]));
+    EXPECT_EQ(deal(ids[i]).state, DealState::open);
+  }
+  check_invariants();
+}
+
+TEST_P(LedgerConformance, BatchRefusesEmptyLongNestedAndNonCentralizerOperations) {
+  finalize_and_fund();
+  Hash a = open_standard_deal();
+  Op claim = Claim{a, units(10), proof_sig(R(), a, units(10))};
+  expect_rejected(P(), Batch{}, LedgerErrc::invalid_argument);
+  expect_rejected(P(), Batch{std::vector<Op>(kMaxBatchOps + 1, Rate{a, 5})},
+                  LedgerErrc::invalid_argument);
+  expect_rejected(P(), Batch{{claim, Batch{{Rate{a, 5}}}}}, LedgerErrc::invalid_argument);
+  expect_rejected(P(), Batch{{claim, Transfer{R().address(), units(1)}}},
+                  LedgerErrc::invalid_argument);
+  // Wallet operations may be batched: a deposit and a withdrawal in one.
+  Amount before = wallet(P().address()).balance;
+  exec(P(), Batch{{Withdraw{units(7)}, Deposit{units(3)}, claim}});
+  EXPECT_AMOUNT(wallet(P().address()).balance, plus(minus(before, units(4)), units(10)));
+}
+
 // ==== Queries: blocks, transactions, events =====================================================
 
 TEST_P(LedgerConformance, QueryBlocksFormAHashChainAndHoldTheirTransactions) {

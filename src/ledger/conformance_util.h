@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -320,11 +322,34 @@ class LedgerConformance : public ::testing::TestWithParam<ConformanceBackend> {
       throw StepFailed("unexpected rejection");
     }
     if (r->deal_id) deals_.insert(*r->deal_id);
+    for (const Event& e : r->events)  // a batch's deals
+      if (e.kind == EventKind::deal_opened && e.deal) deals_.insert(*e.deal);
     EXPECT_EQ(r->tx_id, stx.id());
     // A chain's own transaction hash where the backend has one (Ethereum), and only there.
     EXPECT_EQ(r->chain_tx.has_value(), L().kind() == "ethereum");
     check_invariants(loc);
     return std::move(*r);
+  }
+  // Submits every op with submit_as(key), back to back, runs `queued` once all are submitted,
+  // and waits for all their answers.
+  std::vector<Result<Receipt>> submit_all_as(std::shared_ptr<const PrivateKey> key,
+                                             std::vector<Op> ops,
+                                             const std::function<void()>& queued = {}) {
+    std::vector<std::promise<Result<Receipt>>> done(ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+      note(key->address(), ops[i]);
+      L().submit_as(key, std::move(ops[i]),
+                    [&done, i](Result<Receipt> r) { done[i].set_value(std::move(r)); });
+    }
+    if (queued) queued();
+    std::vector<Result<Receipt>> out;
+    for (auto& d : done) {
+      out.push_back(d.get_future().get());
+      if (!out.back()) continue;
+      for (const Event& e : out.back()->events)
+        if (e.kind == EventKind::deal_opened && e.deal) deals_.insert(*e.deal);
+    }
+    return out;
   }
   Receipt exec(const PrivateKey& key, Op op, Loc loc = Loc::current()) {
     return exec_tx(make_tx(key, std::move(op)), loc);
@@ -399,6 +424,8 @@ class LedgerConformance : public ::testing::TestWithParam<ConformanceBackend> {
                                std::is_same_v<T, UncooperativeClose> || std::is_same_v<T, Settle> ||
                                std::is_same_v<T, Rate>) {
             probes_.insert(o.deal_id);
+          } else if constexpr (std::is_same_v<T, Batch>) {
+            for (const Op& inner : o.ops) note(from, inner);
           }
         },
         op);
@@ -603,6 +630,14 @@ class LedgerConformance : public ::testing::TestWithParam<ConformanceBackend> {
     }
     EXPECT_EQ(*r.deal_id, deal_id_for(offer.struct_hash(), request.struct_hash(), fill));
     return *r.deal_id;
+  }
+  // Two deals of P's on two of its IPs: the standard deal with R, and one with R2.
+  std::pair<Hash, Hash> two_deals_of_P() {
+    Hash a = open_deal(P(), offer_of(P()), R(), request_of(R()));
+    Offer second = offer_of(P());
+    second.nonce += 1;
+    second.ip = must(parse_ip("198.51.100.77"));
+    return {a, open_deal(P(), second, R2(), request_of(R2()))};
   }
   // The standard deal: offer_of(P) x request_of(R) at kDealPrice for kDuration.
   Hash open_standard_deal(Loc loc = Loc::current()) {

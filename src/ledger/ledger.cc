@@ -92,9 +92,19 @@ const char* op_name(const Op& op) {
                                            "uncooperativeClose",
                                            "settle",
                                            "rate",
-                                           "recordUsage"};
+                                           "recordUsage",
+                                           "batch"};
   static_assert(std::size(kNames) == std::variant_size_v<Op>);
   return kNames[op.index()];
+}
+
+bool batchable(const Op& op) {
+  return std::holds_alternative<Deposit>(op) || std::holds_alternative<Withdraw>(op) ||
+         std::holds_alternative<CancelOrder>(op) || std::holds_alternative<OpenDeal>(op) ||
+         std::holds_alternative<Claim>(op) || std::holds_alternative<CloseDeal>(op) ||
+         std::holds_alternative<CooperativeClose>(op) ||
+         std::holds_alternative<UncooperativeClose>(op) || std::holds_alternative<Settle>(op) ||
+         std::holds_alternative<Rate>(op) || std::holds_alternative<RecordUsage>(op);
 }
 
 Hash SignedTx::id() const {

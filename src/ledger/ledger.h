@@ -137,9 +137,25 @@ struct RecordUsage {
   crypto::Signature requester_signature;  // a UsageReceipt
 };
 
+// Several of the Centralizer's operations (deposit, withdraw, cancelOrder and the deal
+// operations) from one sender as one transaction, applied in order and all or none: one that
+// fails fails the batch, whose error names it, and nothing of the batch stays. What batching
+// saves is per-transaction cost: on Ethereum a market opening many deals, or a provider claiming
+// and closing many, pays the transaction's base cost once (docs/ledger.md). An operation on a deal
+// the same batch opened is refused (unknown_deal): a deal's terms are known once it is open.
+struct Batch;
+
 using Op = std::variant<Transfer, Approve, TransferFrom, Buy, FinalizeSale, ClaimUnsold, Refund,
                         Deposit, Withdraw, CancelOrder, OpenDeal, Claim, CloseDeal,
-                        CooperativeClose, UncooperativeClose, Settle, Rate, RecordUsage>;
+                        CooperativeClose, UncooperativeClose, Settle, Rate, RecordUsage, Batch>;
+
+// At most this many operations in a batch (about 3 M gas of deals on Ethereum).
+inline constexpr size_t kMaxBatchOps = 32;
+struct Batch {
+  std::vector<Op> ops;
+};
+// Whether `op` may be one of a batch's operations (never a batch itself).
+bool batchable(const Op& op);
 // The operation's name as in docs/ledger.md ("transfer", "openDeal", ...).
 const char* op_name(const Op& op);
 
@@ -331,7 +347,10 @@ class Ledger {
   // prepared and signed when the ledger takes it in turn: operations one sender submits this
   // way go in the order submitted, and one the ledger refuses takes no nonce from the next
   // (prepared ahead, the next would carry a nonce the ledger no longer expects). `done` as for
-  // submit_async. For a sender whose key the node holds (the market operator's openDeal).
+  // submit_async. For a sender whose key the node holds (the market operator's openDeal). A
+  // backend may send several of them queued together as one Batch (Ethereum: the openDeals),
+  // each still answered alone: with the batch's receipt holding its own deal_id and events, or,
+  // when the batch is refused, its own outcome sent alone.
   virtual void submit_as(std::shared_ptr<const crypto::PrivateKey> key, Op op,
                          std::function<void(Result<Receipt>)> done) = 0;
 

@@ -236,7 +236,9 @@ TEST(TxCodec, EveryOperationRoundTripsThroughJsonWithTheSameDigest) {
                          CooperativeClose{id, a, sig, sig, CloseReason::requester_closed},
                          UncooperativeClose{id, a, CloseReason::unpaid},
                          Settle{id},
-                         Rate{id, 4}};
+                         Rate{id, 4},
+                         Batch{{Claim{id, a, sig}, CloseDeal{id, a, sig, CloseReason::completed}}},
+                         Batch{{CloseDeal{id, a, sig, CloseReason::completed}, Claim{id, a, sig}}}};
   std::set<Hash> digests;
   for (const Op& op : ops) {
     SignedTx tx{{5, addr("a"), 3, op, tx_digest(sep, 3, op)}, sig};
@@ -287,6 +289,16 @@ TEST(TxCodec, MalformedJsonNamesTheMember) {
   EXPECT_NE(
       op_from_json(json::parse(R"({"op": "mint"})")).error().message().find("unknown operation"),
       std::string::npos);
+  // A batch names the operation at fault by its place, and refuses what cannot be batched.
+  auto batch = op_from_json(json::parse(R"({"op": "batch", "ops": [{"op": "settle",
+      "dealId": "0x00"}]})"));
+  ASSERT_FALSE(batch);
+  EXPECT_EQ(batch.error().field(), "op.ops[0].dealId") << batch.error().message();
+  batch = op_from_json(json::parse(R"({"op": "batch", "ops": [{"op": "transfer",
+      "to": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "amount": "1"}]})"));
+  ASSERT_FALSE(batch);
+  EXPECT_EQ(batch.error().field(), "op.ops[0].op") << batch.error().message();
+  EXPECT_FALSE(op_from_json(json::parse(R"({"op": "batch", "ops": []})")));
 }
 
 TEST(Genesis, TomlRoundTripsAndBadKeysAreNamed) {

@@ -118,6 +118,10 @@ State::OrderUse State::order_use(const Hash& h) const {
 
 void State::put_account(const Address& a, const Account& v) {
   auto it = accounts_.find(a);
+  if (undo_) {
+    undo_->push_back(
+        [this, a, old = it == accounts_.end() ? Account{} : it->second] { put_account(a, old); });
+  }
   if (it != accounts_.end()) {
     const Account& o = it->second;
     digest_sub(account_hash(a, o.tokens, o.native, o.wallet_balance, o.wallet_reserved, o.bought,
@@ -135,6 +139,11 @@ void State::put_account(const Address& a, const Account& v) {
 void State::put_allowance(const Address& owner, const Address& spender, const Amount& v) {
   auto key = std::make_pair(owner, spender);
   auto it = allowances_.find(key);
+  if (undo_) {
+    undo_->push_back([this, owner, spender, old = it == allowances_.end() ? Amount() : it->second] {
+      put_allowance(owner, spender, old);
+    });
+  }
   if (it != allowances_.end())
     digest_sub(Enc("allw").addr(owner).addr(spender).amount(it->second).digest());
   if (v.is_zero()) {
@@ -166,6 +175,13 @@ Hash State::sale_hash(const Sale& s) {
 
 void State::put_sale(const Sale& v) {
   const Sale& o = sale_;
+  if (undo_) {
+    undo_->push_back([this, old = o] {
+      if (!sale_.treasury.is_zero()) digest_sub(sale_hash(sale_));
+      if (!old.treasury.is_zero()) digest_add(sale_hash(old));
+      sale_ = old;
+    });
+  }
   if (!o.treasury.is_zero()) digest_sub(sale_hash(o));
   digest_add(sale_hash(v));
   sale_ = v;
@@ -173,6 +189,15 @@ void State::put_sale(const Sale& v) {
 
 void State::put_deal(const DealView& d) {
   auto it = deals_.find(d.id);
+  if (undo_) {
+    std::optional<DealView> old;
+    if (it != deals_.end()) old = it->second;
+    undo_->push_back([this, id = d.id, old = std::move(old)] {
+      if (old) return put_deal(*old);
+      digest_sub(deal_hash(deals_.at(id)));
+      deals_.erase(id);
+    });
+  }
   if (it != deals_.end()) digest_sub(deal_hash(it->second));
   digest_add(deal_hash(d));
   deals_[d.id] = d;
@@ -189,6 +214,11 @@ void State::put_order_use(const Hash& order, const OrderUse& v) {
         .digest();
   };
   auto it = orders_.find(order);
+  if (undo_) {
+    undo_->push_back([this, order, old = it == orders_.end() ? OrderUse{} : it->second] {
+      put_order_use(order, old);
+    });
+  }
   if (it != orders_.end()) digest_sub(enc(it->second));
   if (v.empty()) {
     if (it != orders_.end()) orders_.erase(it);
@@ -199,12 +229,29 @@ void State::put_order_use(const Hash& order, const OrderUse& v) {
 }
 
 void State::put_cancelled(const Address& owner, const Hash& order) {
-  if (cancelled_.emplace(owner, order).second)
-    digest_add(Enc("cncl").addr(owner).hash(order).digest());
+  if (!cancelled_.emplace(owner, order).second) return;
+  Hash h = Enc("cncl").addr(owner).hash(order).digest();
+  digest_add(h);
+  if (undo_) {
+    undo_->push_back([this, owner, order, h] {
+      cancelled_.erase({owner, order});
+      digest_sub(h);
+    });
+  }
 }
 
 void State::put_rating(const Address& a, const RatingView& r) {
   auto it = ratings_.find(a);
+  if (undo_) {
+    std::optional<RatingView> old;
+    if (it != ratings_.end()) old = it->second;
+    undo_->push_back([this, a, old] {
+      if (old) return put_rating(a, *old);
+      const RatingView& cur = ratings_.at(a);
+      digest_sub(Enc("rate").addr(a).u64(cur.count).u64(cur.sum).digest());
+      ratings_.erase(a);
+    });
+  }
   if (it != ratings_.end())
     digest_sub(Enc("rate").addr(a).u64(it->second.count).u64(it->second.sum).digest());
   digest_add(Enc("rate").addr(a).u64(r.count).u64(r.sum).digest());
@@ -224,11 +271,25 @@ Hash subnet_hash(const Hash& request, const SubnetKey& subnet) {
 }  // namespace
 
 void State::put_fill(const Hash& request, const Hash& offer) {
-  if (fills_.emplace(request, offer).second) digest_add(fill_hash(request, offer));
+  if (!fills_.emplace(request, offer).second) return;
+  digest_add(fill_hash(request, offer));
+  if (undo_) {
+    undo_->push_back([this, request, offer] {
+      fills_.erase({request, offer});
+      digest_sub(fill_hash(request, offer));
+    });
+  }
 }
 
 void State::put_subnet(const Hash& request, const SubnetKey& subnet) {
-  if (subnets_.emplace(request, subnet).second) digest_add(subnet_hash(request, subnet));
+  if (!subnets_.emplace(request, subnet).second) return;
+  digest_add(subnet_hash(request, subnet));
+  if (undo_) {
+    undo_->push_back([this, request, subnet] {
+      subnets_.erase({request, subnet});
+      digest_sub(subnet_hash(request, subnet));
+    });
+  }
 }
 
 Hash State::recompute_digest() const {

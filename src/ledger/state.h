@@ -4,6 +4,7 @@
 // docs/ledger.md and either changes nothing (an error) or applies the whole transaction.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -141,6 +142,7 @@ class State {
   Result<std::vector<Event>> apply(Call& call, const Settle& s);
   Result<std::vector<Event>> apply(Call& call, const Rate& r);
   Result<std::vector<Event>> apply(Call& call, const RecordUsage& u);
+  Result<std::vector<Event>> apply(Call& call, const Batch& b);
   // The native coin the sale holds: with a soft cap, what was raised until finalize pays it to
   // the treasury (or refunds give it back); without one, nothing (each purchase pays at once).
   Amount sale_held() const;
@@ -166,6 +168,9 @@ class State {
   std::set<std::pair<Hash, SubnetKey>> subnets_;  // (request, subnet) of distinct-subnet requests
   U256 digest_sum_;
   Hash digest_;
+  // While a batch applies: how to put back each entry its operations changed, newest last
+  // (every change goes through a put_*, which records the entry's old value here).
+  std::vector<std::function<void()>>* undo_ = nullptr;
 
   friend struct StateOps;
 };

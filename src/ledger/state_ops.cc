@@ -679,4 +679,66 @@ Result<std::vector<Event>> State::apply(Call& call, const RecordUsage& u) {
   return events;
 }
 
+namespace {
+// The deal an operation acts on, for the operations on an existing deal.
+std::optional<Hash> deal_acted_on(const Op& op) {
+  return std::visit(
+      [](const auto& o) -> std::optional<Hash> {
+        if constexpr (requires { o.deal_id; }) {
+          return o.deal_id;
+        } else {
+          return std::nullopt;
+        }
+      },
+      op);
+}
+}  // namespace
+
+// All or none: each operation applies in turn, every entry it changes recorded in an undo log;
+// the first that fails puts back every entry the batch changed, in reverse, and the batch fails
+// with its error. The events are the operations' in order.
+Result<std::vector<Event>> State::apply(Call& call, const Batch& b) {
+  if (b.ops.empty() || b.ops.size() > kMaxBatchOps) {
+    return fail(
+        LedgerErrc::invalid_argument,
+        fmt::format("a batch holds 1 to {} operations, not {}", kMaxBatchOps, b.ops.size()));
+  }
+  for (size_t i = 0; i < b.ops.size(); ++i) {
+    if (!batchable(b.ops[i])) {
+      return fail(LedgerErrc::invalid_argument,
+                  fmt::format("batch operation {}: '{}' cannot be batched", i, op_name(b.ops[i])));
+    }
+  }
+  std::vector<std::function<void()>> undo;
+  undo_ = &undo;
+  struct Stop {  // the log is this call's: never left behind
+    std::vector<std::function<void()>>*& log;
+    ~Stop() { log = nullptr; }
+  } stop{undo_};
+  std::vector<Hash> opened;
+  auto refuse = [&](size_t i, const Error& e) -> Result<std::vector<Event>> {
+    undo_ = nullptr;
+    for (auto it = undo.rbegin(); it != undo.rend(); ++it) (*it)();
+    return std::unexpected(
+        e.with_context(fmt::format("batch operation {} ({})", i, op_name(b.ops[i]))));
+  };
+  for (size_t i = 0; i < b.ops.size(); ++i) {
+    const Op& op = b.ops[i];
+    if (auto id = deal_acted_on(op);
+        id && std::find(opened.begin(), opened.end(), *id) != opened.end()) {
+      return refuse(i, Error(LedgerErrc::unknown_deal,
+                             "the deal is opened by this batch: act on it in a later transaction"));
+    }
+    std::optional<Hash> opened_id;
+    Call inner{call.from, call.now_ms, call.now_s, &opened_id, {}};
+    auto events = std::visit([&](const auto& o) { return apply(inner, o); }, op);
+    if (!events) return refuse(i, events.error());
+    if (opened_id) opened.push_back(*opened_id);
+    call.events.insert(call.events.end(), std::make_move_iterator(events->begin()),
+                       std::make_move_iterator(events->end()));
+  }
+  undo_ = nullptr;
+  return call.events;
+}
+
 }  // namespace ipsx::ledger

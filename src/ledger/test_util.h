@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <set>
 #include <string>
@@ -128,5 +129,68 @@ inline GenesisConfig named_genesis(Timestamp time, uint64_t chain_id = kDefaultC
 inline SignedTx sign_tx(const crypto::PrivateKey& key, const UnsignedTx& tx) {
   return SignedTx{tx, crypto::sign(key, tx.digest).value()};
 }
+
+// A Ledger that forwards everything to another, where a test may make reads of deals fail (a
+// chain that does not answer) with `deal_fault`.
+class FaultyLedger final : public Ledger {
+ public:
+  explicit FaultyLedger(Ledger& inner) : l_(inner) {}
+  std::function<std::optional<Error>(const Hash&)> deal_fault;
+
+  std::string_view kind() const override { return l_.kind(); }
+  uint64_t chain_id() const override { return l_.chain_id(); }
+  crypto::eip712::Domain domain() const override { return l_.domain(); }
+  Result<UnsignedTx> prepare(const Address& from, Op op,
+                             std::optional<uint64_t> nonce) const override {
+    return l_.prepare(from, std::move(op), nonce);
+  }
+  Result<Receipt> submit(const SignedTx& tx) override { return l_.submit(tx); }
+  void submit_async(SignedTx tx, std::function<void(Result<Receipt>)> done) override {
+    l_.submit_async(std::move(tx), std::move(done));
+  }
+  void submit_as(std::shared_ptr<const crypto::PrivateKey> key, Op op,
+                 std::function<void(Result<Receipt>)> done) override {
+    l_.submit_as(std::move(key), std::move(op), std::move(done));
+  }
+  Result<Amount> total_supply() const override { return l_.total_supply(); }
+  Result<Amount> balance_of(const Address& a) const override { return l_.balance_of(a); }
+  Result<Amount> allowance(const Address& o, const Address& s) const override {
+    return l_.allowance(o, s);
+  }
+  Result<Amount> native_balance(const Address& a) const override { return l_.native_balance(a); }
+  Result<uint64_t> nonce_of(const Address& a) const override { return l_.nonce_of(a); }
+  Result<WalletView> wallet(const Address& a) const override { return l_.wallet(a); }
+  Result<Amount> bought(const Address& a) const override { return l_.bought(a); }
+  Result<SaleView> sale() const override { return l_.sale(); }
+  Result<DealView> deal(const Hash& id) const override {
+    if (deal_fault) {
+      if (auto e = deal_fault(id)) return std::unexpected(*e);
+    }
+    return l_.deal(id);
+  }
+  Result<RatingView> rating(const Address& a) const override { return l_.rating(a); }
+  Result<SupplyView> supply() const override { return l_.supply(); }
+  Result<bool> order_cancelled(const Address& o, const Hash& h) const override {
+    return l_.order_cancelled(o, h);
+  }
+  Result<uint64_t> height() const override { return l_.height(); }
+  Result<BlockView> block(uint64_t n) const override { return l_.block(n); }
+  Result<std::vector<TxRecord>> transactions_of(const Address& a, size_t limit) const override {
+    return l_.transactions_of(a, limit);
+  }
+  Result<std::optional<TxRecord>> transaction(const Hash& id) const override {
+    return l_.transaction(id);
+  }
+  Result<std::vector<Event>> events_of_deal(const Hash& id) const override {
+    return l_.events_of_deal(id);
+  }
+  Result<std::vector<Event>> events_of_account(const Address& a, size_t limit) const override {
+    return l_.events_of_account(a, limit);
+  }
+  Result<void> check_identity() const override { return l_.check_identity(); }
+
+ private:
+  Ledger& l_;
+};
 
 }  // namespace ipsx::ledger::testing

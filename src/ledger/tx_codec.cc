@@ -184,11 +184,22 @@ std::string op_encoded_type(const Op& op) {
             return "RecordUsage(bytes32 dealId,uint64 count,bytes32 root,bytes requesterSignature,"
                    "uint64 nonce)";
           },
+          // Each of `ops` is the struct hash of one operation, with the batch's nonce.
+          [](const Batch&) -> std::string { return "Batch(bytes32[] ops,uint64 nonce)"; },
       },
       op);
 }
 
+namespace {
+Hash op_struct_hash(uint64_t nonce, const Op& op);
+}
+
 Hash tx_digest(const Hash& domain_separator, uint64_t nonce, const Op& op) {
+  return crypto::eip712::digest(domain_separator, op_struct_hash(nonce, op));
+}
+
+namespace {
+Hash op_struct_hash(uint64_t nonce, const Op& op) {
   // Type hashes are computed once per operation kind.
   static const std::array<Hash, std::variant_size_v<Op>> type_hashes = [] {
     std::array<Hash, std::variant_size_v<Op>> out;
@@ -209,7 +220,8 @@ Hash tx_digest(const Hash& domain_separator, uint64_t nonce, const Op& op) {
                     UncooperativeClose{},
                     Settle{},
                     Rate{},
-                    RecordUsage{}};
+                    RecordUsage{},
+                    Batch{}};
     for (const Op& s : samples) out[s.index()] = th(op_encoded_type(s));
     return out;
   }();
@@ -267,11 +279,21 @@ Hash tx_digest(const Hash& domain_separator, uint64_t nonce, const Op& op) {
                    h.add_word(u.deal_id).add_uint(u.count).add_word(u.root).add_bytes(
                        sig_bytes(u.requester_signature, b1));
                  },
+                 [&](const Batch& b) {
+                   Bytes words;
+                   words.reserve(32 * b.ops.size());
+                   for (const Op& inner : b.ops) {
+                     Hash ih = op_struct_hash(nonce, inner);
+                     words.insert(words.end(), ih.bytes().begin(), ih.bytes().end());
+                   }
+                   h.add_word(keccak256(words));
+                 },
              },
              op);
   h.add_uint(nonce);
-  return crypto::eip712::digest(domain_separator, h.finish());
+  return h.finish();
 }
+}  // namespace
 
 json to_json(const Offer& o) {
   return {{"provider", o.provider.to_string()},
@@ -490,6 +512,11 @@ json to_json(const Op& op) {
                    j["root"] = u.root.hex();
                    j["requesterSignature"] = u.requester_signature.to_hex();
                  },
+                 [&](const Batch& b) {
+                   json ops = json::array();
+                   for (const Op& inner : b.ops) ops.push_back(to_json(inner));
+                   j["ops"] = std::move(ops);
+                 },
              },
              op);
   return j;
@@ -595,6 +622,34 @@ Result<Op> op_from_json(const json& j) {
     IPSX_READ(root, r.hash("root"));
     IPSX_READ(sig, r.signature("requesterSignature"));
     return Op(RecordUsage{id, count, root, sig});
+  }
+  if (name == "batch") {
+    IPSX_READ(ops, r.get("ops"));
+    if (!ops->is_array() || ops->empty() || ops->size() > kMaxBatchOps) {
+      return bad("op.ops", fmt::format("must be an array of 1 to {} operations", kMaxBatchOps));
+    }
+    Batch b;
+    for (size_t i = 0; i < ops->size(); ++i) {
+      auto inner = op_from_json((*ops)[i]);
+      if (!inner) {
+        const Error& e = inner.error();
+        std::string field = fmt::format("op.ops[{}]", i);
+        if (e.field_root() == "op") {
+          field += e.field().substr(2);
+        } else if (!e.field().empty()) {
+          field += "." + e.field();
+        }
+        return std::unexpected(Error(e.code(), e.message(), field));
+      }
+      if (!batchable(*inner)) {
+        return bad(fmt::format("op.ops[{}].op", i),
+                   fmt::format("'{}' cannot be batched (deposit, withdraw, cancelOrder and the "
+                               "deal operations can)",
+                               op_name(*inner)));
+      }
+      b.ops.push_back(std::move(*inner));
+    }
+    return Op(std::move(b));
   }
   return bad("op.op", fmt::format("unknown operation '{}'", name));
 }

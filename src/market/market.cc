@@ -236,6 +236,10 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result, const Sink& 
       uint64_t& ledger_fill = ledger_fills_[r->second.hash];
       Hash id = ledger::deal_id_for(o->second.hash, r->second.hash, ledger_fill);
       auto existing = ledger_.deal(id);
+      if (!existing && existing.error().code() != ledger::LedgerErrc::unknown_deal) {
+        if (!replay_fault_) replay_fault_ = existing.error();
+        continue;  // recover() fails at this entry
+      }
       if (existing && existing->offer_hash == o->second.hash) {
         ++ledger_fill;
         DealRecord rec;
@@ -493,6 +497,7 @@ Result<size_t> Market::recover() {
   }
   // The fills the run saw refused after later commands (replay_held_).
   replay_refused_.clear();
+  replay_fault_.reset();
   auto scanned = journal_->for_each(
       [&](const JournalEntry& e) -> Result<void> {
         if (e.kind != "fill_refused") return {};
@@ -514,6 +519,10 @@ Result<size_t> Market::recover() {
         replay_now_ = e.at;
         auto done = replay(e);
         replay_now_.reset();
+        if (done && replay_fault_) {
+          done = std::unexpected(
+              replay_fault_->with_context("reading from the ledger whether a fill's deal exists"));
+        }
         if (!done) {
           return fail(MarketErrc::storage, fmt::format("journal entry {} ({}) does not replay: {}",
                                                        e.seq, e.kind, done.error().message()));

@@ -332,6 +332,9 @@ class Market {
   // refusal whose reason has gone since, a requester who deposited meanwhile, does not open at
   // replay a deal the run never had). By (offer hash, request hash): a pair is refused once.
   std::set<std::pair<Hash, Hash>> replay_refused_;
+  // Replay could not read from the ledger whether a fill's deal exists (the chain did not
+  // answer): recovery fails at that entry rather than send a fill the run may have had opened.
+  std::optional<Error> replay_fault_;
   std::map<std::pair<Hash, Hash>, FillTerms> replay_held_;
   void hold_for_replay(FillTerms t);
   Result<void> replay_refusal(const nlohmann::json& j);

@@ -606,6 +606,42 @@ TEST_F(JournaledMarketTest, AFillRefusedAfterLaterCommandsReplaysAsTheRunWent) {
   EXPECT_EQ(market_->fills_in_flight(), 0u);
 }
 
+// #19 review: replay asks the ledger whether each fill's deal is already there. A read that
+// fails (the chain not answering) used to count as "no deal", and the fill was sent again: the
+// ledger refused it, and the replayed market undid a deal that is live on the ledger. Recovery
+// now fails at that entry, with the reason, and succeeds once the ledger answers.
+TEST_F(JournaledMarketTest, ReplayFailsRatherThanGuessWhenTheLedgerCannotSayIfADealExists) {
+  ASSERT_TRUE(place(offer(1'000'000)));
+  auto r = place(request(2'000'000));
+  ASSERT_EQ(r->deals.size(), 1u);
+  const Hash deal = r->deals[0];
+  market_.reset();
+  ASSERT_TRUE(journal_->drop_snapshot());
+  journal_.reset();
+  journal_ = Journal::open(journal_dir_.path()).value();
+  ledger::testing::FaultyLedger faulty(*ledger_);
+  faulty.deal_fault = [](const Hash&) -> std::optional<Error> {
+    return Error(ledger::LedgerErrc::storage, "the chain does not answer");
+  };
+  {
+    Market m(faulty, key("market"), clock_, config_, journal_.get());
+    auto n = m.recover();
+    ASSERT_FALSE(n) << "recovered on a guess";
+    EXPECT_NE(n.error().message().find("the chain does not answer"), std::string::npos)
+        << n.error().message();
+  }
+  EXPECT_EQ(ledger_->events_of_account(key("market").address(), 100)->size(), 1u)
+      << "no fill sent again";
+  faulty.deal_fault = nullptr;
+  journal_.reset();
+  journal_ = Journal::open(journal_dir_.path()).value();
+  market_ = std::make_unique<Market>(faulty, key("market"), clock_, config_, journal_.get());
+  ASSERT_TRUE(market_->recover());
+  EXPECT_NE(market_->deal(deal), nullptr);
+  EXPECT_EQ(ledger_->events_of_account(key("market").address(), 100)->size(), 1u);
+  market_.reset();  // before `faulty`, which it reads
+}
+
 // A journal written before the cancel had its own type holds cancels signed over the ledger's
 // CancelOrder(orderHash, nonce 0): they still replay (a node upgraded over its data starts),
 // while a client's cancel of that form is refused.

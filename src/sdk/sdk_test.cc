@@ -232,7 +232,7 @@ TEST(SdkSigner, ChecksAnEthereumTransactionBeforeSigningIt) {
   terms.start = 1'800'000'000;
   terms.duration = 60;
   terms.price_per_second = U256(1'000);
-  const Hash deal = keccak256(std::string("a deal"));
+  const Hash deal = eth::ipsx_abi::deal_id(terms);
   const ledger::Op close =
       ledger::UncooperativeClose{deal, Amount::from_base(U256(10)), ledger::CloseReason::completed};
   auto with_terms = [&](const ledger::Op& op, const Hash& id) {
@@ -245,6 +245,14 @@ TEST(SdkSigner, ChecksAnEthereumTransactionBeforeSigningIt) {
   };
   EXPECT_EQ(refusal(prepared(with_terms(close, deal), close), close, wallet), "signed");
   EXPECT_NE(refusal(prepared(with_terms(close, Hash{}), close), close, wallet).find("call data"),
+            std::string::npos);
+  // Terms that are another deal's, for the deal the operation names: a node that lies about a
+  // deal's terms is caught before the user signs (the call would only revert, at the user's gas).
+  ledger::Op other = close;
+  std::get<ledger::UncooperativeClose>(other).deal_id = keccak256(std::string("another deal"));
+  EXPECT_NE(refusal(prepared(with_terms(other, keccak256(std::string("another deal"))), other),
+                    other, wallet)
+                .find("carries the terms of deal"),
             std::string::npos);
 
   auto changed = [&](auto edit) {
@@ -489,6 +497,57 @@ TEST_F(SdkSettlementTest, TheWatchtowerAnswersARequesterWhoClosesAdmittingNothin
   EXPECT_EQ(ended.size(), 1u);  // told once
 }
 
+// What one check decides for several deals goes as one batch transaction; a batch the ledger
+// refuses goes again one by one, so one deal's bad proof costs the others nothing.
+TEST_F(SdkSettlementTest, OneChecksClaimsGoAsOneBatchAndABadOneDoesNotHoldTheOthers) {
+  Signer provider = signer("provider"), requester = signer("requester");
+  std::vector<Hash> deals{deal_};
+  for (uint64_t n : {2, 3}) {  // two more deals, on the provider's other IPs
+    Offer o = offer(10);
+    o.ip = parse_ip("127.0.0." + std::to_string(1 + n)).value();
+    o.nonce = n;
+    ASSERT_TRUE(node_->place_order(provider.offer(o).value()));
+    Request r = request(12);
+    r.nonce = n;
+    auto placed = node_->place_order(requester.request(r).value());
+    ASSERT_TRUE(placed) << placed.error().message();
+    ASSERT_EQ((*placed)["deals"].size(), 1u) << placed->dump();
+    deals.push_back(Hash::from_hex((*placed)["deals"][0]["id"].get<std::string>()).value());
+  }
+  SettlementOptions fast;
+  fast.check_every = Millis(0);
+  ProviderSettlement provider_side(*node_, provider, fast);
+  for (const Hash& d : deals) {
+    provider_side.watch(d);
+    provider_side.on_payment(d, U256(400), requester.balance_proof(d, U256(400)).value());
+    live_->exec(key("requester"),
+                ledger::UncooperativeClose{d, Amount(), ledger::CloseReason::completed});
+  }
+  const uint64_t nonce = ledger_->nonce_of(provider.address()).value();
+  for (auto& l : provider_side.poll(clock_.now())) said_ += l + "\n";
+  EXPECT_EQ(ledger_->nonce_of(provider.address()).value(), nonce + 1) << "one transaction\n"
+                                                                      << said_;
+  for (const Hash& d : deals)
+    EXPECT_EQ(ledger_->deal(d).value().claimed, Amount::from_base(U256(400))) << said_;
+  auto claims = ledger_->events_of_deal(deals[0]).value();
+  auto later = ledger_->events_of_deal(deals[2]).value();
+  EXPECT_EQ(claims.back().tx_id, later.back().tx_id) << "the claims are one transaction's";
+
+  // A proof the provider signed itself (a bug, or a forged one stored) beside a good one.
+  provider_side.on_payment(deals[1], U256(500),
+                           provider.balance_proof(deals[1], U256(500)).value());
+  provider_side.on_payment(deals[2], U256(500),
+                           requester.balance_proof(deals[2], U256(500)).value());
+  said_.clear();
+  for (auto& l : provider_side.poll(clock_.now())) said_ += l + "\n";
+  EXPECT_EQ(ledger_->deal(deals[2]).value().claimed, Amount::from_base(U256(500))) << said_;
+  EXPECT_EQ(ledger_->deal(deals[1]).value().claimed, Amount::from_base(U256(400))) << said_;
+  EXPECT_NE(said_.find("answering the requester's close with our proof"), std::string::npos)
+      << said_;
+  // The refused batch took no nonce; the good claim went alone, the bad one was refused.
+  EXPECT_EQ(ledger_->nonce_of(provider.address()).value(), nonce + 2) << said_;
+}
+
 // At the close, the watchtower puts the root of the usage log the requester signed for on the
 // ledger (RecordUsage), once per larger receipt; a receipt not larger than the ledger's is not
 // sent again.
@@ -526,6 +585,35 @@ TEST_F(SdkSettlementTest, TheClosePutsTheRequestersUsageRootOnTheLedger) {
   held = sign_receipt(5);  // a last receipt arrived
   ASSERT_TRUE(poll_until(provider_side, "the root of its usage log (5 records")) << said_;
   EXPECT_EQ(ledger_->deal(deal_).value().usage_count, 5u);
+}
+
+// A usage receipt that arrives after the deal is closed and rated is still put on the ledger:
+// the deal is done at once, and what it queued (its recordUsage) is sent before it is dropped.
+TEST_F(SdkSettlementTest, AUsageReceiptAfterTheRatingIsStillPutOnTheLedger) {
+  Signer provider = signer("provider"), requester = signer("requester");
+  StatusReporter provider_reports(*node_, provider, market::Party::provider);
+  StatusReporter requester_reports(*node_, requester, market::Party::requester);
+  ASSERT_TRUE(provider_reports.report(deal_, market::PartyState::ready));
+  ASSERT_TRUE(requester_reports.report(deal_, market::PartyState::connected));
+  SettlementOptions fast;
+  fast.check_every = Millis(0);
+  ProviderSettlement provider_side(*node_, provider, fast);
+  std::optional<std::pair<UsageReceipt, crypto::Signature>> held;
+  provider_side.usage_receipt = [&](const Hash&) { return held; };
+  provider_side.watch(deal_);
+  ASSERT_TRUE(requester_reports.report(deal_, market::PartyState::closed));
+  ASSERT_TRUE(poll_until(provider_side, "rated the requester")) << said_;
+  EXPECT_EQ(provider_side.pending(), 0u);
+  const Hash root = keccak256(std::string("the log's root"));
+  UsageReceipt late{deal_, 4, root};
+  held = std::pair{
+      late, crypto::sign(key("requester"),
+                         crypto::eip712::digest(requester.domain_separator(), late.struct_hash()))
+                .value()};
+  provider_side.watch(deal_);
+  ASSERT_TRUE(poll_until(provider_side, "the root of its usage log (4 records")) << said_;
+  EXPECT_EQ(ledger_->deal(deal_).value().usage_count, 4u);
+  EXPECT_EQ(provider_side.pending(), 0u);
 }
 
 TEST_F(SdkSettlementTest, TheWatchtowerClaimsOnceAMinuteOfThePriceIsUnclaimed) {

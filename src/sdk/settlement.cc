@@ -144,77 +144,142 @@ void ProviderSettlement::on_payment(const Hash& deal, const U256& amount,
 }
 
 std::vector<std::string> ProviderSettlement::poll(Timestamp now) {
-  return poll_deals(deals_, now, [&](const Hash& id, Deal& d) { return settle(id, d, now); });
+  auto out = poll_deals(deals_, now, [&](const Hash& id, Deal& d) { return settle(id, d, now); });
+  flush(out);
+  std::erase_if(deals_, [](const auto& kv) { return kv.second.done; });  // done by what it sent
+  return out;
 }
 
-Result<json> ProviderSettlement::claim(const Hash& id, Deal& d, Timestamp now) {
-  auto r = send_transaction(node_, signer_,
-                            ledger::Claim{id, Amount::from_base(d.best->first), d.best->second});
-  if (r) {
-    d.claimed = d.best->first;
-    d.last_claim = now;
+namespace {
+// Whether the ledger decided against a transaction (so it changed nothing), as opposed to a node
+// or chain that did not answer (it may still be mined).
+bool refused_by_ledger(const Error& e) {
+  static const SdkErrc kRefusals[] = {
+      SdkErrc::unknown_deal,      SdkErrc::not_a_party,        SdkErrc::deal_state,
+      SdkErrc::bad_balance_proof, SdkErrc::already_rated,      SdkErrc::bad_rating,
+      SdkErrc::challenge_period,  SdkErrc::insufficient_funds, SdkErrc::invalid_field,
+      SdkErrc::bad_request,       SdkErrc::bad_signature,      SdkErrc::deal_closed,
+      SdkErrc::rejected,          SdkErrc::wrong_deal,         SdkErrc::wrong_party};
+  for (SdkErrc c : kRefusals)
+    if (e.code() == make_error_code(c)) return true;
+  return false;
+}
+
+// A batch's receipt as one of its operations': the deal's own events only.
+json part_of(const json& receipt, const Hash& deal) {
+  json own = receipt;
+  json events = json::array();
+  for (const json& e : receipt.value("events", json::array()))
+    if (e.value("deal", "") == deal.hex()) events.push_back(e);
+  own["events"] = std::move(events);
+  return own;
+}
+}  // namespace
+
+void SettlementSide::flush(std::vector<std::string>& out) {
+  std::vector<Queued> queued = std::move(queued_);
+  queued_.clear();
+  auto alone = [&](Queued& q) {
+    auto r = send_transaction(node_, signer_, q.op);
+    if (r) {
+      q.ok(*r, out);
+    } else {
+      q.failed(r.error(), out);
+    }
+  };
+  for (size_t at = 0; at < queued.size(); at += ledger::kMaxBatchOps) {
+    const size_t n = std::min(ledger::kMaxBatchOps, queued.size() - at);
+    if (n == 1) {
+      alone(queued[at]);
+      continue;
+    }
+    ledger::Batch batch;
+    for (size_t i = at; i < at + n; ++i) batch.ops.push_back(queued[i].op);
+    auto r = send_transaction(node_, signer_, batch);
+    const bool refused = !r && refused_by_ledger(r.error());
+    for (size_t i = at; i < at + n; ++i) {
+      if (r) {
+        queued[i].ok(part_of(*r, queued[i].deal), out);
+      } else if (refused) {
+        alone(queued[i]);  // the batch changed nothing: each for its own outcome
+      } else {
+        // The node or the chain did not answer (the batch may still be mined): each is told,
+        // and the next poll reads the deals again.
+        queued[i].failed(r.error(), out);
+      }
+    }
   }
-  return r;
+}
+
+void ProviderSettlement::claim(const Hash& id, Deal& d, Timestamp now, std::string what) {
+  const auto best = *d.best;
+  send({id, ledger::Claim{id, Amount::from_base(best.first), best.second},
+        [this, id, &d, now, best, what](const json& r, std::vector<std::string>& out) {
+          d.claimed = best.first;
+          d.last_claim = now;
+          if (what.empty()) {
+            out.push_back(fmt::format("deal {}: claimed {} IPSX on the ledger ({})", short_id(id),
+                                      Amount::from_base(best.first).to_string(), where(r)));
+          } else {
+            out.push_back(fmt::format(
+                "deal {}: the requester is closing it admitting {} IPSX; claimed our balance "
+                "proof of {} IPSX within the challenge period ({})",
+                short_id(id), what, Amount::from_base(best.first).to_string(), where(r)));
+          }
+        },
+        [id, &d, what](const Error& e, std::vector<std::string>& out) {
+          const char* doing =
+              what.empty() ? "claiming" : "answering the requester's close with our proof";
+          note_error(out, d.last_error,
+                     fmt::format("deal {}: {}: {}", short_id(id), doing, e.message()));
+        }});
 }
 
 // The requester started an uncooperative close (a close this provider did not start): answer
 // with the best proof while the challenge period runs, then settle once it is over.
-std::vector<std::string> ProviderSettlement::answer_close(const Hash& id, Deal& d,
-                                                          const json& ledger_view, Timestamp now) {
-  std::vector<std::string> out;
+void ProviderSettlement::answer_close(const Hash& id, Deal& d, const json& ledger_view,
+                                      Timestamp now) {
   const U256 admitted = amount_of(ledger_view, "admitted");
   const int64_t ends_ms = ledger_view.value("challengeEndsMs", int64_t{0});
   if (to_unix_ms(now) < ends_ms) {
-    if (d.best && d.claimed < d.best->first && admitted < d.best->first) {
-      auto r = claim(id, d, now);
-      if (!r) {
-        note_error(out, d.last_error,
-                   fmt::format("deal {}: answering the requester's close with our proof: {}",
-                               short_id(id), r.error().message()));
-        return out;
-      }
-      out.push_back(fmt::format(
-          "deal {}: the requester is closing it admitting {} IPSX; claimed our balance proof of "
-          "{} IPSX within the challenge period ({})",
-          short_id(id), Amount::from_base(admitted).to_string(),
-          Amount::from_base(d.claimed).to_string(), where(*r)));
-    }
-    return out;
+    if (d.best && d.claimed < d.best->first && admitted < d.best->first)
+      claim(id, d, now, Amount::from_base(admitted).to_string());
+    return;
   }
-  auto r = send_transaction(node_, signer_, ledger::Settle{id});
-  if (!r) {
-    note_error(out, d.last_error,
-               fmt::format("deal {}: settling after the challenge period: {}", short_id(id),
-                           r.error().message()));
-    return out;
-  }
-  out.push_back(fmt::format("deal {}: settled after the challenge period: {} ({})", short_id(id),
-                            close_summary(*r), where(*r)));
-  return out;  // rated at the next poll, once closed
+  send({id, ledger::Settle{id},
+        [id](const json& r, std::vector<std::string>& out) {
+          out.push_back(fmt::format("deal {}: settled after the challenge period: {} ({})",
+                                    short_id(id), close_summary(r), where(r)));
+        },  // rated at the next poll, once closed
+        [id, &d](const Error& e, std::vector<std::string>& out) {
+          note_error(out, d.last_error,
+                     fmt::format("deal {}: settling after the challenge period: {}", short_id(id),
+                                 e.message()));
+        }});
 }
 
-void ProviderSettlement::record_usage(const Hash& id, Deal& d, const json& ledger_view,
-                                      std::vector<std::string>& out) {
+void ProviderSettlement::record_usage(const Hash& id, Deal& d, const json& ledger_view) {
   if (!usage_receipt) return;
   auto r = usage_receipt(id);
   if (!r) return;
   const uint64_t count = r->first.count;
   if (count <= ledger_view.value("usageCount", uint64_t{0}) || count <= d.usage_sent) return;
-  auto sent =
-      send_transaction(node_, signer_, ledger::RecordUsage{id, count, r->first.root, r->second});
-  if (!sent) {
-    note_error(out, d.last_error,
-               fmt::format("deal {}: putting its usage root on the ledger: {}", short_id(id),
-                           sent.error().message()));
-    return;
-  }
-  d.usage_sent = count;
-  out.push_back(fmt::format(
-      "deal {}: the root of its usage log ({} records, signed by the requester) is on the ledger "
-      "({})",
-      short_id(id), count, where(*sent)));
+  send({id, ledger::RecordUsage{id, count, r->first.root, r->second},
+        [id, &d, count](const json& sent, std::vector<std::string>& out) {
+          d.usage_sent = count;
+          out.push_back(fmt::format(
+              "deal {}: the root of its usage log ({} records, signed by the requester) is on "
+              "the ledger ({})",
+              short_id(id), count, where(sent)));
+        },
+        [id, &d](const Error& e, std::vector<std::string>& out) {
+          note_error(out, d.last_error,
+                     fmt::format("deal {}: putting its usage root on the ledger: {}", short_id(id),
+                                 e.message()));
+        }});
 }
 
+// One deal's turn in a poll: reads it at the node and queues what it needs (flush() sends).
 std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Timestamp now) {
   std::vector<std::string> out;
   auto read = read_deal(node_, id);
@@ -238,10 +303,9 @@ std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Tim
                                       : "it is closed on the ledger");
   }
   if (state == "closing" || state == "closed" || final_close(read->deal))
-    record_usage(id, d, ledger_view, out);
+    record_usage(id, d, ledger_view);
   if (state == "closing") {
-    auto answered = answer_close(id, d, ledger_view, now);
-    out.insert(out.end(), answered.begin(), answered.end());
+    answer_close(id, d, ledger_view, now);
     return out;
   }
   auto proof = [&]() -> std::optional<std::pair<U256, crypto::Signature>> {
@@ -262,54 +326,55 @@ std::vector<std::string> ProviderSettlement::settle(const Hash& id, Deal& d, Tim
     auto limit = price ? price->checked_mul(U256(options_.max_unclaimed_seconds)) : std::nullopt;
     bool over = limit && *p->first.checked_sub(d.claimed) >= *limit;
     if (!over && now < d.last_claim + options_.claim_every) return out;
-    auto r = claim(id, d, now);
-    if (!r) {
-      note_error(out, d.last_error,
-                 fmt::format("deal {}: claiming: {}", short_id(id), r.error().message()));
-      return out;
-    }
-    out.push_back(fmt::format("deal {}: claimed {} IPSX on the ledger ({})", short_id(id),
-                              Amount::from_base(p->first).to_string(), where(*r)));
+    claim(id, d, now, "");
     return out;
   }
 
   if (state != "closed") {
+    // Closed with the best proof; rated at the next poll, once the ledger has it closed.
     auto p = proof();
     ledger::CloseDeal close{id, Amount::from_base(p ? p->first : d.claimed),
                             p ? std::optional(p->second) : std::nullopt, *reason};
-    auto r = send_transaction(node_, signer_, close);
-    if (!r) {
-      note_error(
-          out, d.last_error,
-          fmt::format("deal {}: closing it on the ledger: {}", short_id(id), r.error().message()));
-      return out;
-    }
-    out.push_back(fmt::format("deal {} settled on the ledger ({}): {} ({})", short_id(id),
-                              ledger::to_string(*reason), close_summary(*r), where(*r)));
-    if (!d.ended && on_ended) on_ended(id, "it is closed on the ledger");
-    d.ended = true;
+    send({id, close,
+          [this, id, &d, why = *reason](const json& r, std::vector<std::string>& out) {
+            out.push_back(fmt::format("deal {} settled on the ledger ({}): {} ({})", short_id(id),
+                                      ledger::to_string(why), close_summary(r), where(r)));
+            if (!d.ended && on_ended) on_ended(id, "it is closed on the ledger");
+            d.ended = true;
+          },
+          [id, &d](const Error& e, std::vector<std::string>& out) {
+            note_error(
+                out, d.last_error,
+                fmt::format("deal {}: closing it on the ledger: {}", short_id(id), e.message()));
+          }});
+    return out;
   }
-  if (!ledger_view.value("ratedByProvider", false)) {
-    uint8_t score = requester_score_for(*reason);
-    auto r = send_transaction(node_, signer_, ledger::Rate{id, score});
-    if (!r && r.error().code() != make_error_code(SdkErrc::already_rated)) {
-      note_error(
-          out, d.last_error,
-          fmt::format("deal {}: rating the requester: {}", short_id(id), r.error().message()));
-      return out;
+  auto finished = [this, id, &d](std::vector<std::string>& out) {
+    if (store_) {
+      if (auto f = store_->forget(id); !f) {
+        note_error(out, d.last_error,
+                   fmt::format("deal {}: {}", short_id(id), f.error().message()));
+        return;
+      }
     }
-    if (r) {
-      out.push_back(
-          fmt::format("deal {}: rated the requester {}/5 ({})", short_id(id), score, where(*r)));
-    }
+    d.done = true;
+  };
+  if (ledger_view.value("ratedByProvider", false)) {
+    finished(out);
+    return out;
   }
-  if (store_) {
-    if (auto f = store_->forget(id); !f) {
-      note_error(out, d.last_error, fmt::format("deal {}: {}", short_id(id), f.error().message()));
-      return out;
-    }
-  }
-  d.done = true;
+  uint8_t score = requester_score_for(*reason);
+  send({id, ledger::Rate{id, score},
+        [id, score, finished](const json& r, std::vector<std::string>& out) {
+          out.push_back(
+              fmt::format("deal {}: rated the requester {}/5 ({})", short_id(id), score, where(r)));
+          finished(out);
+        },
+        [id, &d, finished](const Error& e, std::vector<std::string>& out) {
+          if (e.code() == make_error_code(SdkErrc::already_rated)) return finished(out);
+          note_error(out, d.last_error,
+                     fmt::format("deal {}: rating the requester: {}", short_id(id), e.message()));
+        }});
   return out;
 }
 
@@ -324,17 +389,26 @@ void RequesterSettlement::watch(const Hash& deal) {
 }
 
 std::vector<std::string> RequesterSettlement::poll(Timestamp now) {
-  return poll_deals(deals_, now, [&](const Hash& id, Deal& d) { return settle(id, d, now); });
+  auto out = poll_deals(deals_, now, [&](const Hash& id, Deal& d) { return settle(id, d, now); });
+  flush(out);
+  std::erase_if(deals_, [](const auto& kv) { return kv.second.done; });  // done by what it sent
+  return out;
 }
 
+// One deal's turn in a poll: reads it at the node and queues what it needs (flush() sends).
 std::vector<std::string> RequesterSettlement::settle(const Hash& id, Deal& d, Timestamp now) {
   std::vector<std::string> out;
-  auto fail = [&](const char* doing, const Error& e) {
-    note_error(out, d.last_error, fmt::format("deal {}: {}: {}", short_id(id), doing, e.message()));
-    return out;
+  auto failed = [id, &d](const char* doing) {
+    return [id, &d, doing](const Error& e, std::vector<std::string>& out) {
+      note_error(out, d.last_error,
+                 fmt::format("deal {}: {}: {}", short_id(id), doing, e.message()));
+    };
   };
   auto read = read_deal(node_, id);
-  if (!read) return fail("reading it", read.error());
+  if (!read) {
+    failed("reading it")(read.error(), out);
+    return out;
+  }
   if (read->gone) {
     d.done = true;
     return out;
@@ -346,27 +420,37 @@ std::vector<std::string> RequesterSettlement::settle(const Hash& id, Deal& d, Ti
     if (on_ended) on_ended(id, "the deal is " + state + " on the ledger");
   }
   if (state == "closed") {
-    if (!l.value("ratedByRequester", false)) {
-      auto reason = close_reason_from_string(l.value("reason", ""))
-                        .value_or(ledger::CloseReason::unspecified);
-      uint8_t score = provider_score_for(reason);
-      auto r = send_transaction(node_, signer_, ledger::Rate{id, score});
-      if (!r && r.error().code() != make_error_code(SdkErrc::already_rated))
-        return fail("rating the provider", r.error());
-      out.push_back(fmt::format("deal {} closed ({}): rated the provider {}/5{}", short_id(id),
-                                ledger::to_string(reason), score,
-                                r ? " (" + where(*r) + ")" : std::string()));
+    if (l.value("ratedByRequester", false)) {
+      d.done = true;
+      return out;
     }
-    d.done = true;
+    auto reason =
+        close_reason_from_string(l.value("reason", "")).value_or(ledger::CloseReason::unspecified);
+    uint8_t score = provider_score_for(reason);
+    auto said = [id, &d, reason, score](std::string where_text, std::vector<std::string>& out) {
+      out.push_back(fmt::format("deal {} closed ({}): rated the provider {}/5{}", short_id(id),
+                                ledger::to_string(reason), score, where_text));
+      d.done = true;
+    };
+    send(
+        {id, ledger::Rate{id, score},
+         [said](const json& r, std::vector<std::string>& out) { said(" (" + where(r) + ")", out); },
+         [said, rating = failed("rating the provider")](const Error& e,
+                                                        std::vector<std::string>& out) {
+           if (e.code() == make_error_code(SdkErrc::already_rated)) return said("", out);
+           rating(e, out);
+         }});
     return out;
   }
   if (state == "closing") {
     if (to_unix_ms(now) < l.value("challengeEndsMs", int64_t{0})) return out;
-    auto r = send_transaction(node_, signer_, ledger::Settle{id});
-    if (!r) return fail("settling", r.error());
-    out.push_back(fmt::format("deal {}: settled after the challenge period: {}", short_id(id),
-                              close_summary(*r)));
-    return out;  // rated at the next poll, once closed
+    send({id, ledger::Settle{id},
+          [id](const json& r, std::vector<std::string>& out) {
+            out.push_back(fmt::format("deal {}: settled after the challenge period: {}",
+                                      short_id(id), close_summary(r)));
+          },  // rated at the next poll, once closed
+          failed("settling")});
+    return out;
   }
   // Open on the ledger: if the market closed it a while ago and the provider has not closed it
   // (it failed or vanished), start the uncooperative close so the deposit can come back.
@@ -375,13 +459,15 @@ std::vector<std::string> RequesterSettlement::settle(const Hash& id, Deal& d, Ti
   int64_t closed_ms = read->deal["status"].value("sinceMs", int64_t{0});
   if (to_unix_ms(now) < closed_ms + options_.provider_grace.count()) return out;
   Amount admitted = Amount::from_base(amount_of(l, "claimed"));
-  auto r = send_transaction(node_, signer_, ledger::UncooperativeClose{id, admitted, *reason});
-  if (!r) return fail("starting an uncooperative close", r.error());
-  d.closing = true;
-  out.push_back(fmt::format(
-      "deal {}: the provider did not close it ({}); uncooperative close started, admitting the "
-      "{} IPSX already claimed",
-      short_id(id), ledger::to_string(*reason), admitted.to_string()));
+  send({id, ledger::UncooperativeClose{id, admitted, *reason},
+        [id, &d, why = *reason, admitted](const json&, std::vector<std::string>& out) {
+          d.closing = true;
+          out.push_back(fmt::format(
+              "deal {}: the provider did not close it ({}); uncooperative close started, "
+              "admitting the {} IPSX already claimed",
+              short_id(id), ledger::to_string(why), admitted.to_string()));
+        },
+        failed("starting an uncooperative close")});
   return out;
 }
 

@@ -361,6 +361,22 @@ expect_revert "rate 6" BadRating "$K_ALICE" "$CENT" "rate(bytes32,$TERMS_T,uint8
 expect_revert "rate by a stranger" NotAParty "$K_MKT" "$CENT" "rate(bytes32,$TERMS_T,uint8)" "$D1" "$T1" 3
 expect_eq "provider's rating" "$(call "$CENT" "rating(address)(uint64,uint64)" "$PROV" | strip | tr '\n' ' ')" "1 5 "
 
+# ---- a batch: several operations of one sender in one transaction, all or none ------------------
+RATE_D1=$("$CAST" calldata "rate(bytes32,$TERMS_T,uint8)" "$D1" "$T1" 4)
+RATE_D2=$("$CAST" calldata "rate(bytes32,$TERMS_T,uint8)" "$D2" "$T2" 3)
+expect_revert "a batch whose second operation fails (its first undone)" BadRating "$K_ALICE" "$CENT" "batch(bytes[])" \
+  "[$RATE_D1,$("$CAST" calldata "rate(bytes32,$TERMS_T,uint8)" "$D2" "$T2" 6)]"
+expect_revert "a batch holding a token transfer" InvalidArgument "$K_ALICE" "$CENT" "batch(bytes[])" \
+  "[$RATE_D1,$("$CAST" calldata "transfer(address,uint256)" "$PROV" 1)]"
+expect_revert "a batch in a batch" InvalidArgument "$K_ALICE" "$CENT" "batch(bytes[])" \
+  "[$("$CAST" calldata "batch(bytes[])" "[$RATE_D1]")]"
+expect_revert "an empty batch" InvalidArgument "$K_ALICE" "$CENT" "batch(bytes[])" "[]"
+expect_revert "a batch with a forged deal's terms" UnknownDeal "$K_ALICE" "$CENT" "batch(bytes[])" \
+  "[$RATE_D1,$("$CAST" calldata "rate(bytes32,$TERMS_T,uint8)" "$D2" "$T1" 3)]"
+tx "batch" "$K_ALICE" "$CENT" "batch(bytes[])" "[$RATE_D1,$RATE_D2]"
+expect_eq "both of the batch's ratings" "$(call "$CENT" "rating(address)(uint64,uint64)" "$PROV" | strip | tr '\n' ' ')" "3 12 "
+expect_eq "the batch's two Rated events" "$(jq '[.logs[] | select(.topics[0] == "'"$("$CAST" keccak 'Rated(bytes32,address,address,uint8)')"'")] | length' <<<"$last")" 2
+
 # ---- cancellation, withdrawal ----------------------------------------------------------------------
 tx "cancelOrder" "$K_PROV" "$CENT" "cancelOrder(bytes32)" "$OHASH"
 expect_revert "cancel twice" BadOrder "$K_PROV" "$CENT" "cancelOrder(bytes32)" "$OHASH"
