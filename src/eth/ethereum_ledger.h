@@ -46,6 +46,10 @@ struct EthereumLedgerOptions {
   const Clock* dev_clock = nullptr;
   size_t receipt_threads = 4;     // and as many for the node's own transactions (submit_as)
   size_t max_prepared = 100'000;  // prepared-but-unsubmitted transactions remembered
+  // eth_getLogs over at most this many blocks per request (0: the whole range at once, and
+  // windows of 2,000 blocks, halved while refused, if the provider refuses it: hosted providers
+  // cap the range at 2,000-10,000 blocks or the results at 10,000).
+  uint64_t log_window = 0;
   // submit_as(): at most this many openDeals of one sender queued together go as one batch
   // (ledger::Batch; 1: each alone). docs/eth.md, "The Ethereum ledger".
   size_t max_batch = ledger::kMaxBatchOps;
@@ -230,6 +234,12 @@ class EthereumLedger final : public ledger::Ledger {
   // The terms of deal `id` as the chain has it now; all zero if it has no such deal.
   Result<ipsx_abi::DealTerms> current_terms(const Hash& id) const;
   Result<void> scan_history() const;
+  // The logs `f` matches from f.from_block to the head, in chain order: in one request when the
+  // provider takes it (options_.log_window 0), else in windows of log_window blocks (kLogWindow
+  // once the provider refused the whole range), halved while a window is refused. With
+  // `newest_only`, windows from the head down, and only the newest window that has any.
+  Result<std::vector<Log>> read_logs(LogFilter f, bool newest_only = false) const;
+  static constexpr uint64_t kLogWindow = 2'000;
 
   std::shared_ptr<RpcClient> rpc_;
   EthereumLedgerOptions options_;

@@ -137,7 +137,7 @@ Result<std::optional<EthereumLedger::OnChain>> EthereumLedger::deal_on_chain(con
   f.addresses = {options_.deployment.centralizer};
   f.topics = {{event.topic0()}, {id}};
   f.from_block = options_.deployment.block;
-  auto logs = rpc_->logs(f);
+  auto logs = read_logs(f, /*newest_only=*/true);
   if (!logs) return std::unexpected(logs.error());
   // The newest opening whose terms the contract keeps (a reorganisation may have opened the deal
   // again in another block, at another start).
@@ -309,12 +309,55 @@ Result<std::vector<L::Event>> EthereumLedger::to_events(const std::vector<Log>& 
   return out;
 }
 
+Result<std::vector<Log>> EthereumLedger::read_logs(LogFilter f, bool newest_only) const {
+  if (options_.log_window == 0) {
+    auto all = rpc_->logs(f);
+    // A provider that refuses the range (or the number of results) answers with an error object.
+    if (all || all.error().code() != make_error_code(EthErrc::rpc_error)) return all;
+  }
+  auto head = rpc_->block_number();
+  if (!head) return std::unexpected(head.error());
+  const uint64_t lo = f.from_block, hi = *head;
+  std::vector<Log> out;
+  if (lo > hi) return out;
+  uint64_t window = options_.log_window ? options_.log_window : kLogWindow;
+  uint64_t cursor = newest_only ? hi : lo;  // the window's newest block, or its oldest
+  for (;;) {
+    LogFilter w = f;
+    if (newest_only) {
+      w.from_block = cursor - lo + 1 > window ? cursor - window + 1 : lo;
+      w.to_block = cursor;
+    } else {
+      w.from_block = cursor;
+      w.to_block = hi - cursor + 1 > window ? cursor + window - 1 : hi;
+    }
+    auto logs = rpc_->logs(w);
+    if (!logs) {
+      if (logs.error().code() == make_error_code(EthErrc::rpc_error) && window > 1) {
+        window /= 2;  // still refused: a smaller range
+        continue;
+      }
+      return std::unexpected(logs.error().with_context(
+          fmt::format("eth_getLogs over blocks {}..{}", w.from_block, *w.to_block)));
+    }
+    if (newest_only) {
+      if (!logs->empty() || w.from_block == lo) return std::move(*logs);
+      cursor = w.from_block - 1;
+    } else {
+      out.insert(out.end(), std::make_move_iterator(logs->begin()),
+                 std::make_move_iterator(logs->end()));
+      if (*w.to_block == hi) return out;
+      cursor = *w.to_block + 1;
+    }
+  }
+}
+
 Result<std::vector<L::Event>> EthereumLedger::events_of_deal(const Hash& deal_id) const {
   LogFilter f;
   f.addresses = {options_.deployment.centralizer};
   f.topics = {{}, {deal_id}};
   f.from_block = options_.deployment.block;
-  auto logs = rpc_->logs(f);
+  auto logs = read_logs(f);
   if (!logs) return std::unexpected(logs.error());
   return to_events(*logs);
 }
@@ -328,7 +371,7 @@ Result<std::vector<L::Event>> EthereumLedger::events_of_account(const Address& a
     f.addresses = {options_.deployment.token, options_.deployment.centralizer};
     f.topics = std::move(topics);
     f.from_block = options_.deployment.block;
-    auto logs = rpc_->logs(f);
+    auto logs = read_logs(f);
     if (!logs) return std::unexpected(logs.error());
     all.insert(all.end(), logs->begin(), logs->end());
     return {};
@@ -358,7 +401,7 @@ Result<std::vector<L::Event>> EthereumLedger::events_of_account(const Address& a
     f.addresses = {options_.deployment.centralizer};
     f.topics = {{}, deals};
     f.from_block = options_.deployment.block;
-    auto logs = rpc_->logs(f);
+    auto logs = read_logs(f);
     if (!logs) return std::unexpected(logs.error());
     all.insert(all.end(), logs->begin(), logs->end());
   }

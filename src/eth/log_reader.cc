@@ -7,12 +7,6 @@
 #include "eth/eth_error.h"
 
 namespace ipsx::eth {
-namespace {
-
-// Blocks read per eth_getLogs call: nodes cap the range or the result size.
-constexpr uint64_t kRangeBlocks = 2'000;
-
-}  // namespace
 
 LogReader::LogReader(RpcClient& rpc, LogFilter filter, uint64_t confirmations, uint64_t memory)
     : rpc_(rpc),
@@ -54,11 +48,15 @@ Result<std::vector<LogEvent>> LogReader::poll() {
   uint64_t safe = *head - confirmations_;
   int retries = 0;
   while (next_ <= safe) {
-    uint64_t to = std::min(safe, next_ + kRangeBlocks - 1);
+    uint64_t to = std::min(safe, next_ + range_ - 1);
     LogFilter f = filter_;
     f.from_block = next_;
     f.to_block = to;
     auto logs = rpc_.logs(f);
+    if (!logs && logs.error().code() == make_error_code(EthErrc::rpc_error) && range_ > 1) {
+      range_ /= 2;  // a provider that caps eth_getLogs' range: a smaller one, from now on
+      continue;
+    }
     if (!logs) return std::unexpected(logs.error());
     auto last = rpc_.block(to, false);
     if (!last) return std::unexpected(last.error());

@@ -686,5 +686,72 @@ TEST_F(EthFaults, WithConfirmationsTheNodesOwnMinedTransactionIsWaitedForUntilDe
   EXPECT_GE(rpc.block_number().value(), r->block + 2);
 }
 
+// A hosted JSON-RPC provider refuses eth_getLogs over more than `max_blocks` blocks (as Alchemy,
+// Infura and QuickNode do, with an error object), passing every other request to `inner`.
+class RangeLimitedTransport final : public RpcTransport {
+ public:
+  RangeLimitedTransport(std::unique_ptr<RpcTransport> inner, uint64_t max_blocks)
+      : inner_(std::move(inner)), max_(max_blocks) {}
+  Result<std::string> post(std::string_view body, Millis timeout) override {
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_object() && j.value("method", "") == "eth_getLogs") {
+      ++log_requests;
+      const auto& f = j["params"][0];
+      auto block = [&](const char* k) -> uint64_t {
+        std::string v = f.value(k, "latest");
+        if (v == "latest") return UINT64_MAX;
+        return std::stoull(v, nullptr, 16);
+      };
+      if (block("toBlock") == UINT64_MAX || block("toBlock") - block("fromBlock") + 1 > max_) {
+        ++refused;
+        return nlohmann::json{{"jsonrpc", "2.0"},
+                              {"id", j["id"]},
+                              {"error",
+                               {{"code", -32602},
+                                {"message",
+                                 "You can make eth_getLogs requests with up to a "
+                                 "100 block range."}}}}
+            .dump();
+      }
+    }
+    return inner_->post(body, timeout);
+  }
+  std::string endpoint() const override { return inner_->endpoint(); }
+  std::atomic<int> log_requests{0}, refused{0};
+
+ private:
+  std::unique_ptr<RpcTransport> inner_;
+  uint64_t max_;
+};
+
+// #19 review: events and a deal's terms were read with one eth_getLogs from the deployment block
+// to the head; a provider that caps the range refused it, and every deal call after a restart
+// (whose terms are not cached) failed. The ledger now reads in windows once refused.
+TEST_F(EthFaults, LogsAreReadInWindowsFromAProviderThatCapsTheRange) {
+  fund_parties();
+  auto sent = L().submit(tx(r_, ledger::Approve{p_.address(), Amount::from_tokens(1).value()}));
+  ASSERT_TRUE(sent) << sent.error().message();
+  ASSERT_TRUE(h_->rpc()->request("anvil_mine", nlohmann::json::array({"0x1f4"})));  // 500 blocks
+  auto limited = std::make_unique<RangeLimitedTransport>(
+      HttpTransport::create(h_->rpc()->endpoint()).value(), 100);
+  RangeLimitedTransport* seen = limited.get();
+  auto rpc = std::make_shared<RpcClient>(std::move(limited));
+  EthereumLedgerOptions o;
+  o.deployment = h_->eth_ledger().deployment();
+  o.errors = ContractSet::load(IPSX_CONTRACTS_DIR).value().errors;
+  o.fees = FeePolicy{U256(), U256()};
+  auto l = EthereumLedger::open(rpc, std::move(o));
+  ASSERT_TRUE(l) << l.error().message();
+  auto events = (*l)->events_of_account(r_.address(), 100);
+  ASSERT_TRUE(events) << events.error().message();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].kind, ledger::EventKind::approval);
+  EXPECT_GT(seen->refused.load(), 0) << "the provider never refused a range: nothing tested";
+  // A deal the chain does not have: read newest first, window by window, down to the deployment.
+  auto none = (*l)->deal(keccak256(std::string("no such deal")));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), LedgerErrc::unknown_deal) << none.error().message();
+}
+
 }  // namespace
 }  // namespace ipsx::eth
