@@ -68,6 +68,26 @@ TEST_P(LedgerConformance, EthereumSendsTheMarketsQueuedOpenDealsAsOneBatch) {
   check_invariants();
 }
 
+// Ethereum only: a deal call carries the deal's terms as they were when it was prepared. One
+// prepared before its deal opened (zero terms) and submitted after is refused as unknown_deal,
+// saying to prepare it again (it used to be a bad_signature, which named nothing the user did),
+// and prepared again it goes through.
+TEST_P(LedgerConformance, EthereumADealCallPreparedBeforeItsDealOpenedIsToBePreparedAgain) {
+  finalize_and_fund();
+  Offer o = offer_of(P());
+  Request q = request_of(R());
+  Hash id = deal_id_for(o.struct_hash(), q.struct_hash(), 0);
+  const Amount x = units(1000);
+  SignedTx early = make_tx(P(), Claim{id, x, proof_sig(R(), id, x)});
+  open_deal(P(), o, R(), q);
+  expect_rejected_tx(early, LedgerErrc::unknown_deal);
+  auto r = L().submit(early);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("prepare it again"), std::string::npos) << r.error().message();
+  exec(P(), Claim{id, x, proof_sig(R(), id, x)});
+  EXPECT_EQ(deal(id).claimed, x);
+}
+
 }  // namespace conformance
 
 }  // namespace ipsx::ledger

@@ -191,8 +191,9 @@ Result<TxReceipt> send_transaction(RpcClient& rpc, const SignedTransaction& tx,
       sent = true;
       break;
     }
-    // After an ambiguous attempt the first may have gone through and been mined.
-    if (attempt > 0 && contains(err.message, "nonce too low")) {
+    // This very transaction may have gone through and been mined (an attempt before, or a send
+    // of the same bytes by another path): its nonce is then taken by itself.
+    if (contains(err.message, "nonce too low")) {
       auto rc = rpc.receipt(hash);
       if (rc && *rc) return std::move(**rc);
     }

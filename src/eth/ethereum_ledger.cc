@@ -156,6 +156,14 @@ Result<EthereumLedger::Call> EthereumLedger::encode(const L::Op& op) const {
                                std::span<const ipsx_abi::DealTerms>(terms));
 }
 
+bool EthereumLedger::only_terms_differ(ByteView prepared, const L::Op& op) const {
+  auto terms = ipsx_abi::terms_in_call(prepared);
+  if (!terms || terms->empty()) return false;
+  auto again = ipsx_abi::ledger_call(options_.deployment.token, options_.deployment.centralizer, op,
+                                     std::span<const ipsx_abi::DealTerms>(*terms));
+  return again && again->data == Bytes(prepared.begin(), prepared.end());
+}
+
 Result<uint64_t> EthereumLedger::expected_nonce(const Address& a) const {
   auto pending = rpc_->transaction_count(a, "pending");
   if (!pending) return std::unexpected(pending.error());
@@ -424,6 +432,15 @@ std::optional<EthereumLedger::Waiting> EthereumLedger::check_and_send(Pending& p
   if (!call) return reject(call.error());
   if (etx->nonce != u.nonce || etx->chain_id != u.chain_id || etx->to != call->to ||
       etx->value != call->value || etx->data != call->data) {
+    if (etx->nonce == u.nonce && etx->chain_id == u.chain_id && etx->to == call->to &&
+        etx->value == call->value && only_terms_differ(etx->data, u.op)) {
+      // The operation is the one prepared, with the terms its deal had then: a deal not yet open
+      // when it was prepared (zero terms), or one a reorganisation opened again since.
+      return reject(Error(L::make_error_code(LedgerErrc::unknown_deal),
+                          "the deal's terms on the chain are not those the transaction was "
+                          "prepared with (the deal opened, or was opened again by a "
+                          "reorganisation, since): prepare it again"));
+    }
     return bad_sig("the digest does not commit to this operation and nonce");
   }
   if (!p.tx.signature.is_low_s()) return bad_sig("signature s is not low (EIP-2)");

@@ -194,6 +194,9 @@ class EthereumLedger final : public ledger::Ledger {
   };
 
   Result<Call> encode(const ledger::Op& op) const;
+  // Whether call data `prepared` is `op`'s call with the deal terms it carries (terms that are
+  // not the deal's now): the operation is the one prepared, its deal's terms changed since.
+  bool only_terms_differ(ByteView prepared, const ledger::Op& op) const;
   Result<Bytes> view(const Address& to, const abi::Function& f,
                      const std::vector<abi::Value>& args) const;
   Result<std::vector<abi::Value>> view_decoded(const Address& to, const abi::Function& f,
@@ -236,10 +239,13 @@ class EthereumLedger final : public ledger::Ledger {
   Result<void> scan_history() const;
   // The logs `f` matches from f.from_block to the head, in chain order: in one request when the
   // provider takes it (options_.log_window 0), else in windows of log_window blocks (kLogWindow
-  // once the provider refused the whole range), halved while a window is refused. With
+  // once the provider refused the whole range), halved while a window is refused (an error
+  // object, an answer too large, a timeout), the window learned kept for later reads. With
   // `newest_only`, windows from the head down, and only the newest window that has any.
   Result<std::vector<Log>> read_logs(LogFilter f, bool newest_only = false) const;
   static constexpr uint64_t kLogWindow = 2'000;
+  // The window the provider took after refusing larger ones (0: it took the whole range).
+  mutable std::atomic<uint64_t> learned_log_window_{0};
 
   std::shared_ptr<RpcClient> rpc_;
   EthereumLedgerOptions options_;

@@ -2,6 +2,9 @@
 // and the hold on sending.
 #include "eth/ethereum_ledger.h"
 
+#include <algorithm>
+#include <atomic>
+
 namespace ipsx::eth {
 
 namespace L = ipsx::ledger;
@@ -23,9 +26,10 @@ std::vector<EthereumLedger::Pending> EthereumLedger::take_batchable(const Pendin
     return x.key && x.key->address() == first.key->address() && !x.alone && x.op &&
            std::holds_alternative<L::OpenDeal>(*x.op);
   };
-  if (!opens(first) || options_.max_batch < 2) return out;
+  const size_t most = std::min(options_.max_batch, L::kMaxBatchOps);
+  if (!opens(first) || most < 2) return out;
   // Only those right behind it: nothing passes a transaction submitted before it.
-  while (!incoming_.empty() && opens(incoming_.front()) && out.size() + 1 < options_.max_batch) {
+  while (!incoming_.empty() && opens(incoming_.front()) && out.size() + 1 < most) {
     out.push_back(std::move(incoming_.front()));
     incoming_.pop_front();
   }
@@ -47,10 +51,22 @@ void EthereumLedger::send_batch(std::vector<Pending> group) {
   // A refusal of the batch: each goes again alone, first in the queue, in order, for its own
   // answer (the batch changed nothing). Anything else (the chain gone, a timeout, the ledger
   // closing) is each one's answer as it would have been alone.
-  auto answer = [this, members, key](Result<L::Receipt> r) {
-    if (!r && r.error().code().category() == L::ledger_category() &&
-        r.error().code() != L::make_error_code(LedgerErrc::shutting_down) &&
-        r.error().code() != L::make_error_code(LedgerErrc::storage)) {
+  // Once sent, only a revert is a refusal: bad_nonce then (the nonce taken, maybe by the batch
+  // itself) says nothing of whether it was mined, and sending its members again could open
+  // their deals twice.
+  auto sent = std::make_shared<std::atomic<bool>>(false);
+  auto answer = [this, members, key, sent](Result<L::Receipt> r) {
+    auto refused = [&] {
+      if (r || r.error().code().category() != L::ledger_category()) return false;
+      for (LedgerErrc ambiguous : {LedgerErrc::shutting_down, LedgerErrc::storage})
+        if (r.error().code() == L::make_error_code(ambiguous)) return false;
+      if (!sent->load()) return true;
+      for (LedgerErrc c :
+           {LedgerErrc::bad_nonce, LedgerErrc::wrong_chain, LedgerErrc::bad_signature})
+        if (r.error().code() == L::make_error_code(c)) return false;
+      return true;
+    };
+    if (refused()) {
       // (Refused when sent, they go first again. One the chain reverted once mined, long after,
       // comes after what the sender submitted meanwhile.)
       bool closing = false;
@@ -99,7 +115,9 @@ void EthereumLedger::send_batch(std::vector<Pending> group) {
     return;
   }
   auto w = check_and_send(p);
-  if (w) enqueue_waiting(std::move(*w));
+  if (!w) return;  // refused before anything was sent: answered
+  sent->store(true);
+  enqueue_waiting(std::move(*w));
 }
 
 void EthereumLedger::waiter_loop(bool patient) {

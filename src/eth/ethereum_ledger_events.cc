@@ -309,18 +309,28 @@ Result<std::vector<L::Event>> EthereumLedger::to_events(const std::vector<Log>& 
   return out;
 }
 
+namespace {
+// An eth_getLogs failure a smaller range may avoid: the provider's refusal (an error object), an
+// answer over the size limit, or none in time.
+bool range_may_be_the_cause(const Error& e) {
+  for (EthErrc c : {EthErrc::rpc_error, EthErrc::too_large, EthErrc::timeout})
+    if (e.code() == make_error_code(c)) return true;
+  return false;
+}
+}  // namespace
+
 Result<std::vector<Log>> EthereumLedger::read_logs(LogFilter f, bool newest_only) const {
-  if (options_.log_window == 0) {
+  uint64_t window = options_.log_window ? options_.log_window : learned_log_window_.load();
+  if (window == 0) {
     auto all = rpc_->logs(f);
-    // A provider that refuses the range (or the number of results) answers with an error object.
-    if (all || all.error().code() != make_error_code(EthErrc::rpc_error)) return all;
+    if (all || !range_may_be_the_cause(all.error())) return all;
+    window = kLogWindow;
   }
   auto head = rpc_->block_number();
   if (!head) return std::unexpected(head.error());
   const uint64_t lo = f.from_block, hi = *head;
   std::vector<Log> out;
   if (lo > hi) return out;
-  uint64_t window = options_.log_window ? options_.log_window : kLogWindow;
   uint64_t cursor = newest_only ? hi : lo;  // the window's newest block, or its oldest
   for (;;) {
     LogFilter w = f;
@@ -331,10 +341,12 @@ Result<std::vector<Log>> EthereumLedger::read_logs(LogFilter f, bool newest_only
       w.from_block = cursor;
       w.to_block = hi - cursor + 1 > window ? cursor + window - 1 : hi;
     }
+    const uint64_t span = *w.to_block - w.from_block + 1;
     auto logs = rpc_->logs(w);
     if (!logs) {
-      if (logs.error().code() == make_error_code(EthErrc::rpc_error) && window > 1) {
-        window /= 2;  // still refused: a smaller range
+      if (span > 1 && range_may_be_the_cause(logs.error())) {
+        window = span / 2;  // a smaller range, remembered for the next reads
+        if (!options_.log_window) learned_log_window_.store(window);
         continue;
       }
       return std::unexpected(logs.error().with_context(

@@ -53,11 +53,16 @@ Result<std::vector<LogEvent>> LogReader::poll() {
     f.from_block = next_;
     f.to_block = to;
     auto logs = rpc_.logs(f);
-    if (!logs && logs.error().code() == make_error_code(EthErrc::rpc_error) && range_ > 1) {
-      range_ /= 2;  // a provider that caps eth_getLogs' range: a smaller one, from now on
+    const uint64_t span = to - next_ + 1;
+    if (!logs && span > 1 &&
+        (logs.error().code() == make_error_code(EthErrc::rpc_error) ||
+         logs.error().code() == make_error_code(EthErrc::too_large) ||
+         logs.error().code() == make_error_code(EthErrc::timeout))) {
+      range_ = span / 2;  // a provider that caps eth_getLogs' range, or a busy stretch
       continue;
     }
     if (!logs) return std::unexpected(logs.error());
+    if (span == range_ && range_ < kMaxRange) range_ = std::min(kMaxRange, range_ * 2);
     auto last = rpc_.block(to, false);
     if (!last) return std::unexpected(last.error());
     if (!*last) break;  // the chain got shorter meanwhile: the next poll unwinds

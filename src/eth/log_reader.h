@@ -43,8 +43,10 @@ class LogReader {
   uint64_t confirmations_;
   uint64_t memory_;
   uint64_t next_;
-  // Blocks per eth_getLogs (nodes cap the range or the result size); halved while refused.
-  uint64_t range_ = 2'000;
+  // Blocks per eth_getLogs (nodes cap the range or the result size): halved while refused,
+  // doubled back after each full range read, up to kMaxRange.
+  static constexpr uint64_t kMaxRange = 2'000;
+  uint64_t range_ = kMaxRange;
   std::map<uint64_t, Hash> hashes_;            // remembered blocks: number -> hash
   std::map<uint64_t, std::vector<Log>> logs_;  // logs delivered from remembered blocks
 };

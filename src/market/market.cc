@@ -227,6 +227,7 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result, const Sink& 
                     r->second.request.requester,
                     r->second.request.duration,
                     r->second.request.start};
+    if (replay_now_ && replay_fault_) return;  // recover() fails at this entry: send nothing
     if (replay_now_ && replay_refused_.contains({o->second.hash, r->second.hash})) {
       hold_for_replay(std::move(terms));  // refused in the run, after later commands
       continue;

@@ -152,17 +152,14 @@ std::vector<std::string> ProviderSettlement::poll(Timestamp now) {
 
 namespace {
 // Whether the ledger decided against a transaction (so it changed nothing), as opposed to a node
-// or chain that did not answer (it may still be mined).
+// or chain that did not answer, or answered in a way that says nothing of it (it may still be
+// mined): only those are kept from being sent again alone.
 bool refused_by_ledger(const Error& e) {
-  static const SdkErrc kRefusals[] = {
-      SdkErrc::unknown_deal,      SdkErrc::not_a_party,        SdkErrc::deal_state,
-      SdkErrc::bad_balance_proof, SdkErrc::already_rated,      SdkErrc::bad_rating,
-      SdkErrc::challenge_period,  SdkErrc::insufficient_funds, SdkErrc::invalid_field,
-      SdkErrc::bad_request,       SdkErrc::bad_signature,      SdkErrc::deal_closed,
-      SdkErrc::rejected,          SdkErrc::wrong_deal,         SdkErrc::wrong_party};
-  for (SdkErrc c : kRefusals)
-    if (e.code() == make_error_code(c)) return true;
-  return false;
+  if (e.code().category() != sdk_category()) return false;  // the node not reached
+  for (SdkErrc c : {SdkErrc::ledger_unavailable, SdkErrc::storage_unavailable, SdkErrc::internal,
+                    SdkErrc::rate_limited, SdkErrc::bad_response, SdkErrc::other_api_error})
+    if (e.code() == make_error_code(c)) return false;
+  return true;
 }
 
 // A batch's receipt as one of its operations': the deal's own events only.
