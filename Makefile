@@ -16,7 +16,7 @@ SOAK_KILLS   ?= 40
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
               -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 
-.PHONY: all deps configure build install package quickstart test check-size test-fast sanitize sanitize-build sanitize-all demo bench fuzz soak chaos netbed-test format check-format clean
+.PHONY: all deps configure build install package quickstart test check-size test-fast sanitize sanitize-build sanitize-all demo bench bench-scale fuzz soak chaos netbed-test format check-format clean
 
 all: build
 
@@ -121,6 +121,12 @@ bench: build
 	@# Ratios across programs, of figures this run measured (none if either is missing).
 	bench/ratios.sh $(BUILD)/bench/results.json
 	@echo "results: $(BUILD)/bench/results.json" && cat $(BUILD)/bench/results.json
+
+# How cost grows: the measured parts at their usual size and larger (bench/scale.sh names the
+# curves), into $(BUILD)/bench/scale.json; bounded to 15 minutes.
+bench-scale: build
+	@scripts/install-deps.sh --bench
+	timeout 900 bench/scale.sh $(BUILD)
 
 # Mutation fuzzing of the parsers that take outside input, FUZZ_SECONDS per target, under
 # ASan/UBSan. A crashing input is left in $(ASAN_BUILD)/ipsx-fuzz-crash.bin.

@@ -1,5 +1,6 @@
 // market benchmarks: the order book and matcher alone (one core, no signatures, no I/O), with
-// 1,000,000 resting offers over the 249 assigned countries x 3 IP types.
+// 1,000,000 resting offers (`--resting N` for another size) over the 249 assigned countries x 3
+// IP types.
 //   market.core_ops_per_s   placements (offers and requests, each matched), and cancels
 //   market.p99_ns           99th percentile of one such operation
 //   market.offer_ns, market.request_ns, market.cancel_ns
@@ -36,6 +37,8 @@
 #include <chrono>
 #include <fstream>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "bench_main.h"
 #include "core/country.h"
@@ -52,7 +55,8 @@ namespace {
 using namespace ipsx;
 using namespace ipsx::market;
 
-constexpr size_t kResting = 1'000'000;
+// Resting offers in the book (`--resting N`: `make bench-scale` runs 1 M and 10 M).
+size_t g_resting = 1'000'000;
 constexpr size_t kProviders = 100'000;
 constexpr uint64_t kNow = 1'800'000'000;
 
@@ -203,10 +207,10 @@ void core_ops(benchmark::State& state) {
   };
   // The benchmark's own list of ids is allocated first: only the book's heap is measured.
   HugeVector<OrderId> offers;
-  offers.reserve(kResting * 2);
+  offers.reserve(g_resting * 2);
   size_t heap_before = heap();
   OrderBook book;
-  for (size_t i = 0; i < kResting; ++i)
+  for (size_t i = 0; i < g_resting; ++i)
     offers.push_back(book.place_offer(f.offer(), kNow, nullptr));
   size_t heap_after = heap();
   double bytes_per_offer =
@@ -486,10 +490,17 @@ void restart(benchmark::State& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::vector<char*> args{argv[0]};
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--smoke") g_restart_entries = 2'000;
+    std::string_view a = argv[i];
+    if (a == "--smoke") g_restart_entries = 2'000;
+    if (a == "--resting" && i + 1 < argc) {
+      g_resting = std::stoull(argv[++i]);
+      continue;
+    }
+    args.push_back(argv[i]);
   }
-  return ipsx::bench::run(argc, argv,
+  return ipsx::bench::run(static_cast<int>(args.size()), args.data(),
                           {{"market.core_ops_per_s",
                             core_ops,
                             1,
