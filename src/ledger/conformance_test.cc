@@ -1728,6 +1728,26 @@ TEST_P(LedgerConformance, SubmitAsAnswersEachQueuedOpenDealWithItsOwnDeal) {
   check_invariants();
 }
 
+// Attack: spending the same money twice inside one transaction, where each operation alone is
+// valid (the same balance proof claimed twice; the whole wallet withdrawn twice). Each later
+// operation sees the earlier one's effect, so the second is refused and the first undone.
+TEST_P(LedgerConformance, BatchCannotSpendTheSameMoneyTwice) {
+  finalize_and_fund();
+  Hash a = open_standard_deal();
+  const Amount x = units(5000);
+  Op claim = Claim{a, x, proof_sig(R(), a, x)};
+  expect_rejected(P(), Batch{{claim, claim}}, LedgerErrc::bad_balance_proof);
+  EXPECT_EQ(deal(a).claimed, Amount());
+  const Amount all = wallet(R().address()).balance;
+  expect_rejected(R(), Batch{{Withdraw{all}, Withdraw{all}}}, LedgerErrc::insufficient_funds);
+  EXPECT_AMOUNT(wallet(R().address()).balance, all);
+  // Each alone, once: accepted.
+  exec(P(), Batch{{claim}});
+  exec(R(), Batch{{Withdraw{all}}});
+  EXPECT_AMOUNT(deal(a).claimed, x);
+  EXPECT_AMOUNT(wallet(R().address()).balance, Amount());
+}
+
 TEST_P(LedgerConformance, BatchRefusesEmptyLongNestedAndNonCentralizerOperations) {
   finalize_and_fund();
   Hash a = open_standard_deal();
