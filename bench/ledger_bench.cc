@@ -17,6 +17,12 @@
 //                               close: its state snapshot loaded, nothing replayed
 //   ledger.restart_ms_1m_tail   the same ledger when a crash left the most it can after its
 //                               snapshot (snapshot_every transactions, replayed and re-verified)
+//   ledger.accounts_transfers_per_s  the transfers' load, each to a random one of
+//                               ledger.accounts accounts (100,000; `--accounts N`), snapshots
+//                               stored every 20,000 transactions as by default
+//   ledger.accounts_open_ms     opening that ledger (its state loaded from its snapshot)
+//   ledger.accounts_disk_bytes_each / _heap_bytes_each   its store and its open state, per account
+#include <malloc.h>
 #include <secp256k1.h>
 #include <secp256k1_recovery.h>
 
@@ -25,11 +31,14 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "bench_main.h"
 #include "core/keccak.h"
 #include "ledger/embedded_ledger.h"
+#include "ledger/state.h"
+#include "ledger/store.h"
 #include "ledger/test_util.h"
 
 namespace {
@@ -276,11 +285,164 @@ void restart(benchmark::State& state, bool after_clean_close) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// ---- How cost grows with the accounts -------------------------------------------------------
+
+// Accounts in the ledger for ledger.accounts_* (`--accounts N`: `make bench-scale` runs 100 k,
+// 1 M and 10 M).
+size_t g_accounts = 100'000;
+
+size_t heap_in_use() {
+  struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+Address account_number(uint64_t i) {
+  Address a;
+  a.bytes()[0] = 0xac;
+  for (int b = 0; b < 8; ++b) a.bytes()[19 - b] = static_cast<uint8_t>(i >> (8 * b));
+  return a;
+}
+
+// A store whose state holds `n` accounts (one base unit each) beside the senders (a million
+// tokens each), in `dir`. The accounts are made straight into a State (the genesis, the sale's
+// finalize, one transfer to each), and the store gets one block after its genesis block with no
+// transactions, that state's digest and its snapshot: an open loads it as it loads any snapshot.
+// (Made by transactions, 10 M accounts would take the run's whole time bound to sign.) The
+// store's size is then the state's cost on disk, not a history's.
+Result<void> accounts_store(const std::filesystem::path& dir, size_t n,
+                            const std::vector<crypto::PrivateKey>& senders, ManualClock& clock,
+                            const GenesisConfig& g) {
+  EmbeddedOptions o;
+  o.data_dir = dir;
+  BlockView genesis_block;
+  {
+    auto l = EmbeddedLedger::open(o, &g, clock);
+    if (!l) return std::unexpected(l.error());
+    auto b = (*l)->block(0);
+    if (!b) return std::unexpected(b.error());
+    genesis_block = *b;
+  }
+  const int64_t at = to_unix_ms(clock.now());
+  BlockView b;
+  b.number = 1;
+  b.parent = genesis_block.hash;
+  b.timestamp_ms = at;
+  b.tx_root = tx_root({});
+  std::string snapshot;
+  {  // the state's memory goes back before the ledger loads it
+    auto state = State::genesis(g);
+    if (!state) return std::unexpected(state.error());
+    uint64_t early_nonce = 0;
+    auto apply = [&](const Address& from, uint64_t nonce, Op op) -> Result<void> {
+      auto r = state->apply(UnsignedTx{g.chain_id, from, nonce, std::move(op), Hash{}}, at);
+      if (!r) return std::unexpected(r.error());
+      return {};
+    };
+    if (auto r = apply(key("team").address(), 0, FinalizeSale{}); !r) return r;
+    for (const auto& k : senders) {
+      auto r = apply(key("early").address(), early_nonce++,
+                     Transfer{k.address(), Amount::from_tokens(1'000'000).value()});
+      if (!r) return r;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      auto r = apply(key("early").address(), early_nonce++,
+                     Transfer{account_number(i), Amount::from_base(1)});
+      if (!r) return r;
+    }
+    b.state_digest = state->digest();
+    snapshot = state->snapshot();
+  }
+  b.hash = block_hash(b);
+  auto store = Store::open(dir);
+  if (!store) return std::unexpected(store.error());
+  return (*store)->append(b, {}, {}, {}, &snapshot);
+}
+
+// Transfers among g_accounts accounts: the transfers benchmark's load (20,000 signed transfers
+// an iteration from 64 senders, every signature recovered, blocks synced), each to an account
+// drawn at random, on a ledger that stores a snapshot every 20,000 transactions as it does by
+// default. open_ms: the open that loads the state; bytes_on_disk / heap per account: the store
+// and the heap the open state holds, over the accounts.
+void accounts(benchmark::State& state) {
+  const size_t n = ipsx::bench::smoke_run() ? 1'000 : g_accounts;
+  auto dir = std::filesystem::path(IPSX_BENCH_DIR) / "ledger-accounts";
+  std::filesystem::remove_all(dir);
+  ManualClock clock(from_unix_ms(1'767'225'600'000));
+  GenesisConfig g = ledger::testing::named_genesis(clock.now(), 1337);
+  std::vector<crypto::PrivateKey> senders;
+  for (size_t i = 0; i < kSenders; ++i) senders.push_back(key("sender" + std::to_string(i)));
+  clock.advance(Millis(2000));
+  if (auto r = accounts_store(dir, n, senders, clock, g); !r) {
+    state.SkipWithError(r.error().message().c_str());
+    return;
+  }
+  uint64_t disk = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir))
+    if (f.is_regular_file()) disk += f.file_size();
+  EmbeddedOptions o;
+  o.data_dir = dir;
+  o.verify_threads = verify_threads();
+  const size_t heap0 = heap_in_use();
+  auto t0 = std::chrono::steady_clock::now();
+  auto opened = EmbeddedLedger::open(o, nullptr, clock);
+  const double open_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (!opened) {
+    state.SkipWithError(opened.error().message().c_str());
+    return;
+  }
+  auto& ledger = *opened;
+  const size_t heap1 = heap_in_use();
+  std::vector<uint64_t> nonces(kSenders, 0);
+  std::mt19937_64 rng(7);
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<SignedTx> batch(kBatch);
+    for (size_t i = 0; i < kBatch; ++i) {
+      size_t s = i % kSenders;
+      auto tx =
+          ledger
+              ->prepare(senders[s].address(),
+                        Transfer{account_number(rng() % n), Amount::from_base(1)}, nonces[s]++)
+              .value();
+      batch[i] = SignedTx{tx, crypto::sign(senders[s], tx.digest).value()};
+    }
+    std::atomic<size_t> left{kBatch};
+    std::atomic<size_t> failed{0};
+    std::promise<void> all_done;
+    state.ResumeTiming();
+    for (SignedTx& tx : batch) {
+      ledger->submit_async(std::move(tx), [&](Result<Receipt> r) {
+        if (!r) ++failed;
+        if (--left == 0) all_done.set_value();
+      });
+    }
+    all_done.get_future().wait();
+    if (failed > 0) state.SkipWithError("a transfer was rejected");
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatch));
+  state.counters["accounts"] = static_cast<double>(n);
+  state.counters["open_ms"] = open_ms;
+  state.counters["disk_per_account"] = static_cast<double>(disk) / static_cast<double>(n);
+  state.counters["heap_per_account"] =
+      static_cast<double>(heap1 > heap0 ? heap1 - heap0 : 0) / static_cast<double>(n);
+  ledger.reset();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::vector<char*> args{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--accounts" && i + 1 < argc) {
+      g_accounts = std::stoull(argv[++i]);
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
   return ipsx::bench::run(
-      argc, argv,
+      static_cast<int>(args.size()), args.data(),
       {{"ledger.raw_recover_per_s", raw_recover},
        {"ledger.raw_recover_all_threads_per_s", raw_recover, static_cast<int>(verify_threads())},
        {"ledger.transfers_per_s",
@@ -312,7 +474,17 @@ int main(int argc, char** argv) {
         {{"ms", "ledger.restart_ms_1m"}},
         3,
         true,
-        1}},
+        1},
+       {"ledger.accounts_transfers_per_s",
+        accounts,
+        1,
+        {{"accounts", "ledger.accounts"},
+         {"open_ms", "ledger.accounts_open_ms"},
+         {"disk_per_account", "ledger.accounts_disk_bytes_each"},
+         {"heap_per_account", "ledger.accounts_heap_bytes_each"}},
+        1,
+        true,
+        3}},
       {{"ledger.reopen_verify_cost",
         [](const auto& m) -> std::optional<double> {
           auto v = m.find("ledger.reopen_tx_per_s");

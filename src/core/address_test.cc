@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
+
+#include "core/hash.h"
 
 namespace ipsx {
 namespace {
@@ -46,6 +49,43 @@ TEST(Address, MalformedTextIsRejected) {
   EXPECT_FALSE(Address::parse("0x5aaeb6053f3e94c9b9a09f33669435e7ef1bea"));
   EXPECT_FALSE(Address::parse("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaedaa"));
   EXPECT_FALSE(Address::parse("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaeg"));
+}
+
+// The table hash is SipHash: the paper's SipHash-2-4 vector (key 00..0f, message 00..0e) checks
+// the rounds and the message's padding; the tables use 1-3 rounds of the same code.
+TEST(TableHash, IsSipHashByThePapersVector) {
+  uint8_t msg[15];
+  for (uint8_t i = 0; i < 15; ++i) msg[i] = i;
+  EXPECT_EQ((siphash<2, 4>(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 15)),
+            0xa129ca6149be45e5ULL);
+  EXPECT_NE(hash_key().k0 | hash_key().k1, 0u);
+}
+
+// An attack on the ledger's tables: anyone may send a token to any address, so addresses that
+// share all but their last bytes (or their first eight, which the table hash once was) can be
+// made at will. They must still spread over the buckets: with 100,000 of them, no bucket holds
+// more than a dozen (a uniform hash gives ~1 each; the old hash put them all in one).
+TEST(TableHash, AddressesSharingAPrefixDoNotShareABucket) {
+  std::unordered_set<Address> addresses;
+  for (uint64_t i = 0; i < 100'000; ++i) {
+    Address a;
+    a.bytes()[0] = 0xac;
+    for (int b = 0; b < 8; ++b) a.bytes()[19 - b] = static_cast<uint8_t>(i >> (8 * b));
+    addresses.insert(a);
+  }
+  size_t worst_address = 0;
+  for (size_t b = 0; b < addresses.bucket_count(); ++b)
+    worst_address = std::max(worst_address, addresses.bucket_size(b));
+  EXPECT_LE(worst_address, 12u);
+  std::unordered_set<Hash> hashes;
+  for (uint64_t i = 0; i < 100'000; ++i) {
+    Hash h;
+    for (int b = 0; b < 8; ++b) h.bytes()[31 - b] = static_cast<uint8_t>(i >> (8 * b));
+    hashes.insert(h);
+  }
+  size_t worst = 0;
+  for (size_t b = 0; b < hashes.bucket_count(); ++b) worst = std::max(worst, hashes.bucket_size(b));
+  EXPECT_LE(worst, 12u);
 }
 
 }  // namespace
