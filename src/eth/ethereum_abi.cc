@@ -226,20 +226,6 @@ Hash commitment(const DealTerms& t) {
   return keccak256(*data);
 }
 
-std::optional<Hash> deal_operated(const L::Op& op) {
-  return std::visit(
-      [](const auto& o) -> std::optional<Hash> {
-        using T = std::decay_t<decltype(o)>;
-        if constexpr (std::is_same_v<T, L::Claim> || std::is_same_v<T, L::CloseDeal> ||
-                      std::is_same_v<T, L::CooperativeClose> ||
-                      std::is_same_v<T, L::UncooperativeClose> || std::is_same_v<T, L::Settle> ||
-                      std::is_same_v<T, L::Rate> || std::is_same_v<T, L::RecordUsage>)
-          return o.deal_id;
-        return std::nullopt;
-      },
-      op);
-}
-
 DealTerms terms_of_opened(const std::vector<abi::Value>& x) {
   auto h = [&](size_t i) {
     return Hash(std::span<const uint8_t, 32>(x[i].get<Bytes>().data(), 32));
@@ -299,7 +285,7 @@ std::vector<Hash> deals_operated(const L::Op& op) {
       auto ids = deals_operated(inner);  // a batch in a batch, which the contract refuses
       out.insert(out.end(), ids.begin(), ids.end());
     }
-  } else if (auto id = deal_operated(op)) {
+  } else if (auto id = L::deal_of(op)) {
     out.push_back(*id);
   }
   return out;
@@ -309,7 +295,7 @@ Result<ContractCall> ledger_call(const Address& token, const Address& cz, const 
                                  std::span<const DealTerms> terms) {
   const auto* b = std::get_if<L::Batch>(&op);
   if (!b) {
-    if (terms.size() != (deal_operated(op) ? 1u : 0u))
+    if (terms.size() != (L::deal_of(op) ? 1u : 0u))
       return fail(CoreErrc::invalid_argument, "the operation's deal terms do not match it");
     return ledger_call(token, cz, op, terms.empty() ? nullptr : &terms[0]);
   }
@@ -336,7 +322,7 @@ Result<ContractCall> ledger_call(const Address& token, const Address& cz, const 
 Result<ContractCall> ledger_call(const Address& token, const Address& cz, const L::Op& op,
                                  const DealTerms* terms) {
   const auto& f = functions();
-  if (deal_operated(op) && !terms)
+  if (L::deal_of(op) && !terms)
     return fail(CoreErrc::invalid_argument, "the deal's terms are needed for its call");
   auto tv = [&] { return terms_value(*terms); };
   auto make = [](const Address& to, const abi::Function& fn, std::vector<abi::Value> args,

@@ -76,11 +76,8 @@ Result<ContractCall> ledger_call(const Address& token, const Address& centralize
 // that order (a batch is one call of the Centralizer's batch(bytes[]) with each operation's call).
 Result<ContractCall> ledger_call(const Address& token, const Address& centralizer,
                                  const ledger::Op& op, std::span<const DealTerms> terms);
-// The deal an operation acts on, for those whose call carries the deal's terms (claim, the
-// closes, settle, rate, recordUsage); nullopt for the others (a batch too).
-std::optional<Hash> deal_operated(const ledger::Op& op);
-// Every deal whose terms the operation's call carries, in order: deal_operated(op)'s, or each
-// of a batch's operations'.
+// Every deal whose terms the operation's call carries, in order: ledger::deal_of(op)'s (claim,
+// the closes, settle, rate, recordUsage), or each of a batch's operations'.
 std::vector<Hash> deals_operated(const ledger::Op& op);
 // The terms in a decoded DealOpened event (its values in the event's order).
 DealTerms terms_of_opened(const std::vector<abi::Value>& event);

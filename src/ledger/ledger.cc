@@ -74,6 +74,18 @@ const char* to_string(DealState s) {
   return "unknown";
 }
 
+std::optional<Hash> deal_of(const Op& op) {
+  return std::visit(
+      [](const auto& o) -> std::optional<Hash> {
+        if constexpr (requires { o.deal_id; }) {
+          return o.deal_id;
+        } else {
+          return std::nullopt;
+        }
+      },
+      op);
+}
+
 const char* op_name(const Op& op) {
   static constexpr const char* kNames[] = {"transfer",
                                            "approve",

@@ -158,6 +158,8 @@ struct Batch {
 bool batchable(const Op& op);
 // The operation's name as in docs/ledger.md ("transfer", "openDeal", ...).
 const char* op_name(const Op& op);
+// The existing deal an operation acts on (claim, the closes, settle, rate, recordUsage), if any.
+std::optional<Hash> deal_of(const Op& op);
 
 // A transaction to sign: `digest` is what the sender signs (EIP-712 in the embedded ledger).
 struct UnsignedTx {

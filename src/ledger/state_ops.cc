@@ -679,21 +679,6 @@ Result<std::vector<Event>> State::apply(Call& call, const RecordUsage& u) {
   return events;
 }
 
-namespace {
-// The deal an operation acts on, for the operations on an existing deal.
-std::optional<Hash> deal_acted_on(const Op& op) {
-  return std::visit(
-      [](const auto& o) -> std::optional<Hash> {
-        if constexpr (requires { o.deal_id; }) {
-          return o.deal_id;
-        } else {
-          return std::nullopt;
-        }
-      },
-      op);
-}
-}  // namespace
-
 // All or none: each operation applies in turn, every entry it changes recorded in an undo log;
 // the first that fails puts back every entry the batch changed, in reverse, and the batch fails
 // with its error. The events are the operations' in order.
@@ -724,8 +709,7 @@ Result<std::vector<Event>> State::apply(Call& call, const Batch& b) {
   };
   for (size_t i = 0; i < b.ops.size(); ++i) {
     const Op& op = b.ops[i];
-    if (auto id = deal_acted_on(op);
-        id && std::find(opened.begin(), opened.end(), *id) != opened.end()) {
+    if (auto id = deal_of(op); id && std::find(opened.begin(), opened.end(), *id) != opened.end()) {
       return refuse(i, Error(LedgerErrc::unknown_deal,
                              "the deal is opened by this batch: act on it in a later transaction"));
     }
