@@ -27,7 +27,14 @@
 //   market.restart_ms_snapshot  the same restart from a snapshot taken at entry 95,000 plus the
 //                               5,000 entries after it
 //   market.restart_entries_per_s  entries the full replay goes through per second
+//   market.tick_ms          one Market::tick (what a node runs every second on its server
+//                           thread) with market.tick_live_deals live deals (1,000; `--live-deals
+//                           N`), each of one IP from one offer, opened on an embedded ledger
+//   market.tick_every_deal_ms  the same tick reading the ledger for every live deal (no
+//                           tick_read_budget: what every tick did before it)
+//   market.bytes_per_live_deal  heap the market and its embedded ledger hold per live deal
 #include <malloc.h>
+#include <unistd.h>
 #if defined(__x86_64__)
 #include <x86intrin.h>
 #endif
@@ -35,10 +42,13 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "bench_main.h"
 #include "core/country.h"
@@ -487,6 +497,121 @@ void restart(benchmark::State& state) {
   state.counters["restart_ms_snapshot"] = snapshot_ms / static_cast<double>(rounds);
 }
 
+// ---- The node's tick with N live deals -----------------------------------------------------
+
+// Live deals for market.tick_ms (`--live-deals N`: `make bench-scale` runs 1 k, 10 k, 100 k).
+size_t g_live_deals = 1'000;
+
+size_t heap_in_use() {
+  struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+// A market with `g_live_deals` live deals on an embedded ledger (one provider's offers of one IP
+// each, each filled by its own request), then Market::tick timed: what `ipsx node` runs every
+// second on its server thread. The ledger's store is in /dev/shm: its per-deal block syncs are
+// the build's cost, not the tick's. bytes_per_deal: the heap the market and the ledger hold per
+// live deal (its offer, its request, the deal's record on both, the ledger's blocks cache).
+void tick_live(benchmark::State& state) {
+  const size_t n = ipsx::bench::smoke_run() ? 100 : g_live_deals;
+  auto dir = std::filesystem::path("/dev/shm") / fmt::format("ipsx-bench-tick-{}", getpid());
+  std::filesystem::remove_all(dir);
+  struct Cleanup {
+    std::filesystem::path d;
+    ~Cleanup() { std::filesystem::remove_all(d); }
+  } cleanup{dir};
+  ManualClock clock(from_unix_ms(1'767'225'600'000));
+  ledger::GenesisConfig g = ledger::testing::named_genesis(clock.now());
+  const size_t heap0 = heap_in_use();
+  ledger::EmbeddedOptions lo;
+  lo.data_dir = dir;
+  lo.verify_threads = 1;
+  auto ledger = ledger::EmbeddedLedger::open(lo, &g, clock).value();
+  clock.advance(Millis(2000));
+  crypto::PrivateKey provider = key_of("provider"), requester = key_of("requester");
+  crypto::PrivateKey market_key = key_of("market");
+  auto run = [&](const crypto::PrivateKey& k, ledger::Op op) {
+    auto tx = ledger->prepare(k.address(), std::move(op)).value();
+    return ledger->submit(ledger::testing::sign_tx(k, tx)).has_value();
+  };
+  if (!run(key_of("team"), ledger::FinalizeSale{}) ||
+      !run(key_of("early"),
+           ledger::Transfer{requester.address(), Amount::from_tokens(1'000'000).value()}) ||
+      !run(requester, ledger::Deposit{Amount::from_tokens(1'000'000).value()})) {
+    state.SkipWithError("ledger setup");
+    return;
+  }
+  Hash sep = ledger->domain().separator();
+  MarketConfig config{0, {}, 0, false};
+  Market m(*ledger, market_key.clone(), clock, config, nullptr);
+  uint64_t now_s = static_cast<uint64_t>(to_unix_seconds(clock.now()));
+  for (size_t i = 0; i < n; ++i) {
+    Offer o;
+    o.provider = provider.address();
+    o.ip = parse_ip(fmt::format("10.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256)).value();
+    o.country = parse_country("DE").value();
+    o.protocols = protocol::http;
+    o.scopes = scope::crawling;
+    o.capacity = 1;
+    o.max_duration = 86'400;
+    o.price_per_second = U256(1000);
+    o.market = market_key.address();
+    o.expiry = now_s + 10 * 86'400;
+    o.nonce = i;
+    auto sig = crypto::sign(provider, crypto::eip712::digest(sep, o.struct_hash())).value();
+    if (!m.place_offer(o, sig)) {
+      state.SkipWithError("offer");
+      return;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Request r;
+    r.requester = requester.address();
+    r.countries = {parse_country("DE").value()};
+    r.protocols = protocol::http;
+    r.scope = scope::crawling;
+    r.duration = 86'400;
+    r.max_price_per_second = U256(1000);
+    r.budget = *r.max_price_per_second.checked_mul(86'400);
+    r.market = market_key.address();
+    r.expiry = now_s + 10 * 86'400;
+    r.nonce = n + i;
+    auto sig = crypto::sign(requester, crypto::eip712::digest(sep, r.struct_hash())).value();
+    if (!m.place_request(r, sig)) {
+      state.SkipWithError("request");
+      return;
+    }
+  }
+  if (m.open_deals() != n) {
+    state.SkipWithError(fmt::format("{} deals open of {}", m.open_deals(), n).c_str());
+    return;
+  }
+  const size_t heap1 = heap_in_use();
+  auto tick_ms = [&] {
+    auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(m.tick());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  // A tick that reads every live deal (no time budget), as every tick did before the budget.
+  m.set_tick_read_budget(std::chrono::hours(1));
+  std::vector<double> full;
+  for (int i = 0; i < 5; ++i) full.push_back(tick_ms());
+  std::sort(full.begin(), full.end());
+  m.set_tick_read_budget(MarketConfig{}.tick_read_budget);
+  std::vector<double> ms;
+  for (auto _ : state) {
+    ms.push_back(tick_ms());
+  }
+  if (m.open_deals() != n) state.SkipWithError("a tick closed deals");
+  std::sort(ms.begin(), ms.end());
+  state.counters["tick_ms"] = ms[ms.size() / 2];
+  state.counters["tick_full_ms"] = full[full.size() / 2];
+  state.counters["live_deals"] = static_cast<double>(n);
+  state.counters["bytes_per_deal"] =
+      static_cast<double>(heap1 > heap0 ? heap1 - heap0 : 0) / static_cast<double>(n);
+  state.SetItemsProcessed(state.iterations());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -494,6 +619,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--smoke") g_restart_entries = 2'000;
+    if (a == "--live-deals" && i + 1 < argc) {
+      g_live_deals = std::stoull(argv[++i]);
+      continue;
+    }
     if (a == "--resting" && i + 1 < argc) {
       g_resting = std::stoull(argv[++i]);
       continue;
@@ -537,5 +666,15 @@ int main(int argc, char** argv) {
                             1,
                             {{"restart_ms_full", "market.restart_ms_full"},
                              {"restart_ms_snapshot", "market.restart_ms_snapshot"}},
-                            1}});
+                            1},
+                           {"market.ticks_per_s",
+                            tick_live,
+                            1,
+                            {{"tick_ms", "market.tick_ms"},
+                             {"tick_full_ms", "market.tick_every_deal_ms"},
+                             {"live_deals", "market.tick_live_deals"},
+                             {"bytes_per_deal", "market.bytes_per_live_deal"}},
+                            1,
+                            true,
+                            9}});
 }

@@ -426,10 +426,22 @@ std::vector<Hash> Market::tick() {
   }
   // Each release's fills are executed before the next release is journaled: journaling expires
   // the book, which also lets go of the requests filled so far (see OrderBook::refuse).
-  for (auto& [id, d] : deals_) {
+  // The ledger is read for at most tick_read_budget of wall time (and at least
+  // kMinDealReadsPerTick deals), round the deals from where the last tick stopped: a read per
+  // live deal per tick cost 66 ms a tick at 100,000 live deals on the embedded ledger, and a
+  // call to the chain per deal each second on Ethereum, on the node's server thread.
+  const auto read_until = std::chrono::steady_clock::now() + config_.tick_read_budget;
+  size_t reads = 0;
+  auto it = deals_.upper_bound(release_cursor_);
+  for (size_t seen = 0, n = deals_.size(); seen < n; ++seen, ++it) {
+    if (it == deals_.end()) it = deals_.begin();
+    if (reads >= kMinDealReadsPerTick && std::chrono::steady_clock::now() >= read_until) break;
+    release_cursor_ = it->first;
+    if (it->second.released) continue;
+    ++reads;
     fills.clear();
-    release_if_closed(d, t, &fills);
-    execute(fills, &opened);  // may add deals: std::map insertion keeps the iteration valid
+    release_if_closed(it->second, t, &fills);
+    execute(fills, &opened);  // may add deals: std::map insertion keeps `it` valid
   }
   forget_dead_orders();
   maybe_snapshot();

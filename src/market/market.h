@@ -40,7 +40,13 @@ struct MarketConfig {
   // Whether a snapshot prunes the entries before it (false keeps the whole journal: an audit
   // trail, and what lets a test compare a full replay with snapshot + tail).
   bool prune_journal = true;
+  // How long one tick() may spend reading the ledger for deals closed there (at least
+  // kMinDealReadsPerTick reads a tick whatever it takes): a tick goes round the live deals from
+  // where the last one stopped, so with more deals than a tick reads, a close made on the ledger
+  // alone (not through the protocol's events) frees its place a few ticks later.
+  std::chrono::milliseconds tick_read_budget{10};
 };
+inline constexpr size_t kMinDealReadsPerTick = 16;
 
 // A deal the market opened, and where it stands.
 struct DealRecord {
@@ -188,11 +194,13 @@ class Market {
   // Drives the clock's side: expires orders; re-matches the offers whose availability window has
   // opened (OrderBook::advance) and, when resting orders have minimum ratings, the orders of
   // parties whose rating on the ledger changed since the last tick (OrderBook::rating_changed);
-  // and frees the places of deals closed on the ledger. Each re-match is journaled (it may open
+  // and frees the places of deals closed on the ledger (read for at most tick_read_budget a tick,
+  // round the deals). Each re-match is journaled (it may open
   // deals, which replay must repeat). Returns the deals opened. Call it at the time
   // next_deadline() gives, and periodically (a ledger close or a rating is not an event the
   // market hears of otherwise).
   std::vector<Hash> tick();
+  void set_tick_read_budget(std::chrono::milliseconds b) { config_.tick_read_budget = b; }
   // The earliest moment tick() has work to do for a deal or a window opening, if any.
   std::optional<Timestamp> next_deadline() const;
 
@@ -306,6 +314,7 @@ class Market {
   std::unordered_map<Hash, OrderId> by_hash_;
   std::unordered_set<Hash> seen_;  // every order hash ever placed
   std::map<Hash, DealRecord> deals_;
+  Hash release_cursor_;  // the last deal tick() read the ledger for (it goes on after it)
   std::deque<DealPrint> prints_;
   std::unordered_map<Hash, uint64_t> ledger_fills_;  // deals opened per request hash
   // The ratings tick() last saw for owners of live orders (to notice changes).

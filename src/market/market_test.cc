@@ -277,6 +277,46 @@ TEST_F(MarketTest, StatusEventsDriveTheDealAndAClosedDealFreesItsPlace) {
   EXPECT_EQ(market_->deal(opened[0])->request, waiting->id);
 }
 
+// A tick reads the ledger for a bounded number of deals (its time budget, at least
+// kMinDealReadsPerTick), going round from where the last one stopped: with no time to spare,
+// 40 deals all closed on the ledger are read 16, 16 and 8 a tick, and every one is freed.
+TEST_F(MarketTest, ATickReadsTheLedgerForAFewDealsAtATimeAndFreesEveryClosedOneInTurn) {
+  size_t reads = 0;
+  ledger::testing::FaultyLedger counting(*ledger_);
+  counting.deal_fault = [&](const Hash&) -> std::optional<Error> {
+    ++reads;
+    return std::nullopt;
+  };
+  MarketConfig config{100, {}};
+  config.tick_read_budget = std::chrono::milliseconds(0);
+  market_ = std::make_unique<Market>(counting, key("market"), clock_, config);
+  std::vector<Hash> deals;
+  for (uint8_t i = 0; i < 40; ++i) {
+    ASSERT_TRUE(place(offer(1000, static_cast<uint8_t>(2 + i), i)));
+    auto r = place(request(1000, 1, i));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->deals.size(), 1u);
+    deals.push_back(r->deals[0]);
+  }
+  for (const Hash& d : deals) {
+    Amount paid = Amount::from_base(U256(1000));
+    auto proof = crypto::sign(
+        requester_, crypto::eip712::digest(sep(), BalanceProof{d, paid.base()}.struct_hash()));
+    exec(provider_, ledger::CloseDeal{d, paid, *proof, ledger::CloseReason::requester_closed});
+  }
+  ASSERT_EQ(market_->open_deals(), 40u);
+  for (auto [read, open] : {std::pair<size_t, size_t>{16, 24}, {16, 8}, {8, 0}}) {
+    reads = 0;
+    market_->tick();
+    EXPECT_EQ(reads, read);
+    EXPECT_EQ(market_->open_deals(), open);
+  }
+  reads = 0;
+  market_->tick();
+  EXPECT_EQ(reads, 0u) << "released deals are not read again";
+  EXPECT_EQ(market_->profiles().get(provider_.address()).provided, 40u);
+}
+
 TEST_F(MarketTest, AnExitThatNeverGetsReadyIsClosedByTheClock) {
   auto o = place(offer(1'000'000));
   auto r = place(request(2'000'000));
