@@ -45,6 +45,9 @@ struct ReplayProgress {
   std::chrono::milliseconds every{1'000};
 };
 
+// A state of E entries is snapshotted at most every E / kSnapshotEntriesPerTx transactions.
+inline constexpr uint64_t kSnapshotEntriesPerTx = 4;
+
 struct EmbeddedOptions {
   std::filesystem::path data_dir;
   size_t verify_threads = 0;  // 0 = one per core
@@ -60,11 +63,12 @@ struct EmbeddedOptions {
   // Progress of the replay open() does (the blocks after the snapshot, or every block).
   ReplayProgress progress;
   // A snapshot of the state is stored with the block that brings the transactions since the
-  // last one to `snapshot_every`, and at a clean close; open() loads it (its digest must be the
-  // block's) and replays only the blocks after it, so a restart costs what the state and the
-  // blocks since the snapshot cost, not the whole history. A snapshot is trusted as the ledger's
-  // own earlier work: the blocks before it are not re-checked at open (`verify` checks every
-  // block from genesis). 0: no snapshots (every open replays from genesis).
+  // last one to `snapshot_every` (or, for a state of more than 4 x snapshot_every entries, to a
+  // quarter of its entries: kSnapshotEntriesPerTx), and at a clean close; open() loads it (its
+  // digest must be the block's) and replays only the blocks after it, so a restart costs what the
+  // state and the blocks since the snapshot cost, not the whole history. A snapshot is trusted as
+  // the ledger's own earlier work: the blocks before it are not re-checked at open (`verify` checks
+  // every block from genesis). 0: no snapshots (every open replays from genesis).
   uint64_t snapshot_every = 20'000;
   bool open_from_snapshot = true;  // false: replay from genesis even if there is a snapshot
 };

@@ -53,6 +53,9 @@ class State {
   // digest, which must be `expected_digest` (the block's), and checks the invariants; on an
   // error (storage) nothing changed.
   std::string snapshot() const;
+  // How many entries the state holds (accounts, allowances, deals, orders' uses, cancels,
+  // ratings, fills, subnets): what a snapshot's size grows with.
+  size_t entries() const;
   Result<void> restore(std::string_view body, const Hash& expected_digest);
   // Checks the conservation invariants (tokens and native coin, and reserves equal the open
   // deals' remaining deposits); the error says which part is off.

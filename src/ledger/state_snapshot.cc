@@ -236,6 +236,11 @@ std::string State::snapshot() const {
   return w.take();
 }
 
+size_t State::entries() const {
+  return accounts_.size() + allowances_.size() + deals_.size() + orders_.size() +
+         cancelled_.size() + ratings_.size() + fills_.size() + subnets_.size();
+}
+
 Result<void> State::restore(std::string_view body, const Hash& expected_digest) {
   State s = *this;  // the genesis' constants; the entries are replaced
   try {
