@@ -12,6 +12,8 @@
 //
 //   ipsx-bench-proxy --results build/bench/results.json [--seconds 3] [--rounds 3]
 //                    [--idle 10000] [--smoke]
+//   ipsx-bench-proxy --scale-conns 1000,10000,50000 [--results F]   (`make bench-scale`: see
+//                    scale_connections)
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -64,8 +66,10 @@ constexpr const char* kPassword = "bench-pass";
 // Ask for 65,536 descriptors (a privileged process may raise the hard limit), else take the
 // hard limit.
 void raise_fd_limit() {
-  rlimit want{65'536, 65'536};
-  if (setrlimit(RLIMIT_NOFILE, &want) == 0) return;
+  for (rlim_t n : {rlim_t{262'144}, rlim_t{65'536}}) {
+    rlimit want{n, n};
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) return;
+  }
   rlimit r{};
   getrlimit(RLIMIT_NOFILE, &r);
   r.rlim_cur = r.rlim_max;
@@ -298,20 +302,29 @@ struct Idle {
   size_t held = 0;
 };
 std::map<std::string, size_t> failures;  // why idle tunnels did not open
-Idle hold_idle(const Target& t, uint16_t dest_port, size_t n, std::vector<tcp::socket>& keep,
+// The i-th tunnel's client address to bind ("" for any) and destination port: past ~28,000
+// connections from one address to one port the ephemeral ports run out, so a larger run spreads
+// its tunnels over several of each.
+using Spread = std::function<std::pair<std::string, uint16_t>(size_t)>;
+Idle hold_idle(const Target& t, const Spread& spread, size_t n, std::vector<tcp::socket>& keep,
                asio::io_context& io) {
   size_t in_flight_limit = 256, started = 0, done = 0;
   std::function<void()> start_one;
   start_one = [&] {
     if (started >= n) return;
-    ++started;
+    auto [source, dest_port] = spread(started++);
     asio::co_spawn(
         io,
-        [&]() -> awaitable<void> {
+        [&, source, dest_port]() -> awaitable<void> {
           tcp::socket s(io);
           boost::system::error_code ec;
-          co_await s.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), t.port),
-                                   use_ec(ec));
+          if (!source.empty()) {
+            s.open(tcp::v4(), ec);
+            if (!ec) s.bind(tcp::endpoint(asio::ip::make_address(source), 0), ec);
+          }
+          if (!ec)
+            co_await s.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), t.port),
+                                     use_ec(ec));
           if (ec) {
             ++failures[std::string("connect: ") + ec.message()];
           } else if (co_await socks_connect(s, t, dest_port)) {
@@ -384,7 +397,7 @@ int serve_exit(DealArgs a) {
   ec.proxy_listen = tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
   ec.policy.allow.push_back(*parse_prefix("127.0.0.0/8"));
   ec.max_connections = 60'000;
-  ec.max_streams_per_channel = 30'000;
+  ec.max_streams_per_channel = 60'000;
   net::Exit exit(io.io(), ec, deals, provider, clock);
   if (!exit.start()) return 1;
   a.exit_port = exit.pair_port();
@@ -404,6 +417,7 @@ int serve_gateway(const DealArgs& a, uint16_t echo_port) {
   net::GatewayConfig gc;
   gc.password = kPassword;
   gc.max_clients = 60'000;
+  gc.max_streams_per_channel = 60'000;  // the scale curve's 50,000 tunnels share one deal
   net::Gateway gateway(io.io(), gc, requester.clone(), nullptr, clock);
   if (!gateway.start()) return 1;
   auto d = deal_of(a);
@@ -713,6 +727,55 @@ std::optional<Peer> start_ssh(const std::string& dir) {
   return Peer{"ssh", *ssh, Target{Via::socks, port, "", ""}, *sshd};
 }
 
+// ---- How cost grows with connections (`make bench-scale`) ------------------------------------
+
+// For each n: n idle SOCKS5 tunnels held through the gateway and the exit (each a client
+// connection, a stream of the gateway's channel to the exit and the exit's connection to a
+// destination), then the chain's rate with them open (a new connection per request, 32 at a
+// time, to a destination of its own), then all closed. Figures proxy.scale_<n>.held,
+// .bytes_per_conn (the gateway's and the exit's RSS growth over the tunnels held) and .rps.
+std::map<std::string, double> scale_connections(const std::vector<size_t>& sizes,
+                                                const Target& chain_t,
+                                                const std::vector<uint16_t>& dests, pid_t gw,
+                                                pid_t exit, std::chrono::milliseconds window) {
+  constexpr size_t kPerPair = 20'000;  // tunnels per (client address, destination port)
+  std::map<std::string, double> fig;
+  for (size_t n : sizes) {
+    std::string key =
+        n % 1000 ? fmt::format("proxy.scale_{}", n) : fmt::format("proxy.scale_{}k", n / 1000);
+    asio::io_context io;
+    std::vector<tcp::socket> keep;
+    keep.reserve(n);
+    failures.clear();
+    uint64_t before = rss_bytes(gw) + rss_bytes(exit);
+    Idle r = hold_idle(
+        chain_t,
+        [&](size_t i) {
+          size_t group = i / kPerPair;
+          return std::pair<std::string, uint16_t>{fmt::format("127.0.1.{}", 1 + group),
+                                                  dests[group % (dests.size() - 1)]};
+        },
+        n, keep, io);
+    uint64_t after = rss_bytes(gw) + rss_bytes(exit);
+    Load l = run_load(chain_t, dests.back(), "/bytes/1024", 32, window);
+    double rps = static_cast<double>(l.requests) * 1000.0 / static_cast<double>(window.count());
+    std::cout << fmt::format(
+        "{} tunnels: {} opened, {} held; gateway + exit RSS {} -> {} bytes; chain {:.0f} req/s "
+        "({} failed)\n",
+        n, r.opened, r.held, before, after, rps, l.failures);
+    for (auto& [why, k] : failures) std::cout << fmt::format("  not opened: {} x {}\n", k, why);
+    if (r.held > 0) {
+      fig[key + ".held"] = static_cast<double>(r.held);
+      fig[key + ".bytes_per_conn"] =
+          static_cast<double>(after > before ? after - before : 0) / static_cast<double>(r.held);
+    }
+    if (l.requests > 0) fig[key + ".rps"] = rps;
+    keep.clear();
+    std::this_thread::sleep_for(3s);  // the closes reach the gateway and the exit
+  }
+  return fig;
+}
+
 // ---- Main ---------------------------------------------------------------------------------
 
 int bench_main(int argc, char** argv) {
@@ -722,6 +785,7 @@ int bench_main(int argc, char** argv) {
   size_t idle = 10'000;
   bool idle_only = false;
   int rounds = 3;
+  std::vector<size_t> scale;  // --scale-conns 1000,10000,50000
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--results" && i + 1 < argc)
@@ -736,10 +800,13 @@ int bench_main(int argc, char** argv) {
       rounds = std::max(1, std::stoi(argv[++i]));
     else if (a == "--idle-only")
       idle_only = true;
-    else {
+    else if (a == "--scale-conns" && i + 1 < argc) {
+      std::stringstream list(argv[++i]);
+      for (std::string n; std::getline(list, n, ',');) scale.push_back(std::stoul(n));
+    } else {
       std::cerr << "usage: ipsx-bench-proxy [--results FILE] [--seconds S] [--rounds N] [--idle N] "
                    "[--idle-only] "
-                   "[--smoke]\n";
+                   "[--scale-conns N,N,...] [--smoke]\n";
       return 2;
     }
   }
@@ -790,6 +857,31 @@ int bench_main(int argc, char** argv) {
   line = gw_proc->read_line();
   if (std::sscanf(line.c_str(), "READY %u %127s %127s", &gw_port, user, pass) != 3)
     return fail_start("gateway", line);
+  if (!scale.empty()) {
+    // One destination per 20,000 tunnels, and one more for the rate measured beside them.
+    std::vector<uint16_t> dests{dest};
+    std::vector<Child> echoes;
+    size_t need = (*std::max_element(scale.begin(), scale.end()) + 19'999) / 20'000 + 1;
+    while (dests.size() < need) {
+      auto e = Child::spawn({self, "--serve-echo"}, true);
+      unsigned port = 0;
+      if (!e || std::sscanf(e->read_line().c_str(), "READY %u", &port) != 1)
+        return fail_start("echo", "");
+      echoes.push_back(*e);
+      dests.push_back(static_cast<uint16_t>(port));
+    }
+    auto fig = scale_connections(
+        scale, Target{Via::socks, static_cast<uint16_t>(gw_port), "country-de", kPassword}, dests,
+        gw_proc->pid, exit_proc->pid, window);
+    for (auto& e : echoes) e.stop();
+    gw_proc->stop();
+    exit_proc->stop();
+    echo->stop();
+    for (auto& [k, v] : fig) std::cout << fmt::format("{} = {:.3f}\n", k, v);
+    if (!results.empty()) merge_results(results, fig);
+    std::filesystem::remove_all(dir);
+    return fig.size() == 3 * scale.size() ? 0 : 1;
+  }
   // Two bare relays in a row in front of the destination (see BareRelay).
   auto relay_at = [&](uint16_t next) -> std::optional<std::pair<Child, uint16_t>> {
     auto c = Child::spawn({self, "--serve-relay", std::to_string(next)}, true);
@@ -881,7 +973,12 @@ int bench_main(int argc, char** argv) {
     std::vector<tcp::socket> keep;
     std::this_thread::sleep_for(500ms);
     uint64_t before = rss_bytes(gw_proc->pid) + rss_bytes(exit_proc->pid);
-    Idle r = hold_idle(chain_t, dest, idle, keep, io);
+    Idle r = hold_idle(
+        chain_t,
+        [&](size_t) {
+          return std::pair<std::string, uint16_t>{"", dest};
+        },
+        idle, keep, io);
     uint64_t after = rss_bytes(gw_proc->pid) + rss_bytes(exit_proc->pid);
     std::cout << fmt::format(
         "idle tunnels: {} opened, {} held; gateway + exit RSS {} -> {} bytes\n", r.opened, r.held,

@@ -96,6 +96,9 @@ struct GatewayConfig {
   // Clients served at once; one over it is answered "overloaded" (SOCKS5 general failure,
   // HTTP 503) once it has sent its request, and closed.
   size_t max_clients = 20'000;
+  // Connections one deal's pair channel carries at once (the exit has its own cap,
+  // ExitConfig::max_streams_per_channel); a client over it is answered "overloaded".
+  size_t max_streams_per_channel = 16'384;
   // Whether the requester uses the exits' fronts itself (the per-deal ip:port:user:pass
   // credentials). The gateway cannot see those connections, and the provider knows the
   // credentials too, so by default a usage record of the front is disputed, not signed: a

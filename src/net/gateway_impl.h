@@ -354,6 +354,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
 
   // `ch` becomes the deal's channel, heard from now (watch_channels); returns the one before.
   std::shared_ptr<MuxChannel> adopt(Link& l, std::shared_ptr<MuxChannel> ch) {
+    ch->max_streams = cfg.max_streams_per_channel;
     l.reads_seen = ch->reads();
     l.heard_at = Steady::now();
     return std::exchange(l.channel, std::move(ch));
