@@ -64,6 +64,21 @@ std::filesystem::path bench_dir() {
   return dir;
 }
 
+// Submits every transaction at once and waits for all their answers; returns how many failed.
+size_t submit_all(EmbeddedLedger& ledger, std::vector<SignedTx>& batch) {
+  std::atomic<size_t> left{batch.size()};
+  std::atomic<size_t> failed{0};
+  std::promise<void> all_done;
+  for (SignedTx& tx : batch) {
+    ledger.submit_async(std::move(tx), [&](Result<Receipt> r) {
+      if (!r) ++failed;
+      if (--left == 0) all_done.set_value();
+    });
+  }
+  all_done.get_future().wait();
+  return failed;
+}
+
 void transfers(benchmark::State& state) {
   ManualClock clock(from_unix_ms(1'767'225'600'000));
   GenesisConfig g = ledger::testing::named_genesis(clock.now(), 1337);
@@ -107,18 +122,8 @@ void transfers(benchmark::State& state) {
                     .value();
       batch.push_back(SignedTx{tx, crypto::sign(senders[s], tx.digest).value()});
     }
-    std::atomic<size_t> left{kBatch};
-    std::atomic<size_t> failed{0};
-    std::promise<void> all_done;
     state.ResumeTiming();
-    for (SignedTx& tx : batch) {
-      ledger->submit_async(std::move(tx), [&](Result<Receipt> r) {
-        if (!r) ++failed;
-        if (--left == 0) all_done.set_value();
-      });
-    }
-    all_done.get_future().wait();
-    if (failed > 0) state.SkipWithError("a transfer was rejected");
+    if (submit_all(*ledger, batch) > 0) state.SkipWithError("a transfer was rejected");
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatch));
   std::lock_guard lock(mu);
@@ -239,14 +244,7 @@ const std::filesystem::path& restart_store() {
           signers.emplace_back(sign, t, verify_threads());
         sign(0, verify_threads());
         for (auto& t : signers) t.join();
-        std::atomic<size_t> left{count};
-        std::promise<void> all;
-        for (SignedTx& tx : batch) {
-          ledger->submit_async(std::move(tx), [&](Result<Receipt>) {
-            if (--left == 0) all.set_value();
-          });
-        }
-        all.get_future().wait();
+        (void)submit_all(*ledger, batch);
         done += count;
         transfers += count;
       }
@@ -412,18 +410,8 @@ void accounts(benchmark::State& state) {
               .value();
       batch[i] = SignedTx{tx, crypto::sign(senders[s], tx.digest).value()};
     }
-    std::atomic<size_t> left{kBatch};
-    std::atomic<size_t> failed{0};
-    std::promise<void> all_done;
     state.ResumeTiming();
-    for (SignedTx& tx : batch) {
-      ledger->submit_async(std::move(tx), [&](Result<Receipt> r) {
-        if (!r) ++failed;
-        if (--left == 0) all_done.set_value();
-      });
-    }
-    all_done.get_future().wait();
-    if (failed > 0) state.SkipWithError("a transfer was rejected");
+    if (submit_all(*ledger, batch) > 0) state.SkipWithError("a transfer was rejected");
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatch));
   state.counters["accounts"] = static_cast<double>(n);

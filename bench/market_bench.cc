@@ -385,6 +385,36 @@ crypto::PrivateKey key_of(const std::string& name) {
   return crypto::PrivateKey::from_bytes(keccak256(name).view()).value();
 }
 
+// An embedded ledger in `dir` past its sale, `requester` holding a million IPSX in its
+// Centralizer wallet; nullptr (the benchmark skipped) if a step fails.
+std::unique_ptr<ledger::EmbeddedLedger> funded_ledger(const std::filesystem::path& dir,
+                                                      ManualClock& clock,
+                                                      const ledger::GenesisConfig& g,
+                                                      const crypto::PrivateKey& requester,
+                                                      benchmark::State& state) {
+  ledger::EmbeddedOptions lo;
+  lo.data_dir = dir;
+  lo.verify_threads = 1;
+  auto ledger = ledger::EmbeddedLedger::open(lo, &g, clock);
+  if (!ledger) {
+    state.SkipWithError(ledger.error().message().c_str());
+    return nullptr;
+  }
+  clock.advance(Millis(2000));
+  auto run = [&](const crypto::PrivateKey& k, ledger::Op op) {
+    auto tx = (*ledger)->prepare(k.address(), std::move(op));
+    return tx && (*ledger)->submit(ledger::testing::sign_tx(k, *tx)).has_value();
+  };
+  if (!run(key_of("team"), ledger::FinalizeSale{}) ||
+      !run(key_of("early"),
+           ledger::Transfer{requester.address(), Amount::from_tokens(1'000'000).value()}) ||
+      !run(requester, ledger::Deposit{Amount::from_tokens(1'000'000).value()})) {
+    state.SkipWithError("ledger setup");
+    return nullptr;
+  }
+  return std::move(*ledger);
+}
+
 void restart(benchmark::State& state) {
   using ledger::testing::TempDir;
   const size_t entries = g_restart_entries;
@@ -393,21 +423,10 @@ void restart(benchmark::State& state) {
   ManualClock clock(from_unix_ms(1'767'225'600'000));
   ledger::GenesisConfig g = ledger::testing::named_genesis(clock.now());
   g.challenge_period = ledger::kMinChallengePeriod;
-  ledger::EmbeddedOptions lo;
-  lo.data_dir = ledger_dir.path();
-  lo.verify_threads = 1;
-  auto ledger = ledger::EmbeddedLedger::open(lo, &g, clock).value();
-  clock.advance(Millis(2000));
   crypto::PrivateKey provider = key_of("provider"), requester = key_of("requester");
   crypto::PrivateKey market_key = key_of("market");
-  auto run = [&](const crypto::PrivateKey& k, ledger::Op op) {
-    auto tx = ledger->prepare(k.address(), std::move(op)).value();
-    if (!ledger->submit(ledger::testing::sign_tx(k, tx))) state.SkipWithError("ledger setup");
-  };
-  run(key_of("team"), ledger::FinalizeSale{});
-  run(key_of("early"),
-      ledger::Transfer{requester.address(), Amount::from_tokens(1'000'000).value()});
-  run(requester, ledger::Deposit{Amount::from_tokens(1'000'000).value()});
+  auto ledger = funded_ledger(ledger_dir.path(), clock, g, requester, state);
+  if (!ledger) return;
   Hash sep = ledger->domain().separator();
 
   // The journal: offers at 1,000..1,999 and requests bidding up to 1,009, so about 1% match.
@@ -522,25 +541,11 @@ void tick_live(benchmark::State& state) {
   } cleanup{dir};
   ManualClock clock(from_unix_ms(1'767'225'600'000));
   ledger::GenesisConfig g = ledger::testing::named_genesis(clock.now());
-  const size_t heap0 = heap_in_use();
-  ledger::EmbeddedOptions lo;
-  lo.data_dir = dir;
-  lo.verify_threads = 1;
-  auto ledger = ledger::EmbeddedLedger::open(lo, &g, clock).value();
-  clock.advance(Millis(2000));
   crypto::PrivateKey provider = key_of("provider"), requester = key_of("requester");
   crypto::PrivateKey market_key = key_of("market");
-  auto run = [&](const crypto::PrivateKey& k, ledger::Op op) {
-    auto tx = ledger->prepare(k.address(), std::move(op)).value();
-    return ledger->submit(ledger::testing::sign_tx(k, tx)).has_value();
-  };
-  if (!run(key_of("team"), ledger::FinalizeSale{}) ||
-      !run(key_of("early"),
-           ledger::Transfer{requester.address(), Amount::from_tokens(1'000'000).value()}) ||
-      !run(requester, ledger::Deposit{Amount::from_tokens(1'000'000).value()})) {
-    state.SkipWithError("ledger setup");
-    return;
-  }
+  const size_t heap0 = heap_in_use();
+  auto ledger = funded_ledger(dir, clock, g, requester, state);
+  if (!ledger) return;
   Hash sep = ledger->domain().separator();
   MarketConfig config{0, {}, 0, false};
   Market m(*ledger, market_key.clone(), clock, config, nullptr);
