@@ -354,7 +354,7 @@ Result<void> accounts_store(const std::filesystem::path& dir, size_t n,
   b.hash = block_hash(b);
   auto store = Store::open(dir);
   if (!store) return std::unexpected(store.error());
-  return (*store)->append(b, {}, {}, {}, &snapshot);
+  return (*store)->append(b, {}, {}, &snapshot);
 }
 
 // Transfers among g_accounts accounts: the transfers benchmark's load (20,000 signed transfers

@@ -25,6 +25,7 @@
 #include "crypto/eip712.h"
 #include "crypto/keystore.h"
 #include "ledger/genesis.h"
+#include "ledger/record_codec.h"
 #include "ledger/tx_codec.h"
 #include "mutator.h"
 #include "net/fuzz_targets.h"
@@ -134,6 +135,23 @@ std::map<std::string, Target> targets() {
         if (!again || again->id() != tx->id())
           property_failed("ledger_tx", "JSON round trip differs", in);
       }};
+  // The same transactions in the store's binary form (ledger/record_codec.h): a damaged row
+  // must be an error, and what decodes must encode and decode back to the same transaction.
+  {
+    std::vector<std::string> seeds;
+    static const Hash sep = ledger_domain(1337, Address()).separator();
+    for (const std::string& js : t["ledger_tx"].seeds) {
+      if (auto tx = ledger::signed_tx_from_json(nlohmann::json::parse(js), sep))
+        seeds.push_back(ledger::encode_tx(*tx));
+    }
+    t["ledger_record"] = {seeds, 6, [](const std::string& in) {
+                            auto tx = ledger::decode_tx(in, sep);
+                            if (!tx) return;
+                            auto again = ledger::decode_tx(ledger::encode_tx(*tx), sep);
+                            if (!again || again->id() != tx->id())
+                              property_failed("ledger_record", "binary round trip differs", in);
+                          }};
+  }
   t["genesis"] = {
       {"chain_id = 1337\ntime = 1000\nchallenge_period_ms = 60000\n[allocations]\n"
        "early_adopters = \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"\n"

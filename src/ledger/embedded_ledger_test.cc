@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/keccak.h"
+#include "ledger/record_codec.h"
 #include "ledger/store.h"
 #include "ledger/test_util.h"
 #include "ledger/tx_codec.h"
@@ -304,19 +305,19 @@ TEST(EmbeddedLedger, AForgedSignatureUnderARecomputedChainIsRefusedAtOpen) {
               SQLITE_OK);
     sqlite3_bind_int64(st, 1, pos);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    auto body = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    std::string body(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                     static_cast<size_t>(sqlite3_column_bytes(st, 0)));
     sqlite3_finalize(st);
     State fresh = State::genesis(g).value();
-    SignedTx tx = signed_tx_from_json(body, fresh.domain_separator()).value();
+    SignedTx tx = decode_tx(body, fresh.domain_separator()).value();
     tx.signature = crypto::sign(key("mallory"), tx.tx.digest).value();
-    body["signature"] = tx.signature.to_hex();
     const Hash id = tx.id();
-    const std::string text = body.dump();
+    body = encode_tx(tx);
     ASSERT_EQ(
         sqlite3_prepare_v2(db, "UPDATE txs SET id = ?, body = ? WHERE pos = ?", -1, &st, nullptr),
         SQLITE_OK);
     sqlite3_bind_blob(st, 1, id.data(), 32, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, text.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 2, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, pos);
     ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
@@ -359,6 +360,76 @@ TEST(EmbeddedLedger, AForgedSignatureUnderARecomputedChainIsRefusedAtOpen) {
   EXPECT_NE(r.error().message().find("is not signed by its sender"), std::string::npos)
       << r.error().message();
   EXPECT_FALSE(EmbeddedLedger::verify(dir.path()));
+}
+
+// Stores written before the binary form keep each transaction and its events as JSON text: such
+// a store opens, replays and answers queries as before, and new blocks go after its old ones.
+TEST(EmbeddedLedger, AStoreWrittenAsJsonStillOpensAndAnswers) {
+  TempDir dir;
+  GenesisConfig g = quick_genesis();
+  ManualClock clock(g.time);
+  Hash first_id;
+  {
+    auto l = open_finalized(dir.path(), clock, g, 0);  // no snapshot: every block is replayed
+    first_id =
+        exec(*l, key("early"), Transfer{key("bob").address(), Amount::from_tokens(2).value()})
+            .tx_id;
+  }
+  {  // every row back to the JSON the older versions wrote
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "ledger.db").c_str(), &db), SQLITE_OK);
+    State fresh = State::genesis(g).value();
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT pos, id, body, events FROM txs", -1, &st, nullptr),
+              SQLITE_OK);
+    std::vector<std::tuple<int64_t, std::string, std::string>> rows;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      int64_t pos = sqlite3_column_int64(st, 0);
+      Hash id;
+      std::memcpy(id.data(), sqlite3_column_blob(st, 1), 32);
+      auto bytes = [&](int col) {
+        return std::string(static_cast<const char*>(sqlite3_column_blob(st, col)),
+                           static_cast<size_t>(sqlite3_column_bytes(st, col)));
+      };
+      SignedTx tx = decode_tx(bytes(2), fresh.domain_separator()).value();
+      auto evs = decode_events(bytes(3), static_cast<uint64_t>(pos >> 20),
+                               static_cast<uint32_t>(pos & 0xfffff), id)
+                     .value();
+      nlohmann::json arr = nlohmann::json::array();
+      for (const Event& e : evs) arr.push_back(to_json(e));
+      rows.emplace_back(pos, to_json(tx).dump(), arr.dump());
+    }
+    sqlite3_finalize(st);
+    ASSERT_FALSE(rows.empty());
+    ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE txs SET body = ?, events = ? WHERE pos = ?", -1, &st,
+                                 nullptr),
+              SQLITE_OK);
+    for (auto& [pos, body, events] : rows) {
+      sqlite3_reset(st);
+      sqlite3_bind_text(st, 1, body.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 2, events.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(st, 3, pos);
+      ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  ASSERT_TRUE(EmbeddedLedger::verify(dir.path()));
+  EmbeddedOptions o;
+  o.data_dir = dir.path();
+  o.snapshot_every = 0;
+  auto l = EmbeddedLedger::open(o, nullptr, clock);
+  ASSERT_TRUE(l) << l.error().message();
+  EXPECT_EQ((*l)->balance_of(key("bob").address()).value(), Amount::from_tokens(2).value());
+  exec(**l, key("early"), Transfer{key("bob").address(), Amount::from_tokens(3).value()});
+  auto evs = (*l)->events_of_account(key("bob").address(), 10).value();
+  ASSERT_EQ(evs.size(), 2u);  // one from a JSON row, one from a binary row
+  EXPECT_EQ(evs[0].tx_id, first_id);
+  EXPECT_EQ(evs[0].kind, EventKind::transfer);
+  EXPECT_EQ(evs[0].field("amount"), "2000000000000000000");
+  EXPECT_EQ(evs[1].field("amount"), "3000000000000000000");
+  EXPECT_EQ(evs[0].field("to"), key("bob").address().to_string());
+  ASSERT_TRUE((*l)->transaction(first_id).value());
 }
 
 // #24: snapshots. One is stored with the block that brings the transactions since the last to

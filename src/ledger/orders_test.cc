@@ -9,6 +9,7 @@
 #include "core/keccak.h"
 #include "crypto/eip712.h"
 #include "ledger/genesis.h"
+#include "ledger/record_codec.h"
 #include "ledger/tx_codec.h"
 
 namespace ipsx::ledger {
@@ -214,31 +215,44 @@ TEST(Orders, IpAddressesParseAndFormat) {
   EXPECT_FALSE(parse_country("XX"));
 }
 
-TEST(TxCodec, EveryOperationRoundTripsThroughJsonWithTheSameDigest) {
-  Hash sep = ledger_domain(5, Address()).separator();
+// One of every operation (two of those with optional parts), each field set.
+std::vector<Op> every_operation() {
   auto k = crypto::PrivateKey::from_bytes(keccak256(std::string_view("k")).view()).value();
   crypto::Signature sig = crypto::sign(k, keccak256(std::string_view("x"))).value();
   Hash id = keccak256(std::string_view("deal"));
   Amount a = Amount::parse("1.25").value();
-  std::vector<Op> ops = {Transfer{addr("a"), a},
-                         Approve{addr("b"), a},
-                         TransferFrom{addr("a"), addr("b"), a},
-                         Buy{a},
-                         FinalizeSale{},
-                         ClaimUnsold{},
-                         Deposit{a},
-                         Withdraw{a},
-                         CancelOrder{id},
-                         OpenDeal{sample_offer(), sig, sample_request(), sig, U256(5)},
-                         Claim{id, a, sig},
-                         CloseDeal{id, a, sig, CloseReason::completed},
-                         CloseDeal{id, Amount(), std::nullopt, CloseReason::provider_failed},
-                         CooperativeClose{id, a, sig, sig, CloseReason::requester_closed},
-                         UncooperativeClose{id, a, CloseReason::unpaid},
-                         Settle{id},
-                         Rate{id, 4},
-                         Batch{{Claim{id, a, sig}, CloseDeal{id, a, sig, CloseReason::completed}}},
-                         Batch{{CloseDeal{id, a, sig, CloseReason::completed}, Claim{id, a, sig}}}};
+  Request r = sample_request();
+  r.countries.push_back(parse_country("FR").value());
+  r.region = "Île-de-France";
+  return {Transfer{addr("a"), a},
+          Approve{addr("b"), a},
+          TransferFrom{addr("a"), addr("b"), a},
+          Buy{a},
+          FinalizeSale{},
+          ClaimUnsold{},
+          Refund{},
+          Deposit{a},
+          Withdraw{a},
+          CancelOrder{id},
+          OpenDeal{sample_offer(), sig, sample_request(), sig, U256(5)},
+          OpenDeal{sample_offer(), sig, r, sig, U256::max()},
+          Claim{id, a, sig},
+          CloseDeal{id, a, sig, CloseReason::completed},
+          CloseDeal{id, Amount(), std::nullopt, CloseReason::provider_failed},
+          CooperativeClose{id, a, sig, sig, CloseReason::requester_closed},
+          UncooperativeClose{id, a, CloseReason::unpaid},
+          Settle{id},
+          Rate{id, 4},
+          RecordUsage{id, 7, keccak256(std::string_view("root")), sig},
+          Batch{{Claim{id, a, sig}, CloseDeal{id, a, sig, CloseReason::completed}}},
+          Batch{{CloseDeal{id, a, sig, CloseReason::completed}, Claim{id, a, sig}}}};
+}
+
+TEST(TxCodec, EveryOperationRoundTripsThroughJsonWithTheSameDigest) {
+  Hash sep = ledger_domain(5, Address()).separator();
+  auto k = crypto::PrivateKey::from_bytes(keccak256(std::string_view("k")).view()).value();
+  crypto::Signature sig = crypto::sign(k, keccak256(std::string_view("x"))).value();
+  std::vector<Op> ops = every_operation();
   std::set<Hash> digests;
   for (const Op& op : ops) {
     SignedTx tx{{5, addr("a"), 3, op, tx_digest(sep, 3, op)}, sig};
@@ -252,6 +266,86 @@ TEST(TxCodec, EveryOperationRoundTripsThroughJsonWithTheSameDigest) {
   EXPECT_NE(tx_digest(sep, 3, ops[0]), tx_digest(sep, 4, ops[0]));
   EXPECT_NE(tx_digest(sep, 3, ops[0]),
             tx_digest(ledger_domain(6, Address()).separator(), 3, ops[0]));
+}
+
+// The store's binary form (record_codec.h): every operation back with the same digest and id,
+// and a damaged record an error, never a crash or a different transaction taken as sound.
+TEST(RecordCodec, EveryOperationRoundTripsThroughTheStoredForm) {
+  Hash sep = ledger_domain(5, Address()).separator();
+  auto k = crypto::PrivateKey::from_bytes(keccak256(std::string_view("k")).view()).value();
+  crypto::Signature sig = crypto::sign(k, keccak256(std::string_view("x"))).value();
+  for (const Op& op : every_operation()) {
+    SignedTx tx{{5, addr("a"), 3, op, tx_digest(sep, 3, op)}, sig};
+    std::string bytes = encode_tx(tx);
+    auto back = decode_tx(bytes, sep);
+    ASSERT_TRUE(back) << op_name(op) << ": " << back.error().message();
+    EXPECT_EQ(back->tx.chain_id, 5u);
+    EXPECT_EQ(back->tx.from, addr("a"));
+    EXPECT_EQ(back->tx.nonce, 3u);
+    EXPECT_EQ(back->tx.digest, tx.tx.digest) << op_name(op);
+    EXPECT_EQ(back->id(), tx.id()) << op_name(op);
+    EXPECT_EQ(to_json(*back), to_json(tx)) << op_name(op);
+    // Every shorter prefix is refused, and so is a byte more.
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      auto cut = decode_tx(std::string_view(bytes).substr(0, n), sep);
+      ASSERT_FALSE(cut) << op_name(op) << " cut to " << n << " bytes";
+      EXPECT_EQ(cut.error().code(), make_error_code(LedgerErrc::storage));
+    }
+    EXPECT_FALSE(decode_tx(bytes + '\0', sep));
+  }
+}
+
+TEST(RecordCodec, ADamagedRecordIsAnErrorNamingWhatIsWrong) {
+  Hash sep = ledger_domain(5, Address()).separator();
+  auto k = crypto::PrivateKey::from_bytes(keccak256(std::string_view("k")).view()).value();
+  crypto::Signature sig = crypto::sign(k, keccak256(std::string_view("x"))).value();
+  Op op = CloseDeal{keccak256(std::string_view("d")), Amount::from_base(7), sig,
+                    CloseReason::completed};
+  std::string bytes = encode_tx(SignedTx{{5, addr("a"), 0, op, tx_digest(sep, 0, op)}, sig});
+  auto message = [&](std::string b) {
+    auto r = decode_tx(b, sep);
+    return r ? std::string("decoded") : r.error().message();
+  };
+  EXPECT_NE(message("\x02" + bytes.substr(1)).find("not of this version"), std::string::npos);
+  std::string tag = bytes;
+  tag[1 + 8 + 20 + 8 + 65] = 99;  // the operation's tag
+  EXPECT_NE(message(tag).find("operation tag 99 is unknown"), std::string::npos);
+  std::string reason = bytes;
+  reason.back() = 42;
+  EXPECT_NE(message(reason).find("close reason"), std::string::npos);
+  // A batch inside a batch is refused as JSON refuses it.
+  Op nested = Batch{{Batch{{Settle{Hash()}}}}};
+  std::string twice = encode_tx(SignedTx{{5, addr("a"), 0, nested, Hash()}, sig});
+  EXPECT_NE(message(twice).find("cannot be batched"), std::string::npos);
+}
+
+TEST(RecordCodec, EventsRoundTripWithTheirRowsPlace) {
+  Event e;
+  e.kind = EventKind::deal_closed;
+  e.deal = keccak256(std::string_view("d"));
+  e.chain_tx = keccak256(std::string_view("c"));
+  e.accounts = {addr("a"), addr("b")};
+  e.fields = {{"amount", "12.5"}, {"reason", "completed"}, {"empty", ""}};
+  Event plain;
+  plain.kind = EventKind::transfer;
+  plain.accounts = {addr("a")};
+  std::vector<Event> evs{e, plain};
+  Hash id = keccak256(std::string_view("tx"));
+  std::string bytes = encode_events(evs);
+  auto back = decode_events(bytes, 9, 3, id);
+  ASSERT_TRUE(back) << back.error().message();
+  ASSERT_EQ(back->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    evs[i].block = 9;
+    evs[i].tx_index = 3;
+    evs[i].tx_id = id;
+    EXPECT_EQ(to_json((*back)[i]), to_json(evs[i]));
+  }
+  for (size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(decode_events(std::string_view(bytes).substr(0, n), 9, 3, id)) << n;
+  auto none = decode_events(encode_events({}), 1, 0, id);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
 }
 
 // Regression: found by `make fuzz`. to_json() built numbers as signed integers, which the reader

@@ -10,111 +10,18 @@
 
 #include <stdexcept>
 
+#include "ledger/binary_io.h"
 #include "ledger/ledger_error.h"
 #include "ledger/state.h"
 
 namespace ipsx::ledger {
 namespace {
 
+using binary::Bad;
+using binary::Reader;
+using binary::Writer;
+
 constexpr std::string_view kMagic = "ipsx-state-1";
-
-class Writer {
- public:
-  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) u8(static_cast<uint8_t>(v >> (8 * i)));
-  }
-  void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
-  void flag(bool v) { u8(v ? 1 : 0); }
-  template <size_t N>
-  void bytes(const std::array<uint8_t, N>& b) {
-    out_.append(reinterpret_cast<const char*>(b.data()), N);
-  }
-  void addr(const Address& a) { bytes(a.bytes()); }
-  void hash(const Hash& h) { bytes(h.bytes()); }
-  void u256(const U256& v) {
-    auto b = v.to_be_bytes();
-    size_t skip = 0;
-    while (skip < b.size() && b[skip] == 0) ++skip;
-    u8(static_cast<uint8_t>(b.size() - skip));
-    out_.append(reinterpret_cast<const char*>(b.data()) + skip, b.size() - skip);
-  }
-  void amount(const Amount& a) { u256(a.base()); }
-  std::string take() { return std::move(out_); }
-  void raw(std::string_view s) { out_.append(s); }
-
- private:
-  std::string out_;
-};
-
-struct Bad : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool done() const { return at_ == in_.size(); }
-  uint8_t u8() {
-    need(1);
-    return static_cast<uint8_t>(in_[at_++]);
-  }
-  uint64_t u64() {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t{u8()} << (8 * i);
-    return v;
-  }
-  int64_t i64() { return static_cast<int64_t>(u64()); }
-  bool flag() {
-    uint8_t v = u8();
-    if (v > 1) throw Bad("a flag is neither 0 nor 1");
-    return v == 1;
-  }
-  template <size_t N>
-  void bytes(std::array<uint8_t, N>& out) {
-    need(N);
-    std::copy_n(reinterpret_cast<const uint8_t*>(in_.data()) + at_, N, out.begin());
-    at_ += N;
-  }
-  Address addr() {
-    Address a;
-    bytes(a.bytes());
-    return a;
-  }
-  Hash hash() {
-    Hash h;
-    bytes(h.bytes());
-    return h;
-  }
-  U256 u256() {
-    uint8_t n = u8();
-    if (n > 32) throw Bad("an amount longer than 32 bytes");
-    need(n);
-    std::array<uint8_t, 32> b{};
-    std::copy_n(reinterpret_cast<const uint8_t*>(in_.data()) + at_, n, b.begin() + (32 - n));
-    at_ += n;
-    return U256::from_be_bytes(b);
-  }
-  Amount amount() { return Amount::from_base(u256()); }
-  // A table's record count, checked against the bytes left (a record takes at least `min`).
-  uint64_t count(size_t min) {
-    uint64_t n = u64();
-    if (n > (in_.size() - at_) / min) throw Bad("a table's count is larger than the snapshot");
-    return n;
-  }
-  void expect(std::string_view magic) {
-    need(magic.size());
-    if (in_.substr(at_, magic.size()) != magic) throw Bad("not a state snapshot of this version");
-    at_ += magic.size();
-  }
-
- private:
-  void need(size_t n) const {
-    if (in_.size() - at_ < n) throw Bad("truncated");
-  }
-  std::string_view in_;
-  size_t at_ = 0;
-};
 
 void write_deal(Writer& w, const DealView& d) {
   w.hash(d.id);

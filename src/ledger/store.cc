@@ -10,7 +10,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "ledger/tx_codec.h"
+#include "ledger/record_codec.h"
 
 namespace ipsx::ledger {
 namespace {
@@ -43,6 +43,7 @@ class Stmt {
     sqlite3_clear_bindings(s_);
   }
   int step() { return sqlite3_step(s_); }
+  int type(int i) { return sqlite3_column_type(s_, i); }
   int64_t col_int(int i) { return sqlite3_column_int64(s_, i); }
   std::string col_blob(int i) {
     auto p = static_cast<const char*>(sqlite3_column_blob(s_, i));
@@ -105,6 +106,23 @@ Result<Event> event_from_json(const nlohmann::json& j) {
     }
   }
   return e;
+}
+
+// A transaction's events as stores written before the binary form keep them: a JSON array.
+Result<std::vector<Event>> events_from_json(const std::string& text) {
+  auto evs = nlohmann::json::parse(text, nullptr, false);
+  if (!evs.is_array()) return fail(LedgerErrc::storage, "stored events are not a JSON array");
+  std::vector<Event> out;
+  for (const auto& ej : evs) {
+    auto ev = event_from_json(ej);
+    if (!ev) return std::unexpected(ev.error());
+    out.push_back(std::move(*ev));
+  }
+  return out;
+}
+
+ByteView as_bytes(const std::string& s) {
+  return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
 
 }  // namespace
@@ -236,7 +254,6 @@ Result<std::optional<Store::Snapshot>> Store::snapshot() {
 }
 
 Result<void> Store::append(const BlockView& block, const std::vector<SignedTx>& txs,
-                           const std::vector<std::string>& tx_bodies,
                            const std::vector<Event>& events, const std::string* snapshot) {
   if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
   auto rollback = [&](std::unexpected<Error> e) {
@@ -267,22 +284,30 @@ Result<void> Store::append(const BlockView& block, const std::vector<SignedTx>& 
     std::vector<ByteView> keys;
     for (size_t i = 0; i < txs.size(); ++i) {
       int64_t pos = static_cast<int64_t>(block.number << 20 | i);
-      nlohmann::json evs = nlohmann::json::array();
+      size_t first = e;
       keys.clear();
       keys.push_back(txs[i].tx.from.view());
       for (; e < events.size() && events[e].tx_index == i; ++e) {
-        evs.push_back(to_json(events[e]));
         for (const Address& a : events[e].accounts) keys.push_back(a.view());
         if (events[e].deal) keys.push_back(events[e].deal->view());
       }
+      // Each key once: a transfer names its sender twice (the sender, its event's `from`).
+      std::sort(keys.begin(), keys.end(), [](ByteView a, ByteView b) {
+        return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+      });
+      keys.erase(std::unique(keys.begin(), keys.end(),
+                             [](ByteView a, ByteView b) { return std::ranges::equal(a, b); }),
+                 keys.end());
+      std::string body = encode_tx(txs[i]);
+      std::string evs = encode_events(std::span(events).subspan(first, e - first));
       t.reset();
       t.bind_int(1, pos);
       t.bind_blob(2, block.txs[i].view());
       t.bind_blob(3, txs[i].tx.from.view());
       t.bind_int(4, static_cast<int64_t>(txs[i].tx.nonce));
       t.bind_text(5, op_name(txs[i].tx.op));
-      t.bind_text(6, tx_bodies[i]);
-      t.bind_text(7, evs.dump());
+      t.bind_blob(6, as_bytes(body));
+      t.bind_blob(7, as_bytes(evs));
       if (t.step() != SQLITE_DONE) return rollback(db_error(db_, "insert tx"));
       for (ByteView k : keys) {
         x.reset();
@@ -318,7 +343,7 @@ Result<void> Store::for_each_block(const std::function<Result<void>(const Stored
     t.bind_int(2, static_cast<int64_t>((sb.header.number + 1) << 20));
     while ((rc = t.step()) == SQLITE_ROW) {
       sb.header.txs.push_back(t.col_hash(0));
-      sb.tx_bodies.push_back(t.col_text(1));
+      sb.txs.push_back({t.col_blob(1), t.type(1) == SQLITE_TEXT});
     }
     if (rc != SQLITE_DONE) return db_error(db_, "read transactions");
     if (auto r = visit(sb); !r) return r;
@@ -392,19 +417,21 @@ Result<std::optional<TxRecord>> Store::transaction(const Hash& id) {
 Result<std::vector<Event>> Store::indexed_events(ByteView key, size_t limit,
                                                  const std::function<bool(const Event&)>& keep) {
   Stmt s(db_,
-         "SELECT t.events FROM tx_index x JOIN txs t ON t.pos = x.pos WHERE x.key = ? "
-         "ORDER BY x.pos DESC");
+         "SELECT t.events, t.pos, t.id FROM tx_index x JOIN txs t ON t.pos = x.pos "
+         "WHERE x.key = ? ORDER BY x.pos DESC");
   if (!s.ok()) return db_error(db_, "events");
   s.bind_blob(1, key);
   std::vector<Event> out;
   while (out.size() < limit && s.step() == SQLITE_ROW) {
-    auto evs = nlohmann::json::parse(s.col_text(0), nullptr, false);
-    if (!evs.is_array()) return fail(LedgerErrc::storage, "stored events are not a JSON array");
+    auto pos = static_cast<uint64_t>(s.col_int(1));
+    auto evs = s.type(0) == SQLITE_TEXT
+                   ? events_from_json(s.col_text(0))
+                   : decode_events(s.col_blob(0), pos >> 20, static_cast<uint32_t>(pos & 0xfffff),
+                                   s.col_hash(2));
+    if (!evs) return std::unexpected(evs.error());
     std::vector<Event> of_tx;
-    for (const auto& ej : evs) {
-      auto ev = event_from_json(ej);
-      if (!ev) return std::unexpected(ev.error());
-      if (keep(*ev)) of_tx.push_back(std::move(*ev));
+    for (Event& ev : *evs) {
+      if (keep(ev)) of_tx.push_back(std::move(ev));
     }
     for (auto it = of_tx.rbegin(); it != of_tx.rend() && out.size() < limit; ++it)
       out.push_back(*it);

@@ -17,9 +17,16 @@ struct sqlite3;
 
 namespace ipsx::ledger {
 
+// A transaction as stored: its binary form (record_codec.h), or JSON in a store written before
+// that form.
+struct StoredTx {
+  std::string body;
+  bool json = false;
+};
+
 struct StoredBlock {
   BlockView header;
-  std::vector<std::string> tx_bodies;  // JSON of each SignedTx, in order
+  std::vector<StoredTx> txs;  // in order
 };
 
 class Store {
@@ -37,9 +44,9 @@ class Store {
 
   // Writes a block with its transactions and events atomically and durably; with `snapshot`, the
   // state after the block (State::snapshot) replaces the stored one in the same transaction.
+  // `events` are the block's, in order of their transactions.
   Result<void> append(const BlockView& block, const std::vector<SignedTx>& txs,
-                      const std::vector<std::string>& tx_bodies, const std::vector<Event>& events,
-                      const std::string* snapshot = nullptr);
+                      const std::vector<Event>& events, const std::string* snapshot = nullptr);
 
   // The state after block `height`, kept beside the blocks (at most one).
   struct Snapshot {
