@@ -746,6 +746,9 @@ std::map<std::string, double> scale_connections(const std::vector<size_t>& sizes
                                                 const std::vector<uint16_t>& dests, pid_t gw,
                                                 pid_t exit, std::chrono::milliseconds window) {
   std::map<std::string, double> fig;
+  // Each size on client addresses and destinations of its own: the last size's closed
+  // connections wait out TIME_WAIT on their ports for a minute.
+  size_t first_group = 0;
   for (size_t n : sizes) {
     std::string key =
         n % 1000 ? fmt::format("proxy.scale_{}", n) : fmt::format("proxy.scale_{}k", n / 1000);
@@ -757,7 +760,7 @@ std::map<std::string, double> scale_connections(const std::vector<size_t>& sizes
     Idle r = hold_idle(
         chain_t,
         [&](size_t i) {
-          size_t group = i / kPerPair;
+          size_t group = first_group + i / kPerPair;
           return std::pair<std::string, uint16_t>{fmt::format("127.0.1.{}", 1 + group),
                                                   dests[group % (dests.size() - 1)]};
         },
@@ -777,6 +780,7 @@ std::map<std::string, double> scale_connections(const std::vector<size_t>& sizes
     }
     if (l.requests > 0) fig[key + ".rps"] = rps;
     keep.clear();
+    first_group += (n + kPerPair - 1) / kPerPair;
     std::this_thread::sleep_for(3s);  // the closes reach the gateway and the exit
   }
   return fig;
@@ -864,10 +868,12 @@ int bench_main(int argc, char** argv) {
   if (std::sscanf(line.c_str(), "READY %u %127s %127s", &gw_port, user, pass) != 3)
     return fail_start("gateway", line);
   if (!scale.empty()) {
-    // One destination per kPerPair tunnels, and one more for the rate measured beside them.
+    // One destination per kPerPair tunnels of each size, and one more for the rate measured
+    // beside them.
     std::vector<uint16_t> dests{dest};
     std::vector<Child> echoes;
-    size_t need = (*std::max_element(scale.begin(), scale.end()) + kPerPair - 1) / kPerPair + 1;
+    size_t need = 1;
+    for (size_t n : scale) need += (n + kPerPair - 1) / kPerPair;
     while (dests.size() < need) {
       auto e = Child::spawn({self, "--serve-echo"}, true);
       unsigned port = 0;
