@@ -98,11 +98,22 @@ Hash deal_hash(const DealView& d) {
 
 void State::digest_add(const Hash& h) {
   digest_sum_ = digest_sum_.wrapping_add(U256::from_be_bytes(h.bytes()));
-  digest_ = Hash(digest_sum_.to_be_bytes());
 }
 
 void State::digest_sub(const Hash& h) {
   digest_sum_ = digest_sum_.wrapping_sub(U256::from_be_bytes(h.bytes()));
+}
+
+void State::settle_digest() {
+  for (const Address& a : touched_) {
+    auto it = accounts_.find(a);
+    if (it == accounts_.end()) continue;  // emptied: its old term is gone, no new one
+    const Account& v = it->second;
+    digest_add(account_hash(a, v.tokens, v.native, v.wallet_balance, v.wallet_reserved, v.bought,
+                            v.nonce, v.claimed_unsold));
+  }
+  touched_.clear();
+  deferring_ = false;
   digest_ = Hash(digest_sum_.to_be_bytes());
 }
 
@@ -122,18 +133,27 @@ void State::put_account(const Address& a, const Account& v) {
     undo_->push_back(
         [this, a, old = it == accounts_.end() ? Account{} : it->second] { put_account(a, old); });
   }
-  if (it != accounts_.end()) {
+  // Outside a transaction (the genesis) every change settles at once.
+  bool first = !deferring_ || std::find(touched_.begin(), touched_.end(), a) == touched_.end();
+  if (first && it != accounts_.end()) {
     const Account& o = it->second;
     digest_sub(account_hash(a, o.tokens, o.native, o.wallet_balance, o.wallet_reserved, o.bought,
                             o.nonce, o.claimed_unsold));
   }
+  if (first && deferring_) touched_.push_back(a);
   if (v.empty()) {
     if (it != accounts_.end()) accounts_.erase(it);
     return;
   }
-  digest_add(account_hash(a, v.tokens, v.native, v.wallet_balance, v.wallet_reserved, v.bought,
-                          v.nonce, v.claimed_unsold));
-  accounts_[a] = v;
+  if (!deferring_) {
+    digest_add(account_hash(a, v.tokens, v.native, v.wallet_balance, v.wallet_reserved, v.bought,
+                            v.nonce, v.claimed_unsold));
+  }
+  if (it != accounts_.end()) {
+    it->second = v;
+  } else {
+    accounts_.emplace(a, v);
+  }
 }
 
 void State::put_allowance(const Address& owner, const Address& spender, const Amount& v) {
@@ -359,6 +379,7 @@ Result<State> State::genesis(const GenesisConfig& g) {
     if (!t) return fail(LedgerErrc::overflow, "genesis native balances overflow");
     s.native_total_ = *t;
   }
+  s.settle_digest();
   return s;
 }
 
@@ -501,11 +522,14 @@ Result<std::vector<Event>> State::apply(const UnsignedTx& tx, int64_t now_ms,
                 fmt::format("nonce {} for {}: expected {} ({})", tx.nonce, tx.from.to_string(),
                             expected, tx.nonce < expected ? "replayed" : "skipped"));
   }
+  deferring_ = true;
   auto events = apply_op(tx.from, tx.op, now_ms, deal_id);
-  if (!events) return events;
-  Account acc = account(tx.from);
-  acc.nonce = expected + 1;
-  put_account(tx.from, acc);
+  if (events) {
+    Account acc = account(tx.from);
+    acc.nonce = expected + 1;
+    put_account(tx.from, acc);
+  }
+  settle_digest();
   return events;
 }
 

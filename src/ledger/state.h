@@ -170,7 +170,13 @@ class State {
   std::set<std::pair<Hash, Hash>> fills_;         // (request, offer) of every deal opened
   std::set<std::pair<Hash, SubnetKey>> subnets_;  // (request, subnet) of distinct-subnet requests
   U256 digest_sum_;
-  Hash digest_;
+  Hash digest_;  // digest_sum_'s bytes, set when a transaction (or the genesis) is done
+  // While a transaction applies, the accounts it changed: each one's old term left the sum at its
+  // first change, and its new term joins once at the end (a transfer changes its sender twice,
+  // for the tokens and the nonce).
+  std::vector<Address> touched_;
+  bool deferring_ = false;
+  void settle_digest();
   // While a batch applies: how to put back each entry its operations changed, newest last
   // (every change goes through a put_*, which records the entry's old value here).
   std::vector<std::function<void()>>* undo_ = nullptr;
