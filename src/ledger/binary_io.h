@@ -121,6 +121,7 @@ class Reader {
     if (n > (in_.size() - at_) / min) throw Bad("a count is larger than the bytes left");
     return n;
   }
+  [[noreturn]] void fail(const char* what) { throw Bad(what); }
   void expect(std::string_view magic) {
     need(magic.size());
     if (in_.substr(at_, magic.size()) != magic) throw Bad("not of this version");

@@ -1,7 +1,8 @@
 // Layouts (binary_io.h's primitives):
 //   transaction: version 1, chainId u64, from, nonce u64, signature (65 bytes, r s v), operation
-//   operation:   tag u8 (its place in ledger::Op), then its fields in declaration order; a batch
-//                is a count u8 and its operations, none a batch
+//   operation:   tag u8 (its place in ledger::Op), then its fields in declaration order (an
+//                offer's and a request's as vocab/order_records.h orders them); a batch is a
+//                count u8 and its operations, none a batch
 //   events:      version 1, count u16, then each: kind u8, deal (flag, hash), chainTx (flag, hash),
 //                accounts (count u8, addresses), fields (count u8, name and value as text)
 #include "ledger/record_codec.h"
@@ -10,6 +11,7 @@
 
 #include "ledger/binary_io.h"
 #include "ledger/tx_codec.h"
+#include "vocab/order_records.h"
 
 namespace ipsx::ledger {
 namespace {
@@ -27,58 +29,6 @@ static_assert(std::variant_size_v<Op> == 19, "a new operation needs its layout h
 
 void put_sig(Writer& w, const crypto::Signature& s) {
   w.bytes(s.to_bytes());
-}
-
-void put_offer(Writer& w, const Offer& o) {
-  w.addr(o.provider);
-  w.bytes(o.ip);
-  w.u8(static_cast<uint8_t>(o.country[0]));
-  w.u8(static_cast<uint8_t>(o.country[1]));
-  w.str(o.region);
-  w.u32(o.asn);
-  w.u8(static_cast<uint8_t>(o.ip_type));
-  w.u32(o.protocols);
-  w.u32(o.scopes);
-  w.u32(o.bandwidth_kbps);
-  w.u32(o.capacity);
-  w.u64(o.available_from);
-  w.u64(o.available_until);
-  w.u64(o.min_duration);
-  w.u64(o.max_duration);
-  w.u256(o.price_per_second);
-  w.addr(o.market);
-  w.u16(o.fee_bps);
-  w.u16(o.min_requester_rating);
-  w.u64(o.expiry);
-  w.u64(o.nonce);
-}
-
-void put_request(Writer& w, const Request& r) {
-  w.addr(r.requester);
-  w.u32(r.count);
-  w.u32(static_cast<uint32_t>(r.countries.size()));
-  for (const CountryCode& c : r.countries) {
-    w.u8(static_cast<uint8_t>(c[0]));
-    w.u8(static_cast<uint8_t>(c[1]));
-  }
-  w.str(r.region);
-  w.u32(r.asn);
-  w.u8(r.ip_types);
-  w.u32(r.protocols);
-  w.u32(r.scope);
-  w.u16(r.min_provider_rating);
-  w.u32(r.min_bandwidth_kbps);
-  w.flag(r.exclusive);
-  w.flag(r.distinct_subnets);
-  w.u64(r.start);
-  w.u64(r.duration);
-  w.u256(r.max_price_per_second);
-  w.u256(r.budget);
-  w.flag(r.all_or_none);
-  w.addr(r.market);
-  w.u16(r.fee_bps);
-  w.u64(r.expiry);
-  w.u64(r.nonce);
 }
 
 template <class... F>
@@ -110,9 +60,9 @@ void put_op(Writer& w, const Op& op) {
                  [&](const Withdraw& o) { w.amount(o.amount); },
                  [&](const CancelOrder& o) { w.hash(o.order_hash); },
                  [&](const OpenDeal& o) {
-                   put_offer(w, o.offer);
+                   order_records::write_offer(w, o.offer);
                    put_sig(w, o.offer_signature);
-                   put_request(w, o.request);
+                   order_records::write_request(w, o.request);
                    put_sig(w, o.request_signature);
                    w.u256(o.price_per_second);
                  },
@@ -169,73 +119,10 @@ crypto::Signature get_sig(Reader& r) {
   return *s;
 }
 
-CountryCode get_country(Reader& r) {
-  CountryCode c;
-  c[0] = static_cast<char>(r.u8());
-  c[1] = static_cast<char>(r.u8());
-  return c;
-}
-
 CloseReason get_reason(Reader& r) {
   uint8_t v = r.u8();
   if (v > static_cast<uint8_t>(kMaxCloseReason)) throw Bad("a close reason is unknown");
   return static_cast<CloseReason>(v);
-}
-
-Offer get_offer(Reader& r) {
-  Offer o;
-  o.provider = r.addr();
-  r.bytes(o.ip);
-  o.country = get_country(r);
-  o.region = r.str();
-  o.asn = r.u32();
-  uint8_t type = r.u8();
-  if (type < static_cast<uint8_t>(IpType::residential) ||
-      type > static_cast<uint8_t>(IpType::mobile))
-    throw Bad("an offer's IP type is unknown");
-  o.ip_type = static_cast<IpType>(type);
-  o.protocols = r.u32();
-  o.scopes = r.u32();
-  o.bandwidth_kbps = r.u32();
-  o.capacity = r.u32();
-  o.available_from = r.u64();
-  o.available_until = r.u64();
-  o.min_duration = r.u64();
-  o.max_duration = r.u64();
-  o.price_per_second = r.u256();
-  o.market = r.addr();
-  o.fee_bps = r.u16();
-  o.min_requester_rating = r.u16();
-  o.expiry = r.u64();
-  o.nonce = r.u64();
-  return o;
-}
-
-Request get_request(Reader& r) {
-  Request q;
-  q.requester = r.addr();
-  q.count = r.u32();
-  uint32_t countries = r.u32();
-  for (uint32_t i = 0; i < countries; ++i) q.countries.push_back(get_country(r));
-  q.region = r.str();
-  q.asn = r.u32();
-  q.ip_types = r.u8();
-  q.protocols = r.u32();
-  q.scope = r.u32();
-  q.min_provider_rating = r.u16();
-  q.min_bandwidth_kbps = r.u32();
-  q.exclusive = r.flag();
-  q.distinct_subnets = r.flag();
-  q.start = r.u64();
-  q.duration = r.u64();
-  q.max_price_per_second = r.u256();
-  q.budget = r.u256();
-  q.all_or_none = r.flag();
-  q.market = r.addr();
-  q.fee_bps = r.u16();
-  q.expiry = r.u64();
-  q.nonce = r.u64();
-  return q;
 }
 
 Op get_op(Reader& r, bool in_batch);
@@ -291,9 +178,9 @@ Op get_op(Reader& r, bool in_batch) {
       break;
     case 10: {
       OpenDeal d;
-      d.offer = get_offer(r);
+      d.offer = order_records::read_offer(r);
       d.offer_signature = get_sig(r);
-      d.request = get_request(r);
+      d.request = order_records::read_request(r);
       d.request_signature = get_sig(r);
       d.price_per_second = r.u256();
       op = std::move(d);

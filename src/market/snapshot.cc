@@ -11,6 +11,7 @@
 #include "core/hex.h"
 #include "ledger/tx_codec.h"
 #include "market/market.h"
+#include "vocab/order_records.h"
 
 namespace ipsx::market {
 namespace {
@@ -108,6 +109,7 @@ class Writer {
   void u64(uint64_t v) { le(v, 8); }
   void bytes(std::span<const uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
   void u256(const U256& v) { bytes(v.to_be_bytes()); }
+  void addr(const Address& a) { bytes(a.bytes()); }
   void str(const std::string& v) {
     u32(static_cast<uint32_t>(v.size()));
     out_.insert(out_.end(), v.begin(), v.end());
@@ -140,12 +142,17 @@ class Reader {
     std::copy_n(data_.begin() + static_cast<ptrdiff_t>(at_), N, out.begin());
     at_ += N;
   }
+  template <size_t N>
+  void bytes(std::array<uint8_t, N>& out) {
+    bytes(std::span<uint8_t, N>(out));
+  }
+  [[noreturn]] void fail(const char* what) { throw Bad(what); }
   U256 u256() {
     std::array<uint8_t, 32> b;
     bytes(std::span<uint8_t, 32>(b));
     return U256::from_be_bytes(b);
   }
-  Address address() {
+  Address addr() {
     Address a;
     bytes(std::span<uint8_t, 20>(a.bytes()));
     return a;
@@ -184,116 +191,6 @@ class Reader {
   const std::vector<uint8_t>& data_;
   size_t at_ = 0;
 };
-
-void put_offer(Writer& w, const Offer& o) {
-  w.bytes(o.provider.bytes());
-  w.bytes(o.ip);
-  w.u8(static_cast<uint8_t>(o.country[0]));
-  w.u8(static_cast<uint8_t>(o.country[1]));
-  w.str(o.region);
-  w.u32(o.asn);
-  w.u8(static_cast<uint8_t>(o.ip_type));
-  w.u32(o.protocols);
-  w.u32(o.scopes);
-  w.u32(o.bandwidth_kbps);
-  w.u32(o.capacity);
-  w.u64(o.available_from);
-  w.u64(o.available_until);
-  w.u64(o.min_duration);
-  w.u64(o.max_duration);
-  w.u256(o.price_per_second);
-  w.bytes(o.market.bytes());
-  w.u16(o.fee_bps);
-  w.u16(o.min_requester_rating);
-  w.u64(o.expiry);
-  w.u64(o.nonce);
-}
-
-Offer get_offer(Reader& r) {
-  Offer o;
-  o.provider = r.address();
-  r.bytes(std::span<uint8_t, 16>(o.ip));
-  o.country[0] = static_cast<char>(r.u8());
-  o.country[1] = static_cast<char>(r.u8());
-  o.region = r.str();
-  o.asn = r.u32();
-  uint8_t type = r.u8();
-  if (type > 3) throw Bad("bad ip type");
-  o.ip_type = static_cast<IpType>(type);
-  o.protocols = r.u32();
-  o.scopes = r.u32();
-  o.bandwidth_kbps = r.u32();
-  o.capacity = r.u32();
-  o.available_from = r.u64();
-  o.available_until = r.u64();
-  o.min_duration = r.u64();
-  o.max_duration = r.u64();
-  o.price_per_second = r.u256();
-  o.market = r.address();
-  o.fee_bps = r.u16();
-  o.min_requester_rating = r.u16();
-  o.expiry = r.u64();
-  o.nonce = r.u64();
-  return o;
-}
-
-void put_request(Writer& w, const Request& q) {
-  w.bytes(q.requester.bytes());
-  w.u32(q.count);
-  w.u32(static_cast<uint32_t>(q.countries.size()));
-  for (const auto& c : q.countries) {
-    w.u8(static_cast<uint8_t>(c[0]));
-    w.u8(static_cast<uint8_t>(c[1]));
-  }
-  w.str(q.region);
-  w.u32(q.asn);
-  w.u8(q.ip_types);
-  w.u32(q.protocols);
-  w.u32(q.scope);
-  w.u16(q.min_provider_rating);
-  w.u32(q.min_bandwidth_kbps);
-  w.u8(q.exclusive);
-  w.u8(q.distinct_subnets);
-  w.u64(q.start);
-  w.u64(q.duration);
-  w.u256(q.max_price_per_second);
-  w.u256(q.budget);
-  w.u8(q.all_or_none);
-  w.bytes(q.market.bytes());
-  w.u16(q.fee_bps);
-  w.u64(q.expiry);
-  w.u64(q.nonce);
-}
-
-Request get_request(Reader& r) {
-  Request q;
-  q.requester = r.address();
-  q.count = r.u32();
-  q.countries.resize(r.count(2));
-  for (auto& c : q.countries) {
-    c[0] = static_cast<char>(r.u8());
-    c[1] = static_cast<char>(r.u8());
-  }
-  q.region = r.str();
-  q.asn = r.u32();
-  q.ip_types = r.u8();
-  q.protocols = r.u32();
-  q.scope = r.u32();
-  q.min_provider_rating = r.u16();
-  q.min_bandwidth_kbps = r.u32();
-  q.exclusive = r.flag();
-  q.distinct_subnets = r.flag();
-  q.start = r.u64();
-  q.duration = r.u64();
-  q.max_price_per_second = r.u256();
-  q.budget = r.u256();
-  q.all_or_none = r.flag();
-  q.market = r.address();
-  q.fee_bps = r.u16();
-  q.expiry = r.u64();
-  q.nonce = r.u64();
-  return q;
-}
 
 json heap_section(std::vector<std::pair<uint64_t, OrderId>> heap) {
   std::sort(heap.begin(), heap.end());
@@ -424,7 +321,7 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
   {
     Reader r(j.at("addresses"));
     while (!r.done()) {
-      b.addresses_.push_back(r.address());
+      b.addresses_.push_back(r.addr());
       b.index_address(static_cast<uint32_t>(b.addresses_.size() - 1));
     }
   }
@@ -609,9 +506,9 @@ std::string SnapshotCodec::encode(const Market& m) {
     orders.u64(id);
     orders.u8(s.is_offer);
     if (s.is_offer) {
-      put_offer(orders, s.offer);
+      order_records::write_offer(orders, s.offer);
     } else {
-      put_request(orders, s.request);
+      order_records::write_request(orders, s.request);
     }
     orders.bytes(s.signature.to_bytes());
     orders.bytes(s.hash.bytes());
@@ -673,10 +570,10 @@ Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {
       OrderId id = orders.u64();
       s.is_offer = orders.flag();
       if (s.is_offer) {
-        s.offer = get_offer(orders);
+        s.offer = order_records::read_offer(orders);
         s.owner = s.offer.provider;
       } else {
-        s.request = get_request(orders);
+        s.request = order_records::read_request(orders);
         s.owner = s.request.requester;
       }
       std::array<uint8_t, 65> sig_bytes;
