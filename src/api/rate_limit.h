@@ -11,6 +11,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/text_hash.h"
+
 namespace ipsx::api {
 
 struct RateLimit {
@@ -40,7 +42,7 @@ class RateLimiter {
 
   RateLimit limit_;
   size_t max_keys_;
-  std::unordered_map<std::string, Bucket> buckets_;
+  TextMap<Bucket> buckets_;
 };
 
 // Seconds to put in a Retry-After header for a wait: rounded up, at least 1.

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "core/hash.h"
+#include "core/text_hash.h"
 
 namespace ipsx {
 namespace {
@@ -86,6 +87,23 @@ TEST(TableHash, AddressesSharingAPrefixDoNotShareABucket) {
   size_t worst = 0;
   for (size_t b = 0; b < hashes.bucket_count(); ++b) worst = std::max(worst, hashes.bucket_size(b));
   EXPECT_LE(worst, 12u);
+}
+
+// Text from outside (an order's region, a client's address, a proxy user) is hashed the same
+// way, under the same process key, and looked up without making a string.
+TEST(TableHash, TextIsSipHashUnderTheProcessKey) {
+  const HashKey& k = hash_key();
+  const std::string region = "Île-de-France";
+  EXPECT_EQ(TextHash{}(region),
+            static_cast<size_t>(siphash(k.k0, k.k1, reinterpret_cast<const uint8_t*>(region.data()),
+                                        region.size())));
+  EXPECT_EQ(TextHash{}(region), TextHash{}(std::string_view(region)));
+  EXPECT_NE(TextHash{}("a"), TextHash{}("b"));
+  TextMap<int> m;
+  m["198.51.100.7"] = 7;
+  auto it = m.find(std::string_view("198.51.100.7"));
+  ASSERT_NE(it, m.end());
+  EXPECT_EQ(it->second, 7);
 }
 
 }  // namespace

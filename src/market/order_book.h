@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/address.h"
+#include "core/text_hash.h"
 #include "ledger/orders.h"
 #include "market/huge_pages.h"
 #include "market/slab.h"
@@ -438,7 +439,7 @@ class OrderBook {
   std::vector<uint32_t> cell_of_;  // interned id -> its cell
   LastAddress last_owner_, last_market_;
   std::vector<std::string> strings_;
-  std::unordered_map<std::string, uint32_t> string_ids_;
+  TextMap<uint32_t> string_ids_;
   OrderId next_id_ = 1;
   size_t live_offers_ = 0;
   size_t live_requests_ = 0;

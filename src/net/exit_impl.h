@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/text_hash.h"
 #include "crypto/eip191.h"
 #include "crypto/eip712.h"
 #include "net/exit.h"
@@ -102,7 +103,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
     size_t running = 0;
     std::deque<std::shared_ptr<asio::steady_timer>> waiting;
   };
-  std::unordered_map<std::string, LookupGate> lookup_gates;
+  TextMap<LookupGate> lookup_gates;
   std::atomic<size_t> lookups_waiting{0};
   const Clock& clock;
   Address provider;
@@ -124,7 +125,7 @@ struct Exit::Impl : std::enable_shared_from_this<Impl> {
   // A deal's session (and its stats) is forgotten this long after the deal's end: a long-running
   // exit holds only recent deals. A later pairing finds the deal over and is refused.
   static constexpr uint64_t kForgetAfterEndSeconds = 600;
-  std::unordered_map<std::string, std::shared_ptr<Session>> by_username;
+  TextMap<std::shared_ptr<Session>> by_username;
   // Deals ended by end_deal() before or after their session began (bounded: an old entry only
   // matters until the deal's own end, which the exit enforces anyway).
   static constexpr size_t kMaxEnded = 65'536;

@@ -3,6 +3,7 @@
 // member runs on the gateway's io_context unless its comment says otherwise.
 #pragma once
 
+#include "core/text_hash.h"
 #include "net/address_policy.h"
 #include "net/gateway.h"
 
@@ -123,7 +124,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Impl> {
   }
   std::vector<std::shared_ptr<Link>> links;
   std::shared_ptr<asio::steady_timer> watch_timer;  // watch_channels()'s
-  std::unordered_map<std::string, Sticky> sticky;
+  TextMap<Sticky> sticky;
   size_t rotate = 0;
   std::function<void(const Hash&, LeaseEvent, const std::string&)> on_event;
   mutable std::mutex stats_mu;
