@@ -243,14 +243,39 @@ void tamper(const std::filesystem::path& dir, const char* sql) {
   sqlite3_close(db);
 }
 
+// Block 2's transfer stored with twice its amount, everything else (its signature) kept: the
+// edit an owner of the disk would make to pay himself.
+void double_the_amount(const std::filesystem::path& dir) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "ledger.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT body FROM txs WHERE pos >> 20 = 2", -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  std::string body(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                   static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+  sqlite3_finalize(st);
+  SignedTx tx = decode_tx(body, Hash()).value();
+  auto& t = std::get<Transfer>(tx.tx.op);
+  t.amount = t.amount.add(t.amount).value();
+  body = encode_tx(tx);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE txs SET body = ? WHERE pos >> 20 = 2", -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_blob(st, 1, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 TEST(EmbeddedLedger, CorruptedStoreStopsTheStartWithAClearError) {
   const char* tamperings[] = {
-      "UPDATE txs SET body = replace(body, '\"amount\":\"1000000000000000000\"', "
-      "'\"amount\":\"2000000000000000000\"') WHERE pos >> 20 = 2",
+      "amount",  // double_the_amount
       "UPDATE blocks SET state_digest = zeroblob(32) WHERE number = 2",
       "UPDATE blocks SET parent = zeroblob(32) WHERE number = 2",
       "DELETE FROM blocks WHERE number = 1",
-      "UPDATE txs SET body = 'garbage' WHERE pos >> 20 = 2",
+      "UPDATE txs SET body = 'garbage' WHERE pos >> 20 = 2",      // read as an old store's JSON
+      "UPDATE txs SET body = x'01ff' WHERE pos >> 20 = 2",        // binary, cut short
+      "UPDATE txs SET body = zeroblob(150) WHERE pos >> 20 = 2",  // binary, of no version
   };
   for (const char* sql : tamperings) {
     TempDir dir;
@@ -265,7 +290,11 @@ TEST(EmbeddedLedger, CorruptedStoreStopsTheStartWithAClearError) {
       exec(*l, key("early"),
            Transfer{key("bob").address(), Amount::from_tokens(1).value()});  // block 3
     }
-    tamper(dir.path(), sql);
+    if (std::string_view(sql) == "amount") {
+      double_the_amount(dir.path());
+    } else {
+      tamper(dir.path(), sql);
+    }
     EmbeddedOptions o;
     o.data_dir = dir.path();
     auto r = EmbeddedLedger::open(o, nullptr, clock);
