@@ -249,7 +249,7 @@ void Market::execute(std::vector<Fill>& fills, PlaceResult* result, const Sink& 
         rec.request = f.request;
         rec.exclusive = terms.exclusive;
         rec.progress = DealProgress::open(*existing, now());
-        deals_[id] = std::move(rec);
+        put_deal(std::move(rec));
         prints_.push_back({id, f.price_per_second, terms.country, terms.ip_type, now()});
         if (prints_.size() > 1000) prints_.pop_front();
         if (result) result->deals.push_back(id);
@@ -342,8 +342,16 @@ void Market::release_if_closed(DealRecord& d, Timestamp t, std::vector<Fill>* fi
   release(d, *view, t, fills);
 }
 
+void Market::put_deal(DealRecord rec) {
+  auto it = deals_.find(rec.deal_id);
+  if (it != deals_.end() && !it->second.released) --open_deals_;
+  if (!rec.released) ++open_deals_;
+  deals_[rec.deal_id] = std::move(rec);
+}
+
 void Market::release(DealRecord& d, const ledger::DealView& view, Timestamp t,
                      std::vector<Fill>* fills) {
+  if (!d.released) --open_deals_;
   d.released = true;
   // The reason: the one recorded on the ledger, or the protocol's when the closer gave none.
   ledger::CloseReason reason = view.reason;
@@ -660,9 +668,7 @@ std::vector<DealPrint> Market::recent_deals(size_t n) const {
 }
 
 size_t Market::open_deals() const {
-  size_t n = 0;
-  for (const auto& [id, d] : deals_) n += d.released ? 0 : 1;
-  return n;
+  return open_deals_;
 }
 
 const DealRecord* Market::deal(const Hash& deal_id) const {

@@ -314,6 +314,8 @@ class Market {
   std::unordered_map<Hash, OrderId> by_hash_;
   std::unordered_set<Hash> seen_;  // every order hash ever placed
   std::map<Hash, DealRecord> deals_;
+  size_t open_deals_ = 0;  // of deals_, those not released (health checks ask on every call)
+  void put_deal(DealRecord rec);
   Hash release_cursor_;  // the last deal tick() read the ledger for (it goes on after it)
   std::deque<DealPrint> prints_;
   std::unordered_map<Hash, uint64_t> ledger_fills_;  // deals opened per request hash

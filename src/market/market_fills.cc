@@ -172,7 +172,7 @@ void Market::settle_fill(const FillTerms& t, const Result<ledger::Receipt>& rece
   rec.request = f.request;
   rec.exclusive = t.exclusive;
   rec.progress = DealProgress::open(view, opened);
-  deals_[id] = std::move(rec);
+  put_deal(std::move(rec));
   prints_.push_back({id, f.price_per_second, t.country, t.ip_type, opened});
   if (prints_.size() > 1000) prints_.pop_front();
   if (result) result->deals.push_back(id);

@@ -486,6 +486,7 @@ void SnapshotCodec::reset(Market& m) {
   m.by_hash_.clear();
   m.seen_.clear();
   m.deals_.clear();
+  m.open_deals_ = 0;
   m.prints_.clear();
   m.ledger_fills_.clear();
   m.ratings_seen_.clear();
@@ -597,7 +598,7 @@ Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {
       d.exclusive = e.at(3).get<bool>();
       d.released = e.at(4).get<bool>();
       d.progress = progress(e.at(5));
-      m.deals_[d.deal_id] = std::move(d);
+      m.put_deal(std::move(d));
     }
     for (const auto& e : j.at("prints")) {
       DealPrint p;
