@@ -343,15 +343,17 @@ void Market::release_if_closed(DealRecord& d, Timestamp t, std::vector<Fill>* fi
 }
 
 void Market::put_deal(DealRecord rec) {
-  auto it = deals_.find(rec.deal_id);
-  if (it != deals_.end() && !it->second.released) --open_deals_;
-  if (!rec.released) ++open_deals_;
+  if (rec.released) {
+    open_ids_.erase(rec.deal_id);
+  } else {
+    open_ids_.insert(rec.deal_id);
+  }
   deals_[rec.deal_id] = std::move(rec);
 }
 
 void Market::release(DealRecord& d, const ledger::DealView& view, Timestamp t,
                      std::vector<Fill>* fills) {
-  if (!d.released) --open_deals_;
+  open_ids_.erase(d.deal_id);
   d.released = true;
   // The reason: the one recorded on the ledger, or the protocol's when the closer gave none.
   ledger::CloseReason reason = view.reason;
@@ -440,16 +442,22 @@ std::vector<Hash> Market::tick() {
   // call to the chain per deal each second on Ethereum, on the node's server thread.
   const auto read_until = std::chrono::steady_clock::now() + config_.tick_read_budget;
   size_t reads = 0;
-  auto it = deals_.upper_bound(release_cursor_);
-  for (size_t seen = 0, n = deals_.size(); seen < n; ++seen, ++it) {
-    if (it == deals_.end()) it = deals_.begin();
+  // Round the open deals only, at most once; each step looks up the next after the cursor, as a
+  // release takes its deal out of open_ids_ and a fill may add one.
+  for (size_t step = 0, n = open_ids_.size(); step < n && !open_ids_.empty(); ++step) {
     if (reads >= kMinDealReadsPerTick && std::chrono::steady_clock::now() >= read_until) break;
-    release_cursor_ = it->first;
-    if (it->second.released) continue;
+    auto it = open_ids_.upper_bound(release_cursor_);
+    if (it == open_ids_.end()) it = open_ids_.begin();
+    release_cursor_ = *it;
+    auto d = deals_.find(release_cursor_);
+    if (d == deals_.end()) {  // never: every open id is a deal's
+      open_ids_.erase(it);
+      continue;
+    }
     ++reads;
     fills.clear();
-    release_if_closed(it->second, t, &fills);
-    execute(fills, &opened);  // may add deals: std::map insertion keeps `it` valid
+    release_if_closed(d->second, t, &fills);
+    execute(fills, &opened);
   }
   forget_dead_orders();
   maybe_snapshot();
@@ -470,8 +478,8 @@ std::optional<Timestamp> Market::next_deadline() const {
   if (auto at = book_.next_opening()) {
     best = std::max(t, from_unix_ms(static_cast<int64_t>(*at) * 1000));
   }
-  for (const auto& [id, d] : deals_) {
-    if (d.released) continue;
+  for (const Hash& id : open_ids_) {
+    const DealRecord& d = deals_.at(id);
     auto next = market::next_deadline(d.progress.times, d.progress.provider_status,
                                       d.progress.requester_status, t, config_.timeouts);
     if (next && (!best || *next < *best)) best = next;
@@ -668,7 +676,7 @@ std::vector<DealPrint> Market::recent_deals(size_t n) const {
 }
 
 size_t Market::open_deals() const {
-  return open_deals_;
+  return open_ids_.size();
 }
 
 const DealRecord* Market::deal(const Hash& deal_id) const {

@@ -314,7 +314,10 @@ class Market {
   std::unordered_map<Hash, OrderId> by_hash_;
   std::unordered_set<Hash> seen_;  // every order hash ever placed
   std::map<Hash, DealRecord> deals_;
-  size_t open_deals_ = 0;  // of deals_, those not released (health checks ask on every call)
+  // The deals not released, the ones tick() reads the ledger for: released deals stay in deals_
+  // (for their status and listings), and a tick that walked them too cost what the market's
+  // whole history costs.
+  std::set<Hash> open_ids_;
   void put_deal(DealRecord rec);
   Hash release_cursor_;  // the last deal tick() read the ledger for (it goes on after it)
   std::deque<DealPrint> prints_;

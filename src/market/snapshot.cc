@@ -486,7 +486,7 @@ void SnapshotCodec::reset(Market& m) {
   m.by_hash_.clear();
   m.seen_.clear();
   m.deals_.clear();
-  m.open_deals_ = 0;
+  m.open_ids_.clear();
   m.prints_.clear();
   m.ledger_fills_.clear();
   m.ratings_seen_.clear();
