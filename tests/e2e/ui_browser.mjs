@@ -334,7 +334,18 @@ async function provider() {
     await page.$eval("form[data-ip='127.0.0.4'] input[name=hours]", (e) => (e.value = ""));
     await page.type("form[data-ip='127.0.0.4'] input[name=hours]", " ");
     await page.click("form[data-ip='127.0.0.4'] [data-testid=change]");
-    await page.waitForFunction(() => [...document.querySelectorAll("#ips td")].filter((e) => e.textContent === "always").length === 2, { timeout: 15000 });
+    try {
+      await page.waitForFunction(() => [...document.querySelectorAll("#ips td")].filter((e) => e.textContent === "always").length === 2, { timeout: 30000 });
+    } catch (e) {
+      // What the page says instead: the agent's refusal, or the table as it stands.
+      const seen = await page.evaluate(() => ({
+        error: document.querySelector("form[data-ip='127.0.0.4'] .error")?.textContent || "",
+        done: document.querySelector("[data-testid=done]")?.textContent || "",
+        button: document.querySelector("form[data-ip='127.0.0.4'] [data-testid=change]")?.textContent || "",
+        rows: [...document.querySelectorAll("#ips tr")].map((r) => r.textContent),
+      }));
+      throw new Error(`${e.message}; the page: ${JSON.stringify(seen)}`);
+    }
     const o = await offerOf4();
     return o.offer.availableFrom <= Date.now() / 1000 ? `from ${o.offer.availableFrom}` : (() => { throw new Error(`from ${o.offer.availableFrom}`); })();
   });
