@@ -2,12 +2,16 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
+#include "core/durable_file.h"
 #include "market/market_error.h"
 
 namespace ipsx::market {
@@ -18,15 +22,17 @@ std::unexpected<Error> db_error(sqlite3* db, std::string_view what) {
               fmt::format("journal: {}: {}", what, db ? sqlite3_errmsg(db) : "no database"));
 }
 
-// The snapshot tables: `snapshot` holds at most one row; `snapshot_staging` is where a new one is
-// written before it is swapped in (both in one transaction).
+// `snapshot` holds at most one row: the snapshot's sequence number and, from stores written
+// before snapshots had files of their own, its body (empty: the body is the file snapshot.SEQ).
+// `snapshot_staging` was where those stores staged a new body.
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
     " kind TEXT NOT NULL, body TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS snapshot(id INTEGER PRIMARY KEY CHECK(id = 1), seq INTEGER NOT"
     " NULL, body BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS snapshot_staging(id INTEGER PRIMARY KEY, seq INTEGER NOT NULL,"
-    " body BLOB NOT NULL);";
+    "DROP TABLE IF EXISTS snapshot_staging;";
+
+constexpr std::string_view kSnapshotPrefix = "snapshot.";
 
 // Runs `sql` (no results); the message names `what`.
 Result<void> exec(sqlite3* db, const char* sql, std::string_view what) {
@@ -68,14 +74,21 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::filesystem::path& dir,
     ::close(lock_fd);
     return err;
   }
-  std::unique_ptr<Journal> j(new Journal(db, lock_fd));
+  std::unique_ptr<Journal> j(new Journal(db, lock_fd, dir));
   std::string setup = options.durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;";
   if (auto r = exec(db, (setup + kSchema).c_str(), "open"); !r) return std::unexpected(r.error());
+  // Files of snapshots never named (a crash before their transaction) or since replaced.
+  auto named = j->load_snapshot_row();
+  if (!named) return std::unexpected(named.error());
+  j->remove_snapshot_files(*named && (*named)->body.empty() ? std::optional((*named)->seq)
+                                                            : std::nullopt);
   return j;
 }
 
 Journal::~Journal() {
+  // A snapshot still being written is left unnamed: the next open removes its file.
+  if (background_) background_->thread.join();
   sqlite3_finalize(insert_);
   sqlite3_close(db_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -186,49 +199,86 @@ Result<uint64_t> Journal::first_seq() {
   return n;
 }
 
+std::filesystem::path Journal::snapshot_file(uint64_t seq) const {
+  return dir_ / fmt::format("{}{}", kSnapshotPrefix, seq);
+}
+
 Result<void> Journal::write_snapshot(const Snapshot& snap, bool prune) {
+  (void)settle_snapshot(true);  // an older one's failure is mended by this one
+  if (auto w = replace_file_durably(snapshot_file(snap.seq), snap.body); !w)
+    return fail(MarketErrc::storage, "snapshot: " + w.error().message());
+  return adopt_snapshot(snap.seq, prune);
+}
+
+void Journal::write_snapshot_in_background(Snapshot snap, bool prune) {
+  (void)settle_snapshot(true);
+  auto b = std::make_unique<Background>();
+  b->seq = snap.seq;
+  b->prune = prune;
+  b->thread =
+      std::thread([b = b.get(), file = snapshot_file(snap.seq), body = std::move(snap.body)] {
+        pthread_setname_np(pthread_self(), "market-snapshot");
+        b->file_result = replace_file_durably(file, body);
+        b->written.store(true, std::memory_order_release);
+      });
+  background_ = std::move(b);
+}
+
+std::optional<Result<void>> Journal::settle_snapshot(bool wait) {
+  if (!background_) return std::nullopt;
+  if (!wait && !background_->written.load(std::memory_order_acquire)) return std::nullopt;
+  background_->thread.join();
+  std::unique_ptr<Background> b = std::move(background_);
+  if (!b->file_result) {
+    return std::optional<Result<void>>(
+        fail(MarketErrc::storage, "snapshot: " + b->file_result.error().message()));
+  }
+  return std::optional<Result<void>>(adopt_snapshot(b->seq, b->prune));
+}
+
+Result<void> Journal::adopt_snapshot(uint64_t seq, bool prune) {
   if (auto b = exec(db_, "BEGIN IMMEDIATE", "snapshot"); !b) return b;
   auto rollback = [&](Result<void> r) {
     (void)exec(db_, "ROLLBACK", "snapshot");
     return r;
   };
-  auto run = [&](const char* sql, bool with_seq, bool with_body) -> Result<void> {
+  auto run = [&](const char* sql) -> Result<void> {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK)
       return db_error(db_, "snapshot");
-    int i = 1;
-    if (with_seq) sqlite3_bind_int64(s, i++, static_cast<int64_t>(snap.seq));
-    if (with_body) {
-      sqlite3_bind_blob(s, i++, snap.body.data(), static_cast<int>(snap.body.size()),
-                        SQLITE_STATIC);
-    }
+    sqlite3_bind_int64(s, 1, static_cast<int64_t>(seq));
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) return db_error(db_, "snapshot");
     return {};
   };
-  // Staged, then swapped in: the old snapshot is replaced only by a complete new one.
-  if (auto r = run("DELETE FROM snapshot_staging", false, false); !r) return rollback(r);
-  if (auto r = run("INSERT INTO snapshot_staging(id, seq, body) VALUES(1, ?, ?)", true, true); !r)
+  if (auto r = run("INSERT OR REPLACE INTO snapshot(id, seq, body) VALUES(1, ?, X'')"); !r)
     return rollback(r);
-  if (auto r = run("DELETE FROM snapshot", false, false); !r) return rollback(r);
-  if (auto r = run("INSERT INTO snapshot(id, seq, body) SELECT id, seq, body FROM snapshot_staging",
-                   false, false);
-      !r)
-    return rollback(r);
-  if (auto r = run("DELETE FROM snapshot_staging", false, false); !r) return rollback(r);
   if (prune) {
-    if (auto p = run("DELETE FROM journal WHERE seq < ?", true, false); !p) return rollback(p);
+    if (auto p = run("DELETE FROM journal WHERE seq < ?"); !p) return rollback(p);
   }
   if (auto c = exec(db_, "COMMIT", "snapshot"); !c) return rollback(c);
+  remove_snapshot_files(seq);
   return {};
 }
 
-Result<void> Journal::drop_snapshot() {
-  return exec(db_, "DELETE FROM snapshot", "drop snapshot");
+void Journal::remove_snapshot_files(std::optional<uint64_t> keep) {
+  std::error_code ec;
+  std::string kept = keep ? snapshot_file(*keep).filename().string() : std::string();
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.starts_with(kSnapshotPrefix) && name != kept) std::filesystem::remove(e.path(), ec);
+  }
 }
 
-Result<std::optional<Snapshot>> Journal::load_snapshot() {
+Result<void> Journal::drop_snapshot() {
+  (void)settle_snapshot(true);
+  if (auto d = exec(db_, "DELETE FROM snapshot", "drop snapshot"); !d) return d;
+  remove_snapshot_files(std::nullopt);
+  return {};
+}
+
+Result<std::optional<Snapshot>> Journal::load_snapshot_row() {
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(db_, "SELECT seq, body FROM snapshot WHERE id = 1", -1, &s, nullptr) !=
       SQLITE_OK)
@@ -248,6 +298,25 @@ Result<std::optional<Snapshot>> Journal::load_snapshot() {
   }
   sqlite3_finalize(s);
   return out;
+}
+
+Result<std::optional<Snapshot>> Journal::load_snapshot() {
+  (void)settle_snapshot(true);
+  auto row = load_snapshot_row();
+  if (!row || !*row || !(*row)->body.empty()) return row;
+  std::filesystem::path file = snapshot_file((*row)->seq);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return fail(MarketErrc::storage,
+                fmt::format("the snapshot at entry {} names {}, which cannot be read: {}",
+                            (*row)->seq, file.string(), std::strerror(errno)));
+  }
+  (*row)->body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    return fail(MarketErrc::storage,
+                fmt::format("reading the snapshot {}: {}", file.string(), std::strerror(errno)));
+  }
+  return row;
 }
 
 }  // namespace ipsx::market

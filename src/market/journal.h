@@ -2,10 +2,16 @@
 // appended and made durable before the command takes effect, so that a restarted market replays
 // it and is where it was (an acknowledged order or status event is never lost). SQLite in WAL
 // mode, synchronous=FULL, one writer per directory (flock on DIR/LOCK). Beside the entries it keeps
-// one snapshot of the market's state (table `snapshot`), so a restart replays only the entries
-// after it; older entries are pruned when a snapshot is written. Not thread-safe.
+// one snapshot of the market's state, so a restart replays only the entries after it; older
+// entries are pruned when a snapshot is taken. The snapshot's body is a file of its own,
+// DIR/snapshot.SEQ (written beside, synced, renamed), named by the one-row table `snapshot`, which
+// is what makes it the snapshot: the row and the pruning change in one transaction, after the file
+// is durable. (Stores written before kept the body in the row itself; they are read as they are.)
+// Not thread-safe, but for the writer thread a background snapshot starts (see
+// write_snapshot_in_background), which touches only its file.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -13,6 +19,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -67,21 +74,50 @@ class Journal {
   // The sequence number of the first entry kept (0 if none is): 1 iff no entry was ever pruned.
   Result<uint64_t> first_seq();
 
-  // Replaces the snapshot, in one transaction: the new one is written to a staging table, then
-  // swapped in; with `prune`, the entries before `s.seq` are deleted in the same transaction (the
-  // entry at `s.seq` is kept so that sequence numbers never restart). A crash at any point leaves
-  // either the old snapshot and every entry, or the new one.
+  // Replaces the snapshot: its file is written and synced, then one transaction names it and,
+  // with `prune`, deletes the entries before `s.seq` (the entry at `s.seq` is kept so that
+  // sequence numbers never restart). A crash at any point leaves either the old snapshot and
+  // every entry, or the new one. Waits for a background snapshot still being written (and
+  // settles it) first.
   Result<void> write_snapshot(const Snapshot& s, bool prune = true);
-  // The latest snapshot, if any.
+  // The same, but the file is written and synced on a thread of its own while the caller goes
+  // on; the snapshot takes effect (the row, the pruning) at the next settle_snapshot() after the
+  // file is durable. One at a time: a second call first waits for the first and settles it.
+  void write_snapshot_in_background(Snapshot s, bool prune = true);
+  // If a background snapshot's file is written (or, with `wait`, once it is): names it and prunes,
+  // and returns the outcome (an error leaves the old snapshot and every entry). Nothing when none
+  // was started or it is still being written.
+  std::optional<Result<void>> settle_snapshot(bool wait = false);
+  // The latest snapshot, if any (waits for a background one still being written, and settles
+  // it). A snapshot whose file cannot be read is an error naming the file.
   Result<std::optional<Snapshot>> load_snapshot();
   // Forgets the snapshot: the next recovery replays every entry kept (all of them, if snapshots
   // never pruned).
   Result<void> drop_snapshot();
 
  private:
-  Journal(sqlite3* db, int lock_fd) : db_(db), lock_fd_(lock_fd) {}
+  Journal(sqlite3* db, int lock_fd, std::filesystem::path dir)
+      : db_(db), lock_fd_(lock_fd), dir_(std::move(dir)) {}
   sqlite3* db_;
   int lock_fd_;
+  std::filesystem::path dir_;
+  std::filesystem::path snapshot_file(uint64_t seq) const;
+  // The `snapshot` row as stored (an empty body: the body is in the row's file).
+  Result<std::optional<Snapshot>> load_snapshot_row();
+  // Names the snapshot whose file is durable and prunes (one transaction); removes older files.
+  Result<void> adopt_snapshot(uint64_t seq, bool prune);
+  // Removes the snapshot files other than `keep`'s (and torn .tmp files).
+  void remove_snapshot_files(std::optional<uint64_t> keep);
+  // The background snapshot: its thread, what it writes, and the file's outcome (set by the
+  // thread before `written` turns true).
+  struct Background {
+    std::thread thread;
+    uint64_t seq = 0;
+    bool prune = true;
+    std::atomic<bool> written{false};
+    Result<void> file_result;
+  };
+  std::unique_ptr<Background> background_;
   Result<uint64_t> insert(std::string_view kind, std::string_view body, Timestamp at);
   sqlite3_stmt* insert_ = nullptr;  // insert()'s statement, prepared once
 };

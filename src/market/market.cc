@@ -22,6 +22,11 @@ Market::Market(ledger::Ledger& ledger, crypto::PrivateKey operator_key, const Cl
 
 Market::~Market() {
   *alive_ = false;
+  // A snapshot being written is waited for and named (its failure: the one below replaces it).
+  if (journal_ && recovered_) {
+    if (auto settled = journal_->settle_snapshot(true); settled && !*settled)
+      since_snapshot_ = std::max<uint64_t>(since_snapshot_, 1);
+  }
   // With fills in flight the book holds places no deal has yet: the journal covers them.
   if (journal_ && recovered_ && config_.snapshot_every > 0 && since_snapshot_ > 0 &&
       in_flight_ == 0) {
@@ -58,11 +63,25 @@ Result<void> Market::write_snapshot() {
   return {};
 }
 
+uint64_t Market::snapshot_interval() const {
+  return std::max<uint64_t>(
+      config_.snapshot_every,
+      (orders_.size() + deals_.size() + seen_.size()) / kSnapshotEntriesPerCommand);
+}
+
 void Market::maybe_snapshot() {
   if (!journal_ || !recovered_ || replay_now_ || config_.snapshot_every == 0) return;
+  if (auto settled = journal_->settle_snapshot(); settled && !*settled) {
+    // The file could not be written or named: the old snapshot and every entry since stand;
+    // the next command tries again.
+    since_snapshot_ = std::max(since_snapshot_, snapshot_interval());
+  }
   if (in_flight_ > 0) return;  // taken once the fills' outcomes are in (fill_done)
-  if (since_snapshot_ < config_.snapshot_every) return;
-  (void)write_snapshot();  // on failure, retried after the next command
+  if (since_snapshot_ < snapshot_interval()) return;
+  // Encoded here, where the state is consistent; written and synced on the journal's thread.
+  journal_->write_snapshot_in_background(
+      {last_seq_, SnapshotCodec::seal(SnapshotCodec::encode(*this))}, config_.prune_journal);
+  since_snapshot_ = 0;
 }
 
 Result<PlaceResult> Market::place_offer(const Offer& offer, const crypto::Signature& sig) {

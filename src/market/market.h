@@ -34,8 +34,10 @@ struct MarketConfig {
   uint16_t fee_bps = 0;  // the commission every order placed here must name
   ProtocolTimeouts timeouts;
   // With a journal: the state is snapshotted after every `snapshot_every` journal entries (at the
-  // end of the command that reaches the count) and on clean shutdown, and the entries before the
-  // snapshot are pruned. 0: never (a restart replays the whole journal).
+  // end of the command that reaches the count; for a state of more than 4 x snapshot_every
+  // records, after a quarter of its records: Market::snapshot_interval) and on clean shutdown,
+  // and the entries before the snapshot are pruned. The snapshot is encoded between commands and
+  // written on a thread of its own. 0: never (a restart replays the whole journal).
   uint64_t snapshot_every = 10'000;
   // Whether a snapshot prunes the entries before it (false keeps the whole journal: an audit
   // trail, and what lets a test compare a full replay with snapshot + tail).
@@ -229,6 +231,12 @@ class Market {
   DealStatus status_of(const DealRecord& d) const;
   const MarketConfig& config() const { return config_; }
 
+  // `snapshot_every`, or for a larger state a quarter of its records (orders, deals, order hashes
+  // seen): a snapshot's cost grows with the state, so the entries between two grow with it and
+  // the cost per entry stays bounded, as does the replay after the last one.
+  uint64_t snapshot_interval() const;
+  static constexpr uint64_t kSnapshotEntriesPerCommand = 4;
+
  private:
   friend struct SnapshotCodec;  // snapshot.cc: writes and restores the state
 
@@ -295,7 +303,8 @@ class Market {
   // Journals a command (not while replaying); a failure rejects the command.
   Result<void> journal(std::string_view kind, const std::string& body);
   Result<void> replay(const JournalEntry& e);
-  // Writes a snapshot if `snapshot_every` entries were journaled since the last one. Called at
+  // Starts a snapshot if snapshot_interval() entries were journaled since the last one (encoded
+  // here, written on the journal's own thread), and settles the one written before. Called at
   // the end of each command, when the state is consistent.
   void maybe_snapshot();
   // Re-matching (journaled, and replayed): window openings up to now; a party's rating changed.

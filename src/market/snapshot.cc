@@ -115,12 +115,48 @@ class Writer {
     out_.insert(out_.end(), v.begin(), v.end());
   }
   json binary() { return json::binary(std::move(out_)); }
+  const std::vector<uint8_t>& data() const { return out_; }
 
  private:
   void le(uint64_t v, int n) {
     for (int i = 0; i < n; ++i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
   }
   std::vector<uint8_t> out_;
+};
+
+// A CBOR map (RFC 8949) written in place: each entry's key, then its value, a byte string from
+// a buffer or any json as json::to_cbor writes it (definite lengths, the shortest heads), so the
+// bytes are those to_cbor gives for the same object when the keys come sorted.
+class CborMap {
+ public:
+  CborMap(size_t entries, size_t reserve) {
+    out_.reserve(reserve + 4096);
+    head(5, entries);
+  }
+  void bytes(std::string_view key, const std::vector<uint8_t>& v) {
+    text(key);
+    head(2, v.size());
+    out_.append(reinterpret_cast<const char*>(v.data()), v.size());
+  }
+  void value(std::string_view key, const json& v) {
+    text(key);
+    json::to_cbor(v, out_);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void text(std::string_view t) {
+    head(3, t.size());
+    out_.append(t);
+  }
+  void head(uint8_t major, uint64_t n) {
+    const auto m = static_cast<char>(major << 5);
+    int width = n < 24 ? 0 : n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffff ? 4 : 8;
+    static constexpr char kWidthCode[] = {0, 24, 25, 0, 26, 0, 0, 0, 27};
+    out_.push_back(static_cast<char>(m | (width == 0 ? static_cast<char>(n) : kWidthCode[width])));
+    for (int i = width - 1; i >= 0; --i) out_.push_back(static_cast<char>(n >> (8 * i)));
+  }
+  std::string out_;
 };
 
 class Reader {
@@ -541,17 +577,19 @@ std::string SnapshotCodec::encode(const Market& m) {
         {addr(a), p.provided, p.provided_active, p.requested, p.closed_by_reason, p.preferences});
   }
   std::sort(profiles.begin(), profiles.end());
-  json j = {{"version", kVersion},
-            {"book", book_to_json(m.book_)},
-            {"orders", orders.binary()},
-            {"seen", seen.binary()},
-            {"deals", deals},
-            {"prints", prints},
-            {"ledger_fills", fills},
-            {"ratings_seen", ratings},
-            {"profiles", profiles}};
-  std::vector<uint8_t> cbor = json::to_cbor(j);
-  return std::string(cbor.begin(), cbor.end());
+  // The map json::to_cbor would write for these nine keys, in its order (sorted), each value
+  // written once into the body instead of copied through a json and a growing vector.
+  CborMap body(9, orders.data().size() + seen.data().size());
+  body.value("book", book_to_json(m.book_));
+  body.value("deals", deals);
+  body.value("ledger_fills", fills);
+  body.bytes("orders", orders.data());
+  body.value("prints", prints);
+  body.value("profiles", profiles);
+  body.value("ratings_seen", ratings);
+  body.bytes("seen", seen.data());
+  body.value("version", kVersion);
+  return body.take();
 }
 
 Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "sdk/durable_file.h"
+#include "core/durable_file.h"
 
 namespace ipsx::sdk {
 namespace {

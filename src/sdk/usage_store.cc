@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/durable_file.h"
 #include "crypto/eip712.h"
-#include "sdk/durable_file.h"
 
 namespace ipsx::sdk {
 namespace {

@@ -1,4 +1,4 @@
-#include "sdk/durable_file.h"
+#include "core/durable_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,14 +8,14 @@
 
 #include <fmt/format.h>
 
-namespace ipsx::sdk {
+namespace ipsx {
 
 std::unexpected<Error> io_failure(const std::filesystem::path& p, const char* doing) {
   return fail(CoreErrc::io_error,
               fmt::format("{} {}: {}", doing, p.string(), std::strerror(errno)));
 }
 
-Result<void> replace_file_durably(const std::filesystem::path& p, const std::string& text) {
+Result<void> replace_file_durably(const std::filesystem::path& p, std::string_view text) {
   std::filesystem::path tmp = p;
   tmp += ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -59,4 +59,4 @@ Result<void> sync_file(const std::filesystem::path& p) {
   return {};
 }
 
-}  // namespace ipsx::sdk
+}  // namespace ipsx
