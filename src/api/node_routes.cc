@@ -102,7 +102,8 @@ std::optional<std::pair<ApiError, long>> address_limited(NodeState& s,
                                                          const std::optional<Address>& signer,
                                                          const Address& owner) {
   if (!signer || *signer != owner) return std::nullopt;
-  auto wait = s.per_address.take(owner.to_string(), RateLimiter::Clock::now());
+  // Keyed by the lower-case hex: the checksummed form costs a keccak per order.
+  auto wait = s.per_address.take(owner.to_lower_hex(), RateLimiter::Clock::now());
   if (!wait) return std::nullopt;
   ++s.limited_address;
   return std::pair{ApiError::rate_limited(fmt::format(

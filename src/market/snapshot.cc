@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -116,10 +117,14 @@ class Writer {
   }
   json binary() { return json::binary(std::move(out_)); }
   const std::vector<uint8_t>& data() const { return out_; }
+  void reserve(size_t n) { out_.reserve(n); }
 
  private:
   void le(uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    static_assert(std::endian::native == std::endian::little);
+    size_t at = out_.size();
+    out_.resize(at + static_cast<size_t>(n));
+    std::memcpy(out_.data() + at, &v, static_cast<size_t>(n));
   }
   std::vector<uint8_t> out_;
 };
@@ -537,6 +542,7 @@ std::string SnapshotCodec::encode(const Market& m) {
   for (const auto& [id, s] : m.orders_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   Writer orders;
+  orders.reserve(ids.size() * 512);  // an offer's record is ~450 bytes
   orders.u32(static_cast<uint32_t>(ids.size()));
   for (OrderId id : ids) {
     const Market::Signed& s = m.orders_.at(id);
