@@ -49,8 +49,21 @@ Result<void> Market::journal(std::string_view kind, const std::string& body) {
   // Expiry is not journaled: each journaled command expires the book at its own time, and replay
   // does the same (replay()), so that a replayed market, one restored from a snapshot and the
   // one that ran hold the same orders after every entry.
-  book_.expire(static_cast<uint64_t>(to_unix_seconds(now())));
+  expire_journaled(static_cast<uint64_t>(to_unix_seconds(now())));
   return {};
+}
+
+void Market::remember_seen(const Hash& hash, uint64_t expiry) {
+  if (seen_.emplace(hash, expiry).second) seen_expiries_.emplace(expiry, hash);
+}
+
+void Market::expire_journaled(uint64_t now_s) {
+  book_.expire(now_s);
+  while (!seen_expiries_.empty() &&
+         seen_expiries_.top().first < now_s - std::min(now_s, kForgetSeenAfterSeconds)) {
+    seen_.erase(seen_expiries_.top().second);
+    seen_expiries_.pop();
+  }
 }
 
 Result<void> Market::write_snapshot() {
@@ -143,7 +156,7 @@ Result<Hash> Market::check_placement(const Placement& p, uint64_t now_s,
 
 PlaceResult Market::apply_placement(const Placement& p, const Hash& hash, uint64_t now_s,
                                     const Sink& sink) {
-  seen_.insert(hash);
+  remember_seen(hash, p.is_offer ? p.offer.expiry : p.request.expiry);
   std::vector<Fill> fills;
   PlaceResult result;
   if (p.is_offer) {
@@ -221,7 +234,7 @@ std::vector<Result<PlaceResult>> Market::place_now(std::span<const Placement> or
   } pin{pinned_now_};
   pinned_now_ = at;
   for (auto& [i, hash] : accepted) {
-    book_.expire(now_s);
+    expire_journaled(now_s);
     out[i] = apply_placement(orders[i], hash, now_s, Sink{sink.waiter, i});
     forget_dead_orders();
   }
@@ -599,7 +612,7 @@ Result<size_t> Market::recover() {
 }
 
 Result<void> Market::replay(const JournalEntry& e) {
-  book_.expire(static_cast<uint64_t>(to_unix_seconds(now())));  // as journal() did
+  expire_journaled(static_cast<uint64_t>(to_unix_seconds(now())));  // as journal() did
   auto j = nlohmann::json::parse(e.body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail(MarketErrc::storage, "not JSON");
   auto sig_of = [&](const char* key) -> Result<crypto::Signature> {

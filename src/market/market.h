@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <set>
 #include <span>
 #include <unordered_map>
@@ -321,7 +322,19 @@ class Market {
   OrderBook book_;
   std::unordered_map<OrderId, Signed> orders_;  // signed originals of orders in the book
   std::unordered_map<Hash, OrderId> by_hash_;
-  std::unordered_set<Hash> seen_;  // every order hash ever placed
+  // The hash of every order placed, with the order's expiry, until kForgetSeenAfterSeconds after
+  // it: a signed order is placed once (a copy sent again is a duplicate, then an expired order;
+  // the grace covers a clock set back). Forgotten at journaled commands only (expire_journaled),
+  // so that a replay forgets at the same entries; without it the set grew with the whole history.
+  std::unordered_map<Hash, uint64_t> seen_;
+  std::priority_queue<std::pair<uint64_t, Hash>, std::vector<std::pair<uint64_t, Hash>>,
+                      std::greater<>>
+      seen_expiries_;
+  static constexpr uint64_t kForgetSeenAfterSeconds = 86'400;
+  void remember_seen(const Hash& hash, uint64_t expiry);
+  // The book's expiry at `now_s`, then the hashes of orders long expired: at every journaled
+  // command and its replay (tick() expires the book alone).
+  void expire_journaled(uint64_t now_s);
   std::map<Hash, DealRecord> deals_;
   // The deals not released, the ones tick() reads the ledger for: released deals stay in deals_
   // (for their status and listings), and a tick that walked them too cost what the market's

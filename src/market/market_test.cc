@@ -607,6 +607,39 @@ class JournaledMarketTest : public MarketTest {
   std::unique_ptr<Journal> journal_;
 };
 
+// An order's hash is remembered so that its signed copy is never placed twice, until a day after
+// the order's expiry (by then it is refused as expired anyway); then it is forgotten, at the next
+// journaled command, the same in the run, in a replay of the journal and after a snapshot.
+// Before, every hash ever placed stayed in memory and in every snapshot.
+TEST_F(JournaledMarketTest, AnOrderHashIsForgottenADayAfterItsExpiryAndNeverPlacedTwice) {
+  const Offer o = offer(1'000'000, 2, 1);
+  const Hash h = o.struct_hash();
+  ASSERT_TRUE(place(o));
+  auto again = place(o);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), MarketErrc::duplicate_order);
+  clock_.advance(std::chrono::seconds(3600 + 1));
+  ASSERT_TRUE(place(offer(1'000'000, 3, 2)));
+  EXPECT_TRUE(market_->knows(h)) << "kept for a day after its expiry";
+  auto expired = place(o);
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().code(), MarketErrc::bad_order) << expired.error().message();
+  clock_.advance(std::chrono::seconds(86'400));
+  EXPECT_TRUE(market_->knows(h)) << "forgotten at a journaled command only";
+  ASSERT_TRUE(place(offer(1'000'000, 4, 3)));
+  EXPECT_FALSE(market_->knows(h));
+  expired = place(o);
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().code(), MarketErrc::bad_order) << "forgotten, still not placed";
+  const Hash kept = offer(1'000'000, 4, 3).struct_hash();
+  restart();
+  EXPECT_FALSE(market_->knows(h));
+  EXPECT_TRUE(market_->knows(kept));
+  restart(/*journal_only=*/true);
+  EXPECT_FALSE(market_->knows(h));
+  EXPECT_TRUE(market_->knows(kept));
+}
+
 // #19 review: a fill the ledger refused after later commands (background mode) is journaled where
 // its refusal came, and replay holds the fill until there. The request that rested meanwhile
 // gets the offer as in the run; and a refusal whose reason has gone since (the poor requester
@@ -1059,11 +1092,14 @@ TEST_F(MarketTest, RestartFromSnapshotAndTailEqualsAFullReplay) {
           (void)m.cancel(SignedCancel{h, sign_order(*k, sh)});
         }
       } else {
-        clock_.advance(Millis(1000 * (1 + rng() % 120)));
+        // Now and then two days: order hashes long expired are forgotten.
+        clock_.advance(Millis(1000 * (rng() % 20 == 0 ? 180'000 : 1 + rng() % 120)));
         m.tick();
       }
     }
     EXPECT_GT(m.open_deals(), 50u) << "the stream should make deals";
+    EXPECT_FALSE(m.knows(hashes.front())) << "the day-long ticks forget the first orders' hashes";
+    EXPECT_TRUE(m.knows(hashes.back()));
     interval = m.snapshot_interval();
     // A crash image: the files as they are while the market runs.
     std::filesystem::copy(run_dir.path(), image_dir.path(),

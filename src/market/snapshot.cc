@@ -526,6 +526,7 @@ void SnapshotCodec::reset(Market& m) {
   m.orders_.clear();
   m.by_hash_.clear();
   m.seen_.clear();
+  m.seen_expiries_ = {};
   m.deals_.clear();
   m.open_ids_.clear();
   m.prints_.clear();
@@ -556,10 +557,14 @@ std::string SnapshotCodec::encode(const Market& m) {
     orders.bytes(s.signature.to_bytes());
     orders.bytes(s.hash.bytes());
   }
-  std::vector<Hash> seen_hashes(m.seen_.begin(), m.seen_.end());
+  std::vector<std::pair<Hash, uint64_t>> seen_hashes(m.seen_.begin(), m.seen_.end());
   std::sort(seen_hashes.begin(), seen_hashes.end());
   Writer seen;
-  for (const auto& h : seen_hashes) seen.bytes(h.bytes());
+  seen.reserve(seen_hashes.size() * 40);
+  for (const auto& [h, expiry] : seen_hashes) {
+    seen.bytes(h.bytes());
+    seen.u64(expiry);
+  }
   json deals = json::array();
   for (const auto& [id, d] : m.deals_) {
     deals.push_back(
@@ -593,7 +598,7 @@ std::string SnapshotCodec::encode(const Market& m) {
   body.value("prints", prints);
   body.value("profiles", profiles);
   body.value("ratings_seen", ratings);
-  body.bytes("seen", seen.data());
+  body.bytes("seen_until", seen.data());
   body.value("version", kVersion);
   return body.take();
 }
@@ -631,9 +636,19 @@ Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {
       m.orders_[id] = std::move(s);
     }
     if (!orders.done()) throw Bad("trailing bytes after the orders");
-    Reader seen(j.at("seen"));
-    m.seen_.reserve(j.at("seen").get_binary().size() / 32);
-    while (!seen.done()) m.seen_.insert(seen.hash());
+    if (j.contains("seen_until")) {  // hash, expiry
+      Reader seen(j.at("seen_until"));
+      m.seen_.reserve(j.at("seen_until").get_binary().size() / 40);
+      while (!seen.done()) {
+        Hash h = seen.hash();
+        m.remember_seen(h, seen.u64());
+      }
+    } else {
+      // Written before hashes were forgotten: their expiries are not known, they are kept.
+      Reader seen(j.at("seen"));
+      m.seen_.reserve(j.at("seen").get_binary().size() / 32);
+      while (!seen.done()) m.remember_seen(seen.hash(), UINT64_MAX);
+    }
     for (const auto& e : j.at("deals")) {
       DealRecord d;
       d.deal_id = hash(e.at(0));
