@@ -304,6 +304,14 @@ class Market {
   // Journals a command (not while replaying); a failure rejects the command.
   Result<void> journal(std::string_view kind, const std::string& body);
   Result<void> replay(const JournalEntry& e);
+  // Replay's orders, in batches of kReplayBatch entries: each order entry parsed and its
+  // signature recovered on every core (prepare_order, thread-safe), then placed in order
+  // (replay_order) as replay() would. Another entry, or one that does not parse, is nullopt and
+  // goes through replay().
+  static constexpr size_t kReplayBatch = 2048;
+  std::optional<Placement> prepare_order(const JournalEntry& e) const;
+  std::vector<std::optional<Placement>> prepare_replay(const std::vector<JournalEntry>& b) const;
+  Result<void> replay_order(const Placement& p);
   // Starts a snapshot if snapshot_interval() entries were journaled since the last one (encoded
   // here, written on the journal's own thread), and settles the one written before. Called at
   // the end of each command, when the state is consistent.
