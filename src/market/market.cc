@@ -62,7 +62,14 @@ void Market::expire_journaled(uint64_t now_s) {
   while (!seen_expiries_.empty() &&
          seen_expiries_.top().first < now_s - std::min(now_s, kForgetSeenAfterSeconds)) {
     seen_.erase(seen_expiries_.top().second);
+    ledger_fills_.erase(seen_expiries_.top().second);  // a request past its expiry fills no more
     seen_expiries_.pop();
+  }
+  while (!released_by_time_.empty() &&
+         released_by_time_.top().first < now_s - std::min(now_s, kForgetReleasedAfterSeconds)) {
+    auto it = deals_.find(released_by_time_.top().second);
+    if (it != deals_.end() && it->second.released) deals_.erase(it);
+    released_by_time_.pop();
   }
 }
 
@@ -377,6 +384,7 @@ void Market::release_if_closed(DealRecord& d, Timestamp t, std::vector<Fill>* fi
 void Market::put_deal(DealRecord rec) {
   if (rec.released) {
     open_ids_.erase(rec.deal_id);
+    released_by_time_.emplace(rec.released_at, rec.deal_id);
   } else {
     open_ids_.insert(rec.deal_id);
   }
@@ -387,6 +395,8 @@ void Market::release(DealRecord& d, const ledger::DealView& view, Timestamp t,
                      std::vector<Fill>* fills) {
   open_ids_.erase(d.deal_id);
   d.released = true;
+  d.released_at = static_cast<uint64_t>(to_unix_seconds(t));
+  released_by_time_.emplace(d.released_at, d.deal_id);
   // The reason: the one recorded on the ledger, or the protocol's when the closer gave none.
   ledger::CloseReason reason = view.reason;
   if (reason == ledger::CloseReason::unspecified)

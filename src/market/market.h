@@ -58,7 +58,8 @@ struct DealRecord {
   OrderId request = 0;
   bool exclusive = false;
   DealProgress progress;
-  bool released = false;  // closed on the ledger; its place returned to the book
+  bool released = false;     // closed on the ledger; its place returned to the book
+  uint64_t released_at = 0;  // when (unix seconds, the journal's time); 0 if not released
 };
 
 // The outcome of placing an order: its book id and the deals opened because of it; fills the
@@ -237,6 +238,7 @@ class Market {
   // the cost per entry stays bounded, as does the replay after the last one.
   uint64_t snapshot_interval() const;
   static constexpr uint64_t kSnapshotEntriesPerCommand = 4;
+  static constexpr uint64_t kForgetReleasedAfterSeconds = 7 * 86'400;
 
  private:
   friend struct SnapshotCodec;  // snapshot.cc: writes and restores the state
@@ -339,6 +341,13 @@ class Market {
                       std::greater<>>
       seen_expiries_;
   static constexpr uint64_t kForgetSeenAfterSeconds = 86'400;
+  // Released deals, by release time: a released deal is forgotten kForgetReleasedAfterSeconds
+  // after its release (at a journaled command, as the hashes above); the ledger keeps it for ever.
+  // Without it the deal book, each snapshot and every walk of the deals grew with the whole
+  // history.
+  std::priority_queue<std::pair<uint64_t, Hash>, std::vector<std::pair<uint64_t, Hash>>,
+                      std::greater<>>
+      released_by_time_;
   void remember_seen(const Hash& hash, uint64_t expiry);
   // The book's expiry at `now_s`, then the hashes of orders long expired: at every journaled
   // command and its replay (tick() expires the book alone).

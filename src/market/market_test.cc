@@ -640,6 +640,36 @@ TEST_F(JournaledMarketTest, AnOrderHashIsForgottenADayAfterItsExpiryAndNeverPlac
   EXPECT_TRUE(market_->knows(kept));
 }
 
+// A released deal is kept (its status, the listings) for a week after its release, then
+// forgotten at the next journaled command, in the run, in a replay and after a snapshot alike;
+// the ledger keeps it. Before, every deal the market ever opened stayed in its deal book, in every
+// snapshot and in every walk of the deals.
+TEST_F(JournaledMarketTest, AReleasedDealIsForgottenAWeekAfterItsRelease) {
+  ASSERT_TRUE(place(offer(1'000'000)));
+  auto r = place(request(2'000'000, 1, 1));
+  ASSERT_EQ(r->deals.size(), 1u);
+  const Hash deal = r->deals[0];
+  exec(provider_,
+       ledger::CloseDeal{deal, Amount(), std::nullopt, ledger::CloseReason::provider_closed});
+  market_->tick();  // sees the close, journals the release
+  ASSERT_NE(market_->deal(deal), nullptr);
+  ASSERT_TRUE(market_->deal(deal)->released);
+  clock_.advance(std::chrono::seconds(Market::kForgetReleasedAfterSeconds - 60));
+  ASSERT_TRUE(place(offer(1'000'000, 3, 2)));
+  EXPECT_NE(market_->deal(deal), nullptr) << "kept for a week";
+  clock_.advance(std::chrono::seconds(120));
+  market_->tick();
+  EXPECT_NE(market_->deal(deal), nullptr) << "forgotten at a journaled command only";
+  ASSERT_TRUE(place(offer(1'000'000, 4, 3)));
+  EXPECT_EQ(market_->deal(deal), nullptr);
+  EXPECT_EQ(market_->deal_status(deal).error().code(), MarketErrc::unknown_deal);
+  EXPECT_TRUE(ledger_->deal(deal)) << "the ledger keeps it";
+  restart();
+  EXPECT_EQ(market_->deal(deal), nullptr);
+  restart(/*journal_only=*/true);
+  EXPECT_EQ(market_->deal(deal), nullptr);
+}
+
 // #19 review: a fill the ledger refused after later commands (background mode) is journaled where
 // its refusal came, and replay holds the fill until there. The request that rested meanwhile
 // gets the offer as in the run; and a refusal whose reason has gone since (the poor requester

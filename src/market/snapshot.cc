@@ -527,6 +527,7 @@ void SnapshotCodec::reset(Market& m) {
   m.by_hash_.clear();
   m.seen_.clear();
   m.seen_expiries_ = {};
+  m.released_by_time_ = {};
   m.deals_.clear();
   m.open_ids_.clear();
   m.prints_.clear();
@@ -567,8 +568,8 @@ std::string SnapshotCodec::encode(const Market& m) {
   }
   json deals = json::array();
   for (const auto& [id, d] : m.deals_) {
-    deals.push_back(
-        {d.deal_id.hex(), d.offer, d.request, d.exclusive, d.released, progress(d.progress)});
+    deals.push_back({d.deal_id.hex(), d.offer, d.request, d.exclusive, d.released,
+                     progress(d.progress), d.released_at});
   }
   json prints = json::array();
   for (const auto& p : m.prints_) {
@@ -657,6 +658,9 @@ Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {
       d.exclusive = e.at(3).get<bool>();
       d.released = e.at(4).get<bool>();
       d.progress = progress(e.at(5));
+      // Written before released deals were forgotten: no release time (0: forgotten at the next
+      // journaled command).
+      if (e.size() > 6) d.released_at = e.at(6).get<uint64_t>();
       m.put_deal(std::move(d));
     }
     for (const auto& e : j.at("prints")) {
