@@ -254,6 +254,8 @@ void add_node_routes(Router& router, NodeContext& node, NodeLimits limits) {
     if (const auto& contract = node.ledger.domain().verifying_contract)
       j["verifyingContract"] = contract->to_string();
     if (node.token_contract) j["tokenContract"] = node.token_contract->to_string();
+    // The market works without a new snapshot, but its restart replays ever more entries.
+    if (const auto& f = node.market.snapshot_failure()) j["snapshotFailure"] = *f;
     // The ledger's head and how old it is: a chain that makes blocks only when there are
     // transactions (anvil) has an old head and is healthy; a ledger that does not answer, or is
     // no longer the one the node opened, is not.

@@ -78,7 +78,11 @@ Result<void> Market::write_snapshot() {
     return fail(MarketErrc::storage, "snapshot: no journal, or not recovered yet");
   }
   Snapshot snap{last_seq_, SnapshotCodec::seal(SnapshotCodec::encode(*this))};
-  if (auto w = journal_->write_snapshot(snap, config_.prune_journal); !w) return w;
+  if (auto w = journal_->write_snapshot(snap, config_.prune_journal); !w) {
+    snapshot_failure_ = w.error().message();
+    return w;
+  }
+  snapshot_failure_.reset();
   since_snapshot_ = 0;
   return {};
 }
@@ -91,10 +95,18 @@ uint64_t Market::snapshot_interval() const {
 
 void Market::maybe_snapshot() {
   if (!journal_ || !recovered_ || replay_now_ || config_.snapshot_every == 0) return;
-  if (auto settled = journal_->settle_snapshot(); settled && !*settled) {
-    // The file could not be written or named: the old snapshot and every entry since stand;
-    // the next command tries again.
-    since_snapshot_ = std::max(since_snapshot_, snapshot_interval());
+  if (auto settled = journal_->settle_snapshot()) {
+    if (*settled) {
+      snapshot_failure_.reset();
+    } else {
+      // The file could not be written or named (a full disk, a directory turned read-only):
+      // the old snapshot and every entry since stand. Tried again after kSnapshotRetryEntries
+      // more entries (an interval, if shorter), not at once: each try encodes the whole state.
+      snapshot_failure_ = settled->error().message();
+      uint64_t interval = snapshot_interval();
+      since_snapshot_ =
+          std::max(since_snapshot_, interval - std::min(interval, kSnapshotRetryEntries));
+    }
   }
   if (in_flight_ > 0) return;  // taken once the fills' outcomes are in (fill_done)
   if (since_snapshot_ < snapshot_interval()) return;

@@ -148,6 +148,8 @@ class Market {
   Result<size_t> recover();
   // Why the last recover() did not use the journal's snapshot, if it rejected one.
   const std::optional<std::string>& snapshot_rejected() const { return snapshot_rejected_; }
+  // Why the last snapshot could not be written, until one is (the node's health check says it).
+  const std::optional<std::string>& snapshot_failure() const { return snapshot_failure_; }
   // Writes a snapshot of the whole state as of the last journal entry (needs a journal and a
   // completed recover()). Called by itself every `snapshot_every` entries and on shutdown.
   Result<void> write_snapshot();
@@ -238,6 +240,7 @@ class Market {
   // the cost per entry stays bounded, as does the replay after the last one.
   uint64_t snapshot_interval() const;
   static constexpr uint64_t kSnapshotEntriesPerCommand = 4;
+  static constexpr uint64_t kSnapshotRetryEntries = 1'000;
   static constexpr uint64_t kForgetReleasedAfterSeconds = 7 * 86'400;
 
  private:
@@ -370,6 +373,7 @@ class Market {
   uint64_t last_seq_ = 0;                // the last journal entry appended or replayed
   uint64_t since_snapshot_ = 0;          // entries journaled since the last snapshot
   std::optional<std::string> snapshot_rejected_;
+  std::optional<std::string> snapshot_failure_;
   // Background mode (open_deals_in_background): none while deals open synchronously.
   Post post_;
   std::function<void(std::vector<Hash>)> opened_;

@@ -670,6 +670,37 @@ TEST_F(JournaledMarketTest, AReleasedDealIsForgottenAWeekAfterItsRelease) {
   EXPECT_EQ(market_->deal(deal), nullptr);
 }
 
+// A snapshot whose file cannot be written (here its temporary name is taken by a directory) is
+// reported, the market goes on, and a later snapshot (after another interval) replaces it.
+TEST_F(JournaledMarketTest, ASnapshotThatCannotBeWrittenIsReportedAndTriedAgain) {
+  market_.reset();
+  MarketConfig often = config_;
+  often.snapshot_every = 2;
+  market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, often, journal_.get());
+  ASSERT_TRUE(market_->recover());
+  std::filesystem::create_directory(journal_dir_.path() / "snapshot.2.tmp");
+  uint8_t ip = 2;
+  auto place_next = [&] {
+    ASSERT_TRUE(place(offer(1'000'000, ip, ip))) << int(ip);
+    ++ip;
+  };
+  // The snapshot at entry 2 is written in the background and settled at a later command.
+  for (int i = 0; i < 2; ++i) place_next();
+  while (!market_->snapshot_failure() && ip < 120) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    place_next();
+  }
+  ASSERT_TRUE(market_->snapshot_failure().has_value());
+  EXPECT_NE(market_->snapshot_failure()->find("snapshot.2.tmp"), std::string::npos)
+      << *market_->snapshot_failure();
+  while (market_->snapshot_failure() && ip < 240) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    place_next();
+  }
+  EXPECT_FALSE(market_->snapshot_failure().has_value()) << "a later snapshot is written";
+  EXPECT_GT(journal_->load_snapshot().value()->seq, 2u);
+}
+
 // #19 review: a fill the ledger refused after later commands (background mode) is journaled where
 // its refusal came, and replay holds the fill until there. The request that rested meanwhile
 // gets the offer as in the run; and a refusal whose reason has gone since (the poor requester
