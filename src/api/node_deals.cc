@@ -111,19 +111,18 @@ HttpResponse list_deals(NodeContext& node, const HttpRequest& req) {
   json out = json::array();
   bool more = false;
   Hash last;
-  node.market.for_each_deal([&](const DealRecord& d) {  // ascending deal id
-    if (more) return;
-    if (after && !(*after < d.deal_id)) return;
+  node.market.for_each_deal_from(after, [&](const DealRecord& d) {  // ascending deal id
     const auto& p = d.progress;
-    if (party && p.provider != *party && p.requester != *party) return;
-    if (settled && d.released != *settled) return;
-    if (phase && node.market.status_of(d).phase != *phase) return;
+    if (party && p.provider != *party && p.requester != *party) return true;
+    if (settled && d.released != *settled) return true;
+    if (phase && node.market.status_of(d).phase != *phase) return true;
     if (out.size() == *limit) {
       more = true;
-      return;
+      return false;
     }
     out.push_back(market_deal_json(node, d));
     last = d.deal_id;
+    return true;
   });
   return json_response(200, {{"deals", out}, {"next", more ? json(last.hex()) : json(nullptr)}});
 }

@@ -231,6 +231,10 @@ class Market {
   std::optional<OrderInfo> order(const Hash& order_hash) const;
   // Every deal this market opened, by deal id.
   void for_each_deal(const std::function<void(const DealRecord&)>& f) const;
+  // The deals with an id above `after` (every deal, without), ascending, while `f` returns true:
+  // a page of a listing costs what it skips from there, not the whole deal book.
+  void for_each_deal_from(const std::optional<Hash>& after,
+                          const std::function<bool(const DealRecord&)>& f) const;
   // The deal's status at the market's current time (for a record from for_each_deal()).
   DealStatus status_of(const DealRecord& d) const;
   const MarketConfig& config() const { return config_; }

@@ -50,6 +50,12 @@ void Market::for_each_deal(const std::function<void(const DealRecord&)>& f) cons
   for (const auto& [id, d] : deals_) f(d);
 }
 
+void Market::for_each_deal_from(const std::optional<Hash>& after,
+                                const std::function<bool(const DealRecord&)>& f) const {
+  for (auto it = after ? deals_.upper_bound(*after) : deals_.begin(); it != deals_.end(); ++it)
+    if (!f(it->second)) return;
+}
+
 DealStatus Market::status_of(const DealRecord& d) const {
   return d.progress.status(now(), config_.timeouts);
 }
