@@ -291,6 +291,33 @@ TEST_F(NodeRoutesTest, ASignedCancelWithdrawsTheOrderAndOnlyTheOwnersCounts) {
   EXPECT_EQ(s6, 404) << b6;
 }
 
+// Deals page by their id: each page starts above the cursor and `next` names the last one
+// listed, so the pages together list every deal once, ascending.
+TEST_F(NodeRoutesTest, DealsArePagedByTheirIds) {
+  std::set<std::string> opened;
+  for (uint64_t i = 1; i <= 5; ++i) {
+    std::string ip = "127.0.0." + std::to_string(1 + i);
+    ASSERT_EQ(call("POST", "/v1/orders", offer(1'000, i, ip).dump()).first, 201);
+    auto [s, b] = call("POST", "/v1/orders", request(2'000, i).dump());
+    ASSERT_EQ(s, 201) << b;
+    ASSERT_EQ(b["deals"].size(), 1u) << b;
+    opened.insert(b["deals"][0]["id"].get<std::string>());
+  }
+  std::vector<std::string> listed;
+  std::string target = "/v1/deals?limit=2";
+  for (int pages = 0; pages < 5; ++pages) {
+    auto [s, b] = call("GET", target);
+    ASSERT_EQ(s, 200) << b;
+    for (const auto& d : b["deals"]) listed.push_back(d["id"].get<std::string>());
+    if (b["next"].is_null()) break;
+    EXPECT_EQ(b["deals"].size(), 2u);
+    EXPECT_EQ(b["next"], listed.back());
+    target = "/v1/deals?limit=2&after=" + b["next"].get<std::string>();
+  }
+  EXPECT_EQ(listed, std::vector<std::string>(opened.begin(), opened.end()))
+      << "every deal once, ascending";
+}
+
 TEST_F(NodeRoutesTest, DealsAreListedAndReadWithTheirStatusAndParties) {
   const std::string deal = open_deal();
   ASSERT_FALSE(deal.empty());
