@@ -458,9 +458,7 @@ HttpResponse get_order(NodeContext& node, const HttpRequest& req) {
   if (!o) return error_response(o.error());
   json out = order_json(*o);
   json deals = json::array();
-  node.market.for_each_deal([&](const DealRecord& d) {
-    if ((o->is_offer ? d.offer : d.request) == o->id) deals.push_back(d.deal_id.hex());
-  });
+  for (const Hash& d : node.market.deals_of(o->id)) deals.push_back(d.hex());
   out["deals"] = std::move(deals);
   return json_response(200, out);
 }

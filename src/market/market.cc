@@ -68,7 +68,7 @@ void Market::expire_journaled(uint64_t now_s) {
   while (!released_by_time_.empty() &&
          released_by_time_.top().first < now_s - std::min(now_s, kForgetReleasedAfterSeconds)) {
     auto it = deals_.find(released_by_time_.top().second);
-    if (it != deals_.end() && it->second.released) deals_.erase(it);
+    if (it != deals_.end() && it->second.released) forget_deal(it);
     released_by_time_.pop();
   }
 }
@@ -400,7 +400,19 @@ void Market::put_deal(DealRecord rec) {
   } else {
     open_ids_.insert(rec.deal_id);
   }
+  if (!deals_.contains(rec.deal_id)) {
+    deals_by_order_.emplace(rec.offer, rec.deal_id);
+    deals_by_order_.emplace(rec.request, rec.deal_id);
+  }
   deals_[rec.deal_id] = std::move(rec);
+}
+
+void Market::forget_deal(std::map<Hash, DealRecord>::iterator it) {
+  for (OrderId order : {it->second.offer, it->second.request}) {
+    auto [from, to] = deals_by_order_.equal_range(order);
+    for (auto i = from; i != to;) i = i->second == it->first ? deals_by_order_.erase(i) : ++i;
+  }
+  deals_.erase(it);
 }
 
 void Market::release(DealRecord& d, const ledger::DealView& view, Timestamp t,

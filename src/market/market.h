@@ -235,6 +235,8 @@ class Market {
   // a page of a listing costs what it skips from there, not the whole deal book.
   void for_each_deal_from(const std::optional<Hash>& after,
                           const std::function<bool(const DealRecord&)>& f) const;
+  // The deals the order with this book id took part in (offer or request side), ascending id.
+  std::vector<Hash> deals_of(OrderId order) const;
   // The deal's status at the market's current time (for a record from for_each_deal()).
   DealStatus status_of(const DealRecord& d) const;
   const MarketConfig& config() const { return config_; }
@@ -364,6 +366,8 @@ class Market {
   // (for their status and listings), and a tick that walked them too cost what the market's
   // whole history costs.
   std::set<Hash> open_ids_;
+  std::unordered_multimap<OrderId, Hash> deals_by_order_;  // both sides of each deal in deals_
+  void forget_deal(std::map<Hash, DealRecord>::iterator it);
   void put_deal(DealRecord rec);
   Hash release_cursor_;  // the last deal tick() read the ledger for (it goes on after it)
   std::deque<DealPrint> prints_;

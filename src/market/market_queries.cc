@@ -2,6 +2,8 @@
 // from market.cc (the commands) so that they stay small and never change the state.
 #include "market/market.h"
 
+#include <algorithm>
+
 namespace ipsx::market {
 
 Hash cancel_struct_hash(const Hash& order_hash) {
@@ -54,6 +56,14 @@ void Market::for_each_deal_from(const std::optional<Hash>& after,
                                 const std::function<bool(const DealRecord&)>& f) const {
   for (auto it = after ? deals_.upper_bound(*after) : deals_.begin(); it != deals_.end(); ++it)
     if (!f(it->second)) return;
+}
+
+std::vector<Hash> Market::deals_of(OrderId order) const {
+  std::vector<Hash> out;
+  auto [from, to] = deals_by_order_.equal_range(order);
+  for (auto i = from; i != to; ++i) out.push_back(i->second);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 DealStatus Market::status_of(const DealRecord& d) const {

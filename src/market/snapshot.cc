@@ -530,6 +530,7 @@ void SnapshotCodec::reset(Market& m) {
   m.released_by_time_ = {};
   m.deals_.clear();
   m.open_ids_.clear();
+  m.deals_by_order_.clear();
   m.prints_.clear();
   m.ledger_fills_.clear();
   m.ratings_seen_.clear();
