@@ -39,11 +39,16 @@ Result<void> replace_file_durably(const std::filesystem::path& p, std::string_vi
   if (::close(fd) != 0) return io_failure(tmp, "closing");
   if (::rename(tmp.c_str(), p.c_str()) != 0) return io_failure(p, "renaming onto");
   std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : ".";
+  // The rename is durable only once the directory is: a caller may act on it (the market
+  // prunes its journal), so a failure here is one.
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
+  if (dfd < 0) return io_failure(dir, "opening the directory");
+  if (::fsync(dfd) != 0) {
+    auto e = io_failure(dir, "syncing the directory");
     ::close(dfd);
+    return e;
   }
+  ::close(dfd);
   return {};
 }
 

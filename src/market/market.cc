@@ -42,14 +42,16 @@ void Market::open_deals_in_background(Post post, std::function<void(std::vector<
 
 Result<void> Market::journal(std::string_view kind, const std::string& body) {
   if (!journal_ || replay_now_) return {};
-  auto r = journal_->append(kind, body, now());
+  Timestamp at = now();
+  auto r = journal_->append(kind, body, at);
   if (!r) return std::unexpected(r.error());
   last_seq_ = *r;
+  journaled_at_ = at;
   ++since_snapshot_;
   // Expiry is not journaled: each journaled command expires the book at its own time, and replay
   // does the same (replay()), so that a replayed market, one restored from a snapshot and the
   // one that ran hold the same orders after every entry.
-  expire_journaled(static_cast<uint64_t>(to_unix_seconds(now())));
+  expire_journaled(static_cast<uint64_t>(to_unix_seconds(at)));
   return {};
 }
 
@@ -65,6 +67,9 @@ void Market::expire_journaled(uint64_t now_s) {
     ledger_fills_.erase(seen_expiries_.top().second);  // a request past its expiry fills no more
     seen_expiries_.pop();
   }
+}
+
+void Market::forget_released(uint64_t now_s) {
   while (!released_by_time_.empty() &&
          released_by_time_.top().first < now_s - std::min(now_s, kForgetReleasedAfterSeconds)) {
     auto it = deals_.find(released_by_time_.top().second);
@@ -245,6 +250,9 @@ std::vector<Result<PlaceResult>> Market::place_now(std::span<const Placement> or
     last_seq_ = *last;
     since_snapshot_ += entries.size();
   }
+  // Released deals long over are forgotten here, where no command holds one (a status event
+  // looks its deal up before it journals), at the time of accepted orders: the same in replay.
+  if (!accepted.empty()) forget_released(now_s);
   // Applied at the journal's time, each after the book's expiry at that time and followed by
   // the forgetting of dead orders, as replay() does entry by entry.
   struct Pin {
@@ -339,6 +347,10 @@ Hash legacy_cancel_struct_hash(const Hash& order_hash) {
 }  // namespace
 
 Result<void> Market::cancel(const SignedCancel& c) {
+  PinNow pin(*this);
+  // The book as it is at the cancel's time, as replay sees it: an order that expired since the
+  // last tick is refused here, never journaled and then failed (its replay would fail).
+  book_.expire(static_cast<uint64_t>(to_unix_seconds(now())));
   auto it = by_hash_.find(c.order_hash);
   if (it == by_hash_.end())
     return fail(MarketErrc::unknown_order, "no order " + c.order_hash.hex());
@@ -419,7 +431,9 @@ void Market::release(DealRecord& d, const ledger::DealView& view, Timestamp t,
                      std::vector<Fill>* fills) {
   open_ids_.erase(d.deal_id);
   d.released = true;
-  d.released_at = static_cast<uint64_t>(to_unix_seconds(t));
+  // The release entry's time (a tick's `t` is read before it journals), as replay sees it.
+  d.released_at =
+      static_cast<uint64_t>(to_unix_seconds(replay_now_ ? *replay_now_ : journaled_at_));
   released_by_time_.emplace(d.released_at, d.deal_id);
   // The reason: the one recorded on the ledger, or the protocol's when the closer gave none.
   ledger::CloseReason reason = view.reason;
@@ -431,6 +445,7 @@ void Market::release(DealRecord& d, const ledger::DealView& view, Timestamp t,
 }
 
 Result<DealStatus> Market::status_event(const SignedStatusEvent& e) {
+  PinNow pin(*this);
   auto it = deals_.find(e.event.deal_id);
   if (it == deals_.end()) return fail(MarketErrc::unknown_deal, "no deal " + e.event.deal_id.hex());
   Timestamp t = now();

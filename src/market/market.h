@@ -361,6 +361,22 @@ class Market {
   // The book's expiry at `now_s`, then the hashes of orders long expired: at every journaled
   // command and its replay (tick() expires the book alone).
   void expire_journaled(uint64_t now_s);
+  // Released deals past kForgetReleasedAfterSeconds: when orders are placed (place_now, in the
+  // run and in replay alike), never inside a command that holds a deal.
+  void forget_released(uint64_t now_s);
+  Timestamp journaled_at_{};  // the time of the last entry journal() appended
+  // Pins now() to one reading for the whole of a command (its checks, its entry and its
+  // effects see the time replay gives the entry); restored when the command returns.
+  struct PinNow {
+    Market& m;
+    std::optional<Timestamp> before;
+    explicit PinNow(Market& market) : m(market), before(market.pinned_now_) {
+      if (!m.replay_now_ && !m.pinned_now_) m.pinned_now_ = m.clock_.now();
+    }
+    ~PinNow() { m.pinned_now_ = before; }
+    PinNow(const PinNow&) = delete;
+    PinNow& operator=(const PinNow&) = delete;
+  };
   std::map<Hash, DealRecord> deals_;
   // The deals not released, the ones tick() reads the ledger for: released deals stay in deals_
   // (for their status and listings), and a tick that walked them too cost what the market's

@@ -701,6 +701,61 @@ TEST_F(JournaledMarketTest, ASnapshotThatCannotBeWrittenIsReportedAndTriedAgain)
   EXPECT_GT(journal_->load_snapshot().value()->seq, 2u);
 }
 
+// Review of the forgetting: a released deal still takes its parties' events until its end. An
+// event more than a week after the release used to journal first and forget the deal inside
+// journal(), then apply to the freed record (and its replay, which forgets first, failed).
+// Released deals are now forgotten only where orders are placed, which hold no deal.
+TEST_F(JournaledMarketTest, AnEventOnADealReleasedAWeekAgoIsSafeAndReplays) {
+  // Parties that stay live for days between heartbeats (the test sends two, not thousands).
+  market_.reset();
+  config_.timeouts.liveness_timeout = std::chrono::hours(24 * 10);
+  market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, config_, journal_.get());
+  ASSERT_TRUE(market_->recover());
+  Offer o = offer(1'000);
+  o.max_duration = 30 * 86'400;
+  o.expiry = now_s() + 40 * 86'400;
+  auto offered = place(o);
+  ASSERT_TRUE(offered) << offered.error().message();
+  Request r = request(2'000);
+  r.duration = 20 * 86'400;
+  r.budget = U256(2'000ull * r.duration);
+  auto placed = place(r);
+  ASSERT_TRUE(placed) << placed.error().message();
+  ASSERT_EQ(placed->deals.size(), 1u);
+  const Hash deal = placed->deals[0];
+  ASSERT_TRUE(market_->status_event(event(deal, Party::provider, PartyState::ready, 1)));
+  ASSERT_TRUE(market_->status_event(event(deal, Party::requester, PartyState::connected, 1)));
+  exec(provider_,
+       ledger::CloseDeal{deal, Amount(), std::nullopt, ledger::CloseReason::provider_closed});
+  market_->tick();
+  ASSERT_TRUE(market_->deal(deal)->released);
+  clock_.advance(std::chrono::seconds(8 * 86'400));
+  auto ev = market_->status_event(event(deal, Party::provider, PartyState::ready, 2));
+  ASSERT_TRUE(ev) << ev.error().message();
+  EXPECT_NE(market_->deal(deal), nullptr) << "not forgotten under the event";
+  ASSERT_TRUE(place(offer(1'000, 3, 2)));
+  EXPECT_EQ(market_->deal(deal), nullptr) << "forgotten at the next placement";
+  restart(/*journal_only=*/true);  // the event's entry replays
+  EXPECT_EQ(market_->deal(deal), nullptr);
+}
+
+// Review: a cancel of an order that expired since the last tick was journaled (the book still
+// held it), then failed; its replay, which expires the book first, failed, and so did every
+// restart. It is now refused before it is journaled.
+TEST_F(JournaledMarketTest, ACancelOfAnOrderExpiredSinceTheLastTickIsRefusedAndReplays) {
+  const Offer o = offer(1'000'000);
+  auto placed = place(o);
+  ASSERT_TRUE(placed);
+  clock_.advance(std::chrono::seconds(3600 + 1));  // past its expiry; no tick since
+  auto c = market_->cancel(
+      SignedCancel{o.struct_hash(), sign_order(provider_, cancel_struct_hash(o.struct_hash()))});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), MarketErrc::unknown_order) << c.error().message();
+  restart(/*journal_only=*/true);  // recovers (the fixture asserts it)
+  market_->tick();
+  EXPECT_FALSE(market_->book().contains(placed->id));
+}
+
 // #19 review: a fill the ledger refused after later commands (background mode) is journaled where
 // its refusal came, and replay holds the fill until there. The request that rested meanwhile
 // gets the offer as in the run; and a refusal whose reason has gone since (the poor requester
