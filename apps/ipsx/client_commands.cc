@@ -116,7 +116,16 @@ void get_and_print(const ClientOptions& o, const std::string& target, void (*sho
 void show_deal_with_agent(const ClientOptions& o) {
   const Hash id = hash(o.id, "ID");
   auto node = unwrap(sdk::NodeClient::connect(node_url(o)), "--node");
-  json d = unwrap(node->get("/v1/deals/" + id.hex()));
+  auto got = node->get("/v1/deals/" + id.hex());
+  if (!got && got.error().code() == make_error_code(sdk::SdkErrc::unknown_deal) &&
+      node->get("/v1/ledger/deals/" + id.hex())) {
+    // The market forgets a deal a week after it closed; the ledger keeps it.
+    throw CommandError(
+        fmt::format("{}: the market forgot it (a week after it closed); the ledger has it: GET "
+                    "/v1/ledger/deals/{} on the node",
+                    got.error().message(), id.hex()));
+  }
+  json d = unwrap(std::move(got));
   if (!o.control.empty()) {
     auto client = unwrap(http::HttpClient::create(o.control), "--control");
     auto reply = unwrap(client->request("GET", "/v1/leases"), "--control " + o.control);
