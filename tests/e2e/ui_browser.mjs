@@ -312,6 +312,14 @@ async function provider() {
     const after = await depthPrices();
     return after.includes("2000000000000000") ? `depth ${JSON.stringify(after)}` : (() => { throw new Error(`not back: ${after}`); })();
   });
+  // Empties an input as a user does, so the page's state follows: a value set without an input
+  // event is put back by the next render (the console re-renders on every update it streams),
+  // and what was typed after it then went into the old text.
+  const clearInput = (selector) =>
+    page.$eval(selector, (e) => {
+      e.value = "";
+      e.dispatchEvent(new Event("input", { bubbles: true }));
+    });
   // The offer of 127.0.0.4 as the book has it now (the newest resting one).
   const offerOf4 = async () => {
     const r = await fetch(`${node}/v1/orders?side=offer&state=resting&country=DE&limit=500`).then((x) => x.json());
@@ -320,9 +328,9 @@ async function provider() {
   await check("daily hours set on the console: the offer sells only from the next window", async () => {
     const h = (new Date().getUTCHours() + 2) % 24, pad = (n) => String(n).padStart(2, "0");
     const hours = `${pad(h)}:00-${pad((h + 1) % 24)}:00`;
-    await page.$eval("form[data-ip='127.0.0.4'] input[name=hours]", (e) => (e.value = ""));
+    await clearInput("form[data-ip='127.0.0.4'] input[name=hours]");
     await page.type("form[data-ip='127.0.0.4'] input[name=hours]", hours);
-    await page.$eval("form[data-ip='127.0.0.4'] input[name=price]", (e) => (e.value = ""));
+    await clearInput("form[data-ip='127.0.0.4'] input[name=price]");
     await page.click("form[data-ip='127.0.0.4'] [data-testid=change]");
     await page.waitForFunction((h) => [...document.querySelectorAll("#ips td")].some((e) => e.textContent === h), { timeout: 15000 }, hours);
     const o = await offerOf4();
@@ -331,7 +339,7 @@ async function provider() {
     return `${hours}: on sale from ${new Date(from * 1000).toISOString()} for an hour`;
   });
   await check("hours cleared: on sale at once again", async () => {
-    await page.$eval("form[data-ip='127.0.0.4'] input[name=hours]", (e) => (e.value = ""));
+    await clearInput("form[data-ip='127.0.0.4'] input[name=hours]");
     await page.type("form[data-ip='127.0.0.4'] input[name=hours]", " ");
     await page.click("form[data-ip='127.0.0.4'] [data-testid=change]");
     try {
