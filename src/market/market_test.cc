@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include <sqlite3.h>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -737,6 +738,33 @@ TEST_F(JournaledMarketTest, AnEventOnADealReleasedAWeekAgoIsSafeAndReplays) {
   EXPECT_EQ(market_->deal(deal), nullptr) << "forgotten at the next placement";
   restart(/*journal_only=*/true);  // the event's entry replays
   EXPECT_EQ(market_->deal(deal), nullptr);
+}
+
+// An attack on the parallel replay: a journal entry edited on disk (the offer's price lowered,
+// its signature kept) is recovered on a helper thread to another signer, and the restart fails
+// naming the entry, as it did when replay recovered each signature itself.
+TEST_F(JournaledMarketTest, AnOrderEditedInTheJournalStopsTheReplay) {
+  ASSERT_TRUE(place(offer(1'000'000)));
+  ASSERT_TRUE(place(offer(3'000'000, 3, 2)));
+  market_.reset();
+  ASSERT_TRUE(journal_->drop_snapshot());
+  journal_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((journal_dir_.path() / "market.db").string().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE journal SET body = replace(body, '\"3000000\"', '\"2000000\"') "
+                         "WHERE seq = 2",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(sqlite3_changes(db), 1) << "the entry's price was edited";
+  sqlite3_close(db);
+  journal_ = Journal::open(journal_dir_.path()).value();
+  market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, config_, journal_.get());
+  auto r = market_->recover();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("journal entry 2 (offer) does not replay"), std::string::npos)
+      << r.error().message();
+  market_.reset();  // not recovered: writes nothing on shutdown
 }
 
 // Review: a cancel of an order that expired since the last tick was journaled (the book still
