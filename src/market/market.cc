@@ -82,7 +82,7 @@ Result<void> Market::write_snapshot() {
   if (!journal_ || !recovered_) {
     return fail(MarketErrc::storage, "snapshot: no journal, or not recovered yet");
   }
-  Snapshot snap{last_seq_, SnapshotCodec::seal(SnapshotCodec::encode(*this))};
+  Snapshot snap{last_seq_, SnapshotCodec::encode_sealed(*this)};
   if (auto w = journal_->write_snapshot(snap, config_.prune_journal); !w) {
     snapshot_failure_ = w.error().message();
     return w;
@@ -117,7 +117,7 @@ void Market::maybe_snapshot() {
   if (since_snapshot_ < snapshot_interval()) return;
   // Encoded here, where the state is consistent; written and synced on the journal's thread.
   journal_->write_snapshot_in_background(
-      {last_seq_, SnapshotCodec::seal(SnapshotCodec::encode(*this))}, config_.prune_journal);
+      {last_seq_, SnapshotCodec::encode_sealed(*this)}, config_.prune_journal);
   since_snapshot_ = 0;
 }
 

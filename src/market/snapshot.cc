@@ -102,66 +102,78 @@ std::vector<T> sorted(std::vector<T> v) {
 // The large sections (the book's orders, the signed originals, the hashes seen) are packed
 // binary records inside CBOR byte strings: fixed-width little-endian integers, amounts as 32
 // big-endian bytes, addresses and hashes as their bytes, strings and lists length-prefixed.
+// A Writer appends them to the snapshot's one buffer where they go (CborOut::bytes), so a
+// snapshot of several megabytes is written once, not built apart and copied in.
 class Writer {
  public:
-  void u8(uint8_t v) { out_.push_back(v); }
+  explicit Writer(std::string& out) : out_(out) {}
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void u16(uint16_t v) { le(v, 2); }
   void u32(uint32_t v) { le(v, 4); }
   void u64(uint64_t v) { le(v, 8); }
-  void bytes(std::span<const uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  void bytes(std::span<const uint8_t> b) {
+    out_.append(reinterpret_cast<const char*>(b.data()), b.size());
+  }
   void u256(const U256& v) { bytes(v.to_be_bytes()); }
   void addr(const Address& a) { bytes(a.bytes()); }
   void str(const std::string& v) {
     u32(static_cast<uint32_t>(v.size()));
-    out_.insert(out_.end(), v.begin(), v.end());
+    out_.append(v);
   }
-  json binary() { return json::binary(std::move(out_)); }
-  const std::vector<uint8_t>& data() const { return out_; }
-  void reserve(size_t n) { out_.reserve(n); }
 
  private:
   void le(uint64_t v, int n) {
     static_assert(std::endian::native == std::endian::little);
-    size_t at = out_.size();
-    out_.resize(at + static_cast<size_t>(n));
-    std::memcpy(out_.data() + at, &v, static_cast<size_t>(n));
+    out_.append(reinterpret_cast<const char*>(&v), static_cast<size_t>(n));
   }
-  std::vector<uint8_t> out_;
+  std::string& out_;
 };
 
-// A CBOR map (RFC 8949) written in place: each entry's key, then its value, a byte string from
-// a buffer or any json as json::to_cbor writes it (definite lengths, the shortest heads), so the
-// bytes are those to_cbor gives for the same object when the keys come sorted.
-class CborMap {
+// CBOR (RFC 8949) appended in place to a buffer: maps with their keys given in sorted order,
+// byte strings written by a Writer, and any json as json::to_cbor writes it (definite lengths,
+// the shortest heads), so the bytes are those to_cbor gives for the same object.
+class CborOut {
  public:
-  CborMap(size_t entries, size_t reserve) {
-    out_.reserve(reserve + 4096);
-    head(5, entries);
-  }
-  void bytes(std::string_view key, const std::vector<uint8_t>& v) {
-    text(key);
-    head(2, v.size());
-    out_.append(reinterpret_cast<const char*>(v.data()), v.size());
-  }
-  void value(std::string_view key, const json& v) {
-    text(key);
+  explicit CborOut(std::string& out) : out_(out) {}
+  void map(size_t entries) { out_.append(head(5, entries)); }
+  void key(std::string_view k) { text(k); }
+  void value(std::string_view k, const json& v) {
+    text(k);
     json::to_cbor(v, out_);
   }
-  std::string take() { return std::move(out_); }
+  // A byte string whose content `write(Writer&)` appends. Its length is known only after, so
+  // the content is written after room for the longest head and moved back over what the
+  // shortest head leaves (a move within the buffer, not a second buffer).
+  template <class F>
+  void bytes(std::string_view k, F&& write) {
+    text(k);
+    const size_t at = out_.size();
+    out_.append(kLongestHead, '\0');
+    Writer w(out_);
+    write(w);
+    const size_t n = out_.size() - at - kLongestHead;
+    const std::string h = head(2, n);
+    out_.replace(at, kLongestHead, h);
+  }
 
  private:
+  static constexpr size_t kLongestHead = 9;
   void text(std::string_view t) {
-    head(3, t.size());
+    out_.append(head(3, t.size()));
     out_.append(t);
   }
-  void head(uint8_t major, uint64_t n) {
+  static std::string head(uint8_t major, uint64_t n) {
     const auto m = static_cast<char>(major << 5);
     int width = n < 24 ? 0 : n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffff ? 4 : 8;
     static constexpr char kWidthCode[] = {0, 24, 25, 0, 26, 0, 0, 0, 27};
-    out_.push_back(static_cast<char>(m | (width == 0 ? static_cast<char>(n) : kWidthCode[width])));
-    for (int i = width - 1; i >= 0; --i) out_.push_back(static_cast<char>(n >> (8 * i)));
+    std::string h(1,
+                  static_cast<char>(m | (width == 0 ? static_cast<char>(n) : kWidthCode[width])));
+    for (int i = width - 1; i >= 0; --i) h.push_back(static_cast<char>(n >> (8 * i)));
+    return h;
   }
-  std::string out_;
+  std::string& out_;
 };
 
 class Reader {
@@ -233,15 +245,14 @@ class Reader {
   size_t at_ = 0;
 };
 
-json heap_section(std::vector<std::pair<uint64_t, OrderId>> heap) {
+// An expiry heap's entries, sorted (two equal heaps encode equally).
+void write_heap(Writer& w, std::vector<std::pair<uint64_t, OrderId>> heap) {
   std::sort(heap.begin(), heap.end());
-  Writer w;
   w.u32(static_cast<uint32_t>(heap.size()));
   for (const auto& [t, id] : heap) {
     w.u64(t);
     w.u64(id);
   }
-  return w.binary();
 }
 
 // Sorted ascending: a valid min-heap for std::greater.
@@ -289,72 +300,83 @@ uint64_t checksum(std::string_view data) {
 // ---- The order book ---------------------------------------------------------------------------
 
 json SnapshotCodec::book_to_json(const OrderBook& b) {
+  std::string out;
+  write_book(out, b);
+  return json::from_cbor(out);
+}
+
+void SnapshotCodec::write_book(std::string& out, const OrderBook& b) {
   // In id order: a canonical form whatever the slots (two equal books encode equally).
   std::vector<std::pair<OrderId, uint32_t>> offer_slots;
   for (uint32_t slot = 0; slot < b.offer_slab_.size(); ++slot) {
     if (b.offer_slab_[slot].id != 0) offer_slots.emplace_back(b.offer_slab_[slot].id, slot);
   }
   std::sort(offer_slots.begin(), offer_slots.end());
-  Writer offers;
-  offers.u32(static_cast<uint32_t>(offer_slots.size()));
-  for (const auto& [id, slot] : offer_slots) {
-    const OrderBook::OfferEntry& o = b.offer_slab_[slot];
-    offers.u256(o.price);
-    offers.u64(o.id);
-    offers.u64(o.expiry);
-    offers.u64(o.available_from);
-    offers.u64(o.available_until);
-    for (uint32_t v : {o.min_duration, o.max_duration, o.asn, o.bandwidth_kbps, o.capacity, o.open,
-                       o.provider, o.region, o.market})
-      offers.u32(v);
-    offers.u16(o.fee_bps);
-    offers.u16(o.min_requester_rating);
-    offers.u16(o.bucket);
-    offers.u8(o.protocols);
-    offers.u8(o.scopes);
-    offers.u8(o.exclusive_open);
-    offers.u8(o.live);
-    offers.bytes(o.ip);
-  }
   std::vector<std::pair<OrderId, uint32_t>> request_slots;
   for (uint32_t slot = 0; slot < b.request_slab_.size(); ++slot) {
     const OrderBook::RequestEntry& r = b.request_slab_[slot];
     if (r.id != 0 && r.live) request_slots.emplace_back(r.id, slot);  // not retired ones
   }
   std::sort(request_slots.begin(), request_slots.end());
-  Writer requests;
-  requests.u32(static_cast<uint32_t>(request_slots.size()));
-  for (const auto& [id, slot] : request_slots) {
-    const OrderBook::RequestEntry& r = b.request_slab_[slot];
-    requests.u256(r.max_price);
-    requests.u256(r.budget_left);
-    for (uint64_t v : {r.id, r.expiry, r.start, r.duration, r.filled}) requests.u64(v);
-    for (uint32_t v : {r.count, r.asn, r.min_bandwidth_kbps, r.requester, r.region, r.market})
-      requests.u32(v);
-    requests.u16(r.fee_bps);
-    requests.u16(r.min_provider_rating);
-    for (uint8_t v : {r.ip_types, r.protocols, r.scope}) requests.u8(v);
-    for (bool v : {r.exclusive, r.distinct_subnets, r.all_or_none}) requests.u8(v);
-    requests.u32(static_cast<uint32_t>(r.countries.size()));
-    for (uint16_t c : r.countries) requests.u16(c);
-    requests.u32(static_cast<uint32_t>(r.subnets.size()));
-    for (const auto& net : r.subnets) requests.bytes(net);
-    requests.u32(static_cast<uint32_t>(r.used_offers.size()));
-    for (OrderId id : r.used_offers) requests.u64(id);
-  }
-  Writer addresses;
-  for (const auto& a : b.addresses_) addresses.bytes(a.bytes());
   json suspended = json::array();  // interned ids, ascending
   for (uint32_t id = 0; id < b.addresses_.size(); ++id)
     if (b.address_table_[b.cell_of_[id]].suspended) suspended.push_back(id);
-  return {{"next_id", b.next_id_},
-          {"suspended", suspended},
-          {"addresses", addresses.binary()},
-          {"strings", b.strings_},
-          {"offers", offers.binary()},
-          {"requests", requests.binary()},
-          {"expiries", heap_section(b.expiries_.all())},
-          {"openings", heap_section({b.openings_.begin(), b.openings_.end()})}};
+  // The map json::to_cbor writes for these keys, in its (sorted) order.
+  CborOut cbor(out);
+  cbor.map(8);
+  cbor.bytes("addresses", [&](Writer& addresses) {
+    for (const auto& a : b.addresses_) addresses.bytes(a.bytes());
+  });
+  cbor.bytes("expiries", [&](Writer& w) { write_heap(w, b.expiries_.all()); });
+  cbor.value("next_id", b.next_id_);
+  cbor.bytes("offers", [&](Writer& offers) {
+    offers.u32(static_cast<uint32_t>(offer_slots.size()));
+    for (const auto& [id, slot] : offer_slots) {
+      const OrderBook::OfferEntry& o = b.offer_slab_[slot];
+      offers.u256(o.price);
+      offers.u64(o.id);
+      offers.u64(o.expiry);
+      offers.u64(o.available_from);
+      offers.u64(o.available_until);
+      for (uint32_t v : {o.min_duration, o.max_duration, o.asn, o.bandwidth_kbps, o.capacity,
+                         o.open, o.provider, o.region, o.market})
+        offers.u32(v);
+      offers.u16(o.fee_bps);
+      offers.u16(o.min_requester_rating);
+      offers.u16(o.bucket);
+      offers.u8(o.protocols);
+      offers.u8(o.scopes);
+      offers.u8(o.exclusive_open);
+      offers.u8(o.live);
+      offers.bytes(o.ip);
+    }
+  });
+  cbor.bytes("openings", [&](Writer& w) {
+    write_heap(w, {b.openings_.begin(), b.openings_.end()});
+  });
+  cbor.bytes("requests", [&](Writer& requests) {
+    requests.u32(static_cast<uint32_t>(request_slots.size()));
+    for (const auto& [id, slot] : request_slots) {
+      const OrderBook::RequestEntry& r = b.request_slab_[slot];
+      requests.u256(r.max_price);
+      requests.u256(r.budget_left);
+      for (uint64_t v : {r.id, r.expiry, r.start, r.duration, r.filled}) requests.u64(v);
+      for (uint32_t v : {r.count, r.asn, r.min_bandwidth_kbps, r.requester, r.region, r.market})
+        requests.u32(v);
+      requests.u16(r.fee_bps);
+      requests.u16(r.min_provider_rating);
+      for (uint8_t v : {r.ip_types, r.protocols, r.scope}) requests.u8(v);
+      for (bool v : {r.exclusive, r.distinct_subnets, r.all_or_none}) requests.u8(v);
+      requests.u32(static_cast<uint32_t>(r.countries.size()));
+      for (uint16_t c : r.countries) requests.u16(c);
+      requests.u32(static_cast<uint32_t>(r.subnets.size()));
+      for (const auto& net : r.subnets) requests.bytes(net);
+      requests.u32(static_cast<uint32_t>(r.used_offers.size()));
+      for (OrderId id : r.used_offers) requests.u64(id);
+    }
+  });
+  cbor.value("strings", b.strings_);
+  cbor.value("suspended", suspended);
 }
 
 Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
@@ -487,14 +509,19 @@ void store_le(std::string& s, uint64_t v, int n) {
 }  // namespace
 
 std::string SnapshotCodec::seal(std::string_view body) {
-  std::string out;
-  out.reserve(kHeader + body.size());
-  out.append(kMagic);
-  store_le(out, kFormat, 4);
-  store_le(out, body.size(), 8);
-  store_le(out, checksum(body), 8);
+  std::string out(kHeader, '\0');
   out.append(body);
+  fill_header(out);
   return out;
+}
+
+void SnapshotCodec::fill_header(std::string& sealed) {
+  std::string head(kMagic);
+  std::string_view body = std::string_view(sealed).substr(kHeader);
+  store_le(head, kFormat, 4);
+  store_le(head, body.size(), 8);
+  store_le(head, checksum(body), 8);
+  sealed.replace(0, kHeader, head);
 }
 
 Result<std::string_view> SnapshotCodec::unseal(std::string_view stored) {
@@ -540,33 +567,25 @@ void SnapshotCodec::reset(Market& m) {
 // ---- The market -------------------------------------------------------------------------------
 
 std::string SnapshotCodec::encode(const Market& m) {
+  std::string out;
+  encode_into(out, m);
+  return out;
+}
+
+std::string SnapshotCodec::encode_sealed(const Market& m) {
+  std::string out(kHeader, '\0');
+  encode_into(out, m);
+  fill_header(out);
+  return out;
+}
+
+void SnapshotCodec::encode_into(std::string& out, const Market& m) {
   std::vector<OrderId> ids;
   ids.reserve(m.orders_.size());
   for (const auto& [id, s] : m.orders_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
-  Writer orders;
-  orders.reserve(ids.size() * 512);  // an offer's record is ~450 bytes
-  orders.u32(static_cast<uint32_t>(ids.size()));
-  for (OrderId id : ids) {
-    const Market::Signed& s = m.orders_.at(id);
-    orders.u64(id);
-    orders.u8(s.is_offer);
-    if (s.is_offer) {
-      order_records::write_offer(orders, s.offer);
-    } else {
-      order_records::write_request(orders, s.request);
-    }
-    orders.bytes(s.signature.to_bytes());
-    orders.bytes(s.hash.bytes());
-  }
   std::vector<std::pair<Hash, uint64_t>> seen_hashes(m.seen_.begin(), m.seen_.end());
   std::sort(seen_hashes.begin(), seen_hashes.end());
-  Writer seen;
-  seen.reserve(seen_hashes.size() * 40);
-  for (const auto& [h, expiry] : seen_hashes) {
-    seen.bytes(h.bytes());
-    seen.u64(expiry);
-  }
   json deals = json::array();
   for (const auto& [id, d] : m.deals_) {
     deals.push_back({d.deal_id.hex(), d.offer, d.request, d.exclusive, d.released,
@@ -590,19 +609,41 @@ std::string SnapshotCodec::encode(const Market& m) {
         {addr(a), p.provided, p.provided_active, p.requested, p.closed_by_reason, p.preferences});
   }
   std::sort(profiles.begin(), profiles.end());
-  // The map json::to_cbor would write for these nine keys, in its order (sorted), each value
-  // written once into the body instead of copied through a json and a growing vector.
-  CborMap body(9, orders.data().size() + seen.data().size());
-  body.value("book", book_to_json(m.book_));
-  body.value("deals", deals);
-  body.value("ledger_fills", fills);
-  body.bytes("orders", orders.data());
-  body.value("prints", prints);
-  body.value("profiles", profiles);
-  body.value("ratings_seen", ratings);
-  body.bytes("seen_until", seen.data());
-  body.value("version", kVersion);
-  return body.take();
+  // Room for the large sections at once (an offer's record is ~450 bytes, the book's ~130, a
+  // hash seen 40), so the buffer is not moved as it grows.
+  out.reserve(out.size() + ids.size() * 600 + seen_hashes.size() * 40 + 65'536);
+  // The map json::to_cbor would write for these nine keys, in its order (sorted).
+  CborOut cbor(out);
+  cbor.map(9);
+  cbor.key("book");
+  write_book(out, m.book_);
+  cbor.value("deals", deals);
+  cbor.value("ledger_fills", fills);
+  cbor.bytes("orders", [&](Writer& orders) {
+    orders.u32(static_cast<uint32_t>(ids.size()));
+    for (OrderId id : ids) {
+      const Market::Signed& s = m.orders_.at(id);
+      orders.u64(id);
+      orders.u8(s.is_offer);
+      if (s.is_offer) {
+        order_records::write_offer(orders, s.offer);
+      } else {
+        order_records::write_request(orders, s.request);
+      }
+      orders.bytes(s.signature.to_bytes());
+      orders.bytes(s.hash.bytes());
+    }
+  });
+  cbor.value("prints", prints);
+  cbor.value("profiles", profiles);
+  cbor.value("ratings_seen", ratings);
+  cbor.bytes("seen_until", [&](Writer& seen) {
+    for (const auto& [h, expiry] : seen_hashes) {
+      seen.bytes(h.bytes());
+      seen.u64(expiry);
+    }
+  });
+  cbor.value("version", kVersion);
 }
 
 Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {

@@ -31,6 +31,8 @@ class OrderBook;
 struct SnapshotCodec {
   // The whole state of `m` (which must not be in the middle of a command).
   static std::string encode(const Market& m);
+  // The same, sealed (as seal(encode(m)) gives, written into one buffer).
+  static std::string encode_sealed(const Market& m);
   // Restores `m`, a freshly constructed market that has done nothing yet, from `body`. Fails
   // with MarketErrc::storage if the body is not a snapshot of this version.
   static Result<void> decode(Market& m, std::string_view body);
@@ -45,7 +47,14 @@ struct SnapshotCodec {
   static void reset(Market& m);
 
   static nlohmann::json book_to_json(const OrderBook& b);
+  // Appends the book's map, as CBOR, to `out` (book_to_json's value as json::to_cbor writes it).
+  static void write_book(std::string& out, const OrderBook& b);
   static Result<void> book_from_json(OrderBook& b, const nlohmann::json& j);
+
+ private:
+  static void encode_into(std::string& out, const Market& m);
+  // Writes the header of `sealed` (its first bytes, left for it) from the body after it.
+  static void fill_header(std::string& sealed);
 };
 
 }  // namespace ipsx::market
