@@ -17,7 +17,8 @@
 //   (api.rss_mb_*: the probes' orders stay in the book, so they are measured apart).
 // Node, exit, gateway and destination run in this process on their own threads over loopback.
 //   ipsx-bench-node --results build/bench/results.json [--orders N] [--leases N]
-//                   [--slowloris N] [--orders-only] [--smoke]
+//                   [--slowloris N] [--orders-only] [--clients N] [--smoke]
+// (--clients: the batched placements' clients, 4 by default.)
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -278,7 +279,7 @@ double percentile(std::vector<double> v, double p) {
 
 int bench_main(int argc, char** argv) {
   std::string results;
-  size_t orders = 5'000, samples = 200, attackers = 10'000;
+  size_t orders = 5'000, samples = 200, attackers = 10'000, clients = 4;
   double probe_s = 10;
   bool orders_only = false;
   if (argc == 6 && std::string(argv[1]) == "--slowloris-client")
@@ -290,6 +291,8 @@ int bench_main(int argc, char** argv) {
       results = argv[++i];
     } else if (a == "--orders" && i + 1 < argc) {
       orders = std::stoul(argv[++i]);
+    } else if (a == "--clients" && i + 1 < argc) {
+      clients = std::stoul(argv[++i]);
     } else if (a == "--leases" && i + 1 < argc) {
       samples = std::stoul(argv[++i]);
     } else if (a == "--slowloris" && i + 1 < argc) {
@@ -303,7 +306,7 @@ int bench_main(int argc, char** argv) {
       probe_s = 1;
     } else {
       std::cerr << "usage: ipsx-bench-node [--results FILE] [--orders N] [--leases N] "
-                   "[--slowloris N] [--orders-only] [--smoke]\n";
+                   "[--slowloris N] [--orders-only] [--clients N] [--smoke]\n";
       return 2;
     }
   }
@@ -316,7 +319,7 @@ int bench_main(int argc, char** argv) {
     // The same offers 100 to a request ({"orders": [...]}), each request answered once its
     // orders are durable.
     Node node;
-    fig["api.orders_per_s_batched"] = orders_per_s(node, orders * 4, 100);
+    fig["api.orders_per_s_batched"] = orders_per_s(node, orders * 4, 100, clients);
   }
   {
     // Where the time goes: the same placements with no journal (nothing made durable), which

@@ -9,6 +9,7 @@
 #include "geo/geo.h"
 #include "geo/geo_error.h"
 #include "ledger/tx_codec.h"
+#include "market/order_entry.h"
 
 namespace ipsx::api::routes {
 
@@ -71,14 +72,25 @@ namespace {
 // At most this many orders in one POST /v1/orders (the body limit bounds them too).
 constexpr size_t kMaxBatch = 100;
 
-// What placing one order answers: its status and body (an error's Retry-After, if any).
+// An order the market took, as its answer says it.
+struct Accepted {
+  bool is_offer = true;
+  OrderId id = 0;
+  Hash hash;
+  json deals, refused;
+};
+
+// What placing one order answers: its status and body (an error's Retry-After, if any), or
+// what the body of an accepted order is made of (take_body() makes it).
 struct Outcome {
   int status = 201;
   json body;
+  std::optional<Accepted> accepted;
   long retry_after = -1;
   Outcome(int st, json b) : status(st), body(std::move(b)) {}
   Outcome(const ApiError& e, long retry = -1)
       : status(e.status), body(e.to_json()), retry_after(retry) {}
+  json take_body();
 };
 
 // One order ({"offer" or "request": ..., "signature": ...}) parsed, hashed and its signer
@@ -113,8 +125,7 @@ Parsed<market::Placement> parse_placement(const json& j, const Hash& domain) {
   auto signer = crypto::recover(crypto::eip712::digest(domain, hash), *sig);
   p.verified =
       market::Placement::Verified{hash, signer ? std::optional<Address>(*signer) : std::nullopt};
-  // Read strictly (nothing but the order and its signature), so replay reads the same order.
-  p.journal_body = j.dump();
+  p.journal_body = market::encode_order_entry(p);  // here, not on the server's thread
   return p;
 }
 
@@ -174,51 +185,64 @@ std::optional<Outcome> admit(NodeState& s, const market::Placement& p) {
   return std::nullopt;
 }
 
-// The answer to a placement the market took (or refused), with its events published.
+// The answer to a placement the market took (or refused), with its events published. The
+// body's JSON is made later, off the server's thread (respond()); what it needs of the market
+// and the ledger is read here.
 Outcome placed_outcome(NodeContext& node, const market::Placement& p,
                        const Result<market::PlaceResult>& placed) {
   if (!placed) return Outcome(from_error(placed.error()));
   const char* kind = p.is_offer ? "offer" : "request";
   const Hash& hash = p.verified->hash;
-  const Address& owner = p.is_offer ? p.offer.provider : p.request.requester;
-  json deals = json::array();
+  Outcome out(201, json());
+  out.accepted = Accepted{p.is_offer, placed->id, hash, json::array(), json::array()};
   for (const Hash& d : placed->deals) {
     auto view = node.ledger.deal(d);
-    deals.push_back(view ? deal_json(*view) : json{{"id", d.hex()}});
+    out.accepted->deals.push_back(view ? deal_json(*view) : json{{"id", d.hex()}});
   }
-  json refused = json::array();
   for (const auto& [fill, err] : placed->refused) {
-    refused.push_back({{"offer", fill.offer},
-                       {"request", fill.request},
-                       {"code", from_error(err).code},
-                       {"message", err.message()}});
+    out.accepted->refused.push_back({{"offer", fill.offer},
+                                     {"request", fill.request},
+                                     {"code", from_error(err).code},
+                                     {"message", err.message()}});
   }
-  json out = {{"accepted", true}, {"kind", kind},       {"id", placed->id},
-              {"deals", deals},   {"refused", refused}, {"hash", hash.hex()}};
-  auto o = node.market.order(placed->id);
-  publish(node, "order",
-          {{"id", placed->id},
-           {"kind", kind},
-           {"hash", hash.hex()},
-           {"owner", owner.to_string()},
-           {"state", o ? order_state(*o) : "closed"}});
+  publish_with(node, "order", [&] {
+    const Address& owner = p.is_offer ? p.offer.provider : p.request.requester;
+    auto o = node.market.order(placed->id);
+    return json{{"id", placed->id},
+                {"kind", kind},
+                {"hash", hash.hex()},
+                {"owner", owner.to_string()},
+                {"state", o ? order_state(*o) : "closed"}};
+  });
   publish_deals(node, placed->deals);
-  return Outcome(201, std::move(out));
+  return out;
 }
 
-HttpResponse respond(const OrderTicket& t, std::vector<Outcome>& outcomes) {
-  if (!t.batch) {
-    HttpResponse r = json_response(outcomes[0].status, outcomes[0].body);
+json Outcome::take_body() {
+  if (!accepted) return std::move(body);
+  Accepted& a = *accepted;
+  return {{"accepted", true},
+          {"kind", a.is_offer ? "offer" : "request"},
+          {"id", a.id},
+          {"deals", std::move(a.deals)},
+          {"refused", std::move(a.refused)},
+          {"hash", a.hash.hex()}};
+}
+
+HttpResponse respond(bool batch, std::vector<Outcome>& outcomes) {
+  if (!batch) {
+    HttpResponse r = json_response(outcomes[0].status, outcomes[0].take_body());
     if (outcomes[0].retry_after >= 0)
       r.headers.emplace_back("Retry-After", std::to_string(outcomes[0].retry_after));
     return r;
   }
   json results = json::array();
   for (Outcome& o : outcomes) {
-    if (o.status >= 400) o.body["accepted"] = false;
-    o.body["status"] = o.status;
-    if (o.retry_after >= 0) o.body["retryAfter"] = o.retry_after;
-    results.push_back(std::move(o.body));
+    json body = o.take_body();
+    if (o.status >= 400) body["accepted"] = false;
+    body["status"] = o.status;
+    if (o.retry_after >= 0) body["retryAfter"] = o.retry_after;
+    results.push_back(std::move(body));
   }
   return json_response(200, {{"results", std::move(results)}});
 }
@@ -232,6 +256,29 @@ void answer(OrderTicket& t, HttpResponse response) {
   auto reply = std::move(t.reply);
   t.reply = nullptr;
   reply([r = std::make_shared<HttpResponse>(std::move(response))] { return std::move(*r); });
+}
+
+// Gives the ticket its answer made of `answers`: with a reply, on a worker (a hundred results'
+// JSON is not the server thread's work), before the bodies waiting there to be verified.
+void answer_later(NodeState& s, OrderTicket& t, std::vector<Outcome> answers) {
+  if (!t.reply) {
+    t.response = respond(t.batch, answers);
+    return;
+  }
+  auto reply = std::move(t.reply);
+  t.reply = nullptr;
+  s.workers.run(
+      [reply = std::move(reply), batch = t.batch, answers = std::move(answers)]() mutable {
+        auto r = std::make_shared<HttpResponse>();
+        try {
+          *r = respond(batch, answers);
+        } catch (const std::exception& e) {
+          *r = error_response(ApiError::internal(fmt::format(
+              "{}: the placement's answer failed; GET /v1/orders/{{hash}} says", e.what())));
+        }
+        reply([r] { return std::move(*r); });
+      },
+      /*first=*/true);
 }
 
 // Places every order the workers verified since the last group, as one Market::place (one
@@ -283,7 +330,7 @@ void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>> tickets
   }
   auto placements = std::make_shared<std::vector<market::Placement>>(std::move(group));
   node.market.place(
-      *placements, [&node, tickets = std::move(tickets), outcomes, placements,
+      *placements, [&s, &node, tickets = std::move(tickets), outcomes, placements,
                     where = std::move(where)](std::vector<Result<market::PlaceResult>> placed) {
         struct AnswerAll {  // whatever happens below, no ticket is left without an answer
           const std::vector<std::shared_ptr<OrderTicket>>& tickets;
@@ -305,7 +352,7 @@ void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>> tickets
           }
           std::vector<Outcome> answers;
           for (auto& o : (*outcomes)[ti]) answers.push_back(std::move(*o));
-          answer(t, respond(t, answers));
+          answer_later(s, t, std::move(answers));
         }
       });
 }

@@ -155,11 +155,15 @@ Workers::~Workers() {
   }
 }
 
-void Workers::run(std::function<void()> job) {
+void Workers::run(std::function<void()> job, bool first) {
   {
     std::lock_guard lock(queue_->mu);
     if (queue_->stopping) return;
-    queue_->jobs.push_back(std::move(job));
+    if (first) {
+      queue_->jobs.push_front(std::move(job));
+    } else {
+      queue_->jobs.push_back(std::move(job));
+    }
   }
   queue_->cv.notify_one();
 }

@@ -45,7 +45,9 @@ class Workers {
   ~Workers();
   Workers(const Workers&) = delete;
   Workers& operator=(const Workers&) = delete;
-  void run(std::function<void()> job);
+  // Queues `job` behind the others, or before them (`first`: an answer whose client waits,
+  // not new work).
+  void run(std::function<void()> job, bool first = false);
 
  private:
   struct Queue {
@@ -157,6 +159,14 @@ std::optional<std::pair<ApiError, long>> address_limited(NodeState& s,
 int64_t now_ms();
 
 void publish(NodeContext& node, const std::string& type, json data);
+
+// The same, with the event's data made by `make()` only if someone subscribed (the sequence
+// counts the event either way).
+template <class F>
+void publish_with(NodeContext& node, const std::string& type, F&& make) {
+  if (!node.events) return;
+  publish(node, type, node.events->subscribers() ? json(make()) : json());
+}
 
 // Publishes a "deal" event per deal opened, and watches its status from then on.
 void publish_deals(NodeContext& node, const std::vector<Hash>& deals);

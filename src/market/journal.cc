@@ -111,7 +111,11 @@ Result<uint64_t> Journal::insert(std::string_view kind, std::string_view body, T
   sqlite3_stmt* s = insert_;
   sqlite3_bind_int64(s, 1, to_unix_ms(at));
   sqlite3_bind_text(s, 2, kind.data(), static_cast<int>(kind.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 3, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+  if (kind.ends_with(".bin")) {  // a binary entry: a BLOB, so no byte of it is read as text
+    sqlite3_bind_blob(s, 3, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+  } else {
+    sqlite3_bind_text(s, 3, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+  }
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
@@ -155,7 +159,8 @@ Result<void> Journal::for_each(const std::function<Result<void>(const JournalEnt
     e.seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
     e.at = from_unix_ms(sqlite3_column_int64(s, 1));
     e.kind = reinterpret_cast<const char*>(sqlite3_column_text(s, 2));
-    e.body = reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
+    const void* body = sqlite3_column_blob(s, 3);  // text or blob, every byte
+    if (int n = sqlite3_column_bytes(s, 3); n > 0) e.body.assign(static_cast<const char*>(body), n);
     if (auto r = visit(e); !r) {
       sqlite3_finalize(s);
       return r;

@@ -33,7 +33,7 @@ struct JournalEntry {
   uint64_t seq = 0;
   Timestamp at{};  // when the command was accepted: replay runs it at this time
   std::string kind;
-  std::string body;  // JSON
+  std::string body;  // JSON text, or bytes for a kind ending in ".bin" (market/order_entry.h)
 };
 
 // The market's state as of one journal entry (Market writes and reads the body).

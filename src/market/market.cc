@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ledger/tx_codec.h"
+#include "market/order_entry.h"
 #include "market/snapshot.h"
 
 namespace ipsx::market {
@@ -116,8 +117,8 @@ void Market::maybe_snapshot() {
   if (in_flight_ > 0) return;  // taken once the fills' outcomes are in (fill_done)
   if (since_snapshot_ < snapshot_interval()) return;
   // Encoded here, where the state is consistent; written and synced on the journal's thread.
-  journal_->write_snapshot_in_background(
-      {last_seq_, SnapshotCodec::encode_sealed(*this)}, config_.prune_journal);
+  journal_->write_snapshot_in_background({last_seq_, SnapshotCodec::encode_sealed(*this)},
+                                         config_.prune_journal);
   since_snapshot_ = 0;
 }
 
@@ -231,14 +232,8 @@ std::vector<Result<PlaceResult>> Market::place_now(std::span<const Placement> or
     accepted.emplace_back(i, *hash);
     if (journal_ && !replay_now_) {
       const Placement& p = orders[i];
-      if (!p.journal_body.empty()) {
-        entries.emplace_back(p.is_offer ? "offer" : "request", p.journal_body);
-        continue;
-      }
-      nlohmann::json body = p.is_offer ? nlohmann::json{{"offer", ledger::to_json(p.offer)}}
-                                       : nlohmann::json{{"request", ledger::to_json(p.request)}};
-      body["signature"] = p.signature.to_hex();
-      entries.emplace_back(p.is_offer ? "offer" : "request", body.dump());
+      entries.emplace_back(order_entry_kind(p),
+                           p.journal_body.empty() ? encode_order_entry(p) : p.journal_body);
     }
   }
   if (!entries.empty()) {

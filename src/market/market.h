@@ -84,8 +84,8 @@ struct Placement {
     std::optional<Address> signer;  // none: the signature recovers to no one
   };
   std::optional<Verified> verified;
-  // The journal entry's body, {"offer"|"request": ..., "signature": ...}, if the caller wrote it
-  // (from the JSON it parsed the order from, on another thread); else the market writes it.
+  // The journal entry's body (encode_order_entry(), market/order_entry.h), if the caller wrote
+  // it (on another thread); else the market writes it.
   std::string journal_body;
 };
 

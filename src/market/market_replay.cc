@@ -10,6 +10,7 @@
 #include "crypto/eip712.h"
 #include "ledger/tx_codec.h"
 #include "market/market.h"
+#include "market/order_entry.h"
 #include "market/snapshot.h"
 
 namespace ipsx::market {
@@ -114,6 +115,11 @@ Result<size_t> Market::recover() {
 }
 
 Result<void> Market::replay(const JournalEntry& e) {
+  if (e.kind == kOfferEntry || e.kind == kRequestEntry) {  // prepare_order could not read it
+    auto p = decode_order_entry(e.kind, e.body);
+    if (!p) return std::unexpected(p.error());
+    return replay_order(*p);
+  }
   expire_journaled(static_cast<uint64_t>(to_unix_seconds(now())));  // as journal() did
   auto j = nlohmann::json::parse(e.body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail(MarketErrc::storage, "not JSON");
@@ -205,25 +211,32 @@ Result<void> Market::replay(const JournalEntry& e) {
 }
 
 std::optional<Placement> Market::prepare_order(const JournalEntry& e) const {
-  if (e.kind != "offer" && e.kind != "request") return std::nullopt;
-  auto j = nlohmann::json::parse(e.body, nullptr, false);
-  if (!j.is_object() || !j.contains("signature") || !j["signature"].is_string())
-    return std::nullopt;  // replay() says what is wrong with it
-  auto sig = crypto::Signature::from_hex(j["signature"].get<std::string>());
-  if (!sig) return std::nullopt;
-  Placement p{e.kind == "offer", {}, {}, *sig, std::nullopt, {}};
-  Hash hash;
-  if (p.is_offer) {
-    auto o = ledger::offer_from_json(j["offer"]);
-    if (!o) return std::nullopt;
-    p.offer = std::move(*o);
-    hash = p.offer.struct_hash();
+  Placement p;
+  if (e.kind == kOfferEntry || e.kind == kRequestEntry) {
+    auto decoded = decode_order_entry(e.kind, e.body);
+    if (!decoded) return std::nullopt;  // replay() says what is wrong with it
+    p = std::move(*decoded);
+  } else if (e.kind == "offer" || e.kind == "request") {  // an entry written before, in JSON
+    auto j = nlohmann::json::parse(e.body, nullptr, false);
+    if (!j.is_object() || !j.contains("signature") || !j["signature"].is_string())
+      return std::nullopt;
+    auto sig = crypto::Signature::from_hex(j["signature"].get<std::string>());
+    if (!sig) return std::nullopt;
+    p.is_offer = e.kind == "offer";
+    p.signature = *sig;
+    if (p.is_offer) {
+      auto o = ledger::offer_from_json(j["offer"]);
+      if (!o) return std::nullopt;
+      p.offer = std::move(*o);
+    } else {
+      auto q = ledger::request_from_json(j["request"]);
+      if (!q) return std::nullopt;
+      p.request = std::move(*q);
+    }
   } else {
-    auto q = ledger::request_from_json(j["request"]);
-    if (!q) return std::nullopt;
-    p.request = std::move(*q);
-    hash = p.request.struct_hash();
+    return std::nullopt;
   }
+  Hash hash = p.is_offer ? p.offer.struct_hash() : p.request.struct_hash();
   auto signer = crypto::recover(crypto::eip712::digest(domain_separator_, hash), p.signature);
   p.verified = Placement::Verified{hash, signer ? std::optional(*signer) : std::nullopt};
   return p;

@@ -22,6 +22,7 @@
 #include "core/keccak.h"
 #include "ledger/test_util.h"
 #include "ledger/tx_codec.h"
+#include "market/order_entry.h"
 #include "market/snapshot.h"
 
 namespace ipsx::market {
@@ -749,22 +750,91 @@ TEST_F(JournaledMarketTest, AnOrderEditedInTheJournalStopsTheReplay) {
   market_.reset();
   ASSERT_TRUE(journal_->drop_snapshot());
   journal_.reset();
+  // The second offer's entry, its price lowered and its signature kept.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((journal_dir_.path() / "market.db").string().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "UPDATE journal SET body = replace(body, '\"3000000\"', '\"2000000\"') "
-                         "WHERE seq = 2",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  sqlite3_stmt* read = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT kind, body FROM journal WHERE seq = 2", -1, &read, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(read), SQLITE_ROW);
+  std::string kind = reinterpret_cast<const char*>(sqlite3_column_text(read, 0));
+  std::string body(static_cast<const char*>(sqlite3_column_blob(read, 1)),
+                   static_cast<size_t>(sqlite3_column_bytes(read, 1)));
+  sqlite3_finalize(read);
+  ASSERT_EQ(kind, "offer.bin");
+  auto entry = decode_order_entry(kind, body);
+  ASSERT_TRUE(entry) << entry.error().message();
+  ASSERT_EQ(entry->offer.price_per_second, U256(3'000'000));
+  entry->offer.price_per_second = U256(2'000'000);
+  std::string edited = encode_order_entry(*entry);
+  sqlite3_stmt* write = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "UPDATE journal SET body = ? WHERE seq = 2", -1, &write, nullptr),
+      SQLITE_OK);
+  sqlite3_bind_blob(write, 1, edited.data(), static_cast<int>(edited.size()), SQLITE_STATIC);
+  ASSERT_EQ(sqlite3_step(write), SQLITE_DONE);
+  sqlite3_finalize(write);
   EXPECT_EQ(sqlite3_changes(db), 1) << "the entry's price was edited";
   sqlite3_close(db);
   journal_ = Journal::open(journal_dir_.path()).value();
   market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, config_, journal_.get());
   auto r = market_->recover();
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("journal entry 2 (offer) does not replay"), std::string::npos)
+  EXPECT_NE(r.error().message().find("journal entry 2 (offer.bin) does not replay"),
+            std::string::npos)
       << r.error().message();
   market_.reset();  // not recovered: writes nothing on shutdown
+}
+
+// An order's journal entry is binary (market/order_entry.h); journals written before hold JSON
+// entries, which replay reads as they are, in the same journal as binary ones. A binary entry
+// cut short stops the replay naming it.
+TEST_F(JournaledMarketTest, OrdersJournaledAsJsonBeforeReplayBesideBinaryOnes) {
+  const Offer old_offer = offer(1'000'000, 2, 1);
+  const Request old_request = request(2'000'000);
+  nlohmann::json o = {{"offer", ledger::to_json(old_offer)},
+                      {"signature", sign_order(provider_, old_offer.struct_hash()).to_hex()}};
+  nlohmann::json q = {{"request", ledger::to_json(old_request)},
+                      {"signature", sign_order(requester_, old_request.struct_hash()).to_hex()}};
+  ASSERT_TRUE(journal_->append("offer", o.dump(), clock_.now()));
+  ASSERT_TRUE(journal_->append("request", q.dump(), clock_.now()));
+  restart(/*journal_only=*/true);
+  ASSERT_TRUE(market_->order(old_offer.struct_hash()));
+  ASSERT_TRUE(market_->order(old_request.struct_hash()));
+  EXPECT_EQ(market_->open_deals(), 1u) << "the old request filled from the old offer";
+  ASSERT_TRUE(place(offer(1'500'000, 3, 2)));  // journaled in binary, after the JSON ones
+  const size_t offers = market_->book().offers();
+  restart(/*journal_only=*/true);
+  EXPECT_EQ(market_->book().offers(), offers);
+  EXPECT_EQ(market_->open_deals(), 1u);
+
+  Placement cut;
+  cut.is_offer = true;
+  cut.offer = offer(1'700'000, 4, 3);
+  cut.signature = sign_order(provider_, cut.offer.struct_hash());
+  std::string body = encode_order_entry(cut);
+  ASSERT_TRUE(decode_order_entry("offer.bin", body));
+  EXPECT_FALSE(decode_order_entry("offer.bin", body + "x"));
+  EXPECT_FALSE(decode_order_entry("request.bin", body));
+  body.resize(body.size() - 1);
+  auto bad = decode_order_entry("offer.bin", body);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), MarketErrc::storage);
+  uint64_t seq = journal_->append("offer.bin", body, clock_.now()).value();
+  market_.reset();
+  ASSERT_TRUE(journal_->drop_snapshot());
+  journal_.reset();
+  journal_ = Journal::open(journal_dir_.path()).value();
+  market_ = std::make_unique<Market>(*ledger_, key("market"), clock_, config_, journal_.get());
+  auto r = market_->recover();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find(fmt::format("journal entry {} (offer.bin) does not replay: "
+                                                 "a damaged offer.bin entry",
+                                                 seq)),
+            std::string::npos)
+      << r.error().message();
+  market_.reset();
 }
 
 // Review: a cancel of an order that expired since the last tick was journaled (the book still

@@ -12,6 +12,7 @@
 #include "core/hex.h"
 #include "ledger/tx_codec.h"
 #include "market/market.h"
+#include "market/records.h"
 #include "vocab/order_records.h"
 
 namespace ipsx::market {
@@ -24,9 +25,12 @@ constexpr int kVersion = 2;
 
 // Conversions throw (Bad, or json::exception) on bad input: decode() turns it into an error
 // value, so nothing is thrown across the layer.
-struct Bad : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using Bad = RecordError;
+
+// A section's bytes (a CBOR byte string), for a Reader.
+std::span<const uint8_t> bin(const json& j) {
+  return j.get_binary();
+}
 
 std::string u256(const U256& v) {
   return v.to_hex();
@@ -99,38 +103,6 @@ std::vector<T> sorted(std::vector<T> v) {
   return v;
 }
 
-// The large sections (the book's orders, the signed originals, the hashes seen) are packed
-// binary records inside CBOR byte strings: fixed-width little-endian integers, amounts as 32
-// big-endian bytes, addresses and hashes as their bytes, strings and lists length-prefixed.
-// A Writer appends them to the snapshot's one buffer where they go (CborOut::bytes), so a
-// snapshot of several megabytes is written once, not built apart and copied in.
-class Writer {
- public:
-  explicit Writer(std::string& out) : out_(out) {}
-  Writer(const Writer&) = delete;
-  Writer& operator=(const Writer&) = delete;
-  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u16(uint16_t v) { le(v, 2); }
-  void u32(uint32_t v) { le(v, 4); }
-  void u64(uint64_t v) { le(v, 8); }
-  void bytes(std::span<const uint8_t> b) {
-    out_.append(reinterpret_cast<const char*>(b.data()), b.size());
-  }
-  void u256(const U256& v) { bytes(v.to_be_bytes()); }
-  void addr(const Address& a) { bytes(a.bytes()); }
-  void str(const std::string& v) {
-    u32(static_cast<uint32_t>(v.size()));
-    out_.append(v);
-  }
-
- private:
-  void le(uint64_t v, int n) {
-    static_assert(std::endian::native == std::endian::little);
-    out_.append(reinterpret_cast<const char*>(&v), static_cast<size_t>(n));
-  }
-  std::string& out_;
-};
-
 // CBOR (RFC 8949) appended in place to a buffer: maps with their keys given in sorted order,
 // byte strings written by a Writer, and any json as json::to_cbor writes it (definite lengths,
 // the shortest heads), so the bytes are those to_cbor gives for the same object.
@@ -176,75 +148,6 @@ class CborOut {
   std::string& out_;
 };
 
-class Reader {
- public:
-  explicit Reader(const json& j) : data_(j.get_binary()) {}
-  bool done() const { return at_ == data_.size(); }
-  uint8_t u8() { return static_cast<uint8_t>(le(1)); }
-  uint16_t u16() { return static_cast<uint16_t>(le(2)); }
-  uint32_t u32() { return static_cast<uint32_t>(le(4)); }
-  uint64_t u64() { return le(8); }
-  bool flag() {
-    uint8_t v = u8();
-    if (v > 1) throw Bad("bad flag");
-    return v == 1;
-  }
-  template <size_t N>
-  void bytes(std::span<uint8_t, N> out) {
-    need(N);
-    std::copy_n(data_.begin() + static_cast<ptrdiff_t>(at_), N, out.begin());
-    at_ += N;
-  }
-  template <size_t N>
-  void bytes(std::array<uint8_t, N>& out) {
-    bytes(std::span<uint8_t, N>(out));
-  }
-  [[noreturn]] void fail(const char* what) { throw Bad(what); }
-  U256 u256() {
-    std::array<uint8_t, 32> b;
-    bytes(std::span<uint8_t, 32>(b));
-    return U256::from_be_bytes(b);
-  }
-  Address addr() {
-    Address a;
-    bytes(std::span<uint8_t, 20>(a.bytes()));
-    return a;
-  }
-  Hash hash() {
-    Hash h;
-    bytes(std::span<uint8_t, 32>(h.bytes()));
-    return h;
-  }
-  std::string str() {
-    uint32_t n = u32();
-    need(n);
-    std::string v(data_.begin() + static_cast<ptrdiff_t>(at_),
-                  data_.begin() + static_cast<ptrdiff_t>(at_ + n));
-    at_ += n;
-    return v;
-  }
-  // A list length, checked against the bytes left (each element takes at least `min_size`).
-  uint32_t count(size_t min_size) {
-    uint32_t n = u32();
-    need(static_cast<size_t>(n) * min_size);
-    return n;
-  }
-
- private:
-  void need(size_t n) const {
-    if (data_.size() - at_ < n) throw Bad("truncated section");
-  }
-  uint64_t le(int n) {
-    need(static_cast<size_t>(n));
-    uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v |= uint64_t{data_[at_ + static_cast<size_t>(i)]} << (8 * i);
-    at_ += static_cast<size_t>(n);
-    return v;
-  }
-  const std::vector<uint8_t>& data_;
-  size_t at_ = 0;
-};
-
 // An expiry heap's entries, sorted (two equal heaps encode equally).
 void write_heap(Writer& w, std::vector<std::pair<uint64_t, OrderId>> heap) {
   std::sort(heap.begin(), heap.end());
@@ -257,7 +160,7 @@ void write_heap(Writer& w, std::vector<std::pair<uint64_t, OrderId>> heap) {
 
 // Sorted ascending: a valid min-heap for std::greater.
 std::vector<std::pair<uint64_t, OrderId>> heap_from(const json& j) {
-  Reader r(j);
+  Reader r(bin(j));
   std::vector<std::pair<uint64_t, OrderId>> heap(r.count(16));
   for (auto& [t, id] : heap) {
     t = r.u64();
@@ -382,7 +285,7 @@ void SnapshotCodec::write_book(std::string& out, const OrderBook& b) {
 Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
   b.next_id_ = j.at("next_id").get<OrderId>();
   {
-    Reader r(j.at("addresses"));
+    Reader r(bin(j.at("addresses")));
     while (!r.done()) {
       b.addresses_.push_back(r.addr());
       b.index_address(static_cast<uint32_t>(b.addresses_.size() - 1));
@@ -408,7 +311,7 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
       throw Bad("an order names an unknown address or string");
     }
   };
-  Reader offers(j.at("offers"));
+  Reader offers(bin(j.at("offers")));
   uint32_t n_offers = offers.count(110);
   b.offer_slab_.reserve(n_offers);
   for (uint32_t i = 0; i < n_offers; ++i) {
@@ -444,7 +347,7 @@ Result<void> SnapshotCodec::book_from_json(OrderBook& b, const json& j) {
     }
   }
   if (!offers.done()) throw Bad("trailing bytes after the offers");
-  Reader requests(j.at("requests"));
+  Reader requests(bin(j.at("requests")));
   uint32_t n_requests = requests.count(140);
   b.request_slab_.reserve(n_requests);
   for (uint32_t i = 0; i < n_requests; ++i) {
@@ -654,7 +557,7 @@ Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {
                                                    j.at("version").dump(), kVersion));
     }
     if (auto b = book_from_json(m.book_, j.at("book")); !b) return b;
-    Reader orders(j.at("orders"));
+    Reader orders(bin(j.at("orders")));
     uint32_t n_orders = orders.count(100);
     m.orders_.reserve(n_orders);
     m.by_hash_.reserve(n_orders);
@@ -680,7 +583,7 @@ Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {
     }
     if (!orders.done()) throw Bad("trailing bytes after the orders");
     if (j.contains("seen_until")) {  // hash, expiry
-      Reader seen(j.at("seen_until"));
+      Reader seen(bin(j.at("seen_until")));
       m.seen_.reserve(j.at("seen_until").get_binary().size() / 40);
       while (!seen.done()) {
         Hash h = seen.hash();
@@ -688,7 +591,7 @@ Result<void> SnapshotCodec::decode(Market& m, std::string_view body) {
       }
     } else {
       // Written before hashes were forgotten: their expiries are not known, they are kept.
-      Reader seen(j.at("seen"));
+      Reader seen(bin(j.at("seen")));
       m.seen_.reserve(j.at("seen").get_binary().size() / 32);
       while (!seen.done()) m.remember_seen(seen.hash(), UINT64_MAX);
     }
