@@ -31,6 +31,11 @@ LiveNode::LiveNode(const Clock& clock, LiveNodeOptions options)
   so.tls_certificate_file = options.tls_certificate_file;
   so.tls_key_file = options.tls_key_file;
   server_ = std::make_unique<HttpServer>(router_, so);
+  if (options.background) {
+    context_->post = server_->poster();
+    market_->open_deals_in_background(
+        context_->post, [this](std::vector<Hash> deals) { publish_opened(*context_, deals); });
+  }
   url_ = (so.tls_certificate_file.empty() ? "http://" : "https://") +
          server_->listen("127.0.0.1", 0).value();
   thread_ = std::thread([this] { server_->run(); });

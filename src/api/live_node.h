@@ -26,6 +26,10 @@ struct LiveNodeOptions {
   bool journal = false;    // journal every accepted order before answering, as `ipsx node` does
   bool unlimited = false;  // no per-address or per-IP rate limits (benchmarks)
   bool tick = false;       // the server's periodic tick runs api::tick, as `ipsx node` does
+  // Answers and deals come later, as `ipsx node` runs them: the routes post their work to the
+  // server's thread (NodeContext::post: an order's answer is made on a worker) and the market
+  // opens deals in the background.
+  bool background = false;
   uint32_t verify_threads = 1;  // the ledger's signature-verifying threads (0: its default)
   // https with this PEM certificate chain and key (ServerOptions::tls_*); url() is then https.
   std::string tls_certificate_file, tls_key_file;
