@@ -26,6 +26,13 @@ TEST(JsonStrict, RefusesAMemberTwiceAtAnyDepth) {
   EXPECT_NE(refusal(R"({"a":{"b":[{"c":1,"c":1}]}})").find("'c' twice"), std::string::npos);
   // The quoted name never carries a control character.
   EXPECT_NE(refusal("{\"a\\nb\":1,\"a\\nb\":2}").find("'a\\x0ab' twice"), std::string::npos);
+  // Objects are counted, not their names kept: a repeat is found in an object among others,
+  // after an inner object of as many members, and named by a second reading.
+  EXPECT_NE(refusal(R"({"a":{"x":1,"y":2},"b":[{"x":1},{"z":1,"z":2}],"c":3})").find("'z' twice"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"a":{"x":1,"y":{}},"a":{"x":1}})").find("'a' twice"), std::string::npos);
+  EXPECT_NE(refusal(R"([{"k":[],"k":{}}])").find("'k' twice"), std::string::npos);
+  EXPECT_TRUE(parse_json_strict(R"({"a":{"a":{"a":{}}},"b":{"a":1,"b":2},"c":[{},{"c":{}}]})"));
 }
 
 TEST(JsonStrict, RefusesInvalidUtf8WithoutEchoingIt) {
