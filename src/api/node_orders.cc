@@ -71,6 +71,8 @@ namespace {
 
 // At most this many orders in one POST /v1/orders (the body limit bounds them too).
 constexpr size_t kMaxBatch = 100;
+// A batch is verified by several workers when each has at least this many of its orders.
+constexpr size_t kOrdersPerPart = 16;
 
 // An order the market took, as its answer says it.
 struct Accepted {
@@ -132,28 +134,36 @@ Parsed<market::Placement> parse_placement(const json& j, const Hash& domain) {
 // A body parsed into its orders: one order, or {"orders": [...]} (a batch). A batch costs one
 // token of the client address's rate limit per order (`charge`, called with the orders after
 // the first, which the router's guard took): those it cannot pay for are refused (429) before
-// their signatures are recovered.
-void parse_body(const std::string& body, const Hash& domain, OrderTicket& t,
-                const std::function<std::optional<ApiError>(size_t)>& charge) {
+// their signatures are recovered. The orders to verify (parse_placement) are left in
+// `to_verify`, as the parsed body's elements with their place in t.orders.
+struct ToVerify {
+  std::shared_ptr<const json> body;
+  std::vector<std::pair<size_t, const json*>> orders;
+};
+
+ToVerify parse_body(const std::string& body, OrderTicket& t,
+                    const std::function<std::optional<ApiError>(size_t)>& charge) {
   auto parsed = parse_json_object(body);
   if (!parsed) {
     t.refused = parsed.error();
-    return;
+    return {};
   }
-  const json& j = *parsed;
+  ToVerify v{std::make_shared<const json>(std::move(*parsed)), {}};
+  const json& j = *v.body;
   auto list = j.find("orders");
   if (list == j.end()) {
-    t.orders.push_back(parse_placement(j, domain));
-    return;
+    t.orders.emplace_back(std::unexpected(ApiError::internal("not verified")));
+    v.orders.emplace_back(0, &j);
+    return v;
   }
   if (j.size() != 1) {
     t.refused = ApiError::invalid_field("", "a batch holds \"orders\" and nothing else");
-    return;
+    return {};
   }
   if (!list->is_array() || list->empty() || list->size() > kMaxBatch) {
     t.refused = ApiError::invalid_field(
         "orders", fmt::format("must be an array of 1 to {} signed orders", kMaxBatch));
-    return;
+    return {};
   }
   t.batch = true;
   std::optional<ApiError> limited;
@@ -161,9 +171,14 @@ void parse_body(const std::string& body, const Hash& domain, OrderTicket& t,
     if (i > 0 && !limited) limited = charge(1);
     // Each result is what the order alone would have been answered: fields name the order's
     // own ("offer.capacity"); its place in `results` is its place in `orders`.
-    t.orders.push_back(limited ? Parsed<market::Placement>(std::unexpected(*limited))
-                               : parse_placement((*list)[i], domain));
+    if (limited) {
+      t.orders.emplace_back(std::unexpected(*limited));
+    } else {
+      t.orders.emplace_back(std::unexpected(ApiError::internal("not verified")));
+      v.orders.emplace_back(i, &(*list)[i]);
+    }
   }
+  return v;
 }
 
 // The node's own refusals of a verified order before the market sees it: the owner's rate
@@ -363,6 +378,61 @@ void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>> tickets
 
 }  // namespace
 
+// Queues the verified ticket for the server's thread (place_verified), which answers it.
+void queue_verified(NodeState& s, std::shared_ptr<OrderTicket> t, HttpResponse::Reply reply) {
+  if (s.node.post) t->reply = std::move(reply);
+  {
+    std::lock_guard lock(s.verified_mu);
+    s.verified.push_back(t);
+  }
+  if (s.node.post) {
+    s.node.post([&s] { place_verified(s); });
+    return;
+  }
+  reply([&s, t] {
+    if (!t->response) place_verified(s);
+    if (!t->response) return error_response(ApiError::internal("the placement was lost"));
+    return std::move(*t->response);
+  });
+}
+
+// Verifies the ticket's orders (parse_placement: each one's signer recovered), then queues it.
+// A batch is shared among the workers, in a part per worker (this one takes the first; the
+// others go before the bodies waiting), so that one client's batch takes every core, not one:
+// the last part done queues the ticket.
+void verify_then_queue(NodeState& s, std::shared_ptr<OrderTicket> t, ToVerify v,
+                       HttpResponse::Reply reply) {
+  struct Shared {
+    std::shared_ptr<OrderTicket> t;
+    ToVerify v;
+    HttpResponse::Reply reply;
+    std::atomic<size_t> parts_left{0};
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->t = std::move(t);
+  shared->v = std::move(v);
+  shared->reply = std::move(reply);
+  const size_t n = shared->v.orders.size();
+  const size_t parts = std::clamp<size_t>(n / kOrdersPerPart, 1, s.workers.size());
+  shared->parts_left = parts;
+  auto verify = [&s, shared, n, parts](size_t part) {
+    for (size_t k = n * part / parts; k < n * (part + 1) / parts; ++k) {
+      auto [at, order] = shared->v.orders[k];
+      try {
+        shared->t->orders[at] = parse_placement(*order, s.domain_separator);
+      } catch (const std::exception& e) {
+        shared->t->orders[at] = std::unexpected(ApiError::internal(e.what()));
+      }
+    }
+    if (--shared->parts_left == 0) {
+      shared->v.body.reset();
+      queue_verified(s, std::move(shared->t), std::move(shared->reply));
+    }
+  };
+  for (size_t part = 1; part < parts; ++part) s.workers.run([verify, part] { verify(part); }, true);
+  verify(0);
+}
+
 // The body is parsed and its signatures recovered on a worker; the orders are placed on the
 // server's thread with every other placement verified meanwhile, in one group (one journal
 // sync), and answered after it: with NodeContext::post, once the deals of the fills they caused
@@ -386,26 +456,14 @@ HttpResponse place_order(NodeState& s, const HttpRequest& req) {
             }
             return std::nullopt;
           };
+          ToVerify v;
           try {
-            parse_body(body, s.domain_separator, *t, charge);
+            v = parse_body(body, *t, charge);
           } catch (const std::exception& e) {  // as the router answers a handler's exception
             t->orders.clear();
             t->refused = ApiError::internal(e.what());
           }
-          if (s.node.post) t->reply = std::move(reply);
-          {
-            std::lock_guard lock(s.verified_mu);
-            s.verified.push_back(t);
-          }
-          if (s.node.post) {
-            s.node.post([&s] { place_verified(s); });
-            return;
-          }
-          reply([&s, t] {
-            if (!t->response) place_verified(s);
-            if (!t->response) return error_response(ApiError::internal("the placement was lost"));
-            return std::move(*t->response);
-          });
+          verify_then_queue(s, std::move(t), std::move(v), std::move(reply));
         });
   };
   return r;

@@ -48,6 +48,7 @@ class Workers {
   // Queues `job` behind the others, or before them (`first`: an answer whose client waits,
   // not new work).
   void run(std::function<void()> job, bool first = false);
+  size_t size() const { return threads_.size(); }
 
  private:
   struct Queue {
