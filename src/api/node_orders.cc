@@ -286,18 +286,17 @@ void answer_later(NodeState& s, OrderTicket& t, std::vector<Outcome> answers) {
   }
   auto reply = std::move(t.reply);
   t.reply = nullptr;
-  s.workers.run(
-      [reply = std::move(reply), batch = t.batch, answers = std::move(answers)]() mutable {
-        auto r = std::make_shared<HttpResponse>();
-        try {
-          *r = respond(batch, answers);
-        } catch (const std::exception& e) {
-          *r = error_response(ApiError::internal(fmt::format(
-              "{}: the placement's answer failed; GET /v1/orders/{{hash}} says", e.what())));
-        }
-        reply([r] { return std::move(*r); });
-      },
-      /*first=*/true);
+  auto job = [reply = std::move(reply), batch = t.batch, answers = std::move(answers)]() mutable {
+    auto r = std::make_shared<HttpResponse>();
+    try {
+      *r = respond(batch, answers);
+    } catch (const std::exception& e) {
+      *r = error_response(ApiError::internal(fmt::format(
+          "{}: the placement's answer failed; GET /v1/orders/{{hash}} says", e.what())));
+    }
+    reply([r] { return std::move(*r); });
+  };
+  if (!s.workers.run(job, /*first=*/true)) job();  // stopping: answered here
 }
 
 // Places every order the workers verified since the last group, as one Market::place (one
@@ -429,7 +428,9 @@ void verify_then_queue(NodeState& s, std::shared_ptr<OrderTicket> t, ToVerify v,
       queue_verified(s, std::move(shared->t), std::move(shared->reply));
     }
   };
-  for (size_t part = 1; part < parts; ++part) s.workers.run([verify, part] { verify(part); }, true);
+  for (size_t part = 1; part < parts; ++part) {
+    if (!s.workers.run([verify, part] { verify(part); }, /*first=*/true)) verify(part);
+  }
   verify(0);
 }
 
@@ -440,31 +441,32 @@ void verify_then_queue(NodeState& s, std::shared_ptr<OrderTicket> t, ToVerify v,
 HttpResponse place_order(NodeState& s, const HttpRequest& req) {
   HttpResponse r;
   r.later = [&s, body = req.body, remote = req.remote](HttpResponse::Reply reply) mutable {
-    s.workers.run(
-        [&s, body = std::move(body), remote = std::move(remote), reply = std::move(reply)] {
-          auto t = std::make_shared<OrderTicket>();
-          auto charge = [&s, &remote](size_t n) -> std::optional<ApiError> {
-            if (remote.empty()) return std::nullopt;
-            std::lock_guard lock(s.per_ip_mu);
-            for (size_t i = 0; i < n; ++i) {
-              if (s.per_ip.take(remote, RateLimiter::Clock::now())) {
-                ++s.limited_ip;
-                return ApiError::rate_limited(fmt::format(
-                    "too many orders from {} ({}/s, burst {}; a batch costs one per order)", remote,
-                    s.per_ip.limit().rate, s.per_ip.limit().burst));
-              }
-            }
-            return std::nullopt;
-          };
-          ToVerify v;
-          try {
-            v = parse_body(body, *t, charge);
-          } catch (const std::exception& e) {  // as the router answers a handler's exception
-            t->orders.clear();
-            t->refused = ApiError::internal(e.what());
+    auto job = [&s, body = std::move(body), remote = std::move(remote),
+                reply = std::move(reply)]() mutable {
+      auto t = std::make_shared<OrderTicket>();
+      auto charge = [&s, &remote](size_t n) -> std::optional<ApiError> {
+        if (remote.empty()) return std::nullopt;
+        std::lock_guard lock(s.per_ip_mu);
+        for (size_t i = 0; i < n; ++i) {
+          if (s.per_ip.take(remote, RateLimiter::Clock::now())) {
+            ++s.limited_ip;
+            return ApiError::rate_limited(
+                fmt::format("too many orders from {} ({}/s, burst {}; a batch costs one per order)",
+                            remote, s.per_ip.limit().rate, s.per_ip.limit().burst));
           }
-          verify_then_queue(s, std::move(t), std::move(v), std::move(reply));
-        });
+        }
+        return std::nullopt;
+      };
+      ToVerify v;
+      try {
+        v = parse_body(body, *t, charge);
+      } catch (const std::exception& e) {  // as the router answers a handler's exception
+        t->orders.clear();
+        t->refused = ApiError::internal(e.what());
+      }
+      verify_then_queue(s, std::move(t), std::move(v), std::move(reply));
+    };
+    if (!s.workers.run(job)) job();  // stopping: done here, so that the client is answered
   };
   return r;
 }

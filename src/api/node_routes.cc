@@ -155,10 +155,10 @@ Workers::~Workers() {
   }
 }
 
-void Workers::run(std::function<void()> job, bool first) {
+bool Workers::run(std::function<void()> job, bool first) {
   {
     std::lock_guard lock(queue_->mu);
-    if (queue_->stopping) return;
+    if (queue_->stopping) return false;
     if (first) {
       queue_->jobs.push_front(std::move(job));
     } else {
@@ -166,6 +166,7 @@ void Workers::run(std::function<void()> job, bool first) {
     }
   }
   queue_->cv.notify_one();
+  return true;
 }
 
 HttpResponse metrics(NodeState& s) {

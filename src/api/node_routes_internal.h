@@ -46,8 +46,9 @@ class Workers {
   Workers(const Workers&) = delete;
   Workers& operator=(const Workers&) = delete;
   // Queues `job` behind the others, or before them (`first`: an answer whose client waits,
-  // not new work).
-  void run(std::function<void()> job, bool first = false);
+  // not new work). False if the workers are stopping: the job is dropped (a caller whose job
+  // holds a reply runs it itself then, so that no client waits for ever).
+  [[nodiscard]] bool run(std::function<void()> job, bool first = false);
   size_t size() const { return threads_.size(); }
 
  private:

@@ -112,7 +112,7 @@ class Reader {
 
  private:
   void need(size_t n) const {
-    if (data_.size() - at_ < n) throw RecordError("truncated section");
+    if (data_.size() - at_ < n) throw RecordError("truncated (fewer bytes than the record needs)");
   }
   uint64_t le(int n) {
     need(static_cast<size_t>(n));
