@@ -81,6 +81,45 @@ TEST_F(NodeRoutesTest, ABatchIsAnsweredOrderByOrder) {
       << "nothing of the refused batches was placed";
 }
 
+// Attack on the batch shared among the workers (verify_then_queue): a full batch whose later
+// part (verified on another thread than the first) holds a forged order, a repeat of an order
+// in the first part and a malformed one. Each is refused alone at its own place, the repeat as
+// a duplicate of the first part's copy (orders are placed in the batch's order whatever thread
+// verified them), and every other order is placed.
+class UnlimitedRoutesTest : public NodeRoutesTest {
+ protected:
+  NodeLimits limits() const override {
+    NodeLimits l;
+    l.per_ip = l.per_address = {0, 0};
+    return l;
+  }
+};
+
+TEST_F(UnlimitedRoutesTest, ABatchSplitAmongWorkersRefusesEachBadOrderAtItsPlace) {
+  json batch = {{"orders", json::array()}};
+  for (int i = 0; i < 100; ++i)
+    batch["orders"].push_back(offer(1'000, 1'000 + i, "127.0.1." + std::to_string(i + 1)));
+  batch["orders"][70]["offer"]["pricePerSecond"] = "1";  // signature kept: forged
+  batch["orders"][80] = batch["orders"][3];              // the first part's order again
+  batch["orders"][90]["offer"]["capacity"] = "many";
+  auto [s, b] = call("POST", "/v1/orders", batch.dump());
+  ASSERT_EQ(s, 200) << b;
+  const json& r = b["results"];
+  ASSERT_EQ(r.size(), 100u);
+  for (int i = 0; i < 100; ++i) {
+    if (i == 70 || i == 80 || i == 90) continue;
+    EXPECT_EQ(r[i]["status"], 201) << i << ": " << r[i];
+  }
+  EXPECT_EQ(r[70]["status"], 422);
+  EXPECT_EQ(r[70]["error"]["code"], "bad_signature");
+  EXPECT_EQ(r[80]["status"], 409);
+  EXPECT_EQ(r[80]["error"]["code"], "duplicate_order");
+  EXPECT_EQ(r[90]["status"], 400);
+  EXPECT_EQ(r[90]["error"]["field"], "offer.capacity");
+  EXPECT_EQ(r[3]["status"], 201) << "the first copy is the one placed";
+  EXPECT_EQ(call("GET", "/v1/orders?side=offer&limit=500").second["orders"].size(), 97u);
+}
+
 TEST_F(NodeRoutesTest, ATamperedOrderIs422BadSignature) {
   json j = offer(1'000);
   j["offer"]["pricePerSecond"] = "1";
