@@ -286,10 +286,10 @@ void answer_later(NodeState& s, OrderTicket& t, std::vector<Outcome> answers) {
   }
   auto reply = std::move(t.reply);
   t.reply = nullptr;
-  auto job = [reply = std::move(reply), batch = t.batch, answers = std::move(answers)]() mutable {
+  auto job = [reply = std::move(reply), answers = std::move(answers)]() mutable {
     auto r = std::make_shared<HttpResponse>();
     try {
-      *r = respond(batch, answers);
+      *r = respond(true, answers);
     } catch (const std::exception& e) {
       *r = error_response(ApiError::internal(fmt::format(
           "{}: the placement's answer failed; GET /v1/orders/{{hash}} says", e.what())));
@@ -375,8 +375,6 @@ void place_group(NodeState& s, std::vector<std::shared_ptr<OrderTicket>> tickets
       });
 }
 
-}  // namespace
-
 // Queues the verified ticket for the server's thread (place_verified), which answers it.
 void queue_verified(NodeState& s, std::shared_ptr<OrderTicket> t, HttpResponse::Reply reply) {
   if (s.node.post) t->reply = std::move(reply);
@@ -433,6 +431,8 @@ void verify_then_queue(NodeState& s, std::shared_ptr<OrderTicket> t, ToVerify v,
   }
   verify(0);
 }
+
+}  // namespace
 
 // The body is parsed and its signatures recovered on a worker; the orders are placed on the
 // server's thread with every other placement verified meanwhile, in one group (one journal
